@@ -1,0 +1,1 @@
+"""The deterministic matching core: order books and (later) the exchange state machine."""

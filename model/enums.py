@@ -1,0 +1,63 @@
+"""Order and event enums of the matching core.
+
+The integer values are part of the kernels' contract: the Cython book declares the same
+values as C enums, and a test pins them together. They are internal values, not wire
+values (the protobuf enums start at *_UNSPECIFIED = 0 and are mapped at the API edge).
+"""
+
+from enum import IntEnum
+
+
+class Side(IntEnum):
+    BUY = 0
+    SELL = 1
+
+    @property
+    def opposite(self) -> "Side":
+        return Side(1 - self)
+
+
+class OrderKind(IntEnum):
+    LIMIT = 0
+    #: A market order carries a protection price: it never fills beyond it.
+    MARKET = 1
+
+
+class TimeInForce(IntEnum):
+    GTC = 0
+    IOC = 1
+    #: Fill-or-kill: all of it at once or nothing; checked before the book is touched.
+    FOK = 2
+    #: Post-only ("good till crossing"): rejected if any part would take liquidity.
+    GTX = 3
+    #: Good till date: rests like GTC and expires when a command at or after expire_ts arrives.
+    GTD = 4
+
+
+class StpMode(IntEnum):
+    """Self-trade prevention; the taker's mode decides (Binance semantics)."""
+
+    NONE = 0
+    EXPIRE_TAKER = 1
+    EXPIRE_MAKER = 2
+    EXPIRE_BOTH = 3
+
+
+class EventKind(IntEnum):
+    ACCEPTED = 1
+    REJECTED = 2
+    FILL = 3
+    CANCELED = 4
+    EXPIRED = 5
+    AMENDED = 6
+
+
+class ExpireCause(IntEnum):
+    """Why an EXPIRED event happened (carried in the event's `reason` field)."""
+
+    #: The unfilled remainder of an IOC or market order.
+    UNFILLED = 1
+    #: Expired by self-trade prevention (Binance status EXPIRED_IN_MATCH).
+    SELF_TRADE = 2
+    #: A GTD order reached its expiry time.
+    GTD = 3

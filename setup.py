@@ -1,0 +1,69 @@
+"""Build script: maps the top-level folders onto `perpsim.*` and lists the Cython extensions.
+
+Metadata lives in pyproject.toml. Environment switches:
+  PERPSIM_DEBUG=1     bounds checks, line tracing and annotated HTML for the kernels
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+# Import name -> source folder (see DESIGN.md "Layout"). `perpsim` itself is a namespace.
+PACKAGES = {
+    "perpsim.model": "model",
+    "perpsim.engine": "engine",
+    "perpsim.clients": "clients",
+    "perpsim.sim": "sim",
+}
+
+# Every compiled kernel, listed explicitly: import name -> sources.
+EXTENSIONS = [
+    Extension("perpsim.engine.book", ["engine/book.pyx"]),
+]
+
+DEBUG = os.environ.get("PERPSIM_DEBUG") == "1"
+
+
+def cython_include_dir() -> str:
+    """Lay the .pxd files out under their import names so `cimport perpsim.engine.book`
+    and each kernel's own .pxd resolve although the folders are not named perpsim/…"""
+    root = Path("build", "cython-include")
+    shutil.rmtree(root, ignore_errors=True)
+    for name, folder in PACKAGES.items():
+        dest = root.joinpath(*name.split("."))
+        dest.mkdir(parents=True)
+        for parent in dest.relative_to(root).parents:
+            root.joinpath(parent, "__init__.pxd").touch()
+        (dest / "__init__.pxd").touch()
+        for pxd in Path(folder).glob("*.pxd"):
+            shutil.copy(pxd, dest / pxd.name)
+    return str(root)
+
+
+directives = {
+    "language_level": 3,
+    "embedsignature": True,
+    "boundscheck": DEBUG,
+    "wraparound": False,
+    "initializedcheck": DEBUG,
+    "cdivision": True,
+    "linetrace": DEBUG,
+}
+for ext in EXTENSIONS:
+    ext.extra_compile_args = ["-O2"] + (["-DCYTHON_TRACE=1"] if DEBUG else [])
+
+setup(
+    packages=list(PACKAGES),
+    package_dir=PACKAGES,
+    package_data={
+        "perpsim.engine": ["*.pyi", "*.pxd"],
+        "perpsim.model": ["*.toml"],
+    },
+    ext_modules=cythonize(
+        EXTENSIONS, include_path=[cython_include_dir()], compiler_directives=directives, annotate=DEBUG
+    ),
+    zip_safe=False,
+)
