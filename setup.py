@@ -15,6 +15,7 @@ from setuptools import Extension, setup
 PACKAGES = {
     "perpsim.model": "model",
     "perpsim.engine": "engine",
+    "perpsim.risk": "risk",
     "perpsim.clients": "clients",
     "perpsim.sim": "sim",
 }

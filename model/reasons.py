@@ -78,7 +78,9 @@ REASONS: dict[RejectReason, ReasonInfo] = {
     RejectReason.INVALID_ORDER_TYPE: ReasonInfo(_BAD, -1116, "Invalid order type."),
     RejectReason.INVALID_TIME_IN_FORCE: ReasonInfo(_BAD, -1115, "Invalid time in force."),
     RejectReason.INVALID_STP_MODE: ReasonInfo(_BAD, -5039, "Invalid self-trade prevention mode."),
-    RejectReason.INVALID_GTD_TIME: ReasonInfo(_BAD, -5040, "Expiry time is missing, in the past, or set for a non-GTD order."),
+    RejectReason.INVALID_GTD_TIME: ReasonInfo(
+        _BAD, -5040, "Expiry time is missing, in the past, or set for a non-GTD order."
+    ),
     RejectReason.DUPLICATE_ORDER_ID: ReasonInfo("ALREADY_EXISTS", -4116, "Order id is already in use."),
     RejectReason.STALE_TIMESTAMP: ReasonInfo(_BAD, -1021, "Command timestamp is earlier than the last one."),
     RejectReason.UNKNOWN_SYMBOL: ReasonInfo("NOT_FOUND", -1121, "Invalid symbol."),

@@ -1,0 +1,1 @@
+"""Simulation layer: workloads, benchmarks and (later) feeds, agents, scenarios and sweeps."""
