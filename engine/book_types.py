@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from perpsim.model.enums import EventKind, ExpireCause, OrderKind, Side, StpMode, TimeInForce
+from perpsim.model.markets import MAX_PRICE_TICKS, MAX_QTY_LOTS
 
 __all__ = [
     "BookEvent",
@@ -29,10 +30,6 @@ __all__ = [
 
 #: Batch operation codes (the `op` column of the reference workload).
 OP_ADD, OP_CANCEL, OP_MARKET = 0, 1, 2
-
-#: Largest quantity (lots) a book accepts. With prices below 2**62 / MAX_QTY_LOTS no
-#: price x quantity product, and no level total of up to 2**22 such orders, overflows int64.
-MAX_QTY_LOTS = 1 << 40
 
 
 class BookEvent(NamedTuple):
@@ -83,7 +80,7 @@ class BookLimits(NamedTuple):
     """Inclusive integer limits the book enforces on every order (ticks and lots)."""
 
     min_price: int = 1
-    max_price: int = (1 << 62) // MAX_QTY_LOTS
+    max_price: int = MAX_PRICE_TICKS
     min_qty: int = 1
     max_qty: int = MAX_QTY_LOTS
 
@@ -91,7 +88,9 @@ class BookLimits(NamedTuple):
         """Raise ValueError unless the limits make every product fit in int64."""
         if not (1 <= self.min_price <= self.max_price and 1 <= self.min_qty <= self.max_qty):
             raise ValueError(f"inconsistent book limits {self}")
-        if self.max_qty > MAX_QTY_LOTS or self.max_price * MAX_QTY_LOTS > 1 << 62:
+        # bounded so that no price x quantity product, nor a level total of up to 2**22 such
+        # orders, overflows int64
+        if self.max_qty > MAX_QTY_LOTS or self.max_price > MAX_PRICE_TICKS:
             raise ValueError(f"book limits {self} allow int64 overflow")
 
 

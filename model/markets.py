@@ -1,0 +1,634 @@
+"""Market specifications and the exact decimal <-> integer edge of the venue.
+
+A `MarketSpec` is one instrument's rules as data: its grid (tick, lot), its limits, its fees.
+Inside engine/ and risk/ a price is an integer number of ticks, a quantity an integer number
+of lots and an amount of money an integer number of settlement units (10**-settle_decimals of
+the settlement asset). The conversions here are the one place where a decimal becomes such an
+integer or back. They never round: a value off the grid is rejected with a `Rejected` that
+names the reason and the offending field (DESIGN.md "Numbers" and "Errors").
+
+No float ever takes part. Inputs are `str`, `int` or `Decimal`; a float is refused with
+TypeError because its decimal value is not what the caller wrote. Exactness is decided with
+integer arithmetic on the decimal's digits and exponent, so no Decimal context precision
+(and no rounding) is involved anywhere.
+
+Markets are loaded from TOML (`load_markets`, `default_markets`); see model/markets.toml.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import operator
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+
+from perpsim.model.reasons import Rejected, RejectReason
+
+__all__ = [
+    "MAX_MONEY_UNITS",
+    "MAX_PRICE_TICKS",
+    "MAX_QTY_LOTS",
+    "MarketKind",
+    "MarketSpec",
+    "default_markets",
+    "load_markets",
+]
+
+#: Largest quantity (lots) an order book accepts. The book stores prices and quantities as
+#: int64; with at most MAX_PRICE_TICKS x MAX_QTY_LOTS = 2**62 no price x quantity product,
+#: and no level total of up to 2**22 such orders, overflows. engine/book_types.py enforces the
+#: same bounds (BookLimits); they live here because model/ is the bottom layer.
+MAX_QTY_LOTS: Final = 1 << 40
+#: Largest price (ticks) an order book accepts: 2**22 = 4_194_304 ticks.
+MAX_PRICE_TICKS: Final = (1 << 62) // MAX_QTY_LOTS
+#: Largest absolute amount of money (settlement units) the edge accepts: int64.
+MAX_MONEY_UNITS: Final = (1 << 63) - 1
+
+# Input guards. A plain decimal literal only (no whitespace, underscores, non-ASCII digits,
+# NaN or infinity, all of which Decimal() itself would accept); bounded length and digit
+# count, so that no input can make the exact integer arithmetic below expensive.
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_MAX_TEXT = 64
+_MAX_DIGITS = 64
+# A spec value must lie within 1e-40 .. 1e40 (or be zero): far beyond any real market, and
+# it keeps every derived integer small.
+_SPEC_EXP_RANGE = 40
+_MAX_SETTLE_DECIMALS = 18
+
+_SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9_]{0,31}")
+_ASSET = re.compile(r"[A-Z0-9]{1,16}")
+
+
+class MarketKind(StrEnum):
+    #: Quantity in base units, margin and PnL in the quote asset (Binance USDⓈ-M).
+    LINEAR = "linear"
+    #: Quantity in contracts of `contract_size` quote (USD) face value, margin and PnL in the
+    #: base coin (Binance COIN-M).
+    INVERSE = "inverse"
+
+
+# --- exact decimal helpers (integer arithmetic only) ----------------------------------------
+
+
+def _show(value: object) -> str:
+    """The offending input as text for a reject's fields, bounded in length."""
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT] + "…"
+
+
+def _parse(value: object, field: str) -> Decimal:
+    """Parse `value` (str, int or Decimal) into a finite Decimal, exactly.
+
+    TypeError for a float (inexact by nature), a bool or any other type; `Rejected`
+    BAD_PRECISION for text that is not a plain decimal literal, NaN, infinity, or a value
+    with more than 64 characters / significant digits.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        if isinstance(value, float):
+            raise TypeError(
+                f"{field}: float {value!r} refused, it is not an exact decimal; pass a str or Decimal"
+            )
+        raise TypeError(f"{field}: expected str, int or Decimal, got {type(value).__name__}")
+    if isinstance(value, str):
+        if len(value) > _MAX_TEXT or not _DECIMAL_TEXT.fullmatch(value):
+            raise Rejected(RejectReason.BAD_PRECISION, field=field, value=_show(value))
+        try:
+            number = Decimal(value)
+        except InvalidOperation:  # exponent beyond what Decimal can represent
+            raise Rejected(RejectReason.BAD_PRECISION, field=field, value=_show(value)) from None
+    elif isinstance(value, int):
+        if abs(value) >= 10**_MAX_DIGITS:
+            raise Rejected(RejectReason.BAD_PRECISION, field=field, value=_show(value))
+        number = Decimal(value)
+    else:
+        number = value
+    if not number.is_finite() or len(number.as_tuple().digits) > _MAX_DIGITS:
+        raise Rejected(RejectReason.BAD_PRECISION, field=field, value=_show(value))
+    return number
+
+
+def _int_exp(number: Decimal) -> tuple[int, int]:
+    """(n, e) with number == n * 10**e exactly (finite input)."""
+    sign, digits, exp = number.as_tuple()
+    n = 0
+    for digit in digits:
+        n = n * 10 + digit
+    assert isinstance(exp, int)
+    return (-n if sign else n), exp
+
+
+def _scaled(n: int, exp: int) -> Decimal:
+    """n * 10**exp as a Decimal with exactly that exponent (no context, no rounding)."""
+    sign, digits, _ = Decimal(n).as_tuple()
+    return Decimal((sign, digits, exp))
+
+
+def _is_multiple(number: Decimal, step: Decimal) -> bool:
+    """Whether number is an integer multiple of step (step > 0), exactly.
+
+    Never builds 10**exponent for a huge exponent: "1e999999999" is decided with modular
+    exponentiation, and a tiny non-zero value is off the grid without arithmetic.
+    """
+    vn, ve = _int_exp(number)
+    sn, se = _int_exp(step)
+    k = ve - se  # number / step == vn * 10**k / sn
+    if k >= 0:
+        return vn * pow(10, k, sn) % sn == 0
+    if vn == 0:
+        return True
+    if -k >= len(str(abs(vn))):  # 10**-k > |vn| > 0, so sn * 10**-k cannot divide vn
+        return False
+    return vn % (sn * 10**-k) == 0
+
+
+def _steps(number: Decimal, step: Decimal) -> int:
+    """number / step for a number already known to be a bounded multiple of step."""
+    vn, ve = _int_exp(number)
+    sn, se = _int_exp(step)
+    k = ve - se
+    scaled, divisor = (vn * 10**k, sn) if k >= 0 else (vn, sn * 10**-k)
+    quotient, remainder = divmod(scaled, divisor)
+    assert remainder == 0, "caller checks _is_multiple first"
+    return quotient
+
+
+def _canonical(number: Decimal) -> Decimal:
+    """The same value without trailing fractional zeros and without a positive exponent
+    ("0.10" -> "0.1", "1E+2" -> "100"), so that decimals counts and reprs are stable."""
+    if number == 0:
+        return Decimal(0)
+    n, exp = _int_exp(number)
+    while exp < 0 and n % 10 == 0:
+        n //= 10
+        exp += 1
+    if exp > 0:
+        n *= 10**exp
+        exp = 0
+    return _scaled(n, exp)
+
+
+def _decimals(step: Decimal) -> int:
+    """Number of fractional digits of a canonical step (0.5 -> 1, 0.001 -> 3, 5 -> 0)."""
+    _, exp = _int_exp(step)
+    return max(0, -exp)
+
+
+# --- the market spec -------------------------------------------------------------------------
+
+_DECIMAL_FIELDS: Final = (
+    "tick_size",
+    "lot_size",
+    "min_qty",
+    "max_qty",
+    "min_price",
+    "max_price",
+    "min_notional",
+    "price_band_up",
+    "price_band_down",
+    "contract_size",
+    "maker_fee",
+    "taker_fee",
+    "liquidation_fee",
+)
+_INT_FIELDS: Final = ("settle_decimals", "max_open_orders")
+_STR_FIELDS: Final = ("kind", "base", "quote", "settle")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MarketSpec:
+    """One market's rules. Immutable; validated on construction.
+
+    Decimal fields also accept str or int (converted exactly, floats refused) and are stored
+    canonical ("0.10" is stored as Decimal("0.1")). Any inconsistency raises
+    `Rejected(INVALID_MARKET_SPEC, symbol=..., field=..., value=..., problem=...)`.
+
+    symbol           e.g. "BTCUSDT"
+    kind             MarketKind (or its value, "linear" / "inverse")
+    base, quote      assets, e.g. "BTC", "USDT"
+    settle           settlement (margin) asset: the quote for linear, the base for inverse;
+                     "" (the default) derives it
+    tick_size        price step (quote per base unit), > 0
+    lot_size         quantity step (base units for linear, contracts for inverse), > 0
+    min_qty, max_qty inclusive quantity limits, multiples of lot_size, at most MAX_QTY_LOTS lots
+    min_price, max_price
+                     inclusive price limits, multiples of tick_size, at most MAX_PRICE_TICKS
+    min_notional     minimum order notional in the quote asset (linear: price x qty; a multiple
+                     of the settlement unit), >= 0
+    price_band_up, price_band_down
+                     limit-price band as multipliers of the mark price (Binance PERCENT_PRICE:
+                     1.05 / 0.95)
+    contract_size    linear: 1 (one base unit per unit of quantity); inverse: the quote (USD)
+                     face value of one contract, e.g. 100
+    settle_decimals  money is integer units of 10**-settle_decimals settlement asset (0..18)
+    max_open_orders  per account and market
+    maker_fee, taker_fee
+                     fee rates; a negative maker fee is a rebate, never more than the taker fee
+    liquidation_fee  rate charged on liquidated notional (to the insurance fund)
+    """
+
+    symbol: str
+    kind: MarketKind
+    base: str
+    quote: str
+    settle: str = ""
+    tick_size: Decimal
+    lot_size: Decimal
+    min_qty: Decimal
+    max_qty: Decimal
+    min_price: Decimal
+    max_price: Decimal
+    min_notional: Decimal = Decimal(0)
+    price_band_up: Decimal = Decimal("1.05")
+    price_band_down: Decimal = Decimal("0.95")
+    contract_size: Decimal = Decimal(1)
+    settle_decimals: int
+    max_open_orders: int = 200
+    maker_fee: Decimal = Decimal("0.0002")
+    taker_fee: Decimal = Decimal("0.0005")
+    liquidation_fee: Decimal = Decimal("0.0125")
+
+    # Derived integers, computed once in __post_init__.
+    _limits: tuple[int, int, int, int] = dataclasses.field(init=False, repr=False, compare=False)
+    _notional_per_tick_lot: int = dataclasses.field(init=False, repr=False, compare=False)
+    _settle_unit: Decimal = dataclasses.field(init=False, repr=False, compare=False)
+    _max_money: Decimal = dataclasses.field(init=False, repr=False, compare=False)
+
+    def _bad(self, field: str, problem: str, value: object = None) -> Rejected:
+        shown = _show(getattr(self, field, None) if value is None else value)
+        return Rejected(
+            RejectReason.INVALID_MARKET_SPEC, symbol=self.symbol, field=field, value=shown, problem=problem
+        )
+
+    def _set(self, name: str, value: object) -> None:
+        object.__setattr__(self, name, value)  # frozen: only __post_init__ normalizes
+
+    def __post_init__(self) -> None:
+        # Identity.
+        if not isinstance(self.symbol, str) or not _SYMBOL.fullmatch(self.symbol):
+            raise self._bad("symbol", "must be 1-32 of A-Z, 0-9, _ (starting with A-Z or 0-9)")
+        try:
+            self._set("kind", MarketKind(self.kind))
+        except ValueError:
+            raise self._bad("kind", "must be 'linear' or 'inverse'") from None
+        for name in ("base", "quote"):
+            if not isinstance(getattr(self, name), str) or not _ASSET.fullmatch(getattr(self, name)):
+                raise self._bad(name, "must be 1-16 of A-Z, 0-9")
+        if self.base == self.quote:
+            raise self._bad("quote", "must differ from base")
+        expected_settle = self.quote if self.kind is MarketKind.LINEAR else self.base
+        if self.settle == "":
+            self._set("settle", expected_settle)
+        elif self.settle != expected_settle:
+            raise self._bad("settle", f"a {self.kind.value} market settles in {expected_settle}")
+
+        # Integers.
+        for name, low, high in (
+            ("settle_decimals", 0, _MAX_SETTLE_DECIMALS),
+            ("max_open_orders", 1, None),
+        ):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise self._bad(name, "must be an integer")
+            if v < low or (high is not None and v > high):
+                raise self._bad(name, f"must be in {low}..{high if high is not None else ''}")
+
+        # Decimals: exact, finite, within a sane magnitude, stored canonical.
+        for name in _DECIMAL_FIELDS:
+            raw = getattr(self, name)
+            try:
+                number = _parse(raw, name)
+            except TypeError as exc:
+                raise self._bad(name, str(exc), raw) from None
+            except Rejected:
+                raise self._bad(name, "not an exact decimal number", raw) from None
+            if number != 0 and not -_SPEC_EXP_RANGE <= number.adjusted() <= _SPEC_EXP_RANGE:
+                raise self._bad(name, f"magnitude outside 1e-{_SPEC_EXP_RANGE}..1e{_SPEC_EXP_RANGE}")
+            self._set(name, _canonical(number))
+
+        # The grid and its limits.
+        for name in ("tick_size", "lot_size", "contract_size", "min_price", "min_qty"):
+            if getattr(self, name) <= 0:
+                raise self._bad(name, "must be positive")
+        if self.kind is MarketKind.LINEAR and self.contract_size != 1:
+            raise self._bad("contract_size", "must be 1 for a linear market (quantity is in base units)")
+        for low, high, step in (
+            ("min_price", "max_price", "tick_size"),
+            ("min_qty", "max_qty", "lot_size"),
+        ):
+            for name in (low, high):
+                if not _is_multiple(getattr(self, name), getattr(self, step)):
+                    raise self._bad(name, f"must be a multiple of {step} {getattr(self, step)}")
+            if getattr(self, low) > getattr(self, high):
+                raise self._bad(high, f"must be >= {low} {getattr(self, low)}")
+        limits = (
+            _steps(self.min_price, self.tick_size),
+            _steps(self.max_price, self.tick_size),
+            _steps(self.min_qty, self.lot_size),
+            _steps(self.max_qty, self.lot_size),
+        )
+        if limits[1] > MAX_PRICE_TICKS:
+            raise self._bad(
+                "max_price",
+                f"{limits[1]} ticks exceed MAX_PRICE_TICKS {MAX_PRICE_TICKS} (int64 book bound)",
+            )
+        if limits[3] > MAX_QTY_LOTS:
+            raise self._bad(
+                "max_qty", f"{limits[3]} lots exceed MAX_QTY_LOTS {MAX_QTY_LOTS} (int64 book bound)"
+            )
+        self._set("_limits", limits)
+
+        # Money.
+        unit = _scaled(1, -self.settle_decimals)
+        self._set("_settle_unit", unit)
+        self._set("_max_money", _scaled(MAX_MONEY_UNITS, -self.settle_decimals))
+        if self.min_notional < 0:
+            raise self._bad("min_notional", "must be >= 0")
+        npl = 0
+        if self.kind is MarketKind.LINEAR:
+            # notional units = price_ticks * qty_lots * npl, exactly, needs npl to be an integer.
+            num, den = 10**self.settle_decimals, 1
+            for name in ("tick_size", "lot_size", "contract_size"):
+                n, d = getattr(self, name).as_integer_ratio()
+                num, den = num * n, den * d
+            if num % den:
+                raise self._bad(
+                    "settle_decimals",
+                    "tick_size x lot_size x 10**settle_decimals must be an integer number of "
+                    "settlement units, so that notionals are exact",
+                )
+            npl = num // den
+            if not _is_multiple(self.min_notional, unit):
+                raise self._bad("min_notional", f"must be a multiple of the settlement unit {unit}")
+        self._set("_notional_per_tick_lot", npl)
+
+        # Bands and fees.
+        if not 0 < self.price_band_down <= 1:
+            raise self._bad("price_band_down", "must be in (0, 1]")
+        if self.price_band_up < 1:
+            raise self._bad("price_band_up", "must be >= 1")
+        if not -1 < self.maker_fee < 1:
+            raise self._bad("maker_fee", "must be in (-1, 1)")
+        if not 0 <= self.taker_fee < 1:
+            raise self._bad("taker_fee", "must be in [0, 1)")
+        if self.maker_fee < self.taker_fee.copy_negate():  # copy_negate: exact, no context
+            raise self._bad("maker_fee", "a maker rebate must not exceed the taker fee")
+        if not 0 <= self.liquidation_fee < 1:
+            raise self._bad("liquidation_fee", "must be in [0, 1)")
+
+    # --- derived values ------------------------------------------------------------------
+
+    @property
+    def price_decimals(self) -> int:
+        """Fractional digits of a price on this market's grid (tick 0.1 -> 1, 0.5 -> 1)."""
+        return _decimals(self.tick_size)
+
+    @property
+    def qty_decimals(self) -> int:
+        """Fractional digits of a quantity on this market's grid (lot 0.001 -> 3, 1 -> 0)."""
+        return _decimals(self.lot_size)
+
+    @property
+    def notional_per_tick_lot(self) -> int:
+        """Linear only: settlement units of one tick x one lot, so that a notional is exactly
+        price_ticks * qty_lots * notional_per_tick_lot units (BTCUSDT: 0.1 x 0.001 x 1e8 =
+        10000). ValueError for an inverse market, whose notional is not linear in price."""
+        if self.kind is not MarketKind.LINEAR:
+            raise ValueError(f"{self.symbol}: notional_per_tick_lot is defined for linear markets only")
+        return self._notional_per_tick_lot
+
+    def book_limits(self) -> tuple[int, int, int, int]:
+        """(min_price_ticks, max_price_ticks, min_qty_lots, max_qty_lots), inclusive; the
+        argument order of engine's BookLimits. Always within MAX_PRICE_TICKS / MAX_QTY_LOTS."""
+        return self._limits
+
+    # --- decimal -> integer (input edge) ---------------------------------------------------
+
+    def price_to_ticks(self, value: str | int | Decimal) -> int:
+        """A price in quote per base unit -> integer ticks. Never rounds; rejects.
+
+        Checks in order, each raising `Rejected` with field="price" and value=<input>:
+        not a plain finite decimal -> BAD_PRECISION; <= 0 -> INVALID_PRICE; not a multiple of
+        tick_size -> PRICE_OFF_TICK (+tick_size); below min_price -> PRICE_TOO_LOW
+        (+min_price); above max_price -> PRICE_TOO_HIGH (+max_price). TypeError for a float.
+        """
+        number = _parse(value, "price")
+        if number <= 0:
+            raise Rejected(RejectReason.INVALID_PRICE, field="price", value=_show(value))
+        if not _is_multiple(number, self.tick_size):
+            raise Rejected(
+                RejectReason.PRICE_OFF_TICK, field="price", value=_show(value), tick_size=str(self.tick_size)
+            )
+        if number < self.min_price:
+            raise Rejected(
+                RejectReason.PRICE_TOO_LOW, field="price", value=_show(value), min_price=str(self.min_price)
+            )
+        if number > self.max_price:
+            raise Rejected(
+                RejectReason.PRICE_TOO_HIGH, field="price", value=_show(value), max_price=str(self.max_price)
+            )
+        return _steps(number, self.tick_size)
+
+    def qty_to_lots(self, value: str | int | Decimal) -> int:
+        """A quantity (base units for linear, contracts for inverse) -> integer lots. Never
+        rounds; rejects.
+
+        Checks in order, each raising `Rejected` with field="quantity" and value=<input>:
+        BAD_PRECISION; <= 0 -> INVALID_QUANTITY; not a multiple of lot_size ->
+        QUANTITY_OFF_STEP (+lot_size); below min_qty -> QUANTITY_TOO_SMALL (+min_qty); above
+        max_qty -> QUANTITY_TOO_LARGE (+max_qty). TypeError for a float.
+        """
+        number = _parse(value, "quantity")
+        if number <= 0:
+            raise Rejected(RejectReason.INVALID_QUANTITY, field="quantity", value=_show(value))
+        if not _is_multiple(number, self.lot_size):
+            raise Rejected(
+                RejectReason.QUANTITY_OFF_STEP,
+                field="quantity",
+                value=_show(value),
+                lot_size=str(self.lot_size),
+            )
+        if number < self.min_qty:
+            raise Rejected(
+                RejectReason.QUANTITY_TOO_SMALL,
+                field="quantity",
+                value=_show(value),
+                min_qty=str(self.min_qty),
+            )
+        if number > self.max_qty:
+            raise Rejected(
+                RejectReason.QUANTITY_TOO_LARGE,
+                field="quantity",
+                value=_show(value),
+                max_qty=str(self.max_qty),
+            )
+        return _steps(number, self.lot_size)
+
+    def money_to_units(self, value: str | int | Decimal) -> int:
+        """An amount of the settlement asset -> integer units of 10**-settle_decimals. Signed
+        (a sign check is the caller's business rule). Never rounds; rejects.
+
+        `Rejected` BAD_PRECISION with field="amount", value=<input> for a non-decimal input,
+        for a sub-unit amount (+settle_decimals) and for |amount| beyond MAX_MONEY_UNITS units
+        (+max_amount). TypeError for a float.
+        """
+        number = _parse(value, "amount")
+        if not _is_multiple(number, self._settle_unit):
+            raise Rejected(
+                RejectReason.BAD_PRECISION,
+                field="amount",
+                value=_show(value),
+                settle_decimals=self.settle_decimals,
+            )
+        if number.copy_abs() > self._max_money:
+            raise Rejected(
+                RejectReason.BAD_PRECISION,
+                field="amount",
+                value=_show(value),
+                max_amount=str(self._max_money),
+            )
+        return _steps(number, self._settle_unit)
+
+    # --- integer -> decimal (output edge) --------------------------------------------------
+
+    def ticks_to_price(self, ticks: int) -> Decimal:
+        """Integer ticks -> the exact price, with exactly price_decimals fractional digits
+        (200001 ticks of 0.1 -> Decimal("20000.1")). Any int, including <= 0 (price
+        differences); TypeError for a non-integer."""
+        n, exp = _int_exp(self.tick_size)
+        return _scaled(_index(ticks, "ticks") * n, exp)
+
+    def lots_to_qty(self, lots: int) -> Decimal:
+        """Integer lots -> the exact quantity with exactly qty_decimals fractional digits.
+        Signed lots (positions) are allowed; TypeError for a non-integer."""
+        n, exp = _int_exp(self.lot_size)
+        return _scaled(_index(lots, "lots") * n, exp)
+
+    def units_to_money(self, units: int) -> Decimal:
+        """Integer settlement units -> the exact amount with settle_decimals fractional digits.
+        Negative allowed; TypeError for a non-integer."""
+        return _scaled(_index(units, "units"), -self.settle_decimals)
+
+    def format_price(self, ticks: int) -> str:
+        """Ticks as a plain decimal string with exactly price_decimals fractional digits."""
+        return format(self.ticks_to_price(ticks), "f")
+
+    def format_qty(self, lots: int) -> str:
+        """Lots as a plain decimal string with exactly qty_decimals fractional digits."""
+        return format(self.lots_to_qty(lots), "f")
+
+    def format_money(self, units: int) -> str:
+        """Units as a plain decimal string with exactly settle_decimals fractional digits."""
+        return format(self.units_to_money(units), "f")
+
+
+def _index(value: object, name: str) -> int:
+    """An integer (int or an integer type such as numpy.int64), never a bool or float."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name}: expected an integer, got bool")
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{name}: expected an integer, got {type(value).__name__}") from None
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def _spec_fields() -> tuple[set[str], list[str]]:
+    """(allowed TOML keys, required TOML keys in declaration order)."""
+    allowed: set[str] = set()
+    required: list[str] = []
+    for f in dataclasses.fields(MarketSpec):
+        if not f.init or f.name == "symbol":  # the symbol is the table's name
+            continue
+        allowed.add(f.name)
+        if f.default is dataclasses.MISSING:
+            required.append(f.name)
+    return allowed, required
+
+
+def _file_error(problem: str, symbol: str | None = None, field: str | None = None) -> Rejected:
+    fields: dict[str, Any] = {}
+    if symbol is not None:
+        fields["symbol"] = symbol
+    if field is not None:
+        fields["field"] = field
+    return Rejected(RejectReason.INVALID_MARKET_SPEC, **fields, problem=problem)
+
+
+def _market_from_table(symbol: str, table: Any) -> MarketSpec:
+    if not isinstance(table, dict):
+        raise _file_error("[markets.<SYMBOL>] must be a table", symbol)
+    allowed, required = _spec_fields()
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise _file_error(f"unknown key {unknown[0]!r}", symbol, unknown[0])
+    if table.get("kind") == MarketKind.INVERSE:
+        required = [*required, "contract_size"]  # a silent default of 1 USD would mislead
+    for name in required:
+        if name not in table:
+            raise _file_error(f"missing required key {name!r}", symbol, name)
+    for name, v in table.items():
+        if name in _DECIMAL_FIELDS:
+            if isinstance(v, float):
+                raise _file_error(
+                    f"{name} = {v!r} is a TOML float, which cannot be exact; "
+                    f'write it as a string, e.g. {name} = "{v}"',
+                    symbol,
+                    name,
+                )
+            if isinstance(v, bool) or not isinstance(v, str | int):
+                raise _file_error(f"{name} must be a decimal string", symbol, name)
+        elif name in _INT_FIELDS:
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise _file_error(f"{name} must be a TOML integer", symbol, name)
+        elif not isinstance(v, str):
+            raise _file_error(f"{name} must be a string", symbol, name)
+    return MarketSpec(symbol=symbol, **table)
+
+
+def load_markets(path_or_text: str | bytes | os.PathLike[str]) -> dict[str, MarketSpec]:
+    """Load market specs from TOML: a `pathlib.Path` (any os.PathLike) is read as a UTF-8
+    file; a `str` or `bytes` is the TOML text itself.
+
+    Layout: one table per market, `[markets.<SYMBOL>]`, keys named like MarketSpec's fields.
+    Decimal values are TOML strings ("0.1"; an integer such as 1000 is exact and accepted
+    too); a TOML float is rejected because it cannot be exact. Unknown keys, missing required
+    keys, wrong types and invalid specs raise `Rejected(INVALID_MARKET_SPEC, symbol=...,
+    field=..., problem=...)`. All or nothing: one bad market rejects the whole file.
+    """
+    if isinstance(path_or_text, os.PathLike):
+        text = Path(path_or_text).read_text(encoding="utf-8")
+    elif isinstance(path_or_text, bytes):
+        text = path_or_text.decode("utf-8")
+    elif isinstance(path_or_text, str):
+        text = path_or_text
+    else:
+        raise TypeError(f"expected TOML text or a path, got {type(path_or_text).__name__}")
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        hint = ""
+        if "\n" not in text and text.strip().endswith(".toml"):
+            hint = " (a str is TOML text; pass a pathlib.Path to read a file)"
+        raise _file_error(f"invalid TOML: {exc}{hint}", field="toml") from exc
+    unknown = sorted(set(document) - {"markets"})
+    if unknown:
+        raise _file_error(f"unknown top-level key {unknown[0]!r}", field=unknown[0])
+    markets = document.get("markets")
+    if not isinstance(markets, dict) or not markets:
+        raise _file_error("expected at least one [markets.<SYMBOL>] table", field="markets")
+    return {symbol: _market_from_table(symbol, table) for symbol, table in markets.items()}
+
+
+def default_markets() -> dict[str, MarketSpec]:
+    """The packaged default markets (perpsim/model/markets.toml): BTCUSDT, ETHUSDT, BTCUSD."""
+    text = resources.files("perpsim.model").joinpath("markets.toml").read_text(encoding="utf-8")
+    return load_markets(text)
