@@ -74,6 +74,11 @@ def _int64(*values: int) -> None:
             raise OverflowError(f"{v} does not fit in int64")
 
 
+def _check_side(side: int) -> None:
+    if side not in (_BUY, _SELL):
+        raise ValueError("side must be 0 (buy) or 1 (sell)")
+
+
 class Book:
     """Price-time priority limit order book for one market (integer ticks and lots)."""
 
@@ -223,6 +228,7 @@ class Book:
 
     def level_orders(self, side: int, price: int) -> list[OrderView]:
         """The orders resting at one price, in queue order (L3)."""
+        _check_side(side)
         return [o.view() for o in self._sides[side].get(price, {}).values()]
 
     def order(self, order_id: int) -> OrderView | None:
@@ -238,6 +244,7 @@ class Book:
         return len(self._orders)
 
     def level_count(self, side: int) -> int:
+        _check_side(side)
         return len(self._sides[side])
 
     def open_orders(self, account: int) -> int:
@@ -268,6 +275,7 @@ class Book:
     # ------------------------------------------------------------------ internals
 
     def _levels(self, side: int):
+        _check_side(side)
         items = self._sides[side].items()
         return list(reversed(items)) if side == _BUY else list(items)
 
