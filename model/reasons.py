@@ -35,6 +35,7 @@ class RejectReason(IntEnum):
     PRICE_ABOVE_BAND = 1019
     PRICE_BELOW_BAND = 1020
     INVALID_MARKET_SPEC = 1021
+    INVALID_LEVERAGE = 1022
     # 2xxx margin / risk
     MARGIN_INSUFFICIENT = 2001
     BALANCE_INSUFFICIENT = 2002
@@ -88,6 +89,7 @@ REASONS: dict[RejectReason, ReasonInfo] = {
     RejectReason.PRICE_ABOVE_BAND: ReasonInfo(_BAD, -4016, "Price is higher than the mark price band."),
     RejectReason.PRICE_BELOW_BAND: ReasonInfo(_BAD, -4024, "Price is lower than the mark price band."),
     RejectReason.INVALID_MARKET_SPEC: ReasonInfo(_BAD, None, "Invalid market specification."),
+    RejectReason.INVALID_LEVERAGE: ReasonInfo(_BAD, -4028, "Leverage is not valid for this position."),
     RejectReason.MARGIN_INSUFFICIENT: ReasonInfo(_STATE, -2019, "Margin is insufficient."),
     RejectReason.BALANCE_INSUFFICIENT: ReasonInfo(_STATE, -2018, "Balance is insufficient."),
     RejectReason.REDUCE_ONLY_REJECTED: ReasonInfo(_STATE, -2022, "ReduceOnly order is rejected."),

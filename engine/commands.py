@@ -1,0 +1,95 @@
+"""Commands: the only inputs of `Exchange.apply`. Each carries its own timestamp (ns).
+
+Units: prices in ticks, quantities in lots, money in integer units of the asset, leverage as
+an integer multiple. Conversion from decimals happened at the edge (MarketSpec).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from perpsim.model.enums import OrderKind, StpMode, TimeInForce
+
+
+@dataclass(frozen=True, slots=True)
+class Deposit:
+    ts: int
+    account: int
+    asset: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Withdraw:
+    ts: int
+    account: int
+    asset: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetLeverage:
+    ts: int
+    account: int
+    symbol: str
+    leverage: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    ts: int
+    account: int
+    symbol: str
+    side: int
+    qty: int
+    price: int = 0  # limit price; for a market order 0 = protected by the price band around mark
+    kind: int = OrderKind.LIMIT
+    tif: int = TimeInForce.GTC
+    stp: int = StpMode.NONE
+    reduce_only: bool = False
+    expire_ts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    ts: int
+    account: int
+    symbol: str
+    order_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelAll:
+    ts: int
+    account: int
+    symbol: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetIndexPrice:
+    """Set the index of a market from one named source (the sandbox uses source "sandbox")."""
+
+    ts: int
+    symbol: str
+    price: int
+    source: str = "sandbox"
+
+
+@dataclass(frozen=True, slots=True)
+class FundInsurance:
+    """Sandbox: add money from outside to the insurance fund of an asset."""
+
+    ts: int
+    asset: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class AdvanceClock:
+    ts: int
+
+
+Command = (
+    Deposit | Withdraw | SetLeverage | PlaceOrder | CancelOrder | CancelAll | SetIndexPrice | FundInsurance
+    | AdvanceClock
+)

@@ -1,0 +1,83 @@
+"""Events: the only outputs of `Exchange.apply`, in the order things happened.
+
+Units as in commands: ticks, lots, integer money units of `asset`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from perpsim.engine.book_types import BookEvent
+
+
+class CommandRejected(NamedTuple):
+    """The command changed nothing. `reason` is a RejectReason; `fields` say why."""
+
+    command: str
+    account: int
+    reason: int
+    fields: tuple[tuple[str, object], ...] = ()
+
+
+class OrderEvent(NamedTuple):
+    """A book event of one market (accepted, fill, canceled, expired, amended)."""
+
+    symbol: str
+    event: BookEvent
+    liquidation: bool = False
+
+
+class BalanceChanged(NamedTuple):
+    account: int
+    asset: str
+    delta: int
+    balance: int
+    cause: str  # deposit, withdraw, realized_pnl, fee, funding, liquidation_fee, insurance_cover
+
+
+class PositionChanged(NamedTuple):
+    symbol: str
+    account: int
+    lots: int  # signed
+    cost: int  # signed ticks × lots; entry = cost / lots
+
+
+class MarkPriceChanged(NamedTuple):
+    symbol: str
+    mark: int
+    index: int
+
+
+class FundingSettled(NamedTuple):
+    symbol: str
+    rate: int  # scaled by RATE_SCALE
+    mark: int
+    dust: int
+
+
+class Liquidation(NamedTuple):
+    """Public liquidation notice (like Binance forceOrder): the forced order and its outcome."""
+
+    symbol: str
+    account: int
+    side: int  # side of the forced order
+    qty: int
+    bankruptcy_price: int
+    filled: int
+    taken_by_insurance: int
+    deleveraged: int
+
+
+class InsuranceFundChanged(NamedTuple):
+    asset: str
+    delta: int
+    balance: int
+    cause: str
+
+
+class AutoDeleveraged(NamedTuple):
+    symbol: str
+    account: int  # the bankrupt side (or the insurance fund, account 0)
+    counterparty: int
+    qty: int
+    price: int

@@ -1,0 +1,90 @@
+"""The venue's books of account: wallets, the insurance fund, fees, and rounding dust.
+
+Amounts are integer money units of each settlement asset. Every movement is a transfer
+between two named holders, so the conservation identity
+
+    deposits - withdrawals == sum(wallets) + insurance fund + fees collected + dust
+
+holds after every movement by construction; `check_conservation()` proves it from scratch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+
+
+class LedgerError(AssertionError):
+    """The ledger's identity failed (a bug, never input)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """One booked movement: `amount` units of `asset` from `source` to `dest`.
+
+    Holders are ("wallet", account), ("insurance", 0), ("fees", 0), ("dust", 0) or
+    ("outside", 0) for deposits and withdrawals."""
+
+    asset: str
+    source: tuple[str, int]
+    dest: tuple[str, int]
+    amount: int
+    cause: str
+
+
+OUTSIDE = ("outside", 0)
+INSURANCE = ("insurance", 0)
+FEES = ("fees", 0)
+DUST = ("dust", 0)
+
+
+class Ledger:
+    """Balances per (holder, asset). Wallets may go negative only through losses the
+    engine books on a bankrupt account before the insurance fund tops it up."""
+
+    def __init__(self) -> None:
+        self._bal: dict[tuple[str, int], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.deposited: dict[str, int] = defaultdict(int)
+        self.withdrawn: dict[str, int] = defaultdict(int)
+
+    def balance(self, holder: tuple[str, int], asset: str) -> int:
+        return self._bal.get(holder, {}).get(asset, 0)
+
+    def wallet(self, account: int, asset: str) -> int:
+        return self.balance(("wallet", account), asset)
+
+    def insurance(self, asset: str) -> int:
+        return self.balance(INSURANCE, asset)
+
+    def move(self, asset: str, source: tuple[str, int], dest: tuple[str, int], amount: int, cause: str) -> Movement:
+        """Book a transfer; a negative amount moves the other way. Returns the movement."""
+        if amount < 0:
+            source, dest, amount = dest, source, -amount
+        self._bal[source][asset] -= amount
+        self._bal[dest][asset] += amount
+        if source == OUTSIDE:
+            self.deposited[asset] += amount
+        if dest == OUTSIDE:
+            self.withdrawn[asset] += amount
+        return Movement(asset, source, dest, amount, cause)
+
+    def check_conservation(self) -> None:
+        """Raise LedgerError unless deposits - withdrawals equals everything held inside."""
+        assets = set(self.deposited) | set(self.withdrawn)
+        for holder, per_asset in self._bal.items():
+            if holder != OUTSIDE:
+                assets |= set(per_asset)
+        for asset in sorted(assets):
+            inside = sum(b.get(asset, 0) for h, b in self._bal.items() if h != OUTSIDE)
+            net_in = self.deposited[asset] - self.withdrawn[asset]
+            if inside != net_in:
+                raise LedgerError(f"{asset}: held {inside} != deposits - withdrawals {net_in}")
+
+    def digest(self, h: hashlib._Hash) -> None:
+        """Feed every non-zero balance, in sorted order, into a running hash."""
+        for holder in sorted(self._bal):
+            for asset in sorted(self._bal[holder]):
+                amount = self._bal[holder][asset]
+                if amount:
+                    h.update(f"{holder[0]}:{holder[1]}:{asset}:{amount};".encode())
