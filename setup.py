@@ -23,6 +23,7 @@ PACKAGES = {
 # Every compiled kernel, listed explicitly: import name -> sources.
 EXTENSIONS = [
     Extension("perpsim.engine.book", ["engine/book.pyx"]),
+    Extension("perpsim.risk.liqindex", ["risk/liqindex.pyx"], language="c++"),
 ]
 
 DEBUG = os.environ.get("PERPSIM_DEBUG") == "1"
@@ -62,6 +63,7 @@ setup(
     package_data={
         "perpsim.engine": ["*.pyi", "*.pxd"],
         "perpsim.model": ["*.toml"],
+        "perpsim.risk": ["*.pyi", "*.pxd"],
     },
     ext_modules=cythonize(
         EXTENSIONS, include_path=[cython_include_dir()], compiler_directives=directives, annotate=DEBUG

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from perpsim.model.enums import OrderKind, StpMode, TimeInForce
+from perpsim.model.enums import OrderKind, PositionSide, StpMode, TimeInForce
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +28,52 @@ class Withdraw:
 
 
 @dataclass(frozen=True, slots=True)
+class Transfer:
+    """Move free collateral from one account to another (sub-account style)."""
+
+    ts: int
+    account: int
+    to_account: int
+    asset: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
 class SetLeverage:
     ts: int
     account: int
     symbol: str
     leverage: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetMarginMode:
+    """Cross or isolated margin for one market; refused while a position or order exists there."""
+
+    ts: int
+    account: int
+    symbol: str
+    isolated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SetPositionMode:
+    """One-way (hedge=False) or hedge mode, account-wide; refused with any position or order."""
+
+    ts: int
+    account: int
+    hedge: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AdjustIsolatedMargin:
+    """Add (amount > 0) or remove (amount < 0) margin of an isolated position."""
+
+    ts: int
+    account: int
+    symbol: str
+    amount: int
+    position_side: int = PositionSide.BOTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +89,8 @@ class PlaceOrder:
     stp: int = StpMode.NONE
     reduce_only: bool = False
     expire_ts: int = 0
+    #: BOTH in one-way mode; LONG or SHORT in hedge mode (a SELL on LONG closes the long)
+    position_side: int = PositionSide.BOTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +133,6 @@ class AdvanceClock:
 
 
 Command = (
-    Deposit | Withdraw | SetLeverage | PlaceOrder | CancelOrder | CancelAll | SetIndexPrice | FundInsurance
-    | AdvanceClock
+    Deposit | Withdraw | Transfer | SetLeverage | SetMarginMode | SetPositionMode | AdjustIsolatedMargin
+    | PlaceOrder | CancelOrder | CancelAll | SetIndexPrice | FundInsurance | AdvanceClock
 )

@@ -3,18 +3,19 @@
 `Exchange.apply(command) -> list[event]` is the only thing that changes state. It reads no
 clock, draws no random number and does no I/O: time comes in on each command (ns).
 
-Pipeline for an order: validate -> pre-trade risk (band, min notional, reduce-only, cost to
-open) -> match in the market's book -> settle fills (positions, realized PnL, fees) -> mark.
-A mark change runs: liquidation sweep through the liquidation index -> forced IOC order at the
-bankruptcy price -> the insurance fund takes what the book could not -> ADL if the fund cannot
--> the fund offloads what it holds. Funding settles when a command reaches a funding time.
+Pipeline for an order: validate -> pre-trade risk (position side, band, min notional,
+reduce-only clamp, cost to open) -> match in the market's book -> settle fills (positions,
+realized PnL, fees, isolated margin) -> mark. A mark change runs: liquidation sweep through the
+liquidation index -> forced IOC orders at the bankruptcy price (first down to a lower bracket
+where that is enough) -> the insurance fund takes what the book could not -> ADL if the fund
+cannot -> the fund offloads what it holds. Funding settles when a command reaches a funding time.
 
-Scope of this version: linear markets, one-way positions, cross margin.
+Scope: linear markets; one-way and hedge positions; cross and isolated margin.
 
 Money flows are ledger movements between named holders, so conservation holds by
-construction: wallets, the insurance fund (which is also account 0 when it holds positions),
-fees, rounding dust, and per market a "pnl" pool whose balance is always -K × Σ cost of the
-market's positions (realized PnL is paid out of it; see `check_integrity`).
+construction: wallets, isolated margins, the insurance fund (account 0 when it holds
+positions), fees, rounding dust, and per market a "pnl" pool whose balance is always
+-K × Σ cost of the market's positions (realized PnL is paid out of it; see check_integrity).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from perpsim.engine.events import (
     OrderEvent,
     PositionChanged,
 )
-from perpsim.model.enums import EventKind, OrderKind, Side, StpMode, TimeInForce
+from perpsim.model.enums import EventKind, OrderKind, PositionSide, Side, StpMode, TimeInForce
 from perpsim.model.markets import MarketKind, MarketSpec
 from perpsim.model.reasons import RejectReason as R
 from perpsim.risk import margin as M
@@ -55,28 +56,36 @@ from perpsim.risk.funding import (
 from perpsim.risk.index import IndexPrice
 from perpsim.risk.ledger import DUST, FEES, INSURANCE, OUTSIDE, Ledger
 from perpsim.risk.liqindex import LiquidationIndex
-from perpsim.risk.liqprice import Leg, bankruptcy_price, liquidation_price
+from perpsim.risk.liqprice import Leg, LiquidationModel, Trigger, bankruptcy_price, liquidation_price
 from perpsim.risk.mark import MarkPrice
 from perpsim.risk.positions import Position
+from perpsim.risk.profiles import BINANCE, VenueProfile
 from perpsim.risk.units import RATE_SCALE, apply_rate_down, apply_rate_up, div_up, rate
 
 #: The insurance fund acts as account 0 when it takes over positions; its wallet is INSURANCE.
 IF_ACCOUNT = 0
 DEFAULT_LEVERAGE = 20
+BOTH, LONG, SHORT = PositionSide.BOTH, PositionSide.LONG, PositionSide.SHORT
 _NEVER_STALE = 1 << 62
 #: Book levels read for an impact price; deeper than any impact notional needs in practice.
 _IMPACT_LEVELS = 1_000
 
 
+def index_key(account: int, pside: int = 0) -> int:
+    """Liquidation-index key of a position (isolated) or of an account's cross legs (pside 0)."""
+    return account * 4 + pside
+
+
 @dataclass
 class _Open:
-    """An order resting in a book, as the risk layer sees it."""
+    """An order live in a book, as the risk layer sees it."""
 
     account: int
     side: int
     price: int
     leaves: int
     reduce_only: bool
+    pside: int
 
 
 @dataclass
@@ -89,46 +98,80 @@ class _Market:
     index: IndexPrice
     mark_state: MarkPrice
     funding: FundingAccumulator
+    imn: int  # impact margin notional, money units
     liq: LiquidationIndex = field(default_factory=LiquidationIndex)
-    positions: dict[int, Position] = field(default_factory=dict)
+    positions: dict[tuple[int, int], Position] = field(default_factory=dict)
     orders: dict[int, _Open] = field(default_factory=dict)
+    isolated: set[int] = field(default_factory=set)
     mark: int | None = None
     last: int | None = None
     rate: int = 0
     next_funding: int = 0
 
     @property
+    def symbol(self) -> str:
+        return self.spec.symbol
+
+    @property
+    def asset(self) -> str:
+        return self.spec.settle
+
+    @property
     def pnl_pool(self) -> tuple[str, int]:
         return ("pnl:" + self.spec.symbol, 0)
+
+    def iso_holder(self, account: int, pside: int) -> tuple[str, int]:
+        return ("iso:" + self.spec.symbol, index_key(account, pside))
+
+    def legs(self, account: int):
+        """(pside, position) of the account in this market, in side order."""
+        for pside in (BOTH, LONG, SHORT):
+            p = self.positions.get((account, pside))
+            if p is not None:
+                yield pside, p
 
 
 class Exchange:
     """The venue's state: markets, accounts' positions and orders, the ledger."""
 
     def __init__(self, markets: dict[str, MarketSpec], brackets: dict[str, Brackets], *,
-                 book_impl: str = "cython", start_ts: int = 0) -> None:
+                 book_impl: str = "cython", profile: VenueProfile = BINANCE, start_ts: int = 0,
+                 index_sources: dict[str, dict[str, int]] | None = None) -> None:
+        """`index_sources`: per symbol, the index constituents and their weights; a market
+        without an entry is driven by one "sandbox" source that never goes stale."""
+        self.profile = profile
         self.markets: dict[str, _Market] = {}
         for symbol in sorted(markets):
             spec = markets[symbol]
             if spec.kind is not MarketKind.LINEAR:
                 raise ValueError(f"{symbol}: only linear markets are supported by this version")
+            sources = (index_sources or {}).get(symbol)
+            index = IndexPrice(sources) if sources else IndexPrice({"sandbox": 1}, stale_after_ns=_NEVER_STALE)
+            b = brackets[symbol]
             self.markets[symbol] = _Market(
                 spec=spec,
                 book=make_book(book_impl, BookLimits(*spec.book_limits())),
                 K=spec.notional_per_tick_lot,
                 tick=Fraction(spec.tick_size),
-                brackets=brackets[symbol],
-                # a price set by the sandbox holds until it is changed: it never goes stale
-                index=IndexPrice({"sandbox": 1}, stale_after_ns=_NEVER_STALE),
+                brackets=b,
+                index=index,
                 mark_state=MarkPrice(start_ts=start_ts),
                 funding=FundingAccumulator(start_ts=start_ts),
+                # Binance IMN = 200 USDT / IMR at the highest leverage
+                imn=impact_notional(RATE_SCALE // b[0].max_leverage, 10**spec.settle_decimals),
                 next_funding=next_funding_ts(start_ts, FUNDING_INTERVAL_NS),
             )
         self.ledger = Ledger()
         self.leverage: dict[tuple[int, str], int] = {}
+        self.hedge: set[int] = set()
+        self.funding_history: list[tuple[int, FundingSettled]] = []
+        self.insurance_history: list[tuple[int, InsuranceFundChanged]] = []
         self.ts = start_ts
         self.next_order_id = 1
+        self._markets_of: dict[int, set[str]] = {}
         self._events: list = []
+        self._touched: set[int] = set()
+        self._adl_queue: dict[tuple[str, bool], list] = {}
 
     # ================================================================== commands
 
@@ -140,9 +183,24 @@ class Exchange:
             return [CommandRejected(type(cmd).__name__, getattr(cmd, "account", 0), R.STALE_TIMESTAMP,
                                     (("ts", cmd.ts), ("last_ts", self.ts)))]
         self._advance(cmd.ts)
-        handler = getattr(self, "_" + type(cmd).__name__)
-        handler(cmd)
+        getattr(self, "_" + type(cmd).__name__)(cmd)
+        self._settle()
         return self._events
+
+    def _settle(self) -> None:
+        """Re-key every account whose positions or balances changed, then sweep; repeat while
+        liquidations touch further accounts (a liquidation order can fill a stale quote and
+        push its maker under maintenance margin: the cascade). Costs O(touched positions)."""
+        while True:
+            touched, self._touched = self._touched, set()
+            for account in sorted(touched):
+                self._rekey_account(account)
+            liquidated = False
+            for m in self.markets.values():
+                if m.mark is not None:
+                    liquidated |= self._sweep(m)
+            if not liquidated and not self._touched:
+                return
 
     def _reject(self, cmd, reason: R, **fields) -> None:
         self._events.append(CommandRejected(type(cmd).__name__, getattr(cmd, "account", 0), int(reason),
@@ -159,16 +217,26 @@ class Exchange:
         if cmd.amount <= 0 or cmd.account <= 0:
             return self._reject(cmd, R.INVALID_QUANTITY, amount=cmd.amount)
         self._move(cmd.asset, OUTSIDE, cmd.account, cmd.amount, "deposit")
-        self._rekey_account(cmd.account)
 
     def _Withdraw(self, cmd: C.Withdraw) -> None:
+        if self._check_outflow(cmd):
+            self._move(cmd.asset, cmd.account, OUTSIDE, cmd.amount, "withdraw")
+
+    def _Transfer(self, cmd: C.Transfer) -> None:
+        if cmd.to_account <= 0 or cmd.to_account == cmd.account:
+            return self._reject(cmd, R.UNKNOWN_ACCOUNT, to_account=cmd.to_account)
+        if self._check_outflow(cmd):
+            self._move(cmd.asset, cmd.account, cmd.to_account, cmd.amount, "transfer")
+
+    def _check_outflow(self, cmd) -> bool:
         if cmd.amount <= 0 or cmd.account <= 0:
-            return self._reject(cmd, R.INVALID_QUANTITY, amount=cmd.amount)
+            self._reject(cmd, R.INVALID_QUANTITY, amount=cmd.amount)
+            return False
         free = self.withdrawable(cmd.account, cmd.asset)
         if cmd.amount > free:
-            return self._reject(cmd, R.BALANCE_INSUFFICIENT, required=cmd.amount, available=free)
-        self._move(cmd.asset, cmd.account, OUTSIDE, cmd.amount, "withdraw")
-        self._rekey_account(cmd.account)
+            self._reject(cmd, R.BALANCE_INSUFFICIENT, required=cmd.amount, available=free)
+            return False
+        return True
 
     def _FundInsurance(self, cmd: C.FundInsurance) -> None:
         if cmd.amount <= 0:
@@ -178,16 +246,56 @@ class Exchange:
     def _SetLeverage(self, cmd: C.SetLeverage) -> None:
         if (m := self._market(cmd)) is None:
             return None
-        pos = m.positions.get(cmd.account)
-        notional = abs(pos.lots) * (m.mark or 0) * m.K if pos else 0
+        notional = sum(abs(p.lots) for _, p in m.legs(cmd.account)) * (m.mark or 0) * m.K
         allowed = m.brackets.max_leverage_for(notional)
         if not 1 <= cmd.leverage <= allowed:
             return self._reject(cmd, R.INVALID_LEVERAGE, leverage=cmd.leverage, max_leverage=allowed)
         old = self.leverage.get((cmd.account, cmd.symbol), DEFAULT_LEVERAGE)
+        if cmd.leverage < old and cmd.account in m.isolated and any(m.legs(cmd.account)):
+            return self._reject(cmd, R.INVALID_LEVERAGE, leverage=cmd.leverage,
+                                problem="cannot lower the leverage of an open isolated position")
         self.leverage[(cmd.account, cmd.symbol)] = cmd.leverage
-        if cmd.leverage < old and self.available(cmd.account, m.spec.settle) < 0:
+        if cmd.leverage < old and self.available(cmd.account, m.asset) < 0:
             self.leverage[(cmd.account, cmd.symbol)] = old
             return self._reject(cmd, R.MARGIN_INSUFFICIENT, leverage=cmd.leverage)
+
+    def _SetMarginMode(self, cmd: C.SetMarginMode) -> None:
+        if (m := self._market(cmd)) is None:
+            return None
+        if any(m.legs(cmd.account)):
+            return self._reject(cmd, R.POSITION_EXISTS, symbol=cmd.symbol)
+        if m.book.open_orders(cmd.account):
+            return self._reject(cmd, R.OPEN_ORDERS_EXIST, symbol=cmd.symbol)
+        (m.isolated.add if cmd.isolated else m.isolated.discard)(cmd.account)
+
+    def _SetPositionMode(self, cmd: C.SetPositionMode) -> None:
+        if any(any(m.legs(cmd.account)) for m in self.markets.values()):
+            return self._reject(cmd, R.POSITION_EXISTS, account=cmd.account)
+        if any(m.book.open_orders(cmd.account) for m in self.markets.values()):
+            return self._reject(cmd, R.OPEN_ORDERS_EXIST, account=cmd.account)
+        (self.hedge.add if cmd.hedge else self.hedge.discard)(cmd.account)
+
+    def _AdjustIsolatedMargin(self, cmd: C.AdjustIsolatedMargin) -> None:
+        if (m := self._market(cmd)) is None:
+            return None
+        p = m.positions.get((cmd.account, cmd.position_side))
+        if cmd.account not in m.isolated or p is None:
+            return self._reject(cmd, R.NOT_ISOLATED, symbol=cmd.symbol, position_side=cmd.position_side)
+        if cmd.amount > 0:
+            avail = self.available(cmd.account, m.asset)
+            if cmd.amount > avail:
+                return self._reject(cmd, R.MARGIN_INSUFFICIENT, required=cmd.amount, available=avail)
+        elif cmd.amount < 0:
+            # what may leave keeps the initial margin at mark and never counts unrealized profit
+            iso = self.ledger.balance(m.iso_holder(cmd.account, cmd.position_side), m.asset)
+            lev = self.leverage.get((cmd.account, cmd.symbol), DEFAULT_LEVERAGE)
+            need = M.initial_margin(M.notional(p.lots, m.mark, m.K), lev)
+            removable = max(0, iso + min(0, M.upnl(p.lots, p.cost, m.mark, m.K)) - need)
+            if -cmd.amount > removable:
+                return self._reject(cmd, R.ISOLATED_MARGIN_INSUFFICIENT, required=-cmd.amount, available=removable)
+        else:
+            return self._reject(cmd, R.INVALID_QUANTITY, amount=0)
+        self._move(m.asset, cmd.account, m.iso_holder(cmd.account, cmd.position_side), cmd.amount, "isolated_margin")
 
     def _SetIndexPrice(self, cmd: C.SetIndexPrice) -> None:
         if (m := self._market(cmd)) is None:
@@ -195,15 +303,16 @@ class Exchange:
         lo, hi, _, _ = m.spec.book_limits()
         if not lo <= cmd.price <= hi:
             return self._reject(cmd, R.PRICE_TOO_HIGH if cmd.price > hi else R.PRICE_TOO_LOW, price=cmd.price)
-        if cmd.source != "sandbox":  # the only index constituent this version configures
+        try:
+            m.index.update(cmd.source, cmd.price, cmd.ts)
+        except (KeyError, ValueError):
             return self._reject(cmd, R.UNKNOWN_SYMBOL, source=cmd.source)
-        m.index.update(cmd.source, cmd.price, cmd.ts)
         self._remark(m)
 
     def _AdvanceClock(self, cmd: C.AdvanceClock) -> None:
         for m in self.markets.values():
             m.book.advance(cmd.ts)
-            self._book_events(m, None)
+            self._book_events(m)
 
     def _CancelOrder(self, cmd: C.CancelOrder) -> None:
         if (m := self._market(cmd)) is None:
@@ -212,13 +321,13 @@ class Exchange:
         if o is None or o.account != cmd.account:  # never reveal another account's order
             return self._reject(cmd, R.UNKNOWN_ORDER, order_id=cmd.order_id)
         m.book.cancel(cmd.order_id, self.ts)
-        self._book_events(m, None)
+        self._book_events(m)
 
     def _CancelAll(self, cmd: C.CancelAll) -> None:
         if (m := self._market(cmd)) is None:
             return None
         m.book.cancel_all(cmd.account, self.ts)
-        self._book_events(m, None)
+        self._book_events(m)
 
     def _PlaceOrder(self, cmd: C.PlaceOrder) -> None:
         if (m := self._market(cmd)) is None:
@@ -227,6 +336,11 @@ class Exchange:
             return self._reject(cmd, R.UNKNOWN_ACCOUNT, account=cmd.account)
         if cmd.side not in (Side.BUY, Side.SELL):
             return self._reject(cmd, R.INVALID_SIDE, side=cmd.side)
+        hedge = cmd.account in self.hedge
+        if (cmd.position_side == BOTH) == hedge or cmd.position_side not in (BOTH, LONG, SHORT):
+            return self._reject(cmd, R.INVALID_POSITION_SIDE, position_side=cmd.position_side, hedge=hedge)
+        if hedge and cmd.reduce_only:  # Binance: reduceOnly cannot be sent in hedge mode
+            return self._reject(cmd, R.REDUCE_ONLY_REJECTED, problem="reduce_only is not used in hedge mode")
         spec, sign = m.spec, 1 if cmd.side == Side.BUY else -1
         price = cmd.price
         if cmd.kind == OrderKind.MARKET:
@@ -239,9 +353,11 @@ class Exchange:
                 return self._reject(cmd, R.PRICE_ABOVE_BAND, price=price, max_price=up)
             if cmd.side == Side.SELL and price < down:
                 return self._reject(cmd, R.PRICE_BELOW_BAND, price=price, min_price=down)
-        pos = m.positions.get(cmd.account, Position())
+        pos = m.positions.get((cmd.account, cmd.position_side), Position())
+        # in hedge mode a SELL on LONG (BUY on SHORT) closes: it behaves as reduce-only
+        closing_only = cmd.reduce_only or (hedge and (cmd.position_side == LONG) != (cmd.side == Side.BUY))
         qty = cmd.qty
-        if cmd.reduce_only:
+        if closing_only:
             closable = abs(pos.closing_qty(sign * qty))
             if closable == 0:
                 return self._reject(cmd, R.REDUCE_ONLY_REJECTED, position=pos.lots)
@@ -253,65 +369,98 @@ class Exchange:
                 return self._reject(cmd, R.MIN_NOTIONAL, notional=ref_price * qty * m.K, min_notional=min_units)
             if m.book.open_orders(cmd.account) >= spec.max_open_orders:
                 return self._reject(cmd, R.MAX_OPEN_ORDERS, limit=spec.max_open_orders)
+            lev = self.leverage.get((cmd.account, cmd.symbol), DEFAULT_LEVERAGE)
+            held = sum(abs(p.lots) for _, p in m.legs(cmd.account))
+            if m.mark is not None and qty > 0 and price > 0:
+                cap = m.brackets.max_notional
+                if (held + qty) * max(price, m.mark) * m.K > cap:
+                    return self._reject(cmd, R.INVALID_LEVERAGE, problem="position would exceed the largest bracket",
+                                        max_notional=cap)
+                if m.brackets.max_leverage_for((held + qty) * m.mark * m.K) < lev:
+                    return self._reject(cmd, R.INVALID_LEVERAGE, leverage=lev,
+                                        problem="leverage above the bracket of the resulting position")
             opening = qty - abs(pos.closing_qty(sign * qty))
             if opening > 0 and price > 0 and m.mark is not None:
-                lev = self.leverage.get((cmd.account, cmd.symbol), DEFAULT_LEVERAGE)
-                cost = M.cost_to_open(Side(cmd.side), opening, price, m.mark, lev, m.K).total
+                # Binance's cost to open, plus the fee at the taker rate reserved so that no fill
+                # can leave the wallet short of its fee (rounded up, against the account)
+                cost = M.cost_to_open(Side(cmd.side), opening, price, m.mark, lev, m.K,
+                                      model=self.profile.cost_model, last=m.last or m.mark).total
+                cost += self._fee_reserve(m, qty * price * m.K)
                 avail = self.available(cmd.account, spec.settle)
                 if cost > avail:
                     return self._reject(cmd, R.MARGIN_INSUFFICIENT, required=cost, available=avail)
         oid = self.next_order_id
-        reason = m.book.place(oid, cmd.account, cmd.side, cmd.kind, price, qty, cmd.tif, cmd.stp,
-                              cmd.expire_ts, self.ts)
-        if reason == 0:
+        if m.book.place(oid, cmd.account, cmd.side, cmd.kind, price, qty, cmd.tif, cmd.stp,
+                        cmd.expire_ts, self.ts) == 0:
             self.next_order_id += 1
-        self._book_events(m, cmd.reduce_only)
-        self._after_trades(m)
+        self._book_events(m, closing_only, cmd.position_side)
+        self._remark(m)  # the last price is one input of the mark
 
     # ================================================================== queries
 
-    def position(self, account: int, symbol: str) -> Position:
-        return self.markets[symbol].positions.get(account, Position())
+    def position(self, account: int, symbol: str, pside: int = BOTH) -> Position:
+        return self.markets[symbol].positions.get((account, pside), Position())
 
     def wallet(self, account: int, asset: str) -> int:
         return self.ledger.insurance(asset) if account == IF_ACCOUNT else self.ledger.wallet(account, asset)
 
-    def _positions(self, account: int, asset: str):
-        for m in self.markets.values():
-            if m.spec.settle == asset and account in m.positions:
-                yield m, m.positions[account]
+    def isolated_margin(self, account: int, symbol: str, pside: int = BOTH) -> int:
+        m = self.markets[symbol]
+        return self.ledger.balance(m.iso_holder(account, pside), m.asset)
+
+    def _cross(self, account: int, asset: str, skip: str | None = None):
+        """(market, position) of every cross position of the account settled in `asset`."""
+        for symbol in sorted(self._markets_of.get(account, ())):
+            m = self.markets[symbol]
+            if m.asset == asset and symbol != skip and account not in m.isolated and m.mark is not None:
+                for _, p in m.legs(account):
+                    yield m, p
+
+    def _mm(self, m: _Market, p: Position, exact: bool = False):
+        """Maintenance margin of one position per the profile: at mark (Binance) or at the entry
+        notional (Bybit classic). Rounded up; the exact Fraction if `exact`."""
+        notional = abs(p.cost) * m.K if self.profile.liquidation_model is LiquidationModel.BYBIT \
+            else M.notional(p.lots, m.mark, m.K)
+        f = M.maintenance_margin_exact if exact else M.maintenance_margin
+        return f(notional, m.brackets)
 
     def upnl(self, account: int, asset: str, skip: str | None = None) -> int:
-        """Unrealized PnL (money units) of the account's positions settled in `asset`, at mark."""
-        return sum(M.upnl(p.lots, p.cost, m.mark, m.K) for m, p in self._positions(account, asset)
-                   if m.mark is not None and m.spec.symbol != skip)
+        """Unrealized PnL (money units) of the account's cross positions in `asset`, at mark."""
+        return sum(M.upnl(p.lots, p.cost, m.mark, m.K) for m, p in self._cross(account, asset, skip))
 
     def maintenance(self, account: int, asset: str, skip: str | None = None, exact: bool = False):
-        """Maintenance margin at mark (rounded up; exact Fraction if `exact`)."""
-        f = M.maintenance_margin_exact if exact else M.maintenance_margin
-        return sum(f(M.notional(p.lots, m.mark, m.K), m.brackets) for m, p in self._positions(account, asset)
-                   if m.mark is not None and m.spec.symbol != skip)
+        """Maintenance margin of the account's cross positions (rounded up, or exact)."""
+        return sum(self._mm(m, p, exact) for m, p in self._cross(account, asset, skip))
 
     def initial_margin(self, account: int, asset: str) -> int:
-        """Initial margin of positions (at mark) and of open non-reduce-only orders (at their price)."""
+        """Initial margin held in the cross wallet: cross positions (at mark) and every open
+        order that can open exposure (at its price, plus its fee reserve; isolated orders are
+        paid from the wallet)."""
         total = 0
+        for m, p in self._cross(account, asset):
+            total += M.initial_margin(M.notional(p.lots, m.mark, m.K), self._lev(account, m))
         for m in self.markets.values():
-            if m.spec.settle != asset:
-                continue
-            lev = self.leverage.get((account, m.spec.symbol), DEFAULT_LEVERAGE)
-            p = m.positions.get(account)
-            if p and m.mark is not None:
-                total += M.initial_margin(M.notional(p.lots, m.mark, m.K), lev)
-            for o in m.orders.values():
-                if o.account == account and not o.reduce_only:
-                    total += M.initial_margin(o.leaves * o.price * m.K, lev)
+            if m.asset == asset and m.book.open_orders(account):
+                lev = self._lev(account, m)
+                for o in m.orders.values():
+                    if o.account == account and not o.reduce_only:
+                        notional = o.leaves * o.price * m.K
+                        total += M.initial_margin(notional, lev) + self._fee_reserve(m, notional)
         return total
 
+    def _fee_reserve(self, m: _Market, notional: int) -> int:
+        """The fee an order may be charged, at the higher of the two rates (rounded up)."""
+        return apply_rate_up(notional, max(rate(m.spec.taker_fee), rate(m.spec.maker_fee), 0))
+
+    def _lev(self, account: int, m: _Market) -> int:
+        return self.leverage.get((account, m.symbol), DEFAULT_LEVERAGE)
+
     def margin_balance(self, account: int, asset: str) -> int:
+        """Cross margin balance: wallet + uPnL of cross positions (money units)."""
         return self.wallet(account, asset) + self.upnl(account, asset)
 
     def available(self, account: int, asset: str) -> int:
-        """Margin balance minus initial margin in use (money units; may be negative)."""
+        """Cross margin balance minus the initial margin in use (money units; may be negative)."""
         return self.margin_balance(account, asset) - self.initial_margin(account, asset)
 
     def withdrawable(self, account: int, asset: str) -> int:
@@ -319,29 +468,59 @@ class Exchange:
         wallet = self.wallet(account, asset)
         return max(0, min(wallet, wallet + min(0, self.upnl(account, asset)) - self.initial_margin(account, asset)))
 
-    def liquidation_price(self, account: int, symbol: str):
-        """Exact liquidation price (LiqPrice) of the account's position in `symbol`, or None."""
+    def liquidation_price(self, account: int, symbol: str, pside: int = BOTH):
+        """Exact liquidation price (LiqPrice) of a position, or None. Isolated: that position
+        against its isolated margin. Cross: all the account's legs in `symbol` against the cross
+        wallet, with the other markets' maintenance margin and uPnL held fixed."""
         m = self.markets[symbol]
-        p = m.positions.get(account)
-        if not p or m.mark is None:
+        if m.mark is None:
             return None
-        asset = m.spec.settle
-        return liquidation_price([Leg(p.lots, p.cost)], self.wallet(account, asset), K=m.K, tick_size=m.tick,
-                                 brackets=m.brackets, other_mm=self.maintenance(account, asset, skip=symbol),
-                                 other_upnl=self.upnl(account, asset, skip=symbol))
+        if account in m.isolated:
+            p = m.positions.get((account, pside))
+            if p is None:
+                return None
+            return liquidation_price([Leg(p.lots, p.cost)], self.isolated_margin(account, symbol, pside), K=m.K,
+                                     tick_size=m.tick, brackets=m.brackets, model=self.profile.liquidation_model)
+        legs = [Leg(p.lots, p.cost) for _, p in m.legs(account)]
+        if not legs:
+            return None
+        return liquidation_price(legs, self.wallet(account, m.asset), K=m.K, tick_size=m.tick, brackets=m.brackets,
+                                 other_mm=self.maintenance(account, m.asset, skip=symbol),
+                                 other_upnl=self.upnl(account, m.asset, skip=symbol),
+                                 model=self.profile.liquidation_model)
+
+    def _adl_score(self, m: _Market, account: int, pside: int) -> Fraction:
+        p = m.positions[(account, pside)]
+        scale = 10**m.spec.settle_decimals
+        if account in m.isolated:
+            return M.leverage_pnl(M.upnl(p.lots, p.cost, m.mark, m.K), self.isolated_margin(account, m.symbol, pside),
+                                  self._mm(m, p), money_scale=scale)
+        return M.leverage_pnl(self.upnl(account, m.asset), self.wallet(account, m.asset),
+                              self.maintenance(account, m.asset), money_scale=scale)
+
+    def adl_quantile(self, account: int, symbol: str, pside: int = BOTH) -> int:
+        """ADL indicator 0..4 of a position among the same side of its market (4 = first)."""
+        m = self.markets[symbol]
+        p = m.positions.get((account, pside))
+        if p is None or m.mark is None:
+            return 0
+        same = sorted(k for k, q in m.positions.items() if (q.lots > 0) == (p.lots > 0) and k[0] != IF_ACCOUNT)
+        scores = [self._adl_score(m, *k) for k in same]
+        return M.adl_quantiles(scores)[same.index((account, pside))]
 
     def state_hash(self) -> str:
-        """One hash over every market's book, positions, prices and the whole ledger."""
+        """One hash over every market's book, positions, prices, modes and the whole ledger."""
         h = hashlib.blake2b(digest_size=16)
-        h.update(f"{self.ts}:{self.next_order_id};".encode())
+        h.update(f"{self.ts}:{self.next_order_id}:{sorted(self.hedge)};".encode())
         for symbol, m in self.markets.items():
-            h.update(f"{symbol}:{m.book.state_hash()}:{m.mark}:{m.last}:{m.rate}:{m.next_funding};".encode())
-            for acct in sorted(m.positions):
-                p = m.positions[acct]
-                h.update(f"{acct}:{p.lots}:{p.cost};".encode())
+            h.update(f"{symbol}:{m.book.state_hash()}:{m.mark}:{m.last}:{m.rate}:{m.next_funding}:"
+                     f"{sorted(m.isolated)};".encode())
+            for k in sorted(m.positions):
+                p = m.positions[k]
+                h.update(f"{k}:{p.lots}:{p.cost};".encode())
             for oid in sorted(m.orders):
                 o = m.orders[oid]
-                h.update(f"{oid}:{o.account}:{o.side}:{o.price}:{o.leaves}:{o.reduce_only};".encode())
+                h.update(f"{oid}:{o.account}:{o.side}:{o.price}:{o.leaves}:{o.reduce_only}:{o.pside};".encode())
             h.update(m.liq.state_hash().encode())
         for key in sorted(self.leverage):
             h.update(f"{key}:{self.leverage[key]};".encode())
@@ -349,19 +528,22 @@ class Exchange:
         return h.hexdigest()
 
     def check_integrity(self) -> None:
-        """Conservation, the pnl pools, zero net open interest, and the kernels' own checks."""
+        """Conservation, the pnl pools, zero net open interest, order records, the kernels."""
         self.ledger.check_conservation()
         for m in self.markets.values():
             m.book.check_integrity()
             m.liq.check_integrity()
             net = sum(p.lots for p in m.positions.values())
-            pool = self.ledger.balance(m.pnl_pool, m.spec.settle)
+            pool = self.ledger.balance(m.pnl_pool, m.asset)
             expected = -m.K * sum(p.cost for p in m.positions.values())
             if net != 0 or pool != expected:
-                raise AssertionError(f"{m.spec.symbol}: net lots {net}, pnl pool {pool} != {expected}")
+                raise AssertionError(f"{m.symbol}: net lots {net}, pnl pool {pool} != {expected}")
             resting = {o.order_id: o.leaves for o in m.book.orders()}
             if resting != {oid: o.leaves for oid, o in m.orders.items()}:
-                raise AssertionError(f"{m.spec.symbol}: open-order records disagree with the book")
+                raise AssertionError(f"{m.symbol}: open-order records disagree with the book")
+            for (account, _), p in m.positions.items():
+                if p.lots == 0 or m.symbol not in self._markets_of.get(account, ()):
+                    raise AssertionError(f"{m.symbol}: position record of {account} is stale")
 
     # ================================================================== internals: money
 
@@ -377,33 +559,63 @@ class Exchange:
         mv = self.ledger.move(asset, src, dst, amount, cause)
         for holder, sign in ((mv.source, -1), (mv.dest, 1)):
             if holder == INSURANCE:
-                self._events.append(InsuranceFundChanged(asset, sign * mv.amount, self.ledger.insurance(asset), cause))
+                e = InsuranceFundChanged(asset, sign * mv.amount, self.ledger.insurance(asset), cause)
+                self._events.append(e)
+                self.insurance_history.append((self.ts, e))
             elif holder[0] == "wallet":
+                self._touched.add(holder[1])
                 self._events.append(BalanceChanged(holder[1], asset, sign * mv.amount,
                                                    self.ledger.wallet(holder[1], asset), cause))
+            elif holder[0].startswith("iso:"):
+                self._touched.add(holder[1] // 4)
 
-    def _trade(self, m: _Market, account: int, qty: int, price: int) -> None:
-        """Apply a signed fill to an account's position and pay its realized PnL from the pool."""
-        p = m.positions.setdefault(account, Position())
+    def _trade(self, m: _Market, account: int, pside: int, qty: int, price: int) -> None:
+        """Apply a signed fill to a position, pay its realized PnL from the pool, and move
+        isolated margin: the opening part's initial margin in, a closed part's share out."""
+        key = (account, pside)
+        self._touched.add(account)
+        p = m.positions.get(key)
+        if p is None:
+            p = m.positions[key] = Position()
+            self._markets_of.setdefault(account, set()).add(m.symbol)
+        before = abs(p.lots)
+        closed = abs(p.closing_qty(qty))
         realized = p.apply_fill(qty, price) * m.K
-        self._move(m.spec.settle, m.pnl_pool, account, realized, "realized_pnl")
+        isolated = account in m.isolated
+        holder = m.iso_holder(account, pside) if isolated else account
+        self._move(m.asset, m.pnl_pool, holder, realized, "realized_pnl")
+        if isolated:
+            iso = self.ledger.balance(holder, m.asset)
+            # a full close or a flip frees all of it (a flip re-margins below); a partial close
+            # frees its share, rounded down (a credit)
+            release = iso if closed and closed == before else iso * closed // before if closed else 0
+            self._move(m.asset, holder, account, release, "isolated_margin")
+            opened = abs(qty) - closed
+            if opened:
+                self._move(m.asset, account, holder, M.initial_margin(opened * price * m.K, self._lev(account, m)),
+                           "isolated_margin")
         if p.lots == 0:
-            del m.positions[account]
-        self._events.append(PositionChanged(m.spec.symbol, account, p.lots, p.cost))
+            del m.positions[key]
+            if not any(m.legs(account)):
+                self._markets_of[account].discard(m.symbol)
+                if not self._markets_of[account]:
+                    del self._markets_of[account]
+        self._events.append(PositionChanged(m.symbol, account, p.lots, p.cost))
 
     # ================================================================== internals: orders
 
-    def _book_events(self, m: _Market, reduce_only: bool | None, liquidation: bool = False) -> None:
+    def _book_events(self, m: _Market, reduce_only: bool = False, pside: int = BOTH,
+                     liquidation: bool = False) -> None:
         """Turn the book's events of the last operation into exchange events and settlements."""
         spec = m.spec
         for e in m.book.events():
             self._events.append(OrderEvent(spec.symbol, e, liquidation))
-            if e.kind == EventKind.ACCEPTED and reduce_only is not None:
-                m.orders[e.order_id] = _Open(e.account, e.side, e.price, e.qty, reduce_only)
+            if e.kind == EventKind.ACCEPTED:
+                m.orders[e.order_id] = _Open(e.account, e.side, e.price, e.qty, reduce_only or liquidation, pside)
             elif e.kind == EventKind.FILL:
                 sign = 1 if e.side == Side.BUY else -1
-                self._trade(m, e.account, sign * e.qty, e.price)
-                self._trade(m, e.counter_account, -sign * e.qty, e.price)
+                self._trade(m, e.account, m.orders[e.order_id].pside, sign * e.qty, e.price)
+                self._trade(m, e.counter_account, m.orders[e.counter_order_id].pside, -sign * e.qty, e.price)
                 notional = e.price * e.qty * m.K
                 if not liquidation and e.account != IF_ACCOUNT:
                     self._move(spec.settle, e.account, FEES, apply_rate_up(notional, rate(spec.taker_fee)), "fee")
@@ -413,24 +625,19 @@ class Exchange:
                            else -apply_rate_down(notional, -maker_rate))
                     self._move(spec.settle, e.counter_account, FEES, fee, "fee")
                 m.last = e.price
-                self._settle_open(m, e.order_id, e.leaves)
-                self._settle_open(m, e.counter_order_id, e.counter_leaves)
+                m.orders[e.order_id].leaves = e.leaves
+                m.orders[e.counter_order_id].leaves = e.counter_leaves
             elif e.kind in (EventKind.CANCELED, EventKind.EXPIRED):
                 m.orders.pop(e.order_id, None)
-        # an order accepted and fully done in the same operation leaves no record behind
+        # an order done within the operation (filled) leaves no record behind
         for oid in [oid for oid, o in m.orders.items() if o.leaves == 0]:
             del m.orders[oid]
-
-    def _settle_open(self, m: _Market, order_id: int, leaves: int) -> None:
-        o = m.orders.get(order_id)
-        if o is not None:
-            o.leaves = leaves
 
     def _band(self, m: _Market) -> tuple[int, int]:
         """PERCENT_PRICE band around mark in ticks: buy limit ≤ up, sell limit ≥ down."""
         up = int(m.mark * Fraction(m.spec.price_band_up))  # floor: stays inside the band
-        down = div_up(m.mark * Fraction(m.spec.price_band_down).numerator,
-                      Fraction(m.spec.price_band_down).denominator)
+        down_rate = Fraction(m.spec.price_band_down)
+        down = div_up(m.mark * down_rate.numerator, down_rate.denominator)
         lo, hi, _, _ = m.spec.book_limits()
         return min(up, hi), max(down, lo)
 
@@ -441,46 +648,46 @@ class Exchange:
     # ================================================================== internals: time and prices
 
     def _advance(self, ts: int) -> None:
-        """Time-driven work due at ts: premium sampling and funding settlement."""
+        """Time-driven work due at ts: basis and premium sampling, funding settlement."""
         crossed = ts // PREMIUM_SAMPLE_NS != self.ts // PREMIUM_SAMPLE_NS
         self.ts = ts
+        if not crossed:
+            return
         for m in self.markets.values():
-            if not crossed:
-                continue
-            premium = self._premium(m)
-            m.mark_state.sample(ts, m.index.value(ts) if m.index.live_sources(ts) else None,
-                                m.book.best_bid(), m.book.best_ask())
+            live = bool(m.index.live_sources(ts))
+            m.mark_state.sample(ts, m.index.value(ts) if live else None, m.book.best_bid(), m.book.best_ask())
+            premium = self._premium(m) if live else None
             for closed in m.funding.sample(ts, premium):
                 if closed.avg_premium is not None:
                     m.rate = funding_rate(closed.avg_premium)
-                self._settle_funding(m, closed.funding_ts)
+                self._settle_funding(m)
             m.next_funding = m.funding.open_interval_end
 
-    def _premium(self, m: _Market) -> int | None:
-        if not m.index.live_sources(self.ts):
-            return None
-        index = m.index.value(self.ts)
-        # Binance IMN = 200 USDT / IMR at the highest leverage
-        imn = impact_notional(RATE_SCALE // m.brackets[0].max_leverage, 10**m.spec.settle_decimals)
+    def _premium(self, m: _Market) -> int:
         levels = ([(p, q) for p, q, _ in m.book.depth(s, _IMPACT_LEVELS)] for s in (Side.BUY, Side.SELL))
-        bid, ask = (impact_price(lv, imn, m.K) for lv in levels)
-        return premium_index(bid, ask, index)
+        bid, ask = (impact_price(lv, m.imn, m.K) for lv in levels)
+        return premium_index(bid, ask, m.index.value(self.ts))
 
-    def _settle_funding(self, m: _Market, funding_ts: int) -> None:
+    def _settle_funding(self, m: _Market) -> None:
         if m.mark is None or not m.positions:
             return
-        pay = funding_payments({a: p.lots for a, p in m.positions.items()}, m.mark, m.rate, m.K)
-        pool = ("funding:" + m.spec.symbol, 0)
-        for acct, delta in pay.deltas.items():
-            if delta < 0:
-                self._move(m.spec.settle, acct, pool, -delta, "funding")
-        for acct, delta in pay.deltas.items():
-            if delta > 0:
-                self._move(m.spec.settle, pool, acct, delta, "funding")
-        self._move(m.spec.settle, pool, DUST, pay.dust, "funding_dust")
-        self._events.append(FundingSettled(m.spec.symbol, m.rate, m.mark, pay.dust))
-        for acct in sorted(m.positions):
-            self._rekey_account(acct)
+        keys = sorted(m.positions)
+        pay = funding_payments({index_key(*k): m.positions[k].lots for k in keys}, m.mark, m.rate, m.K)
+        pool = ("funding:" + m.symbol, 0)
+
+        def holder(k):
+            return m.iso_holder(*k) if k[0] in m.isolated else k[0]
+
+        for k in keys:  # payers first, so the pool never goes negative
+            if pay.deltas[index_key(*k)] < 0:
+                self._move(m.asset, holder(k), pool, -pay.deltas[index_key(*k)], "funding")
+        for k in keys:
+            if pay.deltas[index_key(*k)] > 0:
+                self._move(m.asset, pool, holder(k), pay.deltas[index_key(*k)], "funding")
+        self._move(m.asset, pool, DUST, pay.dust, "funding_dust")
+        e = FundingSettled(m.symbol, m.rate, m.mark, pay.dust)
+        self._events.append(e)
+        self.funding_history.append((self.ts, e))
 
     def _remark(self, m: _Market) -> None:
         index = m.index.value(self.ts)
@@ -489,139 +696,181 @@ class Exchange:
         mark = m.mark_state.value(self.ts, index, m.last, m.rate, m.next_funding, m.funding.interval_ns)
         if mark is None or mark == m.mark:
             return
+        first = m.mark is None
         m.mark = mark
-        self._events.append(MarkPriceChanged(m.spec.symbol, mark, index))
-        # other markets' liquidation prices of multi-market accounts depend on this mark
-        for other in self.markets.values():
-            if other is not m:
-                for acct in [a for a in other.positions if a in m.positions]:
-                    self._rekey(other, acct)
-        self._sweep(m)
+        self._events.append(MarkPriceChanged(m.symbol, mark, index))
+        # other markets' liquidation prices of multi-market cross accounts depend on this mark
+        self._touched.update(a for a, syms in self._markets_of.items() if len(syms) > 1 and m.symbol in syms)
+        if first:  # positions opened before the first mark had no liquidation price yet
+            self._touched.update(k[0] for k in m.positions)
+        self._adl_queue.clear()
+        self._settle()
         self._offload(m)
-
-    def _after_trades(self, m: _Market) -> None:
-        for acct in sorted({o for o in m.positions} | {e.account for e in self._events
-                                                        if isinstance(e, PositionChanged)}):
-            self._rekey_account(acct)
-        self._remark(m)
 
     # ================================================================== internals: liquidation
 
     def _rekey_account(self, account: int) -> None:
-        for m in self.markets.values():
-            self._rekey(m, account)
+        for symbol in sorted(self._markets_of.get(account, ())):
+            self._rekey(self.markets[symbol], account)
 
     def _rekey(self, m: _Market, account: int) -> None:
-        """Index the account's position by the price at which it becomes liquidatable."""
-        if account == IF_ACCOUNT or account not in m.positions or m.mark is None:
-            m.liq.remove(account)
+        """Index the account's positions in m by the price at which they become liquidatable:
+        each isolated position on its own, the cross legs of the account together."""
+        for pside in (BOTH, LONG, SHORT):
+            m.liq.remove(index_key(account, pside))
+        if account == IF_ACCOUNT or m.mark is None:
             return
-        lp = self.liquidation_price(account, m.spec.symbol)
-        long = m.positions[account].lots > 0
-        if lp is None:
-            # no positive solution: a long no price can liquidate (not indexed), or a short that
-            # is liquidatable at any price (trigger 0: every tick checks it)
-            m.liq.upsert(account, 1 if long else -1, None if long else 0)
-        else:
-            m.liq.upsert(account, 1 if long else -1, lp.tick)
+        isolated = account in m.isolated
+        groups = [(pside, [p]) for pside, p in m.legs(account)] if isolated else \
+            [(BOTH, [p for _, p in m.legs(account)])]
+        for pside, legs in groups:
+            net = sum(p.lots for p in legs)
+            if not legs or net == 0:
+                continue  # a fully hedged pair has no price direction to be liquidated in
+            lp = self.liquidation_price(account, m.symbol, pside)
+            if lp is None:
+                # no positive solution: a long no price can liquidate (not indexed), or a short
+                # liquidatable at any price (trigger 0: every tick checks it)
+                if net < 0:
+                    m.liq.upsert(index_key(account, pside), -1, 0)
+            else:  # the direction comes from the solution's slope, not the net sign
+                m.liq.upsert(index_key(account, pside), 1 if lp.trigger is Trigger.AT_OR_BELOW else -1, lp.tick)
 
-    def _liquidatable(self, account: int, asset: str) -> bool:
-        """Binance: margin ratio = MM / margin balance ≥ 100 %; compared with the exact MM so the
-        index (which rounds the liquidation price conservatively) never misses an account."""
-        return self.margin_balance(account, asset) <= self.maintenance(account, asset, exact=True)
+    def _liquidatable(self, m: _Market, account: int, pside: int) -> bool:
+        """Binance: margin ratio = MM / margin balance ≥ 100 %, compared with the exact MM so
+        that the index (which rounds the liquidation price toward the mark) never misses one."""
+        if account in m.isolated:
+            p = m.positions.get((account, pside))
+            return p is not None and (self.isolated_margin(account, m.symbol, pside)
+                                      + M.upnl(p.lots, p.cost, m.mark, m.K)) <= self._mm(m, p, exact=True)
+        return self.margin_balance(account, m.asset) <= self.maintenance(account, m.asset, exact=True)
 
-    def _sweep(self, m: _Market) -> None:
-        for acct in m.liq.triggered(m.mark):
-            if acct in m.positions and self._liquidatable(acct, m.spec.settle):
-                self._liquidate(m, acct)
+    def _sweep(self, m: _Market) -> bool:
+        """Liquidate what the index says may be under water and really is; True if any."""
+        price = m.mark if self.profile.liquidation_trigger == "mark" else (m.last or m.mark)
+        done = False
+        for key in m.liq.triggered(price):
+            account, pside = divmod(key, 4)
+            if any(m.legs(account)) and self._liquidatable(m, account, pside):
+                self._liquidate(m, account, pside)
+                done = True
+        return done
 
-    def _liquidate(self, m: _Market, account: int) -> None:
-        asset, p = m.spec.settle, m.positions[account]
-        # 1. cancel every open order of the account
-        for other in self.markets.values():
+    def _collateral(self, m: _Market, account: int, pside: int) -> tuple[int, int]:
+        """(balance, other uPnL) the bankruptcy price is solved against."""
+        if account in m.isolated:
+            return self.isolated_margin(account, m.symbol, pside), 0
+        return self.wallet(account, m.asset), self.upnl(account, m.asset, skip=m.symbol)
+
+    def _liquidate(self, m: _Market, account: int, pside: int) -> None:
+        isolated = account in m.isolated
+        # 1. cancel open orders: every market for cross, this market for an isolated position
+        for other in (m,) if isolated else self.markets.values():
             if other.book.open_orders(account):
                 other.book.cancel_all(account, self.ts)
-                self._book_events(other, None)
-        lots = p.lots
-        side = Side.SELL if lots > 0 else Side.BUY
-        bp = bankruptcy_price([Leg(p.lots, p.cost)], self.wallet(account, asset), K=m.K, tick_size=m.tick,
-                              other_upnl=self.upnl(account, asset, skip=m.spec.symbol))
+                self._book_events(other)
+        legs = [(pside, m.positions[(account, pside)])] if isolated else list(m.legs(account))
+        wallet, other_upnl = self._collateral(m, account, pside)
+        bp = bankruptcy_price([Leg(p.lots, p.cost) for _, p in legs], wallet, K=m.K, tick_size=m.tick,
+                              other_upnl=other_upnl)
         lo, hi, _, _ = m.spec.book_limits()
         bp_tick = min(max(bp.tick if bp is not None else m.mark, lo), hi)
-        # 2. the forced order: LIMIT IOC at the bankruptcy price, no trading fee
-        oid = self.next_order_id
-        self.next_order_id += 1
-        m.book.place(oid, account, side, OrderKind.LIMIT, bp_tick, abs(lots), TimeInForce.IOC, StpMode.NONE, 0,
-                     self.ts)
-        self._book_events(m, None, liquidation=True)
-        filled = abs(lots) - abs(m.positions[account].lots if account in m.positions else 0)
-        # 3. the rest: the insurance fund takes it over at the bankruptcy price, or ADL if it cannot
-        rest = m.positions[account].lots if account in m.positions else 0
-        taken = deleveraged = 0
-        if rest and self.ledger.insurance(asset) > 0:
-            self._transfer(m, account, IF_ACCOUNT, rest, bp_tick)
-            taken = abs(rest)
-        elif rest:
-            deleveraged = self._adl(m, account, rest, bp_tick)
-        # 4. the liquidation fee on the liquidated amount comes out of the collateral that is left
-        #    (Binance: part of the remaining collateral goes to the fund); a negative remainder,
-        #    left only by rounding to the tick, is covered by the fund
-        remaining = self.margin_balance(account, asset)
-        fee = apply_rate_up(abs(lots) * bp_tick * m.K, rate(m.spec.liquidation_fee))
+        liquidated = sum(abs(p.lots) for _, p in legs)
+        for leg_side, p in legs:
+            lots = p.lots
+            side = Side.SELL if lots > 0 else Side.BUY
+            # 2. partial: one IOC down to the next-lower bracket, if that restores the margin
+            tier = m.brackets.for_notional(M.notional(lots, m.mark, m.K))
+            partial = 0
+            if tier.number > 1:
+                keep = tier.floor // (m.mark * m.K)  # lots whose notional fits the lower bracket
+                partial = abs(lots) - keep
+                self._force(m, account, leg_side, side, partial, bp_tick)
+                if (account, leg_side) not in m.positions or not self._liquidatable(m, account, pside):
+                    filled = abs(lots) - abs(self.position(account, m.symbol, leg_side).lots)
+                    self._events.append(Liquidation(m.symbol, account, side, abs(lots), bp_tick, filled, 0, 0))
+                    continue
+            # 3. the forced order for the rest: LIMIT IOC at the bankruptcy price, no trading fee
+            rest_before = self.position(account, m.symbol, leg_side).lots
+            self._force(m, account, leg_side, side, abs(rest_before), bp_tick)
+            filled = abs(lots) - abs(self.position(account, m.symbol, leg_side).lots)
+            # 4. the rest: the insurance fund takes it over at the bankruptcy price, or ADL if it cannot
+            rest = self.position(account, m.symbol, leg_side).lots
+            taken = deleveraged = 0
+            if rest and self.ledger.insurance(m.asset) > 0:
+                self._trade(m, account, leg_side, -rest, bp_tick)
+                self._trade(m, IF_ACCOUNT, BOTH, rest, bp_tick)
+                taken = abs(rest)
+            elif rest:
+                deleveraged = self._adl(m, account, leg_side, rest, bp_tick)
+            self._events.append(Liquidation(m.symbol, account, side, abs(lots), bp_tick, filled, taken, deleveraged))
+        # 5. the liquidation fee on the liquidated amount comes out of the collateral that is
+        #    left (Binance: part of the remaining collateral goes to the fund); a negative
+        #    remainder, left only by rounding to the tick, is covered by the fund
+        if isolated:
+            holder = m.iso_holder(account, pside)
+            remaining = self.isolated_margin(account, m.symbol, pside)
+        else:
+            holder, remaining = account, self.margin_balance(account, m.asset)
+        fee = apply_rate_up(liquidated * bp_tick * m.K, rate(m.spec.liquidation_fee))
         if remaining > 0:
-            self._move(asset, account, INSURANCE, min(fee, remaining), "liquidation_fee")
+            self._move(m.asset, holder, INSURANCE, min(fee, remaining), "liquidation_fee")
         elif remaining < 0:
-            self._move(asset, INSURANCE, account, -remaining, "insurance_cover")
-        self._events.append(Liquidation(m.spec.symbol, account, side, abs(lots), bp_tick, filled, taken, deleveraged))
+            self._move(m.asset, INSURANCE, holder, -remaining, "insurance_cover")
+        if isolated and (account, pside) not in m.positions:
+            self._move(m.asset, holder, account, self.isolated_margin(account, m.symbol, pside), "isolated_margin")
         self._rekey_account(account)
 
-    def _transfer(self, m: _Market, source: int, dest: int, lots: int, price: int) -> None:
-        """Move `lots` (signed like the source's position) from source to dest at price, no fee."""
-        self._trade(m, source, -lots, price)
-        self._trade(m, dest, lots, price)
+    def _force(self, m: _Market, account: int, pside: int, side: int, qty: int, price: int) -> None:
+        """A forced LIMIT IOC order (liquidation or fund offload): no trading fee."""
+        if qty <= 0:
+            return
+        oid = self.next_order_id
+        self.next_order_id += 1
+        m.book.place(oid, account, side, OrderKind.LIMIT, price, qty, TimeInForce.IOC, StpMode.NONE, 0, self.ts)
+        self._book_events(m, pside=pside, liquidation=True)
 
-    def _adl(self, m: _Market, account: int, lots: int, price: int) -> int:
-        """Close `lots` of the bankrupt side against the opposite side, highest LeveragePnL first."""
-        asset = m.spec.settle
-        ranked = []
-        for acct, p in m.positions.items():
-            if acct in (account, IF_ACCOUNT) or (p.lots > 0) == (lots > 0):
-                continue
-            wallet, upnl = self.wallet(acct, asset), self.upnl(acct, asset)
-            score = M.leverage_pnl(upnl, wallet, self.maintenance(acct, asset), money_scale=10**m.spec.settle_decimals)
-            ranked.append((-score, acct))
+    def _adl(self, m: _Market, account: int, pside: int, lots: int, price: int) -> int:
+        """Close `lots` of a bankrupt position against the opposite side at `price`, highest
+        LeveragePnL first, no fee. The ranking is computed once per sweep and consumed."""
+        queue_key = (m.symbol, lots > 0)
+        queue = self._adl_queue.get(queue_key)
+        if queue is None:
+            # every opposite position ranks, the bankrupt account's own other hedge leg included
+            ranked = [(-self._adl_score(m, *k), k) for k, q in m.positions.items()
+                      if k[0] != IF_ACCOUNT and (q.lots > 0) != (lots > 0)]
+            queue = self._adl_queue[queue_key] = [k for _, k in sorted(ranked, reverse=True)]
         done = 0
-        for _, acct in sorted(ranked):
-            if done == abs(lots):
-                break
-            q = min(abs(lots) - done, abs(m.positions[acct].lots))
+        while done < abs(lots) and queue:
+            cp = queue[-1]  # best ranked at the end
+            p = m.positions.get(cp)
+            if cp == (account, pside) or p is None or (p.lots > 0) == (lots > 0):
+                queue.pop()
+                continue
+            q = min(abs(lots) - done, abs(p.lots))
             signed = q if lots > 0 else -q
-            if m.book.open_orders(acct):
-                m.book.cancel_all(acct, self.ts)
-                self._book_events(m, None)
-            self._transfer(m, account, acct, signed, price)
-            self._events.append(AutoDeleveraged(m.spec.symbol, account, acct, q, price))
-            self._rekey_account(acct)
+            if m.book.open_orders(cp[0]):
+                m.book.cancel_all(cp[0], self.ts)
+                self._book_events(m)
+            self._trade(m, account, pside, -signed, price)
+            self._trade(m, cp[0], cp[1], signed, price)
+            self._events.append(AutoDeleveraged(m.symbol, account, cp[0], q, price))
             done += q
         return done
 
     def _offload(self, m: _Market) -> None:
         """The insurance fund unloads positions it took over into the book, within the band;
         once the mark reaches the fund's own bankruptcy price, the rest is deleveraged there."""
-        p = m.positions.get(IF_ACCOUNT)
+        p = m.positions.get((IF_ACCOUNT, BOTH))
         if p is None:
             return
         side = Side.SELL if p.lots > 0 else Side.BUY
         # never trade at a loss beyond the fund's balance: limit at its own bankruptcy price,
         # rounded in the fund's favour (the fund never pays for rounding)
-        bp = bankruptcy_price([Leg(p.lots, p.cost)], self.ledger.insurance(m.spec.settle), K=m.K, tick_size=m.tick)
+        bp = bankruptcy_price([Leg(p.lots, p.cost)], self.ledger.insurance(m.asset), K=m.K, tick_size=m.tick)
         protect = self._protection(m, side)
         limit = protect if bp is None else (max(protect, bp.tick) if side == Side.SELL else min(protect, bp.tick))
-        oid = self.next_order_id
-        self.next_order_id += 1
-        m.book.place(oid, IF_ACCOUNT, side, OrderKind.LIMIT, limit, abs(p.lots), TimeInForce.IOC, StpMode.NONE, 0,
-                     self.ts)
-        self._book_events(m, None, liquidation=True)
-        rest = m.positions.get(IF_ACCOUNT)
+        self._force(m, IF_ACCOUNT, BOTH, side, abs(p.lots), limit)
+        rest = m.positions.get((IF_ACCOUNT, BOTH))
         if rest is not None and bp is not None and (m.mark <= bp.tick if rest.lots > 0 else m.mark >= bp.tick):
-            self._adl(m, IF_ACCOUNT, rest.lots, bp.tick)
+            self._adl(m, IF_ACCOUNT, BOTH, rest.lots, bp.tick)

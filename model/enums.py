@@ -61,3 +61,11 @@ class ExpireCause(IntEnum):
     SELF_TRADE = 2
     #: A GTD order reached its expiry time.
     GTD = 3
+
+
+class PositionSide(IntEnum):
+    """One-way mode uses BOTH; hedge mode holds a LONG and a SHORT position per market."""
+
+    BOTH = 0
+    LONG = 1
+    SHORT = 2

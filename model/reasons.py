@@ -36,12 +36,17 @@ class RejectReason(IntEnum):
     PRICE_BELOW_BAND = 1020
     INVALID_MARKET_SPEC = 1021
     INVALID_LEVERAGE = 1022
+    INVALID_POSITION_SIDE = 1023
     # 2xxx margin / risk
     MARGIN_INSUFFICIENT = 2001
     BALANCE_INSUFFICIENT = 2002
     REDUCE_ONLY_REJECTED = 2003
     WOULD_IMMEDIATELY_TRIGGER = 2004
     USER_IN_LIQUIDATION = 2005
+    POSITION_EXISTS = 2006
+    OPEN_ORDERS_EXIST = 2007
+    ISOLATED_MARGIN_INSUFFICIENT = 2008
+    NOT_ISOLATED = 2009
     # 3xxx order state
     UNKNOWN_ORDER = 3001
     FOK_NOT_FILLABLE = 3002
@@ -89,12 +94,19 @@ REASONS: dict[RejectReason, ReasonInfo] = {
     RejectReason.PRICE_ABOVE_BAND: ReasonInfo(_BAD, -4016, "Price is higher than the mark price band."),
     RejectReason.PRICE_BELOW_BAND: ReasonInfo(_BAD, -4024, "Price is lower than the mark price band."),
     RejectReason.INVALID_MARKET_SPEC: ReasonInfo(_BAD, None, "Invalid market specification."),
+    RejectReason.INVALID_POSITION_SIDE: ReasonInfo(_BAD, -4061, "Position side does not match the position mode."),
     RejectReason.INVALID_LEVERAGE: ReasonInfo(_BAD, -4028, "Leverage is not valid for this position."),
     RejectReason.MARGIN_INSUFFICIENT: ReasonInfo(_STATE, -2019, "Margin is insufficient."),
     RejectReason.BALANCE_INSUFFICIENT: ReasonInfo(_STATE, -2018, "Balance is insufficient."),
     RejectReason.REDUCE_ONLY_REJECTED: ReasonInfo(_STATE, -2022, "ReduceOnly order is rejected."),
     RejectReason.WOULD_IMMEDIATELY_TRIGGER: ReasonInfo(_STATE, -2021, "Order would immediately trigger."),
     RejectReason.USER_IN_LIQUIDATION: ReasonInfo(_STATE, -2023, "User in liquidation mode now."),
+    RejectReason.POSITION_EXISTS: ReasonInfo(_STATE, -4048, "Cannot change mode while a position exists."),
+    RejectReason.OPEN_ORDERS_EXIST: ReasonInfo(_STATE, -4047, "Cannot change mode while open orders exist."),
+    RejectReason.ISOLATED_MARGIN_INSUFFICIENT: ReasonInfo(
+        _STATE, -4051, "Isolated balance is insufficient for this margin removal."
+    ),
+    RejectReason.NOT_ISOLATED: ReasonInfo(_STATE, -4049, "The position is not in isolated margin mode."),
     RejectReason.UNKNOWN_ORDER: ReasonInfo("NOT_FOUND", -2011, "Unknown order."),
     RejectReason.FOK_NOT_FILLABLE: ReasonInfo(_STATE, -5021, "FOK order could not be filled immediately and in full."),
     RejectReason.POST_ONLY_WOULD_TAKE: ReasonInfo(_STATE, -5022, "Post-only order would have taken liquidity."),

@@ -7,10 +7,10 @@ leverage and the maintenance rate ``mmr`` (scaled by RATE_SCALE) there. The main
 
     cum_1 = 0,   cum_n = floor_n × (mmr_n − mmr_{n−1}) + cum_{n−1}
 
-Rounding: floor_n × Δmmr / RATE_SCALE is exact for every real table (round floors, rates of
-1e-4); when it is not, cum rounds **down**. cum is subtracted from MM, so a smaller cum means a
-larger maintenance margin — the direction against the account (the brief that asked for this
-module suggested "up"; up would lower every MM above the floor, in the account's favour).
+Rounding: floor_n × Δmmr / RATE_SCALE is exact for the published tables (round floors, rates
+in steps of 1e-4); when it is not, cum rounds **down**. cum is subtracted from MM, so a smaller
+cum means a larger maintenance margin — the direction against the account (rounding up would
+lower every MM above that floor, in the account's favour).
 """
 
 from __future__ import annotations

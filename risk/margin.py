@@ -179,6 +179,7 @@ def cost_to_open(
     ``last_buffer`` a scaled rate; the open-loss term keeps the order price ([U]: the revised
     FAQ only shows the IM step). For a market order pass the venue's assumed fill price as
     ``price`` (e.g. ask × 1.0005 for a buy)."""
+    side = Side(side)  # an int 0/1 is accepted; anything else raises ValueError
     if qty <= 0:
         raise ValueError("qty must be > 0 lots")
     direction = 1 if side is Side.BUY else -1

@@ -4,6 +4,7 @@ and the Cython and reference books giving the same events and state hash."""
 from __future__ import annotations
 
 import random
+from fractions import Fraction
 
 import pytest
 
@@ -15,8 +16,8 @@ from perpsim.engine.events import (
     Liquidation,
     MarkPriceChanged,
 )
-from perpsim.engine.exchange import IF_ACCOUNT, Exchange
-from perpsim.model.enums import OrderKind, Side, TimeInForce
+from perpsim.engine.exchange import IF_ACCOUNT, Exchange, index_key
+from perpsim.model.enums import OrderKind, PositionSide, Side, TimeInForce
 from perpsim.model.markets import default_markets
 from perpsim.model.reasons import RejectReason as R
 from perpsim.risk.brackets import btcusdt_brackets
@@ -74,12 +75,13 @@ def venue():
     v.index("20000")
     for account in (1, 2, 3):
         v.deposit(account, 100_000)
-    v.deposit(4, 1_000)
+    v.deposit(4, 1_010)  # after the 10 USDT taker fee: spec A3's isolated wallet of 1,000
     return v
 
 
 def open_long(v: Venue) -> None:
-    """Account 4 buys 1 BTC at 20,000 from maker 1 at 20x: taker fee 0.05 % = 10 USDT."""
+    """Account 4 buys 1 BTC at 20,000 from maker 1 at 20x: taker fee 0.05 % = 10 USDT, leaving
+    a wallet of 1,000: spec A3 (LP 19,076.3052, bankruptcy 19,000)."""
     v.order(1, Side.SELL, "1", "20000")
     v.order(4, Side.BUY, "1", "20000")
 
@@ -89,23 +91,24 @@ class TestTrading:
         open_long(venue)
         assert venue.ex.position(4, SYMBOL).lots == qty("1")
         assert venue.ex.position(1, SYMBOL).lots == -qty("1")
-        assert venue.wallet(4) == 990 * U  # taker 0.05 % of 20,000
+        assert venue.wallet(4) == 1_000 * U  # taker 0.05 % of 20,000
         assert venue.wallet(1) == 100_000 * U - 4 * U  # maker 0.02 %
         assert venue.ex.ledger.balance(("fees", 0), "USDT") == 14 * U
 
     def test_liquidation_price_matches_binance_formula(self, venue):
         open_long(venue)
-        # (WB - Q*EP) / (Q*MMR - Q) with WB 990, bracket 1 MMR 0.4 %, cum 0
+        # (WB - Q*EP) / (Q*MMR - Q) with WB 1,000, bracket 1 MMR 0.4 %, cum 0 (spec A3)
         lp = venue.ex.liquidation_price(4, SYMBOL)
-        assert lp.price == pytest.approx((990 - 20_000) / (0.004 - 1), abs=1e-9)
-        assert venue.ex.markets[SYMBOL].liq.get(4) == (1, lp.tick)
+        assert lp.price == Fraction(1_000 - 20_000) / (Fraction("0.004") - 1)
+        assert round(lp.price, 4) == Fraction("19076.3052")
+        assert venue.ex.markets[SYMBOL].liq.get(index_key(4)) == (1, lp.tick)
 
     def test_realized_pnl_round_trip_is_exact(self, venue):
         open_long(venue)
         venue.order(2, Side.BUY, "1", "20100")
         venue.order(4, Side.SELL, "1", "20100", reduce_only=True)
         # +100 PnL, minus 10 + 10.05 taker fees
-        assert venue.wallet(4) == 1_000 * U + 100 * U - 10 * U - 1_005 * U // 100
+        assert venue.wallet(4) == 1_010 * U + 100 * U - 10 * U - 1_005 * U // 100
         assert 4 not in venue.ex.markets[SYMBOL].positions
 
 
@@ -115,17 +118,17 @@ class TestLiquidation:
         for price in ("19100", "19000", "18900"):
             venue.order(2, Side.BUY, "0.3", price)
         events = venue.index("19050", dt=10**9)
-        # bankruptcy price: (20,000 - 990) = 19,010; the IOC at 19,010 takes only 0.3 @ 19,100
+        # bankruptcy price 20,000 - 1,000 = 19,000: the IOC takes 0.3 @ 19,100 and 0.3 @ 19,000
         (liq,) = of(events, Liquidation)
-        assert (liq.account, liq.bankruptcy_price, liq.filled) == (4, px("19010"), qty("0.3"))
+        assert (liq.account, liq.bankruptcy_price, liq.filled) == (4, px("19000"), qty("0.6"))
         # the fund is empty, so the rest is deleveraged against the profitable short (account 1)
         (adl,) = of(events, AutoDeleveraged)
-        assert (adl.counterparty, adl.qty, adl.price) == (1, qty("0.7"), px("19010"))
-        # 990 - 0.3 × 910 - 0.7 × 990 = 27 USDT remain: all of it is the liquidation fee
+        assert (adl.counterparty, adl.qty, adl.price) == (1, qty("0.4"), px("19000"))
+        # 1,000 - 0.3 × 900 - 0.3 × 1,000 - 0.4 × 1,000 = 30 USDT remain: all of it is the fee
         assert venue.wallet(4) == 0
-        assert venue.ex.ledger.insurance("USDT") == 27 * U
-        assert venue.ex.position(1, SYMBOL).lots == -qty("0.3")
-        assert venue.ex.position(2, SYMBOL).lots == qty("0.3")
+        assert venue.ex.ledger.insurance("USDT") == 30 * U
+        assert venue.ex.position(1, SYMBOL).lots == -qty("0.6")
+        assert venue.ex.position(2, SYMBOL).lots == qty("0.6")
 
     def test_fund_takes_over_and_offloads_within_its_balance(self, venue):
         venue.do(C.FundInsurance(venue.ts, "USDT", 1_000 * U))
@@ -134,14 +137,14 @@ class TestLiquidation:
         events = venue.index("19050", dt=10**9)
         (liq,) = of(events, Liquidation)
         assert (liq.filled, liq.taken_by_insurance, liq.deleveraged) == (qty("0.3"), qty("0.7"), 0)
-        # the fund holds 0.7 long at 19,010 and nothing bids for it yet
+        # the fund holds 0.7 long at 19,000 (and got the 30 USDT left); nothing bids for it yet
         assert venue.ex.position(IF_ACCOUNT, SYMBOL).lots == qty("0.7")
-        assert venue.ex.ledger.insurance("USDT") == 1_027 * U
-        # a bid appears: the next mark tick offloads into it
-        venue.order(3, Side.BUY, "0.7", "19000")
+        assert venue.ex.ledger.insurance("USDT") == 1_030 * U
+        # a bid appears 10 below the fund's entry: the next mark tick offloads into it
+        venue.order(3, Side.BUY, "0.7", "18990")
         venue.index("19040", dt=10**9)
-        assert IF_ACCOUNT not in venue.ex.markets[SYMBOL].positions
-        assert venue.ex.ledger.insurance("USDT") == 1_027 * U - 7 * U  # sold 0.7 at 10 below its entry
+        assert IF_ACCOUNT not in {k[0] for k in venue.ex.markets[SYMBOL].positions}
+        assert venue.ex.ledger.insurance("USDT") == 1_030 * U - 7 * U
 
     def test_liquidation_cancels_open_orders(self, venue):
         open_long(venue)
@@ -173,7 +176,7 @@ class TestRejections:
     def test_margin_insufficient_changes_nothing(self, venue):
         h = venue.ex.state_hash()
         fields = self.rejected(venue, venue.order(4, Side.BUY, "2", "20000"), R.MARGIN_INSUFFICIENT)
-        assert fields["required"] > fields["available"] == 1_000 * U
+        assert fields["required"] > fields["available"] == 1_010 * U
         assert venue.ex.state_hash() == h
 
     def test_each_rejection(self, venue):
@@ -256,3 +259,110 @@ def test_replay_reproduces_state_hash():
         b.do(cmd)
     assert a.ex.state_hash() == b.ex.state_hash()
     assert of([e for c in cmds[:1] for e in Venue().do(c)], MarkPriceChanged)
+
+
+class TestModes:
+    def test_isolated_margin_moves_on_open_and_back_on_close(self, venue):
+        venue.do(C.SetMarginMode(venue.ts, 3, SYMBOL, isolated=True))
+        venue.order(1, Side.SELL, "1", "20000")
+        venue.order(3, Side.BUY, "1", "20000")
+        # 1,000 USDT initial margin at 20x moves into the isolated margin; the fee stays a wallet debit
+        assert venue.ex.isolated_margin(3, SYMBOL) == 1_000 * U
+        assert venue.wallet(3) == 100_000 * U - 1_000 * U - 10 * U
+        venue.order(2, Side.BUY, "1", "20000")
+        venue.order(3, Side.SELL, "1", "20000", reduce_only=True)
+        assert venue.ex.isolated_margin(3, SYMBOL) == 0
+        assert venue.wallet(3) == 100_000 * U - 20 * U
+
+    def test_isolated_liquidation_spares_the_wallet(self, venue):
+        venue.do(C.SetMarginMode(venue.ts, 3, SYMBOL, isolated=True))
+        venue.order(1, Side.SELL, "1", "20000")
+        venue.order(3, Side.BUY, "1", "20000")
+        lp = venue.ex.liquidation_price(3, SYMBOL)
+        # isolated: (1,000 - 20,000) / (0.004 - 1) = 19,076.3052 (spec A3)
+        assert round(float(lp.price), 4) == 19_076.3052
+        venue.order(2, Side.BUY, "1", "19000")
+        events = venue.index("19070", dt=10**9)
+        (liq,) = of(events, Liquidation)
+        assert (liq.account, liq.bankruptcy_price) == (3, px("19000"))
+        assert venue.wallet(3) == 100_000 * U - 1_000 * U - 10 * U  # only the isolated margin was lost
+        assert venue.ex.isolated_margin(3, SYMBOL) == 0
+
+    def test_add_and_remove_isolated_margin(self, venue):
+        venue.do(C.SetMarginMode(venue.ts, 3, SYMBOL, isolated=True))
+        venue.order(1, Side.SELL, "1", "20000")
+        venue.order(3, Side.BUY, "1", "20000")
+        lp_before = venue.ex.liquidation_price(3, SYMBOL).price
+        venue.do(C.AdjustIsolatedMargin(venue.ts, 3, SYMBOL, 500 * U))
+        assert venue.ex.liquidation_price(3, SYMBOL).price < lp_before
+        (rej,) = venue.do(C.AdjustIsolatedMargin(venue.ts, 3, SYMBOL, -501 * U))
+        assert rej.reason == R.ISOLATED_MARGIN_INSUFFICIENT
+        venue.do(C.AdjustIsolatedMargin(venue.ts, 3, SYMBOL, -500 * U))
+        assert venue.ex.isolated_margin(3, SYMBOL) == 1_000 * U
+
+    def test_mode_changes_refused_with_position_or_orders(self, venue):
+        venue.order(3, Side.BUY, "0.1", "19000")
+        (rej,) = venue.do(C.SetMarginMode(venue.ts, 3, SYMBOL, isolated=True))
+        assert rej.reason == R.OPEN_ORDERS_EXIST
+        (rej,) = venue.do(C.SetPositionMode(venue.ts, 3, hedge=True))
+        assert rej.reason == R.OPEN_ORDERS_EXIST
+        open_long(venue)
+        (rej,) = venue.do(C.SetMarginMode(venue.ts, 4, SYMBOL, isolated=True))
+        assert rej.reason == R.POSITION_EXISTS
+
+    def test_hedge_mode_holds_long_and_short(self, venue):
+        L, S = PositionSide.LONG, PositionSide.SHORT
+        venue.do(C.SetPositionMode(venue.ts, 3, hedge=True))
+        (rej,) = venue.order(3, Side.BUY, "1", "20000")  # position side BOTH in hedge mode
+        assert rej.reason == R.INVALID_POSITION_SIDE
+        venue.order(1, Side.SELL, "1", "20000")
+        venue.order(3, Side.BUY, "1", "20000", position_side=L)
+        venue.order(2, Side.BUY, "1", "20000")
+        venue.order(3, Side.SELL, "1", "20000", position_side=S)
+        assert venue.ex.position(3, SYMBOL, L).lots == qty("1")
+        assert venue.ex.position(3, SYMBOL, S).lots == -qty("1")
+        # a fully hedged pair has no liquidation direction
+        assert all(key // 4 != 3 for key, _, _ in venue.ex.markets[SYMBOL].liq.entries())
+        # closing the long: SELL on LONG, clamped to the position
+        venue.order(2, Side.BUY, "2", "20000")
+        venue.order(3, Side.SELL, "2", "20000", position_side=L)
+        assert venue.ex.position(3, SYMBOL, L).lots == 0
+        assert venue.ex.position(3, SYMBOL, S).lots == -qty("1")
+
+    def test_transfer_moves_free_collateral_only(self, venue):
+        open_long(venue)
+        (rej,) = venue.do(C.Transfer(venue.ts, 4, 3, "USDT", 1 * U))
+        assert rej.reason == R.BALANCE_INSUFFICIENT
+        venue.do(C.Transfer(venue.ts, 3, 4, "USDT", 500 * U))
+        assert venue.wallet(4) == 1_500 * U
+
+    def test_adl_quantiles_rank_profitable_leverage_first(self, venue):
+        venue.order(1, Side.SELL, "1", "20000")
+        venue.order(2, Side.BUY, "0.5", "20000")
+        venue.order(3, Side.BUY, "0.5", "20000")
+        venue.index("21000", dt=10**9)
+        # same profit per position, account 2 and 3 same size: equal scores share the top bucket
+        assert venue.ex.adl_quantile(2, SYMBOL) == venue.ex.adl_quantile(3, SYMBOL) == 4
+        assert venue.ex.adl_quantile(1, SYMBOL) == 0  # the losing short
+
+
+def test_bybit_profile_liquidates_earlier_with_mm_at_entry():
+    """Spec A2: 1 BTC long at 20,000, 50x (IM 400), MMR 0.5 %: Bybit 19,700 vs Binance 19,698.49."""
+    from perpsim.risk.brackets import Brackets
+    from perpsim.risk.profiles import BINANCE, BYBIT
+
+    flat = Brackets.from_rows([(10**9 * U, 50, 500_000)])  # one bracket: MMR 0.5 %, cum 0
+    prices = {}
+    for profile in (BINANCE, BYBIT):
+        ex = Exchange({SYMBOL: SPEC}, {SYMBOL: flat}, book_impl="ref", profile=profile, start_ts=1)
+        ex.apply(C.SetIndexPrice(1, SYMBOL, px("20000")))
+        for a, amount in ((1, 100_000 * U), (3, 100_000 * U)):
+            ex.apply(C.Deposit(1, a, "USDT", amount))
+        ex.apply(C.SetMarginMode(1, 3, SYMBOL, isolated=True))
+        ex.apply(C.SetLeverage(1, 3, SYMBOL, 50))
+        ex.apply(C.PlaceOrder(1, 1, SYMBOL, Side.SELL, qty("1"), px("20000")))
+        ex.apply(C.PlaceOrder(1, 3, SYMBOL, Side.BUY, qty("1"), px("20000")))
+        assert ex.isolated_margin(3, SYMBOL) == 400 * U
+        prices[profile.name] = ex.liquidation_price(3, SYMBOL).price
+    assert prices["bybit"] == 19_700
+    assert round(prices["binance"], 2) == pytest.approx(19_698.49)

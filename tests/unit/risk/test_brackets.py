@@ -68,11 +68,11 @@ def test_mm_is_continuous_at_every_floor():
 
 
 def test_inexact_cum_rounds_down():
-    # floor 3 units × Δmmr 1e-8 × 1/… : 3 × 1 / 1e8 is not an integer → cum 0, not 1.
+    # cum_2 = 3 units × (2 − 1) / 1e8 = 3e-8 units: not an integer, so it rounds down to 0.
     table = Brackets.from_rows([(3, 10, 1), (100, 5, 2)])
     assert table[1].cum == 0
-    # Rounding cum down raises MM above the floor (against the account).
-    assert maintenance_margin_exact(50, table) >= Fraction(50 * 2, RATE_SCALE) - Fraction(3, RATE_SCALE)
+    # MM just above the floor is 4 × 2e-8 − 0, more than the exact 4 × 2e-8 − 3e-8.
+    assert maintenance_margin_exact(4, table) == Fraction(8, RATE_SCALE) > Fraction(5, RATE_SCALE)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,6 @@
-"""LiquidationIndex: a Hypothesis state machine against a brute-force dict oracle, plus edge cases."""
+"""LiquidationIndex, both implementations (the Cython `perpsim.risk.liqindex` and the reference twin
+`perpsim.risk.liqindex_ref`): a Hypothesis state machine against a brute-force dict oracle, plus edge
+cases. The twins against each other: tests/property/test_liqindex_twin.py."""
 
 from __future__ import annotations
 
@@ -7,13 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from perpsim.risk.liqindex import (
+from perpsim.risk.liqindex_common import (
     LONG,
     PPM,
     SHORT,
-    LiquidationIndex,
     LiquidationIndexIntegrityError,
+    make_liqindex,
 )
+
+IMPLS = ["ref", "cython"]
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -50,9 +54,11 @@ def oracle_buckets(entries: dict[int, tuple[int, int]], price: int, edges: list[
 
 
 class LiquidationIndexMachine(RuleBasedStateMachine):
+    IMPL = "ref"
+
     def __init__(self) -> None:
         super().__init__()
-        self.index = LiquidationIndex()
+        self.index = make_liqindex(self.IMPL)
         self.model: dict[int, tuple[int, int]] = {}
         self.keys_seen: set[int] = set()
 
@@ -117,15 +123,32 @@ class LiquidationIndexMachine(RuleBasedStateMachine):
         assert self.index.entries() == [(k, d, t) for k, (d, t) in sorted(self.model.items())]
 
 
-LiquidationIndexMachine.TestCase.settings = settings(max_examples=200, stateful_step_count=60, deadline=None)
-TestLiquidationIndexMachine = LiquidationIndexMachine.TestCase
+class RefLiquidationIndexMachine(LiquidationIndexMachine):
+    IMPL = "ref"
+
+
+class CythonLiquidationIndexMachine(LiquidationIndexMachine):
+    IMPL = "cython"
+
+
+MACHINE_SETTINGS = settings(max_examples=200, stateful_step_count=60, deadline=None)
+RefLiquidationIndexMachine.TestCase.settings = MACHINE_SETTINGS
+CythonLiquidationIndexMachine.TestCase.settings = MACHINE_SETTINGS
+TestRefLiquidationIndexMachine = RefLiquidationIndexMachine.TestCase
+TestCythonLiquidationIndexMachine = CythonLiquidationIndexMachine.TestCase
+
+
+@pytest.fixture(params=IMPLS, scope="module")  # module scope: stateless, and usable under @given
+def impl(request: pytest.FixtureRequest) -> str:
+    """The implementation under test: "ref" or "cython"."""
+    return request.param
 
 
 # ---------------------------------------------------------------------- edge cases
 
 
-def test_trigger_equal_to_price_is_crossed_both_directions() -> None:
-    idx = LiquidationIndex()
+def test_trigger_equal_to_price_is_crossed_both_directions(impl: str) -> None:
+    idx = make_liqindex(impl)
     idx.upsert(1, LONG, 100)
     idx.upsert(2, SHORT, 200)
     assert idx.triggered(101) == []
@@ -137,8 +160,8 @@ def test_trigger_equal_to_price_is_crossed_both_directions() -> None:
     assert idx.nearest(200) == (100, None)
 
 
-def test_order_most_distressed_first_longs_before_shorts() -> None:
-    idx = LiquidationIndex()
+def test_order_most_distressed_first_longs_before_shorts(impl: str) -> None:
+    idx = make_liqindex(impl)
     for key, direction, trigger in [
         (5, LONG, 10),
         (3, LONG, 12),
@@ -154,8 +177,8 @@ def test_order_most_distressed_first_longs_before_shorts() -> None:
     assert len(idx) == 6
 
 
-def test_move_long_to_short() -> None:
-    idx = LiquidationIndex()
+def test_move_long_to_short(impl: str) -> None:
+    idx = make_liqindex(impl)
     idx.upsert(7, LONG, 100)
     assert idx.triggered(90) == [7]
     idx.upsert(7, SHORT, 120)
@@ -166,8 +189,8 @@ def test_move_long_to_short() -> None:
     idx.check_integrity()
 
 
-def test_move_within_direction_and_idempotent_upsert() -> None:
-    idx = LiquidationIndex()
+def test_move_within_direction_and_idempotent_upsert(impl: str) -> None:
+    idx = make_liqindex(impl)
     idx.upsert(1, LONG, 100)
     h = idx.state_hash()
     idx.upsert(1, LONG, 100)
@@ -177,8 +200,8 @@ def test_move_within_direction_and_idempotent_upsert() -> None:
     idx.check_integrity()
 
 
-def test_none_removes_and_remove_is_noop_when_absent() -> None:
-    idx = LiquidationIndex()
+def test_none_removes_and_remove_is_noop_when_absent(impl: str) -> None:
+    idx = make_liqindex(impl)
     idx.upsert(1, LONG, 100)
     idx.upsert(1, LONG, None)
     assert 1 not in idx and idx.get(1) is None and len(idx) == 0
@@ -190,8 +213,8 @@ def test_none_removes_and_remove_is_noop_when_absent() -> None:
 
 
 @pytest.mark.parametrize("direction", [0, 2, -2, True, 1.0, None])
-def test_invalid_direction_raises_and_leaves_state(direction: object) -> None:
-    idx = LiquidationIndex()
+def test_invalid_direction_raises_and_leaves_state(impl: str, direction: object) -> None:
+    idx = make_liqindex(impl)
     idx.upsert(1, LONG, 100)
     h = idx.state_hash()
     with pytest.raises(ValueError):
@@ -202,15 +225,15 @@ def test_invalid_direction_raises_and_leaves_state(direction: object) -> None:
 
 
 @pytest.mark.parametrize("trigger", [100.0, True, "100"])
-def test_non_integer_trigger_rejected(trigger: object) -> None:
-    idx = LiquidationIndex()
+def test_non_integer_trigger_rejected(impl: str, trigger: object) -> None:
+    idx = make_liqindex(impl)
     with pytest.raises(TypeError):
         idx.upsert(1, LONG, trigger)  # type: ignore[arg-type]
     assert len(idx) == 0
 
 
-def test_out_of_int64_rejected() -> None:
-    idx = LiquidationIndex()
+def test_out_of_int64_rejected(impl: str) -> None:
+    idx = make_liqindex(impl)
     with pytest.raises(ValueError):
         idx.upsert(1, LONG, INT64_MAX + 1)
     with pytest.raises(ValueError):
@@ -218,8 +241,8 @@ def test_out_of_int64_rejected() -> None:
     assert len(idx) == 0
 
 
-def test_buckets_counts_adverse_moves() -> None:
-    idx = LiquidationIndex()
+def test_buckets_counts_adverse_moves(impl: str) -> None:
+    idx = make_liqindex(impl)
     idx.upsert(1, LONG, 99)  # 1 % below 100
     idx.upsert(2, LONG, 95)  # 5 % below
     idx.upsert(3, SHORT, 102)  # 2 % above
@@ -233,11 +256,11 @@ def test_buckets_counts_adverse_moves() -> None:
     entries=st.dictionaries(st.integers(0, 50), st.tuples(DIRECTIONS, st.integers(-5, 60)), max_size=20),
     seed=st.randoms(use_true_random=False),
 )
-def test_state_hash_independent_of_insertion_order(entries: dict[int, tuple[int, int]], seed) -> None:
+def test_state_hash_independent_of_insertion_order(impl: str, entries: dict[int, tuple[int, int]], seed) -> None:
     items = sorted(entries.items())
     shuffled = items[:]
     seed.shuffle(shuffled)
-    a, b = LiquidationIndex(), LiquidationIndex()
+    a, b = make_liqindex(impl), make_liqindex(impl)
     for key, (direction, trigger) in items:
         a.upsert(key, direction, trigger)
     for key, (direction, trigger) in shuffled:
@@ -250,29 +273,32 @@ def test_state_hash_independent_of_insertion_order(entries: dict[int, tuple[int,
     assert a.entries() == b.entries()
 
 
-def test_state_hash_distinguishes_states() -> None:
+def test_state_hash_distinguishes_states(impl: str) -> None:
     hashes = set()
     for entries in ([], [(1, LONG, 5)], [(1, SHORT, 5)], [(1, LONG, 6)], [(2, LONG, 5)]):
-        idx = LiquidationIndex()
+        idx = make_liqindex(impl)
         for key, direction, trigger in entries:
             idx.upsert(key, direction, trigger)
         hashes.add(idx.state_hash())
     assert len(hashes) == 5
 
 
-def test_check_integrity_detects_corruption() -> None:
-    idx = LiquidationIndex()
+def test_check_integrity_detects_corruption(impl: str) -> None:
+    idx = make_liqindex(impl)
     idx.upsert(1, LONG, 100)
     idx.upsert(2, SHORT, 200)
     idx.check_integrity()
-    idx._entries[1] = (LONG, 101)  # map and list disagree
+    if impl == "ref":
+        idx._entries[1] = (LONG, 101)  # map and list disagree
+    else:
+        idx._corrupt_map_entry(1, LONG, 101)
     with pytest.raises(LiquidationIndexIntegrityError):
         idx.check_integrity()
 
 
-def test_scale_100k_entries_untimed() -> None:
+def test_scale_100k_entries_untimed(impl: str) -> None:
     """Correctness at scale only (timings live in bench/test_bench_liqindex.py)."""
-    idx = LiquidationIndex()
+    idx = make_liqindex(impl)
     n = 100_000
     for key in range(n):
         if key % 2:
@@ -287,3 +313,90 @@ def test_scale_100k_entries_untimed() -> None:
     assert idx.triggered(50_997) == [49_999, 99_999, 49_997, 99_997]
     assert len(idx.triggered(50_000)) == 1_000  # key % 50_000 in 49_000..49_999, odd
     idx.check_integrity()
+
+
+# ---------------------------------------------------------------------- both twins: the same edges of the API
+
+
+def test_factory_is_explicit() -> None:
+    from perpsim.risk import liqindex, liqindex_ref
+
+    assert type(make_liqindex("cython")) is liqindex.LiquidationIndex
+    assert type(make_liqindex("ref")) is liqindex_ref.LiquidationIndex
+    with pytest.raises(ValueError, match="unknown liquidation index implementation"):
+        make_liqindex("python")
+    # the names the engine and the benches import from the compiled module
+    assert (liqindex.LONG, liqindex.SHORT, liqindex.PPM) == (LONG, SHORT, PPM)
+    assert liqindex.LiquidationIndexIntegrityError is LiquidationIndexIntegrityError
+
+
+@pytest.mark.parametrize("price", [100.0, "100", None, 100.5])
+def test_non_integer_price_rejected(impl: str, price: object) -> None:
+    idx = make_liqindex(impl)
+    idx.upsert(1, LONG, 100)
+    with pytest.raises(TypeError):
+        idx.triggered(price)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        idx.nearest(price)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        idx.buckets(price, [0])  # type: ignore[arg-type]
+
+
+def test_integer_like_prices_accepted(impl: str) -> None:
+    np = pytest.importorskip("numpy")
+    idx = make_liqindex(impl)
+    idx.upsert(1, LONG, 1)
+    idx.upsert(2, SHORT, 1)
+    for price in (True, np.int64(1), np.int8(1)):
+        assert idx.triggered(price) == [1, 2]
+        assert idx.nearest(price) == (None, None)
+        assert idx.buckets(price, [0]) == [2]
+    assert idx.triggered(False) == [1]
+
+
+def test_prices_beyond_int64(impl: str) -> None:
+    idx = make_liqindex(impl)
+    idx.upsert(1, LONG, INT64_MAX)
+    idx.upsert(2, LONG, INT64_MIN)
+    idx.upsert(3, SHORT, INT64_MAX)
+    idx.upsert(4, SHORT, INT64_MIN)
+    for huge in (INT64_MAX + 1, 2**200):
+        assert idx.triggered(huge) == [4, 3]
+        assert idx.triggered(-huge - 1) == [1, 2]
+        assert idx.nearest(huge) == (INT64_MAX, None)
+        assert idx.nearest(-huge - 1) == (None, INT64_MIN)
+    model = {k: (d, t) for k, d, t in idx.entries()}
+    edges = [0, PPM, 2 * PPM, 10**30]
+    assert idx.buckets(INT64_MAX, edges) == oracle_buckets(model, INT64_MAX, edges)
+    assert idx.buckets(INT64_MIN, edges) == oracle_buckets(model, INT64_MIN, edges)
+
+
+def test_lookups_follow_dict_semantics(impl: str) -> None:
+    """remove/get/in look keys up as a dict: equal-and-same-hash objects name the int key."""
+    idx = make_liqindex(impl)
+    idx.upsert(1, LONG, 10)
+    idx.upsert(0, SHORT, 20)
+    assert 1.0 in idx and True in idx and idx.get(1.0) == (LONG, 10) and idx.get(False) == (SHORT, 20)
+    assert 1.5 not in idx and "1" not in idx and None not in idx and 2**70 not in idx
+    assert idx.get("1") is None and idx.get(2**70) is None and idx.get(float("nan")) is None
+    with pytest.raises(TypeError):
+        [1] in idx  # noqa: B015 - unhashable, as a dict
+    with pytest.raises(TypeError):
+        idx.get([1])  # type: ignore[arg-type]
+    idx.remove("1")
+    idx.remove(2**70)
+    idx.remove(float("inf"))
+    assert len(idx) == 2
+    idx.remove(True)
+    assert 1 not in idx and len(idx) == 1
+    idx.check_integrity()
+
+
+def test_bad_edges_rejected_whatever_their_position(impl: str) -> None:
+    idx = make_liqindex(impl)
+    idx.upsert(1, LONG, 10)
+    for edges in ([-1], [0, -1], [0, 1.0], [True], [None]):
+        with pytest.raises(ValueError, match="edge must be a non-negative int"):
+            idx.buckets(10, edges)
+    assert idx.buckets(10, iter([0, 0])) == [1, 1]  # any iterable
+    assert idx.buckets(10, []) == []

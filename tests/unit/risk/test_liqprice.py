@@ -399,10 +399,12 @@ def inverse_roots(legs, wallet, *, K_inv, brackets, other_mm, other_upnl):
     return roots
 
 
-@given(inverse_legs(), money_st, st.integers(0, 10**12), money_st)
-def test_coin_m_balance_equals_mm_at_lp_and_zero_at_bp(legs, wallet, other_mm, other_upnl):
+@given(
+    inverse_legs(), money_st, st.integers(0, 10**12), money_st, st.one_of(st.just(BTCUSD), random_tables())
+)
+def test_coin_m_balance_equals_mm_at_lp_and_zero_at_bp(legs, wallet, other_mm, other_upnl, table):
     K_inv = BTCUSD_K
-    kw = dict(K_inv=K_inv, brackets=BTCUSD, other_mm=other_mm, other_upnl=other_upnl)
+    kw = dict(K_inv=K_inv, brackets=table, other_mm=other_mm, other_upnl=other_upnl)
     lp = inverse_liquidation_price(legs, wallet, tick_size="0.1", **kw)
     roots = inverse_roots(legs, wallet, **kw)
     if lp is None:
@@ -413,7 +415,7 @@ def test_coin_m_balance_equals_mm_at_lp_and_zero_at_bp(legs, wallet, other_mm, o
             wallet + other_upnl + sum(inverse_upnl_exact(lg.contracts, lg.entry, p, K_inv) for lg in legs)
         )
         mm = other_mm + sum(
-            maintenance_margin_exact(inverse_notional_exact(lg.contracts, p, K_inv), BTCUSD) for lg in legs
+            maintenance_margin_exact(inverse_notional_exact(lg.contracts, p, K_inv), table) for lg in legs
         )
         assert balance == mm
         assert p == max(roots)  # the root nearest notional 0 (highest price)

@@ -1,4 +1,7 @@
-"""Liquidation index: positions of one market keyed by the price at which they become liquidatable.
+"""Liquidation index, reference twin: plain Python (sortedcontainers), the oracle for the Cython
+`perpsim.risk.liqindex`, which has the same API and behaviour (see DESIGN.md "Hot paths"; choose one
+with `perpsim.risk.liqindex_common.make_liqindex`). Positions of one market keyed by the price at which
+they become liquidatable.
 
 Each entry is ``key`` (the engine's position id) → (``direction``, ``trigger``):
 
@@ -7,6 +10,11 @@ Each entry is ``key`` (the engine's position id) → (``direction``, ``trigger``
 
 ``trigger`` is an integer price in ticks, the liquidation price already rounded conservatively by
 the caller (up for a long, down for a short); a trigger exactly equal to the price is crossed.
+
+Input. ``upsert`` takes exact ints within int64 (TypeError for bool, float, numpy scalars; ValueError
+outside int64; ValueError for a direction other than ±1). Query prices are any integer (``operator.index``:
+bool and numpy integers are accepted, float is a TypeError), of any size. ``remove``, ``get`` and ``in``
+look keys up as a dict does (``1.0`` and ``True`` name key 1; an unhashable key is a TypeError).
 
 Method. One ``SortedList`` per direction, with tuple keys ordered so that the entries crossed at
 any price form a contiguous *prefix*, most distressed first:
@@ -23,37 +31,26 @@ head of each list is read) and O(log n + k) otherwise; ``nearest`` O(log n); ``b
 O(m log n) for m edges. Nothing on a mark tick scans the whole index. ``check_integrity``,
 ``entries`` and ``state_hash`` are O(n) / O(n log n) and meant for tests and snapshots.
 
-Values are int64 (keys and triggers), so a compiled twin can hold them in C structs.
+Values are int64 (keys and triggers), so the compiled twin holds them in C++ containers.
 """
 
 from __future__ import annotations
 
-import hashlib
-import struct
+import operator
 
 from sortedcontainers import SortedList
 
-LONG = 1
-SHORT = -1
+from perpsim.risk.liqindex_common import (
+    LONG,
+    PPM,
+    SHORT,
+    LiquidationIndexIntegrityError,
+    check_direction,
+    entries_digest,
+)
+from perpsim.risk.liqindex_common import check_int64 as _check_int64
 
-PPM = 1_000_000
-"""Scale of ``buckets`` edges: 10_000 ppm = 1 %."""
-
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_ENTRY = struct.Struct("<qbq")  # key, direction, trigger
-_HASH_DOMAIN = b"perpsim.liqindex.v1"
-
-
-class LiquidationIndexIntegrityError(AssertionError):
-    """The index's structures disagree with each other (a bug, never input)."""
-
-
-def _check_int64(name: str, value: object) -> int:
-    if type(value) is not int:  # rejects bool, float, numpy scalars
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if not _INT64_MIN <= value <= _INT64_MAX:
-        raise ValueError(f"{name} {value} is outside int64")
-    return value
+__all__ = ["LONG", "PPM", "SHORT", "LiquidationIndex", "LiquidationIndexIntegrityError"]
 
 
 class LiquidationIndex:
@@ -72,8 +69,7 @@ class LiquidationIndex:
         """Insert ``key``, or move it to a new direction and/or trigger; ``trigger`` None removes it
         (the position has no liquidation price). ValueError on a direction other than ±1."""
         _check_int64("key", key)
-        if type(direction) is not int or direction not in (LONG, SHORT):
-            raise ValueError(f"direction must be +1 (long) or -1 (short), got {direction!r}")
+        check_direction(direction)
         if trigger is None:
             self.remove(key)
             return
@@ -118,6 +114,7 @@ class LiquidationIndex:
         trigger ≤ price), not removed. Order: longs first (trigger descending, then key ascending),
         then shorts (trigger ascending, then key ascending) — most distressed first on each side.
         Correct for any price, not only a small step from the previous one."""
+        price = operator.index(price)
         out: list[int] = []
         longs, shorts = self._longs, self._shorts
         # Fast path: the head of each list is its most distressed entry (O(1) read).
@@ -130,6 +127,7 @@ class LiquidationIndex:
     def nearest(self, price: int) -> tuple[int | None, int | None]:
         """(highest long trigger < price, lowest short trigger > price): the next trigger on each
         side not yet crossed at ``price``; None where there is none."""
+        price = operator.index(price)
         long_head = next(self._longs.irange(minimum=(-price + 1,)), None)
         short_head = next(self._shorts.irange(minimum=(price + 1,)), None)
         return (
@@ -142,6 +140,7 @@ class LiquidationIndex:
         move of d = ⌊price × e / PPM⌋ ticks: longs with trigger ≥ price − d plus shorts with
         trigger ≤ price + d. Cumulative (includes entries already crossed; e = 0 counts exactly
         ``triggered(price)``); results follow the order of ``edges_ppm``."""
+        price = operator.index(price)
         counts = []
         for e in edges_ppm:
             if type(e) is not int or e < 0:
@@ -158,10 +157,7 @@ class LiquidationIndex:
 
     def state_hash(self) -> str:
         """blake2b of the entries sorted by key: independent of insertion and update history."""
-        h = hashlib.blake2b(_HASH_DOMAIN, digest_size=16)
-        for entry in self.entries():
-            h.update(_ENTRY.pack(*entry))
-        return h.hexdigest()
+        return entries_digest(self.entries())
 
     def check_integrity(self) -> None:
         """Raise LiquidationIndexIntegrityError if the dict and the two sorted lists disagree."""

@@ -1,0 +1,121 @@
+"""The exchange under random commands from several accounts.
+
+After every step: conservation and pool identities (check_integrity); no account with a
+position is left under maintenance margin once the sweep has run; no negative wallet or
+isolated margin; and a second exchange fed the same commands gives the same events and hash.
+"""
+
+from __future__ import annotations
+
+from hypothesis import event, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from perpsim.engine import commands as C
+from perpsim.engine.exchange import IF_ACCOUNT, Exchange
+from perpsim.model.enums import OrderKind, PositionSide, Side, TimeInForce
+from perpsim.model.markets import default_markets
+from perpsim.risk.brackets import btcusdt_brackets
+
+U = 10**8
+SYMBOL = "BTCUSDT"
+SPEC = default_markets()[SYMBOL]
+ACCOUNTS = st.integers(min_value=1, max_value=6)
+
+
+def make() -> Exchange:
+    return Exchange({SYMBOL: SPEC}, {SYMBOL: btcusdt_brackets(U)}, book_impl="cython", start_ts=1)
+
+
+class ExchangeMachine(RuleBasedStateMachine):
+    @initialize(isolated=st.sets(ACCOUNTS, max_size=3), hedge=st.sets(ACCOUNTS, max_size=2),
+                funds=st.lists(st.sampled_from([100, 1_000, 20_000]), min_size=6, max_size=6))
+    def setup(self, isolated, hedge, funds) -> None:
+        self.a, self.b = make(), make()
+        self.ts, self.price = 1, 200_000  # ticks of 0.1: 20,000 USDT
+        self.hedge = hedge
+        self.send(C.SetIndexPrice(self.ts, SYMBOL, self.price))
+        for account in sorted(isolated):
+            self.send(C.SetMarginMode(self.ts, account, SYMBOL, isolated=True))
+        for account in sorted(hedge):
+            self.send(C.SetPositionMode(self.ts, account, hedge=True))
+        for account, usdt in enumerate(funds, start=1):
+            self.send(C.Deposit(self.ts, account, "USDT", usdt * U))
+
+    def send(self, cmd) -> list:
+        ea, eb = self.a.apply(cmd), self.b.apply(cmd)
+        assert ea == eb
+        for e in ea:
+            if type(e).__name__ in ("Liquidation", "AutoDeleveraged", "FundingSettled", "PositionChanged"):
+                event(type(e).__name__)
+        return ea
+
+    @rule(account=ACCOUNTS, usdt=st.sampled_from([50, 500, 5_000, 100_000]))
+    def deposit(self, account, usdt) -> None:
+        self.send(C.Deposit(self.ts, account, "USDT", usdt * U))
+
+    @rule(account=ACCOUNTS, usdt=st.integers(min_value=-5, max_value=5_000))
+    def withdraw(self, account, usdt) -> None:
+        self.send(C.Withdraw(self.ts, account, "USDT", usdt * U))
+
+    @rule(account=ACCOUNTS, leverage=st.sampled_from([1, 5, 20, 50, 125, 200]))
+    def leverage(self, account, leverage) -> None:
+        self.send(C.SetLeverage(self.ts, account, SYMBOL, leverage))
+
+    @rule(account=ACCOUNTS, side=st.sampled_from(list(Side)), lots=st.sampled_from([1, 10, 100, 500, 2_000]),
+          offset=st.integers(min_value=-400, max_value=400), market=st.booleans(), reduce_only=st.booleans(),
+          long_side=st.booleans())
+    def order(self, account, side, lots, offset, market, reduce_only, long_side) -> None:
+        pside = PositionSide.BOTH
+        if account in self.hedge:
+            pside, reduce_only = (PositionSide.LONG if long_side else PositionSide.SHORT), False
+        price = self.price - offset if side == Side.BUY else self.price + offset
+        kind, tif = (OrderKind.MARKET, TimeInForce.IOC) if market else (OrderKind.LIMIT, TimeInForce.GTC)
+        self.send(C.PlaceOrder(self.ts, account, SYMBOL, side, lots, 0 if market else price, kind=kind, tif=tif,
+                               reduce_only=reduce_only, position_side=pside))
+
+    @rule(maker=ACCOUNTS, taker=ACCOUNTS, side=st.sampled_from(list(Side)),
+          lots=st.sampled_from([10, 100, 500, 1_000]), leverage=st.sampled_from([10, 20, 50, 100]))
+    def cross(self, maker, taker, side, lots, leverage) -> None:
+        """A maker quote at the index and a taker that lifts it: builds leveraged positions."""
+        for account in (maker, taker):
+            self.send(C.SetLeverage(self.ts, account, SYMBOL, leverage))
+        sides = {a: (PositionSide.LONG if s == Side.BUY else PositionSide.SHORT) if a in self.hedge
+                 else PositionSide.BOTH for a, s in ((maker, 1 - side), (taker, side))}
+        self.send(C.PlaceOrder(self.ts, maker, SYMBOL, Side(1 - side), lots, self.price,
+                               position_side=sides[maker]))
+        self.send(C.PlaceOrder(self.ts, taker, SYMBOL, side, lots, 0, kind=OrderKind.MARKET, tif=TimeInForce.IOC,
+                               position_side=sides[taker]))
+
+    @rule(account=ACCOUNTS)
+    def cancel_all(self, account) -> None:
+        self.send(C.CancelAll(self.ts, account, SYMBOL))
+
+    @rule(move=st.integers(min_value=-2_500, max_value=2_500), dt=st.sampled_from([0, 10**9, 3_600 * 10**9]))
+    def index(self, move, dt) -> None:
+        self.ts += dt
+        self.price = max(1_000, self.price + move * 10)
+        self.send(C.SetIndexPrice(self.ts, SYMBOL, self.price))
+
+    @rule(usdt=st.sampled_from([10, 1_000]))
+    def fund(self, usdt) -> None:
+        self.send(C.FundInsurance(self.ts, "USDT", usdt * U))
+
+    @invariant()
+    def sound(self) -> None:
+        if not hasattr(self, "a"):
+            return
+        ex = self.a
+        ex.check_integrity()
+        assert ex.state_hash() == self.b.state_hash()
+        m = ex.markets[SYMBOL]
+        for account, pside in list(m.positions):
+            if account != IF_ACCOUNT and m.mark is not None:
+                assert not ex._liquidatable(m, account, pside), f"account {account} left under MM"
+        for holder, balances in ex.ledger._bal.items():
+            if holder[0] in ("wallet",) or holder[0].startswith("iso:"):
+                assert balances.get("USDT", 0) >= 0, f"{holder} negative"
+
+
+ExchangeMachine.TestCase.settings = settings(max_examples=100, stateful_step_count=50, deadline=None)
+TestExchangeMachine = ExchangeMachine.TestCase
