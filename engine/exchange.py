@@ -21,6 +21,7 @@ positions), fees, rounding dust, and per market a "pnl" pool whose balance is al
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -50,13 +51,23 @@ from perpsim.risk.funding import (
     funding_rate,
     impact_notional,
     impact_price,
+    impact_price_contracts,
     next_funding_ts,
     premium_index,
 )
 from perpsim.risk.index import IndexPrice
 from perpsim.risk.ledger import DUST, FEES, INSURANCE, OUTSIDE, Ledger
 from perpsim.risk.liqindex import LiquidationIndex
-from perpsim.risk.liqprice import Leg, LiquidationModel, Trigger, bankruptcy_price, liquidation_price
+from perpsim.risk.liqprice import (
+    InverseLeg,
+    Leg,
+    LiquidationModel,
+    Trigger,
+    bankruptcy_price,
+    inverse_bankruptcy_price,
+    inverse_liquidation_price,
+    liquidation_price,
+)
 from perpsim.risk.mark import MarkPrice
 from perpsim.risk.positions import Position
 from perpsim.risk.profiles import BINANCE, VenueProfile
@@ -69,6 +80,11 @@ BOTH, LONG, SHORT = PositionSide.BOTH, PositionSide.LONG, PositionSide.SHORT
 _NEVER_STALE = 1 << 62
 #: Book levels read for an impact price; deeper than any impact notional needs in practice.
 _IMPACT_LEVELS = 1_000
+
+
+def _inverse_leg(m: _Market, p: Position) -> InverseLeg:
+    # entry is the harmonic mean implied by the coin cost: lots × k_inv / cost
+    return InverseLeg(p.lots, Fraction(p.lots) * m.k_inv / p.cost)
 
 
 def index_key(account: int, pside: int = 0) -> int:
@@ -98,7 +114,7 @@ class _Market:
     index: IndexPrice
     mark_state: MarkPrice
     funding: FundingAccumulator
-    imn: int  # impact margin notional, money units
+    imn: int  # impact margin notional: money units (linear) or quote units × 10**settle_decimals (inverse)
     liq: LiquidationIndex = field(default_factory=LiquidationIndex)
     positions: dict[tuple[int, int], Position] = field(default_factory=dict)
     orders: dict[int, _Open] = field(default_factory=dict)
@@ -108,9 +124,58 @@ class _Market:
     rate: int = 0
     next_funding: int = 0
 
+    inverse: bool = False
+    #: inverse markets: coin money units × ticks per lot (value of lots at price = lots × k_inv / price)
+    k_inv: Fraction = Fraction(0)
+
     @property
     def symbol(self) -> str:
         return self.spec.symbol
+
+    def value(self, lots: int, price: int) -> int | Fraction:
+        """Notional of |lots| at price, in money units of the settlement asset: exact int for
+        linear markets (|lots| × price × K), exact Fraction for inverse (|lots| × k_inv / price)."""
+        if self.inverse:
+            return Fraction(abs(lots)) * self.k_inv / price
+        return abs(lots) * price * self.K
+
+    def entry_value(self, p: Position) -> int:
+        """Notional at the average entry price (money units)."""
+        return abs(p.cost) if self.inverse else abs(p.cost) * self.K
+
+    def upnl(self, p: Position) -> int:
+        """Unrealized PnL at mark, money units; inverse rounds toward -infinity."""
+        if self.inverse:
+            return math.floor(p.cost - Fraction(p.lots) * self.k_inv / self.mark)
+        return M.upnl(p.lots, p.cost, self.mark, self.K)
+
+    def fill(self, p: Position, qty: int, price: int) -> int:
+        """Apply a signed fill to a position; its realized PnL in money units (rounded down)."""
+        if self.inverse:
+            return p.apply_inverse_fill(qty, price, self.k_inv)
+        return p.apply_fill(qty, price) * self.K
+
+    def pool_target(self) -> int:
+        """What the market's pnl pool must hold: -K × Σ cost (linear) or Σ cost (inverse)."""
+        total = sum(p.cost for p in self.positions.values())
+        return total if self.inverse else -self.K * total
+
+    def lp(self, legs, wallet: int, other_mm: int, other_upnl: int, model):
+        """Exact liquidation price of positions `legs` of this market (risk.liqprice)."""
+        if self.inverse:
+            return inverse_liquidation_price([_inverse_leg(self, p) for p in legs], wallet, K_inv=self.k_inv,
+                                             tick_size=self.tick, brackets=self.brackets, other_mm=other_mm,
+                                             other_upnl=other_upnl)
+        return liquidation_price([Leg(p.lots, p.cost) for p in legs], wallet, K=self.K, tick_size=self.tick,
+                                 brackets=self.brackets, other_mm=other_mm, other_upnl=other_upnl, model=model)
+
+    def bp(self, legs, wallet: int, other_upnl: int = 0):
+        """Exact bankruptcy price of positions `legs` of this market (risk.liqprice)."""
+        if self.inverse:
+            return inverse_bankruptcy_price([_inverse_leg(self, p) for p in legs], wallet, K_inv=self.k_inv,
+                                            tick_size=self.tick, other_upnl=other_upnl)
+        return bankruptcy_price([Leg(p.lots, p.cost) for p in legs], wallet, K=self.K, tick_size=self.tick,
+                                other_upnl=other_upnl)
 
     @property
     def asset(self) -> str:
@@ -143,15 +208,17 @@ class Exchange:
         self.markets: dict[str, _Market] = {}
         for symbol in sorted(markets):
             spec = markets[symbol]
-            if spec.kind is not MarketKind.LINEAR:
-                raise ValueError(f"{symbol}: only linear markets are supported by this version")
             sources = (index_sources or {}).get(symbol)
             index = IndexPrice(sources) if sources else IndexPrice({"sandbox": 1}, stale_after_ns=_NEVER_STALE)
             b = brackets[symbol]
+            inverse = spec.kind is MarketKind.INVERSE
             self.markets[symbol] = _Market(
                 spec=spec,
+                inverse=inverse,
+                k_inv=M.inverse_k(spec.contract_size * spec.lot_size, spec.tick_size, 10**spec.settle_decimals)
+                if inverse else Fraction(0),
                 book=make_book(book_impl, BookLimits(*spec.book_limits())),
-                K=spec.notional_per_tick_lot,
+                K=0 if inverse else spec.notional_per_tick_lot,
                 tick=Fraction(spec.tick_size),
                 brackets=b,
                 index=index,
@@ -171,6 +238,8 @@ class Exchange:
         self._markets_of: dict[int, set[str]] = {}
         self._events: list = []
         self._touched: set[int] = set()
+        # isolated positions being liquidated: their margin is settled by _liquidate, not _trade
+        self._liquidating: set[tuple[str, int, int]] = set()
         self._adl_queue: dict[tuple[str, bool], list] = {}
 
     # ================================================================== commands
@@ -246,7 +315,8 @@ class Exchange:
     def _SetLeverage(self, cmd: C.SetLeverage) -> None:
         if (m := self._market(cmd)) is None:
             return None
-        notional = sum(abs(p.lots) for _, p in m.legs(cmd.account)) * (m.mark or 0) * m.K
+        held = sum(abs(p.lots) for _, p in m.legs(cmd.account))
+        notional = m.value(held, m.mark) if m.mark and held else 0
         allowed = m.brackets.max_leverage_for(notional)
         if not 1 <= cmd.leverage <= allowed:
             return self._reject(cmd, R.INVALID_LEVERAGE, leverage=cmd.leverage, max_leverage=allowed)
@@ -289,8 +359,8 @@ class Exchange:
             # what may leave keeps the initial margin at mark and never counts unrealized profit
             iso = self.ledger.balance(m.iso_holder(cmd.account, cmd.position_side), m.asset)
             lev = self.leverage.get((cmd.account, cmd.symbol), DEFAULT_LEVERAGE)
-            need = M.initial_margin(M.notional(p.lots, m.mark, m.K), lev)
-            removable = max(0, iso + min(0, M.upnl(p.lots, p.cost, m.mark, m.K)) - need)
+            need = M.initial_margin(m.value(p.lots, m.mark), lev)
+            removable = max(0, iso + min(0, m.upnl(p)) - need)
             if -cmd.amount > removable:
                 return self._reject(cmd, R.ISOLATED_MARGIN_INSUFFICIENT, required=-cmd.amount, available=removable)
         else:
@@ -364,28 +434,31 @@ class Exchange:
             qty = closable  # never increases or flips the position
         else:
             ref_price = m.mark if cmd.kind == OrderKind.MARKET else price
-            min_units = spec.money_to_units(spec.min_notional)
-            if ref_price > 0 and qty > 0 and ref_price * qty * m.K < min_units:
-                return self._reject(cmd, R.MIN_NOTIONAL, notional=ref_price * qty * m.K, min_notional=min_units)
+            if m.inverse:  # the minimum is a face value in the quote currency (USD)
+                face = qty * spec.lot_size * spec.contract_size
+                if face < spec.min_notional:
+                    return self._reject(cmd, R.MIN_NOTIONAL, notional=str(face), min_notional=str(spec.min_notional))
+            elif ref_price > 0 and qty > 0 and m.value(qty, ref_price) < spec.money_to_units(spec.min_notional):
+                return self._reject(cmd, R.MIN_NOTIONAL, notional=m.value(qty, ref_price),
+                                    min_notional=spec.money_to_units(spec.min_notional))
             if m.book.open_orders(cmd.account) >= spec.max_open_orders:
                 return self._reject(cmd, R.MAX_OPEN_ORDERS, limit=spec.max_open_orders)
             lev = self.leverage.get((cmd.account, cmd.symbol), DEFAULT_LEVERAGE)
             held = sum(abs(p.lots) for _, p in m.legs(cmd.account))
             if m.mark is not None and qty > 0 and price > 0:
                 cap = m.brackets.max_notional
-                if (held + qty) * max(price, m.mark) * m.K > cap:
+                worst = min(price, m.mark) if m.inverse else max(price, m.mark)  # the larger notional
+                if m.value(held + qty, worst) > cap:
                     return self._reject(cmd, R.INVALID_LEVERAGE, problem="position would exceed the largest bracket",
                                         max_notional=cap)
-                if m.brackets.max_leverage_for((held + qty) * m.mark * m.K) < lev:
+                if m.brackets.max_leverage_for(m.value(held + qty, m.mark)) < lev:
                     return self._reject(cmd, R.INVALID_LEVERAGE, leverage=lev,
                                         problem="leverage above the bracket of the resulting position")
             opening = qty - abs(pos.closing_qty(sign * qty))
             if opening > 0 and price > 0 and m.mark is not None:
                 # Binance's cost to open, plus the fee at the taker rate reserved so that no fill
                 # can leave the wallet short of its fee (rounded up, against the account)
-                cost = M.cost_to_open(Side(cmd.side), opening, price, m.mark, lev, m.K,
-                                      model=self.profile.cost_model, last=m.last or m.mark).total
-                cost += self._fee_reserve(m, qty * price * m.K)
+                cost = self._cost_to_open(m, cmd.side, opening, price, lev) + self._fee_reserve(m, m.value(qty, price))
                 avail = self.available(cmd.account, spec.settle)
                 if cost > avail:
                     return self._reject(cmd, R.MARGIN_INSUFFICIENT, required=cost, available=avail)
@@ -419,14 +492,14 @@ class Exchange:
     def _mm(self, m: _Market, p: Position, exact: bool = False):
         """Maintenance margin of one position per the profile: at mark (Binance) or at the entry
         notional (Bybit classic). Rounded up; the exact Fraction if `exact`."""
-        notional = abs(p.cost) * m.K if self.profile.liquidation_model is LiquidationModel.BYBIT \
-            else M.notional(p.lots, m.mark, m.K)
+        bybit = self.profile.liquidation_model is LiquidationModel.BYBIT and not m.inverse
+        notional = m.entry_value(p) if bybit else m.value(p.lots, m.mark)
         f = M.maintenance_margin_exact if exact else M.maintenance_margin
         return f(notional, m.brackets)
 
     def upnl(self, account: int, asset: str, skip: str | None = None) -> int:
         """Unrealized PnL (money units) of the account's cross positions in `asset`, at mark."""
-        return sum(M.upnl(p.lots, p.cost, m.mark, m.K) for m, p in self._cross(account, asset, skip))
+        return sum(m.upnl(p) for m, p in self._cross(account, asset, skip))
 
     def maintenance(self, account: int, asset: str, skip: str | None = None, exact: bool = False):
         """Maintenance margin of the account's cross positions (rounded up, or exact)."""
@@ -438,15 +511,26 @@ class Exchange:
         paid from the wallet)."""
         total = 0
         for m, p in self._cross(account, asset):
-            total += M.initial_margin(M.notional(p.lots, m.mark, m.K), self._lev(account, m))
+            total += M.initial_margin(m.value(p.lots, m.mark), self._lev(account, m))
         for m in self.markets.values():
             if m.asset == asset and m.book.open_orders(account):
                 lev = self._lev(account, m)
                 for o in m.orders.values():
                     if o.account == account and not o.reduce_only:
-                        notional = o.leaves * o.price * m.K
+                        notional = m.value(o.leaves, o.price)
                         total += M.initial_margin(notional, lev) + self._fee_reserve(m, notional)
         return total
+
+    def _cost_to_open(self, m: _Market, side: int, qty: int, price: int, lev: int) -> int:
+        """Binance's cost to open: initial margin + open loss against the mark (money units,
+        rounded up). Inverse: the same in coin, the open loss being qty's value difference."""
+        if not m.inverse:
+            return M.cost_to_open(Side(side), qty, price, m.mark, lev, m.K, model=self.profile.cost_model,
+                                  last=m.last or m.mark).total
+        direction = 1 if side == Side.BUY else -1
+        # a long bought above mark is down value(mark) - value(price) coins (value falls as price rises)
+        loss = max(0, direction * (m.value(qty, m.mark) - m.value(qty, price)))
+        return M.initial_margin(m.value(qty, price), lev) + math.ceil(loss)
 
     def _fee_reserve(self, m: _Market, notional: int) -> int:
         """The fee an order may be charged, at the higher of the two rates (rounded up)."""
@@ -479,21 +563,18 @@ class Exchange:
             p = m.positions.get((account, pside))
             if p is None:
                 return None
-            return liquidation_price([Leg(p.lots, p.cost)], self.isolated_margin(account, symbol, pside), K=m.K,
-                                     tick_size=m.tick, brackets=m.brackets, model=self.profile.liquidation_model)
-        legs = [Leg(p.lots, p.cost) for _, p in m.legs(account)]
+            return m.lp([p], self.isolated_margin(account, symbol, pside), 0, 0, self.profile.liquidation_model)
+        legs = [p for _, p in m.legs(account)]
         if not legs:
             return None
-        return liquidation_price(legs, self.wallet(account, m.asset), K=m.K, tick_size=m.tick, brackets=m.brackets,
-                                 other_mm=self.maintenance(account, m.asset, skip=symbol),
-                                 other_upnl=self.upnl(account, m.asset, skip=symbol),
-                                 model=self.profile.liquidation_model)
+        return m.lp(legs, self.wallet(account, m.asset), self.maintenance(account, m.asset, skip=symbol),
+                    self.upnl(account, m.asset, skip=symbol), self.profile.liquidation_model)
 
     def _adl_score(self, m: _Market, account: int, pside: int) -> Fraction:
         p = m.positions[(account, pside)]
         scale = 10**m.spec.settle_decimals
         if account in m.isolated:
-            return M.leverage_pnl(M.upnl(p.lots, p.cost, m.mark, m.K), self.isolated_margin(account, m.symbol, pside),
+            return M.leverage_pnl(m.upnl(p), self.isolated_margin(account, m.symbol, pside),
                                   self._mm(m, p), money_scale=scale)
         return M.leverage_pnl(self.upnl(account, m.asset), self.wallet(account, m.asset),
                               self.maintenance(account, m.asset), money_scale=scale)
@@ -535,7 +616,7 @@ class Exchange:
             m.liq.check_integrity()
             net = sum(p.lots for p in m.positions.values())
             pool = self.ledger.balance(m.pnl_pool, m.asset)
-            expected = -m.K * sum(p.cost for p in m.positions.values())
+            expected = m.pool_target()
             if net != 0 or pool != expected:
                 raise AssertionError(f"{m.symbol}: net lots {net}, pnl pool {pool} != {expected}")
             resting = {o.order_id: o.leaves for o in m.book.orders()}
@@ -569,9 +650,10 @@ class Exchange:
             elif holder[0].startswith("iso:"):
                 self._touched.add(holder[1] // 4)
 
-    def _trade(self, m: _Market, account: int, pside: int, qty: int, price: int) -> None:
+    def _trade(self, m: _Market, account: int, pside: int, qty: int, price: int) -> int:
         """Apply a signed fill to a position, pay its realized PnL from the pool, and move
-        isolated margin: the opening part's initial margin in, a closed part's share out."""
+        isolated margin: the opening part's initial margin in, a closed part's share out.
+        Returns the position's cost change plus its realized PnL (for the inverse dust)."""
         key = (account, pside)
         self._touched.add(account)
         p = m.positions.get(key)
@@ -580,11 +662,12 @@ class Exchange:
             self._markets_of.setdefault(account, set()).add(m.symbol)
         before = abs(p.lots)
         closed = abs(p.closing_qty(qty))
-        realized = p.apply_fill(qty, price) * m.K
+        cost_before = p.cost
+        realized = m.fill(p, qty, price)
         isolated = account in m.isolated
         holder = m.iso_holder(account, pside) if isolated else account
         self._move(m.asset, m.pnl_pool, holder, realized, "realized_pnl")
-        if isolated:
+        if isolated and (m.symbol, account, pside) not in self._liquidating:
             iso = self.ledger.balance(holder, m.asset)
             # a full close or a flip frees all of it (a flip re-margins below); a partial close
             # frees its share, rounded down (a credit)
@@ -592,7 +675,7 @@ class Exchange:
             self._move(m.asset, holder, account, release, "isolated_margin")
             opened = abs(qty) - closed
             if opened:
-                self._move(m.asset, account, holder, M.initial_margin(opened * price * m.K, self._lev(account, m)),
+                self._move(m.asset, account, holder, M.initial_margin(m.value(opened, price), self._lev(account, m)),
                            "isolated_margin")
         if p.lots == 0:
             del m.positions[key]
@@ -601,6 +684,15 @@ class Exchange:
                 if not self._markets_of[account]:
                     del self._markets_of[account]
         self._events.append(PositionChanged(m.symbol, account, p.lots, p.cost))
+        return p.cost - cost_before + realized
+
+    def _pair(self, m: _Market, a: int, a_side: int, b: int, b_side: int, qty: int, price: int) -> None:
+        """One fill between two positions: a gets +qty lots, b gets -qty, at price. On inverse
+        markets each side's cost and PnL round down, and what that leaves over (a few units at
+        most) goes from the pool to dust, so the pool keeps holding exactly Σ cost."""
+        moved = self._trade(m, a, a_side, qty, price) + self._trade(m, b, b_side, -qty, price)
+        if m.inverse:
+            self._move(m.asset, m.pnl_pool, DUST, -moved, "rounding_dust")
 
     # ================================================================== internals: orders
 
@@ -614,9 +706,9 @@ class Exchange:
                 m.orders[e.order_id] = _Open(e.account, e.side, e.price, e.qty, reduce_only or liquidation, pside)
             elif e.kind == EventKind.FILL:
                 sign = 1 if e.side == Side.BUY else -1
-                self._trade(m, e.account, m.orders[e.order_id].pside, sign * e.qty, e.price)
-                self._trade(m, e.counter_account, m.orders[e.counter_order_id].pside, -sign * e.qty, e.price)
-                notional = e.price * e.qty * m.K
+                self._pair(m, e.account, m.orders[e.order_id].pside, e.counter_account,
+                           m.orders[e.counter_order_id].pside, sign * e.qty, e.price)
+                notional = m.value(e.qty, e.price)
                 if not liquidation and e.account != IF_ACCOUNT:
                     self._move(spec.settle, e.account, FEES, apply_rate_up(notional, rate(spec.taker_fee)), "fee")
                 maker_rate = rate(spec.maker_fee)
@@ -665,14 +757,22 @@ class Exchange:
 
     def _premium(self, m: _Market) -> int:
         levels = ([(p, q) for p, q, _ in m.book.depth(s, _IMPACT_LEVELS)] for s in (Side.BUY, Side.SELL))
-        bid, ask = (impact_price(lv, m.imn, m.K) for lv in levels)
+        if m.inverse:  # the impact size is a face value: so many contracts
+            face = m.spec.lot_size * m.spec.contract_size
+            lots = math.ceil(Fraction(m.imn, 10**m.spec.settle_decimals) / Fraction(face))
+            bid, ask = (impact_price_contracts(lv, lots) for lv in levels)
+        else:
+            bid, ask = (impact_price(lv, m.imn, m.K) for lv in levels)
         return premium_index(bid, ask, m.index.value(self.ts))
 
     def _settle_funding(self, m: _Market) -> None:
         if m.mark is None or not m.positions:
             return
         keys = sorted(m.positions)
-        pay = funding_payments({index_key(*k): m.positions[k].lots for k in keys}, m.mark, m.rate, m.K)
+        lots = {index_key(*k): m.positions[k].lots for k in keys}
+        # notional at mark × rate: linear lots × mark × K; inverse lots × k_inv / mark (as K at price 1)
+        pay = funding_payments(lots, 1, m.rate, m.k_inv / m.mark) if m.inverse else \
+            funding_payments(lots, m.mark, m.rate, m.K)
         pool = ("funding:" + m.symbol, 0)
 
         def holder(k):
@@ -742,7 +842,7 @@ class Exchange:
         if account in m.isolated:
             p = m.positions.get((account, pside))
             return p is not None and (self.isolated_margin(account, m.symbol, pside)
-                                      + M.upnl(p.lots, p.cost, m.mark, m.K)) <= self._mm(m, p, exact=True)
+                                      + m.upnl(p)) <= self._mm(m, p, exact=True)
         return self.margin_balance(account, m.asset) <= self.maintenance(account, m.asset, exact=True)
 
     def _sweep(self, m: _Market) -> bool:
@@ -764,6 +864,8 @@ class Exchange:
 
     def _liquidate(self, m: _Market, account: int, pside: int) -> None:
         isolated = account in m.isolated
+        if isolated:
+            self._liquidating.add((m.symbol, account, pside))
         # 1. cancel open orders: every market for cross, this market for an isolated position
         for other in (m,) if isolated else self.markets.values():
             if other.book.open_orders(account):
@@ -771,8 +873,7 @@ class Exchange:
                 self._book_events(other)
         legs = [(pside, m.positions[(account, pside)])] if isolated else list(m.legs(account))
         wallet, other_upnl = self._collateral(m, account, pside)
-        bp = bankruptcy_price([Leg(p.lots, p.cost) for _, p in legs], wallet, K=m.K, tick_size=m.tick,
-                              other_upnl=other_upnl)
+        bp = m.bp([p for _, p in legs], wallet, other_upnl)
         lo, hi, _, _ = m.spec.book_limits()
         bp_tick = min(max(bp.tick if bp is not None else m.mark, lo), hi)
         liquidated = sum(abs(p.lots) for _, p in legs)
@@ -780,10 +881,11 @@ class Exchange:
             lots = p.lots
             side = Side.SELL if lots > 0 else Side.BUY
             # 2. partial: one IOC down to the next-lower bracket, if that restores the margin
-            tier = m.brackets.for_notional(M.notional(lots, m.mark, m.K))
+            tier = m.brackets.for_notional(m.value(lots, m.mark))
             partial = 0
             if tier.number > 1:
-                keep = tier.floor // (m.mark * m.K)  # lots whose notional fits the lower bracket
+                # lots whose notional at mark fits the lower bracket
+                keep = tier.floor * m.mark // m.k_inv if m.inverse else tier.floor // (m.mark * m.K)
                 partial = abs(lots) - keep
                 self._force(m, account, leg_side, side, partial, bp_tick)
                 if (account, leg_side) not in m.positions or not self._liquidatable(m, account, pside):
@@ -798,8 +900,7 @@ class Exchange:
             rest = self.position(account, m.symbol, leg_side).lots
             taken = deleveraged = 0
             if rest and self.ledger.insurance(m.asset) > 0:
-                self._trade(m, account, leg_side, -rest, bp_tick)
-                self._trade(m, IF_ACCOUNT, BOTH, rest, bp_tick)
+                self._pair(m, IF_ACCOUNT, BOTH, account, leg_side, rest, bp_tick)
                 taken = abs(rest)
             elif rest:
                 deleveraged = self._adl(m, account, leg_side, rest, bp_tick)
@@ -812,13 +913,16 @@ class Exchange:
             remaining = self.isolated_margin(account, m.symbol, pside)
         else:
             holder, remaining = account, self.margin_balance(account, m.asset)
-        fee = apply_rate_up(liquidated * bp_tick * m.K, rate(m.spec.liquidation_fee))
+        fee = apply_rate_up(m.value(liquidated, bp_tick), rate(m.spec.liquidation_fee))
         if remaining > 0:
             self._move(m.asset, holder, INSURANCE, min(fee, remaining), "liquidation_fee")
         elif remaining < 0:
             self._move(m.asset, INSURANCE, holder, -remaining, "insurance_cover")
-        if isolated and (account, pside) not in m.positions:
-            self._move(m.asset, holder, account, self.isolated_margin(account, m.symbol, pside), "isolated_margin")
+        if isolated:
+            self._liquidating.discard((m.symbol, account, pside))
+            if (account, pside) not in m.positions:  # what is left of its margin goes home
+                self._move(m.asset, holder, account, self.isolated_margin(account, m.symbol, pside),
+                           "isolated_margin")
         self._rekey_account(account)
 
     def _force(self, m: _Market, account: int, pside: int, side: int, qty: int, price: int) -> None:
@@ -852,8 +956,7 @@ class Exchange:
             if m.book.open_orders(cp[0]):
                 m.book.cancel_all(cp[0], self.ts)
                 self._book_events(m)
-            self._trade(m, account, pside, -signed, price)
-            self._trade(m, cp[0], cp[1], signed, price)
+            self._pair(m, cp[0], cp[1], account, pside, signed, price)
             self._events.append(AutoDeleveraged(m.symbol, account, cp[0], q, price))
             done += q
         return done
@@ -867,7 +970,7 @@ class Exchange:
         side = Side.SELL if p.lots > 0 else Side.BUY
         # never trade at a loss beyond the fund's balance: limit at its own bankruptcy price,
         # rounded in the fund's favour (the fund never pays for rounding)
-        bp = bankruptcy_price([Leg(p.lots, p.cost)], self.ledger.insurance(m.asset), K=m.K, tick_size=m.tick)
+        bp = m.bp([p], self.ledger.insurance(m.asset))
         protect = self._protection(m, side)
         limit = protect if bp is None else (max(protect, bp.tick) if side == Side.SELL else min(protect, bp.tick))
         self._force(m, IF_ACCOUNT, BOTH, side, abs(p.lots), limit)

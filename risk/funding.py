@@ -103,6 +103,25 @@ def impact_price(levels: Iterable[tuple[int, int]], impact_notional_units: int, 
     return None
 
 
+def impact_price_contracts(levels: Iterable[tuple[int, int]], lots: int) -> Fraction | None:
+    """Inverse markets: average fill price, exact, in ticks, of a market order for ``lots``
+    contracts (its size is a face value in the quote currency, so it is a number of contracts).
+    An inverse contract's average price is the contract-weighted harmonic mean: contracts /
+    Σ (contracts_i / price_i). The last level is filled fractionally. None when the book is short."""
+    if lots <= 0:
+        raise ValueError("impact size must be > 0 contracts")
+    remaining, coin = lots, Fraction(0)  # coin: Σ contracts / price, in contracts per tick
+    for price, size in levels:
+        if price <= 0 or size <= 0:
+            raise ValueError(f"bad depth level ({price}, {size})")
+        take = min(size, remaining)
+        coin += Fraction(take, price)
+        remaining -= take
+        if remaining == 0:
+            return lots / coin
+    return None
+
+
 def premium_index(impact_bid: Fraction | int | None, impact_ask: Fraction | int | None, index: int) -> int:
     """P = [max(0, ImpactBid − Index) − max(0, Index − ImpactAsk)] / Index as a scaled rate,
     rounded to the nearest 1e-8, ties to even. Prices in ticks (impact prices may be exact

@@ -8,13 +8,20 @@ Rounding: when a fill closes part of a position, the cost taken out is C × clos
 rounded toward +infinity, so the realized PnL of that fill rounds down (against the account).
 The cost that stays absorbs the remainder, so over a position's life the realized PnL sums
 exactly to the fills' cash flows and nothing leaks.
+
+Inverse (coin-margined) positions keep `cost` as the signed coin value of the opening fills,
+Σ floor(lots × K_inv / price) money units (K_inv: coin money units × ticks per lot), so that
+uPnL = cost − lots × K_inv / mark. Every rounding there goes down (against the account); the
+engine books what the two sides of a fill lose to rounding as dust.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 
-from perpsim.risk.units import div_up
+from perpsim.risk.units import div_down, div_up
 
 
 @dataclass(slots=True)
@@ -48,3 +55,22 @@ class Position:
         if self.lots == 0 or (qty > 0) == (self.lots > 0):
             return 0
         return qty if abs(qty) <= abs(self.lots) else -self.lots
+
+    def apply_inverse_fill(self, qty: int, price: int, k_inv: Fraction) -> int:
+        """Inverse counterpart of `apply_fill`: realized PnL in coin money units, rounded down.
+
+        An opening fill adds floor(qty × k_inv / price) to the cost; a closing fill takes out
+        cost × closed / lots rounded down and realizes it minus the closed part's value."""
+        if self.lots == 0 or (qty > 0) == (self.lots > 0):
+            self.lots += qty
+            self.cost += math.floor(Fraction(qty) * k_inv / price)
+            return 0
+        closed = -qty if abs(qty) <= abs(self.lots) else self.lots
+        removed = div_down(self.cost * closed, self.lots)
+        realized = math.floor(removed - Fraction(closed) * k_inv / price)
+        self.lots -= closed
+        self.cost -= removed
+        rest = qty + closed
+        if rest:
+            self.lots, self.cost = rest, math.floor(Fraction(rest) * k_inv / price)
+        return realized

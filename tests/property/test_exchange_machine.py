@@ -15,32 +15,38 @@ from perpsim.engine import commands as C
 from perpsim.engine.exchange import IF_ACCOUNT, Exchange
 from perpsim.model.enums import OrderKind, PositionSide, Side, TimeInForce
 from perpsim.model.markets import default_markets
-from perpsim.risk.brackets import btcusdt_brackets
+from perpsim.risk.brackets import Brackets, btcusdt_brackets
 
 U = 10**8
-SYMBOL = "BTCUSDT"
-SPEC = default_markets()[SYMBOL]
 ACCOUNTS = st.integers(min_value=1, max_value=6)
 
 
-def make() -> Exchange:
-    return Exchange({SYMBOL: SPEC}, {SYMBOL: btcusdt_brackets(U)}, book_impl="cython", start_ts=1)
-
-
 class ExchangeMachine(RuleBasedStateMachine):
+    """Linear BTCUSDT; deposits in USDT (amounts below are whole units of ASSET / SCALE)."""
+
+    SYMBOL, ASSET, SCALE = "BTCUSDT", "USDT", 1
+    BRACKETS = btcusdt_brackets(U)
+
+    def make(self) -> Exchange:
+        return Exchange({self.SYMBOL: default_markets()[self.SYMBOL]}, {self.SYMBOL: self.BRACKETS},
+                        book_impl="cython", start_ts=1)
+
+    def units(self, whole: int) -> int:
+        return whole * U // self.SCALE
+
     @initialize(isolated=st.sets(ACCOUNTS, max_size=3), hedge=st.sets(ACCOUNTS, max_size=2),
                 funds=st.lists(st.sampled_from([100, 1_000, 20_000]), min_size=6, max_size=6))
     def setup(self, isolated, hedge, funds) -> None:
-        self.a, self.b = make(), make()
+        self.a, self.b = self.make(), self.make()
         self.ts, self.price = 1, 200_000  # ticks of 0.1: 20,000 USDT
         self.hedge = hedge
-        self.send(C.SetIndexPrice(self.ts, SYMBOL, self.price))
+        self.send(C.SetIndexPrice(self.ts, self.SYMBOL, self.price))
         for account in sorted(isolated):
-            self.send(C.SetMarginMode(self.ts, account, SYMBOL, isolated=True))
+            self.send(C.SetMarginMode(self.ts, account, self.SYMBOL, isolated=True))
         for account in sorted(hedge):
             self.send(C.SetPositionMode(self.ts, account, hedge=True))
         for account, usdt in enumerate(funds, start=1):
-            self.send(C.Deposit(self.ts, account, "USDT", usdt * U))
+            self.send(C.Deposit(self.ts, account, self.ASSET, self.units(usdt)))
 
     def send(self, cmd) -> list:
         ea, eb = self.a.apply(cmd), self.b.apply(cmd)
@@ -52,15 +58,15 @@ class ExchangeMachine(RuleBasedStateMachine):
 
     @rule(account=ACCOUNTS, usdt=st.sampled_from([50, 500, 5_000, 100_000]))
     def deposit(self, account, usdt) -> None:
-        self.send(C.Deposit(self.ts, account, "USDT", usdt * U))
+        self.send(C.Deposit(self.ts, account, self.ASSET, self.units(usdt)))
 
     @rule(account=ACCOUNTS, usdt=st.integers(min_value=-5, max_value=5_000))
     def withdraw(self, account, usdt) -> None:
-        self.send(C.Withdraw(self.ts, account, "USDT", usdt * U))
+        self.send(C.Withdraw(self.ts, account, self.ASSET, self.units(usdt)))
 
     @rule(account=ACCOUNTS, leverage=st.sampled_from([1, 5, 20, 50, 125, 200]))
     def leverage(self, account, leverage) -> None:
-        self.send(C.SetLeverage(self.ts, account, SYMBOL, leverage))
+        self.send(C.SetLeverage(self.ts, account, self.SYMBOL, leverage))
 
     @rule(account=ACCOUNTS, side=st.sampled_from(list(Side)), lots=st.sampled_from([1, 10, 100, 500, 2_000]),
           offset=st.integers(min_value=-400, max_value=400), market=st.booleans(), reduce_only=st.booleans(),
@@ -71,7 +77,7 @@ class ExchangeMachine(RuleBasedStateMachine):
             pside, reduce_only = (PositionSide.LONG if long_side else PositionSide.SHORT), False
         price = self.price - offset if side == Side.BUY else self.price + offset
         kind, tif = (OrderKind.MARKET, TimeInForce.IOC) if market else (OrderKind.LIMIT, TimeInForce.GTC)
-        self.send(C.PlaceOrder(self.ts, account, SYMBOL, side, lots, 0 if market else price, kind=kind, tif=tif,
+        self.send(C.PlaceOrder(self.ts, account, self.SYMBOL, side, lots, 0 if market else price, kind=kind, tif=tif,
                                reduce_only=reduce_only, position_side=pside))
 
     @rule(maker=ACCOUNTS, taker=ACCOUNTS, side=st.sampled_from(list(Side)),
@@ -79,27 +85,27 @@ class ExchangeMachine(RuleBasedStateMachine):
     def cross(self, maker, taker, side, lots, leverage) -> None:
         """A maker quote at the index and a taker that lifts it: builds leveraged positions."""
         for account in (maker, taker):
-            self.send(C.SetLeverage(self.ts, account, SYMBOL, leverage))
+            self.send(C.SetLeverage(self.ts, account, self.SYMBOL, leverage))
         sides = {a: (PositionSide.LONG if s == Side.BUY else PositionSide.SHORT) if a in self.hedge
                  else PositionSide.BOTH for a, s in ((maker, 1 - side), (taker, side))}
-        self.send(C.PlaceOrder(self.ts, maker, SYMBOL, Side(1 - side), lots, self.price,
+        self.send(C.PlaceOrder(self.ts, maker, self.SYMBOL, Side(1 - side), lots, self.price,
                                position_side=sides[maker]))
-        self.send(C.PlaceOrder(self.ts, taker, SYMBOL, side, lots, 0, kind=OrderKind.MARKET, tif=TimeInForce.IOC,
+        self.send(C.PlaceOrder(self.ts, taker, self.SYMBOL, side, lots, 0, kind=OrderKind.MARKET, tif=TimeInForce.IOC,
                                position_side=sides[taker]))
 
     @rule(account=ACCOUNTS)
     def cancel_all(self, account) -> None:
-        self.send(C.CancelAll(self.ts, account, SYMBOL))
+        self.send(C.CancelAll(self.ts, account, self.SYMBOL))
 
     @rule(move=st.integers(min_value=-2_500, max_value=2_500), dt=st.sampled_from([0, 10**9, 3_600 * 10**9]))
     def index(self, move, dt) -> None:
         self.ts += dt
         self.price = max(1_000, self.price + move * 10)
-        self.send(C.SetIndexPrice(self.ts, SYMBOL, self.price))
+        self.send(C.SetIndexPrice(self.ts, self.SYMBOL, self.price))
 
     @rule(usdt=st.sampled_from([10, 1_000]))
     def fund(self, usdt) -> None:
-        self.send(C.FundInsurance(self.ts, "USDT", usdt * U))
+        self.send(C.FundInsurance(self.ts, self.ASSET, self.units(usdt)))
 
     @invariant()
     def sound(self) -> None:
@@ -108,14 +114,23 @@ class ExchangeMachine(RuleBasedStateMachine):
         ex = self.a
         ex.check_integrity()
         assert ex.state_hash() == self.b.state_hash()
-        m = ex.markets[SYMBOL]
+        m = ex.markets[self.SYMBOL]
         for account, pside in list(m.positions):
             if account != IF_ACCOUNT and m.mark is not None:
                 assert not ex._liquidatable(m, account, pside), f"account {account} left under MM"
         for holder, balances in ex.ledger._bal.items():
             if holder[0] in ("wallet",) or holder[0].startswith("iso:"):
-                assert balances.get("USDT", 0) >= 0, f"{holder} negative"
+                assert balances.get(self.ASSET, 0) >= 0, f"{holder} negative"
 
 
-ExchangeMachine.TestCase.settings = settings(max_examples=100, stateful_step_count=50, deadline=None)
+class InverseExchangeMachine(ExchangeMachine):
+    """Inverse BTCUSD (100 USD contracts); deposits in BTC at 1/20,000 of the USDT amounts."""
+
+    SYMBOL, ASSET, SCALE = "BTCUSD", "BTC", 20_000
+    BRACKETS = Brackets.from_rows([(10 * U, 125, 400_000), (20 * U, 100, 500_000), (30 * U, 50, 1_000_000)])
+
+
+for machine in (ExchangeMachine, InverseExchangeMachine):
+    machine.TestCase.settings = settings(max_examples=100, stateful_step_count=50, deadline=None)
 TestExchangeMachine = ExchangeMachine.TestCase
+TestInverseExchangeMachine = InverseExchangeMachine.TestCase

@@ -268,3 +268,13 @@ def test_payments_conserve_and_round_against_accounts(longs, shorts, mark, r, k)
             assert deltas[key] <= 0 and -deltas[key] >= -exact
         else:
             assert 0 <= deltas[key] <= exact
+
+
+def test_inverse_impact_price_is_the_contract_weighted_harmonic_mean():
+    from fractions import Fraction
+
+    from perpsim.risk.funding import impact_price_contracts
+
+    # 10 contracts at 100 ticks and 5 of the next 10 at 200: 15 / (10/100 + 5/200) = 120
+    assert impact_price_contracts([(100, 10), (200, 10)], 15) == Fraction(120)
+    assert impact_price_contracts([(100, 10)], 11) is None

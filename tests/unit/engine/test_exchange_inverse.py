@@ -1,0 +1,80 @@
+"""Inverse (coin-margined) markets: PnL in coin, exact to the satoshi with rounding stated."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from perpsim.engine import commands as C
+from perpsim.engine.events import Liquidation
+from perpsim.engine.exchange import Exchange
+from perpsim.model.enums import Side
+from perpsim.model.markets import default_markets
+from perpsim.risk.brackets import Brackets
+
+SAT = 10**8  # money units per BTC
+SYMBOL = "BTCUSD"
+SPEC = default_markets()[SYMBOL]  # 100 USD contracts, tick 0.1
+# a COIN-M style table in BTC: caps 10/20/30 BTC, MMR 0.4/0.5/1 %
+BRACKETS = Brackets.from_rows([(10 * SAT, 125, 400_000), (20 * SAT, 100, 500_000), (30 * SAT, 50, 1_000_000)])
+
+
+def px(text: str) -> int:
+    return SPEC.price_to_ticks(text)
+
+
+@pytest.fixture
+def ex():
+    ex = Exchange({SYMBOL: SPEC}, {SYMBOL: BRACKETS}, start_ts=1)
+    ex.apply(C.SetIndexPrice(1, SYMBOL, px("50000")))
+    for account in (1, 2):
+        ex.apply(C.Deposit(1, account, "BTC", 10 * SAT))
+    return ex
+
+
+def do(ex, cmd):
+    events = ex.apply(cmd)
+    ex.check_integrity()
+    return events
+
+
+def test_long_profit_is_paid_in_coin(ex):
+    # account 2 buys 100 contracts (10,000 USD) at 50,000: cost 10,000 / 50,000 = 0.2 BTC
+    do(ex, C.PlaceOrder(1, 1, SYMBOL, Side.SELL, 100, px("50000")))
+    do(ex, C.PlaceOrder(1, 2, SYMBOL, Side.BUY, 100, px("50000")))
+    p = ex.position(2, SYMBOL)
+    assert (p.lots, p.cost) == (100, 20_000_000)
+    do(ex, C.SetIndexPrice(2, SYMBOL, px("60000")))
+    # uPnL = 0.2 - 10,000 / 60,000 = 0.0333... BTC, rounded down
+    assert ex.upnl(2, "BTC") == 3_333_333
+    assert ex.upnl(1, "BTC") == -3_333_334  # the short's loss rounds up in size
+    wallet = ex.wallet(2, "BTC")
+    do(ex, C.PlaceOrder(2, 1, SYMBOL, Side.BUY, 100, px("60000")))
+    do(ex, C.PlaceOrder(2, 2, SYMBOL, Side.SELL, 100, px("60000"), reduce_only=True))
+    # realized the same 3,333,333 sat; taker fee 0.05 % of 10,000 / 60,000 BTC, rounded up
+    assert ex.wallet(2, "BTC") == wallet + 3_333_333 - 8_334
+    # the half satoshi both sides lost to rounding is booked as dust, not lost
+    assert ex.ledger.balance(("dust", 0), "BTC") == 1
+
+
+def test_inverse_isolated_liquidation(ex):
+    do(ex, C.SetMarginMode(1, 2, SYMBOL, isolated=True))
+    do(ex, C.PlaceOrder(1, 1, SYMBOL, Side.SELL, 100, px("50000")))
+    do(ex, C.PlaceOrder(1, 2, SYMBOL, Side.BUY, 100, px("50000")))
+    # isolated margin at 20x: 0.2 BTC / 20 = 0.01 BTC
+    assert ex.isolated_margin(2, SYMBOL) == 1_000_000
+    lp = ex.liquidation_price(2, SYMBOL)
+    # COIN-M: LP = (N×MMR + N) / (WB + N/EP) with N = 10,000 USD, WB 0.01 BTC, EP 50,000
+    assert lp.price == Fraction(10_040) / (Fraction("0.01") + Fraction(10_000, 50_000))
+    do(ex, C.PlaceOrder(1, 1, SYMBOL, Side.BUY, 100, px("47000")))
+    events = do(ex, C.SetIndexPrice(2, SYMBOL, px("47700")))
+    (liq,) = [e for e in events if isinstance(e, Liquidation)]
+    # bankruptcy: 10,000 / (0.01 + 0.2) = 47,619.047... rounded up to the tick for a long
+    assert liq.bankruptcy_price == px("47619.1")
+    assert ex.position(2, SYMBOL).lots == 0
+    assert ex.isolated_margin(2, SYMBOL) == 0
+    # deleveraged at the bankruptcy price: 23 sat of the isolated margin were left, and went to
+    # the fund as (part of) the liquidation fee; the wallet lost the margin and the taker fee
+    assert ex.wallet(2, "BTC") == 10 * SAT - 1_000_000 - 10_000
+    assert ex.ledger.insurance("BTC") == 23
