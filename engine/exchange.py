@@ -44,11 +44,10 @@ from perpsim.model.reasons import RejectReason as R
 from perpsim.risk import margin as M
 from perpsim.risk.brackets import Brackets
 from perpsim.risk.funding import (
-    FUNDING_INTERVAL_NS,
     PREMIUM_SAMPLE_NS,
     FundingAccumulator,
+    FundingConfig,
     funding_payments,
-    funding_rate,
     impact_notional,
     impact_price,
     impact_price_contracts,
@@ -113,6 +112,7 @@ class _Market:
     brackets: Brackets
     index: IndexPrice
     mark_state: MarkPrice
+    funding_config: FundingConfig
     funding: FundingAccumulator
     imn: int  # impact margin notional: money units (linear) or quote units × 10**settle_decimals (inverse)
     liq: LiquidationIndex = field(default_factory=LiquidationIndex)
@@ -201,9 +201,11 @@ class Exchange:
 
     def __init__(self, markets: dict[str, MarketSpec], brackets: dict[str, Brackets], *,
                  book_impl: str = "cython", profile: VenueProfile = BINANCE, start_ts: int = 0,
-                 index_sources: dict[str, dict[str, int]] | None = None) -> None:
+                 index_sources: dict[str, dict[str, int]] | None = None,
+                 funding: dict[str, FundingConfig] | None = None) -> None:
         """`index_sources`: per symbol, the index constituents and their weights; a market
-        without an entry is driven by one "sandbox" source that never goes stale."""
+        without an entry is driven by one "sandbox" source that never goes stale.
+        `funding`: per symbol, the funding interval and rate cap/floor (default: 8 h, no cap)."""
         self.profile = profile
         self.markets: dict[str, _Market] = {}
         for symbol in sorted(markets):
@@ -223,10 +225,11 @@ class Exchange:
                 brackets=b,
                 index=index,
                 mark_state=MarkPrice(start_ts=start_ts),
-                funding=FundingAccumulator(start_ts=start_ts),
+                funding_config=(cfg := (funding or {}).get(symbol, FundingConfig())),
+                funding=FundingAccumulator(start_ts=start_ts, interval_ns=cfg.interval_ns),
                 # Binance IMN = 200 USDT / IMR at the highest leverage
                 imn=impact_notional(RATE_SCALE // b[0].max_leverage, 10**spec.settle_decimals),
-                next_funding=next_funding_ts(start_ts, FUNDING_INTERVAL_NS),
+                next_funding=next_funding_ts(start_ts, cfg.interval_ns),
             )
         self.ledger = Ledger()
         self.leverage: dict[tuple[int, str], int] = {}
@@ -751,7 +754,7 @@ class Exchange:
             premium = self._premium(m) if live else None
             for closed in m.funding.sample(ts, premium):
                 if closed.avg_premium is not None:
-                    m.rate = funding_rate(closed.avg_premium)
+                    m.rate = m.funding_config.rate(closed.avg_premium)
                 self._settle_funding(m)
             m.next_funding = m.funding.open_interval_end
 

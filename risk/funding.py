@@ -18,6 +18,7 @@ returned as dust for the ledger to book.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import NamedTuple, TypeVar
 
@@ -45,6 +46,24 @@ IMPACT_MARGIN = 200
 """Binance's impact margin: IMN = 200 USDT / initial margin rate at max leverage."""
 
 WEIGHTINGS = ("mean", "linear")
+
+
+@dataclass(frozen=True, slots=True)
+class FundingConfig:
+    """A market's funding rules (Binance /fapi/v1/fundingInfo): interval and rate cap/floor.
+
+    interval_ns: 8, 4, 2 or 1 hours; cap / floor: scaled rates or None (no bound); interest:
+    the interest per interval, by default Binance's 0.03 %/day pro rata."""
+
+    interval_ns: int = FUNDING_INTERVAL_NS
+    cap: int | None = None
+    floor: int | None = None
+    interest: int | None = None
+
+    def rate(self, avg_premium: int) -> int:
+        """The funding rate of an interval from its average premium index (exact)."""
+        interest = interest_for_interval(self.interval_ns) if self.interest is None else self.interest
+        return funding_rate(avg_premium, interest, cap=self.cap, floor=self.floor)
 
 
 def next_funding_ts(ts: int, interval_ns: int = FUNDING_INTERVAL_NS) -> int:

@@ -366,3 +366,21 @@ def test_bybit_profile_liquidates_earlier_with_mm_at_entry():
         prices[profile.name] = ex.liquidation_price(3, SYMBOL).price
     assert prices["bybit"] == 19_700
     assert round(prices["binance"], 2) == pytest.approx(19_698.49)
+
+
+def test_funding_interval_and_cap_per_market():
+    """A 4 h market pays every 4 h with the interest pro rata (0.005 %); a cap bounds the rate."""
+    from perpsim.risk.funding import FundingConfig
+
+    cfg = {SYMBOL: FundingConfig(interval_ns=4 * HOUR, cap=3_000)}  # cap 0.003 %
+    ex = Exchange({SYMBOL: SPEC}, {SYMBOL: btcusdt_brackets(U)}, start_ts=1, funding=cfg)
+    ex.apply(C.SetIndexPrice(1, SYMBOL, px("20000")))
+    for a in (1, 2):
+        ex.apply(C.Deposit(1, a, "USDT", 100_000 * U))
+    ex.apply(C.PlaceOrder(1, 1, SYMBOL, Side.SELL, qty("1"), px("20000")))
+    ex.apply(C.PlaceOrder(1, 2, SYMBOL, Side.BUY, qty("1"), px("20000")))
+    events = ex.apply(C.SetIndexPrice(4 * HOUR, SYMBOL, px("20000")))
+    (settled,) = of(events, FundingSettled)
+    assert settled.rate == 3_000  # 0.005 % interest, capped at 0.003 %
+    assert [t for t, _ in ex.funding_history] == [4 * HOUR]
+    ex.check_integrity()
