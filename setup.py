@@ -18,7 +18,12 @@ PACKAGES = {
     "perpsim.risk": "risk",
     "perpsim.clients": "clients",
     "perpsim.sim": "sim",
+    "perpsim.venue": "venue",
 }
+
+# Generated protobuf/gRPC code: built from proto/ into this folder, imported as perpsim.v1.
+PROTO_OUT = Path("build", "proto-gen")
+PACKAGES["perpsim.v1"] = str(PROTO_OUT / "perpsim" / "v1")
 
 # Every compiled kernel, listed explicitly: import name -> sources.
 EXTENSIONS = [
@@ -27,6 +32,22 @@ EXTENSIONS = [
 ]
 
 DEBUG = os.environ.get("PERPSIM_DEBUG") == "1"
+
+
+def generate_protos() -> None:
+    """protoc (grpcio-tools) over proto/perpsim/v1/*.proto: messages, stubs and .pyi typing."""
+    from grpc_tools import protoc
+
+    protos = sorted(str(p) for p in Path("proto", "perpsim", "v1").glob("*.proto"))
+    out = PROTO_OUT / "perpsim" / "v1"
+    shutil.rmtree(PROTO_OUT, ignore_errors=True)
+    out.mkdir(parents=True)
+    (out / "__init__.py").write_text('"""Generated from proto/perpsim/v1 by grpcio-tools at build time."""\n')
+    include = str(Path(protoc.__file__).parent / "_proto")
+    args = ["protoc", "-Iproto", f"-I{include}", f"--python_out={PROTO_OUT}", f"--grpc_python_out={PROTO_OUT}",
+            f"--pyi_out={PROTO_OUT}", *protos]
+    if protoc.main(args) != 0:
+        raise RuntimeError("protoc failed on " + " ".join(protos))
 
 
 def cython_include_dir() -> str:
@@ -57,12 +78,15 @@ directives = {
 for ext in EXTENSIONS:
     ext.extra_compile_args = ["-O2"] + (["-DCYTHON_TRACE=1"] if DEBUG else [])
 
+generate_protos()
+
 setup(
     packages=list(PACKAGES),
     package_dir=PACKAGES,
     package_data={
         "perpsim.engine": ["*.pyi", "*.pxd"],
         "perpsim.model": ["*.toml"],
+        "perpsim.v1": ["*.pyi"],
         "perpsim.risk": ["*.pyi", "*.pxd"],
     },
     ext_modules=cythonize(

@@ -91,6 +91,8 @@ class PlaceOrder:
     expire_ts: int = 0
     #: BOTH in one-way mode; LONG or SHORT in hedge mode (a SELL on LONG closes the long)
     position_side: int = PositionSide.BOTH
+    #: the client's id for the order; the engine ignores it, the venue keeps it (idempotency)
+    client_order_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -879,25 +879,24 @@ class Exchange:
         bp = m.bp([p for _, p in legs], wallet, other_upnl)
         lo, hi, _, _ = m.spec.book_limits()
         bp_tick = min(max(bp.tick if bp is not None else m.mark, lo), hi)
-        liquidated = sum(abs(p.lots) for _, p in legs)
         for leg_side, p in legs:
             lots = p.lots
             side = Side.SELL if lots > 0 else Side.BUY
-            # 2. partial: one IOC down to the next-lower bracket, if that restores the margin
+            # 2. partial: one IOC down to the next-lower bracket; its fee is charged, and if the
+            #    account is then margin compliant the rest stays open (spec 4.2 steps 3-4)
             tier = m.brackets.for_notional(m.value(lots, m.mark))
-            partial = 0
             if tier.number > 1:
                 # lots whose notional at mark fits the lower bracket
                 keep = tier.floor * m.mark // m.k_inv if m.inverse else tier.floor // (m.mark * m.K)
-                partial = abs(lots) - keep
-                self._force(m, account, leg_side, side, partial, bp_tick)
+                self._force(m, account, leg_side, side, abs(lots) - keep, bp_tick)
+                filled = abs(lots) - abs(self.position(account, m.symbol, leg_side).lots)
+                self._liquidation_fee(m, account, pside, filled, bp_tick)
                 if (account, leg_side) not in m.positions or not self._liquidatable(m, account, pside):
-                    filled = abs(lots) - abs(self.position(account, m.symbol, leg_side).lots)
-                    self._events.append(Liquidation(m.symbol, account, side, abs(lots), bp_tick, filled, 0, 0))
+                    self._events.append(Liquidation(m.symbol, account, side, abs(lots) - keep, bp_tick, filled, 0, 0))
                     continue
+                lots = self.position(account, m.symbol, leg_side).lots
             # 3. the forced order for the rest: LIMIT IOC at the bankruptcy price, no trading fee
-            rest_before = self.position(account, m.symbol, leg_side).lots
-            self._force(m, account, leg_side, side, abs(rest_before), bp_tick)
+            self._force(m, account, leg_side, side, abs(lots), bp_tick)
             filled = abs(lots) - abs(self.position(account, m.symbol, leg_side).lots)
             # 4. the rest: the insurance fund takes it over at the bankruptcy price, or ADL if it cannot
             rest = self.position(account, m.symbol, leg_side).lots
@@ -908,18 +907,11 @@ class Exchange:
             elif rest:
                 deleveraged = self._adl(m, account, leg_side, rest, bp_tick)
             self._events.append(Liquidation(m.symbol, account, side, abs(lots), bp_tick, filled, taken, deleveraged))
-        # 5. the liquidation fee on the liquidated amount comes out of the collateral that is
-        #    left (Binance: part of the remaining collateral goes to the fund); a negative
-        #    remainder, left only by rounding to the tick, is covered by the fund
-        if isolated:
-            holder = m.iso_holder(account, pside)
-            remaining = self.isolated_margin(account, m.symbol, pside)
-        else:
-            holder, remaining = account, self.margin_balance(account, m.asset)
-        fee = apply_rate_up(m.value(liquidated, bp_tick), rate(m.spec.liquidation_fee))
-        if remaining > 0:
-            self._move(m.asset, holder, INSURANCE, min(fee, remaining), "liquidation_fee")
-        elif remaining < 0:
+            # 5. the liquidation fee on the liquidated amount, out of the collateral that is left
+            self._liquidation_fee(m, account, pside, abs(lots), bp_tick)
+        # a negative remainder, left only by rounding to the tick, is covered by the fund
+        holder, remaining = self._remaining(m, account, pside)
+        if remaining < 0:
             self._move(m.asset, INSURANCE, holder, -remaining, "insurance_cover")
         if isolated:
             self._liquidating.discard((m.symbol, account, pside))
@@ -927,6 +919,21 @@ class Exchange:
                 self._move(m.asset, holder, account, self.isolated_margin(account, m.symbol, pside),
                            "isolated_margin")
         self._rekey_account(account)
+
+    def _remaining(self, m: _Market, account: int, pside: int):
+        """(holder, collateral left) of a position under liquidation: its isolated margin, or
+        the cross margin balance."""
+        if account in m.isolated:
+            return m.iso_holder(account, pside), self.isolated_margin(account, m.symbol, pside)
+        return account, self.margin_balance(account, m.asset)
+
+    def _liquidation_fee(self, m: _Market, account: int, pside: int, qty: int, price: int) -> None:
+        """Binance's liquidation (clearance) fee on `qty` liquidated lots at `price`, rounded up,
+        paid to the fund out of the collateral that is left, never more than that."""
+        holder, remaining = self._remaining(m, account, pside)
+        fee = apply_rate_up(m.value(qty, price), rate(m.spec.liquidation_fee)) if qty else 0
+        if remaining > 0 and fee:
+            self._move(m.asset, holder, INSURANCE, min(fee, remaining), "liquidation_fee")
 
     def _force(self, m: _Market, account: int, pside: int, side: int, qty: int, price: int) -> None:
         """A forced LIMIT IOC order (liquidation or fund offload): no trading fee."""

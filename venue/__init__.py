@@ -1,0 +1,16 @@
+"""The venue: the service around the deterministic core (see DESIGN.md, "Layers and data flow").
+
+gRPC servicers (thin adapters), auth, validation -> commands, ONE sequencer queue feeding
+`Exchange.apply`, streams, metrics, sandbox controls — and the durability layer the sequencer
+writes through (DESIGN.md, "The core is a deterministic state machine"):
+
+* `perpsim.venue.codec`    — an exact, deterministic binary codec for the engine's commands,
+  with a fixed table of type tags so that old journals stay readable;
+* `perpsim.venue.journal`  — segment files of length-prefixed, CRC-checked, sequence-numbered
+  records, appended with group commit (many records per fsync), checked on open: a torn tail is
+  truncated, corruption anywhere else refuses to open;
+* `perpsim.venue.snapshot` — atomic, checksummed snapshots of an `Exchange`, the last N kept;
+* `perpsim.venue.recovery` — latest snapshot + the journal tail -> the exchange as it was.
+
+Nothing in engine/ or risk/ imports from here: data flows one way.
+"""

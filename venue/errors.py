@@ -1,0 +1,62 @@
+"""Rejections on the wire: one mapping from RejectReason to gRPC status + google.rpc details.
+
+Every rejection carries `google.rpc.ErrorInfo` (reason: the snake_case reason name, domain
+"perpsim", metadata: the reason number, the Binance code where one exists and the structured
+fields). INVALID_ARGUMENT rejections also carry `google.rpc.BadRequest` with the offending field.
+"""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from perpsim.model.reasons import REASONS, RejectReason
+
+DOMAIN = "perpsim"
+
+_CODES = {
+    "INVALID_ARGUMENT": (grpc.StatusCode.INVALID_ARGUMENT, code_pb2.INVALID_ARGUMENT),
+    "FAILED_PRECONDITION": (grpc.StatusCode.FAILED_PRECONDITION, code_pb2.FAILED_PRECONDITION),
+    "NOT_FOUND": (grpc.StatusCode.NOT_FOUND, code_pb2.NOT_FOUND),
+    "ALREADY_EXISTS": (grpc.StatusCode.ALREADY_EXISTS, code_pb2.ALREADY_EXISTS),
+    "RESOURCE_EXHAUSTED": (grpc.StatusCode.RESOURCE_EXHAUSTED, code_pb2.RESOURCE_EXHAUSTED),
+    "UNAUTHENTICATED": (grpc.StatusCode.UNAUTHENTICATED, code_pb2.UNAUTHENTICATED),
+    "PERMISSION_DENIED": (grpc.StatusCode.PERMISSION_DENIED, code_pb2.PERMISSION_DENIED),
+}
+
+
+class VenueError(Exception):
+    """A rejection raised inside a servicer; turned into a gRPC status by `to_status`."""
+
+    def __init__(self, reason: RejectReason, field: str = "", **fields: object) -> None:
+        self.reason = RejectReason(reason)
+        self.field = field
+        self.fields = fields
+        super().__init__(f"{self.reason.name}: {REASONS[self.reason].message}")
+
+
+def status_code(reason: RejectReason) -> grpc.StatusCode:
+    return _CODES[REASONS[reason].status][0]
+
+
+def to_status(err: VenueError) -> grpc.Status:
+    """The rich status of a rejection, ready for `context.abort_with_status`."""
+    info = REASONS[err.reason]
+    _, code = _CODES[info.status]
+    metadata = {"reason_code": str(int(err.reason))}
+    if info.binance_code is not None:
+        metadata["binance_code"] = str(info.binance_code)
+    metadata.update({k: str(v) for k, v in err.fields.items()})
+    details = [error_details_pb2.ErrorInfo(reason=err.reason.name.lower(), domain=DOMAIN, metadata=metadata)]
+    if info.status == "INVALID_ARGUMENT":
+        violation = error_details_pb2.BadRequest.FieldViolation(field=err.field, description=info.message)
+        details.append(error_details_pb2.BadRequest(field_violations=[violation]))
+    packed = []
+    for d in details:
+        a = any_pb2.Any()
+        a.Pack(d)
+        packed.append(a)
+    message = info.message + ("" if not err.fields else " " + ", ".join(f"{k}={v}" for k, v in err.fields.items()))
+    return rpc_status.to_status(status_pb2.Status(code=code, message=message, details=packed))

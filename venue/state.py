@@ -1,0 +1,128 @@
+"""The venue's state: the exchange plus what the API needs to answer about orders.
+
+`VenueState.apply(command)` is the only writer: it applies the command to the exchange and
+derives the order registry (status, filled quantity, client order ids) from the events, so a
+replay of the journal rebuilds the registry exactly as it rebuilds the exchange.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from perpsim.engine import commands as C
+from perpsim.engine.events import CommandRejected, OrderEvent
+from perpsim.engine.exchange import Exchange
+from perpsim.model.enums import EventKind
+
+#: Completed orders kept for queries and idempotent retries, oldest evicted first.
+COMPLETED_KEPT = 100_000
+
+NEW, PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED, REJECTED = (
+    "NEW", "PARTIALLY_FILLED", "FILLED", "CANCELED", "EXPIRED", "REJECTED")
+
+
+@dataclass
+class OrderInfo:
+    """An order as its owner sees it. Quantities in lots, prices in ticks."""
+
+    order_id: int
+    account: int
+    symbol: str
+    client_order_id: str
+    side: int
+    kind: int
+    tif: int
+    price: int
+    qty: int
+    reduce_only: bool
+    position_side: int
+    filled: int = 0
+    status: str = NEW
+
+    @property
+    def open(self) -> bool:
+        return self.status in (NEW, PARTIALLY_FILLED)
+
+
+def fingerprint(cmd: C.PlaceOrder) -> tuple:
+    """What makes two placements with one client order id "the same order": all but the time."""
+    return tuple(getattr(cmd, f.name) for f in dataclasses.fields(cmd) if f.name != "ts")
+
+
+class VenueState:
+    """Exchange + order registry; deterministic like the exchange itself."""
+
+    def __init__(self, exchange: Exchange) -> None:
+        self.exchange = exchange
+        self.orders: dict[int, OrderInfo] = {}
+        self._completed: OrderedDict[int, None] = OrderedDict()
+        self.by_client: dict[tuple[int, str], tuple[tuple, int]] = {}
+
+    def apply(self, cmd) -> list:
+        """Apply one command; returns the exchange's events."""
+        next_id = self.exchange.next_order_id
+        events = self.exchange.apply(cmd)
+        if isinstance(cmd, C.PlaceOrder):
+            self._register(cmd, next_id, events)
+        for e in events:
+            if isinstance(e, OrderEvent):
+                self._track(e)
+        return events
+
+    def find_client_order(self, account: int, client_order_id: str) -> tuple[tuple, int] | None:
+        return self.by_client.get((account, client_order_id))
+
+    def open_orders(self, account: int, symbol: str = "") -> list[OrderInfo]:
+        return [o for o in self.orders.values()
+                if o.account == account and o.open and (not symbol or o.symbol == symbol)]
+
+    def _register(self, cmd: C.PlaceOrder, order_id: int, events: list) -> None:
+        accepted = any(isinstance(e, OrderEvent) and e.event.kind == EventKind.ACCEPTED
+                       and e.event.order_id == order_id for e in events)
+        if not accepted:
+            return
+        book_event = next(e.event for e in events if isinstance(e, OrderEvent) and e.event.order_id == order_id)
+        self.orders[order_id] = OrderInfo(order_id, cmd.account, cmd.symbol, cmd.client_order_id, cmd.side,
+                                          cmd.kind, cmd.tif, book_event.price, book_event.qty, cmd.reduce_only,
+                                          cmd.position_side)
+        if cmd.client_order_id:
+            self.by_client[(cmd.account, cmd.client_order_id)] = (fingerprint(cmd), order_id)
+
+    def _track(self, oe: OrderEvent) -> None:
+        e = oe.event
+        if e.kind == EventKind.FILL:
+            self._filled(e.order_id, e.qty, e.leaves)
+            self._filled(e.counter_order_id, e.qty, e.counter_leaves)
+        elif e.kind in (EventKind.CANCELED, EventKind.EXPIRED):
+            o = self.orders.get(e.order_id)
+            if o is not None and o.open:
+                o.status = CANCELED if e.kind == EventKind.CANCELED else EXPIRED
+                self._complete(o)
+        elif e.kind == EventKind.AMENDED:
+            o = self.orders.get(e.order_id)
+            if o is not None:
+                o.price, o.qty = e.price, o.filled + e.qty
+
+    def _filled(self, order_id: int, qty: int, leaves: int) -> None:
+        o = self.orders.get(order_id)
+        if o is None:
+            return
+        o.filled += qty
+        o.status = FILLED if leaves == 0 else PARTIALLY_FILLED
+        if leaves == 0:
+            self._complete(o)
+
+    def _complete(self, o: OrderInfo) -> None:
+        self._completed[o.order_id] = None
+        while len(self._completed) > COMPLETED_KEPT:
+            old, _ = self._completed.popitem(last=False)
+            gone = self.orders.pop(old)
+            if gone.client_order_id:
+                self.by_client.pop((gone.account, gone.client_order_id), None)
+
+
+def rejection(events: list) -> CommandRejected | None:
+    """The command's rejection, if the exchange refused it."""
+    return next((e for e in events if isinstance(e, CommandRejected)), None)
