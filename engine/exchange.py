@@ -82,8 +82,7 @@ _IMPACT_LEVELS = 1_000
 
 
 def _inverse_leg(m: _Market, p: Position) -> InverseLeg:
-    # entry is the harmonic mean implied by the coin cost: lots × k_inv / cost
-    return InverseLeg(p.lots, Fraction(p.lots) * m.k_inv / p.cost)
+    return InverseLeg(p.lots, m.entry(p))
 
 
 def index_key(account: int, pside: int = 0) -> int:
@@ -138,6 +137,10 @@ class _Market:
         if self.inverse:
             return Fraction(abs(lots)) * self.k_inv / price
         return abs(lots) * price * self.K
+
+    def entry(self, p: Position) -> Fraction:
+        """Average entry price in ticks, exact (inverse: the contract-weighted harmonic mean)."""
+        return Fraction(p.lots) * self.k_inv / p.cost if self.inverse else Fraction(p.cost, p.lots)
 
     def entry_value(self, p: Position) -> int:
         """Notional at the average entry price (money units)."""
@@ -572,6 +575,47 @@ class Exchange:
             return None
         return m.lp(legs, self.wallet(account, m.asset), self.maintenance(account, m.asset, skip=symbol),
                     self.upnl(account, m.asset, skip=symbol), self.profile.liquidation_model)
+
+    def preview_order(self, cmd: C.PlaceOrder) -> dict:
+        """What `cmd` would do to the account if it filled completely at its price (at the band
+        price for a market order), without changing anything: the cost to open (with the fee
+        reserve), the available balance, and the resulting position's lots, maintenance margin,
+        liquidation and bankruptcy price (exact Fractions of the quote currency, None when
+        none) and distance from mark in percent. Money in units, rounded as the venue rounds."""
+        m = self.markets[cmd.symbol]
+        if m.mark is None:
+            raise ValueError("no mark price yet")
+        price = cmd.price if cmd.kind == OrderKind.LIMIT else self._protection(m, cmd.side)
+        sign = 1 if cmd.side == Side.BUY else -1
+        pos = m.positions.get((cmd.account, cmd.position_side), Position())
+        after = Position(pos.lots, pos.cost)
+        opening = cmd.qty - abs(pos.closing_qty(sign * cmd.qty))
+        lev = self._lev(cmd.account, m)
+        cost = 0 if cmd.reduce_only or opening <= 0 else \
+            self._cost_to_open(m, cmd.side, opening, price, lev) + self._fee_reserve(m, m.value(cmd.qty, price))
+        realized = m.fill(after, sign * cmd.qty, price)
+        out = {"cost": cost, "available": self.available(cmd.account, m.asset), "lots": after.lots,
+               "maintenance_margin": 0, "liquidation_price": None, "bankruptcy_price": None,
+               "liquidation_distance_percent": None}
+        if after.lots == 0:
+            return out
+        if cmd.account in m.isolated:
+            wallet = self.isolated_margin(cmd.account, m.symbol, cmd.position_side) + realized + \
+                (M.initial_margin(m.value(opening, price), lev) if opening > 0 else 0)
+            other_mm = other_upnl = 0
+        else:
+            wallet = self.wallet(cmd.account, m.asset) + realized
+            other_mm = self.maintenance(cmd.account, m.asset, skip=m.symbol)
+            other_upnl = self.upnl(cmd.account, m.asset, skip=m.symbol)
+        lp = m.lp([after], wallet, other_mm, other_upnl, self.profile.liquidation_model)
+        bp = m.bp([after], wallet, other_upnl)
+        out["maintenance_margin"] = self._mm(m, after)
+        if lp is not None:
+            out["liquidation_price"] = lp.price
+            out["liquidation_distance_percent"] = abs(m.mark - lp.ticks) / m.mark * 100
+        if bp is not None:
+            out["bankruptcy_price"] = bp.price
+        return out
 
     def _adl_score(self, m: _Market, account: int, pside: int) -> Fraction:
         p = m.positions[(account, pside)]

@@ -25,9 +25,12 @@ from perpsim.risk.units import RATE_SCALE, div_down, rate
 
 __all__ = [
     "BTCUSDT_ROWS",
+    "COIN_ROWS",
     "Bracket",
     "Brackets",
     "btcusdt_brackets",
+    "coin_brackets",
+    "default_brackets",
 ]
 
 
@@ -171,3 +174,27 @@ def btcusdt_brackets(money_scale: int) -> Brackets:
     """The §3.1 BTCUSDT table with caps in money units (``money_scale`` units per USDT,
     e.g. 10**8). Its cum column comes out of the recursion: 0, 50, 1,300, 16,300, … USDT."""
     return Brackets.from_rows((cap * money_scale, lev, rate(Decimal(mmr))) for cap, lev, mmr in BTCUSDT_ROWS)
+
+
+#: An illustrative COIN-M table (caps in coin, max leverage, MMR), Binance's BTCUSD shape.
+COIN_ROWS: tuple[tuple[int, int, str], ...] = (
+    (10, 125, "0.004"),
+    (20, 100, "0.005"),
+    (30, 50, "0.01"),
+    (50, 20, "0.025"),
+    (100, 10, "0.05"),
+    (200, 5, "0.10"),
+    (400, 4, "0.125"),
+    (1_000, 2, "0.25"),
+    (1_500, 1, "0.50"),
+)
+
+
+def coin_brackets(money_scale: int) -> Brackets:
+    """The COIN_ROWS table with caps in coin money units (``money_scale`` units per coin)."""
+    return Brackets.from_rows((cap * money_scale, lev, rate(Decimal(mmr))) for cap, lev, mmr in COIN_ROWS)
+
+
+def default_brackets(inverse: bool, money_scale: int) -> Brackets:
+    """The venue's default table for a market: COIN-M style for inverse, BTCUSDT for linear."""
+    return coin_brackets(money_scale) if inverse else btcusdt_brackets(money_scale)

@@ -1,0 +1,228 @@
+"""`perpsim serve`: the venue process with an embedded default world.
+
+Defaults: data directory ./perpsim-data, markets BTCUSDT and ETHUSDT (linear) and BTCUSD
+(inverse), a moving index feed and a built-in liquidity provider (both can be switched off),
+listening on 127.0.0.1:50051. The feed and the provider are clients of the sequencer like any
+other: their commands are journaled and replay exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import signal
+import threading
+import time
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from perpsim.engine import commands as C
+from perpsim.engine.exchange import Exchange
+from perpsim.model.enums import OrderKind, Side, TimeInForce
+from perpsim.model.markets import MarketKind, default_markets, load_markets
+from perpsim.risk.brackets import default_brackets
+from perpsim.venue.auth import KeyStore
+from perpsim.venue.server import Clock, Sequencer, Venue, build_server, serving
+from perpsim.venue.state import VenueState
+from perpsim.venue.streams import Streams
+
+log = logging.getLogger("perpsim.venue")
+
+DEFAULT_PRICES = {"BTCUSDT": "65000", "ETHUSDT": "3500", "BTCUSD": "65000"}
+
+
+@dataclass
+class VenueConfig:
+    """Everything `perpsim serve` can be told (flags, environment, or a TOML file)."""
+
+    listen: str = "127.0.0.1:50051"
+    data_dir: Path = Path("perpsim-data")
+    admin_key: str | None = None
+    markets_file: Path | None = None
+    start_prices: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+    feed: bool = True
+    feed_interval_s: float = 1.0
+    feed_volatility_bp: int = 5  # per step, basis points (standard deviation of the random walk)
+    liquidity: bool = True
+    liquidity_levels: int = 10
+    liquidity_spread_bp: int = 5
+    book_impl: str = "cython"
+    seed: int = 1
+
+    @classmethod
+    def from_toml(cls, path: Path, **overrides) -> VenueConfig:
+        data = tomllib.loads(Path(path).read_text())
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
+        cfg = cls(**{k: (Path(v) if k in ("data_dir", "markets_file") else v) for k, v in data.items()})
+        for k, v in overrides.items():
+            if v is not None:
+                setattr(cfg, k, v)
+        return cfg
+
+
+def make_exchange(cfg: VenueConfig) -> Exchange:
+    markets = load_markets(cfg.markets_file) if cfg.markets_file else default_markets()
+    brackets = {s: default_brackets(m.kind is MarketKind.INVERSE, 10**m.settle_decimals) for s, m in markets.items()}
+    return Exchange(markets, brackets, book_impl=cfg.book_impl, start_ts=0)
+
+
+class Feeds:
+    """The built-in world: an index random walk and a liquidity provider quoting around it."""
+
+    def __init__(self, venue: Venue, cfg: VenueConfig, maker: int) -> None:
+        self.venue, self.cfg, self.maker = venue, cfg, maker
+        self.rng = random.Random(cfg.seed)
+
+    async def run(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):  # a rejected quote must not stop the world
+                await self.step()
+            await asyncio.sleep(self.cfg.feed_interval_s)
+
+    async def step(self) -> None:
+        ex = self.venue.state.exchange
+        for symbol, m in ex.markets.items():
+            spec = m.spec
+            index = m.index.value(ex.ts) if m.index.live_sources(ex.ts) else \
+                spec.price_to_ticks(self.cfg.start_prices.get(symbol, "100"))
+            if self.cfg.feed:
+                move = self.rng.gauss(0, self.cfg.feed_volatility_bp / 10_000)
+                index = max(1, round(index * (1 + move)))  # the feed is outside the core: floats are fine here
+                await self.venue.run(lambda ts, s=symbol, p=index: C.SetIndexPrice(ts, s, p))
+            if self.cfg.liquidity:
+                await self.quote(symbol, index)
+
+    async def quote(self, symbol: str, index: int) -> None:
+        spec = self.venue.markets[symbol]
+        await self.venue.run(lambda ts: C.CancelAll(ts, self.maker, symbol))
+        step = max(1, index * self.cfg.liquidity_spread_bp // 10_000)
+        lots = max(spec.qty_to_lots(spec.min_qty), spec.qty_to_lots(spec.lot_size) * 10)
+        for level in range(1, self.cfg.liquidity_levels + 1):
+            for side, price in ((Side.BUY, index - level * step), (Side.SELL, index + level * step)):
+                with contextlib.suppress(Exception):
+                    await self.venue.run(lambda ts, s=side, p=price, q=lots * level: C.PlaceOrder(
+                        ts, self.maker, symbol, s, q, p, OrderKind.LIMIT, TimeInForce.GTC))
+
+
+class RunningVenue:
+    """A venue running in this process; `stop()` shuts it down gracefully."""
+
+    def __init__(self, cfg: VenueConfig) -> None:
+        self.cfg = cfg
+        self.port = 0
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    async def main(self, install_signals: bool = False) -> None:
+        cfg = self.cfg
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        keys = KeyStore(cfg.data_dir, cfg.admin_key or os.environ.get("PERPSIM_ADMIN_KEY"))
+        state = VenueState(make_exchange(cfg))
+        clock = Clock()
+        sequencer = Sequencer(state, clock)
+        self.venue = venue = Venue(state, keys, sequencer)
+        streams = Streams(venue)
+        sequencer.listeners.append(streams.publish)
+        server, health = build_server(venue, streams)
+        self.port = server.add_insecure_port(cfg.listen)
+        await server.start()
+        sequencer.start()
+        self._stop = asyncio.Event()
+        if install_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                asyncio.get_running_loop().add_signal_handler(sig, self._stop.set)
+        await self._seed_world(venue, keys)
+        serving(health)
+        tasks = []
+        if cfg.feed or cfg.liquidity:
+            tasks.append(asyncio.create_task(Feeds(venue, cfg, self.maker).run()))
+        self._ready.set()
+        await self._stop.wait()
+        health.enter_graceful_shutdown()
+        for t in tasks:
+            t.cancel()
+        await server.stop(grace=2)
+        await sequencer.stop()
+
+    async def _seed_world(self, venue: Venue, keys: KeyStore) -> None:
+        """First start only: the liquidity provider's account and money, the starting prices."""
+        maker_file = self.cfg.data_dir / "liquidity-account"
+        if maker_file.exists():
+            self.maker = int(maker_file.read_text())
+            return
+        self.maker, _ = keys.create_account()
+        maker_file.write_text(str(self.maker))
+        for symbol, spec in venue.markets.items():
+            ticks = spec.price_to_ticks(self.cfg.start_prices.get(symbol, "100"))
+            await venue.run(lambda ts, s=symbol, p=ticks: C.SetIndexPrice(ts, s, p))
+        for asset in sorted({s.settle for s in venue.markets.values()}):
+            spec = venue.asset_spec(asset)
+            # ten million of a stablecoin, a thousand of a coin
+            amount = spec.money_to_units(Decimal(10_000_000) if asset in ("USDT", "USDC") else Decimal(1_000))
+            await venue.run(lambda ts, a=asset, x=amount: C.Deposit(ts, self.maker, a, x))
+
+    # ---------------------------------------------------------------- in a thread (tests, tools)
+
+    def start_in_thread(self, timeout: float = 30) -> RunningVenue:
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()
+            try:
+                self._loop.run_until_complete(self.main())
+            except BaseException as e:  # surfaced by start_in_thread
+                self._error = e
+                self._ready.set()
+            finally:
+                self._loop.close()
+
+        self._thread = threading.Thread(target=run, name="perpsim-venue", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout) or self._error is not None:
+            raise RuntimeError(f"venue did not start: {self._error!r}")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def serve(cfg: VenueConfig) -> int:
+    """Run the venue in the foreground until SIGINT/SIGTERM."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    running = RunningVenue(cfg)
+
+    async def main() -> None:
+        task = asyncio.create_task(running.main(install_signals=True))
+        while not running._ready.is_set() and not task.done():
+            await asyncio.sleep(0.05)
+        if not task.done():
+            host = cfg.listen.rsplit(":", 1)[0]
+            print(f"perpsim venue listening on {host}:{running.port}")
+            print(f"  data directory: {cfg.data_dir.resolve()}")
+            print(f"  markets: {', '.join(running.venue.markets)}")
+            key_note = "given on the command line or in PERPSIM_ADMIN_KEY" if (
+                cfg.admin_key or os.environ.get("PERPSIM_ADMIN_KEY")) else str(running.venue.keys.admin_key_file)
+            print(f"  admin key: {key_note}")
+            on = {True: "on", False: "off"}
+            print(f"  index feed: {on[cfg.feed]}, liquidity provider: {on[cfg.liquidity]}", flush=True)
+        await task
+
+    started = time.monotonic()
+    asyncio.run(main())
+    log.info("venue stopped after %.1f s", time.monotonic() - started)
+    return 0

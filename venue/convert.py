@@ -1,0 +1,116 @@
+"""The decimal edge of the API: wire enums and decimal strings <-> engine integers.
+
+Input is refused, never rounded: an UNSPECIFIED enum, a price off the tick or a size off the
+lot raises VenueError(INVALID_ARGUMENT) naming the field.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from perpsim.model.enums import OrderKind, PositionSide, Side, StpMode, TimeInForce
+from perpsim.model.markets import MarketSpec
+from perpsim.model.reasons import Rejected
+from perpsim.model.reasons import RejectReason as R
+from perpsim.v1 import common_pb2 as pb
+from perpsim.v1 import market_pb2
+from perpsim.venue.errors import VenueError
+
+SIDE_IN = {pb.SIDE_BUY: Side.BUY, pb.SIDE_SELL: Side.SELL}
+SIDE_OUT = {v: k for k, v in SIDE_IN.items()}
+KIND_IN = {pb.ORDER_TYPE_LIMIT: OrderKind.LIMIT, pb.ORDER_TYPE_MARKET: OrderKind.MARKET}
+KIND_OUT = {v: k for k, v in KIND_IN.items()}
+TIF_IN = {pb.TIME_IN_FORCE_GTC: TimeInForce.GTC, pb.TIME_IN_FORCE_IOC: TimeInForce.IOC,
+          pb.TIME_IN_FORCE_FOK: TimeInForce.FOK, pb.TIME_IN_FORCE_GTX: TimeInForce.GTX,
+          pb.TIME_IN_FORCE_GTD: TimeInForce.GTD}
+TIF_OUT = {v: k for k, v in TIF_IN.items()}
+STP_IN = {pb.SELF_TRADE_PREVENTION_UNSPECIFIED: StpMode.NONE, pb.SELF_TRADE_PREVENTION_NONE: StpMode.NONE,
+          pb.SELF_TRADE_PREVENTION_EXPIRE_TAKER: StpMode.EXPIRE_TAKER,
+          pb.SELF_TRADE_PREVENTION_EXPIRE_MAKER: StpMode.EXPIRE_MAKER,
+          pb.SELF_TRADE_PREVENTION_EXPIRE_BOTH: StpMode.EXPIRE_BOTH}
+PSIDE_IN = {pb.POSITION_SIDE_UNSPECIFIED: PositionSide.BOTH, pb.POSITION_SIDE_BOTH: PositionSide.BOTH,
+            pb.POSITION_SIDE_LONG: PositionSide.LONG, pb.POSITION_SIDE_SHORT: PositionSide.SHORT}
+PSIDE_OUT = {PositionSide.BOTH: pb.POSITION_SIDE_BOTH, PositionSide.LONG: pb.POSITION_SIDE_LONG,
+             PositionSide.SHORT: pb.POSITION_SIDE_SHORT}
+STATUS_OUT = {"NEW": pb.ORDER_STATUS_NEW, "PARTIALLY_FILLED": pb.ORDER_STATUS_PARTIALLY_FILLED,
+              "FILLED": pb.ORDER_STATUS_FILLED, "CANCELED": pb.ORDER_STATUS_CANCELED,
+              "EXPIRED": pb.ORDER_STATUS_EXPIRED, "REJECTED": pb.ORDER_STATUS_REJECTED}
+
+
+def enum_in(table: dict, value: int, field: str, reason: R):
+    """A wire enum value mapped to the engine's, or INVALID_ARGUMENT (UNSPECIFIED included)."""
+    if value not in table:
+        raise VenueError(reason, field=field, value=value)
+    return table[value]
+
+
+def _edge(fn, value, field: str):
+    try:
+        return fn(value)
+    except Rejected as e:
+        raise VenueError(e.reason, field=field, **{k: v for k, v in e.reject.fields.items() if k != "field"}) from e
+
+
+def price_in(spec: MarketSpec, text: str, ticks: int, field: str = "price", required: bool = True) -> int:
+    """Exactly one of a decimal price or an integer tick count (validated against the market)."""
+    if text and ticks:
+        raise VenueError(R.INVALID_PRICE, field=field, problem="give price or price_ticks, not both")
+    if text:
+        return _edge(spec.price_to_ticks, text, field)
+    if ticks:
+        _edge(spec.price_to_ticks, spec.ticks_to_price(ticks), field + "_ticks")
+        return ticks
+    if required:
+        raise VenueError(R.INVALID_PRICE, field=field, problem="missing")
+    return 0
+
+
+def qty_in(spec: MarketSpec, text: str, lots: int, field: str = "quantity") -> int:
+    """Exactly one of a decimal quantity or an integer lot count (validated against the market)."""
+    if text and lots:
+        raise VenueError(R.INVALID_QUANTITY, field=field, problem="give quantity or quantity_lots, not both")
+    if text:
+        return _edge(spec.qty_to_lots, text, field)
+    if lots > 0:
+        _edge(spec.qty_to_lots, spec.lots_to_qty(lots), field + "_lots")
+        return lots
+    raise VenueError(R.INVALID_QUANTITY, field=field, problem="missing or not positive")
+
+
+def money_in(spec: MarketSpec, text: str, field: str = "amount", allow_negative: bool = False) -> int:
+    """A decimal amount of the market's settlement asset in integer units (exact)."""
+    try:
+        if not text or (Decimal(text) <= 0 and not allow_negative) or Decimal(text) == 0:
+            raise VenueError(R.INVALID_QUANTITY, field=field, value=text, problem="must be a positive decimal")
+    except InvalidOperation as e:
+        raise VenueError(R.BAD_PRECISION, field=field, value=text) from e
+    return _edge(spec.money_to_units, text, field)
+
+
+def money_out(spec: MarketSpec, units: int) -> pb.Money:
+    return pb.Money(asset=spec.settle, amount=str(spec.units_to_money(units)), amount_units=units)
+
+
+def level_out(spec: MarketSpec, price: int, lots: int, count: int) -> pb.PriceLevel:
+    return pb.PriceLevel(price=spec.format_price(price), price_ticks=price, quantity=spec.format_qty(lots),
+                         quantity_lots=lots, order_count=count)
+
+
+def mark_out(m, ts: int) -> market_pb2.GetMarkPriceResponse:
+    """Mark, index and last price of an exchange market, with the funding rate (a decimal)."""
+    spec = m.spec
+    index = m.index.value(ts) if m.index.live_sources(ts) else None
+
+    def p(ticks):
+        return (spec.format_price(ticks), ticks) if ticks else ("", 0)
+
+    (mark, mark_t), (idx, idx_t), (last, last_t) = p(m.mark), p(index), p(m.last)
+    return market_pb2.GetMarkPriceResponse(
+        symbol=spec.symbol, mark_price=mark, mark_price_ticks=mark_t, index_price=idx, index_price_ticks=idx_t,
+        last_price=last, last_price_ticks=last_t, funding_rate=str(Decimal(m.rate) / 10**8),
+        next_funding_time_ns=m.next_funding)
+
+
+def fraction_out(x) -> str:
+    """An exact Fraction shown with 8 decimals (a display value, rounded half-even); "" for None."""
+    return "" if x is None else f"{Decimal(x.numerator) / Decimal(x.denominator):.8f}"

@@ -1,0 +1,558 @@
+"""The gRPC venue: thin servicers in front of ONE sequencer that owns the exchange.
+
+Servicers authenticate, validate and convert requests into engine commands, then `submit`
+them. The sequencer task takes commands off one bounded queue in order, stamps their time,
+applies them to the VenueState, appends them to the journal, makes the batch durable with
+one fsync (group commit) and only then resolves the callers' futures and publishes events.
+A full queue is shed with RESOURCE_EXHAUSTED rather than queued without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from perpsim.engine import commands as C
+from perpsim.engine.events import Liquidation, OrderEvent
+from perpsim.model.enums import EventKind, OrderKind, PositionSide, Side, TimeInForce
+from perpsim.model.reasons import RejectReason as R
+from perpsim.v1 import (
+    account_pb2,
+    account_pb2_grpc,
+    common_pb2,
+    market_pb2,
+    market_pb2_grpc,
+    sandbox_pb2,
+    sandbox_pb2_grpc,
+    trading_pb2,
+    trading_pb2_grpc,
+)
+from perpsim.venue import convert as cv
+from perpsim.venue.auth import KeyStore, bearer
+from perpsim.venue.errors import VenueError, to_status
+from perpsim.venue.state import OrderInfo, VenueState, fingerprint, rejection
+
+log = logging.getLogger("perpsim.venue")
+
+QUEUE_LIMIT = 10_000
+BATCH_LIMIT = 1_024
+
+
+class Clock:
+    """Wall-clock time (ns) plus an offset the sandbox can advance."""
+
+    def __init__(self) -> None:
+        self.offset = 0
+
+    def now(self) -> int:
+        return time.time_ns() + self.offset
+
+
+@dataclass
+class _Item:
+    make: Callable[[int], object]
+    future: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class Sequencer:
+    """One writer: applies commands in arrival order, journals them, acknowledges after fsync."""
+
+    def __init__(self, state: VenueState, clock: Clock, journal=None, encode=None) -> None:
+        self.state, self.clock = state, clock
+        self.journal, self.encode = journal, encode
+        self.queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=QUEUE_LIMIT)
+        self.listeners: list[Callable[[object, list], None]] = []
+        self.applied = 0
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="sequencer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def submit(self, make: Callable[[int], object]) -> list:
+        """Queue a command (built from the time it is sequenced at); its events once durable."""
+        item = _Item(make)
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            raise VenueError(R.RATE_LIMITED, problem="venue overloaded, retry later") from None
+        return await item.future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self.queue.get()]
+            while len(batch) < BATCH_LIMIT and not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            done = []
+            for item in batch:
+                cmd = item.make(max(self.clock.now(), self.state.exchange.ts))
+                try:
+                    events = self.state.apply(cmd)
+                except Exception as e:  # a bug in the core: report INTERNAL, keep serving
+                    log.exception("command %r raised", cmd)
+                    item.future.set_exception(e)
+                    continue
+                if self.journal is not None:
+                    self.journal.append(self.encode(cmd))
+                done.append((item, cmd, events))
+            if self.journal is not None and done:
+                await loop.run_in_executor(None, self.journal.commit)
+            self.applied += len(done)
+            for item, cmd, events in done:
+                if not item.future.done():
+                    item.future.set_result(events)
+                for listener in self.listeners:
+                    listener(cmd, events)
+
+
+class Venue:
+    """What the servicers share: state, sequencer, keys, markets."""
+
+    def __init__(self, state: VenueState, keys: KeyStore, sequencer: Sequencer) -> None:
+        self.state, self.keys, self.seq = state, keys, sequencer
+        self.markets = {s: m.spec for s, m in state.exchange.markets.items()}
+
+    def spec(self, symbol: str):
+        spec = self.markets.get(symbol)
+        if spec is None:
+            raise VenueError(R.UNKNOWN_SYMBOL, field="symbol", symbol=symbol)
+        return spec
+
+    def asset_spec(self, asset: str):
+        """A market settled in `asset` (for its money units)."""
+        for spec in self.markets.values():
+            if spec.settle == asset:
+                return spec
+        raise VenueError(R.UNKNOWN_SYMBOL, field="asset", asset=asset)
+
+    def account(self, context) -> int:
+        account = self.keys.account_of(bearer(context.invocation_metadata()))
+        if account is None:
+            raise VenueError(R.UNAUTHENTICATED)
+        return account
+
+    def admin(self, context) -> None:
+        key = bearer(context.invocation_metadata())
+        if key is None:
+            raise VenueError(R.UNAUTHENTICATED)
+        if not self.keys.is_admin(key):
+            raise VenueError(R.PERMISSION_DENIED, problem="the sandbox needs the admin key")
+
+    async def run(self, make) -> list:
+        """Submit a command; raise its rejection as a VenueError."""
+        events = await self.seq.submit(make)
+        rej = rejection(events)
+        if rej is not None:
+            raise VenueError(R(rej.reason), **dict(rej.fields))
+        return events
+
+
+def rpc(method):
+    """Servicer method wrapper: VenueError -> rich status; anything else -> INTERNAL, logged."""
+
+    async def wrapper(self, request, context):
+        try:
+            return await method(self, request, context)
+        except VenueError as e:
+            await context.abort_with_status(to_status(e))
+        except Exception:
+            log.exception("%s failed", method.__name__)
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error (logged)")
+
+    wrapper.__name__ = method.__name__
+    return wrapper
+
+
+def order_out(venue: Venue, o: OrderInfo) -> trading_pb2.Order:
+    spec = venue.markets[o.symbol]
+    return trading_pb2.Order(
+        order_id=o.order_id, client_order_id=o.client_order_id, symbol=o.symbol, side=cv.SIDE_OUT[Side(o.side)],
+        type=cv.KIND_OUT[OrderKind(o.kind)], status=cv.STATUS_OUT[o.status], price=spec.format_price(o.price),
+        price_ticks=o.price, quantity=spec.format_qty(o.qty), quantity_lots=o.qty,
+        filled_quantity=spec.format_qty(o.filled), filled_quantity_lots=o.filled,
+        time_in_force=cv.TIF_OUT[TimeInForce(o.tif)], reduce_only=o.reduce_only,
+        position_side=cv.PSIDE_OUT[PositionSide(o.position_side)])
+
+
+class MarketData(market_pb2_grpc.MarketDataServiceServicer):
+    def __init__(self, venue: Venue, streams) -> None:
+        self.venue, self.streams = venue, streams
+
+    @rpc
+    async def ListMarkets(self, request, context):
+        out = []
+        for s in self.venue.markets.values():
+            out.append(market_pb2.Market(
+                symbol=s.symbol, kind=str(s.kind.value), base_asset=s.base, quote_asset=s.quote,
+                settle_asset=s.settle, tick_size=str(s.tick_size), lot_size=str(s.lot_size),
+                min_quantity=str(s.min_qty), max_quantity=str(s.max_qty), min_notional=str(s.min_notional),
+                contract_size=str(s.contract_size), maker_fee_rate=str(s.maker_fee), taker_fee_rate=str(s.taker_fee),
+                liquidation_fee_rate=str(s.liquidation_fee), price_band_up=str(s.price_band_up),
+                price_band_down=str(s.price_band_down)))
+        return market_pb2.ListMarketsResponse(markets=out)
+
+    @rpc
+    async def GetOrderBook(self, request, context):
+        spec = self.venue.spec(request.symbol)
+        depth = request.depth or 20
+        if not 0 < depth <= 1_000:
+            raise VenueError(R.INVALID_QUANTITY, field="depth", depth=depth)
+        book = self.venue.state.exchange.markets[spec.symbol].book
+        return market_pb2.GetOrderBookResponse(
+            symbol=spec.symbol, sequence=self.venue.seq.applied,
+            bids=[cv.level_out(spec, *lv) for lv in book.depth(Side.BUY, depth)],
+            asks=[cv.level_out(spec, *lv) for lv in book.depth(Side.SELL, depth)])
+
+    @rpc
+    async def GetMarkPrice(self, request, context):
+        symbol = self.venue.spec(request.symbol).symbol
+        return cv.mark_out(self.venue.state.exchange.markets[symbol], self.venue.state.exchange.ts)
+
+    async def StreamOrderBook(self, request, context):
+        async for msg in self.streams.book(self.venue, request, context):
+            yield msg
+
+    async def StreamTrades(self, request, context):
+        async for msg in self.streams.topic("trades", request.symbol, context):
+            yield msg
+
+    async def StreamMarkPrice(self, request, context):
+        async for msg in self.streams.topic("mark", request.symbol, context):
+            yield msg
+
+    async def StreamLiquidations(self, request, context):
+        async for msg in self.streams.topic("liquidations", request.symbol, context):
+            yield msg
+
+
+class Trading(trading_pb2_grpc.TradingServiceServicer):
+    def __init__(self, venue: Venue) -> None:
+        self.venue = venue
+
+    def command(self, account: int, r) -> C.PlaceOrder:
+        """The engine command for a PlaceOrderRequest (time stamped later by the sequencer)."""
+        spec = self.venue.spec(r.symbol)
+        side = cv.enum_in(cv.SIDE_IN, r.side, "side", R.INVALID_SIDE)
+        kind = cv.enum_in(cv.KIND_IN, r.type, "type", R.INVALID_ORDER_TYPE)
+        qty = cv.qty_in(spec, r.quantity, r.quantity_lots)
+        if kind == OrderKind.MARKET:
+            if r.price or r.price_ticks:
+                raise VenueError(R.INVALID_PRICE, field="price", problem="a market order takes no price")
+            price, tif = 0, (TimeInForce.IOC if r.time_in_force in (0, common_pb2.TIME_IN_FORCE_IOC)
+                             else cv.enum_in({common_pb2.TIME_IN_FORCE_FOK: TimeInForce.FOK}, r.time_in_force,
+                                             "time_in_force", R.INVALID_TIME_IN_FORCE))
+        else:
+            price = cv.price_in(spec, r.price, r.price_ticks)
+            tif = cv.enum_in(cv.TIF_IN, r.time_in_force, "time_in_force", R.INVALID_TIME_IN_FORCE)
+        stp = cv.enum_in(cv.STP_IN, r.self_trade_prevention, "self_trade_prevention", R.INVALID_STP_MODE)
+        pside = cv.enum_in(cv.PSIDE_IN, r.position_side, "position_side", R.INVALID_POSITION_SIDE)
+        if len(r.client_order_id) > 36:
+            raise VenueError(R.INVALID_ORDER_TYPE, field="client_order_id", problem="at most 36 characters")
+        return C.PlaceOrder(0, account, spec.symbol, side, qty, price, kind, tif, stp, r.reduce_only,
+                            r.good_till_time_ns, pside, r.client_order_id)
+
+    @rpc
+    async def PlaceOrder(self, request, context):
+        account = self.venue.account(context)
+        template = self.command(account, request)
+        if template.client_order_id:
+            seen = self.venue.state.find_client_order(account, template.client_order_id)
+            if seen is not None:
+                if seen[0] != fingerprint(template):
+                    raise VenueError(R.DUPLICATE_ORDER_ID, field="client_order_id",
+                                     client_order_id=template.client_order_id)
+                return trading_pb2.PlaceOrderResponse(order=order_out(self.venue, self.venue.state.orders[seen[1]]))
+        before = self.venue.state.exchange.next_order_id
+        events = await self.venue.run(lambda ts: C.PlaceOrder(ts, *[getattr(template, f) for f in
+                                                                     template.__dataclass_fields__][1:]))
+        book_events = [e.event for e in events if isinstance(e, OrderEvent) and e.event.order_id >= before
+                       and e.event.account == account]
+        for e in book_events:
+            if e.kind == EventKind.REJECTED:
+                raise VenueError(R(e.reason), field="order")
+        mine = next((e for e in book_events if e.kind == EventKind.ACCEPTED), None)
+        if mine is None:
+            raise VenueError(R.UNKNOWN_ORDER, problem="order was not accepted")
+        spec = self.venue.markets[template.symbol]
+        fills = [trading_pb2.Fill(order_id=e.order_id, price=spec.format_price(e.price), price_ticks=e.price,
+                                  quantity=spec.format_qty(e.qty), quantity_lots=e.qty,
+                                  liquidity=common_pb2.LIQUIDITY_TAKER)
+                 for e in book_events if e.kind == EventKind.FILL and e.order_id == mine.order_id]
+        return trading_pb2.PlaceOrderResponse(order=order_out(self.venue, self.venue.state.orders[mine.order_id]),
+                                              fills=fills)
+
+    @rpc
+    async def CancelOrder(self, request, context):
+        account = self.venue.account(context)
+        spec = self.venue.spec(request.symbol)
+        order_id = request.order_id
+        if request.client_order_id:
+            seen = self.venue.state.find_client_order(account, request.client_order_id)
+            order_id = seen[1] if seen else 0
+        o = self.venue.state.orders.get(order_id)
+        if o is None or o.account != account or o.symbol != spec.symbol:  # never reveal others' orders
+            raise VenueError(R.UNKNOWN_ORDER, field="order_id", order_id=order_id)
+        if o.open:
+            await self.venue.run(lambda ts: C.CancelOrder(ts, account, spec.symbol, order_id))
+        return trading_pb2.CancelOrderResponse(order=order_out(self.venue, o))
+
+    @rpc
+    async def CancelAllOrders(self, request, context):
+        account = self.venue.account(context)
+        spec = self.venue.spec(request.symbol)
+        events = await self.venue.run(lambda ts: C.CancelAll(ts, account, spec.symbol))
+        n = sum(1 for e in events if isinstance(e, OrderEvent) and e.event.kind == EventKind.CANCELED)
+        return trading_pb2.CancelAllOrdersResponse(canceled_count=n)
+
+    @rpc
+    async def ListOpenOrders(self, request, context):
+        account = self.venue.account(context)
+        if request.symbol:
+            self.venue.spec(request.symbol)
+        orders = self.venue.state.open_orders(account, request.symbol)
+        return trading_pb2.ListOpenOrdersResponse(orders=[order_out(self.venue, o) for o in orders])
+
+
+class Accounts(account_pb2_grpc.AccountServiceServicer):
+    def __init__(self, venue: Venue) -> None:
+        self.venue = venue
+
+    @rpc
+    async def GetAccount(self, request, context):
+        account = self.venue.account(context)
+        ex = self.venue.state.exchange
+        out = []
+        for asset in sorted({s.settle for s in self.venue.markets.values()}):
+            spec = self.venue.asset_spec(asset)
+
+            def m(units, spec=spec):
+                return cv.money_out(spec, units)
+
+            out.append(account_pb2.Balance(
+                asset=asset, wallet=m(ex.wallet(account, asset)), available=m(ex.available(account, asset)),
+                withdrawable=m(ex.withdrawable(account, asset)),
+                margin_balance=m(ex.margin_balance(account, asset)), unrealized_pnl=m(ex.upnl(account, asset)),
+                maintenance_margin=m(ex.maintenance(account, asset)),
+                initial_margin=m(ex.initial_margin(account, asset))))
+        return account_pb2.GetAccountResponse(account_id=account, balances=out, hedge_mode=account in ex.hedge)
+
+    @rpc
+    async def ListPositions(self, request, context):
+        account = self.venue.account(context)
+        ex = self.venue.state.exchange
+        out = []
+        for symbol, m in ex.markets.items():
+            if request.symbol and symbol != request.symbol:
+                continue
+            spec = m.spec
+            for pside, p in m.legs(account):
+                lp = ex.liquidation_price(account, symbol, pside)
+                entry = m.entry(p) * m.tick
+                iso = account in m.isolated
+                out.append(account_pb2.Position(
+                    symbol=symbol, position_side=cv.PSIDE_OUT[PositionSide(pside)],
+                    quantity=str((1 if p.lots > 0 else -1) * spec.lots_to_qty(abs(p.lots))), quantity_lots=p.lots,
+                    entry_price=cv.fraction_out(entry), mark_price=spec.format_price(m.mark) if m.mark else "",
+                    unrealized_pnl=cv.money_out(spec, m.upnl(p)) if m.mark else cv.money_out(spec, 0),
+                    liquidation_price=cv.fraction_out(lp.price) if lp else "",
+                    margin_mode=common_pb2.MARGIN_MODE_ISOLATED if iso else common_pb2.MARGIN_MODE_CROSS,
+                    leverage=ex.leverage.get((account, symbol), 20),
+                    isolated_margin=cv.money_out(spec, ex.isolated_margin(account, symbol, pside) if iso else 0),
+                    adl_quantile=ex.adl_quantile(account, symbol, pside),
+                    maintenance_margin=cv.money_out(spec, ex._mm(m, p)) if m.mark else cv.money_out(spec, 0)))
+        return account_pb2.ListPositionsResponse(positions=out)
+
+    @rpc
+    async def SetLeverage(self, request, context):
+        account = self.venue.account(context)
+        spec = self.venue.spec(request.symbol)
+        await self.venue.run(lambda ts: C.SetLeverage(ts, account, spec.symbol, request.leverage))
+        return account_pb2.SetLeverageResponse(leverage=request.leverage)
+
+    @rpc
+    async def SetMarginMode(self, request, context):
+        account = self.venue.account(context)
+        spec = self.venue.spec(request.symbol)
+        mode = cv.enum_in({common_pb2.MARGIN_MODE_CROSS: False, common_pb2.MARGIN_MODE_ISOLATED: True},
+                          request.margin_mode, "margin_mode", R.INVALID_ORDER_TYPE)
+        await self.venue.run(lambda ts: C.SetMarginMode(ts, account, spec.symbol, mode))
+        return account_pb2.SetMarginModeResponse()
+
+    @rpc
+    async def SetPositionMode(self, request, context):
+        account = self.venue.account(context)
+        await self.venue.run(lambda ts: C.SetPositionMode(ts, account, request.hedge_mode))
+        return account_pb2.SetPositionModeResponse()
+
+    @rpc
+    async def AdjustIsolatedMargin(self, request, context):
+        account = self.venue.account(context)
+        spec = self.venue.spec(request.symbol)
+        pside = cv.enum_in(cv.PSIDE_IN, request.position_side, "position_side", R.INVALID_POSITION_SIDE)
+        amount = cv.money_in(spec, request.amount, allow_negative=True)
+        await self.venue.run(lambda ts: C.AdjustIsolatedMargin(ts, account, spec.symbol, amount, pside))
+        margin = self.venue.state.exchange.isolated_margin(account, spec.symbol, pside)
+        return account_pb2.AdjustIsolatedMarginResponse(isolated_margin=cv.money_out(spec, margin))
+
+    @rpc
+    async def PreviewOrder(self, request, context):
+        account = self.venue.account(context)
+        cmd = Trading(self.venue).command(account, request.order)
+        preview = self.venue.state.exchange.preview_order(cmd)
+        spec = self.venue.markets[cmd.symbol]
+        return account_pb2.PreviewOrderResponse(
+            cost=cv.money_out(spec, preview["cost"]), available=cv.money_out(spec, preview["available"]),
+            affordable=preview["cost"] <= preview["available"],
+            resulting_quantity=str(spec.lots_to_qty(abs(preview["lots"])) * (1 if preview["lots"] >= 0 else -1)),
+            liquidation_price=cv.fraction_out(preview["liquidation_price"]),
+            bankruptcy_price=cv.fraction_out(preview["bankruptcy_price"]),
+            maintenance_margin=cv.money_out(spec, preview["maintenance_margin"]),
+            liquidation_distance_percent=cv.fraction_out(preview["liquidation_distance_percent"]))
+
+    async def _rail(self, request, context, make, response):
+        account = self.venue.account(context)
+        spec = self.venue.asset_spec(request.asset)
+        amount = cv.money_in(spec, request.amount)
+        await self.venue.run(lambda ts: make(ts, account, amount))
+        return response(wallet=cv.money_out(spec, self.venue.state.exchange.wallet(account, request.asset)))
+
+    @rpc
+    async def Deposit(self, request, context):
+        return await self._rail(request, context, lambda ts, a, x: C.Deposit(ts, a, request.asset, x),
+                                account_pb2.DepositResponse)
+
+    @rpc
+    async def Withdraw(self, request, context):
+        return await self._rail(request, context, lambda ts, a, x: C.Withdraw(ts, a, request.asset, x),
+                                account_pb2.WithdrawResponse)
+
+    @rpc
+    async def Transfer(self, request, context):
+        return await self._rail(
+            request, context, lambda ts, a, x: C.Transfer(ts, a, request.to_account_id, request.asset, x),
+            account_pb2.TransferResponse)
+
+
+class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
+    def __init__(self, venue: Venue, snapshot: Callable[[], int] | None = None) -> None:
+        self.venue, self._snapshot = venue, snapshot
+
+    @rpc
+    async def CreateAccount(self, request, context):
+        self.venue.admin(context)
+        account, key = self.venue.keys.create_account()
+        return sandbox_pb2.CreateAccountResponse(account_id=account, api_key=key)
+
+    async def _set_index(self, spec, ticks: int) -> list:
+        return await self.venue.run(lambda ts: C.SetIndexPrice(ts, spec.symbol, ticks))
+
+    @rpc
+    async def SetIndexPrice(self, request, context):
+        self.venue.admin(context)
+        spec = self.venue.spec(request.symbol)
+        events = await self._set_index(spec, cv.price_in(spec, request.price, request.price_ticks))
+        m = self.venue.state.exchange.markets[spec.symbol]
+        return sandbox_pb2.SetIndexPriceResponse(
+            mark_price=spec.format_price(m.mark) if m.mark else "",
+            liquidations=sum(isinstance(e, Liquidation) for e in events))
+
+    @rpc
+    async def ShockPrice(self, request, context):
+        self.venue.admin(context)
+        spec = self.venue.spec(request.symbol)
+        m = self.venue.state.exchange.markets[spec.symbol]
+        index = m.index.value(self.venue.state.exchange.ts) if m.index.live_sources(self.venue.state.exchange.ts) \
+            else None
+        try:
+            pct = Decimal(request.percent)
+        except ArithmeticError:
+            raise VenueError(R.BAD_PRECISION, field="percent", value=request.percent) from None
+        if index is None or not -100 < pct < 1_000:
+            raise VenueError(R.INVALID_PRICE, field="percent", value=request.percent)
+        target = int(index * (100 + pct) / 100)  # rounded toward zero onto the tick grid
+        events = await self._set_index(spec, max(target, 1))
+        return sandbox_pb2.ShockPriceResponse(
+            index_price=spec.format_price(max(target, 1)), mark_price=spec.format_price(m.mark) if m.mark else "",
+            liquidations=sum(isinstance(e, Liquidation) for e in events))
+
+    @rpc
+    async def AdvanceClock(self, request, context):
+        self.venue.admin(context)
+        if request.advance_ns <= 0:
+            raise VenueError(R.INVALID_GTD_TIME, field="advance_ns", advance_ns=request.advance_ns)
+        self.venue.seq.clock.offset += request.advance_ns
+        await self.venue.run(lambda ts: C.AdvanceClock(ts))
+        return sandbox_pb2.AdvanceClockResponse(now_ns=self.venue.state.exchange.ts)
+
+    @rpc
+    async def FundInsurance(self, request, context):
+        self.venue.admin(context)
+        spec = self.venue.asset_spec(request.asset)
+        amount = cv.money_in(spec, request.amount)
+        await self.venue.run(lambda ts: C.FundInsurance(ts, request.asset, amount))
+        return sandbox_pb2.FundInsuranceResponse(
+            insurance_fund=cv.money_out(spec, self.venue.state.exchange.ledger.insurance(request.asset)))
+
+    @rpc
+    async def GetVenueState(self, request, context):
+        self.venue.admin(context)
+        ex = self.venue.state.exchange
+        funds = [cv.money_out(self.venue.asset_spec(a), ex.ledger.insurance(a))
+                 for a in sorted({s.settle for s in self.venue.markets.values()})]
+        journal = self.venue.seq.journal
+        return sandbox_pb2.GetVenueStateResponse(
+            now_ns=ex.ts, state_hash=ex.state_hash(), insurance_funds=funds,
+            journal_sequence=journal.last_seq if journal is not None else self.venue.seq.applied)
+
+    @rpc
+    async def Snapshot(self, request, context):
+        self.venue.admin(context)
+        if self._snapshot is None:
+            raise VenueError(R.UNKNOWN_ORDER, problem="snapshots are not enabled")
+        return sandbox_pb2.SnapshotResponse(journal_sequence=await self._snapshot())
+
+
+SERVICE_NAMES = (
+    market_pb2.DESCRIPTOR.services_by_name["MarketDataService"].full_name,
+    trading_pb2.DESCRIPTOR.services_by_name["TradingService"].full_name,
+    account_pb2.DESCRIPTOR.services_by_name["AccountService"].full_name,
+    sandbox_pb2.DESCRIPTOR.services_by_name["SandboxService"].full_name,
+)
+
+
+def build_server(venue: Venue, streams, snapshot=None) -> tuple[grpc.aio.Server, health.HealthServicer]:
+    """A grpc.aio server with the four services, health and reflection (not yet started)."""
+    server = grpc.aio.server()
+    market_pb2_grpc.add_MarketDataServiceServicer_to_server(MarketData(venue, streams), server)
+    trading_pb2_grpc.add_TradingServiceServicer_to_server(Trading(venue), server)
+    account_pb2_grpc.add_AccountServiceServicer_to_server(Accounts(venue), server)
+    sandbox_pb2_grpc.add_SandboxServiceServicer_to_server(Sandbox(venue, snapshot), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    for name in ("", *SERVICE_NAMES):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    return server, health_servicer
+
+
+def serving(health_servicer: health.HealthServicer) -> None:
+    for name in ("", *SERVICE_NAMES):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+

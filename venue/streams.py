@@ -1,0 +1,151 @@
+"""Server streams: public trades, mark prices, liquidations and the order book.
+
+The sequencer calls `Streams.publish(cmd, events)` after each command is durable. Every topic
+(kind, symbol) numbers its messages 1, 2, 3, … so a subscriber sees no gaps; each subscriber
+has a bounded queue, and one that falls behind is dropped with RESOURCE_EXHAUSTED instead of
+slowing the venue down. The book stream starts with a snapshot, then sends changed levels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+import grpc
+
+from perpsim.engine.events import Liquidation, MarkPriceChanged, OrderEvent
+from perpsim.model.enums import EventKind, Side
+from perpsim.v1 import common_pb2, market_pb2
+from perpsim.venue import convert as cv
+
+SUBSCRIBER_QUEUE = 1_000
+_DROPPED = object()
+
+
+class Streams:
+    def __init__(self, venue) -> None:
+        self.venue = venue
+        self._subs: dict[tuple[str, str], set[asyncio.Queue]] = defaultdict(set)
+        self._seq: dict[tuple[str, str], int] = defaultdict(int)
+        # per book subscriber: [depth, bids, asks, its own sequence number]
+        self._books: dict[str, dict[asyncio.Queue, list]] = defaultdict(dict)
+
+    # ---------------------------------------------------------------- publishing
+
+    def _send(self, topic: tuple[str, str], make) -> None:
+        if not self._subs.get(topic):
+            return
+        self._seq[topic] += 1
+        msg = make(self._seq[topic])
+        for q in list(self._subs[topic]):
+            self._offer(q, msg)
+
+    def _offer(self, q: asyncio.Queue, msg) -> None:
+        try:
+            q.put_nowait(msg)
+        except asyncio.QueueFull:  # a slow consumer: drop it rather than block the venue
+            while not q.empty():
+                q.get_nowait()
+            q.put_nowait(_DROPPED)
+            for subs in self._subs.values():
+                subs.discard(q)
+            for books in self._books.values():
+                books.pop(q, None)
+
+    def publish(self, cmd, events: list) -> None:
+        ts = self.venue.state.exchange.ts
+        touched = set()
+        for e in events:
+            if isinstance(e, OrderEvent):
+                touched.add(e.symbol)
+                if e.event.kind == EventKind.FILL:
+                    self._trade(e, ts)
+            elif isinstance(e, MarkPriceChanged):
+                m = self.venue.state.exchange.markets[e.symbol]
+                self._send(("mark", e.symbol), lambda seq, m=m: market_pb2.StreamMarkPriceResponse(
+                    sequence=seq, price=cv.mark_out(m, ts), time_ns=ts))
+            elif isinstance(e, Liquidation):
+                self._liquidation(e, ts)
+        for symbol in touched:
+            self._book_deltas(symbol)
+
+    def _trade(self, oe: OrderEvent, ts: int) -> None:
+        spec, e = self.venue.markets[oe.symbol], oe.event
+        self._send(("trades", oe.symbol), lambda seq: market_pb2.StreamTradesResponse(
+            sequence=seq, symbol=oe.symbol, price=spec.format_price(e.price), price_ticks=e.price,
+            quantity=spec.format_qty(e.qty), quantity_lots=e.qty, taker_side=cv.SIDE_OUT[Side(e.side)],
+            time_ns=ts, liquidation=oe.liquidation))
+
+    def _liquidation(self, e: Liquidation, ts: int) -> None:
+        spec = self.venue.markets[e.symbol]
+        self._send(("liquidations", e.symbol), lambda seq: market_pb2.StreamLiquidationsResponse(
+            sequence=seq, symbol=e.symbol, side=cv.SIDE_OUT[Side(e.side)], quantity=spec.format_qty(e.qty),
+            bankruptcy_price=spec.format_price(e.bankruptcy_price), filled_quantity=spec.format_qty(e.filled),
+            taken_by_insurance=spec.format_qty(e.taken_by_insurance),
+            auto_deleveraged=spec.format_qty(e.deleveraged), time_ns=ts))
+
+    def _levels(self, symbol: str, depth: int) -> tuple[dict, dict]:
+        book = self.venue.state.exchange.markets[symbol].book
+        return ({p: (q, n) for p, q, n in book.depth(Side.BUY, depth)},
+                {p: (q, n) for p, q, n in book.depth(Side.SELL, depth)})
+
+    def _book_deltas(self, symbol: str) -> None:
+        subs = self._books.get(symbol)
+        if not subs:
+            return
+        spec = self.venue.markets[symbol]
+        for q, sub in list(subs.items()):
+            depth, bids, asks, seq = sub
+            new_bids, new_asks = self._levels(symbol, depth)
+            changed = [_diff(spec, bids, new_bids), _diff(spec, asks, new_asks)]
+            if changed[0] or changed[1]:
+                sub[1:] = [new_bids, new_asks, seq + 1]
+                self._offer(q, market_pb2.StreamOrderBookResponse(
+                    sequence=seq + 1, snapshot=False, bids=changed[0], asks=changed[1]))
+
+    # ---------------------------------------------------------------- subscribing
+
+    async def _drain(self, q: asyncio.Queue, context):
+        try:
+            while True:
+                msg = await q.get()
+                if msg is _DROPPED:
+                    await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                        f"slow consumer: more than {SUBSCRIBER_QUEUE} messages behind, dropped")
+                yield msg
+        finally:
+            for subs in self._subs.values():
+                subs.discard(q)
+            for books in self._books.values():
+                books.pop(q, None)
+
+    async def topic(self, kind: str, symbol: str, context):
+        """Messages of one topic from now on, each with the topic's next sequence number."""
+        if symbol not in self.venue.markets:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown symbol {symbol!r}")
+        q: asyncio.Queue = asyncio.Queue(maxsize=SUBSCRIBER_QUEUE)
+        self._subs[(kind, symbol)].add(q)
+        async for msg in self._drain(q, context):
+            yield msg
+
+    async def book(self, venue, request, context):
+        """A snapshot of `depth` levels, then the levels that change (quantity 0: removed)."""
+        symbol, depth = request.symbol, request.depth or 20
+        if symbol not in self.venue.markets:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown symbol {symbol!r}")
+        spec = self.venue.markets[symbol]
+        q: asyncio.Queue = asyncio.Queue(maxsize=SUBSCRIBER_QUEUE)
+        bids, asks = self._levels(symbol, depth)
+        self._books[symbol][q] = [depth, bids, asks, 1]
+        q.put_nowait(market_pb2.StreamOrderBookResponse(
+            sequence=1, snapshot=True,
+            bids=[cv.level_out(spec, p, *v) for p, v in sorted(bids.items(), reverse=True)],
+            asks=[cv.level_out(spec, p, *v) for p, v in sorted(asks.items())]))
+        async for msg in self._drain(q, context):
+            yield msg
+
+
+def _diff(spec, old: dict, new: dict) -> list[common_pb2.PriceLevel]:
+    out = [cv.level_out(spec, p, *v) for p, v in sorted(new.items()) if old.get(p) != v]
+    out += [cv.level_out(spec, p, 0, 0) for p in sorted(old) if p not in new]
+    return out
