@@ -627,19 +627,23 @@ cdef class Book:
         return self._cancel(order_id, ts)
 
     def cancel_all(self, int64_t account, int64_t ts):
-        """Cancel every resting order of an account, oldest first; returns 0 or a reason."""
-        cdef int32_t ai, i, nxt
+        """Cancel every resting order of an account in ascending order id; 0 or a reason."""
+        cdef int32_t ai, i
+        cdef int64_t order_id
         self.ev_n = 0
         if not self._tick(ts):
             return self._reject(0, account, 0, 0, 0, R_STALE)
         ai = _map_get(&self.by_account, account)
         if ai < 0:
             return 0
+        ids = []
         i = self.ac[ai].head
         while i >= 0:
-            nxt = self.o[i].acct_next
-            self._gone(i, EV_CANCELED, 0)
-            i = nxt
+            ids.append(self.o[i].order_id)
+            i = self.o[i].acct_next
+        ids.sort()
+        for order_id in ids:
+            self._gone(_map_get(&self.by_id, order_id), EV_CANCELED, 0)
         return 0
 
     def amend(self, int64_t order_id, int64_t price, int64_t qty, int64_t ts):
@@ -838,6 +842,23 @@ cdef class Book:
     def state_hash(self):
         return state_digest(self.orders(), self.last_ts, self.trades, self.volume)
 
+    def __reduce__(self):
+        # resting orders in priority order rebuild every derived structure (maps, levels, heap)
+        return (_rebuild_book, ((self.min_price, self.max_price, self.min_qty, self.max_qty),
+                                [tuple(o) for o in self.orders()], self.last_ts, self.trades, self.volume))
+
+    def _restore(self, orders, int64_t last_ts, int64_t trades, int64_t volume):
+        """Rest `orders` (OrderView tuples, priority order) without matching; for unpickling."""
+        cdef int32_t i
+        cdef Order* o
+        for order_id, account, side, price, leaves, tif, stp, expire_ts in orders:
+            i = self._alloc_order()
+            o = &self.o[i]
+            o.order_id, o.account, o.price, o.leaves, o.expire_ts = order_id, account, price, leaves, expire_ts
+            o.side, o.tif, o.stp, o.level = side, tif, stp, -1
+            self._rest(i)
+        self.last_ts, self.trades, self.volume = last_ts, trades, volume
+
     def check_integrity(self):
         """Raise BookIntegrityError if the book's structures disagree."""
         cdef int64_t s, total
@@ -889,3 +910,9 @@ cdef class Book:
             raise BookIntegrityError("account lists and levels disagree")
         if self.side_n[BUY] and self.side_n[SELL] and self._best(BUY) >= self._best(SELL):
             raise BookIntegrityError(f"crossed book: bid {self._best(BUY)} >= ask {self._best(SELL)}")
+
+
+def _rebuild_book(limits, orders, last_ts, trades, volume):
+    book = Book(*limits)
+    book._restore(orders, last_ts, trades, volume)
+    return book

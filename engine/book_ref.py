@@ -126,12 +126,12 @@ class Book:
         return 0
 
     def cancel_all(self, account: int, ts: int) -> int:
-        """Cancel every resting order of an account, oldest first; returns 0 or a reason."""
+        """Cancel every resting order of an account in ascending order id; 0 or a reason."""
         _int64(account, ts)
         self._events = []
         if not self._tick(ts):
             return self._reject(0, account, 0, 0, 0, R.STALE_TIMESTAMP)
-        for order_id in list(self._accounts.get(account, ())):
+        for order_id in sorted(self._accounts.get(account, ())):
             o = self._orders[order_id]
             self._remove(o)
             self._emit(EventKind.CANCELED, o.order_id, o.account, o.side, o.price, o.leaves, 0)

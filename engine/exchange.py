@@ -643,12 +643,14 @@ class Exchange:
         for symbol, m in self.markets.items():
             h.update(f"{symbol}:{m.book.state_hash()}:{m.mark}:{m.last}:{m.rate}:{m.next_funding}:"
                      f"{sorted(m.isolated)};".encode())
+            # plain ints only: an IntEnum and its int value must hash alike (replay decodes ints)
             for k in sorted(m.positions):
                 p = m.positions[k]
-                h.update(f"{k}:{p.lots}:{p.cost};".encode())
+                h.update(f"{k[0]}:{int(k[1])}:{p.lots}:{p.cost};".encode())
             for oid in sorted(m.orders):
                 o = m.orders[oid]
-                h.update(f"{oid}:{o.account}:{o.side}:{o.price}:{o.leaves}:{o.reduce_only}:{o.pside};".encode())
+                h.update(f"{oid}:{o.account}:{int(o.side)}:{o.price}:{o.leaves}:{int(o.reduce_only)}:"
+                         f"{int(o.pside)};".encode())
             h.update(m.liq.state_hash().encode())
         for key in sorted(self.leverage):
             h.update(f"{key}:{self.leverage[key]};".encode())

@@ -300,6 +300,9 @@ cdef class LiquidationIndex:
 
     # ------------------------------------------------------------------ integrity
 
+    def __reduce__(self):
+        return (_rebuild_index, (self.entries(),))
+
     def state_hash(self) -> str:
         """blake2b of the entries sorted by key: independent of insertion and update history."""
         return entries_digest(self.entries())
@@ -343,3 +346,10 @@ cdef class LiquidationIndex:
         """Test hook: overwrite the map entry of ``key`` without touching the sets, so that a test
         can see ``check_integrity`` notice. Never use otherwise."""
         self.by_key[key] = Slot(direction, trigger)
+
+
+def _rebuild_index(entries):
+    index = LiquidationIndex()
+    for key, direction, trigger in entries:
+        index.upsert(key, direction, trigger)
+    return index

@@ -27,6 +27,11 @@ from perpsim.model.enums import OrderKind, Side, TimeInForce
 from perpsim.model.markets import MarketKind, default_markets, load_markets
 from perpsim.risk.brackets import default_brackets
 from perpsim.venue.auth import KeyStore
+from perpsim.venue.codec import encode
+from perpsim.venue.journal import Journal
+from perpsim.venue.limits import RateLimiter
+from perpsim.venue.metrics import Metrics
+from perpsim.venue.recovery import JOURNAL_DIR, checkpoint, recover
 from perpsim.venue.server import Clock, Sequencer, Venue, build_server, serving
 from perpsim.venue.state import VenueState
 from perpsim.venue.streams import Streams
@@ -53,6 +58,10 @@ class VenueConfig:
     liquidity_spread_bp: int = 5
     book_impl: str = "cython"
     seed: int = 1
+    metrics_listen: str = "127.0.0.1:9464"  # Prometheus endpoint; "" = off
+    snapshot_every: int = 100_000  # commands between automatic snapshots (0 = only on request)
+    rate_limit_per_s: float = 2_000  # per API key; 0 = unlimited
+    rate_limit_burst: int = 4_000
 
     @classmethod
     def from_toml(cls, path: Path, **overrides) -> VenueConfig:
@@ -127,15 +136,35 @@ class RunningVenue:
         cfg = self.cfg
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         keys = KeyStore(cfg.data_dir, cfg.admin_key or os.environ.get("PERPSIM_ADMIN_KEY"))
-        state = VenueState(make_exchange(cfg))
+        journal = Journal(cfg.data_dir / JOURNAL_DIR)
         clock = Clock()
-        sequencer = Sequencer(state, clock)
-        self.venue = venue = Venue(state, keys, sequencer)
+        sequencer = Sequencer(VenueState(make_exchange(cfg)), clock, journal, encode,
+                              lambda seq: checkpoint(cfg.data_dir, journal, sequencer.state, seq),
+                              cfg.snapshot_every)
+        self.venue = venue = Venue(sequencer.state, keys, sequencer,
+                                   RateLimiter(cfg.rate_limit_per_s, cfg.rate_limit_burst))
         streams = Streams(venue)
         sequencer.listeners.append(streams.publish)
+        self.metrics = Metrics(venue)
+        sequencer.listeners.append(self.metrics.observe)
+        venue.observe_latency = self.metrics.latency
         server, health = build_server(venue, streams)
         self.port = server.add_insecure_port(cfg.listen)
-        await server.start()
+        await server.start()  # health says NOT_SERVING and calls answer UNAVAILABLE until recovered
+        state, last_seq, report = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: recover(cfg.data_dir, lambda: VenueState(make_exchange(cfg)), journal=journal))
+        self.recovery = report
+        log.info("recovered to journal seq %d: %s", last_seq, report)
+        sequencer.state = venue.state = state
+        # keep time monotonic across restarts: the clock never goes behind the journal
+        clock.offset = max(0, state.exchange.ts - time.time_ns())
+        venue.ready = True
+        self.metrics_port = 0
+        if cfg.metrics_listen:
+            try:
+                self.metrics_port = self.metrics.serve(cfg.metrics_listen)
+            except OSError as e:  # metrics are optional; the venue still serves
+                log.warning("metrics endpoint %s unavailable: %s", cfg.metrics_listen, e)
         sequencer.start()
         self._stop = asyncio.Event()
         if install_signals:
@@ -153,6 +182,8 @@ class RunningVenue:
             t.cancel()
         await server.stop(grace=2)
         await sequencer.stop()
+        journal.close()
+        self.metrics.stop()
 
     async def _seed_world(self, venue: Venue, keys: KeyStore) -> None:
         """First start only: the liquidity provider's account and money, the starting prices."""
@@ -214,6 +245,8 @@ def serve(cfg: VenueConfig) -> int:
             host = cfg.listen.rsplit(":", 1)[0]
             print(f"perpsim venue listening on {host}:{running.port}")
             print(f"  data directory: {cfg.data_dir.resolve()}")
+            if running.metrics_port:
+                print(f"  metrics: http://{cfg.metrics_listen.rsplit(':', 1)[0]}:{running.metrics_port}/metrics")
             print(f"  markets: {', '.join(running.venue.markets)}")
             key_note = "given on the command line or in PERPSIM_ADMIN_KEY" if (
                 cfg.admin_key or os.environ.get("PERPSIM_ADMIN_KEY")) else str(running.venue.keys.admin_key_file)

@@ -88,7 +88,7 @@ def money_in(spec: MarketSpec, text: str, field: str = "amount", allow_negative:
 
 
 def money_out(spec: MarketSpec, units: int) -> pb.Money:
-    return pb.Money(asset=spec.settle, amount=str(spec.units_to_money(units)), amount_units=units)
+    return pb.Money(asset=spec.settle, amount=spec.format_money(units), amount_units=units)
 
 
 def level_out(spec: MarketSpec, price: int, lots: int, count: int) -> pb.PriceLevel:

@@ -8,7 +8,7 @@ fields). INVALID_ARGUMENT rejections also carry `google.rpc.BadRequest` with the
 from __future__ import annotations
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -50,6 +50,10 @@ def to_status(err: VenueError) -> grpc.Status:
         metadata["binance_code"] = str(info.binance_code)
     metadata.update({k: str(v) for k, v in err.fields.items()})
     details = [error_details_pb2.ErrorInfo(reason=err.reason.name.lower(), domain=DOMAIN, metadata=metadata)]
+    if "retry_after_ms" in err.fields:
+        delay = duration_pb2.Duration()
+        delay.FromMilliseconds(int(err.fields["retry_after_ms"]))
+        details.append(error_details_pb2.RetryInfo(retry_delay=delay))
     if info.status == "INVALID_ARGUMENT":
         violation = error_details_pb2.BadRequest.FieldViolation(field=err.field, description=info.message)
         details.append(error_details_pb2.BadRequest(field_violations=[violation]))

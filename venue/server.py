@@ -38,6 +38,7 @@ from perpsim.v1 import (
 from perpsim.venue import convert as cv
 from perpsim.venue.auth import KeyStore, bearer
 from perpsim.venue.errors import VenueError, to_status
+from perpsim.venue.limits import RateLimiter
 from perpsim.venue.state import OrderInfo, VenueState, fingerprint, rejection
 
 log = logging.getLogger("perpsim.venue")
@@ -65,9 +66,13 @@ class _Item:
 class Sequencer:
     """One writer: applies commands in arrival order, journals them, acknowledges after fsync."""
 
-    def __init__(self, state: VenueState, clock: Clock, journal=None, encode=None) -> None:
+    def __init__(self, state: VenueState, clock: Clock, journal=None, encode=None, checkpoint=None,
+                 checkpoint_every: int = 0) -> None:
         self.state, self.clock = state, clock
         self.journal, self.encode = journal, encode
+        # checkpoint(durable_seq) snapshots the state; run between batches, when nothing moves
+        self.checkpoint, self.checkpoint_every = checkpoint, checkpoint_every
+        self._since_checkpoint = 0
         self.queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=QUEUE_LIMIT)
         self.listeners: list[Callable[[object, list], None]] = []
         self.applied = 0
@@ -93,14 +98,26 @@ class Sequencer:
             raise VenueError(R.RATE_LIMITED, problem="venue overloaded, retry later") from None
         return await item.future
 
+    async def request_checkpoint(self) -> int:
+        """Snapshot the state at the next quiet point; the journal sequence it covers."""
+        item = _Item(None)
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            raise VenueError(R.RATE_LIMITED, problem="venue overloaded, retry later") from None
+        return await item.future
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             batch = [await self.queue.get()]
             while len(batch) < BATCH_LIMIT and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
-            done = []
+            done, checkpoints = [], []
             for item in batch:
+                if item.make is None:
+                    checkpoints.append(item)
+                    continue
                 cmd = item.make(max(self.clock.now(), self.state.exchange.ts))
                 try:
                     events = self.state.apply(cmd)
@@ -114,18 +131,38 @@ class Sequencer:
             if self.journal is not None and done:
                 await loop.run_in_executor(None, self.journal.commit)
             self.applied += len(done)
+            self._since_checkpoint += len(done)
             for item, cmd, events in done:
                 if not item.future.done():
                     item.future.set_result(events)
                 for listener in self.listeners:
                     listener(cmd, events)
+            due = self.checkpoint_every and self._since_checkpoint >= self.checkpoint_every
+            if self.checkpoint is not None and (checkpoints or due):
+                seq = self.journal.durable_seq
+                try:
+                    self.checkpoint(seq)
+                    self._since_checkpoint = 0
+                    for item in checkpoints:
+                        item.future.set_result(seq)
+                except Exception as e:  # a failed snapshot costs recovery time, never data
+                    log.exception("snapshot at %d failed", seq)
+                    for item in checkpoints:
+                        item.future.set_exception(e)
+            elif checkpoints:
+                for item in checkpoints:
+                    item.future.set_exception(VenueError(R.UNKNOWN_ORDER, problem="snapshots are not enabled"))
 
 
 class Venue:
     """What the servicers share: state, sequencer, keys, markets."""
 
-    def __init__(self, state: VenueState, keys: KeyStore, sequencer: Sequencer) -> None:
+    def __init__(self, state: VenueState, keys: KeyStore, sequencer: Sequencer,
+                 limiter: RateLimiter | None = None) -> None:
         self.state, self.keys, self.seq = state, keys, sequencer
+        self.limiter = limiter or RateLimiter(0, 0)
+        self.observe_latency = None  # a prometheus Histogram with a "method" label, if metrics are on
+        self.ready = False  # False while recovering: every call answers UNAVAILABLE
         self.markets = {s: m.spec for s, m in state.exchange.markets.items()}
 
     def spec(self, symbol: str):
@@ -142,9 +179,14 @@ class Venue:
         raise VenueError(R.UNKNOWN_SYMBOL, field="asset", asset=asset)
 
     def account(self, context) -> int:
-        account = self.keys.account_of(bearer(context.invocation_metadata()))
+        """The caller's account (bearer API key), after its rate limit."""
+        key = bearer(context.invocation_metadata())
+        account = self.keys.account_of(key)
         if account is None:
             raise VenueError(R.UNAUTHENTICATED)
+        wait = self.limiter.acquire(key)
+        if wait:
+            raise VenueError(R.RATE_LIMITED, retry_after_ms=max(1, round(wait * 1000)))
         return account
 
     def admin(self, context) -> None:
@@ -167,6 +209,9 @@ def rpc(method):
     """Servicer method wrapper: VenueError -> rich status; anything else -> INTERNAL, logged."""
 
     async def wrapper(self, request, context):
+        started = time.perf_counter()
+        if not self.venue.ready:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the venue is recovering its journal; retry shortly")
         try:
             return await method(self, request, context)
         except VenueError as e:
@@ -174,6 +219,9 @@ def rpc(method):
         except Exception:
             log.exception("%s failed", method.__name__)
             await context.abort(grpc.StatusCode.INTERNAL, "internal error (logged)")
+        finally:
+            if self.venue.observe_latency is not None:
+                self.venue.observe_latency.labels(method.__name__).observe(time.perf_counter() - started)
 
     wrapper.__name__ = method.__name__
     return wrapper
@@ -330,8 +378,16 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
 
 
 class Accounts(account_pb2_grpc.AccountServiceServicer):
-    def __init__(self, venue: Venue) -> None:
-        self.venue = venue
+    def __init__(self, venue: Venue, streams) -> None:
+        self.venue, self.streams = venue, streams
+
+    async def StreamAccount(self, request, context):
+        try:
+            account = self.venue.account(context)
+        except VenueError as e:
+            await context.abort_with_status(to_status(e))
+        async for msg in self.streams.topic("account", str(account), context, check_symbol=False):
+            yield msg
 
     @rpc
     async def GetAccount(self, request, context):
@@ -450,8 +506,8 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
 
 
 class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
-    def __init__(self, venue: Venue, snapshot: Callable[[], int] | None = None) -> None:
-        self.venue, self._snapshot = venue, snapshot
+    def __init__(self, venue: Venue) -> None:
+        self.venue = venue
 
     @rpc
     async def CreateAccount(self, request, context):
@@ -518,14 +574,12 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
         journal = self.venue.seq.journal
         return sandbox_pb2.GetVenueStateResponse(
             now_ns=ex.ts, state_hash=ex.state_hash(), insurance_funds=funds,
-            journal_sequence=journal.last_seq if journal is not None else self.venue.seq.applied)
+            journal_sequence=journal.durable_seq if journal is not None else self.venue.seq.applied)
 
     @rpc
     async def Snapshot(self, request, context):
         self.venue.admin(context)
-        if self._snapshot is None:
-            raise VenueError(R.UNKNOWN_ORDER, problem="snapshots are not enabled")
-        return sandbox_pb2.SnapshotResponse(journal_sequence=await self._snapshot())
+        return sandbox_pb2.SnapshotResponse(journal_sequence=await self.venue.seq.request_checkpoint())
 
 
 SERVICE_NAMES = (
@@ -536,13 +590,13 @@ SERVICE_NAMES = (
 )
 
 
-def build_server(venue: Venue, streams, snapshot=None) -> tuple[grpc.aio.Server, health.HealthServicer]:
+def build_server(venue: Venue, streams) -> tuple[grpc.aio.Server, health.HealthServicer]:
     """A grpc.aio server with the four services, health and reflection (not yet started)."""
     server = grpc.aio.server()
     market_pb2_grpc.add_MarketDataServiceServicer_to_server(MarketData(venue, streams), server)
     trading_pb2_grpc.add_TradingServiceServicer_to_server(Trading(venue), server)
-    account_pb2_grpc.add_AccountServiceServicer_to_server(Accounts(venue), server)
-    sandbox_pb2_grpc.add_SandboxServiceServicer_to_server(Sandbox(venue, snapshot), server)
+    account_pb2_grpc.add_AccountServiceServicer_to_server(Accounts(venue, streams), server)
+    sandbox_pb2_grpc.add_SandboxServiceServicer_to_server(Sandbox(venue), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)

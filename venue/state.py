@@ -8,6 +8,7 @@ replay of the journal rebuilds the registry exactly as it rebuilds the exchange.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -70,6 +71,22 @@ class VenueState:
             if isinstance(e, OrderEvent):
                 self._track(e)
         return events
+
+    def state_hash(self) -> str:
+        """The exchange's hash extended with the order registry (what replay must rebuild)."""
+        h = hashlib.blake2b(self.exchange.state_hash().encode(), digest_size=16)
+        for oid in sorted(self.orders):
+            o = self.orders[oid]
+            h.update(f"{oid}:{o.account}:{o.client_order_id}:{o.filled}:{o.status};".encode())
+        return h.hexdigest()
+
+    def check_integrity(self) -> None:
+        self.exchange.check_integrity()
+        resting = {oid for m in self.exchange.markets.values() for oid in m.orders}
+        for oid in resting:
+            o = self.orders.get(oid)
+            if o is not None and not o.open:
+                raise AssertionError(f"order {oid} rests in a book but is recorded {o.status}")
 
     def find_client_order(self, account: int, client_order_id: str) -> tuple[tuple, int] | None:
         return self.by_client.get((account, client_order_id))

@@ -13,12 +13,21 @@ from collections import defaultdict
 
 import grpc
 
-from perpsim.engine.events import Liquidation, MarkPriceChanged, OrderEvent
+from perpsim.engine.events import (
+    AutoDeleveraged,
+    BalanceChanged,
+    Liquidation,
+    MarkPriceChanged,
+    OrderEvent,
+    PositionChanged,
+)
 from perpsim.model.enums import EventKind, Side
-from perpsim.v1 import common_pb2, market_pb2
+from perpsim.v1 import account_pb2, common_pb2, market_pb2
 from perpsim.venue import convert as cv
 
 SUBSCRIBER_QUEUE = 1_000
+#: A margin warning goes to an account's stream when maintenance margin / margin balance reaches this.
+MARGIN_WARNING_PERCENT = 80
 _DROPPED = object()
 
 
@@ -55,6 +64,7 @@ class Streams:
     def publish(self, cmd, events: list) -> None:
         ts = self.venue.state.exchange.ts
         touched = set()
+        accounts = self._account_updates(events, ts)
         for e in events:
             if isinstance(e, OrderEvent):
                 touched.add(e.symbol)
@@ -68,6 +78,65 @@ class Streams:
                 self._liquidation(e, ts)
         for symbol in touched:
             self._book_deltas(symbol)
+        for account in sorted(accounts):
+            self._margin_warning(account, ts)
+
+    def _account(self, account: int, ts: int, **update) -> None:
+        self._send(("account", str(account)), lambda seq: account_pb2.StreamAccountResponse(
+            sequence=seq, time_ns=ts, **update))
+
+    def _account_updates(self, events: list, ts: int) -> set[int]:
+        """Each event to the streams of the accounts it concerns; the accounts touched."""
+        if not any(k == "account" for k, _ in self._subs):
+            return set()
+        touched = set()
+        for e in events:
+            if isinstance(e, OrderEvent):
+                spec, b = self.venue.markets[e.symbol], e.event
+                kind = EventKind(b.kind).name
+                sides = [(b.account, b.order_id, b.leaves, common_pb2.LIQUIDITY_TAKER)]
+                if b.kind == EventKind.FILL:
+                    sides.append((b.counter_account, b.counter_order_id, b.counter_leaves, common_pb2.LIQUIDITY_MAKER))
+                for account, oid, leaves, liq in sides:
+                    touched.add(account)
+                    self._account(account, ts, order=account_pb2.OrderUpdate(
+                        order_id=oid, symbol=e.symbol, event=kind, price=spec.format_price(b.price) if b.price else "",
+                        quantity=spec.format_qty(b.qty), remaining_quantity=spec.format_qty(leaves),
+                        liquidity=liq if b.kind == EventKind.FILL else common_pb2.LIQUIDITY_UNSPECIFIED,
+                        liquidation=e.liquidation))
+            elif isinstance(e, PositionChanged):
+                spec = self.venue.markets[e.symbol]
+                touched.add(e.account)
+                self._account(e.account, ts, position=account_pb2.PositionUpdate(
+                    symbol=e.symbol, quantity=str((1 if e.lots >= 0 else -1) * spec.lots_to_qty(abs(e.lots))),
+                    quantity_lots=e.lots))
+            elif isinstance(e, BalanceChanged):
+                spec = self.venue.asset_spec(e.asset)
+                touched.add(e.account)
+                self._account(e.account, ts, balance=account_pb2.BalanceUpdate(
+                    delta=cv.money_out(spec, e.delta), wallet=cv.money_out(spec, e.balance), cause=e.cause))
+            elif isinstance(e, Liquidation):
+                spec = self.venue.markets[e.symbol]
+                self._account(e.account, ts, liquidation=account_pb2.LiquidationUpdate(
+                    symbol=e.symbol, kind="liquidation", quantity=spec.format_qty(e.qty),
+                    price=spec.format_price(e.bankruptcy_price)))
+            elif isinstance(e, AutoDeleveraged):
+                spec = self.venue.markets[e.symbol]
+                for account in (e.account, e.counterparty):
+                    self._account(account, ts, liquidation=account_pb2.LiquidationUpdate(
+                        symbol=e.symbol, kind="auto_deleverage", quantity=spec.format_qty(e.qty),
+                        price=spec.format_price(e.price)))
+        return touched
+
+    def _margin_warning(self, account: int, ts: int) -> None:
+        if not self._subs.get(("account", str(account))):
+            return
+        ex = self.venue.state.exchange
+        for asset in sorted({s.settle for s in self.venue.markets.values()}):
+            balance, mm = ex.margin_balance(account, asset), ex.maintenance(account, asset)
+            if mm and balance > 0 and mm * 100 >= MARGIN_WARNING_PERCENT * balance:
+                self._account(account, ts, margin_warning=account_pb2.MarginWarning(
+                    asset=asset, margin_ratio_percent=f"{mm * 100 / balance:.2f}"))
 
     def _trade(self, oe: OrderEvent, ts: int) -> None:
         spec, e = self.venue.markets[oe.symbol], oe.event
@@ -119,9 +188,9 @@ class Streams:
             for books in self._books.values():
                 books.pop(q, None)
 
-    async def topic(self, kind: str, symbol: str, context):
+    async def topic(self, kind: str, symbol: str, context, check_symbol: bool = True):
         """Messages of one topic from now on, each with the topic's next sequence number."""
-        if symbol not in self.venue.markets:
+        if check_symbol and symbol not in self.venue.markets:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown symbol {symbol!r}")
         q: asyncio.Queue = asyncio.Queue(maxsize=SUBSCRIBER_QUEUE)
         self._subs[(kind, symbol)].add(q)

@@ -1,0 +1,521 @@
+"""The command journal: append-only segment files of checksummed, sequence-numbered records.
+
+Every command is appended here and made durable before its result is acknowledged. Appends
+are buffered; `commit()` writes everything buffered with one write and one fsync (group commit),
+so the cost of an fsync is shared by every command of the batch.
+
+Layout of a journal directory::
+
+    <dir>/LOCK                          flock()ed by the one process that has the journal open
+    <dir>/<first seq, 20 digits>.seg    segment files, in sequence order
+
+    segment := header record*
+    header  := magic "PSJRNL\\x00\\x01" (8 bytes)  first_seq:u64  crc32(magic ‖ first_seq):u32
+    record  := length:u32  crc:u32  seq:u64  payload
+                 length = 8 + len(payload)   (the bytes after the crc field)
+                 crc    = CRC-32 (zlib) of seq ‖ payload
+                 seq    = the previous record's seq + 1; the first record of a segment
+                          carries the segment's first_seq; a journal starts at seq 1
+
+All integers are little-endian. Records never span segments; a segment is closed once it holds
+`segment_bytes` or more (a commit batch is never split, so a segment can exceed that by one
+batch) and the next one starts with the next seq. A new segment is created atomically (header
+written to a temporary file, fsynced, renamed, directory fsynced).
+
+Opening checks everything: every segment header, every record's length, CRC and sequence
+number, and that each segment continues the previous one. Then:
+
+* a bad record at the end of the last segment with no valid record after it — a short length
+  field, a payload cut short, a CRC mismatch on the last record, zeros — is a torn write that
+  was never acknowledged: it is truncated away (`open_report.truncated_bytes` says how much);
+* a bad record anywhere else, i.e. followed by any record with a valid CRC, a bad segment
+  header, a sequence gap or repeat: `JournalCorrupt` naming the file, the offset and the
+  sequence number, and nothing on disk is changed. Refusing is deliberate: acknowledged
+  commands would otherwise be lost silently; an operator decides what to do.
+
+Durability relies on `os.fdatasync` (`os.fsync` where it is missing). On macOS neither flushes
+the drive's cache (F_FULLFSYNC would); the venue targets Linux.
+
+A `Journal` is used from one thread at a time for appends, but `commit()` may run in another
+thread (an executor) while appends for the next batch continue: appends and the swap of the
+buffer are under one lock, the write and fsync under another.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "MAX_PAYLOAD",
+    "SEGMENT_SUFFIX",
+    "Journal",
+    "JournalCorrupt",
+    "JournalError",
+    "OpenReport",
+    "scan_segment",
+]
+
+MAGIC = b"PSJRNL\x00\x01"
+SEGMENT_SUFFIX = ".seg"
+_SEG_HEADER = struct.Struct("<8sQI")  # magic, first_seq, crc32(magic ‖ first_seq)
+_SEG_HEADER_BODY = struct.Struct("<8sQ")
+_REC = struct.Struct("<IIQ")  # length, crc, seq
+_LEN_CRC = struct.Struct("<II")
+_SEQ = struct.Struct("<Q")
+HEADER_SIZE = _SEG_HEADER.size  # 20
+RECORD_OVERHEAD = _REC.size  # 16
+#: Largest payload of one record (bytes).
+MAX_PAYLOAD = (1 << 24) - 8
+_MAX_LENGTH = MAX_PAYLOAD + 8
+DEFAULT_SEGMENT_BYTES = 64 << 20
+
+_fdatasync = getattr(os, "fdatasync", os.fsync)
+
+
+class JournalError(Exception):
+    """The journal cannot do what was asked (in use, closed, failed earlier, pruned away)."""
+
+
+class JournalCorrupt(JournalError):
+    """A journal file is damaged somewhere other than a torn tail; nothing was changed."""
+
+    def __init__(self, file: Path | str, offset: int, seq: int, problem: str) -> None:
+        self.file, self.offset, self.seq, self.problem = str(file), offset, seq, problem
+        super().__init__(f"journal corrupt: {file} at offset {offset} (seq {seq}): {problem}; "
+                         "refusing to open, the files are unchanged")
+
+
+@dataclass
+class OpenReport:
+    """What opening the journal found (and, for a torn tail, did)."""
+
+    segments: int = 0
+    records: int = 0
+    first_seq: int = 1  # the first seq still present (after pruning)
+    last_seq: int = 0  # the last durable seq; 0 for an empty journal
+    truncated_bytes: int = 0  # torn tail removed (in read-only mode: found, left in place)
+    truncated_file: str | None = None
+    truncated_offset: int | None = None
+    truncated_seq: int | None = None  # the seq the torn record would have had
+    removed_temp_files: list[str] = field(default_factory=list)
+    created: bool = False  # no segment existed: the journal was created by this open
+    duration_s: float = 0.0
+
+
+@dataclass
+class _Segment:
+    first_seq: int
+    path: Path
+    last_seq: int  # first_seq - 1 while empty
+    size: int  # bytes known good (header + whole records)
+
+
+@dataclass
+class _Scan:
+    """One segment's records, checked: where they end, and the first bad record if any."""
+
+    last_seq: int
+    end: int  # offset after the last good record
+    count: int
+    problem: str | None = None  # why the record at `end` is bad
+
+
+def _segment_name(first_seq: int) -> str:
+    return f"{first_seq:020d}{SEGMENT_SUFFIX}"
+
+
+def _segment_header(first_seq: int) -> bytes:
+    body = _SEG_HEADER_BODY.pack(MAGIC, first_seq)
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _check_header(path: Path, data: bytes, first_seq: int) -> None:
+    if len(data) < HEADER_SIZE:
+        raise JournalCorrupt(path, 0, first_seq, f"segment header cut short ({len(data)} bytes)")
+    magic, seq, crc = _SEG_HEADER.unpack_from(data, 0)
+    if magic != MAGIC:
+        raise JournalCorrupt(path, 0, first_seq, f"not a perpsim journal segment (magic {magic!r})")
+    if zlib.crc32(data[:_SEG_HEADER_BODY.size]) != crc:
+        raise JournalCorrupt(path, 0, first_seq, "segment header CRC mismatch")
+    if seq != first_seq:
+        raise JournalCorrupt(path, 0, first_seq, f"segment header says first seq {seq}, its name {first_seq}")
+
+
+def scan_segment(data: bytes, first_seq: int, start: int = HEADER_SIZE) -> _Scan:
+    """Check the records of one segment's bytes from `start`: stops at the first bad one."""
+    mv = memoryview(data)
+    size = len(data)
+    off, seq, count = start, first_seq, 0
+    unpack, crc32 = _REC.unpack_from, zlib.crc32
+    problem = None
+    while off < size:
+        if size - off < RECORD_OVERHEAD:
+            problem = f"record header cut short ({size - off} of {RECORD_OVERHEAD} bytes)"
+            break
+        length, crc, rseq = unpack(data, off)
+        end = off + 8 + length
+        if not 8 <= length <= _MAX_LENGTH:
+            problem = f"impossible record length {length}"
+            break
+        if end > size:
+            problem = f"record cut short ({size - off - 8} of {length} bytes after the CRC)"
+            break
+        if crc32(mv[off + 8:end]) != crc:
+            problem = "record CRC mismatch"
+            break
+        if rseq != seq:
+            problem = f"sequence {rseq} where {seq} was expected"
+            break
+        off, seq, count = end, seq + 1, count + 1
+    return _Scan(last_seq=seq - 1, end=off, count=count, problem=problem)
+
+
+def _valid_record_at_or_after(data: bytes, start: int) -> int | None:
+    """The offset of the first record with a plausible length and a matching CRC at or after
+    `start` (any byte offset), or None: tells a torn tail from corruption in the middle."""
+    mv = memoryview(data)
+    size = len(data)
+    unpack, crc32 = _LEN_CRC.unpack_from, zlib.crc32
+    for y in range(start, size - RECORD_OVERHEAD + 1):
+        length, crc = unpack(data, y)
+        if 8 <= length <= _MAX_LENGTH and y + 8 + length <= size and crc32(mv[y + 8:y + 8 + length]) == crc:
+            return y
+    return None
+
+
+class Journal:
+    """An open journal directory. `Journal(path)` creates it if needed, checks it, truncates a
+    torn tail, and takes an exclusive lock on it (a second opener gets JournalError).
+
+    `append(payload) -> seq` buffers a record (not yet durable); `commit() -> seq` writes and
+    fsyncs everything buffered and returns the last durable seq. `replay(from_seq)` yields
+    `(seq, payload)` of durable records. `readonly=True` checks without changing anything (a
+    torn tail is reported, not truncated) and refuses appends. `first_seq` numbers the first
+    record of a new, empty journal. `fsync=False` is for benchmarks of the rest only."""
+
+    def __init__(self, path: str | os.PathLike, *, segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+                 readonly: bool = False, first_seq: int = 1, fsync: bool = True) -> None:
+        if segment_bytes < HEADER_SIZE + RECORD_OVERHEAD:
+            raise ValueError(f"segment_bytes {segment_bytes} is too small")
+        if first_seq < 1:
+            raise ValueError("first_seq must be >= 1")
+        self.path = Path(path)
+        self.segment_bytes = segment_bytes
+        self.readonly = readonly
+        self._sync = _fdatasync if fsync else (lambda fd: None)
+        self._lock = threading.Lock()  # the buffer and the sequence counter
+        self._commit_lock = threading.Lock()  # writes, fsyncs, rotation, pruning
+        self._buf: list[bytes] = []
+        self._fd: int | None = None
+        self._lock_fd: int | None = None
+        self._failed: BaseException | None = None
+        self._closed = False
+        t0 = time.perf_counter()
+        if not readonly:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._take_lock()
+        try:
+            self.open_report = OpenReport()
+            self._segments = self._scan_all()
+            if not readonly:
+                if not self._segments:
+                    self._segments.append(self._create_segment(first_seq))
+                    self.open_report.created = True
+                last = self._segments[-1]
+                self._fd = os.open(last.path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0))
+        except BaseException:
+            self._release_lock()
+            raise
+        last_seq = self._segments[-1].last_seq if self._segments else first_seq - 1
+        self._next_seq = last_seq + 1
+        self._durable_seq = last_seq
+        r = self.open_report
+        r.segments = len(self._segments)
+        r.first_seq = self._segments[0].first_seq if self._segments else first_seq
+        r.last_seq = last_seq
+        r.duration_s = time.perf_counter() - t0
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def last_seq(self) -> int:
+        """The seq of the last record appended (durable or still buffered)."""
+        return self._next_seq - 1
+
+    @property
+    def durable_seq(self) -> int:
+        """The seq of the last record known durable (0 if none)."""
+        return self._durable_seq
+
+    @property
+    def first_seq(self) -> int:
+        """The first seq still in the journal (pruning removes older segments)."""
+        with self._commit_lock:
+            return self._segments[0].first_seq if self._segments else self._next_seq
+
+    @property
+    def pending(self) -> int:
+        """Records appended and not yet committed."""
+        return len(self._buf) // 2
+
+    def segment_paths(self) -> list[Path]:
+        with self._commit_lock:
+            return [s.path for s in self._segments]
+
+    # ------------------------------------------------------------------ writing
+
+    def append(self, payload: bytes) -> int:
+        """Buffer one record; its seq. Not durable (and not acknowledged) until `commit()`."""
+        if payload.__class__ is not bytes:
+            payload = bytes(payload)
+        if len(payload) > MAX_PAYLOAD:
+            raise ValueError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
+        with self._lock:
+            if self._fd is None or self._failed is not None:
+                self._refuse()
+            seq = self._next_seq
+            sb = _SEQ.pack(seq)
+            self._buf.append(_LEN_CRC.pack(len(payload) + 8, zlib.crc32(payload, zlib.crc32(sb))) + sb)
+            self._buf.append(payload)
+            self._next_seq = seq + 1
+            return seq
+
+    def append_many(self, payloads: Iterable[bytes]) -> int:
+        """Buffer several records in order; the seq of the last one (last_seq if none)."""
+        pack, spack, crc32 = _LEN_CRC.pack, _SEQ.pack, zlib.crc32
+        with self._lock:
+            if self._fd is None or self._failed is not None:
+                self._refuse()
+            seq = self._next_seq
+            out = []
+            for payload in payloads:
+                if payload.__class__ is not bytes:
+                    payload = bytes(payload)
+                if len(payload) > MAX_PAYLOAD:
+                    raise ValueError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
+                sb = spack(seq)
+                out.append(pack(len(payload) + 8, crc32(payload, crc32(sb))) + sb)
+                out.append(payload)
+                seq += 1
+            self._buf.extend(out)
+            self._next_seq = seq
+            return seq - 1
+
+    def commit(self) -> int:
+        """Write everything buffered with one write and one fsync; the last durable seq.
+
+        If the write or the fsync fails the journal refuses every further call (after a failed
+        fsync the state of the page cache is unknown); reopen it to recover."""
+        with self._commit_lock:
+            with self._lock:
+                if self._fd is None or self._failed is not None:
+                    self._refuse()
+                buf, self._buf = self._buf, []
+                last = self._next_seq - 1
+            if not buf:
+                return self._durable_seq
+            try:
+                seg = self._segments[-1]
+                if seg.size >= self.segment_bytes:
+                    seg = self._rotate()
+                data = b"".join(buf)
+                view = memoryview(data)
+                while view:
+                    n = os.write(self._fd, view)
+                    view = view[n:]
+                self._sync(self._fd)
+            except BaseException as e:
+                self._failed = e
+                raise JournalError(f"journal write failed ({e!r}); it refuses further writes, reopen it") from e
+            seg.size += len(data)
+            seg.last_seq = last
+            self._durable_seq = last
+            return last
+
+    def discard_pending(self) -> int:
+        """Drop the buffered, uncommitted records (their seqs are reused); how many."""
+        with self._lock:
+            n = len(self._buf) // 2
+            self._buf = []
+            self._next_seq -= n
+            return n
+
+    def prune(self, upto_seq: int) -> list[Path]:
+        """Delete whole segments whose records all have seq <= upto_seq (never the segment being
+        written), e.g. once a snapshot at upto_seq is durable; the removed paths."""
+        if self.readonly:
+            raise JournalError("journal opened read-only")
+        removed = []
+        with self._commit_lock:
+            while len(self._segments) > 1 and self._segments[0].last_seq <= upto_seq:
+                seg = self._segments.pop(0)
+                os.unlink(seg.path)
+                removed.append(seg.path)
+            if removed:
+                _fsync_dir(self.path)
+        return removed
+
+    def close(self) -> None:
+        """Close the files and release the lock. Records not committed are dropped (they were
+        never acknowledged): commit first for a clean shutdown."""
+        with self._commit_lock, self._lock:
+            self._buf = []
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+            self._closed = True
+            self._release_lock()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ reading
+
+    def replay(self, from_seq: int = 1, *, verify: bool = True) -> Iterator[tuple[int, bytes]]:
+        """Yield `(seq, payload)` for every durable record with seq >= from_seq, in order.
+        Records are checked again as they are read (CRC with `verify`, sequence always);
+        JournalError if from_seq is before the first record still kept."""
+        with self._commit_lock:
+            segments = [(s.first_seq, s.path, s.last_seq, s.size) for s in self._segments]
+        if segments and from_seq < segments[0][0]:
+            raise JournalError(f"records before seq {segments[0][0]} were pruned; replay from {from_seq} asked")
+        return self._replay(segments, from_seq, verify)
+
+    @staticmethod
+    def _replay(segments, from_seq: int, verify: bool) -> Iterator[tuple[int, bytes]]:
+        unpack, crc32 = _REC.unpack_from, zlib.crc32
+        for first, path, last, size in segments:
+            if last < from_seq:
+                continue
+            with open(path, "rb") as f:
+                data = f.read(size)
+            if len(data) < size:
+                raise JournalCorrupt(path, len(data), last + 1, f"segment shrank to {len(data)} bytes while open")
+            mv = memoryview(data)
+            off, seq = HEADER_SIZE, first
+            while off < size:
+                length, crc, rseq = unpack(data, off)
+                end = off + 8 + length
+                if rseq != seq or end > size or (verify and crc32(mv[off + 8:end]) != crc):
+                    raise JournalCorrupt(path, off, seq, "record changed on disk since the journal was opened")
+                if seq >= from_seq:
+                    yield seq, data[off + 16:end]
+                off, seq = end, seq + 1
+
+    # ------------------------------------------------------------------ internals
+
+    def _refuse(self):
+        if self.readonly:
+            raise JournalError("journal opened read-only")
+        if self._failed is not None:
+            raise JournalError(f"journal failed earlier ({self._failed!r}); reopen it")
+        raise JournalError("journal is closed")
+
+    def _take_lock(self) -> None:
+        fd = os.open(self.path / "LOCK", os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise JournalError(f"journal {self.path} is open in another process or Journal object") from None
+            raise
+        self._lock_fd = fd
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None
+
+    def _list_segments(self) -> list[tuple[int, Path]]:
+        out = []
+        if not self.path.is_dir():
+            return out
+        for p in self.path.iterdir():
+            name = p.name
+            if name.endswith(".tmp"):
+                if not self.readonly:
+                    p.unlink()  # a segment whose creation never completed: never part of the journal
+                    self.open_report.removed_temp_files.append(str(p))
+                continue
+            if name.endswith(SEGMENT_SUFFIX):
+                stem = name[: -len(SEGMENT_SUFFIX)]
+                if len(stem) == 20 and stem.isdigit():
+                    out.append((int(stem), p))
+        return sorted(out)
+
+    def _scan_all(self) -> list[_Segment]:
+        found = self._list_segments()
+        segments: list[_Segment] = []
+        report = self.open_report
+        for i, (first, path) in enumerate(found):
+            with open(path, "rb") as f:
+                data = f.read()
+            _check_header(path, data, first)
+            if segments and first != segments[-1].last_seq + 1:
+                raise JournalCorrupt(path, 0, first, f"segment starts at seq {first} but the previous one ends "
+                                                     f"at {segments[-1].last_seq}")
+            scan = scan_segment(data, first)
+            report.records += scan.count
+            if scan.problem is not None:
+                is_last = i == len(found) - 1
+                later = _valid_record_at_or_after(data, scan.end + 1)
+                if not is_last or later is not None or scan.problem.startswith("sequence"):
+                    where = (f"a valid record follows at offset {later}" if later is not None
+                             else "later segments follow" if not is_last else "not a torn write")
+                    raise JournalCorrupt(path, scan.end, scan.last_seq + 1, f"{scan.problem}, and {where}")
+                report.truncated_bytes = len(data) - scan.end
+                report.truncated_file = str(path)
+                report.truncated_offset = scan.end
+                report.truncated_seq = scan.last_seq + 1
+                if not self.readonly:
+                    fd = os.open(path, os.O_WRONLY)
+                    try:
+                        os.ftruncate(fd, scan.end)
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+            segments.append(_Segment(first, path, scan.last_seq, scan.end))
+        return segments
+
+    def _create_segment(self, first_seq: int) -> _Segment:
+        path = self.path / _segment_name(first_seq)
+        tmp = path.with_name(path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            os.write(fd, _segment_header(first_seq))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        _fsync_dir(self.path)
+        return _Segment(first_seq, path, first_seq - 1, HEADER_SIZE)
+
+    def _rotate(self) -> _Segment:
+        """Start the next segment (the current one is complete and fsynced)."""
+        seg = self._create_segment(self._segments[-1].last_seq + 1)
+        fd = os.open(seg.path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0))
+        os.close(self._fd)
+        self._fd = fd
+        self._segments.append(seg)
+        return seg

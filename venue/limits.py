@@ -1,0 +1,26 @@
+"""Per-key rate limits: a token bucket per API key (the venue's edge, so wall-clock time)."""
+
+from __future__ import annotations
+
+import time
+
+
+class RateLimiter:
+    """`rate` requests per second sustained, bursts up to `burst`; 0 disables the limit."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, burst
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last refill time)
+
+    def acquire(self, key: str, now: float | None = None) -> float:
+        """Take one token; 0.0 if allowed, else the seconds to wait before a retry."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        tokens, last = self._buckets.get(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        if tokens >= 1:
+            self._buckets[key] = (tokens - 1, now)
+            return 0.0
+        self._buckets[key] = (tokens, now)
+        return (1 - tokens) / self.rate

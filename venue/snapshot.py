@@ -1,0 +1,211 @@
+"""Snapshots: the whole state at one journal seq, so that recovery replays only the tail.
+
+`write_snapshot(dir, seq, exchange)` stores the exchange as it is after applying the journal's
+records up to `seq`; `load_latest(dir)` returns `(seq, exchange)` of the newest good snapshot or
+None. Any object with `state_hash()` that pickles can be snapshotted (an `Exchange`, or a venue
+state wrapping one).
+
+File `<dir>/<seq, 20 digits>.snap`::
+
+    magic "PSSNAP\\x00\\x01" (8 bytes)  seq:u64  hash_len:u16  state_hash (ASCII)  body_len:u64
+    body (pickle, protocol 5)  crc32 of everything before it:u32
+
+Written atomically: a temporary file in the same directory, fsynced, renamed over the final
+name, the directory fsynced. The last `keep` snapshots are kept. Loading checks the CRC, unpickles
+and recomputes `state_hash()`: a snapshot whose state does not hash to what was recorded when it
+was written is refused (`SnapshotError`), and `load_latest` falls back to the next older one.
+
+Snapshots are pickles: load only snapshots this venue wrote (a pickle can run code).
+
+Pickling support of the kernels (checked by tests/unit/venue/test_snapshot.py):
+
+* the reference book (`book_impl="ref"`) and the reference liquidation index pickle as plain
+  Python objects;
+* the Cython `Book` and `LiquidationIndex` pickle through their `__reduce__`, which rebuilds them
+  from their resting orders (priority order) and their entries; a Cython type without one fails
+  with "no default __reduce__ due to non-trivial __cinit__", and `write_snapshot` raises
+  `SnapshotError` saying so, writing nothing;
+* `risk.ledger.Ledger` keeps its balances in `defaultdict(lambda: defaultdict(int))`; a lambda
+  does not pickle, so the pickler here reduces any defaultdict whose factory is a local
+  function making an empty `defaultdict(int)` to one with the module-level `_int_defaultdict`
+  (a module-level factory in the ledger would make this unnecessary).
+"""
+
+from __future__ import annotations
+
+import copyreg
+import io
+import os
+import pickle
+import struct
+import zlib
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SNAPSHOT_SUFFIX", "SnapshotError", "list_snapshots", "load_latest", "read_snapshot", "write_snapshot"]
+
+MAGIC = b"PSSNAP\x00\x01"
+SNAPSHOT_SUFFIX = ".snap"
+_U64 = struct.Struct("<Q")
+_U32 = struct.Struct("<I")
+_U16 = struct.Struct("<H")
+
+
+class SnapshotError(Exception):
+    """A snapshot cannot be written (the state does not pickle) or is not good to load."""
+
+
+def _int_defaultdict() -> defaultdict:
+    return defaultdict(int)
+
+
+def _reduce_defaultdict(d: defaultdict):
+    factory = d.default_factory
+    qualname = getattr(factory, "__qualname__", "")
+    if factory is not None and ("<lambda>" in qualname or "<locals>" in qualname):
+        probe = factory()
+        if type(probe) is defaultdict and probe.default_factory is int and not probe:
+            factory = _int_defaultdict
+        else:
+            raise SnapshotError(f"a defaultdict with the local factory {qualname} does not pickle")
+    return (defaultdict, (factory,), None, None, iter(d.items()))
+
+
+_DISPATCH = copyreg.dispatch_table.copy()
+_DISPATCH[defaultdict] = _reduce_defaultdict
+
+
+def dumps(state: Any) -> bytes:
+    """Pickle `state` (protocol 5) with the defaultdict rule above; SnapshotError if it does not
+    pickle, naming the class that refuses."""
+    buf = io.BytesIO()
+    p = pickle.Pickler(buf, protocol=5)
+    p.dispatch_table = _DISPATCH
+    try:
+        p.dump(state)
+    except (TypeError, pickle.PicklingError, AttributeError) as e:
+        hint = ""
+        if "__cinit__" in str(e) or "__reduce__" in str(e):
+            hint = " (a Cython extension type without __reduce__)"
+        raise SnapshotError(f"state does not pickle: {e}{hint}") from e
+    return buf.getvalue()
+
+
+def _path(directory: Path, seq: int) -> Path:
+    return directory / f"{seq:020d}{SNAPSHOT_SUFFIX}"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def list_snapshots(directory: str | os.PathLike) -> list[tuple[int, Path]]:
+    """(seq, path) of the snapshot files in `directory`, oldest first (not checked)."""
+    d = Path(directory)
+    if not d.is_dir():
+        return []
+    out = []
+    for p in d.iterdir():
+        stem = p.name[: -len(SNAPSHOT_SUFFIX)] if p.name.endswith(SNAPSHOT_SUFFIX) else ""
+        if len(stem) == 20 and stem.isdigit():
+            out.append((int(stem), p))
+    return sorted(out)
+
+
+def write_snapshot(directory: str | os.PathLike, seq: int, exchange: Any, *, keep: int = 3) -> Path:
+    """Write the snapshot of `exchange` at journal seq `seq` atomically; then delete all but
+    the newest `keep` snapshots (and leftover temporary files). Returns the file's path."""
+    if seq < 0:
+        raise ValueError("seq must be >= 0")
+    if keep < 1:
+        raise ValueError("keep must be >= 1")
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    state_hash = exchange.state_hash().encode("ascii")
+    body = dumps(exchange)
+    head = MAGIC + _U64.pack(seq) + _U16.pack(len(state_hash)) + state_hash + _U64.pack(len(body))
+    crc = zlib.crc32(body, zlib.crc32(head))
+    final = _path(d, seq)
+    tmp = final.with_name(final.name + f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
+    try:
+        for part in (head, body, _U32.pack(crc)):
+            view = memoryview(part)
+            while view:
+                view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    os.replace(tmp, final)
+    _fsync_dir(d)
+    snaps = list_snapshots(d)
+    removed = False
+    for _, p in snaps[: max(0, len(snaps) - keep)]:
+        p.unlink(missing_ok=True)
+        removed = True
+    for p in d.glob(f"*{SNAPSHOT_SUFFIX}.*.tmp"):
+        if p != tmp:
+            p.unlink(missing_ok=True)
+            removed = True
+    if removed:
+        _fsync_dir(d)
+    return final
+
+
+def read_snapshot(path: str | os.PathLike, *, check_integrity: bool = True) -> tuple[int, Any]:
+    """(seq, state) of one snapshot file, checked: CRC, unpickling, the recomputed state_hash
+    (and the state's own check_integrity() if it has one and `check_integrity`)."""
+    p = Path(path)
+    data = p.read_bytes()
+    try:
+        if len(data) < len(MAGIC) + 8 + 2 + 8 + 4 or data[:8] != MAGIC:
+            raise SnapshotError("not a perpsim snapshot (bad magic or too short)")
+        (crc,) = _U32.unpack_from(data, len(data) - 4)
+        if zlib.crc32(memoryview(data)[:-4]) != crc:
+            raise SnapshotError("CRC mismatch")
+        (seq,) = _U64.unpack_from(data, 8)
+        (n,) = _U16.unpack_from(data, 16)
+        recorded = data[18:18 + n].decode("ascii")
+        (body_len,) = _U64.unpack_from(data, 18 + n)
+        start = 26 + n
+        if start + body_len + 4 != len(data):
+            raise SnapshotError("length fields disagree with the file size")
+        stem = p.name[: -len(SNAPSHOT_SUFFIX)] if p.name.endswith(SNAPSHOT_SUFFIX) else ""
+        if stem.isdigit() and int(stem) != seq:
+            raise SnapshotError(f"the file name says seq {int(stem)}, the contents {seq}")
+        try:
+            state = pickle.loads(memoryview(data)[start:start + body_len])
+        except Exception as e:
+            raise SnapshotError(f"does not unpickle: {e!r}") from e
+        actual = state.state_hash()
+        if actual != recorded:
+            raise SnapshotError(f"state hash {actual} != {recorded} recorded when it was written")
+        if check_integrity and hasattr(state, "check_integrity"):
+            try:
+                state.check_integrity()
+            except AssertionError as e:
+                raise SnapshotError(f"integrity check failed: {e}") from e
+    except SnapshotError as e:
+        raise SnapshotError(f"{p}: {e}") from e.__cause__
+    return seq, state
+
+
+def load_latest(directory: str | os.PathLike, *, errors: list[str] | None = None) -> tuple[int, Any] | None:
+    """(seq, state) of the newest snapshot that loads and checks, or None if there is none.
+    A snapshot that fails is skipped for the next older one; its error is appended to `errors`
+    when given."""
+    for _, path in reversed(list_snapshots(directory)):
+        try:
+            return read_snapshot(path)
+        except SnapshotError as e:
+            if errors is not None:
+                errors.append(str(e))
+    return None
