@@ -242,6 +242,9 @@ class Exchange:
         self.ts = start_ts
         self.next_order_id = 1
         self._markets_of: dict[int, set[str]] = {}
+        # per market, the accounts that also hold positions elsewhere: a mark change there moves
+        # their liquidation prices in the other markets (kept up to date, never scanned for)
+        self._multi: dict[str, set[int]] = {s: set() for s in self.markets}
         self._events: list = []
         self._touched: set[int] = set()
         # isolated positions being liquidated: their margin is settled by _liquidate, not _trade
@@ -674,6 +677,9 @@ class Exchange:
             for (account, _), p in m.positions.items():
                 if p.lots == 0 or m.symbol not in self._markets_of.get(account, ()):
                     raise AssertionError(f"{m.symbol}: position record of {account} is stale")
+            multi = {a for a, syms in self._markets_of.items() if len(syms) > 1 and m.symbol in syms}
+            if multi != self._multi[m.symbol]:
+                raise AssertionError(f"{m.symbol}: multi-market account index is stale")
 
     # ================================================================== internals: money
 
@@ -708,7 +714,11 @@ class Exchange:
         p = m.positions.get(key)
         if p is None:
             p = m.positions[key] = Position()
-            self._markets_of.setdefault(account, set()).add(m.symbol)
+            symbols = self._markets_of.setdefault(account, set())
+            symbols.add(m.symbol)
+            if len(symbols) > 1:
+                for s in symbols:
+                    self._multi[s].add(account)
         before = abs(p.lots)
         closed = abs(p.closing_qty(qty))
         cost_before = p.cost
@@ -729,8 +739,12 @@ class Exchange:
         if p.lots == 0:
             del m.positions[key]
             if not any(m.legs(account)):
-                self._markets_of[account].discard(m.symbol)
-                if not self._markets_of[account]:
+                symbols = self._markets_of[account]
+                symbols.discard(m.symbol)
+                self._multi[m.symbol].discard(account)
+                if len(symbols) == 1:
+                    self._multi[next(iter(symbols))].discard(account)
+                if not symbols:
                     del self._markets_of[account]
         self._events.append(PositionChanged(m.symbol, account, p.lots, p.cost))
         return p.cost - cost_before + realized
@@ -849,7 +863,7 @@ class Exchange:
         m.mark = mark
         self._events.append(MarkPriceChanged(m.symbol, mark, index))
         # other markets' liquidation prices of multi-market cross accounts depend on this mark
-        self._touched.update(a for a, syms in self._markets_of.items() if len(syms) > 1 and m.symbol in syms)
+        self._touched.update(self._multi[m.symbol])
         if first:  # positions opened before the first mark had no liquidation price yet
             self._touched.update(k[0] for k in m.positions)
         self._adl_queue.clear()
