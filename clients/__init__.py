@@ -1,1 +1,2 @@
-"""Clients of the venue: the `perpsim` command line (and, with the venue service, the SDK)."""
+"""Clients of the venue: the SDK (`perpsim.clients.client`: Client, AsyncClient; typed errors in
+`perpsim.clients.errors`) and the `perpsim` command line (`cli`, `commands`, `calc`)."""

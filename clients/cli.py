@@ -4,6 +4,15 @@
   perpsim bench book [...]    the reference order-book stream through each implementation
   perpsim calc CALC [...]     risk calculator: liq-price, bankruptcy-price, order-cost, maint-margin,
                               funding-rate, brackets (perpsim calc --help)
+
+A client of a running venue (perpsim.clients.commands; --address, --key, --admin-key, --json):
+
+  perpsim markets | book SYMBOL | mark SYMBOL
+  perpsim order place|cancel|cancel-all|list ...
+  perpsim positions | balance | preview SYMBOL SIDE QTY [PRICE]
+  perpsim deposit|withdraw ASSET AMOUNT | transfer TO_ACCOUNT ASSET AMOUNT
+  perpsim watch trades|book|mark|liquidations SYMBOL
+  perpsim sandbox create-account|set-index|shock|state|advance-clock|fund-insurance ...
 """
 
 from __future__ import annotations
@@ -12,6 +21,8 @@ import argparse
 import sys
 from importlib.metadata import version
 from pathlib import Path
+
+from perpsim.clients import commands
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     bench_sub = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
     bench_sub.add_parser("book", help="the reference order-book stream", add_help=False)
     sub.add_parser("calc", help="risk calculator (liquidation price, margins, cost, funding)", add_help=False)
+    commands.add_parsers(sub)
     a, rest = ap.parse_known_args(argv)
+    if getattr(a, "run", None) is not None:
+        if rest:
+            ap.error(f"unrecognized arguments: {' '.join(rest)}")
+        return commands.run(a)
     if a.command == "serve":
         if rest:
             ap.error(f"unrecognized arguments: {' '.join(rest)}")

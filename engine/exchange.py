@@ -498,21 +498,18 @@ class Exchange:
                 for _, p in m.legs(account):
                     yield m, p
 
-    def _mm(self, m: _Market, p: Position, exact: bool = False):
-        """Maintenance margin of one position per the profile: at mark (Binance) or at the entry
-        notional (Bybit classic). Rounded up; the exact Fraction if `exact`."""
-        bybit = self.profile.liquidation_model is LiquidationModel.BYBIT and not m.inverse
-        notional = m.entry_value(p) if bybit else m.value(p.lots, m.mark)
-        f = M.maintenance_margin_exact if exact else M.maintenance_margin
-        return f(notional, m.brackets)
+    def _mm(self, m: _Market, p: Position) -> int:
+        """Maintenance margin of one position per the profile (at mark for Binance, at the entry
+        notional for Bybit classic), rounded up: the exact value is `_mm_scaled` / RATE_SCALE."""
+        return div_up(self._mm_scaled(m, p), RATE_SCALE)
 
     def upnl(self, account: int, asset: str, skip: str | None = None) -> int:
         """Unrealized PnL (money units) of the account's cross positions in `asset`, at mark."""
         return sum(m.upnl(p) for m, p in self._cross(account, asset, skip))
 
-    def maintenance(self, account: int, asset: str, skip: str | None = None, exact: bool = False):
-        """Maintenance margin of the account's cross positions (rounded up, or exact)."""
-        return sum(self._mm(m, p, exact) for m, p in self._cross(account, asset, skip))
+    def maintenance(self, account: int, asset: str, skip: str | None = None) -> int:
+        """Maintenance margin of the account's cross positions (each rounded up)."""
+        return sum(self._mm(m, p) for m, p in self._cross(account, asset, skip))
 
     def initial_margin(self, account: int, asset: str) -> int:
         """Initial margin held in the cross wallet: cross positions (at mark) and every open
@@ -578,6 +575,16 @@ class Exchange:
             return None
         return m.lp(legs, self.wallet(account, m.asset), self.maintenance(account, m.asset, skip=symbol),
                     self.upnl(account, m.asset, skip=symbol), self.profile.liquidation_model)
+
+    def bankruptcy_price(self, account: int, symbol: str, pside: int = BOTH):
+        """Exact bankruptcy price (LiqPrice) of a position (isolated) or of the account's legs in
+        `symbol` (cross), or None."""
+        m = self.markets[symbol]
+        legs = [p for ps, p in m.legs(account) if account not in m.isolated or ps == pside]
+        if not legs or m.mark is None:
+            return None
+        wallet, other_upnl = self._collateral(m, account, pside)
+        return m.bp(legs, wallet, other_upnl)
 
     def preview_order(self, cmd: C.PlaceOrder) -> dict:
         """What `cmd` would do to the account if it filled completely at its price (at the band
@@ -899,14 +906,23 @@ class Exchange:
             else:  # the direction comes from the solution's slope, not the net sign
                 m.liq.upsert(index_key(account, pside), 1 if lp.trigger is Trigger.AT_OR_BELOW else -1, lp.tick)
 
+    def _mm_scaled(self, m: _Market, p: Position):
+        """The exact maintenance margin × RATE_SCALE: an int on linear markets (no Fraction)."""
+        bybit = self.profile.liquidation_model is LiquidationModel.BYBIT and not m.inverse
+        notional = m.entry_value(p) if bybit else m.value(p.lots, m.mark)
+        bracket = m.brackets.for_notional(notional)
+        return notional * bracket.mmr - bracket.cum * RATE_SCALE
+
     def _liquidatable(self, m: _Market, account: int, pside: int) -> bool:
         """Binance: margin ratio = MM / margin balance ≥ 100 %, compared with the exact MM so
-        that the index (which rounds the liquidation price toward the mark) never misses one."""
+        that the index (which rounds the liquidation price toward the mark) never misses one.
+        Both sides are scaled by RATE_SCALE, so linear markets compare integers."""
         if account in m.isolated:
             p = m.positions.get((account, pside))
             return p is not None and (self.isolated_margin(account, m.symbol, pside)
-                                      + m.upnl(p)) <= self._mm(m, p, exact=True)
-        return self.margin_balance(account, m.asset) <= self.maintenance(account, m.asset, exact=True)
+                                      + m.upnl(p)) * RATE_SCALE <= self._mm_scaled(m, p)
+        mm = sum(self._mm_scaled(mk, p) for mk, p in self._cross(account, m.asset))
+        return self.margin_balance(account, m.asset) * RATE_SCALE <= mm
 
     def _sweep(self, m: _Market) -> bool:
         """Liquidate what the index says may be under water and really is; True if any."""

@@ -37,6 +37,9 @@ class RejectReason(IntEnum):
     INVALID_MARKET_SPEC = 1021
     INVALID_LEVERAGE = 1022
     INVALID_POSITION_SIDE = 1023
+    INVALID_MARGIN_MODE = 1024
+    INVALID_CLIENT_ORDER_ID = 1025
+    INVALID_VALUE = 1026
     # 2xxx margin / risk
     MARGIN_INSUFFICIENT = 2001
     BALANCE_INSUFFICIENT = 2002
@@ -94,6 +97,9 @@ REASONS: dict[RejectReason, ReasonInfo] = {
     RejectReason.PRICE_ABOVE_BAND: ReasonInfo(_BAD, -4016, "Price is higher than the mark price band."),
     RejectReason.PRICE_BELOW_BAND: ReasonInfo(_BAD, -4024, "Price is lower than the mark price band."),
     RejectReason.INVALID_MARKET_SPEC: ReasonInfo(_BAD, None, "Invalid market specification."),
+    RejectReason.INVALID_MARGIN_MODE: ReasonInfo(_BAD, -4046, "Invalid margin mode."),
+    RejectReason.INVALID_CLIENT_ORDER_ID: ReasonInfo(_BAD, -1102, "Client order id must be 1 to 36 characters."),
+    RejectReason.INVALID_VALUE: ReasonInfo(_BAD, -1102, "A parameter is missing, malformed or out of range."),
     RejectReason.INVALID_POSITION_SIDE: ReasonInfo(_BAD, -4061, "Position side does not match the position mode."),
     RejectReason.INVALID_LEVERAGE: ReasonInfo(_BAD, -4028, "Leverage is not valid for this position."),
     RejectReason.MARGIN_INSUFFICIENT: ReasonInfo(_STATE, -2019, "Margin is insufficient."),

@@ -39,12 +39,17 @@ FEES = ("fees", 0)
 DUST = ("dust", 0)
 
 
+def _amounts() -> defaultdict[str, int]:
+    # module level (not a lambda) so that the ledger pickles into snapshots
+    return defaultdict(int)
+
+
 class Ledger:
     """Balances per (holder, asset). Wallets may go negative only through losses the
     engine books on a bankrupt account before the insurance fund tops it up."""
 
     def __init__(self) -> None:
-        self._bal: dict[tuple[str, int], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self._bal: dict[tuple[str, int], dict[str, int]] = defaultdict(_amounts)
         self.deposited: dict[str, int] = defaultdict(int)
         self.withdrawn: dict[str, int] = defaultdict(int)
 

@@ -14,6 +14,7 @@ import logging
 import os
 import random
 import signal
+import sys
 import threading
 import time
 import tomllib
@@ -26,13 +27,14 @@ from perpsim.engine.exchange import Exchange
 from perpsim.model.enums import OrderKind, Side, TimeInForce
 from perpsim.model.markets import MarketKind, default_markets, load_markets
 from perpsim.risk.brackets import default_brackets
+from perpsim.venue import codec
 from perpsim.venue.auth import KeyStore
-from perpsim.venue.codec import encode
-from perpsim.venue.journal import Journal
+from perpsim.venue.journal import Journal, JournalError
 from perpsim.venue.limits import RateLimiter
 from perpsim.venue.metrics import Metrics
-from perpsim.venue.recovery import JOURNAL_DIR, checkpoint, recover
+from perpsim.venue.recovery import JOURNAL_DIR, RecoveryError, checkpoint, recover
 from perpsim.venue.server import Clock, Sequencer, Venue, build_server, serving
+from perpsim.venue.snapshot import SnapshotError
 from perpsim.venue.state import VenueState
 from perpsim.venue.streams import Streams
 
@@ -138,7 +140,7 @@ class RunningVenue:
         keys = KeyStore(cfg.data_dir, cfg.admin_key or os.environ.get("PERPSIM_ADMIN_KEY"))
         journal = Journal(cfg.data_dir / JOURNAL_DIR)
         clock = Clock()
-        sequencer = Sequencer(VenueState(make_exchange(cfg)), clock, journal, encode,
+        sequencer = Sequencer(VenueState(make_exchange(cfg)), clock, journal, codec,
                               lambda seq: checkpoint(cfg.data_dir, journal, sequencer.state, seq),
                               cfg.snapshot_every)
         self.venue = venue = Venue(sequencer.state, keys, sequencer,
@@ -256,6 +258,10 @@ def serve(cfg: VenueConfig) -> int:
         await task
 
     started = time.monotonic()
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except (JournalError, RecoveryError, SnapshotError) as e:  # refuse a damaged data directory
+        print(f"error: cannot recover {cfg.data_dir}: {e}", file=sys.stderr)
+        return 2
     log.info("venue stopped after %.1f s", time.monotonic() - started)
     return 0

@@ -70,5 +70,8 @@ class KeyStore:
     def account_of(self, key: str | None) -> int | None:
         return None if key is None else self._accounts.get(digest(key))
 
+    def has_account(self, account: int) -> bool:
+        return account in self._accounts.values()
+
     def is_admin(self, key: str | None) -> bool:
         return key is not None and hmac.compare_digest(digest(key), self._admin)

@@ -21,8 +21,9 @@ Compatibility rules — old journals must stay readable:
   in `RETIRED` so that its records fail with a clear message.
 * A class may gain fields only at its end and only with a default: a record written before has
   a smaller `nfields`, and decoding fills the missing fields with their defaults.
-* Fields are never reordered, renamed into another type, or removed (that is a new class with a
-  new tag). `tests/unit/venue/test_codec.py` pins golden bytes for every class.
+* Fields are never reordered, retyped or removed (that is a new class with a new tag). Field
+  names are not written, so renaming a field is harmless; renaming a class renames its key in
+  `TAGS`. `tests/unit/venue/test_codec.py` pins golden bytes for every class.
 
 Decoded int fields are plain `int` (an `IntEnum` value such as `Side.BUY` comes back as `0`,
 which compares and hashes equal). A bool in an int field, an int in a bool field, a float

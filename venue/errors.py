@@ -46,6 +46,8 @@ def to_status(err: VenueError) -> grpc.Status:
     info = REASONS[err.reason]
     _, code = _CODES[info.status]
     metadata = {"reason_code": str(int(err.reason))}
+    if err.field:
+        metadata["field"] = err.field
     if info.binance_code is not None:
         metadata["binance_code"] = str(info.binance_code)
     metadata.update({k: str(v) for k, v in err.fields.items()})

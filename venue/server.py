@@ -10,6 +10,7 @@ A full queue is shed with RESOURCE_EXHAUSTED rather than queued without bound.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -39,11 +40,12 @@ from perpsim.venue import convert as cv
 from perpsim.venue.auth import KeyStore, bearer
 from perpsim.venue.errors import VenueError, to_status
 from perpsim.venue.limits import RateLimiter
-from perpsim.venue.state import OrderInfo, VenueState, fingerprint, rejection
+from perpsim.venue.state import KnownOrder, OrderInfo, VenueState, rejection
 
 log = logging.getLogger("perpsim.venue")
 
 QUEUE_LIMIT = 10_000
+MAX_ADVANCE_NS = 10 * 365 * 24 * 3_600 * 10**9
 BATCH_LIMIT = 1_024
 
 
@@ -66,10 +68,13 @@ class _Item:
 class Sequencer:
     """One writer: applies commands in arrival order, journals them, acknowledges after fsync."""
 
-    def __init__(self, state: VenueState, clock: Clock, journal=None, encode=None, checkpoint=None,
+    def __init__(self, state: VenueState, clock: Clock, journal=None, codec=None, checkpoint=None,
                  checkpoint_every: int = 0) -> None:
+        """`journal` and `codec` (a module with encode/decode) go together; without them the
+        sequencer runs in memory only."""
         self.state, self.clock = state, clock
-        self.journal, self.encode = journal, encode
+        self.journal = journal
+        self.encode, self.decode = (codec.encode, codec.decode) if codec is not None else (None, None)
         # checkpoint(durable_seq) snapshots the state; run between batches, when nothing moves
         self.checkpoint, self.checkpoint_every = checkpoint, checkpoint_every
         self._since_checkpoint = 0
@@ -120,13 +125,17 @@ class Sequencer:
                     continue
                 cmd = item.make(max(self.clock.now(), self.state.exchange.ts))
                 try:
+                    if self.journal is not None:
+                        # apply exactly what the journal will hold, so replay rebuilds this state
+                        payload = self.encode(cmd)
+                        cmd = self.decode(payload)
                     events = self.state.apply(cmd)
                 except Exception as e:  # a bug in the core: report INTERNAL, keep serving
                     log.exception("command %r raised", cmd)
                     item.future.set_exception(e)
                     continue
                 if self.journal is not None:
-                    self.journal.append(self.encode(cmd))
+                    self.journal.append(payload)
                 done.append((item, cmd, events))
             if self.journal is not None and done:
                 await loop.run_in_executor(None, self.journal.commit)
@@ -136,7 +145,10 @@ class Sequencer:
                 if not item.future.done():
                     item.future.set_result(events)
                 for listener in self.listeners:
-                    listener(cmd, events)
+                    try:
+                        listener(cmd, events)
+                    except Exception:  # streams and metrics must never stop the sequencer
+                        log.exception("listener %r failed on %r", listener, cmd)
             due = self.checkpoint_every and self._since_checkpoint >= self.checkpoint_every
             if self.checkpoint is not None and (checkpoints or due):
                 seq = self.journal.durable_seq
@@ -311,7 +323,7 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         stp = cv.enum_in(cv.STP_IN, r.self_trade_prevention, "self_trade_prevention", R.INVALID_STP_MODE)
         pside = cv.enum_in(cv.PSIDE_IN, r.position_side, "position_side", R.INVALID_POSITION_SIDE)
         if len(r.client_order_id) > 36:
-            raise VenueError(R.INVALID_ORDER_TYPE, field="client_order_id", problem="at most 36 characters")
+            raise VenueError(R.INVALID_CLIENT_ORDER_ID, field="client_order_id", length=len(r.client_order_id))
         return C.PlaceOrder(0, account, spec.symbol, side, qty, price, kind, tif, stp, r.reduce_only,
                             r.good_till_time_ns, pside, r.client_order_id)
 
@@ -319,16 +331,11 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
     async def PlaceOrder(self, request, context):
         account = self.venue.account(context)
         template = self.command(account, request)
-        if template.client_order_id:
-            seen = self.venue.state.find_client_order(account, template.client_order_id)
-            if seen is not None:
-                if seen[0] != fingerprint(template):
-                    raise VenueError(R.DUPLICATE_ORDER_ID, field="client_order_id",
-                                     client_order_id=template.client_order_id)
-                return trading_pb2.PlaceOrderResponse(order=order_out(self.venue, self.venue.state.orders[seen[1]]))
         before = self.venue.state.exchange.next_order_id
-        events = await self.venue.run(lambda ts: C.PlaceOrder(ts, *[getattr(template, f) for f in
-                                                                     template.__dataclass_fields__][1:]))
+        events = await self.venue.run(lambda ts: dataclasses.replace(template, ts=ts))
+        known = next((e for e in events if isinstance(e, KnownOrder)), None)
+        if known is not None:  # an idempotent retry: the original order, as it is now
+            return trading_pb2.PlaceOrderResponse(order=order_out(self.venue, self.venue.state.orders[known.order_id]))
         book_events = [e.event for e in events if isinstance(e, OrderEvent) and e.event.order_id >= before
                        and e.event.account == account]
         for e in book_events:
@@ -427,6 +434,8 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
                     entry_price=cv.fraction_out(entry), mark_price=spec.format_price(m.mark) if m.mark else "",
                     unrealized_pnl=cv.money_out(spec, m.upnl(p)) if m.mark else cv.money_out(spec, 0),
                     liquidation_price=cv.fraction_out(lp.price) if lp else "",
+                    bankruptcy_price=cv.fraction_out(bp.price) if (bp := ex.bankruptcy_price(account, symbol, pside))
+                    else "",
                     margin_mode=common_pb2.MARGIN_MODE_ISOLATED if iso else common_pb2.MARGIN_MODE_CROSS,
                     leverage=ex.leverage.get((account, symbol), 20),
                     isolated_margin=cv.money_out(spec, ex.isolated_margin(account, symbol, pside) if iso else 0),
@@ -446,7 +455,7 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
         account = self.venue.account(context)
         spec = self.venue.spec(request.symbol)
         mode = cv.enum_in({common_pb2.MARGIN_MODE_CROSS: False, common_pb2.MARGIN_MODE_ISOLATED: True},
-                          request.margin_mode, "margin_mode", R.INVALID_ORDER_TYPE)
+                          request.margin_mode, "margin_mode", R.INVALID_MARGIN_MODE)
         await self.venue.run(lambda ts: C.SetMarginMode(ts, account, spec.symbol, mode))
         return account_pb2.SetMarginModeResponse()
 
@@ -500,6 +509,8 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
 
     @rpc
     async def Transfer(self, request, context):
+        if not self.venue.keys.has_account(request.to_account_id):
+            raise VenueError(R.UNKNOWN_ACCOUNT, field="to_account_id", to_account_id=request.to_account_id)
         return await self._rail(
             request, context, lambda ts, a, x: C.Transfer(ts, a, request.to_account_id, request.asset, x),
             account_pb2.TransferResponse)
@@ -539,8 +550,12 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
             pct = Decimal(request.percent)
         except ArithmeticError:
             raise VenueError(R.BAD_PRECISION, field="percent", value=request.percent) from None
-        if index is None or not -100 < pct < 1_000:
-            raise VenueError(R.INVALID_PRICE, field="percent", value=request.percent)
+        if not pct.is_finite():
+            raise VenueError(R.BAD_PRECISION, field="percent", value=request.percent)
+        if not -100 < pct < 1_000:
+            raise VenueError(R.INVALID_VALUE, field="percent", value=request.percent, problem="must be in (-100, 1000)")
+        if index is None:
+            raise VenueError(R.INVALID_PRICE, field="symbol", problem="the market has no index price yet")
         target = int(index * (100 + pct) / 100)  # rounded toward zero onto the tick grid
         events = await self._set_index(spec, max(target, 1))
         return sandbox_pb2.ShockPriceResponse(
@@ -550,10 +565,12 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
     @rpc
     async def AdvanceClock(self, request, context):
         self.venue.admin(context)
-        if request.advance_ns <= 0:
-            raise VenueError(R.INVALID_GTD_TIME, field="advance_ns", advance_ns=request.advance_ns)
-        self.venue.seq.clock.offset += request.advance_ns
-        await self.venue.run(lambda ts: C.AdvanceClock(ts))
+        if not 0 < request.advance_ns <= MAX_ADVANCE_NS:
+            raise VenueError(R.INVALID_VALUE, field="advance_ns", advance_ns=request.advance_ns,
+                             problem=f"must be in (0, {MAX_ADVANCE_NS}] (ten years)")
+        advance = request.advance_ns
+        await self.venue.run(lambda ts: C.AdvanceClock(ts + advance))
+        self.venue.seq.clock.offset += advance  # later commands keep the new time
         return sandbox_pb2.AdvanceClockResponse(now_ns=self.venue.state.exchange.ts)
 
     @rpc

@@ -11,11 +11,13 @@ import dataclasses
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from perpsim.engine import commands as C
 from perpsim.engine.events import CommandRejected, OrderEvent
 from perpsim.engine.exchange import Exchange
 from perpsim.model.enums import EventKind
+from perpsim.model.reasons import RejectReason as R
 
 #: Completed orders kept for queries and idempotent retries, oldest evicted first.
 COMPLETED_KEPT = 100_000
@@ -47,6 +49,12 @@ class OrderInfo:
         return self.status in (NEW, PARTIALLY_FILLED)
 
 
+class KnownOrder(NamedTuple):
+    """A retried placement (same client order id and payload): the original order's id."""
+
+    order_id: int
+
+
 def fingerprint(cmd: C.PlaceOrder) -> tuple:
     """What makes two placements with one client order id "the same order": all but the time."""
     return tuple(getattr(cmd, f.name) for f in dataclasses.fields(cmd) if f.name != "ts")
@@ -62,7 +70,18 @@ class VenueState:
         self.by_client: dict[tuple[int, str], tuple[tuple, int]] = {}
 
     def apply(self, cmd) -> list:
-        """Apply one command; returns the exchange's events."""
+        """Apply one command; returns the exchange's events.
+
+        A PlaceOrder whose client order id is already known is decided here, in sequence, so
+        concurrent retries cannot both place it: the same payload yields KnownOrder (nothing
+        placed), another payload a DUPLICATE_ORDER_ID rejection."""
+        if isinstance(cmd, C.PlaceOrder) and cmd.client_order_id:
+            seen = self.by_client.get((cmd.account, cmd.client_order_id))
+            if seen is not None:
+                if seen[0] == fingerprint(cmd):
+                    return [KnownOrder(seen[1])]
+                return [CommandRejected("PlaceOrder", cmd.account, int(R.DUPLICATE_ORDER_ID),
+                                        (("client_order_id", cmd.client_order_id),))]
         next_id = self.exchange.next_order_id
         events = self.exchange.apply(cmd)
         if isinstance(cmd, C.PlaceOrder):

@@ -22,8 +22,10 @@ from perpsim.engine.events import (
     PositionChanged,
 )
 from perpsim.model.enums import EventKind, Side
+from perpsim.model.reasons import RejectReason as R
 from perpsim.v1 import account_pb2, common_pb2, market_pb2
 from perpsim.venue import convert as cv
+from perpsim.venue.errors import VenueError, to_status
 
 SUBSCRIBER_QUEUE = 1_000
 #: A margin warning goes to an account's stream when maintenance margin / margin balance reaches this.
@@ -191,7 +193,7 @@ class Streams:
     async def topic(self, kind: str, symbol: str, context, check_symbol: bool = True):
         """Messages of one topic from now on, each with the topic's next sequence number."""
         if check_symbol and symbol not in self.venue.markets:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown symbol {symbol!r}")
+            await context.abort_with_status(to_status(VenueError(R.UNKNOWN_SYMBOL, field="symbol", symbol=symbol)))
         q: asyncio.Queue = asyncio.Queue(maxsize=SUBSCRIBER_QUEUE)
         self._subs[(kind, symbol)].add(q)
         async for msg in self._drain(q, context):
@@ -201,7 +203,7 @@ class Streams:
         """A snapshot of `depth` levels, then the levels that change (quantity 0: removed)."""
         symbol, depth = request.symbol, request.depth or 20
         if symbol not in self.venue.markets:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown symbol {symbol!r}")
+            await context.abort_with_status(to_status(VenueError(R.UNKNOWN_SYMBOL, field="symbol", symbol=symbol)))
         spec = self.venue.markets[symbol]
         q: asyncio.Queue = asyncio.Queue(maxsize=SUBSCRIBER_QUEUE)
         bids, asks = self._levels(symbol, depth)

@@ -1,0 +1,393 @@
+"""What the client returns: small frozen dataclasses with exact Decimal fields.
+
+Each has a `from_pb` classmethod converting the protobuf message. Enum values become short
+lower-case names ("buy", "limit", "partially_filled", "cross"); an empty decimal string on the
+wire (no liquidation price, no mark yet) becomes None. `to_dict()` gives plain JSON-ready data
+(Decimals as strings).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from perpsim.v1 import common_pb2
+
+__all__ = [
+    "Account",
+    "Balance",
+    "BookLevel",
+    "BookUpdate",
+    "Fill",
+    "IndexUpdate",
+    "Liquidation",
+    "Mark",
+    "MarkUpdate",
+    "Market",
+    "NewAccount",
+    "Order",
+    "OrderBook",
+    "Position",
+    "Preview",
+    "ShockResult",
+    "Trade",
+    "VenueState",
+    "enum_name",
+    "to_jsonable",
+]
+
+
+def dec(text: str) -> Decimal | None:
+    """A wire decimal string as Decimal; "" -> None."""
+    return Decimal(text) if text else None
+
+
+def dec0(text: str) -> Decimal:
+    """A wire decimal string as Decimal; "" -> 0."""
+    return Decimal(text) if text else Decimal(0)
+
+
+def enum_name(enum_type, value: int) -> str:
+    """SIDE_BUY -> "buy", ORDER_STATUS_PARTIALLY_FILLED -> "partially_filled"; unknown -> str(value)."""
+    try:
+        name = enum_type.Name(value)
+    except ValueError:
+        return str(value)
+    prefix = _PREFIXES.get(enum_type.DESCRIPTOR.name, "")
+    return name[len(prefix):].lower() if name.startswith(prefix) else name.lower()
+
+
+_PREFIXES = {
+    "Side": "SIDE_", "OrderType": "ORDER_TYPE_", "TimeInForce": "TIME_IN_FORCE_",
+    "SelfTradePrevention": "SELF_TRADE_PREVENTION_", "PositionSide": "POSITION_SIDE_",
+    "MarginMode": "MARGIN_MODE_", "OrderStatus": "ORDER_STATUS_", "Liquidity": "LIQUIDITY_",
+}
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses, tuples, dicts and Decimals as plain JSON data (Decimals as exact strings)."""
+    if isinstance(value, Decimal):
+        return format(value, "f")  # exact, never in exponent form ("0E-8" -> "0.00000000")
+    if hasattr(value, "__dataclass_fields__"):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):
+        return {k: to_jsonable(v) for k, v in value._asdict().items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    return value
+
+
+class _Model:
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Market(_Model):
+    symbol: str
+    kind: str  # "linear" | "inverse"
+    base_asset: str
+    quote_asset: str
+    settle_asset: str
+    tick_size: Decimal
+    lot_size: Decimal
+    min_quantity: Decimal
+    max_quantity: Decimal
+    min_notional: Decimal
+    contract_size: Decimal
+    maker_fee_rate: Decimal
+    taker_fee_rate: Decimal
+    liquidation_fee_rate: Decimal
+    price_band_up: Decimal  # a limit price may be at most mark * price_band_up
+    price_band_down: Decimal
+
+    @classmethod
+    def from_pb(cls, m) -> Market:
+        return cls(m.symbol, m.kind, m.base_asset, m.quote_asset, m.settle_asset, dec0(m.tick_size),
+                   dec0(m.lot_size), dec0(m.min_quantity), dec0(m.max_quantity), dec0(m.min_notional),
+                   dec0(m.contract_size), dec0(m.maker_fee_rate), dec0(m.taker_fee_rate),
+                   dec0(m.liquidation_fee_rate), dec0(m.price_band_up), dec0(m.price_band_down))
+
+
+@dataclass(frozen=True, slots=True)
+class BookLevel(_Model):
+    price: Decimal
+    quantity: Decimal  # 0 in a book delta: the level is gone
+    order_count: int
+    price_ticks: int
+    quantity_lots: int
+
+    @classmethod
+    def from_pb(cls, lv) -> BookLevel:
+        return cls(dec0(lv.price), dec0(lv.quantity), lv.order_count, lv.price_ticks, lv.quantity_lots)
+
+
+def _levels(levels) -> tuple[BookLevel, ...]:
+    return tuple(BookLevel.from_pb(lv) for lv in levels)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderBook(_Model):
+    symbol: str
+    bids: tuple[BookLevel, ...]  # best first
+    asks: tuple[BookLevel, ...]
+    sequence: int
+
+    @classmethod
+    def from_pb(cls, r) -> OrderBook:
+        return cls(r.symbol, _levels(r.bids), _levels(r.asks), r.sequence)
+
+    @property
+    def best_bid(self) -> Decimal | None:
+        return self.bids[0].price if self.bids else None
+
+    @property
+    def best_ask(self) -> Decimal | None:
+        return self.asks[0].price if self.asks else None
+
+
+@dataclass(frozen=True, slots=True)
+class Mark(_Model):
+    symbol: str
+    mark_price: Decimal | None
+    index_price: Decimal | None
+    last_price: Decimal | None
+    funding_rate: Decimal
+    next_funding_time_ns: int
+
+    @classmethod
+    def from_pb(cls, r) -> Mark:
+        return cls(r.symbol, dec(r.mark_price), dec(r.index_price), dec(r.last_price), dec0(r.funding_rate),
+                   r.next_funding_time_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class Fill(_Model):
+    order_id: int
+    price: Decimal
+    quantity: Decimal
+    liquidity: str  # "maker" | "taker"
+    price_ticks: int
+    quantity_lots: int
+
+    @classmethod
+    def from_pb(cls, f) -> Fill:
+        return cls(f.order_id, dec0(f.price), dec0(f.quantity), enum_name(common_pb2.Liquidity, f.liquidity),
+                   f.price_ticks, f.quantity_lots)
+
+
+@dataclass(frozen=True, slots=True)
+class Order(_Model):
+    order_id: int
+    client_order_id: str
+    symbol: str
+    side: str  # "buy" | "sell"
+    type: str  # "limit" | "market"
+    status: str  # "new" | "partially_filled" | "filled" | "canceled" | "expired" | "rejected"
+    price: Decimal | None
+    quantity: Decimal
+    filled_quantity: Decimal
+    time_in_force: str  # "gtc" | "ioc" | "fok" | "gtx" | "gtd"
+    reduce_only: bool
+    position_side: str  # "both" | "long" | "short"
+    price_ticks: int
+    quantity_lots: int
+    filled_quantity_lots: int
+    #: the fills of this order while it was placed (PlaceOrder only; empty elsewhere)
+    fills: tuple[Fill, ...] = ()
+
+    @classmethod
+    def from_pb(cls, o, fills=()) -> Order:
+        return cls(o.order_id, o.client_order_id, o.symbol, enum_name(common_pb2.Side, o.side),
+                   enum_name(common_pb2.OrderType, o.type), enum_name(common_pb2.OrderStatus, o.status),
+                   dec(o.price) if o.price_ticks else None, dec0(o.quantity), dec0(o.filled_quantity),
+                   enum_name(common_pb2.TimeInForce, o.time_in_force), o.reduce_only,
+                   enum_name(common_pb2.PositionSide, o.position_side), o.price_ticks, o.quantity_lots,
+                   o.filled_quantity_lots, tuple(Fill.from_pb(f) for f in fills))
+
+    @property
+    def open(self) -> bool:
+        return self.status in ("new", "partially_filled")
+
+    @property
+    def remaining_quantity(self) -> Decimal:
+        return self.quantity - self.filled_quantity
+
+
+@dataclass(frozen=True, slots=True)
+class Balance(_Model):
+    asset: str
+    wallet: Decimal
+    available: Decimal
+    withdrawable: Decimal
+    margin_balance: Decimal
+    unrealized_pnl: Decimal
+    maintenance_margin: Decimal
+    initial_margin: Decimal
+
+    @classmethod
+    def from_pb(cls, b) -> Balance:
+        return cls(b.asset, dec0(b.wallet.amount), dec0(b.available.amount), dec0(b.withdrawable.amount),
+                   dec0(b.margin_balance.amount), dec0(b.unrealized_pnl.amount),
+                   dec0(b.maintenance_margin.amount), dec0(b.initial_margin.amount))
+
+
+@dataclass(frozen=True, slots=True)
+class Account(_Model):
+    account_id: int
+    balances: tuple[Balance, ...]
+    hedge_mode: bool
+
+    @classmethod
+    def from_pb(cls, r) -> Account:
+        return cls(r.account_id, tuple(Balance.from_pb(b) for b in r.balances), r.hedge_mode)
+
+    def balance(self, asset: str) -> Balance:
+        for b in self.balances:
+            if b.asset == asset:
+                return b
+        raise KeyError(asset)
+
+
+@dataclass(frozen=True, slots=True)
+class Position(_Model):
+    symbol: str
+    position_side: str  # "both" | "long" | "short"
+    quantity: Decimal  # signed: negative = short
+    quantity_lots: int
+    entry_price: Decimal | None
+    mark_price: Decimal | None
+    unrealized_pnl: Decimal
+    liquidation_price: Decimal | None
+    bankruptcy_price: Decimal | None
+    margin_mode: str  # "cross" | "isolated"
+    leverage: int
+    isolated_margin: Decimal
+    adl_quantile: int
+    maintenance_margin: Decimal
+
+    @classmethod
+    def from_pb(cls, p) -> Position:
+        return cls(p.symbol, enum_name(common_pb2.PositionSide, p.position_side), dec0(p.quantity), p.quantity_lots,
+                   dec(p.entry_price), dec(p.mark_price), dec0(p.unrealized_pnl.amount), dec(p.liquidation_price),
+                   dec(p.bankruptcy_price), enum_name(common_pb2.MarginMode, p.margin_mode), p.leverage,
+                   dec0(p.isolated_margin.amount), p.adl_quantile, dec0(p.maintenance_margin.amount))
+
+
+@dataclass(frozen=True, slots=True)
+class Preview(_Model):
+    """What an order would do to the account's risk (nothing is placed)."""
+
+    cost: Decimal  # initial margin + open loss + fee reserve
+    available: Decimal
+    affordable: bool
+    resulting_quantity: Decimal
+    liquidation_price: Decimal | None
+    bankruptcy_price: Decimal | None
+    maintenance_margin: Decimal
+    liquidation_distance_percent: Decimal | None
+    asset: str
+
+    @classmethod
+    def from_pb(cls, r) -> Preview:
+        return cls(dec0(r.cost.amount), dec0(r.available.amount), r.affordable, dec0(r.resulting_quantity),
+                   dec(r.liquidation_price), dec(r.bankruptcy_price), dec0(r.maintenance_margin.amount),
+                   dec(r.liquidation_distance_percent), r.cost.asset)
+
+
+@dataclass(frozen=True, slots=True)
+class Trade(_Model):
+    sequence: int
+    symbol: str
+    price: Decimal
+    quantity: Decimal
+    taker_side: str
+    time_ns: int
+    liquidation: bool
+    price_ticks: int
+    quantity_lots: int
+
+    @classmethod
+    def from_pb(cls, t) -> Trade:
+        return cls(t.sequence, t.symbol, dec0(t.price), dec0(t.quantity), enum_name(common_pb2.Side, t.taker_side),
+                   t.time_ns, t.liquidation, t.price_ticks, t.quantity_lots)
+
+
+@dataclass(frozen=True, slots=True)
+class BookUpdate(_Model):
+    sequence: int
+    snapshot: bool  # True: the whole book; False: changed levels (quantity 0 = removed)
+    bids: tuple[BookLevel, ...]
+    asks: tuple[BookLevel, ...]
+
+    @classmethod
+    def from_pb(cls, r) -> BookUpdate:
+        return cls(r.sequence, r.snapshot, _levels(r.bids), _levels(r.asks))
+
+
+@dataclass(frozen=True, slots=True)
+class MarkUpdate(_Model):
+    sequence: int
+    mark: Mark
+    time_ns: int
+
+    @classmethod
+    def from_pb(cls, r) -> MarkUpdate:
+        return cls(r.sequence, Mark.from_pb(r.price), r.time_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class Liquidation(_Model):
+    sequence: int
+    symbol: str
+    side: str
+    quantity: Decimal
+    bankruptcy_price: Decimal | None
+    filled_quantity: Decimal
+    taken_by_insurance: Decimal
+    auto_deleveraged: Decimal
+    time_ns: int
+
+    @classmethod
+    def from_pb(cls, r) -> Liquidation:
+        return cls(r.sequence, r.symbol, enum_name(common_pb2.Side, r.side), dec0(r.quantity),
+                   dec(r.bankruptcy_price), dec0(r.filled_quantity), dec0(r.taken_by_insurance),
+                   dec0(r.auto_deleveraged), r.time_ns)
+
+
+class NewAccount(NamedTuple):
+    """A sandbox account: `account_id, api_key = client.create_account()`."""
+
+    account_id: int
+    api_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class IndexUpdate(_Model):
+    mark_price: Decimal | None
+    liquidations: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShockResult(_Model):
+    index_price: Decimal | None
+    mark_price: Decimal | None
+    liquidations: int
+
+
+@dataclass(frozen=True, slots=True)
+class VenueState(_Model):
+    now_ns: int
+    state_hash: str
+    journal_sequence: int
+    insurance_funds: dict[str, Decimal]
+
+    @classmethod
+    def from_pb(cls, r) -> VenueState:
+        return cls(r.now_ns, r.state_hash, r.journal_sequence,
+                   {m.asset: dec0(m.amount) for m in r.insurance_funds})
