@@ -34,7 +34,6 @@ import platform
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -85,6 +84,20 @@ def session(seed: int, n: int):
             price = max(1_000, price + r.randint(-20, 20))
             out.append(C.SetIndexPrice(ts, SYMBOL, px(str(price))))
     return out[:n]
+
+
+def filesystem_of(path: Path) -> str:
+    """The type of the filesystem holding `path`, from /proc/mounts (the longest mount prefix)."""
+    best, kind = "", "?"
+    try:
+        with open("/proc/mounts") as f:
+            for line in f:
+                _, mnt, fstype, *_ = line.split()
+                if str(path.resolve()).startswith(mnt.rstrip("/") + "/") and len(mnt) > len(best):
+                    best, kind = mnt, fstype
+    except OSError:
+        pass
+    return kind
 
 
 def rate(n: int, seconds: float) -> float:
@@ -159,10 +172,7 @@ def main() -> None:
     args = ap.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="perpsim-journal-", dir=args.dir))
-    try:
-        fstype = subprocess.run(["stat", "-f", "-c", "%T", str(root)], capture_output=True, text=True).stdout.strip()
-    except OSError:
-        fstype = "?"
+    fstype = filesystem_of(root)
     result: dict = {"python": platform.python_version(), "cpus": os.cpu_count(), "dir": str(root),
                     "filesystem": fstype, "records": args.records}
     try:
