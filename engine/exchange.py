@@ -425,7 +425,8 @@ class Exchange:
         if cmd.kind == OrderKind.MARKET:
             if m.mark is None:
                 return self._reject(cmd, R.INVALID_PRICE, problem="no mark price yet for a market order")
-            price = self._protection(m, cmd.side)
+            # risk checks use the assumed fill price; the book gets the band's protection price
+            price = self._assumed_price(m, cmd.side)
         elif m.mark is not None and cmd.kind == OrderKind.LIMIT and price > 0:
             up, down = self._band(m)
             if cmd.side == Side.BUY and price > up:
@@ -472,7 +473,8 @@ class Exchange:
                 if cost > avail:
                     return self._reject(cmd, R.MARGIN_INSUFFICIENT, required=cost, available=avail)
         oid = self.next_order_id
-        if m.book.place(oid, cmd.account, cmd.side, cmd.kind, price, qty, cmd.tif, cmd.stp,
+        limit = self._protection(m, cmd.side) if cmd.kind == OrderKind.MARKET else price
+        if m.book.place(oid, cmd.account, cmd.side, cmd.kind, limit, qty, cmd.tif, cmd.stp,
                         cmd.expire_ts, self.ts) == 0:
             self.next_order_id += 1
         self._book_events(m, closing_only, cmd.position_side)
@@ -587,15 +589,15 @@ class Exchange:
         return m.bp(legs, wallet, other_upnl)
 
     def preview_order(self, cmd: C.PlaceOrder) -> dict:
-        """What `cmd` would do to the account if it filled completely at its price (at the band
-        price for a market order), without changing anything: the cost to open (with the fee
+        """What `cmd` would do to the account if it filled completely at its price (a market
+        order at its assumed price, see _assumed_price), without changing anything: the cost to open (with the fee
         reserve), the available balance, and the resulting position's lots, maintenance margin,
         liquidation and bankruptcy price (exact Fractions of the quote currency, None when
         none) and distance from mark in percent. Money in units, rounded as the venue rounds."""
         m = self.markets[cmd.symbol]
         if m.mark is None:
             raise ValueError("no mark price yet")
-        price = cmd.price if cmd.kind == OrderKind.LIMIT else self._protection(m, cmd.side)
+        price = cmd.price if cmd.kind == OrderKind.LIMIT else self._assumed_price(m, cmd.side)
         sign = 1 if cmd.side == Side.BUY else -1
         pos = m.positions.get((cmd.account, cmd.position_side), Position())
         after = Position(pos.lots, pos.cost)
@@ -802,6 +804,15 @@ class Exchange:
         down = div_up(m.mark * down_rate.numerator, down_rate.denominator)
         lo, hi, _, _ = m.spec.book_limits()
         return min(up, hi), max(down, lo)
+
+    def _assumed_price(self, m: _Market, side: int) -> int:
+        """The price a market order's margin is computed at (Binance): a buy at Ask1 × 1.0005
+        (rounded up), a sell at max(Bid1, mark); the mark where that side of the book is empty."""
+        if side == Side.BUY:
+            ask = m.book.best_ask()
+            return m.mark if ask is None else div_up(ask * 10_005, 10_000)
+        bid = m.book.best_bid()
+        return m.mark if bid is None else max(bid, m.mark)
 
     def _protection(self, m: _Market, side: int) -> int:
         up, down = self._band(m)

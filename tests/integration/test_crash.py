@@ -461,6 +461,4 @@ def test_corrupt_middle_of_journal_refuses_to_start(tmp_path: Path) -> None:
     assert code != 0, f"perpsim serve exited 0 on a corrupt journal:\n{err}"
     assert "journal corrupt" in err and segment.name in err, err
     assert segment.read_bytes() == bytes(raw), "refusing to open must leave the files unchanged"
-    if "Traceback" in err:  # a known defect (see the report): no clean operator message yet
-        pytest.xfail(f"perpsim serve refuses the corrupt journal (exit {code}) but with a Python traceback "
-                     f"instead of a one-line error: {err.strip().splitlines()[-1]}")
+    assert "Traceback" not in err, f"a traceback instead of an operator's message:\n{err}"
