@@ -109,6 +109,10 @@ cdef class Book:
     cdef int32_t ev_n, ev_cap
     cdef GtdEntry* gtd
     cdef int32_t gtd_n, gtd_cap
+    # batch mode: no events are kept; fills go straight to (taker, maker, price, qty) rows
+    cdef bint batch_mode
+    cdef int64_t* bf
+    cdef int64_t bf_n, bf_cap
 
     cdef int32_t _alloc_order(self) except -1
     cdef void _free_order(self, int32_t i) noexcept

@@ -250,6 +250,17 @@ cdef class Book:
                           int64_t price, int64_t qty, int64_t leaves, int64_t c_order_id,
                           int64_t c_account, int64_t c_leaves, int64_t reason) except -1:
         cdef Event* e
+        if self.batch_mode:
+            if kind == EV_FILL:
+                if self.bf_n == self.bf_cap:
+                    self.bf_cap = self.bf_cap * 2 if self.bf_cap else 4096
+                    self.bf = <int64_t*>_grow(self.bf, self.bf_cap * 4, sizeof(int64_t))
+                self.bf[self.bf_n * 4] = order_id
+                self.bf[self.bf_n * 4 + 1] = c_order_id
+                self.bf[self.bf_n * 4 + 2] = price
+                self.bf[self.bf_n * 4 + 3] = qty
+                self.bf_n += 1
+            return 0
         if self.ev_n == self.ev_cap:
             self.ev_cap *= 2
             self.ev = <Event*>_grow(self.ev, self.ev_cap, sizeof(Event))
@@ -707,14 +718,11 @@ cdef class Book:
         cdef const int64_t[::1] acct
         cdef int64_t[:, ::1] out
         cdef Py_ssize_t n = op.shape[0], k
-        cdef int32_t j
         cdef int64_t o, p, ts = self.last_ts
-        cdef int64_t* fills = NULL
-        cdef int64_t nf = 0, cap = 0
-        cdef Event* e
         acct = order_id if account is None else account
         if not (side.shape[0] == price.shape[0] == qty.shape[0] == order_id.shape[0] == acct.shape[0] == n):
             raise ValueError("batch columns differ in length")
+        self.batch_mode, self.bf_n = True, 0
         try:
             for k in range(n):
                 o = op[k]
@@ -729,23 +737,14 @@ cdef class Book:
                     self._place(order_id[k], acct[k], side[k], MARKET, p, qty[k], IOC, STP_NONE, 0, ts)
                 else:
                     raise ValueError(f"unknown batch op {o} at row {k}")
-                for j in range(self.ev_n):
-                    e = &self.ev[j]
-                    if e.kind == EV_FILL:
-                        if nf == cap:
-                            cap = cap * 2 if cap else 4096
-                            fills = <int64_t*>_grow(fills, cap * 4, sizeof(int64_t))
-                        fills[nf * 4] = e.order_id
-                        fills[nf * 4 + 1] = e.c_order_id
-                        fills[nf * 4 + 2] = e.price
-                        fills[nf * 4 + 3] = e.qty
-                        nf += 1
-            cols = np.empty((nf, 4), dtype=np.int64)
-            if nf:
+            cols = np.empty((self.bf_n, 4), dtype=np.int64)
+            if self.bf_n:
                 out = cols
-                memcpy(&out[0, 0], fills, nf * 4 * sizeof(int64_t))
+                memcpy(&out[0, 0], self.bf, self.bf_n * 4 * sizeof(int64_t))
         finally:
-            free(fills)
+            self.batch_mode, self.ev_n = False, 0
+            free(self.bf)
+            self.bf, self.bf_n, self.bf_cap = NULL, 0, 0
         return {
             "taker_order_id": np.ascontiguousarray(cols[:, 0]),
             "maker_order_id": np.ascontiguousarray(cols[:, 1]),
