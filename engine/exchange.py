@@ -118,6 +118,9 @@ class _Market:
     positions: dict[tuple[int, int], Position] = field(default_factory=dict)
     orders: dict[int, _Open] = field(default_factory=dict)
     isolated: set[int] = field(default_factory=set)
+    # per account, the exact notional of its open orders that can open exposure (what their
+    # initial margin is computed on), kept as orders are accepted, filled and removed
+    order_value: dict[int, int | Fraction] = field(default_factory=dict)
     mark: int | None = None
     last: int | None = None
     rate: int = 0
@@ -521,13 +524,23 @@ class Exchange:
         for m, p in self._cross(account, asset):
             total += M.initial_margin(m.value(p.lots, m.mark), self._lev(account, m))
         for m in self.markets.values():
-            if m.asset == asset and m.book.open_orders(account):
-                lev = self._lev(account, m)
-                for o in m.orders.values():
-                    if o.account == account and not o.reduce_only:
-                        notional = m.value(o.leaves, o.price)
-                        total += M.initial_margin(notional, lev) + self._fee_reserve(m, notional)
+            value = m.order_value.get(account) if m.asset == asset else None
+            if value:  # O(markets): the sum is kept up to date, never recomputed
+                total += M.initial_margin(value, self._lev(account, m)) + self._fee_reserve(m, value)
         return total
+
+    def _order_leaves(self, m: _Market, order_id: int, leaves: int) -> None:
+        """Record an open order's new remaining quantity (0: gone) in its account's order value."""
+        o = m.orders.get(order_id)
+        if o is None:
+            return
+        if not o.reduce_only:
+            value = m.order_value.get(o.account, 0) + m.value(leaves, o.price) - m.value(o.leaves, o.price)
+            if value:
+                m.order_value[o.account] = value
+            else:
+                m.order_value.pop(o.account, None)
+        o.leaves = leaves
 
     def _cost_to_open(self, m: _Market, side: int, qty: int, price: int, lev: int) -> int:
         """Binance's cost to open: initial margin + open loss against the mark (money units,
@@ -683,6 +696,12 @@ class Exchange:
             resting = {o.order_id: o.leaves for o in m.book.orders()}
             if resting != {oid: o.leaves for oid, o in m.orders.items()}:
                 raise AssertionError(f"{m.symbol}: open-order records disagree with the book")
+            value: dict[int, int | Fraction] = {}
+            for o in m.orders.values():
+                if not o.reduce_only:
+                    value[o.account] = value.get(o.account, 0) + m.value(o.leaves, o.price)
+            if {a: v for a, v in value.items() if v} != m.order_value:
+                raise AssertionError(f"{m.symbol}: open-order value disagrees with the orders")
             for (account, _), p in m.positions.items():
                 if p.lots == 0 or m.symbol not in self._markets_of.get(account, ()):
                     raise AssertionError(f"{m.symbol}: position record of {account} is stale")
@@ -775,7 +794,8 @@ class Exchange:
         for e in m.book.events():
             self._events.append(OrderEvent(spec.symbol, e, liquidation))
             if e.kind == EventKind.ACCEPTED:
-                m.orders[e.order_id] = _Open(e.account, e.side, e.price, e.qty, reduce_only or liquidation, pside)
+                m.orders[e.order_id] = _Open(e.account, e.side, e.price, 0, reduce_only or liquidation, pside)
+                self._order_leaves(m, e.order_id, e.qty)
             elif e.kind == EventKind.FILL:
                 sign = 1 if e.side == Side.BUY else -1
                 self._pair(m, e.account, m.orders[e.order_id].pside, e.counter_account,
@@ -789,9 +809,10 @@ class Exchange:
                            else -apply_rate_down(notional, -maker_rate))
                     self._move(spec.settle, e.counter_account, FEES, fee, "fee")
                 m.last = e.price
-                m.orders[e.order_id].leaves = e.leaves
-                m.orders[e.counter_order_id].leaves = e.counter_leaves
+                self._order_leaves(m, e.order_id, e.leaves)
+                self._order_leaves(m, e.counter_order_id, e.counter_leaves)
             elif e.kind in (EventKind.CANCELED, EventKind.EXPIRED):
+                self._order_leaves(m, e.order_id, 0)
                 m.orders.pop(e.order_id, None)
         # an order done within the operation (filled) leaves no record behind
         for oid in [oid for oid, o in m.orders.items() if o.leaves == 0]:

@@ -590,7 +590,7 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
                  for a in sorted({s.settle for s in self.venue.markets.values()})]
         journal = self.venue.seq.journal
         return sandbox_pb2.GetVenueStateResponse(
-            now_ns=ex.ts, state_hash=ex.state_hash(), insurance_funds=funds,
+            now_ns=ex.ts, state_hash=self.venue.state.state_hash(), insurance_funds=funds,
             journal_sequence=journal.durable_seq if journal is not None else self.venue.seq.applied)
 
     @rpc
