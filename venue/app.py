@@ -28,7 +28,7 @@ from perpsim.model.enums import OrderKind, Side, TimeInForce
 from perpsim.model.markets import MarketKind, default_markets, load_markets
 from perpsim.risk.brackets import default_brackets
 from perpsim.venue import codec
-from perpsim.venue.auth import KeyStore
+from perpsim.venue.auth import KeyStore, write_atomic
 from perpsim.venue.journal import Journal, JournalError
 from perpsim.venue.limits import RateLimiter
 from perpsim.venue.metrics import Metrics
@@ -78,10 +78,20 @@ class VenueConfig:
         return cfg
 
 
+def venue_epoch(data_dir: Path) -> int:
+    """The time (ns) this data directory's venue was created: recorded at the first start, so
+    that a replay builds the same exchange (its samplers start from this time, not from 0)."""
+    path = data_dir / "created_ns"
+    if not path.exists():
+        write_atomic(path, str(time.time_ns()))
+    return int(path.read_text())
+
+
 def make_exchange(cfg: VenueConfig) -> Exchange:
     markets = load_markets(cfg.markets_file) if cfg.markets_file else default_markets()
     brackets = {s: default_brackets(m.kind is MarketKind.INVERSE, 10**m.settle_decimals) for s, m in markets.items()}
-    return Exchange(markets, brackets, book_impl=cfg.book_impl, start_ts=0)
+    start = venue_epoch(cfg.data_dir) if cfg.data_dir.exists() else 0
+    return Exchange(markets, brackets, book_impl=cfg.book_impl, start_ts=start)
 
 
 class Feeds:
