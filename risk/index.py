@@ -57,7 +57,7 @@ class IndexPrice:
     iterated in name order, so the result never depends on insertion order.
     """
 
-    __slots__ = ("_deviation", "_last", "_mode", "_stale_after_ns", "_weights")
+    __slots__ = ("_deviation", "_last", "_memo", "_mode", "_stale_after_ns", "_weights")
 
     def __init__(
         self,
@@ -87,6 +87,7 @@ class IndexPrice:
         self._deviation = deviation
         self._stale_after_ns = stale_after_ns
         self._last: dict[str, tuple[int, int]] = {}  # source -> (price_ticks, ts_ns)
+        self._memo: tuple[int, Fraction | None] | None = None
 
     @property
     def mode(self) -> str:
@@ -110,6 +111,7 @@ class IndexPrice:
         if previous is not None and ts < previous[1]:
             raise ValueError(f"update for {source!r} at {ts} precedes its last update at {previous[1]}")
         self._last[source] = (price_ticks, ts)
+        self._memo = None
 
     def live_sources(self, ts: int) -> list[tuple[str, int]]:
         """(source, price_ticks) of every source updated within ``stale_after_ns`` of ``ts``,
@@ -127,10 +129,21 @@ class IndexPrice:
         return live
 
     def exact(self, ts: int) -> Fraction | None:
-        """The index at ``ts`` as an exact rational number of ticks (None: no live source)."""
+        """The index at ``ts`` as an exact rational number of ticks (None: no live source).
+
+        Memoised per ``ts`` until the next update: a command asks for it several times."""
+        if self._memo is not None and self._memo[0] == ts:
+            return self._memo[1]
+        value = self._exact(ts)
+        self._memo = (ts, value)
+        return value
+
+    def _exact(self, ts: int) -> Fraction | None:
         live = self.live_sources(ts)
         if not live:
             return None
+        if len(live) == 1:  # its own median, inside its own band, weight 1: the price itself
+            return Fraction(live[0][1])
         mid = median([price for _, price in live])
         band = mid * self._deviation / RATE_SCALE  # δ × median, exact
         if self._mode == "clip":
