@@ -446,7 +446,10 @@ def test_sigkill_never_loses_an_acknowledged_record(tmp_path):
         assert child.returncode == -signal.SIGKILL
         with Journal(path, segment_bytes=20000) as j:
             assert j.last_seq >= acked
-            assert (j.open_report.truncated_bytes > 0) == bool(tear)
+            # a deliberately torn batch is always truncated; a kill can also land inside an
+            # ordinary write, leaving a torn tail that is (correctly) truncated as well
+            if tear:
+                assert j.open_report.truncated_bytes > 0
             got = list(j.replay())
         assert [s for s, _ in got] == list(range(1, len(got) + 1))
         assert all(p == crash_payload(s) for s, p in got)
