@@ -44,8 +44,12 @@ def generate_protos() -> None:
     out.mkdir(parents=True)
     (out / "__init__.py").write_text('"""Generated from proto/perpsim/v1 by grpcio-tools at build time."""\n')
     include = str(Path(protoc.__file__).parent / "_proto")
-    args = ["protoc", "-Iproto", f"-I{include}", f"--python_out={PROTO_OUT}", f"--grpc_python_out={PROTO_OUT}",
-            f"--pyi_out={PROTO_OUT}", *protos]
+    # google/rpc/status.proto comes with googleapis-common-protos (a build requirement)
+    import google.rpc.status_pb2 as status
+
+    googleapis = str(Path(status.__file__).parents[2])
+    args = ["protoc", "-Iproto", f"-I{include}", f"-I{googleapis}", f"--python_out={PROTO_OUT}",
+            f"--grpc_python_out={PROTO_OUT}", f"--pyi_out={PROTO_OUT}", *protos]
     if protoc.main(args) != 0:
         raise RuntimeError("protoc failed on " + " ".join(protos))
 

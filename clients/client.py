@@ -46,7 +46,7 @@ from typing import Any
 import grpc
 
 from perpsim.clients import models as M
-from perpsim.clients.errors import PerpsimError, Unavailable, from_rpc_error
+from perpsim.clients.errors import PerpsimError, Unavailable, from_rpc_error, from_status_pb
 from perpsim.clients.models import (
     Account,
     Balance,
@@ -296,6 +296,19 @@ class _Api:
                                 client_order_id=client_order_id, good_till_ns=good_till_ns)
         return self._invoke(_Call("trading", "PlaceOrder", request, lambda r: Order.from_pb(r.order, r.fills),
                                   kind="write", retry=bool(client_order_id)))
+
+    def place_orders(self, orders: list[dict]) -> list[Order | PerpsimError]:
+        """Place up to 1,000 orders in one call (each a dict of `place_order`'s arguments).
+
+        They are sequenced back to back and made durable together; the result for each, in
+        order, is its Order or the typed error it was rejected with (not raised)."""
+        request = trading_pb2.PlaceOrdersRequest(orders=[order_request(**o) for o in orders])
+
+        def convert(r):
+            return [Order.from_pb(x.placed.order, x.placed.fills) if x.WhichOneof("result") == "placed"
+                    else from_status_pb(x.error) for x in r.results]
+
+        return self._invoke(_Call("trading", "PlaceOrders", request, convert, kind="write"))
 
     def cancel_order(self, symbol: str, order_id: int | None = None, client_order_id: str | None = None) -> Order:
         """Cancel one order by id or client order id; the order as it is now."""

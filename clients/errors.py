@@ -203,12 +203,25 @@ def from_rpc_error(error: grpc.RpcError) -> PerpsimError:
     code = error.code() if hasattr(error, "code") else None
     status = code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
     message = (error.details() if hasattr(error, "details") else None) or str(error)
+    rich = _details(error) if hasattr(error, "trailing_metadata") else None
+    return from_status(status, message, rich)
+
+
+_CODES = {sc.value[0]: sc for sc in grpc.StatusCode}
+
+
+def from_status_pb(rich) -> PerpsimError:
+    """The typed exception for a google.rpc.Status message (e.g. one result of PlaceOrders)."""
+    return from_status(_CODES.get(rich.code, grpc.StatusCode.UNKNOWN), rich.message, rich)
+
+
+def from_status(status: grpc.StatusCode, message: str, rich) -> PerpsimError:
+    """The typed exception for a status code, message and optional google.rpc.Status details."""
     reason = None
     binance_code = None
     metadata: dict[str, str] = {}
     violations: list[tuple[str, str]] = []
     retry_after = None
-    rich = _details(error) if hasattr(error, "trailing_metadata") else None
     if rich is not None:
         message = rich.message or message
         for detail in rich.details:

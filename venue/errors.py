@@ -43,6 +43,11 @@ def status_code(reason: RejectReason) -> grpc.StatusCode:
 
 def to_status(err: VenueError) -> grpc.Status:
     """The rich status of a rejection, ready for `context.abort_with_status`."""
+    return rpc_status.to_status(to_rpc_status(err))
+
+
+def to_rpc_status(err: VenueError) -> status_pb2.Status:
+    """The rejection as a google.rpc.Status message (code, message, ErrorInfo, BadRequest…)."""
     info = REASONS[err.reason]
     _, code = _CODES[info.status]
     metadata = {"reason_code": str(int(err.reason))}
@@ -65,4 +70,4 @@ def to_status(err: VenueError) -> grpc.Status:
         a.Pack(d)
         packed.append(a)
     message = info.message + ("" if not err.fields else " " + ", ".join(f"{k}={v}" for k, v in err.fields.items()))
-    return rpc_status.to_status(status_pb2.Status(code=code, message=message, details=packed))
+    return status_pb2.Status(code=code, message=message, details=packed)

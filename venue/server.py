@@ -38,7 +38,7 @@ from perpsim.v1 import (
 )
 from perpsim.venue import convert as cv
 from perpsim.venue.auth import KeyStore, bearer
-from perpsim.venue.errors import VenueError, to_status
+from perpsim.venue.errors import VenueError, to_rpc_status, to_status
 from perpsim.venue.limits import RateLimiter
 from perpsim.venue.state import KnownOrder, OrderInfo, VenueState, rejection
 
@@ -46,6 +46,7 @@ log = logging.getLogger("perpsim.venue")
 
 QUEUE_LIMIT = 10_000
 MAX_ADVANCE_NS = 10 * 365 * 24 * 3_600 * 10**9
+MAX_BATCH_ORDERS = 1_000
 BATCH_LIMIT = 1_024
 
 
@@ -329,7 +330,26 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
 
     @rpc
     async def PlaceOrder(self, request, context):
+        return await self._place(self.venue.account(context), request)
+
+    @rpc
+    async def PlaceOrders(self, request, context):
         account = self.venue.account(context)
+        if not 0 < len(request.orders) <= MAX_BATCH_ORDERS:
+            raise VenueError(R.INVALID_VALUE, field="orders", count=len(request.orders),
+                             problem=f"1 to {MAX_BATCH_ORDERS} orders")
+
+        async def one(r):
+            try:
+                return trading_pb2.PlaceOrderResult(placed=await self._place(account, r))
+            except VenueError as e:
+                return trading_pb2.PlaceOrderResult(error=to_rpc_status(e))
+
+        # each coroutine enqueues its command before it first waits, so the commands keep the
+        # request's order and land in the same sequencer batch (one group commit)
+        return trading_pb2.PlaceOrdersResponse(results=await asyncio.gather(*(one(r) for r in request.orders)))
+
+    async def _place(self, account: int, request) -> trading_pb2.PlaceOrderResponse:
         template = self.command(account, request)
         before = self.venue.state.exchange.next_order_id
         events = await self.venue.run(lambda ts: dataclasses.replace(template, ts=ts))

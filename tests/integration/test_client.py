@@ -459,3 +459,16 @@ def test_shock_with_nan_percent_is_invalid_argument(venue: RunningVenue, admin_k
             stub.ShockPrice(sandbox_pb2.ShockPriceRequest(symbol=ETH, percent="NaN"), timeout=5,
                             metadata=(("authorization", f"Bearer {admin_key}"),))
     assert isinstance(E.from_rpc_error(info.value), E.InvalidArgumentError)
+
+
+def test_place_orders_in_one_batch(make_account: Callable[..., Client]) -> None:
+    """A batch: each order gets its own result in request order; a bad one does not sink the rest."""
+    a = make_account("2000")
+    results = a.place_orders([
+        {"symbol": "BTCUSDT", "side": "buy", "quantity": "0.001", "price": "60000"},
+        {"symbol": "BTCUSDT", "side": "buy", "quantity": "0.001", "price": "60000.05"},  # off the tick
+        {"symbol": "BTCUSDT", "side": "sell", "quantity": "0.001", "price": "70000"},
+    ])
+    assert [type(r).__name__ for r in results] == ["Order", "PriceOffTick", "Order"]
+    assert results[0].order_id < results[2].order_id  # sequenced in request order
+    assert {o.order_id for o in a.open_orders("BTCUSDT")} >= {results[0].order_id, results[2].order_id}
