@@ -408,6 +408,13 @@ class _Api:
                                   lambda r: IndexUpdate(M.dec(r.mark_price), r.liquidations),
                                   kind="sandbox", admin=True))
 
+    def set_price_path(self, symbol: str, points: list[tuple[int, Number]]) -> int:
+        """Drive the index along [(offset_ms, price), ...] from now (wall clock); [] stops it."""
+        request = sandbox_pb2.SetPricePathRequest(symbol=symbol, points=[
+            sandbox_pb2.PricePoint(offset_ms=ms, price=decimal_text(p, "price")) for ms, p in points])
+        return self._invoke(_Call("sandbox", "SetPricePath", request, lambda r: r.points, kind="sandbox",
+                                  admin=True))
+
     def shock_price(self, symbol: str, percent: Number) -> ShockResult:
         """Move the index by `percent` (e.g. "-8") in one step."""
         request = sandbox_pb2.ShockPriceRequest(symbol=symbol, percent=decimal_text(percent, "percent"))

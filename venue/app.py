@@ -190,7 +190,7 @@ class RunningVenue:
         self._ready.set()
         await self._stop.wait()
         health.enter_graceful_shutdown()
-        for t in tasks:
+        for t in [*tasks, *venue.paths.values()]:
             t.cancel()
         await server.stop(grace=2)
         await sequencer.stop()

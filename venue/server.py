@@ -176,6 +176,7 @@ class Venue:
         self.limiter = limiter or RateLimiter(0, 0)
         self.observe_latency = None  # a prometheus Histogram with a "method" label, if metrics are on
         self.ready = False  # False while recovering: every call answers UNAVAILABLE
+        self.paths: dict[str, asyncio.Task] = {}  # sandbox price paths being followed
         self.markets = {s: m.spec for s, m in state.exchange.markets.items()}
 
     def spec(self, symbol: str):
@@ -581,6 +582,35 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
         return sandbox_pb2.ShockPriceResponse(
             index_price=spec.format_price(max(target, 1)), mark_price=spec.format_price(m.mark) if m.mark else "",
             liquidations=sum(isinstance(e, Liquidation) for e in events))
+
+    @rpc
+    async def SetPricePath(self, request, context):
+        self.venue.admin(context)
+        spec = self.venue.spec(request.symbol)
+        points, last = [], 0
+        for i, pt in enumerate(request.points):
+            if pt.offset_ms < last or pt.offset_ms > MAX_ADVANCE_NS // 10**6:
+                raise VenueError(R.INVALID_VALUE, field=f"points[{i}].offset_ms", offset_ms=pt.offset_ms,
+                                 problem="offsets must be non-decreasing and within ten years")
+            last = pt.offset_ms
+            points.append((pt.offset_ms, cv.price_in(spec, pt.price, 0, field=f"points[{i}].price")))
+        old = self.venue.paths.pop(spec.symbol, None)
+        if old is not None:
+            old.cancel()
+        if points:
+            self.venue.paths[spec.symbol] = asyncio.get_running_loop().create_task(self._follow(spec, points))
+        return sandbox_pb2.SetPricePathResponse(points=len(points))
+
+    async def _follow(self, spec, points: list[tuple[int, int]]) -> None:
+        """Set the index at each point's time; stops at the end or when replaced."""
+        start = time.monotonic()
+        for offset_ms, ticks in points:
+            await asyncio.sleep(max(0.0, start + offset_ms / 1000 - time.monotonic()))
+            try:
+                await self._set_index(spec, ticks)
+            except VenueError as e:  # e.g. overload: the path goes on with its next point
+                log.warning("price path %s: %s", spec.symbol, e)
+        self.venue.paths.pop(spec.symbol, None)
 
     @rpc
     async def AdvanceClock(self, request, context):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -472,3 +473,14 @@ def test_place_orders_in_one_batch(make_account: Callable[..., Client]) -> None:
     assert [type(r).__name__ for r in results] == ["Order", "PriceOffTick", "Order"]
     assert results[0].order_id < results[2].order_id  # sequenced in request order
     assert {o.order_id for o in a.open_orders("BTCUSDT")} >= {results[0].order_id, results[2].order_id}
+
+
+def test_price_path_moves_the_index(admin: Client) -> None:
+    """The sandbox follows a price path on the wall clock; a bad point is refused whole."""
+    with pytest.raises(E.InvalidValue):
+        admin.set_price_path("ETHUSDT", [(50, "3600"), (10, "3700")])  # offsets must not decrease
+    assert admin.set_price_path("ETHUSDT", [(0, "3601"), (100, "3602.5")]) == 2
+    deadline = time.monotonic() + 5
+    while admin.mark("ETHUSDT").index_price != Decimal("3602.5") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert admin.mark("ETHUSDT").index_price == Decimal("3602.5")
