@@ -415,6 +415,11 @@ class _Api:
         return self._invoke(_Call("sandbox", "SetPricePath", request, lambda r: r.points, kind="sandbox",
                                   admin=True))
 
+    def reset_venue(self) -> str:
+        """A fresh world (the old journal is archived, accounts and keys stay); where it went."""
+        return self._invoke(_Call("sandbox", "Reset", sandbox_pb2.ResetRequest(), lambda r: r.archived_to,
+                                  kind="sandbox", admin=True))
+
     def shock_price(self, symbol: str, percent: Number) -> ShockResult:
         """Move the index by `percent` (e.g. "-8") in one step."""
         request = sandbox_pb2.ShockPriceRequest(symbol=symbol, percent=decimal_text(percent, "percent"))

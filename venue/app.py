@@ -32,7 +32,7 @@ from perpsim.venue.auth import KeyStore, write_atomic
 from perpsim.venue.journal import Journal, JournalError
 from perpsim.venue.limits import RateLimiter
 from perpsim.venue.metrics import Metrics
-from perpsim.venue.recovery import JOURNAL_DIR, RecoveryError, checkpoint, recover
+from perpsim.venue.recovery import JOURNAL_DIR, SNAPSHOT_DIR, RecoveryError, checkpoint, recover
 from perpsim.venue.server import Clock, Sequencer, Venue, build_server, serving
 from perpsim.venue.snapshot import SnapshotError
 from perpsim.venue.state import VenueState
@@ -171,6 +171,22 @@ class RunningVenue:
         # keep time monotonic across restarts: the clock never goes behind the journal
         clock.offset = max(0, state.exchange.ts - time.time_ns())
         venue.ready = True
+
+        def reset() -> Path:
+            # runs in the sequencer between batches: nothing is in flight
+            nonlocal journal
+            journal.close()
+            archive = cfg.data_dir / "archive" / str(time.time_ns())
+            archive.mkdir(parents=True)
+            for name in (JOURNAL_DIR, SNAPSHOT_DIR, "created_ns"):
+                if (cfg.data_dir / name).exists():
+                    os.replace(cfg.data_dir / name, archive / name)
+            journal = sequencer.journal = Journal(cfg.data_dir / JOURNAL_DIR)
+            sequencer.state = venue.state = VenueState(make_exchange(cfg))
+            return archive
+
+        venue.reset = reset
+        venue.after_reset = lambda: self._seed_state(venue)
         self.metrics_port = 0
         if cfg.metrics_listen:
             try:
@@ -198,13 +214,17 @@ class RunningVenue:
         self.metrics.stop()
 
     async def _seed_world(self, venue: Venue, keys: KeyStore) -> None:
-        """First start only: the liquidity provider's account and money, the starting prices."""
+        """First start only: the liquidity provider's account, then a fresh state's seed."""
         maker_file = self.cfg.data_dir / "liquidity-account"
         if maker_file.exists():
             self.maker = int(maker_file.read_text())
             return
         self.maker, _ = keys.create_account()
         maker_file.write_text(str(self.maker))
+        await self._seed_state(venue)
+
+    async def _seed_state(self, venue: Venue) -> None:
+        """A fresh world's starting prices and the liquidity provider's money."""
         for symbol, spec in venue.markets.items():
             ticks = spec.price_to_ticks(self.cfg.start_prices.get(symbol, "100"))
             await venue.run(lambda ts, s=symbol, p=ticks: C.SetIndexPrice(ts, s, p))

@@ -62,7 +62,8 @@ class Clock:
 
 @dataclass
 class _Item:
-    make: Callable[[int], object]
+    make: Callable[[int], object] | None  # None: a control item, run between batches
+    control: Callable[[], object] | None = None
     future: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -104,14 +105,27 @@ class Sequencer:
             raise VenueError(R.RATE_LIMITED, problem="venue overloaded, retry later") from None
         return await item.future
 
-    async def request_checkpoint(self) -> int:
-        """Snapshot the state at the next quiet point; the journal sequence it covers."""
-        item = _Item(None)
+    async def run_quiet(self, control: Callable[[], object]) -> object:
+        """Run `control()` between batches, when every earlier command is applied and durable
+        and none is in flight (snapshots, reset); its result."""
+        item = _Item(None, control)
         try:
             self.queue.put_nowait(item)
         except asyncio.QueueFull:
             raise VenueError(R.RATE_LIMITED, problem="venue overloaded, retry later") from None
         return await item.future
+
+    async def request_checkpoint(self) -> int:
+        """Snapshot the state at the next quiet point; the journal sequence it covers."""
+        if self.checkpoint is None:
+            raise VenueError(R.INVALID_VALUE, problem="snapshots are not enabled")
+        return await self.run_quiet(self._snapshot)
+
+    def _snapshot(self) -> int:
+        seq = self.journal.durable_seq
+        self.checkpoint(seq)
+        self._since_checkpoint = 0
+        return seq
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -119,10 +133,10 @@ class Sequencer:
             batch = [await self.queue.get()]
             while len(batch) < BATCH_LIMIT and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
-            done, checkpoints = [], []
+            done, controls = [], []
             for item in batch:
                 if item.make is None:
-                    checkpoints.append(item)
+                    controls.append(item)
                     continue
                 cmd = item.make(max(self.clock.now(), self.state.exchange.ts))
                 try:
@@ -150,21 +164,18 @@ class Sequencer:
                         listener(cmd, events)
                     except Exception:  # streams and metrics must never stop the sequencer
                         log.exception("listener %r failed on %r", listener, cmd)
-            due = self.checkpoint_every and self._since_checkpoint >= self.checkpoint_every
-            if self.checkpoint is not None and (checkpoints or due):
-                seq = self.journal.durable_seq
+            if self.checkpoint is not None and self.checkpoint_every and \
+                    self._since_checkpoint >= self.checkpoint_every:
                 try:
-                    self.checkpoint(seq)
-                    self._since_checkpoint = 0
-                    for item in checkpoints:
-                        item.future.set_result(seq)
-                except Exception as e:  # a failed snapshot costs recovery time, never data
-                    log.exception("snapshot at %d failed", seq)
-                    for item in checkpoints:
-                        item.future.set_exception(e)
-            elif checkpoints:
-                for item in checkpoints:
-                    item.future.set_exception(VenueError(R.UNKNOWN_ORDER, problem="snapshots are not enabled"))
+                    self._snapshot()
+                except Exception:  # a failed snapshot costs recovery time, never data
+                    log.exception("automatic snapshot failed")
+            for item in controls:
+                try:
+                    item.future.set_result(item.control())
+                except Exception as e:
+                    log.exception("sequencer control %r failed", item.control)
+                    item.future.set_exception(e)
 
 
 class Venue:
@@ -177,6 +188,8 @@ class Venue:
         self.observe_latency = None  # a prometheus Histogram with a "method" label, if metrics are on
         self.ready = False  # False while recovering: every call answers UNAVAILABLE
         self.paths: dict[str, asyncio.Task] = {}  # sandbox price paths being followed
+        self.reset = None  # set by the app: swap in a fresh world (runs between batches)
+        self.after_reset = None  # set by the app: coroutine re-seeding the world
         self.markets = {s: m.spec for s, m in state.exchange.markets.items()}
 
     def spec(self, symbol: str):
@@ -642,6 +655,18 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
         return sandbox_pb2.GetVenueStateResponse(
             now_ns=ex.ts, state_hash=self.venue.state.state_hash(), insurance_funds=funds,
             journal_sequence=journal.durable_seq if journal is not None else self.venue.seq.applied)
+
+    @rpc
+    async def Reset(self, request, context):
+        self.venue.admin(context)
+        if self.venue.reset is None:
+            raise VenueError(R.INVALID_VALUE, problem="reset is not available")
+        archived = await self.venue.seq.run_quiet(self.venue.reset)
+        for task in self.venue.paths.values():
+            task.cancel()
+        if self.venue.after_reset is not None:
+            await self.venue.after_reset()
+        return sandbox_pb2.ResetResponse(archived_to=str(archived))
 
     @rpc
     async def Snapshot(self, request, context):

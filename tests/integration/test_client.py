@@ -484,3 +484,34 @@ def test_price_path_moves_the_index(admin: Client) -> None:
     while admin.mark("ETHUSDT").index_price != Decimal("3602.5") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert admin.mark("ETHUSDT").index_price == Decimal("3602.5")
+
+
+def test_reset_starts_a_fresh_world_and_survives_a_restart(tmp_path) -> None:
+    """Reset archives the journal, empties balances and books, keeps keys; a restart replays
+    only the new journal."""
+    from perpsim.venue.app import RunningVenue, VenueConfig
+
+    cfg = dict(listen="127.0.0.1:0", data_dir=tmp_path, feed=False, liquidity=False, admin_key="adm",
+               metrics_listen="")
+    venue = RunningVenue(VenueConfig(**cfg)).start_in_thread()
+    try:
+        admin = Client(venue.address, admin_key="adm")
+        admin.set_index_price("BTCUSDT", "65000")
+        me = Client(venue.address, api_key=admin.create_account().api_key)
+        me.deposit("USDT", "100")
+        me.place_order("BTCUSDT", "buy", "0.001", "60000")
+        archived = admin.reset_venue()
+        assert (tmp_path / "archive").exists() and archived.startswith(str(tmp_path / "archive"))
+        assert me.account().balances[-1].wallet == 0  # the key still works; the money is gone
+        assert me.open_orders("BTCUSDT") == []
+        me.deposit("USDT", "7")
+        state = admin.venue_state()
+    finally:
+        venue.stop()
+    again = RunningVenue(VenueConfig(**cfg)).start_in_thread()
+    try:
+        admin = Client(again.address, admin_key="adm")
+        assert admin.venue_state().state_hash == state.state_hash
+        assert again.recovery.replayed == state.journal_sequence
+    finally:
+        again.stop()
