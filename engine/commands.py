@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from perpsim.model.enums import OrderKind, PositionSide, StpMode, TimeInForce
+from perpsim.model.enums import ConditionalKind, OrderKind, PositionSide, StpMode, TimeInForce, TriggerSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +96,42 @@ class PlaceOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class PlaceConditional:
+    """A stop, take-profit or trailing stop that rests until its trigger source crosses.
+
+    qty: lots (0 with close_position, which closes whatever the position is when it fires);
+    trigger_price: ticks (not for trailing); price: the limit of *_LIMIT kinds (ticks);
+    callback_rate: trailing callback scaled by 1e8 (0.1 %..10 %); activation_price: ticks, 0 =
+    active at once; price_protect: do not fire while mark and last diverge beyond the bound."""
+
+    ts: int
+    account: int
+    symbol: str
+    side: int
+    qty: int
+    kind: int = ConditionalKind.STOP_MARKET
+    trigger_price: int = 0
+    price: int = 0
+    source: int = TriggerSource.LAST
+    reduce_only: bool = False
+    close_position: bool = False
+    price_protect: bool = False
+    callback_rate: int = 0
+    activation_price: int = 0
+    position_side: int = PositionSide.BOTH
+    tif: int = TimeInForce.GTC
+    client_order_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CancelConditional:
+    ts: int
+    account: int
+    symbol: str
+    order_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class CancelOrder:
     ts: int
     account: int
@@ -137,4 +173,5 @@ class AdvanceClock:
 Command = (
     Deposit | Withdraw | Transfer | SetLeverage | SetMarginMode | SetPositionMode | AdjustIsolatedMargin
     | PlaceOrder | CancelOrder | CancelAll | SetIndexPrice | FundInsurance | AdvanceClock
+    | PlaceConditional | CancelConditional
 )

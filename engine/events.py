@@ -81,3 +81,16 @@ class AutoDeleveraged(NamedTuple):
     counterparty: int
     qty: int
     price: int
+
+
+class ConditionalEvent(NamedTuple):
+    """A conditional order's life: NEW, TRIGGERED (order_id of the order it placed),
+    REJECTED_AT_TRIGGER (reason: the RejectReason of that order), SUPPRESSED (price protection
+    held it back; it stays armed), CANCELED."""
+
+    symbol: str
+    conditional_id: int
+    account: int
+    status: str
+    order_id: int = 0
+    reason: int = 0

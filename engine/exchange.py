@@ -31,6 +31,7 @@ from perpsim.engine.events import (
     AutoDeleveraged,
     BalanceChanged,
     CommandRejected,
+    ConditionalEvent,
     FundingSettled,
     InsuranceFundChanged,
     Liquidation,
@@ -38,7 +39,17 @@ from perpsim.engine.events import (
     OrderEvent,
     PositionChanged,
 )
-from perpsim.model.enums import EventKind, OrderKind, PositionSide, Side, StpMode, TimeInForce
+from perpsim.engine.triggers import TriggerIndex, stop_direction, would_activate, would_trigger
+from perpsim.model.enums import (
+    ConditionalKind,
+    EventKind,
+    OrderKind,
+    PositionSide,
+    Side,
+    StpMode,
+    TimeInForce,
+    TriggerSource,
+)
 from perpsim.model.markets import MarketKind, MarketSpec
 from perpsim.model.reasons import RejectReason as R
 from perpsim.risk import margin as M
@@ -77,6 +88,10 @@ IF_ACCOUNT = 0
 DEFAULT_LEVERAGE = 20
 BOTH, LONG, SHORT = PositionSide.BOTH, PositionSide.LONG, PositionSide.SHORT
 _NEVER_STALE = 1 << 62
+#: Conditional orders per account and market (Binance MAX_NUM_ALGO_ORDERS).
+MAX_CONDITIONAL_ORDERS = 100
+#: Trailing callback rate bounds (0.1 %..10 %) and price protection (mark vs last), scaled 1e8.
+CALLBACK_MIN, CALLBACK_MAX, TRIGGER_PROTECT = 100_000, 10_000_000, 5_000_000
 #: Book levels read for an impact price; deeper than any impact notional needs in practice.
 _IMPACT_LEVELS = 1_000
 
@@ -118,6 +133,11 @@ class _Market:
     positions: dict[tuple[int, int], Position] = field(default_factory=dict)
     orders: dict[int, _Open] = field(default_factory=dict)
     isolated: set[int] = field(default_factory=set)
+    # conditional orders: one trigger index per source, the orders, and the last price each
+    # source was observed at (a source is only re-examined when its price moved)
+    triggers: dict[int, TriggerIndex] = field(default_factory=lambda: {s: TriggerIndex() for s in TriggerSource})
+    conditionals: dict[int, C.PlaceConditional] = field(default_factory=dict)
+    observed: dict[int, int] = field(default_factory=dict)
     # per account, the exact notional of its open orders that can open exposure (what their
     # initial margin is computed on), kept as orders are accepted, filled and removed
     order_value: dict[int, int | Fraction] = field(default_factory=dict)
@@ -266,6 +286,7 @@ class Exchange:
         self._advance(cmd.ts)
         getattr(self, "_" + type(cmd).__name__)(cmd)
         self._settle()
+        self._fire_triggers()
         return self._events
 
     def _settle(self) -> None:
@@ -395,6 +416,132 @@ class Exchange:
         for m in self.markets.values():
             m.book.advance(cmd.ts)
             self._book_events(m)
+
+    def _PlaceConditional(self, cmd: C.PlaceConditional) -> None:
+        if (m := self._market(cmd)) is None:
+            return None
+        if cmd.account <= 0:
+            return self._reject(cmd, R.UNKNOWN_ACCOUNT, account=cmd.account)
+        if cmd.side not in (Side.BUY, Side.SELL):
+            return self._reject(cmd, R.INVALID_SIDE, side=cmd.side)
+        if cmd.kind not in set(ConditionalKind) or cmd.source not in set(TriggerSource):
+            return self._reject(cmd, R.INVALID_ORDER_TYPE, kind=cmd.kind, source=cmd.source)
+        if (cmd.position_side == BOTH) == (cmd.account in self.hedge):
+            return self._reject(cmd, R.INVALID_POSITION_SIDE, position_side=cmd.position_side)
+        market_kind = cmd.kind in (ConditionalKind.STOP_MARKET, ConditionalKind.TAKE_PROFIT_MARKET,
+                                   ConditionalKind.TRAILING_STOP_MARKET)
+        if cmd.close_position and (cmd.qty or cmd.reduce_only or not market_kind):
+            return self._reject(cmd, R.INVALID_QUANTITY, problem="close_position: a market kind, no quantity")
+        if not cmd.close_position and cmd.qty <= 0:
+            return self._reject(cmd, R.INVALID_QUANTITY, qty=cmd.qty)
+        lo, hi, _, max_qty = m.spec.book_limits()
+        if cmd.qty > max_qty:
+            return self._reject(cmd, R.QUANTITY_TOO_LARGE, qty=cmd.qty)
+        if not market_kind and not lo <= cmd.price <= hi:
+            return self._reject(cmd, R.INVALID_PRICE, price=cmd.price)
+        now = self._source_price(m, cmd.source)
+        if now is None:
+            return self._reject(cmd, R.INVALID_PRICE, problem="the trigger source has no price yet")
+        if sum(1 for c in m.conditionals.values() if c.account == cmd.account) >= MAX_CONDITIONAL_ORDERS:
+            return self._reject(cmd, R.MAX_OPEN_ORDERS, limit=MAX_CONDITIONAL_ORDERS)
+        index, cid = m.triggers[cmd.source], self.next_order_id
+        if cmd.kind == ConditionalKind.TRAILING_STOP_MARKET:
+            if not CALLBACK_MIN <= cmd.callback_rate <= CALLBACK_MAX:
+                return self._reject(cmd, R.INVALID_VALUE, callback_rate=cmd.callback_rate)
+            activation = cmd.activation_price or None
+            if activation is not None and (not lo <= activation <= hi or would_activate(cmd.side, activation, now)):
+                return self._reject(cmd, R.WOULD_IMMEDIATELY_TRIGGER, activation_price=activation, price=now)
+            index.add_trailing(cid, Side(cmd.side), cmd.callback_rate, activation, now)
+        else:
+            take_profit = cmd.kind in (ConditionalKind.TAKE_PROFIT_MARKET, ConditionalKind.TAKE_PROFIT_LIMIT)
+            direction = stop_direction(Side(cmd.side), take_profit)
+            if not lo <= cmd.trigger_price <= hi:
+                return self._reject(cmd, R.INVALID_PRICE, trigger_price=cmd.trigger_price)
+            if would_trigger(direction, cmd.trigger_price, now):
+                return self._reject(cmd, R.WOULD_IMMEDIATELY_TRIGGER, trigger_price=cmd.trigger_price, price=now)
+            index.add_stop(cid, direction, cmd.trigger_price)
+        self.next_order_id += 1
+        m.conditionals[cid] = cmd
+        m.observed[cmd.source] = now
+        self._events.append(ConditionalEvent(m.symbol, cid, cmd.account, "NEW"))
+
+    def _CancelConditional(self, cmd: C.CancelConditional) -> None:
+        if (m := self._market(cmd)) is None:
+            return None
+        c = m.conditionals.get(cmd.order_id)
+        if c is None or c.account != cmd.account:  # never reveal another account's order
+            return self._reject(cmd, R.UNKNOWN_ORDER, order_id=cmd.order_id)
+        self._drop_conditional(m, cmd.order_id, "CANCELED")
+
+    def _drop_conditional(self, m: _Market, cid: int, status: str) -> None:
+        c = m.conditionals.pop(cid)
+        m.triggers[c.source].remove(cid)
+        self._events.append(ConditionalEvent(m.symbol, cid, c.account, status))
+
+    def _source_price(self, m: _Market, source: int) -> int | None:
+        if source == TriggerSource.MARK:
+            return m.mark
+        if source == TriggerSource.LAST:
+            return m.last if m.last is not None else m.mark
+        return m.index.value(self.ts) if m.index.live_sources(self.ts) else None
+
+    def _fire_triggers(self) -> None:
+        """Feed every moved trigger source to its index and place what fires, until nothing more
+        fires (a triggered order's trade moves the last price). Markets in name order, sources in
+        MARK, LAST, INDEX order, each index's firing order within (deterministic)."""
+        moved = True
+        while moved:
+            moved = False
+            for m in self.markets.values():
+                if not m.conditionals:
+                    continue
+                for source in TriggerSource:
+                    price = self._source_price(m, source)
+                    if price is None or m.observed.get(source) == price:
+                        continue
+                    m.observed[source] = price
+                    for cid in m.triggers[source].on_price(price):
+                        moved = True
+                        self._fire(m, cid, price)
+            if moved:
+                self._settle()
+
+    def _fire(self, m: _Market, cid: int, price: int) -> None:
+        """A conditional order fired: place its order (with the usual checks) or say why not."""
+        c = m.conditionals.pop(cid)
+        if c.price_protect and m.mark and m.last and abs(m.mark - m.last) * RATE_SCALE > m.mark * TRIGGER_PROTECT:
+            m.conditionals[cid] = c  # held back while mark and last diverge; stays armed
+            if c.kind == ConditionalKind.TRAILING_STOP_MARKET:
+                m.triggers[c.source].add_trailing(cid, Side(c.side), c.callback_rate, None, price)
+            else:
+                take_profit = c.kind in (ConditionalKind.TAKE_PROFIT_MARKET, ConditionalKind.TAKE_PROFIT_LIMIT)
+                m.triggers[c.source].add_stop(cid, stop_direction(Side(c.side), take_profit), c.trigger_price)
+            self._events.append(ConditionalEvent(m.symbol, cid, c.account, "SUPPRESSED"))
+            return
+        qty = c.qty
+        if c.close_position:
+            pos = m.positions.get((c.account, c.position_side), Position())
+            qty = abs(pos.closing_qty((1 if c.side == Side.BUY else -1) * abs(pos.lots)))
+            if qty == 0:
+                self._events.append(ConditionalEvent(m.symbol, cid, c.account, "REJECTED_AT_TRIGGER",
+                                                     reason=int(R.REDUCE_ONLY_REJECTED)))
+                return
+        market = c.kind in (ConditionalKind.STOP_MARKET, ConditionalKind.TAKE_PROFIT_MARKET,
+                            ConditionalKind.TRAILING_STOP_MARKET)
+        order = C.PlaceOrder(self.ts, c.account, c.symbol, c.side, qty, 0 if market else c.price,
+                             OrderKind.MARKET if market else OrderKind.LIMIT,
+                             TimeInForce.IOC if market else c.tif, StpMode.NONE,
+                             # hedge mode closes through the position side, never reduce_only
+                             (c.reduce_only or c.close_position) and c.account not in self.hedge, 0,
+                             c.position_side, c.client_order_id)
+        before, oid = len(self._events), self.next_order_id
+        self._PlaceOrder(order)
+        rejected = next((e for e in self._events[before:] if isinstance(e, CommandRejected)), None)
+        if rejected is not None:
+            self._events.append(ConditionalEvent(m.symbol, cid, c.account, "REJECTED_AT_TRIGGER",
+                                                 reason=rejected.reason))
+        else:
+            self._events.append(ConditionalEvent(m.symbol, cid, c.account, "TRIGGERED", order_id=oid))
 
     def _CancelOrder(self, cmd: C.CancelOrder) -> None:
         if (m := self._market(cmd)) is None:
@@ -677,6 +824,12 @@ class Exchange:
                 h.update(f"{oid}:{o.account}:{int(o.side)}:{o.price}:{o.leaves}:{int(o.reduce_only)}:"
                          f"{int(o.pside)};".encode())
             h.update(m.liq.state_hash().encode())
+            for source in TriggerSource:
+                h.update(f"{int(source)}:{m.observed.get(source)}:{m.triggers[source].state_hash()};".encode())
+            h.update(repr(sorted((cid, tuple(int(v) if isinstance(v, bool) else v for v in
+                                             (c.account, c.side, c.qty, c.kind, c.trigger_price, c.price, c.source,
+                                              c.reduce_only, c.close_position, c.price_protect)))
+                                 for cid, c in m.conditionals.items())).encode())
         for key in sorted(self.leverage):
             h.update(f"{key}:{self.leverage[key]};".encode())
         self.ledger.digest(h)
@@ -688,6 +841,15 @@ class Exchange:
         for m in self.markets.values():
             m.book.check_integrity()
             m.liq.check_integrity()
+            indexed = set()
+            for source, index in m.triggers.items():
+                index.check_integrity()
+                ids = {e.order_id for e in index.entries()}
+                if any(m.conditionals[c].source != source for c in ids if c in m.conditionals):
+                    raise AssertionError(f"{m.symbol}: a conditional order sits in the wrong trigger index")
+                indexed |= ids
+            if indexed != set(m.conditionals):
+                raise AssertionError(f"{m.symbol}: conditional orders and trigger indexes disagree")
             net = sum(p.lots for p in m.positions.values())
             pool = self.ledger.balance(m.pnl_pool, m.asset)
             expected = m.pool_target()
@@ -977,11 +1139,13 @@ class Exchange:
         isolated = account in m.isolated
         if isolated:
             self._liquidating.add((m.symbol, account, pside))
-        # 1. cancel open orders: every market for cross, this market for an isolated position
+        # 1. cancel open and conditional orders: every market for cross, this one for isolated
         for other in (m,) if isolated else self.markets.values():
             if other.book.open_orders(account):
                 other.book.cancel_all(account, self.ts)
                 self._book_events(other)
+            for cid in sorted(c for c, o in other.conditionals.items() if o.account == account):
+                self._drop_conditional(other, cid, "CANCELED")
         legs = [(pside, m.positions[(account, pside)])] if isolated else list(m.legs(account))
         wallet, other_upnl = self._collateral(m, account, pside)
         bp = m.bp([p for _, p in legs], wallet, other_upnl)

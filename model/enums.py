@@ -69,3 +69,21 @@ class PositionSide(IntEnum):
     BOTH = 0
     LONG = 1
     SHORT = 2
+
+
+class ConditionalKind(IntEnum):
+    """Conditional (algo) order types, Binance names."""
+
+    STOP_MARKET = 1
+    STOP_LIMIT = 2
+    TAKE_PROFIT_MARKET = 3
+    TAKE_PROFIT_LIMIT = 4
+    TRAILING_STOP_MARKET = 5
+
+
+class TriggerSource(IntEnum):
+    """The price a conditional order watches (Binance workingType; LAST = CONTRACT_PRICE)."""
+
+    MARK = 0
+    LAST = 1
+    INDEX = 2

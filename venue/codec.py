@@ -63,6 +63,8 @@ TAGS: dict[str, int] = {
     "SetIndexPrice": 11,
     "FundInsurance": 12,
     "AdvanceClock": 13,
+    "PlaceConditional": 14,
+    "CancelConditional": 15,
 }
 
 #: Tags of command classes that no longer exist: tag -> former class name (never reused).

@@ -1,0 +1,174 @@
+"""Conditional orders in the exchange: stops, take-profits, trailing stops, close-position,
+rejection at trigger, price protection, liquidation."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from perpsim.engine import commands as C
+from perpsim.engine.events import CommandRejected, ConditionalEvent, Liquidation
+from perpsim.model.enums import ConditionalKind as K
+from perpsim.model.enums import OrderKind, Side
+from perpsim.model.enums import TriggerSource as S
+from perpsim.model.reasons import RejectReason as R
+from tests.unit.engine.test_exchange import SPEC, SYMBOL, U, Venue, px, qty
+
+
+def statuses(events):
+    return [(e.status, e.reason) for e in events if isinstance(e, ConditionalEvent)]
+
+
+@pytest.fixture
+def v():
+    v = Venue()
+    v.index("20000")
+    for account in (1, 2, 3):
+        v.deposit(account, 100_000)
+    # account 3 long 1 BTC at 20,000 from account 1
+    v.order(1, Side.SELL, "1", "20000")
+    v.order(3, Side.BUY, "1", "20000")
+    return v
+
+
+def cond(v, account, side, size, kind=K.STOP_MARKET, trigger=None, **kw):
+    return v.do(C.PlaceConditional(v.ts, account, SYMBOL, side, qty(size) if size else 0, kind,
+                                   px(trigger) if trigger else 0, **kw))
+
+
+def trade(v, price: str, size: str = "0.1"):
+    """Accounts 1 and 2 trade at `price`, moving the last price there."""
+    v.order(2, Side.BUY, size, price)
+    return v.order(1, Side.SELL, size, price)
+
+
+class TestStops:
+    def test_stop_loss_on_last_price_closes_at_market(self, v):
+        (new,) = cond(v, 3, Side.SELL, "1", trigger="19500", source=S.LAST, reduce_only=True)
+        assert new.status == "NEW"
+        v.order(2, Side.BUY, "1", "19450")  # the liquidity the stop will sell into
+        assert statuses(trade(v, "19600")) == []  # above the trigger: nothing
+        events = trade(v, "19450", "0.01")  # through it: fires and sells into the bid
+        assert statuses(events) == [("TRIGGERED", 0)]
+        assert v.ex.position(3, SYMBOL).lots == 0
+
+    def test_exactly_at_the_trigger_fires(self, v):
+        cond(v, 3, Side.SELL, "1", trigger="19500", source=S.LAST, reduce_only=True)
+        v.order(2, Side.BUY, "2", "19500")
+        events = trade(v, "19500", "0.01")
+        assert ("TRIGGERED", 0) in statuses(events)
+
+    def test_would_immediately_trigger_is_rejected(self, v):
+        (rej,) = cond(v, 3, Side.SELL, "1", trigger="20100", source=S.LAST)  # last 20,000 ≤ 20,100
+        assert isinstance(rej, CommandRejected) and rej.reason == R.WOULD_IMMEDIATELY_TRIGGER
+        (rej,) = cond(v, 3, Side.BUY, "1", kind=K.TAKE_PROFIT_MARKET, trigger="20100")  # TP buy: ≤
+        assert rej.reason == R.WOULD_IMMEDIATELY_TRIGGER
+
+    def test_take_profit_limit_on_mark_rests_its_order(self, v):
+        cond(v, 3, Side.SELL, "1", kind=K.TAKE_PROFIT_LIMIT, trigger="20500", price=px("20600"), source=S.MARK,
+             reduce_only=True)
+        events = v.index("20550", dt=10**9)
+        (fired,) = [e for e in events if isinstance(e, ConditionalEvent)]
+        assert fired.status == "TRIGGERED"
+        order = v.ex.markets[SYMBOL].orders[fired.order_id]
+        assert (order.side, order.price, order.leaves) == (Side.SELL, px("20600"), qty("1"))
+
+    def test_close_position_closes_the_size_at_firing_time(self, v):
+        cond(v, 3, Side.SELL, 0, trigger="19500", source=S.MARK, close_position=True)
+        v.order(1, Side.SELL, "0.5", "20000")
+        v.order(3, Side.BUY, "0.5", "20000")  # the position grew to 1.5 after placement
+        v.order(2, Side.BUY, "2", "19400")
+        assert ("TRIGGERED", 0) in statuses(v.index("19450", dt=10**9))
+        assert v.ex.position(3, SYMBOL).lots == 0
+
+    def test_an_unaffordable_order_is_rejected_at_trigger_with_its_reason(self, v):
+        v.deposit(4, 10)
+        cond(v, 4, Side.BUY, "1", trigger="20500", source=S.MARK)  # 1 BTC at 20x needs ~1,000 USDT
+        events = v.index("20600", dt=10**9)
+        assert statuses(events) == [("REJECTED_AT_TRIGGER", R.MARGIN_INSUFFICIENT)]
+        assert not v.ex.markets[SYMBOL].conditionals
+
+    def test_cancel_and_no_peeking_at_others(self, v):
+        (new,) = cond(v, 3, Side.SELL, "1", trigger="19500")
+        (rej,) = v.do(C.CancelConditional(v.ts, 2, SYMBOL, new.conditional_id))
+        assert rej.reason == R.UNKNOWN_ORDER
+        (gone,) = v.do(C.CancelConditional(v.ts, 3, SYMBOL, new.conditional_id))
+        assert gone.status == "CANCELED" and not v.ex.markets[SYMBOL].conditionals
+
+
+class TestTrailing:
+    def test_trailing_sell_follows_the_high_and_fires_on_the_callback(self, v):
+        # 1 % callback, active at once from 20,000: fires at floor(high × 0.99) or below
+        cond(v, 3, Side.SELL, "1", kind=K.TRAILING_STOP_MARKET, source=S.MARK, callback_rate=1_000_000,
+             reduce_only=True)
+        v.order(2, Side.BUY, "2", "19000")
+        for price in ("20500", "21000", "20900"):
+            assert statuses(v.index(price, dt=10**9)) == []
+        # high 21,000 → trigger 20,790: 20,800 does not fire, 20,790 does
+        assert statuses(v.index("20800", dt=10**9)) == []
+        assert statuses(v.index("20790", dt=10**9)) == [("TRIGGERED", 0)]
+
+    def test_activation_price_already_reached_is_rejected(self, v):
+        (rej,) = cond(v, 3, Side.SELL, "1", kind=K.TRAILING_STOP_MARKET, callback_rate=1_000_000,
+                      activation_price=px("19900"))
+        assert rej.reason == R.WOULD_IMMEDIATELY_TRIGGER
+
+
+def test_price_protection_holds_a_stop_while_mark_and_last_diverge(v):
+    cond(v, 3, Side.SELL, "1", trigger="19500", source=S.MARK, price_protect=True, reduce_only=True)
+    trade(v, "20000")  # last 20,000
+    events = v.index("18000", dt=10**9)  # mark 18,000 vs last 20,000: 10 % apart
+    assert ("SUPPRESSED", 0) in statuses(events)
+    assert len(v.ex.markets[SYMBOL].conditionals) == 1  # still armed
+
+
+def test_liquidation_cancels_conditional_orders():
+    v = Venue()
+    v.index("20000")
+    v.deposit(1, 100_000)
+    v.deposit(4, 1_010)
+    v.order(1, Side.SELL, "1", "20000")
+    v.order(4, Side.BUY, "1", "20000")
+    cond(v, 4, Side.SELL, "1", kind=K.TAKE_PROFIT_MARKET, trigger="21000", source=S.MARK, reduce_only=True)
+    v.order(1, Side.BUY, "1", "19000")
+    events = v.index("19050", dt=10**9)
+    assert any(isinstance(e, Liquidation) for e in events)
+    assert ("CANCELED", 0) in statuses(events) and not v.ex.markets[SYMBOL].conditionals
+
+
+def test_random_sessions_with_conditionals_are_deterministic_across_book_twins():
+    r = random.Random(3)
+    cy, ref = Venue("cython"), Venue("ref")
+    price = 20_000
+    kinds = set()
+    for venue in (cy, ref):
+        venue.index(str(price))
+        for a in range(1, 6):
+            venue.deposit(a, 50_000)
+    for _ in range(500):
+        cy.ts += r.randint(0, 2 * 10**9)
+        ref.ts = cy.ts
+        a, side = r.randint(1, 5), r.choice(list(Side))
+        u = r.random()
+        if u < 0.45:
+            p = price + r.randint(-50, 50)
+            cmd = C.PlaceOrder(cy.ts, a, SYMBOL, side, qty(r.choice(["0.01", "0.1"])), px(str(p)))
+        elif u < 0.65:
+            kind = r.choice(list(K))
+            trig = price + r.randint(-300, 300)
+            cmd = C.PlaceConditional(cy.ts, a, SYMBOL, side, qty("0.05"), kind, px(str(trig)),
+                                     px(str(trig)) if kind in (K.STOP_LIMIT, K.TAKE_PROFIT_LIMIT) else 0,
+                                     r.choice(list(S)), reduce_only=r.random() < 0.3,
+                                     callback_rate=r.choice([200_000, 1_000_000]))
+        elif u < 0.7:
+            cmd = C.PlaceOrder(cy.ts, a, SYMBOL, side, qty("0.05"), 0, kind=OrderKind.MARKET, tif=1)
+        else:
+            price = max(15_000, price + r.randint(-150, 150))
+            cmd = C.SetIndexPrice(cy.ts, SYMBOL, px(str(price)))
+        e_cy, e_ref = cy.do(cmd), ref.do(cmd)
+        assert e_cy == e_ref
+        assert cy.ex.state_hash() == ref.ex.state_hash()
+        kinds |= {e.status for e in e_cy if isinstance(e, ConditionalEvent)}
+    assert {"NEW", "TRIGGERED"} <= kinds
+    assert SPEC.symbol == SYMBOL and U == 10**8
