@@ -310,6 +310,40 @@ class _Api:
 
         return self._invoke(_Call("trading", "PlaceOrders", request, convert, kind="write"))
 
+    def place_conditional(self, symbol: str, side: str | int, quantity: Number | None, *, type: str = "stop_market",
+                          trigger_price: Number | None = None, price: Number | None = None, source: str = "last",
+                          reduce_only: bool = False, close_position: bool = False, price_protect: bool = False,
+                          callback_rate: Number | None = None, activation_price: Number | None = None,
+                          client_order_id: str | None = None) -> int:
+        """Rest a stop / take-profit / trailing stop; its conditional id. `type`: stop_market,
+        stop_limit, take_profit_market, take_profit_limit, trailing_stop_market; `source`: mark,
+        last or index; `callback_rate` a fraction (e.g. "0.01")."""
+        types = {"stop_market": 1, "stop_limit": 2, "take_profit_market": 3, "take_profit_limit": 4,
+                 "trailing_stop_market": 5}
+        sources = {"mark": 1, "last": 2, "index": 3}
+        if type not in types or source not in sources:
+            raise ValueError(f"type must be one of {sorted(types)}, source one of {sorted(sources)}")
+        request = trading_pb2.PlaceConditionalOrderRequest(
+            symbol=symbol, side=order_request(symbol, side, "1").side, type=types[type],
+            quantity="" if quantity is None else decimal_text(quantity, "quantity"),
+            trigger_price="" if trigger_price is None else decimal_text(trigger_price, "trigger_price"),
+            price="" if price is None else decimal_text(price, "price"), trigger_source=sources[source],
+            reduce_only=reduce_only, close_position=close_position, price_protect=price_protect,
+            callback_rate="" if callback_rate is None else decimal_text(callback_rate, "callback_rate"),
+            activation_price="" if activation_price is None else decimal_text(activation_price, "activation_price"),
+            client_order_id=client_order_id or "")
+        return self._invoke(_Call("trading", "PlaceConditionalOrder", request, lambda r: r.order.conditional_id,
+                                  kind="write"))
+
+    def cancel_conditional(self, symbol: str, conditional_id: int) -> None:
+        request = trading_pb2.CancelConditionalOrderRequest(symbol=symbol, conditional_id=conditional_id)
+        self._invoke(_Call("trading", "CancelConditionalOrder", request, lambda r: None, kind="write"))
+
+    def conditional_orders(self, symbol: str = "") -> list:
+        """The account's resting conditional orders (protobuf ConditionalOrder messages)."""
+        request = trading_pb2.ListConditionalOrdersRequest(symbol=symbol)
+        return self._invoke(_Call("trading", "ListConditionalOrders", request, lambda r: list(r.orders), kind="read"))
+
     def cancel_order(self, symbol: str, order_id: int | None = None, client_order_id: str | None = None) -> Order:
         """Cancel one order by id or client order id; the order as it is now."""
         if not order_id and not client_order_id:

@@ -4,6 +4,8 @@
   perpsim order place SYMBOL SIDE QTY [PRICE] [--type --tif --reduce-only --post-only --position-side
                                                --client-id --stp --good-till-ns]
   perpsim order cancel SYMBOL [ORDER_ID] [--client-id ID] | order cancel-all SYMBOL | order list [SYMBOL]
+  perpsim order conditional SYMBOL SIDE [QTY] --type ... --trigger P [--source mark|last|index] ...
+  perpsim order conditionals [SYMBOL] | order cancel-conditional SYMBOL ID
   perpsim positions [SYMBOL] | balance | preview SYMBOL SIDE QTY [PRICE] [order flags]
   perpsim deposit ASSET AMOUNT | withdraw ASSET AMOUNT | transfer TO_ACCOUNT ASSET AMOUNT
   perpsim watch trades|book|mark|liquidations SYMBOL [--depth N] [--count N]
@@ -103,6 +105,27 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("symbol", metavar="SYMBOL")
     p = leaf(order_sub, "list", _order_list, "open orders")
     p.add_argument("symbol", metavar="SYMBOL", nargs="?", default="")
+    p = leaf(order_sub, "conditional", _order_conditional,
+             "rest a stop, take-profit or trailing stop (fires on its trigger source)")
+    p.add_argument("symbol", metavar="SYMBOL")
+    p.add_argument("side", metavar="SIDE", type=_lower, choices=("buy", "sell"))
+    p.add_argument("quantity", metavar="QTY", nargs="?", help="omit with --close-position")
+    p.add_argument("--type", dest="cond_type", type=_lower, default="stop_market",
+                   choices=("stop_market", "stop_limit", "take_profit_market", "take_profit_limit",
+                            "trailing_stop_market"))
+    p.add_argument("--trigger", help="trigger price (not for trailing stops)")
+    p.add_argument("--limit", help="limit price of *_limit types")
+    p.add_argument("--source", type=_lower, default="last", choices=("mark", "last", "index"))
+    p.add_argument("--reduce-only", action="store_true")
+    p.add_argument("--close-position", action="store_true")
+    p.add_argument("--price-protect", action="store_true")
+    p.add_argument("--callback", help="trailing callback rate as a fraction, e.g. 0.01")
+    p.add_argument("--activation", help="trailing activation price")
+    p = leaf(order_sub, "conditionals", _order_conditionals, "resting conditional orders")
+    p.add_argument("symbol", metavar="SYMBOL", nargs="?", default="")
+    p = leaf(order_sub, "cancel-conditional", _order_cancel_conditional, "cancel a conditional order")
+    p.add_argument("symbol", metavar="SYMBOL")
+    p.add_argument("conditional_id", metavar="ID", type=int)
 
     p = leaf(sub, "positions", _positions, "open positions")
     p.add_argument("symbol", metavar="SYMBOL", nargs="?", default="")
@@ -365,6 +388,47 @@ def _order_list(c, a, out: _Out) -> int:
         out.data(orders)
     else:
         out.table(_ORDER_COLUMNS, [_order_row(o) for o in orders])
+    return 0
+
+
+_COND_COLUMNS = ["id", "symbol", "side", "type", "quantity", "trigger", "limit", "source", "callback"]
+
+
+def _cond_row(o) -> list:
+    from perpsim.v1 import common_pb2
+
+    return [o.conditional_id, o.symbol, common_pb2.Side.Name(o.side)[5:].lower(),
+            common_pb2.ConditionalType.Name(o.type)[17:].lower(), o.quantity or "close", o.trigger_price or "-",
+            o.price or "-", common_pb2.TriggerSource.Name(o.trigger_source)[15:].lower(), o.callback_rate or "-"]
+
+
+def _order_conditional(c, a, out: _Out) -> int:
+    cid = c.place_conditional(a.symbol, a.side, a.quantity, type=a.cond_type, trigger_price=a.trigger,
+                              price=a.limit, source=a.source, reduce_only=a.reduce_only,
+                              close_position=a.close_position, price_protect=a.price_protect,
+                              callback_rate=a.callback, activation_price=a.activation)
+    if out.json:
+        out.data({"conditional_id": cid})
+    else:
+        print(f"conditional order {cid} resting")
+    return 0
+
+
+def _order_conditionals(c, a, out: _Out) -> int:
+    rows = [_cond_row(o) for o in c.conditional_orders(a.symbol)]
+    if out.json:
+        out.data([dict(zip(_COND_COLUMNS, r, strict=True)) for r in rows])
+    else:
+        out.table(_COND_COLUMNS, rows)
+    return 0
+
+
+def _order_cancel_conditional(c, a, out: _Out) -> int:
+    c.cancel_conditional(a.symbol, a.conditional_id)
+    if out.json:
+        out.data({"conditional_id": a.conditional_id, "canceled": True})
+    else:
+        print(f"canceled conditional order {a.conditional_id}")
     return 0
 
 

@@ -538,6 +538,8 @@ class Exchange:
         self._PlaceOrder(order)
         rejected = next((e for e in self._events[before:] if isinstance(e, CommandRejected)), None)
         if rejected is not None:
+            # the refusal belongs to the conditional order, not to the command that moved the price
+            self._events.remove(rejected)
             self._events.append(ConditionalEvent(m.symbol, cid, c.account, "REJECTED_AT_TRIGGER",
                                                  reason=rejected.reason))
         else:

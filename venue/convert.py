@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from perpsim.model.enums import OrderKind, PositionSide, Side, StpMode, TimeInForce
+from perpsim.model.enums import ConditionalKind, OrderKind, PositionSide, Side, StpMode, TimeInForce, TriggerSource
 from perpsim.model.markets import MarketSpec
 from perpsim.model.reasons import Rejected
 from perpsim.model.reasons import RejectReason as R
@@ -32,6 +32,16 @@ PSIDE_IN = {pb.POSITION_SIDE_UNSPECIFIED: PositionSide.BOTH, pb.POSITION_SIDE_BO
             pb.POSITION_SIDE_LONG: PositionSide.LONG, pb.POSITION_SIDE_SHORT: PositionSide.SHORT}
 PSIDE_OUT = {PositionSide.BOTH: pb.POSITION_SIDE_BOTH, PositionSide.LONG: pb.POSITION_SIDE_LONG,
              PositionSide.SHORT: pb.POSITION_SIDE_SHORT}
+COND_IN = {pb.CONDITIONAL_TYPE_STOP_MARKET: ConditionalKind.STOP_MARKET,
+           pb.CONDITIONAL_TYPE_STOP_LIMIT: ConditionalKind.STOP_LIMIT,
+           pb.CONDITIONAL_TYPE_TAKE_PROFIT_MARKET: ConditionalKind.TAKE_PROFIT_MARKET,
+           pb.CONDITIONAL_TYPE_TAKE_PROFIT_LIMIT: ConditionalKind.TAKE_PROFIT_LIMIT,
+           pb.CONDITIONAL_TYPE_TRAILING_STOP_MARKET: ConditionalKind.TRAILING_STOP_MARKET}
+COND_OUT = {v: k for k, v in COND_IN.items()}
+SOURCE_IN = {pb.TRIGGER_SOURCE_UNSPECIFIED: TriggerSource.LAST, pb.TRIGGER_SOURCE_MARK: TriggerSource.MARK,
+             pb.TRIGGER_SOURCE_LAST: TriggerSource.LAST, pb.TRIGGER_SOURCE_INDEX: TriggerSource.INDEX}
+SOURCE_OUT = {TriggerSource.MARK: pb.TRIGGER_SOURCE_MARK, TriggerSource.LAST: pb.TRIGGER_SOURCE_LAST,
+              TriggerSource.INDEX: pb.TRIGGER_SOURCE_INDEX}
 STATUS_OUT = {"NEW": pb.ORDER_STATUS_NEW, "PARTIALLY_FILLED": pb.ORDER_STATUS_PARTIALLY_FILLED,
               "FILLED": pb.ORDER_STATUS_FILLED, "CANCELED": pb.ORDER_STATUS_CANCELED,
               "EXPIRED": pb.ORDER_STATUS_EXPIRED, "REJECTED": pb.ORDER_STATUS_REJECTED}
@@ -114,3 +124,14 @@ def mark_out(m, ts: int) -> market_pb2.GetMarkPriceResponse:
 def fraction_out(x) -> str:
     """An exact Fraction shown with 8 decimals (a display value, rounded half-even); "" for None."""
     return "" if x is None else f"{Decimal(x.numerator) / Decimal(x.denominator):.8f}"
+
+
+def rate_in(text: str, field: str) -> int:
+    """A decimal fraction (e.g. "0.01" for 1 %) as a rate scaled by 1e8, exact or refused."""
+    try:
+        value = Decimal(text) * 10**8
+    except InvalidOperation as e:
+        raise VenueError(R.BAD_PRECISION, field=field, value=text) from e
+    if not value.is_finite() or value != value.to_integral_value():
+        raise VenueError(R.BAD_PRECISION, field=field, value=text)
+    return int(value)

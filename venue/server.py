@@ -22,8 +22,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from perpsim.engine import commands as C
-from perpsim.engine.events import Liquidation, OrderEvent
-from perpsim.model.enums import EventKind, OrderKind, PositionSide, Side, TimeInForce
+from perpsim.engine.events import ConditionalEvent, Liquidation, OrderEvent
+from perpsim.model.enums import ConditionalKind, EventKind, OrderKind, PositionSide, Side, TimeInForce, TriggerSource
 from perpsim.model.reasons import RejectReason as R
 from perpsim.v1 import (
     account_pb2,
@@ -265,6 +265,17 @@ def order_out(venue: Venue, o: OrderInfo) -> trading_pb2.Order:
         position_side=cv.PSIDE_OUT[PositionSide(o.position_side)])
 
 
+def conditional_out(spec, cid: int, c: C.PlaceConditional) -> trading_pb2.ConditionalOrder:
+    return trading_pb2.ConditionalOrder(
+        conditional_id=cid, symbol=c.symbol, side=cv.SIDE_OUT[Side(c.side)], type=cv.COND_OUT[ConditionalKind(c.kind)],
+        quantity=spec.format_qty(c.qty) if c.qty else "", trigger_price=spec.format_price(c.trigger_price)
+        if c.trigger_price else "", price=spec.format_price(c.price) if c.price else "",
+        trigger_source=cv.SOURCE_OUT[TriggerSource(c.source)], reduce_only=c.reduce_only,
+        close_position=c.close_position, callback_rate=str(Decimal(c.callback_rate) / 10**8) if c.callback_rate else "",
+        activation_price=spec.format_price(c.activation_price) if c.activation_price else "",
+        client_order_id=c.client_order_id)
+
+
 class MarketData(market_pb2_grpc.MarketDataServiceServicer):
     def __init__(self, venue: Venue, streams) -> None:
         self.venue, self.streams = venue, streams
@@ -408,6 +419,50 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         events = await self.venue.run(lambda ts: C.CancelAll(ts, account, spec.symbol))
         n = sum(1 for e in events if isinstance(e, OrderEvent) and e.event.kind == EventKind.CANCELED)
         return trading_pb2.CancelAllOrdersResponse(canceled_count=n)
+
+    @rpc
+    async def PlaceConditionalOrder(self, request, context):
+        account = self.venue.account(context)
+        r, spec = request, self.venue.spec(request.symbol)
+        side = cv.enum_in(cv.SIDE_IN, r.side, "side", R.INVALID_SIDE)
+        kind = cv.enum_in(cv.COND_IN, r.type, "type", R.INVALID_ORDER_TYPE)
+        source = cv.enum_in(cv.SOURCE_IN, r.trigger_source, "trigger_source", R.INVALID_ORDER_TYPE)
+        pside = cv.enum_in(cv.PSIDE_IN, r.position_side, "position_side", R.INVALID_POSITION_SIDE)
+        trailing = kind == ConditionalKind.TRAILING_STOP_MARKET
+        limit = kind in (ConditionalKind.STOP_LIMIT, ConditionalKind.TAKE_PROFIT_LIMIT)
+        qty = 0 if r.close_position and not r.quantity else cv.qty_in(spec, r.quantity, 0)
+        trigger = 0 if trailing else cv.price_in(spec, r.trigger_price, 0, field="trigger_price")
+        price = cv.price_in(spec, r.price, 0) if limit else 0
+        tif = TimeInForce.GTC if r.time_in_force == 0 else cv.enum_in(cv.TIF_IN, r.time_in_force, "time_in_force",
+                                                                       R.INVALID_TIME_IN_FORCE)
+        callback = cv.rate_in(r.callback_rate, "callback_rate") if trailing else 0
+        activation = cv.price_in(spec, r.activation_price, 0, field="activation_price", required=False)
+        if len(r.client_order_id) > 36:
+            raise VenueError(R.INVALID_CLIENT_ORDER_ID, field="client_order_id")
+        before = self.venue.state.exchange.next_order_id
+        events = await self.venue.run(lambda ts: C.PlaceConditional(
+            ts, account, spec.symbol, side, qty, kind, trigger, price, source, r.reduce_only, r.close_position,
+            r.price_protect, callback, activation, pside, tif, r.client_order_id))
+        new = next(e for e in events if isinstance(e, ConditionalEvent) and e.conditional_id >= before)
+        c = self.venue.state.exchange.markets[spec.symbol].conditionals[new.conditional_id]
+        return trading_pb2.PlaceConditionalOrderResponse(order=conditional_out(spec, new.conditional_id, c))
+
+    @rpc
+    async def CancelConditionalOrder(self, request, context):
+        account = self.venue.account(context)
+        spec = self.venue.spec(request.symbol)
+        await self.venue.run(lambda ts: C.CancelConditional(ts, account, spec.symbol, request.conditional_id))
+        return trading_pb2.CancelConditionalOrderResponse()
+
+    @rpc
+    async def ListConditionalOrders(self, request, context):
+        account = self.venue.account(context)
+        if request.symbol:
+            self.venue.spec(request.symbol)
+        out = [conditional_out(m.spec, cid, c) for symbol, m in self.venue.state.exchange.markets.items()
+               if not request.symbol or symbol == request.symbol
+               for cid, c in sorted(m.conditionals.items()) if c.account == account]
+        return trading_pb2.ListConditionalOrdersResponse(orders=out)
 
     @rpc
     async def ListOpenOrders(self, request, context):

@@ -16,6 +16,7 @@ import grpc
 from perpsim.engine.events import (
     AutoDeleveraged,
     BalanceChanged,
+    ConditionalEvent,
     Liquidation,
     MarkPriceChanged,
     OrderEvent,
@@ -122,6 +123,11 @@ class Streams:
                 self._account(e.account, ts, liquidation=account_pb2.LiquidationUpdate(
                     symbol=e.symbol, kind="liquidation", quantity=spec.format_qty(e.qty),
                     price=spec.format_price(e.bankruptcy_price)))
+            elif isinstance(e, ConditionalEvent):
+                touched.add(e.account)
+                self._account(e.account, ts, conditional=account_pb2.ConditionalUpdate(
+                    conditional_id=e.conditional_id, symbol=e.symbol, status=e.status, order_id=e.order_id,
+                    reason=R(e.reason).name.lower() if e.reason else ""))
             elif isinstance(e, AutoDeleveraged):
                 spec = self.venue.markets[e.symbol]
                 for account in (e.account, e.counterparty):

@@ -515,3 +515,19 @@ def test_reset_starts_a_fresh_world_and_survives_a_restart(tmp_path) -> None:
         assert again.recovery.replayed == state.journal_sequence
     finally:
         again.stop()
+
+
+def test_conditional_orders_through_the_server(admin: Client, make_account: Callable[..., Client]) -> None:
+    """A stop-loss rests, shows in the list, fires on the mark and closes the position."""
+    maker, me = make_account("100000"), make_account("2000")
+    admin.set_index_price("ETHUSDT", "3500")
+    maker.place_order("ETHUSDT", "sell", "1", "3500")
+    me.place_order("ETHUSDT", "buy", "1", "3500")
+    maker.place_order("ETHUSDT", "buy", "1", "3300")  # what the stop will sell into
+    with pytest.raises(E.WouldImmediatelyTrigger):
+        me.place_conditional("ETHUSDT", "sell", "1", trigger_price="3600", source="mark")
+    cid = me.place_conditional("ETHUSDT", "sell", None, trigger_price="3400", source="mark", close_position=True)
+    assert [o.conditional_id for o in me.conditional_orders("ETHUSDT")] == [cid]
+    admin.set_index_price("ETHUSDT", "3390")
+    assert me.conditional_orders("ETHUSDT") == []
+    assert all(p.symbol != "ETHUSDT" for p in me.positions())

@@ -172,3 +172,12 @@ def test_random_sessions_with_conditionals_are_deterministic_across_book_twins()
         kinds |= {e.status for e in e_cy if isinstance(e, ConditionalEvent)}
     assert {"NEW", "TRIGGERED"} <= kinds
     assert SPEC.symbol == SYMBOL and U == 10**8
+
+
+def test_a_refusal_at_trigger_is_not_the_moving_command_s_rejection(v):
+    """The price move that fires an unaffordable stop is itself accepted."""
+    v.deposit(4, 10)
+    cond(v, 4, Side.BUY, "1", trigger="20500", source=S.MARK)
+    events = v.index("20600", dt=10**9)
+    assert not any(isinstance(e, CommandRejected) for e in events)
+    assert statuses(events) == [("REJECTED_AT_TRIGGER", R.MARGIN_INSUFFICIENT)]
