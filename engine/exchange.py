@@ -270,6 +270,7 @@ class Exchange:
         self._multi: dict[str, set[int]] = {s: set() for s in self.markets}
         self._events: list = []
         self._touched: set[int] = set()
+        self._positions_moved: set[tuple[str, int, int]] = set()  # (symbol, account, pside) this command
         # isolated positions being liquidated: their margin is settled by _liquidate, not _trade
         self._liquidating: set[tuple[str, int, int]] = set()
         self._adl_queue: dict[tuple[str, bool], list] = {}
@@ -287,6 +288,7 @@ class Exchange:
         getattr(self, "_" + type(cmd).__name__)(cmd)
         self._settle()
         self._fire_triggers()
+        self._trim_reduce_only()
         return self._events
 
     def _settle(self) -> None:
@@ -478,6 +480,41 @@ class Exchange:
         m.triggers[c.source].remove(cid)
         self._events.append(ConditionalEvent(m.symbol, cid, c.account, status))
 
+    def _trim_reduce_only(self) -> None:
+        """Resting reduce-only (and hedge-mode closing) orders may never increase or flip a
+        position: after a position moved, its closing orders beyond its size are knocked out and
+        any on the opening side are canceled."""
+        moved, self._positions_moved = self._positions_moved, set()
+        for symbol, account, pside in sorted(moved):
+            m = self.markets[symbol]
+            lots = m.positions[(account, pside)].lots if (account, pside) in m.positions else 0
+            closing = Side.SELL if lots > 0 else Side.BUY
+            for oid in sorted(oid for oid, o in m.orders.items() if o.account == account and o.pside == pside
+                              and o.reduce_only and (not lots or o.side != closing)):
+                m.book.cancel(oid, self.ts)
+                self._book_events(m)
+            if lots:
+                resting = sum(o.leaves for o in m.orders.values() if o.account == account and o.pside == pside
+                              and o.reduce_only and o.side == closing)
+                if resting > abs(lots):
+                    self._knock_out(m, account, pside, closing, resting - abs(lots))
+
+    def _knock_out(self, m: _Market, account: int, pside: int, side: int, excess: int) -> None:
+        """Take `excess` lots off the account's resting reduce-only orders on `side`, newest first
+        (Binance cancels them; the last one touched is reduced in place, keeping its priority)."""
+        for oid in sorted((oid for oid, o in m.orders.items() if o.account == account and o.pside == pside
+                           and o.reduce_only and o.side == side), reverse=True):
+            if excess <= 0:
+                return
+            o = m.orders[oid]
+            if excess >= o.leaves:
+                excess -= o.leaves
+                m.book.cancel(oid, self.ts)
+            else:
+                m.book.amend(oid, o.price, o.leaves - excess, self.ts)
+                excess = 0
+            self._book_events(m)
+
     def _source_price(self, m: _Market, source: int) -> int | None:
         if source == TriggerSource.MARK:
             return m.mark
@@ -590,9 +627,17 @@ class Exchange:
         closing_only = cmd.reduce_only or (hedge and (cmd.position_side == LONG) != (cmd.side == Side.BUY))
         qty = cmd.qty
         if closing_only:
+            # room left by the position and the reduce-only orders already resting against it
+            resting = sum(o.leaves for o in m.orders.values() if o.account == cmd.account and o.reduce_only
+                          and o.pside == cmd.position_side and o.side == cmd.side)
             closable = abs(pos.closing_qty(sign * qty))
-            if closable == 0:
-                return self._reject(cmd, R.REDUCE_ONLY_REJECTED, position=pos.lots)
+            if cmd.kind == OrderKind.MARKET and resting + closable > abs(pos.lots):
+                # a reduce-only market order knocks resting reduce-only orders out (Binance)
+                self._knock_out(m, cmd.account, cmd.position_side, cmd.side, resting + closable - abs(pos.lots))
+                resting = abs(pos.lots) - closable
+            closable = min(closable, abs(pos.lots) - resting)
+            if closable <= 0:
+                return self._reject(cmd, R.REDUCE_ONLY_REJECTED, position=pos.lots, resting_reduce_only=resting)
             qty = closable  # never increases or flips the position
         else:
             ref_price = m.mark if cmd.kind == OrderKind.MARKET else price
@@ -903,6 +948,7 @@ class Exchange:
         Returns the position's cost change plus its realized PnL (for the inverse dust)."""
         key = (account, pside)
         self._touched.add(account)
+        self._positions_moved.add((m.symbol, account, pside))
         p = m.positions.get(key)
         if p is None:
             p = m.positions[key] = Position()
@@ -978,6 +1024,8 @@ class Exchange:
             elif e.kind in (EventKind.CANCELED, EventKind.EXPIRED):
                 self._order_leaves(m, e.order_id, 0)
                 m.orders.pop(e.order_id, None)
+            elif e.kind == EventKind.AMENDED:
+                self._order_leaves(m, e.order_id, e.qty)
         # an order done within the operation (filled) leaves no record behind
         for oid in [oid for oid, o in m.orders.items() if o.leaves == 0]:
             del m.orders[oid]

@@ -181,3 +181,48 @@ def test_a_refusal_at_trigger_is_not_the_moving_command_s_rejection(v):
     events = v.index("20600", dt=10**9)
     assert not any(isinstance(e, CommandRejected) for e in events)
     assert statuses(events) == [("REJECTED_AT_TRIGGER", R.MARGIN_INSUFFICIENT)]
+
+
+class TestReduceOnlyTrimming:
+    def test_a_shrinking_position_trims_its_resting_reduce_only_order_in_place(self, v):
+        (acc, *_) = v.order(3, Side.SELL, "1", "21000", reduce_only=True)  # rests: closes the 1 BTC long
+        oid = acc.event.order_id
+        v.order(2, Side.BUY, "0.6", "20000")
+        v.order(3, Side.SELL, "0.6", "20000")  # the long shrinks to 0.4 through another order
+        o = v.ex.markets[SYMBOL].orders[oid]
+        assert (o.leaves, o.price) == (qty("0.4"), px("21000"))  # same order: priority kept
+
+    def test_a_closed_position_knocks_out_its_reduce_only_orders(self, v):
+        (acc, *_) = v.order(3, Side.SELL, "0.5", "21000", reduce_only=True)
+        v.order(2, Side.BUY, "1", "20000")
+        v.order(3, Side.SELL, "1", "20000")  # flat
+        assert acc.event.order_id not in v.ex.markets[SYMBOL].orders
+
+
+def test_random_sessions_never_leave_a_reduce_only_order_able_to_grow_a_position():
+    r = random.Random(11)
+    v = Venue()
+    v.index("20000")
+    for a in range(1, 5):
+        v.deposit(a, 50_000)
+    for _ in range(600):
+        v.ts += r.randint(0, 10**9)
+        a, side = r.randint(1, 4), r.choice(list(Side))
+        p = 20_000 + r.randint(-30, 30)
+        v.do(C.PlaceOrder(v.ts, a, SYMBOL, side, qty(r.choice(["0.01", "0.05", "0.2"])), px(str(p)),
+                          reduce_only=r.random() < 0.4))
+        m = v.ex.markets[SYMBOL]
+        for account in range(1, 5):
+            lots = v.ex.position(account, SYMBOL).lots
+            ro = [o for o in m.orders.values() if o.account == account and o.reduce_only]
+            closing = Side.SELL if lots > 0 else Side.BUY
+            assert all(lots and o.side == closing for o in ro), "a reduce-only order could open a position"
+            assert sum(o.leaves for o in ro) <= abs(lots), "reduce-only orders exceed the position"
+
+
+def test_a_reduce_only_market_order_knocks_resting_reduce_only_orders_out(v):
+    (acc, *_) = v.order(3, Side.SELL, "1", "21000", reduce_only=True)  # covers the whole 1 BTC long
+    v.order(2, Side.BUY, "1", "19900")
+    v.order(3, Side.SELL, "0.3", reduce_only=True)  # market: takes 0.3 of the room
+    o = v.ex.markets[SYMBOL].orders[acc.event.order_id]
+    assert o.leaves == qty("0.7") and v.ex.position(3, SYMBOL).lots == qty("0.7")
