@@ -419,17 +419,25 @@ class Exchange:
             m.book.advance(cmd.ts)
             self._book_events(m)
 
-    def _PlaceConditional(self, cmd: C.PlaceConditional) -> None:
+    def _order_market(self, cmd) -> _Market | None:
+        """The market of an order-type command after the checks every order shares (market,
+        account, side, position side against the account's mode), or None after rejecting it."""
         if (m := self._market(cmd)) is None:
             return None
         if cmd.account <= 0:
             return self._reject(cmd, R.UNKNOWN_ACCOUNT, account=cmd.account)
         if cmd.side not in (Side.BUY, Side.SELL):
             return self._reject(cmd, R.INVALID_SIDE, side=cmd.side)
+        hedge = cmd.account in self.hedge
+        if (cmd.position_side == BOTH) == hedge or cmd.position_side not in (BOTH, LONG, SHORT):
+            return self._reject(cmd, R.INVALID_POSITION_SIDE, position_side=cmd.position_side, hedge=hedge)
+        return m
+
+    def _PlaceConditional(self, cmd: C.PlaceConditional) -> None:
+        if (m := self._order_market(cmd)) is None:
+            return None
         if cmd.kind not in set(ConditionalKind) or cmd.source not in set(TriggerSource):
             return self._reject(cmd, R.INVALID_ORDER_TYPE, kind=cmd.kind, source=cmd.source)
-        if (cmd.position_side == BOTH) == (cmd.account in self.hedge):
-            return self._reject(cmd, R.INVALID_POSITION_SIDE, position_side=cmd.position_side)
         market_kind = cmd.kind in (ConditionalKind.STOP_MARKET, ConditionalKind.TAKE_PROFIT_MARKET,
                                    ConditionalKind.TRAILING_STOP_MARKET)
         if cmd.close_position and (cmd.qty or cmd.reduce_only or not market_kind):
@@ -598,15 +606,9 @@ class Exchange:
         self._book_events(m)
 
     def _PlaceOrder(self, cmd: C.PlaceOrder) -> None:
-        if (m := self._market(cmd)) is None:
+        if (m := self._order_market(cmd)) is None:
             return None
-        if cmd.account <= 0:
-            return self._reject(cmd, R.UNKNOWN_ACCOUNT, account=cmd.account)
-        if cmd.side not in (Side.BUY, Side.SELL):
-            return self._reject(cmd, R.INVALID_SIDE, side=cmd.side)
         hedge = cmd.account in self.hedge
-        if (cmd.position_side == BOTH) == hedge or cmd.position_side not in (BOTH, LONG, SHORT):
-            return self._reject(cmd, R.INVALID_POSITION_SIDE, position_side=cmd.position_side, hedge=hedge)
         if hedge and cmd.reduce_only:  # Binance: reduceOnly cannot be sent in hedge mode
             return self._reject(cmd, R.REDUCE_ONLY_REJECTED, problem="reduce_only is not used in hedge mode")
         spec, sign = m.spec, 1 if cmd.side == Side.BUY else -1
