@@ -28,7 +28,8 @@ from perpsim.model.enums import OrderKind, Side, TimeInForce
 from perpsim.model.markets import MarketKind, default_markets, load_markets
 from perpsim.risk.brackets import default_brackets
 from perpsim.venue import codec
-from perpsim.venue.auth import KeyStore, write_atomic
+from perpsim.venue.auth import KeyStore
+from perpsim.venue.files import write_atomic
 from perpsim.venue.journal import Journal, JournalError
 from perpsim.venue.limits import RateLimiter
 from perpsim.venue.metrics import Metrics
@@ -83,7 +84,7 @@ def venue_epoch(data_dir: Path) -> int:
     that a replay builds the same exchange (its samplers start from this time, not from 0)."""
     path = data_dir / "created_ns"
     if not path.exists():
-        write_atomic(path, str(time.time_ns()))
+        write_atomic(path, str(time.time_ns()).encode())
     return int(path.read_text())
 
 

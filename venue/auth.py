@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 from pathlib import Path
+
+from perpsim.venue.files import write_atomic
 
 
 def digest(key: str) -> str:
@@ -24,21 +25,6 @@ def bearer(metadata) -> str | None:
         if k == "authorization" and v.startswith("Bearer "):
             return v[len("Bearer "):].strip()
     return None
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write, fsync, rename over, fsync the folder: the file is old or new, never torn."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class KeyStore:
@@ -55,8 +41,7 @@ class KeyStore:
                 admin_key = self.admin_key_file.read_text().strip()
             else:
                 admin_key = secrets.token_urlsafe(24)
-                write_atomic(self.admin_key_file, admin_key + "\n")
-                os.chmod(self.admin_key_file, 0o600)
+                write_atomic(self.admin_key_file, (admin_key + "\n").encode(), mode=0o600)
         self._admin = digest(admin_key)
 
     def create_account(self) -> tuple[int, str]:
@@ -64,7 +49,8 @@ class KeyStore:
         account, key = self.next_account, secrets.token_urlsafe(24)
         self._accounts[digest(key)] = account
         self.next_account += 1
-        write_atomic(self.path, json.dumps({"accounts": self._accounts, "next_account": self.next_account}))
+        write_atomic(self.path, json.dumps({"accounts": self._accounts, "next_account": self.next_account}).encode(),
+                     mode=0o600)
         return account, key
 
     def account_of(self, key: str | None) -> int | None:

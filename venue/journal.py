@@ -54,6 +54,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from perpsim.venue.files import fsync_dir
+
 __all__ = [
     "MAX_PAYLOAD",
     "SEGMENT_SUFFIX",
@@ -136,14 +138,6 @@ def _segment_name(first_seq: int) -> str:
 def _segment_header(first_seq: int) -> bytes:
     body = _SEG_HEADER_BODY.pack(MAGIC, first_seq)
     return body + struct.pack("<I", zlib.crc32(body))
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _check_header(path: Path, data: bytes, first_seq: int) -> None:
@@ -369,7 +363,7 @@ class Journal:
                 os.unlink(seg.path)
                 removed.append(seg.path)
             if removed:
-                _fsync_dir(self.path)
+                fsync_dir(self.path)
         return removed
 
     def close(self) -> None:
@@ -508,7 +502,7 @@ class Journal:
         finally:
             os.close(fd)
         os.replace(tmp, path)
-        _fsync_dir(self.path)
+        fsync_dir(self.path)
         return _Segment(first_seq, path, first_seq - 1, HEADER_SIZE)
 
     def _rotate(self) -> _Segment:

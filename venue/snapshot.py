@@ -24,24 +24,19 @@ Pickling support of the kernels (checked by tests/unit/venue/test_snapshot.py):
 * the Cython `Book` and `LiquidationIndex` pickle through their `__reduce__`, which rebuilds them
   from their resting orders (priority order) and their entries; a Cython type without one fails
   with "no default __reduce__ due to non-trivial __cinit__", and `write_snapshot` raises
-  `SnapshotError` saying so, writing nothing;
-* `risk.ledger.Ledger` keeps its balances in `defaultdict(lambda: defaultdict(int))`; a lambda
-  does not pickle, so the pickler here reduces any defaultdict whose factory is a local
-  function making an empty `defaultdict(int)` to one with the module-level `_int_defaultdict`
-  (a module-level factory in the ledger would make this unnecessary).
+  `SnapshotError` saying so, writing nothing.
 """
 
 from __future__ import annotations
 
-import copyreg
-import io
 import os
 import pickle
 import struct
 import zlib
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
+
+from perpsim.venue.files import fsync_dir, write_atomic
 
 __all__ = ["SNAPSHOT_SUFFIX", "SnapshotError", "list_snapshots", "load_latest", "read_snapshot", "write_snapshot"]
 
@@ -56,52 +51,20 @@ class SnapshotError(Exception):
     """A snapshot cannot be written (the state does not pickle) or is not good to load."""
 
 
-def _int_defaultdict() -> defaultdict:
-    return defaultdict(int)
-
-
-def _reduce_defaultdict(d: defaultdict):
-    factory = d.default_factory
-    qualname = getattr(factory, "__qualname__", "")
-    if factory is not None and ("<lambda>" in qualname or "<locals>" in qualname):
-        probe = factory()
-        if type(probe) is defaultdict and probe.default_factory is int and not probe:
-            factory = _int_defaultdict
-        else:
-            raise SnapshotError(f"a defaultdict with the local factory {qualname} does not pickle")
-    return (defaultdict, (factory,), None, None, iter(d.items()))
-
-
-_DISPATCH = copyreg.dispatch_table.copy()
-_DISPATCH[defaultdict] = _reduce_defaultdict
-
-
 def dumps(state: Any) -> bytes:
-    """Pickle `state` (protocol 5) with the defaultdict rule above; SnapshotError if it does not
-    pickle, naming the class that refuses."""
-    buf = io.BytesIO()
-    p = pickle.Pickler(buf, protocol=5)
-    p.dispatch_table = _DISPATCH
+    """Pickle `state` (protocol 5); SnapshotError if it does not pickle, naming the class that
+    refuses."""
     try:
-        p.dump(state)
+        return pickle.dumps(state, protocol=5)
     except (TypeError, pickle.PicklingError, AttributeError) as e:
         hint = ""
         if "__cinit__" in str(e) or "__reduce__" in str(e):
             hint = " (a Cython extension type without __reduce__)"
         raise SnapshotError(f"state does not pickle: {e}{hint}") from e
-    return buf.getvalue()
 
 
 def _path(directory: Path, seq: int) -> Path:
     return directory / f"{seq:020d}{SNAPSHOT_SUFFIX}"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def list_snapshots(directory: str | os.PathLike) -> list[tuple[int, Path]]:
@@ -131,21 +94,7 @@ def write_snapshot(directory: str | os.PathLike, seq: int, exchange: Any, *, kee
     head = MAGIC + _U64.pack(seq) + _U16.pack(len(state_hash)) + state_hash + _U64.pack(len(body))
     crc = zlib.crc32(body, zlib.crc32(head))
     final = _path(d, seq)
-    tmp = final.with_name(final.name + f".{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
-    try:
-        for part in (head, body, _U32.pack(crc)):
-            view = memoryview(part)
-            while view:
-                view = view[os.write(fd, view):]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    os.replace(tmp, final)
-    _fsync_dir(d)
+    tmp = write_atomic(final, head, body, _U32.pack(crc))
     snaps = list_snapshots(d)
     removed = False
     for _, p in snaps[: max(0, len(snaps) - keep)]:
@@ -156,7 +105,7 @@ def write_snapshot(directory: str | os.PathLike, seq: int, exchange: Any, *, kee
             p.unlink(missing_ok=True)
             removed = True
     if removed:
-        _fsync_dir(d)
+        fsync_dir(d)
     return final
 
 
