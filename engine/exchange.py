@@ -137,6 +137,10 @@ class _Market:
     # source was observed at (a source is only re-examined when its price moved)
     triggers: dict[int, TriggerIndex] = field(default_factory=lambda: {s: TriggerIndex() for s in TriggerSource})
     conditionals: dict[int, C.PlaceConditional] = field(default_factory=dict)
+    conditional_count: dict[int, int] = field(default_factory=dict)  # per account
+    # resting reduce-only (and closing) order ids per (account, position side), so trimming
+    # and the room check never scan the whole book
+    reduce_only: dict[tuple[int, int], set[int]] = field(default_factory=dict)
     observed: dict[int, int] = field(default_factory=dict)
     # per account, the exact notional of its open orders that can open exposure (what their
     # initial margin is computed on), kept as orders are accepted, filled and removed
@@ -452,7 +456,7 @@ class Exchange:
         now = self._source_price(m, cmd.source)
         if now is None:
             return self._reject(cmd, R.INVALID_PRICE, problem="the trigger source has no price yet")
-        if sum(1 for c in m.conditionals.values() if c.account == cmd.account) >= MAX_CONDITIONAL_ORDERS:
+        if m.conditional_count.get(cmd.account, 0) >= MAX_CONDITIONAL_ORDERS:
             return self._reject(cmd, R.MAX_OPEN_ORDERS, limit=MAX_CONDITIONAL_ORDERS)
         index, cid = m.triggers[cmd.source], self.next_order_id
         if cmd.kind == ConditionalKind.TRAILING_STOP_MARKET:
@@ -471,7 +475,7 @@ class Exchange:
                 return self._reject(cmd, R.WOULD_IMMEDIATELY_TRIGGER, trigger_price=cmd.trigger_price, price=now)
             index.add_stop(cid, direction, cmd.trigger_price)
         self.next_order_id += 1
-        m.conditionals[cid] = cmd
+        self._keep_conditional(m, cid, cmd)
         m.observed[cmd.source] = now
         self._events.append(ConditionalEvent(m.symbol, cid, cmd.account, "NEW"))
 
@@ -483,8 +487,19 @@ class Exchange:
             return self._reject(cmd, R.UNKNOWN_ORDER, order_id=cmd.order_id)
         self._drop_conditional(m, cmd.order_id, "CANCELED")
 
-    def _drop_conditional(self, m: _Market, cid: int, status: str) -> None:
+    def _keep_conditional(self, m: _Market, cid: int, c: C.PlaceConditional) -> None:
+        m.conditionals[cid] = c
+        m.conditional_count[c.account] = m.conditional_count.get(c.account, 0) + 1
+
+    def _pop_conditional(self, m: _Market, cid: int) -> C.PlaceConditional:
         c = m.conditionals.pop(cid)
+        left = m.conditional_count.pop(c.account) - 1
+        if left:
+            m.conditional_count[c.account] = left
+        return c
+
+    def _drop_conditional(self, m: _Market, cid: int, status: str) -> None:
+        c = self._pop_conditional(m, cid)
         m.triggers[c.source].remove(cid)
         self._events.append(ConditionalEvent(m.symbol, cid, c.account, status))
 
@@ -497,24 +512,33 @@ class Exchange:
             m = self.markets[symbol]
             lots = m.positions[(account, pside)].lots if (account, pside) in m.positions else 0
             closing = Side.SELL if lots > 0 else Side.BUY
-            for oid in sorted(oid for oid, o in m.orders.items() if o.account == account and o.pside == pside
-                              and o.reduce_only and (not lots or o.side != closing)):
-                m.book.cancel(oid, self.ts)
-                self._book_events(m)
+            for oid in self._reduce_only_ids(m, account, pside):
+                if not lots or m.orders[oid].side != closing:
+                    m.book.cancel(oid, self.ts)
+                    self._book_events(m)
             if lots:
-                resting = sum(o.leaves for o in m.orders.values() if o.account == account and o.pside == pside
-                              and o.reduce_only and o.side == closing)
+                resting = self._reduce_only_resting(m, account, pside, closing)
                 if resting > abs(lots):
                     self._knock_out(m, account, pside, closing, resting - abs(lots))
+
+    def _reduce_only_ids(self, m: _Market, account: int, pside: int) -> list[int]:
+        """The account's resting reduce-only order ids against one position, oldest first."""
+        return sorted(m.reduce_only.get((account, pside), ()))
+
+    def _reduce_only_resting(self, m: _Market, account: int, pside: int, side: int) -> int:
+        """Lots of the account's resting reduce-only orders on `side` against one position."""
+        return sum(m.orders[oid].leaves for oid in m.reduce_only.get((account, pside), ())
+                   if m.orders[oid].side == side)
 
     def _knock_out(self, m: _Market, account: int, pside: int, side: int, excess: int) -> None:
         """Take `excess` lots off the account's resting reduce-only orders on `side`, newest first
         (Binance cancels them; the last one touched is reduced in place, keeping its priority)."""
-        for oid in sorted((oid for oid, o in m.orders.items() if o.account == account and o.pside == pside
-                           and o.reduce_only and o.side == side), reverse=True):
+        for oid in reversed(self._reduce_only_ids(m, account, pside)):
+            o = m.orders[oid]
             if excess <= 0:
                 return
-            o = m.orders[oid]
+            if o.side != side:
+                continue
             if excess >= o.leaves:
                 excess -= o.leaves
                 m.book.cancel(oid, self.ts)
@@ -553,9 +577,9 @@ class Exchange:
 
     def _fire(self, m: _Market, cid: int, price: int) -> None:
         """A conditional order fired: place its order (with the usual checks) or say why not."""
-        c = m.conditionals.pop(cid)
+        c = self._pop_conditional(m, cid)
         if c.price_protect and m.mark and m.last and abs(m.mark - m.last) * RATE_SCALE > m.mark * TRIGGER_PROTECT:
-            m.conditionals[cid] = c  # held back while mark and last diverge; stays armed
+            self._keep_conditional(m, cid, c)  # held back while mark and last diverge; stays armed
             if c.kind == ConditionalKind.TRAILING_STOP_MARKET:
                 m.triggers[c.source].add_trailing(cid, Side(c.side), c.callback_rate, None, price)
             else:
@@ -630,8 +654,7 @@ class Exchange:
         qty = cmd.qty
         if closing_only:
             # room left by the position and the reduce-only orders already resting against it
-            resting = sum(o.leaves for o in m.orders.values() if o.account == cmd.account and o.reduce_only
-                          and o.pside == cmd.position_side and o.side == cmd.side)
+            resting = self._reduce_only_resting(m, cmd.account, cmd.position_side, cmd.side)
             closable = abs(pos.closing_qty(sign * qty))
             if cmd.kind == OrderKind.MARKET and resting + closable > abs(pos.lots):
                 # a reduce-only market order knocks resting reduce-only orders out (Binance)
@@ -913,6 +936,15 @@ class Exchange:
                     value[o.account] = value.get(o.account, 0) + m.value(o.leaves, o.price)
             if {a: v for a, v in value.items() if v} != m.order_value:
                 raise AssertionError(f"{m.symbol}: open-order value disagrees with the orders")
+            ro: dict[tuple[int, int], set[int]] = {}
+            for oid, o in m.orders.items():
+                if o.reduce_only:
+                    ro.setdefault((o.account, o.pside), set()).add(oid)
+            counts: dict[int, int] = {}
+            for c in m.conditionals.values():
+                counts[c.account] = counts.get(c.account, 0) + 1
+            if ro != m.reduce_only or counts != m.conditional_count:
+                raise AssertionError(f"{m.symbol}: reduce-only or conditional-order index is stale")
             for (account, _), p in m.positions.items():
                 if p.lots == 0 or m.symbol not in self._markets_of.get(account, ()):
                     raise AssertionError(f"{m.symbol}: position record of {account} is stale")
@@ -1003,10 +1035,13 @@ class Exchange:
                      liquidation: bool = False) -> None:
         """Turn the book's events of the last operation into exchange events and settlements."""
         spec = m.spec
+        done: list[int] = []
         for e in m.book.events():
             self._events.append(OrderEvent(spec.symbol, e, liquidation))
             if e.kind == EventKind.ACCEPTED:
                 m.orders[e.order_id] = _Open(e.account, e.side, e.price, 0, reduce_only or liquidation, pside)
+                if reduce_only or liquidation:
+                    m.reduce_only.setdefault((e.account, pside), set()).add(e.order_id)
                 self._order_leaves(m, e.order_id, e.qty)
             elif e.kind == EventKind.FILL:
                 sign = 1 if e.side == Side.BUY else -1
@@ -1023,14 +1058,24 @@ class Exchange:
                 m.last = e.price
                 self._order_leaves(m, e.order_id, e.leaves)
                 self._order_leaves(m, e.counter_order_id, e.counter_leaves)
+                done += [oid for oid, leaves in ((e.order_id, e.leaves), (e.counter_order_id, e.counter_leaves))
+                         if not leaves]
             elif e.kind in (EventKind.CANCELED, EventKind.EXPIRED):
                 self._order_leaves(m, e.order_id, 0)
-                m.orders.pop(e.order_id, None)
+                self._forget_order(m, e.order_id)
             elif e.kind == EventKind.AMENDED:
                 self._order_leaves(m, e.order_id, e.qty)
-        # an order done within the operation (filled) leaves no record behind
-        for oid in [oid for oid, o in m.orders.items() if o.leaves == 0]:
-            del m.orders[oid]
+        # an order filled within the operation leaves no record behind
+        for oid in done:
+            self._forget_order(m, oid)
+
+    def _forget_order(self, m: _Market, order_id: int) -> None:
+        o = m.orders.pop(order_id, None)
+        if o is not None and o.reduce_only:
+            ids = m.reduce_only[(o.account, o.pside)]
+            ids.discard(order_id)
+            if not ids:
+                del m.reduce_only[(o.account, o.pside)]
 
     def _band(self, m: _Market) -> tuple[int, int]:
         """PERCENT_PRICE band around mark in ticks: buy limit ≤ up, sell limit ≥ down."""
