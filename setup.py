@@ -29,6 +29,7 @@ PACKAGES["perpsim.v1"] = str(PROTO_OUT / "perpsim" / "v1")
 EXTENSIONS = [
     Extension("perpsim.engine.book", ["engine/book.pyx"]),
     Extension("perpsim.risk.liqindex", ["risk/liqindex.pyx"], language="c++"),
+    Extension("perpsim.risk.margin_kernel", ["risk/margin_kernel.pyx"]),
 ]
 
 DEBUG = os.environ.get("PERPSIM_DEBUG") == "1"

@@ -78,6 +78,7 @@ from perpsim.risk.liqprice import (
     inverse_liquidation_price,
     liquidation_price,
 )
+from perpsim.risk.margin_kernel import BracketTable, bankruptcy_tick
 from perpsim.risk.mark import MarkPrice
 from perpsim.risk.positions import Position
 from perpsim.risk.profiles import BINANCE, VenueProfile
@@ -124,6 +125,7 @@ class _Market:
     K: int
     tick: Fraction
     brackets: Brackets
+    table: BracketTable  # the brackets as the compiled margin kernel holds them (linear markets)
     index: IndexPrice
     mark_state: MarkPrice
     funding_config: FundingConfig
@@ -199,6 +201,15 @@ class _Market:
         return liquidation_price([Leg(p.lots, p.cost) for p in legs], wallet, K=self.K, tick_size=self.tick,
                                  brackets=self.brackets, other_mm=other_mm, other_upnl=other_upnl, model=model)
 
+    def bp_tick(self, legs, wallet: int, other_upnl: int = 0) -> int | None:
+        """The bankruptcy price of `legs` rounded to the tick against the account, or None: the
+        margin kernel's integers on linear markets, the exact price rounded on inverse ones."""
+        if self.inverse:
+            bp = self.bp(legs, wallet, other_upnl)
+            return None if bp is None else bp.tick
+        solved = bankruptcy_tick(sum(p.lots for p in legs), sum(p.cost for p in legs), wallet + other_upnl, self.K)
+        return None if solved is None else solved[1]
+
     def bp(self, legs, wallet: int, other_upnl: int = 0):
         """Exact bankruptcy price of positions `legs` of this market (risk.liqprice)."""
         if self.inverse:
@@ -253,6 +264,7 @@ class Exchange:
                 K=0 if inverse else spec.notional_per_tick_lot,
                 tick=Fraction(spec.tick_size),
                 brackets=b,
+                table=BracketTable(b),
                 index=index,
                 mark_state=MarkPrice(start_ts=start_ts),
                 funding_config=(cfg := (funding or {}).get(symbol, FundingConfig())),
@@ -1188,19 +1200,35 @@ class Exchange:
             net = sum(p.lots for p in legs)
             if not legs or net == 0:
                 continue  # a fully hedged pair has no price direction to be liquidated in
-            lp = self.liquidation_price(account, m.symbol, pside)
-            if lp is None:
+            solved = self._liq_tick(m, account, pside, legs)
+            if solved is None:
                 # no positive solution: a long no price can liquidate (not indexed), or a short
                 # liquidatable at any price (trigger 0: every tick checks it)
                 if net < 0:
                     m.liq.upsert(index_key(account, pside), -1, 0)
             else:  # the direction comes from the solution's slope, not the net sign
-                m.liq.upsert(index_key(account, pside), 1 if lp.trigger is Trigger.AT_OR_BELOW else -1, lp.tick)
+                m.liq.upsert(index_key(account, pside), *solved)
+
+    def _liq_tick(self, m: _Market, account: int, pside: int, legs: list[Position]) -> tuple[int, int] | None:
+        """(direction, tick) of the legs' liquidation price rounded against the account, or None:
+        the margin kernel's integers on linear markets, the exact price rounded on inverse ones."""
+        if m.inverse:
+            lp = self.liquidation_price(account, m.symbol, pside)
+            return None if lp is None else (1 if lp.trigger is Trigger.AT_OR_BELOW else -1, lp.tick)
+        if account in m.isolated:
+            base = self.isolated_margin(account, m.symbol, pside)
+        else:
+            base = self.wallet(account, m.asset) + self.upnl(account, m.asset, skip=m.symbol) \
+                - self.maintenance(account, m.asset, skip=m.symbol)
+        bybit = self.profile.liquidation_model is LiquidationModel.BYBIT
+        return m.table.liq_tick([p.lots for p in legs], [p.cost for p in legs], base, m.K, bybit)
 
     def _mm_scaled(self, m: _Market, p: Position):
         """The exact maintenance margin × RATE_SCALE: an int on linear markets (no Fraction)."""
         bybit = self.profile.liquidation_model is LiquidationModel.BYBIT and not m.inverse
         notional = m.entry_value(p) if bybit else m.value(p.lots, m.mark)
+        if not m.inverse:
+            return m.table.maint_scaled(notional)
         bracket = m.brackets.for_notional(notional)
         return notional * bracket.mmr - bracket.cum * RATE_SCALE
 
@@ -1245,9 +1273,9 @@ class Exchange:
                 self._drop_conditional(other, cid, "CANCELED")
         legs = [(pside, m.positions[(account, pside)])] if isolated else list(m.legs(account))
         wallet, other_upnl = self._collateral(m, account, pside)
-        bp = m.bp([p for _, p in legs], wallet, other_upnl)
+        bp = m.bp_tick([p for _, p in legs], wallet, other_upnl)
         lo, hi, _, _ = m.spec.book_limits()
-        bp_tick = min(max(bp.tick if bp is not None else m.mark, lo), hi)
+        bp_tick = min(max(bp if bp is not None else m.mark, lo), hi)
         for leg_side, p in legs:
             lots = p.lots
             side = Side.SELL if lots > 0 else Side.BUY
@@ -1349,10 +1377,10 @@ class Exchange:
         side = Side.SELL if p.lots > 0 else Side.BUY
         # never trade at a loss beyond the fund's balance: limit at its own bankruptcy price,
         # rounded in the fund's favour (the fund never pays for rounding)
-        bp = m.bp([p], self.ledger.insurance(m.asset))
+        bp = m.bp_tick([p], self.ledger.insurance(m.asset))
         protect = self._protection(m, side)
-        limit = protect if bp is None else (max(protect, bp.tick) if side == Side.SELL else min(protect, bp.tick))
+        limit = protect if bp is None else (max(protect, bp) if side == Side.SELL else min(protect, bp))
         self._force(m, IF_ACCOUNT, BOTH, side, abs(p.lots), limit)
         rest = m.positions.get((IF_ACCOUNT, BOTH))
-        if rest is not None and bp is not None and (m.mark <= bp.tick if rest.lots > 0 else m.mark >= bp.tick):
-            self._adl(m, IF_ACCOUNT, BOTH, rest.lots, bp.tick)
+        if rest is not None and bp is not None and (m.mark <= bp if rest.lots > 0 else m.mark >= bp):
+            self._adl(m, IF_ACCOUNT, BOTH, rest.lots, bp)
