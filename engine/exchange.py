@@ -155,6 +155,21 @@ class _Market:
     inverse: bool = False
     #: inverse markets: coin money units × ticks per lot (value of lots at price = lots × k_inv / price)
     k_inv: Fraction = Fraction(0)
+    # the spec's fee rates (scaled by RATE_SCALE) and price band, converted once
+    taker_fee: int = field(init=False)
+    maker_fee: int = field(init=False)
+    liquidation_fee: int = field(init=False)
+    band_up: Fraction = field(init=False)
+    band_down: Fraction = field(init=False)
+    min_notional: int = field(init=False)  # linear: money units
+
+    def __post_init__(self) -> None:
+        self.taker_fee = rate(self.spec.taker_fee)
+        self.maker_fee = rate(self.spec.maker_fee)
+        self.liquidation_fee = rate(self.spec.liquidation_fee)
+        self.band_up = Fraction(self.spec.price_band_up)
+        self.band_down = Fraction(self.spec.price_band_down)
+        self.min_notional = 0 if self.inverse else self.spec.money_to_units(self.spec.min_notional)
 
     @property
     def symbol(self) -> str:
@@ -682,9 +697,8 @@ class Exchange:
                 face = qty * spec.lot_size * spec.contract_size
                 if face < spec.min_notional:
                     return self._reject(cmd, R.MIN_NOTIONAL, notional=str(face), min_notional=str(spec.min_notional))
-            elif ref_price > 0 and qty > 0 and m.value(qty, ref_price) < spec.money_to_units(spec.min_notional):
-                return self._reject(cmd, R.MIN_NOTIONAL, notional=m.value(qty, ref_price),
-                                    min_notional=spec.money_to_units(spec.min_notional))
+            elif ref_price > 0 and qty > 0 and m.value(qty, ref_price) < m.min_notional:
+                return self._reject(cmd, R.MIN_NOTIONAL, notional=m.value(qty, ref_price), min_notional=m.min_notional)
             if m.book.open_orders(cmd.account) >= spec.max_open_orders:
                 return self._reject(cmd, R.MAX_OPEN_ORDERS, limit=spec.max_open_orders)
             lev = self.leverage.get((cmd.account, cmd.symbol), DEFAULT_LEVERAGE)
@@ -786,7 +800,7 @@ class Exchange:
 
     def _fee_reserve(self, m: _Market, notional: int) -> int:
         """The fee an order may be charged, at the higher of the two rates (rounded up)."""
-        return apply_rate_up(notional, max(rate(m.spec.taker_fee), rate(m.spec.maker_fee), 0))
+        return apply_rate_up(notional, max(m.taker_fee, m.maker_fee, 0))
 
     def _lev(self, account: int, m: _Market) -> int:
         return self.leverage.get((account, m.symbol), DEFAULT_LEVERAGE)
@@ -1061,8 +1075,8 @@ class Exchange:
                            m.orders[e.counter_order_id].pside, sign * e.qty, e.price)
                 notional = m.value(e.qty, e.price)
                 if not liquidation and e.account != IF_ACCOUNT:
-                    self._move(spec.settle, e.account, FEES, apply_rate_up(notional, rate(spec.taker_fee)), "fee")
-                maker_rate = rate(spec.maker_fee)
+                    self._move(spec.settle, e.account, FEES, apply_rate_up(notional, m.taker_fee), "fee")
+                maker_rate = m.maker_fee
                 if e.counter_account != IF_ACCOUNT:
                     fee = (apply_rate_up(notional, maker_rate) if maker_rate >= 0
                            else -apply_rate_down(notional, -maker_rate))
@@ -1091,8 +1105,8 @@ class Exchange:
 
     def _band(self, m: _Market) -> tuple[int, int]:
         """PERCENT_PRICE band around mark in ticks: buy limit ≤ up, sell limit ≥ down."""
-        up = int(m.mark * Fraction(m.spec.price_band_up))  # floor: stays inside the band
-        down_rate = Fraction(m.spec.price_band_down)
+        up = int(m.mark * m.band_up)  # floor: stays inside the band
+        down_rate = m.band_down
         down = div_up(m.mark * down_rate.numerator, down_rate.denominator)
         lo, hi, _, _ = m.spec.book_limits()
         return min(up, hi), max(down, lo)
@@ -1328,7 +1342,7 @@ class Exchange:
         """Binance's liquidation (clearance) fee on `qty` liquidated lots at `price`, rounded up,
         paid to the fund out of the collateral that is left, never more than that."""
         holder, remaining = self._remaining(m, account, pside)
-        fee = apply_rate_up(m.value(qty, price), rate(m.spec.liquidation_fee)) if qty else 0
+        fee = apply_rate_up(m.value(qty, price), m.liquidation_fee) if qty else 0
         if remaining > 0 and fee:
             self._move(m.asset, holder, INSURANCE, min(fee, remaining), "liquidation_fee")
 
