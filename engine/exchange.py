@@ -95,6 +95,7 @@ MAX_CONDITIONAL_ORDERS = 100
 CALLBACK_MIN, CALLBACK_MAX, TRIGGER_PROTECT = 100_000, 10_000_000, 5_000_000
 #: Book levels read for an impact price; deeper than any impact notional needs in practice.
 _IMPACT_LEVELS = 1_000
+_HANDLERS: dict[type, object] = {}  # command type -> Exchange method, filled on first use
 
 
 def _inverse_leg(m: _Market, p: Position) -> InverseLeg:
@@ -316,7 +317,10 @@ class Exchange:
             return [CommandRejected(type(cmd).__name__, getattr(cmd, "account", 0), R.STALE_TIMESTAMP,
                                     (("ts", cmd.ts), ("last_ts", self.ts)))]
         self._advance(cmd.ts)
-        getattr(self, "_" + type(cmd).__name__)(cmd)
+        handler = _HANDLERS.get(type(cmd))
+        if handler is None:  # each command type's handler is the method named after it
+            handler = _HANDLERS[type(cmd)] = getattr(Exchange, "_" + type(cmd).__name__)
+        handler(self, cmd)
         self._settle()
         self._fire_triggers()
         self._trim_reduce_only()
@@ -327,9 +331,10 @@ class Exchange:
         liquidations touch further accounts (a liquidation order can fill a stale quote and
         push its maker under maintenance margin: the cascade). Costs O(touched positions)."""
         while True:
-            touched, self._touched = self._touched, set()
-            for account in sorted(touched):
-                self._rekey_account(account)
+            if self._touched:
+                touched, self._touched = self._touched, set()
+                for account in sorted(touched):
+                    self._rekey_account(account)
             liquidated = False
             for m in self.markets.values():
                 if m.mark is not None:

@@ -128,8 +128,9 @@ class IndexPrice:
                 live.append((name, price))
         return live
 
-    def exact(self, ts: int) -> Fraction | None:
-        """The index at ``ts`` as an exact rational number of ticks (None: no live source).
+    def exact(self, ts: int) -> Fraction | int | None:
+        """The index at ``ts`` as an exact rational number of ticks (an int when it is one; None:
+        no live source).
 
         Memoised per ``ts`` until the next update: a command asks for it several times."""
         if self._memo is not None and self._memo[0] == ts:
@@ -138,12 +139,12 @@ class IndexPrice:
         self._memo = (ts, value)
         return value
 
-    def _exact(self, ts: int) -> Fraction | None:
+    def _exact(self, ts: int) -> Fraction | int | None:
         live = self.live_sources(ts)
         if not live:
             return None
         if len(live) == 1:  # its own median, inside its own band, weight 1: the price itself
-            return Fraction(live[0][1])
+            return live[0][1]
         mid = median([price for _, price in live])
         band = mid * self._deviation / RATE_SCALE  # δ × median, exact
         if self._mode == "clip":

@@ -37,7 +37,8 @@ BASIS_WINDOW_NS = 5 * 60 * 10**9
 """USDⓈ-M "5-minute basis" moving average."""
 
 
-def funding_basis_price(index: int, funding_rate: int, ts: int, next_funding_ts: int, interval_ns: int) -> Fraction:
+def funding_basis_price(index: int, funding_rate: int, ts: int, next_funding_ts: int,
+                        interval_ns: int) -> Fraction | int:
     """price1 = index × (1 + funding_rate × (next_funding_ts − ts) / interval_ns), exact, in ticks.
 
     ``index`` in ticks, ``funding_rate`` scaled by RATE_SCALE, times in ns; requires
@@ -48,6 +49,8 @@ def funding_basis_price(index: int, funding_rate: int, ts: int, next_funding_ts:
     if not 0 <= until <= interval_ns:
         raise ValueError(f"time until funding {until} ns is outside [0, {interval_ns}]")
     scale = RATE_SCALE * interval_ns
+    if funding_rate == 0:  # the common case: price1 is the index itself
+        return index
     return Fraction(index * (scale + funding_rate * until), scale)
 
 
