@@ -245,6 +245,11 @@ class _Market:
     def iso_holder(self, account: int, pside: int) -> tuple[str, int]:
         return ("iso:" + self.spec.symbol, index_key(account, pside))
 
+    def holds(self, account: int) -> bool:
+        """Whether the account has a position in this market."""
+        positions = self.positions
+        return (account, BOTH) in positions or (account, LONG) in positions or (account, SHORT) in positions
+
     def legs(self, account: int):
         """(pside, position) of the account in this market, in side order."""
         for pside in (BOTH, LONG, SHORT):
@@ -392,7 +397,7 @@ class Exchange:
         if not 1 <= cmd.leverage <= allowed:
             return self._reject(cmd, R.INVALID_LEVERAGE, leverage=cmd.leverage, max_leverage=allowed)
         old = self.leverage.get((cmd.account, cmd.symbol), DEFAULT_LEVERAGE)
-        if cmd.leverage < old and cmd.account in m.isolated and any(m.legs(cmd.account)):
+        if cmd.leverage < old and cmd.account in m.isolated and m.holds(cmd.account):
             return self._reject(cmd, R.INVALID_LEVERAGE, leverage=cmd.leverage,
                                 problem="cannot lower the leverage of an open isolated position")
         self.leverage[(cmd.account, cmd.symbol)] = cmd.leverage
@@ -403,14 +408,14 @@ class Exchange:
     def _SetMarginMode(self, cmd: C.SetMarginMode) -> None:
         if (m := self._market(cmd)) is None:
             return None
-        if any(m.legs(cmd.account)):
+        if m.holds(cmd.account):
             return self._reject(cmd, R.POSITION_EXISTS, symbol=cmd.symbol)
         if m.book.open_orders(cmd.account):
             return self._reject(cmd, R.OPEN_ORDERS_EXIST, symbol=cmd.symbol)
         (m.isolated.add if cmd.isolated else m.isolated.discard)(cmd.account)
 
     def _SetPositionMode(self, cmd: C.SetPositionMode) -> None:
-        if any(any(m.legs(cmd.account)) for m in self.markets.values()):
+        if any(m.holds(cmd.account) for m in self.markets.values()):
             return self._reject(cmd, R.POSITION_EXISTS, account=cmd.account)
         if any(m.book.open_orders(cmd.account) for m in self.markets.values()):
             return self._reject(cmd, R.OPEN_ORDERS_EXIST, account=cmd.account)
@@ -1041,7 +1046,7 @@ class Exchange:
                            "isolated_margin")
         if p.lots == 0:
             del m.positions[key]
-            if not any(m.legs(account)):
+            if not m.holds(account):
                 symbols = self._markets_of[account]
                 symbols.discard(m.symbol)
                 self._multi[m.symbol].discard(account)
@@ -1268,7 +1273,7 @@ class Exchange:
         done = False
         for key in m.liq.triggered(price):
             account, pside = divmod(key, 4)
-            if any(m.legs(account)) and self._liquidatable(m, account, pside):
+            if m.holds(account) and self._liquidatable(m, account, pside):
                 self._liquidate(m, account, pside)
                 done = True
         return done
@@ -1288,8 +1293,9 @@ class Exchange:
             if other.book.open_orders(account):
                 other.book.cancel_all(account, self.ts)
                 self._book_events(other)
-            for cid in sorted(c for c, o in other.conditionals.items() if o.account == account):
-                self._drop_conditional(other, cid, "CANCELED")
+            if other.conditional_count.get(account):  # a scan of the market's conditionals only if it has some
+                for cid in sorted(c for c, o in other.conditionals.items() if o.account == account):
+                    self._drop_conditional(other, cid, "CANCELED")
         legs = [(pside, m.positions[(account, pside)])] if isolated else list(m.legs(account))
         wallet, other_upnl = self._collateral(m, account, pside)
         bp = m.bp_tick([p for _, p in legs], wallet, other_upnl)
