@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Venue load: unary PlaceOrder throughput and latency against a real `perpsim serve` process.
+"""Venue load: order-entry throughput and latency against a real `perpsim serve` process.
 
   python bench/venue_load.py [--clients 1 4 16] [--orders N] [--seconds S] [--mix resting crossing]
-                             [--driver aio|thread] [--warmup W] [--data-dir DIR]
+                             [--driver aio|thread|batch|stream] [--batch B] [--warmup W] [--data-dir DIR]
 
 For every (mix, clients) scenario a fresh server is started as a subprocess on a fresh data
 directory — no index feed, no liquidity provider, no rate limit (a TOML config with
@@ -20,6 +20,10 @@ S seconds (or N orders in all, whichever comes first) after W seconds of warm-up
 
 Drivers: `aio` runs C grpc.aio tasks (one channel each) on one event loop; `thread` runs C
 threads with blocking stubs (one channel each). Latency is per call, as the client sees it.
+Batch and streaming entry (grpc.aio, one channel per client): `batch` sends PlaceOrders calls of
+B orders each (latency: per call); `stream` keeps one StreamOrders stream per client with up to
+B orders unanswered (latency: per order, from its send to its answer). Use them with the
+crossing mix (the resting mix's cancels are unary calls).
 
 The journal is measured from the server's side: GetVenueState.journal_sequence (the last durable
 journal record) before and after the run, over the run's wall time = durable commands/s (every
@@ -40,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import os
@@ -71,6 +76,7 @@ ADMIN_MD = (("authorization", f"Bearer {ADMIN_KEY}"),)
 DEPOSIT = "100000000"
 TARGET_ORDERS_PER_S = 5_000
 TARGET_P99_MS = 2.0
+TARGET_BULK_ORDERS_PER_S = 50_000  # batch or streaming entry
 CALL_TIMEOUT = 30.0
 
 
@@ -214,42 +220,54 @@ class Tally:
         self.errors += 1
         self.first_error = self.first_error or f"{e.code().name}: {e.details()}"
 
+    def answer(self, result, latency: float) -> None:
+        """One PlaceOrderResult of a batch or stream: its latency, or its error."""
+        if result.WhichOneof("result") == "placed":
+            self.latencies.append(latency)
+        else:
+            self.errors += 1
+            self.first_error = self.first_error or result.error.message
+
 
 # ---------------------------------------------------------------------------- drivers
 
 
-def phase_aio(address: str, keys: list[str], streams: list[Orders], seconds: float, limit: int) -> Tally:
+def run_aio(address: str, keys: list[str], work) -> Tally:
+    """`await work(tally, i, stub, metadata)` for every client on one event loop, one channel each."""
     async def main() -> Tally:
         tally = Tally()
         channels = [grpc.aio.insecure_channel(address) for _ in keys]
         try:
-            stubs = [trading_pb2_grpc.TradingServiceStub(ch) for ch in channels]
-            end = time.perf_counter() + seconds
-
-            async def worker(i: int) -> None:
-                md = (("authorization", f"Bearer {keys[i]}"),)
-                stub, orders = stubs[i], streams[i]
-                while time.perf_counter() < end and (not limit or tally.sent < limit):
-                    method, req, counted = orders.next()
-                    tally.sent += counted
-                    t0 = time.perf_counter()
-                    try:
-                        await getattr(stub, method)(req, metadata=md, timeout=CALL_TIMEOUT)
-                    except grpc.aio.AioRpcError as e:
-                        tally.error(e)
-                        continue
-                    if counted:
-                        tally.latencies.append(time.perf_counter() - t0)
-                    else:
-                        tally.uncounted += 1
-
-            await asyncio.gather(*(worker(i) for i in range(len(keys))))
+            await asyncio.gather(*(work(tally, i, trading_pb2_grpc.TradingServiceStub(ch),
+                                        (("authorization", f"Bearer {keys[i]}"),)) for i, ch in enumerate(channels)))
         finally:
             for ch in channels:
                 await ch.close()
         return tally
 
     return asyncio.run(main())
+
+
+def phase_aio(address: str, keys: list[str], streams: list[Orders], seconds: float, limit: int) -> Tally:
+    end = time.perf_counter() + seconds
+
+    async def worker(tally: Tally, i: int, stub, md) -> None:
+        orders = streams[i]
+        while time.perf_counter() < end and (not limit or tally.sent < limit):
+            method, req, counted = orders.next()
+            tally.sent += counted
+            t0 = time.perf_counter()
+            try:
+                await getattr(stub, method)(req, metadata=md, timeout=CALL_TIMEOUT)
+            except grpc.aio.AioRpcError as e:
+                tally.error(e)
+                continue
+            if counted:
+                tally.latencies.append(time.perf_counter() - t0)
+            else:
+                tally.uncounted += 1
+
+    return run_aio(address, keys, worker)
 
 
 def phase_thread(address: str, keys: list[str], streams: list[Orders], seconds: float, limit: int) -> Tally:
@@ -292,7 +310,53 @@ def phase_thread(address: str, keys: list[str], streams: list[Orders], seconds: 
     return tally
 
 
-DRIVERS = {"aio": phase_aio, "thread": phase_thread}
+def phase_batch(address: str, keys: list[str], streams: list[Orders], seconds: float, limit: int) -> Tally:
+    end = time.perf_counter() + seconds
+
+    async def worker(tally: Tally, i: int, stub, md) -> None:
+        while time.perf_counter() < end and (not limit or tally.sent < limit):
+            batch = [streams[i].next()[1] for _ in range(DRIVER_SETTINGS["batch"])]
+            tally.sent += len(batch)
+            t0 = time.perf_counter()
+            try:
+                r = await stub.PlaceOrders(trading_pb2.PlaceOrdersRequest(orders=batch), metadata=md,
+                                           timeout=CALL_TIMEOUT)
+            except grpc.aio.AioRpcError as e:
+                tally.error(e)
+                continue
+            took = time.perf_counter() - t0
+            for x in r.results:
+                tally.answer(x, took)
+
+    return run_aio(address, keys, worker)
+
+
+def phase_stream(address: str, keys: list[str], streams: list[Orders], seconds: float, limit: int) -> Tally:
+    end = time.perf_counter() + seconds
+
+    async def worker(tally: Tally, i: int, stub, md) -> None:
+        window = asyncio.Semaphore(DRIVER_SETTINGS["batch"])
+        sent: collections.deque[float] = collections.deque()
+
+        async def requests():
+            while time.perf_counter() < end and (not limit or tally.sent < limit):
+                await window.acquire()
+                tally.sent += 1
+                sent.append(time.perf_counter())
+                yield trading_pb2.StreamOrdersRequest(order=streams[i].next()[1])
+
+        try:
+            async for r in stub.StreamOrders(requests(), metadata=md, timeout=seconds + CALL_TIMEOUT):
+                window.release()
+                tally.answer(r.result, time.perf_counter() - sent.popleft())
+        except grpc.aio.AioRpcError as e:
+            tally.error(e)
+
+    return run_aio(address, keys, worker)
+
+
+DRIVERS = {"aio": phase_aio, "thread": phase_thread, "batch": phase_batch, "stream": phase_stream}
+DRIVER_SETTINGS = {"batch": 500}  # orders per PlaceOrders call, or unanswered orders per stream (--batch)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -318,15 +382,17 @@ def scenario(mix: str, clients: int, driver: str, seconds: float, limit: int, wa
     lat = sorted(tally.latencies)
     ms = 1e3
     out = {
-        "bench": "venue_unary", "mix": mix, "driver": driver, "clients": clients, "orders": len(lat),
+        "bench": "venue_" + (driver if driver in ("batch", "stream") else "unary"), "mix": mix,
+        "driver": driver, "clients": clients, "orders": len(lat),
         "cancels": tally.uncounted, "errors": tally.errors, "seconds": round(elapsed, 3),
         "orders_per_s": round(len(lat) / elapsed, 1),
         "p50_ms": round(percentile(lat, 0.50) * ms, 3), "p90_ms": round(percentile(lat, 0.90) * ms, 3),
         "p99_ms": round(percentile(lat, 0.99) * ms, 3), "max_ms": round(lat[-1] * ms, 3) if lat else None,
         "journal_records": seq1 - seq0, "durable_cmds_per_s": round((seq1 - seq0) / elapsed, 1),
         "server_cpu": round(server_cpu / elapsed, 2), "client_cpu": round(client_cpu / elapsed, 2),
-        "meets_target": bool(lat) and len(lat) / elapsed >= TARGET_ORDERS_PER_S
-        and percentile(lat, 0.99) * ms <= TARGET_P99_MS,
+        "meets_target": bool(lat) and (len(lat) / elapsed >= TARGET_BULK_ORDERS_PER_S if driver in ("batch", "stream")
+                                       else len(lat) / elapsed >= TARGET_ORDERS_PER_S
+                                       and percentile(lat, 0.99) * ms <= TARGET_P99_MS),
     }
     if tally.first_error:
         out["first_error"] = tally.first_error
@@ -341,9 +407,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=float, default=1.0, help="seconds of load before measuring")
     ap.add_argument("--mix", nargs="+", choices=("resting", "crossing", "read"), default=["resting", "crossing"])
     ap.add_argument("--driver", choices=sorted(DRIVERS), default="aio")
+    ap.add_argument("--batch", type=int, default=DRIVER_SETTINGS["batch"],
+                    help="orders per PlaceOrders call / unanswered per stream (default %(default)s)")
     ap.add_argument("--snapshot-every", type=int, default=100_000, help="the venue's snapshot_every setting")
     ap.add_argument("--data-dir", type=Path, help="where the data directories go (default: a temporary one)")
     a = ap.parse_args(argv)
+    DRIVER_SETTINGS["batch"] = a.batch
     base = a.data_dir or Path(tempfile.mkdtemp(prefix="perpsim-venue-load-"))
     try:
         for mix in a.mix:

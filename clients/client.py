@@ -38,7 +38,7 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -253,6 +253,10 @@ class _Api:
         raise NotImplementedError
 
     def _stream(self, method: str, request: Any, convert: Callable[[Any], Any], timeout: float | None) -> Any:
+        return self._stream_on("market", method, request, convert, timeout)
+
+    def _stream_on(self, service: str, method: str, request: Any, convert: Callable[[Any], Any],
+                   timeout: float | None) -> Any:
         raise NotImplementedError
 
     def _metadata(self, admin: bool = False) -> tuple[tuple[str, str], ...]:
@@ -303,12 +307,15 @@ class _Api:
         They are sequenced back to back and made durable together; the result for each, in
         order, is its Order or the typed error it was rejected with (not raised)."""
         request = trading_pb2.PlaceOrdersRequest(orders=[order_request(**o) for o in orders])
+        return self._invoke(_Call("trading", "PlaceOrders", request, lambda r: [_order_result(x) for x in r.results],
+                                  kind="write"))
 
-        def convert(r):
-            return [Order.from_pb(x.placed.order, x.placed.fills) if x.WhichOneof("result") == "placed"
-                    else from_status_pb(x.error) for x in r.results]
-
-        return self._invoke(_Call("trading", "PlaceOrders", request, convert, kind="write"))
+    def stream_orders(self, orders: Iterable[dict], *, timeout: float | None = None):
+        """Place orders over one bidirectional stream (each a dict of `place_order`'s arguments;
+        a generator is read as the venue takes them). An iterator (async iterator on the async
+        client) of results in order: each its Order or the typed error it was rejected with."""
+        requests = (trading_pb2.StreamOrdersRequest(order=order_request(**o)) for o in orders)
+        return self._stream_on("trading", "StreamOrders", requests, lambda r: _order_result(r.result), timeout)
 
     def place_conditional(self, symbol: str, side: str | int, quantity: Number | None, *, type: str = "stop_market",
                           trigger_price: Number | None = None, price: Number | None = None, source: str = "last",
@@ -586,8 +593,8 @@ class Client(_Api):
                 raise from_rpc_error(e) from e
             return call.convert(response)
 
-    def _stream(self, method: str, request: Any, convert, timeout: float | None) -> Stream:
-        fn = getattr(self._stubs["market"], method)
+    def _stream_on(self, service: str, method: str, request: Any, convert, timeout: float | None) -> Stream:
+        fn = getattr(self._stubs[service], method)
         return Stream(fn(request, timeout=timeout, metadata=self._metadata()), convert)
 
 
@@ -693,9 +700,15 @@ class AsyncClient(_Api):
                 raise from_rpc_error(e) from e
             return call.convert(response)
 
-    def _stream(self, method: str, request: Any, convert, timeout: float | None) -> AsyncStream:
-        fn = getattr(self._stubs["market"], method)
+    def _stream_on(self, service: str, method: str, request: Any, convert, timeout: float | None) -> AsyncStream:
+        fn = getattr(self._stubs[service], method)
         return AsyncStream(fn(request, timeout=timeout, metadata=self._metadata()), convert)
+
+
+def _order_result(x) -> Order | PerpsimError:
+    """One PlaceOrderResult: the Order, or the typed error of that order."""
+    return Order.from_pb(x.placed.order, x.placed.fills) if x.WhichOneof("result") == "placed" \
+        else from_status_pb(x.error)
 
 
 # Keep PerpsimError importable from here: `from perpsim.clients.client import PerpsimError`.

@@ -186,6 +186,9 @@ class RunningVenue:
             sequencer.state = venue.state = VenueState(make_exchange(cfg))
             return archive
 
+        # a command that raised inside the core is undone by rebuilding from the journal
+        sequencer.rebuild = lambda: recover(cfg.data_dir, lambda: VenueState(make_exchange(cfg)),
+                                            journal=sequencer.journal)[0]
         venue.reset = reset
         venue.after_reset = lambda: self._seed_state(venue)
         self.metrics_port = 0

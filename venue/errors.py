@@ -46,6 +46,11 @@ def to_status(err: VenueError) -> grpc.Status:
     return rpc_status.to_status(to_rpc_status(err))
 
 
+def internal_rpc_status() -> status_pb2.Status:
+    """INTERNAL as a google.rpc.Status: a fault inside the venue (logged), not the caller's."""
+    return status_pb2.Status(code=grpc.StatusCode.INTERNAL.value[0], message="internal error (logged)")
+
+
 def to_rpc_status(err: VenueError) -> status_pb2.Status:
     """The rejection as a google.rpc.Status message (code, message, ErrorInfo, BadRequest…)."""
     info = REASONS[err.reason]

@@ -38,7 +38,7 @@ from perpsim.v1 import (
 )
 from perpsim.venue import convert as cv
 from perpsim.venue.auth import KeyStore, bearer
-from perpsim.venue.errors import VenueError, to_rpc_status, to_status
+from perpsim.venue.errors import VenueError, internal_rpc_status, to_rpc_status, to_status
 from perpsim.venue.limits import RateLimiter
 from perpsim.venue.state import KnownOrder, OrderInfo, VenueState, rejection
 
@@ -47,6 +47,7 @@ log = logging.getLogger("perpsim.venue")
 QUEUE_LIMIT = 10_000
 MAX_ADVANCE_NS = 10 * 365 * 24 * 3_600 * 10**9
 MAX_BATCH_ORDERS = 1_000
+STREAM_WINDOW = 2_000  # order-entry stream: requests read and not yet submitted
 BATCH_LIMIT = 1_024
 
 
@@ -62,9 +63,10 @@ class Clock:
 
 @dataclass
 class _Item:
-    make: Callable[[int], object] | None  # None: a control item, run between batches
+    makes: list[Callable[[int], object]] | None  # None: a control item, run between batches
     control: Callable[[], object] | None = None
     future: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    results: list = field(default_factory=list)  # per command: its events, or the exception it raised
 
 
 class Sequencer:
@@ -84,6 +86,11 @@ class Sequencer:
         self.listeners: list[Callable[[object, list], None]] = []
         self.applied = 0
         self._task: asyncio.Task | None = None
+        # rebuild() -> a fresh state from the durable journal, after a command raised midway
+        self.rebuild: Callable[[], VenueState] | None = None
+        # set while every applied command is durable; reads wait for it (see settled)
+        self._durable = asyncio.Event()
+        self._durable.set()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="sequencer")
@@ -98,12 +105,26 @@ class Sequencer:
 
     async def submit(self, make: Callable[[int], object]) -> list:
         """Queue a command (built from the time it is sequenced at); its events once durable."""
-        item = _Item(make)
+        (result,) = await self.submit_many([make])
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    async def submit_many(self, makes: list[Callable[[int], object]]) -> list:
+        """Queue commands as one unit: sequenced back to back in this order, made durable by one
+        commit and acknowledged together. Per command, its events or the exception it raised."""
+        item = _Item(makes)
         try:
             self.queue.put_nowait(item)
         except asyncio.QueueFull:
             raise VenueError(R.RATE_LIMITED, problem="venue overloaded, retry later") from None
         return await item.future
+
+    async def settled(self) -> None:
+        """Return once every applied command is durable: a read after this sees no state that a
+        crash could still take back. Holds only while the sequencer waits for an fsync."""
+        while not self._durable.is_set():
+            await self._durable.wait()
 
     async def run_quiet(self, control: Callable[[], object]) -> object:
         """Run `control()` between batches, when every earlier command is applied and durable
@@ -128,37 +149,41 @@ class Sequencer:
         return seq
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             batch = [await self.queue.get()]
-            while len(batch) < BATCH_LIMIT and not self.queue.empty():
+            commands = len(batch[0].makes or ())
+            while commands < BATCH_LIMIT and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
+                commands += len(batch[-1].makes or ())
             done, controls = [], []
+            self._durable.clear()
             for item in batch:
-                if item.make is None:
+                if item.makes is None:
                     controls.append(item)
                     continue
-                cmd = item.make(max(self.clock.now(), self.state.exchange.ts))
-                try:
+                for make in item.makes:
+                    cmd = make(max(self.clock.now(), self.state.exchange.ts))
+                    try:
+                        if self.journal is not None:
+                            # apply exactly what the journal will hold, so replay rebuilds this state
+                            payload = self.encode(cmd)
+                            cmd = self.decode(payload)
+                        events = self.state.apply(cmd)
+                    except Exception as e:
+                        item.results.append(e)
+                        await self._recover_from(cmd, e)
+                        continue
                     if self.journal is not None:
-                        # apply exactly what the journal will hold, so replay rebuilds this state
-                        payload = self.encode(cmd)
-                        cmd = self.decode(payload)
-                    events = self.state.apply(cmd)
-                except Exception as e:  # a bug in the core: report INTERNAL, keep serving
-                    log.exception("command %r raised", cmd)
-                    item.future.set_exception(e)
-                    continue
-                if self.journal is not None:
-                    self.journal.append(payload)
-                done.append((item, cmd, events))
-            if self.journal is not None and done:
-                await loop.run_in_executor(None, self.journal.commit)
+                        self.journal.append(payload)
+                    item.results.append(events)
+                    done.append((cmd, events))
+            await self._commit()
             self.applied += len(done)
             self._since_checkpoint += len(done)
-            for item, cmd, events in done:
-                if not item.future.done():
-                    item.future.set_result(events)
+            for item in batch:
+                if item.makes is not None and not item.future.done():
+                    item.future.set_result(item.results)
+            for cmd, events in done:
                 for listener in self.listeners:
                     try:
                         listener(cmd, events)
@@ -176,6 +201,23 @@ class Sequencer:
                 except Exception as e:
                     log.exception("sequencer control %r failed", item.control)
                     item.future.set_exception(e)
+            await asyncio.sleep(0)  # the acknowledged callers and waiting readers run now, on durable state
+
+    async def _commit(self) -> None:
+        if self.journal is not None and self.journal.pending:
+            await asyncio.get_running_loop().run_in_executor(None, self.journal.commit)
+        self._durable.set()
+
+    async def _recover_from(self, cmd, error: Exception) -> None:
+        """A command raised inside the core (a bug): it may have left the state half-changed, so
+        it is answered INTERNAL, never journaled, and the state is rebuilt from the journal after
+        committing the commands before it; the commands after it apply to the rebuilt state."""
+        log.error("command %r raised; rebuilding the state from the journal", cmd, exc_info=error)
+        if self.rebuild is None:
+            return
+        await self._commit()
+        self.state = await asyncio.get_running_loop().run_in_executor(None, self.rebuild)
+        self._durable.clear()
 
 
 class Venue:
@@ -183,7 +225,8 @@ class Venue:
 
     def __init__(self, state: VenueState, keys: KeyStore, sequencer: Sequencer,
                  limiter: RateLimiter | None = None) -> None:
-        self.state, self.keys, self.seq = state, keys, sequencer
+        self.keys, self.seq = keys, sequencer
+        sequencer.state = state
         self.limiter = limiter or RateLimiter(0, 0)
         self.observe_latency = None  # a prometheus Histogram with a "method" label, if metrics are on
         self.ready = False  # False while recovering: every call answers UNAVAILABLE
@@ -191,6 +234,15 @@ class Venue:
         self.reset = None  # set by the app: swap in a fresh world (runs between batches)
         self.after_reset = None  # set by the app: coroutine re-seeding the world
         self.markets = {s: m.spec for s, m in state.exchange.markets.items()}
+
+    @property
+    def state(self) -> VenueState:
+        """The live state: the sequencer's (it replaces it on a reset or a rebuild)."""
+        return self.seq.state
+
+    @state.setter
+    def state(self, state: VenueState) -> None:
+        self.seq.state = state
 
     def spec(self, symbol: str):
         spec = self.markets.get(symbol)
@@ -226,10 +278,15 @@ class Venue:
     async def run(self, make) -> list:
         """Submit a command; raise its rejection as a VenueError."""
         events = await self.seq.submit(make)
-        rej = rejection(events)
-        if rej is not None:
-            raise VenueError(R(rej.reason), **dict(rej.fields))
+        raise_rejection(events)
         return events
+
+
+def raise_rejection(events: list) -> None:
+    """Raise the command's rejection, if the exchange refused it, as a VenueError."""
+    rej = rejection(events)
+    if rej is not None:
+        raise VenueError(R(rej.reason), **dict(rej.fields))
 
 
 def rpc(method):
@@ -239,6 +296,7 @@ def rpc(method):
         started = time.perf_counter()
         if not self.venue.ready:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the venue is recovering its journal; retry shortly")
+        await self.venue.seq.settled()  # what the call reads is durable
         try:
             return await method(self, request, context)
         except VenueError as e:
@@ -364,20 +422,98 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
             raise VenueError(R.INVALID_VALUE, field="orders", count=len(request.orders),
                              problem=f"1 to {MAX_BATCH_ORDERS} orders")
 
-        async def one(r):
-            try:
-                return trading_pb2.PlaceOrderResult(placed=await self._place(account, r))
-            except VenueError as e:
-                return trading_pb2.PlaceOrderResult(error=to_rpc_status(e))
+        return trading_pb2.PlaceOrdersResponse(results=await self._place_many(account, request.orders))
 
-        # each coroutine enqueues its command before it first waits, so the commands keep the
-        # request's order and land in the same sequencer batch (one group commit)
-        return trading_pb2.PlaceOrdersResponse(results=await asyncio.gather(*(one(r) for r in request.orders)))
+    async def StreamOrders(self, requests, context):
+        """Order entry on one bidirectional stream: each request is answered in order by its
+        order or its own error. Requests are read ahead (up to STREAM_WINDOW waiting), and what
+        arrives while earlier ones are sequenced goes to the sequencer as one unit, one commit."""
+        if not self.venue.ready:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the venue is recovering its journal; retry shortly")
+        try:
+            account = self.venue.account(context)
+        except VenueError as e:
+            await context.abort_with_status(to_status(e))
+        waiting: list = []  # requests read and not yet submitted
+        arrived, room = asyncio.Event(), asyncio.Event()
+        units: asyncio.Queue = asyncio.Queue()  # submitted units' futures, in request order
+
+        async def read() -> None:
+            async for r in requests:
+                waiting.append(r.order)
+                arrived.set()
+                while len(waiting) >= STREAM_WINDOW:  # stop reading: gRPC flow control pushes back
+                    room.clear()
+                    await room.wait()
+            waiting.append(None)  # the end of the requests
+            arrived.set()
+
+        async def submit() -> None:
+            while True:
+                await arrived.wait()
+                arrived.clear()
+                unit = waiting[:MAX_BATCH_ORDERS]
+                del waiting[:len(unit)]
+                room.set()
+                end = unit and unit[-1] is None
+                if end:
+                    unit.pop()
+                if unit:  # whatever arrived while the last unit was sequenced goes as one unit
+                    units.put_nowait(asyncio.ensure_future(self._place_many(account, unit)))
+                if end:
+                    units.put_nowait(None)
+                    return
+                if waiting:
+                    arrived.set()
+
+        tasks = [asyncio.ensure_future(read()), asyncio.ensure_future(submit())]
+        try:
+            while (unit := await units.get()) is not None:
+                for result in await unit:
+                    yield trading_pb2.StreamOrdersResponse(result=result)
+            await asyncio.gather(*tasks)
+        finally:
+            for t in tasks:
+                t.cancel()
+
+    async def _place_many(self, account: int, requests) -> list[trading_pb2.PlaceOrderResult]:
+        """Place orders as one sequencer unit (in order, one commit); a result each: the order,
+        or the error of that request alone."""
+        templates: list = []
+        for r in requests:
+            try:
+                templates.append(self.command(account, r))
+            except VenueError as e:
+                templates.append(e)
+        commands = [t for t in templates if not isinstance(t, VenueError)]
+        before = self.venue.state.exchange.next_order_id
+        outcomes = iter(await self.venue.seq.submit_many(
+            [lambda ts, t=t: dataclasses.replace(t, ts=ts) for t in commands]) if commands else ())
+        out = []
+        for t in templates:
+            outcome = t if isinstance(t, VenueError) else next(outcomes)
+            try:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                out.append(trading_pb2.PlaceOrderResult(placed=self._placed(account, t, before, outcome)))
+            except VenueError as e:
+                out.append(trading_pb2.PlaceOrderResult(error=to_rpc_status(e)))
+            except Exception:  # a fault in the core, already undone by the sequencer
+                log.exception("order %r failed", t)
+                out.append(trading_pb2.PlaceOrderResult(error=internal_rpc_status()))
+        return out
 
     async def _place(self, account: int, request) -> trading_pb2.PlaceOrderResponse:
         template = self.command(account, request)
         before = self.venue.state.exchange.next_order_id
         events = await self.venue.run(lambda ts: dataclasses.replace(template, ts=ts))
+        return self._placed(account, template, before, events)
+
+    def _placed(self, account: int, template, before: int, events: list) -> trading_pb2.PlaceOrderResponse:
+        """The response to an order placement from its command's events; raises its rejection.
+        `before`: the next order id before the command was queued (older orders' events are
+        not this order's)."""
+        raise_rejection(events)
         known = next((e for e in events if isinstance(e, KnownOrder)), None)
         if known is not None:  # an idempotent retry: the original order, as it is now
             return trading_pb2.PlaceOrderResponse(order=order_out(self.venue, self.venue.state.orders[known.order_id]))

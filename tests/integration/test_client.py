@@ -475,6 +475,28 @@ def test_place_orders_in_one_batch(make_account: Callable[..., Client]) -> None:
     assert {o.order_id for o in a.open_orders("BTCUSDT")} >= {results[0].order_id, results[2].order_id}
 
 
+def test_stream_orders_answers_each_order_in_order(make_account: Callable[..., Client]) -> None:
+    """The order-entry stream: one answer per request, in order, errors in place; a crossing pair
+    trades; an account's margin check applies to each order as it is sequenced."""
+    maker, taker = make_account("5000"), make_account("5000")
+    orders = [{"symbol": "BTCUSDT", "side": "sell", "quantity": "0.001", "price": str(66_000 + i)} for i in range(50)]
+    orders.insert(10, {"symbol": "BTCUSDT", "side": "sell", "quantity": "0.001", "price": "66000.05"})  # off the tick
+    orders.insert(20, {"symbol": "NOPE", "side": "sell", "quantity": "0.001", "price": "61000"})
+    orders.insert(30, {"symbol": "BTCUSDT", "side": "sell", "quantity": "100", "price": "66000"})  # unaffordable
+    results = list(maker.stream_orders(iter(orders)))
+    assert len(results) == len(orders)
+    assert [type(r).__name__ for r in results][8:12] == ["Order", "Order", "PriceOffTick", "Order"]
+    assert type(results[20]).__name__ == "UnknownSymbol"
+    assert type(results[30]).__name__ == "MarginInsufficient"
+    placed = [r for r in results if type(r).__name__ == "Order"]
+    assert len(placed) == 50
+    assert [r.order_id for r in placed] == sorted(r.order_id for r in placed)  # sequenced in request order
+    assert [r.price for r in placed] == [Decimal(66_000 + i) for i in range(50)]
+    (buy,) = taker.stream_orders([{"symbol": "BTCUSDT", "side": "buy", "quantity": "0.002", "price": "66001"}])
+    assert buy.filled_quantity == Decimal("0.002") and [f.price for f in buy.fills] == [Decimal(66000), Decimal(66001)]
+    assert len(maker.open_orders("BTCUSDT")) == 48
+
+
 def test_price_path_moves_the_index(admin: Client) -> None:
     """The sandbox follows a price path on the wall clock; a bad point is refused whole."""
     with pytest.raises(E.InvalidValue):
