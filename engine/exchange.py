@@ -311,6 +311,7 @@ class Exchange:
         # isolated positions being liquidated: their margin is settled by _liquidate, not _trade
         self._liquidating: set[tuple[str, int, int]] = set()
         self._adl_queue: dict[tuple[str, bool], list] = {}
+        self._sweep_due = False  # a mark moved: every market is swept at the next settle
 
     # ================================================================== commands
 
@@ -334,7 +335,11 @@ class Exchange:
     def _settle(self) -> None:
         """Re-key every account whose positions or balances changed, then sweep; repeat while
         liquidations touch further accounts (a liquidation order can fill a stale quote and
-        push its maker under maintenance margin: the cascade). Costs O(touched positions)."""
+        push its maker under maintenance margin: the cascade). Costs O(touched positions); nothing
+        when no account was touched and no mark moved since the last sweep."""
+        if not self._touched and not self._sweep_due:
+            return
+        self._sweep_due = False
         while True:
             if self._touched:
                 touched, self._touched = self._touched, set()
@@ -544,6 +549,8 @@ class Exchange:
         """Resting reduce-only (and hedge-mode closing) orders may never increase or flip a
         position: after a position moved, its closing orders beyond its size are knocked out and
         any on the opening side are canceled."""
+        if not self._positions_moved:
+            return
         moved, self._positions_moved = self._positions_moved, set()
         for symbol, account, pside in sorted(moved):
             m = self.markets[symbol]
@@ -1201,6 +1208,7 @@ class Exchange:
         if first:  # positions opened before the first mark had no liquidation price yet
             self._touched.update(k[0] for k in m.positions)
         self._adl_queue.clear()
+        self._sweep_due = True
         self._settle()
         self._offload(m)
 
