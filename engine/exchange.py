@@ -163,6 +163,8 @@ class _Market:
     band_up: Fraction = field(init=False)
     band_down: Fraction = field(init=False)
     min_notional: int = field(init=False)  # linear: money units
+    symbol: str = field(init=False)
+    asset: str = field(init=False)  # the settlement asset
 
     def __post_init__(self) -> None:
         self.taker_fee = rate(self.spec.taker_fee)
@@ -171,10 +173,7 @@ class _Market:
         self.band_up = Fraction(self.spec.price_band_up)
         self.band_down = Fraction(self.spec.price_band_down)
         self.min_notional = 0 if self.inverse else self.spec.money_to_units(self.spec.min_notional)
-
-    @property
-    def symbol(self) -> str:
-        return self.spec.symbol
+        self.symbol, self.asset = self.spec.symbol, self.spec.settle
 
     def value(self, lots: int, price: int) -> int | Fraction:
         """Notional of |lots| at price, in money units of the settlement asset: exact int for
@@ -233,10 +232,6 @@ class _Market:
                                             tick_size=self.tick, other_upnl=other_upnl)
         return bankruptcy_price([Leg(p.lots, p.cost) for p in legs], wallet, K=self.K, tick_size=self.tick,
                                 other_upnl=other_upnl)
-
-    @property
-    def asset(self) -> str:
-        return self.spec.settle
 
     @property
     def pnl_pool(self) -> tuple[str, int]:
