@@ -1265,8 +1265,13 @@ class Exchange:
         Both sides are scaled by RATE_SCALE, so linear markets compare integers."""
         if account in m.isolated:
             p = m.positions.get((account, pside))
-            return p is not None and (self.isolated_margin(account, m.symbol, pside)
-                                      + m.upnl(p)) * RATE_SCALE <= self._mm_scaled(m, p)
+            if p is None:
+                return False
+            balance = self.isolated_margin(account, m.symbol, pside) + m.upnl(p)
+            if not m.inverse:  # the margin kernel's exact integer check
+                bybit = self.profile.liquidation_model is LiquidationModel.BYBIT
+                return m.table.liquidatable(balance, (p.lots,), (p.cost,), m.mark, m.K, bybit)
+            return balance * RATE_SCALE <= self._mm_scaled(m, p)
         mm = sum(self._mm_scaled(mk, p) for mk, p in self._cross(account, m.asset))
         return self.margin_balance(account, m.asset) * RATE_SCALE <= mm
 
