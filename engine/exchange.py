@@ -986,6 +986,10 @@ class Exchange:
             for (account, _), p in m.positions.items():
                 if p.lots == 0 or m.symbol not in self._markets_of.get(account, ()):
                     raise AssertionError(f"{m.symbol}: position record of {account} is stale")
+            for key, _, _ in m.liq.entries():
+                account, pside = divmod(key, 4)
+                if not m.holds(account) or (account in m.isolated and (account, pside) not in m.positions):
+                    raise AssertionError(f"{m.symbol}: liquidation index entry {key} has no position")
             multi = {a for a, syms in self._markets_of.items() if len(syms) > 1 and m.symbol in syms}
             if multi != self._multi[m.symbol]:
                 raise AssertionError(f"{m.symbol}: multi-market account index is stale")
@@ -1048,7 +1052,9 @@ class Exchange:
                            "isolated_margin")
         if p.lots == 0:
             del m.positions[key]
-            if not m.holds(account):
+            if not m.holds(account):  # its last position here: out of the market's indexes
+                for ps in (BOTH, LONG, SHORT):
+                    m.liq.remove(index_key(account, ps))
                 symbols = self._markets_of[account]
                 symbols.discard(m.symbol)
                 self._multi[m.symbol].discard(account)
