@@ -309,5 +309,28 @@ class NoiseTakers(Agent):
                                     reduce_only=reduce))
 
 
+class StaticOrders(Agent):
+    """One account resting fixed limit orders from the start (walls, stale bids, scripted
+    books): orders = [["buy"|"sell", price, quantity], ...], prices and quantities as exact
+    decimal strings (or numbers, rounded in perpsim.sim.units). Never requoted."""
+
+    kind = "static"
+    PARAMS: ClassVar[dict[str, Any]] = {"symbol": "BTCUSDT", "capital": 1_000_000.0, "leverage": 10, "orders": []}
+
+    def setup(self, ctx: Context) -> None:
+        p, sym = self.p, self.p["symbol"]
+        spec = ctx.venue.markets[sym]
+        (a,) = self.accounts = ctx.new_accounts(1)
+        ctx.submit(C.Deposit(ctx.ts, a, spec.settle, units.money(spec, p["capital"])))
+        ctx.submit(C.SetLeverage(ctx.ts, a, sym, p["leverage"]))
+        for side, price, qty in p["orders"]:
+            ticks = spec.price_to_ticks(price) if isinstance(price, str) else units.ticks(spec, price)
+            lots = spec.qty_to_lots(qty) if isinstance(qty, str) else units.lots(spec, qty)
+            ctx.submit(C.PlaceOrder(ctx.ts, a, sym, BUY if side == "buy" else SELL, lots, ticks))
+
+    def step(self, ctx: Context) -> None:
+        pass
+
+
 AGENTS: dict[str, type[Agent]] = {cls.kind: cls for cls in (MarketMaker, LeveragedTraders, FundingTraders,
-                                                            NoiseTakers)}
+                                                            NoiseTakers, StaticOrders)}
