@@ -194,9 +194,9 @@ class GrpcVenue:
     def _liquidation(self, n) -> Liquidation:
         spec = self.markets[n.symbol]
         bp = spec.price_to_ticks(n.bankruptcy_price) if n.bankruptcy_price is not None else 0
-        return Liquidation(n.symbol, 0, Side.BUY if n.side == "buy" else Side.SELL, spec.qty_to_lots(n.quantity), bp,
-                           spec.qty_to_lots(n.filled_quantity), spec.qty_to_lots(n.taken_by_insurance),
-                           spec.qty_to_lots(n.auto_deleveraged))
+        lots = [spec.qty_to_lots(q) if q else 0 for q in (n.quantity, n.filled_quantity, n.taken_by_insurance,
+                                                           n.auto_deleveraged)]
+        return Liquidation(n.symbol, 0, Side.BUY if n.side == "buy" else Side.SELL, lots[0], bp, *lots[1:])
 
     def _money(self, asset: str, units: int) -> Decimal:
         spec = next(s for s in self.markets.values() if s.settle == asset)
