@@ -176,4 +176,7 @@ def feed_from_table(table: Mapping, base_dir: Path | None = None) -> Feed:
     if kind == "piecewise":
         t["points"] = tuple((float(a), float(b)) for a, b in t.pop("points", ()))
         t.setdefault("start", t["points"][0][1] if t["points"] else 0.0)
-    return FEEDS[kind](shocks=shocks, **t)
+    try:
+        return FEEDS[kind](shocks=shocks, **t)
+    except TypeError as e:  # an unknown or missing parameter of the kind
+        raise ValueError(f"feed {kind}: {e}") from None
