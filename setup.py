@@ -93,6 +93,7 @@ setup(
         "perpsim.model": ["*.toml"],
         "perpsim.v1": ["*.pyi"],
         "perpsim.risk": ["*.pyi", "*.pxd"],
+        "perpsim.sim": ["scenarios/*.toml", "scenarios/*.csv"],
     },
     ext_modules=cythonize(
         EXTENSIONS, include_path=[cython_include_dir()], compiler_directives=directives, annotate=DEBUG

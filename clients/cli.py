@@ -4,6 +4,7 @@
   perpsim bench book [...]    the reference order-book stream through each implementation
   perpsim calc CALC [...]     risk calculator: liq-price, bankruptcy-price, order-cost, maint-margin,
                               funding-rate, brackets (perpsim calc --help)
+  perpsim scenario list|run|sweep  cascade scenarios in-process or over gRPC (perpsim scenario --help)
 
 A client of a running venue (perpsim.clients.commands; --address, --key, --admin-key, --json):
 
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     bench_sub = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
     bench_sub.add_parser("book", help="the reference order-book stream", add_help=False)
     sub.add_parser("calc", help="risk calculator (liquidation price, margins, cost, funding)", add_help=False)
+    sub.add_parser("scenario", help="cascade scenarios: list, run, sweep", add_help=False)
     commands.add_parsers(sub)
     a, rest = ap.parse_known_args(argv)
     if getattr(a, "run", None) is not None:
@@ -59,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         from perpsim.clients import calc
 
         return calc.main(rest)
+    if a.command == "scenario":
+        from perpsim.sim import cli as scenario_cli
+
+        return scenario_cli.main(rest)
     ap.error(f"unknown command {argv}")
     return 2
 
