@@ -801,6 +801,7 @@ class Exchange:
                 return self._reject(cmd, R.WOULD_IMMEDIATELY_TRIGGER, leg=("take_profit", "stop_loss")[i],
                                     trigger=level, price=ref)
         g = _List(cmd, armed=0 if entry else cmd.qty)
+        # every conditional leg counts: an OCO's are placed now, the others' once the entry fills
         if not self._room_for_algo(cmd, m, self._unarmed_algo(_List(cmd))):
             return None
         gid = self.next_order_id
@@ -821,13 +822,18 @@ class Exchange:
         else:
             self._events.append(ListEvent(m.symbol, gid, cmd.account, "NEW", qty=cmd.qty))
             reason = self._arm(m, gid, g, cmd.qty)
-        if reason:  # nothing was placed: undo the list and its ids
+        if reason:  # an order of the list was refused: undo the list, its legs and its ids
             for lid in (g.entry, *g.legs):
                 m.list_of.pop(lid, None)
+                if lid in m.conditionals:
+                    self._pop_conditional(m, lid)
+                    m.triggers[cmd.source].remove(lid)
             del m.lists[gid]
             self._end_list_index(m, cmd.account, gid)
             self.next_order_id = gid
-            del self._events[before:]
+            self._events[before:] = [e for e in self._events[before:] if not (
+                (isinstance(e, ListEvent) and e.list_id == gid)
+                or (isinstance(e, ConditionalEvent) and e.conditional_id > gid))]
             return self._reject(cmd, R(reason), problem="an order of the list was refused")
         if cmd.expire_ts:
             heapq.heappush(self._expiries, (cmd.expire_ts, m.symbol, gid))
@@ -879,12 +885,14 @@ class Exchange:
             if reason:
                 self._events.append(ListEvent(m.symbol, gid, account, "LEG_REJECTED", "leg_rejected",
                                               g.armed - g.closed, reason=reason))
+                if not g.entry and not any(g.legs):  # nothing left to arm it again
+                    self._end_list(m, gid, "CANCELED", "leg_rejected", reason=reason)
             return
         del m.list_of[g.entry]
         g.entry = 0
         if n.cause == "expired":
             self._end_list(m, gid, "EXPIRED", "expired")
-        elif not g.armed:
+        elif not any(g.legs):
             self._end_list(m, gid, "CANCELED", "entry_" + n.cause)
         else:
             self._events.append(ListEvent(m.symbol, gid, account, "ENTRY_CLOSED", "entry_" + n.cause,

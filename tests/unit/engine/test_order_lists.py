@@ -264,6 +264,14 @@ class TestRejections:
         assert v.ex.state_hash() == before
 
 
+    def test_an_oco_whose_limit_leg_is_refused_leaves_no_stop_behind(self, v):
+        v.deposit(6, 10)
+        before = v.ex.state_hash()
+        (rej,) = order_list(v, 6, ListKind.OCO, Side.BUY, "1", tp="19500", tp_type=LegType.LIMIT, sl="20500")
+        assert (rej.command, rej.reason) == ("PlaceOrderList", R.MARGIN_INSUFFICIENT)
+        assert v.ex.state_hash() == before and not v.ex.markets[SYMBOL].conditionals
+
+
 class TestGtd:
     def test_a_gtd_conditional_expires_by_command_time(self, v):
         (new,) = v.do(C.PlaceConditional(v.ts, 5, SYMBOL, Side.BUY, qty("0.1"), K.STOP_MARKET, px("20500"),
