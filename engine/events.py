@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from perpsim.engine.book_types import BookEvent
+from perpsim.engine.commands import PlaceOrder
 
 
 class CommandRejected(NamedTuple):
@@ -25,6 +26,17 @@ class OrderEvent(NamedTuple):
     symbol: str
     event: BookEvent
     liquidation: bool = False
+
+
+class OrderPlaced(NamedTuple):
+    """The venue placed an order for an account: a fired conditional order or an order of an
+    order list (`by`: the conditional or list id). `order` is what it placed; the order's book
+    events come before this one."""
+
+    symbol: str
+    order_id: int
+    by: int
+    order: PlaceOrder
 
 
 class BalanceChanged(NamedTuple):

@@ -42,6 +42,7 @@ from perpsim.engine.events import (
     ListEvent,
     MarkPriceChanged,
     OrderEvent,
+    OrderPlaced,
     PositionChanged,
 )
 from perpsim.engine.triggers import TriggerIndex, stop_direction, would_activate, would_trigger
@@ -731,7 +732,7 @@ class Exchange:
             oid, reason = 0, int(R.REDUCE_ONLY_REJECTED)
         else:
             gtd = not market and c.tif == TimeInForce.GTD
-            oid, reason = self._place_for(C.PlaceOrder(
+            oid, reason = self._place_for(m, cid, C.PlaceOrder(
                 self.ts, c.account, c.symbol, c.side, qty, 0 if market else c.price,
                 OrderKind.MARKET if market else OrderKind.LIMIT, TimeInForce.IOC if market else c.tif, StpMode.NONE,
                 # hedge mode closes through the position side, never reduce_only
@@ -742,9 +743,9 @@ class Exchange:
         if gid is not None:
             self._end_list(m, gid, "DONE", "exit_rejected" if reason else "exit_triggered", oid, reason)
 
-    def _place_for(self, order: C.PlaceOrder) -> tuple[int, int]:
-        """Place an order the venue makes on an account's behalf (a fired conditional order, a
-        leg of an order list) with the usual checks: (order id, 0), or (0, reason). A refusal is
+    def _place_for(self, m: _Market, by: int, order: C.PlaceOrder) -> tuple[int, int]:
+        """Place an order the venue makes on an account's behalf (`by`: a fired conditional
+        order, an order list) with the usual checks: (order id, 0), or (0, reason). A refusal is
         taken out of the events: it belongs to the conditional order or list, not to the command
         that caused it (a price move, a fill)."""
         before, oid = len(self._events), self.next_order_id
@@ -755,6 +756,7 @@ class Exchange:
                 return 0, e.reason
             if isinstance(e, OrderEvent) and e.event.kind == EventKind.REJECTED and e.event.order_id == oid:
                 return 0, e.event.reason
+        self._events.append(OrderPlaced(m.symbol, oid, by, order))
         return oid, 0
 
     # ================================================================== order lists
@@ -814,7 +816,7 @@ class Exchange:
             m.list_of[g.entry] = gid
             self._events.append(ListEvent(m.symbol, gid, cmd.account, "NEW", order_id=g.entry))
             gtd = TimeInForce.GTD if cmd.expire_ts else cmd.entry_tif
-            _, reason = self._place_for(C.PlaceOrder(
+            _, reason = self._place_for(m, gid, C.PlaceOrder(
                 self.ts, cmd.account, cmd.symbol, cmd.side, cmd.qty, cmd.entry_price,
                 OrderKind.LIMIT if cmd.entry_price else OrderKind.MARKET,
                 gtd if cmd.entry_price else TimeInForce.IOC, StpMode.NONE, False,
@@ -939,8 +941,9 @@ class Exchange:
         lid = g.legs[i] = self.next_order_id
         m.list_of[lid] = gid
         if t == LegType.LIMIT:
-            _, reason = self._place_for(C.PlaceOrder(self.ts, c.account, c.symbol, side, qty, price, OrderKind.LIMIT,
-                                                     tif, StpMode.NONE, reduce_only, c.expire_ts, c.position_side))
+            _, reason = self._place_for(m, gid, C.PlaceOrder(self.ts, c.account, c.symbol, side, qty, price,
+                                                             OrderKind.LIMIT, tif, StpMode.NONE, reduce_only,
+                                                             c.expire_ts, c.position_side))
             if reason:
                 del m.list_of[lid]
                 g.legs[i] = 0
