@@ -61,6 +61,7 @@ from perpsim.clients.models import (
     NewAccount,
     Order,
     OrderBook,
+    OrderList,
     Position,
     Preview,
     ShockResult,
@@ -179,6 +180,26 @@ def _margin_mode(v):
     return _enum_in(common_pb2.MarginMode, "MARGIN_MODE_", v, "margin_mode")
 
 
+def _ns(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("good_till_ns: expected an int (nanoseconds since the epoch)")
+    return value
+
+
+def _leg(trigger: Number | None, limit: Number | None, name: str) -> trading_pb2.OrderListLeg:
+    """An order-list leg from its trigger and limit price (see `place_order_list`); none: no leg."""
+    if trigger is None and limit is None:
+        return trading_pb2.OrderListLeg()
+    take_profit = name == "take_profit"
+    if trigger is None and not take_profit:
+        raise ValueError("stop_loss_limit needs stop_loss (its trigger price)")
+    kind = ("LIMIT" if trigger is None else "TAKE_PROFIT" if take_profit else "STOP") + \
+        ("" if trigger is None else "_LIMIT" if limit is not None else "_MARKET")
+    return trading_pb2.OrderListLeg(type=common_pb2.LegType.Value("LEG_TYPE_" + kind),
+                                    trigger_price="" if trigger is None else decimal_text(trigger, name),
+                                    price="" if limit is None else decimal_text(limit, name + "_limit"))
+
+
 def new_client_order_id() -> str:
     """A fresh client order id (32 hex digits; the venue allows 36 characters)."""
     return uuid.uuid4().hex
@@ -200,13 +221,11 @@ def order_request(symbol: str, side: str | int, quantity: Number, price: Number 
                common_pb2.TIME_IN_FORCE_UNSPECIFIED)
     else:
         tif = _tif(time_in_force)
-    if isinstance(good_till_ns, bool) or not isinstance(good_till_ns, int):
-        raise TypeError("good_till_ns: expected an int (nanoseconds since the epoch)")
     return trading_pb2.PlaceOrderRequest(
         symbol=symbol, side=_side(side), type=kind, quantity=decimal_text(quantity, "quantity"),
         price="" if price is None else decimal_text(price, "price"), time_in_force=tif,
         self_trade_prevention=_stp(stp), reduce_only=bool(reduce_only), position_side=_pside(position_side),
-        client_order_id=client_order_id or "", good_till_time_ns=good_till_ns)
+        client_order_id=client_order_id or "", good_till_time_ns=_ns(good_till_ns))
 
 
 # ---------------------------------------------------------------- calls
@@ -321,10 +340,11 @@ class _Api:
                           trigger_price: Number | None = None, price: Number | None = None, source: str = "last",
                           reduce_only: bool = False, close_position: bool = False, price_protect: bool = False,
                           callback_rate: Number | None = None, activation_price: Number | None = None,
-                          client_order_id: str | None = None) -> int:
+                          client_order_id: str | None = None, good_till_ns: int = 0) -> int:
         """Rest a stop / take-profit / trailing stop; its conditional id. `type`: stop_market,
         stop_limit, take_profit_market, take_profit_limit, trailing_stop_market; `source`: mark,
-        last or index; `callback_rate` a fraction (e.g. "0.01")."""
+        last or index; `callback_rate` a fraction (e.g. "0.01"); good_till_ns: GTD expiry (ns
+        since the epoch, venue time)."""
         types = {"stop_market": 1, "stop_limit": 2, "take_profit_market": 3, "take_profit_limit": 4,
                  "trailing_stop_market": 5}
         sources = {"mark": 1, "last": 2, "index": 3}
@@ -338,9 +358,56 @@ class _Api:
             reduce_only=reduce_only, close_position=close_position, price_protect=price_protect,
             callback_rate="" if callback_rate is None else decimal_text(callback_rate, "callback_rate"),
             activation_price="" if activation_price is None else decimal_text(activation_price, "activation_price"),
-            client_order_id=client_order_id or "")
+            client_order_id=client_order_id or "", good_till_time_ns=_ns(good_till_ns))
         return self._invoke(_Call("trading", "PlaceConditionalOrder", request, lambda r: r.order.conditional_id,
                                   kind="write"))
+
+    def place_order_list(self, symbol: str, type: str | int, side: str | int, quantity: Number,
+                         price: Number | None = None, *, take_profit: Number | None = None,
+                         take_profit_limit: Number | None = None, stop_loss: Number | None = None,
+                         stop_loss_limit: Number | None = None, source: str | int = "last", reduce_only: bool = False,
+                         time_in_force: str | int | None = None, position_side: str | int | None = None,
+                         good_till_ns: int = 0, client_order_id: str | None = None) -> OrderList:
+        """Place an order list (`type`: oco, oto or bracket); the list as placed.
+
+        OTO and bracket: an entry order (a limit at `price`, else a market order) whose fills arm
+        the exits, sized to what filled; the exits trade the other side. OCO: no entry, both legs
+        trade `side` for `quantity` at once. The take-profit leg: `take_profit` (trigger) alone is
+        a take-profit market, with `take_profit_limit` a take-profit limit, `take_profit_limit`
+        alone a resting limit order. The stop-loss leg: `stop_loss` (trigger), with
+        `stop_loss_limit` a stop limit. good_till_ns: the whole list expires then (GTD)."""
+        request = trading_pb2.PlaceOrderListRequest(
+            symbol=symbol, type=_enum_in(common_pb2.OrderListType, "ORDER_LIST_TYPE_", type, "type"),
+            side=_side(side), quantity=decimal_text(quantity, "quantity"),
+            entry_price="" if price is None else decimal_text(price, "price"),
+            entry_time_in_force=_tif(time_in_force),
+            take_profit=_leg(take_profit, take_profit_limit, "take_profit"),
+            stop_loss=_leg(stop_loss, stop_loss_limit, "stop_loss"),
+            trigger_source=_enum_in(common_pb2.TriggerSource, "TRIGGER_SOURCE_", source, "source"),
+            reduce_only=bool(reduce_only), position_side=_pside(position_side), good_till_time_ns=_ns(good_till_ns),
+            client_order_id=client_order_id or "")
+        return self._invoke(_Call("trading", "PlaceOrderList", request, lambda r: OrderList.from_pb(r.order_list),
+                                  kind="write"))
+
+    def place_bracket(self, symbol: str, side: str | int, quantity: Number, price: Number | None = None,
+                      **legs: Any) -> OrderList:
+        """An entry with a take-profit and a stop-loss (see `place_order_list` for the legs)."""
+        return self.place_order_list(symbol, "bracket", side, quantity, price, **legs)
+
+    def place_oco(self, symbol: str, side: str | int, quantity: Number, **legs: Any) -> OrderList:
+        """Two legs trading `side`, one cancels the other (see `place_order_list`)."""
+        return self.place_order_list(symbol, "oco", side, quantity, **legs)
+
+    def cancel_order_list(self, symbol: str, list_id: int) -> None:
+        """Cancel an order list: its entry's unfilled rest and its exits."""
+        request = trading_pb2.CancelOrderListRequest(symbol=symbol, list_id=list_id)
+        return self._invoke(_Call("trading", "CancelOrderList", request, lambda r: None, kind="write"))
+
+    def order_lists(self, symbol: str = "") -> list[OrderList]:
+        """The account's working order lists (of one market, or all)."""
+        request = trading_pb2.ListOrderListsRequest(symbol=symbol)
+        return self._invoke(_Call("trading", "ListOrderLists", request,
+                                  lambda r: [OrderList.from_pb(o) for o in r.order_lists], retry=True))
 
     def cancel_conditional(self, symbol: str, conditional_id: int) -> None:
         request = trading_pb2.CancelConditionalOrderRequest(symbol=symbol, conditional_id=conditional_id)

@@ -6,6 +6,10 @@
   perpsim order cancel SYMBOL [ORDER_ID] [--client-id ID] | order cancel-all SYMBOL | order list [SYMBOL]
   perpsim order conditional SYMBOL SIDE [QTY] --type ... --trigger P [--source mark|last|index] ...
   perpsim order conditionals [SYMBOL] | order cancel-conditional SYMBOL ID
+  perpsim order bracket SYMBOL SIDE QTY [PRICE] --take-profit P | --take-profit-limit L  --stop-loss P ...
+  perpsim order oco SYMBOL SIDE QTY --take-profit P | --take-profit-limit L  --stop-loss P [--reduce-only] ...
+  perpsim order oto SYMBOL SIDE QTY [PRICE] (--take-profit ... | --stop-loss ...) [--reduce-only] ...
+  perpsim order lists [SYMBOL] | order cancel-list SYMBOL ID
   perpsim positions [SYMBOL] | balance | preview SYMBOL SIDE QTY [PRICE] [order flags]
   perpsim deposit ASSET AMOUNT | withdraw ASSET AMOUNT | transfer TO_ACCOUNT ASSET AMOUNT
   perpsim watch trades|book|mark|liquidations SYMBOL [--depth N] [--count N]
@@ -78,6 +82,27 @@ def _order_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--good-till-ns", type=int, default=0, help="GTD expiry, ns since the epoch (implies --tif gtd)")
 
 
+def _list_flags(p: argparse.ArgumentParser, entry: bool) -> None:
+    p.add_argument("symbol", metavar="SYMBOL")
+    p.add_argument("side", metavar="SIDE", type=_lower, choices=SIDES,
+                   help="the entry's side (the exits trade the other)" if entry else "the legs' side")
+    p.add_argument("quantity", metavar="QTY")
+    if entry:
+        p.add_argument("price", metavar="PRICE", nargs="?", help="the entry's limit price; none: a market entry")
+        p.add_argument("--tif", type=_lower, choices=TIFS, help="the entry's time in force (default gtc)")
+    p.add_argument("--take-profit", help="take-profit trigger price")
+    p.add_argument("--take-profit-limit", help="its limit price; alone: a resting limit order as the leg")
+    p.add_argument("--stop-loss", help="stop-loss trigger price")
+    p.add_argument("--stop-loss-limit", help="its limit price (a stop limit)")
+    p.add_argument("--source", type=_lower, default="last", choices=("mark", "last", "index"),
+                   help="trigger source of the conditional legs")
+    if p.prog.split()[-1] != "bracket":  # a bracket's exits always are
+        p.add_argument("--reduce-only", action="store_true", help="the exits only reduce the position")
+    p.add_argument("--position-side", type=_lower, choices=POSITION_SIDES, help="hedge mode: long or short")
+    p.add_argument("--client-id", help="client id of the list")
+    p.add_argument("--good-till-ns", type=int, default=0, help="GTD: the whole list expires then (ns, venue time)")
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add the client commands to the `perpsim` sub-command parser."""
     common = _common()
@@ -121,6 +146,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--price-protect", action="store_true")
     p.add_argument("--callback", help="trailing callback rate as a fraction, e.g. 0.01")
     p.add_argument("--activation", help="trailing activation price")
+    p.add_argument("--good-till-ns", type=int, default=0, help="GTD expiry, ns since the epoch (venue time)")
+    for name, help in (("bracket", "an entry whose fills arm a take-profit and a stop-loss (one cancels the other)"),
+                       ("oco", "two legs at once, one cancels the other"),
+                       ("oto", "an entry whose fills arm one exit leg")):
+        _list_flags(leaf(order_sub, name, _order_list_place, help), entry=name != "oco")
+    p = leaf(order_sub, "lists", _order_lists, "working order lists (OCO, OTO, brackets)")
+    p.add_argument("symbol", metavar="SYMBOL", nargs="?", default="")
+    p = leaf(order_sub, "cancel-list", _order_cancel_list, "cancel an order list")
+    p.add_argument("symbol", metavar="SYMBOL")
+    p.add_argument("list_id", metavar="ID", type=int)
     p = leaf(order_sub, "conditionals", _order_conditionals, "resting conditional orders")
     p.add_argument("symbol", metavar="SYMBOL", nargs="?", default="")
     p = leaf(order_sub, "cancel-conditional", _order_cancel_conditional, "cancel a conditional order")
@@ -382,13 +417,17 @@ def _order_cancel_all(c, a, out: _Out) -> int:
     return 0
 
 
-def _order_list(c, a, out: _Out) -> int:
-    orders = c.open_orders(a.symbol)
+def _listing(out: _Out, items: list, columns: list[str], row: Callable[[Any], list]) -> int:
+    """Items as JSON, or as a table of their rows."""
     if out.json:
-        out.data(orders)
+        out.data(items)
     else:
-        out.table(_ORDER_COLUMNS, [_order_row(o) for o in orders])
+        out.table(columns, [row(o) for o in items])
     return 0
+
+
+def _order_list(c, a, out: _Out) -> int:
+    return _listing(out, c.open_orders(a.symbol), _ORDER_COLUMNS, _order_row)
 
 
 _COND_COLUMNS = ["id", "symbol", "side", "type", "quantity", "trigger", "limit", "source", "callback"]
@@ -406,7 +445,7 @@ def _order_conditional(c, a, out: _Out) -> int:
     cid = c.place_conditional(a.symbol, a.side, a.quantity, type=a.cond_type, trigger_price=a.trigger,
                               price=a.limit, source=a.source, reduce_only=a.reduce_only,
                               close_position=a.close_position, price_protect=a.price_protect,
-                              callback_rate=a.callback, activation_price=a.activation)
+                              callback_rate=a.callback, activation_price=a.activation, good_till_ns=a.good_till_ns)
     if out.json:
         out.data({"conditional_id": cid})
     else:
@@ -423,13 +462,56 @@ def _order_conditionals(c, a, out: _Out) -> int:
     return 0
 
 
+def _canceled(out: _Out, key: str, ident: int, what: str) -> int:
+    if out.json:
+        out.data({key: ident, "canceled": True})
+    else:
+        print(f"canceled {what} {ident}")
+    return 0
+
+
 def _order_cancel_conditional(c, a, out: _Out) -> int:
     c.cancel_conditional(a.symbol, a.conditional_id)
+    return _canceled(out, "conditional_id", a.conditional_id, "conditional order")
+
+
+def _leg_text(leg) -> str | None:
+    if leg is None:
+        return None
+    prices = " ".join(f"{k} {_text(v)}" for k, v in (("at", leg.trigger_price), ("limit", leg.price)) if v is not None)
+    return f"{leg.type} {prices}"
+
+
+_LIST_COLUMNS = ["id", "symbol", "type", "side", "quantity", "entry", "take_profit", "stop_loss", "covered", "status"]
+
+
+def _list_row(o) -> list:
+    return [o.list_id, o.symbol, o.type, o.side, o.quantity, o.entry_price or ("-" if o.type == "oco" else "market"),
+            _leg_text(o.take_profit), _leg_text(o.stop_loss), o.covered_quantity, o.status]
+
+
+def _order_list_place(c, a, out: _Out) -> int:
+    kind = a.order_command
+    o = c.place_order_list(a.symbol, kind, a.side, a.quantity, getattr(a, "price", None),
+                           take_profit=a.take_profit, take_profit_limit=a.take_profit_limit, stop_loss=a.stop_loss,
+                           stop_loss_limit=a.stop_loss_limit, source=a.source,
+                           reduce_only=getattr(a, "reduce_only", False), time_in_force=getattr(a, "tif", None),
+                           position_side=a.position_side, good_till_ns=a.good_till_ns, client_order_id=a.client_id)
     if out.json:
-        out.data({"conditional_id": a.conditional_id, "canceled": True})
+        out.data(o)
     else:
-        print(f"canceled conditional order {a.conditional_id}")
+        out.fields([*zip(_LIST_COLUMNS, _list_row(o), strict=True), ("entry_order_id", o.entry_order_id or None),
+                    ("take_profit_id", o.take_profit_id or None), ("stop_loss_id", o.stop_loss_id or None)])
     return 0
+
+
+def _order_lists(c, a, out: _Out) -> int:
+    return _listing(out, c.order_lists(a.symbol), _LIST_COLUMNS, _list_row)
+
+
+def _order_cancel_list(c, a, out: _Out) -> int:
+    c.cancel_order_list(a.symbol, a.list_id)
+    return _canceled(out, "list_id", a.list_id, "order list")
 
 
 def _positions(c, a, out: _Out) -> int:

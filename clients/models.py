@@ -28,6 +28,8 @@ __all__ = [
     "NewAccount",
     "Order",
     "OrderBook",
+    "OrderList",
+    "OrderListLeg",
     "Position",
     "Preview",
     "ShockResult",
@@ -62,6 +64,7 @@ _PREFIXES = {
     "Side": "SIDE_", "OrderType": "ORDER_TYPE_", "TimeInForce": "TIME_IN_FORCE_",
     "SelfTradePrevention": "SELF_TRADE_PREVENTION_", "PositionSide": "POSITION_SIDE_",
     "MarginMode": "MARGIN_MODE_", "OrderStatus": "ORDER_STATUS_", "Liquidity": "LIQUIDITY_",
+    "OrderListType": "ORDER_LIST_TYPE_", "LegType": "LEG_TYPE_", "TriggerSource": "TRIGGER_SOURCE_",
 }
 
 
@@ -217,6 +220,52 @@ class Order(_Model):
     @property
     def remaining_quantity(self) -> Decimal:
         return self.quantity - self.filled_quantity
+
+
+@dataclass(frozen=True, slots=True)
+class OrderListLeg(_Model):
+    type: str  # "limit" | "stop_market" | "stop_limit" | "take_profit_market" | "take_profit_limit"
+    trigger_price: Decimal | None
+    price: Decimal | None
+
+    @classmethod
+    def from_pb(cls, leg) -> OrderListLeg | None:
+        if not leg.type:
+            return None
+        return cls(enum_name(common_pb2.LegType, leg.type), dec(leg.trigger_price), dec(leg.price))
+
+
+@dataclass(frozen=True, slots=True)
+class OrderList(_Model):
+    """An OCO, OTO or bracket order list. `status` is "working" while it lives, else how it
+    ended ("done", "canceled", "expired"); the ids are those of its live orders (0: none)."""
+
+    list_id: int
+    symbol: str
+    type: str  # "oco" | "oto" | "bracket"
+    side: str
+    quantity: Decimal
+    entry_price: Decimal | None  # None: a market entry (or an OCO)
+    take_profit: OrderListLeg | None
+    stop_loss: OrderListLeg | None
+    trigger_source: str
+    reduce_only: bool
+    good_till_ns: int
+    client_order_id: str
+    status: str
+    entry_order_id: int
+    take_profit_id: int
+    stop_loss_id: int
+    covered_quantity: Decimal  # what the exits cover now
+
+    @classmethod
+    def from_pb(cls, o) -> OrderList:
+        return cls(o.list_id, o.symbol, enum_name(common_pb2.OrderListType, o.type),
+                   enum_name(common_pb2.Side, o.side), dec0(o.quantity), dec(o.entry_price),
+                   OrderListLeg.from_pb(o.take_profit), OrderListLeg.from_pb(o.stop_loss),
+                   enum_name(common_pb2.TriggerSource, o.trigger_source), o.reduce_only, o.good_till_time_ns,
+                   o.client_order_id, o.status.lower(), o.entry_order_id, o.take_profit_id, o.stop_loss_id,
+                   dec0(o.covered_quantity))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from perpsim.model.enums import ConditionalKind, OrderKind, PositionSide, StpMode, TimeInForce, TriggerSource
+from perpsim.model.enums import (
+    ConditionalKind,
+    LegType,
+    OrderKind,
+    PositionSide,
+    StpMode,
+    TimeInForce,
+    TriggerSource,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +110,9 @@ class PlaceConditional:
     qty: lots (0 with close_position, which closes whatever the position is when it fires);
     trigger_price: ticks (not for trailing); price: the limit of *_LIMIT kinds (ticks);
     callback_rate: trailing callback scaled by 1e8 (0.1 %..10 %); activation_price: ticks, 0 =
-    active at once; price_protect: do not fire while mark and last diverge beyond the bound."""
+    active at once; price_protect: do not fire while mark and last diverge beyond the bound;
+    tif GTD with expire_ts (ns): the order expires when a command at or after expire_ts arrives
+    (a *_LIMIT order it placed before then rests GTD until the same time)."""
 
     ts: int
     account: int
@@ -121,6 +131,7 @@ class PlaceConditional:
     position_side: int = PositionSide.BOTH
     tif: int = TimeInForce.GTC
     client_order_id: str = ""
+    expire_ts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +140,55 @@ class CancelConditional:
     account: int
     symbol: str
     order_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrderList:
+    """A contingent order list (ListKind): OCO, OTO or BRACKET.
+
+    OTO and BRACKET have an entry order (side, qty lots, entry_price ticks, 0 = a market order;
+    entry_tif) whose fills arm the exits, sized to what has filled and growing with later fills;
+    the exits trade the other side. OCO has no entry: its two legs trade `side`, qty each, live at
+    once. Two exits are one-cancels-the-other: a partial fill of one shrinks the other by as
+    much; one that fills completely or fires ends the list (the other and the entry's unfilled
+    rest are canceled).
+
+    tp_type: LIMIT (a resting order at tp_price), TAKE_PROFIT_MARKET (at tp_trigger) or
+    TAKE_PROFIT_LIMIT (tp_trigger, then a limit at tp_price); sl_type: STOP_MARKET (sl_trigger)
+    or STOP_LIMIT (sl_trigger, sl_price); NONE: no such leg (OTO has exactly one). Conditional
+    legs watch `source`. reduce_only: the exits only reduce the position (BRACKET exits always
+    do). expire_ts: GTD, the whole list expires at this command time (ns; 0 = good till
+    canceled). client_order_id: the client's id of the list."""
+
+    ts: int
+    account: int
+    symbol: str
+    kind: int
+    side: int
+    qty: int
+    entry_price: int = 0
+    entry_tif: int = TimeInForce.GTC
+    tp_type: int = LegType.NONE
+    tp_trigger: int = 0
+    tp_price: int = 0
+    sl_type: int = LegType.NONE
+    sl_trigger: int = 0
+    sl_price: int = 0
+    source: int = TriggerSource.LAST
+    reduce_only: bool = False
+    position_side: int = PositionSide.BOTH
+    expire_ts: int = 0
+    client_order_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrderList:
+    """Cancel an order list: its entry's unfilled rest and its exit legs."""
+
+    ts: int
+    account: int
+    symbol: str
+    list_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,5 +233,5 @@ class AdvanceClock:
 Command = (
     Deposit | Withdraw | Transfer | SetLeverage | SetMarginMode | SetPositionMode | AdjustIsolatedMargin
     | PlaceOrder | CancelOrder | CancelAll | SetIndexPrice | FundInsurance | AdvanceClock
-    | PlaceConditional | CancelConditional
+    | PlaceConditional | CancelConditional | PlaceOrderList | CancelOrderList
 )

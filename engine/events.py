@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from perpsim.engine.book_types import BookEvent
+from perpsim.engine.commands import PlaceOrder
 
 
 class CommandRejected(NamedTuple):
@@ -25,6 +26,17 @@ class OrderEvent(NamedTuple):
     symbol: str
     event: BookEvent
     liquidation: bool = False
+
+
+class OrderPlaced(NamedTuple):
+    """The venue placed an order for an account: a fired conditional order or an order of an
+    order list (`by`: the conditional or list id). `order` is what it placed; the order's book
+    events come before this one."""
+
+    symbol: str
+    order_id: int
+    by: int
+    order: PlaceOrder
 
 
 class BalanceChanged(NamedTuple):
@@ -86,11 +98,35 @@ class AutoDeleveraged(NamedTuple):
 class ConditionalEvent(NamedTuple):
     """A conditional order's life: NEW, TRIGGERED (order_id of the order it placed),
     REJECTED_AT_TRIGGER (reason: the RejectReason of that order), SUPPRESSED (price protection
-    held it back; it stays armed), CANCELED."""
+    held it back; it stays armed), CANCELED (reason: USER_IN_LIQUIDATION when a liquidation
+    canceled it, REDUCE_ONLY_REJECTED when the position it would reduce closed or reversed),
+    EXPIRED (GTD)."""
 
     symbol: str
     conditional_id: int
     account: int
     status: str
+    order_id: int = 0
+    reason: int = 0
+
+
+class ListEvent(NamedTuple):
+    """An order list's life (PlaceOrderList), each change with its cause:
+
+    NEW (order_id: the entry's, 0 for OCO), ARMED (the entry filled: the exits now cover `qty`
+    lots; cause entry_partially_filled / entry_filled), REDUCED (an exit filled partly: the
+    other now covers `qty`; cause leg_filled), ENTRY_CLOSED (the entry ended after some fills;
+    the exits keep covering `qty`; cause entry_canceled / entry_unfilled), LEG_REJECTED (an exit
+    could not be placed when armed; reason: the RejectReason; it is retried on the next fill),
+    DONE (cause exit_filled / exit_triggered / exit_rejected, reason set for the last),
+    CANCELED (cause canceled, leg_canceled, entry_canceled, entry_unfilled, position_closed,
+    liquidation, auto_deleverage), EXPIRED (GTD)."""
+
+    symbol: str
+    list_id: int
+    account: int
+    status: str
+    cause: str = ""
+    qty: int = 0
     order_id: int = 0
     reason: int = 0

@@ -20,10 +20,14 @@ positions), fees, rounding dust, and per market a "pnl" pool whose balance is al
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import heapq
 import math
+from collections import deque
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import NamedTuple
 
 from perpsim.engine import commands as C
 from perpsim.engine.book_types import BookLimits, make_book
@@ -35,14 +39,19 @@ from perpsim.engine.events import (
     FundingSettled,
     InsuranceFundChanged,
     Liquidation,
+    ListEvent,
     MarkPriceChanged,
     OrderEvent,
+    OrderPlaced,
     PositionChanged,
 )
 from perpsim.engine.triggers import TriggerIndex, stop_direction, would_activate, would_trigger
 from perpsim.model.enums import (
     ConditionalKind,
     EventKind,
+    ExpireCause,
+    LegType,
+    ListKind,
     OrderKind,
     PositionSide,
     Side,
@@ -89,13 +98,70 @@ IF_ACCOUNT = 0
 DEFAULT_LEVERAGE = 20
 BOTH, LONG, SHORT = PositionSide.BOTH, PositionSide.LONG, PositionSide.SHORT
 _NEVER_STALE = 1 << 62
-#: Conditional orders per account and market (Binance MAX_NUM_ALGO_ORDERS).
-MAX_CONDITIONAL_ORDERS = 100
 #: Trailing callback rate bounds (0.1 %..10 %) and price protection (mark vs last), scaled 1e8.
 CALLBACK_MIN, CALLBACK_MAX, TRIGGER_PROTECT = 100_000, 10_000_000, 5_000_000
 #: Book levels read for an impact price; deeper than any impact notional needs in practice.
 _IMPACT_LEVELS = 1_000
 _HANDLERS: dict[type, object] = {}  # command type -> Exchange method, filled on first use
+
+
+#: The conditional order kind of each conditional leg type of an order list.
+_LEG_KIND = {LegType.STOP_MARKET: ConditionalKind.STOP_MARKET, LegType.STOP_LIMIT: ConditionalKind.STOP_LIMIT,
+             LegType.TAKE_PROFIT_MARKET: ConditionalKind.TAKE_PROFIT_MARKET,
+             LegType.TAKE_PROFIT_LIMIT: ConditionalKind.TAKE_PROFIT_LIMIT}
+#: The leg types allowed as an order list's take-profit (index 0) and stop-loss (index 1) leg.
+_LEG_TYPES = ({LegType.NONE, LegType.LIMIT, LegType.TAKE_PROFIT_MARKET, LegType.TAKE_PROFIT_LIMIT},
+              {LegType.NONE, LegType.STOP_MARKET, LegType.STOP_LIMIT})
+#: Why an order left the book, as an order list's cause.
+_GONE = {EventKind.CANCELED: "canceled", ExpireCause.GTD: "expired", ExpireCause.UNFILLED: "unfilled",
+         ExpireCause.SELF_TRADE: "self_trade"}
+
+
+def _legs(c: C.PlaceOrderList) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """(type, trigger, price) of the take-profit and the stop-loss leg (type NONE: absent)."""
+    return (c.tp_type, c.tp_trigger, c.tp_price), (c.sl_type, c.sl_trigger, c.sl_price)
+
+
+def _exit_side(c: C.PlaceOrderList) -> int:
+    return c.side if c.kind == ListKind.OCO else 1 - c.side
+
+
+def _closing(c: C.PlaceConditional) -> bool:
+    """True if a conditional order only closes its position: reduce-only, close-position, or
+    in hedge mode a SELL on LONG / BUY on SHORT."""
+    hedge_close = c.position_side != BOTH and (c.position_side == LONG) != (c.side == Side.BUY)
+    return c.reduce_only or c.close_position or hedge_close
+
+
+def _plain(cmd) -> tuple:
+    """A command's fields as plain ints and strs (an IntEnum and its value hash alike)."""
+    return tuple(v if isinstance(v, str) else int(v) for v in dataclasses.astuple(cmd))
+
+
+class _Note(NamedTuple):
+    """Something that happened to an order of an order list, carried out after the operation
+    that caused it (never in the middle of one): "fill" (qty, leaves) or "gone" (cause, reason)."""
+
+    symbol: str
+    order_id: int
+    what: str
+    qty: int = 0
+    leaves: int = 0
+    cause: str = ""
+    reason: int = 0
+
+
+@dataclass
+class _List:
+    """A live order list: its entry while it works (order id, 0: none), the lots its exits cover
+    (`armed`: what the entry has filled; OCO: its quantity) and have filled (`closed`), and the
+    ids of its take-profit and stop-loss legs while they are live (0: not)."""
+
+    cmd: C.PlaceOrderList
+    entry: int = 0
+    armed: int = 0
+    closed: int = 0
+    legs: list[int] = field(default_factory=lambda: [0, 0])
 
 
 def _inverse_leg(m: _Market, p: Position) -> InverseLeg:
@@ -145,6 +211,13 @@ class _Market:
     # and the room check never scan the whole book
     reduce_only: dict[tuple[int, int], set[int]] = field(default_factory=dict)
     observed: dict[int, int] = field(default_factory=dict)
+    # closing conditional orders per (account, position side): canceled when that position
+    # closes or reverses
+    exit_conditionals: dict[tuple[int, int], set[int]] = field(default_factory=dict)
+    # order lists: by list id, the list of each live entry and leg id, the list ids per account
+    lists: dict[int, _List] = field(default_factory=dict)
+    list_of: dict[int, int] = field(default_factory=dict)
+    lists_of: dict[int, set[int]] = field(default_factory=dict)
     # per account, the exact notional of its open orders that can open exposure (what their
     # initial margin is computed on), kept as orders are accepted, filled and removed
     order_value: dict[int, int | Fraction] = field(default_factory=dict)
@@ -307,6 +380,10 @@ class Exchange:
         self._liquidating: set[tuple[str, int, int]] = set()
         self._adl_queue: dict[tuple[str, bool], list] = {}
         self._sweep_due = False  # a mark moved: every market is swept at the next settle
+        # (expire_ts, symbol, id) of GTD conditional orders and order lists; stale entries are skipped
+        self._expiries: list[tuple[int, str, int]] = []
+        self._notes: deque[_Note] = deque()  # what order lists still have to act on
+        self._due: list[tuple[str, int, int]] = []  # (symbol, id, price): armed legs that fire at once
 
     # ================================================================== commands
 
@@ -318,6 +395,7 @@ class Exchange:
             return [CommandRejected(type(cmd).__name__, getattr(cmd, "account", 0), R.STALE_TIMESTAMP,
                                     (("ts", cmd.ts), ("last_ts", self.ts)))]
         self._advance(cmd.ts)
+        self._expire()
         handler = _HANDLERS.get(type(cmd))
         if handler is None:  # each command type's handler is the method named after it
             handler = _HANDLERS[type(cmd)] = getattr(Exchange, "_" + type(cmd).__name__)
@@ -325,6 +403,7 @@ class Exchange:
         self._settle()
         self._fire_triggers()
         self._trim_reduce_only()
+        self._run_lists()
         return self._events
 
     def _settle(self) -> None:
@@ -490,11 +569,13 @@ class Exchange:
             return self._reject(cmd, R.QUANTITY_TOO_LARGE, qty=cmd.qty)
         if not market_kind and not lo <= cmd.price <= hi:
             return self._reject(cmd, R.INVALID_PRICE, price=cmd.price)
+        if (cmd.tif == TimeInForce.GTD) != bool(cmd.expire_ts) or (cmd.expire_ts and cmd.expire_ts <= cmd.ts):
+            return self._reject(cmd, R.INVALID_GTD_TIME, tif=cmd.tif, expire_ts=cmd.expire_ts, ts=cmd.ts)
         now = self._source_price(m, cmd.source)
         if now is None:
             return self._reject(cmd, R.INVALID_PRICE, problem="the trigger source has no price yet")
-        if m.conditional_count.get(cmd.account, 0) >= MAX_CONDITIONAL_ORDERS:
-            return self._reject(cmd, R.MAX_OPEN_ORDERS, limit=MAX_CONDITIONAL_ORDERS)
+        if not self._room_for_algo(cmd, m, 1):
+            return None
         index, cid = m.triggers[cmd.source], self.next_order_id
         if cmd.kind == ConditionalKind.TRAILING_STOP_MARKET:
             if not CALLBACK_MIN <= cmd.callback_rate <= CALLBACK_MAX:
@@ -524,21 +605,66 @@ class Exchange:
             return self._reject(cmd, R.UNKNOWN_ORDER, order_id=cmd.order_id)
         self._drop_conditional(m, cmd.order_id, "CANCELED")
 
+    def _room_for_algo(self, cmd, m: _Market, algo: int) -> bool:
+        """Whether the account may add `algo` conditional orders (MAX_NUM_ALGO_ORDERS, counting
+        the legs its order lists have yet to arm) and as many orders in all (MAX_NUM_ORDERS,
+        open and conditional together); rejects the command if not."""
+        used = m.conditional_count.get(cmd.account, 0) + sum(
+            self._unarmed_algo(m.lists[gid]) for gid in m.lists_of.get(cmd.account, ()))
+        if used + algo > m.spec.max_algo_orders:
+            self._reject(cmd, R.MAX_ALGO_ORDERS, limit=m.spec.max_algo_orders)
+            return False
+        if m.book.open_orders(cmd.account) + used + algo > m.spec.max_open_orders:
+            self._reject(cmd, R.MAX_OPEN_ORDERS, limit=m.spec.max_open_orders)
+            return False
+        return True
+
+    @staticmethod
+    def _unarmed_algo(g: _List) -> int:
+        """Conditional legs an order list will arm once its entry fills (0 once armed)."""
+        return 0 if g.armed else sum(t not in (LegType.NONE, LegType.LIMIT) for t, _, _ in _legs(g.cmd))
+
     def _keep_conditional(self, m: _Market, cid: int, c: C.PlaceConditional) -> None:
         m.conditionals[cid] = c
         m.conditional_count[c.account] = m.conditional_count.get(c.account, 0) + 1
+        if _closing(c):
+            m.exit_conditionals.setdefault((c.account, c.position_side), set()).add(cid)
+        if c.expire_ts:
+            heapq.heappush(self._expiries, (c.expire_ts, m.symbol, cid))
 
     def _pop_conditional(self, m: _Market, cid: int) -> C.PlaceConditional:
         c = m.conditionals.pop(cid)
         left = m.conditional_count.pop(c.account) - 1
         if left:
             m.conditional_count[c.account] = left
+        if _closing(c):
+            ids = m.exit_conditionals[(c.account, c.position_side)]
+            ids.discard(cid)
+            if not ids:
+                del m.exit_conditionals[(c.account, c.position_side)]
         return c
 
-    def _drop_conditional(self, m: _Market, cid: int, status: str) -> None:
+    def _drop_conditional(self, m: _Market, cid: int, status: str, reason: int = 0) -> None:
         c = self._pop_conditional(m, cid)
         m.triggers[c.source].remove(cid)
-        self._events.append(ConditionalEvent(m.symbol, cid, c.account, status))
+        self._events.append(ConditionalEvent(m.symbol, cid, c.account, status, reason=int(reason)))
+        if cid in m.list_of:
+            self._notes.append(_Note(m.symbol, cid, "gone", cause="expired" if status == "EXPIRED" else "canceled",
+                                     reason=int(reason)))
+
+    def _expire(self) -> None:
+        """GTD conditional orders and order lists whose time has come (expire_ts ≤ now) expire,
+        in expiry, market, id order; a list's orders in the book expire there (book.advance)."""
+        while self._expiries and self._expiries[0][0] <= self.ts:
+            at, symbol, oid = heapq.heappop(self._expiries)
+            m = self.markets[symbol]
+            c = m.conditionals.get(oid)
+            if c is not None and c.expire_ts == at:
+                self._drop_conditional(m, oid, "EXPIRED")
+            elif oid in m.lists:
+                m.book.advance(self.ts)
+                self._book_events(m)
+                self._end_list(m, oid, "EXPIRED", "expired")
 
     def _trim_reduce_only(self) -> None:
         """Resting reduce-only (and hedge-mode closing) orders may never increase or flip a
@@ -551,6 +677,7 @@ class Exchange:
             m = self.markets[symbol]
             lots = m.positions[(account, pside)].lots if (account, pside) in m.positions else 0
             closing = Side.SELL if lots > 0 else Side.BUY
+            self._fit_exits(m, account, pside, lots, closing)
             for oid in self._reduce_only_ids(m, account, pside):
                 if not lots or m.orders[oid].side != closing:
                     m.book.cancel(oid, self.ts)
@@ -599,7 +726,7 @@ class Exchange:
         MARK, LAST, INDEX order, each index's firing order within (deterministic)."""
         moved = True
         while moved:
-            moved = False
+            moved = self._run_lists()
             for m in self.markets.values():
                 if not m.conditionals:
                     continue
@@ -609,8 +736,11 @@ class Exchange:
                         continue
                     m.observed[source] = price
                     for cid in m.triggers[source].on_price(price):
+                        if cid not in m.conditionals:
+                            continue  # ended with its order list by an earlier one
                         moved = True
                         self._fire(m, cid, price)
+                        self._run_lists()
             if moved:
                 self._settle()
 
@@ -626,32 +756,331 @@ class Exchange:
                 m.triggers[c.source].add_stop(cid, stop_direction(Side(c.side), take_profit), c.trigger_price)
             self._events.append(ConditionalEvent(m.symbol, cid, c.account, "SUPPRESSED"))
             return
+        gid = m.list_of.pop(cid, None)
+        if gid is not None:  # one-cancels-the-other: the list's other orders go before this one is placed
+            g = m.lists[gid]
+            g.legs[g.legs.index(cid)] = 0
+            self._cancel_list_orders(m, g, "CANCELED")
         qty = c.qty
         if c.close_position:
             pos = m.positions.get((c.account, c.position_side), Position())
             qty = abs(pos.closing_qty((1 if c.side == Side.BUY else -1) * abs(pos.lots)))
-            if qty == 0:
-                self._events.append(ConditionalEvent(m.symbol, cid, c.account, "REJECTED_AT_TRIGGER",
-                                                     reason=int(R.REDUCE_ONLY_REJECTED)))
-                return
         market = c.kind in (ConditionalKind.STOP_MARKET, ConditionalKind.TAKE_PROFIT_MARKET,
                             ConditionalKind.TRAILING_STOP_MARKET)
-        order = C.PlaceOrder(self.ts, c.account, c.symbol, c.side, qty, 0 if market else c.price,
-                             OrderKind.MARKET if market else OrderKind.LIMIT,
-                             TimeInForce.IOC if market else c.tif, StpMode.NONE,
-                             # hedge mode closes through the position side, never reduce_only
-                             (c.reduce_only or c.close_position) and c.account not in self.hedge, 0,
-                             c.position_side, c.client_order_id)
+        if qty == 0:
+            oid, reason = 0, int(R.REDUCE_ONLY_REJECTED)
+        else:
+            gtd = not market and c.tif == TimeInForce.GTD
+            oid, reason = self._place_for(m, cid, C.PlaceOrder(
+                self.ts, c.account, c.symbol, c.side, qty, 0 if market else c.price,
+                OrderKind.MARKET if market else OrderKind.LIMIT, TimeInForce.IOC if market else c.tif, StpMode.NONE,
+                # hedge mode closes through the position side, never reduce_only
+                (c.reduce_only or c.close_position) and c.account not in self.hedge, c.expire_ts if gtd else 0,
+                c.position_side, c.client_order_id))
+        self._events.append(ConditionalEvent(m.symbol, cid, c.account, "REJECTED_AT_TRIGGER" if reason else
+                                             "TRIGGERED", order_id=oid, reason=reason))
+        if gid is not None:
+            self._end_list(m, gid, "DONE", "exit_rejected" if reason else "exit_triggered", oid, reason)
+
+    def _place_for(self, m: _Market, by: int, order: C.PlaceOrder) -> tuple[int, int]:
+        """Place an order the venue makes on an account's behalf (`by`: a fired conditional
+        order, an order list) with the usual checks: (order id, 0), or (0, reason). A refusal is
+        taken out of the events: it belongs to the conditional order or list, not to the command
+        that caused it (a price move, a fill)."""
         before, oid = len(self._events), self.next_order_id
         self._PlaceOrder(order)
-        rejected = next((e for e in self._events[before:] if isinstance(e, CommandRejected)), None)
-        if rejected is not None:
-            # the refusal belongs to the conditional order, not to the command that moved the price
-            self._events.remove(rejected)
-            self._events.append(ConditionalEvent(m.symbol, cid, c.account, "REJECTED_AT_TRIGGER",
-                                                 reason=rejected.reason))
+        for e in self._events[before:]:
+            if isinstance(e, CommandRejected):
+                self._events.remove(e)
+                return 0, e.reason
+            if isinstance(e, OrderEvent) and e.event.kind == EventKind.REJECTED and e.event.order_id == oid:
+                return 0, e.event.reason
+        self._events.append(OrderPlaced(m.symbol, oid, by, order))
+        return oid, 0
+
+    # ================================================================== order lists
+
+    def _PlaceOrderList(self, cmd: C.PlaceOrderList) -> None:
+        if (m := self._order_market(cmd)) is None:
+            return None
+        legs = _legs(cmd)
+        if cmd.kind not in set(ListKind) or any(t not in allowed for (t, _, _), allowed in zip(legs, _LEG_TYPES,
+                                                                                               strict=True)):
+            return self._reject(cmd, R.INVALID_ORDER_TYPE, kind=cmd.kind, tp_type=cmd.tp_type, sl_type=cmd.sl_type)
+        if sum(t != LegType.NONE for t, _, _ in legs) != (1 if cmd.kind == ListKind.OTO else 2):
+            return self._reject(cmd, R.INVALID_ORDER_TYPE, problem="OCO and BRACKET take both legs, OTO one")
+        if cmd.source not in set(TriggerSource):
+            return self._reject(cmd, R.INVALID_ORDER_TYPE, source=cmd.source)
+        lo, hi, _, max_qty = m.spec.book_limits()
+        if not 0 < cmd.qty <= max_qty:
+            return self._reject(cmd, R.INVALID_QUANTITY, qty=cmd.qty)
+        entry = cmd.kind != ListKind.OCO
+        if entry and cmd.entry_price and not lo <= cmd.entry_price <= hi:
+            return self._reject(cmd, R.INVALID_PRICE, entry_price=cmd.entry_price)
+        if not entry and (cmd.entry_price or cmd.entry_tif != TimeInForce.GTC):
+            return self._reject(cmd, R.INVALID_VALUE, problem="an OCO list has no entry order")
+        if ((cmd.expire_ts and (cmd.expire_ts <= cmd.ts or cmd.entry_tif not in (TimeInForce.GTC, TimeInForce.GTD)))
+                or (not cmd.expire_ts and cmd.entry_tif == TimeInForce.GTD)):
+            return self._reject(cmd, R.INVALID_GTD_TIME, expire_ts=cmd.expire_ts, entry_tif=cmd.entry_tif)
+        for name, (t, trigger, price) in zip(("take_profit", "stop_loss"), legs, strict=True):
+            # a LIMIT leg has only a price, market kinds only a trigger, limit kinds both
+            for value, needed, what in ((trigger, t not in (LegType.NONE, LegType.LIMIT), "trigger"),
+                                        (price, t in (LegType.LIMIT, LegType.STOP_LIMIT, LegType.TAKE_PROFIT_LIMIT),
+                                         "price")):
+                if (not lo <= value <= hi) if needed else value:
+                    return self._reject(cmd, R.INVALID_PRICE, field=f"{name}_{what}", value=value)
+        now = self._source_price(m, cmd.source)
+        if now is None and any(t not in (LegType.NONE, LegType.LIMIT) for t, _, _ in legs):
+            return self._reject(cmd, R.INVALID_PRICE, problem="the trigger source has no price yet")
+        # exits sit on either side of the entry's limit price (of the source price for a market
+        # entry or an OCO): none may be due at once (-2021)
+        ref = cmd.entry_price if entry and cmd.entry_price else now
+        for i, (t, trigger, price) in enumerate(legs):
+            level = price if t == LegType.LIMIT else trigger
+            if t != LegType.NONE and ref is not None and \
+                    would_trigger(stop_direction(Side(_exit_side(cmd)), i == 0), level, ref):
+                return self._reject(cmd, R.WOULD_IMMEDIATELY_TRIGGER, leg=("take_profit", "stop_loss")[i],
+                                    trigger=level, price=ref)
+        g = _List(cmd, armed=0 if entry else cmd.qty)
+        # every conditional leg counts: an OCO's are placed now, the others' once the entry fills
+        if not self._room_for_algo(cmd, m, self._unarmed_algo(_List(cmd))):
+            return None
+        gid = self.next_order_id
+        self.next_order_id += 1
+        before = len(self._events)
+        m.lists[gid] = g
+        m.lists_of.setdefault(cmd.account, set()).add(gid)
+        if entry:
+            g.entry = self.next_order_id
+            m.list_of[g.entry] = gid
+            self._events.append(ListEvent(m.symbol, gid, cmd.account, "NEW", order_id=g.entry))
+            gtd = TimeInForce.GTD if cmd.expire_ts else cmd.entry_tif
+            _, reason = self._place_for(m, gid, C.PlaceOrder(
+                self.ts, cmd.account, cmd.symbol, cmd.side, cmd.qty, cmd.entry_price,
+                OrderKind.LIMIT if cmd.entry_price else OrderKind.MARKET,
+                gtd if cmd.entry_price else TimeInForce.IOC, StpMode.NONE, False,
+                cmd.expire_ts if cmd.entry_price else 0, cmd.position_side, cmd.client_order_id))
         else:
-            self._events.append(ConditionalEvent(m.symbol, cid, c.account, "TRIGGERED", order_id=oid))
+            self._events.append(ListEvent(m.symbol, gid, cmd.account, "NEW", qty=cmd.qty))
+            reason = self._arm(m, gid, g, cmd.qty)
+        if reason:  # an order of the list was refused: undo the list, its legs and its ids
+            for lid in (g.entry, *g.legs):
+                m.list_of.pop(lid, None)
+                if lid in m.conditionals:
+                    self._pop_conditional(m, lid)
+                    m.triggers[cmd.source].remove(lid)
+            del m.lists[gid]
+            self._end_list_index(m, cmd.account, gid)
+            self.next_order_id = gid
+            self._events[before:] = [e for e in self._events[before:] if not (
+                (isinstance(e, ListEvent) and e.list_id == gid)
+                or (isinstance(e, ConditionalEvent) and e.conditional_id > gid))]
+            return self._reject(cmd, R(reason), problem="an order of the list was refused")
+        if cmd.expire_ts:
+            heapq.heappush(self._expiries, (cmd.expire_ts, m.symbol, gid))
+
+    def _CancelOrderList(self, cmd: C.CancelOrderList) -> None:
+        if (m := self._market(cmd)) is None:
+            return None
+        g = m.lists.get(cmd.list_id)
+        if g is None or g.cmd.account != cmd.account:  # never reveal another account's list
+            return self._reject(cmd, R.UNKNOWN_ORDER, list_id=cmd.list_id)
+        self._end_list(m, cmd.list_id, "CANCELED", "canceled")
+
+    def _run_lists(self) -> bool:
+        """Carry out, in order, what happened to order lists' orders since the last call (fills,
+        orders gone, legs fired) and fire legs that were armed past their trigger. Runs between
+        operations, never inside one. True if anything was done."""
+        did = False
+        while self._notes or self._due:
+            if self._due:
+                symbol, cid, price = self._due.pop(0)
+                m = self.markets[symbol]
+                if cid in m.conditionals:
+                    did = True
+                    self._fire(m, cid, price)
+                continue
+            n = self._notes.popleft()
+            m = self.markets[n.symbol]
+            gid = m.list_of.get(n.order_id)
+            if gid is None:
+                continue  # the list ended meanwhile
+            did = True
+            g = m.lists[gid]
+            if n.order_id == g.entry:
+                self._entry_note(m, gid, g, n)
+            else:
+                self._leg_note(m, gid, g, n)
+        return did
+
+    def _entry_note(self, m: _Market, gid: int, g: _List, n: _Note) -> None:
+        account = g.cmd.account
+        if n.what == "fill":
+            g.armed += n.qty
+            if not n.leaves:
+                del m.list_of[g.entry]
+                g.entry = 0
+            self._events.append(ListEvent(m.symbol, gid, account, "ARMED", "entry_partially_filled" if n.leaves
+                                          else "entry_filled", g.armed - g.closed))
+            reason = self._arm(m, gid, g, n.qty)
+            if reason:
+                self._events.append(ListEvent(m.symbol, gid, account, "LEG_REJECTED", "leg_rejected",
+                                              g.armed - g.closed, reason=reason))
+                if not g.entry and not any(g.legs):  # nothing left to arm it again
+                    self._end_list(m, gid, "CANCELED", "leg_rejected", reason=reason)
+            return
+        del m.list_of[g.entry]
+        g.entry = 0
+        if n.cause == "expired":
+            self._end_list(m, gid, "EXPIRED", "expired")
+        elif not any(g.legs):
+            self._end_list(m, gid, "CANCELED", "entry_" + n.cause)
+        else:
+            self._events.append(ListEvent(m.symbol, gid, account, "ENTRY_CLOSED", "entry_" + n.cause,
+                                          g.armed - g.closed))
+
+    def _leg_note(self, m: _Market, gid: int, g: _List, n: _Note) -> None:
+        i = g.legs.index(n.order_id)
+        if n.what == "fill" and n.leaves:  # a limit leg filled partly: the other covers less
+            g.closed += n.qty
+            if g.legs[1 - i]:
+                self._grow_leg(m, g, 1 - i, -n.qty)
+            self._events.append(ListEvent(m.symbol, gid, g.cmd.account, "REDUCED", "leg_filled", g.armed - g.closed))
+            return
+        del m.list_of[n.order_id]
+        g.legs[i] = 0
+        if n.what == "fill":
+            g.closed += n.qty
+            self._end_list(m, gid, "DONE", "exit_filled")
+        elif n.cause == "expired":
+            self._end_list(m, gid, "EXPIRED", "expired")
+        else:
+            self._end_list(m, gid, "CANCELED", "leg_canceled", reason=n.reason)
+
+    def _arm(self, m: _Market, gid: int, g: _List, qty: int) -> int:
+        """Put the list's exits in force for `qty` more lots: a live leg grows by qty, a leg not
+        live yet is placed for all the list covers. 0, or the RejectReason of a leg that could
+        not be placed (the others are in force)."""
+        refused = 0
+        for i, (t, _, _) in enumerate(_legs(g.cmd)):
+            if t == LegType.NONE:
+                continue
+            if g.legs[i]:
+                self._grow_leg(m, g, i, qty)
+            else:
+                refused = self._open_leg(m, gid, g, i, g.armed - g.closed) or refused
+        return refused
+
+    def _open_leg(self, m: _Market, gid: int, g: _List, i: int, qty: int) -> int:
+        """Place leg i (0 take-profit, 1 stop-loss) for qty lots; 0 or the RejectReason. A
+        conditional leg whose trigger the source has already crossed fires at once."""
+        c, (t, trigger, price) = g.cmd, _legs(g.cmd)[i]
+        side, tif = _exit_side(c), TimeInForce.GTD if c.expire_ts else TimeInForce.GTC
+        reduce_only = (c.reduce_only or c.kind == ListKind.BRACKET) and c.account not in self.hedge
+        lid = g.legs[i] = self.next_order_id
+        m.list_of[lid] = gid
+        if t == LegType.LIMIT:
+            _, reason = self._place_for(m, gid, C.PlaceOrder(self.ts, c.account, c.symbol, side, qty, price,
+                                                             OrderKind.LIMIT, tif, StpMode.NONE, reduce_only,
+                                                             c.expire_ts, c.position_side))
+            if reason:
+                del m.list_of[lid]
+                g.legs[i] = 0
+            return reason
+        self.next_order_id += 1
+        kind = _LEG_KIND[t]
+        self._keep_conditional(m, lid, C.PlaceConditional(
+            self.ts, c.account, c.symbol, side, qty, kind, trigger,
+            price if kind in (ConditionalKind.STOP_LIMIT, ConditionalKind.TAKE_PROFIT_LIMIT) else 0, c.source,
+            reduce_only, position_side=c.position_side, tif=tif, expire_ts=c.expire_ts))
+        self._events.append(ConditionalEvent(m.symbol, lid, c.account, "NEW"))
+        direction, now = stop_direction(Side(side), i == 0), self._source_price(m, c.source)
+        if now is not None and would_trigger(direction, trigger, now):
+            self._due.append((m.symbol, lid, now))
+        else:
+            m.triggers[c.source].add_stop(lid, direction, trigger)
+        return 0
+
+    def _grow_leg(self, m: _Market, g: _List, i: int, delta: int) -> None:
+        """Resize leg i by delta lots (a leg brought to nothing is canceled; the list goes on)."""
+        lid = g.legs[i]
+        c, o = m.conditionals.get(lid), m.orders.get(lid)
+        size = c.qty if c is not None else o.leaves if o is not None else 0
+        if not size:
+            return  # filled or gone within this command: its own note follows
+        if size + delta <= 0:
+            del m.list_of[lid]
+            g.legs[i] = 0
+            if c is not None:
+                self._drop_conditional(m, lid, "CANCELED")
+            else:
+                m.book.cancel(lid, self.ts)
+                self._book_events(m)
+        elif c is not None:
+            m.conditionals[lid] = dataclasses.replace(c, qty=size + delta)
+        else:
+            m.book.amend(lid, o.price, size + delta, self.ts)
+            self._book_events(m)
+
+    def _end_list(self, m: _Market, gid: int, status: str, cause: str, order_id: int = 0, reason: int = 0) -> None:
+        """End an order list: its live legs and the entry's unfilled rest are canceled (expired),
+        with `reason` on the legs' events; then the list's event (order_id: the order a fired
+        leg placed)."""
+        g = m.lists.pop(gid)
+        self._end_list_index(m, g.cmd.account, gid)
+        self._cancel_list_orders(m, g, "EXPIRED" if status == "EXPIRED" else "CANCELED", reason)
+        self._events.append(ListEvent(m.symbol, gid, g.cmd.account, status, cause, g.armed - g.closed, order_id,
+                                      int(reason)))
+
+    def _cancel_list_orders(self, m: _Market, g: _List, status: str, reason: int = 0) -> None:
+        """Cancel a list's live legs and its entry's unfilled rest (unlinked first, so that
+        their own events do not come back to the list)."""
+        for lid in (*g.legs, g.entry):
+            if not lid:
+                continue
+            del m.list_of[lid]
+            if lid in m.conditionals:
+                self._drop_conditional(m, lid, status, reason)
+            elif lid in m.orders:
+                m.book.cancel(lid, self.ts)
+                self._book_events(m)
+        g.legs, g.entry = [0, 0], 0
+
+    @staticmethod
+    def _end_list_index(m: _Market, account: int, gid: int) -> None:
+        ids = m.lists_of[account]
+        ids.discard(gid)
+        if not ids:
+            del m.lists_of[account]
+
+    def _end_lists_of(self, m: _Market, account: int, cause: str, reason: int = 0, booked: bool = False) -> None:
+        """Cancel the account's order lists in m (booked: only those with an order in the book)."""
+        for gid in sorted(m.lists_of.get(account, ())):
+            g = m.lists[gid]
+            if not booked or any(lid in m.orders for lid in (g.entry, *g.legs)):
+                self._end_list(m, gid, "CANCELED", cause, reason=reason)
+
+    def _fit_exits(self, m: _Market, account: int, pside: int, lots: int, closing: int) -> None:
+        """A position moved: order lists whose armed exits close it end when it is closed or
+        reversed, else their conditional legs shrink to its size; lone closing conditional
+        orders (reduce-only, close-position) against it are canceled when it closed or reversed."""
+        for gid in sorted(m.lists_of.get(account, ())):
+            g = m.lists.get(gid)
+            c = g.cmd if g is not None else None
+            if c is None or c.position_side != pside or g.armed == g.closed or not (
+                    (c.reduce_only or c.kind == ListKind.BRACKET) if pside == BOTH
+                    else (pside == LONG) != (_exit_side(c) == Side.BUY)):
+                continue
+            if not lots or _exit_side(c) != closing:
+                self._end_list(m, gid, "CANCELED", "position_closed")
+                continue
+            for lid in g.legs:
+                leg = m.conditionals.get(lid)
+                if leg is not None and leg.qty > abs(lots):
+                    m.conditionals[lid] = dataclasses.replace(leg, qty=abs(lots))
+        for cid in sorted(m.exit_conditionals.get((account, pside), ())):
+            if cid not in m.list_of and (not lots or m.conditionals[cid].side != closing):
+                self._drop_conditional(m, cid, "CANCELED", R.REDUCE_ONLY_REJECTED)
 
     def _CancelOrder(self, cmd: C.CancelOrder) -> None:
         if (m := self._market(cmd)) is None:
@@ -711,7 +1140,7 @@ class Exchange:
                     return self._reject(cmd, R.MIN_NOTIONAL, notional=str(face), min_notional=str(spec.min_notional))
             elif ref_price > 0 and qty > 0 and m.value(qty, ref_price) < m.min_notional:
                 return self._reject(cmd, R.MIN_NOTIONAL, notional=m.value(qty, ref_price), min_notional=m.min_notional)
-            if m.book.open_orders(cmd.account) >= spec.max_open_orders:
+            if m.book.open_orders(cmd.account) + m.conditional_count.get(cmd.account, 0) >= spec.max_open_orders:
                 return self._reject(cmd, R.MAX_OPEN_ORDERS, limit=spec.max_open_orders)
             lev = self.leverage.get((cmd.account, cmd.symbol), DEFAULT_LEVERAGE)
             held = sum(abs(p.lots) for _, p in m.legs(cmd.account))
@@ -936,10 +1365,9 @@ class Exchange:
             h.update(m.liq.state_hash().encode())
             for source in TriggerSource:
                 h.update(f"{int(source)}:{m.observed.get(source)}:{m.triggers[source].state_hash()};".encode())
-            h.update(repr(sorted((cid, tuple(int(v) if isinstance(v, bool) else v for v in
-                                             (c.account, c.side, c.qty, c.kind, c.trigger_price, c.price, c.source,
-                                              c.reduce_only, c.close_position, c.price_protect)))
-                                 for cid, c in m.conditionals.items())).encode())
+            h.update(repr(sorted((cid, _plain(c)) for cid, c in m.conditionals.items())).encode())
+            h.update(repr(sorted((gid, _plain(g.cmd), g.entry, g.armed, g.closed, tuple(g.legs))
+                                 for gid, g in m.lists.items())).encode())
         for key in sorted(self.leverage):
             h.update(f"{key}:{self.leverage[key]};".encode())
         self.ledger.digest(h)
@@ -983,6 +1411,7 @@ class Exchange:
                 counts[c.account] = counts.get(c.account, 0) + 1
             if ro != m.reduce_only or counts != m.conditional_count:
                 raise AssertionError(f"{m.symbol}: reduce-only or conditional-order index is stale")
+            self._check_lists(m)
             for (account, _), p in m.positions.items():
                 if p.lots == 0 or m.symbol not in self._markets_of.get(account, ()):
                     raise AssertionError(f"{m.symbol}: position record of {account} is stale")
@@ -993,6 +1422,33 @@ class Exchange:
             multi = {a for a, syms in self._markets_of.items() if len(syms) > 1 and m.symbol in syms}
             if multi != self._multi[m.symbol]:
                 raise AssertionError(f"{m.symbol}: multi-market account index is stale")
+
+    def _check_lists(self, m: _Market) -> None:
+        """Order lists and closing conditional orders agree with their indexes and the books."""
+        exits: dict[tuple[int, int], set[int]] = {}
+        for cid, c in m.conditionals.items():
+            if _closing(c):
+                exits.setdefault((c.account, c.position_side), set()).add(cid)
+        links, owners = {}, {}
+        due = set(self._expiries)
+        for gid, g in m.lists.items():
+            owners.setdefault(g.cmd.account, set()).add(gid)
+            # a list whose exits closed all they cover has ended; an OCO covers its quantity
+            if g.closed < 0 or (g.armed and g.closed >= g.armed) or \
+                    (g.cmd.kind == ListKind.OCO and (g.entry or g.armed != g.cmd.qty)):
+                raise AssertionError(f"{m.symbol}: order list {gid} covers {g.armed} and closed {g.closed}")
+            if g.cmd.expire_ts and (g.cmd.expire_ts, m.symbol, gid) not in due:
+                raise AssertionError(f"{m.symbol}: order list {gid} has no expiry")
+            for lid in (g.entry, *g.legs):
+                if lid:
+                    links[lid] = gid
+                    if lid not in m.orders and lid not in m.conditionals:
+                        raise AssertionError(f"{m.symbol}: order {lid} of list {gid} is not live")
+        for cid, c in m.conditionals.items():
+            if c.expire_ts and (c.expire_ts, m.symbol, cid) not in due:
+                raise AssertionError(f"{m.symbol}: GTD conditional order {cid} has no expiry")
+        if exits != m.exit_conditionals or links != m.list_of or owners != m.lists_of:
+            raise AssertionError(f"{m.symbol}: order-list or closing-order index is stale")
 
     # ================================================================== internals: money
 
@@ -1102,11 +1558,18 @@ class Exchange:
                 m.last = e.price
                 self._order_leaves(m, e.order_id, e.leaves)
                 self._order_leaves(m, e.counter_order_id, e.counter_leaves)
+                if m.list_of:
+                    for oid, leaves in ((e.order_id, e.leaves), (e.counter_order_id, e.counter_leaves)):
+                        if oid in m.list_of:
+                            self._notes.append(_Note(m.symbol, oid, "fill", e.qty, leaves))
                 done += [oid for oid, leaves in ((e.order_id, e.leaves), (e.counter_order_id, e.counter_leaves))
                          if not leaves]
             elif e.kind in (EventKind.CANCELED, EventKind.EXPIRED):
                 self._order_leaves(m, e.order_id, 0)
                 self._forget_order(m, e.order_id)
+                if e.order_id in m.list_of:
+                    cause = _GONE[EventKind.CANCELED if e.kind == EventKind.CANCELED else e.reason]
+                    self._notes.append(_Note(m.symbol, e.order_id, "gone", cause=cause))
             elif e.kind == EventKind.AMENDED:
                 self._order_leaves(m, e.order_id, e.qty)
         # an order filled within the operation leaves no record behind
@@ -1304,12 +1767,13 @@ class Exchange:
             self._liquidating.add((m.symbol, account, pside))
         # 1. cancel open and conditional orders: every market for cross, this one for isolated
         for other in (m,) if isolated else self.markets.values():
+            self._end_lists_of(other, account, "liquidation", R.USER_IN_LIQUIDATION)
             if other.book.open_orders(account):
                 other.book.cancel_all(account, self.ts)
                 self._book_events(other)
             if other.conditional_count.get(account):  # a scan of the market's conditionals only if it has some
                 for cid in sorted(c for c, o in other.conditionals.items() if o.account == account):
-                    self._drop_conditional(other, cid, "CANCELED")
+                    self._drop_conditional(other, cid, "CANCELED", R.USER_IN_LIQUIDATION)
         legs = [(pside, m.positions[(account, pside)])] if isolated else list(m.legs(account))
         wallet, other_upnl = self._collateral(m, account, pside)
         bp = m.bp_tick([p for _, p in legs], wallet, other_upnl)
@@ -1399,6 +1863,9 @@ class Exchange:
                 continue
             q = min(abs(lots) - done, abs(p.lots))
             signed = q if lots > 0 else -q
+            # its orders in the book are canceled (Binance): lists with one there end; the others
+            # follow the position (_fit_exits)
+            self._end_lists_of(m, cp[0], "auto_deleverage", booked=True)
             if m.book.open_orders(cp[0]):
                 m.book.cancel_all(cp[0], self.ts)
                 self._book_events(m)

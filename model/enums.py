@@ -87,3 +87,25 @@ class TriggerSource(IntEnum):
     MARK = 0
     LAST = 1
     INDEX = 2
+
+
+class ListKind(IntEnum):
+    """Contingent order lists (Binance spot's orderList names; BRACKET is its OTOCO)."""
+
+    #: Two exit legs live at once: one filling completely or firing cancels the other.
+    OCO = 1
+    #: An entry order whose fills arm one exit leg, sized to what filled.
+    OTO = 2
+    #: An entry order whose fills arm a take-profit and a stop-loss that are OCO with each other.
+    BRACKET = 3
+
+
+class LegType(IntEnum):
+    """What an exit leg of an order list is: a resting limit order or a conditional order."""
+
+    NONE = 0
+    LIMIT = 1
+    STOP_MARKET = 2
+    STOP_LIMIT = 3
+    TAKE_PROFIT_MARKET = 4
+    TAKE_PROFIT_LIMIT = 5

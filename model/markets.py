@@ -197,7 +197,7 @@ _DECIMAL_FIELDS: Final = (
     "taker_fee",
     "liquidation_fee",
 )
-_INT_FIELDS: Final = ("settle_decimals", "max_open_orders")
+_INT_FIELDS: Final = ("settle_decimals", "max_open_orders", "max_algo_orders")
 _STR_FIELDS: Final = ("kind", "base", "quote", "settle")
 
 
@@ -227,7 +227,10 @@ class MarketSpec:
     contract_size    linear: 1 (one base unit per unit of quantity); inverse: the quote (USD)
                      face value of one contract, e.g. 100
     settle_decimals  money is integer units of 10**-settle_decimals settlement asset (0..18)
-    max_open_orders  per account and market
+    max_open_orders  per account and market, open and conditional orders together (Binance
+                     MAX_NUM_ORDERS, -2025)
+    max_algo_orders  conditional (algo) orders per account and market, counting the legs an
+                     order list will arm (Binance MAX_NUM_ALGO_ORDERS, -4045)
     maker_fee, taker_fee
                      fee rates; a negative maker fee is a rebate, never more than the taker fee
     liquidation_fee  rate charged on liquidated notional (to the insurance fund)
@@ -250,6 +253,7 @@ class MarketSpec:
     contract_size: Decimal = Decimal(1)
     settle_decimals: int
     max_open_orders: int = 200
+    max_algo_orders: int = 100
     maker_fee: Decimal = Decimal("0.0002")
     taker_fee: Decimal = Decimal("0.0005")
     liquidation_fee: Decimal = Decimal("0.0125")
@@ -292,6 +296,7 @@ class MarketSpec:
         for name, low, high in (
             ("settle_decimals", 0, _MAX_SETTLE_DECIMALS),
             ("max_open_orders", 1, None),
+            ("max_algo_orders", 1, None),
         ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int):

@@ -62,6 +62,7 @@ class RejectReason(IntEnum):
     # 5xxx limits
     MAX_OPEN_ORDERS = 5001
     RATE_LIMITED = 5002
+    MAX_ALGO_ORDERS = 5003
 
 
 class ReasonInfo(NamedTuple):
@@ -122,6 +123,9 @@ REASONS: dict[RejectReason, ReasonInfo] = {
     RejectReason.UNAUTHENTICATED: ReasonInfo("UNAUTHENTICATED", -2015, "Missing or invalid API key."),
     RejectReason.MAX_OPEN_ORDERS: ReasonInfo("RESOURCE_EXHAUSTED", -2025, "Reached the maximum number of open orders."),
     RejectReason.RATE_LIMITED: ReasonInfo("RESOURCE_EXHAUSTED", -1015, "Too many requests."),
+    RejectReason.MAX_ALGO_ORDERS: ReasonInfo(
+        "RESOURCE_EXHAUSTED", -4045, "Reached the maximum number of conditional (algo) orders."
+    ),
 }
 
 

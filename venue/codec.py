@@ -65,6 +65,8 @@ TAGS: dict[str, int] = {
     "AdvanceClock": 13,
     "PlaceConditional": 14,
     "CancelConditional": 15,
+    "PlaceOrderList": 16,
+    "CancelOrderList": 17,
 }
 
 #: Tags of command classes that no longer exist: tag -> former class name (never reused).

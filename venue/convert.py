@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from perpsim.model.enums import ConditionalKind, OrderKind, PositionSide, Side, StpMode, TimeInForce, TriggerSource
+from perpsim.model.enums import (
+    ConditionalKind,
+    LegType,
+    ListKind,
+    OrderKind,
+    PositionSide,
+    Side,
+    StpMode,
+    TimeInForce,
+    TriggerSource,
+)
 from perpsim.model.markets import MarketSpec
 from perpsim.model.reasons import Rejected
 from perpsim.model.reasons import RejectReason as R
@@ -42,6 +52,14 @@ SOURCE_IN = {pb.TRIGGER_SOURCE_UNSPECIFIED: TriggerSource.LAST, pb.TRIGGER_SOURC
              pb.TRIGGER_SOURCE_LAST: TriggerSource.LAST, pb.TRIGGER_SOURCE_INDEX: TriggerSource.INDEX}
 SOURCE_OUT = {TriggerSource.MARK: pb.TRIGGER_SOURCE_MARK, TriggerSource.LAST: pb.TRIGGER_SOURCE_LAST,
               TriggerSource.INDEX: pb.TRIGGER_SOURCE_INDEX}
+LIST_IN = {pb.ORDER_LIST_TYPE_OCO: ListKind.OCO, pb.ORDER_LIST_TYPE_OTO: ListKind.OTO,
+           pb.ORDER_LIST_TYPE_BRACKET: ListKind.BRACKET}
+LIST_OUT = {v: k for k, v in LIST_IN.items()}
+LEG_IN = {pb.LEG_TYPE_UNSPECIFIED: LegType.NONE, pb.LEG_TYPE_LIMIT: LegType.LIMIT,
+          pb.LEG_TYPE_STOP_MARKET: LegType.STOP_MARKET, pb.LEG_TYPE_STOP_LIMIT: LegType.STOP_LIMIT,
+          pb.LEG_TYPE_TAKE_PROFIT_MARKET: LegType.TAKE_PROFIT_MARKET,
+          pb.LEG_TYPE_TAKE_PROFIT_LIMIT: LegType.TAKE_PROFIT_LIMIT}
+LEG_OUT = {v: k for k, v in LEG_IN.items()}
 STATUS_OUT = {"NEW": pb.ORDER_STATUS_NEW, "PARTIALLY_FILLED": pb.ORDER_STATUS_PARTIALLY_FILLED,
               "FILLED": pb.ORDER_STATUS_FILLED, "CANCELED": pb.ORDER_STATUS_CANCELED,
               "EXPIRED": pb.ORDER_STATUS_EXPIRED, "REJECTED": pb.ORDER_STATUS_REJECTED}
@@ -52,6 +70,12 @@ def enum_in(table: dict, value: int, field: str, reason: R):
     if value not in table:
         raise VenueError(reason, field=field, value=value)
     return table[value]
+
+
+def tif_in(value: int, field: str) -> int:
+    """A time in force where UNSPECIFIED means GTC (conditional orders, order-list entries)."""
+    return TimeInForce.GTC if value == pb.TIME_IN_FORCE_UNSPECIFIED else enum_in(TIF_IN, value, field,
+                                                                                  R.INVALID_TIME_IN_FORCE)
 
 
 def _edge(fn, value, field: str):

@@ -22,8 +22,18 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from perpsim.engine import commands as C
-from perpsim.engine.events import ConditionalEvent, Liquidation, OrderEvent
-from perpsim.model.enums import ConditionalKind, EventKind, OrderKind, PositionSide, Side, TimeInForce, TriggerSource
+from perpsim.engine.events import ConditionalEvent, Liquidation, ListEvent, OrderEvent
+from perpsim.model.enums import (
+    ConditionalKind,
+    EventKind,
+    LegType,
+    ListKind,
+    OrderKind,
+    PositionSide,
+    Side,
+    TimeInForce,
+    TriggerSource,
+)
 from perpsim.model.reasons import RejectReason as R
 from perpsim.v1 import (
     account_pb2,
@@ -331,7 +341,34 @@ def conditional_out(spec, cid: int, c: C.PlaceConditional) -> trading_pb2.Condit
         trigger_source=cv.SOURCE_OUT[TriggerSource(c.source)], reduce_only=c.reduce_only,
         close_position=c.close_position, callback_rate=str(Decimal(c.callback_rate) / 10**8) if c.callback_rate else "",
         activation_price=spec.format_price(c.activation_price) if c.activation_price else "",
-        client_order_id=c.client_order_id)
+        client_order_id=c.client_order_id, good_till_time_ns=c.expire_ts)
+
+
+def order_list_out(spec, gid: int, c: C.PlaceOrderList, live=None, status: str = "WORKING") -> trading_pb2.OrderList:
+    """An order list as placed, with its live state (the engine's record) while it works."""
+    def price(ticks: int) -> str:
+        return spec.format_price(ticks) if ticks else ""
+
+    def leg(t: int, trigger: int, limit: int) -> trading_pb2.OrderListLeg:
+        return trading_pb2.OrderListLeg(type=cv.LEG_OUT[LegType(t)], trigger_price=price(trigger), price=price(limit))
+
+    out = trading_pb2.OrderList(
+        list_id=gid, symbol=c.symbol, type=cv.LIST_OUT[ListKind(c.kind)], side=cv.SIDE_OUT[Side(c.side)],
+        quantity=spec.format_qty(c.qty), entry_price=price(c.entry_price),
+        take_profit=leg(c.tp_type, c.tp_trigger, c.tp_price), stop_loss=leg(c.sl_type, c.sl_trigger, c.sl_price),
+        trigger_source=cv.SOURCE_OUT[TriggerSource(c.source)], reduce_only=c.reduce_only,
+        good_till_time_ns=c.expire_ts, client_order_id=c.client_order_id, status=status)
+    if live is not None:
+        out.entry_order_id, (out.take_profit_id, out.stop_loss_id) = live.entry, live.legs
+        out.covered_quantity = spec.format_qty(live.armed - live.closed)
+    return out
+
+
+def _trigger_order_fields(r) -> tuple[int, int, int]:
+    """Side, trigger source and position side of a conditional-order or order-list request."""
+    return (cv.enum_in(cv.SIDE_IN, r.side, "side", R.INVALID_SIDE),
+            cv.enum_in(cv.SOURCE_IN, r.trigger_source, "trigger_source", R.INVALID_ORDER_TYPE),
+            cv.enum_in(cv.PSIDE_IN, r.position_side, "position_side", R.INVALID_POSITION_SIDE))
 
 
 class MarketData(market_pb2_grpc.MarketDataServiceServicer):
@@ -560,25 +597,24 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
     async def PlaceConditionalOrder(self, request, context):
         account = self.venue.account(context)
         r, spec = request, self.venue.spec(request.symbol)
-        side = cv.enum_in(cv.SIDE_IN, r.side, "side", R.INVALID_SIDE)
         kind = cv.enum_in(cv.COND_IN, r.type, "type", R.INVALID_ORDER_TYPE)
-        source = cv.enum_in(cv.SOURCE_IN, r.trigger_source, "trigger_source", R.INVALID_ORDER_TYPE)
-        pside = cv.enum_in(cv.PSIDE_IN, r.position_side, "position_side", R.INVALID_POSITION_SIDE)
+        side, source, pside = _trigger_order_fields(r)
         trailing = kind == ConditionalKind.TRAILING_STOP_MARKET
         limit = kind in (ConditionalKind.STOP_LIMIT, ConditionalKind.TAKE_PROFIT_LIMIT)
         qty = 0 if r.close_position and not r.quantity else cv.qty_in(spec, r.quantity, 0)
         trigger = 0 if trailing else cv.price_in(spec, r.trigger_price, 0, field="trigger_price")
         price = cv.price_in(spec, r.price, 0) if limit else 0
-        tif = TimeInForce.GTC if r.time_in_force == 0 else cv.enum_in(cv.TIF_IN, r.time_in_force, "time_in_force",
-                                                                       R.INVALID_TIME_IN_FORCE)
+        tif = cv.tif_in(r.time_in_force, "time_in_force")
         callback = cv.rate_in(r.callback_rate, "callback_rate") if trailing else 0
         activation = cv.price_in(spec, r.activation_price, 0, field="activation_price", required=False)
         if len(r.client_order_id) > 36:
             raise VenueError(R.INVALID_CLIENT_ORDER_ID, field="client_order_id")
+        if r.good_till_time_ns and r.time_in_force == 0:
+            tif = TimeInForce.GTD  # an expiry alone means GTD
         before = self.venue.state.exchange.next_order_id
         events = await self.venue.run(lambda ts: C.PlaceConditional(
             ts, account, spec.symbol, side, qty, kind, trigger, price, source, r.reduce_only, r.close_position,
-            r.price_protect, callback, activation, pside, tif, r.client_order_id))
+            r.price_protect, callback, activation, pside, tif, r.client_order_id, r.good_till_time_ns))
         new = next(e for e in events if isinstance(e, ConditionalEvent) and e.conditional_id >= before)
         c = self.venue.state.exchange.markets[spec.symbol].conditionals[new.conditional_id]
         return trading_pb2.PlaceConditionalOrderResponse(order=conditional_out(spec, new.conditional_id, c))
@@ -590,15 +626,57 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         await self.venue.run(lambda ts: C.CancelConditional(ts, account, spec.symbol, request.conditional_id))
         return trading_pb2.CancelConditionalOrderResponse()
 
+    def _markets(self, symbol: str) -> list:
+        """The exchange's markets, or the one named (NOT_FOUND if there is none)."""
+        if symbol:
+            self.venue.spec(symbol)
+        return [m for s, m in self.venue.state.exchange.markets.items() if not symbol or s == symbol]
+
     @rpc
     async def ListConditionalOrders(self, request, context):
         account = self.venue.account(context)
-        if request.symbol:
-            self.venue.spec(request.symbol)
-        out = [conditional_out(m.spec, cid, c) for symbol, m in self.venue.state.exchange.markets.items()
-               if not request.symbol or symbol == request.symbol
+        out = [conditional_out(m.spec, cid, c) for m in self._markets(request.symbol)
                for cid, c in sorted(m.conditionals.items()) if c.account == account]
         return trading_pb2.ListConditionalOrdersResponse(orders=out)
+
+    @rpc
+    async def PlaceOrderList(self, request, context):
+        account = self.venue.account(context)
+        r, spec = request, self.venue.spec(request.symbol)
+        kind = cv.enum_in(cv.LIST_IN, r.type, "type", R.INVALID_ORDER_TYPE)
+        side, source, pside = _trigger_order_fields(r)
+        tif = cv.tif_in(r.entry_time_in_force, "entry_time_in_force")
+        qty = cv.qty_in(spec, r.quantity, 0)
+        entry = cv.price_in(spec, r.entry_price, 0, field="entry_price", required=False)
+        legs = []
+        for name, leg in (("take_profit", r.take_profit), ("stop_loss", r.stop_loss)):
+            t = cv.enum_in(cv.LEG_IN, leg.type, f"{name}.type", R.INVALID_ORDER_TYPE)
+            legs += [t, cv.price_in(spec, leg.trigger_price, 0, field=f"{name}.trigger_price", required=False),
+                     cv.price_in(spec, leg.price, 0, field=f"{name}.price", required=False)]
+        if len(r.client_order_id) > 36:
+            raise VenueError(R.INVALID_CLIENT_ORDER_ID, field="client_order_id")
+        template = C.PlaceOrderList(0, account, spec.symbol, kind, side, qty, entry, tif, *legs, source,
+                                    r.reduce_only, pside, r.good_till_time_ns, r.client_order_id)
+        before = self.venue.state.exchange.next_order_id
+        events = await self.venue.run(lambda ts: dataclasses.replace(template, ts=ts))
+        mine = [e for e in events if isinstance(e, ListEvent) and e.list_id >= before]  # this list's
+        live = self.venue.state.exchange.markets[spec.symbol].lists.get(mine[0].list_id)
+        return trading_pb2.PlaceOrderListResponse(order_list=order_list_out(
+            spec, mine[0].list_id, template, live, "WORKING" if live is not None else mine[-1].status))
+
+    @rpc
+    async def CancelOrderList(self, request, context):
+        account = self.venue.account(context)
+        spec = self.venue.spec(request.symbol)
+        await self.venue.run(lambda ts: C.CancelOrderList(ts, account, spec.symbol, request.list_id))
+        return trading_pb2.CancelOrderListResponse()
+
+    @rpc
+    async def ListOrderLists(self, request, context):
+        account = self.venue.account(context)
+        out = [order_list_out(m.spec, gid, m.lists[gid].cmd, m.lists[gid]) for m in self._markets(request.symbol)
+               for gid in sorted(m.lists_of.get(account, ()))]
+        return trading_pb2.ListOrderListsResponse(order_lists=out)
 
     @rpc
     async def ListOpenOrders(self, request, context):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from perpsim.engine import commands as C
-from perpsim.engine.events import CommandRejected, OrderEvent
+from perpsim.engine.events import CommandRejected, OrderEvent, OrderPlaced
 from perpsim.engine.exchange import Exchange
 from perpsim.model.enums import EventKind
 from perpsim.model.reasons import RejectReason as R
@@ -86,6 +86,9 @@ class VenueState:
         events = self.exchange.apply(cmd)
         if isinstance(cmd, C.PlaceOrder):
             self._register(cmd, next_id, events)
+        for e in events:  # orders the venue placed for an account (conditional orders, order lists)
+            if isinstance(e, OrderPlaced):
+                self._register(e.order, e.order_id, events)
         for e in events:
             if isinstance(e, OrderEvent):
                 self._track(e)

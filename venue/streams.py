@@ -18,6 +18,7 @@ from perpsim.engine.events import (
     BalanceChanged,
     ConditionalEvent,
     Liquidation,
+    ListEvent,
     MarkPriceChanged,
     OrderEvent,
     PositionChanged,
@@ -127,6 +128,13 @@ class Streams:
                 touched.add(e.account)
                 self._account(e.account, ts, conditional=account_pb2.ConditionalUpdate(
                     conditional_id=e.conditional_id, symbol=e.symbol, status=e.status, order_id=e.order_id,
+                    reason=R(e.reason).name.lower() if e.reason else ""))
+            elif isinstance(e, ListEvent):
+                spec = self.venue.markets[e.symbol]
+                touched.add(e.account)
+                self._account(e.account, ts, order_list=account_pb2.OrderListUpdate(
+                    list_id=e.list_id, symbol=e.symbol, status=e.status, cause=e.cause,
+                    covered_quantity=spec.format_qty(e.qty), order_id=e.order_id,
                     reason=R(e.reason).name.lower() if e.reason else ""))
             elif isinstance(e, AutoDeleveraged):
                 spec = self.venue.markets[e.symbol]

@@ -134,7 +134,7 @@ def test_liquidation_cancels_conditional_orders():
     v.order(1, Side.BUY, "1", "19000")
     events = v.index("19050", dt=10**9)
     assert any(isinstance(e, Liquidation) for e in events)
-    assert ("CANCELED", 0) in statuses(events) and not v.ex.markets[SYMBOL].conditionals
+    assert ("CANCELED", R.USER_IN_LIQUIDATION) in statuses(events) and not v.ex.markets[SYMBOL].conditionals
 
 
 def test_random_sessions_with_conditionals_are_deterministic_across_book_twins():
@@ -226,3 +226,36 @@ def test_a_reduce_only_market_order_knocks_resting_reduce_only_orders_out(v):
     v.order(3, Side.SELL, "0.3", reduce_only=True)  # market: takes 0.3 of the room
     o = v.ex.markets[SYMBOL].orders[acc.event.order_id]
     assert o.leaves == qty("0.7") and v.ex.position(3, SYMBOL).lots == qty("0.7")
+
+
+def move(v, source, price: str):
+    """Move one trigger source to `price`: the index (mark follows it one to one here) or, for
+    the last price, a trade between accounts 1 and 2."""
+    if source == S.LAST:
+        return trade(v, price, "0.01")
+    return v.index(price, dt=10**9)
+
+
+# kind, side, trigger; one tick short of it, one tick past it, and a gap through it
+TRIGGER_CASES = [
+    (K.STOP_MARKET, Side.SELL, "19900", "19900.1", "19899.9", "19850"),
+    (K.STOP_MARKET, Side.BUY, "20100", "20099.9", "20100.1", "20150"),
+    (K.TAKE_PROFIT_MARKET, Side.SELL, "20100", "20099.9", "20100.1", "20150"),
+    (K.TAKE_PROFIT_MARKET, Side.BUY, "19900", "19900.1", "19899.9", "19850"),
+]
+
+
+@pytest.mark.parametrize("source", list(S), ids=lambda s: s.name)
+@pytest.mark.parametrize(("kind", "side", "trigger", "before", "past", "beyond"), TRIGGER_CASES,
+                         ids=lambda x: getattr(x, "name", x))
+@pytest.mark.parametrize("path", ["tick_before_then_exact", "tick_before_then_tick_past", "gap_through"])
+def test_each_trigger_at_beside_and_through_its_price_for_each_source(v, source, kind, side, trigger, before,
+                                                                      past, beyond, path):
+    v.order(1, Side.BUY, "1", "19100")  # liquidity for the triggered market orders
+    v.order(1, Side.SELL, "1", "20900")
+    (new,) = cond(v, 3, side, "0.01", kind=kind, trigger=trigger, source=source)
+    assert new.status == "NEW"
+    if path != "gap_through":
+        assert statuses(move(v, source, before)) == []  # one tick short of the trigger
+    target = {"tick_before_then_exact": trigger, "tick_before_then_tick_past": past, "gap_through": beyond}[path]
+    assert statuses(move(v, source, target)) == [("TRIGGERED", 0)]
