@@ -67,3 +67,21 @@ def test_match_one_maker(benchmark, impl):
 
     benchmark(maker_then_taker)
     assert book.best_ask() == 20_001
+
+
+@pytest.mark.benchmark(group="book-sweep")
+@pytest.mark.parametrize("resting", [10_000, 100_000])
+def test_sweep_a_deep_level_from_its_head(benchmark, resting):
+    """One taker eating 1,000 of `resting` one-lot orders of consecutive ids and accounts at one
+    price, oldest first: the cost must stay per fill, not grow with the orders left behind."""
+    def setup():
+        book = make_book("cython", LIMITS)
+        for i in range(resting):
+            book.place(i + 1, 100 + i, BUY, LIMIT, 20_000, 1, GTC, NONE, 0, 0)
+        book.events()
+        return (book,), {}
+
+    def sweep(book):
+        book.place(10_000_000, 1, SELL, LIMIT, 20_000, 1_000, int(TimeInForce.IOC), NONE, 0, 0)
+
+    benchmark.pedantic(sweep, setup=setup, rounds=5)

@@ -85,6 +85,7 @@ ctypedef struct IntMap:
     int32_t* vals           # -1 marks an empty slot
     uint64_t mask
     int64_t size
+    uint64_t max_disp       # no key sits further than this past its home slot (a bound; see _map_del)
 
 
 @cython.final

@@ -75,6 +75,7 @@ cdef int _map_init(IntMap* m, uint64_t cap) except -1:
     m.vals = <int32_t*>_grow(NULL, cap, sizeof(int32_t))
     m.mask = cap - 1
     m.size = 0
+    m.max_disp = 0
     for i in range(cap):
         m.vals[i] = -1
     return 0
@@ -88,17 +89,19 @@ cdef void _map_free(IntMap* m) noexcept:
 
 
 cdef inline int32_t _map_get(IntMap* m, int64_t key) noexcept nogil:
-    cdef uint64_t i = _home(key, m.mask)
+    cdef uint64_t home = _home(key, m.mask), i = home
     while m.vals[i] >= 0:
         if m.keys[i] == key:
             return m.vals[i]
         i = (i + 1) & m.mask
+        if ((i - home) & m.mask) > m.max_disp:  # no key is stored that far from its home
+            break
     return -1
 
 
 cdef int _map_put(IntMap* m, int64_t key, int32_t val) except -1:
     """Insert or overwrite; doubles the table past half full."""
-    cdef uint64_t i
+    cdef uint64_t i, home
     cdef IntMap old
     if <uint64_t>(m.size + 1) * 2 > m.mask + 1:
         old = m[0]
@@ -107,7 +110,8 @@ cdef int _map_put(IntMap* m, int64_t key, int32_t val) except -1:
             if old.vals[i] >= 0:
                 _map_put(m, old.keys[i], old.vals[i])
         _map_free(&old)
-    i = _home(key, m.mask)
+    home = _home(key, m.mask)
+    i = home
     while m.vals[i] >= 0:
         if m.keys[i] == key:
             m.vals[i] = val
@@ -116,6 +120,8 @@ cdef int _map_put(IntMap* m, int64_t key, int32_t val) except -1:
     m.keys[i] = key
     m.vals[i] = val
     m.size += 1
+    if ((i - home) & m.mask) > m.max_disp:
+        m.max_disp = (i - home) & m.mask
     return 0
 
 
@@ -127,11 +133,14 @@ cdef void _map_del(IntMap* m, int64_t key) noexcept nogil:
         i = (i + 1) & m.mask
     else:
         return
-    # backward-shift: pull later members of the probe run into the hole
+    # backward-shift: pull later members of the probe run into the hole. A key more than
+    # max_disp slots past the hole has its home after the hole, and so has every key beyond
+    # it: the scan stops there. (Consecutive keys fill consecutive slots at their homes, so
+    # without the bound, deleting the oldest of a long run of ids would walk the whole run.)
     j = i
     while True:
         j = (j + 1) & m.mask
-        if m.vals[j] < 0:
+        if m.vals[j] < 0 or ((j - i) & m.mask) > m.max_disp:
             break
         k = _home(m.keys[j], m.mask)
         if (j > i and (k <= i or k > j)) or (j < i and k <= i and k > j):
