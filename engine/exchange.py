@@ -235,6 +235,7 @@ class _Market:
     liquidation_fee: int = field(init=False)
     band_up: Fraction = field(init=False)
     band_down: Fraction = field(init=False)
+    band: tuple[int | None, int, int] = (None, 0, 0)  # (mark, up, down) of the last band computed
     min_notional: int = field(init=False)  # linear: money units
     symbol: str = field(init=False)
     asset: str = field(init=False)  # the settlement asset
@@ -1585,12 +1586,15 @@ class Exchange:
                 del m.reduce_only[(o.account, o.pside)]
 
     def _band(self, m: _Market) -> tuple[int, int]:
-        """PERCENT_PRICE band around mark in ticks: buy limit ≤ up, sell limit ≥ down."""
-        up = int(m.mark * m.band_up)  # floor: stays inside the band
-        down_rate = m.band_down
-        down = div_up(m.mark * down_rate.numerator, down_rate.denominator)
-        lo, hi, _, _ = m.spec.book_limits()
-        return min(up, hi), max(down, lo)
+        """PERCENT_PRICE band around mark in ticks: buy limit ≤ up, sell limit ≥ down (kept per
+        mark: it changes only when the mark does)."""
+        if m.band[0] != m.mark:
+            up_rate, down_rate = m.band_up, m.band_down
+            up = m.mark * up_rate.numerator // up_rate.denominator  # floor: stays inside the band
+            down = div_up(m.mark * down_rate.numerator, down_rate.denominator)
+            lo, hi, _, _ = m.spec.book_limits()
+            m.band = (m.mark, min(up, hi), max(down, lo))
+        return m.band[1], m.band[2]
 
     def _assumed_price(self, m: _Market, side: int) -> int:
         """The price a market order's margin is computed at (Binance): a buy at Ask1 × 1.0005

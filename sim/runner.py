@@ -21,7 +21,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -72,10 +72,10 @@ class RunResult:
 
     def hashed_part(self) -> dict:
         """What the report hash covers: the results, not how the run was invoked or timed."""
-        d = asdict(self)
-        for key in ("timings", "report_hash", "params"):
-            d.pop(key)
-        return d
+        # the fields are plain data (numbers, strings, lists, dicts): a shallow view serialises
+        # as asdict's deep copy would, without copying a row per liquidation
+        skip = ("timings", "report_hash", "params")
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
 
 
 def build_exchange(scenario: Scenario) -> Exchange:
