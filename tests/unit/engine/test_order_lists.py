@@ -19,7 +19,7 @@ from perpsim.engine.events import (
     PositionChanged,
 )
 from perpsim.model.enums import ConditionalKind as K
-from perpsim.model.enums import EventKind, LegType, ListKind, Side, TimeInForce
+from perpsim.model.enums import EventKind, LegType, ListKind, PositionSide, Side, TimeInForce
 from perpsim.model.enums import TriggerSource as S
 from perpsim.model.reasons import RejectReason as R
 from tests.unit.engine.test_exchange import SPEC, SYMBOL, Venue, px, qty
@@ -382,3 +382,19 @@ class TestLiquidationAndAdl:
         events = v.index("19050", dt=SEC)
         assert any(isinstance(e, AutoDeleveraged) for e in events) and lots(v, 3) == -qty("0.6")
         assert [q for _, _, q in legs(v, 3)] == [qty("0.6")] * 2
+
+
+def test_a_hedge_mode_bracket_closes_through_its_position_side(v):
+    v.do(C.SetPositionMode(v.ts, 6, True))
+    v.deposit(6, 100_000)
+    order_list(v, 6, ListKind.BRACKET, Side.BUY, "1", entry="20000", tp="20500", sl="19500",
+               position_side=PositionSide.LONG)
+    v.order(1, Side.SELL, "1", "20000")
+    m = v.ex.markets[SYMBOL]
+    exits = [c for c in m.conditionals.values() if c.account == 6]
+    assert [(c.side, c.position_side, c.reduce_only) for c in exits] == [(Side.SELL, PositionSide.LONG, False)] * 2
+    v.order(2, Side.BUY, "1", "19400")
+    events = trade(v, "19500")
+    assert lists(events)[-1] == ("DONE", "exit_triggered", qty("1"))
+    assert v.ex.position(6, SYMBOL, PositionSide.LONG).lots == 0
+    assert v.ex.position(6, SYMBOL, PositionSide.SHORT).lots == 0  # closed, never a short opened
