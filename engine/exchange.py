@@ -864,7 +864,7 @@ class Exchange:
         operations, never inside one. True if anything was done."""
         did = False
         while self._notes or self._due:
-            if self._due:
+            if not self._notes:  # what already happened first, then legs armed past their trigger
                 symbol, cid, price = self._due.pop(0)
                 m = self.markets[symbol]
                 if cid in m.conditionals:

@@ -398,3 +398,15 @@ def test_a_hedge_mode_bracket_closes_through_its_position_side(v):
     assert lists(events)[-1] == ("DONE", "exit_triggered", qty("1"))
     assert v.ex.position(6, SYMBOL, PositionSide.LONG).lots == 0
     assert v.ex.position(6, SYMBOL, PositionSide.SHORT).lots == 0  # closed, never a short opened
+
+
+def test_an_exit_armed_past_its_trigger_fires_at_once(v):
+    """A sell sweeps the bracket's entry bid and then a lower one: the last price is below the
+    stop when the entry's fill arms it, so the stop fires in the same command."""
+    order_list(v, 5, ListKind.BRACKET, Side.BUY, "0.5", entry="20000", tp="20500", sl="19900")
+    v.order(2, Side.BUY, "1", "19850")
+    events = v.order(1, Side.SELL, "0.6", "19850")  # 0.5 from the entry at 20,000, 0.1 at 19,850
+    assert v.ex.markets[SYMBOL].last == px("19850")
+    assert [s for s, _, _ in lists(events)] == ["ARMED", "DONE"]
+    assert conds(events) == [("NEW", 0), ("NEW", 0), ("CANCELED", 0), ("TRIGGERED", 0)]
+    assert lots(v, 5) == 0
