@@ -410,3 +410,14 @@ def test_an_exit_armed_past_its_trigger_fires_at_once(v):
     assert [s for s, _, _ in lists(events)] == ["ARMED", "DONE"]
     assert conds(events) == [("NEW", 0), ("NEW", 0), ("CANCELED", 0), ("TRIGGERED", 0)]
     assert lots(v, 5) == 0
+
+
+def test_an_unaffordable_leg_is_rejected_at_trigger_and_ends_its_list(v):
+    v.deposit(6, 10)
+    order_list(v, 6, ListKind.OCO, Side.BUY, "1", tp="19500", sl="20500", source=S.MARK)
+    events = v.index("20600", dt=SEC)
+    assert conds(events) == [("CANCELED", 0), ("REJECTED_AT_TRIGGER", R.MARGIN_INSUFFICIENT)]
+    (done,) = [e for e in events if isinstance(e, ListEvent)]
+    assert (done.status, done.cause, done.reason) == ("DONE", "exit_rejected", R.MARGIN_INSUFFICIENT)
+    assert not any(isinstance(e, CommandRejected) for e in events)  # the price move itself is accepted
+    assert legs(v, 6) == [] and not v.ex.markets[SYMBOL].lists
