@@ -10,6 +10,15 @@ liquidation index -> forced IOC orders at the bankruptcy price (first down to a 
 where that is enough) -> the insurance fund takes what the book could not -> ADL if the fund
 cannot -> the fund offloads what it holds. Funding settles when a command reaches a funding time.
 
+Conditional orders rest in a trigger index per source and are placed as orders when they fire.
+Order lists (OCO, OTO, brackets) tie orders together: what happens to one of their orders (a
+fill, an order leaving the book or a conditional leg canceled) is noted during an operation and
+acted on between operations (`_run_lists`), never inside one; a conditional leg that fires
+cancels the list's other orders before its own is placed (`_fire`); a position that closes or
+reverses ends the lists and cancels the closing conditional orders against it (`_fit_exits`).
+GTD conditional orders and lists expire when a command at or after their time arrives
+(`_expire`).
+
 Scope: linear markets; one-way and hedge positions; cross and isolated margin.
 
 Money flows are ledger movements between named holders, so conservation holds by
@@ -724,7 +733,8 @@ class Exchange:
     def _fire_triggers(self) -> None:
         """Feed every moved trigger source to its index and place what fires, until nothing more
         fires (a triggered order's trade moves the last price). Markets in name order, sources in
-        MARK, LAST, INDEX order, each index's firing order within (deterministic)."""
+        MARK, LAST, INDEX order, each index's firing order within (deterministic). Order lists
+        act on what happened before each firing, so a leg another leg's fill ended never fires."""
         moved = True
         while moved:
             moved = self._run_lists()
@@ -894,7 +904,7 @@ class Exchange:
         operations, never inside one. True if anything was done."""
         did = False
         while self._notes or self._due:
-            if self._due:
+            if not self._notes:  # what already happened first, then legs armed past their trigger
                 symbol, cid, price = self._due.pop(0)
                 m = self.markets[symbol]
                 if cid in m.conditionals:

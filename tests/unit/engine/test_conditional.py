@@ -236,12 +236,16 @@ def move(v, source, price: str):
     return v.index(price, dt=10**9)
 
 
-# kind, side, trigger; one tick short of it, one tick past it, and a gap through it
+# kind, side, trigger; one tick short of it, one tick past it, and a gap through it (the limit
+# kinds place their limit at the trigger)
 TRIGGER_CASES = [
-    (K.STOP_MARKET, Side.SELL, "19900", "19900.1", "19899.9", "19850"),
-    (K.STOP_MARKET, Side.BUY, "20100", "20099.9", "20100.1", "20150"),
-    (K.TAKE_PROFIT_MARKET, Side.SELL, "20100", "20099.9", "20100.1", "20150"),
-    (K.TAKE_PROFIT_MARKET, Side.BUY, "19900", "19900.1", "19899.9", "19850"),
+    (kind, side, trigger, before, past, gap)
+    for market, limit in ((K.STOP_MARKET, K.STOP_LIMIT), (K.TAKE_PROFIT_MARKET, K.TAKE_PROFIT_LIMIT))
+    for kind in (market, limit)
+    for side, trigger, before, past, gap in (
+        [(Side.SELL, "19900", "19900.1", "19899.9", "19850"), (Side.BUY, "20100", "20099.9", "20100.1", "20150")]
+        if market == K.STOP_MARKET else
+        [(Side.SELL, "20100", "20099.9", "20100.1", "20150"), (Side.BUY, "19900", "19900.1", "19899.9", "19850")])
 ]
 
 
@@ -253,9 +257,24 @@ def test_each_trigger_at_beside_and_through_its_price_for_each_source(v, source,
                                                                       past, beyond, path):
     v.order(1, Side.BUY, "1", "19100")  # liquidity for the triggered market orders
     v.order(1, Side.SELL, "1", "20900")
-    (new,) = cond(v, 3, side, "0.01", kind=kind, trigger=trigger, source=source)
+    limit = px(trigger) if kind in (K.STOP_LIMIT, K.TAKE_PROFIT_LIMIT) else 0
+    (new,) = cond(v, 3, side, "0.01", kind=kind, trigger=trigger, source=source, price=limit)
     assert new.status == "NEW"
     if path != "gap_through":
         assert statuses(move(v, source, before)) == []  # one tick short of the trigger
     target = {"tick_before_then_exact": trigger, "tick_before_then_tick_past": past, "gap_through": beyond}[path]
     assert statuses(move(v, source, target)) == [("TRIGGERED", 0)]
+
+
+@pytest.mark.parametrize("source", list(S), ids=lambda s: s.name)
+@pytest.mark.parametrize(("last_step", "fires"), [("20790.1", False), ("20790", True), ("20789.9", True),
+                                                  ("20500", True)], ids=["tick_short", "exact", "tick_past", "gap"])
+def test_trailing_stop_at_beside_and_through_its_callback_for_each_source(v, source, last_step, fires):
+    """1 % callback, active at once: after a high of 21,000 it fires at ⌊21,000 × 0.99⌋ = 20,790."""
+    v.order(1, Side.BUY, "1", "19100")
+    (new,) = cond(v, 3, Side.SELL, "0.01", kind=K.TRAILING_STOP_MARKET, source=source, callback_rate=1_000_000)
+    assert new.status == "NEW"
+    v.order(1, Side.SELL, "1", "21100")  # asks above the path, so the trades below move the last price
+    for price in ("20500", "21000", "20900"):
+        assert statuses(move(v, source, price)) == []
+    assert statuses(move(v, source, last_step)) == ([("TRIGGERED", 0)] if fires else [])

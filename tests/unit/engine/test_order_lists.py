@@ -19,7 +19,7 @@ from perpsim.engine.events import (
     PositionChanged,
 )
 from perpsim.model.enums import ConditionalKind as K
-from perpsim.model.enums import EventKind, LegType, ListKind, Side, TimeInForce
+from perpsim.model.enums import EventKind, LegType, ListKind, PositionSide, Side, TimeInForce
 from perpsim.model.enums import TriggerSource as S
 from perpsim.model.reasons import RejectReason as R
 from tests.unit.engine.test_exchange import SPEC, SYMBOL, Venue, px, qty
@@ -382,3 +382,42 @@ class TestLiquidationAndAdl:
         events = v.index("19050", dt=SEC)
         assert any(isinstance(e, AutoDeleveraged) for e in events) and lots(v, 3) == -qty("0.6")
         assert [q for _, _, q in legs(v, 3)] == [qty("0.6")] * 2
+
+
+def test_a_hedge_mode_bracket_closes_through_its_position_side(v):
+    v.do(C.SetPositionMode(v.ts, 6, True))
+    v.deposit(6, 100_000)
+    order_list(v, 6, ListKind.BRACKET, Side.BUY, "1", entry="20000", tp="20500", sl="19500",
+               position_side=PositionSide.LONG)
+    v.order(1, Side.SELL, "1", "20000")
+    m = v.ex.markets[SYMBOL]
+    exits = [c for c in m.conditionals.values() if c.account == 6]
+    assert [(c.side, c.position_side, c.reduce_only) for c in exits] == [(Side.SELL, PositionSide.LONG, False)] * 2
+    v.order(2, Side.BUY, "1", "19400")
+    events = trade(v, "19500")
+    assert lists(events)[-1] == ("DONE", "exit_triggered", qty("1"))
+    assert v.ex.position(6, SYMBOL, PositionSide.LONG).lots == 0
+    assert v.ex.position(6, SYMBOL, PositionSide.SHORT).lots == 0  # closed, never a short opened
+
+
+def test_an_exit_armed_past_its_trigger_fires_at_once(v):
+    """A sell sweeps the bracket's entry bid and then a lower one: the last price is below the
+    stop when the entry's fill arms it, so the stop fires in the same command."""
+    order_list(v, 5, ListKind.BRACKET, Side.BUY, "0.5", entry="20000", tp="20500", sl="19900")
+    v.order(2, Side.BUY, "1", "19850")
+    events = v.order(1, Side.SELL, "0.6", "19850")  # 0.5 from the entry at 20,000, 0.1 at 19,850
+    assert v.ex.markets[SYMBOL].last == px("19850")
+    assert [s for s, _, _ in lists(events)] == ["ARMED", "DONE"]
+    assert conds(events) == [("NEW", 0), ("NEW", 0), ("CANCELED", 0), ("TRIGGERED", 0)]
+    assert lots(v, 5) == 0
+
+
+def test_an_unaffordable_leg_is_rejected_at_trigger_and_ends_its_list(v):
+    v.deposit(6, 10)
+    order_list(v, 6, ListKind.OCO, Side.BUY, "1", tp="19500", sl="20500", source=S.MARK)
+    events = v.index("20600", dt=SEC)
+    assert conds(events) == [("CANCELED", 0), ("REJECTED_AT_TRIGGER", R.MARGIN_INSUFFICIENT)]
+    (done,) = [e for e in events if isinstance(e, ListEvent)]
+    assert (done.status, done.cause, done.reason) == ("DONE", "exit_rejected", R.MARGIN_INSUFFICIENT)
+    assert not any(isinstance(e, CommandRejected) for e in events)  # the price move itself is accepted
+    assert legs(v, 6) == [] and not v.ex.markets[SYMBOL].lists

@@ -10,7 +10,7 @@ import pytest
 
 from perpsim.engine import commands as C
 from perpsim.engine.exchange import Exchange
-from perpsim.model.enums import OrderKind, PositionSide, Side, StpMode, TimeInForce
+from perpsim.model.enums import ConditionalKind, LegType, ListKind, OrderKind, PositionSide, Side, StpMode, TimeInForce
 from perpsim.model.markets import default_markets
 from perpsim.risk.brackets import btcusdt_brackets
 
@@ -35,7 +35,8 @@ def random_session(seed: int, n: int):
     """A seeded mix of every command type (after tests/unit/engine/test_exchange.py's
     random_session): deposits, limit/market/GTD/reduce-only orders in one-way and hedge mode,
     cancels, withdrawals, transfers, leverage and margin-mode changes, isolated margin moves,
-    insurance top-ups, clock advances and index moves. Many are rejected: that is part of it."""
+    insurance top-ups, clock advances, conditional orders (some GTD), order lists (brackets and
+    reduce-only OCOs, some GTD, some canceled) and index moves. Many are rejected: that is part of it."""
     r = random.Random(seed)
     ts, price, owners = 1, 20_000, [0]
     yield C.SetIndexPrice(ts, SYMBOL, px(price))
@@ -82,6 +83,27 @@ def random_session(seed: int, n: int):
             yield C.FundInsurance(ts, "USDT", r.randint(1, 100) * U)
         elif u < 0.78:
             yield C.AdvanceClock(ts)
+        elif u < 0.80:
+            side, gtd = r.choice(list(Side)), r.random() < 0.3
+            sign = 1 if side == Side.BUY else -1
+            yield C.PlaceConditional(ts, a, SYMBOL, side, qty("0.1"), ConditionalKind.STOP_MARKET,
+                                     px(price + sign * r.randint(10, 300)), position_side=pside,
+                                     tif=TimeInForce.GTD if gtd else TimeInForce.GTC,
+                                     expire_ts=ts + r.randint(1, 10) * 10**9 if gtd else 0)
+        elif u < 0.82 and a != 8:
+            side, gtd = r.choice(list(Side)), r.random() < 0.3
+            sign, bracket = (1 if side == Side.BUY else -1), r.random() < 0.6
+            out = -sign if bracket else sign  # the exits' direction: the other side for a bracket
+            limit_tp = r.random() < 0.5
+            yield C.PlaceOrderList(ts, a, SYMBOL, ListKind.BRACKET if bracket else ListKind.OCO, side,
+                                   qty(r.choice(["0.01", "0.1"])), px(price - sign * r.randint(0, 50)) * bracket,
+                                   tp_type=LegType.LIMIT if limit_tp else LegType.TAKE_PROFIT_MARKET,
+                                   tp_trigger=0 if limit_tp else px(price - out * 400),
+                                   tp_price=px(price - out * 400) if limit_tp else 0,
+                                   sl_type=LegType.STOP_MARKET, sl_trigger=px(price + out * 400),
+                                   reduce_only=not bracket, expire_ts=ts + r.randint(1, 20) * 10**9 if gtd else 0)
+        elif u < 0.83:
+            yield C.CancelOrderList(ts, a, SYMBOL, r.randint(1, len(owners)))
         else:
             price = max(1_000, price + r.randint(-300, 280))
             yield C.SetIndexPrice(ts, SYMBOL, px(price))

@@ -46,3 +46,11 @@ def test_rate_limited_carries_retry_info():
     info = error_details_pb2.RetryInfo()
     retry[0].Unpack(info)
     assert info.retry_delay.ToMilliseconds() == 250
+
+
+def test_the_algo_order_limit_is_its_own_error():
+    """Binance MAX_NUM_ALGO_ORDERS (-4045) apart from MAX_NUM_ORDERS (-2025), both RESOURCE_EXHAUSTED."""
+    algo, total = REASONS[RejectReason.MAX_ALGO_ORDERS], REASONS[RejectReason.MAX_OPEN_ORDERS]
+    assert (algo.status, algo.binance_code) == ("RESOURCE_EXHAUSTED", -4045)
+    assert (total.status, total.binance_code) == ("RESOURCE_EXHAUSTED", -2025)
+    assert int(RejectReason.MAX_ALGO_ORDERS) // 1000 == 5  # a limit (5xxx)
