@@ -15,9 +15,10 @@ from perpsim.engine.events import (
     FundingSettled,
     Liquidation,
     MarkPriceChanged,
+    OrderEvent,
 )
 from perpsim.engine.exchange import IF_ACCOUNT, Exchange, index_key
-from perpsim.model.enums import OrderKind, PositionSide, Side, TimeInForce
+from perpsim.model.enums import EventKind, OrderKind, PositionSide, Side, TimeInForce
 from perpsim.model.markets import default_markets
 from perpsim.model.reasons import RejectReason as R
 from perpsim.risk.brackets import btcusdt_brackets
@@ -205,6 +206,20 @@ class TestRejections:
         venue.order(2, Side.BUY, "5", "20000")
         venue.order(4, Side.SELL, "3", "20000", reduce_only=True)
         assert 4 not in venue.ex.markets[SYMBOL].positions  # closed, never flipped short
+
+    def test_a_reduce_only_sweep_across_levels_stops_at_the_position(self, venue):
+        """A reduce-only sell larger than the long, limit below three bid levels: it fills the
+        position's 1 BTC over two levels and no more, never flipping short (the over-fill a
+        backtester allows when it clamps per order instead of per fill)."""
+        open_long(venue)
+        for price in ("19990", "19980", "19970"):
+            venue.order(2, Side.BUY, "0.6", price)
+        events = venue.order(4, Side.SELL, "3", "19970", reduce_only=True, tif=TimeInForce.IOC)
+        fills = [e.event for e in of(events, OrderEvent) if e.event.kind == EventKind.FILL]
+        assert [(f.price, f.qty) for f in fills] == [(px("19990"), qty("0.6")), (px("19980"), qty("0.4"))]
+        assert venue.ex.position(4, SYMBOL).lots == 0
+        assert [lv[:2] for lv in venue.ex.markets[SYMBOL].book.depth(Side.BUY, 5)] == \
+            [(px("19980"), qty("0.2")), (px("19970"), qty("0.6"))]
 
 
 def random_session(seed: int, n: int):
