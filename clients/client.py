@@ -367,7 +367,8 @@ class _Api:
                          take_profit_limit: Number | None = None, stop_loss: Number | None = None,
                          stop_loss_limit: Number | None = None, source: str | int = "last", reduce_only: bool = False,
                          time_in_force: str | int | None = None, position_side: str | int | None = None,
-                         good_till_ns: int = 0, client_order_id: str | None = None) -> OrderList:
+                         good_till_ns: int = 0, client_order_id: str | None = None,
+                         idempotent: bool = False) -> OrderList:
         """Place an order list (`type`: oco, oto or bracket); the list as placed.
 
         OTO and bracket: an entry order (a limit at `price`, else a market order) whose fills arm
@@ -375,7 +376,13 @@ class _Api:
         trade `side` for `quantity` at once. The take-profit leg: `take_profit` (trigger) alone is
         a take-profit market, with `take_profit_limit` a take-profit limit, `take_profit_limit`
         alone a resting limit order. The stop-loss leg: `stop_loss` (trigger), with
-        `stop_loss_limit` a stop limit. good_till_ns: the whole list expires then (GTD)."""
+        `stop_loss_limit` a stop limit. good_till_ns: the whole list expires then (GTD).
+
+        With a client order id the placement is safe to retry: the same id and payload returns
+        the original list (as it is now), another payload is ALREADY_EXISTS; it is then retried
+        on UNAVAILABLE (`idempotent=True` generates an id)."""
+        if idempotent and not client_order_id:
+            client_order_id = new_client_order_id()
         request = trading_pb2.PlaceOrderListRequest(
             symbol=symbol, type=_enum_in(common_pb2.OrderListType, "ORDER_LIST_TYPE_", type, "type"),
             side=_side(side), quantity=decimal_text(quantity, "quantity"),
@@ -387,7 +394,7 @@ class _Api:
             reduce_only=bool(reduce_only), position_side=_pside(position_side), good_till_time_ns=_ns(good_till_ns),
             client_order_id=client_order_id or "")
         return self._invoke(_Call("trading", "PlaceOrderList", request, lambda r: OrderList.from_pb(r.order_list),
-                                  kind="write"))
+                                  kind="write", retry=bool(client_order_id)))
 
     def place_bracket(self, symbol: str, side: str | int, quantity: Number, price: Number | None = None,
                       **legs: Any) -> OrderList:

@@ -50,7 +50,7 @@ from perpsim.venue import convert as cv
 from perpsim.venue.auth import KeyStore, bearer
 from perpsim.venue.errors import VenueError, internal_rpc_status, to_rpc_status, to_status
 from perpsim.venue.limits import RateLimiter
-from perpsim.venue.state import KnownOrder, OrderInfo, VenueState, rejection
+from perpsim.venue.state import KnownList, KnownOrder, OrderInfo, VenueState, rejection
 
 log = logging.getLogger("perpsim.venue")
 
@@ -659,8 +659,14 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
                                     r.reduce_only, pside, r.good_till_time_ns, r.client_order_id)
         before = self.venue.state.exchange.next_order_id
         events = await self.venue.run(lambda ts: dataclasses.replace(template, ts=ts))
+        lists = self.venue.state.exchange.markets[spec.symbol].lists
+        known = next((e for e in events if isinstance(e, KnownList)), None)
+        if known is not None:  # an idempotent retry: the original list, as it is now
+            live = lists.get(known.list_id)
+            return trading_pb2.PlaceOrderListResponse(order_list=order_list_out(
+                spec, known.list_id, live.cmd if live is not None else template, live, known.status))
         mine = [e for e in events if isinstance(e, ListEvent) and e.list_id >= before]  # this list's
-        live = self.venue.state.exchange.markets[spec.symbol].lists.get(mine[0].list_id)
+        live = lists.get(mine[0].list_id)
         return trading_pb2.PlaceOrderListResponse(order_list=order_list_out(
             spec, mine[0].list_id, template, live, "WORKING" if live is not None else mine[-1].status))
 

@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from perpsim.engine import commands as C
-from perpsim.engine.events import CommandRejected, OrderEvent, OrderPlaced
+from perpsim.engine.events import CommandRejected, ListEvent, OrderEvent, OrderPlaced
 from perpsim.engine.exchange import Exchange
 from perpsim.model.enums import EventKind
 from perpsim.model.reasons import RejectReason as R
+
+#: ListEvent statuses of a list that still works (the others end it).
+_LIVE_LIST = frozenset({"NEW", "ARMED", "REDUCED", "ENTRY_CLOSED", "LEG_REJECTED"})
 
 #: Completed orders kept for queries and idempotent retries, oldest evicted first.
 COMPLETED_KEPT = 100_000
@@ -55,7 +58,15 @@ class KnownOrder(NamedTuple):
     order_id: int
 
 
-def fingerprint(cmd: C.PlaceOrder) -> tuple:
+class KnownList(NamedTuple):
+    """A retried order-list placement (same client order id and payload): the original list's
+    id and its latest status (WORKING while it lives)."""
+
+    list_id: int
+    status: str
+
+
+def fingerprint(cmd: C.PlaceOrder | C.PlaceOrderList) -> tuple:
     """What makes two placements with one client order id "the same order": all but the time."""
     return tuple(getattr(cmd, f.name) for f in dataclasses.fields(cmd) if f.name != "ts")
 
@@ -68,6 +79,10 @@ class VenueState:
         self.orders: dict[int, OrderInfo] = {}
         self._completed: OrderedDict[int, None] = OrderedDict()
         self.by_client: dict[tuple[int, str], tuple[tuple, int]] = {}
+        # order lists by (account, client order id): (fingerprint, list id); and the latest
+        # status of each such list, for answering a retry after it ended
+        self.lists_by_client: dict[tuple[int, str], tuple[tuple, int]] = {}
+        self.list_status: dict[int, str] = {}
 
     def apply(self, cmd) -> list:
         """Apply one command; returns the exchange's events.
@@ -75,13 +90,14 @@ class VenueState:
         A PlaceOrder whose client order id is already known is decided here, in sequence, so
         concurrent retries cannot both place it: the same payload yields KnownOrder (nothing
         placed), another payload a DUPLICATE_ORDER_ID rejection."""
-        if isinstance(cmd, C.PlaceOrder) and cmd.client_order_id:
-            seen = self.by_client.get((cmd.account, cmd.client_order_id))
+        if isinstance(cmd, C.PlaceOrder | C.PlaceOrderList) and cmd.client_order_id:
+            lists = isinstance(cmd, C.PlaceOrderList)
+            seen = (self.lists_by_client if lists else self.by_client).get((cmd.account, cmd.client_order_id))
             if seen is not None:
-                if seen[0] == fingerprint(cmd):
-                    return [KnownOrder(seen[1])]
-                return [CommandRejected("PlaceOrder", cmd.account, int(R.DUPLICATE_ORDER_ID),
-                                        (("client_order_id", cmd.client_order_id),))]
+                if seen[0] != fingerprint(cmd):
+                    return [CommandRejected(type(cmd).__name__, cmd.account, int(R.DUPLICATE_ORDER_ID),
+                                            (("client_order_id", cmd.client_order_id),))]
+                return [KnownList(seen[1], self.list_status[seen[1]]) if lists else KnownOrder(seen[1])]
         next_id = self.exchange.next_order_id
         events = self.exchange.apply(cmd)
         if isinstance(cmd, C.PlaceOrder):
@@ -92,7 +108,19 @@ class VenueState:
         for e in events:
             if isinstance(e, OrderEvent):
                 self._track(e)
+            elif isinstance(e, ListEvent):
+                self._track_list(cmd, e)
         return events
+
+    def _track_list(self, cmd, e: ListEvent) -> None:
+        """Register a list placed with a client order id, and keep its latest status (what a
+        retry is answered with)."""
+        if e.status == "NEW" and isinstance(cmd, C.PlaceOrderList) and cmd.client_order_id \
+                and e.account == cmd.account:
+            self.lists_by_client.setdefault((cmd.account, cmd.client_order_id), (fingerprint(cmd), e.list_id))
+            self.list_status[e.list_id] = "WORKING"
+        elif e.list_id in self.list_status:
+            self.list_status[e.list_id] = "WORKING" if e.status in _LIVE_LIST else e.status
 
     def state_hash(self) -> str:
         """The exchange's hash extended with the order registry (what replay must rebuild)."""
@@ -100,6 +128,8 @@ class VenueState:
         for oid in sorted(self.orders):
             o = self.orders[oid]
             h.update(f"{oid}:{o.account}:{o.client_order_id}:{o.filled}:{o.status};".encode())
+        for (account, cid), (_, gid) in sorted(self.lists_by_client.items()):
+            h.update(f"list:{account}:{cid}:{gid}:{self.list_status[gid]};".encode())
         return h.hexdigest()
 
     def check_integrity(self) -> None:

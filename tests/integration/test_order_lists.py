@@ -105,6 +105,26 @@ def test_oco_partial_fill_shrinks_the_stop_which_then_closes_the_rest(
         me.cancel_order_list("BTCUSDT", oco.list_id)
 
 
+def test_an_order_list_with_a_client_id_is_safe_to_retry(
+        admin: Client, make_account: Callable[..., Client]) -> None:
+    """The same client order id and payload returns the original list, also after it ended;
+    another payload under that id is ALREADY_EXISTS; nothing is placed twice."""
+    admin.set_index_price("BTCUSDT", "65000")
+    maker, me = make_account("1000000"), make_account("10000")
+    legs = {"take_profit": "66000", "stop_loss": "64000", "source": "mark", "client_order_id": "br-1"}
+    first = me.place_bracket("BTCUSDT", "buy", "0.1", "64900", **legs)
+    again = me.place_bracket("BTCUSDT", "buy", "0.1", "64900", **legs)
+    assert (again.list_id, again.status) == (first.list_id, "working")
+    assert len(me.order_lists()) == 1 and len(me.open_orders("BTCUSDT")) == 1
+    with pytest.raises(E.DuplicateOrderId):
+        me.place_bracket("BTCUSDT", "buy", "0.2", "64900", **legs)
+    me.cancel_order_list("BTCUSDT", first.list_id)
+    after = me.place_bracket("BTCUSDT", "buy", "0.1", "64900", **legs)
+    assert (after.list_id, after.status) == (first.list_id, "canceled")
+    assert me.order_lists() == [] and me.open_orders("BTCUSDT") == []
+    maker.cancel_all("BTCUSDT")
+
+
 def test_order_list_commands_with_json(venue: RunningVenue, admin: Client, make_account: Callable[..., Client],
                                        capsys: pytest.CaptureFixture[str]) -> None:
     admin.set_index_price("BTCUSDT", "65000")

@@ -101,7 +101,9 @@ def random_session(seed: int, n: int):
                                    tp_trigger=0 if limit_tp else px(price - out * 400),
                                    tp_price=px(price - out * 400) if limit_tp else 0,
                                    sl_type=LegType.STOP_MARKET, sl_trigger=px(price + out * 400),
-                                   reduce_only=not bracket, expire_ts=ts + r.randint(1, 20) * 10**9 if gtd else 0)
+                                   reduce_only=not bracket, expire_ts=ts + r.randint(1, 20) * 10**9 if gtd else 0,
+                                   # a few ids repeat: retries and reuses of a list's client order id
+                                   client_order_id=f"list-{r.randint(1, 20)}" if r.random() < 0.5 else "")
         elif u < 0.83:
             yield C.CancelOrderList(ts, a, SYMBOL, r.randint(1, len(owners)))
         else:

@@ -1,0 +1,47 @@
+"""The venue state's registry: idempotent order-list placement decided in sequence, and a
+replay of the same commands rebuilding the same registry."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from perpsim.engine import commands as C
+from perpsim.engine.events import CommandRejected, ListEvent
+from perpsim.model.enums import LegType, ListKind, Side
+from perpsim.model.reasons import RejectReason as R
+from perpsim.venue.state import KnownList, VenueState
+
+from .conftest import SYMBOL, make_exchange, px, qty, random_session
+
+U = 10**8
+
+
+def bracket(ts: int, client_order_id: str, lots: str = "0.1") -> C.PlaceOrderList:
+    return C.PlaceOrderList(ts, 1, SYMBOL, ListKind.BRACKET, Side.BUY, qty(lots), px(19_900),
+                            tp_type=LegType.LIMIT, tp_price=px(21_000), sl_type=LegType.STOP_MARKET,
+                            sl_trigger=px(19_000), client_order_id=client_order_id)
+
+
+def test_a_retried_list_is_known_and_another_payload_is_refused() -> None:
+    state = VenueState(make_exchange())
+    state.apply(C.SetIndexPrice(1, SYMBOL, px(20_000)))
+    state.apply(C.Deposit(1, 1, "USDT", 10_000 * U))
+    (new, *_) = [e for e in state.apply(bracket(2, "b1")) if isinstance(e, ListEvent)]
+    assert state.apply(bracket(3, "b1")) == [KnownList(new.list_id, "WORKING")]
+    (rej,) = state.apply(bracket(4, "b1", lots="0.2"))
+    assert isinstance(rej, CommandRejected) and rej.reason == R.DUPLICATE_ORDER_ID
+    assert len(state.exchange.markets[SYMBOL].lists) == 1
+    state.apply(C.CancelOrderList(5, 1, SYMBOL, new.list_id))
+    assert state.apply(bracket(6, "b1")) == [KnownList(new.list_id, "CANCELED")]
+
+
+def test_replaying_the_commands_rebuilds_the_registry() -> None:
+    commands = list(random_session(11, 1_500))
+    hashes = []
+    for _ in range(2):
+        state = VenueState(make_exchange())
+        for cmd in commands:
+            state.apply(dataclasses.replace(cmd))
+        hashes.append(state.state_hash())
+    assert hashes[0] == hashes[1]
+    assert state.lists_by_client  # the session placed lists with client order ids
