@@ -112,6 +112,10 @@ CALLBACK_MIN, CALLBACK_MAX, TRIGGER_PROTECT = 100_000, 10_000_000, 5_000_000
 #: Book levels read for an impact price; deeper than any impact notional needs in practice.
 _IMPACT_LEVELS = 1_000
 _HANDLERS: dict[type, object] = {}  # command type -> Exchange method, filled on first use
+# book event kinds and sides as plain ints, for the per-fill loop
+_ACCEPTED, _FILL, _CANCELED, _EXPIRED, _AMENDED = (int(k) for k in (
+    EventKind.ACCEPTED, EventKind.FILL, EventKind.CANCELED, EventKind.EXPIRED, EventKind.AMENDED))
+_BUY = int(Side.BUY)
 
 
 #: The conditional order kind of each conditional leg type of an order list.
@@ -248,6 +252,8 @@ class _Market:
     min_notional: int = field(init=False)  # linear: money units
     symbol: str = field(init=False)
     asset: str = field(init=False)  # the settlement asset
+    pnl_pool: tuple[str, int] = field(init=False)  # the ledger holder realized PnL is paid from
+    iso_name: str = field(init=False)  # the ledger name of the market's isolated margins
 
     def __post_init__(self) -> None:
         self.taker_fee = rate(self.spec.taker_fee)
@@ -257,6 +263,7 @@ class _Market:
         self.band_down = Fraction(self.spec.price_band_down)
         self.min_notional = 0 if self.inverse else self.spec.money_to_units(self.spec.min_notional)
         self.symbol, self.asset = self.spec.symbol, self.spec.settle
+        self.pnl_pool, self.iso_name = ("pnl:" + self.symbol, 0), "iso:" + self.symbol
 
     def value(self, lots: int, price: int) -> int | Fraction:
         """Notional of |lots| at price, in money units of the settlement asset: exact int for
@@ -316,12 +323,9 @@ class _Market:
         return bankruptcy_price([Leg(p.lots, p.cost) for p in legs], wallet, K=self.K, tick_size=self.tick,
                                 other_upnl=other_upnl)
 
-    @property
-    def pnl_pool(self) -> tuple[str, int]:
-        return ("pnl:" + self.spec.symbol, 0)
-
     def iso_holder(self, account: int, pside: int) -> tuple[str, int]:
-        return ("iso:" + self.spec.symbol, index_key(account, pside))
+        """The ledger holder of an isolated position's margin."""
+        return (self.iso_name, account * 4 + pside)  # index_key(account, pside)
 
     def holds(self, account: int) -> bool:
         """Whether the account has a position in this market."""
@@ -1473,16 +1477,17 @@ class Exchange:
         src = self._holder(source) if isinstance(source, int) else source
         dst = self._holder(dest) if isinstance(dest, int) else dest
         mv = self.ledger.move(asset, src, dst, amount, cause)
+        balance = self.ledger.balance
         for holder, sign in ((mv.source, -1), (mv.dest, 1)):
-            if holder == INSURANCE:
-                e = InsuranceFundChanged(asset, sign * mv.amount, self.ledger.insurance(asset), cause)
+            kind = holder[0]
+            if kind == "wallet":
+                self._touched.add(holder[1])
+                self._events.append(BalanceChanged(holder[1], asset, sign * mv.amount, balance(holder, asset), cause))
+            elif holder == INSURANCE:
+                e = InsuranceFundChanged(asset, sign * mv.amount, balance(holder, asset), cause)
                 self._events.append(e)
                 self.insurance_history.append((self.ts, e))
-            elif holder[0] == "wallet":
-                self._touched.add(holder[1])
-                self._events.append(BalanceChanged(holder[1], asset, sign * mv.amount,
-                                                   self.ledger.wallet(holder[1], asset), cause))
-            elif holder[0].startswith("iso:"):
+            elif kind.startswith("iso:"):
                 self._touched.add(holder[1] // 4)
 
     def _trade(self, m: _Market, account: int, pside: int, qty: int, price: int) -> int:
@@ -1549,13 +1554,14 @@ class Exchange:
         done: list[int] = []
         for e in m.book.events():
             self._events.append(OrderEvent(spec.symbol, e, liquidation))
-            if e.kind == EventKind.ACCEPTED:
+            kind = e.kind
+            if kind == _ACCEPTED:
                 m.orders[e.order_id] = _Open(e.account, e.side, e.price, 0, reduce_only or liquidation, pside)
                 if reduce_only or liquidation:
                     m.reduce_only.setdefault((e.account, pside), set()).add(e.order_id)
                 self._order_leaves(m, e.order_id, e.qty)
-            elif e.kind == EventKind.FILL:
-                sign = 1 if e.side == Side.BUY else -1
+            elif kind == _FILL:
+                sign = 1 if e.side == _BUY else -1
                 self._pair(m, e.account, m.orders[e.order_id].pside, e.counter_account,
                            m.orders[e.counter_order_id].pside, sign * e.qty, e.price)
                 notional = m.value(e.qty, e.price)
@@ -1573,15 +1579,17 @@ class Exchange:
                     for oid, leaves in ((e.order_id, e.leaves), (e.counter_order_id, e.counter_leaves)):
                         if oid in m.list_of:
                             self._notes.append(_Note(m.symbol, oid, "fill", e.qty, leaves))
-                done += [oid for oid, leaves in ((e.order_id, e.leaves), (e.counter_order_id, e.counter_leaves))
-                         if not leaves]
-            elif e.kind in (EventKind.CANCELED, EventKind.EXPIRED):
+                if not e.leaves:
+                    done.append(e.order_id)
+                if not e.counter_leaves:
+                    done.append(e.counter_order_id)
+            elif kind == _CANCELED or kind == _EXPIRED:
                 self._order_leaves(m, e.order_id, 0)
                 self._forget_order(m, e.order_id)
                 if e.order_id in m.list_of:
                     cause = _GONE[EventKind.CANCELED if e.kind == EventKind.CANCELED else e.reason]
                     self._notes.append(_Note(m.symbol, e.order_id, "gone", cause=cause))
-            elif e.kind == EventKind.AMENDED:
+            elif kind == _AMENDED:
                 self._order_leaves(m, e.order_id, e.qty)
         # an order filled within the operation leaves no record behind
         for oid in done:

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class LedgerError(AssertionError):
     """The ledger's identity failed (a bug, never input)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Movement:
+class Movement(NamedTuple):
     """One booked movement: `amount` units of `asset` from `source` to `dest`.
 
     Holders are ("wallet", account), ("insurance", 0), ("fees", 0), ("dust", 0) or
