@@ -1758,7 +1758,7 @@ class Exchange:
             p = m.positions.get((account, pside))
             if p is None:
                 return False
-            balance = self.isolated_margin(account, m.symbol, pside) + m.upnl(p)
+            balance = self.ledger.balance(m.iso_holder(account, pside), m.asset) + m.upnl(p)
             if not m.inverse:  # the margin kernel's exact integer check
                 bybit = self.profile.liquidation_model is LiquidationModel.BYBIT
                 return m.table.liquidatable(balance, (p.lots,), (p.cost,), m.mark, m.K, bybit)
@@ -1811,17 +1811,17 @@ class Exchange:
                 # lots whose notional at mark fits the lower bracket
                 keep = tier.floor * m.mark // m.k_inv if m.inverse else tier.floor // (m.mark * m.K)
                 self._force(m, account, leg_side, side, abs(lots) - keep, bp_tick)
-                filled = abs(lots) - abs(self.position(account, m.symbol, leg_side).lots)
+                filled = abs(lots) - abs(self._lots(m, account, leg_side))
                 self._liquidation_fee(m, account, pside, filled, bp_tick)
                 if (account, leg_side) not in m.positions or not self._liquidatable(m, account, pside):
                     self._events.append(Liquidation(m.symbol, account, side, abs(lots) - keep, bp_tick, filled, 0, 0))
                     continue
-                lots = self.position(account, m.symbol, leg_side).lots
+                lots = self._lots(m, account, leg_side)
             # 3. the forced order for the rest: LIMIT IOC at the bankruptcy price, no trading fee
             self._force(m, account, leg_side, side, abs(lots), bp_tick)
-            filled = abs(lots) - abs(self.position(account, m.symbol, leg_side).lots)
             # 4. the rest: the insurance fund takes it over at the bankruptcy price, or ADL if it cannot
-            rest = self.position(account, m.symbol, leg_side).lots
+            rest = self._lots(m, account, leg_side)
+            filled = abs(lots) - abs(rest)
             taken = deleveraged = 0
             if rest and self.ledger.insurance(m.asset) > 0:
                 self._pair(m, IF_ACCOUNT, BOTH, account, leg_side, rest, bp_tick)
@@ -1842,11 +1842,17 @@ class Exchange:
                            "isolated_margin")
         self._rekey_account(account)
 
+    def _lots(self, m: _Market, account: int, pside: int) -> int:
+        """Signed lots of a position (0 when there is none)."""
+        p = m.positions.get((account, pside))
+        return 0 if p is None else p.lots
+
     def _remaining(self, m: _Market, account: int, pside: int):
         """(holder, collateral left) of a position under liquidation: its isolated margin, or
         the cross margin balance."""
         if account in m.isolated:
-            return m.iso_holder(account, pside), self.isolated_margin(account, m.symbol, pside)
+            holder = m.iso_holder(account, pside)
+            return holder, self.ledger.balance(holder, m.asset)
         return account, self.margin_balance(account, m.asset)
 
     def _liquidation_fee(self, m: _Market, account: int, pside: int, qty: int, price: int) -> None:
