@@ -12,15 +12,18 @@ class RateLimiter:
         self.rate, self.burst = rate, burst
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last refill time)
 
-    def acquire(self, key: str, now: float | None = None) -> float:
-        """Take one token; 0.0 if allowed, else the seconds to wait before a retry."""
+    def acquire(self, key: str, now: float | None = None, weight: int = 1) -> float:
+        """Take `weight` tokens (one per order: a batch weighs its orders); 0.0 if allowed, else
+        the seconds to wait before a retry. A weight above the burst is never allowed (inf)."""
         if self.rate <= 0:
             return 0.0
+        if weight > self.burst:
+            return float("inf")
         now = time.monotonic() if now is None else now
         tokens, last = self._buckets.get(key, (float(self.burst), now))
         tokens = min(float(self.burst), tokens + (now - last) * self.rate)
-        if tokens >= 1:
-            self._buckets[key] = (tokens - 1, now)
+        if tokens >= weight:
+            self._buckets[key] = (tokens - weight, now)
             return 0.0
         self._buckets[key] = (tokens, now)
-        return (1 - tokens) / self.rate
+        return (weight - tokens) / self.rate

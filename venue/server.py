@@ -92,7 +92,8 @@ class Sequencer:
         # checkpoint(durable_seq) snapshots the state; run between batches, when nothing moves
         self.checkpoint, self.checkpoint_every = checkpoint, checkpoint_every
         self._since_checkpoint = 0
-        self.queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=QUEUE_LIMIT)
+        self.queue: asyncio.Queue[_Item] = asyncio.Queue()  # bounded by _enqueue, in commands
+        self._queued = 0  # commands (a control item: 1) waiting in the queue
         self.listeners: list[Callable[[object, list], None]] = []
         self.applied = 0
         self._task: asyncio.Task | None = None
@@ -123,12 +124,18 @@ class Sequencer:
     async def submit_many(self, makes: list[Callable[[int], object]]) -> list:
         """Queue commands as one unit: sequenced back to back in this order, made durable by one
         commit and acknowledged together. Per command, its events or the exception it raised."""
+        if not makes:
+            return []
         item = _Item(makes)
-        try:
-            self.queue.put_nowait(item)
-        except asyncio.QueueFull:
-            raise VenueError(R.RATE_LIMITED, problem="venue overloaded, retry later") from None
+        self._enqueue(item, len(makes))
         return await item.future
+
+    def _enqueue(self, item: _Item, weight: int) -> None:
+        """Queue an item of `weight` commands; overload (QUEUE_LIMIT commands waiting) is shed."""
+        if self._queued + weight > QUEUE_LIMIT:
+            raise VenueError(R.RATE_LIMITED, problem="venue overloaded, retry later")
+        self._queued += weight
+        self.queue.put_nowait(item)
 
     async def settled(self) -> None:
         """Return once every applied command is durable: a read after this sees no state that a
@@ -140,10 +147,7 @@ class Sequencer:
         """Run `control()` between batches, when every earlier command is applied and durable
         and none is in flight (snapshots, reset); its result."""
         item = _Item(None, control)
-        try:
-            self.queue.put_nowait(item)
-        except asyncio.QueueFull:
-            raise VenueError(R.RATE_LIMITED, problem="venue overloaded, retry later") from None
+        self._enqueue(item, 1)
         return await item.future
 
     async def request_checkpoint(self) -> int:
@@ -161,10 +165,11 @@ class Sequencer:
     async def _run(self) -> None:
         while True:
             batch = [await self.queue.get()]
-            commands = len(batch[0].makes or ())
+            commands = len(batch[0].makes or (None,))
             while commands < BATCH_LIMIT and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
-                commands += len(batch[-1].makes or ())
+                commands += len(batch[-1].makes or (None,))
+            self._queued -= commands
             done, controls = [], []
             self._durable.clear()
             for item in batch:
@@ -267,16 +272,24 @@ class Venue:
                 return spec
         raise VenueError(R.UNKNOWN_SYMBOL, field="asset", asset=asset)
 
-    def account(self, context) -> int:
-        """The caller's account (bearer API key), after its rate limit."""
+    def account(self, context, weight: int = 1) -> int:
+        """The caller's account (bearer API key), after its rate limit (`weight`: the orders
+        the call places; every other call weighs 1)."""
         key = bearer(context.invocation_metadata())
         account = self.keys.account_of(key)
         if account is None:
             raise VenueError(R.UNAUTHENTICATED)
-        wait = self.limiter.acquire(key)
+        self.take(key, weight)
+        return account
+
+    def take(self, key: str | None, weight: int = 1) -> None:
+        """Charge `weight` requests to the key's rate limit; RATE_LIMITED if it has no room."""
+        wait = self.limiter.acquire(key, weight=weight)
+        if wait == float("inf"):
+            raise VenueError(R.RATE_LIMITED, problem=f"{weight} requests in one call exceed the burst",
+                             burst=self.limiter.burst)
         if wait:
             raise VenueError(R.RATE_LIMITED, retry_after_ms=max(1, round(wait * 1000)))
-        return account
 
     def admin(self, context) -> None:
         key = bearer(context.invocation_metadata())
@@ -454,7 +467,7 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
 
     @rpc
     async def PlaceOrders(self, request, context):
-        account = self.venue.account(context)
+        account = self.venue.account(context, weight=max(1, min(len(request.orders), MAX_BATCH_ORDERS)))
         if not 0 < len(request.orders) <= MAX_BATCH_ORDERS:
             raise VenueError(R.INVALID_VALUE, field="orders", count=len(request.orders),
                              problem=f"1 to {MAX_BATCH_ORDERS} orders")
@@ -471,13 +484,18 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
             account = self.venue.account(context)
         except VenueError as e:
             await context.abort_with_status(to_status(e))
+        key = bearer(context.invocation_metadata())
         waiting: list = []  # requests read and not yet submitted
         arrived, room = asyncio.Event(), asyncio.Event()
         units: asyncio.Queue = asyncio.Queue()  # submitted units' futures, in request order
 
         async def read() -> None:
             async for r in requests:
-                waiting.append(r.order)
+                try:  # each order is charged to the key's rate limit; a refusal answers it alone
+                    self.venue.take(key)
+                    waiting.append(r.order)
+                except VenueError as e:
+                    waiting.append(e)
                 arrived.set()
                 while len(waiting) >= STREAM_WINDOW:  # stop reading: gRPC flow control pushes back
                     room.clear()
@@ -519,6 +537,8 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         templates: list = []
         for r in requests:
             try:
+                if isinstance(r, VenueError):  # refused before it got here (the stream's rate limit)
+                    raise r
                 templates.append(self.command(account, r))
             except VenueError as e:
                 templates.append(e)

@@ -6,6 +6,7 @@ ETHUSDT 3500, BTCUSD 65000); accounts are created through the sandbox with the a
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -58,3 +59,21 @@ def make_account(admin: Client) -> Callable[..., Client]:
         return c
 
     return make
+
+
+@contextlib.contextmanager
+def own_venue(data_dir: Path, **settings) -> Iterator[tuple[RunningVenue, VenueConfig, Client]]:
+    """A venue of a test's own (feed, liquidity and metrics off; `settings` on top) with a funded
+    trader (1,000 USDT): (the running venue, its config, the trader's client)."""
+    cfg = VenueConfig(listen="127.0.0.1:0", data_dir=data_dir, feed=False, liquidity=False, metrics_listen="",
+                      **settings)
+    running = RunningVenue(cfg).start_in_thread()
+    try:
+        with Client(running.address, admin_key=(data_dir / "admin.key").read_text().strip()) as admin:
+            admin.wait_ready()
+            _, key = admin.create_account()
+            trader = admin.with_key(key)
+            trader.deposit("USDT", "1000")
+            yield running, cfg, trader
+    finally:
+        running.stop()

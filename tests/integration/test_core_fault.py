@@ -9,45 +9,37 @@ from pathlib import Path
 import grpc
 import pytest
 
-from perpsim.clients.client import Client
 from perpsim.clients.errors import PerpsimError
 from perpsim.engine.exchange import Exchange
-from perpsim.venue.app import RunningVenue, VenueConfig, make_exchange
+from perpsim.venue.app import make_exchange
 from perpsim.venue.recovery import recover
 from perpsim.venue.state import VenueState
 
+from .conftest import own_venue
+
 
 def test_a_command_that_raises_midway_is_undone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cfg = VenueConfig(listen="127.0.0.1:0", data_dir=tmp_path, feed=False, liquidity=False, metrics_listen="")
-    running = RunningVenue(cfg).start_in_thread()
-    try:
-        with Client(running.address, admin_key=(tmp_path / "admin.key").read_text().strip()) as admin:
-            admin.wait_ready()
-            _, key = admin.create_account()
-            trader = admin.with_key(key)
-            trader.deposit("USDT", "1000")
-            kept = trader.place_order("BTCUSDT", "buy", "0.001", "60000")
+    with own_venue(tmp_path) as (running, cfg, trader):
+        kept = trader.place_order("BTCUSDT", "buy", "0.001", "60000")
 
-            original = Exchange._book_events
-            armed = {"on": True}
+        original = Exchange._book_events
+        armed = {"on": True}
 
-            def faulty(self, m, *args, **kwargs):
-                original(self, m, *args, **kwargs)  # the order is in the book and registered ...
-                if armed["on"]:
-                    armed["on"] = False
-                    raise RuntimeError("injected fault")  # ... and then the core fails
+        def faulty(self, m, *args, **kwargs):
+            original(self, m, *args, **kwargs)  # the order is in the book and registered ...
+            if armed["on"]:
+                armed["on"] = False
+                raise RuntimeError("injected fault")  # ... and then the core fails
 
-            monkeypatch.setattr(Exchange, "_book_events", faulty)
-            with pytest.raises(PerpsimError) as failed:
-                trader.place_order("BTCUSDT", "buy", "0.002", "60001")
-            assert failed.value.status == grpc.StatusCode.INTERNAL
+        monkeypatch.setattr(Exchange, "_book_events", faulty)
+        with pytest.raises(PerpsimError) as failed:
+            trader.place_order("BTCUSDT", "buy", "0.002", "60001")
+        assert failed.value.status == grpc.StatusCode.INTERNAL
 
-            after = trader.place_order("BTCUSDT", "buy", "0.003", "60002")
-            open_orders = {(o.order_id, str(o.price)) for o in trader.open_orders("BTCUSDT")}
-            assert open_orders == {(kept.order_id, "60000.0"), (after.order_id, "60002.0")}
-            live_hash = running.venue.state.exchange.state_hash()
-    finally:
-        running.stop()
+        after = trader.place_order("BTCUSDT", "buy", "0.003", "60002")
+        open_orders = {(o.order_id, str(o.price)) for o in trader.open_orders("BTCUSDT")}
+        assert open_orders == {(kept.order_id, "60000.0"), (after.order_id, "60002.0")}
+        live_hash = running.venue.state.exchange.state_hash()
     # the journal holds exactly the commands that stood: replay gives the live state
     state, _, _ = recover(tmp_path, lambda: VenueState(make_exchange(cfg)))
     assert state.exchange.state_hash() == live_hash

@@ -1,12 +1,18 @@
 """Rate limits and the reason -> gRPC status table."""
 
+import asyncio
+
 import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
 from perpsim.model.reasons import REASONS, RejectReason
+from perpsim.venue import server
 from perpsim.venue.errors import DOMAIN, VenueError, status_code, to_status
 from perpsim.venue.limits import RateLimiter
+from perpsim.venue.state import VenueState
+
+from .conftest import make_exchange
 
 
 def _details(status) -> status_pb2.Status:
@@ -22,6 +28,36 @@ def test_token_bucket_allows_a_burst_then_the_rate():
     assert lim.acquire("k", now=0.1) == 0.0  # one token refilled
     assert lim.acquire("other", now=0.1) == 0.0  # keys are independent
     assert RateLimiter(0, 0).acquire("k") == 0.0  # disabled
+
+
+def test_a_batch_weighs_its_orders():
+    lim = RateLimiter(rate=10, burst=100)
+    assert lim.acquire("k", now=0.0, weight=60) == 0.0
+    assert lim.acquire("k", now=0.0, weight=60) == pytest.approx(2.0)  # 20 more tokens: 2 s at 10/s
+    assert lim.acquire("k", now=2.0, weight=60) == 0.0
+    assert lim.acquire("k", now=2.0, weight=101) == float("inf")  # never fits the burst
+
+
+def test_the_sequencer_sheds_load_counted_in_commands(monkeypatch):
+    """A unit of n commands takes n places in the queue: a batch cannot slip past the bound."""
+    monkeypatch.setattr(server, "QUEUE_LIMIT", 5)
+
+    async def main() -> None:
+        seq = server.Sequencer(VenueState(make_exchange()), server.Clock())  # not started: nothing drains
+        held = [asyncio.ensure_future(seq.submit_many([lambda ts: None] * 4))]
+        await asyncio.sleep(0)
+        with pytest.raises(VenueError) as refused:
+            await seq.submit_many([lambda ts: None] * 2)
+        assert refused.value.reason == RejectReason.RATE_LIMITED
+        held.append(asyncio.ensure_future(seq.submit(lambda ts: None)))  # the fifth fits
+        await asyncio.sleep(0)
+        assert not held[-1].done()
+        with pytest.raises(VenueError):
+            await seq.submit(lambda ts: None)
+        for f in held:
+            f.cancel()
+
+    asyncio.run(main())
 
 
 @pytest.mark.parametrize("reason", list(RejectReason))
