@@ -18,6 +18,7 @@ Markets are loaded from TOML (`load_markets`, `default_markets`); see model/mark
 from __future__ import annotations
 
 import dataclasses
+import functools
 import operator
 import os
 import re
@@ -128,6 +129,13 @@ def _scaled(n: int, exp: int) -> Decimal:
     """n * 10**exp as a Decimal with exactly that exponent (no context, no rounding)."""
     sign, digits, _ = Decimal(n).as_tuple()
     return Decimal((sign, digits, exp))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _format_scaled(n: int, exp: int) -> str:
+    """n * 10**exp as a plain decimal string with exactly -exp fractional digits (the venue
+    answers with the same few prices and sizes over and over: each is formatted once)."""
+    return format(_scaled(n, exp), "f")
 
 
 def _is_multiple(number: Decimal, step: Decimal) -> bool:
@@ -260,6 +268,9 @@ class MarketSpec:
 
     # Derived integers, computed once in __post_init__.
     _limits: tuple[int, int, int, int] = dataclasses.field(init=False, repr=False, compare=False)
+    # tick_size and lot_size as (n, e) with size == n * 10**e (what every conversion scales by)
+    _tick_ne: tuple[int, int] = dataclasses.field(init=False, repr=False, compare=False)
+    _lot_ne: tuple[int, int] = dataclasses.field(init=False, repr=False, compare=False)
     _notional_per_tick_lot: int = dataclasses.field(init=False, repr=False, compare=False)
     _settle_unit: Decimal = dataclasses.field(init=False, repr=False, compare=False)
     _max_money: Decimal = dataclasses.field(init=False, repr=False, compare=False)
@@ -348,6 +359,8 @@ class MarketSpec:
                 "max_qty", f"{limits[3]} lots exceed MAX_QTY_LOTS {MAX_QTY_LOTS} (int64 book bound)"
             )
         self._set("_limits", limits)
+        self._set("_tick_ne", _int_exp(self.tick_size))
+        self._set("_lot_ne", _int_exp(self.lot_size))
 
         # Money.
         unit = _scaled(1, -self.settle_decimals)
@@ -506,13 +519,13 @@ class MarketSpec:
         """Integer ticks -> the exact price, with exactly price_decimals fractional digits
         (200001 ticks of 0.1 -> Decimal("20000.1")). Any int, including <= 0 (price
         differences); TypeError for a non-integer."""
-        n, exp = _int_exp(self.tick_size)
+        n, exp = self._tick_ne
         return _scaled(_index(ticks, "ticks") * n, exp)
 
     def lots_to_qty(self, lots: int) -> Decimal:
         """Integer lots -> the exact quantity with exactly qty_decimals fractional digits.
         Signed lots (positions) are allowed; TypeError for a non-integer."""
-        n, exp = _int_exp(self.lot_size)
+        n, exp = self._lot_ne
         return _scaled(_index(lots, "lots") * n, exp)
 
     def units_to_money(self, units: int) -> Decimal:
@@ -522,11 +535,13 @@ class MarketSpec:
 
     def format_price(self, ticks: int) -> str:
         """Ticks as a plain decimal string with exactly price_decimals fractional digits."""
-        return format(self.ticks_to_price(ticks), "f")
+        n, exp = self._tick_ne
+        return _format_scaled(_index(ticks, "ticks") * n, exp)
 
     def format_qty(self, lots: int) -> str:
         """Lots as a plain decimal string with exactly qty_decimals fractional digits."""
-        return format(self.lots_to_qty(lots), "f")
+        n, exp = self._lot_ne
+        return _format_scaled(_index(lots, "lots") * n, exp)
 
     def format_money(self, units: int) -> str:
         """Units as a plain decimal string with exactly settle_decimals fractional digits."""

@@ -95,6 +95,8 @@ def initial_margin(notional: Money, leverage: int) -> int:
     """notional / leverage, rounded up (money units)."""
     if leverage < 1:
         raise ValueError("leverage must be >= 1")
+    if isinstance(notional, int):  # the common case: a ceiling division of integers
+        return -(-notional // leverage)
     return math.ceil(Fraction(notional) / leverage)
 
 

@@ -6,6 +6,7 @@ lot raises VenueError(INVALID_ARGUMENT) naming the field.
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal, InvalidOperation
 
 from perpsim.model.enums import (
@@ -78,9 +79,21 @@ def tif_in(value: int, field: str) -> int:
                                                                                   R.INVALID_TIME_IN_FORCE)
 
 
-def _edge(fn, value, field: str):
+@functools.lru_cache(maxsize=1 << 16)
+def _ticks(spec: MarketSpec, text: str) -> int:
+    # clients resend the same few prices and sizes: each distinct text is parsed once
+    return spec.price_to_ticks(text)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _lots(spec: MarketSpec, text: str) -> int:
+    return spec.qty_to_lots(text)
+
+
+def _edge(fn, value, field: str, spec: MarketSpec | None = None):
+    """fn(value) (fn(spec, value) with a spec); a Rejected becomes a VenueError naming the field."""
     try:
-        return fn(value)
+        return fn(value) if spec is None else fn(spec, value)
     except Rejected as e:
         raise VenueError(e.reason, field=field, **{k: v for k, v in e.reject.fields.items() if k != "field"}) from e
 
@@ -90,7 +103,7 @@ def price_in(spec: MarketSpec, text: str, ticks: int, field: str = "price", requ
     if text and ticks:
         raise VenueError(R.INVALID_PRICE, field=field, problem="give price or price_ticks, not both")
     if text:
-        return _edge(spec.price_to_ticks, text, field)
+        return _edge(_ticks, text, field, spec)
     if ticks:
         _edge(spec.price_to_ticks, spec.ticks_to_price(ticks), field + "_ticks")
         return ticks
@@ -104,7 +117,7 @@ def qty_in(spec: MarketSpec, text: str, lots: int, field: str = "quantity") -> i
     if text and lots:
         raise VenueError(R.INVALID_QUANTITY, field=field, problem="give quantity or quantity_lots, not both")
     if text:
-        return _edge(spec.qty_to_lots, text, field)
+        return _edge(_lots, text, field, spec)
     if lots > 0:
         _edge(spec.qty_to_lots, spec.lots_to_qty(lots), field + "_lots")
         return lots

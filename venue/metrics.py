@@ -32,31 +32,47 @@ class Metrics:
                            registry=r)
         self.queue.set_function(lambda: venue.seq.queue.qsize())
         self.http = None
+        self._children: dict[tuple[int, str], object] = {}
+        for symbol in venue.markets:  # every market's series exists from the start, at 0
+            for metric in (self.orders, self.fills, self.volume, self.liquidations, self.adl):
+                self._child(metric, symbol)
+        self._funds = [(asset, self._child(self.insurance, asset))
+                       for asset in sorted({spec.settle for spec in venue.markets.values()})]
 
     def observe(self, cmd, events: list) -> None:
         """Sequencer listener: count what one durable command did."""
         self.commands.inc()
-        ex = self.venue.state.exchange
+        child = self._child
         for e in events:
-            if isinstance(e, OrderEvent):
+            t = type(e)
+            if t is OrderEvent:
                 b = e.event
                 if b.kind == EventKind.ACCEPTED:
-                    self.orders.labels(e.symbol).inc()
+                    child(self.orders, e.symbol).inc()
                 elif b.kind == EventKind.FILL:
-                    self.fills.labels(e.symbol).inc()
-                    self.volume.labels(e.symbol).inc(b.qty)
+                    child(self.fills, e.symbol).inc()
+                    child(self.volume, e.symbol).inc(b.qty)
                 elif b.kind == EventKind.REJECTED:
-                    self.rejections.labels(RejectReason(b.reason).name.lower()).inc()
-            elif isinstance(e, CommandRejected):
-                self.rejections.labels(RejectReason(e.reason).name.lower()).inc()
-            elif isinstance(e, Liquidation):
-                self.liquidations.labels(e.symbol).inc()
-            elif isinstance(e, AutoDeleveraged):
-                self.adl.labels(e.symbol).inc()
-            elif isinstance(e, MarkPriceChanged):
-                self.mark.labels(e.symbol).set(e.mark)
-        for asset in sorted({m.spec.settle for m in ex.markets.values()}):
-            self.insurance.labels(asset).set(ex.ledger.insurance(asset))
+                    child(self.rejections, RejectReason(b.reason).name.lower()).inc()
+            elif t is CommandRejected:
+                child(self.rejections, RejectReason(e.reason).name.lower()).inc()
+            elif t is Liquidation:
+                child(self.liquidations, e.symbol).inc()
+            elif t is AutoDeleveraged:
+                child(self.adl, e.symbol).inc()
+            elif t is MarkPriceChanged:
+                child(self.mark, e.symbol).set(e.mark)
+        ledger = self.venue.state.exchange.ledger  # the live state: after a recovery or a reset too
+        for asset, gauge in self._funds:
+            gauge.set(ledger.insurance(asset))
+
+    def _child(self, metric, label: str):
+        """A metric's child for one label value, looked up once (labels() is not cheap)."""
+        key = (id(metric), label)
+        c = self._children.get(key)
+        if c is None:
+            c = self._children[key] = metric.labels(label)
+        return c
 
     def serve(self, listen: str) -> int:
         """Start the HTTP endpoint; returns its port."""
