@@ -544,8 +544,11 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
                 templates.append(e)
         commands = [t for t in templates if not isinstance(t, VenueError)]
         before = self.venue.state.exchange.next_order_id
-        outcomes = iter(await self.venue.seq.submit_many(
-            [lambda ts, t=t: dataclasses.replace(t, ts=ts) for t in commands]) if commands else ())
+        try:
+            outcomes = iter(await self.venue.seq.submit_many(
+                [lambda ts, t=t: dataclasses.replace(t, ts=ts) for t in commands]))
+        except VenueError as e:  # the unit was shed (overload): each of its orders is answered so
+            outcomes = iter([e] * len(commands))
         out = []
         for t in templates:
             outcome = t if isinstance(t, VenueError) else next(outcomes)

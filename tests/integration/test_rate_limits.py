@@ -9,6 +9,7 @@ import pytest
 
 from perpsim.clients import errors as E
 from perpsim.clients.client import Client
+from perpsim.venue import server
 
 from .conftest import own_venue
 
@@ -31,3 +32,16 @@ def test_a_batch_weighs_its_orders_and_a_stream_charges_each(trader: Client) -> 
     # the stream call itself is one request; four orders fit, the rest are refused one by one
     assert [type(r).__name__ for r in results] == ["Order"] * 4 + ["RateLimited"] * 3
     assert results[-1].retry_after is not None
+
+
+def test_a_shed_unit_answers_each_of_its_orders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Overload sheds a whole unit; a batch or a stream still answers every order, with the
+    retryable RATE_LIMITED, and nothing is placed."""
+    with own_venue(tmp_path) as (_, _, trader):
+        monkeypatch.setattr(server, "QUEUE_LIMIT", 1)  # a unit of two orders cannot be queued
+        results = trader.place_orders([order(60_000), order(60_001)])
+        assert [type(r).__name__ for r in results] == ["RateLimited", "RateLimited"]
+        monkeypatch.undo()
+        assert trader.open_orders("BTCUSDT") == []
+        (placed,) = trader.place_orders([order(60_000)])
+        assert type(placed).__name__ == "Order"
