@@ -252,6 +252,7 @@ class _Market:
     min_notional: int = field(init=False)  # linear: money units
     symbol: str = field(init=False)
     asset: str = field(init=False)  # the settlement asset
+    price_limits: tuple[int, int] = field(init=False)  # (min, max) price in ticks
     pnl_pool: tuple[str, int] = field(init=False)  # the ledger holder realized PnL is paid from
     iso_name: str = field(init=False)  # the ledger name of the market's isolated margins
 
@@ -263,6 +264,7 @@ class _Market:
         self.band_down = Fraction(self.spec.price_band_down)
         self.min_notional = 0 if self.inverse else self.spec.money_to_units(self.spec.min_notional)
         self.symbol, self.asset = self.spec.symbol, self.spec.settle
+        self.price_limits = self.spec.book_limits()[:2]
         self.pnl_pool, self.iso_name = ("pnl:" + self.symbol, 0), "iso:" + self.symbol
 
     def value(self, lots: int, price: int) -> int | Fraction:
@@ -409,7 +411,8 @@ class Exchange:
             return [CommandRejected(type(cmd).__name__, getattr(cmd, "account", 0), R.STALE_TIMESTAMP,
                                     (("ts", cmd.ts), ("last_ts", self.ts)))]
         self._advance(cmd.ts)
-        self._expire()
+        if self._expiries and self._expiries[0][0] <= self.ts:
+            self._expire()
         handler = _HANDLERS.get(type(cmd))
         if handler is None:  # each command type's handler is the method named after it
             handler = _HANDLERS[type(cmd)] = getattr(Exchange, "_" + type(cmd).__name__)
@@ -417,7 +420,8 @@ class Exchange:
         self._settle()
         self._fire_triggers()
         self._trim_reduce_only()
-        self._run_lists()
+        if self._notes or self._due:
+            self._run_lists()
         return self._events
 
     def _settle(self) -> None:
@@ -539,7 +543,7 @@ class Exchange:
     def _SetIndexPrice(self, cmd: C.SetIndexPrice) -> None:
         if (m := self._market(cmd)) is None:
             return None
-        lo, hi, _, _ = m.spec.book_limits()
+        lo, hi = m.price_limits
         if not lo <= cmd.price <= hi:
             return self._reject(cmd, R.PRICE_TOO_HIGH if cmd.price > hi else R.PRICE_TOO_LOW, price=cmd.price)
         try:
@@ -741,7 +745,7 @@ class Exchange:
         act on what happened before each firing, so a leg another leg's fill ended never fires."""
         moved = True
         while moved:
-            moved = self._run_lists()
+            moved = self._run_lists() if self._notes or self._due else False
             for m in self.markets.values():
                 if not m.conditionals:
                     continue
@@ -1690,10 +1694,13 @@ class Exchange:
         m.mark = mark
         self._events.append(MarkPriceChanged(m.symbol, mark, index))
         # other markets' liquidation prices of multi-market cross accounts depend on this mark
-        self._touched.update(self._multi[m.symbol])
+        multi = self._multi[m.symbol]
+        if multi:
+            self._touched.update(multi)
         if first:  # positions opened before the first mark had no liquidation price yet
             self._touched.update(k[0] for k in m.positions)
-        self._adl_queue.clear()
+        if self._adl_queue:
+            self._adl_queue.clear()
         self._sweep_due = True
         self._settle()
         self._offload(m)

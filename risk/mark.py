@@ -57,7 +57,7 @@ def funding_basis_price(index: int, funding_rate: int, ts: int, next_funding_ts:
 class MarkPrice:
     """Mark-price state of one perpetual: the basis samples of the moving-average window."""
 
-    __slots__ = ("_last_ts", "_sample_ns", "_samples", "_window_ns")
+    __slots__ = ("_last_ts", "_ma", "_sample_ns", "_samples", "_window_ns")
 
     def __init__(
         self,
@@ -75,6 +75,9 @@ class MarkPrice:
         self._last_ts = start_ts
         # (grid_ts, 2 × basis in ticks): twice the basis is an integer, so samples stay exact.
         self._samples: deque[tuple[int, int]] = deque(maxlen=basis_window_ns // basis_sample_ns)
+        # (ts // basis_sample_ns, the moving average then): samples sit on the grid, so the
+        # average can only change when ts reaches another grid step or a sample is added
+        self._ma: tuple[int, Fraction | None] | None = None
 
     @property
     def last_sample_ts(self) -> int:
@@ -101,16 +104,20 @@ class MarkPrice:
         maxlen = self._samples.maxlen or 0
         for g in range(max(first, last - (maxlen - 1) * step), last + 1, step):
             self._samples.append((g, twice_basis))
+        self._ma = None
         return crossed
 
     def ma_basis(self, ts: int) -> Fraction | None:
         """Mean basis (exact, ticks) of the samples at grid points in (ts − window, ts];
         None when there is none."""
+        step = ts // self._sample_ns
+        if self._ma is not None and self._ma[0] == step:
+            return self._ma[1]
         lo = ts - self._window_ns
         window = [b for g, b in self._samples if lo < g <= ts]
-        if not window:
-            return None
-        return Fraction(sum(window), 2 * len(window))
+        ma = Fraction(sum(window), 2 * len(window)) if window else None
+        self._ma = (step, ma)
+        return ma
 
     def components(
         self, ts: int, index: int, last: int | None, funding_rate: int, next_funding_ts: int, interval_ns: int
