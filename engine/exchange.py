@@ -19,7 +19,8 @@ reverses ends the lists and cancels the closing conditional orders against it (`
 GTD conditional orders and lists expire when a command at or after their time arrives
 (`_expire`).
 
-Scope: linear markets; one-way and hedge positions; cross and isolated margin.
+Scope: linear and inverse (coin-margined) markets; one-way and hedge positions; cross and
+isolated margin.
 
 Money flows are ledger movements between named holders, so conservation holds by
 construction: wallets, isolated margins, the insurance fund (account 0 when it holds
