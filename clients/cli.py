@@ -12,7 +12,7 @@ A client of a running venue (perpsim.clients.commands; --address, --key, --admin
   perpsim order place|cancel|cancel-all|list ...
   perpsim positions | balance | preview SYMBOL SIDE QTY [PRICE]
   perpsim deposit|withdraw ASSET AMOUNT | transfer TO_ACCOUNT ASSET AMOUNT
-  perpsim watch trades|book|mark|liquidations SYMBOL
+  perpsim watch trades|book|mark|liquidations|alerts SYMBOL
   perpsim sandbox create-account|set-index|shock|state|advance-clock|fund-insurance ...
 """
 

@@ -49,6 +49,7 @@ from perpsim.clients import models as M
 from perpsim.clients.errors import PerpsimError, Unavailable, from_rpc_error, from_status_pb
 from perpsim.clients.models import (
     Account,
+    Alert,
     Balance,
     BookLevel,
     BookUpdate,
@@ -580,6 +581,11 @@ class _Api:
         """Public liquidation orders (like Binance <symbol>@forceOrder)."""
         return self._stream("StreamLiquidations", market_pb2.StreamLiquidationsRequest(symbol=symbol),
                             Liquidation.from_pb, timeout)
+
+    def stream_alerts(self, symbol: str, *, timeout: float | None = None):
+        """Market-risk alerts of a market (Alert): raised when the spread is wide and the
+        predicted funding rate extreme together, cleared when either relents."""
+        return self._stream("StreamAlerts", market_pb2.StreamAlertsRequest(symbol=symbol), Alert.from_pb, timeout)
 
 
 # ---------------------------------------------------------------- blocking client

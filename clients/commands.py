@@ -12,7 +12,7 @@
   perpsim order lists [SYMBOL] | order cancel-list SYMBOL ID
   perpsim positions [SYMBOL] | balance | preview SYMBOL SIDE QTY [PRICE] [order flags]
   perpsim deposit ASSET AMOUNT | withdraw ASSET AMOUNT | transfer TO_ACCOUNT ASSET AMOUNT
-  perpsim watch trades|book|mark|liquidations SYMBOL [--depth N] [--count N]
+  perpsim watch trades|book|mark|liquidations|alerts SYMBOL [--depth N] [--count N]
   perpsim sandbox create-account [--label] | set-index SYMBOL PRICE | shock SYMBOL PERCENT | state
                   | advance-clock NS | fund-insurance ASSET AMOUNT
 
@@ -178,7 +178,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     watch = sub.add_parser("watch", help="follow a public stream (Ctrl-C stops)")
     watch_sub = watch.add_subparsers(dest="watch_command", required=True, metavar="STREAM")
     for name, help in (("trades", "public trades"), ("book", "book snapshot, then changed levels"),
-                       ("mark", "mark price updates"), ("liquidations", "liquidation orders")):
+                       ("mark", "mark price updates"), ("liquidations", "liquidation orders"),
+                       ("alerts", "wide spread with extreme funding: raised / cleared")):
         p = leaf(watch_sub, name, _watch, help)
         p.add_argument("symbol", metavar="SYMBOL")
         p.add_argument("--count", type=int, help="stop after this many messages")
@@ -597,6 +598,10 @@ def _watch_line(kind: str, m) -> str:
     if kind == "mark":
         return (f"#{m.sequence} {m.mark.symbol} mark {_text(m.mark.mark_price)} index {_text(m.mark.index_price)}"
                 f" funding {_text(m.mark.funding_rate)}")
+    if kind == "alerts":
+        return (f"#{m.sequence} {m.symbol} {m.state.upper()}: spread {_text(m.spread_bps)} bps"
+                f" (alert at {_text(m.spread_threshold_bps)}), predicted funding {_text(m.predicted_funding_rate)}"
+                f" (alert at {_text(m.funding_rate_threshold)})")
     return (f"#{m.sequence} {m.symbol} {m.side} {_text(m.quantity)} bankruptcy {_text(m.bankruptcy_price)}"
             f" filled {_text(m.filled_quantity)} insurance {_text(m.taken_by_insurance)}"
             f" adl {_text(m.auto_deleveraged)}")
@@ -607,8 +612,8 @@ def _watch(c, a, out: _Out) -> int:
     if kind == "book":
         stream = c.stream_book(a.symbol, a.depth)
     else:
-        stream = {"trades": c.stream_trades, "mark": c.stream_mark,
-                  "liquidations": c.stream_liquidations}[kind](a.symbol)
+        stream = {"trades": c.stream_trades, "mark": c.stream_mark, "liquidations": c.stream_liquidations,
+                  "alerts": c.stream_alerts}[kind](a.symbol)
     if a.count is not None and a.count <= 0:
         return 0
     seen = 0

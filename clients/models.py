@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from perpsim.v1 import common_pb2
+from perpsim.v1 import common_pb2, market_pb2
 
 __all__ = [
     "Account",
@@ -65,6 +65,7 @@ _PREFIXES = {
     "SelfTradePrevention": "SELF_TRADE_PREVENTION_", "PositionSide": "POSITION_SIDE_",
     "MarginMode": "MARGIN_MODE_", "OrderStatus": "ORDER_STATUS_", "Liquidity": "LIQUIDITY_",
     "OrderListType": "ORDER_LIST_TYPE_", "LegType": "LEG_TYPE_", "TriggerSource": "TRIGGER_SOURCE_",
+    "AlertState": "ALERT_STATE_",
 }
 
 
@@ -407,6 +408,28 @@ class Liquidation(_Model):
         return cls(r.sequence, r.symbol, enum_name(common_pb2.Side, r.side), dec0(r.quantity),
                    dec(r.bankruptcy_price), dec0(r.filled_quantity), dec0(r.taken_by_insurance),
                    dec0(r.auto_deleveraged), r.time_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class Alert(_Model):
+    """A market-risk alert: "raised" when the spread is wide and the predicted funding rate
+    extreme together, "cleared" when either relents."""
+
+    sequence: int
+    symbol: str
+    state: str  # "raised" | "cleared"
+    spread_bps: Decimal | None  # None: a side of the book is empty
+    predicted_funding_rate: Decimal
+    spread_threshold_bps: Decimal
+    funding_rate_threshold: Decimal
+    time_ns: int
+
+    @classmethod
+    def from_pb(cls, r) -> Alert:
+        a = r.alert
+        return cls(r.sequence, a.symbol, enum_name(market_pb2.AlertState, a.state), dec(a.spread_bps),
+                   dec0(a.predicted_funding_rate), dec0(a.spread_threshold_bps), dec0(a.funding_rate_threshold),
+                   r.time_ns)
 
 
 class NewAccount(NamedTuple):

@@ -65,6 +65,8 @@ class VenueConfig:
     snapshot_every: int = 100_000  # commands between automatic snapshots (0 = only on request)
     rate_limit_per_s: float = 2_000  # per API key; 0 = unlimited
     rate_limit_burst: int = 4_000
+    alert_spread_bps: int = 50  # a market alert: spread at least this (basis points of the mid) ...
+    alert_funding_bps: int = 5  # ... while the predicted funding rate is at least this per interval
 
     @classmethod
     def from_toml(cls, path: Path, **overrides) -> VenueConfig:
@@ -156,7 +158,7 @@ class RunningVenue:
                               cfg.snapshot_every)
         self.venue = venue = Venue(sequencer.state, keys, sequencer,
                                    RateLimiter(cfg.rate_limit_per_s, cfg.rate_limit_burst))
-        streams = Streams(venue)
+        streams = Streams(venue, cfg.alert_spread_bps, cfg.alert_funding_bps)
         sequencer.listeners.append(streams.publish)
         self.metrics = Metrics(venue)
         sequencer.listeners.append(self.metrics.observe)

@@ -434,6 +434,10 @@ class MarketData(market_pb2_grpc.MarketDataServiceServicer):
         async for msg in self.streams.topic("liquidations", request.symbol, context):
             yield msg
 
+    async def StreamAlerts(self, request, context):
+        async for msg in self.streams.topic("alerts", request.symbol, context):
+            yield msg
+
 
 class Trading(trading_pb2_grpc.TradingServiceServicer):
     def __init__(self, venue: Venue) -> None:

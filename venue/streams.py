@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from decimal import Decimal
 
 import grpc
 
@@ -36,8 +37,14 @@ _DROPPED = object()
 
 
 class Streams:
-    def __init__(self, venue) -> None:
+    def __init__(self, venue, alert_spread_bps: int = 50, alert_funding_bps: int = 5) -> None:
+        """Alerts: a market whose spread reaches `alert_spread_bps` (basis points of the mid)
+        while its predicted funding rate reaches `alert_funding_bps` (basis points per interval,
+        either sign) is RAISED, and CLEARED when either falls back below."""
         self.venue = venue
+        self.alert_spread_bps, self.alert_funding_bps = alert_spread_bps, alert_funding_bps
+        self._alert_inputs: dict[str, tuple] = {}  # per market: the inputs last evaluated
+        self.alerts_raised: set[str] = set()
         self._subs: dict[tuple[str, str], set[asyncio.Queue]] = defaultdict(set)
         self._seq: dict[tuple[str, str], int] = defaultdict(int)
         # per book subscriber: [depth, bids, asks, its own sequence number]
@@ -84,6 +91,36 @@ class Streams:
             self._book_deltas(symbol)
         for account in sorted(accounts):
             self._margin_warning(account, ts)
+        self._alerts(ts)
+
+    def _alerts(self, ts: int) -> None:
+        """Raise or clear each market's spread-and-funding alert; a market is looked at again
+        only when its touch or its predicted funding rate has changed."""
+        for symbol, m in self.venue.state.exchange.markets.items():
+            bid, ask = m.book.best_bid(), m.book.best_ask()
+            inputs = (bid, ask, m.funding.samples, m.rate)
+            if self._alert_inputs.get(symbol) == inputs:
+                continue
+            self._alert_inputs[symbol] = inputs
+            avg = m.funding.average()
+            predicted = m.rate if avg is None else m.funding_config.rate(avg)
+            # exact comparisons: spread × 10_000 ≥ bps × mid, |rate| × 10_000 ≥ bps × RATE_SCALE
+            wide = bid is not None and ask is not None and \
+                (ask - bid) * 20_000 >= self.alert_spread_bps * (ask + bid)
+            extreme = abs(predicted) * 10_000 >= self.alert_funding_bps * 10**8
+            raised = wide and extreme
+            if raised == (symbol in self.alerts_raised):
+                continue
+            (self.alerts_raised.add if raised else self.alerts_raised.discard)(symbol)
+            spread = "" if bid is None or ask is None else \
+                str(Decimal((ask - bid) * 2_000_000 // (ask + bid)) / 100)  # bps, 2 decimals, rounded down
+            alert = market_pb2.MarketAlert(
+                symbol=symbol, state=market_pb2.ALERT_STATE_RAISED if raised else market_pb2.ALERT_STATE_CLEARED,
+                spread_bps=spread, predicted_funding_rate=str(Decimal(predicted) / 10**8),
+                spread_threshold_bps=str(self.alert_spread_bps),
+                funding_rate_threshold=str(Decimal(self.alert_funding_bps) / 10_000))
+            self._send(("alerts", symbol), lambda seq, a=alert: market_pb2.StreamAlertsResponse(
+                sequence=seq, alert=a, time_ns=ts))
 
     def _account(self, account: int, ts: int, **update) -> None:
         self._send(("account", str(account)), lambda seq: account_pb2.StreamAccountResponse(
