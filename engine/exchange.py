@@ -1203,7 +1203,8 @@ class Exchange:
 
     def _cross(self, account: int, asset: str, skip: str | None = None):
         """(market, position) of every cross position of the account settled in `asset`."""
-        for symbol in sorted(self._markets_of.get(account, ())):
+        symbols = self._markets_of.get(account, ())
+        for symbol in symbols if len(symbols) < 2 else sorted(symbols):  # market order: deterministic sums
             m = self.markets[symbol]
             if m.asset == asset and symbol != skip and account not in m.isolated and m.mark is not None:
                 for _, p in m.legs(account):

@@ -44,6 +44,7 @@ class Streams:
         self.venue = venue
         self.alert_spread_bps, self.alert_funding_bps = alert_spread_bps, alert_funding_bps
         self._alert_inputs: dict[str, tuple] = {}  # per market: the inputs last evaluated
+        self._warned: set[tuple[int, str]] = set()  # (account, asset) above the margin warning
         self.alerts_raised: set[str] = set()
         self._subs: dict[tuple[str, str], set[asyncio.Queue]] = defaultdict(set)
         self._seq: dict[tuple[str, str], int] = defaultdict(int)
@@ -85,6 +86,10 @@ class Streams:
                 m = self.venue.state.exchange.markets[e.symbol]
                 self._send(("mark", e.symbol), lambda seq, m=m: market_pb2.StreamMarkPriceResponse(
                     sequence=seq, price=cv.mark_out(m, ts), time_ns=ts))
+                # a mark move changes the margin ratio of every account holding a position there
+                for kind, key in self._subs:
+                    if kind == "account" and self._subs[(kind, key)] and m.holds(int(key)):
+                        accounts.add(int(key))
             elif isinstance(e, Liquidation):
                 self._liquidation(e, ts)
         for symbol in touched:
@@ -182,14 +187,19 @@ class Streams:
         return touched
 
     def _margin_warning(self, account: int, ts: int) -> None:
+        """Warn an account's stream when its cross margin ratio (maintenance margin / margin
+        balance) reaches MARGIN_WARNING_PERCENT; once per crossing, again after it recovered."""
         if not self._subs.get(("account", str(account))):
             return
         ex = self.venue.state.exchange
         for asset in sorted({s.settle for s in self.venue.markets.values()}):
             balance, mm = ex.margin_balance(account, asset), ex.maintenance(account, asset)
-            if mm and balance > 0 and mm * 100 >= MARGIN_WARNING_PERCENT * balance:
+            if not (mm and balance > 0 and mm * 100 >= MARGIN_WARNING_PERCENT * balance):
+                self._warned.discard((account, asset))
+            elif (account, asset) not in self._warned:
+                self._warned.add((account, asset))
                 self._account(account, ts, margin_warning=account_pb2.MarginWarning(
-                    asset=asset, margin_ratio_percent=f"{mm * 100 / balance:.2f}"))
+                    asset=asset, margin_ratio_percent=str(Decimal(mm * 10_000 // balance) / 100)))  # rounded down
 
     def _trade(self, oe: OrderEvent, ts: int) -> None:
         spec, e = self.venue.markets[oe.symbol], oe.event

@@ -7,12 +7,16 @@ ETHUSDT 3500, BTCUSD 65000); accounts are created through the sandbox with the a
 from __future__ import annotations
 
 import contextlib
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 
 from perpsim.clients.client import Client
+from perpsim.v1 import account_pb2, account_pb2_grpc
 from perpsim.venue.app import RunningVenue, VenueConfig
 
 
@@ -77,3 +81,20 @@ def own_venue(data_dir: Path, **settings) -> Iterator[tuple[RunningVenue, VenueC
             yield running, cfg, trader
     finally:
         running.stop()
+
+
+def account_updates(venue: RunningVenue, client: Client, into: queue.Queue) -> grpc.Channel:
+    """Follow the account stream of `client` into a queue (a raw stub: the SDK has no such call)."""
+    channel = grpc.insecure_channel(venue.address)
+    stream = account_pb2_grpc.AccountServiceStub(channel).StreamAccount(
+        account_pb2.StreamAccountRequest(), metadata=(("authorization", f"Bearer {client.api_key}"),))
+
+    def run() -> None:
+        try:
+            for msg in stream:
+                into.put(msg)
+        except grpc.RpcError:
+            pass
+
+    threading.Thread(target=run, daemon=True).start()
+    return channel

@@ -1,6 +1,6 @@
-"""Market-risk alerts through the real server: a wide spread alone or an extreme predicted
-funding rate alone raises nothing; both together raise an alert on the market's stream, and
-it clears when the spread narrows again."""
+"""Risk notices through the real server: market alerts (a wide spread alone or an extreme
+predicted funding rate alone raises nothing; both together raise an alert on the market's
+stream, and it clears when the spread narrows again) and margin warnings on the account stream."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from perpsim.clients import cli
 from perpsim.clients.client import Client
 
-from .conftest import own_venue
+from .conftest import account_updates, own_venue
 
 SYMBOL = "BTCUSDT"
 
@@ -81,4 +81,36 @@ def test_a_wide_spread_with_extreme_funding_raises_then_clears(tmp_path: Path,
             assert line.startswith(f"#{cleared.sequence + 1} {SYMBOL} RAISED: spread ")
         finally:
             stream.cancel()
+            admin.close()
+
+
+def test_a_mark_move_warns_the_account_stream_once_per_crossing(tmp_path: Path) -> None:
+    """A long of 0.1 BTC at 65,000 with 996.75 USDT left after the fee: at a mark of 55,300 its
+    maintenance margin 22.12 against a margin balance of 26.75 is 82.69 % (rounded down), past
+    the 80 % warning and short of liquidation; a further tick there warns no more."""
+    with own_venue(tmp_path) as (running, _, trader):
+        admin = Client(running.address, admin_key=(tmp_path / "admin.key").read_text().strip())
+        try:
+            admin.set_index_price(SYMBOL, "65000")
+            maker = admin.with_key(admin.create_account().api_key)
+            maker.deposit("USDT", "100000")
+            maker.place_order(SYMBOL, "sell", "0.1", "65000")
+            trader.place_order(SYMBOL, "buy", "0.1")
+            updates: queue.Queue = queue.Queue()
+            channel = account_updates(running, trader, updates)
+            time.sleep(0.3)  # subscribed
+            admin.set_index_price(SYMBOL, "55300")
+            admin.set_index_price(SYMBOL, "55301")
+            warnings = []
+            while True:
+                try:
+                    msg = updates.get(timeout=1.0)
+                except queue.Empty:
+                    break
+                if msg.WhichOneof("update") == "margin_warning":
+                    warnings.append((msg.margin_warning.asset, msg.margin_warning.margin_ratio_percent))
+            assert warnings == [("USDT", "82.69")]
+            assert trader.positions()[0].quantity == Decimal("0.100")  # not liquidated
+            channel.close()
+        finally:
             admin.close()

@@ -6,35 +6,17 @@ from __future__ import annotations
 
 import json
 import queue
-import threading
 from collections.abc import Callable
 from decimal import Decimal
 
-import grpc
 import pytest
 
 from perpsim.clients import cli
 from perpsim.clients import errors as E
 from perpsim.clients.client import Client
-from perpsim.v1 import account_pb2, account_pb2_grpc
 from perpsim.venue.app import RunningVenue
 
-
-def account_updates(venue: RunningVenue, client: Client, into: queue.Queue) -> grpc.Channel:
-    """Follow the account stream of `client` into a queue (a raw stub: the SDK has no such call)."""
-    channel = grpc.insecure_channel(venue.address)
-    stream = account_pb2_grpc.AccountServiceStub(channel).StreamAccount(
-        account_pb2.StreamAccountRequest(), metadata=(("authorization", f"Bearer {client.api_key}"),))
-
-    def run() -> None:
-        try:
-            for msg in stream:
-                into.put(msg)
-        except grpc.RpcError:
-            pass
-
-    threading.Thread(target=run, daemon=True).start()
-    return channel
+from .conftest import account_updates
 
 
 def list_updates(into: queue.Queue, until: str, timeout: float = 5.0) -> list[tuple[str, str, str]]:
