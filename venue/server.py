@@ -78,6 +78,11 @@ class _Item:
     future: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     results: list = field(default_factory=list)  # per command: its events, or the exception it raised
 
+    @property
+    def weight(self) -> int:
+        """Places the item takes in the queue: one per command, one for a control item."""
+        return len(self.makes) if self.makes is not None else 1
+
 
 class Sequencer:
     """One writer: applies commands in arrival order, journals them, acknowledges after fsync."""
@@ -127,14 +132,14 @@ class Sequencer:
         if not makes:
             return []
         item = _Item(makes)
-        self._enqueue(item, len(makes))
+        self._enqueue(item)
         return await item.future
 
-    def _enqueue(self, item: _Item, weight: int) -> None:
-        """Queue an item of `weight` commands; overload (QUEUE_LIMIT commands waiting) is shed."""
-        if self._queued + weight > QUEUE_LIMIT:
+    def _enqueue(self, item: _Item) -> None:
+        """Queue an item; overload (QUEUE_LIMIT commands waiting) is shed."""
+        if self._queued + item.weight > QUEUE_LIMIT:
             raise VenueError(R.RATE_LIMITED, problem="venue overloaded, retry later")
-        self._queued += weight
+        self._queued += item.weight
         self.queue.put_nowait(item)
 
     async def settled(self) -> None:
@@ -147,7 +152,7 @@ class Sequencer:
         """Run `control()` between batches, when every earlier command is applied and durable
         and none is in flight (snapshots, reset); its result."""
         item = _Item(None, control)
-        self._enqueue(item, 1)
+        self._enqueue(item)
         return await item.future
 
     async def request_checkpoint(self) -> int:
@@ -165,10 +170,10 @@ class Sequencer:
     async def _run(self) -> None:
         while True:
             batch = [await self.queue.get()]
-            commands = len(batch[0].makes or (None,))
+            commands = batch[0].weight
             while commands < BATCH_LIMIT and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
-                commands += len(batch[-1].makes or (None,))
+                commands += batch[-1].weight
             self._queued -= commands
             done, controls = [], []
             self._durable.clear()
@@ -335,6 +340,16 @@ def rpc(method):
     return wrapper
 
 
+def _topic_stream(kind: str):
+    """A servicer method streaming one public topic ("trades", "mark", …) of request.symbol."""
+
+    async def stream(self, request, context):
+        async for msg in self.streams.topic(kind, request.symbol, context):
+            yield msg
+
+    return stream
+
+
 def order_out(venue: Venue, o: OrderInfo) -> trading_pb2.Order:
     spec = venue.markets[o.symbol]
     return trading_pb2.Order(
@@ -422,21 +437,11 @@ class MarketData(market_pb2_grpc.MarketDataServiceServicer):
         async for msg in self.streams.book(self.venue, request, context):
             yield msg
 
-    async def StreamTrades(self, request, context):
-        async for msg in self.streams.topic("trades", request.symbol, context):
-            yield msg
-
-    async def StreamMarkPrice(self, request, context):
-        async for msg in self.streams.topic("mark", request.symbol, context):
-            yield msg
-
-    async def StreamLiquidations(self, request, context):
-        async for msg in self.streams.topic("liquidations", request.symbol, context):
-            yield msg
-
-    async def StreamAlerts(self, request, context):
-        async for msg in self.streams.topic("alerts", request.symbol, context):
-            yield msg
+    # the public topic streams of a market: one servicer method each
+    StreamTrades = _topic_stream("trades")
+    StreamMarkPrice = _topic_stream("mark")
+    StreamLiquidations = _topic_stream("liquidations")
+    StreamAlerts = _topic_stream("alerts")
 
 
 class Trading(trading_pb2_grpc.TradingServiceServicer):
