@@ -531,7 +531,7 @@ class Exchange:
                 return self._reject(cmd, R.MARGIN_INSUFFICIENT, required=cmd.amount, available=avail)
         elif cmd.amount < 0:
             # what may leave keeps the initial margin at mark and never counts unrealized profit
-            iso = self.ledger.balance(m.iso_holder(cmd.account, cmd.position_side), m.asset)
+            iso = self._iso_margin(m, cmd.account, cmd.position_side)
             lev = self.leverage.get((cmd.account, cmd.symbol), DEFAULT_LEVERAGE)
             need = M.initial_margin(m.value(p.lots, m.mark), lev)
             removable = max(0, iso + min(0, m.upnl(p)) - need)
@@ -1198,7 +1198,10 @@ class Exchange:
         return self.ledger.insurance(asset) if account == IF_ACCOUNT else self.ledger.wallet(account, asset)
 
     def isolated_margin(self, account: int, symbol: str, pside: int = BOTH) -> int:
-        m = self.markets[symbol]
+        """The isolated margin held for a position (money units)."""
+        return self._iso_margin(self.markets[symbol], account, pside)
+
+    def _iso_margin(self, m: _Market, account: int, pside: int) -> int:
         return self.ledger.balance(m.iso_holder(account, pside), m.asset)
 
     def _cross(self, account: int, asset: str, skip: str | None = None):
@@ -1332,7 +1335,7 @@ class Exchange:
         if after.lots == 0:
             return out
         if cmd.account in m.isolated:
-            wallet = self.isolated_margin(cmd.account, m.symbol, cmd.position_side) + realized + \
+            wallet = self._iso_margin(m, cmd.account, cmd.position_side) + realized + \
                 (M.initial_margin(m.value(opening, price), lev) if opening > 0 else 0)
             other_mm = other_upnl = 0
         else:
@@ -1353,7 +1356,7 @@ class Exchange:
         p = m.positions[(account, pside)]
         scale = 10**m.spec.settle_decimals
         if account in m.isolated:
-            return M.leverage_pnl(m.upnl(p), self.isolated_margin(account, m.symbol, pside),
+            return M.leverage_pnl(m.upnl(p), self._iso_margin(m, account, pside),
                                   self._mm(m, p), money_scale=scale)
         return M.leverage_pnl(self.upnl(account, m.asset), self.wallet(account, m.asset),
                               self.maintenance(account, m.asset), money_scale=scale)
@@ -1743,7 +1746,7 @@ class Exchange:
             lp = self.liquidation_price(account, m.symbol, pside)
             return None if lp is None else (1 if lp.trigger is Trigger.AT_OR_BELOW else -1, lp.tick)
         if account in m.isolated:
-            base = self.isolated_margin(account, m.symbol, pside)
+            base = self._iso_margin(m, account, pside)
         else:
             base = self.wallet(account, m.asset) + self.upnl(account, m.asset, skip=m.symbol) \
                 - self.maintenance(account, m.asset, skip=m.symbol)
@@ -1767,7 +1770,7 @@ class Exchange:
             p = m.positions.get((account, pside))
             if p is None:
                 return False
-            balance = self.ledger.balance(m.iso_holder(account, pside), m.asset) + m.upnl(p)
+            balance = self._iso_margin(m, account, pside) + m.upnl(p)
             if not m.inverse:  # the margin kernel's exact integer check
                 bybit = self.profile.liquidation_model is LiquidationModel.BYBIT
                 return m.table.liquidatable(balance, (p.lots,), (p.cost,), m.mark, m.K, bybit)
@@ -1789,7 +1792,7 @@ class Exchange:
     def _collateral(self, m: _Market, account: int, pside: int) -> tuple[int, int]:
         """(balance, other uPnL) the bankruptcy price is solved against."""
         if account in m.isolated:
-            return self.isolated_margin(account, m.symbol, pside), 0
+            return self._iso_margin(m, account, pside), 0
         return self.wallet(account, m.asset), self.upnl(account, m.asset, skip=m.symbol)
 
     def _liquidate(self, m: _Market, account: int, pside: int) -> None:
@@ -1847,7 +1850,7 @@ class Exchange:
         if isolated:
             self._liquidating.discard((m.symbol, account, pside))
             if (account, pside) not in m.positions:  # what is left of its margin goes home
-                self._move(m.asset, holder, account, self.isolated_margin(account, m.symbol, pside),
+                self._move(m.asset, holder, account, self._iso_margin(m, account, pside),
                            "isolated_margin")
         self._rekey_account(account)
 
