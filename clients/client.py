@@ -591,12 +591,24 @@ class _Api:
 # ---------------------------------------------------------------- blocking client
 
 
-class Stream:
-    """A server stream as an iterator of converted messages; `cancel()` (or `with`) ends it."""
+class _StreamCall:
+    """What both stream iterators hold: the gRPC call, the message conversion, and whether the
+    caller cancelled it (its CANCELLED status then ends the iteration instead of raising)."""
 
     def __init__(self, call, convert: Callable[[Any], Any]) -> None:
         self._call, self._convert = call, convert
         self._cancelled = False
+
+    def _ended_by_cancel(self, e: grpc.RpcError) -> bool:
+        return self._cancelled and e.code() == grpc.StatusCode.CANCELLED
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        self._call.cancel()
+
+
+class Stream(_StreamCall):
+    """A server stream as an iterator of converted messages; `cancel()` (or `with`) ends it."""
 
     def __iter__(self) -> Stream:
         return self
@@ -605,14 +617,10 @@ class Stream:
         try:
             msg = next(self._call)
         except grpc.RpcError as e:
-            if self._cancelled and e.code() == grpc.StatusCode.CANCELLED:
+            if self._ended_by_cancel(e):
                 raise StopIteration from None
             raise from_rpc_error(e) from e
         return self._convert(msg)
-
-    def cancel(self) -> None:
-        self._cancelled = True
-        self._call.cancel()
 
     def __enter__(self) -> Stream:
         return self
@@ -681,12 +689,8 @@ class Client(_Api):
 # ---------------------------------------------------------------- asyncio client
 
 
-class AsyncStream:
+class AsyncStream(_StreamCall):
     """A server stream as an async iterator of converted messages; `cancel()` ends it."""
-
-    def __init__(self, call, convert: Callable[[Any], Any]) -> None:
-        self._call, self._convert = call, convert
-        self._cancelled = False
 
     def __aiter__(self) -> AsyncStream:
         return self
@@ -695,7 +699,7 @@ class AsyncStream:
         try:
             msg = await self._call.read()
         except grpc.aio.AioRpcError as e:
-            if self._cancelled and e.code() == grpc.StatusCode.CANCELLED:
+            if self._ended_by_cancel(e):
                 raise StopAsyncIteration from None
             raise from_rpc_error(e) from e
         except asyncio.CancelledError:
@@ -705,10 +709,6 @@ class AsyncStream:
         if msg is grpc.aio.EOF:
             raise StopAsyncIteration
         return self._convert(msg)
-
-    def cancel(self) -> None:
-        self._cancelled = True
-        self._call.cancel()
 
     async def __aenter__(self) -> AsyncStream:
         return self
