@@ -32,7 +32,7 @@ class Metrics:
                            registry=r)
         self.queue.set_function(lambda: venue.seq.queue.qsize())
         self.http = None
-        self._children: dict[tuple[int, str], object] = {}
+        self._children: dict[tuple[object, str], object] = {}
         for symbol in venue.markets:  # every market's series exists from the start, at 0
             for metric in (self.orders, self.fills, self.volume, self.liquidations, self.adl):
                 self._child(metric, symbol)
@@ -68,7 +68,7 @@ class Metrics:
 
     def _child(self, metric, label: str):
         """A metric's child for one label value, looked up once (labels() is not cheap)."""
-        key = (id(metric), label)
+        key = (metric, label)
         c = self._children.get(key)
         if c is None:
             c = self._children[key] = metric.labels(label)

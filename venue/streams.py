@@ -99,9 +99,14 @@ class Streams:
         self._alerts(ts)
 
     def _alerts(self, ts: int) -> None:
-        """Raise or clear each market's spread-and-funding alert; a market is looked at again
-        only when its touch or its predicted funding rate has changed."""
+        """Raise or clear each followed market's spread-and-funding alert; a market is looked at
+        again only when its touch or its predicted funding rate has changed. A market nobody
+        follows is not watched at all: its next follower starts from "nothing raised"."""
         for symbol, m in self.venue.state.exchange.markets.items():
+            if not self._subs.get(("alerts", symbol)):
+                self._alert_inputs.pop(symbol, None)
+                self.alerts_raised.discard(symbol)
+                continue
             bid, ask = m.book.best_bid(), m.book.best_ask()
             inputs = (bid, ask, m.funding.samples, m.rate)
             if self._alert_inputs.get(symbol) == inputs:
