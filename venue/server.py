@@ -188,6 +188,11 @@ class Sequencer:
                             # apply exactly what the journal will hold, so replay rebuilds this state
                             payload = self.encode(cmd)
                             cmd = self.decode(payload)
+                    except Exception as e:  # cannot be journaled: refused before it touches the state
+                        log.exception("command %r cannot be encoded", cmd)
+                        item.results.append(e)
+                        continue
+                    try:
                         events = self.state.apply(cmd)
                     except Exception as e:
                         item.results.append(e)
@@ -236,8 +241,10 @@ class Sequencer:
         if self.rebuild is None:
             return
         await self._commit()
-        self.state = await asyncio.get_running_loop().run_in_executor(None, self.rebuild)
+        # cleared before anything else runs: no reader may see the half-changed state meanwhile
+        # (the batch's later commands clear it anyway until their own commit)
         self._durable.clear()
+        self.state = await asyncio.get_running_loop().run_in_executor(None, self.rebuild)
 
 
 class Venue:
