@@ -220,7 +220,7 @@ class _Market:
     # source was observed at (a source is only re-examined when its price moved)
     triggers: dict[int, TriggerIndex] = field(default_factory=lambda: {s: TriggerIndex() for s in TriggerSource})
     conditionals: dict[int, C.PlaceConditional] = field(default_factory=dict)
-    conditional_count: dict[int, int] = field(default_factory=dict)  # per account
+    conditionals_of: dict[int, set[int]] = field(default_factory=dict)  # per account: its conditional ids
     # resting reduce-only (and closing) order ids per (account, position side), so trimming
     # and the room check never scan the whole book
     reduce_only: dict[tuple[int, int], set[int]] = field(default_factory=dict)
@@ -628,7 +628,7 @@ class Exchange:
         """Whether the account may add `algo` conditional orders (MAX_NUM_ALGO_ORDERS, counting
         the legs its order lists have yet to arm) and as many orders in all (MAX_NUM_ORDERS,
         open and conditional together); rejects the command if not."""
-        used = m.conditional_count.get(cmd.account, 0) + sum(
+        used = len(m.conditionals_of.get(cmd.account, ())) + sum(
             self._unarmed_algo(m.lists[gid]) for gid in m.lists_of.get(cmd.account, ()))
         if used + algo > m.spec.max_algo_orders:
             self._reject(cmd, R.MAX_ALGO_ORDERS, limit=m.spec.max_algo_orders)
@@ -645,7 +645,7 @@ class Exchange:
 
     def _keep_conditional(self, m: _Market, cid: int, c: C.PlaceConditional) -> None:
         m.conditionals[cid] = c
-        m.conditional_count[c.account] = m.conditional_count.get(c.account, 0) + 1
+        m.conditionals_of.setdefault(c.account, set()).add(cid)
         if _closing(c):
             m.exit_conditionals.setdefault((c.account, c.position_side), set()).add(cid)
         if c.expire_ts:
@@ -653,9 +653,10 @@ class Exchange:
 
     def _pop_conditional(self, m: _Market, cid: int) -> C.PlaceConditional:
         c = m.conditionals.pop(cid)
-        left = m.conditional_count.pop(c.account) - 1
-        if left:
-            m.conditional_count[c.account] = left
+        ids = m.conditionals_of[c.account]
+        ids.discard(cid)
+        if not ids:
+            del m.conditionals_of[c.account]
         if _closing(c):
             ids = m.exit_conditionals[(c.account, c.position_side)]
             ids.discard(cid)
@@ -1160,7 +1161,7 @@ class Exchange:
                     return self._reject(cmd, R.MIN_NOTIONAL, notional=str(face), min_notional=str(spec.min_notional))
             elif ref_price > 0 and qty > 0 and m.value(qty, ref_price) < m.min_notional:
                 return self._reject(cmd, R.MIN_NOTIONAL, notional=m.value(qty, ref_price), min_notional=m.min_notional)
-            if m.book.open_orders(cmd.account) + m.conditional_count.get(cmd.account, 0) >= spec.max_open_orders:
+            if m.book.open_orders(cmd.account) + len(m.conditionals_of.get(cmd.account, ())) >= spec.max_open_orders:
                 return self._reject(cmd, R.MAX_OPEN_ORDERS, limit=spec.max_open_orders)
             lev = self.leverage.get((cmd.account, cmd.symbol), DEFAULT_LEVERAGE)
             held = sum(abs(p.lots) for _, p in m.legs(cmd.account))
@@ -1430,10 +1431,10 @@ class Exchange:
             for oid, o in m.orders.items():
                 if o.reduce_only:
                     ro.setdefault((o.account, o.pside), set()).add(oid)
-            counts: dict[int, int] = {}
-            for c in m.conditionals.values():
-                counts[c.account] = counts.get(c.account, 0) + 1
-            if ro != m.reduce_only or counts != m.conditional_count:
+            of: dict[int, set[int]] = {}
+            for cid, c in m.conditionals.items():
+                of.setdefault(c.account, set()).add(cid)
+            if ro != m.reduce_only or of != m.conditionals_of:
                 raise AssertionError(f"{m.symbol}: reduce-only or conditional-order index is stale")
             self._check_lists(m)
             for (account, _), p in m.positions.items():
@@ -1805,9 +1806,8 @@ class Exchange:
             if other.book.open_orders(account):
                 other.book.cancel_all(account, self.ts)
                 self._book_events(other)
-            if other.conditional_count.get(account):  # a scan of the market's conditionals only if it has some
-                for cid in sorted(c for c, o in other.conditionals.items() if o.account == account):
-                    self._drop_conditional(other, cid, "CANCELED", R.USER_IN_LIQUIDATION)
+            for cid in sorted(other.conditionals_of.get(account, ())):
+                self._drop_conditional(other, cid, "CANCELED", R.USER_IN_LIQUIDATION)
         legs = [(pside, m.positions[(account, pside)])] if isolated else list(m.legs(account))
         wallet, other_upnl = self._collateral(m, account, pside)
         bp = m.bp_tick([p for _, p in legs], wallet, other_upnl)
