@@ -68,6 +68,7 @@ from perpsim.clients.models import (
     ShockResult,
     Trade,
     VenueState,
+    enum_prefix,
 )
 from perpsim.v1 import (
     account_pb2,
@@ -137,8 +138,10 @@ def decimal_text(value: Number, name: str = "value") -> str:
     return format(value, "f")
 
 
-def _enum_in(enum_type, prefix: str, value: str | int | None, name: str,
+def _enum_in(enum_type, value: str | int | None, name: str,
              aliases: dict[str, str] | None = None, default: int = 0) -> int:
+    """An enum value from its lower-case name (without the type's prefix) or its number."""
+    prefix = enum_prefix(enum_type)
     if value is None:
         return default
     if isinstance(value, bool):
@@ -157,28 +160,28 @@ def _enum_in(enum_type, prefix: str, value: str | int | None, name: str,
 
 
 def _side(v):
-    return _enum_in(common_pb2.Side, "SIDE_", v, "side", {"B": "BUY", "S": "SELL", "LONG": "BUY", "SHORT": "SELL"})
+    return _enum_in(common_pb2.Side, v, "side", {"B": "BUY", "S": "SELL", "LONG": "BUY", "SHORT": "SELL"})
 
 
 def _order_type(v):
-    return _enum_in(common_pb2.OrderType, "ORDER_TYPE_", v, "type")
+    return _enum_in(common_pb2.OrderType, v, "type")
 
 
 def _tif(v):
-    return _enum_in(common_pb2.TimeInForce, "TIME_IN_FORCE_", v, "time_in_force",
+    return _enum_in(common_pb2.TimeInForce, v, "time_in_force",
                     {"POST_ONLY": "GTX", "POSTONLY": "GTX"})
 
 
 def _pside(v):
-    return _enum_in(common_pb2.PositionSide, "POSITION_SIDE_", v, "position_side")
+    return _enum_in(common_pb2.PositionSide, v, "position_side")
 
 
 def _stp(v):
-    return _enum_in(common_pb2.SelfTradePrevention, "SELF_TRADE_PREVENTION_", v, "stp")
+    return _enum_in(common_pb2.SelfTradePrevention, v, "stp")
 
 
 def _margin_mode(v):
-    return _enum_in(common_pb2.MarginMode, "MARGIN_MODE_", v, "margin_mode")
+    return _enum_in(common_pb2.MarginMode, v, "margin_mode")
 
 
 def _ns(value: int) -> int:
@@ -385,13 +388,13 @@ class _Api:
         if idempotent and not client_order_id:
             client_order_id = new_client_order_id()
         request = trading_pb2.PlaceOrderListRequest(
-            symbol=symbol, type=_enum_in(common_pb2.OrderListType, "ORDER_LIST_TYPE_", type, "type"),
+            symbol=symbol, type=_enum_in(common_pb2.OrderListType, type, "type"),
             side=_side(side), quantity=decimal_text(quantity, "quantity"),
             entry_price="" if price is None else decimal_text(price, "price"),
             entry_time_in_force=_tif(time_in_force),
             take_profit=_leg(take_profit, take_profit_limit, "take_profit"),
             stop_loss=_leg(stop_loss, stop_loss_limit, "stop_loss"),
-            trigger_source=_enum_in(common_pb2.TriggerSource, "TRIGGER_SOURCE_", source, "source"),
+            trigger_source=_enum_in(common_pb2.TriggerSource, source, "source"),
             reduce_only=bool(reduce_only), position_side=_pside(position_side), good_till_time_ns=_ns(good_till_ns),
             client_order_id=client_order_id or "")
         return self._invoke(_Call("trading", "PlaceOrderList", request, lambda r: OrderList.from_pb(r.order_list),

@@ -8,6 +8,7 @@ wire (no liquidation price, no mark yet) becomes None. `to_dict()` gives plain J
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -16,6 +17,7 @@ from perpsim.v1 import common_pb2, market_pb2
 
 __all__ = [
     "Account",
+    "Alert",
     "Balance",
     "BookLevel",
     "BookUpdate",
@@ -36,6 +38,7 @@ __all__ = [
     "Trade",
     "VenueState",
     "enum_name",
+    "enum_prefix",
     "to_jsonable",
 ]
 
@@ -56,17 +59,13 @@ def enum_name(enum_type, value: int) -> str:
         name = enum_type.Name(value)
     except ValueError:
         return str(value)
-    prefix = _PREFIXES.get(enum_type.DESCRIPTOR.name, "")
+    prefix = enum_prefix(enum_type)
     return name[len(prefix):].lower() if name.startswith(prefix) else name.lower()
 
 
-_PREFIXES = {
-    "Side": "SIDE_", "OrderType": "ORDER_TYPE_", "TimeInForce": "TIME_IN_FORCE_",
-    "SelfTradePrevention": "SELF_TRADE_PREVENTION_", "PositionSide": "POSITION_SIDE_",
-    "MarginMode": "MARGIN_MODE_", "OrderStatus": "ORDER_STATUS_", "Liquidity": "LIQUIDITY_",
-    "OrderListType": "ORDER_LIST_TYPE_", "LegType": "LEG_TYPE_", "TriggerSource": "TRIGGER_SOURCE_",
-    "AlertState": "ALERT_STATE_",
-}
+def enum_prefix(enum_type) -> str:
+    """The prefix of an enum's value names (buf style: OrderListType -> "ORDER_LIST_TYPE_")."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", enum_type.DESCRIPTOR.name).upper() + "_"
 
 
 def to_jsonable(value: Any) -> Any:
