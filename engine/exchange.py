@@ -1481,20 +1481,22 @@ class Exchange:
         return INSURANCE if account == IF_ACCOUNT else ("wallet", account)
 
     def _move(self, asset: str, source, dest, amount: int, cause: str) -> None:
-        """Move money between accounts (ints) or named holders, with balance events."""
-        if amount == 0:
-            return
-        src = self._holder(source) if isinstance(source, int) else source
-        dst = self._holder(dest) if isinstance(dest, int) else dest
-        mv = self.ledger.move(asset, src, dst, amount, cause)
-        balance = self.ledger.balance
-        for holder, sign in ((mv.source, -1), (mv.dest, 1)):
+        """Move money between accounts (ints) or named holders, with balance events; a negative
+        amount moves the other way."""
+        if amount <= 0:
+            if amount == 0:
+                return
+            source, dest, amount = dest, source, -amount
+        src = self._holder(source) if source.__class__ is int else source
+        dst = self._holder(dest) if dest.__class__ is int else dest
+        src_after, dst_after = self.ledger.move(asset, src, dst, amount)
+        for holder, delta, after in ((src, -amount, src_after), (dst, amount, dst_after)):
             kind = holder[0]
             if kind == "wallet":
                 self._touched.add(holder[1])
-                self._events.append(BalanceChanged(holder[1], asset, sign * mv.amount, balance(holder, asset), cause))
+                self._events.append(BalanceChanged(holder[1], asset, delta, after, cause))
             elif holder == INSURANCE:
-                e = InsuranceFundChanged(asset, sign * mv.amount, balance(holder, asset), cause)
+                e = InsuranceFundChanged(asset, delta, after, cause)
                 self._events.append(e)
                 self.insurance_history.append((self.ts, e))
             elif kind.startswith("iso:"):
@@ -1806,8 +1808,9 @@ class Exchange:
             if other.book.open_orders(account):
                 other.book.cancel_all(account, self.ts)
                 self._book_events(other)
-            for cid in sorted(other.conditionals_of.get(account, ())):
-                self._drop_conditional(other, cid, "CANCELED", R.USER_IN_LIQUIDATION)
+            if account in other.conditionals_of:
+                for cid in sorted(other.conditionals_of[account]):
+                    self._drop_conditional(other, cid, "CANCELED", R.USER_IN_LIQUIDATION)
         legs = [(pside, m.positions[(account, pside)])] if isolated else list(m.legs(account))
         wallet, other_upnl = self._collateral(m, account, pside)
         bp = m.bp_tick([p for _, p in legs], wallet, other_upnl)
@@ -1852,7 +1855,9 @@ class Exchange:
             if (account, pside) not in m.positions:  # what is left of its margin goes home
                 self._move(m.asset, holder, account, self._iso_margin(m, account, pside),
                            "isolated_margin")
+        # re-keyed now for the rest of this sweep; a later change to the account touches it again
         self._rekey_account(account)
+        self._touched.discard(account)
 
     def _lots(self, m: _Market, account: int, pside: int) -> int:
         """Signed lots of a position (0 when there is none)."""

@@ -12,24 +12,10 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from typing import NamedTuple
 
 
 class LedgerError(AssertionError):
     """The ledger's identity failed (a bug, never input)."""
-
-
-class Movement(NamedTuple):
-    """One booked movement: `amount` units of `asset` from `source` to `dest`.
-
-    Holders are ("wallet", account), ("insurance", 0), ("fees", 0), ("dust", 0) or
-    ("outside", 0) for deposits and withdrawals."""
-
-    asset: str
-    source: tuple[str, int]
-    dest: tuple[str, int]
-    amount: int
-    cause: str
 
 
 OUTSIDE = ("outside", 0)
@@ -61,17 +47,21 @@ class Ledger:
     def insurance(self, asset: str) -> int:
         return self.balance(INSURANCE, asset)
 
-    def move(self, asset: str, source: tuple[str, int], dest: tuple[str, int], amount: int, cause: str) -> Movement:
-        """Book a transfer; a negative amount moves the other way. Returns the movement."""
-        if amount < 0:
-            source, dest, amount = dest, source, -amount
-        self._bal[source][asset] -= amount
-        self._bal[dest][asset] += amount
+    def move(self, asset: str, source: tuple[str, int], dest: tuple[str, int], amount: int) -> tuple[int, int]:
+        """Book a transfer of `amount` >= 0 units from `source` to `dest`; returns the two
+        holders' balances after it (source, dest).
+
+        Holders are ("wallet", account), ("insurance", 0), ("fees", 0), ("dust", 0),
+        ("outside", 0) for deposits and withdrawals, and the engine's pools and margins."""
+        src = self._bal[source]
+        dst = self._bal[dest]
+        src[asset] -= amount
+        dst[asset] += amount
         if source == OUTSIDE:
             self.deposited[asset] += amount
-        if dest == OUTSIDE:
+        elif dest == OUTSIDE:
             self.withdrawn[asset] += amount
-        return Movement(asset, source, dest, amount, cause)
+        return src[asset], dst[asset]
 
     def check_conservation(self) -> None:
         """Raise LedgerError unless deposits - withdrawals equals everything held inside."""
