@@ -106,6 +106,8 @@ from perpsim.risk.units import RATE_SCALE, apply_rate_down, apply_rate_up, div_u
 #: The insurance fund acts as account 0 when it takes over positions; its wallet is INSURANCE.
 IF_ACCOUNT = 0
 DEFAULT_LEVERAGE = 20
+#: How long an ADL quantile's ranking stands (ns of venue time): Binance's "update every 30s".
+ADL_WINDOW_NS = 30 * 10**9
 BOTH, LONG, SHORT = PositionSide.BOTH, PositionSide.LONG, PositionSide.SHORT
 _NEVER_STALE = 1 << 62
 #: Trailing callback rate bounds (0.1 %..10 %) and price protection (mark vs last), scaled 1e8.
@@ -396,6 +398,8 @@ class Exchange:
         # isolated positions being liquidated: their margin is settled by _liquidate, not _trade
         self._liquidating: set[tuple[str, int, int]] = set()
         self._adl_queue: dict[tuple[str, bool], list] = {}
+        # (symbol, long) -> (window, ascending ADL scores): what adl_quantile ranks among
+        self._adl_ranked: dict[tuple[str, bool], tuple[int, list[Fraction]]] = {}
         self._sweep_due = False  # a mark moved: every market is swept at the next settle
         # (expire_ts, symbol, id) of GTD conditional orders and order lists; stale entries are skipped
         self._expiries: list[tuple[int, str, int]] = []
@@ -1363,14 +1367,23 @@ class Exchange:
                               self.maintenance(account, m.asset), money_scale=scale)
 
     def adl_quantile(self, account: int, symbol: str, pside: int = BOTH) -> int:
-        """ADL indicator 0..4 of a position among the same side of its market (4 = first)."""
+        """ADL indicator 0..4 of a position among the same side of its market (4 = first).
+
+        Like Binance's estimate ("values update every 30s"), the scores it is ranked among are
+        those of that side as of the first query in the current ADL_WINDOW_NS of venue time;
+        its own score is current. So a query costs O(the account's positions + log n), after
+        one O(n log n) ranking per market side and window, however many positions ask."""
         m = self.markets[symbol]
         p = m.positions.get((account, pside))
         if p is None or m.mark is None:
             return 0
-        same = sorted(k for k, q in m.positions.items() if (q.lots > 0) == (p.lots > 0) and k[0] != IF_ACCOUNT)
-        scores = [self._adl_score(m, *k) for k in same]
-        return M.adl_quantiles(scores)[same.index((account, pside))]
+        long, window = p.lots > 0, self.ts // ADL_WINDOW_NS
+        ranked = self._adl_ranked.get((symbol, long))
+        if ranked is None or ranked[0] != window or not ranked[1]:
+            scores = sorted(self._adl_score(m, *k) for k, q in m.positions.items()
+                            if (q.lots > 0) == long and k[0] != IF_ACCOUNT)
+            ranked = self._adl_ranked[(symbol, long)] = (window, scores)
+        return M.adl_bucket(self._adl_score(m, account, pside), ranked[1])
 
     def state_hash(self) -> str:
         """One hash over every market's book, positions, prices, modes and the whole ledger."""

@@ -38,6 +38,7 @@ from perpsim.risk.units import RATE_SCALE, div_up
 __all__ = [
     "CostModel",
     "OpenCost",
+    "adl_bucket",
     "adl_quantiles",
     "cost_to_open",
     "entry_price",
@@ -252,19 +253,20 @@ def leverage_pnl(upnl: int, wallet: int, mm: int, *, money_scale: int) -> Fracti
 
 
 def adl_quantiles(scores: Sequence[Fraction | int]) -> list[int]:
-    """ADL indicator 0..4 for each score, in input order (higher = deleveraged sooner).
+    """ADL indicator 0..4 for each score, in input order (higher = deleveraged sooner); see
+    `adl_bucket`."""
+    ordered = sorted(scores)
+    return [adl_bucket(s, ordered) for s in scores]
+
+
+def adl_bucket(score: Fraction | int, ordered: Sequence[Fraction | int]) -> int:
+    """ADL indicator 0..4 of `score` among the scores `ordered` (ascending).
 
     Binance: quantile = rank(score) / count. Here rank = how many scores are <= this one (the
     empirical CDF, so ties share a bucket and the top score is always 4) and the bucket is
     ceil(5 × rank / count) − 1; a score <= 0 (no profit, never an ADL counterparty) is 0.
     The bucketing of the quantile is not published ([U]); quintiles are this venue's choice."""
-    n = len(scores)
-    ordered = sorted(scores)
-    out: list[int] = []
-    for s in scores:
-        if s <= 0:
-            out.append(0)
-            continue
-        rank = bisect_right(ordered, s)  # how many scores are <= s
-        out.append(min(4, max(0, div_up(5 * rank, n) - 1)))
-    return out
+    if score <= 0 or not ordered:
+        return 0
+    rank = bisect_right(ordered, score)  # how many scores are <= score
+    return min(4, max(0, div_up(5 * rank, len(ordered)) - 1))

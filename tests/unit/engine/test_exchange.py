@@ -22,6 +22,7 @@ from perpsim.model.enums import EventKind, OrderKind, PositionSide, Side, TimeIn
 from perpsim.model.markets import default_markets
 from perpsim.model.reasons import RejectReason as R
 from perpsim.risk.brackets import btcusdt_brackets
+from perpsim.risk.margin import adl_quantiles
 
 U = 10**8  # money units per USDT
 HOUR = 3_600 * 10**9
@@ -359,6 +360,27 @@ class TestModes:
         # same profit per position, account 2 and 3 same size: equal scores share the top bucket
         assert venue.ex.adl_quantile(2, SYMBOL) == venue.ex.adl_quantile(3, SYMBOL) == 4
         assert venue.ex.adl_quantile(1, SYMBOL) == 0  # the losing short
+
+    def test_adl_quantile_ranks_among_scores_of_its_window(self, venue):
+        """The ranking stands for ADL_WINDOW_NS (Binance: "values update every 30s"); the
+        queried position's own score is always current."""
+        from perpsim.engine.exchange import ADL_WINDOW_NS
+
+        venue.order(1, Side.SELL, "1", "20000")
+        venue.order(2, Side.BUY, "0.5", "20000")
+        venue.order(3, Side.BUY, "0.5", "20000")
+        venue.index("21000", dt=10**9)
+        assert venue.ex.adl_quantile(2, SYMBOL) == 4  # ranked among {2, 3}: tied at the top
+        # account 3 halves its position: a lower score now, still ranked among the window's
+        venue.order(1, Side.BUY, "0.25", "21000")
+        venue.order(3, Side.SELL, "0.25", "21000")
+        assert venue.ex.adl_quantile(3, SYMBOL) == 0  # below both scores of the window
+        assert venue.ex.adl_quantile(2, SYMBOL) == 4
+        venue.index("21000", dt=ADL_WINDOW_NS)
+        # a new window ranks the current scores: 3 is now the lower of two (rank 1 of 2)
+        assert [venue.ex.adl_quantile(a, SYMBOL) for a in (2, 3)] == [4, 2]
+        m = venue.ex.markets[SYMBOL]
+        assert adl_quantiles([venue.ex._adl_score(m, a, PositionSide.BOTH) for a in (2, 3)]) == [4, 2]
 
 
 def test_bybit_profile_liquidates_earlier_with_mm_at_entry():
