@@ -105,7 +105,9 @@ def price_in(spec: MarketSpec, text: str, ticks: int, field: str = "price", requ
     if text:
         return _edge(_ticks, text, field, spec)
     if ticks:
-        _edge(spec.price_to_ticks, spec.ticks_to_price(ticks), field + "_ticks")
+        lo, hi, _, _ = spec.book_limits()
+        if not lo <= ticks <= hi:  # (the limits are whole ticks) the decimal check names the breach
+            _edge(spec.price_to_ticks, spec.ticks_to_price(ticks), field + "_ticks")
         return ticks
     if required:
         raise VenueError(R.INVALID_PRICE, field=field, problem="missing")
@@ -119,7 +121,9 @@ def qty_in(spec: MarketSpec, text: str, lots: int, field: str = "quantity") -> i
     if text:
         return _edge(_lots, text, field, spec)
     if lots > 0:
-        _edge(spec.qty_to_lots, spec.lots_to_qty(lots), field + "_lots")
+        _, _, lo, hi = spec.book_limits()
+        if not lo <= lots <= hi:  # (the limits are whole lots) the decimal check names the breach
+            _edge(spec.qty_to_lots, spec.lots_to_qty(lots), field + "_lots")
         return lots
     raise VenueError(R.INVALID_QUANTITY, field=field, problem="missing or not positive")
 

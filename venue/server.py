@@ -680,8 +680,8 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
     @rpc
     async def ListConditionalOrders(self, request, context):
         account = self.venue.account(context)
-        out = [conditional_out(m.spec, cid, c) for m in self._markets(request.symbol)
-               for cid, c in sorted(m.conditionals.items()) if c.account == account]
+        out = [conditional_out(m.spec, cid, m.conditionals[cid]) for m in self._markets(request.symbol)
+               for cid in sorted(m.conditionals_of.get(account, ()))]
         return trading_pb2.ListConditionalOrdersResponse(orders=out)
 
     @rpc

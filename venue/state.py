@@ -8,7 +8,9 @@ replay of the journal rebuilds the registry exactly as it rebuilds the exchange.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import operator
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -68,7 +70,13 @@ class KnownList(NamedTuple):
 
 def fingerprint(cmd: C.PlaceOrder | C.PlaceOrderList) -> tuple:
     """What makes two placements with one client order id "the same order": all but the time."""
-    return tuple(getattr(cmd, f.name) for f in dataclasses.fields(cmd) if f.name != "ts")
+    return _identity(type(cmd))(cmd)
+
+
+@functools.cache
+def _identity(cls: type) -> operator.attrgetter:
+    """The getter of a command class's fields but its time, as one tuple."""
+    return operator.attrgetter(*(f.name for f in dataclasses.fields(cls) if f.name != "ts"))
 
 
 class VenueState:
@@ -79,6 +87,7 @@ class VenueState:
         self.orders: dict[int, OrderInfo] = {}
         self._completed: OrderedDict[int, None] = OrderedDict()
         self.by_client: dict[tuple[int, str], tuple[tuple, int]] = {}
+        self.open_of: dict[int, set[int]] = {}  # per account: its open orders' ids
         # order lists by (account, client order id): (fingerprint, list id); and the latest
         # status of each such list, for answering a retry after it ended
         self.lists_by_client: dict[tuple[int, str], tuple[tuple, int]] = {}
@@ -139,13 +148,20 @@ class VenueState:
             o = self.orders.get(oid)
             if o is not None and not o.open:
                 raise AssertionError(f"order {oid} rests in a book but is recorded {o.status}")
+        open_of: dict[int, set[int]] = {}
+        for o in self.orders.values():
+            if o.open:
+                open_of.setdefault(o.account, set()).add(o.order_id)
+        if open_of != self.open_of:
+            raise AssertionError("the per-account index of open orders is stale")
 
     def find_client_order(self, account: int, client_order_id: str) -> tuple[tuple, int] | None:
         return self.by_client.get((account, client_order_id))
 
     def open_orders(self, account: int, symbol: str = "") -> list[OrderInfo]:
-        return [o for o in self.orders.values()
-                if o.account == account and o.open and (not symbol or o.symbol == symbol)]
+        """The account's open orders (in `symbol`, or all), oldest first: O(its open orders)."""
+        orders = (self.orders[oid] for oid in sorted(self.open_of.get(account, ())))
+        return [o for o in orders if not symbol or o.symbol == symbol]
 
     def _register(self, cmd: C.PlaceOrder, order_id: int, events: list) -> None:
         accepted = any(isinstance(e, OrderEvent) and e.event.kind == EventKind.ACCEPTED
@@ -156,6 +172,7 @@ class VenueState:
         self.orders[order_id] = OrderInfo(order_id, cmd.account, cmd.symbol, cmd.client_order_id, cmd.side,
                                           cmd.kind, cmd.tif, book_event.price, book_event.qty, cmd.reduce_only,
                                           cmd.position_side)
+        self.open_of.setdefault(cmd.account, set()).add(order_id)
         if cmd.client_order_id:
             self.by_client[(cmd.account, cmd.client_order_id)] = (fingerprint(cmd), order_id)
 
@@ -184,6 +201,10 @@ class VenueState:
             self._complete(o)
 
     def _complete(self, o: OrderInfo) -> None:
+        ids = self.open_of[o.account]
+        ids.discard(o.order_id)
+        if not ids:
+            del self.open_of[o.account]
         self._completed[o.order_id] = None
         while len(self._completed) > COMPLETED_KEPT:
             old, _ = self._completed.popitem(last=False)

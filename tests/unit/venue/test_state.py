@@ -45,3 +45,18 @@ def test_replaying_the_commands_rebuilds_the_registry() -> None:
         hashes.append(state.state_hash())
     assert hashes[0] == hashes[1]
     assert state.lists_by_client  # the session placed lists with client order ids
+
+
+def test_open_orders_per_account_follow_every_fill_cancel_and_expiry() -> None:
+    """The per-account index of open orders answers what a scan of the registry would, after
+    every command of a random session (fills, cancels, liquidations, lists)."""
+    state = VenueState(make_exchange())
+    for i, cmd in enumerate(random_session(12, 1_500)):
+        state.apply(cmd)
+        if i % 50 == 0:
+            state.check_integrity()  # the index equals the open orders found by a full scan
+            for account in {o.account for o in state.orders.values()}:
+                scan = [o for o in state.orders.values() if o.account == account and o.open]
+                assert state.open_orders(account) == scan
+                assert state.open_orders(account, SYMBOL) == [o for o in scan if o.symbol == SYMBOL]
+    assert any(state.open_of.values())
