@@ -96,7 +96,8 @@ def recover(data_dir: str | os.PathLike, make_exchange: Callable[[], Any], *, jo
         if first > snap_seq + 1:
             raise RecoveryError(f"the journal starts at seq {first} but the state is at seq {snap_seq}: "
                                 f"records {snap_seq + 1}..{first - 1} were pruned"
-                                + (" (no snapshot loaded)" if loaded is None else ""))
+                                + (" (no snapshot loaded)" if loaded is None else "")
+                                + "".join(f"; {e}" for e in skipped))
         if loaded is None:
             exchange = make_exchange()
         else:

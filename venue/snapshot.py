@@ -7,8 +7,14 @@ state wrapping one).
 
 File `<dir>/<seq, 20 digits>.snap`::
 
-    magic "PSSNAP\\x00\\x01" (8 bytes)  seq:u64  hash_len:u16  state_hash (ASCII)  body_len:u64
-    body (pickle, protocol 5)  crc32 of everything before it:u32
+    magic "PSSNAP\\x00\\x02" (8 bytes)  seq:u64  hash_len:u16  state_hash (ASCII)
+    build_len:u16  build (ASCII)  body_len:u64  body (pickle, protocol 5)
+    crc32 of everything before it:u32
+
+`build` names the perpsim build that wrote it (`build_id()`: its version and a digest of the
+code whose objects the pickle holds). A pickle is only as good as the classes it is loaded
+into, so a snapshot of another build, or of the older format without one, is refused like a
+damaged one and recovery falls back past it (to an older snapshot, or to the journal's start).
 
 Written atomically: a temporary file in the same directory, fsynced, renamed over the final
 name, the directory fsynced. The last `keep` snapshots are kept. Loading checks the CRC, unpickles
@@ -29,6 +35,10 @@ Pickling support of the kernels (checked by tests/unit/venue/test_snapshot.py):
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import importlib
+import importlib.metadata
 import os
 import pickle
 import struct
@@ -38,9 +48,13 @@ from typing import Any
 
 from perpsim.venue.files import fsync_dir, write_atomic
 
-__all__ = ["SNAPSHOT_SUFFIX", "SnapshotError", "list_snapshots", "load_latest", "read_snapshot", "write_snapshot"]
+__all__ = ["SNAPSHOT_SUFFIX", "SnapshotError", "build_id", "list_snapshots", "load_latest", "read_snapshot",
+           "write_snapshot"]
 
-MAGIC = b"PSSNAP\x00\x01"
+MAGIC = b"PSSNAP\x00\x02"
+_OLDER_MAGIC = (b"PSSNAP\x00\x01",)
+#: The packages whose objects a snapshot pickles: their code makes up the build id.
+_STATE_PACKAGES = ("perpsim.engine", "perpsim.model", "perpsim.risk", "perpsim.venue")
 SNAPSHOT_SUFFIX = ".snap"
 _U64 = struct.Struct("<Q")
 _U32 = struct.Struct("<I")
@@ -61,6 +75,23 @@ def dumps(state: Any) -> bytes:
         if "__cinit__" in str(e) or "__reduce__" in str(e):
             hint = " (a Cython extension type without __reduce__)"
         raise SnapshotError(f"state does not pickle: {e}{hint}") from e
+
+
+@functools.cache
+def build_id() -> str:
+    """This build of perpsim: its version and a digest of the modules (source and compiled)
+    of the packages a snapshot's pickle refers to. Computed once per process."""
+    h = hashlib.blake2b(digest_size=8)
+    for name in _STATE_PACKAGES:
+        folder = Path(importlib.import_module(name).__file__).parent
+        for f in sorted(folder.iterdir()):
+            if f.suffix in (".py", ".so", ".pyd"):
+                h.update(f.name.encode() + b"\0" + f.read_bytes())
+    try:
+        version = importlib.metadata.version("perpsim")
+    except importlib.metadata.PackageNotFoundError:
+        version = "0"
+    return f"{version}+{h.hexdigest()}"
 
 
 def _path(directory: Path, seq: int) -> Path:
@@ -90,8 +121,10 @@ def write_snapshot(directory: str | os.PathLike, seq: int, exchange: Any, *, kee
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     state_hash = exchange.state_hash().encode("ascii")
+    build = build_id().encode("ascii")
     body = dumps(exchange)
-    head = MAGIC + _U64.pack(seq) + _U16.pack(len(state_hash)) + state_hash + _U64.pack(len(body))
+    head = MAGIC + _U64.pack(seq) + _U16.pack(len(state_hash)) + state_hash + _U16.pack(len(build)) + build \
+        + _U64.pack(len(body))
     crc = zlib.crc32(body, zlib.crc32(head))
     final = _path(d, seq)
     tmp = write_atomic(final, head, body, _U32.pack(crc))
@@ -115,7 +148,9 @@ def read_snapshot(path: str | os.PathLike, *, check_integrity: bool = True) -> t
     p = Path(path)
     data = p.read_bytes()
     try:
-        if len(data) < len(MAGIC) + 8 + 2 + 8 + 4 or data[:8] != MAGIC:
+        if data[:8] in _OLDER_MAGIC:
+            raise SnapshotError("written by an older perpsim (snapshot format without a build id)")
+        if len(data) < len(MAGIC) + 8 + 2 + 2 + 8 + 4 or data[:8] != MAGIC:
             raise SnapshotError("not a perpsim snapshot (bad magic or too short)")
         (crc,) = _U32.unpack_from(data, len(data) - 4)
         if zlib.crc32(memoryview(data)[:-4]) != crc:
@@ -123,10 +158,14 @@ def read_snapshot(path: str | os.PathLike, *, check_integrity: bool = True) -> t
         (seq,) = _U64.unpack_from(data, 8)
         (n,) = _U16.unpack_from(data, 16)
         recorded = data[18:18 + n].decode("ascii")
-        (body_len,) = _U64.unpack_from(data, 18 + n)
-        start = 26 + n
+        (b,) = _U16.unpack_from(data, 18 + n)
+        build = data[20 + n:20 + n + b].decode("ascii")
+        (body_len,) = _U64.unpack_from(data, 20 + n + b)
+        start = 28 + n + b
         if start + body_len + 4 != len(data):
             raise SnapshotError("length fields disagree with the file size")
+        if build != build_id():
+            raise SnapshotError(f"written by perpsim build {build}, this is {build_id()}")
         stem = p.name[: -len(SNAPSHOT_SUFFIX)] if p.name.endswith(SNAPSHOT_SUFFIX) else ""
         if stem.isdigit() and int(stem) != seq:
             raise SnapshotError(f"the file name says seq {int(stem)}, the contents {seq}")
@@ -134,14 +173,17 @@ def read_snapshot(path: str | os.PathLike, *, check_integrity: bool = True) -> t
             state = pickle.loads(memoryview(data)[start:start + body_len])
         except Exception as e:
             raise SnapshotError(f"does not unpickle: {e!r}") from e
-        actual = state.state_hash()
+        try:
+            actual = state.state_hash()
+        except Exception as e:
+            raise SnapshotError(f"its state does not hash: {e!r}") from e
         if actual != recorded:
             raise SnapshotError(f"state hash {actual} != {recorded} recorded when it was written")
         if check_integrity and hasattr(state, "check_integrity"):
             try:
                 state.check_integrity()
-            except AssertionError as e:
-                raise SnapshotError(f"integrity check failed: {e}") from e
+            except Exception as e:
+                raise SnapshotError(f"integrity check failed: {e!r}") from e
     except SnapshotError as e:
         raise SnapshotError(f"{p}: {e}") from e.__cause__
     return seq, state

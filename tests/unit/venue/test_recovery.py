@@ -179,3 +179,21 @@ def test_a_command_that_fails_on_replay_names_its_seq(tmp_path, exchange_factory
         j.commit()
     with pytest.raises(RecoveryError, match="seq 1 failed"):
         recover(tmp_path, exchange_factory)
+
+
+def test_another_builds_snapshots_mean_a_full_replay_or_a_clear_error(tmp_path, session, exchange_factory,
+                                                                      monkeypatch):
+    """After an upgrade no snapshot loads: the whole journal is replayed when it is all there,
+    and when its start was pruned the error says which build wrote the snapshots."""
+    from perpsim.venue import snapshot as S
+
+    cmds = list(session(27, 400))
+    monkeypatch.setattr(S, "build_id", lambda: "0.0.1+0123456789abcdef")
+    live, last = run_venue(tmp_path / "kept", cmds, exchange_factory, checkpoint_every=100, prune=False)
+    run_venue(tmp_path / "pruned", cmds, exchange_factory, checkpoint_every=100, keep=1, segment_bytes=4_000)
+    monkeypatch.undo()
+    ex, seq, report = recover(tmp_path / "kept", exchange_factory)
+    assert report.snapshot_seq is None and report.replayed == last == seq and len(report.skipped_snapshots) == 3
+    assert ex.state_hash() == live.state_hash()
+    with pytest.raises(RecoveryError, match=r"pruned \(no snapshot loaded\); .*written by perpsim build 0\.0\.1"):
+        recover(tmp_path / "pruned", exchange_factory)

@@ -154,3 +154,37 @@ def test_not_a_snapshot(tmp_path):
     with pytest.raises(SnapshotError, match="not a perpsim snapshot"):
         read_snapshot(p)
     assert load_latest(tmp_path) is None
+
+
+def test_a_snapshot_of_another_build_is_refused(tmp_path, exchange_factory, session, monkeypatch):
+    """A pickle is only as good as the classes it loads into: another build's snapshot is
+    refused by name, and load_latest falls back past it."""
+    ex = exchange_factory()
+    for cmd in session(9, 30):
+        ex.apply(cmd)
+    ours = write_snapshot(tmp_path, 10, ex)
+    monkeypatch.setattr(S, "build_id", lambda: "0.0.1+0123456789abcdef")
+    theirs = write_snapshot(tmp_path, 30, ex)
+    monkeypatch.undo()
+    assert S.build_id() != "0.0.1+0123456789abcdef"
+    with pytest.raises(SnapshotError, match=r"written by perpsim build 0\.0\.1\+0123456789abcdef, this is "):
+        read_snapshot(theirs)
+    errors = []
+    seq, state = load_latest(tmp_path, errors=errors)
+    assert seq == 10 and state.state_hash() == ex.state_hash() and str(theirs) in errors[0]
+    assert read_snapshot(ours)[0] == 10
+
+
+def test_a_snapshot_of_the_format_before_build_ids_is_refused(tmp_path, exchange_factory):
+    path = write_snapshot(tmp_path, 1, exchange_factory())
+    data = bytearray(path.read_bytes())
+    data[:8] = b"PSSNAP\x00\x01"
+    data[-4:] = struct.pack("<I", zlib.crc32(bytes(data[:-4])))
+    path.write_bytes(data)
+    with pytest.raises(SnapshotError, match="older perpsim"):
+        read_snapshot(path)
+
+
+def test_the_build_id_names_the_version_and_digests_the_state_code():
+    version, _, digest = S.build_id().partition("+")
+    assert version and len(digest) == 16 and int(digest, 16) >= 0
