@@ -89,10 +89,11 @@ setup(
     packages=list(PACKAGES),
     package_dir=PACKAGES,
     package_data={
-        "perpsim.engine": ["*.pyi", "*.pxd"],
+        # the .pyx too: snapshot.build_id() digests the source of the state's code
+        "perpsim.engine": ["*.pyi", "*.pxd", "*.pyx"],
         "perpsim.model": ["*.toml"],
         "perpsim.v1": ["*.pyi"],
-        "perpsim.risk": ["*.pyi", "*.pxd"],
+        "perpsim.risk": ["*.pyi", "*.pxd", "*.pyx"],
         "perpsim.sim": ["scenarios/*.toml", "scenarios/*.csv"],
     },
     ext_modules=cythonize(

@@ -79,13 +79,14 @@ def dumps(state: Any) -> bytes:
 
 @functools.cache
 def build_id() -> str:
-    """This build of perpsim: its version and a digest of the modules (source and compiled)
-    of the packages a snapshot's pickle refers to. Computed once per process."""
+    """This build of perpsim: its version and a digest of the source (Python and Cython, which
+    the package ships) of the packages a snapshot's pickle refers to; the same source rebuilt
+    gives the same id. Computed once per process."""
     h = hashlib.blake2b(digest_size=8)
     for name in _STATE_PACKAGES:
         folder = Path(importlib.import_module(name).__file__).parent
         for f in sorted(folder.iterdir()):
-            if f.suffix in (".py", ".so", ".pyd"):
+            if f.suffix in (".py", ".pyx", ".pxd"):
                 h.update(f.name.encode() + b"\0" + f.read_bytes())
     try:
         version = importlib.metadata.version("perpsim")

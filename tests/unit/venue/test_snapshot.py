@@ -186,5 +186,13 @@ def test_a_snapshot_of_the_format_before_build_ids_is_refused(tmp_path, exchange
 
 
 def test_the_build_id_names_the_version_and_digests_the_state_code():
+    import importlib
+    from pathlib import Path
+
     version, _, digest = S.build_id().partition("+")
     assert version and len(digest) == 16 and int(digest, 16) >= 0
+    # it digests source, not binaries (a rebuild of the same source keeps the id), so the
+    # installed package must ship the source of its compiled kernels
+    for package, kernels in (("perpsim.engine", ["book"]), ("perpsim.risk", ["liqindex", "margin_kernel"])):
+        folder = Path(importlib.import_module(package).__file__).parent
+        assert all((folder / f"{k}.pyx").is_file() for k in kernels), package
