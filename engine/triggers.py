@@ -152,6 +152,15 @@ class TrailingView(NamedTuple):
 # ---------------------------------------------------------------------- input checks
 
 
+def _pop_through(entries: SortedList, bound: int) -> list:
+    """Remove and return, in order, the entries (tuples sorted by their first field) whose first
+    field is at most `bound`."""
+    k = entries.bisect_left((bound + 1,))
+    hits = entries[:k]
+    del entries[:k]
+    return hits
+
+
 def _check_int(name: str, value: object) -> int:
     if type(value) is not int:  # refuses bool, float, numpy scalars
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
@@ -402,18 +411,13 @@ class TriggerIndex:
         fired: list[tuple[int, int]] = []
         rise = self._rise
         if rise and rise[0][0] <= price:
-            k = rise.bisect_left((price + 1,))
-            hits = rise[:k]
-            del rise[:k]
+            hits = _pop_through(rise, price)
             for _, oid in hits:
                 del orders[oid]
             fired.extend(hits)
         fall = self._fall
         if fall and fall[0][0] <= -price:
-            k = fall.bisect_left((-price + 1,))
-            hits = fall[:k]
-            del fall[:k]
-            for neg_trigger, oid in hits:
+            for neg_trigger, oid in _pop_through(fall, -price):
                 del orders[oid]
                 fired.append((-neg_trigger, oid))
         for ts in self._sides:
@@ -511,10 +515,7 @@ class TriggerIndex:
         # 3. activate pending orders whose activation price is reached, at extreme u
         pending = ts.pending
         if pending and pending[0][0] <= -u:
-            k = pending.bisect_left((-u + 1,))
-            hits = pending[:k]
-            del pending[:k]
-            for _, oid in hits:
+            for _, oid in _pop_through(pending, -u):
                 self._activate(ts, orders[oid], u)
 
     def _recompute_band(self) -> None:

@@ -128,6 +128,17 @@ def qty_in(spec: MarketSpec, text: str, lots: int, field: str = "quantity") -> i
     raise VenueError(R.INVALID_QUANTITY, field=field, problem="missing or not positive")
 
 
+#: Binance's longest client order id (newClientOrderId / clientAlgoId).
+MAX_CLIENT_ORDER_ID = 36
+
+
+def client_order_id_in(text: str, field: str = "client_order_id") -> str:
+    """A client order id as given (empty: none), or INVALID_ARGUMENT when it is too long."""
+    if len(text) > MAX_CLIENT_ORDER_ID:
+        raise VenueError(R.INVALID_CLIENT_ORDER_ID, field=field, length=len(text), max_length=MAX_CLIENT_ORDER_ID)
+    return text
+
+
 def money_in(spec: MarketSpec, text: str, field: str = "amount", allow_negative: bool = False) -> int:
     """A decimal amount of the market's settlement asset in integer units (exact)."""
     try:

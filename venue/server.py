@@ -478,10 +478,8 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
             tif = cv.enum_in(cv.TIF_IN, r.time_in_force, "time_in_force", R.INVALID_TIME_IN_FORCE)
         stp = cv.enum_in(cv.STP_IN, r.self_trade_prevention, "self_trade_prevention", R.INVALID_STP_MODE)
         pside = cv.enum_in(cv.PSIDE_IN, r.position_side, "position_side", R.INVALID_POSITION_SIDE)
-        if len(r.client_order_id) > 36:
-            raise VenueError(R.INVALID_CLIENT_ORDER_ID, field="client_order_id", length=len(r.client_order_id))
         return C.PlaceOrder(0, account, spec.symbol, side, qty, price, kind, tif, stp, r.reduce_only,
-                            r.good_till_time_ns, pside, r.client_order_id)
+                            r.good_till_time_ns, pside, cv.client_order_id_in(r.client_order_id))
 
     @rpc
     async def PlaceOrder(self, request, context):
@@ -652,8 +650,7 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         tif = cv.tif_in(r.time_in_force, "time_in_force")
         callback = cv.rate_in(r.callback_rate, "callback_rate") if trailing else 0
         activation = cv.price_in(spec, r.activation_price, 0, field="activation_price", required=False)
-        if len(r.client_order_id) > 36:
-            raise VenueError(R.INVALID_CLIENT_ORDER_ID, field="client_order_id")
+        cv.client_order_id_in(r.client_order_id)
         if r.good_till_time_ns and r.time_in_force == 0:
             tif = TimeInForce.GTD  # an expiry alone means GTD
         before = self.venue.state.exchange.next_order_id
@@ -698,8 +695,7 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
             t = cv.enum_in(cv.LEG_IN, leg.type, f"{name}.type", R.INVALID_ORDER_TYPE)
             legs += [t, cv.price_in(spec, leg.trigger_price, 0, field=f"{name}.trigger_price", required=False),
                      cv.price_in(spec, leg.price, 0, field=f"{name}.price", required=False)]
-        if len(r.client_order_id) > 36:
-            raise VenueError(R.INVALID_CLIENT_ORDER_ID, field="client_order_id")
+        cv.client_order_id_in(r.client_order_id)
         template = C.PlaceOrderList(0, account, spec.symbol, kind, side, qty, entry, tif, *legs, source,
                                     r.reduce_only, pside, r.good_till_time_ns, r.client_order_id)
         before = self.venue.state.exchange.next_order_id

@@ -282,6 +282,18 @@ def test_unspecified_side_is_invalid_argument_naming_the_field(make_account: Cal
     assert err.field == "side" and err.violations[0][0] == "side"
 
 
+def test_a_too_long_client_order_id_is_invalid_argument_and_places_nothing(
+        make_account: Callable[..., Client]) -> None:
+    a = make_account()
+    with pytest.raises(E.InvalidArgumentError) as info:
+        a.place_order(BTC, "buy", "0.001", "64000", client_order_id="x" * 37)
+    err = info.value
+    assert err.status is grpc.StatusCode.INVALID_ARGUMENT and err.field == "client_order_id"
+    assert (err.metadata["length"], err.metadata["max_length"]) == ("37", "36")
+    assert a.open_orders() == []
+    assert a.place_order(BTC, "buy", "0.001", "64000", client_order_id="x" * 36).client_order_id == "x" * 36
+
+
 def test_off_tick_price(make_account: Callable[..., Client]) -> None:
     a = make_account()
     with pytest.raises(E.PriceOffTick) as info:
