@@ -699,7 +699,10 @@ class Exchange:
         moved, self._positions_moved = self._positions_moved, set()
         for symbol, account, pside in sorted(moved):
             m = self.markets[symbol]
-            lots = m.positions[(account, pside)].lots if (account, pside) in m.positions else 0
+            key = (account, pside)
+            if key not in m.reduce_only and key not in m.exit_conditionals and account not in m.lists_of:
+                continue  # nothing rests against this position: nothing to fit
+            lots = m.positions[key].lots if key in m.positions else 0
             closing = Side.SELL if lots > 0 else Side.BUY
             self._fit_exits(m, account, pside, lots, closing)
             for oid in self._reduce_only_ids(m, account, pside):
@@ -1490,30 +1493,34 @@ class Exchange:
 
     # ================================================================== internals: money
 
-    def _holder(self, account: int) -> tuple[str, int]:
-        return INSURANCE if account == IF_ACCOUNT else ("wallet", account)
-
     def _move(self, asset: str, source, dest, amount: int, cause: str) -> None:
-        """Move money between accounts (ints) or named holders, with balance events; a negative
-        amount moves the other way."""
+        """Move money between accounts (ints: their wallets, the fund for IF_ACCOUNT) or named
+        holders, with balance events; a negative amount moves the other way."""
         if amount <= 0:
             if amount == 0:
                 return
             source, dest, amount = dest, source, -amount
-        src = self._holder(source) if source.__class__ is int else source
-        dst = self._holder(dest) if dest.__class__ is int else dest
-        src_after, dst_after = self.ledger.move(asset, src, dst, amount)
-        for holder, delta, after in ((src, -amount, src_after), (dst, amount, dst_after)):
-            kind = holder[0]
-            if kind == "wallet":
-                self._touched.add(holder[1])
-                self._events.append(BalanceChanged(holder[1], asset, delta, after, cause))
-            elif holder == INSURANCE:
-                e = InsuranceFundChanged(asset, delta, after, cause)
-                self._events.append(e)
-                self.insurance_history.append((self.ts, e))
-            elif kind.startswith("iso:"):
-                self._touched.add(holder[1] // 4)
+        if source.__class__ is int:
+            source = INSURANCE if source == IF_ACCOUNT else ("wallet", source)
+        if dest.__class__ is int:
+            dest = INSURANCE if dest == IF_ACCOUNT else ("wallet", dest)
+        src_after, dst_after = self.ledger.move(asset, source, dest, amount)
+        self._booked(source, asset, -amount, src_after, cause)
+        self._booked(dest, asset, amount, dst_after, cause)
+
+    def _booked(self, holder: tuple[str, int], asset: str, delta: int, after: int, cause: str) -> None:
+        """The event of one side of a movement: a wallet's or the fund's; an isolated margin
+        only touches its account (its liquidation price moved)."""
+        kind = holder[0]
+        if kind == "wallet":
+            self._touched.add(holder[1])
+            self._events.append(BalanceChanged(holder[1], asset, delta, after, cause))
+        elif holder == INSURANCE:
+            e = InsuranceFundChanged(asset, delta, after, cause)
+            self._events.append(e)
+            self.insurance_history.append((self.ts, e))
+        elif kind.startswith("iso:"):
+            self._touched.add(holder[1] // 4)
 
     def _trade(self, m: _Market, account: int, pside: int, qty: int, price: int) -> int:
         """Apply a signed fill to a position, pay its realized PnL from the pool, and move
@@ -1530,11 +1537,12 @@ class Exchange:
             if len(symbols) > 1:
                 for s in symbols:
                     self._multi[s].add(account)
-        before = abs(p.lots)
-        closed = abs(p.closing_qty(qty))
+        isolated = account in m.isolated
+        if isolated:
+            before = abs(p.lots)
+            closed = abs(p.closing_qty(qty))
         cost_before = p.cost
         realized = m.fill(p, qty, price)
-        isolated = account in m.isolated
         holder = m.iso_holder(account, pside) if isolated else account
         self._move(m.asset, m.pnl_pool, holder, realized, "realized_pnl")
         if isolated and (m.symbol, account, pside) not in self._liquidating:
@@ -1581,8 +1589,9 @@ class Exchange:
             self._events.append(OrderEvent(spec.symbol, e, liquidation))
             kind = e.kind
             if kind == _ACCEPTED:
+                # a forced order is an IOC: it never rests, so it reserves no reduce-only room
                 m.orders[e.order_id] = _Open(e.account, e.side, e.price, 0, reduce_only or liquidation, pside)
-                if reduce_only or liquidation:
+                if reduce_only:
                     m.reduce_only.setdefault((e.account, pside), set()).add(e.order_id)
                 self._order_leaves(m, e.order_id, e.qty)
             elif kind == _FILL:
@@ -1623,10 +1632,11 @@ class Exchange:
     def _forget_order(self, m: _Market, order_id: int) -> None:
         o = m.orders.pop(order_id, None)
         if o is not None and o.reduce_only:
-            ids = m.reduce_only[(o.account, o.pside)]
-            ids.discard(order_id)
-            if not ids:
-                del m.reduce_only[(o.account, o.pside)]
+            ids = m.reduce_only.get((o.account, o.pside))
+            if ids is not None:  # None: a forced order (never indexed)
+                ids.discard(order_id)
+                if not ids:
+                    del m.reduce_only[(o.account, o.pside)]
 
     def _band(self, m: _Market) -> tuple[int, int]:
         """PERCENT_PRICE band around mark in ticks: buy limit ≤ up, sell limit ≥ down (kept per
@@ -1827,7 +1837,7 @@ class Exchange:
         legs = [(pside, m.positions[(account, pside)])] if isolated else list(m.legs(account))
         wallet, other_upnl = self._collateral(m, account, pside)
         bp = m.bp_tick([p for _, p in legs], wallet, other_upnl)
-        lo, hi, _, _ = m.spec.book_limits()
+        lo, hi = m.price_limits
         bp_tick = min(max(bp if bp is not None else m.mark, lo), hi)
         for leg_side, p in legs:
             lots = p.lots
@@ -1840,7 +1850,7 @@ class Exchange:
                 keep = tier.floor * m.mark // m.k_inv if m.inverse else tier.floor // (m.mark * m.K)
                 self._force(m, account, leg_side, side, abs(lots) - keep, bp_tick)
                 filled = abs(lots) - abs(self._lots(m, account, leg_side))
-                self._liquidation_fee(m, account, pside, filled, bp_tick)
+                holder, remaining = self._liquidation_fee(m, account, pside, filled, bp_tick)
                 if (account, leg_side) not in m.positions or not self._liquidatable(m, account, pside):
                     self._events.append(Liquidation(m.symbol, account, side, abs(lots) - keep, bp_tick, filled, 0, 0))
                     continue
@@ -1858,9 +1868,9 @@ class Exchange:
                 deleveraged = self._adl(m, account, leg_side, rest, bp_tick)
             self._events.append(Liquidation(m.symbol, account, side, abs(lots), bp_tick, filled, taken, deleveraged))
             # 5. the liquidation fee on the liquidated amount, out of the collateral that is left
-            self._liquidation_fee(m, account, pside, abs(lots), bp_tick)
-        # a negative remainder, left only by rounding to the tick, is covered by the fund
-        holder, remaining = self._remaining(m, account, pside)
+            holder, remaining = self._liquidation_fee(m, account, pside, abs(lots), bp_tick)
+        # a negative remainder (after the last leg's fee), left only by rounding to the tick, is
+        # covered by the fund
         if remaining < 0:
             self._move(m.asset, INSURANCE, holder, -remaining, "insurance_cover")
         if isolated:
@@ -1885,13 +1895,17 @@ class Exchange:
             return holder, self.ledger.balance(holder, m.asset)
         return account, self.margin_balance(account, m.asset)
 
-    def _liquidation_fee(self, m: _Market, account: int, pside: int, qty: int, price: int) -> None:
+    def _liquidation_fee(self, m: _Market, account: int, pside: int, qty: int, price: int) -> tuple:
         """Binance's liquidation (clearance) fee on `qty` liquidated lots at `price`, rounded up,
-        paid to the fund out of the collateral that is left, never more than that."""
+        paid to the fund out of the collateral that is left, never more than that. Returns
+        (holder, collateral left after the fee) as `_remaining` does."""
         holder, remaining = self._remaining(m, account, pside)
         fee = apply_rate_up(m.value(qty, price), m.liquidation_fee) if qty else 0
         if remaining > 0 and fee:
-            self._move(m.asset, holder, INSURANCE, min(fee, remaining), "liquidation_fee")
+            fee = min(fee, remaining)
+            self._move(m.asset, holder, INSURANCE, fee, "liquidation_fee")
+            remaining -= fee
+        return holder, remaining
 
     def _force(self, m: _Market, account: int, pside: int, side: int, qty: int, price: int) -> None:
         """A forced LIMIT IOC order (liquidation or fund offload): no trading fee."""
