@@ -1745,8 +1745,10 @@ class Exchange:
     def _rekey(self, m: _Market, account: int) -> None:
         """Index the account's positions in m by the price at which they become liquidatable:
         each isolated position on its own, the cross legs of the account together."""
-        for pside in (BOTH, LONG, SHORT):
-            m.liq.remove(index_key(account, pside))
+        key = account * 4  # index_key(account, pside) = key + pside
+        m.liq.remove(key)
+        m.liq.remove(key + LONG)
+        m.liq.remove(key + SHORT)
         if account == IF_ACCOUNT or m.mark is None:
             return
         isolated = account in m.isolated
@@ -1774,8 +1776,9 @@ class Exchange:
         if account in m.isolated:
             base = self._iso_margin(m, account, pside)
         else:
-            base = self.wallet(account, m.asset) + self.upnl(account, m.asset, skip=m.symbol) \
-                - self.maintenance(account, m.asset, skip=m.symbol)
+            base = self.wallet(account, m.asset)
+            if len(self._markets_of[account]) > 1:  # the other markets' legs, held fixed
+                base += self.upnl(account, m.asset, skip=m.symbol) - self.maintenance(account, m.asset, skip=m.symbol)
         bybit = self.profile.liquidation_model is LiquidationModel.BYBIT
         return m.table.liq_tick([p.lots for p in legs], [p.cost for p in legs], base, m.K, bybit)
 
@@ -1819,7 +1822,8 @@ class Exchange:
         """(balance, other uPnL) the bankruptcy price is solved against."""
         if account in m.isolated:
             return self._iso_margin(m, account, pside), 0
-        return self.wallet(account, m.asset), self.upnl(account, m.asset, skip=m.symbol)
+        others = self.upnl(account, m.asset, skip=m.symbol) if len(self._markets_of[account]) > 1 else 0
+        return self.wallet(account, m.asset), others
 
     def _liquidate(self, m: _Market, account: int, pside: int) -> None:
         isolated = account in m.isolated

@@ -15,6 +15,7 @@ lower every MM above that floor, in the account's favour).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -60,7 +61,7 @@ class Brackets(Sequence[Bracket]):
     with the cum recursion makes MM a continuous convex function of notional (the maximum of
     the bracket lines), which the liquidation-price iteration relies on."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_items", "_caps")
 
     def __init__(self, brackets: Iterable[Bracket]) -> None:
         items = tuple(brackets)
@@ -84,6 +85,7 @@ class Brackets(Sequence[Bracket]):
                 raise ValueError(f"bracket {b.number}: cum must be >= 0")
             prev = b
         self._items = items
+        self._caps = tuple(b.cap for b in items)  # ascending: for_notional bisects them
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[int, int, int]]) -> Brackets:
@@ -138,16 +140,8 @@ class Brackets(Sequence[Bracket]):
 
         A notional <= 0 gets the first bracket; one above the last cap gets the last bracket
         (MM stays defined; refusing such a position is the caller's job, see max_notional)."""
-        items = self._items
-        lo, hi = 0, len(items) - 1
-        # Binary search for the first bracket whose cap >= notional.
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if items[mid].cap >= notional:
-                hi = mid
-            else:
-                lo = mid + 1
-        return items[lo]
+        # the first bracket whose cap >= notional, the last one beyond every cap
+        return self._items[min(bisect_left(self._caps, notional), len(self._items) - 1)]
 
     def max_leverage_for(self, notional: int | Fraction) -> int:
         """Maximum leverage allowed at this notional (money units)."""
