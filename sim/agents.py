@@ -167,19 +167,21 @@ class LeveragedTraders(Agent):
         self.added = np.zeros(n, dtype=bool)
         self.leverage = lev
         ctx.leverage_of.update(zip(self.accounts, lev.tolist(), strict=True))
-        sides = np.where(self.long, BUY, SELL)
-        taker, fees = float(spec.taker_fee), float(spec.maker_fee)
-        for i, a in enumerate(self.accounts):
-            value = units.notional(spec, int(self.lots[i]), p0)
+        fee = 2 * max(float(spec.taker_fee), float(spec.maker_fee))
+        # plain Python numbers for the per-account loop (numpy scalars are slow one at a time)
+        rows = zip(self.accounts, self.lots.tolist(), lev.tolist(), buffer.tolist(), isolated.tolist(),
+                   np.where(self.long, BUY, SELL).tolist(), strict=True)
+        for i, (a, lots, leverage, extra, iso, side) in enumerate(rows):
+            value = units.notional(spec, lots, p0)
             # initial margin with its buffer, plus the fee reserve and a taker fee (an exit)
-            collateral = value / lev[i] * (1 + buffer[i]) + value * 2 * max(taker, fees)
+            collateral = value / leverage * (1 + extra) + value * fee
             ctx.submit(C.Deposit(ctx.ts, a, spec.settle, units.money(spec, collateral)))
-            if isolated[i]:
+            if iso:
                 ctx.submit(C.SetMarginMode(ctx.ts, a, sym, True))
-            ctx.submit(C.SetLeverage(ctx.ts, a, sym, int(lev[i])))
+            ctx.submit(C.SetLeverage(ctx.ts, a, sym, leverage))
             # resting at the opening price: longs and shorts of the population cross each other,
             # the counterparties sweep the rest in a few large orders (one fill per account)
-            if rejection(ctx.submit(C.PlaceOrder(ctx.ts, a, sym, int(sides[i]), int(self.lots[i]), p0))):
+            if rejection(ctx.submit(C.PlaceOrder(ctx.ts, a, sym, side, lots, p0))):
                 self.open[i] = False
         self._sweep_imbalance(ctx, p0)
         for i in np.flatnonzero(stops & self.open):
