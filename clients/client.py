@@ -190,8 +190,16 @@ def _ns(value: int) -> int:
     return value
 
 
-def _leg(trigger: Number | None, limit: Number | None, name: str) -> trading_pb2.OrderListLeg:
-    """An order-list leg from its trigger and limit price (see `place_order_list`); none: no leg."""
+def _leg(trigger: Number | None, limit: Number | None, name: str,
+         callback_rate: Number | None = None) -> trading_pb2.OrderListLeg:
+    """An order-list leg from its trigger and limit price (see `place_order_list`); none: no leg.
+    With a callback rate, a trailing stop whose trigger is its activation price (optional)."""
+    if callback_rate is not None:
+        if limit is not None:
+            raise ValueError("a trailing stop-loss has no limit price")
+        return trading_pb2.OrderListLeg(type=common_pb2.LEG_TYPE_TRAILING_STOP_MARKET,
+                                        trigger_price="" if trigger is None else decimal_text(trigger, name),
+                                        callback_rate=decimal_text(callback_rate, "trailing_stop"))
     if trigger is None and limit is None:
         return trading_pb2.OrderListLeg()
     take_profit = name == "take_profit"
@@ -369,7 +377,8 @@ class _Api:
     def place_order_list(self, symbol: str, type: str | int, side: str | int, quantity: Number,
                          price: Number | None = None, *, take_profit: Number | None = None,
                          take_profit_limit: Number | None = None, stop_loss: Number | None = None,
-                         stop_loss_limit: Number | None = None, source: str | int = "last", reduce_only: bool = False,
+                         stop_loss_limit: Number | None = None, trailing_stop: Number | None = None,
+                         source: str | int = "last", reduce_only: bool = False,
                          time_in_force: str | int | None = None, position_side: str | int | None = None,
                          good_till_ns: int = 0, client_order_id: str | None = None,
                          idempotent: bool = False) -> OrderList:
@@ -380,7 +389,10 @@ class _Api:
         trade `side` for `quantity` at once. The take-profit leg: `take_profit` (trigger) alone is
         a take-profit market, with `take_profit_limit` a take-profit limit, `take_profit_limit`
         alone a resting limit order. The stop-loss leg: `stop_loss` (trigger), with
-        `stop_loss_limit` a stop limit. good_till_ns: the whole list expires then (GTD).
+        `stop_loss_limit` a stop limit; or `trailing_stop`, a callback rate (a fraction, e.g.
+        "0.01"): a trailing stop that follows the price from the moment it is armed, or from
+        `stop_loss` (then its activation price) once reached. good_till_ns: the whole list
+        expires then (GTD).
 
         With a client order id the placement is safe to retry: the same id and payload returns
         the original list (as it is now), another payload is ALREADY_EXISTS; it is then retried
@@ -393,7 +405,7 @@ class _Api:
             entry_price="" if price is None else decimal_text(price, "price"),
             entry_time_in_force=_tif(time_in_force),
             take_profit=_leg(take_profit, take_profit_limit, "take_profit"),
-            stop_loss=_leg(stop_loss, stop_loss_limit, "stop_loss"),
+            stop_loss=_leg(stop_loss, stop_loss_limit, "stop_loss", trailing_stop),
             trigger_source=_enum_in(common_pb2.TriggerSource, source, "source"),
             reduce_only=bool(reduce_only), position_side=_pside(position_side), good_till_time_ns=_ns(good_till_ns),
             client_order_id=client_order_id or "")

@@ -6,7 +6,8 @@
   perpsim order cancel SYMBOL [ORDER_ID] [--client-id ID] | order cancel-all SYMBOL | order list [SYMBOL]
   perpsim order conditional SYMBOL SIDE [QTY] --type ... --trigger P [--source mark|last|index] ...
   perpsim order conditionals [SYMBOL] | order cancel-conditional SYMBOL ID
-  perpsim order bracket SYMBOL SIDE QTY [PRICE] --take-profit P | --take-profit-limit L  --stop-loss P ...
+  perpsim order bracket SYMBOL SIDE QTY [PRICE] --take-profit P | --take-profit-limit L
+                        --stop-loss P | --trailing-stop RATE [--stop-loss ACTIVATION] ...
   perpsim order oco SYMBOL SIDE QTY --take-profit P | --take-profit-limit L  --stop-loss P [--reduce-only] ...
   perpsim order oto SYMBOL SIDE QTY [PRICE] (--take-profit ... | --stop-loss ...) [--reduce-only] ...
   perpsim order lists [SYMBOL] | order cancel-list SYMBOL ID
@@ -94,6 +95,8 @@ def _list_flags(p: argparse.ArgumentParser, entry: bool) -> None:
     p.add_argument("--take-profit-limit", help="its limit price; alone: a resting limit order as the leg")
     p.add_argument("--stop-loss", help="stop-loss trigger price")
     p.add_argument("--stop-loss-limit", help="its limit price (a stop limit)")
+    p.add_argument("--trailing-stop", metavar="RATE",
+                   help="a trailing stop-loss with this callback rate (e.g. 0.01); --stop-loss is then its activation")
     p.add_argument("--source", type=_lower, default="last", choices=("mark", "last", "index"),
                    help="trigger source of the conditional legs")
     if p.prog.split()[-1] != "bracket":  # a bracket's exits always are
@@ -479,7 +482,8 @@ def _order_cancel_conditional(c, a, out: _Out) -> int:
 def _leg_text(leg) -> str | None:
     if leg is None:
         return None
-    prices = " ".join(f"{k} {_text(v)}" for k, v in (("at", leg.trigger_price), ("limit", leg.price)) if v is not None)
+    prices = " ".join(f"{k} {_text(v)}" for k, v in (("at", leg.trigger_price), ("limit", leg.price),
+                                                     ("callback", leg.callback_rate)) if v is not None)
     return f"{leg.type} {prices}"
 
 
@@ -495,7 +499,7 @@ def _order_list_place(c, a, out: _Out) -> int:
     kind = a.order_command
     o = c.place_order_list(a.symbol, kind, a.side, a.quantity, getattr(a, "price", None),
                            take_profit=a.take_profit, take_profit_limit=a.take_profit_limit, stop_loss=a.stop_loss,
-                           stop_loss_limit=a.stop_loss_limit, source=a.source,
+                           stop_loss_limit=a.stop_loss_limit, trailing_stop=a.trailing_stop, source=a.source,
                            reduce_only=getattr(a, "reduce_only", False), time_in_force=getattr(a, "tif", None),
                            position_side=a.position_side, good_till_ns=a.good_till_ns, client_order_id=a.client_id)
     if out.json:

@@ -224,15 +224,20 @@ class Order(_Model):
 
 @dataclass(frozen=True, slots=True)
 class OrderListLeg(_Model):
+    """One exit of an order list. A trailing stop's trigger price is its activation price."""
+
     type: str  # "limit" | "stop_market" | "stop_limit" | "take_profit_market" | "take_profit_limit"
+    #            | "trailing_stop_market"
     trigger_price: Decimal | None
     price: Decimal | None
+    callback_rate: Decimal | None = None  # trailing stop: a fraction (0.01 = 1 %)
 
     @classmethod
     def from_pb(cls, leg) -> OrderListLeg | None:
         if not leg.type:
             return None
-        return cls(enum_name(common_pb2.LegType, leg.type), dec(leg.trigger_price), dec(leg.price))
+        return cls(enum_name(common_pb2.LegType, leg.type), dec(leg.trigger_price), dec(leg.price),
+                   dec(leg.callback_rate))
 
 
 @dataclass(frozen=True, slots=True)

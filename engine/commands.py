@@ -155,7 +155,9 @@ class PlaceOrderList:
 
     tp_type: LIMIT (a resting order at tp_price), TAKE_PROFIT_MARKET (at tp_trigger) or
     TAKE_PROFIT_LIMIT (tp_trigger, then a limit at tp_price); sl_type: STOP_MARKET (sl_trigger)
-    or STOP_LIMIT (sl_trigger, sl_price); NONE: no such leg (OTO has exactly one). Conditional
+    or STOP_LIMIT (sl_trigger, sl_price), or TRAILING_STOP_MARKET (sl_callback_rate, scaled 1e8,
+    0.1 %..10 %; sl_trigger is its activation price, 0 = trailing from the moment it is armed,
+    from the source price then); NONE: no such leg (OTO has exactly one). Conditional
     legs watch `source`. reduce_only: the exits only reduce the position (BRACKET exits always
     do). expire_ts: GTD, the whole list expires at this command time (ns; 0 = good till
     canceled). client_order_id: the client's id of the list."""
@@ -179,6 +181,7 @@ class PlaceOrderList:
     position_side: int = PositionSide.BOTH
     expire_ts: int = 0
     client_order_id: str = ""
+    sl_callback_rate: int = 0
 
 
 @dataclass(frozen=True, slots=True)

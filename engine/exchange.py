@@ -124,17 +124,19 @@ _BUY = int(Side.BUY)
 #: The conditional order kind of each conditional leg type of an order list.
 _LEG_KIND = {LegType.STOP_MARKET: ConditionalKind.STOP_MARKET, LegType.STOP_LIMIT: ConditionalKind.STOP_LIMIT,
              LegType.TAKE_PROFIT_MARKET: ConditionalKind.TAKE_PROFIT_MARKET,
-             LegType.TAKE_PROFIT_LIMIT: ConditionalKind.TAKE_PROFIT_LIMIT}
+             LegType.TAKE_PROFIT_LIMIT: ConditionalKind.TAKE_PROFIT_LIMIT,
+             LegType.TRAILING_STOP_MARKET: ConditionalKind.TRAILING_STOP_MARKET}
 #: The leg types allowed as an order list's take-profit (index 0) and stop-loss (index 1) leg.
 _LEG_TYPES = ({LegType.NONE, LegType.LIMIT, LegType.TAKE_PROFIT_MARKET, LegType.TAKE_PROFIT_LIMIT},
-              {LegType.NONE, LegType.STOP_MARKET, LegType.STOP_LIMIT})
+              {LegType.NONE, LegType.STOP_MARKET, LegType.STOP_LIMIT, LegType.TRAILING_STOP_MARKET})
 #: Why an order left the book, as an order list's cause.
 _GONE = {EventKind.CANCELED: "canceled", ExpireCause.GTD: "expired", ExpireCause.UNFILLED: "unfilled",
          ExpireCause.SELF_TRADE: "self_trade"}
 
 
 def _legs(c: C.PlaceOrderList) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
-    """(type, trigger, price) of the take-profit and the stop-loss leg (type NONE: absent)."""
+    """(type, trigger, price) of the take-profit and the stop-loss leg (type NONE: absent; a
+    trailing stop's trigger is its activation price, 0 = none)."""
     return (c.tp_type, c.tp_trigger, c.tp_price), (c.sl_type, c.sl_trigger, c.sl_price)
 
 
@@ -850,9 +852,18 @@ class Exchange:
         if ((cmd.expire_ts and (cmd.expire_ts <= cmd.ts or cmd.entry_tif not in (TimeInForce.GTC, TimeInForce.GTD)))
                 or (not cmd.expire_ts and cmd.entry_tif == TimeInForce.GTD)):
             return self._reject(cmd, R.INVALID_GTD_TIME, expire_ts=cmd.expire_ts, entry_tif=cmd.entry_tif)
+        trailing = cmd.sl_type == LegType.TRAILING_STOP_MARKET
+        if (not CALLBACK_MIN <= cmd.sl_callback_rate <= CALLBACK_MAX) if trailing else cmd.sl_callback_rate:
+            return self._reject(cmd, R.INVALID_VALUE, field="stop_loss_callback_rate", value=cmd.sl_callback_rate)
+        if trailing and cmd.sl_trigger and not lo <= cmd.sl_trigger <= hi:
+            return self._reject(cmd, R.INVALID_PRICE, field="stop_loss_trigger", value=cmd.sl_trigger)
         for name, (t, trigger, price) in zip(("take_profit", "stop_loss"), legs, strict=True):
-            # a LIMIT leg has only a price, market kinds only a trigger, limit kinds both
-            for value, needed, what in ((trigger, t not in (LegType.NONE, LegType.LIMIT), "trigger"),
+            # a LIMIT leg has only a price, market kinds only a trigger, limit kinds both; a
+            # trailing stop's activation price (its trigger) is optional, checked above
+            if t == LegType.TRAILING_STOP_MARKET:
+                trigger = 0
+            for value, needed, what in ((trigger, t not in (LegType.NONE, LegType.LIMIT,
+                                                            LegType.TRAILING_STOP_MARKET), "trigger"),
                                         (price, t in (LegType.LIMIT, LegType.STOP_LIMIT, LegType.TAKE_PROFIT_LIMIT),
                                          "price")):
                 if (not lo <= value <= hi) if needed else value:
@@ -865,7 +876,11 @@ class Exchange:
         ref = cmd.entry_price if entry and cmd.entry_price else now
         for i, (t, trigger, price) in enumerate(legs):
             level = price if t == LegType.LIMIT else trigger
-            if t != LegType.NONE and ref is not None and \
+            if t == LegType.TRAILING_STOP_MARKET:  # its activation price may not be reached yet
+                if trigger and ref is not None and would_activate(_exit_side(cmd), trigger, ref):
+                    return self._reject(cmd, R.WOULD_IMMEDIATELY_TRIGGER, leg="stop_loss", activation_price=trigger,
+                                        price=ref)
+            elif t != LegType.NONE and ref is not None and \
                     would_trigger(stop_direction(Side(_exit_side(cmd)), i == 0), level, ref):
                 return self._reject(cmd, R.WOULD_IMMEDIATELY_TRIGGER, leg=("take_profit", "stop_loss")[i],
                                     trigger=level, price=ref)
@@ -1005,6 +1020,9 @@ class Exchange:
         c, (t, trigger, price) = g.cmd, _legs(g.cmd)[i]
         side, tif = _exit_side(c), TimeInForce.GTD if c.expire_ts else TimeInForce.GTC
         reduce_only = (c.reduce_only or c.kind == ListKind.BRACKET) and c.account not in self.hedge
+        now = self._source_price(m, c.source)
+        if t == LegType.TRAILING_STOP_MARKET and now is None:
+            return int(R.INVALID_PRICE)  # no source price to trail from (a stale index)
         lid = g.legs[i] = self.next_order_id
         m.list_of[lid] = gid
         if t == LegType.LIMIT:
@@ -1017,12 +1035,21 @@ class Exchange:
             return reason
         self.next_order_id += 1
         kind = _LEG_KIND[t]
+        if kind == ConditionalKind.TRAILING_STOP_MARKET:
+            self._keep_conditional(m, lid, C.PlaceConditional(
+                self.ts, c.account, c.symbol, side, qty, kind, source=c.source, reduce_only=reduce_only,
+                callback_rate=c.sl_callback_rate, activation_price=trigger, position_side=c.position_side, tif=tif,
+                expire_ts=c.expire_ts))
+            self._events.append(ConditionalEvent(m.symbol, lid, c.account, "NEW"))
+            # trails from the source price at arming (or from its activation price once reached)
+            m.triggers[c.source].add_trailing(lid, Side(side), c.sl_callback_rate, trigger or None, now)
+            return 0
         self._keep_conditional(m, lid, C.PlaceConditional(
             self.ts, c.account, c.symbol, side, qty, kind, trigger,
             price if kind in (ConditionalKind.STOP_LIMIT, ConditionalKind.TAKE_PROFIT_LIMIT) else 0, c.source,
             reduce_only, position_side=c.position_side, tif=tif, expire_ts=c.expire_ts))
         self._events.append(ConditionalEvent(m.symbol, lid, c.account, "NEW"))
-        direction, now = stop_direction(Side(side), i == 0), self._source_price(m, c.source)
+        direction = stop_direction(Side(side), i == 0)
         if now is not None and would_trigger(direction, trigger, now):
             self._due.append((m.symbol, lid, now))
         else:

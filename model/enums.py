@@ -109,3 +109,4 @@ class LegType(IntEnum):
     STOP_LIMIT = 3
     TAKE_PROFIT_MARKET = 4
     TAKE_PROFIT_LIMIT = 5
+    TRAILING_STOP_MARKET = 6  # stop-loss leg only: a trailing stop armed with the exits

@@ -61,7 +61,7 @@ class Brackets(Sequence[Bracket]):
     with the cum recursion makes MM a continuous convex function of notional (the maximum of
     the bracket lines), which the liquidation-price iteration relies on."""
 
-    __slots__ = ("_items", "_caps")
+    __slots__ = ("_caps", "_items")
 
     def __init__(self, brackets: Iterable[Bracket]) -> None:
         items = tuple(brackets)

@@ -59,7 +59,8 @@ LIST_OUT = {v: k for k, v in LIST_IN.items()}
 LEG_IN = {pb.LEG_TYPE_UNSPECIFIED: LegType.NONE, pb.LEG_TYPE_LIMIT: LegType.LIMIT,
           pb.LEG_TYPE_STOP_MARKET: LegType.STOP_MARKET, pb.LEG_TYPE_STOP_LIMIT: LegType.STOP_LIMIT,
           pb.LEG_TYPE_TAKE_PROFIT_MARKET: LegType.TAKE_PROFIT_MARKET,
-          pb.LEG_TYPE_TAKE_PROFIT_LIMIT: LegType.TAKE_PROFIT_LIMIT}
+          pb.LEG_TYPE_TAKE_PROFIT_LIMIT: LegType.TAKE_PROFIT_LIMIT,
+          pb.LEG_TYPE_TRAILING_STOP_MARKET: LegType.TRAILING_STOP_MARKET}
 LEG_OUT = {v: k for k, v in LEG_IN.items()}
 STATUS_OUT = {"NEW": pb.ORDER_STATUS_NEW, "PARTIALLY_FILLED": pb.ORDER_STATUS_PARTIALLY_FILLED,
               "FILLED": pb.ORDER_STATUS_FILLED, "CANCELED": pb.ORDER_STATUS_CANCELED,
@@ -169,13 +170,18 @@ def mark_out(m, ts: int) -> market_pb2.GetMarkPriceResponse:
     (mark, mark_t), (idx, idx_t), (last, last_t) = p(m.mark), p(index), p(m.last)
     return market_pb2.GetMarkPriceResponse(
         symbol=spec.symbol, mark_price=mark, mark_price_ticks=mark_t, index_price=idx, index_price_ticks=idx_t,
-        last_price=last, last_price_ticks=last_t, funding_rate=str(Decimal(m.rate) / 10**8),
+        last_price=last, last_price_ticks=last_t, funding_rate=rate_out(m.rate),
         next_funding_time_ns=m.next_funding)
 
 
 def fraction_out(x) -> str:
     """An exact Fraction shown with 8 decimals (a display value, rounded half-even); "" for None."""
     return "" if x is None else f"{Decimal(x.numerator) / Decimal(x.denominator):.8f}"
+
+
+def rate_out(rate: int) -> str:
+    """A rate scaled by 1e8 as a decimal fraction ("0.01" for 1e6), exact."""
+    return str(Decimal(rate) / 10**8)
 
 
 def rate_in(text: str, field: str) -> int:

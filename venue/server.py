@@ -380,7 +380,7 @@ def conditional_out(spec, cid: int, c: C.PlaceConditional) -> trading_pb2.Condit
         quantity=spec.format_qty(c.qty) if c.qty else "", trigger_price=spec.format_price(c.trigger_price)
         if c.trigger_price else "", price=spec.format_price(c.price) if c.price else "",
         trigger_source=cv.SOURCE_OUT[TriggerSource(c.source)], reduce_only=c.reduce_only,
-        close_position=c.close_position, callback_rate=str(Decimal(c.callback_rate) / 10**8) if c.callback_rate else "",
+        close_position=c.close_position, callback_rate=cv.rate_out(c.callback_rate) if c.callback_rate else "",
         activation_price=spec.format_price(c.activation_price) if c.activation_price else "",
         client_order_id=c.client_order_id, good_till_time_ns=c.expire_ts)
 
@@ -390,13 +390,15 @@ def order_list_out(spec, gid: int, c: C.PlaceOrderList, live=None, status: str =
     def price(ticks: int) -> str:
         return spec.format_price(ticks) if ticks else ""
 
-    def leg(t: int, trigger: int, limit: int) -> trading_pb2.OrderListLeg:
-        return trading_pb2.OrderListLeg(type=cv.LEG_OUT[LegType(t)], trigger_price=price(trigger), price=price(limit))
+    def leg(t: int, trigger: int, limit: int, callback: int = 0) -> trading_pb2.OrderListLeg:
+        return trading_pb2.OrderListLeg(type=cv.LEG_OUT[LegType(t)], trigger_price=price(trigger), price=price(limit),
+                                        callback_rate=cv.rate_out(callback) if callback else "")
 
     out = trading_pb2.OrderList(
         list_id=gid, symbol=c.symbol, type=cv.LIST_OUT[ListKind(c.kind)], side=cv.SIDE_OUT[Side(c.side)],
         quantity=spec.format_qty(c.qty), entry_price=price(c.entry_price),
-        take_profit=leg(c.tp_type, c.tp_trigger, c.tp_price), stop_loss=leg(c.sl_type, c.sl_trigger, c.sl_price),
+        take_profit=leg(c.tp_type, c.tp_trigger, c.tp_price),
+        stop_loss=leg(c.sl_type, c.sl_trigger, c.sl_price, c.sl_callback_rate),
         trigger_source=cv.SOURCE_OUT[TriggerSource(c.source)], reduce_only=c.reduce_only,
         good_till_time_ns=c.expire_ts, client_order_id=c.client_order_id, status=status)
     if live is not None:
@@ -695,9 +697,11 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
             t = cv.enum_in(cv.LEG_IN, leg.type, f"{name}.type", R.INVALID_ORDER_TYPE)
             legs += [t, cv.price_in(spec, leg.trigger_price, 0, field=f"{name}.trigger_price", required=False),
                      cv.price_in(spec, leg.price, 0, field=f"{name}.price", required=False)]
+        trailing = legs[3] == LegType.TRAILING_STOP_MARKET
+        callback = cv.rate_in(r.stop_loss.callback_rate, "stop_loss.callback_rate") if trailing else 0
         cv.client_order_id_in(r.client_order_id)
         template = C.PlaceOrderList(0, account, spec.symbol, kind, side, qty, entry, tif, *legs, source,
-                                    r.reduce_only, pside, r.good_till_time_ns, r.client_order_id)
+                                    r.reduce_only, pside, r.good_till_time_ns, r.client_order_id, callback)
         before = self.venue.state.exchange.next_order_id
         events = await self.venue.run(lambda ts: dataclasses.replace(template, ts=ts))
         lists = self.venue.state.exchange.markets[spec.symbol].lists

@@ -126,7 +126,7 @@ class Streams:
                 str(Decimal((ask - bid) * 2_000_000 // (ask + bid)) / 100)  # bps, 2 decimals, rounded down
             alert = market_pb2.MarketAlert(
                 symbol=symbol, state=market_pb2.ALERT_STATE_RAISED if raised else market_pb2.ALERT_STATE_CLEARED,
-                spread_bps=spread, predicted_funding_rate=str(Decimal(predicted) / 10**8),
+                spread_bps=spread, predicted_funding_rate=cv.rate_out(predicted),
                 spread_threshold_bps=str(self.alert_spread_bps),
                 funding_rate_threshold=str(Decimal(self.alert_funding_bps) / 10_000))
             self._send(("alerts", symbol), lambda seq, a=alert: market_pb2.StreamAlertsResponse(

@@ -107,6 +107,32 @@ def test_an_order_list_with_a_client_id_is_safe_to_retry(
     maker.cancel_all("BTCUSDT")
 
 
+def test_a_bracket_with_a_trailing_stop_follows_the_mark_and_closes(
+        venue: RunningVenue, admin: Client, make_account: Callable[..., Client]) -> None:
+    admin.set_index_price("BTCUSDT", "65000")
+    maker, me = make_account("1000000"), make_account("10000")
+    with pytest.raises(E.WouldImmediatelyTrigger):  # a sell exit's activation at or under the entry
+        me.place_bracket("BTCUSDT", "buy", "0.1", "65000", take_profit="70000", stop_loss="64000",
+                         trailing_stop="0.01", source="mark")
+    with pytest.raises(ValueError, match="no limit price"):
+        me.place_bracket("BTCUSDT", "buy", "0.1", "65000", take_profit="70000", stop_loss_limit="64000",
+                         trailing_stop="0.01", source="mark")
+    placed = me.place_bracket("BTCUSDT", "buy", "0.1", "65000", take_profit="70000", trailing_stop="0.01",
+                              source="mark")
+    assert (placed.stop_loss.type, placed.stop_loss.callback_rate, placed.stop_loss.trigger_price) == \
+        ("trailing_stop_market", Decimal("0.01"), None)
+    maker.place_order("BTCUSDT", "sell", "0.1", "65000")  # the entry fills: the trailing stop arms at mark 65,000
+    (sl,) = [o for o in me.conditional_orders("BTCUSDT") if o.callback_rate]
+    assert (sl.quantity, sl.callback_rate) == ("0.100", "0.01")
+    maker.place_order("BTCUSDT", "buy", "0.1", "65000")  # what the stop sells into
+    admin.set_index_price("BTCUSDT", "66000")  # a new high: the stop trails to 65,340.0
+    admin.set_index_price("BTCUSDT", "65340.1")
+    assert me.order_lists("BTCUSDT")[0].status == "working"
+    admin.set_index_price("BTCUSDT", "65340")
+    assert me.order_lists() == [] and me.conditional_orders() == []
+    assert all(p.symbol != "BTCUSDT" for p in me.positions())
+
+
 def test_order_list_commands_with_json(venue: RunningVenue, admin: Client, make_account: Callable[..., Client],
                                        capsys: pytest.CaptureFixture[str]) -> None:
     admin.set_index_price("BTCUSDT", "65000")
@@ -121,7 +147,14 @@ def test_order_list_commands_with_json(venue: RunningVenue, admin: Client, make_
     placed = json.loads(run("order", "bracket", "BTCUSDT", "buy", "0.01", "64000", "--take-profit", "66000",
                             "--stop-loss", "63000", "--take-profit-limit", "66100", "--json"))
     assert (placed["type"], placed["status"], placed["entry_price"]) == ("bracket", "working", "64000.0")
-    assert placed["take_profit"] == {"type": "take_profit_limit", "trigger_price": "66000.0", "price": "66100.0"}
+    assert placed["take_profit"] == {"type": "take_profit_limit", "trigger_price": "66000.0", "price": "66100.0",
+                                     "callback_rate": None}
+    trailing = json.loads(run("order", "bracket", "BTCUSDT", "buy", "0.01", "64000", "--take-profit", "66000",
+                              "--trailing-stop", "0.02", "--json"))
+    assert trailing["stop_loss"] == {"type": "trailing_stop_market", "trigger_price": None, "price": None,
+                                     "callback_rate": "0.02"}
+    assert "callback 0.02" in run("order", "lists")
+    run("order", "cancel-list", "BTCUSDT", str(trailing["list_id"]))
     oco = json.loads(run("order", "oco", "BTCUSDT", "buy", "0.01", "--take-profit", "64500", "--stop-loss",
                          "65500", "--source", "mark", "--json"))
     assert oco["stop_loss"]["type"] == "stop_market" and oco["covered_quantity"] == "0.010"

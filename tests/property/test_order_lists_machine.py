@@ -37,7 +37,7 @@ LOTS = st.sampled_from([10, 50, 100, 300])
 SOURCES = st.sampled_from(list(TriggerSource))
 OFFSET = st.integers(min_value=1, max_value=3_000)  # ticks of 0.1 away from the index
 TP_LEGS = st.sampled_from([LegType.LIMIT, LegType.TAKE_PROFIT_MARKET, LegType.TAKE_PROFIT_LIMIT])
-SL_LEGS = st.sampled_from([LegType.STOP_MARKET, LegType.STOP_LIMIT])
+SL_LEGS = st.sampled_from([LegType.STOP_MARKET, LegType.STOP_LIMIT, LegType.TRAILING_STOP_MARKET])
 START = 100  # lots: accounts 3 and 4 start with 0.1 BTC, less than some of their exits
 
 
@@ -120,7 +120,10 @@ class OrderListMachine(RuleBasedStateMachine):
             legs |= {"tp_price": tp_level}
         elif tp != LegType.NONE:
             legs |= {"tp_trigger": tp_level, "tp_price": tp_level if tp == LegType.TAKE_PROFIT_LIMIT else 0}
-        if sl != LegType.NONE:
+        if sl == LegType.TRAILING_STOP_MARKET:  # 1 %; an odd offset: an activation price beyond ref
+            activation = ref + sl_offset if exit_side == Side.SELL else max(1_000, ref - sl_offset)
+            legs |= {"sl_trigger": activation if sl_offset % 2 else 0, "sl_callback_rate": 1_000_000}
+        elif sl != LegType.NONE:
             legs |= {"sl_trigger": sl_level, "sl_price": sl_level if sl == LegType.STOP_LIMIT else 0}
         return self.send(C.PlaceOrderList(self.ts, account, SYMBOL, kind, side, lots, entry_price, **legs,
                                           source=source, reduce_only=reduce_only,

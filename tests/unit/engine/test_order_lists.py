@@ -421,3 +421,65 @@ def test_an_unaffordable_leg_is_rejected_at_trigger_and_ends_its_list(v):
     assert (done.status, done.cause, done.reason) == ("DONE", "exit_rejected", R.MARGIN_INSUFFICIENT)
     assert not any(isinstance(e, CommandRejected) for e in events)  # the price move itself is accepted
     assert legs(v, 6) == [] and not v.ex.markets[SYMBOL].lists
+
+
+def trailing(v, account, size, *, entry="20000", callback=1_000_000, activation=None, **kw):
+    """A bracket: a take-profit market at 21,000 and a trailing stop-loss (callback scaled 1e8:
+    1_000_000 = 1 %), its activation price optional (a price, or raw ticks as an int)."""
+    if isinstance(activation, str):
+        activation = px(activation)
+    return v.do(C.PlaceOrderList(v.ts, account, SYMBOL, ListKind.BRACKET, Side.BUY, qty(size), px(entry),
+                                 tp_type=LegType.TAKE_PROFIT_MARKET, tp_trigger=px("21000"),
+                                 sl_type=LegType.TRAILING_STOP_MARKET, sl_trigger=activation or 0,
+                                 sl_callback_rate=callback, **kw))
+
+
+class TestTrailingStopLeg:
+    def test_trails_the_high_from_arming_and_fires_a_callback_below_it(self, v):
+        gid = new_list(trailing(v, 5, "1"))
+        v.order(1, Side.SELL, "0.4", "20000")
+        (_, sl) = [c for _, c in sorted(v.ex.markets[SYMBOL].conditionals.items()) if c.account == 5]
+        assert (sl.kind, sl.side, sl.qty, sl.callback_rate, sl.reduce_only) == \
+            (K.TRAILING_STOP_MARKET, Side.SELL, qty("0.4"), 1_000_000, True)
+        v.order(1, Side.SELL, "0.6", "20000")  # the trailing leg grows with the entry
+        assert [q for _, _, q in legs(v, 5)] == [qty("1")] * 2
+        trade(v, "20400")  # a new high: the stop now sits 1 % under it, at 20,196.0
+        v.order(2, Side.BUY, "2", "20100")  # bids the stop's market sell fills against
+        events = trade(v, "20196.1")
+        assert lists(events) == [] and legs(v, 5) != []
+        events = trade(v, "20196")
+        assert lists(events)[-1] == ("DONE", "exit_triggered", qty("1"))
+        assert [s for s, _ in conds(events)] == ["CANCELED", "TRIGGERED"]  # the take-profit goes first
+        assert lots(v, 5) == 0 and gid not in v.ex.markets[SYMBOL].lists
+
+    def test_with_an_activation_price_it_trails_only_once_reached(self, v):
+        trailing(v, 5, "1", activation="20500")
+        v.order(1, Side.SELL, "1", "20000")
+        v.order(2, Side.BUY, "2", "19000")
+        events = trade(v, "19500")  # far below the would-be trigger: not active, nothing fires
+        assert lists(events) == [] and len(legs(v, 5)) == 2
+        trade(v, "20500")  # activated: trailing from 20,500, trigger 20,295.0
+        events = trade(v, "20295.1")
+        assert lists(events) == []
+        events = trade(v, "20295")
+        assert lists(events)[-1] == ("DONE", "exit_triggered", qty("1")) and lots(v, 5) == 0
+
+    @pytest.mark.parametrize(("fields", "reason"), [
+        ({"callback": 99_999}, R.INVALID_VALUE),  # under 0.1 %
+        ({"callback": 10_000_001}, R.INVALID_VALUE),  # over 10 %
+        ({"activation": "20000"}, R.WOULD_IMMEDIATELY_TRIGGER),  # a sell exit activates at >= 20,000: now
+        ({"sl_price": px("19000")}, R.INVALID_PRICE),  # a trailing stop has no limit price
+        ({"activation": 10**12}, R.INVALID_PRICE),  # ticks beyond the market's price limits
+    ])
+    def test_bad_trailing_legs_are_refused_and_change_nothing(self, v, fields, reason):
+        before = v.ex.state_hash()
+        (rej,) = trailing(v, 5, "1", **fields)
+        assert rej.reason == reason and v.ex.state_hash() == before
+
+    def test_a_callback_on_another_leg_type_and_a_trailing_take_profit_are_refused(self, v):
+        (rej,) = order_list(v, 5, ListKind.BRACKET, Side.BUY, "1", entry="20000", tp="20500", sl="19500",
+                            sl_callback_rate=1_000_000)
+        assert rej.reason == R.INVALID_VALUE
+        (rej,) = order_list(v, 5, ListKind.BRACKET, Side.BUY, "1", entry="20000", tp="20500", sl="19500",
+                            tp_type=LegType.TRAILING_STOP_MARKET)
+        assert rej.reason == R.INVALID_ORDER_TYPE
