@@ -182,6 +182,13 @@ class _List:
     legs: list[int] = field(default_factory=lambda: [0, 0])
 
 
+def _has_exits(m: _Market, account: int, pside: int) -> bool:
+    """Whether reduce-only orders, closing conditional orders or order lists of the account
+    may rest against its position (account, pside) in m."""
+    key = (account, pside)
+    return key in m.reduce_only or key in m.exit_conditionals or account in m.lists_of
+
+
 def _inverse_leg(m: _Market, p: Position) -> InverseLeg:
     return InverseLeg(p.lots, m.entry(p))
 
@@ -699,11 +706,12 @@ class Exchange:
         if not self._positions_moved:
             return
         moved, self._positions_moved = self._positions_moved, set()
-        for symbol, account, pside in sorted(moved):
-            m = self.markets[symbol]
+        # only positions something closing rests against have anything to fit (fitting never
+        # adds such orders, so the rest can be left out before sorting)
+        markets = self.markets
+        for symbol, account, pside in sorted(k for k in moved if _has_exits(markets[k[0]], k[1], k[2])):
+            m = markets[symbol]
             key = (account, pside)
-            if key not in m.reduce_only and key not in m.exit_conditionals and account not in m.lists_of:
-                continue  # nothing rests against this position: nothing to fit
             lots = m.positions[key].lots if key in m.positions else 0
             closing = Side.SELL if lots > 0 else Side.BUY
             self._fit_exits(m, account, pside, lots, closing)
