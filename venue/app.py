@@ -63,6 +63,10 @@ class VenueConfig:
     seed: int = 1
     metrics_listen: str = "127.0.0.1:9464"  # Prometheus endpoint; "" = off
     snapshot_every: int = 100_000  # commands between automatic snapshots (0 = only on request)
+    # keep every journal segment, so that any build (an upgrade: it refuses older builds'
+    # snapshots) can replay from the start; by default a checkpoint deletes the segments older
+    # than the oldest kept snapshot
+    keep_journal: bool = False
     rate_limit_per_s: float = 2_000  # per API key; 0 = unlimited
     rate_limit_burst: int = 4_000
     alert_spread_bps: int = 50  # a market alert: spread at least this (basis points of the mid) ...
@@ -154,7 +158,8 @@ class RunningVenue:
         journal = Journal(cfg.data_dir / JOURNAL_DIR)
         clock = Clock()
         sequencer = Sequencer(VenueState(make_exchange(cfg)), clock, journal, codec,
-                              lambda seq: checkpoint(cfg.data_dir, journal, sequencer.state, seq),
+                              lambda seq: checkpoint(cfg.data_dir, journal, sequencer.state, seq,
+                                                     prune=not cfg.keep_journal),
                               cfg.snapshot_every)
         self.venue = venue = Venue(sequencer.state, keys, sequencer,
                                    RateLimiter(cfg.rate_limit_per_s, cfg.rate_limit_burst))

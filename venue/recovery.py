@@ -97,7 +97,10 @@ def recover(data_dir: str | os.PathLike, make_exchange: Callable[[], Any], *, jo
             raise RecoveryError(f"the journal starts at seq {first} but the state is at seq {snap_seq}: "
                                 f"records {snap_seq + 1}..{first - 1} were pruned"
                                 + (" (no snapshot loaded)" if loaded is None else "")
-                                + "".join(f"; {e}" for e in skipped))
+                                + "".join(f"; {e}" for e in skipped)
+                                + ("; run the build that wrote the snapshots, or start from a fresh data directory "
+                                   "(keep_journal = true keeps every segment, so that any build can replay them)"
+                                   if skipped else ""))
         if loaded is None:
             exchange = make_exchange()
         else:

@@ -195,5 +195,6 @@ def test_another_builds_snapshots_mean_a_full_replay_or_a_clear_error(tmp_path, 
     ex, seq, report = recover(tmp_path / "kept", exchange_factory)
     assert report.snapshot_seq is None and report.replayed == last == seq and len(report.skipped_snapshots) == 3
     assert ex.state_hash() == live.state_hash()
-    with pytest.raises(RecoveryError, match=r"pruned \(no snapshot loaded\); .*written by perpsim build 0\.0\.1"):
+    with pytest.raises(RecoveryError, match=r"pruned \(no snapshot loaded\); .*written by perpsim build 0\.0\.1"
+                       r".*keep_journal = true keeps every segment"):
         recover(tmp_path / "pruned", exchange_factory)
