@@ -524,10 +524,11 @@ def _positions(c, a, out: _Out) -> int:
     if out.json:
         out.data(positions)
         return 0
-    out.table(["symbol", "side", "quantity", "entry", "mark", "upnl", "liq price", "margin", "lev", "maint", "adl"],
+    out.table(["symbol", "side", "quantity", "entry", "mark", "upnl", "liq price", "margin", "lev", "maint",
+               "next funding", "adl"],
               [(p.symbol, p.position_side, p.quantity, p.entry_price, p.mark_price, p.unrealized_pnl,
                 p.liquidation_price, p.margin_mode if p.margin_mode != "isolated" else f"isolated {p.isolated_margin}",
-                p.leverage, p.maintenance_margin, p.adl_quantile) for p in positions])
+                p.leverage, p.maintenance_margin, p.next_funding_payment, p.adl_quantile) for p in positions])
     return 0
 
 
@@ -564,7 +565,8 @@ def _preview(c, a, out: _Out) -> int:
                 ("resulting_quantity", p.resulting_quantity), ("liquidation_price", p.liquidation_price),
                 ("bankruptcy_price", p.bankruptcy_price),
                 ("liquidation_distance_percent", p.liquidation_distance_percent),
-                ("maintenance_margin", p.maintenance_margin), ("asset", p.asset),
+                ("maintenance_margin", p.maintenance_margin),
+                ("funding_rate", p.funding_rate), ("next_funding_payment", p.funding_payment), ("asset", p.asset),
                 ("mark_price", band["mark_price"] if band else None),
                 ("price_band", f"{_text(band['min_price'])} .. {_text(band['max_price'])}" if band else None)])
     return 0

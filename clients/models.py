@@ -324,13 +324,16 @@ class Position(_Model):
     isolated_margin: Decimal
     adl_quantile: int
     maintenance_margin: Decimal
+    #: funding carry: paid (+) or pays (−) at the next funding time, at the current mark and predicted rate
+    next_funding_payment: Decimal
 
     @classmethod
     def from_pb(cls, p) -> Position:
         return cls(p.symbol, enum_name(common_pb2.PositionSide, p.position_side), dec0(p.quantity), p.quantity_lots,
                    dec(p.entry_price), dec(p.mark_price), dec0(p.unrealized_pnl.amount), dec(p.liquidation_price),
                    dec(p.bankruptcy_price), enum_name(common_pb2.MarginMode, p.margin_mode), p.leverage,
-                   dec0(p.isolated_margin.amount), p.adl_quantile, dec0(p.maintenance_margin.amount))
+                   dec0(p.isolated_margin.amount), p.adl_quantile, dec0(p.maintenance_margin.amount),
+                   dec0(p.next_funding_payment.amount))
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,12 +349,18 @@ class Preview(_Model):
     maintenance_margin: Decimal
     liquidation_distance_percent: Decimal | None
     asset: str
+    #: funding carry of the resulting position: the predicted rate (a fraction), what it would be
+    #: paid (+) or pay (−) at the next funding time at the current mark and that rate, and that time
+    funding_rate: Decimal
+    funding_payment: Decimal
+    next_funding_time_ns: int
 
     @classmethod
     def from_pb(cls, r) -> Preview:
         return cls(dec0(r.cost.amount), dec0(r.available.amount), r.affordable, dec0(r.resulting_quantity),
                    dec(r.liquidation_price), dec(r.bankruptcy_price), dec0(r.maintenance_margin.amount),
-                   dec(r.liquidation_distance_percent), r.cost.asset)
+                   dec(r.liquidation_distance_percent), r.cost.asset, dec0(r.funding_rate),
+                   dec0(r.funding_payment.amount), r.next_funding_time_ns)
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,6 +77,7 @@ from perpsim.risk.funding import (
     PREMIUM_SAMPLE_NS,
     FundingAccumulator,
     FundingConfig,
+    funding_payment,
     funding_payments,
     impact_notional,
     impact_price,
@@ -305,6 +306,11 @@ class _Market:
         if self.inverse:
             return p.apply_inverse_fill(qty, price, self.k_inv)
         return p.apply_fill(qty, price) * self.K
+
+    def funding_terms(self) -> tuple[int, int | Fraction]:
+        """(mark, K) for risk.funding at the current mark: linear lots × mark × K; inverse
+        lots × k_inv / mark (as a K at price 1)."""
+        return (1, self.k_inv / self.mark) if self.inverse else (self.mark, self.K)
 
     def pool_target(self) -> int:
         """What the market's pnl pool must hold: -K × Σ cost (linear) or Σ cost (inverse)."""
@@ -1359,7 +1365,9 @@ class Exchange:
         order at its assumed price, see _assumed_price), without changing anything: the cost to open (with the fee
         reserve), the available balance, and the resulting position's lots, maintenance margin,
         liquidation and bankruptcy price (exact Fractions of the quote currency, None when
-        none) and distance from mark in percent. Money in units, rounded as the venue rounds."""
+        none) and distance from mark in percent, and its funding carry: the predicted rate, what
+        it would be paid (+) or pay (−) at the next funding time (funding_estimate) and that
+        time. Money in units, rounded as the venue rounds."""
         m = self.markets[cmd.symbol]
         if m.mark is None:
             raise ValueError("no mark price yet")
@@ -1372,9 +1380,12 @@ class Exchange:
         cost = 0 if cmd.reduce_only or opening <= 0 else \
             self._cost_to_open(m, cmd.side, opening, price, lev) + self._fee_reserve(m, m.value(cmd.qty, price))
         realized = m.fill(after, sign * cmd.qty, price)
+        rate = self.predicted_funding_rate(cmd.symbol)
+        mark, K = m.funding_terms()
         out = {"cost": cost, "available": self.available(cmd.account, m.asset), "lots": after.lots,
                "maintenance_margin": 0, "liquidation_price": None, "bankruptcy_price": None,
-               "liquidation_distance_percent": None}
+               "liquidation_distance_percent": None, "funding_rate": rate,
+               "funding_payment": funding_payment(after.lots, mark, rate, K), "next_funding_ts": m.next_funding}
         if after.lots == 0:
             return out
         if cmd.account in m.isolated:
@@ -1394,6 +1405,25 @@ class Exchange:
         if bp is not None:
             out["bankruptcy_price"] = bp.price
         return out
+
+    def predicted_funding_rate(self, symbol: str) -> int:
+        """The rate (scaled 1e8) the next funding settlement would apply if its interval closed
+        now: the interval's premium average so far through the market's rate rule, or the last
+        rate before any sample."""
+        m = self.markets[symbol]
+        avg = m.funding.average()
+        return m.rate if avg is None else m.funding_config.rate(avg)
+
+    def funding_estimate(self, account: int, symbol: str, pside: int = BOTH) -> int:
+        """What the position would be paid (+) or pay (−) at the next funding time at the current
+        mark and the predicted rate (money units, rounded as a settlement rounds: a payer's debit
+        up, a receiver's credit down); 0 without a position or a mark."""
+        m = self.markets[symbol]
+        p = m.positions.get((account, pside))
+        if p is None or m.mark is None:
+            return 0
+        mark, K = m.funding_terms()
+        return funding_payment(p.lots, mark, self.predicted_funding_rate(symbol), K)
 
     def _adl_score(self, m: _Market, account: int, pside: int) -> Fraction:
         p = m.positions[(account, pside)]
@@ -1730,9 +1760,8 @@ class Exchange:
             return
         keys = sorted(m.positions)
         lots = {index_key(*k): m.positions[k].lots for k in keys}
-        # notional at mark × rate: linear lots × mark × K; inverse lots × k_inv / mark (as K at price 1)
-        pay = funding_payments(lots, 1, m.rate, m.k_inv / m.mark) if m.inverse else \
-            funding_payments(lots, m.mark, m.rate, m.K)
+        mark, K = m.funding_terms()  # notional at mark × rate
+        pay = funding_payments(lots, mark, m.rate, K)
         pool = ("funding:" + m.symbol, 0)
 
         def holder(k):

@@ -336,12 +336,17 @@ def funding_payments(positions: Mapping[A, int], mark_ticks: int, rate: int, K: 
     deltas = {}
     for key in sorted(positions):  # type: ignore[type-var]
         lots = positions[key]
-        if lots == 0:
-            continue
-        owed = lots * mark_ticks * K * rate  # > 0: the account pays, in money units × RATE_SCALE
-        # floor(−owed / RATE_SCALE): a payer's debit rounds up, a receiver's credit rounds down.
-        deltas[key] = div_down(-owed, RATE_SCALE)
+        if lots:
+            deltas[key] = funding_payment(lots, mark_ticks, rate, K)
     return FundingPayments(deltas, -sum(deltas.values()))
+
+
+def funding_payment(lots: int, mark_ticks: int, rate: int, K) -> int:
+    """One position's funding at ``mark_ticks`` and ``rate``: signed money units added to its
+    balance (negative: it pays), exactly as a settlement books it. The exact amount is
+    lots × mark × K × rate / RATE_SCALE; a payer's debit rounds up, a receiver's credit down."""
+    owed = lots * mark_ticks * K * rate  # > 0: the account pays, in money units × RATE_SCALE
+    return div_down(-owed, RATE_SCALE)  # floor(−owed / RATE_SCALE)
 
 
 def _check_interval(interval_ns: int) -> None:

@@ -794,7 +794,8 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
                     leverage=ex.leverage.get((account, symbol), 20),
                     isolated_margin=cv.money_out(spec, ex.isolated_margin(account, symbol, pside) if iso else 0),
                     adl_quantile=ex.adl_quantile(account, symbol, pside),
-                    maintenance_margin=cv.money_out(spec, ex._mm(m, p)) if m.mark else cv.money_out(spec, 0)))
+                    maintenance_margin=cv.money_out(spec, ex._mm(m, p)) if m.mark else cv.money_out(spec, 0),
+                    next_funding_payment=cv.money_out(spec, ex.funding_estimate(account, symbol, pside))))
         return account_pb2.ListPositionsResponse(positions=out)
 
     @rpc
@@ -842,7 +843,10 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
             liquidation_price=cv.fraction_out(preview["liquidation_price"]),
             bankruptcy_price=cv.fraction_out(preview["bankruptcy_price"]),
             maintenance_margin=cv.money_out(spec, preview["maintenance_margin"]),
-            liquidation_distance_percent=cv.fraction_out(preview["liquidation_distance_percent"]))
+            liquidation_distance_percent=cv.fraction_out(preview["liquidation_distance_percent"]),
+            funding_rate=cv.rate_out(preview["funding_rate"]),
+            funding_payment=cv.money_out(spec, preview["funding_payment"]),
+            next_funding_time_ns=preview["next_funding_ts"])
 
     async def _rail(self, request, context, make, response):
         account = self.venue.account(context)

@@ -112,8 +112,7 @@ class Streams:
             if self._alert_inputs.get(symbol) == inputs:
                 continue
             self._alert_inputs[symbol] = inputs
-            avg = m.funding.average()
-            predicted = m.rate if avg is None else m.funding_config.rate(avg)
+            predicted = self.venue.state.exchange.predicted_funding_rate(symbol)
             # exact comparisons: spread × 10_000 ≥ bps × mid, |rate| × 10_000 ≥ bps × RATE_SCALE
             wide = bid is not None and ask is not None and \
                 (ask - bid) * 20_000 >= self.alert_spread_bps * (ask + bid)

@@ -168,6 +168,19 @@ class TestFunding:
         assert venue.wallet(4) == before_long - 2 * U  # 20,000 × 0.01 %
         assert venue.wallet(1) == before_short + 2 * U
 
+    def test_the_carry_shown_before_is_what_the_settlement_books(self, venue):
+        open_long(venue)
+        venue.index("20000", dt=HOUR)  # premium samples of an empty book: the rate is the interest
+        assert venue.ex.predicted_funding_rate(SYMBOL) == 10_000
+        assert (venue.ex.funding_estimate(4, SYMBOL), venue.ex.funding_estimate(1, SYMBOL)) == (-2 * U, 2 * U)
+        assert venue.ex.funding_estimate(3, SYMBOL) == 0  # no position
+        preview = venue.ex.preview_order(C.PlaceOrder(venue.ts, 1, SYMBOL, Side.SELL, qty("0.5"), px("20000")))
+        assert preview["funding_payment"] == 3 * U  # the short grows to 1.5 BTC and receives
+        assert preview["next_funding_ts"] == venue.ex.markets[SYMBOL].next_funding
+        before = venue.wallet(4)
+        venue.index("20000", dt=7 * HOUR)
+        assert venue.wallet(4) - before == -2 * U
+
 
 class TestRejections:
     def rejected(self, venue, events, reason):

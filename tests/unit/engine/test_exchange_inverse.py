@@ -78,3 +78,20 @@ def test_inverse_isolated_liquidation(ex):
     # the fund as (part of) the liquidation fee; the wallet lost the margin and the taker fee
     assert ex.wallet(2, "BTC") == 10 * SAT - 1_000_000 - 10_000
     assert ex.ledger.insurance("BTC") == 23
+
+
+def test_funding_estimates_are_what_the_settlement_books(ex):
+    """100 contracts at 50,000: notional 0.2 BTC; premium 0 (empty book), so the rate is the
+    interest, 0.01 %: the long pays 2,000 sat, the short receives them; rounded like the
+    settlement (exact here)."""
+    do(ex, C.PlaceOrder(1, 1, SYMBOL, Side.SELL, 100, px("50000")))
+    do(ex, C.PlaceOrder(1, 2, SYMBOL, Side.BUY, 100, px("50000")))
+    do(ex, C.AdvanceClock(3600 * 10**9))
+    assert ex.predicted_funding_rate(SYMBOL) == 10_000
+    estimates = {a: ex.funding_estimate(a, SYMBOL) for a in (1, 2)}
+    assert estimates == {1: 2_000, 2: -2_000}
+    preview = ex.preview_order(C.PlaceOrder(2, 2, SYMBOL, Side.BUY, 50, px("50000")))
+    assert (preview["funding_rate"], preview["funding_payment"]) == (10_000, -3_000)
+    wallets = {a: ex.wallet(a, "BTC") for a in (1, 2)}
+    do(ex, C.AdvanceClock(ex.markets[SYMBOL].next_funding))
+    assert {a: ex.wallet(a, "BTC") - wallets[a] for a in (1, 2)} == estimates
