@@ -565,6 +565,8 @@ def _preview(c, a, out: _Out) -> int:
                 ("resulting_quantity", p.resulting_quantity), ("liquidation_price", p.liquidation_price),
                 ("bankruptcy_price", p.bankruptcy_price),
                 ("liquidation_distance_percent", p.liquidation_distance_percent),
+                ("liquidation_band", None if p.partial_liquidation_price is None else
+                 f"partial {_text(p.partial_liquidation_price)}, full {_text(p.full_liquidation_price)}"),
                 ("maintenance_margin", p.maintenance_margin),
                 ("funding_rate", p.funding_rate), ("next_funding_payment", p.funding_payment), ("asset", p.asset),
                 ("mark_price", band["mark_price"] if band else None),

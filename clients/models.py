@@ -354,13 +354,17 @@ class Preview(_Model):
     funding_rate: Decimal
     funding_payment: Decimal
     next_funding_time_ns: int
+    #: the liquidation band: first (partial, down one bracket) and last (full) liquidation price
+    partial_liquidation_price: Decimal | None
+    full_liquidation_price: Decimal | None
 
     @classmethod
     def from_pb(cls, r) -> Preview:
         return cls(dec0(r.cost.amount), dec0(r.available.amount), r.affordable, dec0(r.resulting_quantity),
                    dec(r.liquidation_price), dec(r.bankruptcy_price), dec0(r.maintenance_margin.amount),
                    dec(r.liquidation_distance_percent), r.cost.asset, dec0(r.funding_rate),
-                   dec0(r.funding_payment.amount), r.next_funding_time_ns)
+                   dec0(r.funding_payment.amount), r.next_funding_time_ns, dec(r.partial_liquidation_price),
+                   dec(r.full_liquidation_price))
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ import heapq
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from decimal import Decimal
 from fractions import Fraction
 from typing import NamedTuple
 
@@ -101,6 +102,7 @@ from perpsim.risk.liqprice import (
 from perpsim.risk.margin_kernel import BracketTable, bankruptcy_tick
 from perpsim.risk.mark import MarkPrice
 from perpsim.risk.positions import Position
+from perpsim.risk.preview import preview_position
 from perpsim.risk.profiles import BINANCE, VenueProfile
 from perpsim.risk.units import RATE_SCALE, apply_rate_down, apply_rate_up, div_up, rate
 
@@ -1365,7 +1367,8 @@ class Exchange:
         order at its assumed price, see _assumed_price), without changing anything: the cost to open (with the fee
         reserve), the available balance, and the resulting position's lots, maintenance margin,
         liquidation and bankruptcy price (exact Fractions of the quote currency, None when
-        none) and distance from mark in percent, and its funding carry: the predicted rate, what
+        none) and distance from mark in percent, its liquidation band (partial and full
+        liquidation price, see _liquidation_band), and its funding carry: the predicted rate, what
         it would be paid (+) or pay (−) at the next funding time (funding_estimate) and that
         time. Money in units, rounded as the venue rounds."""
         m = self.markets[cmd.symbol]
@@ -1384,7 +1387,7 @@ class Exchange:
         mark, K = m.funding_terms()
         out = {"cost": cost, "available": self.available(cmd.account, m.asset), "lots": after.lots,
                "maintenance_margin": 0, "liquidation_price": None, "bankruptcy_price": None,
-               "liquidation_distance_percent": None, "funding_rate": rate,
+               "liquidation_distance_percent": None, "liquidation_band": (None, None), "funding_rate": rate,
                "funding_payment": funding_payment(after.lots, mark, rate, K), "next_funding_ts": m.next_funding}
         if after.lots == 0:
             return out
@@ -1402,9 +1405,33 @@ class Exchange:
         if lp is not None:
             out["liquidation_price"] = lp.price
             out["liquidation_distance_percent"] = abs(m.mark - lp.ticks) / m.mark * 100
+            if cmd.account in m.isolated or not any(ps != cmd.position_side for ps, _ in m.legs(cmd.account)):
+                out["liquidation_band"] = self._liquidation_band(m, after, wallet, other_mm, other_upnl, lev,
+                                                                 cmd.account in m.isolated)
         if bp is not None:
             out["bankruptcy_price"] = bp.price
         return out
+
+    def _liquidation_band(self, m: _Market, p: Position, wallet: int, other_mm: int, other_upnl: int, lev: int,
+                          isolated: bool) -> tuple[Decimal | None, Decimal | None]:
+        """(partial, full) liquidation price of one position (risk.preview's band: display-rounded
+        Decimals; full None when the reduced position cannot be liquidated), or (None, None)
+        when the calculator does not take the inputs (a wallet already below zero)."""
+        spec = m.spec
+        scale = Decimal(10) ** spec.settle_decimals
+        entry = m.entry(p) * m.tick
+        try:
+            pv = preview_position(
+                side="long" if p.lots > 0 else "short", size=spec.lots_to_qty(abs(p.lots)),
+                entry=Decimal(entry.numerator) / Decimal(entry.denominator), leverage=lev,
+                wallet=Decimal(wallet) / scale, mark=spec.ticks_to_price(m.mark),
+                margin_mode="isolated" if isolated else "cross", other_mm=Decimal(other_mm) / scale,
+                other_upnl=Decimal(other_upnl) / scale, market=spec, liquidation_fee=spec.liquidation_fee,
+                brackets=[(Decimal(b.cap) / scale, b.max_leverage, Decimal(b.mmr) / RATE_SCALE) for b in m.brackets],
+                profile=self.profile.liquidation_model)
+        except ValueError:
+            return None, None
+        return pv.partial_liquidation_price, pv.full_liquidation_price
 
     def predicted_funding_rate(self, symbol: str) -> int:
         """The rate (scaled 1e8) the next funding settlement would apply if its interval closed

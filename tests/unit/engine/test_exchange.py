@@ -21,8 +21,9 @@ from perpsim.engine.exchange import IF_ACCOUNT, Exchange, index_key
 from perpsim.model.enums import EventKind, OrderKind, PositionSide, Side, TimeInForce
 from perpsim.model.markets import default_markets
 from perpsim.model.reasons import RejectReason as R
-from perpsim.risk.brackets import btcusdt_brackets
+from perpsim.risk.brackets import BTCUSDT_ROWS, btcusdt_brackets
 from perpsim.risk.margin import adl_quantiles
+from perpsim.risk.preview import preview_position
 
 U = 10**8  # money units per USDT
 HOUR = 3_600 * 10**9
@@ -434,3 +435,20 @@ def test_funding_interval_and_cap_per_market():
     assert settled.rate == 3_000  # 0.005 % interest, capped at 0.003 %
     assert [t for t, _ in ex.funding_history] == [4 * HOUR]
     ex.check_integrity()
+
+
+def test_the_order_preview_band_is_the_calculators_on_the_accounts_numbers():
+    """The venue's band for a 100 BTC long at 20,000 opened at 5x in a 60,000 USDT cross wallet is
+    what `perpsim calc` gives for the same inputs typed in by hand (above the first bracket at its
+    LP, cut down a bracket there, liquidated in full lower down)."""
+    v = Venue()
+    v.index("20000")
+    v.deposit(2, 60_000)
+    v.do(C.SetLeverage(v.ts, 2, SYMBOL, 5))
+    preview = v.ex.preview_order(C.PlaceOrder(v.ts, 2, SYMBOL, Side.BUY, qty("100"), px("20000")))
+    by_hand = preview_position(side="long", size="100", entry="20000", leverage=5, wallet="60000", mark="20000",
+                               margin_mode="cross", market=SPEC, brackets=BTCUSDT_ROWS,
+                               liquidation_fee=SPEC.liquidation_fee)
+    assert preview["liquidation_band"] == (by_hand.partial_liquidation_price, by_hand.full_liquidation_price)
+    partial, full = preview["liquidation_band"]
+    assert full < partial and abs(Fraction(partial) - preview["liquidation_price"]) <= Fraction(1, 10)
