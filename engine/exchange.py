@@ -1226,9 +1226,7 @@ class Exchange:
                                         problem="leverage above the bracket of the resulting position")
             opening = qty - abs(pos.closing_qty(sign * qty))
             if opening > 0 and price > 0 and m.mark is not None:
-                # Binance's cost to open, plus the fee at the taker rate reserved so that no fill
-                # can leave the wallet short of its fee (rounded up, against the account)
-                cost = self._cost_to_open(m, cmd.side, opening, price, lev) + self._fee_reserve(m, m.value(qty, price))
+                cost = self._order_cost(m, cmd, qty, opening, price, lev)
                 avail = self.available(cmd.account, spec.settle)
                 if cost > avail:
                     return self._reject(cmd, R.MARGIN_INSUFFICIENT, required=cost, available=avail)
@@ -1314,6 +1312,78 @@ class Exchange:
         loss = max(0, direction * (m.value(qty, m.mark) - m.value(qty, price)))
         return M.initial_margin(m.value(qty, price), lev) + math.ceil(loss)
 
+    def _order_cost(self, m: _Market, cmd: C.PlaceOrder, qty: int, opening: int, price: int, lev: int) -> int:
+        """What an order of `qty` lots (`opening` of them opening exposure) must find available:
+        Binance's cost to open at `price` (its limit, or a market order's assumed price), plus
+        the fee at the taker rate reserved so that no fill leaves the wallet short of its fee
+        (rounded up, against the account).
+
+        A marketable order trades through the book, beyond what the formula assumes: a sell at
+        the bids above its limit, a market buy up the asks past Ask1 × 1.0005. Its margin and fee
+        reserve are taken at the worst price it can trade at if that is worse, and each fill
+        rounds its fee (and an isolated position's margin) up on its own, so what that rounds
+        beyond the total rounded once is added (`_sweep_bound`). So what an accepted order takes
+        from the book never leaves the wallet short of the margin and fees it moves."""
+        limit = self._protection(m, cmd.side) if cmd.kind == OrderKind.MARKET else price
+        rests = cmd.kind == OrderKind.LIMIT and cmd.tif not in (TimeInForce.IOC, TimeInForce.FOK)
+        worst, rounding = self._sweep_bound(m, cmd, qty, qty - opening, limit, rests, lev)
+        # the worse price for the account: the higher notional (linear), the lower price (inverse)
+        at = price if worst is None else (min(price, worst) if m.inverse else max(price, worst))
+        cost = self._cost_to_open(m, cmd.side, opening, price, lev)
+        if at != price:
+            cost = max(cost, self._cost_to_open(m, cmd.side, opening, at, lev))
+        return cost + self._fee_reserve(m, m.value(qty, at)) + rounding
+
+    def _sweep_bound(self, m: _Market, cmd: C.PlaceOrder, qty: int, closing: int, limit: int, rests: bool,
+                     lev: int) -> tuple[int | None, int]:
+        """Walk the resting orders an order of `qty` lots (the first `closing` of them closing)
+        with limit (or protection) price `limit` would trade with, as the book is now: (price,
+        rounding). price: among the prices it would trade at and, if its rest would rest, its
+        limit, the one where its notional is largest (the highest on linear markets, the lowest
+        on inverse ones; None when it trades nowhere and rests nowhere). rounding: how many
+        units its fills' taker fees, and an isolated position's margins, each rounded up on its
+        own, come to beyond their totals rounded once."""
+        opposite, prices, left = 1 - cmd.side, [], qty
+        notional = fees = margin = margins = 0
+        isolated = cmd.account in m.isolated
+        for level, _, _ in self._levels(m, opposite):
+            if left <= 0 or (level > limit if cmd.side == _BUY else level < limit):
+                break
+            prices.append(level)
+            for o in m.book.level_orders(opposite, level):
+                q = min(left, o.leaves)
+                value = m.value(q, level)
+                notional += value
+                fees += apply_rate_up(value, m.taker_fee)
+                opened = q - min(q, closing)
+                closing -= q - opened
+                if isolated and opened:
+                    part = m.value(opened, level)
+                    margin += part
+                    margins += M.initial_margin(part, lev)
+                left -= q
+                if not left:
+                    break
+        if left > 0 and rests:
+            prices.append(limit)
+        if not prices:
+            return None, 0
+        rounding = fees - apply_rate_up(notional, m.taker_fee)
+        if margin:
+            rounding += margins - M.initial_margin(margin, lev)
+        return (min(prices) if m.inverse else max(prices)), rounding
+
+    @staticmethod
+    def _levels(m: _Market, side: int):
+        """The price levels of one side of m's book, best first, read a few at a time."""
+        n, seen = 8, 0
+        while True:
+            levels = m.book.depth(side, n)
+            yield from levels[seen:]
+            if len(levels) < n:
+                return
+            seen, n = len(levels), n * 4
+
     def _fee_reserve(self, m: _Market, notional: int) -> int:
         """The fee an order may be charged, at the higher of the two rates (rounded up)."""
         return apply_rate_up(notional, max(m.taker_fee, m.maker_fee, 0))
@@ -1380,8 +1450,7 @@ class Exchange:
         after = Position(pos.lots, pos.cost)
         opening = cmd.qty - abs(pos.closing_qty(sign * cmd.qty))
         lev = self._lev(cmd.account, m)
-        cost = 0 if cmd.reduce_only or opening <= 0 else \
-            self._cost_to_open(m, cmd.side, opening, price, lev) + self._fee_reserve(m, m.value(cmd.qty, price))
+        cost = 0 if cmd.reduce_only or opening <= 0 else self._order_cost(m, cmd, cmd.qty, opening, price, lev)
         realized = m.fill(after, sign * cmd.qty, price)
         rate = self.predicted_funding_rate(cmd.symbol)
         mark, K = m.funding_terms()

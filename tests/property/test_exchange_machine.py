@@ -7,6 +7,7 @@ isolated margin; and a second exchange fed the same commands gives the same even
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -134,3 +135,18 @@ for machine in (ExchangeMachine, InverseExchangeMachine):
     machine.TestCase.settings = settings(max_examples=100, stateful_step_count=50, deadline=None)
 TestExchangeMachine = ExchangeMachine.TestCase
 TestInverseExchangeMachine = InverseExchangeMachine.TestCase
+
+
+class LongExchangeMachine(ExchangeMachine):
+    """The same, longer (`pytest -m slow`): 1,500 runs found a sell limit filling at a stale
+    higher bid that took its isolated wallet below zero."""
+
+
+class LongInverseExchangeMachine(InverseExchangeMachine):
+    pass
+
+
+for machine in (LongExchangeMachine, LongInverseExchangeMachine):
+    machine.TestCase.settings = settings(max_examples=1_500, stateful_step_count=60, deadline=None)
+TestLongExchangeMachine = pytest.mark.slow(LongExchangeMachine.TestCase)
+TestLongInverseExchangeMachine = pytest.mark.slow(LongInverseExchangeMachine.TestCase)

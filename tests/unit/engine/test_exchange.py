@@ -24,6 +24,7 @@ from perpsim.model.reasons import RejectReason as R
 from perpsim.risk.brackets import BTCUSDT_ROWS, btcusdt_brackets
 from perpsim.risk.margin import adl_quantiles
 from perpsim.risk.preview import preview_position
+from perpsim.risk.units import div_up
 
 U = 10**8  # money units per USDT
 HOUR = 3_600 * 10**9
@@ -452,3 +453,63 @@ def test_the_order_preview_band_is_the_calculators_on_the_accounts_numbers():
     assert preview["liquidation_band"] == (by_hand.partial_liquidation_price, by_hand.full_liquidation_price)
     partial, full = preview["liquidation_band"]
     assert full < partial and abs(Fraction(partial) - preview["liquidation_price"]) <= Fraction(1, 10)
+
+
+class TestMarketableOrderCost:
+    """An order that trades through the book is costed at the worst price it can trade at, and
+    its fills' own roundings: an accepted order never takes a wallet below zero."""
+
+    def setup_venue(self, isolated: bool) -> Venue:
+        v = Venue()
+        v.index("20000")
+        v.deposit(6, 1_000_000)
+        if isolated:
+            v.do(C.SetMarginMode(v.ts, 1, SYMBOL, isolated=True))
+        return v
+
+    def test_a_sell_below_a_stale_higher_bid(self):
+        """Found by the exchange machine: a sell limit under the mark fills at a bid 5 % above
+        it, on a larger notional than its limit's; the margin and fee it moves must be there."""
+        v = self.setup_venue(isolated=True)
+        v.deposit(1, 100)
+        v.order(6, Side.BUY, "0.5", "20000")  # a bid left behind as the index falls
+        v.index("19047")
+        v.do(C.SetLeverage(v.ts, 1, SYMBOL, 100))
+        # at its limit 0.5 × 19,047 / 100 = 95.24 margin + 4.76 fee reserve fits 100 USDT, but it
+        # would trade at 20,000: 100 margin + 5 fee
+        (rej,) = v.order(1, Side.SELL, "0.5", "19047")
+        assert rej.reason == R.MARGIN_INSUFFICIENT and dict(rej.fields)["required"] >= 105 * U
+        v.deposit(1, 5)
+        v.order(1, Side.SELL, "0.5", "19047")
+        assert v.ex.position(1, SYMBOL).lots == -qty("0.5") and v.wallet(1) == 0
+
+    def test_a_market_buy_up_a_thin_book(self):
+        v = self.setup_venue(isolated=True)
+        v.order(6, Side.SELL, "0.001", "20000")
+        v.order(6, Side.SELL, "1", "20900")
+        v.do(C.SetLeverage(v.ts, 1, SYMBOL, 20))
+        v.deposit(1, 600)  # Ask1 × 1.0005 would cost 500.25 + fee: the fills cost 522.45 + open loss 449.5
+        (rej,) = v.order(1, Side.BUY, "0.5")
+        assert rej.reason == R.MARGIN_INSUFFICIENT
+        v.deposit(1, 400)
+        v.order(1, Side.BUY, "0.5")
+        assert v.ex.position(1, SYMBOL).lots == qty("0.5") and v.wallet(1) >= 0
+
+    def test_fills_that_each_round_their_margin_up(self):
+        """Three makers of 0.001 at 20,000.1 and an isolated taker at 7x: each fill's margin
+        (20.0001 / 7) rounds up on its own, one unit beyond the total rounded once for each fill
+        after the first."""
+        v = self.setup_venue(isolated=True)
+        for maker in (6, 7, 8):
+            v.deposit(maker, 1_000)
+            v.order(maker, Side.SELL, "0.001", "20000.1")
+        v.do(C.SetLeverage(v.ts, 1, SYMBOL, 7))
+        K, price, mark = SPEC.notional_per_tick_lot, px("20000.1"), px("20000")
+        value = 3 * price * K
+        formula = div_up(value, 7) + 3 * (price - mark) * K + div_up(value * 5, 10_000)  # IM + open loss + fee
+        v.do(C.Deposit(v.ts, 1, "USDT", formula + 1))
+        (rej,) = v.order(1, Side.BUY, "0.003", "20000.1", tif=TimeInForce.IOC)
+        assert rej.reason == R.MARGIN_INSUFFICIENT and dict(rej.fields)["required"] == formula + 2
+        v.do(C.Deposit(v.ts, 1, "USDT", 1))
+        v.order(1, Side.BUY, "0.003", "20000.1", tif=TimeInForce.IOC)
+        assert v.ex.position(1, SYMBOL).lots == 3 and v.wallet(1) >= 0
