@@ -441,6 +441,19 @@ class _Api:
         request = trading_pb2.ListConditionalOrdersRequest(symbol=symbol)
         return self._invoke(_Call("trading", "ListConditionalOrders", request, lambda r: list(r.orders), kind="read"))
 
+    def amend_order(self, symbol: str, order_id: int | None = None, client_order_id: str | None = None, *,
+                    price: Number, quantity: Number) -> Order:
+        """Change a resting order's price and remaining quantity (both given; by id or client
+        order id); the order as it is after. A smaller quantity at the same price keeps its
+        place in the queue; any other change re-queues it, and it may trade at once."""
+        if not order_id and not client_order_id:
+            raise ValueError("amend_order needs order_id or client_order_id")
+        request = trading_pb2.AmendOrderRequest(symbol=symbol, order_id=order_id or 0,
+                                                client_order_id=client_order_id or "",
+                                                price=decimal_text(price, "price"),
+                                                quantity=decimal_text(quantity, "quantity"))
+        return self._invoke(_Call("trading", "AmendOrder", request, lambda r: Order.from_pb(r.order), kind="write"))
+
     def cancel_order(self, symbol: str, order_id: int | None = None, client_order_id: str | None = None) -> Order:
         """Cancel one order by id or client order id; the order as it is now."""
         if not order_id and not client_order_id:

@@ -4,6 +4,7 @@
   perpsim order place SYMBOL SIDE QTY [PRICE] [--type --tif --reduce-only --post-only --position-side
                                                --client-id --stp --good-till-ns]
   perpsim order cancel SYMBOL [ORDER_ID] [--client-id ID] | order cancel-all SYMBOL | order list [SYMBOL]
+  perpsim order amend SYMBOL [ORDER_ID] [--client-id ID] --price P --quantity Q
   perpsim order conditional SYMBOL SIDE [QTY] --type ... --trigger P [--source mark|last|index] ...
   perpsim order conditionals [SYMBOL] | order cancel-conditional SYMBOL ID
   perpsim order bracket SYMBOL SIDE QTY [PRICE] --take-profit P | --take-profit-limit L
@@ -129,6 +130,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("symbol", metavar="SYMBOL")
     p.add_argument("order_id", metavar="ORDER_ID", type=int, nargs="?")
     p.add_argument("--client-id", help="cancel by client order id instead")
+    p = leaf(order_sub, "amend", _order_amend, "change a resting order's price and remaining quantity")
+    p.add_argument("symbol", metavar="SYMBOL")
+    p.add_argument("order_id", metavar="ORDER_ID", type=int, nargs="?")
+    p.add_argument("--client-id", help="amend by client order id instead")
+    p.add_argument("--price", required=True, help="the new limit price")
+    p.add_argument("--quantity", required=True, help="the new remaining quantity")
     p = leaf(order_sub, "cancel-all", _order_cancel_all, "cancel every open order of a market")
     p.add_argument("symbol", metavar="SYMBOL")
     p = leaf(order_sub, "list", _order_list, "open orders")
@@ -409,6 +416,13 @@ def _order_cancel(c, a, out: _Out) -> int:
     if not a.order_id and not a.client_id:
         raise ValueError("give ORDER_ID or --client-id")
     _show_order(c.cancel_order(a.symbol, a.order_id, a.client_id), out)
+    return 0
+
+
+def _order_amend(c, a, out: _Out) -> int:
+    if not a.order_id and not a.client_id:
+        raise ValueError("give ORDER_ID or --client-id")
+    _show_order(c.amend_order(a.symbol, a.order_id, a.client_id, price=a.price, quantity=a.quantity), out)
     return 0
 
 

@@ -203,6 +203,21 @@ class CancelOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class AmendOrder:
+    """Change a resting order's price (ticks) and remaining quantity (lots), Binance's Modify
+    Order: both are given. Lowering the quantity at the same price keeps the order's place in
+    the queue; any other change re-queues it at the back of its new price (and it may trade
+    there at once). STP is reset to NONE, as Binance does."""
+
+    ts: int
+    account: int
+    symbol: str
+    order_id: int
+    price: int
+    qty: int
+
+
+@dataclass(frozen=True, slots=True)
 class CancelAll:
     ts: int
     account: int
@@ -236,5 +251,5 @@ class AdvanceClock:
 Command = (
     Deposit | Withdraw | Transfer | SetLeverage | SetMarginMode | SetPositionMode | AdjustIsolatedMargin
     | PlaceOrder | CancelOrder | CancelAll | SetIndexPrice | FundInsurance | AdvanceClock
-    | PlaceConditional | CancelConditional | PlaceOrderList | CancelOrderList
+    | PlaceConditional | CancelConditional | PlaceOrderList | CancelOrderList | AmendOrder
 )

@@ -1162,6 +1162,50 @@ class Exchange:
         m.book.cancel(cmd.order_id, self.ts)
         self._book_events(m)
 
+    def _AmendOrder(self, cmd: C.AmendOrder) -> None:
+        """The new price and quantity go through what a new order's do (band, reduce-only room,
+        margin for what the order adds); then the book amends it (-5027 for no change)."""
+        if (m := self._market(cmd)) is None:
+            return None
+        o = m.orders.get(cmd.order_id)
+        if o is None or o.account != cmd.account:  # never reveal another account's order
+            return self._reject(cmd, R.UNKNOWN_ORDER, order_id=cmd.order_id)
+        up, down = self._band(m)
+        if o.side == Side.BUY and cmd.price > up:
+            return self._reject(cmd, R.PRICE_ABOVE_BAND, price=cmd.price, max_price=up)
+        if o.side == Side.SELL and cmd.price < down:
+            return self._reject(cmd, R.PRICE_BELOW_BAND, price=cmd.price, min_price=down)
+        pos = m.positions.get((cmd.account, o.pside), Position())
+        if o.reduce_only:
+            # its room: the position less the other reduce-only orders on its side
+            room = abs(pos.lots) - self._reduce_only_resting(m, cmd.account, o.pside, o.side) + o.leaves
+            if cmd.qty > room:
+                return self._reject(cmd, R.REDUCE_ONLY_REJECTED, position=pos.lots, room=room)
+        elif cmd.qty > 0 and cmd.price > 0 and m.mark is not None:
+            # margin as for the order placed anew, against what is available without the old one
+            lev, value = self._lev(cmd.account, m), m.order_value.get(cmd.account, 0)
+            freed = self._orders_margin(m, value, lev) - self._orders_margin(m, value - m.value(o.leaves, o.price), lev)
+            sign = 1 if o.side == Side.BUY else -1
+            opening = cmd.qty - abs(pos.closing_qty(sign * cmd.qty))
+            if opening > 0:
+                order = C.PlaceOrder(cmd.ts, cmd.account, cmd.symbol, o.side, cmd.qty, cmd.price,
+                                     position_side=o.pside)
+                cost = self._order_cost(m, order, cmd.qty, opening, cmd.price, lev)
+                avail = self.available(cmd.account, m.asset) + freed
+                if cost > avail:
+                    return self._reject(cmd, R.MARGIN_INSUFFICIENT, required=cost, available=avail)
+        reason = m.book.amend(cmd.order_id, cmd.price, cmd.qty, self.ts)
+        if reason:
+            m.book.events()  # the book's own REJECTED event: the command's rejection says it
+            return self._reject(cmd, R(reason), order_id=cmd.order_id, price=cmd.price, qty=cmd.qty)
+        self._book_events(m)
+        self._remark(m)  # a re-priced order may have traded: the last price is one input of the mark
+
+    def _orders_margin(self, m: _Market, value, lev: int) -> int:
+        """The initial margin and fee reserve held for open orders of this notional (what
+        initial_margin adds per market)."""
+        return M.initial_margin(value, lev) + self._fee_reserve(m, value) if value else 0
+
     def _CancelAll(self, cmd: C.CancelAll) -> None:
         if (m := self._market(cmd)) is None:
             return None
@@ -1285,7 +1329,7 @@ class Exchange:
         for m in self.markets.values():
             value = m.order_value.get(account) if m.asset == asset else None
             if value:  # O(markets): the sum is kept up to date, never recomputed
-                total += M.initial_margin(value, self._lev(account, m)) + self._fee_reserve(m, value)
+                total += self._orders_margin(m, value, self._lev(account, m))
         return total
 
     def _order_leaves(self, m: _Market, order_id: int, leaves: int) -> None:
@@ -1785,6 +1829,10 @@ class Exchange:
                     cause = _GONE[EventKind.CANCELED if e.kind == EventKind.CANCELED else e.reason]
                     self._notes.append(_Note(m.symbol, e.order_id, "gone", cause=cause))
             elif kind == _AMENDED:
+                o = m.orders.get(e.order_id)
+                if o is not None and o.price != e.price:  # re-priced: its order value moves over
+                    self._order_leaves(m, e.order_id, 0)
+                    o.price = e.price
                 self._order_leaves(m, e.order_id, e.qty)
         # an order filled within the operation leaves no record behind
         for oid in done:

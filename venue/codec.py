@@ -67,6 +67,7 @@ TAGS: dict[str, int] = {
     "CancelConditional": 15,
     "PlaceOrderList": 16,
     "CancelOrderList": 17,
+    "AmendOrder": 18,
 }
 
 #: Tags of command classes that no longer exist: tag -> former class name (never reused).

@@ -623,16 +623,32 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
     async def CancelOrder(self, request, context):
         account = self.venue.account(context)
         spec = self.venue.spec(request.symbol)
+        o = self._own_order(account, spec, request)
+        if o.open:
+            await self.venue.run(lambda ts: C.CancelOrder(ts, account, spec.symbol, o.order_id))
+        return trading_pb2.CancelOrderResponse(order=order_out(self.venue, o))
+
+    @rpc
+    async def AmendOrder(self, request, context):
+        account = self.venue.account(context)
+        spec = self.venue.spec(request.symbol)
+        o = self._own_order(account, spec, request)
+        price = cv.price_in(spec, request.price, 0)
+        qty = cv.qty_in(spec, request.quantity, 0)
+        await self.venue.run(lambda ts: C.AmendOrder(ts, account, spec.symbol, o.order_id, price, qty))
+        return trading_pb2.AmendOrderResponse(order=order_out(self.venue, o))
+
+    def _own_order(self, account: int, spec, request):
+        """The account's order named by order_id or client_order_id in the request's market;
+        UNKNOWN_ORDER for anything else (never reveal another account's orders)."""
         order_id = request.order_id
         if request.client_order_id:
             seen = self.venue.state.find_client_order(account, request.client_order_id)
             order_id = seen[1] if seen else 0
         o = self.venue.state.orders.get(order_id)
-        if o is None or o.account != account or o.symbol != spec.symbol:  # never reveal others' orders
+        if o is None or o.account != account or o.symbol != spec.symbol:
             raise VenueError(R.UNKNOWN_ORDER, field="order_id", order_id=order_id)
-        if o.open:
-            await self.venue.run(lambda ts: C.CancelOrder(ts, account, spec.symbol, order_id))
-        return trading_pb2.CancelOrderResponse(order=order_out(self.venue, o))
+        return o
 
     @rpc
     async def CancelAllOrders(self, request, context):

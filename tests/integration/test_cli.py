@@ -117,6 +117,9 @@ def test_cancel_by_id(run: Run, admin_key: str) -> None:
     run_json(run, "deposit", "USDT", "100", key=a)
     placed = run_json(run, "order", "place", "BTCUSDT", "buy", "0.001", "64000", "--post-only", key=a)
     assert placed["time_in_force"] == "gtx"
+    amended = run_json(run, "order", "amend", "BTCUSDT", str(placed["order_id"]), "--price", "63999.9",
+                       "--quantity", "0.002", key=a)
+    assert (amended["price"], amended["quantity"], amended["status"]) == ("63999.9", "0.002", "new")
     canceled = run_json(run, "order", "cancel", "BTCUSDT", str(placed["order_id"]), key=a)
     assert canceled["status"] == "canceled"
 

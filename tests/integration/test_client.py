@@ -158,6 +158,25 @@ def test_limit_gtc_rests_and_cancels(make_account: Callable[..., Client]) -> Non
     assert a.open_orders() == []
 
 
+def test_amend_reprices_resizes_and_may_trade(make_account: Callable[..., Client]) -> None:
+    a, b = make_account(), make_account()
+    o = a.place_order(BTC, "buy", "0.003", "64000", client_order_id="amend-me")
+    moved = a.amend_order(BTC, o.order_id, price="64100.5", quantity="0.002")
+    assert (moved.order_id, moved.price, moved.quantity, moved.status) == (o.order_id, Decimal("64100.5"),
+                                                                           Decimal("0.002"), "new")
+    assert any(lv.price == Decimal("64100.5") and lv.quantity == Decimal("0.002") for lv in a.book(BTC).bids)
+    with pytest.raises(E.SameOrder) as info:  # -5027, nothing changed
+        a.amend_order(BTC, client_order_id="amend-me", price="64100.5", quantity="0.002")
+    assert info.value.binance_code == -5027
+    with pytest.raises(E.UnknownOrder):  # never another account's order
+        b.amend_order(BTC, o.order_id, price="64000", quantity="0.001")
+    b.place_order(BTC, "sell", "0.001", "64200")
+    traded = a.amend_order(BTC, o.order_id, price="64200", quantity="0.002")  # re-priced across: it trades
+    assert traded.filled_quantity == Decimal("0.001") and traded.status == "partially_filled"
+    assert [p.quantity for p in a.positions(BTC)] == [Decimal("0.001")]
+    a.cancel_all(BTC)
+
+
 def test_ioc_fills_what_it_can_and_expires_the_rest(make_account: Callable[..., Client]) -> None:
     a, b = make_account(), make_account()
     b.place_order(BTC, "sell", "0.001", "65000")

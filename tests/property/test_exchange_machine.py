@@ -94,6 +94,17 @@ class ExchangeMachine(RuleBasedStateMachine):
         self.send(C.PlaceOrder(self.ts, taker, self.SYMBOL, side, lots, 0, kind=OrderKind.MARKET, tif=TimeInForce.IOC,
                                position_side=sides[taker]))
 
+    @rule(account=ACCOUNTS, offset=st.integers(min_value=-400, max_value=400),
+          lots=st.sampled_from([1, 10, 100, 500, 2_000]))
+    def amend(self, account, offset, lots) -> None:
+        """Re-price and re-size the account's oldest resting order (it may trade)."""
+        m = self.a.markets[self.SYMBOL]
+        mine = sorted(oid for oid, o in m.orders.items() if o.account == account)
+        if mine:
+            side = m.orders[mine[0]].side
+            price = self.price - offset if side == Side.BUY else self.price + offset
+            self.send(C.AmendOrder(self.ts, account, self.SYMBOL, mine[0], max(1, price), lots))
+
     @rule(account=ACCOUNTS)
     def cancel_all(self, account) -> None:
         self.send(C.CancelAll(self.ts, account, self.SYMBOL))

@@ -513,3 +513,90 @@ class TestMarketableOrderCost:
         v.do(C.Deposit(v.ts, 1, "USDT", 1))
         v.order(1, Side.BUY, "0.003", "20000.1", tif=TimeInForce.IOC)
         assert v.ex.position(1, SYMBOL).lots == 3 and v.wallet(1) >= 0
+
+
+class TestAmendOrder:
+    """Binance's Modify Order: a resting order's new price and quantity, checked like a new
+    order's (integrity, hence the open-order margin, is checked after every command)."""
+
+    @pytest.fixture
+    def v(self):
+        v = Venue()
+        v.index("20000")
+        for account in (1, 2, 3):
+            v.deposit(account, 100_000)
+        return v
+
+    def resting(self, v, account):
+        return [oid for oid, o in sorted(v.ex.markets[SYMBOL].orders.items()) if o.account == account]
+
+    def amend(self, v, account, oid, price, size):
+        return v.do(C.AmendOrder(v.ts, account, SYMBOL, oid, px(price), qty(size)))
+
+    def test_reprice_and_resize_move_the_margin_held(self, v):
+        v.order(1, Side.BUY, "1", "19900")
+        (oid,) = self.resting(v, 1)
+        held = v.ex.initial_margin(1, "USDT")
+        (e,) = [e for e in self.amend(v, 1, oid, "19800", "2") if isinstance(e, OrderEvent)]
+        assert (e.event.kind, e.event.price, e.event.qty) == (EventKind.AMENDED, px("19800"), qty("2"))
+        assert v.ex.markets[SYMBOL].book.best_bid() == px("19800")
+        assert v.ex.initial_margin(1, "USDT") > held  # 2 × 19,800 > 1 × 19,900
+
+    def test_a_smaller_quantity_at_the_same_price_keeps_the_queue_place(self, v):
+        v.order(1, Side.BUY, "1", "19900")
+        v.order(2, Side.BUY, "1", "19900")
+        (first,) = self.resting(v, 1)
+        self.amend(v, 1, first, "19900", "0.5")
+        events = v.order(3, Side.SELL, "0.5", "19900")
+        (fill,) = [e.event for e in events if isinstance(e, OrderEvent) and e.event.kind == EventKind.FILL]
+        assert fill.counter_account == 1  # still first in the queue
+        (second,) = self.resting(v, 2)
+        self.amend(v, 2, second, "19900", "1")  # no change
+        v.order(1, Side.BUY, "1", "19900")
+        self.amend(v, 2, second, "19900", "0.9")
+        events = v.order(3, Side.SELL, "0.1", "19900")
+        (fill,) = [e.event for e in events if isinstance(e, OrderEvent) and e.event.kind == EventKind.FILL]
+        assert fill.counter_account == 2
+
+    def test_a_reprice_that_crosses_trades(self, v):
+        v.order(2, Side.SELL, "0.4", "20010")
+        v.order(1, Side.BUY, "1", "19900")
+        (oid,) = self.resting(v, 1)
+        events = self.amend(v, 1, oid, "20010", "1")
+        assert any(isinstance(e, OrderEvent) and e.event.kind == EventKind.FILL for e in events)
+        assert v.ex.position(1, SYMBOL).lots == qty("0.4") and v.ex.markets[SYMBOL].last == px("20010")
+        assert v.ex.markets[SYMBOL].orders[oid].leaves == qty("0.6")  # the rest rests at 20,010
+
+    @pytest.mark.parametrize(("who", "price", "size", "reason"), [
+        (2, "19800", "1", R.UNKNOWN_ORDER),  # never another account's order
+        (1, "19900", "1", R.SAME_ORDER),  # -5027
+        (1, "21500", "1", R.PRICE_ABOVE_BAND),
+        (1, "19900", "200", R.MARGIN_INSUFFICIENT),
+        (1, "19900", "0", R.INVALID_QUANTITY),
+    ])
+    def test_refusals_change_nothing(self, v, who, price, size, reason):
+        v.order(1, Side.BUY, "1", "19900")
+        (oid,) = self.resting(v, 1)
+        before = v.ex.state_hash()
+        (rej,) = self.amend(v, who, oid, price, size) if size != "0" else \
+            v.do(C.AmendOrder(v.ts, who, SYMBOL, oid, px(price), 0))
+        assert isinstance(rej, CommandRejected) and rej.reason == reason
+        assert v.ex.state_hash() == before
+
+    def test_a_reduce_only_order_stays_within_its_room(self, v):
+        v.order(2, Side.SELL, "1", "20000")
+        v.order(1, Side.BUY, "1", "20000")  # account 1 long 1
+        v.order(1, Side.SELL, "0.6", "20500", reduce_only=True)
+        v.order(1, Side.SELL, "0.3", "20600", reduce_only=True)
+        first, _ = self.resting(v, 1)
+        (rej,) = self.amend(v, 1, first, "20500", "0.8")  # 0.8 + 0.3 > 1
+        assert rej.reason == R.REDUCE_ONLY_REJECTED
+        self.amend(v, 1, first, "20400", "0.7")
+        assert v.ex.markets[SYMBOL].orders[first].leaves == qty("0.7")
+
+    def test_a_post_only_order_may_not_be_moved_across(self, v):
+        v.order(2, Side.SELL, "1", "20010")
+        v.order(1, Side.BUY, "1", "19900", tif=TimeInForce.GTX)
+        (oid,) = self.resting(v, 1)
+        (rej,) = self.amend(v, 1, oid, "20010", "1")
+        assert rej.reason == R.POST_ONLY_WOULD_TAKE
