@@ -185,6 +185,11 @@ class _List:
     legs: list[int] = field(default_factory=lambda: [0, 0])
 
 
+def _beyond(side: int, level: int, limit: int) -> bool:
+    """Whether an order on `side` with limit price `limit` cannot trade at price `level`."""
+    return level > limit if side == _BUY else level < limit
+
+
 def _has_exits(m: _Market, account: int, pside: int) -> bool:
     """Whether reduce-only orders, closing conditional orders or order lists of the account
     may rest against its position (account, pside) in m."""
@@ -1051,20 +1056,18 @@ class Exchange:
             return reason
         self.next_order_id += 1
         kind = _LEG_KIND[t]
-        if kind == ConditionalKind.TRAILING_STOP_MARKET:
-            self._keep_conditional(m, lid, C.PlaceConditional(
-                self.ts, c.account, c.symbol, side, qty, kind, source=c.source, reduce_only=reduce_only,
-                callback_rate=c.sl_callback_rate, activation_price=trigger, position_side=c.position_side, tif=tif,
-                expire_ts=c.expire_ts))
-            self._events.append(ConditionalEvent(m.symbol, lid, c.account, "NEW"))
-            # trails from the source price at arming (or from its activation price once reached)
+        trailing = kind == ConditionalKind.TRAILING_STOP_MARKET
+        # a trailing stop's trigger field is its activation price
+        self._keep_conditional(m, lid, C.PlaceConditional(
+            self.ts, c.account, c.symbol, side, qty, kind, 0 if trailing else trigger,
+            price if kind in (ConditionalKind.STOP_LIMIT, ConditionalKind.TAKE_PROFIT_LIMIT) else 0, c.source,
+            reduce_only, callback_rate=c.sl_callback_rate if trailing else 0,
+            activation_price=trigger if trailing else 0, position_side=c.position_side, tif=tif,
+            expire_ts=c.expire_ts))
+        self._events.append(ConditionalEvent(m.symbol, lid, c.account, "NEW"))
+        if trailing:  # trails from the source price at arming (or from its activation price once reached)
             m.triggers[c.source].add_trailing(lid, Side(side), c.sl_callback_rate, trigger or None, now)
             return 0
-        self._keep_conditional(m, lid, C.PlaceConditional(
-            self.ts, c.account, c.symbol, side, qty, kind, trigger,
-            price if kind in (ConditionalKind.STOP_LIMIT, ConditionalKind.TAKE_PROFIT_LIMIT) else 0, c.source,
-            reduce_only, position_side=c.position_side, tif=tif, expire_ts=c.expire_ts))
-        self._events.append(ConditionalEvent(m.symbol, lid, c.account, "NEW"))
         direction = stop_direction(Side(side), i == 0)
         if now is not None and would_trigger(direction, trigger, now):
             self._due.append((m.symbol, lid, now))
@@ -1170,11 +1173,8 @@ class Exchange:
         o = m.orders.get(cmd.order_id)
         if o is None or o.account != cmd.account:  # never reveal another account's order
             return self._reject(cmd, R.UNKNOWN_ORDER, order_id=cmd.order_id)
-        up, down = self._band(m)
-        if o.side == Side.BUY and cmd.price > up:
-            return self._reject(cmd, R.PRICE_ABOVE_BAND, price=cmd.price, max_price=up)
-        if o.side == Side.SELL and cmd.price < down:
-            return self._reject(cmd, R.PRICE_BELOW_BAND, price=cmd.price, min_price=down)
+        if self._outside_band(cmd, m, o.side, cmd.price):
+            return None
         pos = m.positions.get((cmd.account, o.pside), Position())
         if o.reduce_only:
             # its room: the position less the other reduce-only orders on its side
@@ -1225,12 +1225,8 @@ class Exchange:
                 return self._reject(cmd, R.INVALID_PRICE, problem="no mark price yet for a market order")
             # risk checks use the assumed fill price; the book gets the band's protection price
             price = self._assumed_price(m, cmd.side)
-        elif m.mark is not None and cmd.kind == OrderKind.LIMIT and price > 0:
-            up, down = self._band(m)
-            if cmd.side == Side.BUY and price > up:
-                return self._reject(cmd, R.PRICE_ABOVE_BAND, price=price, max_price=up)
-            if cmd.side == Side.SELL and price < down:
-                return self._reject(cmd, R.PRICE_BELOW_BAND, price=price, min_price=down)
+        elif cmd.kind == OrderKind.LIMIT and price > 0 and self._outside_band(cmd, m, cmd.side, price):
+            return None
         pos = m.positions.get((cmd.account, cmd.position_side), Position())
         # in hedge mode a SELL on LONG (BUY on SHORT) closes: it behaves as reduce-only
         closing_only = cmd.reduce_only or (hedge and (cmd.position_side == LONG) != (cmd.side == Side.BUY))
@@ -1388,10 +1384,13 @@ class Exchange:
         units its fills' taker fees, and an isolated position's margins, each rounded up on its
         own, come to beyond their totals rounded once."""
         opposite, prices, left = 1 - cmd.side, [], qty
+        best = m.book.best_ask() if cmd.side == _BUY else m.book.best_bid()
+        if best is None or _beyond(cmd.side, best, limit):  # it trades nowhere: no walk
+            return (limit if rests else None), 0
         notional = fees = margin = margins = 0
         isolated = cmd.account in m.isolated
         for level, _, _ in self._levels(m, opposite):
-            if left <= 0 or (level > limit if cmd.side == _BUY else level < limit):
+            if left <= 0 or _beyond(cmd.side, level, limit):
                 break
             prices.append(level)
             for o in m.book.level_orders(opposite, level):
@@ -1846,6 +1845,20 @@ class Exchange:
                 ids.discard(order_id)
                 if not ids:
                     del m.reduce_only[(o.account, o.pside)]
+
+    def _outside_band(self, cmd, m: _Market, side: int, price: int) -> bool:
+        """Whether a limit price lies outside the PERCENT_PRICE band (after rejecting `cmd`);
+        no band before the first mark."""
+        if m.mark is None:
+            return False
+        up, down = self._band(m)
+        if side == Side.BUY and price > up:
+            self._reject(cmd, R.PRICE_ABOVE_BAND, price=price, max_price=up)
+            return True
+        if side == Side.SELL and price < down:
+            self._reject(cmd, R.PRICE_BELOW_BAND, price=price, min_price=down)
+            return True
+        return False
 
     def _band(self, m: _Market) -> tuple[int, int]:
         """PERCENT_PRICE band around mark in ticks: buy limit ≤ up, sell limit ≥ down (kept per

@@ -179,6 +179,11 @@ def fraction_out(x) -> str:
     return "" if x is None else f"{Decimal(x.numerator) / Decimal(x.denominator):.8f}"
 
 
+def decimal_out(x: Decimal | None) -> str:
+    """A Decimal as it is (already rounded for display); "" for None."""
+    return "" if x is None else str(x)
+
+
 def rate_out(rate: int) -> str:
     """A rate scaled by 1e8 as a decimal fraction ("0.01" for 1e6), exact."""
     return str(Decimal(rate) / 10**8)

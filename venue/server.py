@@ -407,10 +407,6 @@ def order_list_out(spec, gid: int, c: C.PlaceOrderList, live=None, status: str =
     return out
 
 
-def _decimal_out(x: Decimal | None) -> str:
-    return "" if x is None else str(x)
-
-
 def _trigger_order_fields(r) -> tuple[int, int, int]:
     """Side, trigger source and position side of a conditional-order or order-list request."""
     return (cv.enum_in(cv.SIDE_IN, r.side, "side", R.INVALID_SIDE),
@@ -867,8 +863,8 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
             funding_rate=cv.rate_out(preview["funding_rate"]),
             funding_payment=cv.money_out(spec, preview["funding_payment"]),
             next_funding_time_ns=preview["next_funding_ts"],
-            partial_liquidation_price=_decimal_out(preview["liquidation_band"][0]),
-            full_liquidation_price=_decimal_out(preview["liquidation_band"][1]))
+            partial_liquidation_price=cv.decimal_out(preview["liquidation_band"][0]),
+            full_liquidation_price=cv.decimal_out(preview["liquidation_band"][1]))
 
     async def _rail(self, request, context, make, response):
         account = self.venue.account(context)

@@ -594,6 +594,15 @@ class TestAmendOrder:
         self.amend(v, 1, first, "20400", "0.7")
         assert v.ex.markets[SYMBOL].orders[first].leaves == qty("0.7")
 
+    def test_no_band_before_the_first_mark(self):
+        """As for a new order: before any mark there is no PERCENT_PRICE band to check against."""
+        v = Venue()
+        v.deposit(1, 100_000)
+        v.order(1, Side.BUY, "0.1", "19000")
+        (oid,) = self.resting(v, 1)
+        self.amend(v, 1, oid, "19100", "0.1")
+        assert v.ex.markets[SYMBOL].book.best_bid() == px("19100")
+
     def test_a_post_only_order_may_not_be_moved_across(self, v):
         v.order(2, Side.SELL, "1", "20010")
         v.order(1, Side.BUY, "1", "19900", tif=TimeInForce.GTX)
