@@ -713,7 +713,7 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
             t = cv.enum_in(cv.LEG_IN, leg.type, f"{name}.type", R.INVALID_ORDER_TYPE)
             legs += [t, cv.price_in(spec, leg.trigger_price, 0, field=f"{name}.trigger_price", required=False),
                      cv.price_in(spec, leg.price, 0, field=f"{name}.price", required=False)]
-        trailing = legs[3] == LegType.TRAILING_STOP_MARKET
+        trailing = r.stop_loss.type == common_pb2.LEG_TYPE_TRAILING_STOP_MARKET
         callback = cv.rate_in(r.stop_loss.callback_rate, "stop_loss.callback_rate") if trailing else 0
         cv.client_order_id_in(r.client_order_id)
         template = C.PlaceOrderList(0, account, spec.symbol, kind, side, qty, entry, tif, *legs, source,
