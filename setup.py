@@ -32,6 +32,17 @@ EXTENSIONS = [
     Extension("perpsim.risk.margin_kernel", ["risk/margin_kernel.pyx"]),
 ]
 
+# Plain Python modules compiled as they are, beside a .pxd that fixes their classes' attribute
+# slots and the signatures their hot methods call each other by: the .py stays the source and,
+# imported as plain Python, the reference twin. Python semantics throughout (negative indexes,
+# floor division), annotations not read as C types, and None checked before attribute access.
+COMPILED_PY = [
+    Extension("perpsim.risk.units", ["risk/units.py"]),
+    Extension("perpsim.risk.positions", ["risk/positions.py"]),
+    Extension("perpsim.risk.ledger", ["risk/ledger.py"]),
+    Extension("perpsim.engine.exchange", ["engine/exchange.py"]),
+]
+
 DEBUG = os.environ.get("PERPSIM_DEBUG") == "1"
 
 
@@ -80,7 +91,9 @@ directives = {
     "cdivision": True,
     "linetrace": DEBUG,
 }
-for ext in EXTENSIONS:
+py_directives = {"language_level": 3, "annotation_typing": False, "nonecheck": True, "binding": True,
+                 "embedsignature": True, "linetrace": DEBUG}
+for ext in EXTENSIONS + COMPILED_PY:
     ext.extra_compile_args = ["-O2"] + (["-DCYTHON_TRACE=1"] if DEBUG else [])
 
 generate_protos()
@@ -98,6 +111,7 @@ setup(
     },
     ext_modules=cythonize(
         EXTENSIONS, include_path=[cython_include_dir()], compiler_directives=directives, annotate=DEBUG
-    ),
+    )
+    + cythonize(COMPILED_PY, include_path=[cython_include_dir()], compiler_directives=py_directives, annotate=DEBUG),
     zip_safe=False,
 )

@@ -31,6 +31,7 @@ positions), fees, rounding dust, and per market a "pnl" pool whose balance is al
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
 import heapq
 import math
@@ -206,6 +207,10 @@ def index_key(account: int, pside: int = 0) -> int:
     return account * 4 + pside
 
 
+def _trigger_indexes() -> dict[int, TriggerIndex]:
+    return {s: TriggerIndex() for s in TriggerSource}
+
+
 @dataclass
 class _Open:
     """An order live in a book, as the risk layer sees it."""
@@ -237,7 +242,7 @@ class _Market:
     isolated: set[int] = field(default_factory=set)
     # conditional orders: one trigger index per source, the orders, and the last price each
     # source was observed at (a source is only re-examined when its price moved)
-    triggers: dict[int, TriggerIndex] = field(default_factory=lambda: {s: TriggerIndex() for s in TriggerSource})
+    triggers: dict[int, TriggerIndex] = field(default_factory=_trigger_indexes)
     conditionals: dict[int, C.PlaceConditional] = field(default_factory=dict)
     conditionals_of: dict[int, set[int]] = field(default_factory=dict)  # per account: its conditional ids
     # resting reduce-only (and closing) order ids per (account, position side), so trimming
@@ -339,7 +344,11 @@ class _Market:
         if self.inverse:
             bp = self.bp(legs, wallet, other_upnl)
             return None if bp is None else bp.tick
-        solved = bankruptcy_tick(sum(p.lots for p in legs), sum(p.cost for p in legs), wallet + other_upnl, self.K)
+        lots = cost = 0
+        for p in legs:
+            lots += p.lots
+            cost += p.cost
+        solved = bankruptcy_tick(lots, cost, wallet + other_upnl, self.K)
         return None if solved is None else solved[1]
 
     def bp(self, legs, wallet: int, other_upnl: int = 0):
@@ -361,10 +370,16 @@ class _Market:
 
     def legs(self, account: int):
         """(pside, position) of the account in this market, in side order."""
+        yield from self.leg_list(account)
+
+    def leg_list(self, account: int) -> list[tuple[int, Position]]:
+        """`legs` as a list."""
+        found = []
         for pside in (BOTH, LONG, SHORT):
             p = self.positions.get((account, pside))
             if p is not None:
-                yield pside, p
+                found.append((pside, p))
+        return found
 
 
 class Exchange:
@@ -432,7 +447,21 @@ class Exchange:
 
     def apply(self, cmd: C.Command) -> list:
         """Apply one command; returns its events. A rejected command changes nothing except
-        the clock (time-driven work due at its timestamp still happens)."""
+        the clock (time-driven work due at its timestamp still happens).
+
+        The cyclic garbage collector is paused for the command: the engine makes no reference
+        cycles (reference counting frees all it drops: tests/scenarios/test_liquidation_tables.py),
+        while a shock's command allocates millions of events and each collection would re-scan
+        the venue's live objects for nothing."""
+        if not gc.isenabled():
+            return self._apply(cmd)
+        gc.disable()
+        try:
+            return self._apply(cmd)
+        finally:
+            gc.enable()
+
+    def _apply(self, cmd: C.Command) -> list:
         self._events = []
         if cmd.ts < self.ts:
             return [CommandRejected(type(cmd).__name__, getattr(cmd, "account", 0), R.STALE_TIMESTAMP,
@@ -543,7 +572,10 @@ class Exchange:
             return self._reject(cmd, R.POSITION_EXISTS, account=cmd.account)
         if any(m.book.open_orders(cmd.account) for m in self.markets.values()):
             return self._reject(cmd, R.OPEN_ORDERS_EXIST, account=cmd.account)
-        (self.hedge.add if cmd.hedge else self.hedge.discard)(cmd.account)
+        if cmd.hedge:
+            self.hedge.add(cmd.account)
+        else:
+            self.hedge.discard(cmd.account)
 
     def _AdjustIsolatedMargin(self, cmd: C.AdjustIsolatedMargin) -> None:
         if (m := self._market(cmd)) is None:
@@ -722,7 +754,11 @@ class Exchange:
         # only positions something closing rests against have anything to fit (fitting never
         # adds such orders, so the rest can be left out before sorting)
         markets = self.markets
-        for symbol, account, pside in sorted(k for k in moved if _has_exits(markets[k[0]], k[1], k[2])):
+        fitted = []
+        for k in moved:
+            if _has_exits(markets[k[0]], k[1], k[2]):
+                fitted.append(k)
+        for symbol, account, pside in sorted(fitted):
             m = markets[symbol]
             key = (account, pside)
             lots = m.positions[key].lots if key in m.positions else 0
@@ -1293,14 +1329,16 @@ class Exchange:
     def _iso_margin(self, m: _Market, account: int, pside: int) -> int:
         return self.ledger.balance(m.iso_holder(account, pside), m.asset)
 
-    def _cross(self, account: int, asset: str, skip: str | None = None):
+    def _cross(self, account: int, asset: str, skip: str | None = None) -> list[tuple[_Market, Position]]:
         """(market, position) of every cross position of the account settled in `asset`."""
+        found = []
         symbols = self._markets_of.get(account, ())
         for symbol in symbols if len(symbols) < 2 else sorted(symbols):  # market order: deterministic sums
             m = self.markets[symbol]
             if m.asset == asset and symbol != skip and account not in m.isolated and m.mark is not None:
-                for _, p in m.legs(account):
-                    yield m, p
+                for _, p in m.leg_list(account):
+                    found.append((m, p))
+        return found
 
     def _mm(self, m: _Market, p: Position) -> int:
         """Maintenance margin of one position per the profile (at mark for Binance, at the entry
@@ -1309,11 +1347,17 @@ class Exchange:
 
     def upnl(self, account: int, asset: str, skip: str | None = None) -> int:
         """Unrealized PnL (money units) of the account's cross positions in `asset`, at mark."""
-        return sum(m.upnl(p) for m, p in self._cross(account, asset, skip))
+        total = 0
+        for m, p in self._cross(account, asset, skip):
+            total += m.upnl(p)
+        return total
 
     def maintenance(self, account: int, asset: str, skip: str | None = None) -> int:
         """Maintenance margin of the account's cross positions (each rounded up)."""
-        return sum(self._mm(m, p) for m, p in self._cross(account, asset, skip))
+        total = 0
+        for m, p in self._cross(account, asset, skip):
+            total += self._mm(m, p)
+        return total
 
     def initial_margin(self, account: int, asset: str) -> int:
         """Initial margin held in the cross wallet: cross positions (at mark) and every open
@@ -1950,7 +1994,8 @@ class Exchange:
         if multi:
             self._touched.update(multi)
         if first:  # positions opened before the first mark had no liquidation price yet
-            self._touched.update(k[0] for k in m.positions)
+            for account, _ in m.positions:
+                self._touched.add(account)
         if self._adl_queue:
             self._adl_queue.clear()
         self._sweep_due = True
@@ -1973,10 +2018,12 @@ class Exchange:
         if account == IF_ACCOUNT or m.mark is None:
             return
         isolated = account in m.isolated
-        groups = [(pside, [p]) for pside, p in m.legs(account)] if isolated else \
-            [(BOTH, [p for _, p in m.legs(account)])]
+        found = m.leg_list(account)
+        groups = [(pside, [p]) for pside, p in found] if isolated else [(BOTH, [p for _, p in found])]
         for pside, legs in groups:
-            net = sum(p.lots for p in legs)
+            net = 0
+            for p in legs:
+                net += p.lots
             if not legs or net == 0:
                 continue  # a fully hedged pair has no price direction to be liquidated in
             solved = self._liq_tick(m, account, pside, legs)
@@ -2025,7 +2072,9 @@ class Exchange:
                 bybit = self.profile.liquidation_model is LiquidationModel.BYBIT
                 return m.table.liquidatable(balance, (p.lots,), (p.cost,), m.mark, m.K, bybit)
             return balance * RATE_SCALE <= self._mm_scaled(m, p)
-        mm = sum(self._mm_scaled(mk, p) for mk, p in self._cross(account, m.asset))
+        mm = 0
+        for mk, p in self._cross(account, m.asset):
+            mm += self._mm_scaled(mk, p)
         return self.margin_balance(account, m.asset) * RATE_SCALE <= mm
 
     def _sweep(self, m: _Market) -> bool:
@@ -2059,7 +2108,7 @@ class Exchange:
             if account in other.conditionals_of:
                 for cid in sorted(other.conditionals_of[account]):
                     self._drop_conditional(other, cid, "CANCELED", R.USER_IN_LIQUIDATION)
-        legs = [(pside, m.positions[(account, pside)])] if isolated else list(m.legs(account))
+        legs = [(pside, m.positions[(account, pside)])] if isolated else m.leg_list(account)
         wallet, other_upnl = self._collateral(m, account, pside)
         bp = m.bp_tick([p for _, p in legs], wallet, other_upnl)
         lo, hi = m.price_limits

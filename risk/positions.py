@@ -24,7 +24,7 @@ from fractions import Fraction
 from perpsim.risk.units import div_down, div_up
 
 
-@dataclass(slots=True)
+@dataclass
 class Position:
     """One position: signed lots and signed cost (ticks × lots)."""
 

@@ -10,7 +10,6 @@ import grpc
 import pytest
 
 from perpsim.clients.errors import PerpsimError
-from perpsim.engine.exchange import Exchange
 from perpsim.venue.app import make_exchange
 from perpsim.venue.recovery import recover
 from perpsim.venue.state import VenueState
@@ -18,20 +17,25 @@ from perpsim.venue.state import VenueState
 from .conftest import own_venue
 
 
-def test_a_command_that_raises_midway_is_undone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_command_that_raises_midway_is_undone(tmp_path: Path) -> None:
     with own_venue(tmp_path) as (running, cfg, trader):
         kept = trader.place_order("BTCUSDT", "buy", "0.001", "60000")
 
-        original = Exchange._book_events
-        armed = {"on": True}
+        market = running.venue.state.exchange.markets["BTCUSDT"]
+        book = market.book
 
-        def faulty(self, m, *args, **kwargs):
-            original(self, m, *args, **kwargs)  # the order is in the book and registered ...
-            if armed["on"]:
-                armed["on"] = False
+        class FaultyBook:
+            """The market's book, failing once right after it took an order in."""
+
+            def __getattr__(self, name):
+                return getattr(book, name)
+
+            def place(self, *args):
+                book.place(*args)  # the order is in the book ...
+                market.book = book
                 raise RuntimeError("injected fault")  # ... and then the core fails
 
-        monkeypatch.setattr(Exchange, "_book_events", faulty)
+        market.book = FaultyBook()
         with pytest.raises(PerpsimError) as failed:
             trader.place_order("BTCUSDT", "buy", "0.002", "60001")
         assert failed.value.status == grpc.StatusCode.INTERNAL

@@ -3,9 +3,14 @@
 After every step: conservation and pool identities (check_integrity); no account with a
 position is left under maintenance margin once the sweep has run; no negative wallet or
 isolated margin; and a second exchange fed the same commands gives the same events and hash.
+The second one is the plain-Python twin of the compiled exchange (perpsim.engine.twin), so
+the same steps prove the compiled build equal to its source run as Python.
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import event, settings
@@ -14,11 +19,13 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from perpsim.engine import commands as C
 from perpsim.engine.exchange import IF_ACCOUNT, Exchange
+from perpsim.engine.twin import is_compiled, pure_exchange
 from perpsim.model.enums import OrderKind, PositionSide, Side, TimeInForce
 from perpsim.model.markets import default_markets
 from perpsim.risk.brackets import Brackets, btcusdt_brackets
 
 U = 10**8
+PURE = pure_exchange()
 ACCOUNTS = st.integers(min_value=1, max_value=6)
 
 
@@ -28,9 +35,9 @@ class ExchangeMachine(RuleBasedStateMachine):
     SYMBOL, ASSET, SCALE = "BTCUSDT", "USDT", 1
     BRACKETS = btcusdt_brackets(U)
 
-    def make(self) -> Exchange:
-        return Exchange({self.SYMBOL: default_markets()[self.SYMBOL]}, {self.SYMBOL: self.BRACKETS},
-                        book_impl="cython", start_ts=1)
+    def make(self, impl=Exchange) -> Exchange:
+        return impl({self.SYMBOL: default_markets()[self.SYMBOL]}, {self.SYMBOL: self.BRACKETS},
+                    book_impl="cython", start_ts=1)
 
     def units(self, whole: int) -> int:
         return whole * U // self.SCALE
@@ -38,7 +45,7 @@ class ExchangeMachine(RuleBasedStateMachine):
     @initialize(isolated=st.sets(ACCOUNTS, max_size=3), hedge=st.sets(ACCOUNTS, max_size=2),
                 funds=st.lists(st.sampled_from([100, 1_000, 20_000]), min_size=6, max_size=6))
     def setup(self, isolated, hedge, funds) -> None:
-        self.a, self.b = self.make(), self.make()
+        self.a, self.b = self.make(), self.make(PURE.Exchange)
         self.ts, self.price = 1, 200_000  # ticks of 0.1: 20,000 USDT
         self.hedge = hedge
         self.send(C.SetIndexPrice(self.ts, self.SYMBOL, self.price))
@@ -161,3 +168,11 @@ for machine in (LongExchangeMachine, LongInverseExchangeMachine):
     machine.TestCase.settings = settings(max_examples=1_500, stateful_step_count=60, deadline=None)
 TestLongExchangeMachine = pytest.mark.slow(LongExchangeMachine.TestCase)
 TestLongInverseExchangeMachine = pytest.mark.slow(LongInverseExchangeMachine.TestCase)
+
+
+
+def test_the_machines_compare_the_compiled_exchange_with_its_source() -> None:
+    """The build compiles the exchange; its twin runs the very same file as Python."""
+    assert is_compiled()
+    assert PURE.__file__ == str(Path(sys.modules[Exchange.__module__].__file__).with_name("exchange.py"))
+    assert PURE.Exchange is not Exchange

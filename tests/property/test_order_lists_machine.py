@@ -9,9 +9,9 @@ trades; time moves so that GTD orders and lists expire.
 After every step, through every intermediate position of the step: account 3 is never short
 and never longer than it started, account 4 the mirror image, account 5 never short (its exits
 are reduce-only). And: check_integrity (conservation, pools, order and list indexes), the
-reference book twin gives the same events and state hash, no resting reduce-only order could
-open or flip a position, and the closing exits an entry armed sit against a position on the
-right side and no larger than it.
+plain-Python twin (the exchange's source run as Python, on the reference book) gives the same
+events and state hash, no resting reduce-only order could open or flip a position, and the
+closing exits an entry armed sit against a position on the right side and no larger than it.
 """
 
 from __future__ import annotations
@@ -24,11 +24,13 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from perpsim.engine import commands as C
 from perpsim.engine.events import ListEvent, PositionChanged
 from perpsim.engine.exchange import Exchange, _exit_side
+from perpsim.engine.twin import pure_exchange
 from perpsim.model.enums import ConditionalKind, LegType, ListKind, OrderKind, Side, TimeInForce, TriggerSource
 from perpsim.model.markets import default_markets
 from perpsim.risk.brackets import btcusdt_brackets
 
 U = 10**8
+PURE = pure_exchange()
 SYMBOL = "BTCUSDT"
 SEC = 10**9
 FREE = st.sampled_from([1, 2])
@@ -44,8 +46,10 @@ START = 100  # lots: accounts 3 and 4 start with 0.1 BTC, less than some of thei
 class OrderListMachine(RuleBasedStateMachine):
     @initialize()
     def setup(self) -> None:
-        self.a, self.b = (Exchange({SYMBOL: default_markets()[SYMBOL]}, {SYMBOL: btcusdt_brackets(U)},
-                                   book_impl=impl, start_ts=1) for impl in ("cython", "ref"))
+        # the compiled exchange on the Cython book against the plain-Python exchange on the reference book
+        self.a, self.b = (ex({SYMBOL: default_markets()[SYMBOL]}, {SYMBOL: btcusdt_brackets(U)},
+                             book_impl=impl, start_ts=1)
+                          for ex, impl in ((Exchange, "cython"), (PURE.Exchange, "ref")))
         self.ts, self.price = 1, 200_000
         self.send(C.SetIndexPrice(self.ts, SYMBOL, self.price))
         for account in range(1, 6):
