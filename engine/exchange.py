@@ -2140,6 +2140,10 @@ class Exchange:
                 taken = abs(rest)
             elif rest:
                 deleveraged = self._adl(m, account, leg_side, rest, bp_tick)
+                rest = self._lots(m, account, leg_side)
+                if rest:  # more than the opposite side can give up at this price: the fund holds it
+                    self._pair(m, IF_ACCOUNT, BOTH, account, leg_side, rest, bp_tick)
+                    taken = abs(rest)
             self._events.append(Liquidation(m.symbol, account, side, abs(lots), bp_tick, filled, taken, deleveraged))
             # 5. the liquidation fee on the liquidated amount, out of the collateral that is left
             holder, remaining = self._liquidation_fee(m, account, pside, abs(lots), bp_tick)
@@ -2207,7 +2211,10 @@ class Exchange:
             if cp == (account, pside) or p is None or (p.lots > 0) == (lots > 0):
                 queue.pop()
                 continue
-            q = min(abs(lots) - done, abs(p.lots))
+            q = self._adl_capacity(m, cp[0], cp[1], p, min(abs(lots) - done, abs(p.lots)), price)
+            if not q:
+                queue.pop()
+                continue
             signed = q if lots > 0 else -q
             # its orders in the book are canceled (Binance): lists with one there end; the others
             # follow the position (_fit_exits)
@@ -2219,6 +2226,25 @@ class Exchange:
             self._events.append(AutoDeleveraged(m.symbol, account, cp[0], q, price))
             done += q
         return done
+
+    def _adl_capacity(self, m: _Market, account: int, pside: int, p: Position, lots: int, price: int) -> int:
+        """How many of `lots` an ADL counterparty gives up at `price`: all of them, unless
+        closing them there realizes a loss beyond its collateral (isolated margin, or cross
+        wallet), which a mark that gapped past the bankruptcy price can do to a position opened
+        near the mark; then the most that leaves the collateral at or above zero."""
+        collateral = self._iso_margin(m, account, pside) if account in m.isolated else self.wallet(account, m.asset)
+        sign = -1 if p.lots > 0 else 1  # closing trades against the position
+
+        def loss(q: int) -> int:
+            return -m.fill(Position(p.lots, p.cost), sign * q, price)
+
+        if loss(lots) <= collateral:
+            return lots
+        lo, hi = 0, lots  # loss(lo) fits, loss(hi) does not (the loss grows with q)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if loss(mid) <= collateral else (lo, mid)
+        return lo
 
     def _offload(self, m: _Market) -> None:
         """The insurance fund unloads positions it took over into the book, within the band;

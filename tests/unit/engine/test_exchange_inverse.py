@@ -7,11 +7,12 @@ from fractions import Fraction
 import pytest
 
 from perpsim.engine import commands as C
-from perpsim.engine.events import Liquidation
+from perpsim.engine.events import AutoDeleveraged, Liquidation
 from perpsim.engine.exchange import Exchange
-from perpsim.model.enums import Side
+from perpsim.model.enums import OrderKind, Side, TimeInForce
 from perpsim.model.markets import default_markets
 from perpsim.risk.brackets import Brackets
+from perpsim.risk.positions import Position
 
 SAT = 10**8  # money units per BTC
 SYMBOL = "BTCUSD"
@@ -95,3 +96,40 @@ def test_funding_estimates_are_what_the_settlement_books(ex):
     wallets = {a: ex.wallet(a, "BTC") for a in (1, 2)}
     do(ex, C.AdvanceClock(ex.markets[SYMBOL].next_funding))
     assert {a: ex.wallet(a, "BTC") - wallets[a] for a in (1, 2)} == estimates
+
+
+def test_adl_never_takes_a_counterparty_below_zero_and_the_fund_holds_the_rest():
+    """Found by the exchange machine: a mark that gapped far past a short's bankruptcy price,
+    and one long to deleverage, opened near the mark. Closed at that price, all 100 lots would
+    realize a loss beyond the long's isolated margin; it gives up the 99 its margin carries and
+    the fund, empty, takes over the last lot at the same price."""
+    ex = Exchange({SYMBOL: SPEC}, {SYMBOL: BRACKETS}, start_ts=1)
+    do(ex, C.SetIndexPrice(1, SYMBOL, 200_000))
+    for account in (1, 2, 3):
+        do(ex, C.SetMarginMode(1, account, SYMBOL, isolated=True))
+        do(ex, C.Deposit(1, account, "BTC", 5_000_000))
+    # account 1 rests asks at the index as it rises (20x, then 10x) and buys at market after
+    # each: the first buy is refused for margin, the second trades 10 lots with its own first ask
+    for lev, lots, price in ((20, 100, 197_850), (10, 10, 219_060)):
+        do(ex, C.SetIndexPrice(1, SYMBOL, price))
+        do(ex, C.SetLeverage(1, 1, SYMBOL, lev))
+        do(ex, C.PlaceOrder(1, 1, SYMBOL, Side.SELL, lots, price))
+        do(ex, C.PlaceOrder(1, 1, SYMBOL, Side.BUY, lots, 0, kind=OrderKind.MARKET, tif=TimeInForce.IOC))
+    do(ex, C.SetIndexPrice(1, SYMBOL, 226_790))
+    for account in (2, 3):
+        do(ex, C.SetLeverage(1, account, SYMBOL, 100))
+    do(ex, C.PlaceOrder(1, 2, SYMBOL, Side.SELL, 500, 226_790))
+    # account 3's market buy sweeps account 1's stale asks: account 1 is short 100, bankrupt
+    events = do(ex, C.PlaceOrder(1, 3, SYMBOL, Side.BUY, 500, 0, kind=OrderKind.MARKET, tif=TimeInForce.IOC))
+
+    [liq] = [e for e in events if isinstance(e, Liquidation)]
+    [adl] = [e for e in events if isinstance(e, AutoDeleveraged)]
+    assert (liq.account, liq.bankruptcy_price, liq.filled, liq.deleveraged, liq.taken_by_insurance) == \
+        (1, 210_299, 0, 99, 1)
+    assert (adl.counterparty, adl.qty, adl.price) == (3, 99, 210_299)
+    p = ex.position(3, SYMBOL)
+    # what one more lot at 210,299 would have cost account 3 is more than the margin it has left
+    one_more = -ex.markets[SYMBOL].fill(Position(p.lots, p.cost), -1, 210_299)
+    assert 0 <= ex.isolated_margin(3, SYMBOL) < one_more
+    fund = ex.position(0, SYMBOL)
+    assert fund.lots == -1 and ex.ledger.insurance("BTC") >= 0
