@@ -14,10 +14,10 @@ cdef class _Open:
 
 cdef class _Market:
     cdef public object spec, book, K, tick, brackets, table, index, mark_state, funding_config, funding, imn
-    cdef public object liq, triggers, observed, mark, last, rate, next_funding, k_inv
+    cdef public object liq, triggers, observed, mark, last, rate, next_funding, k_inv, first_cap
     cdef public dict positions, orders, conditionals, conditionals_of, reduce_only, exit_conditionals
     cdef public dict lists, list_of, lists_of, order_value
-    cdef public set isolated
+    cdef public set isolated, hedge
     cdef public bint inverse
     cdef public object taker_fee, maker_fee, liquidation_fee, band_up, band_down, band, min_notional
     cdef public str symbol, asset, iso_name
@@ -50,6 +50,7 @@ cdef class Exchange:
     @cython.locals(m=_Market)
     cpdef void _settle(self) except *
     cpdef void _move(self, str asset, object source, object dest, object amount, str cause) except *
+    @cython.locals(kind=str)
     cpdef void _booked(self, tuple holder, str asset, object delta, object after, str cause) except *
     @cython.locals(p=Position)
     cpdef object _trade(self, _Market m, object account, object pside, object qty, object price)

@@ -118,11 +118,21 @@ _NEVER_STALE = 1 << 62
 CALLBACK_MIN, CALLBACK_MAX, TRIGGER_PROTECT = 100_000, 10_000_000, 5_000_000
 #: Book levels read for an impact price; deeper than any impact notional needs in practice.
 _IMPACT_LEVELS = 1_000
+#: Builds an event from a tuple of all its fields, skipping the NamedTuple's Python-level
+#: __new__: the per-fill and per-liquidation events are most of what a cascade allocates.
+_new = tuple.__new__
 _HANDLERS: dict[type, object] = {}  # command type -> Exchange method, filled on first use
 # book event kinds and sides as plain ints, for the per-fill loop
 _ACCEPTED, _FILL, _CANCELED, _EXPIRED, _AMENDED = (int(k) for k in (
     EventKind.ACCEPTED, EventKind.FILL, EventKind.CANCELED, EventKind.EXPIRED, EventKind.AMENDED))
 _BUY = int(Side.BUY)
+# Enum members bound once as module names: on Python 3.11 reading one off its class goes
+# through EnumType.__getattr__'s slot hook, a few hundred instructions on every hot-path use.
+_SIDE_BUY, _SIDE_SELL = Side.BUY, Side.SELL
+_MARKET, _LIMIT = OrderKind.MARKET, OrderKind.LIMIT
+_IOC, _FOK, _GTC, _GTD = TimeInForce.IOC, TimeInForce.FOK, TimeInForce.GTC, TimeInForce.GTD
+_NO_STP, _BYBIT, _AT_OR_BELOW = StpMode.NONE, LiquidationModel.BYBIT, Trigger.AT_OR_BELOW
+_EV_CANCELED = EventKind.CANCELED
 
 
 #: The conditional order kind of each conditional leg type of an order list.
@@ -134,7 +144,7 @@ _LEG_KIND = {LegType.STOP_MARKET: ConditionalKind.STOP_MARKET, LegType.STOP_LIMI
 _LEG_TYPES = ({LegType.NONE, LegType.LIMIT, LegType.TAKE_PROFIT_MARKET, LegType.TAKE_PROFIT_LIMIT},
               {LegType.NONE, LegType.STOP_MARKET, LegType.STOP_LIMIT, LegType.TRAILING_STOP_MARKET})
 #: Why an order left the book, as an order list's cause.
-_GONE = {EventKind.CANCELED: "canceled", ExpireCause.GTD: "expired", ExpireCause.UNFILLED: "unfilled",
+_GONE = {_EV_CANCELED: "canceled", ExpireCause.GTD: "expired", ExpireCause.UNFILLED: "unfilled",
          ExpireCause.SELF_TRADE: "self_trade"}
 
 
@@ -151,7 +161,7 @@ def _exit_side(c: C.PlaceOrderList) -> int:
 def _closing(c: C.PlaceConditional) -> bool:
     """True if a conditional order only closes its position: reduce-only, close-position, or
     in hedge mode a SELL on LONG / BUY on SHORT."""
-    hedge_close = c.position_side != BOTH and (c.position_side == LONG) != (c.side == Side.BUY)
+    hedge_close = c.position_side != BOTH and (c.position_side == LONG) != (c.side == _SIDE_BUY)
     return c.reduce_only or c.close_position or hedge_close
 
 
@@ -240,6 +250,9 @@ class _Market:
     positions: dict[tuple[int, int], Position] = field(default_factory=dict)
     orders: dict[int, _Open] = field(default_factory=dict)
     isolated: set[int] = field(default_factory=set)
+    # the accounts in hedge mode (the exchange's own set): they hold LONG and SHORT positions,
+    # every other account only BOTH (an order's position side must match the account's mode)
+    hedge: set[int] = field(default_factory=set)
     # conditional orders: one trigger index per source, the orders, and the last price each
     # source was observed at (a source is only re-examined when its price moved)
     triggers: dict[int, TriggerIndex] = field(default_factory=_trigger_indexes)
@@ -278,6 +291,7 @@ class _Market:
     symbol: str = field(init=False)
     asset: str = field(init=False)  # the settlement asset
     price_limits: tuple[int, int] = field(init=False)  # (min, max) price in ticks
+    first_cap: int = field(init=False)  # the first bracket's cap (money units): no partial liquidation below
     pnl_pool: tuple[str, int] = field(init=False)  # the ledger holder realized PnL is paid from
     iso_name: str = field(init=False)  # the ledger name of the market's isolated margins
 
@@ -290,6 +304,7 @@ class _Market:
         self.min_notional = 0 if self.inverse else self.spec.money_to_units(self.spec.min_notional)
         self.symbol, self.asset = self.spec.symbol, self.spec.settle
         self.price_limits = self.spec.book_limits()[:2]
+        self.first_cap = self.brackets.for_notional(0).cap
         self.pnl_pool, self.iso_name = ("pnl:" + self.symbol, 0), "iso:" + self.symbol
 
     def value(self, lots: int, price: int) -> int | Fraction:
@@ -311,7 +326,7 @@ class _Market:
         """Unrealized PnL at mark, money units; inverse rounds toward -infinity."""
         if self.inverse:
             return math.floor(p.cost - Fraction(p.lots) * self.k_inv / self.mark)
-        return M.upnl(p.lots, p.cost, self.mark, self.K)
+        return (self.mark * p.lots - p.cost) * self.K  # risk.margin.upnl, inlined for the compiled build
 
     def fill(self, p: Position, qty: int, price: int) -> int:
         """Apply a signed fill to a position; its realized PnL in money units (rounded down)."""
@@ -366,7 +381,9 @@ class _Market:
     def holds(self, account: int) -> bool:
         """Whether the account has a position in this market."""
         positions = self.positions
-        return (account, BOTH) in positions or (account, LONG) in positions or (account, SHORT) in positions
+        if account in self.hedge:
+            return (account, LONG) in positions or (account, SHORT) in positions
+        return (account, BOTH) in positions
 
     def legs(self, account: int):
         """(pside, position) of the account in this market, in side order."""
@@ -374,8 +391,11 @@ class _Market:
 
     def leg_list(self, account: int) -> list[tuple[int, Position]]:
         """`legs` as a list."""
+        if account not in self.hedge:
+            p = self.positions.get((account, BOTH))
+            return [] if p is None else [(BOTH, p)]
         found = []
-        for pside in (BOTH, LONG, SHORT):
+        for pside in (LONG, SHORT):
             p = self.positions.get((account, pside))
             if p is not None:
                 found.append((pside, p))
@@ -421,6 +441,8 @@ class Exchange:
         self.ledger = Ledger()
         self.leverage: dict[tuple[int, str], int] = {}
         self.hedge: set[int] = set()
+        for m in self.markets.values():
+            m.hedge = self.hedge  # one set: a market looks up only the position sides a mode allows
         self.funding_history: list[tuple[int, FundingSettled]] = []
         self.insurance_history: list[tuple[int, InsuranceFundChanged]] = []
         self.ts = start_ts
@@ -623,7 +645,7 @@ class Exchange:
             return None
         if cmd.account <= 0:
             return self._reject(cmd, R.UNKNOWN_ACCOUNT, account=cmd.account)
-        if cmd.side not in (Side.BUY, Side.SELL):
+        if cmd.side not in (_SIDE_BUY, _SIDE_SELL):
             return self._reject(cmd, R.INVALID_SIDE, side=cmd.side)
         hedge = cmd.account in self.hedge
         if (cmd.position_side == BOTH) == hedge or cmd.position_side not in (BOTH, LONG, SHORT):
@@ -646,7 +668,7 @@ class Exchange:
             return self._reject(cmd, R.QUANTITY_TOO_LARGE, qty=cmd.qty)
         if not market_kind and not lo <= cmd.price <= hi:
             return self._reject(cmd, R.INVALID_PRICE, price=cmd.price)
-        if (cmd.tif == TimeInForce.GTD) != bool(cmd.expire_ts) or (cmd.expire_ts and cmd.expire_ts <= cmd.ts):
+        if (cmd.tif == _GTD) != bool(cmd.expire_ts) or (cmd.expire_ts and cmd.expire_ts <= cmd.ts):
             return self._reject(cmd, R.INVALID_GTD_TIME, tif=cmd.tif, expire_ts=cmd.expire_ts, ts=cmd.ts)
         now = self._source_price(m, cmd.source)
         if now is None:
@@ -762,7 +784,7 @@ class Exchange:
             m = markets[symbol]
             key = (account, pside)
             lots = m.positions[key].lots if key in m.positions else 0
-            closing = Side.SELL if lots > 0 else Side.BUY
+            closing = _SIDE_SELL if lots > 0 else _SIDE_BUY
             self._fit_exits(m, account, pside, lots, closing)
             for oid in self._reduce_only_ids(m, account, pside):
                 if not lots or m.orders[oid].side != closing:
@@ -851,16 +873,16 @@ class Exchange:
         qty = c.qty
         if c.close_position:
             pos = m.positions.get((c.account, c.position_side), Position())
-            qty = abs(pos.closing_qty((1 if c.side == Side.BUY else -1) * abs(pos.lots)))
+            qty = abs(pos.closing_qty((1 if c.side == _SIDE_BUY else -1) * abs(pos.lots)))
         market = c.kind in (ConditionalKind.STOP_MARKET, ConditionalKind.TAKE_PROFIT_MARKET,
                             ConditionalKind.TRAILING_STOP_MARKET)
         if qty == 0:
             oid, reason = 0, int(R.REDUCE_ONLY_REJECTED)
         else:
-            gtd = not market and c.tif == TimeInForce.GTD
+            gtd = not market and c.tif == _GTD
             oid, reason = self._place_for(m, cid, C.PlaceOrder(
                 self.ts, c.account, c.symbol, c.side, qty, 0 if market else c.price,
-                OrderKind.MARKET if market else OrderKind.LIMIT, TimeInForce.IOC if market else c.tif, StpMode.NONE,
+                _MARKET if market else _LIMIT, _IOC if market else c.tif, _NO_STP,
                 # hedge mode closes through the position side, never reduce_only
                 (c.reduce_only or c.close_position) and c.account not in self.hedge, c.expire_ts if gtd else 0,
                 c.position_side, c.client_order_id))
@@ -904,10 +926,10 @@ class Exchange:
         entry = cmd.kind != ListKind.OCO
         if entry and cmd.entry_price and not lo <= cmd.entry_price <= hi:
             return self._reject(cmd, R.INVALID_PRICE, entry_price=cmd.entry_price)
-        if not entry and (cmd.entry_price or cmd.entry_tif != TimeInForce.GTC):
+        if not entry and (cmd.entry_price or cmd.entry_tif != _GTC):
             return self._reject(cmd, R.INVALID_VALUE, problem="an OCO list has no entry order")
-        if ((cmd.expire_ts and (cmd.expire_ts <= cmd.ts or cmd.entry_tif not in (TimeInForce.GTC, TimeInForce.GTD)))
-                or (not cmd.expire_ts and cmd.entry_tif == TimeInForce.GTD)):
+        if ((cmd.expire_ts and (cmd.expire_ts <= cmd.ts or cmd.entry_tif not in (_GTC, _GTD)))
+                or (not cmd.expire_ts and cmd.entry_tif == _GTD)):
             return self._reject(cmd, R.INVALID_GTD_TIME, expire_ts=cmd.expire_ts, entry_tif=cmd.entry_tif)
         trailing = cmd.sl_type == LegType.TRAILING_STOP_MARKET
         if (not CALLBACK_MIN <= cmd.sl_callback_rate <= CALLBACK_MAX) if trailing else cmd.sl_callback_rate:
@@ -954,11 +976,11 @@ class Exchange:
             g.entry = self.next_order_id
             m.list_of[g.entry] = gid
             self._events.append(ListEvent(m.symbol, gid, cmd.account, "NEW", order_id=g.entry))
-            gtd = TimeInForce.GTD if cmd.expire_ts else cmd.entry_tif
+            gtd = _GTD if cmd.expire_ts else cmd.entry_tif
             _, reason = self._place_for(m, gid, C.PlaceOrder(
                 self.ts, cmd.account, cmd.symbol, cmd.side, cmd.qty, cmd.entry_price,
-                OrderKind.LIMIT if cmd.entry_price else OrderKind.MARKET,
-                gtd if cmd.entry_price else TimeInForce.IOC, StpMode.NONE, False,
+                _LIMIT if cmd.entry_price else _MARKET,
+                gtd if cmd.entry_price else _IOC, _NO_STP, False,
                 cmd.expire_ts if cmd.entry_price else 0, cmd.position_side, cmd.client_order_id))
         else:
             self._events.append(ListEvent(m.symbol, gid, cmd.account, "NEW", qty=cmd.qty))
@@ -1075,7 +1097,7 @@ class Exchange:
         """Place leg i (0 take-profit, 1 stop-loss) for qty lots; 0 or the RejectReason. A
         conditional leg whose trigger the source has already crossed fires at once."""
         c, (t, trigger, price) = g.cmd, _legs(g.cmd)[i]
-        side, tif = _exit_side(c), TimeInForce.GTD if c.expire_ts else TimeInForce.GTC
+        side, tif = _exit_side(c), _GTD if c.expire_ts else _GTC
         reduce_only = (c.reduce_only or c.kind == ListKind.BRACKET) and c.account not in self.hedge
         now = self._source_price(m, c.source)
         if t == LegType.TRAILING_STOP_MARKET and now is None:
@@ -1084,7 +1106,7 @@ class Exchange:
         m.list_of[lid] = gid
         if t == LegType.LIMIT:
             _, reason = self._place_for(m, gid, C.PlaceOrder(self.ts, c.account, c.symbol, side, qty, price,
-                                                             OrderKind.LIMIT, tif, StpMode.NONE, reduce_only,
+                                                             _LIMIT, tif, _NO_STP, reduce_only,
                                                              c.expire_ts, c.position_side))
             if reason:
                 del m.list_of[lid]
@@ -1179,7 +1201,7 @@ class Exchange:
             c = g.cmd if g is not None else None
             if c is None or c.position_side != pside or g.armed == g.closed or not (
                     (c.reduce_only or c.kind == ListKind.BRACKET) if pside == BOTH
-                    else (pside == LONG) != (_exit_side(c) == Side.BUY)):
+                    else (pside == LONG) != (_exit_side(c) == _SIDE_BUY)):
                 continue
             if not lots or _exit_side(c) != closing:
                 self._end_list(m, gid, "CANCELED", "position_closed")
@@ -1221,7 +1243,7 @@ class Exchange:
             # margin as for the order placed anew, against what is available without the old one
             lev, value = self._lev(cmd.account, m), m.order_value.get(cmd.account, 0)
             freed = self._orders_margin(m, value, lev) - self._orders_margin(m, value - m.value(o.leaves, o.price), lev)
-            sign = 1 if o.side == Side.BUY else -1
+            sign = 1 if o.side == _SIDE_BUY else -1
             opening = cmd.qty - abs(pos.closing_qty(sign * cmd.qty))
             if opening > 0:
                 order = C.PlaceOrder(cmd.ts, cmd.account, cmd.symbol, o.side, cmd.qty, cmd.price,
@@ -1254,24 +1276,24 @@ class Exchange:
         hedge = cmd.account in self.hedge
         if hedge and cmd.reduce_only:  # Binance: reduceOnly cannot be sent in hedge mode
             return self._reject(cmd, R.REDUCE_ONLY_REJECTED, problem="reduce_only is not used in hedge mode")
-        spec, sign = m.spec, 1 if cmd.side == Side.BUY else -1
+        spec, sign = m.spec, 1 if cmd.side == _SIDE_BUY else -1
         price = cmd.price
-        if cmd.kind == OrderKind.MARKET:
+        if cmd.kind == _MARKET:
             if m.mark is None:
                 return self._reject(cmd, R.INVALID_PRICE, problem="no mark price yet for a market order")
             # risk checks use the assumed fill price; the book gets the band's protection price
             price = self._assumed_price(m, cmd.side)
-        elif cmd.kind == OrderKind.LIMIT and price > 0 and self._outside_band(cmd, m, cmd.side, price):
+        elif cmd.kind == _LIMIT and price > 0 and self._outside_band(cmd, m, cmd.side, price):
             return None
         pos = m.positions.get((cmd.account, cmd.position_side), Position())
         # in hedge mode a SELL on LONG (BUY on SHORT) closes: it behaves as reduce-only
-        closing_only = cmd.reduce_only or (hedge and (cmd.position_side == LONG) != (cmd.side == Side.BUY))
+        closing_only = cmd.reduce_only or (hedge and (cmd.position_side == LONG) != (cmd.side == _SIDE_BUY))
         qty = cmd.qty
         if closing_only:
             # room left by the position and the reduce-only orders already resting against it
             resting = self._reduce_only_resting(m, cmd.account, cmd.position_side, cmd.side)
             closable = abs(pos.closing_qty(sign * qty))
-            if cmd.kind == OrderKind.MARKET and resting + closable > abs(pos.lots):
+            if cmd.kind == _MARKET and resting + closable > abs(pos.lots):
                 # a reduce-only market order knocks resting reduce-only orders out (Binance)
                 self._knock_out(m, cmd.account, cmd.position_side, cmd.side, resting + closable - abs(pos.lots))
                 resting = abs(pos.lots) - closable
@@ -1280,7 +1302,7 @@ class Exchange:
                 return self._reject(cmd, R.REDUCE_ONLY_REJECTED, position=pos.lots, resting_reduce_only=resting)
             qty = closable  # never increases or flips the position
         else:
-            ref_price = m.mark if cmd.kind == OrderKind.MARKET else price
+            ref_price = m.mark if cmd.kind == _MARKET else price
             if m.inverse:  # the minimum is a face value in the quote currency (USD)
                 face = qty * spec.lot_size * spec.contract_size
                 if face < spec.min_notional:
@@ -1307,7 +1329,7 @@ class Exchange:
                 if cost > avail:
                     return self._reject(cmd, R.MARGIN_INSUFFICIENT, required=cost, available=avail)
         oid = self.next_order_id
-        limit = self._protection(m, cmd.side) if cmd.kind == OrderKind.MARKET else price
+        limit = self._protection(m, cmd.side) if cmd.kind == _MARKET else price
         if m.book.place(oid, cmd.account, cmd.side, cmd.kind, limit, qty, cmd.tif, cmd.stp,
                         cmd.expire_ts, self.ts) == 0:
             self.next_order_id += 1
@@ -1391,7 +1413,7 @@ class Exchange:
         if not m.inverse:
             return M.cost_to_open(Side(side), qty, price, m.mark, lev, m.K, model=self.profile.cost_model,
                                   last=m.last or m.mark).total
-        direction = 1 if side == Side.BUY else -1
+        direction = 1 if side == _SIDE_BUY else -1
         # a long bought above mark is down value(mark) - value(price) coins (value falls as price rises)
         loss = max(0, direction * (m.value(qty, m.mark) - m.value(qty, price)))
         return M.initial_margin(m.value(qty, price), lev) + math.ceil(loss)
@@ -1408,8 +1430,8 @@ class Exchange:
         rounds its fee (and an isolated position's margin) up on its own, so what that rounds
         beyond the total rounded once is added (`_sweep_bound`). So what an accepted order takes
         from the book never leaves the wallet short of the margin and fees it moves."""
-        limit = self._protection(m, cmd.side) if cmd.kind == OrderKind.MARKET else price
-        rests = cmd.kind == OrderKind.LIMIT and cmd.tif not in (TimeInForce.IOC, TimeInForce.FOK)
+        limit = self._protection(m, cmd.side) if cmd.kind == _MARKET else price
+        rests = cmd.kind == _LIMIT and cmd.tif not in (_IOC, _FOK)
         worst, rounding = self._sweep_bound(m, cmd, qty, qty - opening, limit, rests, lev)
         # the worse price for the account: the higher notional (linear), the lower price (inverse)
         at = price if worst is None else (min(price, worst) if m.inverse else max(price, worst))
@@ -1531,8 +1553,8 @@ class Exchange:
         m = self.markets[cmd.symbol]
         if m.mark is None:
             raise ValueError("no mark price yet")
-        price = cmd.price if cmd.kind == OrderKind.LIMIT else self._assumed_price(m, cmd.side)
-        sign = 1 if cmd.side == Side.BUY else -1
+        price = cmd.price if cmd.kind == _LIMIT else self._assumed_price(m, cmd.side)
+        sign = 1 if cmd.side == _SIDE_BUY else -1
         pos = m.positions.get((cmd.account, cmd.position_side), Position())
         after = Position(pos.lots, pos.cost)
         opening = cmd.qty - abs(pos.closing_qty(sign * cmd.qty))
@@ -1701,9 +1723,13 @@ class Exchange:
             if ro != m.reduce_only or of != m.conditionals_of:
                 raise AssertionError(f"{m.symbol}: reduce-only or conditional-order index is stale")
             self._check_lists(m)
-            for (account, _), p in m.positions.items():
+            if m.hedge is not self.hedge:
+                raise AssertionError(f"{m.symbol}: the market's hedge-mode set is not the exchange's")
+            for (account, pside), p in m.positions.items():
                 if p.lots == 0 or m.symbol not in self._markets_of.get(account, ()):
                     raise AssertionError(f"{m.symbol}: position record of {account} is stale")
+                if (pside != BOTH) != (account in self.hedge):
+                    raise AssertionError(f"{m.symbol}: account {account} holds a {pside} position in the other mode")
             for key, _, _ in m.liq.entries():
                 account, pside = divmod(key, 4)
                 if not m.holds(account) or (account in m.isolated and (account, pside) not in m.positions):
@@ -1762,9 +1788,9 @@ class Exchange:
         kind = holder[0]
         if kind == "wallet":
             self._touched.add(holder[1])
-            self._events.append(BalanceChanged(holder[1], asset, delta, after, cause))
-        elif holder == INSURANCE:
-            e = InsuranceFundChanged(asset, delta, after, cause)
+            self._events.append(_new(BalanceChanged, (holder[1], asset, delta, after, cause)))
+        elif kind == "insurance":  # INSURANCE
+            e = _new(InsuranceFundChanged, (asset, delta, after, cause))
             self._events.append(e)
             self.insurance_history.append((self.ts, e))
         elif kind.startswith("iso:"):
@@ -1806,8 +1832,10 @@ class Exchange:
         if p.lots == 0:
             del m.positions[key]
             if not m.holds(account):  # its last position here: out of the market's indexes
-                for ps in (BOTH, LONG, SHORT):
-                    m.liq.remove(index_key(account, ps))
+                m.liq.remove(account * 4)  # index_key(account, BOTH) = account * 4 + BOTH
+                if account in self.hedge:
+                    m.liq.remove(account * 4 + LONG)
+                    m.liq.remove(account * 4 + SHORT)
                 symbols = self._markets_of[account]
                 symbols.discard(m.symbol)
                 self._multi[m.symbol].discard(account)
@@ -1815,7 +1843,7 @@ class Exchange:
                     self._multi[next(iter(symbols))].discard(account)
                 if not symbols:
                     del self._markets_of[account]
-        self._events.append(PositionChanged(m.symbol, account, p.lots, p.cost))
+        self._events.append(_new(PositionChanged, (m.symbol, account, p.lots, p.cost)))
         return p.cost - cost_before + realized
 
     def _pair(self, m: _Market, a: int, a_side: int, b: int, b_side: int, qty: int, price: int) -> None:
@@ -1834,7 +1862,7 @@ class Exchange:
         spec = m.spec
         done: list[int] = []
         for e in m.book.events():
-            self._events.append(OrderEvent(spec.symbol, e, liquidation))
+            self._events.append(_new(OrderEvent, (spec.symbol, e, liquidation)))
             kind = e.kind
             if kind == _ACCEPTED:
                 # a forced order is an IOC: it never rests, so it reserves no reduce-only room
@@ -1869,7 +1897,7 @@ class Exchange:
                 self._order_leaves(m, e.order_id, 0)
                 self._forget_order(m, e.order_id)
                 if e.order_id in m.list_of:
-                    cause = _GONE[EventKind.CANCELED if e.kind == EventKind.CANCELED else e.reason]
+                    cause = _GONE[_EV_CANCELED if e.kind == _EV_CANCELED else e.reason]
                     self._notes.append(_Note(m.symbol, e.order_id, "gone", cause=cause))
             elif kind == _AMENDED:
                 o = m.orders.get(e.order_id)
@@ -1896,10 +1924,10 @@ class Exchange:
         if m.mark is None:
             return False
         up, down = self._band(m)
-        if side == Side.BUY and price > up:
+        if side == _SIDE_BUY and price > up:
             self._reject(cmd, R.PRICE_ABOVE_BAND, price=price, max_price=up)
             return True
-        if side == Side.SELL and price < down:
+        if side == _SIDE_SELL and price < down:
             self._reject(cmd, R.PRICE_BELOW_BAND, price=price, min_price=down)
             return True
         return False
@@ -1918,7 +1946,7 @@ class Exchange:
     def _assumed_price(self, m: _Market, side: int) -> int:
         """The price a market order's margin is computed at (Binance): a buy at Ask1 × 1.0005
         (rounded up), a sell at max(Bid1, mark); the mark where that side of the book is empty."""
-        if side == Side.BUY:
+        if side == _SIDE_BUY:
             ask = m.book.best_ask()
             return m.mark if ask is None else div_up(ask * 10_005, 10_000)
         bid = m.book.best_bid()
@@ -1926,7 +1954,7 @@ class Exchange:
 
     def _protection(self, m: _Market, side: int) -> int:
         up, down = self._band(m)
-        return up if side == Side.BUY else down
+        return up if side == _SIDE_BUY else down
 
     # ================================================================== internals: time and prices
 
@@ -1947,7 +1975,7 @@ class Exchange:
             m.next_funding = m.funding.open_interval_end
 
     def _premium(self, m: _Market) -> int:
-        levels = ([(p, q) for p, q, _ in m.book.depth(s, _IMPACT_LEVELS)] for s in (Side.BUY, Side.SELL))
+        levels = ([(p, q) for p, q, _ in m.book.depth(s, _IMPACT_LEVELS)] for s in (_SIDE_BUY, _SIDE_SELL))
         if m.inverse:  # the impact size is a face value: so many contracts
             face = m.spec.lot_size * m.spec.contract_size
             lots = math.ceil(Fraction(m.imn, 10**m.spec.settle_decimals) / Fraction(face))
@@ -2013,8 +2041,9 @@ class Exchange:
         each isolated position on its own, the cross legs of the account together."""
         key = account * 4  # index_key(account, pside) = key + pside
         m.liq.remove(key)
-        m.liq.remove(key + LONG)
-        m.liq.remove(key + SHORT)
+        if account in self.hedge:  # only hedge accounts have per-side (isolated) entries
+            m.liq.remove(key + LONG)
+            m.liq.remove(key + SHORT)
         if account == IF_ACCOUNT or m.mark is None:
             return
         isolated = account in m.isolated
@@ -2040,19 +2069,19 @@ class Exchange:
         the margin kernel's integers on linear markets, the exact price rounded on inverse ones."""
         if m.inverse:
             lp = self.liquidation_price(account, m.symbol, pside)
-            return None if lp is None else (1 if lp.trigger is Trigger.AT_OR_BELOW else -1, lp.tick)
+            return None if lp is None else (1 if lp.trigger is _AT_OR_BELOW else -1, lp.tick)
         if account in m.isolated:
             base = self._iso_margin(m, account, pside)
         else:
             base = self.wallet(account, m.asset)
             if len(self._markets_of[account]) > 1:  # the other markets' legs, held fixed
                 base += self.upnl(account, m.asset, skip=m.symbol) - self.maintenance(account, m.asset, skip=m.symbol)
-        bybit = self.profile.liquidation_model is LiquidationModel.BYBIT
+        bybit = self.profile.liquidation_model is _BYBIT
         return m.table.liq_tick([p.lots for p in legs], [p.cost for p in legs], base, m.K, bybit)
 
     def _mm_scaled(self, m: _Market, p: Position):
         """The exact maintenance margin × RATE_SCALE: an int on linear markets (no Fraction)."""
-        bybit = self.profile.liquidation_model is LiquidationModel.BYBIT and not m.inverse
+        bybit = self.profile.liquidation_model is _BYBIT and not m.inverse
         notional = m.entry_value(p) if bybit else m.value(p.lots, m.mark)
         if not m.inverse:
             return m.table.maint_scaled(notional)
@@ -2069,13 +2098,14 @@ class Exchange:
                 return False
             balance = self._iso_margin(m, account, pside) + m.upnl(p)
             if not m.inverse:  # the margin kernel's exact integer check
-                bybit = self.profile.liquidation_model is LiquidationModel.BYBIT
+                bybit = self.profile.liquidation_model is _BYBIT
                 return m.table.liquidatable(balance, (p.lots,), (p.cost,), m.mark, m.K, bybit)
             return balance * RATE_SCALE <= self._mm_scaled(m, p)
-        mm = 0
+        mm = upnl = 0  # one pass over the cross legs for both sides of the comparison
         for mk, p in self._cross(account, m.asset):
             mm += self._mm_scaled(mk, p)
-        return self.margin_balance(account, m.asset) * RATE_SCALE <= mm
+            upnl += mk.upnl(p)
+        return (self.wallet(account, m.asset) + upnl) * RATE_SCALE <= mm
 
     def _sweep(self, m: _Market) -> bool:
         """Liquidate what the index says may be under water and really is; True if any."""
@@ -2101,7 +2131,8 @@ class Exchange:
             self._liquidating.add((m.symbol, account, pside))
         # 1. cancel open and conditional orders: every market for cross, this one for isolated
         for other in (m,) if isolated else self.markets.values():
-            self._end_lists_of(other, account, "liquidation", R.USER_IN_LIQUIDATION)
+            if account in other.lists_of:
+                self._end_lists_of(other, account, "liquidation", R.USER_IN_LIQUIDATION)
             if other.book.open_orders(account):
                 other.book.cancel_all(account, self.ts)
                 self._book_events(other)
@@ -2115,11 +2146,12 @@ class Exchange:
         bp_tick = min(max(bp if bp is not None else m.mark, lo), hi)
         for leg_side, p in legs:
             lots = p.lots
-            side = Side.SELL if lots > 0 else Side.BUY
+            side = _SIDE_SELL if lots > 0 else _SIDE_BUY
             # 2. partial: one IOC down to the next-lower bracket; its fee is charged, and if the
             #    account is then margin compliant the rest stays open (spec 4.2 steps 3-4)
-            tier = m.brackets.for_notional(m.value(lots, m.mark))
-            if tier.number > 1:
+            notional = m.value(lots, m.mark)
+            if notional > m.first_cap:  # beyond the first bracket (most are not: no lookup)
+                tier = m.brackets.for_notional(notional)
                 # lots whose notional at mark fits the lower bracket
                 keep = tier.floor * m.mark // m.k_inv if m.inverse else tier.floor // (m.mark * m.K)
                 self._force(m, account, leg_side, side, abs(lots) - keep, bp_tick)
@@ -2144,7 +2176,8 @@ class Exchange:
                 if rest:  # more than the opposite side can give up at this price: the fund holds it
                     self._pair(m, IF_ACCOUNT, BOTH, account, leg_side, rest, bp_tick)
                     taken = abs(rest)
-            self._events.append(Liquidation(m.symbol, account, side, abs(lots), bp_tick, filled, taken, deleveraged))
+            notice = (m.symbol, account, side, abs(lots), bp_tick, filled, taken, deleveraged)
+            self._events.append(_new(Liquidation, notice))
             # 5. the liquidation fee on the liquidated amount, out of the collateral that is left
             holder, remaining = self._liquidation_fee(m, account, pside, abs(lots), bp_tick)
         # a negative remainder (after the last leg's fee), left only by rounding to the tick, is
@@ -2191,8 +2224,8 @@ class Exchange:
             return
         oid = self.next_order_id
         self.next_order_id += 1
-        m.book.place(oid, account, side, OrderKind.LIMIT, price, qty, TimeInForce.IOC, StpMode.NONE, 0, self.ts)
-        self._book_events(m, pside=pside, liquidation=True)
+        m.book.place(oid, account, side, _LIMIT, price, qty, _IOC, _NO_STP, 0, self.ts)
+        self._book_events(m, False, pside, True)  # positional: the compiled call
 
     def _adl(self, m: _Market, account: int, pside: int, lots: int, price: int) -> int:
         """Close `lots` of a bankrupt position against the opposite side at `price`, highest
@@ -2252,12 +2285,12 @@ class Exchange:
         p = m.positions.get((IF_ACCOUNT, BOTH))
         if p is None:
             return
-        side = Side.SELL if p.lots > 0 else Side.BUY
+        side = _SIDE_SELL if p.lots > 0 else _SIDE_BUY
         # never trade at a loss beyond the fund's balance: limit at its own bankruptcy price,
         # rounded in the fund's favour (the fund never pays for rounding)
         bp = m.bp_tick([p], self.ledger.insurance(m.asset))
         protect = self._protection(m, side)
-        limit = protect if bp is None else (max(protect, bp) if side == Side.SELL else min(protect, bp))
+        limit = protect if bp is None else (max(protect, bp) if side == _SIDE_SELL else min(protect, bp))
         self._force(m, IF_ACCOUNT, BOTH, side, abs(p.lots), limit)
         rest = m.positions.get((IF_ACCOUNT, BOTH))
         if rest is not None and bp is not None and (m.mark <= bp if rest.lots > 0 else m.mark >= bp):

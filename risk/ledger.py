@@ -11,7 +11,6 @@ holds after every movement by construction; `check_conservation()` proves it fro
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
 
 
 class LedgerError(AssertionError):
@@ -24,22 +23,20 @@ FEES = ("fees", 0)
 DUST = ("dust", 0)
 
 
-def _amounts() -> defaultdict[str, int]:
-    # module level (not a lambda) so that the ledger pickles into snapshots
-    return defaultdict(int)
-
-
 class Ledger:
     """Balances per (holder, asset). Wallets may go negative only through losses the
     engine books on a bankrupt account before the insurance fund tops it up."""
 
     def __init__(self) -> None:
-        self._bal: dict[tuple[str, int], dict[str, int]] = defaultdict(_amounts)
-        self.deposited: dict[str, int] = defaultdict(int)
-        self.withdrawn: dict[str, int] = defaultdict(int)
+        # plain dicts (no defaultdict): a read never creates an entry, and the compiled
+        # build reads them through the dict C API
+        self._bal: dict[tuple[str, int], dict[str, int]] = {}
+        self.deposited: dict[str, int] = {}
+        self.withdrawn: dict[str, int] = {}
 
     def balance(self, holder: tuple[str, int], asset: str) -> int:
-        return self._bal.get(holder, {}).get(asset, 0)
+        per_asset = self._bal.get(holder)
+        return 0 if per_asset is None else per_asset.get(asset, 0)
 
     def wallet(self, account: int, asset: str) -> int:
         return self.balance(("wallet", account), asset)
@@ -53,15 +50,20 @@ class Ledger:
 
         Holders are ("wallet", account), ("insurance", 0), ("fees", 0), ("dust", 0),
         ("outside", 0) for deposits and withdrawals, and the engine's pools and margins."""
-        src = self._bal[source]
-        dst = self._bal[dest]
-        src[asset] -= amount
-        dst[asset] += amount
+        bal = self._bal
+        src = bal.get(source)
+        if src is None:
+            src = bal[source] = {}
+        dst = bal.get(dest)
+        if dst is None:
+            dst = bal[dest] = {}
+        src_after = src[asset] = src.get(asset, 0) - amount
+        dst_after = dst[asset] = dst.get(asset, 0) + amount
         if source == OUTSIDE:
-            self.deposited[asset] += amount
+            self.deposited[asset] = self.deposited.get(asset, 0) + amount
         elif dest == OUTSIDE:
-            self.withdrawn[asset] += amount
-        return src[asset], dst[asset]
+            self.withdrawn[asset] = self.withdrawn.get(asset, 0) + amount
+        return src_after, dst_after
 
     def check_conservation(self) -> None:
         """Raise LedgerError unless deposits - withdrawals equals everything held inside."""
@@ -71,7 +73,7 @@ class Ledger:
                 assets |= set(per_asset)
         for asset in sorted(assets):
             inside = sum(b.get(asset, 0) for h, b in self._bal.items() if h != OUTSIDE)
-            net_in = self.deposited[asset] - self.withdrawn[asset]
+            net_in = self.deposited.get(asset, 0) - self.withdrawn.get(asset, 0)
             if inside != net_in:
                 raise LedgerError(f"{asset}: held {inside} != deposits - withdrawals {net_in}")
 

@@ -208,9 +208,10 @@ class Run:
         ledger = self.exchange.ledger
         out = {}
         for asset, amount in sorted(self.deposited.items()):
-            if ledger.deposited[asset] != amount:
-                raise AssertionError(f"{asset}: the ledger saw {ledger.deposited[asset]} deposited, the run {amount}")
-            out[asset] = {"deposited": amount, "withdrawn": ledger.withdrawn[asset],
+            seen = ledger.deposited.get(asset, 0)
+            if seen != amount:
+                raise AssertionError(f"{asset}: the ledger saw {seen} deposited, the run {amount}")
+            out[asset] = {"deposited": amount, "withdrawn": ledger.withdrawn.get(asset, 0),
                           "insurance": ledger.insurance(asset)}
         return out
 

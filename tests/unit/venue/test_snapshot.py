@@ -66,12 +66,14 @@ def test_an_unpicklable_state_is_refused_and_nothing_written(tmp_path):
 
 
 def test_the_ledger_pickles_plainly(exchange_factory):
-    """The ledger's balances use a module-level defaultdict factory: no special pickling."""
+    """The ledger's balances are plain dicts: no special pickling, and a loaded ledger keeps
+    booking new holders."""
     ex = exchange_factory("ref")
     assert pickle.loads(pickle.dumps(ex)).state_hash() == ex.state_hash()
     back = pickle.loads(S.dumps(ex))
     assert back.state_hash() == ex.state_hash()
-    assert back.ledger._bal[("wallet", 99)]["USDT"] == 0  # the factories still work after loading
+    back.ledger.move("USDT", ("outside", 0), ("wallet", 99), 5)
+    assert back.ledger.wallet(99, "USDT") == 5 and back.ledger.deposited["USDT"] == ex.ledger.deposited.get("USDT", 0) + 5
 
 
 @pytest.mark.parametrize("impl", ["ref", "cython"])
