@@ -73,7 +73,8 @@ def test_the_ledger_pickles_plainly(exchange_factory):
     back = pickle.loads(S.dumps(ex))
     assert back.state_hash() == ex.state_hash()
     back.ledger.move("USDT", ("outside", 0), ("wallet", 99), 5)
-    assert back.ledger.wallet(99, "USDT") == 5 and back.ledger.deposited["USDT"] == ex.ledger.deposited.get("USDT", 0) + 5
+    assert back.ledger.wallet(99, "USDT") == 5
+    assert back.ledger.deposited["USDT"] == ex.ledger.deposited.get("USDT", 0) + 5
 
 
 @pytest.mark.parametrize("impl", ["ref", "cython"])
