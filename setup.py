@@ -27,6 +27,7 @@ PACKAGES["perpsim.v1"] = str(PROTO_OUT / "perpsim" / "v1")
 
 # Every compiled kernel, listed explicitly: import name -> sources.
 EXTENSIONS = [
+    Extension("perpsim.engine.records", ["engine/records.pyx"]),
     Extension("perpsim.engine.book", ["engine/book.pyx"]),
     Extension("perpsim.risk.liqindex", ["risk/liqindex.pyx"], language="c++"),
     Extension("perpsim.risk.margin_kernel", ["risk/margin_kernel.pyx"]),

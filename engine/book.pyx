@@ -17,11 +17,8 @@ from libc.string cimport memcpy, memmove
 import numpy as np
 
 from perpsim.engine.book_types import BookEvent, BookIntegrityError, OrderView, state_digest
+from perpsim.engine.records cimport new_record
 from perpsim.model.reasons import RejectReason as _R
-
-#: Builds a BookEvent from a tuple of all its fields without the NamedTuple's Python-level
-#: __new__ (an interpreted frame per event otherwise).
-_new = tuple.__new__
 
 cdef int64_t R_STALE = _R.STALE_TIMESTAMP
 cdef int64_t R_UNKNOWN = _R.UNKNOWN_ORDER
@@ -781,8 +778,8 @@ cdef class Book:
         out = []
         for j in range(self.ev_n):
             e = &self.ev[j]
-            out.append(_new(BookEvent, (e.kind, e.order_id, e.account, e.side, e.price, e.qty, e.leaves,
-                                        e.c_order_id, e.c_account, e.c_leaves, e.reason)))
+            out.append(new_record(BookEvent, (e.kind, e.order_id, e.account, e.side, e.price, e.qty, e.leaves,
+                                              e.c_order_id, e.c_account, e.c_leaves, e.reason)))
         return out
 
     def best_bid(self):

@@ -1,11 +1,14 @@
 # Compiled layout of engine/exchange.py. The .py is the source, and run as plain Python it is
-# the reference twin (tests/property/test_exchange_twin.py): this file only gives the classes
+# the reference twin (tests/property/test_exchange_machine.py): this file only gives the classes
 # fixed attribute slots and lets the money path call its own methods without Python lookups.
 
 cimport cython
 
+from perpsim.engine.records cimport new_record
 from perpsim.risk.ledger cimport Ledger
 from perpsim.risk.positions cimport Position
+# the money roundings as C calls (the .py imports the same functions as Python names)
+from perpsim.risk.units cimport apply_rate_down, apply_rate_up, div_up
 
 
 cdef class _Open:
@@ -14,7 +17,7 @@ cdef class _Open:
 
 cdef class _Market:
     cdef public object spec, book, K, tick, brackets, table, index, mark_state, funding_config, funding, imn
-    cdef public object liq, triggers, observed, mark, last, rate, next_funding, k_inv, first_cap
+    cdef public object liq, triggers, observed, mark, marked, last, rate, next_funding, k_inv, first_cap
     cdef public dict positions, orders, conditionals, conditionals_of, reduce_only, exit_conditionals
     cdef public dict lists, list_of, lists_of, order_value
     cdef public set isolated, hedge

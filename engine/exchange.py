@@ -57,6 +57,7 @@ from perpsim.engine.events import (
     OrderPlaced,
     PositionChanged,
 )
+from perpsim.engine.records import new_record
 from perpsim.engine.triggers import TriggerIndex, stop_direction, would_activate, would_trigger
 from perpsim.model.enums import (
     ConditionalKind,
@@ -118,9 +119,6 @@ _NEVER_STALE = 1 << 62
 CALLBACK_MIN, CALLBACK_MAX, TRIGGER_PROTECT = 100_000, 10_000_000, 5_000_000
 #: Book levels read for an impact price; deeper than any impact notional needs in practice.
 _IMPACT_LEVELS = 1_000
-#: Builds an event from a tuple of all its fields, skipping the NamedTuple's Python-level
-#: __new__: the per-fill and per-liquidation events are most of what a cascade allocates.
-_new = tuple.__new__
 _HANDLERS: dict[type, object] = {}  # command type -> Exchange method, filled on first use
 # book event kinds and sides as plain ints, for the per-fill loop
 _ACCEPTED, _FILL, _CANCELED, _EXPIRED, _AMENDED = (int(k) for k in (
@@ -273,6 +271,9 @@ class _Market:
     # initial margin is computed on), kept as orders are accepted, filled and removed
     order_value: dict[int, int | Fraction] = field(default_factory=dict)
     mark: int | None = None
+    # (ts, last, funding rate, next funding time) the mark was last computed at: with the
+    # index unchanged, the mark is a function of these (MarkPrice samples only at a new ts)
+    marked: tuple | None = None
     last: int | None = None
     rate: int = 0
     next_funding: int = 0
@@ -631,6 +632,7 @@ class Exchange:
             m.index.update(cmd.source, cmd.price, cmd.ts)
         except (KeyError, ValueError):
             return self._reject(cmd, R.UNKNOWN_SYMBOL, source=cmd.source)
+        m.marked = None  # a new index input: recompute
         self._remark(m)
 
     def _AdvanceClock(self, cmd: C.AdvanceClock) -> None:
@@ -1411,7 +1413,7 @@ class Exchange:
         """Binance's cost to open: initial margin + open loss against the mark (money units,
         rounded up). Inverse: the same in coin, the open loss being qty's value difference."""
         if not m.inverse:
-            return M.cost_to_open(Side(side), qty, price, m.mark, lev, m.K, model=self.profile.cost_model,
+            return M.cost_to_open(side, qty, price, m.mark, lev, m.K, model=self.profile.cost_model,
                                   last=m.last or m.mark).total
         direction = 1 if side == _SIDE_BUY else -1
         # a long bought above mark is down value(mark) - value(price) coins (value falls as price rises)
@@ -1788,9 +1790,9 @@ class Exchange:
         kind = holder[0]
         if kind == "wallet":
             self._touched.add(holder[1])
-            self._events.append(_new(BalanceChanged, (holder[1], asset, delta, after, cause)))
+            self._events.append(new_record(BalanceChanged, (holder[1], asset, delta, after, cause)))
         elif kind == "insurance":  # INSURANCE
-            e = _new(InsuranceFundChanged, (asset, delta, after, cause))
+            e = new_record(InsuranceFundChanged, (asset, delta, after, cause))
             self._events.append(e)
             self.insurance_history.append((self.ts, e))
         elif kind.startswith("iso:"):
@@ -1843,7 +1845,7 @@ class Exchange:
                     self._multi[next(iter(symbols))].discard(account)
                 if not symbols:
                     del self._markets_of[account]
-        self._events.append(_new(PositionChanged, (m.symbol, account, p.lots, p.cost)))
+        self._events.append(new_record(PositionChanged, (m.symbol, account, p.lots, p.cost)))
         return p.cost - cost_before + realized
 
     def _pair(self, m: _Market, a: int, a_side: int, b: int, b_side: int, qty: int, price: int) -> None:
@@ -1862,7 +1864,7 @@ class Exchange:
         spec = m.spec
         done: list[int] = []
         for e in m.book.events():
-            self._events.append(_new(OrderEvent, (spec.symbol, e, liquidation)))
+            self._events.append(new_record(OrderEvent, (spec.symbol, e, liquidation)))
             kind = e.kind
             if kind == _ACCEPTED:
                 # a forced order is an IOC: it never rests, so it reserves no reduce-only room
@@ -2008,6 +2010,10 @@ class Exchange:
         self.funding_history.append((self.ts, e))
 
     def _remark(self, m: _Market) -> None:
+        inputs = (self.ts, m.last, m.rate, m.next_funding)
+        if inputs == m.marked:  # nothing the mark is made of moved since it was computed
+            return
+        m.marked = inputs
         index = m.index.value(self.ts)
         if index is None:
             return
@@ -2177,7 +2183,7 @@ class Exchange:
                     self._pair(m, IF_ACCOUNT, BOTH, account, leg_side, rest, bp_tick)
                     taken = abs(rest)
             notice = (m.symbol, account, side, abs(lots), bp_tick, filled, taken, deleveraged)
-            self._events.append(_new(Liquidation, notice))
+            self._events.append(new_record(Liquidation, notice))
             # 5. the liquidation fee on the liquidated amount, out of the collateral that is left
             holder, remaining = self._liquidation_fee(m, account, pside, abs(lots), bp_tick)
         # a negative remainder (after the last leg's fee), left only by rounding to the tick, is

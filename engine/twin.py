@@ -4,7 +4,7 @@
 `risk/ledger.py`) are compiled by Cython as they are, with a `.pxd` beside each that gives
 their classes fixed attribute slots and their hot methods C signatures. Their source is the
 same file either way, so the plain-Python import of it is the twin the compiled build is
-tested against (tests/property/test_exchange_twin.py), like the book's and the margin kernel's
+tested against (tests/property/test_exchange_machine.py), like the book's and the margin kernel's
 `*_ref` twins, and the readable place to step through with a debugger.
 """
 

@@ -10,8 +10,9 @@ The loop, per step of `step_s` simulated seconds (timestamps in integer ns):
 
 Determinism: every random draw comes from a child of numpy's SeedSequence(seed) (one per feed,
 in symbol order, then one per agent, in file order) and the engine is a pure function of its
-commands, so a scenario and seed give the same event stream (`event_hash`: BLAKE2b over the
-repr of every command's events) and the same report (`report_hash`) in any process or machine.
+commands, so a scenario and seed give the same event stream (`event_hash`: BLAKE2b over
+every command's events as `engine.records.encode` writes them) and the same report
+(`report_hash`) in any process or machine.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import numpy as np
 
 from perpsim.engine import commands as C
 from perpsim.engine.exchange import Exchange
+from perpsim.engine.records import encode as encode_records
 from perpsim.model.markets import MarketKind, default_markets
 from perpsim.risk.brackets import default_brackets
 from perpsim.risk.funding import FundingConfig
@@ -150,7 +152,7 @@ class Run:
         self.engine_s += time.perf_counter() - t0
         self.n_events += len(events)
         if self._hash is not None:
-            self._hash.update(repr(events).encode())
+            self._hash.update(encode_records(events))
         self.metrics.observe(events)
         if type(cmd) in (C.Deposit, C.FundInsurance) and rejection(events) is None:
             self.deposited[cmd.asset] = self.deposited.get(cmd.asset, 0) + cmd.amount
