@@ -806,9 +806,11 @@ cdef class Book:
         cdef Order* o = &self.o[i]
         return OrderView(o.order_id, o.account, o.side, o.price, o.leaves, o.tif, o.stp, o.expire_ts)
 
-    def level_orders(self, int64_t side, int64_t price):
-        """The orders resting at one price, in queue order (L3)."""
+    def level_orders(self, int64_t side, int64_t price, limit=None):
+        """The orders resting at one price, in queue order (L3); only the first `limit` of
+        them if given (a deep level need not be copied out whole to read its head)."""
         cdef int32_t n, pos, i
+        cdef int64_t left = -1 if limit is None else limit
         if side != BUY and side != SELL:
             raise ValueError("side must be 0 (buy) or 1 (sell)")
         n = self.side_n[side]
@@ -817,9 +819,10 @@ cdef class Book:
             return []
         out = []
         i = self.lv[self.side_lv[side][pos]].head
-        while i >= 0:
+        while i >= 0 and left != 0:
             out.append(self._view(i))
             i = self.o[i].next
+            left -= 1
         return out
 
     def order(self, int64_t order_id):

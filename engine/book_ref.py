@@ -26,6 +26,7 @@ Semantics (shared by both implementations):
 from __future__ import annotations
 
 import heapq
+from itertools import islice
 
 import numpy as np
 from sortedcontainers import SortedDict
@@ -226,10 +227,11 @@ class Book:
         """Up to n levels of one side, best first: (price, total lots, order count)."""
         return [(p, sum(o.leaves for o in lvl.values()), len(lvl)) for p, lvl in self._levels(side)[:n]]
 
-    def level_orders(self, side: int, price: int) -> list[OrderView]:
-        """The orders resting at one price, in queue order (L3)."""
+    def level_orders(self, side: int, price: int, limit: int | None = None) -> list[OrderView]:
+        """The orders resting at one price, in queue order (L3); only the first `limit` of
+        them if given."""
         _check_side(side)
-        return [o.view() for o in self._sides[side].get(price, {}).values()]
+        return [o.view() for o in islice(self._sides[side].get(price, {}).values(), limit)]
 
     def order(self, order_id: int) -> OrderView | None:
         o = self._orders.get(order_id)

@@ -210,6 +210,19 @@ def _inverse_leg(m: _Market, p: Position) -> InverseLeg:
     return InverseLeg(p.lots, m.entry(p))
 
 
+def _growing(read):
+    """The items `read(n)` lists (the first n of a sequence, best first), read a few at a time:
+    a walk through the book's levels, or through a level of 100,000 resting orders, copies out
+    only about what it meets."""
+    n, seen = 8, 0
+    while True:
+        items = read(n)
+        yield from items[seen:]
+        if len(items) < n:
+            return
+        seen, n = len(items), n * 4
+
+
 def index_key(account: int, pside: int = 0) -> int:
     """Liquidation-index key of a position (isolated) or of an account's cross legs (pside 0)."""
     return account * 4 + pside
@@ -1457,11 +1470,11 @@ class Exchange:
             return (limit if rests else None), 0
         notional = fees = margin = margins = 0
         isolated = cmd.account in m.isolated
-        for level, _, _ in self._levels(m, opposite):
+        for level, _, _ in _growing(lambda n: m.book.depth(opposite, n)):
             if left <= 0 or _beyond(cmd.side, level, limit):
                 break
             prices.append(level)
-            for o in m.book.level_orders(opposite, level):
+            for o in _growing(lambda n, at=level: m.book.level_orders(opposite, at, n)):
                 q = min(left, o.leaves)
                 value = m.value(q, level)
                 notional += value
@@ -1483,17 +1496,6 @@ class Exchange:
         if margin:
             rounding += margins - M.initial_margin(margin, lev)
         return (min(prices) if m.inverse else max(prices)), rounding
-
-    @staticmethod
-    def _levels(m: _Market, side: int):
-        """The price levels of one side of m's book, best first, read a few at a time."""
-        n, seen = 8, 0
-        while True:
-            levels = m.book.depth(side, n)
-            yield from levels[seen:]
-            if len(levels) < n:
-                return
-            seen, n = len(levels), n * 4
 
     def _fee_reserve(self, m: _Market, notional: int) -> int:
         """The fee an order may be charged, at the higher of the two rates (rounded up)."""

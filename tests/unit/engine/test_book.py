@@ -173,6 +173,10 @@ class TestQueries:
         assert book.level_orders(SELL, 100) == []
         assert book.level_orders(BUY, 101) == []
         assert book.level_orders(SELL, 99) == []
+        # the head of a level only
+        assert book.level_orders(SELL, 101, 1) == [OrderView(1, 1, SELL, 101, 3, GTC, NONE, 0)]
+        assert book.level_orders(SELL, 101, 5) == book.level_orders(SELL, 101)
+        assert book.level_orders(SELL, 101, 0) == [] and book.level_orders(SELL, 100, 1) == []
 
     def test_order_view_and_unknown_order(self, book):
         rest(book, 7, 42, BUY, 99, 5, GTD, stp=E_MAKER, expire_ts=500)
