@@ -59,9 +59,9 @@ class Ledger:
             dst = bal[dest] = {}
         src_after = src[asset] = src.get(asset, 0) - amount
         dst_after = dst[asset] = dst.get(asset, 0) + amount
-        if source == OUTSIDE:
+        if source[0] == "outside":  # OUTSIDE (its name alone: no tuple comparison per move)
             self.deposited[asset] = self.deposited.get(asset, 0) + amount
-        elif dest == OUTSIDE:
+        elif dest[0] == "outside":
             self.withdrawn[asset] = self.withdrawn.get(asset, 0) + amount
         return src_after, dst_after
 
