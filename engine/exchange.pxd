@@ -33,6 +33,7 @@ cdef class _Market:
     @cython.locals(p=Position)
     cpdef object bp_tick(self, list legs, object wallet, object other_upnl=*)
     cpdef tuple iso_holder(self, object account, object pside)
+    cpdef void unindex(self, object account) except *
     cpdef bint holds(self, object account)
     @cython.locals(p=Position)
     cpdef list leg_list(self, object account)
@@ -74,6 +75,7 @@ cdef class Exchange:
     cpdef object maintenance(self, object account, str asset, object skip=*)
     @cython.locals(m=_Market)
     cpdef void _trim_reduce_only(self) except *
+    cpdef void _end_lists_of(self, _Market m, object account, str cause, object reason=*, bint booked=*) except *
     @cython.locals(m=_Market)
     cpdef void _fire_triggers(self) except *
     @cython.locals(m=_Market)

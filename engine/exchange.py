@@ -340,7 +340,7 @@ class _Market:
         """Unrealized PnL at mark, money units; inverse rounds toward -infinity."""
         if self.inverse:
             return math.floor(p.cost - Fraction(p.lots) * self.k_inv / self.mark)
-        return (self.mark * p.lots - p.cost) * self.K  # risk.margin.upnl, inlined for the compiled build
+        return M.upnl(p.lots, p.cost, self.mark, self.K)
 
     def fill(self, p: Position, qty: int, price: int) -> int:
         """Apply a signed fill to a position; its realized PnL in money units (rounded down)."""
@@ -398,6 +398,15 @@ class _Market:
         if account in self.hedge:
             return (account, LONG) in positions or (account, SHORT) in positions
         return (account, BOTH) in positions
+
+    def unindex(self, account: int) -> None:
+        """Take the account's entries out of the liquidation index: its cross entry (BOTH),
+        and for a hedge-mode account its per-side isolated ones."""
+        key = account * 4  # index_key(account, pside) = key + pside
+        self.liq.remove(key)
+        if account in self.hedge:
+            self.liq.remove(key + LONG)
+            self.liq.remove(key + SHORT)
 
     def legs(self, account: int):
         """(pside, position) of the account in this market, in side order."""
@@ -1202,9 +1211,12 @@ class Exchange:
 
     def _end_lists_of(self, m: _Market, account: int, cause: str, reason: int = 0, booked: bool = False) -> None:
         """Cancel the account's order lists in m (booked: only those with an order in the book)."""
-        for gid in sorted(m.lists_of.get(account, ())):
+        gids = m.lists_of.get(account)
+        if not gids:  # most accounts have none (a liquidation asks for every one it closes)
+            return
+        for gid in sorted(gids):
             g = m.lists[gid]
-            if not booked or any(lid in m.orders for lid in (g.entry, *g.legs)):
+            if not booked or not m.orders.keys().isdisjoint((g.entry, *g.legs)):  # one of its orders rests
                 self._end_list(m, gid, "CANCELED", cause, reason=reason)
 
     def _fit_exits(self, m: _Market, account: int, pside: int, lots: int, closing: int) -> None:
@@ -1836,10 +1848,7 @@ class Exchange:
         if p.lots == 0:
             del m.positions[key]
             if not m.holds(account):  # its last position here: out of the market's indexes
-                m.liq.remove(account * 4)  # index_key(account, BOTH) = account * 4 + BOTH
-                if account in self.hedge:
-                    m.liq.remove(account * 4 + LONG)
-                    m.liq.remove(account * 4 + SHORT)
+                m.unindex(account)
                 symbols = self._markets_of[account]
                 symbols.discard(m.symbol)
                 self._multi[m.symbol].discard(account)
@@ -2047,11 +2056,7 @@ class Exchange:
     def _rekey(self, m: _Market, account: int) -> None:
         """Index the account's positions in m by the price at which they become liquidatable:
         each isolated position on its own, the cross legs of the account together."""
-        key = account * 4  # index_key(account, pside) = key + pside
-        m.liq.remove(key)
-        if account in self.hedge:  # only hedge accounts have per-side (isolated) entries
-            m.liq.remove(key + LONG)
-            m.liq.remove(key + SHORT)
+        m.unindex(account)
         if account == IF_ACCOUNT or m.mark is None:
             return
         isolated = account in m.isolated
@@ -2139,8 +2144,7 @@ class Exchange:
             self._liquidating.add((m.symbol, account, pside))
         # 1. cancel open and conditional orders: every market for cross, this one for isolated
         for other in (m,) if isolated else self.markets.values():
-            if account in other.lists_of:
-                self._end_lists_of(other, account, "liquidation", R.USER_IN_LIQUIDATION)
+            self._end_lists_of(other, account, "liquidation", R.USER_IN_LIQUIDATION)
             if other.book.open_orders(account):
                 other.book.cancel_all(account, self.ts)
                 self._book_events(other)
@@ -2259,7 +2263,7 @@ class Exchange:
             signed = q if lots > 0 else -q
             # its orders in the book are canceled (Binance): lists with one there end; the others
             # follow the position (_fit_exits)
-            self._end_lists_of(m, cp[0], "auto_deleverage", booked=True)
+            self._end_lists_of(m, cp[0], "auto_deleverage", 0, True)  # positional: the compiled call
             if m.book.open_orders(cp[0]):
                 m.book.cancel_all(cp[0], self.ts)
                 self._book_events(m)

@@ -15,10 +15,10 @@ from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.number cimport PyNumber_Index
 from cpython.object cimport PyObject_Str
 from cpython.ref cimport Py_INCREF
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy
-from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_SET_ITEM
 
 
 cdef extern from "Python.h":
@@ -105,9 +105,13 @@ cdef class _Writer:
             self.size += 1
         return 0
 
-    cdef int write_text(self, str text) except -1:
+    cdef int write_text(self, str text, bint prefixed=False) except -1:
+        """The UTF-8 bytes of text, after their length and ':' if prefixed."""
         cdef Py_ssize_t n
         cdef const char* utf8 = PyUnicode_AsUTF8AndSize(text, &n)
+        if prefixed:
+            self.write_digits(n)
+            self.write(":", 1)
         return self.write(utf8, n)
 
     cdef int put(self, object value) except -1:
@@ -120,7 +124,7 @@ cdef class _Writer:
         if cls is int:
             return self.write_int(value)
         if cls is str:
-            return self.write_str(value)
+            return self.write_text(value, True)
         if value is None:
             return self.write("N", 1)
         if PyType_IsSubtype(cls, tuple):
@@ -139,20 +143,13 @@ cdef class _Writer:
             return self.write(")", 1)
         if PyType_IsSubtype(cls, int):
             return self.write_int(PyNumber_Index(value))
-        return self.write_str(repr(value))
-
-    cdef int write_str(self, str text) except -1:
-        cdef Py_ssize_t n
-        cdef const char* utf8 = PyUnicode_AsUTF8AndSize(text, &n)
-        self.write_digits(n)
-        self.write(":", 1)
-        return self.write(utf8, n)
+        return self.write_text(repr(value), True)
 
 
 def encode(records):
     """The events of one command as bytes, for a running digest of an event stream: each
     record's type name and fields in order, each record closed by ';' (no floats, no
-    addresses: the same events give the same bytes in any process). About ten times faster
+    addresses: the same events give the same bytes in any process). About four times faster
     than the records' own reprs (C text for ints and strings, no interpreted frame)."""
     cdef _Writer w = _Writer()
     for record in records:

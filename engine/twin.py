@@ -6,6 +6,10 @@ their classes fixed attribute slots and their hot methods C signatures. Their so
 same file either way, so the plain-Python import of it is the twin the compiled build is
 tested against (tests/property/test_exchange_machine.py), like the book's and the margin kernel's
 `*_ref` twins, and the readable place to step through with a debugger.
+
+`risk/brackets.py` and `risk/margin.py` are compiled as they are too, without a `.pxd`, but
+not reloaded here: both builds share them, since their classes (`Brackets`, `CostModel`) are
+compared by identity.
 """
 
 from __future__ import annotations
