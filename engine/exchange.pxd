@@ -6,6 +6,8 @@ cimport cython
 
 from perpsim.engine.records cimport new_record
 from perpsim.risk.ledger cimport Ledger
+from perpsim.risk.margin cimport upnl
+from perpsim.risk.margin_kernel cimport BracketTable, bankruptcy_tick
 from perpsim.risk.positions cimport Position
 # the money roundings as C calls (the .py imports the same functions as Python names)
 from perpsim.risk.units cimport apply_rate_down, apply_rate_up, div_up
@@ -16,7 +18,8 @@ cdef class _Open:
 
 
 cdef class _Market:
-    cdef public object spec, book, K, tick, brackets, table, index, mark_state, funding_config, funding, imn
+    cdef public object spec, book, K, tick, brackets, index, mark_state, funding_config, funding, imn
+    cdef public BracketTable table
     cdef public object liq, triggers, observed, mark, marked, last, rate, next_funding, k_inv, first_cap
     cdef public dict positions, orders, conditionals, conditionals_of, reduce_only, exit_conditionals
     cdef public dict lists, list_of, lists_of, order_value

@@ -101,6 +101,7 @@ from perpsim.risk.liqprice import (
     inverse_liquidation_price,
     liquidation_price,
 )
+from perpsim.risk.margin import upnl
 from perpsim.risk.margin_kernel import BracketTable, bankruptcy_tick
 from perpsim.risk.mark import MarkPrice
 from perpsim.risk.positions import Position
@@ -340,7 +341,7 @@ class _Market:
         """Unrealized PnL at mark, money units; inverse rounds toward -infinity."""
         if self.inverse:
             return math.floor(p.cost - Fraction(p.lots) * self.k_inv / self.mark)
-        return M.upnl(p.lots, p.cost, self.mark, self.K)
+        return upnl(p.lots, p.cost, self.mark, self.K)
 
     def fill(self, p: Position, qty: int, price: int) -> int:
         """Apply a signed fill to a position; its realized PnL in money units (rounded down)."""

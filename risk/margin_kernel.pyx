@@ -14,16 +14,6 @@ from libc.stdlib cimport free, malloc
 from perpsim.risk import margin_kernel_ref as _ref
 from perpsim.risk.units import RATE_SCALE
 
-cdef extern from *:
-    """
-    typedef __int128 pk_i128;
-    static inline int pk_mul(pk_i128 a, pk_i128 b, pk_i128 *r) { return __builtin_mul_overflow(a, b, r); }
-    static inline int pk_add(pk_i128 a, pk_i128 b, pk_i128 *r) { return __builtin_add_overflow(a, b, r); }
-    """
-    ctypedef long long i128 "pk_i128"
-    bint pk_mul(i128 a, i128 b, i128 *r) nogil
-    bint pk_add(i128 a, i128 b, i128 *r) nogil
-
 LONG, SHORT = _ref.LONG, _ref.SHORT
 bankruptcy_tick_ref = _ref.bankruptcy_tick
 
@@ -83,15 +73,7 @@ cdef inline object rounded(i128 num, i128 den):
 
 
 cdef class BracketTable:
-    """One market's bracket table as C columns (money units; mmr scaled)."""
-
-    cdef int n
-    cdef i128 *caps
-    cdef i128 *mmrs
-    cdef i128 *cums
-    cdef bint wide  # a column value outside int64: every call goes to the reference
-    cdef object ref
-    cdef object brackets
+    """One market's bracket table as C columns (money units; mmr scaled; layout in the .pxd)."""
 
     def __cinit__(self, brackets):
         cdef int i = 0
@@ -122,7 +104,7 @@ cdef class BracketTable:
     def __reduce__(self):
         return (BracketTable, (self.brackets,))
 
-    cdef inline int _index(self, i128 notional) noexcept:
+    cdef int _index(self, i128 notional) noexcept:
         cdef int lo = 0, hi = self.n - 1, mid
         while lo < hi:
             mid = (lo + hi) >> 1
@@ -145,7 +127,7 @@ cdef class BracketTable:
         cdef int i = self._index(notional)
         return add(mul(notional, self.mmrs[i]), -mul(self.cums[i], RS))
 
-    def maint_scaled(self, notional):
+    cpdef object maint_scaled(self, object notional):
         """Maintenance margin × RATE_SCALE of a position of this notional (money units, ≥ 0)."""
         if self.wide:
             return self.ref.maint_scaled(notional)
@@ -154,7 +136,8 @@ cdef class BracketTable:
         except (OverflowError, _Wide):
             return self.ref.maint_scaled(notional)
 
-    def liquidatable(self, balance, lots, costs, mark, K, bint entry_mm=False):
+    cpdef bint liquidatable(self, object balance, object lots, object costs, object mark, object K,
+                            bint entry_mm=False) except -1:
         """Margin balance (money units) ≤ the legs' maintenance margin, exactly (see the reference)."""
         cdef int64_t b, m, k, q, c
         cdef i128 mm = 0
@@ -168,7 +151,7 @@ cdef class BracketTable:
                 pass
         return self.ref.liquidatable(balance, lots, costs, mark, K, entry_mm)
 
-    def liq_tick(self, lots, costs, base, K, bint entry_mm=False):
+    cpdef object liq_tick(self, object lots, object costs, object base, object K, bint entry_mm=False):
         """(direction, tick) of the legs' liquidation price, or None (see the reference)."""
         if not self.wide and len(lots) <= MAX_LEGS:
             try:
@@ -238,7 +221,7 @@ cdef inline object _short(i128 num, i128 den):
     return (-1, <int64_t>q)
 
 
-def bankruptcy_tick(sum_lots, sum_cost, balance, K):
+cpdef object bankruptcy_tick(object sum_lots, object sum_cost, object balance, object K):
     """(direction, tick) of the price at which the margin balance is 0, or None (see the reference)."""
     cdef int64_t n, c, b, k
     try:
