@@ -804,7 +804,7 @@ cdef class Book:
 
     cdef object _view(self, int32_t i):
         cdef Order* o = &self.o[i]
-        return OrderView(o.order_id, o.account, o.side, o.price, o.leaves, o.tif, o.stp, o.expire_ts)
+        return new_record(OrderView, (o.order_id, o.account, o.side, o.price, o.leaves, o.tif, o.stp, o.expire_ts))
 
     def level_orders(self, int64_t side, int64_t price, limit=None):
         """The orders resting at one price, in queue order (L3); only the first `limit` of

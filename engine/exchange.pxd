@@ -6,7 +6,7 @@ cimport cython
 
 from perpsim.engine.records cimport new_record
 from perpsim.risk.ledger cimport Ledger
-from perpsim.risk.margin cimport upnl
+from perpsim.risk.margin cimport initial_margin, open_cost, upnl
 from perpsim.risk.margin_kernel cimport BracketTable, bankruptcy_tick
 from perpsim.risk.positions cimport Position
 # the money roundings as C calls (the .py imports the same functions as Python names)
@@ -76,6 +76,8 @@ cdef class Exchange:
     cpdef object upnl(self, object account, str asset, object skip=*)
     @cython.locals(m=_Market, p=Position)
     cpdef object maintenance(self, object account, str asset, object skip=*)
+    @cython.locals(m=_Market, p=Position)
+    cpdef object initial_margin(self, object account, str asset)
     @cython.locals(m=_Market)
     cpdef void _trim_reduce_only(self) except *
     cpdef void _end_lists_of(self, _Market m, object account, str cause, object reason=*, bint booked=*) except *
@@ -110,3 +112,16 @@ cdef class Exchange:
     @cython.locals(p=Position)
     cpdef object _liq_tick(self, _Market m, object account, object pside, list legs)
     cpdef object _fee_reserve(self, _Market m, object notional)
+    cpdef object _cost_to_open(self, _Market m, object side, object qty, object price, object lev)
+    cpdef object _order_cost(self, _Market m, object cmd, object qty, object opening, object price, object lev)
+    cpdef tuple _sweep_bound(self, _Market m, object cmd, object qty, object closing, object limit, bint rests,
+                             object lev)
+    cpdef object available(self, object account, str asset)
+    cpdef _Market _market(self, object cmd)
+    cpdef _Market _order_market(self, object cmd)
+    @cython.locals(m=_Market, pos=Position, p=Position)
+    cpdef object _PlaceOrder(self, object cmd)
+    cpdef bint _outside_band(self, object cmd, _Market m, object side, object price) except *
+    cpdef tuple _band(self, _Market m)
+    cpdef object _assumed_price(self, _Market m, object side)
+    cpdef object _protection(self, _Market m, object side)

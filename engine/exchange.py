@@ -101,7 +101,7 @@ from perpsim.risk.liqprice import (
     inverse_liquidation_price,
     liquidation_price,
 )
-from perpsim.risk.margin import upnl
+from perpsim.risk.margin import SHORT_LAST_BUFFER, initial_margin, open_cost, upnl
 from perpsim.risk.margin_kernel import BracketTable, bankruptcy_tick
 from perpsim.risk.mark import MarkPrice
 from perpsim.risk.positions import Position
@@ -211,13 +211,13 @@ def _inverse_leg(m: _Market, p: Position) -> InverseLeg:
     return InverseLeg(p.lots, m.entry(p))
 
 
-def _growing(read):
-    """The items `read(n)` lists (the first n of a sequence, best first), read a few at a time:
-    a walk through the book's levels, or through a level of 100,000 resting orders, copies out
-    only about what it meets."""
+def _growing(read, *args):
+    """The items `read(*args, n)` lists (the first n of a sequence, best first), read a few at a
+    time: a walk through the book's levels, or through a level of 100,000 resting orders, copies
+    out only about what it meets."""
     n, seen = 8, 0
     while True:
-        items = read(n)
+        items = read(*args, n)
         yield from items[seen:]
         if len(items) < n:
             return
@@ -611,7 +611,10 @@ class Exchange:
             return self._reject(cmd, R.POSITION_EXISTS, symbol=cmd.symbol)
         if m.book.open_orders(cmd.account):
             return self._reject(cmd, R.OPEN_ORDERS_EXIST, symbol=cmd.symbol)
-        (m.isolated.add if cmd.isolated else m.isolated.discard)(cmd.account)
+        if cmd.isolated:
+            m.isolated.add(cmd.account)
+        else:
+            m.isolated.discard(cmd.account)
 
     def _SetPositionMode(self, cmd: C.SetPositionMode) -> None:
         if any(m.holds(cmd.account) for m in self.markets.values()):
@@ -637,7 +640,7 @@ class Exchange:
             # what may leave keeps the initial margin at mark and never counts unrealized profit
             iso = self._iso_margin(m, cmd.account, cmd.position_side)
             lev = self.leverage.get((cmd.account, cmd.symbol), DEFAULT_LEVERAGE)
-            need = M.initial_margin(m.value(p.lots, m.mark), lev)
+            need = initial_margin(m.value(p.lots, m.mark), lev)
             removable = max(0, iso + min(0, m.upnl(p)) - need)
             if -cmd.amount > removable:
                 return self._reject(cmd, R.ISOLATED_MARGIN_INSUFFICIENT, required=-cmd.amount, available=removable)
@@ -1290,7 +1293,7 @@ class Exchange:
     def _orders_margin(self, m: _Market, value, lev: int) -> int:
         """The initial margin and fee reserve held for open orders of this notional (what
         initial_margin adds per market)."""
-        return M.initial_margin(value, lev) + self._fee_reserve(m, value) if value else 0
+        return initial_margin(value, lev) + self._fee_reserve(m, value) if value else 0
 
     def _CancelAll(self, cmd: C.CancelAll) -> None:
         if (m := self._market(cmd)) is None:
@@ -1340,7 +1343,9 @@ class Exchange:
             if m.book.open_orders(cmd.account) + len(m.conditionals_of.get(cmd.account, ())) >= spec.max_open_orders:
                 return self._reject(cmd, R.MAX_OPEN_ORDERS, limit=spec.max_open_orders)
             lev = self.leverage.get((cmd.account, cmd.symbol), DEFAULT_LEVERAGE)
-            held = sum(abs(p.lots) for _, p in m.legs(cmd.account))
+            held = 0  # a loop, not a generator: this method is compiled as a C method
+            for _, p in m.leg_list(cmd.account):
+                held += abs(p.lots)
             if m.mark is not None and qty > 0 and price > 0:
                 cap = m.brackets.max_notional
                 worst = min(price, m.mark) if m.inverse else max(price, m.mark)  # the larger notional
@@ -1415,7 +1420,7 @@ class Exchange:
         paid from the wallet)."""
         total = 0
         for m, p in self._cross(account, asset):
-            total += M.initial_margin(m.value(p.lots, m.mark), self._lev(account, m))
+            total += initial_margin(m.value(p.lots, m.mark), self._lev(account, m))
         for m in self.markets.values():
             value = m.order_value.get(account) if m.asset == asset else None
             if value:  # O(markets): the sum is kept up to date, never recomputed
@@ -1439,12 +1444,13 @@ class Exchange:
         """Binance's cost to open: initial margin + open loss against the mark (money units,
         rounded up). Inverse: the same in coin, the open loss being qty's value difference."""
         if not m.inverse:
-            return M.cost_to_open(side, qty, price, m.mark, lev, m.K, model=self.profile.cost_model,
-                                  last=m.last or m.mark).total
+            im, loss, _ = open_cost(side, qty, price, m.mark, lev, m.K, self.profile.cost_model, m.last or m.mark,
+                                    SHORT_LAST_BUFFER)
+            return im + loss
         direction = 1 if side == _SIDE_BUY else -1
         # a long bought above mark is down value(mark) - value(price) coins (value falls as price rises)
         loss = max(0, direction * (m.value(qty, m.mark) - m.value(qty, price)))
-        return M.initial_margin(m.value(qty, price), lev) + math.ceil(loss)
+        return initial_margin(m.value(qty, price), lev) + math.ceil(loss)
 
     def _order_cost(self, m: _Market, cmd: C.PlaceOrder, qty: int, opening: int, price: int, lev: int) -> int:
         """What an order of `qty` lots (`opening` of them opening exposure) must find available:
@@ -1483,11 +1489,11 @@ class Exchange:
             return (limit if rests else None), 0
         notional = fees = margin = margins = 0
         isolated = cmd.account in m.isolated
-        for level, _, _ in _growing(lambda n: m.book.depth(opposite, n)):
+        for level, _, _ in _growing(m.book.depth, opposite):
             if left <= 0 or _beyond(cmd.side, level, limit):
                 break
             prices.append(level)
-            for o in _growing(lambda n, at=level: m.book.level_orders(opposite, at, n)):
+            for o in _growing(m.book.level_orders, opposite, level):
                 q = min(left, o.leaves)
                 value = m.value(q, level)
                 notional += value
@@ -1497,7 +1503,7 @@ class Exchange:
                 if isolated and opened:
                     part = m.value(opened, level)
                     margin += part
-                    margins += M.initial_margin(part, lev)
+                    margins += initial_margin(part, lev)
                 left -= q
                 if not left:
                     break
@@ -1507,7 +1513,7 @@ class Exchange:
             return None, 0
         rounding = fees - apply_rate_up(notional, m.taker_fee)
         if margin:
-            rounding += margins - M.initial_margin(margin, lev)
+            rounding += margins - initial_margin(margin, lev)
         return (min(prices) if m.inverse else max(prices)), rounding
 
     def _fee_reserve(self, m: _Market, notional: int) -> int:
@@ -1588,7 +1594,7 @@ class Exchange:
             return out
         if cmd.account in m.isolated:
             wallet = self._iso_margin(m, cmd.account, cmd.position_side) + realized + \
-                (M.initial_margin(m.value(opening, price), lev) if opening > 0 else 0)
+                (initial_margin(m.value(opening, price), lev) if opening > 0 else 0)
             other_mm = other_upnl = 0
         else:
             wallet = self.wallet(cmd.account, m.asset) + realized
@@ -1844,7 +1850,7 @@ class Exchange:
             self._move(m.asset, holder, account, release, "isolated_margin")
             opened = abs(qty) - closed
             if opened:
-                self._move(m.asset, account, holder, M.initial_margin(m.value(opened, price), self._lev(account, m)),
+                self._move(m.asset, account, holder, initial_margin(m.value(opened, price), self._lev(account, m)),
                            "isolated_margin")
         if p.lots == 0:
             del m.positions[key]

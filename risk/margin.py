@@ -55,6 +55,7 @@ __all__ = [
     "margin_balance",
     "margin_ratio",
     "notional",
+    "open_cost",
     "upnl",
 ]
 
@@ -160,6 +161,10 @@ class OpenCost:
         return self.initial_margin + self.open_loss
 
 
+# Enum members as module names: on 3.11 reading one off its class goes through a slow hook
+_BUY, _SELL, _REVISED_2024 = Side.BUY, Side.SELL, CostModel.REVISED_2024
+
+
 def cost_to_open(
     side: Side,
     qty: int,
@@ -182,12 +187,20 @@ def cost_to_open(
     ``last_buffer`` a scaled rate; the open-loss term keeps the order price ([U]: the revised
     FAQ only shows the IM step). For a market order pass the venue's assumed fill price as
     ``price`` (e.g. ask × 1.0005 for a buy)."""
-    side = Side(side)  # an int 0/1 is accepted; anything else raises ValueError
+    return OpenCost(*open_cost(side, qty, price, mark, leverage, K, model, last, last_buffer))
+
+
+def open_cost(side: int, qty: int, price: Price, mark: Price, leverage: int, K: int, model: CostModel,
+              last: Price | None, last_buffer: int) -> tuple[int, int, Price]:
+    """`cost_to_open` as the tuple (initial margin, open loss, assumed price), every argument
+    positional: the exchange's call for each order, with no Enum lookup and no dataclass."""
+    if side != _BUY and side != _SELL:  # an int 0/1 or a Side
+        raise ValueError(f"{side!r} is not a valid Side")
     if qty <= 0:
         raise ValueError("qty must be > 0 lots")
-    direction = 1 if side is Side.BUY else -1
+    direction = 1 if side == _BUY else -1
     assumed: Price = price
-    if model is CostModel.REVISED_2024 and side is Side.SELL:
+    if model is _REVISED_2024 and side == _SELL:
         if last is None:
             raise ValueError("REVISED_2024 needs the last price for a sell")
         assumed = max(
@@ -195,7 +208,7 @@ def cost_to_open(
         )
     im = initial_margin(notional(qty, assumed, K), leverage)
     loss = qty * max(0, -direction * (mark - price)) * K
-    return OpenCost(im, math.ceil(loss), assumed)
+    return im, math.ceil(loss), assumed
 
 
 # --- inverse (coin-margined) position --------------------------------------------------------
