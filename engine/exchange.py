@@ -131,7 +131,7 @@ _SIDE_BUY, _SIDE_SELL = Side.BUY, Side.SELL
 _MARKET, _LIMIT = OrderKind.MARKET, OrderKind.LIMIT
 _IOC, _FOK, _GTC, _GTD = TimeInForce.IOC, TimeInForce.FOK, TimeInForce.GTC, TimeInForce.GTD
 _NO_STP, _BYBIT, _AT_OR_BELOW = StpMode.NONE, LiquidationModel.BYBIT, Trigger.AT_OR_BELOW
-_EV_CANCELED = EventKind.CANCELED
+_EV_CANCELED, _IN_LIQUIDATION = EventKind.CANCELED, R.USER_IN_LIQUIDATION
 
 
 #: The conditional order kind of each conditional leg type of an order list.
@@ -1883,48 +1883,49 @@ class Exchange:
         done: list[int] = []
         for e in m.book.events():
             self._events.append(new_record(OrderEvent, (spec.symbol, e, liquidation)))
-            kind = e.kind
+            # its fields unpacked once (no attribute lookup per use)
+            kind, order_id, account, side, price, qty, leaves, counter_id, counter_account, counter_leaves, reason = e
             if kind == _ACCEPTED:
                 # a forced order is an IOC: it never rests, so it reserves no reduce-only room
-                m.orders[e.order_id] = _Open(e.account, e.side, e.price, 0, reduce_only or liquidation, pside)
+                m.orders[order_id] = _Open(account, side, price, 0, reduce_only or liquidation, pside)
                 if reduce_only:
-                    m.reduce_only.setdefault((e.account, pside), set()).add(e.order_id)
-                self._order_leaves(m, e.order_id, e.qty)
+                    m.reduce_only.setdefault((account, pside), set()).add(order_id)
+                self._order_leaves(m, order_id, qty)
             elif kind == _FILL:
-                sign = 1 if e.side == _BUY else -1
-                self._pair(m, e.account, m.orders[e.order_id].pside, e.counter_account,
-                           m.orders[e.counter_order_id].pside, sign * e.qty, e.price)
-                notional = m.value(e.qty, e.price)
-                if not liquidation and e.account != IF_ACCOUNT:
-                    self._move(spec.settle, e.account, FEES, apply_rate_up(notional, m.taker_fee), "fee")
+                sign = 1 if side == _BUY else -1
+                self._pair(m, account, m.orders[order_id].pside, counter_account,
+                           m.orders[counter_id].pside, sign * qty, price)
+                notional = m.value(qty, price)
+                if not liquidation and account != IF_ACCOUNT:
+                    self._move(spec.settle, account, FEES, apply_rate_up(notional, m.taker_fee), "fee")
                 maker_rate = m.maker_fee
-                if e.counter_account != IF_ACCOUNT:
+                if counter_account != IF_ACCOUNT:
                     fee = (apply_rate_up(notional, maker_rate) if maker_rate >= 0
                            else -apply_rate_down(notional, -maker_rate))
-                    self._move(spec.settle, e.counter_account, FEES, fee, "fee")
-                m.last = e.price
-                self._order_leaves(m, e.order_id, e.leaves)
-                self._order_leaves(m, e.counter_order_id, e.counter_leaves)
+                    self._move(spec.settle, counter_account, FEES, fee, "fee")
+                m.last = price
+                self._order_leaves(m, order_id, leaves)
+                self._order_leaves(m, counter_id, counter_leaves)
                 if m.list_of:
-                    for oid, leaves in ((e.order_id, e.leaves), (e.counter_order_id, e.counter_leaves)):
+                    for oid, left in ((order_id, leaves), (counter_id, counter_leaves)):
                         if oid in m.list_of:
-                            self._notes.append(_Note(m.symbol, oid, "fill", e.qty, leaves))
-                if not e.leaves:
-                    done.append(e.order_id)
-                if not e.counter_leaves:
-                    done.append(e.counter_order_id)
+                            self._notes.append(_Note(m.symbol, oid, "fill", qty, left))
+                if not leaves:
+                    done.append(order_id)
+                if not counter_leaves:
+                    done.append(counter_id)
             elif kind == _CANCELED or kind == _EXPIRED:
-                self._order_leaves(m, e.order_id, 0)
-                self._forget_order(m, e.order_id)
-                if e.order_id in m.list_of:
-                    cause = _GONE[_EV_CANCELED if e.kind == _EV_CANCELED else e.reason]
-                    self._notes.append(_Note(m.symbol, e.order_id, "gone", cause=cause))
+                self._order_leaves(m, order_id, 0)
+                self._forget_order(m, order_id)
+                if order_id in m.list_of:
+                    cause = _GONE[_EV_CANCELED if kind == _EV_CANCELED else reason]
+                    self._notes.append(_Note(m.symbol, order_id, "gone", cause=cause))
             elif kind == _AMENDED:
-                o = m.orders.get(e.order_id)
-                if o is not None and o.price != e.price:  # re-priced: its order value moves over
-                    self._order_leaves(m, e.order_id, 0)
-                    o.price = e.price
-                self._order_leaves(m, e.order_id, e.qty)
+                o = m.orders.get(order_id)
+                if o is not None and o.price != price:  # re-priced: its order value moves over
+                    self._order_leaves(m, order_id, 0)
+                    o.price = price
+                self._order_leaves(m, order_id, qty)
         # an order filled within the operation leaves no record behind
         for oid in done:
             self._forget_order(m, oid)
@@ -2151,13 +2152,13 @@ class Exchange:
             self._liquidating.add((m.symbol, account, pside))
         # 1. cancel open and conditional orders: every market for cross, this one for isolated
         for other in (m,) if isolated else self.markets.values():
-            self._end_lists_of(other, account, "liquidation", R.USER_IN_LIQUIDATION)
+            self._end_lists_of(other, account, "liquidation", _IN_LIQUIDATION)
             if other.book.open_orders(account):
                 other.book.cancel_all(account, self.ts)
                 self._book_events(other)
             if account in other.conditionals_of:
                 for cid in sorted(other.conditionals_of[account]):
-                    self._drop_conditional(other, cid, "CANCELED", R.USER_IN_LIQUIDATION)
+                    self._drop_conditional(other, cid, "CANCELED", _IN_LIQUIDATION)
         legs = [(pside, m.positions[(account, pside)])] if isolated else m.leg_list(account)
         wallet, other_upnl = self._collateral(m, account, pside)
         bp = m.bp_tick([p for _, p in legs], wallet, other_upnl)
