@@ -40,6 +40,8 @@ cdef class _Market:
     cpdef bint holds(self, object account)
     @cython.locals(p=Position)
     cpdef list leg_list(self, object account)
+    @cython.locals(p=Position)
+    cpdef object held(self, object account)
 
 
 cpdef bint _has_exits(_Market m, object account, object pside) except *
@@ -119,8 +121,11 @@ cdef class Exchange:
     cpdef object available(self, object account, str asset)
     cpdef _Market _market(self, object cmd)
     cpdef _Market _order_market(self, object cmd)
-    @cython.locals(m=_Market, pos=Position, p=Position)
+    @cython.locals(m=_Market, pos=Position)
     cpdef object _PlaceOrder(self, object cmd)
+    @cython.locals(m=_Market)
+    cpdef object _SetLeverage(self, object cmd)
+    cpdef object _Deposit(self, object cmd)
     cpdef bint _outside_band(self, object cmd, _Market m, object side, object price) except *
     cpdef tuple _band(self, _Market m)
     cpdef object _assumed_price(self, _Market m, object side)

@@ -425,6 +425,13 @@ class _Market:
                 found.append((pside, p))
         return found
 
+    def held(self, account: int) -> int:
+        """The lots the account holds in this market, both sides of a hedge-mode account summed."""
+        total = 0
+        for _, p in self.leg_list(account):
+            total += abs(p.lots)
+        return total
+
 
 class Exchange:
     """The venue's state: markets, accounts' positions and orders, the ledger."""
@@ -590,7 +597,7 @@ class Exchange:
     def _SetLeverage(self, cmd: C.SetLeverage) -> None:
         if (m := self._market(cmd)) is None:
             return None
-        held = sum(abs(p.lots) for _, p in m.legs(cmd.account))
+        held = m.held(cmd.account)
         notional = m.value(held, m.mark) if m.mark and held else 0
         allowed = m.brackets.max_leverage_for(notional)
         if not 1 <= cmd.leverage <= allowed:
@@ -1343,9 +1350,7 @@ class Exchange:
             if m.book.open_orders(cmd.account) + len(m.conditionals_of.get(cmd.account, ())) >= spec.max_open_orders:
                 return self._reject(cmd, R.MAX_OPEN_ORDERS, limit=spec.max_open_orders)
             lev = self.leverage.get((cmd.account, cmd.symbol), DEFAULT_LEVERAGE)
-            held = 0  # a loop, not a generator: this method is compiled as a C method
-            for _, p in m.leg_list(cmd.account):
-                held += abs(p.lots)
+            held = m.held(cmd.account)
             if m.mark is not None and qty > 0 and price > 0:
                 cap = m.brackets.max_notional
                 worst = min(price, m.mark) if m.inverse else max(price, m.mark)  # the larger notional
