@@ -10,7 +10,8 @@ worker processes instead of a process pool. One JSON line; timings are reported,
   one_worker_s, two_workers_s   the sweep on an executor that is up (as a cluster given by its
                                 address is), and speedup = their ratio;
   start_s                       starting the executor of 1 and of 2 workers (for --dask, the
-                                LocalCluster: about a second, against runs of a quarter second);
+                                LocalCluster and its workers loading the simulator: about half
+                                a second, against runs of a fifth of a second);
   end_to_end_speedup            the ratio with the starts included.
 """
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import importlib
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
@@ -56,6 +57,8 @@ def executor(workers: int = 2, dask: str | None = None) -> Iterator[Executor]:
     else:
         client = Client(dask)
     try:
+        # every worker loads the simulator now, as part of the start, not inside its first point
+        client.run(importlib.import_module, "perpsim.sim.runner")
         yield client.get_executor()
     finally:
         client.close()
