@@ -113,7 +113,7 @@ class TestTrading:
         venue.order(4, Side.SELL, "1", "20100", reduce_only=True)
         # +100 PnL, minus 10 + 10.05 taker fees
         assert venue.wallet(4) == 1_010 * U + 100 * U - 10 * U - 1_005 * U // 100
-        assert 4 not in venue.ex.markets[SYMBOL].positions
+        assert not venue.ex.markets[SYMBOL].holds(4)  # the position record is gone
 
 
 class TestLiquidation:
@@ -221,7 +221,7 @@ class TestRejections:
         open_long(venue)
         venue.order(2, Side.BUY, "5", "20000")
         venue.order(4, Side.SELL, "3", "20000", reduce_only=True)
-        assert 4 not in venue.ex.markets[SYMBOL].positions  # closed, never flipped short
+        assert not venue.ex.markets[SYMBOL].holds(4)  # closed, never flipped short
 
     def test_a_reduce_only_sweep_across_levels_stops_at_the_position(self, venue):
         """A reduce-only sell larger than the long, limit below three bid levels: it fills the
