@@ -125,7 +125,7 @@ def build(n: int, seed: int) -> tuple[Exchange, list[int], float]:
     _apply(ex, C.FundInsurance(TS, ASSET, total * FUND_PER_LOT))
     build_s = time.perf_counter() - t0
     m = ex.markets[SYMBOL]
-    opened = sum(1 for a in longs if (a, 0) in m.positions)
+    opened = sum(1 for a in longs if m.holds(a))
     if opened != n or m.book.best_ask() is not None:
         raise RuntimeError(f"{opened} of {n} longs opened; best ask {m.book.best_ask()}")
     ex.check_integrity()

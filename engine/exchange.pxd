@@ -45,6 +45,7 @@ cdef class _Market:
 
 
 cpdef bint _has_exits(_Market m, object account, object pside) except *
+cpdef object position_key(object account, object pside=*)
 
 
 cdef class Exchange:

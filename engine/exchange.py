@@ -224,8 +224,11 @@ def _growing(read, *args):
         seen, n = len(items), n * 4
 
 
-def index_key(account: int, pside: int = 0) -> int:
-    """Liquidation-index key of a position (isolated) or of an account's cross legs (pside 0)."""
+def position_key(account: int, pside: int = 0) -> int:
+    """The int key of a position (account, position side) in its market: of the positions map,
+    of the liquidation index (an isolated position; an account's cross legs under side 0) and
+    of an isolated margin's ledger holder. account = key // 4, side = key % 4; keys sort as the
+    pairs do. An int, not a pair: no tuple to build, hash and compare at every lookup."""
     return account * 4 + pside
 
 
@@ -259,7 +262,7 @@ class _Market:
     funding: FundingAccumulator
     imn: int  # impact margin notional: money units (linear) or quote units × 10**settle_decimals (inverse)
     liq: LiquidationIndex = field(default_factory=LiquidationIndex)
-    positions: dict[tuple[int, int], Position] = field(default_factory=dict)
+    positions: dict[int, Position] = field(default_factory=dict)  # by position_key
     orders: dict[int, _Open] = field(default_factory=dict)
     isolated: set[int] = field(default_factory=set)
     # the accounts in hedge mode (the exchange's own set): they hold LONG and SHORT positions,
@@ -391,19 +394,19 @@ class _Market:
 
     def iso_holder(self, account: int, pside: int) -> tuple[str, int]:
         """The ledger holder of an isolated position's margin."""
-        return (self.iso_name, account * 4 + pside)  # index_key(account, pside)
+        return (self.iso_name, position_key(account, pside))
 
     def holds(self, account: int) -> bool:
         """Whether the account has a position in this market."""
         positions = self.positions
         if account in self.hedge:
-            return (account, LONG) in positions or (account, SHORT) in positions
-        return (account, BOTH) in positions
+            return position_key(account, LONG) in positions or position_key(account, SHORT) in positions
+        return position_key(account, BOTH) in positions
 
     def unindex(self, account: int) -> None:
         """Take the account's entries out of the liquidation index: its cross entry (BOTH),
         and for a hedge-mode account its per-side isolated ones."""
-        key = account * 4  # index_key(account, pside) = key + pside
+        key = position_key(account)  # position_key(account, pside) = key + pside
         self.liq.remove(key)
         if account in self.hedge:
             self.liq.remove(key + LONG)
@@ -416,11 +419,11 @@ class _Market:
     def leg_list(self, account: int) -> list[tuple[int, Position]]:
         """`legs` as a list."""
         if account not in self.hedge:
-            p = self.positions.get((account, BOTH))
+            p = self.positions.get(position_key(account, BOTH))
             return [] if p is None else [(BOTH, p)]
         found = []
         for pside in (LONG, SHORT):
-            p = self.positions.get((account, pside))
+            p = self.positions.get(position_key(account, pside))
             if p is not None:
                 found.append((pside, p))
         return found
@@ -636,7 +639,7 @@ class Exchange:
     def _AdjustIsolatedMargin(self, cmd: C.AdjustIsolatedMargin) -> None:
         if (m := self._market(cmd)) is None:
             return None
-        p = m.positions.get((cmd.account, cmd.position_side))
+        p = m.positions.get(position_key(cmd.account, cmd.position_side))
         if cmd.account not in m.isolated or p is None:
             return self._reject(cmd, R.NOT_ISOLATED, symbol=cmd.symbol, position_side=cmd.position_side)
         if cmd.amount > 0:
@@ -817,8 +820,8 @@ class Exchange:
                 fitted.append(k)
         for symbol, account, pside in sorted(fitted):
             m = markets[symbol]
-            key = (account, pside)
-            lots = m.positions[key].lots if key in m.positions else 0
+            p = m.positions.get(position_key(account, pside))
+            lots = 0 if p is None else p.lots
             closing = _SIDE_SELL if lots > 0 else _SIDE_BUY
             self._fit_exits(m, account, pside, lots, closing)
             for oid in self._reduce_only_ids(m, account, pside):
@@ -907,7 +910,7 @@ class Exchange:
             self._cancel_list_orders(m, g, "CANCELED")
         qty = c.qty
         if c.close_position:
-            pos = m.positions.get((c.account, c.position_side), Position())
+            pos = m.positions.get(position_key(c.account, c.position_side), Position())
             qty = abs(pos.closing_qty((1 if c.side == _SIDE_BUY else -1) * abs(pos.lots)))
         market = c.kind in (ConditionalKind.STOP_MARKET, ConditionalKind.TAKE_PROFIT_MARKET,
                             ConditionalKind.TRAILING_STOP_MARKET)
@@ -1271,7 +1274,7 @@ class Exchange:
             return self._reject(cmd, R.UNKNOWN_ORDER, order_id=cmd.order_id)
         if self._outside_band(cmd, m, o.side, cmd.price):
             return None
-        pos = m.positions.get((cmd.account, o.pside), Position())
+        pos = m.positions.get(position_key(cmd.account, o.pside), Position())
         if o.reduce_only:
             # its room: the position less the other reduce-only orders on its side
             room = abs(pos.lots) - self._reduce_only_resting(m, cmd.account, o.pside, o.side) + o.leaves
@@ -1323,7 +1326,7 @@ class Exchange:
             price = self._assumed_price(m, cmd.side)
         elif cmd.kind == _LIMIT and price > 0 and self._outside_band(cmd, m, cmd.side, price):
             return None
-        pos = m.positions.get((cmd.account, cmd.position_side), Position())
+        pos = m.positions.get(position_key(cmd.account, cmd.position_side), Position())
         # in hedge mode a SELL on LONG (BUY on SHORT) closes: it behaves as reduce-only
         closing_only = cmd.reduce_only or (hedge and (cmd.position_side == LONG) != (cmd.side == _SIDE_BUY))
         qty = cmd.qty
@@ -1377,7 +1380,7 @@ class Exchange:
     # ================================================================== queries
 
     def position(self, account: int, symbol: str, pside: int = BOTH) -> Position:
-        return self.markets[symbol].positions.get((account, pside), Position())
+        return self.markets[symbol].positions.get(position_key(account, pside), Position())
 
     def wallet(self, account: int, asset: str) -> int:
         return self.ledger.insurance(asset) if account == IF_ACCOUNT else self.ledger.wallet(account, asset)
@@ -1549,7 +1552,7 @@ class Exchange:
         if m.mark is None:
             return None
         if account in m.isolated:
-            p = m.positions.get((account, pside))
+            p = m.positions.get(position_key(account, pside))
             if p is None:
                 return None
             return m.lp([p], self.isolated_margin(account, symbol, pside), 0, 0, self.profile.liquidation_model)
@@ -1583,7 +1586,7 @@ class Exchange:
             raise ValueError("no mark price yet")
         price = cmd.price if cmd.kind == _LIMIT else self._assumed_price(m, cmd.side)
         sign = 1 if cmd.side == _SIDE_BUY else -1
-        pos = m.positions.get((cmd.account, cmd.position_side), Position())
+        pos = m.positions.get(position_key(cmd.account, cmd.position_side), Position())
         after = Position(pos.lots, pos.cost)
         opening = cmd.qty - abs(pos.closing_qty(sign * cmd.qty))
         lev = self._lev(cmd.account, m)
@@ -1652,14 +1655,14 @@ class Exchange:
         mark and the predicted rate (money units, rounded as a settlement rounds: a payer's debit
         up, a receiver's credit down); 0 without a position or a mark."""
         m = self.markets[symbol]
-        p = m.positions.get((account, pside))
+        p = m.positions.get(position_key(account, pside))
         if p is None or m.mark is None:
             return 0
         mark, K = m.funding_terms()
         return funding_payment(p.lots, mark, self.predicted_funding_rate(symbol), K)
 
     def _adl_score(self, m: _Market, account: int, pside: int) -> Fraction:
-        p = m.positions[(account, pside)]
+        p = m.positions[position_key(account, pside)]
         scale = 10**m.spec.settle_decimals
         if account in m.isolated:
             return M.leverage_pnl(m.upnl(p), self._iso_margin(m, account, pside),
@@ -1675,14 +1678,14 @@ class Exchange:
         its own score is current. So a query costs O(the account's positions + log n), after
         one O(n log n) ranking per market side and window, however many positions ask."""
         m = self.markets[symbol]
-        p = m.positions.get((account, pside))
+        p = m.positions.get(position_key(account, pside))
         if p is None or m.mark is None:
             return 0
         long, window = p.lots > 0, self.ts // ADL_WINDOW_NS
         ranked = self._adl_ranked.get((symbol, long))
         if ranked is None or ranked[0] != window or not ranked[1]:
-            scores = sorted(self._adl_score(m, *k) for k, q in m.positions.items()
-                            if (q.lots > 0) == long and k[0] != IF_ACCOUNT)
+            scores = sorted(self._adl_score(m, *divmod(k, 4)) for k, q in m.positions.items()
+                            if (q.lots > 0) == long and k // 4 != IF_ACCOUNT)
             ranked = self._adl_ranked[(symbol, long)] = (window, scores)
         return M.adl_bucket(self._adl_score(m, account, pside), ranked[1])
 
@@ -1696,7 +1699,7 @@ class Exchange:
             # plain ints only: an IntEnum and its int value must hash alike (replay decodes ints)
             for k in sorted(m.positions):
                 p = m.positions[k]
-                h.update(f"{k[0]}:{int(k[1])}:{p.lots}:{p.cost};".encode())
+                h.update(f"{k // 4}:{k % 4}:{p.lots}:{p.cost};".encode())
             for oid in sorted(m.orders):
                 o = m.orders[oid]
                 h.update(f"{oid}:{o.account}:{int(o.side)}:{o.price}:{o.leaves}:{int(o.reduce_only)}:"
@@ -1753,14 +1756,15 @@ class Exchange:
             self._check_lists(m)
             if m.hedge is not self.hedge:
                 raise AssertionError(f"{m.symbol}: the market's hedge-mode set is not the exchange's")
-            for (account, pside), p in m.positions.items():
+            for k, p in m.positions.items():
+                account, pside = divmod(k, 4)
                 if p.lots == 0 or m.symbol not in self._markets_of.get(account, ()):
                     raise AssertionError(f"{m.symbol}: position record of {account} is stale")
                 if (pside != BOTH) != (account in self.hedge):
                     raise AssertionError(f"{m.symbol}: account {account} holds a {pside} position in the other mode")
             for key, _, _ in m.liq.entries():
                 account, pside = divmod(key, 4)
-                if not m.holds(account) or (account in m.isolated and (account, pside) not in m.positions):
+                if not m.holds(account) or (account in m.isolated and position_key(account, pside) not in m.positions):
                     raise AssertionError(f"{m.symbol}: liquidation index entry {key} has no position")
             multi = {a for a, syms in self._markets_of.items() if len(syms) > 1 and m.symbol in syms}
             if multi != self._multi[m.symbol]:
@@ -1828,7 +1832,7 @@ class Exchange:
         """Apply a signed fill to a position, pay its realized PnL from the pool, and move
         isolated margin: the opening part's initial margin in, a closed part's share out.
         Returns the position's cost change plus its realized PnL (for the inverse dust)."""
-        key = (account, pside)
+        key = position_key(account, pside)
         self._touched.add(account)
         self._positions_moved.add((m.symbol, account, pside))
         p = m.positions.get(key)
@@ -2014,20 +2018,20 @@ class Exchange:
         if m.mark is None or not m.positions:
             return
         keys = sorted(m.positions)
-        lots = {index_key(*k): m.positions[k].lots for k in keys}
+        lots = {k: m.positions[k].lots for k in keys}
         mark, K = m.funding_terms()  # notional at mark × rate
         pay = funding_payments(lots, mark, m.rate, K)
         pool = ("funding:" + m.symbol, 0)
 
         def holder(k):
-            return m.iso_holder(*k) if k[0] in m.isolated else k[0]
+            return m.iso_holder(*divmod(k, 4)) if k // 4 in m.isolated else k // 4
 
         for k in keys:  # payers first, so the pool never goes negative
-            if pay.deltas[index_key(*k)] < 0:
-                self._move(m.asset, holder(k), pool, -pay.deltas[index_key(*k)], "funding")
+            if pay.deltas[k] < 0:
+                self._move(m.asset, holder(k), pool, -pay.deltas[k], "funding")
         for k in keys:
-            if pay.deltas[index_key(*k)] > 0:
-                self._move(m.asset, pool, holder(k), pay.deltas[index_key(*k)], "funding")
+            if pay.deltas[k] > 0:
+                self._move(m.asset, pool, holder(k), pay.deltas[k], "funding")
         self._move(m.asset, pool, DUST, pay.dust, "funding_dust")
         e = FundingSettled(m.symbol, m.rate, m.mark, pay.dust)
         self._events.append(e)
@@ -2052,8 +2056,8 @@ class Exchange:
         if multi:
             self._touched.update(multi)
         if first:  # positions opened before the first mark had no liquidation price yet
-            for account, _ in m.positions:
-                self._touched.add(account)
+            for k in m.positions:
+                self._touched.add(k // 4)
         if self._adl_queue:
             self._adl_queue.clear()
         self._sweep_due = True
@@ -2086,9 +2090,9 @@ class Exchange:
                 # no positive solution: a long no price can liquidate (not indexed), or a short
                 # liquidatable at any price (trigger 0: every tick checks it)
                 if net < 0:
-                    m.liq.upsert(index_key(account, pside), -1, 0)
+                    m.liq.upsert(position_key(account, pside), -1, 0)
             else:  # the direction comes from the solution's slope, not the net sign
-                m.liq.upsert(index_key(account, pside), *solved)
+                m.liq.upsert(position_key(account, pside), *solved)
 
     def _liq_tick(self, m: _Market, account: int, pside: int, legs: list[Position]) -> tuple[int, int] | None:
         """(direction, tick) of the legs' liquidation price rounded against the account, or None:
@@ -2119,7 +2123,7 @@ class Exchange:
         that the index (which rounds the liquidation price toward the mark) never misses one.
         Both sides are scaled by RATE_SCALE, so linear markets compare integers."""
         if account in m.isolated:
-            p = m.positions.get((account, pside))
+            p = m.positions.get(position_key(account, pside))
             if p is None:
                 return False
             balance = self._iso_margin(m, account, pside) + m.upnl(p)
@@ -2164,7 +2168,7 @@ class Exchange:
             if account in other.conditionals_of:
                 for cid in sorted(other.conditionals_of[account]):
                     self._drop_conditional(other, cid, "CANCELED", _IN_LIQUIDATION)
-        legs = [(pside, m.positions[(account, pside)])] if isolated else m.leg_list(account)
+        legs = [(pside, m.positions[position_key(account, pside)])] if isolated else m.leg_list(account)
         wallet, other_upnl = self._collateral(m, account, pside)
         bp = m.bp_tick([p for _, p in legs], wallet, other_upnl)
         lo, hi = m.price_limits
@@ -2182,7 +2186,7 @@ class Exchange:
                 self._force(m, account, leg_side, side, abs(lots) - keep, bp_tick)
                 filled = abs(lots) - abs(self._lots(m, account, leg_side))
                 holder, remaining = self._liquidation_fee(m, account, pside, filled, bp_tick)
-                if (account, leg_side) not in m.positions or not self._liquidatable(m, account, pside):
+                if position_key(account, leg_side) not in m.positions or not self._liquidatable(m, account, pside):
                     self._events.append(Liquidation(m.symbol, account, side, abs(lots) - keep, bp_tick, filled, 0, 0))
                     continue
                 lots = self._lots(m, account, leg_side)
@@ -2211,7 +2215,7 @@ class Exchange:
             self._move(m.asset, INSURANCE, holder, -remaining, "insurance_cover")
         if isolated:
             self._liquidating.discard((m.symbol, account, pside))
-            if (account, pside) not in m.positions:  # what is left of its margin goes home
+            if position_key(account, pside) not in m.positions:  # what is left of its margin goes home
                 self._move(m.asset, holder, account, self._iso_margin(m, account, pside),
                            "isolated_margin")
         # re-keyed now for the rest of this sweep; a later change to the account touches it again
@@ -2220,7 +2224,7 @@ class Exchange:
 
     def _lots(self, m: _Market, account: int, pside: int) -> int:
         """Signed lots of a position (0 when there is none)."""
-        p = m.positions.get((account, pside))
+        p = m.positions.get(position_key(account, pside))
         return 0 if p is None else p.lots
 
     def _remaining(self, m: _Market, account: int, pside: int):
@@ -2259,29 +2263,30 @@ class Exchange:
         queue = self._adl_queue.get(queue_key)
         if queue is None:
             # every opposite position ranks, the bankrupt account's own other hedge leg included
-            ranked = [(-self._adl_score(m, *k), k) for k, q in m.positions.items()
-                      if k[0] != IF_ACCOUNT and (q.lots > 0) != (lots > 0)]
+            ranked = [(-self._adl_score(m, *divmod(k, 4)), k) for k, q in m.positions.items()
+                      if k // 4 != IF_ACCOUNT and (q.lots > 0) != (lots > 0)]
             queue = self._adl_queue[queue_key] = [k for _, k in sorted(ranked, reverse=True)]
         done = 0
         while done < abs(lots) and queue:
             cp = queue[-1]  # best ranked at the end
             p = m.positions.get(cp)
-            if cp == (account, pside) or p is None or (p.lots > 0) == (lots > 0):
+            if cp == position_key(account, pside) or p is None or (p.lots > 0) == (lots > 0):
                 queue.pop()
                 continue
-            q = self._adl_capacity(m, cp[0], cp[1], p, min(abs(lots) - done, abs(p.lots)), price)
+            cp_account, cp_side = divmod(cp, 4)
+            q = self._adl_capacity(m, cp_account, cp_side, p, min(abs(lots) - done, abs(p.lots)), price)
             if not q:
                 queue.pop()
                 continue
             signed = q if lots > 0 else -q
             # its orders in the book are canceled (Binance): lists with one there end; the others
             # follow the position (_fit_exits)
-            self._end_lists_of(m, cp[0], "auto_deleverage", 0, True)  # positional: the compiled call
-            if m.book.open_orders(cp[0]):
-                m.book.cancel_all(cp[0], self.ts)
+            self._end_lists_of(m, cp_account, "auto_deleverage", 0, True)  # positional: the compiled call
+            if m.book.open_orders(cp_account):
+                m.book.cancel_all(cp_account, self.ts)
                 self._book_events(m)
-            self._pair(m, cp[0], cp[1], account, pside, signed, price)
-            self._events.append(AutoDeleveraged(m.symbol, account, cp[0], q, price))
+            self._pair(m, cp_account, cp_side, account, pside, signed, price)
+            self._events.append(AutoDeleveraged(m.symbol, account, cp_account, q, price))
             done += q
         return done
 
@@ -2307,7 +2312,7 @@ class Exchange:
     def _offload(self, m: _Market) -> None:
         """The insurance fund unloads positions it took over into the book, within the band;
         once the mark reaches the fund's own bankruptcy price, the rest is deleveraged there."""
-        p = m.positions.get((IF_ACCOUNT, BOTH))
+        p = m.positions.get(position_key(IF_ACCOUNT, BOTH))
         if p is None:
             return
         side = _SIDE_SELL if p.lots > 0 else _SIDE_BUY
@@ -2317,6 +2322,6 @@ class Exchange:
         protect = self._protection(m, side)
         limit = protect if bp is None else (max(protect, bp) if side == _SIDE_SELL else min(protect, bp))
         self._force(m, IF_ACCOUNT, BOTH, side, abs(p.lots), limit)
-        rest = m.positions.get((IF_ACCOUNT, BOTH))
+        rest = m.positions.get(position_key(IF_ACCOUNT, BOTH))
         if rest is not None and bp is not None and (m.mark <= bp if rest.lots > 0 else m.mark >= bp):
             self._adl(m, IF_ACCOUNT, BOTH, rest.lots, bp)

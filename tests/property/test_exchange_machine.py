@@ -134,7 +134,8 @@ class ExchangeMachine(RuleBasedStateMachine):
         ex.check_integrity()
         assert ex.state_hash() == self.b.state_hash()
         m = ex.markets[self.SYMBOL]
-        for account, pside in list(m.positions):
+        for k in list(m.positions):
+            account, pside = divmod(k, 4)
             if account != IF_ACCOUNT and m.mark is not None:
                 assert not ex._liquidatable(m, account, pside), f"account {account} left under MM"
         for holder, balances in ex.ledger._bal.items():

@@ -53,7 +53,7 @@ from perpsim.engine.events import (
     Liquidation,
     OrderEvent,
 )
-from perpsim.engine.exchange import IF_ACCOUNT, Exchange
+from perpsim.engine.exchange import IF_ACCOUNT, Exchange, position_key
 from perpsim.model.enums import EventKind, OrderKind, PositionSide, Side, TimeInForce
 from perpsim.model.markets import default_markets
 from perpsim.risk.brackets import btcusdt_brackets
@@ -520,8 +520,12 @@ SCENARIOS = [
 
 
 def positions_of(ex: Exchange) -> Positions:
-    return {(account, symbol, pside): (p.lots, p.cost)
-            for symbol, m in ex.markets.items() for (account, pside), p in m.positions.items()}
+    out = {}
+    for symbol, m in ex.markets.items():
+        for k, p in m.positions.items():
+            account, pside = divmod(k, 4)
+            out[(account, symbol, pside)] = (p.lots, p.cost)
+    return out
 
 
 def run(s: Scenario, impl: str) -> tuple[Exchange, list]:
@@ -551,7 +555,7 @@ def run(s: Scenario, impl: str) -> tuple[Exchange, list]:
             c = checkpoints[i]
             assert ex.ledger.insurance(USDT) == c.fund, f"fund after move {i}"
             held = {symbol: (p.lots, p.cost) for symbol, m in ex.markets.items()
-                    if (p := m.positions.get((IF, BOTH))) is not None}
+                    if (p := m.positions.get(position_key(IF, BOTH))) is not None}
             assert held == c.fund_position, f"fund position after move {i}"
     return ex, moved
 

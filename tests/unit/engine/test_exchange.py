@@ -17,7 +17,7 @@ from perpsim.engine.events import (
     MarkPriceChanged,
     OrderEvent,
 )
-from perpsim.engine.exchange import IF_ACCOUNT, Exchange, index_key
+from perpsim.engine.exchange import IF_ACCOUNT, Exchange, position_key
 from perpsim.model.enums import EventKind, OrderKind, PositionSide, Side, TimeInForce
 from perpsim.model.markets import default_markets
 from perpsim.model.reasons import RejectReason as R
@@ -105,7 +105,7 @@ class TestTrading:
         lp = venue.ex.liquidation_price(4, SYMBOL)
         assert lp.price == Fraction(1_000 - 20_000) / (Fraction("0.004") - 1)
         assert round(lp.price, 4) == Fraction("19076.3052")
-        assert venue.ex.markets[SYMBOL].liq.get(index_key(4)) == (1, lp.tick)
+        assert venue.ex.markets[SYMBOL].liq.get(position_key(4)) == (1, lp.tick)
 
     def test_realized_pnl_round_trip_is_exact(self, venue):
         open_long(venue)
@@ -147,7 +147,7 @@ class TestLiquidation:
         # a bid appears 10 below the fund's entry: the next mark tick offloads into it
         venue.order(3, Side.BUY, "0.7", "18990")
         venue.index("19040", dt=10**9)
-        assert IF_ACCOUNT not in {k[0] for k in venue.ex.markets[SYMBOL].positions}
+        assert not venue.ex.markets[SYMBOL].holds(IF_ACCOUNT)
         assert venue.ex.ledger.insurance("USDT") == 1_030 * U - 7 * U
 
     def test_liquidation_cancels_open_orders(self, venue):
