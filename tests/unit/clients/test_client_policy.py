@@ -134,7 +134,7 @@ def test_from_rpc_error_reads_the_rich_status() -> None:
     limited = E.from_rpc_error(FakeRpcError(to_status(VenueError(R.RATE_LIMITED, retry_after_ms=250))))
     assert isinstance(limited, E.RateLimited) and isinstance(limited, E.ResourceExhaustedError)
     assert limited.binance_code == -1015
-    assert limited.retry_after in (None, 0.25)  # 0.25 when the venue sends google.rpc.RetryInfo
+    assert limited.retry_after == 0.25  # from the google.rpc.RetryInfo detail the venue sends
     bare = E.from_rpc_error(grpc.RpcError())  # no status at all
     assert type(bare) is E.PerpsimError and bare.status is grpc.StatusCode.UNKNOWN
 

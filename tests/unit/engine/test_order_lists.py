@@ -162,6 +162,7 @@ def test_stop_and_take_profit_in_the_same_command_end_consistently(v, taken):
     order_list(v, 5, ListKind.BRACKET, Side.BUY, "1", entry="20000", tp="20500", tp_type=LegType.LIMIT, sl="19800",
                source=S.MARK)
     v.order(1, Side.SELL, "1", "20000")
+    (stop_id,) = v.ex.markets[SYMBOL].conditionals_of[5]  # the bracket's stop, armed by the fill
     v.order(1, Side.BUY, "2", "19000")  # bids for the stop to sell into
     v.do(C.PlaceConditional(v.ts, 2, SYMBOL, Side.BUY, qty(taken), K.TAKE_PROFIT_MARKET, px("19750"),
                             source=S.MARK))
@@ -172,8 +173,8 @@ def test_stop_and_take_profit_in_the_same_command_end_consistently(v, taken):
     done = [e for e in events if isinstance(e, ListEvent)][-1]
     if taken == "1":  # the take-profit filled completely: the stop was canceled before it could fire
         assert (done.status, done.cause) == ("DONE", "exit_filled")
-        assert (K.STOP_MARKET, "CANCELED") in [(K.STOP_MARKET, e.status) for e in events
-                                               if isinstance(e, ConditionalEvent) and e.account == 5]
+        assert (stop_id, "CANCELED") in [(e.conditional_id, e.status) for e in events
+                                         if isinstance(e, ConditionalEvent)]
     else:  # 0.4 taken: the stop covered the 0.6 left and fired for it
         assert ("REDUCED", "leg_filled", qty("0.6")) in lists(events)
         assert (done.status, done.cause) == ("DONE", "exit_triggered")

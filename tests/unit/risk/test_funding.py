@@ -257,17 +257,10 @@ def test_payments_conserve_and_round_against_accounts(longs, shorts, mark, r, k)
     positions = {("L", i): q for i, q in enumerate(longs)} | {("S", i): -q for i, q in enumerate(shorts)}
     deltas, dust = funding_payments(positions, mark, r, k)
     assert sum(deltas.values()) + dust == 0
-    paid = -sum(d for d in deltas.values() if d < 0)
-    received = sum(d for d in deltas.values() if d > 0)
-    assert paid == received + dust
     assert 0 <= dust < len(positions)
     for key, lots in positions.items():
         exact = Fraction(-lots * mark * k * r, RATE_SCALE)  # exact balance change
         assert exact - 1 < deltas[key] <= exact  # payers pay ≥ exact, receivers get ≤ exact
-        if exact < 0:
-            assert deltas[key] <= 0 and -deltas[key] >= -exact
-        else:
-            assert 0 <= deltas[key] <= exact
 
 
 def test_inverse_impact_price_is_the_contract_weighted_harmonic_mean():

@@ -164,10 +164,18 @@ def test_balance_ratio_and_trigger():
 
 
 def test_leverage_must_be_positive():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="leverage"):
         initial_margin(100, 0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="leverage"):
+        cost_to_open(Side.BUY, 1, 1, 1, 0, 1)
+
+
+def test_cost_to_open_refuses_an_empty_order_and_an_unknown_side():
+    with pytest.raises(ValueError, match="qty"):
         cost_to_open(Side.BUY, 0, 1, 1, 1, 1)
+    with pytest.raises(ValueError, match="not a valid Side"):
+        cost_to_open(2, 1, 1, 1, 1, 1)
+    assert cost_to_open(1, 1, 10, 10, 1, 1) == cost_to_open(Side.SELL, 1, 10, 10, 1, 1)  # an int side is taken
 
 
 # --- inverse ---------------------------------------------------------------------------------
