@@ -38,8 +38,9 @@ EXTENSIONS = [
 # imported as plain Python, the reference twin. Python semantics throughout (negative indexes,
 # floor division), annotations not read as C types, and None checked before attribute access.
 COMPILED_PY = [
-    # brackets and margin formulas, compiled as they are (no .pxd) and shared by both builds of
-    # the exchange: their classes (Brackets, CostModel) are compared by identity across modules
+    # brackets and margin formulas (risk/margin.pxd: only the per-order formulas the exchange
+    # calls in C), shared by both builds of the exchange: their classes (Brackets, CostModel)
+    # are compared by identity across modules
     Extension("perpsim.risk.brackets", ["risk/brackets.py"]),
     Extension("perpsim.risk.margin", ["risk/margin.py"]),
     Extension("perpsim.risk.units", ["risk/units.py"]),

@@ -46,6 +46,7 @@ cdef class _Market:
 
 cpdef bint _has_exits(_Market m, object account, object pside) except *
 cpdef object position_key(object account, object pside=*)
+cpdef tuple position_of(object key)
 
 
 cdef class Exchange:

@@ -124,14 +124,13 @@ _HANDLERS: dict[type, object] = {}  # command type -> Exchange method, filled on
 # book event kinds and sides as plain ints, for the per-fill loop
 _ACCEPTED, _FILL, _CANCELED, _EXPIRED, _AMENDED = (int(k) for k in (
     EventKind.ACCEPTED, EventKind.FILL, EventKind.CANCELED, EventKind.EXPIRED, EventKind.AMENDED))
-_BUY = int(Side.BUY)
 # Enum members bound once as module names: on Python 3.11 reading one off its class goes
 # through EnumType.__getattr__'s slot hook, a few hundred instructions on every hot-path use.
 _SIDE_BUY, _SIDE_SELL = Side.BUY, Side.SELL
 _MARKET, _LIMIT = OrderKind.MARKET, OrderKind.LIMIT
 _IOC, _FOK, _GTC, _GTD = TimeInForce.IOC, TimeInForce.FOK, TimeInForce.GTC, TimeInForce.GTD
 _NO_STP, _BYBIT, _AT_OR_BELOW = StpMode.NONE, LiquidationModel.BYBIT, Trigger.AT_OR_BELOW
-_EV_CANCELED, _IN_LIQUIDATION = EventKind.CANCELED, R.USER_IN_LIQUIDATION
+_IN_LIQUIDATION = R.USER_IN_LIQUIDATION
 
 
 #: The conditional order kind of each conditional leg type of an order list.
@@ -143,7 +142,7 @@ _LEG_KIND = {LegType.STOP_MARKET: ConditionalKind.STOP_MARKET, LegType.STOP_LIMI
 _LEG_TYPES = ({LegType.NONE, LegType.LIMIT, LegType.TAKE_PROFIT_MARKET, LegType.TAKE_PROFIT_LIMIT},
               {LegType.NONE, LegType.STOP_MARKET, LegType.STOP_LIMIT, LegType.TRAILING_STOP_MARKET})
 #: Why an order left the book, as an order list's cause.
-_GONE = {_EV_CANCELED: "canceled", ExpireCause.GTD: "expired", ExpireCause.UNFILLED: "unfilled",
+_GONE = {EventKind.CANCELED: "canceled", ExpireCause.GTD: "expired", ExpireCause.UNFILLED: "unfilled",
          ExpireCause.SELF_TRADE: "self_trade"}
 
 
@@ -197,7 +196,7 @@ class _List:
 
 def _beyond(side: int, level: int, limit: int) -> bool:
     """Whether an order on `side` with limit price `limit` cannot trade at price `level`."""
-    return level > limit if side == _BUY else level < limit
+    return level > limit if side == _SIDE_BUY else level < limit
 
 
 def _has_exits(m: _Market, account: int, pside: int) -> bool:
@@ -230,6 +229,11 @@ def position_key(account: int, pside: int = 0) -> int:
     of an isolated margin's ledger holder. account = key // 4, side = key % 4; keys sort as the
     pairs do. An int, not a pair: no tuple to build, hash and compare at every lookup."""
     return account * 4 + pside
+
+
+def position_of(key: int) -> tuple[int, int]:
+    """(account, position side) of a `position_key`."""
+    return divmod(key, 4)
 
 
 def _trigger_indexes() -> dict[int, TriggerIndex]:
@@ -1492,7 +1496,7 @@ class Exchange:
         units its fills' taker fees, and an isolated position's margins, each rounded up on its
         own, come to beyond their totals rounded once."""
         opposite, prices, left = 1 - cmd.side, [], qty
-        best = m.book.best_ask() if cmd.side == _BUY else m.book.best_bid()
+        best = m.book.best_ask() if cmd.side == _SIDE_BUY else m.book.best_bid()
         if best is None or _beyond(cmd.side, best, limit):  # it trades nowhere: no walk
             return (limit if rests else None), 0
         notional = fees = margin = margins = 0
@@ -1684,8 +1688,8 @@ class Exchange:
         long, window = p.lots > 0, self.ts // ADL_WINDOW_NS
         ranked = self._adl_ranked.get((symbol, long))
         if ranked is None or ranked[0] != window or not ranked[1]:
-            scores = sorted(self._adl_score(m, *divmod(k, 4)) for k, q in m.positions.items()
-                            if (q.lots > 0) == long and k // 4 != IF_ACCOUNT)
+            scores = sorted(self._adl_score(m, *position_of(k)) for k, q in m.positions.items()
+                            if (q.lots > 0) == long and position_of(k)[0] != IF_ACCOUNT)
             ranked = self._adl_ranked[(symbol, long)] = (window, scores)
         return M.adl_bucket(self._adl_score(m, account, pside), ranked[1])
 
@@ -1698,8 +1702,8 @@ class Exchange:
                      f"{sorted(m.isolated)};".encode())
             # plain ints only: an IntEnum and its int value must hash alike (replay decodes ints)
             for k in sorted(m.positions):
-                p = m.positions[k]
-                h.update(f"{k // 4}:{k % 4}:{p.lots}:{p.cost};".encode())
+                p, (account, pside) = m.positions[k], position_of(k)
+                h.update(f"{account}:{pside}:{p.lots}:{p.cost};".encode())
             for oid in sorted(m.orders):
                 o = m.orders[oid]
                 h.update(f"{oid}:{o.account}:{int(o.side)}:{o.price}:{o.leaves}:{int(o.reduce_only)}:"
@@ -1757,13 +1761,13 @@ class Exchange:
             if m.hedge is not self.hedge:
                 raise AssertionError(f"{m.symbol}: the market's hedge-mode set is not the exchange's")
             for k, p in m.positions.items():
-                account, pside = divmod(k, 4)
+                account, pside = position_of(k)
                 if p.lots == 0 or m.symbol not in self._markets_of.get(account, ()):
                     raise AssertionError(f"{m.symbol}: position record of {account} is stale")
                 if (pside != BOTH) != (account in self.hedge):
                     raise AssertionError(f"{m.symbol}: account {account} holds a {pside} position in the other mode")
             for key, _, _ in m.liq.entries():
-                account, pside = divmod(key, 4)
+                account, pside = position_of(key)
                 if not m.holds(account) or (account in m.isolated and position_key(account, pside) not in m.positions):
                     raise AssertionError(f"{m.symbol}: liquidation index entry {key} has no position")
             multi = {a for a, syms in self._markets_of.items() if len(syms) > 1 and m.symbol in syms}
@@ -1826,7 +1830,7 @@ class Exchange:
             self._events.append(e)
             self.insurance_history.append((self.ts, e))
         elif kind.startswith("iso:"):
-            self._touched.add(holder[1] // 4)
+            self._touched.add(position_of(holder[1])[0])
 
     def _trade(self, m: _Market, account: int, pside: int, qty: int, price: int) -> int:
         """Apply a signed fill to a position, pay its realized PnL from the pool, and move
@@ -1901,7 +1905,7 @@ class Exchange:
                     m.reduce_only.setdefault((account, pside), set()).add(order_id)
                 self._order_leaves(m, order_id, qty)
             elif kind == _FILL:
-                sign = 1 if side == _BUY else -1
+                sign = 1 if side == _SIDE_BUY else -1
                 self._pair(m, account, m.orders[order_id].pside, counter_account,
                            m.orders[counter_id].pside, sign * qty, price)
                 notional = m.value(qty, price)
@@ -1927,7 +1931,7 @@ class Exchange:
                 self._order_leaves(m, order_id, 0)
                 self._forget_order(m, order_id)
                 if order_id in m.list_of:
-                    cause = _GONE[_EV_CANCELED if kind == _EV_CANCELED else reason]
+                    cause = _GONE[_CANCELED if kind == _CANCELED else reason]
                     self._notes.append(_Note(m.symbol, order_id, "gone", cause=cause))
             elif kind == _AMENDED:
                 o = m.orders.get(order_id)
@@ -2024,7 +2028,8 @@ class Exchange:
         pool = ("funding:" + m.symbol, 0)
 
         def holder(k):
-            return m.iso_holder(*divmod(k, 4)) if k // 4 in m.isolated else k // 4
+            account, pside = position_of(k)
+            return m.iso_holder(account, pside) if account in m.isolated else account
 
         for k in keys:  # payers first, so the pool never goes negative
             if pay.deltas[k] < 0:
@@ -2057,7 +2062,7 @@ class Exchange:
             self._touched.update(multi)
         if first:  # positions opened before the first mark had no liquidation price yet
             for k in m.positions:
-                self._touched.add(k // 4)
+                self._touched.add(position_of(k)[0])
         if self._adl_queue:
             self._adl_queue.clear()
         self._sweep_due = True
@@ -2142,7 +2147,7 @@ class Exchange:
         price = m.mark if self.profile.liquidation_trigger == "mark" else (m.last or m.mark)
         done = False
         for key in m.liq.triggered(price):
-            account, pside = divmod(key, 4)
+            account, pside = position_of(key)
             if m.holds(account) and self._liquidatable(m, account, pside):
                 self._liquidate(m, account, pside)
                 done = True
@@ -2263,8 +2268,8 @@ class Exchange:
         queue = self._adl_queue.get(queue_key)
         if queue is None:
             # every opposite position ranks, the bankrupt account's own other hedge leg included
-            ranked = [(-self._adl_score(m, *divmod(k, 4)), k) for k, q in m.positions.items()
-                      if k // 4 != IF_ACCOUNT and (q.lots > 0) != (lots > 0)]
+            ranked = [(-self._adl_score(m, *position_of(k)), k) for k, q in m.positions.items()
+                      if position_of(k)[0] != IF_ACCOUNT and (q.lots > 0) != (lots > 0)]
             queue = self._adl_queue[queue_key] = [k for _, k in sorted(ranked, reverse=True)]
         done = 0
         while done < abs(lots) and queue:
@@ -2273,7 +2278,7 @@ class Exchange:
             if cp == position_key(account, pside) or p is None or (p.lots > 0) == (lots > 0):
                 queue.pop()
                 continue
-            cp_account, cp_side = divmod(cp, 4)
+            cp_account, cp_side = position_of(cp)
             q = self._adl_capacity(m, cp_account, cp_side, p, min(abs(lots) - done, abs(p.lots)), price)
             if not q:
                 queue.pop()

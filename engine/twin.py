@@ -7,9 +7,9 @@ same file either way, so the plain-Python import of it is the twin the compiled 
 tested against (tests/property/test_exchange_machine.py), like the book's and the margin kernel's
 `*_ref` twins, and the readable place to step through with a debugger.
 
-`risk/brackets.py` and `risk/margin.py` are compiled as they are too, without a `.pxd`, but
-not reloaded here: both builds share them, since their classes (`Brackets`, `CostModel`) are
-compared by identity.
+`risk/brackets.py` and `risk/margin.py` are compiled too (margin's `.pxd` declares only the
+per-order formulas the exchange calls in C), but not reloaded here: both builds share them,
+since their classes (`Brackets`, `CostModel`) are compared by identity.
 """
 
 from __future__ import annotations

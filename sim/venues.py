@@ -21,7 +21,7 @@ from typing import Protocol
 
 from perpsim.engine import commands as C
 from perpsim.engine.events import CommandRejected, Liquidation
-from perpsim.engine.exchange import Exchange, position_key
+from perpsim.engine.exchange import Exchange
 from perpsim.model.enums import ConditionalKind, OrderKind, Side, TimeInForce, TriggerSource
 from perpsim.model.markets import MarketSpec
 from perpsim.risk.units import RATE_SCALE
@@ -68,8 +68,7 @@ class InProcessVenue:
         return [(p, q) for p, q, _ in self.exchange.markets[symbol].book.depth(side, levels)]
 
     def position(self, account: int, symbol: str) -> int:
-        p = self.exchange.markets[symbol].positions.get(position_key(account))
-        return 0 if p is None else p.lots
+        return self.exchange.position(account, symbol).lots
 
     def available(self, account: int, asset: str) -> int:
         return self.exchange.available(account, asset)

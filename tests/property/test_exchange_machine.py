@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from perpsim.engine import commands as C
-from perpsim.engine.exchange import IF_ACCOUNT, Exchange
+from perpsim.engine.exchange import IF_ACCOUNT, Exchange, position_of
 from perpsim.engine.twin import is_compiled, pure_exchange
 from perpsim.model.enums import OrderKind, PositionSide, Side, TimeInForce
 from perpsim.model.markets import default_markets
@@ -135,7 +135,7 @@ class ExchangeMachine(RuleBasedStateMachine):
         assert ex.state_hash() == self.b.state_hash()
         m = ex.markets[self.SYMBOL]
         for k in list(m.positions):
-            account, pside = divmod(k, 4)
+            account, pside = position_of(k)
             if account != IF_ACCOUNT and m.mark is not None:
                 assert not ex._liquidatable(m, account, pside), f"account {account} left under MM"
         for holder, balances in ex.ledger._bal.items():

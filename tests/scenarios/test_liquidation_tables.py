@@ -53,7 +53,7 @@ from perpsim.engine.events import (
     Liquidation,
     OrderEvent,
 )
-from perpsim.engine.exchange import IF_ACCOUNT, Exchange, position_key
+from perpsim.engine.exchange import IF_ACCOUNT, Exchange, position_of
 from perpsim.model.enums import EventKind, OrderKind, PositionSide, Side, TimeInForce
 from perpsim.model.markets import default_markets
 from perpsim.risk.brackets import btcusdt_brackets
@@ -523,7 +523,7 @@ def positions_of(ex: Exchange) -> Positions:
     out = {}
     for symbol, m in ex.markets.items():
         for k, p in m.positions.items():
-            account, pside = divmod(k, 4)
+            account, pside = position_of(k)
             out[(account, symbol, pside)] = (p.lots, p.cost)
     return out
 
@@ -554,8 +554,7 @@ def run(s: Scenario, impl: str) -> tuple[Exchange, list]:
         if i in checkpoints:
             c = checkpoints[i]
             assert ex.ledger.insurance(USDT) == c.fund, f"fund after move {i}"
-            held = {symbol: (p.lots, p.cost) for symbol, m in ex.markets.items()
-                    if (p := m.positions.get(position_key(IF, BOTH))) is not None}
+            held = {symbol: (p.lots, p.cost) for symbol in ex.markets if (p := ex.position(IF, symbol, BOTH)).lots}
             assert held == c.fund_position, f"fund position after move {i}"
     return ex, moved
 
