@@ -1,0 +1,512 @@
+"""The engine's read API: immutable views of an `Exchange`, in engine units.
+
+Everything outside engine/ reads the exchange through `ExchangeView(exchange)` and never
+touches a market's internals. A view is a snapshot: a frozen value copied out when it is
+read, so holding one never sees (or causes) a later change. Reads change no state and emit
+no event (an ADL quantile refreshes the engine's ranking cache, as `Exchange.adl_quantile`).
+
+Units (all ints unless stated): prices in ticks, quantities in lots (positions signed: + long,
+− short), money in integer units of the settlement asset (10**settle_decimals per coin), rates
+scaled by RATE_SCALE (1e8), times in ns of venue time. Exact non-grid prices (an average entry,
+a liquidation or bankruptcy price) are `Fraction`s of a tick, with the rounded tick beside
+them (rounded against the account: the tick the venue acts at). Convert with the market's
+`MarketSpec` (`view.spec(symbol)`) at the edge.
+
+`ExchangeView` (unknown symbol: `UnknownSymbol`, a KeyError):
+
+  clock, catalogue  ts, next_order_id, symbols(), assets(), spec(symbol), specs()
+  cheap scalars     mark(s), index(s), last(s), top(s) -> (bid, ask), depth(s, side, n) -> [Level],
+                    funding_rate(s), insurance(asset), position_lots(account, s, pside)   [O(1)/O(n)]
+  markets           prices(s) -> PriceView [O(1)], market(s) / markets() -> MarketView
+                    [O(positions of the market): open interest]
+  book              book(s, depth) -> BookView
+  accounts          balances(account) -> (BalanceView,), balance(account, asset),
+                    hedge_mode(account), leverage(account, s), isolated(account, s), holds(account, s)
+  positions         positions(account, s=None) -> (PositionView,), position(account, s, pside),
+                    all_positions(s) -> iterator of Holding (liquidation map, open interest)
+  orders            open_orders(account, s=None) -> (OpenOrder,), open_order(s, order_id)
+                    conditional_orders(account, s=None), conditional_order(s, id) -> ConditionalView
+                    order_lists(account, s=None), order_list(s, id) -> OrderListView
+  funding           funding(s) -> FundingView, funding_history(s=None) -> ((ts, FundingSettled),)
+  insurance         insurance(asset), insurance_history() -> ((ts, InsuranceFundChanged),),
+                    flows(asset) -> AssetFlows (deposited, withdrawn, insurance, fees, dust)
+  liquidation       liquidation(s) -> LiquidationFacts, liquidation_buckets(s, edges_ppm),
+                    liquidation_probe(s) (the index's `triggered(price)`, for benchmarks)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import NamedTuple
+
+from perpsim.engine import commands as C
+from perpsim.engine.exchange import Exchange, position_key, position_of
+from perpsim.model.enums import PositionSide, Side
+from perpsim.model.markets import MarketSpec
+from perpsim.risk.ledger import DUST, FEES
+
+BOTH, LONG, SHORT = PositionSide.BOTH, PositionSide.LONG, PositionSide.SHORT
+_frozen = dataclass(frozen=True, slots=True)
+
+
+class UnknownSymbol(KeyError):
+    """A symbol the exchange does not list (`symbol`: what was asked for)."""
+
+    def __init__(self, symbol: str) -> None:
+        super().__init__(symbol)
+        self.symbol = symbol
+
+    def __str__(self) -> str:
+        return f"unknown symbol {self.symbol!r}"
+
+
+class Level(NamedTuple):
+    """One book price level: price (ticks), total lots resting, number of orders."""
+
+    price: int
+    lots: int
+    orders: int
+
+
+class Holding(NamedTuple):
+    """A position as `all_positions` lists it: account, position side, signed lots, whether it
+    is isolated, and the trigger (ticks) the liquidation index holds for it (an isolated
+    position's own; a cross account's for all its legs in the market), None if not indexed."""
+
+    account: int
+    position_side: int
+    lots: int
+    isolated: bool
+    trigger: int | None
+
+
+class OpenOrder(NamedTuple):
+    """An order resting in a book: leaves in lots, price in ticks, expire_ts ns (0: none)."""
+
+    order_id: int
+    symbol: str
+    account: int
+    side: int
+    price: int
+    leaves: int
+    reduce_only: bool
+    position_side: int
+    tif: int
+    expire_ts: int
+
+
+@_frozen
+class PriceView:
+    """A market's prices (ticks; None before there is one), touch, the last settled funding
+    rate (scaled 1e8) and the next funding time (ns)."""
+
+    symbol: str
+    mark: int | None
+    index: int | None
+    last: int | None
+    best_bid: int | None
+    best_ask: int | None
+    funding_rate: int
+    next_funding_ts: int
+
+
+@_frozen
+class FundingView:
+    """Funding of a market: last settled and predicted rate (scaled 1e8), next funding time and
+    interval (ns), premium samples recorded in the open interval."""
+
+    symbol: str
+    rate: int
+    predicted_rate: int
+    next_funding_ts: int
+    interval_ns: int
+    samples: int
+
+
+@_frozen
+class LiquidationFacts:
+    """A market's liquidation state: what price triggers liquidation ("mark" or "last"), entries
+    in the liquidation index, the nearest trigger not yet crossed at the mark on each side
+    (ticks, None: none), the positions being liquidated right now (only ever non-empty inside
+    a command), and the liquidations ever done in the market are in the event stream."""
+
+    symbol: str
+    trigger_source: str
+    indexed: int
+    nearest_long_trigger: int | None
+    nearest_short_trigger: int | None
+    in_liquidation: tuple[tuple[int, int], ...]  # (account, position side)
+
+
+@_frozen
+class MarketView:
+    """A market: its spec, prices, funding, open interest (lots held long, the insurance fund's
+    included), positions and isolated accounts counted, the insurance fund of its settlement
+    asset (units) and its liquidation facts."""
+
+    symbol: str
+    spec: MarketSpec
+    asset: str
+    inverse: bool
+    prices: PriceView
+    funding: FundingView
+    open_interest: int
+    positions: int
+    isolated_accounts: int
+    insurance: int
+    liquidation: LiquidationFacts
+
+
+@_frozen
+class BookView:
+    """A book's top `depth` levels per side, best first; order_count: all resting orders;
+    trades / volume (lots): the book's totals since start; last_ts: its last event (ns)."""
+
+    symbol: str
+    bids: tuple[Level, ...]
+    asks: tuple[Level, ...]
+    order_count: int
+    trades: int
+    volume: int
+    last_ts: int
+
+
+@_frozen
+class BalanceView:
+    """One asset of an account (money units): wallet; unrealized PnL, maintenance and initial
+    margin of its cross positions (initial also of its open orders); margin balance = wallet +
+    upnl; available = margin balance − initial (may be negative); withdrawable (never counts
+    unrealized profit)."""
+
+    asset: str
+    wallet: int
+    available: int
+    margin_balance: int
+    upnl: int
+    initial_margin: int
+    maintenance_margin: int
+    withdrawable: int
+
+
+@_frozen
+class PositionView:
+    """A position. lots signed; entry: exact average entry (ticks, a Fraction); upnl and
+    maintenance_margin at mark (units; 0 before a mark); isolated_margin (units, 0 if cross);
+    liquidation / bankruptcy: exact prices (ticks, Fraction, None: none) and `_tick` rounded
+    against the account; adl_quantile 0..4 (4 = first); funding_estimate: paid (+) or paying
+    (−) at the next funding time at mark and the predicted rate (units)."""
+
+    symbol: str
+    account: int
+    position_side: int
+    lots: int
+    entry: Fraction
+    mark: int | None
+    upnl: int
+    isolated: bool
+    isolated_margin: int
+    leverage: int
+    liquidation: Fraction | None
+    liquidation_tick: int | None
+    bankruptcy: Fraction | None
+    bankruptcy_tick: int | None
+    maintenance_margin: int
+    adl_quantile: int
+    funding_estimate: int
+
+
+@_frozen
+class ConditionalView:
+    """A resting conditional order: its id and the command that placed it (ticks, lots)."""
+
+    conditional_id: int
+    order: C.PlaceConditional
+
+
+@_frozen
+class OrderListView:
+    """A working order list: its id, the command that placed it, its live entry and leg order
+    ids (0: none), and the lots its exits cover (armed) and have closed."""
+
+    list_id: int
+    order: C.PlaceOrderList
+    entry_order_id: int
+    take_profit_id: int
+    stop_loss_id: int
+    armed: int
+    closed: int
+
+    @property
+    def covered(self) -> int:
+        """Lots the exits still cover."""
+        return self.armed - self.closed
+
+
+@_frozen
+class AssetFlows:
+    """Ledger totals of an asset (units): deposited and withdrawn through the venue, and what
+    the insurance fund, the fee account and the rounding dust hold."""
+
+    asset: str
+    deposited: int
+    withdrawn: int
+    insurance: int
+    fees: int
+    dust: int
+
+
+class ExchangeView:
+    """Read-only access to one `Exchange` (see the module doc for the API and units). Cheap to
+    make: build one per exchange (or per read after the exchange may have been replaced)."""
+
+    __slots__ = ("_ex", "_m")
+
+    def __init__(self, exchange: Exchange) -> None:
+        self._ex = exchange
+        self._m = exchange.markets
+
+    def _market(self, symbol: str):
+        m = self._m.get(symbol)
+        if m is None:
+            raise UnknownSymbol(symbol)
+        return m
+
+    # ------------------------------------------------------------ clock, catalogue
+
+    @property
+    def ts(self) -> int:
+        """Venue time of the last command applied (ns)."""
+        return self._ex.ts
+
+    @property
+    def next_order_id(self) -> int:
+        """The id the next order, conditional order or list will get (ids only grow)."""
+        return self._ex.next_order_id
+
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(self._m)
+
+    def assets(self) -> tuple[str, ...]:
+        """The settlement assets, sorted."""
+        return tuple(sorted({m.asset for m in self._m.values()}))
+
+    def spec(self, symbol: str) -> MarketSpec:
+        return self._market(symbol).spec
+
+    def specs(self) -> dict[str, MarketSpec]:
+        """A new dict of every market's spec, in market order."""
+        return {s: m.spec for s, m in self._m.items()}
+
+    # ------------------------------------------------------------ cheap scalars
+
+    def mark(self, symbol: str) -> int | None:
+        return self._market(symbol).mark
+
+    def last(self, symbol: str) -> int | None:
+        return self._market(symbol).last
+
+    def index(self, symbol: str) -> int | None:
+        """The index price (ticks) at the current time, None while no source is live."""
+        m, ts = self._market(symbol), self._ex.ts
+        return m.index.value(ts) if m.index.live_sources(ts) else None
+
+    def top(self, symbol: str) -> tuple[int | None, int | None]:
+        """(best bid, best ask) in ticks."""
+        book = self._market(symbol).book
+        return book.best_bid(), book.best_ask()
+
+    def depth(self, symbol: str, side: int, levels: int) -> list[Level]:
+        """The best `levels` levels of one side (Side.BUY: bids), best first."""
+        return [Level(*lv) for lv in self._market(symbol).book.depth(side, levels)]
+
+    def funding_rate(self, symbol: str) -> int:
+        """The last settled funding rate (scaled 1e8)."""
+        return self._market(symbol).rate
+
+    def insurance(self, asset: str) -> int:
+        """The insurance fund of `asset` (units)."""
+        return self._ex.ledger.insurance(asset)
+
+    def position_lots(self, account: int, symbol: str, pside: int = BOTH) -> int:
+        """Signed lots of one position (0: none)."""
+        p = self._market(symbol).positions.get(position_key(account, pside))
+        return 0 if p is None else p.lots
+
+    # ------------------------------------------------------------ markets
+
+    def prices(self, symbol: str) -> PriceView:
+        m = self._market(symbol)
+        return PriceView(symbol, m.mark, self.index(symbol), m.last, m.book.best_bid(), m.book.best_ask(), m.rate,
+                         m.next_funding)
+
+    def funding(self, symbol: str) -> FundingView:
+        m = self._market(symbol)
+        return FundingView(symbol, m.rate, self._ex.predicted_funding_rate(symbol), m.next_funding,
+                           m.funding_config.interval_ns, m.funding.samples)
+
+    def liquidation(self, symbol: str) -> LiquidationFacts:
+        m = self._market(symbol)
+        below = above = None
+        if m.mark is not None:
+            below, above = m.liq.nearest(m.mark)
+        busy = tuple(sorted((a, ps) for s, a, ps in self._ex._liquidating if s == symbol))
+        return LiquidationFacts(symbol, self._ex.profile.liquidation_trigger, len(m.liq), below, above, busy)
+
+    def market(self, symbol: str) -> MarketView:
+        """The market's view; O(its positions) for the open interest."""
+        m = self._market(symbol)
+        oi = 0
+        for p in m.positions.values():
+            if p.lots > 0:
+                oi += p.lots
+        return MarketView(symbol, m.spec, m.asset, m.inverse, self.prices(symbol), self.funding(symbol), oi,
+                          len(m.positions), len(m.isolated), self._ex.ledger.insurance(m.asset),
+                          self.liquidation(symbol))
+
+    def markets(self) -> tuple[MarketView, ...]:
+        return tuple(self.market(s) for s in self._m)
+
+    # ------------------------------------------------------------ book
+
+    def book(self, symbol: str, depth: int = 20) -> BookView:
+        """The top `depth` levels of each side (depth ≥ 0)."""
+        if depth < 0:
+            raise ValueError(f"depth must be >= 0, got {depth}")
+        b = self._market(symbol).book
+        return BookView(symbol, tuple(Level(*lv) for lv in b.depth(Side.BUY, depth)),
+                        tuple(Level(*lv) for lv in b.depth(Side.SELL, depth)), b.order_count, b.trades, b.volume,
+                        b.last_ts)
+
+    # ------------------------------------------------------------ accounts
+
+    def balance(self, account: int, asset: str) -> BalanceView:
+        ex = self._ex
+        return BalanceView(asset, ex.wallet(account, asset), ex.available(account, asset),
+                           ex.margin_balance(account, asset), ex.upnl(account, asset),
+                           ex.initial_margin(account, asset), ex.maintenance(account, asset),
+                           ex.withdrawable(account, asset))
+
+    def balances(self, account: int) -> tuple[BalanceView, ...]:
+        """One balance per settlement asset, by asset."""
+        return tuple(self.balance(account, a) for a in self.assets())
+
+    def hedge_mode(self, account: int) -> bool:
+        return account in self._ex.hedge
+
+    def leverage(self, account: int, symbol: str) -> int:
+        """The account's leverage setting in the market (the default until it sets one)."""
+        return self._ex._lev(account, self._market(symbol))
+
+    def isolated(self, account: int, symbol: str) -> bool:
+        """Whether the account's margin mode in the market is isolated."""
+        return account in self._market(symbol).isolated
+
+    def holds(self, account: int, symbol: str) -> bool:
+        """Whether the account has a position in the market."""
+        return self._market(symbol).holds(account)
+
+    # ------------------------------------------------------------ positions
+
+    def _position(self, m, account: int, pside: int, p) -> PositionView:
+        ex, symbol, marked = self._ex, m.symbol, m.mark is not None
+        iso = account in m.isolated
+        lp = ex.liquidation_price(account, symbol, pside)
+        bp = ex.bankruptcy_price(account, symbol, pside)
+        return PositionView(
+            symbol, account, pside, p.lots, m.entry(p), m.mark, m.upnl(p) if marked else 0, iso,
+            ex.isolated_margin(account, symbol, pside) if iso else 0, ex._lev(account, m),
+            None if lp is None else lp.ticks, None if lp is None else lp.tick,
+            None if bp is None else bp.ticks, None if bp is None else bp.tick,
+            ex._mm(m, p) if marked else 0, ex.adl_quantile(account, symbol, pside),
+            ex.funding_estimate(account, symbol, pside))
+
+    def position(self, account: int, symbol: str, pside: int = BOTH) -> PositionView | None:
+        """One position, None if the account holds none on that side."""
+        m = self._market(symbol)
+        p = m.positions.get(position_key(account, pside))
+        return None if p is None else self._position(m, account, pside, p)
+
+    def positions(self, account: int, symbol: str | None = None) -> tuple[PositionView, ...]:
+        """The account's positions, in market order then position side."""
+        ms = (self._market(symbol),) if symbol is not None else self._m.values()
+        return tuple(self._position(m, account, ps, p) for m in ms for ps, p in m.leg_list(account))
+
+    def all_positions(self, symbol: str) -> Iterator[Holding]:
+        """Every position of the market (the insurance fund's, account 0, included), in no set
+        order; one dict walk and one index lookup per position, no margin computed."""
+        m = self._market(symbol)
+        isolated, get = m.isolated, m.liq.get
+        for key, p in m.positions.items():
+            account, pside = position_of(key)
+            iso = account in isolated
+            entry = get(key if iso else key - pside)
+            yield Holding(account, pside, p.lots, iso, None if entry is None else entry[1])
+
+    # ------------------------------------------------------------ orders
+
+    def _open(self, m, oid: int, o) -> OpenOrder:
+        b = m.book.order(oid)
+        return OpenOrder(oid, m.symbol, o.account, o.side, o.price, o.leaves, o.reduce_only, o.pside,
+                         0 if b is None else b.tif, 0 if b is None else b.expire_ts)
+
+    def open_order(self, symbol: str, order_id: int) -> OpenOrder | None:
+        m = self._market(symbol)
+        o = m.orders.get(order_id)
+        return None if o is None else self._open(m, order_id, o)
+
+    def open_orders(self, account: int, symbol: str | None = None) -> tuple[OpenOrder, ...]:
+        """The account's resting orders, in market order then by id; O(orders in those books)."""
+        ms = (self._market(symbol),) if symbol is not None else self._m.values()
+        return tuple(self._open(m, oid, o) for m in ms for oid, o in sorted(m.orders.items())
+                     if o.account == account)
+
+    def conditional_order(self, symbol: str, conditional_id: int) -> ConditionalView | None:
+        c = self._market(symbol).conditionals.get(conditional_id)
+        return None if c is None else ConditionalView(conditional_id, c)
+
+    def conditional_orders(self, account: int, symbol: str | None = None) -> tuple[ConditionalView, ...]:
+        """The account's resting conditional orders, in market order then by id."""
+        ms = (self._market(symbol),) if symbol is not None else self._m.values()
+        return tuple(ConditionalView(cid, m.conditionals[cid]) for m in ms
+                     for cid in sorted(m.conditionals_of.get(account, ())))
+
+    def order_list(self, symbol: str, list_id: int) -> OrderListView | None:
+        g = self._market(symbol).lists.get(list_id)
+        return None if g is None else OrderListView(list_id, g.cmd, g.entry, g.legs[0], g.legs[1], g.armed, g.closed)
+
+    def order_lists(self, account: int, symbol: str | None = None) -> tuple[OrderListView, ...]:
+        """The account's working order lists, in market order then by id."""
+        ms = (self._market(symbol),) if symbol is not None else self._m.values()
+        return tuple(self.order_list(m.symbol, gid) for m in ms for gid in sorted(m.lists_of.get(account, ())))
+
+    # ------------------------------------------------------------ funding, insurance
+
+    def funding_history(self, symbol: str | None = None) -> tuple:
+        """((ts, FundingSettled), ...) of every settlement so far, oldest first."""
+        if symbol is not None:
+            self._market(symbol)
+        return tuple(h for h in self._ex.funding_history if symbol is None or h[1].symbol == symbol)
+
+    def insurance_history(self) -> tuple:
+        """((ts, InsuranceFundChanged), ...) of every change of an insurance fund, oldest first."""
+        return tuple(self._ex.insurance_history)
+
+    def flows(self, asset: str) -> AssetFlows:
+        ledger = self._ex.ledger
+        return AssetFlows(asset, ledger.deposited.get(asset, 0), ledger.withdrawn.get(asset, 0),
+                          ledger.insurance(asset), ledger.balance(FEES, asset), ledger.balance(DUST, asset))
+
+    # ------------------------------------------------------------ liquidation
+
+    def liquidation_buckets(self, symbol: str, edges_ppm: list[int]) -> list[int]:
+        """For each edge (ppm of the mark, ≥ 0): how many index entries an adverse move of that
+        size would cross (cumulative; see LiquidationIndex.buckets). [] before a mark."""
+        m = self._market(symbol)
+        return [] if m.mark is None else m.liq.buckets(m.mark, edges_ppm)
+
+    def liquidation_probe(self, symbol: str):
+        """The market's liquidation index query `triggered(price) -> [position key]` (reads
+        only): what the engine's sweep asks at each mark, for benchmarks of that kernel."""
+        return self._market(symbol).liq.triggered
