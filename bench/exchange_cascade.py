@@ -46,6 +46,7 @@ import time
 from perpsim.engine import commands as C
 from perpsim.engine.events import AutoDeleveraged, Liquidation
 from perpsim.engine.exchange import IF_ACCOUNT, Exchange
+from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import Side, TimeInForce
 from perpsim.model.markets import default_markets
 from perpsim.risk.brackets import btcusdt_brackets
@@ -124,10 +125,11 @@ def build(n: int, seed: int) -> tuple[Exchange, list[int], float]:
 
     _apply(ex, C.FundInsurance(TS, ASSET, total * FUND_PER_LOT))
     build_s = time.perf_counter() - t0
-    m = ex.markets[SYMBOL]
-    opened = sum(1 for a in longs if m.holds(a))
-    if opened != n or m.book.best_ask() is not None:
-        raise RuntimeError(f"{opened} of {n} longs opened; best ask {m.book.best_ask()}")
+    view = ExchangeView(ex)
+    opened = sum(1 for a in longs if view.holds(a, SYMBOL))
+    best_ask = view.top(SYMBOL)[1]
+    if opened != n or best_ask is not None:
+        raise RuntimeError(f"{opened} of {n} longs opened; best ask {best_ask}")
     ex.check_integrity()
     return ex, longs, build_s
 
@@ -135,7 +137,7 @@ def build(n: int, seed: int) -> tuple[Exchange, list[int], float]:
 def run(n: int, seed: int, profile: int) -> dict:
     ex, longs, build_s = build(n, seed)
     _log(f"exchange_cascade: built {n:,} longs through commands in {build_s:.1f} s")
-    spec = ex.markets[SYMBOL].spec
+    spec = ExchangeView(ex).spec(SYMBOL)
     shock = C.SetIndexPrice(ex.ts + 1, SYMBOL, spec.price_to_ticks(SHOCK_PRICE))
     prof = cProfile.Profile() if profile else None
     if prof:
@@ -152,8 +154,8 @@ def run(n: int, seed: int, profile: int) -> dict:
 
     # outside the timing: the outcome and the state's integrity
     ex.check_integrity()
-    m = ex.markets[SYMBOL]
-    left = [a for a in longs if any(True for _ in m.legs(a))]
+    view = ExchangeView(ex)
+    left = [a for a in longs if view.holds(a, SYMBOL)]
     if left:
         raise RuntimeError(f"{len(left)} longs survived the shock, e.g. account {left[0]}")
     liqs = [e for e in events if isinstance(e, Liquidation)]

@@ -10,8 +10,9 @@ SetMarginMode isolated, SetLeverage 5..50x, one LIMIT IOC of 1..3 lots against a
 of them long, half short. All build commands carry the same timestamp, so no basis sample is
 taken and the mark follows the index. Build time goes to stderr. Then it reports
 
-  kernel_tick_ns   median ns of one ``market.liq.triggered(mark)`` that crosses nothing (medians of
-                   the per-call mean over batches of BATCH calls, from a Python loop);
+  kernel_tick_ns   median ns of one liquidation index query at the mark (``liquidation_probe``)
+                   that crosses nothing (medians of the per-call mean over batches of BATCH
+                   calls, from a Python loop);
   command_tick_us  median µs of one ``Exchange.apply(SetIndexPrice(...))`` whose index move (within
                    ±0.5 % of the first mark, every one changing the mark, 1 ns apart) liquidates
                    nothing: the whole command (validation, mark, re-key, sweep);
@@ -36,6 +37,7 @@ import time
 from perpsim.engine import commands as C
 from perpsim.engine.events import Liquidation, MarkPriceChanged
 from perpsim.engine.exchange import Exchange
+from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import Side, TimeInForce
 from perpsim.model.markets import default_markets
 from perpsim.risk.brackets import btcusdt_brackets
@@ -93,22 +95,22 @@ def build(n: int, seed: int) -> tuple[Exchange, float]:
         if (i + 1) % report == 0:
             _log(f"  {i + 1:,} positions, {time.perf_counter() - t0:.1f} s")
     build_s = time.perf_counter() - t0
-    m = ex.markets[SYMBOL]
-    if len(m.positions) != n + 2 or len(m.isolated) != n:
-        raise RuntimeError(f"built {len(m.positions)} positions, {len(m.isolated)} isolated; wanted {n} + 2")
+    m = ExchangeView(ex).market(SYMBOL)
+    if m.positions != n + 2 or m.isolated_accounts != n:
+        raise RuntimeError(f"built {m.positions} positions, {m.isolated_accounts} isolated; wanted {n} + 2")
     return ex, build_s
 
 
 def run(n: int, repeat: int, seed: int) -> dict:
     ex, build_s = build(n, seed)
     _log(f"exchange_tick: built {n:,} isolated positions through commands in {build_s:.1f} s")
-    m = ex.markets[SYMBOL]
-    mark = m.mark
-    if m.liq.triggered(mark) or len(m.liq) < n:
+    view = ExchangeView(ex)
+    mark, triggered = view.mark(SYMBOL), view.liquidation_probe(SYMBOL)
+    if triggered(mark) or view.liquidation(SYMBOL).indexed < n:
         raise RuntimeError("the built market is not quiet at its mark")
 
     # (a) the risk kernel's tick
-    triggered, clock = m.liq.triggered, time.perf_counter_ns
+    clock = time.perf_counter_ns
     kernel = []
     for _ in range(repeat):
         t0 = clock()

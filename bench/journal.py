@@ -42,6 +42,7 @@ from pathlib import Path
 
 from perpsim.engine import commands as C
 from perpsim.engine.exchange import Exchange
+from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import OrderKind, Side, TimeInForce
 from perpsim.model.markets import default_markets
 from perpsim.risk.brackets import btcusdt_brackets
@@ -235,7 +236,7 @@ def main() -> None:
             assert ex.state_hash() == ex2.state_hash()
             result["replay_apply"][impl] = {"commands": m, "commands_per_s": rate(m, dt),
                                             "apply_only_commands_per_s": rate(m, dt2),
-                                            "open_orders_at_end": ex.markets[SYMBOL].book.order_count}
+                                            "open_orders_at_end": ExchangeView(ex).book(SYMBOL, 0).order_count}
         _, _, report = recover(adir, lambda: make_exchange("cython"))
         result["recover"] = {"commands": report.replayed, "duration_s": round(report.duration_s, 3),
                              "replay_commands_per_s": round(report.replay_rate)}

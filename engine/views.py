@@ -16,7 +16,8 @@ them (rounded against the account: the tick the venue acts at). Convert with the
 
   clock, catalogue  ts, next_order_id, symbols(), assets(), spec(symbol), specs()
   cheap scalars     mark(s), index(s), last(s), top(s) -> (bid, ask), depth(s, side, n) -> [Level],
-                    funding_rate(s), insurance(asset), position_lots(account, s, pside)   [O(1)/O(n)]
+                    funding_rate(s), insurance(asset), available(account, asset),
+                    position_lots(account, s, pside)
   markets           prices(s) -> PriceView [O(1)], market(s) / markets() -> MarketView
                     [O(positions of the market): open interest]
   book              book(s, depth) -> BookView
@@ -328,6 +329,10 @@ class ExchangeView:
     def insurance(self, asset: str) -> int:
         """The insurance fund of `asset` (units)."""
         return self._ex.ledger.insurance(asset)
+
+    def available(self, account: int, asset: str) -> int:
+        """The account's available balance in `asset` (units; may be negative)."""
+        return self._ex.available(account, asset)
 
     def position_lots(self, account: int, symbol: str, pside: int = BOTH) -> int:
         """Signed lots of one position (0: none)."""

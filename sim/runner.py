@@ -32,6 +32,7 @@ import numpy as np
 from perpsim.engine import commands as C
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.records import encode as encode_records
+from perpsim.engine.views import ExchangeView
 from perpsim.model.markets import MarketKind, default_markets
 from perpsim.risk.brackets import default_brackets
 from perpsim.risk.funding import FundingConfig
@@ -207,14 +208,13 @@ class Run:
         if self.exchange is None:
             return {}
         self.exchange.check_integrity()
-        ledger = self.exchange.ledger
+        view = ExchangeView(self.exchange)
         out = {}
         for asset, amount in sorted(self.deposited.items()):
-            seen = ledger.deposited.get(asset, 0)
-            if seen != amount:
-                raise AssertionError(f"{asset}: the ledger saw {seen} deposited, the run {amount}")
-            out[asset] = {"deposited": amount, "withdrawn": ledger.withdrawn.get(asset, 0),
-                          "insurance": ledger.insurance(asset)}
+            flows = view.flows(asset)
+            if flows.deposited != amount:
+                raise AssertionError(f"{asset}: the ledger saw {flows.deposited} deposited, the run {amount}")
+            out[asset] = {"deposited": amount, "withdrawn": flows.withdrawn, "insurance": flows.insurance}
         return out
 
     def run(self, check_every: int | None = None, progress: Callable[[int, int], None] | None = None) -> RunResult:

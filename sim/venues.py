@@ -22,6 +22,7 @@ from typing import Protocol
 from perpsim.engine import commands as C
 from perpsim.engine.events import CommandRejected, Liquidation
 from perpsim.engine.exchange import Exchange
+from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import ConditionalKind, OrderKind, Side, TimeInForce, TriggerSource
 from perpsim.model.markets import MarketSpec
 from perpsim.risk.units import RATE_SCALE
@@ -45,39 +46,25 @@ class SimVenue(Protocol):
 
 
 class InProcessVenue:
-    """engine.Exchange in this process: deterministic, every event."""
+    """engine.Exchange in this process: deterministic, every event; read through its
+    ExchangeView (engine/views.py)."""
 
     def __init__(self, exchange: Exchange) -> None:
         self.exchange = exchange
-        self.markets = {s: m.spec for s, m in exchange.markets.items()}
+        self.view = view = ExchangeView(exchange)
+        self.markets = view.specs()
+        # the view's scalar reads bound once: agents read prices and positions every step
+        self.mark, self.last, self.top, self.available = view.mark, view.last, view.top, view.available
+        self.insurance, self.funding_rate = view.insurance, view.funding_rate
 
     def submit(self, cmd: C.Command) -> list:
         return self.exchange.apply(cmd)
 
-    def mark(self, symbol: str) -> int | None:
-        return self.exchange.markets[symbol].mark
-
-    def last(self, symbol: str) -> int | None:
-        return self.exchange.markets[symbol].last
-
-    def top(self, symbol: str) -> tuple[int | None, int | None]:
-        book = self.exchange.markets[symbol].book
-        return book.best_bid(), book.best_ask()
-
     def depth(self, symbol: str, side: int, levels: int) -> list[tuple[int, int]]:
-        return [(p, q) for p, q, _ in self.exchange.markets[symbol].book.depth(side, levels)]
+        return [(lv.price, lv.lots) for lv in self.view.depth(symbol, side, levels)]
 
     def position(self, account: int, symbol: str) -> int:
-        return self.exchange.position(account, symbol).lots
-
-    def available(self, account: int, asset: str) -> int:
-        return self.exchange.available(account, asset)
-
-    def insurance(self, asset: str) -> int:
-        return self.exchange.ledger.insurance(asset)
-
-    def funding_rate(self, symbol: str) -> int:
-        return self.exchange.markets[symbol].rate
+        return self.view.position_lots(account, symbol)
 
     def close(self) -> None:
         pass
@@ -116,7 +103,7 @@ class GrpcVenue:
     def _client(self, account: int):
         c = self._clients.get(account)
         if c is None:
-            _, key = self.admin.create_account(label=f"sim-{account}")
+            key = self.admin.create_account(label=f"sim-{account}").api_key
             c = self._clients[account] = self.admin.with_key(key)
         return c
 
