@@ -17,6 +17,7 @@ PACKAGES = {
     "perpsim.engine": "engine",
     "perpsim.risk": "risk",
     "perpsim.clients": "clients",
+    "perpsim.cli": "cli",
     "perpsim.sim": "sim",
     "perpsim.venue": "venue",
 }

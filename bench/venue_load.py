@@ -85,7 +85,7 @@ CALL_TIMEOUT = 30.0
 
 def perpsim_command() -> list[str]:
     script = Path(sys.executable).with_name("perpsim")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "perpsim.clients.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "perpsim.cli"]
 
 
 def cpu_seconds(pid: int) -> float:

@@ -1,2 +1,3 @@
-"""Clients of the venue: the SDK (`perpsim.clients.client`: Client, AsyncClient; typed errors in
-`perpsim.clients.errors`) and the `perpsim` command line (`cli`, `commands`, `calc`)."""
+"""The client of the venue: the SDK (`perpsim.clients.client`: Client, AsyncClient), its models
+(`perpsim.clients.models`) and typed errors (`perpsim.clients.errors`). It imports nothing from the
+venue or the simulator; the `perpsim` command line is perpsim.cli."""

@@ -4,7 +4,7 @@ What a trader asks before sending an order — where would this position be liqu
 its bankruptcy price, its initial and maintenance margin, its margin ratio, how far is the
 liquidation from the mark, what does the order cost to open, what is the funding rate — as
 functions over exact decimals (venue-mechanics §2, §3.1, §4.1–4.3, §8). The `perpsim calc`
-command (clients/calc.py) is a thin shell over them.
+command (cli/calc.py) is a thin shell over them.
 
 No formula lives here. Each function converts its decimal inputs to the integer units of the
 risk layer exactly, calls the one implementation in `risk.margin`, `risk.liqprice`,

@@ -19,7 +19,7 @@ from fractions import Fraction
 
 import pytest
 
-from perpsim.clients import cli
+from perpsim.cli import main as cli
 from perpsim.risk import preview as pv
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from perpsim.clients import cli
+from perpsim.cli import main as cli
 from perpsim.clients.client import Client
 
 from .conftest import account_updates, own_venue

@@ -1,4 +1,4 @@
-"""`perpsim` client commands against a real venue, through `perpsim.clients.cli.main`.
+"""`perpsim` client commands against a real venue, through `perpsim.cli.main.main`.
 
 stdout is captured (not a terminal), so tables are plain text; --json output must parse and
 carry exact decimal strings.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from perpsim.clients import cli
+from perpsim.cli import main as cli
 from perpsim.clients.client import Client
 from perpsim.venue.app import RunningVenue
 
@@ -179,8 +179,8 @@ def test_sandbox_index_and_shock(run: Run, admin_key: str) -> None:
 
 
 def test_watch_trades(venue: RunningVenue, admin: Client, capsys: pytest.CaptureFixture[str]) -> None:
-    _, key_a = admin.create_account()
-    _, key_b = admin.create_account()
+    key_a = admin.create_account().api_key
+    key_b = admin.create_account().api_key
     a, b = admin.with_key(key_a), admin.with_key(key_b)
     a.deposit("USDT", "100")
     b.deposit("USDT", "100")

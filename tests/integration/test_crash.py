@@ -76,7 +76,7 @@ OPEN = {common_pb2.ORDER_STATUS_NEW, common_pb2.ORDER_STATUS_PARTIALLY_FILLED}
 def perpsim_command() -> list[str]:
     """`perpsim` as installed next to this interpreter, else the CLI module."""
     script = Path(sys.executable).with_name("perpsim")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "perpsim.clients.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "perpsim.cli"]
 
 
 class Server:

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from perpsim.clients import cli
+from perpsim.cli import main as cli
 from perpsim.clients import errors as E
 from perpsim.clients.client import Client
 from perpsim.venue.app import RunningVenue

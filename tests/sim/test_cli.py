@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 
-from perpsim.clients.cli import main
+from perpsim.cli.main import main
 
 TINY = ["--set", "duration_s=40", "--set", "agents.crowd.count=60", "--set", "feed.BTCUSDT.shocks.0.at_s=10"]
 

@@ -289,5 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """`perpsim calc ...` (this module parses its own arguments)."""
+    from perpsim.cli.common import standalone
+
+    standalone(sub, "calc", lambda a, rest: main(rest), "risk calculator (liquidation price, margins, cost, funding)",
+               passthrough=True)

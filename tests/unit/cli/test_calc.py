@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from perpsim.clients import cli
+from perpsim.cli import main as cli
 
 A3_LONG = ["liq-price", "--side", "long", "--size", "1", "--entry", "20000", "--wallet", "1000", "--leverage", "20",
            "--symbol", "BTCUSDT"]
@@ -121,7 +121,7 @@ def test_help_exits_0(capsys):
 
 def test_subprocess_json():
     script = Path(sys.executable).with_name("perpsim")
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "perpsim.clients.cli"]
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "perpsim.cli"]
     args = ["calc", "liq-price", "--side", "long", "--size", "1", "--entry", "20000", "--leverage", "50",
             "--mmr", "0.005", "--profile", "bybit", "--json"]
     done = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=60, check=False)

@@ -1,0 +1,83 @@
+"""`perpsim sandbox ...`: control the simulated world (the admin key)."""
+
+from __future__ import annotations
+
+import argparse
+
+from perpsim.cli.common import group, leaf
+from perpsim.cli.format import Out, duration_arg, text
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    sb = group(sub, "sandbox", "control the simulated world (admin key)")
+    p = leaf(sb, "create-account", _create_account, "a new account and its API key")
+    p.add_argument("--label", default="")
+    p = leaf(sb, "set-index", _set_index, "set the index price (liquidations run)")
+    p.add_argument("symbol", metavar="SYMBOL")
+    p.add_argument("price", metavar="PRICE")
+    p = leaf(sb, "shock", _shock, "move the index by a percentage in one step")
+    p.add_argument("symbol", metavar="SYMBOL")
+    p.add_argument("percent", metavar="PERCENT", help="e.g. -8 for an 8 %% drop")
+    leaf(sb, "state", _state, "venue time, state hash, journal sequence, insurance funds")
+    p = leaf(sb, "advance-clock", _advance_clock, "move the venue clock forward")
+    p.add_argument("ns", metavar="DURATION", type=duration_arg, help="e.g. 8h, 30m, 1d, or nanoseconds")
+    p = leaf(sb, "fund-insurance", _fund_insurance, "add money to the insurance fund")
+    p.add_argument("asset", metavar="ASSET")
+    p.add_argument("amount", metavar="AMOUNT")
+
+
+def _create_account(c, a, out: Out) -> int:
+    acct = c.create_account(a.label)
+    if out.json:
+        out.data({"account_id": acct.account_id, "api_key": acct.api_key})
+    else:
+        out.fields([("account_id", acct.account_id), ("api_key", acct.api_key)])
+    return 0
+
+
+def _set_index(c, a, out: Out) -> int:
+    r = c.set_index_price(a.symbol, a.price)
+    if out.json:
+        out.data({"symbol": a.symbol, **r.to_dict()})
+    else:
+        out.fields([("symbol", a.symbol), ("mark_price", r.mark_price), ("liquidations", r.liquidations)])
+    return 0
+
+
+def _shock(c, a, out: Out) -> int:
+    r = c.shock_price(a.symbol, a.percent)
+    if out.json:
+        out.data({"symbol": a.symbol, **r.to_dict()})
+    else:
+        out.fields([("symbol", a.symbol), ("index_price", r.index_price), ("mark_price", r.mark_price),
+                    ("liquidations", r.liquidations)])
+    return 0
+
+
+def _state(c, a, out: Out) -> int:
+    s = c.venue_state()
+    if out.json:
+        out.data(s)
+    else:
+        out.fields([("now_ns", s.now_ns), ("state_hash", s.state_hash), ("journal_sequence", s.journal_sequence)]
+                   + [(f"insurance_fund {asset}", amount) for asset, amount in s.insurance_funds.items()])
+    return 0
+
+
+def _advance_clock(c, a, out: Out) -> int:
+    now = c.advance_clock(a.ns)
+    if out.json:
+        out.data({"now_ns": now})
+    else:
+        print(f"now_ns {now}")
+    return 0
+
+
+def _fund_insurance(c, a, out: Out) -> int:
+    fund = c.fund_insurance(a.asset, a.amount)
+    if out.json:
+        out.data({"asset": a.asset, "insurance_fund": fund})
+    else:
+        print(f"insurance fund {a.asset} {text(fund)}")
+    return 0
+
