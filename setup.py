@@ -85,7 +85,7 @@ def cython_include_dir() -> str:
             root.joinpath(parent, "__init__.pxd").touch()
         (dest / "__init__.pxd").touch()
         for pxd in Path(folder).glob("*.pxd"):
-            shutil.copy(pxd, dest / pxd.name)
+            shutil.copy2(pxd, dest / pxd.name)  # keep mtimes: unchanged kernels are not recompiled
     return str(root)
 
 

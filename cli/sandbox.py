@@ -10,8 +10,10 @@ from perpsim.cli.format import Out, duration_arg, text
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     sb = group(sub, "sandbox", "control the simulated world (admin key)")
-    p = leaf(sb, "create-account", _create_account, "a new account and its API key")
+    p = leaf(sb, "create-account", _create_account, "a new account, its API key and secret")
     p.add_argument("--label", default="")
+    p.add_argument("--api-key", help="choose the key (16-128 of A-Z a-z 0-9 - _ . ~), e.g. a bot's saved one")
+    p.add_argument("--api-secret", help="choose the secret that signs REST requests (with --api-key)")
     p = leaf(sb, "set-index", _set_index, "set the index price (liquidations run)")
     p.add_argument("symbol", metavar="SYMBOL")
     p.add_argument("price", metavar="PRICE")
@@ -27,11 +29,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _create_account(c, a, out: Out) -> int:
-    acct = c.create_account(a.label)
+    acct = c.create_account(a.label, api_key=a.api_key, api_secret=a.api_secret)
     if out.json:
-        out.data({"account_id": acct.account_id, "api_key": acct.api_key})
+        out.data(acct._asdict())
     else:
-        out.fields([("account_id", acct.account_id), ("api_key", acct.api_key)])
+        out.fields(list(acct._asdict().items()))
     return 0
 
 

@@ -49,6 +49,7 @@ from perpsim.clients import models as M
 from perpsim.clients.errors import PerpsimError, Unavailable, from_rpc_error, from_status_pb
 from perpsim.clients.models import (
     Account,
+    AccountUpdate,
     Alert,
     Balance,
     BookLevel,
@@ -540,10 +541,15 @@ class _Api:
 
     # ------------------------------------------------------------ sandbox (admin key)
 
-    def create_account(self, label: str = "") -> NewAccount:
-        """A new account and its API key: `account_id, api_key = c.create_account()`."""
-        return self._invoke(_Call("sandbox", "CreateAccount", sandbox_pb2.CreateAccountRequest(label=label),
-                                  lambda r: NewAccount(r.account_id, r.api_key), kind="sandbox", admin=True))
+    def create_account(self, label: str = "", api_key: str | None = None,
+                       api_secret: str | None = None) -> NewAccount:
+        """A new account with its API key and secret: `account_id, api_key, api_secret =
+        c.create_account()`. Pass `api_key` and `api_secret` to choose them (a bot's saved
+        configuration); the same pair again returns the same account."""
+        request = sandbox_pb2.CreateAccountRequest(label=label, api_key=api_key or "", api_secret=api_secret or "")
+        return self._invoke(_Call("sandbox", "CreateAccount", request,
+                                  lambda r: NewAccount(r.account_id, r.api_key, r.api_secret), kind="sandbox",
+                                  admin=True))
 
     def set_index_price(self, symbol: str, price: Number) -> IndexUpdate:
         """Set the index (the mark follows; liquidations run); the mark and how many were liquidated."""
@@ -609,6 +615,12 @@ class _Api:
         """Public liquidation orders (like Binance <symbol>@forceOrder)."""
         return self._stream("StreamLiquidations", market_pb2.StreamLiquidationsRequest(symbol=symbol),
                             Liquidation.from_pb, timeout)
+
+    def stream_account(self, *, timeout: float | None = None):
+        """This account's updates from now on (AccountUpdate): orders and fills, positions,
+        balances, margin warnings, liquidations, conditional orders and order lists."""
+        return self._stream_on("account", "StreamAccount", account_pb2.StreamAccountRequest(), AccountUpdate.from_pb,
+                               timeout)
 
     def stream_alerts(self, symbol: str, *, timeout: float | None = None):
         """Market-risk alerts of a market (Alert): raised when the spread is wide and the

@@ -17,6 +17,7 @@ from perpsim.v1 import common_pb2, market_pb2
 
 __all__ = [
     "Account",
+    "AccountUpdate",
     "Alert",
     "Balance",
     "BookLevel",
@@ -449,11 +450,54 @@ class Alert(_Model):
                    r.time_ns)
 
 
+@dataclass(frozen=True, slots=True)
+class AccountUpdate(_Model):
+    """One message of the account stream. `kind` names what changed: "order", "position",
+    "balance", "margin_warning", "liquidation", "conditional" or "order_list"; `data` holds the
+    fields the venue set (decimals as Decimal, money as {"asset", "amount"}, enums as short names)."""
+
+    sequence: int
+    time_ns: int
+    kind: str
+    data: dict[str, Any]
+
+    @classmethod
+    def from_pb(cls, r) -> AccountUpdate:
+        kind = r.WhichOneof("update") or ""
+        return cls(r.sequence, r.time_ns, kind, _set_fields(getattr(r, kind)) if kind else {})
+
+
+_DECIMAL_FIELDS = frozenset({"price", "quantity", "remaining_quantity", "amount", "margin_ratio_percent",
+                             "covered_quantity"})
+
+
+def _set_fields(msg) -> dict[str, Any]:
+    """The fields a message sets: nested messages as dicts, enums by short name, decimal strings
+    as Decimal; the integer twins of decimals (`*_lots`, `*_units`) are left out."""
+    out: dict[str, Any] = {}
+    for fd, value in msg.ListFields():
+        if fd.name.endswith(("_lots", "_units")):
+            continue
+        if fd.message_type is not None:
+            out[fd.name] = _set_fields(value)
+        elif fd.enum_type is not None:
+            name = fd.enum_type.values_by_number[value].name if value in fd.enum_type.values_by_number else str(value)
+            prefix = re.sub(r"(?<!^)(?=[A-Z])", "_", fd.enum_type.name).upper() + "_"
+            out[fd.name] = name.removeprefix(prefix).lower()
+        elif fd.name in _DECIMAL_FIELDS:
+            out[fd.name] = dec(value)
+        else:
+            out[fd.name] = value
+    return out
+
+
 class NewAccount(NamedTuple):
-    """A sandbox account: `account_id, api_key = client.create_account()`."""
+    """A sandbox account: `account_id, api_key, api_secret = client.create_account()`. The key
+    authenticates gRPC calls and REST calls (`X-MBX-APIKEY`); the secret signs REST requests."""
 
     account_id: int
     api_key: str
+    api_secret: str
 
 
 @dataclass(frozen=True, slots=True)

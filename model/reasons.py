@@ -50,6 +50,7 @@ class RejectReason(IntEnum):
     OPEN_ORDERS_EXIST = 2007
     ISOLATED_MARGIN_INSUFFICIENT = 2008
     NOT_ISOLATED = 2009
+    DAILY_LOSS_LIMIT = 2010
     # 3xxx order state
     UNKNOWN_ORDER = 3001
     FOK_NOT_FILLABLE = 3002
@@ -59,6 +60,7 @@ class RejectReason(IntEnum):
     UNKNOWN_ACCOUNT = 4001
     PERMISSION_DENIED = 4002
     UNAUTHENTICATED = 4003
+    API_KEY_IN_USE = 4004
     # 5xxx limits
     MAX_OPEN_ORDERS = 5001
     RATE_LIMITED = 5002
@@ -114,6 +116,9 @@ REASONS: dict[RejectReason, ReasonInfo] = {
         _STATE, -4051, "Isolated balance is insufficient for this margin removal."
     ),
     RejectReason.NOT_ISOLATED: ReasonInfo(_STATE, -4049, "The position is not in isolated margin mode."),
+    RejectReason.DAILY_LOSS_LIMIT: ReasonInfo(
+        _STATE, None, "Daily loss limit reached: only orders that reduce a position until the next 00:00 UTC."
+    ),
     RejectReason.UNKNOWN_ORDER: ReasonInfo("NOT_FOUND", -2011, "Unknown order."),
     RejectReason.FOK_NOT_FILLABLE: ReasonInfo(_STATE, -5021, "FOK order could not be filled immediately and in full."),
     RejectReason.POST_ONLY_WOULD_TAKE: ReasonInfo(_STATE, -5022, "Post-only order would have taken liquidity."),
@@ -121,6 +126,7 @@ REASONS: dict[RejectReason, ReasonInfo] = {
     RejectReason.UNKNOWN_ACCOUNT: ReasonInfo("NOT_FOUND", None, "Unknown account."),
     RejectReason.PERMISSION_DENIED: ReasonInfo("PERMISSION_DENIED", None, "Permission denied."),
     RejectReason.UNAUTHENTICATED: ReasonInfo("UNAUTHENTICATED", -2015, "Missing or invalid API key."),
+    RejectReason.API_KEY_IN_USE: ReasonInfo("ALREADY_EXISTS", None, "The API key is in use with another secret."),
     RejectReason.MAX_OPEN_ORDERS: ReasonInfo("RESOURCE_EXHAUSTED", -2025, "Reached the maximum number of open orders."),
     RejectReason.RATE_LIMITED: ReasonInfo("RESOURCE_EXHAUSTED", -1015, "Too many requests."),
     RejectReason.MAX_ALGO_ORDERS: ReasonInfo(

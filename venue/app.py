@@ -28,7 +28,7 @@ from perpsim.model.enums import OrderKind, Side, TimeInForce
 from perpsim.model.markets import MarketKind, default_markets, load_markets
 from perpsim.risk.brackets import default_brackets
 from perpsim.venue import codec
-from perpsim.venue.auth import KeyStore
+from perpsim.venue.auth import KeyStore, KeyStoreError
 from perpsim.venue.files import write_atomic
 from perpsim.venue.journal import Journal, JournalError
 from perpsim.venue.limits import RateLimiter
@@ -115,11 +115,11 @@ class Feeds:
             await asyncio.sleep(self.cfg.feed_interval_s)
 
     async def step(self) -> None:
-        ex = self.venue.state.exchange
-        for symbol, m in ex.markets.items():
-            spec = m.spec
-            index = m.index.value(ex.ts) if m.index.live_sources(ex.ts) else \
-                spec.price_to_ticks(self.cfg.start_prices.get(symbol, "100"))
+        view = self.venue.view
+        for symbol in view.symbols():
+            index = view.index(symbol)
+            if index is None:
+                index = view.spec(symbol).price_to_ticks(self.cfg.start_prices.get(symbol, "100"))
             if self.cfg.feed:
                 move = self.rng.gauss(0, self.cfg.feed_volatility_bp / 10_000)
                 index = max(1, round(index * (1 + move)))  # the feed is outside the core: floats are fine here
@@ -176,6 +176,8 @@ class RunningVenue:
         self.recovery = report
         log.info("recovered to journal seq %d: %s", last_seq, report)
         sequencer.state = venue.state = state
+        # a key store restored from an older backup must not hand out ids the state already uses
+        keys.skip_past(max((a for kind, a in state.exchange.ledger._bal if kind == "wallet"), default=0))
         # keep time monotonic across restarts: the clock never goes behind the journal
         clock.offset = max(0, state.exchange.ts - time.time_ns())
         venue.ready = True
@@ -230,7 +232,7 @@ class RunningVenue:
         if maker_file.exists():
             self.maker = int(maker_file.read_text())
             return
-        self.maker, _ = keys.create_account()
+        self.maker = keys.create_account().account
         maker_file.write_text(str(self.maker))
         await self._seed_state(venue)
 
@@ -303,6 +305,9 @@ def serve(cfg: VenueConfig) -> int:
         asyncio.run(main())
     except (JournalError, RecoveryError, SnapshotError) as e:  # refuse a damaged data directory
         print(f"error: cannot recover {cfg.data_dir}: {e}", file=sys.stderr)
+        return 2
+    except KeyStoreError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     log.info("venue stopped after %.1f s", time.monotonic() - started)
     return 0

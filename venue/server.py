@@ -23,6 +23,7 @@ from grpc_reflection.v1alpha import reflection
 
 from perpsim.engine import commands as C
 from perpsim.engine.events import ConditionalEvent, Liquidation, ListEvent, OrderEvent
+from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import (
     ConditionalKind,
     EventKind,
@@ -47,7 +48,7 @@ from perpsim.v1 import (
     trading_pb2_grpc,
 )
 from perpsim.venue import convert as cv
-from perpsim.venue.auth import KeyStore, bearer
+from perpsim.venue.auth import BadKey, KeyConflict, KeyStore, bearer
 from perpsim.venue.errors import VenueError, internal_rpc_status, to_rpc_status, to_status
 from perpsim.venue.limits import RateLimiter
 from perpsim.venue.state import KnownList, KnownOrder, OrderInfo, VenueState, rejection
@@ -265,7 +266,7 @@ class Venue:
         self.paths: dict[str, asyncio.Task] = {}  # sandbox price paths being followed
         self.reset = None  # set by the app: swap in a fresh world (runs between batches)
         self.after_reset = None  # set by the app: coroutine re-seeding the world
-        self.markets = {s: m.spec for s, m in state.exchange.markets.items()}
+        self.markets = ExchangeView(state.exchange).specs()
 
     @property
     def state(self) -> VenueState:
@@ -275,6 +276,11 @@ class Venue:
     @state.setter
     def state(self, state: VenueState) -> None:
         self.seq.state = state
+
+    @property
+    def view(self) -> ExchangeView:
+        """The read API over the live state's exchange (engine units)."""
+        return ExchangeView(self.seq.state.exchange)
 
     def spec(self, symbol: str):
         spec = self.markets.get(symbol)
@@ -386,7 +392,7 @@ def conditional_out(spec, cid: int, c: C.PlaceConditional) -> trading_pb2.Condit
 
 
 def order_list_out(spec, gid: int, c: C.PlaceOrderList, live=None, status: str = "WORKING") -> trading_pb2.OrderList:
-    """An order list as placed, with its live state (the engine's record) while it works."""
+    """An order list as placed, with its live state (engine.views.OrderListView) while it works."""
     def price(ticks: int) -> str:
         return spec.format_price(ticks) if ticks else ""
 
@@ -402,8 +408,9 @@ def order_list_out(spec, gid: int, c: C.PlaceOrderList, live=None, status: str =
         trigger_source=cv.SOURCE_OUT[TriggerSource(c.source)], reduce_only=c.reduce_only,
         good_till_time_ns=c.expire_ts, client_order_id=c.client_order_id, status=status)
     if live is not None:
-        out.entry_order_id, (out.take_profit_id, out.stop_loss_id) = live.entry, live.legs
-        out.covered_quantity = spec.format_qty(live.armed - live.closed)
+        out.entry_order_id, out.take_profit_id, out.stop_loss_id = live.entry_order_id, live.take_profit_id, \
+            live.stop_loss_id
+        out.covered_quantity = spec.format_qty(live.covered)
     return out
 
 
@@ -437,16 +444,15 @@ class MarketData(market_pb2_grpc.MarketDataServiceServicer):
         depth = request.depth or 20
         if not 0 < depth <= 1_000:
             raise VenueError(R.INVALID_QUANTITY, field="depth", depth=depth)
-        book = self.venue.state.exchange.markets[spec.symbol].book
+        book = self.venue.view.book(spec.symbol, depth)
         return market_pb2.GetOrderBookResponse(
             symbol=spec.symbol, sequence=self.venue.seq.applied,
-            bids=[cv.level_out(spec, *lv) for lv in book.depth(Side.BUY, depth)],
-            asks=[cv.level_out(spec, *lv) for lv in book.depth(Side.SELL, depth)])
+            bids=[cv.level_out(spec, *lv) for lv in book.bids], asks=[cv.level_out(spec, *lv) for lv in book.asks])
 
     @rpc
     async def GetMarkPrice(self, request, context):
-        symbol = self.venue.spec(request.symbol).symbol
-        return cv.mark_out(self.venue.state.exchange.markets[symbol], self.venue.state.exchange.ts)
+        spec = self.venue.spec(request.symbol)
+        return cv.mark_out(spec, self.venue.view.prices(spec.symbol))
 
     async def StreamOrderBook(self, request, context):
         async for msg in self.streams.book(self.venue, request, context):
@@ -676,7 +682,7 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
             ts, account, spec.symbol, side, qty, kind, trigger, price, source, r.reduce_only, r.close_position,
             r.price_protect, callback, activation, pside, tif, r.client_order_id, r.good_till_time_ns))
         new = next(e for e in events if isinstance(e, ConditionalEvent) and e.conditional_id >= before)
-        c = self.venue.state.exchange.markets[spec.symbol].conditionals[new.conditional_id]
+        c = self.venue.view.conditional_order(spec.symbol, new.conditional_id).order
         return trading_pb2.PlaceConditionalOrderResponse(order=conditional_out(spec, new.conditional_id, c))
 
     @rpc
@@ -686,17 +692,15 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         await self.venue.run(lambda ts: C.CancelConditional(ts, account, spec.symbol, request.conditional_id))
         return trading_pb2.CancelConditionalOrderResponse()
 
-    def _markets(self, symbol: str) -> list:
-        """The exchange's markets, or the one named (NOT_FOUND if there is none)."""
-        if symbol:
-            self.venue.spec(symbol)
-        return [m for s, m in self.venue.state.exchange.markets.items() if not symbol or s == symbol]
+    def _symbol(self, symbol: str) -> str | None:
+        """The symbol a list request names (NOT_FOUND if there is no such market), None: all."""
+        return self.venue.spec(symbol).symbol if symbol else None
 
     @rpc
     async def ListConditionalOrders(self, request, context):
         account = self.venue.account(context)
-        out = [conditional_out(m.spec, cid, m.conditionals[cid]) for m in self._markets(request.symbol)
-               for cid in sorted(m.conditionals_of.get(account, ()))]
+        out = [conditional_out(self.venue.markets[c.order.symbol], c.conditional_id, c.order)
+               for c in self.venue.view.conditional_orders(account, self._symbol(request.symbol))]
         return trading_pb2.ListConditionalOrdersResponse(orders=out)
 
     @rpc
@@ -720,14 +724,14 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
                                     r.reduce_only, pside, r.good_till_time_ns, r.client_order_id, callback)
         before = self.venue.state.exchange.next_order_id
         events = await self.venue.run(lambda ts: dataclasses.replace(template, ts=ts))
-        lists = self.venue.state.exchange.markets[spec.symbol].lists
+        view = self.venue.view
         known = next((e for e in events if isinstance(e, KnownList)), None)
         if known is not None:  # an idempotent retry: the original list, as it is now
-            live = lists.get(known.list_id)
+            live = view.order_list(spec.symbol, known.list_id)
             return trading_pb2.PlaceOrderListResponse(order_list=order_list_out(
-                spec, known.list_id, live.cmd if live is not None else template, live, known.status))
+                spec, known.list_id, live.order if live is not None else template, live, known.status))
         mine = [e for e in events if isinstance(e, ListEvent) and e.list_id >= before]  # this list's
-        live = lists.get(mine[0].list_id)
+        live = view.order_list(spec.symbol, mine[0].list_id)
         return trading_pb2.PlaceOrderListResponse(order_list=order_list_out(
             spec, mine[0].list_id, template, live, "WORKING" if live is not None else mine[-1].status))
 
@@ -741,8 +745,8 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
     @rpc
     async def ListOrderLists(self, request, context):
         account = self.venue.account(context)
-        out = [order_list_out(m.spec, gid, m.lists[gid].cmd, m.lists[gid]) for m in self._markets(request.symbol)
-               for gid in sorted(m.lists_of.get(account, ()))]
+        out = [order_list_out(self.venue.markets[g.order.symbol], g.list_id, g.order, g)
+               for g in self.venue.view.order_lists(account, self._symbol(request.symbol))]
         return trading_pb2.ListOrderListsResponse(order_lists=out)
 
     @rpc
@@ -899,8 +903,14 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
     @rpc
     async def CreateAccount(self, request, context):
         self.venue.admin(context)
-        account, key = self.venue.keys.create_account()
-        return sandbox_pb2.CreateAccountResponse(account_id=account, api_key=key)
+        try:
+            made = self.venue.keys.create_account(request.api_key or None, request.api_secret or None)
+        except BadKey as e:
+            raise VenueError(R.INVALID_VALUE, "api_key", detail=str(e)) from None
+        except KeyConflict:
+            raise VenueError(R.API_KEY_IN_USE, "api_key") from None
+        return sandbox_pb2.CreateAccountResponse(account_id=made.account, api_key=made.api_key,
+                                                 api_secret=made.api_secret)
 
     async def _set_index(self, spec, ticks: int) -> list:
         return await self.venue.run(lambda ts: C.SetIndexPrice(ts, spec.symbol, ticks))

@@ -56,7 +56,7 @@ def make_account(admin: Client) -> Callable[..., Client]:
     """make_account(deposit="1000", asset="USDT") -> a Client of a new account (user key only)."""
 
     def make(deposit: str | None = "1000", asset: str = "USDT") -> Client:
-        _, key = admin.create_account()
+        key = admin.create_account().api_key
         c = admin.with_key(key)  # same channel, user key only
         if deposit is not None:
             c.deposit(asset, deposit)
@@ -75,7 +75,7 @@ def own_venue(data_dir: Path, **settings) -> Iterator[tuple[RunningVenue, VenueC
     try:
         with Client(running.address, admin_key=(data_dir / "admin.key").read_text().strip()) as admin:
             admin.wait_ready()
-            _, key = admin.create_account()
+            key = admin.create_account().api_key
             trader = admin.with_key(key)
             trader.deposit("USDT", "1000")
             yield running, cfg, trader

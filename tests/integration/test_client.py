@@ -405,8 +405,8 @@ def test_async_client(venue: RunningVenue, admin_key: str) -> None:
     async def main() -> None:
         async with AsyncClient(venue.address, admin_key=admin_key) as adm:
             await adm.wait_ready()
-            _, key_a = await adm.create_account("async-a")
-            _, key_b = await adm.create_account("async-b")
+            key_a = (await adm.create_account("async-a")).api_key
+            key_b = (await adm.create_account("async-b")).api_key
             a, b = adm.with_key(key_a), adm.with_key(key_b)
             assert await a.deposit("USDT", "100") == Decimal(100)
             await b.deposit("USDT", "100")
