@@ -20,6 +20,8 @@ from perpsim.engine.events import CommandRejected, ListEvent, OrderEvent, OrderP
 from perpsim.engine.exchange import Exchange
 from perpsim.model.enums import EventKind
 from perpsim.model.reasons import RejectReason as R
+from perpsim.venue.history import History
+from perpsim.venue.history_records import HistoryLimits
 
 #: ListEvent statuses of a list that still works (the others end it).
 _LIVE_LIST = frozenset({"NEW", "ARMED", "REDUCED", "ENTRY_CLOSED", "LEG_REJECTED"})
@@ -82,7 +84,7 @@ def _identity(cls: type) -> operator.attrgetter:
 class VenueState:
     """Exchange + order registry; deterministic like the exchange itself."""
 
-    def __init__(self, exchange: Exchange) -> None:
+    def __init__(self, exchange: Exchange, history_limits: HistoryLimits | None = None) -> None:
         self.exchange = exchange
         self.orders: dict[int, OrderInfo] = {}
         self._completed: OrderedDict[int, None] = OrderedDict()
@@ -92,6 +94,8 @@ class VenueState:
         # status of each such list, for answering a retry after it ended
         self.lists_by_client: dict[tuple[int, str], tuple[tuple, int]] = {}
         self.list_status: dict[int, str] = {}
+        # account and market history, fed below: pickled with the state, rebuilt by replay
+        self.history = History(exchange, self.orders, history_limits)
 
     def apply(self, cmd) -> list:
         """Apply one command; returns the exchange's events.
@@ -119,6 +123,7 @@ class VenueState:
                 self._track(e)
             elif isinstance(e, ListEvent):
                 self._track_list(cmd, e)
+        self.history.observe(cmd, events)
         return events
 
     def _track_list(self, cmd, e: ListEvent) -> None:

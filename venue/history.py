@@ -1,0 +1,405 @@
+"""Account and market history: a read model of the exchange's events.
+
+`History.observe(cmd, events)` takes each applied command with its events, the same call the
+sequencer makes to its listeners (venue/streams.py, venue/metrics.py); the queries answer
+orders (open or completed), an account's trades and income, public and aggregate trades,
+funding rates, klines of trades, mark and index, the 24-hour ticker, open interest and its
+history, and liquidations. Units are the engine's (ticks, lots, integer money units, ns); the
+records are immutable (venue/history_records.py). Retention is bounded by `HistoryLimits`:
+per account (orders, trades, income) and per market (public trades, klines per interval,
+funding, open-interest samples, liquidations); the oldest go first, open orders never.
+
+Replay. The history lives inside the `VenueState`: `VenueState.apply` feeds it after every
+command, so it is pickled into every snapshot with the exchange, and recovery (snapshot plus
+the journal's tail, applied through `VenueState.apply`) rebuilds it exactly as it was: the
+same commands give the same events, hence the same records, ids and bars. Sequencer listeners
+are not called during recovery, which is why it is not one of them. It is not part of
+`state_hash()` (the hash is what the engine's determinism is checked by); `digest()` hashes
+the history for tests.
+
+Orders build on the venue's order registry (`VenueState.orders`, venue/state.py): the history
+holds the registry's own `OrderInfo` of each order (status, filled quantity, amended price and
+quantity stay the registry's business) and adds what the registry does not keep: the fills'
+quote sum, times, and the conditional order that placed it. It keeps them after the registry
+has evicted them. Orders refused at placement are not orders and are not recorded; forced
+(liquidation) orders appear as `force_orders` and their fills as the account's trades.
+
+What events do not say, and so is not here: realized PnL and funding of isolated positions
+settle into the isolated margin without a wallet event (income and trades show 0 for them);
+auto-deleveraging fills are not trades (their realized PnL is income).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict, deque
+
+from perpsim.engine import commands as C
+from perpsim.engine.events import (
+    BalanceChanged,
+    ConditionalEvent,
+    FundingSettled,
+    Liquidation,
+    MarkPriceChanged,
+    OrderEvent,
+    OrderPlaced,
+    PositionChanged,
+)
+from perpsim.engine.views import ExchangeView
+from perpsim.model.enums import EventKind, PositionSide, Side
+from perpsim.venue.history_query import HistoryQueries
+from perpsim.venue.history_records import (
+    INCOME_OF_CAUSE,
+    INTERVALS,
+    OI_SAMPLE_NS,
+    SOURCES,
+    AccountTrade,
+    ForceOrder,
+    FundingRate,
+    HistoryLimits,
+    Income,
+    OpenInterest,
+    OrderRecord,
+    PublicTrade,
+)
+from perpsim.venue.klines import Bars
+
+_ACCEPTED, _FILL, _CANCELED, _EXPIRED, _AMENDED = (EventKind.ACCEPTED, EventKind.FILL, EventKind.CANCELED,
+                                                   EventKind.EXPIRED, EventKind.AMENDED)
+_BUY, _SELL = int(Side.BUY), int(Side.SELL)
+_BOTH, _LONG, _SHORT = int(PositionSide.BOTH), int(PositionSide.LONG), int(PositionSide.SHORT)
+_ENDED = frozenset({"TRIGGERED", "REJECTED_AT_TRIGGER", "CANCELED", "EXPIRED"})
+
+
+class _Order:
+    """What the history adds to a registry `OrderInfo`."""
+
+    __slots__ = ("conditional_id", "cum_quote", "info", "orig_type", "stop_price", "time_ns", "update_ns")
+
+    def __init__(self, info, ts: int) -> None:
+        self.info, self.cum_quote, self.time_ns, self.update_ns = info, 0, ts, ts
+        self.orig_type = self.stop_price = self.conditional_id = 0
+
+    def record(self) -> OrderRecord:
+        o = self.info
+        return OrderRecord(o.order_id, o.client_order_id, o.account, o.symbol, int(o.side), int(o.position_side),
+                           int(o.kind), int(o.tif), o.price, o.qty, o.filled, self.cum_quote, o.status, o.reduce_only,
+                           self.orig_type,
+                           self.stop_price, self.conditional_id, self.time_ns, self.update_ns)
+
+
+class _Fill:
+    """A fill whose two trades wait for their realized PnL and fees (the events after it)."""
+
+    __slots__ = ("maker", "maker_fee", "positions", "symbol", "taker", "taker_fee", "taker_pays", "trade_id")
+
+    def __init__(self, symbol: str, trade_id: int, taker: list, maker: list, taker_pays: bool) -> None:
+        self.symbol, self.trade_id, self.taker, self.maker = symbol, trade_id, taker, maker
+        self.positions = 0  # PositionChanged seen: 0 = the taker's PnL comes next, 1 = the maker's
+        self.taker_pays, self.taker_fee, self.maker_fee = taker_pays, False, False
+
+
+# an account trade while its fees and PnL arrive: AccountTrade's fields as a list
+_COMMISSION, _PNL = AccountTrade._fields.index("commission"), AccountTrade._fields.index("realized_pnl")
+
+
+class History(HistoryQueries):
+    """The history of one exchange (see the module docstring). Deterministic: a function of
+    the commands applied since the exchange was created."""
+
+    def __init__(self, exchange, orders: dict, limits: HistoryLimits | None = None) -> None:
+        """`exchange`: the Exchange the events come from (read through ExchangeView for times,
+        marks, funding and positions);
+        `orders`: the venue's order registry (VenueState.orders), read for orders it accepted."""
+        self.view = view = ExchangeView(exchange)
+        self._registry = orders
+        self.limits = limits = limits or HistoryLimits()
+        self._ts = view.ts
+        self._orders: dict[int, dict[int, _Order]] = {}  # per account, in placement (= id) order
+        self._done: dict[int, OrderedDict[int, None]] = {}  # per account, completed orders kept
+        self._owner: dict[int, int] = {}  # order id -> account
+        self._by_client: dict[tuple[int, str], int] = {}
+        self._conditionals: dict[int, tuple[int, int]] = {}  # live conditional id -> (kind, trigger)
+        self._trades: dict[int, deque[AccountTrade]] = {}
+        self._income: dict[int, deque[Income]] = {}
+        self._income_id = 0
+        symbols = view.symbols()
+        self._asset = {s: view.spec(s).settle for s in symbols}
+        self._public = {s: deque(maxlen=limits.trades_per_market) for s in symbols}
+        self._trade_id = dict.fromkeys(symbols, 0)
+        self._agg: dict[str, tuple[int, int, int, int]] = {}  # last (taker order, price, ts, agg id)
+        self._funding = {s: deque(maxlen=limits.funding_per_market) for s in symbols}
+        self._next_funding = {s: view.prices(s).next_funding_ts for s in symbols}
+        self._bars = {(s, src): [Bars(n, limits.klines_per_interval) for n in INTERVALS.values()]
+                      for s in symbols for src in SOURCES}
+        self._marks = {s: view.mark(s) or 0 for s in symbols}
+        self._oi = dict.fromkeys(symbols, 0)
+        self._longs: dict[tuple[str, int], int] = {}  # (symbol, account) -> its long lots
+        self._oi_hist = {s: deque(maxlen=limits.open_interest_per_market) for s in symbols}
+        self._force = {s: deque(maxlen=limits.force_orders_per_market) for s in symbols}
+        self._force_id = 0
+        for s in symbols:  # an exchange that already holds positions
+            for account in sorted({h.account for h in view.all_positions(s)}):
+                self._update_longs(s, account)
+
+    # ================================================================== feeding
+
+    def observe(self, cmd, events: list) -> None:
+        """Record what one applied command did (its events, at the exchange's time after it)."""
+        ts = self.view.ts
+        if ts // OI_SAMPLE_NS != self._ts // OI_SAMPLE_NS:
+            self._sample_oi(ts - ts % OI_SAMPLE_NS)
+        self._ts = ts
+        fill: _Fill | None = None
+        symbol = ""  # the market of the latest order event: where fees and PnL come from
+        moved: set[tuple[str, int]] = set()
+        funding: list = []  # funding payments before their FundingSettled (which names the market)
+        settled: dict[str, list[FundingSettled]] = {}
+        forced: dict[tuple[str, int], list[int]] = {}  # a forced order's (lots, quote) so far
+        ended = []
+        trades: list[list] = []  # the command's account trades, as lists until their fees and PnL are in
+        for e in events:
+            t = type(e)
+            if t is OrderEvent:
+                symbol = e.symbol
+                fill = self._order_event(e, ts, forced, trades)
+            elif t is BalanceChanged:
+                self._balance(e, ts, fill, symbol, funding)
+            elif t is PositionChanged:
+                moved.add((e.symbol, e.account))
+                if fill is not None:
+                    fill.positions += 1
+            elif t is MarkPriceChanged:
+                self._marks[e.symbol] = e.mark
+                for bars in self._bars[(e.symbol, "mark")]:
+                    bars.add(ts, e.mark)
+                for bars in self._bars[(e.symbol, "index")]:
+                    bars.add(ts, e.index)
+            elif t is OrderPlaced:
+                self._placed(e)
+            elif t is ConditionalEvent:
+                if e.status == "NEW":
+                    self._conditional(cmd, e)
+                elif e.status in _ENDED:
+                    ended.append(e.conditional_id)
+            elif t is FundingSettled:
+                settled.setdefault(e.symbol, []).append(e)
+                for account, asset, delta in funding:
+                    self._add_income(account, INCOME_OF_CAUSE["funding"], asset, delta, e.symbol, "funding", 0, ts)
+                funding = []
+            elif t is Liquidation:
+                fill = None
+                symbol = e.symbol
+                lots, quote = forced.pop((e.symbol, e.account), (0, 0))
+                self._force_id += 1
+                self._force[e.symbol].append(ForceOrder(
+                    self._force_id, e.symbol, e.account, e.side, e.qty, e.bankruptcy_price, e.filled,
+                    quote if lots == e.filled else 0, e.taken_by_insurance, e.deleveraged, ts))
+        for fields in trades:
+            account = fields[2]
+            kept = self._trades.get(account)
+            if kept is None:
+                kept = self._trades[account] = deque(maxlen=self.limits.trades_per_account)
+            kept.append(AccountTrade(*fields))
+        for cid in ended:
+            self._conditionals.pop(cid, None)
+        for s, account in moved:
+            self._update_longs(s, account)
+        if ts >= min(self._next_funding.values(), default=ts + 1):
+            self._funding_closed(ts, settled)
+
+    def _order_event(self, oe: OrderEvent, ts: int, forced: dict, trades: list) -> _Fill | None:
+        e = oe.event
+        kind = e.kind
+        if kind == _FILL:
+            return self._fill(oe, ts, forced, trades)
+        if kind == _ACCEPTED:
+            if oe.liquidation:
+                forced[(oe.symbol, e.account)] = [0, 0]
+            elif e.order_id not in self._owner:
+                info = self._registry.get(e.order_id)
+                if info is not None:
+                    self._add_order(_Order(info, ts))
+        elif kind == _CANCELED or kind == _EXPIRED or kind == _AMENDED:
+            self._touch(e.order_id, ts, 0)
+        return None
+
+    def _fill(self, oe: OrderEvent, ts: int, forced: dict, trades: list) -> _Fill:
+        e, symbol = oe.event, oe.symbol
+        price, qty = e.price, e.qty
+        quote = price * qty
+        tid = self._trade_id[symbol] = self._trade_id[symbol] + 1
+        side = int(e.side)
+        taker_buys = side == _BUY
+        last = self._agg.get(symbol)
+        agg = last[3] if last is not None and last[:3] == (e.order_id, price, ts) else tid
+        self._agg[symbol] = (e.order_id, price, ts, agg)
+        self._public[symbol].append(PublicTrade(tid, symbol, price, qty, quote, not taker_buys, ts, agg, e.order_id))
+        for bars in self._bars[(symbol, "trade")]:
+            bars.add(ts, price, qty, quote, taker_buys, tid)
+        self._touch(e.order_id, ts, quote)
+        self._touch(e.counter_order_id, ts, quote)
+        if oe.liquidation:
+            acc = forced.get((symbol, e.account))
+            if acc is not None:
+                acc[0] += qty
+                acc[1] += quote
+        asset = self._asset[symbol]
+        maker_side = _SELL if taker_buys else _BUY
+        taker = [tid, symbol, e.account, e.order_id, side, self._pside(e.order_id, e.account, side, oe.liquidation),
+                 price, qty, quote, 0, asset, 0, False, taker_buys, oe.liquidation, ts]
+        maker = [tid, symbol, e.counter_account, e.counter_order_id, maker_side,
+                 self._pside(e.counter_order_id, e.counter_account, maker_side, False), price, qty, quote, 0, asset, 0,
+                 True, not taker_buys, False, ts]
+        if e.account > 0:  # the insurance fund (account 0) has no history
+            trades.append(taker)
+        if e.counter_account > 0:
+            trades.append(maker)
+        return _Fill(symbol, tid, taker, maker, not oe.liquidation and e.account > 0)
+
+    def _pside(self, order_id: int, account: int, side: int, forced: bool) -> int:
+        """A fill's position side: its order's; a forced order closes the leg it liquidates."""
+        info = self._registry.get(order_id)
+        if info is not None:
+            return int(info.position_side)
+        if forced and self.view.hedge_mode(account):
+            return _LONG if side == _SELL else _SHORT
+        return _BOTH
+
+    def _balance(self, e: BalanceChanged, ts: int, fill: _Fill | None, symbol: str, funding: list) -> None:
+        kind = INCOME_OF_CAUSE.get(e.cause)
+        if kind is None or e.account <= 0:
+            return
+        cause = e.cause
+        if cause == "funding":
+            funding.append((e.account, e.asset, e.delta))
+            return
+        trade_id = 0
+        if fill is not None:
+            if cause == "realized_pnl" and fill.positions < 2:
+                side = fill.taker if fill.positions == 0 else fill.maker
+                if side[2] == e.account:
+                    side[_PNL] += e.delta
+                    trade_id = fill.trade_id
+            elif cause == "fee" and fill.positions >= 2:
+                if fill.taker_pays and not fill.taker_fee and fill.taker[2] == e.account:
+                    fill.taker_fee, side = True, fill.taker
+                elif not fill.maker_fee and fill.maker[2] == e.account:
+                    fill.maker_fee, side = True, fill.maker
+                else:
+                    side = None
+                if side is not None:
+                    side[_COMMISSION] -= e.delta  # a fee paid is a negative delta: a positive commission
+                    trade_id = fill.trade_id
+        self._add_income(e.account, kind, e.asset, e.delta, "" if kind == "TRANSFER" else symbol, cause, trade_id, ts)
+
+    def _add_income(self, account: int, kind: str, asset: str, amount: int, symbol: str, info: str, trade_id: int,
+                    ts: int) -> None:
+        income = self._income.get(account)
+        if income is None:
+            income = self._income[account] = deque(maxlen=self.limits.income_per_account)
+        self._income_id += 1
+        income.append(Income(self._income_id, account, str(kind), asset, amount, symbol, info, trade_id, ts))
+
+    def _add_order(self, o: _Order) -> None:
+        account, oid = o.info.account, o.info.order_id
+        self._orders.setdefault(account, {})[oid] = o
+        self._owner[oid] = account
+        if o.info.client_order_id:
+            self._by_client[(account, o.info.client_order_id)] = oid
+        if not o.info.open:
+            self._completed(o)
+
+    def _touch(self, order_id: int, ts: int, quote: int) -> None:
+        account = self._owner.get(order_id)
+        if account is None:
+            return
+        o = self._orders[account][order_id]
+        o.update_ns = ts
+        o.cum_quote += quote
+        if not o.info.open and order_id not in self._done.get(account, ()):
+            self._completed(o)
+
+    def _completed(self, o: _Order) -> None:
+        """Count a completed order against its account's cap; drop the oldest completed ones."""
+        account = o.info.account
+        done = self._done.setdefault(account, OrderedDict())
+        done[o.info.order_id] = None
+        orders = self._orders[account]
+        while len(orders) > self.limits.orders_per_account and done:
+            old, _ = done.popitem(last=False)
+            gone = orders.pop(old)
+            del self._owner[old]
+            key = (account, gone.info.client_order_id)
+            if self._by_client.get(key) == old:
+                del self._by_client[key]
+
+    def _placed(self, e: OrderPlaced) -> None:
+        """An order the venue placed: mark the conditional order that made it."""
+        c = self._conditionals.get(e.by)
+        account = self._owner.get(e.order_id)
+        if c is None or account is None:
+            return
+        o = self._orders[account][e.order_id]
+        o.orig_type, o.stop_price, o.conditional_id = c[0], c[1], e.by
+
+    def _conditional(self, cmd, e: ConditionalEvent) -> None:
+        live = self.view.conditional_order(e.symbol, e.conditional_id)
+        c = live.order if live is not None else cmd if isinstance(cmd, C.PlaceConditional) else None
+        # (not live: it fired within its own command)
+        if c is not None:
+            self._conditionals[e.conditional_id] = (int(c.kind), c.trigger_price)
+
+    def _update_longs(self, symbol: str, account: int) -> None:
+        """Open interest follows an account's long lots in a market (one-way or hedge mode)."""
+        lots = self.view.position_lots
+        longs = max(lots(account, symbol, _BOTH), 0) + max(lots(account, symbol, _LONG), 0)
+        key = (symbol, account)
+        self._oi[symbol] += longs - self._longs.get(key, 0)
+        if longs:
+            self._longs[key] = longs
+        else:
+            self._longs.pop(key, None)
+
+    def _sample_oi(self, at: int) -> None:
+        """The open interest that held at the 5-minute boundary `at` (before the command)."""
+        for s, hist in self._oi_hist.items():
+            hist.append(OpenInterest(s, self._oi[s], self._marks[s], at))
+
+    def _funding_closed(self, ts: int, settled: dict[str, list[FundingSettled]]) -> None:
+        """Record the funding intervals that ended by `ts`, one per funding time: with the
+        rate and mark the engine settled at; when it settled nothing (no positions) with the
+        market's rate and mark after the command."""
+        for s in self._next_funding:
+            f = self.view.funding(s)
+            due, nxt = self._next_funding[s], f.next_funding_ts
+            if nxt == due:
+                continue
+            step = f.interval_ns
+            mark = self.view.mark(s) or 0
+            times = list(range(due, nxt, step))
+            events = settled.get(s, [])[-len(times):]
+            missing = len(times) - len(events)
+            for i, at in enumerate(times):
+                if i < missing:
+                    self._funding[s].append(FundingRate(s, f.rate, mark, at, ts))
+                else:
+                    ev = events[i - missing]
+                    self._funding[s].append(FundingRate(s, ev.rate, ev.mark, at, ts))
+            self._next_funding[s] = nxt
+
+
+    def digest(self) -> str:
+        """A hash of everything the history holds (two histories of the same commands match)."""
+        h = hashlib.blake2b(digest_size=16)
+        for account in sorted(self._orders):
+            for o in self._orders[account].values():
+                h.update(repr(o.record()).encode())
+        for d in (self._trades, self._income, self._public, self._funding, self._oi_hist, self._force):
+            for k in sorted(d):
+                h.update(repr((k, list(d[k]))).encode())
+        for k in sorted(self._bars):
+            h.update(repr((k, [list(b.bars) for b in self._bars[k]])).encode())
+        h.update(repr((sorted(self._oi.items()), sorted(self._marks.items()), self._income_id, self._force_id,
+                       sorted(self._trade_id.items()))).encode())
+        return h.hexdigest()

@@ -1,0 +1,90 @@
+"""Kline series: the bars of one market, price source and interval, capped, oldest dropped.
+
+A bar is stored only for an interval in which something happened (a trade, or a mark or index
+change); `Bars.query` fills the intervals between with flat bars at the previous close, as
+Binance shows an interval without trades, up to the bar that holds `now`.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections import deque
+
+from perpsim.venue.history_records import Kline
+
+# a bar: [open_ns, open, high, low, close, volume, quote, trades, taker_buy_volume, taker_buy_quote,
+#         first trade id, last trade id]
+_OPEN, _O, _H, _L, _C, _V, _Q, _N, _TBV, _TBQ, _FIRST, _LAST = range(12)
+
+
+class Bars:
+    """The bars of one interval (`interval_ns`), at most `cap` of them."""
+
+    __slots__ = ("bars", "interval")
+
+    def __init__(self, interval_ns: int, cap: int) -> None:
+        self.interval = interval_ns
+        self.bars: deque[list] = deque(maxlen=cap)
+
+    def resize(self, cap: int) -> None:
+        self.bars = deque(self.bars, maxlen=cap)
+
+    def add(self, ts: int, price: int, qty: int = 0, quote: int = 0, taker_buy: bool = False,
+            trade_id: int = 0) -> None:
+        """Record a price at `ts` (a trade when qty > 0: volume, quote tick-lots, count and trade id too)."""
+        bars = self.bars
+        start = ts - ts % self.interval
+        bar = bars[-1] if bars else None
+        if bar is None or bar[_OPEN] != start:
+            bar = [start, price, price, price, price, 0, 0, 0, 0, 0, trade_id, trade_id]
+            bars.append(bar)
+        elif price > bar[_H]:
+            bar[_H] = price
+        elif price < bar[_L]:
+            bar[_L] = price
+        bar[_C] = price
+        if qty:
+            bar[_V] += qty
+            bar[_Q] += quote
+            bar[_N] += 1
+            bar[_LAST] = trade_id
+            if taker_buy:
+                bar[_TBV] += qty
+                bar[_TBQ] += quote
+
+    def query(self, start_ns: int | None, end_ns: int | None, limit: int, now: int) -> list[Kline]:
+        """At most `limit` bars opening in [start_ns, end_ns] (ns; end defaults to `now`), oldest
+        first: from start_ns when it is given, else the latest ones. Nothing before the oldest
+        bar kept."""
+        bars = self.bars
+        if not bars or limit <= 0:
+            return []
+        step = self.interval
+        first = bars[0][_OPEN]
+        hi = min(now if end_ns is None else end_ns, now)
+        hi -= hi % step
+        lo = first if start_ns is None else max(first, start_ns + (-start_ns) % step)
+        if lo > hi:
+            return []
+        opens = [b[_OPEN] for b in bars]
+        if start_ns is not None:
+            times = range(lo, min(hi, lo + (limit - 1) * step) + 1, step)
+        else:
+            times = range(max(lo, hi - (limit - 1) * step), hi + 1, step)
+        out = []
+        for t in times:
+            i = bisect_right(opens, t) - 1  # the latest bar at or before t
+            b = bars[i]
+            if b[_OPEN] == t:
+                out.append(Kline(t, t + step - 1, b[_O], b[_H], b[_L], b[_C], b[_V], b[_Q], b[_N], b[_TBV],
+                                 b[_TBQ]))
+            else:
+                c = b[_C]
+                out.append(Kline(t, t + step - 1, c, c, c, c, 0, 0, 0, 0, 0))
+        return out
+
+    def window(self, start_ns: int) -> list[list]:
+        """The stored bars opening at or after start_ns (raw, oldest first)."""
+        opens = [b[_OPEN] for b in self.bars]
+        i = bisect_left(opens, start_ns)
+        return [self.bars[j] for j in range(i, len(opens))]
