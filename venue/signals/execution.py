@@ -1,0 +1,91 @@
+"""Execution quality of a market, from its book as it stands.
+
+spread_bps = (ask1 − bid1) / mid · 10⁴; depth within X bps: the quote notional resting within
+X bps of the mid on each side; expected slippage of a quote notional N: walk the book from the
+touch until N is filled, `side · (VWAP − mid) / mid · 10⁴` (positive is worse for the taker),
+None when the book cannot fill N. The "fills will be worse" alert is raised when the expected
+slippage of the configured notional (buy or sell) or the spread has stayed above its threshold
+for at least `hold_ns` of venue time, and cleared as soon as neither is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Book levels read per side at most (a walk stops there: the book beyond is "not enough").
+MAX_LEVELS = 500
+
+
+@dataclass
+class ExecutionQuality:
+    bid: float | None = None  # ticks
+    ask: float | None = None
+    spread_bps: float | None = None
+    depth_bid: dict[int, float] = field(default_factory=dict)  # bps -> quote notional
+    depth_ask: dict[int, float] = field(default_factory=dict)
+    notional: float = 0.0
+    buy_slippage_bps: float | None = None
+    sell_slippage_bps: float | None = None
+    alert: bool = False
+    alert_since_ns: int = 0
+
+
+def depth_within(levels, mid: float, bps: float, quote) -> float:
+    """Quote notional of `levels` (best first, (ticks, lots)) within `bps` of `mid`."""
+    total = 0.0
+    for price, lots in levels:
+        if abs(price - mid) / mid * 10_000 > bps + 1e-9:
+            break
+        total += quote(lots, price)
+    return total
+
+
+def slippage(levels, mid: float, notional: float, side: int, quote) -> float | None:
+    """Expected slippage (bps) of taking `notional` (quote) from `levels`; None if too thin."""
+    if notional <= 0:
+        return 0.0
+    left, cost_qty, cost = notional, 0.0, 0.0
+    for price, lots in levels:
+        value = quote(lots, price)
+        part = min(1.0, left / value) if value > 0 else 0.0
+        cost += value * part
+        cost_qty += value * part / price  # ticks-weighted: VWAP = Σ value / Σ (value / price)
+        left -= value * part
+        if left <= 1e-9 * notional:
+            vwap = cost / cost_qty
+            return side * (vwap - mid) / mid * 10_000
+    return None
+
+
+def measure(bids, asks, notional: float, quote, depth_bps=(10, 50)) -> ExecutionQuality:
+    q = ExecutionQuality(notional=notional)
+    if not bids or not asks:
+        return q
+    q.bid, q.ask = bids[0][0], asks[0][0]
+    mid = (q.bid + q.ask) / 2.0
+    q.spread_bps = (q.ask - q.bid) / mid * 10_000
+    for bps in depth_bps:
+        q.depth_bid[bps] = depth_within(bids, mid, bps, quote)
+        q.depth_ask[bps] = depth_within(asks, mid, bps, quote)
+    q.buy_slippage_bps = slippage(asks, mid, notional, 1, quote)
+    q.sell_slippage_bps = slippage(bids, mid, notional, -1, quote)
+    return q
+
+
+class WorseFillsAlert:
+    """The held-for-a-while alert state of one market."""
+
+    def __init__(self, slippage_bps: float, spread_bps: float, hold_ns: int) -> None:
+        self.slippage_bps, self.spread_bps, self.hold_ns = slippage_bps, spread_bps, hold_ns
+        self.since: int | None = None
+
+    def update(self, ts: int, q: ExecutionQuality) -> bool:
+        bad = q.spread_bps is not None and (
+            q.spread_bps > self.spread_bps
+            or any(s is None or s > self.slippage_bps for s in (q.buy_slippage_bps, q.sell_slippage_bps)))
+        if not bad:
+            self.since = None
+            return False
+        if self.since is None:
+            self.since = ts
+        return ts - self.since >= self.hold_ns

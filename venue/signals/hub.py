@@ -1,0 +1,271 @@
+"""`Signals`: the risk read models of every market, fed by the sequencer's events.
+
+A sequencer listener (`observe(cmd, events)`, like Streams.publish and Metrics.observe): it
+never changes venue state, reads the engine only for what an event says changed, and takes
+time only from the commands' timestamps, so the same commands give the same figures. Work per
+event is O(1) (a dict update, an account marked as changed); each step of venue time Δ closes
+a mark sample (volatility, correlation), re-measures the accounts that changed during it
+(leverage, spikes) and the book's execution quality; each minute samples the temperature's
+parts. The liquidation map is brought up to date for the changed accounts when it is read.
+"""
+
+from __future__ import annotations
+
+import math
+
+from perpsim.engine.events import BalanceChanged, MarkPriceChanged, PositionChanged
+from perpsim.risk.units import RATE_SCALE
+from perpsim.venue.signals.config import NS, SignalConfig
+from perpsim.venue.signals.correlation import Correlations
+from perpsim.venue.signals.execution import MAX_LEVELS, measure
+from perpsim.venue.signals.market import MarketSignals, pnl
+from perpsim.venue.signals.reader import EngineReader
+from perpsim.venue.signals.report import Flag, MarketRisk, Temperature
+from perpsim.venue.signals.stress import stress
+from perpsim.venue.signals.volatility import HORIZONS, YEAR_NS, MarkGrid, decay
+
+NEAR_PCTS = (2, 5, 10)
+
+
+def phi(z: float) -> float:
+    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+
+
+class Signals:
+    def __init__(self, source, cfg: SignalConfig | None = None) -> None:
+        """`source()`: the live exchange (the venue swaps it on a reset or a rebuild)."""
+        self.source, self.cfg = source, cfg or SignalConfig()
+        self.ex = None
+        self.attach(source())
+
+    def attach(self, ex) -> None:
+        """Start over on `ex` (a new or recovered exchange): the position-derived figures are
+        re-read from its state, the time series start empty."""
+        cfg = self.cfg
+        self.ex = ex
+        self.rd = rd = EngineReader(ex)
+        self.sample_ns = cfg.sample_s * NS
+        self.lam = decay(self.sample_ns, cfg.vol_half_life_s * NS)
+        self.symbols = list(rd.symbols())
+        self.markets = {s: MarketSignals(rd.spec(s), cfg, self.lam) for s in self.symbols}
+        bases = {s: rd.spec(s).base for s in self.symbols}
+        self.corr = Correlations(self.symbols, self.lam, cfg.correlation_n0, lambda a, b: cfg.prior(bases[a], bases[b]))
+        self.grid = MarkGrid(self.symbols, self.sample_ns, self._step)
+        self.held: dict[int, set[str]] = {}  # account -> markets it holds a position in
+        self.multi: dict[str, set[int]] = {s: set() for s in self.symbols}  # holders of this and another market
+        self.ts = rd.ts
+        self.minute: int | None = None
+        for symbol in self.symbols:
+            mark = rd.mark(symbol)
+            if mark is not None:
+                self.grid.mark(rd.ts, symbol, mark)
+            for account in rd.holders(symbol):
+                self._position(symbol, account)
+
+    # ---------------------------------------------------------------- the listener
+
+    def observe(self, cmd, events: list) -> None:
+        """Sequencer listener: fold one durable command's events in."""
+        self.observe_on(self.source(), cmd, events)
+
+    def observe_on(self, ex, cmd, events: list) -> None:
+        """`observe` against a given exchange (a journal replay feeds its own)."""
+        if ex is not self.ex:
+            self.attach(ex)
+        self.ts = ts = cmd.ts
+        self.grid.advance(ts)
+        for e in events:
+            t = type(e)
+            if t is PositionChanged:
+                self._position(e.symbol, e.account)
+            elif t is BalanceChanged:
+                for s in self.held.get(e.account, ()):
+                    m = self.markets[s]
+                    if m.asset == e.asset:
+                        m.touch(e.account)
+            elif t is MarkPriceChanged:
+                self.grid.mark(ts, e.symbol, e.mark)
+                self._other_marks(e.symbol)
+        account = getattr(cmd, "account", None)
+        if account is not None:  # leverage, margin mode, isolated margin
+            for s in self.held.get(account, ()):
+                self.markets[s].touch(account)
+
+    def _position(self, symbol: str, account: int) -> None:
+        holds = self.markets[symbol].position(self.rd, account)
+        held = self.held.get(account)
+        if holds:
+            if held is None:
+                self.held[account] = {symbol}
+            elif symbol not in held:
+                held.add(symbol)
+                for s in held:  # holding several markets: a mark anywhere moves its liquidation prices
+                    self.markets[s].touch(account)
+                self._regroup(account, held)
+        elif held is not None and symbol in held:
+            held.discard(symbol)
+            self._regroup(account, held)
+            if not held:
+                del self.held[account]
+
+    def _regroup(self, account: int, held: set[str]) -> None:
+        several = len(held) > 1
+        for s, accounts in self.multi.items():
+            if several and s in held:
+                accounts.add(account)
+            else:
+                accounts.discard(account)
+
+    def _other_marks(self, symbol: str) -> None:
+        """A mark moved: accounts holding this and other markets have new liquidation prices
+        there (the other legs' uPnL and maintenance margin). Only those accounts are visited."""
+        for account in self.multi[symbol]:
+            for s in self.held[account]:
+                if s != symbol:
+                    self.markets[s].dirty_liq.add(account)
+
+    # ---------------------------------------------------------------- per step of venue time
+
+    def _step(self, returns: list[float | None], gap: int) -> None:
+        rd, ts = self.rd, self.ts
+        live = [s in self.grid.prev for s in self.symbols]
+        for s, r in zip(self.symbols, returns, strict=True):
+            if r is not None:
+                self.markets[s].vol.update(r)
+        self.corr.update(returns)
+        if gap:
+            for s, li in zip(self.symbols, live, strict=True):
+                if li:
+                    self.markets[s].vol.zeros(gap)
+            self.corr.zeros(gap, live)
+        for s in self.symbols:
+            m = self.markets[s]
+            m.flush_lev(rd, ts, lambda a, asset=m.asset: self._cross_notional(a, asset))
+            self._execution(m, ts)
+        minute = ts // (self.cfg.history_sample_s * NS)
+        if self.minute is None:
+            self.minute = minute
+        elif minute > self.minute:
+            times = min(minute - self.minute, self.cfg.history_n)
+            self.minute = minute
+            for s in self.symbols:
+                self._sample(self.markets[s], times)
+
+    def _cross_notional(self, account: int, asset: str) -> float:
+        """The account's cross notional at mark in markets settled in `asset`."""
+        rd, total = self.rd, 0.0
+        for s in sorted(self.held.get(account, ())):
+            m = self.markets[s]
+            mark = rd.mark(s)
+            if m.asset == asset and mark is not None and not rd.isolated(account, s):
+                legs = m.legs.get(account, (0, 0))
+                total += m.notional(legs[0] + legs[1], mark)
+        return total
+
+    def _execution(self, m: MarketSignals, ts: int) -> None:
+        bids, asks = self.rd.book(m.symbol, MAX_LEVELS)
+        q = measure(bids, asks, self.cfg.slippage_notional, m.quote)
+        q.alert = m.alert.update(ts, q)
+        q.alert_since_ns = m.alert.since or 0
+        m.execution = q
+
+    def _sample(self, m: MarketSignals, times: int) -> None:
+        rd = self.rd
+        mark = rd.mark(m.symbol)
+        m.flush_liq(rd)
+        m.h_funding.push(rd.predicted_funding(m.symbol) / RATE_SCALE, times)
+        m.h_oi.push(float(m.long_lots), times)
+        m.h_lev.push(m.average_leverage(), times)
+        m.h_near.push(m.near_share(mark, 5), times)
+
+    # ---------------------------------------------------------------- reading
+
+    def market_risk(self, symbol: str, notional: float | None = None) -> MarketRisk:
+        """The market's figures now (KeyError for an unknown symbol). `notional`: the quote
+        notional whose expected slippage to report (default: the configured one)."""
+        cfg, rd = self.cfg, self.rd
+        m = self.markets[symbol]
+        mark = rd.mark(symbol)
+        m.flush_liq(rd)
+        oi_lots, oi_notional = m.open_interest(mark)
+        funding = rd.predicted_funding(symbol) / RATE_SCALE
+        per_hour = 3_600 // cfg.history_sample_s
+
+        def change(k: int) -> float | None:
+            then = m.h_oi.ago(k)
+            return None if not then else (oi_lots - then) / then * 100.0
+
+        near = {p: m.near_share(mark, p) * 100.0 for p in NEAR_PCTS}
+        zs = (m.h_funding.z(funding), m.h_oi.z(float(oi_lots)), m.h_lev.z(m.average_leverage()),
+              m.h_near.z(near[5] / 100.0))
+        clipped = [max(-3.0, min(3.0, z)) for z in zs]
+        temp = Temperature(100.0 * phi(sum(clipped) / len(clipped)), *zs)
+        vol = {h: m.vol.sigma(ns, self.sample_ns) for h, ns in HORIZONS.items()}
+        vol["annual"] = m.vol.sigma(YEAR_NS, self.sample_ns)
+        bids, asks = rd.book(symbol, MAX_LEVELS)
+        execution = m.execution
+        if notional is not None and notional != execution.notional:
+            execution = measure(bids, asks, notional, m.quote)
+            execution.alert, execution.alert_since_ns = m.execution.alert, m.execution.alert_since_ns
+        stresses = []
+        if mark:
+            fund = rd.insurance(m.asset) / 10**m.spec.settle_decimals
+
+            def loss(side: int, lots: int, bankruptcy: float, fill: float, spec=m.spec) -> float:
+                return max(0.0, -pnl(spec, side * lots, bankruptcy, fill))
+
+            for s in cfg.shocks_pct:
+                stresses.append(stress(m.liqmap, mark, s, bids if s < 0 else asks, fund, m.notional, loss))
+        spikes = m.spikes.active(self.ts)
+        spike_lots = sum(sum(m.legs.get(f.account, (0, 0))) for f in spikes)
+        total_lots = m.long_lots + m.short_lots
+        spike_oi = spike_lots / total_lots * 100.0 if total_lots else 0.0
+        corr = {o: self.corr.rho(symbol, o)[:2] for o in self.symbols if o != symbol}
+        risk = MarketRisk(
+            symbol=symbol, time_ns=self.ts, mark=mark, open_interest_lots=oi_lots, open_interest_notional=oi_notional,
+            oi_change_1h_pct=change(per_hour), oi_change_24h_pct=change(24 * per_hour),
+            predicted_funding_rate=funding, funding_z=zs[0], long_accounts=m.long_accounts,
+            short_accounts=m.short_accounts,
+            long_short_ratio=m.long_accounts / m.short_accounts if m.short_accounts else None,
+            average_leverage=m.average_leverage(), near_liquidation_pct=near, temperature=temp, volatility=vol,
+            execution=execution, stress=stresses,
+            buckets=m.liqmap.buckets(mark, cfg.bucket_pct, cfg.map_range_pct, m.notional) if mark else [],
+            bucket_pct=cfg.bucket_pct, spike_accounts=len(spikes), spike_oi_pct=spike_oi, correlations=corr)
+        risk.flags = self._flags(risk, spikes)
+        return risk
+
+    def _flags(self, r: MarketRisk, spikes) -> list[Flag]:
+        cfg, out = self.cfg, []
+        growth = r.oi_change_1h_pct
+        if abs(r.funding_z) > cfg.crowd_funding_z and growth is not None and growth > cfg.crowd_oi_growth_pct:
+            side = "longs" if r.funding_z > 0 else "shorts"
+            out.append(Flag("crowded_funding_oi", f"crowded {side}: funding z {r.funding_z:+.1f} with open interest "
+                            f"up {growth:.1f} % over 1h", r.funding_z, cfg.crowd_funding_z))
+        if r.near_liquidation_pct[5] > cfg.crowd_near_liq_pct:
+            out.append(Flag("oi_near_liquidation", f"{r.near_liquidation_pct[5]:.1f} % of open interest would be "
+                            "liquidated by a 5 % move", r.near_liquidation_pct[5], cfg.crowd_near_liq_pct))
+        if spikes:
+            longs = sum(1 for f in spikes if f.side > 0)
+            out.append(Flag("leverage_spike", f"{len(spikes)} account(s) spiked their leverage ({longs} long, "
+                            f"{len(spikes) - longs} short), {r.spike_oi_pct:.1f} % of open interest",
+                            float(len(spikes)), cfg.spike_z))
+        if r.execution.alert:
+            out.append(Flag("fills_will_be_worse", "fills will be worse: spread "
+                            f"{r.execution.spread_bps or 0:.1f} bps, expected slippage of "
+                            f"{r.execution.notional:,.0f} buy {_bps(r.execution.buy_slippage_bps)} / sell "
+                            f"{_bps(r.execution.sell_slippage_bps)}", r.execution.spread_bps or 0.0,
+                            cfg.spread_alert_bps))
+        return out
+
+    def account_flags(self, account: int) -> list:
+        """The account's own active leverage-spike flags, per market (symbol, SpikeFlag)."""
+        out = []
+        for s in self.symbols:
+            for f in self.markets[s].spikes.active(self.ts):
+                if f.account == account:
+                    out.append((s, f))
+        return out
+
+
+def _bps(x: float | None) -> str:
+    return "beyond the book" if x is None else f"{x:.1f} bps"

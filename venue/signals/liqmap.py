@@ -1,0 +1,103 @@
+"""The liquidation map of one market: which positions would be liquidated at which mark.
+
+One entry per liquidatable unit, as the venue's liquidation index holds them: an isolated
+position, or an account's cross legs in the market (liquidated together). Each entry holds its
+liquidation price in ticks (the venue's, rounded on the grid as the venue triggers), its side
+(+1: liquidated when the mark falls to it, a long; −1: when it rises to it, a short), its lots
+and its bankruptcy price (ticks, for the insurance stress).
+
+Entries are kept sorted by liquidation price and replaced one by one as positions, wallets and
+(for accounts holding several markets) the other marks change, so every question below is a
+range walk over the prices asked about, never a scan of every position.
+
+Buckets: around the mark M, bucket i covers prices [M·(1 + i·w), M·(1 + (i+1)·w)) for
+i = −K..K−1 (w = bucket width, K·w = the range); a bucket's notional is Σ lots × the entry's
+liquidation price (quote currency for linear markets, coin for inverse), longs and shorts apart.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from sortedcontainers import SortedList
+
+
+class Entry(NamedTuple):
+    tick: int  # liquidation price (ticks)
+    side: int  # +1 long-like (triggers at or below), −1 short-like (at or above)
+    lots: int  # > 0
+    bankruptcy: float  # ticks (exact price as a float); 0.0 when none
+
+
+@dataclass
+class Bucket:
+    low: float  # price bounds in ticks
+    high: float
+    long_notional: float = 0.0
+    short_notional: float = 0.0
+    long_lots: int = 0
+    short_lots: int = 0
+
+
+class LiquidationMap:
+    def __init__(self) -> None:
+        self.entries: dict[int, Entry] = {}
+        self.order = SortedList()  # (tick, key)
+        self.lots = [0, 0]  # total lots of long-like and short-like entries
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def set(self, key: int, entry: Entry | None) -> None:
+        """Put (or with None remove) the entry of `key`."""
+        old = self.entries.pop(key, None)
+        if old is not None:
+            self.order.remove((old.tick, key))
+            self.lots[old.side < 0] -= old.lots
+        if entry is not None and entry.lots > 0:
+            self.entries[key] = entry
+            self.order.add((entry.tick, key))
+            self.lots[entry.side < 0] += entry.lots
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.order.clear()
+        self.lots = [0, 0]
+
+    def between(self, low: float, high: float):
+        """(key, entry) with low <= tick <= high, in price order."""
+        for _tick, key in self.order.irange((math.ceil(low), -1), (math.floor(high), 1 << 62)):
+            yield key, self.entries[key]
+
+    def buckets(self, mark: int, width_pct: float, range_pct: float, notional) -> list[Bucket]:
+        """The non-empty buckets around `mark` (see the module docstring), low to high.
+        `notional(lots, ticks)` values an entry at its liquidation price."""
+        w = width_pct / 100.0
+        k = round(range_pct / width_pct)
+        out: dict[int, Bucket] = {}
+        for _, e in self.between(mark * (1 - k * w), mark * (1 + k * w)):
+            i = math.floor((e.tick / mark - 1.0) / w)
+            if not -k <= i < k:
+                continue
+            b = out.get(i)
+            if b is None:
+                b = out[i] = Bucket(mark * (1 + i * w), mark * (1 + (i + 1) * w))
+            if e.side > 0:
+                b.long_notional += notional(e.lots, e.tick)
+                b.long_lots += e.lots
+            else:
+                b.short_notional += notional(e.lots, e.tick)
+                b.short_lots += e.lots
+        return [out[i] for i in sorted(out)]
+
+    def near(self, mark: int, pct: float) -> int:
+        """Lots that would be liquidated by a move of at most `pct` % of the mark: longs with a
+        liquidation price in [M(1 − p), M], shorts in [M, M(1 + p)]."""
+        p = pct / 100.0
+        total = 0
+        for _, e in self.between(mark * (1 - p), mark * (1 + p)):
+            if (e.side > 0) == (e.tick <= mark):
+                total += e.lots
+        return total

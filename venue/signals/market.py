@@ -1,0 +1,182 @@
+"""One market's risk read model: open interest, accounts' sides and leverage, the liquidation
+map, leverage spikes, volatility and the minute histories of the temperature's parts.
+
+It is told what changed (positions, wallets, marks) by `Signals` and reads the engine only for
+what changed: an account's legs, liquidation and bankruptcy price, margin. Effective leverage
+of an account in the market: `notional / margin` with notional at the mark, margin the isolated
+margin of its positions, or for cross its margin balance (wallet + uPnL) times this market's
+share of its cross notional in the settlement asset; taken once per step of venue time for the
+accounts whose positions or wallets changed during it (and capped at MAX_LEVERAGE).
+"""
+
+from __future__ import annotations
+
+from perpsim.model.enums import PositionSide
+from perpsim.model.markets import MarketKind
+from perpsim.venue.signals.anomaly import LeverageSpikes
+from perpsim.venue.signals.config import NS, SignalConfig
+from perpsim.venue.signals.execution import ExecutionQuality, WorseFillsAlert
+from perpsim.venue.signals.history import History
+from perpsim.venue.signals.liqmap import Entry, LiquidationMap
+from perpsim.venue.signals.volatility import EwmaVariance
+
+BOTH, LONG, SHORT = int(PositionSide.BOTH), int(PositionSide.LONG), int(PositionSide.SHORT)
+#: an account whose margin is gone shows this leverage (x)
+MAX_LEVERAGE = 1_000.0
+
+
+def unit_values(spec):
+    """(notional, quote) of a market: `notional(lots, ticks)` in the settlement asset and
+    `quote(lots, ticks)` in the quote currency, as floats."""
+    tick, lot = float(spec.tick_size), float(spec.lot_size)
+    if spec.kind is MarketKind.INVERSE:
+        face = lot * float(spec.contract_size)
+        return (lambda lots, ticks: lots * face / (ticks * tick)), (lambda lots, ticks: lots * face)
+    k = spec.notional_per_tick_lot / 10**spec.settle_decimals
+    return (lambda lots, ticks: lots * ticks * k), (lambda lots, ticks: lots * ticks * k)
+
+
+def pnl(spec, lots: int, entry: float, exit_: float) -> float:
+    """Settlement-asset PnL of signed `lots` from price `entry` to `exit_` (ticks)."""
+    tick, lot = float(spec.tick_size), float(spec.lot_size)
+    if spec.kind is MarketKind.INVERSE:
+        return lots * lot * float(spec.contract_size) * (1.0 / (entry * tick) - 1.0 / (exit_ * tick))
+    return lots * lot * (exit_ - entry) * tick
+
+
+class MarketSignals:
+    def __init__(self, spec, cfg: SignalConfig, lam: float) -> None:
+        self.spec, self.symbol, self.asset = spec, spec.symbol, spec.settle
+        self.notional, self.quote = unit_values(spec)
+        self.legs: dict[int, tuple[int, int]] = {}  # account -> (long lots, short lots), absolute
+        self.long_lots = self.short_lots = 0
+        self.long_accounts = self.short_accounts = 0
+        self.liqmap = LiquidationMap()
+        self.dirty_liq: set[int] = set()
+        self.dirty_lev: set[int] = set()
+        self.lev: dict[int, tuple[float, float]] = {}  # account -> (notional, leverage)
+        self.lev_sums = [0.0, 0.0]  # Σ notional, Σ notional · leverage
+        hold = cfg.spike_hold_s * NS
+        self.spikes = LeverageSpikes(cfg.spike_window, cfg.spike_z, cfg.spike_min_jump, cfg.spike_min_level,
+                                     cfg.spike_mad_floor, hold)
+        self.vol = EwmaVariance(lam, cfg.vol_seed_samples)
+        n = cfg.history_n
+        self.h_funding, self.h_oi, self.h_lev, self.h_near = History(n), History(n), History(n), History(n)
+        self.execution = ExecutionQuality()
+        self.alert = WorseFillsAlert(cfg.slippage_alert_bps, cfg.spread_alert_bps, cfg.alert_hold_s * NS)
+
+    # -------------------------------------------------------------- positions (per event)
+
+    def position(self, rd, account: int) -> bool:
+        """Re-read the account's legs here; whether it still holds any."""
+        if rd.hedge(account):
+            lots_l, lots_s = rd.lots(account, self.symbol, LONG), rd.lots(account, self.symbol, SHORT)
+        else:
+            lots = rd.lots(account, self.symbol, BOTH)
+            lots_l, lots_s = max(lots, 0), min(lots, 0)
+        new = (lots_l, -lots_s)
+        old = self.legs.get(account, (0, 0))
+        if new == old:
+            return new != (0, 0)
+        self.long_lots += new[0] - old[0]
+        self.short_lots += new[1] - old[1]
+        net_old, net_new = old[0] - old[1], new[0] - new[1]
+        self.long_accounts += (net_new > 0) - (net_old > 0)
+        self.short_accounts += (net_new < 0) - (net_old < 0)
+        if new == (0, 0):
+            del self.legs[account]
+        else:
+            self.legs[account] = new
+        self.dirty_liq.add(account)
+        self.dirty_lev.add(account)
+        return new != (0, 0)
+
+    def touch(self, account: int) -> None:
+        self.dirty_liq.add(account)
+        self.dirty_lev.add(account)
+
+    # -------------------------------------------------------------- liquidation map
+
+    def flush_liq(self, rd) -> None:
+        """Bring the map's entries of every changed account up to date."""
+        if not self.dirty_liq:
+            return
+        for account in sorted(self.dirty_liq):
+            base = account * 4
+            if rd.isolated(account, self.symbol):
+                self.liqmap.set(base + BOTH, None)
+                for pside in ((LONG, SHORT) if rd.hedge(account) else (BOTH,)):
+                    self.liqmap.set(base + pside, self._entry(rd, account, pside))
+            else:
+                for pside in (LONG, SHORT):
+                    self.liqmap.set(base + pside, None)
+                self.liqmap.set(base + BOTH, self._entry(rd, account, BOTH))
+        self.dirty_liq.clear()
+
+    def _entry(self, rd, account: int, pside: int) -> Entry | None:
+        legs = self.legs.get(account)
+        if legs is None:
+            return None
+        lots = legs[0] if pside == LONG else legs[1] if pside == SHORT else legs[0] + legs[1]
+        if lots == 0:
+            return None
+        lp = rd.liquidation(account, self.symbol, pside)
+        if lp is None:
+            return None
+        return Entry(lp[0], lp[1], lots, rd.bankruptcy(account, self.symbol, pside))
+
+    # -------------------------------------------------------------- leverage (per step)
+
+    def flush_lev(self, rd, ts: int, cross_notional) -> list:
+        """Effective leverage of each changed account; scores them; the spike flags raised.
+        `cross_notional(account)`: its cross notional at mark in this market's settlement asset."""
+        if not self.dirty_lev:
+            return []
+        mark = rd.mark(self.symbol)
+        levels = []
+        for account in sorted(self.dirty_lev):
+            legs = self.legs.get(account)
+            old = self.lev.pop(account, None)
+            if old is not None:
+                self.lev_sums[0] -= old[0]
+                self.lev_sums[1] -= old[0] * old[1]
+            if legs is None or mark is None:
+                levels.append((account, 0.0, 0))
+                continue
+            notional = self.notional(legs[0] + legs[1], mark)
+            if rd.isolated(account, self.symbol):
+                margin = 0
+                for pside in ((LONG, SHORT) if rd.hedge(account) else (BOTH,)):
+                    margin += rd.isolated_margin(account, self.symbol, pside)
+                margin_f = margin / 10**self.spec.settle_decimals
+                lev = notional / margin_f if margin_f > 0 else MAX_LEVERAGE
+            else:
+                balance = rd.margin_balance(account, self.asset) / 10**self.spec.settle_decimals
+                total = cross_notional(account)
+                lev = total / balance if balance > 0 else MAX_LEVERAGE
+            lev = min(lev, MAX_LEVERAGE)
+            self.lev[account] = (notional, lev)
+            self.lev_sums[0] += notional
+            self.lev_sums[1] += notional * lev
+            levels.append((account, lev, 1 if legs[0] >= legs[1] else -1))
+        self.dirty_lev.clear()
+        return self.spikes.step(ts, levels)
+
+    def average_leverage(self) -> float:
+        """OI-weighted average effective leverage: Σ notional·lev / Σ notional (each account
+        as of its last change)."""
+        total = self.lev_sums[0]
+        return self.lev_sums[1] / total if total > 1e-12 else 0.0
+
+    # -------------------------------------------------------------- figures
+
+    def open_interest(self, mark: int | None) -> tuple[int, float]:
+        """(lots, notional at mark): the lots held long (= held short)."""
+        return self.long_lots, (self.notional(self.long_lots, mark) if mark else 0.0)
+
+    def near_share(self, mark: int | None, pct: float) -> float:
+        """Share (0..1) of open lots (both sides) that a move of pct % would liquidate."""
+        total = self.long_lots + self.short_lots
+        if not mark or not total:
+            return 0.0
+        return self.liqmap.near(mark, pct) / total

@@ -1,0 +1,76 @@
+"""What the signals read from the engine, in one place: the engine's read API
+(`perpsim.engine.views.ExchangeView`) plus the Exchange's public position queries whose view
+would cost more than the signals need (`ExchangeView.position` also ranks ADL and estimates
+funding: the map needs only the liquidation and bankruptcy prices)."""
+
+from __future__ import annotations
+
+from perpsim.engine.views import ExchangeView
+from perpsim.model.enums import PositionSide, Side
+from perpsim.risk.liqprice import Trigger
+
+
+class EngineReader:
+    __slots__ = ("ex", "view")
+
+    def __init__(self, exchange) -> None:
+        self.ex = exchange
+        self.view = ExchangeView(exchange)
+
+    @property
+    def ts(self) -> int:
+        return self.view.ts
+
+    def symbols(self) -> tuple[str, ...]:
+        return self.view.symbols()
+
+    def spec(self, symbol: str):
+        return self.view.spec(symbol)
+
+    def mark(self, symbol: str) -> int | None:
+        return self.view.mark(symbol)
+
+    def depth(self, symbol: str, side: int, levels: int) -> list[tuple[int, int]]:
+        """(price ticks, lots) of the best `levels` levels of one side, best first."""
+        return [(lv.price, lv.lots) for lv in self.view.depth(symbol, side, levels)]
+
+    def book(self, symbol: str, levels: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        return self.depth(symbol, Side.BUY, levels), self.depth(symbol, Side.SELL, levels)
+
+    def predicted_funding(self, symbol: str) -> int:
+        """Scaled by RATE_SCALE."""
+        return self.ex.predicted_funding_rate(symbol)
+
+    def insurance(self, asset: str) -> int:
+        return self.view.insurance(asset)
+
+    def hedge(self, account: int) -> bool:
+        return self.view.hedge_mode(account)
+
+    def isolated(self, account: int, symbol: str) -> bool:
+        return self.view.isolated(account, symbol)
+
+    def lots(self, account: int, symbol: str, pside: int = PositionSide.BOTH) -> int:
+        return self.view.position_lots(account, symbol, pside)
+
+    def liquidation(self, account: int, symbol: str, pside: int) -> tuple[int, int] | None:
+        """(the venue's liquidation tick, +1 if it triggers at or below it else −1), or None."""
+        lp = self.ex.liquidation_price(account, symbol, pside)
+        if lp is None:
+            return None
+        return lp.tick, 1 if lp.trigger is Trigger.AT_OR_BELOW else -1
+
+    def bankruptcy(self, account: int, symbol: str, pside: int) -> float:
+        """The exact bankruptcy price in ticks (as a float), 0.0 when none."""
+        bp = self.ex.bankruptcy_price(account, symbol, pside)
+        return 0.0 if bp is None else float(bp.ticks)
+
+    def isolated_margin(self, account: int, symbol: str, pside: int) -> int:
+        return self.ex.isolated_margin(account, symbol, pside)
+
+    def margin_balance(self, account: int, asset: str) -> int:
+        return self.ex.margin_balance(account, asset)
+
+    def holders(self, symbol: str) -> list[int]:
+        """Every account holding a position in the market, sorted (one walk: for a fresh start)."""
+        return sorted({h.account for h in self.view.all_positions(symbol)})
