@@ -34,7 +34,7 @@ from perpsim.venue.journal import Journal, JournalError
 from perpsim.venue.limits import RateLimiter
 from perpsim.venue.metrics import Metrics
 from perpsim.venue.recovery import JOURNAL_DIR, SNAPSHOT_DIR, RecoveryError, checkpoint, recover
-from perpsim.venue.server import Clock, Sequencer, Venue, build_server, serving
+from perpsim.venue.server import Clock, Sequencer, Venue, build_server, set_serving
 from perpsim.venue.snapshot import SnapshotError
 from perpsim.venue.state import VenueState
 from perpsim.venue.streams import Streams
@@ -169,10 +169,11 @@ class RunningVenue:
         sequencer.listeners.append(self.metrics.observe)
         venue.observe_latency = self.metrics.latency
         server, health = build_server(venue, streams)
+        await set_serving(health, False)
         self.port = server.add_insecure_port(cfg.listen)
         await server.start()  # health says NOT_SERVING and calls answer UNAVAILABLE until recovered
         state, last_seq, report = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: recover(cfg.data_dir, lambda: VenueState(make_exchange(cfg)), journal=journal))
+            sequencer.io, lambda: recover(cfg.data_dir, lambda: VenueState(make_exchange(cfg)), journal=journal))
         self.recovery = report
         log.info("recovered to journal seq %d: %s", last_seq, report)
         sequencer.state = venue.state = state
@@ -212,13 +213,13 @@ class RunningVenue:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 asyncio.get_running_loop().add_signal_handler(sig, self._stop.set)
         await self._seed_world(venue, keys)
-        serving(health)
+        await set_serving(health, True)
         tasks = []
         if cfg.feed or cfg.liquidity:
             tasks.append(asyncio.create_task(Feeds(venue, cfg, self.maker).run()))
         self._ready.set()
         await self._stop.wait()
-        health.enter_graceful_shutdown()
+        await health.enter_graceful_shutdown()
         for t in [*tasks, *venue.paths.values()]:
             t.cancel()
         await server.stop(grace=2)

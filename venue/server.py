@@ -10,6 +10,7 @@ A full queue is shed with RESOURCE_EXHAUSTED rather than queued without bound.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import logging
 import time
@@ -108,6 +109,9 @@ class Sequencer:
         # set while every applied command is durable; reads wait for it (see settled)
         self._durable = asyncio.Event()
         self._durable.set()
+        # the journal's fsyncs and rebuilds run on a thread of their own: no client call can
+        # occupy it (the loop's default executor is shared with anything that runs blocking code)
+        self.io = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="perpsim-journal")
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="sequencer")
@@ -119,6 +123,7 @@ class Sequencer:
                 await self._task
             except asyncio.CancelledError:
                 pass
+        self.io.shutdown(wait=True)
 
     async def submit(self, make: Callable[[int], object]) -> list:
         """Queue a command (built from the time it is sequenced at); its events once durable."""
@@ -236,7 +241,7 @@ class Sequencer:
 
     async def _commit(self) -> None:
         if self.journal is not None and self.journal.pending:
-            await asyncio.get_running_loop().run_in_executor(None, self.journal.commit)
+            await asyncio.get_running_loop().run_in_executor(self.io, self.journal.commit)
         self._durable.set()
 
     async def _recover_from(self, cmd, error: Exception) -> None:
@@ -250,7 +255,7 @@ class Sequencer:
         # cleared before anything else runs: no reader may see the half-changed state meanwhile
         # (the batch's later commands clear it anyway until their own commit)
         self._durable.clear()
-        self.state = await asyncio.get_running_loop().run_in_executor(None, self.rebuild)
+        self.state = await asyncio.get_running_loop().run_in_executor(self.io, self.rebuild)
 
 
 class Venue:
@@ -1034,23 +1039,28 @@ SERVICE_NAMES = (
 )
 
 
-def build_server(venue: Venue, streams) -> tuple[grpc.aio.Server, health.HealthServicer]:
-    """A grpc.aio server with the four services, health and reflection (not yet started)."""
-    server = grpc.aio.server()
+def build_server(venue: Venue, streams) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
+    """A grpc.aio server with the four services, health and reflection (not yet started).
+
+    Health is the asyncio servicer: the synchronous one parks a worker thread per open Watch,
+    and watchers would exhaust the executor everything else needs. The port is bound
+    exclusively (no SO_REUSEPORT): a second venue on a taken address fails instead of
+    sharing it. Health starts NOT_SERVING (see `set_serving`)."""
+    server = grpc.aio.server(options=(("grpc.so_reuseport", 0),))
     market_pb2_grpc.add_MarketDataServiceServicer_to_server(MarketData(venue, streams), server)
     trading_pb2_grpc.add_TradingServiceServicer_to_server(Trading(venue), server)
     account_pb2_grpc.add_AccountServiceServicer_to_server(Accounts(venue, streams), server)
     sandbox_pb2_grpc.add_SandboxServiceServicer_to_server(Sandbox(venue), server)
-    health_servicer = health.HealthServicer()
+    from perpsim.venue.history_service import History  # it imports this module: bound at call time
+    history_pb2_grpc.add_HistoryServiceServicer_to_server(History(venue), server)
+    health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    for name in ("", *SERVICE_NAMES):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     return server, health_servicer
 
 
-def serving(health_servicer: health.HealthServicer) -> None:
+async def set_serving(health_servicer: health.aio.HealthServicer, serving: bool) -> None:
+    """Every service (and "") SERVING or NOT_SERVING."""
+    status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
     for name in ("", *SERVICE_NAMES):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-
-
+        await health_servicer.set(name, status)
