@@ -178,9 +178,10 @@ class AccountRisk:
 
     # ---------------------------------------------------------------- an order
 
-    def order(self, ex, cmd: C.PlaceOrder, preview: dict | None = None) -> OrderSignals:
+    def order(self, ex, cmd: C.PlaceOrder, preview: dict | None = None, nudge: bool = True) -> OrderSignals:
         """The signals of an order before it is placed (``preview``: Exchange.preview_order(cmd)
-        if already computed)."""
+        if already computed; ``nudge``: also search the largest size within kσ, about 20 more
+        previews)."""
         t = self.thresholds(cmd.account)
         m = ex.markets[cmd.symbol]
         if m.mark is None:
@@ -193,18 +194,19 @@ class AccountRisk:
         warnings, best = [], None
         if sigma and not cmd.reduce_only:
             sigma_h = sigma_over(sigma, t.horizon_ns)
-
-            def ok(q: int) -> bool:
-                if q == 0:
-                    return True
-                r = ex.preview_order(dataclasses.replace(cmd, qty=q))
-                return r["lots"] == 0 or within_k_sigma(r["lots"] > 0, mark, _f(r["liquidation_price"]), sigma_h, t.k)
-
-            best = largest_within(0, max(cmd.qty, m.spec.qty_to_lots(m.spec.max_qty)), ok)
             z = dist.z(t.horizon_ns) if dist else None
             if z is not None and z < t.k:
                 h = next(h for h in dist.horizons if h.horizon_ns == t.horizon_ns)
                 warnings.append(k_sigma_warning(cmd.symbol, z, t, h.touch_probability))
+            if nudge:
+                def ok(q: int) -> bool:
+                    if q == 0:
+                        return True
+                    r = ex.preview_order(dataclasses.replace(cmd, qty=q))
+                    return r["lots"] == 0 or within_k_sigma(r["lots"] > 0, mark, _f(r["liquidation_price"]), sigma_h,
+                                                            t.k)
+
+                best = largest_within(0, max(cmd.qty, m.spec.qty_to_lots(m.spec.max_qty)), ok)
         w = self._correlation(ex, cmd, preview["lots"], t)
         if w is not None:
             warnings.append(w)

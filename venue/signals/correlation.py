@@ -58,3 +58,26 @@ class Correlations:
         measured = max(-1.0, min(1.0, self.cov[i][j] / math.sqrt(vi * vj)))
         w = n / (n + self.n0)
         return w * measured + (1.0 - w) * prior, w, n
+
+
+def cholesky(matrix: list[list[float]]) -> list[list[float]]:
+    """Lower-triangular L with L Lᵀ = matrix (a correlation matrix; a pivot that is not
+    positive, from an inconsistent prior, is clamped to 0: that row follows the others)."""
+    n = len(matrix)
+    low = [[0.0] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i + 1):
+            s = matrix[i][j] - sum(low[i][k] * low[j][k] for k in range(j))
+            if i == j:
+                low[i][i] = math.sqrt(s) if s > 0 else 0.0
+            else:
+                low[i][j] = s / low[j][j] if low[j][j] > 0 else 0.0
+    return low
+
+
+def correlated_normals(rng, names: list[str], rho) -> dict[str, float]:
+    """One standard normal per name, correlated as `rho(a, b)` says, drawn from `rng` (seeded:
+    the same draws give the same values) in the order of `names`."""
+    low = cholesky([[1.0 if a == b else rho(a, b) for b in names] for a in names])
+    g = [rng.gauss(0.0, 1.0) for _ in names]
+    return {a: sum(low[i][k] * g[k] for k in range(i + 1)) for i, a in enumerate(names)}

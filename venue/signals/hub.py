@@ -68,6 +68,10 @@ class Signals:
         """Sequencer listener: fold one durable command's events in."""
         self.observe_on(self.source(), cmd, events)
 
+    def replay_observer(self, state, cmd, events: list) -> None:
+        """`recovery.recover`'s observe hook: fold in a replayed command of `state` (a VenueState)."""
+        self.observe_on(state.exchange, cmd, events)
+
     def observe_on(self, ex, cmd, events: list) -> None:
         """`observe` against a given exchange (a journal replay feeds its own)."""
         if ex is not self.ex:
@@ -180,9 +184,26 @@ class Signals:
 
     # ---------------------------------------------------------------- reading
 
+    def current(self) -> None:
+        """Follow the venue onto a new exchange (a recovery, a reset) before a read."""
+        ex = self.source()
+        if ex is not self.ex:
+            self.attach(ex)
+
+    def sigma(self, symbol: str, horizon: str = "1h") -> float | None:
+        """The mark's σ over `horizon` ("1h", "8h", "24h"; a fraction), None before two samples."""
+        self.current()
+        return self.markets[symbol].vol.sigma(HORIZONS[horizon], self.sample_ns)
+
+    def rho(self, a: str, b: str) -> float:
+        """The published correlation of two markets' mark returns (see correlation.py)."""
+        self.current()
+        return self.corr.rho(a, b)[0]
+
     def market_risk(self, symbol: str, notional: float | None = None) -> MarketRisk:
         """The market's figures now (KeyError for an unknown symbol). `notional`: the quote
         notional whose expected slippage to report (default: the configured one)."""
+        self.current()
         cfg, rd = self.cfg, self.rd
         m = self.markets[symbol]
         mark = rd.mark(symbol)
