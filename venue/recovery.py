@@ -59,13 +59,16 @@ class RecoveryReport:
 
 def recover(data_dir: str | os.PathLike, make_exchange: Callable[[], Any], *, journal: Journal | None = None,
             progress: Callable[[int, int], None] | None = None,
-            progress_every: int = 10_000, allow_new_journal: bool = False) -> tuple[Any, int, RecoveryReport]:
+            progress_every: int = 10_000, allow_new_journal: bool = False,
+            observe: Callable[[Any, Any, list], None] | None = None) -> tuple[Any, int, RecoveryReport]:
     """Rebuild the state from `data_dir`: `(exchange, last_seq, report)`.
 
     `journal`: an already open journal of `data_dir/journal` to use (the server opens it once
     and keeps appending to it); otherwise one is opened and closed here. `progress(done, total)`
     is called every `progress_every` records applied (and at the end). A snapshot without any
-    journal segment is refused unless `allow_new_journal` (e.g. a venue seeded from a snapshot)."""
+    journal segment is refused unless `allow_new_journal` (e.g. a venue seeded from a snapshot).
+    `observe(state, command, events)` is called after each replayed command (read models that
+    the live sequencer feeds from its listeners)."""
     t0 = time.perf_counter()
     data_dir = Path(data_dir)
     snap_dir = data_dir / SNAPSHOT_DIR
@@ -114,7 +117,10 @@ def recover(data_dir: str | os.PathLike, make_exchange: Callable[[], Any], *, jo
         try:
             for seq, payload in journal.replay(snap_seq + 1):
                 last = seq
-                apply(decode(payload))
+                cmd = decode(payload)
+                events = apply(cmd)
+                if observe is not None:
+                    observe(exchange, cmd, events)
                 done += 1
                 if progress is not None and done % progress_every == 0:
                     progress(done, total)

@@ -27,7 +27,7 @@ def _price(spec, ticks: float | None) -> str:
     """A price in ticks (maybe fractional) as a decimal string at the market's price precision."""
     if ticks is None:
         return ""
-    return f"{ticks * float(spec.tick_size):.{spec.price_decimals()}f}"
+    return f"{ticks * float(spec.tick_size):.{spec.price_decimals}f}"
 
 
 def _num(x: float | None) -> tuple[bool, float]:
