@@ -11,6 +11,8 @@ from perpsim.cli.common import standalone
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     serve = standalone(sub, "serve", _serve, "run the venue")
     serve.add_argument("--listen", help="address to listen on (default 127.0.0.1:50051)")
+    serve.add_argument("--rest", metavar="ADDRESS", help="Binance USDⓈ-M compatible REST and WebSocket address "
+                                                         "(default 127.0.0.1:8080; 'off' for none)")
     serve.add_argument("--data-dir", type=Path, help="data directory (default ./perpsim-data)")
     serve.add_argument("--config", type=Path, help="a TOML file of VenueConfig settings")
     serve.add_argument("--admin-key", help="the sandbox admin key (default: $PERPSIM_ADMIN_KEY or generated)")
@@ -21,7 +23,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def _serve(a: argparse.Namespace, rest: list[str]) -> int:
     from perpsim.venue.app import VenueConfig, serve
 
-    overrides = {"listen": a.listen, "data_dir": a.data_dir, "admin_key": a.admin_key}
+    overrides = {"listen": a.listen, "data_dir": a.data_dir, "admin_key": a.admin_key, "rest_listen": a.rest}
     cfg = VenueConfig.from_toml(a.config, **overrides) if a.config else VenueConfig(
         **{k: v for k, v in overrides.items() if v is not None})
     if a.no_feed:
