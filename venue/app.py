@@ -27,11 +27,12 @@ from perpsim.engine.exchange import Exchange
 from perpsim.model.enums import OrderKind, Side, TimeInForce
 from perpsim.model.markets import MarketKind, default_markets, load_markets
 from perpsim.risk.brackets import default_brackets
-from perpsim.venue import codec
+from perpsim.venue import codec, datadir
 from perpsim.venue.auth import KeyStore, KeyStoreError
 from perpsim.venue.files import write_atomic
 from perpsim.venue.journal import Journal, JournalError
 from perpsim.venue.limits import RateLimiter
+from perpsim.venue.listen import ListenError, bind_grpc, check_free
 from perpsim.venue.metrics import Metrics
 from perpsim.venue.recovery import JOURNAL_DIR, SNAPSHOT_DIR, RecoveryError, checkpoint, recover
 from perpsim.venue.server import Clock, Sequencer, Venue, build_server, set_serving
@@ -88,10 +89,12 @@ class VenueConfig:
 def venue_epoch(data_dir: Path) -> int:
     """The time (ns) this data directory's venue was created: recorded at the first start, so
     that a replay builds the same exchange (its samplers start from this time, not from 0)."""
-    path = data_dir / "created_ns"
-    if not path.exists():
-        write_atomic(path, str(time.time_ns()).encode())
-    return int(path.read_text())
+    path = data_dir / datadir.CREATED
+    epoch = datadir.read_int(path, "the venue's creation time in nanoseconds")
+    if epoch is None:
+        epoch = time.time_ns()
+        write_atomic(path, str(epoch).encode())
+    return epoch
 
 
 def make_exchange(cfg: VenueConfig) -> Exchange:
@@ -152,10 +155,27 @@ class RunningVenue:
         self._error: BaseException | None = None
 
     async def main(self, install_signals: bool = False) -> None:
+        """Run until stopped. A refused start (a damaged data directory, a taken address)
+        raises after closing what it opened, so that nothing outlives it."""
+        self._opened: list = []  # (what, close) in the order opened
+        try:
+            await self._main(install_signals)
+        except BaseException:
+            for what, close in reversed(self._opened):
+                try:
+                    if asyncio.iscoroutine(done := close()):
+                        await done
+                except Exception:  # the refusal is what the caller must see
+                    log.exception("closing %s after a refused start failed", what)
+            raise
+
+    async def _main(self, install_signals: bool) -> None:
         cfg = self.cfg
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        datadir.check(cfg.data_dir)  # before anything is written to it
         keys = KeyStore(cfg.data_dir, cfg.admin_key or os.environ.get("PERPSIM_ADMIN_KEY"))
         journal = Journal(cfg.data_dir / JOURNAL_DIR)
+        self._opened.append(("the journal", lambda: journal.close()))
         clock = Clock()
         sequencer = Sequencer(VenueState(make_exchange(cfg)), clock, journal, codec,
                               lambda seq: checkpoint(cfg.data_dir, journal, sequencer.state, seq,
@@ -170,8 +190,18 @@ class RunningVenue:
         venue.observe_latency = self.metrics.latency
         server, health = build_server(venue, streams)
         await set_serving(health, False)
-        self.port = server.add_insecure_port(cfg.listen)
+        self.port = bind_grpc(server, cfg.listen)
+        self.metrics_port = 0
+        if cfg.metrics_listen:  # bound before recovery: a taken port is refused at once
+            check_free(cfg.metrics_listen, "metrics", "metrics_listen setting")
+            try:
+                self.metrics_port = self.metrics.serve(cfg.metrics_listen)
+            except OSError as e:
+                raise ListenError(f"cannot listen on {cfg.metrics_listen} (metrics): {e.strerror}") from None
+            self._opened.append(("the metrics endpoint", self.metrics.stop))
         await server.start()  # health says NOT_SERVING and calls answer UNAVAILABLE until recovered
+        self._opened.append(("the gRPC server", lambda: server.stop(None)))
+        self._opened.append(("the journal thread", lambda: sequencer.io.shutdown(wait=True)))
         state, last_seq, report = await asyncio.get_running_loop().run_in_executor(
             sequencer.io, lambda: recover(cfg.data_dir, lambda: VenueState(make_exchange(cfg)), journal=journal))
         self.recovery = report
@@ -201,12 +231,6 @@ class RunningVenue:
                                             journal=sequencer.journal)[0]
         venue.reset = reset
         venue.after_reset = lambda: self._seed_state(venue)
-        self.metrics_port = 0
-        if cfg.metrics_listen:
-            try:
-                self.metrics_port = self.metrics.serve(cfg.metrics_listen)
-            except OSError as e:  # metrics are optional; the venue still serves
-                log.warning("metrics endpoint %s unavailable: %s", cfg.metrics_listen, e)
         sequencer.start()
         self._stop = asyncio.Event()
         if install_signals:
@@ -229,9 +253,10 @@ class RunningVenue:
 
     async def _seed_world(self, venue: Venue, keys: KeyStore) -> None:
         """First start only: the liquidity provider's account, then a fresh state's seed."""
-        maker_file = self.cfg.data_dir / "liquidity-account"
-        if maker_file.exists():
-            self.maker = int(maker_file.read_text())
+        maker_file = self.cfg.data_dir / datadir.LIQUIDITY_ACCOUNT
+        maker = datadir.read_int(maker_file, "an account id")
+        if maker is not None:
+            self.maker = maker
             return
         self.maker = keys.create_account().account
         maker_file.write_text(str(self.maker))
@@ -307,7 +332,7 @@ def serve(cfg: VenueConfig) -> int:
     except (JournalError, RecoveryError, SnapshotError) as e:  # refuse a damaged data directory
         print(f"error: cannot recover {cfg.data_dir}: {e}", file=sys.stderr)
         return 2
-    except KeyStoreError as e:
+    except (KeyStoreError, datadir.DataDirError, ListenError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     log.info("venue stopped after %.1f s", time.monotonic() - started)

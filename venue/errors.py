@@ -76,3 +76,14 @@ def to_rpc_status(err: VenueError) -> status_pb2.Status:
         packed.append(a)
     message = info.message + ("" if not err.fields else " " + ", ".join(f"{k}={v}" for k, v in err.fields.items()))
     return status_pb2.Status(code=code, message=message, details=packed)
+
+
+#: Longest echo of a caller's value in a message (longer ones are cut and end with "…").
+ECHO_LIMIT = 64
+
+
+def cut(value: object, limit: int = ECHO_LIMIT) -> str:
+    """`value` as text, cut to `limit` characters plus "…": a caller's value echoed into a
+    message or metadata never makes the status larger than a bound."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "…"
