@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from typing import Any
 
 from perpsim.cli.common import POSITION_SIDES, SIDES, TIFS, group, leaf, lower
 from perpsim.cli.format import Out, text
+from perpsim.cli.times import good_till, good_till_flags
+from perpsim.cli.units import MarketUnits
 
 
 def _list_flags(p: argparse.ArgumentParser, entry: bool) -> None:
@@ -31,7 +31,7 @@ def _list_flags(p: argparse.ArgumentParser, entry: bool) -> None:
         p.add_argument("--reduce-only", action="store_true", help="the exits only reduce the position")
     p.add_argument("--position-side", type=lower, choices=POSITION_SIDES, help="hedge mode: long or short")
     p.add_argument("--client-id", help="client id of the list")
-    p.add_argument("--good-till-ns", type=int, default=0, help="GTD: the whole list expires then (ns, venue time)")
+    good_till_flags(p, "GTD: the whole list expires then")
 
 
 
@@ -54,7 +54,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--price-protect", action="store_true")
     p.add_argument("--callback", help="trailing callback rate as a fraction, e.g. 0.01")
     p.add_argument("--activation", help="trailing activation price")
-    p.add_argument("--good-till-ns", type=int, default=0, help="GTD expiry, ns since the epoch (venue time)")
+    good_till_flags(p, "GTD expiry")
     p = leaf(order, "conditionals", _order_conditionals, "resting conditional orders")
     p.add_argument("symbol", metavar="SYMBOL", nargs="?", default="")
     p = leaf(order, "cancel-conditional", _order_cancel_conditional, "cancel a conditional order")
@@ -71,45 +71,45 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("list_id", metavar="ID", type=int)
 
 
-def _listing(out: Out, items: list, columns: list[str], row: Callable[[Any], list]) -> int:
-    """Items as JSON, or as a table of their rows."""
-    if out.json:
-        out.data(items)
-    else:
-        out.table(columns, [row(o) for o in items])
-    return 0
-
-
 
 _COND_COLUMNS = ["id", "symbol", "side", "type", "quantity", "trigger", "limit", "source", "callback"]
 
 
-def _cond_row(o) -> list:
+def _cond_row(o, u: MarketUnits | None = None) -> list:
+    """A resting conditional order's cells: wire strings (JSON), or with units given `u` (tables)."""
     from perpsim.v1 import common_pb2
 
+    def unit(value: str, of: str) -> str:
+        return f"{value} {of}" if u is not None and value else value or "-"
+
+    quantity = unit(o.quantity, u.qty_unit(o.symbol) if u else "") if o.quantity else "close"
     return [o.conditional_id, o.symbol, common_pb2.Side.Name(o.side)[5:].lower(),
-            common_pb2.ConditionalType.Name(o.type)[17:].lower(), o.quantity or "close", o.trigger_price or "-",
-            o.price or "-", common_pb2.TriggerSource.Name(o.trigger_source)[15:].lower(), o.callback_rate or "-"]
+            common_pb2.ConditionalType.Name(o.type)[17:].lower(), quantity,
+            unit(o.trigger_price, u.price_unit(o.symbol) if u else ""),
+            unit(o.price, u.price_unit(o.symbol) if u else ""),
+            common_pb2.TriggerSource.Name(o.trigger_source)[15:].lower(), o.callback_rate or "-"]
 
 
 def _order_conditional(c, a, out: Out) -> int:
     cid = c.place_conditional(a.symbol, a.side, a.quantity, type=a.cond_type, trigger_price=a.trigger,
                               price=a.limit, source=a.source, reduce_only=a.reduce_only,
                               close_position=a.close_position, price_protect=a.price_protect,
-                              callback_rate=a.callback, activation_price=a.activation, good_till_ns=a.good_till_ns)
+                              callback_rate=a.callback, activation_price=a.activation,
+                              good_till_ns=good_till(a, c, a.symbol))
     if out.json:
         out.data({"conditional_id": cid})
     else:
-        print(f"conditional order {cid} resting")
+        out.line(f"conditional order {cid} resting")
     return 0
 
 
 def _order_conditionals(c, a, out: Out) -> int:
-    rows = [_cond_row(o) for o in c.conditional_orders(a.symbol)]
+    orders = c.conditional_orders(a.symbol)
     if out.json:
-        out.data([dict(zip(_COND_COLUMNS, r, strict=True)) for r in rows])
+        out.data([dict(zip(_COND_COLUMNS, _cond_row(o), strict=True)) for o in orders])
     else:
-        out.table(_COND_COLUMNS, rows)
+        u = MarketUnits.of(c)
+        out.table(_COND_COLUMNS, [_cond_row(o, u) for o in orders])
     return 0
 
 
@@ -117,7 +117,7 @@ def _canceled(out: Out, key: str, ident: int, what: str) -> int:
     if out.json:
         out.data({key: ident, "canceled": True})
     else:
-        print(f"canceled {what} {ident}")
+        out.line(f"canceled {what} {ident}")
     return 0
 
 
@@ -126,20 +126,24 @@ def _order_cancel_conditional(c, a, out: Out) -> int:
     return _canceled(out, "conditional_id", a.conditional_id, "conditional order")
 
 
-def _legtext(leg) -> str | None:
+def _leg_text(leg, unit: str) -> str | None:
     if leg is None:
         return None
-    prices = " ".join(f"{k} {text(v)}" for k, v in (("at", leg.trigger_price), ("limit", leg.price),
-                                                     ("callback", leg.callback_rate)) if v is not None)
+    prices = " ".join(f"{k} {text(v)}{'' if k == 'callback' else ' ' + unit}"
+                      for k, v in (("at", leg.trigger_price), ("limit", leg.price), ("callback", leg.callback_rate))
+                      if v is not None)
     return f"{leg.type} {prices}"
 
 
 _LIST_COLUMNS = ["id", "symbol", "type", "side", "quantity", "entry", "take_profit", "stop_loss", "covered", "status"]
 
 
-def _list_row(o) -> list:
-    return [o.list_id, o.symbol, o.type, o.side, o.quantity, o.entry_price or ("-" if o.type == "oco" else "market"),
-            _legtext(o.take_profit), _legtext(o.stop_loss), o.covered_quantity, o.status]
+def _list_row(o, u: MarketUnits) -> list:
+    price = u.price_unit(o.symbol)
+    return [o.list_id, o.symbol, o.type, o.side, u.qty(o.symbol, o.quantity),
+            u.price(o.symbol, o.entry_price) or ("-" if o.type == "oco" else "market"),
+            _leg_text(o.take_profit, price), _leg_text(o.stop_loss, price), u.qty(o.symbol, o.covered_quantity),
+            o.status]
 
 
 def _order_list_place(c, a, out: Out) -> int:
@@ -148,17 +152,25 @@ def _order_list_place(c, a, out: Out) -> int:
                            take_profit=a.take_profit, take_profit_limit=a.take_profit_limit, stop_loss=a.stop_loss,
                            stop_loss_limit=a.stop_loss_limit, trailing_stop=a.trailing_stop, source=a.source,
                            reduce_only=getattr(a, "reduce_only", False), time_in_force=getattr(a, "tif", None),
-                           position_side=a.position_side, good_till_ns=a.good_till_ns, client_order_id=a.client_id)
+                           position_side=a.position_side, good_till_ns=good_till(a, c, a.symbol),
+                           client_order_id=a.client_id)
     if out.json:
         out.data(o)
     else:
-        out.fields([*zip(_LIST_COLUMNS, _list_row(o), strict=True), ("entry_order_id", o.entry_order_id or None),
+        out.fields([*zip(_LIST_COLUMNS, _list_row(o, MarketUnits.of(c)), strict=True),
+                    ("entry_order_id", o.entry_order_id or None),
                     ("take_profit_id", o.take_profit_id or None), ("stop_loss_id", o.stop_loss_id or None)])
     return 0
 
 
 def _order_lists(c, a, out: Out) -> int:
-    return _listing(out, c.order_lists(a.symbol), _LIST_COLUMNS, _list_row)
+    lists = c.order_lists(a.symbol)
+    if out.json:
+        out.data(lists)
+    else:
+        u = MarketUnits.of(c)
+        out.table(_LIST_COLUMNS, [_list_row(o, u) for o in lists])
+    return 0
 
 
 def _order_cancel_list(c, a, out: Out) -> int:

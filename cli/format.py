@@ -85,13 +85,10 @@ def text(value: Any) -> str:
     return str(value)
 
 
-def money(value: Decimal | None, asset: str) -> str | None:
-    """An amount with its asset: `1234.5 USDT`; None stays None (printed `-`)."""
-    return None if value is None else f"{text(value)} {asset}"
-
-
 def _numeric(value: Any) -> bool:
-    return isinstance(value, Decimal | int) and not isinstance(value, bool)
+    from perpsim.cli.units import Amount
+
+    return isinstance(value, Decimal | int | Amount) and not isinstance(value, bool)
 
 
 def _rich_console():

@@ -71,9 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     A reader that stops early (`perpsim ... | head`) ends the command quietly with 0."""
     argv = sys.argv[1:] if argv is None else argv
     try:
-        code = _dispatch(argv)
-        sys.stdout.flush()
-        return code
+        try:
+            return _dispatch(argv)
+        finally:  # on --help and usage errors (SystemExit) too: a failing flush is a broken pipe here
+            sys.stdout.flush()
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -5,7 +5,22 @@ from __future__ import annotations
 import argparse
 
 from perpsim.cli.common import group, leaf
-from perpsim.cli.format import Out, duration_arg, text
+from perpsim.cli.format import NS_PER, Out, duration_arg, format_duration, format_time, parse_duration, text
+from perpsim.cli.units import Amount, MarketUnits
+
+
+def _path_point(item: str) -> tuple[int, str]:
+    """`30s:60000` -> (30000 ms, "60000"); the offset must be a whole number of milliseconds."""
+    offset, sep, price = item.rpartition(":")
+    if not sep or not offset or not price:
+        raise ValueError(item)
+    ns = parse_duration(offset)
+    if ns % NS_PER["ms"]:
+        raise ValueError(item)
+    return ns // NS_PER["ms"], price
+
+
+_path_point.__name__ = "OFFSET:PRICE point"
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +41,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = leaf(sb, "fund-insurance", _fund_insurance, "add money to the insurance fund")
     p.add_argument("asset", metavar="ASSET")
     p.add_argument("amount", metavar="AMOUNT")
+    p = leaf(sb, "set-price-path", _set_price_path,
+             "drive the index along OFFSET:PRICE points from now, e.g. 0s:65000 30s:60000 2m:62000 (none: stop)")
+    p.add_argument("symbol", metavar="SYMBOL")
+    p.add_argument("points", metavar="OFFSET:PRICE", nargs="*", type=_path_point,
+                   help="OFFSET a duration from now (wall clock: 500ms, 30s, 2m), PRICE the index then")
 
 
 def _create_account(c, a, out: Out) -> int:
@@ -42,7 +62,9 @@ def _set_index(c, a, out: Out) -> int:
     if out.json:
         out.data({"symbol": a.symbol, **r.to_dict()})
     else:
-        out.fields([("symbol", a.symbol), ("mark_price", r.mark_price), ("liquidations", r.liquidations)])
+        u = MarketUnits.of(c)
+        out.fields([("symbol", a.symbol), ("mark_price", u.price(a.symbol, r.mark_price)),
+                    ("liquidations", r.liquidations)])
     return 0
 
 
@@ -51,8 +73,9 @@ def _shock(c, a, out: Out) -> int:
     if out.json:
         out.data({"symbol": a.symbol, **r.to_dict()})
     else:
-        out.fields([("symbol", a.symbol), ("index_price", r.index_price), ("mark_price", r.mark_price),
-                    ("liquidations", r.liquidations)])
+        u = MarketUnits.of(c)
+        out.fields([("symbol", a.symbol), ("index_price", u.price(a.symbol, r.index_price)),
+                    ("mark_price", u.price(a.symbol, r.mark_price)), ("liquidations", r.liquidations)])
     return 0
 
 
@@ -61,17 +84,19 @@ def _state(c, a, out: Out) -> int:
     if out.json:
         out.data(s)
     else:
-        out.fields([("now_ns", s.now_ns), ("state_hash", s.state_hash), ("journal_sequence", s.journal_sequence)]
-                   + [(f"insurance_fund {asset}", amount) for asset, amount in s.insurance_funds.items()])
+        out.fields([("now", format_time(s.now_ns)), ("state_hash", s.state_hash),
+                    ("journal_sequence", s.journal_sequence)]
+                   + [(f"insurance_fund {asset}", Amount(amount, asset)) for asset, amount in
+                      s.insurance_funds.items()])
     return 0
 
 
 def _advance_clock(c, a, out: Out) -> int:
     now = c.advance_clock(a.ns)
     if out.json:
-        out.data({"now_ns": now})
+        out.data({"now_ns": now, "advanced_ns": a.ns})
     else:
-        print(f"now_ns {now}")
+        out.line(f"now {format_time(now)} (advanced {format_duration(a.ns)})")
     return 0
 
 
@@ -80,6 +105,19 @@ def _fund_insurance(c, a, out: Out) -> int:
     if out.json:
         out.data({"asset": a.asset, "insurance_fund": fund})
     else:
-        print(f"insurance fund {a.asset} {text(fund)}")
+        out.line(f"insurance fund {text(fund)} {a.asset}")
+    return 0
+
+
+def _set_price_path(c, a, out: Out) -> int:
+    n = c.set_price_path(a.symbol, a.points)
+    if out.json:
+        out.data({"symbol": a.symbol, "points": n})
+    elif not a.points:
+        out.line(f"{a.symbol} price path stopped")
+    else:
+        last_ms, last_price = a.points[-1]
+        out.line(f"{a.symbol} index follows {n} point{'s' if n != 1 else ''} over "
+                 f"{format_duration(last_ms * NS_PER['ms'])}, to {last_price}")
     return 0
 

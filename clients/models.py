@@ -161,13 +161,17 @@ class Mark(_Model):
     mark_price: Decimal | None
     index_price: Decimal | None
     last_price: Decimal | None
-    funding_rate: Decimal
+    funding_rate: Decimal  # the last settled rate (of the interval that closed last)
     next_funding_time_ns: int
+    #: the rate the next settlement applies if its interval closed now (what traders watch); None
+    #: from a venue that does not send it
+    predicted_funding_rate: Decimal | None = None
+    time_ns: int = 0  # venue time of these prices (0: not sent)
 
     @classmethod
     def from_pb(cls, r) -> Mark:
         return cls(r.symbol, dec(r.mark_price), dec(r.index_price), dec(r.last_price), dec0(r.funding_rate),
-                   r.next_funding_time_ns)
+                   r.next_funding_time_ns, dec(r.predicted_funding_rate), r.time_ns)
 
 
 @dataclass(frozen=True, slots=True)

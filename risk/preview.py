@@ -44,8 +44,8 @@ The instrument
 * brackets: ``mmr`` (+ ``cum``, default 0) is one fixed bracket — MM = notional × mmr − cum at
   every notional, nothing is re-picked. ``brackets`` is a table of ``(cap, max_leverage, mmr)``
   rows (caps in the settlement asset) whose cum column comes from the recursion in
-  `risk.brackets`. Neither: the illustrative BTCUSDT table of §3.1 (`btcusdt_brackets`), linear
-  only — there is no default COIN-M table.
+  `risk.brackets`. Neither: the venue's default table (`default_brackets`): the illustrative
+  BTCUSDT table of §3.1 for a linear contract, the COIN-M table (caps in coin) for an inverse one.
 * ``profile``: "binance" (MM at the liquidation price, bracket re-picked there) or "bybit" (MM
   at the entry notional, Bybit classic) — `risk.liqprice.LiquidationModel`. The bybit model is
   linear only.
@@ -116,7 +116,7 @@ from perpsim.model.markets import MarketKind, MarketSpec, default_markets
 from perpsim.risk import funding as _funding
 from perpsim.risk import liqprice as _lp
 from perpsim.risk import margin as _mg
-from perpsim.risk.brackets import Bracket, Brackets, btcusdt_brackets
+from perpsim.risk.brackets import Bracket, Brackets, default_brackets
 from perpsim.risk.units import RATE_SCALE, apply_rate_up, rate
 
 __all__ = [
@@ -420,9 +420,7 @@ def _brackets(grid: _Grid, mmr: Number | None, cum: Number | None,
         raise ValueError("cum needs mmr")
     if rows is not None:
         return _table(grid, rows)
-    if grid.inst.inverse:
-        raise ValueError("no default bracket table for an inverse (COIN-M) contract: give an mmr (+ cum) or a table")
-    return btcusdt_brackets(grid.money_scale)
+    return default_brackets(grid.inst.inverse, grid.money_scale)
 
 
 def _parse_rows(rows: Sequence[RowInput]) -> list[tuple[Decimal, int, int]]:

@@ -30,11 +30,20 @@ _CODES = {
 class VenueError(Exception):
     """A rejection raised inside a servicer; turned into a gRPC status by `to_status`."""
 
+    #: True when the exchange refused the command (its events carry the rejection and the
+    #: metrics count it there); False when the venue refused before the engine
+    engine: bool = False
+
     def __init__(self, reason: RejectReason, field: str = "", **fields: object) -> None:
         self.reason = RejectReason(reason)
         self.field = field
         self.fields = fields
         super().__init__(f"{self.reason.name}: {REASONS[self.reason].message}")
+
+    def by_engine(self) -> VenueError:
+        """Mark this as the exchange's own rejection; returns it."""
+        self.engine = True
+        return self
 
 
 def status_code(reason: RejectReason) -> grpc.StatusCode:

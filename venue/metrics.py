@@ -1,9 +1,19 @@
-"""Prometheus metrics of the venue (names follow the perpsim_* conventions of ecosystem.md §5.1).
+"""Prometheus metrics of the venue (names after the perpsim_* proposal of ecosystem.md §5.1).
 
 Each venue has its own registry, served over HTTP by prometheus_client on `metrics_listen`.
+Figures are in human units, as a dashboard shows them: prices in the quote asset, the
+insurance fund in its asset, open interest in base units (linear) or contracts (inverse),
+funding rates as fractions per interval. These are read-model floats, never fed back.
+
+Rejections are counted by reason and by where they happened: `stage="engine"` (the exchange
+refused a command: counted from its events) and `stage="request"` (refused before the engine:
+an unknown symbol, a bad quantity, a bad key, the rate limit; the servicers report those
+through `Venue.observe_rejection`, which the app points at `rejected`).
 """
 
 from __future__ import annotations
+
+import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
@@ -11,8 +21,14 @@ from perpsim.engine.events import AutoDeleveraged, CommandRejected, Liquidation,
 from perpsim.model.enums import EventKind
 from perpsim.model.reasons import RejectReason
 
+RATE_SCALE = 10**8  # engine rates are scaled 1e8
+
 
 class Metrics:
+    #: the market gauges that need a walk over positions (open interest) or the funding samples
+    #: are refreshed at most this often, on the sequencer's thread (never from the scrape thread)
+    refresh_s: float = 0.25
+
     def __init__(self, venue) -> None:
         self.venue = venue
         r = self.registry = CollectorRegistry()
@@ -20,11 +36,23 @@ class Metrics:
         self.orders = Counter("perpsim_orders", "Orders accepted", ["symbol"], registry=r)
         self.fills = Counter("perpsim_fills", "Fills (one per maker touched)", ["symbol"], registry=r)
         self.volume = Counter("perpsim_fill_lots", "Lots traded", ["symbol"], registry=r)
-        self.rejections = Counter("perpsim_rejections", "Rejected commands and orders", ["reason"], registry=r)
+        self.rejections = Counter("perpsim_rejections", "Rejected requests, commands and orders, by reason and stage "
+                                  "(request: refused before the engine; engine: refused by the exchange)",
+                                  ["reason", "stage"], registry=r)
         self.liquidations = Counter("perpsim_liquidations", "Liquidations", ["symbol"], registry=r)
         self.adl = Counter("perpsim_adl", "Auto-deleveraging fills", ["symbol"], registry=r)
-        self.mark = Gauge("perpsim_mark_price_ticks", "Mark price (ticks)", ["symbol"], registry=r)
-        self.insurance = Gauge("perpsim_insurance_fund_units", "Insurance fund balance (money units)", ["asset"],
+        self.mark = Gauge("perpsim_mark_price", "Mark price (quote asset per base unit)", ["symbol"], registry=r)
+        self.index = Gauge("perpsim_index_price", "Index price (quote asset per base unit)", ["symbol"], registry=r)
+        self.open_interest = Gauge("perpsim_open_interest", "Open interest: the long side's size (base units for "
+                                   "a linear market, contracts for an inverse one)", ["symbol", "unit"], registry=r)
+        self.funding_predicted = Gauge("perpsim_funding_rate_predicted", "Funding rate the next settlement would "
+                                       "apply if its interval closed now (fraction per interval)", ["symbol"],
+                                       registry=r)
+        self.funding_last = Gauge("perpsim_funding_rate", "Funding rate of the last settled interval (fraction)",
+                                  ["symbol"], registry=r)
+        self.next_funding = Gauge("perpsim_next_funding_timestamp_seconds", "Next funding time (venue clock, Unix "
+                                  "seconds)", ["symbol"], registry=r)
+        self.insurance = Gauge("perpsim_insurance_fund_balance", "Insurance fund balance (in its asset)", ["asset"],
                                registry=r)
         self.latency = Histogram("perpsim_request_seconds", "RPC latency", ["method"], registry=r,
                                  buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0))
@@ -32,12 +60,16 @@ class Metrics:
                            registry=r)
         self.queue.set_function(lambda: venue.seq.queue.qsize())
         self.http = None
-        self._children: dict[tuple[object, str], object] = {}
+        self._children: dict[tuple[object, tuple[str, ...]], object] = {}
+        self._next_refresh = 0.0
         for symbol in venue.markets:  # every market's series exists from the start, at 0
             for metric in (self.orders, self.fills, self.volume, self.liquidations, self.adl):
                 self._child(metric, symbol)
-        self._funds = [(asset, self._child(self.insurance, asset))
+        self._funds = [(asset, venue.asset_spec(asset), self._child(self.insurance, asset))
                        for asset in sorted({spec.settle for spec in venue.markets.values()})]
+        self.refresh()
+
+    # ------------------------------------------------------------ listeners
 
     def observe(self, cmd, events: list) -> None:
         """Sequencer listener: count what one durable command did."""
@@ -53,26 +85,53 @@ class Metrics:
                     child(self.fills, e.symbol).inc()
                     child(self.volume, e.symbol).inc(b.qty)
                 elif b.kind == EventKind.REJECTED:
-                    child(self.rejections, RejectReason(b.reason).name.lower()).inc()
+                    child(self.rejections, RejectReason(b.reason).name.lower(), "engine").inc()
             elif t is CommandRejected:
-                child(self.rejections, RejectReason(e.reason).name.lower()).inc()
+                child(self.rejections, RejectReason(e.reason).name.lower(), "engine").inc()
             elif t is Liquidation:
                 child(self.liquidations, e.symbol).inc()
             elif t is AutoDeleveraged:
                 child(self.adl, e.symbol).inc()
             elif t is MarkPriceChanged:
-                child(self.mark, e.symbol).set(e.mark)
-        ledger = self.venue.state.exchange.ledger  # the live state: after a recovery or a reset too
-        for asset, gauge in self._funds:
-            gauge.set(ledger.insurance(asset))
+                spec = self.venue.markets[e.symbol]
+                child(self.mark, e.symbol).set(float(spec.format_price(e.mark)))
+        view = self.venue.view  # the live state: after a recovery or a reset too
+        for _, spec, gauge in self._funds:
+            gauge.set(float(spec.format_money(view.insurance(spec.settle))))
+        if time.monotonic() >= self._next_refresh:
+            self.refresh()
 
-    def _child(self, metric, label: str):
-        """A metric's child for one label value, looked up once (labels() is not cheap)."""
-        key = (metric, label)
+    def rejected(self, err) -> None:
+        """Count a rejection made before the engine (a VenueError a servicer answered with).
+        The exchange's own rejections are counted from the command's events instead."""
+        if not getattr(err, "engine", False):
+            self._child(self.rejections, err.reason.name.lower(), "request").inc()
+
+    def refresh(self) -> None:
+        """Set the market gauges from the live state: index, open interest, funding."""
+        self._next_refresh = time.monotonic() + self.refresh_s
+        view = self.venue.view
+        for symbol, spec in self.venue.markets.items():
+            m = view.market(symbol)
+            if m.prices.mark:
+                self._child(self.mark, symbol).set(float(spec.format_price(m.prices.mark)))
+            if m.prices.index:
+                self._child(self.index, symbol).set(float(spec.format_price(m.prices.index)))
+            unit = "contracts" if m.inverse else spec.base
+            self._child(self.open_interest, symbol, unit).set(float(spec.format_qty(m.open_interest)))
+            self._child(self.funding_predicted, symbol).set(m.funding.predicted_rate / RATE_SCALE)
+            self._child(self.funding_last, symbol).set(m.funding.rate / RATE_SCALE)
+            self._child(self.next_funding, symbol).set(m.funding.next_funding_ts / 1e9)
+
+    def _child(self, metric, *labels: str):
+        """A metric's child for one set of label values, looked up once (labels() is not cheap)."""
+        key = (metric, labels)
         c = self._children.get(key)
         if c is None:
-            c = self._children[key] = metric.labels(label)
+            c = self._children[key] = metric.labels(*labels)
         return c
+
+    # ------------------------------------------------------------ endpoint
 
     def serve(self, listen: str) -> int:
         """Start the HTTP endpoint; returns its port."""

@@ -41,8 +41,6 @@ from perpsim.v1 import (
     account_pb2,
     account_pb2_grpc,
     common_pb2,
-    history_pb2,
-    history_pb2_grpc,
     market_pb2,
     market_pb2_grpc,
     sandbox_pb2,
@@ -269,6 +267,7 @@ class Venue:
         sequencer.state = state
         self.limiter = limiter or RateLimiter(0, 0)
         self.observe_latency = None  # a prometheus Histogram with a "method" label, if metrics are on
+        self.observe_rejection = None  # called with each VenueError a client is answered with, if metrics are on
         self.ready = False  # False while recovering: every call answers UNAVAILABLE
         self.paths: dict[str, asyncio.Task] = {}  # sandbox price paths being followed
         self.reset = None  # set by the app: swap in a fresh world (runs between batches)
@@ -288,6 +287,12 @@ class Venue:
     def view(self) -> ExchangeView:
         """The read API over the live state's exchange (engine units)."""
         return ExchangeView(self.seq.state.exchange)
+
+    def refused(self, err: VenueError) -> VenueError:
+        """Report a rejection a client is answered with to `observe_rejection`; returns it."""
+        if self.observe_rejection is not None:
+            self.observe_rejection(err)
+        return err
 
     def spec(self, symbol: str):
         spec = self.markets.get(symbol)
@@ -339,7 +344,7 @@ def raise_rejection(events: list) -> None:
     """Raise the command's rejection, if the exchange refused it, as a VenueError."""
     rej = rejection(events)
     if rej is not None:
-        raise VenueError(R(rej.reason), **dict(rej.fields))
+        raise VenueError(R(rej.reason), **dict(rej.fields)).by_engine()
 
 
 def rpc(method):
@@ -354,7 +359,7 @@ def rpc(method):
         try:
             return await method(self, request, context)
         except VenueError as e:
-            await context.abort_with_status(to_status(e))
+            await context.abort_with_status(to_status(self.venue.refused(e)))
         except Exception:
             log.exception("%s failed", method.__name__)
             await context.abort(grpc.StatusCode.INTERNAL, "internal error (logged)")
@@ -518,7 +523,7 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         try:
             account = self.venue.account(context)
         except VenueError as e:
-            await context.abort_with_status(to_status(e))
+            await context.abort_with_status(to_status(self.venue.refused(e)))
         key = bearer(context.invocation_metadata())
         waiting: list = []  # requests read and not yet submitted
         arrived, room = asyncio.Event(), asyncio.Event()
@@ -592,7 +597,7 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
                     raise outcome
                 out.append(trading_pb2.PlaceOrderResult(placed=self._placed(account, t, before, outcome)))
             except VenueError as e:
-                out.append(trading_pb2.PlaceOrderResult(error=to_rpc_status(e)))
+                out.append(trading_pb2.PlaceOrderResult(error=to_rpc_status(self.venue.refused(e))))
             except Exception:  # a fault in the core, already undone by the sequencer
                 log.exception("order %r failed", t)
                 out.append(trading_pb2.PlaceOrderResult(error=internal_rpc_status()))
@@ -616,7 +621,7 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
                        and e.event.account == account]
         for e in book_events:
             if e.kind == EventKind.REJECTED:
-                raise VenueError(R(e.reason), field="order")
+                raise VenueError(R(e.reason), field="order").by_engine()
         mine = next((e for e in book_events if e.kind == EventKind.ACCEPTED), None)
         if mine is None:
             raise VenueError(R.UNKNOWN_ORDER, problem="order was not accepted")
@@ -773,7 +778,7 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
         try:
             account = self.venue.account(context)
         except VenueError as e:
-            await context.abort_with_status(to_status(e))
+            await context.abort_with_status(to_status(self.venue.refused(e)))
         async for msg in self.streams.topic("account", str(account), context, check_symbol=False):
             yield msg
 
@@ -1038,7 +1043,6 @@ SERVICE_NAMES = (
     trading_pb2.DESCRIPTOR.services_by_name["TradingService"].full_name,
     account_pb2.DESCRIPTOR.services_by_name["AccountService"].full_name,
     sandbox_pb2.DESCRIPTOR.services_by_name["SandboxService"].full_name,
-    history_pb2.DESCRIPTOR.services_by_name["HistoryService"].full_name,
 )
 
 
@@ -1054,8 +1058,6 @@ def build_server(venue: Venue, streams) -> tuple[grpc.aio.Server, health.aio.Hea
     trading_pb2_grpc.add_TradingServiceServicer_to_server(Trading(venue), server)
     account_pb2_grpc.add_AccountServiceServicer_to_server(Accounts(venue, streams), server)
     sandbox_pb2_grpc.add_SandboxServiceServicer_to_server(Sandbox(venue), server)
-    from perpsim.venue.history_service import History  # it imports this module: bound at call time
-    history_pb2_grpc.add_HistoryServiceServicer_to_server(History(venue), server)
     from perpsim.venue.history_service import History  # it imports this module: bound at call time
     history_pb2_grpc.add_HistoryServiceServicer_to_server(History(venue), server)
     health_servicer = health.aio.HealthServicer()

@@ -79,8 +79,10 @@ def test_deposit_trade_and_balances_exact(run: Run, admin_key: str) -> None:
     assert run_json(run, "order", "list", key=b) == []
     sold = run_json(run, "order", "place", "BTCUSDT", "sell", "0.001", key=b)  # market
     assert sold["type"] == "market" and sold["status"] == "filled"
-    assert sold["fills"] == [{"order_id": sold["order_id"], "price": "64000.5", "quantity": "0.001",
-                              "liquidity": "taker", "price_ticks": 640005, "quantity_lots": 1}]
+    [fill] = sold["fills"]
+    assert {k: fill[k] for k in ("order_id", "price", "quantity", "liquidity", "price_ticks", "quantity_lots")} == {
+        "order_id": sold["order_id"], "price": "64000.5", "quantity": "0.001", "liquidity": "taker",
+        "price_ticks": 640005, "quantity_lots": 1}
     # maker fee 64.0005 x 0.0002 = 0.0128001, taker fee 64.0005 x 0.0005 = 0.03200025
     [bal_a] = [x for x in run_json(run, "balance", key=a)["balances"] if x["asset"] == "USDT"]
     [bal_b] = [x for x in run_json(run, "balance", key=b)["balances"] if x["asset"] == "USDT"]

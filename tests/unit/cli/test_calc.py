@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -93,8 +94,6 @@ def test_funding_rate_table(capsys):
     [
         (["liq-price", "--side", "long", "--size", "1", "--entry", "abc", "--leverage", "2"], "not a decimal number"),
         (["liq-price", "--side", "long", "--size", "1", "--entry", "100"], "or the leverage"),
-        (["liq-price", "--side", "long", "--size", "1", "--entry", "100", "--leverage", "2", "--symbol", "BTCUSD"],
-         "no default bracket table"),
         (["liq-price", "--side", "long", "--size", "1", "--entry", "100", "--leverage", "2", "--brackets", "1:2"],
          "is not CAP:LEV:MMR"),
         (["order-cost", "--side", "sell", "--size", "1", "--price", "1", "--mark", "1", "--leverage", "2",
@@ -131,3 +130,17 @@ def test_subprocess_json():
     bad = subprocess.run([*cmd, "calc", "liq-price", "--side", "long", "--size", "-1", "--entry", "1",
                           "--leverage", "1"], capture_output=True, text=True, timeout=60, check=False)
     assert bad.returncode == 2 and "size must be > 0" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_inverse_market_uses_the_venues_coin_table(capsys):
+    """`--symbol BTCUSD` alone: the venue's COIN-M brackets. 100 contracts of $100 at 65,000, 20x:
+    W = 10,000 / (65,000 x 20) BTC; liquidation where W + Q/E = (1 + 0.004) Q/P, bankruptcy where W + Q/E = Q/P."""
+    out = run_json(capsys, "liq-price", "--side", "long", "--size", "100", "--entry", "65000", "--leverage", "20",
+                   "--symbol", "BTCUSD")
+    q, e = Decimal(10_000), Decimal(65_000)
+    w = q / (e * 20)
+    assert out["asset"] == "BTC" and out["mmr"] == "0.004" and out["bracket"] == 1
+    assert abs(Decimal(out["liquidation_price"]) - Decimal("1.004") * q / (w + q / e)) <= Decimal("0.1")
+    assert abs(Decimal(out["bankruptcy_price"]) - q / (w + q / e)) <= Decimal("0.1")
+    table = run_json(capsys, "brackets", "--symbol", "BTCUSD")["brackets"]
+    assert [(r["cap"], r["max_leverage"], r["mmr"]) for r in table][:2] == [("10", 125, "0.004"), ("20", 100, "0.005")]

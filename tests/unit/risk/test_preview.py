@@ -82,7 +82,6 @@ def test_floats_are_refused():
         (dict(mmr="1.5"), r"mmr must be in \[0, 1\)"),
         (dict(mmr="0.000000001"), "finer than 1e-8"),
         (dict(market="DOGEUSDT"), "unknown market"),
-        (dict(market="BTCUSD"), "no default bracket table"),
         (dict(market="BTCUSD", mmr="0.004", profile="bybit"), "bybit profile has no inverse"),
         (dict(profile="okx"), "profile must be"),
         (dict(rounding="up"), "rounding must be"),
