@@ -47,6 +47,7 @@ import grpc
 
 from perpsim.clients import models as M
 from perpsim.clients.errors import PerpsimError, Unavailable, from_rpc_error, from_status_pb
+from perpsim.clients.history_calls import HistoryCalls
 from perpsim.clients.models import (
     Account,
     AccountUpdate,
@@ -75,6 +76,7 @@ from perpsim.v1 import (
     account_pb2,
     account_pb2_grpc,
     common_pb2,
+    history_pb2_grpc,
     market_pb2,
     market_pb2_grpc,
     sandbox_pb2,
@@ -248,7 +250,7 @@ def order_request(symbol: str, side: str | int, quantity: Number, price: Number 
 class _Call:
     """One unary call: which RPC, its request, how to convert the answer, and its policy."""
 
-    service: str  # market | trading | account | sandbox
+    service: str  # market | trading | account | sandbox | history
     method: str
     request: Any
     convert: Callable[[Any], Any]
@@ -263,6 +265,7 @@ def _stubs(channel) -> dict[str, Any]:
         "trading": trading_pb2_grpc.TradingServiceStub(channel),
         "account": account_pb2_grpc.AccountServiceStub(channel),
         "sandbox": sandbox_pb2_grpc.SandboxServiceStub(channel),
+        "history": history_pb2_grpc.HistoryServiceStub(channel),
     }
 
 
@@ -274,7 +277,7 @@ def _wallet(r) -> Decimal:
     return M.dec0(r.wallet.amount)
 
 
-class _Api:
+class _Api(HistoryCalls):
     """The methods of both clients. Each builds a `_Call` and hands it to `_invoke`, which is a
     blocking call in `Client` and a coroutine in `AsyncClient`; streams go through `_stream`."""
 
@@ -290,6 +293,9 @@ class _Api:
     def _stream_on(self, service: str, method: str, request: Any, convert: Callable[[Any], Any],
                    timeout: float | None) -> Any:
         raise NotImplementedError
+
+    def _history(self, method: str, request: Any, convert: Callable[[Any], Any]) -> Any:
+        return self._invoke(_Call("history", method, request, convert, retry=True))
 
     def _metadata(self, admin: bool = False) -> tuple[tuple[str, str], ...]:
         key = (self.admin_key or self.api_key) if admin else self.api_key

@@ -30,6 +30,7 @@ from perpsim.risk.brackets import default_brackets
 from perpsim.venue import codec, datadir
 from perpsim.venue.auth import KeyStore, KeyStoreError
 from perpsim.venue.files import write_atomic
+from perpsim.venue.history_records import HistoryLimits
 from perpsim.venue.journal import Journal, JournalError
 from perpsim.venue.limits import RateLimiter
 from perpsim.venue.listen import ListenError, bind_grpc, check_free
@@ -72,6 +73,9 @@ class VenueConfig:
     rate_limit_burst: int = 4_000
     alert_spread_bps: int = 50  # a market alert: spread at least this (basis points of the mid) ...
     alert_funding_bps: int = 5  # ... while the predicted funding rate is at least this per interval
+    # history retention (TOML table [history]): HistoryLimits field -> records kept, e.g.
+    # orders_per_account = 10000, klines_per_interval = 1500 (venue/history_records.py)
+    history: dict = field(default_factory=dict)
 
     @classmethod
     def from_toml(cls, path: Path, **overrides) -> VenueConfig:
@@ -102,6 +106,11 @@ def make_exchange(cfg: VenueConfig) -> Exchange:
     brackets = {s: default_brackets(m.kind is MarketKind.INVERSE, 10**m.settle_decimals) for s, m in markets.items()}
     start = venue_epoch(cfg.data_dir) if cfg.data_dir.exists() else 0
     return Exchange(markets, brackets, book_impl=cfg.book_impl, start_ts=start)
+
+
+def make_state(cfg: VenueConfig) -> VenueState:
+    """A fresh venue state: the exchange with its order registry and history."""
+    return VenueState(make_exchange(cfg), HistoryLimits.from_mapping(cfg.history))
 
 
 class Feeds:
@@ -177,7 +186,7 @@ class RunningVenue:
         journal = Journal(cfg.data_dir / JOURNAL_DIR)
         self._opened.append(("the journal", lambda: journal.close()))
         clock = Clock()
-        sequencer = Sequencer(VenueState(make_exchange(cfg)), clock, journal, codec,
+        sequencer = Sequencer(make_state(cfg), clock, journal, codec,
                               lambda seq: checkpoint(cfg.data_dir, journal, sequencer.state, seq,
                                                      prune=not cfg.keep_journal),
                               cfg.snapshot_every)
@@ -204,10 +213,11 @@ class RunningVenue:
         self._opened.append(("the gRPC server", lambda: server.stop(None)))
         self._opened.append(("the journal thread", lambda: sequencer.io.shutdown(wait=True)))
         state, last_seq, report = await asyncio.get_running_loop().run_in_executor(
-            sequencer.io, lambda: recover(cfg.data_dir, lambda: VenueState(make_exchange(cfg)), journal=journal))
+            sequencer.io, lambda: recover(cfg.data_dir, lambda: make_state(cfg), journal=journal))
         self.recovery = report
         log.info("recovered to journal seq %d: %s", last_seq, report)
         sequencer.state = venue.state = state
+        state.history.resize(HistoryLimits.from_mapping(cfg.history))  # a snapshot's may be other limits
         # a key store restored from an older backup must not hand out ids the state already uses
         keys.skip_past(max((a for kind, a in state.exchange.ledger._bal if kind == "wallet"), default=0))
         # keep time monotonic across restarts: the clock never goes behind the journal
@@ -224,11 +234,11 @@ class RunningVenue:
                 if (cfg.data_dir / name).exists():
                     os.replace(cfg.data_dir / name, archive / name)
             journal = sequencer.journal = Journal(cfg.data_dir / JOURNAL_DIR)
-            sequencer.state = venue.state = VenueState(make_exchange(cfg))
+            sequencer.state = venue.state = make_state(cfg)
             return archive
 
         # a command that raised inside the core is undone by rebuilding from the journal
-        sequencer.rebuild = lambda: recover(cfg.data_dir, lambda: VenueState(make_exchange(cfg)),
+        sequencer.rebuild = lambda: recover(cfg.data_dir, lambda: make_state(cfg),
                                             journal=sequencer.journal)[0]
         venue.reset = reset
         venue.after_reset = lambda: self._seed_state(venue)

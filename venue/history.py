@@ -308,7 +308,8 @@ class History(HistoryQueries):
         if o.info.client_order_id:
             self._by_client[(account, o.info.client_order_id)] = oid
         if not o.info.open:
-            self._completed(o)
+            self._done.setdefault(account, OrderedDict())[oid] = None
+        self._trim(account)
 
     def _touch(self, order_id: int, ts: int, quote: int) -> None:
         account = self._owner.get(order_id)
@@ -318,13 +319,13 @@ class History(HistoryQueries):
         o.update_ns = ts
         o.cum_quote += quote
         if not o.info.open and order_id not in self._done.get(account, ()):
-            self._completed(o)
+            self._done.setdefault(account, OrderedDict())[order_id] = None
+            self._trim(account)
 
-    def _completed(self, o: _Order) -> None:
-        """Count a completed order against its account's cap; drop the oldest completed ones."""
-        account = o.info.account
-        done = self._done.setdefault(account, OrderedDict())
-        done[o.info.order_id] = None
+    def _trim(self, account: int) -> None:
+        """Keep the account's orders within its cap: drop the completed ones that completed
+        first (an open order is never dropped)."""
+        done = self._done.get(account)
         orders = self._orders[account]
         while len(orders) > self.limits.orders_per_account and done:
             old, _ = done.popitem(last=False)

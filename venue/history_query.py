@@ -197,7 +197,5 @@ class HistoryQueries:
         for series in self._bars.values():
             for bars in series:
                 bars.resize(limits.klines_per_interval)
-        for account, orders in self._orders.items():
-            done = self._done.get(account)
-            if done:
-                self._completed(orders[next(reversed(done))])
+        for account in self._orders:
+            self._trim(account)

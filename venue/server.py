@@ -41,6 +41,8 @@ from perpsim.v1 import (
     account_pb2,
     account_pb2_grpc,
     common_pb2,
+    history_pb2,
+    history_pb2_grpc,
     market_pb2,
     market_pb2_grpc,
     sandbox_pb2,
@@ -1043,6 +1045,7 @@ SERVICE_NAMES = (
     trading_pb2.DESCRIPTOR.services_by_name["TradingService"].full_name,
     account_pb2.DESCRIPTOR.services_by_name["AccountService"].full_name,
     sandbox_pb2.DESCRIPTOR.services_by_name["SandboxService"].full_name,
+    history_pb2.DESCRIPTOR.services_by_name["HistoryService"].full_name,
 )
 
 
@@ -1058,6 +1061,8 @@ def build_server(venue: Venue, streams) -> tuple[grpc.aio.Server, health.aio.Hea
     trading_pb2_grpc.add_TradingServiceServicer_to_server(Trading(venue), server)
     account_pb2_grpc.add_AccountServiceServicer_to_server(Accounts(venue, streams), server)
     sandbox_pb2_grpc.add_SandboxServiceServicer_to_server(Sandbox(venue), server)
+    from perpsim.venue.history_service import History  # it imports this module: bound at call time
+    history_pb2_grpc.add_HistoryServiceServicer_to_server(History(venue), server)
     from perpsim.venue.history_service import History  # it imports this module: bound at call time
     history_pb2_grpc.add_HistoryServiceServicer_to_server(History(venue), server)
     health_servicer = health.aio.HealthServicer()
