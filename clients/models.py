@@ -92,6 +92,35 @@ class _Model:
 
 
 @dataclass(frozen=True, slots=True)
+class RiskWarning(_Model):
+    """A structured warning: a stable code ("correlated_exposure", "liquidation_within_k_sigma"),
+    a sentence and its figures (decimal strings)."""
+
+    code: str
+    message: str
+    fields: dict[str, str]
+
+    @classmethod
+    def from_pb(cls, w) -> RiskWarning:
+        return cls(w.code, w.message, dict(sorted(w.fields.items())))
+
+
+@dataclass(frozen=True, slots=True)
+class SigmaDistance(_Model):
+    """Distance to liquidation over one horizon: σ over it (a fraction), z = d / σ and 2 Φ(−z),
+    the chance of touching the liquidation price within it (at the last volatility)."""
+
+    horizon_ns: int
+    sigma: float
+    z: float
+    touch_probability: float
+
+    @classmethod
+    def from_pb(cls, d) -> SigmaDistance:
+        return cls(d.horizon_ns, float(d.sigma), float(d.z), float(d.touch_probability))
+
+
+@dataclass(frozen=True, slots=True)
 class Market(_Model):
     symbol: str
     kind: str  # "linear" | "inverse"
@@ -109,13 +138,23 @@ class Market(_Model):
     liquidation_fee_rate: Decimal
     price_band_up: Decimal  # a limit price may be at most mark * price_band_up
     price_band_down: Decimal
+    #: which price triggers what: the price liquidation compares against ("mark" or "last"), the
+    #: prices a conditional order may watch, and the one it watches when it names none
+    liquidation_trigger: str = ""
+    conditional_trigger_sources: tuple[str, ...] = ()
+    default_conditional_trigger_source: str = ""
 
     @classmethod
     def from_pb(cls, m) -> Market:
+        def source(v: int) -> str:
+            return enum_name(common_pb2.TriggerSource, v)
+
         return cls(m.symbol, m.kind, m.base_asset, m.quote_asset, m.settle_asset, dec0(m.tick_size),
                    dec0(m.lot_size), dec0(m.min_quantity), dec0(m.max_quantity), dec0(m.min_notional),
                    dec0(m.contract_size), dec0(m.maker_fee_rate), dec0(m.taker_fee_rate),
-                   dec0(m.liquidation_fee_rate), dec0(m.price_band_up), dec0(m.price_band_down))
+                   dec0(m.liquidation_fee_rate), dec0(m.price_band_up), dec0(m.price_band_down),
+                   source(m.liquidation_trigger), tuple(source(v) for v in m.conditional_trigger_sources),
+                   source(m.default_conditional_trigger_source))
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,11 +221,14 @@ class Fill(_Model):
     liquidity: str  # "maker" | "taker"
     price_ticks: int
     quantity_lots: int
+    #: slippage in bps against the mid and the mark at the order's arrival (positive: worse)
+    slippage_mid_bps: Decimal | None = None
+    slippage_mark_bps: Decimal | None = None
 
     @classmethod
     def from_pb(cls, f) -> Fill:
         return cls(f.order_id, dec0(f.price), dec0(f.quantity), enum_name(common_pb2.Liquidity, f.liquidity),
-                   f.price_ticks, f.quantity_lots)
+                   f.price_ticks, f.quantity_lots, dec(f.slippage_mid_bps), dec(f.slippage_mark_bps))
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,15 +250,18 @@ class Order(_Model):
     filled_quantity_lots: int
     #: the fills of this order while it was placed (PlaceOrder only; empty elsewhere)
     fills: tuple[Fill, ...] = ()
+    #: the preview's warnings when it was placed (PlaceOrder only)
+    warnings: tuple[RiskWarning, ...] = ()
 
     @classmethod
-    def from_pb(cls, o, fills=()) -> Order:
+    def from_pb(cls, o, fills=(), warnings=()) -> Order:
         return cls(o.order_id, o.client_order_id, o.symbol, enum_name(common_pb2.Side, o.side),
                    enum_name(common_pb2.OrderType, o.type), enum_name(common_pb2.OrderStatus, o.status),
                    dec(o.price) if o.price_ticks else None, dec0(o.quantity), dec0(o.filled_quantity),
                    enum_name(common_pb2.TimeInForce, o.time_in_force), o.reduce_only,
                    enum_name(common_pb2.PositionSide, o.position_side), o.price_ticks, o.quantity_lots,
-                   o.filled_quantity_lots, tuple(Fill.from_pb(f) for f in fills))
+                   o.filled_quantity_lots, tuple(Fill.from_pb(f) for f in fills),
+                   tuple(RiskWarning.from_pb(w) for w in warnings))
 
     @property
     def open(self) -> bool:
@@ -362,6 +407,11 @@ class Preview(_Model):
     #: the liquidation band: first (partial, down one bracket) and last (full) liquidation price
     partial_liquidation_price: Decimal | None
     full_liquidation_price: Decimal | None
+    #: the resulting position's distance to liquidation in σ per horizon, the largest quantity of
+    #: this order keeping it k σ away (None: unknown), and the warnings
+    liquidation_distance_sigma: tuple[SigmaDistance, ...] = ()
+    max_quantity_within_k_sigma: Decimal | None = None
+    warnings: tuple[RiskWarning, ...] = ()
 
     @classmethod
     def from_pb(cls, r) -> Preview:
@@ -369,7 +419,8 @@ class Preview(_Model):
                    dec(r.liquidation_price), dec(r.bankruptcy_price), dec0(r.maintenance_margin.amount),
                    dec(r.liquidation_distance_percent), r.cost.asset, dec0(r.funding_rate),
                    dec0(r.funding_payment.amount), r.next_funding_time_ns, dec(r.partial_liquidation_price),
-                   dec(r.full_liquidation_price))
+                   dec(r.full_liquidation_price), tuple(SigmaDistance.from_pb(d) for d in r.liquidation_distance_sigma),
+                   dec(r.max_quantity_within_k_sigma), tuple(RiskWarning.from_pb(w) for w in r.warnings))
 
 
 @dataclass(frozen=True, slots=True)
@@ -472,7 +523,7 @@ class AccountUpdate(_Model):
 
 
 _DECIMAL_FIELDS = frozenset({"price", "quantity", "remaining_quantity", "amount", "margin_ratio_percent",
-                             "covered_quantity"})
+                             "covered_quantity", "slippage_mid_bps", "slippage_mark_bps"})
 
 
 def _set_fields(msg) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from perpsim.model.enums import OrderKind, Side, TimeInForce
 from perpsim.model.markets import MarketKind, default_markets, load_markets
 from perpsim.risk.brackets import default_brackets
 from perpsim.venue import codec, datadir
+from perpsim.venue.account_signals import AccountSignals
 from perpsim.venue.auth import KeyStore, KeyStoreError
 from perpsim.venue.files import write_atomic
 from perpsim.venue.history_records import HistoryLimits
@@ -37,6 +38,7 @@ from perpsim.venue.listen import ListenError, bind_grpc, check_free
 from perpsim.venue.metrics import Metrics
 from perpsim.venue.recovery import JOURNAL_DIR, SNAPSHOT_DIR, RecoveryError, checkpoint, recover
 from perpsim.venue.server import Clock, Sequencer, Venue, build_server, set_serving
+from perpsim.venue.signals.account import Thresholds
 from perpsim.venue.snapshot import SnapshotError
 from perpsim.venue.state import VenueState
 from perpsim.venue.streams import Streams
@@ -73,6 +75,13 @@ class VenueConfig:
     rate_limit_burst: int = 4_000
     alert_spread_bps: int = 50  # a market alert: spread at least this (basis points of the mid) ...
     alert_funding_bps: int = 5  # ... while the predicted funding rate is at least this per interval
+    # account risk thresholds, venue-wide defaults (an account sets its own): warn below k σ of
+    # distance to liquidation over the horizon; warn when an order adds exposure correlated above
+    # rho with positions held at a correlation-adjusted effective leverage above max_leverage
+    risk_k: float = 3.0
+    risk_horizon_s: int = 8 * 3_600
+    risk_rho: float = 0.7
+    risk_max_leverage: float = 10.0
     # history retention (TOML table [history]): HistoryLimits field -> records kept, e.g.
     # orders_per_account = 10000, klines_per_interval = 1500 (venue/history_records.py)
     history: dict = field(default_factory=dict)
@@ -194,6 +203,9 @@ class RunningVenue:
                                    RateLimiter(cfg.rate_limit_per_s, cfg.rate_limit_burst))
         streams = Streams(venue, cfg.alert_spread_bps, cfg.alert_funding_bps)
         sequencer.listeners.append(streams.publish)
+        venue.account_signals = AccountSignals(venue, Thresholds(cfg.risk_k, cfg.risk_horizon_s * 10**9, cfg.risk_rho,
+                                                                 cfg.risk_max_leverage))
+        venue.account_signals.attach(sequencer, streams)
         self.metrics = Metrics(venue)
         sequencer.listeners.append(self.metrics.observe)
         venue.observe_latency = self.metrics.latency

@@ -53,6 +53,8 @@ SOURCE_IN = {pb.TRIGGER_SOURCE_UNSPECIFIED: TriggerSource.LAST, pb.TRIGGER_SOURC
              pb.TRIGGER_SOURCE_LAST: TriggerSource.LAST, pb.TRIGGER_SOURCE_INDEX: TriggerSource.INDEX}
 SOURCE_OUT = {TriggerSource.MARK: pb.TRIGGER_SOURCE_MARK, TriggerSource.LAST: pb.TRIGGER_SOURCE_LAST,
               TriggerSource.INDEX: pb.TRIGGER_SOURCE_INDEX}
+#: The venue profile's liquidation trigger ("mark" or "last") as a trigger source.
+LIQUIDATION_TRIGGER_OUT = {"mark": pb.TRIGGER_SOURCE_MARK, "last": pb.TRIGGER_SOURCE_LAST}
 LIST_IN = {pb.ORDER_LIST_TYPE_OCO: ListKind.OCO, pb.ORDER_LIST_TYPE_OTO: ListKind.OTO,
            pb.ORDER_LIST_TYPE_BRACKET: ListKind.BRACKET}
 LIST_OUT = {v: k for k, v in LIST_IN.items()}

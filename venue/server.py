@@ -104,6 +104,8 @@ class Sequencer:
         self.queue: asyncio.Queue[_Item] = asyncio.Queue()  # bounded by _enqueue, in commands
         self._queued = 0  # commands (a control item: 1) waiting in the queue
         self.listeners: list[Callable[[object, list], None]] = []
+        # read models that need the state as a command arrives (slippage's arrival prices)
+        self.before_apply: list[Callable[[object], None]] = []
         self.applied = 0
         self._task: asyncio.Task | None = None
         # rebuild() -> a fresh state from the durable journal, after a command raised midway
@@ -205,6 +207,11 @@ class Sequencer:
                         log.exception("command %r cannot be encoded", cmd)
                         item.results.append(e)
                         continue
+                    for hook in self.before_apply:
+                        try:
+                            hook(cmd)
+                        except Exception:  # read models must never stop the sequencer
+                            log.exception("before-apply hook %r failed on %r", hook, cmd)
                     try:
                         events = self.state.apply(cmd)
                     except Exception as e:
@@ -274,6 +281,7 @@ class Venue:
         self.paths: dict[str, asyncio.Task] = {}  # sandbox price paths being followed
         self.reset = None  # set by the app: swap in a fresh world (runs between batches)
         self.after_reset = None  # set by the app: coroutine re-seeding the world
+        self.account_signals = None  # set by the app: the account risk read models (venue.account_signals)
         self.markets = ExchangeView(state.exchange).specs()
 
     @property
@@ -449,7 +457,10 @@ class MarketData(market_pb2_grpc.MarketDataServiceServicer):
                 min_quantity=str(s.min_qty), max_quantity=str(s.max_qty), min_notional=str(s.min_notional),
                 contract_size=str(s.contract_size), maker_fee_rate=str(s.maker_fee), taker_fee_rate=str(s.taker_fee),
                 liquidation_fee_rate=str(s.liquidation_fee), price_band_up=str(s.price_band_up),
-                price_band_down=str(s.price_band_down)))
+                price_band_down=str(s.price_band_down),
+                liquidation_trigger=cv.LIQUIDATION_TRIGGER_OUT[self.venue.view.liquidation(s.symbol).trigger_source],
+                conditional_trigger_sources=sorted(cv.SOURCE_OUT.values()),
+                default_conditional_trigger_source=cv.SOURCE_OUT[cv.SOURCE_IN[common_pb2.TRIGGER_SOURCE_UNSPECIFIED]]))
         return market_pb2.ListMarketsResponse(markets=out)
 
     @rpc
@@ -607,9 +618,13 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
 
     async def _place(self, account: int, request) -> trading_pb2.PlaceOrderResponse:
         template = self.command(account, request)
+        signals = self.venue.account_signals
+        warnings = signals.order_warnings(template) if signals is not None else []
         before = self.venue.state.exchange.next_order_id
         events = await self.venue.run(lambda ts: dataclasses.replace(template, ts=ts))
-        return self._placed(account, template, before, events)
+        placed = self._placed(account, template, before, events)
+        placed.warnings.extend(warnings)
+        return placed
 
     def _placed(self, account: int, template, before: int, events: list) -> trading_pb2.PlaceOrderResponse:
         """The response to an order placement from its command's events; raises its rejection.
@@ -628,9 +643,11 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         if mine is None:
             raise VenueError(R.UNKNOWN_ORDER, problem="order was not accepted")
         spec = self.venue.markets[template.symbol]
+        signals = self.venue.account_signals
         fills = [trading_pb2.Fill(order_id=e.order_id, price=spec.format_price(e.price), price_ticks=e.price,
                                   quantity=spec.format_qty(e.qty), quantity_lots=e.qty,
-                                  liquidity=common_pb2.LIQUIDITY_TAKER)
+                                  liquidity=common_pb2.LIQUIDITY_TAKER,
+                                  **(signals.fill_slippage(e.order_id, e.side, e.price) if signals else {}))
                  for e in book_events if e.kind == EventKind.FILL and e.order_id == mine.order_id]
         return trading_pb2.PlaceOrderResponse(order=order_out(self.venue, self.venue.state.orders[mine.order_id]),
                                               fills=fills)
@@ -870,7 +887,9 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
         cmd = Trading(self.venue).command(account, request.order)
         preview = self.venue.state.exchange.preview_order(cmd)
         spec = self.venue.markets[cmd.symbol]
+        signals = self.venue.account_signals
         return account_pb2.PreviewOrderResponse(
+            **(signals.preview_fields(cmd, preview) if signals is not None else {}),
             cost=cv.money_out(spec, preview["cost"]), available=cv.money_out(spec, preview["available"]),
             affordable=preview["cost"] <= preview["available"],
             resulting_quantity=str(spec.lots_to_qty(abs(preview["lots"])) * (1 if preview["lots"] >= 0 else -1)),

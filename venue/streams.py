@@ -46,6 +46,8 @@ class Streams:
         self._alert_inputs: dict[str, tuple] = {}  # per market: the inputs last evaluated
         self._warned: set[tuple[int, str]] = set()  # (account, asset) above the margin warning
         self.alerts_raised: set[str] = set()
+        # risk_alerts(account, ts): the account risk alerts, run where margin warnings are
+        self.risk_alerts = None
         self._subs: dict[tuple[str, str], set[asyncio.Queue]] = defaultdict(set)
         self._seq: dict[tuple[str, str], int] = defaultdict(int)
         # per book subscriber: [depth, bids, asks, its own sequence number]
@@ -96,6 +98,8 @@ class Streams:
             self._book_deltas(symbol)
         for account in sorted(accounts):
             self._margin_warning(account, ts)
+            if self.risk_alerts is not None:
+                self.risk_alerts(account, ts)
         self._alerts(ts)
 
     def _alerts(self, ts: int) -> None:
@@ -131,6 +135,10 @@ class Streams:
             self._send(("alerts", symbol), lambda seq, a=alert: market_pb2.StreamAlertsResponse(
                 sequence=seq, alert=a, time_ns=ts))
 
+    def send_account(self, account: int, ts: int, **update) -> None:
+        """One update (a StreamAccountResponse field) to the account's stream, numbered in turn."""
+        self._account(account, ts, **update)
+
     def _account(self, account: int, ts: int, **update) -> None:
         self._send(("account", str(account)), lambda seq: account_pb2.StreamAccountResponse(
             sequence=seq, time_ns=ts, **update))
@@ -147,13 +155,16 @@ class Streams:
                 sides = [(b.account, b.order_id, b.leaves, common_pb2.LIQUIDITY_TAKER)]
                 if b.kind == EventKind.FILL:
                     sides.append((b.counter_account, b.counter_order_id, b.counter_leaves, common_pb2.LIQUIDITY_MAKER))
+                signals = getattr(self.venue, "account_signals", None) if b.kind == EventKind.FILL else None
                 for account, oid, leaves, liq in sides:
                     touched.add(account)
+                    side = b.side if liq == common_pb2.LIQUIDITY_TAKER else 1 - b.side  # the owner's side
+                    slippage = signals.fill_slippage(oid, side, b.price) if signals is not None else {}
                     self._account(account, ts, order=account_pb2.OrderUpdate(
                         order_id=oid, symbol=e.symbol, event=kind, price=spec.format_price(b.price) if b.price else "",
                         quantity=spec.format_qty(b.qty), remaining_quantity=spec.format_qty(leaves),
                         liquidity=liq if b.kind == EventKind.FILL else common_pb2.LIQUIDITY_UNSPECIFIED,
-                        liquidation=e.liquidation))
+                        liquidation=e.liquidation, **slippage))
             elif isinstance(e, PositionChanged):
                 spec = self.venue.markets[e.symbol]
                 touched.add(e.account)

@@ -51,8 +51,8 @@ class Thresholds:
             out["k"] = "must be in (0, 20]"
         if not 0 < self.horizon_ns <= 30 * 24 * HOUR_NS:
             out["horizon_ns"] = "must be in (0, 30 days]"
-        if not (math.isfinite(self.rho) and 0 <= self.rho < 1):
-            out["rho"] = "must be in [0, 1)"
+        if not (math.isfinite(self.rho) and 0 < self.rho < 1):
+            out["rho"] = "must be in (0, 1)"
         if not (math.isfinite(self.max_leverage) and 0 < self.max_leverage <= 1_000):
             out["max_leverage"] = "must be in (0, 1000]"
         return out
