@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 
@@ -36,7 +37,7 @@ def _open(client: Client, side: str, qty: str, leverage: int, isolated: bool = F
 def _brute_force_map(traders: list[Client], maker: Client, mark: int, width_pct: float, range_pct: float):
     """(bucket index -> [long lots, short lots, long notional, short notional]) summed over
     every position's liquidation price as the account sees it, bucketed as the map says."""
-    w, k = width_pct / 100, round(range_pct / width_pct)
+    w, k = Fraction(str(width_pct)) / 100, round(range_pct / width_pct)
     out: dict[int, list] = defaultdict(lambda: [0, 0, 0.0, 0.0])
     for c in [*traders, maker]:
         for p in c.positions(SYMBOL):
@@ -44,7 +45,7 @@ def _brute_force_map(traders: list[Client], maker: Client, mark: int, width_pct:
                 continue
             x = p.liquidation_price / TICK
             tick = math.ceil(x - Decimal("1e-6")) if p.quantity_lots > 0 else math.floor(x + Decimal("1e-6"))
-            i = math.floor((tick / mark - 1.0) / w)
+            i = math.floor(Fraction(tick - mark) / (mark * w))
             if -k <= i < k:
                 lots = abs(p.quantity_lots)
                 notional = float(lots * LOT * tick * TICK)
@@ -58,7 +59,8 @@ def _brute_force_map(traders: list[Client], maker: Client, mark: int, width_pct:
 def world(tmp_path_factory):
     """Its own venue: a maker, four quiet traders at 3-8x (two isolated), their positions."""
     data_dir = tmp_path_factory.mktemp("market-risk")
-    cfg = VenueConfig(listen="127.0.0.1:0", data_dir=data_dir, feed=False, liquidity=False, metrics_listen="")
+    cfg = VenueConfig(listen="127.0.0.1:0", data_dir=data_dir, feed=False, liquidity=False, metrics_listen="",
+                      rest_listen="off")
     running = RunningVenue(cfg).start_in_thread()
     try:
         admin = Client(running.address, admin_key=(data_dir / "admin.key").read_text().strip())

@@ -11,14 +11,16 @@ Entries are kept sorted by liquidation price and replaced one by one as position
 range walk over the prices asked about, never a scan of every position.
 
 Buckets: around the mark M, bucket i covers prices [M·(1 + i·w), M·(1 + (i+1)·w)) for
-i = −K..K−1 (w = bucket width, K·w = the range); a bucket's notional is Σ lots × the entry's
-liquidation price (quote currency for linear markets, coin for inverse), longs and shorts apart.
+i = −K..K−1 (w = bucket width, K·w = the range; i = floor((L − M) / (M·w)) computed exactly in
+integers); a bucket's notional is Σ lots × the entry's liquidation price (quote currency for
+linear markets, coin for inverse), longs and shorts apart.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import NamedTuple
 
 from sortedcontainers import SortedList
@@ -76,9 +78,11 @@ class LiquidationMap:
         `notional(lots, ticks)` values an entry at its liquidation price."""
         w = width_pct / 100.0
         k = round(range_pct / width_pct)
+        exact = Fraction(str(width_pct)) / 100  # the bucket index in integers: no edge falls by rounding
+        num, den = mark * exact.numerator, exact.denominator
         out: dict[int, Bucket] = {}
         for _, e in self.between(mark * (1 - k * w), mark * (1 + k * w)):
-            i = math.floor((e.tick / mark - 1.0) / w)
+            i = (e.tick - mark) * den // num
             if not -k <= i < k:
                 continue
             b = out.get(i)
