@@ -137,7 +137,6 @@ def test_fills_carry_slippage_against_mid_and_mark_at_arrival(venue, make_accoun
     assert all(f.liquidity == "maker" and f.side == "sell" for f in maker_fills)
 
 
-@pytest.mark.slow
 def test_alert_when_a_position_falls_below_k_sigma(tmp_path):
     with own_venue(tmp_path) as (running, _cfg, trader):
         with trader.with_key(None, admin_key=(tmp_path / "admin.key").read_text().strip()) as admin:
@@ -165,7 +164,12 @@ def test_alert_when_a_position_falls_below_k_sigma(tmp_path):
                 (p,) = risk.positions
                 assert p.nudge is not None and p.nudge.reduce_quantity > 0
                 assert [w.code for w in risk.warnings] == ["liquidation_within_k_sigma"]
-                z8 = next(d.z for d in p.distance_sigma if d.horizon_ns == H8)
-                assert z8 == pytest.approx(float(alert.z), rel=0.05)
+                # z over 8h is the log distance over the market's published σ over 8h
+                h8 = next(d for d in p.distance_sigma if d.horizon_ns == H8)
+                sigma_8h = trader.market_risk("BTCUSDT").volatility_pct["8h"] / 100
+                assert h8.sigma == pytest.approx(sigma_8h, rel=1e-6)
+                d = math.log(float(p.mark_price) / float(p.liquidation_price))
+                assert h8.z == pytest.approx(d / sigma_8h, rel=1e-3) and h8.z < 3
+                assert h8.touch_probability == pytest.approx(math.erfc(h8.z / math.sqrt(2)), rel=1e-3)
             finally:
                 channel.close()
