@@ -15,6 +15,8 @@ from grpc_status import rpc_status
 from perpsim.model.reasons import REASONS, RejectReason
 
 DOMAIN = "perpsim"
+#: The RetryInfo delay of a RATE_LIMITED that names none (ms).
+DEFAULT_RETRY_MS = 100
 
 _CODES = {
     "INVALID_ARGUMENT": (grpc.StatusCode.INVALID_ARGUMENT, code_pb2.INVALID_ARGUMENT),
@@ -71,9 +73,10 @@ def to_rpc_status(err: VenueError) -> status_pb2.Status:
         metadata["binance_code"] = str(info.binance_code)
     metadata.update({k: str(v) for k, v in err.fields.items()})
     details = [error_details_pb2.ErrorInfo(reason=err.reason.name.lower(), domain=DOMAIN, metadata=metadata)]
-    if "retry_after_ms" in err.fields:
+    if "retry_after_ms" in err.fields or err.reason == RejectReason.RATE_LIMITED:
+        # every RATE_LIMITED (rate limit, overload, a dropped slow stream) says when to retry
         delay = duration_pb2.Duration()
-        delay.FromMilliseconds(int(err.fields["retry_after_ms"]))
+        delay.FromMilliseconds(int(err.fields.get("retry_after_ms", DEFAULT_RETRY_MS)))
         details.append(error_details_pb2.RetryInfo(retry_delay=delay))
     if info.status == "INVALID_ARGUMENT":
         violation = error_details_pb2.BadRequest.FieldViolation(field=err.field, description=info.message)

@@ -59,6 +59,7 @@ from perpsim.venue.state import KnownList, KnownOrder, OrderInfo, VenueState, re
 log = logging.getLogger("perpsim.venue")
 
 QUEUE_LIMIT = 10_000
+OVERLOAD_RETRY_MS = 250  # RetryInfo of a unit shed for a full queue: a few batches' time
 MAX_ADVANCE_NS = 10 * 365 * 24 * 3_600 * 10**9
 MAX_BATCH_ORDERS = 1_000
 STREAM_WINDOW = 2_000  # order-entry stream: requests read and not yet submitted
@@ -148,7 +149,7 @@ class Sequencer:
     def _enqueue(self, item: _Item) -> None:
         """Queue an item; overload (QUEUE_LIMIT commands waiting) is shed."""
         if self._queued + item.weight > QUEUE_LIMIT:
-            raise VenueError(R.RATE_LIMITED, problem="venue overloaded, retry later")
+            raise VenueError(R.RATE_LIMITED, problem="venue overloaded, retry later", retry_after_ms=OVERLOAD_RETRY_MS)
         self._queued += item.weight
         self.queue.put_nowait(item)
 
@@ -330,9 +331,9 @@ class Venue:
     def take(self, key: str | None, weight: int = 1) -> None:
         """Charge `weight` requests to the key's rate limit; RATE_LIMITED if it has no room."""
         wait = self.limiter.acquire(key, weight=weight)
-        if wait == float("inf"):
-            raise VenueError(R.RATE_LIMITED, problem=f"{weight} requests in one call exceed the burst",
-                             burst=self.limiter.burst)
+        if wait == float("inf"):  # never allowed, however long the caller waits: not retryable
+            raise VenueError(R.INVALID_VALUE, field="orders", count=weight, burst=self.limiter.burst,
+                             problem="more orders in one call than the rate limit's burst")
         if wait:
             raise VenueError(R.RATE_LIMITED, retry_after_ms=max(1, round(wait * 1000)))
 

@@ -2,17 +2,15 @@
 
 The sequencer calls `Streams.publish(cmd, events)` after each command is durable. Every topic
 (kind, symbol) numbers its messages 1, 2, 3, … so a subscriber sees no gaps; each subscriber
-has a bounded queue, and one that falls behind is dropped with RESOURCE_EXHAUSTED instead of
-slowing the venue down. The book stream starts with a snapshot, then sends changed levels.
+has a mailbox (perpsim.venue.mailbox), and one that stays behind for too long is dropped with
+RESOURCE_EXHAUSTED instead of slowing the venue down; a burst it keeps up with is not. The book
+stream starts with a snapshot, then sends changed levels.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from decimal import Decimal
-
-import grpc
 
 from perpsim.engine.events import (
     AutoDeleveraged,
@@ -29,11 +27,10 @@ from perpsim.model.reasons import RejectReason as R
 from perpsim.v1 import account_pb2, common_pb2, market_pb2
 from perpsim.venue import convert as cv
 from perpsim.venue.errors import VenueError, to_status
+from perpsim.venue.mailbox import DROPPED, Mailbox
 
-SUBSCRIBER_QUEUE = 1_000
 #: A margin warning goes to an account's stream when maintenance margin / margin balance reaches this.
 MARGIN_WARNING_PERCENT = 80
-_DROPPED = object()
 
 
 class Streams:
@@ -48,10 +45,10 @@ class Streams:
         self.alerts_raised: set[str] = set()
         # risk_alerts(account, ts): the account risk alerts, run where margin warnings are
         self.risk_alerts = None
-        self._subs: dict[tuple[str, str], set[asyncio.Queue]] = defaultdict(set)
+        self._subs: dict[tuple[str, str], set[Mailbox]] = defaultdict(set)
         self._seq: dict[tuple[str, str], int] = defaultdict(int)
         # per book subscriber: [depth, bids, asks, its own sequence number]
-        self._books: dict[str, dict[asyncio.Queue, list]] = defaultdict(dict)
+        self._books: dict[str, dict[Mailbox, list]] = defaultdict(dict)
 
     # ---------------------------------------------------------------- publishing
 
@@ -63,13 +60,9 @@ class Streams:
         for q in list(self._subs[topic]):
             self._offer(q, msg)
 
-    def _offer(self, q: asyncio.Queue, msg) -> None:
-        try:
-            q.put_nowait(msg)
-        except asyncio.QueueFull:  # a slow consumer: drop it rather than block the venue
-            while not q.empty():
-                q.get_nowait()
-            q.put_nowait(_DROPPED)
+    def _offer(self, q: Mailbox, msg) -> None:
+        if not q.put(msg):  # a slow consumer: drop it rather than block the venue
+            q.drop()
             for subs in self._subs.values():
                 subs.discard(q)
             for books in self._books.values():
@@ -252,13 +245,14 @@ class Streams:
 
     # ---------------------------------------------------------------- subscribing
 
-    async def _drain(self, q: asyncio.Queue, context):
+    async def _drain(self, q: Mailbox, context):
         try:
             while True:
                 msg = await q.get()
-                if msg is _DROPPED:
-                    await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                        f"slow consumer: more than {SUBSCRIBER_QUEUE} messages behind, dropped")
+                if msg is DROPPED:
+                    await context.abort_with_status(to_status(VenueError(
+                        R.RATE_LIMITED, problem=f"slow consumer: more than {q.patience_s:g} s behind (or "
+                        f"{q.limit} messages unread), dropped; subscribe again", retry_after_ms=1_000)))
                 yield msg
         finally:
             for subs in self._subs.values():
@@ -270,7 +264,7 @@ class Streams:
         """Messages of one topic from now on, each with the topic's next sequence number."""
         if check_symbol and symbol not in self.venue.markets:
             await context.abort_with_status(to_status(VenueError(R.UNKNOWN_SYMBOL, field="symbol", symbol=symbol)))
-        q: asyncio.Queue = asyncio.Queue(maxsize=SUBSCRIBER_QUEUE)
+        q = Mailbox()
         self._subs[(kind, symbol)].add(q)
         async for msg in self._drain(q, context):
             yield msg
@@ -281,10 +275,10 @@ class Streams:
         if symbol not in self.venue.markets:
             await context.abort_with_status(to_status(VenueError(R.UNKNOWN_SYMBOL, field="symbol", symbol=symbol)))
         spec = self.venue.markets[symbol]
-        q: asyncio.Queue = asyncio.Queue(maxsize=SUBSCRIBER_QUEUE)
+        q = Mailbox()
         bids, asks = self._levels(symbol, depth)
         self._books[symbol][q] = [depth, bids, asks, 1]
-        q.put_nowait(market_pb2.StreamOrderBookResponse(
+        q.put(market_pb2.StreamOrderBookResponse(
             sequence=1, snapshot=True,
             bids=[cv.level_out(spec, p, *v) for p, v in sorted(bids.items(), reverse=True)],
             asks=[cv.level_out(spec, p, *v) for p, v in sorted(asks.items())]))

@@ -5,13 +5,19 @@ are idempotent on their client order id, and messages speak in the asset's units
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from pathlib import Path
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from perpsim.clients import errors as E
 from perpsim.clients.client import Client
+from perpsim.v1 import account_pb2, account_pb2_grpc
+from perpsim.venue import server
 
 from .conftest import own_venue
 
@@ -39,3 +45,73 @@ def test_health_watchers_do_not_stall_the_venue(tmp_path: Path) -> None:
             for w in watches:
                 w.cancel()
             channel.close()
+
+
+def follow_account(address: str, api_key: str, into: queue.Queue) -> grpc.Channel:
+    """The account stream read as fast as it comes into `into`; its end (an RpcError) too."""
+    channel = grpc.insecure_channel(address)
+    stream = account_pb2_grpc.AccountServiceStub(channel).StreamAccount(
+        account_pb2.StreamAccountRequest(), metadata=(("authorization", f"Bearer {api_key}"),))
+
+    def run() -> None:
+        try:
+            for msg in stream:
+                into.put(msg)
+        except grpc.RpcError as e:
+            into.put(e)
+
+    threading.Thread(target=run, daemon=True).start()
+    return channel
+
+
+MAKERS = 25  # 200 resting orders each (the per-account limit): 5,000 orders to sweep
+
+
+def test_a_fast_reader_of_a_5000_fill_batch_gets_every_message(tmp_path: Path) -> None:
+    """One PlaceOrders batch filling 5,000 resting orders sends the taker's account stream more
+    than 5,000 updates at once; a reader that keeps up receives all of them, in sequence."""
+    with own_venue(tmp_path) as (running, _, _):
+        with Client(running.address, admin_key=(tmp_path / "admin.key").read_text().strip()) as admin:
+            for _ in range(MAKERS):
+                maker = admin.with_key(admin.create_account().api_key)
+                maker.deposit("USDT", "100000")
+                placed = maker.place_orders([{"symbol": "BTCUSDT", "side": "sell", "quantity": "0.001",
+                                              "price": "65000"}] * 200)
+                assert all(type(p).__name__ == "Order" for p in placed)
+            taker = admin.with_key(admin.create_account().api_key)
+            taker.deposit("USDT", "100000")
+            updates: queue.Queue = queue.Queue()
+            channel = follow_account(running.address, taker.api_key, updates)
+            try:
+                time.sleep(0.5)  # the subscription is in place
+                (bought,) = taker.place_orders([{"symbol": "BTCUSDT", "side": "buy", "quantity": "5"}])
+                assert bought.filled_quantity == 5
+                fills, seqs, deadline = 0, [], time.monotonic() + 30
+                while fills < MAKERS * 200 and time.monotonic() < deadline:
+                    msg = updates.get(timeout=max(0.01, deadline - time.monotonic()))
+                    if isinstance(msg, grpc.RpcError):
+                        raise AssertionError(f"the stream ended: {msg.code()} {msg.details()}")
+                    seqs.append(msg.sequence)
+                    fills += msg.WhichOneof("update") == "order" and msg.order.event == "FILL"
+                assert fills == MAKERS * 200
+                assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # no gap
+            finally:
+                channel.close()
+
+
+def test_every_rate_limited_answer_says_when_to_retry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """RESOURCE_EXHAUSTED carries google.rpc.RetryInfo: a unit shed for overload and a call
+    over the key's rate limit alike; a batch that can never fit the burst is INVALID_ARGUMENT."""
+    with own_venue(tmp_path, rate_limit_per_s=1, rate_limit_burst=3) as (_, _, trader):
+        monkeypatch.setattr(server, "QUEUE_LIMIT", 0)  # every unit is shed as overload
+        with pytest.raises(E.RateLimited) as shed:
+            trader.place_order("BTCUSDT", "buy", "0.001", "60000")
+        assert shed.value.retry_after == server.OVERLOAD_RETRY_MS / 1000
+        monkeypatch.undo()
+        with pytest.raises(E.RateLimited) as limited:  # the burst of 3 is spent
+            for _ in range(4):
+                trader.open_orders("BTCUSDT")
+        assert 0 < limited.value.retry_after <= 1
+        with pytest.raises(E.InvalidArgumentError) as too_big:
+            trader.place_orders([{"symbol": "BTCUSDT", "side": "buy", "quantity": "0.001", "price": "60000"}] * 4)
+        assert too_big.value.field == "orders"
