@@ -37,6 +37,8 @@ COMMANDS = (
     "perpsim.cli.account",
     "perpsim.cli.watch",
     "perpsim.cli.sandbox",
+    "perpsim.cli.loss_limit",
+    "perpsim.cli.history",
 )
 
 

@@ -49,6 +49,7 @@ from perpsim.clients import models as M
 from perpsim.clients.account_risk_calls import AccountRiskCalls
 from perpsim.clients.errors import PerpsimError, Unavailable, from_rpc_error, from_status_pb
 from perpsim.clients.history_calls import HistoryCalls
+from perpsim.clients.loss_limit_calls import LossLimitCalls
 from perpsim.clients.models import (
     Account,
     AccountUpdate,
@@ -280,7 +281,7 @@ def _wallet(r) -> Decimal:
     return M.dec0(r.wallet.amount)
 
 
-class _Api(HistoryCalls, AccountRiskCalls):
+class _Api(HistoryCalls, AccountRiskCalls, LossLimitCalls):
     """The methods of both clients. Each builds a `_Call` and hands it to `_invoke`, which is a
     blocking call in `Client` and a coroutine in `AsyncClient`; streams go through `_stream`."""
 
@@ -302,6 +303,10 @@ class _Api(HistoryCalls, AccountRiskCalls):
 
     def _risk(self, method: str, request: Any, convert: Callable[[Any], Any], write: bool = False) -> Any:
         return self._invoke(_Call("risk", method, request, convert, kind="write" if write else "read",
+                                  retry=not write))
+
+    def _account(self, method: str, request: Any, convert: Callable[[Any], Any], write: bool = False) -> Any:
+        return self._invoke(_Call("account", method, request, convert, kind="write" if write else "read",
                                   retry=not write))
 
     def _metadata(self, admin: bool = False) -> tuple[tuple[str, str], ...]:

@@ -248,8 +248,25 @@ class AdvanceClock:
     ts: int
 
 
+@dataclass(frozen=True, slots=True)
+class SetDailyLossLimit:
+    """The account's daily loss limit in one settlement asset (risk.losslimit has the rules).
+
+    amount: money units of `asset` (0 removes the limit); include_unrealized: count the day's
+    change in unrealized PnL; flatten: once hit, close every position in the asset with
+    reduce-only market orders. A lower limit takes effect at once, a higher one (or a removal)
+    at the next 00:00 UTC of command time."""
+
+    ts: int
+    account: int
+    asset: str
+    amount: int
+    include_unrealized: bool = False
+    flatten: bool = False
+
+
 Command = (
     Deposit | Withdraw | Transfer | SetLeverage | SetMarginMode | SetPositionMode | AdjustIsolatedMargin
     | PlaceOrder | CancelOrder | CancelAll | SetIndexPrice | FundInsurance | AdvanceClock
-    | PlaceConditional | CancelConditional | PlaceOrderList | CancelOrderList | AmendOrder
+    | PlaceConditional | CancelConditional | PlaceOrderList | CancelOrderList | AmendOrder | SetDailyLossLimit
 )

@@ -30,13 +30,44 @@ class OrderEvent(NamedTuple):
 
 class OrderPlaced(NamedTuple):
     """The venue placed an order for an account: a fired conditional order or an order of an
-    order list (`by`: the conditional or list id). `order` is what it placed; the order's book
-    events come before this one."""
+    order list (`by`: the conditional or list id), or a flatten order of a daily loss limit
+    (`by` 0, cause "daily_loss_limit"). `order` is what it placed; the order's book events come
+    before this one."""
 
     symbol: str
     order_id: int
     by: int
     order: PlaceOrder
+    cause: str = ""
+
+
+class DailyLossLimitSet(NamedTuple):
+    """An account's daily loss limit in `asset` changed: cause "set" (its command) or
+    "day_start" (a change that waited for 00:00 UTC came into force). limit: in force now
+    (money units, 0: none); pending_from: when a waiting change takes effect (ns, 0: none
+    waits), pending: its limit (0: the limit goes)."""
+
+    account: int
+    asset: str
+    limit: int
+    include_unrealized: bool
+    flatten: bool
+    pending: int = 0
+    pending_from: int = 0
+    cause: str = "set"
+
+
+class DailyLossLimitHit(NamedTuple):
+    """The account's loss today (money units of `asset`) reached its limit: orders that could
+    add exposure in the asset are refused until `resets_at` (ns, the next 00:00 UTC); with
+    `flatten`, reduce-only market orders (OrderPlaced, cause "daily_loss_limit") follow."""
+
+    account: int
+    asset: str
+    limit: int
+    loss: int
+    resets_at: int
+    flatten: bool
 
 
 class BalanceChanged(NamedTuple):

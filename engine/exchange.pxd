@@ -51,9 +51,10 @@ cpdef tuple position_of(object key)
 
 cdef class Exchange:
     cdef public object profile, ts, next_order_id, _notes
-    cdef public dict markets, leverage, _markets_of, _multi, _adl_queue, _adl_ranked
+    cdef public dict markets, leverage, _markets_of, _multi, _adl_queue, _adl_ranked, _loss_limits, _day_pnl
     cdef public Ledger ledger
-    cdef public set hedge, _touched, _positions_moved, _liquidating
+    cdef public set hedge, _touched, _positions_moved, _liquidating, _loss_watch, _unrealized_limits
+    cdef public object _day_end
     cdef public list funding_history, insurance_history, _events, _expiries, _due
     cdef public bint _sweep_due
 
@@ -61,6 +62,7 @@ cdef class Exchange:
     @cython.locals(m=_Market)
     cpdef void _settle(self) except *
     cpdef void _move(self, str asset, object source, object dest, object amount, str cause) except *
+    cpdef void _day_move(self, object account, str asset, object delta) except *
     @cython.locals(kind=str)
     cpdef void _booked(self, tuple holder, str asset, object delta, object after, str cause) except *
     @cython.locals(p=Position)

@@ -48,6 +48,8 @@ from perpsim.engine.events import (
     BalanceChanged,
     CommandRejected,
     ConditionalEvent,
+    DailyLossLimitHit,
+    DailyLossLimitSet,
     FundingSettled,
     InsuranceFundChanged,
     Liquidation,
@@ -101,6 +103,7 @@ from perpsim.risk.liqprice import (
     inverse_liquidation_price,
     liquidation_price,
 )
+from perpsim.risk.losslimit import LossLimit, LossLimitState, loss, next_day
 from perpsim.risk.margin import SHORT_LAST_BUFFER, initial_margin, open_cost, upnl
 from perpsim.risk.margin_kernel import BracketTable, bankruptcy_tick
 from perpsim.risk.mark import MarkPrice
@@ -131,6 +134,7 @@ _MARKET, _LIMIT = OrderKind.MARKET, OrderKind.LIMIT
 _IOC, _FOK, _GTC, _GTD = TimeInForce.IOC, TimeInForce.FOK, TimeInForce.GTC, TimeInForce.GTD
 _NO_STP, _BYBIT, _AT_OR_BELOW = StpMode.NONE, LiquidationModel.BYBIT, Trigger.AT_OR_BELOW
 _IN_LIQUIDATION = R.USER_IN_LIQUIDATION
+_LOSS_LIMIT = "daily_loss_limit"
 
 
 #: The conditional order kind of each conditional leg type of an order list.
@@ -502,6 +506,15 @@ class Exchange:
         self._expiries: list[tuple[int, str, int]] = []
         self._notes: deque[_Note] = deque()  # what order lists still have to act on
         self._due: list[tuple[str, int, int]] = []  # (symbol, id, price): armed legs that fire at once
+        # daily loss limits: per (account, asset) the limit's state; per asset and account with
+        # a limit the day's PnL so far (realized + funding - fees), kept at each ledger move so
+        # that the order check is O(1); the limits whose loss may have moved in this command;
+        # the limits that count unrealized PnL (re-checked when a mark moves); when today ends
+        self._loss_limits: dict[tuple[int, str], LossLimitState] = {}
+        self._day_pnl: dict[str, dict[int, int]] = {}
+        self._loss_watch: set[tuple[int, str]] = set()
+        self._unrealized_limits: set[tuple[int, str]] = set()
+        self._day_end = next_day(start_ts)
 
     # ================================================================== commands
 
@@ -526,6 +539,8 @@ class Exchange:
         if cmd.ts < self.ts:
             return [CommandRejected(type(cmd).__name__, getattr(cmd, "account", 0), R.STALE_TIMESTAMP,
                                     (("ts", cmd.ts), ("last_ts", self.ts)))]
+        if cmd.ts >= self._day_end:
+            self._roll_day(cmd.ts)
         self._advance(cmd.ts)
         if self._expiries and self._expiries[0][0] <= self.ts:
             self._expire()
@@ -538,6 +553,8 @@ class Exchange:
         self._trim_reduce_only()
         if self._notes or self._due:
             self._run_lists()
+        if self._loss_watch:
+            self._check_loss_limits()
         return self._events
 
     def _settle(self) -> None:
@@ -696,6 +713,8 @@ class Exchange:
 
     def _PlaceConditional(self, cmd: C.PlaceConditional) -> None:
         if (m := self._order_market(cmd)) is None:
+            return None
+        if self._loss_limits and not _closing(cmd) and self._loss_refused(cmd, m.asset):
             return None
         if cmd.kind not in set(ConditionalKind) or cmd.source not in set(TriggerSource):
             return self._reject(cmd, R.INVALID_ORDER_TYPE, kind=cmd.kind, source=cmd.source)
@@ -933,9 +952,10 @@ class Exchange:
         if gid is not None:
             self._end_list(m, gid, "DONE", "exit_rejected" if reason else "exit_triggered", oid, reason)
 
-    def _place_for(self, m: _Market, by: int, order: C.PlaceOrder) -> tuple[int, int]:
+    def _place_for(self, m: _Market, by: int, order: C.PlaceOrder, cause: str = "") -> tuple[int, int]:
         """Place an order the venue makes on an account's behalf (`by`: a fired conditional
-        order, an order list) with the usual checks: (order id, 0), or (0, reason). A refusal is
+        order, an order list; 0 with `cause` for a flatten order) with the usual checks: (order
+        id, 0), or (0, reason). A refusal is
         taken out of the events: it belongs to the conditional order or list, not to the command
         that caused it (a price move, a fill)."""
         before, oid = len(self._events), self.next_order_id
@@ -946,13 +966,18 @@ class Exchange:
                 return 0, e.reason
             if isinstance(e, OrderEvent) and e.event.kind == EventKind.REJECTED and e.event.order_id == oid:
                 return 0, e.event.reason
-        self._events.append(OrderPlaced(m.symbol, oid, by, order))
+        self._events.append(OrderPlaced(m.symbol, oid, by, order, cause))
         return oid, 0
 
     # ================================================================== order lists
 
     def _PlaceOrderList(self, cmd: C.PlaceOrderList) -> None:
         if (m := self._order_market(cmd)) is None:
+            return None
+        # only an OCO of exits that close can add no exposure (an entry always can)
+        closes = cmd.kind == ListKind.OCO and (cmd.reduce_only or (
+            cmd.position_side != BOTH and (cmd.position_side == LONG) != (cmd.side == _SIDE_BUY)))
+        if self._loss_limits and not closes and self._loss_refused(cmd, m.asset):
             return None
         legs = _legs(cmd)
         if cmd.kind not in set(ListKind) or any(t not in allowed for (t, _, _), allowed in zip(legs, _LEG_TYPES,
@@ -1276,6 +1301,10 @@ class Exchange:
         o = m.orders.get(cmd.order_id)
         if o is None or o.account != cmd.account:  # never reveal another account's order
             return self._reject(cmd, R.UNKNOWN_ORDER, order_id=cmd.order_id)
+        # past a daily loss limit an opening order may only shrink where it stands
+        if self._loss_limits and not o.reduce_only and not (cmd.price == o.price and cmd.qty < o.leaves) \
+                and self._loss_refused(cmd, m.asset):
+            return None
         if self._outside_band(cmd, m, o.side, cmd.price):
             return None
         pos = m.positions.get(position_key(cmd.account, o.pside), Position())
@@ -1347,6 +1376,8 @@ class Exchange:
                 return self._reject(cmd, R.REDUCE_ONLY_REJECTED, position=pos.lots, resting_reduce_only=resting)
             qty = closable  # never increases or flips the position
         else:
+            if self._loss_limits and self._loss_refused(cmd, m.asset):
+                return None
             ref_price = m.mark if cmd.kind == _MARKET else price
             if m.inverse:  # the minimum is a face value in the quote currency (USD)
                 face = qty * spec.lot_size * spec.contract_size
@@ -1380,6 +1411,169 @@ class Exchange:
             self.next_order_id += 1
         self._book_events(m, closing_only, cmd.position_side)
         self._remark(m)  # the last price is one input of the mark
+
+    # ================================================================== daily loss limit
+
+    def _SetDailyLossLimit(self, cmd: C.SetDailyLossLimit) -> None:
+        if cmd.account <= 0:
+            return self._reject(cmd, R.UNKNOWN_ACCOUNT, account=cmd.account)
+        if not any(m.asset == cmd.asset for m in self.markets.values()):
+            return self._reject(cmd, R.INVALID_VALUE, field="asset", asset=cmd.asset,
+                                problem="no market settles in this asset")
+        if cmd.amount < 0:
+            return self._reject(cmd, R.INVALID_VALUE, field="amount", amount=cmd.amount,
+                                problem="a limit is a positive amount (0 removes it)")
+        key = (cmd.account, cmd.asset)
+        state = self._loss_limits.get(key)
+        if state is None:
+            state = LossLimitState()
+        counted = state.limit is not None and state.limit.include_unrealized
+        new = LossLimit(cmd.amount, bool(cmd.include_unrealized), bool(cmd.flatten)) if cmd.amount else None
+        if state.change(new) and new is not None and new.include_unrealized and not counted:
+            # unrealized PnL counts from now: its level at 00:00 was not kept for this account
+            state.upnl_base = self._upnl_all(cmd.account, cmd.asset)
+        self._keep_limit(key, state)
+        self._limit_event(cmd.account, cmd.asset, state, "set")
+        self._loss_watch.add(key)  # a lower limit may be hit already
+
+    def _keep_limit(self, key: tuple[int, str], state: LossLimitState) -> None:
+        """Store a limit's state (or drop it when it holds nothing) and its unrealized flag."""
+        if state.limit is None and not state.has_pending:
+            self._loss_limits.pop(key, None)
+        else:
+            self._loss_limits[key] = state
+        if state.limit is not None and state.limit.include_unrealized:
+            self._unrealized_limits.add(key)
+        else:
+            self._unrealized_limits.discard(key)
+
+    def _limit_event(self, account: int, asset: str, state: LossLimitState, cause: str) -> None:
+        limit, pending = state.limit, state.pending
+        self._events.append(DailyLossLimitSet(
+            account, asset, 0 if limit is None else limit.amount, limit is not None and limit.include_unrealized,
+            limit is not None and limit.flatten, 0 if pending is None else pending.amount,
+            self._day_end if state.has_pending else 0, cause))
+
+    def _roll_day(self, ts: int) -> None:
+        """A command reached 00:00 UTC (or later): a new venue day for every limit. The day's
+        PnL starts again from 0, hits clear, waiting changes come into force, and unrealized
+        PnL is measured from its level now (the marks before this command). O(limits)."""
+        self._day_end = next_day(ts)
+        self._day_pnl = {}
+        for key in sorted(self._loss_limits):
+            state = self._loss_limits[key]
+            waited = state.has_pending
+            state.roll()
+            account, asset = key
+            if state.limit is not None and state.limit.include_unrealized:
+                state.upnl_base = self._upnl_all(account, asset)
+            self._keep_limit(key, state)
+            if waited:
+                self._limit_event(account, asset, state, "day_start")
+
+    def _day_move(self, account, asset: str, delta) -> None:
+        """Add a PnL movement (realized PnL, funding, a fee as a negative) to the account's day,
+        if it has a limit in `asset`: accounts without one are not tracked, so that trading
+        without a limit costs one check per movement (callers test `_loss_limits` first)."""
+        key = (account, asset)
+        if key not in self._loss_limits:
+            return
+        day = self._day_pnl.get(asset)
+        if day is None:
+            day = self._day_pnl[asset] = {}
+        day[account] = day.get(account, 0) + delta
+        self._loss_watch.add(key)
+
+    def _upnl_all(self, account: int, asset: str) -> int:
+        """Unrealized PnL at mark of every position (cross and isolated) of the account in
+        `asset`, money units."""
+        total = 0
+        for symbol in sorted(self._markets_of.get(account, ())):
+            m = self.markets[symbol]
+            if m.asset == asset and m.mark is not None:
+                for _, p in m.leg_list(account):
+                    total += m.upnl(p)
+        return total
+
+    def _day_loss(self, account: int, asset: str, state: LossLimitState) -> int:
+        """The account's loss today in `asset` as its limit measures it (risk.losslimit.loss)."""
+        day = self._day_pnl.get(asset)
+        pnl = 0 if day is None else day.get(account, 0)
+        counted = state.limit is not None and state.limit.include_unrealized
+        return loss(pnl, self._upnl_all(account, asset) if counted else 0, state.upnl_base, counted)
+
+    def _loss_refused(self, cmd, asset: str) -> bool:
+        """Whether the account's daily loss limit in `asset` is hit (after rejecting `cmd` with
+        DAILY_LOSS_LIMIT: limit, loss so far, resets_at). O(1) for a limit of realized PnL."""
+        state = self._loss_limits.get((cmd.account, asset))
+        if state is None or state.limit is None:
+            return False
+        lost = self._day_loss(cmd.account, asset, state)
+        if state.hit is None and lost < state.limit.amount:
+            return False
+        self._reject(cmd, R.DAILY_LOSS_LIMIT, asset=asset, limit=state.limit.amount, loss=lost,
+                     resets_at=self._day_end)
+        return True
+
+    def _check_loss_limits(self) -> None:
+        """The limits whose loss moved in this command: the ones hit now are marked hit until
+        the day ends (DailyLossLimitHit) and, with flatten, their positions are closed."""
+        while self._loss_watch:
+            watch, self._loss_watch = sorted(self._loss_watch), set()
+            flattened = False
+            for key in watch:
+                state = self._loss_limits.get(key)
+                if state is None or state.limit is None or state.hit is not None:
+                    continue
+                account, asset = key
+                lost = self._day_loss(account, asset, state)
+                if lost < state.limit.amount:
+                    continue
+                state.hit = lost
+                self._events.append(DailyLossLimitHit(account, asset, state.limit.amount, lost, self._day_end,
+                                                      state.limit.flatten))
+                if state.limit.flatten:
+                    self._flatten(account, asset)
+                    flattened = True
+            if flattened:  # what the flatten orders set off, as after any command
+                self._settle()
+                self._fire_triggers()
+                self._trim_reduce_only()
+                if self._notes or self._due:
+                    self._run_lists()
+
+    def _flatten(self, account: int, asset: str) -> None:
+        """Once, at a hit: cancel the account's orders, conditional orders and lists in every
+        market of `asset`, then close each position with a reduce-only market order (hedge
+        mode: a closing order on its side), placed as OrderPlaced with cause daily_loss_limit."""
+        for m in self.markets.values():
+            if m.asset != asset:
+                continue
+            self._end_lists_of(m, account, _LOSS_LIMIT, R.DAILY_LOSS_LIMIT)
+            if m.book.open_orders(account):
+                m.book.cancel_all(account, self.ts)
+                self._book_events(m)
+            if account in m.conditionals_of:
+                for cid in sorted(m.conditionals_of[account]):
+                    self._drop_conditional(m, cid, "CANCELED", R.DAILY_LOSS_LIMIT)
+            hedge = account in self.hedge
+            for pside, p in m.leg_list(account):
+                side = _SIDE_SELL if p.lots > 0 else _SIDE_BUY
+                self._place_for(m, 0, C.PlaceOrder(self.ts, account, m.symbol, side, abs(p.lots), 0, _MARKET, _IOC,
+                                                   _NO_STP, not hedge, 0, pside), _LOSS_LIMIT)
+
+    def daily_loss_limit(self, account: int, asset: str) -> dict:
+        """The account's daily loss limit in `asset` as of the last command (money units): limit
+        (0: none), include_unrealized, flatten, loss (today's, a profit negative), hit, resets_at
+        (ns), pending (the waiting change's limit, 0: removal) and pending_from (ns, 0: none)."""
+        state = self._loss_limits.get((account, asset)) or LossLimitState()
+        limit, pending = state.limit, state.pending
+        return {"limit": 0 if limit is None else limit.amount,
+                "include_unrealized": limit is not None and limit.include_unrealized,
+                "flatten": limit is not None and limit.flatten,
+                "loss": self._day_loss(account, asset, state), "hit": state.hit is not None,
+                "resets_at": self._day_end, "pending": 0 if pending is None else pending.amount,
+                "pending_from": self._day_end if state.has_pending else 0}
 
     # ================================================================== queries
 
@@ -1716,6 +1910,12 @@ class Exchange:
                                  for gid, g in m.lists.items())).encode())
         for key in sorted(self.leverage):
             h.update(f"{key}:{self.leverage[key]};".encode())
+        h.update(f"day:{self._day_end};".encode())
+        for key in sorted(self._loss_limits):
+            h.update(f"{key}:{self._loss_limits[key].key()};".encode())
+        for asset in sorted(self._day_pnl):
+            day = self._day_pnl[asset]
+            h.update(f"{asset}:{sorted((a, v) for a, v in day.items() if v)};".encode())
         self.ledger.digest(h)
         return h.hexdigest()
 
@@ -1855,6 +2055,8 @@ class Exchange:
         realized = m.fill(p, qty, price)
         holder = m.iso_holder(account, pside) if isolated else account
         self._move(m.asset, m.pnl_pool, holder, realized, "realized_pnl")
+        if realized and self._loss_limits:
+            self._day_move(account, m.asset, realized)
         if isolated and (m.symbol, account, pside) not in self._liquidating:
             iso = self.ledger.balance(holder, m.asset)
             # a full close or a flip frees all of it (a flip re-margins below); a partial close
@@ -1910,12 +2112,17 @@ class Exchange:
                            m.orders[counter_id].pside, sign * qty, price)
                 notional = m.value(qty, price)
                 if not liquidation and account != IF_ACCOUNT:
-                    self._move(spec.settle, account, FEES, apply_rate_up(notional, m.taker_fee), "fee")
+                    fee = apply_rate_up(notional, m.taker_fee)
+                    self._move(spec.settle, account, FEES, fee, "fee")
+                    if self._loss_limits:
+                        self._day_move(account, m.asset, -fee)
                 maker_rate = m.maker_fee
                 if counter_account != IF_ACCOUNT:
                     fee = (apply_rate_up(notional, maker_rate) if maker_rate >= 0
                            else -apply_rate_down(notional, -maker_rate))
                     self._move(spec.settle, counter_account, FEES, fee, "fee")
+                    if self._loss_limits:
+                        self._day_move(counter_account, m.asset, -fee)
                 m.last = price
                 self._order_leaves(m, order_id, leaves)
                 self._order_leaves(m, counter_id, counter_leaves)
@@ -2034,9 +2241,11 @@ class Exchange:
         for k in keys:  # payers first, so the pool never goes negative
             if pay.deltas[k] < 0:
                 self._move(m.asset, holder(k), pool, -pay.deltas[k], "funding")
+                self._day_move(position_of(k)[0], m.asset, pay.deltas[k])
         for k in keys:
             if pay.deltas[k] > 0:
                 self._move(m.asset, pool, holder(k), pay.deltas[k], "funding")
+                self._day_move(position_of(k)[0], m.asset, pay.deltas[k])
         self._move(m.asset, pool, DUST, pay.dust, "funding_dust")
         e = FundingSettled(m.symbol, m.rate, m.mark, pay.dust)
         self._events.append(e)
@@ -2065,6 +2274,11 @@ class Exchange:
                 self._touched.add(position_of(k)[0])
         if self._adl_queue:
             self._adl_queue.clear()
+        if self._unrealized_limits:  # limits counting unrealized PnL in this asset may be hit now
+            asset = m.asset
+            for key in self._unrealized_limits:
+                if key[1] == asset:
+                    self._loss_watch.add(key)
         self._sweep_due = True
         self._settle()
         self._offload(m)
@@ -2249,6 +2463,8 @@ class Exchange:
         if remaining > 0 and fee:
             fee = min(fee, remaining)
             self._move(m.asset, holder, INSURANCE, fee, "liquidation_fee")
+            if self._loss_limits:
+                self._day_move(account, m.asset, -fee)
             remaining -= fee
         return holder, remaining
 

@@ -68,6 +68,7 @@ TAGS: dict[str, int] = {
     "PlaceOrderList": 16,
     "CancelOrderList": 17,
     "AmendOrder": 18,
+    "SetDailyLossLimit": 19,
 }
 
 #: Tags of command classes that no longer exist: tag -> former class name (never reused).
