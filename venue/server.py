@@ -929,6 +929,34 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
             request, context, lambda ts, a, x: C.Transfer(ts, a, request.to_account_id, request.asset, x),
             account_pb2.TransferResponse)
 
+    @rpc
+    async def SetDailyLossLimit(self, request, context):
+        account = self.venue.account(context)
+        spec = self.venue.asset_spec(request.asset)
+        try:  # "0" removes the limit; anything else is a positive amount of the asset
+            zero = bool(request.amount) and Decimal(request.amount) == 0
+        except ArithmeticError:
+            zero = False
+        amount = 0 if zero else cv.money_in(spec, request.amount)
+        await self.venue.run(lambda ts: C.SetDailyLossLimit(ts, account, spec.settle, amount,
+                                                            request.include_unrealized, request.flatten))
+        return loss_limit_out(spec, self.venue.state.exchange.daily_loss_limit(account, spec.settle))
+
+    @rpc
+    async def GetDailyLossLimit(self, request, context):
+        account = self.venue.account(context)
+        spec = self.venue.asset_spec(request.asset)
+        return loss_limit_out(spec, self.venue.state.exchange.daily_loss_limit(account, spec.settle))
+
+
+def loss_limit_out(spec, d: dict) -> account_pb2.DailyLossLimit:
+    """Exchange.daily_loss_limit's figures on the wire (money in the asset of `spec`)."""
+    return account_pb2.DailyLossLimit(
+        limit=cv.money_out(spec, d["limit"]), include_unrealized=d["include_unrealized"], flatten=d["flatten"],
+        loss=cv.money_out(spec, d["loss"]), hit=d["hit"], resets_at_ns=d["resets_at"],
+        change_pending=d["pending_from"] != 0, pending_limit=cv.money_out(spec, d["pending"]),
+        pending_from_ns=d["pending_from"])
+
 
 class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
     def __init__(self, venue: Venue) -> None:
