@@ -5,6 +5,7 @@ history from the snapshot and the journal."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -303,3 +304,43 @@ def test_retention_drops_the_oldest(tmp_path: Path) -> None:
             assert [t.order_id for t in trader.trades()] == ids[-2:]
             assert len(trader.income(limit=1000)) == 3  # the deposit went first
             assert all(r.type == "commission" for r in trader.income())
+
+
+def test_the_cli_shows_history(admin: Client, make_account: Callable[..., Client], venue: RunningVenue,
+                               capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from perpsim.cli import main as cli
+
+    for name in ("PERPSIM_ADDRESS", "PERPSIM_API_KEY", "PERPSIM_ADMIN_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    admin.set_index_price(BTC, "65000")
+    maker, me = make_account("100000"), make_account("1000")
+    maker.place_order(BTC, "sell", "0.01", "65000")
+    bought = me.place_order(BTC, "buy", "0.01", client_order_id="cli-1")
+
+    def run(*args: str, key: str = me.api_key) -> tuple[int, str, str]:
+        code = cli.main([*args, "--address", venue.address, f"--key={key}"])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    def run_json(*args: str) -> object:
+        code, out, err = run(*args, "--json")
+        assert (code, err) == (0, ""), err
+        return json.loads(out)
+
+    got = run_json("order", "get", "--client-id", "cli-1")
+    assert got["order"]["order_id"] == bought.order_id and got["order"]["status"] == "filled"
+    assert got["average_price"] == "65000.00000000" and got["cumulative_quote"] == "650.0000"
+    [trade] = run_json("trades", BTC)
+    assert (trade["price"], trade["quantity"], trade["maker"]) == ("65000.0", "0.010", False)
+    [fee] = run_json("income", "--type", "commission")
+    assert Decimal(fee["amount"]) == -Decimal(trade["commission"]) and fee["trade_id"] == trade["trade_id"]
+    assert [o["order"]["order_id"] for o in run_json("order", "history", BTC)] == [bought.order_id]
+    bars = run_json("klines", BTC, "--since", "1h", "--limit", "2")
+    assert bars and Decimal(bars[-1]["close"]) == Decimal(65000)
+    code, out, _ = run("trades")
+    assert code == 0 and "commission" in out.splitlines()[0] and "65000.0 USDT" in out
+    code, out, _ = run("income", "--since", "1d", "--until", "0s")
+    assert code == 0 and "deposit" in out
+    assert run("order", "get", str(bought.order_id), key=maker.api_key)[0] == 1  # not the maker's order
+    code, _, err = run("order", "get")
+    assert code == 2 and "ORDER_ID" in err
