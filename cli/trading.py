@@ -9,6 +9,7 @@ from typing import Any
 
 from perpsim.cli.common import POSITION_SIDES, SIDES, TIFS, group, leaf, lower
 from perpsim.cli.format import Out, format_time, text
+from perpsim.cli.risk import sigma_text, warning_lines
 from perpsim.cli.times import good_till, good_till_flags
 from perpsim.cli.units import Amount, MarketUnits
 
@@ -66,10 +67,13 @@ def _markets(c, a, out: Out) -> int:
         out.data(markets)
         return 0
     u = MarketUnits(markets)
-    out.table(["symbol", "kind", "settle", "tick", "lot", "min qty", "min notional", "maker", "taker", "band"],
+    out.table(["symbol", "kind", "settle", "tick", "lot", "min qty", "min notional", "maker", "taker", "band",
+               "liquidated at", "conditional triggers (default)"],
               [(m.symbol, m.kind, m.settle_asset, u.price(m.symbol, m.tick_size), u.qty(m.symbol, m.lot_size),
                 u.qty(m.symbol, m.min_quantity), Amount(m.min_notional, m.quote_asset), m.maker_fee_rate,
-                m.taker_fee_rate, f"{text(m.price_band_down)}-{text(m.price_band_up)}")
+                m.taker_fee_rate, f"{text(m.price_band_down)}-{text(m.price_band_up)}", m.liquidation_trigger or None,
+                f"{', '.join(m.conditional_trigger_sources)} ({m.default_conditional_trigger_source})"
+                if m.conditional_trigger_sources else None)
                for m in markets])
     return 0
 
@@ -136,8 +140,12 @@ def show_order(c, o, out: Out) -> None:
                 ("filled_quantity", u.qty(o.symbol, o.filled_quantity)),
                 ("reduce_only", o.reduce_only), ("position_side", o.position_side)])
     if o.fills:
-        out.table([f"price ({u.price_unit(o.symbol)})", f"quantity ({u.qty_unit(o.symbol)})", "liquidity"],
-                  [(f.price, f.quantity, f.liquidity) for f in o.fills], title="fills")
+        out.table([f"price ({u.price_unit(o.symbol)})", f"quantity ({u.qty_unit(o.symbol)})", "liquidity",
+                   "slippage vs mid (bps)", "vs mark (bps)"],
+                  [(f.price, f.quantity, f.liquidity, f.slippage_mid_bps, f.slippage_mark_bps) for f in o.fills],
+                  title="fills")
+    for line in warning_lines(o.warnings):
+        out.line(line)
 
 
 def _order_place(c, a, out: Out) -> int:
@@ -212,7 +220,11 @@ def _preview(c, a, out: Out) -> int:
                 ("predicted_funding_rate", p.funding_rate), ("next_funding_payment", money(p.funding_payment)),
                 ("mark_price", u.price(s, band["mark_price"]) if band else None),
                 ("price_band", f"{text(band['min_price'])} .. {text(band['max_price'])} {u.price_unit(s)}"
-                 if band else None)])
+                 if band else None),
+                ("liquidation_distance_sigma", sigma_text(p.liquidation_distance_sigma)),
+                ("max_quantity_within_k_sigma", u.qty(s, p.max_quantity_within_k_sigma))])
+    for line in warning_lines(p.warnings):
+        out.line(line)
     return 0
 
 

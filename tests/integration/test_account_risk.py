@@ -4,6 +4,7 @@ account's own thresholds, which price triggers what, and the k σ alert on the a
 
 from __future__ import annotations
 
+import json
 import math
 import queue
 import time
@@ -173,3 +174,30 @@ def test_alert_when_a_position_falls_below_k_sigma(tmp_path):
                 assert h8.touch_probability == pytest.approx(math.erfc(h8.z / math.sqrt(2)), rel=1e-3)
             finally:
                 channel.close()
+
+
+def test_cli_prints_the_risk_summary_preview_warnings_and_fills(venue, make_account, maker, capsys, monkeypatch,
+                                                                 tmp_path):
+    from perpsim.cli import main as cli
+
+    monkeypatch.chdir(tmp_path)  # no ./perpsim-data/admin.key picked up
+    trader = make_account("1000")
+    _buy(trader, maker, "BTCUSDT", "0.2", "65000")
+    flags = ["--address", venue.address, "--key", trader.api_key]
+
+    def run(*args: str) -> str:
+        capsys.readouterr()
+        assert cli.main([*args, *flags]) == 0
+        return capsys.readouterr().out
+
+    summary = json.loads(run("risk", "--json"))
+    assert [(p["symbol"], Decimal(p["quantity"])) for p in summary["positions"]] == [("BTCUSDT", Decimal("0.2"))]
+    assert "correlated exposure" in run("risk")
+    assert "warning [correlated_exposure]" in run("preview", "ETHUSDT", "buy", "1.5", "3500")
+    assert "warning [correlated_exposure]" not in run("preview", "ETHUSDT", "sell", "1.5", "3500")
+    assert json.loads(run("risk", "set", "--k", "2.5", "--horizon", "1h", "--json"))["k"] == 2.5
+    assert trader.account_risk().thresholds.horizon_ns == 3_600 * 10**9
+    fills = json.loads(run("risk", "fills", "BTCUSDT", "--json"))
+    assert Decimal(fills[0]["price"]) == 65_000 and fills[0]["liquidity"] == "taker"
+    markets = run("markets")
+    assert "liquidated at" in markets and "mark, last, index (last)" in markets
