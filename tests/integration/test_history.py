@@ -5,6 +5,7 @@ history from the snapshot and the journal."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from collections.abc import Callable, Iterator
@@ -14,7 +15,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from perpsim.clients.client import Client
+from perpsim.clients.client import AsyncClient, Client
 from perpsim.clients.errors import InvalidArgumentError, NotFoundError
 from perpsim.v1 import sandbox_pb2, sandbox_pb2_grpc
 from perpsim.venue.app import RunningVenue, VenueConfig
@@ -344,3 +345,21 @@ def test_the_cli_shows_history(admin: Client, make_account: Callable[..., Client
     assert run("order", "get", str(bought.order_id), key=maker.api_key)[0] == 1  # not the maker's order
     code, _, err = run("order", "get")
     assert code == 2 and "ORDER_ID" in err
+
+
+def test_the_async_client_reads_the_same_history(make_account: Callable[..., Client], venue: RunningVenue) -> None:
+    maker, me = make_account("100000"), make_account("1000")
+    maker.place_order(BTC, "sell", "0.01", "65000")
+    bought = me.place_order(BTC, "buy", "0.01")
+    at = me.order(bought.order_id).time_ns  # bars up to a fixed time: the clock moves on
+
+    async def main() -> tuple:
+        async with AsyncClient(venue.address, api_key=me.api_key) as c:
+            return (await c.order(bought.order_id), await c.trades(BTC), await c.income(),
+                    await c.klines(BTC, "1m", end_ns=at, limit=1), await c.ticker_24h(BTC), await c.open_interest(BTC))
+
+    order, trades, income, klines, ticker, oi = asyncio.run(main())
+    assert order == me.order(bought.order_id) and order.status == "filled"
+    assert trades == me.trades(BTC) and income == me.income()
+    assert klines == me.klines(BTC, "1m", end_ns=at, limit=1) and ticker.last_price == Decimal(65000)
+    assert oi[0].open_interest >= Decimal("0.01")
