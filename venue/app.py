@@ -31,7 +31,9 @@ from perpsim.venue import codec, datadir
 from perpsim.venue.account_signals import AccountSignals
 from perpsim.venue.auth import KeyStore, KeyStoreError
 from perpsim.venue.files import write_atomic
+from perpsim.venue.gateway import Gateway
 from perpsim.venue.history_records import HistoryLimits
+from perpsim.venue.http import HttpServer, build_http_app
 from perpsim.venue.journal import Journal, JournalError
 from perpsim.venue.limits import RateLimiter
 from perpsim.venue.listen import ListenError, bind_grpc, check_free
@@ -66,6 +68,7 @@ class VenueConfig:
     book_impl: str = "cython"
     seed: int = 1
     metrics_listen: str = "127.0.0.1:9464"  # Prometheus endpoint; "" = off
+    rest_listen: str = "127.0.0.1:8080"  # Binance USDⓈ-M compatible REST + WebSocket; "" or "off" = off
     snapshot_every: int = 100_000  # commands between automatic snapshots (0 = only on request)
     # keep every journal segment, so that any build (an upgrade: it refuses older builds'
     # snapshots) can replay from the start; by default a checkpoint deletes the segments older
@@ -166,6 +169,8 @@ class RunningVenue:
     def __init__(self, cfg: VenueConfig) -> None:
         self.cfg = cfg
         self.port = 0
+        self.rest_port = 0  # the REST/WebSocket gateway's port once started (0: off)
+        self.http_routes: list = []  # route tables served beside the gateway (e.g. a dashboard)
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -221,6 +226,13 @@ class RunningVenue:
             except OSError as e:
                 raise ListenError(f"cannot listen on {cfg.metrics_listen} (metrics): {e.strerror}") from None
             self._opened.append(("the metrics endpoint", self.metrics.stop))
+        self.gateway = None
+        if cfg.rest_listen and cfg.rest_listen != "off":  # bound before recovery too
+            self.gateway = Gateway(venue, venue_epoch(cfg.data_dir))
+            sequencer.listeners.append(self.gateway.publish)
+            self.http = HttpServer(build_http_app(self.gateway, self.http_routes), cfg.rest_listen)
+            self.rest_port = await self.http.start()  # answers -1001 until recovered
+            self._opened.append(("the REST gateway", self.http.stop))
         await server.start()  # health says NOT_SERVING and calls answer UNAVAILABLE until recovered
         self._opened.append(("the gRPC server", lambda: server.stop(None)))
         self._opened.append(("the journal thread", lambda: sequencer.io.shutdown(wait=True)))
@@ -254,6 +266,8 @@ class RunningVenue:
                                             journal=sequencer.journal)[0]
         venue.reset = reset
         venue.after_reset = lambda: self._seed_state(venue)
+        if self.gateway is not None:
+            self.gateway.start()
         sequencer.start()
         self._stop = asyncio.Event()
         if install_signals:
@@ -270,6 +284,9 @@ class RunningVenue:
         for t in [*tasks, *venue.paths.values()]:
             t.cancel()
         await server.stop(grace=2)
+        if self.gateway is not None:
+            await self.http.stop()
+            await self.gateway.stop()
         await sequencer.stop()
         journal.close()
         self.metrics.stop()
@@ -339,6 +356,10 @@ def serve(cfg: VenueConfig) -> int:
             host = cfg.listen.rsplit(":", 1)[0]
             print(f"perpsim venue listening on {host}:{running.port}")
             print(f"  data directory: {cfg.data_dir.resolve()}")
+            if running.rest_port:
+                rest_host = cfg.rest_listen.rsplit(":", 1)[0]
+                print(f"  Binance USDⓈ-M REST: http://{rest_host}:{running.rest_port}/fapi/v1, "
+                      f"WebSocket: ws://{rest_host}:{running.rest_port}/ws")
             if running.metrics_port:
                 print(f"  metrics: http://{cfg.metrics_listen.rsplit(':', 1)[0]}:{running.metrics_port}/metrics")
             print(f"  markets: {', '.join(running.venue.markets)}")

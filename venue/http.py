@@ -60,9 +60,13 @@ class HttpServer:
     async def start(self) -> int:
         sock = self._bind()
         self.port = sock.getsockname()[1]
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock, shutdown_timeout=1.0).start()
+        try:
+            self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+            await self._runner.setup()
+            await web.SockSite(self._runner, sock).start()
+        except BaseException:
+            sock.close()
+            raise
         log.info("HTTP listening on %s:%d", sock.getsockname()[0], self.port)
         return self.port
 

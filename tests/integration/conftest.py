@@ -27,8 +27,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def venue(data_dir: Path) -> Iterator[RunningVenue]:
-    # no Prometheus endpoint on a fixed port in tests (when this venue version has one)
-    extra = {"metrics_listen": ""} if "metrics_listen" in VenueConfig.__dataclass_fields__ else {}
+    # no Prometheus endpoint on a fixed port in tests; the REST gateway on a free port
+    extra = {"metrics_listen": "", "rest_listen": "127.0.0.1:0"}
     running = RunningVenue(VenueConfig(listen="127.0.0.1:0", data_dir=data_dir, feed=False, liquidity=False,
                                        **extra))
     running.start_in_thread()
@@ -70,7 +70,7 @@ def own_venue(data_dir: Path, **settings) -> Iterator[tuple[RunningVenue, VenueC
     """A venue of a test's own (feed, liquidity and metrics off; `settings` on top) with a funded
     trader (1,000 USDT): (the running venue, its config, the trader's client)."""
     cfg = VenueConfig(listen="127.0.0.1:0", data_dir=data_dir, feed=False, liquidity=False, metrics_listen="",
-                      **settings)
+                      rest_listen=settings.pop("rest_listen", "127.0.0.1:0"), **settings)
     running = RunningVenue(cfg).start_in_thread()
     try:
         with Client(running.address, admin_key=(data_dir / "admin.key").read_text().strip()) as admin:

@@ -545,7 +545,7 @@ def test_reset_starts_a_fresh_world_and_survives_a_restart(tmp_path) -> None:
     from perpsim.venue.app import RunningVenue, VenueConfig
 
     cfg = dict(listen="127.0.0.1:0", data_dir=tmp_path, feed=False, liquidity=False, admin_key="adm",
-               metrics_listen="")
+               metrics_listen="", rest_listen="off")
     venue = RunningVenue(VenueConfig(**cfg)).start_in_thread()
     try:
         admin = Client(venue.address, admin_key="adm")

@@ -174,7 +174,8 @@ def wait_serving(address: str, deadline: float) -> None:
 
 
 def write_config(path: Path) -> Path:
-    path.write_text(f'metrics_listen = ""\nrate_limit_per_s = 0\nsnapshot_every = {SNAPSHOT_EVERY}\n')
+    path.write_text(f'metrics_listen = ""\nrest_listen = "off"\nrate_limit_per_s = 0\n'
+                    f'snapshot_every = {SNAPSHOT_EVERY}\n')
     return path
 
 
@@ -354,7 +355,7 @@ def verify_after_restart(stubs: Stubs, keys: list[str], ledger: Ledger) -> dict[
 
 def replay_hashes(data_dir: Path) -> tuple[str, str, int, str | None]:
     """Recover a copy of `data_dir` in-process: (exchange hash, venue-state hash, last seq, snapshot)."""
-    cfg = VenueConfig(data_dir=data_dir, feed=False, liquidity=False, metrics_listen="")
+    cfg = VenueConfig(data_dir=data_dir, feed=False, liquidity=False, metrics_listen="", rest_listen="off")
     state, last_seq, report = recover(data_dir, lambda: VenueState(make_exchange(cfg)))
     state.check_integrity()
     return state.exchange.state_hash(), state.state_hash(), last_seq, report.snapshot_path
@@ -424,7 +425,7 @@ def test_corrupt_middle_of_journal_refuses_to_start(tmp_path: Path) -> None:
     data, logs = tmp_path / "data", tmp_path / "logs"
     logs.mkdir()
     config = tmp_path / "venue.toml"
-    config.write_text('metrics_listen = ""\nrate_limit_per_s = 0\n')
+    config.write_text('metrics_listen = ""\nrest_listen = "off"\nrate_limit_per_s = 0\n')
     server = Server(data, logs, config)
     try:
         address = server.start()

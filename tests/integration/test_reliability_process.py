@@ -33,7 +33,7 @@ class Serve:
     def __init__(self, data_dir: Path, logs: Path, *, listen: str = "127.0.0.1:0", metrics: str = "") -> None:
         logs.mkdir(parents=True, exist_ok=True)
         config = logs / "venue.toml"
-        config.write_text(f'metrics_listen = "{metrics}"\nrate_limit_per_s = 0\n')
+        config.write_text(f'metrics_listen = "{metrics}"\nrest_listen = "off"\nrate_limit_per_s = 0\n')
         self.out, self.err = logs / "serve.out", logs / "serve.err"
         env = {k: v for k, v in os.environ.items() if k != "PERPSIM_ADMIN_KEY"}
         with open(self.out, "wb") as out, open(self.err, "wb") as err:

@@ -50,7 +50,7 @@ orders_per_min = 60
 
 def test_scenario_runs_over_grpc(tmp_path):
     venue = RunningVenue(VenueConfig(listen="127.0.0.1:0", data_dir=tmp_path, feed=False, liquidity=False,
-                                     metrics_listen="", admin_key="sim-admin"))
+                                     metrics_listen="", rest_listen="off", admin_key="sim-admin"))
     venue.start_in_thread()
     try:
         sc = scenario.loads(SCENARIO)
