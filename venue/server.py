@@ -54,7 +54,7 @@ from perpsim.venue import convert as cv
 from perpsim.venue.auth import BadKey, KeyConflict, KeyStore, bearer
 from perpsim.venue.errors import VenueError, internal_rpc_status, to_rpc_status, to_status
 from perpsim.venue.limits import RateLimiter
-from perpsim.venue.state import KnownList, KnownOrder, OrderInfo, VenueState, rejection
+from perpsim.venue.state import KnownConditional, KnownList, KnownOrder, OrderInfo, VenueState, rejection
 
 log = logging.getLogger("perpsim.venue")
 
@@ -709,10 +709,15 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         cv.client_order_id_in(r.client_order_id)
         if r.good_till_time_ns and r.time_in_force == 0:
             tif = TimeInForce.GTD  # an expiry alone means GTD
+        template = C.PlaceConditional(
+            0, account, spec.symbol, side, qty, kind, trigger, price, source, r.reduce_only, r.close_position,
+            r.price_protect, callback, activation, pside, tif, r.client_order_id, r.good_till_time_ns)
         before = self.venue.state.exchange.next_order_id
-        events = await self.venue.run(lambda ts: C.PlaceConditional(
-            ts, account, spec.symbol, side, qty, kind, trigger, price, source, r.reduce_only, r.close_position,
-            r.price_protect, callback, activation, pside, tif, r.client_order_id, r.good_till_time_ns))
+        events = await self.venue.run(lambda ts: dataclasses.replace(template, ts=ts))
+        known = next((e for e in events if isinstance(e, KnownConditional)), None)
+        if known is not None:  # an idempotent retry: the original, whose terms are this request's
+            return trading_pb2.PlaceConditionalOrderResponse(order=conditional_out(spec, known.conditional_id,
+                                                                                   template))
         new = next(e for e in events if isinstance(e, ConditionalEvent) and e.conditional_id >= before)
         c = self.venue.view.conditional_order(spec.symbol, new.conditional_id).order
         return trading_pb2.PlaceConditionalOrderResponse(order=conditional_out(spec, new.conditional_id, c))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from perpsim.engine import commands as C
-from perpsim.engine.events import CommandRejected, ListEvent, OrderEvent, OrderPlaced
+from perpsim.engine.events import CommandRejected, ConditionalEvent, ListEvent, OrderEvent, OrderPlaced
 from perpsim.engine.exchange import Exchange
 from perpsim.model.enums import EventKind
 from perpsim.model.reasons import RejectReason as R
@@ -62,6 +62,12 @@ class KnownOrder(NamedTuple):
     order_id: int
 
 
+class KnownConditional(NamedTuple):
+    """A retried conditional-order placement (same client order id and payload): the original's id."""
+
+    conditional_id: int
+
+
 class KnownList(NamedTuple):
     """A retried order-list placement (same client order id and payload): the original list's
     id and its latest status (WORKING while it lives)."""
@@ -94,6 +100,8 @@ class VenueState:
         # status of each such list, for answering a retry after it ended
         self.lists_by_client: dict[tuple[int, str], tuple[tuple, int]] = {}
         self.list_status: dict[int, str] = {}
+        # conditional orders by (account, client order id): (fingerprint, conditional id)
+        self.conditionals_by_client: dict[tuple[int, str], tuple[tuple, int]] = {}
         # account and market history, fed below: pickled with the state, rebuilt by replay
         self.history = History(exchange, self.orders, history_limits)
 
@@ -103,6 +111,13 @@ class VenueState:
         A PlaceOrder whose client order id is already known is decided here, in sequence, so
         concurrent retries cannot both place it: the same payload yields KnownOrder (nothing
         placed), another payload a DUPLICATE_ORDER_ID rejection."""
+        if isinstance(cmd, C.PlaceConditional) and cmd.client_order_id:  # the same, for conditional orders
+            seen = self.conditionals_by_client.get((cmd.account, cmd.client_order_id))
+            if seen is not None:
+                if seen[0] != fingerprint(cmd):
+                    return [CommandRejected(type(cmd).__name__, cmd.account, int(R.DUPLICATE_ORDER_ID),
+                                            (("client_order_id", cmd.client_order_id),))]
+                return [KnownConditional(seen[1])]
         if isinstance(cmd, C.PlaceOrder | C.PlaceOrderList) and cmd.client_order_id:
             lists = isinstance(cmd, C.PlaceOrderList)
             seen = (self.lists_by_client if lists else self.by_client).get((cmd.account, cmd.client_order_id))
@@ -123,6 +138,10 @@ class VenueState:
                 self._track(e)
             elif isinstance(e, ListEvent):
                 self._track_list(cmd, e)
+            elif isinstance(e, ConditionalEvent) and e.status == "NEW" and isinstance(cmd, C.PlaceConditional) \
+                    and cmd.client_order_id and e.account == cmd.account:
+                self.conditionals_by_client.setdefault((cmd.account, cmd.client_order_id),
+                                                       (fingerprint(cmd), e.conditional_id))
         self.history.observe(cmd, events)
         return events
 
@@ -144,6 +163,8 @@ class VenueState:
             h.update(f"{oid}:{o.account}:{o.client_order_id}:{o.filled}:{o.status};".encode())
         for (account, cid), (_, gid) in sorted(self.lists_by_client.items()):
             h.update(f"list:{account}:{cid}:{gid}:{self.list_status[gid]};".encode())
+        for (account, cid), (_, conditional) in sorted(self.conditionals_by_client.items()):
+            h.update(f"conditional:{account}:{cid}:{conditional};".encode())
         return h.hexdigest()
 
     def check_integrity(self) -> None:

@@ -5,6 +5,7 @@ are idempotent on their client order id, and messages speak in the asset's units
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 import time
@@ -15,9 +16,10 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from perpsim.clients import errors as E
-from perpsim.clients.client import Client
+from perpsim.clients.client import AsyncClient, Client
 from perpsim.v1 import account_pb2, account_pb2_grpc
 from perpsim.venue import server
+from perpsim.venue.app import RunningVenue
 
 from .conftest import own_venue
 
@@ -115,3 +117,33 @@ def test_every_rate_limited_answer_says_when_to_retry(tmp_path: Path, monkeypatc
         with pytest.raises(E.InvalidArgumentError) as too_big:
             trader.place_orders([{"symbol": "BTCUSDT", "side": "buy", "quantity": "0.001", "price": "60000"}] * 4)
         assert too_big.value.field == "orders"
+
+
+def test_a_conditional_order_is_idempotent_on_its_client_order_id(tmp_path: Path) -> None:
+    """Eight concurrent identical PlaceConditionalOrder calls place one stop and all answer its id;
+    the same id with other terms is ALREADY_EXISTS; a retry after the stop ended, and after a
+    restart, still finds the original and places nothing."""
+    stop = {"type": "stop_market", "trigger_price": "60000", "client_order_id": "stop-1"}
+    with own_venue(tmp_path) as (running, cfg, trader):
+        async def place_eight() -> list[int]:
+            async with AsyncClient(running.address, api_key=trader.api_key) as c:
+                return await asyncio.gather(*(c.place_conditional("BTCUSDT", "sell", "0.001", **stop)
+                                              for _ in range(8)))
+
+        ids = asyncio.run(place_eight())
+        assert len(set(ids)) == 1
+        assert [c.conditional_id for c in trader.conditional_orders("BTCUSDT")] == ids[:1]
+        with pytest.raises(E.AlreadyExistsError) as other:
+            trader.place_conditional("BTCUSDT", "sell", "0.002", **stop)
+        assert type(other.value).__name__ == "DuplicateOrderId"
+        trader.cancel_conditional("BTCUSDT", ids[0])
+        assert trader.place_conditional("BTCUSDT", "sell", "0.001", **stop) == ids[0]
+        assert trader.conditional_orders("BTCUSDT") == []
+    restarted = RunningVenue(cfg).start_in_thread()
+    try:
+        with Client(restarted.address, api_key=trader.api_key) as c:
+            c.wait_ready()
+            assert c.place_conditional("BTCUSDT", "sell", "0.001", **stop) == ids[0]
+            assert c.conditional_orders("BTCUSDT") == []
+    finally:
+        restarted.stop()
