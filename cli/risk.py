@@ -2,8 +2,8 @@
 
   perpsim risk [--json]                per position: distance to liquidation in % and in σ over
                                        1h/8h/24h with the chance of touching it, the size-down nudge;
-                                       per asset: margin ratio, correlated exposure, effective
-                                       leverage and clusters; the warnings
+                                       per asset: margin ratio, daily loss limit use, correlated
+                                       exposure, effective leverage and clusters; the warnings
   perpsim risk set [--k K] [--horizon 8h] [--rho R] [--max-leverage L] | --reset
                                        the account's own thresholds
   perpsim risk fills [SYMBOL] [--limit N]
@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 
 from perpsim.cli.common import venue_flags
-from perpsim.cli.format import Out, duration_arg, format_duration, format_time
+from perpsim.cli.format import Out, duration_arg, format_duration, format_time, text
 from perpsim.cli.units import MarketUnits
 
 HOUR_NS = 3_600 * 10**9
@@ -87,8 +87,9 @@ def warning_lines(warnings) -> list[str]:
 
 def _summary(c, a, out: Out) -> int:
     r = c.account_risk()
+    limits = {x.asset: c.daily_loss_limit(x.asset) for x in r.assets}
     if out.json:
-        out.data(r)
+        out.data({**r.to_dict(), "loss_limits": list(limits.values())})
         return 0
     u = MarketUnits.of(c)
     t = r.thresholds
@@ -103,10 +104,10 @@ def _summary(c, a, out: Out) -> int:
                      sigma_text(p.distance_sigma), nudge))
     out.table(["symbol", "side", "quantity", "mark", "liquidation", "distance", "σ distance (touch chance)",
                f"nudge to {t.k:g}σ/{horizon_text(t.horizon_ns)}"], rows, title="positions")
-    out.table(["asset", "equity", "margin ratio", "correlated exposure", "gross notional", "effective leverage",
-               "clusters"],
+    out.table(["asset", "equity", "margin ratio", "loss limit use", "correlated exposure", "gross notional",
+               "effective leverage", "clusters"],
               [(x.asset, f"{x.equity:.2f}", None if x.margin_ratio_pct is None else f"{x.margin_ratio_pct:.2f} %",
-                f"{x.exposure:.2f}", f"{x.gross_notional:.2f}",
+                _loss_use(limits[x.asset]), f"{x.exposure:.2f}", f"{x.gross_notional:.2f}",
                 None if x.effective_leverage is None else f"{x.effective_leverage:.2f}x",
                 "; ".join("+".join(cl) for cl in x.clusters) or None) for x in r.assets], title="exposure")
     out.line(f"thresholds: k {t.k:g}σ over {horizon_text(t.horizon_ns)}, ρ {t.rho:g}, L {t.max_leverage:g}x "
@@ -114,6 +115,14 @@ def _summary(c, a, out: Out) -> int:
     for line in warning_lines(r.warnings):
         out.line(line)
     return 0
+
+
+def _loss_use(limit) -> str | None:
+    """Today's loss against the daily loss limit: `120.5 / 500 USDT (24.1 %)`; None without a limit."""
+    if not limit.limit:
+        return None
+    used = max(limit.loss, 0) / limit.limit * 100
+    return f"{text(limit.loss)} / {text(limit.limit)} {limit.asset} ({used:.1f} %)" + (" HIT" if limit.hit else "")
 
 
 def _set(c, a, out: Out) -> int:

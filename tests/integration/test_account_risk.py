@@ -192,7 +192,10 @@ def test_cli_prints_the_risk_summary_preview_warnings_and_fills(venue, make_acco
 
     summary = json.loads(run("risk", "--json"))
     assert [(p["symbol"], Decimal(p["quantity"])) for p in summary["positions"]] == [("BTCUSDT", Decimal("0.2"))]
-    assert "correlated exposure" in run("risk")
+    assert summary["loss_limits"][0]["asset"] == "USDT"
+    trader.set_daily_loss_limit("USDT", "500")
+    table = run("risk")
+    assert "correlated exposure" in table and "/ 500" in table  # today's loss against the limit
     assert "warning [correlated_exposure]" in run("preview", "ETHUSDT", "buy", "1.5", "3500")
     assert "warning [correlated_exposure]" not in run("preview", "ETHUSDT", "sell", "1.5", "3500")
     assert json.loads(run("risk", "set", "--k", "2.5", "--horizon", "1h", "--json"))["k"] == 2.5
