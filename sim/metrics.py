@@ -64,7 +64,8 @@ class Series:
     depth_bid: list[int] = field(default_factory=list)  # lots within DEPTH_BAND of the mark
     depth_ask: list[int] = field(default_factory=list)
     open_interest: list[int] = field(default_factory=list)  # long lots
-    funding_rate: list[int] = field(default_factory=list)
+    funding_rate: list[int] = field(default_factory=list)  # the last settled rate (changes at settlements)
+    predicted_funding_rate: list[int] = field(default_factory=list)  # what the next settlement would apply
 
 
 class Metrics:
@@ -167,6 +168,7 @@ class Metrics:
             ser.depth_ask.append(sum(q for p, q in venue.depth(s, Side.SELL, 50) if p <= hi))
             ser.open_interest.append(self.long_oi[s])
             ser.funding_rate.append(venue.funding_rate(s))
+            ser.predicted_funding_rate.append(venue.predicted_funding_rate(s))
         for asset, path in self.insurance.items():
             path.append(venue.insurance(asset))
 

@@ -3,10 +3,15 @@
 Files written by `write(result, out_dir)`:
 
   report.json            the whole RunResult (summary, per-step series, liquidations, ADL, hashes)
-  price.png              mark and index with liquidated notional per step
-  heatmap.png            liquidated notional by bankruptcy price × time
+  price.png              mark (solid) and index (dashed) with the liquidated notional per step, and
+                         the basis mark − index in bps beneath (the two lines overlap in calm markets)
+  heatmap.png            liquidated notional (quote asset) by bankruptcy price × time, one column
+                         per step (or per few steps in long runs), the mark drawn over it
   insurance.png          insurance fund balance per asset
-  oi_funding.png         open interest and funding rate
+  oi_funding.png         open interest, and the predicted funding rate with the settled one
+
+A run over gRPC sees the venue through the client: no fills, ADL, funding or position events and
+no account behind a liquidation. Figures built from those are shown as "n/a" (not 0).
 """
 
 from __future__ import annotations
@@ -20,29 +25,77 @@ from rich.table import Table
 
 from perpsim.sim.runner import RunResult
 
+NA = "n/a"
+
+#: summary figures of a market a gRPC run cannot know (see the module doc)
+GRPC_UNAVAILABLE = frozenset({
+    "forced_fills", "forced_fill_slippage_bps", "forced_fill_worst_bps", "fund_offload_fills", "adl_events",
+    "adl_lots", "open_interest_start_lots", "open_interest_end_lots", "funding_settlements", "funding_rate_max",
+})
+
+#: the unit of a summary figure, by a part of its key: "quote" is the market's quote asset
+_UNITS = (("_notional", "quote"), ("_lots", "lots"), ("_bps", "bps"), ("_pct", "%"))
+
+
+def over_grpc(result: RunResult) -> bool:
+    """Whether the run drove a venue over gRPC (its engine's state hash is then unknown: "")."""
+    return not result.state_hash
+
+
+def _spec(symbol: str):
+    from perpsim.model.markets import default_markets
+
+    return default_markets()[symbol]
+
+
+def _unit(key: str, spec) -> str:
+    if key.startswith("mark_"):
+        return spec.quote
+    for part, unit in _UNITS:
+        if part in key:
+            return spec.quote if unit == "quote" else unit
+    return ""
+
 
 def summary_table(result: RunResult) -> Table:
-    """The headline figures of a run, one row per metric and a column per market."""
+    """The headline figures of a run, one row per metric and a column per market, with units;
+    "n/a" where the run could not observe a figure."""
     markets = result.summary["markets"]
-    t = Table(title=f"{result.scenario} (seed {result.seed}, {result.steps} steps of {result.step_s:g} s)")
+    grpc = over_grpc(result)
+    t = Table(title=f"{result.scenario} (seed {result.seed}, {result.steps} steps of {result.step_s:g} s"
+                    f"{', over gRPC' if grpc else ''})")
     t.add_column("metric")
     for s in markets:
         t.add_column(s, justify="right")
+    specs = {s: _spec(s) for s in markets}
     keys = [k for k in next(iter(markets.values())) if k != "by_leverage"]
     for k in keys:
-        t.add_row(k, *(_fmt(markets[s][k]) for s in markets))
+        t.add_row(k, *(NA if grpc and k in GRPC_UNAVAILABLE else _with_unit(_fmt(markets[s][k]), _unit(k, specs[s]))
+                       for s in markets))
     for s, m in markets.items():
+        if grpc:  # a liquidation notice names no account: its leverage is unknown
+            t.add_row("liquidations by leverage", *(NA if x == s else "" for x in markets))
+            continue
         for b, v in m["by_leverage"].items():
-            t.add_row(f"liquidations {b}", *(f"{v['count']} ({v['notional']:,.0f})" if x == s else ""
+            t.add_row(f"liquidations {b}", *(f"{v['count']} ({v['notional']:,.0f} {specs[s].quote})" if x == s else ""
                                              for x in markets))
+    pad = [""] * (len(markets) - 1)
     for asset, f in result.summary["insurance_fund"].items():
-        t.add_row(f"insurance {asset} start/min/end", f"{f['start']:,.2f} / {f['min']:,.2f} / {f['end']:,.2f}",
-                  *[""] * (len(markets) - 1))
+        t.add_row(f"insurance {asset} start/min/end",
+                  f"{f['start']:,.2f} / {f['min']:,.2f} / {f['end']:,.2f} {asset}", *pad)
+    if grpc:
+        t.add_row("funding paid / received", NA, *pad)
     for k, v in result.summary["funding_flows"].items():
-        t.add_row(f"funding {k}", f"{v:,.4f}", *[""] * (len(markets) - 1))
+        asset, _, way = k.partition(":")
+        t.add_row(f"funding {way}", f"{v:,.4f} {asset}", *pad)
     for k, v in result.summary["rejections"].items():
-        t.add_row(f"rejected {k}", str(v), *[""] * (len(markets) - 1))
+        command, _, reason = k.partition(":")
+        t.add_row(f"rejected {command}", f"{v} {reason.lower()}", *pad)
     return t
+
+
+def _with_unit(text: str, unit: str) -> str:
+    return text if not unit or text == "-" else f"{text} {unit}" if unit != "%" else f"{text} %"
 
 
 def _fmt(v) -> str:
@@ -57,7 +110,10 @@ def print_summary(result: RunResult, console: Console | None = None) -> None:
     """Print the summary table and the run's hashes and timings."""
     console = console or Console()
     console.print(summary_table(result))
-    console.print(f"events {result.events:,}  event hash {result.event_hash}  report hash {result.report_hash}")
+    if over_grpc(result):
+        console.print(f"events seen over gRPC {result.events:,}  report hash {result.report_hash}")
+    else:
+        console.print(f"events {result.events:,}  event hash {result.event_hash}  report hash {result.report_hash}")
     t = result.timings
     if t:
         console.print(f"setup {t['setup_s']:.2f} s, steps {t['steps_s']:.2f} s, checks {t['check_s']:.2f} s")
@@ -72,80 +128,14 @@ def write_plots(result: RunResult, out: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
+    from perpsim.sim import plots
 
-    s = result.series
-    t = np.asarray(s["t_s"])
     markets = list(result.summary["markets"])
-    paths = []
-
-    fig, axes = plt.subplots(len(markets), 1, figsize=(10, 4 * len(markets)), squeeze=False)
-    for ax, sym in zip(axes[:, 0], markets, strict=True):
-        ax.plot(t, s[sym]["mark"], label="mark", lw=1)
-        ax.plot(t, s[sym]["index"], label="index", lw=0.8, alpha=0.7)
-        ax.set_ylabel(f"{sym} price")
-        ax.set_xlabel("time (s)")
-        ax2 = ax.twinx()
-        ax2.bar(t, s[sym]["liquidated_notional"], width=result.step_s, color="tab:red", alpha=0.5,
-                label="liquidated notional")
-        ax2.set_ylabel("liquidated notional per step")
-        ax.legend(loc="upper right")
-        ax.set_title(f"{result.scenario}: price and liquidations")
-    paths.append(_save(fig, out / "price.png"))
-
-    fig, axes = plt.subplots(len(markets), 1, figsize=(10, 4 * len(markets)), squeeze=False)
-    for ax, sym in zip(axes[:, 0], markets, strict=True):
-        rows = [r for r in result.liquidations if r[1] == sym]
-        ax.set_title(f"{sym}: liquidated notional by bankruptcy price and time")
-        ax.set_xlabel("time (s)")
-        ax.set_ylabel("bankruptcy price")
-        if rows:
-            times = np.array([r[0] * result.step_s for r in rows])
-            prices = np.array([r[5] for r in rows], dtype=float) * _tick_size(sym)
-            weights = np.array([abs(r[4]) * p for r, p in zip(rows, prices, strict=True)])
-            h = ax.hist2d(times, prices, bins=[min(60, max(5, len(set(times)))), 40], weights=weights, cmap="inferno",
-                          range=[[0, max(t[-1], 1)], [prices.min() * 0.999, prices.max() * 1.001]])
-            fig.colorbar(h[3], ax=ax, label="notional (lots × price)")
-        else:
-            ax.text(0.5, 0.5, "no liquidations", ha="center", va="center", transform=ax.transAxes)
-    paths.append(_save(fig, out / "heatmap.png"))
-
-    fig, ax = plt.subplots(figsize=(10, 4))
-    for asset, path in s["insurance"].items():
-        ax.plot(t, path, label=asset)
-    ax.set_title("insurance fund")
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("balance")
-    ax.legend()
-    paths.append(_save(fig, out / "insurance.png"))
-
-    fig, axes = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
-    for sym in markets:
-        axes[0].plot(t, s[sym]["open_interest"], label=sym)
-        axes[1].step(t, np.asarray(s[sym]["funding_rate"]) * 100, where="post", label=sym)
-    axes[0].set_ylabel("open interest (base)")
-    axes[0].legend()
-    axes[1].set_ylabel("funding rate (%)")
-    axes[1].set_xlabel("time (s)")
-    axes[0].set_title("open interest and funding")
-    paths.append(_save(fig, out / "oi_funding.png"))
-    return paths
-
-
-def _tick_size(symbol: str) -> float:
-    from perpsim.model.markets import default_markets
-
-    return float(default_markets()[symbol].tick_size)
-
-
-def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    specs = {s: _spec(s) for s in markets}
+    grpc = over_grpc(result)
+    return [plots.price(result, specs, out / "price.png"), plots.heatmap(result, specs, out / "heatmap.png"),
+            plots.insurance(result, out / "insurance.png"),
+            plots.oi_funding(result, specs, out / "oi_funding.png", oi_known=not grpc)]
 
 
 def write(result: RunResult, out: Path) -> list[Path]:

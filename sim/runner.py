@@ -257,6 +257,7 @@ class Run:
                 "depth_bid": [x * lot for x in ser.depth_bid], "depth_ask": [x * lot for x in ser.depth_ask],
                 "open_interest": [x * lot for x in ser.open_interest],
                 "funding_rate": [x / 10**8 for x in ser.funding_rate],
+                "predicted_funding_rate": [x / 10**8 for x in ser.predicted_funding_rate],
                 "liquidated_notional": [liq_by_step.get((s, st), 0.0) for st in m.steps],
             }
         rounds = m.rounds()

@@ -42,6 +42,7 @@ class SimVenue(Protocol):
     def available(self, account: int, asset: str) -> int: ...
     def insurance(self, asset: str) -> int: ...
     def funding_rate(self, symbol: str) -> int: ...
+    def predicted_funding_rate(self, symbol: str) -> int: ...
     def close(self) -> None: ...
 
 
@@ -62,6 +63,9 @@ class InProcessVenue:
 
     def depth(self, symbol: str, side: int, levels: int) -> list[tuple[int, int]]:
         return [(lv.price, lv.lots) for lv in self.view.depth(symbol, side, levels)]
+
+    def predicted_funding_rate(self, symbol: str) -> int:
+        return self.view.funding(symbol).predicted_rate
 
     def position(self, account: int, symbol: str) -> int:
         return self.view.position_lots(account, symbol)
@@ -229,6 +233,10 @@ class GrpcVenue:
 
     def funding_rate(self, symbol: str) -> int:
         return int(self.admin.mark(symbol).funding_rate * RATE_SCALE)
+
+    def predicted_funding_rate(self, symbol: str) -> int:
+        rate = self.admin.mark(symbol).predicted_funding_rate  # None from a venue that does not send it
+        return 0 if rate is None else int(rate * RATE_SCALE)
 
     def close(self) -> None:
         for st in self._streams:

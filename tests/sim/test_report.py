@@ -1,0 +1,116 @@
+"""What a run's report shows: liquidations at their steps, the funding that moves, units, and
+"n/a" for what a gRPC run cannot see."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from perpsim.engine.views import ExchangeView
+from perpsim.model.markets import default_markets
+from perpsim.sim import plots, report, runner, scenario
+from perpsim.sim.runner import Run
+from perpsim.sim.venues import GrpcVenue
+from perpsim.venue.app import RunningVenue, VenueConfig
+
+
+@pytest.fixture(scope="module")
+def run_of_small(small: scenario.Scenario) -> tuple[Run, runner.RunResult]:
+    run = Run(small, None, None)
+    return run, run.run()
+
+
+def _text(table) -> str:
+    console = Console(record=True, width=240)
+    console.print(table)
+    return console.export_text()
+
+
+def test_heatmap_puts_each_liquidation_in_its_steps_column(run_of_small) -> None:
+    _, result = run_of_small
+    spec = default_markets()["BTCUSDT"]
+    x_edges, _, grid = plots.liquidation_grid(result, "BTCUSDT", spec)
+    dt = result.step_s
+    assert np.allclose(np.diff(x_edges), dt)  # a column per step
+    steps = {row[0] for row in result.liquidations}
+    assert steps, "the scenario liquidates"
+    per_column = grid.sum(axis=1)
+    for k in range(len(per_column)):
+        want = sum(abs(r[4]) * float(spec.lot_size) * r[5] * float(spec.tick_size)
+                   for r in result.liquidations if r[0] == k)
+        assert per_column[k] == pytest.approx(want), k
+    assert grid.sum() == pytest.approx(result.summary["markets"]["BTCUSDT"]["liquidated_notional"], abs=0.01)
+
+
+def test_funding_series_is_the_predicted_rate(run_of_small) -> None:
+    run, result = run_of_small
+    series = result.series["BTCUSDT"]
+    funding = ExchangeView(run.exchange).funding("BTCUSDT")
+    assert series["predicted_funding_rate"][-1] == funding.predicted_rate / 10**8
+    assert series["funding_rate"][-1] == funding.rate / 10**8
+    assert any(series["predicted_funding_rate"]), "the predicted rate moves off zero once premiums are sampled"
+
+
+def test_summary_has_units(run_of_small) -> None:
+    _, result = run_of_small
+    text = _text(report.summary_table(result))
+    assert "USDT" in text and " lots" in text and " bps" in text and "n/a" not in text
+
+
+GRPC_SCENARIO = """
+name = "grpc-report"
+duration_s = 5
+step_s = 1
+
+[venue]
+markets = ["BTCUSDT"]
+insurance_fund = { USDT = "1000" }
+
+[feed.BTCUSDT]
+kind = "constant"
+start = 65000
+shocks = [{ at_s = 2, pct = -6 }]
+
+[[agents]]
+kind = "leveraged"
+name = "crowd"
+count = 6
+leverage = { dist = "uniform_int", low = 40, high = 60 }
+long_fraction = 1.0
+notional = 3000
+isolated_fraction = 0.5
+stop_fraction = 0
+exit_per_hour = 0
+adder_fraction = 0
+
+[[agents]]
+kind = "market_maker"
+name = "mm"
+capital = 200000
+levels = 3
+size = 0.01
+"""
+
+
+def test_figures_a_grpc_run_cannot_see_are_na(tmp_path) -> None:
+    venue = RunningVenue(VenueConfig(listen="127.0.0.1:0", data_dir=tmp_path, feed=False, liquidity=False,
+                                     metrics_listen="", rest_listen="off", admin_key="sim-admin"))
+    venue.start_in_thread()
+    try:
+        remote = GrpcVenue(venue.address, "sim-admin", {"BTCUSDT": default_markets()["BTCUSDT"]})
+        try:
+            result = runner.run(scenario.loads(GRPC_SCENARIO), venue=remote)
+        finally:
+            remote.close()
+    finally:
+        venue.stop()
+    assert report.over_grpc(result)
+    lines = {line.split("│")[1].strip(): line.split("│")[2].strip()
+             for line in _text(report.summary_table(result)).splitlines() if line.count("│") == 3}
+    for key in ("forced_fills", "forced_fill_slippage_bps", "adl_events", "open_interest_end_lots",
+                "funding_settlements", "liquidations by leverage"):
+        assert lines[key] == "n/a", key
+    assert lines["liquidations"] == "6" and lines["mark_start"] == "65,000 USDT"
+    paths = report.write_plots(result, tmp_path)
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)
