@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,26 +18,13 @@ import pytest
 from perpsim.clients.client import AsyncClient, Client
 from perpsim.clients.errors import InvalidArgumentError, NotFoundError
 from perpsim.v1 import sandbox_pb2, sandbox_pb2_grpc
-from perpsim.venue.app import RunningVenue, VenueConfig
+from perpsim.venue.app import RunningVenue
 
 from .conftest import own_venue
 
 BTC, ETH = "BTCUSDT", "ETHUSDT"
 SEC, MIN = 10**9, 60 * 10**9
 FUNDING_NS = 8 * 3_600 * SEC
-# gRPC only: no REST gateway on its fixed default port (where this venue version has one)
-OFF = {"rest_listen": "off"} if "rest_listen" in VenueConfig.__dataclass_fields__ else {}
-
-
-@pytest.fixture(scope="module")
-def venue(data_dir: Path) -> Iterator[RunningVenue]:
-    running = RunningVenue(VenueConfig(listen="127.0.0.1:0", data_dir=data_dir, feed=False, liquidity=False,
-                                       metrics_listen="", **OFF))
-    running.start_in_thread()
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def fees(client: Client, symbol: str) -> tuple[Decimal, Decimal]:
@@ -262,7 +249,7 @@ def _snapshot(running: RunningVenue, admin_key: str) -> int:
 def test_a_restart_rebuilds_the_same_history(tmp_path: Path) -> None:
     """After a snapshot and more commands, a restart (snapshot + journal tail) and a replay of
     the whole journal (no snapshot) answer exactly what the venue answered before."""
-    with own_venue(tmp_path, **OFF) as (running, _, trader):
+    with own_venue(tmp_path) as (running, _, trader):
         admin_key = (tmp_path / "admin.key").read_text().strip()
         with Client(running.address, admin_key=admin_key) as admin:
             maker = admin.with_key(admin.create_account().api_key)
@@ -279,16 +266,16 @@ def test_a_restart_rebuilds_the_same_history(tmp_path: Path) -> None:
             until = admin.advance_clock(1)
             before = _everything(trader, until)
             assert before["orders"] and before["funding"] and len(before["trades"]) == 2
-    with own_venue(tmp_path, **OFF) as (running, _, _), Client(running.address, api_key=trader.api_key) as again:
+    with own_venue(tmp_path) as (running, _, _), Client(running.address, api_key=trader.api_key) as again:
         assert _everything(again, until) == before  # the snapshot and the journal after it
     shutil.rmtree(tmp_path / "snapshots")
-    with own_venue(tmp_path, **OFF) as (running, _, _), Client(running.address, api_key=trader.api_key) as again:
+    with own_venue(tmp_path) as (running, _, _), Client(running.address, api_key=trader.api_key) as again:
         assert _everything(again, until) == before  # the whole journal replayed
 
 
 def test_retention_drops_the_oldest(tmp_path: Path) -> None:
     limits = {"orders_per_account": 3, "trades_per_account": 2, "income_per_account": 3}
-    with own_venue(tmp_path, history=limits, **OFF) as (running, _, trader):
+    with own_venue(tmp_path, history=limits) as (running, _, trader):
         admin_key = (tmp_path / "admin.key").read_text().strip()
         with Client(running.address, admin_key=admin_key) as admin:
             maker = admin.with_key(admin.create_account().api_key)
