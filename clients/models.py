@@ -376,6 +376,11 @@ class Position(_Model):
     maintenance_margin: Decimal
     #: funding carry: paid (+) or pays (−) at the next funding time, at the current mark and predicted rate
     next_funding_payment: Decimal
+    #: distance to liquidation in σ per horizon, and the size-down nudge: the largest size keeping
+    #: the liquidation price k σ away and the reduce-only quantity that gets there (None: unknown)
+    liquidation_distance_sigma: tuple[SigmaDistance, ...] = ()
+    nudge_max_quantity: Decimal | None = None
+    nudge_reduce_quantity: Decimal | None = None
 
     @classmethod
     def from_pb(cls, p) -> Position:
@@ -383,7 +388,9 @@ class Position(_Model):
                    dec(p.entry_price), dec(p.mark_price), dec0(p.unrealized_pnl.amount), dec(p.liquidation_price),
                    dec(p.bankruptcy_price), enum_name(common_pb2.MarginMode, p.margin_mode), p.leverage,
                    dec0(p.isolated_margin.amount), p.adl_quantile, dec0(p.maintenance_margin.amount),
-                   dec0(p.next_funding_payment.amount))
+                   dec0(p.next_funding_payment.amount),
+                   tuple(SigmaDistance.from_pb(d) for d in p.liquidation_distance_sigma), dec(p.nudge_max_quantity),
+                   dec(p.nudge_reduce_quantity))
 
 
 @dataclass(frozen=True, slots=True)

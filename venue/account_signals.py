@@ -99,6 +99,21 @@ class AccountSignals:
                 "max_quantity_within_k_sigma": spec.format_qty(s.max_lots_within) if s.max_lots_within is not None
                 else "", "warnings": warnings_out(s.warnings)}
 
+    def decorate_positions(self, account: int, positions: list) -> None:
+        """Fill each account_pb2.Position's σ distance and nudge in place."""
+        ex = self.venue.state.exchange
+        t = self.risk.thresholds(account)
+        for out in positions:
+            if ex.markets[out.symbol].mark is None:
+                continue
+            pside = cv.PSIDE_IN[out.position_side]
+            p = self.risk.position(ex, account, out.symbol, pside, out.quantity_lots, t)
+            out.liquidation_distance_sigma.extend(sigma_out(p.distance))
+            if p.nudge is not None:
+                spec = self.venue.markets[out.symbol]
+                out.nudge_max_quantity = spec.format_qty(p.nudge.max_lots)
+                out.nudge_reduce_quantity = spec.format_qty(p.nudge.reduce_lots)
+
     def order_warnings(self, cmd) -> list[common_pb2.RiskWarning]:
         """The preview's warnings for an order about to be placed (no nudge search). Advisory:
         a failure here is logged and never keeps the order from being placed."""

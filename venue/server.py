@@ -853,6 +853,9 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
                     adl_quantile=ex.adl_quantile(account, symbol, pside),
                     maintenance_margin=cv.money_out(spec, ex._mm(m, p)) if m.mark else cv.money_out(spec, 0),
                     next_funding_payment=cv.money_out(spec, ex.funding_estimate(account, symbol, pside))))
+        signals = self.venue.account_signals
+        if signals is not None:
+            signals.decorate_positions(account, out)
         return account_pb2.ListPositionsResponse(positions=out)
 
     @rpc

@@ -165,6 +165,10 @@ def test_alert_when_a_position_falls_below_k_sigma(tmp_path):
                 (p,) = risk.positions
                 assert p.nudge is not None and p.nudge.reduce_quantity > 0
                 assert [w.code for w in risk.warnings] == ["liquidation_within_k_sigma"]
+                # positions carry the same distance and nudge
+                (pos,) = trader.positions()
+                assert pos.nudge_reduce_quantity == p.nudge.reduce_quantity > 0
+                assert [d.z for d in pos.liquidation_distance_sigma] == pytest.approx([d.z for d in p.distance_sigma])
                 # z over 8h is the log distance over the market's published σ over 8h
                 h8 = next(d for d in p.distance_sigma if d.horizon_ns == H8)
                 sigma_8h = trader.market_risk("BTCUSDT").volatility_pct["8h"] / 100

@@ -124,10 +124,11 @@ class AccountRisk:
             if m.mark is None:
                 continue
             for pside, p in m.legs(account):
-                out.append(self._position(ex, account, symbol, pside, p.lots, t))
+                out.append(self.position(ex, account, symbol, pside, p.lots, t))
         return out
 
-    def _position(self, ex, account: int, symbol: str, pside: int, lots: int, t: Thresholds) -> PositionRisk:
+    def position(self, ex, account: int, symbol: str, pside: int, lots: int, t: Thresholds) -> PositionRisk:
+        """One position's figures (``lots``: its signed size now)."""
         m = ex.markets[symbol]
         mark = m.mark * m.tick
         lp = ex.liquidation_price(account, symbol, pside)
