@@ -84,8 +84,7 @@ class _Order:
         o = self.info
         return OrderRecord(o.order_id, o.client_order_id, o.account, o.symbol, int(o.side), int(o.position_side),
                            int(o.kind), int(o.tif), o.price, o.qty, o.filled, self.cum_quote, o.status, o.reduce_only,
-                           self.orig_type,
-                           self.stop_price, self.conditional_id, self.time_ns, self.update_ns)
+                           self.orig_type, self.stop_price, self.conditional_id, self.time_ns, self.update_ns)
 
 
 class _Fill:
@@ -193,7 +192,7 @@ class History(HistoryQueries):
                 lots, quote = forced.pop((e.symbol, e.account), (0, 0))
                 self._force_id += 1
                 self._force[e.symbol].append(ForceOrder(
-                    self._force_id, e.symbol, e.account, e.side, e.qty, e.bankruptcy_price, e.filled,
+                    self._force_id, e.symbol, e.account, int(e.side), e.qty, e.bankruptcy_price, e.filled,
                     quote if lots == e.filled else 0, e.taken_by_insurance, e.deleveraged, ts))
         for fields in trades:
             account = fields[2]
