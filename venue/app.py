@@ -96,6 +96,10 @@ class VenueConfig:
         if unknown:
             raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
         cfg = cls(**{k: (Path(v) if k in ("data_dir", "markets_file") else v) for k, v in data.items()})
+        try:  # refused here, naming the file, rather than when the venue starts
+            HistoryLimits.from_mapping(cfg.history)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{path}: [history]: {e}") from None
         for k, v in overrides.items():
             if v is not None:
                 setattr(cfg, k, v)
