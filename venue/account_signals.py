@@ -9,13 +9,16 @@ empty) and correlations are the configured priors by base asset.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+from pathlib import Path
 
 from perpsim.model.enums import PositionSide, Side
 from perpsim.model.reasons import RejectReason as R
 from perpsim.v1 import account_pb2, common_pb2, risk_pb2
 from perpsim.venue import convert as cv
 from perpsim.venue.errors import VenueError
+from perpsim.venue.files import write_atomic
 from perpsim.venue.signals.account import HOUR_NS, Thresholds, Warning
 from perpsim.venue.signals.account_risk import AccountRisk
 from perpsim.venue.signals.config import SignalConfig
@@ -25,15 +28,22 @@ log = logging.getLogger("perpsim.venue")
 
 RAISED, CLEARED = "RAISED", "CLEARED"
 MAX_RECENT_FILLS = 500
+#: The accounts' own thresholds, in the data directory (read models are not journaled).
+RISK_THRESHOLDS_FILE = "risk-thresholds.json"
 
 
 class AccountSignals:
-    def __init__(self, venue, defaults: Thresholds | None = None, config: SignalConfig | None = None) -> None:
-        self.venue = venue
+    def __init__(self, venue, defaults: Thresholds | None = None, config: SignalConfig | None = None,
+                 path: Path | None = None) -> None:
+        """`path`: where the accounts' own thresholds are kept across restarts (JSON; None: memory only)."""
+        self.venue, self.path = venue, path
         self.config = config or SignalConfig()
         self.sigma_source = None  # symbol -> σ over 1h (fraction) or None
         self.rho_source = None  # (symbol, symbol) -> ρ
         self.risk = AccountRisk(self._sigma, self._rho, defaults)
+        if path is not None and path.exists():
+            for account, fields in json.loads(path.read_text()).items():
+                self.risk.set_thresholds(int(account), Thresholds(**fields))
         self.slippage = SlippageTracker()
         self._alerted: dict[int, set[tuple[str, int]]] = {}  # per account: positions below k σ
 
@@ -176,6 +186,9 @@ class AccountSignals:
                 raise VenueError(R.INVALID_VALUE, field=",".join(sorted(problems)),
                                  problem="; ".join(f"{k} {v}" for k, v in sorted(problems.items())))
         self.risk.set_thresholds(account, t)
+        if self.path is not None:
+            kept = {str(a): dataclasses.asdict(x) for a, x in sorted(self.risk.accounts().items())}
+            write_atomic(self.path, json.dumps(kept, sort_keys=True).encode())
         return risk_pb2.SetAccountRiskThresholdsResponse(thresholds=thresholds_out(t))
 
     def recent_fills_out(self, account: int, request) -> risk_pb2.ListRecentFillsResponse:

@@ -29,6 +29,7 @@ from perpsim.model.markets import MarketKind, default_markets, load_markets
 from perpsim.risk.brackets import default_brackets
 from perpsim.venue import codec, datadir
 from perpsim.venue.account_signals import AccountSignals
+from perpsim.venue.account_signals import RISK_THRESHOLDS_FILE, AccountSignals
 from perpsim.venue.auth import KeyStore, KeyStoreError
 from perpsim.venue.files import write_atomic
 from perpsim.venue.gateway import Gateway
@@ -212,6 +213,10 @@ class RunningVenue:
                                    RateLimiter(cfg.rate_limit_per_s, cfg.rate_limit_burst))
         streams = Streams(venue, cfg.alert_spread_bps, cfg.alert_funding_bps)
         sequencer.listeners.append(streams.publish)
+        venue.account_signals = AccountSignals(
+            venue, Thresholds(cfg.risk_k, cfg.risk_horizon_s * 10**9, cfg.risk_rho, cfg.risk_max_leverage),
+            path=cfg.data_dir / RISK_THRESHOLDS_FILE)
+        venue.account_signals.attach(sequencer, streams)
         venue.account_signals = AccountSignals(venue, Thresholds(cfg.risk_k, cfg.risk_horizon_s * 10**9, cfg.risk_rho,
                                                                  cfg.risk_max_leverage))
         venue.account_signals.attach(sequencer, streams)

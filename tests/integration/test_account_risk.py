@@ -4,6 +4,7 @@ account's own thresholds, which price triggers what, and the k σ alert on the a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import queue
@@ -12,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 
+from perpsim.clients.client import AsyncClient, Client
 from perpsim.clients.errors import InvalidArgumentError
 from tests.integration.conftest import account_updates, own_venue
 
@@ -208,3 +210,25 @@ def test_cli_prints_the_risk_summary_preview_warnings_and_fills(venue, make_acco
     assert Decimal(fills[0]["price"]) == 65_000 and fills[0]["liquidity"] == "taker"
     markets = run("markets")
     assert "liquidated at" in markets and "mark, last, index (last)" in markets
+
+
+def test_an_accounts_thresholds_survive_a_restart(tmp_path):
+    with own_venue(tmp_path) as (_running, _cfg, trader):
+        trader.set_risk_thresholds(k=2, max_leverage=5)
+        key = trader.api_key
+    with own_venue(tmp_path) as (running, _cfg, _other), Client(running.address, key) as again:
+        t = again.account_risk().thresholds
+        assert (t.k, t.max_leverage, t.rho) == (2, 5, 0.7)
+
+
+def test_the_async_client_reads_the_same_risk(venue, make_account, maker):
+    trader = make_account("1000")
+    _buy(trader, maker, "BTCUSDT", "0.05", "65000")
+
+    async def read():
+        async with AsyncClient(venue.address, trader.api_key) as c:
+            return await c.account_risk(), await c.recent_fills("BTCUSDT")
+
+    risk, fills = asyncio.run(read())
+    assert risk == trader.account_risk()
+    assert fills == trader.recent_fills("BTCUSDT")

@@ -98,8 +98,16 @@ class AccountRisk:
         return self._set.get(account, self.defaults)
 
     def set_thresholds(self, account: int, t: Thresholds) -> None:
-        """Set an account's thresholds (validate with ``Thresholds.problems`` first)."""
-        self._set[account] = t
+        """Set an account's thresholds (validate with ``Thresholds.problems`` first); the
+        defaults forget the account's own."""
+        if t == self.defaults:
+            self._set.pop(account, None)
+        else:
+            self._set[account] = t
+
+    def accounts(self) -> dict[int, Thresholds]:
+        """The accounts with thresholds of their own."""
+        return dict(self._set)
 
     # ---------------------------------------------------------------- one account
 
