@@ -1,4 +1,4 @@
-"""`perpsim bench book`: the reference stream through each book implementation.
+"""`perpsim bench book`: the reference stream (perpsim.sim.book_stream) through each book implementation.
 
 Each implementation runs in its own process so that its peak RSS is its own. Prints one JSON
 line per implementation: {"impl", "ops_per_s", "peak_rss_mb", "trades", "volume",
@@ -88,7 +88,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stream", help="a stream .npz (default: the cached reference stream)")
     ap.add_argument("--n", type=int, default=workload.DEFAULT_N, help="operations in the generated stream")
     ap.add_argument("--seed", type=int, default=workload.DEFAULT_SEED)
-    ap.add_argument("--workload", help="path of shared/workloads/book_stream.py")
     ap.add_argument("--repeat", type=int, default=3, help="runs per implementation (median reported)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -98,12 +97,12 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(measure(a.child, a.stream, a.repeat)))
         return 0
     try:
-        stream = a.stream or str(workload.stream_path(a.n, a.seed, a.workload))
+        stream = a.stream or str(workload.stream_path(a.n, a.seed))
+        default = a.stream is None and (a.n, a.seed) == (workload.DEFAULT_N, workload.DEFAULT_SEED)
+        expected = expected_totals(stream, default)
     except workload.WorkloadError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    default = a.stream is None and (a.n, a.seed) == (workload.DEFAULT_N, workload.DEFAULT_SEED)
-    expected = expected_totals(stream, default)
     status = 0
     for impl in a.impl or list(IMPLS):
         cmd = [sys.executable, "-m", "perpsim.sim.bookbench", "--child", impl, "--stream", stream,
