@@ -87,6 +87,13 @@ def account_line(m, u: MarketUnits) -> str:
         cause = f" ({d['cause']})" if d.get("cause") else ""
         covered = f" covered {u.qty(s, d['covered_quantity'])}" if d.get("covered_quantity") is not None else ""
         return f"{head} list {d.get('list_id', '')} {s} {d.get('status', '').lower()}{cause}{covered}"
+    if m.kind == "risk_alert":
+        hours = int(d.get("horizon_ns", 0)) / 3_600e9
+        if d.get("state") == "CLEARED":
+            return f"{head} RISK CLEARED {s} {d.get('position_side', '')}: liquidation back beyond {d.get('k')}σ"
+        return (f"{head} RISK ALERT {s} {d.get('position_side', '')}: liquidation {float(d.get('z', 0)):.2f}σ away "
+                f"over {hours:g}h (below {d.get('k')}σ), {float(d.get('touch_probability', 0)):.1%} chance of "
+                "touching it at the last volatility")
     return f"{head} {m.kind} " + " ".join(f"{k}={text(v)}" for k, v in d.items())
 
 

@@ -13,8 +13,11 @@ from decimal import Decimal
 
 import pytest
 
+from perpsim.cli.units import MarketUnits
+from perpsim.cli.watch import account_line
 from perpsim.clients.client import AsyncClient, Client
 from perpsim.clients.errors import InvalidArgumentError
+from perpsim.clients.models import AccountUpdate
 from tests.integration.conftest import account_updates, own_venue
 
 H8 = 8 * 3_600 * 10**9
@@ -163,6 +166,8 @@ def test_alert_when_a_position_falls_below_k_sigma(tmp_path):
                         alert = msg.risk_alert
                 assert alert is not None and alert.symbol == "BTCUSDT" and alert.state == "RAISED"
                 assert float(alert.z) < 3 and alert.horizon_ns == H8
+                line = account_line(AccountUpdate.from_pb(msg), MarketUnits.of(trader))  # `perpsim watch account`
+                assert "RISK ALERT BTCUSDT" in line and "over 8h (below 3σ)" in line
                 risk = trader.account_risk()
                 (p,) = risk.positions
                 assert p.nudge is not None and p.nudge.reduce_quantity > 0
