@@ -13,6 +13,7 @@ through `Venue.observe_rejection`, which the app points at `rejected`).
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -26,7 +27,9 @@ RATE_SCALE = 10**8  # engine rates are scaled 1e8
 
 class Metrics:
     #: the market gauges that need a walk over positions (open interest) or the funding samples
-    #: are refreshed at most this often, on the sequencer's thread (never from the scrape thread)
+    #: are refreshed at most this often, on the sequencer's event loop (never from the scrape
+    #: thread, which would read the state while a command changes it); a command inside the
+    #: window schedules one refresh at its end, so the last change always shows
     refresh_s: float = 0.25
 
     def __init__(self, venue) -> None:
@@ -62,6 +65,7 @@ class Metrics:
         self.http = None
         self._children: dict[tuple[object, tuple[str, ...]], object] = {}
         self._next_refresh = 0.0
+        self._refresh_scheduled = False
         for symbol in venue.markets:  # every market's series exists from the start, at 0
             for metric in (self.orders, self.fills, self.volume, self.liquidations, self.adl):
                 self._child(metric, symbol)
@@ -95,11 +99,25 @@ class Metrics:
             elif t is MarkPriceChanged:
                 spec = self.venue.markets[e.symbol]
                 child(self.mark, e.symbol).set(float(spec.format_price(e.mark)))
+                if e.index:
+                    child(self.index, e.symbol).set(float(spec.format_price(e.index)))
         view = self.venue.view  # the live state: after a recovery or a reset too
         for _, spec, gauge in self._funds:
             gauge.set(float(spec.format_money(view.insurance(spec.settle))))
-        if time.monotonic() >= self._next_refresh:
+        now = time.monotonic()
+        if now >= self._next_refresh:
             self.refresh()
+        elif not self._refresh_scheduled:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no event loop (a replay): the next command refreshes
+                return
+            self._refresh_scheduled = True
+            loop.call_later(self._next_refresh - now, self._scheduled_refresh)
+
+    def _scheduled_refresh(self) -> None:
+        self._refresh_scheduled = False
+        self.refresh()
 
     def rejected(self, err) -> None:
         """Count a rejection made before the engine (a VenueError a servicer answered with).
