@@ -11,8 +11,12 @@ parts. The liquidation map is brought up to date for the changed accounts when i
 
 from __future__ import annotations
 
+import gc
 import math
+from itertools import compress, repeat
+from operator import attrgetter, is_
 
+from perpsim.engine import commands as C
 from perpsim.engine.events import BalanceChanged, MarkPriceChanged, PositionChanged
 from perpsim.risk.units import RATE_SCALE
 from perpsim.venue.signals.config import NS, SignalConfig
@@ -25,6 +29,11 @@ from perpsim.venue.signals.stress import stress
 from perpsim.venue.signals.volatility import HORIZONS, YEAR_NS, MarkGrid, decay
 
 NEAR_PCTS = (2, 5, 10)
+#: a command with at least this many events is folded in through the burst path
+BURST = 32
+#: commands that move an account's margin or leverage without a position or wallet event
+_MARGIN_COMMANDS = frozenset({C.SetLeverage, C.SetMarginMode, C.AdjustIsolatedMargin})
+_SYMBOL_ACCOUNT, _LOTS, _ACCOUNT = attrgetter("symbol", "account"), attrgetter("lots"), attrgetter("account")
 
 
 def phi(z: float) -> float:
@@ -51,6 +60,7 @@ class Signals:
         bases = {s: rd.spec(s).base for s in self.symbols}
         self.corr = Correlations(self.symbols, self.lam, cfg.correlation_n0, lambda a, b: cfg.prior(bases[a], bases[b]))
         self.grid = MarkGrid(self.symbols, self.sample_ns, self._step)
+        self.next_step = 0  # venue time (ns) from which a command closes the grid's open step
         self.held: dict[int, set[str]] = {}  # account -> markets it holds a position in
         self.multi: dict[str, set[int]] = {s: set() for s in self.symbols}  # holders of this and another market
         self.ts = rd.ts
@@ -77,26 +87,59 @@ class Signals:
         if ex is not self.ex:
             self.attach(ex)
         self.ts = ts = cmd.ts
-        self.grid.advance(ts)
-        for e in events:
-            t = type(e)
-            if t is PositionChanged:
-                self._position(e.symbol, e.account)
-            elif t is BalanceChanged:
-                for s in self.held.get(e.account, ()):
-                    m = self.markets[s]
-                    if m.asset == e.asset:
-                        m.touch(e.account)
-            elif t is MarkPriceChanged:
-                self.grid.mark(ts, e.symbol, e.mark)
-                self._other_marks(e.symbol)
-        account = getattr(cmd, "account", None)
-        if account is not None:  # leverage, margin mode, isolated margin
-            for s in self.held.get(account, ()):
-                self.markets[s].touch(account)
+        if ts >= self.next_step:
+            self.grid.advance(ts)
+            self.next_step = (ts // self.sample_ns + 1) * self.sample_ns
+        if len(events) < BURST:
+            for e in events:
+                t = type(e)
+                if t is PositionChanged:
+                    self._position(e.symbol, e.account, e.lots)
+                elif t is BalanceChanged:
+                    self._paid((e.account,))
+                elif t is MarkPriceChanged:
+                    self._mark(ts, e)
+        elif gc.isenabled():
+            # as during Exchange.apply: a burst of small objects would set off full collections
+            # over the whole venue's heap for nothing
+            gc.disable()
+            try:
+                self._burst(ts, events)
+            finally:
+                gc.enable()
+        else:
+            self._burst(ts, events)
+        if type(cmd) in _MARGIN_COMMANDS:
+            self._paid((cmd.account,))
 
-    def _position(self, symbol: str, account: int) -> None:
-        holds = self.markets[symbol].position(self.rd, account)
+    def _burst(self, ts: int, events: list) -> None:
+        """A command with many events (a cascade: tens per liquidation, most of them fills): the
+        three kinds that matter are picked out at C speed, and each position is taken once, with
+        its lots after the command (its last event's)."""
+        types = list(map(type, events))
+        for e in compress(events, map(is_, types, repeat(MarkPriceChanged))):
+            self._mark(ts, e)
+        changed = list(compress(events, map(is_, types, repeat(PositionChanged))))
+        if changed:
+            last = dict(zip(map(_SYMBOL_ACCOUNT, changed), map(_LOTS, changed), strict=True))
+            for (symbol, account), lots in last.items():
+                self._position(symbol, account, lots)
+        self._paid(sorted(set(map(_ACCOUNT, compress(events, map(is_, types, repeat(BalanceChanged)))))))
+
+    def _paid(self, accounts) -> None:
+        """Wallets (or margins) moved: the accounts' liquidation prices and leverage changed."""
+        held, markets = self.held, self.markets
+        for account in accounts:
+            for s in held.get(account, ()):
+                markets[s].touch(account)
+
+    def _mark(self, ts: int, e) -> None:
+        self.grid.mark(ts, e.symbol, e.mark)
+        self._other_marks(e.symbol)
+
+    def _position(self, symbol: str, account: int, lots: int | None = None) -> None:
+        """The account's position in `symbol` changed (`lots`: a one-way position's lots after)."""
+        holds = self.markets[symbol].position(self.rd, account, lots)
         held = self.held.get(account)
         if holds:
             if held is None:
@@ -105,20 +148,26 @@ class Signals:
                 held.add(symbol)
                 for s in held:  # holding several markets: a mark anywhere moves its liquidation prices
                     self.markets[s].touch(account)
-                self._regroup(account, held)
+                self._regroup(account, held, symbol, True)
         elif held is not None and symbol in held:
             held.discard(symbol)
-            self._regroup(account, held)
-            if not held:
+            if held:
+                self._regroup(account, held, symbol, False)
+            else:
                 del self.held[account]
 
-    def _regroup(self, account: int, held: set[str]) -> None:
-        several = len(held) > 1
-        for s, accounts in self.multi.items():
-            if several and s in held:
-                accounts.add(account)
-            else:
-                accounts.discard(account)
+    def _regroup(self, account: int, held: set[str], symbol: str, added: bool) -> None:
+        """Keep `multi` (per market, its holders that hold another market too) as `symbol` was
+        added to or taken from the account's markets `held`."""
+        multi, n = self.multi, len(held)
+        if added:
+            for s in (held if n == 2 else (symbol,)):
+                multi[s].add(account)
+        else:
+            multi[symbol].discard(account)
+            if n == 1:
+                for s in held:
+                    multi[s].discard(account)
 
     def _other_marks(self, symbol: str) -> None:
         """A mark moved: accounts holding this and other markets have new liquidation prices

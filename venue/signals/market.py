@@ -67,14 +67,15 @@ class MarketSignals:
 
     # -------------------------------------------------------------- positions (per event)
 
-    def position(self, rd, account: int) -> bool:
-        """Re-read the account's legs here; whether it still holds any."""
+    def position(self, rd, account: int, lots: int | None = None) -> bool:
+        """The account's legs here changed: `lots` of its one-way position, or re-read (hedge
+        mode: both sides); whether it still holds any."""
         if rd.hedge(account):
-            lots_l, lots_s = rd.lots(account, self.symbol, LONG), rd.lots(account, self.symbol, SHORT)
+            new = (rd.lots(account, self.symbol, LONG), -rd.lots(account, self.symbol, SHORT))
         else:
-            lots = rd.lots(account, self.symbol, BOTH)
-            lots_l, lots_s = max(lots, 0), min(lots, 0)
-        new = (lots_l, -lots_s)
+            if lots is None:
+                lots = rd.lots(account, self.symbol, BOTH)
+            new = (lots, 0) if lots >= 0 else (0, -lots)
         old = self.legs.get(account, (0, 0))
         if new == old:
             return new != (0, 0)

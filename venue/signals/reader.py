@@ -11,11 +11,12 @@ from perpsim.risk.liqprice import Trigger
 
 
 class EngineReader:
-    __slots__ = ("ex", "view")
+    __slots__ = ("ex", "hedge", "view")
 
     def __init__(self, exchange) -> None:
         self.ex = exchange
         self.view = ExchangeView(exchange)
+        self.hedge = self.view.hedge_mode  # (account) -> bool; bound once: asked per position change
 
     @property
     def ts(self) -> int:
@@ -43,9 +44,6 @@ class EngineReader:
 
     def insurance(self, asset: str) -> int:
         return self.view.insurance(asset)
-
-    def hedge(self, account: int) -> bool:
-        return self.view.hedge_mode(account)
 
     def isolated(self, account: int, symbol: str) -> bool:
         return self.view.isolated(account, symbol)
