@@ -116,7 +116,7 @@ def gateway_venue(data_dir, **settings):
     """A venue of a test's own with the REST gateway on a free port (feed, liquidity and metrics
     off; `settings` on top): (the running venue, an admin client)."""
     cfg = VenueConfig(listen="127.0.0.1:0", data_dir=data_dir, feed=False, liquidity=False, metrics_listen="",
-                      rest_listen="127.0.0.1:0", **settings)
+                      rest_listen=settings.pop("rest_listen", "127.0.0.1:0"), **settings)
     running = RunningVenue(cfg).start_in_thread()
     try:
         with Client(running.address, admin_key=(data_dir / "admin.key").read_text().strip()) as admin:

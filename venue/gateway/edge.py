@@ -83,7 +83,7 @@ class Edge:
         return call
 
     def _check_signed(self, request: web.Request, body: str, params: dict[str, str], key: str) -> None:
-        payload, signature = signing.total_params(request.query_string, body)
+        payload, signature = signing.total_params(request.rel_url.raw_query_string, body)
         if not signature:
             raise E.missing("signature")
         if "timestamp" not in params:

@@ -59,7 +59,8 @@ class MarketStreams:
             return kind[5:] in DEPTH_SPEEDS
         if kind.startswith("kline_"):
             return kind[6:] in INTERVALS
-        return kind in ("markPrice", "markPrice@1s", "aggTrade", "trade", "forceOrder", "bookTicker", "ticker")
+        return kind in ("markPrice", "markPrice@1s", "aggTrade", "trade", "forceOrder", "bookTicker", "ticker",
+                        "miniTicker")
 
     def subscribe(self, sock: sockets.Socket, names: list[str]) -> str | None:
         """Add streams to a connection; an error message if one is not a stream."""
@@ -156,8 +157,11 @@ class MarketStreams:
             name = f"{sym}@kline_{interval}"
             if self.subs.get(name):
                 self._send(name, self._kline(spec, interval, now))
-        if self.subs.get(sym + "@ticker"):
+        if self.subs.get(sym + "@ticker") or self.subs.get(sym + "@miniTicker"):
             r = self.gw.market.ticker_row(spec)
+            self._send(sym + "@miniTicker", {
+                "e": "24hrMiniTicker", "E": now, "s": symbol, "c": r["lastPrice"], "o": r["openPrice"],
+                "h": r["highPrice"], "l": r["lowPrice"], "v": r["volume"], "q": r["quoteVolume"]})
             self._send(sym + "@ticker", {
                 "e": "24hrTicker", "E": now, "s": symbol, "p": r["priceChange"], "P": r["priceChangePercent"],
                 "w": r["weightedAvgPrice"], "c": r["lastPrice"], "Q": r["lastQty"], "o": r["openPrice"],
