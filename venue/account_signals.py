@@ -125,15 +125,22 @@ class AccountSignals:
                 out.nudge_reduce_quantity = spec.format_qty(p.nudge.reduce_lots)
 
     def order_warnings(self, cmd) -> list[common_pb2.RiskWarning]:
-        """The preview's warnings for an order about to be placed (no nudge search). Advisory:
-        a failure here is logged and never keeps the order from being placed."""
-        ex = self.venue.state.exchange
-        if cmd.reduce_only or ex.markets[cmd.symbol].mark is None:
-            return []
+        """The preview's correlation warning for an order about to be placed. Advisory: a
+        failure here is logged and never keeps the order from being placed."""
         try:
-            return warnings_out(self.risk.order(ex, cmd, nudge=False).warnings)
+            w = self.risk.order_correlation(self.venue.state.exchange, cmd)
         except Exception:
             log.exception("order warnings of %r", cmd)
+            return []
+        return warnings_out([w] if w is not None else [])
+
+    def after_order(self, cmd) -> list[common_pb2.RiskWarning]:
+        """The kσ warnings of the account's position in the order's market as it stands after
+        the order (what it holds now, not the preview's full fill)."""
+        try:
+            return warnings_out(self.risk.market_warnings(self.venue.state.exchange, cmd.account, cmd.symbol))
+        except Exception:
+            log.exception("warnings after %r", cmd)
             return []
 
     def fill_slippage(self, order_id: int, side: int, price: int) -> dict:

@@ -624,7 +624,8 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         before = self.venue.state.exchange.next_order_id
         events = await self.venue.run(lambda ts: dataclasses.replace(template, ts=ts))
         placed = self._placed(account, template, before, events)
-        placed.warnings.extend(warnings)
+        if signals is not None:
+            placed.warnings.extend(warnings + signals.after_order(template))
         return placed
 
     def _placed(self, account: int, template, before: int, events: list) -> trading_pb2.PlaceOrderResponse:

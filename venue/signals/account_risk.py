@@ -221,6 +221,22 @@ class AccountRisk:
             warnings.append(w)
         return OrderSignals(dist, best, warnings)
 
+    def order_correlation(self, ex, cmd: C.PlaceOrder) -> Warning | None:
+        """The correlation warning of an order about to be placed, as the preview gives it (the
+        order filled in full), with the resulting size by arithmetic instead of a preview: cheap
+        enough for every order. None for a reduce-only order."""
+        if cmd.reduce_only or ex.markets[cmd.symbol].mark is None:
+            return None
+        before = ex.position(cmd.account, cmd.symbol, cmd.position_side).lots
+        after = before + (cmd.qty if cmd.side == Side.BUY else -cmd.qty)
+        return self._correlation(ex, cmd, after, self.thresholds(cmd.account))
+
+    def market_warnings(self, ex, account: int, symbol: str) -> list[Warning]:
+        """The kσ warnings of the account's legs in one market as they stand."""
+        t = self.thresholds(account)
+        below = self.below_k(ex, account, symbol)
+        return [k_sigma_warning(symbol, z, t, touch) for (_, _), (z, touch) in sorted(below.items())]
+
     def _correlation(self, ex, cmd: C.PlaceOrder, after_lots: int, t: Thresholds) -> Warning | None:
         asset = _asset(ex, cmd.symbol)
         held = [p for p in self.positions_light(ex, cmd.account) if _asset(ex, p[0]) == asset]
@@ -239,12 +255,14 @@ class AccountRisk:
 
     # ---------------------------------------------------------------- alerts
 
-    def below_k(self, ex, account: int) -> dict[tuple[str, int], tuple[float, float]]:
-        """The account's positions closer than kσ over its horizon: (symbol, position side) ->
-        (z, chance of touching). Solves one liquidation price per position, no nudge."""
+    def below_k(self, ex, account: int, only: str = "") -> dict[tuple[str, int], tuple[float, float]]:
+        """The account's positions (in market `only`, or all) closer than kσ over its horizon:
+        (symbol, position side) -> (z, chance of touching). One liquidation price per position."""
         t = self.thresholds(account)
         out = {}
         for symbol, m in ex.markets.items():
+            if only and symbol != only:
+                continue
             sigma = self.sigma_1h(symbol) if m.mark is not None else None
             if not sigma:
                 continue

@@ -218,6 +218,10 @@ def test_preview_warns_for_stacked_longs_and_not_for_the_hedge():
     short_codes = [w.code for w in risk.order(ex, order(Side.SELL)).warnings]
     assert CORRELATED_EXPOSURE in long_codes
     assert CORRELATED_EXPOSURE not in short_codes
+    # the order path's cheap check gives the preview's warning, figure for figure
+    (w,) = [w for w in risk.order(ex, order(Side.BUY)).warnings if w.code == CORRELATED_EXPOSURE]
+    assert risk.order_correlation(ex, order(Side.BUY)) == w
+    assert risk.order_correlation(ex, order(Side.SELL)) is None
     # 200 lots of BTC keep 3σ (the boundary is 219 lots, see above): the report warns of nothing
     report = risk.report(ex, 1)
     assert report.warnings == []
