@@ -191,12 +191,19 @@ def rate_out(rate: int) -> str:
     return str(Decimal(rate) / 10**8)
 
 
+#: The largest rate `rate_in` takes, as written (100 = 10,000 %: a percentage field fits too).
+MAX_RATE_TEXT = Decimal(100)
+
+
 def rate_in(text: str, field: str) -> int:
-    """A decimal fraction (e.g. "0.01" for 1 %) as a rate scaled by 1e8, exact or refused."""
+    """A decimal fraction (e.g. "0.01" for 1 %) as a rate scaled by 1e8, exact or refused; its
+    magnitude at most MAX_RATE_TEXT (beyond it INVALID_VALUE naming the field)."""
     try:
         value = Decimal(text) * 10**8
     except InvalidOperation as e:
         raise VenueError(R.BAD_PRECISION, field=field, value=text) from e
     if not value.is_finite() or value != value.to_integral_value():
         raise VenueError(R.BAD_PRECISION, field=field, value=text)
+    if abs(value) > MAX_RATE_TEXT * 10**8:  # checked before int(): "1e999999" must not become an int
+        raise VenueError(R.INVALID_VALUE, field=field, value=text, max_value=MAX_RATE_TEXT, problem="out of range")
     return int(value)

@@ -62,16 +62,23 @@ def internal_rpc_status() -> status_pb2.Status:
     return status_pb2.Status(code=grpc.StatusCode.INTERNAL.value[0], message="internal error (logged)")
 
 
+def _shown(fields: dict) -> dict[str, str]:
+    """The fields of a rejection as text, each cut to a bound: an echoed value at ECHO_LIMIT, the
+    venue's own explanation (`problem`) at PROSE_LIMIT."""
+    return {cut(k): cut(v, PROSE_LIMIT if k == "problem" else ECHO_LIMIT) for k, v in fields.items()}
+
+
 def to_rpc_status(err: VenueError) -> status_pb2.Status:
     """The rejection as a google.rpc.Status message (code, message, ErrorInfo, BadRequest…)."""
     info = REASONS[err.reason]
     _, code = _CODES[info.status]
     metadata = {"reason_code": str(int(err.reason))}
     if err.field:
-        metadata["field"] = err.field
+        metadata["field"] = cut(err.field)
     if info.binance_code is not None:
         metadata["binance_code"] = str(info.binance_code)
-    metadata.update({k: str(v) for k, v in err.fields.items()})
+    shown = _shown(err.fields)
+    metadata.update(shown)
     details = [error_details_pb2.ErrorInfo(reason=err.reason.name.lower(), domain=DOMAIN, metadata=metadata)]
     if "retry_after_ms" in err.fields or err.reason == RejectReason.RATE_LIMITED:
         # every RATE_LIMITED (rate limit, overload, a dropped slow stream) says when to retry
@@ -79,19 +86,23 @@ def to_rpc_status(err: VenueError) -> status_pb2.Status:
         delay.FromMilliseconds(int(err.fields.get("retry_after_ms", DEFAULT_RETRY_MS)))
         details.append(error_details_pb2.RetryInfo(retry_delay=delay))
     if info.status == "INVALID_ARGUMENT":
-        violation = error_details_pb2.BadRequest.FieldViolation(field=err.field, description=info.message)
+        violation = error_details_pb2.BadRequest.FieldViolation(field=cut(err.field), description=info.message)
         details.append(error_details_pb2.BadRequest(field_violations=[violation]))
     packed = []
     for d in details:
         a = any_pb2.Any()
         a.Pack(d)
         packed.append(a)
-    message = info.message + ("" if not err.fields else " " + ", ".join(f"{k}={v}" for k, v in err.fields.items()))
+    named = {"field": cut(err.field)} if err.field and "field" not in shown else {}  # which value is meant
+    message = info.message + ("" if not (shown or named) else
+                              " " + ", ".join(f"{k}={v}" for k, v in {**named, **shown}.items()))
     return status_pb2.Status(code=code, message=message, details=packed)
 
 
 #: Longest echo of a caller's value in a message (longer ones are cut and end with "…").
 ECHO_LIMIT = 64
+#: Longest explanation (`problem`) of the venue's own in a message.
+PROSE_LIMIT = 400
 
 
 def cut(value: object, limit: int = ECHO_LIMIT) -> str:

@@ -13,6 +13,7 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,7 +53,9 @@ from perpsim.v1 import (
 )
 from perpsim.venue import convert as cv
 from perpsim.venue.auth import BadKey, KeyConflict, KeyStore, bearer
-from perpsim.venue.errors import VenueError, internal_rpc_status, to_rpc_status, to_status
+from perpsim.venue.codec import CodecError
+from perpsim.venue.errors import VenueError, cut, internal_rpc_status, to_rpc_status, to_status
+from perpsim.venue.guard import RequestGuard
 from perpsim.venue.limits import RateLimiter
 from perpsim.venue.state import KnownConditional, KnownList, KnownOrder, OrderInfo, VenueState, rejection
 
@@ -204,6 +207,12 @@ class Sequencer:
                             # apply exactly what the journal will hold, so replay rebuilds this state
                             payload = self.encode(cmd)
                             cmd = self.decode(payload)
+                    except CodecError as e:  # a value beyond the journal's int64: the caller's, refused
+                        log.warning("command refused, it cannot be journaled: %s", cut(e, 200))
+                        named = re.match(r"\w+\.(\w+) ", str(e))
+                        item.results.append(VenueError(R.INVALID_VALUE, field=named.group(1) if named else "",
+                                                       problem="out of the venue's range (int64)"))
+                        continue
                     except Exception as e:  # cannot be journaled: refused before it touches the state
                         log.exception("command %r cannot be encoded", cmd)
                         item.results.append(e)
@@ -1112,8 +1121,9 @@ def build_server(venue: Venue, streams) -> tuple[grpc.aio.Server, health.aio.Hea
     Health is the asyncio servicer: the synchronous one parks a worker thread per open Watch,
     and watchers would exhaust the executor everything else needs. The port is bound
     exclusively (no SO_REUSEPORT): a second venue on a taken address fails instead of
-    sharing it. Health starts NOT_SERVING (see `set_serving`)."""
-    server = grpc.aio.server(options=(("grpc.so_reuseport", 0),))
+    sharing it. Health starts NOT_SERVING (see `set_serving`). Every request passes the
+    RequestGuard (undecodable bytes, 64-bit ids out of range) before its servicer."""
+    server = grpc.aio.server(interceptors=(RequestGuard(),), options=(("grpc.so_reuseport", 0),))
     market_pb2_grpc.add_MarketDataServiceServicer_to_server(MarketData(venue, streams), server)
     trading_pb2_grpc.add_TradingServiceServicer_to_server(Trading(venue), server)
     account_pb2_grpc.add_AccountServiceServicer_to_server(Accounts(venue, streams), server)

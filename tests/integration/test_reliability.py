@@ -17,7 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from perpsim.clients import errors as E
 from perpsim.clients.client import AsyncClient, Client
-from perpsim.v1 import account_pb2, account_pb2_grpc
+from perpsim.v1 import account_pb2, account_pb2_grpc, common_pb2, trading_pb2
 from perpsim.venue import server
 from perpsim.venue.app import RunningVenue
 
@@ -147,3 +147,46 @@ def test_a_conditional_order_is_idempotent_on_its_client_order_id(tmp_path: Path
             assert c.conditional_orders("BTCUSDT") == []
     finally:
         restarted.stop()
+
+
+def test_out_of_range_values_are_invalid_argument_naming_their_field(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with own_venue(tmp_path) as (running, _, trader):
+        with pytest.raises(E.InvalidArgumentError) as rate:
+            trader.place_conditional("BTCUSDT", "sell", "0.001", type="trailing_stop_market", callback_rate="1e20")
+        assert rate.value.field == "callback_rate"
+        for call, field in ((lambda: trader.cancel_conditional("BTCUSDT", 2**63), "conditional_id"),
+                            (lambda: trader.cancel_order_list("BTCUSDT", 2**64 - 1), "list_id"),
+                            (lambda: trader.cancel_order("BTCUSDT", 2**63), "order_id"),
+                            (lambda: trader.transfer(2**63, "USDT", "1"), "to_account_id")):
+            with pytest.raises(E.InvalidArgumentError) as big:
+                call()
+            assert big.value.field == field
+            assert f"field={field}" in str(big.value.message)
+        with pytest.raises(E.NotFoundError) as long:  # a 10,000-character value is echoed cut
+            trader.place_order("X" * 10_000, "buy", "0.001", "60000")
+        assert "X" * 64 + "…" in long.value.message and len(long.value.message) < 300
+        assert trader.account().balances  # the venue is unharmed
+
+        with grpc.insecure_channel(running.address) as channel, caplog.at_level("WARNING", "perpsim.venue"):
+            caplog.clear()
+            md = (("authorization", f"Bearer {trader.api_key}"),)
+            with pytest.raises(grpc.RpcError) as garbage:
+                channel.unary_unary("/perpsim.v1.TradingService/PlaceOrder")(b"\xff\xff\xff\xff", metadata=md,
+                                                                              timeout=5)
+            assert garbage.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            # on an order-entry stream: the orders before the bad bytes are answered, then the call ends
+            good = trading_pb2.StreamOrdersRequest(order=trading_pb2.PlaceOrderRequest(
+                symbol="BTCUSDT", side=common_pb2.SIDE_BUY, type=common_pb2.ORDER_TYPE_LIMIT, quantity="0.001",
+                price="60000", time_in_force=common_pb2.TIME_IN_FORCE_GTC)).SerializeToString()
+            stream = channel.stream_stream("/perpsim.v1.TradingService/StreamOrders")(
+                iter([good, b"\xff\xff\xff\xff", good]), metadata=md, timeout=5)
+            answers = []
+            with pytest.raises(grpc.RpcError) as ended:
+                for raw in stream:
+                    answers.append(trading_pb2.StreamOrdersResponse.FromString(raw))
+            assert ended.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert [a.result.WhichOneof("result") for a in answers] == ["placed"]
+        logged = [r for r in caplog.records if "undecodable" in r.getMessage()]
+        assert len(logged) == 2 and not any(r.exc_info for r in caplog.records)
+        assert len(trader.open_orders("BTCUSDT")) == 1

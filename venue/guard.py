@@ -1,0 +1,158 @@
+"""The wire's edge, for every service of the server: requests that cannot be what they claim.
+
+* Bytes that do not decode as the method's request message: INVALID_ARGUMENT and one warning
+  line (grpcio's default answers UNKNOWN and logs a traceback for every such request).
+* A uint64 field above 2**63 - 1 (ids, account ids): the engine and the journal hold int64, so
+  such a value can name nothing; INVALID_ARGUMENT naming the field (e.g. `conditional_id`,
+  `orders[3].order_id`) before any servicer sees it.
+
+On a request stream an undecodable message ends the requests as the client closing them would:
+what came before is answered, then the call ends INVALID_ARGUMENT.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+
+import grpc
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+
+from perpsim.model.reasons import RejectReason as R
+from perpsim.venue.errors import VenueError, cut, to_status
+
+log = logging.getLogger("perpsim.venue")
+
+INT64_MAX = (1 << 63) - 1
+_UNSIGNED = (FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_FIXED64)
+
+
+class Undecodable:
+    """What the tolerant deserializer returns for bytes that are not the request message."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _tolerant(deserialize):
+    def run(data: bytes):
+        try:
+            return deserialize(data)
+        except Exception as e:  # DecodeError and whatever a broken message raises
+            return Undecodable(e)
+
+    return run
+
+
+@functools.cache
+def _unsigned_plan(descriptor: Descriptor) -> tuple[FieldDescriptor, ...]:
+    """The fields of a message type that are, or hold messages with, 64-bit unsigned fields."""
+    return tuple(f for f in descriptor.fields
+                 if f.type in _UNSIGNED or (f.message_type is not None and _holds_unsigned(f.message_type)))
+
+
+def _holds_unsigned(descriptor: Descriptor, seen: frozenset = frozenset()) -> bool:
+    if descriptor in seen:  # a recursive type holds what its other fields hold
+        return False
+    return any(f.type in _UNSIGNED or (f.message_type is not None and _holds_unsigned(f.message_type,
+                                                                                      seen | {descriptor}))
+               for f in descriptor.fields)
+
+
+def out_of_range(msg, prefix: str = "") -> tuple[str, int] | None:
+    """The first uint64 field (its path) holding more than INT64_MAX, with its value."""
+    for f in _unsigned_plan(msg.DESCRIPTOR):
+        value = getattr(msg, f.name)
+        items = enumerate(value) if f.is_repeated else ((None, value),)
+        for i, v in items:
+            path = f"{prefix}{f.name}" + ("" if i is None else f"[{i}]")
+            if f.message_type is None:
+                if v > INT64_MAX:
+                    return path, v
+            elif i is not None or msg.HasField(f.name):
+                found = out_of_range(v, path + ".")
+                if found:
+                    return found
+    return None
+
+
+def _refusal(method: str, request, context) -> VenueError | None:
+    if isinstance(request, Undecodable):
+        log.warning("%s from %s: undecodable request refused (%s)", method, context.peer(),
+                    cut(request.error, 200))
+        return VenueError(R.INVALID_VALUE, field="request", problem="the bytes are not this method's request message")
+    found = out_of_range(request)
+    if found:
+        return VenueError(R.INVALID_VALUE, field=found[0], value=found[1], max_value=INT64_MAX,
+                          problem="out of range")
+    return None
+
+
+def _guard(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    """The handler with a tolerant deserializer and the checks above in front of its behavior
+    (asyncio behaviors only: a synchronous one is left as it is)."""
+    behavior = handler.unary_unary or handler.unary_stream or handler.stream_unary or handler.stream_stream
+    if not (inspect.iscoroutinefunction(behavior) or inspect.isasyncgenfunction(behavior)):
+        return handler
+    deserializer = _tolerant(handler.request_deserializer)
+    if not handler.request_streaming:
+        kind = "unary_stream" if handler.response_streaming else "unary_unary"
+        behavior = getattr(handler, kind)
+        if inspect.isasyncgenfunction(behavior):
+            async def run(request, context):
+                if (refused := _refusal(method, request, context)) is not None:
+                    await context.abort_with_status(to_status(refused))
+                async for response in behavior(request, context):
+                    yield response
+        else:
+            async def run(request, context):
+                if (refused := _refusal(method, request, context)) is not None:
+                    await context.abort_with_status(to_status(refused))
+                return await behavior(request, context)
+        return handler._replace(request_deserializer=deserializer, **{kind: run})
+
+    kind = "stream_stream" if handler.response_streaming else "stream_unary"
+    behavior = getattr(handler, kind)
+
+    def checked(requests, context, refused: list):
+        async def gen():
+            async for request in requests:
+                if (refusal := _refusal(method, request, context)) is not None:
+                    refused.append(refusal)
+                    return  # as if the client had closed its side
+                yield request
+        return gen()
+
+    if inspect.isasyncgenfunction(behavior):
+        async def run_stream(requests, context):
+            refused: list = []
+            async for response in behavior(checked(requests, context, refused), context):
+                yield response
+            if refused:
+                await context.abort_with_status(to_status(refused[0]))
+    else:
+        async def run_stream(requests, context):
+            refused: list = []
+            response = await behavior(checked(requests, context, refused), context)
+            if refused:
+                await context.abort_with_status(to_status(refused[0]))
+            return response
+    return handler._replace(request_deserializer=deserializer, **{kind: run_stream})
+
+
+class RequestGuard(grpc.aio.ServerInterceptor):
+    """Puts `_guard` in front of every method handler of the server (built once per method)."""
+
+    def __init__(self) -> None:
+        self._guarded: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.request_deserializer is None:
+            return handler
+        method = handler_call_details.method
+        cached = self._guarded.get(method)
+        if cached is None or cached[0] is not handler:
+            cached = self._guarded[method] = (handler, _guard(method, handler))
+        return cached[1]
