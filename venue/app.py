@@ -28,7 +28,6 @@ from perpsim.model.enums import OrderKind, Side, TimeInForce
 from perpsim.model.markets import MarketKind, default_markets, load_markets
 from perpsim.risk.brackets import default_brackets
 from perpsim.venue import codec, datadir
-from perpsim.venue.account_signals import AccountSignals
 from perpsim.venue.account_signals import RISK_THRESHOLDS_FILE, AccountSignals
 from perpsim.venue.auth import KeyStore, KeyStoreError
 from perpsim.venue.files import write_atomic
@@ -216,9 +215,6 @@ class RunningVenue:
         venue.account_signals = AccountSignals(
             venue, Thresholds(cfg.risk_k, cfg.risk_horizon_s * 10**9, cfg.risk_rho, cfg.risk_max_leverage),
             path=cfg.data_dir / RISK_THRESHOLDS_FILE)
-        venue.account_signals.attach(sequencer, streams)
-        venue.account_signals = AccountSignals(venue, Thresholds(cfg.risk_k, cfg.risk_horizon_s * 10**9, cfg.risk_rho,
-                                                                 cfg.risk_max_leverage))
         venue.account_signals.attach(sequencer, streams)
         self.metrics = Metrics(venue)
         sequencer.listeners.append(self.metrics.observe)
