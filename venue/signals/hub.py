@@ -249,6 +249,22 @@ class Signals:
         self.current()
         return self.corr.rho(a, b)[0]
 
+    def temperature(self, symbol: str) -> Temperature:
+        """The market's leverage temperature now (see Temperature)."""
+        self.current()
+        m, rd = self.markets[symbol], self.rd
+        m.flush_liq(rd)
+        return self._temperature(m, rd.predicted_funding(symbol) / RATE_SCALE, m.near_share(rd.mark(symbol), 5))
+
+    def _temperature(self, m: MarketSignals, funding: float, near5: float) -> Temperature:
+        """score = 100 · Φ(mean of the parts' z-scores clipped to ±3); each part against its own
+        minute history: predicted funding, open interest (lots), average leverage, the share of
+        OI within 5 % of liquidation."""
+        zs = (m.h_funding.z(funding), m.h_oi.z(float(m.long_lots)), m.h_lev.z(m.average_leverage()),
+              m.h_near.z(near5))
+        clipped = [max(-3.0, min(3.0, z)) for z in zs]
+        return Temperature(100.0 * phi(sum(clipped) / len(clipped)), *zs)
+
     def market_risk(self, symbol: str, notional: float | None = None) -> MarketRisk:
         """The market's figures now (KeyError for an unknown symbol). `notional`: the quote
         notional whose expected slippage to report (default: the configured one)."""
@@ -266,10 +282,7 @@ class Signals:
             return None if not then else (oi_lots - then) / then * 100.0
 
         near = {p: m.near_share(mark, p) * 100.0 for p in NEAR_PCTS}
-        zs = (m.h_funding.z(funding), m.h_oi.z(float(oi_lots)), m.h_lev.z(m.average_leverage()),
-              m.h_near.z(near[5] / 100.0))
-        clipped = [max(-3.0, min(3.0, z)) for z in zs]
-        temp = Temperature(100.0 * phi(sum(clipped) / len(clipped)), *zs)
+        temp = self._temperature(m, funding, near[5] / 100.0)
         vol = {h: m.vol.sigma(ns, self.sample_ns) for h, ns in HORIZONS.items()}
         vol["annual"] = m.vol.sigma(YEAR_NS, self.sample_ns)
         bids, asks = rd.book(symbol, MAX_LEVELS)
@@ -294,7 +307,7 @@ class Signals:
         risk = MarketRisk(
             symbol=symbol, time_ns=self.ts, mark=mark, open_interest_lots=oi_lots, open_interest_notional=oi_notional,
             oi_change_1h_pct=change(per_hour), oi_change_24h_pct=change(24 * per_hour),
-            predicted_funding_rate=funding, funding_z=zs[0], long_accounts=m.long_accounts,
+            predicted_funding_rate=funding, funding_z=temp.funding_z, long_accounts=m.long_accounts,
             short_accounts=m.short_accounts,
             long_short_ratio=m.long_accounts / m.short_accounts if m.short_accounts else None,
             average_leverage=m.average_leverage(), near_liquidation_pct=near, temperature=temp, volatility=vol,
