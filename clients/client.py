@@ -330,6 +330,11 @@ class _Api(HistoryCalls, AccountRiskCalls, LossLimitCalls):
         return self._invoke(_Call("market", "GetMarkPrice", market_pb2.GetMarkPriceRequest(symbol=symbol),
                                   Mark.from_pb, retry=True))
 
+    def insurance_fund(self, asset: str = "") -> dict[str, Decimal]:
+        """The insurance fund of `asset`, or of every settlement asset ("" ): asset -> amount."""
+        return self._invoke(_Call("market", "GetInsuranceFund", market_pb2.GetInsuranceFundRequest(asset=asset),
+                                  lambda r: {f.asset: M.dec0(f.amount) for f in r.funds}, retry=True))
+
     # ------------------------------------------------------------ trading
 
     def place_order(self, symbol: str, side: str | int, quantity: Number, price: Number | None = None, *,

@@ -489,6 +489,14 @@ class MarketData(market_pb2_grpc.MarketDataServiceServicer):
         spec = self.venue.spec(request.symbol)
         return cv.mark_out(spec, self.venue.view.prices(spec.symbol))
 
+    @rpc
+    async def GetInsuranceFund(self, request, context):
+        """The insurance fund of one settlement asset, or of each (no key needed: it is public)."""
+        view = self.venue.view
+        assets = (self.venue.asset_spec(request.asset).settle,) if request.asset else view.assets()
+        return market_pb2.GetInsuranceFundResponse(
+            funds=[cv.money_out(self.venue.asset_spec(a), view.insurance(a)) for a in assets], time_ns=view.ts)
+
     async def StreamOrderBook(self, request, context):
         async for msg in self.streams.book(self.venue, request, context):
             yield msg

@@ -9,6 +9,7 @@ import asyncio
 import queue
 import threading
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import grpc
@@ -190,3 +191,23 @@ def test_out_of_range_values_are_invalid_argument_naming_their_field(
         logged = [r for r in caplog.records if "undecodable" in r.getMessage()]
         assert len(logged) == 2 and not any(r.exc_info for r in caplog.records)
         assert len(trader.open_orders("BTCUSDT")) == 1
+
+
+def test_the_insurance_fund_is_public(tmp_path: Path) -> None:
+    """Any account, sync or async, reads the fund of each settlement asset; funding it through
+    the sandbox shows up; an unknown asset is NOT_FOUND naming the field."""
+    with own_venue(tmp_path) as (running, _, trader):
+        before = trader.insurance_fund()
+        assert set(before) == {"USDT", "BTC"}
+        with Client(running.address, admin_key=(tmp_path / "admin.key").read_text().strip()) as admin:
+            admin.fund_insurance("USDT", "1234.5")
+        assert trader.insurance_fund("USDT") == {"USDT": before["USDT"] + Decimal("1234.5")}
+
+        async def read() -> dict:
+            async with AsyncClient(running.address, api_key=trader.api_key) as c:
+                return await c.insurance_fund()
+
+        assert asyncio.run(read()) == {**before, "USDT": before["USDT"] + Decimal("1234.5")}
+        with pytest.raises(E.NotFoundError) as unknown:
+            trader.insurance_fund("DOGE")
+        assert unknown.value.metadata["field"] == "asset"
