@@ -40,7 +40,9 @@ from perpsim.venue.listen import ListenError, bind_grpc, check_free
 from perpsim.venue.metrics import Metrics
 from perpsim.venue.recovery import JOURNAL_DIR, SNAPSHOT_DIR, RecoveryError, checkpoint, recover
 from perpsim.venue.server import Clock, Sequencer, Venue, build_server, set_serving
+from perpsim.venue.signals import SignalConfig, Signals
 from perpsim.venue.signals.account import Thresholds
+from perpsim.venue.signals.correlation import correlated_normals
 from perpsim.venue.snapshot import SnapshotError
 from perpsim.venue.state import VenueState
 from perpsim.venue.streams import Streams
@@ -78,6 +80,9 @@ class VenueConfig:
     rate_limit_burst: int = 4_000
     alert_spread_bps: int = 50  # a market alert: spread at least this (basis points of the mid) ...
     alert_funding_bps: int = 5  # ... while the predicted funding rate is at least this per interval
+    # history retention (TOML table [history]): HistoryLimits field -> records kept, e.g.
+    # orders_per_account = 10000, klines_per_interval = 1500 (venue/history_records.py)
+    history: dict = field(default_factory=dict)
     # account risk thresholds, venue-wide defaults (an account sets its own): warn below k σ of
     # distance to liquidation over the horizon; warn when an order adds exposure correlated above
     # rho with positions held at a correlation-adjusted effective leverage above max_leverage
@@ -85,9 +90,25 @@ class VenueConfig:
     risk_horizon_s: int = 8 * 3_600
     risk_rho: float = 0.7
     risk_max_leverage: float = 10.0
-    # history retention (TOML table [history]): HistoryLimits field -> records kept, e.g.
-    # orders_per_account = 10000, klines_per_interval = 1500 (venue/history_records.py)
-    history: dict = field(default_factory=dict)
+    # market risk signals (venue.signals): on/off, volatility half-life, liquidation-map buckets,
+    # the "fills will be worse" thresholds, leverage-spike score; correlation priors by base
+    # assets, which the built-in index feed also moves the markets with
+    signals: bool = True
+    risk_vol_half_life_s: int = 1_800
+    risk_bucket_pct: float = 0.25
+    risk_map_range_pct: float = 20.0
+    risk_slippage_notional: float = 100_000.0
+    risk_slippage_alert_bps: float = 10.0
+    risk_spread_alert_bps: float = 20.0
+    risk_spike_z: float = 6.0
+    risk_correlations: dict[str, float] = field(default_factory=lambda: {"BTC/ETH": 0.8})
+
+    def signal_config(self) -> SignalConfig:
+        return SignalConfig(vol_half_life_s=self.risk_vol_half_life_s, bucket_pct=self.risk_bucket_pct,
+                            map_range_pct=self.risk_map_range_pct, slippage_notional=self.risk_slippage_notional,
+                            slippage_alert_bps=self.risk_slippage_alert_bps,
+                            spread_alert_bps=self.risk_spread_alert_bps, spike_z=self.risk_spike_z,
+                            correlation_priors=dict(self.risk_correlations))
 
     @classmethod
     def from_toml(cls, path: Path, **overrides) -> VenueConfig:
@@ -144,12 +165,15 @@ class Feeds:
 
     async def step(self) -> None:
         view = self.venue.view
+        spec = view.spec
+        moves = correlated_normals(self.rng, list(view.symbols()), lambda a, b: self.cfg.signal_config().prior(
+            spec(a).base, spec(b).base))
         for symbol in view.symbols():
             index = view.index(symbol)
             if index is None:
                 index = view.spec(symbol).price_to_ticks(self.cfg.start_prices.get(symbol, "100"))
             if self.cfg.feed:
-                move = self.rng.gauss(0, self.cfg.feed_volatility_bp / 10_000)
+                move = moves[symbol] * self.cfg.feed_volatility_bp / 10_000  # correlated steps, seeded
                 index = max(1, round(index * (1 + move)))  # the feed is outside the core: floats are fine here
                 await self.venue.run(lambda ts, s=symbol, p=index: C.SetIndexPrice(ts, s, p))
             if self.cfg.liquidity:
@@ -218,6 +242,10 @@ class RunningVenue:
         venue.account_signals.attach(sequencer, streams)
         self.metrics = Metrics(venue)
         sequencer.listeners.append(self.metrics.observe)
+        venue.signals = Signals(lambda: venue.state.exchange, cfg.signal_config()) if cfg.signals else None
+        if venue.signals is not None:
+            sequencer.listeners.append(venue.signals.observe)
+            venue.account_signals.use_market_signals(venue.signals.sigma, venue.signals.rho)
         venue.observe_latency = self.metrics.latency
         venue.observe_rejection = self.metrics.rejected
         server, health = build_server(venue, streams)
@@ -242,7 +270,8 @@ class RunningVenue:
         self._opened.append(("the gRPC server", lambda: server.stop(None)))
         self._opened.append(("the journal thread", lambda: sequencer.io.shutdown(wait=True)))
         state, last_seq, report = await asyncio.get_running_loop().run_in_executor(
-            sequencer.io, lambda: recover(cfg.data_dir, lambda: make_state(cfg), journal=journal))
+            sequencer.io, lambda: recover(cfg.data_dir, lambda: make_state(cfg), journal=journal,
+                                          observe=venue.signals and venue.signals.replay_observer))
         self.recovery = report
         log.info("recovered to journal seq %d: %s", last_seq, report)
         sequencer.state = venue.state = state

@@ -55,6 +55,12 @@ class Metrics:
                                   ["symbol"], registry=r)
         self.next_funding = Gauge("perpsim_next_funding_timestamp_seconds", "Next funding time (venue clock, Unix "
                                   "seconds)", ["symbol"], registry=r)
+        # the market risk signals (venue.signals), when the venue runs them
+        self.temperature = Gauge("perpsim_leverage_temperature", "Leverage temperature: 0 (cold) .. 100 (hot), "
+                                 "100 Phi(mean z of funding, OI, leverage, liquidation proximity)", ["symbol"],
+                                 registry=r)
+        self.volatility = Gauge("perpsim_mark_volatility", "Realized volatility of the mark over a horizon (EWMA "
+                                "of log returns, fraction)", ["symbol", "horizon"], registry=r)
         self.insurance = Gauge("perpsim_insurance_fund_balance", "Insurance fund balance (in its asset)", ["asset"],
                                registry=r)
         self.latency = Histogram("perpsim_request_seconds", "RPC latency", ["method"], registry=r,
@@ -140,6 +146,13 @@ class Metrics:
             self._child(self.funding_predicted, symbol).set(m.funding.predicted_rate / RATE_SCALE)
             self._child(self.funding_last, symbol).set(m.funding.rate / RATE_SCALE)
             self._child(self.next_funding, symbol).set(m.funding.next_funding_ts / 1e9)
+            signals = getattr(self.venue, "signals", None)
+            if signals is not None:
+                self._child(self.temperature, symbol).set(signals.temperature(symbol).score)
+                for horizon in ("1h", "8h", "24h"):
+                    sigma = signals.sigma(symbol, horizon)
+                    if sigma is not None:
+                        self._child(self.volatility, symbol, horizon).set(sigma)
 
     def _child(self, metric, *labels: str):
         """A metric's child for one set of label values, looked up once (labels() is not cheap)."""
