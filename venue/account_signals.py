@@ -19,7 +19,7 @@ from perpsim.v1 import account_pb2, common_pb2, risk_pb2
 from perpsim.venue import convert as cv
 from perpsim.venue.errors import VenueError
 from perpsim.venue.files import write_atomic
-from perpsim.venue.signals.account import HOUR_NS, Thresholds, Warning
+from perpsim.venue.signals.account import Thresholds, Warning
 from perpsim.venue.signals.account_risk import AccountRisk
 from perpsim.venue.signals.config import SignalConfig
 from perpsim.venue.signals.slippage import SlippageTracker
@@ -63,15 +63,14 @@ class AccountSignals:
         if self.sigma_source is not None:
             return self.sigma_source(symbol)
         hub = getattr(self.venue, "signals", None)  # the market signals, when the venue runs them
-        m = hub.markets.get(symbol) if hub is not None else None
-        return m.vol.sigma(HOUR_NS, hub.sample_ns) if m is not None else None
+        return hub.sigma(symbol) if hub is not None else None
 
     def _rho(self, a: str, b: str) -> float:
         if self.rho_source is not None:
             return self.rho_source(a, b)
         hub = getattr(self.venue, "signals", None)
         if hub is not None:
-            return hub.corr.rho(a, b)[0]
+            return hub.rho(a, b)
         specs = self.venue.markets
         return self.config.prior(specs[a].base, specs[b].base)
 
