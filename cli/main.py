@@ -42,6 +42,7 @@ COMMANDS = (
     "perpsim.cli.loss_limit",
     "perpsim.cli.history",
     "perpsim.cli.risk",
+    "perpsim.cli.market_risk",
 )
 
 

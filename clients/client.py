@@ -50,6 +50,7 @@ from perpsim.clients.account_risk_calls import AccountRiskCalls
 from perpsim.clients.errors import PerpsimError, Unavailable, from_rpc_error, from_status_pb
 from perpsim.clients.history_calls import HistoryCalls
 from perpsim.clients.loss_limit_calls import LossLimitCalls
+from perpsim.clients.market_risk_calls import MarketRiskCalls
 from perpsim.clients.models import (
     Account,
     AccountUpdate,
@@ -268,8 +269,8 @@ def _stubs(channel) -> dict[str, Any]:
         "trading": trading_pb2_grpc.TradingServiceStub(channel),
         "account": account_pb2_grpc.AccountServiceStub(channel),
         "sandbox": sandbox_pb2_grpc.SandboxServiceStub(channel),
-        "risk": risk_pb2_grpc.RiskServiceStub(channel),
         "history": history_pb2_grpc.HistoryServiceStub(channel),
+        "risk": risk_pb2_grpc.RiskServiceStub(channel),
     }
 
 
@@ -281,7 +282,7 @@ def _wallet(r) -> Decimal:
     return M.dec0(r.wallet.amount)
 
 
-class _Api(HistoryCalls, AccountRiskCalls, LossLimitCalls):
+class _Api(HistoryCalls, AccountRiskCalls, MarketRiskCalls, LossLimitCalls):
     """The methods of both clients. Each builds a `_Call` and hands it to `_invoke`, which is a
     blocking call in `Client` and a coroutine in `AsyncClient`; streams go through `_stream`."""
 

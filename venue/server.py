@@ -46,6 +46,7 @@ from perpsim.v1 import (
     history_pb2_grpc,
     market_pb2,
     market_pb2_grpc,
+    risk_pb2,
     sandbox_pb2,
     sandbox_pb2_grpc,
     trading_pb2,
@@ -1120,6 +1121,7 @@ SERVICE_NAMES = (
     account_pb2.DESCRIPTOR.services_by_name["AccountService"].full_name,
     sandbox_pb2.DESCRIPTOR.services_by_name["SandboxService"].full_name,
     history_pb2.DESCRIPTOR.services_by_name["HistoryService"].full_name,
+    risk_pb2.DESCRIPTOR.services_by_name["RiskService"].full_name,
 )
 
 
@@ -1138,8 +1140,8 @@ def build_server(venue: Venue, streams) -> tuple[grpc.aio.Server, health.aio.Hea
     sandbox_pb2_grpc.add_SandboxServiceServicer_to_server(Sandbox(venue), server)
     from perpsim.venue.history_service import History  # it imports this module: bound at call time
     history_pb2_grpc.add_HistoryServiceServicer_to_server(History(venue), server)
-    from perpsim.venue.history_service import History  # it imports this module: bound at call time
-    history_pb2_grpc.add_HistoryServiceServicer_to_server(History(venue), server)
+    from perpsim.venue.risk_service import add_to_server  # it imports this module: bound at call time
+    add_to_server(venue, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
