@@ -117,6 +117,7 @@ cdef class Exchange:
     cpdef void _rekey(self, _Market m, object account) except *
     @cython.locals(p=Position)
     cpdef object _liq_tick(self, _Market m, object account, object pside, list legs)
+    cpdef object _liq_base(self, _Market m, object account, object pside)
     cpdef object _fee_reserve(self, _Market m, object notional)
     cpdef object _cost_to_open(self, _Market m, object side, object qty, object price, object lev)
     cpdef object _order_cost(self, _Market m, object cmd, object qty, object opening, object price, object lev)

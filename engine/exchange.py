@@ -103,6 +103,7 @@ from perpsim.risk.liqprice import (
     inverse_liquidation_price,
     liquidation_price,
 )
+from perpsim.risk.liqrange import rise_tick
 from perpsim.risk.losslimit import LossLimit, LossLimitState, loss, next_day
 from perpsim.risk.margin import SHORT_LAST_BUFFER, initial_margin, open_cost, upnl
 from perpsim.risk.margin_kernel import BracketTable, bankruptcy_tick
@@ -135,6 +136,9 @@ _IOC, _FOK, _GTC, _GTD = TimeInForce.IOC, TimeInForce.FOK, TimeInForce.GTC, Time
 _NO_STP, _BYBIT, _AT_OR_BELOW = StpMode.NONE, LiquidationModel.BYBIT, Trigger.AT_OR_BELOW
 _IN_LIQUIDATION = R.USER_IN_LIQUIDATION
 _LOSS_LIMIT = "daily_loss_limit"
+#: The liquidation-index side of a cross hedge-mode pair's second trigger, on a rise (risk.liqrange):
+#: position_key(account, 3), a side no position has; the sweep treats it as the account's cross legs.
+_RISE_SIDE = 3
 
 
 #: The conditional order kind of each conditional leg type of an order list.
@@ -413,12 +417,13 @@ class _Market:
 
     def unindex(self, account: int) -> None:
         """Take the account's entries out of the liquidation index: its cross entry (BOTH),
-        and for a hedge-mode account its per-side isolated ones."""
+        and for a hedge-mode account its per-side isolated ones and its cross rise entry."""
         key = position_key(account)  # position_key(account, pside) = key + pside
         self.liq.remove(key)
         if account in self.hedge:
             self.liq.remove(key + LONG)
             self.liq.remove(key + SHORT)
+            self.liq.remove(key + _RISE_SIDE)
 
     def legs(self, account: int):
         """(pside, position) of the account in this market, in side order."""
@@ -2299,19 +2304,27 @@ class Exchange:
         found = m.leg_list(account)
         groups = [(pside, [p]) for pside, p in found] if isolated else [(BOTH, [p for _, p in found])]
         for pside, legs in groups:
+            if not legs:
+                continue
             net = 0
             for p in legs:
                 net += p.lots
-            if not legs or net == 0:
-                continue  # a fully hedged pair has no price direction to be liquidated in
             solved = self._liq_tick(m, account, pside, legs)
             if solved is None:
                 # no positive solution: a long no price can liquidate (not indexed), or a short
-                # liquidatable at any price (trigger 0: every tick checks it)
-                if net < 0:
+                # or a hedged pair liquidatable at any price (trigger 0: every tick checks it)
+                if net <= 0:
                     m.liq.upsert(position_key(account, pside), -1, 0)
             else:  # the direction comes from the solution's slope, not the net sign
                 m.liq.upsert(position_key(account, pside), *solved)
+            if len(legs) > 1 and not m.inverse and (solved is None or solved[0] > 0) \
+                    and self.profile.liquidation_model is not _BYBIT:
+                # a hedge-mode pair liquidated on a fall may also be on a rise, where the two
+                # legs' maintenance margin outgrows the net long's gain (risk.liqrange)
+                rise = rise_tick(m.brackets, [p.lots for p in legs], [p.cost for p in legs],
+                                 self._liq_base(m, account, pside), m.K)
+                if rise is not None:
+                    m.liq.upsert(position_key(account, _RISE_SIDE), *rise)
 
     def _liq_tick(self, m: _Market, account: int, pside: int, legs: list[Position]) -> tuple[int, int] | None:
         """(direction, tick) of the legs' liquidation price rounded against the account, or None:
@@ -2319,14 +2332,19 @@ class Exchange:
         if m.inverse:
             lp = self.liquidation_price(account, m.symbol, pside)
             return None if lp is None else (1 if lp.trigger is _AT_OR_BELOW else -1, lp.tick)
-        if account in m.isolated:
-            base = self._iso_margin(m, account, pside)
-        else:
-            base = self.wallet(account, m.asset)
-            if len(self._markets_of[account]) > 1:  # the other markets' legs, held fixed
-                base += self.upnl(account, m.asset, skip=m.symbol) - self.maintenance(account, m.asset, skip=m.symbol)
         bybit = self.profile.liquidation_model is _BYBIT
-        return m.table.liq_tick([p.lots for p in legs], [p.cost for p in legs], base, m.K, bybit)
+        return m.table.liq_tick([p.lots for p in legs], [p.cost for p in legs], self._liq_base(m, account, pside),
+                                m.K, bybit)
+
+    def _liq_base(self, m: _Market, account: int, pside: int) -> int:
+        """What the legs' liquidation price is solved against (money units): the isolated
+        margin, or the cross wallet with the other markets' uPnL less their MM held fixed."""
+        if account in m.isolated:
+            return self._iso_margin(m, account, pside)
+        base = self.wallet(account, m.asset)
+        if len(self._markets_of[account]) > 1:  # the other markets' legs, held fixed
+            base += self.upnl(account, m.asset, skip=m.symbol) - self.maintenance(account, m.asset, skip=m.symbol)
+        return base
 
     def _mm_scaled(self, m: _Market, p: Position):
         """The exact maintenance margin × RATE_SCALE: an int on linear markets (no Fraction)."""

@@ -352,8 +352,10 @@ class TestModes:
         venue.order(3, Side.SELL, "1", "20000", position_side=S)
         assert venue.ex.position(3, SYMBOL, L).lots == qty("1")
         assert venue.ex.position(3, SYMBOL, S).lots == -qty("1")
-        # a fully hedged pair has no liquidation direction
-        assert all(key // 4 != 3 for key, _, _ in venue.ex.markets[SYMBOL].liq.entries())
+        # a fully hedged pair is liquidatable on a rise only: its PnL is flat, its MM grows
+        entries = [e for e in venue.ex.markets[SYMBOL].liq.entries() if e[0] // 4 == 3]
+        assert [(key, direction) for key, direction, _ in entries] == [(12, -1)]
+        assert entries[0][2] > venue.ex.markets[SYMBOL].mark
         # closing the long: SELL on LONG, clamped to the position
         venue.order(2, Side.BUY, "2", "20000")
         venue.order(3, Side.SELL, "2", "20000", position_side=L)
