@@ -1,9 +1,9 @@
 """The account side of the risk signals inside the venue: the read models (venue.signals.account_risk,
 venue.signals.slippage), how the sequencer feeds them, and their protobuf shapes.
 
-Volatility and correlation come from the market signals when the venue runs them
-(`use_market_signals`); until then a market has no σ (σ figures, nudges and k σ alerts are
-empty) and correlations are the configured priors by base asset.
+Volatility and correlation come from the venue's market signals (`venue.signals`, or the sources
+given to `use_market_signals`); without them a market has no σ (σ figures, nudges and k σ
+alerts are empty) and correlations are the configured priors by base asset.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class AccountSignals:
         streams, after it) and raise k σ alerts on the account streams."""
         sequencer.before_apply.append(lambda cmd: self.slippage.before(sequencer.state, cmd))
         sequencer.listeners.insert(0, lambda cmd, events: self.slippage.observe(
-            cmd, events, sequencer.state.exchange.ts))
+            cmd, events, getattr(cmd, "ts", sequencer.state.exchange.ts)))  # listeners run after the batch
         streams.risk_alerts = lambda account, ts: self.alerts(streams, account, ts)
 
     def use_market_signals(self, sigma_1h, rho) -> None:
