@@ -21,11 +21,11 @@ them (rounded against the account: the tick the venue acts at). Convert with the
   markets           prices(s) -> PriceView [O(1)], market(s) / markets() -> MarketView
                     [O(positions of the market): open interest]
   book              book(s, depth) -> BookView
-  accounts          balances(account) -> (BalanceView,), balance(account, asset),
+  accounts          accounts(), balances(account) -> (BalanceView,), balance(account, asset),
                     hedge_mode(account), leverage(account, s), isolated(account, s), holds(account, s)
   positions         positions(account, s=None) -> (PositionView,), position(account, s, pside),
                     all_positions(s) -> iterator of Holding (liquidation map, open interest)
-  orders            open_orders(account, s=None) -> (OpenOrder,), open_order(s, order_id)
+  orders            open_orders(account | None, s=None) -> (OpenOrder,), open_order(s, order_id)
                     conditional_orders(account, s=None), conditional_order(s, id) -> ConditionalView
                     order_lists(account, s=None), order_list(s, id) -> OrderListView
   funding           funding(s) -> FundingView, funding_history(s=None) -> ((ts, FundingSettled),)
@@ -397,6 +397,10 @@ class ExchangeView:
         """One balance per settlement asset, by asset."""
         return tuple(self.balance(account, a) for a in self.assets())
 
+    def accounts(self) -> tuple[int, ...]:
+        """Every account the ledger has a wallet for (in any asset, even one now empty), sorted."""
+        return tuple(sorted(a for kind, a in self._ex.ledger._bal if kind == "wallet"))
+
     def hedge_mode(self, account: int) -> bool:
         return account in self._ex.hedge
 
@@ -461,11 +465,12 @@ class ExchangeView:
         o = m.orders.get(order_id)
         return None if o is None else self._open(m, order_id, o)
 
-    def open_orders(self, account: int, symbol: str | None = None) -> tuple[OpenOrder, ...]:
-        """The account's resting orders, in market order then by id; O(orders in those books)."""
+    def open_orders(self, account: int | None, symbol: str | None = None) -> tuple[OpenOrder, ...]:
+        """The account's resting orders (None: every account's), in market order then by id;
+        O(orders in those books)."""
         ms = (self._market(symbol),) if symbol is not None else self._m.values()
         return tuple(self._open(m, oid, o) for m in ms for oid, o in sorted(m.orders.items())
-                     if o.account == account)
+                     if account is None or o.account == account)
 
     def conditional_order(self, symbol: str, conditional_id: int) -> ConditionalView | None:
         c = self._market(symbol).conditionals.get(conditional_id)
