@@ -24,9 +24,10 @@ quote sum, times, and the conditional order that placed it. It keeps them after 
 has evicted them. Orders refused at placement are not orders and are not recorded; forced
 (liquidation) orders appear as `force_orders` and their fills as the account's trades.
 
+Trades are every position change: book fills, and the fills outside the book (auto-
+deleveraging, the insurance fund taking a liquidated position over: order id 0, no fee).
 What events do not say, and so is not here: realized PnL and funding of isolated positions
-settle into the isolated margin without a wallet event (income and trades show 0 for them);
-auto-deleveraging fills are not trades (their realized PnL is income).
+settle into the isolated margin without a wallet event (income and trades show 0 for them).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from collections import OrderedDict, deque
 
 from perpsim.engine import commands as C
 from perpsim.engine.events import (
+    AutoDeleveraged,
     BalanceChanged,
     ConditionalEvent,
     FundingSettled,
@@ -157,15 +159,27 @@ class History(HistoryQueries):
         forced: dict[tuple[str, int], list[int]] = {}  # a forced order's (lots, quote) so far
         ended = []
         trades: list[list] = []  # the command's account trades, as lists until their fees and PnL are in
+        # auto-deleveraging: the side of each account's latest forced order (the bankrupt's side),
+        # and the realized PnL no fill claimed since the last order event, with the position
+        # changes seen before it (an ADL pair books its counterparty first: 0, then the bankrupt: 1)
+        forced_side: dict[tuple[str, int], int] = {}
+        loose: list[tuple[int, int, int]] = []
+        positions = 0
         for e in events:
             t = type(e)
             if t is OrderEvent:
                 symbol = e.symbol
+                loose.clear()
+                positions = 0
+                if e.liquidation:
+                    forced_side[(e.symbol, e.event.account)] = int(e.event.side)
                 fill = self._order_event(e, ts, forced, trades)
             elif t is BalanceChanged:
-                self._balance(e, ts, fill, symbol, funding)
+                if not self._balance(e, ts, fill, symbol, funding) and e.cause == "realized_pnl":
+                    loose.append((e.account, e.delta, positions))
             elif t is PositionChanged:
                 moved.add((e.symbol, e.account))
+                positions += 1
                 if fill is not None:
                     fill.positions += 1
             elif t is MarkPriceChanged:
@@ -186,8 +200,17 @@ class History(HistoryQueries):
                 for account, asset, delta in funding:
                     self._add_income(account, INCOME_OF_CAUSE["funding"], asset, delta, e.symbol, "funding", 0, ts)
                 funding = []
+            elif t is AutoDeleveraged:
+                self._adl(e, ts, forced_side.get((e.symbol, e.account)), loose, trades)
+                loose.clear()
+                positions = 0
             elif t is Liquidation:
+                if e.taken_by_insurance:  # the fund (booked first) took the rest over at the bankruptcy price
+                    self._off_book(e.symbol, ts, e.bankruptcy_price, e.taken_by_insurance, loose, trades,
+                                   ((0, 0, False), (e.account, int(e.side), True)))
                 fill = None
+                loose.clear()
+                positions = 0
                 symbol = e.symbol
                 lots, quote = forced.pop((e.symbol, e.account), (0, 0))
                 self._force_id += 1
@@ -265,14 +288,15 @@ class History(HistoryQueries):
             return _LONG if side == _SELL else _SHORT
         return _BOTH
 
-    def _balance(self, e: BalanceChanged, ts: int, fill: _Fill | None, symbol: str, funding: list) -> None:
+    def _balance(self, e: BalanceChanged, ts: int, fill: _Fill | None, symbol: str, funding: list) -> bool:
+        """Record a wallet movement as income; whether a fill's trade claimed it."""
         kind = INCOME_OF_CAUSE.get(e.cause)
         if kind is None or e.account <= 0:
-            return
+            return False
         cause = e.cause
         if cause == "funding":
             funding.append((e.account, e.asset, e.delta))
-            return
+            return False
         trade_id = 0
         if fill is not None:
             if cause == "realized_pnl" and fill.positions < 2:
@@ -291,6 +315,30 @@ class History(HistoryQueries):
                     side[_COMMISSION] -= e.delta  # a fee paid is a negative delta: a positive commission
                     trade_id = fill.trade_id
         self._add_income(e.account, kind, e.asset, e.delta, "" if kind == "TRANSFER" else symbol, cause, trade_id, ts)
+        return trade_id != 0
+
+    def _off_book(self, symbol: str, ts: int, price: int, qty: int, loose: list, trades: list,
+                  sides: tuple[tuple[int, int, bool], ...]) -> None:
+        """A fill outside the book (auto-deleveraging, the insurance fund taking a position over)
+        as its accounts' trades: no order (order id 0), no fee, a trade id but no market trade.
+        `sides`: (account, side, liquidated) in the order the pair booked them; each one's
+        realized PnL is the unclaimed PnL booked before its position change (0: the first)."""
+        tid = self._trade_id[symbol] = self._trade_id[symbol] + 1
+        for i, (account, side, liquidated) in enumerate(sides):
+            if account <= 0:
+                continue
+            pnl = sum(d for a, d, seen in loose if a == account and seen == i)
+            trades.append([tid, symbol, account, 0, side, self._pside(0, account, side, True), price, qty, price * qty,
+                           0, self._asset[symbol], pnl, False, side == _BUY, liquidated, ts])
+
+    def _adl(self, e: AutoDeleveraged, ts: int, bankrupt_side: int | None, loose: list, trades: list) -> None:
+        """An auto-deleveraging fill: the counterparty trades against the bankrupt side (which
+        trades the way its forced order did) at the bankruptcy price."""
+        if bankrupt_side is None:  # no forced order before it in this command: the direction is unknown
+            return
+        cp_side = _BUY if bankrupt_side == _SELL else _SELL
+        self._off_book(e.symbol, ts, e.price, e.qty, loose, trades,
+                       ((e.counterparty, cp_side, False), (e.account, bankrupt_side, True)))
 
     def _add_income(self, account: int, kind: str, asset: str, amount: int, symbol: str, info: str, trade_id: int,
                     ts: int) -> None:

@@ -119,7 +119,10 @@ class AccountTrade(NamedTuple):
     commission_asset (positive = paid, negative = a maker rebate received); realized_pnl in
     units of the settlement asset (what the fill realized on the position it reduced, 0 when
     it only opened; isolated positions realize into their isolated margin and show 0 here).
-    liquidation: the fill of a forced (liquidation) order."""
+    liquidation: the fill of a forced (liquidation) order, or of the liquidated side outside
+    the book. order_id 0: a fill outside the book (auto-deleveraging, or the insurance fund
+    taking the position over), at the bankruptcy price, without fee; its id is not a market
+    trade's."""
 
     id: int
     symbol: str

@@ -11,7 +11,7 @@ import pytest
 
 from perpsim.engine import commands as C
 from perpsim.engine.views import ExchangeView
-from perpsim.model.enums import ConditionalKind, OrderKind, Side, TimeInForce
+from perpsim.model.enums import ConditionalKind, OrderKind, PositionSide, Side, TimeInForce
 from perpsim.venue.history_records import HistoryLimits, IncomeKind
 from perpsim.venue.klines import Bars
 from perpsim.venue.state import VenueState
@@ -196,3 +196,24 @@ def test_per_account_records_stay_apart() -> None:
         assert all(t.account == account for t in h.trades(account, limit=10**6))
         assert all(r.account == account for r in h.income(account, limit=10**6))
     assert all(len(a) == 1 for a in owners.values())
+
+
+@pytest.mark.parametrize("seed", [21, 23])
+def test_trades_explain_every_position_and_all_realized_pnl(seed: int) -> None:
+    """Every lot an account holds came through one of its trades (book fills, auto-deleveraging,
+    the insurance fund's takeover), and the realized PnL of its trades is its REALIZED_PNL
+    income, in sessions with liquidations and auto-deleveraging."""
+    state = VenueState(make_exchange())
+    for cmd in random_session(seed, 2_000):
+        state.apply(cmd)
+    h, view = state.history, ExchangeView(state.exchange)
+    off_book = 0
+    for account in range(1, 9):
+        trades = h.trades(account, limit=10**6)
+        for pside in PositionSide:
+            lots = sum((1 if t.side == Side.BUY else -1) * t.qty for t in trades if t.position_side == pside)
+            assert lots == view.position_lots(account, SYMBOL, pside)
+        income = h.income(account, kind="REALIZED_PNL", limit=10**6)
+        assert sum(t.realized_pnl for t in trades) == sum(r.amount for r in income)
+        off_book += sum(t.order_id == 0 for t in trades)
+    assert off_book > 0  # the session auto-deleverages or hands positions to the fund
