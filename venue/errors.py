@@ -40,7 +40,14 @@ class VenueError(Exception):
         self.reason = RejectReason(reason)
         self.field = field
         self.fields = fields
+        self.display: dict[str, object] | None = None  # the fields as the message shows them
         super().__init__(f"{self.reason.name}: {REASONS[self.reason].message}")
+
+    def shown_as(self, display: dict[str, object]) -> VenueError:
+        """Show `display` in the message instead of the fields (e.g. money in the asset's units
+        where the fields, kept for the metadata, hold integers); returns this error."""
+        self.display = display
+        return self
 
     def by_engine(self) -> VenueError:
         """Mark this as the exchange's own rejection; returns it."""
@@ -77,8 +84,8 @@ def to_rpc_status(err: VenueError) -> status_pb2.Status:
         metadata["field"] = cut(err.field)
     if info.binance_code is not None:
         metadata["binance_code"] = str(info.binance_code)
-    shown = _shown(err.fields)
-    metadata.update(shown)
+    metadata.update(_shown(err.fields))
+    shown = _shown(err.fields if err.display is None else err.display)
     details = [error_details_pb2.ErrorInfo(reason=err.reason.name.lower(), domain=DOMAIN, metadata=metadata)]
     if "retry_after_ms" in err.fields or err.reason == RejectReason.RATE_LIMITED:
         # every RATE_LIMITED (rate limit, overload, a dropped slow stream) says when to retry

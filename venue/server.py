@@ -57,6 +57,7 @@ from perpsim.venue.auth import BadKey, KeyConflict, KeyStore, bearer
 from perpsim.venue.codec import CodecError
 from perpsim.venue.errors import VenueError, cut, internal_rpc_status, to_rpc_status, to_status
 from perpsim.venue.guard import RequestGuard
+from perpsim.venue.humane import duration, in_units
 from perpsim.venue.limits import RateLimiter
 from perpsim.venue.state import KnownConditional, KnownList, KnownOrder, OrderInfo, VenueState, rejection
 
@@ -357,15 +358,26 @@ class Venue:
     async def run(self, make) -> list:
         """Submit a command; raise its rejection as a VenueError."""
         events = await self.seq.submit(make)
-        raise_rejection(events)
+        if rejection(events) is not None:
+            raise_rejection(events, self._spec_of(make(0)))
         return events
 
+    def _spec_of(self, cmd):
+        """The spec whose units a command's figures are in: its market's, or a market's settled
+        in its asset; None for neither."""
+        spec = self.markets.get(getattr(cmd, "symbol", None))
+        asset = getattr(cmd, "asset", None)
+        return spec or next((s for s in self.markets.values() if s.settle == asset), None)
 
-def raise_rejection(events: list) -> None:
-    """Raise the command's rejection, if the exchange refused it, as a VenueError."""
+
+def raise_rejection(events: list, spec=None) -> None:
+    """Raise the command's rejection, if the exchange refused it, as a VenueError: money,
+    prices and sizes in the units of `spec` (the command's market, or one settled in its asset),
+    times and rates readable; the engine's integers kept for the ErrorInfo metadata."""
     rej = rejection(events)
     if rej is not None:
-        raise VenueError(R(rej.reason), **dict(rej.fields)).by_engine()
+        fields = dict(rej.fields)
+        raise VenueError(R(rej.reason), **fields).by_engine().shown_as(in_units(R(rej.reason), fields, spec))
 
 
 def rpc(method):
@@ -650,7 +662,7 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         """The response to an order placement from its command's events; raises its rejection.
         `before`: the next order id before the command was queued (older orders' events are
         not this order's)."""
-        raise_rejection(events)
+        raise_rejection(events, self.venue.markets.get(template.symbol))
         known = next((e for e in events if isinstance(e, KnownOrder)), None)
         if known is not None:  # an idempotent retry: the original order, as it is now
             return trading_pb2.PlaceOrderResponse(order=order_out(self.venue, self.venue.state.orders[known.order_id]))
@@ -1070,8 +1082,9 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
     async def AdvanceClock(self, request, context):
         self.venue.admin(context)
         if not 0 < request.advance_ns <= MAX_ADVANCE_NS:
-            raise VenueError(R.INVALID_VALUE, field="advance_ns", advance_ns=request.advance_ns,
-                             problem=f"must be in (0, {MAX_ADVANCE_NS}] (ten years)")
+            raise VenueError(R.INVALID_VALUE, field="advance_ns", advance_ns=request.advance_ns).shown_as(
+                {"advance": duration(request.advance_ns),
+                 "problem": f"must be more than 0 and at most {duration(MAX_ADVANCE_NS)} (ten years)"})
         advance = request.advance_ns
         await self.venue.run(lambda ts: C.AdvanceClock(ts + advance))
         self.venue.seq.clock.offset += advance  # later commands keep the new time

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import re
 import threading
 import time
 from decimal import Decimal
@@ -211,3 +212,23 @@ def test_the_insurance_fund_is_public(tmp_path: Path) -> None:
         with pytest.raises(E.NotFoundError) as unknown:
             trader.insurance_fund("DOGE")
         assert unknown.value.metadata["field"] == "asset"
+
+
+def test_messages_speak_in_the_assets_units(tmp_path: Path) -> None:
+    """Money in the settlement asset, prices in the market's decimals, durations like 3650d: in
+    the message; the ErrorInfo metadata keeps the exact integers for programs."""
+    with own_venue(tmp_path) as (running, _, trader):
+        with pytest.raises(E.MarginInsufficient) as margin:
+            trader.place_order("BTCUSDT", "buy", "1", "65000")
+        message = margin.value.message
+        assert re.search(r"required=\d+(\.\d+)? USDT", message) and "available=1000 USDT" in message, message
+        assert margin.value.metadata["available"] == str(1000 * 10**8)
+        with pytest.raises(E.PerpsimError) as trigger:  # a sell stop above the mark fires at once
+            trader.place_conditional("BTCUSDT", "sell", "0.001", trigger_price="66000", source="mark")
+        assert "trigger_price=66000.0" in trigger.value.message, trigger.value.message
+        assert trigger.value.metadata["trigger_price"] == "660000"
+        with Client(running.address, admin_key=(tmp_path / "admin.key").read_text().strip()) as admin:
+            with pytest.raises(E.InvalidArgumentError) as clock:
+                admin.advance_clock(11 * 365 * 86_400 * 10**9)
+        assert "advance=4015d" in clock.value.message and "at most 3650d" in clock.value.message
+        assert clock.value.metadata["advance_ns"] == str(11 * 365 * 86_400 * 10**9)
