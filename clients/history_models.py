@@ -26,12 +26,15 @@ class HistoricalOrder(_Model):
     conditional_id: int
     time_ns: int
     update_time_ns: int
+    working_type: str  # "mark" | "last" | "index": what the placing conditional watched
+    price_protect: bool
 
     @classmethod
     def from_pb(cls, o) -> HistoricalOrder:
         orig = enum_name(common_pb2.ConditionalType, o.orig_type) if o.orig_type else ""
         return cls(Order.from_pb(o.order), dec0(o.cumulative_quote), dec(o.average_price), orig, dec(o.stop_price),
-                   o.conditional_id, o.time_ns, o.update_time_ns)
+                   o.conditional_id, o.time_ns, o.update_time_ns, enum_name(common_pb2.TriggerSource, o.working_type),
+                   o.price_protect)
 
     @property
     def status(self) -> str:

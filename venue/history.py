@@ -48,7 +48,7 @@ from perpsim.engine.events import (
     PositionChanged,
 )
 from perpsim.engine.views import ExchangeView
-from perpsim.model.enums import EventKind, PositionSide, Side
+from perpsim.model.enums import EventKind, PositionSide, Side, TriggerSource
 from perpsim.venue.history_query import HistoryQueries
 from perpsim.venue.history_records import (
     INCOME_OF_CAUSE,
@@ -70,23 +70,27 @@ _ACCEPTED, _FILL, _CANCELED, _EXPIRED, _AMENDED = (EventKind.ACCEPTED, EventKind
                                                    EventKind.EXPIRED, EventKind.AMENDED)
 _BUY, _SELL = int(Side.BUY), int(Side.SELL)
 _BOTH, _LONG, _SHORT = int(PositionSide.BOTH), int(PositionSide.LONG), int(PositionSide.SHORT)
+_LAST = int(TriggerSource.LAST)
 _ENDED = frozenset({"TRIGGERED", "REJECTED_AT_TRIGGER", "CANCELED", "EXPIRED"})
 
 
 class _Order:
     """What the history adds to a registry `OrderInfo`."""
 
-    __slots__ = ("conditional_id", "cum_quote", "info", "orig_type", "stop_price", "time_ns", "update_ns")
+    __slots__ = ("conditional_id", "cum_quote", "info", "orig_type", "price_protect", "stop_price", "time_ns",
+                 "update_ns", "working_type")
 
     def __init__(self, info, ts: int) -> None:
         self.info, self.cum_quote, self.time_ns, self.update_ns = info, 0, ts, ts
         self.orig_type = self.stop_price = self.conditional_id = 0
+        self.working_type, self.price_protect = _LAST, False
 
     def record(self) -> OrderRecord:
         o = self.info
         return OrderRecord(o.order_id, o.client_order_id, o.account, o.symbol, int(o.side), int(o.position_side),
                            int(o.kind), int(o.tif), o.price, o.qty, o.filled, self.cum_quote, o.status, o.reduce_only,
-                           self.orig_type, self.stop_price, self.conditional_id, self.time_ns, self.update_ns)
+                           self.orig_type, self.stop_price, self.conditional_id, self.time_ns, self.update_ns,
+                           self.working_type, self.price_protect)
 
 
 class _Fill:
@@ -120,7 +124,8 @@ class History(HistoryQueries):
         self._done: dict[int, OrderedDict[int, None]] = {}  # per account, completed orders kept
         self._owner: dict[int, int] = {}  # order id -> account
         self._by_client: dict[tuple[int, str], int] = {}
-        self._conditionals: dict[int, tuple[int, int]] = {}  # live conditional id -> (kind, trigger)
+        # live conditional id -> (kind, trigger, trigger source, price protection)
+        self._conditionals: dict[int, tuple[int, int, int, bool]] = {}
         self._trades: dict[int, deque[AccountTrade]] = {}
         self._income: dict[int, deque[Income]] = {}
         self._income_id = 0
@@ -389,14 +394,15 @@ class History(HistoryQueries):
         if c is None or account is None:
             return
         o = self._orders[account][e.order_id]
-        o.orig_type, o.stop_price, o.conditional_id = c[0], c[1], e.by
+        o.orig_type, o.stop_price, o.working_type, o.price_protect = c
+        o.conditional_id = e.by
 
     def _conditional(self, cmd, e: ConditionalEvent) -> None:
         live = self.view.conditional_order(e.symbol, e.conditional_id)
         c = live.order if live is not None else cmd if isinstance(cmd, C.PlaceConditional) else None
         # (not live: it fired within its own command)
         if c is not None:
-            self._conditionals[e.conditional_id] = (int(c.kind), c.trigger_price)
+            self._conditionals[e.conditional_id] = (int(c.kind), c.trigger_price, int(c.source), c.price_protect)
 
     def _update_longs(self, symbol: str, account: int) -> None:
         """Open interest follows an account's long lots in a market (one-way or hedge mode)."""

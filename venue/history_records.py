@@ -14,6 +14,8 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import NamedTuple
 
+from perpsim.model.enums import TriggerSource
+
 
 class IncomeKind(StrEnum):
     """What moved an account's wallet (Binance's income types where one exists)."""
@@ -105,6 +107,8 @@ class OrderRecord(NamedTuple):
     conditional_id: int
     time_ns: int
     update_ns: int
+    working_type: int = int(TriggerSource.LAST)  # what the placing conditional watched (LAST: placed directly)
+    price_protect: bool = False  # the placing conditional's price protection
 
     @property
     def avg_price(self) -> Fraction | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
-from perpsim.model.enums import ConditionalKind, OrderKind, PositionSide, Side, TimeInForce
+from perpsim.model.enums import ConditionalKind, OrderKind, PositionSide, Side, TimeInForce, TriggerSource
 from perpsim.model.markets import MarketSpec
 from perpsim.model.reasons import RejectReason as R
 from perpsim.v1 import common_pb2, history_pb2, history_pb2_grpc, trading_pb2
@@ -75,7 +75,8 @@ def order_out(spec: MarketSpec, o) -> history_pb2.HistoricalOrder:
         order=order, cumulative_quote=quote_out(spec, o.cum_quote), average_price=_avg(spec, o.avg_price),
         orig_type=cv.COND_OUT[ConditionalKind(o.orig_type)] if o.orig_type else common_pb2.CONDITIONAL_TYPE_UNSPECIFIED,
         stop_price=spec.format_price(o.stop_price) if o.stop_price else "", conditional_id=o.conditional_id,
-        time_ns=o.time_ns, time_ms=o.time_ns // _MS, update_time_ns=o.update_ns, update_time_ms=o.update_ns // _MS)
+        time_ns=o.time_ns, time_ms=o.time_ns // _MS, update_time_ns=o.update_ns, update_time_ms=o.update_ns // _MS,
+        working_type=cv.SOURCE_OUT[TriggerSource(o.working_type)], price_protect=o.price_protect)
 
 
 class History(history_pb2_grpc.HistoryServiceServicer):

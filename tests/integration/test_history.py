@@ -44,7 +44,8 @@ def test_completed_orders_by_id_and_client_id_and_never_another_accounts(
     filled = maker.order(client_order_id="hist-m1")
     assert filled.order.order_id == first.order_id and filled.status == "filled"
     assert filled.order.filled_quantity == Decimal("0.01") and filled.average_price == Decimal("65000")
-    assert filled.cumulative_quote == Decimal("650") and filled.orig_type == ""
+    assert filled.cumulative_quote == Decimal("650") and filled.orig_type == "" and filled.stop_price is None
+    assert (filled.working_type, filled.price_protect) == ("last", False)
     assert filled.time_ns <= filled.update_time_ns
     canceled = maker.order(second.order_id, symbol=BTC)
     assert canceled.status == "canceled" and canceled.order.filled_quantity == Decimal("0.005")

@@ -11,7 +11,7 @@ import pytest
 
 from perpsim.engine import commands as C
 from perpsim.engine.views import ExchangeView
-from perpsim.model.enums import ConditionalKind, OrderKind, PositionSide, Side, TimeInForce
+from perpsim.model.enums import ConditionalKind, OrderKind, PositionSide, Side, TimeInForce, TriggerSource
 from perpsim.venue.history_records import HistoryLimits, IncomeKind
 from perpsim.venue.klines import Bars
 from perpsim.venue.state import VenueState
@@ -95,12 +95,14 @@ def test_a_fired_conditional_order_names_its_stop() -> None:
     state = _state()
     state.apply(C.PlaceOrder(2 * SEC, 1, SYMBOL, Side.SELL, qty("0.2"), px(20_050)))
     state.apply(C.PlaceConditional(2 * SEC, 2, SYMBOL, Side.BUY, qty("0.1"), ConditionalKind.STOP_MARKET,
-                                   px(20_010)))
+                                   px(20_010), source=TriggerSource.LAST, price_protect=True))
     state.apply(C.PlaceOrder(3 * SEC, 3, SYMBOL, Side.BUY, qty("0.01"), px(20_050)))  # last 20,050: it fires
     [fired] = state.history.orders(2)
     assert (fired.orig_type, fired.stop_price, fired.status, fired.type) == (
         ConditionalKind.STOP_MARKET, px(20_010), "FILLED", OrderKind.MARKET)
-    assert fired.conditional_id > 0
+    assert fired.conditional_id > 0 and (fired.working_type, fired.price_protect) == (TriggerSource.LAST, True)
+    [direct] = state.history.orders(3)
+    assert (direct.orig_type, direct.working_type, direct.price_protect) == (0, TriggerSource.LAST, False)
 
 
 def test_funding_is_recorded_on_its_grid_and_paid_as_income() -> None:
