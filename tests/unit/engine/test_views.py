@@ -169,6 +169,7 @@ def test_conditional_orders_and_lists(ex):
     assert [o.order_id for o in v.open_orders(2)] == [g.take_profit_id]
     assert [x.conditional_id for x in v.conditional_orders(2, S)] == [first, g.stop_loss_id]
     assert v.conditional_orders(2, INV) == () and v.order_lists(1) == ()
+    assert v.conditional_orders(None) == v.conditional_orders(2) and v.order_lists(None) == (g,)
 
 
 def test_funding_insurance_and_flows(ex):
@@ -198,6 +199,9 @@ def test_liquidation_facts(ex):
     probe = v.liquidation_probe(S)
     assert probe(200_000) == [] and probe(101) == [position_key(2)]
     assert v.liquidation_buckets(INV, [0, 10_000]) == [0, 0]
+    entries = v.liquidation_entries(S)
+    assert [(e.account, e.position_side, e.direction) for e in entries] == [(1, 0, -1), (2, 0, 1), (3, 0, -1)]
+    assert [e.trigger for e in entries] == [h.trigger for h in sorted(v.all_positions(S))]
 
 
 def test_inverse_entry_is_exact():
