@@ -1778,9 +1778,12 @@ class Exchange:
     def preview_order(self, cmd: C.PlaceOrder) -> dict:
         """What `cmd` would do to the account if it filled completely at its price (a market
         order at its assumed price, see _assumed_price), without changing anything: the cost to open (with the fee
-        reserve), the available balance, and the resulting position's lots, maintenance margin,
-        liquidation and bankruptcy price (exact Fractions of the quote currency, None when
-        none) and distance from mark in percent, its liquidation band (partial and full
+        reserve), the fee the fill pays (taker if the order would trade at once, maker if it
+        rests; money units, rounded up), the available balance, and what the fill leaves: the
+        resulting position's lots, maintenance margin, liquidation and bankruptcy price against
+        the wallet after the fill's realized PnL and fee (exact Fractions of the quote currency,
+        None when none) and its signed distance from mark in percent (negative once the mark is
+        past the liquidation price), its liquidation band (partial and full
         liquidation price, see _liquidation_band), and its funding carry: the predicted rate, what
         it would be paid (+) or pay (−) at the next funding time (funding_estimate) and that
         time. Money in units, rounded as the venue rounds."""
@@ -1795,9 +1798,15 @@ class Exchange:
         lev = self._lev(cmd.account, m)
         cost = 0 if cmd.reduce_only or opening <= 0 else self._order_cost(m, cmd, cmd.qty, opening, price, lev)
         realized = m.fill(after, sign * cmd.qty, price)
+        # the fee the fill pays from the wallet: taker if it would trade at once, maker if it rests
+        best = m.book.best_ask() if cmd.side == _SIDE_BUY else m.book.best_bid()
+        takes = cmd.kind != _LIMIT or (best is not None and not _beyond(cmd.side, best, price))
+        notional = m.value(cmd.qty, price)
+        fee_rate = m.taker_fee if takes else m.maker_fee
+        fee = apply_rate_up(notional, fee_rate) if fee_rate >= 0 else -apply_rate_down(notional, -fee_rate)
         rate = self.predicted_funding_rate(cmd.symbol)
         mark, K = m.funding_terms()
-        out = {"cost": cost, "available": self.available(cmd.account, m.asset), "lots": after.lots,
+        out = {"cost": cost, "fee": fee, "available": self.available(cmd.account, m.asset), "lots": after.lots,
                "maintenance_margin": 0, "liquidation_price": None, "bankruptcy_price": None,
                "liquidation_distance_percent": None, "liquidation_band": (None, None), "funding_rate": rate,
                "funding_payment": funding_payment(after.lots, mark, rate, K), "next_funding_ts": m.next_funding}
@@ -1807,8 +1816,8 @@ class Exchange:
             wallet = self._iso_margin(m, cmd.account, cmd.position_side) + realized + \
                 (initial_margin(m.value(opening, price), lev) if opening > 0 else 0)
             other_mm = other_upnl = 0
-        else:
-            wallet = self.wallet(cmd.account, m.asset) + realized
+        else:  # the cross wallet after the fill: its realized PnL and its fee
+            wallet = self.wallet(cmd.account, m.asset) + realized - fee
             other_mm = self.maintenance(cmd.account, m.asset, skip=m.symbol)
             other_upnl = self.upnl(cmd.account, m.asset, skip=m.symbol)
         lp = m.lp([after], wallet, other_mm, other_upnl, self.profile.liquidation_model)
@@ -1816,7 +1825,9 @@ class Exchange:
         out["maintenance_margin"] = self._mm(m, after)
         if lp is not None:
             out["liquidation_price"] = lp.price
-            out["liquidation_distance_percent"] = abs(m.mark - lp.ticks) / m.mark * 100
+            # signed: positive while the mark is on the safe side, negative past the price
+            gap = m.mark - lp.ticks if lp.trigger is _AT_OR_BELOW else lp.ticks - m.mark
+            out["liquidation_distance_percent"] = gap / m.mark * 100
             if cmd.account in m.isolated or not any(ps != cmd.position_side for ps, _ in m.legs(cmd.account)):
                 out["liquidation_band"] = self._liquidation_band(m, after, wallet, other_mm, other_upnl, lev,
                                                                  cmd.account in m.isolated)

@@ -449,7 +449,8 @@ def test_the_order_preview_band_is_the_calculators_on_the_accounts_numbers():
     v.deposit(2, 60_000)
     v.do(C.SetLeverage(v.ts, 2, SYMBOL, 5))
     preview = v.ex.preview_order(C.PlaceOrder(v.ts, 2, SYMBOL, Side.BUY, qty("100"), px("20000")))
-    by_hand = preview_position(side="long", size="100", entry="20000", leverage=5, wallet="60000", mark="20000",
+    # the order rests (no asks): the wallet the fill leaves is 60,000 less the maker fee, 0.02 % of 2 M
+    by_hand = preview_position(side="long", size="100", entry="20000", leverage=5, wallet="59600", mark="20000",
                                margin_mode="cross", market=SPEC, brackets=BTCUSDT_ROWS,
                                liquidation_fee=SPEC.liquidation_fee)
     assert preview["liquidation_band"] == (by_hand.partial_liquidation_price, by_hand.full_liquidation_price)
