@@ -161,19 +161,17 @@ def level_out(spec: MarketSpec, price: int, lots: int, count: int) -> pb.PriceLe
                          quantity_lots=lots, order_count=count)
 
 
-def mark_out(m, ts: int) -> market_pb2.GetMarkPriceResponse:
-    """Mark, index and last price of an exchange market, with the funding rate (a decimal)."""
-    spec = m.spec
-    index = m.index.value(ts) if m.index.live_sources(ts) else None
-
+def mark_out(spec, prices) -> market_pb2.GetMarkPriceResponse:
+    """Mark, index and last price of a market (an engine.views.PriceView), with the funding
+    rate (a decimal)."""
     def p(ticks):
         return (spec.format_price(ticks), ticks) if ticks else ("", 0)
 
-    (mark, mark_t), (idx, idx_t), (last, last_t) = p(m.mark), p(index), p(m.last)
+    (mark, mark_t), (idx, idx_t), (last, last_t) = p(prices.mark), p(prices.index), p(prices.last)
     return market_pb2.GetMarkPriceResponse(
         symbol=spec.symbol, mark_price=mark, mark_price_ticks=mark_t, index_price=idx, index_price_ticks=idx_t,
-        last_price=last, last_price_ticks=last_t, funding_rate=rate_out(m.rate),
-        next_funding_time_ns=m.next_funding)
+        last_price=last, last_price_ticks=last_t, funding_rate=rate_out(prices.funding_rate),
+        next_funding_time_ns=prices.next_funding_ts)
 
 
 def fraction_out(x) -> str:

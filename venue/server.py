@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -841,49 +842,43 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
     @rpc
     async def GetAccount(self, request, context):
         account = self.venue.account(context)
-        ex = self.venue.state.exchange
+        view = self.venue.view
         out = []
-        for asset in sorted({s.settle for s in self.venue.markets.values()}):
-            spec = self.venue.asset_spec(asset)
+        for b in view.balances(account):
+            spec = self.venue.asset_spec(b.asset)
 
             def m(units, spec=spec):
                 return cv.money_out(spec, units)
 
             out.append(account_pb2.Balance(
-                asset=asset, wallet=m(ex.wallet(account, asset)), available=m(ex.available(account, asset)),
-                withdrawable=m(ex.withdrawable(account, asset)),
-                margin_balance=m(ex.margin_balance(account, asset)), unrealized_pnl=m(ex.upnl(account, asset)),
-                maintenance_margin=m(ex.maintenance(account, asset)),
-                initial_margin=m(ex.initial_margin(account, asset))))
-        return account_pb2.GetAccountResponse(account_id=account, balances=out, hedge_mode=account in ex.hedge)
+                asset=b.asset, wallet=m(b.wallet), available=m(b.available), withdrawable=m(b.withdrawable),
+                margin_balance=m(b.margin_balance), unrealized_pnl=m(b.upnl),
+                maintenance_margin=m(b.maintenance_margin), initial_margin=m(b.initial_margin)))
+        return account_pb2.GetAccountResponse(account_id=account, balances=out, hedge_mode=view.hedge_mode(account))
 
     @rpc
     async def ListPositions(self, request, context):
         account = self.venue.account(context)
-        ex = self.venue.state.exchange
+        symbol = request.symbol or None
+        known = symbol is None or symbol in self.venue.markets  # an unknown symbol holds no positions
         out = []
-        for symbol, m in ex.markets.items():
-            if request.symbol and symbol != request.symbol:
-                continue
-            spec = m.spec
-            for pside, p in m.legs(account):
-                lp = ex.liquidation_price(account, symbol, pside)
-                entry = m.entry(p) * m.tick
-                iso = account in m.isolated
-                out.append(account_pb2.Position(
-                    symbol=symbol, position_side=cv.PSIDE_OUT[PositionSide(pside)],
-                    quantity=str((1 if p.lots > 0 else -1) * spec.lots_to_qty(abs(p.lots))), quantity_lots=p.lots,
-                    entry_price=cv.fraction_out(entry), mark_price=spec.format_price(m.mark) if m.mark else "",
-                    unrealized_pnl=cv.money_out(spec, m.upnl(p)) if m.mark else cv.money_out(spec, 0),
-                    liquidation_price=cv.fraction_out(lp.price) if lp else "",
-                    bankruptcy_price=cv.fraction_out(bp.price) if (bp := ex.bankruptcy_price(account, symbol, pside))
-                    else "",
-                    margin_mode=common_pb2.MARGIN_MODE_ISOLATED if iso else common_pb2.MARGIN_MODE_CROSS,
-                    leverage=ex.leverage.get((account, symbol), 20),
-                    isolated_margin=cv.money_out(spec, ex.isolated_margin(account, symbol, pside) if iso else 0),
-                    adl_quantile=ex.adl_quantile(account, symbol, pside),
-                    maintenance_margin=cv.money_out(spec, ex._mm(m, p)) if m.mark else cv.money_out(spec, 0),
-                    next_funding_payment=cv.money_out(spec, ex.funding_estimate(account, symbol, pside))))
+        for v in self.venue.view.positions(account, symbol) if known else ():
+            spec = self.venue.markets[v.symbol]
+            tick = Fraction(spec.tick_size)  # the view's exact prices are in ticks
+
+            def price(ticks, tick=tick):
+                return "" if ticks is None else cv.fraction_out(ticks * tick)
+
+            out.append(account_pb2.Position(
+                symbol=v.symbol, position_side=cv.PSIDE_OUT[PositionSide(v.position_side)],
+                quantity=str((1 if v.lots > 0 else -1) * spec.lots_to_qty(abs(v.lots))), quantity_lots=v.lots,
+                entry_price=price(v.entry), mark_price=spec.format_price(v.mark) if v.mark else "",
+                unrealized_pnl=cv.money_out(spec, v.upnl), liquidation_price=price(v.liquidation),
+                bankruptcy_price=price(v.bankruptcy),
+                margin_mode=common_pb2.MARGIN_MODE_ISOLATED if v.isolated else common_pb2.MARGIN_MODE_CROSS,
+                leverage=v.leverage, isolated_margin=cv.money_out(spec, v.isolated_margin),
+                adl_quantile=v.adl_quantile, maintenance_margin=cv.money_out(spec, v.maintenance_margin),
+                next_funding_payment=cv.money_out(spec, v.funding_estimate)))
         signals = self.venue.account_signals
         if signals is not None:
             signals.decorate_positions(account, out)
@@ -1021,18 +1016,16 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
         self.venue.admin(context)
         spec = self.venue.spec(request.symbol)
         events = await self._set_index(spec, cv.price_in(spec, request.price, request.price_ticks))
-        m = self.venue.state.exchange.markets[spec.symbol]
+        mark = self.venue.view.mark(spec.symbol)
         return sandbox_pb2.SetIndexPriceResponse(
-            mark_price=spec.format_price(m.mark) if m.mark else "",
+            mark_price=spec.format_price(mark) if mark else "",
             liquidations=sum(isinstance(e, Liquidation) for e in events))
 
     @rpc
     async def ShockPrice(self, request, context):
         self.venue.admin(context)
         spec = self.venue.spec(request.symbol)
-        m = self.venue.state.exchange.markets[spec.symbol]
-        index = m.index.value(self.venue.state.exchange.ts) if m.index.live_sources(self.venue.state.exchange.ts) \
-            else None
+        index = self.venue.view.index(spec.symbol)
         try:
             pct = Decimal(request.percent)
         except ArithmeticError:
@@ -1045,8 +1038,9 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
             raise VenueError(R.INVALID_PRICE, field="symbol", problem="the market has no index price yet")
         target = int(index * (100 + pct) / 100)  # rounded toward zero onto the tick grid
         events = await self._set_index(spec, max(target, 1))
+        mark = self.venue.view.mark(spec.symbol)
         return sandbox_pb2.ShockPriceResponse(
-            index_price=spec.format_price(max(target, 1)), mark_price=spec.format_price(m.mark) if m.mark else "",
+            index_price=spec.format_price(max(target, 1)), mark_price=spec.format_price(mark) if mark else "",
             liquidations=sum(isinstance(e, Liquidation) for e in events))
 
     @rpc
@@ -1097,17 +1091,16 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
         amount = cv.money_in(spec, request.amount)
         await self.venue.run(lambda ts: C.FundInsurance(ts, request.asset, amount))
         return sandbox_pb2.FundInsuranceResponse(
-            insurance_fund=cv.money_out(spec, self.venue.state.exchange.ledger.insurance(request.asset)))
+            insurance_fund=cv.money_out(spec, self.venue.view.insurance(request.asset)))
 
     @rpc
     async def GetVenueState(self, request, context):
         self.venue.admin(context)
-        ex = self.venue.state.exchange
-        funds = [cv.money_out(self.venue.asset_spec(a), ex.ledger.insurance(a))
-                 for a in sorted({s.settle for s in self.venue.markets.values()})]
+        view = self.venue.view
+        funds = [cv.money_out(self.venue.asset_spec(a), view.insurance(a)) for a in view.assets()]
         journal = self.venue.seq.journal
         return sandbox_pb2.GetVenueStateResponse(
-            now_ns=ex.ts, state_hash=self.venue.state.state_hash(), insurance_funds=funds,
+            now_ns=view.ts, state_hash=self.venue.state.state_hash(), insurance_funds=funds,
             journal_sequence=journal.durable_seq if journal is not None else self.venue.seq.applied)
 
     @rpc

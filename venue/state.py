@@ -18,6 +18,7 @@ from typing import NamedTuple
 from perpsim.engine import commands as C
 from perpsim.engine.events import CommandRejected, ConditionalEvent, ListEvent, OrderEvent, OrderPlaced
 from perpsim.engine.exchange import Exchange
+from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import EventKind
 from perpsim.model.reasons import RejectReason as R
 from perpsim.venue.history import History
@@ -169,7 +170,7 @@ class VenueState:
 
     def check_integrity(self) -> None:
         self.exchange.check_integrity()
-        resting = {oid for m in self.exchange.markets.values() for oid in m.orders}
+        resting = {o.order_id for o in ExchangeView(self.exchange).open_orders(None)}
         for oid in resting:
             o = self.orders.get(oid)
             if o is not None and not o.open:

@@ -78,12 +78,12 @@ class Streams:
                 if e.event.kind == EventKind.FILL:
                     self._trade(e, ts)
             elif isinstance(e, MarkPriceChanged):
-                m = self.venue.state.exchange.markets[e.symbol]
-                self._send(("mark", e.symbol), lambda seq, m=m: market_pb2.StreamMarkPriceResponse(
-                    sequence=seq, price=cv.mark_out(m, ts), time_ns=ts))
+                view, spec = self.venue.view, self.venue.markets[e.symbol]
+                self._send(("mark", e.symbol), lambda seq, v=view, s=spec: market_pb2.StreamMarkPriceResponse(
+                    sequence=seq, price=cv.mark_out(s, v.prices(s.symbol)), time_ns=ts))
                 # a mark move changes the margin ratio of every account holding a position there
                 for kind, key in self._subs:
-                    if kind == "account" and self._subs[(kind, key)] and m.holds(int(key)):
+                    if kind == "account" and self._subs[(kind, key)] and view.holds(int(key), e.symbol):
                         accounts.add(int(key))
             elif isinstance(e, Liquidation):
                 self._liquidation(e, ts)
@@ -99,17 +99,18 @@ class Streams:
         """Raise or clear each followed market's spread-and-funding alert; a market is looked at
         again only when its touch or its predicted funding rate has changed. A market nobody
         follows is not watched at all: its next follower starts from "nothing raised"."""
-        for symbol, m in self.venue.state.exchange.markets.items():
+        view = self.venue.view
+        for symbol in view.symbols():
             if not self._subs.get(("alerts", symbol)):
                 self._alert_inputs.pop(symbol, None)
                 self.alerts_raised.discard(symbol)
                 continue
-            bid, ask = m.book.best_bid(), m.book.best_ask()
-            inputs = (bid, ask, m.funding.samples, m.rate)
+            (bid, ask), funding = view.top(symbol), view.funding(symbol)
+            inputs = (bid, ask, funding.samples, funding.rate)
             if self._alert_inputs.get(symbol) == inputs:
                 continue
             self._alert_inputs[symbol] = inputs
-            predicted = self.venue.state.exchange.predicted_funding_rate(symbol)
+            predicted = funding.predicted_rate
             # exact comparisons: spread × 10_000 ≥ bps × mid, |rate| × 10_000 ≥ bps × RATE_SCALE
             wide = bid is not None and ask is not None and \
                 (ask - bid) * 20_000 >= self.alert_spread_bps * (ask + bid)
@@ -225,9 +226,8 @@ class Streams:
             auto_deleveraged=spec.format_qty(e.deleveraged), time_ns=ts))
 
     def _levels(self, symbol: str, depth: int) -> tuple[dict, dict]:
-        book = self.venue.state.exchange.markets[symbol].book
-        return ({p: (q, n) for p, q, n in book.depth(Side.BUY, depth)},
-                {p: (q, n) for p, q, n in book.depth(Side.SELL, depth)})
+        book = self.venue.view.book(symbol, depth)
+        return {p: (q, n) for p, q, n in book.bids}, {p: (q, n) for p, q, n in book.asks}
 
     def _book_deltas(self, symbol: str) -> None:
         subs = self._books.get(symbol)
