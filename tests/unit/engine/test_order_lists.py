@@ -18,6 +18,7 @@ from perpsim.engine.events import (
     OrderEvent,
     PositionChanged,
 )
+from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import ConditionalKind as K
 from perpsim.model.enums import EventKind, LegType, ListKind, PositionSide, Side, TimeInForce
 from perpsim.model.enums import TriggerSource as S
@@ -53,8 +54,7 @@ def new_list(events) -> int:
 
 def legs(v, account):
     """(kind, side, lots) of the account's live conditional orders, by id."""
-    m = v.ex.markets[SYMBOL]
-    return [(c.kind, c.side, c.qty) for _, c in sorted(m.conditionals.items()) if c.account == account]
+    return [(c.order.kind, c.order.side, c.order.qty) for c in ExchangeView(v.ex).conditional_orders(account)]
 
 
 def lots(v, account):
@@ -92,15 +92,15 @@ class TestBracket:
         assert lists(events)[-1] == ("DONE", "exit_triggered", qty("0.5"))
         # the take-profit won: the stop is canceled before its order is placed
         assert [s for s, _ in conds(events)] == ["CANCELED", "TRIGGERED"]
-        assert lots(v, 5) == 0 and not v.ex.markets[SYMBOL].lists
-        assert v.ex.markets[SYMBOL].book.open_orders(5) == 0  # the entry's unfilled rest went with it
+        assert lots(v, 5) == 0 and not ExchangeView(v.ex).order_lists(None)
+        assert ExchangeView(v.ex).open_orders(5) == ()  # the entry's unfilled rest went with it
 
     def test_canceling_the_entry_before_a_fill_cancels_the_list(self, v):
         events = order_list(v, 5, ListKind.BRACKET, Side.BUY, "1", entry="19900", tp="20500", sl="19500")
         ((new, *_),) = [[e] for e in events if isinstance(e, ListEvent)]
         events = v.do(C.CancelOrder(v.ts, 5, SYMBOL, new.order_id))
         assert lists(events) == [("CANCELED", "entry_canceled", 0)]
-        assert legs(v, 5) == [] and not v.ex.markets[SYMBOL].lists
+        assert legs(v, 5) == [] and not ExchangeView(v.ex).order_lists(None)
 
     def test_canceling_the_entry_after_a_fill_keeps_the_exits(self, v):
         events = order_list(v, 5, ListKind.BRACKET, Side.BUY, "1", entry="20000", tp="20500", sl="19500")
@@ -117,7 +117,7 @@ class TestBracket:
         assert rej.reason == R.UNKNOWN_ORDER
         events = v.do(C.CancelOrderList(v.ts, 5, SYMBOL, gid))
         assert lists(events) == [("CANCELED", "canceled", qty("0.4"))]
-        assert legs(v, 5) == [] and v.ex.markets[SYMBOL].book.open_orders(5) == 0
+        assert legs(v, 5) == [] and ExchangeView(v.ex).open_orders(5) == ()
         assert lots(v, 5) == qty("0.4")  # the position stays; only the orders go
 
     def test_a_market_entry_arms_at_once(self, v):
@@ -131,8 +131,7 @@ class TestBracket:
                    sl="19500")
         v.order(1, Side.SELL, "0.3", "20000")
         v.order(1, Side.SELL, "0.2", "20000")
-        m = v.ex.markets[SYMBOL]
-        (tp,) = [o for o in m.orders.values() if o.account == 5 and o.side == Side.SELL]
+        (tp,) = [o for o in ExchangeView(v.ex).open_orders(5) if o.side == Side.SELL]
         assert (tp.price, tp.leaves, tp.reduce_only) == (px("20500"), qty("0.5"), True)
         v.order(2, Side.BUY, "0.2", "20500")  # the take-profit fills 0.2: the stop covers 0.3
         assert legs(v, 5) == [(K.STOP_MARKET, Side.SELL, qty("0.3"))]
@@ -144,7 +143,7 @@ class TestBracket:
         v.order(2, Side.BUY, "0.5", "20010")
         events = v.order(5, Side.SELL, "0.5", "20010")
         assert lists(events)[-1] == ("CANCELED", "position_closed", qty("0.5"))
-        assert legs(v, 5) == [] and v.ex.markets[SYMBOL].book.open_orders(5) == 0
+        assert legs(v, 5) == [] and ExchangeView(v.ex).open_orders(5) == ()
 
     def test_a_shrinking_position_shrinks_the_exits(self, v):
         order_list(v, 5, ListKind.BRACKET, Side.BUY, "1", entry="20000", tp="20500", sl="19500")
@@ -162,14 +161,15 @@ def test_stop_and_take_profit_in_the_same_command_end_consistently(v, taken):
     order_list(v, 5, ListKind.BRACKET, Side.BUY, "1", entry="20000", tp="20500", tp_type=LegType.LIMIT, sl="19800",
                source=S.MARK)
     v.order(1, Side.SELL, "1", "20000")
-    (stop_id,) = v.ex.markets[SYMBOL].conditionals_of[5]  # the bracket's stop, armed by the fill
+    # the bracket's stop, armed by the fill
+    (stop_id,) = [c.conditional_id for c in ExchangeView(v.ex).conditional_orders(5)]
     v.order(1, Side.BUY, "2", "19000")  # bids for the stop to sell into
     v.do(C.PlaceConditional(v.ts, 2, SYMBOL, Side.BUY, qty(taken), K.TAKE_PROFIT_MARKET, px("19750"),
                             source=S.MARK))
     events = v.index("19700", dt=SEC)
     path = [e.lots for e in events if isinstance(e, PositionChanged) and e.account == 5]
     assert all(0 <= x <= qty("1") for x in path), path
-    assert lots(v, 5) == 0 and not v.ex.markets[SYMBOL].lists and legs(v, 5) == []
+    assert lots(v, 5) == 0 and not ExchangeView(v.ex).order_lists(None) and legs(v, 5) == []
     done = [e for e in events if isinstance(e, ListEvent)][-1]
     if taken == "1":  # the take-profit filled completely: the stop was canceled before it could fire
         assert (done.status, done.cause) == ("DONE", "exit_filled")
@@ -193,7 +193,7 @@ class TestOco:
         v.order(2, Side.BUY, "1", "19400")
         events = trade(v, "19500")
         assert lists(events)[-1] == ("DONE", "exit_triggered", qty("0.6"))
-        assert lots(v, 3) == 0 and v.ex.markets[SYMBOL].book.open_orders(3) == 0
+        assert lots(v, 3) == 0 and ExchangeView(v.ex).open_orders(3) == ()
 
     def test_a_complete_fill_cancels_the_other_leg(self, v):
         v.order(3, Side.BUY, "1", "20000")
@@ -214,7 +214,7 @@ class TestOco:
 
     def test_canceling_a_leg_cancels_the_list(self, v):
         order_list(v, 5, ListKind.OCO, Side.BUY, "0.5", tp="19500", sl="20500")
-        (cid, *_) = sorted(v.ex.markets[SYMBOL].conditionals)
+        (cid, *_) = [c.conditional_id for c in ExchangeView(v.ex).conditional_orders(None)]
         events = v.do(C.CancelConditional(v.ts, 5, SYMBOL, cid))
         assert lists(events) == [("CANCELED", "leg_canceled", qty("0.5"))] and legs(v, 5) == []
 
@@ -222,10 +222,10 @@ class TestOco:
 def test_oto_arms_a_limit_exit_sized_to_the_fills(v):
     order_list(v, 5, ListKind.OTO, Side.BUY, "1", entry="20000", tp="20600", tp_type=LegType.LIMIT)
     v.order(1, Side.SELL, "0.3", "20000")
-    (exit_,) = [o for o in v.ex.markets[SYMBOL].orders.values() if o.account == 5 and o.side == Side.SELL]
+    (exit_,) = [o for o in ExchangeView(v.ex).open_orders(5) if o.side == Side.SELL]
     assert (exit_.leaves, exit_.reduce_only) == (qty("0.3"), False)
     v.order(1, Side.SELL, "0.7", "20000")
-    (exit_,) = [o for o in v.ex.markets[SYMBOL].orders.values() if o.account == 5 and o.side == Side.SELL]
+    (exit_,) = [o for o in ExchangeView(v.ex).open_orders(5) if o.side == Side.SELL]
     assert exit_.leaves == qty("1")
 
 
@@ -270,7 +270,7 @@ class TestRejections:
         before = v.ex.state_hash()
         (rej,) = order_list(v, 6, ListKind.OCO, Side.BUY, "1", tp="19500", tp_type=LegType.LIMIT, sl="20500")
         assert (rej.command, rej.reason) == ("PlaceOrderList", R.MARGIN_INSUFFICIENT)
-        assert v.ex.state_hash() == before and not v.ex.markets[SYMBOL].conditionals
+        assert v.ex.state_hash() == before and not ExchangeView(v.ex).conditional_orders(None)
 
 
 class TestGtd:
@@ -280,7 +280,7 @@ class TestGtd:
         assert new.status == "NEW"
         assert conds(v.index("20000", dt=9 * SEC)) == []
         events = v.index("20000", dt=SEC)  # a command at expire_ts
-        assert conds(events) == [("EXPIRED", 0)] and not v.ex.markets[SYMBOL].conditionals
+        assert conds(events) == [("EXPIRED", 0)] and not ExchangeView(v.ex).conditional_orders(None)
 
     @pytest.mark.parametrize(("tif", "expire"), [(TimeInForce.GTD, 0), (TimeInForce.GTD, -1),
                                                   (TimeInForce.GTC, 10 * SEC)])
@@ -294,9 +294,10 @@ class TestGtd:
                                 tif=TimeInForce.GTD, expire_ts=v.ts + 10 * SEC))
         events = trade(v, "20100")
         (fired,) = [e for e in events if isinstance(e, ConditionalEvent)]
-        assert fired.order_id in v.ex.markets[SYMBOL].orders
+        assert ExchangeView(v.ex).open_order(SYMBOL, fired.order_id) is not None
         events = v.index("20000", dt=10 * SEC)
-        assert fired.order_id in v.ex.markets[SYMBOL].orders  # the book expires it at its next operation
+        # the book expires it at its next operation
+        assert ExchangeView(v.ex).open_order(SYMBOL, fired.order_id) is not None
         events = v.do(C.AdvanceClock(v.ts))
         assert [e.event.kind for e in events if isinstance(e, OrderEvent)] == [EventKind.EXPIRED]
 
@@ -356,8 +357,8 @@ class TestLiquidationAndAdl:
         assert any(isinstance(e, Liquidation) for e in events)
         assert lists(events) == [("CANCELED", "liquidation", qty("1"))]
         assert conds(events) == [("CANCELED", R.USER_IN_LIQUIDATION)] * 2
-        m = v.ex.markets[SYMBOL]
-        assert not m.lists and not m.conditionals and m.book.open_orders(4) == 0
+        view = ExchangeView(v.ex)
+        assert not view.order_lists(None) and not view.conditional_orders(None) and view.open_orders(4) == ()
 
     def test_a_position_closed_by_adl_cancels_its_exits(self, v):
         """Account 4 goes bankrupt with an empty fund and no bids: its whole long is deleveraged
@@ -372,7 +373,7 @@ class TestLiquidationAndAdl:
         assert (adl.counterparty, adl.qty) == (3, qty("1")) and lots(v, 3) == 0
         assert ("CANCELED", "position_closed", qty("1")) in lists(events)
         assert ("CANCELED", R.REDUCE_ONLY_REJECTED) in conds(events)
-        assert legs(v, 3) == [] and not v.ex.markets[SYMBOL].lists
+        assert legs(v, 3) == [] and not ExchangeView(v.ex).order_lists(None)
 
     def test_a_position_shrunk_by_adl_shrinks_its_list_exits(self, v):
         v.deposit(4, 1_010)
@@ -391,8 +392,7 @@ def test_a_hedge_mode_bracket_closes_through_its_position_side(v):
     order_list(v, 6, ListKind.BRACKET, Side.BUY, "1", entry="20000", tp="20500", sl="19500",
                position_side=PositionSide.LONG)
     v.order(1, Side.SELL, "1", "20000")
-    m = v.ex.markets[SYMBOL]
-    exits = [c for c in m.conditionals.values() if c.account == 6]
+    exits = [c.order for c in ExchangeView(v.ex).conditional_orders(6)]
     assert [(c.side, c.position_side, c.reduce_only) for c in exits] == [(Side.SELL, PositionSide.LONG, False)] * 2
     v.order(2, Side.BUY, "1", "19400")
     events = trade(v, "19500")
@@ -407,7 +407,7 @@ def test_an_exit_armed_past_its_trigger_fires_at_once(v):
     order_list(v, 5, ListKind.BRACKET, Side.BUY, "0.5", entry="20000", tp="20500", sl="19900")
     v.order(2, Side.BUY, "1", "19850")
     events = v.order(1, Side.SELL, "0.6", "19850")  # 0.5 from the entry at 20,000, 0.1 at 19,850
-    assert v.ex.markets[SYMBOL].last == px("19850")
+    assert ExchangeView(v.ex).last(SYMBOL) == px("19850")
     assert [s for s, _, _ in lists(events)] == ["ARMED", "DONE"]
     assert conds(events) == [("NEW", 0), ("NEW", 0), ("CANCELED", 0), ("TRIGGERED", 0)]
     assert lots(v, 5) == 0
@@ -421,7 +421,7 @@ def test_an_unaffordable_leg_is_rejected_at_trigger_and_ends_its_list(v):
     (done,) = [e for e in events if isinstance(e, ListEvent)]
     assert (done.status, done.cause, done.reason) == ("DONE", "exit_rejected", R.MARGIN_INSUFFICIENT)
     assert not any(isinstance(e, CommandRejected) for e in events)  # the price move itself is accepted
-    assert legs(v, 6) == [] and not v.ex.markets[SYMBOL].lists
+    assert legs(v, 6) == [] and not ExchangeView(v.ex).order_lists(None)
 
 
 def trailing(v, account, size, *, entry="20000", callback=1_000_000, activation=None, **kw):
@@ -439,7 +439,7 @@ class TestTrailingStopLeg:
     def test_trails_the_high_from_arming_and_fires_a_callback_below_it(self, v):
         gid = new_list(trailing(v, 5, "1"))
         v.order(1, Side.SELL, "0.4", "20000")
-        (_, sl) = [c for _, c in sorted(v.ex.markets[SYMBOL].conditionals.items()) if c.account == 5]
+        (_, sl) = [c.order for c in ExchangeView(v.ex).conditional_orders(5)]
         assert (sl.kind, sl.side, sl.qty, sl.callback_rate, sl.reduce_only) == \
             (K.TRAILING_STOP_MARKET, Side.SELL, qty("0.4"), 1_000_000, True)
         v.order(1, Side.SELL, "0.6", "20000")  # the trailing leg grows with the entry
@@ -451,7 +451,7 @@ class TestTrailingStopLeg:
         events = trade(v, "20196")
         assert lists(events)[-1] == ("DONE", "exit_triggered", qty("1"))
         assert [s for s, _ in conds(events)] == ["CANCELED", "TRIGGERED"]  # the take-profit goes first
-        assert lots(v, 5) == 0 and gid not in v.ex.markets[SYMBOL].lists
+        assert lots(v, 5) == 0 and ExchangeView(v.ex).order_list(SYMBOL, gid) is None
 
     def test_with_an_activation_price_it_trails_only_once_reached(self, v):
         trailing(v, 5, "1", activation="20500")
