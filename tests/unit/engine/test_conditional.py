@@ -9,6 +9,7 @@ import pytest
 
 from perpsim.engine import commands as C
 from perpsim.engine.events import CommandRejected, ConditionalEvent, Liquidation
+from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import ConditionalKind as K
 from perpsim.model.enums import OrderKind, Side
 from perpsim.model.enums import TriggerSource as S
@@ -71,7 +72,7 @@ class TestStops:
         events = v.index("20550", dt=10**9)
         (fired,) = [e for e in events if isinstance(e, ConditionalEvent)]
         assert fired.status == "TRIGGERED"
-        order = v.ex.markets[SYMBOL].orders[fired.order_id]
+        order = ExchangeView(v.ex).open_order(SYMBOL, fired.order_id)
         assert (order.side, order.price, order.leaves) == (Side.SELL, px("20600"), qty("1"))
 
     def test_close_position_closes_the_size_at_firing_time(self, v):
@@ -87,14 +88,14 @@ class TestStops:
         cond(v, 4, Side.BUY, "1", trigger="20500", source=S.MARK)  # 1 BTC at 20x needs ~1,000 USDT
         events = v.index("20600", dt=10**9)
         assert statuses(events) == [("REJECTED_AT_TRIGGER", R.MARGIN_INSUFFICIENT)]
-        assert not v.ex.markets[SYMBOL].conditionals
+        assert not ExchangeView(v.ex).conditional_orders(None)
 
     def test_cancel_and_no_peeking_at_others(self, v):
         (new,) = cond(v, 3, Side.SELL, "1", trigger="19500")
         (rej,) = v.do(C.CancelConditional(v.ts, 2, SYMBOL, new.conditional_id))
         assert rej.reason == R.UNKNOWN_ORDER
         (gone,) = v.do(C.CancelConditional(v.ts, 3, SYMBOL, new.conditional_id))
-        assert gone.status == "CANCELED" and not v.ex.markets[SYMBOL].conditionals
+        assert gone.status == "CANCELED" and not ExchangeView(v.ex).conditional_orders(None)
 
 
 class TestTrailing:
@@ -120,7 +121,7 @@ def test_price_protection_holds_a_stop_while_mark_and_last_diverge(v):
     trade(v, "20000")  # last 20,000
     events = v.index("18000", dt=10**9)  # mark 18,000 vs last 20,000: 10 % apart
     assert ("SUPPRESSED", 0) in statuses(events)
-    assert len(v.ex.markets[SYMBOL].conditionals) == 1  # still armed
+    assert len(ExchangeView(v.ex).conditional_orders(None)) == 1  # still armed
 
 
 def test_liquidation_cancels_conditional_orders():
@@ -134,7 +135,7 @@ def test_liquidation_cancels_conditional_orders():
     v.order(1, Side.BUY, "1", "19000")
     events = v.index("19050", dt=10**9)
     assert any(isinstance(e, Liquidation) for e in events)
-    assert ("CANCELED", R.USER_IN_LIQUIDATION) in statuses(events) and not v.ex.markets[SYMBOL].conditionals
+    assert ("CANCELED", R.USER_IN_LIQUIDATION) in statuses(events) and not ExchangeView(v.ex).conditional_orders(None)
 
 
 def test_random_sessions_with_conditionals_are_deterministic_across_book_twins():
@@ -188,14 +189,14 @@ class TestReduceOnlyTrimming:
         oid = acc.event.order_id
         v.order(2, Side.BUY, "0.6", "20000")
         v.order(3, Side.SELL, "0.6", "20000")  # the long shrinks to 0.4 through another order
-        o = v.ex.markets[SYMBOL].orders[oid]
+        o = ExchangeView(v.ex).open_order(SYMBOL, oid)
         assert (o.leaves, o.price) == (qty("0.4"), px("21000"))  # same order: priority kept
 
     def test_a_closed_position_knocks_out_its_reduce_only_orders(self, v):
         (acc, *_) = v.order(3, Side.SELL, "0.5", "21000", reduce_only=True)
         v.order(2, Side.BUY, "1", "20000")
         v.order(3, Side.SELL, "1", "20000")  # flat
-        assert acc.event.order_id not in v.ex.markets[SYMBOL].orders
+        assert ExchangeView(v.ex).open_order(SYMBOL, acc.event.order_id) is None
 
 
 def test_random_sessions_never_leave_a_reduce_only_order_able_to_grow_a_position():
@@ -210,10 +211,9 @@ def test_random_sessions_never_leave_a_reduce_only_order_able_to_grow_a_position
         p = 20_000 + r.randint(-30, 30)
         v.do(C.PlaceOrder(v.ts, a, SYMBOL, side, qty(r.choice(["0.01", "0.05", "0.2"])), px(str(p)),
                           reduce_only=r.random() < 0.4))
-        m = v.ex.markets[SYMBOL]
         for account in range(1, 5):
             lots = v.ex.position(account, SYMBOL).lots
-            ro = [o for o in m.orders.values() if o.account == account and o.reduce_only]
+            ro = [o for o in ExchangeView(v.ex).open_orders(account) if o.reduce_only]
             closing = Side.SELL if lots > 0 else Side.BUY
             assert all(lots and o.side == closing for o in ro), "a reduce-only order could open a position"
             assert sum(o.leaves for o in ro) <= abs(lots), "reduce-only orders exceed the position"
@@ -223,7 +223,7 @@ def test_a_reduce_only_market_order_knocks_resting_reduce_only_orders_out(v):
     (acc, *_) = v.order(3, Side.SELL, "1", "21000", reduce_only=True)  # covers the whole 1 BTC long
     v.order(2, Side.BUY, "1", "19900")
     v.order(3, Side.SELL, "0.3", reduce_only=True)  # market: takes 0.3 of the room
-    o = v.ex.markets[SYMBOL].orders[acc.event.order_id]
+    o = ExchangeView(v.ex).open_order(SYMBOL, acc.event.order_id)
     assert o.leaves == qty("0.7") and v.ex.position(3, SYMBOL).lots == qty("0.7")
 
 
