@@ -37,6 +37,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from perpsim.engine.exchange import IF_ACCOUNT
+from perpsim.engine.views import ExchangeView
 from perpsim.sim import runner, scenario
 
 U = 10**8
@@ -120,7 +121,7 @@ def test_two_account_cascade_matches_the_hand_computation():
     fee_a = w_a - (Fraction(4, 10) * 400 + Fraction(6, 10) * 410)
     assert fee_a == 10
     assert result.series["insurance"]["USDT"] == [0, 0, float(fee_a), 0, 0]
-    assert ex.ledger.insurance("USDT") == 0
+    assert ExchangeView(ex).insurance("USDT") == 0
     assert ex.wallet(A, "USDT") == 0 and ex.wallet(B, "USDT") == 0
     # the deleveraged short closed 1 BTC at 19,349: 700 - 10 = 690 realised on top of its wallet
     assert ex.wallet(CP_B, "USDT") == (7_990 + 20_000 - 19_349) * U

@@ -9,6 +9,7 @@ import pytest
 from perpsim.engine import commands as C
 from perpsim.engine.events import AutoDeleveraged, Liquidation
 from perpsim.engine.exchange import Exchange
+from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import OrderKind, Side, TimeInForce
 from perpsim.model.markets import default_markets
 from perpsim.risk.brackets import Brackets
@@ -56,7 +57,7 @@ def test_long_profit_is_paid_in_coin(ex):
     # realized the same 3,333,333 sat; taker fee 0.05 % of 10,000 / 60,000 BTC, rounded up
     assert ex.wallet(2, "BTC") == wallet + 3_333_333 - 8_334
     # the half satoshi both sides lost to rounding is booked as dust, not lost
-    assert ex.ledger.balance(("dust", 0), "BTC") == 1
+    assert ExchangeView(ex).flows("BTC").dust == 1
 
 
 def test_inverse_isolated_liquidation(ex):
@@ -78,7 +79,7 @@ def test_inverse_isolated_liquidation(ex):
     # deleveraged at the bankruptcy price: 23 sat of the isolated margin were left, and went to
     # the fund as (part of) the liquidation fee; the wallet lost the margin and the taker fee
     assert ex.wallet(2, "BTC") == 10 * SAT - 1_000_000 - 10_000
-    assert ex.ledger.insurance("BTC") == 23
+    assert ExchangeView(ex).insurance("BTC") == 23
 
 
 def test_funding_estimates_are_what_the_settlement_books(ex):
@@ -94,7 +95,7 @@ def test_funding_estimates_are_what_the_settlement_books(ex):
     preview = ex.preview_order(C.PlaceOrder(2, 2, SYMBOL, Side.BUY, 50, px("50000")))
     assert (preview["funding_rate"], preview["funding_payment"]) == (10_000, -3_000)
     wallets = {a: ex.wallet(a, "BTC") for a in (1, 2)}
-    do(ex, C.AdvanceClock(ex.markets[SYMBOL].next_funding))
+    do(ex, C.AdvanceClock(ExchangeView(ex).funding(SYMBOL).next_funding_ts))
     assert {a: ex.wallet(a, "BTC") - wallets[a] for a in (1, 2)} == estimates
 
 
@@ -132,4 +133,4 @@ def test_adl_never_takes_a_counterparty_below_zero_and_the_fund_holds_the_rest()
     one_more = -ex.markets[SYMBOL].fill(Position(p.lots, p.cost), -1, 210_299)
     assert 0 <= ex.isolated_margin(3, SYMBOL) < one_more
     fund = ex.position(0, SYMBOL)
-    assert fund.lots == -1 and ex.ledger.insurance("BTC") >= 0
+    assert fund.lots == -1 and ExchangeView(ex).insurance("BTC") >= 0

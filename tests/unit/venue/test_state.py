@@ -7,6 +7,7 @@ import dataclasses
 
 from perpsim.engine import commands as C
 from perpsim.engine.events import CommandRejected, ListEvent
+from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import LegType, ListKind, Side
 from perpsim.model.reasons import RejectReason as R
 from perpsim.venue.state import KnownList, VenueState
@@ -30,7 +31,7 @@ def test_a_retried_list_is_known_and_another_payload_is_refused() -> None:
     assert state.apply(bracket(3, "b1")) == [KnownList(new.list_id, "WORKING")]
     (rej,) = state.apply(bracket(4, "b1", lots="0.2"))
     assert isinstance(rej, CommandRejected) and rej.reason == R.DUPLICATE_ORDER_ID
-    assert len(state.exchange.markets[SYMBOL].lists) == 1
+    assert len(ExchangeView(state.exchange).order_lists(None, SYMBOL)) == 1
     state.apply(C.CancelOrderList(5, 1, SYMBOL, new.list_id))
     assert state.apply(bracket(6, "b1")) == [KnownList(new.list_id, "CANCELED")]
 
