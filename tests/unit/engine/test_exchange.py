@@ -17,7 +17,8 @@ from perpsim.engine.events import (
     MarkPriceChanged,
     OrderEvent,
 )
-from perpsim.engine.exchange import IF_ACCOUNT, Exchange, position_key
+from perpsim.engine.exchange import IF_ACCOUNT, Exchange
+from perpsim.engine.views import ExchangeView, LiquidationEntry
 from perpsim.model.enums import EventKind, OrderKind, PositionSide, Side, TimeInForce
 from perpsim.model.markets import default_markets
 from perpsim.model.reasons import RejectReason as R
@@ -97,7 +98,7 @@ class TestTrading:
         assert venue.ex.position(1, SYMBOL).lots == -qty("1")
         assert venue.wallet(4) == 1_000 * U  # taker 0.05 % of 20,000
         assert venue.wallet(1) == 100_000 * U - 4 * U  # maker 0.02 %
-        assert venue.ex.ledger.balance(("fees", 0), "USDT") == 14 * U
+        assert ExchangeView(venue.ex).flows("USDT").fees == 14 * U
 
     def test_liquidation_price_matches_binance_formula(self, venue):
         open_long(venue)
@@ -105,7 +106,7 @@ class TestTrading:
         lp = venue.ex.liquidation_price(4, SYMBOL)
         assert lp.price == Fraction(1_000 - 20_000) / (Fraction("0.004") - 1)
         assert round(lp.price, 4) == Fraction("19076.3052")
-        assert venue.ex.markets[SYMBOL].liq.get(position_key(4)) == (1, lp.tick)
+        assert LiquidationEntry(4, 0, 1, lp.tick) in ExchangeView(venue.ex).liquidation_entries(SYMBOL)
 
     def test_realized_pnl_round_trip_is_exact(self, venue):
         open_long(venue)
@@ -113,7 +114,7 @@ class TestTrading:
         venue.order(4, Side.SELL, "1", "20100", reduce_only=True)
         # +100 PnL, minus 10 + 10.05 taker fees
         assert venue.wallet(4) == 1_010 * U + 100 * U - 10 * U - 1_005 * U // 100
-        assert not venue.ex.markets[SYMBOL].holds(4)  # the position record is gone
+        assert not ExchangeView(venue.ex).holds(4, SYMBOL)  # the position record is gone
 
 
 class TestLiquidation:
@@ -130,7 +131,7 @@ class TestLiquidation:
         assert (adl.counterparty, adl.qty, adl.price) == (1, qty("0.4"), px("19000"))
         # 1,000 - 0.3 × 900 - 0.3 × 1,000 - 0.4 × 1,000 = 30 USDT remain: all of it is the fee
         assert venue.wallet(4) == 0
-        assert venue.ex.ledger.insurance("USDT") == 30 * U
+        assert ExchangeView(venue.ex).insurance("USDT") == 30 * U
         assert venue.ex.position(1, SYMBOL).lots == -qty("0.6")
         assert venue.ex.position(2, SYMBOL).lots == qty("0.6")
 
@@ -143,20 +144,20 @@ class TestLiquidation:
         assert (liq.filled, liq.taken_by_insurance, liq.deleveraged) == (qty("0.3"), qty("0.7"), 0)
         # the fund holds 0.7 long at 19,000 (and got the 30 USDT left); nothing bids for it yet
         assert venue.ex.position(IF_ACCOUNT, SYMBOL).lots == qty("0.7")
-        assert venue.ex.ledger.insurance("USDT") == 1_030 * U
+        assert ExchangeView(venue.ex).insurance("USDT") == 1_030 * U
         # a bid appears 10 below the fund's entry: the next mark tick offloads into it
         venue.order(3, Side.BUY, "0.7", "18990")
         venue.index("19040", dt=10**9)
-        assert not venue.ex.markets[SYMBOL].holds(IF_ACCOUNT)
-        assert venue.ex.ledger.insurance("USDT") == 1_030 * U - 7 * U
+        assert not ExchangeView(venue.ex).holds(IF_ACCOUNT, SYMBOL)
+        assert ExchangeView(venue.ex).insurance("USDT") == 1_030 * U - 7 * U
 
     def test_liquidation_cancels_open_orders(self, venue):
         open_long(venue)
         venue.order(4, Side.SELL, "0.5", "20500", reduce_only=True)  # needs no margin
-        assert venue.ex.markets[SYMBOL].book.open_orders(4) == 1
+        assert len(ExchangeView(venue.ex).open_orders(4)) == 1
         venue.order(2, Side.BUY, "1", "19500")
         venue.index("19050", dt=10**9)
-        assert venue.ex.markets[SYMBOL].book.open_orders(4) == 0
+        assert ExchangeView(venue.ex).open_orders(4) == ()
 
 
 class TestFunding:
@@ -178,7 +179,7 @@ class TestFunding:
         assert venue.ex.funding_estimate(3, SYMBOL) == 0  # no position
         preview = venue.ex.preview_order(C.PlaceOrder(venue.ts, 1, SYMBOL, Side.SELL, qty("0.5"), px("20000")))
         assert preview["funding_payment"] == 3 * U  # the short grows to 1.5 BTC and receives
-        assert preview["next_funding_ts"] == venue.ex.markets[SYMBOL].next_funding
+        assert preview["next_funding_ts"] == ExchangeView(venue.ex).funding(SYMBOL).next_funding_ts
         before = venue.wallet(4)
         venue.index("20000", dt=7 * HOUR)
         assert venue.wallet(4) - before == -2 * U
@@ -221,7 +222,7 @@ class TestRejections:
         open_long(venue)
         venue.order(2, Side.BUY, "5", "20000")
         venue.order(4, Side.SELL, "3", "20000", reduce_only=True)
-        assert not venue.ex.markets[SYMBOL].holds(4)  # closed, never flipped short
+        assert not ExchangeView(venue.ex).holds(4, SYMBOL)  # closed, never flipped short
 
     def test_a_reduce_only_sweep_across_levels_stops_at_the_position(self, venue):
         """A reduce-only sell larger than the long, limit below three bid levels: it fills the
@@ -234,7 +235,7 @@ class TestRejections:
         fills = [e.event for e in of(events, OrderEvent) if e.event.kind == EventKind.FILL]
         assert [(f.price, f.qty) for f in fills] == [(px("19990"), qty("0.6")), (px("19980"), qty("0.4"))]
         assert venue.ex.position(4, SYMBOL).lots == 0
-        assert [lv[:2] for lv in venue.ex.markets[SYMBOL].book.depth(Side.BUY, 5)] == \
+        assert [lv[:2] for lv in ExchangeView(venue.ex).depth(SYMBOL, Side.BUY, 5)] == \
             [(px("19980"), qty("0.2")), (px("19970"), qty("0.6"))]
 
 
@@ -531,7 +532,7 @@ class TestAmendOrder:
         return v
 
     def resting(self, v, account):
-        return [oid for oid, o in sorted(v.ex.markets[SYMBOL].orders.items()) if o.account == account]
+        return [o.order_id for o in ExchangeView(v.ex).open_orders(account)]
 
     def amend(self, v, account, oid, price, size):
         return v.do(C.AmendOrder(v.ts, account, SYMBOL, oid, px(price), qty(size)))
@@ -542,7 +543,7 @@ class TestAmendOrder:
         held = v.ex.initial_margin(1, "USDT")
         (e,) = [e for e in self.amend(v, 1, oid, "19800", "2") if isinstance(e, OrderEvent)]
         assert (e.event.kind, e.event.price, e.event.qty) == (EventKind.AMENDED, px("19800"), qty("2"))
-        assert v.ex.markets[SYMBOL].book.best_bid() == px("19800")
+        assert ExchangeView(v.ex).top(SYMBOL)[0] == px("19800")
         assert v.ex.initial_margin(1, "USDT") > held  # 2 × 19,800 > 1 × 19,900
 
     def test_a_smaller_quantity_at_the_same_price_keeps_the_queue_place(self, v):
@@ -567,8 +568,8 @@ class TestAmendOrder:
         (oid,) = self.resting(v, 1)
         events = self.amend(v, 1, oid, "20010", "1")
         assert any(isinstance(e, OrderEvent) and e.event.kind == EventKind.FILL for e in events)
-        assert v.ex.position(1, SYMBOL).lots == qty("0.4") and v.ex.markets[SYMBOL].last == px("20010")
-        assert v.ex.markets[SYMBOL].orders[oid].leaves == qty("0.6")  # the rest rests at 20,010
+        assert v.ex.position(1, SYMBOL).lots == qty("0.4") and ExchangeView(v.ex).last(SYMBOL) == px("20010")
+        assert ExchangeView(v.ex).open_order(SYMBOL, oid).leaves == qty("0.6")  # the rest rests at 20,010
 
     @pytest.mark.parametrize(("who", "price", "size", "reason"), [
         (2, "19800", "1", R.UNKNOWN_ORDER),  # never another account's order
@@ -595,7 +596,7 @@ class TestAmendOrder:
         (rej,) = self.amend(v, 1, first, "20500", "0.8")  # 0.8 + 0.3 > 1
         assert rej.reason == R.REDUCE_ONLY_REJECTED
         self.amend(v, 1, first, "20400", "0.7")
-        assert v.ex.markets[SYMBOL].orders[first].leaves == qty("0.7")
+        assert ExchangeView(v.ex).open_order(SYMBOL, first).leaves == qty("0.7")
 
     def test_no_band_before_the_first_mark(self):
         """As for a new order: before any mark there is no PERCENT_PRICE band to check against."""
@@ -604,7 +605,7 @@ class TestAmendOrder:
         v.order(1, Side.BUY, "0.1", "19000")
         (oid,) = self.resting(v, 1)
         self.amend(v, 1, oid, "19100", "0.1")
-        assert v.ex.markets[SYMBOL].book.best_bid() == px("19100")
+        assert ExchangeView(v.ex).top(SYMBOL)[0] == px("19100")
 
     def test_a_post_only_order_may_not_be_moved_across(self, v):
         v.order(2, Side.SELL, "1", "20010")
