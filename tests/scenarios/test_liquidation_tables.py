@@ -54,6 +54,7 @@ from perpsim.engine.events import (
     OrderEvent,
 )
 from perpsim.engine.exchange import IF_ACCOUNT, Exchange, position_of
+from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import EventKind, OrderKind, PositionSide, Side, TimeInForce
 from perpsim.model.markets import default_markets
 from perpsim.risk.brackets import btcusdt_brackets
@@ -553,7 +554,7 @@ def run(s: Scenario, impl: str) -> tuple[Exchange, list]:
         moved += do(step)
         if i in checkpoints:
             c = checkpoints[i]
-            assert ex.ledger.insurance(USDT) == c.fund, f"fund after move {i}"
+            assert ExchangeView(ex).insurance(USDT) == c.fund, f"fund after move {i}"
             held = {symbol: (p.lots, p.cost) for symbol in ex.markets if (p := ex.position(IF, symbol, BOTH)).lots}
             assert held == c.fund_position, f"fund position after move {i}"
     return ex, moved
@@ -572,7 +573,7 @@ def test_liquidation_scenario(s: Scenario, impl: str) -> None:
 
     assert positions_of(ex) == s.positions
     assert {a: ex.wallet(a, USDT) for a in s.wallets} == s.wallets
-    assert ex.ledger.insurance(USDT) == s.fund
+    assert ExchangeView(ex).insurance(USDT) == s.fund
     for (account, symbol, pside), units in s.isolated.items():
         assert ex.isolated_margin(account, symbol, pside) == units
 
