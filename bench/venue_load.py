@@ -100,10 +100,12 @@ def cpu_seconds(pid: int) -> float:
 class Server:
     """`perpsim serve` in a subprocess on its own data directory."""
 
-    def __init__(self, root: Path, snapshot_every: int) -> None:
+    def __init__(self, root: Path, snapshot_every: int, rest_listen: str = "off") -> None:
+        """rest_listen: the Binance-compatible gateway's address ("off": none)."""
         self.data = root / "data"
         self.config = root / "venue.toml"
-        self.config.write_text(f'metrics_listen = ""\nrate_limit_per_s = 0\nsnapshot_every = {snapshot_every}\n')
+        self.config.write_text(f'metrics_listen = ""\nrest_listen = "{rest_listen}"\nrate_limit_per_s = 0\n'
+                               f'snapshot_every = {snapshot_every}\n')
         self.log = root / "serve.log"
         self.proc: subprocess.Popen | None = None
         self.address = ""
