@@ -36,11 +36,12 @@ def shock(n: int, seed: int, on: bool) -> dict:
     import exchange_cascade as xc
 
     from perpsim.engine import commands as C
+    from perpsim.engine.views import ExchangeView
     from perpsim.venue.signals import Signals
 
     ex, _, _ = xc.build(n, seed)
     sig = Signals(lambda: ex) if on else None
-    spec = ex.markets[xc.SYMBOL].spec
+    spec = ExchangeView(ex).spec(xc.SYMBOL)
     cmd = C.SetIndexPrice(ex.ts + 1, xc.SYMBOL, spec.price_to_ticks(xc.SHOCK_PRICE))
     t0 = time.perf_counter()
     events = ex.apply(cmd)
