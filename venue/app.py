@@ -24,6 +24,7 @@ from pathlib import Path
 
 from perpsim.engine import commands as C
 from perpsim.engine.exchange import Exchange
+from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import OrderKind, Side, TimeInForce
 from perpsim.model.markets import MarketKind, default_markets, load_markets
 from perpsim.risk.brackets import default_brackets
@@ -277,7 +278,7 @@ class RunningVenue:
         sequencer.state = venue.state = state
         state.history.resize(HistoryLimits.from_mapping(cfg.history))  # a snapshot's may be other limits
         # a key store restored from an older backup must not hand out ids the state already uses
-        keys.skip_past(max((a for kind, a in state.exchange.ledger._bal if kind == "wallet"), default=0))
+        keys.skip_past(max(ExchangeView(state.exchange).accounts(), default=0))
         # keep time monotonic across restarts: the clock never goes behind the journal
         clock.offset = max(0, state.exchange.ts - time.time_ns())
         venue.ready = True
