@@ -101,7 +101,7 @@ class VenueConfig:
     risk_slippage_notional: float = 100_000.0
     risk_slippage_alert_bps: float = 10.0
     risk_spread_alert_bps: float = 20.0
-    risk_spike_z: float = 6.0
+    risk_spike_z: float = 3.5
     risk_correlations: dict[str, float] = field(default_factory=lambda: {"BTC/ETH": 0.8})
 
     def signal_config(self) -> SignalConfig:

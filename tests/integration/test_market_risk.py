@@ -4,6 +4,7 @@ flags on a planted spike and none on a quiet run, and the same figures after a r
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from decimal import Decimal
@@ -11,6 +12,7 @@ from fractions import Fraction
 
 import pytest
 
+from perpsim.cli import main as cli
 from perpsim.clients.client import Client
 from perpsim.clients.errors import PerpsimError
 from perpsim.venue.app import RunningVenue, VenueConfig
@@ -167,6 +169,31 @@ def test_stream_market_risk_sends_the_figures(world) -> None:
         first, second = next(stream), next(stream)
     assert (first.sequence, second.sequence) == (1, 2)
     assert first.risk.open_interest_lots == admin.market_risk(SYMBOL).open_interest_lots
+
+
+def test_stream_refuses_a_too_short_interval(world) -> None:
+    _, _, admin, *_ = world
+    with pytest.raises(PerpsimError) as e, admin.stream_market_risk(SYMBOL, interval_ms=5, timeout=10) as stream:
+        next(stream)
+    assert e.value.code == "invalid_value" and e.value.metadata["field"] == "interval_ms"
+
+
+def test_cli_risk_market_and_watch(world, capsys) -> None:
+    running, _, admin, *_ = world
+    assert cli.main(["risk", "market", SYMBOL, "--json", "--address", running.address]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    risk = admin.market_risk(SYMBOL)
+    assert shown["open_interest_lots"] == risk.open_interest_lots
+    assert Decimal(shown["open_interest"]) == risk.open_interest
+    assert [b["long_lots"] for b in shown["liquidation_map"]] == [b.long_lots for b in risk.liquidation_map]
+    assert cli.main(["risk", "market", SYMBOL, "--address", running.address]) == 0
+    table = capsys.readouterr().out
+    assert "open interest" in table and "insurance fund stress" in table and "liquidation map" in table
+    assert cli.main(["watch", "risk", SYMBOL, "--count", "2", "--interval-ms", "100",
+                     "--address", running.address]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [x.split()[0] for x in lines] == ["#1", "#2"]
+    assert all(f"OI {risk.open_interest}" in x for x in lines)
 
 
 def test_same_figures_after_restart(world) -> None:

@@ -4,7 +4,8 @@ Per market, every change of an account's effective leverage (notional / margin, 
 per step of venue time) is scored by a robust z-score against the market's recent changes:
 `z = (Δ − median) / max(1.4826 · MAD, floor)` over the last `window` changes (median and MAD of
 the changes before this step's; Δ in x of leverage). A change flags its account when
-`z ≥ z_threshold`, `Δ ≥ min_jump` and the new leverage `≥ min_level`; the account stays flagged
+`z ≥ z_threshold` (3.5 by default: Iglewicz and Hoaglin's modified z-score rule),
+`Δ ≥ min_jump` and the new leverage `≥ min_level`; the account stays flagged
 for `hold_ns` of venue time. Deterministic: no randomness, sums in a fixed order.
 
 The market flag is the crowd: how many accounts are flagged, their sides, and the share of the

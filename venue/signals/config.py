@@ -37,7 +37,7 @@ class SignalConfig:
     crowd_near_liq_pct: float = 25.0
     #: leverage spikes: robust z of an account's leverage change against the market's recent changes
     spike_window: int = 512  # changes kept per market (median and MAD over them)
-    spike_z: float = 6.0
+    spike_z: float = 3.5  # the modified z-score outlier rule (Iglewicz & Hoaglin)
     spike_min_jump: float = 10.0  # x: a change smaller than this never flags
     spike_min_level: float = 20.0  # x: nor one ending below this leverage
     spike_mad_floor: float = 1.0  # x: the MAD's floor (a calm history has MAD 0)
