@@ -70,8 +70,7 @@ def test_figures_of_a_real_exchange() -> None:
     assert (r.long_accounts, r.short_accounts) == (3, 2)
     assert r.long_short_ratio == 1.5
     mark = ex.markets[SYMBOL].mark
-    notional = {a: sum(abs(ex.position(a, SYMBOL).lots) for _ in [0]) * mark * SPEC.notional_per_tick_lot / U
-                 for a in (1, *trades)}
+    notional = {a: abs(ex.position(a, SYMBOL).lots) * mark * SPEC.notional_per_tick_lot / U for a in (1, *trades)}
     lev = {a: notional[a] / (ex.margin_balance(a, "USDT") / U) for a in notional}
     expected = sum(notional[a] * lev[a] for a in notional) / sum(notional.values())
     assert r.average_leverage == pytest.approx(expected)
