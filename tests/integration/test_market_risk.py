@@ -4,6 +4,7 @@ flags on a planted spike and none on a quiet run, and the same figures after a r
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections import defaultdict
@@ -13,7 +14,7 @@ from fractions import Fraction
 import pytest
 
 from perpsim.cli import main as cli
-from perpsim.clients.client import Client
+from perpsim.clients.client import AsyncClient, Client
 from perpsim.clients.errors import PerpsimError
 from perpsim.venue.app import RunningVenue, VenueConfig
 
@@ -169,6 +170,21 @@ def test_stream_market_risk_sends_the_figures(world) -> None:
         first, second = next(stream), next(stream)
     assert (first.sequence, second.sequence) == (1, 2)
     assert first.risk.open_interest_lots == admin.market_risk(SYMBOL).open_interest_lots
+
+
+def test_async_client_reads_the_same_figures(world) -> None:
+    running, _, admin, *_ = world
+
+    async def read():
+        async with AsyncClient(running.address, admin_key=admin.admin_key) as c:
+            risk = await c.market_risk(SYMBOL)
+            async with c.stream_market_risk(SYMBOL, interval_ms=100, timeout=10) as stream:
+                update = await stream.__anext__()
+            return risk, update
+
+    risk, update = asyncio.run(read())
+    assert risk == admin.market_risk(SYMBOL)
+    assert update.sequence == 1 and update.risk.open_interest_lots == risk.open_interest_lots
 
 
 def test_stream_refuses_a_too_short_interval(world) -> None:
