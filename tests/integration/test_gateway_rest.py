@@ -4,10 +4,11 @@ unified method a futures bot calls, answered from the same state the gRPC API se
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 
 import pytest
 
-from .gateway_kit import BTC, ETH, Async, Sync, credentials, gateway_venue
+from .gateway_kit import BTC, ETH, Async, Sync, credentials, gateway_venue, signed
 
 
 @pytest.fixture
@@ -150,6 +151,8 @@ def test_conditional_orders(client, admin) -> None:
     t("cancel_order", stop["id"], BTC, {"trigger": True})
     assert t("fetch_order", stop["id"], BTC, {"trigger": True})["status"] == "canceled"
     assert {o["id"] for o in t("fetch_open_orders", BTC, None, None, {"trigger": True})} == {tp["id"], trail["id"]}
+    t("cancel_all_orders", BTC, {"trigger": True})
+    assert t("fetch_open_orders", BTC, None, None, {"trigger": True}) == []
 
 
 def test_rails(client, admin) -> None:
@@ -165,3 +168,44 @@ def test_rails(client, admin) -> None:
     assert (dep["amount"], dep["status"], wd["amount"], wd["status"]) == (250.0, "ok", 50.0, "ok")
     t("transfer", "USDT", 20, "swap", "spot")
     assert t("fetch_balance")["USDT"]["free"] == 180.0
+
+
+def test_funding_income_and_account_reports(world, admin) -> None:
+    venue = world[0]
+    maker, trader = credentials(admin), credentials(admin, "1000")
+    m, t = Sync(venue, maker), Sync(venue, trader)
+    m("create_order", BTC, "limit", "sell", 0.1, 65000)
+    t("create_order", BTC, "market", "buy", 0.1)
+    m("create_order", BTC, "limit", "buy", 0.1, 66000 - 1500)  # a bid: the mark stays near 65000
+    admin.set_index_price("BTCUSDT", "64000")  # the market trades above its index: longs pay
+    admin.advance_clock(8 * 3_600 * 10**9)
+    admin.set_index_price("BTCUSDT", "64000")  # a command after the funding time settles it
+    (rate,) = t("fetch_funding_rate_history", BTC)
+    assert rate["fundingRate"] > 0
+    (paid,) = t("fetch_funding_history", BTC)
+    assert paid["amount"] < 0 and paid["code"] == "USDT"
+    kinds = {e["info"]["incomeType"] for e in t("fetch_ledger", "USDT")}
+    assert {"TRANSFER", "COMMISSION", "FUNDING_FEE"} <= kinds
+
+    k, s = trader.api_key, trader.api_secret
+    _, _, account = signed(venue, "GET", "/fapi/v2/account", {}, k, s)
+    (pos,) = [p for p in account["positions"] if p["symbol"] == "BTCUSDT"]
+    assert (pos["positionAmt"], pos["leverage"], pos["marginType"]) == ("0.100", "20", "cross")
+    _, _, info = signed(venue, "GET", "/fapi/v1/exchangeInfo", {}, None, None, sign=False)
+    assert {p["symbol"] for p in account["positions"]} == {x["symbol"] for x in info["symbols"]}  # v2: every market
+    _, _, account3 = signed(venue, "GET", "/fapi/v3/account", {}, k, s)
+    assert [p["symbol"] for p in account3["positions"]] == ["BTCUSDT"]  # v3: held positions only
+    for version in ("v2", "v3"):
+        _, _, balance = signed(venue, "GET", f"/fapi/{version}/balance", {}, k, s)
+        assert balance[0]["balance"] == account["assets"][0]["walletBalance"]
+    _, _, risk = signed(venue, "GET", "/fapi/v2/positionRisk", {"symbol": "BTCUSDT"}, k, s)
+    assert risk[0]["positionAmt"] == "0.100" and Decimal(risk[0]["liquidationPrice"]) > 0
+    _, _, adl = signed(venue, "GET", "/fapi/v1/adlQuantile", {}, k, s)
+    assert adl[0]["symbol"] == "BTCUSDT" and 0 <= adl[0]["adlQuantile"]["LONG"] <= 4
+    status, _, ping = signed(venue, "GET", "/fapi/v1/ping", {}, None, None, sign=False)
+    assert (status, ping) == (200, {})
+    _, _, aggs = signed(venue, "GET", "/fapi/v1/aggTrades", {"symbol": "BTCUSDT"}, None, None, sign=False)
+    assert [(x["p"], x["q"]) for x in aggs] == [("65000.0", "0.100")]
+    _, _, oi = signed(venue, "GET", "/futures/data/openInterestHist", {"symbol": "BTCUSDT", "period": "5m"},
+                      None, None, sign=False)
+    assert oi and oi[-1]["sumOpenInterest"] == "0.100"

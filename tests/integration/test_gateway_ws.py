@@ -202,6 +202,8 @@ def test_user_stream_and_liquidation(world) -> None:
             closed = await next_event(ws, lambda m: m.get("e") == "ACCOUNT_UPDATE" and m["a"]["P"]
                                       and m["a"]["P"][0]["pa"] == "0.000")
             assert closed["a"]["P"][0]["s"] == "BTCUSDT"
+            (mine,) = await call(lambda: sync_exchange(venue, trader).fetch_my_liquidations(BTC))
+            assert (mine["symbol"], mine["contracts"], mine["side"]) == (BTC, 0.03, "sell")
             # an expired key ends the stream with listenKeyExpired
             venue.gateway.users.ttl_s = 0.2
             await call(lambda: signed(venue, "PUT", "/fapi/v1/listenKey", {}, k, None, sign=False))

@@ -45,7 +45,7 @@ class Gateway:
         self.marketstream = MarketStreams(self)
         self.users = UserStreams(self, listen_key_ttl_s)
         self._cursor: dict[str, int] = {}  # per market: the last public trade id published
-        self._cursor_state: int | None = None
+        self._cursor_state: int | None = None  # id() of the state the cursors walk
         self._tasks: list[asyncio.Task] = []
 
     @property
@@ -79,10 +79,10 @@ class Gateway:
                 counts[e.symbol] += 1
         if not counts:
             return {}
+        if not (self.users.sockets or self.marketstream.follows_trades()):
+            self._cursor.clear()  # nobody to tell: the history is not walked (re-anchored when needed)
+            return {}
         history = self.history
-        if self._cursor_state != id(self.venue.state):  # a new state (reset, rebuild): re-anchor
-            self._cursor_state = id(self.venue.state)
-            self._cursor = {}
         out = {}
         for symbol, n in counts.items():
             if symbol not in self._cursor:
@@ -103,6 +103,10 @@ class Gateway:
             self._cursor[symbol] = latest[-1].id if latest else 0
 
     def publish(self, cmd, events: list) -> None:
+        if self._cursor_state != id(self.venue.state):  # a new state (a reset, a rebuild)
+            self._cursor_state = id(self.venue.state)
+            self._cursor = {}  # re-anchored at the new history's trades
+            self.algos.records.clear()  # after a reset, ids start again
         self.books.publish(cmd, events)
         self.algos.publish(cmd, events)
         trades = self._trades(events)

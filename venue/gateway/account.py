@@ -5,6 +5,7 @@ commissionRate, leverageBracket, symbolConfig, multiAssetsMargin."""
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 
 from aiohttp import web
 
@@ -213,12 +214,14 @@ class Account:
                                             limit=P.window(p, 50, 100))
         out = []
         for r in rows:
-            spec = self.venue.markets[r.symbol]
-            out.append({"orderId": r.id, "symbol": r.symbol, "status": "FILLED" if r.filled == r.qty else "EXPIRED",
+            # the whole position closed: what the book took at its prices, the rest (insurance
+            # fund, auto-deleveraging) at the bankruptcy price
+            spec, quote = self.venue.markets[r.symbol], r.filled_quote + (r.qty - r.filled) * r.price
+            out.append({"orderId": r.id, "symbol": r.symbol, "status": "FILLED",
                         "clientOrderId": f"autoclose-{r.id}", "price": spec.format_price(r.price),
-                        "avgPrice": S.price_of(spec, r.avg_price) if r.filled else "0",
-                        "origQty": spec.format_qty(r.qty), "executedQty": spec.format_qty(r.filled),
-                        "cumQuote": S.quote_of(spec, r.filled_quote), "timeInForce": "IOC", "type": "LIMIT",
+                        "avgPrice": S.price_of(spec, Fraction(quote, r.qty)),
+                        "origQty": spec.format_qty(r.qty), "executedQty": spec.format_qty(r.qty),
+                        "cumQuote": S.quote_of(spec, quote), "timeInForce": "IOC", "type": "LIMIT",
                         "reduceOnly": True, "closePosition": False, "side": P.SIDE_OUT[r.side],
                         "positionSide": "BOTH", "stopPrice": "0", "workingType": "CONTRACT_PRICE",
                         "origType": "LIMIT", "time": S.ms(r.time_ns), "updateTime": S.ms(r.time_ns)})

@@ -95,6 +95,11 @@ class MarketStreams:
                         if not any(self.subs.get(x) for x in self._depth_names(sym, speed)):
                             self.books.unfollow(self._symbol(sym), speed)
 
+    def follows_trades(self) -> bool:
+        """Whether any connection follows a stream made from trades."""
+        made_of_trades = ("@trade", "@aggTrade", "@kline_", "@ticker", "@miniTicker")
+        return any(subs and any(k in n for k in made_of_trades) for n, subs in self.subs.items())
+
     @staticmethod
     def _depth_names(sym: str, speed: int) -> list[str]:
         return [f"{sym}@depth{suffix}" for suffix, sp in DEPTH_SPEEDS.items() if sp == speed]
@@ -202,12 +207,14 @@ class MarketStreams:
             return
         spec = self.venue.markets[e.symbol]
         lots, quote = filled
+        # the whole position closes: the book's fills at their prices, the rest (insurance fund,
+        # auto-deleveraging) at the bankruptcy price
+        quote += (e.qty - lots) * e.bankruptcy_price
         payload = {"e": "forceOrder", "E": self._now(), "o": {
             "s": e.symbol, "S": SIDE_OUT[e.side], "o": "LIMIT", "f": "IOC", "q": spec.format_qty(e.qty),
-            "p": spec.format_price(e.bankruptcy_price),
-            "ap": S.price_of(spec, Fraction(quote, lots)) if lots else "0",
-            "X": "FILLED" if e.filled == e.qty else "EXPIRED", "l": spec.format_qty(e.filled),
-            "z": spec.format_qty(e.filled), "T": S.ms(self.venue.state.exchange.ts)}}
+            "p": spec.format_price(e.bankruptcy_price), "ap": S.price_of(spec, Fraction(quote, e.qty)),
+            "X": "FILLED", "l": spec.format_qty(e.qty), "z": spec.format_qty(e.qty),
+            "T": S.ms(self.venue.state.exchange.ts)}}
         self._send(sym + "@forceOrder", payload)
         self._send("!forceOrder@arr", payload)
 
