@@ -20,7 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from perpsim.clients import errors as E
 from perpsim.clients.client import AsyncClient, Client
 from perpsim.v1 import account_pb2, account_pb2_grpc, common_pb2, trading_pb2
-from perpsim.venue import server
+from perpsim.venue import mailbox, server
 from perpsim.venue.app import RunningVenue
 
 from .conftest import own_venue
@@ -38,13 +38,12 @@ def test_health_watchers_do_not_stall_the_venue(tmp_path: Path) -> None:
         try:
             for w in watches:  # every watcher is open and was told the current status
                 assert next(w).status == health_pb2.HealthCheckResponse.SERVING
-            with Client(running.address, api_key=trader.api_key, timeout=3) as c:
-                started = time.monotonic()
+            # each call within its own deadline (the client's timeout); none is retried
+            with Client(running.address, api_key=trader.api_key, timeout=5, retries=0) as c:
                 assert c.deposit("USDT", "5") == 1005
-                assert stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=3).status == \
+                assert stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=5).status == \
                     health_pb2.HealthCheckResponse.SERVING
                 assert {b.asset: b.wallet for b in c.account().balances}["USDT"] == 1005
-                assert time.monotonic() - started < 3
         finally:
             for w in watches:
                 w.cancel()
@@ -232,3 +231,31 @@ def test_messages_speak_in_the_assets_units(tmp_path: Path) -> None:
                 admin.advance_clock(11 * 365 * 86_400 * 10**9)
         assert "advance=4015d" in clock.value.message and "at most 3650d" in clock.value.message
         assert clock.value.metadata["advance_ns"] == str(11 * 365 * 86_400 * 10**9)
+
+
+def test_a_reader_stalled_for_longer_than_the_patience_is_dropped_with_retry_info(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A subscriber that stops reading is dropped once its oldest unread update is older than
+    the patience (here 0.3 s): RESOURCE_EXHAUSTED with RetryInfo; the venue goes on."""
+    monkeypatch.setattr(mailbox, "SLOW_CONSUMER_S", 0.3)
+    with own_venue(tmp_path, rate_limit_per_s=0) as (running, _, trader):
+        # no BDP probing: the transport's window stays small, so unread updates stay in the venue
+        channel = grpc.insecure_channel(running.address, options=(("grpc.http2.bdp_probe", 0),))
+        stalled = account_pb2_grpc.AccountServiceStub(channel).StreamAccount(
+            account_pb2.StreamAccountRequest(), metadata=(("authorization", f"Bearer {trader.api_key}"),))
+        try:
+            time.sleep(0.3)  # subscribed
+            started = time.monotonic()
+            while time.monotonic() - started < 1.5:  # far more than the window holds, for longer than 0.3 s
+                trader.place_orders([{"symbol": "BTCUSDT", "side": "buy", "quantity": "0.001",
+                                      "price": str(50_000 + i)} for i in range(100)])
+                trader.cancel_all("BTCUSDT")
+            with pytest.raises(grpc.RpcError) as dropped:
+                for _ in stalled:
+                    pass
+            error = E.from_rpc_error(dropped.value)
+            assert error.status == grpc.StatusCode.RESOURCE_EXHAUSTED and "slow consumer" in error.message
+            assert error.retry_after == 1.0
+        finally:
+            channel.close()
+        assert trader.deposit("USDT", "1") == 1001
