@@ -115,6 +115,7 @@ setup(
         "perpsim.v1": ["*.pyi"],
         "perpsim.risk": ["*.pyi", "*.pxd", "*.pyx"],
         "perpsim.sim": ["scenarios/*.toml", "scenarios/*.csv"],
+        "perpsim.venue": ["dashboard/static/*.html", "dashboard/static/*.js", "dashboard/static/*.css"],
     },
     ext_modules=cythonize(
         EXTENSIONS, include_path=[cython_include_dir()], compiler_directives=directives, annotate=DEBUG

@@ -32,6 +32,7 @@ from perpsim.venue import codec, datadir
 from perpsim.venue.account_signals import RISK_THRESHOLDS_FILE, AccountSignals
 from perpsim.venue.auth import KeyStore, KeyStoreError
 from perpsim.venue.files import write_atomic
+from perpsim.venue.dashboard import Dashboard
 from perpsim.venue.gateway import Gateway
 from perpsim.venue.history_records import HistoryLimits
 from perpsim.venue.http import HttpServer, build_http_app
@@ -72,6 +73,8 @@ class VenueConfig:
     seed: int = 1
     metrics_listen: str = "127.0.0.1:9464"  # Prometheus endpoint; "" = off
     rest_listen: str = "127.0.0.1:8080"  # Binance USDⓈ-M compatible REST + WebSocket; "" or "off" = off
+    dashboard: bool = True  # the live risk dashboard at the root of the REST address (venue/dashboard)
+    dashboard_reports: Path | None = Path("scenario-out")  # where its scenario view finds report folders
     snapshot_every: int = 100_000  # commands between automatic snapshots (0 = only on request)
     # keep every journal segment, so that any build (an upgrade: it refuses older builds'
     # snapshots) can replay from the start; by default a checkpoint deletes the segments older
@@ -117,7 +120,8 @@ class VenueConfig:
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
-        cfg = cls(**{k: (Path(v) if k in ("data_dir", "markets_file") else v) for k, v in data.items()})
+        paths = ("data_dir", "markets_file", "dashboard_reports")
+        cfg = cls(**{k: (Path(v) if k in paths else v) for k, v in data.items()})
         try:  # refused here, naming the file, rather than when the venue starts
             HistoryLimits.from_mapping(cfg.history)
         except (TypeError, ValueError) as e:
@@ -264,7 +268,8 @@ class RunningVenue:
         if cfg.rest_listen and cfg.rest_listen != "off":  # bound before recovery too
             self.gateway = Gateway(venue, venue_epoch(cfg.data_dir))
             sequencer.listeners.append(self.gateway.publish)
-            self.http = HttpServer(build_http_app(self.gateway, self.http_routes), cfg.rest_listen)
+            routes = [*self.http_routes, *([Dashboard(venue, cfg.dashboard_reports).routes()] if cfg.dashboard else [])]
+            self.http = HttpServer(build_http_app(self.gateway, routes), cfg.rest_listen)
             self.rest_port = await self.http.start()  # answers -1001 until recovered
             self._opened.append(("the REST gateway", self.http.stop))
         await server.start()  # health says NOT_SERVING and calls answer UNAVAILABLE until recovered
@@ -395,6 +400,8 @@ def serve(cfg: VenueConfig) -> int:
                 rest_host = cfg.rest_listen.rsplit(":", 1)[0]
                 print(f"  Binance USDⓈ-M REST: http://{rest_host}:{running.rest_port}/fapi/v1, "
                       f"WebSocket: ws://{rest_host}:{running.rest_port}/ws")
+                if cfg.dashboard:
+                    print(f"  risk dashboard: http://{rest_host}:{running.rest_port}/")
             if running.metrics_port:
                 print(f"  metrics: http://{cfg.metrics_listen.rsplit(':', 1)[0]}:{running.metrics_port}/metrics")
             print(f"  markets: {', '.join(running.venue.markets)}")

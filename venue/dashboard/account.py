@@ -1,0 +1,152 @@
+"""The account view's snapshot and the pre-trade preview, through the venue's own gRPC servicers.
+
+The page's API key is checked and the figures are built by the very methods a gRPC client calls
+(AccountService.GetAccount / ListPositions / GetDailyLossLimit / PreviewOrder, RiskService.
+GetAccountRisk / ListRecentFills), invoked in process with the key as their bearer metadata: the
+page shows what the gRPC API answers, rounded as it rounds, and a wrong key is refused as it is
+refused there (UNAUTHENTICATED), with no account data. The key is never logged or echoed.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+import grpc
+from google.protobuf.json_format import ParseDict, ParseError
+from google.rpc import status_pb2
+
+from perpsim.risk.preview import preview_position
+from perpsim.risk.units import RATE_SCALE
+from perpsim.v1 import account_pb2, common_pb2, risk_pb2, trading_pb2
+from perpsim.venue.dashboard.market import proto_json
+from perpsim.venue.risk_service import RiskService
+from perpsim.venue.server import Accounts
+
+FILLS = 50
+
+
+class Refused(Exception):
+    """A call the venue refused: `code` (a grpc.StatusCode name) and the venue's message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+    def json(self) -> dict:
+        return {"code": self.code, "message": self.message}
+
+
+class KeyContext:
+    """The servicer context of an in-process call made with an API key: the key as bearer
+    metadata; an abort raises `Refused` instead of ending an RPC."""
+
+    def __init__(self, key: str) -> None:
+        self._metadata = (("authorization", f"Bearer {key}"),)
+
+    def invocation_metadata(self):
+        return self._metadata
+
+    async def abort(self, code: grpc.StatusCode, details: str = ""):
+        raise Refused(code.name, details)
+
+    async def abort_with_status(self, status):
+        code = next((c for c in grpc.StatusCode if c.value[0] == status.code.value[0]), grpc.StatusCode.UNKNOWN)
+        message = status.details
+        for key, value in status.trailing_metadata or ():
+            if key == "grpc-status-details-bin":  # the rich status: its message is the readable one
+                message = status_pb2.Status.FromString(value).message or message
+        raise Refused(code.name, message)
+
+
+class AccountSnapshot:
+    """Builds the account view of the key's account (read only) and previews orders."""
+
+    def __init__(self, venue) -> None:
+        self.venue = venue
+        self.accounts = Accounts(venue, None)
+        self.risk = RiskService(venue)
+
+    async def build(self, key: str) -> dict:
+        """Everything the account view shows; Refused for a wrong key (nothing else is read)."""
+        ctx = KeyContext(key)
+        account = await self.accounts.GetAccount(account_pb2.GetAccountRequest(), ctx)  # checks the key first
+        positions = await self.accounts.ListPositions(account_pb2.ListPositionsRequest(), ctx)
+        risk = await self.risk.GetAccountRisk(risk_pb2.GetAccountRiskRequest(), ctx)
+        fills = await self.risk.ListRecentFills(risk_pb2.ListRecentFillsRequest(limit=FILLS), ctx)
+        limits = []
+        for b in account.balances:
+            limit = await self.accounts.GetDailyLossLimit(account_pb2.GetDailyLossLimitRequest(asset=b.asset), ctx)
+            limits.append({"asset": b.asset, **proto_json(limit)})
+        out_positions = []
+        for p in positions.positions:
+            row = proto_json(p)
+            row["liquidation_band"] = self._band(account.account_id, p)
+            out_positions.append(row)
+        return {"type": "account", "account_id": account.account_id, "time_ns": self.venue.view.ts,
+                "balances": proto_json(account)["balances"], "positions": out_positions, "risk": proto_json(risk),
+                "fills": proto_json(fills)["fills"], "daily_loss_limits": limits}
+
+    def _band(self, account: int, p) -> dict | None:
+        """The position's liquidation band (partial, full liquidation price; quote per base,
+        display-rounded against the account) by the engine's calculator, risk.preview, fed the
+        position as it stands: its wallet, the account's other cross margin and uPnL. One-way
+        positions only (a cross hedge pair has no single band); None when it has none."""
+        if p.position_side != common_pb2.POSITION_SIDE_BOTH:
+            return None
+        ex, view = self.venue.state.exchange, self.venue.view
+        spec = self.venue.markets[p.symbol]
+        pos = view.position(account, p.symbol)
+        if pos is None or pos.mark is None or pos.lots == 0:
+            return None
+        scale = Decimal(10) ** spec.settle_decimals
+        entry = pos.entry * Fraction(spec.tick_size)  # exact ticks -> exact quote price
+        isolated = pos.isolated
+        if isolated:
+            wallet, other_mm, other_upnl = pos.isolated_margin, 0, 0
+        else:
+            bal = view.balance(account, spec.settle)
+            wallet, other_mm, other_upnl = bal.wallet, bal.maintenance_margin - pos.maintenance_margin, \
+                bal.upnl - pos.upnl
+        m = ex.markets[p.symbol]
+        try:
+            pv = preview_position(
+                side="long" if pos.lots > 0 else "short", size=spec.lots_to_qty(abs(pos.lots)),
+                entry=Decimal(entry.numerator) / Decimal(entry.denominator), leverage=pos.leverage,
+                wallet=Decimal(wallet) / scale, mark=spec.ticks_to_price(pos.mark),
+                margin_mode="isolated" if isolated else "cross", other_mm=Decimal(other_mm) / scale,
+                other_upnl=Decimal(other_upnl) / scale, market=spec, liquidation_fee=spec.liquidation_fee,
+                brackets=[(Decimal(b.cap) / scale, b.max_leverage, Decimal(b.mmr) / RATE_SCALE) for b in m.brackets],
+                profile=ex.profile.liquidation_model)
+        except ValueError:  # the calculator refuses a wallet already below zero
+            return None
+        if pv.partial_liquidation_price is None:
+            return None
+        full = pv.full_liquidation_price
+        return {"partial": str(pv.partial_liquidation_price), "full": "" if full is None else str(full)}
+
+    async def preview(self, key: str, order: dict) -> dict:
+        """PreviewOrder of `order` (PlaceOrderRequest fields: symbol, side BUY/SELL, type
+        LIMIT/MARKET, quantity, price) for the key's account, exactly as the gRPC call answers.
+        Refused for a wrong key or a bad order (INVALID_ARGUMENT naming the field)."""
+        req = _order_request(order)
+        res = await self.accounts.PreviewOrder(account_pb2.PreviewOrderRequest(order=req), KeyContext(key))
+        return {"type": "preview", **proto_json(res)}
+
+
+_ENUMS = {"side": "SIDE_", "type": "ORDER_TYPE_", "time_in_force": "TIME_IN_FORCE_"}
+
+
+def _order_request(order: dict) -> trading_pb2.PlaceOrderRequest:
+    if not isinstance(order, dict):
+        raise Refused("INVALID_ARGUMENT", "order: an object of PlaceOrderRequest fields")
+    fields = {}
+    for k, v in order.items():
+        if v in ("", None):
+            continue
+        prefix = _ENUMS.get(k)
+        fields[k] = (v if str(v).startswith(prefix) else prefix + str(v).upper()) if prefix else v
+    try:
+        return ParseDict(fields, trading_pb2.PlaceOrderRequest())
+    except ParseError as e:
+        raise Refused("INVALID_ARGUMENT", f"order: {e}") from None

@@ -1,0 +1,103 @@
+// The scenario view: a `perpsim scenario run` report (venue/dashboard/scenario.py) as the PNGs' charts.
+"use strict";
+
+const Scenario = {
+  current: null,
+
+  async list() {
+    const res = await fetch("/dashboard/api/reports");
+    const data = await res.json();
+    const sel = Fmt.el("report-list");
+    const opts = [new Option(data.reports.length ? "— choose a report —" : "— no report found —", "")];
+    for (const r of data.reports) opts.push(new Option(`${r.name} (${Fmt.time(r.modified_ns)} UTC)`, r.name));
+    sel.replaceChildren(...opts);
+    Fmt.set("report-folder", data.folder ? `Reports folder: ${data.folder}` : "No reports folder configured.");
+    return data.reports;
+  },
+
+  async open(name) {
+    if (!name) return;
+    Scenario.show(await fetch("/dashboard/api/reports/" + name.split("/").map(encodeURIComponent).join("/")));
+  },
+
+  async upload(file) {
+    Scenario.show(await fetch("/dashboard/api/report", {method: "POST", body: file,
+      headers: {"Content-Type": "application/json"}}));
+  },
+
+  async show(res) {
+    const data = await res.json();
+    if (!res.ok) {
+      Fmt.el("scenario-error").textContent = data.message; Fmt.el("scenario-error").hidden = false;
+      Fmt.el("scenario-body").hidden = true;
+      return;
+    }
+    Fmt.el("scenario-error").hidden = true;
+    Scenario.current = data;
+    Scenario.render();
+  },
+
+  render() {
+    const d = Scenario.current;
+    if (!d) return;
+    Fmt.el("scenario-body").hidden = false;
+    Fmt.set("scenario-title", `Scenario ${d.scenario} (seed ${d.seed}, ${d.steps} steps of ${d.step_s} s)`);
+    const summary = [["Liquidations", d.liquidations], ["ADL events", d.adl]];
+    for (const [sym, s] of Object.entries(d.summary.markets || {})) {
+      const q = d.markets[sym] ? d.markets[sym].quote : "";
+      summary.push([`${sym} liquidated notional`, `${Fmt.money(s.liquidated_notional)} ${q}`],
+        [`${sym} max drawdown`, Fmt.pct(s.max_drawdown_pct)], [`${sym} cascade rounds`, s.cascade_rounds]);
+    }
+    for (const [asset, f] of Object.entries(d.summary.insurance_fund || {})) {
+      summary.push([`Insurance ${asset} start → end (min)`, `${Fmt.money(f.start)} → ${Fmt.money(f.end)} (${Fmt.money(f.min)})`]);
+    }
+    Fmt.el("scenario-summary").replaceChildren(...summary.flatMap(([k, v]) => {
+      const dt = document.createElement("dt"), dd = document.createElement("dd");
+      dt.textContent = k; dd.textContent = String(v); return [dt, dd];
+    }));
+    const box = Fmt.el("scenario-charts");
+    box.replaceChildren();
+    const panel = (id, title, wide) => {
+      const a = document.createElement("article"); a.className = "panel" + (wide ? " wide" : "");
+      const h = document.createElement("h2"); h.textContent = title;
+      const c = document.createElement("div"); c.className = "chart"; c.id = id;
+      a.append(h, c); box.appendChild(a); return id;
+    };
+    const t = d.t_s;
+    for (const [sym, m] of Object.entries(d.markets)) {
+      const fmt = `,.${m.price_decimals}f`;
+      Charts.draw(panel(`sc-price-${sym}`, `${sym}: price and liquidations`, true), [
+        {type: "scatter", mode: "lines", name: "mark", x: t, y: m.mark, line: {color: "#1f6feb", width: 1.8}},
+        {type: "scatter", mode: "lines", name: "index", x: t, y: m.index, line: {color: "#e36209", dash: "dash"}},
+        {type: "bar", name: `liquidated notional (${m.quote})`, x: t, y: m.liquidated_notional, yaxis: "y2",
+          marker: {color: "rgba(207,34,46,.4)"}, offset: 0, width: d.step_s},
+      ], Charts.layout("time (s)", `price (${m.quote})`, {yaxis: {title: {text: `${sym} price (${m.quote})`},
+        tickformat: fmt, automargin: true}, yaxis2: {title: {text: `liquidated notional per step (${m.quote})`},
+        overlaying: "y", side: "right", showgrid: false, automargin: true}, margin: {l: 64, r: 64, t: 8, b: 44}}));
+      const h = m.heatmap;
+      const heat = panel(`sc-heat-${sym}`, `${sym}: liquidated notional by bankruptcy price and time`, false);
+      Charts.draw(heat, [
+        ...(h ? [{type: "heatmap", name: "liquidated", x: h.x, y: h.y, z: h.z, colorscale: "YlOrRd", reversescale: false,
+          colorbar: {title: {text: `notional per cell (${m.quote})`, side: "right"}, thickness: 10},
+          hovertemplate: `t %{x:.0f} s, %{y:${fmt}}: %{z:,.0f} ${m.quote}<extra></extra>`}] : []),
+        {type: "scatter", mode: "lines", name: "mark", x: t, y: m.mark, line: {color: "#1f6feb", shape: "hv", width: 1}},
+      ], Charts.layout("time (s)", `bankruptcy price (${m.quote})`, {hovermode: "closest",
+        yaxis: {title: {text: `bankruptcy price (${m.quote})`}, tickformat: fmt, automargin: true},
+        annotations: h ? [] : [{text: "no liquidations", xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false}]}));
+      const oi = panel(`sc-oi-${sym}`, `${sym}: open interest and funding`, false);
+      Charts.draw(oi, [
+        ...(m.open_interest && !d.over_grpc ? [{type: "scatter", mode: "lines", name: `open interest (${m.qty_unit})`,
+          x: t, y: m.open_interest, line: {color: "#8250df"}}] : []),
+        {type: "scatter", mode: "lines", name: "predicted funding (% per interval)", x: t,
+          y: m.predicted_funding_rate_pct, yaxis: "y2", line: {color: "#1a7f37"}},
+        {type: "scatter", mode: "lines", name: "last settled funding (% per interval)", x: t, y: m.funding_rate_pct,
+          yaxis: "y2", line: {color: "#1a7f37", dash: "dash", shape: "hv"}},
+      ], Charts.layout("time (s)", `open interest (${m.qty_unit})`, {yaxis2: {title: {text: "funding rate (% per interval)"},
+        overlaying: "y", side: "right", showgrid: false, automargin: true}, margin: {l: 64, r: 64, t: 8, b: 44}}));
+    }
+    const ins = panel("sc-insurance", "Insurance fund", false);
+    Charts.draw(ins, Object.entries(d.insurance).map(([asset, ys]) => ({type: "scatter", mode: "lines",
+      name: `insurance fund (${asset})`, x: t, y: ys})), Charts.layout("time (s)", "balance (settlement asset)",
+      {showlegend: true}));
+  },
+};
