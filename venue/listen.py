@@ -47,7 +47,7 @@ def check_free(address: str, what: str, setting: str) -> None:
                 if e.errno == errno.EADDRINUSE:
                     raise ListenError(f"cannot listen on {address} ({what}): the address is in use by another "
                                       f"process; stop it or choose another {setting}") from None
-                raise ListenError(f"cannot listen on {address} ({what}): {e.strerror}") from None
+                # any other failure (e.g. no IPv6 on this host) is the real bind's to report
 
 
 def bind_grpc(server: grpc.aio.Server, address: str) -> int:

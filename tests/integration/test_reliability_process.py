@@ -18,7 +18,10 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from perpsim.v1 import sandbox_pb2, sandbox_pb2_grpc
+from perpsim.clients.client import Client
+from perpsim.venue.app import VenueConfig, make_state
+from perpsim.venue.recovery import SNAPSHOT_DIR, recover
+from perpsim.venue.snapshot import write_snapshot
 
 from .test_crash import perpsim_command, wait_serving
 
@@ -129,14 +132,17 @@ def used_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("used")
     venue = Serve(base / "data", base / "logs")
     try:
-        with grpc.insecure_channel(venue.started()) as channel:
-            sandbox_pb2_grpc.SandboxServiceStub(channel).Snapshot(
-                sandbox_pb2.SnapshotRequest(), metadata=[("authorization", f"Bearer {ADMIN_KEY}")], timeout=10)
+        with Client(venue.started(), admin_key=ADMIN_KEY) as admin:
+            admin.with_key(admin.create_account().api_key).deposit("USDT", "100")
         venue.proc.send_signal(signal.SIGTERM)
         assert venue.exited() == 0, venue.stderr()
     finally:
         venue.kill()
-    return base / "data"
+    data = base / "data"
+    # the snapshot a checkpoint would write, of the state the journal holds
+    state, seq, _ = recover(data, lambda: make_state(VenueConfig(data_dir=data)))
+    write_snapshot(data / SNAPSHOT_DIR, seq, state)
+    return data
 
 
 def _garbage(path: Path) -> None:
