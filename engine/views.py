@@ -32,7 +32,8 @@ engine/view_types.py and importable from here.
   funding           funding(s) -> FundingView, funding_history(s=None) -> ((ts, FundingSettled),)
   insurance         insurance(asset), insurance_history() -> ((ts, InsuranceFundChanged),),
                     flows(asset) -> AssetFlows (deposited, withdrawn, insurance, fees, dust)
-  liquidation       liquidation(s) -> LiquidationFacts, liquidation_buckets(s, edges_ppm),
+  liquidation       liquidation(s) -> LiquidationFacts, liquidation_trigger(account, s, pside),
+                    liquidation_buckets(s, edges_ppm),
                     liquidation_entries(s) -> [LiquidationEntry],
                     liquidation_probe(s) (the index's `triggered(price)`, for benchmarks)
 """
@@ -325,6 +326,14 @@ class ExchangeView:
                           ledger.insurance(asset), ledger.balance(FEES, asset), ledger.balance(DUST, asset))
 
     # ------------------------------------------------------------ liquidation
+
+    def liquidation_trigger(self, account: int, symbol: str, pside: int = BOTH) -> tuple[int, int] | None:
+        """(direction, trigger) the liquidation index holds for a position: +1 for a long-like
+        entry (liquidated at or below the trigger), −1 short-like; an isolated position's own
+        entry, a cross account's one for all its legs in the market (pside ignored); None if
+        not indexed. O(1): the liquidation map's read of one changed position."""
+        m = self._market(symbol)
+        return m.liq.get(position_key(account, pside) if account in m.isolated else position_key(account))
 
     def liquidation_buckets(self, symbol: str, edges_ppm: list[int]) -> list[int]:
         """For each edge (ppm of the mark, ≥ 0): how many index entries an adverse move of that

@@ -298,7 +298,8 @@ class Signals:
                 return max(0.0, -pnl(spec, side * lots, bankruptcy, fill))
 
             for s in cfg.shocks_pct:
-                stresses.append(stress(m.liqmap, mark, s, bids if s < 0 else asks, fund, m.notional, loss))
+                stresses.append(stress(m.liqmap, mark, s, bids if s < 0 else asks, fund, m.notional, loss,
+                                       lambda key, m=m: m.bankruptcy(rd, key)))
         spikes = m.spikes.active(self.ts)
         spike_lots = sum(sum(m.legs.get(f.account, (0, 0))) for f in spikes)
         total_lots = m.long_lots + m.short_lots

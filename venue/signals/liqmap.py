@@ -2,9 +2,10 @@
 
 One entry per liquidatable unit, as the venue's liquidation index holds them: an isolated
 position, or an account's cross legs in the market (liquidated together). Each entry holds its
-liquidation price in ticks (the venue's, rounded on the grid as the venue triggers), its side
-(+1: liquidated when the mark falls to it, a long; −1: when it rises to it, a short), its lots
-and its bankruptcy price (ticks, for the insurance stress).
+liquidation price in ticks (the trigger the venue's liquidation index holds for it), its side
+(+1: liquidated when the mark falls to it, a long; −1: when it rises to it, a short) and its
+lots. Bankruptcy prices (for the insurance stress) are asked of the engine only for the entries
+a stress reaches, once per entry until it changes (`bankruptcy`).
 
 Entries are kept sorted by liquidation price and replaced one by one as positions, wallets and
 (for accounts holding several markets) the other marks change, so every question below is a
@@ -30,7 +31,6 @@ class Entry(NamedTuple):
     tick: int  # liquidation price (ticks)
     side: int  # +1 long-like (triggers at or below), −1 short-like (at or above)
     lots: int  # > 0
-    bankruptcy: float  # ticks (exact price as a float); 0.0 when none
 
 
 @dataclass
@@ -48,6 +48,7 @@ class LiquidationMap:
         self.entries: dict[int, Entry] = {}
         self.order = SortedList()  # (tick, key)
         self.lots = [0, 0]  # total lots of long-like and short-like entries
+        self.bankruptcies: dict[int, float] = {}  # key -> bankruptcy price (ticks), while its entry stands
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -55,6 +56,7 @@ class LiquidationMap:
     def set(self, key: int, entry: Entry | None) -> None:
         """Put (or with None remove) the entry of `key`."""
         old = self.entries.pop(key, None)
+        self.bankruptcies.pop(key, None)
         if old is not None:
             self.order.remove((old.tick, key))
             self.lots[old.side < 0] -= old.lots
@@ -63,7 +65,15 @@ class LiquidationMap:
             self.order.add((entry.tick, key))
             self.lots[entry.side < 0] += entry.lots
 
+    def bankruptcy(self, key: int, solve) -> float:
+        """The entry's bankruptcy price in ticks (0.0: none), `solve(key)` on first need."""
+        b = self.bankruptcies.get(key)
+        if b is None:
+            b = self.bankruptcies[key] = solve(key)
+        return b
+
     def clear(self) -> None:
+        self.bankruptcies.clear()
         self.entries.clear()
         self.order.clear()
         self.lots = [0, 0]

@@ -124,7 +124,11 @@ class MarketSignals:
         lp = rd.liquidation(account, self.symbol, pside)
         if lp is None:
             return None
-        return Entry(lp[0], lp[1], lots, rd.bankruptcy(account, self.symbol, pside))
+        return Entry(lp[0], lp[1], lots)
+
+    def bankruptcy(self, rd, key: int) -> float:
+        """The bankruptcy price (ticks) of the map's entry `key` (account * 4 + position side)."""
+        return rd.bankruptcy(key // 4, self.symbol, key % 4)
 
     # -------------------------------------------------------------- leverage (per step)
 

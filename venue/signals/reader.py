@@ -1,13 +1,12 @@
 """What the signals read from the engine, in one place: the engine's read API
 (`perpsim.engine.views.ExchangeView`) plus the Exchange's public position queries whose view
 would cost more than the signals need (`ExchangeView.position` also ranks ADL and estimates
-funding: the map needs only the liquidation and bankruptcy prices)."""
+funding: the stress needs only a bankruptcy price, the leverage only a margin)."""
 
 from __future__ import annotations
 
 from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import PositionSide, Side
-from perpsim.risk.liqprice import Trigger
 
 
 class EngineReader:
@@ -52,11 +51,10 @@ class EngineReader:
         return self.view.position_lots(account, symbol, pside)
 
     def liquidation(self, account: int, symbol: str, pside: int) -> tuple[int, int] | None:
-        """(the venue's liquidation tick, +1 if it triggers at or below it else −1), or None."""
-        lp = self.ex.liquidation_price(account, symbol, pside)
-        if lp is None:
-            return None
-        return lp.tick, 1 if lp.trigger is Trigger.AT_OR_BELOW else -1
+        """(the tick the venue's liquidation index triggers at, +1 if at or below it else −1),
+        or None: the index's own entry, O(1)."""
+        entry = self.view.liquidation_trigger(account, symbol, pside)
+        return None if entry is None else (entry[1], entry[0])
 
     def bankruptcy(self, account: int, symbol: str, pside: int) -> float:
         """The exact bankruptcy price in ticks (as a float), 0.0 when none."""

@@ -30,22 +30,24 @@ class StressResult:
     adl_share: float = 0.0
 
 
-def stress(liqmap, mark: int, shock_pct: float, levels, fund: float, notional, loss) -> StressResult:
+def stress(liqmap, mark: int, shock_pct: float, levels, fund: float, notional, loss, solve) -> StressResult:
     """`levels`: the book side the forced orders hit, best first, as (price ticks, lots);
     `notional(lots, ticks)`: value at a price; `loss(side, lots, bankruptcy, fill)`: money lost
-    beyond the bankruptcy price by `lots` of an entry on `side` filled at `fill` (>= 0)."""
+    beyond the bankruptcy price by `lots` of an entry on `side` filled at `fill` (>= 0);
+    `solve(key)`: an entry's bankruptcy price in ticks (0.0: none), asked once per entry."""
     shocked = mark * (1.0 + shock_pct / 100.0)
     r = StressResult(shock_pct, shocked, fund=fund)
     side = 1 if shock_pct < 0 else -1
     if shock_pct < 0:
-        hit = [e for _, e in liqmap.between(shocked, mark) if e.side > 0][::-1]  # highest first
+        hit = [(k, e) for k, e in liqmap.between(shocked, mark) if e.side > 0][::-1]  # highest first
     else:
-        hit = [e for _, e in liqmap.between(mark, shocked) if e.side < 0]  # lowest first
+        hit = [(k, e) for k, e in liqmap.between(mark, shocked) if e.side < 0]  # lowest first
     # only the levels at the shocked price or worse take forced orders
     book = [(p, q) for p, q in levels if (p <= shocked if side > 0 else p >= shocked)]
     li, left_at_level = 0, book[0][1] if book else 0
     worst = shocked
-    for e in hit:
+    for key, e in hit:
+        bankruptcy = liqmap.bankruptcy(key, solve)
         r.liquidated_lots += e.lots
         r.liquidated_notional += notional(e.lots, e.tick)
         need = e.lots
@@ -53,8 +55,8 @@ def stress(liqmap, mark: int, shock_pct: float, levels, fund: float, notional, l
             take = min(need, left_at_level)
             price = book[li][0]
             worst = price
-            if e.bankruptcy:
-                r.draw += loss(side, take, e.bankruptcy, price)
+            if bankruptcy:
+                r.draw += loss(side, take, bankruptcy, price)
             need -= take
             left_at_level -= take
             if left_at_level == 0:
@@ -62,8 +64,8 @@ def stress(liqmap, mark: int, shock_pct: float, levels, fund: float, notional, l
                 left_at_level = book[li][1] if li < len(book) else 0
         if need > 0:
             r.unabsorbed_lots += need
-            if e.bankruptcy:
-                r.draw += loss(side, need, e.bankruptcy, worst)
+            if bankruptcy:
+                r.draw += loss(side, need, bankruptcy, worst)
     if r.draw > 0:
         r.coverage = fund / r.draw
         r.adl_share = max(0.0, r.draw - fund) / r.draw

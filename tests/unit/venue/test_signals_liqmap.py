@@ -87,7 +87,7 @@ def _brute_force(ex: Exchange, symbol: str) -> list[Entry]:
             continue
         lots = sum(abs(p.lots) for p in view.positions(h.account, symbol)
                    if not h.isolated or p.position_side == h.position_side)
-        out.append(Entry(lp.tick, 1 if lp.trigger is Trigger.AT_OR_BELOW else -1, lots, 0.0))
+        out.append(Entry(lp.tick, 1 if lp.trigger is Trigger.AT_OR_BELOW else -1, lots))
     return out
 
 
@@ -132,15 +132,15 @@ def test_map_structure_by_hand() -> None:
     """Mark 1,000 ticks, 1 % buckets, ±5 %: a long at 970 (bucket −3), a short at 1,020 and one
     at 1,049 (buckets 2 and 4), a long at 900 (outside); replace and remove entries."""
     lm = LiquidationMap()
-    lm.set(1, Entry(970, 1, 3, 960.0))
-    lm.set(2, Entry(1_020, -1, 2, 1_030.0))
-    lm.set(3, Entry(1_049, -1, 5, 1_060.0))
-    lm.set(4, Entry(900, 1, 7, 890.0))
+    lm.set(1, Entry(970, 1, 3))
+    lm.set(2, Entry(1_020, -1, 2))
+    lm.set(3, Entry(1_049, -1, 5))
+    lm.set(4, Entry(900, 1, 7))
     b = lm.buckets(1_000, 1.0, 5.0, lambda lots, tick: lots * tick)
     assert [(round(x.low), x.long_lots, x.short_lots, x.long_notional, x.short_notional) for x in b] == [
         (970, 3, 0, 2_910, 0), (1_020, 0, 2, 0, 2_040), (1_040, 0, 5, 0, 5_245)]
     assert lm.near(1_000, 3) == 3 + 2  # the long within 3 % below, the short within 3 % above
-    lm.set(1, Entry(985, 1, 4, 975.0))  # replaced
+    lm.set(1, Entry(985, 1, 4))  # replaced
     lm.set(3, None)  # gone
     assert lm.lots == [4 + 7, 2]
     assert [(round(x.low), x.long_lots) for x in lm.buckets(1_000, 1.0, 5.0, lambda q, t: q * t)] == [
