@@ -117,7 +117,7 @@ const Market = {
       Fmt.set("avg-leverage", `${Fmt.num(r.average_leverage, 2)}×`);
     }
     Charts.draw("chart-oi", [{type: "scatter", mode: "lines", name: `open interest (${spec.qty_unit})`,
-      x: Market.live.oiT, y: Market.live.oi, line: {color: "#8250df", shape: "hv"}}],
+      x: [...Market.live.oiT], y: [...Market.live.oi], line: {color: "#8250df", shape: "hv"}}],
     Charts.layout("time (UTC)", `open interest (${spec.qty_unit})`, {showlegend: true}));
   },
 
