@@ -15,8 +15,11 @@ Two measurements, each run R times per mode in a fresh process (medians reported
   then three 1-s steps with the -8 % jump), in process; "on" wraps the venue's submit so each
   command's events go to `Signals.observe` right after it applies. Wall time end to end.
 
-One JSON line per measurement: off_s, on_s, ratio = on / off. Timings are reported, never
-asserted.
+* tick: quiet mark ticks over N positions (nothing liquidated), per tick in microseconds.
+
+One JSON line per measurement: off_s, on_s (tick: off_us, on_us), ratio = on / off;
+first_read_s: the first `market_risk` read after the run (outside the ratio). Timings are
+reported, never asserted.
 """
 
 from __future__ import annotations
@@ -84,7 +87,43 @@ def scenario(accounts: int, seed: int, on: bool) -> dict:
     t0 = time.perf_counter()
     result = run.run()
     took = time.perf_counter() - t0
-    return {"s": took, "liquidations": result.summary["markets"]["BTCUSDT"]["liquidations"]}
+    out = {"s": took, "liquidations": result.summary["markets"]["BTCUSDT"]["liquidations"]}
+    if on:
+        t1 = time.perf_counter()
+        sig.market_risk("BTCUSDT")
+        out["first_read_s"] = time.perf_counter() - t1
+    return out
+
+
+def tick(n: int, seed: int, on: bool, ticks: int = 20_000) -> dict:
+    """Quiet mark ticks (the index wobbles by a few ticks, nothing is liquidated) over the shock
+    world's N positions, 100 per second of venue time; per tick, after one warm-up second (the
+    listener's first step measures every position it was attached to)."""
+    import exchange_cascade as xc
+
+    from perpsim.engine import commands as C
+    from perpsim.venue.signals import Signals
+
+    ex, _, _ = xc.build(n, seed)
+    sig = Signals(lambda: ex) if on else None
+    p0 = ex.markets[xc.SYMBOL].spec.price_to_ticks(xc.FIRST_PRICE)
+    ts = ex.ts + 1
+    cmds = []
+    for i in range(ticks + 200):
+        ts += 10**7
+        cmds.append(C.SetIndexPrice(ts, xc.SYMBOL, p0 + (i % 7) - 3))
+    for cmd in cmds[:200]:
+        events = ex.apply(cmd)
+        if sig is not None:
+            sig.observe(cmd, events)
+    t0 = time.perf_counter()
+    if sig is None:
+        for cmd in cmds[200:]:
+            ex.apply(cmd)
+    else:
+        for cmd in cmds[200:]:
+            sig.observe(cmd, ex.apply(cmd))
+    return {"s": (time.perf_counter() - t0) / ticks}
 
 
 def _child(kind: str, size: int, seed: int, on: bool) -> dict:
@@ -101,16 +140,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--accounts", type=int, default=20_000, help="crowd of the scenario")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--only", choices=("shock", "scenario"))
-    ap.add_argument("--child", choices=("shock", "scenario"), help=argparse.SUPPRESS)
+    ap.add_argument("--ticks-positions", type=int, default=20_000, help="positions under the quiet ticks")
+    ap.add_argument("--only", choices=("shock", "scenario", "tick"))
+    ap.add_argument("--child", choices=("shock", "scenario", "tick"), help=argparse.SUPPRESS)
     ap.add_argument("--size", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--on", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child:
-        fn = shock if a.child == "shock" else scenario
+        fn = {"shock": shock, "scenario": scenario, "tick": tick}[a.child]
         print(json.dumps(fn(a.size, a.seed, a.on)), flush=True)
         return 0
-    for kind, size in (("shock", a.positions), ("scenario", a.accounts)):
+    for kind, size in (("shock", a.positions), ("scenario", a.accounts), ("tick", a.ticks_positions)):
         if a.only and a.only != kind:
             continue
         runs = {False: [], True: []}
@@ -123,7 +163,11 @@ def main(argv: list[str] | None = None) -> int:
                 "on_s": round(on, 3), "ratio": round(on / off, 3),
                 "off_runs_s": [round(r["s"], 3) for r in runs[False]],
                 "on_runs_s": [round(r["s"], 3) for r in runs[True]]}
-        if kind == "shock":
+        if kind == "tick":  # per tick, in microseconds
+            line.update(off_us=round(off * 1e6, 2), on_us=round(on * 1e6, 2))
+            for k in ("off_s", "on_s", "off_runs_s", "on_runs_s"):
+                del line[k]
+        else:
             line["first_read_s"] = round(statistics.median(r["first_read_s"] for r in runs[True]), 3)
         print(json.dumps(line), flush=True)
     return 0

@@ -13,7 +13,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 #: Book levels read per side at most (a walk stops there: the book beyond is "not enough").
-MAX_LEVELS = 500
+MAX_LEVELS = 512
+#: Levels read first; more (up to MAX_LEVELS) only when these do not reach 50 bps or the notional.
+FIRST_LEVELS = 32
+
+
+def enough(levels, mid: float, notional: float, quote, bps: float = 50.0) -> bool:
+    """Whether `levels` (FIRST_LEVELS of a side, best first) are all the measures walk: the
+    whole side, or levels reaching beyond `bps` from `mid` and holding `notional`."""
+    if len(levels) < FIRST_LEVELS:
+        return True
+    return abs(levels[-1][0] - mid) / mid * 10_000 > bps and sum(quote(q, p) for p, q in levels) >= notional
+
+
+def read_book(read, notional: float, quote):
+    """(bids, asks) as `read(levels)` gives them, FIRST_LEVELS deep unless that falls short of
+    what the measures walk (then MAX_LEVELS): the book is read as far as needed, not further."""
+    bids, asks = read(FIRST_LEVELS)
+    if bids and asks:
+        mid = (bids[0][0] + asks[0][0]) / 2.0
+        if not (enough(bids, mid, notional, quote) and enough(asks, mid, notional, quote)):
+            bids, asks = read(MAX_LEVELS)
+    return bids, asks
 
 
 @dataclass

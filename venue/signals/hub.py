@@ -21,7 +21,7 @@ from perpsim.engine.events import BalanceChanged, MarkPriceChanged, PositionChan
 from perpsim.risk.units import RATE_SCALE
 from perpsim.venue.signals.config import NS, SignalConfig
 from perpsim.venue.signals.correlation import Correlations
-from perpsim.venue.signals.execution import MAX_LEVELS, measure
+from perpsim.venue.signals.execution import MAX_LEVELS, measure, read_book
 from perpsim.venue.signals.market import MarketSignals, pnl
 from perpsim.venue.signals.reader import EngineReader
 from perpsim.venue.signals.report import Flag, MarketRisk, Temperature
@@ -216,8 +216,9 @@ class Signals:
         return total
 
     def _execution(self, m: MarketSignals, ts: int) -> None:
-        bids, asks = self.rd.book(m.symbol, MAX_LEVELS)
-        q = measure(bids, asks, self.cfg.slippage_notional, m.quote)
+        notional = self.cfg.slippage_notional
+        bids, asks = read_book(lambda n: self.rd.book(m.symbol, n), notional, m.quote)
+        q = measure(bids, asks, notional, m.quote)
         q.alert = m.alert.update(ts, q)
         q.alert_since_ns = m.alert.since or 0
         m.execution = q

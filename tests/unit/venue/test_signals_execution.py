@@ -42,3 +42,31 @@ def test_alert_needs_the_condition_held() -> None:
     assert alert.update(10 * S, wide) is True
     assert alert.update(11 * S, calm) is False  # cleared at once
     assert alert.update(12 * S, thin) is False and alert.update(22 * S, thin) is True
+
+
+def test_the_book_is_read_as_deep_as_the_measures_walk() -> None:
+    """32 levels first; all of them only when those do not reach 50 bps and the notional."""
+    from perpsim.venue.signals.execution import FIRST_LEVELS, MAX_LEVELS, read_book
+
+    def book(step: int, size: int):
+        asks = [(10_000 + step * i, size) for i in range(1, 1_000)]
+        bids = [(10_000 - step * i, size) for i in range(1, 1_000)]
+        reads = []
+
+        def read(n):
+            reads.append(n)
+            return bids[:n], asks[:n]
+
+        return read, reads
+
+    read, reads = book(step=10, size=100)  # 32 levels reach 320 bps and hold far more than 1e6
+    bids, asks = read_book(read, 1_000_000.0, _quote)
+    assert reads == [FIRST_LEVELS] and len(bids) == FIRST_LEVELS
+    read, reads = book(step=1, size=100)  # 32 levels reach only 32 bps
+    read_book(read, 1_000.0, _quote)
+    assert reads == [FIRST_LEVELS, MAX_LEVELS]
+    read, reads = book(step=10, size=1)  # past 50 bps but too thin for the notional
+    bids, asks = read_book(read, 10_000_000.0, _quote)
+    assert reads == [FIRST_LEVELS, MAX_LEVELS]
+    q = measure(bids, asks, 10_000_000.0, _quote)
+    assert q.buy_slippage_bps is None  # 512 levels of 1 unit (about 6.4 M) cannot fill it
