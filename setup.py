@@ -4,10 +4,13 @@ Metadata lives in pyproject.toml. Environment switches:
   PERPSIM_DEBUG=1     bounds checks, line tracing and annotated HTML for the kernels
 """
 
+import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
 
+import Cython
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
@@ -89,6 +92,53 @@ def cython_include_dir() -> str:
     return str(root)
 
 
+FINGERPRINTS = Path("build", "cython-fingerprints.json")
+
+
+def cythonize_changed(extensions: list, include_dir: str, **options) -> list:
+    """cythonize() the extensions whose inputs changed by content, reuse the C of the others.
+
+    Cython decides by mtime, and counts its own Includes (libc/*.pxd) as inputs: an isolated
+    build (pip install .) installs Cython afresh, newer than every generated .c, so each
+    install regenerated and recompiled every kernel. Here an extension's fingerprint is its
+    sources, the project's .pxd files, the Cython version and the options; with the same
+    fingerprint as the C file beside it was made from (and that C file unchanged since), the
+    C file and its compiled module, older than it, are kept."""
+    pxds = sorted(Path(include_dir).rglob("*.pxd"))
+    common = hashlib.sha256(repr((Cython.__version__, sorted(options.items(), key=str))).encode())
+    for pxd in pxds:
+        common.update(pxd.as_posix().encode() + b"\0" + pxd.read_bytes())
+    try:
+        known = json.loads(FINGERPRINTS.read_text())
+    except (OSError, ValueError):
+        known = {}
+    kept, changed, prints = [], [], {}
+
+    def c_file(ext) -> Path:
+        return Path(ext.sources[0]).with_suffix(".cpp" if ext.language == "c++" else ".c")
+
+    def digest(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+
+    for ext in extensions:
+        h = common.copy()
+        for src in ext.sources:
+            h.update(src.encode() + b"\0" + Path(src).read_bytes())
+        prints[ext.name] = h.hexdigest()
+        c = c_file(ext)
+        if known.get(ext.name) == [prints[ext.name], digest(c)] and c.is_file():
+            ext.sources = [str(c), *ext.sources[1:]]
+            kept.append(ext)
+        else:
+            changed.append(ext)
+    built = cythonize(changed, include_path=[include_dir], **options) if changed else []
+    for ext in built:  # the C each was made into (its first source now)
+        known[ext.name] = [prints[ext.name], digest(Path(ext.sources[0]))]
+    FINGERPRINTS.parent.mkdir(parents=True, exist_ok=True)
+    FINGERPRINTS.write_text(json.dumps(known, indent=1, sort_keys=True))
+    return kept + built
+
+
 directives = {
     "language_level": 3,
     "embedsignature": True,
@@ -117,9 +167,7 @@ setup(
         "perpsim.sim": ["scenarios/*.toml", "scenarios/*.csv"],
         "perpsim.venue": ["dashboard/static/*.html", "dashboard/static/*.js", "dashboard/static/*.css"],
     },
-    ext_modules=cythonize(
-        EXTENSIONS, include_path=[cython_include_dir()], compiler_directives=directives, annotate=DEBUG
-    )
-    + cythonize(COMPILED_PY, include_path=[cython_include_dir()], compiler_directives=py_directives, annotate=DEBUG),
+    ext_modules=cythonize_changed(EXTENSIONS, cython_include_dir(), compiler_directives=directives, annotate=DEBUG)
+    + cythonize_changed(COMPILED_PY, cython_include_dir(), compiler_directives=py_directives, annotate=DEBUG),
     zip_safe=False,
 )
