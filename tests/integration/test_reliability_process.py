@@ -109,6 +109,7 @@ def test_a_second_venue_on_a_taken_port_refuses_to_start(tmp_path: Path, process
     processes.append(second)
     line = refusal(second)
     assert address in line and "in use" in line, line
+    assert not (tmp_path / "b").exists()  # refused before anything was written
     with grpc.insecure_channel(address) as channel:  # the first venue still answers alone
         reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
@@ -124,6 +125,7 @@ def test_a_taken_metrics_port_refuses_to_start(tmp_path: Path, processes: list[S
         processes.append(venue)
         line = refusal(venue)
     assert address in line and "metrics" in line, line
+    assert not (tmp_path / "data").exists()
 
 
 @pytest.fixture(scope="module")
