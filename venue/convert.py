@@ -161,9 +161,10 @@ def level_out(spec: MarketSpec, price: int, lots: int, count: int) -> pb.PriceLe
                          quantity_lots=lots, order_count=count)
 
 
-def mark_out(spec, prices) -> market_pb2.GetMarkPriceResponse:
-    """Mark, index and last price of a market (an engine.views.PriceView), with the funding
-    rate (a decimal)."""
+def mark_out(spec, prices, funding=None, ts: int = 0) -> market_pb2.GetMarkPriceResponse:
+    """Mark, index and last price of a market (an engine.views.PriceView), with the last settled
+    funding rate and, given the market's FundingView, the predicted one (decimals); `ts` the
+    venue time of these prices."""
     def p(ticks):
         return (spec.format_price(ticks), ticks) if ticks else ("", 0)
 
@@ -171,7 +172,8 @@ def mark_out(spec, prices) -> market_pb2.GetMarkPriceResponse:
     return market_pb2.GetMarkPriceResponse(
         symbol=spec.symbol, mark_price=mark, mark_price_ticks=mark_t, index_price=idx, index_price_ticks=idx_t,
         last_price=last, last_price_ticks=last_t, funding_rate=rate_out(prices.funding_rate),
-        next_funding_time_ns=prices.next_funding_ts)
+        next_funding_time_ns=prices.next_funding_ts, time_ns=ts,
+        predicted_funding_rate="" if funding is None else rate_out(funding.predicted_rate))
 
 
 def fraction_out(x) -> str:

@@ -501,7 +501,8 @@ class MarketData(market_pb2_grpc.MarketDataServiceServicer):
     @rpc
     async def GetMarkPrice(self, request, context):
         spec = self.venue.spec(request.symbol)
-        return cv.mark_out(spec, self.venue.view.prices(spec.symbol))
+        view = self.venue.view
+        return cv.mark_out(spec, view.prices(spec.symbol), view.funding(spec.symbol), view.ts)
 
     @rpc
     async def GetInsuranceFund(self, request, context):

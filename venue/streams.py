@@ -80,7 +80,7 @@ class Streams:
             elif isinstance(e, MarkPriceChanged):
                 view, spec = self.venue.view, self.venue.markets[e.symbol]
                 self._send(("mark", e.symbol), lambda seq, v=view, s=spec: market_pb2.StreamMarkPriceResponse(
-                    sequence=seq, price=cv.mark_out(s, v.prices(s.symbol)), time_ns=ts))
+                    sequence=seq, price=cv.mark_out(s, v.prices(s.symbol), v.funding(s.symbol), ts), time_ns=ts))
                 # a mark move changes the margin ratio of every account holding a position there
                 for kind, key in self._subs:
                     if kind == "account" and self._subs[(kind, key)] and view.holds(int(key), e.symbol):
@@ -263,7 +263,8 @@ class Streams:
     async def topic(self, kind: str, symbol: str, context, check_symbol: bool = True):
         """Messages of one topic from now on, each with the topic's next sequence number."""
         if check_symbol and symbol not in self.venue.markets:
-            await context.abort_with_status(to_status(VenueError(R.UNKNOWN_SYMBOL, field="symbol", symbol=symbol)))
+            await context.abort_with_status(to_status(self.venue.refused(
+                VenueError(R.UNKNOWN_SYMBOL, field="symbol", symbol=symbol))))
         q = Mailbox()
         self._subs[(kind, symbol)].add(q)
         async for msg in self._drain(q, context):
@@ -273,7 +274,8 @@ class Streams:
         """A snapshot of `depth` levels, then the levels that change (quantity 0: removed)."""
         symbol, depth = request.symbol, request.depth or 20
         if symbol not in self.venue.markets:
-            await context.abort_with_status(to_status(VenueError(R.UNKNOWN_SYMBOL, field="symbol", symbol=symbol)))
+            await context.abort_with_status(to_status(self.venue.refused(
+                VenueError(R.UNKNOWN_SYMBOL, field="symbol", symbol=symbol))))
         spec = self.venue.markets[symbol]
         q = Mailbox()
         bids, asks = self._levels(symbol, depth)
