@@ -25,7 +25,7 @@ cdef class _Market:
     cdef public dict lists, list_of, lists_of, order_value
     cdef public set isolated, hedge
     cdef public bint inverse
-    cdef public object taker_fee, maker_fee, liquidation_fee, band_up, band_down, band, min_notional
+    cdef public object taker_fee, maker_fee, liquidation_fee, band_up, band_down, band, min_notional, default_leverage
     cdef public str symbol, asset, iso_name
     cdef public tuple price_limits, pnl_pool
 

@@ -322,6 +322,8 @@ class _Market:
     asset: str = field(init=False)  # the settlement asset
     price_limits: tuple[int, int] = field(init=False)  # (min, max) price in ticks
     first_cap: int = field(init=False)  # the first bracket's cap (money units): no partial liquidation below
+    # the leverage of an account that never set one: 20x, or the market's highest if lower
+    default_leverage: int = field(init=False)
     pnl_pool: tuple[str, int] = field(init=False)  # the ledger holder realized PnL is paid from
     iso_name: str = field(init=False)  # the ledger name of the market's isolated margins
 
@@ -335,6 +337,7 @@ class _Market:
         self.symbol, self.asset = self.spec.symbol, self.spec.settle
         self.price_limits = self.spec.book_limits()[:2]
         self.first_cap = self.brackets.for_notional(0).cap
+        self.default_leverage = min(DEFAULT_LEVERAGE, self.brackets[0].max_leverage)
         self.pnl_pool, self.iso_name = ("pnl:" + self.symbol, 0), "iso:" + self.symbol
 
     def value(self, lots: int, price: int) -> int | Fraction:
@@ -631,7 +634,7 @@ class Exchange:
         allowed = m.brackets.max_leverage_for(notional)
         if not 1 <= cmd.leverage <= allowed:
             return self._reject(cmd, R.INVALID_LEVERAGE, leverage=cmd.leverage, max_leverage=allowed)
-        old = self.leverage.get((cmd.account, cmd.symbol), DEFAULT_LEVERAGE)
+        old = self.leverage.get((cmd.account, cmd.symbol), m.default_leverage)
         if cmd.leverage < old and cmd.account in m.isolated and m.holds(cmd.account):
             return self._reject(cmd, R.INVALID_LEVERAGE, leverage=cmd.leverage,
                                 problem="cannot lower the leverage of an open isolated position")
@@ -675,7 +678,7 @@ class Exchange:
         elif cmd.amount < 0:
             # what may leave keeps the initial margin at mark and never counts unrealized profit
             iso = self._iso_margin(m, cmd.account, cmd.position_side)
-            lev = self.leverage.get((cmd.account, cmd.symbol), DEFAULT_LEVERAGE)
+            lev = self.leverage.get((cmd.account, cmd.symbol), m.default_leverage)
             need = initial_margin(m.value(p.lots, m.mark), lev)
             removable = max(0, iso + min(0, m.upnl(p)) - need)
             if -cmd.amount > removable:
@@ -1392,7 +1395,7 @@ class Exchange:
                 return self._reject(cmd, R.MIN_NOTIONAL, notional=m.value(qty, ref_price), min_notional=m.min_notional)
             if m.book.open_orders(cmd.account) + len(m.conditionals_of.get(cmd.account, ())) >= spec.max_open_orders:
                 return self._reject(cmd, R.MAX_OPEN_ORDERS, limit=spec.max_open_orders)
-            lev = self.leverage.get((cmd.account, cmd.symbol), DEFAULT_LEVERAGE)
+            lev = self.leverage.get((cmd.account, cmd.symbol), m.default_leverage)
             held = m.held(cmd.account)
             if m.mark is not None and qty > 0 and price > 0:
                 cap = m.brackets.max_notional
@@ -1732,7 +1735,7 @@ class Exchange:
         return apply_rate_up(notional, max(m.taker_fee, m.maker_fee, 0))
 
     def _lev(self, account: int, m: _Market) -> int:
-        return self.leverage.get((account, m.symbol), DEFAULT_LEVERAGE)
+        return self.leverage.get((account, m.symbol), m.default_leverage)
 
     def margin_balance(self, account: int, asset: str) -> int:
         """Cross margin balance: wallet + uPnL of cross positions (money units)."""

@@ -30,6 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
+from perpsim.model.bracket_rows import BracketRow, bracket_rows
 from perpsim.model.reasons import Rejected, RejectReason
 
 __all__ = [
@@ -242,6 +243,9 @@ class MarketSpec:
     maker_fee, taker_fee
                      fee rates; a negative maker fee is a rebate, never more than the taker fee
     liquidation_fee  rate charged on liquidated notional (to the insurance fund)
+    brackets         the venue's leverage and margin brackets of this market as rows
+                     (cap in the settlement asset, max leverage, mmr) (model.bracket_rows);
+                     () = the venue's default table (risk.brackets.market_brackets)
     """
 
     symbol: str
@@ -265,6 +269,7 @@ class MarketSpec:
     maker_fee: Decimal = Decimal("0.0002")
     taker_fee: Decimal = Decimal("0.0005")
     liquidation_fee: Decimal = Decimal("0.0125")
+    brackets: tuple[BracketRow, ...] = ()
 
     # Derived integers, computed once in __post_init__.
     _limits: tuple[int, int, int, int] = dataclasses.field(init=False, repr=False, compare=False)
@@ -399,6 +404,11 @@ class MarketSpec:
             raise self._bad("maker_fee", "a maker rebate must not exceed the taker fee")
         if not 0 <= self.liquidation_fee < 1:
             raise self._bad("liquidation_fee", "must be in [0, 1)")
+        if self.brackets != ():
+            try:
+                self._set("brackets", bracket_rows(self.brackets, unit))
+            except ValueError as exc:
+                raise self._bad("brackets", str(exc), "[...]") from None
 
     # --- derived values ------------------------------------------------------------------
 
@@ -609,6 +619,9 @@ def _market_from_table(symbol: str, table: Any) -> MarketSpec:
         elif name in _INT_FIELDS:
             if isinstance(v, bool) or not isinstance(v, int):
                 raise _file_error(f"{name} must be a TOML integer", symbol, name)
+        elif name == "brackets":  # rows of [cap, max_leverage, mmr], checked by MarketSpec
+            if not isinstance(v, list):
+                raise _file_error("brackets must be an array of [cap, max_leverage, mmr] rows", symbol, name)
         elif not isinstance(v, str):
             raise _file_error(f"{name} must be a string", symbol, name)
     return MarketSpec(symbol=symbol, **table)

@@ -32,6 +32,7 @@ __all__ = [
     "btcusdt_brackets",
     "coin_brackets",
     "default_brackets",
+    "market_brackets",
 ]
 
 
@@ -192,3 +193,13 @@ def coin_brackets(money_scale: int) -> Brackets:
 def default_brackets(inverse: bool, money_scale: int) -> Brackets:
     """The venue's default table for a market: COIN-M style for inverse, BTCUSDT for linear."""
     return coin_brackets(money_scale) if inverse else btcusdt_brackets(money_scale)
+
+
+def market_brackets(spec) -> Brackets:
+    """A market's own table (`MarketSpec.brackets`: rows of cap in the settlement asset, max
+    leverage, mmr, from the markets file) with caps in its money units (exact: the spec checked
+    each cap is a multiple of the settlement unit), or the default table of its kind."""
+    scale = 10**spec.settle_decimals
+    if not spec.brackets:
+        return default_brackets(spec.kind.value == "inverse", scale)
+    return Brackets.from_rows((spec.money_to_units(cap), lev, rate(mmr)) for cap, lev, mmr in spec.brackets)

@@ -420,6 +420,8 @@ def _brackets(grid: _Grid, mmr: Number | None, cum: Number | None,
         raise ValueError("cum needs mmr")
     if rows is not None:
         return _table(grid, rows)
+    if grid.inst.market is not None and grid.inst.market.brackets:  # the market's own table
+        return _table(grid, grid.inst.market.brackets)
     return default_brackets(grid.inst.inverse, grid.money_scale)
 
 

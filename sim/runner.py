@@ -33,8 +33,8 @@ from perpsim.engine import commands as C
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.records import encode as encode_records
 from perpsim.engine.views import ExchangeView
-from perpsim.model.markets import MarketKind, default_markets
-from perpsim.risk.brackets import default_brackets
+from perpsim.model.markets import default_markets
+from perpsim.risk.brackets import market_brackets
 from perpsim.risk.funding import FundingConfig
 from perpsim.risk.profiles import PROFILES
 from perpsim.risk.units import rate
@@ -89,7 +89,7 @@ def build_exchange(scenario: Scenario) -> Exchange:
     venue = scenario.data["venue"]
     specs = default_markets()
     markets = {s: specs[s] for s in venue.get("markets", ["BTCUSDT"])}
-    brackets = {s: default_brackets(m.kind is MarketKind.INVERSE, 10**m.settle_decimals) for s, m in markets.items()}
+    brackets = {s: market_brackets(m) for s, m in markets.items()}
     interval = int(float(venue.get("funding_interval_h", 8)) * 3600) * NS
     cap = venue.get("funding_cap")
     funding = {s: FundingConfig(interval_ns=interval, cap=rate(str(cap)) if cap is not None else None,

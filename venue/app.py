@@ -26,8 +26,8 @@ from perpsim.engine import commands as C
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import OrderKind, Side, TimeInForce
-from perpsim.model.markets import MarketKind, default_markets, load_markets
-from perpsim.risk.brackets import default_brackets
+from perpsim.model.markets import default_markets, load_markets
+from perpsim.risk.brackets import market_brackets
 from perpsim.venue import codec, datadir
 from perpsim.venue.account_signals import RISK_THRESHOLDS_FILE, AccountSignals
 from perpsim.venue.auth import KeyStore, KeyStoreError
@@ -51,7 +51,7 @@ from perpsim.venue.streams import Streams
 
 log = logging.getLogger("perpsim.venue")
 
-DEFAULT_PRICES = {"BTCUSDT": "65000", "ETHUSDT": "3500", "BTCUSD": "65000"}
+DEFAULT_PRICES = {"BTCUSDT": "65000", "ETHUSDT": "3500", "BTCUSD": "65000", "SOLUSDT": "150", "CYBERUSDT": "2.5"}
 
 
 @dataclass
@@ -145,7 +145,7 @@ def venue_epoch(data_dir: Path) -> int:
 
 def make_exchange(cfg: VenueConfig) -> Exchange:
     markets = load_markets(cfg.markets_file) if cfg.markets_file else default_markets()
-    brackets = {s: default_brackets(m.kind is MarketKind.INVERSE, 10**m.settle_decimals) for s, m in markets.items()}
+    brackets = {s: market_brackets(m) for s, m in markets.items()}  # each market its own table
     start = venue_epoch(cfg.data_dir) if cfg.data_dir.exists() else 0
     return Exchange(markets, brackets, book_impl=cfg.book_impl, start_ts=start)
 

@@ -389,11 +389,12 @@ def test_int64_book_bounds_are_enforced() -> None:
 
 
 def test_default_markets() -> None:
-    assert set(MARKETS) == {"BTCUSDT", "ETHUSDT", "BTCUSD"}
+    assert set(MARKETS) == {"BTCUSDT", "ETHUSDT", "BTCUSD", "SOLUSDT", "CYBERUSDT"}
     for symbol, m in MARKETS.items():
         assert m.symbol == symbol
         assert dataclasses.replace(m) == m  # re-validates
-    assert MARKETS["BTCUSDT"] == MarketSpec(**{**LINEAR_KW, "max_open_orders": 200})
+    # the linear markets carry their own bracket tables (tests/fidelity/test_market_brackets.py)
+    assert dataclasses.replace(MARKETS["BTCUSDT"], brackets=()) == MarketSpec(**{**LINEAR_KW, "max_open_orders": 200})
     eth = MARKETS["ETHUSDT"]
     assert (eth.tick_size, eth.lot_size, eth.max_price) == (Decimal("0.01"), Decimal("0.001"), 40000)
     inv = MARKETS["BTCUSD"]

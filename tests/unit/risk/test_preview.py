@@ -313,7 +313,8 @@ def test_bracket_table_fixed_and_default():
     assert (fixed.mmr, fixed.cum, fixed.cap, fixed.max_leverage) == (D("0.0065"), D("1.5"), None, None)
     table = pv.bracket_table()
     assert len(table) == 10 and table[2].floor == D("250000") and table[2].max_leverage == 50
-    assert table == pv.bracket_table(market=default_markets()["ETHUSDT"])  # "BTCUSDT-style" for linear
+    eth = pv.bracket_table(market=default_markets()["ETHUSDT"])  # the market's own table, not BTCUSDT's
+    assert eth != table and (eth[0].cap, eth[0].max_leverage, eth[0].mmr) == (D("10000"), 100, D("0.005"))
 
 
 def test_funding_rate_bounds_and_payments():
