@@ -221,3 +221,79 @@ def test_an_uploaded_report_becomes_charts(page, venue, tmp_path):
     assert f"Scenario {result.scenario}" in text(page, "scenario-title")
     marks = page.execute_script(f"return document.getElementById('sc-price-{SYMBOL}').data[0].y")
     assert marks == pytest.approx(result.series[SYMBOL]["mark"])
+
+
+# ------------------------------------------------------------------------------------------ the JSON side
+
+
+def fetch(venue, path: str, body: bytes | None = None) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(f"http://127.0.0.1:{venue[0].rest_port}{path}", data=body,
+                                 method="POST" if body is not None else "GET")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as res:
+            return res.status, json.loads(res.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_reports_are_listed_and_opened_by_name_only_inside_their_folder(venue, tmp_path):
+    from perpsim.sim import report, runner, scenario
+
+    folder = venue[0].cfg.dashboard_reports
+    result = runner.run(scenario.load("flash-crash").shortened())
+    (folder / "runs" / "crash").mkdir(parents=True)
+    report.write_json(result, folder / "runs" / "crash" / "report.json")
+    (tmp_path / "report.json").write_text("{}")
+    status, listing = fetch(venue, "/dashboard/api/reports")
+    assert status == 200 and [r["name"] for r in listing["reports"]] == ["runs/crash"]
+    status, charts = fetch(venue, "/dashboard/api/reports/runs/crash")
+    assert status == 200 and charts["markets"][SYMBOL]["mark"] == result.series[SYMBOL]["mark"]
+    assert charts["liquidations"] == len(result.liquidations)
+    outside = "/".join([".."] * len(folder.resolve().parts)) + str(tmp_path)
+    status, refused = fetch(venue, "/dashboard/api/reports/" + outside)
+    assert status == 404 and "no report named" in refused["message"]
+
+
+def test_bad_uploads_and_unknown_markets_are_refused_by_name(venue):
+    status, refused = fetch(venue, "/dashboard/api/report", b"not json")
+    assert status == 400 and refused["code"] == "INVALID_ARGUMENT" and "not JSON" in refused["message"]
+    status, refused = fetch(venue, "/dashboard/api/report", b'{"scenario": "x"}')
+    assert status == 400 and "not a scenario report" in refused["message"]
+    status, refused = fetch(venue, "/dashboard/api/market/NOPE")
+    assert status == 404 and "NOPE" in refused["message"]
+    status, markets = fetch(venue, "/dashboard/api/markets")
+    assert status == 200 and {m["symbol"]: m["price_decimals"] for m in markets["markets"]}[SYMBOL] == 1
+
+
+def test_the_live_push_refuses_bad_messages_and_previews_only_with_a_key(venue, world):
+    import asyncio
+
+    import aiohttp
+
+    async def talk() -> list[dict]:
+        async with aiohttp.ClientSession() as s, s.ws_connect(
+                f"http://127.0.0.1:{venue[0].rest_port}/dashboard/ws") as ws:
+            got = []
+            for msg in ("[1]", json.dumps({"symbol": "NOPE"}), json.dumps({"symbol": SYMBOL, "interval_ms": 5}),
+                        json.dumps({"preview": {"symbol": SYMBOL, "side": "BUY", "type": "MARKET",
+                                                "quantity": "0.01"}}),
+                        json.dumps({"symbol": SYMBOL, "key": world.trader.api_key}),
+                        json.dumps({"preview": {"symbol": SYMBOL, "side": "BUY", "type": "MARKET",
+                                                "quantity": "-1"}})):
+                await ws.send_str(msg)
+            while len(got) < 8:
+                m = json.loads((await ws.receive(timeout=10)).data)
+                got.append(m)
+                if m["type"] == "error" and m["where"] == "preview" and m["code"] == "INVALID_ARGUMENT":
+                    break
+            return got
+
+    got = asyncio.run(talk())
+    errors = [(m["where"], m["code"]) for m in got if m["type"] == "error"]
+    assert errors[:4] == [("request", "INVALID_ARGUMENT"), ("request", "NOT_FOUND"), ("request", "INVALID_ARGUMENT"),
+                          ("preview", "UNAUTHENTICATED")]
+    assert ("preview", "INVALID_ARGUMENT") in errors  # a negative quantity, named as the gRPC call names it
+    assert any(m["type"] == "market" for m in got) and any(m["type"] == "account" for m in got)

@@ -20,8 +20,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from perpsim.venue.dashboard.account import AccountSnapshot, Refused
-from perpsim.venue.dashboard.market import MarketSnapshot
-from perpsim.venue.errors import VenueError
+from perpsim.venue.dashboard.market import MarketSnapshot, unknown_market
 
 log = logging.getLogger("perpsim.dashboard")
 
@@ -74,8 +73,7 @@ class LivePush:
             return
         symbol = data.get("symbol")
         if symbol not in self.venue.markets:
-            await _send(ws, _error("request", "NOT_FOUND", f"unknown market {str(symbol)[:32]!r}; the markets: "
-                                   + ", ".join(self.venue.markets)))
+            await _send(ws, _error("request", "NOT_FOUND", unknown_market(self.venue, symbol)))
             return
         interval = data.get("interval_ms", DEFAULT_INTERVAL_MS)
         if not isinstance(interval, int) or not MIN_INTERVAL_MS <= interval <= MAX_INTERVAL_MS:
@@ -109,8 +107,6 @@ class LivePush:
                 continue
             try:
                 await _send(ws, self.market.build(follow.symbol))
-            except VenueError as e:
-                await _send(ws, _error("market", "NOT_FOUND", str(e)))
             except Exception:
                 log.exception("the market view of %s failed", follow.symbol)
                 await _send(ws, _error("market", "INTERNAL", "internal error (logged)"))

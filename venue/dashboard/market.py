@@ -19,7 +19,7 @@ from perpsim.risk.units import RATE_SCALE
 from perpsim.venue.risk_service import market_risk_out
 
 BOOK_LEVELS = 20
-KLINE_BARS = 60  # one-minute bars of mark, index and last: the hour before the page opened
+KLINE_BARS = 30  # one-minute bars of mark, index and last: the half hour before the page opened
 FUNDING_ROWS = 100
 LIQUIDATION_ROWS = 50
 INSURANCE_POINTS = 500
@@ -35,6 +35,11 @@ def spec_json(spec) -> dict:
     return {"symbol": spec.symbol, "base": spec.base, "quote": spec.quote, "settle": spec.settle,
             "kind": spec.kind.name.lower(), "tick_size": str(spec.tick_size), "price_decimals": spec.price_decimals,
             "lot_size": str(spec.lot_size), "qty_decimals": spec.qty_decimals, "qty_unit": qty_unit}
+
+
+def unknown_market(venue, symbol) -> str:
+    """The refusal of a market the venue does not have, naming it and the ones it has."""
+    return f"unknown market {str(symbol)[:32]!r}; the markets: {', '.join(venue.markets)}"
 
 
 def markets_json(venue) -> list[dict]:

@@ -20,8 +20,7 @@ from aiohttp import web
 
 from perpsim.venue.dashboard import scenario
 from perpsim.venue.dashboard.live import LivePush
-from perpsim.venue.dashboard.market import markets_json
-from perpsim.venue.errors import VenueError
+from perpsim.venue.dashboard.market import markets_json, unknown_market
 
 STATIC = Path(__file__).parent / "static"
 MAX_UPLOAD = 64 << 20  # a long run's report.json; the app's own request limit is 1 MiB
@@ -85,10 +84,10 @@ class Dashboard:
     async def market(self, request: web.Request) -> web.Response:
         if not self.venue.ready:
             return _refused("UNAVAILABLE", "the venue is recovering its journal; retry shortly", 503)
-        try:
-            return _json(self.live.market.build(request.match_info["symbol"]))
-        except VenueError as e:
-            return _refused("NOT_FOUND", str(e), 404)
+        symbol = request.match_info["symbol"]
+        if symbol not in self.venue.markets:
+            return _refused("NOT_FOUND", unknown_market(self.venue, symbol), 404)
+        return _json(self.live.market.build(symbol))
 
     async def reports(self, request: web.Request) -> web.Response:
         folder = None if self.reports_dir is None else str(self.reports_dir.resolve())
