@@ -3,9 +3,10 @@
 A `MarketSpec` is one instrument's rules as data: its grid (tick, lot), its limits, its fees.
 Inside engine/ and risk/ a price is an integer number of ticks, a quantity an integer number
 of lots and an amount of money an integer number of settlement units (10**-settle_decimals of
-the settlement asset). The conversions here are the one place where a decimal becomes such an
-integer or back. They never round: a value off the grid is rejected with a `Rejected` that
-names the reason and the offending field (DESIGN.md "Numbers" and "Errors").
+the settlement asset). The conversions here, on model/decimals.py (the one exact edge, which
+risk/preview.py uses too), are where a decimal becomes such an integer or back. They never
+round: a value off the grid is rejected with a `Rejected` that names the reason and the
+offending field (DESIGN.md "Numbers" and "Errors").
 
 No float ever takes part. Inputs are `str`, `int` or `Decimal`; a float is refused with
 TypeError because its decimal value is not what the caller wrote. Exactness is decided with
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from perpsim.model.bracket_rows import BracketRow, bracket_rows
+from perpsim.model.decimals import canonical, int_exp, is_multiple, places, refuse_inexact, scaled, steps
 from perpsim.model.reasons import Rejected, RejectReason
 
 __all__ = [
@@ -92,12 +94,7 @@ def _parse(value: object, field: str) -> Decimal:
     BAD_PRECISION for text that is not a plain decimal literal, NaN, infinity, or a value
     with more than 64 characters / significant digits.
     """
-    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        if isinstance(value, float):
-            raise TypeError(
-                f"{field}: float {value!r} refused, it is not an exact decimal; pass a str or Decimal"
-            )
-        raise TypeError(f"{field}: expected str, int or Decimal, got {type(value).__name__}")
+    refuse_inexact(value, field)
     if isinstance(value, str):
         if len(value) > _MAX_TEXT or not _DECIMAL_TEXT.fullmatch(value):
             raise Rejected(RejectReason.BAD_PRECISION, field=field, value=_show(value))
@@ -116,77 +113,11 @@ def _parse(value: object, field: str) -> Decimal:
     return number
 
 
-def _int_exp(number: Decimal) -> tuple[int, int]:
-    """(n, e) with number == n * 10**e exactly (finite input)."""
-    sign, digits, exp = number.as_tuple()
-    n = 0
-    for digit in digits:
-        n = n * 10 + digit
-    assert isinstance(exp, int)
-    return (-n if sign else n), exp
-
-
-def _scaled(n: int, exp: int) -> Decimal:
-    """n * 10**exp as a Decimal with exactly that exponent (no context, no rounding)."""
-    sign, digits, _ = Decimal(n).as_tuple()
-    return Decimal((sign, digits, exp))
-
-
 @functools.lru_cache(maxsize=1 << 16)
 def _format_scaled(n: int, exp: int) -> str:
     """n * 10**exp as a plain decimal string with exactly -exp fractional digits (the venue
     answers with the same few prices and sizes over and over: each is formatted once)."""
-    return format(_scaled(n, exp), "f")
-
-
-def _is_multiple(number: Decimal, step: Decimal) -> bool:
-    """Whether number is an integer multiple of step (step > 0), exactly.
-
-    Never builds 10**exponent for a huge exponent: "1e999999999" is decided with modular
-    exponentiation, and a tiny non-zero value is off the grid without arithmetic.
-    """
-    vn, ve = _int_exp(number)
-    sn, se = _int_exp(step)
-    k = ve - se  # number / step == vn * 10**k / sn
-    if k >= 0:
-        return vn * pow(10, k, sn) % sn == 0
-    if vn == 0:
-        return True
-    if -k >= len(str(abs(vn))):  # 10**-k > |vn| > 0, so sn * 10**-k cannot divide vn
-        return False
-    return vn % (sn * 10**-k) == 0
-
-
-def _steps(number: Decimal, step: Decimal) -> int:
-    """number / step for a number already known to be a bounded multiple of step."""
-    vn, ve = _int_exp(number)
-    sn, se = _int_exp(step)
-    k = ve - se
-    scaled, divisor = (vn * 10**k, sn) if k >= 0 else (vn, sn * 10**-k)
-    quotient, remainder = divmod(scaled, divisor)
-    assert remainder == 0, "caller checks _is_multiple first"
-    return quotient
-
-
-def _canonical(number: Decimal) -> Decimal:
-    """The same value without trailing fractional zeros and without a positive exponent
-    ("0.10" -> "0.1", "1E+2" -> "100"), so that decimals counts and reprs are stable."""
-    if number == 0:
-        return Decimal(0)
-    n, exp = _int_exp(number)
-    while exp < 0 and n % 10 == 0:
-        n //= 10
-        exp += 1
-    if exp > 0:
-        n *= 10**exp
-        exp = 0
-    return _scaled(n, exp)
-
-
-def _decimals(step: Decimal) -> int:
-    """Number of fractional digits of a canonical step (0.5 -> 1, 0.001 -> 3, 5 -> 0)."""
-    _, exp = _int_exp(step)
-    return max(0, -exp)
+    return format(scaled(n, exp), "f")
 
 
 # --- the market spec -------------------------------------------------------------------------
@@ -331,7 +262,7 @@ class MarketSpec:
                 raise self._bad(name, "not an exact decimal number", raw) from None
             if number != 0 and not -_SPEC_EXP_RANGE <= number.adjusted() <= _SPEC_EXP_RANGE:
                 raise self._bad(name, f"magnitude outside 1e-{_SPEC_EXP_RANGE}..1e{_SPEC_EXP_RANGE}")
-            self._set(name, _canonical(number))
+            self._set(name, canonical(number))
 
         # The grid and its limits.
         for name in ("tick_size", "lot_size", "contract_size", "min_price", "min_qty"):
@@ -344,15 +275,15 @@ class MarketSpec:
             ("min_qty", "max_qty", "lot_size"),
         ):
             for name in (low, high):
-                if not _is_multiple(getattr(self, name), getattr(self, step)):
+                if not is_multiple(getattr(self, name), getattr(self, step)):
                     raise self._bad(name, f"must be a multiple of {step} {getattr(self, step)}")
             if getattr(self, low) > getattr(self, high):
                 raise self._bad(high, f"must be >= {low} {getattr(self, low)}")
         limits = (
-            _steps(self.min_price, self.tick_size),
-            _steps(self.max_price, self.tick_size),
-            _steps(self.min_qty, self.lot_size),
-            _steps(self.max_qty, self.lot_size),
+            steps(self.min_price, self.tick_size),
+            steps(self.max_price, self.tick_size),
+            steps(self.min_qty, self.lot_size),
+            steps(self.max_qty, self.lot_size),
         )
         if limits[1] > MAX_PRICE_TICKS:
             raise self._bad(
@@ -364,13 +295,13 @@ class MarketSpec:
                 "max_qty", f"{limits[3]} lots exceed MAX_QTY_LOTS {MAX_QTY_LOTS} (int64 book bound)"
             )
         self._set("_limits", limits)
-        self._set("_tick_ne", _int_exp(self.tick_size))
-        self._set("_lot_ne", _int_exp(self.lot_size))
+        self._set("_tick_ne", int_exp(self.tick_size))
+        self._set("_lot_ne", int_exp(self.lot_size))
 
         # Money.
-        unit = _scaled(1, -self.settle_decimals)
+        unit = scaled(1, -self.settle_decimals)
         self._set("_settle_unit", unit)
-        self._set("_max_money", _scaled(MAX_MONEY_UNITS, -self.settle_decimals))
+        self._set("_max_money", scaled(MAX_MONEY_UNITS, -self.settle_decimals))
         if self.min_notional < 0:
             raise self._bad("min_notional", "must be >= 0")
         npl = 0
@@ -387,7 +318,7 @@ class MarketSpec:
                     "settlement units, so that notionals are exact",
                 )
             npl = num // den
-            if not _is_multiple(self.min_notional, unit):
+            if not is_multiple(self.min_notional, unit):
                 raise self._bad("min_notional", f"must be a multiple of the settlement unit {unit}")
         self._set("_notional_per_tick_lot", npl)
 
@@ -415,12 +346,12 @@ class MarketSpec:
     @property
     def price_decimals(self) -> int:
         """Fractional digits of a price on this market's grid (tick 0.1 -> 1, 0.5 -> 1)."""
-        return _decimals(self.tick_size)
+        return places(self.tick_size)
 
     @property
     def qty_decimals(self) -> int:
         """Fractional digits of a quantity on this market's grid (lot 0.001 -> 3, 1 -> 0)."""
-        return _decimals(self.lot_size)
+        return places(self.lot_size)
 
     @property
     def notional_per_tick_lot(self) -> int:
@@ -449,7 +380,7 @@ class MarketSpec:
         number = _parse(value, "price")
         if number <= 0:
             raise Rejected(RejectReason.INVALID_PRICE, field="price", value=_show(value))
-        if not _is_multiple(number, self.tick_size):
+        if not is_multiple(number, self.tick_size):
             raise Rejected(
                 RejectReason.PRICE_OFF_TICK, field="price", value=_show(value), tick_size=str(self.tick_size)
             )
@@ -461,7 +392,7 @@ class MarketSpec:
             raise Rejected(
                 RejectReason.PRICE_TOO_HIGH, field="price", value=_show(value), max_price=str(self.max_price)
             )
-        return _steps(number, self.tick_size)
+        return steps(number, self.tick_size)
 
     def qty_to_lots(self, value: str | int | Decimal) -> int:
         """A quantity (base units for linear, contracts for inverse) -> integer lots. Never
@@ -475,7 +406,7 @@ class MarketSpec:
         number = _parse(value, "quantity")
         if number <= 0:
             raise Rejected(RejectReason.INVALID_QUANTITY, field="quantity", value=_show(value))
-        if not _is_multiple(number, self.lot_size):
+        if not is_multiple(number, self.lot_size):
             raise Rejected(
                 RejectReason.QUANTITY_OFF_STEP,
                 field="quantity",
@@ -496,7 +427,7 @@ class MarketSpec:
                 value=_show(value),
                 max_qty=str(self.max_qty),
             )
-        return _steps(number, self.lot_size)
+        return steps(number, self.lot_size)
 
     def money_to_units(self, value: str | int | Decimal) -> int:
         """An amount of the settlement asset -> integer units of 10**-settle_decimals. Signed
@@ -507,7 +438,7 @@ class MarketSpec:
         (+max_amount). TypeError for a float.
         """
         number = _parse(value, "amount")
-        if not _is_multiple(number, self._settle_unit):
+        if not is_multiple(number, self._settle_unit):
             raise Rejected(
                 RejectReason.BAD_PRECISION,
                 field="amount",
@@ -521,7 +452,7 @@ class MarketSpec:
                 value=_show(value),
                 max_amount=str(self._max_money),
             )
-        return _steps(number, self._settle_unit)
+        return steps(number, self._settle_unit)
 
     # --- integer -> decimal (output edge) --------------------------------------------------
 
@@ -530,18 +461,18 @@ class MarketSpec:
         (200001 ticks of 0.1 -> Decimal("20000.1")). Any int, including <= 0 (price
         differences); TypeError for a non-integer."""
         n, exp = self._tick_ne
-        return _scaled(_index(ticks, "ticks") * n, exp)
+        return scaled(_index(ticks, "ticks") * n, exp)
 
     def lots_to_qty(self, lots: int) -> Decimal:
         """Integer lots -> the exact quantity with exactly qty_decimals fractional digits.
         Signed lots (positions) are allowed; TypeError for a non-integer."""
         n, exp = self._lot_ne
-        return _scaled(_index(lots, "lots") * n, exp)
+        return scaled(_index(lots, "lots") * n, exp)
 
     def units_to_money(self, units: int) -> Decimal:
         """Integer settlement units -> the exact amount with settle_decimals fractional digits.
         Negative allowed; TypeError for a non-integer."""
-        return _scaled(_index(units, "units"), -self.settle_decimals)
+        return scaled(_index(units, "units"), -self.settle_decimals)
 
     def format_price(self, ticks: int) -> str:
         """Ticks as a plain decimal string with exactly price_decimals fractional digits."""

@@ -111,6 +111,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from fractions import Fraction
 
+from perpsim.model import decimals as dm
 from perpsim.model.enums import Side
 from perpsim.model.markets import MarketKind, MarketSpec, default_markets
 from perpsim.risk import funding as _funding
@@ -158,15 +159,12 @@ class Rounding(StrEnum):
     NEAREST = "nearest"
 
 
-# --- exact decimal edge ----------------------------------------------------------------------
+# --- inputs and display rounding (the exact decimal <-> integer edge: model/decimals.py) ------
 
 
 def _dec(value: object, field: str) -> Decimal:
     """An exact, finite, bounded Decimal from a Decimal, str or int; floats refused."""
-    if isinstance(value, float):
-        raise TypeError(f"{field}: float {value!r} refused, it is not an exact decimal; pass a str or Decimal")
-    if isinstance(value, bool) or not isinstance(value, Decimal | str | int):
-        raise TypeError(f"{field}: expected a Decimal, str or int, got {type(value).__name__}")
+    dm.refuse_inexact(value, field)
     try:
         number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
     except InvalidOperation:
@@ -185,78 +183,20 @@ def _positive(value: object, field: str) -> Decimal:
     return number
 
 
-def _places(number: Decimal) -> int:
-    exp = number.as_tuple().exponent
-    assert isinstance(exp, int)
-    return max(0, -exp)
-
-
-def _int_exp(number: Decimal) -> tuple[int, int]:
-    """(n, e) with number == n × 10**e."""
-    sign, digits, exp = number.as_tuple()
-    assert isinstance(exp, int)
-    n = int("".join(map(str, digits)) or "0")
-    return (-n if sign else n), exp
-
-
-def _scaled(n: int, exp: int) -> Decimal:
-    """n × 10**exp as a Decimal with exactly that exponent (no context, no rounding)."""
-    sign, digits, _ = Decimal(n).as_tuple()
-    return Decimal((sign, digits, exp))
-
-
-def _to_int(number: Decimal, places: int) -> int:
-    """number × 10**places, which the caller guarantees is an integer."""
-    n, e = _int_exp(number)
-    assert e + places >= 0
-    return n * 10 ** (e + places)
-
-
-def _exact_decimal(x: Fraction) -> Decimal:
-    """A Fraction whose denominator divides a power of ten, as the exact Decimal (canonical)."""
-    den, k = x.denominator, 0
-    while den % 10 == 0:
-        den, k = den // 10, k + 1
-    while den != 1:
-        if den % 2 == 0:
-            den //= 2
-        elif den % 5 == 0:
-            den //= 5
-        else:
-            raise ValueError(f"{x} has no exact decimal form")
-        k += 1
-    n = x.numerator * 10**k // x.denominator
-    while k > 0 and n % 10 == 0:
-        n, k = n // 10, k - 1
-    return _scaled(n, -k)
-
-
-def _step_round(x: Fraction, step: Decimal, how: str) -> Decimal:
-    """x rounded to a multiple of ``step``: "ceiling", "floor", "down" (toward 0), "half_even"."""
-    q = x / Fraction(step)
-    ops: dict[str, Callable[[Fraction], int]] = {
-        "ceiling": math.ceil,
-        "floor": math.floor,
-        "down": math.trunc,
-        "half_even": round,
-    }
-    sn, se = _int_exp(step)
-    return _scaled(ops[how](q) * sn, se)
-
-
 def _money_round(x: Fraction, places: int, rounding: Rounding) -> Decimal:
-    return _step_round(x, _scaled(1, -places), "down" if rounding is Rounding.VENUE else "half_even")
+    how = dm.Round.DOWN if rounding is Rounding.VENUE else dm.Round.HALF_EVEN
+    return dm.round_to_step(x, dm.scaled(1, -places), how)
 
 
 def _price_round(x: Fraction, step: Decimal, trigger: _lp.Trigger, rounding: Rounding) -> Decimal:
     if rounding is Rounding.NEAREST:
-        return _step_round(x, step, "half_even")
-    sn, se = _int_exp(step)
-    return _scaled(_lp.round_to_tick(x / Fraction(step), trigger) * sn, se)
+        return dm.round_to_step(x, step, dm.Round.HALF_EVEN)
+    sn, se = dm.int_exp(step)
+    return dm.scaled(_lp.round_to_tick(x / Fraction(step), trigger) * sn, se)
 
 
-def _pct_round(x: Fraction, how: str, rounding: Rounding) -> Decimal:
-    return _step_round(x * 100, Decimal("0.01"), how if rounding is Rounding.VENUE else "half_even")
+def _pct_round(x: Fraction, how: dm.Round, rounding: Rounding) -> Decimal:
+    return dm.round_to_step(x * 100, Decimal("0.01"), how if rounding is Rounding.VENUE else dm.Round.HALF_EVEN)
 
 
 def _rounding(value: Rounding | str) -> Rounding:
@@ -355,9 +295,9 @@ class _Grid:
     def build(cls, inst: _Instrument, prices: Iterable[Decimal], sizes: Iterable[Decimal],
               moneys: Iterable[Decimal]) -> _Grid:
         spec = inst.market
-        p = max([_places(x) for x in prices] + [_places(spec.tick_size) if spec else 0])
-        q = max([_places(x) for x in sizes] + [_places(inst.lot)])
-        money_places = max([_places(x) for x in moneys] + [0])
+        p = max([dm.places(x) for x in prices] + [dm.places(spec.tick_size) if spec else 0])
+        q = max([dm.places(x) for x in sizes] + [dm.places(inst.lot)])
+        money_places = max([dm.places(x) for x in moneys] + [0])
         m = max(p + q + 8, money_places) + _GUARD
         return cls(p, q, m, inst)
 
@@ -380,13 +320,13 @@ class _Grid:
         return _mg.inverse_k(Fraction(self.inst.contract_size) / 10**self.q, self.tick, self.money_scale)
 
     def ticks(self, price: Decimal) -> int:
-        return _to_int(price, self.p)
+        return dm.to_int(price, self.p)
 
     def lots(self, size: Decimal) -> int:
-        return _to_int(size, self.q)
+        return dm.to_int(size, self.q)
 
     def units(self, money: Decimal) -> int:
-        return _to_int(money, self.m)
+        return dm.to_int(money, self.m)
 
     def price(self, ticks: Fraction | int) -> Fraction:
         return Fraction(ticks) * self.tick
@@ -395,11 +335,11 @@ class _Grid:
         return Fraction(units, self.money_scale)
 
     def size(self, lots: int) -> Decimal:
-        return _scaled(lots, -self.q)
+        return dm.scaled(lots, -self.q)
 
     def lot_step(self) -> int:
         """Lots per tradable step (`_Instrument.lot`)."""
-        return _to_int(self.inst.lot, self.q)
+        return dm.to_int(self.inst.lot, self.q)
 
 
 def _brackets(grid: _Grid, mmr: Number | None, cum: Number | None,
@@ -464,10 +404,10 @@ class BracketRow:
 
 def _row(grid: _Grid, b: Bracket, fixed: bool) -> BracketRow:
     def money(units: int) -> Decimal:
-        return _exact_decimal(grid.money(units))
+        return dm.exact_decimal(grid.money(units))
 
     return BracketRow(b.number, money(b.floor), None if fixed else money(b.cap), None if fixed else b.max_leverage,
-                      _exact_decimal(Fraction(b.mmr, RATE_SCALE)), money(b.cum))
+                      dm.exact_decimal(Fraction(b.mmr, RATE_SCALE)), money(b.cum))
 
 
 # --- the position, in integer units ----------------------------------------------------------
@@ -717,7 +657,7 @@ def preview_position(
     distance = None
     if lp is not None:
         away = 1 if lp.trigger is _lp.Trigger.AT_OR_BELOW else -1
-        distance = _pct_round(away * (Fraction(mark_d) - lp.price) / Fraction(mark_d), "floor", rnd)
+        distance = _pct_round(away * (Fraction(mark_d) - lp.price) / Fraction(mark_d), dm.Round.FLOOR, rnd)
     shown = tuple(
         LiquidationStage("full" if st.lots_after == 0 else "partial",
                          _price_round(st.lp.price, step, st.lp.trigger, rnd),
@@ -757,7 +697,7 @@ def preview_position(
         bracket=row.number,
         mmr=row.mmr,
         cum=row.cum,
-        margin_ratio_pct=None if ratio is None else _pct_round(ratio, "ceiling", rnd),
+        margin_ratio_pct=None if ratio is None else _pct_round(ratio, dm.Round.CEILING, rnd),
         liquidation_price=price(lp),
         bankruptcy_price=price(bp),
         liquidation_distance_pct=distance,
@@ -774,7 +714,7 @@ def _price_step(price_step: Number | None, inst: _Instrument, prices: Sequence[D
         return _positive(price_step, "price_step")
     if inst.market is not None:
         return inst.market.tick_size
-    return _scaled(1, -max([2] + [_places(x) for x in prices]))
+    return dm.scaled(1, -max([2] + [dm.places(x) for x in prices]))
 
 
 def _money_places(money_places: int | None, inst: _Instrument) -> int:
@@ -917,7 +857,7 @@ def bracket_table(
     (`risk.brackets.Brackets.from_rows`), exact. Same bracket arguments as the others."""
     inst = _instrument(market, contract_size)
     moneys = _row_money(brackets, cum)
-    m = max([8] + [_places(x) for x in moneys]) + 8
+    m = max([8] + [dm.places(x) for x in moneys]) + 8
     grid = _Grid(0, 0, m, inst)
     table = _brackets(grid, mmr, cum, brackets)
     return tuple(_row(grid, b, mmr is not None) for b in table)
@@ -989,7 +929,7 @@ def order_cost(
         initial_margin=_money_round(grid.money(im), places, rnd),
         open_loss=_money_round(grid.money(loss), places, rnd),
         cost=_money_round(grid.money(im + loss), places, rnd),
-        assumed_price=_exact_decimal(grid.price(assumed)),
+        assumed_price=dm.exact_decimal(grid.price(assumed)),
         asset=inst.asset,
     )
 
@@ -1030,7 +970,7 @@ def funding_rate(
             raise ValueError(f"payment_hours {payment_hours} must divide interval_hours {interval_hours}")
         exact = exact * payment_hours / interval_hours
     try:
-        return _exact_decimal(exact)
+        return dm.exact_decimal(exact)
     except ValueError:
         raise ValueError(f"the rate per {payment_hours} h has no exact decimal form") from None
 
@@ -1042,7 +982,7 @@ def impact_notional(initial_margin_rate: Number, impact_margin: Number = 200) ->
     if not 0 < imr <= RATE_SCALE:
         raise ValueError(f"initial_margin_rate must be in (0, 1], got {initial_margin_rate}")
     margin = _positive(impact_margin, "impact_margin")
-    pm = _places(margin)
+    pm = dm.places(margin)
     # impact_margin in units of 10**-pm quote, money_per_quote 10**8: the result is in 10**-(pm + 8).
-    units = _funding.impact_notional(imr, 10**8, _to_int(margin, pm))
-    return _exact_decimal(Fraction(units, 10 ** (pm + 8)))
+    units = _funding.impact_notional(imr, 10**8, dm.to_int(margin, pm))
+    return dm.exact_decimal(Fraction(units, 10 ** (pm + 8)))
