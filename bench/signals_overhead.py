@@ -97,8 +97,9 @@ def scenario(accounts: int, seed: int, on: bool) -> dict:
 
 def tick(n: int, seed: int, on: bool, ticks: int = 20_000) -> dict:
     """Quiet mark ticks (the index wobbles by a few ticks, nothing is liquidated) over the shock
-    world's N positions, 100 per second of venue time; per tick, after one warm-up second (the
-    listener's first step measures every position it was attached to)."""
+    world's N positions, 100 per second of venue time; per tick, after a warm-up (two seconds of
+    ticks and one read: the listener's first step and first read take in every position it was
+    attached to, once)."""
     import exchange_cascade as xc
 
     from perpsim.engine import commands as C
@@ -116,6 +117,8 @@ def tick(n: int, seed: int, on: bool, ticks: int = 20_000) -> dict:
         events = ex.apply(cmd)
         if sig is not None:
             sig.observe(cmd, events)
+    if sig is not None:
+        sig.market_risk(xc.SYMBOL)  # the map of the positions it was attached to, built once
     t0 = time.perf_counter()
     if sig is None:
         for cmd in cmds[200:]:
