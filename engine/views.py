@@ -15,7 +15,8 @@ engine/view_types.py and importable from here.
 
 `ExchangeView` (unknown symbol: `UnknownSymbol`, a KeyError):
 
-  clock, catalogue  ts, next_order_id, symbols(), assets(), spec(symbol), specs()
+  clock, catalogue  ts, next_order_id, profile, symbols(), assets(), spec(symbol), specs(),
+                    brackets(s) -> (Bracket,), notional(s, lots, price) -> units (int; inverse: Fraction)
   cheap scalars     mark(s), index(s), last(s), top(s) -> (bid, ask), depth(s, side, n) -> [Level],
                     funding_rate(s), insurance(asset), available(account, asset),
                     position_lots(account, s, pside)
@@ -41,6 +42,7 @@ engine/view_types.py and importable from here.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from fractions import Fraction
 
 from perpsim.engine.exchange import Exchange, position_key, position_of
 from perpsim.engine.view_types import (
@@ -62,7 +64,9 @@ from perpsim.engine.view_types import (
 )
 from perpsim.model.enums import PositionSide, Side
 from perpsim.model.markets import MarketSpec
+from perpsim.risk.brackets import Bracket
 from perpsim.risk.ledger import DUST, FEES
+from perpsim.risk.profiles import VenueProfile
 
 __all__ = [
     "AssetFlows", "BalanceView", "BookView", "ConditionalView", "ExchangeView", "FundingView", "Holding",
@@ -110,6 +114,20 @@ class ExchangeView:
 
     def spec(self, symbol: str) -> MarketSpec:
         return self._market(symbol).spec
+
+    @property
+    def profile(self) -> VenueProfile:
+        """The venue profile: which price triggers liquidation and how its price is solved."""
+        return self._ex.profile
+
+    def brackets(self, symbol: str) -> tuple[Bracket, ...]:
+        """The market's leverage and maintenance-margin brackets (money units, rates scaled 1e8)."""
+        return tuple(self._market(symbol).brackets)
+
+    def notional(self, symbol: str, lots: int, price: int) -> int | Fraction:
+        """The value of |lots| at `price` ticks in money units: an exact int on a linear market,
+        an exact Fraction on an inverse one (|lots| × contract value / price)."""
+        return self._market(symbol).value(lots, price)
 
     def specs(self) -> dict[str, MarketSpec]:
         """A new dict of every market's spec, in market order."""

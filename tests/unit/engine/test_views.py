@@ -123,6 +123,11 @@ def test_balances_by_hand_and_against_the_engine(ex):
                                         ex.upnl(account, a), ex.initial_margin(account, a), ex.maintenance(account, a),
                                         ex.withdrawable(account, a))
     assert v.assets() == ("BTC", "USDT") and v.accounts() == (1, 2, 3)
+    # the first BTCUSDT bracket: up to 50,000 USDT at 125x, MMR 0.4 %
+    first = v.brackets(S)[0]
+    assert (first.cap, first.max_leverage, first.mmr) == (50_000 * U, 125, 400_000) and v.profile is ex.profile
+    assert v.notional(S, -500, 200_000) == 10_000 * U  # 0.5 BTC at 20,000
+    assert v.notional(INV, 100, px("50000", INV)) == Fraction(2 * U, 10)  # 100 contracts of 100 USD: 0.2 BTC
     assert v.available(2, "USDT") == 9_495 * U
 
 
