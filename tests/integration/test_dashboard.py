@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 import pytest
@@ -85,6 +85,11 @@ def at_ticks(x: Decimal) -> Decimal:
     return x.quantize(TICK, rounding=ROUND_HALF_EVEN)
 
 
+def against(x: Decimal, long: bool) -> Decimal:
+    """A liquidation price on the tick the venue acts at: a long's rounded up, a short's down."""
+    return x.quantize(TICK, rounding=ROUND_CEILING if long else ROUND_FLOOR)
+
+
 def wait_for(driver, condition, what: str):
     return WebDriverWait(driver, WAIT_S, poll_frequency=0.1).until(lambda d: condition(d), message=what)
 
@@ -147,9 +152,22 @@ def test_account_figures_are_the_grpc_apis(page, world):
     position = trader.positions(SYMBOL)[0]
     risk = trader.account_risk().positions[0]
     wait_for(page, lambda d: number(d.find_element(By.CSS_SELECTOR, "#positions-table .liq-price").text)
-             == at_ticks(position.liquidation_price), f"the liquidation price {position.liquidation_price}")
+             == against(position.liquidation_price, position.quantity > 0),
+             f"the liquidation price {position.liquidation_price}")
     shown = page.find_element(By.CSS_SELECTOR, "#positions-table .liq-distance").text
     assert number(shown) == Decimal(f"{risk.distance_pct:.2f}")
+    # the band starts where the first (partial) liquidation happens: at the liquidation price
+    band = page.find_element(By.CSS_SELECTOR, "#positions-table .liq-band").text.split(" … ")
+    assert number(band[0]) == against(position.liquidation_price, position.quantity > 0)
+
+    def sigma_matches(d) -> bool:  # σ moves with venue time: compare a reading with a fresh gRPC one
+        shown = d.find_element(By.CSS_SELECTOR, "#positions-table .liq-sigma").text.split(" / ")
+        now = trader.positions(SYMBOL)[0].liquidation_distance_sigma
+        by_hours = {x.horizon_ns // 3_600_000_000_000: x.z for x in now}
+        return [s if s == "–" else Decimal(s) for s in shown] == [
+            Decimal(f"{by_hours[h]:.2f}") if h in by_hours else "–" for h in (1, 8, 24)]
+
+    wait_for(page, sigma_matches, "the distance in σ per horizon")
     # the key stays in this tab's session storage, never in the address
     assert page.execute_script("return sessionStorage.getItem('perpsim.apiKey')") == trader.api_key
     assert trader.api_key not in page.current_url
@@ -168,7 +186,7 @@ def test_the_preview_is_the_venues(page, world):
     expected = trader.preview_order(SYMBOL, "buy", "0.01", type="market")
     shown = dict(zip([e.text for e in page.find_elements(By.CSS_SELECTOR, "#preview-out dt")],
                      [e.text for e in page.find_elements(By.CSS_SELECTOR, "#preview-out dd")], strict=True))
-    assert number(shown["Liquidation price"]) == at_ticks(expected.liquidation_price)
+    assert number(shown["Liquidation price"]) == against(expected.liquidation_price, expected.resulting_quantity > 0)
     assert number(shown["Maintenance margin"]) == expected.maintenance_margin.quantize(Decimal("0.0001"))
 
 
@@ -284,11 +302,11 @@ def test_the_live_push_refuses_bad_messages_and_previews_only_with_a_key(venue, 
                         json.dumps({"preview": {"symbol": SYMBOL, "side": "BUY", "type": "MARKET",
                                                 "quantity": "-1"}})):
                 await ws.send_str(msg)
-            while len(got) < 8:
+            wanted = {"market", "account", "preview INVALID_ARGUMENT"}
+            while wanted and len(got) < 30:
                 m = json.loads((await ws.receive(timeout=10)).data)
                 got.append(m)
-                if m["type"] == "error" and m["where"] == "preview" and m["code"] == "INVALID_ARGUMENT":
-                    break
+                wanted.discard(m["type"] if m["type"] != "error" else f"{m['where']} {m['code']}")
             return got
 
     got = asyncio.run(talk())

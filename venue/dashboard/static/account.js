@@ -54,9 +54,10 @@ const Account = {
       const carry = p.next_funding_payment;
       return [p.symbol, [side === "BOTH" ? dir : side.toLowerCase(), dir],
         [Fmt.qty(Math.abs(qty), spec) + " " + spec.qty_unit, dir], Fmt.price(p.entry_price, spec),
-        Fmt.price(p.mark_price, spec), [Fmt.price(p.liquidation_price, spec), "liq-price"],
+        Fmt.price(p.mark_price, spec), [Fmt.liqPrice(p.liquidation_price, spec, qty > 0), "liq-price"],
         [r.distance_pct === undefined || !p.liquidation_price ? "–" : Fmt.pct(r.distance_pct), "liq-distance"],
-        `${z[1] || "–"} / ${z[8] || "–"} / ${z[24] || "–"}`, band, Fmt.amount(p.maintenance_margin),
+        [`${z[1] || "–"} / ${z[8] || "–"} / ${z[24] || "–"}`, "liq-sigma"], [band, "liq-band"],
+        Fmt.amount(p.maintenance_margin),
         [Fmt.amount(carry, 4), Number(carry.amount) < 0 ? "short" : "long"], [nudge, nudge.startsWith("reduce") ? "sell" : ""]];
     });
     Fmt.rows(document.querySelector("#positions-table tbody"), rows);
@@ -132,7 +133,7 @@ const Account = {
     const rows = [
       ["Cost to open", Fmt.amount(p.cost, 4)], ["Available", Fmt.amount(p.available, 2)],
       ["Affordable", p.affordable ? "yes" : "NO"], ["Resulting position", `${p.resulting_quantity} ${spec.qty_unit}`],
-      ["Liquidation price", Fmt.price(p.liquidation_price, spec)],
+      ["Liquidation price", Fmt.liqPrice(p.liquidation_price, spec, Number(p.resulting_quantity) > 0)],
       ["Liquidation band", p.partial_liquidation_price
         ? `${Fmt.price(p.partial_liquidation_price, spec)} … ${Fmt.price(p.full_liquidation_price, spec)}` : "–"],
       ["Distance to liquidation", p.liquidation_distance_percent ? Fmt.pct(p.liquidation_distance_percent) : "–"],

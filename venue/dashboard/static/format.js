@@ -8,6 +8,14 @@ const Fmt = {
     return Number(x).toLocaleString("en-US", {minimumFractionDigits: decimals, maximumFractionDigits: decimals});
   },
   price(x, spec) { return Fmt.num(x, spec ? spec.price_decimals : 2); },
+  // a liquidation price on the tick the venue acts at: rounded against the account (a long's up,
+  // a short's down), as the venue's trigger and its display-rounded band are
+  liqPrice(x, spec, long) {
+    if (x === null || x === undefined || x === "") return "–";
+    const steps = Number(x) / Number(spec.tick_size);
+    const ticks = long ? Math.ceil(steps - 1e-6) : Math.floor(steps + 1e-6);
+    return Fmt.num(ticks * Number(spec.tick_size), spec.price_decimals);
+  },
   qty(x, spec) { return Fmt.num(x, spec ? spec.qty_decimals : 3); },
   money(x) { return Fmt.num(x, 2); },
   pct(x, decimals = 2) { return (x === null || x === undefined || x === "") ? "–" : Fmt.num(x, decimals) + " %"; },
