@@ -4,13 +4,17 @@ codes as ccxt's exception classes, 429 with Retry-After, and refusals that chang
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 
+import aiohttp
 import ccxt
 import pytest
+from aiohttp import web
 
 from perpsim.venue.gateway import signing
+from perpsim.venue.http import HttpServer, build_http_app
 
 from .gateway_kit import BTC, credentials, gateway_venue, signed, sync_exchange
 
@@ -171,3 +175,20 @@ def test_a_taken_rest_address_is_refused_by_name(tmp_path) -> None:
             pass
     assert "ListenError" in str(e.value) and f"cannot listen on {address} (REST)" in str(e.value)
     assert "in use" in str(e.value)
+
+
+def test_extra_routes_are_served_beside_the_gateway() -> None:
+    """The one HTTP application takes other route tables (a dashboard) next to the gateway's."""
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text="dashboard")
+
+    async def run() -> tuple[str, int]:
+        server = HttpServer(build_http_app(None, extra=[[web.get("/", hello)]]), "127.0.0.1:0")
+        port = await server.start()
+        try:
+            async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/") as r:
+                return await r.text(), r.status
+        finally:
+            await server.stop()
+
+    assert asyncio.run(run()) == ("dashboard", 200)

@@ -84,7 +84,9 @@ def test_diff_depth_stream_rebuilds_the_rest_book(world) -> None:
             for name, stream in events.items():
                 book = rebuild(snap, stream)
                 assert book == levels(final), name
-            assert len(events["btcusdt@depth@0ms"]) > len(events["btcusdt@depth@100ms"]) > 1
+            per_command = [(e["U"], e["u"]) for e in events["btcusdt@depth@0ms"]]
+            assert all(u == first for first, u in per_command) and len(per_command) >= 31  # one per command
+            assert 1 <= len(events["btcusdt@depth@100ms"]) < len(per_command)  # windows merge commands
 
     asyncio.run(run())
 

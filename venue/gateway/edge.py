@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -47,7 +48,6 @@ async def _params(request: web.Request) -> tuple[dict[str, str], str]:
     if request.can_read_body:
         body = await request.text()
         if body and request.content_type in ("application/x-www-form-urlencoded", ""):
-            from urllib.parse import parse_qsl
             params.update(parse_qsl(body, keep_blank_values=True))
     params.update(request.query.items())
     return params, body

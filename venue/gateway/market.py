@@ -93,11 +93,14 @@ class MarketData:
                          for lv in v.depth(spec.symbol, Side.SELL, limit)]}
 
     async def trades(self, call) -> list:
+        """Recent trades (trades) or from a trade id on (historicalTrades' fromId)."""
         spec = P.spec(self.venue, call.params)
         limit = P.window(call.params, 500, 1000)
+        from_id = P.integer(call.params, "fromId", -1)
+        rows = self.gw.history.public_trades(spec.symbol, limit=limit, from_id=from_id if from_id >= 0 else None)
         return [{"id": t.id, "price": spec.format_price(t.price), "qty": spec.format_qty(t.qty),
                  "quoteQty": S.quote_of(spec, t.quote), "time": S.ms(t.time_ns), "isBuyerMaker": t.buyer_maker}
-                for t in self.gw.history.public_trades(spec.symbol, limit=limit)]
+                for t in rows]
 
     async def agg_trades(self, call) -> list:
         spec = P.spec(self.venue, call.params)
