@@ -227,15 +227,16 @@ class RunningVenue:
 
     async def _main(self, install_signals: bool) -> None:
         cfg = self.cfg
-        # a taken address or a damaged data directory is refused before anything is written
+        # a damaged data directory, then a taken address, is refused before the venue's state
+        # (journal, epoch) is written
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        datadir.check(cfg.data_dir)
+        keys = KeyStore(cfg.data_dir, cfg.admin_key or os.environ.get("PERPSIM_ADMIN_KEY"))
         check_free(cfg.listen, "gRPC", "--listen address")
         if cfg.metrics_listen:
             check_free(cfg.metrics_listen, "metrics", "metrics_listen setting")
         if getattr(cfg, "rest_listen", "") not in ("", "off"):
             check_free(cfg.rest_listen, "REST", "rest_listen setting")
-        cfg.data_dir.mkdir(parents=True, exist_ok=True)
-        datadir.check(cfg.data_dir)
-        keys = KeyStore(cfg.data_dir, cfg.admin_key or os.environ.get("PERPSIM_ADMIN_KEY"))
         journal = Journal(cfg.data_dir / JOURNAL_DIR)
         self._opened.append(("the journal", lambda: journal.close()))
         clock = Clock()

@@ -109,7 +109,7 @@ def test_a_second_venue_on_a_taken_port_refuses_to_start(tmp_path: Path, process
     processes.append(second)
     line = refusal(second)
     assert address in line and "in use" in line, line
-    assert not (tmp_path / "b").exists()  # refused before anything was written
+    assert not {"journal", "created_ns"} & {p.name for p in (tmp_path / "b").iterdir()}  # no venue written
     with grpc.insecure_channel(address) as channel:  # the first venue still answers alone
         reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
@@ -125,7 +125,7 @@ def test_a_taken_metrics_port_refuses_to_start(tmp_path: Path, processes: list[S
         processes.append(venue)
         line = refusal(venue)
     assert address in line and "metrics" in line, line
-    assert not (tmp_path / "data").exists()
+    assert not {"journal", "created_ns"} & {p.name for p in (tmp_path / "data").iterdir()}
 
 
 @pytest.fixture(scope="module")
