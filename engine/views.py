@@ -17,7 +17,7 @@ engine/view_types.py and importable from here.
 
   clock, catalogue  ts, next_order_id, profile, symbols(), assets(), spec(symbol), specs(),
                     brackets(s) -> (Bracket,), notional(s, lots, price) -> units (int; inverse: Fraction)
-  cheap scalars     mark(s), index(s), last(s), top(s) -> (bid, ask), depth(s, side, n) -> [Level],
+  cheap scalars     mark(s), index(s), last(s), top(s) -> (bid, ask), depth(s, side, n) -> [(p, lots, n)],
                     funding_rate(s), insurance(asset), available(account, asset),
                     position_lots(account, s, pside)
   markets           prices(s) -> PriceView [O(1)], market(s) / markets() -> MarketView
@@ -88,10 +88,10 @@ class ExchangeView:
         self._m = exchange.markets
 
     def _market(self, symbol: str):
-        m = self._m.get(symbol)
-        if m is None:
-            raise UnknownSymbol(symbol)
-        return m
+        try:
+            return self._m[symbol]
+        except KeyError:
+            raise UnknownSymbol(symbol) from None
 
     # ------------------------------------------------------------ clock, catalogue
 
@@ -135,11 +135,18 @@ class ExchangeView:
 
     # ------------------------------------------------------------ cheap scalars
 
+    # the scalars agents read every step look the market up themselves: one call, not two
     def mark(self, symbol: str) -> int | None:
-        return self._market(symbol).mark
+        try:
+            return self._m[symbol].mark
+        except KeyError:
+            raise UnknownSymbol(symbol) from None
 
     def last(self, symbol: str) -> int | None:
-        return self._market(symbol).last
+        try:
+            return self._m[symbol].last
+        except KeyError:
+            raise UnknownSymbol(symbol) from None
 
     def index(self, symbol: str) -> int | None:
         """The index price (ticks) at the current time, None while no source is live."""
@@ -148,16 +155,26 @@ class ExchangeView:
 
     def top(self, symbol: str) -> tuple[int | None, int | None]:
         """(best bid, best ask) in ticks."""
-        book = self._market(symbol).book
+        try:
+            book = self._m[symbol].book
+        except KeyError:
+            raise UnknownSymbol(symbol) from None
         return book.best_bid(), book.best_ask()
 
-    def depth(self, symbol: str, side: int, levels: int) -> list[Level]:
-        """The best `levels` levels of one side (Side.BUY: bids), best first."""
-        return [Level(*lv) for lv in self._market(symbol).book.depth(side, levels)]
+    def depth(self, symbol: str, side: int, levels: int) -> list[tuple[int, int, int]]:
+        """The best `levels` levels of one side (Side.BUY: bids), best first, as plain (price,
+        lots, orders) tuples in a new list (`book` gives them as `Level`s)."""
+        try:
+            return self._m[symbol].book.depth(side, levels)
+        except KeyError:
+            raise UnknownSymbol(symbol) from None
 
     def funding_rate(self, symbol: str) -> int:
         """The last settled funding rate (scaled 1e8)."""
-        return self._market(symbol).rate
+        try:
+            return self._m[symbol].rate
+        except KeyError:
+            raise UnknownSymbol(symbol) from None
 
     def insurance(self, asset: str) -> int:
         """The insurance fund of `asset` (units)."""
@@ -169,7 +186,10 @@ class ExchangeView:
 
     def position_lots(self, account: int, symbol: str, pside: int = BOTH) -> int:
         """Signed lots of one position (0: none)."""
-        p = self._market(symbol).positions.get(position_key(account, pside))
+        try:
+            p = self._m[symbol].positions.get(position_key(account, pside))
+        except KeyError:
+            raise UnknownSymbol(symbol) from None
         return 0 if p is None else p.lots
 
     # ------------------------------------------------------------ markets

@@ -62,7 +62,7 @@ class InProcessVenue:
         return self.exchange.apply(cmd)
 
     def depth(self, symbol: str, side: int, levels: int) -> list[tuple[int, int]]:
-        return [(lv.price, lv.lots) for lv in self.view.depth(symbol, side, levels)]
+        return [(p, q) for p, q, _ in self.view.depth(symbol, side, levels)]
 
     def predicted_funding_rate(self, symbol: str) -> int:
         return self.view.funding(symbol).predicted_rate
