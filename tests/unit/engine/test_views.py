@@ -204,6 +204,8 @@ def test_liquidation_facts(ex):
     probe = v.liquidation_probe(S)
     assert probe(200_000) == [] and probe(101) == [position_key(2)]
     assert v.liquidation_buckets(INV, [0, 10_000]) == [0, 0]
+    assert v.liquidation_trigger(2, S) == (1, 101) and v.liquidation_trigger(3, S) == (-1, shorts[1])
+    assert v.liquidation_trigger(9, S) is None
     entries = v.liquidation_entries(S)
     assert [(e.account, e.position_side, e.direction) for e in entries] == [(1, 0, -1), (2, 0, 1), (3, 0, -1)]
     assert [e.trigger for e in entries] == [h.trigger for h in sorted(v.all_positions(S))]
