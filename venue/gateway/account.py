@@ -141,9 +141,8 @@ class Account:
 
     def _max_notional(self, symbol: str, leverage: int) -> str:
         """The largest position notional the leverage allows (the highest bracket cap at it)."""
-        m = self.venue.state.exchange.markets[symbol]
-        caps = [b.cap for b in m.brackets if b.max_leverage >= leverage]
-        return m.spec.format_money(max(caps)) if caps else "0"
+        caps = [b.cap for b in self.view().brackets(symbol) if b.max_leverage >= leverage]
+        return self.venue.markets[symbol].format_money(max(caps)) if caps else "0"
 
     async def leverage(self, call) -> dict:
         spec = P.spec(self.venue, call.params)
@@ -250,14 +249,13 @@ class Account:
 
     async def leverage_bracket(self, call):
         specs = [P.spec(self.venue, call.params)] if call.params.get("symbol") else linear_specs(self.venue)
-        out = []
+        out, v = [], self.view()
         for spec in specs:
-            m = self.venue.state.exchange.markets[spec.symbol]
             rows = [{"bracket": b.number, "initialLeverage": b.max_leverage,
                      "notionalCap": _num(spec.units_to_money(b.cap)),
                      "notionalFloor": _num(spec.units_to_money(b.floor)),
                      "maintMarginRatio": _num(Decimal(b.mmr) / RATE_SCALE),
-                     "cum": _num(spec.units_to_money(b.cum))} for b in m.brackets]
+                     "cum": _num(spec.units_to_money(b.cum))} for b in v.brackets(spec.symbol)]
             out.append({"symbol": spec.symbol, "notionalCoef": 1.0, "brackets": rows})
         return out[0] if call.params.get("symbol") else out
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from perpsim.engine.events import OrderEvent
+from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import Side
 
 #: Levels per side a diff stream follows (Binance's deepest snapshot: 1000).
@@ -38,9 +39,9 @@ class BookFeed:
         self.speeds: dict[str, set[int]] = defaultdict(set)  # symbol -> speeds followed
 
     def _levels(self, symbol: str) -> tuple[dict[int, int], dict[int, int]]:
-        book = self.venue.state.exchange.markets[symbol].book
-        return ({p: q for p, q, _ in book.depth(Side.BUY, DIFF_LEVELS)},
-                {p: q for p, q, _ in book.depth(Side.SELL, DIFF_LEVELS)})
+        v = ExchangeView(self.venue.state.exchange)
+        return ({p: q for p, q, _ in v.depth(symbol, Side.BUY, DIFF_LEVELS)},
+                {p: q for p, q, _ in v.depth(symbol, Side.SELL, DIFF_LEVELS)})
 
     def follow(self, symbol: str, speed: int) -> None:
         """Start accumulating diffs of `symbol` at `speed` ms (0: one event per command)."""

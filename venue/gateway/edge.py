@@ -114,7 +114,7 @@ class Edge:
                     await self.venue.seq.settled()  # what the call reads is durable
                 return E.json_response(await handler(call), headers=call.headers or None)
             except VenueError as e:
-                return E.error_response(E.from_venue(e))
+                return E.error_response(E.from_venue(self.venue.refused(e)))  # counted like gRPC's
             except E.ApiError as e:
                 return E.error_response(e)
             except Exception:

@@ -86,11 +86,11 @@ class MarketData:
         limit = P.window(call.params, 500, 1000)
         v = self.view()
         now = self.now_ms()
+        def side(s: int) -> list[list[str]]:
+            return [[spec.format_price(p), spec.format_qty(q)] for p, q, _ in v.depth(spec.symbol, s, limit)]
+
         return {"lastUpdateId": self.gw.books.update_id[spec.symbol], "E": now, "T": S.ms(v.ts),
-                "bids": [[spec.format_price(lv.price), spec.format_qty(lv.lots)]
-                         for lv in v.depth(spec.symbol, Side.BUY, limit)],
-                "asks": [[spec.format_price(lv.price), spec.format_qty(lv.lots)]
-                         for lv in v.depth(spec.symbol, Side.SELL, limit)]}
+                "bids": side(Side.BUY), "asks": side(Side.SELL)}
 
     async def trades(self, call) -> list:
         """Recent trades (trades) or from a trade id on (historicalTrades' fromId)."""
@@ -183,11 +183,10 @@ class MarketData:
         v = self.view()
         out = []
         for s in specs:
-            bids, asks = v.depth(s.symbol, Side.BUY, 1), v.depth(s.symbol, Side.SELL, 1)
-            out.append({"symbol": s.symbol, "bidPrice": s.format_price(bids[0].price) if bids else "0",
-                        "bidQty": s.format_qty(bids[0].lots) if bids else "0",
-                        "askPrice": s.format_price(asks[0].price) if asks else "0",
-                        "askQty": s.format_qty(asks[0].lots) if asks else "0",
+            (bid, bid_qty, _), (ask, ask_qty, _) = top_of(v, s.symbol)
+            out.append({"symbol": s.symbol, "bidPrice": s.format_price(bid) if bid else "0",
+                        "bidQty": s.format_qty(bid_qty), "askPrice": s.format_price(ask) if ask else "0",
+                        "askQty": s.format_qty(ask_qty),
                         "time": S.ms(v.ts), "lastUpdateId": self.gw.books.update_id[s.symbol]})
         return self._one(out, single)
 
@@ -265,3 +264,9 @@ class MarketData:
             get("/futures/data/openInterestHist", ep(self.open_interest_hist, NONE)),
         ]
 
+
+
+def top_of(v: ExchangeView, symbol: str) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """The best bid and ask levels (price ticks, lots, orders); (0, 0, 0) for an empty side."""
+    bids, asks = v.depth(symbol, Side.BUY, 1), v.depth(symbol, Side.SELL, 1)
+    return (tuple(bids[0]) if bids else (0, 0, 0)), (tuple(asks[0]) if asks else (0, 0, 0))

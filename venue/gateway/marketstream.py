@@ -23,11 +23,11 @@ from aiohttp import web
 
 from perpsim.engine.events import Liquidation, OrderEvent
 from perpsim.engine.views import ExchangeView
-from perpsim.model.enums import EventKind, Side
+from perpsim.model.enums import EventKind
 from perpsim.venue.gateway import shapes as S
 from perpsim.venue.gateway import sockets
 from perpsim.venue.gateway.books import BookFeed
-from perpsim.venue.gateway.market import linear_specs
+from perpsim.venue.gateway.market import linear_specs, top_of
 from perpsim.venue.gateway.params import SIDE_OUT
 from perpsim.venue.history_records import INTERVALS
 
@@ -187,16 +187,15 @@ class MarketStreams:
         if not self.subs.get(sym + "@bookTicker") and not self.subs.get("!bookTicker"):
             return
         v = ExchangeView(self.venue.state.exchange)
-        bids, asks = v.depth(symbol, Side.BUY, 1), v.depth(symbol, Side.SELL, 1)
-        top = (bids[0] if bids else None, asks[0] if asks else None)
+        top = top_of(v, symbol)
         if self._tops.get(symbol) == top:
             return
         self._tops[symbol] = top
         spec = self.venue.markets[symbol]
-        b, a = top
+        (bid, bid_qty, _), (ask, ask_qty, _) = top
         payload = {"e": "bookTicker", "u": self.books.update_id[symbol], "s": symbol,
-                   "b": spec.format_price(b.price) if b else "0", "B": spec.format_qty(b.lots) if b else "0",
-                   "a": spec.format_price(a.price) if a else "0", "A": spec.format_qty(a.lots) if a else "0",
+                   "b": spec.format_price(bid) if bid else "0", "B": spec.format_qty(bid_qty),
+                   "a": spec.format_price(ask) if ask else "0", "A": spec.format_qty(ask_qty),
                    "T": S.ms(v.ts), "E": self._now()}
         self._send(sym + "@bookTicker", payload)
         self._send("!bookTicker", payload)
