@@ -103,11 +103,12 @@ def tick(n: int, seed: int, on: bool, ticks: int = 20_000) -> dict:
     import exchange_cascade as xc
 
     from perpsim.engine import commands as C
+    from perpsim.engine.views import ExchangeView
     from perpsim.venue.signals import Signals
 
     ex, _, _ = xc.build(n, seed)
     sig = Signals(lambda: ex) if on else None
-    p0 = ex.markets[xc.SYMBOL].spec.price_to_ticks(xc.FIRST_PRICE)
+    p0 = ExchangeView(ex).spec(xc.SYMBOL).price_to_ticks(xc.FIRST_PRICE)
     ts = ex.ts + 1
     cmds = []
     for i in range(ticks + 200):
