@@ -17,7 +17,7 @@ engine/view_types.py and importable from here.
 
   clock, catalogue  ts, next_order_id, profile, symbols(), assets(), spec(symbol), specs(),
                     brackets(s) -> (Bracket,), notional(s, lots, price) -> units (int; inverse: Fraction)
-  cheap scalars     mark(s), index(s), last(s), top(s) -> (bid, ask), depth(s, side, n) -> [(p, lots, n)],
+  cheap scalars     mark(s), index(s), last(s), top(s) -> (bid, ask), depth(s, side, n) -> [Level],
                     funding_rate(s), insurance(asset), available(account, asset),
                     position_lots(account, s, pside)
   markets           prices(s) -> PriceView [O(1)], market(s) / markets() -> MarketView
@@ -161,13 +161,13 @@ class ExchangeView:
             raise UnknownSymbol(symbol) from None
         return book.best_bid(), book.best_ask()
 
-    def depth(self, symbol: str, side: int, levels: int) -> list[tuple[int, int, int]]:
-        """The best `levels` levels of one side (Side.BUY: bids), best first, as plain (price,
-        lots, orders) tuples in a new list (`book` gives them as `Level`s)."""
+    def depth(self, symbol: str, side: int, levels: int) -> list[Level]:
+        """The best `levels` levels of one side (Side.BUY: bids), best first."""
         try:
-            return self._m[symbol].book.depth(side, levels)
+            raw = self._m[symbol].book.depth(side, levels)
         except KeyError:
             raise UnknownSymbol(symbol) from None
+        return [Level(*lv) for lv in raw]
 
     def funding_rate(self, symbol: str) -> int:
         """The last settled funding rate (scaled 1e8)."""
