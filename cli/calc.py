@@ -238,18 +238,42 @@ def _json(obj: Any) -> Any:
     return obj
 
 
-def _cell(value: Any) -> str:
+_PRICES = frozenset({"entry_price", "mark_price", "liquidation_price", "bankruptcy_price", "partial_liquidation_price",
+                     "full_liquidation_price", "assumed_price", "price"})
+_MONEY = frozenset({"notional", "unrealized_pnl", "wallet_balance", "margin_balance", "initial_margin",
+                    "maintenance_margin", "cum", "open_loss", "cost", "floor", "cap", "bracket_floor", "bracket_cap"})
+_SIZES = frozenset({"size", "size_before", "size_after"})
+
+
+def _units(a: argparse.Namespace, out: dict[str, Any]) -> dict[str, str]:
+    """The unit of each figure the table shows, where the contract names it: prices in the quote
+    asset, money in the settlement asset, sizes in base units or contracts, *_pct in %."""
+    from perpsim.model.markets import MarketKind, default_markets
+
+    spec = default_markets().get(str(a.symbol).upper()) if getattr(a, "symbol", None) else None
+    inverse = spec.kind is MarketKind.INVERSE if spec else getattr(a, "contract_size", None) is not None
+    money = out.get("asset") or (spec.settle if spec else "")
+    quote = spec.quote if spec else ("USD" if inverse else "")
+    size = "contracts" if inverse else (spec.base if spec else "")
+    units = {k: quote for k in _PRICES} | {k: money for k in _MONEY} | {k: size for k in _SIZES}
+    return {k: u for k, u in units.items() if u}
+
+
+def _cell(value: Any, unit: str = "") -> str:
     if value is None:
         return "--"
     if isinstance(value, Decimal):
-        return format(value, "f")
+        return format(value, "f") + (f" {unit}" if unit else "")
+    if unit and isinstance(value, int) and not isinstance(value, bool):
+        return f"{value} {unit}"
     return str(value)
 
 
-def _table(out: dict[str, Any]) -> str:
+def _table(out: dict[str, Any], units: dict[str, str] | None = None) -> str:
+    units = units or {}
     scalars = {k: v for k, v in out.items() if not isinstance(v, list)}
     width = max((len(k) for k in scalars), default=0)
-    lines = [f"{k:<{width}}  {_cell(v)}" for k, v in scalars.items()]
+    lines = [f"{k:<{width}}  {_cell(v, '%' if k.endswith('_pct') else units.get(k, ''))}" for k, v in scalars.items()]
     for key, items in out.items():
         if not isinstance(items, list):
             continue
@@ -261,7 +285,7 @@ def _table(out: dict[str, Any]) -> str:
         lines.append(f"{key}:")
         if isinstance(items[0], dict):
             cols = list(items[0])
-            cells = [[_cell(item[c]) for c in cols] for item in items]
+            cells = [[_cell(item[c], units.get(c, "")) for c in cols] for item in items]
             widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(cols)]
             lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip())
             lines += ["  " + "  ".join(x.ljust(w) for x, w in zip(r, widths, strict=True)).rstrip() for r in cells]
@@ -285,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.json:
         print(json.dumps(_json(out)))
     else:
-        print(_table(out))
+        print(_table(out, _units(a, out)))
     return 0
 
 

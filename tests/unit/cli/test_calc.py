@@ -33,9 +33,11 @@ def test_liq_price_table(capsys):
     assert code == 0
     rows = dict(line.split(None, 1) for line in out.splitlines() if line and not line.startswith(" ") and
                 not line.endswith(":"))
-    assert rows["liquidation_price"] == "19076.4"  # BTCUSDT tick, a long rounds up
-    assert rows["bankruptcy_price"] == "19000.0"
-    assert rows["asset"] == "USDT" and rows["initial_margin"] == "1000.00" and rows["maintenance_margin"] == "80.00"
+    assert rows["liquidation_price"] == "19076.4 USDT"  # BTCUSDT tick, a long rounds up
+    assert rows["bankruptcy_price"] == "19000.0 USDT"
+    assert rows["asset"] == "USDT" and rows["initial_margin"] == "1000.00 USDT"
+    assert rows["maintenance_margin"] == "80.00 USDT" and rows["size"] == "1 BTC" and rows["leverage"] == "20"
+    assert rows["margin_ratio_pct"].endswith(" %")
     assert "stages:" in out and "full" in out
 
 
