@@ -138,6 +138,7 @@ def test_market_book_and_orders(ex):
     assert book.asks == (Level(200_000, 500, 1), Level(200_100, 1_000, 1))
     assert (book.order_count, book.trades, book.volume) == (3, 2, 800)
     assert v.book(S, 1).asks == book.asks[:1] and v.depth(S, Side.SELL, 1) == list(book.asks[:1])
+    assert [(lv.price, lv.lots, lv.orders) for lv in v.depth(S, Side.BUY, 5)] == [(199_900, 700, 1)]
     assert v.top(S) == (199_900, 200_000)
     m = v.market(S)
     assert (m.asset, m.inverse, m.open_interest, m.positions, m.isolated_accounts) == ("USDT", False, 500, 3, 1)
