@@ -127,7 +127,7 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
                                  problem=f"at least {MIN_INTERVAL_MS} ms")
             self.signals  # noqa: B018 - refuses the stream at once when signals are off
         except VenueError as e:
-            await context.abort_with_status(to_status(e))
+            await context.abort_with_status(to_status(self.venue.refused(e)))
             return
         seq = 0
         while True:
