@@ -142,6 +142,7 @@ def oi_funding(result, specs: dict, path: Path, oi_known: bool = True) -> Path:
     else:
         axes[0].text(0.5, 0.5, "open interest n/a over gRPC (no position events)", ha="center", va="center",
                      transform=axes[0].transAxes)
+        axes[0].set_yticks([])
     axes[0].set_ylabel("open interest")
     axes[0].set_title("open interest and funding")
     axes[1].axhline(0, color="0.6", lw=0.8)
