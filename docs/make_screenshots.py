@@ -1,4 +1,5 @@
-"""Screenshots of the risk dashboard's three views at 1280×800 (docs/dashboard-*.png).
+"""Screenshots of the risk dashboard's three views at 1280×800 (docs/dashboard-*.png; the market
+view twice: its top and its risk panels, the liquidation map first).
 
 Starts a venue of its own in a temporary folder (the index feed moving the markets, no
 liquidity provider), fills it with the demo world (venue/dashboard/demo.py), settles three
@@ -72,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(6)
         driver.execute_script("window.scrollTo(0, 0)")
         driver.save_screenshot(str(a.out / "dashboard-market.png"))
+        driver.execute_script("document.getElementById('panel-liqmap').scrollIntoView()")
+        time.sleep(0.5)
+        driver.save_screenshot(str(a.out / "dashboard-market-risk.png"))
+        driver.execute_script("window.scrollTo(0, 0)")
 
         driver.find_element(By.ID, "tab-account").click()
         driver.find_element(By.ID, "api-key").send_keys(world.trader.api_key)
@@ -93,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         if driver is not None:
             driver.quit()
         venue.stop()
-    print("wrote", ", ".join(str(a.out / f"dashboard-{v}.png") for v in ("market", "account", "scenario")))
+    views = ("market", "market-risk", "account", "scenario")
+    print("wrote", ", ".join(str(a.out / f"dashboard-{v}.png") for v in views))
     return 0
 
 

@@ -315,3 +315,21 @@ def test_the_live_push_refuses_bad_messages_and_previews_only_with_a_key(venue, 
                           ("preview", "UNAUTHENTICATED")]
     assert ("preview", "INVALID_ARGUMENT") in errors  # a negative quantity, named as the gRPC call names it
     assert any(m["type"] == "market" for m in got) and any(m["type"] == "account" for m in got)
+
+
+def test_an_order_is_placed_only_after_its_preview(page, world):
+    trader = world.trader
+    enter_key(page, trader.api_key)
+    wait_for(page, lambda d: d.find_elements(By.CSS_SELECTOR, "#positions-table tbody tr"), "the account")
+    before = trader.positions(SYMBOL)[0].quantity
+    qty = page.find_element(By.ID, "pv-qty")
+    qty.clear()
+    qty.send_keys("0.002")
+    place = page.find_element(By.ID, "pv-place")
+    assert not place.is_enabled()  # nothing previewed yet
+    page.find_element(By.ID, "pv-go").click()
+    wait_for(page, lambda d: d.find_element(By.ID, "pv-place").is_enabled(), "the place button after the preview")
+    place.click()
+    wait_for(page, lambda d: "Placed order" in text(d, "placed-out"), "the placed order")
+    assert trader.positions(SYMBOL)[0].quantity == before + Decimal("0.002")
+    assert not place.is_enabled()  # once per preview

@@ -21,7 +21,7 @@ from perpsim.risk.units import RATE_SCALE
 from perpsim.v1 import account_pb2, common_pb2, risk_pb2, trading_pb2
 from perpsim.venue.dashboard.market import proto_json
 from perpsim.venue.risk_service import RiskService
-from perpsim.venue.server import Accounts
+from perpsim.venue.server import Accounts, Trading
 
 FILLS = 50
 
@@ -65,6 +65,7 @@ class AccountSnapshot:
     def __init__(self, venue) -> None:
         self.venue = venue
         self.accounts = Accounts(venue, None)
+        self.trading = Trading(venue)
         self.risk = RiskService(venue)
 
     async def build(self, key: str) -> dict:
@@ -132,6 +133,13 @@ class AccountSnapshot:
         req = _order_request(order)
         res = await self.accounts.PreviewOrder(account_pb2.PreviewOrderRequest(order=req), KeyContext(key))
         return {"type": "preview", **proto_json(res)}
+
+
+    async def place(self, key: str, order: dict) -> dict:
+        """TradingService.PlaceOrder of `order` for the key's account (the same fields as
+        `preview`): the order, its fills and the warnings it was placed with; Refused as refused."""
+        res = await self.trading.PlaceOrder(_order_request(order), KeyContext(key))
+        return {"type": "placed", **proto_json(res)}
 
 
 _ENUMS = {"side": "SIDE_", "type": "ORDER_TYPE_", "time_in_force": "TIME_IN_FORCE_"}

@@ -5,8 +5,9 @@ The page's messages (JSON objects):
   {"symbol": "BTCUSDT", "key": "…", "interval_ms": 1000}   follow a market (and an account);
                                                             the first message, repeatable
   {"preview": {PlaceOrderRequest fields}}                   answered by a "preview" message
-The venue's messages: {"type": "market" | "account" | "preview" | "error", …}; an error has
-"where" (account, preview, market, request), "code" and "message". The key travels only inside
+  {"place": {PlaceOrderRequest fields}}                     answered by a "placed" message
+The venue's messages: {"type": "market" | "account" | "preview" | "placed" | "error", …}; an
+error has "where" (account, preview, place, market, request), "code" and "message". The key travels only inside
 these messages (never in a URL) and is neither logged nor sent back.
 """
 
@@ -68,9 +69,10 @@ class LivePush:
         if not isinstance(data, dict):
             await _send(ws, _error("request", "INVALID_ARGUMENT", "a message is a JSON object"))
             return
-        if "preview" in data:
-            await self._preview(ws, follow, data["preview"])
-            return
+        for action in ("preview", "place"):
+            if action in data:
+                await self._order(ws, follow, action, data[action])
+                return
         symbol = data.get("symbol")
         if symbol not in self.venue.markets:
             await _send(ws, _error("request", "NOT_FOUND", unknown_market(self.venue, symbol)))
@@ -87,14 +89,18 @@ class LivePush:
         follow.symbol, follow.key, follow.interval_s = symbol, key, interval / 1000
         follow.changed.set()
 
-    async def _preview(self, ws, follow: Follow, order) -> None:
+    async def _order(self, ws, follow: Follow, action: str, order) -> None:
+        """Preview or place an order for the followed account (its key from the follow message)."""
         if follow.key is None:
-            await _send(ws, _error("preview", "UNAUTHENTICATED", "enter an API key to preview an order"))
+            await _send(ws, _error(action, "UNAUTHENTICATED", f"enter an API key to {action} an order"))
             return
         try:
-            await _send(ws, await self.account.preview(follow.key, order))
+            await _send(ws, await getattr(self.account, action)(follow.key, order))
         except Refused as e:
-            await _send(ws, _error("preview", e.code, e.message))
+            await _send(ws, _error(action, e.code, e.message))
+        else:
+            if action == "place":
+                follow.changed.set()  # the account as the order left it, at once
 
     async def _push(self, ws, follow: Follow) -> None:
         while not ws.closed:

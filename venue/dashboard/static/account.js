@@ -11,9 +11,9 @@ const Account = {
   specOf(symbol) { return App.specs[symbol]; },
 
   error(where, message) {
-    const box = Fmt.el(where === "preview" ? "preview-error" : "account-error");
+    const box = Fmt.el(where === "account" ? "account-error" : "preview-error");
     box.textContent = message; box.hidden = false;
-    if (where !== "preview") {
+    if (where === "account") {
       // a refused key shows no account data at all
       Fmt.el("account-body").hidden = true;
       for (const t of document.querySelectorAll("#view-account tbody")) t.replaceChildren();
@@ -125,8 +125,18 @@ const Account = {
       quantity: Fmt.el("pv-qty").value.trim(), price: Fmt.el("pv-type").value === "LIMIT" ? Fmt.el("pv-price").value.trim() : ""};
   },
 
+  placed(r) {
+    Fmt.el("preview-error").hidden = true;
+    const o = r.order, spec = Account.specOf(o.symbol);
+    const warned = r.warnings.length ? ` Warnings: ${r.warnings.map((w) => w.message).join("; ")}.` : "";
+    Fmt.set("placed-out", `Placed order ${o.order_id}: ${Fmt.side(o.side)} ${o.quantity} ${spec.qty_unit}, `
+      + `${o.filled_quantity} filled, ${Fmt.side(o.status).toLowerCase()}.${warned}`);
+  },
+
   preview(p) {
     Fmt.el("preview-error").hidden = true;
+    Fmt.el("pv-place").disabled = !p.affordable;
+    Fmt.set("placed-out", "");
     const spec = Account.specOf(App.symbol);
     const sigma = p.liquidation_distance_sigma.map((d) => `${Fmt.num(d.z, 2)} σ over ${Number(d.horizon_ns) / 3.6e12} h`)
       .join(", ");

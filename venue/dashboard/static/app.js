@@ -28,7 +28,14 @@ const App = {
     Fmt.el("key-forget").addEventListener("click", () => { Account.setKey(""); Account.clear(); App.follow(); });
     Fmt.el("preview-form").addEventListener("submit", (e) => {
       e.preventDefault();
-      App.send({preview: Account.order()});
+      Account.previewed = Account.order();
+      App.send({preview: Account.previewed});
+    });
+    // placing is offered only for the order just previewed: any change asks for a new preview
+    Fmt.el("preview-form").addEventListener("input", () => { Fmt.el("pv-place").disabled = true; });
+    Fmt.el("pv-place").addEventListener("click", () => {
+      Fmt.el("pv-place").disabled = true;
+      App.send({place: Account.previewed});
     });
     Fmt.el("report-list").addEventListener("change", (e) => Scenario.open(e.target.value));
     Fmt.el("report-file").addEventListener("change", (e) => { if (e.target.files[0]) Scenario.upload(e.target.files[0]); });
@@ -76,8 +83,10 @@ const App = {
       Account.render(msg);
     } else if (msg.type === "preview") {
       Account.preview(msg);
+    } else if (msg.type === "placed") {
+      Account.placed(msg);
     } else if (msg.type === "error") {
-      if (msg.where === "account" || msg.where === "preview") Account.error(msg.where, `${msg.code}: ${msg.message}`);
+      if (["account", "preview", "place"].includes(msg.where)) Account.error(msg.where, `${msg.code}: ${msg.message}`);
       else { Fmt.el("status").classList.add("down"); Fmt.set("status", `${msg.code}: ${msg.message}`); }
     }
   },

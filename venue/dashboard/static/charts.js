@@ -11,6 +11,7 @@ const Charts = {
       legend: {orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: {size: 11}},
       font: {size: 11, family: "system-ui, sans-serif"},
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "#fff", hovermode: "x unified",
+      uirevision: "keep",  // a zoom or a hidden trace survives the live updates (double-click resets)
     }, extra);
   },
   draw(id, traces, layout) {

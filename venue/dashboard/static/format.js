@@ -29,7 +29,7 @@ const Fmt = {
   axisTime(ns) { return new Date(Number(ns) / 1e6).toISOString().replace("T", " ").replace("Z", ""); },
   // a Money message -> "12.34 USDT"
   amount(m, decimals = 2) { return m ? Fmt.num(m.amount, decimals) + " " + m.asset : "–"; },
-  side(s) { return String(s || "").replace(/^(SIDE_|POSITION_SIDE_|LIQUIDITY_)/, ""); },
+  side(s) { return String(s || "").replace(/^(SIDE_|POSITION_SIDE_|LIQUIDITY_|ORDER_STATUS_)/, ""); },
   el(id) { return document.getElementById(id); },
   set(id, text) { const e = Fmt.el(id); if (e && e.textContent !== text) e.textContent = text; },
   rows(tbody, rows) {

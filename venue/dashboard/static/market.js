@@ -2,6 +2,7 @@
 "use strict";
 
 const MAX_POINTS = 3600;  // live samples kept per series (an hour at one a second)
+const WINDOW_NS = 10 * 60 * 1e9;  // the price chart opens on the last ten minutes
 
 const Market = {
   symbol: null,
@@ -61,10 +62,13 @@ const Market = {
     const series = (rows, live) => [[...before(rows).map((r) => Fmt.axisTime(r[0])), ...L.t],
       [...before(rows).map((r) => r[1]), ...live]];
     const [mx, my] = series(k.mark, L.mark), [ix, iy] = series(k.index, L.index), [lx, ly] = series(k.trade, L.last);
+    const now = Number(m.time_ns), first = mx.length ? Date.parse(mx[0] + "Z") * 1e6 : now;
+    const range = [Fmt.axisTime(Math.max(first, now - WINDOW_NS)), Fmt.axisTime(now + 2e9)];
     Charts.draw("chart-price", [line("mark", mx, my, "#1f6feb"), line("index", ix, iy, "#e36209", "dash"),
       line("last", lx, ly, "#6e7781", "dot")],
     Charts.layout("time (UTC)", `price (${spec.quote})`, {yaxis: {title: {text: `price (${spec.quote})`},
-      tickformat: `,.${spec.price_decimals}f`, automargin: true}}));
+      tickformat: `,.${spec.price_decimals}f`, automargin: true},
+    xaxis: {title: {text: "time (UTC)"}, range, automargin: true}}));
   },
 
   depthChart(m) {

@@ -74,6 +74,10 @@ const Scenario = {
       ], Charts.layout("time (s)", `price (${m.quote})`, {yaxis: {title: {text: `${sym} price (${m.quote})`},
         tickformat: fmt, automargin: true}, yaxis2: {title: {text: `liquidated notional per step (${m.quote})`},
         overlaying: "y", side: "right", showgrid: false, automargin: true}, margin: {l: 64, r: 64, t: 8, b: 44}}));
+      const basis = m.mark.map((x, i) => (m.index[i] > 0 ? (x - m.index[i]) / m.index[i] * 1e4 : null));
+      Charts.draw(panel(`sc-basis-${sym}`, `${sym}: mark − index`, false), [{type: "scatter", mode: "lines",
+        name: "mark − index (bps of the index)", x: t, y: basis, line: {color: "#8250df", width: 1}}],
+      Charts.layout("time (s)", "mark − index (bps)", {showlegend: true}));
       const h = m.heatmap;
       const heat = panel(`sc-heat-${sym}`, `${sym}: liquidated notional by bankruptcy price and time`, false);
       Charts.draw(heat, [
