@@ -76,6 +76,11 @@ def _shock(c, a, out: Out) -> int:
         u = MarketUnits.of(c)
         out.fields([("symbol", a.symbol), ("index_price", u.price(a.symbol, r.index_price)),
                     ("mark_price", u.price(a.symbol, r.mark_price)), ("liquidations", r.liquidations)])
+        for i, f in enumerate(r.forced_orders, start=1):  # what each forced order traded at
+            at = "" if f.fill_price is None else f" at {text(f.fill_price)} ({f.improvement_bps:+} bps vs bankruptcy)"
+            out.line(f"#{i} {f.symbol} {f.side} {text(f.quantity)} bankruptcy {text(f.bankruptcy_price)} "
+                     f"filled {text(f.filled_quantity)}{at} insurance {text(f.taken_by_insurance)} "
+                     f"adl {text(f.deleveraged)}")
     return 0
 
 

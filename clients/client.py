@@ -48,6 +48,7 @@ import grpc
 from perpsim.clients import models as M
 from perpsim.clients.account_risk_calls import AccountRiskCalls
 from perpsim.clients.errors import PerpsimError, Unavailable, from_rpc_error, from_status_pb
+from perpsim.clients.forced_orders import ForcedOrder
 from perpsim.clients.history_calls import HistoryCalls
 from perpsim.clients.loss_limit_calls import LossLimitCalls
 from perpsim.clients.market_risk_calls import MarketRiskCalls
@@ -599,7 +600,8 @@ class _Api(HistoryCalls, AccountRiskCalls, MarketRiskCalls, LossLimitCalls):
         """Move the index by `percent` (e.g. "-8") in one step."""
         request = sandbox_pb2.ShockPriceRequest(symbol=symbol, percent=decimal_text(percent, "percent"))
         return self._invoke(_Call("sandbox", "ShockPrice", request,
-                                  lambda r: ShockResult(M.dec(r.index_price), M.dec(r.mark_price), r.liquidations),
+                                  lambda r: ShockResult(M.dec(r.index_price), M.dec(r.mark_price), r.liquidations,
+                                                        tuple(ForcedOrder.from_pb(f) for f in r.forced_orders)),
                                   kind="sandbox", admin=True))
 
     def advance_clock(self, ns: int) -> int:

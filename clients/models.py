@@ -573,6 +573,7 @@ class ShockResult(_Model):
     index_price: Decimal | None
     mark_price: Decimal | None
     liquidations: int
+    forced_orders: tuple[Any, ...] = ()  # clients.forced_orders.ForcedOrder, in the order placed
 
 
 @dataclass(frozen=True, slots=True)

@@ -226,12 +226,22 @@ class CancelAll:
 
 @dataclass(frozen=True, slots=True)
 class SetIndexPrice:
-    """Set the index of a market from one named source (the sandbox uses source "sandbox")."""
+    """Set the index of a market from one named source (the sandbox uses source "sandbox").
+
+    With a quote_account (> 0), a liquidity provider moves with the index in the same command:
+    after the mark moves and before the liquidation sweep runs, that account's open orders in
+    the market are canceled and `quote_levels` bids and asks placed at the new index ∓ level ×
+    `quote_step` ticks, of level × `quote_lots` lots (a quote the usual checks refuse is left
+    out). So a shock's forced orders meet quotes around the new price, not stale ones."""
 
     ts: int
     symbol: str
     price: int
     source: str = "sandbox"
+    quote_account: int = 0
+    quote_levels: int = 0
+    quote_step: int = 0
+    quote_lots: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,9 +30,9 @@ class OrderEvent(NamedTuple):
 
 class OrderPlaced(NamedTuple):
     """The venue placed an order for an account: a fired conditional order or an order of an
-    order list (`by`: the conditional or list id), or a flatten order of a daily loss limit
-    (`by` 0, cause "daily_loss_limit"). `order` is what it placed; the order's book events come
-    before this one."""
+    order list (`by`: the conditional or list id), a flatten order of a daily loss limit (`by`
+    0, cause "daily_loss_limit"), or a liquidity provider's quote moved with the index (`by` 0,
+    cause "requote"). `order` is what it placed; the order's book events come before this one."""
 
     symbol: str
     order_id: int

@@ -56,7 +56,7 @@ cdef class Exchange:
     cdef public set hedge, _touched, _positions_moved, _liquidating, _loss_watch, _unrealized_limits
     cdef public object _day_end
     cdef public list funding_history, insurance_history, _events, _expiries, _due
-    cdef public bint _sweep_due
+    cdef public bint _sweep_due, _holding
 
     cpdef list _apply(self, object cmd)
     @cython.locals(m=_Market)

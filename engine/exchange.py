@@ -136,6 +136,9 @@ _IOC, _FOK, _GTC, _GTD = TimeInForce.IOC, TimeInForce.FOK, TimeInForce.GTC, Time
 _NO_STP, _BYBIT, _AT_OR_BELOW = StpMode.NONE, LiquidationModel.BYBIT, Trigger.AT_OR_BELOW
 _IN_LIQUIDATION = R.USER_IN_LIQUIDATION
 _LOSS_LIMIT = "daily_loss_limit"
+_REQUOTE = "requote"
+#: The most levels a liquidity provider's requote places per side (SetIndexPrice.quote_levels).
+_MAX_QUOTE_LEVELS = 100
 #: The liquidation-index side of a cross hedge-mode pair's second trigger, on a rise (risk.liqrange):
 #: position_key(account, 3), a side no position has; the sweep treats it as the account's cross legs.
 _RISE_SIDE = 3
@@ -510,6 +513,7 @@ class Exchange:
         # (symbol, long) -> (window, ascending ADL scores): what adl_quantile ranks among
         self._adl_ranked: dict[tuple[str, bool], tuple[int, list[Fraction]]] = {}
         self._sweep_due = False  # a mark moved: every market is swept at the next settle
+        self._holding = False  # a liquidity provider is requoting: the sweep waits for it
         # (expire_ts, symbol, id) of GTD conditional orders and order lists; stale entries are skipped
         self._expiries: list[tuple[int, str, int]] = []
         self._notes: deque[_Note] = deque()  # what order lists still have to act on
@@ -693,12 +697,43 @@ class Exchange:
         lo, hi = m.price_limits
         if not lo <= cmd.price <= hi:
             return self._reject(cmd, R.PRICE_TOO_HIGH if cmd.price > hi else R.PRICE_TOO_LOW, price=cmd.price)
+        quoting = cmd.quote_account != 0 or cmd.quote_levels != 0
+        if quoting and not (cmd.quote_account > 0 and 0 < cmd.quote_levels <= _MAX_QUOTE_LEVELS
+                            and cmd.quote_step > 0 and cmd.quote_lots > 0):
+            return self._reject(cmd, R.INVALID_VALUE, field="quote", quote_account=cmd.quote_account,
+                                quote_levels=cmd.quote_levels, quote_step=cmd.quote_step, quote_lots=cmd.quote_lots)
         try:
             m.index.update(cmd.source, cmd.price, cmd.ts)
         except (KeyError, ValueError):
             return self._reject(cmd, R.UNKNOWN_SYMBOL, source=cmd.source)
         m.marked = None  # a new index input: recompute
-        self._remark(m)
+        if not quoting:
+            self._remark(m)
+            return None
+        # the liquidity provider requotes around the new index before the sweep runs
+        self._holding = True
+        try:
+            self._remark(m)
+            self._requote(m, cmd)
+        finally:
+            self._holding = False
+        self._settle()
+        self._offload(m)
+
+    def _requote(self, m: _Market, cmd: C.SetIndexPrice) -> None:
+        """Cancel the quote account's orders in m and place its ladder around cmd.price
+        (OrderPlaced, cause requote); a level outside the price limits or refused is left out."""
+        account = cmd.quote_account
+        if m.book.open_orders(account):
+            m.book.cancel_all(account, self.ts)
+            self._book_events(m)
+        lo, hi = m.price_limits
+        for level in range(1, cmd.quote_levels + 1):
+            for side, price in ((_SIDE_BUY, cmd.price - level * cmd.quote_step),
+                                (_SIDE_SELL, cmd.price + level * cmd.quote_step)):
+                if lo <= price <= hi:
+                    self._place_for(m, 0, C.PlaceOrder(self.ts, account, m.symbol, side, level * cmd.quote_lots, price,
+                                                       _LIMIT, _GTC), _REQUOTE)
 
     def _AdvanceClock(self, cmd: C.AdvanceClock) -> None:
         for m in self.markets.values():
@@ -2299,6 +2334,8 @@ class Exchange:
                 if key[1] == asset:
                     self._loss_watch.add(key)
         self._sweep_due = True
+        if self._holding:  # a requote comes first (_SetIndexPrice): it settles and offloads after
+            return
         self._settle()
         self._offload(m)
 

@@ -180,9 +180,20 @@ class Feeds:
             if self.cfg.feed:
                 move = moves[symbol] * self.cfg.feed_volatility_bp / 10_000  # correlated steps, seeded
                 index = max(1, round(index * (1 + move)))  # the feed is outside the core: floats are fine here
-                await self.venue.run(lambda ts, s=symbol, p=index: C.SetIndexPrice(ts, s, p))
-            if self.cfg.liquidity:
+                # the liquidity provider moves with the index in the same command (before any sweep)
+                quote = self.quote_fields(symbol, index) if self.cfg.liquidity else {}
+                await self.venue.run(lambda ts, s=symbol, p=index, q=quote: C.SetIndexPrice(ts, s, p, **q))
+            elif self.cfg.liquidity:
                 await self.quote(symbol, index)
+
+    def quote_fields(self, symbol: str, index: int) -> dict:
+        """The SetIndexPrice fields that requote the liquidity provider around `index` (ticks):
+        `liquidity_levels` levels a side, `liquidity_spread_bp` of the index apart (at least a
+        tick), level × the base size (10 lots, at least the minimum quantity)."""
+        spec = self.venue.markets[symbol]
+        return dict(quote_account=self.maker, quote_levels=self.cfg.liquidity_levels,
+                    quote_step=max(1, index * self.cfg.liquidity_spread_bp // 10_000),
+                    quote_lots=max(spec.qty_to_lots(spec.min_qty), spec.qty_to_lots(spec.lot_size) * 10))
 
     async def quote(self, symbol: str, index: int) -> None:
         spec = self.venue.markets[symbol]
@@ -324,7 +335,10 @@ class RunningVenue:
         await set_serving(health, True)
         tasks = []
         if cfg.feed or cfg.liquidity:
-            tasks.append(asyncio.create_task(Feeds(venue, cfg, self.maker).run()))
+            feeds = Feeds(venue, cfg, self.maker)
+            if cfg.liquidity:  # sandbox index moves (set, shock, path) requote it in their command
+                venue.quote_fields = feeds.quote_fields
+            tasks.append(asyncio.create_task(feeds.run()))
         self._ready.set()
         await self._stop.wait()
         await health.enter_graceful_shutdown()

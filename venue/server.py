@@ -26,6 +26,7 @@ from grpc_reflection.v1alpha import reflection
 
 from perpsim.engine import commands as C
 from perpsim.engine.events import ConditionalEvent, Liquidation, ListEvent, OrderEvent
+from perpsim.engine.liquidations import ForcedOrder, forced_orders
 from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import (
     ConditionalKind,
@@ -293,6 +294,9 @@ class Venue:
         self.ready = False  # False while recovering: every call answers UNAVAILABLE
         self.paths: dict[str, asyncio.Task] = {}  # sandbox price paths being followed
         self.reset = None  # set by the app: swap in a fresh world (runs between batches)
+        # set by the app when its liquidity provider is on: (symbol, index ticks) -> the quote
+        # fields of a SetIndexPrice that requotes it around the new index (engine.commands)
+        self.quote_fields = None
         self.after_reset = None  # set by the app: coroutine re-seeding the world
         self.account_signals = None  # set by the app: the account risk read models (venue.account_signals)
         self.markets = ExchangeView(state.exchange).specs()
@@ -993,6 +997,18 @@ def loss_limit_out(spec, d: dict) -> account_pb2.DailyLossLimit:
         pending_from_ns=d["pending_from"])
 
 
+def forced_order_out(spec, f: ForcedOrder) -> sandbox_pb2.ForcedOrder:
+    """A forced order on the wire: quantities in the market's lots, the average fill price
+    rounded half-even onto the tick grid, the improvement in bps to 2 decimals."""
+    bps = f.improvement_bps
+    return sandbox_pb2.ForcedOrder(
+        symbol=f.symbol, account_id=f.account, side=cv.SIDE_OUT[Side(f.side)], quantity=spec.format_qty(f.qty),
+        bankruptcy_price=spec.format_price(f.bankruptcy_price), filled_quantity=spec.format_qty(f.filled),
+        fill_price="" if f.fill_price is None else spec.format_price(round(f.fill_price)),
+        improvement_bps="" if bps is None else f"{Decimal(bps.numerator) / bps.denominator:.2f}",
+        taken_by_insurance=spec.format_qty(f.taken_by_insurance), deleveraged=spec.format_qty(f.deleveraged))
+
+
 class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
     def __init__(self, venue: Venue) -> None:
         self.venue = venue
@@ -1010,7 +1026,9 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
                                                  api_secret=made.api_secret)
 
     async def _set_index(self, spec, ticks: int) -> list:
-        return await self.venue.run(lambda ts: C.SetIndexPrice(ts, spec.symbol, ticks))
+        # the built-in liquidity provider (if on) requotes around the new index in the same command
+        quote = self.venue.quote_fields(spec.symbol, ticks) if self.venue.quote_fields else {}
+        return await self.venue.run(lambda ts: C.SetIndexPrice(ts, spec.symbol, ticks, **quote))
 
     @rpc
     async def SetIndexPrice(self, request, context):
@@ -1042,7 +1060,8 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
         mark = self.venue.view.mark(spec.symbol)
         return sandbox_pb2.ShockPriceResponse(
             index_price=spec.format_price(max(target, 1)), mark_price=spec.format_price(mark) if mark else "",
-            liquidations=sum(isinstance(e, Liquidation) for e in events))
+            liquidations=sum(isinstance(e, Liquidation) for e in events),
+            forced_orders=[forced_order_out(self.venue.spec(f.symbol), f) for f in forced_orders(events)])
 
     @rpc
     async def SetPricePath(self, request, context):
