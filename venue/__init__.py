@@ -14,3 +14,10 @@ writes through (DESIGN.md, "The core is a deterministic state machine"):
 
 Nothing in engine/ or risk/ imports from here: data flows one way.
 """
+
+import os
+
+# Snapshots are written by a forked child (perpsim.venue.checkpoint), which never uses gRPC; with
+# gRPC's fork support on, gRPC restarts its threads inside that child, where they race the writer.
+# gRPC reads this when it is imported, so it is set here, ahead of every venue module.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")

@@ -31,8 +31,9 @@ from perpsim.risk.brackets import market_brackets
 from perpsim.venue import codec, datadir
 from perpsim.venue.account_signals import RISK_THRESHOLDS_FILE, AccountSignals
 from perpsim.venue.auth import KeyStore, KeyStoreError
-from perpsim.venue.files import write_atomic
+from perpsim.venue.checkpoint import ForkCheckpoint
 from perpsim.venue.dashboard import Dashboard
+from perpsim.venue.files import write_atomic
 from perpsim.venue.gateway import Gateway
 from perpsim.venue.history_records import HistoryLimits
 from perpsim.venue.http import HttpServer, build_http_app
@@ -40,7 +41,7 @@ from perpsim.venue.journal import Journal, JournalError
 from perpsim.venue.limits import RateLimiter
 from perpsim.venue.listen import ListenError, bind_grpc, check_free
 from perpsim.venue.metrics import Metrics
-from perpsim.venue.recovery import JOURNAL_DIR, SNAPSHOT_DIR, RecoveryError, checkpoint, recover
+from perpsim.venue.recovery import JOURNAL_DIR, SNAPSHOT_DIR, RecoveryError, recover
 from perpsim.venue.server import Clock, Sequencer, Venue, build_server, set_serving
 from perpsim.venue.signals import SignalConfig, Signals
 from perpsim.venue.signals.account import Thresholds
@@ -251,9 +252,10 @@ class RunningVenue:
         journal = Journal(cfg.data_dir / JOURNAL_DIR)
         self._opened.append(("the journal", lambda: journal.close()))
         clock = Clock()
+        # snapshots are written by a forked child: the sequencer never waits for a pickle
         sequencer = Sequencer(make_state(cfg), clock, journal, codec,
-                              lambda seq: checkpoint(cfg.data_dir, journal, sequencer.state, seq,
-                                                     prune=not cfg.keep_journal),
+                              ForkCheckpoint(cfg.data_dir, lambda: sequencer.state, lambda: sequencer.journal,
+                                             prune=not cfg.keep_journal, quiet=lambda c: sequencer.run_quiet(c)),
                               cfg.snapshot_every)
         self.venue = venue = Venue(sequencer.state, keys, sequencer,
                                    RateLimiter(cfg.rate_limit_per_s, cfg.rate_limit_burst))
@@ -309,6 +311,7 @@ class RunningVenue:
         def reset() -> Path:
             # runs in the sequencer between batches: nothing is in flight
             nonlocal journal
+            sequencer.checkpoint.wait_idle()  # no snapshot writer left in the folder being archived
             journal.close()
             archive = cfg.data_dir / "archive" / str(time.time_ns())
             archive.mkdir(parents=True)
@@ -349,6 +352,7 @@ class RunningVenue:
             await self.http.stop()
             await self.gateway.stop()
         await sequencer.stop()
+        sequencer.checkpoint.wait_idle(timeout=60)  # a snapshot being written is finished
         journal.close()
         self.metrics.stop()
 

@@ -30,6 +30,11 @@ _LIVE_LIST = frozenset({"NEW", "ARMED", "REDUCED", "ENTRY_CLOSED", "LEG_REJECTED
 #: Completed orders kept for queries and idempotent retries, oldest evicted first.
 COMPLETED_KEPT = 100_000
 
+# the book's event kinds as plain ints: compared per event on the sequencer's path
+_ACCEPTED, _FILL, _CANCELED, _EXPIRED, _AMENDED = (int(EventKind.ACCEPTED), int(EventKind.FILL),
+                                                  int(EventKind.CANCELED), int(EventKind.EXPIRED),
+                                                  int(EventKind.AMENDED))
+
 NEW, PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED, REJECTED = (
     "NEW", "PARTIALLY_FILLED", "FILLED", "CANCELED", "EXPIRED", "REJECTED")
 
@@ -129,17 +134,18 @@ class VenueState:
                 return [KnownList(seen[1], self.list_status[seen[1]]) if lists else KnownOrder(seen[1])]
         next_id = self.exchange.next_order_id
         events = self.exchange.apply(cmd)
-        if isinstance(cmd, C.PlaceOrder):
+        if type(cmd) is C.PlaceOrder:
             self._register(cmd, next_id, events)
         for e in events:  # orders the venue placed for an account (conditional orders, order lists)
-            if isinstance(e, OrderPlaced):
+            if type(e) is OrderPlaced:
                 self._register(e.order, e.order_id, events)
         for e in events:
-            if isinstance(e, OrderEvent):
+            t = type(e)  # (the event types are final NamedTuples: exact type checks, cheaper)
+            if t is OrderEvent:
                 self._track(e)
-            elif isinstance(e, ListEvent):
+            elif t is ListEvent:
                 self._track_list(cmd, e)
-            elif isinstance(e, ConditionalEvent) and e.status == "NEW" and isinstance(cmd, C.PlaceConditional) \
+            elif t is ConditionalEvent and e.status == "NEW" and isinstance(cmd, C.PlaceConditional) \
                     and cmd.client_order_id and e.account == cmd.account:
                 self.conditionals_by_client.setdefault((cmd.account, cmd.client_order_id),
                                                        (fingerprint(cmd), e.conditional_id))
@@ -191,11 +197,16 @@ class VenueState:
         return [o for o in orders if not symbol or o.symbol == symbol]
 
     def _register(self, cmd: C.PlaceOrder, order_id: int, events: list) -> None:
-        accepted = any(isinstance(e, OrderEvent) and e.event.kind == EventKind.ACCEPTED
-                       and e.event.order_id == order_id for e in events)
-        if not accepted:
+        """Record an order the book accepted, with the price and size of its first book event."""
+        book_event = None
+        for e in events:  # one pass, usually ending at the first event: the order's ACCEPTED
+            if type(e) is OrderEvent and e.event.order_id == order_id:
+                if book_event is None:
+                    book_event = e.event
+                if e.event.kind == _ACCEPTED:
+                    break
+        else:
             return
-        book_event = next(e.event for e in events if isinstance(e, OrderEvent) and e.event.order_id == order_id)
         self.orders[order_id] = OrderInfo(order_id, cmd.account, cmd.symbol, cmd.client_order_id, cmd.side,
                                           cmd.kind, cmd.tif, book_event.price, book_event.qty, cmd.reduce_only,
                                           cmd.position_side)
@@ -205,15 +216,16 @@ class VenueState:
 
     def _track(self, oe: OrderEvent) -> None:
         e = oe.event
-        if e.kind == EventKind.FILL:
+        kind = e.kind
+        if kind == _FILL:
             self._filled(e.order_id, e.qty, e.leaves)
             self._filled(e.counter_order_id, e.qty, e.counter_leaves)
-        elif e.kind in (EventKind.CANCELED, EventKind.EXPIRED):
+        elif kind == _CANCELED or kind == _EXPIRED:
             o = self.orders.get(e.order_id)
             if o is not None and o.open:
-                o.status = CANCELED if e.kind == EventKind.CANCELED else EXPIRED
+                o.status = CANCELED if kind == _CANCELED else EXPIRED
                 self._complete(o)
-        elif e.kind == EventKind.AMENDED:
+        elif kind == _AMENDED:
             o = self.orders.get(e.order_id)
             if o is not None:
                 o.price, o.qty = e.price, o.filled + e.qty
