@@ -51,6 +51,9 @@ class MarketSnapshot:
 
     def __init__(self, venue) -> None:
         self.venue = venue
+        # per market: the last snapshot and the (state, venue time) it was read at; every open
+        # page shares it until the venue applies another command
+        self._last: dict[str, tuple[tuple[int, int], dict]] = {}
 
     def _px(self, spec, ticks) -> float | None:
         """Ticks (int or Fraction) -> quote price, None stays None."""
@@ -60,9 +63,20 @@ class MarketSnapshot:
         return float(spec.lots_to_qty(lots))
 
     def build(self, symbol: str) -> dict:
+        """The market view now (VenueError UNKNOWN_SYMBOL for a market the venue does not have)."""
         venue = self.venue
-        spec = venue.spec(symbol)  # UNKNOWN_SYMBOL for a market the venue does not have
-        view, history = venue.view, venue.state.history
+        spec = venue.spec(symbol)
+        view = venue.view
+        at = (id(venue.state), view.ts)
+        cached = self._last.get(symbol)
+        if cached is not None and cached[0] == at:
+            return cached[1]
+        out = self._build(spec, view, venue.state.history)
+        self._last[symbol] = (at, out)
+        return out
+
+    def _build(self, spec, view, history) -> dict:
+        venue, symbol = self.venue, spec.symbol
         p = view.prices(symbol)
         book = view.book(symbol, BOOK_LEVELS)
         f = view.funding(symbol)
