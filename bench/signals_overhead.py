@@ -134,8 +134,10 @@ def _child(kind: str, size: int, seed: int, on: bool) -> dict:
     cmd = [sys.executable, __file__, "--child", kind, "--size", str(size), "--seed", str(seed)]
     if on:
         cmd.append("--on")
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(cmd[2:])} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
