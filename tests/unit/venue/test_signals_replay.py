@@ -61,3 +61,14 @@ def test_same_commands_same_figures_and_reads_change_nothing() -> None:
     assert first == _run(4, reads=False)
     assert first == _run(4, reads=True)
     assert first != _run(5, reads=False)  # the figures do depend on the commands
+
+
+def test_burst_path_folds_events_as_the_one_by_one_path(monkeypatch) -> None:
+    """A command with many events (a cascade) is folded through the burst path: forcing every
+    command through it, and none, gives the same figures."""
+    from perpsim.venue.signals import hub
+
+    monkeypatch.setattr(hub, "BURST", 1)
+    every = _run(6, reads=False)
+    monkeypatch.setattr(hub, "BURST", 1 << 30)
+    assert every == _run(6, reads=False)
