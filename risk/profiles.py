@@ -1,15 +1,39 @@
 """Venue profiles: the rules a trader rehearses, as data.
 
-A profile fixes which price triggers liquidation, how the liquidation price is solved (where
-maintenance margin is evaluated) and how the cost to open an order is computed.
+A profile fixes what the engine reads — which price triggers liquidation (`liquidation_trigger`),
+where maintenance margin is evaluated when the liquidation price is solved
+(`liquidation_model`), how the cost to open an order is computed (`cost_model`) — and the rest
+of the venue's published rules, which the calculator (`risk.compare`, `perpsim calc compare`)
+applies and the live venue applies where it can (`venue.app.make_exchange`: each market's
+tiers and fees): margin tiers (`risk.venue_tables`), mark and funding, liquidation steps and
+fee, the backstop, the ADL ranking (`risk.venue_rules`). Rates are integers scaled by 1e-8.
+
+Sources: /work/shared/spec/venue-mechanics.md sections named in each rule, and the addresses
+in `risk.venue_tables`. Binance is the default.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from perpsim.risk import venue_tables as vt
 from perpsim.risk.liqprice import LiquidationModel
 from perpsim.risk.margin import CostModel
+from perpsim.risk.venue_rules import (
+    AdlRanking,
+    AdlRule,
+    BackstopRule,
+    FeeRule,
+    FundingForm,
+    FundingRule,
+    LiquidationRule,
+    MaintenanceAt,
+    MarginKind,
+    MarginRule,
+    TierTable,
+)
+
+__all__ = ["BINANCE", "BYBIT", "DYDX", "HYPERLIQUID", "OKX", "PROFILES", "VenueProfile", "profile_named"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,8 +44,135 @@ class VenueProfile:
     #: "mark" (Binance, Bybit) or "last": the price the liquidation sweep compares against.
     liquidation_trigger: str
     cost_model: CostModel
+    title: str = ""
+    #: what the venue calls its mark, and what its liquidations and funding watch
+    mark: str = ""
+    margin: MarginRule | None = None
+    #: tiers per (kind, base asset); empty: each market's own brackets (Binance)
+    tables: dict[tuple[str, str], TierTable] = field(default_factory=dict, hash=False)
+    #: None: each market's own fees (the markets file)
+    fees: FeeRule | None = None
+    funding: FundingRule | None = None
+    liquidation: LiquidationRule | None = None
+    backstop: BackstopRule | None = None
+    adl: AdlRule | None = None
+
+    def table(self, kind: str, base: str) -> TierTable | None:
+        """The venue's tiers for a contract of this kind ("linear"/"inverse") and base asset;
+        None when the venue publishes none here (the market's own brackets apply for Binance)."""
+        return self.tables.get((kind, base))
+
+    def lists(self, kind: str, base: str) -> bool:
+        """Whether the venue lists such a contract (a profile without tables lists every market)."""
+        if self.margin is not None and kind == "inverse" and self.margin.inverse_mm_at is None:
+            return False
+        return not self.tables or (kind, base) in self.tables
 
 
-BINANCE = VenueProfile("binance", LiquidationModel.BINANCE, "mark", CostModel.CLASSIC)
-BYBIT = VenueProfile("bybit", LiquidationModel.BYBIT, "mark", CostModel.CLASSIC)
-PROFILES = {p.name: p for p in (BINANCE, BYBIT)}
+_CLAMP = 50_000  # ±0.05 %
+_I_8H = 10_000  # 0.01 % per 8 h
+
+BINANCE = VenueProfile(
+    "binance", LiquidationModel.BINANCE, "mark", CostModel.CLASSIC,
+    title="Binance USDⓈ-M / COIN-M",
+    mark="median(index × (1 + F × t/T), index + 5-min basis MA, last) (§1.1)",
+    margin=MarginRule(MarginKind.LEVERAGE, MaintenanceAt.LIQUIDATION_PRICE, MaintenanceAt.LIQUIDATION_PRICE, False,
+                      "§3.1: IM = notional / leverage; MM = notional × MMR − cum at the mark"),
+    funding=FundingRule(FundingForm.CLAMPED_INTEREST, 8, 8, _I_8H, _CLAMP, None, None, "mark",
+                        source="§2.1: F = P + clamp(I − P, ±0.05 %), I = 0.01 %/8 h; per-symbol caps by API"),
+    liquidation=LiquidationRule(
+        "mark", "one large IOC to bring the position down a bracket (§4.2 step 3)",
+        "LIMIT IOC to the book; the rest taken over by the insurance fund at the bankruptcy price", None,
+        "the market's liquidationFee on the liquidated notional", "§4.2"),
+    backstop=BackstopRule("insurance fund", "per margin asset, shared by groups of symbols", "§5"),
+    adl=AdlRule(AdlRanking.BINANCE_LEVERAGE_PNL, "bankruptcy", "§6.1"),
+)
+
+BYBIT = VenueProfile(
+    "bybit", LiquidationModel.BYBIT, "mark", CostModel.CLASSIC,
+    title="Bybit USDT (classic) and inverse perpetuals",
+    mark="median(index × (1 + F × t/8), index + 5-min basis MA, last) (§1.3)",
+    margin=MarginRule(MarginKind.LEVERAGE, MaintenanceAt.ENTRY, MaintenanceAt.LIQUIDATION_PRICE, False,
+                      "§3.3/§4.3: USDT classic LP, MM at entry (testnet.bybit.com Liquidation-Price-USDT-Contract); "
+                      "inverse under UTA isolated with position value at the mark, so MM at the liquidation price "
+                      "(kbybit.com Liquidation-Price-Calculation-under-Isolated-Mode-Unified-Trading-Account)"),
+    tables=dict(vt.BYBIT),
+    fees=FeeRule(20_000, 55_000, "Bybit base tier perpetuals 0.02 % maker / 0.055 % taker [U]"),
+    funding=FundingRule(FundingForm.CLAMPED_INTEREST, 8, 8, _I_8H, _CLAMP, None, None, "mark",
+                        source="§2.3: same form as Binance, P averaged with weights 1..N; interest 0.03 %/day"),
+    liquidation=LiquidationRule(
+        "mark", "cancel orders; above tier 1 a FillOrKill down to the lower risk limit (§4.3)",
+        "the liquidation engine takes the rest at the bankruptcy price", 0,
+        "no separate fee: the remaining maintenance margin goes to the insurance fund", "§4.3"),
+    backstop=BackstopRule("insurance fund", "per contract", "§5"),
+    adl=AdlRule(AdlRanking.PNL_TIMES_LEVERAGE, "bankruptcy", "§6.3 [U]: profit × leverage, exact text unread"),
+)
+
+OKX = VenueProfile(
+    "okx", LiquidationModel.BINANCE, "mark", CostModel.CLASSIC,
+    title="OKX USDT-margined swaps",
+    mark="index + moving average of the basis (§1.4 [U])",
+    margin=MarginRule(MarginKind.LEVERAGE, MaintenanceAt.LIQUIDATION_PRICE, None, True,
+                      "§3.4: margin ratio = (margin + uPnL) / (notional at mark × (tier MMR + taker fee))"),
+    tables=dict(vt.OKX),
+    fees=FeeRule(20_000, 50_000, "OKX Lv1 swaps 0.02 % maker / 0.05 % taker [U]"),
+    funding=FundingRule(FundingForm.PREMIUM_CAPPED, 8, 8, 0, 0, 375_000, -375_000, "mark",
+                        source="§2.4: F = clamp(MA(P − I), floor, cap), I = 0, BTC cap ±0.375 %"),
+    liquidation=LiquidationRule(
+        "mark", "tier 3 and up: reduced toward tier 1 step by step, re-checked after each (§4.5)",
+        "orders slightly better than the market; tier 1–2 taken over at the bankruptcy price", None,
+        "the taker fee of the closing order, counted in the maintenance requirement", "§4.5"),
+    backstop=BackstopRule("insurance fund (risk reserve)", "per currency / instrument family [U]", "§5"),
+    adl=AdlRule(AdlRanking.UNPUBLISHED, "mark", "§6.4: at the current mark price"),
+)
+
+HYPERLIQUID = VenueProfile(
+    "hyperliquid", LiquidationModel.BINANCE, "mark", CostModel.CLASSIC,
+    title="Hyperliquid perpetuals (USDC)",
+    mark="median(oracle + 150 s EMA of mid − oracle, median(bid, ask, last), CEX perp mids) (§1.6)",
+    margin=MarginRule(MarginKind.LEVERAGE, MaintenanceAt.LIQUIDATION_PRICE, None, False,
+                      "§3.6: MM = ½ IM at max leverage per tier, deduction by the same recursion as cum"),
+    tables=dict(vt.HYPERLIQUID),
+    fees=FeeRule(15_000, 45_000, "Hyperliquid tier 0 perps 0.015 % maker / 0.045 % taker [U]"),
+    funding=FundingRule(FundingForm.CLAMPED_INTEREST, 8, 1, _I_8H, _CLAMP, None, None, "oracle",
+                        payment_cap=4_000_000,
+                        source="§2.6: F_8h = P + clamp(I − P, ±0.05 %), paid hourly at F_8h / 8 on size × oracle, "
+                               "capped at 4 %/h"),
+    liquidation=LiquidationRule(
+        "mark", "market orders for the whole position; above 100k USDC 20 % per attempt, 30 s apart (§4.7)",
+        "the book; below ⅔ of MM the liquidator vault takes the position and its margin", 0,
+        "no clearance fee", "§4.7"),
+    backstop=BackstopRule("liquidator vault (HLP)", "takes cross positions with their margin", "§5"),
+    adl=AdlRule(AdlRanking.MARK_OVER_ENTRY_TIMES_LEVERAGE, "previous mark", "§6.6"),
+)
+
+DYDX = VenueProfile(
+    "dydx", LiquidationModel.BINANCE, "mark", CostModel.CLASSIC,
+    title="dYdX v4 perpetuals (USDC)",
+    mark="the oracle price: no separate mark (§1.5)",
+    margin=MarginRule(MarginKind.FRACTION, MaintenanceAt.LIQUIDATION_PRICE, None, False,
+                      "§3.5: IM = notional × IMF, MM = notional × IMF × maintenance fraction, at the oracle"),
+    tables=dict(vt.DYDX),
+    fees=FeeRule(10_000, 50_000, "dYdX v4 fee tier 1: 0.01 % maker / 0.05 % taker [U]"),
+    # rate_8h = premium + default_funding_ppm (0), clamped to 600 % × (IMF − MMF) = 12 % for Large-Cap
+    funding=FundingRule(FundingForm.PREMIUM_PLUS_DEFAULT, 8, 1, 0, 0,
+                        6 * (vt.DYDX_LARGE_CAP_IMF - vt.DYDX_LARGE_CAP_MMF),
+                        -6 * (vt.DYDX_LARGE_CAP_IMF - vt.DYDX_LARGE_CAP_MMF), "oracle",
+                        source="§2.5: hourly settlement of an 8 h rate through the funding index; clamp factor 600 %"),
+    liquidation=LiquidationRule(
+        "oracle", "at most 10 % of the position per block, at least 1,000 USDC (§4.6)",
+        "IOC at the fillable price against the book", 1_500_000,
+        "up to 1.5 % of the quote, only out of a fill better than the bankruptcy price", "§4.6"),
+    backstop=BackstopRule("insurance fund", "one for cross markets, one per isolated market", "§5"),
+    adl=AdlRule(AdlRanking.RANDOM_START, "bankruptcy", "§6.5: no ranking, pseudo-random start"),
+)
+
+PROFILES = {p.name: p for p in (BINANCE, BYBIT, OKX, HYPERLIQUID, DYDX)}
+
+
+def profile_named(name: str) -> VenueProfile:
+    """The profile called `name` (case-insensitive); ValueError naming the known ones."""
+    p = PROFILES.get(str(name).strip().lower())
+    if p is None:
+        raise ValueError(f"unknown venue profile {name!r}; known: {', '.join(PROFILES)}")
+    return p
