@@ -7,6 +7,7 @@
   perpsim calc maint-margin      notional, bracket and maintenance margin at a price
   perpsim calc funding-rate      F = P + clamp(I - P, -0.05 %, 0.05 %), capped
   perpsim calc brackets          the bracket table with its maintenance amounts (cum)
+  perpsim calc compare           one position across every venue profile, side by side
 
 Numbers are exact decimals (no floats). Output is a table by default and one JSON object with
 --json (decimal values as strings, missing values as null). Bad input: a message on stderr and
@@ -23,6 +24,7 @@ from dataclasses import fields, is_dataclass
 from decimal import Decimal
 from typing import Any
 
+from perpsim.cli import compare as _compare
 from perpsim.risk import preview as pv
 
 PROG = "perpsim calc"
@@ -116,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("brackets", help="the bracket table with its cum column")
     _add_contract(p)
     p.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+    _compare.add_parser(sub)
     return ap
 
 
@@ -213,6 +216,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "maint-margin": _maint_margin,
     "funding-rate": _funding_rate,
     "brackets": _brackets,
+    "compare": _compare.run,
 }
 
 
@@ -309,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.json:
         print(json.dumps(_json(out)))
     else:
-        print(_table(out, _units(a, out)))
+        units = _units(a, out)
+        print(_compare.table(out, units.get("price", "")) if a.calc == "compare" else _table(out, units))
     return 0
 
 
