@@ -333,3 +333,23 @@ def test_an_order_is_placed_only_after_its_preview(page, world):
     wait_for(page, lambda d: "Placed order" in text(d, "placed-out"), "the placed order")
     assert trader.positions(SYMBOL)[0].quantity == before + Decimal("0.002")
     assert not place.is_enabled()  # once per preview
+
+
+def test_it_fits_a_phone_and_a_laptop(page, venue):
+    """One column and no sideways scrolling at a phone's width; three columns at 1280×800."""
+    url = f"http://127.0.0.1:{venue[0].rest_port}/#view=market&market={SYMBOL}"
+    columns = ("return getComputedStyle(document.querySelector('#view-market .grid'))"
+               ".gridTemplateColumns.split(' ').length")
+    try:
+        for width, expected in ((390, 1), (1280, 3)):
+            page.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+                "width": width, "height": 844 if width < 700 else 800, "deviceScaleFactor": 1, "mobile": False})
+            page.get(url)
+            page.refresh()  # the same address: load it again at this width
+            assert page.execute_script("return window.innerWidth") == width
+            wait_for(page, lambda d: d.find_elements(By.CSS_SELECTOR, "#chart-price .main-svg"), "the charts")
+            assert page.execute_script(columns) == expected
+            overflow = page.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0
+    finally:
+        page.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
