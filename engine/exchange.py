@@ -1820,7 +1820,8 @@ class Exchange:
         rests; money units, rounded up), the available balance, and what the fill leaves: the
         resulting position's lots, maintenance margin, liquidation and bankruptcy price against
         the wallet after the fill's realized PnL and fee (exact Fractions of the quote currency,
-        None when none) and its signed distance from mark in percent (negative once the mark is
+        None when none; `*_tick`: rounded onto the tick grid against the account, as the venue
+        displays them) and its signed distance from mark in percent (negative once the mark is
         past the liquidation price), its liquidation band (partial and full
         liquidation price, see _liquidation_band), and its funding carry: the predicted rate, what
         it would be paid (+) or pay (−) at the next funding time (funding_estimate) and that
@@ -1846,6 +1847,7 @@ class Exchange:
         mark, K = m.funding_terms()
         out = {"cost": cost, "fee": fee, "available": self.available(cmd.account, m.asset), "lots": after.lots,
                "maintenance_margin": 0, "liquidation_price": None, "bankruptcy_price": None,
+               "liquidation_tick": None, "bankruptcy_tick": None,
                "liquidation_distance_percent": None, "liquidation_band": (None, None), "funding_rate": rate,
                "funding_payment": funding_payment(after.lots, mark, rate, K), "next_funding_ts": m.next_funding}
         if after.lots == 0:
@@ -1862,7 +1864,7 @@ class Exchange:
         bp = m.bp([after], wallet, other_upnl)
         out["maintenance_margin"] = self._mm(m, after)
         if lp is not None:
-            out["liquidation_price"] = lp.price
+            out["liquidation_price"], out["liquidation_tick"] = lp.price, lp.tick
             # signed: positive while the mark is on the safe side, negative past the price
             gap = m.mark - lp.ticks if lp.trigger is _AT_OR_BELOW else lp.ticks - m.mark
             out["liquidation_distance_percent"] = gap / m.mark * 100
@@ -1870,7 +1872,7 @@ class Exchange:
                 out["liquidation_band"] = self._liquidation_band(m, after, wallet, other_mm, other_upnl, lev,
                                                                  cmd.account in m.isolated)
         if bp is not None:
-            out["bankruptcy_price"] = bp.price
+            out["bankruptcy_price"], out["bankruptcy_tick"] = bp.price, bp.tick
         return out
 
     def _liquidation_band(self, m: _Market, p: Position, wallet: int, other_mm: int, other_upnl: int, lev: int,

@@ -883,8 +883,8 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
                 symbol=v.symbol, position_side=cv.PSIDE_OUT[PositionSide(v.position_side)],
                 quantity=str((1 if v.lots > 0 else -1) * spec.lots_to_qty(abs(v.lots))), quantity_lots=v.lots,
                 entry_price=price(v.entry), mark_price=spec.format_price(v.mark) if v.mark else "",
-                unrealized_pnl=cv.money_out(spec, v.upnl), liquidation_price=price(v.liquidation),
-                bankruptcy_price=price(v.bankruptcy),
+                unrealized_pnl=cv.money_out(spec, v.upnl), liquidation_price=on_tick(spec, v.liquidation_tick),
+                bankruptcy_price=on_tick(spec, v.bankruptcy_tick),
                 margin_mode=common_pb2.MARGIN_MODE_ISOLATED if v.isolated else common_pb2.MARGIN_MODE_CROSS,
                 leverage=v.leverage, isolated_margin=cv.money_out(spec, v.isolated_margin),
                 adl_quantile=v.adl_quantile, maintenance_margin=cv.money_out(spec, v.maintenance_margin),
@@ -938,8 +938,8 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
             cost=cv.money_out(spec, preview["cost"]), available=cv.money_out(spec, preview["available"]),
             affordable=preview["cost"] <= preview["available"],
             resulting_quantity=str(spec.lots_to_qty(abs(preview["lots"])) * (1 if preview["lots"] >= 0 else -1)),
-            liquidation_price=cv.fraction_out(preview["liquidation_price"]),
-            bankruptcy_price=cv.fraction_out(preview["bankruptcy_price"]),
+            liquidation_price=on_tick(spec, preview["liquidation_tick"]),
+            bankruptcy_price=on_tick(spec, preview["bankruptcy_tick"]),
             maintenance_margin=cv.money_out(spec, preview["maintenance_margin"]),
             liquidation_distance_percent=cv.fraction_out(preview["liquidation_distance_percent"]),
             funding_rate=cv.rate_out(preview["funding_rate"]),
@@ -1000,6 +1000,12 @@ def loss_limit_out(spec, d: dict) -> account_pb2.DailyLossLimit:
         loss=cv.money_out(spec, d["loss"]), hit=d["hit"], resets_at_ns=d["resets_at"],
         change_pending=d["pending_from"] != 0, pending_limit=cv.money_out(spec, d["pending"]),
         pending_from_ns=d["pending_from"])
+
+
+def on_tick(spec, ticks: int | None) -> str:
+    """A liquidation or bankruptcy price as the venue displays it: on the market's tick grid,
+    already rounded against the account (a long's up, a short's down); "" for none."""
+    return "" if ticks is None else spec.format_price(ticks)
 
 
 def forced_order_out(spec, f: ForcedOrder) -> sandbox_pb2.ForcedOrder:
