@@ -156,7 +156,8 @@ for ext in EXTENSIONS + COMPILED_PY:
 generate_protos()
 
 setup(
-    packages=list(PACKAGES),
+    # setuptools lists no package's subpackages by itself: name them
+    packages=[*PACKAGES, "perpsim.venue.dashboard", "perpsim.venue.gateway", "perpsim.venue.signals"],
     package_dir=PACKAGES,
     package_data={
         # the .pyx too: snapshot.build_id() digests the source of the state's code
