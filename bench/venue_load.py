@@ -78,6 +78,7 @@ TARGET_ORDERS_PER_S = 5_000
 TARGET_P99_MS = 2.0
 TARGET_BULK_ORDERS_PER_S = 50_000  # batch or streaming entry
 CALL_TIMEOUT = 30.0
+PROFILE_RATE = 250  # py-spy samples per second of the server (--profile)
 
 
 # ---------------------------------------------------------------------------- the server
@@ -368,7 +369,9 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 
 def scenario(mix: str, clients: int, driver: str, seconds: float, limit: int, warmup: float, root: Path,
-             snapshot_every: int) -> dict:
+             snapshot_every: int, profile: Path | None = None) -> dict:
+    """One scenario on a fresh server; `profile`: where py-spy writes the server's sampled
+    stacks (raw) over the measured phase (see stage_profile.py)."""
     root.mkdir(parents=True)
     with Server(root, snapshot_every) as server:
         keys = setup_accounts(server.address, clients)
@@ -376,11 +379,21 @@ def scenario(mix: str, clients: int, driver: str, seconds: float, limit: int, wa
         run = DRIVERS[driver]
         if warmup > 0:
             run(server.address, keys, streams, warmup, 0)
+        sampler = None
+        if profile is not None:
+            sampler = subprocess.Popen(
+                ["py-spy", "record", "--pid", str(server.proc.pid), "--nonblocking", "--threads", "--format", "raw",
+                 "--rate", str(PROFILE_RATE), "--duration", str(max(1, round(seconds))), "--output", str(profile)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.3)  # attached before the measured phase
         seq0, cpu0, me0, t0 = journal_seq(server.address), server.cpu(), time.process_time(), time.perf_counter()
         tally = run(server.address, keys, streams, seconds, limit)
         elapsed = time.perf_counter() - t0
         server_cpu, client_cpu = server.cpu() - cpu0, time.process_time() - me0
         seq1 = journal_seq(server.address)
+        if sampler is not None:
+            sampler.wait(timeout=seconds + 60)
+        snapshots = len(list((server.data / "snapshots").glob("*.snap")))
     lat = sorted(tally.latencies)
     ms = 1e3
     out = {
@@ -391,7 +404,10 @@ def scenario(mix: str, clients: int, driver: str, seconds: float, limit: int, wa
         "p50_ms": round(percentile(lat, 0.50) * ms, 3), "p90_ms": round(percentile(lat, 0.90) * ms, 3),
         "p99_ms": round(percentile(lat, 0.99) * ms, 3), "max_ms": round(lat[-1] * ms, 3) if lat else None,
         "journal_records": seq1 - seq0, "durable_cmds_per_s": round((seq1 - seq0) / elapsed, 1),
+        "snapshots_on_disk": snapshots,
         "server_cpu": round(server_cpu / elapsed, 2), "client_cpu": round(client_cpu / elapsed, 2),
+        # the server's CPU per order: unlike orders/s, not inflated when other processes take the cores
+        "server_cpu_us_per_order": round(server_cpu / len(lat) * 1e6, 2) if lat else None,
         "meets_target": bool(lat) and (len(lat) / elapsed >= TARGET_BULK_ORDERS_PER_S if driver in ("batch", "stream")
                                        else len(lat) / elapsed >= TARGET_ORDERS_PER_S
                                        and percentile(lat, 0.99) * ms <= TARGET_P99_MS),
@@ -413,6 +429,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="orders per PlaceOrders call / unanswered per stream (default %(default)s)")
     ap.add_argument("--snapshot-every", type=int, default=100_000, help="the venue's snapshot_every setting")
     ap.add_argument("--data-dir", type=Path, help="where the data directories go (default: a temporary one)")
+    ap.add_argument("--profile", type=Path, help="sample the server with py-spy; its raw stacks go to this folder "
+                                                 "and the stage breakdown (stage_profile.py) into each JSON line")
     a = ap.parse_args(argv)
     DRIVER_SETTINGS["batch"] = a.batch
     base = a.data_dir or Path(tempfile.mkdtemp(prefix="perpsim-venue-load-"))
@@ -421,7 +439,17 @@ def main(argv: list[str] | None = None) -> int:
             for clients in a.clients:
                 root = base / f"{mix}-{a.driver}-{clients}"
                 shutil.rmtree(root, ignore_errors=True)
-                result = scenario(mix, clients, a.driver, a.seconds, a.orders, a.warmup, root, a.snapshot_every)
+                prof = None
+                if a.profile is not None:
+                    a.profile.mkdir(parents=True, exist_ok=True)
+                    prof = a.profile / f"{mix}-{a.driver}-{clients}.txt"
+                result = scenario(mix, clients, a.driver, a.seconds, a.orders, a.warmup, root, a.snapshot_every,
+                                  prof)
+                if prof is not None and prof.exists():
+                    from stage_profile import report  # beside this file
+                    sampled = max(1, round(a.seconds))
+                    result["profile"] = report(prof, round(result["orders_per_s"] * sampled), PROFILE_RATE, sampled,
+                                               result["server_cpu_us_per_order"])
                 print(json.dumps(result), flush=True)
     finally:
         if a.data_dir is None:

@@ -35,6 +35,7 @@ from perpsim.venue.checkpoint import ForkCheckpoint
 from perpsim.venue.dashboard import Dashboard
 from perpsim.venue.files import write_atomic
 from perpsim.venue.gateway import Gateway
+from perpsim.venue.gcpolicy import GcPolicy
 from perpsim.venue.history_records import HistoryLimits
 from perpsim.venue.http import HttpServer, build_http_app
 from perpsim.venue.journal import Journal, JournalError
@@ -267,6 +268,8 @@ class RunningVenue:
         venue.account_signals.attach(sequencer, streams)
         self.metrics = Metrics(venue)
         sequencer.listeners.append(self.metrics.observe)
+        self.gc = GcPolicy()  # the long-lived state frozen out of the collector (venue/gcpolicy.py)
+        sequencer.listeners.append(self.gc.observe)
         venue.signals = Signals(lambda: venue.state.exchange, cfg.signal_config()) if cfg.signals else None
         if venue.signals is not None:
             sequencer.listeners.append(venue.signals.observe)
@@ -306,6 +309,7 @@ class RunningVenue:
         keys.skip_past(max(ExchangeView(state.exchange).accounts(), default=0))
         # keep time monotonic across restarts: the clock never goes behind the journal
         clock.offset = max(0, state.exchange.ts - time.time_ns())
+        self.gc.settle()  # the recovered state is old: out of every later collection
         venue.ready = True
 
         def reset() -> Path:

@@ -75,6 +75,7 @@ class Metrics:
         for symbol in venue.markets:  # every market's series exists from the start, at 0
             for metric in (self.orders, self.fills, self.volume, self.liquidations, self.adl):
                 self._child(metric, symbol)
+        self._fund_units: dict[str, int] = {}  # the insurance balances the gauges show (money units)
         self._funds = [(asset, venue.asset_spec(asset), self._child(self.insurance, asset))
                        for asset in sorted({spec.settle for spec in venue.markets.values()})]
         self.refresh()
@@ -108,8 +109,12 @@ class Metrics:
                 if e.index:
                     child(self.index, e.symbol).set(float(spec.format_price(e.index)))
         view = self.venue.view  # the live state: after a recovery or a reset too
+        shown = self._fund_units
         for _, spec, gauge in self._funds:
-            gauge.set(float(spec.format_money(view.insurance(spec.settle))))
+            units = view.insurance(spec.settle)
+            if shown.get(spec.settle) != units:  # formatted only when the fund moved
+                shown[spec.settle] = units
+                gauge.set(float(spec.format_money(units)))
         now = time.monotonic()
         if now >= self._next_refresh:
             self.refresh()

@@ -61,7 +61,7 @@ from perpsim.venue.errors import VenueError, cut, internal_rpc_status, to_rpc_st
 from perpsim.venue.guard import RequestGuard
 from perpsim.venue.humane import duration, in_units
 from perpsim.venue.limits import RateLimiter
-from perpsim.venue.state import KnownConditional, KnownList, KnownOrder, OrderInfo, VenueState, rejection
+from perpsim.venue.state import KnownConditional, KnownList, KnownOrder, OrderInfo, VenueState, rejection, stamped
 
 log = logging.getLogger("perpsim.venue")
 
@@ -641,7 +641,7 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         before = self.venue.state.exchange.next_order_id
         try:
             outcomes = iter(await self.venue.seq.submit_many(
-                [lambda ts, t=t: dataclasses.replace(t, ts=ts) for t in commands]))
+                [lambda ts, t=t: stamped(t, ts) for t in commands]))
         except VenueError as e:  # the unit was shed (overload): each of its orders is answered so
             outcomes = iter([e] * len(commands))
         out = []
@@ -663,7 +663,7 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         signals = self.venue.account_signals
         warnings = signals.order_warnings(template) if signals is not None else []
         before = self.venue.state.exchange.next_order_id
-        events = await self.venue.run(lambda ts: dataclasses.replace(template, ts=ts))
+        events = await self.venue.run(lambda ts: stamped(template, ts))
         placed = self._placed(account, template, before, events)
         if signals is not None:
             placed.warnings.extend(warnings + signals.after_order(template))

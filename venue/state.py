@@ -87,6 +87,18 @@ def fingerprint(cmd: C.PlaceOrder | C.PlaceOrderList) -> tuple:
     return _identity(type(cmd))(cmd)
 
 
+def stamped(cmd, ts: int):
+    """A copy of a command (a dataclass whose first field is `ts`) at time `ts` (ns): what
+    dataclasses.replace(cmd, ts=ts) gives, in half the time (built per order on the hot path)."""
+    return type(cmd)(ts, *_identity(type(cmd))(cmd)) if _ts_first(type(cmd)) else dataclasses.replace(cmd, ts=ts)
+
+
+@functools.cache
+def _ts_first(cls: type) -> bool:
+    names = [f.name for f in dataclasses.fields(cls)]
+    return names[0] == "ts" and len(names) > 2  # (attrgetter of one name returns a bare value)
+
+
 @functools.cache
 def _identity(cls: type) -> operator.attrgetter:
     """The getter of a command class's fields but its time, as one tuple."""

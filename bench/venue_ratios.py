@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""The venue's throughput as a fraction of the engine's, measured in ONE run.
+
+  python bench/venue_ratios.py [--seconds S] [--engine-orders N] [--profile DIR] [--skip ...]
+
+First the engine in process on the order mix the venue is sent (the crossing mix of
+venue_load.py: 1-lot GTC limit sells and buys at 65000 alternating, each with a client order
+id, every buy trading against the sell before it): `Exchange.apply` alone, then
+`VenueState.apply` (the engine plus the venue's order registry and history), on commands built
+the way the servicer builds them. Then the venue over gRPC on 127.0.0.1, each scenario on a
+fresh `perpsim serve` (venue_load.py's Server: no feed, no liquidity, no rate limit, no
+metrics endpoint):
+
+  batch       PlaceOrders, 1,000 orders a call, 1 client
+  stream      StreamOrders, 1 client, up to 1,000 orders unanswered
+  unary-1     PlaceOrder, 1 client (its p99)
+  unary-16    PlaceOrder, 16 clients
+  read-16     ListOpenOrders at 16 clients: the read-only unary floor
+  checkpoint  PlaceOrder, 1 client, a snapshot every --checkpoint-every commands (its max)
+
+One JSON line per scenario (venue_load.py's fields), then one "venue_ratios" line:
+
+  batch_vs_engine      batch orders/s / engine orders/s        target >= 0.50 (not done < 0.33)
+  stream_vs_engine     stream orders/s / engine orders/s       target >= 0.40
+  unary16_vs_read16    unary-16 orders/s / read-16 calls/s     target >= 0.80
+  p99_1_client_ms      unary-1 p99                             target <= 2 ms
+  checkpoint_max_vs_p99  checkpoint max / unary-1 p99          target <= 2
+
+and the engine's CPU per order over the server's (batch_vs_engine_cpu, stream_vs_engine_cpu):
+the ratios a machine with a free core for each would show, whatever else runs on this one.
+
+With --profile DIR the server is sampled with py-spy over the batch and stream scenarios and
+their lines carry the per-stage breakdown (bench/stage_profile.py). Figures are reported,
+never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import venue_load as vl
+from stage_profile import report as stage_report
+
+from perpsim.engine import commands as C
+from perpsim.engine.views import ExchangeView
+from perpsim.venue import convert as cv
+from perpsim.venue.app import VenueConfig, make_state
+from perpsim.venue.state import VenueState
+
+TARGETS = {"batch_vs_engine": 0.50, "stream_vs_engine": 0.40, "unary16_vs_read16": 0.80, "p99_1_client_ms": 2.0,
+           "checkpoint_max_vs_p99": 2.0}
+
+
+def engine_commands(n: int, account: int = 1) -> list:
+    """The crossing mix as engine commands, converted field by field as Trading.command does."""
+    orders = vl.Orders("crossing", 0)
+    out = []
+    for _ in range(n):
+        _, r, _ = orders.next()
+        out.append(C.PlaceOrder(0, account, r.symbol, cv.SIDE_IN[r.side], r.quantity_lots, r.price_ticks,
+                                cv.KIND_IN[r.type], cv.TIF_IN[r.time_in_force], cv.STP_IN[r.self_trade_prevention],
+                                r.reduce_only, r.good_till_time_ns, cv.PSIDE_IN[r.position_side],
+                                r.client_order_id))
+    return out
+
+
+def fresh_state() -> VenueState:
+    """A state seeded as the venue seeds it: the start index prices, one funded account (1)."""
+    cfg = VenueConfig(data_dir=Path(tempfile.gettempdir()) / "perpsim-venue-ratios-absent")
+    state = make_state(cfg)
+    ts = 1
+    specs = ExchangeView(state.exchange).specs()
+    for symbol, spec in specs.items():
+        state.apply(C.SetIndexPrice(ts, symbol, spec.price_to_ticks(cfg.start_prices.get(symbol, "100"))))
+    spec = next(s for s in specs.values() if s.settle == "USDT")
+    state.apply(C.Deposit(ts, 1, "USDT", spec.money_to_units(Decimal(vl.DEPOSIT))))
+    return state
+
+
+def engine_rate(n: int, whole_state: bool) -> dict:
+    """Orders/s of Exchange.apply (or VenueState.apply) over `n` crossing-mix commands."""
+    state = fresh_state()
+    commands = engine_commands(n)
+    apply = state.apply if whole_state else state.exchange.apply
+    ts0 = state.exchange.ts + 1
+    stamped = [C.PlaceOrder(ts0 + i, *(getattr(c, f) for f in c.__dataclass_fields__ if f != "ts"))
+               for i, c in enumerate(commands)]
+    t0, cpu0 = time.perf_counter(), time.thread_time()
+    for cmd in stamped:
+        apply(cmd)
+    took, cpu = time.perf_counter() - t0, time.thread_time() - cpu0
+    return {"bench": "engine_in_process", "what": "VenueState.apply" if whole_state else "Exchange.apply",
+            "mix": "crossing", "orders": n, "seconds": round(took, 3), "orders_per_s": round(n / took, 1),
+            "us_per_order": round(took / n * 1e6, 2), "cpu_us_per_order": round(cpu / n * 1e6, 2)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=5.0, help="measured seconds per venue scenario")
+    ap.add_argument("--warmup", type=float, default=1.0)
+    ap.add_argument("--engine-orders", type=int, default=100_000)
+    ap.add_argument("--checkpoint-every", type=int, default=1_000, help="snapshot_every of the checkpoint scenario")
+    ap.add_argument("--profile", type=Path, help="py-spy the batch and stream scenarios; raw stacks go here")
+    ap.add_argument("--skip", nargs="*", default=[], choices=("batch", "stream", "unary-1", "unary-16", "read-16",
+                                                             "checkpoint"))
+    a = ap.parse_args(argv)
+    engine = engine_rate(a.engine_orders, whole_state=False)
+    print(json.dumps(engine), flush=True)
+    print(json.dumps(engine_rate(a.engine_orders, whole_state=True)), flush=True)
+    base = Path(tempfile.mkdtemp(prefix="perpsim-venue-ratios-"))
+    plan = [("batch", "crossing", "batch", 1, 1_000, 100_000), ("stream", "crossing", "stream", 1, 1_000, 100_000),
+            ("unary-1", "crossing", "aio", 1, 0, 100_000), ("unary-16", "crossing", "aio", 16, 0, 100_000),
+            ("read-16", "read", "aio", 16, 0, 100_000),
+            ("checkpoint", "crossing", "aio", 1, 0, a.checkpoint_every)]
+    got: dict[str, dict] = {}
+    try:
+        for name, mix, driver, clients, batch, snapshot_every in plan:
+            if name in a.skip:
+                continue
+            if batch:
+                vl.DRIVER_SETTINGS["batch"] = batch
+            prof = None
+            if a.profile is not None and name in ("batch", "stream"):
+                a.profile.mkdir(parents=True, exist_ok=True)
+                prof = a.profile / f"{name}.txt"
+            r = vl.scenario(mix, clients, driver, a.seconds, 0, a.warmup, base / name, snapshot_every, prof)
+            if prof is not None and prof.exists():
+                sampled = max(1, round(a.seconds))
+                r["profile"] = stage_report(prof, round(r["orders_per_s"] * sampled), vl.PROFILE_RATE, sampled,
+                                            r["server_cpu_us_per_order"])
+            r["scenario"] = name
+            got[name] = r
+            print(json.dumps(r), flush=True)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+    def ratio(x, y):
+        return round(x / y, 3) if x is not None and y else None
+
+    rate = {k: v["orders_per_s"] for k, v in got.items()}
+    p99 = got.get("unary-1", {}).get("p99_ms")
+    out = {"bench": "venue_ratios", "engine_orders_per_s": engine["orders_per_s"],
+           "batch_vs_engine": ratio(rate.get("batch"), engine["orders_per_s"]),
+           "stream_vs_engine": ratio(rate.get("stream"), engine["orders_per_s"]),
+           "unary16_vs_read16": ratio(rate.get("unary-16"), rate.get("read-16")),
+           "p99_1_client_ms": p99,
+           "checkpoint_max_ms": got.get("checkpoint", {}).get("max_ms"),
+           "checkpoint_max_vs_p99": ratio(got.get("checkpoint", {}).get("max_ms"), p99),
+           "checkpoints_on_disk": got.get("checkpoint", {}).get("snapshots_on_disk"),
+           # the same ratios by CPU per order (engine thread CPU / server process CPU): what they
+           # would be with a core each, however busy the machine is
+           "engine_cpu_us_per_order": engine["cpu_us_per_order"],
+           "batch_vs_engine_cpu": ratio(engine["cpu_us_per_order"],
+                                        got.get("batch", {}).get("server_cpu_us_per_order")),
+           "stream_vs_engine_cpu": ratio(engine["cpu_us_per_order"],
+                                         got.get("stream", {}).get("server_cpu_us_per_order"))}
+    out["meets"] = {k: (out[k] is not None and (out[k] <= t if k in ("p99_1_client_ms", "checkpoint_max_vs_p99")
+                                                else out[k] >= t)) for k, t in TARGETS.items()}
+    print(json.dumps(out), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
