@@ -6,6 +6,7 @@ key shows an error and no account data, and nothing the page loads leaves 127.0.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections.abc import Iterator
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
@@ -206,9 +207,17 @@ def test_a_wrong_key_shows_an_error_and_no_account_data(page, world):
 # ------------------------------------------------------------------------------------------ locality
 
 
-def test_nothing_leaves_127_0_0_1(page, venue):
-    page.get(f"http://127.0.0.1:{venue[0].rest_port}/#view=market&market={SYMBOL}")
-    wait_for(page, lambda d: d.find_elements(By.CSS_SELECTOR, "#chart-price .main-svg"), "the charts")
+def test_nothing_leaves_127_0_0_1_and_the_key_is_in_no_address_or_log(page, venue, world, caplog):
+    key = world.trader.api_key
+    page.get(f"http://127.0.0.1:{venue[0].rest_port}/#view=account&market={SYMBOL}")
+    page.get_log("performance")  # from here on: one load of the page with a key in session storage
+    with caplog.at_level(logging.INFO):
+        page.execute_script("sessionStorage.setItem('perpsim.apiKey', arguments[0])", key)
+        page.refresh()
+        wait_for(page, lambda d: d.find_elements(By.CSS_SELECTOR, "#positions-table tbody tr"), "the account")
+        show(page, "market")
+        wait_for(page, lambda d: d.find_elements(By.CSS_SELECTOR, "#chart-price .main-svg"), "the charts")
+    page.execute_script("sessionStorage.removeItem('perpsim.apiKey')")
     requested = []
     for entry in page.get_log("performance"):
         msg = json.loads(entry["message"])["message"]
@@ -221,6 +230,8 @@ def test_nothing_leaves_127_0_0_1(page, venue):
     assert any(u.startswith("ws://127.0.0.1:") for u in requested)
     outside = [u for u in requested if not u.startswith(("http://127.0.0.1:", "ws://127.0.0.1:", "data:", "blob:"))]
     assert outside == []
+    assert not [u for u in requested if key in u]
+    assert key not in caplog.text
 
 
 # ------------------------------------------------------------------------------------------ scenario
