@@ -34,6 +34,7 @@ from perpsim.model.markets import MarketSpec
 from perpsim.model.reasons import RejectReason
 from perpsim.risk.units import RATE_SCALE
 from perpsim.sim import units
+from perpsim.sim.risk_series import RiskSeries, risk_summary
 
 #: Leverage buckets (upper bounds, inclusive) for liquidations by leverage.
 LEVERAGE_BUCKETS = (5, 10, 20, 50, 100, 125)
@@ -66,6 +67,7 @@ class Series:
     open_interest: list[int] = field(default_factory=list)  # long lots
     funding_rate: list[int] = field(default_factory=list)  # the last settled rate (changes at settlements)
     predicted_funding_rate: list[int] = field(default_factory=list)  # what the next settlement would apply
+    risk: RiskSeries = field(default_factory=RiskSeries)  # the venue's risk signals (perpsim.sim.risk_series)
 
 
 class Metrics:
@@ -151,7 +153,8 @@ class Metrics:
 
     def sample(self, venue, index: dict[str, int], exogenous: dict[str, float]) -> None:
         """End of a step: the index sent (ticks) and the exogenous price behind it (float), mark,
-        last, book top and depth, open interest, funding rate, insurance fund."""
+        last, book top and depth, open interest (the venue's own when it reports it, else counted
+        from the position events), funding rate, the market's risk signals, insurance fund."""
         self.steps.append(self.step)
         for s, _spec in self.markets.items():
             ser = self.series[s]
@@ -166,9 +169,11 @@ class Metrics:
             lo, hi = mark * (1 - DEPTH_BAND), mark * (1 + DEPTH_BAND)
             ser.depth_bid.append(sum(q for p, q in venue.depth(s, Side.BUY, 50) if p >= lo))
             ser.depth_ask.append(sum(q for p, q in venue.depth(s, Side.SELL, 50) if p <= hi))
-            ser.open_interest.append(self.long_oi[s])
+            oi = venue.open_interest(s)
+            ser.open_interest.append(self.long_oi[s] if oi is None else oi)
             ser.funding_rate.append(venue.funding_rate(s))
             ser.predicted_funding_rate.append(venue.predicted_funding_rate(s))
+            ser.risk.append(venue.market_risk(s))
         for asset, path in self.insurance.items():
             path.append(venue.insurance(asset))
 
@@ -194,6 +199,9 @@ class Metrics:
         out["funding_flows"] = {f"{a}:{k}": _money(self.markets, a, v)
                                 for (a, k), v in sorted(self.funding_flows.items())}
         out["rejections"] = dict(sorted(self.rejections.items()))
+        risk = {s: risk_summary(self.series[s].risk.out(), self.steps) for s in self.markets}
+        if any(risk.values()):
+            out["risk"] = risk
         return out
 
     def _market_summary(self, s: str, spec: MarketSpec, rounds: list[int]) -> dict:

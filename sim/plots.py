@@ -124,25 +124,19 @@ def insurance(result, path: Path) -> Path:
     return _save(fig, path)
 
 
-def oi_funding(result, specs: dict, path: Path, oi_known: bool = True) -> Path:
+def oi_funding(result, specs: dict, path: Path) -> Path:
     """Open interest per market (its unit), and the funding rate: predicted (what the next
     settlement would apply, solid) and last settled (dashed), in % per interval."""
     s = result.series
     t = np.asarray(s["t_s"])
     fig, axes = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
     for sym, spec in specs.items():
-        if oi_known:
-            axes[0].plot(t, s[sym]["open_interest"], lw=1.4, label=f"{sym} ({_qty_unit(spec)})")
+        axes[0].plot(t, s[sym]["open_interest"], lw=1.4, label=f"{sym} ({_qty_unit(spec)})")
         line, = axes[1].plot(t, np.asarray(s[sym].get("predicted_funding_rate", [np.nan] * len(t))) * 100, lw=1.4,
                              label=f"{sym} predicted")
         axes[1].step(t, np.asarray(s[sym]["funding_rate"]) * 100, where="post", ls="--", lw=1.1,
                      color=line.get_color(), label=f"{sym} last settled")
-    if oi_known:
-        axes[0].legend(loc="best")
-    else:
-        axes[0].text(0.5, 0.5, "open interest n/a over gRPC (no position events)", ha="center", va="center",
-                     transform=axes[0].transAxes)
-        axes[0].set_yticks([])
+    axes[0].legend(loc="best")
     axes[0].set_ylabel("open interest")
     axes[0].set_title("open interest and funding")
     axes[1].axhline(0, color="0.6", lw=0.8)

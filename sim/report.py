@@ -9,13 +9,20 @@ Files written by `write(result, out_dir)`:
                          per step (or per few steps in long runs), the mark drawn over it
   insurance.png          insurance fund balance per asset
   oi_funding.png         open interest, and the predicted funding rate with the settled one
+  risk.png               the market risk signals over time: temperature, open interest (notional),
+                         1h volatility, average leverage with the accounts flagged for a leverage
+                         spike, and a strip of each flag's active steps (perpsim.sim.risk_series)
+  series.csv             every per-step series, one row a step, a column per market and figure
+                         (the flags as their codes joined by "+")
 
 A run over gRPC sees the venue through the client: no fills, ADL, funding or position events and
-no account behind a liquidation. Figures built from those are shown as "n/a" (not 0).
+no account behind a liquidation. Figures built from those are shown as "n/a" (not 0). Open
+interest and the risk signals are the venue's own (GetOpenInterest, GetMarketRisk).
 """
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -30,7 +37,7 @@ NA = "n/a"
 #: summary figures of a market a gRPC run cannot know (see the module doc)
 GRPC_UNAVAILABLE = frozenset({
     "forced_fills", "forced_fill_slippage_bps", "forced_fill_worst_bps", "fund_offload_fills", "adl_events",
-    "adl_lots", "open_interest_start_lots", "open_interest_end_lots", "funding_settlements", "funding_rate_max",
+    "adl_lots", "funding_settlements", "funding_rate_max",
 })
 
 #: the unit of a summary figure, by a part of its key: "quote" is the market's quote asset
@@ -91,7 +98,26 @@ def summary_table(result: RunResult) -> Table:
     for k, v in result.summary["rejections"].items():
         command, _, reason = k.partition(":")
         t.add_row(f"rejected {command}", f"{v} {reason.lower()}", *pad)
+    _risk_rows(t, result, list(markets))
     return t
+
+
+def _risk_rows(t: Table, result: RunResult, symbols: list[str]) -> None:
+    """The risk signals' headline figures, and when each flag was first raised (step and time)."""
+    risk = result.summary.get("risk")
+    if not risk:
+        return
+    units = {"temperature_max": "/ 100", "volatility_1h_max_pct": "%", "average_leverage_max": "x"}
+    for k in ("temperature_max", "volatility_1h_max_pct", "average_leverage_max", "spike_accounts_max"):
+        t.add_row(k, *(_with_unit(_fmt(risk[s].get(k)), units.get(k, "")) if risk.get(s) else NA for s in symbols))
+    codes = sorted({c for s in symbols for c in (risk.get(s) or {}).get("flags", {})})
+    for code in codes:
+        cells = []
+        for s in symbols:
+            f = (risk.get(s) or {}).get("flags", {}).get(code)
+            cells.append("-" if f is None else
+                         f"from t {f['first_step'] * result.step_s:g} s (step {f['first_step']}), {f['steps']} steps")
+        t.add_row(f"flag {code}", *cells)
 
 
 def _with_unit(text: str, unit: str) -> str:
@@ -123,8 +149,32 @@ def write_json(result: RunResult, path: Path) -> None:
     path.write_text(json.dumps(asdict(result), indent=1, sort_keys=True))
 
 
+def write_csv(result: RunResult, path: Path) -> Path:
+    """series.csv: a row per step; columns t_s, then SYMBOL.figure for every market's series
+    (units as in report.json), then insurance.ASSET; flags as their codes joined by "+", an
+    empty cell for a figure not known yet (None)."""
+    s = result.series
+    columns: list[tuple[str, list]] = [("t_s", s["t_s"])]
+    for sym in result.summary["markets"]:
+        columns += [(f"{sym}.{k}", v) for k, v in s[sym].items() if isinstance(v, list)]
+    columns += [(f"insurance.{a}", v) for a, v in s["insurance"].items()]
+
+    def cell(x) -> str:
+        if isinstance(x, list):
+            return "+".join(x)
+        return "" if x is None else repr(x) if isinstance(x, float) else str(x)
+
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([name for name, _ in columns])
+        for i in range(len(s["t_s"])):
+            w.writerow([cell(v[i]) if i < len(v) else "" for _, v in columns])
+    return path
+
+
 def write_plots(result: RunResult, out: Path) -> list[Path]:
-    """The four PNGs (see the module doc); the paths written."""
+    """The PNGs (see the module doc; risk.png only when the run sampled the risk signals); the
+    paths written."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -132,14 +182,17 @@ def write_plots(result: RunResult, out: Path) -> list[Path]:
 
     markets = list(result.summary["markets"])
     specs = {s: _spec(s) for s in markets}
-    grpc = over_grpc(result)
-    return [plots.price(result, specs, out / "price.png"), plots.heatmap(result, specs, out / "heatmap.png"),
-            plots.insurance(result, out / "insurance.png"),
-            plots.oi_funding(result, specs, out / "oi_funding.png", oi_known=not grpc)]
+    written = [plots.price(result, specs, out / "price.png"), plots.heatmap(result, specs, out / "heatmap.png"),
+               plots.insurance(result, out / "insurance.png"), plots.oi_funding(result, specs, out / "oi_funding.png")]
+    if any("flags" in result.series[s] for s in markets):
+        from perpsim.sim import risk_plots
+
+        written.append(risk_plots.risk(result, specs, out / "risk.png"))
+    return written
 
 
 def write(result: RunResult, out: Path) -> list[Path]:
-    """report.json and the PNGs into `out` (created); the paths written."""
+    """report.json, series.csv and the PNGs into `out` (created); the paths written."""
     out.mkdir(parents=True, exist_ok=True)
     write_json(result, out / "report.json")
-    return [out / "report.json", *write_plots(result, out)]
+    return [out / "report.json", write_csv(result, out / "series.csv"), *write_plots(result, out)]

@@ -117,11 +117,13 @@ class Run:
     """One scenario run against a venue (in-process unless one is given)."""
 
     def __init__(self, scenario: Scenario, seed: int | None = None, venue: SimVenue | None = None,
-                 hash_events: bool = True) -> None:
+                 hash_events: bool = True, signals: bool = True) -> None:
+        """`signals`: in process, feed the venue's risk signals and sample them each step
+        (perpsim.sim.risk_series); a venue over gRPC reports its own."""
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
         self.exchange = build_exchange(scenario) if venue is None else None
-        self.venue = InProcessVenue(self.exchange) if venue is None else venue
+        self.venue = InProcessVenue(self.exchange, signals) if venue is None else venue
         self.markets = dict(self.venue.markets) if venue is None else {
             s: default_markets()[s] for s in scenario.data["venue"].get("markets", ["BTCUSDT"])}
         self.steps, self.dt_s = scenario.steps, scenario.step_s
@@ -233,8 +235,10 @@ class Run:
                     progress(step, self.steps)
         t2 = time.perf_counter()
         conservation = self.check()
+        # engine_s: inside Exchange.apply only; signals_s: feeding and reading the risk signals
+        signals_s, in_submit = getattr(self.venue, "signals_s", 0.0), getattr(self.venue, "signals_submit_s", 0.0)
         return self._result(conservation, {"setup_s": t1 - t0, "steps_s": t2 - t1, "check_s": time.perf_counter() - t2,
-                                           "engine_s": self.engine_s})
+                                           "engine_s": self.engine_s - in_submit, "signals_s": signals_s})
 
     def _result(self, conservation: dict, timings: dict) -> RunResult:
         m = self.metrics
@@ -259,6 +263,7 @@ class Run:
                 "funding_rate": [x / 10**8 for x in ser.funding_rate],
                 "predicted_funding_rate": [x / 10**8 for x in ser.predicted_funding_rate],
                 "liquidated_notional": [liq_by_step.get((s, st), 0.0) for st in m.steps],
+                **ser.risk.out(),
             }
         rounds = m.rounds()
         result = RunResult(
@@ -280,6 +285,7 @@ def report_hash(result: RunResult) -> str:
 
 
 def run(scenario: Scenario, seed: int | None = None, *, venue: SimVenue | None = None, hash_events: bool = True,
-        check_every: int | None = None, progress: Callable[[int, int], None] | None = None) -> RunResult:
+        check_every: int | None = None, progress: Callable[[int, int], None] | None = None,
+        signals: bool = True) -> RunResult:
     """Run a scenario (in-process unless `venue` is given) and return its result."""
-    return Run(scenario, seed, venue, hash_events).run(check_every, progress)
+    return Run(scenario, seed, venue, hash_events, signals).run(check_every, progress)

@@ -9,6 +9,11 @@ command becomes the matching client call: a refusal comes back as a `CommandReje
 with the venue's reason, and liquidations come from the venue's public liquidation stream (as
 `Liquidation` events whose account is unknown, 0). The venue keeps its own clock; commands'
 timestamps only drive `AdvanceClock` calls so that funding times are crossed.
+
+Market risk signals (perpsim.sim.risk_series): in process, a `perpsim.venue.signals.Signals`
+listener observes every command's events as the venue's sequencer feeds it; over gRPC the
+venue's own are read (GetMarketRisk), and open interest from the history service
+(GetOpenInterest).
 """
 
 from __future__ import annotations
@@ -27,6 +32,10 @@ from perpsim.model.enums import ConditionalKind, OrderKind, Side, TimeInForce, T
 from perpsim.model.markets import MarketSpec
 from perpsim.risk.units import RATE_SCALE
 
+#: commands that move an account's margin or leverage without a position or wallet event (the
+#: signals re-measure the account: perpsim.venue.signals.hub)
+_MARGIN_COMMANDS = frozenset({C.SetLeverage, C.SetMarginMode, C.AdjustIsolatedMargin})
+
 
 class SimVenue(Protocol):
     """The interface agents and the runner use, in either mode."""
@@ -43,23 +52,83 @@ class SimVenue(Protocol):
     def insurance(self, asset: str) -> int: ...
     def funding_rate(self, symbol: str) -> int: ...
     def predicted_funding_rate(self, symbol: str) -> int: ...
+    def open_interest(self, symbol: str) -> int | None: ...
+    def market_risk(self, symbol: str) -> dict | None: ...
     def close(self) -> None: ...
 
 
 class InProcessVenue:
     """engine.Exchange in this process: deterministic, every event; read through its
-    ExchangeView (engine/views.py)."""
+    ExchangeView (engine/views.py).
 
-    def __init__(self, exchange: Exchange) -> None:
+    With `signals` (the default) a `perpsim.venue.signals.Signals` listener takes in every
+    command's events, as the venue's sequencer feeds it; it never changes the engine's state.
+    The commands of one timestamp after its first are handed over together (one `observe` of
+    their events, then one per margin command, whose account it re-measures), before the next
+    timestamp's first command or a read: the listener's figures depend only on which positions,
+    wallets and marks changed within a timestamp and on the state when the next one starts, so
+    they are those of feeding it command by command, at a fraction of the calls."""
+
+    def __init__(self, exchange: Exchange, signals: bool = True) -> None:
+        from perpsim.venue.signals import Signals
+
         self.exchange = exchange
         self.view = view = ExchangeView(exchange)
         self.markets = view.specs()
         # the view's scalar reads bound once: agents read prices and positions every step
         self.mark, self.last, self.top, self.available = view.mark, view.last, view.top, view.available
         self.insurance, self.funding_rate = view.insurance, view.funding_rate
+        self.signals = Signals(lambda: exchange) if signals else None
+        self._ts: int | None = None  # the timestamp of the commands held back
+        self._held: list = []  # their events
+        self._last = None  # the last command held back
+        self._margin: list = []  # the margin commands among them
+        self.signals_s = 0.0  # wall time in the signals (feeding and reading them) ...
+        self.signals_submit_s = 0.0  # ... of which inside submit
 
     def submit(self, cmd: C.Command) -> list:
-        return self.exchange.apply(cmd)
+        events = self.exchange.apply(cmd)
+        if self.signals is None:
+            return events
+        if cmd.ts == self._ts:
+            self._held += events
+            self._last = cmd
+            if type(cmd) in _MARGIN_COMMANDS:
+                self._margin.append(cmd)
+        else:
+            t0 = time.perf_counter()
+            self.flush()
+            self.signals.observe(cmd, events)  # a new timestamp's first command closes the signals' step
+            self._ts = cmd.ts
+            spent = time.perf_counter() - t0
+            self.signals_s += spent
+            self.signals_submit_s += spent
+        return events
+
+    def flush(self) -> None:
+        """Hand the held-back commands' events to the signals."""
+        if self._last is not None:
+            observe = self.signals.observe
+            observe(self._last, self._held)
+            for cmd in self._margin:
+                observe(cmd, [])
+            self._held, self._last, self._margin = [], None, []
+
+    def open_interest(self, symbol: str) -> int | None:
+        """None: in process the metrics count open interest from the position events."""
+        return None
+
+    def market_risk(self, symbol: str) -> dict | None:
+        """The market's risk row (perpsim.sim.risk_series) now, None with the signals off."""
+        if self.signals is None:
+            return None
+        from perpsim.sim.risk_series import row_of_signals
+
+        t0 = time.perf_counter()
+        self.flush()
+        row = row_of_signals(self.signals.market_risk(symbol, full=False))
+        self.signals_s += time.perf_counter() - t0
+        return row
 
     def depth(self, symbol: str, side: int, levels: int) -> list[tuple[int, int]]:
         return [(p, q) for p, q, _ in self.view.depth(symbol, side, levels)]
@@ -92,6 +161,7 @@ class GrpcVenue:
         self._ts: int | None = None
         self._liqs: queue.Queue = queue.Queue()
         self._wait = liquidation_wait_s
+        self.signals = True  # until the venue says it has none
         self._streams = [self.admin.stream_liquidations(s) for s in markets]
         self._threads = [threading.Thread(target=self._pump, args=(st,), daemon=True) for st in self._streams]
         for t in self._threads:
@@ -233,6 +303,26 @@ class GrpcVenue:
 
     def funding_rate(self, symbol: str) -> int:
         return int(self.admin.mark(symbol).funding_rate * RATE_SCALE)
+
+    def open_interest(self, symbol: str) -> int | None:
+        """The lots held long, from the venue's history service (GetOpenInterest)."""
+        current, _ = self.admin.open_interest(symbol)
+        return self.markets[symbol].qty_to_lots(current.open_interest)
+
+    def market_risk(self, symbol: str) -> dict | None:
+        """The venue's risk row of the market (GetMarketRisk); None from a venue without signals."""
+        from perpsim.clients.errors import PerpsimError
+        from perpsim.sim.risk_series import row_of_client
+
+        if not self.signals:
+            return None
+        try:
+            return row_of_client(self.admin.market_risk(symbol))
+        except PerpsimError as e:
+            if "signals are off" not in str(e):
+                raise
+            self.signals = False  # the venue was started with its signals off: no risk rows
+            return None
 
     def predicted_funding_rate(self, symbol: str) -> int:
         rate = self.admin.mark(symbol).predicted_funding_rate  # None from a venue that does not send it

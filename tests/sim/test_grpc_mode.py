@@ -68,5 +68,11 @@ def test_scenario_runs_over_grpc(tmp_path):
     assert want["liquidations"] == 6
     assert got["liquidations"] == 6
     assert got["mark_start"] == 65000.0 and got["mark_end"] == want["mark_end"] == 61100.0
-    assert result.series["BTCUSDT"]["open_interest"] == [0.0] * len(result.series["t_s"])  # no stream of positions
+    # open interest is the venue's own (GetOpenInterest), step by step the in-process count
+    oi = result.series["BTCUSDT"]["open_interest"]
+    assert oi == in_process.series["BTCUSDT"]["open_interest"] and min(oi) > 0
+    # the risk signals are the venue's (GetMarketRisk): the crowd's 40-60x opening is flagged
+    flags = result.series["BTCUSDT"]["flags"]
+    assert "leverage_spike" not in flags[0] and all("leverage_spike" in f for f in flags[1:])
+    assert flags == in_process.series["BTCUSDT"]["flags"]
     assert result.state_hash == "" and in_process.state_hash

@@ -266,9 +266,11 @@ class Signals:
         clipped = [max(-3.0, min(3.0, z)) for z in zs]
         return Temperature(100.0 * phi(sum(clipped) / len(clipped)), *zs)
 
-    def market_risk(self, symbol: str, notional: float | None = None) -> MarketRisk:
+    def market_risk(self, symbol: str, notional: float | None = None, full: bool = True) -> MarketRisk:
         """The market's figures now (KeyError for an unknown symbol). `notional`: the quote
-        notional whose expected slippage to report (default: the configured one)."""
+        notional whose expected slippage to report (default: the configured one). `full=False`
+        leaves the insurance stress and the liquidation map's buckets out (empty): their walks
+        are the costly part of a read, and a per-step sample that charts neither skips them."""
         self.current()
         cfg, rd = self.cfg, self.rd
         m = self.markets[symbol]
@@ -286,13 +288,13 @@ class Signals:
         temp = self._temperature(m, funding, near[5] / 100.0)
         vol = {h: m.vol.sigma(ns, self.sample_ns) for h, ns in HORIZONS.items()}
         vol["annual"] = m.vol.sigma(YEAR_NS, self.sample_ns)
-        bids, asks = rd.book(symbol, MAX_LEVELS)
+        bids, asks = rd.book(symbol, MAX_LEVELS) if full or notional is not None else ([], [])
         execution = m.execution
         if notional is not None and notional != execution.notional:
             execution = measure(bids, asks, notional, m.quote)
             execution.alert, execution.alert_since_ns = m.execution.alert, m.execution.alert_since_ns
         stresses = []
-        if mark:
+        if mark and full:
             fund = rd.insurance(m.asset) / 10**m.spec.settle_decimals
 
             def loss(side: int, lots: int, bankruptcy: float, fill: float, spec=m.spec) -> float:
@@ -314,7 +316,7 @@ class Signals:
             long_short_ratio=m.long_accounts / m.short_accounts if m.short_accounts else None,
             average_leverage=m.average_leverage(), near_liquidation_pct=near, temperature=temp, volatility=vol,
             execution=execution, stress=stresses,
-            buckets=m.liqmap.buckets(mark, cfg.bucket_pct, cfg.map_range_pct, m.notional) if mark else [],
+            buckets=m.liqmap.buckets(mark, cfg.bucket_pct, cfg.map_range_pct, m.notional) if mark and full else [],
             bucket_pct=cfg.bucket_pct, spike_accounts=len(spikes), spike_oi_pct=spike_oi, correlations=corr)
         risk.flags = self._flags(risk, spikes)
         return risk
