@@ -60,7 +60,8 @@ class ExchangeMachine(RuleBasedStateMachine):
         ea, eb = self.a.apply(cmd), self.b.apply(cmd)
         assert ea == eb
         for e in ea:
-            if type(e).__name__ in ("Liquidation", "AutoDeleveraged", "FundingSettled", "PositionChanged"):
+            if type(e).__name__ in ("Liquidation", "AutoDeleveraged", "FundingSettled", "PositionChanged",
+                                    "DailyLossLimitHit"):
                 event(type(e).__name__)
         return ea
 
@@ -125,6 +126,19 @@ class ExchangeMachine(RuleBasedStateMachine):
     @rule(usdt=st.sampled_from([10, 1_000]))
     def fund(self, usdt) -> None:
         self.send(C.FundInsurance(self.ts, self.ASSET, self.units(usdt)))
+
+    @rule(account=ACCOUNTS, cents=st.sampled_from([0, 1, 100, 50_000]), unrealized=st.booleans(),
+          flatten=st.booleans())
+    def loss_limit(self, account, cents, unrealized, flatten) -> None:
+        """A daily loss limit (0 removes it; a cent is hit by the first fee): its refusals and
+        flatten orders in both builds."""
+        self.send(C.SetDailyLossLimit(self.ts, account, self.ASSET, self.units(1) * cents // 100, unrealized, flatten))
+
+    @rule()
+    def next_day(self) -> None:
+        """A day later: limits reset, waiting raises come into force (and funding settles)."""
+        self.ts += 86_400 * 10**9
+        self.send(C.AdvanceClock(self.ts))
 
     @invariant()
     def sound(self) -> None:
