@@ -18,12 +18,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--admin-key", help="the sandbox admin key (default: $PERPSIM_ADMIN_KEY or generated)")
     serve.add_argument("--no-feed", action="store_true", help="no moving index feed")
     serve.add_argument("--no-liquidity", action="store_true", help="no built-in liquidity provider")
+    serve.add_argument("--profile", choices=["binance", "bybit", "okx", "hyperliquid", "dydx"],
+                       help="venue profile: liquidation model and trigger, tiers and fees (default binance)")
 
 
 def _serve(a: argparse.Namespace, rest: list[str]) -> int:
     from perpsim.venue.app import VenueConfig, serve
 
-    overrides = {"listen": a.listen, "data_dir": a.data_dir, "admin_key": a.admin_key, "rest_listen": a.rest}
+    overrides = {"listen": a.listen, "data_dir": a.data_dir, "admin_key": a.admin_key, "rest_listen": a.rest,
+                 "profile": a.profile}
     cfg = VenueConfig.from_toml(a.config, **overrides) if a.config else VenueConfig(
         **{k: v for k, v in overrides.items() if v is not None})
     if a.no_feed:

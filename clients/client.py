@@ -76,6 +76,7 @@ from perpsim.clients.models import (
     VenueState,
     enum_prefix,
 )
+from perpsim.clients.profile_calls import ProfileCalls
 from perpsim.v1 import (
     account_pb2,
     account_pb2_grpc,
@@ -83,6 +84,7 @@ from perpsim.v1 import (
     history_pb2_grpc,
     market_pb2,
     market_pb2_grpc,
+    profiles_pb2_grpc,
     risk_pb2_grpc,
     sandbox_pb2,
     sandbox_pb2_grpc,
@@ -272,6 +274,7 @@ def _stubs(channel) -> dict[str, Any]:
         "sandbox": sandbox_pb2_grpc.SandboxServiceStub(channel),
         "history": history_pb2_grpc.HistoryServiceStub(channel),
         "risk": risk_pb2_grpc.RiskServiceStub(channel),
+        "profiles": profiles_pb2_grpc.ProfileServiceStub(channel),
     }
 
 
@@ -283,7 +286,7 @@ def _wallet(r) -> Decimal:
     return M.dec0(r.wallet.amount)
 
 
-class _Api(HistoryCalls, AccountRiskCalls, MarketRiskCalls, LossLimitCalls):
+class _Api(HistoryCalls, AccountRiskCalls, MarketRiskCalls, LossLimitCalls, ProfileCalls):
     """The methods of both clients. Each builds a `_Call` and hands it to `_invoke`, which is a
     blocking call in `Client` and a coroutine in `AsyncClient`; streams go through `_stream`."""
 
@@ -306,6 +309,9 @@ class _Api(HistoryCalls, AccountRiskCalls, MarketRiskCalls, LossLimitCalls):
     def _risk(self, method: str, request: Any, convert: Callable[[Any], Any], write: bool = False) -> Any:
         return self._invoke(_Call("risk", method, request, convert, kind="write" if write else "read",
                                   retry=not write))
+
+    def _read(self, service: str, method: str, request: Any, convert: Callable[[Any], Any]) -> Any:
+        return self._invoke(_Call(service, method, request, convert, retry=True))
 
     def _account(self, method: str, request: Any, convert: Callable[[Any], Any], write: bool = False) -> Any:
         return self._invoke(_Call("account", method, request, convert, kind="write" if write else "read",

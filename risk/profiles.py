@@ -14,8 +14,10 @@ in `risk.venue_tables`. Binance is the default.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 
+from perpsim.model.markets import MarketSpec
 from perpsim.risk import venue_tables as vt
 from perpsim.risk.liqprice import LiquidationModel
 from perpsim.risk.margin import CostModel
@@ -33,7 +35,8 @@ from perpsim.risk.venue_rules import (
     TierTable,
 )
 
-__all__ = ["BINANCE", "BYBIT", "DYDX", "HYPERLIQUID", "OKX", "PROFILES", "VenueProfile", "profile_named"]
+__all__ = ["BINANCE", "BYBIT", "DYDX", "HYPERLIQUID", "OKX", "PROFILES", "VenueProfile", "market_under",
+           "profile_named"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +123,8 @@ OKX = VenueProfile(
                         source="§2.4: F = clamp(MA(P − I), floor, cap), I = 0, BTC cap ±0.375 %"),
     liquidation=LiquidationRule(
         "mark", "tier 3 and up: reduced toward tier 1 step by step, re-checked after each (§4.5)",
-        "orders slightly better than the market; tier 1–2 taken over at the bankruptcy price", None,
-        "the taker fee of the closing order, counted in the maintenance requirement", "§4.5"),
+        "orders slightly better than the market; tier 1–2 taken over at the bankruptcy price", 50_000,
+        "the taker fee on the liquidated notional, also counted in the maintenance requirement", "§4.5"),
     backstop=BackstopRule("insurance fund (risk reserve)", "per currency / instrument family [U]", "§5"),
     adl=AdlRule(AdlRanking.UNPUBLISHED, "mark", "§6.4: at the current mark price"),
 )
@@ -176,3 +179,23 @@ def profile_named(name: str) -> VenueProfile:
     if p is None:
         raise ValueError(f"unknown venue profile {name!r}; known: {', '.join(PROFILES)}")
     return p
+
+
+def _rate(scaled: int) -> Decimal:
+    return Decimal(scaled) / 100_000_000  # exact: 8 decimal places at most
+
+
+def market_under(profile: VenueProfile, spec: MarketSpec) -> MarketSpec:
+    """The market as the profile's venue would run it: its tier table as the market's brackets
+    (OKX: tier MMR + taker fee, §3.4), its fees and its liquidation fee. A market the profile has
+    no table for keeps its own brackets; a profile without fees keeps the market's (Binance)."""
+    changes: dict = {}
+    table = profile.table(spec.kind.value, spec.base)
+    if table is not None:
+        extra = profile.fees.taker if profile.margin and profile.margin.mm_adds_taker_fee and profile.fees else 0
+        changes["brackets"] = tuple((Decimal(cap), lev, _rate(mmr + extra)) for cap, lev, mmr in table.rows)
+    if profile.fees is not None:
+        changes.update(maker_fee=_rate(profile.fees.maker), taker_fee=_rate(profile.fees.taker))
+    if profile.liquidation is not None and profile.liquidation.fee_rate is not None:
+        changes["liquidation_fee"] = _rate(profile.liquidation.fee_rate)
+    return replace(spec, **changes) if changes else spec

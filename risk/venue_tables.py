@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from perpsim.risk.venue_rules import TierTable
 
-#: A last tier without a published upper bound: capped far beyond any simulated notional.
-UNBOUNDED = 10**12
+#: A last tier without a published upper bound: 10 billion, far beyond any simulated notional and
+#: inside the engine's int64 money range (USDT at 8 decimals holds up to ~92 billion).
+UNBOUNDED = 10**10
 
 BYBIT = {
     ("linear", "BTC"): TierTable(

@@ -28,6 +28,7 @@ from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import OrderKind, Side, TimeInForce
 from perpsim.model.markets import default_markets, load_markets
 from perpsim.risk.brackets import market_brackets
+from perpsim.risk.profiles import market_under, profile_named
 from perpsim.venue import codec, datadir
 from perpsim.venue.account_signals import RISK_THRESHOLDS_FILE, AccountSignals
 from perpsim.venue.auth import KeyStore, KeyStoreError
@@ -73,6 +74,9 @@ class VenueConfig:
     liquidity_spread_bp: int = 5
     book_impl: str = "cython"
     seed: int = 1
+    # the venue profile (risk.profiles: binance, bybit, okx, hyperliquid, dydx): its liquidation
+    # model and trigger, and each market's tiers and fees as that venue publishes them
+    profile: str = "binance"
     metrics_listen: str = "127.0.0.1:9464"  # Prometheus endpoint; "" = off
     rest_listen: str = "127.0.0.1:8080"  # Binance USDⓈ-M compatible REST + WebSocket; "" or "off" = off
     dashboard: bool = True  # the live risk dashboard at the root of the REST address (venue/dashboard)
@@ -147,9 +151,11 @@ def venue_epoch(data_dir: Path) -> int:
 
 def make_exchange(cfg: VenueConfig) -> Exchange:
     markets = load_markets(cfg.markets_file) if cfg.markets_file else default_markets()
+    profile = profile_named(cfg.profile)
+    markets = {s: market_under(profile, m) for s, m in markets.items()}
     brackets = {s: market_brackets(m) for s, m in markets.items()}  # each market its own table
     start = venue_epoch(cfg.data_dir) if cfg.data_dir.exists() else 0
-    return Exchange(markets, brackets, book_impl=cfg.book_impl, start_ts=start)
+    return Exchange(markets, brackets, book_impl=cfg.book_impl, profile=profile, start_ts=start)
 
 
 def make_state(cfg: VenueConfig) -> VenueState:

@@ -494,7 +494,7 @@ class MarketData(market_pb2_grpc.MarketDataServiceServicer):
                 liquidation_trigger=cv.LIQUIDATION_TRIGGER_OUT[self.venue.view.liquidation(s.symbol).trigger_source],
                 conditional_trigger_sources=sorted(cv.SOURCE_OUT.values()),
                 default_conditional_trigger_source=cv.SOURCE_OUT[cv.SOURCE_IN[common_pb2.TRIGGER_SOURCE_UNSPECIFIED]]))
-        return market_pb2.ListMarketsResponse(markets=out)
+        return market_pb2.ListMarketsResponse(markets=out, profile=self.venue.view.profile.name)
 
     @rpc
     async def GetOrderBook(self, request, context):
@@ -1159,6 +1159,7 @@ SERVICE_NAMES = (
     sandbox_pb2.DESCRIPTOR.services_by_name["SandboxService"].full_name,
     history_pb2.DESCRIPTOR.services_by_name["HistoryService"].full_name,
     risk_pb2.DESCRIPTOR.services_by_name["RiskService"].full_name,
+    "perpsim.v1.ProfileService",
 )
 
 
@@ -1179,6 +1180,8 @@ def build_server(venue: Venue, streams) -> tuple[grpc.aio.Server, health.aio.Hea
     history_pb2_grpc.add_HistoryServiceServicer_to_server(History(venue), server)
     from perpsim.venue.risk_service import add_to_server  # it imports this module: bound at call time
     add_to_server(venue, server)
+    from perpsim.venue import profile_service  # it imports this module: bound at call time
+    profile_service.add_to_server(venue, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
