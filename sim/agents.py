@@ -1,4 +1,5 @@
-"""Agents: market makers, leveraged trader populations, noise takers, funding-sensitive traders.
+"""Agents: market makers, leveraged trader populations, noise takers, funding-sensitive traders,
+static books and a group that spikes its leverage.
 
 Each agent owns a block of accounts and its own numpy Generator (PCG64, a child of the run's
 SeedSequence). It acts through `Context.submit(command) -> events` only, in engine units; floats
@@ -334,5 +335,52 @@ class StaticOrders(Agent):
         pass
 
 
+class LeverageSpikers(Agent):
+    """A group of cross-margin accounts that hold a calm position, then lever it up together.
+
+    count: accounts; capital: deposit per account (settlement asset); max_leverage: the
+    leverage setting (it bounds the initial margin of the spiked position); side: "long" or
+    "short"; start_leverage: the position opened at setup, as notional / capital; spike_at_s /
+    spike_over_s: from spike_at_s, each member adds at one step drawn uniformly among the steps
+    of spike_over_s seconds (at least one), a market order for the notional that takes it to
+    spike_leverage × capital at the index of that step (nothing when spike_leverage is not
+    above start_leverage)."""
+
+    kind = "leverage_spike"
+    PARAMS: ClassVar[dict[str, Any]] = {
+        "symbol": "BTCUSDT", "count": 20, "capital": 2_000.0, "max_leverage": 50, "side": "long",
+        "start_leverage": 5.0, "spike_leverage": 40.0, "spike_at_s": 60.0, "spike_over_s": 3.0,
+    }
+
+    def setup(self, ctx: Context) -> None:
+        p, sym = self.p, self.p["symbol"]
+        if p["side"] not in ("long", "short"):
+            raise ValueError(f"agent {self.name!r} (leverage_spike): side must be long or short, not {p['side']!r}")
+        spec = ctx.venue.markets[sym]
+        self.accounts = ctx.new_accounts(p["count"])
+        self.side = BUY if p["side"] == "long" else SELL
+        steps = max(1, round(p["spike_over_s"] / ctx.dt_s))
+        first = round(p["spike_at_s"] / ctx.dt_s)
+        self.spike_step = (first + self.rng.integers(0, steps, len(self.accounts))).tolist()
+        price = units.price_of(spec, ctx.index[sym])
+        for a in self.accounts:
+            ctx.submit(C.Deposit(ctx.ts, a, spec.settle, units.money(spec, p["capital"])))
+            ctx.submit(C.SetLeverage(ctx.ts, a, sym, p["max_leverage"]))
+            lots = units.lots_for_notional(spec, p["capital"] * p["start_leverage"], price)
+            ctx.submit(C.PlaceOrder(ctx.ts, a, sym, self.side, lots, kind=OrderKind.MARKET, tif=TimeInForce.IOC))
+
+    def step(self, ctx: Context) -> None:
+        p, sym = self.p, self.p["symbol"]
+        add = p["capital"] * (p["spike_leverage"] - p["start_leverage"])
+        if add <= 0:
+            return
+        spec = ctx.venue.markets[sym]
+        price = units.price_of(spec, ctx.index[sym])
+        for a, at in zip(self.accounts, self.spike_step, strict=True):
+            if at == ctx.step:
+                lots = units.lots_for_notional(spec, add, price)
+                ctx.submit(C.PlaceOrder(ctx.ts, a, sym, self.side, lots, kind=OrderKind.MARKET, tif=TimeInForce.IOC))
+
+
 AGENTS: dict[str, type[Agent]] = {cls.kind: cls for cls in (MarketMaker, LeveragedTraders, FundingTraders,
-                                                            NoiseTakers, StaticOrders)}
+                                                            NoiseTakers, StaticOrders, LeverageSpikers)}

@@ -4,7 +4,9 @@ of its PNG plots (sim/plots.py), ready for interactive charts.
 Reports are found in folders under the configured reports folder (any depth up to 3) holding a
 report.json, or uploaded by the page. Units as in the plots: time in the run's seconds, prices and
 notionals in the quote asset, open interest in the market's quantity unit, funding rates in % per
-interval, insurance in its asset.
+interval, insurance in its asset. A report with the risk signals (perpsim.sim.risk_series) adds
+per market `risk`: temperature (0-100), open interest at the mark (settlement asset), σ over 1h
+(%), average leverage (x), accounts flagged for a leverage spike, and each step's flag codes.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from perpsim.model.markets import default_markets
 REPORT = "report.json"
 MAX_DEPTH = 3
 _FIELDS = ("scenario", "seed", "steps", "step_s", "summary", "series", "liquidations", "adl")
+#: a market's risk series charted (perpsim.sim.risk_series), when the report has them
+_RISK = ("temperature", "open_interest_notional", "volatility_1h_pct", "average_leverage", "spike_accounts", "flags")
 
 
 class BadReport(ValueError):
@@ -75,6 +79,7 @@ def charts(raw: bytes) -> dict:
             "funding_rate_pct": [_pct(x) for x in s["funding_rate"]],
             "predicted_funding_rate_pct": [_pct(x) for x in s.get("predicted_funding_rate", [])],
             "heatmap": _heatmap(result, sym, spec),
+            "risk": {k: s[k] for k in _RISK if k in s} if "flags" in s else None,
         }
     return {"type": "scenario", "scenario": data["scenario"], "seed": data["seed"], "steps": data["steps"],
             "step_s": data["step_s"], "t_s": series["t_s"], "markets": markets,

@@ -99,6 +99,33 @@ const Scenario = {
       ], Charts.layout("time (s)", `open interest (${m.qty_unit})`, {yaxis2: {title: {text: "funding rate (% per interval)"},
         overlaying: "y", side: "right", showgrid: false, automargin: true}, margin: {l: 64, r: 64, t: 8, b: 44}}));
     }
+    const FLAGS = ["leverage_spike", "crowded_funding_oi", "oi_near_liquidation", "fills_will_be_worse"];
+    for (const [sym, m] of Object.entries(d.markets)) {
+      const r = m.risk;  // the venue's risk signals sampled each step (absent from a report without them)
+      if (!r) continue;
+      const right = (text) => ({title: {text}, overlaying: "y", side: "right", showgrid: false, automargin: true});
+      Charts.draw(panel(`sc-risk-${sym}`, `${sym}: temperature and flags`, false), [
+        {type: "scatter", mode: "lines", name: "temperature (0-100)", x: t, y: r.temperature, line: {color: "#cf222e"}},
+        ...FLAGS.map((code, i) => ({type: "scatter", mode: "markers", name: code, yaxis: "y2", x: t,
+          y: r.flags.map((f) => (f.includes(code) ? i : null)), marker: {symbol: "square", size: 4}})),
+      ], Charts.layout("time (s)", "temperature (0-100)", {yaxis: {title: {text: "temperature (0-100)"}, range: [0, 100]},
+        yaxis2: {...right("flag active"), range: [FLAGS.length - 0.5, -0.5], tickvals: FLAGS.map((_, i) => i),
+          ticktext: FLAGS, showticklabels: false}, margin: {l: 64, r: 24, t: 8, b: 44}}));
+      Charts.draw(panel(`sc-risk-oi-${sym}`, `${sym}: open interest and leverage spikes`, false), [
+        {type: "scatter", mode: "lines", name: `open interest (${m.settle})`, x: t, y: r.open_interest_notional,
+          line: {color: "#1f6feb"}},
+        {type: "scatter", mode: "lines", name: "accounts flagged: leverage spike", x: t, y: r.spike_accounts,
+          yaxis: "y2", line: {color: "#bf3989", shape: "hv"}},
+      ], Charts.layout("time (s)", `open interest (${m.settle})`, {yaxis2: {...right("accounts flagged"), rangemode: "tozero", tickformat: ",d"},
+        margin: {l: 64, r: 64, t: 8, b: 44}}));
+      Charts.draw(panel(`sc-risk-vol-${sym}`, `${sym}: volatility and average leverage`, false), [
+        {type: "scatter", mode: "lines", name: "σ of the mark over 1h (%)", x: t, y: r.volatility_1h_pct,
+          line: {color: "#1a7f37"}},
+        {type: "scatter", mode: "lines", name: "OI-weighted average leverage (x)", x: t, y: r.average_leverage,
+          yaxis: "y2", line: {color: "#57606a"}},
+      ], Charts.layout("time (s)", "σ over 1h (%)", {yaxis2: right("average leverage (x)"),
+        margin: {l: 64, r: 64, t: 8, b: 44}}));
+    }
     const ins = panel("sc-insurance", "Insurance fund", false);
     Charts.draw(ins, Object.entries(d.insurance).map(([asset, ys]) => ({type: "scatter", mode: "lines",
       name: `insurance fund (${asset})`, x: t, y: ys})), Charts.layout("time (s)", "balance (settlement asset)",
