@@ -49,6 +49,9 @@ class LiquidationMap:
         self.order = SortedList()  # (tick, key)
         self.lots = [0, 0]  # total lots of long-like and short-like entries
         self.bankruptcies: dict[int, float] = {}  # key -> bankruptcy price (ticks), while its entry stands
+        # near(): per (pct, side) the window [lo, hi] of ticks last asked about and the lots in it,
+        # kept as entries change and slid as the mark moves (only the ticks it crosses are walked)
+        self.windows: dict[tuple[float, int], list[int]] = {}
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -60,10 +63,17 @@ class LiquidationMap:
         if old is not None:
             self.order.remove((old.tick, key))
             self.lots[old.side < 0] -= old.lots
+            self._windowed(old, -old.lots)
         if entry is not None and entry.lots > 0:
             self.entries[key] = entry
             self.order.add((entry.tick, key))
             self.lots[entry.side < 0] += entry.lots
+            self._windowed(entry, entry.lots)
+
+    def _windowed(self, e: Entry, lots: int) -> None:
+        for (_, side), w in self.windows.items():
+            if side == e.side and w[0] <= e.tick <= w[1]:
+                w[2] += lots
 
     def bankruptcy(self, key: int, solve) -> float:
         """The entry's bankruptcy price in ticks (0.0: none), `solve(key)` on first need."""
@@ -73,6 +83,7 @@ class LiquidationMap:
         return b
 
     def clear(self) -> None:
+        self.windows.clear()
         self.bankruptcies.clear()
         self.entries.clear()
         self.order.clear()
@@ -108,10 +119,30 @@ class LiquidationMap:
 
     def near(self, mark: int, pct: float) -> int:
         """Lots that would be liquidated by a move of at most `pct` % of the mark: longs with a
-        liquidation price in [M(1 − p), M], shorts in [M, M(1 + p)]."""
+        liquidation price in [M(1 − p), M], shorts in (M, M(1 + p)]. Kept per `pct` as entries
+        change; a new mark slides the windows, walking only the ticks they gain or lose."""
         p = pct / 100.0
         total = 0
-        for _, e in self.between(mark * (1 - p), mark * (1 + p)):
-            if (e.side > 0) == (e.tick <= mark):
-                total += e.lots
+        for side, lo, hi in ((1, math.ceil(mark * (1 - p)), mark), (-1, mark + 1, math.floor(mark * (1 + p)))):
+            w = self.windows.get((pct, side))
+            if w is None:
+                w = self.windows[(pct, side)] = [lo, hi, self._lots(lo, hi, side)]
+            elif (lo, hi) != (w[0], w[1]):
+                if hi < w[0] or lo > w[1]:  # disjoint: count afresh
+                    w[2] = self._lots(lo, hi, side)
+                else:
+                    a, b = w[0], w[1]
+                    w[2] += self._lots(lo, a - 1, side) if lo < a else -self._lots(a, lo - 1, side)
+                    w[2] += self._lots(b + 1, hi, side) if hi > b else -self._lots(hi + 1, b, side)
+                w[0], w[1] = lo, hi
+            total += w[2]
+        return total
+
+    def _lots(self, lo: int, hi: int, side: int) -> int:
+        """Lots of the entries on `side` with lo <= tick <= hi."""
+        total = 0
+        if lo <= hi:
+            for _, e in self.between(lo, hi):
+                if e.side == side:
+                    total += e.lots
         return total

@@ -145,3 +145,29 @@ def test_map_structure_by_hand() -> None:
     assert lm.lots == [4 + 7, 2]
     assert [(round(x.low), x.long_lots) for x in lm.buckets(1_000, 1.0, 5.0, lambda q, t: q * t)] == [
         (980, 4), (1_020, 0)]
+
+
+def test_near_windows_slide_with_the_mark_and_follow_the_entries() -> None:
+    """near() kept incrementally equals a direct sum, through random entries and marks."""
+    r = random.Random(11)
+    lm = LiquidationMap()
+
+    def direct(mark: int, pct: float) -> int:
+        p = pct / 100
+        return sum(e.lots for e in lm.entries.values()
+                   if (e.side > 0 and math.ceil(mark * (1 - p)) <= e.tick <= mark)
+                   or (e.side < 0 and mark < e.tick <= math.floor(mark * (1 + p))))
+
+    mark = 10_000
+    for step in range(3_000):
+        u = r.random()
+        if u < 0.6:
+            side = r.choice((1, -1))
+            lm.set(r.randint(1, 300), Entry(mark + r.randint(-1_200, 1_200), side, r.randint(1, 50)))
+        elif u < 0.75:
+            lm.set(r.randint(1, 300), None)
+        else:
+            mark += r.choice((r.randint(-5, 5), r.randint(-900, 900)))
+        if step % 7 == 0:
+            for pct in (2, 5, 10):
+                assert lm.near(mark, pct) == direct(mark, pct)
