@@ -29,7 +29,7 @@ from perpsim.model.enums import OrderKind, Side, TimeInForce
 from perpsim.model.markets import default_markets, load_markets
 from perpsim.risk.brackets import market_brackets
 from perpsim.risk.profiles import market_under, profile_named
-from perpsim.venue import codec, datadir
+from perpsim.venue import codec, datadir, profile_record
 from perpsim.venue.account_signals import RISK_THRESHOLDS_FILE, AccountSignals
 from perpsim.venue.auth import KeyStore, KeyStoreError
 from perpsim.venue.checkpoint import ForkCheckpoint
@@ -152,6 +152,8 @@ def venue_epoch(data_dir: Path) -> int:
 def make_exchange(cfg: VenueConfig) -> Exchange:
     markets = load_markets(cfg.markets_file) if cfg.markets_file else default_markets()
     profile = profile_named(cfg.profile)
+    if cfg.data_dir.exists():  # a journal replays under the profile it was written with
+        profile_record.settle(cfg.data_dir, profile.name)
     markets = {s: market_under(profile, m) for s, m in markets.items()}
     brackets = {s: market_brackets(m) for s, m in markets.items()}  # each market its own table
     start = venue_epoch(cfg.data_dir) if cfg.data_dir.exists() else 0

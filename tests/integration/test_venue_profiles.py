@@ -76,3 +76,13 @@ def test_serve_profile_hyperliquid_runs_its_tiers_and_fees(tmp_path) -> None:
         with pytest.raises(PerpsimError) as refused:  # Hyperliquid's BTC tier allows 40x, Binance's 125x
             trader.set_leverage("BTCUSDT", 50)
         assert refused.value.code == "invalid_leverage"
+
+
+def test_a_data_directory_keeps_the_profile_it_was_created_under(tmp_path) -> None:
+    with own_venue(tmp_path, profile="bybit") as (_running, _cfg, trader):
+        trader.set_leverage("BTCUSDT", 100)
+    assert (tmp_path / "profile").read_text() == "bybit"
+    with pytest.raises(RuntimeError, match="profile 'bybit', not 'okx'"), own_venue(tmp_path, profile="okx"):
+        pass
+    with own_venue(tmp_path, profile="bybit") as (_running, _cfg, trader):  # the same profile starts again
+        assert trader.venue_profile() == "bybit"
