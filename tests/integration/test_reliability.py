@@ -34,7 +34,8 @@ def test_health_watchers_do_not_stall_the_venue(tmp_path: Path) -> None:
     with own_venue(tmp_path) as (running, _, trader):
         channel = grpc.insecure_channel(running.address)
         stub = health_pb2_grpc.HealthStub(channel)
-        watches = [stub.Watch(health_pb2.HealthCheckRequest(service="")) for _ in range(WATCHERS)]
+        # a deadline on each: a watcher the venue never serves fails the test instead of hanging it
+        watches = [stub.Watch(health_pb2.HealthCheckRequest(service=""), timeout=20) for _ in range(WATCHERS)]
         try:
             for w in watches:  # every watcher is open and was told the current status
                 assert next(w).status == health_pb2.HealthCheckResponse.SERVING
