@@ -67,9 +67,9 @@ const Account = {
   assets(a) {
     const mm = {};
     for (const b of a.balances) mm[b.asset] = b.maintenance_margin;
-    const rows = a.risk.assets.map((s) => [s.asset, Fmt.money(s.equity), Fmt.amount(mm[s.asset]),
+    const rows = a.risk.assets.map((s) => [s.asset, `${Fmt.money(s.equity)} ${s.asset}`, Fmt.amount(mm[s.asset]),
       [s.has_margin_ratio ? Fmt.pct(s.margin_ratio_pct) : "–", s.margin_ratio_pct >= 80 ? "short" : ""],
-      Fmt.money(s.exposure), s.has_effective_leverage ? Fmt.num(s.effective_leverage, 2) + "×" : "–",
+      `${Fmt.money(s.exposure)} ${s.asset}`, s.has_effective_leverage ? Fmt.num(s.effective_leverage, 2) + "×" : "–",
       s.clusters.map((c) => c.symbols.join("+")).join(", ") || "–"]);
     Fmt.rows(document.querySelector("#assets-table tbody"), rows);
     const warnings = Fmt.el("account-warnings");

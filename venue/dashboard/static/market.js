@@ -105,7 +105,8 @@ const Market = {
       {type: "bar", name: "settled", x: hx, y: hy, marker: {color: hy.map((v) => (v >= 0 ? "#1a7f37" : "#cf222e"))}},
       {type: "scatter", mode: "markers", name: "predicted (next)", x: [Fmt.axisTime(f.next_funding_ns)],
         y: [f.predicted_rate * 100], marker: {color: "#1f6feb", size: 9, symbol: "diamond"}},
-    ], Charts.layout("funding time (UTC)", "rate (% per interval)"));
+    ], Charts.layout("funding time (UTC)", "rate (% per interval)", {yaxis: {title: {text: "rate (% per interval)"},
+      tickformat: ".4f", automargin: true}}));
   },
 
   openInterest(m) {
