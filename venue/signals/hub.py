@@ -122,8 +122,18 @@ class Signals:
         changed = list(compress(events, map(is_, types, repeat(PositionChanged))))
         if changed:
             last = dict(zip(map(_SYMBOL_ACCOUNT, changed), map(_LOTS, changed), strict=True))
+            hedge, position, held = self.rd.hedge, self._position, self.held
             for (symbol, account), lots in last.items():
-                self._position(symbol, account, lots)
+                if lots or hedge(account):
+                    position(symbol, account, lots)
+                elif self.markets[symbol].close(account):  # a cascade's common case, kept short
+                    markets = held.get(account)
+                    if markets is not None and symbol in markets:
+                        markets.discard(symbol)
+                        if markets:
+                            self._regroup(account, markets, symbol, False)
+                        else:
+                            del held[account]
         self._paid(sorted(set(map(_ACCOUNT, compress(events, map(is_, types, repeat(BalanceChanged)))))))
 
     def _paid(self, accounts) -> None:

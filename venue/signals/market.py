@@ -92,6 +92,22 @@ class MarketSignals:
         self.dirty_lev.add(account)
         return new != (0, 0)
 
+    def close(self, account: int) -> bool:
+        """A one-way position closed: what `position(rd, account, 0)` does, shorter; whether
+        the account had one here."""
+        old = self.legs.pop(account, None)
+        if old is None:
+            return False
+        self.long_lots -= old[0]
+        self.short_lots -= old[1]
+        if old[0] > old[1]:
+            self.long_accounts -= 1
+        elif old[0] < old[1]:
+            self.short_accounts -= 1
+        self.dirty_liq.add(account)
+        self.dirty_lev.add(account)
+        return True
+
     def touch(self, account: int) -> None:
         self.dirty_liq.add(account)
         self.dirty_lev.add(account)
