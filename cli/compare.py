@@ -18,10 +18,11 @@ from perpsim.risk import compare as cmp
 
 #: The figures shown, in order, with their unit: "price" (quote), "money" (settlement), "%", "".
 ROWS = (
-    ("leverage", ""), ("max_leverage", ""), ("initial_margin", "money"), ("maintenance_margin", "money"),
-    ("maintenance_rate", ""), ("liquidation_price", "price"), ("bankruptcy_price", "price"),
-    ("liquidation_distance_pct", "%"), ("fee_rate", ""), ("fee_open", "money"), ("fee_close", "money"),
-    ("funding_rate", ""), ("funding_every_hours", "h"), ("funding_payment", "money"), ("liquidation_trigger", ""),
+    ("leverage", ""), ("max_leverage", ""), ("initial_margin", "money"), ("cost_to_open", "money"),
+    ("maintenance_margin", "money"), ("maintenance_rate", ""), ("liquidation_price", "price"),
+    ("bankruptcy_price", "price"), ("liquidation_distance_pct", "%"), ("fee_rate", ""), ("fee_open", "money"),
+    ("fee_close", "money"), ("funding_rate", ""), ("funding_every_hours", "h"), ("funding_payment", "money"),
+    ("liquidation_trigger", ""),
 )
 
 

@@ -12,8 +12,9 @@ from perpsim.v1 import market_pb2, profiles_pb2
 
 Number = Decimal | str | int
 
-_DECIMALS = ("initial_margin", "maintenance_margin", "maintenance_rate", "liquidation_price", "bankruptcy_price",
-             "liquidation_distance_pct", "fee_rate", "fee_open", "fee_close", "funding_rate", "funding_payment")
+_DECIMALS = ("initial_margin", "cost_to_open", "maintenance_margin", "maintenance_rate", "liquidation_price",
+             "bankruptcy_price", "liquidation_distance_pct", "fee_rate", "fee_open", "fee_close", "funding_rate",
+             "funding_payment")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class VenueFigures:
     funding_payment: Decimal | None
     liquidation_trigger: str
     warnings: tuple[str, ...]
+    cost_to_open: Decimal | None
 
     @classmethod
     def from_pb(cls, r: profiles_pb2.VenueFigures) -> VenueFigures:

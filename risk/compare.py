@@ -17,10 +17,13 @@ rate from `risk.venue_rules.FundingRule` (integer, exact). What each profile cha
   says so); dYdX's IM is notional × IMF, i.e. its maximum leverage is 1 / IMF;
 * maintenance: at the liquidation price (Binance, OKX, Hyperliquid, dYdX, Bybit inverse) or at
   entry (Bybit USDT classic); OKX adds its taker fee to the tier MMR (§3.4);
+* cost to open: IM + open loss (Binance, §3.1), IM + fees to open and close (Bybit's order
+  cost), the IM alone elsewhere;
 * funding: the profile's formula, interval and payment period, on the notional at the mark
   (Binance, Bybit, OKX) or at the oracle (Hyperliquid, dYdX: ``index``, default the mark).
 
-Display rounding (on top of `risk.preview`'s): initial margin and fees rounded up to
+Display rounding (on top of `risk.preview`'s): initial margin, cost to open (Binance's: truncated,
+as its published A4 shows) and fees rounded up to
 ``money_places`` (what the account must put in or pay); the funding payment signed from the
 account's side (+ received, − paid) and rounded toward −∞ (against the account); the funding
 rate per payment exact. Prices, maintenance margin and distance as `risk.preview` rounds them.
@@ -39,7 +42,7 @@ from perpsim.risk import preview as pv
 from perpsim.risk.liqprice import LiquidationModel
 from perpsim.risk.profiles import PROFILES, VenueProfile, profile_named
 from perpsim.risk.units import RATE_SCALE
-from perpsim.risk.venue_rules import MaintenanceAt
+from perpsim.risk.venue_rules import MaintenanceAt, OrderCost
 
 __all__ = ["Comparison", "VenueFigures", "compare", "venue_figures"]
 
@@ -57,6 +60,7 @@ class VenueFigures:
     leverage: int | None = None
     max_leverage: int | None = None
     initial_margin: Decimal | None = None
+    cost_to_open: Decimal | None = None
     maintenance_margin: Decimal | None = None
     maintenance_rate: Decimal | None = None
     liquidation_price: Decimal | None = None
@@ -123,6 +127,23 @@ def _notional(spec: MarketSpec, size: Decimal, price: Decimal) -> Fraction:
 
 def _up(x: Fraction, places: int) -> Decimal:
     return dm.round_to_step(x, dm.scaled(1, -places), dm.Round.CEILING)
+
+
+def _cost_to_open(p: VenueProfile, spec: MarketSpec, direction: int, size: Decimal, price: Decimal, mark: Decimal,
+                  lev: int, places: int, rounding: str) -> Decimal:
+    """What the venue asks for to open the order at ``price`` (`risk.venue_rules.OrderCost`)."""
+    notional = _notional(spec, size, price)
+    if p.order_cost is OrderCost.IM_PLUS_OPEN_LOSS:  # Binance's own display: truncated (A4)
+        return pv.order_cost(side="buy" if direction > 0 else "sell", size=size, price=price, mark=mark, leverage=lev,
+                             model=p.cost_model, market=spec, money_places=places, rounding=rounding).cost
+    if p.order_cost is OrderCost.IM_PLUS_FEES and p.fees is not None:
+        taker = Fraction(p.fees.taker, RATE_SCALE)
+        # the close is priced at the bankruptcy side: a buy's value × (1 − 1/L) in quote, a coin
+        # value × (1 + 1/L) for an inverse buy (its bankruptcy price is lower), the reverse for a sell
+        toward = -direction if spec.kind is MarketKind.LINEAR else direction
+        close = notional * (1 + Fraction(toward, lev)) * taker
+        return _up(notional / lev + notional * taker + close, places)
+    return _up(notional / lev, places)
 
 
 def venue_figures(
@@ -192,6 +213,7 @@ def venue_figures(
         p.name, p.title, True, "" if not fixed else "one fixed tier (mmr given)",
         leverage=lev, max_leverage=allowed,
         initial_margin=_up(notional_entry / lev, places),
+        cost_to_open=_cost_to_open(p, spec, direction, size_d, entry_d, mark_d, lev, places, rounding),
         maintenance_margin=pre.maintenance_margin, maintenance_rate=pre.mmr,
         liquidation_price=pre.liquidation_price, bankruptcy_price=pre.bankruptcy_price,
         liquidation_distance_pct=pre.liquidation_distance_pct,

@@ -32,6 +32,7 @@ from perpsim.risk.venue_rules import (
     MaintenanceAt,
     MarginKind,
     MarginRule,
+    OrderCost,
     TierTable,
 )
 
@@ -59,6 +60,7 @@ class VenueProfile:
     liquidation: LiquidationRule | None = None
     backstop: BackstopRule | None = None
     adl: AdlRule | None = None
+    order_cost: OrderCost = OrderCost.IM
 
     def table(self, kind: str, base: str) -> TierTable | None:
         """The venue's tiers for a contract of this kind ("linear"/"inverse") and base asset;
@@ -89,6 +91,7 @@ BINANCE = VenueProfile(
         "the market's liquidationFee on the liquidated notional", "§4.2"),
     backstop=BackstopRule("insurance fund", "per margin asset, shared by groups of symbols", "§5"),
     adl=AdlRule(AdlRanking.BINANCE_LEVERAGE_PNL, "bankruptcy", "§6.1"),
+    order_cost=OrderCost.IM_PLUS_OPEN_LOSS,
 )
 
 BYBIT = VenueProfile(
@@ -109,6 +112,7 @@ BYBIT = VenueProfile(
         "no separate fee: the remaining maintenance margin goes to the insurance fund", "§4.3"),
     backstop=BackstopRule("insurance fund", "per contract", "§5"),
     adl=AdlRule(AdlRanking.PNL_TIMES_LEVERAGE, "bankruptcy", "§6.3 [U]: profit × leverage, exact text unread"),
+    order_cost=OrderCost.IM_PLUS_FEES,  # https://testnet.bybit.com/en/help-center/article/Order-Cost-USDT-Contract
 )
 
 OKX = VenueProfile(

@@ -68,6 +68,18 @@ class FundingRule:
         return r
 
 
+class OrderCost(Enum):
+    """What a venue asks for to open an order, beyond nothing but the initial margin."""
+
+    #: IM + open loss |min(0, dir × (mark − price))| × size (Binance cost to open, §3.1, A4).
+    IM_PLUS_OPEN_LOSS = "im_plus_open_loss"
+    #: IM + fee to open + fee to close at the bankruptcy side (Bybit "Order Cost", buy:
+    #: price × (1 − 1/leverage), sell: × (1 + 1/leverage); inverse the other way round).
+    IM_PLUS_FEES = "im_plus_fees"
+    #: the initial margin alone (no other published component).
+    IM = "im"
+
+
 class MarginKind(Enum):
     #: IM = notional / leverage, the leverage chosen up to the tier's maximum.
     LEVERAGE = "leverage"

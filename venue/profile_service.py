@@ -55,6 +55,7 @@ def figures_out(v: cmp.VenueFigures) -> profiles_pb2.VenueFigures:
     return profiles_pb2.VenueFigures(
         profile=v.profile, title=v.title, listed=v.listed, note=v.note, leverage=v.leverage or 0,
         max_leverage=v.max_leverage or 0, initial_margin=_text(v.initial_margin),
+        cost_to_open=_text(v.cost_to_open),
         maintenance_margin=_text(v.maintenance_margin), maintenance_rate=_text(v.maintenance_rate),
         liquidation_price=_text(v.liquidation_price), bankruptcy_price=_text(v.bankruptcy_price),
         liquidation_distance_pct=_text(v.liquidation_distance_pct), fee_rate=_text(v.fee_rate),

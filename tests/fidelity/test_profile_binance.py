@@ -8,6 +8,8 @@ Sources (venue-mechanics.md §2.1, §3.1, §4.1, §6.1, §10):
 - A12 funding clamp with I = 0.01 % per 8 h: P̄ 0.02 % → F 0.01 %, P̄ 0.10 % → 0.05 %,
   P̄ −0.184 % → −0.134 % (Binance funding FAQ https://www.binance.com/en/support/faq/360033525031,
   formula read in copies; interestRate "0.00010000" in GET /fapi/v1/premiumIndex);
+- A4 cost to open (qty 1, order 9,253.30, mark 9,259.84, 20x): long 462.66, short 462.66 + open
+  loss 6.54 = 469.20 — https://www.binance.com/en/support/faq/87fa7ee33b574f7084d42bd2ce2e463b ;
 - ADL ranking LeveragePnl = max(0, uPnL) / max(1, WB) × MM / (WB + uPnL), quoted on
   https://dev.binance.vision/t/how-to-caculating-leverage-pnl-quantile/17801 .
 BTCUSDT's tick is 0.1: published decimals are compared at that tick, rounded to nearest.
@@ -48,3 +50,9 @@ def test_adl_leverage_pnl() -> None:
                      notional=F(1), entry_notional=F(1)) == F(1, 1000)
     assert adl_score(BINANCE.adl.ranking, upnl=F(-5), wallet=F(1000), maintenance=F(11), mark=F(1), entry=F(1),
                      notional=F(1), entry_notional=F(1)) == 0
+
+
+@pytest.mark.parametrize("side, cost", [("long", "462.66"), ("short", "469.20")])
+def test_a4_cost_to_open(side, cost) -> None:
+    v = venue_figures(BINANCE, side=side, size="1", entry="9253.3", mark="9259.84", leverage=20, mmr="0.004")
+    assert v.cost_to_open == D(cost)

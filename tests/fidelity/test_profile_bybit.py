@@ -20,8 +20,10 @@ BTCUSDT's and BTCUSD's tick is 0.1; a long's liquidation and bankruptcy price ar
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal as D
 
+from perpsim.model.markets import default_markets
 from perpsim.risk.compare import venue_figures
 from perpsim.risk.profiles import BYBIT
 
@@ -49,3 +51,20 @@ def test_bybit_lists_inverse_and_its_tables_carry_the_published_base_rates() -> 
     assert BYBIT.lists("inverse", "BTC") and BYBIT.lists("linear", "BTC")
     assert BYBIT.table("linear", "BTC").rows[0] == (2_000_000, 100, 500_000)  # 0.5 % up to 2M USDT
     assert BYBIT.table("linear", "ETH").rows[0][2] == 1_000_000  # ETH base MMR 1 %
+
+
+def test_order_cost_usdt_example() -> None:
+    """Order cost = IM + fee to open + fee to close, a buy's close at price × (1 − 1/L): 1 BTC long at
+    50,000, 10x, taker 0.055 % → 5,000 + 27.5 + 24.75 = 5,052.25 USDT —
+    https://testnet.bybit.com/en/help-center/article/Order-Cost-USDT-Contract (example as copied at
+    https://ukcamo.com/14820.html)."""
+    v = venue_figures(BYBIT, side="long", size="1", entry="50000", leverage=10)
+    assert (v.initial_margin, v.cost_to_open) == (D("5000.00"), D("5052.25"))
+
+
+def test_order_cost_inverse_example() -> None:
+    """Same page, inverse: 10,000 USD of ETHUSD long at 2,000, 25x → IM 0.2 ETH, open 0.00275,
+    close 5 × 1.04 × 0.00055 = 0.00286, total 0.20561 ETH (an ETHUSD contract is 1 USD)."""
+    eth = replace(default_markets()["BTCUSD"], symbol="ETHUSD", base="ETH", settle="ETH", contract_size=D(1))
+    v = venue_figures(BYBIT, side="long", size="10000", entry="2000", leverage=25, mmr="0.01", market=eth)
+    assert (v.initial_margin, v.cost_to_open) == (D("0.20000000"), D("0.20561000"))

@@ -32,6 +32,7 @@ def test_compare_over_grpc_is_the_calculators_table(venue, admin: Client) -> Non
     for remote, mine in zip(c.venues, local.venues, strict=True):
         assert remote.liquidation_price == mine.liquidation_price
         assert remote.initial_margin == mine.initial_margin
+        assert remote.cost_to_open == mine.cost_to_open and remote.fee_close == mine.fee_close
         assert remote.funding_payment == mine.funding_payment
     # hand-checked: Bybit classic LP = 65,000 − (1,300 − 325); Hyperliquid caps BTC at 40x
     assert c.venue("bybit").liquidation_price == Decimal("64025.0")

@@ -66,6 +66,14 @@ def test_okx_counts_the_taker_fee_in_maintenance_and_funds_the_premium_itself(ta
     assert v.funding_rate == D("0.001") and v.funding_payment == D("60.60")
 
 
+def test_cost_to_open_follows_each_venues_rule(table) -> None:
+    # Binance: IM + open loss of a sell 300 below the mark, 2 × 300; Bybit: IM + 0.055 % of 60,000
+    # to open + 0.055 % of 60,000 × (1 + 1/25) to close; the others ask for the IM alone
+    assert table["binance"].cost_to_open == D("3000.00")
+    assert table["bybit"].cost_to_open == D("2467.32")
+    assert table["hyperliquid"].cost_to_open == table["hyperliquid"].initial_margin == D("2400.00")
+
+
 def test_initial_margins_differ_where_the_venues_rules_differ(table) -> None:
     assert {v.initial_margin for v in table.values()} == {D("2400.00"), D("3000.00")}
     assert len({v.liquidation_price for v in table.values()}) == 5
