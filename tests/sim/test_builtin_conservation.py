@@ -9,9 +9,9 @@ import pytest
 from perpsim.sim import runner, scenario
 
 
-def test_builtins_are_the_five_of_the_issue():
-    assert scenario.builtin_names() == ["flash-crash", "funding-spike", "insurance-depletion", "long-squeeze",
-                                        "short-squeeze"]
+def test_builtins_are_the_six_of_the_issues():
+    assert scenario.builtin_names() == ["flash-crash", "funding-spike", "insurance-depletion", "leverage-spike",
+                                        "long-squeeze", "short-squeeze"]
 
 
 @pytest.mark.parametrize("name", scenario.builtin_names())

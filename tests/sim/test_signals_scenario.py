@@ -19,12 +19,14 @@ from perpsim.venue.dashboard.scenario import charts
 from perpsim.venue.signals import Signals
 
 SYMBOL = "BTCUSDT"
-QUIET = {"agents.spikers.spike_leverage": 5}  # the same group never levers up
+#: the same run without its two events: the group never levers up and the index is not shocked
+QUIET = {"agents.spikers.spike_leverage": 5, "feed.BTCUSDT.shocks": []}
 
 
 @pytest.fixture(scope="module")
 def spike() -> scenario.Scenario:
-    """leverage-spike's quick version: 150 steps of 1 s, the spike from 90 s over 3 s."""
+    """leverage-spike's quick version: 150 steps of 1 s, the spike from 90 s over 3 s, a -5 %
+    index move from 130 s."""
     return scenario.load("leverage-spike").shortened()
 
 
