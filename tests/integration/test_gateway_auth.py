@@ -5,6 +5,7 @@ codes as ccxt's exception classes, 429 with Retry-After, and refusals that chang
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import time
 
@@ -146,6 +147,8 @@ def test_engine_refusals_change_no_account_or_book(world) -> None:
                                                          "quantity": "5", "price": "60000", "timeInForce": "GTC"},
                       k, s)
     assert (st, b["code"]) == (400, -2019)
+    # the figures in the asset's units, as gRPC shows them: not the engine's integer units
+    assert re.search(r"required=[\d.]+ USDT", b["msg"]) and re.search(r"available=[\d.]+ USDT", b["msg"]), b["msg"]
     st, _, b = signed(venue, "POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "SELL", "type": "MARKET",
                                                          "quantity": "0.01", "reduceOnly": "true"}, k, s)
     assert (st, b["code"]) == (400, -2022)

@@ -73,7 +73,8 @@ def from_venue(e: VenueError) -> ApiError:
     up) for the per-key rate limit."""
     info = REASONS[e.reason]
     msg = info.message
-    details = {**({"field": e.field} if e.field else {}), **e.fields}
+    shown = e.fields if e.display is None else e.display  # money and prices in units, as gRPC shows them
+    details = {**({"field": e.field} if e.field else {}), **shown}
     if details:
         msg += " " + ", ".join(f"{k}={v}" for k, v in details.items())
     code = info.binance_code if info.binance_code is not None else UNKNOWN

@@ -70,10 +70,11 @@ class Trading:
         return C.PlaceOrder(0, account, spec.symbol, side, qty, price, kind, tif, stp,
                             P.boolean(p, "reduceOnly"), expire, pside, cid)
 
-    def placed_id(self, account: int, before: int, events: list) -> int:
+    def placed_id(self, account: int, before: int, events: list, symbol: str) -> int:
         """The id of the order a placement created (or, for a retry, the original); raises the
-        rejection. `before`: the next order id when the command was queued."""
-        raise_rejection(events)
+        rejection (its figures in `symbol`'s units). `before`: the next order id when the
+        command was queued."""
+        raise_rejection(events, self.venue.markets.get(symbol))
         for e in events:
             if isinstance(e, KnownOrder):
                 return e.order_id
@@ -97,7 +98,7 @@ class Trading:
         template = self.command(call.account, call.params)
         before = self.venue.state.exchange.next_order_id
         events = await self.venue.seq.submit(lambda ts: dataclasses.replace(template, ts=ts))
-        return self.order_json(call.account, self.placed_id(call.account, before, events))
+        return self.order_json(call.account, self.placed_id(call.account, before, events, template.symbol))
 
     async def batch_orders(self, call) -> list:
         try:
@@ -126,7 +127,7 @@ class Trading:
             try:
                 if isinstance(outcome, BaseException):
                     raise outcome
-                out.append(self.order_json(call.account, self.placed_id(call.account, before, outcome)))
+                out.append(self.order_json(call.account, self.placed_id(call.account, before, outcome, t.symbol)))
             except VenueError as e:
                 err = E.from_venue(e)
                 out.append({"code": err.code, "msg": err.msg})
