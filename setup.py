@@ -53,6 +53,19 @@ COMPILED_PY = [
     Extension("perpsim.engine.exchange", ["engine/exchange.py"]),
 ]
 
+
+
+def subpackages(packages: dict[str, str]) -> list[str]:
+    """Every folder with an __init__.py below a mapped folder, as an import name (perpsim.venue.gateway)."""
+    found = []
+    for name, folder in packages.items():
+        for init in sorted(Path(folder).rglob("__init__.py")):
+            rel = init.parent.relative_to(folder)
+            if rel.parts and "__pycache__" not in rel.parts:
+                found.append(".".join((name, *rel.parts)))
+    return found
+
+
 DEBUG = os.environ.get("PERPSIM_DEBUG") == "1"
 
 
@@ -157,7 +170,7 @@ generate_protos()
 
 setup(
     # setuptools lists no package's subpackages by itself: name them
-    packages=[*PACKAGES, "perpsim.venue.dashboard", "perpsim.venue.gateway", "perpsim.venue.signals"],
+    packages=[*PACKAGES, *subpackages(PACKAGES)],
     package_dir=PACKAGES,
     package_data={
         # the .pyx too: snapshot.build_id() digests the source of the state's code
