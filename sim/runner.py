@@ -36,7 +36,7 @@ from perpsim.engine.views import ExchangeView
 from perpsim.model.markets import default_markets
 from perpsim.risk.brackets import market_brackets
 from perpsim.risk.funding import FundingConfig
-from perpsim.risk.profiles import PROFILES
+from perpsim.risk.profiles import PROFILES, market_under
 from perpsim.risk.units import rate
 from perpsim.sim import units
 from perpsim.sim.agents import AGENTS, Agent
@@ -88,13 +88,14 @@ def build_exchange(scenario: Scenario) -> Exchange:
     venue profile and funding rules, starting at ts 0."""
     venue = scenario.data["venue"]
     specs = default_markets()
-    markets = {s: specs[s] for s in venue.get("markets", ["BTCUSDT"])}
+    profile = PROFILES[venue.get("profile", "binance")]
+    markets = {s: market_under(profile, specs[s]) for s in venue.get("markets", ["BTCUSDT"])}  # its tiers, fees
     brackets = {s: market_brackets(m) for s, m in markets.items()}
     interval = int(float(venue.get("funding_interval_h", 8)) * 3600) * NS
     cap = venue.get("funding_cap")
     funding = {s: FundingConfig(interval_ns=interval, cap=rate(str(cap)) if cap is not None else None,
                                 floor=-rate(str(cap)) if cap is not None else None) for s in markets}
-    return Exchange(markets, brackets, profile=PROFILES[venue.get("profile", "binance")], start_ts=0,
+    return Exchange(markets, brackets, profile=profile, start_ts=0,
                     funding=funding)
 
 

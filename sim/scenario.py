@@ -9,7 +9,7 @@ populations, the duration and the seed. Built-in ones ship in perpsim/sim/scenar
     check_every = 0           # steps between full integrity checks (0: only at the end)
 
     [venue]
-    profile = "binance"       # or "bybit"
+    profile = "binance"       # or bybit, okx, hyperliquid, dydx (risk.profiles)
     markets = ["BTCUSDT"]
     insurance_fund = { USDT = "250000" }      # exact decimal strings
     funding_interval_h = 8                    # optional: 8, 4, 2 or 1
