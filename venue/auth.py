@@ -28,7 +28,8 @@ from perpsim.venue.files import write_atomic
 KEYS_FILE = "keys.json"
 # files and folders that only exist once a venue has run in a data directory
 _VENUE_MARKERS = ("journal", "snapshots", "liquidity-account", "created_ns")
-_KEY_CHARS = frozenset(string.ascii_letters + string.digits + "-_.~")
+_ALNUM = string.ascii_letters + string.digits
+_KEY_CHARS = frozenset(_ALNUM + "-_.~")
 KEY_MIN, KEY_MAX = 16, 128
 
 
@@ -62,6 +63,12 @@ def bearer(metadata) -> str | None:
     return None
 
 
+def new_token() -> str:
+    """A generated key or secret: 40 letters and digits (238 bits; nothing a shell or a CLI
+    flag parser reads specially, unlike a leading '-')."""
+    return "".join(secrets.choice(_ALNUM) for _ in range(40))
+
+
 def check_token(name: str, value: str) -> None:
     """A caller-chosen key or secret: KEY_MIN..KEY_MAX characters of [A-Za-z0-9-_.~]."""
     if not KEY_MIN <= len(value) <= KEY_MAX or not set(value) <= _KEY_CHARS:
@@ -82,7 +89,7 @@ class KeyStore:
             if self.admin_key_file.exists():
                 admin_key = self.admin_key_file.read_text().strip()
             else:
-                admin_key = secrets.token_urlsafe(24)
+                admin_key = new_token()
                 write_atomic(self.admin_key_file, (admin_key + "\n").encode(), mode=0o600)
         self._admin = digest(admin_key)
 
@@ -117,7 +124,7 @@ class KeyStore:
 
         A caller may choose the key and secret (so a bot's configuration survives a fresh venue);
         asking again with the same key and secret returns the same account, the same key with
-        another secret raises KeyConflict. Generated keys and secrets are 32 URL-safe characters.
+        another secret raises KeyConflict. Generated keys and secrets are `new_token()`s.
         """
         if api_key is not None:
             check_token("api_key", api_key)
@@ -130,8 +137,8 @@ class KeyStore:
         if api_secret is not None:
             check_token("api_secret", api_secret)
         account = self.next_account
-        key = api_key if api_key is not None else secrets.token_urlsafe(24)
-        secret = api_secret if api_secret is not None else secrets.token_urlsafe(24)
+        key = api_key if api_key is not None else new_token()
+        secret = api_secret if api_secret is not None else new_token()
         self._accounts[digest(key)] = (account, secret)
         self.next_account += 1
         self._save()
