@@ -412,6 +412,13 @@ def scenario(mix: str, clients: int, driver: str, seconds: float, limit: int, wa
                                        else len(lat) / elapsed >= TARGET_ORDERS_PER_S
                                        and percentile(lat, 0.99) * ms <= TARGET_P99_MS),
     }
+    # checkpoints, from the server's log: the sequencer's pause (the fork) and the write off it
+    log = server.log.read_text(errors="replace")
+    forks = [float(x) for x in re.findall(r"forked in ([0-9.]+) ms", log)]
+    writes = [float(x) for x in re.findall(r"written in ([0-9.]+) ms, off the sequencer", log)]
+    if forks:
+        out.update(checkpoints=len(forks), checkpoint_fork_ms_max=max(forks),
+                   checkpoint_write_ms_max=max(writes) if writes else None)
     if tally.first_error:
         out["first_error"] = tally.first_error
     return out

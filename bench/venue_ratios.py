@@ -156,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
            "checkpoint_max_ms": got.get("checkpoint", {}).get("max_ms"),
            "checkpoint_max_vs_p99": ratio(got.get("checkpoint", {}).get("max_ms"), p99),
            "checkpoints_on_disk": got.get("checkpoint", {}).get("snapshots_on_disk"),
+           "checkpoints": got.get("checkpoint", {}).get("checkpoints"),
+           "checkpoint_fork_ms_max": got.get("checkpoint", {}).get("checkpoint_fork_ms_max"),
+           "checkpoint_write_ms_max": got.get("checkpoint", {}).get("checkpoint_write_ms_max"),
            # the same ratios by CPU per order (engine thread CPU / server process CPU): what they
            # would be with a core each, however busy the machine is
            "engine_cpu_us_per_order": engine["cpu_us_per_order"],

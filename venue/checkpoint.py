@@ -27,6 +27,7 @@ import logging
 import os
 import signal
 import threading
+import time
 import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -90,6 +91,8 @@ class ForkCheckpoint:
         self.written = 0  # snapshots written by children that exited 0
         self.failed = 0
         self.skipped = 0  # checkpoints asked for while a child still wrote
+        self.last_pause_s = self.max_pause_s = 0.0  # the sequencer's time in the fork (s)
+        self.last_write_s = 0.0  # fork to the writer's exit (s): what the sequencer no longer waits for
         build_id()  # computed here, once: the child must not read the source tree under a lock
 
     @property
@@ -120,6 +123,7 @@ class ForkCheckpoint:
             collecting = gc.isenabled()
             gc.disable()
             pid = -1
+            started = time.perf_counter()
             try:
                 pid = os.fork()
             finally:
@@ -128,7 +132,12 @@ class ForkCheckpoint:
             if pid == 0:  # the child: never returns
                 self._child(state, seq)
             self._pid, self._seq = pid, seq
-        threading.Thread(target=self._reap, args=(pid, seq), name="perpsim-checkpoint", daemon=True).start()
+            # the sequencer's whole pause for this checkpoint: the fork (page tables, not pages)
+            self.last_pause_s = time.perf_counter() - started
+            self.max_pause_s = max(self.max_pause_s, self.last_pause_s)
+        log.info("snapshot at seq %d: writer %d forked in %.2f ms", seq, pid, self.last_pause_s * 1e3)
+        threading.Thread(target=self._reap, args=(pid, seq, started), name="perpsim-checkpoint",
+                         daemon=True).start()
         return seq
 
     def _child(self, state: Any, seq: int) -> None:
@@ -146,15 +155,18 @@ class ForkCheckpoint:
         finally:
             os._exit(code)
 
-    def _reap(self, pid: int, seq: int) -> None:
+    def _reap(self, pid: int, seq: int, started: float) -> None:
         """Wait for the child (on a thread of its own); prune the journal after a success."""
         _, status = os.waitpid(pid, 0)
+        self.last_write_s = time.perf_counter() - started
         failure: BaseException | None = None
         if os.waitstatus_to_exitcode(status) != 0:
             failure = CheckpointFailed(f"snapshot at seq {seq}: its writer exited with "
                                        f"{os.waitstatus_to_exitcode(status)} (a negative code: killed by that signal)")
             log.error("%s; the older snapshots and the journal are kept", failure)
-        elif self.prune:
+        else:
+            log.info("snapshot at seq %d written in %.1f ms, off the sequencer", seq, self.last_write_s * 1e3)
+        if failure is None and self.prune:
             try:
                 kept = list_snapshots(self.snap_dir)
                 if kept:
