@@ -132,6 +132,10 @@ class VenueConfig:
             HistoryLimits.from_mapping(cfg.history)
         except (TypeError, ValueError) as e:
             raise ValueError(f"{path}: [history]: {e}") from None
+        try:
+            profile_named(cfg.profile)
+        except ValueError as e:
+            raise ValueError(f"{path}: profile: {e}") from None
         for k, v in overrides.items():
             if v is not None:
                 setattr(cfg, k, v)
