@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A cascade of N leveraged accounts and a shock through the scenario layer, in-process: one JSON line.
 
-  python bench/scenario_cascade.py [--accounts N] [--seed S] [--no-event-hash] [--no-signals]
+  python bench/scenario_cascade.py [--accounts N] [--seed S] [--no-event-hash] [--signals]
 
 The long-squeeze scenario with N crowded 20-50x longs (every other one isolated by chance,
 no stops, exits or adders: one fill each), three makers with a thin book quoted once, and a
@@ -12,11 +12,12 @@ no stops, exits or adders: one fill each), three makers with a thin book quoted 
   cascade_s      the steps: the shock, the liquidations it sets off and the metrics
   end_to_end_s   setup + cascade (building the engine and the final integrity check excluded)
   engine_s       of which inside Exchange.apply; sim_overhead_s = end_to_end_s - engine_s
-  signals_s      of which feeding the risk signals and reading them once a step (0 with --no-signals)
+  signals_s      of which feeding the risk signals and reading them once a step (0 without --signals)
   check_s        the final check_integrity() and ledger identity (outside end_to_end_s)
 
---no-signals runs without the risk signals' listener and per-step samples (perpsim.sim.risk_series),
-to compare against the default run with them on. Timings are reported, never asserted.
+--signals runs with the risk signals' listener and their per-step samples (perpsim.sim.risk_series),
+as `perpsim scenario run` does; the default leaves them off, so the figures stay those of the
+cascade itself (run both to see what the signals cost). Timings are reported, never asserted.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--accounts", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-event-hash", action="store_true", help="skip hashing the event stream")
-    ap.add_argument("--no-signals", action="store_true", help="run without the risk signals")
+    ap.add_argument("--signals", action="store_true", help="run with the risk signals")
     a = ap.parse_args(argv)
     sc = scenario.load("long-squeeze").with_params({
         "duration_s": 3, "feed.BTCUSDT.sigma": 0.0, "feed.BTCUSDT.shocks": [{"at_s": 2, "pct": -8}],
@@ -45,14 +46,14 @@ def main(argv: list[str] | None = None) -> int:
         "agents.mm.levels": 5, "agents.mm.requote_s": 60,
         "agents.noise.count": 1, "agents.noise.orders_per_min": 0.0})
     t0 = time.perf_counter()
-    run = runner.Run(sc, a.seed, hash_events=not a.no_event_hash, signals=not a.no_signals)
+    run = runner.Run(sc, a.seed, hash_events=not a.no_event_hash, signals=a.signals)
     build_s = time.perf_counter() - t0
     result = run.run()
     t = result.timings
     m = result.summary["markets"]["BTCUSDT"]
     end_to_end = t["setup_s"] + t["steps_s"]
     print(json.dumps({
-        "bench": "scenario_cascade", "accounts": a.accounts, "signals": not a.no_signals,
+        "bench": "scenario_cascade", "accounts": a.accounts, "signals": a.signals,
         "liquidations": m["liquidations"],
         "filled_in_book_lots": m["filled_in_book_lots"], "taken_by_insurance_lots": m["taken_by_insurance_lots"],
         "deleveraged_lots": m["deleveraged_lots"], "events": result.events,

@@ -2,12 +2,13 @@
 
   perpsim scenario list
   perpsim scenario run NAME|FILE [--seed S] [--out DIR] [--short] [--set KEY=VALUE ...]
-                                 [--grpc ADDRESS --admin-key KEY]
+                                 [--grpc ADDRESS --admin-key KEY] [--no-signals]
   perpsim scenario sweep NAME|FILE --param KEY=V1,V2,... [--param ...] [--workers N]
                                    [--dask ADDRESS|local] [--short] [--out DIR]
 
-A run prints a summary table and writes report.json and PNG plots into --out (default
-./scenario-out/NAME). A sweep prints a results table and writes sweep.csv into --out.
+A run prints a summary table and writes report.json, series.csv and PNG plots into --out
+(default ./scenario-out/NAME), with the venue's market risk signals sampled each step unless
+--no-signals. A sweep prints a results table and writes sweep.csv into --out.
 """
 
 from __future__ import annotations
@@ -71,11 +72,12 @@ def cmd_run(a: argparse.Namespace, console: Console) -> int:
         from perpsim.model.markets import default_markets
 
         markets = {s: default_markets()[s] for s in sc.data["venue"].get("markets", ["BTCUSDT"])}
-        venue = GrpcVenue(a.grpc, admin_key, markets)
+        venue = GrpcVenue(a.grpc, admin_key, markets, signals=not a.no_signals)
     try:
         with _progress(console) as bar:
             task = bar.add_task(f"{sc.name}", total=sc.steps)
-            result = Run(sc, a.seed, venue).run(progress=lambda i, n: bar.update(task, completed=i))
+            result = Run(sc, a.seed, venue, signals=not a.no_signals).run(
+                progress=lambda i, n: bar.update(task, completed=i))
     finally:
         if venue is not None:
             venue.close()
@@ -118,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="set a scenario parameter")
     r.add_argument("--grpc", metavar="ADDRESS", help="run against a venue at ADDRESS instead of in-process")
     r.add_argument("--admin-key", help="the venue's sandbox admin key (default $PERPSIM_ADMIN_KEY)")
+    r.add_argument("--no-signals", action="store_true",
+                   help="leave out the market risk signals (in process: no listener; over gRPC: no GetMarketRisk)")
     s = sub.add_parser("sweep", help="run a scenario over a grid of parameter values")
     s.add_argument("scenario", help="a built-in name or a TOML file")
     s.add_argument("--param", action="append", required=True, metavar="KEY=V1,V2,...",

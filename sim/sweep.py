@@ -90,6 +90,8 @@ COLUMNS: list[tuple[str, Callable[[RunResult, str], Any]]] = [
     ("adl_lots", lambda r, s: r.summary["markets"][s]["adl_lots"]),
     ("max_drawdown_pct", lambda r, s: r.summary["markets"][s]["max_drawdown_pct"]),
     ("insurance_end", lambda r, s: next(iter(r.summary["insurance_fund"].values()))["end"]),
+    ("temperature_max", lambda r, s: r.summary.get("risk", {}).get(s, {}).get("temperature_max", "")),
+    ("spike_accounts_max", lambda r, s: r.summary.get("risk", {}).get(s, {}).get("spike_accounts_max", "")),
     ("report_hash", lambda r, s: r.report_hash),
 ]
 

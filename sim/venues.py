@@ -151,7 +151,8 @@ class GrpcVenue:
     the engine integers with the market specs (no rounding)."""
 
     def __init__(self, address: str, admin_key: str, markets: dict[str, MarketSpec],
-                 liquidation_wait_s: float = 2.0) -> None:
+                 liquidation_wait_s: float = 2.0, signals: bool = True) -> None:
+        """`signals`: read the venue's market risk each step (GetMarketRisk)."""
         from perpsim.clients.client import Client
 
         self.markets = markets
@@ -161,7 +162,7 @@ class GrpcVenue:
         self._ts: int | None = None
         self._liqs: queue.Queue = queue.Queue()
         self._wait = liquidation_wait_s
-        self.signals = True  # until the venue says it has none
+        self.signals = signals  # off too once the venue says it has none
         self._streams = [self.admin.stream_liquidations(s) for s in markets]
         self._threads = [threading.Thread(target=self._pump, args=(st,), daemon=True) for st in self._streams]
         for t in self._threads:
