@@ -33,6 +33,8 @@ from perpsim.risk.venue_rules import (
     MarginKind,
     MarginRule,
     OrderCost,
+    PartialSteps,
+    StepKind,
     TierTable,
 )
 
@@ -88,7 +90,8 @@ BINANCE = VenueProfile(
     liquidation=LiquidationRule(
         "mark", "one large IOC to bring the position down a bracket (§4.2 step 3)",
         "LIMIT IOC to the book; the rest taken over by the insurance fund at the bankruptcy price", None,
-        "the market's liquidationFee on the liquidated notional", "§4.2"),
+        "the market's liquidationFee on the liquidated notional", "§4.2",
+        PartialSteps(StepKind.DOWN_A_TIER), "ioc_limit"),
     backstop=BackstopRule("insurance fund", "per margin asset, shared by groups of symbols", "§5"),
     adl=AdlRule(AdlRanking.BINANCE_LEVERAGE_PNL, "bankruptcy", "§6.1"),
     order_cost=OrderCost.IM_PLUS_OPEN_LOSS,
@@ -109,7 +112,8 @@ BYBIT = VenueProfile(
     liquidation=LiquidationRule(
         "mark", "cancel orders; above tier 1 a FillOrKill down to the lower risk limit (§4.3)",
         "the liquidation engine takes the rest at the bankruptcy price", 0,
-        "no separate fee: the remaining maintenance margin goes to the insurance fund", "§4.3"),
+        "no separate fee: the remaining maintenance margin goes to the insurance fund", "§4.3",
+        PartialSteps(StepKind.DOWN_A_TIER), "fok"),
     backstop=BackstopRule("insurance fund", "per contract", "§5"),
     adl=AdlRule(AdlRanking.PNL_TIMES_LEVERAGE, "bankruptcy", "§6.3 [U]: profit × leverage, exact text unread"),
     order_cost=OrderCost.IM_PLUS_FEES,  # https://testnet.bybit.com/en/help-center/article/Order-Cost-USDT-Contract
@@ -128,7 +132,8 @@ OKX = VenueProfile(
     liquidation=LiquidationRule(
         "mark", "tier 3 and up: reduced toward tier 1 step by step, re-checked after each (§4.5)",
         "orders slightly better than the market; tier 1–2 taken over at the bankruptcy price", 50_000,
-        "the taker fee on the liquidated notional, also counted in the maintenance requirement", "§4.5"),
+        "the taker fee on the liquidated notional, also counted in the maintenance requirement", "§4.5",
+        PartialSteps(StepKind.DOWN_A_TIER, interval_s=60), "ioc_limit"),
     backstop=BackstopRule("insurance fund (risk reserve)", "per currency / instrument family [U]", "§5"),
     adl=AdlRule(AdlRanking.UNPUBLISHED, "mark", "§6.4: at the current mark price"),
 )
@@ -148,7 +153,8 @@ HYPERLIQUID = VenueProfile(
     liquidation=LiquidationRule(
         "mark", "market orders for the whole position; above 100k USDC 20 % per attempt, 30 s apart (§4.7)",
         "the book; below ⅔ of MM the liquidator vault takes the position and its margin", 0,
-        "no clearance fee", "§4.7"),
+        "no clearance fee", "§4.7",
+        PartialSteps(StepKind.FRACTION, fraction=20_000_000, above_notional=100_000, interval_s=30), "market"),
     backstop=BackstopRule("liquidator vault (HLP)", "takes cross positions with their margin", "§5"),
     adl=AdlRule(AdlRanking.MARK_OVER_ENTRY_TIMES_LEVERAGE, "previous mark", "§6.6"),
 )
@@ -169,7 +175,8 @@ DYDX = VenueProfile(
     liquidation=LiquidationRule(
         "oracle", "at most 10 % of the position per block, at least 1,000 USDC (§4.6)",
         "IOC at the fillable price against the book", 1_500_000,
-        "up to 1.5 % of the quote, only out of a fill better than the bankruptcy price", "§4.6"),
+        "up to 1.5 % of the quote, only out of a fill better than the bankruptcy price", "§4.6",
+        PartialSteps(StepKind.FRACTION, fraction=10_000_000, min_notional=1_000), "ioc_limit"),
     backstop=BackstopRule("insurance fund", "one for cross markets, one per isolated market", "§5"),
     adl=AdlRule(AdlRanking.RANDOM_START, "bankruptcy", "§6.5: no ranking, pseudo-random start"),
 )

@@ -142,6 +142,31 @@ class LiquidationRule:
     fee_rate: int | None
     fee_note: str
     source: str = ""
+    steps: PartialSteps | None = None
+    #: the forced order's kind: "ioc_limit" (at the bankruptcy or a fillable price), "fok" (down a
+    #: tier), "market" (Hyperliquid), "takeover" (the backstop takes it at the bankruptcy price)
+    order: str = "ioc_limit"
+
+
+class StepKind(Enum):
+    #: down to the largest size of the next lower tier (Binance one IOC, Bybit one FOK, OKX per tier)
+    DOWN_A_TIER = "down_a_tier"
+    #: a fixed fraction of the position per attempt (Hyperliquid above a notional, dYdX per block)
+    FRACTION = "fraction"
+
+
+@dataclass(frozen=True, slots=True)
+class PartialSteps:
+    """The partial liquidation a venue takes before a full one, as numbers an engine can read:
+    ``fraction`` of the position per step (scaled rate; FRACTION only), not below
+    ``min_notional`` and only for positions above ``above_notional`` (whole settlement units,
+    0: any), at most one step per ``interval_s`` seconds (0: at once)."""
+
+    kind: StepKind
+    fraction: int = 0
+    min_notional: int = 0
+    above_notional: int = 0
+    interval_s: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,3 +45,10 @@ def test_liquidation_fee_and_no_adl_ranking() -> None:
     assert DYDX.adl.ranking is AdlRanking.RANDOM_START
     assert adl_score(DYDX.adl.ranking, upnl=F(1), wallet=F(1), maintenance=F(1), mark=F(1), entry=F(1),
                      notional=F(1), entry_notional=F(1)) is None
+
+
+def test_partial_liquidation_steps() -> None:
+    """max_position_portion_liquidated_ppm 100,000 (10 % per block), min_position_notional_liquidated
+    1,000 USDC (mainnet genesis liquidations_config)."""
+    steps = DYDX.liquidation.steps
+    assert (steps.fraction, steps.min_notional) == (10_000_000, 1_000)

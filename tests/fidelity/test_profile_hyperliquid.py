@@ -57,3 +57,12 @@ def test_adl_ranking() -> None:
     # mark 110 over entry 100, notional 1,100 on an account of 220: 1.1 × 5 = 5.5
     assert adl_score(HYPERLIQUID.adl.ranking, upnl=F(120), wallet=F(100), maintenance=F(0), mark=F(110),
                      entry=F(100), notional=F(1100), entry_notional=F(1000)) == F(11, 2)
+
+
+def test_partial_liquidation_steps() -> None:
+    """Above 100k USDC of notional, 20 % per attempt, 30 s apart; market orders, no fee (§4.7,
+    https://hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations , copy at
+    https://docs.hyena.trade/trading/liquidation)."""
+    steps = HYPERLIQUID.liquidation.steps
+    assert (steps.fraction, steps.above_notional, steps.interval_s) == (20_000_000, 100_000, 30)
+    assert HYPERLIQUID.liquidation.order == "market" and HYPERLIQUID.liquidation.fee_rate == 0
