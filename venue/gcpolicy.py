@@ -13,8 +13,9 @@ generations (cheap: they hold at most a few thousand objects) and freezes what s
 collection only ever scans what arrived since the last freeze. Acyclic garbage is freed by
 reference counting whether frozen or not; cyclic garbage frozen before it died would stay, so
 once the venue has been idle for `idle_s` (no command) and `full_every_s` have passed since the
-last full collection, everything is unfrozen, collected once and frozen again. Results are
-unchanged: only when memory is reclaimed changes.
+last full collection, everything is unfrozen, collected once and frozen again (and after
+`full_max_s` even without an idle moment). Results are unchanged: only when memory is
+reclaimed changes.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ __all__ = ["GcPolicy"]
 class GcPolicy:
     """Freeze the surviving objects every `every` commands; a full collection when idle."""
 
-    def __init__(self, every: int = 5_000, idle_s: float = 2.0, full_every_s: float = 300.0) -> None:
-        self.every, self.idle_s, self.full_every_s = every, idle_s, full_every_s
+    def __init__(self, every: int = 5_000, idle_s: float = 2.0, full_every_s: float = 300.0,
+                 full_max_s: float = 1_800.0) -> None:
+        """`full_max_s`: a venue never idle that long still gets its full collection then (one
+        pause, instead of one every few seconds)."""
+        self.every, self.idle_s, self.full_every_s, self.full_max_s = every, idle_s, full_every_s, full_max_s
         self._since = 0  # commands since the last freeze
         self._seen = (-1, -1)  # (freezes, _since) at the last idle check: unchanged = idle since
         self._last_full = time.monotonic()
@@ -66,6 +70,9 @@ class GcPolicy:
         if one is due, then quiet until the next freeze."""
         seen, self._seen = self._seen, (self.freezes, self._since)
         if seen != self._seen:  # commands came since the last look
+            if time.monotonic() - self._last_full >= self.full_max_s:
+                self.settle()
+                self.full_collections += 1
             self._timer = asyncio.get_running_loop().call_later(self.idle_s, self._idle_check)
             return
         self._timer = None
