@@ -39,6 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--symbol", default="BTCUSDT", help="a default market (default BTCUSDT)")
     g.add_argument("--profiles", help="comma-separated profiles (default: all)")
     g.add_argument("--maker", action="store_true", help="fees at the maker rate (default taker)")
+    g.add_argument("--wallet", help="the same isolated margin at every venue (default: each venue's IM)")
     o = p.add_argument_group("output")
     o.add_argument("--money-places", type=int, help="money decimals (default 2 for a quote asset, 8 for a coin)")
     o.add_argument("--nearest", action="store_true", help="round half-to-even instead of the venue's display rounding")
@@ -49,7 +50,8 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     c = cmp.compare(side=a.side, size=a.size, entry=a.entry, leverage=a.leverage, mark=a.mark, index=a.index,
                     premium=a.premium, market=a.symbol,
                     profiles=None if a.profiles is None else [x for x in a.profiles.split(",") if x.strip()],
-                    maker=a.maker, money_places=a.money_places, rounding="nearest" if a.nearest else "venue")
+                    maker=a.maker, wallet=a.wallet, money_places=a.money_places,
+                    rounding="nearest" if a.nearest else "venue")
     return as_dict(c)
 
 

@@ -101,13 +101,15 @@ class ProfileCalls:
     def compare_profiles(self, symbol: str, side: str, quantity: Number, leverage: int, *,
                          price: Number | None = None, mark_price: Number | None = None,
                          index_price: Number | None = None, premium: Number | None = None,
-                         profiles: list[str] | None = None, maker: bool = False) -> Comparison:
+                         profiles: list[str] | None = None, maker: bool = False,
+                         wallet: Number | None = None) -> Comparison:
         """One position (or order) under every profile, side by side: side "long"/"short" (or
         "buy"/"sell"), quantity in base units or contracts; price/mark/index default to the
-        market's now; premium the average premium index of the funding interval (default 0)."""
+        market's now; premium the average premium index of the funding interval (default 0);
+        wallet: the same isolated margin at every venue (default: each venue's initial margin)."""
         request = profiles_pb2.CompareProfilesRequest(
             symbol=symbol, side=side, quantity=_exact(quantity, "quantity"), leverage=leverage,
             price=_exact(price, "price"), mark_price=_exact(mark_price, "mark_price"),
             index_price=_exact(index_price, "index_price"), premium=_exact(premium, "premium"),
-            profiles=profiles or [], maker=maker)
+            profiles=profiles or [], maker=maker, wallet=_exact(wallet, "wallet"))
         return self._read("profiles", "CompareProfiles", request, Comparison.from_pb)

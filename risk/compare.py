@@ -5,8 +5,10 @@ profile's own published rules give: the leverage it allows at that notional, the
 to open, the maintenance margin at the mark, the liquidation and bankruptcy prices of the
 isolated position opened with that margin, the distance from the mark to the liquidation price,
 the fees to open (at entry) and to close (at the mark), and the funding one payment would move
-at the given premium. A venue that lists no such contract (OKX, Hyperliquid and dYdX have no
-inverse perpetuals; a base asset the profile has no table for) gets a row saying so.
+at the given premium. With ``wallet`` every venue's position holds that same isolated margin
+instead (the IM column still shows what each venue asks for). A venue that lists no such
+contract (OKX, Hyperliquid and dYdX have no inverse perpetuals; a base asset the profile has no
+table for) gets a row saying so.
 
 No formula lives here: the margins and prices come from `risk.preview.preview_position` (the
 integer risk layer behind it) with each profile's tier rows and liquidation model; the funding
@@ -158,6 +160,7 @@ def venue_figures(
     premium: pv.Number = 0,
     market: MarketSpec | str = "BTCUSDT",
     maker: bool = False,
+    wallet: pv.Number | None = None,
     mmr: pv.Number | None = None,
     money_places: int | None = None,
     rounding: str = "venue",
@@ -193,9 +196,12 @@ def venue_figures(
     at = p.margin.linear_mm_at if p.margin and kind == "linear" else (
         p.margin.inverse_mm_at if p.margin else MaintenanceAt.LIQUIDATION_PRICE)
     model = LiquidationModel.BYBIT if at is MaintenanceAt.ENTRY else LiquidationModel.BINANCE
-    pre = pv.preview_position(side=side, size=size_d, entry=entry_d, leverage=lev, mark=mark_d, market=spec,
+    pre = pv.preview_position(side=side, size=size_d, entry=entry_d, leverage=lev, wallet=wallet, mark=mark_d,
+                              market=spec,
                               brackets=rows, profile=model, money_places=places, rounding=rounding, **fixed)
     warnings += [w for w in pre.warnings if "exceeds the bracket" not in w]
+    if wallet is not None and pv._dec(wallet, "wallet") < notional_entry / lev:
+        warnings.append(f"the margin {wallet} is below {p.name}'s initial margin at {lev}x: it could not open this")
 
     fee_scaled = (p.fees.maker if maker else p.fees.taker) if p.fees else pv._rate(
         spec.maker_fee if maker else spec.taker_fee, "fee")
@@ -235,6 +241,7 @@ def compare(
     market: MarketSpec | str = "BTCUSDT",
     profiles: Iterable[str] | None = None,
     maker: bool = False,
+    wallet: pv.Number | None = None,
     money_places: int | None = None,
     rounding: str = "venue",
 ) -> Comparison:
@@ -244,7 +251,8 @@ def compare(
     Hyperliquid and dYdX funding, default the mark) in quote; leverage a whole number; premium
     the average premium index of the funding interval as a fraction; maker: fees at the maker
     rate instead of the taker rate. Isolated margin: each venue's position holds the initial
-    margin that venue asks for. Bad input raises ValueError naming the field."""
+    margin that venue asks for, or ``wallet`` (the same margin at every venue, in the settlement
+    asset) when given. Bad input raises ValueError naming the field."""
     spec = _market(market)
     names = list(PROFILES) if profiles is None else [profile_named(n).name for n in profiles]
     if not names:
@@ -254,6 +262,6 @@ def compare(
     mark_d = entry_d if mark is None else pv._positive(mark, "mark")
     premium_d = pv._dec(premium, "premium")
     rows = tuple(venue_figures(n, side=side_name, size=size_d, entry=entry_d, leverage=leverage, mark=mark_d,
-                               index=index, premium=premium_d, market=spec, maker=maker,
+                               index=index, premium=premium_d, market=spec, maker=maker, wallet=wallet,
                                money_places=money_places, rounding=rounding) for n in names)
     return Comparison(spec.symbol, side_name, size_d, entry_d, mark_d, premium_d, spec.settle, rows)

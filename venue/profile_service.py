@@ -19,7 +19,8 @@ from perpsim.venue.server import rpc
 
 #: Request fields, by the names the calculator's messages start with.
 _FIELDS = {"size": "quantity", "entry": "price", "mark": "mark_price", "index": "index_price",
-           "premium": "premium", "leverage": "leverage", "side": "side", "unknown venue profile": "profiles"}
+           "premium": "premium", "leverage": "leverage", "side": "side", "wallet": "wallet",
+           "unknown venue profile": "profiles"}
 
 
 def _text(value: object) -> str:
@@ -100,7 +101,7 @@ class ProfileService(profiles_pb2_grpc.ProfileServiceServicer):
                             leverage=request.leverage, mark=mark, index=request.index_price or (
                                 now("", prices.index, "index_price") if prices.index is not None else mark),
                             premium=request.premium or "0", market=spec, profiles=list(request.profiles) or None,
-                            maker=request.maker)
+                            maker=request.maker, wallet=request.wallet or None)
         except (ValueError, TypeError) as e:
             raise VenueError(R.INVALID_VALUE, field=_field_of(str(e)), problem=str(e)) from None
         return profiles_pb2.CompareProfilesResponse(

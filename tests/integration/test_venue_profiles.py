@@ -66,6 +66,15 @@ def test_compare_from_the_async_client(venue) -> None:
     assert asyncio.run(run()) == Decimal("6500.00")  # 2 × 65,000 / 20
 
 
+def test_compare_with_one_wallet_for_every_venue(venue, admin: Client) -> None:
+    c = admin.compare_profiles("BTCUSDT", "long", "1", 10, price="65000", mark_price="65000", wallet="2000",
+                               profiles=["hyperliquid"])
+    assert c.venue("hyperliquid").liquidation_price == Decimal("63797.5")  # 63,000 / 0.9875, rounded up
+    with pytest.raises(PerpsimError) as bad:
+        admin.compare_profiles("BTCUSDT", "long", "1", 10, wallet="-5")
+    assert bad.value.code == "invalid_value" and "wallet" in bad.value.message
+
+
 def test_serve_profile_hyperliquid_runs_its_tiers_and_fees(tmp_path) -> None:
     with own_venue(tmp_path, profile="hyperliquid") as (_running, _cfg, trader):
         assert trader.venue_profile() == "hyperliquid"

@@ -115,3 +115,15 @@ def test_bad_input_is_refused(kwargs, error) -> None:
 def test_a_fixed_tier_replaces_the_table_for_one_profile() -> None:
     v = venue_figures("bybit", side="long", size="1", entry="20000", leverage=50, mmr="0.005")
     assert v.note and v.max_leverage is None and v.liquidation_price == D("19700.0")
+
+
+def test_the_same_wallet_at_every_venue() -> None:
+    c = compare(side="long", size="1", entry="65000", leverage=10, wallet="2000", profiles=["binance", "hyperliquid"])
+    bn, hl = c.venues
+    # Binance bracket 2 (0.5 %, cum 50): 2,000 + P − 65,000 = 0.005 P − 50 → 62,950 / 0.995 = 63,266.33…
+    assert bn.liquidation_price == D("63266.4") and bn.initial_margin == D("6500.00")
+    # Hyperliquid 1.25 %: 63,000 / 0.9875 = 63,797.46…
+    assert hl.liquidation_price == D("63797.5")
+    assert all(any("below" in w for w in v.warnings) for v in c.venues)  # 2,000 < 6,500: could not open
+    with pytest.raises(ValueError):
+        compare(side="long", size="1", entry="65000", leverage=10, wallet="-1")
