@@ -1,5 +1,6 @@
 """What a run measures: liquidations, cascade rounds, forced-order slippage, book, fund, ADL,
-open interest, funding, rejections. Fed with every command's events and sampled once a step.
+open interest, funding, rejections, and the venue's market risk signals (perpsim.sim.risk_series).
+Fed with every command's events and sampled once a step.
 
 Per-event work is a dict lookup on the event's type; only the kinds the metrics use have a
 handler (liquidation notices and forced fills, ADL, funding, rejections, position changes for

@@ -60,7 +60,8 @@ def row_of_client(r) -> dict:
 
 @dataclass
 class RiskSeries:
-    """Per-step rows of one market: each figure a list (one value a step), flags a list of code lists."""
+    """Per-step rows of one market: each figure a list (one value a step, rounded to 9 decimals:
+    the report's JSON stays short and no figure is that precise), flags a list of code lists."""
 
     values: dict[str, list] = field(default_factory=lambda: {k: [] for k in FIGURES})
     flags: list[list[str]] = field(default_factory=list)
