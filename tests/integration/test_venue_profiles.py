@@ -96,3 +96,14 @@ def test_a_data_directory_keeps_the_profile_it_was_created_under(tmp_path) -> No
         pass
     with own_venue(tmp_path, profile="bybit") as (_running, _cfg, trader):  # the same profile starts again
         assert trader.venue_profile() == "bybit"
+
+
+@pytest.mark.parametrize("profile, taker, most", [("binance", "0.0005", 125), ("bybit", "0.00055", 100),
+                                                  ("okx", "0.0005", 100), ("dydx", "0.0005", 20)])
+def test_each_profile_serves_with_its_fees_and_leverage_cap(tmp_path, profile, taker, most) -> None:
+    with own_venue(tmp_path, profile=profile) as (_running, _cfg, trader):
+        btc = {m.symbol: m for m in trader.markets()}["BTCUSDT"]
+        assert trader.venue_profile() == profile and btc.taker_fee_rate == Decimal(taker)
+        assert trader.set_leverage("BTCUSDT", most) == most
+        with pytest.raises(PerpsimError):
+            trader.set_leverage("BTCUSDT", most + 1)
