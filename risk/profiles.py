@@ -145,7 +145,9 @@ HYPERLIQUID = VenueProfile(
     margin=MarginRule(MarginKind.LEVERAGE, MaintenanceAt.LIQUIDATION_PRICE, None, False,
                       "§3.6: MM = ½ IM at max leverage per tier, deduction by the same recursion as cum"),
     tables=dict(vt.HYPERLIQUID),
-    fees=FeeRule(15_000, 45_000, "Hyperliquid tier 0 perps 0.015 % maker / 0.045 % taker [U]"),
+    fees=FeeRule(15_000, 45_000, "tier 0 perps 0.015 % maker / 0.045 % taker [C-copy]: "
+                 "https://hyperliquid.gitbook.io/hyperliquid-docs/trading/fees, table read in "
+                 "https://sltp.gitbook.io/sltp-docs/documentation/perp-dexes-aggregator/perpetual-fee"),
     funding=FundingRule(FundingForm.CLAMPED_INTEREST, 8, 1, _I_8H, _CLAMP, None, None, "oracle",
                         payment_cap=4_000_000,
                         source="§2.6: F_8h = P + clamp(I − P, ±0.05 %), paid hourly at F_8h / 8 on size × oracle, "
