@@ -7,6 +7,13 @@ event is O(1) (a dict update, an account marked as changed); each step of venue 
 a mark sample (volatility, correlation), re-measures the accounts that changed during it
 (leverage, spikes) and the book's execution quality; each minute samples the temperature's
 parts. The liquidation map is brought up to date for the changed accounts when it is read.
+
+What a step re-measures (leverage, hence spikes, the average leverage and the temperature's
+samples) is read from the engine when the step closes. The live sequencer calls its listeners
+after a whole batch of commands, a journal replay after each command: when a batch straddles a
+step's end, the live reading sees the batch's later commands too, so those figures can differ
+from a replay's by that much. The figures read from positions (open interest, sides, the map)
+do not depend on it.
 """
 
 from __future__ import annotations
