@@ -72,7 +72,7 @@ def scenario(accounts: int, seed: int, on: bool) -> dict:
         "agents.crowd.exit_per_hour": 0.0, "agents.crowd.adder_fraction": 0.0,
         "agents.mm.levels": 5, "agents.mm.requote_s": 60,
         "agents.noise.count": 1, "agents.noise.orders_per_min": 0.0})
-    run = runner.Run(sc, seed, hash_events=False)
+    run = runner.Run(sc, seed, hash_events=False, signals=False)  # the listener: only the one below
     if on:
         ex = run.exchange
         sig = Signals(lambda: ex)
