@@ -152,5 +152,7 @@ def test_over_grpc_the_venue_reports_the_spike_and_its_open_interest(spike, tmp_
     assert not any("leverage_spike" in f for f in got["flags"][:planted])
     assert max(got["spike_accounts"]) == 4
     assert got["open_interest"] == want["open_interest"] and min(got["open_interest"]) > 0
-    # the same lots at the venue's mark, which follows the index on the venue's own clock
-    assert got["open_interest_notional"] == pytest.approx(want["open_interest_notional"], rel=1e-4)
+    # the lots held long at the venue's mark (which follows the index on the venue's own clock)
+    at_mark = [q * m for q, m in zip(got["open_interest"], got["mark"], strict=True)]
+    assert got["open_interest_notional"] == pytest.approx(at_mark, rel=1e-9)
+    assert got["open_interest_notional"] == pytest.approx(want["open_interest_notional"], rel=1e-3)
