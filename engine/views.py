@@ -15,11 +15,16 @@ engine/view_types.py and importable from here.
 
 `ExchangeView` (unknown symbol: `UnknownSymbol`, a KeyError):
 
-  clock, catalogue  ts, next_order_id, profile, symbols(), assets(), spec(symbol), specs(),
+  clock, catalogue  ts, next_order_id, profile, symbols(), `symbol in view`, assets(), spec(symbol), specs(),
                     brackets(s) -> (Bracket,), notional(s, lots, price) -> units (int; inverse: Fraction)
   cheap scalars     mark(s), index(s), last(s), top(s) -> (bid, ask), depth(s, side, n) -> [Level],
                     funding_rate(s), insurance(asset), available(account, asset),
-                    position_lots(account, s, pside)
+                    margin_balance(account, asset), wallet(account, asset),
+                    maintenance_margin(account, asset), withdrawable(account, asset),
+                    daily_loss_limit(account, asset) -> dict, position_lots(account, s, pside),
+                    legs(account, s) -> ((pside, lots),), liquidation_price(account, s, pside) and
+                    bankruptcy_price(account, s, pside) -> Fraction of ticks | None,
+                    isolated_margin(account, s, pside), predicted_funding_rate(s)
   markets           prices(s) -> PriceView [O(1)], market(s) / markets() -> MarketView
                     [O(positions of the market): open interest]
   book              book(s, depth) -> BookView
@@ -27,6 +32,7 @@ engine/view_types.py and importable from here.
                     hedge_mode(account), leverage(account, s), isolated(account, s), holds(account, s)
   positions         positions(account, s=None) -> (PositionView,), position(account, s, pside),
                     all_positions(s) -> iterator of Holding (liquidation map, open interest)
+  preview           preview_order(PlaceOrder) -> dict (what a full fill would do; changes nothing)
   orders            open_orders(account | None, s=None) -> (OpenOrder,), open_order(s, order_id)
                     conditional_orders(account | None, s=None), conditional_order(s, id) -> ConditionalView
                     order_lists(account | None, s=None), order_list(s, id) -> OrderListView
@@ -44,6 +50,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from fractions import Fraction
 
+from perpsim.engine.commands import PlaceOrder
 from perpsim.engine.exchange import Exchange, position_key, position_of
 from perpsim.engine.view_types import (
     AssetFlows,
@@ -107,6 +114,10 @@ class ExchangeView:
 
     def symbols(self) -> tuple[str, ...]:
         return tuple(self._m)
+
+    def __contains__(self, symbol: object) -> bool:
+        """Whether the exchange lists the market (O(1))."""
+        return symbol in self._m
 
     def assets(self) -> tuple[str, ...]:
         """The settlement assets, sorted."""
@@ -183,6 +194,29 @@ class ExchangeView:
     def available(self, account: int, asset: str) -> int:
         """The account's available balance in `asset` (units; may be negative)."""
         return self._ex.available(account, asset)
+
+    def margin_balance(self, account: int, asset: str) -> int:
+        """The account's cross margin balance in `asset`: wallet + uPnL of its cross positions (units)."""
+        return self._ex.margin_balance(account, asset)
+
+    def wallet(self, account: int, asset: str) -> int:
+        """The account's cross wallet balance in `asset` (units)."""
+        return self._ex.wallet(account, asset)
+
+    def maintenance_margin(self, account: int, asset: str) -> int:
+        """The maintenance margin of the account's cross positions in `asset` (units)."""
+        return self._ex.maintenance(account, asset)
+
+    def withdrawable(self, account: int, asset: str) -> int:
+        """What may leave the account in `asset`: the wallet minus margin in use, never counting
+        unrealized profit (units, ≥ 0)."""
+        return self._ex.withdrawable(account, asset)
+
+    def daily_loss_limit(self, account: int, asset: str) -> dict:
+        """The account's daily loss limit in `asset` as of the last command (money units, times in
+        ns): limit (0: none), include_unrealized, flatten, loss (today's, a profit negative),
+        hit, resets_at, pending (the waiting change's limit, 0: removal), pending_from (0: none)."""
+        return self._ex.daily_loss_limit(account, asset)
 
     def position_lots(self, account: int, symbol: str, pside: int = BOTH) -> int:
         """Signed lots of one position (0: none)."""
@@ -283,6 +317,45 @@ class ExchangeView:
             None if bp is None else bp.ticks, None if bp is None else bp.tick,
             ex._mm(m, p) if marked else 0, ex.adl_quantile(account, symbol, pside),
             ex.funding_estimate(account, symbol, pside))
+
+    def legs(self, account: int, symbol: str) -> tuple[tuple[int, int], ...]:
+        """(position side, signed lots) of each of the account's positions in the market, in side
+        order; no margin computed (a one-way account: at most (BOTH, lots))."""
+        return tuple((ps, p.lots) for ps, p in self._market(symbol).leg_list(account))
+
+    def liquidation_price(self, account: int, symbol: str, pside: int = BOTH) -> Fraction | None:
+        """The position's exact liquidation price in ticks (a Fraction; × the spec's tick size
+        for quote per base), None without a mark or a position, or when no price liquidates it.
+        Isolated: that position on its margin; cross: the account's legs in the market together
+        (pside ignored), the other markets held fixed. One solve, none of PositionView's other
+        figures."""
+        self._market(symbol)
+        lp = self._ex.liquidation_price(account, symbol, pside)
+        return None if lp is None else lp.ticks
+
+    def bankruptcy_price(self, account: int, symbol: str, pside: int = BOTH) -> Fraction | None:
+        """The position's exact bankruptcy price in ticks (a Fraction), None without a mark or a
+        position (isolated: that position; cross: the account's legs in the market)."""
+        self._market(symbol)
+        bp = self._ex.bankruptcy_price(account, symbol, pside)
+        return None if bp is None else bp.ticks
+
+    def isolated_margin(self, account: int, symbol: str, pside: int = BOTH) -> int:
+        """The margin held by an isolated position (units; 0 for none)."""
+        self._market(symbol)
+        return self._ex.isolated_margin(account, symbol, pside)
+
+    def predicted_funding_rate(self, symbol: str) -> int:
+        """The funding rate the next settlement would apply as things stand (scaled 1e8)."""
+        self._market(symbol)
+        return self._ex.predicted_funding_rate(symbol)
+
+    def preview_order(self, cmd: PlaceOrder) -> dict:
+        """What the order would do to its account if it filled completely, changing nothing: the
+        exchange's preview (see `Exchange.preview_order`: money in units, prices as exact Fractions
+        of the quote currency with their `*_tick` beside them). No mark yet: ValueError."""
+        self._market(cmd.symbol)
+        return self._ex.preview_order(cmd)
 
     def position(self, account: int, symbol: str, pside: int = BOTH) -> PositionView | None:
         """One position, None if the account holds none on that side."""

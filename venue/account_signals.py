@@ -79,8 +79,7 @@ class AccountSignals:
     def alerts(self, streams, account: int, ts: int) -> None:
         """RAISED when a position's liquidation comes closer than k σ, CLEARED when it moves back
         beyond (or the position is gone); once per crossing."""
-        ex = self.venue.state.exchange
-        below = self.risk.below_k(ex, account)
+        below = self.risk.below_k(self.venue.view, account)
         before = self._alerted.get(account, set())
         t = self.risk.thresholds(account)
         for key in sorted(set(below) | before):
@@ -101,8 +100,7 @@ class AccountSignals:
 
     def preview_fields(self, cmd, preview: dict) -> dict:
         """The PreviewOrderResponse fields the signals add for an order."""
-        ex = self.venue.state.exchange
-        s = self.risk.order(ex, cmd, preview)
+        s = self.risk.order(self.venue.view, cmd, preview)
         spec = self.venue.markets[cmd.symbol]
         return {"liquidation_distance_sigma": sigma_out(s.distance),
                 "max_quantity_within_k_sigma": spec.format_qty(s.max_lots_within) if s.max_lots_within is not None
@@ -110,13 +108,13 @@ class AccountSignals:
 
     def decorate_positions(self, account: int, positions: list) -> None:
         """Fill each account_pb2.Position's σ distance and nudge in place."""
-        ex = self.venue.state.exchange
+        view = self.venue.view
         t = self.risk.thresholds(account)
         for out in positions:
-            if ex.markets[out.symbol].mark is None:
+            if view.mark(out.symbol) is None:
                 continue
             pside = cv.PSIDE_IN[out.position_side]
-            p = self.risk.position(ex, account, out.symbol, pside, out.quantity_lots, t)
+            p = self.risk.position(view, account, out.symbol, pside, out.quantity_lots, t)
             out.liquidation_distance_sigma.extend(sigma_out(p.distance))
             if p.nudge is not None:
                 spec = self.venue.markets[out.symbol]
@@ -127,7 +125,7 @@ class AccountSignals:
         """The preview's correlation warning for an order about to be placed. Advisory: a
         failure here is logged and never keeps the order from being placed."""
         try:
-            w = self.risk.order_correlation(self.venue.state.exchange, cmd)
+            w = self.risk.order_correlation(self.venue.view, cmd)
         except Exception:
             log.exception("order warnings of %r", cmd)
             return []
@@ -137,7 +135,7 @@ class AccountSignals:
         """The kσ warnings of the account's position in the order's market as it stands after
         the order (what it holds now, not the preview's full fill)."""
         try:
-            return warnings_out(self.risk.market_warnings(self.venue.state.exchange, cmd.account, cmd.symbol))
+            return warnings_out(self.risk.market_warnings(self.venue.view, cmd.account, cmd.symbol))
         except Exception:
             log.exception("warnings after %r", cmd)
             return []
@@ -151,8 +149,8 @@ class AccountSignals:
     # ---------------------------------------------------------------- RiskService, account half
 
     def account_risk_out(self, account: int) -> risk_pb2.GetAccountRiskResponse:
-        ex = self.venue.state.exchange
-        r = self.risk.report(ex, account)
+        view = self.venue.view
+        r = self.risk.report(view, account)
         positions = []
         for p in r.positions:
             spec = self.venue.markets[p.symbol]
@@ -174,7 +172,7 @@ class AccountSignals:
             has_effective_leverage=a.effective_leverage is not None, effective_leverage=a.effective_leverage or 0.0,
             clusters=[risk_pb2.CorrelatedCluster(symbols=c) for c in a.clusters]) for a in r.assets]
         return risk_pb2.GetAccountRiskResponse(
-            account_id=account, time_ns=ex.ts, thresholds=thresholds_out(r.thresholds), positions=positions,
+            account_id=account, time_ns=view.ts, thresholds=thresholds_out(r.thresholds), positions=positions,
             assets=assets, warnings=warnings_out(r.warnings))
 
     def set_thresholds(self, account: int, request) -> risk_pb2.SetAccountRiskThresholdsResponse:

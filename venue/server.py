@@ -923,14 +923,14 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
         pside = cv.enum_in(cv.PSIDE_IN, request.position_side, "position_side", R.INVALID_POSITION_SIDE)
         amount = cv.money_in(spec, request.amount, allow_negative=True)
         await self.venue.run(lambda ts: C.AdjustIsolatedMargin(ts, account, spec.symbol, amount, pside))
-        margin = self.venue.state.exchange.isolated_margin(account, spec.symbol, pside)
+        margin = self.venue.view.isolated_margin(account, spec.symbol, pside)
         return account_pb2.AdjustIsolatedMarginResponse(isolated_margin=cv.money_out(spec, margin))
 
     @rpc
     async def PreviewOrder(self, request, context):
         account = self.venue.account(context)
         cmd = Trading(self.venue).command(account, request.order)
-        preview = self.venue.state.exchange.preview_order(cmd)
+        preview = self.venue.view.preview_order(cmd)
         spec = self.venue.markets[cmd.symbol]
         signals = self.venue.account_signals
         return account_pb2.PreviewOrderResponse(
@@ -953,7 +953,7 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
         spec = self.venue.asset_spec(request.asset)
         amount = cv.money_in(spec, request.amount)
         await self.venue.run(lambda ts: make(ts, account, amount))
-        return response(wallet=cv.money_out(spec, self.venue.state.exchange.wallet(account, request.asset)))
+        return response(wallet=cv.money_out(spec, self.venue.view.wallet(account, request.asset)))
 
     @rpc
     async def Deposit(self, request, context):
@@ -984,13 +984,13 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
         amount = 0 if zero else cv.money_in(spec, request.amount)
         await self.venue.run(lambda ts: C.SetDailyLossLimit(ts, account, spec.settle, amount,
                                                             request.include_unrealized, request.flatten))
-        return loss_limit_out(spec, self.venue.state.exchange.daily_loss_limit(account, spec.settle))
+        return loss_limit_out(spec, self.venue.view.daily_loss_limit(account, spec.settle))
 
     @rpc
     async def GetDailyLossLimit(self, request, context):
         account = self.venue.account(context)
         spec = self.venue.asset_spec(request.asset)
-        return loss_limit_out(spec, self.venue.state.exchange.daily_loss_limit(account, spec.settle))
+        return loss_limit_out(spec, self.venue.view.daily_loss_limit(account, spec.settle))
 
 
 def loss_limit_out(spec, d: dict) -> account_pb2.DailyLossLimit:

@@ -200,9 +200,9 @@ class Streams:
         balance) reaches MARGIN_WARNING_PERCENT; once per crossing, again after it recovered."""
         if not self._subs.get(("account", str(account))):
             return
-        ex = self.venue.state.exchange
+        view = self.venue.view
         for asset in sorted({s.settle for s in self.venue.markets.values()}):
-            balance, mm = ex.margin_balance(account, asset), ex.maintenance(account, asset)
+            balance, mm = view.margin_balance(account, asset), view.maintenance_margin(account, asset)
             if not (mm and balance > 0 and mm * 100 >= MARGIN_WARNING_PERCENT * balance):
                 self._warned.discard((account, asset))
             elif (account, asset) not in self._warned:

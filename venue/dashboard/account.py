@@ -95,7 +95,7 @@ class AccountSnapshot:
         positions only (a cross hedge pair has no single band); None when it has none."""
         if p.position_side != common_pb2.POSITION_SIDE_BOTH:
             return None
-        ex, view = self.venue.state.exchange, self.venue.view
+        view = self.venue.view
         spec = self.venue.markets[p.symbol]
         pos = view.position(account, p.symbol)
         if pos is None or pos.mark is None or pos.lots == 0:
@@ -109,7 +109,6 @@ class AccountSnapshot:
             bal = view.balance(account, spec.settle)
             wallet, other_mm, other_upnl = bal.wallet, bal.maintenance_margin - pos.maintenance_margin, \
                 bal.upnl - pos.upnl
-        m = ex.markets[p.symbol]
         try:
             pv = preview_position(
                 side="long" if pos.lots > 0 else "short", size=spec.lots_to_qty(abs(pos.lots)),
@@ -117,8 +116,9 @@ class AccountSnapshot:
                 wallet=Decimal(wallet) / scale, mark=spec.ticks_to_price(pos.mark),
                 margin_mode="isolated" if isolated else "cross", other_mm=Decimal(other_mm) / scale,
                 other_upnl=Decimal(other_upnl) / scale, market=spec, liquidation_fee=spec.liquidation_fee,
-                brackets=[(Decimal(b.cap) / scale, b.max_leverage, Decimal(b.mmr) / RATE_SCALE) for b in m.brackets],
-                profile=ex.profile.liquidation_model)
+                brackets=[(Decimal(b.cap) / scale, b.max_leverage, Decimal(b.mmr) / RATE_SCALE)
+                          for b in view.brackets(p.symbol)],
+                profile=view.profile.liquidation_model)
         except ValueError:  # the calculator refuses a wallet already below zero
             return None
         if pv.partial_liquidation_price is None:

@@ -49,7 +49,7 @@ class Rails:
         out = []
         for asset in self._assets():
             spec = self.venue.asset_spec(asset)
-            free = spec.format_money(self.venue.state.exchange.withdrawable(call.account, asset))
+            free = spec.format_money(self.venue.view.withdrawable(call.account, asset))
             step = spec.format_money(1)
             out.append({"coin": asset, "name": asset, "depositAllEnable": True, "withdrawAllEnable": True,
                         "free": free, "locked": "0", "freeze": "0", "withdrawing": "0", "ipoing": "0",

@@ -1,10 +1,10 @@
 """The account risk read model: the figures of venue.signals.account for one account's
-positions, read from the exchange's public queries on request (never a scan of every account).
+positions, read through the engine's read API (``ExchangeView``) on request (never a scan of every account).
 
 Volatility and correlation come from outside (the market signals): ``sigma_1h(symbol)`` gives a
 market's σ of mark log returns over one hour (a fraction, None while unknown) and
 ``rho(symbol_a, symbol_b)`` their correlation. Liquidation prices are the venue's own: a
-position's from ``Exchange.liquidation_price``, a resized one's from ``Exchange.preview_order``
+position's from ``ExchangeView.liquidation_price``, a resized one's from ``ExchangeView.preview_order``
 (a reduce-only limit at the mark), so the nudge and the preview agree to the tick.
 """
 
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from perpsim.engine import commands as C
+from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import OrderKind, Side, TimeInForce
 from perpsim.venue.signals.account import (
     HORIZONS_NS,
@@ -111,11 +112,11 @@ class AccountRisk:
 
     # ---------------------------------------------------------------- one account
 
-    def report(self, ex, account: int) -> AccountReport:
+    def report(self, view: ExchangeView, account: int) -> AccountReport:
         t = self.thresholds(account)
-        positions = self.positions(ex, account, t)
-        assets = [self._asset(ex, account, asset, [p for p in positions if _asset(ex, p.symbol) == asset], t)
-                  for asset in sorted({_asset(ex, p.symbol) for p in positions})]
+        positions = self.positions(view, account, t)
+        assets = [self._asset(view, account, asset, [p for p in positions if _asset(view, p.symbol) == asset], t)
+                  for asset in sorted({_asset(view, p.symbol) for p in positions})]
         warnings = []
         for p in positions:
             z = p.distance.z(t.horizon_ns) if p.distance else None
@@ -124,49 +125,51 @@ class AccountRisk:
                 warnings.append(k_sigma_warning(p.symbol, z, t, h.touch_probability))
         return AccountReport(t, positions, assets, warnings)
 
-    def positions(self, ex, account: int, t: Thresholds | None = None) -> list[PositionRisk]:
+    def positions(self, view: ExchangeView, account: int, t: Thresholds | None = None) -> list[PositionRisk]:
         """Every position of the account, in market then side order."""
         t = t or self.thresholds(account)
         out = []
-        for symbol, m in ex.markets.items():
-            if m.mark is None:
+        for symbol in view.symbols():
+            if view.mark(symbol) is None:
                 continue
-            for pside, p in m.legs(account):
-                out.append(self.position(ex, account, symbol, pside, p.lots, t))
+            for pside, lots in view.legs(account, symbol):
+                out.append(self.position(view, account, symbol, pside, lots, t))
         return out
 
-    def position(self, ex, account: int, symbol: str, pside: int, lots: int, t: Thresholds) -> PositionRisk:
+    def position(self, view: ExchangeView, account: int, symbol: str, pside: int, lots: int,
+                 t: Thresholds) -> PositionRisk:
         """One position's figures (``lots``: its signed size now)."""
-        m = ex.markets[symbol]
-        mark = m.mark * m.tick
-        lp = ex.liquidation_price(account, symbol, pside)
+        mark = _mark_price(view, symbol)
+        lp = _liquidation_price(view, account, symbol, pside)
         sigma = self.sigma_1h(symbol)
         dist = nudge = None
-        if lp is not None and lp.price > 0:
-            dist = distance(lots > 0, float(mark), float(lp.price), sigma, _horizons(t))
+        if lp is not None and lp > 0:
+            dist = distance(lots > 0, float(mark), float(lp), sigma, _horizons(t))
             if sigma:
                 nudge = size_down(lots, float(mark), sigma_over(sigma, t.horizon_ns), t.k,
-                                  lambda q: self._resized(ex, account, symbol, pside, lots, q))
-        return PositionRisk(symbol, pside, lots, mark, lp.price if lp else None,
-                            _signed_notional(m, lots), dist, nudge)
+                                  lambda q: self._resized(view, account, symbol, pside, lots, q))
+        return PositionRisk(symbol, pside, lots, mark, lp, _signed_notional(view, symbol, lots), dist, nudge)
 
-    def _resized(self, ex, account: int, symbol: str, pside: int, lots: int, q: int) -> float | None:
+    def _resized(self, view: ExchangeView, account: int, symbol: str, pside: int, lots: int, q: int) -> float | None:
         """The liquidation price of the position reduced to ``q`` lots by a reduce-only limit at
         the mark (the preview's own solver)."""
         if q == abs(lots):
-            lp = ex.liquidation_price(account, symbol, pside)
-            return float(lp.price) if lp is not None else None
-        m = ex.markets[symbol]
-        cmd = C.PlaceOrder(ex.ts, account, symbol, Side.SELL if lots > 0 else Side.BUY, abs(lots) - q, m.mark,
+            lp = _liquidation_price(view, account, symbol, pside)
+            return float(lp) if lp is not None else None
+        mark = view.mark(symbol)
+        assert mark is not None  # a position's figures are read only once the market has a mark
+        cmd = C.PlaceOrder(view.ts, account, symbol, Side.SELL if lots > 0 else Side.BUY, abs(lots) - q, mark,
                            OrderKind.LIMIT, TimeInForce.GTC, reduce_only=True, position_side=pside)
-        price = ex.preview_order(cmd)["liquidation_price"]
+        price = view.preview_order(cmd)["liquidation_price"]
         return float(price) if price is not None else None
 
-    def _asset(self, ex, account: int, asset: str, positions: list[PositionRisk], t: Thresholds) -> AssetRisk:
+    def _asset(self, view: ExchangeView, account: int, asset: str, positions: list[PositionRisk],
+               t: Thresholds) -> AssetRisk:
         names, e = _net(positions)
         rho = self._matrix(names)
-        equity = equity_of(ex, account, asset)
-        balance, mm = ex.margin_balance(account, asset), ex.maintenance(account, asset)
+        equity = equity_of(view, account, asset)
+        b = view.balance(account, asset)
+        balance, mm = b.margin_balance, b.maintenance_margin
         big_e = exposure(e, rho)
         return AssetRisk(asset, equity, (mm / balance) if balance > 0 else None, big_e,
                          sum(abs(x) for x in e) if e else 0.0, big_e / equity if equity > 0 else None,
@@ -187,16 +190,16 @@ class AccountRisk:
 
     # ---------------------------------------------------------------- an order
 
-    def order(self, ex, cmd: C.PlaceOrder, preview: dict | None = None, nudge: bool = True) -> OrderSignals:
-        """The signals of an order before it is placed (``preview``: Exchange.preview_order(cmd)
+    def order(self, view: ExchangeView, cmd: C.PlaceOrder, preview: dict | None = None,
+              nudge: bool = True) -> OrderSignals:
+        """The signals of an order before it is placed (``preview``: ExchangeView.preview_order(cmd)
         if already computed; ``nudge``: also search the largest size within kσ, about 20 more
         previews)."""
         t = self.thresholds(cmd.account)
-        m = ex.markets[cmd.symbol]
-        if m.mark is None:
+        if view.mark(cmd.symbol) is None:
             return OrderSignals(None, None, [])
-        preview = preview if preview is not None else ex.preview_order(cmd)
-        mark, sigma = float(m.mark * m.tick), self.sigma_1h(cmd.symbol)
+        preview = preview if preview is not None else view.preview_order(cmd)
+        mark, sigma = float(_mark_price(view, cmd.symbol)), self.sigma_1h(cmd.symbol)
         after, lp = preview["lots"], preview["liquidation_price"]
         dist = distance(after > 0, mark, float(lp), sigma, _horizons(t)) if after and lp is not None and lp > 0 \
             else None
@@ -211,81 +214,80 @@ class AccountRisk:
                 def ok(q: int) -> bool:
                     if q == 0:
                         return True
-                    r = ex.preview_order(dataclasses.replace(cmd, qty=q))
+                    r = view.preview_order(dataclasses.replace(cmd, qty=q))
                     return r["lots"] == 0 or within_k_sigma(r["lots"] > 0, mark, _f(r["liquidation_price"]), sigma_h,
                                                             t.k)
 
-                best = largest_within(0, max(cmd.qty, m.spec.qty_to_lots(m.spec.max_qty)), ok)
-        w = self._correlation(ex, cmd, preview["lots"], t)
+                spec = view.spec(cmd.symbol)
+                best = largest_within(0, max(cmd.qty, spec.qty_to_lots(spec.max_qty)), ok)
+        w = self._correlation(view, cmd, preview["lots"], t)
         if w is not None:
             warnings.append(w)
         return OrderSignals(dist, best, warnings)
 
-    def order_correlation(self, ex, cmd: C.PlaceOrder) -> Warning | None:
+    def order_correlation(self, view: ExchangeView, cmd: C.PlaceOrder) -> Warning | None:
         """The correlation warning of an order about to be placed, as the preview gives it (the
         order filled in full), with the resulting size by arithmetic instead of a preview: cheap
         enough for every order. None for a reduce-only order."""
-        if cmd.reduce_only or ex.markets[cmd.symbol].mark is None:
+        if cmd.reduce_only or view.mark(cmd.symbol) is None:
             return None
-        before = ex.position(cmd.account, cmd.symbol, cmd.position_side).lots
+        before = view.position_lots(cmd.account, cmd.symbol, cmd.position_side)
         after = before + (cmd.qty if cmd.side == Side.BUY else -cmd.qty)
-        return self._correlation(ex, cmd, after, self.thresholds(cmd.account))
+        return self._correlation(view, cmd, after, self.thresholds(cmd.account))
 
-    def market_warnings(self, ex, account: int, symbol: str) -> list[Warning]:
+    def market_warnings(self, view: ExchangeView, account: int, symbol: str) -> list[Warning]:
         """The kσ warnings of the account's legs in one market as they stand."""
         t = self.thresholds(account)
-        below = self.below_k(ex, account, symbol)
+        below = self.below_k(view, account, symbol)
         return [k_sigma_warning(symbol, z, t, touch) for (_, _), (z, touch) in sorted(below.items())]
 
-    def _correlation(self, ex, cmd: C.PlaceOrder, after_lots: int, t: Thresholds) -> Warning | None:
-        asset = _asset(ex, cmd.symbol)
-        held = [p for p in self.positions_light(ex, cmd.account) if _asset(ex, p[0]) == asset]
+    def _correlation(self, view: ExchangeView, cmd: C.PlaceOrder, after_lots: int, t: Thresholds) -> Warning | None:
+        asset = _asset(view, cmd.symbol)
+        held = [p for p in self.positions_light(view, cmd.account) if _asset(view, p[0]) == asset]
         names = sorted({s for s, _ in held} | {cmd.symbol})
         e = [sum(n for s, n in held if s == name) for name in names]
-        m = ex.markets[cmd.symbol]
-        before = ex.position(cmd.account, cmd.symbol, cmd.position_side).lots
+        before = view.position_lots(cmd.account, cmd.symbol, cmd.position_side)
         delta = [0.0] * len(names)
-        delta[names.index(cmd.symbol)] = _signed_notional(m, after_lots) - _signed_notional(m, before)
-        return correlation_warning(names, e, delta, self._matrix(names), equity_of(ex, cmd.account, asset), t)
+        delta[names.index(cmd.symbol)] = _signed_notional(view, cmd.symbol, after_lots) - \
+            _signed_notional(view, cmd.symbol, before)
+        return correlation_warning(names, e, delta, self._matrix(names), equity_of(view, cmd.account, asset), t)
 
-    def positions_light(self, ex, account: int) -> list[tuple[str, float]]:
+    def positions_light(self, view: ExchangeView, account: int) -> list[tuple[str, float]]:
         """(symbol, signed notional at mark) of every leg: no liquidation prices solved."""
-        return [(symbol, _signed_notional(m, p.lots)) for symbol, m in ex.markets.items() if m.mark is not None
-                for _, p in m.legs(account)]
+        return [(symbol, _signed_notional(view, symbol, lots)) for symbol in view.symbols()
+                if view.mark(symbol) is not None for _, lots in view.legs(account, symbol)]
 
     # ---------------------------------------------------------------- alerts
 
-    def below_k(self, ex, account: int, only: str = "") -> dict[tuple[str, int], tuple[float, float]]:
+    def below_k(self, view: ExchangeView, account: int, only: str = "") -> dict[tuple[str, int], tuple[float, float]]:
         """The account's positions (in market `only`, or all) closer than kσ over its horizon:
         (symbol, position side) -> (z, chance of touching). One liquidation price per position."""
         t = self.thresholds(account)
         out = {}
-        for symbol, m in ex.markets.items():
-            if only and symbol != only:
-                continue
-            sigma = self.sigma_1h(symbol) if m.mark is not None else None
+        for symbol in (only,) if only else view.symbols():
+            sigma = self.sigma_1h(symbol) if view.mark(symbol) is not None else None
             if not sigma:
                 continue
-            for pside, p in m.legs(account):
-                lp = ex.liquidation_price(account, symbol, pside)
-                if lp is None or lp.price <= 0:
+            for pside, lots in view.legs(account, symbol):
+                lp = _liquidation_price(view, account, symbol, pside)
+                if lp is None or lp <= 0:
                     continue
-                d = distance(p.lots > 0, float(m.mark * m.tick), float(lp.price), sigma, (t.horizon_ns,))
+                d = distance(lots > 0, float(_mark_price(view, symbol)), float(lp), sigma, (t.horizon_ns,))
                 h = d.horizons[0]
                 if h.z < t.k:
                     out[(symbol, pside)] = (h.z, h.touch_probability)
         return out
 
 
-def equity_of(ex, account: int, asset: str) -> float:
+def equity_of(view: ExchangeView, account: int, asset: str) -> float:
     """Equity in ``asset`` (a float in the asset's unit): the cross margin balance plus every
     isolated position's margin and uPnL."""
-    units = ex.margin_balance(account, asset)
-    for symbol, m in ex.markets.items():
-        if m.asset == asset and account in m.isolated and m.mark is not None:
-            for pside, p in m.legs(account):
-                units += ex.isolated_margin(account, symbol, pside) + m.upnl(p)
-    return units / _scale(ex, asset)
+    units = view.margin_balance(account, asset)
+    for symbol in view.symbols():
+        if _asset(view, symbol) == asset and view.isolated(account, symbol) and view.mark(symbol) is not None:
+            for p in view.positions(account, symbol):
+                units += p.isolated_margin + p.upnl
+    return units / _scale(view, asset)
 
 
 def _net(positions: list[PositionRisk]) -> tuple[list[str], list[float]]:
@@ -294,20 +296,34 @@ def _net(positions: list[PositionRisk]) -> tuple[list[str], list[float]]:
     return names, [sum(p.notional for p in positions if p.symbol == n) for n in names]
 
 
-def _signed_notional(m, lots: int) -> float:
+def _signed_notional(view: ExchangeView, symbol: str, lots: int) -> float:
     """Signed notional at mark in the settlement asset (a float of asset units)."""
-    if not lots or m.mark is None:
+    mark = view.mark(symbol)
+    if not lots or mark is None:
         return 0.0
-    value = m.value(abs(lots), m.mark) / 10**m.spec.settle_decimals
+    value = view.notional(symbol, abs(lots), mark) / 10**view.spec(symbol).settle_decimals
     return float(value) if lots > 0 else -float(value)
 
 
-def _asset(ex, symbol: str) -> str:
-    return ex.markets[symbol].asset
+def _mark_price(view: ExchangeView, symbol: str) -> Fraction:
+    """The mark in quote per base, exact (the market has a mark)."""
+    mark = view.mark(symbol)
+    assert mark is not None
+    return mark * Fraction(view.spec(symbol).tick_size)
 
 
-def _scale(ex, asset: str) -> int:
-    return next(10**m.spec.settle_decimals for m in ex.markets.values() if m.asset == asset)
+def _liquidation_price(view: ExchangeView, account: int, symbol: str, pside: int) -> Fraction | None:
+    """The position's exact liquidation price in quote per base (None: none)."""
+    ticks = view.liquidation_price(account, symbol, pside)
+    return None if ticks is None else ticks * Fraction(view.spec(symbol).tick_size)
+
+
+def _asset(view: ExchangeView, symbol: str) -> str:
+    return view.spec(symbol).settle
+
+
+def _scale(view: ExchangeView, asset: str) -> int:
+    return next(10**spec.settle_decimals for spec in view.specs().values() if spec.settle == asset)
 
 
 def _horizons(t: Thresholds) -> tuple[int, ...]:

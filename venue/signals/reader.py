@@ -1,7 +1,7 @@
 """What the signals read from the engine, in one place: the engine's read API
-(`perpsim.engine.views.ExchangeView`) plus the Exchange's public position queries whose view
-would cost more than the signals need (`ExchangeView.position` also ranks ADL and estimates
-funding: the stress needs only a bankruptcy price, the leverage only a margin)."""
+(`perpsim.engine.views.ExchangeView`), its cheap scalars where a whole view would cost more than
+the signals need (`ExchangeView.position` also ranks ADL and estimates funding: the stress needs
+only a bankruptcy price, the leverage only a margin)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from perpsim.model.enums import PositionSide, Side
 
 
 class EngineReader:
-    __slots__ = ("ex", "hedge", "view")
+    __slots__ = ("hedge", "view")
 
     def __init__(self, exchange) -> None:
-        self.ex = exchange
         self.view = ExchangeView(exchange)
         self.hedge = self.view.hedge_mode  # (account) -> bool; bound once: asked per position change
 
@@ -39,7 +38,7 @@ class EngineReader:
 
     def predicted_funding(self, symbol: str) -> int:
         """Scaled by RATE_SCALE."""
-        return self.ex.predicted_funding_rate(symbol)
+        return self.view.predicted_funding_rate(symbol)
 
     def insurance(self, asset: str) -> int:
         return self.view.insurance(asset)
@@ -58,14 +57,14 @@ class EngineReader:
 
     def bankruptcy(self, account: int, symbol: str, pside: int) -> float:
         """The exact bankruptcy price in ticks (as a float), 0.0 when none."""
-        bp = self.ex.bankruptcy_price(account, symbol, pside)
-        return 0.0 if bp is None else float(bp.ticks)
+        bp = self.view.bankruptcy_price(account, symbol, pside)
+        return 0.0 if bp is None else float(bp)
 
     def isolated_margin(self, account: int, symbol: str, pside: int) -> int:
-        return self.ex.isolated_margin(account, symbol, pside)
+        return self.view.isolated_margin(account, symbol, pside)
 
     def margin_balance(self, account: int, asset: str) -> int:
-        return self.ex.margin_balance(account, asset)
+        return self.view.margin_balance(account, asset)
 
     def holders(self, symbol: str) -> list[int]:
         """Every account holding a position in the market, sorted (one walk: for a fresh start)."""

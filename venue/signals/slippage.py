@@ -17,6 +17,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 from perpsim.engine.events import OrderEvent
+from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import EventKind, Side
 
 #: Orders whose arrival prices are kept (oldest forgotten first); an older order's fills carry
@@ -72,10 +73,10 @@ class SlippageTracker:
     def before(self, state, cmd) -> None:
         """The prices of the command's market (every market for a command without one) as the
         sequencer takes it, before it is applied."""
-        markets = state.exchange.markets
+        view = ExchangeView(state.exchange)
         symbol = getattr(cmd, "symbol", None)
-        names = (symbol,) if symbol in markets else tuple(markets)
-        self._pending.append((cmd, {s: _prices(markets[s]) for s in names}))
+        names = (symbol,) if symbol in view else view.symbols()
+        self._pending.append((cmd, {s: _prices(view, s) for s in names}))
 
     def observe(self, cmd, events: list, ts: int = 0) -> list[FillQuality]:
         """Record the arrival of each order the command brought in and the quality of each fill;
@@ -132,6 +133,6 @@ class SlippageTracker:
         return out
 
 
-def _prices(m) -> Arrival:
-    bid, ask = m.book.best_bid(), m.book.best_ask()
-    return Arrival((bid + ask) / 2 if bid is not None and ask is not None else None, m.mark)
+def _prices(view: ExchangeView, symbol: str) -> Arrival:
+    bid, ask = view.top(symbol)
+    return Arrival((bid + ask) / 2 if bid is not None and ask is not None else None, view.mark(symbol))

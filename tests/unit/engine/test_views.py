@@ -256,3 +256,37 @@ def test_unknown_symbols_are_refused_and_change_nothing(ex):
     with pytest.raises(ValueError):
         v.book(S, -1)
     assert ex.state_hash() == before
+
+
+def test_scalar_reads_by_hand_and_against_the_engine(ex):
+    v, before = ExchangeView(ex), ex.state_hash()
+    assert S in v and INV in v and "DOGEUSDT" not in v
+    # account 2 (see test_balances_by_hand...): wallet 10,000 − 5 fee, MM 40, 500 of initial margin
+    assert (v.wallet(2, "USDT"), v.margin_balance(2, "USDT")) == (9_995 * U, 9_995 * U)
+    assert (v.maintenance_margin(2, "USDT"), v.withdrawable(2, "USDT")) == (40 * U, 9_495 * U)
+    assert v.legs(2, S) == ((PositionSide.BOTH, 500),) and v.legs(3, S) == ((PositionSide.BOTH, -300),)
+    assert v.legs(4, S) == () and v.legs(2, INV) == ()
+    # the same exact prices as the position's view (worked out by hand in test_positions_by_hand)
+    assert v.liquidation_price(2, S) == Fraction(25_000, 249) and v.bankruptcy_price(2, S) == 100
+    assert v.liquidation_price(4, S) is None and v.bankruptcy_price(4, S) is None
+    short = ex.liquidation_price(3, S)
+    assert v.liquidation_price(3, S) == short.ticks == v.position(3, S).liquidation
+    assert v.isolated_margin(3, S) == 59_970_000_000 and v.isolated_margin(4, S) == 0
+    assert v.predicted_funding_rate(S) == ex.predicted_funding_rate(S)
+    limit = v.daily_loss_limit(2, "USDT")
+    assert limit == ex.daily_loss_limit(2, "USDT") and (limit["limit"], limit["hit"]) == (0, False)
+    # a preview of 0.5 more for account 2 at 20,000: the engine's own, and nothing changed by it
+    cmd = C.PlaceOrder(2, 2, S, Side.BUY, lots("0.5"), px("20000"))
+    preview = v.preview_order(cmd)
+    assert preview == ex.preview_order(cmd) and preview["lots"] == 1_000
+    assert ex.state_hash() == before
+
+
+def test_scalar_reads_refuse_unknown_symbols(ex):
+    v, before = ExchangeView(ex), ex.state_hash()
+    for read in (lambda s: v.legs(2, s), lambda s: v.liquidation_price(2, s), lambda s: v.bankruptcy_price(2, s),
+                 lambda s: v.isolated_margin(2, s), v.predicted_funding_rate,
+                 lambda s: v.preview_order(C.PlaceOrder(2, 2, s, Side.BUY, 1, 1))):
+        with pytest.raises(UnknownSymbol):
+            read("DOGEUSDT")
+    assert ex.state_hash() == before

@@ -9,6 +9,7 @@ import pytest
 
 from perpsim.engine import commands as C
 from perpsim.engine.exchange import Exchange
+from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import OrderKind, Side, TimeInForce
 from perpsim.model.markets import default_markets
 from perpsim.risk.brackets import default_brackets
@@ -181,7 +182,7 @@ def _trade(ex: Exchange, symbol: str, side: Side, qty: str, price: str, reduce_o
 
 
 def _z(ex: Exchange, risk: AccountRisk) -> float:
-    (p,) = risk.positions(ex, 1)
+    (p,) = risk.positions(ExchangeView(ex), 1)
     return p.distance.z(H8)
 
 
@@ -189,14 +190,14 @@ def test_nudge_agrees_with_the_engine_after_the_reduce_only_order():
     ex = _exchange()
     risk = AccountRisk(lambda s: 0.008, lambda a, b: 0.8)
     _trade(ex, "BTCUSDT", Side.BUY, "0.25", "65000")  # 16,250 notional on 1,000 USDT: 16x, cross
-    (p,) = risk.positions(ex, 1)
+    (p,) = risk.positions(ExchangeView(ex), 1)
     assert p.distance.z(H8) < 3
     nudge = p.nudge
     assert nudge.reduce_lots > 0 and nudge.max_lots + nudge.reduce_lots == p.lots
     # the boundary on the lot grid: holding max lots is within 3σ over 8h, one lot more is not
     floor = 65_000 * math.exp(-3 * sigma_over(0.008, H8))
-    predicted = risk._resized(ex, 1, "BTCUSDT", 0, p.lots, nudge.max_lots)
-    assert predicted <= floor < risk._resized(ex, 1, "BTCUSDT", 0, p.lots, nudge.max_lots + 1)
+    predicted = risk._resized(ExchangeView(ex), 1, "BTCUSDT", 0, p.lots, nudge.max_lots)
+    assert predicted <= floor < risk._resized(ExchangeView(ex), 1, "BTCUSDT", 0, p.lots, nudge.max_lots + 1)
     # reduce by the nudge at the mark through the book: the engine's own position is within 3σ,
     # liquidated where the preview said but for the taker fee the reduction paid
     _trade(ex, "BTCUSDT", Side.SELL, SPEC.format_qty(nudge.reduce_lots), "65000", reduce_only=True)
@@ -214,20 +215,20 @@ def test_preview_warns_for_stacked_longs_and_not_for_the_hedge():
     def order(side: Side) -> C.PlaceOrder:
         return C.PlaceOrder(ex.ts, 1, "ETHUSDT", side, eth.qty_to_lots("2"), eth.price_to_ticks("3500"))
 
-    long_codes = [w.code for w in risk.order(ex, order(Side.BUY)).warnings]
-    short_codes = [w.code for w in risk.order(ex, order(Side.SELL)).warnings]
+    long_codes = [w.code for w in risk.order(ExchangeView(ex), order(Side.BUY)).warnings]
+    short_codes = [w.code for w in risk.order(ExchangeView(ex), order(Side.SELL)).warnings]
     assert CORRELATED_EXPOSURE in long_codes
     assert CORRELATED_EXPOSURE not in short_codes
     # the order path's cheap check gives the preview's warning, figure for figure
-    (w,) = [w for w in risk.order(ex, order(Side.BUY)).warnings if w.code == CORRELATED_EXPOSURE]
-    assert risk.order_correlation(ex, order(Side.BUY)) == w
-    assert risk.order_correlation(ex, order(Side.SELL)) is None
+    (w,) = [w for w in risk.order(ExchangeView(ex), order(Side.BUY)).warnings if w.code == CORRELATED_EXPOSURE]
+    assert risk.order_correlation(ExchangeView(ex), order(Side.BUY)) == w
+    assert risk.order_correlation(ExchangeView(ex), order(Side.SELL)) is None
     # 200 lots of BTC keep 3σ (the boundary is 219 lots, see above): the report warns of nothing
-    report = risk.report(ex, 1)
+    report = risk.report(ExchangeView(ex), 1)
     assert report.warnings == []
     assert report.positions[0].nudge.reduce_lots == 0
     (usdt,) = report.assets
     assert usdt.effective_leverage == pytest.approx(13_000 / usdt.equity)
     # 250 lots do not: the report warns
     _trade(ex, "BTCUSDT", Side.BUY, "0.05", "65000")
-    assert [w.code for w in risk.report(ex, 1).warnings] == [WITHIN_K_SIGMA]
+    assert [w.code for w in risk.report(ExchangeView(ex), 1).warnings] == [WITHIN_K_SIGMA]
