@@ -98,12 +98,16 @@ class Signals:
             self.grid.advance(ts)
             self.next_step = (ts // self.sample_ns + 1) * self.sample_ns
         if len(events) < BURST:
+            held = self.held
             for e in events:
                 t = type(e)
-                if t is PositionChanged:
+                if t is BalanceChanged:  # the most frequent kind that matters (fees, PnL, funding)
+                    markets = held.get(e.account)
+                    if markets:
+                        for s in markets:
+                            self.markets[s].touch(e.account)
+                elif t is PositionChanged:
                     self._position(e.symbol, e.account, e.lots)
-                elif t is BalanceChanged:
-                    self._paid((e.account,))
                 elif t is MarkPriceChanged:
                     self._mark(ts, e)
         elif gc.isenabled():
