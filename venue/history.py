@@ -64,7 +64,7 @@ from perpsim.venue.history_records import (
     OrderRecord,
     PublicTrade,
 )
-from perpsim.venue.klines import Bars
+from perpsim.venue.klines import BarLadder
 
 _ACCEPTED, _FILL, _CANCELED, _EXPIRED, _AMENDED = (EventKind.ACCEPTED, EventKind.FILL, EventKind.CANCELED,
                                                    EventKind.EXPIRED, EventKind.AMENDED)
@@ -136,7 +136,7 @@ class History(HistoryQueries):
         self._agg: dict[str, tuple[int, int, int, int]] = {}  # last (taker order, price, ts, agg id)
         self._funding = {s: deque(maxlen=limits.funding_per_market) for s in symbols}
         self._next_funding = {s: view.prices(s).next_funding_ts for s in symbols}
-        self._bars = {(s, src): [Bars(n, limits.klines_per_interval) for n in INTERVALS.values()]
+        self._bars = {(s, src): BarLadder(INTERVALS.values(), limits.klines_per_interval)
                       for s in symbols for src in SOURCES}
         self._marks = {s: view.mark(s) or 0 for s in symbols}
         self._oi = dict.fromkeys(symbols, 0)
@@ -189,10 +189,8 @@ class History(HistoryQueries):
                     fill.positions += 1
             elif t is MarkPriceChanged:
                 self._marks[e.symbol] = e.mark
-                for bars in self._bars[(e.symbol, "mark")]:
-                    bars.add(ts, e.mark)
-                for bars in self._bars[(e.symbol, "index")]:
-                    bars.add(ts, e.index)
+                self._bars[(e.symbol, "mark")].add(ts, e.mark)
+                self._bars[(e.symbol, "index")].add(ts, e.index)
             elif t is OrderPlaced:
                 self._placed(e)
             elif t is ConditionalEvent:
@@ -262,8 +260,7 @@ class History(HistoryQueries):
         agg = last[3] if last is not None and last[:3] == (e.order_id, price, ts) else tid
         self._agg[symbol] = (e.order_id, price, ts, agg)
         self._public[symbol].append(PublicTrade(tid, symbol, price, qty, quote, not taker_buys, ts, agg, e.order_id))
-        for bars in self._bars[(symbol, "trade")]:
-            bars.add(ts, price, qty, quote, taker_buys, tid)
+        self._bars[(symbol, "trade")].add(ts, price, qty, quote, taker_buys, tid)
         self._touch(e.order_id, ts, quote)
         self._touch(e.counter_order_id, ts, quote)
         if oe.liquidation:

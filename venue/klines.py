@@ -88,3 +88,77 @@ class Bars:
         opens = [b[_OPEN] for b in self.bars]
         i = bisect_left(opens, start_ns)
         return [self.bars[j] for j in range(i, len(opens))]
+
+
+class BarLadder:
+    """The bars of one market and price source at every interval, the finest first (each
+    interval a multiple of the finest): a list of `Bars` to its readers.
+
+    A price goes into the finest bars only; the coarser bars take a finest bar whole once it
+    closes (the next one opens), one fold per interval a minute instead of one update per
+    interval a price. What a coarse bar holds is what the same prices added one by one would
+    have made of it (open, high, low and close, the sums, the first and last trade id): a
+    reader (indexing, iterating) first folds the bar still open, and until it closes the prices
+    after that read go to every interval at once, as each arrives."""
+
+    __slots__ = ("_live", "series")
+
+    def __init__(self, intervals_ns, cap: int) -> None:
+        self.series = [Bars(n, cap) for n in intervals_ns]
+        self._live = False  # the open finest bar is folded already: its later prices go everywhere
+
+    def add(self, ts: int, price: int, qty: int = 0, quote: int = 0, taker_buy: bool = False,
+            trade_id: int = 0) -> None:
+        """Bars.add at every interval (see Bars.add)."""
+        finest = self.series[0]
+        bars = finest.bars
+        if bars and bars[-1][_OPEN] != ts - ts % finest.interval:  # a new finest bar: the last one closed
+            if self._live:
+                self._live = False  # (already in the coarse bars)
+            else:
+                self._fold(bars[-1])
+        finest.add(ts, price, qty, quote, taker_buy, trade_id)
+        if self._live:
+            for coarse in self.series[1:]:
+                coarse.add(ts, price, qty, quote, taker_buy, trade_id)
+
+    def _fold(self, f: list) -> None:
+        """A finest bar's prices, as one, into every coarser interval."""
+        for coarse in self.series[1:]:
+            bars = coarse.bars
+            start = f[_OPEN] - f[_OPEN] % coarse.interval
+            bar = bars[-1] if bars else None
+            if bar is None or bar[_OPEN] != start:
+                bars.append([start, *f[1:]])
+                continue
+            if f[_H] > bar[_H]:
+                bar[_H] = f[_H]
+            if f[_L] < bar[_L]:
+                bar[_L] = f[_L]
+            bar[_C] = f[_C]
+            bar[_V] += f[_V]
+            bar[_Q] += f[_Q]
+            bar[_TBV] += f[_TBV]
+            bar[_TBQ] += f[_TBQ]
+            if f[_N]:  # (prices without a trade leave the last trade id)
+                bar[_N] += f[_N]
+                bar[_LAST] = f[_LAST]
+
+    def flush(self) -> None:
+        """Bring every interval up to date (before any read of the coarse bars)."""
+        bars = self.series[0].bars
+        if bars and not self._live:
+            self._fold(bars[-1])
+            self._live = True
+
+    def __getitem__(self, i: int) -> Bars:
+        self.flush()
+        return self.series[i]
+
+    def __iter__(self):
+        self.flush()
+        return iter(self.series)
+
+    def __len__(self) -> int:
+        return len(self.series)
+
