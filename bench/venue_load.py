@@ -3,6 +3,7 @@
 
   python bench/venue_load.py [--clients 1 4 16] [--orders N] [--seconds S] [--mix resting crossing]
                              [--driver aio|thread|batch|stream] [--batch B] [--warmup W] [--data-dir DIR]
+                             [--snapshot-every N] [--profile DIR]
 
 For every (mix, clients) scenario a fresh server is started as a subprocess on a fresh data
 directory — no index feed, no liquidity provider, no rate limit (a TOML config with
@@ -36,8 +37,15 @@ One JSON line per scenario:
    "server_cpu", "client_cpu"}
 
 server_cpu / client_cpu: CPU seconds per wall second of the server process and of this process
-(1.0 = one core busy), so that a client-bound run can be told from a server-bound one. Targets
-(reported against, never asserted): ≥ 5,000 orders/s unary, p99 ≤ 2 ms on loopback.
+(1.0 = one core busy), so that a client-bound run can be told from a server-bound one;
+server_cpu_us_per_order: the server's CPU per order (what orders/s would be with a free core,
+however busy the machine). snapshots_on_disk, and from the server's log checkpoints,
+checkpoint_fork_ms_max (the sequencer's pause: the fork) and checkpoint_write_ms_max (the
+snapshot written off the sequencer). --profile DIR samples the server with py-spy over the
+measured phase and adds the per-stage breakdown (bench/stage_profile.py) to each line.
+bench/venue_ratios.py runs the engine in process and the venue scenarios in one go and prints
+the ratios. Targets (reported against, never asserted): ≥ 5,000 orders/s unary, p99 ≤ 2 ms on
+loopback.
 """
 
 from __future__ import annotations
