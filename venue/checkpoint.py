@@ -66,8 +66,8 @@ def _die_with_parent() -> None:
 
 class ForkCheckpoint:
     """`checkpoint(seq)` for the Sequencer: start writing the snapshot of `state()` at durable
-    journal seq `seq` in a forked child and return at once (no new child while one still
-    writes: that checkpoint is skipped, the next one covers it).
+    journal seq `seq` in a forked child and return at once (no second child while one still
+    writes: a checkpoint asked for meanwhile is deferred until it is done, see `quiet`).
 
     `journal()` is the live journal (the venue replaces it on a reset); `prune`: delete the
     segments older than the oldest kept snapshot once a snapshot is written; `keep`: the
