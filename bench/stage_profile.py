@@ -43,7 +43,7 @@ _RULES: list[tuple[str, re.Pattern]] = [
                            r"venue/limits\.py|Venue\.(account|take|spec) \(")),
     ("respond", re.compile(r"_placed \(|order_out \(|raise_rejection \(|venue/errors\.py|venue/humane\.py|"
                            r"Trading\._place_many \(|Trading\._place \(|StreamOrders \(")),
-    ("sequence", re.compile(r"Sequencer\.|dataclasses\.py|<lambda> \(.*venue/server\.py|venue/sequencer\.py")),
+    ("sequence", re.compile(r"Sequencer\.|dataclasses\.py|<lambda> \(.*venue/services/|venue/sequencer\.py")),
 ]
 STAGES = ("grpc", "convert", "sequence", "engine", "registry", "journal", "listeners", "respond")
 

@@ -44,7 +44,9 @@ from perpsim.venue.limits import RateLimiter
 from perpsim.venue.listen import ListenError, bind_grpc, check_free
 from perpsim.venue.metrics import Metrics
 from perpsim.venue.recovery import JOURNAL_DIR, SNAPSHOT_DIR, RecoveryError, recover
-from perpsim.venue.server import Clock, Sequencer, Venue, build_server, set_serving
+from perpsim.venue.sequencer import Clock, Sequencer
+from perpsim.venue.services.common import Venue
+from perpsim.venue.services.registry import build_server, set_serving
 from perpsim.venue.signals import SignalConfig, Signals
 from perpsim.venue.signals.account import Thresholds
 from perpsim.venue.signals.correlation import correlated_normals

@@ -9,7 +9,7 @@ import pytest
 
 from perpsim.clients import errors as E
 from perpsim.clients.client import Client
-from perpsim.venue import server
+from perpsim.venue import sequencer
 
 from .conftest import own_venue
 
@@ -38,7 +38,7 @@ def test_a_shed_unit_answers_each_of_its_orders(tmp_path: Path, monkeypatch: pyt
     """Overload sheds a whole unit; a batch or a stream still answers every order, with the
     retryable RATE_LIMITED, and nothing is placed."""
     with own_venue(tmp_path) as (_, _, trader):
-        monkeypatch.setattr(server, "QUEUE_LIMIT", 1)  # a unit of two orders cannot be queued
+        monkeypatch.setattr(sequencer, "QUEUE_LIMIT", 1)  # a unit of two orders cannot be queued
         results = trader.place_orders([order(60_000), order(60_001)])
         assert [type(r).__name__ for r in results] == ["RateLimited", "RateLimited"]
         monkeypatch.undo()

@@ -20,7 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from perpsim.clients import errors as E
 from perpsim.clients.client import AsyncClient, Client
 from perpsim.v1 import account_pb2, account_pb2_grpc, common_pb2, trading_pb2
-from perpsim.venue import mailbox, server
+from perpsim.venue import mailbox, sequencer
 from perpsim.venue.app import RunningVenue
 
 from .conftest import own_venue
@@ -107,10 +107,10 @@ def test_every_rate_limited_answer_says_when_to_retry(tmp_path: Path, monkeypatc
     """RESOURCE_EXHAUSTED carries google.rpc.RetryInfo: a unit shed for overload and a call
     over the key's rate limit alike; a batch that can never fit the burst is INVALID_ARGUMENT."""
     with own_venue(tmp_path, rate_limit_per_s=1, rate_limit_burst=3) as (_, _, trader):
-        monkeypatch.setattr(server, "QUEUE_LIMIT", 0)  # every unit is shed as overload
+        monkeypatch.setattr(sequencer, "QUEUE_LIMIT", 0)  # every unit is shed as overload
         with pytest.raises(E.RateLimited) as shed:
             trader.place_order("BTCUSDT", "buy", "0.001", "60000")
-        assert shed.value.retry_after == server.OVERLOAD_RETRY_MS / 1000
+        assert shed.value.retry_after == sequencer.OVERLOAD_RETRY_MS / 1000
         monkeypatch.undo()
         with pytest.raises(E.RateLimited) as limited:  # the burst of 3 is spent
             for _ in range(4):

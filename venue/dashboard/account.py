@@ -20,8 +20,9 @@ from perpsim.risk.preview import preview_position
 from perpsim.risk.units import RATE_SCALE
 from perpsim.v1 import account_pb2, common_pb2, risk_pb2, trading_pb2
 from perpsim.venue.dashboard.market import proto_json
-from perpsim.venue.risk_service import RiskService
-from perpsim.venue.server import Accounts, Trading
+from perpsim.venue.services.accounts import Accounts
+from perpsim.venue.services.risk import RiskService
+from perpsim.venue.services.trading import Trading
 
 FILLS = 50
 

@@ -16,7 +16,7 @@ from google.protobuf.json_format import MessageToDict
 
 from perpsim.model.enums import Side
 from perpsim.risk.units import RATE_SCALE
-from perpsim.venue.risk_service import market_risk_out
+from perpsim.venue.services.risk import market_risk_out
 
 BOOK_LEVELS = 20
 KLINE_BARS = 30  # one-minute bars of mark, index and last: the half hour before the page opened

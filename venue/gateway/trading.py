@@ -22,7 +22,7 @@ from perpsim.venue.gateway import errors as E
 from perpsim.venue.gateway import params as P
 from perpsim.venue.gateway import shapes as S
 from perpsim.venue.gateway.edge import SIGNED
-from perpsim.venue.server import raise_rejection
+from perpsim.venue.services.common import raise_rejection
 from perpsim.venue.state import KnownOrder
 
 #: Binance's batchOrders limit.

@@ -7,7 +7,7 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 
 from perpsim.model.reasons import REASONS, RejectReason
-from perpsim.venue import server
+from perpsim.venue import sequencer
 from perpsim.venue.errors import DOMAIN, VenueError, status_code, to_status
 from perpsim.venue.limits import RateLimiter
 from perpsim.venue.state import VenueState
@@ -40,10 +40,10 @@ def test_a_batch_weighs_its_orders():
 
 def test_the_sequencer_sheds_load_counted_in_commands(monkeypatch):
     """A unit of n commands takes n places in the queue: a batch cannot slip past the bound."""
-    monkeypatch.setattr(server, "QUEUE_LIMIT", 5)
+    monkeypatch.setattr(sequencer, "QUEUE_LIMIT", 5)
 
     async def main() -> None:
-        seq = server.Sequencer(VenueState(make_exchange()), server.Clock())  # not started: nothing drains
+        seq = sequencer.Sequencer(VenueState(make_exchange()), sequencer.Clock())  # not started: nothing drains
         held = [asyncio.ensure_future(seq.submit_many([lambda ts: None] * 4))]
         await asyncio.sleep(0)
         with pytest.raises(VenueError) as refused:

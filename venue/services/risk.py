@@ -15,7 +15,7 @@ from perpsim.model.reasons import RejectReason as R
 from perpsim.v1 import risk_pb2, risk_pb2_grpc
 from perpsim.venue.account_signals import account_signals_of
 from perpsim.venue.errors import VenueError, to_status
-from perpsim.venue.server import rpc
+from perpsim.venue.services.common import rpc
 from perpsim.venue.signals.hub import Signals
 from perpsim.venue.signals.report import MarketRisk
 

@@ -18,7 +18,7 @@ from perpsim.v1 import common_pb2, history_pb2, history_pb2_grpc, trading_pb2
 from perpsim.venue import convert as cv
 from perpsim.venue.errors import VenueError
 from perpsim.venue.history_records import INTERVALS, OI_PERIODS, IncomeKind
-from perpsim.venue.server import Venue, rpc
+from perpsim.venue.services.common import Venue, rpc
 
 _MS = 1_000_000
 INCOME_IN = {

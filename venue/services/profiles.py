@@ -15,7 +15,7 @@ from perpsim.risk.profiles import PROFILES, VenueProfile
 from perpsim.risk.units import RATE_SCALE
 from perpsim.v1 import profiles_pb2, profiles_pb2_grpc
 from perpsim.venue.errors import VenueError
-from perpsim.venue.server import rpc
+from perpsim.venue.services.common import rpc
 
 #: Request fields, by the names the calculator's messages start with.
 _FIELDS = {"size": "quantity", "entry": "price", "mark": "mark_price", "index": "index_price",

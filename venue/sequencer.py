@@ -1,0 +1,241 @@
+"""The sequencer: ONE writer that owns the exchange state.
+
+The task takes commands off one bounded queue in order, stamps their time, applies them to the
+VenueState, appends them to the journal, makes the batch durable with one fsync (group commit)
+and only then resolves the callers' futures and publishes events. A full queue is shed with
+RESOURCE_EXHAUSTED rather than queued without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from perpsim.model.reasons import RejectReason as R
+from perpsim.venue.codec import CodecError
+from perpsim.venue.errors import VenueError, cut
+from perpsim.venue.state import VenueState
+
+log = logging.getLogger("perpsim.venue")
+
+QUEUE_LIMIT = 10_000
+OVERLOAD_RETRY_MS = 250  # RetryInfo of a unit shed for a full queue: a few batches' time
+BATCH_LIMIT = 1_024
+
+
+class Clock:
+    """Wall-clock time (ns) plus an offset the sandbox can advance."""
+
+    def __init__(self) -> None:
+        self.offset = 0
+
+    def now(self) -> int:
+        return time.time_ns() + self.offset
+
+
+@dataclass
+class _Item:
+    makes: list[Callable[[int], object]] | None  # None: a control item, run between batches
+    control: Callable[[], object] | None = None
+    future: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    results: list = field(default_factory=list)  # per command: its events, or the exception it raised
+
+    @property
+    def weight(self) -> int:
+        """Places the item takes in the queue: one per command, one for a control item."""
+        return len(self.makes) if self.makes is not None else 1
+
+
+class Sequencer:
+    """One writer: applies commands in arrival order, journals them, acknowledges after fsync."""
+
+    def __init__(self, state: VenueState, clock: Clock, journal=None, codec=None, checkpoint=None,
+                 checkpoint_every: int = 0) -> None:
+        """`journal` and `codec` (a module with encode/decode) go together; without them the
+        sequencer runs in memory only."""
+        self.state, self.clock = state, clock
+        self.journal = journal
+        self.encode, self.decode = (codec.encode, codec.decode) if codec is not None else (None, None)
+        # checkpoint(durable_seq) snapshots the state; run between batches, when nothing moves
+        self.checkpoint, self.checkpoint_every = checkpoint, checkpoint_every
+        self._since_checkpoint = 0
+        self.queue: asyncio.Queue[_Item] = asyncio.Queue()  # bounded by _enqueue, in commands
+        self._queued = 0  # commands (a control item: 1) waiting in the queue
+        self.listeners: list[Callable[[object, list], None]] = []
+        # read models that need the state as a command arrives (slippage's arrival prices)
+        self.before_apply: list[Callable[[object], None]] = []
+        self.applied = 0
+        self._task: asyncio.Task | None = None
+        # rebuild() -> a fresh state from the durable journal, after a command raised midway
+        self.rebuild: Callable[[], VenueState] | None = None
+        # set while every applied command is durable; reads wait for it (see settled)
+        self._durable = asyncio.Event()
+        self._durable.set()
+        # the journal's fsyncs and rebuilds run on a thread of their own: no client call can
+        # occupy it (the loop's default executor is shared with anything that runs blocking code)
+        self.io = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="perpsim-journal")
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="sequencer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        self.io.shutdown(wait=True)
+
+    async def submit(self, make: Callable[[int], object]) -> list:
+        """Queue a command (built from the time it is sequenced at); its events once durable."""
+        (result,) = await self.submit_many([make])
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    async def submit_many(self, makes: list[Callable[[int], object]]) -> list:
+        """Queue commands as one unit: sequenced back to back in this order, made durable by one
+        commit and acknowledged together. Per command, its events or the exception it raised."""
+        if not makes:
+            return []
+        item = _Item(makes)
+        self._enqueue(item)
+        return await item.future
+
+    def _enqueue(self, item: _Item) -> None:
+        """Queue an item; overload (QUEUE_LIMIT commands waiting) is shed."""
+        if self._queued + item.weight > QUEUE_LIMIT:
+            raise VenueError(R.RATE_LIMITED, problem="venue overloaded, retry later", retry_after_ms=OVERLOAD_RETRY_MS)
+        self._queued += item.weight
+        self.queue.put_nowait(item)
+
+    @property
+    def durable(self) -> bool:
+        """Whether every applied command is durable (no fsync pending)."""
+        return self._durable.is_set()
+
+    async def settled(self) -> None:
+        """Return once every applied command is durable: a read after this sees no state that a
+        crash could still take back. Holds only while the sequencer waits for an fsync."""
+        while not self._durable.is_set():
+            await self._durable.wait()
+
+    async def run_quiet(self, control: Callable[[], object]) -> object:
+        """Run `control()` between batches, when every earlier command is applied and durable
+        and none is in flight (snapshots, reset); its result."""
+        item = _Item(None, control)
+        self._enqueue(item)
+        return await item.future
+
+    async def request_checkpoint(self) -> int:
+        """Snapshot the state at the next quiet point; the journal sequence it covers."""
+        if self.checkpoint is None:
+            raise VenueError(R.INVALID_VALUE, problem="snapshots are not enabled")
+        while True:
+            seq = await self.run_quiet(self._snapshot)
+            # a checkpoint written off the sequencer (venue.checkpoint): answered once on disk
+            written = getattr(self.checkpoint, "written_at", None)
+            if written is None or await written(seq):
+                return seq
+
+    def _snapshot(self) -> int:
+        seq = self.journal.durable_seq
+        self.checkpoint(seq)
+        self._since_checkpoint = 0
+        return seq
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self.queue.get()]
+            commands = batch[0].weight
+            while commands < BATCH_LIMIT and not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+                commands += batch[-1].weight
+            self._queued -= commands
+            done, controls = [], []
+            self._durable.clear()
+            for item in batch:
+                if item.makes is None:
+                    controls.append(item)
+                    continue
+                for make in item.makes:
+                    cmd = make(max(self.clock.now(), self.state.exchange.ts))
+                    try:
+                        if self.journal is not None:
+                            # apply exactly what the journal will hold, so replay rebuilds this state
+                            payload = self.encode(cmd)
+                            cmd = self.decode(payload)
+                    except CodecError as e:  # a value beyond the journal's int64: the caller's, refused
+                        log.warning("command refused, it cannot be journaled: %s", cut(e, 200))
+                        named = re.match(r"\w+\.(\w+) ", str(e))
+                        item.results.append(VenueError(R.INVALID_VALUE, field=named.group(1) if named else "",
+                                                       problem="out of the venue's range (int64)"))
+                        continue
+                    except Exception as e:  # cannot be journaled: refused before it touches the state
+                        log.exception("command %r cannot be encoded", cmd)
+                        item.results.append(e)
+                        continue
+                    for hook in self.before_apply:
+                        try:
+                            hook(cmd)
+                        except Exception:  # read models must never stop the sequencer
+                            log.exception("before-apply hook %r failed on %r", hook, cmd)
+                    try:
+                        events = self.state.apply(cmd)
+                    except Exception as e:
+                        item.results.append(e)
+                        await self._recover_from(cmd, e)
+                        continue
+                    if self.journal is not None:
+                        self.journal.append(payload)
+                    item.results.append(events)
+                    done.append((cmd, events))
+            await self._commit()
+            self.applied += len(done)
+            self._since_checkpoint += len(done)
+            for item in batch:
+                if item.makes is not None and not item.future.done():
+                    item.future.set_result(item.results)
+            for cmd, events in done:
+                for listener in self.listeners:
+                    try:
+                        listener(cmd, events)
+                    except Exception:  # streams and metrics must never stop the sequencer
+                        log.exception("listener %r failed on %r", listener, cmd)
+            if self.checkpoint is not None and self.checkpoint_every and \
+                    self._since_checkpoint >= self.checkpoint_every:
+                try:
+                    self._snapshot()
+                except Exception:  # a failed snapshot costs recovery time, never data
+                    log.exception("automatic snapshot failed")
+            for item in controls:
+                try:
+                    item.future.set_result(item.control())
+                except Exception as e:
+                    log.exception("sequencer control %r failed", item.control)
+                    item.future.set_exception(e)
+            await asyncio.sleep(0)  # the acknowledged callers and waiting readers run now, on durable state
+
+    async def _commit(self) -> None:
+        if self.journal is not None and self.journal.pending:
+            await asyncio.get_running_loop().run_in_executor(self.io, self.journal.commit)
+        self._durable.set()
+
+    async def _recover_from(self, cmd, error: Exception) -> None:
+        """A command raised inside the core (a bug): it may have left the state half-changed, so
+        it is answered INTERNAL, never journaled, and the state is rebuilt from the journal after
+        committing the commands before it; the commands after it apply to the rebuilt state."""
+        log.error("command %r raised; rebuilding the state from the journal", cmd, exc_info=error)
+        if self.rebuild is None:
+            return
+        await self._commit()
+        # cleared before anything else runs: no reader may see the half-changed state meanwhile
+        # (the batch's later commands clear it anyway until their own commit)
+        self._durable.clear()
+        self.state = await asyncio.get_running_loop().run_in_executor(self.io, self.rebuild)

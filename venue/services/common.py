@@ -1,0 +1,161 @@
+"""What every servicer shares: the Venue (state, sequencer, keys, markets), the `rpc` wrapper
+that turns a VenueError into a rich status, engine rejections as VenueErrors, and the public
+topic streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import grpc
+
+from perpsim.engine.views import ExchangeView
+from perpsim.model.reasons import RejectReason as R
+from perpsim.venue.auth import KeyStore, bearer
+from perpsim.venue.errors import VenueError, to_status
+from perpsim.venue.humane import in_units
+from perpsim.venue.limits import RateLimiter
+from perpsim.venue.sequencer import Sequencer
+from perpsim.venue.state import VenueState, rejection
+
+log = logging.getLogger("perpsim.venue")
+
+
+class Venue:
+    """What the servicers share: state, sequencer, keys, markets."""
+
+    def __init__(self, state: VenueState, keys: KeyStore, sequencer: Sequencer,
+                 limiter: RateLimiter | None = None) -> None:
+        self.keys, self.seq = keys, sequencer
+        sequencer.state = state
+        self.limiter = limiter or RateLimiter(0, 0)
+        self.observe_latency = None  # a prometheus Histogram with a "method" label, if metrics are on
+        self.observe_rejection = None  # called with each VenueError a client is answered with, if metrics are on
+        self.ready = False  # False while recovering: every call answers UNAVAILABLE
+        self.paths: dict[str, asyncio.Task] = {}  # sandbox price paths being followed
+        self.reset = None  # set by the app: swap in a fresh world (runs between batches)
+        # set by the app when its liquidity provider is on: (symbol, index ticks) -> the quote
+        # fields of a SetIndexPrice that requotes it around the new index (engine.commands)
+        self.quote_fields = None
+        self.after_reset = None  # set by the app: coroutine re-seeding the world
+        self.account_signals = None  # set by the app: the account risk read models (venue.account_signals)
+        self.markets = ExchangeView(state.exchange).specs()
+
+    @property
+    def state(self) -> VenueState:
+        """The live state: the sequencer's (it replaces it on a reset or a rebuild)."""
+        return self.seq.state
+
+    @state.setter
+    def state(self, state: VenueState) -> None:
+        self.seq.state = state
+
+    @property
+    def view(self) -> ExchangeView:
+        """The read API over the live state's exchange (engine units)."""
+        return ExchangeView(self.seq.state.exchange)
+
+    def refused(self, err: VenueError) -> VenueError:
+        """Report a rejection a client is answered with to `observe_rejection`; returns it."""
+        if self.observe_rejection is not None:
+            self.observe_rejection(err)
+        return err
+
+    def spec(self, symbol: str):
+        spec = self.markets.get(symbol)
+        if spec is None:
+            raise VenueError(R.UNKNOWN_SYMBOL, field="symbol", symbol=symbol)
+        return spec
+
+    def asset_spec(self, asset: str):
+        """A market settled in `asset` (for its money units)."""
+        for spec in self.markets.values():
+            if spec.settle == asset:
+                return spec
+        raise VenueError(R.UNKNOWN_SYMBOL, field="asset", asset=asset)
+
+    def account(self, context, weight: int = 1) -> int:
+        """The caller's account (bearer API key), after its rate limit (`weight`: the orders
+        the call places; every other call weighs 1)."""
+        key = bearer(context.invocation_metadata())
+        account = self.keys.account_of(key)
+        if account is None:
+            raise VenueError(R.UNAUTHENTICATED)
+        self.take(key, weight)
+        return account
+
+    def take(self, key: str | None, weight: int = 1) -> None:
+        """Charge `weight` requests to the key's rate limit; RATE_LIMITED if it has no room."""
+        wait = self.limiter.acquire(key, weight=weight)
+        if wait == float("inf"):  # never allowed, however long the caller waits: not retryable
+            raise VenueError(R.INVALID_VALUE, field="orders", count=weight, burst=self.limiter.burst,
+                             problem="more orders in one call than the rate limit's burst")
+        if wait:
+            raise VenueError(R.RATE_LIMITED, retry_after_ms=max(1, round(wait * 1000)))
+
+    def admin(self, context) -> None:
+        key = bearer(context.invocation_metadata())
+        if key is None:
+            raise VenueError(R.UNAUTHENTICATED)
+        if not self.keys.is_admin(key):
+            raise VenueError(R.PERMISSION_DENIED, problem="the sandbox needs the admin key")
+
+    async def run(self, make) -> list:
+        """Submit a command; raise its rejection as a VenueError."""
+        events = await self.seq.submit(make)
+        if rejection(events) is not None:
+            raise_rejection(events, self._spec_of(make(0)))
+        return events
+
+    def _spec_of(self, cmd):
+        """The spec whose units a command's figures are in: its market's, or a market's settled
+        in its asset; None for neither."""
+        spec = self.markets.get(getattr(cmd, "symbol", None))
+        asset = getattr(cmd, "asset", None)
+        return spec or next((s for s in self.markets.values() if s.settle == asset), None)
+
+
+def raise_rejection(events: list, spec=None) -> None:
+    """Raise the command's rejection, if the exchange refused it, as a VenueError: money,
+    prices and sizes in the units of `spec` (the command's market, or one settled in its asset),
+    times and rates readable; the engine's integers kept for the ErrorInfo metadata."""
+    rej = rejection(events)
+    if rej is not None:
+        fields = dict(rej.fields)
+        raise VenueError(R(rej.reason), **fields).by_engine().shown_as(in_units(R(rej.reason), fields, spec))
+
+
+def rpc(method):
+    """Servicer method wrapper: VenueError -> rich status; anything else -> INTERNAL, logged."""
+
+    async def wrapper(self, request, context):
+        started = time.perf_counter()
+        if not self.venue.ready:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the venue is recovering its journal; retry shortly")
+        if not self.venue.seq.durable:
+            await self.venue.seq.settled()  # what the call reads is durable
+        try:
+            return await method(self, request, context)
+        except VenueError as e:
+            await context.abort_with_status(to_status(self.venue.refused(e)))
+        except Exception:
+            log.exception("%s failed", method.__name__)
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error (logged)")
+        finally:
+            if self.venue.observe_latency is not None:
+                self.venue.observe_latency.labels(method.__name__).observe(time.perf_counter() - started)
+
+    wrapper.__name__ = method.__name__
+    return wrapper
+
+
+def _topic_stream(kind: str):
+    """A servicer method streaming one public topic ("trades", "mark", …) of request.symbol."""
+
+    async def stream(self, request, context):
+        async for msg in self.streams.topic(kind, request.symbol, context):
+            yield msg
+
+    return stream

@@ -1,0 +1,161 @@
+"""The gRPC SandboxService (admin key only): accounts, index prices, shocks, price paths, the
+clock, the insurance fund, venue state, reset and snapshots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from decimal import Decimal
+
+from perpsim.engine import commands as C
+from perpsim.engine.events import Liquidation
+from perpsim.engine.liquidations import forced_orders
+from perpsim.model.reasons import RejectReason as R
+from perpsim.v1 import (
+    sandbox_pb2,
+    sandbox_pb2_grpc,
+)
+from perpsim.venue import convert as cv
+from perpsim.venue.auth import BadKey, KeyConflict
+from perpsim.venue.errors import VenueError
+from perpsim.venue.humane import duration
+from perpsim.venue.services.common import Venue, rpc
+from perpsim.venue.services.wire import forced_order_out
+
+log = logging.getLogger("perpsim.venue")
+
+MAX_ADVANCE_NS = 10 * 365 * 24 * 3_600 * 10**9
+
+
+class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
+    def __init__(self, venue: Venue) -> None:
+        self.venue = venue
+
+    @rpc
+    async def CreateAccount(self, request, context):
+        self.venue.admin(context)
+        try:
+            made = self.venue.keys.create_account(request.api_key or None, request.api_secret or None)
+        except BadKey as e:
+            raise VenueError(R.INVALID_VALUE, "api_key", detail=str(e)) from None
+        except KeyConflict:
+            raise VenueError(R.API_KEY_IN_USE, "api_key") from None
+        return sandbox_pb2.CreateAccountResponse(account_id=made.account, api_key=made.api_key,
+                                                 api_secret=made.api_secret)
+
+    async def _set_index(self, spec, ticks: int) -> list:
+        # the built-in liquidity provider (if on) requotes around the new index in the same command
+        quote = self.venue.quote_fields(spec.symbol, ticks) if self.venue.quote_fields else {}
+        return await self.venue.run(lambda ts: C.SetIndexPrice(ts, spec.symbol, ticks, **quote))
+
+    @rpc
+    async def SetIndexPrice(self, request, context):
+        self.venue.admin(context)
+        spec = self.venue.spec(request.symbol)
+        events = await self._set_index(spec, cv.price_in(spec, request.price, request.price_ticks))
+        mark = self.venue.view.mark(spec.symbol)
+        return sandbox_pb2.SetIndexPriceResponse(
+            mark_price=spec.format_price(mark) if mark else "",
+            liquidations=sum(isinstance(e, Liquidation) for e in events))
+
+    @rpc
+    async def ShockPrice(self, request, context):
+        self.venue.admin(context)
+        spec = self.venue.spec(request.symbol)
+        index = self.venue.view.index(spec.symbol)
+        try:
+            pct = Decimal(request.percent)
+        except ArithmeticError:
+            raise VenueError(R.BAD_PRECISION, field="percent", value=request.percent) from None
+        if not pct.is_finite():
+            raise VenueError(R.BAD_PRECISION, field="percent", value=request.percent)
+        if not -100 < pct < 1_000:
+            raise VenueError(R.INVALID_VALUE, field="percent", value=request.percent, problem="must be in (-100, 1000)")
+        if index is None:
+            raise VenueError(R.INVALID_PRICE, field="symbol", problem="the market has no index price yet")
+        target = int(index * (100 + pct) / 100)  # rounded toward zero onto the tick grid
+        events = await self._set_index(spec, max(target, 1))
+        mark = self.venue.view.mark(spec.symbol)
+        return sandbox_pb2.ShockPriceResponse(
+            index_price=spec.format_price(max(target, 1)), mark_price=spec.format_price(mark) if mark else "",
+            liquidations=sum(isinstance(e, Liquidation) for e in events),
+            forced_orders=[forced_order_out(self.venue.spec(f.symbol), f) for f in forced_orders(events)])
+
+    @rpc
+    async def SetPricePath(self, request, context):
+        self.venue.admin(context)
+        spec = self.venue.spec(request.symbol)
+        points, last = [], 0
+        for i, pt in enumerate(request.points):
+            if pt.offset_ms < last or pt.offset_ms > MAX_ADVANCE_NS // 10**6:
+                raise VenueError(R.INVALID_VALUE, field=f"points[{i}].offset_ms", offset_ms=pt.offset_ms,
+                                 problem="offsets must be non-decreasing and within ten years")
+            last = pt.offset_ms
+            points.append((pt.offset_ms, cv.price_in(spec, pt.price, 0, field=f"points[{i}].price")))
+        old = self.venue.paths.pop(spec.symbol, None)
+        if old is not None:
+            old.cancel()
+        if points:
+            self.venue.paths[spec.symbol] = asyncio.get_running_loop().create_task(self._follow(spec, points))
+        return sandbox_pb2.SetPricePathResponse(points=len(points))
+
+    async def _follow(self, spec, points: list[tuple[int, int]]) -> None:
+        """Set the index at each point's time; stops at the end or when replaced."""
+        start = time.monotonic()
+        for offset_ms, ticks in points:
+            await asyncio.sleep(max(0.0, start + offset_ms / 1000 - time.monotonic()))
+            try:
+                await self._set_index(spec, ticks)
+            except VenueError as e:  # e.g. overload: the path goes on with its next point
+                log.warning("price path %s: %s", spec.symbol, e)
+        self.venue.paths.pop(spec.symbol, None)
+
+    @rpc
+    async def AdvanceClock(self, request, context):
+        self.venue.admin(context)
+        if not 0 < request.advance_ns <= MAX_ADVANCE_NS:
+            raise VenueError(R.INVALID_VALUE, field="advance_ns", advance_ns=request.advance_ns).shown_as(
+                {"advance": duration(request.advance_ns),
+                 "problem": f"must be more than 0 and at most {duration(MAX_ADVANCE_NS)} (ten years)"})
+        advance = request.advance_ns
+        await self.venue.run(lambda ts: C.AdvanceClock(ts + advance))
+        self.venue.seq.clock.offset += advance  # later commands keep the new time
+        return sandbox_pb2.AdvanceClockResponse(now_ns=self.venue.state.exchange.ts)
+
+    @rpc
+    async def FundInsurance(self, request, context):
+        self.venue.admin(context)
+        spec = self.venue.asset_spec(request.asset)
+        amount = cv.money_in(spec, request.amount)
+        await self.venue.run(lambda ts: C.FundInsurance(ts, request.asset, amount))
+        return sandbox_pb2.FundInsuranceResponse(
+            insurance_fund=cv.money_out(spec, self.venue.view.insurance(request.asset)))
+
+    @rpc
+    async def GetVenueState(self, request, context):
+        self.venue.admin(context)
+        view = self.venue.view
+        funds = [cv.money_out(self.venue.asset_spec(a), view.insurance(a)) for a in view.assets()]
+        journal = self.venue.seq.journal
+        return sandbox_pb2.GetVenueStateResponse(
+            now_ns=view.ts, state_hash=self.venue.state.state_hash(), insurance_funds=funds,
+            journal_sequence=journal.durable_seq if journal is not None else self.venue.seq.applied)
+
+    @rpc
+    async def Reset(self, request, context):
+        self.venue.admin(context)
+        if self.venue.reset is None:
+            raise VenueError(R.INVALID_VALUE, problem="reset is not available")
+        archived = await self.venue.seq.run_quiet(self.venue.reset)
+        for task in self.venue.paths.values():
+            task.cancel()
+        if self.venue.after_reset is not None:
+            await self.venue.after_reset()
+        return sandbox_pb2.ResetResponse(archived_to=str(archived))
+
+    @rpc
+    async def Snapshot(self, request, context):
+        self.venue.admin(context)
+        return sandbox_pb2.SnapshotResponse(journal_sequence=await self.venue.seq.request_checkpoint())

@@ -1,0 +1,350 @@
+"""The gRPC TradingService: order entry (single, batch, bidirectional stream), cancels, amends,
+conditional orders and order lists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+
+import grpc
+
+from perpsim.engine import commands as C
+from perpsim.engine.events import ConditionalEvent, ListEvent, OrderEvent
+from perpsim.model.enums import (
+    ConditionalKind,
+    EventKind,
+    OrderKind,
+    TimeInForce,
+)
+from perpsim.model.reasons import RejectReason as R
+from perpsim.v1 import (
+    common_pb2,
+    trading_pb2,
+    trading_pb2_grpc,
+)
+from perpsim.venue import convert as cv
+from perpsim.venue.auth import bearer
+from perpsim.venue.errors import VenueError, internal_rpc_status, to_rpc_status, to_status
+from perpsim.venue.services.common import Venue, raise_rejection, rpc
+from perpsim.venue.services.wire import conditional_out, order_list_out, order_out
+from perpsim.venue.state import KnownConditional, KnownList, KnownOrder, stamped
+
+log = logging.getLogger("perpsim.venue")
+
+MAX_BATCH_ORDERS = 1_000
+STREAM_WINDOW = 2_000  # order-entry stream: requests read and not yet submitted
+
+
+def _trigger_order_fields(r) -> tuple[int, int, int]:
+    """Side, trigger source and position side of a conditional-order or order-list request."""
+    return (cv.enum_in(cv.SIDE_IN, r.side, "side", R.INVALID_SIDE),
+            cv.enum_in(cv.SOURCE_IN, r.trigger_source, "trigger_source", R.INVALID_ORDER_TYPE),
+            cv.enum_in(cv.PSIDE_IN, r.position_side, "position_side", R.INVALID_POSITION_SIDE))
+
+
+
+class Trading(trading_pb2_grpc.TradingServiceServicer):
+    def __init__(self, venue: Venue) -> None:
+        self.venue = venue
+
+    def command(self, account: int, r) -> C.PlaceOrder:
+        """The engine command for a PlaceOrderRequest (time stamped later by the sequencer)."""
+        spec = self.venue.spec(r.symbol)
+        side = cv.enum_in(cv.SIDE_IN, r.side, "side", R.INVALID_SIDE)
+        kind = cv.enum_in(cv.KIND_IN, r.type, "type", R.INVALID_ORDER_TYPE)
+        qty = cv.qty_in(spec, r.quantity, r.quantity_lots)
+        if kind == OrderKind.MARKET:
+            if r.price or r.price_ticks:
+                raise VenueError(R.INVALID_PRICE, field="price", problem="a market order takes no price")
+            price, tif = 0, (TimeInForce.IOC if r.time_in_force in (0, common_pb2.TIME_IN_FORCE_IOC)
+                             else cv.enum_in({common_pb2.TIME_IN_FORCE_FOK: TimeInForce.FOK}, r.time_in_force,
+                                             "time_in_force", R.INVALID_TIME_IN_FORCE))
+        else:
+            price = cv.price_in(spec, r.price, r.price_ticks)
+            tif = cv.enum_in(cv.TIF_IN, r.time_in_force, "time_in_force", R.INVALID_TIME_IN_FORCE)
+        stp = cv.enum_in(cv.STP_IN, r.self_trade_prevention, "self_trade_prevention", R.INVALID_STP_MODE)
+        pside = cv.enum_in(cv.PSIDE_IN, r.position_side, "position_side", R.INVALID_POSITION_SIDE)
+        return C.PlaceOrder(0, account, spec.symbol, side, qty, price, kind, tif, stp, r.reduce_only,
+                            r.good_till_time_ns, pside, cv.client_order_id_in(r.client_order_id))
+
+    @rpc
+    async def PlaceOrder(self, request, context):
+        return await self._place(self.venue.account(context), request)
+
+    @rpc
+    async def PlaceOrders(self, request, context):
+        account = self.venue.account(context, weight=max(1, min(len(request.orders), MAX_BATCH_ORDERS)))
+        if not 0 < len(request.orders) <= MAX_BATCH_ORDERS:
+            raise VenueError(R.INVALID_VALUE, field="orders", count=len(request.orders),
+                             problem=f"1 to {MAX_BATCH_ORDERS} orders")
+
+        return trading_pb2.PlaceOrdersResponse(results=await self._place_many(account, request.orders))
+
+    async def StreamOrders(self, requests, context):
+        """Order entry on one bidirectional stream: each request is answered in order by its
+        order or its own error. Requests are read ahead (up to STREAM_WINDOW waiting), and what
+        arrives while earlier ones are sequenced goes to the sequencer as one unit, one commit."""
+        if not self.venue.ready:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the venue is recovering its journal; retry shortly")
+        try:
+            account = self.venue.account(context)
+        except VenueError as e:
+            await context.abort_with_status(to_status(self.venue.refused(e)))
+        key = bearer(context.invocation_metadata())
+        waiting: list = []  # requests read and not yet submitted
+        arrived, room = asyncio.Event(), asyncio.Event()
+        units: asyncio.Queue = asyncio.Queue()  # submitted units' futures, in request order
+
+        async def read() -> None:
+            async for r in requests:
+                try:  # each order is charged to the key's rate limit; a refusal answers it alone
+                    self.venue.take(key)
+                    waiting.append(r.order)
+                except VenueError as e:
+                    waiting.append(e)
+                arrived.set()
+                while len(waiting) >= STREAM_WINDOW:  # stop reading: gRPC flow control pushes back
+                    room.clear()
+                    await room.wait()
+            waiting.append(None)  # the end of the requests
+            arrived.set()
+
+        async def submit() -> None:
+            while True:
+                await arrived.wait()
+                arrived.clear()
+                unit = waiting[:MAX_BATCH_ORDERS]
+                del waiting[:len(unit)]
+                room.set()
+                end = unit and unit[-1] is None
+                if end:
+                    unit.pop()
+                if unit:  # whatever arrived while the last unit was sequenced goes as one unit
+                    units.put_nowait(asyncio.ensure_future(self._place_many(account, unit)))
+                if end:
+                    units.put_nowait(None)
+                    return
+                if waiting:
+                    arrived.set()
+
+        tasks = [asyncio.ensure_future(read()), asyncio.ensure_future(submit())]
+        try:
+            while (unit := await units.get()) is not None:
+                for result in await unit:
+                    yield trading_pb2.StreamOrdersResponse(result=result)
+            await asyncio.gather(*tasks)
+        finally:
+            for t in tasks:
+                t.cancel()
+
+    async def _place_many(self, account: int, requests) -> list[trading_pb2.PlaceOrderResult]:
+        """Place orders as one sequencer unit (in order, one commit); a result each: the order,
+        or the error of that request alone."""
+        templates: list = []
+        for r in requests:
+            try:
+                if isinstance(r, VenueError):  # refused before it got here (the stream's rate limit)
+                    raise r
+                templates.append(self.command(account, r))
+            except VenueError as e:
+                templates.append(e)
+        commands = [t for t in templates if not isinstance(t, VenueError)]
+        before = self.venue.state.exchange.next_order_id
+        try:
+            outcomes = iter(await self.venue.seq.submit_many(
+                [lambda ts, t=t: stamped(t, ts) for t in commands]))
+        except VenueError as e:  # the unit was shed (overload): each of its orders is answered so
+            outcomes = iter([e] * len(commands))
+        out = []
+        for t in templates:
+            outcome = t if isinstance(t, VenueError) else next(outcomes)
+            try:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                out.append(trading_pb2.PlaceOrderResult(placed=self._placed(account, t, before, outcome)))
+            except VenueError as e:
+                out.append(trading_pb2.PlaceOrderResult(error=to_rpc_status(self.venue.refused(e))))
+            except Exception:  # a fault in the core, already undone by the sequencer
+                log.exception("order %r failed", t)
+                out.append(trading_pb2.PlaceOrderResult(error=internal_rpc_status()))
+        return out
+
+    async def _place(self, account: int, request) -> trading_pb2.PlaceOrderResponse:
+        template = self.command(account, request)
+        signals = self.venue.account_signals
+        warnings = signals.order_warnings(template) if signals is not None else []
+        before = self.venue.state.exchange.next_order_id
+        events = await self.venue.run(lambda ts: stamped(template, ts))
+        placed = self._placed(account, template, before, events)
+        if signals is not None:
+            placed.warnings.extend(warnings + signals.after_order(template))
+        return placed
+
+    def _placed(self, account: int, template, before: int, events: list) -> trading_pb2.PlaceOrderResponse:
+        """The response to an order placement from its command's events; raises its rejection.
+        `before`: the next order id before the command was queued (older orders' events are
+        not this order's)."""
+        raise_rejection(events, self.venue.markets.get(template.symbol))
+        known = next((e for e in events if isinstance(e, KnownOrder)), None)
+        if known is not None:  # an idempotent retry: the original order, as it is now
+            return trading_pb2.PlaceOrderResponse(order=order_out(self.venue, self.venue.state.orders[known.order_id]))
+        book_events = [e.event for e in events if isinstance(e, OrderEvent) and e.event.order_id >= before
+                       and e.event.account == account]
+        for e in book_events:
+            if e.kind == EventKind.REJECTED:
+                raise VenueError(R(e.reason), field="order").by_engine()
+        mine = next((e for e in book_events if e.kind == EventKind.ACCEPTED), None)
+        if mine is None:
+            raise VenueError(R.UNKNOWN_ORDER, problem="order was not accepted")
+        spec = self.venue.markets[template.symbol]
+        signals = self.venue.account_signals
+        fills = [trading_pb2.Fill(order_id=e.order_id, price=spec.format_price(e.price), price_ticks=e.price,
+                                  quantity=spec.format_qty(e.qty), quantity_lots=e.qty,
+                                  liquidity=common_pb2.LIQUIDITY_TAKER,
+                                  **(signals.fill_slippage(e.order_id, e.side, e.price) if signals else {}))
+                 for e in book_events if e.kind == EventKind.FILL and e.order_id == mine.order_id]
+        return trading_pb2.PlaceOrderResponse(order=order_out(self.venue, self.venue.state.orders[mine.order_id]),
+                                              fills=fills)
+
+    @rpc
+    async def CancelOrder(self, request, context):
+        account = self.venue.account(context)
+        spec = self.venue.spec(request.symbol)
+        o = self._own_order(account, spec, request)
+        if o.open:
+            await self.venue.run(lambda ts: C.CancelOrder(ts, account, spec.symbol, o.order_id))
+        return trading_pb2.CancelOrderResponse(order=order_out(self.venue, o))
+
+    @rpc
+    async def AmendOrder(self, request, context):
+        account = self.venue.account(context)
+        spec = self.venue.spec(request.symbol)
+        o = self._own_order(account, spec, request)
+        price = cv.price_in(spec, request.price, 0)
+        qty = cv.qty_in(spec, request.quantity, 0)
+        await self.venue.run(lambda ts: C.AmendOrder(ts, account, spec.symbol, o.order_id, price, qty))
+        return trading_pb2.AmendOrderResponse(order=order_out(self.venue, o))
+
+    def _own_order(self, account: int, spec, request):
+        """The account's order named by order_id or client_order_id in the request's market;
+        UNKNOWN_ORDER for anything else (never reveal another account's orders)."""
+        order_id = request.order_id
+        if request.client_order_id:
+            seen = self.venue.state.find_client_order(account, request.client_order_id)
+            order_id = seen[1] if seen else 0
+        o = self.venue.state.orders.get(order_id)
+        if o is None or o.account != account or o.symbol != spec.symbol:
+            raise VenueError(R.UNKNOWN_ORDER, field="order_id", order_id=order_id)
+        return o
+
+    @rpc
+    async def CancelAllOrders(self, request, context):
+        account = self.venue.account(context)
+        spec = self.venue.spec(request.symbol)
+        events = await self.venue.run(lambda ts: C.CancelAll(ts, account, spec.symbol))
+        n = sum(1 for e in events if isinstance(e, OrderEvent) and e.event.kind == EventKind.CANCELED)
+        return trading_pb2.CancelAllOrdersResponse(canceled_count=n)
+
+    @rpc
+    async def PlaceConditionalOrder(self, request, context):
+        account = self.venue.account(context)
+        r, spec = request, self.venue.spec(request.symbol)
+        kind = cv.enum_in(cv.COND_IN, r.type, "type", R.INVALID_ORDER_TYPE)
+        side, source, pside = _trigger_order_fields(r)
+        trailing = kind == ConditionalKind.TRAILING_STOP_MARKET
+        limit = kind in (ConditionalKind.STOP_LIMIT, ConditionalKind.TAKE_PROFIT_LIMIT)
+        qty = 0 if r.close_position and not r.quantity else cv.qty_in(spec, r.quantity, 0)
+        trigger = 0 if trailing else cv.price_in(spec, r.trigger_price, 0, field="trigger_price")
+        price = cv.price_in(spec, r.price, 0) if limit else 0
+        tif = cv.tif_in(r.time_in_force, "time_in_force")
+        callback = cv.rate_in(r.callback_rate, "callback_rate") if trailing else 0
+        activation = cv.price_in(spec, r.activation_price, 0, field="activation_price", required=False)
+        cv.client_order_id_in(r.client_order_id)
+        if r.good_till_time_ns and r.time_in_force == 0:
+            tif = TimeInForce.GTD  # an expiry alone means GTD
+        template = C.PlaceConditional(
+            0, account, spec.symbol, side, qty, kind, trigger, price, source, r.reduce_only, r.close_position,
+            r.price_protect, callback, activation, pside, tif, r.client_order_id, r.good_till_time_ns)
+        before = self.venue.state.exchange.next_order_id
+        events = await self.venue.run(lambda ts: dataclasses.replace(template, ts=ts))
+        known = next((e for e in events if isinstance(e, KnownConditional)), None)
+        if known is not None:  # an idempotent retry: the original, whose terms are this request's
+            return trading_pb2.PlaceConditionalOrderResponse(order=conditional_out(spec, known.conditional_id,
+                                                                                   template))
+        new = next(e for e in events if isinstance(e, ConditionalEvent) and e.conditional_id >= before)
+        c = self.venue.view.conditional_order(spec.symbol, new.conditional_id).order
+        return trading_pb2.PlaceConditionalOrderResponse(order=conditional_out(spec, new.conditional_id, c))
+
+    @rpc
+    async def CancelConditionalOrder(self, request, context):
+        account = self.venue.account(context)
+        spec = self.venue.spec(request.symbol)
+        await self.venue.run(lambda ts: C.CancelConditional(ts, account, spec.symbol, request.conditional_id))
+        return trading_pb2.CancelConditionalOrderResponse()
+
+    def _symbol(self, symbol: str) -> str | None:
+        """The symbol a list request names (NOT_FOUND if there is no such market), None: all."""
+        return self.venue.spec(symbol).symbol if symbol else None
+
+    @rpc
+    async def ListConditionalOrders(self, request, context):
+        account = self.venue.account(context)
+        out = [conditional_out(self.venue.markets[c.order.symbol], c.conditional_id, c.order)
+               for c in self.venue.view.conditional_orders(account, self._symbol(request.symbol))]
+        return trading_pb2.ListConditionalOrdersResponse(orders=out)
+
+    @rpc
+    async def PlaceOrderList(self, request, context):
+        account = self.venue.account(context)
+        r, spec = request, self.venue.spec(request.symbol)
+        kind = cv.enum_in(cv.LIST_IN, r.type, "type", R.INVALID_ORDER_TYPE)
+        side, source, pside = _trigger_order_fields(r)
+        tif = cv.tif_in(r.entry_time_in_force, "entry_time_in_force")
+        qty = cv.qty_in(spec, r.quantity, 0)
+        entry = cv.price_in(spec, r.entry_price, 0, field="entry_price", required=False)
+        legs = []
+        for name, leg in (("take_profit", r.take_profit), ("stop_loss", r.stop_loss)):
+            t = cv.enum_in(cv.LEG_IN, leg.type, f"{name}.type", R.INVALID_ORDER_TYPE)
+            legs += [t, cv.price_in(spec, leg.trigger_price, 0, field=f"{name}.trigger_price", required=False),
+                     cv.price_in(spec, leg.price, 0, field=f"{name}.price", required=False)]
+        trailing = r.stop_loss.type == common_pb2.LEG_TYPE_TRAILING_STOP_MARKET
+        callback = cv.rate_in(r.stop_loss.callback_rate, "stop_loss.callback_rate") if trailing else 0
+        cv.client_order_id_in(r.client_order_id)
+        template = C.PlaceOrderList(0, account, spec.symbol, kind, side, qty, entry, tif, *legs, source,
+                                    r.reduce_only, pside, r.good_till_time_ns, r.client_order_id, callback)
+        before = self.venue.state.exchange.next_order_id
+        events = await self.venue.run(lambda ts: dataclasses.replace(template, ts=ts))
+        view = self.venue.view
+        known = next((e for e in events if isinstance(e, KnownList)), None)
+        if known is not None:  # an idempotent retry: the original list, as it is now
+            live = view.order_list(spec.symbol, known.list_id)
+            return trading_pb2.PlaceOrderListResponse(order_list=order_list_out(
+                spec, known.list_id, live.order if live is not None else template, live, known.status))
+        mine = [e for e in events if isinstance(e, ListEvent) and e.list_id >= before]  # this list's
+        live = view.order_list(spec.symbol, mine[0].list_id)
+        return trading_pb2.PlaceOrderListResponse(order_list=order_list_out(
+            spec, mine[0].list_id, template, live, "WORKING" if live is not None else mine[-1].status))
+
+    @rpc
+    async def CancelOrderList(self, request, context):
+        account = self.venue.account(context)
+        spec = self.venue.spec(request.symbol)
+        await self.venue.run(lambda ts: C.CancelOrderList(ts, account, spec.symbol, request.list_id))
+        return trading_pb2.CancelOrderListResponse()
+
+    @rpc
+    async def ListOrderLists(self, request, context):
+        account = self.venue.account(context)
+        out = [order_list_out(self.venue.markets[g.order.symbol], g.list_id, g.order, g)
+               for g in self.venue.view.order_lists(account, self._symbol(request.symbol))]
+        return trading_pb2.ListOrderListsResponse(order_lists=out)
+
+    @rpc
+    async def ListOpenOrders(self, request, context):
+        account = self.venue.account(context)
+        if request.symbol:
+            self.venue.spec(request.symbol)
+        orders = self.venue.state.open_orders(account, request.symbol)
+        return trading_pb2.ListOpenOrdersResponse(orders=[order_out(self.venue, o) for o in orders])
