@@ -78,6 +78,7 @@ def generate_protos() -> None:
     shutil.rmtree(PROTO_OUT, ignore_errors=True)
     out.mkdir(parents=True)
     (out / "__init__.py").write_text('"""Generated from proto/perpsim/v1 by grpcio-tools at build time."""\n')
+    (out / "py.typed").touch()  # the generated .pyi stubs type the messages
     include = str(Path(protoc.__file__).parent / "_proto")
     # google/rpc/status.proto comes with googleapis-common-protos (a build requirement)
     import google.rpc.status_pb2 as status
@@ -173,6 +174,7 @@ setup(
     packages=[*PACKAGES, *subpackages(PACKAGES)],
     package_dir=PACKAGES,
     package_data={
+        "": ["py.typed"],  # PEP 561: type checkers read the installed packages' annotations
         # the .pyx too: snapshot.build_id() digests the source of the state's code
         "perpsim.engine": ["*.pyi", "*.pxd", "*.pyx"],
         "perpsim.model": ["*.toml"],

@@ -140,8 +140,8 @@ class Out:
             return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right, strict=True))
 
         print(line(list(columns)).rstrip())
-        for r in cells:
-            print(line(r).rstrip())
+        for values in cells:
+            print(line(values).rstrip())
         if not rows:
             print("(none)")
 

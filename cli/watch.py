@@ -8,6 +8,7 @@ order lists; needs --key). Ctrl-C, --count N or --timeout SECONDS end it, with e
 from __future__ import annotations
 
 import argparse
+from decimal import Decimal
 
 from perpsim.cli.common import group, leaf
 from perpsim.cli.format import Out, text
@@ -71,13 +72,14 @@ def account_line(m, u: MarketUnits) -> str:
         return (f"{head} order {d.get('order_id', '')} {s} {d.get('event', '').lower()}{qty}{price}"
                 + (f" ({', '.join(extra)})" if extra else ""))
     if m.kind == "position":
-        return f"{head} position {s} {u.qty(s, d.get('quantity') or 0)}"
+        return f"{head} position {s} {u.qty(s, d.get('quantity') or Decimal(0))}"
     if m.kind == "balance":
         return f"{head} balance {_money(d.get('delta'))} ({d.get('cause', '')}), wallet {_money(d.get('wallet'))}"
     if m.kind == "margin_warning":
         return f"{head} MARGIN WARNING {d.get('asset', '')}: margin ratio {text(d.get('margin_ratio_percent'))} %"
     if m.kind == "liquidation":
-        return (f"{head} {d.get('kind', 'liquidation').replace('_', '-')} {s} {u.qty(s, d.get('quantity') or 0)}"
+        amount = u.qty(s, d.get('quantity') or Decimal(0))
+        return (f"{head} {d.get('kind', 'liquidation').replace('_', '-')} {s} {amount}"
                 f" @ {u.price(s, d.get('price'))}")
     if m.kind == "conditional":
         order = f" order {d['order_id']}" if d.get("order_id") else ""

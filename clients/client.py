@@ -390,9 +390,13 @@ class _Api(HistoryCalls, AccountRiskCalls, MarketRiskCalls, LossLimitCalls, Prof
         stop_limit, take_profit_market, take_profit_limit, trailing_stop_market; `source`: mark,
         last or index; `callback_rate` a fraction (e.g. "0.01"); good_till_ns: GTD expiry (ns
         since the epoch, venue time)."""
-        types = {"stop_market": 1, "stop_limit": 2, "take_profit_market": 3, "take_profit_limit": 4,
-                 "trailing_stop_market": 5}
-        sources = {"mark": 1, "last": 2, "index": 3}
+        types = {"stop_market": common_pb2.CONDITIONAL_TYPE_STOP_MARKET,
+                 "stop_limit": common_pb2.CONDITIONAL_TYPE_STOP_LIMIT,
+                 "take_profit_market": common_pb2.CONDITIONAL_TYPE_TAKE_PROFIT_MARKET,
+                 "take_profit_limit": common_pb2.CONDITIONAL_TYPE_TAKE_PROFIT_LIMIT,
+                 "trailing_stop_market": common_pb2.CONDITIONAL_TYPE_TRAILING_STOP_MARKET}
+        sources = {"mark": common_pb2.TRIGGER_SOURCE_MARK, "last": common_pb2.TRIGGER_SOURCE_LAST,
+                   "index": common_pb2.TRIGGER_SOURCE_INDEX}
         if type not in types or source not in sources:
             raise ValueError(f"type must be one of {sorted(types)}, source one of {sorted(sources)}")
         request = trading_pb2.PlaceConditionalOrderRequest(
@@ -433,13 +437,13 @@ class _Api(HistoryCalls, AccountRiskCalls, MarketRiskCalls, LossLimitCalls, Prof
         if idempotent and not client_order_id:
             client_order_id = new_client_order_id()
         request = trading_pb2.PlaceOrderListRequest(
-            symbol=symbol, type=_enum_in(common_pb2.OrderListType, type, "type"),
+            symbol=symbol, type=_enum_in(common_pb2.OrderListType, type, "type"),  # type: ignore[arg-type]  # an enum's number: protobuf's stubs want the enum type
             side=_side(side), quantity=decimal_text(quantity, "quantity"),
             entry_price="" if price is None else decimal_text(price, "price"),
             entry_time_in_force=_tif(time_in_force),
             take_profit=_leg(take_profit, take_profit_limit, "take_profit"),
             stop_loss=_leg(stop_loss, stop_loss_limit, "stop_loss", trailing_stop),
-            trigger_source=_enum_in(common_pb2.TriggerSource, source, "source"),
+            trigger_source=_enum_in(common_pb2.TriggerSource, source, "source"),  # type: ignore[arg-type]  # an enum's number: protobuf's stubs want the enum type
             reduce_only=bool(reduce_only), position_side=_pside(position_side), good_till_time_ns=_ns(good_till_ns),
             client_order_id=client_order_id or "")
         return self._invoke(_Call("trading", "PlaceOrderList", request, lambda r: OrderList.from_pb(r.order_list),
@@ -822,6 +826,7 @@ class AsyncClient(_Api):
 
     async def wait_ready(self, timeout: float | None = None) -> None:
         self._stubs  # noqa: B018 - opens the channel
+        assert self._channel is not None
         try:
             await asyncio.wait_for(self._channel.channel_ready(), self.timeout if timeout is None else timeout)
         except TimeoutError:

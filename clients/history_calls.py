@@ -102,7 +102,8 @@ class HistoryCalls:
         """The account's income: type "transfer", "realized_pnl", "funding_fee", "commission",
         "insurance_clear", "insurance_cover", or None for all."""
         request = history_pb2.ListIncomeRequest(
-            type=_enum(history_pb2.IncomeType, type, "type"), symbol=symbol, start_time_ns=_ns(start_ns, "start_ns"),
+            type=_enum(history_pb2.IncomeType, type, "type"),  # type: ignore[arg-type]  # an enum's number: protobuf's stubs want the enum type
+            symbol=symbol, start_time_ns=_ns(start_ns, "start_ns"),
             end_time_ns=_ns(end_ns, "end_ns"), limit=_count(limit, "limit"))
         return self._history("ListIncome", request, lambda r: [Income.from_pb(x) for x in r.income])
 
@@ -119,7 +120,8 @@ class HistoryCalls:
         """Candles of trades (default), "mark" or "index" prices; interval 1m 3m 5m 15m 30m 1h
         2h 4h 6h 8h 12h 1d."""
         request = history_pb2.GetKlinesRequest(
-            symbol=symbol, source=_enum(history_pb2.KlineSource, source, "source"), interval=interval,
+            symbol=symbol, source=_enum(history_pb2.KlineSource, source, "source"),  # type: ignore[arg-type]  # an enum's number: protobuf's stubs want the enum type
+            interval=interval,
             start_time_ns=_ns(start_ns, "start_ns"), end_time_ns=_ns(end_ns, "end_ns"), limit=_count(limit, "limit"))
         return self._history("GetKlines", request, lambda r: [Kline.from_pb(k) for k in r.klines])
 

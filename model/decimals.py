@@ -21,6 +21,7 @@ says so, in the direction it is told.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
@@ -38,7 +39,8 @@ class Round(StrEnum):
     HALF_EVEN = "half_even"
 
 
-_ROUND = {Round.CEILING: math.ceil, Round.FLOOR: math.floor, Round.DOWN: math.trunc, Round.HALF_EVEN: round}
+_ROUND: dict[Round, Callable[[Fraction], int]] = {
+    Round.CEILING: math.ceil, Round.FLOOR: math.floor, Round.DOWN: math.trunc, Round.HALF_EVEN: round}
 
 
 def refuse_inexact(value: object, field: str) -> None:

@@ -107,6 +107,7 @@ def _parse(value: object, field: str) -> Decimal:
             raise Rejected(RejectReason.BAD_PRECISION, field=field, value=_show(value))
         number = Decimal(value)
     else:
+        assert isinstance(value, Decimal)  # refuse_inexact lets only str, int and Decimal through
         number = value
     if not number.is_finite() or len(number.as_tuple().digits) > _MAX_DIGITS:
         raise Rejected(RejectReason.BAD_PRECISION, field=field, value=_show(value))
@@ -270,15 +271,15 @@ class MarketSpec:
                 raise self._bad(name, "must be positive")
         if self.kind is MarketKind.LINEAR and self.contract_size != 1:
             raise self._bad("contract_size", "must be 1 for a linear market (quantity is in base units)")
-        for low, high, step in (
+        for lowest, highest, step in (
             ("min_price", "max_price", "tick_size"),
             ("min_qty", "max_qty", "lot_size"),
         ):
-            for name in (low, high):
-                if not is_multiple(getattr(self, name), getattr(self, step)):
-                    raise self._bad(name, f"must be a multiple of {step} {getattr(self, step)}")
-            if getattr(self, low) > getattr(self, high):
-                raise self._bad(high, f"must be >= {low} {getattr(self, low)}")
+            for limit in (lowest, highest):
+                if not is_multiple(getattr(self, limit), getattr(self, step)):
+                    raise self._bad(limit, f"must be a multiple of {step} {getattr(self, step)}")
+            if getattr(self, lowest) > getattr(self, highest):
+                raise self._bad(highest, f"must be >= {lowest} {getattr(self, lowest)}")
         limits = (
             steps(self.min_price, self.tick_size),
             steps(self.max_price, self.tick_size),

@@ -185,7 +185,7 @@ class LeveragedTraders(Agent):
             if rejection(ctx.submit(C.PlaceOrder(ctx.ts, a, sym, side, lots, p0))):
                 self.open[i] = False
         self._sweep_imbalance(ctx, p0)
-        for i in np.flatnonzero(stops & self.open):
+        for i in np.flatnonzero(stops & self.open).tolist():
             a, sign = self.accounts[i], 1 if self.long[i] else -1
             trigger = units.ticks(spec, price * (1 - sign * stop_pct[i] / 100))
             ctx.submit(C.PlaceConditional(ctx.ts, a, sym, SELL if self.long[i] else BUY, 0,

@@ -17,7 +17,9 @@ against the liquidated side.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -93,7 +95,7 @@ class Metrics:
         self.long_oi = dict.fromkeys(markets, 0)
         self._lots: dict[tuple[str, int], int] = {}
         self._mark_before = dict.fromkeys(markets, 0)
-        self._handlers = {
+        self._handlers: dict[type, Callable[[Any], None]] = {
             Liquidation: self._liquidation, OrderEvent: self._order, AutoDeleveraged: self._adl,
             FundingSettled: self._funding, BalanceChanged: self._balance, CommandRejected: self._rejected,
             PositionChanged: self._position,
@@ -209,7 +211,7 @@ class Metrics:
         ser = self.series[s]
         rows = [(r, rd) for r, rd in zip(self.liquidations, rounds, strict=True) if r[1] == s]
         by_bucket: Counter = Counter()
-        by_bucket_notional: Counter = Counter()
+        by_bucket_notional: dict[str, float] = {}
         per_round: Counter = Counter()
         induced = 0
         exo = ser.exogenous
@@ -217,7 +219,7 @@ class Metrics:
         for r, rd in rows:
             b = bucket(self.leverage_of.get(r[2], 0))
             by_bucket[b] += 1
-            by_bucket_notional[b] += units.notional(spec, r[4], r[5])
+            by_bucket_notional[b] = by_bucket_notional.get(b, 0.0) + units.notional(spec, r[4], r[5])
             per_round[rd] += 1
             i = step_index.get(r[0])
             if rd >= 1 and i is not None and i > 0:

@@ -61,7 +61,7 @@ def price(result, specs: dict, path: Path) -> Path:
     return _save(fig, path)
 
 
-def liquidation_grid(result, symbol: str, spec) -> tuple:
+def liquidation_grid(result, symbol: str, spec) -> tuple | None:
     """(time edges, price edges, notional per cell [time, price]) of the market's liquidations:
     a column per step (several per column past MAX_COLUMNS steps), PRICE_ROWS price rows over
     the bankruptcy prices and the mark; notional in the quote asset. None without liquidations."""

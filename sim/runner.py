@@ -123,10 +123,15 @@ class Run:
         (perpsim.sim.risk_series); a venue over gRPC reports its own."""
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
-        self.exchange = build_exchange(scenario) if venue is None else None
-        self.venue = InProcessVenue(self.exchange, signals) if venue is None else venue
-        self.markets = dict(self.venue.markets) if venue is None else {
-            s: default_markets()[s] for s in scenario.data["venue"].get("markets", ["BTCUSDT"])}
+        self.exchange: Exchange | None = None
+        self.venue: SimVenue
+        if venue is None:  # in process
+            self.exchange = exchange = build_exchange(scenario)
+            self.venue = InProcessVenue(exchange, signals)
+            self.markets = dict(self.venue.markets)
+        else:
+            self.venue = venue
+            self.markets = {s: default_markets()[s] for s in scenario.data["venue"].get("markets", ["BTCUSDT"])}
         self.steps, self.dt_s = scenario.steps, scenario.step_s
         self.dt_ns = round(self.dt_s * NS)
         self._hash = hashlib.blake2b(digest_size=16) if hash_events else None

@@ -22,7 +22,7 @@ import queue
 import threading
 import time
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from perpsim.engine import commands as C
 from perpsim.engine.events import CommandRejected, Liquidation
@@ -31,6 +31,9 @@ from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import ConditionalKind, OrderKind, Side, TimeInForce, TriggerSource
 from perpsim.model.markets import MarketSpec
 from perpsim.risk.units import RATE_SCALE
+
+if TYPE_CHECKING:
+    from perpsim.clients.client import Client
 
 #: commands that move an account's margin or leverage without a position or wallet event (the
 #: signals re-measure the account: perpsim.venue.signals.hub)
@@ -83,7 +86,7 @@ class InProcessVenue:
         self.signals = Signals(lambda: exchange) if signals else None
         self._ts: int | None = None  # the timestamp of the commands held back
         self._held: list = []  # their events
-        self._last = None  # the last command held back
+        self._last: C.Command | None = None  # the last command held back
         self._margin: list = []  # the margin commands among them
         self.signals_s = 0.0  # wall time in the signals (feeding and reading them) ...
         self.signals_submit_s = 0.0  # ... of which inside submit
@@ -113,7 +116,7 @@ class InProcessVenue:
 
     def flush(self) -> None:
         """Hand the held-back commands' events to the signals."""
-        if self._last is not None:
+        if self._last is not None and self.signals is not None:  # held back only for the signals
             observe = self.signals.observe
             observe(self._last, self._held)
             for cmd in self._margin:
@@ -164,7 +167,7 @@ class GrpcVenue:
         self.markets = markets
         self.admin = Client(address, admin_key=admin_key, timeout=30)
         self.admin.wait_ready(30)
-        self._clients: dict[int, object] = {}
+        self._clients: dict[int, Client] = {}
         self._ts: int | None = None
         self._liqs: queue.Queue = queue.Queue()
         self._wait = liquidation_wait_s
@@ -205,7 +208,6 @@ class GrpcVenue:
 
     def _call(self, cmd: C.Command) -> int:
         """Make the client call of a command; how many liquidations it reported (0 if none)."""
-        spec = self.markets.get(getattr(cmd, "symbol", ""), None)
         match cmd:
             case C.Deposit():
                 self._client(cmd.account).deposit(cmd.asset, self._money(cmd.asset, cmd.amount))
@@ -216,21 +218,23 @@ class GrpcVenue:
             case C.SetMarginMode():
                 self._client(cmd.account).set_margin_mode(cmd.symbol, "isolated" if cmd.isolated else "cross")
             case C.SetIndexPrice():
+                spec = self.markets[cmd.symbol]
                 return self.admin.set_index_price(cmd.symbol, spec.ticks_to_price(cmd.price)).liquidations
             case C.AdvanceClock():
                 pass  # the clock moved above
             case C.CancelAll():
                 self._client(cmd.account).cancel_all(cmd.symbol)
             case C.PlaceOrder():
-                market = cmd.kind == OrderKind.MARKET
+                market, spec = cmd.kind == OrderKind.MARKET, self.markets[cmd.symbol]
                 self._client(cmd.account).place_order(
                     cmd.symbol, "buy" if cmd.side == Side.BUY else "sell", spec.lots_to_qty(cmd.qty),
                     None if market else spec.ticks_to_price(cmd.price), type="market" if market else "limit",
                     time_in_force=None if market else TimeInForce(cmd.tif).name.lower(),
                     reduce_only=cmd.reduce_only)
             case C.PlaceConditional():
-                kinds = {ConditionalKind.STOP_MARKET: "stop_market", ConditionalKind.TAKE_PROFIT_MARKET:
-                         "take_profit_market"}
+                kinds: dict[int, str] = {ConditionalKind.STOP_MARKET: "stop_market",
+                                         ConditionalKind.TAKE_PROFIT_MARKET: "take_profit_market"}
+                spec = self.markets[cmd.symbol]
                 self._client(cmd.account).place_conditional(
                     cmd.symbol, "buy" if cmd.side == Side.BUY else "sell",
                     None if cmd.close_position else spec.lots_to_qty(cmd.qty), type=kinds[cmd.kind],
@@ -244,7 +248,7 @@ class GrpcVenue:
     def _drain(self, expected: int) -> list:
         """Liquidation notices from the stream: at least `expected` of them (waiting up to the
         configured time for them to arrive), plus whatever else has arrived."""
-        out = []
+        out: list = []  # the stream's liquidation notices
         deadline = time.monotonic() + self._wait
         while len(out) < expected and time.monotonic() < deadline:
             try:
@@ -282,7 +286,8 @@ class GrpcVenue:
     def top(self, symbol: str) -> tuple[int | None, int | None]:
         b = self.admin.book(symbol, 1)
         spec = self.markets[symbol]
-        return tuple(None if p is None else spec.price_to_ticks(p) for p in (b.best_bid, b.best_ask))
+        bid, ask = (None if p is None else spec.price_to_ticks(p) for p in (b.best_bid, b.best_ask))
+        return bid, ask
 
     def depth(self, symbol: str, side: int, levels: int) -> list[tuple[int, int]]:
         b = self.admin.book(symbol, levels)

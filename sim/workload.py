@@ -40,7 +40,7 @@ def write(path: Path, n: int, seed: int) -> dict:
     cols, totals = book_stream.generate(n, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + f".partial-{os.getpid()}.npz")
-    np.savez(tmp, **cols)
+    np.savez(tmp, **cols)  # type: ignore[arg-type]  # numpy's stub lets **kwds fill allow_pickle
     tmp_json = tmp.with_suffix(".json")
     tmp_json.write_text(json.dumps(totals, indent=1))
     tmp_json.replace(path.with_suffix(".json"))

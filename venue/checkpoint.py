@@ -190,9 +190,12 @@ class ForkCheckpoint:
 
     def _take_owed(self) -> None:
         """On the loop: queue the deferred checkpoint for the sequencer's next quiet point."""
+        quiet = self.quiet
+        assert quiet is not None  # scheduled only with a quiet point to run at
+
         async def take() -> None:
             try:
-                await self.quiet(lambda: self(self.journal().durable_seq))
+                await quiet(lambda: self(self.journal().durable_seq))
             except Exception as e:  # overload sheds it: the next automatic one covers it
                 log.warning("deferred snapshot not taken: %s", e)
         self._owed_task = asyncio.ensure_future(take())

@@ -264,7 +264,7 @@ def _make_decoder(cls: type, kinds: list[tuple[str, type]], n: int) -> Callable[
     lines.append(f"    if {' or '.join(checks)}:")
     lines.append(f"        raise _CodecError(f'malformed {cls.__name__} record: length {{len(b)}}, "
                  f"fields end at {{{pos}}} or a bool byte is not 0/1')")
-    values = []
+    values: list[str] = []
     for f, (name, kind) in zip(fields, kinds, strict=True):
         if len(values) < n:
             values.append(f"{name} == 1" if kind is bool else name)

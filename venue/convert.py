@@ -28,42 +28,44 @@ from perpsim.v1 import market_pb2
 from perpsim.venue.errors import VenueError
 
 SIDE_IN = {pb.SIDE_BUY: Side.BUY, pb.SIDE_SELL: Side.SELL}
-SIDE_OUT = {v: k for k, v in SIDE_IN.items()}
+SIDE_OUT: dict[int, pb.Side] = {v: k for k, v in SIDE_IN.items()}
 KIND_IN = {pb.ORDER_TYPE_LIMIT: OrderKind.LIMIT, pb.ORDER_TYPE_MARKET: OrderKind.MARKET}
-KIND_OUT = {v: k for k, v in KIND_IN.items()}
+KIND_OUT: dict[int, pb.OrderType] = {v: k for k, v in KIND_IN.items()}
 TIF_IN = {pb.TIME_IN_FORCE_GTC: TimeInForce.GTC, pb.TIME_IN_FORCE_IOC: TimeInForce.IOC,
           pb.TIME_IN_FORCE_FOK: TimeInForce.FOK, pb.TIME_IN_FORCE_GTX: TimeInForce.GTX,
           pb.TIME_IN_FORCE_GTD: TimeInForce.GTD}
-TIF_OUT = {v: k for k, v in TIF_IN.items()}
+TIF_OUT: dict[int, pb.TimeInForce] = {v: k for k, v in TIF_IN.items()}
 STP_IN = {pb.SELF_TRADE_PREVENTION_UNSPECIFIED: StpMode.NONE, pb.SELF_TRADE_PREVENTION_NONE: StpMode.NONE,
           pb.SELF_TRADE_PREVENTION_EXPIRE_TAKER: StpMode.EXPIRE_TAKER,
           pb.SELF_TRADE_PREVENTION_EXPIRE_MAKER: StpMode.EXPIRE_MAKER,
           pb.SELF_TRADE_PREVENTION_EXPIRE_BOTH: StpMode.EXPIRE_BOTH}
 PSIDE_IN = {pb.POSITION_SIDE_UNSPECIFIED: PositionSide.BOTH, pb.POSITION_SIDE_BOTH: PositionSide.BOTH,
             pb.POSITION_SIDE_LONG: PositionSide.LONG, pb.POSITION_SIDE_SHORT: PositionSide.SHORT}
-PSIDE_OUT = {PositionSide.BOTH: pb.POSITION_SIDE_BOTH, PositionSide.LONG: pb.POSITION_SIDE_LONG,
-             PositionSide.SHORT: pb.POSITION_SIDE_SHORT}
+PSIDE_OUT: dict[int, pb.PositionSide] = {PositionSide.BOTH: pb.POSITION_SIDE_BOTH,
+                                         PositionSide.LONG: pb.POSITION_SIDE_LONG,
+                                         PositionSide.SHORT: pb.POSITION_SIDE_SHORT}
 COND_IN = {pb.CONDITIONAL_TYPE_STOP_MARKET: ConditionalKind.STOP_MARKET,
            pb.CONDITIONAL_TYPE_STOP_LIMIT: ConditionalKind.STOP_LIMIT,
            pb.CONDITIONAL_TYPE_TAKE_PROFIT_MARKET: ConditionalKind.TAKE_PROFIT_MARKET,
            pb.CONDITIONAL_TYPE_TAKE_PROFIT_LIMIT: ConditionalKind.TAKE_PROFIT_LIMIT,
            pb.CONDITIONAL_TYPE_TRAILING_STOP_MARKET: ConditionalKind.TRAILING_STOP_MARKET}
-COND_OUT = {v: k for k, v in COND_IN.items()}
+COND_OUT: dict[int, pb.ConditionalType] = {v: k for k, v in COND_IN.items()}
 SOURCE_IN = {pb.TRIGGER_SOURCE_UNSPECIFIED: TriggerSource.LAST, pb.TRIGGER_SOURCE_MARK: TriggerSource.MARK,
              pb.TRIGGER_SOURCE_LAST: TriggerSource.LAST, pb.TRIGGER_SOURCE_INDEX: TriggerSource.INDEX}
-SOURCE_OUT = {TriggerSource.MARK: pb.TRIGGER_SOURCE_MARK, TriggerSource.LAST: pb.TRIGGER_SOURCE_LAST,
-              TriggerSource.INDEX: pb.TRIGGER_SOURCE_INDEX}
+SOURCE_OUT: dict[int, pb.TriggerSource] = {TriggerSource.MARK: pb.TRIGGER_SOURCE_MARK,
+                                           TriggerSource.LAST: pb.TRIGGER_SOURCE_LAST,
+                                           TriggerSource.INDEX: pb.TRIGGER_SOURCE_INDEX}
 #: The venue profile's liquidation trigger ("mark" or "last") as a trigger source.
 LIQUIDATION_TRIGGER_OUT = {"mark": pb.TRIGGER_SOURCE_MARK, "last": pb.TRIGGER_SOURCE_LAST}
 LIST_IN = {pb.ORDER_LIST_TYPE_OCO: ListKind.OCO, pb.ORDER_LIST_TYPE_OTO: ListKind.OTO,
            pb.ORDER_LIST_TYPE_BRACKET: ListKind.BRACKET}
-LIST_OUT = {v: k for k, v in LIST_IN.items()}
+LIST_OUT: dict[int, pb.OrderListType] = {v: k for k, v in LIST_IN.items()}
 LEG_IN = {pb.LEG_TYPE_UNSPECIFIED: LegType.NONE, pb.LEG_TYPE_LIMIT: LegType.LIMIT,
           pb.LEG_TYPE_STOP_MARKET: LegType.STOP_MARKET, pb.LEG_TYPE_STOP_LIMIT: LegType.STOP_LIMIT,
           pb.LEG_TYPE_TAKE_PROFIT_MARKET: LegType.TAKE_PROFIT_MARKET,
           pb.LEG_TYPE_TAKE_PROFIT_LIMIT: LegType.TAKE_PROFIT_LIMIT,
           pb.LEG_TYPE_TRAILING_STOP_MARKET: LegType.TRAILING_STOP_MARKET}
-LEG_OUT = {v: k for k, v in LEG_IN.items()}
+LEG_OUT: dict[int, pb.LegType] = {v: k for k, v in LEG_IN.items()}
 STATUS_OUT = {"NEW": pb.ORDER_STATUS_NEW, "PARTIALLY_FILLED": pb.ORDER_STATUS_PARTIALLY_FILLED,
               "FILLED": pb.ORDER_STATUS_FILLED, "CANCELED": pb.ORDER_STATUS_CANCELED,
               "EXPIRED": pb.ORDER_STATUS_EXPIRED, "REJECTED": pb.ORDER_STATUS_REJECTED}

@@ -90,7 +90,8 @@ def to_rpc_status(err: VenueError) -> status_pb2.Status:
     if "retry_after_ms" in err.fields or err.reason == RejectReason.RATE_LIMITED:
         # every RATE_LIMITED (rate limit, overload, a dropped slow stream) says when to retry
         delay = duration_pb2.Duration()
-        delay.FromMilliseconds(int(err.fields.get("retry_after_ms", DEFAULT_RETRY_MS)))
+        retry_ms = err.fields.get("retry_after_ms")
+        delay.FromMilliseconds(retry_ms if isinstance(retry_ms, int) else DEFAULT_RETRY_MS)
         details.append(error_details_pb2.RetryInfo(retry_delay=delay))
     if info.status == "INVALID_ARGUMENT":
         violation = error_details_pb2.BadRequest.FieldViolation(field=cut(err.field), description=info.message)

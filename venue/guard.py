@@ -15,6 +15,8 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import grpc
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -100,16 +102,18 @@ def _guard(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler
         kind = "unary_stream" if handler.response_streaming else "unary_unary"
         behavior = getattr(handler, kind)
         if inspect.isasyncgenfunction(behavior):
-            async def run(request, context):
+            async def streamed(request, context):
                 if (refused := _refusal(method, request, context)) is not None:
                     await context.abort_with_status(to_status(refused))
                 async for response in behavior(request, context):
                     yield response
+            run: Callable[..., Any] = streamed
         else:
-            async def run(request, context):
+            async def unary(request, context):
                 if (refused := _refusal(method, request, context)) is not None:
                     await context.abort_with_status(to_status(refused))
                 return await behavior(request, context)
+            run = unary
         return handler._replace(request_deserializer=deserializer, **{kind: run})
 
     kind = "stream_stream" if handler.response_streaming else "stream_unary"
@@ -125,19 +129,21 @@ def _guard(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler
         return gen()
 
     if inspect.isasyncgenfunction(behavior):
-        async def run_stream(requests, context):
+        async def streams(requests, context):
             refused: list = []
             async for response in behavior(checked(requests, context, refused), context):
                 yield response
             if refused:
                 await context.abort_with_status(to_status(refused[0]))
+        run_stream: Callable[..., Any] = streams
     else:
-        async def run_stream(requests, context):
+        async def answers(requests, context):
             refused: list = []
             response = await behavior(checked(requests, context, refused), context)
             if refused:
                 await context.abort_with_status(to_status(refused[0]))
             return response
+        run_stream = answers
     return handler._replace(request_deserializer=deserializer, **{kind: run_stream})
 
 

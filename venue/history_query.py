@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from perpsim.venue.history_records import (
     INTERVALS,
@@ -29,7 +29,15 @@ from perpsim.venue.history_records import (
     Ticker24h,
 )
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from perpsim.engine.views import ExchangeView
+    from perpsim.venue.history import _Order
+    from perpsim.venue.history_records import HistoryLimits
+    from perpsim.venue.klines import BarLadder
+
+T = TypeVar("T", bound=tuple)  # a record: a NamedTuple whose first field is its id
+K = TypeVar("K")
+V = TypeVar("V")
 _DAY = INTERVALS["1d"]
 _MINUTE = INTERVALS["1m"]
 
@@ -49,8 +57,29 @@ def _pick(items: Iterable[T], start_ns: int | None, end_ns: int | None, limit: i
     return out[:limit] if (from_id is not None or start_ns is not None) else out[-limit:]
 
 
+def _recap(kept: dict[K, deque[V]], cap: int) -> None:
+    """Cut each of the kept collections to `cap`, oldest first."""
+    for k, items in kept.items():
+        kept[k] = deque(items, maxlen=cap)
+
+
 class HistoryQueries:
-    """Read side of `History` (venue/history.py)."""
+    """Read side of `History` (venue/history.py), which fills what is declared here."""
+
+    view: ExchangeView
+    limits: HistoryLimits
+    _orders: dict[int, dict[int, _Order]]  # per account, in placement (= id) order
+    _by_client: dict[tuple[int, str], int]
+    _trades: dict[int, deque[AccountTrade]]
+    _income: dict[int, deque[Income]]
+    _public: dict[str, deque[PublicTrade]]
+    _funding: dict[str, deque[FundingRate]]
+    _bars: dict[tuple[str, str], BarLadder]  # (symbol, source) -> its bars at every interval
+    _marks: dict[str, int]
+    _oi: dict[str, int]
+    _oi_hist: dict[str, deque[OpenInterest]]
+    _force: dict[str, deque[ForceOrder]]
+    _trim: Callable[[int], None]
 
     # ------------------------------------------------------------------ orders
 
@@ -66,6 +95,7 @@ class HistoryQueries:
             if by_client is None or (order_id and order_id != by_client):
                 return None
             order_id = by_client
+        assert order_id is not None  # given, or found by the client order id
         o = self._orders.get(account, {}).get(order_id)
         return None if o is None else o.record()
 
@@ -122,6 +152,7 @@ class HistoryQueries:
                       limit: int = 100) -> list[FundingRate]:
         """Settled funding rates (Binance fundingRate), by funding time; all markets' when
         symbol is None."""
+        items: Iterable[FundingRate]
         if symbol is not None:
             items = self._funding[symbol]
         else:
@@ -185,15 +216,12 @@ class HistoryQueries:
         """Apply new retention limits (a restart with another configuration): each kept
         collection is cut to its new cap, oldest first."""
         self.limits = limits
-        for d in (self._trades, self._income):
-            cap = limits.trades_per_account if d is self._trades else limits.income_per_account
-            for k, items in d.items():
-                d[k] = deque(items, maxlen=cap)
-        for d, cap in ((self._public, limits.trades_per_market), (self._funding, limits.funding_per_market),
-                       (self._oi_hist, limits.open_interest_per_market),
-                       (self._force, limits.force_orders_per_market)):
-            for k, items in d.items():
-                d[k] = deque(items, maxlen=cap)
+        _recap(self._trades, limits.trades_per_account)
+        _recap(self._income, limits.income_per_account)
+        _recap(self._public, limits.trades_per_market)
+        _recap(self._funding, limits.funding_per_market)
+        _recap(self._oi_hist, limits.open_interest_per_market)
+        _recap(self._force, limits.force_orders_per_market)
         for series in self._bars.values():
             for bars in series:
                 bars.resize(limits.klines_per_interval)

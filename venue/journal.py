@@ -331,10 +331,12 @@ class Journal:
                     seg = self._rotate()
                 data = b"".join(buf)
                 view = memoryview(data)
+                fd = self._fd
+                assert fd is not None  # open while the journal takes writes
                 while view:
-                    n = os.write(self._fd, view)
+                    n = os.write(fd, view)
                     view = view[n:]
-                self._sync(self._fd)
+                self._sync(fd)
             except BaseException as e:
                 self._failed = e
                 raise JournalError(f"journal write failed ({e!r}); it refuses further writes, reopen it") from e
@@ -442,7 +444,7 @@ class Journal:
             self._lock_fd = None
 
     def _list_segments(self) -> list[tuple[int, Path]]:
-        out = []
+        out: list[tuple[int, Path]] = []
         if not self.path.is_dir():
             return out
         for p in self.path.iterdir():
@@ -509,6 +511,7 @@ class Journal:
         """Start the next segment (the current one is complete and fsynced)."""
         seg = self._create_segment(self._segments[-1].last_seq + 1)
         fd = os.open(seg.path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0))
+        assert self._fd is not None  # rotated only while the journal takes writes
         os.close(self._fd)
         self._fd = fd
         self._segments.append(seg)

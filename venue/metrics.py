@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
@@ -68,7 +69,7 @@ class Metrics:
         self.queue = Gauge("perpsim_sequencer_queue_depth", "Commands waiting for the sequencer (journal lag)",
                            registry=r)
         self.queue.set_function(lambda: venue.seq.queue.qsize())
-        self.http = None
+        self.http: WSGIServer | None = None
         self._children: dict[tuple[object, tuple[str, ...]], object] = {}
         self._next_refresh = 0.0
         self._refresh_scheduled = False
@@ -172,8 +173,9 @@ class Metrics:
     def serve(self, listen: str) -> int:
         """Start the HTTP endpoint; returns its port."""
         host, port = listen.rsplit(":", 1)
-        self.http, _ = start_http_server(int(port), addr=host, registry=self.registry)
-        return self.http.server_port
+        http, _ = start_http_server(int(port), addr=host, registry=self.registry)
+        self.http = http
+        return http.server_port
 
     def stop(self) -> None:
         if self.http is not None:

@@ -86,7 +86,7 @@ def recover(data_dir: str | os.PathLike, make_exchange: Callable[[], Any], *, jo
             raise RecoveryError(f"a snapshot at seq {snap_seq} exists but the journal has no segment: commands "
                                 "after the snapshot may be lost; pass allow_new_journal=True to start from it")
         raise RecoveryError(f"a snapshot at seq {snap_seq} exists but the journal was just created")
-    if own:
+    if journal is None:  # own
         journal = Journal(jdir, first_seq=snap_seq + 1)
     try:
         durable = journal.durable_seq

@@ -84,7 +84,9 @@ def build_id() -> str:
     gives the same id. Computed once per process."""
     h = hashlib.blake2b(digest_size=8)
     for name in _STATE_PACKAGES:
-        folder = Path(importlib.import_module(name).__file__).parent
+        source = importlib.import_module(name).__file__
+        assert source is not None  # a regular package, never a namespace one
+        folder = Path(source).parent
         for f in sorted(folder.iterdir()):
             if f.suffix in (".py", ".pyx", ".pxd"):
                 h.update(f.name.encode() + b"\0" + f.read_bytes())

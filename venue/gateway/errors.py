@@ -79,7 +79,8 @@ def from_venue(e: VenueError) -> ApiError:
         msg += " " + ", ".join(f"{k}={v}" for k, v in details.items())
     code = info.binance_code if info.binance_code is not None else UNKNOWN
     if e.reason == R.RATE_LIMITED:
-        wait_ms = int(e.fields.get("retry_after_ms", 1000))
+        retry_ms = e.fields.get("retry_after_ms")
+        wait_ms = retry_ms if isinstance(retry_ms, int) else 1000
         return ApiError(429, code, msg, {"Retry-After": str(max(1, math.ceil(wait_ms / 1000)))})
     return ApiError(_HTTP[info.status], code, msg)
 

@@ -269,4 +269,6 @@ class MarketData:
 def top_of(v: ExchangeView, symbol: str) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
     """The best bid and ask levels (price ticks, lots, orders); (0, 0, 0) for an empty side."""
     bids, asks = v.depth(symbol, Side.BUY, 1), v.depth(symbol, Side.SELL, 1)
-    return (tuple(bids[0]) if bids else (0, 0, 0)), (tuple(asks[0]) if asks else (0, 0, 0))
+    bid = (bids[0].price, bids[0].lots, bids[0].orders) if bids else (0, 0, 0)
+    ask = (asks[0].price, asks[0].lots, asks[0].orders) if asks else (0, 0, 0)
+    return bid, ask

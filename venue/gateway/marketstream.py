@@ -76,7 +76,9 @@ class MarketStreams:
             self.subs[n].add(sock)
             sym, _, kind = n.partition("@")
             if kind.startswith("depth") and len(self.subs[n]) == 1:
-                self.books.follow(self._symbol(sym), DEPTH_SPEEDS[kind[5:]])
+                symbol = self._symbol(sym)
+                assert symbol is not None  # the names were checked by valid()
+                self.books.follow(symbol, DEPTH_SPEEDS[kind[5:]])
         return None
 
     def unsubscribe(self, sock: sockets.Socket, names) -> None:
@@ -92,8 +94,10 @@ class MarketStreams:
                     sym, _, kind = n.partition("@")
                     if kind.startswith("depth"):
                         speed = DEPTH_SPEEDS[kind[5:]]
+                        symbol = self._symbol(sym)
+                        assert symbol is not None  # subscribed, so checked by valid()
                         if not any(self.subs.get(x) for x in self._depth_names(sym, speed)):
-                            self.books.unfollow(self._symbol(sym), speed)
+                            self.books.unfollow(symbol, speed)
 
     def follows_trades(self) -> bool:
         """Whether any connection follows a stream made from trades."""

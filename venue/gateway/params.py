@@ -9,17 +9,17 @@ from perpsim.venue.errors import VenueError
 from perpsim.venue.gateway import errors as E
 
 SIDE = {"BUY": Side.BUY, "SELL": Side.SELL}
-SIDE_OUT = {v: k for k, v in SIDE.items()}
+SIDE_OUT: dict[int, str] = {v: k for k, v in SIDE.items()}
 TIF = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK, "GTX": TimeInForce.GTX,
        "GTD": TimeInForce.GTD}
-TIF_OUT = {v: k for k, v in TIF.items()}
+TIF_OUT: dict[int, str] = {v: k for k, v in TIF.items()}
 PSIDE = {"BOTH": PositionSide.BOTH, "LONG": PositionSide.LONG, "SHORT": PositionSide.SHORT}
-PSIDE_OUT = {v: k for k, v in PSIDE.items()}
+PSIDE_OUT: dict[int, str] = {v: k for k, v in PSIDE.items()}
 STP = {"NONE": StpMode.NONE, "EXPIRE_TAKER": StpMode.EXPIRE_TAKER, "EXPIRE_MAKER": StpMode.EXPIRE_MAKER,
        "EXPIRE_BOTH": StpMode.EXPIRE_BOTH}
-STP_OUT = {v: k for k, v in STP.items()}
+STP_OUT: dict[int, str] = {v: k for k, v in STP.items()}
 WORKING = {"CONTRACT_PRICE": TriggerSource.LAST, "MARK_PRICE": TriggerSource.MARK}
-WORKING_OUT = {TriggerSource.LAST: "CONTRACT_PRICE", TriggerSource.MARK: "MARK_PRICE",
+WORKING_OUT: dict[int, str] = {TriggerSource.LAST: "CONTRACT_PRICE", TriggerSource.MARK: "MARK_PRICE",
                TriggerSource.INDEX: "INDEX_PRICE"}
 
 

@@ -13,12 +13,12 @@ from perpsim.model.enums import ConditionalKind, OrderKind
 from perpsim.venue.gateway.params import PSIDE_OUT, SIDE_OUT, TIF_OUT, WORKING_OUT
 
 #: Binance's names of the conditional kinds (the limit kinds are STOP and TAKE_PROFIT).
-COND_OUT = {ConditionalKind.STOP_MARKET: "STOP_MARKET", ConditionalKind.STOP_LIMIT: "STOP",
+COND_OUT: dict[int, str] = {ConditionalKind.STOP_MARKET: "STOP_MARKET", ConditionalKind.STOP_LIMIT: "STOP",
             ConditionalKind.TAKE_PROFIT_MARKET: "TAKE_PROFIT_MARKET",
             ConditionalKind.TAKE_PROFIT_LIMIT: "TAKE_PROFIT",
             ConditionalKind.TRAILING_STOP_MARKET: "TRAILING_STOP_MARKET"}
 COND_IN = {v: k for k, v in COND_OUT.items()}
-KIND_OUT = {OrderKind.LIMIT: "LIMIT", OrderKind.MARKET: "MARKET"}
+KIND_OUT: dict[int, str] = {OrderKind.LIMIT: "LIMIT", OrderKind.MARKET: "MARKET"}
 #: Extra digits an average price shows beyond the tick's.
 AVG_EXTRA_DECIMALS = 3
 

@@ -34,7 +34,7 @@ from perpsim.venue.gateway.edge import KEY
 from perpsim.venue.streams import MARGIN_WARNING_PERCENT
 
 LISTEN_KEY_TTL_S = 3_600.0
-_EXEC = {EventKind.ACCEPTED: "NEW", EventKind.FILL: "TRADE", EventKind.CANCELED: "CANCELED",
+_EXEC: dict[int, str] = {EventKind.ACCEPTED: "NEW", EventKind.FILL: "TRADE", EventKind.CANCELED: "CANCELED",
          EventKind.EXPIRED: "EXPIRED", EventKind.AMENDED: "AMENDMENT"}
 #: BalanceChanged cause -> ACCOUNT_UPDATE reason (Binance's "m").
 _REASON = {"deposit": "DEPOSIT", "withdraw": "WITHDRAW", "transfer": "ASSET_TRANSFER", "realized_pnl": "ORDER",

@@ -171,6 +171,7 @@ def size_down(lots: int, mark: float, sigma_h: float, k: float,
         return q == 0 or within_k_sigma(long, mark, liquidation_at(q), sigma_h, k)
 
     best = largest_within(0, size, ok)
+    assert best is not None  # ok(0) holds: never None from 0
     return Nudge(best, size - best)
 
 

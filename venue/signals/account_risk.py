@@ -119,9 +119,10 @@ class AccountRisk:
                   for asset in sorted({_asset(view, p.symbol) for p in positions})]
         warnings = []
         for p in positions:
-            z = p.distance.z(t.horizon_ns) if p.distance else None
-            if z is not None and z < t.k:
-                h = next(h for h in p.distance.horizons if h.horizon_ns == t.horizon_ns)
+            d = p.distance
+            z = d.z(t.horizon_ns) if d else None
+            if d is not None and z is not None and z < t.k:
+                h = next(h for h in d.horizons if h.horizon_ns == t.horizon_ns)
                 warnings.append(k_sigma_warning(p.symbol, z, t, h.touch_probability))
         return AccountReport(t, positions, assets, warnings)
 
@@ -207,7 +208,7 @@ class AccountRisk:
         if sigma and not cmd.reduce_only:
             sigma_h = sigma_over(sigma, t.horizon_ns)
             z = dist.z(t.horizon_ns) if dist else None
-            if z is not None and z < t.k:
+            if dist is not None and z is not None and z < t.k:
                 h = next(h for h in dist.horizons if h.horizon_ns == t.horizon_ns)
                 warnings.append(k_sigma_warning(cmd.symbol, z, t, h.touch_probability))
             if nudge:

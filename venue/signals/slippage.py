@@ -75,7 +75,7 @@ class SlippageTracker:
         sequencer takes it, before it is applied."""
         view = ExchangeView(state.exchange)
         symbol = getattr(cmd, "symbol", None)
-        names = (symbol,) if symbol in view else view.symbols()
+        names = (symbol,) if isinstance(symbol, str) and symbol in view else view.symbols()
         self._pending.append((cmd, {s: _prices(view, s) for s in names}))
 
     def observe(self, cmd, events: list, ts: int = 0) -> list[FillQuality]:
