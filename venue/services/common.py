@@ -17,6 +17,7 @@ from perpsim.venue.auth import KeyStore, bearer
 from perpsim.venue.errors import VenueError, to_status
 from perpsim.venue.humane import in_units
 from perpsim.venue.limits import RateLimiter
+from perpsim.venue.price_paths import IndexMoves
 from perpsim.venue.sequencer import Sequencer
 from perpsim.venue.state import VenueState, rejection
 
@@ -34,7 +35,7 @@ class Venue:
         self.observe_latency = None  # a prometheus Histogram with a "method" label, if metrics are on
         self.observe_rejection = None  # called with each VenueError a client is answered with, if metrics are on
         self.ready = False  # False while recovering: every call answers UNAVAILABLE
-        self.paths: dict[str, asyncio.Task] = {}  # sandbox price paths being followed
+        self.index_moves = IndexMoves(self)  # the sandbox's index prices, shocks and price paths
         self.reset = None  # set by the app: swap in a fresh world (runs between batches)
         # set by the app when its liquidity provider is on: (symbol, index ticks) -> the quote
         # fields of a SetIndexPrice that requotes it around the new index (engine.commands)
@@ -51,6 +52,11 @@ class Venue:
     @state.setter
     def state(self, state: VenueState) -> None:
         self.seq.state = state
+
+    @property
+    def paths(self) -> dict[str, asyncio.Task]:
+        """The sandbox price paths being followed, per market (the app cancels them on shutdown)."""
+        return self.index_moves.paths
 
     @property
     def view(self) -> ExchangeView:

@@ -4,10 +4,7 @@ clock, the insurance fund, venue state, reset and snapshots.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from decimal import Decimal
 
 from perpsim.engine import commands as C
 from perpsim.engine.events import Liquidation
@@ -45,16 +42,11 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
         return sandbox_pb2.CreateAccountResponse(account_id=made.account, api_key=made.api_key,
                                                  api_secret=made.api_secret)
 
-    async def _set_index(self, spec, ticks: int) -> list:
-        # the built-in liquidity provider (if on) requotes around the new index in the same command
-        quote = self.venue.quote_fields(spec.symbol, ticks) if self.venue.quote_fields else {}
-        return await self.venue.run(lambda ts: C.SetIndexPrice(ts, spec.symbol, ticks, **quote))
-
     @rpc
     async def SetIndexPrice(self, request, context):
         self.venue.admin(context)
         spec = self.venue.spec(request.symbol)
-        events = await self._set_index(spec, cv.price_in(spec, request.price, request.price_ticks))
+        events = await self.venue.index_moves.set(spec.symbol, cv.price_in(spec, request.price, request.price_ticks))
         mark = self.venue.view.mark(spec.symbol)
         return sandbox_pb2.SetIndexPriceResponse(
             mark_price=spec.format_price(mark) if mark else "",
@@ -64,22 +56,10 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
     async def ShockPrice(self, request, context):
         self.venue.admin(context)
         spec = self.venue.spec(request.symbol)
-        index = self.venue.view.index(spec.symbol)
-        try:
-            pct = Decimal(request.percent)
-        except ArithmeticError:
-            raise VenueError(R.BAD_PRECISION, field="percent", value=request.percent) from None
-        if not pct.is_finite():
-            raise VenueError(R.BAD_PRECISION, field="percent", value=request.percent)
-        if not -100 < pct < 1_000:
-            raise VenueError(R.INVALID_VALUE, field="percent", value=request.percent, problem="must be in (-100, 1000)")
-        if index is None:
-            raise VenueError(R.INVALID_PRICE, field="symbol", problem="the market has no index price yet")
-        target = int(index * (100 + pct) / 100)  # rounded toward zero onto the tick grid
-        events = await self._set_index(spec, max(target, 1))
+        target, events = await self.venue.index_moves.shock(spec.symbol, request.percent)
         mark = self.venue.view.mark(spec.symbol)
         return sandbox_pb2.ShockPriceResponse(
-            index_price=spec.format_price(max(target, 1)), mark_price=spec.format_price(mark) if mark else "",
+            index_price=spec.format_price(target), mark_price=spec.format_price(mark) if mark else "",
             liquidations=sum(isinstance(e, Liquidation) for e in events),
             forced_orders=[forced_order_out(self.venue.spec(f.symbol), f) for f in forced_orders(events)])
 
@@ -94,23 +74,8 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
                                  problem="offsets must be non-decreasing and within ten years")
             last = pt.offset_ms
             points.append((pt.offset_ms, cv.price_in(spec, pt.price, 0, field=f"points[{i}].price")))
-        old = self.venue.paths.pop(spec.symbol, None)
-        if old is not None:
-            old.cancel()
-        if points:
-            self.venue.paths[spec.symbol] = asyncio.get_running_loop().create_task(self._follow(spec, points))
+        self.venue.index_moves.follow(spec.symbol, points)
         return sandbox_pb2.SetPricePathResponse(points=len(points))
-
-    async def _follow(self, spec, points: list[tuple[int, int]]) -> None:
-        """Set the index at each point's time; stops at the end or when replaced."""
-        start = time.monotonic()
-        for offset_ms, ticks in points:
-            await asyncio.sleep(max(0.0, start + offset_ms / 1000 - time.monotonic()))
-            try:
-                await self._set_index(spec, ticks)
-            except VenueError as e:  # e.g. overload: the path goes on with its next point
-                log.warning("price path %s: %s", spec.symbol, e)
-        self.venue.paths.pop(spec.symbol, None)
 
     @rpc
     async def AdvanceClock(self, request, context):
@@ -149,8 +114,7 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
         if self.venue.reset is None:
             raise VenueError(R.INVALID_VALUE, problem="reset is not available")
         archived = await self.venue.seq.run_quiet(self.venue.reset)
-        for task in self.venue.paths.values():
-            task.cancel()
+        self.venue.index_moves.stop_all()
         if self.venue.after_reset is not None:
             await self.venue.after_reset()
         return sandbox_pb2.ResetResponse(archived_to=str(archived))
