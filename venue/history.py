@@ -446,11 +446,14 @@ class History(HistoryQueries):
         for account in sorted(self._orders):
             for o in self._orders[account].values():
                 h.update(repr(o.record()).encode())
-        for d in (self._trades, self._income, self._public, self._funding, self._oi_hist, self._force):
-            for k in sorted(d):
-                h.update(repr((k, list(d[k]))).encode())
-        for k in sorted(self._bars):
-            h.update(repr((k, [list(b.bars) for b in self._bars[k]])).encode())
+        for by_account in (self._trades, self._income):
+            for account in sorted(by_account):
+                h.update(repr((account, list(by_account[account]))).encode())
+        for by_symbol in (self._public, self._funding, self._oi_hist, self._force):
+            for symbol in sorted(by_symbol):
+                h.update(repr((symbol, list(by_symbol[symbol]))).encode())
+        for key in sorted(self._bars):
+            h.update(repr((key, [list(b.bars) for b in self._bars[key]])).encode())
         h.update(repr((sorted(self._oi.items()), sorted(self._marks.items()), self._income_id, self._force_id,
                        sorted(self._trade_id.items()))).encode())
         return h.hexdigest()

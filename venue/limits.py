@@ -10,9 +10,10 @@ class RateLimiter:
 
     def __init__(self, rate: float, burst: int) -> None:
         self.rate, self.burst = rate, burst
-        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last refill time)
+        # key (None: calls without one) -> (tokens, last refill time)
+        self._buckets: dict[str | None, tuple[float, float]] = {}
 
-    def acquire(self, key: str, now: float | None = None, weight: int = 1) -> float:
+    def acquire(self, key: str | None, now: float | None = None, weight: int = 1) -> float:
         """Take `weight` tokens (one per order: a batch weighs its orders); 0.0 if allowed, else
         the seconds to wait before a retry. A weight above the burst is never allowed (inf)."""
         if self.rate <= 0:

@@ -15,11 +15,14 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from perpsim.model.reasons import RejectReason as R
 from perpsim.venue.codec import CodecError
 from perpsim.venue.errors import VenueError, cut
 from perpsim.venue.state import VenueState
+
+T = TypeVar("T")
 
 log = logging.getLogger("perpsim.venue")
 
@@ -60,7 +63,8 @@ class Sequencer:
         sequencer runs in memory only."""
         self.state, self.clock = state, clock
         self.journal = journal
-        self.encode, self.decode = (codec.encode, codec.decode) if codec is not None else (None, None)
+        self.encode: Callable[[object], bytes] | None = codec.encode if codec is not None else None
+        self.decode: Callable[[bytes], object] | None = codec.decode if codec is not None else None
         # checkpoint(durable_seq) snapshots the state; run between batches, when nothing moves
         self.checkpoint, self.checkpoint_every = checkpoint, checkpoint_every
         self._since_checkpoint = 0
@@ -69,6 +73,9 @@ class Sequencer:
         self.listeners: list[Callable[[object, list], None]] = []
         # read models that need the state as a command arrives (slippage's arrival prices)
         self.before_apply: list[Callable[[object], None]] = []
+        # read models handed each applied command at once, in order, before the next one applies
+        # (the risk signals' O(1) handoff: their step closes read the state right after it)
+        self.after_apply: list[Callable[[object, list], None]] = []
         self.applied = 0
         self._task: asyncio.Task | None = None
         # rebuild() -> a fresh state from the durable journal, after a command raised midway
@@ -126,7 +133,7 @@ class Sequencer:
         while not self._durable.is_set():
             await self._durable.wait()
 
-    async def run_quiet(self, control: Callable[[], object]) -> object:
+    async def run_quiet(self, control: Callable[[], T]) -> T:
         """Run `control()` between batches, when every earlier command is applied and durable
         and none is in flight (snapshots, reset); its result."""
         item = _Item(None, control)
@@ -168,6 +175,7 @@ class Sequencer:
                     cmd = make(max(self.clock.now(), self.state.exchange.ts))
                     try:
                         if self.journal is not None:
+                            assert self.encode is not None and self.decode is not None  # given with it
                             # apply exactly what the journal will hold, so replay rebuilds this state
                             payload = self.encode(cmd)
                             cmd = self.decode(payload)
@@ -194,6 +202,11 @@ class Sequencer:
                         continue
                     if self.journal is not None:
                         self.journal.append(payload)
+                    for handoff in self.after_apply:
+                        try:
+                            handoff(cmd, events)
+                        except Exception:  # read models must never stop the sequencer
+                            log.exception("after-apply hook %r failed on %r", handoff, cmd)
                     item.results.append(events)
                     done.append((cmd, events))
             await self._commit()
@@ -216,6 +229,7 @@ class Sequencer:
                     log.exception("automatic snapshot failed")
             for item in controls:
                 try:
+                    assert item.control is not None  # a control item
                     item.future.set_result(item.control())
                 except Exception as e:
                     log.exception("sequencer control %r failed", item.control)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 
 import grpc
@@ -153,8 +154,7 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         commands = [t for t in templates if not isinstance(t, VenueError)]
         before = self.venue.state.exchange.next_order_id
         try:
-            outcomes = iter(await self.venue.seq.submit_many(
-                [lambda ts, t=t: stamped(t, ts) for t in commands]))
+            outcomes = iter(await self.venue.seq.submit_many([functools.partial(stamped, t) for t in commands]))
         except VenueError as e:  # the unit was shed (overload): each of its orders is answered so
             outcomes = iter([e] * len(commands))
         out = []
@@ -174,7 +174,7 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
     async def _place(self, account: int, request) -> trading_pb2.PlaceOrderResponse:
         template = self.command(account, request)
         signals = self.venue.account_signals
-        warnings = signals.order_warnings(template) if signals is not None else []
+        warnings: list[common_pb2.RiskWarning] = signals.order_warnings(template) if signals is not None else []
         before = self.venue.state.exchange.next_order_id
         events = await self.venue.run(lambda ts: stamped(template, ts))
         placed = self._placed(account, template, before, events)
