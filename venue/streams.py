@@ -26,6 +26,7 @@ from perpsim.model.enums import EventKind, Side
 from perpsim.model.reasons import RejectReason as R
 from perpsim.v1 import account_pb2, common_pb2, market_pb2
 from perpsim.venue import convert as cv
+from perpsim.venue.alerts import MarketAlerts
 from perpsim.venue.errors import VenueError, to_status
 from perpsim.venue.mailbox import DROPPED, Mailbox
 
@@ -39,10 +40,8 @@ class Streams:
         while its predicted funding rate reaches `alert_funding_bps` (basis points per interval,
         either sign) is RAISED, and CLEARED when either falls back below."""
         self.venue = venue
-        self.alert_spread_bps, self.alert_funding_bps = alert_spread_bps, alert_funding_bps
-        self._alert_inputs: dict[str, tuple] = {}  # per market: the inputs last evaluated
+        self.market_alerts = MarketAlerts(alert_spread_bps, alert_funding_bps)
         self._warned: set[tuple[int, str]] = set()  # (account, asset) above the margin warning
-        self.alerts_raised: set[str] = set()
         # risk_alerts(account, ts): the account risk alerts, run where margin warnings are
         self.risk_alerts = None
         self._subs: dict[tuple[str, str], set[Mailbox]] = defaultdict(set)
@@ -96,37 +95,9 @@ class Streams:
         self._alerts(ts)
 
     def _alerts(self, ts: int) -> None:
-        """Raise or clear each followed market's spread-and-funding alert; a market is looked at
-        again only when its touch or its predicted funding rate has changed. A market nobody
-        follows is not watched at all: its next follower starts from "nothing raised"."""
-        view = self.venue.view
-        for symbol in view.symbols():
-            if not self._subs.get(("alerts", symbol)):
-                self._alert_inputs.pop(symbol, None)
-                self.alerts_raised.discard(symbol)
-                continue
-            (bid, ask), funding = view.top(symbol), view.funding(symbol)
-            inputs = (bid, ask, funding.samples, funding.rate)
-            if self._alert_inputs.get(symbol) == inputs:
-                continue
-            self._alert_inputs[symbol] = inputs
-            predicted = funding.predicted_rate
-            # exact comparisons: spread × 10_000 ≥ bps × mid, |rate| × 10_000 ≥ bps × RATE_SCALE
-            wide = bid is not None and ask is not None and \
-                (ask - bid) * 20_000 >= self.alert_spread_bps * (ask + bid)
-            extreme = abs(predicted) * 10_000 >= self.alert_funding_bps * 10**8
-            raised = wide and extreme
-            if raised == (symbol in self.alerts_raised):
-                continue
-            (self.alerts_raised.add if raised else self.alerts_raised.discard)(symbol)
-            spread = "" if bid is None or ask is None else \
-                str(Decimal((ask - bid) * 2_000_000 // (ask + bid)) / 100)  # bps, 2 decimals, rounded down
-            alert = market_pb2.MarketAlert(
-                symbol=symbol, state=market_pb2.ALERT_STATE_RAISED if raised else market_pb2.ALERT_STATE_CLEARED,
-                spread_bps=spread, predicted_funding_rate=cv.rate_out(predicted),
-                spread_threshold_bps=str(self.alert_spread_bps),
-                funding_rate_threshold=str(Decimal(self.alert_funding_bps) / 10_000))
-            self._send(("alerts", symbol), lambda seq, a=alert: market_pb2.StreamAlertsResponse(
+        """Each followed market's alert that was raised or cleared (venue.alerts) to its stream."""
+        for alert in self.market_alerts.changes(self.venue.view, lambda s: bool(self._subs.get(("alerts", s)))):
+            self._send(("alerts", alert.symbol), lambda seq, a=alert: market_pb2.StreamAlertsResponse(
                 sequence=seq, alert=a, time_ns=ts))
 
     def send_account(self, account: int, ts: int, **update) -> None:
