@@ -51,6 +51,7 @@ from perpsim.venue.services.registry import build_server, set_serving
 from perpsim.venue.signals import SignalConfig, Signals
 from perpsim.venue.signals.account import Thresholds
 from perpsim.venue.signals.correlation import correlated_normals
+from perpsim.venue.signals.drain import CatchUp
 from perpsim.venue.snapshot import SnapshotError
 from perpsim.venue.state import VenueState
 from perpsim.venue.streams import Streams
@@ -288,7 +289,7 @@ class RunningVenue:
         sequencer.listeners.append(self.gc.observe)
         venue.signals = Signals(lambda: venue.state.exchange, cfg.signal_config()) if cfg.signals else None
         if venue.signals is not None:
-            sequencer.listeners.append(venue.signals.observe)
+            sequencer.after_apply.append(venue.signals.handoff)  # O(1); folded in off the critical path
             venue.account_signals.use_market_signals(venue.signals.sigma, venue.signals.rho)
         venue.observe_latency = self.metrics.latency
         venue.observe_rejection = self.metrics.rejected
@@ -350,6 +351,10 @@ class RunningVenue:
         if self.gateway is not None:
             self.gateway.start()
         sequencer.start()
+        catch_up = CatchUp(venue.signals) if venue.signals is not None else None
+        if catch_up is not None:
+            catch_up.start()
+            self._opened.append(("the risk signals' catch-up task", catch_up.stop))
         self._stop = asyncio.Event()
         if install_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -372,6 +377,8 @@ class RunningVenue:
             await self.http.stop()
             await self.gateway.stop()
         await sequencer.stop()
+        if catch_up is not None:
+            await catch_up.stop()
         sequencer.checkpoint.wait_idle(timeout=60)  # a snapshot being written is finished
         journal.close()
         self.metrics.stop()

@@ -73,6 +73,9 @@ class Sequencer:
         self.listeners: list[Callable[[object, list], None]] = []
         # read models that need the state as a command arrives (slippage's arrival prices)
         self.before_apply: list[Callable[[object], None]] = []
+        # read models handed each applied command at once, in order, before the next one applies
+        # (the risk signals' O(1) handoff: their step closes read the state right after it)
+        self.after_apply: list[Callable[[object, list], None]] = []
         self.applied = 0
         self._task: asyncio.Task | None = None
         # rebuild() -> a fresh state from the durable journal, after a command raised midway
@@ -199,6 +202,11 @@ class Sequencer:
                         continue
                     if self.journal is not None:
                         self.journal.append(payload)
+                    for handoff in self.after_apply:
+                        try:
+                            handoff(cmd, events)
+                        except Exception:  # read models must never stop the sequencer
+                            log.exception("after-apply hook %r failed on %r", handoff, cmd)
                     item.results.append(events)
                     done.append((cmd, events))
             await self._commit()

@@ -1,27 +1,38 @@
 """`Signals`: the risk read models of every market, fed by the sequencer's events.
 
-A sequencer listener (`observe(cmd, events)`, like Streams.publish and Metrics.observe): it
-never changes venue state, reads the engine only for what an event says changed, and takes
+It never changes venue state, reads the engine only for what an event says changed, and takes
 time only from the commands' timestamps, so the same commands give the same figures. Work per
 event is O(1) (a dict update, an account marked as changed); each step of venue time Δ closes
 a mark sample (volatility, correlation), re-measures the accounts that changed during it
 (leverage, spikes) and the book's execution quality; each minute samples the temperature's
 parts. The liquidation map is brought up to date for the changed accounts when it is read.
 
-What a step re-measures (leverage, hence spikes, the average leverage and the temperature's
-samples) is read from the engine when the step closes. The live sequencer calls its listeners
-after a whole batch of commands, a journal replay after each command: when a batch straddles a
-step's end, the live reading sees the batch's later commands too, so those figures can differ
-from a replay's by that much. The figures read from positions (open interest, sides, the map)
-do not depend on it.
+Off the sequencer's critical path. The sequencer hands each applied command over with
+`handoff(cmd, events)`, right after it applies it (before the next command): an append to a
+buffer (the events are immutable). The buffer is folded in later by `catch_up`: in the venue by
+an asyncio task (venue.signals.drain) whenever the sequencer yields the loop (an fsync, an
+empty queue, between batches), and always before a read (every public read here calls it
+first), so a read sees every command handed over (durable: reads wait for the sequencer's
+commit); in process (the scenario runner) before its reads once a step. One thing cannot wait:
+a step's close reads the engine (margins, the book, funding), and it must read the state right
+after the command that closes it, as a replay does. So a command of a new step Δ catches up the
+buffer and closes the step inside `handoff`, on the sequencer's path, once per Δ of venue time;
+every other handoff is the append. The figures are therefore those of feeding `observe` command
+by command (a journal replay, `replay_observer`), whatever the batches: tested live against
+replay with a batch across a step's end.
+
+Folding the buffer: all its commands fall within one open step, and the figures depend only on
+which positions, wallets and marks changed within a step (a position's lots after its last
+event, a wallet moved, the marks in order) and on the state when the step closes; so the buffer
+is folded as one burst (the kinds that matter picked out at C speed, each position once).
 """
 
 from __future__ import annotations
 
 import gc
 import math
-from itertools import compress, repeat
-from operator import attrgetter, is_
+from itertools import chain, compress, repeat
+from operator import attrgetter, is_, itemgetter
 
 from perpsim.engine import commands as C
 from perpsim.engine.events import BalanceChanged, MarkPriceChanged, PositionChanged
@@ -41,6 +52,7 @@ BURST = 32
 #: commands that move an account's margin or leverage without a position or wallet event
 _MARGIN_COMMANDS = frozenset({C.SetLeverage, C.SetMarginMode, C.AdjustIsolatedMargin})
 _SYMBOL_ACCOUNT, _LOTS, _ACCOUNT = attrgetter("symbol", "account"), attrgetter("lots"), attrgetter("account")
+_EVENTS = itemgetter(1)
 
 
 def phi(z: float) -> float:
@@ -52,6 +64,8 @@ class Signals:
         """`source()`: the live exchange (the venue swaps it on a reset or a rebuild)."""
         self.source, self.cfg = source, cfg or SignalConfig()
         self.ex = None
+        #: called when the buffer turns non-empty (the venue's drain task sets its event)
+        self.wake = None
         self.attach(source())
 
     def attach(self, ex) -> None:
@@ -68,6 +82,8 @@ class Signals:
         self.corr = Correlations(self.symbols, self.lam, cfg.correlation_n0, lambda a, b: cfg.prior(bases[a], bases[b]))
         self.grid = MarkGrid(self.symbols, self.sample_ns, self._step)
         self.next_step = 0  # venue time (ns) from which a command closes the grid's open step
+        self.buf: list[tuple[object, list]] = []  # (cmd, events) handed over, not yet folded in
+        self.buf_at = 0  # events of the buffer's first command already folded in (taken in parts)
         self.held: dict[int, set[str]] = {}  # account -> markets it holds a position in
         self.multi: dict[str, set[int]] = {s: set() for s in self.symbols}  # holders of this and another market
         self.ts = rd.ts
@@ -81,8 +97,72 @@ class Signals:
 
     # ---------------------------------------------------------------- the listener
 
+    def handoff(self, cmd, events: list) -> None:
+        """The sequencer's hand-over of an applied command, right after applying it: appended
+        to the buffer, folded in later by `catch_up`. A command of a new step Δ first catches up
+        and closes the open step here (its reads of the engine must see the state right after
+        this command): once per Δ of venue time."""
+        if cmd.ts >= self.next_step:
+            self.catch_up()
+            self._advance(cmd.ts)
+        buf = self.buf
+        buf.append((cmd, events))
+        if len(buf) == 1 and self.wake is not None:
+            self.wake()
+
+    def catch_up(self, budget: int | None = None) -> bool:
+        """Fold in the commands handed over and not yet folded, in order; with `budget`, about
+        that many events (a slice: the drain task yields the loop between slices). Whether the
+        buffer is now empty."""
+        buf = self.buf
+        if not buf:
+            return True
+        ex = self.source()
+        if ex is not self.ex:  # a reset or a rebuild: start over from the new state, which holds them
+            self.attach(ex)
+            return True
+        if budget is None:
+            entries, events = buf, self._events(buf, self.buf_at)
+            self.buf, self.buf_at = [], 0
+        else:
+            entries, events = self._slice(budget)
+        self.ts = (entries[-1] if entries else self.buf[0])[0].ts
+        self._fold(self.ts, events)
+        margin = [cmd.account for cmd, _ in entries if type(cmd) in _MARGIN_COMMANDS]
+        if margin:
+            self._paid(margin)
+        return not self.buf
+
+    def _slice(self, budget: int) -> tuple[list, list]:
+        """Take about `budget` events off the buffer's head: (the entries now fully taken, the
+        events taken). A command with more events than that is taken in parts."""
+        buf, at, n, i = self.buf, self.buf_at, 0, 0
+        while i < len(buf) and n + len(buf[i][1]) - at <= budget:
+            n += len(buf[i][1]) - at
+            at, i = 0, i + 1
+        if i == 0:  # the head entry alone is over the budget: a part of its events
+            events = buf[0][1][at:at + budget]
+            self.buf_at = at + budget
+            if self.buf_at >= len(buf[0][1]):
+                self.buf, self.buf_at = buf[1:], 0
+                return buf[:1], events
+            return [], events
+        entries = buf[:i]
+        events = self._events(entries, self.buf_at)
+        self.buf, self.buf_at = buf[i:], 0
+        return entries, events
+
+    @staticmethod
+    def _events(entries: list, at: int) -> list:
+        """The entries' events in order (the first from index `at`), as one list."""
+        if len(entries) == 1:
+            events = entries[0][1]
+            return events[at:] if at else events
+        out = list(chain.from_iterable(map(_EVENTS, entries)))
+        return out[at:] if at else out
+
     def observe(self, cmd, events: list) -> None:
-        """Sequencer listener: fold one durable command's events in."""
+        """Fold one command's events in now (what a replay does per command; tools and tests)."""
         self.observe_on(self.source(), cmd, events)
 
     def replay_observer(self, state, cmd, events: list) -> None:
@@ -93,10 +173,21 @@ class Signals:
         """`observe` against a given exchange (a journal replay feeds its own)."""
         if ex is not self.ex:
             self.attach(ex)
-        self.ts = ts = cmd.ts
+        self.catch_up()
+        self._advance(cmd.ts)
+        self._fold(cmd.ts, events)
+        if type(cmd) in _MARGIN_COMMANDS:
+            self._paid((cmd.account,))
+
+    def _advance(self, ts: int) -> None:
+        """Venue time is `ts`: a command of a new step closes the open one (the grid's step)."""
+        self.ts = ts
         if ts >= self.next_step:
             self.grid.advance(ts)
             self.next_step = (ts // self.sample_ns + 1) * self.sample_ns
+
+    def _fold(self, ts: int, events: list) -> None:
+        """Fold in events of the open step: few one by one, many through the burst path."""
         if len(events) < BURST:
             held = self.held
             for e in events:
@@ -120,8 +211,6 @@ class Signals:
                 gc.enable()
         else:
             self._burst(ts, events)
-        if type(cmd) in _MARGIN_COMMANDS:
-            self._paid((cmd.account,))
 
     def _burst(self, ts: int, events: list) -> None:
         """A command with many events (a cascade: tens per liquidation, most of them fills): the
@@ -256,10 +345,12 @@ class Signals:
     # ---------------------------------------------------------------- reading
 
     def current(self) -> None:
-        """Follow the venue onto a new exchange (a recovery, a reset) before a read."""
+        """Before a read: follow the venue onto a new exchange (a recovery, a reset) and fold
+        in every command handed over."""
         ex = self.source()
         if ex is not self.ex:
             self.attach(ex)
+        self.catch_up()
 
     def sigma(self, symbol: str, horizon: str = "1h") -> float | None:
         """The mark's σ over `horizon` ("1h", "8h", "24h"; a fraction), None before two samples."""
@@ -367,6 +458,7 @@ class Signals:
 
     def account_flags(self, account: int) -> list:
         """The account's own active leverage-spike flags, per market (symbol, SpikeFlag)."""
+        self.current()
         out = []
         for s in self.symbols:
             for f in self.markets[s].spikes.active(self.ts):

@@ -72,3 +72,49 @@ def test_burst_path_folds_events_as_the_one_by_one_path(monkeypatch) -> None:
     every = _run(6, reads=False)
     monkeypatch.setattr(hub, "BURST", 1 << 30)
     assert every == _run(6, reads=False)
+
+
+def _handed_over(seed: int, budget: int | None, catch_every: int) -> list:
+    """As `_run`, but the commands are handed over (`handoff`) as the venue's sequencer does and
+    folded in by `catch_up` every `catch_every` commands, in slices of `budget` events."""
+    ex = Exchange({SYMBOL: SPEC}, {SYMBOL: btcusdt_brackets(U)}, book_impl="ref", start_ts=S)
+    sig = Signals(lambda: ex)
+    out = []
+    for i, cmd in enumerate(_session(seed)):
+        sig.handoff(cmd, ex.apply(cmd))
+        if i % catch_every == 0:
+            while not sig.catch_up(budget):
+                pass
+        if i % 50 == 0:
+            out.append(repr(sig.market_risk(SYMBOL)))
+    return out
+
+
+def test_handed_over_and_caught_up_later_gives_the_figures_of_feeding_each_command() -> None:
+    """The buffer folded in late, whole or in slices (a command's events in parts too), reads
+    the same as `observe` per command (a replay)."""
+    want = _run(7, reads=False)
+    assert _handed_over(7, None, 10**9) == want  # caught up only by the reads and step closes
+    assert _handed_over(7, None, 7) == want
+    assert _handed_over(7, 5, 3) == want
+
+
+def test_a_command_of_a_new_step_closes_the_step_at_once() -> None:
+    """The handoff is an append within a step; the first command of the next step folds the
+    buffer in and closes the step there, reading the state right after that command."""
+    ex = Exchange({SYMBOL: SPEC}, {SYMBOL: btcusdt_brackets(U)}, book_impl="ref", start_ts=S)
+    sig = Signals(lambda: ex)
+    cmds = list(_session(8))
+    first = cmds[0]
+    sig.handoff(first, ex.apply(first))
+    later = [c for c in cmds[1:] if c.ts == first.ts]
+    for cmd in later:
+        sig.handoff(cmd, ex.apply(cmd))
+    assert len(sig.buf) == len(later) + 1
+    nxt = next(c for c in cmds if c.ts >= first.ts + S)
+    for cmd in cmds[1 + len(later):cmds.index(nxt)]:
+        sig.handoff(cmd, ex.apply(cmd))
+    step = sig.grid.step
+    sig.handoff(nxt, ex.apply(nxt))
+    assert sig.grid.step == nxt.ts // S > step
+    assert [c for c, _ in sig.buf] == [nxt]
