@@ -1,6 +1,5 @@
 """What every servicer shares: the Venue (state, sequencer, keys, markets), the `rpc` wrapper
-that turns a VenueError into a rich status, engine rejections as VenueErrors, and the public
-topic streams.
+that turns a VenueError into a rich status, and engine rejections as VenueErrors.
 """
 
 from __future__ import annotations
@@ -155,13 +154,3 @@ def rpc(method):
 
     wrapper.__name__ = method.__name__
     return wrapper
-
-
-def _topic_stream(kind: str):
-    """A servicer method streaming one public topic ("trades", "mark", …) of request.symbol."""
-
-    async def stream(self, request, context):
-        async for msg in self.streams.topic(kind, request.symbol, context):
-            yield msg
-
-    return stream

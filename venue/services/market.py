@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import logging
-
 from perpsim.model.reasons import RejectReason as R
-from perpsim.v1 import (
-    common_pb2,
-    market_pb2,
-    market_pb2_grpc,
-)
+from perpsim.v1 import common_pb2, market_pb2, market_pb2_grpc
 from perpsim.venue import convert as cv
 from perpsim.venue.errors import VenueError
-from perpsim.venue.services.common import Venue, _topic_stream, rpc
+from perpsim.venue.services.common import Venue, rpc
 
-log = logging.getLogger("perpsim.venue")
+
+def _topic_stream(kind: str):
+    """A servicer method streaming one public topic ("trades", "mark", …) of request.symbol."""
+
+    async def stream(self, request, context):
+        async for msg in self.streams.topic(kind, request.symbol, context):
+            yield msg
+
+    return stream
 
 
 class MarketData(market_pb2_grpc.MarketDataServiceServicer):

@@ -1,19 +1,17 @@
 """The gRPC SandboxService (admin key only): accounts, index prices, shocks, price paths, the
 clock, the insurance fund, venue state, reset and snapshots.
+
+Index moves (a set price, a shock, a path) are the venue's `IndexMoves` (venue.price_paths);
+this servicer checks the admin key, converts the request and answers from the events.
 """
 
 from __future__ import annotations
-
-import logging
 
 from perpsim.engine import commands as C
 from perpsim.engine.events import Liquidation
 from perpsim.engine.liquidations import forced_orders
 from perpsim.model.reasons import RejectReason as R
-from perpsim.v1 import (
-    sandbox_pb2,
-    sandbox_pb2_grpc,
-)
+from perpsim.v1 import sandbox_pb2, sandbox_pb2_grpc
 from perpsim.venue import convert as cv
 from perpsim.venue.auth import BadKey, KeyConflict
 from perpsim.venue.errors import VenueError
@@ -21,12 +19,12 @@ from perpsim.venue.humane import duration
 from perpsim.venue.services.common import Venue, rpc
 from perpsim.venue.services.wire import forced_order_out
 
-log = logging.getLogger("perpsim.venue")
-
 MAX_ADVANCE_NS = 10 * 365 * 24 * 3_600 * 10**9
 
 
 class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
+    """SandboxService: every call needs the admin key."""
+
     def __init__(self, venue: Venue) -> None:
         self.venue = venue
 
