@@ -4,6 +4,10 @@ gRPC servicers (thin adapters), auth, validation -> commands, ONE sequencer queu
 `Exchange.apply`, streams, metrics, sandbox controls — and the durability layer the sequencer
 writes through (DESIGN.md, "The core is a deterministic state machine"):
 
+* `perpsim.venue.sequencer` — the one writer: commands in arrival order, applied, journaled and
+  acknowledged after one fsync per batch;
+* `perpsim.venue.services`  — one module per gRPC service (thin servicers) and the server
+  hosting them (`services.registry`);
 * `perpsim.venue.codec`    — an exact, deterministic binary codec for the engine's commands,
   with a fixed table of type tags so that old journals stay readable;
 * `perpsim.venue.journal`  — segment files of length-prefixed, CRC-checked, sequence-numbered
