@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import grpc
 
@@ -20,6 +22,12 @@ from perpsim.venue.price_paths import IndexMoves
 from perpsim.venue.sequencer import Sequencer
 from perpsim.venue.state import VenueState, rejection
 
+if TYPE_CHECKING:
+    from prometheus_client import Histogram
+
+    from perpsim.venue.account_signals import AccountSignals
+    from perpsim.venue.signals import Signals
+
 log = logging.getLogger("perpsim.venue")
 
 
@@ -31,16 +39,20 @@ class Venue:
         self.keys, self.seq = keys, sequencer
         sequencer.state = state
         self.limiter = limiter or RateLimiter(0, 0)
-        self.observe_latency = None  # a prometheus Histogram with a "method" label, if metrics are on
-        self.observe_rejection = None  # called with each VenueError a client is answered with, if metrics are on
+        self.observe_latency: Histogram | None = None  # with a "method" label, if metrics are on
+        # called with each VenueError a client is answered with, if metrics are on
+        self.observe_rejection: Callable[[VenueError], None] | None = None
         self.ready = False  # False while recovering: every call answers UNAVAILABLE
         self.index_moves = IndexMoves(self)  # the sandbox's index prices, shocks and price paths
-        self.reset = None  # set by the app: swap in a fresh world (runs between batches)
+        self.reset: Callable[[], object] | None = None  # set by the app: swap in a fresh world (between batches)
         # set by the app when its liquidity provider is on: (symbol, index ticks) -> the quote
         # fields of a SetIndexPrice that requotes it around the new index (engine.commands)
-        self.quote_fields = None
-        self.after_reset = None  # set by the app: coroutine re-seeding the world
-        self.account_signals = None  # set by the app: the account risk read models (venue.account_signals)
+        self.quote_fields: Callable[[str, int], dict] | None = None
+        self.after_reset: Callable[[], Awaitable[None]] | None = None  # set by the app: re-seeds the world
+        # set by the app: the account risk read models (venue.account_signals) and, when on, the
+        # market risk signals (venue.signals)
+        self.account_signals: AccountSignals | None = None
+        self.signals: Signals | None = None
         self.markets = ExchangeView(state.exchange).specs()
 
     @property
@@ -129,7 +141,10 @@ def raise_rejection(events: list, spec=None) -> None:
     rej = rejection(events)
     if rej is not None:
         fields = dict(rej.fields)
-        raise VenueError(R(rej.reason), **fields).by_engine().shown_as(in_units(R(rej.reason), fields, spec))
+        # the offending field, when the engine names one, is VenueError's own argument
+        rest = {k: v for k, v in fields.items() if k != "field"}
+        raise VenueError(R(rej.reason), str(fields.get("field", "")), **rest).by_engine().shown_as(
+            in_units(R(rej.reason), fields, spec))
 
 
 def rpc(method):
