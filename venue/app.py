@@ -315,9 +315,9 @@ class RunningVenue:
         await server.start()  # health says NOT_SERVING and calls answer UNAVAILABLE until recovered
         self._opened.append(("the gRPC server", lambda: server.stop(None)))
         self._opened.append(("the journal thread", lambda: sequencer.io.shutdown(wait=True)))
+        observe = venue.signals.replay_observer if venue.signals is not None else None
         state, last_seq, report = await asyncio.get_running_loop().run_in_executor(
-            sequencer.io, lambda: recover(cfg.data_dir, lambda: make_state(cfg), journal=journal,
-                                          observe=venue.signals and venue.signals.replay_observer))
+            sequencer.io, lambda: recover(cfg.data_dir, lambda: make_state(cfg), journal=journal, observe=observe))
         self.recovery = report
         log.info("recovered to journal seq %d: %s", last_seq, report)
         sequencer.state = venue.state = state
