@@ -52,6 +52,7 @@ from perpsim.venue.signals import SignalConfig, Signals
 from perpsim.venue.signals.account import Thresholds
 from perpsim.venue.signals.correlation import correlated_normals
 from perpsim.venue.signals.drain import CatchUp
+from perpsim.venue.signals.spike_alerts import SpikeAlerts
 from perpsim.venue.snapshot import SnapshotError
 from perpsim.venue.state import VenueState
 from perpsim.venue.streams import Streams
@@ -291,6 +292,7 @@ class RunningVenue:
         if venue.signals is not None:
             sequencer.after_apply.append(venue.signals.handoff)  # O(1); folded in off the critical path
             venue.account_signals.use_market_signals(venue.signals.sigma, venue.signals.rho)
+            streams.spike_alerts = SpikeAlerts(venue.signals, streams).check
         venue.observe_latency = self.metrics.latency
         venue.observe_rejection = self.metrics.rejected
         server, health = build_server(venue, streams)
@@ -319,7 +321,9 @@ class RunningVenue:
         state, last_seq, report = await asyncio.get_running_loop().run_in_executor(
             sequencer.io, lambda: recover(cfg.data_dir, lambda: make_state(cfg), journal=journal, observe=observe))
         self.recovery = report
-        log.info("recovered to journal seq %d: %s", last_seq, report)
+        log.info("recovered to journal seq %d: snapshot %s, %d records replayed, %d torn bytes cut, %.2f s",
+                 last_seq, "none" if report.snapshot_seq is None else f"at seq {report.snapshot_seq}",
+                 report.replayed, report.truncated_bytes, report.duration_s)
         sequencer.state = venue.state = state
         state.history.resize(HistoryLimits.from_mapping(cfg.history))  # a snapshot's may be other limits
         # a key store restored from an older backup must not hand out ids the state already uses
