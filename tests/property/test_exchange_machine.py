@@ -134,12 +134,6 @@ class ExchangeMachine(RuleBasedStateMachine):
         flatten orders in both builds."""
         self.send(C.SetDailyLossLimit(self.ts, account, self.ASSET, self.units(1) * cents // 100, unrealized, flatten))
 
-    @rule()
-    def next_day(self) -> None:
-        """A day later: limits reset, waiting raises come into force (and funding settles)."""
-        self.ts += 86_400 * 10**9
-        self.send(C.AdvanceClock(self.ts))
-
     @invariant()
     def sound(self) -> None:
         if not hasattr(self, "a"):
