@@ -110,15 +110,18 @@ class MarketMaker(Agent):
             inventory = ctx.venue.position(a, sym) * float(spec.lot_size)
             skew = p["skew_bps"] * max(-1.0, min(1.0, inventory / p["max_inventory"]))
             centre = index * (1 + (p["basis_bps"] - skew) / 1e4)
+            sides = []
             for side, sign in ((BUY, -1), (SELL, 1)):
+                orders = []
                 for level in range(p["levels"]):
                     bps = half + offset + level * p["level_step_bps"]
                     price = units.ticks(spec, centre * (1 + sign * max(bps, 0.5) / 1e4))
                     qty = units.lots(spec, p["size"] * p["size_growth"] ** level * factor)
-                    if qty <= 0:
-                        continue
-                    if rejection(ctx.submit(C.PlaceOrder(ctx.ts, a, sym, side, qty, price))) is not None:
-                        break  # out of margin (or band) on this side: stop quoting it this step
+                    if qty > 0:
+                        orders.append(C.PlaceOrder(ctx.ts, a, sym, side, qty, price))
+                sides.append(orders)
+            # each side in order, ending at its first refusal (out of margin or band: stop quoting it this step)
+            ctx.submit_groups(sides)
 
 
 class LeveragedTraders(Agent):

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from perpsim.engine import commands as C
+from perpsim.engine.events import CommandRejected
+from perpsim.model.enums import OrderKind, Side, TimeInForce
 from perpsim.model.markets import default_markets
 from perpsim.sim import runner, scenario
-from perpsim.sim.venues import GrpcVenue
+from perpsim.sim.context import Context
+from perpsim.sim.venues import GrpcVenue, InProcessVenue
 from perpsim.venue.app import RunningVenue, VenueConfig
 
 SCENARIO = """
@@ -77,3 +83,76 @@ def test_scenario_runs_over_grpc(tmp_path):
         assert all("leverage_spike" in f for f in flags[1:])
     assert "leverage_spike" not in in_process.series["BTCUSDT"]["flags"][0]
     assert result.state_hash == "" and in_process.state_hash
+
+
+def _both_venues(tmp_path):
+    """A venue over gRPC and the engine in process, for the same commands."""
+    venue = RunningVenue(VenueConfig(listen="127.0.0.1:0", data_dir=tmp_path, feed=False, liquidity=False,
+                                     metrics_listen="", rest_listen="off", admin_key="sim-admin"))
+    venue.start_in_thread()
+    spec = default_markets()["BTCUSDT"]
+    remote = GrpcVenue(venue.address, "sim-admin", {"BTCUSDT": spec})
+    local = InProcessVenue(runner.build_exchange(scenario.loads(SCENARIO)))
+    return venue, remote, local, spec
+
+
+def _funded(venues, spec, accounts, ts=0):
+    for v in venues:
+        v.submit(C.SetIndexPrice(ts, "BTCUSDT", spec.price_to_ticks("65000")))
+        for a in accounts:
+            v.submit(C.Deposit(ts, a, "USDT", spec.money_to_units(Decimal("100000"))))
+            v.submit(C.SetLeverage(ts, a, "BTCUSDT", 10))
+
+
+def test_a_group_of_orders_ends_at_its_first_refusal_as_in_process(tmp_path):
+    """One PlaceOrders call carries an account's groups; what rests afterwards, and which
+    command was refused for what, is what the engine in process does sending one by one."""
+    venue, remote, local, spec = _both_venues(tmp_path)
+    try:
+        _funded((remote, local), spec, [1])
+        px, lot = spec.price_to_ticks, spec.qty_to_lots("0.01")
+
+        def bid(price, qty=lot):
+            return C.PlaceOrder(0, 1, "BTCUSDT", Side.BUY, qty, px(price))
+
+        def ask(price):
+            return C.PlaceOrder(0, 1, "BTCUSDT", Side.SELL, lot, px(price))
+
+        # bids: the second needs far more margin than the account has (refused), the third would rest
+        groups = [[bid("64990"), bid("64985", lot * 10_000), bid("64980")], [ask("65010"), ask("65020")]]
+        got = remote.submit_groups(groups)
+        want = Context(local, local.submit, 1.0).submit_groups(groups)
+        assert [len(g) for g in got] == [len(g) for g in want] == [2, 2]
+        refusals = [[(e.command, e.reason) for e in events if isinstance(e, CommandRejected)]
+                    for g in (got, want) for events in g[0]]
+        assert refusals[1] and refusals[1] == refusals[3] and not refusals[0] and not refusals[2]
+        for side in (Side.BUY, Side.SELL):
+            assert remote.depth("BTCUSDT", side, 10) == local.depth("BTCUSDT", side, 10)
+        assert remote.depth("BTCUSDT", Side.BUY, 10) == [(px("64990"), lot)]
+    finally:
+        remote.close()
+        venue.stop()
+
+
+def test_reads_see_every_command_sent_before_them(tmp_path):
+    """Reads answered from the venue's earlier answers never miss a command: a fill, then a
+    CancelAll still in flight when the position is read, then the book."""
+    venue, remote, local, spec = _both_venues(tmp_path)
+    try:
+        _funded((remote, local), spec, [1, 2])
+        lot = spec.qty_to_lots("0.02")
+        for v in (remote, local):
+            v.submit(C.PlaceOrder(0, 1, "BTCUSDT", Side.BUY, lot, spec.price_to_ticks("64990")))
+            v.submit(C.PlaceOrder(0, 1, "BTCUSDT", Side.BUY, lot, spec.price_to_ticks("64980")))
+        assert remote.position(2, "BTCUSDT") == 0 and remote.top("BTCUSDT")[0] == spec.price_to_ticks("64990")
+        for v in (remote, local):
+            v.submit(C.PlaceOrder(1, 2, "BTCUSDT", Side.SELL, lot, kind=OrderKind.MARKET, tif=TimeInForce.IOC))
+        assert remote.position(2, "BTCUSDT") == local.position(2, "BTCUSDT") == -lot
+        assert remote.last("BTCUSDT") == local.last("BTCUSDT") == spec.price_to_ticks("64990")
+        for v in (remote, local):
+            v.submit(C.CancelAll(2, 1, "BTCUSDT"))
+        assert remote.position(1, "BTCUSDT") == local.position(1, "BTCUSDT") == lot
+        assert remote.top("BTCUSDT") == local.top("BTCUSDT") == (None, None)
+    finally:
+        remote.close()
+        venue.stop()

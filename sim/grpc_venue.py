@@ -1,0 +1,401 @@
+"""A scenario's venue over gRPC: a running perpsim venue reached with perpsim.clients.client.Client.
+
+Scenario account numbers map to venue accounts (CreateAccount), each with its own API key;
+accounts the agents set aside are created together, several calls in flight. Prices and
+amounts cross the wire as exact decimal strings made from the engine integers with the market
+specs (no rounding). A refusal comes back as a `CommandRejected` event with the venue's reason;
+liquidations come from the venue's public liquidation stream (as `Liquidation` events whose
+account is unknown, 0). The venue keeps its own clock; commands' timestamps only drive
+`AdvanceClock` calls so that funding times are crossed.
+
+Calls per step: an account's orders of one step go in one PlaceOrders call (`submit_groups`);
+a read is answered from the venue's answer to the same read made since the last command (every
+command drops them, so a read always sees the effects of every command sent before it), and
+`prefetch` makes a step's sample reads (mark, book, open interest, risk, insurance) concurrently.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from perpsim.engine import commands as C
+from perpsim.engine.events import CommandRejected, Liquidation
+from perpsim.model.enums import ConditionalKind, OrderKind, Side, TimeInForce, TriggerSource
+from perpsim.model.markets import MarketSpec
+from perpsim.risk.units import RATE_SCALE
+
+if TYPE_CHECKING:
+    from perpsim.clients.client import Client
+
+#: book levels a book read fetches (the metrics' depth band reads 50 a side; a top is its first)
+BOOK_LEVELS = 50
+#: most orders of one PlaceOrders call (the venue's limit)
+BATCH_MAX = 1000
+#: calls in flight at once when accounts are created or a step's reads are made together
+PARALLEL = 8
+
+_CONDITIONAL_KINDS: dict[int, str] = {ConditionalKind.STOP_MARKET: "stop_market",
+                                      ConditionalKind.TAKE_PROFIT_MARKET: "take_profit_market"}
+
+
+class GrpcVenue:
+    """A running venue reached with perpsim.clients.client.Client and the sandbox RPCs
+    (the `perpsim.sim.venues.SimVenue` interface, in engine units)."""
+
+    def __init__(self, address: str, admin_key: str, markets: dict[str, MarketSpec],
+                 liquidation_wait_s: float = 2.0, signals: bool = True) -> None:
+        """`signals`: read the venue's market risk each step (GetMarketRisk)."""
+        from perpsim.clients.client import Client
+
+        self.markets = markets
+        self.admin = Client(address, admin_key=admin_key, timeout=30)
+        self.admin.wait_ready(30)
+        self._clients: dict[int, Client] = {}
+        self._ts: int | None = None
+        self._liqs: queue.Queue = queue.Queue()
+        self._wait = liquidation_wait_s
+        self.signals = signals  # off too once the venue says it has none
+        self._reads: dict[tuple, Any] = {}  # answers of reads made since the last command
+        self._pending: tuple[Future, C.Command] | None = None  # a CancelAll in flight
+        self._late: list = []  # the events of a command answered after submit returned
+        self._pool = ThreadPoolExecutor(PARALLEL, thread_name_prefix="grpc-venue")
+        self.calls = 0  # unary calls made (commands and reads)
+        self._streams = [self.admin.stream_liquidations(s) for s in markets]
+        self._threads = [threading.Thread(target=self._pump, args=(st,), daemon=True) for st in self._streams]
+        for t in self._threads:
+            t.start()
+
+    def _pump(self, stream) -> None:
+        try:
+            for notice in stream:
+                self._liqs.put(notice)
+        except Exception:  # the stream ends when the venue goes away or close() cancels it
+            return
+
+    # ---------------------------------------------------------------- accounts
+
+    def _new_key(self, account: int) -> str:
+        self.calls += 1
+        return self.admin.create_account(label=f"sim-{account}").api_key
+
+    def _client(self, account: int) -> Client:
+        c = self._clients.get(account)
+        if c is None:
+            c = self._clients[account] = self.admin.with_key(self._new_key(account))
+        return c
+
+    # ---------------------------------------------------------------- commands
+
+    def submit(self, cmd: C.Command) -> list:
+        """The command's events: a refusal, the liquidations the stream has reported by then.
+
+        A CancelAll is answered later: its call is in flight while reads of positions (which a
+        cancel leaves as they are) are made, and the next command or other read waits for it;
+        its refusal, if any, comes with the next command's events."""
+        from perpsim.clients.errors import PerpsimError
+
+        self._before(cmd)
+        late, self._late = self._late, []
+        if type(cmd) is C.CancelAll:
+            self.calls += 1
+            self._pending = (self._pool.submit(self._client(cmd.account).cancel_all, cmd.symbol), cmd)
+            return late
+        try:
+            expected = self._call(cmd)
+        except PerpsimError as e:
+            return [*late, _rejected(cmd, e)]
+        return late + self._drain(expected)
+
+    def _settle(self) -> None:
+        """Wait for the command in flight (its refusal goes to the next command's events)."""
+        from perpsim.clients.errors import PerpsimError
+
+        if self._pending is None:
+            return
+        future, cmd = self._pending
+        self._pending = None
+        try:
+            future.result()
+        except PerpsimError as e:
+            self._late.append(_rejected(cmd, e))
+
+    def _before(self, cmd: C.Command) -> None:
+        """A command is about to change the venue: the one in flight is answered first, the
+        reads made so far are stale, and the venue clock moves to the command's time."""
+        self._settle()
+        self._reads.clear()
+        if self._ts is not None and cmd.ts > self._ts:
+            self.calls += 1
+            self.admin.advance_clock(cmd.ts - self._ts)
+        self._ts = cmd.ts if self._ts is None else max(self._ts, cmd.ts)
+
+    def submit_groups(self, groups: list[list[C.Command]]) -> list[list[list]]:
+        """Send groups of commands; each group is sent in order and ends at its first refused
+        command (the rest of it is not sent). The events of each sent command, per group.
+
+        Limit orders of one account (every group's) go in one PlaceOrders call, which the
+        venue sequences back to back, so a whole group reaches the venue: after a refusal the
+        rest of its group is taken back (CancelOrder of what still rests), and what the venue
+        did with it (a refusal of its own, a fill before it was taken back) is reported with
+        the events of the refused command. Anything else is sent command by command."""
+        cmds = [c for g in groups for c in g]
+        if not cmds or len(cmds) > BATCH_MAX or len({getattr(c, "account", None) for c in cmds}) != 1 \
+                or any(type(c) is not C.PlaceOrder or c.kind != OrderKind.LIMIT for c in cmds):
+            return self._one_by_one(groups)
+        from perpsim.clients.errors import PerpsimError
+
+        self._before(cmds[0])
+        client = self._client(cmds[0].account)
+        self.calls += 1
+        try:
+            results = client.place_orders([self._order_args(c) for c in cmds])
+        except PerpsimError as e:  # the whole call refused (none placed)
+            results = [e] * len(cmds)
+        out: list[list[list]] = []
+        i = 0
+        for g in groups:
+            sent: list[list] = []
+            refused = None
+            for cmd in g:
+                r = results[i]
+                i += 1
+                if refused is None:
+                    sent.append([_rejected(cmd, r)] if isinstance(r, PerpsimError) else [])
+                    if isinstance(r, PerpsimError):
+                        refused = sent[-1]
+                elif isinstance(r, PerpsimError):
+                    refused.append(_rejected(cmd, r))
+                elif r.status in ("new", "partially_filled"):
+                    self._take_back(client, r.symbol, r.order_id)
+            out.append(sent)
+        late, self._late = self._late, []
+        last = next((sent[-1] for sent in reversed(out) if sent), None)
+        if last is not None:
+            last += late + self._drain(0)
+        return out
+
+    def _take_back(self, client: Client, symbol: str, order_id: int) -> None:
+        from perpsim.clients.errors import PerpsimError
+
+        self.calls += 1
+        try:
+            client.cancel_order(symbol, order_id)
+        except PerpsimError:
+            pass  # filled or gone meanwhile: nothing rests
+
+    def _one_by_one(self, groups: list[list[C.Command]]) -> list[list[list]]:
+        out = []
+        for g in groups:
+            sent = []
+            for cmd in g:
+                sent.append(self.submit(cmd))
+                if any(type(e) is CommandRejected for e in sent[-1]):
+                    break
+            out.append(sent)
+        return out
+
+    def _order_args(self, cmd: C.PlaceOrder) -> dict:
+        market, spec = cmd.kind == OrderKind.MARKET, self.markets[cmd.symbol]
+        return {"symbol": cmd.symbol, "side": "buy" if cmd.side == Side.BUY else "sell",
+                "quantity": spec.lots_to_qty(cmd.qty), "price": None if market else spec.ticks_to_price(cmd.price),
+                "type": "market" if market else "limit",
+                "time_in_force": None if market else TimeInForce(cmd.tif).name.lower(),
+                "reduce_only": cmd.reduce_only}
+
+    def _call(self, cmd: C.Command) -> int:
+        """Make the client call of a command; how many liquidations it reported (0 if none)."""
+        if type(cmd) is not C.AdvanceClock:
+            self.calls += 1
+        match cmd:
+            case C.Deposit():
+                self._client(cmd.account).deposit(cmd.asset, self._money(cmd.asset, cmd.amount))
+            case C.FundInsurance():
+                self.admin.fund_insurance(cmd.asset, self._money(cmd.asset, cmd.amount))
+            case C.SetLeverage():
+                self._client(cmd.account).set_leverage(cmd.symbol, cmd.leverage)
+            case C.SetMarginMode():
+                self._client(cmd.account).set_margin_mode(cmd.symbol, "isolated" if cmd.isolated else "cross")
+            case C.SetIndexPrice():
+                spec = self.markets[cmd.symbol]
+                update = self.admin.set_index_price(cmd.symbol, spec.ticks_to_price(cmd.price))
+                # the mark once the index moved and its liquidations ran: a read until the next command
+                self._reads[("mark_price", cmd.symbol)] = update.mark_price
+                return update.liquidations
+            case C.AdvanceClock():
+                pass  # the clock moved in _before
+            case C.CancelAll():  # only through _one_by_one's submit (which sends it in flight)
+                self._client(cmd.account).cancel_all(cmd.symbol)
+            case C.PlaceOrder():
+                self._client(cmd.account).place_order(**self._order_args(cmd))
+            case C.PlaceConditional():
+                spec = self.markets[cmd.symbol]
+                self._client(cmd.account).place_conditional(
+                    cmd.symbol, "buy" if cmd.side == Side.BUY else "sell",
+                    None if cmd.close_position else spec.lots_to_qty(cmd.qty), type=_CONDITIONAL_KINDS[cmd.kind],
+                    trigger_price=spec.ticks_to_price(cmd.trigger_price),
+                    source=TriggerSource(cmd.source).name.lower(), reduce_only=cmd.reduce_only,
+                    close_position=cmd.close_position)
+            case _:
+                raise NotImplementedError(f"{type(cmd).__name__} is not sent over gRPC by the simulator")
+        return 0
+
+    def _drain(self, expected: int) -> list:
+        """Liquidation notices from the stream: at least `expected` of them (waiting up to the
+        configured time for them to arrive), plus whatever else has arrived."""
+        out: list = []  # the stream's liquidation notices
+        deadline = time.monotonic() + self._wait
+        while len(out) < expected and time.monotonic() < deadline:
+            try:
+                out.append(self._liqs.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        while True:
+            try:
+                out.append(self._liqs.get_nowait())
+            except queue.Empty:
+                break
+        return [self._liquidation(n) for n in out]
+
+    def _liquidation(self, n) -> Liquidation:
+        spec = self.markets[n.symbol]
+        bp = spec.price_to_ticks(n.bankruptcy_price) if n.bankruptcy_price is not None else 0
+        lots = [spec.qty_to_lots(q) if q else 0 for q in (n.quantity, n.filled_quantity, n.taken_by_insurance,
+                                                           n.auto_deleveraged)]
+        return Liquidation(n.symbol, 0, Side.BUY if n.side == "buy" else Side.SELL, lots[0], bp, *lots[1:])
+
+    def _settle_spec(self, asset: str) -> MarketSpec:
+        return next(s for s in self.markets.values() if s.settle == asset)
+
+    def _money(self, asset: str, units: int) -> Decimal:
+        return self._settle_spec(asset).units_to_money(units)
+
+    # ---------------------------------------------------------------- reads
+
+    def _read(self, key: tuple, load: Callable[[], Any]) -> Any:
+        """The venue's answer to a read: made now unless made since the last command (a read
+        of positions does not wait for a CancelAll in flight, any other read does)."""
+        try:
+            return self._reads[key]
+        except KeyError:
+            pass
+        if key[0] != "positions":
+            self._settle()
+        self.calls += 1
+        value = self._reads[key] = load()
+        return value
+
+    def prefetch(self, symbols: list[str]) -> None:
+        """Make the reads of a step's sample (perpsim.sim.metrics) together, `PARALLEL` in flight."""
+        self._settle()
+        reads: list[Callable[[], Any]] = [self._insurance_funds]
+        for s in symbols:
+            reads += [lambda s=s: self._mark(s), lambda s=s: self._book(s, BOOK_LEVELS),
+                      lambda s=s: self.open_interest(s), lambda s=s: self.market_risk(s)]
+        for f in [self._pool.submit(r) for r in reads]:
+            f.result()
+
+    def _mark(self, symbol: str):
+        return self._read(("mark", symbol), lambda: self.admin.mark(symbol))
+
+    def _book(self, symbol: str, levels: int):
+        if levels <= BOOK_LEVELS:
+            return self._read(("book", symbol), lambda: self.admin.book(symbol, BOOK_LEVELS))
+        return self._read(("book", symbol, levels), lambda: self.admin.book(symbol, levels))
+
+    def _insurance_funds(self) -> dict[str, Decimal]:
+        return self._read(("insurance",), lambda: self.admin.insurance_fund(""))
+
+    def mark(self, symbol: str) -> int | None:
+        price = self._reads.get(("mark_price", symbol), False)  # as SetIndexPrice answered, if it was last
+        if price is False:
+            price = self._mark(symbol).mark_price
+        return None if price is None else self.markets[symbol].price_to_ticks(price)
+
+    def last(self, symbol: str) -> int | None:
+        m = self._mark(symbol)
+        return None if m.last_price is None else self.markets[symbol].price_to_ticks(m.last_price)
+
+    def top(self, symbol: str) -> tuple[int | None, int | None]:
+        b = self._book(symbol, 1)
+        spec = self.markets[symbol]
+        bid, ask = (None if p is None else spec.price_to_ticks(p) for p in (b.best_bid, b.best_ask))
+        return bid, ask
+
+    def depth(self, symbol: str, side: int, levels: int) -> list[tuple[int, int]]:
+        b = self._book(symbol, levels)
+        spec = self.markets[symbol]
+        return [(spec.price_to_ticks(lv.price), spec.qty_to_lots(lv.quantity))
+                for lv in (b.bids if side == Side.BUY else b.asks)[:levels]]
+
+    def position(self, account: int, symbol: str) -> int:
+        if account not in self._clients:
+            return 0
+        client = self._clients[account]
+        return sum(p.quantity_lots for p in self._read(("positions", account, symbol),
+                                                       lambda: client.positions(symbol)))
+
+    def available(self, account: int, asset: str) -> int:
+        if account not in self._clients:
+            return 0
+        client = self._clients[account]
+        try:
+            balance = self._read(("account", account), client.account).balance(asset)
+        except KeyError:
+            return 0
+        return self._settle_spec(asset).money_to_units(balance.available)
+
+    def insurance(self, asset: str) -> int:
+        """The insurance fund of a settlement asset (GetInsuranceFund)."""
+        return self._settle_spec(asset).money_to_units(self._insurance_funds().get(asset, Decimal(0)))
+
+    def funding_rate(self, symbol: str) -> int:
+        return int(self._mark(symbol).funding_rate * RATE_SCALE)
+
+    def predicted_funding_rate(self, symbol: str) -> int:
+        rate = self._mark(symbol).predicted_funding_rate  # None from a venue that does not send it
+        return 0 if rate is None else int(rate * RATE_SCALE)
+
+    def open_interest(self, symbol: str) -> int | None:
+        """The lots held long, from the venue's history service (GetOpenInterest)."""
+        current, _ = self._read(("oi", symbol), lambda: self.admin.open_interest(symbol))
+        return self.markets[symbol].qty_to_lots(current.open_interest)
+
+    def market_risk(self, symbol: str) -> dict | None:
+        """The venue's risk row of the market (GetMarketRisk); None from a venue without signals."""
+        from perpsim.clients.errors import PerpsimError
+        from perpsim.sim.risk_series import row_of_client
+
+        if not self.signals:
+            return None
+        try:
+            return row_of_client(self._read(("risk", symbol), lambda: self.admin.market_risk(symbol)))
+        except PerpsimError as e:
+            if "signals are off" not in str(e):
+                raise
+            self.signals = False  # the venue was started with its signals off: no risk rows
+            return None
+
+    def close(self) -> None:
+        self._settle()
+        for st in self._streams:
+            st.cancel()
+        for t in self._threads:
+            t.join(timeout=5)
+        self._pool.shutdown()
+        self.admin.close()
+
+
+def _rejected(cmd: C.Command, error) -> CommandRejected:
+    """The CommandRejected event of a command the venue refused with a typed client error."""
+    return CommandRejected(type(cmd).__name__, getattr(cmd, "account", 0), _reason(error), (("message", str(error)),))
+
+
+def _reason(error) -> int:
+    """The RejectReason number of a typed client error (0 for transport errors)."""
+    return int(error.reason) if error.reason is not None else 0
