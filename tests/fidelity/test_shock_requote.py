@@ -27,6 +27,7 @@ from perpsim.clients.client import Client
 from perpsim.engine import commands as C
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.liquidations import forced_orders
+from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import OrderKind, Side, TimeInForce
 from perpsim.model.markets import default_markets
 from perpsim.risk.brackets import market_brackets
@@ -57,8 +58,8 @@ def world() -> Exchange:
 
 def test_the_readme_position_and_its_bankruptcy_price() -> None:
     ex = world()
-    p = ex.position(TRADER, SYMBOL)
-    assert (p.lots, ex.markets[SYMBOL].entry(p)) == (50, SPEC.price_to_ticks("65071.5"))
+    p = ExchangeView(ex).position(TRADER, SYMBOL)
+    assert (p.lots, p.entry) == (50, SPEC.price_to_ticks("65071.5"))
     assert ex.bankruptcy_price(TRADER, SYMBOL).tick == SPEC.price_to_ticks("55104.1")
 
 

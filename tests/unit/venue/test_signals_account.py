@@ -174,7 +174,7 @@ def _exchange() -> Exchange:
 
 
 def _trade(ex: Exchange, symbol: str, side: Side, qty: str, price: str, reduce_only: bool = False) -> None:
-    spec = ex.markets[symbol].spec
+    spec = ExchangeView(ex).spec(symbol)
     lots, ticks = spec.qty_to_lots(qty), spec.price_to_ticks(price)
     ex.apply(C.PlaceOrder(ex.ts, 2, symbol, 1 - side, lots, ticks, OrderKind.LIMIT, TimeInForce.GTC))
     ex.apply(C.PlaceOrder(ex.ts, 1, symbol, side, lots, ticks, OrderKind.LIMIT, TimeInForce.IOC,
@@ -210,7 +210,7 @@ def test_preview_warns_for_stacked_longs_and_not_for_the_hedge():
     ex = _exchange()
     risk = AccountRisk(lambda s: 0.008, lambda a, b: 0.8)
     _trade(ex, "BTCUSDT", Side.BUY, "0.2", "65000")  # 13,000 USDT on ~1,000: 13x
-    eth = ex.markets["ETHUSDT"].spec
+    eth = ExchangeView(ex).spec("ETHUSDT")
 
     def order(side: Side) -> C.PlaceOrder:
         return C.PlaceOrder(ex.ts, 1, "ETHUSDT", side, eth.qty_to_lots("2"), eth.price_to_ticks("3500"))

@@ -9,6 +9,7 @@ import pytest
 
 from perpsim.engine import commands as C
 from perpsim.engine.exchange import Exchange
+from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import OrderKind, Side, TimeInForce
 from perpsim.model.markets import default_markets
 from perpsim.risk.brackets import btcusdt_brackets
@@ -69,7 +70,7 @@ def test_figures_of_a_real_exchange() -> None:
     assert r.open_interest_lots == 350  # the longs' lots; the maker is net short 270, account 13 short 80
     assert (r.long_accounts, r.short_accounts) == (3, 2)
     assert r.long_short_ratio == 1.5
-    mark = ex.markets[SYMBOL].mark
+    mark = ExchangeView(ex).mark(SYMBOL)
     notional = {a: abs(ex.position(a, SYMBOL).lots) * mark * SPEC.notional_per_tick_lot / U for a in (1, *trades)}
     lev = {a: notional[a] / (ex.margin_balance(a, "USDT") / U) for a in notional}
     expected = sum(notional[a] * lev[a] for a in notional) / sum(notional.values())
