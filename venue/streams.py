@@ -44,6 +44,8 @@ class Streams:
         self._warned: set[tuple[int, str]] = set()  # (account, asset) above the margin warning
         # risk_alerts(account, ts): the account risk alerts, run where margin warnings are
         self.risk_alerts = None
+        # spike_alerts(ts): the followed accounts' own leverage-spike flags, after each command
+        self.spike_alerts = None
         self._subs: dict[tuple[str, str], set[Mailbox]] = defaultdict(set)
         self._seq: dict[tuple[str, str], int] = defaultdict(int)
         # per book subscriber: [depth, bids, asks, its own sequence number]
@@ -92,6 +94,8 @@ class Streams:
             self._margin_warning(account, ts)
             if self.risk_alerts is not None:
                 self.risk_alerts(account, ts)
+        if self.spike_alerts is not None:
+            self.spike_alerts(ts)
         self._alerts(ts)
 
     def _alerts(self, ts: int) -> None:
@@ -99,6 +103,10 @@ class Streams:
         for alert in self.market_alerts.changes(self.venue.view, lambda s: bool(self._subs.get(("alerts", s)))):
             self._send(("alerts", alert.symbol), lambda seq, a=alert: market_pb2.StreamAlertsResponse(
                 sequence=seq, alert=a, time_ns=ts))
+
+    def followed_accounts(self) -> set[int]:
+        """The accounts whose stream someone follows."""
+        return {int(key) for (kind, key), subs in self._subs.items() if kind == "account" and subs}
 
     def send_account(self, account: int, ts: int, **update) -> None:
         """One update (a StreamAccountResponse field) to the account's stream, numbered in turn."""

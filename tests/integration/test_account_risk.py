@@ -240,3 +240,49 @@ def test_the_async_client_reads_the_same_risk(venue, make_account, maker):
     risk, fills = asyncio.run(read())
     assert risk == trader.account_risk()
     assert fills == trader.recent_fills("BTCUSDT")
+
+
+def test_an_accounts_own_leverage_spike_on_its_stream(tmp_path):
+    """A 0 -> 26x jump of effective leverage is flagged when the next step of venue time closes:
+    the account's stream says RAISED with its figures (the market risk counts it), and CLEARED
+    once the flag's 300 s hold has passed."""
+    with own_venue(tmp_path) as (running, _cfg, trader):
+        with trader.with_key(None, admin_key=(tmp_path / "admin.key").read_text().strip()) as admin:
+            maker = trader.with_key(admin.create_account().api_key)
+            maker.deposit("USDT", "10000000")
+            trader.set_leverage("BTCUSDT", 50)
+            updates: queue.Queue = queue.Queue()
+            channel = account_updates(running, trader, updates)
+            try:
+                time.sleep(0.3)
+                _buy(trader, maker, "BTCUSDT", "0.4", "65000")  # 26,000 of BTC on ~1,000 USDT
+                admin.advance_clock(2 * 10**9)
+                admin.set_index_price("BTCUSDT", "65000")  # a command of a later step closes the step
+
+                def spike_update():
+                    deadline = time.monotonic() + 5
+                    while time.monotonic() < deadline:
+                        msg = updates.get(timeout=5)
+                        if msg.WhichOneof("update") == "leverage_spike":
+                            return msg
+                    return None
+
+                msg = spike_update()
+                assert msg is not None
+                s = msg.leverage_spike
+                assert (s.symbol, s.state, float(s.leverage_before)) == ("BTCUSDT", "RAISED", 0.0)
+                equity = _equity(trader)
+                assert float(s.leverage_after) == pytest.approx(0.4 * 65_000 / equity, rel=1e-3)
+                assert float(s.z) >= 3.5 and s.changed_at_ns > 0
+                risk = trader.market_risk("BTCUSDT")
+                assert risk.spike_accounts == 1 and "leverage_spike" in [f.code for f in risk.flags]
+                update = AccountUpdate.from_pb(msg)  # the SDK's account stream model carries it
+                assert update.kind == "leverage_spike" and update.data["state"] == "RAISED"
+                admin.advance_clock(301 * 10**9)
+                admin.set_index_price("BTCUSDT", "65010")
+                msg = spike_update()
+                assert msg is not None and msg.leverage_spike.state == "CLEARED"
+                assert msg.leverage_spike.symbol == "BTCUSDT"
+                assert trader.market_risk("BTCUSDT").spike_accounts == 0
+            finally:
+                channel.close()

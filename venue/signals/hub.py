@@ -66,6 +66,8 @@ class Signals:
         self.ex = None
         #: called when the buffer turns non-empty (the venue's drain task sets its event)
         self.wake = None
+        #: steps of venue time closed so far (across attaches): flags are raised only then
+        self.steps_closed = 0
         self.attach(source())
 
     def attach(self, ex) -> None:
@@ -291,6 +293,7 @@ class Signals:
 
     def _step(self, returns: list[float | None], gap: int) -> None:
         rd, ts = self.rd, self.ts
+        self.steps_closed += 1
         live = [s in self.grid.prev for s in self.symbols]
         for s, r in zip(self.symbols, returns, strict=True):
             if r is not None:
