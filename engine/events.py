@@ -71,11 +71,17 @@ class DailyLossLimitHit(NamedTuple):
 
 
 class BalanceChanged(NamedTuple):
+    """Money moved in or out of what an account holds: its wallet (`symbol` ""), or the isolated
+    margin of its position in `symbol` (on `position_side`), where an isolated position's realized
+    PnL, funding and liquidation charges are booked. `balance`: that holder's balance after."""
+
     account: int
     asset: str
     delta: int
     balance: int
-    cause: str  # deposit, withdraw, realized_pnl, fee, funding, liquidation_fee, insurance_cover
+    cause: str  # deposit, withdraw, realized_pnl, fee, funding, liquidation_fee, insurance_cover, isolated_margin
+    symbol: str = ""  # "": the wallet; else the market of the isolated margin that moved
+    position_side: int = 0  # of that isolated margin: a PositionSide (BOTH in one-way mode)
 
 
 class PositionChanged(NamedTuple):

@@ -2075,18 +2075,21 @@ class Exchange:
         self._booked(dest, asset, amount, dst_after, cause)
 
     def _booked(self, holder: tuple[str, int], asset: str, delta: int, after: int, cause: str) -> None:
-        """The event of one side of a movement: a wallet's or the fund's; an isolated margin
-        only touches its account (its liquidation price moved)."""
+        """The event of one side of a movement: a wallet's, the fund's, or an isolated margin's
+        (a BalanceChanged naming its market and position side: its realized PnL and funding are
+        income as a wallet's are)."""
         kind = holder[0]
         if kind == "wallet":
             self._touched.add(holder[1])
-            self._events.append(new_record(BalanceChanged, (holder[1], asset, delta, after, cause)))
+            self._events.append(new_record(BalanceChanged, (holder[1], asset, delta, after, cause, "", 0)))
         elif kind == "insurance":  # INSURANCE
             e = new_record(InsuranceFundChanged, (asset, delta, after, cause))
             self._events.append(e)
             self.insurance_history.append((self.ts, e))
         elif kind.startswith("iso:"):
-            self._touched.add(position_of(holder[1])[0])
+            account, pside = position_of(holder[1])
+            self._touched.add(account)
+            self._events.append(new_record(BalanceChanged, (account, asset, delta, after, cause, kind[4:], pside)))
 
     def _trade(self, m: _Market, account: int, pside: int, qty: int, price: int) -> int:
         """Apply a signed fill to a position, pay its realized PnL from the pool, and move

@@ -291,11 +291,13 @@ class History(HistoryQueries):
         return _BOTH
 
     def _balance(self, e: BalanceChanged, ts: int, fill: _Fill | None, symbol: str, funding: list) -> bool:
-        """Record a wallet movement as income; whether a fill's trade claimed it."""
+        """Record a wallet's or an isolated margin's movement as income; whether a fill's trade
+        claimed it. An isolated margin's event names its market."""
         kind = INCOME_OF_CAUSE.get(e.cause)
         if kind is None or e.account <= 0:
             return False
         cause = e.cause
+        symbol = e.symbol or symbol
         if cause == "funding":
             funding.append((e.account, e.asset, e.delta))
             return False

@@ -28,7 +28,8 @@ class IncomeKind(StrEnum):
     INSURANCE_COVER = "INSURANCE_COVER"  # the fund covering a liquidated account's deficit
 
 
-#: BalanceChanged causes -> income kind; causes not listed (isolated margin moves) are no income.
+#: BalanceChanged causes -> income kind, of a wallet or an isolated margin alike; causes not listed
+#: (moves between a wallet and its isolated margins) are no income.
 INCOME_OF_CAUSE = {
     "deposit": IncomeKind.TRANSFER, "withdraw": IncomeKind.TRANSFER, "transfer": IncomeKind.TRANSFER,
     "realized_pnl": IncomeKind.REALIZED_PNL, "funding": IncomeKind.FUNDING_FEE, "fee": IncomeKind.COMMISSION,

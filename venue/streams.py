@@ -144,7 +144,7 @@ class Streams:
                 self._account(e.account, ts, position=account_pb2.PositionUpdate(
                     symbol=e.symbol, quantity=str((1 if e.lots >= 0 else -1) * spec.lots_to_qty(abs(e.lots))),
                     quantity_lots=e.lots))
-            elif isinstance(e, BalanceChanged):
+            elif isinstance(e, BalanceChanged) and not e.symbol:  # the wallet's (an isolated margin is no wallet)
                 spec = self.venue.asset_spec(e.asset)
                 touched.add(e.account)
                 self._account(e.account, ts, balance=account_pb2.BalanceUpdate(

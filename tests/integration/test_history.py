@@ -123,6 +123,39 @@ def test_income_of_every_kind_adds_up_to_the_wallet(admin: Client, make_account:
 
 
 
+def test_an_isolated_positions_pnl_and_funding_are_income(admin: Client, make_account: Callable[..., Client]) -> None:
+    """An isolated position's funding and realized PnL are booked in its isolated margin, not the
+    wallet: they are FUNDING_FEE and REALIZED_PNL income all the same, the closing trade carries
+    its PnL, and the wallet plus the isolated margin is the income's sum."""
+    admin.set_index_price(BTC, "65000")
+    maker, me = make_account("1000000"), make_account("1000")
+    me.set_margin_mode(BTC, "isolated")
+    me.set_leverage(BTC, 10)
+    maker.place_order(BTC, "sell", "0.02", "65000")
+    me.place_order(BTC, "buy", "0.02")
+    now = admin.advance_clock(60 * SEC)
+    [p] = me.positions(BTC)
+    assert p.margin_mode == "isolated" and p.isolated_margin > 0
+    admin.advance_clock(me.mark(BTC).next_funding_time_ns - now)  # the funding time
+    [funded] = me.positions(BTC)
+    assert funded.isolated_margin == p.isolated_margin + p.next_funding_payment  # paid out of the margin
+    me.place_order(BTC, "sell", "0.01", "65200")  # rests: half the position closes as maker
+    maker.place_order(BTC, "buy", "0.01", "65200")  # takes it: +2 realized into the isolated margin
+
+    kinds: dict[str, list] = {}
+    for r in me.income(limit=1000):
+        kinds.setdefault(r.type, []).append(r)
+    [funding] = kinds["funding_fee"]
+    assert funding.symbol == BTC and funding.amount == p.next_funding_payment < 0  # the long pays
+    [pnl] = kinds["realized_pnl"]
+    assert pnl.amount == Decimal("2") and pnl.symbol == BTC
+    closing = next(t for t in me.trades(BTC) if t.trade_id == pnl.trade_id)
+    assert closing.realized_pnl == Decimal("2") and closing.side == "sell" and closing.maker
+    [left] = me.positions(BTC)
+    wallet = me.account().balance("USDT").wallet
+    assert wallet + left.isolated_margin == sum(r.amount for r in me.income(limit=1000))
+
+
 def test_a_liquidation_is_a_force_order_and_pays_the_clearance_fee(
         admin: Client, make_account: Callable[..., Client]) -> None:
     """The forced order fills above the bankruptcy price, so collateral is left for the
