@@ -86,6 +86,7 @@ class Signals:
         self.next_step = 0  # venue time (ns) from which a command closes the grid's open step
         self.buf: list[tuple[object, list]] = []  # (cmd, events) handed over, not yet folded in
         self.buf_at = 0  # events of the buffer's first command already folded in (taken in parts)
+        self.scores: list[tuple[MarketSignals, int, list]] = []  # leverage levels read, not yet scored
         self.held: dict[int, set[str]] = {}  # account -> markets it holds a position in
         self.multi: dict[str, set[int]] = {s: set() for s in self.symbols}  # holders of this and another market
         self.ts = rd.ts
@@ -116,6 +117,8 @@ class Signals:
         """Fold in the commands handed over and not yet folded, in order; with `budget`, about
         that many events (a slice: the drain task yields the loop between slices). Whether the
         buffer is now empty."""
+        if self.scores:
+            self._score()
         buf = self.buf
         if not buf:
             return True
@@ -180,6 +183,12 @@ class Signals:
         self._fold(cmd.ts, events)
         if type(cmd) in _MARGIN_COMMANDS:
             self._paid((cmd.account,))
+
+    def _score(self) -> None:
+        """Score the leverage levels read at the steps closed since (spike flags), in order."""
+        scores, self.scores = self.scores, []
+        for m, ts, levels in scores:
+            m.score_lev(ts, levels)
 
     def _advance(self, ts: int) -> None:
         """Venue time is `ts`: a command of a new step closes the open one (the grid's step)."""
@@ -306,7 +315,9 @@ class Signals:
             self.corr.zeros(gap, live)
         for s in self.symbols:
             m = self.markets[s]
-            m.flush_lev(rd, ts, lambda a, asset=m.asset: self._cross_notional(a, asset))
+            levels = m.flush_lev(rd, lambda a, asset=m.asset: self._cross_notional(a, asset), self.held)
+            if levels:  # scored later (`_score`): the arithmetic needs no engine state
+                self.scores.append((m, ts, levels))
             self._execution(m, ts)
         minute = ts // (self.cfg.history_sample_s * NS)
         if self.minute is None:

@@ -148,39 +148,51 @@ class MarketSignals:
 
     # -------------------------------------------------------------- leverage (per step)
 
-    def flush_lev(self, rd, ts: int, cross_notional) -> list:
-        """Effective leverage of each changed account; scores them; the spike flags raised.
-        `cross_notional(account)`: its cross notional at mark in this market's settlement asset."""
+    def flush_lev(self, rd, cross_notional, held: dict) -> list:
+        """Effective leverage of each changed account, read now (at a step's close): the
+        average's sums are brought up to date, and the (account, leverage, side) levels to
+        score (`score_lev`) returned in account order. `cross_notional(account)`: its cross
+        notional at mark in this market's settlement asset; `held`: account -> the markets it
+        holds (an account holding only this one has its position's notional here, the same sum)."""
         if not self.dirty_lev:
             return []
         mark = rd.mark(self.symbol)
         levels = []
+        lev_of, sums, legs_of, notional_of = self.lev, self.lev_sums, self.legs, self.notional
+        symbol, asset, scale = self.symbol, self.asset, 10**self.spec.settle_decimals
+        view = rd.view  # its reads bound once: this loop runs once per changed account
+        isolated, hedge, isolated_margin, margin_balance = (view.isolated, view.hedge_mode, view.isolated_margin,
+                                                            view.margin_balance)
         for account in sorted(self.dirty_lev):
-            legs = self.legs.get(account)
-            old = self.lev.pop(account, None)
+            legs = legs_of.get(account)
+            old = lev_of.pop(account, None)
             if old is not None:
-                self.lev_sums[0] -= old[0]
-                self.lev_sums[1] -= old[0] * old[1]
+                sums[0] -= old[0]
+                sums[1] -= old[0] * old[1]
             if legs is None or mark is None:
                 levels.append((account, 0.0, 0))
                 continue
-            notional = self.notional(legs[0] + legs[1], mark)
-            if rd.isolated(account, self.symbol):
+            notional = notional_of(legs[0] + legs[1], mark)
+            if isolated(account, symbol):
                 margin = 0
-                for pside in ((LONG, SHORT) if rd.hedge(account) else (BOTH,)):
-                    margin += rd.isolated_margin(account, self.symbol, pside)
-                margin_f = margin / 10**self.spec.settle_decimals
+                for pside in ((LONG, SHORT) if hedge(account) else (BOTH,)):
+                    margin += isolated_margin(account, symbol, pside)
+                margin_f = margin / scale
                 lev = notional / margin_f if margin_f > 0 else MAX_LEVERAGE
             else:
-                balance = rd.margin_balance(account, self.asset) / 10**self.spec.settle_decimals
-                total = cross_notional(account)
+                balance = margin_balance(account, asset) / scale
+                total = notional if len(held.get(account, ())) == 1 else cross_notional(account)
                 lev = total / balance if balance > 0 else MAX_LEVERAGE
             lev = min(lev, MAX_LEVERAGE)
-            self.lev[account] = (notional, lev)
-            self.lev_sums[0] += notional
-            self.lev_sums[1] += notional * lev
+            lev_of[account] = (notional, lev)
+            sums[0] += notional
+            sums[1] += notional * lev
             levels.append((account, lev, 1 if legs[0] >= legs[1] else -1))
         self.dirty_lev.clear()
+        return levels
+
+    def score_lev(self, ts: int, levels: list) -> list:
+        """Score one step's levels (from `flush_lev` at venue time `ts`) for spikes; the flags raised."""
         return self.spikes.step(ts, levels)
 
     def average_leverage(self) -> float:
