@@ -11,7 +11,7 @@ scaled by RATE_SCALE (1e8), times in ns of venue time. Exact non-grid prices (an
 a liquidation or bankruptcy price) are `Fraction`s of a tick, with the rounded tick beside
 them (rounded against the account: the tick the venue acts at). Convert with the market's
 `MarketSpec` (`view.spec(symbol)`) at the edge. The value types are defined in
-engine/view_types.py and importable from here.
+engine/view_types.py and importable from here; the account reads live in engine/view_accounts.py.
 
 `ExchangeView` (unknown symbol: `UnknownSymbol`, a KeyError):
 
@@ -50,8 +50,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from fractions import Fraction
 
-from perpsim.engine.commands import PlaceOrder
 from perpsim.engine.exchange import Exchange, position_key, position_of
+from perpsim.engine.view_accounts import AccountReads
 from perpsim.engine.view_types import (
     AssetFlows,
     BalanceView,
@@ -84,7 +84,7 @@ __all__ = [
 BOTH, LONG, SHORT = PositionSide.BOTH, PositionSide.LONG, PositionSide.SHORT
 
 
-class ExchangeView:
+class ExchangeView(AccountReads):
     """Read-only access to one `Exchange` (see the module doc for the API and units). Cheap to
     make: build one per exchange (or per read after the exchange may have been replaced)."""
 
@@ -191,33 +191,6 @@ class ExchangeView:
         """The insurance fund of `asset` (units)."""
         return self._ex.ledger.insurance(asset)
 
-    def available(self, account: int, asset: str) -> int:
-        """The account's available balance in `asset` (units; may be negative)."""
-        return self._ex.available(account, asset)
-
-    def margin_balance(self, account: int, asset: str) -> int:
-        """The account's cross margin balance in `asset`: wallet + uPnL of its cross positions (units)."""
-        return self._ex.margin_balance(account, asset)
-
-    def wallet(self, account: int, asset: str) -> int:
-        """The account's cross wallet balance in `asset` (units)."""
-        return self._ex.wallet(account, asset)
-
-    def maintenance_margin(self, account: int, asset: str) -> int:
-        """The maintenance margin of the account's cross positions in `asset` (units)."""
-        return self._ex.maintenance(account, asset)
-
-    def withdrawable(self, account: int, asset: str) -> int:
-        """What may leave the account in `asset`: the wallet minus margin in use, never counting
-        unrealized profit (units, ≥ 0)."""
-        return self._ex.withdrawable(account, asset)
-
-    def daily_loss_limit(self, account: int, asset: str) -> dict:
-        """The account's daily loss limit in `asset` as of the last command (money units, times in
-        ns): limit (0: none), include_unrealized, flatten, loss (today's, a profit negative),
-        hit, resets_at, pending (the waiting change's limit, 0: removal), pending_from (0: none)."""
-        return self._ex.daily_loss_limit(account, asset)
-
     def position_lots(self, account: int, symbol: str, pside: int = BOTH) -> int:
         """Signed lots of one position (0: none)."""
         try:
@@ -271,38 +244,6 @@ class ExchangeView:
                         tuple(Level(*lv) for lv in b.depth(Side.SELL, depth)), b.order_count, b.trades, b.volume,
                         b.last_ts)
 
-    # ------------------------------------------------------------ accounts
-
-    def balance(self, account: int, asset: str) -> BalanceView:
-        ex = self._ex
-        return BalanceView(asset, ex.wallet(account, asset), ex.available(account, asset),
-                           ex.margin_balance(account, asset), ex.upnl(account, asset),
-                           ex.initial_margin(account, asset), ex.maintenance(account, asset),
-                           ex.withdrawable(account, asset))
-
-    def balances(self, account: int) -> tuple[BalanceView, ...]:
-        """One balance per settlement asset, by asset."""
-        return tuple(self.balance(account, a) for a in self.assets())
-
-    def accounts(self) -> tuple[int, ...]:
-        """Every account the ledger has a wallet for (in any asset, even one now empty), sorted."""
-        return tuple(sorted(a for kind, a in self._ex.ledger._bal if kind == "wallet"))
-
-    def hedge_mode(self, account: int) -> bool:
-        return account in self._ex.hedge
-
-    def leverage(self, account: int, symbol: str) -> int:
-        """The account's leverage setting in the market (the default until it sets one)."""
-        return self._ex._lev(account, self._market(symbol))
-
-    def isolated(self, account: int, symbol: str) -> bool:
-        """Whether the account's margin mode in the market is isolated."""
-        return account in self._market(symbol).isolated
-
-    def holds(self, account: int, symbol: str) -> bool:
-        """Whether the account has a position in the market."""
-        return self._market(symbol).holds(account)
-
     # ------------------------------------------------------------ positions
 
     def _position(self, m, account: int, pside: int, p) -> PositionView:
@@ -318,44 +259,10 @@ class ExchangeView:
             ex._mm(m, p) if marked else 0, ex.adl_quantile(account, symbol, pside),
             ex.funding_estimate(account, symbol, pside))
 
-    def legs(self, account: int, symbol: str) -> tuple[tuple[int, int], ...]:
-        """(position side, signed lots) of each of the account's positions in the market, in side
-        order; no margin computed (a one-way account: at most (BOTH, lots))."""
-        return tuple((ps, p.lots) for ps, p in self._market(symbol).leg_list(account))
-
-    def liquidation_price(self, account: int, symbol: str, pside: int = BOTH) -> Fraction | None:
-        """The position's exact liquidation price in ticks (a Fraction; × the spec's tick size
-        for quote per base), None without a mark or a position, or when no price liquidates it.
-        Isolated: that position on its margin; cross: the account's legs in the market together
-        (pside ignored), the other markets held fixed. One solve, none of PositionView's other
-        figures."""
-        self._market(symbol)
-        lp = self._ex.liquidation_price(account, symbol, pside)
-        return None if lp is None else lp.ticks
-
-    def bankruptcy_price(self, account: int, symbol: str, pside: int = BOTH) -> Fraction | None:
-        """The position's exact bankruptcy price in ticks (a Fraction), None without a mark or a
-        position (isolated: that position; cross: the account's legs in the market)."""
-        self._market(symbol)
-        bp = self._ex.bankruptcy_price(account, symbol, pside)
-        return None if bp is None else bp.ticks
-
-    def isolated_margin(self, account: int, symbol: str, pside: int = BOTH) -> int:
-        """The margin held by an isolated position (units; 0 for none)."""
-        self._market(symbol)
-        return self._ex.isolated_margin(account, symbol, pside)
-
     def predicted_funding_rate(self, symbol: str) -> int:
         """The funding rate the next settlement would apply as things stand (scaled 1e8)."""
         self._market(symbol)
         return self._ex.predicted_funding_rate(symbol)
-
-    def preview_order(self, cmd: PlaceOrder) -> dict:
-        """What the order would do to its account if it filled completely, changing nothing: the
-        exchange's preview (see `Exchange.preview_order`: money in units, prices as exact Fractions
-        of the quote currency with their `*_tick` beside them). No mark yet: ValueError."""
-        self._market(cmd.symbol)
-        return self._ex.preview_order(cmd)
 
     def position(self, account: int, symbol: str, pside: int = BOTH) -> PositionView | None:
         """One position, None if the account holds none on that side."""
