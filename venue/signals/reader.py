@@ -5,8 +5,12 @@ only a bankruptcy price, the leverage only a margin)."""
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import PositionSide, Side
+
+_PRICE_LOTS = itemgetter(0, 1)  # a book level's (price ticks, lots)
 
 
 class EngineReader:
@@ -31,7 +35,7 @@ class EngineReader:
 
     def depth(self, symbol: str, side: int, levels: int) -> list[tuple[int, int]]:
         """(price ticks, lots) of the best `levels` levels of one side, best first."""
-        return [(lv.price, lv.lots) for lv in self.view.depth(symbol, side, levels)]
+        return list(map(_PRICE_LOTS, self.view.depth(symbol, side, levels)))
 
     def book(self, symbol: str, levels: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         return self.depth(symbol, Side.BUY, levels), self.depth(symbol, Side.SELL, levels)
