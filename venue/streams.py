@@ -10,6 +10,7 @@ stream starts with a snapshot, then sends changed levels.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
 
 from perpsim.engine.events import (
@@ -45,7 +46,7 @@ class Streams:
         # risk_alerts(account, ts): the account risk alerts, run where margin warnings are
         self.risk_alerts = None
         # spike_alerts(ts): the followed accounts' own leverage-spike flags, after each command
-        self.spike_alerts = None
+        self.spike_alerts: Callable[[int], None] | None = None
         self._subs: dict[tuple[str, str], set[Mailbox]] = defaultdict(set)
         self._seq: dict[tuple[str, str], int] = defaultdict(int)
         # per book subscriber: [depth, bids, asks, its own sequence number]

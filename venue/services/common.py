@@ -129,7 +129,8 @@ class Venue:
     def _spec_of(self, cmd):
         """The spec whose units a command's figures are in: its market's, or a market's settled
         in its asset; None for neither."""
-        spec = self.markets.get(getattr(cmd, "symbol", None))
+        symbol = getattr(cmd, "symbol", None)
+        spec = self.markets.get(symbol) if isinstance(symbol, str) else None
         asset = getattr(cmd, "asset", None)
         return spec or next((s for s in self.markets.values() if s.settle == asset), None)
 

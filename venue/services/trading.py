@@ -274,7 +274,9 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
             return trading_pb2.PlaceConditionalOrderResponse(order=conditional_out(spec, known.conditional_id,
                                                                                    template))
         new = next(e for e in events if isinstance(e, ConditionalEvent) and e.conditional_id >= before)
-        c = self.venue.view.conditional_order(spec.symbol, new.conditional_id).order
+        placed = self.venue.view.conditional_order(spec.symbol, new.conditional_id)
+        # gone already (it fired on its own command): the request's terms
+        c = placed.order if placed is not None else template
         return trading_pb2.PlaceConditionalOrderResponse(order=conditional_out(spec, new.conditional_id, c))
 
     @rpc
@@ -304,16 +306,18 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         tif = cv.tif_in(r.entry_time_in_force, "entry_time_in_force")
         qty = cv.qty_in(spec, r.quantity, 0)
         entry = cv.price_in(spec, r.entry_price, 0, field="entry_price", required=False)
-        legs = []
+        legs = []  # (type, trigger ticks, price ticks) of the take-profit leg, then the stop-loss leg
         for name, leg in (("take_profit", r.take_profit), ("stop_loss", r.stop_loss)):
             t = cv.enum_in(cv.LEG_IN, leg.type, f"{name}.type", R.INVALID_ORDER_TYPE)
-            legs += [t, cv.price_in(spec, leg.trigger_price, 0, field=f"{name}.trigger_price", required=False),
-                     cv.price_in(spec, leg.price, 0, field=f"{name}.price", required=False)]
+            legs.append((t, cv.price_in(spec, leg.trigger_price, 0, field=f"{name}.trigger_price", required=False),
+                         cv.price_in(spec, leg.price, 0, field=f"{name}.price", required=False)))
+        (tp_type, tp_trigger, tp_price), (sl_type, sl_trigger, sl_price) = legs
         trailing = r.stop_loss.type == common_pb2.LEG_TYPE_TRAILING_STOP_MARKET
         callback = cv.rate_in(r.stop_loss.callback_rate, "stop_loss.callback_rate") if trailing else 0
         cv.client_order_id_in(r.client_order_id)
-        template = C.PlaceOrderList(0, account, spec.symbol, kind, side, qty, entry, tif, *legs, source,
-                                    r.reduce_only, pside, r.good_till_time_ns, r.client_order_id, callback)
+        template = C.PlaceOrderList(0, account, spec.symbol, kind, side, qty, entry, tif, tp_type, tp_trigger, tp_price,
+                                    sl_type, sl_trigger, sl_price, source, r.reduce_only, pside, r.good_till_time_ns,
+                                    r.client_order_id, callback)
         before = self.venue.state.exchange.next_order_id
         events = await self.venue.run(lambda ts: dataclasses.replace(template, ts=ts))
         view = self.venue.view
