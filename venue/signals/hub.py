@@ -31,35 +31,32 @@ from __future__ import annotations
 
 import gc
 import math
-from itertools import chain, compress, repeat
-from operator import attrgetter, is_, itemgetter
+from itertools import compress, repeat
+from operator import attrgetter, is_
 
-from perpsim.engine import commands as C
 from perpsim.engine.events import BalanceChanged, MarkPriceChanged, PositionChanged
 from perpsim.risk.units import RATE_SCALE
 from perpsim.venue.signals.config import NS, SignalConfig
 from perpsim.venue.signals.correlation import Correlations
 from perpsim.venue.signals.execution import MAX_LEVELS, measure, read_book
+from perpsim.venue.signals.handoff import MARGIN_COMMANDS, HandoffBuffer
 from perpsim.venue.signals.market import MarketSignals, pnl
 from perpsim.venue.signals.reader import EngineReader
-from perpsim.venue.signals.report import Flag, MarketRisk, Temperature
+from perpsim.venue.signals.report import MarketRisk, Temperature, market_flags
 from perpsim.venue.signals.stress import stress
 from perpsim.venue.signals.volatility import HORIZONS, YEAR_NS, MarkGrid, decay
 
 NEAR_PCTS = (2, 5, 10)
 #: a command with at least this many events is folded in through the burst path
 BURST = 32
-#: commands that move an account's margin or leverage without a position or wallet event
-_MARGIN_COMMANDS = frozenset({C.SetLeverage, C.SetMarginMode, C.AdjustIsolatedMargin})
 _SYMBOL_ACCOUNT, _LOTS, _ACCOUNT = attrgetter("symbol", "account"), attrgetter("lots"), attrgetter("account")
-_EVENTS = itemgetter(1)
 
 
 def phi(z: float) -> float:
     return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
 
 
-class Signals:
+class Signals(HandoffBuffer):
     def __init__(self, source, cfg: SignalConfig | None = None) -> None:
         """`source()`: the live exchange (the venue swaps it on a reset or a rebuild)."""
         self.source, self.cfg = source, cfg or SignalConfig()
@@ -100,72 +97,6 @@ class Signals:
 
     # ---------------------------------------------------------------- the listener
 
-    def handoff(self, cmd, events: list) -> None:
-        """The sequencer's hand-over of an applied command, right after applying it: appended
-        to the buffer, folded in later by `catch_up`. A command of a new step Δ first catches up
-        and closes the open step here (its reads of the engine must see the state right after
-        this command): once per Δ of venue time."""
-        if cmd.ts >= self.next_step:
-            self.catch_up()
-            self._advance(cmd.ts)
-        buf = self.buf
-        buf.append((cmd, events))
-        if len(buf) == 1 and self.wake is not None:
-            self.wake()
-
-    def catch_up(self, budget: int | None = None) -> bool:
-        """Fold in the commands handed over and not yet folded, in order; with `budget`, about
-        that many events (a slice: the drain task yields the loop between slices). Whether the
-        buffer is now empty."""
-        if self.scores:
-            self._score()
-        buf = self.buf
-        if not buf:
-            return True
-        ex = self.source()
-        if ex is not self.ex:  # a reset or a rebuild: start over from the new state, which holds them
-            self.attach(ex)
-            return True
-        if budget is None:
-            entries, events = buf, self._events(buf, self.buf_at)
-            self.buf, self.buf_at = [], 0
-        else:
-            entries, events = self._slice(budget)
-        self.ts = (entries[-1] if entries else self.buf[0])[0].ts
-        self._fold(self.ts, events)
-        margin = [cmd.account for cmd, _ in entries if type(cmd) in _MARGIN_COMMANDS]
-        if margin:
-            self._paid(margin)
-        return not self.buf
-
-    def _slice(self, budget: int) -> tuple[list, list]:
-        """Take about `budget` events off the buffer's head: (the entries now fully taken, the
-        events taken). A command with more events than that is taken in parts."""
-        buf, at, n, i = self.buf, self.buf_at, 0, 0
-        while i < len(buf) and n + len(buf[i][1]) - at <= budget:
-            n += len(buf[i][1]) - at
-            at, i = 0, i + 1
-        if i == 0:  # the head entry alone is over the budget: a part of its events
-            events = buf[0][1][at:at + budget]
-            self.buf_at = at + budget
-            if self.buf_at >= len(buf[0][1]):
-                self.buf, self.buf_at = buf[1:], 0
-                return buf[:1], events
-            return [], events
-        entries = buf[:i]
-        events = self._events(entries, self.buf_at)
-        self.buf, self.buf_at = buf[i:], 0
-        return entries, events
-
-    @staticmethod
-    def _events(entries: list, at: int) -> list:
-        """The entries' events in order (the first from index `at`), as one list."""
-        if len(entries) == 1:
-            events = entries[0][1]
-            return events[at:] if at else events
-        out = list(chain.from_iterable(map(_EVENTS, entries)))
-        return out[at:] if at else out
-
     def observe(self, cmd, events: list) -> None:
         """Fold one command's events in now (what a replay does per command; tools and tests)."""
         self.observe_on(self.source(), cmd, events)
@@ -181,7 +112,7 @@ class Signals:
         self.catch_up()
         self._advance(cmd.ts)
         self._fold(cmd.ts, events)
-        if type(cmd) in _MARGIN_COMMANDS:
+        if type(cmd) in MARGIN_COMMANDS:
             self._paid((cmd.account,))
 
     def _score(self) -> None:
@@ -444,31 +375,8 @@ class Signals:
             execution=execution, stress=stresses,
             buckets=m.liqmap.buckets(mark, cfg.bucket_pct, cfg.map_range_pct, m.notional) if mark and full else [],
             bucket_pct=cfg.bucket_pct, spike_accounts=len(spikes), spike_oi_pct=spike_oi, correlations=corr)
-        risk.flags = self._flags(risk, spikes)
+        risk.flags = market_flags(self.cfg, risk, spikes)
         return risk
-
-    def _flags(self, r: MarketRisk, spikes) -> list[Flag]:
-        cfg, out = self.cfg, []
-        growth = r.oi_change_1h_pct
-        if abs(r.funding_z) > cfg.crowd_funding_z and growth is not None and growth > cfg.crowd_oi_growth_pct:
-            side = "longs" if r.funding_z > 0 else "shorts"
-            out.append(Flag("crowded_funding_oi", f"crowded {side}: funding z {r.funding_z:+.1f} with open interest "
-                            f"up {growth:.1f} % over 1h", r.funding_z, cfg.crowd_funding_z))
-        if r.near_liquidation_pct[5] > cfg.crowd_near_liq_pct:
-            out.append(Flag("oi_near_liquidation", f"{r.near_liquidation_pct[5]:.1f} % of open interest would be "
-                            "liquidated by a 5 % move", r.near_liquidation_pct[5], cfg.crowd_near_liq_pct))
-        if spikes:
-            longs = sum(1 for f in spikes if f.side > 0)
-            out.append(Flag("leverage_spike", f"{len(spikes)} account(s) spiked their leverage ({longs} long, "
-                            f"{len(spikes) - longs} short), {r.spike_oi_pct:.1f} % of open interest",
-                            float(len(spikes)), cfg.spike_z))
-        if r.execution.alert:
-            out.append(Flag("fills_will_be_worse", "fills will be worse: spread "
-                            f"{r.execution.spread_bps or 0:.1f} bps, expected slippage of "
-                            f"{r.execution.notional:,.0f} buy {_bps(r.execution.buy_slippage_bps)} / sell "
-                            f"{_bps(r.execution.sell_slippage_bps)}", r.execution.spread_bps or 0.0,
-                            cfg.spread_alert_bps))
-        return out
 
     def account_flags(self, account: int) -> list:
         """The account's own active leverage-spike flags, per market (symbol, SpikeFlag)."""
@@ -480,6 +388,3 @@ class Signals:
                     out.append((s, f))
         return out
 
-
-def _bps(x: float | None) -> str:
-    return "beyond the book" if x is None else f"{x:.1f} bps"

@@ -55,3 +55,33 @@ class MarketRisk:
     spike_oi_pct: float
     correlations: dict[str, tuple[float, float]]  # other symbol -> (ρ, weight of the measured part)
     flags: list[Flag] = field(default_factory=list)
+
+
+def market_flags(cfg, r: MarketRisk, spikes) -> list[Flag]:
+    """The market's active flags (Flag.code), from its figures `r`, the active spike flags and
+    the thresholds of `cfg` (a SignalConfig)."""
+    out = []
+    growth = r.oi_change_1h_pct
+    if abs(r.funding_z) > cfg.crowd_funding_z and growth is not None and growth > cfg.crowd_oi_growth_pct:
+        side = "longs" if r.funding_z > 0 else "shorts"
+        out.append(Flag("crowded_funding_oi", f"crowded {side}: funding z {r.funding_z:+.1f} with open interest "
+                        f"up {growth:.1f} % over 1h", r.funding_z, cfg.crowd_funding_z))
+    if r.near_liquidation_pct[5] > cfg.crowd_near_liq_pct:
+        out.append(Flag("oi_near_liquidation", f"{r.near_liquidation_pct[5]:.1f} % of open interest would be "
+                        "liquidated by a 5 % move", r.near_liquidation_pct[5], cfg.crowd_near_liq_pct))
+    if spikes:
+        longs = sum(1 for f in spikes if f.side > 0)
+        out.append(Flag("leverage_spike", f"{len(spikes)} account(s) spiked their leverage ({longs} long, "
+                        f"{len(spikes) - longs} short), {r.spike_oi_pct:.1f} % of open interest",
+                        float(len(spikes)), cfg.spike_z))
+    if r.execution.alert:
+        out.append(Flag("fills_will_be_worse", "fills will be worse: spread "
+                        f"{r.execution.spread_bps or 0:.1f} bps, expected slippage of "
+                        f"{r.execution.notional:,.0f} buy {_bps(r.execution.buy_slippage_bps)} / sell "
+                        f"{_bps(r.execution.sell_slippage_bps)}", r.execution.spread_bps or 0.0,
+                        cfg.spread_alert_bps))
+    return out
+
+
+def _bps(x: float | None) -> str:
+    return "beyond the book" if x is None else f"{x:.1f} bps"

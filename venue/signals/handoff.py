@@ -1,0 +1,89 @@
+"""The hand-over buffer of `Signals` (venue.signals.hub): the sequencer's O(1) `handoff` of each
+applied command and the `catch_up` that folds the buffer in later, whole or in slices."""
+
+from __future__ import annotations
+
+from itertools import chain
+from operator import itemgetter
+
+from perpsim.engine import commands as C
+
+#: commands that move an account's margin or leverage without a position or wallet event
+MARGIN_COMMANDS = frozenset({C.SetLeverage, C.SetMarginMode, C.AdjustIsolatedMargin})
+_EVENTS = itemgetter(1)
+
+
+class HandoffBuffer:
+    """What `Signals` takes the sequencer's commands with. It expects of its subclass: `source`,
+    `ex`, `attach(ex)` (which empties `buf`), `next_step`, `ts`, `scores`, `wake`, `_score()`,
+    `_advance(ts)`, `_fold(ts, events)` and `_paid(accounts)`."""
+
+    buf: list
+    buf_at: int
+
+    def handoff(self, cmd, events: list) -> None:
+        """The sequencer's hand-over of an applied command, right after applying it: appended
+        to the buffer, folded in later by `catch_up`. A command of a new step Δ first catches up
+        and closes the open step here (its reads of the engine must see the state right after
+        this command): once per Δ of venue time."""
+        if cmd.ts >= self.next_step:
+            self.catch_up()
+            self._advance(cmd.ts)
+        buf = self.buf
+        buf.append((cmd, events))
+        if len(buf) == 1 and self.wake is not None:
+            self.wake()
+
+    def catch_up(self, budget: int | None = None) -> bool:
+        """Fold in the commands handed over and not yet folded, in order; with `budget`, about
+        that many events (a slice: the drain task yields the loop between slices). Whether the
+        buffer is now empty."""
+        if self.scores:
+            self._score()
+        buf = self.buf
+        if not buf:
+            return True
+        ex = self.source()
+        if ex is not self.ex:  # a reset or a rebuild: start over from the new state, which holds them
+            self.attach(ex)
+            return True
+        if budget is None:
+            entries, events = buf, self._events(buf, self.buf_at)
+            self.buf, self.buf_at = [], 0
+        else:
+            entries, events = self._slice(budget)
+        self.ts = (entries[-1] if entries else self.buf[0])[0].ts
+        self._fold(self.ts, events)
+        margin = [cmd.account for cmd, _ in entries if type(cmd) in MARGIN_COMMANDS]
+        if margin:
+            self._paid(margin)
+        return not self.buf
+
+    def _slice(self, budget: int) -> tuple[list, list]:
+        """Take about `budget` events off the buffer's head: (the entries now fully taken, the
+        events taken). A command with more events than that is taken in parts."""
+        buf, at, n, i = self.buf, self.buf_at, 0, 0
+        while i < len(buf) and n + len(buf[i][1]) - at <= budget:
+            n += len(buf[i][1]) - at
+            at, i = 0, i + 1
+        if i == 0:  # the head entry alone is over the budget: a part of its events
+            events = buf[0][1][at:at + budget]
+            self.buf_at = at + budget
+            if self.buf_at >= len(buf[0][1]):
+                self.buf, self.buf_at = buf[1:], 0
+                return buf[:1], events
+            return [], events
+        entries = buf[:i]
+        events = self._events(entries, self.buf_at)
+        self.buf, self.buf_at = buf[i:], 0
+        return entries, events
+
+    @staticmethod
+    def _events(entries: list, at: int) -> list:
+        """The entries' events in order (the first from index `at`), as one list."""
+        if len(entries) == 1:
+            events = entries[0][1]
+            return events[at:] if at else events
+        out = list(chain.from_iterable(map(_EVENTS, entries)))
+        return out[at:] if at else out
+
