@@ -148,6 +148,14 @@ class AccountSignals:
 
     # ---------------------------------------------------------------- RiskService, account half
 
+    @staticmethod
+    def _on_tick(view, account: int, spec, p) -> str:
+        """The liquidation price as the venue shows it everywhere: the engine's trigger tick,
+        rounded against the account (a long's up, a short's down); "" for none."""
+        held = view.position(account, p.symbol, p.position_side)
+        tick = held.liquidation_tick if held is not None else None
+        return "" if tick is None else spec.format_price(tick)
+
     def account_risk_out(self, account: int) -> risk_pb2.GetAccountRiskResponse:
         view = self.venue.view
         r = self.risk.report(view, account)
@@ -157,7 +165,7 @@ class AccountSignals:
             out = risk_pb2.AccountPositionRisk(
                 symbol=p.symbol, position_side=cv.PSIDE_OUT[PositionSide(p.position_side)],
                 quantity=_signed_qty(spec, p.lots), mark_price=cv.fraction_out(p.mark),
-                liquidation_price=cv.fraction_out(p.liquidation),
+                liquidation_price=self._on_tick(view, account, spec, p),
                 distance_pct=p.distance.percent if p.distance else 0.0, distance_sigma=sigma_out(p.distance),
                 notional=p.notional)
             if p.nudge is not None:

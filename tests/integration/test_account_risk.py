@@ -82,10 +82,10 @@ def test_account_risk_reports_the_positions_built(make_account, maker):
         assert p.notional == pytest.approx(e[p.symbol])
         # positions show it on the tick, rounded against the account (a long's up, a short's down)
         tick, shown = Decimal("0.1" if p.symbol == "BTCUSDT" else "0.01"), positions[p.symbol].liquidation_price
-        assert (shown - tick < p.liquidation_price <= shown) if p.quantity > 0 else \
-            (shown <= p.liquidation_price < shown + tick)
+        assert p.liquidation_price == shown
+        # the distance is measured to the exact price, which is less than a tick inside the shown one
         mark, liq = float(p.mark_price), float(p.liquidation_price)
-        assert p.distance_pct == pytest.approx(abs(mark - liq) / mark * 100)
+        assert p.distance_pct == pytest.approx(abs(mark - liq) / mark * 100, abs=float(tick) / mark * 100)
     (usdt,) = risk.assets
     # the configured BTC/ETH correlation while the marks stand still: ρ = 0.8
     exposure = math.sqrt(e["BTCUSDT"] ** 2 + e["ETHUSDT"] ** 2 + 2 * 0.8 * e["BTCUSDT"] * e["ETHUSDT"])
