@@ -50,6 +50,7 @@ NEAR_PCTS = (2, 5, 10)
 #: a command with at least this many events is folded in through the burst path
 BURST = 32
 _SYMBOL_ACCOUNT, _LOTS, _ACCOUNT = attrgetter("symbol", "account"), attrgetter("lots"), attrgetter("account")
+_SYMBOL = attrgetter("symbol")
 
 
 def phi(z: float) -> float:
@@ -155,35 +156,47 @@ class Signals(HandoffBuffer):
             self._burst(ts, events)
 
     def _burst(self, ts: int, events: list) -> None:
-        """A command with many events (a cascade: tens per liquidation, most of them fills): the
-        three kinds that matter are picked out at C speed, and each position is taken once, with
-        its lots after the command (its last event's)."""
+        """Many events (a cascade: tens per liquidation, most of them fills; or a buffer of
+        commands): the three kinds that matter are picked out at C speed; each market's last
+        mark is taken once (within a step only the last one is sampled, and the holders it
+        re-prices are the same set each time), each position once with its lots after its last
+        event, and the wallets moved marked per market by set intersection."""
         types = list(map(type, events))
-        for e in compress(events, map(is_, types, repeat(MarkPriceChanged))):
-            self._mark(ts, e)
+        marks = list(compress(events, map(is_, types, repeat(MarkPriceChanged))))
+        if marks:
+            for e in dict(zip(map(_SYMBOL, marks), marks, strict=True)).values():
+                self._mark(ts, e)
         changed = list(compress(events, map(is_, types, repeat(PositionChanged))))
         if changed:
             last = dict(zip(map(_SYMBOL_ACCOUNT, changed), map(_LOTS, changed), strict=True))
-            hedge, position, held = self.rd.hedge, self._position, self.held
+            hedge, held, markets = self.rd.hedge, self.held, self.markets
             for (symbol, account), lots in last.items():
-                if lots or hedge(account):
-                    position(symbol, account, lots)
-                elif self.markets[symbol].close(account):  # a cascade's common case, kept short
-                    markets = held.get(account)
-                    if markets is not None and symbol in markets:
-                        markets.discard(symbol)
-                        if markets:
-                            self._regroup(account, markets, symbol, False)
+                if hedge(account):
+                    self._position(symbol, account, lots)
+                elif lots:
+                    if markets[symbol].set_lots(account, lots):  # new in this market
+                        self._holds(symbol, account)
+                elif markets[symbol].close(account):  # a cascade's common case, kept short
+                    markets_held = held.get(account)
+                    if markets_held is not None and symbol in markets_held:
+                        markets_held.discard(symbol)
+                        if markets_held:
+                            self._regroup(account, markets_held, symbol, False)
                         else:
                             del held[account]
-        self._paid(sorted(set(map(_ACCOUNT, compress(events, map(is_, types, repeat(BalanceChanged)))))))
+        self._paid(set(map(_ACCOUNT, compress(events, map(is_, types, repeat(BalanceChanged))))))
 
     def _paid(self, accounts) -> None:
-        """Wallets (or margins) moved: the accounts' liquidation prices and leverage changed."""
-        held, markets = self.held, self.markets
-        for account in accounts:
-            for s in held.get(account, ()):
-                markets[s].touch(account)
+        """Wallets (or margins) moved: the accounts' liquidation prices and leverage changed in
+        every market they hold a position in (the markets' holders: their legs)."""
+        paid = accounts if isinstance(accounts, set) else set(accounts)
+        if not paid:
+            return
+        for m in self.markets.values():
+            hit = m.legs.keys() & paid  # walks the smaller of the two
+            if hit:
+                m.dirty_liq |= hit
+                m.dirty_lev |= hit
 
     def _mark(self, ts: int, e) -> None:
         self.grid.mark(ts, e.symbol, e.mark)
@@ -194,19 +207,25 @@ class Signals(HandoffBuffer):
         holds = self.markets[symbol].position(self.rd, account, lots)
         held = self.held.get(account)
         if holds:
-            if held is None:
-                self.held[account] = {symbol}
-            elif symbol not in held:
-                held.add(symbol)
-                for s in held:  # holding several markets: a mark anywhere moves its liquidation prices
-                    self.markets[s].touch(account)
-                self._regroup(account, held, symbol, True)
+            if held is None or symbol not in held:
+                self._holds(symbol, account)
         elif held is not None and symbol in held:
             held.discard(symbol)
             if held:
                 self._regroup(account, held, symbol, False)
             else:
                 del self.held[account]
+
+    def _holds(self, symbol: str, account: int) -> None:
+        """The account now holds a position in `symbol` (and did not)."""
+        held = self.held.get(account)
+        if held is None:
+            self.held[account] = {symbol}
+        else:
+            held.add(symbol)
+            for s in held:  # holding several markets: a mark anywhere moves its liquidation prices
+                self.markets[s].touch(account)
+            self._regroup(account, held, symbol, True)
 
     def _regroup(self, account: int, held: set[str], symbol: str, added: bool) -> None:
         """Keep `multi` (per market, its holders that hold another market too) as `symbol` was

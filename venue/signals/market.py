@@ -21,6 +21,7 @@ from perpsim.venue.signals.liqmap import Entry, LiquidationMap
 from perpsim.venue.signals.volatility import EwmaVariance
 
 BOTH, LONG, SHORT = int(PositionSide.BOTH), int(PositionSide.LONG), int(PositionSide.SHORT)
+_FLAT = (0, 0)  # no legs (never stored)
 #: an account whose margin is gone shows this leverage (x)
 MAX_LEVERAGE = 1_000.0
 
@@ -91,6 +92,23 @@ class MarketSignals:
         self.dirty_liq.add(account)
         self.dirty_lev.add(account)
         return new != (0, 0)
+
+    def set_lots(self, account: int, lots: int) -> bool:
+        """A one-way position now holds `lots` (not 0): what `position(rd, account, lots)` does,
+        shorter; whether the account held nothing here before."""
+        new = (lots, 0) if lots > 0 else (0, -lots)
+        old = self.legs.get(account, _FLAT)
+        if new == old:
+            return False
+        self.long_lots += new[0] - old[0]
+        self.short_lots += new[1] - old[1]
+        net_old = old[0] - old[1]
+        self.long_accounts += (lots > 0) - (net_old > 0)
+        self.short_accounts += (lots < 0) - (net_old < 0)
+        self.legs[account] = new
+        self.dirty_liq.add(account)
+        self.dirty_lev.add(account)
+        return old is _FLAT
 
     def close(self, account: int) -> bool:
         """A one-way position closed: what `position(rd, account, 0)` does, shorter; whether
