@@ -132,6 +132,8 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
         seq = 0
         while True:
             if self.venue.ready:
+                if not self.venue.seq.durable:
+                    await self.venue.seq.settled()  # a tick reads the durable commands, as a call does
                 seq += 1
                 yield risk_pb2.StreamMarketRiskResponse(sequence=seq, risk=self._risk(request.symbol, None))
             await asyncio.sleep(interval / 1000)
