@@ -74,6 +74,18 @@ class SetPositionMode:
 
 
 @dataclass(frozen=True, slots=True)
+class SetMultiAssetsMode:
+    """Binance's Multi-Assets mode (on) or Single-Asset mode (off), account-wide: in it the
+    USDT, USDC and BTC wallets are one cross collateral for USDⓈ-margined markets (each at its
+    collateral value, perpsim.risk.collateral). Refused with any position or order, with an
+    isolated market, and when already in the asked mode."""
+
+    ts: int
+    account: int
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
 class AdjustIsolatedMargin:
     """Add (amount > 0) or remove (amount < 0) margin of an isolated position."""
 
@@ -279,4 +291,5 @@ Command = (
     Deposit | Withdraw | Transfer | SetLeverage | SetMarginMode | SetPositionMode | AdjustIsolatedMargin
     | PlaceOrder | CancelOrder | CancelAll | SetIndexPrice | FundInsurance | AdvanceClock
     | PlaceConditional | CancelConditional | PlaceOrderList | CancelOrderList | AmendOrder | SetDailyLossLimit
+    | SetMultiAssetsMode
 )

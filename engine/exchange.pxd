@@ -51,10 +51,10 @@ cpdef tuple position_of(object key)
 
 cdef class Exchange:
     cdef public object profile, ts, next_order_id, _notes
-    cdef public dict markets, leverage, _markets_of, _multi, _adl_queue, _adl_ranked, _loss_limits, _day_pnl
+    cdef public dict markets, leverage, _collateral_index, _markets_of, _multi, _adl_queue, _adl_ranked, _loss_limits, _day_pnl
     cdef public Ledger ledger
-    cdef public set hedge, _touched, _positions_moved, _liquidating, _loss_watch, _unrealized_limits
-    cdef public object _day_end
+    cdef public set hedge, multi_assets, _touched, _positions_moved, _liquidating, _loss_watch, _unrealized_limits
+    cdef public object _day_end, _collateral_market
     cdef public list funding_history, insurance_history, _events, _expiries, _due
     cdef public bint _sweep_due, _holding
 

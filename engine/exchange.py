@@ -42,6 +42,7 @@ from fractions import Fraction
 from typing import NamedTuple
 
 from perpsim.engine import commands as C
+from perpsim.engine import multi_assets as MA
 from perpsim.engine.book_types import BookLimits, make_book
 from perpsim.engine.events import (
     AutoDeleveraged,
@@ -494,6 +495,11 @@ class Exchange:
         self.ledger = Ledger()
         self.leverage: dict[tuple[int, str], int] = {}
         self.hedge: set[int] = set()
+        # Multi-Assets accounts (engine.multi_assets), the USD index (RATE_SCALE-scaled) of the
+        # collateral asset and the market whose index it is
+        self.multi_assets: set[int] = set()
+        self._collateral_index: dict[str, int] = {}
+        self._collateral_market = MA.price_market(self.markets)
         for m in self.markets.values():
             m.hedge = self.hedge  # one set: a market looks up only the position sides a mode allows
         self.funding_history: list[tuple[int, FundingSettled]] = []
@@ -654,6 +660,8 @@ class Exchange:
             return self._reject(cmd, R.POSITION_EXISTS, symbol=cmd.symbol)
         if m.book.open_orders(cmd.account):
             return self._reject(cmd, R.OPEN_ORDERS_EXIST, symbol=cmd.symbol)
+        if cmd.isolated and cmd.account in self.multi_assets:
+            return self._reject(cmd, R.MULTI_ASSETS_ISOLATED, symbol=cmd.symbol)
         if cmd.isolated:
             m.isolated.add(cmd.account)
         else:
@@ -668,6 +676,29 @@ class Exchange:
             self.hedge.add(cmd.account)
         else:
             self.hedge.discard(cmd.account)
+
+    def _SetMultiAssetsMode(self, cmd: C.SetMultiAssetsMode) -> None:
+        account = cmd.account
+        if account <= 0:
+            return self._reject(cmd, R.UNKNOWN_ACCOUNT, account=account)
+        if cmd.on == (account in self.multi_assets):
+            return self._reject(cmd, R.MULTI_ASSETS_UNCHANGED, multi_assets=cmd.on)
+        if any(m.holds(account) for m in self.markets.values()):
+            return self._reject(cmd, R.POSITION_EXISTS, account=account)
+        if any(m.book.open_orders(account) or account in m.conditionals_of for m in self.markets.values()):
+            return self._reject(cmd, R.OPEN_ORDERS_EXIST, account=account)
+        for asset in MA.MARGIN_ASSETS:  # a debt the pool covered must be repaid first
+            if self.wallet(account, asset) < 0:
+                return self._reject(cmd, R.BALANCE_INSUFFICIENT, asset=asset, wallet=self.wallet(account, asset))
+        if not cmd.on:
+            self.multi_assets.discard(account)
+            return None
+        if problem := MA.unsupported(self):
+            return self._reject(cmd, R.INVALID_VALUE, field="multi_assets", problem=problem)
+        isolated = [m.symbol for m in self.markets.values() if account in m.isolated]
+        if isolated:
+            return self._reject(cmd, R.MULTI_ASSETS_ISOLATED, symbol=isolated[0])
+        self.multi_assets.add(account)
 
     def _AdjustIsolatedMargin(self, cmd: C.AdjustIsolatedMargin) -> None:
         if (m := self._market(cmd)) is None:
@@ -707,6 +738,12 @@ class Exchange:
         except (KeyError, ValueError):
             return self._reject(cmd, R.UNKNOWN_SYMBOL, source=cmd.source)
         m.marked = None  # a new index input: recompute
+        if m.symbol == self._collateral_market:  # Multi-Assets accounts' BTC collateral moves with it
+            ticks = m.index.value(cmd.ts)
+            if ticks is not None:
+                self._collateral_index[MA.COLLATERAL] = int(ticks * m.tick * RATE_SCALE)  # exact: tick >= 1e-8
+                if self.multi_assets:
+                    MA.touch_on_index(self)
         if not quoting:
             self._remark(m)
             return None
@@ -749,6 +786,8 @@ class Exchange:
             return self._reject(cmd, R.UNKNOWN_ACCOUNT, account=cmd.account)
         if cmd.side not in (_SIDE_BUY, _SIDE_SELL):
             return self._reject(cmd, R.INVALID_SIDE, side=cmd.side)
+        if m.inverse and cmd.account in self.multi_assets:
+            return self._reject(cmd, R.MULTI_ASSETS_COIN_M, symbol=m.symbol)
         hedge = cmd.account in self.hedge
         if (cmd.position_side == BOTH) == hedge or cmd.position_side not in (BOTH, LONG, SHORT):
             return self._reject(cmd, R.INVALID_POSITION_SIDE, position_side=cmd.position_side, hedge=hedge)
@@ -1666,7 +1705,9 @@ class Exchange:
     def initial_margin(self, account: int, asset: str) -> int:
         """Initial margin held in the cross wallet: cross positions (at mark) and every open
         order that can open exposure (at its price, plus its fee reserve; isolated orders are
-        paid from the wallet)."""
+        paid from the wallet). A Multi-Assets account's pooled assets: the pool's."""
+        if account in self.multi_assets and asset in MA.POOLED:
+            return MA.initial(self, account)
         total = 0
         for m, p in self._cross(account, asset):
             total += initial_margin(m.value(p.lots, m.mark), self._lev(account, m))
@@ -1773,7 +1814,10 @@ class Exchange:
         return self.leverage.get((account, m.symbol), m.default_leverage)
 
     def margin_balance(self, account: int, asset: str) -> int:
-        """Cross margin balance: wallet + uPnL of cross positions (money units)."""
+        """Cross margin balance: wallet + uPnL of cross positions (money units); of a
+        Multi-Assets account's pooled asset, the pool's equity (engine.multi_assets)."""
+        if account in self.multi_assets and asset in MA.POOLED:
+            return MA.margin_balance(self, account)
         return self.wallet(account, asset) + self.upnl(account, asset)
 
     def available(self, account: int, asset: str) -> int:
@@ -1782,6 +1826,8 @@ class Exchange:
 
     def withdrawable(self, account: int, asset: str) -> int:
         """What may leave: the wallet minus margin in use, never counting unrealized profit."""
+        if account in self.multi_assets and asset in MA.MARGIN_ASSETS:
+            return MA.withdrawable(self, account, asset)
         wallet = self.wallet(account, asset)
         return max(0, min(wallet, wallet + min(0, self.upnl(account, asset)) - self.initial_margin(account, asset)))
 
@@ -1800,6 +1846,9 @@ class Exchange:
         legs = [p for _, p in m.legs(account)]
         if not legs:
             return None
+        if account in self.multi_assets:  # the pool, the other legs held fixed
+            upnl, mm = MA.others(self, account, symbol)
+            return m.lp(legs, MA.wallets(self, account), mm, upnl, self.profile.liquidation_model)
         return m.lp(legs, self.wallet(account, m.asset), self.maintenance(account, m.asset, skip=symbol),
                     self.upnl(account, m.asset, skip=symbol), self.profile.liquidation_model)
 
@@ -1947,6 +1996,8 @@ class Exchange:
         """One hash over every market's book, positions, prices, modes and the whole ledger."""
         h = hashlib.blake2b(digest_size=16)
         h.update(f"{self.ts}:{self.next_order_id}:{sorted(self.hedge)};".encode())
+        if self.multi_assets:  # absent while no account uses the mode: older hashes stand
+            h.update(f"ma:{sorted(self.multi_assets)}:{sorted(self._collateral_index.items())};".encode())
         for symbol, m in self.markets.items():
             h.update(f"{symbol}:{m.book.state_hash()}:{m.mark}:{m.last}:{m.rate}:{m.next_funding}:"
                      f"{sorted(m.isolated)};".encode())
@@ -2397,6 +2448,8 @@ class Exchange:
         margin, or the cross wallet with the other markets' uPnL less their MM held fixed."""
         if account in m.isolated:
             return self._iso_margin(m, account, pside)
+        if account in self.multi_assets:
+            return MA.liq_base(self, account, m.symbol)
         base = self.wallet(account, m.asset)
         if len(self._markets_of[account]) > 1:  # the other markets' legs, held fixed
             base += self.upnl(account, m.asset, skip=m.symbol) - self.maintenance(account, m.asset, skip=m.symbol)
@@ -2424,6 +2477,8 @@ class Exchange:
                 bybit = self.profile.liquidation_model is _BYBIT
                 return m.table.liquidatable(balance, (p.lots,), (p.cost,), m.mark, m.K, bybit)
             return balance * RATE_SCALE <= self._mm_scaled(m, p)
+        if account in self.multi_assets:
+            return MA.liquidatable(self, account)
         mm = upnl = 0  # one pass over the cross legs for both sides of the comparison
         for mk, p in self._cross(account, m.asset):
             mm += self._mm_scaled(mk, p)
@@ -2445,6 +2500,8 @@ class Exchange:
         """(balance, other uPnL) the bankruptcy price is solved against."""
         if account in m.isolated:
             return self._iso_margin(m, account, pside), 0
+        if account in self.multi_assets:
+            return MA.wallets(self, account), MA.others(self, account, m.symbol)[0]
         others = self.upnl(account, m.asset, skip=m.symbol) if len(self._markets_of[account]) > 1 else 0
         return self.wallet(account, m.asset), others
 

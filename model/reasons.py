@@ -51,6 +51,9 @@ class RejectReason(IntEnum):
     ISOLATED_MARGIN_INSUFFICIENT = 2008
     NOT_ISOLATED = 2009
     DAILY_LOSS_LIMIT = 2010
+    MULTI_ASSETS_ISOLATED = 2011
+    MULTI_ASSETS_UNCHANGED = 2012
+    MULTI_ASSETS_COIN_M = 2013
     # 3xxx order state
     UNKNOWN_ORDER = 3001
     FOK_NOT_FILLABLE = 3002
@@ -118,6 +121,16 @@ REASONS: dict[RejectReason, ReasonInfo] = {
     RejectReason.NOT_ISOLATED: ReasonInfo(_STATE, -4049, "The position is not in isolated margin mode."),
     RejectReason.DAILY_LOSS_LIMIT: ReasonInfo(
         _STATE, None, "Daily loss limit reached: only orders that reduce a position until the next 00:00 UTC."
+    ),
+    RejectReason.MULTI_ASSETS_ISOLATED: ReasonInfo(
+        _STATE, -4167, "Multi-Assets mode and isolated margin exclude each other: switch every market to cross first."
+    ),
+    RejectReason.MULTI_ASSETS_UNCHANGED: ReasonInfo(
+        _STATE, -4171, "The account is already in this asset mode."
+    ),
+    RejectReason.MULTI_ASSETS_COIN_M: ReasonInfo(
+        _STATE, None,
+        "In Multi-Assets mode the BTC wallet is USDⓈ-M collateral: coin-margined markets need Single-Asset mode.",
     ),
     RejectReason.UNKNOWN_ORDER: ReasonInfo("NOT_FOUND", -2011, "Unknown order."),
     RejectReason.FOK_NOT_FILLABLE: ReasonInfo(_STATE, -5021, "FOK order could not be filled immediately and in full."),

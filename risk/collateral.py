@@ -36,6 +36,7 @@ __all__ = [
     "account_equity",
     "auto_exchange_sale",
     "available_for_order",
+    "collateral_amount",
     "collateral_value",
     "margin_ratio",
     "owed_value",
@@ -69,13 +70,14 @@ class MarginAsset:
 
 
 #: The margin assets this venue accepts in Multi-Assets mode. Stablecoins are indexed at 1 USD
-#: unless a caller passes their own index (the simulated world has no USDTUSD source).
+#: (the simulated world has no USDTUSD source); BTC at its index (the BTC-USDⓈ market's).
 DEFAULT_MARGIN_ASSETS: dict[str, MarginAsset] = {
-    "USDT": MarginAsset("USDT", 8, rate("0.0001"), 0,
-                        "collateral value ratio 99.99 % [C-copy] (Binance FAQ 'What Is Multi-Assets Mode', "
-                        "binance.com/en/support/faq/29b45c485d664028b9ca1cdf90b24f6f); ask buffer 0 [U]"),
-    "USDC": MarginAsset("USDC", 8, rate("0.0001"), 0,
-                        "collateral value ratio 99.99 % [C-copy] (same FAQ); ask buffer 0 [U]"),
+    "USDT": MarginAsset("USDT", 8, 0, 0,
+                        "at par [U]: the 2021 FAQ 'What Is Multi-Assets Mode' listed a 99.99 % collateral value "
+                        "ratio [C-copy] (binance.com/en/support/faq/29b45c485d664028b9ca1cdf90b24f6f); the venue "
+                        "has no USDTUSD index, and at par a settlement asset's PnL counts one for one, which the "
+                        "liquidation kernel's linear solve needs"),
+    "USDC": MarginAsset("USDC", 8, 0, 0, "at par [U], as USDT (the same FAQ listed 99.99 %)"),
     "BTC": MarginAsset("BTC", 8, rate("0.025"), 0,
                        "2.5 % haircut [C-copy] (Multi-Assets Info page, auto-exchange example: "
                        "'5,000 USDC / 97.5 %'); the 2021 FAQ table listed 95 % [C-copy]; ask buffer 0 [U]"),
@@ -150,6 +152,14 @@ def margin_ratio(states: Iterable[AssetState]) -> int:
     if equity <= 0:
         return RATE_SCALE
     return div_up(mm * RATE_SCALE, equity)
+
+
+def collateral_amount(a: MarginAsset, usd: int, index: int) -> int:
+    """The most asset units whose collateral value (at the bid rate) is at most `usd` ≥ 0 USD
+    units, rounded down (what may leave without the account's equity falling below `usd`)."""
+    if usd <= 0:
+        return 0
+    return div_down(usd * _RS2 * 10**a.decimals, index * (RATE_SCALE - a.bid_buffer) * _USD_UNIT)
 
 
 def auto_exchange_sale(deficit: int, debt: MarginAsset, debt_index: int,

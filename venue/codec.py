@@ -69,6 +69,7 @@ TAGS: dict[str, int] = {
     "CancelOrderList": 17,
     "AmendOrder": 18,
     "SetDailyLossLimit": 19,
+    "SetMultiAssetsMode": 20,
 }
 
 #: Tags of command classes that no longer exist: tag -> former class name (never reused).

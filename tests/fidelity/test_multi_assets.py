@@ -112,10 +112,20 @@ def test_btc_collateral_moves_with_its_index():
 def test_values_by_asset_leaves_out_what_is_not_margin():
     out = col.values_by_asset({"USDT": money("10"), "XYZ": money("5"), "BTC": UNIT},
                               {"USDT": rate("1"), "BTC": rate("40000")})
-    assert out == {"USDT": money("9.999"), "BTC": money("39000")}
+    assert out == {"USDT": money("10"), "BTC": money("39000")}
 
 
 @pytest.mark.parametrize("bid,ask", [(-1, 0), (RATE_SCALE, 0), (0, RATE_SCALE)])
 def test_buffers_out_of_range_are_refused(bid, ask):
     with pytest.raises(ValueError):
         col.MarginAsset("X", 8, bid, ask, "")
+
+
+def test_collateral_amount_is_the_most_whose_value_fits():
+    btc = col.DEFAULT_MARGIN_ASSETS["BTC"]
+    index = rate("40000")
+    amount = col.collateral_amount(btc, money("39000"), index)
+    assert amount == UNIT
+    assert col.collateral_value(btc, amount, index) <= money("39000") < col.collateral_value(btc, amount + 1, index)
+    assert col.collateral_amount(btc, money("100.01"), index) * 39000 <= money("100.01")
+    assert col.collateral_amount(btc, -5, index) == 0

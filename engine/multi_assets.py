@@ -1,0 +1,157 @@
+"""The margin figures of a Multi-Assets account (Binance USDⓈ-M "Multi-Assets mode").
+
+An account in the mode holds one cross collateral for every USDⓈ-margined market: its USDT and
+USDC wallets at par (the venue has no stablecoin index: risk.collateral.DEFAULT_MARGIN_ASSETS)
+plus its BTC wallet at its collateral value, BTC × index × (1 − haircut) rounded down, at the
+last live index of the BTC-USDⓈ market (`Exchange._collateral_index`, set by SetIndexPrice; a
+stale source leaves the last value in place). Margin balance, available, withdrawable, the
+liquidation check and the liquidation index's base of the account's USDⓈ markets are all taken
+over this pool; the USDⓈ assets have the same money units as USD (8 decimals), so the pool adds
+them unit for unit.
+
+Indexing: a USDⓈ leg's liquidation price is solved with the rest of the pool held fixed, as for
+a multi-market cross account. The BTC collateral's value moves with the BTC index, so every
+index update of the BTC market re-keys every Multi-Assets account that holds a position
+(`touch_on_index`): O(Multi-Assets accounts with positions) per BTC index move, each checked
+exactly at that price (the sweep's `_liquidatable` compares the pool's exact figures).
+
+Losses: realized losses and fees are booked in the market's settlement asset, whose wallet may
+go below zero while the pool covers it (no auto-exchange); a liquidation whose pool ends below
+zero is topped up by the insurance fund in the market's asset, as a single-asset one is.
+
+Plain Python called by the compiled Exchange: only Multi-Assets accounts take these paths.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from perpsim.risk.collateral import (
+    DEFAULT_MARGIN_ASSETS,
+    USD_DECIMALS,
+    collateral_amount,
+    collateral_value,
+)
+from perpsim.risk.margin import initial_margin
+from perpsim.risk.units import RATE_SCALE
+
+if TYPE_CHECKING:
+    from perpsim.engine.exchange import Exchange
+
+#: Settlement assets pooled at par, and the collateral asset valued at its index.
+POOLED = ("USDT", "USDC")
+COLLATERAL = "BTC"
+MARGIN_ASSETS = (*POOLED, COLLATERAL)
+
+
+def price_market(markets) -> str | None:
+    """The linear market whose index prices BTC in a pooled asset (first by symbol), or None."""
+    for symbol in sorted(markets):
+        spec = markets[symbol].spec
+        if spec.base == COLLATERAL and spec.settle in POOLED and not markets[symbol].inverse:
+            return symbol
+    return None
+
+
+def unsupported(ex: Exchange) -> str:
+    """Why the venue cannot run the mode ("" when it can): a pooled market whose money units
+    are not USD's, or no market that prices BTC."""
+    for m in ex.markets.values():
+        if m.asset in POOLED and m.spec.settle_decimals != USD_DECIMALS:
+            return f"{m.symbol} settles {m.asset} at {m.spec.settle_decimals} decimals, not {USD_DECIMALS}"
+    if price_market(ex.markets) is None:
+        return f"no linear {COLLATERAL} market prices the collateral"
+    return ""
+
+
+def collateral_usd(ex: Exchange, account: int) -> int:
+    """The BTC wallet's collateral value (USD units, rounded down; 0 before any BTC index)."""
+    amount = ex.wallet(account, COLLATERAL)
+    index = ex._collateral_index.get(COLLATERAL)
+    if not amount or index is None:
+        return 0
+    return collateral_value(DEFAULT_MARGIN_ASSETS[COLLATERAL], amount, index)
+
+
+def wallets(ex: Exchange, account: int) -> int:
+    """The pool's wallets: USDT + USDC + the BTC collateral value (USD units)."""
+    total = collateral_usd(ex, account)
+    for asset in POOLED:
+        total += ex.wallet(account, asset)
+    return total
+
+
+def legs(ex: Exchange, account: int, skip: str | None = None) -> list:
+    """(market, position) of every cross position in a pooled asset, by asset then market."""
+    found = []
+    for asset in POOLED:
+        found.extend(ex._cross(account, asset, skip))
+    return found
+
+
+def margin_balance(ex: Exchange, account: int) -> int:
+    """The pool's equity: wallets + uPnL of every pooled cross position (USD units)."""
+    total = wallets(ex, account)
+    for m, p in legs(ex, account):
+        total += m.upnl(p)
+    return total
+
+
+def initial(ex: Exchange, account: int) -> int:
+    """Initial margin of the pool: every pooled cross position at mark and every opening order
+    (at its price with its fee reserve), as Exchange.initial_margin counts one asset."""
+    total = 0
+    for m, p in legs(ex, account):
+        total += initial_margin(m.value(p.lots, m.mark), ex._lev(account, m))
+    for m in ex.markets.values():
+        value = m.order_value.get(account) if m.asset in POOLED else None
+        if value:
+            total += ex._orders_margin(m, value, ex._lev(account, m))
+    return total
+
+
+def withdrawable(ex: Exchange, account: int, asset: str) -> int:
+    """What may leave in `asset` (its units, ≥ 0): at most its wallet, and no more than the
+    pool's wallets, less unrealized loss and initial margin, can spare; BTC at its bid rate
+    (rounded down)."""
+    upnl = 0
+    for m, p in legs(ex, account):
+        upnl += m.upnl(p)
+    free = wallets(ex, account) + min(0, upnl) - initial(ex, account)
+    wallet = ex.wallet(account, asset)
+    if asset == COLLATERAL:
+        index = ex._collateral_index.get(COLLATERAL)
+        spare = wallet if index is None else collateral_amount(DEFAULT_MARGIN_ASSETS[COLLATERAL], free, index)
+        return max(0, min(wallet, spare))
+    return max(0, min(wallet, free))
+
+
+def liquidatable(ex: Exchange, account: int) -> bool:
+    """Margin ratio ≥ 100 % over the pool: equity × RATE_SCALE ≤ Σ exact MM × RATE_SCALE."""
+    mm = upnl = 0
+    for m, p in legs(ex, account):
+        mm += ex._mm_scaled(m, p)
+        upnl += m.upnl(p)
+    return (wallets(ex, account) + upnl) * RATE_SCALE <= mm
+
+
+def others(ex: Exchange, account: int, symbol: str) -> tuple[int, int]:
+    """(uPnL, maintenance margin) of the pool's legs outside `symbol` (MM rounded up each)."""
+    upnl = mm = 0
+    for m, p in legs(ex, account, skip=symbol):
+        upnl += m.upnl(p)
+        mm += ex._mm(m, p)
+    return upnl, mm
+
+
+def liq_base(ex: Exchange, account: int, symbol: str) -> int:
+    """What `symbol`'s legs are solved against: the pool's wallets with the other legs' uPnL
+    less their MM held fixed (USD units)."""
+    upnl, mm = others(ex, account, symbol)
+    return wallets(ex, account) + upnl - mm
+
+
+def touch_on_index(ex: Exchange) -> None:
+    """Mark every Multi-Assets account holding a position for re-keying (the BTC index moved)."""
+    held = ex._markets_of
+    ex._touched.update(a for a in ex.multi_assets if a in held)

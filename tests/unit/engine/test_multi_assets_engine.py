@@ -1,0 +1,187 @@
+"""Multi-Assets mode through the exchange state machine: the mode's refusals, BTC and USDC as
+cross collateral for USDⓈ markets, and liquidations that follow the BTC collateral's index."""
+
+from __future__ import annotations
+
+import pytest
+
+from perpsim.engine import commands as C
+from perpsim.engine import multi_assets as MA
+from perpsim.engine.events import CommandRejected, Liquidation
+from perpsim.engine.exchange import Exchange
+from perpsim.engine.twin import is_compiled, pure_exchange
+from perpsim.model.enums import OrderKind, Side, TimeInForce
+from perpsim.model.markets import default_markets
+from perpsim.model.reasons import RejectReason as R
+from perpsim.risk.brackets import market_brackets
+from perpsim.risk.collateral import DEFAULT_MARGIN_ASSETS, collateral_value
+from perpsim.risk.units import rate
+
+MARKETS = default_markets()
+U = 10**8
+TRADER, MAKER = 1, 2
+
+
+class Venue:
+    def __init__(self, impl: str = "cython", cls=Exchange) -> None:
+        markets = {s: MARKETS[s] for s in ("BTCUSDT", "ETHUSDT", "BTCUSD")}
+        self.ex = cls(markets, {s: market_brackets(markets[s]) for s in markets}, book_impl=impl, start_ts=1)
+        self.ts = 1
+        self.index("BTCUSDT", "20000")
+        self.index("ETHUSDT", "1000")
+        self.index("BTCUSD", "20000")
+        self.do(C.Deposit(self.ts, MAKER, "USDT", 10_000_000 * U))
+
+    def do(self, cmd):
+        events = self.ex.apply(cmd)
+        self.ex.check_integrity()
+        return events
+
+    def index(self, symbol: str, price: str):
+        self.ts += 1
+        return self.do(C.SetIndexPrice(self.ts, symbol, MARKETS[symbol].price_to_ticks(price)))
+
+    def mode(self, account: int, on: bool):
+        return self.do(C.SetMultiAssetsMode(self.ts, account, on))
+
+    def trade(self, symbol: str, size: str, price: str, lev: int = 20):
+        """TRADER buys `size` (sells if negative) from MAKER at `price`."""
+        spec = MARKETS[symbol]
+        lots, ticks = spec.qty_to_lots(size.lstrip("-")), spec.price_to_ticks(price)
+        buy = not size.startswith("-")
+        self.do(C.SetLeverage(self.ts, TRADER, symbol, lev))
+        self.do(C.PlaceOrder(self.ts, MAKER, symbol, Side.SELL if buy else Side.BUY, lots, ticks,
+                             OrderKind.LIMIT, TimeInForce.GTC))
+        return self.do(C.PlaceOrder(self.ts, TRADER, symbol, Side.BUY if buy else Side.SELL, lots, ticks,
+                                    OrderKind.LIMIT, TimeInForce.IOC))
+
+
+def rejected(events):
+    return [R(e.reason) for e in events if isinstance(e, CommandRejected)]
+
+
+@pytest.fixture(params=["cython", "ref"])
+def venue(request):
+    return Venue(request.param)
+
+
+def test_btc_counts_at_its_haircut_value(venue):
+    ex = venue.ex
+    venue.do(C.Deposit(venue.ts, TRADER, "BTC", U))  # 1 BTC at 20,000: 19,500 after 2.5 %
+    assert ex.available(TRADER, "USDT") == 0
+    assert venue.mode(TRADER, True) == []
+    assert ex.available(TRADER, "USDT") == ex.margin_balance(TRADER, "USDT") == 19_500 * U
+    # a 10x long of 5 BTC (100,000 notional, 10,000 margin) fits the collateral
+    events = venue.trade("BTCUSDT", "5", "20000", lev=10)
+    assert not rejected(events)
+    assert ex.position(TRADER, "BTCUSDT").lots == MARKETS["BTCUSDT"].qty_to_lots("5")
+    # the fee came out of USDT, which is now negative and covered by the BTC
+    assert ex.wallet(TRADER, "USDT") < 0 < ex.available(TRADER, "USDT")
+    assert ex.wallet(TRADER, "BTC") == U
+
+
+def test_single_asset_refuses_what_the_mode_allows(venue):
+    venue.do(C.Deposit(venue.ts, TRADER, "BTC", U))
+    assert rejected(venue.trade("BTCUSDT", "5", "20000", lev=10)) == [R.MARGIN_INSUFFICIENT]
+
+
+def test_usdc_and_usdt_pool(venue):
+    ex = venue.ex
+    venue.do(C.Deposit(venue.ts, TRADER, "USDC", 300 * U))
+    venue.do(C.Deposit(venue.ts, TRADER, "USDT", 200 * U))
+    assert ex.available(TRADER, "USDT") == 200 * U
+    venue.mode(TRADER, True)
+    assert ex.available(TRADER, "USDT") == ex.available(TRADER, "USDC") == 500 * U
+    assert ex.withdrawable(TRADER, "USDC") == 300 * U
+
+
+def test_refusals(venue):
+    ex = venue.ex
+    venue.do(C.Deposit(venue.ts, TRADER, "USDT", 10_000 * U))
+    assert rejected(venue.mode(TRADER, False)) == [R.MULTI_ASSETS_UNCHANGED]
+    venue.do(C.SetMarginMode(venue.ts, TRADER, "ETHUSDT", True))
+    assert rejected(venue.mode(TRADER, True)) == [R.MULTI_ASSETS_ISOLATED]
+    venue.do(C.SetMarginMode(venue.ts, TRADER, "ETHUSDT", False))
+    venue.trade("BTCUSDT", "0.1", "20000")
+    assert rejected(venue.mode(TRADER, True)) == [R.POSITION_EXISTS]
+    venue.trade("BTCUSDT", "-0.1", "20000")
+    assert venue.mode(TRADER, True) == []
+    assert rejected(venue.do(C.SetMarginMode(venue.ts, TRADER, "ETHUSDT", True))) == [R.MULTI_ASSETS_ISOLATED]
+    spec = MARKETS["BTCUSD"]
+    order = C.PlaceOrder(venue.ts, TRADER, "BTCUSD", Side.BUY, 1, spec.price_to_ticks("19000"),
+                         OrderKind.LIMIT, TimeInForce.GTC)
+    assert rejected(venue.do(order)) == [R.MULTI_ASSETS_COIN_M]
+    eth = MARKETS["ETHUSDT"]
+    resting = venue.do(C.PlaceOrder(venue.ts, TRADER, "ETHUSDT", Side.BUY, eth.qty_to_lots("1"),
+                                    eth.price_to_ticks("900"), OrderKind.LIMIT, TimeInForce.GTC))
+    assert not rejected(resting)
+    assert rejected(venue.mode(TRADER, False)) == [R.OPEN_ORDERS_EXIST]
+    assert TRADER in ex.multi_assets
+
+
+def test_state_hash_unchanged_until_an_account_uses_the_mode(venue):
+    before = venue.ex.state_hash()
+    venue.index("BTCUSDT", "20100")  # the collateral index moves; no account uses the mode
+    after_move = venue.ex.state_hash()
+    assert after_move != before  # the mark moved
+    venue.do(C.Deposit(venue.ts, TRADER, "BTC", U))
+    h = venue.ex.state_hash()
+    venue.mode(TRADER, True)
+    assert venue.ex.state_hash() != h
+
+
+@pytest.mark.parametrize("symbol,entry,size", [("ETHUSDT", "1000", "36"), ("BTCUSDT", "20000", "1.9")])
+def test_liquidated_as_the_btc_collateral_falls(venue, symbol, entry, size):
+    """A long backed only by BTC: as the BTC index falls the collateral shrinks (and, in BTCUSDT,
+    the position loses too). After every index step the account is either still margin compliant
+    over the pool or has been liquidated, and it is liquidated at the first step where the pool's
+    margin ratio reached 100 %."""
+    ex = venue.ex
+    venue.do(C.Deposit(venue.ts, TRADER, "BTC", U // 10))  # 0.1 BTC: 1,950 USDT of collateral
+    venue.mode(TRADER, True)
+    assert not rejected(venue.trade(symbol, size, entry, lev=20))
+    hc = DEFAULT_MARGIN_ASSETS["BTC"]
+    liquidated_at = None
+    for step in range(1, 60):
+        price = 20000 - 330 * step
+        would = _pool_liquidatable_at(venue, price, symbol)
+        events = venue.index("BTCUSDT", str(price))
+        if any(isinstance(e, Liquidation) and e.account == TRADER for e in events):
+            liquidated_at = price
+            assert would, f"liquidated at {price} while the pool was compliant"
+            break
+        assert not would, f"pool at or above 100 % at {price} and not liquidated"
+        assert not MA.liquidatable(ex, TRADER)
+        assert ex._collateral_index["BTC"] == rate(str(price))
+        assert MA.collateral_usd(ex, TRADER) == collateral_value(hc, U // 10, rate(str(price)))
+    assert liquidated_at is not None
+
+
+def _pool_liquidatable_at(venue, price: int, symbol: str) -> bool:
+    """Whether the pool would be at or above 100 % with the BTC index (and, for BTCUSDT, the
+    mark) at `price`: the same figures computed on a copy of the exchange in the reference build."""
+    import pickle
+
+    twin = pickle.loads(pickle.dumps(venue.ex))
+    twin.apply(C.SetIndexPrice(venue.ts + 1, "BTCUSDT", MARKETS["BTCUSDT"].price_to_ticks(str(price))))
+    if not twin.markets[symbol].holds(TRADER):  # the twin liquidated it: it was liquidatable
+        return True
+    return MA.liquidatable(twin, TRADER)
+
+
+@pytest.mark.skipif(not is_compiled(), reason="the compiled build is not installed")
+@pytest.mark.parametrize("symbol,size", [("ETHUSDT", "36"), ("BTCUSDT", "1.9")])
+def test_compiled_and_plain_builds_agree(symbol, size):
+    """The same Multi-Assets run (mode, BTC collateral, a long, the BTC index falling through
+    its liquidation) through the compiled exchange and its plain-Python twin."""
+    runs = []
+    for cls in (Exchange, pure_exchange().Exchange):
+        v = Venue("cython", cls)
+        out = [v.do(C.Deposit(v.ts, TRADER, "BTC", U // 10)), v.mode(TRADER, True),
+               v.trade(symbol, size, "1000" if symbol == "ETHUSDT" else "20000")]
+        for step in range(1, 60):
+            out.append(v.index("BTCUSDT", str(20000 - 330 * step)))
+            out.append(v.ex.state_hash())
+        runs.append(out)
+    assert runs[0] == runs[1]
+    assert any(isinstance(e, Liquidation) for step in runs[0] if isinstance(step, list) for e in step)
