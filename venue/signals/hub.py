@@ -84,7 +84,7 @@ class Signals(HandoffBuffer):
         self.next_step = 0  # venue time (ns) from which a command closes the grid's open step
         self.buf: list[tuple[object, list]] = []  # (cmd, events) handed over, not yet folded in
         self.buf_at = 0  # events of the buffer's first command already folded in (taken in parts)
-        self.scores: list[tuple[MarketSignals, int, list]] = []  # leverage levels read, not yet scored
+        self.scores: list[tuple[MarketSignals, int, tuple]] = []  # leverage read at a close, not yet worked out
         self.held: dict[int, set[str]] = {}  # account -> markets it holds a position in
         self.multi: dict[str, set[int]] = {s: set() for s in self.symbols}  # holders of this and another market
         self.ts = rd.ts
@@ -117,10 +117,10 @@ class Signals(HandoffBuffer):
             self._paid((cmd.account,))
 
     def _score(self) -> None:
-        """Score the leverage levels read at the steps closed since (spike flags), in order."""
+        """Work out the leverage read at the steps closed since (average, spike flags), in order."""
         scores, self.scores = self.scores, []
-        for m, ts, levels in scores:
-            m.score_lev(ts, levels)
+        for m, ts, read in scores:
+            m.score_lev(ts, read)
 
     def _advance(self, ts: int) -> None:
         """Venue time is `ts`: a command of a new step closes the open one (the grid's step)."""
@@ -265,9 +265,9 @@ class Signals(HandoffBuffer):
             self.corr.zeros(gap, live)
         for s in self.symbols:
             m = self.markets[s]
-            levels = m.flush_lev(rd, lambda a, asset=m.asset: self._cross_notional(a, asset), self.held)
-            if levels:  # scored later (`_score`): the arithmetic needs no engine state
-                self.scores.append((m, ts, levels))
+            read = m.flush_lev(rd, lambda a, asset=m.asset: self._cross_notional(a, asset), self.held)
+            if read is not None:  # worked out later (`_score`): the arithmetic needs no engine state
+                self.scores.append((m, ts, read))
             self._execution(m, ts)
         minute = ts // (self.cfg.history_sample_s * NS)
         if self.minute is None:
@@ -275,6 +275,7 @@ class Signals(HandoffBuffer):
         elif minute > self.minute:
             times = min(minute - self.minute, self.cfg.history_n)
             self.minute = minute
+            self._score()  # the sample takes the average leverage
             for s in self.symbols:
                 self._sample(self.markets[s], times)
 

@@ -22,6 +22,7 @@ from perpsim.venue.signals.volatility import EwmaVariance
 
 BOTH, LONG, SHORT = int(PositionSide.BOTH), int(PositionSide.LONG), int(PositionSide.SHORT)
 _FLAT = (0, 0)  # no legs (never stored)
+_ISOLATED = object()  # flush_lev's mark of an isolated account's margin
 #: an account whose margin is gone shows this leverage (x)
 MAX_LEVERAGE = 1_000.0
 
@@ -166,51 +167,65 @@ class MarketSignals:
 
     # -------------------------------------------------------------- leverage (per step)
 
-    def flush_lev(self, rd, cross_notional, held: dict) -> list:
-        """Effective leverage of each changed account, read now (at a step's close): the
-        average's sums are brought up to date, and the (account, leverage, side) levels to
-        score (`score_lev`) returned in account order. `cross_notional(account)`: its cross
-        notional at mark in this market's settlement asset; `held`: account -> the markets it
-        holds (an account holding only this one has its position's notional here, the same sum)."""
+    def flush_lev(self, rd, cross_notional, held: dict) -> tuple | None:
+        """Read, now (at a step's close), what the effective leverage of each changed account
+        needs from the engine: the mark, and per account (sorted) its legs and its margin in
+        units, isolated (its positions' isolated margin) or cross (its margin balance, and its
+        cross notional when it holds other markets too: an account holding only this one has
+        its position's notional here, the same sum). `score_lev` does the arithmetic later.
+        `cross_notional(account)`: its cross notional at mark in this market's settlement asset;
+        `held`: account -> the markets it holds. None when no account changed."""
         if not self.dirty_lev:
-            return []
+            return None
         mark = rd.mark(self.symbol)
-        levels = []
-        lev_of, sums, legs_of, notional_of = self.lev, self.lev_sums, self.legs, self.notional
-        symbol, asset, scale = self.symbol, self.asset, 10**self.spec.settle_decimals
+        reads = []
+        legs_of, symbol, asset = self.legs, self.symbol, self.asset
         view = rd.view  # its reads bound once: this loop runs once per changed account
         isolated, hedge, isolated_margin, margin_balance = (view.isolated, view.hedge_mode, view.isolated_margin,
                                                             view.margin_balance)
         for account in sorted(self.dirty_lev):
             legs = legs_of.get(account)
+            if legs is None or mark is None:
+                reads.append((account, None, 0, None))
+            elif isolated(account, symbol):
+                margin = 0
+                for pside in ((LONG, SHORT) if hedge(account) else (BOTH,)):
+                    margin += isolated_margin(account, symbol, pside)
+                reads.append((account, legs, margin, _ISOLATED))
+            else:
+                reads.append((account, legs, margin_balance(account, asset),
+                              None if len(held.get(account, ())) == 1 else cross_notional(account)))
+        self.dirty_lev.clear()
+        return mark, reads
+
+    def score_lev(self, ts: int, read: tuple) -> list:
+        """Effective leverage of the accounts `flush_lev` read at venue time `ts`: the average's
+        sums brought up to date and each change scored for spikes (in account order); the flags
+        raised. Isolated: notional / isolated margin; cross: cross notional / margin balance
+        (MAX_LEVERAGE when the margin is gone, and at most that)."""
+        mark, reads = read
+        levels = []
+        lev_of, sums, notional_of, scale = self.lev, self.lev_sums, self.notional, 10**self.spec.settle_decimals
+        for account, legs, margin, total in reads:
             old = lev_of.pop(account, None)
             if old is not None:
                 sums[0] -= old[0]
                 sums[1] -= old[0] * old[1]
-            if legs is None or mark is None:
+            if legs is None:
                 levels.append((account, 0.0, 0))
                 continue
             notional = notional_of(legs[0] + legs[1], mark)
-            if isolated(account, symbol):
-                margin = 0
-                for pside in ((LONG, SHORT) if hedge(account) else (BOTH,)):
-                    margin += isolated_margin(account, symbol, pside)
+            if total is _ISOLATED:
                 margin_f = margin / scale
                 lev = notional / margin_f if margin_f > 0 else MAX_LEVERAGE
             else:
-                balance = margin_balance(account, asset) / scale
-                total = notional if len(held.get(account, ())) == 1 else cross_notional(account)
-                lev = total / balance if balance > 0 else MAX_LEVERAGE
+                balance = margin / scale
+                lev = (notional if total is None else total) / balance if balance > 0 else MAX_LEVERAGE
             lev = min(lev, MAX_LEVERAGE)
             lev_of[account] = (notional, lev)
             sums[0] += notional
             sums[1] += notional * lev
             levels.append((account, lev, 1 if legs[0] >= legs[1] else -1))
-        self.dirty_lev.clear()
-        return levels
-
-    def score_lev(self, ts: int, levels: list) -> list:
-        """Score one step's levels (from `flush_lev` at venue time `ts`) for spikes; the flags raised."""
         return self.spikes.step(ts, levels)
 
     def average_leverage(self) -> float:
