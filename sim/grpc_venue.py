@@ -62,7 +62,7 @@ class GrpcVenue:
         self._wait = liquidation_wait_s
         self.signals = signals  # off too once the venue says it has none
         self._reads: dict[tuple, Any] = {}  # answers of reads made since the last command
-        self._pending: tuple[Future, C.Command] | None = None  # a CancelAll in flight
+        self._pending: list[tuple[Future, C.Command]] = []  # commands in flight (see _may_fly)
         self._late: list = []  # the events of a command answered after submit returned
         self._pool = ThreadPoolExecutor(PARALLEL, thread_name_prefix="grpc-venue")
         self.calls = 0  # unary calls made (commands and reads)
@@ -95,16 +95,17 @@ class GrpcVenue:
     def submit(self, cmd: C.Command) -> list:
         """The command's events: a refusal, the liquidations the stream has reported by then.
 
-        A CancelAll is answered later: its call is in flight while reads of positions (which a
-        cancel leaves as they are) are made, and the next command or other read waits for it;
-        its refusal, if any, comes with the next command's events."""
+        Some commands are answered later (`_may_fly`): their calls are in flight together while
+        the caller goes on, and the next command that does not commute with them, or a read,
+        waits for them; their refusals come with the next command's events."""
         from perpsim.clients.errors import PerpsimError
 
-        self._before(cmd)
+        fly = self._may_fly(cmd)
+        self._before(cmd, settle=not fly)
         late, self._late = self._late, []
-        if type(cmd) is C.CancelAll:
-            self.calls += 1
-            self._pending = (self._pool.submit(self._client(cmd.account).cancel_all, cmd.symbol), cmd)
+        if fly:
+            self._client(cmd.account)  # created here, not in the call in flight
+            self._pending.append((self._pool.submit(self._call, cmd), cmd))
             return late
         try:
             expected = self._call(cmd)
@@ -112,23 +113,31 @@ class GrpcVenue:
             return [*late, _rejected(cmd, e)]
         return late + self._drain(expected)
 
+    def _may_fly(self, cmd: C.Command) -> bool:
+        """Whether `cmd` may be in flight with the commands already in flight: the venue may
+        sequence them in any order and reach the same state, with the same refusals.
+
+        Only a CancelAll flies, alone: reads of positions, which it leaves as they are, go on
+        meanwhile (the market makers read their inventory right after canceling their quotes)."""
+        return type(cmd) is C.CancelAll and cmd.ts == self._ts and not self._pending
+
     def _settle(self) -> None:
-        """Wait for the command in flight (its refusal goes to the next command's events)."""
+        """Wait for the commands in flight (their refusals go to the next command's events)."""
         from perpsim.clients.errors import PerpsimError
 
-        if self._pending is None:
-            return
-        future, cmd = self._pending
-        self._pending = None
-        try:
-            future.result()
-        except PerpsimError as e:
-            self._late.append(_rejected(cmd, e))
+        pending, self._pending = self._pending, []
+        for future, cmd in pending:
+            try:
+                future.result()
+            except PerpsimError as e:
+                self._late.append(_rejected(cmd, e))
 
-    def _before(self, cmd: C.Command) -> None:
-        """A command is about to change the venue: the one in flight is answered first, the
-        reads made so far are stale, and the venue clock moves to the command's time."""
-        self._settle()
+    def _before(self, cmd: C.Command, settle: bool = True) -> None:
+        """A command is about to change the venue: the ones in flight are answered first (unless
+        it flies with them), the reads made so far are stale, and the venue clock moves to the
+        command's time."""
+        if settle:
+            self._settle()
         self._reads.clear()
         if self._ts is not None and cmd.ts > self._ts:
             self.calls += 1
@@ -229,7 +238,7 @@ class GrpcVenue:
                 return update.liquidations
             case C.AdvanceClock():
                 pass  # the clock moved in _before
-            case C.CancelAll():  # only through _one_by_one's submit (which sends it in flight)
+            case C.CancelAll():
                 self._client(cmd.account).cancel_all(cmd.symbol)
             case C.PlaceOrder():
                 self._client(cmd.account).place_order(**self._order_args(cmd))
