@@ -312,19 +312,25 @@ class Signals(HandoffBuffer):
     def current(self) -> None:
         """Before a read: follow the venue onto a new exchange (a recovery, a reset) and fold
         in every command handed over."""
+        self._follow()
+        self.catch_up()
+
+    def _follow(self) -> None:
         ex = self.source()
         if ex is not self.ex:
             self.attach(ex)
-        self.catch_up()
 
     def sigma(self, symbol: str, horizon: str = "1h") -> float | None:
-        """The mark's σ over `horizon` ("1h", "8h", "24h"; a fraction), None before two samples."""
-        self.current()
+        """The mark's σ over `horizon` ("1h", "8h", "24h"; a fraction), None before two samples.
+        Volatility moves only when a step closes, inside the handoff: no catch-up needed (the
+        account signals ask for it on the sequencer's listener path)."""
+        self._follow()
         return self.markets[symbol].vol.sigma(HORIZONS[horizon], self.sample_ns)
 
     def rho(self, a: str, b: str) -> float:
-        """The published correlation of two markets' mark returns (see correlation.py)."""
-        self.current()
+        """The published correlation of two markets' mark returns (see correlation.py); like
+        σ, it moves only when a step closes."""
+        self._follow()
         return self.corr.rho(a, b)[0]
 
     def temperature(self, symbol: str) -> Temperature:
