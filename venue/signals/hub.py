@@ -12,14 +12,16 @@ Off the sequencer's critical path. The sequencer hands each applied command over
 buffer (the events are immutable). The buffer is folded in later by `catch_up`: in the venue by
 an asyncio task (venue.signals.drain) whenever the sequencer yields the loop (an fsync, an
 empty queue, between batches), and always before a read (every public read here calls it
-first), so a read sees every command handed over (durable: reads wait for the sequencer's
-commit); in process (the scenario runner) before its reads once a step. One thing cannot wait:
-a step's close reads the engine (margins, the book, funding), and it must read the state right
-after the command that closes it, as a replay does. So a command of a new step Δ catches up the
-buffer and closes the step inside `handoff`, on the sequencer's path, once per Δ of venue time;
-every other handoff is the append. The figures are therefore those of feeding `observe` command
-by command (a journal replay, `replay_observer`), whatever the batches: tested live against
-replay with a batch across a step's end.
+first, but σ and ρ, which move only when a step closes), so a read sees every command handed
+over (durable: reads wait for the sequencer's commit); in process (the scenario runner) before
+its read once a step. One thing cannot wait: a step's close reads the engine (the changed
+accounts' margins, the book, funding), and it must read the state right after the command
+that closes it, as a replay does. So a command of a new step Δ catches up the buffer and
+closes the step inside `handoff`, on the sequencer's path, once per Δ of venue time, reading
+only what needs the engine (the arithmetic, leverage and spike scores, is left to the
+catch-up); every other handoff is the append. The figures are therefore those of feeding
+`observe` command by command (a journal replay, `replay_observer`), whatever the batches:
+tested live against replay with a batch across a step's end.
 
 Folding the buffer: all its commands fall within one open step, and the figures depend only on
 which positions, wallets and marks changed within a step (a position's lots after its last
