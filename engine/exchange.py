@@ -113,6 +113,7 @@ from perpsim.risk.positions import Position
 from perpsim.risk.preview import preview_position
 from perpsim.risk.profiles import BINANCE, VenueProfile
 from perpsim.risk.units import RATE_SCALE, apply_rate_down, apply_rate_up, div_up, rate
+from perpsim.risk.venue_rules import AdlRanking, adl_score
 
 #: The insurance fund acts as account 0 when it takes over positions; its wallet is INSURANCE.
 IF_ACCOUNT = 0
@@ -136,6 +137,12 @@ _MARKET, _LIMIT = OrderKind.MARKET, OrderKind.LIMIT
 _IOC, _FOK, _GTC, _GTD = TimeInForce.IOC, TimeInForce.FOK, TimeInForce.GTC, TimeInForce.GTD
 _NO_STP, _BYBIT, _AT_OR_BELOW = StpMode.NONE, LiquidationModel.BYBIT, Trigger.AT_OR_BELOW
 _IN_LIQUIDATION = R.USER_IN_LIQUIDATION
+_ADL_BINANCE, _ADL_UNPUBLISHED, _ADL_RANDOM = (AdlRanking.BINANCE_LEVERAGE_PNL, AdlRanking.UNPUBLISHED,
+                                               AdlRanking.RANDOM_START)
+# dYdX's pseudo-random start: position keys in order from a start drawn from venue time, modulo
+# this prime (keys are far below it)
+_ADL_CYCLE = 2**61 - 1
+_ADL_LAST = Fraction(-(10**30))  # below every score: an account under water ranks last
 _LOSS_LIMIT = "daily_loss_limit"
 _REQUOTE = "requote"
 #: The most levels a liquidity provider's requote places per side (SetIndexPrice.quote_levels).
@@ -371,10 +378,14 @@ class _Market:
             return p.apply_inverse_fill(qty, price, self.k_inv)
         return p.apply_fill(qty, price) * self.K
 
-    def funding_terms(self) -> tuple[int, int | Fraction]:
-        """(mark, K) for risk.funding at the current mark: linear lots × mark × K; inverse
-        lots × k_inv / mark (as a K at price 1)."""
-        return (1, self.k_inv / self.mark) if self.inverse else (self.mark, self.K)
+    def funding_terms(self, ts: int) -> tuple[int, int | Fraction]:
+        """(price, K) for risk.funding at the price funding is paid on (the mark, or the index
+        where the venue pays on its oracle; the mark while no index is live): linear lots ×
+        price × K; inverse lots × k_inv / price (as a K at price 1)."""
+        price = self.mark
+        if self.funding_config.price == "index":
+            price = self.index.value(ts) or price
+        return (1, self.k_inv / price) if self.inverse else (price, self.K)
 
     def pool_target(self) -> int:
         """What the market's pnl pool must hold: -K × Σ cost (linear) or Σ cost (inverse)."""
@@ -465,8 +476,10 @@ class Exchange:
                  funding: dict[str, FundingConfig] | None = None) -> None:
         """`index_sources`: per symbol, the index constituents and their weights; a market
         without an entry is driven by one "sandbox" source that never goes stale.
-        `funding`: per symbol, the funding interval and rate cap/floor (default: 8 h, no cap)."""
+        `funding`: per symbol, the funding interval and rate cap/floor (default: the profile's
+        funding rule, risk.funding.FundingConfig.of_rule; Binance's is 8 h, no cap)."""
         self.profile = profile
+        default_funding = FundingConfig() if profile.funding is None else FundingConfig.of_rule(profile.funding)
         self.markets: dict[str, _Market] = {}
         for symbol in sorted(markets):
             spec = markets[symbol]
@@ -486,7 +499,7 @@ class Exchange:
                 table=BracketTable(b),
                 index=index,
                 mark_state=MarkPrice(start_ts=start_ts),
-                funding_config=(cfg := (funding or {}).get(symbol, FundingConfig())),
+                funding_config=(cfg := (funding or {}).get(symbol, default_funding)),
                 funding=FundingAccumulator(start_ts=start_ts, interval_ns=cfg.interval_ns),
                 # Binance IMN = 200 USDT / IMR at the highest leverage
                 imn=impact_notional(RATE_SCALE // b[0].max_leverage, 10**spec.settle_decimals),
@@ -738,6 +751,8 @@ class Exchange:
         except (KeyError, ValueError):
             return self._reject(cmd, R.UNKNOWN_SYMBOL, source=cmd.source)
         m.marked = None  # a new index input: recompute
+        if self.profile.liquidation_trigger == "index":  # the trigger itself moved, the mark or not
+            self._sweep_due = True
         if m.symbol == self._collateral_market:  # Multi-Assets accounts' BTC collateral moves with it
             ticks = m.index.value(cmd.ts)
             if ticks is not None:
@@ -1893,7 +1908,7 @@ class Exchange:
         fee_rate = m.taker_fee if takes else m.maker_fee
         fee = apply_rate_up(notional, fee_rate) if fee_rate >= 0 else -apply_rate_down(notional, -fee_rate)
         rate = self.predicted_funding_rate(cmd.symbol)
-        mark, K = m.funding_terms()
+        mark, K = m.funding_terms(self.ts)
         out = {"cost": cost, "fee": fee, "available": self.available(cmd.account, m.asset), "lots": after.lots,
                "maintenance_margin": 0, "liquidation_price": None, "bankruptcy_price": None,
                "liquidation_tick": None, "bankruptcy_tick": None,
@@ -1961,17 +1976,35 @@ class Exchange:
         p = m.positions.get(position_key(account, pside))
         if p is None or m.mark is None:
             return 0
-        mark, K = m.funding_terms()
+        mark, K = m.funding_terms(self.ts)
         return funding_payment(p.lots, mark, self.predicted_funding_rate(symbol), K)
 
     def _adl_score(self, m: _Market, account: int, pside: int) -> Fraction:
+        """A position's ADL rank score (higher: deleveraged first) by the profile's ranking, exact.
+        Binance's (and OKX's, which publishes none) is margin.leverage_pnl; Bybit's and
+        Hyperliquid's are risk.venue_rules.adl_score on the position's (isolated) or account's
+        (cross) margin; dYdX's has no ranking: keys in order from a pseudo-random start drawn from
+        the venue time, so the same commands give the same queue."""
         p = m.positions[position_key(account, pside)]
         scale = 10**m.spec.settle_decimals
+        ranking = _ADL_BINANCE if self.profile.adl is None else self.profile.adl.ranking
+        if ranking is _ADL_RANDOM:
+            start = self.ts * 2654435761 % _ADL_CYCLE
+            return Fraction(-((position_key(account, pside) - start) % _ADL_CYCLE))
         if account in m.isolated:
-            return M.leverage_pnl(m.upnl(p), self._iso_margin(m, account, pside),
-                                  self._mm(m, p), money_scale=scale)
-        return M.leverage_pnl(self.upnl(account, m.asset), self.wallet(account, m.asset),
-                              self.maintenance(account, m.asset), money_scale=scale)
+            pnl, wallet, mm = m.upnl(p), self._iso_margin(m, account, pside), self._mm(m, p)
+        else:
+            pnl, wallet, mm = self.upnl(account, m.asset), self.wallet(account, m.asset), \
+                self.maintenance(account, m.asset)
+        if ranking is _ADL_BINANCE or ranking is _ADL_UNPUBLISHED:
+            return M.leverage_pnl(pnl, wallet, mm, money_scale=scale)
+        lots, cost = abs(p.lots), abs(p.cost)
+        entry = Fraction(lots) * m.k_inv / cost if m.inverse else Fraction(cost, lots)  # ticks
+        score = adl_score(ranking, upnl=Fraction(pnl, scale), wallet=Fraction(wallet, scale),
+                          maintenance=Fraction(mm, scale), mark=Fraction(m.mark), entry=entry,
+                          notional=Fraction(m.value(lots, m.mark)) / scale,
+                          entry_notional=Fraction(m.entry_value(p), scale))
+        return _ADL_LAST if score is None else score
 
     def adl_quantile(self, account: int, symbol: str, pside: int = BOTH) -> int:
         """ADL indicator 0..4 of a position among the same side of its market (4 = first).
@@ -2340,7 +2373,7 @@ class Exchange:
             return
         keys = sorted(m.positions)
         lots = {k: m.positions[k].lots for k in keys}
-        mark, K = m.funding_terms()  # notional at mark × rate
+        mark, K = m.funding_terms(self.ts)  # notional at mark (or index) × rate
         pay = funding_payments(lots, mark, m.rate, K)
         pool = ("funding:" + m.symbol, 0)
 
@@ -2357,7 +2390,7 @@ class Exchange:
                 self._move(m.asset, pool, holder(k), pay.deltas[k], "funding")
                 self._day_move(position_of(k)[0], m.asset, pay.deltas[k])
         self._move(m.asset, pool, DUST, pay.dust, "funding_dust")
-        e = FundingSettled(m.symbol, m.rate, m.mark, pay.dust)
+        e = FundingSettled(m.symbol, m.rate, m.mark if m.inverse else mark, pay.dust)
         self._events.append(e)
         self.funding_history.append((self.ts, e))
 
@@ -2487,7 +2520,13 @@ class Exchange:
 
     def _sweep(self, m: _Market) -> bool:
         """Liquidate what the index says may be under water and really is; True if any."""
-        price = m.mark if self.profile.liquidation_trigger == "mark" else (m.last or m.mark)
+        trigger = self.profile.liquidation_trigger  # "mark", "index" (the oracle: dYdX) or "last"
+        if trigger == "mark":
+            price = m.mark
+        elif trigger == "index":
+            price = m.index.value(self.ts) or m.mark
+        else:
+            price = m.last or m.mark
         done = False
         for key in m.liq.triggered(price):
             account, pside = position_of(key)

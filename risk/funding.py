@@ -1,4 +1,5 @@
-"""Funding of a perpetual, Binance USDⓈ-M rule (venue-mechanics §2.1).
+"""Funding of a perpetual: Binance USDⓈ-M rule (venue-mechanics §2.1) and the other venues'
+forms as FundingConfig data (§2.4–§2.6).
 
     P  = [max(0, ImpactBid − Index) − max(0, Index − ImpactAsk)] / Index
     F  = P̄ + clamp(I − P̄, −0.05 %, +0.05 %), then clamped to [floor, cap]
@@ -48,22 +49,85 @@ IMPACT_MARGIN = 200
 WEIGHTINGS = ("mean", "linear")
 
 
+#: How an interval's rate follows from its average premium P̄ (risk.venue_rules.FundingForm's values):
+#: "clamped_interest" F = P̄ + clamp(I − P̄, ±clamp) (Binance, Bybit, Hyperliquid); "premium_capped"
+#: F = P̄ − I, no band (OKX); "premium_plus_default" F = P̄ + I, no band (dYdX v4). Then [floor, cap].
+FORMS = ("clamped_interest", "premium_capped", "premium_plus_default")
+#: The price a payment's notional is taken at: the mark (Binance, Bybit, OKX) or the index, the
+#: oracle price (Hyperliquid, dYdX v4).
+PRICES = ("mark", "index")
+
+
 @dataclass(frozen=True, slots=True)
 class FundingConfig:
-    """A market's funding rules (Binance /fapi/v1/fundingInfo): interval and rate cap/floor.
+    """A market's funding rules (Binance /fapi/v1/fundingInfo and the venue profiles' forms).
 
-    interval_ns: 8, 4, 2 or 1 hours; cap / floor: scaled rates or None (no bound); interest:
-    the interest per interval, by default Binance's 0.03 %/day pro rata."""
+    interval_ns: how often a payment settles (8, 4, 2 or 1 hours), the premium averaged over it;
+    quoted_ns: the interval the rate is quoted for when that is longer (Hyperliquid and dYdX quote
+    an 8 h rate and pay an eighth of it every hour; None: the payment interval itself); cap /
+    floor: bounds of the quoted rate, scaled rates or None (no bound); interest: the interest
+    per quoted interval, by default Binance's 0.03 %/day pro rata; form: one of FORMS; clamp: the
+    band of clamped_interest; payment_cap: bound of each payment's rate (Hyperliquid 4 % per
+    hour); price: one of PRICES."""
 
     interval_ns: int = FUNDING_INTERVAL_NS
     cap: int | None = None
     floor: int | None = None
     interest: int | None = None
+    form: str = "clamped_interest"
+    clamp: int = CLAMP
+    quoted_ns: int | None = None
+    payment_cap: int | None = None
+    price: str = "mark"
+
+    def __post_init__(self) -> None:
+        _check_interval(self.interval_ns)
+        if self.form not in FORMS:
+            raise ValueError(f"unknown funding form {self.form!r}; expected one of {FORMS}")
+        if self.price not in PRICES:
+            raise ValueError(f"unknown funding price {self.price!r}; expected one of {PRICES}")
+        if self.quoted_ns is not None:
+            _check_interval(self.quoted_ns)
+            if self.quoted_ns % self.interval_ns:
+                raise ValueError("the quoted funding interval must be a whole number of payment intervals")
+        if self.clamp < 0 or (self.payment_cap is not None and self.payment_cap < 0):
+            raise ValueError("funding clamp and payment cap must be >= 0")
+        if self.cap is not None and self.floor is not None and self.floor > self.cap:
+            raise ValueError(f"floor {self.floor} exceeds cap {self.cap}")
 
     def rate(self, avg_premium: int) -> int:
-        """The funding rate of an interval from its average premium index (exact)."""
-        interest = interest_for_interval(self.interval_ns) if self.interest is None else self.interest
-        return funding_rate(avg_premium, interest, cap=self.cap, floor=self.floor)
+        """The rate (scaled) one payment applies, from its interval's average premium index.
+
+        The quoted rate is exact; a quoted interval of n payments pays rate / n, rounded to the
+        nearest 1e-8, ties to even (a reference rate, as the premium is: neither side is favoured;
+        each payment then rounds against its account), then bounded by ±payment_cap."""
+        quoted = self.quoted_ns or self.interval_ns
+        interest = interest_for_interval(quoted) if self.interest is None else self.interest
+        if self.form == "clamped_interest":
+            rate = funding_rate(avg_premium, interest, self.clamp, self.cap, self.floor)
+        else:
+            rate = avg_premium - interest if self.form == "premium_capped" else avg_premium + interest
+            if self.cap is not None:
+                rate = min(rate, self.cap)
+            if self.floor is not None:
+                rate = max(rate, self.floor)
+        if quoted != self.interval_ns:
+            rate = round(Fraction(rate * self.interval_ns, quoted))  # nearest, ties to even
+        if self.payment_cap is not None:
+            rate = max(-self.payment_cap, min(self.payment_cap, rate))
+        return rate
+
+    @classmethod
+    def of_rule(cls, rule) -> FundingConfig:
+        """The config a venue profile's funding rule (risk.venue_rules.FundingRule) runs as:
+        paid every ``payment_hours``, quoted over ``interval_hours``, on the mark or the oracle
+        (the index). An interest equal to Binance's pro-rata default is left as the default, so
+        Binance's rule gives ``FundingConfig()`` itself."""
+        pay, quoted = rule.payment_hours * NS_PER_HOUR, rule.interval_hours * NS_PER_HOUR
+        interest = None if rule.interest == interest_for_interval(quoted) else rule.interest
+        return cls(interval_ns=pay, cap=rule.cap, floor=rule.floor, interest=interest, form=rule.form.value,
+                   clamp=rule.clamp, quoted_ns=None if quoted == pay else quoted, payment_cap=rule.payment_cap,
+                   price="index" if rule.price == "oracle" else "mark")
 
 
 def next_funding_ts(ts: int, interval_ns: int = FUNDING_INTERVAL_NS) -> int:

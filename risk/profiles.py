@@ -47,7 +47,8 @@ class VenueProfile:
     name: str
     #: MM at the liquidation price (Binance) or at the entry notional (Bybit classic).
     liquidation_model: LiquidationModel
-    #: "mark" (Binance, Bybit) or "last": the price the liquidation sweep compares against.
+    #: "mark" (Binance, Bybit), "index" (the oracle: dYdX) or "last": the price the liquidation
+    #: sweep compares against.
     liquidation_trigger: str
     cost_model: CostModel
     title: str = ""
@@ -162,7 +163,7 @@ HYPERLIQUID = VenueProfile(
 )
 
 DYDX = VenueProfile(
-    "dydx", LiquidationModel.BINANCE, "mark", CostModel.CLASSIC,
+    "dydx", LiquidationModel.BINANCE, "index", CostModel.CLASSIC,
     title="dYdX v4 perpetuals (USDC)",
     mark="the oracle price: no separate mark (§1.5)",
     margin=MarginRule(MarginKind.FRACTION, MaintenanceAt.LIQUIDATION_PRICE, None, False,

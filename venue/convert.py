@@ -56,7 +56,8 @@ SOURCE_OUT: dict[int, pb.TriggerSource] = {TriggerSource.MARK: pb.TRIGGER_SOURCE
                                            TriggerSource.LAST: pb.TRIGGER_SOURCE_LAST,
                                            TriggerSource.INDEX: pb.TRIGGER_SOURCE_INDEX}
 #: The venue profile's liquidation trigger ("mark" or "last") as a trigger source.
-LIQUIDATION_TRIGGER_OUT = {"mark": pb.TRIGGER_SOURCE_MARK, "last": pb.TRIGGER_SOURCE_LAST}
+LIQUIDATION_TRIGGER_OUT = {"mark": pb.TRIGGER_SOURCE_MARK, "last": pb.TRIGGER_SOURCE_LAST,
+                           "index": pb.TRIGGER_SOURCE_INDEX}
 LIST_IN = {pb.ORDER_LIST_TYPE_OCO: ListKind.OCO, pb.ORDER_LIST_TYPE_OTO: ListKind.OTO,
            pb.ORDER_LIST_TYPE_BRACKET: ListKind.BRACKET}
 LIST_OUT: dict[int, pb.OrderListType] = {v: k for k, v in LIST_IN.items()}

@@ -1,0 +1,117 @@
+"""The venue profile's rules the engine runs: the liquidation trigger (dYdX's oracle, the index)
+and the ADL ranking (Hyperliquid's against Binance's), each through Exchange.apply."""
+
+from __future__ import annotations
+
+from fractions import Fraction as F
+
+import pytest
+
+from perpsim.engine import commands as C
+from perpsim.engine.events import AutoDeleveraged, Liquidation
+from perpsim.engine.exchange import Exchange
+from perpsim.engine.views import ExchangeView
+from perpsim.model.enums import Side
+from perpsim.model.markets import default_markets
+from perpsim.risk.brackets import btcusdt_brackets
+from perpsim.risk.profiles import BINANCE, DYDX, HYPERLIQUID, VenueProfile
+from perpsim.risk.venue_rules import adl_score
+
+U = 10**8
+SEC = 10**9
+SYMBOL = "BTCUSDT"
+SPEC = default_markets()[SYMBOL]
+LONG, SHORT, MAKER = 1, 2, 3
+
+
+def px(text: str) -> int:
+    return SPEC.price_to_ticks(text)
+
+
+def lots(text: str) -> int:
+    return SPEC.qty_to_lots(text)
+
+
+def exchange(profile: VenueProfile) -> Exchange:
+    return Exchange({SYMBOL: SPEC}, {SYMBOL: btcusdt_brackets(U)}, profile=profile, start_ts=1)
+
+
+def mark_below_the_index(profile: VenueProfile) -> Exchange:
+    """LONG holds 1 BTC from 20,000 on 700 USDT at 100x (liquidation price ≈ 19,387); a trade at
+    19,000 and a book around 19,000 pull the mark there while the index stays at 20,000."""
+    ex = exchange(profile)
+    ex.apply(C.SetIndexPrice(1, SYMBOL, px("20000")))
+    for account, usdt in ((MAKER, 1_000_000), (SHORT, 1_000_000), (LONG, 700)):
+        ex.apply(C.Deposit(1, account, "USDT", usdt * U))
+    ex.apply(C.SetLeverage(1, LONG, SYMBOL, 100))
+    ex.apply(C.PlaceOrder(1, MAKER, SYMBOL, Side.SELL, lots("1"), px("20000")))
+    ex.apply(C.PlaceOrder(1, LONG, SYMBOL, Side.BUY, lots("1"), px("20000")))
+    ex.apply(C.PlaceOrder(1, MAKER, SYMBOL, Side.BUY, lots("0.1"), px("19000")))
+    ex.apply(C.PlaceOrder(1, SHORT, SYMBOL, Side.SELL, lots("0.1"), px("19000")))
+    ex.apply(C.PlaceOrder(1, MAKER, SYMBOL, Side.BUY, lots("5"), px("18900")))
+    ex.apply(C.PlaceOrder(1, MAKER, SYMBOL, Side.SELL, lots("5"), px("19100")))
+    assert px("19300") < ex.liquidation_price(LONG, SYMBOL).ticks < px("19400")
+    return ex
+
+
+def liquidations(ex: Exchange, ts: int, index: str) -> list[Liquidation]:
+    events = ex.apply(C.SetIndexPrice(ts, SYMBOL, px(index)))
+    ex.check_integrity()
+    return [e for e in events if isinstance(e, Liquidation)]
+
+
+def test_binance_liquidates_on_the_mark() -> None:
+    ex = mark_below_the_index(BINANCE)
+    [liq] = liquidations(ex, 60 * SEC, "20000")
+    assert liq.account == LONG and ex.markets[SYMBOL].mark == px("19000")
+
+
+def test_dydx_liquidates_on_the_oracle_the_index() -> None:
+    ex = mark_below_the_index(DYDX)
+    assert ExchangeView(ex).liquidation(SYMBOL).trigger_source == "index"
+    for minute in range(1, 11):  # the mark sits at 19,000, under the liquidation price: no trigger
+        assert liquidations(ex, minute * 60 * SEC, "20000") == []
+    assert ex.markets[SYMBOL].mark == px("19000")
+    [liq] = liquidations(ex, 11 * 60 * SEC, "19300")  # the index crosses it: at once
+    assert liq.account == LONG
+
+
+def adl_world(profile: VenueProfile) -> tuple[Exchange, list]:
+    """Two profitable longs opposite a short that goes bankrupt with nothing to buy from and an
+    empty insurance fund: A entered at 20,000 on 10,000 USDT (more profit, little leverage), B at
+    21,900 on 3,000 USDT (little profit, more leverage). The short's 1 BTC is deleveraged against
+    whichever ranks first at a mark of 22,000."""
+    a, b, bankrupt, deep = 11, 12, 13, 14
+    ex = exchange(profile)
+    ex.apply(C.SetIndexPrice(1, SYMBOL, px("21900")))
+    for account, usdt in ((a, 10_000), (b, 3_000), (bankrupt, 1_500), (deep, 1_000_000)):
+        ex.apply(C.Deposit(1, account, "USDT", usdt * U))
+    ex.apply(C.PlaceOrder(1, deep, SYMBOL, Side.SELL, lots("1"), px("21900")))
+    ex.apply(C.PlaceOrder(1, b, SYMBOL, Side.BUY, lots("1"), px("21900")))
+    ex.apply(C.SetIndexPrice(2, SYMBOL, px("20000")))
+    ex.apply(C.PlaceOrder(2, bankrupt, SYMBOL, Side.SELL, lots("1"), px("20000")))
+    ex.apply(C.PlaceOrder(2, a, SYMBOL, Side.BUY, lots("1"), px("20000")))
+    events = ex.apply(C.SetIndexPrice(3, SYMBOL, px("22000")))
+    ex.check_integrity()
+    assert ex.markets[SYMBOL].mark == px("22000")
+    return ex, [(e.account, e.counterparty, e.qty) for e in events if isinstance(e, AutoDeleveraged)]
+
+
+@pytest.mark.parametrize(("profile", "first"), [(BINANCE, 11), (HYPERLIQUID, 12)])
+def test_adl_ranks_by_the_profiles_formula(profile: VenueProfile, first: int) -> None:
+    _, adl = adl_world(profile)
+    assert adl == [(13, first, lots("1"))]
+
+
+def test_the_two_rankings_disagree_by_their_published_formulas() -> None:
+    """By hand, before the fees: A (upnl 2,000, wallet 10,000), B (upnl 100, wallet 3,000), MM
+    0.4 % of 22,000 = 88 each. Binance: upnl / wallet × MM / (wallet + upnl); Hyperliquid:
+    (mark / entry) × (notional / account value)."""
+    def scores(ranking):
+        return [adl_score(ranking, upnl=F(u), wallet=F(w), maintenance=F(88), mark=F(22000), entry=F(e),
+                          notional=F(22000), entry_notional=F(e)) for u, w, e in ((2000, 10_000, 20_000),
+                                                                                 (100, 3_000, 21_900))]
+    a, b = scores(BINANCE.adl.ranking)
+    assert a > b
+    a, b = scores(HYPERLIQUID.adl.ranking)
+    assert b > a
