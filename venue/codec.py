@@ -300,7 +300,7 @@ def _build():
         if not 1 <= tag <= 255:
             raise CodecError(f"tag {tag} of {name} is not in 1..255")
         cls = getattr(_commands, name, None)
-        if cls is None or not dataclasses.is_dataclass(cls):
+        if not isinstance(cls, type) or not dataclasses.is_dataclass(cls):
             raise CodecError(f"TAGS names {name}, which is not a command class (retire its tag instead)")
         kinds = _field_kinds(cls)
         fields = dataclasses.fields(cls)
