@@ -40,6 +40,7 @@ COMMANDS = (
     "perpsim.cli.watch",
     "perpsim.cli.sandbox",
     "perpsim.cli.loss_limit",
+    "perpsim.cli.multi_assets",
     "perpsim.cli.history",
     "perpsim.cli.risk",
     "perpsim.cli.market_risk",

@@ -538,6 +538,12 @@ class _Api(HistoryCalls, AccountRiskCalls, MarketRiskCalls, LossLimitCalls, Prof
         return self._invoke(_Call("account", "SetPositionMode", account_pb2.SetPositionModeRequest(hedge_mode=hedge),
                                   lambda r: None, kind="write"))
 
+    def set_multi_assets_mode(self, on: bool) -> bool:
+        """Multi-Assets mode (True: USDT, USDC and BTC one cross collateral for USDⓈ markets) or
+        Single-Asset mode (False); refused with positions or open orders. The mode now."""
+        request = account_pb2.SetMultiAssetsModeRequest(multi_assets=on)
+        return self._invoke(_Call("account", "SetMultiAssetsMode", request, lambda r: r.multi_assets, kind="write"))
+
     def adjust_isolated_margin(self, symbol: str, amount: Number, position_side: str | int | None = None) -> Decimal:
         """Add (amount > 0) or remove (< 0) margin of an isolated position; the margin now."""
         request = account_pb2.AdjustIsolatedMarginRequest(symbol=symbol, position_side=_pside(position_side),

@@ -333,12 +333,15 @@ class Balance(_Model):
     unrealized_pnl: Decimal
     maintenance_margin: Decimal
     initial_margin: Decimal
+    #: USD the wallet counts for as Multi-Assets collateral (None: no margin asset or no index yet)
+    collateral_value: Decimal | None = None
 
     @classmethod
     def from_pb(cls, b) -> Balance:
         return cls(b.asset, dec0(b.wallet.amount), dec0(b.available.amount), dec0(b.withdrawable.amount),
                    dec0(b.margin_balance.amount), dec0(b.unrealized_pnl.amount),
-                   dec0(b.maintenance_margin.amount), dec0(b.initial_margin.amount))
+                   dec0(b.maintenance_margin.amount), dec0(b.initial_margin.amount),
+                   Decimal(b.collateral_value) if b.collateral_value else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,10 +349,11 @@ class Account(_Model):
     account_id: int
     balances: tuple[Balance, ...]
     hedge_mode: bool
+    multi_assets: bool = False  # Binance's Multi-Assets mode: USDT, USDC and BTC as one collateral
 
     @classmethod
     def from_pb(cls, r) -> Account:
-        return cls(r.account_id, tuple(Balance.from_pb(b) for b in r.balances), r.hedge_mode)
+        return cls(r.account_id, tuple(Balance.from_pb(b) for b in r.balances), r.hedge_mode, r.multi_assets)
 
     def balance(self, asset: str) -> Balance:
         for b in self.balances:

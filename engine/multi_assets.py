@@ -155,3 +155,14 @@ def touch_on_index(ex: Exchange) -> None:
     """Mark every Multi-Assets account holding a position for re-keying (the BTC index moved)."""
     held = ex._markets_of
     ex._touched.update(a for a in ex.multi_assets if a in held)
+
+
+def collateral_values(ex: Exchange, account: int) -> dict[str, int]:
+    """Per margin asset, what its wallet counts for in the pool (USD units, rounded down; a
+    negative wallet at its ask rate); BTC is left out before its first index."""
+    out = {asset: collateral_value(DEFAULT_MARGIN_ASSETS[asset], ex.wallet(account, asset), RATE_SCALE)
+           for asset in POOLED}
+    index = ex._collateral_index.get(COLLATERAL)
+    if index is not None:
+        out[COLLATERAL] = collateral_value(DEFAULT_MARGIN_ASSETS[COLLATERAL], ex.wallet(account, COLLATERAL), index)
+    return out

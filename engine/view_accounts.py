@@ -10,6 +10,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from perpsim.engine.commands import PlaceOrder
+from perpsim.engine.multi_assets import collateral_values
 from perpsim.engine.view_types import BalanceView
 from perpsim.model.enums import PositionSide
 
@@ -77,6 +78,15 @@ class AccountReads:
 
     def hedge_mode(self, account: int) -> bool:
         return account in self._ex.hedge
+
+    def multi_assets(self, account: int) -> bool:
+        """Whether the account is in Multi-Assets mode (engine.multi_assets)."""
+        return account in self._ex.multi_assets
+
+    def collateral_values(self, account: int) -> dict[str, int]:
+        """Per margin asset (USDT, USDC, BTC), what its wallet counts for as Multi-Assets
+        collateral (USD units of 1e-8, rounded down; BTC only once its index is known)."""
+        return collateral_values(self._ex, account)
 
     def leverage(self, account: int, symbol: str) -> int:
         """The account's leverage setting in the market (the default until it sets one)."""

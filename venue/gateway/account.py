@@ -10,6 +10,7 @@ from fractions import Fraction
 from aiohttp import web
 
 from perpsim.engine import commands as C
+from perpsim.engine.multi_assets import MARGIN_ASSETS
 from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import PositionSide
 from perpsim.model.reasons import RejectReason as R
@@ -21,6 +22,7 @@ from perpsim.venue.gateway import params as P
 from perpsim.venue.gateway import shapes as S
 from perpsim.venue.gateway.edge import SIGNED
 from perpsim.venue.gateway.market import linear_specs
+from perpsim.venue.margin_assets import unit_spec
 
 OK = {"code": 200, "msg": "success"}
 INCOME_TYPES = ("TRANSFER", "REALIZED_PNL", "FUNDING_FEE", "COMMISSION", "INSURANCE_CLEAR", "INSURANCE_COVER")
@@ -45,8 +47,11 @@ class Account:
 
     def _assets(self, account: int, v: ExchangeView) -> list[dict]:
         out = []
-        for asset in sorted({s.settle for s in linear_specs(self.venue)}):
-            spec, b = self.venue.asset_spec(asset), v.balance(account, asset)
+        assets = {s.settle for s in linear_specs(self.venue)}
+        if v.multi_assets(account):  # every margin asset is the account's USDⓈ-M collateral
+            assets |= set(MARGIN_ASSETS)
+        for asset in sorted(assets):
+            spec, b = unit_spec(self.venue.markets, asset), v.balance(account, asset)
 
             def m(units: int, spec=spec) -> str:
                 return spec.format_money(units)
@@ -106,7 +111,7 @@ class Account:
         assets = self._assets(call.account, v)
         main = next((a for a in assets if a["asset"] == "USDT"), assets[0])
         return {"feeTier": 0, "canTrade": True, "canDeposit": True, "canWithdraw": True, "feeBurn": False,
-                "tradeGroupId": -1, "updateTime": 0, "multiAssetsMargin": False,
+                "tradeGroupId": -1, "updateTime": 0, "multiAssetsMargin": v.multi_assets(call.account),
                 "totalInitialMargin": main["initialMargin"], "totalMaintMargin": main["maintMargin"],
                 "totalWalletBalance": main["walletBalance"], "totalUnrealizedProfit": main["unrealizedProfit"],
                 "totalMarginBalance": main["marginBalance"],
@@ -182,7 +187,14 @@ class Account:
         return OK
 
     async def multi_assets(self, call) -> dict:
-        return {"multiAssetsMargin": False}
+        return {"multiAssetsMargin": self.view().multi_assets(call.account)}
+
+    async def set_multi_assets(self, call) -> dict:
+        if "multiAssetsMargin" not in call.params:
+            raise E.missing("multiAssetsMargin")
+        on = P.boolean(call.params, "multiAssetsMargin")
+        await self.gw.run(lambda ts: C.SetMultiAssetsMode(ts, call.account, on))
+        return OK
 
     # ------------------------------------------------------------ reports
 
@@ -284,6 +296,7 @@ class Account:
             g(v1 + "positionSide/dual", ep(self.get_dual, SIGNED)),
             p(v1 + "positionSide/dual", ep(self.set_dual, SIGNED)),
             g(v1 + "multiAssetsMargin", ep(self.multi_assets, SIGNED)),
+            p(v1 + "multiAssetsMargin", ep(self.set_multi_assets, SIGNED)),
             g(v1 + "income", ep(self.income, SIGNED)), g(v1 + "forceOrders", ep(self.force_orders, SIGNED)),
             g(v1 + "adlQuantile", ep(self.adl_quantile, SIGNED)),
             g(v1 + "commissionRate", ep(self.commission_rate, SIGNED)),

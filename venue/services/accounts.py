@@ -18,6 +18,7 @@ from perpsim.v1 import (
     common_pb2,
 )
 from perpsim.venue import convert as cv
+from perpsim.venue import margin_assets
 from perpsim.venue.errors import VenueError, to_status
 from perpsim.venue.services.common import Venue, rpc
 from perpsim.venue.services.trading import Trading
@@ -41,8 +42,7 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
         account = self.venue.account(context)
         view = self.venue.view
         out = []
-        for b in view.balances(account):
-            spec = self.venue.asset_spec(b.asset)
+        for spec, b, collateral in margin_assets.balances(self.venue.markets, view, account):
 
             def m(units, spec=spec):
                 return cv.money_out(spec, units)
@@ -50,8 +50,10 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
             out.append(account_pb2.Balance(
                 asset=b.asset, wallet=m(b.wallet), available=m(b.available), withdrawable=m(b.withdrawable),
                 margin_balance=m(b.margin_balance), unrealized_pnl=m(b.upnl),
-                maintenance_margin=m(b.maintenance_margin), initial_margin=m(b.initial_margin)))
-        return account_pb2.GetAccountResponse(account_id=account, balances=out, hedge_mode=view.hedge_mode(account))
+                maintenance_margin=m(b.maintenance_margin), initial_margin=m(b.initial_margin),
+                collateral_value=margin_assets.collateral_text(collateral)))
+        return account_pb2.GetAccountResponse(account_id=account, balances=out, hedge_mode=view.hedge_mode(account),
+                                              multi_assets=view.multi_assets(account))
 
     @rpc
     async def ListPositions(self, request, context):
@@ -104,6 +106,12 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
         return account_pb2.SetPositionModeResponse()
 
     @rpc
+    async def SetMultiAssetsMode(self, request, context):
+        account = self.venue.account(context)
+        await self.venue.run(lambda ts: C.SetMultiAssetsMode(ts, account, request.multi_assets))
+        return account_pb2.SetMultiAssetsModeResponse(multi_assets=self.venue.view.multi_assets(account))
+
+    @rpc
     async def AdjustIsolatedMargin(self, request, context):
         account = self.venue.account(context)
         spec = self.venue.spec(request.symbol)
@@ -137,7 +145,7 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
 
     async def _rail(self, request, context, make, response):
         account = self.venue.account(context)
-        spec = self.venue.asset_spec(request.asset)
+        spec = margin_assets.asset_spec(self.venue.markets, self.venue.view, account, request.asset)
         amount = cv.money_in(spec, request.amount)
         await self.venue.run(lambda ts: make(ts, account, amount))
         return response(wallet=cv.money_out(spec, self.venue.view.wallet(account, request.asset)))
