@@ -3,8 +3,10 @@ applied command and the `catch_up` that folds the buffer in later, whole or in s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import chain
 from operator import itemgetter
+from typing import Any
 
 from perpsim.engine import commands as C
 
@@ -18,8 +20,20 @@ class HandoffBuffer:
     `ex`, `attach(ex)` (which empties `buf`), `next_step`, `ts`, `scores`, `wake`, `_score()`,
     `_advance(ts)`, `_fold(ts, events)` and `_paid(accounts)`."""
 
-    buf: list
+    buf: list[tuple[Any, list]]  # (command, its events)
     buf_at: int
+    next_step: int
+    ts: int
+    wake: Callable[[], object] | None
+    scores: list
+    source: Callable[[], object]
+    ex: object
+
+    def attach(self, ex) -> None: ...
+    def _score(self) -> None: ...
+    def _advance(self, ts: int) -> None: ...
+    def _fold(self, ts: int, events: list) -> None: ...
+    def _paid(self, accounts) -> None: ...
 
     def handoff(self, cmd, events: list) -> None:
         """The sequencer's hand-over of an applied command, right after applying it: appended

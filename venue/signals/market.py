@@ -178,7 +178,7 @@ class MarketSignals:
         if not self.dirty_lev:
             return None
         mark = rd.mark(self.symbol)
-        reads = []
+        reads: list[tuple] = []  # (account, legs or None, margin units, _ISOLATED / cross notional / None)
         legs_of, symbol, asset = self.legs, self.symbol, self.asset
         view = rd.view  # its reads bound once: this loop runs once per changed account
         isolated, hedge, isolated_margin, margin_balance = (view.isolated, view.hedge_mode, view.isolated_margin,
