@@ -16,6 +16,7 @@ command drops them, so a read always sees the effects of every command sent befo
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 import time
@@ -104,6 +105,7 @@ class GrpcVenue:
         self._before(cmd, settle=not fly)
         late, self._late = self._late, []
         if fly:
+            assert isinstance(cmd, C.CancelAll)  # the one command that flies
             self._client(cmd.account)  # created here, not in the call in flight
             self._pending.append((self._pool.submit(self._call, cmd), cmd))
             return late
@@ -154,16 +156,16 @@ class GrpcVenue:
         did with it (a refusal of its own, a fill before it was taken back) is reported with
         the events of the refused command. Anything else is sent command by command."""
         cmds = [c for g in groups for c in g]
-        if not cmds or len(cmds) > BATCH_MAX or len({getattr(c, "account", None) for c in cmds}) != 1 \
-                or any(type(c) is not C.PlaceOrder or c.kind != OrderKind.LIMIT for c in cmds):
+        limits = [c for c in cmds if type(c) is C.PlaceOrder and c.kind == OrderKind.LIMIT]
+        if not cmds or len(cmds) > BATCH_MAX or len(limits) != len(cmds) or len({c.account for c in limits}) != 1:
             return self._one_by_one(groups)
         from perpsim.clients.errors import PerpsimError
 
-        self._before(cmds[0])
-        client = self._client(cmds[0].account)
+        self._before(limits[0])
+        client = self._client(limits[0].account)
         self.calls += 1
         try:
-            results = client.place_orders([self._order_args(c) for c in cmds])
+            results = client.place_orders([self._order_args(c) for c in limits])
         except PerpsimError as e:  # the whole call refused (none placed)
             results = [e] * len(cmds)
         out: list[list[list]] = []
@@ -304,8 +306,8 @@ class GrpcVenue:
         self._settle()
         reads: list[Callable[[], Any]] = [self._insurance_funds]
         for s in symbols:
-            reads += [lambda s=s: self._mark(s), lambda s=s: self._book(s, BOOK_LEVELS),
-                      lambda s=s: self.open_interest(s), lambda s=s: self.market_risk(s)]
+            reads += [functools.partial(self._mark, s), functools.partial(self._book, s, BOOK_LEVELS),
+                      functools.partial(self.open_interest, s), functools.partial(self.market_risk, s)]
         for f in [self._pool.submit(r) for r in reads]:
             f.result()
 
