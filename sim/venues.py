@@ -4,9 +4,10 @@ Agents and the runner see only `SimVenue`: `submit(command) -> events` plus the 
 agents decide on (prices, book tops, their positions and free margin, the funding rate).
 Everything is in engine units: ticks, lots, integer money units, scaled rates (RATE_SCALE).
 
-In process (`InProcessVenue`) the events are the engine's own. Over gRPC (`GrpcVenue`) a
-command becomes the matching client call: a refusal comes back as a `CommandRejected` event
-with the venue's reason, and liquidations come from the venue's public liquidation stream (as
+In process (`InProcessVenue`) the events are the engine's own. Over gRPC (`GrpcVenue`,
+perpsim.sim.grpc_venue) a command becomes the matching client call (a market maker's quotes
+of one account one PlaceOrders call): a refusal comes back as a `CommandRejected` event with
+the venue's reason, and liquidations come from the venue's public liquidation stream (as
 `Liquidation` events whose account is unknown, 0). The venue keeps its own clock; commands'
 timestamps only drive `AdvanceClock` calls so that funding times are crossed.
 
