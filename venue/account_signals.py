@@ -164,7 +164,7 @@ class AccountSignals:
             spec = self.venue.markets[p.symbol]
             out = risk_pb2.AccountPositionRisk(
                 symbol=p.symbol, position_side=cv.PSIDE_OUT[PositionSide(p.position_side)],
-                quantity=_signed_qty(spec, p.lots), mark_price=cv.fraction_out(p.mark),
+                quantity=_signed_qty(spec, p.lots), mark_price=spec.format_price(view.mark(p.symbol)),
                 liquidation_price=self._on_tick(view, account, spec, p),
                 distance_pct=p.distance.percent if p.distance else 0.0, distance_sigma=sigma_out(p.distance),
                 notional=p.notional)
