@@ -1920,6 +1920,9 @@ class Exchange:
             wallet = self._iso_margin(m, cmd.account, cmd.position_side) + realized + \
                 (initial_margin(m.value(opening, price), lev) if opening > 0 else 0)
             other_mm = other_upnl = 0
+        elif cmd.account in self.multi_assets:  # the Multi-Assets pool after the fill
+            wallet = MA.wallets(self, cmd.account) + realized - fee
+            other_upnl, other_mm = MA.others(self, cmd.account, m.symbol)
         else:  # the cross wallet after the fill: its realized PnL and its fee
             wallet = self.wallet(cmd.account, m.asset) + realized - fee
             other_mm = self.maintenance(cmd.account, m.asset, skip=m.symbol)

@@ -185,3 +185,35 @@ def test_compiled_and_plain_builds_agree(symbol, size):
         runs.append(out)
     assert runs[0] == runs[1]
     assert any(isinstance(e, Liquidation) for step in runs[0] if isinstance(step, list) for e in step)
+
+
+def test_preview_uses_the_pool(venue):
+    """The preview's liquidation price of a BTC-backed long is the one the account then gets."""
+    ex = venue.ex
+    venue.do(C.Deposit(venue.ts, TRADER, "BTC", U // 10))
+    venue.mode(TRADER, True)
+    spec = MARKETS["ETHUSDT"]
+    venue.do(C.SetLeverage(venue.ts, TRADER, "ETHUSDT", 20))
+    venue.do(C.PlaceOrder(venue.ts, MAKER, "ETHUSDT", Side.SELL, spec.qty_to_lots("30"), spec.price_to_ticks("1000"),
+                          OrderKind.LIMIT, TimeInForce.GTC))
+    order = C.PlaceOrder(venue.ts, TRADER, "ETHUSDT", Side.BUY, spec.qty_to_lots("30"), spec.price_to_ticks("1000"),
+                         OrderKind.LIMIT, TimeInForce.IOC)
+    preview = ex.preview_order(order)
+    assert preview["available"] == 1_950 * U
+    assert not rejected(venue.do(order))
+    lp = ex.liquidation_price(TRADER, "ETHUSDT")
+    assert preview["liquidation_price"] == lp.price
+    # without the BTC the 1,950 of collateral would not exist: a price far below the entry
+    assert 0 < lp.price < 1000
+
+
+def test_snapshot_keeps_the_mode(venue):
+    import pickle
+
+    venue.do(C.Deposit(venue.ts, TRADER, "BTC", U))
+    venue.mode(TRADER, True)
+    copy = pickle.loads(pickle.dumps(venue.ex))
+    assert copy.multi_assets == {TRADER}
+    assert copy._collateral_index == venue.ex._collateral_index
+    assert copy.state_hash() == venue.ex.state_hash()
+    assert copy.available(TRADER, "USDT") == venue.ex.available(TRADER, "USDT") == 19_500 * U
