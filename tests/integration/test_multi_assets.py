@@ -105,3 +105,25 @@ def test_rest_multi_assets_margin(admin, venue):
     assert {"USDT", "USDC", "BTC"} <= {a["asset"] for a in account["assets"]}
     assert ex.fapiPrivatePostMultiAssetsMargin({"multiAssetsMargin": "false"})["code"] == 200
     assert ex.fapiPrivateGetMultiAssetsMargin()["multiAssetsMargin"] is False
+
+
+def test_the_mode_survives_a_restart(tmp_path):
+    """The mode is a journaled command: a venue restarted on the same data directory (journal
+    replay, and a snapshot taken on the way) has the account in the mode, the BTC counted."""
+    from perpsim.clients.client import Client
+
+    from .conftest import own_venue
+
+    with own_venue(tmp_path, snapshot_every=2) as (_, _, trader):
+        key = trader.api_key
+        trader.deposit("BTC", "0.5")
+        trader.set_multi_assets_mode(True)
+        trader.deposit("USDC", "25")
+        before = trader.account()
+    with own_venue(tmp_path) as (running, _, _):
+        with Client(running.address, api_key=key) as again:
+            after = again.account()
+    assert after.multi_assets
+    for asset in ("USDT", "USDC", "BTC"):
+        assert after.balance(asset).collateral_value == before.balance(asset).collateral_value
+    assert after.balance("USDC").wallet == Decimal("25")
