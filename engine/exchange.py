@@ -1999,6 +1999,8 @@ class Exchange:
         else:
             pnl, wallet, mm = self.upnl(account, m.asset), self.wallet(account, m.asset), \
                 self.maintenance(account, m.asset)
+            if account in self.multi_assets:  # the pool's margin
+                (pnl, mm), wallet = MA.others(self, account, None), MA.wallets(self, account)
         if ranking is _ADL_BINANCE or ranking is _ADL_UNPUBLISHED:
             return M.leverage_pnl(pnl, wallet, mm, money_scale=scale)
         lots, cost = abs(p.lots), abs(p.cost)
@@ -2689,7 +2691,10 @@ class Exchange:
         closing them there realizes a loss beyond its collateral (isolated margin, or cross
         wallet), which a mark that gapped past the bankruptcy price can do to a position opened
         near the mark; then the most that leaves the collateral at or above zero."""
-        collateral = self._iso_margin(m, account, pside) if account in m.isolated else self.wallet(account, m.asset)
+        if account in m.isolated:
+            collateral = self._iso_margin(m, account, pside)
+        else:  # a Multi-Assets account's loss is drawn on its whole pool
+            collateral = MA.wallets(self, account) if account in self.multi_assets else self.wallet(account, m.asset)
         sign = -1 if p.lots > 0 else 1  # closing trades against the position
 
         def loss(q: int) -> int:

@@ -135,8 +135,9 @@ def liquidatable(ex: Exchange, account: int) -> bool:
     return (wallets(ex, account) + upnl) * RATE_SCALE <= mm
 
 
-def others(ex: Exchange, account: int, symbol: str) -> tuple[int, int]:
-    """(uPnL, maintenance margin) of the pool's legs outside `symbol` (MM rounded up each)."""
+def others(ex: Exchange, account: int, symbol: str | None) -> tuple[int, int]:
+    """(uPnL, maintenance margin) of the pool's legs outside `symbol` (all of them for None;
+    MM rounded up each)."""
     upnl = mm = 0
     for m, p in legs(ex, account, skip=symbol):
         upnl += m.upnl(p)
