@@ -2607,6 +2607,8 @@ class Exchange:
         # covered by the fund
         if remaining < 0:
             self._move(m.asset, INSURANCE, holder, -remaining, "insurance_cover")
+        if account in self.multi_assets:  # what it still owes is repaid from its collateral
+            MA.auto_exchange(self, account)
         if isolated:
             self._liquidating.discard((m.symbol, account, pside))
             if position_key(account, pside) not in m.positions:  # what is left of its margin goes home

@@ -16,8 +16,13 @@ index update of the BTC market re-keys every Multi-Assets account that holds a p
 exactly at that price (the sweep's `_liquidatable` compares the pool's exact figures).
 
 Losses: realized losses and fees are booked in the market's settlement asset, whose wallet may
-go below zero while the pool covers it (no auto-exchange); a liquidation whose pool ends below
-zero is topped up by the insurance fund in the market's asset, as a single-asset one is.
+go below zero while the pool covers it. A liquidation whose pool ends below zero is topped up by
+the insurance fund in the market's asset, as a single-asset one is; then Binance's auto-exchange
+repays what the account still owes in a settlement asset (`auto_exchange`): first from the other
+stablecoin at par, then by selling BTC at its index less its haircut, to the venue's conversion
+desk (holder DESK, which keeps the haircut). Binance's other two triggers (a wallet below
+−5,000/−10,000 USD, LTV ≥ 0.995 without positions) are not modeled: until a liquidation, a
+negative wallet stays, covered by the pool, and Single-Asset mode is refused while one is left.
 
 Plain Python called by the compiled Exchange: only Multi-Assets accounts take these paths.
 """
@@ -29,9 +34,11 @@ from typing import TYPE_CHECKING
 from perpsim.risk.collateral import (
     DEFAULT_MARGIN_ASSETS,
     USD_DECIMALS,
+    auto_exchange_sale,
     collateral_amount,
     collateral_value,
 )
+from perpsim.risk.ledger import INSURANCE
 from perpsim.risk.margin import initial_margin
 from perpsim.risk.units import RATE_SCALE
 
@@ -42,6 +49,8 @@ if TYPE_CHECKING:
 POOLED = ("USDT", "USDC")
 COLLATERAL = "BTC"
 MARGIN_ASSETS = (*POOLED, COLLATERAL)
+#: The ledger holder auto-exchange sells collateral to.
+DESK = ("auto_exchange", 0)
 
 
 def price_market(markets) -> str | None:
@@ -167,3 +176,33 @@ def collateral_values(ex: Exchange, account: int) -> dict[str, int]:
     if index is not None:
         out[COLLATERAL] = collateral_value(DEFAULT_MARGIN_ASSETS[COLLATERAL], ex.wallet(account, COLLATERAL), index)
     return out
+
+
+def auto_exchange(ex: Exchange, account: int) -> None:
+    """Repay each negative settlement wallet after a liquidation: from the other stablecoin at
+    par, then by selling BTC, deficit / (1 − haircut) of it at the index (rounded up: the account
+    gives it; never more than it holds, the desk then taking what the BTC covers, rounded down).
+    A few units the sale cannot cover (the pool was topped up to zero, but each conversion rounds
+    against the account) are covered by the insurance fund, as a bankrupt wallet is."""
+    btc_asset = DEFAULT_MARGIN_ASSETS[COLLATERAL]
+    for debt in POOLED:
+        deficit = -ex.wallet(account, debt)
+        if deficit <= 0:
+            continue
+        for other in POOLED:
+            give = min(deficit, ex.wallet(account, other)) if other != debt else 0
+            if give > 0:
+                ex._move(other, account, DESK, give, "auto_exchange")
+                ex._move(debt, DESK, account, give, "auto_exchange")
+                deficit -= give
+        btc, index = ex.wallet(account, COLLATERAL), ex._collateral_index.get(COLLATERAL)
+        if deficit > 0 and btc > 0 and index is not None:
+            sold = auto_exchange_sale(deficit, DEFAULT_MARGIN_ASSETS[debt], RATE_SCALE, btc_asset, index)
+            covered = deficit
+            if sold >= btc:
+                sold, covered = btc, min(deficit, collateral_value(btc_asset, btc, index))
+            ex._move(COLLATERAL, account, DESK, sold, "auto_exchange")
+            ex._move(debt, DESK, account, covered, "auto_exchange")
+            deficit -= covered
+        if deficit > 0:
+            ex._move(debt, INSURANCE, account, deficit, "insurance_cover")

@@ -7,7 +7,7 @@ import pytest
 
 from perpsim.engine import commands as C
 from perpsim.engine import multi_assets as MA
-from perpsim.engine.events import CommandRejected, Liquidation
+from perpsim.engine.events import BalanceChanged, CommandRejected, Liquidation
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.twin import is_compiled, pure_exchange
 from perpsim.model.enums import OrderKind, Side, TimeInForce
@@ -149,6 +149,10 @@ def test_liquidated_as_the_btc_collateral_falls(venue, symbol, entry, size):
         if any(isinstance(e, Liquidation) and e.account == TRADER for e in events):
             liquidated_at = price
             assert would, f"liquidated at {price} while the pool was compliant"
+            # auto-exchange: the USDT debt was repaid by selling BTC to the desk, none left owing
+            sold = [e for e in events if isinstance(e, BalanceChanged) and e.cause == "auto_exchange"]
+            assert {(e.asset, e.delta < 0) for e in sold} == {("BTC", True), ("USDT", False)}
+            assert ex.wallet(TRADER, "USDT") >= 0 and 0 <= ex.wallet(TRADER, "BTC") < U // 10
             break
         assert not would, f"pool at or above 100 % at {price} and not liquidated"
         assert not MA.liquidatable(ex, TRADER)
@@ -217,3 +221,19 @@ def test_snapshot_keeps_the_mode(venue):
     assert copy._collateral_index == venue.ex._collateral_index
     assert copy.state_hash() == venue.ex.state_hash()
     assert copy.available(TRADER, "USDT") == venue.ex.available(TRADER, "USDT") == 19_500 * U
+
+
+def test_auto_exchange_sells_usdc_then_btc_at_the_haircut(venue):
+    """A USDT debt after a liquidation is repaid from USDC at par first, then from BTC: the BTC
+    sold is the rest over (1 − 2.5 %) at the index, rounded up."""
+    ex = venue.ex
+    venue.do(C.Deposit(venue.ts, TRADER, "USDC", 100 * U))
+    venue.do(C.Deposit(venue.ts, TRADER, "BTC", U))
+    venue.mode(TRADER, True)
+    ex.ledger.move("USDT", ("wallet", TRADER), ("outside", 0), 1_075 * U)  # a 1,075 USDT debt to repay
+    MA.auto_exchange(ex, TRADER)
+    ex.check_integrity()
+    # 100 from USDC; 975 / 0.975 = 1,000 USD of BTC at 20,000 = 0.05 BTC
+    assert (ex.wallet(TRADER, "USDT"), ex.wallet(TRADER, "USDC")) == (0, 0)
+    assert ex.wallet(TRADER, "BTC") == U - U // 20
+    assert ex.ledger.balance(MA.DESK, "BTC") == U // 20
