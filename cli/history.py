@@ -15,7 +15,8 @@ from perpsim.cli.format import Out, format_time, parse_duration
 from perpsim.cli.units import Amount, MarketUnits
 
 INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d")
-INCOME_TYPES = ("transfer", "realized_pnl", "funding_fee", "commission", "insurance_clear", "insurance_cover")
+INCOME_TYPES = ("transfer", "realized_pnl", "funding_fee", "commission", "insurance_clear", "insurance_cover",
+                "auto_exchange")
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:

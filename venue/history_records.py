@@ -26,6 +26,7 @@ class IncomeKind(StrEnum):
     COMMISSION = "COMMISSION"  # trading fees; a maker rebate is a positive amount
     INSURANCE_CLEAR = "INSURANCE_CLEAR"  # the liquidation (clearance) fee paid to the fund
     INSURANCE_COVER = "INSURANCE_COVER"  # the fund covering a liquidated account's deficit
+    AUTO_EXCHANGE = "AUTO_EXCHANGE"  # Multi-Assets mode: collateral sold to repay a negative wallet
 
 
 #: BalanceChanged causes -> income kind, of a wallet or an isolated margin alike; causes not listed
@@ -34,6 +35,7 @@ INCOME_OF_CAUSE = {
     "deposit": IncomeKind.TRANSFER, "withdraw": IncomeKind.TRANSFER, "transfer": IncomeKind.TRANSFER,
     "realized_pnl": IncomeKind.REALIZED_PNL, "funding": IncomeKind.FUNDING_FEE, "fee": IncomeKind.COMMISSION,
     "liquidation_fee": IncomeKind.INSURANCE_CLEAR, "insurance_cover": IncomeKind.INSURANCE_COVER,
+    "auto_exchange": IncomeKind.AUTO_EXCHANGE,
 }
 
 #: Kline intervals: name -> length in ns (Binance's names).

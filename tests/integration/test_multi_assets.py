@@ -67,6 +67,9 @@ def test_btc_and_usdc_back_a_usdt_position_and_its_liquidation(admin, make_accou
     assert after.balance("USDT").wallet >= 0 and after.balance("USDC").wallet == 0
     assert after.balance("BTC").wallet < Decimal("0.1")
     assert after.balance("BTC").collateral_value == after.balance("BTC").wallet * 59000 * Decimal("0.975")
+    sold = trader.income("auto_exchange")
+    assert {(i.asset, i.amount < 0) for i in sold} == {("USDC", True), ("BTC", True), ("USDT", False)}
+    assert sum(i.amount for i in sold if i.asset == "BTC") == after.balance("BTC").wallet - Decimal("0.1")
 
 
 def test_cli_switches_and_shows(admin, make_account, venue, capsys):

@@ -25,7 +25,8 @@ from perpsim.venue.gateway.market import linear_specs
 from perpsim.venue.margin_assets import unit_spec
 
 OK = {"code": 200, "msg": "success"}
-INCOME_TYPES = ("TRANSFER", "REALIZED_PNL", "FUNDING_FEE", "COMMISSION", "INSURANCE_CLEAR", "INSURANCE_COVER")
+INCOME_TYPES = ("TRANSFER", "REALIZED_PNL", "FUNDING_FEE", "COMMISSION", "INSURANCE_CLEAR", "INSURANCE_COVER",
+                "AUTO_EXCHANGE")
 
 
 def _num(x: Decimal) -> float | int:

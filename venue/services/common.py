@@ -18,6 +18,7 @@ from perpsim.venue.auth import KeyStore, bearer
 from perpsim.venue.errors import VenueError, to_status
 from perpsim.venue.humane import in_units
 from perpsim.venue.limits import RateLimiter
+from perpsim.venue.margin_assets import unit_spec
 from perpsim.venue.price_paths import IndexMoves
 from perpsim.venue.sequencer import Sequencer
 from perpsim.venue.state import VenueState, rejection
@@ -87,11 +88,12 @@ class Venue:
         return spec
 
     def asset_spec(self, asset: str):
-        """A market settled in `asset` (for its money units)."""
-        for spec in self.markets.values():
-            if spec.settle == asset:
-                return spec
-        raise VenueError(R.UNKNOWN_SYMBOL, field="asset", asset=asset)
+        """A market settled in `asset` (for its money units), or for a Multi-Assets margin asset no
+        market settles (USDC), a spec of its units (venue.margin_assets.unit_spec)."""
+        spec = unit_spec(self.markets, asset)
+        if spec is None:
+            raise VenueError(R.UNKNOWN_SYMBOL, field="asset", asset=asset)
+        return spec
 
     def account(self, context, weight: int = 1) -> int:
         """The caller's account (bearer API key), after its rate limit (`weight`: the orders

@@ -28,6 +28,7 @@ INCOME_IN = {
     history_pb2.INCOME_TYPE_COMMISSION: IncomeKind.COMMISSION,
     history_pb2.INCOME_TYPE_INSURANCE_CLEAR: IncomeKind.INSURANCE_CLEAR,
     history_pb2.INCOME_TYPE_INSURANCE_COVER: IncomeKind.INSURANCE_COVER,
+    history_pb2.INCOME_TYPE_AUTO_EXCHANGE: IncomeKind.AUTO_EXCHANGE,
 }
 INCOME_OUT = {v: k for k, v in INCOME_IN.items() if v is not None}
 SOURCE_IN = {history_pb2.KLINE_SOURCE_UNSPECIFIED: "trade", history_pb2.KLINE_SOURCE_TRADE: "trade",
