@@ -378,13 +378,17 @@ class _Market:
             return p.apply_inverse_fill(qty, price, self.k_inv)
         return p.apply_fill(qty, price) * self.K
 
-    def funding_terms(self, ts: int) -> tuple[int, int | Fraction]:
-        """(price, K) for risk.funding at the price funding is paid on (the mark, or the index
-        where the venue pays on its oracle; the mark while no index is live): linear lots ×
-        price × K; inverse lots × k_inv / price (as a K at price 1)."""
-        price = self.mark
+    def funding_price(self, ts: int) -> int:
+        """The price (ticks) funding is paid on: the mark, or the index where the venue pays on
+        its oracle (the mark while no index is live)."""
         if self.funding_config.price == "index":
-            price = self.index.value(ts) or price
+            return self.index.value(ts) or self.mark
+        return self.mark
+
+    def funding_terms(self, ts: int) -> tuple[int, int | Fraction]:
+        """(price, K) for risk.funding at the funding price: linear lots × price × K; inverse
+        lots × k_inv / price (as a K at price 1)."""
+        price = self.funding_price(ts)
         return (1, self.k_inv / price) if self.inverse else (price, self.K)
 
     def pool_target(self) -> int:
@@ -2395,7 +2399,7 @@ class Exchange:
                 self._move(m.asset, pool, holder(k), pay.deltas[k], "funding")
                 self._day_move(position_of(k)[0], m.asset, pay.deltas[k])
         self._move(m.asset, pool, DUST, pay.dust, "funding_dust")
-        e = FundingSettled(m.symbol, m.rate, m.mark if m.inverse else mark, pay.dust)
+        e = FundingSettled(m.symbol, m.rate, m.funding_price(self.ts), pay.dust)
         self._events.append(e)
         self.funding_history.append((self.ts, e))
 
