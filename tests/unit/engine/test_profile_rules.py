@@ -103,6 +103,17 @@ def test_adl_ranks_by_the_profiles_formula(profile: VenueProfile, first: int) ->
     assert adl == [(13, first, lots("1"))]
 
 
+def test_dydx_has_no_ranking_but_the_same_commands_give_the_same_queue() -> None:
+    """dYdX v4 deleverages opposite positions from a pseudo-random start: here drawn from the
+    venue time, so a replay picks the same counterparty; position keys (account × 4 + side)
+    follow in order from the start, wrapping around."""
+    _, adl = adl_world(DYDX)
+    assert adl == adl_world(DYDX)[1] and len(adl) == 1
+    start = 3 * 2654435761 % (2**61 - 1)  # the shock's venue time, 3
+    expected = min((11, 12), key=lambda account: (account * 4 - start) % (2**61 - 1))
+    assert adl[0][1] == expected
+
+
 def test_the_two_rankings_disagree_by_their_published_formulas() -> None:
     """By hand, before the fees: A (upnl 2,000, wallet 10,000), B (upnl 100, wallet 3,000), MM
     0.4 % of 22,000 = 88 each. Binance: upnl / wallet × MM / (wallet + upnl); Hyperliquid:
