@@ -89,11 +89,14 @@ def _balance(c, a, out: Out) -> int:
         out.data(acct)
         return 0
     mode = "hedge" if acct.hedge_mode else "one-way"
-    out.table(["asset", "wallet", "available", "withdrawable", "margin balance", "upnl", "initial", "maint"],
+    multi = acct.multi_assets  # then each margin asset's collateral value too (USD)
+    out.table(["asset", "wallet", "available", "withdrawable", "margin balance", "upnl", "initial", "maint",
+               *(["collateral"] if multi else [])],
               [(b.asset, *(Amount(v, b.asset) for v in (b.wallet, b.available, b.withdrawable, b.margin_balance,
-                                                        b.unrealized_pnl, b.initial_margin, b.maintenance_margin)))
+                                                        b.unrealized_pnl, b.initial_margin, b.maintenance_margin)),
+                *([Amount(b.collateral_value, "USD") if b.collateral_value is not None else ""] if multi else []))
                for b in acct.balances],
-              title=f"account {acct.account_id} ({mode} mode)")
+              title=f"account {acct.account_id} ({mode} mode{', multi-assets' if multi else ''})")
     return 0
 
 

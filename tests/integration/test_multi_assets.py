@@ -87,6 +87,9 @@ def test_cli_switches_and_shows(admin, make_account, venue, capsys):
     assert cli.main(["account", "multi-assets", "on", "--address", venue.address, f"--key={trader.api_key}"]) != 0
     err = capsys.readouterr().err
     assert "already in this asset mode" in err
+    assert cli.main(["balance", "--address", venue.address, f"--key={trader.api_key}"]) == 0
+    table = capsys.readouterr().out
+    assert "multi-assets" in table and "collateral" in table and "500.00000000 USD" in table
     assert run("account", "multi-assets", "off") == {"multi_assets": False}
 
 
