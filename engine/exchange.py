@@ -113,7 +113,7 @@ from perpsim.risk.positions import Position
 from perpsim.risk.preview import preview_position
 from perpsim.risk.profiles import BINANCE, VenueProfile
 from perpsim.risk.units import RATE_SCALE, apply_rate_down, apply_rate_up, div_up, rate
-from perpsim.risk.venue_rules import AdlRanking, adl_score
+from perpsim.risk.venue_rules import AdlRanking, StepKind, adl_score
 
 #: The insurance fund acts as account 0 when it takes over positions; its wallet is INSURANCE.
 IF_ACCOUNT = 0
@@ -137,6 +137,7 @@ _MARKET, _LIMIT = OrderKind.MARKET, OrderKind.LIMIT
 _IOC, _FOK, _GTC, _GTD = TimeInForce.IOC, TimeInForce.FOK, TimeInForce.GTC, TimeInForce.GTD
 _NO_STP, _BYBIT, _AT_OR_BELOW = StpMode.NONE, LiquidationModel.BYBIT, Trigger.AT_OR_BELOW
 _IN_LIQUIDATION = R.USER_IN_LIQUIDATION
+_FRACTION_STEPS = StepKind.FRACTION
 _ADL_BINANCE, _ADL_UNPUBLISHED, _ADL_RANDOM = (AdlRanking.BINANCE_LEVERAGE_PNL, AdlRanking.UNPUBLISHED,
                                                AdlRanking.RANDOM_START)
 # dYdX's pseudo-random start: position keys in order from a start drawn from venue time, modulo
@@ -253,6 +254,22 @@ def position_key(account: int, pside: int = 0) -> int:
 def position_of(key: int) -> tuple[int, int]:
     """(account, position side) of a `position_key`."""
     return divmod(key, 4)
+
+
+def _fraction_cut(m: _Market, lots: int, notional, steps) -> int:
+    """Lots a fraction-per-step profile (Hyperliquid 20 % above 100k, dYdX 10 %, at least 1,000
+    of notional) closes first: the fraction of |lots| rounded up (a step closes at least its
+    share), raised to the lots worth min_notional at the mark (rounded up); 0 when the position
+    is at or under above_notional or the step would close all of it. Pacing (one step per 30 s
+    or per block) is not modelled: a position still under water is then liquidated in full."""
+    scale = 10**m.spec.settle_decimals
+    if notional <= steps.above_notional * scale:
+        return 0
+    size = abs(lots)
+    cut = -(-size * steps.fraction // RATE_SCALE)
+    if steps.min_notional and not m.inverse:
+        cut = max(cut, -(-steps.min_notional * scale // (m.mark * m.K)))
+    return cut if cut < size else 0
 
 
 def _trigger_indexes() -> dict[int, TriggerIndex]:
@@ -2571,21 +2588,31 @@ class Exchange:
         bp = m.bp_tick([p for _, p in legs], wallet, other_upnl)
         lo, hi = m.price_limits
         bp_tick = min(max(bp if bp is not None else m.mark, lo), hi)
+        rule = self.profile.liquidation
+        steps = rule.steps if rule is not None else None
+        if steps is not None and steps.kind is not _FRACTION_STEPS:
+            steps = None  # down a tier: the brackets' step below
         for leg_side, p in legs:
             lots = p.lots
             side = _SIDE_SELL if lots > 0 else _SIDE_BUY
-            # 2. partial: one IOC down to the next-lower bracket; its fee is charged, and if the
-            #    account is then margin compliant the rest stays open (spec 4.2 steps 3-4)
+            # 2. partial: one IOC down to the next-lower bracket (or the profile's fraction of the
+            #    position); its fee is charged, and if the account is then margin compliant the
+            #    rest stays open (spec 4.2 steps 3-4, §4.6-4.7)
             notional = m.value(lots, m.mark)
-            if notional > m.first_cap:  # beyond the first bracket (most are not: no lookup)
+            cut = 0
+            if steps is not None:
+                cut = _fraction_cut(m, lots, notional, steps)
+            elif notional > m.first_cap:  # beyond the first bracket (most are not: no lookup)
                 tier = m.brackets.for_notional(notional)
                 # lots whose notional at mark fits the lower bracket
                 keep = tier.floor * m.mark // m.k_inv if m.inverse else tier.floor // (m.mark * m.K)
-                self._force(m, account, leg_side, side, abs(lots) - keep, bp_tick)
+                cut = abs(lots) - keep
+            if cut:
+                self._force(m, account, leg_side, side, cut, bp_tick)
                 filled = abs(lots) - abs(self._lots(m, account, leg_side))
                 holder, remaining = self._liquidation_fee(m, account, pside, filled, bp_tick)
                 if position_key(account, leg_side) not in m.positions or not self._liquidatable(m, account, pside):
-                    self._events.append(Liquidation(m.symbol, account, side, abs(lots) - keep, bp_tick, filled, 0, 0))
+                    self._events.append(Liquidation(m.symbol, account, side, cut, bp_tick, filled, 0, 0))
                     continue
                 lots = self._lots(m, account, leg_side)
             # 3. the forced order for the rest: LIMIT IOC at the bankruptcy price, no trading fee

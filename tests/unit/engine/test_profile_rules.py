@@ -13,8 +13,8 @@ from perpsim.engine.exchange import Exchange
 from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import Side
 from perpsim.model.markets import default_markets
-from perpsim.risk.brackets import btcusdt_brackets
-from perpsim.risk.profiles import BINANCE, DYDX, HYPERLIQUID, VenueProfile
+from perpsim.risk.brackets import btcusdt_brackets, market_brackets
+from perpsim.risk.profiles import BINANCE, DYDX, HYPERLIQUID, VenueProfile, market_under
 from perpsim.risk.venue_rules import adl_score
 
 U = 10**8
@@ -126,3 +126,40 @@ def test_the_two_rankings_disagree_by_their_published_formulas() -> None:
     assert a > b
     a, b = scores(HYPERLIQUID.adl.ranking)
     assert b > a
+
+
+
+def partial_world(profile: VenueProfile, leverage: int, wallet: int, index: str) -> tuple[Exchange, list]:
+    """The market as the profile runs it (its tiers, fees and clearance fee): LONG holds 10 BTC
+    from 20,000 (200k of notional) at `leverage` on `wallet` USDT, deep bids 5 under `index`, to
+    which the index falls in the same instant (no basis yet: the mark follows it)."""
+    spec = market_under(profile, SPEC)
+    ex = Exchange({SYMBOL: spec}, {SYMBOL: market_brackets(spec)}, profile=profile, start_ts=1)
+    ex.apply(C.SetIndexPrice(1, SYMBOL, px("20000")))
+    ex.apply(C.Deposit(1, MAKER, "USDT", 10_000_000 * U))
+    fee = 10 * 20_000 * spec.taker_fee  # the opening taker fee
+    ex.apply(C.Deposit(1, LONG, "USDT", int((wallet + fee) * U)))
+    ex.apply(C.SetLeverage(1, LONG, SYMBOL, leverage))
+    ex.apply(C.PlaceOrder(1, MAKER, SYMBOL, Side.SELL, lots("10"), px("20000")))
+    ex.apply(C.PlaceOrder(1, LONG, SYMBOL, Side.BUY, lots("10"), px("20000")))
+    assert ex.wallet(LONG, "USDT") == wallet * U
+    ex.apply(C.PlaceOrder(1, MAKER, SYMBOL, Side.BUY, lots("50"), px(index) - px("5")))
+    events = ex.apply(C.SetIndexPrice(1, SYMBOL, px(index)))
+    ex.check_integrity()
+    assert ex.markets[SYMBOL].mark == px(index)
+    return ex, [e for e in events if isinstance(e, Liquidation)]
+
+
+@pytest.mark.parametrize(("profile", "leverage", "wallet", "index", "cut"), [
+    # MM 1.25 %: 5,000 − 10 × 260 = 2,400 ≤ 2,467.5; after 2 BTC at 19,735: 2,390 > 1,974
+    (HYPERLIQUID, 40, 5_000, "19740", "2"),
+    # MM 3 %: 10,000 − 10 × 420 = 5,800 ≤ 5,874; after 1 BTC at 19,575 and its 1.5 % fee: 5,501.4 > 5,286.6
+    (DYDX, 20, 10_000, "19580", "1"),
+])
+def test_a_fraction_per_step_liquidation_stops_once_the_account_is_compliant(
+        profile: VenueProfile, leverage: int, wallet: int, index: str, cut: str) -> None:
+    """Hyperliquid closes 20 % of a position above 100k of notional first, dYdX 10 % (§4.6-4.7):
+    filled at the bids 5 under the mark, what is left is margin compliant and stays open."""
+    ex, liqs = partial_world(profile, leverage, wallet, index)
+    assert [(e.account, e.qty, e.filled) for e in liqs] == [(LONG, lots(cut), lots(cut))]
+    assert ex.markets[SYMBOL].positions[LONG * 4].lots == lots("10") - lots(cut)
