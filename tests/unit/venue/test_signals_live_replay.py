@@ -82,6 +82,11 @@ async def _live(data_dir) -> tuple[str, str]:
             assert not any(isinstance(r, BaseException) for r in results)
         await seq.submit(lambda ts: C.SetIndexPrice(ts + 2 * S, SYMBOL, px(65_000)))  # closes the last step
         assert live.grid.step > 100 + 8  # the batches crossed steps
+        for _ in range(100):  # no read yet: the catch-up task folds the buffer in while the loop is idle
+            if not live.buf and not live.scores:
+                break
+            await asyncio.sleep(0.01)
+        assert live.buf == [] and live.scores == []
         return repr(live.market_risk(SYMBOL)), repr(after_batch.market_risk(SYMBOL))
     finally:
         await catch_up.stop()
