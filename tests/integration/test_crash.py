@@ -414,7 +414,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_order(tmp_path: Path) -> None:
     ex_hash2, venue_hash2, last_seq2, snapshot2 = replay_hashes(journal_only)
     assert (ex_hash2, venue_hash2, last_seq2, snapshot2) == (ex_hash, venue_hash, last_seq, None)
 
-    assert all("snapshot_seq=" in line for line in recoveries), recoveries
+    assert all("records replayed" in line for line in recoveries), recoveries
     print(f"\n{len(ledger.acked)} orders acknowledged, journal seq {live.journal_sequence}; "
           f"in-flight outcomes per round: {outcomes}")
     for line in recoveries:
