@@ -7,16 +7,12 @@ notionals in the quote asset (inverse: the contracts' face value), amounts in th
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from perpsim.sim import units
-
-MAX_COLUMNS = 300  # heatmap time columns at most: longer runs put several steps in a column
-PRICE_ROWS = 48
+from perpsim.sim.grids import liquidation_grid
 
 
 def _save(fig, path: Path) -> Path:
@@ -59,29 +55,6 @@ def price(result, specs: dict, path: Path) -> Path:
         basis_ax.set_xlabel("time (s)")
         basis_ax.set_xlim(ax.get_xlim())
     return _save(fig, path)
-
-
-def liquidation_grid(result, symbol: str, spec) -> tuple | None:
-    """(time edges, price edges, notional per cell [time, price]) of the market's liquidations:
-    a column per step (several per column past MAX_COLUMNS steps), PRICE_ROWS price rows over
-    the bankruptcy prices and the mark; notional in the quote asset. None without liquidations."""
-    s, dt = result.series, result.step_s
-    end = (max(result.steps, len(s["t_s"])) or 1) * dt
-    per_column = max(1, math.ceil(round(end / dt) / MAX_COLUMNS))
-    x_edges = np.arange(0, end + per_column * dt / 2, per_column * dt)
-    rows = [r for r in result.liquidations if r[1] == symbol]
-    if not rows:
-        return None
-    times = np.array([r[0] * dt for r in rows]) + dt / 2  # inside its step's column
-    prices = np.array([units.price_of(spec, r[5]) for r in rows])
-    notional = np.array([units.notional(spec, r[4], r[5]) for r in rows])
-    mark = np.asarray(s[symbol]["mark"], dtype=float)
-    seen = np.concatenate([prices, mark[mark > 0]])
-    lo, hi = seen.min(), seen.max()
-    pad = max((hi - lo) * 0.03, float(spec.tick_size))
-    y_edges = np.linspace(lo - pad, hi + pad, PRICE_ROWS + 1)
-    grid, _, _ = np.histogram2d(times, prices, bins=[x_edges, y_edges], weights=notional)
-    return x_edges, y_edges, grid
 
 
 def heatmap(result, specs: dict, path: Path) -> Path:

@@ -30,6 +30,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from perpsim.sim.grids import grid_json
 from perpsim.sim.runner import RunResult
 
 NA = "n/a"
@@ -146,7 +147,10 @@ def print_summary(result: RunResult, console: Console | None = None) -> None:
 
 
 def write_json(result: RunResult, path: Path) -> None:
-    path.write_text(json.dumps(asdict(result), indent=1, sort_keys=True))
+    """The RunResult, plus `heatmaps`: each market's liquidation grid (sim.grids.grid_json)."""
+    data = asdict(result)
+    data["heatmaps"] = {s: grid_json(result, s, _spec(s)) for s in result.summary["markets"]}
+    path.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
 def write_csv(result: RunResult, path: Path) -> Path:

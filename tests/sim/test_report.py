@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 import numpy as np
+import orjson
 import pytest
 from rich.console import Console
 
 from perpsim.engine.views import ExchangeView
 from perpsim.model.markets import default_markets
-from perpsim.sim import plots, report, runner, scenario
+from perpsim.sim import grids, report, runner, scenario
 from perpsim.sim.runner import Run
 from perpsim.sim.venues import GrpcVenue
 from perpsim.venue.app import RunningVenue, VenueConfig
+from perpsim.venue.dashboard import scenario as scenario_view
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +32,7 @@ def _text(table) -> str:
 def test_heatmap_puts_each_liquidation_in_its_steps_column(run_of_small) -> None:
     _, result = run_of_small
     spec = default_markets()["BTCUSDT"]
-    x_edges, _, grid = plots.liquidation_grid(result, "BTCUSDT", spec)
+    x_edges, _, grid = grids.liquidation_grid(result, "BTCUSDT", spec)
     dt = result.step_s
     assert np.allclose(np.diff(x_edges), dt)  # a column per step
     steps = {row[0] for row in result.liquidations}
@@ -41,6 +43,18 @@ def test_heatmap_puts_each_liquidation_in_its_steps_column(run_of_small) -> None
                    for r in result.liquidations if r[0] == k)
         assert per_column[k] == pytest.approx(want), k
     assert grid.sum() == pytest.approx(result.summary["markets"]["BTCUSDT"]["liquidated_notional"], abs=0.01)
+
+
+def test_report_json_carries_the_heatmap_the_dashboard_draws(run_of_small, tmp_path) -> None:
+    _, result = run_of_small
+    path = tmp_path / "report.json"
+    report.write_json(result, path)
+    written = orjson.loads(path.read_bytes())["heatmaps"]["BTCUSDT"]
+    assert written == grids.grid_json(result, "BTCUSDT", default_markets()["BTCUSDT"])
+    total = sum(v for row in written["z"] for v in row if v is not None)
+    assert total == pytest.approx(result.summary["markets"]["BTCUSDT"]["liquidated_notional"], abs=0.01)
+    # the scenario view serves the run's own grid: it computes nothing of the simulator's
+    assert scenario_view.charts(path.read_bytes())["markets"]["BTCUSDT"]["heatmap"] == written
 
 
 def test_funding_series_is_the_predicted_rate(run_of_small) -> None:

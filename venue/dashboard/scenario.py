@@ -11,10 +11,8 @@ per market `risk`: temperature (0-100), open interest at the mark (settlement as
 
 from __future__ import annotations
 
-import itertools
 import math
 from pathlib import Path
-from types import SimpleNamespace
 
 import orjson
 
@@ -67,7 +65,6 @@ def charts(raw: bytes) -> dict:
     symbols = [s for s in data["summary"].get("markets", {}) if s in specs and s in series]
     if not isinstance(series.get("t_s"), list) or not symbols:
         raise BadReport("the report has no time series of a known market")
-    result = SimpleNamespace(**{k: data[k] for k in _FIELDS})
     markets = {}
     for sym in symbols:
         spec, s = specs[sym], series[sym]
@@ -78,7 +75,7 @@ def charts(raw: bytes) -> dict:
             "open_interest": s.get("open_interest"),
             "funding_rate_pct": [_pct(x) for x in s["funding_rate"]],
             "predicted_funding_rate_pct": [_pct(x) for x in s.get("predicted_funding_rate", [])],
-            "heatmap": _heatmap(result, sym, spec),
+            "heatmap": (data.get("heatmaps") or {}).get(sym),  # written by the run (sim.grids)
             "risk": {k: s[k] for k in _RISK if k in s} if "flags" in s else None,
         }
     return {"type": "scenario", "scenario": data["scenario"], "seed": data["seed"], "steps": data["steps"],
@@ -92,18 +89,3 @@ def _pct(x) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else x * 100
 
 
-def _heatmap(result, symbol: str, spec) -> dict | None:
-    """The heatmap PNG's grid (sim.plots.liquidation_grid): time and price edges and the
-    liquidated notional per cell, [price row][time column] with empty cells as None."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # sim.plots imports pyplot: no display in a server
-    from perpsim.sim.plots import liquidation_grid
-
-    cells = liquidation_grid(result, symbol, spec)
-    if cells is None:
-        return None
-    x_edges, y_edges, grid = cells
-    z = [[(None if v == 0 else float(v)) for v in row] for row in grid.T.tolist()]
-    return {"x": [(a + b) / 2 for a, b in itertools.pairwise(x_edges)],
-            "y": [(a + b) / 2 for a, b in itertools.pairwise(y_edges)], "z": z}
