@@ -18,7 +18,7 @@ _EVENTS = itemgetter(1)
 class HandoffBuffer:
     """What `Signals` takes the sequencer's commands with. It expects of its subclass: `source`,
     `ex`, `attach(ex)` (which empties `buf`), `next_step`, `ts`, `scores`, `wake`, `_score()`,
-    `_advance(ts)`, `_fold(ts, events)` and `_paid(accounts)`."""
+    `_advance(ts)`, `_fold(ts, events)`, `_paid(accounts)` and `saw(events)`."""
 
     buf: list[tuple[Any, list]]  # (command, its events)
     buf_at: int
@@ -34,6 +34,7 @@ class HandoffBuffer:
     def _advance(self, ts: int) -> None: ...
     def _fold(self, ts: int, events: list) -> None: ...
     def _paid(self, accounts) -> None: ...
+    def saw(self, events: list) -> None: ...
 
     def handoff(self, cmd, events: list) -> None:
         """The sequencer's hand-over of an applied command, right after applying it: appended
@@ -42,6 +43,7 @@ class HandoffBuffer:
         this command): once per Δ of venue time."""
         if cmd.ts >= self.next_step:
             self.catch_up()
+            self.saw(events)
             self._advance(cmd.ts)
         buf = self.buf
         buf.append((cmd, events))

@@ -36,7 +36,13 @@ import math
 from itertools import compress, repeat
 from operator import attrgetter, is_
 
-from perpsim.engine.events import BalanceChanged, MarkPriceChanged, PositionChanged
+from perpsim.engine.events import (
+    BalanceChanged,
+    FundingSettled,
+    InsuranceFundChanged,
+    MarkPriceChanged,
+    PositionChanged,
+)
 from perpsim.risk.units import RATE_SCALE
 from perpsim.venue.signals.config import NS, SignalConfig
 from perpsim.venue.signals.correlation import Correlations
@@ -53,6 +59,8 @@ NEAR_PCTS = (2, 5, 10)
 BURST = 32
 _SYMBOL_ACCOUNT, _LOTS, _ACCOUNT = attrgetter("symbol", "account"), attrgetter("lots"), attrgetter("account")
 _SYMBOL = attrgetter("symbol")
+#: kinds of event that never come with a change of a book (its changes come as OrderEvents)
+BOOK_QUIET = frozenset({BalanceChanged, PositionChanged, MarkPriceChanged, FundingSettled, InsuranceFundChanged})
 
 
 def phi(z: float) -> float:
@@ -91,6 +99,9 @@ class Signals(HandoffBuffer):
         self.multi: dict[str, set[int]] = {s: set() for s in self.symbols}  # holders of this and another market
         self.ts = rd.ts
         self.minute: int | None = None
+        #: an event that may have moved a book since the last step's close: its books are re-read then
+        self.book_moved = True
+        self.books: dict[str, tuple] = {}  # symbol -> (bids, asks) as read at the last close
         for symbol in self.symbols:
             mark = rd.mark(symbol)
             if mark is not None:
@@ -113,6 +124,8 @@ class Signals(HandoffBuffer):
         if ex is not self.ex:
             self.attach(ex)
         self.catch_up()
+        if cmd.ts >= self.next_step:
+            self.saw(events)
         self._advance(cmd.ts)
         self._fold(cmd.ts, events)
         if type(cmd) in MARGIN_COMMANDS:
@@ -146,6 +159,8 @@ class Signals(HandoffBuffer):
                     self._position(e.symbol, e.account, e.lots)
                 elif t is MarkPriceChanged:
                     self._mark(ts, e)
+                elif t not in BOOK_QUIET:
+                    self.book_moved = True
         elif gc.isenabled():
             # as during Exchange.apply: a burst of small objects would set off full collections
             # over the whole venue's heap for nothing
@@ -164,6 +179,8 @@ class Signals(HandoffBuffer):
         re-prices are the same set each time), each position once with its lots after its last
         event, and the wallets moved marked per market by set intersection."""
         types = list(map(type, events))
+        if not self.book_moved and not BOOK_QUIET.issuperset(types):
+            self.book_moved = True
         marks = list(compress(events, map(is_, types, repeat(MarkPriceChanged))))
         if marks:
             for e in dict(zip(map(_SYMBOL, marks), marks, strict=True)).values():
@@ -187,6 +204,12 @@ class Signals(HandoffBuffer):
                         else:
                             del held[account]
         self._paid(set(map(_ACCOUNT, compress(events, map(is_, types, repeat(BalanceChanged))))))
+
+    def saw(self, events: list) -> None:
+        """The events of a step's closing command, about to be read at the close before they
+        are folded in: whether they moved a book."""
+        if not self.book_moved and not BOOK_QUIET.issuperset(map(type, events)):
+            self.book_moved = True
 
     def _paid(self, accounts) -> None:
         """Wallets (or margins) moved: the accounts' liquidation prices and leverage changed in
@@ -271,6 +294,7 @@ class Signals(HandoffBuffer):
             if read is not None:  # worked out later (`_score`): the arithmetic needs no engine state
                 self.scores.append((m, ts, read))
             self._execution(m, ts)
+        self.book_moved = False
         minute = ts // (self.cfg.history_sample_s * NS)
         if self.minute is None:
             self.minute = minute
@@ -294,7 +318,10 @@ class Signals(HandoffBuffer):
 
     def _execution(self, m: MarketSignals, ts: int) -> None:
         notional = self.cfg.slippage_notional
-        bids, asks = read_book(lambda n: self.rd.book(m.symbol, n), notional, m.quote)
+        book = self.books.get(m.symbol)
+        if book is None or self.book_moved:  # no book event since the last close: the same book
+            self.books[m.symbol] = book = read_book(lambda n: self.rd.book(m.symbol, n), notional, m.quote)
+        bids, asks = book
         q = measure(bids, asks, notional, m.quote)
         q.alert = m.alert.update(ts, q)
         q.alert_since_ns = m.alert.since or 0
