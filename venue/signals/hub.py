@@ -4,8 +4,10 @@ It never changes venue state, reads the engine only for what an event says chang
 time only from the commands' timestamps, so the same commands give the same figures. Work per
 event is O(1) (a dict update, an account marked as changed); each step of venue time Δ closes
 a mark sample (volatility, correlation), re-measures the accounts that changed during it
-(leverage, spikes) and the book's execution quality; each minute samples the temperature's
-parts. The liquidation map is brought up to date for the changed accounts when it is read.
+(leverage, spikes) and the book's execution quality (the book read again only after an
+event that may have moved it: anything but wallet, position, mark and funding events); each
+minute samples the temperature's parts. The liquidation map is brought up to date for the
+changed accounts when it is read.
 
 Off the sequencer's critical path. The sequencer hands each applied command over with
 `handoff(cmd, events)`, right after it applies it (before the next command): an append to a
