@@ -13,8 +13,8 @@ A client of a running venue (--address, --key, --admin-key, --timeout, --json):
   perpsim deposit|withdraw ASSET AMOUNT | transfer TO_ACCOUNT ASSET AMOUNT
   perpsim leverage | margin-mode | position-mode | margin add|remove ...
   perpsim watch trades|book|mark|liquidations|alerts SYMBOL | watch account
-  perpsim risk [account|set|fills]   the account's risk: distance in σ, nudge, correlated exposure
   perpsim order get|history, trades, income, klines SYMBOL, funding-rates   history
+  perpsim risk [account|set|fills]   the account's risk: distance in σ, nudge, correlated exposure
   perpsim sandbox create-account|set-index|shock|state|advance-clock|fund-insurance|set-price-path ...
 
 Each command group lives in one module of this package exposing `add_parsers(sub)`; COMMANDS lists
