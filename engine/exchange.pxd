@@ -54,7 +54,7 @@ cdef class Exchange:
     cdef public dict markets, leverage, _collateral_index, _markets_of, _multi, _adl_queue, _adl_ranked, _loss_limits, _day_pnl
     cdef public Ledger ledger
     cdef public set hedge, multi_assets, _touched, _positions_moved, _liquidating, _loss_watch, _unrealized_limits
-    cdef public object _day_end, _collateral_market
+    cdef public object _day_end, _collateral_market, _collateral_scale
     cdef public list funding_history, insurance_history, _events, _expiries, _due
     cdef public bint _sweep_due, _holding
 

@@ -534,6 +534,14 @@ class Exchange:
         self.multi_assets: set[int] = set()
         self._collateral_index: dict[str, int] = {}
         self._collateral_market = MA.price_market(self.markets)
+        # RATE_SCALE units per tick of that market: an integer (ticks are multiples of 1e-8), so
+        # an index update costs one integer product here, not Fraction arithmetic on every tick
+        self._collateral_scale = None
+        if self._collateral_market is not None:
+            scale = self.markets[self._collateral_market].tick * RATE_SCALE
+            if scale.denominator != 1:
+                raise ValueError(f"{self._collateral_market}: tick size below 1e-8")
+            self._collateral_scale = int(scale)
         for m in self.markets.values():
             m.hedge = self.hedge  # one set: a market looks up only the position sides a mode allows
         self.funding_history: list[tuple[int, FundingSettled]] = []
@@ -777,7 +785,7 @@ class Exchange:
         if m.symbol == self._collateral_market:  # Multi-Assets accounts' BTC collateral moves with it
             ticks = m.index.value(cmd.ts)
             if ticks is not None:
-                self._collateral_index[MA.COLLATERAL] = int(ticks * m.tick * RATE_SCALE)  # exact: tick >= 1e-8
+                self._collateral_index[MA.COLLATERAL] = int(ticks * self._collateral_scale)
                 if self.multi_assets:
                     MA.touch_on_index(self)
         if not quoting:
