@@ -21,6 +21,7 @@ from perpsim.model.reasons import RejectReason as R
 from perpsim.venue.codec import CodecError
 from perpsim.venue.errors import VenueError, cut
 from perpsim.venue.state import VenueState
+from perpsim.venue.tasks import cancel
 
 T = TypeVar("T")
 
@@ -91,12 +92,7 @@ class Sequencer:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="sequencer")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel(self._task)
         self.io.shutdown(wait=True)
 
     async def submit(self, make: Callable[[int], object]) -> list:

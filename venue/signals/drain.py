@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from perpsim.venue.tasks import cancel
+
 log = logging.getLogger("perpsim.venue")
 
 #: events folded between two yields of the loop
@@ -30,12 +32,7 @@ class CatchUp:
         self._task = asyncio.get_running_loop().create_task(self.run(), name="signals-catch-up")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel(self._task)
         self.signals.wake = None
 
     async def run(self) -> None:
