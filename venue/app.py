@@ -108,14 +108,15 @@ class VenueConfig:
     # market risk signals (venue.signals): on/off, volatility half-life, liquidation-map buckets,
     # the "fills will be worse" thresholds, leverage-spike score; correlation priors by base
     # assets, which the built-in index feed also moves the markets with
+    # (defaults: SignalConfig's, stated once there)
     signals: bool = True
-    risk_vol_half_life_s: int = 1_800
-    risk_bucket_pct: float = 0.25
-    risk_map_range_pct: float = 20.0
-    risk_slippage_notional: float = 100_000.0
-    risk_slippage_alert_bps: float = 10.0
-    risk_spread_alert_bps: float = 20.0
-    risk_spike_z: float = 3.5
+    risk_vol_half_life_s: int = SignalConfig.vol_half_life_s
+    risk_bucket_pct: float = SignalConfig.bucket_pct
+    risk_map_range_pct: float = SignalConfig.map_range_pct
+    risk_slippage_notional: float = SignalConfig.slippage_notional
+    risk_slippage_alert_bps: float = SignalConfig.slippage_alert_bps
+    risk_spread_alert_bps: float = SignalConfig.spread_alert_bps
+    risk_spike_z: float = SignalConfig.spike_z
     risk_correlations: dict[str, float] = field(default_factory=lambda: {"BTC/ETH": 0.8})
 
     def signal_config(self) -> SignalConfig:
