@@ -6,9 +6,9 @@ Sources (also beside each table in model/markets.toml):
   (venue-mechanics §3.1: maintenance amounts 0, 50, 1,300, 16,300, 266,300, …, 100,016,300);
 - CYBERUSDT, the thin alt with an 11x cap: Binance Futures, CYBERUSDT tiers from 2023-08-31,
   https://www.binance.com/en/feed/post/2023-08-31-binance-futures-adjusts-leverage-and-margin-tiers-for-usd-m-cyberusdt-perpetual-contract-1060786;
-- SOLUSDT: the tiers with their maintenance amounts as restated in public code (2025), not
-  checked against a current Binance page here; ETHUSDT: the 100x table of the same era as the
-  BTCUSDT one, likewise not re-checked (both are marked so in the markets file).
+- ETHUSDT and SOLUSDT: Binance's GET /fapi/v1/leverageBracket rows of 2024-08-01 as stored in
+  freqtrade/freqtrade freqtrade/exchange/binance_leverage_tiers.json @ af554fc3 (pinned row by
+  row, with the published maintenance amounts, in test_published_brackets.py).
 """
 
 from __future__ import annotations
@@ -65,9 +65,10 @@ def test_the_venue_builds_one_table_per_market(tmp_path) -> None:
     for symbol, spec in MARKETS.items():
         assert ex.markets[symbol].brackets == market_brackets(spec), symbol
     assert ex.markets["ETHUSDT"].brackets != ex.markets["BTCUSDT"].brackets
-    # an ETH position of 20,000 USDT is in ETH's second bracket (0.65 %), BTC's first (0.4 %)
-    assert ex.markets["ETHUSDT"].brackets.for_notional(20_000 * U).mmr == 650_000
-    assert ex.markets["BTCUSDT"].brackets.for_notional(20_000 * U).mmr == 400_000
+    # a position of 300,000 USDT is in ETH's second bracket (0.5 %, to 600,000) and in the 2021
+    # BTCUSDT table's third (1 %, 250,000 to 1,000,000)
+    assert ex.markets["ETHUSDT"].brackets.for_notional(300_000 * U).mmr == 500_000
+    assert ex.markets["BTCUSDT"].brackets.for_notional(300_000 * U).mmr == 1_000_000
 
 
 def test_the_leverage_cap_and_default_follow_the_market(tmp_path) -> None:
@@ -92,7 +93,7 @@ def test_the_leverage_cap_and_default_follow_the_market(tmp_path) -> None:
 def test_the_calculator_uses_the_markets_own_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["calc", "brackets", "--symbol", "ETHUSDT", "--json"]) == 0
     first = json.loads(capsys.readouterr().out)["brackets"][0]
-    assert (first["cap"], first["max_leverage"], first["mmr"]) == ("10000", 100, "0.005")
+    assert (first["cap"], first["max_leverage"], first["mmr"]) == ("50000", 125, "0.004")
     assert cli.main(["calc", "brackets", "--symbol", "CYBERUSDT", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["brackets"][0]["max_leverage"] == 11
 

@@ -314,7 +314,7 @@ def test_bracket_table_fixed_and_default():
     table = pv.bracket_table()
     assert len(table) == 10 and table[2].floor == D("250000") and table[2].max_leverage == 50
     eth = pv.bracket_table(market=default_markets()["ETHUSDT"])  # the market's own table, not BTCUSDT's
-    assert eth != table and (eth[0].cap, eth[0].max_leverage, eth[0].mmr) == (D("10000"), 100, D("0.005"))
+    assert eth != table and (eth[1].cap, eth[1].max_leverage, eth[1].mmr) == (D("600000"), 100, D("0.005"))
 
 
 def test_funding_rate_bounds_and_payments():
