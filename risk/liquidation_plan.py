@@ -1,0 +1,192 @@
+"""The liquidation of an account, decided as plain data (venue-mechanics §4.2, §4.6-4.7).
+
+The engine finds an account under water and executes; this module decides, from integers it is
+handed, what the execution is:
+
+1. `plan`: which positions are liquidated (the isolated one, or every cross leg of the account in
+   the market, in side order) and the price of the forced orders: the bankruptcy tick, clamped to
+   the market's price limits (the mark when there is no bankruptcy price).
+2. `leg_step`, per leg when its turn comes: the side of the forced order, the lots it closes and
+   the partial cut taken first: down to the largest size of the next-lower bracket at the mark
+   (Binance's one IOC) or the profile's fraction of the position (Hyperliquid, dYdX; a
+   `PartialSteps` of kind FRACTION); 0 when the leg goes in one order.
+3. After the forced order filled what it could: `takeover` says who takes the rest (the insurance
+   fund while its balance is above zero, else ADL, then the fund for what ADL could not place),
+   `liquidation_fee` what the fund is paid, `shortfall` what it covers.
+4. `offload`: where the fund unloads what it took over, and whether the rest is deleveraged.
+
+Units: prices in ticks, quantities in lots (signed: + long), money in integer units of the
+settlement asset, rates scaled by RATE_SCALE. A notional is |lots| × price × K (linear, an int) or
+|lots| × k_inv / price (inverse, an exact Fraction: it is only compared or rounded below). Every
+division states its rounding; each goes against the liquidated account.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import NamedTuple
+
+from perpsim.model.enums import Side
+from perpsim.risk.brackets import Brackets
+from perpsim.risk.units import RATE_SCALE, apply_rate_up
+from perpsim.risk.venue_rules import PartialSteps, StepKind
+
+_BUY, _SELL = Side.BUY, Side.SELL
+_FRACTION = StepKind.FRACTION
+
+
+class MarketTerms(NamedTuple):
+    """What a market's liquidations are decided on; built once per market.
+
+    K: money units per lot·tick (linear); k_inv: coin money units × ticks per lot (inverse, else
+    0); first_cap: the first bracket's cap (money units): no down-a-tier cut at or below it;
+    money_scale: money units per whole settlement unit (10**settle_decimals); price_limits:
+    (min, max) price in ticks; fee_rate: the liquidation (clearance) fee, scaled; steps: the
+    profile's fraction-per-step rule, or None for the down-a-tier cut."""
+
+    K: int
+    k_inv: Fraction | int
+    inverse: bool
+    brackets: Brackets
+    first_cap: int
+    money_scale: int
+    price_limits: tuple[int, int]
+    fee_rate: int
+    steps: PartialSteps | None
+
+
+def market_terms(*, K: int, k_inv: Fraction | int, inverse: bool, brackets: Brackets, money_scale: int,
+                 price_limits: tuple[int, int], fee_rate: int, steps: PartialSteps | None) -> MarketTerms:
+    """The terms of one market; `steps` other than FRACTION mean the brackets' down-a-tier cut."""
+    if steps is not None and steps.kind is not _FRACTION:
+        steps = None
+    return MarketTerms(K, k_inv, inverse, brackets, brackets.for_notional(0).cap, money_scale,
+                       tuple(price_limits), fee_rate, steps)
+
+
+class LiquidationPlan(NamedTuple):
+    """price: the forced orders' limit (ticks); legs: the position sides liquidated, in order."""
+
+    price: int
+    legs: tuple[int, ...]
+
+
+class LegStep(NamedTuple):
+    """One leg's forced orders: side (Side.SELL closes a long), qty the leg's |lots|, cut the
+    lots of the partial order taken first (0: none)."""
+
+    side: int
+    qty: int
+    cut: int
+
+
+#: Who takes what the forced order left: nobody (it all filled), the insurance fund, or ADL.
+NONE, FUND, ADL = 0, 1, 2
+
+
+def notional(t: MarketTerms, lots: int, price: int) -> int | Fraction:
+    """|lots| at `price` in money units: exact int (linear) or exact Fraction (inverse)."""
+    if t.inverse:
+        return Fraction(abs(lots)) * t.k_inv / price
+    return abs(lots) * price * t.K
+
+
+def forced_price(t: MarketTerms, bankruptcy: int | None, mark: int) -> int:
+    """The forced orders' limit price: the bankruptcy tick (already rounded against the account),
+    or the mark when none solves, clamped to the market's price limits."""
+    lo, hi = t.price_limits
+    price = mark if bankruptcy is None else bankruptcy
+    return lo if price < lo else hi if price > hi else price
+
+
+def plan(t: MarketTerms, *, isolated: bool, pside: int, held: tuple[int, ...], bankruptcy: int | None,
+         mark: int) -> LiquidationPlan:
+    """The liquidation of an account found under water: an isolated position alone (`pside`),
+    or all the account's cross legs in the market (`held`, their position sides in side order)."""
+    return LiquidationPlan(forced_price(t, bankruptcy, mark), (pside,) if isolated else held)
+
+
+def partial_cut(t: MarketTerms, lots: int, mark: int) -> int:
+    """Lots closed by the partial step before the rest of a leg of `lots` (signed) goes; 0: none.
+
+    Down a tier (Binance, Bybit, OKX): above the first bracket, the lots beyond the largest whole
+    number whose notional at the mark fits the next-lower bracket (that number rounded down, so
+    the cut rounds up). Fraction per step: see `fraction_cut`."""
+    if t.steps is not None:
+        return fraction_cut(t, lots, mark)
+    value = notional(t, lots, mark)
+    if value <= t.first_cap:  # most positions: no bracket lookup
+        return 0
+    floor = t.brackets.for_notional(value).floor
+    keep = floor * mark // t.k_inv if t.inverse else floor // (mark * t.K)
+    return abs(lots) - keep
+
+
+def fraction_cut(t: MarketTerms, lots: int, mark: int) -> int:
+    """A fraction-per-step profile's first step (Hyperliquid 20 % above 100k of notional, dYdX
+    10 % with at least 1,000 of notional): the fraction of |lots| rounded up (a step closes at
+    least its share), raised to the lots worth min_notional at the mark (rounded up; linear
+    markets); 0 when the notional is at or under above_notional or the step would close it all."""
+    steps = t.steps
+    if notional(t, lots, mark) <= steps.above_notional * t.money_scale:
+        return 0
+    size = abs(lots)
+    cut = -(-size * steps.fraction // RATE_SCALE)
+    if steps.min_notional and not t.inverse:
+        cut = max(cut, -(-steps.min_notional * t.money_scale // (mark * t.K)))
+    return cut if cut < size else 0
+
+
+def leg_step(t: MarketTerms, lots: int, mark: int) -> LegStep:
+    """The forced orders of one leg of `lots` (signed, as it stands when its turn comes)."""
+    return LegStep(_SELL if lots > 0 else _BUY, abs(lots), partial_cut(t, lots, mark))
+
+
+def takeover(rest: int, fund: int) -> int:
+    """Who takes the `rest` lots the forced order left: NONE (nothing left), FUND (its balance
+    `fund` is above zero: it takes all of them at the bankruptcy price) or ADL (the opposite side
+    gives them up; what it cannot, the fund holds after all)."""
+    if not rest:
+        return NONE
+    return FUND if fund > 0 else ADL
+
+
+def liquidation_fee(t: MarketTerms, qty: int, price: int, remaining: int) -> int:
+    """The clearance fee on `qty` liquidated lots at `price`: the fee rate on their notional,
+    rounded up, paid to the fund out of the `remaining` collateral and never more than it
+    (0 when nothing remains)."""
+    if not qty or remaining <= 0:
+        return 0
+    fee = apply_rate_up(notional(t, qty, price), t.fee_rate)
+    return fee if fee < remaining else remaining
+
+
+def shortfall(remaining: int) -> int:
+    """What the fund covers after the last leg: a negative remainder of the collateral (left
+    only by rounding the bankruptcy price to the tick), else 0."""
+    return -remaining if remaining < 0 else 0
+
+
+class Offload(NamedTuple):
+    """The fund's unloading of a position it holds: side and the limit of its IOC (ticks)."""
+
+    side: int
+    limit: int
+
+
+def offload(lots: int, protection: int, bankruptcy: int | None) -> Offload:
+    """The fund's offload order for its position of `lots`: inside the price band (`protection`,
+    the band's edge on the order's side), never past its own bankruptcy tick (rounded in the
+    fund's favour: the fund never pays for rounding)."""
+    side = _SELL if lots > 0 else _BUY
+    if bankruptcy is None:
+        return Offload(side, protection)
+    return Offload(side, max(protection, bankruptcy) if side == _SELL else min(protection, bankruptcy))
+
+
+def fund_deleverages(lots: int, mark: int, bankruptcy: int | None) -> bool:
+    """Whether what the fund still holds (`lots`) is deleveraged at its bankruptcy tick: once the
+    mark has reached it."""
+    if bankruptcy is None or not lots:
+        return False
+    return mark <= bankruptcy if lots > 0 else mark >= bankruptcy
