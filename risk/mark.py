@@ -1,4 +1,10 @@
-"""Mark price of a perpetual, Binance USDⓈ-M rule (venue-mechanics §1.1).
+"""Mark price of a perpetual: Binance USDⓈ-M rule (venue-mechanics §1.1), and the oracle mark.
+
+Two forms (`MarkForm`), chosen by the venue profile (risk.profiles, ``mark_form``) and built
+by `mark_state_for`:
+
+- MEDIAN (Binance, Bybit, OKX here): `MarkPrice`, below.
+- ORACLE (dYdX v4): `OracleMark`, the mark is the index (the oracle price) itself.
 
     mark   = median(price1, price2, last)
     price1 = index × (1 + funding_rate × time_until_funding / funding_interval)
@@ -26,6 +32,7 @@ or a single stray first trade cannot move the mark (the median of two would be t
 from __future__ import annotations
 
 from collections import deque
+from enum import Enum
 from fractions import Fraction
 
 from perpsim.risk.units import RATE_SCALE
@@ -153,3 +160,74 @@ class MarkPrice:
     def state(self) -> tuple:
         """Plain, deterministic view of the whole state (for state hashes and snapshots)."""
         return (self._sample_ns, self._window_ns, self._last_ts, tuple(self._samples))
+
+
+class MarkForm(Enum):
+    """Which price a venue marks positions at."""
+
+    #: median(price1, price2, last) with the moving-average basis (`MarkPrice`)
+    MEDIAN = "median"
+    #: the oracle (index) price itself (`OracleMark`): dYdX v4 values positions, margin
+    #: requirements and liquidations at its oracle price
+    ORACLE = "oracle"
+
+
+class OracleMark:
+    """Mark-price state of a venue whose mark is its oracle: the mark is the index, in ticks,
+    unchanged (no rounding: the index is already on the tick). It keeps no basis samples; the
+    methods match `MarkPrice`'s so that an exchange holds either."""
+
+    __slots__ = ("_last_ts",)
+
+    def __init__(self, *, start_ts: int) -> None:
+        self._last_ts = start_ts
+
+    @property
+    def last_sample_ts(self) -> int:
+        """ns timestamp of the last `sample` call (or the start)."""
+        return self._last_ts
+
+    def sample(self, ts: int, index: int | None, best_bid: int | None, best_ask: int | None) -> int:
+        """Advance the clock to ``ts`` (ns); the book is not an input of this mark. Returns how
+        many of `MarkPrice`'s basis grid points were crossed, for the same bookkeeping."""
+        if ts < self._last_ts:
+            raise ValueError(f"sample at {ts} precedes the last sample time {self._last_ts}")
+        crossed = ts // BASIS_SAMPLE_NS - self._last_ts // BASIS_SAMPLE_NS
+        self._last_ts = ts
+        return crossed
+
+    def ma_basis(self, ts: int) -> None:
+        """No basis enters this mark."""
+        return None
+
+    def components(
+        self, ts: int, index: int, last: int | None, funding_rate: int, next_funding_ts: int, interval_ns: int
+    ) -> tuple[int, None, None]:
+        """(index, None, None): the oracle is the only component."""
+        return index, None, None
+
+    def value(
+        self,
+        ts: int,
+        index: int | None,
+        last: int | None,
+        funding_rate: int,
+        next_funding_ts: int,
+        interval_ns: int,
+    ) -> int | None:
+        """The mark in ticks: ``index`` itself (None without one). The last trade, the book and
+        the funding rate do not move it."""
+        return index
+
+    def state(self) -> tuple:
+        """Plain, deterministic view of the whole state (for state hashes and snapshots)."""
+        return ("oracle", self._last_ts)
+
+
+def mark_state_for(form: MarkForm, *, start_ts: int) -> MarkPrice | OracleMark:
+    """A new mark-price state of the given form for a market starting at ``start_ts`` (ns)."""
+    if form is MarkForm.ORACLE:
+        return OracleMark(start_ts=start_ts)
+    if form is MarkForm.MEDIAN:
+        return MarkPrice(start_ts=start_ts)
+    raise ValueError(f"unknown mark form {form!r}")

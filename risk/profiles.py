@@ -21,6 +21,7 @@ from perpsim.model.markets import MarketSpec
 from perpsim.risk import venue_tables as vt
 from perpsim.risk.liqprice import LiquidationModel
 from perpsim.risk.margin import CostModel
+from perpsim.risk.mark import MarkForm
 from perpsim.risk.venue_rules import (
     AdlRanking,
     AdlRule,
@@ -54,6 +55,9 @@ class VenueProfile:
     title: str = ""
     #: what the venue calls its mark, and what its liquidations and funding watch
     mark: str = ""
+    #: the mark's formula (risk.mark.mark_state_for builds its state): the median of three
+    #: (Binance) or the oracle itself (dYdX)
+    mark_form: MarkForm = MarkForm.MEDIAN
     margin: MarginRule | None = None
     #: tiers per (kind, base asset); empty: each market's own brackets (Binance)
     tables: dict[tuple[str, str], TierTable] = field(default_factory=dict, hash=False)
@@ -107,7 +111,9 @@ BYBIT = VenueProfile(
                       "inverse under UTA isolated with position value at the mark, so MM at the liquidation price "
                       "(kbybit.com Liquidation-Price-Calculation-under-Isolated-Mode-Unified-Trading-Account)"),
     tables=dict(vt.BYBIT),
-    fees=FeeRule(20_000, 55_000, "Bybit base tier perpetuals 0.02 % maker / 0.055 % taker [U]"),
+    fees=FeeRule(20_000, 55_000, "Bybit non-VIP USDT perpetuals 0.02 % maker / 0.055 % taker [C-copy]: Bybit's "
+                 "fee help restated at http://refeshop.com/fanyong/futuojituan/2015/1112/277.html (2024-07-31), "
+                 "worked example 10 BTC × 8,000 × 0.055 % = 44 USDT taker, × 0.02 % = 16 USDT maker"),
     funding=FundingRule(FundingForm.CLAMPED_INTEREST, 8, 8, _I_8H, _CLAMP, None, None, "mark",
                         source="§2.3: same form as Binance, P averaged with weights 1..N; interest 0.03 %/day"),
     liquidation=LiquidationRule(
@@ -143,6 +149,7 @@ HYPERLIQUID = VenueProfile(
     "hyperliquid", LiquidationModel.BINANCE, "mark", CostModel.CLASSIC,
     title="Hyperliquid perpetuals (USDC)",
     mark="median(oracle + 150 s EMA of mid − oracle, median(bid, ask, last), CEX perp mids) (§1.6)",
+    # mark_form stays MEDIAN: Binance's median of three stands in for this median (no CEX mids here)
     margin=MarginRule(MarginKind.LEVERAGE, MaintenanceAt.LIQUIDATION_PRICE, None, False,
                       "§3.6: MM = ½ IM at max leverage per tier, deduction by the same recursion as cum"),
     tables=dict(vt.HYPERLIQUID),
@@ -165,11 +172,18 @@ HYPERLIQUID = VenueProfile(
 DYDX = VenueProfile(
     "dydx", LiquidationModel.BINANCE, "index", CostModel.CLASSIC,
     title="dYdX v4 perpetuals (USDC)",
-    mark="the oracle price: no separate mark (§1.5)",
+    mark="the oracle price: no separate mark (§1.5); margin, account value and liquidation at the oracle",
+    # dydxprotocol/v4-documentation @ 3e475b73 (2026-04-22): docs/pages/concepts/trading/margin.mdx
+    # ("P is the oracle price for the market", for IM, MM and Total Account Value),
+    # liquidations.mdx ("Oracle Price is used to estimate the value of an account's positions"),
+    # oracle.mdx (the oracle decides collateralization, liquidation and trigger orders)
+    mark_form=MarkForm.ORACLE,
     margin=MarginRule(MarginKind.FRACTION, MaintenanceAt.LIQUIDATION_PRICE, None, False,
                       "§3.5: IM = notional × IMF, MM = notional × IMF × maintenance fraction, at the oracle"),
     tables=dict(vt.DYDX),
-    fees=FeeRule(10_000, 50_000, "dYdX v4 fee tier 1: 0.01 % maker / 0.05 % taker [U]"),
+    fees=FeeRule(10_000, 50_000, "dYdX v4 fee tier 1 (< 1M USD 30-day volume): 1.0 bps maker / 5.0 bps taker [C]: "
+                 "dydxprotocol/v4-documentation old-docs/pages/introduction-trading_fees.md @ 307159d2 (2025-09-15); "
+                 "governance sets the live tiers (feetiers/perpetual_fee_params)"),
     # rate_8h = premium + default_funding_ppm (0), clamped to 600 % × (IMF − MMF) = 12 % for Large-Cap
     funding=FundingRule(FundingForm.PREMIUM_PLUS_DEFAULT, 8, 1, 0, 0,
                         6 * (vt.DYDX_LARGE_CAP_IMF - vt.DYDX_LARGE_CAP_MMF),
