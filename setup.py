@@ -50,6 +50,8 @@ COMPILED_PY = [
     Extension("perpsim.risk.units", ["risk/units.py"]),
     Extension("perpsim.risk.positions", ["risk/positions.py"]),
     Extension("perpsim.risk.ledger", ["risk/ledger.py"]),
+    # the liquidation decisions the engine asks per liquidated position (shared by both builds)
+    Extension("perpsim.risk.liquidation_plan", ["risk/liquidation_plan.py"]),
     Extension("perpsim.engine.exchange", ["engine/exchange.py"]),
 ]
 

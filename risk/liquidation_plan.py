@@ -3,17 +3,20 @@
 The engine finds an account under water and executes; this module decides, from integers it is
 handed, what the execution is:
 
-1. `plan`: which positions are liquidated (the isolated one, or every cross leg of the account in
-   the market, in side order) and the price of the forced orders: the bankruptcy tick, clamped to
-   the market's price limits (the mark when there is no bankruptcy price).
-2. `leg_step`, per leg when its turn comes: the side of the forced order, the lots it closes and
-   the partial cut taken first: down to the largest size of the next-lower bracket at the mark
-   (Binance's one IOC) or the profile's fraction of the position (Hyperliquid, dYdX; a
-   `PartialSteps` of kind FRACTION); 0 when the leg goes in one order.
+1. `liquidated_legs`: which positions go (the isolated one, or every cross leg of the account in
+   the market, in side order); `forced_price`: the price of the forced orders, the bankruptcy
+   tick clamped to the market's price limits (the mark when there is no bankruptcy price).
+2. `partial_cut`, per leg when its turn comes: the lots of the partial order taken first, down
+   to the largest size of the next-lower bracket at the mark (Binance's one IOC) or the
+   profile's fraction of the position (Hyperliquid, dYdX: a `PartialSteps` of kind FRACTION);
+   0 when the leg goes in one order.
 3. After the forced order filled what it could: `takeover` says who takes the rest (the insurance
    fund while its balance is above zero, else ADL, then the fund for what ADL could not place),
    `liquidation_fee` what the fund is paid, `shortfall` what it covers.
 4. `offload`: where the fund unloads what it took over, and whether the rest is deleveraged.
+
+The functions the engine calls per liquidated position are compiled (`liquidation_plan.pxd`),
+take and return ints and allocate nothing but the exact inverse notional.
 
 Units: prices in ticks, quantities in lots (signed: + long), money in integer units of the
 settlement asset, rates scaled by RATE_SCALE. A notional is |lots| × price × K (linear, an int) or
@@ -35,24 +38,19 @@ _BUY, _SELL = Side.BUY, Side.SELL
 _FRACTION = StepKind.FRACTION
 
 
-class MarketTerms(NamedTuple):
-    """What a market's liquidations are decided on; built once per market.
+class MarketTerms:
+    """What a market's liquidations are decided on; built once per market (`market_terms`).
 
     K: money units per lot·tick (linear); k_inv: coin money units × ticks per lot (inverse, else
     0); first_cap: the first bracket's cap (money units): no down-a-tier cut at or below it;
-    money_scale: money units per whole settlement unit (10**settle_decimals); price_limits:
-    (min, max) price in ticks; fee_rate: the liquidation (clearance) fee, scaled; steps: the
-    profile's fraction-per-step rule, or None for the down-a-tier cut."""
+    money_scale: money units per whole settlement unit (10**settle_decimals); lowest, highest:
+    the market's price limits (ticks); fee_rate: the liquidation (clearance) fee, scaled; steps:
+    the profile's fraction-per-step rule, or None for the down-a-tier cut."""
 
-    K: int
-    k_inv: Fraction | int
-    inverse: bool
-    brackets: Brackets
-    first_cap: int
-    money_scale: int
-    price_limits: tuple[int, int]
-    fee_rate: int
-    steps: PartialSteps | None
+    def __init__(self, K, k_inv, inverse, brackets, first_cap, money_scale, lowest, highest, fee_rate, steps):
+        self.K, self.k_inv, self.inverse, self.brackets = K, k_inv, inverse, brackets
+        self.first_cap, self.money_scale, self.lowest, self.highest = first_cap, money_scale, lowest, highest
+        self.fee_rate, self.steps = fee_rate, steps
 
 
 def market_terms(*, K: int, k_inv: Fraction | int, inverse: bool, brackets: Brackets, money_scale: int,
@@ -60,24 +58,9 @@ def market_terms(*, K: int, k_inv: Fraction | int, inverse: bool, brackets: Brac
     """The terms of one market; `steps` other than FRACTION mean the brackets' down-a-tier cut."""
     if steps is not None and steps.kind is not _FRACTION:
         steps = None
-    return MarketTerms(K, k_inv, inverse, brackets, brackets.for_notional(0).cap, money_scale,
-                       tuple(price_limits), fee_rate, steps)
-
-
-class LiquidationPlan(NamedTuple):
-    """price: the forced orders' limit (ticks); legs: the position sides liquidated, in order."""
-
-    price: int
-    legs: tuple[int, ...]
-
-
-class LegStep(NamedTuple):
-    """One leg's forced orders: side (Side.SELL closes a long), qty the leg's |lots|, cut the
-    lots of the partial order taken first (0: none)."""
-
-    side: int
-    qty: int
-    cut: int
+    lowest, highest = price_limits
+    return MarketTerms(K, k_inv, inverse, brackets, brackets.for_notional(0).cap, money_scale, lowest, highest,
+                       fee_rate, steps)
 
 
 #: Who takes what the forced order left: nobody (it all filled), the insurance fund, or ADL.
@@ -94,16 +77,14 @@ def notional(t: MarketTerms, lots: int, price: int) -> int | Fraction:
 def forced_price(t: MarketTerms, bankruptcy: int | None, mark: int) -> int:
     """The forced orders' limit price: the bankruptcy tick (already rounded against the account),
     or the mark when none solves, clamped to the market's price limits."""
-    lo, hi = t.price_limits
     price = mark if bankruptcy is None else bankruptcy
-    return lo if price < lo else hi if price > hi else price
+    return t.lowest if price < t.lowest else t.highest if price > t.highest else price
 
 
-def plan(t: MarketTerms, *, isolated: bool, pside: int, held: tuple[int, ...], bankruptcy: int | None,
-         mark: int) -> LiquidationPlan:
-    """The liquidation of an account found under water: an isolated position alone (`pside`),
-    or all the account's cross legs in the market (`held`, their position sides in side order)."""
-    return LiquidationPlan(forced_price(t, bankruptcy, mark), (pside,) if isolated else held)
+def liquidated_legs(isolated: bool, pside: int, held: tuple[int, ...]) -> tuple[int, ...]:
+    """The position sides liquidated, in order: an isolated position alone (`pside`), or all
+    the account's cross legs in the market (`held`, in side order)."""
+    return (pside,) if isolated else held
 
 
 def partial_cut(t: MarketTerms, lots: int, mark: int) -> int:
@@ -135,11 +116,6 @@ def fraction_cut(t: MarketTerms, lots: int, mark: int) -> int:
     if steps.min_notional and not t.inverse:
         cut = max(cut, -(-steps.min_notional * t.money_scale // (mark * t.K)))
     return cut if cut < size else 0
-
-
-def leg_step(t: MarketTerms, lots: int, mark: int) -> LegStep:
-    """The forced orders of one leg of `lots` (signed, as it stands when its turn comes)."""
-    return LegStep(_SELL if lots > 0 else _BUY, abs(lots), partial_cut(t, lots, mark))
 
 
 def takeover(rest: int, fund: int) -> int:

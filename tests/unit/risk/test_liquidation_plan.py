@@ -70,13 +70,9 @@ class TestPartialCut:
         assert LP.partial_cut(t, 50, 200_000) == 0  # the step would close it all: one order
         assert LP.partial_cut(t, 100, 200_003) == 50  # 49.999 lots worth 1,000: rounded up
 
-    def test_the_leg_step_sells_a_long_and_buys_back_a_short(self):
-        t = btcusdt()
-        assert LP.leg_step(t, 100_000, 200_000) == LP.LegStep(Side.SELL, 100_000, 50_000)
-        assert LP.leg_step(t, -7, 200_000) == LP.LegStep(Side.BUY, 7, 0)
 
 
-class TestPlan:
+class TestWhatGoesAndAtWhatPrice:
     def test_the_forced_price_is_the_bankruptcy_tick_within_the_price_limits(self):
         t = btcusdt()
         assert LP.forced_price(t, 190_123, 200_000) == 190_123
@@ -85,11 +81,8 @@ class TestPlan:
         assert LP.forced_price(t, 9_000_000, 200_000) == 4_000_000
 
     def test_an_isolated_position_goes_alone_a_cross_account_with_all_its_legs(self):
-        t = btcusdt()
-        assert LP.plan(t, isolated=True, pside=1, held=(1, 2), bankruptcy=190_000, mark=200_000) == \
-            LP.LiquidationPlan(190_000, (1,))
-        assert LP.plan(t, isolated=False, pside=0, held=(1, 2), bankruptcy=None, mark=200_000) == \
-            LP.LiquidationPlan(200_000, (1, 2))
+        assert LP.liquidated_legs(True, 1, (1, 2)) == (1,)
+        assert LP.liquidated_legs(False, 0, (1, 2)) == (1, 2)
 
 
 class TestAfterTheForcedOrder:

@@ -1,0 +1,17 @@
+# Compiled signatures of risk/liquidation_plan.py (the .py is the source): the liquidation stage
+# calls the decisions it asks per liquidated position in C.
+
+from perpsim.risk.units cimport apply_rate_up
+
+cdef class MarketTerms:
+    cdef readonly object K, k_inv, brackets, first_cap, money_scale, lowest, highest, fee_rate, steps
+    cdef readonly bint inverse
+
+cpdef object notional(MarketTerms t, object lots, object price)
+cpdef object forced_price(MarketTerms t, object bankruptcy, object mark)
+cpdef tuple liquidated_legs(bint isolated, object pside, tuple held)
+cpdef object partial_cut(MarketTerms t, object lots, object mark)
+cpdef object fraction_cut(MarketTerms t, object lots, object mark)
+cpdef int takeover(object rest, object fund) except -1
+cpdef object liquidation_fee(MarketTerms t, object qty, object price, object remaining)
+cpdef object shortfall(object remaining)
