@@ -133,7 +133,8 @@ OKX = VenueProfile(
     margin=MarginRule(MarginKind.LEVERAGE, MaintenanceAt.LIQUIDATION_PRICE, None, True,
                       "§3.4: margin ratio = (margin + uPnL) / (notional at mark × (tier MMR + taker fee))"),
     tables=dict(vt.OKX),
-    fees=FeeRule(20_000, 50_000, "OKX Lv1 swaps 0.02 % maker / 0.05 % taker [U]"),
+    fees=FeeRule(20_000, 50_000, "OKX Lv1 swaps 0.02 % maker / 0.05 % taker [U]: okx.com/fees as stored shows "
+                 "its spot tab only; the swap rates are third parties' restatements"),
     funding=FundingRule(FundingForm.PREMIUM_CAPPED, 8, 8, 0, 0, 375_000, -375_000, "mark",
                         source="§2.4: F = clamp(MA(P − I), floor, cap), I = 0, BTC cap ±0.375 %"),
     liquidation=LiquidationRule(

@@ -31,11 +31,16 @@ BYBIT = {
         "MM base rate 0.5 % for BTC [C] (help-center Risk-Limit-Inverse-Contract); cap 150 BTC and 100x [U]"),
 }
 
+#: OKX publishes position tiers by size in contracts ("Max. amount (Cont)", e.g. "OKX to adjust
+#: position tiers of perpetual swaps", 2023-05-15, okx.com/help), not by notional: a row here is
+#: at best such a tier converted at one reference price. No BTCUSDT or ETHUSDT swap tiers were
+#: found in a citable copy, so these rows stay illustrative.
 OKX = {
     ("linear", "BTC"): TierTable(
         ((1_000_000, 100, 400_000), (5_000_000, 50, 1_000_000)),
-        "OKX position tiers (GET /api/v5/public/position-tiers) [U]: illustrative rows; the published rule "
-        "used here is MM = notional × (tier MMR + taker fee) (https://open-lib.com/11556.html, copy of OKX help)"),
+        "OKX position tiers (GET /api/v5/public/position-tiers) [U]: illustrative rows, notional caps where OKX "
+        "tiers by contracts; the published rule used here is MM = notional × (tier MMR + taker fee) "
+        "(https://open-lib.com/11556.html, copy of OKX help)"),
     ("linear", "ETH"): TierTable(
         ((500_000, 100, 400_000), (2_500_000, 50, 1_000_000)),
         "OKX position tiers [U]: illustrative rows (see BTC)"),
