@@ -25,10 +25,14 @@ BYBIT = {
         "(https://mobie.io/details-of-risk-limit-adjustment-by-bybit)"),
     ("linear", "ETH"): TierTable(
         ((1_000_000, 50, 1_000_000),),
-        "MM base rate 1 % for ETH [C] (help-center Risk-Limit-Inverse-Contract); cap and 50x [U]"),
+        "MM base rate 1 % for ETH [C] (help-center Risk-Limit-Inverse-Contract); cap and 50x [U] (the v3 API docs' "
+        "example is ETHPERP, the USDC perpetual: 500,000 at 1 % MM / 1.5 % IM, 66.67x)"),
     ("inverse", "BTC"): TierTable(
         ((150, 100, 500_000),),
-        "MM base rate 0.5 % for BTC [C] (help-center Risk-Limit-Inverse-Contract); cap 150 BTC and 100x [U]"),
+        "MM base rate 0.5 % for BTC [C] (help-center Risk-Limit-Inverse-Contract); cap 150 BTC, 100x, IM 1 % "
+        "[C-copy]: Bybit v5 API docs, GET /v5/market/risk-limit response example (category inverse, BTCUSD id 1: "
+        "riskLimitValue 150, maintenanceMargin 0.5, initialMargin 1, maxLeverage 100.00, time 1672054488010 = "
+        "2022-12-26) as quoted in the bybit-rust-api 0.3.0 crate (src/rest/market/dto/risk_limit.rs)"),
 }
 
 #: OKX publishes position tiers by size in contracts ("Max. amount (Cont)", e.g. "OKX to adjust
