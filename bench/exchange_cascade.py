@@ -134,6 +134,29 @@ def build(n: int, seed: int) -> tuple[Exchange, list[int], float]:
     return ex, longs, build_s
 
 
+def outcome(ex: Exchange, longs: list[int], events: list) -> dict:
+    """The shock's outcome in lots and events, after checking the state's integrity and that every
+    long was liquidated (RuntimeError otherwise)."""
+    ex.check_integrity()
+    view = ExchangeView(ex)
+    left = [a for a in longs if view.holds(a, SYMBOL)]
+    if left:
+        raise RuntimeError(f"{len(left)} longs survived the shock, e.g. account {left[0]}")
+    liqs = [e for e in events if isinstance(e, Liquidation)]
+    adl = [e for e in events if isinstance(e, AutoDeleveraged)]
+    liquidated_accounts = {e.account for e in liqs}
+    if not liquidated_accounts >= set(longs):
+        raise RuntimeError("a long was closed without a Liquidation event")
+    return {
+        "liquidated": len(liqs),
+        "filled_in_book": sum(e.filled for e in liqs),
+        "taken_by_insurance": sum(e.taken_by_insurance for e in liqs),
+        "deleveraged": sum(e.qty for e in adl),
+        "liquidated_lots": sum(e.qty for e in liqs),
+        "fund_deleveraged": sum(e.qty for e in adl if e.account == IF_ACCOUNT),
+    }
+
+
 def run(n: int, seed: int, profile: int) -> dict:
     ex, longs, build_s = build(n, seed)
     _log(f"exchange_cascade: built {n:,} longs through commands in {build_s:.1f} s")
@@ -153,28 +176,19 @@ def run(n: int, seed: int, profile: int) -> dict:
             _log(out.getvalue())
 
     # outside the timing: the outcome and the state's integrity
-    ex.check_integrity()
-    view = ExchangeView(ex)
-    left = [a for a in longs if view.holds(a, SYMBOL)]
-    if left:
-        raise RuntimeError(f"{len(left)} longs survived the shock, e.g. account {left[0]}")
-    liqs = [e for e in events if isinstance(e, Liquidation)]
-    adl = [e for e in events if isinstance(e, AutoDeleveraged)]
-    liquidated_accounts = {e.account for e in liqs}
-    if not liquidated_accounts >= set(longs):
-        raise RuntimeError("a long was closed without a Liquidation event")
+    out = outcome(ex, longs, events)
     result = {
         "bench": "exchange_cascade",
         "positions": n,
-        "liquidated": len(liqs),
-        "filled_in_book": sum(e.filled for e in liqs),
-        "taken_by_insurance": sum(e.taken_by_insurance for e in liqs),
-        "deleveraged": sum(e.qty for e in adl),
+        "liquidated": out["liquidated"],
+        "filled_in_book": out["filled_in_book"],
+        "taken_by_insurance": out["taken_by_insurance"],
+        "deleveraged": out["deleveraged"],
         "shock_s": round(shock_s, 3),
-        "per_liquidation_us": round(shock_s / max(len(liqs), 1) * 1e6, 1),
+        "per_liquidation_us": round(shock_s / max(out["liquidated"], 1) * 1e6, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "liquidated_lots": sum(e.qty for e in liqs),
-        "fund_deleveraged": sum(e.qty for e in adl if e.account == IF_ACCOUNT),
+        "liquidated_lots": out["liquidated_lots"],
+        "fund_deleveraged": out["fund_deleveraged"],
         "build_s": round(build_s, 1),
     }
     if profile:

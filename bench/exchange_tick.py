@@ -101,6 +101,19 @@ def build(n: int, seed: int) -> tuple[Exchange, float]:
     return ex, build_s
 
 
+def index_moves(mark: int, count: int, seed: int) -> list[int]:
+    """count index prices (ticks) within ±0.5 % of mark, each one different from the one before."""
+    rng = random.Random(seed + 1)
+    band = mark // 200
+    prices, last = [], mark
+    while len(prices) < count:
+        p = mark + rng.randint(-band, band)
+        if p != last:
+            prices.append(p)
+            last = p
+    return prices
+
+
 def run(n: int, repeat: int, seed: int) -> dict:
     ex, build_s = build(n, seed)
     _log(f"exchange_tick: built {n:,} isolated positions through commands in {build_s:.1f} s")
@@ -119,14 +132,7 @@ def run(n: int, repeat: int, seed: int) -> dict:
         kernel.append((clock() - t0) / BATCH)
 
     # (b) the whole command: index moves within ±0.5 % of the first mark, each one a new mark
-    rng = random.Random(seed + 1)
-    band = mark // 200
-    prices, last = [], mark
-    while len(prices) < repeat:
-        p = mark + rng.randint(-band, band)
-        if p != last:
-            prices.append(p)
-            last = p
+    prices = index_moves(mark, repeat, seed)
     ts, apply = ex.ts, ex.apply
     command, moves = [], 0
     for p in prices:

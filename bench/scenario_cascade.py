@@ -31,6 +31,17 @@ import time
 from perpsim.sim import runner, scenario
 
 
+def cascade_scenario(accounts: int) -> scenario.Scenario:
+    """The long squeeze described above with `accounts` crowded longs."""
+    return scenario.load("long-squeeze").with_params({
+        "duration_s": 3, "feed.BTCUSDT.sigma": 0.0, "feed.BTCUSDT.shocks": [{"at_s": 2, "pct": -8}],
+        "feed.BTCUSDT.impact_coupling": 0.0, "agents.crowd.count": accounts, "agents.crowd.long_fraction": 1.0,
+        "agents.crowd.isolated_fraction": 0.5, "agents.crowd.stop_fraction": 0.0,
+        "agents.crowd.exit_per_hour": 0.0, "agents.crowd.adder_fraction": 0.0,
+        "agents.mm.levels": 5, "agents.mm.requote_s": 60,
+        "agents.noise.count": 1, "agents.noise.orders_per_min": 0.0})
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--accounts", type=int, default=100_000)
@@ -38,13 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-event-hash", action="store_true", help="skip hashing the event stream")
     ap.add_argument("--signals", action="store_true", help="run with the risk signals")
     a = ap.parse_args(argv)
-    sc = scenario.load("long-squeeze").with_params({
-        "duration_s": 3, "feed.BTCUSDT.sigma": 0.0, "feed.BTCUSDT.shocks": [{"at_s": 2, "pct": -8}],
-        "feed.BTCUSDT.impact_coupling": 0.0, "agents.crowd.count": a.accounts, "agents.crowd.long_fraction": 1.0,
-        "agents.crowd.isolated_fraction": 0.5, "agents.crowd.stop_fraction": 0.0,
-        "agents.crowd.exit_per_hour": 0.0, "agents.crowd.adder_fraction": 0.0,
-        "agents.mm.levels": 5, "agents.mm.requote_s": 60,
-        "agents.noise.count": 1, "agents.noise.orders_per_min": 0.0})
+    sc = cascade_scenario(a.accounts)
     t0 = time.perf_counter()
     run = runner.Run(sc, a.seed, hash_events=not a.no_event_hash, signals=a.signals)
     build_s = time.perf_counter() - t0

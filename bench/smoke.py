@@ -27,6 +27,8 @@ RUNS: dict[str, list[str]] = {
     "book_stream": ["--n", "2000", "--repeat", "1"],
     "exchange_cascade": ["--positions", "1000"],
     "exchange_tick": ["--positions", "1000", "--repeat", "3"],
+    "instructions": ["--one-process", "--tick-positions", "100", "--ticks", "2", "--shock-positions", "100",
+                     "--scenario-accounts", "100"],
     "journal": ["--records", "2000", "--apply-records", "500", "--batches", "64"],
     "liqindex_tick": ["--entries", "1000"],
     "rest_load": ["--clients", "1", "--seconds", "0.5", "--warmup", "0", "--slice", "0.25", "--driver", "aio"],
