@@ -18,7 +18,8 @@ _EVENTS = itemgetter(1)
 class HandoffBuffer:
     """What `Signals` takes the sequencer's commands with. It expects of its subclass: `source`,
     `ex`, `attach(ex)` (which empties `buf`), `next_step`, `ts`, `scores`, `wake`, `_score()`,
-    `_advance(ts)`, `_fold(ts, events)`, `_paid(accounts)` and `saw(events)`."""
+    `_advance(ts)`, `_fold(ts, events)`, `_paid(accounts)`, `stale(cmd, events)`, `read_ahead()`
+    and `saw(events)`."""
 
     buf: list[tuple[Any, list]]  # (command, its events)
     buf_at: int
@@ -35,6 +36,8 @@ class HandoffBuffer:
     def _fold(self, ts: int, events: list) -> None: ...
     def _paid(self, accounts) -> None: ...
     def saw(self, events: list) -> None: ...
+    def stale(self, cmd, events: list) -> None: ...
+    def read_ahead(self) -> None: ...
 
     def handoff(self, cmd, events: list) -> None:
         """The sequencer's hand-over of an applied command, right after applying it: appended
@@ -42,6 +45,7 @@ class HandoffBuffer:
         and closes the open step here (its reads of the engine must see the state right after
         this command): once per Δ of venue time."""
         if cmd.ts >= self.next_step:
+            self.stale(cmd, events)
             self.catch_up()
             self.saw(events)
             self._advance(cmd.ts)
@@ -52,8 +56,14 @@ class HandoffBuffer:
 
     def catch_up(self, budget: int | None = None) -> bool:
         """Fold in the commands handed over and not yet folded, in order; with `budget`, about
-        that many events (a slice: the drain task yields the loop between slices). Whether the
-        buffer is now empty."""
+        that many events (a slice: the drain task yields the loop between slices); then read
+        ahead what the next step's close needs of the accounts they changed. Whether the buffer
+        is now empty."""
+        done = self._catch_up(budget)
+        self.read_ahead()
+        return done
+
+    def _catch_up(self, budget: int | None) -> bool:
         if self.scores:
             self._score()
         buf = self.buf

@@ -125,6 +125,8 @@ class Signals(HandoffBuffer):
         """`observe` against a given exchange (a journal replay feeds its own)."""
         if ex is not self.ex:
             self.attach(ex)
+        if cmd.ts >= self.next_step:
+            self.stale(cmd, events)
         self.catch_up()
         if cmd.ts >= self.next_step:
             self.saw(events)
@@ -207,6 +209,34 @@ class Signals(HandoffBuffer):
                             del held[account]
         self._paid(set(map(_ACCOUNT, compress(events, map(is_, types, repeat(BalanceChanged))))))
 
+    def stale(self, cmd, events: list) -> None:
+        """A step's closing command, before the catch-up that precedes the close: the margins
+        read ahead of the accounts it moved predate it, so they are read again (the catch-up
+        reads them now, after it, as the close must). Its events are folded in only after the
+        close; O(min(its events, the accounts changed in the step))."""
+        dirty = [m for m in self.markets.values() if m.dirty_lev]
+        if not dirty:
+            return
+        if len(events) > 16 * sum(len(m.dirty_lev) for m in dirty):  # a cascade closing a quiet step
+            for m in dirty:
+                m.unread |= m.dirty_lev
+            return
+        types = list(map(type, events))
+        moved = set(map(_ACCOUNT, compress(events, map(is_, types, repeat(BalanceChanged)))))
+        moved.update(map(_ACCOUNT, compress(events, map(is_, types, repeat(PositionChanged)))))
+        if type(cmd) in MARGIN_COMMANDS:
+            moved.add(cmd.account)
+        for m in dirty:
+            m.unread |= m.dirty_lev & moved
+
+    def read_ahead(self) -> None:
+        """Read the margins of the accounts changed since their last read (see
+        MarketSignals.read_ahead): after a catch-up, against the state the folded events led to."""
+        held = self.held
+        for m in self.markets.values():
+            if m.unread:
+                m.read_ahead(self.rd, held)
+
     def saw(self, events: list) -> None:
         """The events of a step's closing command, about to be read at the close before they
         are folded in: whether they moved a book."""
@@ -224,6 +254,7 @@ class Signals(HandoffBuffer):
             if hit:
                 m.dirty_liq |= hit
                 m.dirty_lev |= hit
+                m.unread |= hit
 
     def _mark(self, ts: int, e) -> None:
         self.grid.mark(ts, e.symbol, e.mark)

@@ -7,6 +7,15 @@ of an account in the market: `notional / margin` with notional at the mark, marg
 margin of its positions, or for cross its margin balance (wallet + uPnL) times this market's
 share of its cross notional in the settlement asset; taken once per step of venue time for the
 accounts whose positions or wallets changed during it (and capped at MAX_LEVERAGE).
+
+The margins are read ahead (`read_ahead`, by the catch-up, off the sequencer's path) rather than
+at the step's close: an account's isolated margin moves only with its own balance events and a
+one-market cross account's margin balance with its own events and the mark, linearly (uPnL =
+(mark · lots − cost) · K, so at the close's mark it is the read plus Δmark · lots · K, exact in
+integers). So a read taken after the account's last event of the step is the read at the close;
+an event of the account after it sends it back to be read again. What cannot be carried to the
+close that way (an inverse market's cross uPnL, a Multi-Assets pool, a cross account holding
+other markets too, no mark yet) is read at the close, as before.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from perpsim.venue.signals.volatility import EwmaVariance
 BOTH, LONG, SHORT = int(PositionSide.BOTH), int(PositionSide.LONG), int(PositionSide.SHORT)
 _FLAT = (0, 0)  # no legs (never stored)
 _ISOLATED = object()  # flush_lev's mark of an isolated account's margin
+_NO_LEGS = (None, 0, None, None)  # a margin read of an account without a position here (or no mark)
 #: an account whose margin is gone shows this leverage (x)
 MAX_LEVERAGE = 1_000.0
 
@@ -55,7 +65,15 @@ class MarketSignals:
         self.long_accounts = self.short_accounts = 0
         self.liqmap = LiquidationMap()
         self.dirty_liq: set[int] = set()
-        self.dirty_lev: set[int] = set()
+        self.dirty_lev: set[int] = set()  # changed in the open step: their leverage is taken at its close
+        #: of dirty_lev: changed since their margin was read ahead (the next catch-up reads them) ...
+        self.unread: set[int] = set()
+        #: ... read ahead: account -> (legs, margin units, _ISOLATED or None: one-market cross, mark read at) ...
+        self.ahead: dict[int, tuple] = {}
+        #: ... or to be read at the close (what the read ahead cannot carry there)
+        self.at_close: set[int] = set()
+        #: units per (tick · lot) of uPnL: a cross read's correction to the close's mark (linear only)
+        self.K = 0 if spec.kind is MarketKind.INVERSE else spec.notional_per_tick_lot
         self.lev: dict[int, tuple[float, float]] = {}  # account -> (notional, leverage)
         self.lev_sums = [0.0, 0.0]  # Σ notional, Σ notional · leverage
         hold = cfg.spike_hold_s * NS
@@ -92,6 +110,7 @@ class MarketSignals:
             self.legs[account] = new
         self.dirty_liq.add(account)
         self.dirty_lev.add(account)
+        self.unread.add(account)
         return new != (0, 0)
 
     def set_lots(self, account: int, lots: int) -> bool:
@@ -109,6 +128,7 @@ class MarketSignals:
         self.legs[account] = new
         self.dirty_liq.add(account)
         self.dirty_lev.add(account)
+        self.unread.add(account)
         return old is _FLAT
 
     def close(self, account: int) -> bool:
@@ -125,11 +145,13 @@ class MarketSignals:
             self.short_accounts -= 1
         self.dirty_liq.add(account)
         self.dirty_lev.add(account)
+        self.unread.add(account)
         return True
 
     def touch(self, account: int) -> None:
         self.dirty_liq.add(account)
         self.dirty_lev.add(account)
+        self.unread.add(account)
 
     # -------------------------------------------------------------- liquidation map
 
@@ -167,51 +189,91 @@ class MarketSignals:
 
     # -------------------------------------------------------------- leverage (per step)
 
-    def flush_lev(self, rd, cross_notional, held: dict) -> tuple | None:
-        """Read, now (at a step's close), what the effective leverage of each changed account
-        needs from the engine: the mark, and per account (sorted) its legs and its margin in
-        units, isolated (its positions' isolated margin) or cross (its margin balance, and its
-        cross notional when it holds other markets too: an account holding only this one has
-        its position's notional here, the same sum). `score_lev` does the arithmetic later.
-        `cross_notional(account)`: its cross notional at mark in this market's settlement asset;
-        `held`: account -> the markets it holds. None when no account changed."""
-        if not self.dirty_lev:
-            return None
-        mark = rd.mark(self.symbol)
-        reads: list[tuple] = []  # (account, legs or None, margin units, _ISOLATED / cross notional / None)
-        legs_of, symbol, asset = self.legs, self.symbol, self.asset
-        view = rd.view  # its reads bound once: this loop runs once per changed account
-        isolated, hedge, isolated_margin, margin_balance = (view.isolated, view.hedge_mode, view.isolated_margin,
-                                                            view.margin_balance)
-        for account in sorted(self.dirty_lev):
+    def read_ahead(self, rd, held: dict) -> None:
+        """Read the margin of each account changed since its last read (off the sequencer's
+        path: the catch-up, once it has folded the events in): an isolated account's isolated
+        margin, a one-market cross account's margin balance with the mark it is at. Kept until
+        the step's close unless the account changes again. The others wait for the close."""
+        unread = self.unread
+        if not unread:
+            return
+        view, symbol, asset = rd.view, self.symbol, self.asset
+        mark = view.mark(symbol)
+        legs_of, ahead, at_close = self.legs, self.ahead, self.at_close
+        isolated, hedge, isolated_margin, margin_balance, multi_assets = (
+            view.isolated, view.hedge_mode, view.isolated_margin, view.margin_balance, view.multi_assets)
+        cross_ok = self.K and mark is not None
+        for account in unread:
             legs = legs_of.get(account)
-            if legs is None or mark is None:
-                reads.append((account, None, 0, None))
+            if legs is None:
+                ahead[account] = _NO_LEGS
             elif isolated(account, symbol):
                 margin = 0
                 for pside in ((LONG, SHORT) if hedge(account) else (BOTH,)):
                     margin += isolated_margin(account, symbol, pside)
-                reads.append((account, legs, margin, _ISOLATED))
+                ahead[account] = (legs, margin, _ISOLATED, mark)
+            elif cross_ok and len(held.get(account, ())) == 1 and not multi_assets(account):
+                ahead[account] = (legs, margin_balance(account, asset), None, mark)
             else:
-                reads.append((account, legs, margin_balance(account, asset),
-                              None if len(held.get(account, ())) == 1 else cross_notional(account)))
-        self.dirty_lev.clear()
-        return mark, reads
+                at_close.add(account)
+        unread.clear()
+
+    def flush_lev(self, rd, cross_notional, held: dict) -> tuple | None:
+        """At a step's close: the changed accounts and what their leverage needs from the engine.
+        The reads ahead are taken as they are; what they cannot carry to the close (and any
+        account still unread) is read now, as the state stands: the mark, and per account its
+        legs and its margin in units, isolated (its positions' isolated margin) or cross (its
+        margin balance, and its cross notional when it holds other markets too: an account
+        holding only this one has its position's notional here, the same sum). `score_lev` does
+        the arithmetic later. `cross_notional(account)`: its cross notional at mark in this
+        market's settlement asset; `held`: account -> the markets it holds. None when no
+        account changed."""
+        if not self.dirty_lev:
+            return None
+        mark = rd.mark(self.symbol)
+        dirty, ahead, now = self.dirty_lev, self.ahead, self.at_close
+        if self.unread:
+            now = now | self.unread
+        self.dirty_lev, self.ahead, self.at_close, self.unread = set(), {}, set(), set()
+        if not now:
+            return mark, dirty, ahead, None
+        fresh: dict[int, tuple] = {}
+        legs_of, symbol, asset = self.legs, self.symbol, self.asset
+        view = rd.view
+        isolated, hedge, isolated_margin, margin_balance = (view.isolated, view.hedge_mode, view.isolated_margin,
+                                                            view.margin_balance)
+        for account in now:
+            legs = legs_of.get(account)
+            if legs is None or mark is None:
+                fresh[account] = _NO_LEGS
+            elif isolated(account, symbol):
+                margin = 0
+                for pside in ((LONG, SHORT) if hedge(account) else (BOTH,)):
+                    margin += isolated_margin(account, symbol, pside)
+                fresh[account] = (legs, margin, _ISOLATED, mark)
+            else:
+                fresh[account] = (legs, margin_balance(account, asset),
+                                  None if len(held.get(account, ())) == 1 else cross_notional(account), mark)
+        return mark, dirty, ahead, fresh
 
     def score_lev(self, ts: int, read: tuple) -> list:
-        """Effective leverage of the accounts `flush_lev` read at venue time `ts`: the average's
-        sums brought up to date and each change scored for spikes (in account order); the flags
-        raised. Isolated: notional / isolated margin; cross: cross notional / margin balance
-        (MAX_LEVERAGE when the margin is gone, and at most that)."""
-        mark, reads = read
+        """Effective leverage of the accounts `flush_lev` took at venue time `ts`, in account
+        order: the average's sums brought up to date and each change scored for spikes; the
+        flags raised. Isolated: notional / isolated margin; cross: cross notional / margin
+        balance, a one-market account's read ahead moved to the close's mark first (+ Δmark ·
+        (long − short lots) · K units, exact); MAX_LEVERAGE when the margin is gone, and at most
+        that."""
+        mark, dirty, ahead, fresh = read
         levels = []
-        lev_of, sums, notional_of, scale = self.lev, self.lev_sums, self.notional, 10**self.spec.settle_decimals
-        for account, legs, margin, total in reads:
+        lev_of, sums, notional_of, K = self.lev, self.lev_sums, self.notional, self.K
+        scale = 10**self.spec.settle_decimals
+        for account in sorted(dirty):
+            legs, margin, total, at = (fresh.get(account) if fresh else None) or ahead[account]
             old = lev_of.pop(account, None)
             if old is not None:
                 sums[0] -= old[0]
                 sums[1] -= old[0] * old[1]
-            if legs is None:
+            if legs is None or mark is None:
                 levels.append((account, 0.0, 0))
                 continue
             notional = notional_of(legs[0] + legs[1], mark)
@@ -219,6 +281,8 @@ class MarketSignals:
                 margin_f = margin / scale
                 lev = notional / margin_f if margin_f > 0 else MAX_LEVERAGE
             else:
+                if at != mark:  # a one-market cross read ahead (linear): its uPnL at the close's mark
+                    margin += (mark - at) * (legs[0] - legs[1]) * K
                 balance = margin / scale
                 lev = (notional if total is None else total) / balance if balance > 0 else MAX_LEVERAGE
             lev = min(lev, MAX_LEVERAGE)
