@@ -52,6 +52,12 @@ COMPILED_PY = [
     Extension("perpsim.risk.ledger", ["risk/ledger.py"]),
     # the liquidation decisions the engine asks per liquidated position (shared by both builds)
     Extension("perpsim.risk.liquidation_plan", ["risk/liquidation_plan.py"]),
+    # the exchange's market records, shared state and stages, each beside its .pxd (engine/exchange.py)
+    Extension("perpsim.engine.market", ["engine/market.py"]),
+    Extension("perpsim.engine.state", ["engine/state.py"]),
+    Extension("perpsim.engine.settlement", ["engine/settlement.py"]),
+    Extension("perpsim.engine.standing", ["engine/standing.py"]),
+    Extension("perpsim.engine.liquidation", ["engine/liquidation.py"]),
     Extension("perpsim.engine.exchange", ["engine/exchange.py"]),
 ]
 

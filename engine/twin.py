@@ -21,7 +21,9 @@ from pathlib import Path
 from types import ModuleType
 
 #: The modules compiled from their own .py, in import order (each only imports earlier ones).
-COMPILED = ("perpsim.risk.units", "perpsim.risk.positions", "perpsim.risk.ledger", "perpsim.engine.exchange")
+COMPILED = ("perpsim.risk.units", "perpsim.risk.positions", "perpsim.risk.ledger", "perpsim.engine.market",
+            "perpsim.engine.state", "perpsim.engine.settlement", "perpsim.engine.standing",
+            "perpsim.engine.liquidation", "perpsim.engine.exchange")
 
 
 def is_compiled() -> bool:

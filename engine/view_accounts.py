@@ -86,11 +86,11 @@ class AccountReads:
     def collateral_values(self, account: int) -> dict[str, int]:
         """Per margin asset (USDT, USDC, BTC), what its wallet counts for as Multi-Assets
         collateral (USD units of 1e-8, rounded down; BTC only once its index is known)."""
-        return collateral_values(self._ex, account)
+        return collateral_values(self._ex.state, account)
 
     def leverage(self, account: int, symbol: str) -> int:
         """The account's leverage setting in the market (the default until it sets one)."""
-        return self._ex._lev(account, self._market(symbol))
+        return self._ex.state._lev(account, self._market(symbol))
 
     def isolated(self, account: int, symbol: str) -> bool:
         """Whether the account's margin mode in the market is isolated."""

@@ -216,7 +216,7 @@ class ExchangeView(AccountReads):
         below = above = None
         if m.mark is not None:
             below, above = m.liq.nearest(m.mark)
-        busy = tuple(sorted((a, ps) for s, a, ps in self._ex._liquidating if s == symbol))
+        busy = tuple(sorted((a, ps) for s, a, ps in self._ex.state._liquidating if s == symbol))
         return LiquidationFacts(symbol, self._ex.profile.liquidation_trigger, len(m.liq), below, above, busy)
 
     def market(self, symbol: str) -> MarketView:
@@ -253,10 +253,10 @@ class ExchangeView(AccountReads):
         bp = ex.bankruptcy_price(account, symbol, pside)
         return PositionView(
             symbol, account, pside, p.lots, m.entry(p), m.mark, m.upnl(p) if marked else 0, iso,
-            ex.isolated_margin(account, symbol, pside) if iso else 0, ex._lev(account, m),
+            ex.isolated_margin(account, symbol, pside) if iso else 0, ex.state._lev(account, m),
             None if lp is None else lp.ticks, None if lp is None else lp.tick,
             None if bp is None else bp.ticks, None if bp is None else bp.tick,
-            ex._mm(m, p) if marked else 0, ex.adl_quantile(account, symbol, pside),
+            ex.state._mm(m, p) if marked else 0, ex.adl_quantile(account, symbol, pside),
             ex.funding_estimate(account, symbol, pside))
 
     def predicted_funding_rate(self, symbol: str) -> int:

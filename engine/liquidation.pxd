@@ -1,0 +1,44 @@
+# Compiled layout of engine/liquidation.py (see engine/exchange.pxd).
+
+cimport cython
+
+from perpsim.engine.market cimport _Market, position_key, position_of
+from perpsim.engine.records cimport new_record
+from perpsim.engine.settlement cimport Settlement
+from perpsim.engine.standing cimport StandingOrders
+from perpsim.engine.state cimport State
+from perpsim.risk.positions cimport Position
+from perpsim.risk.units cimport apply_rate_up
+
+
+cdef class Liquidation:
+    cdef readonly State state
+    cdef readonly Settlement settlement
+    cdef readonly StandingOrders standing
+    cdef public bint sweep_due
+    cdef public dict _adl_queue, _adl_ranked
+
+    @cython.locals(m=_Market)
+    cpdef void cascade(self) except *
+    cpdef void mark_moved(self) except *
+    cpdef void _rekey_account(self, object account) except *
+    @cython.locals(p=Position)
+    cpdef void _rekey(self, _Market m, object account) except *
+    @cython.locals(p=Position)
+    cpdef object _liq_tick(self, _Market m, object account, object pside, list legs)
+    cpdef object _liq_base(self, _Market m, object account, object pside)
+    @cython.locals(p=Position, mk=_Market)
+    cpdef bint _liquidatable(self, _Market m, object account, object pside) except *
+    cpdef bint _sweep(self, _Market m) except *
+    cpdef tuple _collateral(self, _Market m, object account, object pside)
+    @cython.locals(other=_Market, p=Position)
+    cpdef void _liquidate(self, _Market m, object account, object pside) except *
+    @cython.locals(p=Position)
+    cpdef object _lots(self, _Market m, object account, object pside)
+    cpdef tuple _remaining(self, _Market m, object account, object pside)
+    cpdef tuple _liquidation_fee(self, _Market m, object account, object pside, object qty, object price)
+    cpdef void _force(self, _Market m, object account, object pside, object side, object qty, object price) except *
+    @cython.locals(p=Position)
+    cpdef object _adl(self, _Market m, object account, object pside, object lots, object price)
+    @cython.locals(p=Position)
+    cpdef void _offload(self, _Market m) except *
