@@ -1,7 +1,7 @@
 """Account and market history: a read model of the exchange's events.
 
-`History.observe(cmd, events)` takes each applied command with its events, the same call the
-sequencer makes to its listeners (venue/streams.py, venue/metrics.py); the queries answer
+`History.handoff(cmd, events, ts)` takes each applied command with its events (O(1) for the
+commands of order entry: folded in later, see venue/history_handoff.py); the queries answer
 orders (open or completed), an account's trades and income, public and aggregate trades,
 funding rates, klines of trades, mark and index, the 24-hour ticker, open interest and its
 history, and liquidations. Units are the engine's (ticks, lots, integer money units, ns); the
@@ -9,11 +9,12 @@ records are immutable (venue/history_records.py). Retention is bounded by `Histo
 per account (orders, trades, income) and per market (public trades, klines per interval,
 funding, open-interest samples, liquidations); the oldest go first, open orders never.
 
-Replay. The history lives inside the `VenueState`: `VenueState.apply` feeds it after every
-command, so it is pickled into every snapshot with the exchange, and recovery (snapshot plus
-the journal's tail, applied through `VenueState.apply`) rebuilds it exactly as it was: the
-same commands give the same events, hence the same records, ids and bars. Sequencer listeners
-are not called during recovery, which is why it is not one of them. It is not part of
+Replay. The history lives inside the `VenueState`: `VenueState.apply` hands it every
+command, so it is pickled into every snapshot with the exchange (folded in first), and recovery
+(snapshot plus the journal's tail, applied through `VenueState.apply`) rebuilds it exactly as it
+was: the same commands give the same events, hence the same records, ids and bars, whenever
+they are folded in. Sequencer listeners are not called during recovery, which is why it is not
+one of them. It is not part of
 `state_hash()` (the hash is what the engine's determinism is checked by); `digest()` hashes
 the history for tests.
 
@@ -49,6 +50,7 @@ from perpsim.engine.events import (
 )
 from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import EventKind, PositionSide, Side, TriggerSource
+from perpsim.venue.history_handoff import HistoryHandoff
 from perpsim.venue.history_query import HistoryQueries
 from perpsim.venue.history_records import (
     INCOME_OF_CAUSE,
@@ -66,8 +68,10 @@ from perpsim.venue.history_records import (
 )
 from perpsim.venue.klines import BarLadder
 
-_ACCEPTED, _FILL, _CANCELED, _EXPIRED, _AMENDED = (EventKind.ACCEPTED, EventKind.FILL, EventKind.CANCELED,
-                                                   EventKind.EXPIRED, EventKind.AMENDED)
+# the book's event kinds as plain ints (compared per event)
+_ACCEPTED, _FILL, _CANCELED, _EXPIRED, _AMENDED = (int(EventKind.ACCEPTED), int(EventKind.FILL),
+                                                  int(EventKind.CANCELED), int(EventKind.EXPIRED),
+                                                  int(EventKind.AMENDED))
 _BUY, _SELL = int(Side.BUY), int(Side.SELL)
 _BOTH, _LONG, _SHORT = int(PositionSide.BOTH), int(PositionSide.LONG), int(PositionSide.SHORT)
 _LAST = int(TriggerSource.LAST)
@@ -96,19 +100,24 @@ class _Order:
 class _Fill:
     """A fill whose two trades wait for their realized PnL and fees (the events after it)."""
 
-    __slots__ = ("maker", "maker_fee", "positions", "symbol", "taker", "taker_fee", "taker_pays", "trade_id")
+    __slots__ = ("forced", "maker", "maker_fee", "positions", "symbol", "taker", "taker_fee", "taker_pays",
+                 "trade_id")
 
-    def __init__(self, symbol: str, trade_id: int, taker: list, maker: list, taker_pays: bool) -> None:
+    def __init__(self, symbol: str, trade_id: int, taker: list, maker: list, taker_pays: bool, forced: bool) -> None:
         self.symbol, self.trade_id, self.taker, self.maker = symbol, trade_id, taker, maker
-        self.positions = 0  # PositionChanged seen: 0 = the taker's PnL comes next, 1 = the maker's
+        # PositionChanged seen: 0 = the taker's PnL comes next, 1 = the maker's (the engine books
+        # a fill's two positions in that order, each on its order's position side)
+        self.positions = 0
         self.taker_pays, self.taker_fee, self.maker_fee = taker_pays, False, False
+        self.forced = forced
 
 
 # an account trade while its fees and PnL arrive: AccountTrade's fields as a list
 _COMMISSION, _PNL = AccountTrade._fields.index("commission"), AccountTrade._fields.index("realized_pnl")
+_PSIDE = AccountTrade._fields.index("position_side")
 
 
-class History(HistoryQueries):
+class History(HistoryHandoff, HistoryQueries):
     """The history of one exchange (see the module docstring). Deterministic: a function of
     the commands applied since the exchange was created."""
 
@@ -140,19 +149,31 @@ class History(HistoryQueries):
                       for s in symbols for src in SOURCES}
         self._marks = {s: view.mark(s) or 0 for s in symbols}
         self._oi = dict.fromkeys(symbols, 0)
-        self._longs: dict[tuple[str, int], int] = {}  # (symbol, account) -> its long lots
+        # (symbol, account) -> the long lots of its BOTH and its LONG position (a SHORT one holds none)
+        self._legs: dict[tuple[str, int], tuple[int, int]] = {}
         self._oi_hist = {s: deque(maxlen=limits.open_interest_per_market) for s in symbols}
         self._force = {s: deque(maxlen=limits.force_orders_per_market) for s in symbols}
         self._force_id = 0
         for s in symbols:  # an exchange that already holds positions
             for account in sorted({h.account for h in view.all_positions(s)}):
                 self._update_longs(s, account)
+        self._funding_due = min(self._next_funding.values(), default=None)
+        self._pending: list[tuple[object, list, int]] = []  # handed over, not yet folded in
+        self._pending_events = 0
 
     # ================================================================== feeding
 
     def observe(self, cmd, events: list) -> None:
-        """Record what one applied command did (its events, at the exchange's time after it)."""
-        ts = self.view.ts
+        """Record what one applied command did (its events, at the exchange's time after it),
+        now: what was handed over first, then this command (which may read the state)."""
+        self.catch_up()
+        self._fold(cmd, events, self.view.ts)
+
+    def _fold(self, cmd, events: list, ts: int) -> None:
+        """Fold in one command at `ts`, the exchange's time right after it. Reads of the
+        exchange (`moved`, conditional orders, forced fills, funding) happen only for commands
+        that HistoryHandoff folds in at once, right after they applied."""
+        finished = _ended(events)  # the orders this command ended
         if ts // OI_SAMPLE_NS != self._ts // OI_SAMPLE_NS:
             self._sample_oi(ts - ts % OI_SAMPLE_NS)
         self._ts = ts
@@ -178,15 +199,20 @@ class History(HistoryQueries):
                 positions = 0
                 if e.liquidation:
                     forced_side[(e.symbol, e.event.account)] = int(e.event.side)
-                fill = self._order_event(e, ts, forced, trades)
+                fill = self._order_event(e, ts, forced, trades, finished)
             elif t is BalanceChanged:
                 if not self._balance(e, ts, fill, symbol, funding) and e.cause == "realized_pnl":
                     loose.append((e.account, e.delta, positions))
             elif t is PositionChanged:
-                moved.add((e.symbol, e.account))
                 positions += 1
-                if fill is not None:
+                if fill is not None and fill.positions < 2 and not fill.forced:  # a book fill's side
                     fill.positions += 1
+                    side = fill.taker if fill.positions == 1 else fill.maker
+                    self._leg(e.symbol, e.account, side[_PSIDE], e.lots)
+                else:  # the state right after the command tells (folded in at once: HistoryHandoff)
+                    moved.add((e.symbol, e.account))
+                    if fill is not None:
+                        fill.positions += 1
             elif t is MarkPriceChanged:
                 self._marks[e.symbol] = e.mark
                 self._bars[(e.symbol, "mark")].add(ts, e.mark)
@@ -230,26 +256,26 @@ class History(HistoryQueries):
             self._conditionals.pop(cid, None)
         for s, account in moved:
             self._update_longs(s, account)
-        if ts >= min(self._next_funding.values(), default=ts + 1):
+        if self._funding_due is not None and ts >= self._funding_due:
             self._funding_closed(ts, settled)
 
-    def _order_event(self, oe: OrderEvent, ts: int, forced: dict, trades: list) -> _Fill | None:
+    def _order_event(self, oe: OrderEvent, ts: int, forced: dict, trades: list, ended: set) -> _Fill | None:
         e = oe.event
         kind = e.kind
         if kind == _FILL:
-            return self._fill(oe, ts, forced, trades)
+            return self._fill(oe, ts, forced, trades, ended)
         if kind == _ACCEPTED:
             if oe.liquidation:
                 forced[(oe.symbol, e.account)] = [0, 0]
             elif e.order_id not in self._owner:
                 info = self._registry.get(e.order_id)
                 if info is not None:
-                    self._add_order(_Order(info, ts))
+                    self._add_order(_Order(info, ts), e.order_id in ended)
         elif kind == _CANCELED or kind == _EXPIRED or kind == _AMENDED:
-            self._touch(e.order_id, ts, 0)
+            self._touch(e.order_id, ts, 0, ended)
         return None
 
-    def _fill(self, oe: OrderEvent, ts: int, forced: dict, trades: list) -> _Fill:
+    def _fill(self, oe: OrderEvent, ts: int, forced: dict, trades: list, ended: set) -> _Fill:
         e, symbol = oe.event, oe.symbol
         price, qty = e.price, e.qty
         quote = price * qty
@@ -261,8 +287,8 @@ class History(HistoryQueries):
         self._agg[symbol] = (e.order_id, price, ts, agg)
         self._public[symbol].append(PublicTrade(tid, symbol, price, qty, quote, not taker_buys, ts, agg, e.order_id))
         self._bars[(symbol, "trade")].add(ts, price, qty, quote, taker_buys, tid)
-        self._touch(e.order_id, ts, quote)
-        self._touch(e.counter_order_id, ts, quote)
+        self._touch(e.order_id, ts, quote, ended)
+        self._touch(e.counter_order_id, ts, quote, ended)
         if oe.liquidation:
             acc = forced.get((symbol, e.account))
             if acc is not None:
@@ -279,7 +305,7 @@ class History(HistoryQueries):
             trades.append(taker)
         if e.counter_account > 0:
             trades.append(maker)
-        return _Fill(symbol, tid, taker, maker, not oe.liquidation and e.account > 0)
+        return _Fill(symbol, tid, taker, maker, not oe.liquidation and e.account > 0, oe.liquidation)
 
     def _pside(self, order_id: int, account: int, side: int, forced: bool) -> int:
         """A fill's position side: its order's; a forced order closes the leg it liquidates."""
@@ -352,24 +378,31 @@ class History(HistoryQueries):
         self._income_id += 1
         income.append(Income(self._income_id, account, str(kind), asset, amount, symbol, info, trade_id, ts))
 
-    def _add_order(self, o: _Order) -> None:
+    def _add_order(self, o: _Order, done: bool) -> None:
+        """An accepted order; `done`: it ended in the command that placed it."""
         account, oid = o.info.account, o.info.order_id
-        self._orders.setdefault(account, {})[oid] = o
+        orders = self._orders.get(account)
+        if orders is None:
+            orders = self._orders[account] = {}
+        orders[oid] = o
         self._owner[oid] = account
         if o.info.client_order_id:
             self._by_client[(account, o.info.client_order_id)] = oid
-        if not o.info.open:
+        if done:
             self._done.setdefault(account, OrderedDict())[oid] = None
-        self._trim(account)
+        if len(orders) > self.limits.orders_per_account:
+            self._trim(account)
 
-    def _touch(self, order_id: int, ts: int, quote: int) -> None:
+    def _touch(self, order_id: int, ts: int, quote: int, ended: set) -> None:
+        """An event of a recorded order; `ended`: the orders its command ended (an order that
+        ended before is among the completed already)."""
         account = self._owner.get(order_id)
         if account is None:
             return
         o = self._orders[account][order_id]
         o.update_ns = ts
         o.cum_quote += quote
-        if not o.info.open and order_id not in self._done.get(account, ()):
+        if order_id in ended and order_id not in self._done.get(account, ()):
             self._done.setdefault(account, OrderedDict())[order_id] = None
             self._trim(account)
 
@@ -404,15 +437,30 @@ class History(HistoryQueries):
             self._conditionals[e.conditional_id] = (int(c.kind), c.trigger_price, int(c.source), c.price_protect)
 
     def _update_longs(self, symbol: str, account: int) -> None:
-        """Open interest follows an account's long lots in a market (one-way or hedge mode)."""
+        """Open interest follows an account's long lots in a market (one-way or hedge mode),
+        read from the state (right after the command)."""
         lots = self.view.position_lots
-        longs = max(lots(account, symbol, _BOTH), 0) + max(lots(account, symbol, _LONG), 0)
-        key = (symbol, account)
-        self._oi[symbol] += longs - self._longs.get(key, 0)
-        if longs:
-            self._longs[key] = longs
+        self._set_legs(symbol, account, max(lots(account, symbol, _BOTH), 0), max(lots(account, symbol, _LONG), 0))
+
+    def _leg(self, symbol: str, account: int, pside: int, lots: int) -> None:
+        """One position's new signed lots, from its PositionChanged (`pside`: its side)."""
+        if pside == _SHORT:  # holds no long lots, before or after
+            return
+        both, long = self._legs.get((symbol, account), (0, 0))
+        if pside == _BOTH:
+            both = lots if lots > 0 else 0
         else:
-            self._longs.pop(key, None)
+            long = lots if lots > 0 else 0
+        self._set_legs(symbol, account, both, long)
+
+    def _set_legs(self, symbol: str, account: int, both: int, long: int) -> None:
+        key = (symbol, account)
+        was = self._legs.get(key)
+        self._oi[symbol] += both + long - (0 if was is None else was[0] + was[1])
+        if both or long:
+            self._legs[key] = (both, long)
+        elif was is not None:
+            del self._legs[key]
 
     def _sample_oi(self, at: int) -> None:
         """The open interest that held at the 5-minute boundary `at` (before the command)."""
@@ -440,10 +488,12 @@ class History(HistoryQueries):
                     ev = events[i - missing]
                     self._funding[s].append(FundingRate(s, ev.rate, ev.mark, at, ts))
             self._next_funding[s] = nxt
+        self._funding_due = min(self._next_funding.values(), default=None)
 
 
     def digest(self) -> str:
         """A hash of everything the history holds (two histories of the same commands match)."""
+        self.catch_up()
         h = hashlib.blake2b(digest_size=16)
         for account in sorted(self._orders):
             for o in self._orders[account].values():
@@ -459,3 +509,22 @@ class History(HistoryQueries):
         h.update(repr((sorted(self._oi.items()), sorted(self._marks.items()), self._income_id, self._force_id,
                        sorted(self._trade_id.items()))).encode())
         return h.hexdigest()
+
+
+def _ended(events: list) -> set[int]:
+    """The orders a command's events end (filled, canceled, expired): what the registry marks
+    completed while applying the command, told apart from its OrderInfo, which later commands
+    change (the history may fold a command in after those)."""
+    ended = set()
+    for e in events:
+        if type(e) is OrderEvent:
+            b = e.event
+            kind = b.kind
+            if kind == _FILL:
+                if b.leaves == 0:
+                    ended.add(b.order_id)
+                if b.counter_leaves == 0:
+                    ended.add(b.counter_order_id)
+            elif kind == _CANCELED or kind == _EXPIRED:
+                ended.add(b.order_id)
+    return ended

@@ -80,6 +80,7 @@ class HistoryQueries:
     _oi_hist: dict[str, deque[OpenInterest]]
     _force: dict[str, deque[ForceOrder]]
     _trim: Callable[[int], None]
+    catch_up: Callable[[], bool]  # folds in what was handed over (venue/history_handoff.py)
 
     # ------------------------------------------------------------------ orders
 
@@ -88,6 +89,7 @@ class HistoryQueries:
         """The account's order by id or by client order id (both given: they must name the
         same order), open or completed while retention keeps it; None if the account has no
         such order (another account's order is None too)."""
+        self.catch_up()
         if not order_id and not client_order_id:
             raise ValueError("give order_id or client_order_id")
         if client_order_id:
@@ -103,6 +105,7 @@ class HistoryQueries:
                end_ns: int | None = None, limit: int = 500, from_order_id: int | None = None) -> list[OrderRecord]:
         """The account's orders (Binance allOrders), open and completed, by acceptance time;
         `from_order_id`: ids at or above it."""
+        self.catch_up()
         records = (o.record() for o in self._orders.get(account, {}).values()
                    if symbol is None or o.info.symbol == symbol)
         return _pick(records, start_ns, end_ns, limit, from_order_id)
@@ -113,6 +116,7 @@ class HistoryQueries:
                end_ns: int | None = None, from_id: int | None = None, limit: int = 500) -> list[AccountTrade]:
         """The account's fills (Binance userTrades). Trade ids count per market, so `from_id`
         needs a symbol."""
+        self.catch_up()
         if from_id is not None and symbol is None:
             raise ValueError("from_id needs a symbol (trade ids count per market)")
         items = self._trades.get(account, ())
@@ -121,12 +125,14 @@ class HistoryQueries:
 
     def public_trades(self, symbol: str, limit: int = 500, from_id: int | None = None) -> list[PublicTrade]:
         """A market's trades (Binance trades / historicalTrades)."""
+        self.catch_up()
         return _pick(self._public[symbol], None, None, limit, from_id)
 
     def agg_trades(self, symbol: str, from_id: int | None = None, start_ns: int | None = None,
                    end_ns: int | None = None, limit: int = 500) -> list[AggTrade]:
         """A market's aggregate trades (Binance aggTrades): the fills of one taker order at one
         price, summed. An aggregate whose first fills retention dropped is left out."""
+        self.catch_up()
         aggs: list[AggTrade] = []
         first_kept = self._public[symbol][0].id if self._public[symbol] else 0
         for t in self._public[symbol]:
@@ -141,6 +147,7 @@ class HistoryQueries:
                end_ns: int | None = None, limit: int = 100) -> list[Income]:
         """The account's income (Binance income): kind an IncomeKind name or None for all;
         symbol: that market's only ("" selects the transfers)."""
+        self.catch_up()
         def match(r: Income) -> bool:
             return (kind is None or r.kind == kind) and (symbol is None or r.symbol == symbol)
 
@@ -152,6 +159,7 @@ class HistoryQueries:
                       limit: int = 100) -> list[FundingRate]:
         """Settled funding rates (Binance fundingRate), by funding time; all markets' when
         symbol is None."""
+        self.catch_up()
         items: Iterable[FundingRate]
         if symbol is not None:
             items = self._funding[symbol]
@@ -164,6 +172,7 @@ class HistoryQueries:
         """Bars of `source` (trade, mark, index) over `interval` (1m … 1d) opening in
         [start_ns, end_ns], up to the bar holding the venue's current time; intervals without
         a change repeat the previous close. With start_ns the first `limit`, else the latest."""
+        self.catch_up()
         if source not in SOURCES:
             raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
         if interval not in INTERVALS:
@@ -176,6 +185,7 @@ class HistoryQueries:
     def ticker_24h(self, symbol: str) -> Ticker24h:
         """The last 24 hours of a market's trades, from its one-minute trade bars: the 1,440
         minutes up to and including the current one (as far as the bars kept reach)."""
+        self.catch_up()
         now = self.view.ts
         start = now - now % _MINUTE - _DAY + _MINUTE
         bars = self._bars[(symbol, "trade")][0].window(start)
@@ -188,12 +198,14 @@ class HistoryQueries:
 
     def open_interest(self, symbol: str) -> OpenInterest:
         """A market's open interest now (lots of all long positions) with its mark."""
+        self.catch_up()
         return OpenInterest(symbol, self._oi[symbol], self._marks[symbol], self.view.ts)
 
     def open_interest_history(self, symbol: str, period: str = "5m", start_ns: int | None = None,
                               end_ns: int | None = None, limit: int = 30) -> list[OpenInterest]:
         """Open interest at each `period` boundary (5m … 1d, Binance openInterestHist) that the
         venue's clock passed; a clock jump over several boundaries records the last one only."""
+        self.catch_up()
         if period not in OI_PERIODS:
             raise ValueError(f"period must be one of {', '.join(OI_PERIODS)}, not {period!r}")
         step = OI_PERIODS[period]
@@ -203,6 +215,7 @@ class HistoryQueries:
                      end_ns: int | None = None, limit: int = 50) -> list[ForceOrder]:
         """Liquidations (Binance forceOrders): an account's (or everyone's with None), in one
         market or all."""
+        self.catch_up()
         if symbol is not None:
             items: Iterable[ForceOrder] = self._force[symbol]
         else:
@@ -215,6 +228,7 @@ class HistoryQueries:
     def resize(self, limits) -> None:
         """Apply new retention limits (a restart with another configuration): each kept
         collection is cut to its new cap, oldest first."""
+        self.catch_up()
         self.limits = limits
         _recap(self._trades, limits.trades_per_account)
         _recap(self._income, limits.income_per_account)

@@ -4,6 +4,10 @@ The task takes commands off one bounded queue in order, stamps their time, appli
 VenueState, appends them to the journal, makes the batch durable with one fsync (group commit)
 and only then resolves the callers' futures and publishes events. A full queue is shed with
 RESOURCE_EXHAUSTED rather than queued without bound.
+
+The read models the state was handed the commands with (`VenueState.catch_up`: the history)
+are folded in while the fsync runs on its thread and while no command waits, a slice at a time:
+off the path from a command to its acknowledgment wherever the loop has time to spare.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ log = logging.getLogger("perpsim.venue")
 QUEUE_LIMIT = 10_000
 OVERLOAD_RETRY_MS = 250  # RetryInfo of a unit shed for a full queue: a few batches' time
 BATCH_LIMIT = 1_024
+#: events of the handed-over read models folded in between two looks at the fsync or the queue
+FOLD_SLICE = 512
 
 
 class Clock:
@@ -155,6 +161,8 @@ class Sequencer:
 
     async def _run(self) -> None:
         while True:
+            while self.queue.empty() and not self._fold_slice():  # idle: catch the read models up
+                await asyncio.sleep(0)
             batch = [await self.queue.get()]
             commands = batch[0].weight
             while commands < BATCH_LIMIT and not self.queue.empty():
@@ -163,47 +171,56 @@ class Sequencer:
             self._queued -= commands
             done, controls = [], []
             self._durable.clear()
+            journal, encode, decode = self.journal, self.encode, self.decode
+            append = journal.append if journal is not None else None
+            now, before_apply, after_apply = self.clock.now, self.before_apply, self.after_apply
+            state = self.state
+            apply = state.apply
             for item in batch:
                 if item.makes is None:
                     controls.append(item)
                     continue
+                results = item.results
                 for make in item.makes:
-                    cmd = make(max(self.clock.now(), self.state.exchange.ts))
+                    ts, last = now(), state.exchange.ts
+                    cmd = make(ts if ts > last else last)
                     try:
-                        if self.journal is not None:
-                            assert self.encode is not None and self.decode is not None  # given with it
+                        if append is not None:
+                            assert encode is not None and decode is not None  # given with the journal
                             # apply exactly what the journal will hold, so replay rebuilds this state
-                            payload = self.encode(cmd)
-                            cmd = self.decode(payload)
+                            payload = encode(cmd)
+                            cmd = decode(payload)
                     except CodecError as e:  # a value beyond the journal's int64: the caller's, refused
                         log.warning("command refused, it cannot be journaled: %s", cut(e, 200))
                         named = re.match(r"\w+\.(\w+) ", str(e))
-                        item.results.append(VenueError(R.INVALID_VALUE, field=named.group(1) if named else "",
-                                                       problem="out of the venue's range (int64)"))
+                        results.append(VenueError(R.INVALID_VALUE, field=named.group(1) if named else "",
+                                                  problem="out of the venue's range (int64)"))
                         continue
                     except Exception as e:  # cannot be journaled: refused before it touches the state
                         log.exception("command %r cannot be encoded", cmd)
-                        item.results.append(e)
+                        results.append(e)
                         continue
-                    for hook in self.before_apply:
+                    for hook in before_apply:
                         try:
                             hook(cmd)
                         except Exception:  # read models must never stop the sequencer
                             log.exception("before-apply hook %r failed on %r", hook, cmd)
                     try:
-                        events = self.state.apply(cmd)
+                        events = apply(cmd)
                     except Exception as e:
-                        item.results.append(e)
+                        results.append(e)
                         await self._recover_from(cmd, e)
+                        state = self.state  # rebuilt
+                        apply = state.apply
                         continue
-                    if self.journal is not None:
-                        self.journal.append(payload)
-                    for handoff in self.after_apply:
+                    if append is not None:
+                        append(payload)
+                    for handoff in after_apply:
                         try:
                             handoff(cmd, events)
                         except Exception:  # read models must never stop the sequencer
                             log.exception("after-apply hook %r failed on %r", handoff, cmd)
-                    item.results.append(events)
+                    results.append(events)
                     done.append((cmd, events))
             await self._commit()
             self.applied += len(done)
@@ -234,8 +251,19 @@ class Sequencer:
 
     async def _commit(self) -> None:
         if self.journal is not None and self.journal.pending:
-            await asyncio.get_running_loop().run_in_executor(self.io, self.journal.commit)
+            fsync = self.io.submit(self.journal.commit)
+            while not fsync.done() and not self._fold_slice():  # the loop's time while the disk works
+                pass
+            await asyncio.wrap_future(fsync)
         self._durable.set()
+
+    def _fold_slice(self) -> bool:
+        """Fold a slice of what the state's read models were handed; whether nothing is left."""
+        try:
+            return self.state.catch_up(FOLD_SLICE)
+        except Exception:  # a read model must never stop the sequencer; its next read retries
+            log.exception("folding the read models in failed")
+            return True
 
     async def _recover_from(self, cmd, error: Exception) -> None:
         """A command raised inside the core (a bug): it may have left the state half-changed, so

@@ -2,7 +2,8 @@
 
 `VenueState.apply(command)` is the only writer: it applies the command to the exchange and
 derives the order registry (status, filled quantity, client order ids) from the events, so a
-replay of the journal rebuilds the registry exactly as it rebuilds the exchange.
+replay of the journal rebuilds the registry exactly as it rebuilds the exchange. It hands the
+command to the history, which folds it in later (`catch_up`, venue/history_handoff.py).
 """
 
 from __future__ import annotations
@@ -145,25 +146,47 @@ class VenueState:
                     return [CommandRejected(type(cmd).__name__, cmd.account, int(R.DUPLICATE_ORDER_ID),
                                             (("client_order_id", cmd.client_order_id),))]
                 return [KnownList(seen[1], self.list_status[seen[1]]) if lists else KnownOrder(seen[1])]
-        next_id = self.exchange.next_order_id
-        events = self.exchange.apply(cmd)
+        exchange = self.exchange
+        next_id = exchange.next_order_id
+        events = exchange.apply(cmd)
         if type(cmd) is C.PlaceOrder:
             self._register(cmd, next_id, events)
-        for e in events:  # orders the venue placed for an account (conditional orders, order lists)
-            if type(e) is OrderPlaced:
-                self._register(e.order, e.order_id, events)
+        # orders the venue placed for an account (conditional orders, order lists)
+        placed = [e for e in events if type(e) is OrderPlaced]
+        if placed:
+            self._register_placed(placed, events)
+        track = self._track
         for e in events:
             t = type(e)  # (the event types are final NamedTuples: exact type checks, cheaper)
             if t is OrderEvent:
-                self._track(e)
+                track(e)
             elif t is ListEvent:
                 self._track_list(cmd, e)
             elif t is ConditionalEvent and e.status == "NEW" and isinstance(cmd, C.PlaceConditional) \
                     and cmd.client_order_id and e.account == cmd.account:
                 self.conditionals_by_client.setdefault((cmd.account, cmd.client_order_id),
                                                        (fingerprint(cmd), e.conditional_id))
-        self.history.observe(cmd, events)
+        self.history.handoff(cmd, events, exchange.ts)
         return events
+
+    def catch_up(self, budget: int | None = None) -> bool:
+        """Fold what the read models were handed in (with `budget`: about that many events);
+        whether nothing is left. Reads catch up by themselves: this only moves the work to
+        when the caller has nothing better to do."""
+        return self.history.catch_up(budget)
+
+    def _register_placed(self, placed: list[OrderPlaced], events: list) -> None:
+        """Register the orders placed for accounts, each from its first book event (which
+        comes before its OrderPlaced): one pass over the events for all of them."""
+        wanted = {p.order_id for p in placed}
+        first: dict[int, int] = {}
+        for i, e in enumerate(events):
+            if type(e) is OrderEvent and e.event.order_id in wanted and e.event.order_id not in first:
+                first[e.event.order_id] = i
+        for p in placed:
+            at = first.get(p.order_id)
+            if at is not None:
+                self._register(p.order, p.order_id, events, at)
 
     def _track_list(self, cmd, e: ListEvent) -> None:
         """Register a list placed with a client order id, and keep its latest status (what a
@@ -209,23 +232,26 @@ class VenueState:
         orders = (self.orders[oid] for oid in sorted(self.open_of.get(account, ())))
         return [o for o in orders if not symbol or o.symbol == symbol]
 
-    def _register(self, cmd: C.PlaceOrder, order_id: int, events: list) -> None:
-        """Record an order the book accepted, with the price and size of its first book event."""
+    def _register(self, cmd: C.PlaceOrder, order_id: int, events: list, start: int = 0) -> bool:
+        """Record an order the book accepted, with the price and size of its first book event
+        (at or after `start`); whether it was."""
         book_event = None
-        for e in events:  # one pass, usually ending at the first event: the order's ACCEPTED
+        for i in range(start, len(events)):  # usually ending at once: the order's ACCEPTED
+            e = events[i]
             if type(e) is OrderEvent and e.event.order_id == order_id:
                 if book_event is None:
                     book_event = e.event
                 if e.event.kind == _ACCEPTED:
                     break
         else:
-            return
+            return False
         self.orders[order_id] = OrderInfo(order_id, cmd.account, cmd.symbol, cmd.client_order_id, cmd.side,
                                           cmd.kind, cmd.tif, book_event.price, book_event.qty, cmd.reduce_only,
                                           cmd.position_side)
         self.open_of.setdefault(cmd.account, set()).add(order_id)
         if cmd.client_order_id:
             self.by_client[(cmd.account, cmd.client_order_id)] = (fingerprint(cmd), order_id)
+        return True
 
     def _track(self, oe: OrderEvent) -> None:
         e = oe.event

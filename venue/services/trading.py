@@ -8,11 +8,12 @@ import asyncio
 import dataclasses
 import functools
 import logging
+from collections.abc import Callable
 
 import grpc
 
 from perpsim.engine import commands as C
-from perpsim.engine.events import ConditionalEvent, ListEvent, OrderEvent
+from perpsim.engine.events import CommandRejected, ConditionalEvent, ListEvent, OrderEvent
 from perpsim.model.enums import (
     ConditionalKind,
     EventKind,
@@ -29,13 +30,22 @@ from perpsim.venue import convert as cv
 from perpsim.venue.auth import bearer
 from perpsim.venue.errors import VenueError, internal_rpc_status, to_rpc_status, to_status
 from perpsim.venue.services.common import Venue, raise_rejection, rpc
-from perpsim.venue.services.wire import conditional_out, order_list_out, order_out
+from perpsim.venue.services.wire import conditional_out, order_fields, order_list_out, order_out
 from perpsim.venue.state import KnownConditional, KnownList, KnownOrder, stamped
 
 log = logging.getLogger("perpsim.venue")
 
 MAX_BATCH_ORDERS = 1_000
 STREAM_WINDOW = 2_000  # order-entry stream: requests read and not yet submitted
+
+# the book's event kinds as plain ints (compared per event on the response path)
+_ACCEPTED, _FILL, _REJECTED = int(EventKind.ACCEPTED), int(EventKind.FILL), int(EventKind.REJECTED)
+_TAKER = common_pb2.LIQUIDITY_TAKER
+
+
+def _place_order(fields: tuple, ts: int) -> C.PlaceOrder:
+    """The PlaceOrder of `fields` (Trading.order_fields) at `ts`: made once, in the sequencer."""
+    return C.PlaceOrder(ts, *fields)
 
 
 def _trigger_order_fields(r) -> tuple[int, int, int]:
@@ -52,6 +62,11 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
 
     def command(self, account: int, r) -> C.PlaceOrder:
         """The engine command for a PlaceOrderRequest (time stamped later by the sequencer)."""
+        return C.PlaceOrder(0, *self.order_fields(account, r))
+
+    def order_fields(self, account: int, r) -> tuple:
+        """The fields of the engine command for a PlaceOrderRequest after its time: the command
+        is `C.PlaceOrder(ts, *fields)`, made once the sequencer knows its time."""
         spec = self.venue.spec(r.symbol)
         side = cv.enum_in(cv.SIDE_IN, r.side, "side", R.INVALID_SIDE)
         kind = cv.enum_in(cv.KIND_IN, r.type, "type", R.INVALID_ORDER_TYPE)
@@ -67,8 +82,8 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
             tif = cv.enum_in(cv.TIF_IN, r.time_in_force, "time_in_force", R.INVALID_TIME_IN_FORCE)
         stp = cv.enum_in(cv.STP_IN, r.self_trade_prevention, "self_trade_prevention", R.INVALID_STP_MODE)
         pside = cv.enum_in(cv.PSIDE_IN, r.position_side, "position_side", R.INVALID_POSITION_SIDE)
-        return C.PlaceOrder(0, account, spec.symbol, side, qty, price, kind, tif, stp, r.reduce_only,
-                            r.good_till_time_ns, pside, cv.client_order_id_in(r.client_order_id))
+        return (account, spec.symbol, side, qty, price, kind, tif, stp, r.reduce_only, r.good_till_time_ns, pside,
+                cv.client_order_id_in(r.client_order_id))
 
     @rpc
     async def PlaceOrder(self, request, context):
@@ -140,35 +155,37 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
             for t in tasks:
                 t.cancel()
 
-    async def _place_many(self, account: int, requests) -> list[trading_pb2.PlaceOrderResult]:
-        """Place orders as one sequencer unit (in order, one commit); a result each: the order,
-        or the error of that request alone."""
-        templates: list = []
+    async def _place_many(self, account: int, requests) -> list[dict]:
+        """Place orders as one sequencer unit (in order, one commit); a result each, as the
+        fields of a PlaceOrderResult: the order, or the error of that request alone."""
+        orders: list = []  # per request: its command's fields, or its error
+        fields_of = self.order_fields
         for r in requests:
             try:
                 if isinstance(r, VenueError):  # refused before it got here (the stream's rate limit)
                     raise r
-                templates.append(self.command(account, r))
+                orders.append(fields_of(account, r))
             except VenueError as e:
-                templates.append(e)
-        commands = [t for t in templates if not isinstance(t, VenueError)]
+                orders.append(e)
+        makes: list[Callable[[int], object]] = [functools.partial(_place_order, t) for t in orders
+                                                if not isinstance(t, VenueError)]
         before = self.venue.state.exchange.next_order_id
         try:
-            outcomes = iter(await self.venue.seq.submit_many([functools.partial(stamped, t) for t in commands]))
+            outcomes = iter(await self.venue.seq.submit_many(makes))
         except VenueError as e:  # the unit was shed (overload): each of its orders is answered so
-            outcomes = iter([e] * len(commands))
+            outcomes = iter([e] * len(makes))
         out = []
-        for t in templates:
+        for t in orders:
             outcome = t if isinstance(t, VenueError) else next(outcomes)
             try:
                 if isinstance(outcome, BaseException):
                     raise outcome
-                out.append(trading_pb2.PlaceOrderResult(placed=self._placed(account, t, before, outcome)))
+                out.append({"placed": self._placed(account, t[1], before, outcome)})
             except VenueError as e:
-                out.append(trading_pb2.PlaceOrderResult(error=to_rpc_status(self.venue.refused(e))))
+                out.append({"error": to_rpc_status(self.venue.refused(e))})
             except Exception:  # a fault in the core, already undone by the sequencer
                 log.exception("order %r failed", t)
-                out.append(trading_pb2.PlaceOrderResult(error=internal_rpc_status()))
+                out.append({"error": internal_rpc_status()})
         return out
 
     async def _place(self, account: int, request) -> trading_pb2.PlaceOrderResponse:
@@ -177,36 +194,54 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         warnings: list[common_pb2.RiskWarning] = signals.order_warnings(template) if signals is not None else []
         before = self.venue.state.exchange.next_order_id
         events = await self.venue.run(lambda ts: stamped(template, ts))
-        placed = self._placed(account, template, before, events)
+        placed = self._placed(account, template.symbol, before, events)
         if signals is not None:
-            placed.warnings.extend(warnings + signals.after_order(template))
-        return placed
+            placed["warnings"] = warnings + signals.after_order(template)
+        return trading_pb2.PlaceOrderResponse(**placed)
 
-    def _placed(self, account: int, template, before: int, events: list) -> trading_pb2.PlaceOrderResponse:
-        """The response to an order placement from its command's events; raises its rejection.
-        `before`: the next order id before the command was queued (older orders' events are
-        not this order's)."""
-        raise_rejection(events, self.venue.markets.get(template.symbol))
-        known = next((e for e in events if isinstance(e, KnownOrder)), None)
+    def _placed(self, account: int, symbol: str, before: int, events: list) -> dict:
+        """The response to an order placement from its command's events, as the fields of a
+        PlaceOrderResponse; raises its rejection. `before`: the next order id before the command
+        was queued (older orders' events are not this order's). One pass over the events."""
+        refused = False
+        known = accepted = rejected = None
+        fills: list = []  # this account's fills of orders from `before` on
+        for e in events:
+            t = type(e)  # (the event types are final NamedTuples: exact type checks, cheaper)
+            if t is OrderEvent:
+                b = e.event
+                if b.order_id >= before and b.account == account:
+                    kind = b.kind
+                    if kind == _ACCEPTED:
+                        if accepted is None:
+                            accepted = b
+                    elif kind == _FILL:
+                        fills.append(b)
+                    elif kind == _REJECTED and rejected is None:
+                        rejected = b
+            elif t is CommandRejected:
+                refused = True
+            elif t is KnownOrder and known is None:
+                known = e
+        if refused:
+            raise_rejection(events, self.venue.markets.get(symbol))
+        orders = self.venue.state.orders
         if known is not None:  # an idempotent retry: the original order, as it is now
-            return trading_pb2.PlaceOrderResponse(order=order_out(self.venue, self.venue.state.orders[known.order_id]))
-        book_events = [e.event for e in events if isinstance(e, OrderEvent) and e.event.order_id >= before
-                       and e.event.account == account]
-        for e in book_events:
-            if e.kind == EventKind.REJECTED:
-                raise VenueError(R(e.reason), field="order").by_engine()
-        mine = next((e for e in book_events if e.kind == EventKind.ACCEPTED), None)
-        if mine is None:
+            return {"order": order_fields(self.venue, orders[known.order_id])}
+        if rejected is not None:
+            raise VenueError(R(rejected.reason), field="order").by_engine()
+        if accepted is None:
             raise VenueError(R.UNKNOWN_ORDER, problem="order was not accepted")
-        spec = self.venue.markets[template.symbol]
-        signals = self.venue.account_signals
-        fills = [trading_pb2.Fill(order_id=e.order_id, price=spec.format_price(e.price), price_ticks=e.price,
-                                  quantity=spec.format_qty(e.qty), quantity_lots=e.qty,
-                                  liquidity=common_pb2.LIQUIDITY_TAKER,
-                                  **(signals.fill_slippage(e.order_id, e.side, e.price) if signals else {}))
-                 for e in book_events if e.kind == EventKind.FILL and e.order_id == mine.order_id]
-        return trading_pb2.PlaceOrderResponse(order=order_out(self.venue, self.venue.state.orders[mine.order_id]),
-                                              fills=fills)
+        mine = accepted.order_id
+        out: dict[str, object] = {"order": order_fields(self.venue, orders[mine])}
+        if fills:
+            spec = self.venue.markets[symbol]
+            signals = self.venue.account_signals
+            out["fills"] = [{"order_id": mine, "price": spec.format_price(b.price), "price_ticks": b.price,
+                             "quantity": spec.format_qty(b.qty), "quantity_lots": b.qty, "liquidity": _TAKER,
+                             **(signals.fill_slippage(mine, b.side, b.price) if signals else {})}
+                            for b in fills if b.order_id == mine]
+        return out
 
     @rpc
     async def CancelOrder(self, request, context):

@@ -27,15 +27,22 @@ from perpsim.venue.state import OrderInfo
 
 
 def order_out(venue: Venue, o: OrderInfo) -> trading_pb2.Order:
+    return trading_pb2.Order(**order_fields(venue, o))
+
+
+def order_fields(venue: Venue, o: OrderInfo) -> dict:
+    """An order's trading_pb2.Order fields as a dict. The response path builds whole responses
+    from nested dicts: protobuf makes the nested messages in one constructor call, in half the
+    time of building each message and copying it into its parent."""
     spec = venue.markets[o.symbol]
     # the *_OUT tables are keyed by IntEnum members, which hash and compare as their ints: looked
     # up with the raw values (no enum constructed per order on the response path)
-    return trading_pb2.Order(
-        order_id=o.order_id, client_order_id=o.client_order_id, symbol=o.symbol, side=cv.SIDE_OUT[o.side],
-        type=cv.KIND_OUT[o.kind], status=cv.STATUS_OUT[o.status], price=spec.format_price(o.price),
-        price_ticks=o.price, quantity=spec.format_qty(o.qty), quantity_lots=o.qty,
-        filled_quantity=spec.format_qty(o.filled), filled_quantity_lots=o.filled,
-        time_in_force=cv.TIF_OUT[o.tif], reduce_only=o.reduce_only, position_side=cv.PSIDE_OUT[o.position_side])
+    return {"order_id": o.order_id, "client_order_id": o.client_order_id, "symbol": o.symbol,
+            "side": cv.SIDE_OUT[o.side], "type": cv.KIND_OUT[o.kind], "status": cv.STATUS_OUT[o.status],
+            "price": spec.format_price(o.price), "price_ticks": o.price, "quantity": spec.format_qty(o.qty),
+            "quantity_lots": o.qty, "filled_quantity": spec.format_qty(o.filled), "filled_quantity_lots": o.filled,
+            "time_in_force": cv.TIF_OUT[o.tif], "reduce_only": o.reduce_only,
+            "position_side": cv.PSIDE_OUT[o.position_side]}
 
 
 def conditional_out(spec, cid: int, c: C.PlaceConditional) -> trading_pb2.ConditionalOrder:

@@ -1,0 +1,114 @@
+"""How the history (venue/history.py) takes the sequencer's commands: handed over in O(1) and
+folded in later, in order, by `catch_up`.
+
+`History.handoff(cmd, events, ts)` is called by `VenueState.apply` right after each command. An
+order-entry command is only appended to a buffer; `catch_up()` folds the buffer in. It runs
+while the sequencer waits for its journal fsync and when it is idle (venue/sequencer.py),
+before every query (venue/history_query.py) and before a snapshot pickles the history, so
+every read sees every command applied before it.
+
+What a command's fold reads besides its events must not have changed by the time it is folded
+in. Its events, its time (`ts`, taken at the handoff), the history's own state and the order
+registry's entries (see PENDING_EVENTS) do not. The exchange's state does: so a command whose
+fold reads it is folded in at once, after the buffer, at its handoff (as `observe` does):
+
+  - a conditional order placed (its terms are read from the live conditional order);
+  - a liquidation, a forced order's fill or auto-deleveraging (the position side of a forced
+    fill and the positions the insurance fund and the counterparties moved);
+  - a position change that is not one of the two of a book fill (the engine books a fill's
+    taker position, then its maker position, each on its order's position side; any other
+    change is read from the state);
+  - a command at or past a funding time (the settled rates and marks are read).
+
+So the history is the same whenever a command is folded in: live, in a replay, after a
+snapshot.
+"""
+
+from __future__ import annotations
+
+from perpsim.engine.events import AutoDeleveraged, ConditionalEvent, Liquidation, OrderEvent, PositionChanged
+from perpsim.model.enums import EventKind
+
+#: Events waiting to be folded in, at most (more are folded in at the next handoff). Far below
+#: the registry's COMPLETED_KEPT (venue/state.py): no order a waiting command names can have
+#: left the registry when the command is folded in.
+PENDING_EVENTS = 20_000
+
+_FILL = int(EventKind.FILL)
+
+
+class HistoryHandoff:
+    """The hand-over side of `History` (see the module docstring). Expects of it: `_pending`,
+    `_pending_events`, `_funding_due`, `_fold(cmd, events, ts)`."""
+
+    _pending: list[tuple[object, list, int]]
+    _pending_events: int
+    _funding_due: int | None
+
+    def _fold(self, cmd, events: list, ts: int) -> None: ...
+
+    def handoff(self, cmd, events: list, ts: int) -> None:
+        """Take an applied command with its events; `ts`: the exchange's time right after it (ns)."""
+        n = len(events)
+        due = self._funding_due
+        if (due is not None and ts >= due) or n > PENDING_EVENTS or _reads_state(events):
+            self.catch_up()
+            self._fold(cmd, events, ts)
+            return
+        if self._pending_events + n > PENDING_EVENTS:
+            self.catch_up()
+        self._pending.append((cmd, events, ts))
+        self._pending_events += n
+
+    @property
+    def behind(self) -> int:
+        """Commands handed over and not yet folded in."""
+        return len(self._pending)
+
+    def catch_up(self, budget: int | None = None) -> bool:
+        """Fold in the commands handed over, in order; with `budget`, about that many events'
+        worth (whole commands, at least one). Whether none is left."""
+        pending = self._pending
+        if not pending:
+            return True
+        if budget is None or budget >= self._pending_events:
+            take = len(pending)
+        else:
+            take, n = 0, 0
+            while take < len(pending) and (n < budget or take == 0):
+                n += len(pending[take][1])
+                take += 1
+        batch = pending if take == len(pending) else pending[:take]
+        # taken off before folding: a fold that raises must not be folded in twice
+        self._pending = [] if take == len(pending) else pending[take:]
+        self._pending_events -= sum(len(events) for _, events, _ in batch)
+        fold = self._fold
+        for cmd, events, ts in batch:
+            fold(cmd, events, ts)
+        return not self._pending
+
+    def __getstate__(self) -> dict:
+        """Pickled folded in (a snapshot holds no buffer)."""
+        self.catch_up()
+        return self.__dict__
+
+
+def _reads_state(events: list) -> bool:
+    """Whether folding these events in reads the exchange's state (see the module docstring)."""
+    after_fill = 2  # position changes since the last book fill (2: none may follow)
+    for e in events:
+        t = type(e)
+        if t is OrderEvent:
+            if e.liquidation:
+                return True
+            after_fill = 0 if e.event.kind == _FILL else 2
+        elif t is PositionChanged:
+            after_fill += 1
+            if after_fill > 2:
+                return True
+        elif t is ConditionalEvent:
+            if e.status == "NEW":
+                return True
+        elif t is Liquidation or t is AutoDeleveraged:
+            return True
+    return False
