@@ -48,11 +48,14 @@ WORKLOADS = ("tick", "shock", "scenario")
 TOGGLE = "sys_call_tracing"  # CPython's C function behind sys.call_tracing(func, args)
 
 
-def _measure(fn):
+def _measure(fn) -> tuple:
     """fn() with callgrind collecting only while it runs (sys.call_tracing calls it plainly: no
-    trace function is installed, so nothing else changes)."""
+    trace function is installed, so nothing else changes); its result and the cyclic collector's
+    runs by generation meanwhile (a full one scans the whole heap: it can explain a difference)."""
     gc.collect()
-    return sys.call_tracing(fn, ())
+    before = [g["collections"] for g in gc.get_stats()]
+    result = sys.call_tracing(fn, ())
+    return result, [g["collections"] - b for g, b in zip(gc.get_stats(), before, strict=True)]
 
 
 def _tick(n: int, ticks: int, seed: int) -> dict:
@@ -69,13 +72,14 @@ def _tick(n: int, ticks: int, seed: int) -> dict:
         raise RuntimeError("the built market is not quiet at its mark")
     cmds = [C.SetIndexPrice(ex.ts + i, bench.SYMBOL, p) for i, p in enumerate(bench.index_moves(mark, ticks, seed), 1)]
     apply = ex.apply
-    results = _measure(lambda: [apply(cmd) for cmd in cmds])
+    results, collections = _measure(lambda: [apply(cmd) for cmd in cmds])
     if any(isinstance(e, Liquidation) for events in results for e in events):
         raise RuntimeError("an index move liquidated something; the tick must be quiet")
     moves = sum(any(isinstance(e, MarkPriceChanged) for e in events) for events in results)
     if moves != ticks:
         raise RuntimeError(f"only {moves} of {ticks} index moves changed the mark")
-    return {"positions": n, "ticks": ticks, "events": sum(map(len, results)), "units": ticks, "per": "per_tick"}
+    return {"positions": n, "ticks": ticks, "events": sum(map(len, results)), "gc_collections": collections,
+            "units": ticks, "per": "per_tick"}
 
 
 def _shock(n: int, seed: int) -> dict:
@@ -87,9 +91,10 @@ def _shock(n: int, seed: int) -> dict:
     ex, longs, _ = bench.build(n, seed)
     spec = ExchangeView(ex).spec(bench.SYMBOL)
     shock = C.SetIndexPrice(ex.ts + 1, bench.SYMBOL, spec.price_to_ticks(bench.SHOCK_PRICE))
-    events = _measure(lambda: ex.apply(shock))
+    events, collections = _measure(lambda: ex.apply(shock))
     out = bench.outcome(ex, longs, events)
-    return {"positions": n, "events": len(events), **out, "units": out["liquidated"], "per": "per_liquidation"}
+    return {"positions": n, "events": len(events), **out, "gc_collections": collections,
+            "units": out["liquidated"], "per": "per_liquidation"}
 
 
 def _scenario(n: int, seed: int) -> dict:
