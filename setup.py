@@ -58,6 +58,9 @@ COMPILED_PY = [
     Extension("perpsim.engine.settlement", ["engine/settlement.py"]),
     Extension("perpsim.engine.standing", ["engine/standing.py"]),
     Extension("perpsim.engine.liquidation", ["engine/liquidation.py"]),
+    Extension("perpsim.engine.marking", ["engine/marking.py"]),
+    Extension("perpsim.engine.loss_limits", ["engine/loss_limits.py"]),
+    Extension("perpsim.engine.entry", ["engine/entry.py"]),
     Extension("perpsim.engine.exchange", ["engine/exchange.py"]),
 ]
 

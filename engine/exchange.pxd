@@ -6,12 +6,15 @@
 
 cimport cython
 
+from perpsim.engine.entry cimport Entry
 from perpsim.engine.liquidation cimport Liquidation
+from perpsim.engine.loss_limits cimport LossLimits
+from perpsim.engine.marking cimport Marking
 from perpsim.engine.market cimport _has_exits, _Market, _Open, position_key, position_of
 from perpsim.engine.settlement cimport Settlement
 from perpsim.engine.standing cimport StandingOrders
 from perpsim.engine.state cimport State
-from perpsim.risk.margin cimport initial_margin, open_cost
+from perpsim.risk.margin cimport initial_margin
 from perpsim.risk.positions cimport Position
 # the money roundings as C calls (the .py imports the same functions as Python names)
 from perpsim.risk.units cimport apply_rate_down, apply_rate_up, div_up
@@ -22,7 +25,10 @@ cdef class Exchange:
     cdef readonly Settlement settlement
     cdef readonly StandingOrders standing
     cdef readonly Liquidation liquidation
-    cdef public bint _holding
+    cdef readonly Marking marking
+    cdef readonly LossLimits loss_limits
+    cdef readonly Entry entry
+    cdef tuple _stages
 
     cpdef list _apply(self, object cmd)
     cpdef void _settle(self) except *
@@ -31,19 +37,7 @@ cdef class Exchange:
     @cython.locals(m=_Market)
     cpdef void _fire_triggers(self) except *
     @cython.locals(m=_Market)
-    cpdef void _advance(self, object ts) except *
-    cpdef void _remark(self, _Market m) except *
-    cpdef object _cost_to_open(self, _Market m, object side, object qty, object price, object lev)
-    cpdef object _order_cost(self, _Market m, object cmd, object qty, object opening, object price, object lev)
-    cpdef tuple _sweep_bound(self, _Market m, object cmd, object qty, object closing, object limit, bint rests,
-                             object lev)
-    cpdef _Market _order_market(self, object cmd)
-    @cython.locals(m=_Market, pos=Position)
-    cpdef object _PlaceOrder(self, object cmd)
-    @cython.locals(m=_Market)
     cpdef object _SetLeverage(self, object cmd)
     cpdef object _Deposit(self, object cmd)
-    cpdef bint _outside_band(self, object cmd, _Market m, object side, object price) except *
-    cpdef object _assumed_price(self, _Market m, object side)
     # a query named like the cimported formula: declared so that the module's C name stays the formula's
     cpdef object initial_margin(self, object account, str asset)

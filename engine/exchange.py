@@ -52,36 +52,33 @@ import dataclasses
 import gc
 import hashlib
 import heapq
-import math
 from fractions import Fraction
 
 from perpsim.engine import commands as C
 from perpsim.engine import multi_assets as MA
+from perpsim.engine.entry import Entry
 from perpsim.engine.events import (
     CommandRejected,
     ConditionalEvent,
     DailyLossLimitHit,
-    DailyLossLimitSet,
     FundingSettled,
     InsuranceFundChanged,
     ListEvent,
-    MarkPriceChanged,
-    OrderEvent,
-    OrderPlaced,
 )
 from perpsim.engine.liquidation import ADL_WINDOW_NS as ADL_WINDOW_NS
 from perpsim.engine.liquidation import Liquidation
-from perpsim.engine.market import BOTH, LONG, SHORT, _has_exits, _List, _Market, _Note
+from perpsim.engine.loss_limits import LossLimits
+from perpsim.engine.market import BOTH, LONG, _has_exits, _List, _Market, _Note
 from perpsim.engine.market import IF_ACCOUNT as IF_ACCOUNT
 from perpsim.engine.market import position_key as position_key
 from perpsim.engine.market import position_of as position_of
+from perpsim.engine.marking import Marking
 from perpsim.engine.settlement import Settlement
 from perpsim.engine.standing import StandingOrders, _closing
 from perpsim.engine.state import State
 from perpsim.engine.triggers import stop_direction, would_activate, would_trigger
 from perpsim.model.enums import (
     ConditionalKind,
-    EventKind,
     LegType,
     ListKind,
     OrderKind,
@@ -93,28 +90,25 @@ from perpsim.model.enums import (
 from perpsim.model.markets import MarketSpec
 from perpsim.model.reasons import RejectReason as R
 from perpsim.risk.brackets import Brackets
-from perpsim.risk.funding import (
-    PREMIUM_SAMPLE_NS,
-    FundingConfig,
-    funding_payment,
-    funding_payments,
-    impact_price,
-    impact_price_contracts,
-    premium_index,
-)
-from perpsim.risk.ledger import DUST, INSURANCE, OUTSIDE, Ledger
+from perpsim.risk.funding import FundingConfig
+from perpsim.risk.ledger import INSURANCE, OUTSIDE, Ledger
 from perpsim.risk.liqprice import Trigger
-from perpsim.risk.losslimit import LossLimit, LossLimitState, loss, next_day
-from perpsim.risk.margin import SHORT_LAST_BUFFER, initial_margin, open_cost
+from perpsim.risk.losslimit import LossLimitState
+from perpsim.risk.margin import initial_margin
 from perpsim.risk.positions import Position
 from perpsim.risk.profiles import BINANCE, VenueProfile
-from perpsim.risk.units import RATE_SCALE, apply_rate_down, apply_rate_up, div_up
+from perpsim.risk.units import RATE_SCALE
 
 #: Trailing callback rate bounds (0.1 %..10 %) and price protection (mark vs last), scaled 1e8.
 CALLBACK_MIN, CALLBACK_MAX, TRIGGER_PROTECT = 100_000, 10_000_000, 5_000_000
-#: Book levels read for an impact price; deeper than any impact notional needs in practice.
-_IMPACT_LEVELS = 1_000
-_HANDLERS: dict[type, object] = {}  # command type -> Exchange method, filled on first use
+#: The stages that handle commands, and the command types each handles (by the method named
+#: after the command); the exchange handles the others itself (account and market commands).
+_STAGES = ("entry", "loss_limits")
+_HANDLED_BY = {
+    C.PlaceOrder: "entry", C.AmendOrder: "entry", C.CancelOrder: "entry", C.CancelAll: "entry",
+    C.SetDailyLossLimit: "loss_limits",
+}
+_HANDLERS: dict[type, tuple] = {}  # command type -> (index in _STAGES or -1: the exchange, method), filled on first use
 # Enum members bound once as module names: on Python 3.11 reading one off its class goes
 # through EnumType.__getattr__'s slot hook, a few hundred instructions on every hot-path use.
 _SIDE_BUY, _SIDE_SELL = Side.BUY, Side.SELL
@@ -152,27 +146,19 @@ def _plain(cmd) -> tuple:
     return tuple(v if isinstance(v, str) else int(v) for v in dataclasses.astuple(cmd))
 
 
-def _beyond(side: int, level: int, limit: int) -> bool:
-    """Whether an order on `side` with limit price `limit` cannot trade at price `level`."""
-    return level > limit if side == _SIDE_BUY else level < limit
-
-
-def _growing(read, *args):
-    """The items `read(*args, n)` lists (the first n of a sequence, best first), read a few at a
-    time: a walk through the book's levels, or through a level of 100,000 resting orders, copies
-    out only about what it meets."""
-    n, seen = 8, 0
-    while True:
-        items = read(*args, n)
-        yield from items[seen:]
-        if len(items) < n:
-            return
-        seen, n = len(items), n * 4
 
 
 
 
 
+def _route(kind: type) -> tuple:
+    """(stage index, unbound method) of a command type's handler: `_<CommandName>` of its stage."""
+    name = "_" + kind.__name__
+    stage = _HANDLED_BY.get(kind)
+    if stage is None:
+        return -1, getattr(Exchange, name)
+    index = _STAGES.index(stage)
+    return index, getattr(_STAGE_TYPES[index], name)
 
 
 class Exchange:
@@ -192,7 +178,11 @@ class Exchange:
         self.settlement = Settlement(self.state)
         self.standing = StandingOrders(self.state, self.settlement)
         self.liquidation = Liquidation(self.state, self.settlement, self.standing)
-        self._holding = False  # a liquidity provider is requoting: the sweep waits for it
+        self.marking = Marking(self.state, self.liquidation)
+        self.loss_limits = LossLimits(self.state)
+        self.entry = Entry(self.state, self.settlement, self.liquidation, self.marking, self.loss_limits)
+        # the stages that handle commands, as _STAGES names them (no reference back: no cycle)
+        self._stages = tuple(getattr(self, name) for name in _STAGES)
 
     # ================================================================== the shared state
 
@@ -280,14 +270,15 @@ class Exchange:
             return [CommandRejected(type(cmd).__name__, getattr(cmd, "account", 0), R.STALE_TIMESTAMP,
                                     (("ts", cmd.ts), ("last_ts", self.state.ts)))]
         if cmd.ts >= self.state._day_end:
-            self._roll_day(cmd.ts)
-        self._advance(cmd.ts)
+            self.loss_limits._roll_day(cmd.ts)
+        self.marking._advance(cmd.ts)
         if self.state._expiries and self.state._expiries[0][0] <= self.state.ts:
             self._expire()
-        handler = _HANDLERS.get(type(cmd))
-        if handler is None:  # each command type's handler is the method named after it
-            handler = _HANDLERS[type(cmd)] = getattr(Exchange, "_" + type(cmd).__name__)
-        handler(self, cmd)
+        route = _HANDLERS.get(type(cmd))
+        if route is None:
+            route = _HANDLERS[type(cmd)] = _route(type(cmd))
+        stage, handler = route
+        handler(self if stage < 0 else self._stages[stage], cmd)
         self._settle()
         self._fire_triggers()
         self._trim_reduce_only()
@@ -304,7 +295,6 @@ class Exchange:
         """Re-key the accounts the command touched and sweep the marked markets until no
         liquidation touches another account (the liquidation stage's cascade)."""
         self.liquidation.cascade()
-
 
     def _Deposit(self, cmd: C.Deposit) -> None:
         if cmd.amount <= 0 or cmd.account <= 0:
@@ -448,15 +438,15 @@ class Exchange:
                 if self.state.multi_assets:
                     MA.touch_on_index(self.state)
         if not quoting:
-            self._remark(m)
+            self.marking._remark(m)
             return None
         # the liquidity provider requotes around the new index before the sweep runs
-        self._holding = True
+        self.marking.holding = True
         try:
-            self._remark(m)
+            self.marking._remark(m)
             self._requote(m, cmd)
         finally:
-            self._holding = False
+            self.marking.holding = False
         self._settle()
         self.liquidation._offload(m)
 
@@ -474,33 +464,17 @@ class Exchange:
                 if lo <= price <= hi:
                     order = C.PlaceOrder(self.state.ts, account, m.symbol, side, level * cmd.quote_lots, price,
                                          _LIMIT, _GTC)
-                    self._place_for(m, 0, order, _REQUOTE)
+                    self.entry._place_for(m, 0, order, _REQUOTE)
 
     def _AdvanceClock(self, cmd: C.AdvanceClock) -> None:
         for m in self.state.markets.values():
             m.book.advance(cmd.ts)
             self.settlement._book_events(m)
 
-    def _order_market(self, cmd) -> _Market | None:
-        """The market of an order-type command after the checks every order shares (market,
-        account, side, position side against the account's mode), or None after rejecting it."""
-        if (m := self.state._market(cmd)) is None:
-            return None
-        if cmd.account <= 0:
-            return self._reject(cmd, R.UNKNOWN_ACCOUNT, account=cmd.account)
-        if cmd.side not in (_SIDE_BUY, _SIDE_SELL):
-            return self._reject(cmd, R.INVALID_SIDE, side=cmd.side)
-        if m.inverse and cmd.account in self.state.multi_assets:
-            return self._reject(cmd, R.MULTI_ASSETS_COIN_M, symbol=m.symbol)
-        hedge = cmd.account in self.state.hedge
-        if (cmd.position_side == BOTH) == hedge or cmd.position_side not in (BOTH, LONG, SHORT):
-            return self._reject(cmd, R.INVALID_POSITION_SIDE, position_side=cmd.position_side, hedge=hedge)
-        return m
-
     def _PlaceConditional(self, cmd: C.PlaceConditional) -> None:
-        if (m := self._order_market(cmd)) is None:
+        if (m := self.entry._order_market(cmd)) is None:
             return None
-        if self.state._loss_limits and not _closing(cmd) and self._loss_refused(cmd, m.asset):
+        if self.state._loss_limits and not _closing(cmd) and self.loss_limits._loss_refused(cmd, m.asset):
             return None
         if cmd.kind not in set(ConditionalKind) or cmd.source not in set(TriggerSource):
             return self._reject(cmd, R.INVALID_ORDER_TYPE, kind=cmd.kind, source=cmd.source)
@@ -605,40 +579,14 @@ class Exchange:
             lots = 0 if p is None else p.lots
             closing = _SIDE_SELL if lots > 0 else _SIDE_BUY
             self._fit_exits(m, account, pside, lots, closing)
-            for oid in self._reduce_only_ids(m, account, pside):
+            for oid in self.entry._reduce_only_ids(m, account, pside):
                 if not lots or m.orders[oid].side != closing:
                     m.book.cancel(oid, self.state.ts)
                     self.settlement._book_events(m)
             if lots:
-                resting = self._reduce_only_resting(m, account, pside, closing)
+                resting = self.entry._reduce_only_resting(m, account, pside, closing)
                 if resting > abs(lots):
-                    self._knock_out(m, account, pside, closing, resting - abs(lots))
-
-    def _reduce_only_ids(self, m: _Market, account: int, pside: int) -> list[int]:
-        """The account's resting reduce-only order ids against one position, oldest first."""
-        return sorted(m.reduce_only.get((account, pside), ()))
-
-    def _reduce_only_resting(self, m: _Market, account: int, pside: int, side: int) -> int:
-        """Lots of the account's resting reduce-only orders on `side` against one position."""
-        return sum(m.orders[oid].leaves for oid in m.reduce_only.get((account, pside), ())
-                   if m.orders[oid].side == side)
-
-    def _knock_out(self, m: _Market, account: int, pside: int, side: int, excess: int) -> None:
-        """Take `excess` lots off the account's resting reduce-only orders on `side`, newest first
-        (Binance cancels them; the last one touched is reduced in place, keeping its priority)."""
-        for oid in reversed(self._reduce_only_ids(m, account, pside)):
-            o = m.orders[oid]
-            if excess <= 0:
-                return
-            if o.side != side:
-                continue
-            if excess >= o.leaves:
-                excess -= o.leaves
-                m.book.cancel(oid, self.state.ts)
-            else:
-                m.book.amend(oid, o.price, o.leaves - excess, self.state.ts)
-                excess = 0
-            self.settlement._book_events(m)
+                    self.entry._knock_out(m, account, pside, closing, resting - abs(lots))
 
     def _source_price(self, m: _Market, source: int) -> int | None:
         if source == TriggerSource.MARK:
@@ -699,7 +647,7 @@ class Exchange:
             oid, reason = 0, int(R.REDUCE_ONLY_REJECTED)
         else:
             gtd = not market and c.tif == _GTD
-            oid, reason = self._place_for(m, cid, C.PlaceOrder(
+            oid, reason = self.entry._place_for(m, cid, C.PlaceOrder(
                 self.state.ts, c.account, c.symbol, c.side, qty, 0 if market else c.price,
                 _MARKET if market else _LIMIT, _IOC if market else c.tif, _NO_STP,
                 # hedge mode closes through the position side, never reduce_only
@@ -710,32 +658,15 @@ class Exchange:
         if gid is not None:
             self.standing._end_list(m, gid, "DONE", "exit_rejected" if reason else "exit_triggered", oid, reason)
 
-    def _place_for(self, m: _Market, by: int, order: C.PlaceOrder, cause: str = "") -> tuple[int, int]:
-        """Place an order the venue makes on an account's behalf (`by`: a fired conditional
-        order, an order list; 0 with `cause` for a flatten order) with the usual checks: (order
-        id, 0), or (0, reason). A refusal is
-        taken out of the events: it belongs to the conditional order or list, not to the command
-        that caused it (a price move, a fill)."""
-        before, oid = len(self.state._events), self.state.next_order_id
-        self._PlaceOrder(order)
-        for e in self.state._events[before:]:
-            if isinstance(e, CommandRejected):
-                self.state._events.remove(e)
-                return 0, e.reason
-            if isinstance(e, OrderEvent) and e.event.kind == EventKind.REJECTED and e.event.order_id == oid:
-                return 0, e.event.reason
-        self.state._events.append(OrderPlaced(m.symbol, oid, by, order, cause))
-        return oid, 0
-
     # ================================================================== order lists
 
     def _PlaceOrderList(self, cmd: C.PlaceOrderList) -> None:
-        if (m := self._order_market(cmd)) is None:
+        if (m := self.entry._order_market(cmd)) is None:
             return None
         # only an OCO of exits that close can add no exposure (an entry always can)
         closes = cmd.kind == ListKind.OCO and (cmd.reduce_only or (
             cmd.position_side != BOTH and (cmd.position_side == LONG) != (cmd.side == _SIDE_BUY)))
-        if self.state._loss_limits and not closes and self._loss_refused(cmd, m.asset):
+        if self.state._loss_limits and not closes and self.loss_limits._loss_refused(cmd, m.asset):
             return None
         legs = _legs(cmd)
         if cmd.kind not in set(ListKind) or any(t not in allowed for (t, _, _), allowed in zip(legs, _LEG_TYPES,
@@ -802,7 +733,7 @@ class Exchange:
             m.list_of[g.entry] = gid
             self.state._events.append(ListEvent(m.symbol, gid, cmd.account, "NEW", order_id=g.entry))
             gtd = _GTD if cmd.expire_ts else cmd.entry_tif
-            _, reason = self._place_for(m, gid, C.PlaceOrder(
+            _, reason = self.entry._place_for(m, gid, C.PlaceOrder(
                 self.state.ts, cmd.account, cmd.symbol, cmd.side, cmd.qty, cmd.entry_price,
                 _LIMIT if cmd.entry_price else _MARKET,
                 gtd if cmd.entry_price else _IOC, _NO_STP, False,
@@ -931,7 +862,7 @@ class Exchange:
         lid = g.legs[i] = self.state.next_order_id
         m.list_of[lid] = gid
         if t == LegType.LIMIT:
-            _, reason = self._place_for(m, gid, C.PlaceOrder(self.state.ts, c.account, c.symbol, side, qty, price,
+            _, reason = self.entry._place_for(m, gid, C.PlaceOrder(self.state.ts, c.account, c.symbol, side, qty, price,
                                                              _LIMIT, tif, _NO_STP, reduce_only, c.expire_ts,
                                                              c.position_side))
             if reason:
@@ -1003,221 +934,9 @@ class Exchange:
             if cid not in m.list_of and (not lots or m.conditionals[cid].side != closing):
                 self.standing._drop_conditional(m, cid, "CANCELED", R.REDUCE_ONLY_REJECTED)
 
-    def _CancelOrder(self, cmd: C.CancelOrder) -> None:
-        if (m := self.state._market(cmd)) is None:
-            return None
-        o = m.orders.get(cmd.order_id)
-        if o is None or o.account != cmd.account:  # never reveal another account's order
-            return self._reject(cmd, R.UNKNOWN_ORDER, order_id=cmd.order_id)
-        m.book.cancel(cmd.order_id, self.state.ts)
-        self.settlement._book_events(m)
-
-    def _AmendOrder(self, cmd: C.AmendOrder) -> None:
-        """The new price and quantity go through what a new order's do (band, reduce-only room,
-        margin for what the order adds); then the book amends it (-5027 for no change)."""
-        if (m := self.state._market(cmd)) is None:
-            return None
-        o = m.orders.get(cmd.order_id)
-        if o is None or o.account != cmd.account:  # never reveal another account's order
-            return self._reject(cmd, R.UNKNOWN_ORDER, order_id=cmd.order_id)
-        # past a daily loss limit an opening order may only shrink where it stands
-        if self.state._loss_limits and not o.reduce_only and not (cmd.price == o.price and cmd.qty < o.leaves) \
-                and self._loss_refused(cmd, m.asset):
-            return None
-        if self._outside_band(cmd, m, o.side, cmd.price):
-            return None
-        pos = m.positions.get(position_key(cmd.account, o.pside), Position())
-        if o.reduce_only:
-            # its room: the position less the other reduce-only orders on its side
-            room = abs(pos.lots) - self._reduce_only_resting(m, cmd.account, o.pside, o.side) + o.leaves
-            if cmd.qty > room:
-                return self._reject(cmd, R.REDUCE_ONLY_REJECTED, position=pos.lots, room=room)
-        elif cmd.qty > 0 and cmd.price > 0 and m.mark is not None:
-            # margin as for the order placed anew, against what is available without the old one
-            lev, value = self.state._lev(cmd.account, m), m.order_value.get(cmd.account, 0)
-            freed = self.state._orders_margin(m, value, lev) - \
-                self.state._orders_margin(m, value - m.value(o.leaves, o.price), lev)
-            sign = 1 if o.side == _SIDE_BUY else -1
-            opening = cmd.qty - abs(pos.closing_qty(sign * cmd.qty))
-            if opening > 0:
-                order = C.PlaceOrder(cmd.ts, cmd.account, cmd.symbol, o.side, cmd.qty, cmd.price,
-                                     position_side=o.pside)
-                cost = self._order_cost(m, order, cmd.qty, opening, cmd.price, lev)
-                avail = self.state.available(cmd.account, m.asset) + freed
-                if cost > avail:
-                    return self._reject(cmd, R.MARGIN_INSUFFICIENT, required=cost, available=avail)
-        reason = m.book.amend(cmd.order_id, cmd.price, cmd.qty, self.state.ts)
-        if reason:
-            m.book.events()  # the book's own REJECTED event: the command's rejection says it
-            return self._reject(cmd, R(reason), order_id=cmd.order_id, price=cmd.price, qty=cmd.qty)
-        self.settlement._book_events(m)
-        self._remark(m)  # a re-priced order may have traded: the last price is one input of the mark
-
-
-    def _CancelAll(self, cmd: C.CancelAll) -> None:
-        if (m := self.state._market(cmd)) is None:
-            return None
-        m.book.cancel_all(cmd.account, self.state.ts)
-        self.settlement._book_events(m)
-
-    def _PlaceOrder(self, cmd: C.PlaceOrder) -> None:
-        if (m := self._order_market(cmd)) is None:
-            return None
-        hedge = cmd.account in self.state.hedge
-        if hedge and cmd.reduce_only:  # Binance: reduceOnly cannot be sent in hedge mode
-            return self._reject(cmd, R.REDUCE_ONLY_REJECTED, problem="reduce_only is not used in hedge mode")
-        spec, sign = m.spec, 1 if cmd.side == _SIDE_BUY else -1
-        price = cmd.price
-        if cmd.kind == _MARKET:
-            if m.mark is None:
-                return self._reject(cmd, R.INVALID_PRICE, problem="no mark price yet for a market order")
-            # risk checks use the assumed fill price; the book gets the band's protection price
-            price = self._assumed_price(m, cmd.side)
-        elif cmd.kind == _LIMIT and price > 0 and self._outside_band(cmd, m, cmd.side, price):
-            return None
-        pos = m.positions.get(position_key(cmd.account, cmd.position_side), Position())
-        # in hedge mode a SELL on LONG (BUY on SHORT) closes: it behaves as reduce-only
-        closing_only = cmd.reduce_only or (hedge and (cmd.position_side == LONG) != (cmd.side == _SIDE_BUY))
-        qty = cmd.qty
-        if closing_only:
-            # room left by the position and the reduce-only orders already resting against it
-            resting = self._reduce_only_resting(m, cmd.account, cmd.position_side, cmd.side)
-            closable = abs(pos.closing_qty(sign * qty))
-            if cmd.kind == _MARKET and resting + closable > abs(pos.lots):
-                # a reduce-only market order knocks resting reduce-only orders out (Binance)
-                self._knock_out(m, cmd.account, cmd.position_side, cmd.side, resting + closable - abs(pos.lots))
-                resting = abs(pos.lots) - closable
-            closable = min(closable, abs(pos.lots) - resting)
-            if closable <= 0:
-                return self._reject(cmd, R.REDUCE_ONLY_REJECTED, position=pos.lots, resting_reduce_only=resting)
-            qty = closable  # never increases or flips the position
-        else:
-            if self.state._loss_limits and self._loss_refused(cmd, m.asset):
-                return None
-            ref_price = m.mark if cmd.kind == _MARKET else price
-            if m.inverse:  # the minimum is a face value in the quote currency (USD)
-                face = qty * spec.lot_size * spec.contract_size
-                if face < spec.min_notional:
-                    return self._reject(cmd, R.MIN_NOTIONAL, notional=str(face), min_notional=str(spec.min_notional))
-            elif ref_price > 0 and qty > 0 and m.value(qty, ref_price) < m.min_notional:
-                return self._reject(cmd, R.MIN_NOTIONAL, notional=m.value(qty, ref_price), min_notional=m.min_notional)
-            if m.book.open_orders(cmd.account) + len(m.conditionals_of.get(cmd.account, ())) >= spec.max_open_orders:
-                return self._reject(cmd, R.MAX_OPEN_ORDERS, limit=spec.max_open_orders)
-            lev = self.state.leverage.get((cmd.account, cmd.symbol), m.default_leverage)
-            held = m.held(cmd.account)
-            if m.mark is not None and qty > 0 and price > 0:
-                cap = m.brackets.max_notional
-                worst = min(price, m.mark) if m.inverse else max(price, m.mark)  # the larger notional
-                if m.value(held + qty, worst) > cap:
-                    return self._reject(cmd, R.INVALID_LEVERAGE, problem="position would exceed the largest bracket",
-                                        max_notional=cap)
-                if m.brackets.max_leverage_for(m.value(held + qty, m.mark)) < lev:
-                    return self._reject(cmd, R.INVALID_LEVERAGE, leverage=lev,
-                                        problem="leverage above the bracket of the resulting position")
-            opening = qty - abs(pos.closing_qty(sign * qty))
-            if opening > 0 and price > 0 and m.mark is not None:
-                cost = self._order_cost(m, cmd, qty, opening, price, lev)
-                avail = self.state.available(cmd.account, spec.settle)
-                if cost > avail:
-                    return self._reject(cmd, R.MARGIN_INSUFFICIENT, required=cost, available=avail)
-        oid = self.state.next_order_id
-        limit = m.protection(cmd.side) if cmd.kind == _MARKET else price
-        if m.book.place(oid, cmd.account, cmd.side, cmd.kind, limit, qty, cmd.tif, cmd.stp,
-                        cmd.expire_ts, self.state.ts) == 0:
-            self.state.next_order_id += 1
-        self.settlement._book_events(m, closing_only, cmd.position_side)
-        self._remark(m)  # the last price is one input of the mark
 
     # ================================================================== daily loss limit
 
-    def _SetDailyLossLimit(self, cmd: C.SetDailyLossLimit) -> None:
-        if cmd.account <= 0:
-            return self._reject(cmd, R.UNKNOWN_ACCOUNT, account=cmd.account)
-        if not any(m.asset == cmd.asset for m in self.state.markets.values()):
-            return self._reject(cmd, R.INVALID_VALUE, field="asset", asset=cmd.asset,
-                                problem="no market settles in this asset")
-        if cmd.amount < 0:
-            return self._reject(cmd, R.INVALID_VALUE, field="amount", amount=cmd.amount,
-                                problem="a limit is a positive amount (0 removes it)")
-        key = (cmd.account, cmd.asset)
-        state = self.state._loss_limits.get(key)
-        if state is None:
-            state = LossLimitState()
-        counted = state.limit is not None and state.limit.include_unrealized
-        new = LossLimit(cmd.amount, bool(cmd.include_unrealized), bool(cmd.flatten)) if cmd.amount else None
-        if state.change(new) and new is not None and new.include_unrealized and not counted:
-            # unrealized PnL counts from now: its level at 00:00 was not kept for this account
-            state.upnl_base = self._upnl_all(cmd.account, cmd.asset)
-        self._keep_limit(key, state)
-        self._limit_event(cmd.account, cmd.asset, state, "set")
-        self.state._loss_watch.add(key)  # a lower limit may be hit already
-
-    def _keep_limit(self, key: tuple[int, str], state: LossLimitState) -> None:
-        """Store a limit's state (or drop it when it holds nothing) and its unrealized flag."""
-        if state.limit is None and not state.has_pending:
-            self.state._loss_limits.pop(key, None)
-        else:
-            self.state._loss_limits[key] = state
-        if state.limit is not None and state.limit.include_unrealized:
-            self.state._unrealized_limits.add(key)
-        else:
-            self.state._unrealized_limits.discard(key)
-
-    def _limit_event(self, account: int, asset: str, state: LossLimitState, cause: str) -> None:
-        limit, pending = state.limit, state.pending
-        self.state._events.append(DailyLossLimitSet(
-            account, asset, 0 if limit is None else limit.amount, limit is not None and limit.include_unrealized,
-            limit is not None and limit.flatten, 0 if pending is None else pending.amount,
-            self.state._day_end if state.has_pending else 0, cause))
-
-    def _roll_day(self, ts: int) -> None:
-        """A command reached 00:00 UTC (or later): a new venue day for every limit. The day's
-        PnL starts again from 0, hits clear, waiting changes come into force, and unrealized
-        PnL is measured from its level now (the marks before this command). O(limits)."""
-        self.state._day_end = next_day(ts)
-        self.state._day_pnl = {}
-        for key in sorted(self.state._loss_limits):
-            state = self.state._loss_limits[key]
-            waited = state.has_pending
-            state.roll()
-            account, asset = key
-            if state.limit is not None and state.limit.include_unrealized:
-                state.upnl_base = self._upnl_all(account, asset)
-            self._keep_limit(key, state)
-            if waited:
-                self._limit_event(account, asset, state, "day_start")
-
-
-    def _upnl_all(self, account: int, asset: str) -> int:
-        """Unrealized PnL at mark of every position (cross and isolated) of the account in
-        `asset`, money units."""
-        total = 0
-        for symbol in sorted(self.state._markets_of.get(account, ())):
-            m = self.state.markets[symbol]
-            if m.asset == asset and m.mark is not None:
-                for _, p in m.leg_list(account):
-                    total += m.upnl(p)
-        return total
-
-    def _day_loss(self, account: int, asset: str, state: LossLimitState) -> int:
-        """The account's loss today in `asset` as its limit measures it (risk.losslimit.loss)."""
-        day = self.state._day_pnl.get(asset)
-        pnl = 0 if day is None else day.get(account, 0)
-        counted = state.limit is not None and state.limit.include_unrealized
-        return loss(pnl, self._upnl_all(account, asset) if counted else 0, state.upnl_base, counted)
-
-    def _loss_refused(self, cmd, asset: str) -> bool:
-        """Whether the account's daily loss limit in `asset` is hit (after rejecting `cmd` with
-        DAILY_LOSS_LIMIT: limit, loss so far, resets_at). O(1) for a limit of realized PnL."""
-        state = self.state._loss_limits.get((cmd.account, asset))
-        if state is None or state.limit is None:
-            return False
-        lost = self._day_loss(cmd.account, asset, state)
-        if state.hit is None and lost < state.limit.amount:
-            return False
-        self._reject(cmd, R.DAILY_LOSS_LIMIT, asset=asset, limit=state.limit.amount, loss=lost,
-                     resets_at=self.state._day_end)
-        return True
 
     def _check_loss_limits(self) -> None:
         """The limits whose loss moved in this command: the ones hit now are marked hit until
@@ -1230,7 +949,7 @@ class Exchange:
                 if state is None or state.limit is None or state.hit is not None:
                     continue
                 account, asset = key
-                lost = self._day_loss(account, asset, state)
+                lost = self.loss_limits._day_loss(account, asset, state)
                 if lost < state.limit.amount:
                     continue
                 state.hit = lost
@@ -1265,20 +984,7 @@ class Exchange:
                 side = _SIDE_SELL if p.lots > 0 else _SIDE_BUY
                 order = C.PlaceOrder(self.state.ts, account, m.symbol, side, abs(p.lots), 0, _MARKET, _IOC, _NO_STP,
                                      not hedge, 0, pside)
-                self._place_for(m, 0, order, _LOSS_LIMIT)
-
-    def daily_loss_limit(self, account: int, asset: str) -> dict:
-        """The account's daily loss limit in `asset` as of the last command (money units): limit
-        (0: none), include_unrealized, flatten, loss (today's, a profit negative), hit, resets_at
-        (ns), pending (the waiting change's limit, 0: removal) and pending_from (ns, 0: none)."""
-        state = self.state._loss_limits.get((account, asset)) or LossLimitState()
-        limit, pending = state.limit, state.pending
-        return {"limit": 0 if limit is None else limit.amount,
-                "include_unrealized": limit is not None and limit.include_unrealized,
-                "flatten": limit is not None and limit.flatten,
-                "loss": self._day_loss(account, asset, state), "hit": state.hit is not None,
-                "resets_at": self.state._day_end, "pending": 0 if pending is None else pending.amount,
-                "pending_from": self.state._day_end if state.has_pending else 0}
+                self.entry._place_for(m, 0, order, _LOSS_LIMIT)
 
     # ================================================================== queries
 
@@ -1317,82 +1023,6 @@ class Exchange:
     def _move(self, asset: str, source, dest, amount: int, cause: str) -> None:
         self.state._move(asset, source, dest, amount, cause)
 
-    def _cost_to_open(self, m: _Market, side: int, qty: int, price: int, lev: int) -> int:
-        """Binance's cost to open: initial margin + open loss against the mark (money units,
-        rounded up). Inverse: the same in coin, the open loss being qty's value difference."""
-        if not m.inverse:
-            im, loss, _ = open_cost(side, qty, price, m.mark, lev, m.K, self.state.profile.cost_model,
-                                    m.last or m.mark, SHORT_LAST_BUFFER)
-            return im + loss
-        direction = 1 if side == _SIDE_BUY else -1
-        # a long bought above mark is down value(mark) - value(price) coins (value falls as price rises)
-        loss = max(0, direction * (m.value(qty, m.mark) - m.value(qty, price)))
-        return initial_margin(m.value(qty, price), lev) + math.ceil(loss)
-
-    def _order_cost(self, m: _Market, cmd: C.PlaceOrder, qty: int, opening: int, price: int, lev: int) -> int:
-        """What an order of `qty` lots (`opening` of them opening exposure) must find available:
-        Binance's cost to open at `price` (its limit, or a market order's assumed price), plus
-        the fee at the taker rate reserved so that no fill leaves the wallet short of its fee
-        (rounded up, against the account).
-
-        A marketable order trades through the book, beyond what the formula assumes: a sell at
-        the bids above its limit, a market buy up the asks past Ask1 × 1.0005. Its margin and fee
-        reserve are taken at the worst price it can trade at if that is worse, and each fill
-        rounds its fee (and an isolated position's margin) up on its own, so what that rounds
-        beyond the total rounded once is added (`_sweep_bound`). So what an accepted order takes
-        from the book never leaves the wallet short of the margin and fees it moves."""
-        limit = m.protection(cmd.side) if cmd.kind == _MARKET else price
-        rests = cmd.kind == _LIMIT and cmd.tif not in (_IOC, _FOK)
-        worst, rounding = self._sweep_bound(m, cmd, qty, qty - opening, limit, rests, lev)
-        # the worse price for the account: the higher notional (linear), the lower price (inverse)
-        at = price if worst is None else (min(price, worst) if m.inverse else max(price, worst))
-        cost = self._cost_to_open(m, cmd.side, opening, price, lev)
-        if at != price:
-            cost = max(cost, self._cost_to_open(m, cmd.side, opening, at, lev))
-        return cost + self.state._fee_reserve(m, m.value(qty, at)) + rounding
-
-    def _sweep_bound(self, m: _Market, cmd: C.PlaceOrder, qty: int, closing: int, limit: int, rests: bool,
-                     lev: int) -> tuple[int | None, int]:
-        """Walk the resting orders an order of `qty` lots (the first `closing` of them closing)
-        with limit (or protection) price `limit` would trade with, as the book is now: (price,
-        rounding). price: among the prices it would trade at and, if its rest would rest, its
-        limit, the one where its notional is largest (the highest on linear markets, the lowest
-        on inverse ones; None when it trades nowhere and rests nowhere). rounding: how many
-        units its fills' taker fees, and an isolated position's margins, each rounded up on its
-        own, come to beyond their totals rounded once."""
-        opposite, prices, left = 1 - cmd.side, [], qty
-        best = m.book.best_ask() if cmd.side == _SIDE_BUY else m.book.best_bid()
-        if best is None or _beyond(cmd.side, best, limit):  # it trades nowhere: no walk
-            return (limit if rests else None), 0
-        notional = fees = margin = margins = 0
-        isolated = cmd.account in m.isolated
-        for level, _, _ in _growing(m.book.depth, opposite):
-            if left <= 0 or _beyond(cmd.side, level, limit):
-                break
-            prices.append(level)
-            for o in _growing(m.book.level_orders, opposite, level):
-                q = min(left, o.leaves)
-                value = m.value(q, level)
-                notional += value
-                fees += apply_rate_up(value, m.taker_fee)
-                opened = q - min(q, closing)
-                closing -= q - opened
-                if isolated and opened:
-                    part = m.value(opened, level)
-                    margin += part
-                    margins += initial_margin(part, lev)
-                left -= q
-                if not left:
-                    break
-        if left > 0 and rests:
-            prices.append(limit)
-        if not prices:
-            return None, 0
-        rounding = fees - apply_rate_up(notional, m.taker_fee)
-        if margin:
-            rounding += margins - initial_margin(margin, lev)
-        return (min(prices) if m.inverse else max(prices)), rounding
-
     def _lev(self, account: int, m: _Market) -> int:
         return self.state._lev(account, m)
 
@@ -1417,90 +1047,25 @@ class Exchange:
         return self.liquidation.bankruptcy_price(account, symbol, pside)
 
 
-    def preview_order(self, cmd: C.PlaceOrder) -> dict:
-        """What `cmd` would do to the account if it filled completely at its price (a market
-        order at its assumed price, see _assumed_price), without changing anything: the cost to open (with the fee
-        reserve), the fee the fill pays (taker if the order would trade at once, maker if it
-        rests; money units, rounded up), the available balance, and what the fill leaves: the
-        resulting position's lots, maintenance margin, liquidation and bankruptcy price against
-        the wallet after the fill's realized PnL and fee (exact Fractions of the quote currency,
-        None when none; `*_tick`: rounded onto the tick grid against the account, as the venue
-        displays them) and its signed distance from mark in percent (negative once the mark is
-        past the liquidation price), its liquidation band (partial and full
-        liquidation price, see _liquidation_band), and its funding carry: the predicted rate, what
-        it would be paid (+) or pay (−) at the next funding time (funding_estimate) and that
-        time. Money in units, rounded as the venue rounds."""
-        m = self.state.markets[cmd.symbol]
-        if m.mark is None:
-            raise ValueError("no mark price yet")
-        price = cmd.price if cmd.kind == _LIMIT else self._assumed_price(m, cmd.side)
-        sign = 1 if cmd.side == _SIDE_BUY else -1
-        pos = m.positions.get(position_key(cmd.account, cmd.position_side), Position())
-        after = Position(pos.lots, pos.cost)
-        opening = cmd.qty - abs(pos.closing_qty(sign * cmd.qty))
-        lev = self.state._lev(cmd.account, m)
-        cost = 0 if cmd.reduce_only or opening <= 0 else self._order_cost(m, cmd, cmd.qty, opening, price, lev)
-        realized = m.fill(after, sign * cmd.qty, price)
-        # the fee the fill pays from the wallet: taker if it would trade at once, maker if it rests
-        best = m.book.best_ask() if cmd.side == _SIDE_BUY else m.book.best_bid()
-        takes = cmd.kind != _LIMIT or (best is not None and not _beyond(cmd.side, best, price))
-        notional = m.value(cmd.qty, price)
-        fee_rate = m.taker_fee if takes else m.maker_fee
-        fee = apply_rate_up(notional, fee_rate) if fee_rate >= 0 else -apply_rate_down(notional, -fee_rate)
-        rate = self.predicted_funding_rate(cmd.symbol)
-        mark, K = m.funding_terms(self.state.ts)
-        out = {"cost": cost, "fee": fee, "available": self.state.available(cmd.account, m.asset), "lots": after.lots,
-               "maintenance_margin": 0, "liquidation_price": None, "bankruptcy_price": None,
-               "liquidation_tick": None, "bankruptcy_tick": None,
-               "liquidation_distance_percent": None, "liquidation_band": (None, None), "funding_rate": rate,
-               "funding_payment": funding_payment(after.lots, mark, rate, K), "next_funding_ts": m.next_funding}
-        if after.lots == 0:
-            return out
-        if cmd.account in m.isolated:
-            wallet = self.state._iso_margin(m, cmd.account, cmd.position_side) + realized + \
-                (initial_margin(m.value(opening, price), lev) if opening > 0 else 0)
-            other_mm = other_upnl = 0
-        elif cmd.account in self.state.multi_assets:  # the Multi-Assets pool after the fill
-            wallet = MA.wallets(self.state, cmd.account) + realized - fee
-            other_upnl, other_mm = MA.others(self.state, cmd.account, m.symbol)
-        else:  # the cross wallet after the fill: its realized PnL and its fee
-            wallet = self.state.wallet(cmd.account, m.asset) + realized - fee
-            other_mm = self.state.maintenance(cmd.account, m.asset, skip=m.symbol)
-            other_upnl = self.state.upnl(cmd.account, m.asset, skip=m.symbol)
-        lp = m.lp([after], wallet, other_mm, other_upnl, self.state.profile.liquidation_model)
-        bp = m.bp([after], wallet, other_upnl)
-        out["maintenance_margin"] = self.state._mm(m, after)
-        if lp is not None:
-            out["liquidation_price"], out["liquidation_tick"] = lp.price, lp.tick
-            # signed: positive while the mark is on the safe side, negative past the price
-            gap = m.mark - lp.ticks if lp.trigger is _AT_OR_BELOW else lp.ticks - m.mark
-            out["liquidation_distance_percent"] = gap / m.mark * 100
-            if cmd.account in m.isolated or not any(ps != cmd.position_side for ps, _ in m.legs(cmd.account)):
-                out["liquidation_band"] = self.liquidation._liquidation_band(m, after, wallet, other_mm, other_upnl,
-                                                                             lev, cmd.account in m.isolated)
-        if bp is not None:
-            out["bankruptcy_price"], out["bankruptcy_tick"] = bp.price, bp.tick
-        return out
 
+    def daily_loss_limit(self, account: int, asset: str) -> dict:
+        """The account's daily loss limit in `asset` as of the last command (LossLimits.daily_loss_limit)."""
+        return self.loss_limits.daily_loss_limit(account, asset)
+
+    def preview_order(self, cmd: C.PlaceOrder) -> dict:
+        """What `cmd` would do to the account if it filled completely at its price, changing
+        nothing (Entry.preview_order)."""
+        return self.entry.preview_order(cmd)
 
     def predicted_funding_rate(self, symbol: str) -> int:
         """The rate (scaled 1e8) the next funding settlement would apply if its interval closed
-        now: the interval's premium average so far through the market's rate rule, or the last
-        rate before any sample."""
-        m = self.state.markets[symbol]
-        avg = m.funding.average()
-        return m.rate if avg is None else m.funding_config.rate(avg)
+        now (Marking.predicted_funding_rate)."""
+        return self.marking.predicted_funding_rate(symbol)
 
     def funding_estimate(self, account: int, symbol: str, pside: int = BOTH) -> int:
         """What the position would be paid (+) or pay (−) at the next funding time at the current
-        mark and the predicted rate (money units, rounded as a settlement rounds: a payer's debit
-        up, a receiver's credit down); 0 without a position or a mark."""
-        m = self.state.markets[symbol]
-        p = m.positions.get(position_key(account, pside))
-        if p is None or m.mark is None:
-            return 0
-        mark, K = m.funding_terms(self.state.ts)
-        return funding_payment(p.lots, mark, self.predicted_funding_rate(symbol), K)
+        mark and the predicted rate (money units; Marking.funding_estimate)."""
+        return self.marking.funding_estimate(account, symbol, pside)
 
     def _adl_score(self, m: _Market, account: int, pside: int) -> Fraction:
         return self.liquidation._adl_score(m, account, pside)
@@ -1633,113 +1198,9 @@ class Exchange:
     # ================================================================== internals: orders
 
 
-    def _outside_band(self, cmd, m: _Market, side: int, price: int) -> bool:
-        """Whether a limit price lies outside the PERCENT_PRICE band (after rejecting `cmd`);
-        no band before the first mark."""
-        if m.mark is None:
-            return False
-        up, down = m.price_band()
-        if side == _SIDE_BUY and price > up:
-            self._reject(cmd, R.PRICE_ABOVE_BAND, price=price, max_price=up)
-            return True
-        if side == _SIDE_SELL and price < down:
-            self._reject(cmd, R.PRICE_BELOW_BAND, price=price, min_price=down)
-            return True
-        return False
-
-
-    def _assumed_price(self, m: _Market, side: int) -> int:
-        """The price a market order's margin is computed at (Binance): a buy at Ask1 × 1.0005
-        (rounded up), a sell at max(Bid1, mark); the mark where that side of the book is empty."""
-        if side == _SIDE_BUY:
-            ask = m.book.best_ask()
-            return m.mark if ask is None else div_up(ask * 10_005, 10_000)
-        bid = m.book.best_bid()
-        return m.mark if bid is None else max(bid, m.mark)
 
 
     # ================================================================== internals: time and prices
 
-    def _advance(self, ts: int) -> None:
-        """Time-driven work due at ts: basis and premium sampling, funding settlement."""
-        crossed = ts // PREMIUM_SAMPLE_NS != self.state.ts // PREMIUM_SAMPLE_NS
-        self.state.ts = ts
-        if not crossed:
-            return
-        for m in self.state.markets.values():
-            live = bool(m.index.live_sources(ts))
-            m.mark_state.sample(ts, m.index.value(ts) if live else None, m.book.best_bid(), m.book.best_ask())
-            premium = self._premium(m) if live else None
-            for closed in m.funding.sample(ts, premium):
-                if closed.avg_premium is not None:
-                    m.rate = m.funding_config.rate(closed.avg_premium)
-                self._settle_funding(m)
-            m.next_funding = m.funding.open_interval_end
 
-    def _premium(self, m: _Market) -> int:
-        levels = ([(p, q) for p, q, _ in m.book.depth(s, _IMPACT_LEVELS)] for s in (_SIDE_BUY, _SIDE_SELL))
-        if m.inverse:  # the impact size is a face value: so many contracts
-            face = m.spec.lot_size * m.spec.contract_size
-            lots = math.ceil(Fraction(m.imn, 10**m.spec.settle_decimals) / Fraction(face))
-            bid, ask = (impact_price_contracts(lv, lots) for lv in levels)
-        else:
-            bid, ask = (impact_price(lv, m.imn, m.K) for lv in levels)
-        return premium_index(bid, ask, m.index.value(self.state.ts))
-
-    def _settle_funding(self, m: _Market) -> None:
-        if m.mark is None or not m.positions:
-            return
-        keys = sorted(m.positions)
-        lots = {k: m.positions[k].lots for k in keys}
-        mark, K = m.funding_terms(self.state.ts)  # notional at mark (or index) × rate
-        pay = funding_payments(lots, mark, m.rate, K)
-        pool = ("funding:" + m.symbol, 0)
-
-        def holder(k):
-            account, pside = position_of(k)
-            return m.iso_holder(account, pside) if account in m.isolated else account
-
-        for k in keys:  # payers first, so the pool never goes negative
-            if pay.deltas[k] < 0:
-                self.state._move(m.asset, holder(k), pool, -pay.deltas[k], "funding")
-                self.state._day_move(position_of(k)[0], m.asset, pay.deltas[k])
-        for k in keys:
-            if pay.deltas[k] > 0:
-                self.state._move(m.asset, pool, holder(k), pay.deltas[k], "funding")
-                self.state._day_move(position_of(k)[0], m.asset, pay.deltas[k])
-        self.state._move(m.asset, pool, DUST, pay.dust, "funding_dust")
-        e = FundingSettled(m.symbol, m.rate, m.funding_price(self.state.ts), pay.dust)
-        self.state._events.append(e)
-        self.state.funding_history.append((self.state.ts, e))
-
-    def _remark(self, m: _Market) -> None:
-        inputs = (self.state.ts, m.last, m.rate, m.next_funding)
-        if inputs == m.marked:  # nothing the mark is made of moved since it was computed
-            return
-        m.marked = inputs
-        index = m.index.value(self.state.ts)
-        if index is None:
-            return
-        mark = m.mark_state.value(self.state.ts, index, m.last, m.rate, m.next_funding, m.funding.interval_ns)
-        if mark is None or mark == m.mark:
-            return
-        first = m.mark is None
-        m.mark = mark
-        self.state._events.append(MarkPriceChanged(m.symbol, mark, index))
-        # other markets' liquidation prices of multi-market cross accounts depend on this mark
-        multi = self.state._multi[m.symbol]
-        if multi:
-            self.state._touched.update(multi)
-        if first:  # positions opened before the first mark had no liquidation price yet
-            for k in m.positions:
-                self.state._touched.add(position_of(k)[0])
-        self.liquidation.mark_moved()
-        if self.state._unrealized_limits:  # limits counting unrealized PnL in this asset may be hit now
-            asset = m.asset
-            for key in self.state._unrealized_limits:
-                if key[1] == asset:
-                    self.state._loss_watch.add(key)
-        if self._holding:  # a requote comes first (_SetIndexPrice): it settles and offloads after
-            return
-        self._settle()
-        self.liquidation._offload(m)
+_STAGE_TYPES = (Entry, LossLimits)  # the classes of _STAGES, in its order

@@ -23,7 +23,8 @@ from types import ModuleType
 #: The modules compiled from their own .py, in import order (each only imports earlier ones).
 COMPILED = ("perpsim.risk.units", "perpsim.risk.positions", "perpsim.risk.ledger", "perpsim.engine.market",
             "perpsim.engine.state", "perpsim.engine.settlement", "perpsim.engine.standing",
-            "perpsim.engine.liquidation", "perpsim.engine.exchange")
+            "perpsim.engine.liquidation", "perpsim.engine.marking",
+            "perpsim.engine.loss_limits", "perpsim.engine.entry", "perpsim.engine.exchange")
 
 
 def is_compiled() -> bool:
