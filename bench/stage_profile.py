@@ -9,7 +9,8 @@ that belongs to one, looked for from the leaf up:
   engine     the exchange and the risk core (engine/, risk/; compiled modules show up as
              their caller's frame: VenueState.apply's own time is mostly Exchange.apply)
   registry   the venue's order registry (venue/state.py) and the history read model
-             (venue/history.py, klines), which VenueState.apply feeds on the sequencer
+             (venue/history*.py, klines): handed each command by VenueState.apply, folded in
+             while the fsync runs, when idle and before reads
   listeners  what runs per applied command after the commit: streams, metrics, signals,
              account signals, the REST gateway
   journal    encoding commands for the journal, appending, the group commit's fsync
@@ -35,7 +36,7 @@ from pathlib import Path
 #: (stage, predicate on one frame "func (file:line)"), first match from the leaf up wins.
 _RULES: list[tuple[str, re.Pattern]] = [
     ("journal", re.compile(r"venue/(journal|codec)\.py|\b_commit \(|fsync")),
-    ("registry", re.compile(r"venue/(history|history_records|klines)\.py|VenueState\._|\bfingerprint \(")),
+    ("registry", re.compile(r"venue/(history[a-z_]*|klines)\.py|VenueState\.(_|catch_up)|\bfingerprint \(")),
     ("listeners", re.compile(r"venue/(streams|metrics|account_signals|mailbox|gcpolicy)\.py|venue/signals/|"
                              r"venue/gateway/|prometheus_client")),
     ("engine", re.compile(r"/(engine|risk|model)/|VenueState\.apply \(|^apply \(venue/state")),

@@ -36,7 +36,6 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict, deque
 
-from perpsim.engine import commands as C
 from perpsim.engine.events import (
     AutoDeleveraged,
     BalanceChanged,
@@ -49,8 +48,9 @@ from perpsim.engine.events import (
     PositionChanged,
 )
 from perpsim.engine.views import ExchangeView
-from perpsim.model.enums import EventKind, PositionSide, Side, TriggerSource
+from perpsim.model.enums import EventKind, PositionSide, Side
 from perpsim.venue.history_handoff import HistoryHandoff
+from perpsim.venue.history_orders import HistoryOrders, OrderEntry, ended_orders
 from perpsim.venue.history_query import HistoryQueries
 from perpsim.venue.history_records import (
     INCOME_OF_CAUSE,
@@ -63,7 +63,6 @@ from perpsim.venue.history_records import (
     HistoryLimits,
     Income,
     OpenInterest,
-    OrderRecord,
     PublicTrade,
 )
 from perpsim.venue.klines import BarLadder
@@ -74,27 +73,7 @@ _ACCEPTED, _FILL, _CANCELED, _EXPIRED, _AMENDED = (int(EventKind.ACCEPTED), int(
                                                   int(EventKind.AMENDED))
 _BUY, _SELL = int(Side.BUY), int(Side.SELL)
 _BOTH, _LONG, _SHORT = int(PositionSide.BOTH), int(PositionSide.LONG), int(PositionSide.SHORT)
-_LAST = int(TriggerSource.LAST)
 _ENDED = frozenset({"TRIGGERED", "REJECTED_AT_TRIGGER", "CANCELED", "EXPIRED"})
-
-
-class _Order:
-    """What the history adds to a registry `OrderInfo`."""
-
-    __slots__ = ("conditional_id", "cum_quote", "info", "orig_type", "price_protect", "stop_price", "time_ns",
-                 "update_ns", "working_type")
-
-    def __init__(self, info, ts: int) -> None:
-        self.info, self.cum_quote, self.time_ns, self.update_ns = info, 0, ts, ts
-        self.orig_type = self.stop_price = self.conditional_id = 0
-        self.working_type, self.price_protect = _LAST, False
-
-    def record(self) -> OrderRecord:
-        o = self.info
-        return OrderRecord(o.order_id, o.client_order_id, o.account, o.symbol, int(o.side), int(o.position_side),
-                           int(o.kind), int(o.tif), o.price, o.qty, o.filled, self.cum_quote, o.status, o.reduce_only,
-                           self.orig_type, self.stop_price, self.conditional_id, self.time_ns, self.update_ns,
-                           self.working_type, self.price_protect)
 
 
 class _Fill:
@@ -117,7 +96,7 @@ _COMMISSION, _PNL = AccountTrade._fields.index("commission"), AccountTrade._fiel
 _PSIDE = AccountTrade._fields.index("position_side")
 
 
-class History(HistoryHandoff, HistoryQueries):
+class History(HistoryHandoff, HistoryOrders, HistoryQueries):
     """The history of one exchange (see the module docstring). Deterministic: a function of
     the commands applied since the exchange was created."""
 
@@ -129,7 +108,7 @@ class History(HistoryHandoff, HistoryQueries):
         self._registry = orders
         self.limits = limits = limits or HistoryLimits()
         self._ts = view.ts
-        self._orders: dict[int, dict[int, _Order]] = {}  # per account, in placement (= id) order
+        self._orders: dict[int, dict[int, OrderEntry]] = {}  # per account, in placement (= id) order
         self._done: dict[int, OrderedDict[int, None]] = {}  # per account, completed orders kept
         self._owner: dict[int, int] = {}  # order id -> account
         self._by_client: dict[tuple[int, str], int] = {}
@@ -173,7 +152,7 @@ class History(HistoryHandoff, HistoryQueries):
         """Fold in one command at `ts`, the exchange's time right after it. Reads of the
         exchange (`moved`, conditional orders, forced fills, funding) happen only for commands
         that HistoryHandoff folds in at once, right after they applied."""
-        finished = _ended(events)  # the orders this command ended
+        finished = ended_orders(events)  # the orders this command ended
         if ts // OI_SAMPLE_NS != self._ts // OI_SAMPLE_NS:
             self._sample_oi(ts - ts % OI_SAMPLE_NS)
         self._ts = ts
@@ -270,7 +249,7 @@ class History(HistoryHandoff, HistoryQueries):
             elif e.order_id not in self._owner:
                 info = self._registry.get(e.order_id)
                 if info is not None:
-                    self._add_order(_Order(info, ts), e.order_id in ended)
+                    self._add_order(OrderEntry(info, ts), e.order_id in ended)
         elif kind == _CANCELED or kind == _EXPIRED or kind == _AMENDED:
             self._touch(e.order_id, ts, 0, ended)
         return None
@@ -378,64 +357,6 @@ class History(HistoryHandoff, HistoryQueries):
         self._income_id += 1
         income.append(Income(self._income_id, account, str(kind), asset, amount, symbol, info, trade_id, ts))
 
-    def _add_order(self, o: _Order, done: bool) -> None:
-        """An accepted order; `done`: it ended in the command that placed it."""
-        account, oid = o.info.account, o.info.order_id
-        orders = self._orders.get(account)
-        if orders is None:
-            orders = self._orders[account] = {}
-        orders[oid] = o
-        self._owner[oid] = account
-        if o.info.client_order_id:
-            self._by_client[(account, o.info.client_order_id)] = oid
-        if done:
-            self._done.setdefault(account, OrderedDict())[oid] = None
-        if len(orders) > self.limits.orders_per_account:
-            self._trim(account)
-
-    def _touch(self, order_id: int, ts: int, quote: int, ended: set) -> None:
-        """An event of a recorded order; `ended`: the orders its command ended (an order that
-        ended before is among the completed already)."""
-        account = self._owner.get(order_id)
-        if account is None:
-            return
-        o = self._orders[account][order_id]
-        o.update_ns = ts
-        o.cum_quote += quote
-        if order_id in ended and order_id not in self._done.get(account, ()):
-            self._done.setdefault(account, OrderedDict())[order_id] = None
-            self._trim(account)
-
-    def _trim(self, account: int) -> None:
-        """Keep the account's orders within its cap: drop the completed ones that completed
-        first (an open order is never dropped)."""
-        done = self._done.get(account)
-        orders = self._orders[account]
-        while len(orders) > self.limits.orders_per_account and done:
-            old, _ = done.popitem(last=False)
-            gone = orders.pop(old)
-            del self._owner[old]
-            key = (account, gone.info.client_order_id)
-            if self._by_client.get(key) == old:
-                del self._by_client[key]
-
-    def _placed(self, e: OrderPlaced) -> None:
-        """An order the venue placed: mark the conditional order that made it."""
-        c = self._conditionals.get(e.by)
-        account = self._owner.get(e.order_id)
-        if c is None or account is None:
-            return
-        o = self._orders[account][e.order_id]
-        o.orig_type, o.stop_price, o.working_type, o.price_protect = c
-        o.conditional_id = e.by
-
-    def _conditional(self, cmd, e: ConditionalEvent) -> None:
-        live = self.view.conditional_order(e.symbol, e.conditional_id)
-        c = live.order if live is not None else cmd if isinstance(cmd, C.PlaceConditional) else None
-        # (not live: it fired within its own command)
-        if c is not None:
-            self._conditionals[e.conditional_id] = (int(c.kind), c.trigger_price, int(c.source), c.price_protect)
-
     def _update_longs(self, symbol: str, account: int) -> None:
         """Open interest follows an account's long lots in a market (one-way or hedge mode),
         read from the state (right after the command)."""
@@ -509,22 +430,3 @@ class History(HistoryHandoff, HistoryQueries):
         h.update(repr((sorted(self._oi.items()), sorted(self._marks.items()), self._income_id, self._force_id,
                        sorted(self._trade_id.items()))).encode())
         return h.hexdigest()
-
-
-def _ended(events: list) -> set[int]:
-    """The orders a command's events end (filled, canceled, expired): what the registry marks
-    completed while applying the command, told apart from its OrderInfo, which later commands
-    change (the history may fold a command in after those)."""
-    ended = set()
-    for e in events:
-        if type(e) is OrderEvent:
-            b = e.event
-            kind = b.kind
-            if kind == _FILL:
-                if b.leaves == 0:
-                    ended.add(b.order_id)
-                if b.counter_leaves == 0:
-                    ended.add(b.counter_order_id)
-            elif kind == _CANCELED or kind == _EXPIRED:
-                ended.add(b.order_id)
-    return ended

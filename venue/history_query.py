@@ -31,7 +31,7 @@ from perpsim.venue.history_records import (
 
 if TYPE_CHECKING:
     from perpsim.engine.views import ExchangeView
-    from perpsim.venue.history import _Order
+    from perpsim.venue.history_orders import OrderEntry
     from perpsim.venue.history_records import HistoryLimits
     from perpsim.venue.klines import BarLadder
 
@@ -68,7 +68,7 @@ class HistoryQueries:
 
     view: ExchangeView
     limits: HistoryLimits
-    _orders: dict[int, dict[int, _Order]]  # per account, in placement (= id) order
+    _orders: dict[int, dict[int, OrderEntry]]  # per account, in placement (= id) order
     _by_client: dict[tuple[int, str], int]
     _trades: dict[int, deque[AccountTrade]]
     _income: dict[int, deque[Income]]
