@@ -40,7 +40,7 @@ NEW, PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED, REJECTED = (
     "NEW", "PARTIALLY_FILLED", "FILLED", "CANCELED", "EXPIRED", "REJECTED")
 
 
-@dataclass
+@dataclass(slots=True)  # one per order: slots make it smaller and quicker to build
 class OrderInfo:
     """An order as its owner sees it. Quantities in lots, prices in ticks."""
 
