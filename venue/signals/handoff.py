@@ -43,10 +43,11 @@ class HandoffBuffer:
         """The sequencer's hand-over of an applied command, right after applying it: appended
         to the buffer, folded in later by `catch_up`. A command of a new step Δ first catches up
         and closes the open step here (its reads of the engine must see the state right after
-        this command): once per Δ of venue time."""
+        this command): once per Δ of venue time. That catch-up only folds: what the close needs
+        and was not read ahead is read by the close itself (nothing when it closes no step)."""
         if cmd.ts >= self.next_step:
             self.stale(cmd, events)
-            self.catch_up()
+            self._catch_up(None)
             self.saw(events)
             self._advance(cmd.ts)
         buf = self.buf

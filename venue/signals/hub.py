@@ -21,7 +21,11 @@ accounts' margins, the book, funding), and it must read the state right after th
 that closes it, as a replay does. So a command of a new step Δ catches up the buffer and
 closes the step inside `handoff`, on the sequencer's path, once per Δ of venue time, reading
 only what needs the engine (the arithmetic, leverage and spike scores, is left to the
-catch-up); every other handoff is the append. The figures are therefore those of feeding
+catch-up); every other handoff is the append. The changed accounts' margins are not read
+there either but ahead, by the catch-ups during the step, and carried to the close exactly
+(MarketSignals.read_ahead); the close reads only those moved since (the closing command's
+included: `stale`) and what cannot be carried, so it costs O(markets + accounts changed since
+the last catch-up), not O(accounts changed in the step). The figures are therefore those of feeding
 `observe` command by command (a journal replay, `replay_observer`), whatever the batches:
 tested live against replay with a batch across a step's end.
 
@@ -210,24 +214,23 @@ class Signals(HandoffBuffer):
         self._paid(set(map(_ACCOUNT, compress(events, map(is_, types, repeat(BalanceChanged))))))
 
     def stale(self, cmd, events: list) -> None:
-        """A step's closing command, before the catch-up that precedes the close: the margins
-        read ahead of the accounts it moved predate it, so they are read again (the catch-up
-        reads them now, after it, as the close must). Its events are folded in only after the
-        close; O(min(its events, the accounts changed in the step))."""
-        dirty = [m for m in self.markets.values() if m.dirty_lev]
-        if not dirty:
+        """A step's closing command, before the close: the margins read ahead of the accounts
+        it moved predate it, so they are read again, after it, as the close must (its events are
+        folded in only after the close); O(min(its events, the accounts read ahead))."""
+        read = [m for m in self.markets.values() if m.ahead]
+        if not read:
             return
-        if len(events) > 16 * sum(len(m.dirty_lev) for m in dirty):  # a cascade closing a quiet step
-            for m in dirty:
-                m.unread |= m.dirty_lev
+        if len(events) > 16 * sum(len(m.ahead) for m in read):  # a cascade closing a quiet step
+            for m in read:
+                m.unread |= m.ahead.keys()
             return
         types = list(map(type, events))
         moved = set(map(_ACCOUNT, compress(events, map(is_, types, repeat(BalanceChanged)))))
         moved.update(map(_ACCOUNT, compress(events, map(is_, types, repeat(PositionChanged)))))
         if type(cmd) in MARGIN_COMMANDS:
             moved.add(cmd.account)
-        for m in dirty:
-            m.unread |= m.dirty_lev & moved
+        for m in read:
+            m.unread |= m.ahead.keys() & moved
 
     def read_ahead(self) -> None:
         """Read the margins of the accounts changed since their last read (see
