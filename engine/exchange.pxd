@@ -6,18 +6,17 @@
 
 cimport cython
 
+from perpsim.engine.conditionals cimport Conditionals
 from perpsim.engine.entry cimport Entry
 from perpsim.engine.liquidation cimport Liquidation
 from perpsim.engine.loss_limits cimport LossLimits
 from perpsim.engine.marking cimport Marking
-from perpsim.engine.market cimport _has_exits, _Market, _Open, position_key, position_of
+from perpsim.engine.market cimport _Market, position_key, position_of
 from perpsim.engine.settlement cimport Settlement
 from perpsim.engine.standing cimport StandingOrders
 from perpsim.engine.state cimport State
 from perpsim.risk.margin cimport initial_margin
 from perpsim.risk.positions cimport Position
-# the money roundings as C calls (the .py imports the same functions as Python names)
-from perpsim.risk.units cimport apply_rate_down, apply_rate_up, div_up
 
 
 cdef class Exchange:
@@ -28,14 +27,11 @@ cdef class Exchange:
     cdef readonly Marking marking
     cdef readonly LossLimits loss_limits
     cdef readonly Entry entry
+    cdef readonly Conditionals conditionals
     cdef tuple _stages
 
     cpdef list _apply(self, object cmd)
     cpdef void _settle(self) except *
-    @cython.locals(m=_Market)
-    cpdef void _trim_reduce_only(self) except *
-    @cython.locals(m=_Market)
-    cpdef void _fire_triggers(self) except *
     @cython.locals(m=_Market)
     cpdef object _SetLeverage(self, object cmd)
     cpdef object _Deposit(self, object cmd)

@@ -6,7 +6,7 @@ index of its source; dropping it takes it out of all of them with its event. End
 list cancels (expires) its live legs and its entry's unfilled rest, then reports the list. These
 are what every stage that cancels on an account's behalf uses (a liquidation, ADL, a daily loss
 limit's flatten, a position that closed); placing, firing and arming them is the conditional
-orders' stage.
+orders' stage. `_check_lists` checks the records against each other (Exchange.check_integrity).
 """
 
 from __future__ import annotations
@@ -18,9 +18,20 @@ from perpsim.engine.events import ConditionalEvent, ListEvent
 from perpsim.engine.market import BOTH, LONG, _List, _Market, _Note
 from perpsim.engine.settlement import Settlement
 from perpsim.engine.state import State
-from perpsim.model.enums import Side
+from perpsim.model.enums import ListKind, Side
 
 _SIDE_BUY = Side.BUY
+
+
+def _legs(c: C.PlaceOrderList) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """(type, trigger, price) of the take-profit and the stop-loss leg (type NONE: absent; a
+    trailing stop's trigger is its activation price, 0 = none)."""
+    return (c.tp_type, c.tp_trigger, c.tp_price), (c.sl_type, c.sl_trigger, c.sl_price)
+
+
+def _exit_side(c: C.PlaceOrderList) -> int:
+    """The side of a list's exits: an OCO's own side, the opposite of an entry's."""
+    return c.side if c.kind == ListKind.OCO else 1 - c.side
 
 
 def _closing(c: C.PlaceConditional) -> bool:
@@ -106,3 +117,30 @@ class StandingOrders:
             g = m.lists[gid]
             if not booked or not m.orders.keys().isdisjoint((g.entry, *g.legs)):  # one of its orders rests
                 self._end_list(m, gid, "CANCELED", cause, reason=reason)
+
+    def _check_lists(self, m: _Market) -> None:
+        """Order lists and closing conditional orders agree with their indexes and the books."""
+        exits: dict[tuple[int, int], set[int]] = {}
+        for cid, c in m.conditionals.items():
+            if _closing(c):
+                exits.setdefault((c.account, c.position_side), set()).add(cid)
+        links, owners = {}, {}
+        due = set(self.state._expiries)
+        for gid, g in m.lists.items():
+            owners.setdefault(g.cmd.account, set()).add(gid)
+            # a list whose exits closed all they cover has ended; an OCO covers its quantity
+            if g.closed < 0 or (g.armed and g.closed >= g.armed) or \
+                    (g.cmd.kind == ListKind.OCO and (g.entry or g.armed != g.cmd.qty)):
+                raise AssertionError(f"{m.symbol}: order list {gid} covers {g.armed} and closed {g.closed}")
+            if g.cmd.expire_ts and (g.cmd.expire_ts, m.symbol, gid) not in due:
+                raise AssertionError(f"{m.symbol}: order list {gid} has no expiry")
+            for lid in (g.entry, *g.legs):
+                if lid:
+                    links[lid] = gid
+                    if lid not in m.orders and lid not in m.conditionals:
+                        raise AssertionError(f"{m.symbol}: order {lid} of list {gid} is not live")
+        for cid, c in m.conditionals.items():
+            if c.expire_ts and (c.expire_ts, m.symbol, cid) not in due:
+                raise AssertionError(f"{m.symbol}: GTD conditional order {cid} has no expiry")
+        if exits != m.exit_conditionals or links != m.list_of or owners != m.lists_of:
+            raise AssertionError(f"{m.symbol}: order-list or closing-order index is stale")

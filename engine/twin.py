@@ -24,7 +24,8 @@ from types import ModuleType
 COMPILED = ("perpsim.risk.units", "perpsim.risk.positions", "perpsim.risk.ledger", "perpsim.engine.market",
             "perpsim.engine.state", "perpsim.engine.settlement", "perpsim.engine.standing",
             "perpsim.engine.liquidation", "perpsim.engine.marking",
-            "perpsim.engine.loss_limits", "perpsim.engine.entry", "perpsim.engine.exchange")
+            "perpsim.engine.loss_limits", "perpsim.engine.entry", "perpsim.engine.conditionals",
+            "perpsim.engine.exchange")
 
 
 def is_compiled() -> bool:
