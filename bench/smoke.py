@@ -25,6 +25,7 @@ BENCH = Path(__file__).resolve().parent
 #: script -> arguments at a tiny size (see each script's --help)
 RUNS: dict[str, list[str]] = {
     "book_stream": ["--n", "2000", "--repeat", "1"],
+    "checkpoint_stall": ["--seed-orders", "200", "--seconds", "1", "--gap", "0.3", "--warmup", "0"],
     "exchange_cascade": ["--positions", "1000"],
     "exchange_tick": ["--positions", "1000", "--repeat", "3"],
     "instructions": ["--one-process", "--tick-positions", "100", "--ticks", "2", "--shock-positions", "100",
@@ -33,6 +34,7 @@ RUNS: dict[str, list[str]] = {
     "liqindex_tick": ["--entries", "1000"],
     "rest_load": ["--clients", "1", "--seconds", "0.5", "--warmup", "0", "--slice", "0.25", "--driver", "aio"],
     "scenario_cascade": ["--accounts", "1000"],
+    "scenario_grpc": ["--set", "duration_s=5", "--set", "agents.crowd.count=20"],
     "scenario_sweep": ["--points", "2"],
     "signals_overhead": ["--positions", "500", "--accounts", "500", "--ticks-positions", "500", "--repeat", "1"],
     "stage_profile": ["{profile}", "--orders", "10", "--seconds", "1"],

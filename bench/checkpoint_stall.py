@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Does a checkpoint stall the sequencer? Order latency during checkpoints against without, in ONE run.
+
+  python bench/checkpoint_stall.py [--seed-orders N] [--seconds S] [--gap G] [--warmup W]
+
+One `perpsim serve` (venue_load.py's Server: no feed, no liquidity, no rate limit, automatic
+snapshots off) is first grown to a realistic size: N crossing orders in PlaceOrders calls of
+1,000 (each buy trades, so the order registry and the account history grow with it). Then for
+S seconds one client places unary crossing orders back to back (grpc.aio, as venue_load.py's
+unary-1) while a second channel asks for a snapshot (the Snapshot RPC, answered once the file is
+written) every G seconds. Each checkpoint's window runs from its request to its answer; an order
+whose call overlaps a window is "during", every other one "without".
+
+One JSON line:
+
+  p99_without_ms, max_without_ms   the orders overlapping no checkpoint
+  max_during_ms, p99_during_ms     the orders overlapping one
+  max_during_vs_p99                max_during / p99_without   target <= 2 (issue 18)
+  max_without_vs_p99               the same ratio with no checkpoint: the machine's own noise
+  per_checkpoint_max_ms            the worst order of each checkpoint, in order
+  worst_at_ms, window_ms           when that order started in its checkpoint's window; the windows
+  checkpoint_fork_ms (each), checkpoint_write_ms_max, state_mb   from the server's log and /proc
+
+The windows are generous (a Snapshot call also waits for its turn at the sequencer and for the
+child's exit), so "during" never misses an order a checkpoint delayed. Figures are reported,
+never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import grpc
+import venue_load as vl
+
+from perpsim.v1 import sandbox_pb2, sandbox_pb2_grpc, trading_pb2, trading_pb2_grpc
+
+TARGET = 2.0
+
+
+def rss_mb(pid: int) -> float:
+    """The server's resident memory (MB), from /proc; 0.0 where unavailable."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+async def seed(address: str, key: str, n: int) -> None:
+    """n crossing orders in PlaceOrders calls of up to 1,000."""
+    orders = vl.Orders("crossing", 1_000)
+    md = (("authorization", f"Bearer {key}"),)
+    async with grpc.aio.insecure_channel(address) as ch:
+        stub = trading_pb2_grpc.TradingServiceStub(ch)
+        while n > 0:
+            batch = [orders.next()[1] for _ in range(min(n, 1_000))]
+            n -= len(batch)
+            await stub.PlaceOrders(trading_pb2.PlaceOrdersRequest(orders=batch), metadata=md, timeout=120)
+
+
+async def measure(address: str, key: str, seconds: float, gap: float, warmup: float) -> tuple[list, list]:
+    """(start, latency) of every order placed, and the (start, end) of every checkpoint."""
+    orders = vl.Orders("crossing", 0)
+    md = (("authorization", f"Bearer {key}"),)
+    calls: list[tuple[float, float]] = []
+    windows: list[tuple[float, float]] = []
+    begin = time.perf_counter() + warmup
+    end = begin + seconds
+    async with grpc.aio.insecure_channel(address) as ch, grpc.aio.insecure_channel(address) as admin_ch:
+        stub = trading_pb2_grpc.TradingServiceStub(ch)
+        sandbox = sandbox_pb2_grpc.SandboxServiceStub(admin_ch)
+
+        async def place() -> None:
+            while (now := time.perf_counter()) < end:
+                req = orders.next()[1]
+                t0 = time.perf_counter()
+                await stub.PlaceOrder(req, metadata=md, timeout=vl.CALL_TIMEOUT)
+                if now >= begin:
+                    calls.append((t0, time.perf_counter() - t0))
+
+        async def checkpoints() -> None:
+            await asyncio.sleep(max(0.0, begin - time.perf_counter()) + gap / 2)
+            while time.perf_counter() + gap / 2 < end:
+                t0 = time.perf_counter()
+                await sandbox.Snapshot(sandbox_pb2.SnapshotRequest(), metadata=vl.ADMIN_MD, timeout=120)
+                windows.append((t0, time.perf_counter()))
+                await asyncio.sleep(gap)
+
+        await asyncio.gather(place(), checkpoints())
+    return calls, windows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seed-orders", type=int, default=100_000, help="crossing orders placed before measuring")
+    ap.add_argument("--seconds", type=float, default=20.0, help="measured seconds")
+    ap.add_argument("--gap", type=float, default=1.0, help="seconds between one checkpoint's end and the next")
+    ap.add_argument("--warmup", type=float, default=1.0, help="seconds of orders before measuring")
+    a = ap.parse_args(argv)
+    root = Path(tempfile.mkdtemp(prefix="perpsim-checkpoint-stall-"))
+    try:
+        with vl.Server(root, snapshot_every=0) as server:
+            (key,) = vl.setup_accounts(server.address, 1)
+            t0 = time.perf_counter()
+            asyncio.run(seed(server.address, key, a.seed_orders))
+            seeded_s = time.perf_counter() - t0
+            state_mb = rss_mb(server.proc.pid)
+            calls, windows = asyncio.run(measure(server.address, key, a.seconds, a.gap, a.warmup))
+        log = server.log.read_text(errors="replace")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    during, without = [], []
+    per_checkpoint = [0.0] * len(windows)
+    worst_at = [0.0] * len(windows)  # where in its window each checkpoint's worst order started
+    for start, lat in calls:
+        hit = [i for i, (w0, w1) in enumerate(windows) if start < w1 and start + lat > w0]
+        (during if hit else without).append(lat)
+        for i in hit:
+            if lat > per_checkpoint[i]:
+                per_checkpoint[i], worst_at[i] = lat, start - windows[i][0]
+    during.sort()
+    without.sort()
+    ms = 1e3
+    p99 = vl.percentile(without, 0.99) * ms if without else None
+    forks = [float(x) for x in re.findall(r"forked in ([0-9.]+) ms", log)]
+    writes = [float(x) for x in re.findall(r"written in ([0-9.]+) ms, off the sequencer", log)]
+    out = {"bench": "checkpoint_stall", "seed_orders": a.seed_orders, "seed_s": round(seeded_s, 1),
+           "state_mb": round(state_mb, 1), "checkpoints": len(windows), "orders_without": len(without),
+           "orders_during": len(during),
+           "p50_without_ms": round(vl.percentile(without, 0.5) * ms, 3) if without else None,
+           "p99_without_ms": round(p99, 3) if p99 is not None else None,
+           "max_without_ms": round(without[-1] * ms, 3) if without else None,
+           "p99_during_ms": round(vl.percentile(during, 0.99) * ms, 3) if during else None,
+           "max_during_ms": round(during[-1] * ms, 3) if during else None,
+           "max_during_vs_p99": round(during[-1] * ms / p99, 2) if during and p99 else None,
+           "max_without_vs_p99": round(without[-1] * ms / p99, 2) if without and p99 else None,
+           "per_checkpoint_max_ms": [round(x * ms, 2) for x in per_checkpoint],
+           "worst_at_ms": [round(x * ms, 1) for x in worst_at],
+           "window_ms": [round((w1 - w0) * ms, 1) for w0, w1 in windows],
+           "checkpoint_window_ms_max": round(max((w1 - w0 for w0, w1 in windows), default=0) * ms, 1),
+           "checkpoint_fork_ms": forks, "checkpoint_write_ms_max": max(writes, default=None)}
+    out["meets"] = out["max_during_vs_p99"] is not None and out["max_during_vs_p99"] <= TARGET
+    print(json.dumps(out), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

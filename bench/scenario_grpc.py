@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""A scenario over gRPC against the same scenario in process, in ONE run.
+
+  python bench/scenario_grpc.py [--scenario long-squeeze] [--set KEY=VALUE ...] [--full]
+                                [--repeat R] [--profile DIR] [--data-dir DIR]
+
+The scenario (`--short` unless --full) runs in this process first (perpsim.sim.runner, the
+engine in process, the risk signals on), then against a fresh `perpsim serve --no-feed
+--no-liquidity` (venue_load.py's Server: rest off, no rate limit, no metrics endpoint,
+automatic snapshots off) through perpsim.sim.grpc_venue.GrpcVenue, the signals read from the
+venue. Repeated R times, alternating. One JSON line per run, then a "scenario_grpc" line:
+
+  in_process_s, grpc_s            wall time of each (setup + steps), the median over the repeats
+  grpc_vs_in_process              grpc_s / in_process_s                     target <= 3 (issue 18)
+  grpc_setup_s, grpc_steps_s      where the gRPC run's time went
+  calls                           unary calls the gRPC run made (commands and reads)
+  server_cpu_s, client_cpu_s      CPU seconds of the venue process and of this one over the gRPC run
+  liquidations                    per mode (a sanity check: both modes run the same scenario)
+
+--profile DIR profiles the last gRPC run: its client side with cProfile (DIR/client.prof), the
+server with py-spy (DIR/server.txt, raw stacks). Figures are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import venue_load as vl
+
+from perpsim.model.markets import default_markets
+from perpsim.sim import runner, scenario
+from perpsim.sim.grpc_venue import GrpcVenue
+
+TARGET = 3.0
+
+
+def load(name: str, full: bool, sets: list[str]) -> scenario.Scenario:
+    sc = scenario.load(name)
+    if not full:
+        sc = sc.shortened()
+    if sets:
+        sc = sc.with_params({k: scenario.parse_value(v) for k, v in (s.split("=", 1) for s in sets)})
+    return sc
+
+
+def liquidations(r: runner.RunResult) -> int:
+    return sum(m["liquidations"] for m in r.summary["markets"].values())
+
+
+def in_process(sc: scenario.Scenario) -> dict:
+    t0 = time.perf_counter()
+    r = runner.run(sc)
+    return {"mode": "in_process", "s": round(time.perf_counter() - t0, 3), "setup_s": round(r.timings["setup_s"], 3),
+            "steps_s": round(r.timings["steps_s"], 3), "liquidations": liquidations(r)}
+
+
+def over_grpc(sc: scenario.Scenario, root: Path, profile: Path | None) -> dict:
+    root.mkdir(parents=True)
+    with vl.Server(root, snapshot_every=0) as server:
+        markets = {s: default_markets()[s] for s in sc.data["venue"].get("markets", ["BTCUSDT"])}
+        venue = GrpcVenue(server.address, vl.ADMIN_KEY, markets)
+        sampler = None
+        if profile is not None:  # the server's side, sampled over the run (raw stacks, as venue_load.py)
+            profile.mkdir(parents=True, exist_ok=True)
+            sampler = subprocess.Popen(
+                ["py-spy", "record", "--pid", str(server.proc.pid), "--nonblocking", "--format", "raw",
+                 "--rate", str(vl.PROFILE_RATE), "--output", str(profile / "server.txt")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.3)  # attached before the run
+        cpu0, me0 = server.cpu(), time.process_time()
+        prof = cProfile.Profile() if profile is not None else None
+        t0 = time.perf_counter()
+        try:
+            if prof is not None:
+                prof.enable()
+            r = runner.Run(sc, venue=venue).run()
+        finally:
+            if prof is not None:
+                prof.disable()
+            venue.close()
+        took = time.perf_counter() - t0
+        server_cpu, client_cpu = server.cpu() - cpu0, time.process_time() - me0
+        if sampler is not None:
+            sampler.send_signal(signal.SIGINT)  # py-spy writes what it sampled and exits
+            sampler.wait(timeout=60)
+    if prof is not None and profile is not None:
+        prof.dump_stats(profile / "client.prof")
+    return {"mode": "grpc", "s": round(took, 3), "setup_s": round(r.timings["setup_s"], 3),
+            "steps_s": round(r.timings["steps_s"], 3), "calls": venue.calls,
+            "server_cpu_s": round(server_cpu, 2), "client_cpu_s": round(client_cpu, 2),
+            "liquidations": liquidations(r)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scenario", default="long-squeeze", help="a built-in name or a TOML file")
+    ap.add_argument("--full", action="store_true", help="the whole scenario, not its [short] version")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a scenario parameter")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each mode, alternating")
+    ap.add_argument("--profile", type=Path, help="profile the last gRPC run (client and server) into this folder")
+    ap.add_argument("--data-dir", type=Path, help="where the venue's data directory goes (default: a temporary "
+                                                  "folder; on a tmpfs such as /dev/shm its fsyncs cost nothing)")
+    a = ap.parse_args(argv)
+    sc = load(a.scenario, a.full, a.set)
+    base = Path(tempfile.mkdtemp(prefix="perpsim-scenario-grpc-", dir=a.data_dir))
+    runs: dict[str, list[dict]] = {"in_process": [], "grpc": []}
+    try:
+        for i in range(a.repeat):
+            r = in_process(sc)
+            print(json.dumps(r), flush=True)
+            runs["in_process"].append(r)
+            r = over_grpc(sc, base / f"grpc-{i}", a.profile if i == a.repeat - 1 else None)
+            print(json.dumps(r), flush=True)
+            runs["grpc"].append(r)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+    def median(mode: str, key: str) -> float:
+        return round(statistics.median(r[key] for r in runs[mode]), 3)
+
+    out = {"bench": "scenario_grpc", "scenario": sc.name, "short": not a.full, "repeat": a.repeat,
+           "in_process_s": median("in_process", "s"), "grpc_s": median("grpc", "s"),
+           "grpc_vs_in_process": round(median("grpc", "s") / median("in_process", "s"), 2),
+           "ratios": [round(g["s"] / p["s"], 2) for p, g in zip(runs["in_process"], runs["grpc"], strict=True)],
+           "grpc_setup_s": median("grpc", "setup_s"), "grpc_steps_s": median("grpc", "steps_s"),
+           "in_process_setup_s": median("in_process", "setup_s"), "in_process_steps_s": median("in_process", "steps_s"),
+           "calls": runs["grpc"][-1]["calls"], "server_cpu_s": median("grpc", "server_cpu_s"),
+           "client_cpu_s": median("grpc", "client_cpu_s"),
+           "liquidations": {m: runs[m][-1]["liquidations"] for m in runs}}
+    out["meets"] = out["grpc_vs_in_process"] <= TARGET
+    print(json.dumps(out), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
