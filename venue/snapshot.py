@@ -46,7 +46,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from perpsim.venue.files import fsync_dir, write_atomic
+from perpsim.venue.files import fsync_dir, remove_gradually, write_atomic
 
 __all__ = ["SNAPSHOT_SUFFIX", "SnapshotError", "build_id", "list_snapshots", "load_latest", "read_snapshot",
            "write_snapshot"]
@@ -114,9 +114,14 @@ def list_snapshots(directory: str | os.PathLike) -> list[tuple[int, Path]]:
     return sorted(out)
 
 
-def write_snapshot(directory: str | os.PathLike, seq: int, exchange: Any, *, keep: int = 3) -> Path:
+def write_snapshot(directory: str | os.PathLike, seq: int, exchange: Any, *, keep: int = 3,
+                   sync_every: int = 0) -> Path:
     """Write the snapshot of `exchange` at journal seq `seq` atomically; then delete all but
-    the newest `keep` snapshots (and leftover temporary files). Returns the file's path."""
+    the newest `keep` snapshots (and leftover temporary files). Returns the file's path.
+
+    `sync_every` (bytes, 0: off): flush the file every that many bytes as it is written, and
+    free the deleted ones 16 times that at a time (`files.write_atomic`, `files.remove_gradually`):
+    a journal fsync meanwhile then never waits for a whole snapshot."""
     if seq < 0:
         raise ValueError("seq must be >= 0")
     if keep < 1:
@@ -130,14 +135,19 @@ def write_snapshot(directory: str | os.PathLike, seq: int, exchange: Any, *, kee
         + _U64.pack(len(body))
     crc = zlib.crc32(body, zlib.crc32(head))
     final = _path(d, seq)
-    tmp = write_atomic(final, head, body, _U32.pack(crc))
+    tmp = write_atomic(final, head, body, _U32.pack(crc), sync_every=sync_every)
     snaps = list_snapshots(d)
     removed = False
     for _, p in snaps[: max(0, len(snaps) - keep)]:
+        if sync_every:  # renamed first: a crash midway leaves a temporary file, never a cut snapshot
+            p = p.replace(p.with_name(f"{p.name}.{os.getpid()}.tmp"))
+            remove_gradually(p, sync_every * 16)
         p.unlink(missing_ok=True)
         removed = True
     for p in d.glob(f"*{SNAPSHOT_SUFFIX}.*.tmp"):
         if p != tmp:
+            if sync_every:
+                remove_gradually(p, sync_every * 16)
             p.unlink(missing_ok=True)
             removed = True
     if removed:
