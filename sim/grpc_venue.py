@@ -12,6 +12,9 @@ Calls per step: an account's orders of one step go in one PlaceOrders call (`sub
 a read is answered from the venue's answer to the same read made since the last command (every
 command drops them, so a read always sees the effects of every command sent before it), and
 `prefetch` makes a step's sample reads (mark, book, open interest, risk, insurance) concurrently.
+Commands that commute with each other (settings, deposits, stops, cancels: `_may_fly`) are sent
+without waiting for their answers (perpsim.sim.grpc_flights), so they share the venue's group
+commit.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +33,7 @@ from perpsim.engine.events import CommandRejected, Liquidation
 from perpsim.model.enums import ConditionalKind, OrderKind, Side, TimeInForce, TriggerSource
 from perpsim.model.markets import MarketSpec
 from perpsim.risk.units import RATE_SCALE
+from perpsim.sim.grpc_flights import Flights
 
 if TYPE_CHECKING:
     from perpsim.clients.client import Client
@@ -43,6 +47,10 @@ PARALLEL = 8
 
 _CONDITIONAL_KINDS: dict[int, str] = {ConditionalKind.STOP_MARKET: "stop_market",
                                       ConditionalKind.TAKE_PROFIT_MARKET: "take_profit_market"}
+#: commands that may be in flight together (see GrpcVenue._may_fly)
+_FLYING = frozenset({C.Deposit, C.SetLeverage, C.SetMarginMode, C.PlaceConditional, C.CancelAll, C.FundInsurance})
+#: of those, the ones an account without orders may have in flight in any order among themselves
+_SETTINGS = frozenset({C.Deposit, C.SetLeverage, C.SetMarginMode})
 
 
 class GrpcVenue:
@@ -63,9 +71,11 @@ class GrpcVenue:
         self._wait = liquidation_wait_s
         self.signals = signals  # off too once the venue says it has none
         self._reads: dict[tuple, Any] = {}  # answers of reads made since the last command
-        self._pending: list[tuple[Future, C.Command]] = []  # commands in flight (see _may_fly)
         self._late: list = []  # the events of a command answered after submit returned
         self._pool = ThreadPoolExecutor(PARALLEL, thread_name_prefix="grpc-venue")
+        self._flights = Flights(self._pool)  # commands in flight (see _may_fly)
+        self._ordered: set[int] = set()  # accounts an order or a stop was sent for
+        self._lock = threading.Lock()
         self.calls = 0  # unary calls made (commands and reads)
         self._streams = [self.admin.stream_liquidations(s) for s in markets]
         self._threads = [threading.Thread(target=self._pump, args=(st,), daemon=True) for st in self._streams]
@@ -81,8 +91,13 @@ class GrpcVenue:
 
     # ---------------------------------------------------------------- accounts
 
+    def _tally(self) -> None:
+        """Count a unary call (calls in flight are made on the pool's threads)."""
+        with self._lock:
+            self.calls += 1
+
     def _new_key(self, account: int) -> str:
-        self.calls += 1
+        self._tally()
         return self.admin.create_account(label=f"sim-{account}").api_key
 
     def _client(self, account: int) -> Client:
@@ -105,10 +120,17 @@ class GrpcVenue:
         self._before(cmd, settle=not fly)
         late, self._late = self._late, []
         if fly:
-            assert isinstance(cmd, C.CancelAll)  # the one command that flies
-            self._client(cmd.account)  # created here, not in the call in flight
-            self._pending.append((self._pool.submit(self._call, cmd), cmd))
+            account = getattr(cmd, "account", None)  # FundInsurance: the admin's
+            if account is not None:
+                self._client(account)  # created here, not in the call in flight
+            # an account without orders takes its settings in any order; else they go in order
+            key = (account, id(cmd)) if type(cmd) in _SETTINGS and account not in self._ordered else account
+            if type(cmd) in (C.PlaceConditional, C.CancelAll):
+                self._ordered.add(account)
+            self._flights.send(key, functools.partial(self._call, cmd), cmd)
             return late
+        if type(cmd) is C.PlaceOrder:
+            self._ordered.add(cmd.account)
         try:
             expected = self._call(cmd)
         except PerpsimError as e:
@@ -119,20 +141,25 @@ class GrpcVenue:
         """Whether `cmd` may be in flight with the commands already in flight: the venue may
         sequence them in any order and reach the same state, with the same refusals.
 
-        Only a CancelAll flies, alone: reads of positions, which it leaves as they are, go on
-        meanwhile (the market makers read their inventory right after canceling their quotes)."""
-        return type(cmd) is C.CancelAll and cmd.ts == self._ts and not self._pending
+        Deposits, leverage and margin-mode settings, stops (refused if they would trigger at
+        once), cancels of an account's orders and the insurance fund's deposits fly at the
+        current time: each changes its own account's (or the fund's) collateral, settings or
+        orders and never a position, a price or another account's orders, so those of
+        different accounts commute; an account's own go in order (perpsim.sim.grpc_flights),
+        but for the settings of an account that has no order yet, which commute too. Reads of
+        positions, which none of them moves, go on meanwhile (the market makers read their
+        inventory right after canceling their quotes); a command that moves the clock, any
+        other command and any other read wait for them."""
+        return type(cmd) in _FLYING and cmd.ts == self._ts
 
     def _settle(self) -> None:
         """Wait for the commands in flight (their refusals go to the next command's events)."""
         from perpsim.clients.errors import PerpsimError
 
-        pending, self._pending = self._pending, []
-        for future, cmd in pending:
-            try:
-                future.result()
-            except PerpsimError as e:
-                self._late.append(_rejected(cmd, e))
+        for cmd, e in self._flights.settle():
+            if not isinstance(e, PerpsimError):
+                raise e
+            self._late.append(_rejected(cmd, e))
 
     def _before(self, cmd: C.Command, settle: bool = True) -> None:
         """A command is about to change the venue: the ones in flight are answered first (unless
@@ -142,7 +169,7 @@ class GrpcVenue:
             self._settle()
         self._reads.clear()
         if self._ts is not None and cmd.ts > self._ts:
-            self.calls += 1
+            self._tally()
             self.admin.advance_clock(cmd.ts - self._ts)
         self._ts = cmd.ts if self._ts is None else max(self._ts, cmd.ts)
 
@@ -163,7 +190,8 @@ class GrpcVenue:
 
         self._before(limits[0])
         client = self._client(limits[0].account)
-        self.calls += 1
+        self._ordered.add(limits[0].account)
+        self._tally()
         try:
             results = client.place_orders([self._order_args(c) for c in limits])
         except PerpsimError as e:  # the whole call refused (none placed)
@@ -194,7 +222,7 @@ class GrpcVenue:
     def _take_back(self, client: Client, symbol: str, order_id: int) -> None:
         from perpsim.clients.errors import PerpsimError
 
-        self.calls += 1
+        self._tally()
         try:
             client.cancel_order(symbol, order_id)
         except PerpsimError:
@@ -222,7 +250,7 @@ class GrpcVenue:
     def _call(self, cmd: C.Command) -> int:
         """Make the client call of a command; how many liquidations it reported (0 if none)."""
         if type(cmd) is not C.AdvanceClock:
-            self.calls += 1
+            self._tally()
         match cmd:
             case C.Deposit():
                 self._client(cmd.account).deposit(cmd.asset, self._money(cmd.asset, cmd.amount))
@@ -297,7 +325,7 @@ class GrpcVenue:
             pass
         if key[0] != "positions":
             self._settle()
-        self.calls += 1
+        self._tally()
         value = self._reads[key] = load()
         return value
 

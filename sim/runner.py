@@ -223,6 +223,9 @@ class Run:
         self._set_index(step)
         for agent in self.agents:
             agent.step(ctx)
+        prefetch = getattr(self.venue, "prefetch", None)
+        if prefetch is not None and any(c.coupling for c in self.coupling.values()):
+            prefetch(sorted(self.markets))  # over gRPC: the sample's reads now, the coupling's last price among them
         for symbol, c in self.coupling.items():
             if c.coupling:
                 last = self.venue.last(symbol)
