@@ -55,6 +55,7 @@ COMPILED_PY = [
     # the exchange's market records, shared state and stages, each beside its .pxd (engine/exchange.py)
     Extension("perpsim.engine.market", ["engine/market.py"]),
     Extension("perpsim.engine.state", ["engine/state.py"]),
+    Extension("perpsim.engine.accounts", ["engine/accounts.py"]),
     Extension("perpsim.engine.settlement", ["engine/settlement.py"]),
     Extension("perpsim.engine.standing", ["engine/standing.py"]),
     Extension("perpsim.engine.liquidation", ["engine/liquidation.py"]),

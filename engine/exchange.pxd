@@ -6,6 +6,7 @@
 
 cimport cython
 
+from perpsim.engine.accounts cimport Accounts
 from perpsim.engine.conditionals cimport Conditionals
 from perpsim.engine.entry cimport Entry
 from perpsim.engine.liquidation cimport Liquidation
@@ -15,12 +16,12 @@ from perpsim.engine.market cimport _Market, position_key, position_of
 from perpsim.engine.settlement cimport Settlement
 from perpsim.engine.standing cimport StandingOrders
 from perpsim.engine.state cimport State
-from perpsim.risk.margin cimport initial_margin
 from perpsim.risk.positions cimport Position
 
 
 cdef class Exchange:
     cdef readonly State state
+    cdef readonly Accounts accounts
     cdef readonly Settlement settlement
     cdef readonly StandingOrders standing
     cdef readonly Liquidation liquidation
@@ -32,8 +33,3 @@ cdef class Exchange:
 
     cpdef list _apply(self, object cmd)
     cpdef void _settle(self) except *
-    @cython.locals(m=_Market)
-    cpdef object _SetLeverage(self, object cmd)
-    cpdef object _Deposit(self, object cmd)
-    # a query named like the cimported formula: declared so that the module's C name stays the formula's
-    cpdef object initial_margin(self, object account, str asset)

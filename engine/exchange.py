@@ -3,39 +3,40 @@
 `Exchange.apply(command) -> list[event]` is the only thing that changes state. It reads no
 clock, draws no random number and does no I/O: time comes in on each command (ns).
 
-Composition. The exchange holds its state and its stages, each a class in its own module with
-its own .pxd, built in dependency order so that each holds only what is built before it:
+Composition. The exchange holds the venue's state and its stages, each a class in its own
+module with its own .pxd, built in dependency order so that each holds only what is built
+before it:
 
-    State            engine/state.py        markets, ledger, modes, clock, the command's events;
-                                            the account figures and the ledger moves
-    Settlement       engine/settlement.py   book events -> fills, positions, fees, order records
-    StandingOrders   engine/standing.py     conditional orders and lists at rest: keep, drop, end
-    Liquidation      engine/liquidation.py  re-key, sweep, forced orders, fund takeover, ADL, offload
+    State            engine/state.py          markets, ledger, modes, clock, the command's events;
+                                              account figures (wallet, uPnL, margins) and `_move`
+    Accounts         engine/accounts.py       deposits, withdrawals, transfers, leverage and modes
+    Settlement       engine/settlement.py     the book's events -> fills, positions, fees, order records
+    StandingOrders   engine/standing.py       conditional orders and lists at rest: keep, drop, end
+    Liquidation      engine/liquidation.py    re-key, sweep, forced orders, fund takeover, ADL, offload
+    Marking          engine/marking.py        premium samples, funding settlement, the mark
+    LossLimits       engine/loss_limits.py    daily loss limits: command, day roll, refusal check
+    Entry            engine/entry.py          order entry and pre-trade risk, placing into the book
+    Conditionals     engine/conditionals.py   conditional orders and order lists: place, fire, arm
 
-A stage calls the ones below it through typed attributes (`cdef readonly Settlement
-settlement`), so in the compiled build every stage-to-stage call is a C call through the
-class's vtable; nothing below the exchange holds the exchange, so the objects form no reference
-cycle (reference counting frees a dropped exchange; see `apply`). Markets, positions and
-open-order records are `_Market` (engine/market.py), shared by all.
+A stage calls the ones below it through attributes typed in its .pxd (`cdef readonly
+Settlement settlement`), so in the compiled build a stage-to-stage call is a C call through the
+class's vtable and an attribute of the state a struct read. The calls only go down: where a
+lower stage's work must set off a later step (a mark that moved sets off the liquidation
+cascade), the later step lives in a stage below it (Liquidation.cascade, which the exchange's
+`_settle` runs too). So no stage holds the exchange or a stage above it: the objects form no
+reference cycle, and reference counting frees a dropped exchange (see `apply`). The .py files
+are the source of both builds; imported as plain Python they are the reference twin
+(engine/twin.py). Markets, positions and open-order records are `_Market` (engine/market.py).
 
-Pipeline for an order: validate -> pre-trade risk (position side, band, min notional,
-reduce-only clamp, cost to open) -> match in the market's book -> settle fills (positions,
-realized PnL, fees, isolated margin) -> mark. A mark change runs: liquidation sweep through the
-liquidation index -> forced IOC orders at the bankruptcy price (first down to a lower bracket
-where that is enough) -> the insurance fund takes what the book could not -> ADL if the fund
-cannot -> the fund offloads what it holds. Funding settles when a command reaches a funding time.
-`_apply` runs each command through them: time-driven work (`_advance`, `_expire`), the command's
-handler, then `_settle` (the liquidation cascade), conditional orders that fire, reduce-only
-trimming, order lists, daily loss limits.
-
-Conditional orders rest in a trigger index per source and are placed as orders when they fire.
-Order lists (OCO, OTO, brackets) tie orders together: what happens to one of their orders (a
-fill, an order leaving the book or a conditional leg canceled) is noted during an operation and
-acted on between operations (`_run_lists`), never inside one; a conditional leg that fires
-cancels the list's other orders before its own is placed (`_fire`); a position that closes or
-reverses ends the lists and cancels the closing conditional orders against it (`_fit_exits`).
-GTD conditional orders and lists expire when a command at or after their time arrives
-(`_expire`).
+Pipeline (`_apply`), for every command: time-driven work (the day roll of loss limits; premium
+samples and funding, `Marking._advance`; GTD expiry), the command's handler in the stage that
+handles its type (`_HANDLED_BY`: validate -> pre-trade risk -> match in the book -> settle the
+fills -> mark), then `_settle` (re-key what the command touched, sweep: forced IOC orders at the
+bankruptcy price, the insurance fund takes what the book could not, ADL if it cannot), the
+conditional orders that fire (each fire settled the same way), reduce-only trimming, order
+lists, and daily loss limits hit. A mark change runs its own cascade and the fund's offload
+(`Marking._remark`). Risk decides the numbers (risk/: margin, brackets, funding, liquidation
+prices); the stages execute them.
 
 Scope: linear and inverse (coin-margined) markets; one-way and hedge positions; cross and
 isolated margin.
@@ -55,6 +56,7 @@ from fractions import Fraction
 
 from perpsim.engine import commands as C
 from perpsim.engine import multi_assets as MA
+from perpsim.engine.accounts import Accounts
 from perpsim.engine.conditionals import Conditionals
 from perpsim.engine.entry import Entry
 from perpsim.engine.events import (
@@ -86,45 +88,39 @@ from perpsim.model.markets import MarketSpec
 from perpsim.model.reasons import RejectReason as R
 from perpsim.risk.brackets import Brackets
 from perpsim.risk.funding import FundingConfig
-from perpsim.risk.ledger import INSURANCE, OUTSIDE, Ledger
-from perpsim.risk.liqprice import Trigger
+from perpsim.risk.ledger import Ledger
 from perpsim.risk.losslimit import LossLimitState
-from perpsim.risk.margin import initial_margin
 from perpsim.risk.positions import Position
 from perpsim.risk.profiles import BINANCE, VenueProfile
 
 #: The stages that handle commands, and the command types each handles (by the method named
-#: after the command); the exchange handles the others itself (account and market commands).
-_STAGES = ("entry", "conditionals", "loss_limits")
+#: after the command); the exchange handles the market commands itself (SetIndexPrice, AdvanceClock).
+_STAGES = ("accounts", "entry", "conditionals", "loss_limits")
 _HANDLED_BY = {
+    C.Deposit: "accounts", C.Withdraw: "accounts", C.Transfer: "accounts", C.FundInsurance: "accounts",
+    C.SetLeverage: "accounts", C.SetMarginMode: "accounts", C.SetPositionMode: "accounts",
+    C.SetMultiAssetsMode: "accounts", C.AdjustIsolatedMargin: "accounts",
     C.PlaceOrder: "entry", C.AmendOrder: "entry", C.CancelOrder: "entry", C.CancelAll: "entry",
     C.PlaceConditional: "conditionals", C.CancelConditional: "conditionals",
     C.PlaceOrderList: "conditionals", C.CancelOrderList: "conditionals",
     C.SetDailyLossLimit: "loss_limits",
 }
-_HANDLERS: dict[type, tuple] = {}  # command type -> (index in _STAGES or -1: the exchange, method), filled on first use
+#: command type -> (index in _STAGES, or -1: the exchange; the unbound handler), filled on first use
+_HANDLERS: dict[type, tuple] = {}
 # Enum members bound once as module names: on Python 3.11 reading one off its class goes
 # through EnumType.__getattr__'s slot hook, a few hundred instructions on every hot-path use.
 _SIDE_BUY, _SIDE_SELL = Side.BUY, Side.SELL
 _MARKET, _LIMIT = OrderKind.MARKET, OrderKind.LIMIT
-_IOC, _FOK, _GTC, _GTD = TimeInForce.IOC, TimeInForce.FOK, TimeInForce.GTC, TimeInForce.GTD
-_NO_STP, _AT_OR_BELOW = StpMode.NONE, Trigger.AT_OR_BELOW
+_IOC, _GTC, _NO_STP = TimeInForce.IOC, TimeInForce.GTC, StpMode.NONE
 _LOSS_LIMIT = "daily_loss_limit"
 _REQUOTE = "requote"
 #: The most levels a liquidity provider's requote places per side (SetIndexPrice.quote_levels).
 _MAX_QUOTE_LEVELS = 100
 
 
-
-
 def _plain(cmd) -> tuple:
     """A command's fields as plain ints and strs (an IntEnum and its value hash alike)."""
     return tuple(v if isinstance(v, str) else int(v) for v in dataclasses.astuple(cmd))
-
-
-
-
-
 
 
 def _route(kind: type) -> tuple:
@@ -138,7 +134,7 @@ def _route(kind: type) -> tuple:
 
 
 class Exchange:
-    """The venue's state: markets, accounts' positions and orders, the ledger."""
+    """The venue: its shared state and its stages, and the pipeline each command runs through."""
 
     def __init__(self, markets: dict[str, MarketSpec], brackets: dict[str, Brackets], *,
                  book_impl: str = "cython", profile: VenueProfile = BINANCE, start_ts: int = 0,
@@ -151,6 +147,7 @@ class Exchange:
         # the stages in dependency order: each holds only what is built before it
         self.state = State(markets, brackets, book_impl=book_impl, profile=profile, start_ts=start_ts,
                            index_sources=index_sources, funding=funding)
+        self.accounts = Accounts(self.state)
         self.settlement = Settlement(self.state)
         self.standing = StandingOrders(self.state, self.settlement)
         self.liquidation = Liquidation(self.state, self.settlement, self.standing)
@@ -273,123 +270,6 @@ class Exchange:
         """Re-key the accounts the command touched and sweep the marked markets until no
         liquidation touches another account (the liquidation stage's cascade)."""
         self.liquidation.cascade()
-
-    def _Deposit(self, cmd: C.Deposit) -> None:
-        if cmd.amount <= 0 or cmd.account <= 0:
-            return self._reject(cmd, R.INVALID_QUANTITY, amount=cmd.amount)
-        self.state._move(cmd.asset, OUTSIDE, cmd.account, cmd.amount, "deposit")
-
-    def _Withdraw(self, cmd: C.Withdraw) -> None:
-        if self._check_outflow(cmd):
-            self.state._move(cmd.asset, cmd.account, OUTSIDE, cmd.amount, "withdraw")
-
-    def _Transfer(self, cmd: C.Transfer) -> None:
-        if cmd.to_account <= 0 or cmd.to_account == cmd.account:
-            return self._reject(cmd, R.UNKNOWN_ACCOUNT, to_account=cmd.to_account)
-        if self._check_outflow(cmd):
-            self.state._move(cmd.asset, cmd.account, cmd.to_account, cmd.amount, "transfer")
-
-    def _check_outflow(self, cmd) -> bool:
-        if cmd.amount <= 0 or cmd.account <= 0:
-            self._reject(cmd, R.INVALID_QUANTITY, amount=cmd.amount)
-            return False
-        free = self.state.withdrawable(cmd.account, cmd.asset)
-        if cmd.amount > free:
-            self._reject(cmd, R.BALANCE_INSUFFICIENT, required=cmd.amount, available=free)
-            return False
-        return True
-
-    def _FundInsurance(self, cmd: C.FundInsurance) -> None:
-        if cmd.amount <= 0:
-            return self._reject(cmd, R.INVALID_QUANTITY, amount=cmd.amount)
-        self.state._move(cmd.asset, OUTSIDE, INSURANCE, cmd.amount, "insurance_deposit")
-
-    def _SetLeverage(self, cmd: C.SetLeverage) -> None:
-        if (m := self.state._market(cmd)) is None:
-            return None
-        held = m.held(cmd.account)
-        notional = m.value(held, m.mark) if m.mark and held else 0
-        allowed = m.brackets.max_leverage_for(notional)
-        if not 1 <= cmd.leverage <= allowed:
-            return self._reject(cmd, R.INVALID_LEVERAGE, leverage=cmd.leverage, max_leverage=allowed)
-        old = self.state.leverage.get((cmd.account, cmd.symbol), m.default_leverage)
-        if cmd.leverage < old and cmd.account in m.isolated and m.holds(cmd.account):
-            return self._reject(cmd, R.INVALID_LEVERAGE, leverage=cmd.leverage,
-                                problem="cannot lower the leverage of an open isolated position")
-        self.state.leverage[(cmd.account, cmd.symbol)] = cmd.leverage
-        if cmd.leverage < old and self.state.available(cmd.account, m.asset) < 0:
-            self.state.leverage[(cmd.account, cmd.symbol)] = old
-            return self._reject(cmd, R.MARGIN_INSUFFICIENT, leverage=cmd.leverage)
-
-    def _SetMarginMode(self, cmd: C.SetMarginMode) -> None:
-        if (m := self.state._market(cmd)) is None:
-            return None
-        if m.holds(cmd.account):
-            return self._reject(cmd, R.POSITION_EXISTS, symbol=cmd.symbol)
-        if m.book.open_orders(cmd.account):
-            return self._reject(cmd, R.OPEN_ORDERS_EXIST, symbol=cmd.symbol)
-        if cmd.isolated and cmd.account in self.state.multi_assets:
-            return self._reject(cmd, R.MULTI_ASSETS_ISOLATED, symbol=cmd.symbol)
-        if cmd.isolated:
-            m.isolated.add(cmd.account)
-        else:
-            m.isolated.discard(cmd.account)
-
-    def _SetPositionMode(self, cmd: C.SetPositionMode) -> None:
-        if any(m.holds(cmd.account) for m in self.state.markets.values()):
-            return self._reject(cmd, R.POSITION_EXISTS, account=cmd.account)
-        if any(m.book.open_orders(cmd.account) for m in self.state.markets.values()):
-            return self._reject(cmd, R.OPEN_ORDERS_EXIST, account=cmd.account)
-        if cmd.hedge:
-            self.state.hedge.add(cmd.account)
-        else:
-            self.state.hedge.discard(cmd.account)
-
-    def _SetMultiAssetsMode(self, cmd: C.SetMultiAssetsMode) -> None:
-        account = cmd.account
-        if account <= 0:
-            return self._reject(cmd, R.UNKNOWN_ACCOUNT, account=account)
-        if cmd.on == (account in self.state.multi_assets):
-            return self._reject(cmd, R.MULTI_ASSETS_UNCHANGED, multi_assets=cmd.on)
-        if any(m.holds(account) for m in self.state.markets.values()):
-            return self._reject(cmd, R.POSITION_EXISTS, account=account)
-        if any(m.book.open_orders(account) or account in m.conditionals_of for m in self.state.markets.values()):
-            return self._reject(cmd, R.OPEN_ORDERS_EXIST, account=account)
-        for asset in MA.MARGIN_ASSETS:  # a debt the pool covered must be repaid first
-            if self.state.wallet(account, asset) < 0:
-                return self._reject(cmd, R.BALANCE_INSUFFICIENT, asset=asset, wallet=self.state.wallet(account, asset))
-        if not cmd.on:
-            self.state.multi_assets.discard(account)
-            return None
-        if problem := MA.unsupported(self.state):
-            return self._reject(cmd, R.INVALID_VALUE, field="multi_assets", problem=problem)
-        isolated = [m.symbol for m in self.state.markets.values() if account in m.isolated]
-        if isolated:
-            return self._reject(cmd, R.MULTI_ASSETS_ISOLATED, symbol=isolated[0])
-        self.state.multi_assets.add(account)
-
-    def _AdjustIsolatedMargin(self, cmd: C.AdjustIsolatedMargin) -> None:
-        if (m := self.state._market(cmd)) is None:
-            return None
-        p = m.positions.get(position_key(cmd.account, cmd.position_side))
-        if cmd.account not in m.isolated or p is None:
-            return self._reject(cmd, R.NOT_ISOLATED, symbol=cmd.symbol, position_side=cmd.position_side)
-        if cmd.amount > 0:
-            avail = self.state.available(cmd.account, m.asset)
-            if cmd.amount > avail:
-                return self._reject(cmd, R.MARGIN_INSUFFICIENT, required=cmd.amount, available=avail)
-        elif cmd.amount < 0:
-            # what may leave keeps the initial margin at mark and never counts unrealized profit
-            iso = self.state._iso_margin(m, cmd.account, cmd.position_side)
-            lev = self.state.leverage.get((cmd.account, cmd.symbol), m.default_leverage)
-            need = initial_margin(m.value(p.lots, m.mark), lev)
-            removable = max(0, iso + min(0, m.upnl(p)) - need)
-            if -cmd.amount > removable:
-                return self._reject(cmd, R.ISOLATED_MARGIN_INSUFFICIENT, required=-cmd.amount, available=removable)
-        else:
-            return self._reject(cmd, R.INVALID_QUANTITY, amount=0)
-        holder = m.iso_holder(cmd.account, cmd.position_side)
-        self.state._move(m.asset, cmd.account, holder, cmd.amount, "isolated_margin")
 
     def _SetIndexPrice(self, cmd: C.SetIndexPrice) -> None:
         if (m := self.state._market(cmd)) is None:
@@ -695,4 +575,4 @@ class Exchange:
     # ================================================================== internals: time and prices
 
 
-_STAGE_TYPES = (Entry, Conditionals, LossLimits)  # the classes of _STAGES, in its order
+_STAGE_TYPES = (Accounts, Entry, Conditionals, LossLimits)  # the classes of _STAGES, in its order

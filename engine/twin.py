@@ -1,6 +1,7 @@
 """The exchange as plain Python: the reference twin of the compiled build.
 
-`engine/exchange.py` and the money modules under it (`risk/units.py`, `risk/positions.py`,
+`engine/exchange.py`, its stage modules (engine/state.py, settlement.py, liquidation.py, ...:
+`COMPILED`) and the money modules under them (`risk/units.py`, `risk/positions.py`,
 `risk/ledger.py`) are compiled by Cython as they are, with a `.pxd` beside each that gives
 their classes fixed attribute slots and their hot methods C signatures. Their source is the
 same file either way, so the plain-Python import of it is the twin the compiled build is
@@ -21,11 +22,13 @@ from pathlib import Path
 from types import ModuleType
 
 #: The modules compiled from their own .py, in import order (each only imports earlier ones).
-COMPILED = ("perpsim.risk.units", "perpsim.risk.positions", "perpsim.risk.ledger", "perpsim.engine.market",
-            "perpsim.engine.state", "perpsim.engine.settlement", "perpsim.engine.standing",
-            "perpsim.engine.liquidation", "perpsim.engine.marking",
-            "perpsim.engine.loss_limits", "perpsim.engine.entry", "perpsim.engine.conditionals",
-            "perpsim.engine.exchange")
+COMPILED = (
+    "perpsim.risk.units", "perpsim.risk.positions", "perpsim.risk.ledger",
+    # the exchange: its market records, shared state and stages in dependency order, then itself
+    "perpsim.engine.market", "perpsim.engine.state", "perpsim.engine.accounts", "perpsim.engine.settlement",
+    "perpsim.engine.standing", "perpsim.engine.liquidation", "perpsim.engine.marking", "perpsim.engine.loss_limits",
+    "perpsim.engine.entry", "perpsim.engine.conditionals", "perpsim.engine.exchange",
+)
 
 
 def is_compiled() -> bool:
@@ -34,8 +37,8 @@ def is_compiled() -> bool:
 
 
 def pure_exchange() -> ModuleType:
-    """A fresh plain-Python import of `perpsim.engine.exchange` (and of the compiled money
-    modules it uses), beside the normal one: its `Exchange` takes the same arguments and
+    """A fresh plain-Python import of `perpsim.engine.exchange` (and of its stages and the
+    compiled money modules they use), beside the normal one: its `Exchange` takes the same arguments and
     commands. The rest of perpsim is shared with the normal import."""
     for name in COMPILED:  # everything they import is loaded the normal way first
         importlib.import_module(name)
