@@ -7,9 +7,9 @@ First the engine in process on the order mix the venue is sent (the crossing mix
 venue_load.py: 1-lot GTC limit sells and buys at 65000 alternating, each with a client order
 id, every buy trading against the sell before it): `Exchange.apply` alone, then
 `VenueState.apply` (the engine plus the venue's order registry and history, the history's
-folds included), on commands built the way the servicer builds them. Then the venue over gRPC on 127.0.0.1, each scenario on a
-fresh `perpsim serve` (venue_load.py's Server: no feed, no liquidity, no rate limit, no
-metrics endpoint):
+folds included), on commands built the way the servicer builds them. Then the venue over
+gRPC on 127.0.0.1, each scenario on a fresh `perpsim serve` (venue_load.py's Server: no feed,
+no liquidity, no rate limit, no metrics endpoint):
 
   batch       PlaceOrders, 1,000 orders a call, 1 client
   stream      StreamOrders, 1 client, up to 1,000 orders unanswered
