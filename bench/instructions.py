@@ -2,14 +2,14 @@
 """Machine instructions of the mark tick, the shock and the scenario, under callgrind: one JSON line each.
 
   python bench/instructions.py [--only tick shock scenario] [--tick-positions N] [--ticks T]
-                               [--shock-positions N] [--scenario-accounts N] [--seed S]
+                               [--shock-positions N] [--scenario-accounts N] [--seed S] [--one-process]
 
 Wall time on a shared machine moves by more than the 5 % two builds are compared at; the
-instructions a workload executes do not. Each workload runs in its own process under
-`valgrind --tool=callgrind` with collection off (--collect-atstart=no) except inside
-``sys.call_tracing``, through which the measured part alone is called
-(--toggle-collect=sys_call_tracing, CPython's C function behind it). The workloads are the benches'
-own, built by their functions:
+instructions a workload executes do not (two runs of the same build agree to about 0.1 %). Each
+workload runs in its own process under `valgrind --tool=callgrind` with collection off
+(--collect-atstart=no) except inside ``sys.call_tracing``, through which the measured part alone
+is called (--toggle-collect=sys_call_tracing, CPython's C function behind it). The workloads are
+the benches' own, built by their functions:
 
   tick      bench/exchange_tick.py's command tick: T ``Exchange.apply(SetIndexPrice)`` index moves
             within ±0.5 % of the mark, each one a new mark and none liquidating, on a market of N
@@ -25,10 +25,17 @@ outside the collection; ``gc.collect()`` runs just before the measured part. The
 runs with PYTHONHASHSEED=0, so that string hashes and set orders, hence the counts, repeat.
 Reported per workload: ``instructions`` (the measured part's total), per unit (``per_tick``,
 ``per_liquidation``, ``per_account``), the outcome (events, liquidations, lots, the scenario's
-event hash: they must be equal for two builds to be compared), the exchange module imported and
-the git state of its tree, and the valgrind wall time. The build measured is the one ``import
-perpsim`` finds: choose it with PYTHONPATH. Without valgrind on PATH this prints a message and
-exits 0, so that the bench smoke run passes where valgrind is not installed.
+event hash: they must be equal for two builds to be compared), the collector's runs by generation
+during the measured part, the exchange module imported and the git state of its tree, and the
+valgrind wall time (at the defaults some 5 to 15 minutes a workload: building 100,000 positions
+under valgrind is most of it). --one-process runs them all in one process, one callgrind dump per
+measured part (--dump-after): quicker to start, for the smoke run; the counts then also depend
+on the heap the workloads before left.
+
+The build measured is the one ``import perpsim`` finds: choose it with PYTHONPATH, e.g. a tree of
+symlinks perpsim/{engine,risk,model,sim,...} -> a worktree of another commit built in place, and
+perpsim/v1 -> its build/proto-gen/perpsim/v1. Results are kept in bench/results/. Without valgrind
+on PATH this prints a message and exits 0, so that the bench smoke run passes where it is absent.
 """
 
 from __future__ import annotations
