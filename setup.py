@@ -62,6 +62,7 @@ COMPILED_PY = [
     Extension("perpsim.engine.marking", ["engine/marking.py"]),
     Extension("perpsim.engine.loss_limits", ["engine/loss_limits.py"]),
     Extension("perpsim.engine.entry", ["engine/entry.py"]),
+    Extension("perpsim.engine.order_lists", ["engine/order_lists.py"]),
     Extension("perpsim.engine.conditionals", ["engine/conditionals.py"]),
     Extension("perpsim.engine.exchange", ["engine/exchange.py"]),
 ]

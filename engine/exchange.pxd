@@ -12,6 +12,7 @@ from perpsim.engine.entry cimport Entry
 from perpsim.engine.liquidation cimport Liquidation
 from perpsim.engine.loss_limits cimport LossLimits
 from perpsim.engine.marking cimport Marking
+from perpsim.engine.order_lists cimport OrderLists
 from perpsim.engine.market cimport _Market, position_key, position_of
 from perpsim.engine.settlement cimport Settlement
 from perpsim.engine.standing cimport StandingOrders
@@ -28,6 +29,7 @@ cdef class Exchange:
     cdef readonly Marking marking
     cdef readonly LossLimits loss_limits
     cdef readonly Entry entry
+    cdef readonly OrderLists lists
     cdef readonly Conditionals conditionals
     cdef tuple _stages
 

@@ -16,7 +16,8 @@ before it:
     Marking          engine/marking.py        premium samples, funding settlement, the mark
     LossLimits       engine/loss_limits.py    daily loss limits: command, day roll, refusal check
     Entry            engine/entry.py          order entry and pre-trade risk, placing into the book
-    Conditionals     engine/conditionals.py   conditional orders and order lists: place, fire, arm
+    OrderLists       engine/order_lists.py    order lists (OCO, OTO, brackets): legs, notes; firing
+    Conditionals     engine/conditionals.py   conditional orders: place, triggers, expiry; trimming
 
 A stage calls the ones below it through attributes typed in its .pxd (`cdef readonly
 Settlement settlement`), so in the compiled build a stage-to-stage call is a C call through the
@@ -73,6 +74,7 @@ from perpsim.engine.market import IF_ACCOUNT as IF_ACCOUNT
 from perpsim.engine.market import position_key as position_key
 from perpsim.engine.market import position_of as position_of
 from perpsim.engine.marking import Marking
+from perpsim.engine.order_lists import OrderLists
 from perpsim.engine.settlement import Settlement
 from perpsim.engine.standing import StandingOrders
 from perpsim.engine.standing import _exit_side as _exit_side
@@ -95,14 +97,14 @@ from perpsim.risk.profiles import BINANCE, VenueProfile
 
 #: The stages that handle commands, and the command types each handles (by the method named
 #: after the command); the exchange handles the market commands itself (SetIndexPrice, AdvanceClock).
-_STAGES = ("accounts", "entry", "conditionals", "loss_limits")
+_STAGES = ("accounts", "entry", "conditionals", "lists", "loss_limits")
 _HANDLED_BY = {
     C.Deposit: "accounts", C.Withdraw: "accounts", C.Transfer: "accounts", C.FundInsurance: "accounts",
     C.SetLeverage: "accounts", C.SetMarginMode: "accounts", C.SetPositionMode: "accounts",
     C.SetMultiAssetsMode: "accounts", C.AdjustIsolatedMargin: "accounts",
     C.PlaceOrder: "entry", C.AmendOrder: "entry", C.CancelOrder: "entry", C.CancelAll: "entry",
     C.PlaceConditional: "conditionals", C.CancelConditional: "conditionals",
-    C.PlaceOrderList: "conditionals", C.CancelOrderList: "conditionals",
+    C.PlaceOrderList: "lists", C.CancelOrderList: "lists",
     C.SetDailyLossLimit: "loss_limits",
 }
 #: command type -> (index in _STAGES, or -1: the exchange; the unbound handler), filled on first use
@@ -154,8 +156,9 @@ class Exchange:
         self.marking = Marking(self.state, self.liquidation)
         self.loss_limits = LossLimits(self.state)
         self.entry = Entry(self.state, self.settlement, self.liquidation, self.marking, self.loss_limits)
+        self.lists = OrderLists(self.state, self.settlement, self.standing, self.loss_limits, self.entry)
         self.conditionals = Conditionals(self.state, self.settlement, self.standing, self.liquidation,
-                                         self.loss_limits, self.entry)
+                                         self.loss_limits, self.entry, self.lists)
         # the stages that handle commands, as _STAGES names them (no reference back: no cycle)
         self._stages = tuple(getattr(self, name) for name in _STAGES)
 
@@ -258,7 +261,7 @@ class Exchange:
         self.conditionals._fire_triggers()
         self.conditionals._trim_reduce_only()
         if self.state._notes or self.state._due:
-            self.conditionals._run_lists()
+            self.lists._run_lists()
         if self.state._loss_watch:
             self._check_loss_limits()
         return self.state._events
@@ -329,13 +332,7 @@ class Exchange:
             m.book.advance(cmd.ts)
             self.settlement._book_events(m)
 
-
-    # ================================================================== order lists
-
-
-
-    # ================================================================== daily loss limit
-
+    # ================================================================== daily loss limits hit
 
     def _check_loss_limits(self) -> None:
         """The limits whose loss moved in this command: the ones hit now are marked hit until
@@ -362,7 +359,7 @@ class Exchange:
                 self.conditionals._fire_triggers()
                 self.conditionals._trim_reduce_only()
                 if self.state._notes or self.state._due:
-                    self.conditionals._run_lists()
+                    self.lists._run_lists()
 
     def _flatten(self, account: int, asset: str) -> None:
         """Once, at a hit: cancel the account's orders, conditional orders and lists in every
@@ -446,7 +443,6 @@ class Exchange:
         return self.liquidation.bankruptcy_price(account, symbol, pside)
 
 
-
     def daily_loss_limit(self, account: int, asset: str) -> dict:
         """The account's daily loss limit in `asset` as of the last command (LossLimits.daily_loss_limit)."""
         return self.loss_limits.daily_loss_limit(account, asset)
@@ -477,6 +473,7 @@ class Exchange:
         """Whether the position (isolated) or the account's cross legs are at or past 100 % margin ratio."""
         return self.liquidation._liquidatable(m, account, pside)
 
+    # ================================================================== checks
 
     def state_hash(self) -> str:
         """One hash over every market's book, positions, prices, modes and the whole ledger."""
@@ -567,12 +564,5 @@ class Exchange:
             if multi != self.state._multi[m.symbol]:
                 raise AssertionError(f"{m.symbol}: multi-market account index is stale")
 
-    # ================================================================== internals: orders
 
-
-
-
-    # ================================================================== internals: time and prices
-
-
-_STAGE_TYPES = (Accounts, Entry, Conditionals, LossLimits)  # the classes of _STAGES, in its order
+_STAGE_TYPES = (Accounts, Entry, Conditionals, OrderLists, LossLimits)  # the classes of _STAGES, in its order

@@ -38,6 +38,7 @@ cdef class _Market:
     cpdef list leg_list(self, object account)
     @cython.locals(p=Position)
     cpdef object held(self, object account)
+    cpdef object source_price(self, object ts, object source)
     cpdef tuple price_band(self)
     cpdef object protection(self, object side)
 

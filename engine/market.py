@@ -311,6 +311,15 @@ class _Market:
             total += abs(p.lots)
         return total
 
+    def source_price(self, ts: int, source: int) -> int | None:
+        """The price (ticks) a trigger source stands at: the mark, the last trade (the mark before
+        any), or the index while one of its sources is live at ts (None: no price)."""
+        if source == TriggerSource.MARK:
+            return self.mark
+        if source == TriggerSource.LAST:
+            return self.last if self.last is not None else self.mark
+        return self.index.value(ts) if self.index.live_sources(ts) else None
+
     def price_band(self) -> tuple[int, int]:
         """PERCENT_PRICE band around mark in ticks: buy limit ≤ up, sell limit ≥ down (kept per
         mark: it changes only when the mark does)."""

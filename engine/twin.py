@@ -27,7 +27,8 @@ COMPILED = (
     # the exchange: its market records, shared state and stages in dependency order, then itself
     "perpsim.engine.market", "perpsim.engine.state", "perpsim.engine.accounts", "perpsim.engine.settlement",
     "perpsim.engine.standing", "perpsim.engine.liquidation", "perpsim.engine.marking", "perpsim.engine.loss_limits",
-    "perpsim.engine.entry", "perpsim.engine.conditionals", "perpsim.engine.exchange",
+    "perpsim.engine.entry", "perpsim.engine.order_lists", "perpsim.engine.conditionals",
+    "perpsim.engine.exchange",
 )
 
 
