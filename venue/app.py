@@ -286,9 +286,9 @@ class RunningVenue:
             path=cfg.data_dir / RISK_THRESHOLDS_FILE)
         venue.account_signals.attach(sequencer, streams)
         self.metrics = Metrics(venue)
-        sequencer.listeners.append(self.metrics.observe)
+        sequencer.batch_listeners.append(self.metrics.observe_batch)
         self.gc = GcPolicy()  # the long-lived state frozen out of the collector (venue/gcpolicy.py)
-        sequencer.listeners.append(self.gc.observe)
+        sequencer.batch_listeners.append(self.gc.observe_batch)
         venue.signals = Signals(lambda: venue.state.exchange, cfg.signal_config()) if cfg.signals else None
         if venue.signals is not None:
             sequencer.after_apply.append(venue.signals.handoff)  # O(1); folded in off the critical path

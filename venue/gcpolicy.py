@@ -51,7 +51,11 @@ class GcPolicy:
 
     def observe(self, cmd, events: list) -> None:
         """Sequencer listener (after each durable command)."""
-        self._since += 1
+        self.observe_batch([(cmd, events)])
+
+    def observe_batch(self, done: list) -> None:
+        """Sequencer batch listener (after each batch of durable commands)."""
+        self._since += len(done)
         if self._since < self.every:
             return
         self._since = 0

@@ -85,9 +85,14 @@ class Metrics:
 
     def observe(self, cmd, events: list) -> None:
         """Sequencer listener: count what one durable command did."""
-        self.commands.inc()
+        self.observe_batch([(cmd, events)])
+
+    def observe_batch(self, done: list) -> None:
+        """Sequencer batch listener: count what a batch of durable commands did ((command,
+        events) each); the gauges read from the state once, after the batch."""
+        self.commands.inc(len(done))
         child = self._child
-        for e in events:
+        for e in (e for _, events in done for e in events):
             t = type(e)
             if t is OrderEvent:
                 b = e.event

@@ -78,6 +78,9 @@ class Sequencer:
         self.queue: asyncio.Queue[_Item] = asyncio.Queue()  # bounded by _enqueue, in commands
         self._queued = 0  # commands (a control item: 1) waiting in the queue
         self.listeners: list[Callable[[object, list], None]] = []
+        # listeners handed a whole batch of applied commands at once, after the per-command ones:
+        # [(command, events), ...] (counters and gauges: their work once a batch, not once a command)
+        self.batch_listeners: list[Callable[[list], None]] = []
         # read models that need the state as a command arrives (slippage's arrival prices)
         self.before_apply: list[Callable[[object], None]] = []
         # read models handed each applied command at once, in order, before the next one applies
@@ -234,6 +237,12 @@ class Sequencer:
                         listener(cmd, events)
                     except Exception:  # streams and metrics must never stop the sequencer
                         log.exception("listener %r failed on %r", listener, cmd)
+            if done:
+                for batch_listener in self.batch_listeners:
+                    try:
+                        batch_listener(done)
+                    except Exception:  # streams and metrics must never stop the sequencer
+                        log.exception("batch listener %r failed", batch_listener)
             if self.checkpoint is not None and self.checkpoint_every and \
                     self._since_checkpoint >= self.checkpoint_every:
                 try:
