@@ -29,11 +29,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from perpsim.engine import commands as C
-from perpsim.engine.events import CommandRejected, Liquidation
-from perpsim.model.enums import ConditionalKind, OrderKind, Side, TimeInForce, TriggerSource
+from perpsim.engine.events import CommandRejected
+from perpsim.model.enums import OrderKind, Side, TriggerSource
 from perpsim.model.markets import MarketSpec
 from perpsim.risk.units import RATE_SCALE
 from perpsim.sim.grpc_flights import Flights
+from perpsim.sim.grpc_wire import CONDITIONAL_KINDS, liquidation, order_args, rejected
 
 if TYPE_CHECKING:
     from perpsim.clients.client import Client
@@ -45,8 +46,6 @@ BATCH_MAX = 1000
 #: calls in flight at once when accounts are created or a step's reads are made together
 PARALLEL = 8
 
-_CONDITIONAL_KINDS: dict[int, str] = {ConditionalKind.STOP_MARKET: "stop_market",
-                                      ConditionalKind.TAKE_PROFIT_MARKET: "take_profit_market"}
 #: commands that may be in flight together (see GrpcVenue._may_fly)
 _FLYING = frozenset({C.Deposit, C.SetLeverage, C.SetMarginMode, C.PlaceConditional, C.CancelAll, C.FundInsurance})
 #: of those, the ones an account without orders may have in flight in any order among themselves
@@ -134,7 +133,7 @@ class GrpcVenue:
         try:
             expected = self._call(cmd)
         except PerpsimError as e:
-            return [*late, _rejected(cmd, e)]
+            return [*late, rejected(cmd, e)]
         return late + self._drain(expected)
 
     def _may_fly(self, cmd: C.Command) -> bool:
@@ -159,7 +158,7 @@ class GrpcVenue:
         for cmd, e in self._flights.settle():
             if not isinstance(e, PerpsimError):
                 raise e
-            self._late.append(_rejected(cmd, e))
+            self._late.append(rejected(cmd, e))
 
     def _before(self, cmd: C.Command, settle: bool = True) -> None:
         """A command is about to change the venue: the ones in flight are answered first (unless
@@ -193,7 +192,7 @@ class GrpcVenue:
         self._ordered.add(limits[0].account)
         self._tally()
         try:
-            results = client.place_orders([self._order_args(c) for c in limits])
+            results = client.place_orders([order_args(self.markets[c.symbol], c) for c in limits])
         except PerpsimError as e:  # the whole call refused (none placed)
             results = [e] * len(cmds)
         out: list[list[list]] = []
@@ -205,11 +204,11 @@ class GrpcVenue:
                 r = results[i]
                 i += 1
                 if refused is None:
-                    sent.append([_rejected(cmd, r)] if isinstance(r, PerpsimError) else [])
+                    sent.append([rejected(cmd, r)] if isinstance(r, PerpsimError) else [])
                     if isinstance(r, PerpsimError):
                         refused = sent[-1]
                 elif isinstance(r, PerpsimError):
-                    refused.append(_rejected(cmd, r))
+                    refused.append(rejected(cmd, r))
                 elif r.status in ("new", "partially_filled"):
                     self._take_back(client, r.symbol, r.order_id)
             out.append(sent)
@@ -239,14 +238,6 @@ class GrpcVenue:
             out.append(sent)
         return out
 
-    def _order_args(self, cmd: C.PlaceOrder) -> dict:
-        market, spec = cmd.kind == OrderKind.MARKET, self.markets[cmd.symbol]
-        return {"symbol": cmd.symbol, "side": "buy" if cmd.side == Side.BUY else "sell",
-                "quantity": spec.lots_to_qty(cmd.qty), "price": None if market else spec.ticks_to_price(cmd.price),
-                "type": "market" if market else "limit",
-                "time_in_force": None if market else TimeInForce(cmd.tif).name.lower(),
-                "reduce_only": cmd.reduce_only}
-
     def _call(self, cmd: C.Command) -> int:
         """Make the client call of a command; how many liquidations it reported (0 if none)."""
         if type(cmd) is not C.AdvanceClock:
@@ -271,12 +262,12 @@ class GrpcVenue:
             case C.CancelAll():
                 self._client(cmd.account).cancel_all(cmd.symbol)
             case C.PlaceOrder():
-                self._client(cmd.account).place_order(**self._order_args(cmd))
+                self._client(cmd.account).place_order(**order_args(self.markets[cmd.symbol], cmd))
             case C.PlaceConditional():
                 spec = self.markets[cmd.symbol]
                 self._client(cmd.account).place_conditional(
                     cmd.symbol, "buy" if cmd.side == Side.BUY else "sell",
-                    None if cmd.close_position else spec.lots_to_qty(cmd.qty), type=_CONDITIONAL_KINDS[cmd.kind],
+                    None if cmd.close_position else spec.lots_to_qty(cmd.qty), type=CONDITIONAL_KINDS[cmd.kind],
                     trigger_price=spec.ticks_to_price(cmd.trigger_price),
                     source=TriggerSource(cmd.source).name.lower(), reduce_only=cmd.reduce_only,
                     close_position=cmd.close_position)
@@ -299,14 +290,7 @@ class GrpcVenue:
                 out.append(self._liqs.get_nowait())
             except queue.Empty:
                 break
-        return [self._liquidation(n) for n in out]
-
-    def _liquidation(self, n) -> Liquidation:
-        spec = self.markets[n.symbol]
-        bp = spec.price_to_ticks(n.bankruptcy_price) if n.bankruptcy_price is not None else 0
-        lots = [spec.qty_to_lots(q) if q else 0 for q in (n.quantity, n.filled_quantity, n.taken_by_insurance,
-                                                           n.auto_deleveraged)]
-        return Liquidation(n.symbol, 0, Side.BUY if n.side == "buy" else Side.SELL, lots[0], bp, *lots[1:])
+        return [liquidation(self.markets[n.symbol], n) for n in out]
 
     def _settle_spec(self, asset: str) -> MarketSpec:
         return next(s for s in self.markets.values() if s.settle == asset)
@@ -428,13 +412,3 @@ class GrpcVenue:
             t.join(timeout=5)
         self._pool.shutdown()
         self.admin.close()
-
-
-def _rejected(cmd: C.Command, error) -> CommandRejected:
-    """The CommandRejected event of a command the venue refused with a typed client error."""
-    return CommandRejected(type(cmd).__name__, getattr(cmd, "account", 0), _reason(error), (("message", str(error)),))
-
-
-def _reason(error) -> int:
-    """The RejectReason number of a typed client error (0 for transport errors)."""
-    return int(error.reason) if error.reason is not None else 0

@@ -1,0 +1,40 @@
+"""The simulator's commands and the venue's answers in the client's terms, for GrpcVenue: exact
+decimal strings from the engine's integers (the market specs convert them, no rounding)."""
+
+from __future__ import annotations
+
+from perpsim.engine import commands as C
+from perpsim.engine.events import CommandRejected, Liquidation
+from perpsim.model.enums import ConditionalKind, OrderKind, Side, TimeInForce
+from perpsim.model.markets import MarketSpec
+
+CONDITIONAL_KINDS: dict[int, str] = {ConditionalKind.STOP_MARKET: "stop_market",
+                                     ConditionalKind.TAKE_PROFIT_MARKET: "take_profit_market"}
+
+
+def order_args(spec: MarketSpec, cmd: C.PlaceOrder) -> dict:
+    """The keyword arguments of Client.place_order (one entry of place_orders) for `cmd`."""
+    market = cmd.kind == OrderKind.MARKET
+    return {"symbol": cmd.symbol, "side": "buy" if cmd.side == Side.BUY else "sell",
+            "quantity": spec.lots_to_qty(cmd.qty), "price": None if market else spec.ticks_to_price(cmd.price),
+            "type": "market" if market else "limit",
+            "time_in_force": None if market else TimeInForce(cmd.tif).name.lower(),
+            "reduce_only": cmd.reduce_only}
+
+
+def liquidation(spec: MarketSpec, n) -> Liquidation:
+    """A liquidation notice of the venue's stream as the engine's event (its account unknown: 0)."""
+    bp = spec.price_to_ticks(n.bankruptcy_price) if n.bankruptcy_price is not None else 0
+    lots = [spec.qty_to_lots(q) if q else 0 for q in (n.quantity, n.filled_quantity, n.taken_by_insurance,
+                                                       n.auto_deleveraged)]
+    return Liquidation(n.symbol, 0, Side.BUY if n.side == "buy" else Side.SELL, lots[0], bp, *lots[1:])
+
+
+def rejected(cmd: C.Command, error) -> CommandRejected:
+    """The CommandRejected event of a command the venue refused with a typed client error."""
+    return CommandRejected(type(cmd).__name__, getattr(cmd, "account", 0), reason(error), (("message", str(error)),))
+
+
+def reason(error) -> int:
+    """The RejectReason number of a typed client error (0 for transport errors)."""
+    return int(error.reason) if error.reason is not None else 0
