@@ -124,8 +124,8 @@ class GrpcVenue:
                 self._client(account)  # created here, not in the call in flight
             # an account without orders takes its settings in any order; else they go in order
             key = (account, id(cmd)) if type(cmd) in _SETTINGS and account not in self._ordered else account
-            if type(cmd) in (C.PlaceConditional, C.CancelAll):
-                self._ordered.add(account)
+            if isinstance(cmd, (C.PlaceConditional, C.CancelAll)):
+                self._ordered.add(cmd.account)
             self._flights.send(key, functools.partial(self._call, cmd), cmd)
             return late
         if type(cmd) is C.PlaceOrder:
