@@ -52,7 +52,7 @@ class HandoffBuffer:
             self._advance(cmd.ts)
         buf = self.buf
         buf.append((cmd, events))
-        if len(buf) == 1 and self.wake is not None:
+        if self.wake is not None and len(buf) == 1:  # in process (no catch-up task) only the append
             self.wake()
 
     def catch_up(self, budget: int | None = None) -> bool:
