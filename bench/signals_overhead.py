@@ -29,9 +29,10 @@ Measurements (each run R times per mode, in a fresh process; medians):
   per tick in microseconds; on, the buffer is caught up every 10 ticks outside the sequencer's
   time (as the venue's catch-up task does between batches).
 
-One JSON line per measurement. Times are CPU time of the process where marked cpu (on a machine
-shared with other work wall time swings with the load), wall time otherwise. Timings are
-reported, never asserted.
+One JSON line per measurement: medians, and the spread beside them (each mode's fastest and
+slowest run, and the lowest and highest on/off ratio of one interleaved pair of runs). Times are
+CPU time of the process where marked cpu (on a machine shared with other work wall time swings
+with the load), wall time otherwise. Timings are reported, never asserted.
 """
 
 from __future__ import annotations
@@ -182,6 +183,12 @@ def _line(kind: str, size: int, repeat: int, runs: dict[bool, list[dict]]) -> di
     line.update({f"off_seq_cpu_{unit}": round(off * scale, 3), f"on_seq_cpu_{unit}": round(on * scale, 3),
                  "seq_ratio": round(on / off, 3), f"catch_up_cpu_{unit}": round(catch * scale, 3),
                  "total_ratio": round((on + catch) / off, 3)})
+    # the spread: each mode's runs (min, max) and the ratio of each interleaved pair (min, max)
+    pairs = [b["seq_cpu_s"] / a["seq_cpu_s"] for a, b in zip(runs[False], runs[True], strict=True)]
+    for name, on_ in (("off", False), ("on", True)):
+        seqs = [r["seq_cpu_s"] * scale for r in runs[on_]]
+        line[f"{name}_seq_range_{unit}"] = [round(min(seqs), 3), round(max(seqs), 3)]
+    line["pair_ratio_range"] = [round(min(pairs), 3), round(max(pairs), 3)]
     if kind == "scenario":  # the runner's reads once a step, beside
         line["reads_cpu_s"] = round(med(True, "reads_cpu_s"), 3)
     if kind != "tick":
