@@ -59,10 +59,16 @@ class GrpcVenue:
     def __init__(self, address: str, admin_key: str, markets: dict[str, MarketSpec],
                  liquidation_wait_s: float = 2.0, signals: bool = True) -> None:
         """`signals`: read the venue's market risk each step (GetMarketRisk)."""
+        import grpc
+
         from perpsim.clients.client import Client
+        from perpsim.v1 import trading_pb2_grpc
 
         self.markets = markets
         self.admin = Client(address, admin_key=admin_key, timeout=30)
+        # a market maker's quotes go on a channel of their own in the engine's units (perpsim.sim.grpc_batch)
+        self._channel = grpc.insecure_channel(address)
+        self._trading = trading_pb2_grpc.TradingServiceStub(self._channel)
         self.admin.wait_ready(30)
         self._clients: dict[int, Client] = {}
         self._ts: int | None = None
@@ -185,16 +191,20 @@ class GrpcVenue:
         limits = [c for c in cmds if type(c) is C.PlaceOrder and c.kind == OrderKind.LIMIT]
         if not cmds or len(cmds) > BATCH_MAX or len(limits) != len(cmds) or len({c.account for c in limits}) != 1:
             return self._one_by_one(groups)
-        from perpsim.clients.errors import PerpsimError
+        import grpc
+
+        from perpsim.clients.errors import PerpsimError, from_rpc_error
+        from perpsim.sim.grpc_batch import limit_orders, placed
 
         self._before(limits[0])
         client = self._client(limits[0].account)
         self._ordered.add(limits[0].account)
         self._tally()
         try:
-            results = client.place_orders([order_args(self.markets[c.symbol], c) for c in limits])
-        except PerpsimError as e:  # the whole call refused (none placed)
-            results = [e] * len(cmds)
+            results = placed(self._trading.PlaceOrders(limit_orders(limits), timeout=self.admin.timeout,
+                                                       metadata=(("authorization", f"Bearer {client.api_key}"),)))
+        except grpc.RpcError as e:  # the whole call refused (none placed)
+            results = [from_rpc_error(e)] * len(cmds)
         out: list[list[list]] = []
         i = 0
         for g in groups:
@@ -209,7 +219,7 @@ class GrpcVenue:
                         refused = sent[-1]
                 elif isinstance(r, PerpsimError):
                     refused.append(rejected(cmd, r))
-                elif r.status in ("new", "partially_filled"):
+                elif r.resting:
                     self._take_back(client, r.symbol, r.order_id)
             out.append(sent)
         late, self._late = self._late, []
@@ -411,4 +421,5 @@ class GrpcVenue:
         for t in self._threads:
             t.join(timeout=5)
         self._pool.shutdown()
+        self._channel.close()
         self.admin.close()

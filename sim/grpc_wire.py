@@ -38,3 +38,4 @@ def rejected(cmd: C.Command, error) -> CommandRejected:
 def reason(error) -> int:
     """The RejectReason number of a typed client error (0 for transport errors)."""
     return int(error.reason) if error.reason is not None else 0
+
