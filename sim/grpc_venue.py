@@ -1,9 +1,10 @@
 """A scenario's venue over gRPC: a running perpsim venue reached with perpsim.clients.client.Client.
 
-Scenario account numbers map to venue accounts (CreateAccount), each with its own API key;
-accounts the agents set aside are created together, several calls in flight. Prices and
-amounts cross the wire as exact decimal strings made from the engine integers with the market
-specs (no rounding). A refusal comes back as a `CommandRejected` event with the venue's reason;
+Scenario account numbers map to venue accounts (CreateAccount), each with its own API key,
+created when first used (one call each: the venue handles them one at a time anyway). Prices
+and amounts cross the wire as exact decimal strings made from the engine integers with the
+market specs (no rounding), an account's batch of limit orders in ticks and lots
+(perpsim.sim.grpc_batch). A refusal comes back as a `CommandRejected` event with the venue's reason;
 liquidations come from the venue's public liquidation stream (as `Liquidation` events whose
 account is unknown, 0). The venue keeps its own clock; commands' timestamps only drive
 `AdvanceClock` calls so that funding times are crossed.
