@@ -5,7 +5,6 @@ conditional orders and order lists.
 from __future__ import annotations
 
 import asyncio
-import collections
 import dataclasses
 import functools
 import logging
@@ -38,9 +37,6 @@ log = logging.getLogger("perpsim.venue")
 
 MAX_BATCH_ORDERS = 1_000
 STREAM_WINDOW = 2_000  # order-entry stream: requests read and not yet submitted
-#: order-entry stream: units submitted and not yet answered by the sequencer, at most; what
-#: arrives meanwhile gathers into the next unit (fewer, larger units: less work per order)
-STREAM_UNITS_IN_FLIGHT = 1
 
 # the book's event kinds as plain ints (compared per event on the response path)
 _ACCEPTED, _FILL, _REJECTED = int(EventKind.ACCEPTED), int(EventKind.FILL), int(EventKind.REJECTED)
@@ -132,14 +128,8 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
             arrived.set()
 
         async def submit() -> None:
-            sent: collections.deque[asyncio.Future] = collections.deque()  # units not yet answered
             while True:
                 await arrived.wait()
-                while sent and sent[0].done():
-                    sent.popleft()
-                if len(sent) >= STREAM_UNITS_IN_FLIGHT:
-                    await asyncio.wait((sent.popleft(),))
-                    continue  # (read on meanwhile: the unit takes what arrived)
                 arrived.clear()
                 unit = waiting[:MAX_BATCH_ORDERS]
                 del waiting[:len(unit)]
@@ -147,9 +137,8 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
                 end = unit and unit[-1] is None
                 if end:
                     unit.pop()
-                if unit:  # whatever arrived while the last units were sequenced goes as one unit
-                    sent.append(asyncio.ensure_future(self._place_many(account, unit)))
-                    units.put_nowait(sent[-1])
+                if unit:  # whatever arrived while the last unit was sequenced goes as one unit
+                    units.put_nowait(asyncio.ensure_future(self._place_many(account, unit)))
                 if end:
                     units.put_nowait(None)
                     return
