@@ -361,9 +361,9 @@ class Entry:
         the wallet after the fill's realized PnL and fee (exact Fractions of the quote currency,
         None when none; `*_tick`: rounded onto the tick grid against the account, as the venue
         displays them) and its signed distance from mark in percent (negative once the mark is
-        past the liquidation price), its liquidation band (partial and full
-        liquidation price, see _liquidation_band), and its funding carry: the predicted rate, what
-        it would be paid (+) or pay (−) at the next funding time (funding_estimate) and that
+        past the liquidation price), its liquidation band (partial and full liquidation tick,
+        rounded against the account: Liquidation.liquidation_band), and its funding carry: the
+        predicted rate, what it would be paid (+) or pay (−) at the next funding time (funding_estimate) and that
         time. Money in units, rounded as the venue rounds."""
         m = self.state.markets[cmd.symbol]
         if m.mark is None:
@@ -411,8 +411,7 @@ class Entry:
             gap = m.mark - lp.ticks if lp.trigger is _AT_OR_BELOW else lp.ticks - m.mark
             out["liquidation_distance_percent"] = gap / m.mark * 100
             if cmd.account in m.isolated or not any(ps != cmd.position_side for ps, _ in m.legs(cmd.account)):
-                out["liquidation_band"] = self.liquidation._liquidation_band(m, after, wallet, other_mm, other_upnl,
-                                                                             lev, cmd.account in m.isolated)
+                out["liquidation_band"] = self.liquidation.liquidation_band(m, after, wallet, other_mm, other_upnl)
         if bp is not None:
             out["bankruptcy_price"], out["bankruptcy_tick"] = bp.price, bp.tick
         return out

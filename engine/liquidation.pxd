@@ -7,8 +7,9 @@ from perpsim.engine.records cimport new_record
 from perpsim.engine.settlement cimport Settlement
 from perpsim.engine.standing cimport StandingOrders
 from perpsim.engine.state cimport State
+from perpsim.risk.liquidation_plan cimport (MarketTerms, forced_price, liquidated_legs, liquidation_fee,
+                                           partial_cut, shortfall, takeover)
 from perpsim.risk.positions cimport Position
-from perpsim.risk.units cimport apply_rate_up
 
 
 cdef class Liquidation:
@@ -17,6 +18,7 @@ cdef class Liquidation:
     cdef readonly StandingOrders standing
     cdef public bint sweep_due
     cdef public dict _adl_queue, _adl_ranked
+    cdef readonly dict _terms  # per symbol: risk.liquidation_plan.MarketTerms
 
     @cython.locals(m=_Market)
     cpdef void cascade(self) except *
@@ -31,7 +33,7 @@ cdef class Liquidation:
     cpdef bint _liquidatable(self, _Market m, object account, object pside) except *
     cpdef bint _sweep(self, _Market m) except *
     cpdef tuple _collateral(self, _Market m, object account, object pside)
-    @cython.locals(other=_Market, p=Position)
+    @cython.locals(other=_Market, t=MarketTerms)
     cpdef void _liquidate(self, _Market m, object account, object pside) except *
     @cython.locals(p=Position)
     cpdef object _lots(self, _Market m, object account, object pside)

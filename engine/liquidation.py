@@ -8,8 +8,13 @@ quote and push its maker under maintenance margin). A liquidation cancels the ac
 places a forced IOC at the bankruptcy price (first down to a lower bracket, or a fraction of
 the position, where the profile says so), lets the insurance fund take what the book could not,
 or deleverages the opposite side (ADL) when the fund cannot; the fund later offloads what it
-holds into the book (`_offload`). The liquidation and bankruptcy prices and the ADL ranking
-asked of the exchange are answered here too.
+holds into the book (`_offload`). The liquidation and bankruptcy prices, the liquidation band
+and the ADL ranking asked of the exchange are answered here too.
+
+Risk decides, this stage executes: what goes, at what price, the partial cut, who takes the
+rest, the fee and the fund's offload come from risk.liquidation_plan (compiled: C calls, ints),
+the ADL scores, queue and a counterparty's capacity from risk.adl, the band from risk.liqband.
+The stage reads the state those decisions are asked on and moves positions and money.
 
 The stage holds the shared state, the settlement it trades through and the standing orders it
 cancels (engine/state.py, engine/settlement.py, engine/standing.py).
@@ -17,7 +22,6 @@ cancels (engine/state.py, engine/settlement.py, engine/standing.py).
 
 from __future__ import annotations
 
-from decimal import Decimal
 from fractions import Fraction
 
 from perpsim.engine import multi_assets as MA
@@ -30,14 +34,26 @@ from perpsim.engine.standing import StandingOrders
 from perpsim.engine.state import State
 from perpsim.model.enums import OrderKind, Side, StpMode, TimeInForce
 from perpsim.model.reasons import RejectReason as R
-from perpsim.risk import margin as M
+from perpsim.risk import adl
 from perpsim.risk.ledger import INSURANCE
+from perpsim.risk.liqband import Band, liquidation_band
 from perpsim.risk.liqprice import LiquidationModel, Trigger
 from perpsim.risk.liqrange import rise_tick
+from perpsim.risk.liquidation_plan import (
+    ADL,
+    FUND,
+    forced_price,
+    fund_deleverages,
+    liquidated_legs,
+    liquidation_fee,
+    market_terms,
+    offload,
+    partial_cut,
+    shortfall,
+    takeover,
+)
 from perpsim.risk.positions import Position
-from perpsim.risk.preview import preview_position
-from perpsim.risk.units import RATE_SCALE, apply_rate_up
-from perpsim.risk.venue_rules import AdlRanking, StepKind, adl_score
+from perpsim.risk.units import RATE_SCALE
 
 #: How long an ADL quantile's ranking stands (ns of venue time): Binance's "update every 30s".
 ADL_WINDOW_NS = 30 * 10**9
@@ -45,29 +61,6 @@ _SIDE_BUY, _SIDE_SELL = Side.BUY, Side.SELL
 _LIMIT, _IOC, _NO_STP = OrderKind.LIMIT, TimeInForce.IOC, StpMode.NONE
 _BYBIT, _AT_OR_BELOW = LiquidationModel.BYBIT, Trigger.AT_OR_BELOW
 _IN_LIQUIDATION = R.USER_IN_LIQUIDATION
-_FRACTION_STEPS = StepKind.FRACTION
-_ADL_BINANCE, _ADL_UNPUBLISHED, _ADL_RANDOM = (AdlRanking.BINANCE_LEVERAGE_PNL, AdlRanking.UNPUBLISHED,
-                                               AdlRanking.RANDOM_START)
-# dYdX's pseudo-random start: position keys in order from a start drawn from venue time, modulo
-# this prime (keys are far below it)
-_ADL_CYCLE = 2**61 - 1
-_ADL_LAST = Fraction(-(10**30))  # below every score: an account under water ranks last
-
-
-def _fraction_cut(m: _Market, lots: int, notional, steps) -> int:
-    """Lots a fraction-per-step profile (Hyperliquid 20 % above 100k, dYdX 10 %, at least 1,000
-    of notional) closes first: the fraction of |lots| rounded up (a step closes at least its
-    share), raised to the lots worth min_notional at the mark (rounded up); 0 when the position
-    is at or under above_notional or the step would close all of it. Pacing (one step per 30 s
-    or per block) is not modelled: a position still under water is then liquidated in full."""
-    scale = 10**m.spec.settle_decimals
-    if notional <= steps.above_notional * scale:
-        return 0
-    size = abs(lots)
-    cut = -(-size * steps.fraction // RATE_SCALE)
-    if steps.min_notional and not m.inverse:
-        cut = max(cut, -(-steps.min_notional * scale // (m.mark * m.K)))
-    return cut if cut < size else 0
 
 
 class Liquidation:
@@ -83,6 +76,12 @@ class Liquidation:
         self._adl_queue: dict[tuple[str, bool], list] = {}
         # (symbol, long) -> (window, ascending ADL scores): what adl_quantile ranks among
         self._adl_ranked: dict[tuple[str, bool], tuple[int, list[Fraction]]] = {}
+        # per market, what risk decides its liquidations on
+        rule = state.profile.liquidation
+        self._terms = {s: market_terms(K=m.K, k_inv=m.k_inv, inverse=m.inverse, brackets=m.brackets,
+                                       money_scale=10**m.spec.settle_decimals, price_limits=m.price_limits,
+                                       fee_rate=m.liquidation_fee, steps=None if rule is None else rule.steps)
+                       for s, m in state.markets.items()}
 
     def cascade(self) -> None:
         """Re-key every account whose positions or balances changed, then sweep; repeat while
@@ -218,83 +217,76 @@ class Liquidation:
         return self.state.wallet(account, m.asset), others
 
     def _liquidate(self, m: _Market, account: int, pside: int) -> None:
+        """Execute risk's liquidation of the account (risk.liquidation_plan): its orders canceled,
+        then per leg the partial order and the forced order at the planned price, the takeover of
+        what they left, the fee; then what the fund covers."""
+        state = self.state
         isolated = account in m.isolated
         if isolated:
-            self.state._liquidating.add((m.symbol, account, pside))
+            state._liquidating.add((m.symbol, account, pside))
         # 1. cancel open and conditional orders: every market for cross, this one for isolated
-        for other in (m,) if isolated else self.state.markets.values():
+        for other in (m,) if isolated else state.markets.values():
             self.standing._end_lists_of(other, account, "liquidation", _IN_LIQUIDATION)
             if other.book.open_orders(account):
-                other.book.cancel_all(account, self.state.ts)
+                other.book.cancel_all(account, state.ts)
                 self.settlement._book_events(other)
             if account in other.conditionals_of:
                 for cid in sorted(other.conditionals_of[account]):
                     self.standing._drop_conditional(other, cid, "CANCELED", _IN_LIQUIDATION)
-        legs = [(pside, m.positions[position_key(account, pside)])] if isolated else m.leg_list(account)
+        t = self._terms[m.symbol]
+        positions = m.positions
+        legs = liquidated_legs(isolated, pside, () if isolated else tuple([ps for ps, _ in m.leg_list(account)]))
         wallet, other_upnl = self._collateral(m, account, pside)
-        bp = m.bp_tick([p for _, p in legs], wallet, other_upnl)
-        lo, hi = m.price_limits
-        bp_tick = min(max(bp if bp is not None else m.mark, lo), hi)
-        rule = self.state.profile.liquidation
-        steps = rule.steps if rule is not None else None
-        if steps is not None and steps.kind is not _FRACTION_STEPS:
-            steps = None  # down a tier: the brackets' step below
-        for leg_side, p in legs:
-            lots = p.lots
+        price = forced_price(t, m.bp_tick([positions[position_key(account, ps)] for ps in legs], wallet, other_upnl),
+                             m.mark)
+        for leg_side in legs:
+            # the leg as it stands when its turn comes (an earlier leg's ADL may have reduced it)
+            lots = self._lots(m, account, leg_side)
             side = _SIDE_SELL if lots > 0 else _SIDE_BUY
-            # 2. partial: one IOC down to the next-lower bracket (or the profile's fraction of the
-            #    position); its fee is charged, and if the account is then margin compliant the
-            #    rest stays open (spec 4.2 steps 3-4, §4.6-4.7)
-            notional = m.value(lots, m.mark)
-            cut = 0
-            if steps is not None:
-                cut = _fraction_cut(m, lots, notional, steps)
-            elif notional > m.first_cap:  # beyond the first bracket (most are not: no lookup)
-                tier = m.brackets.for_notional(notional)
-                # lots whose notional at mark fits the lower bracket
-                keep = tier.floor * m.mark // m.k_inv if m.inverse else tier.floor // (m.mark * m.K)
-                cut = abs(lots) - keep
+            # 2. partial: one IOC of risk's cut first; its fee is charged, and if the account is
+            #    then margin compliant the rest stays open (spec 4.2 steps 3-4, §4.6-4.7)
+            cut = partial_cut(t, lots, m.mark)
             if cut:
-                self._force(m, account, leg_side, side, cut, bp_tick)
+                self._force(m, account, leg_side, side, cut, price)
                 filled = abs(lots) - abs(self._lots(m, account, leg_side))
-                holder, remaining = self._liquidation_fee(m, account, pside, filled, bp_tick)
-                if position_key(account, leg_side) not in m.positions or not self._liquidatable(m, account, pside):
-                    self.state._events.append(LiquidationEvent(m.symbol, account, side, cut, bp_tick, filled, 0, 0))
+                holder, remaining = self._liquidation_fee(m, account, pside, filled, price)
+                if position_key(account, leg_side) not in positions or not self._liquidatable(m, account, pside):
+                    state._events.append(LiquidationEvent(m.symbol, account, side, cut, price, filled, 0, 0))
                     continue
                 lots = self._lots(m, account, leg_side)
-            # 3. the forced order for the rest: LIMIT IOC at the bankruptcy price, no trading fee
-            self._force(m, account, leg_side, side, abs(lots), bp_tick)
-            # 4. the rest: the insurance fund takes it over at the bankruptcy price, or ADL if it cannot
+            # 3. the forced order for the rest: LIMIT IOC at the planned price, no trading fee
+            self._force(m, account, leg_side, side, abs(lots), price)
+            # 4. the rest: the insurance fund takes it over at that price, or ADL if it cannot
             rest = self._lots(m, account, leg_side)
             filled = abs(lots) - abs(rest)
             taken = deleveraged = 0
-            if rest and self.state.ledger.insurance(m.asset) > 0:
-                self.settlement._pair(m, IF_ACCOUNT, BOTH, account, leg_side, rest, bp_tick)
+            who = takeover(rest, state.ledger.insurance(m.asset))
+            if who == FUND:
+                self.settlement._pair(m, IF_ACCOUNT, BOTH, account, leg_side, rest, price)
                 taken = abs(rest)
-            elif rest:
-                deleveraged = self._adl(m, account, leg_side, rest, bp_tick)
+            elif who == ADL:
+                deleveraged = self._adl(m, account, leg_side, rest, price)
                 rest = self._lots(m, account, leg_side)
                 if rest:  # more than the opposite side can give up at this price: the fund holds it
-                    self.settlement._pair(m, IF_ACCOUNT, BOTH, account, leg_side, rest, bp_tick)
+                    self.settlement._pair(m, IF_ACCOUNT, BOTH, account, leg_side, rest, price)
                     taken = abs(rest)
-            notice = (m.symbol, account, side, abs(lots), bp_tick, filled, taken, deleveraged)
-            self.state._events.append(new_record(LiquidationEvent, notice))
+            notice = (m.symbol, account, side, abs(lots), price, filled, taken, deleveraged)
+            state._events.append(new_record(LiquidationEvent, notice))
             # 5. the liquidation fee on the liquidated amount, out of the collateral that is left
-            holder, remaining = self._liquidation_fee(m, account, pside, abs(lots), bp_tick)
-        # a negative remainder (after the last leg's fee), left only by rounding to the tick, is
-        # covered by the fund
-        if remaining < 0:
-            self.state._move(m.asset, INSURANCE, holder, -remaining, "insurance_cover")
-        if account in self.state.multi_assets:  # what it still owes is repaid from its collateral
-            MA.auto_exchange(self.state, account)
+            holder, remaining = self._liquidation_fee(m, account, pside, abs(lots), price)
+        # what the last leg's fee left below zero (only rounding to the tick can) the fund covers
+        cover = shortfall(remaining)
+        if cover:
+            state._move(m.asset, INSURANCE, holder, cover, "insurance_cover")
+        if account in state.multi_assets:  # what it still owes is repaid from its collateral
+            MA.auto_exchange(state, account)
         if isolated:
-            self.state._liquidating.discard((m.symbol, account, pside))
-            if position_key(account, pside) not in m.positions:  # what is left of its margin goes home
-                self.state._move(m.asset, holder, account, self.state._iso_margin(m, account, pside),
-                                 "isolated_margin")
+            state._liquidating.discard((m.symbol, account, pside))
+            if position_key(account, pside) not in positions:  # what is left of its margin goes home
+                state._move(m.asset, holder, account, state._iso_margin(m, account, pside), "isolated_margin")
         # re-keyed now for the rest of this sweep; a later change to the account touches it again
         self._rekey_account(account)
-        self.state._touched.discard(account)
+        state._touched.discard(account)
 
     def _lots(self, m: _Market, account: int, pside: int) -> int:
         """Signed lots of a position (0 when there is none)."""
@@ -310,13 +302,12 @@ class Liquidation:
         return account, self.state.margin_balance(account, m.asset)
 
     def _liquidation_fee(self, m: _Market, account: int, pside: int, qty: int, price: int) -> tuple:
-        """Binance's liquidation (clearance) fee on `qty` liquidated lots at `price`, rounded up,
-        paid to the fund out of the collateral that is left, never more than that. Returns
-        (holder, collateral left after the fee) as `_remaining` does."""
+        """Pay the fund the liquidation fee risk sets on `qty` liquidated lots at `price` (rounded
+        up, never more than the collateral left). Returns (holder, collateral left after the fee)
+        as `_remaining` does."""
         holder, remaining = self._remaining(m, account, pside)
-        fee = apply_rate_up(m.value(qty, price), m.liquidation_fee) if qty else 0
-        if remaining > 0 and fee:
-            fee = min(fee, remaining)
+        fee = liquidation_fee(self._terms[m.symbol], qty, price, remaining)
+        if fee:
             self.state._move(m.asset, holder, INSURANCE, fee, "liquidation_fee")
             if self.state._loss_limits:
                 self.state._day_move(account, m.asset, -fee)
@@ -333,15 +324,16 @@ class Liquidation:
         self.settlement._book_events(m, False, pside, True)  # positional: the compiled call
 
     def _adl(self, m: _Market, account: int, pside: int, lots: int, price: int) -> int:
-        """Close `lots` of a bankrupt position against the opposite side at `price`, highest
-        LeveragePnL first, no fee. The ranking is computed once per sweep and consumed."""
+        """Close `lots` of a bankrupt position against the opposite side at `price`, in risk's
+        queue (risk.adl: the profile's ranking), no fee. The queue is ranked once per sweep and
+        consumed."""
         queue_key = (m.symbol, lots > 0)
         queue = self._adl_queue.get(queue_key)
         if queue is None:
             # every opposite position ranks, the bankrupt account's own other hedge leg included
-            ranked = [(-self._adl_score(m, *position_of(k)), k) for k, q in m.positions.items()
-                      if position_of(k)[0] != IF_ACCOUNT and (q.lots > 0) != (lots > 0)]
-            queue = self._adl_queue[queue_key] = [k for _, k in sorted(ranked, reverse=True)]
+            queue = self._adl_queue[queue_key] = adl.queue([
+                (self._adl_score(m, *position_of(k)), k) for k, q in m.positions.items()
+                if position_of(k)[0] != IF_ACCOUNT and (q.lots > 0) != (lots > 0)])
         done = 0
         while done < abs(lots) and queue:
             cp = queue[-1]  # best ranked at the end
@@ -367,28 +359,15 @@ class Liquidation:
         return done
 
     def _adl_capacity(self, m: _Market, account: int, pside: int, p: Position, lots: int, price: int) -> int:
-        """How many of `lots` an ADL counterparty gives up at `price`: all of them, unless
-        closing them there realizes a loss beyond its collateral (isolated margin, or cross
-        wallet), which a mark that gapped past the bankruptcy price can do to a position opened
-        near the mark; then the most that leaves the collateral at or above zero."""
+        """How many of `lots` an ADL counterparty gives up at `price` (risk.adl.capacity) against
+        its collateral: its isolated margin, its cross wallet, or a Multi-Assets account's pool."""
         if account in m.isolated:
             collateral = self.state._iso_margin(m, account, pside)
         elif account in self.state.multi_assets:  # its loss is drawn on its whole pool
             collateral = MA.wallets(self.state, account)
         else:
             collateral = self.state.wallet(account, m.asset)
-        sign = -1 if p.lots > 0 else 1  # closing trades against the position
-
-        def loss(q: int) -> int:
-            return -m.fill(Position(p.lots, p.cost), sign * q, price)
-
-        if loss(lots) <= collateral:
-            return lots
-        lo, hi = 0, lots  # loss(lo) fits, loss(hi) does not (the loss grows with q)
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            lo, hi = (mid, hi) if loss(mid) <= collateral else (lo, mid)
-        return lo
+        return adl.capacity(p.lots, p.cost, lots, price, collateral, K=m.K, k_inv=m.k_inv, inverse=m.inverse)
 
     def _offload(self, m: _Market) -> None:
         """The insurance fund unloads positions it took over into the book, within the band;
@@ -396,15 +375,13 @@ class Liquidation:
         p = m.positions.get(position_key(IF_ACCOUNT, BOTH))
         if p is None:
             return
-        side = _SIDE_SELL if p.lots > 0 else _SIDE_BUY
-        # never trade at a loss beyond the fund's balance: limit at its own bankruptcy price,
-        # rounded in the fund's favour (the fund never pays for rounding)
+        # never trade at a loss beyond the fund's balance: risk limits the order at the fund's
+        # own bankruptcy price (rounded in the fund's favour), inside the price band
         bp = m.bp_tick([p], self.state.ledger.insurance(m.asset))
-        protect = m.protection(side)
-        limit = protect if bp is None else (max(protect, bp) if side == _SIDE_SELL else min(protect, bp))
-        self._force(m, IF_ACCOUNT, BOTH, side, abs(p.lots), limit)
+        order = offload(p.lots, m.protection(_SIDE_SELL if p.lots > 0 else _SIDE_BUY), bp)
+        self._force(m, IF_ACCOUNT, BOTH, order.side, abs(p.lots), order.limit)
         rest = m.positions.get(position_key(IF_ACCOUNT, BOTH))
-        if rest is not None and bp is not None and (m.mark <= bp if rest.lots > 0 else m.mark >= bp):
+        if rest is not None and fund_deleverages(rest.lots, m.mark, bp):
             self._adl(m, IF_ACCOUNT, BOTH, rest.lots, bp)
 
     def liquidation_price(self, account: int, symbol: str, pside: int = BOTH):
@@ -438,55 +415,35 @@ class Liquidation:
         wallet, other_upnl = self._collateral(m, account, pside)
         return m.bp(legs, wallet, other_upnl)
 
-    def _liquidation_band(self, m: _Market, p: Position, wallet: int, other_mm: int, other_upnl: int, lev: int,
-                          isolated: bool) -> tuple[Decimal | None, Decimal | None]:
-        """(partial, full) liquidation price of one position (risk.preview's band: display-rounded
-        Decimals; full None when the reduced position cannot be liquidated), or (None, None)
-        when the calculator does not take the inputs (a wallet already below zero)."""
-        spec = m.spec
-        scale = Decimal(10) ** spec.settle_decimals
-        entry = m.entry(p) * m.tick
-        try:
-            pv = preview_position(
-                side="long" if p.lots > 0 else "short", size=spec.lots_to_qty(abs(p.lots)),
-                entry=Decimal(entry.numerator) / Decimal(entry.denominator), leverage=lev,
-                wallet=Decimal(wallet) / scale, mark=spec.ticks_to_price(m.mark),
-                margin_mode="isolated" if isolated else "cross", other_mm=Decimal(other_mm) / scale,
-                other_upnl=Decimal(other_upnl) / scale, market=spec, liquidation_fee=spec.liquidation_fee,
-                brackets=[(Decimal(b.cap) / scale, b.max_leverage, Decimal(b.mmr) / RATE_SCALE) for b in m.brackets],
-                profile=self.state.profile.liquidation_model)
-        except ValueError:
-            return None, None
-        return pv.partial_liquidation_price, pv.full_liquidation_price
+    def liquidation_band(self, m: _Market, p: Position, wallet: int, other_mm: int, other_upnl: int) -> Band:
+        """(partial, full) liquidation price of one position in ticks, rounded against the account
+        (risk.liqband; None where there is none), against `wallet`: its isolated margin, or the
+        cross wallet with the other cross positions' maintenance margin and uPnL held fixed."""
+        return liquidation_band(p.lots, p.cost, wallet, K=m.K, k_inv=m.k_inv, inverse=m.inverse,
+                                brackets=m.brackets, fee_rate=m.liquidation_fee,
+                                model=self.state.profile.liquidation_model, other_mm=other_mm, other_upnl=other_upnl)
 
     def _adl_score(self, m: _Market, account: int, pside: int) -> Fraction:
-        """A position's ADL rank score (higher: deleveraged first) by the profile's ranking, exact.
-        Binance's (and OKX's, which publishes none) is margin.leverage_pnl; Bybit's and
-        Hyperliquid's are risk.venue_rules.adl_score on the position's (isolated) or account's
-        (cross) margin; dYdX's has no ranking: keys in order from a pseudo-random start drawn from
-        the venue time, so the same commands give the same queue."""
-        p = m.positions[position_key(account, pside)]
-        scale = 10**m.spec.settle_decimals
-        ranking = _ADL_BINANCE if self.state.profile.adl is None else self.state.profile.adl.ranking
-        if ranking is _ADL_RANDOM:
-            start = self.state.ts * 2654435761 % _ADL_CYCLE
-            return Fraction(-((position_key(account, pside) - start) % _ADL_CYCLE))
-        if account in m.isolated:
-            pnl, wallet, mm = m.upnl(p), self.state._iso_margin(m, account, pside), self.state._mm(m, p)
+        """A position's ADL rank score (higher: deleveraged first) by the profile's ranking
+        (risk.adl.position_score), fed the margin behind it: the position's own (isolated), the
+        account's cross wallet, uPnL and maintenance margin, or a Multi-Assets account's pool."""
+        state = self.state
+        key = position_key(account, pside)
+        p = m.positions[key]
+        ranking = adl.ranking_of(state.profile)
+        pnl = wallet = mm = 0
+        if not adl.needs_margin(ranking):  # dYdX: keys from a start drawn from the venue time
+            pass
+        elif account in m.isolated:
+            pnl, wallet, mm = m.upnl(p), state._iso_margin(m, account, pside), state._mm(m, p)
+        elif account in state.multi_assets:  # the pool's margin
+            (pnl, mm), wallet = MA.others(state, account, None), MA.wallets(state, account)
         else:
-            pnl, wallet, mm = self.state.upnl(account, m.asset), self.state.wallet(account, m.asset), \
-                self.state.maintenance(account, m.asset)
-            if account in self.state.multi_assets:  # the pool's margin
-                (pnl, mm), wallet = MA.others(self.state, account, None), MA.wallets(self.state, account)
-        if ranking is _ADL_BINANCE or ranking is _ADL_UNPUBLISHED:
-            return M.leverage_pnl(pnl, wallet, mm, money_scale=scale)
-        lots, cost = abs(p.lots), abs(p.cost)
-        entry = Fraction(lots) * m.k_inv / cost if m.inverse else Fraction(cost, lots)  # ticks
-        score = adl_score(ranking, upnl=Fraction(pnl, scale), wallet=Fraction(wallet, scale),
-                          maintenance=Fraction(mm, scale), mark=Fraction(m.mark), entry=entry,
-                          notional=Fraction(m.value(lots, m.mark)) / scale,
-                          entry_notional=Fraction(m.entry_value(p), scale))
-        return _ADL_LAST if score is None else score
+            pnl, wallet, mm = state.upnl(account, m.asset), state.wallet(account, m.asset), \
+                state.maintenance(account, m.asset)
+        return adl.position_score(ranking, key=key, ts=state.ts, upnl=pnl, wallet=wallet, maintenance=mm,
+                                  money_scale=10**m.spec.settle_decimals, lots=p.lots, cost=p.cost, mark=m.mark,
+                                  K=m.K, k_inv=m.k_inv, inverse=m.inverse)
 
     def adl_quantile(self, account: int, symbol: str, pside: int = BOTH) -> int:
         """ADL indicator 0..4 of a position among the same side of its market (4 = first).
@@ -505,4 +462,4 @@ class Liquidation:
             scores = sorted(self._adl_score(m, *position_of(k)) for k, q in m.positions.items()
                             if (q.lots > 0) == long and position_of(k)[0] != IF_ACCOUNT)
             ranked = self._adl_ranked[(symbol, long)] = (window, scores)
-        return M.adl_bucket(self._adl_score(m, account, pside), ranked[1])
+        return adl.quantile(self._adl_score(m, account, pside), ranked[1])

@@ -85,7 +85,7 @@ cdef class _Writer:
         return self.write_digits(v)
 
     cdef int write_digits(self, long long v) except -1:
-        """Decimal digits of v (by hand: snprintf costs more than the rest of a field)."""
+        """Base-10 digits of v (by hand: snprintf costs more than the rest of a field)."""
         cdef char digits[24]
         cdef int n = 0
         cdef unsigned long long u = <unsigned long long>(-(v + 1)) + 1 if v < 0 else <unsigned long long>v

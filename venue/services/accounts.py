@@ -140,8 +140,8 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
             funding_rate=cv.rate_out(preview["funding_rate"]),
             funding_payment=cv.money_out(spec, preview["funding_payment"]),
             next_funding_time_ns=preview["next_funding_ts"],
-            partial_liquidation_price=cv.decimal_out(preview["liquidation_band"][0]),
-            full_liquidation_price=cv.decimal_out(preview["liquidation_band"][1]))
+            partial_liquidation_price=on_tick(spec, preview["liquidation_band"][0]),
+            full_liquidation_price=on_tick(spec, preview["liquidation_band"][1]))
 
     async def _rail(self, request, context, make, response):
         account = self.venue.account(context)

@@ -454,8 +454,8 @@ def test_the_order_preview_band_is_the_calculators_on_the_accounts_numbers():
     by_hand = preview_position(side="long", size="100", entry="20000", leverage=5, wallet="59600", mark="20000",
                                margin_mode="cross", market=SPEC, brackets=BTCUSDT_ROWS,
                                liquidation_fee=SPEC.liquidation_fee)
-    assert preview["liquidation_band"] == (by_hand.partial_liquidation_price, by_hand.full_liquidation_price)
-    partial, full = preview["liquidation_band"]
+    partial, full = (SPEC.ticks_to_price(t) for t in preview["liquidation_band"])  # ticks, against the account
+    assert (partial, full) == (by_hand.partial_liquidation_price, by_hand.full_liquidation_price)
     assert full < partial and abs(Fraction(partial) - preview["liquidation_price"]) <= Fraction(1, 10)
 
 
