@@ -53,6 +53,7 @@ COMPILED_PY = [
     # the liquidation decisions the engine asks per liquidated position (shared by both builds)
     Extension("perpsim.risk.liquidation_plan", ["risk/liquidation_plan.py"]),
     # the exchange's market records, shared state and stages, each beside its .pxd (engine/exchange.py)
+    Extension("perpsim.engine.contracts", ["engine/contracts.py"]),
     Extension("perpsim.engine.market", ["engine/market.py"]),
     Extension("perpsim.engine.state", ["engine/state.py"]),
     Extension("perpsim.engine.accounts", ["engine/accounts.py"]),

@@ -8,7 +8,7 @@ from perpsim.engine.market cimport _Market, _Open, position_key
 from perpsim.engine.marking cimport Marking
 from perpsim.engine.settlement cimport Settlement
 from perpsim.engine.state cimport State
-from perpsim.risk.margin cimport initial_margin, open_cost
+from perpsim.risk.margin cimport initial_margin
 from perpsim.risk.positions cimport Position
 from perpsim.risk.units cimport apply_rate_down, apply_rate_up, div_up
 

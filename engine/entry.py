@@ -15,8 +15,6 @@ conditional order, an order list's leg, a requote, a flatten) through the same c
 
 from __future__ import annotations
 
-import math
-
 from perpsim.engine import commands as C
 from perpsim.engine import multi_assets as MA
 from perpsim.engine.events import CommandRejected, OrderEvent, OrderPlaced
@@ -30,7 +28,7 @@ from perpsim.model.enums import EventKind, OrderKind, Side, TimeInForce
 from perpsim.model.reasons import RejectReason as R
 from perpsim.risk.funding import funding_payment
 from perpsim.risk.liqprice import Trigger
-from perpsim.risk.margin import SHORT_LAST_BUFFER, initial_margin, open_cost
+from perpsim.risk.margin import initial_margin
 from perpsim.risk.positions import Position
 from perpsim.risk.units import apply_rate_down, apply_rate_up, div_up
 
@@ -119,21 +117,16 @@ class Entry:
             if self.state._loss_limits and self.loss_limits._loss_refused(cmd, m.asset):
                 return None
             ref_price = m.mark if cmd.kind == _MARKET else price
-            if m.inverse:  # the minimum is a face value in the quote currency (USD)
-                face = qty * spec.lot_size * spec.contract_size
-                if face < spec.min_notional:
-                    return self.state._reject(cmd, R.MIN_NOTIONAL, notional=str(face),
-                                              min_notional=str(spec.min_notional))
-            elif ref_price > 0 and qty > 0 and m.value(qty, ref_price) < m.min_notional:
-                return self.state._reject(cmd, R.MIN_NOTIONAL, notional=m.value(qty, ref_price),
-                                          min_notional=m.min_notional)
+            short = m.contract.below_min_notional(spec, qty, ref_price, m.min_notional)
+            if short is not None:  # (notional, minimum); inverse: face values in the quote currency
+                return self.state._reject(cmd, R.MIN_NOTIONAL, notional=short[0], min_notional=short[1])
             if m.book.open_orders(cmd.account) + len(m.conditionals_of.get(cmd.account, ())) >= spec.max_open_orders:
                 return self.state._reject(cmd, R.MAX_OPEN_ORDERS, limit=spec.max_open_orders)
             lev = self.state.leverage.get((cmd.account, cmd.symbol), m.default_leverage)
             held = m.held(cmd.account)
             if m.mark is not None and qty > 0 and price > 0:
                 cap = m.brackets.max_notional
-                worst = min(price, m.mark) if m.inverse else max(price, m.mark)  # the larger notional
+                worst = m.contract.larger(price, m.mark)  # the larger notional
                 if m.value(held + qty, worst) > cap:
                     problem = "position would exceed the largest bracket"
                     return self.state._reject(cmd, R.INVALID_LEVERAGE, problem=problem, max_notional=cap)
@@ -253,14 +246,7 @@ class Entry:
     def _cost_to_open(self, m: _Market, side: int, qty: int, price: int, lev: int) -> int:
         """Binance's cost to open: initial margin + open loss against the mark (money units,
         rounded up). Inverse: the same in coin, the open loss being qty's value difference."""
-        if not m.inverse:
-            im, loss, _ = open_cost(side, qty, price, m.mark, lev, m.K, self.state.profile.cost_model,
-                                    m.last or m.mark, SHORT_LAST_BUFFER)
-            return im + loss
-        direction = 1 if side == _SIDE_BUY else -1
-        # a long bought above mark is down value(mark) - value(price) coins (value falls as price rises)
-        loss = max(0, direction * (m.value(qty, m.mark) - m.value(qty, price)))
-        return initial_margin(m.value(qty, price), lev) + math.ceil(loss)
+        return m.contract.cost_to_open(side, qty, price, m.mark, lev, self.state.profile.cost_model, m.last or m.mark)
 
     def _order_cost(self, m: _Market, cmd: C.PlaceOrder, qty: int, opening: int, price: int, lev: int) -> int:
         """What an order of `qty` lots (`opening` of them opening exposure) must find available:
@@ -278,7 +264,7 @@ class Entry:
         rests = cmd.kind == _LIMIT and cmd.tif not in (_IOC, _FOK)
         worst, rounding = self._sweep_bound(m, cmd, qty, qty - opening, limit, rests, lev)
         # the worse price for the account: the higher notional (linear), the lower price (inverse)
-        at = price if worst is None else (min(price, worst) if m.inverse else max(price, worst))
+        at = price if worst is None else m.contract.larger(price, worst)
         cost = self._cost_to_open(m, cmd.side, opening, price, lev)
         if at != price:
             cost = max(cost, self._cost_to_open(m, cmd.side, opening, at, lev))
@@ -324,7 +310,7 @@ class Entry:
         rounding = fees - apply_rate_up(notional, m.taker_fee)
         if margin:
             rounding += margins - initial_margin(margin, lev)
-        return (min(prices) if m.inverse else max(prices)), rounding
+        return m.contract.largest(prices), rounding
 
     def _reduce_only_ids(self, m: _Market, account: int, pside: int) -> list[int]:
         """The account's resting reduce-only order ids against one position, oldest first."""

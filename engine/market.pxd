@@ -3,8 +3,8 @@
 
 cimport cython
 
-from perpsim.risk.margin cimport upnl
-from perpsim.risk.margin_kernel cimport BracketTable, bankruptcy_tick
+from perpsim.engine.contracts cimport Contract
+from perpsim.risk.margin_kernel cimport BracketTable
 from perpsim.risk.positions cimport Position
 from perpsim.risk.units cimport div_up
 
@@ -16,6 +16,7 @@ cdef class _Open:
 cdef class _Market:
     cdef public object spec, book, K, tick, brackets, index, mark_state, funding_config, funding, imn
     cdef public BracketTable table
+    cdef public Contract contract
     cdef public object liq, triggers, observed, mark, marked, last, rate, next_funding, k_inv, first_cap
     cdef public dict positions, orders, conditionals, conditionals_of, reduce_only, exit_conditionals
     cdef public dict lists, list_of, lists_of, order_value
@@ -29,7 +30,6 @@ cdef class _Market:
     cpdef object entry_value(self, Position p)
     cpdef object upnl(self, Position p)
     cpdef object fill(self, Position p, object qty, object price)
-    @cython.locals(p=Position)
     cpdef object bp_tick(self, list legs, object wallet, object other_upnl=*)
     cpdef tuple iso_holder(self, object account, object pside)
     cpdef void unindex(self, object account) except *

@@ -1,20 +1,21 @@
 """A market as the exchange holds it, and the keys its positions are filed under.
 
 `_Market` is one market's state: its book, prices, positions, open-order records, conditional
-orders and order lists, the indexes kept over them, and the contract math of its kind (linear:
-notional = lots × price × K; inverse: lots × k_inv / price). `_Open` is an order live in the
-book as the risk checks see it, `_List` a live order list, `_Note` what happened to a list's order.
+orders and order lists, the indexes kept over them, and its contract (engine.contracts: the
+math of its kind, linear notional = lots × price × K, inverse lots × k_inv / price). `_Open`
+is an order live in the book as the risk checks see it, `_List` a live order list, `_Note`
+what happened to a list's order.
 Every stage of the exchange reads and writes markets through these; nothing here moves money.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import NamedTuple
 
 from perpsim.engine import commands as C
+from perpsim.engine.contracts import Contract
 from perpsim.engine.triggers import TriggerIndex
 from perpsim.model.enums import PositionSide, Side, TriggerSource
 from perpsim.model.markets import MarketSpec
@@ -22,16 +23,7 @@ from perpsim.risk.brackets import Brackets
 from perpsim.risk.funding import FundingAccumulator, FundingConfig
 from perpsim.risk.index import IndexPrice
 from perpsim.risk.liqindex import LiquidationIndex
-from perpsim.risk.liqprice import (
-    InverseLeg,
-    Leg,
-    bankruptcy_price,
-    inverse_bankruptcy_price,
-    inverse_liquidation_price,
-    liquidation_price,
-)
-from perpsim.risk.margin import upnl
-from perpsim.risk.margin_kernel import BracketTable, bankruptcy_tick
+from perpsim.risk.margin_kernel import BracketTable
 from perpsim.risk.mark import MarkPrice
 from perpsim.risk.positions import Position
 from perpsim.risk.units import div_up, rate
@@ -79,10 +71,6 @@ def _has_exits(m: _Market, account: int, pside: int) -> bool:
     return key in m.reduce_only or key in m.exit_conditionals or account in m.lists_of
 
 
-def _inverse_leg(m: _Market, p: Position) -> InverseLeg:
-    return InverseLeg(p.lots, m.entry(p))
-
-
 def position_key(account: int, pside: int = 0) -> int:
     """The int key of a position (account, position side) in its market: of the positions map,
     of the liquidation index (an isolated position; an account's cross legs under side 0) and
@@ -125,6 +113,7 @@ class _Market:
     funding_config: FundingConfig
     funding: FundingAccumulator
     imn: int  # impact margin notional: money units (linear) or quote units × 10**settle_decimals (inverse)
+    contract: Contract  # the contract math of the market's kind (engine.contracts)
     liq: LiquidationIndex = field(default_factory=LiquidationIndex)
     positions: dict[int, Position] = field(default_factory=dict)  # by position_key
     orders: dict[int, _Open] = field(default_factory=dict)
@@ -195,29 +184,23 @@ class _Market:
     def value(self, lots: int, price: int) -> int | Fraction:
         """Notional of |lots| at price, in money units of the settlement asset: exact int for
         linear markets (|lots| × price × K), exact Fraction for inverse (|lots| × k_inv / price)."""
-        if self.inverse:
-            return Fraction(abs(lots)) * self.k_inv / price
-        return abs(lots) * price * self.K
+        return self.contract.value(lots, price)
 
     def entry(self, p: Position) -> Fraction:
         """Average entry price in ticks, exact (inverse: the contract-weighted harmonic mean)."""
-        return Fraction(p.lots) * self.k_inv / p.cost if self.inverse else Fraction(p.cost, p.lots)
+        return self.contract.entry(p)
 
     def entry_value(self, p: Position) -> int:
         """Notional at the average entry price (money units)."""
-        return abs(p.cost) if self.inverse else abs(p.cost) * self.K
+        return self.contract.entry_value(p)
 
     def upnl(self, p: Position) -> int:
         """Unrealized PnL at mark, money units; inverse rounds toward -infinity."""
-        if self.inverse:
-            return math.floor(p.cost - Fraction(p.lots) * self.k_inv / self.mark)
-        return upnl(p.lots, p.cost, self.mark, self.K)
+        return self.contract.upnl(p, self.mark)
 
     def fill(self, p: Position, qty: int, price: int) -> int:
         """Apply a signed fill to a position; its realized PnL in money units (rounded down)."""
-        if self.inverse:
-            return p.apply_inverse_fill(qty, price, self.k_inv)
-        return p.apply_fill(qty, price) * self.K
+        return self.contract.fill(p, qty, price)
 
     def funding_price(self, ts: int) -> int:
         """The price (ticks) funding is paid on: the mark, or the index where the venue pays on
@@ -229,43 +212,24 @@ class _Market:
     def funding_terms(self, ts: int) -> tuple[int, int | Fraction]:
         """(price, K) for risk.funding at the funding price: linear lots × price × K; inverse
         lots × k_inv / price (as a K at price 1)."""
-        price = self.funding_price(ts)
-        return (1, self.k_inv / price) if self.inverse else (price, self.K)
+        return self.contract.funding_terms(self.funding_price(ts))
 
     def pool_target(self) -> int:
         """What the market's pnl pool must hold: -K × Σ cost (linear) or Σ cost (inverse)."""
-        total = sum(p.cost for p in self.positions.values())
-        return total if self.inverse else -self.K * total
+        return self.contract.pool_target(sum(p.cost for p in self.positions.values()))
 
     def lp(self, legs, wallet: int, other_mm: int, other_upnl: int, model):
         """Exact liquidation price of positions `legs` of this market (risk.liqprice)."""
-        if self.inverse:
-            return inverse_liquidation_price([_inverse_leg(self, p) for p in legs], wallet, K_inv=self.k_inv,
-                                             tick_size=self.tick, brackets=self.brackets, other_mm=other_mm,
-                                             other_upnl=other_upnl)
-        return liquidation_price([Leg(p.lots, p.cost) for p in legs], wallet, K=self.K, tick_size=self.tick,
-                                 brackets=self.brackets, other_mm=other_mm, other_upnl=other_upnl, model=model)
+        return self.contract.lp(legs, wallet, other_mm, other_upnl, model)
 
     def bp_tick(self, legs, wallet: int, other_upnl: int = 0) -> int | None:
         """The bankruptcy price of `legs` rounded to the tick against the account, or None: the
         margin kernel's integers on linear markets, the exact price rounded on inverse ones."""
-        if self.inverse:
-            bp = self.bp(legs, wallet, other_upnl)
-            return None if bp is None else bp.tick
-        lots = cost = 0
-        for p in legs:
-            lots += p.lots
-            cost += p.cost
-        solved = bankruptcy_tick(lots, cost, wallet + other_upnl, self.K)
-        return None if solved is None else solved[1]
+        return self.contract.bp_tick(legs, wallet, other_upnl)
 
     def bp(self, legs, wallet: int, other_upnl: int = 0):
         """Exact bankruptcy price of positions `legs` of this market (risk.liqprice)."""
-        if self.inverse:
-            return inverse_bankruptcy_price([_inverse_leg(self, p) for p in legs], wallet, K_inv=self.k_inv,
-                                            tick_size=self.tick, other_upnl=other_upnl)
-        return bankruptcy_price([Leg(p.lots, p.cost) for p in legs], wallet, K=self.K, tick_size=self.tick,
-                                other_upnl=other_upnl)
+        return self.contract.bp(legs, wallet, other_upnl)
 
     def iso_holder(self, account: int, pside: int) -> tuple[str, int]:
         """The ledger holder of an isolated position's margin."""

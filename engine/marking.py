@@ -10,9 +10,6 @@ moved, has the liquidation stage cascade and the insurance fund offload.
 
 from __future__ import annotations
 
-import math
-from fractions import Fraction
-
 from perpsim.engine.events import FundingSettled, MarkPriceChanged
 from perpsim.engine.liquidation import Liquidation
 from perpsim.engine.market import BOTH, _Market, position_key, position_of
@@ -22,8 +19,6 @@ from perpsim.risk.funding import (
     PREMIUM_SAMPLE_NS,
     funding_payment,
     funding_payments,
-    impact_price,
-    impact_price_contracts,
     premium_index,
 )
 from perpsim.risk.ledger import DUST
@@ -59,12 +54,7 @@ class Marking:
 
     def _premium(self, m: _Market) -> int:
         levels = ([(p, q) for p, q, _ in m.book.depth(s, _IMPACT_LEVELS)] for s in (_SIDE_BUY, _SIDE_SELL))
-        if m.inverse:  # the impact size is a face value: so many contracts
-            face = m.spec.lot_size * m.spec.contract_size
-            lots = math.ceil(Fraction(m.imn, 10**m.spec.settle_decimals) / Fraction(face))
-            bid, ask = (impact_price_contracts(lv, lots) for lv in levels)
-        else:
-            bid, ask = (impact_price(lv, m.imn, m.K) for lv in levels)
+        bid, ask = (m.contract.impact_price(lv, m.imn, m.spec) for lv in levels)
         return premium_index(bid, ask, m.index.value(self.state.ts))
 
     def _settle_funding(self, m: _Market) -> None:

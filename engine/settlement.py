@@ -172,5 +172,4 @@ class Settlement:
         markets each side's cost and PnL round down, and what that leaves over (a few units at
         most) goes from the pool to dust, so the pool keeps holding exactly Σ cost."""
         moved = self._trade(m, a, a_side, qty, price) + self._trade(m, b, b_side, -qty, price)
-        if m.inverse:
-            self.state._move(m.asset, m.pnl_pool, DUST, -moved, "rounding_dust")
+        self.state._move(m.asset, m.pnl_pool, DUST, m.contract.pair_dust(moved), "rounding_dust")

@@ -19,6 +19,7 @@ from fractions import Fraction
 
 from perpsim.engine import multi_assets as MA
 from perpsim.engine.book_types import BookLimits, make_book
+from perpsim.engine.contracts import InverseContract, LinearContract
 from perpsim.engine.events import BalanceChanged, CommandRejected, FundingSettled, InsuranceFundChanged
 from perpsim.engine.market import IF_ACCOUNT, _Market, _Note, position_of
 from perpsim.engine.records import new_record
@@ -63,16 +64,19 @@ class State:
             index = IndexPrice(sources) if sources else IndexPrice({"sandbox": 1}, stale_after_ns=_NEVER_STALE)
             b = brackets[symbol]
             inverse = spec.kind is MarketKind.INVERSE
+            k_inv = M.inverse_k(spec.contract_size * spec.lot_size, spec.tick_size, 10**spec.settle_decimals) \
+                if inverse else Fraction(0)
+            K, tick, table = 0 if inverse else spec.notional_per_tick_lot, Fraction(spec.tick_size), BracketTable(b)
             self.markets[symbol] = _Market(
                 spec=spec,
                 inverse=inverse,
-                k_inv=M.inverse_k(spec.contract_size * spec.lot_size, spec.tick_size, 10**spec.settle_decimals)
-                if inverse else Fraction(0),
+                k_inv=k_inv,
                 book=make_book(book_impl, BookLimits(*spec.book_limits())),
-                K=0 if inverse else spec.notional_per_tick_lot,
-                tick=Fraction(spec.tick_size),
+                K=K,
+                tick=tick,
                 brackets=b,
-                table=BracketTable(b),
+                table=table,
+                contract=InverseContract(k_inv, tick, b) if inverse else LinearContract(K, tick, b, table),
                 index=index,
                 mark_state=MarkPrice(start_ts=start_ts),
                 funding_config=(cfg := (funding or {}).get(symbol, default_funding)),
@@ -166,13 +170,9 @@ class State:
         return div_up(self._mm_scaled(m, p), RATE_SCALE)
 
     def _mm_scaled(self, m: _Market, p: Position):
-        """The exact maintenance margin × RATE_SCALE: an int on linear markets (no Fraction)."""
-        bybit = self.profile.liquidation_model is _BYBIT and not m.inverse
-        notional = m.entry_value(p) if bybit else m.value(p.lots, m.mark)
-        if not m.inverse:
-            return m.table.maint_scaled(notional)
-        bracket = m.brackets.for_notional(notional)
-        return notional * bracket.mmr - bracket.cum * RATE_SCALE
+        """The exact maintenance margin × RATE_SCALE: an int on linear markets (no Fraction); at
+        the entry notional on a linear market under Bybit's classic model."""
+        return m.contract.mm_scaled(p, m.mark, self.profile.liquidation_model is _BYBIT)
 
     def upnl(self, account: int, asset: str, skip: str | None = None) -> int:
         """Unrealized PnL (money units) of the account's cross positions in `asset`, at mark."""

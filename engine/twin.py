@@ -24,10 +24,11 @@ from types import ModuleType
 #: The modules compiled from their own .py, in import order (each only imports earlier ones).
 COMPILED = (
     "perpsim.risk.units", "perpsim.risk.positions", "perpsim.risk.ledger",
-    # the exchange: its market records, shared state and stages in dependency order, then itself
-    "perpsim.engine.market", "perpsim.engine.state", "perpsim.engine.accounts", "perpsim.engine.settlement",
-    "perpsim.engine.standing", "perpsim.engine.liquidation", "perpsim.engine.marking", "perpsim.engine.loss_limits",
-    "perpsim.engine.entry", "perpsim.engine.order_lists", "perpsim.engine.conditionals",
+    # the exchange: its contract math and market records, shared state and stages in dependency
+    # order, then itself
+    "perpsim.engine.contracts", "perpsim.engine.market", "perpsim.engine.state", "perpsim.engine.accounts",
+    "perpsim.engine.settlement", "perpsim.engine.standing", "perpsim.engine.liquidation", "perpsim.engine.marking",
+    "perpsim.engine.loss_limits", "perpsim.engine.entry", "perpsim.engine.order_lists", "perpsim.engine.conditionals",
     "perpsim.engine.exchange",
 )
 
