@@ -34,7 +34,7 @@ from perpsim.risk.liqprice import LiquidationModel
 from perpsim.risk.losslimit import LossLimitState, next_day
 from perpsim.risk.margin import initial_margin
 from perpsim.risk.margin_kernel import BracketTable
-from perpsim.risk.mark import MarkPrice
+from perpsim.risk.mark import mark_state_for
 from perpsim.risk.positions import Position
 from perpsim.risk.profiles import BINANCE, VenueProfile
 from perpsim.risk.units import RATE_SCALE, apply_rate_up, div_up
@@ -78,7 +78,7 @@ class State:
                 table=table,
                 contract=InverseContract(k_inv, tick, b) if inverse else LinearContract(K, tick, b, table),
                 index=index,
-                mark_state=MarkPrice(start_ts=start_ts),
+                mark_state=mark_state_for(profile.mark_form, start_ts=start_ts),
                 funding_config=(cfg := (funding or {}).get(symbol, default_funding)),
                 funding=FundingAccumulator(start_ts=start_ts, interval_ns=cfg.interval_ns),
                 # Binance IMN = 200 USDT / IMR at the highest leverage

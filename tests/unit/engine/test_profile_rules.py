@@ -69,9 +69,9 @@ def test_binance_liquidates_on_the_mark() -> None:
 def test_dydx_liquidates_on_the_oracle_the_index() -> None:
     ex = mark_below_the_index(DYDX)
     assert ExchangeView(ex).liquidation(SYMBOL).trigger_source == "index"
-    for minute in range(1, 11):  # the mark sits at 19,000, under the liquidation price: no trigger
+    for minute in range(1, 11):  # the book and the last trade sit at 19,000, under the liquidation price
         assert liquidations(ex, minute * 60 * SEC, "20000") == []
-    assert ex.markets[SYMBOL].mark == px("19000")
+    assert ex.markets[SYMBOL].mark == px("20000")  # dYdX's mark is the oracle: the trades do not move it
     [liq] = liquidations(ex, 11 * 60 * SEC, "19300")  # the index crosses it: at once
     assert liq.account == LONG
 
