@@ -8,7 +8,7 @@ from perpsim.engine.settlement cimport Settlement
 from perpsim.engine.standing cimport StandingOrders
 from perpsim.engine.state cimport State
 from perpsim.risk.liquidation_plan cimport (MarketTerms, forced_price, liquidated_legs, liquidation_fee,
-                                           partial_cut, shortfall, takeover)
+                                           paced_cut, partial_not_before, shortfall, takeover)
 from perpsim.risk.positions cimport Position
 
 
@@ -19,6 +19,7 @@ cdef class Liquidation:
     cdef public bint sweep_due
     cdef public dict _adl_queue, _adl_ranked
     cdef readonly dict _terms  # per symbol: risk.liquidation_plan.MarketTerms
+    cdef public dict _paced  # per account: the end of its pacing window (ns)
 
     @cython.locals(m=_Market)
     cpdef void cascade(self) except *

@@ -48,7 +48,8 @@ from perpsim.risk.liquidation_plan import (
     liquidation_fee,
     market_terms,
     offload,
-    partial_cut,
+    paced_cut,
+    partial_not_before,
     shortfall,
     takeover,
 )
@@ -82,6 +83,9 @@ class Liquidation:
                                        money_scale=10**m.spec.settle_decimals, price_limits=m.price_limits,
                                        fee_rate=m.liquidation_fee, steps=None if rule is None else rule.steps)
                        for s, m in state.markets.items()}
+        # per account, the venue time before which its liquidations go in full: a paced profile's
+        # partial step opens the window (risk.liquidation_plan.paced_cut); expired ones are dropped
+        self._paced: dict[int, int] = {}
 
     def cascade(self) -> None:
         """Re-key every account whose positions or balances changed, then sweep; repeat while
@@ -236,6 +240,11 @@ class Liquidation:
         t = self._terms[m.symbol]
         positions = m.positions
         legs = liquidated_legs(isolated, pside, () if isolated else tuple([ps for ps, _ in m.leg_list(account)]))
+        not_before = 0
+        if self._paced:
+            not_before = self._paced.get(account, 0)
+            if not_before and state.ts >= not_before:
+                del self._paced[account]
         wallet, other_upnl = self._collateral(m, account, pside)
         price = forced_price(t, m.bp_tick([positions[position_key(account, ps)] for ps in legs], wallet, other_upnl),
                              m.mark)
@@ -243,11 +252,14 @@ class Liquidation:
             # the leg as it stands when its turn comes (an earlier leg's ADL may have reduced it)
             lots = self._lots(m, account, leg_side)
             side = _SIDE_SELL if lots > 0 else _SIDE_BUY
-            # 2. partial: one IOC of risk's cut first; its fee is charged, and if the account is
-            #    then margin compliant the rest stays open (spec 4.2 steps 3-4, §4.6-4.7)
-            cut = partial_cut(t, lots, m.mark)
+            # 2. partial: one IOC of risk's cut first (none inside the account's pacing window);
+            #    its fee is charged, and if the account is then margin compliant the rest stays
+            #    open (spec 4.2 steps 3-4, §4.6-4.7)
+            cut = paced_cut(t, lots, m.mark, state.ts, not_before)
             if cut:
                 self._force(m, account, leg_side, side, cut, price)
+                if t.pace_ns:
+                    not_before = self._paced[account] = partial_not_before(t, state.ts)
                 filled = abs(lots) - abs(self._lots(m, account, leg_side))
                 holder, remaining = self._liquidation_fee(m, account, pside, filled, price)
                 if position_key(account, leg_side) not in positions or not self._liquidatable(m, account, pside):

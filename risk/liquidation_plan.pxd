@@ -4,7 +4,7 @@
 from perpsim.risk.units cimport apply_rate_up
 
 cdef class MarketTerms:
-    cdef readonly object K, k_inv, brackets, first_cap, money_scale, lowest, highest, fee_rate, steps
+    cdef readonly object K, k_inv, brackets, first_cap, money_scale, lowest, highest, fee_rate, steps, pace_ns
     cdef readonly bint inverse
 
 cpdef object notional(MarketTerms t, object lots, object price)
@@ -12,6 +12,8 @@ cpdef object forced_price(MarketTerms t, object bankruptcy, object mark)
 cpdef tuple liquidated_legs(bint isolated, object pside, tuple held)
 cpdef object partial_cut(MarketTerms t, object lots, object mark)
 cpdef object fraction_cut(MarketTerms t, object lots, object mark)
+cpdef object paced_cut(MarketTerms t, object lots, object mark, object ts, object not_before)
+cpdef object partial_not_before(MarketTerms t, object ts)
 cpdef int takeover(object rest, object fund) except -1
 cpdef object liquidation_fee(MarketTerms t, object qty, object price, object remaining)
 cpdef object shortfall(object remaining)

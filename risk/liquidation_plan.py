@@ -9,7 +9,9 @@ handed, what the execution is:
 2. `partial_cut`, per leg when its turn comes: the lots of the partial order taken first, down
    to the largest size of the next-lower bracket at the mark (Binance's one IOC) or the
    profile's fraction of the position (Hyperliquid, dYdX: a `PartialSteps` of kind FRACTION);
-   0 when the leg goes in one order.
+   0 when the leg goes in one order. `paced_cut` is that unless the account is inside its pacing
+   window, which a partial step opens until `partial_not_before` (Hyperliquid: 30 s during
+   which its liquidations go in full).
 3. After the forced order filled what it could: `takeover` says who takes the rest (the insurance
    fund while its balance is above zero, else ADL, then the fund for what ADL could not place),
    `liquidation_fee` what the fund is paid, `shortfall` what it covers.
@@ -45,12 +47,14 @@ class MarketTerms:
     0); first_cap: the first bracket's cap (money units): no down-a-tier cut at or below it;
     money_scale: money units per whole settlement unit (10**settle_decimals); lowest, highest:
     the market's price limits (ticks); fee_rate: the liquidation (clearance) fee, scaled; steps:
-    the profile's fraction-per-step rule, or None for the down-a-tier cut."""
+    the profile's fraction-per-step rule, or None for the down-a-tier cut; pace_ns: how long
+    after a partial step the account's liquidations go in full (ns; 0: no pacing)."""
 
     def __init__(self, K, k_inv, inverse, brackets, first_cap, money_scale, lowest, highest, fee_rate, steps):
         self.K, self.k_inv, self.inverse, self.brackets = K, k_inv, inverse, brackets
         self.first_cap, self.money_scale, self.lowest, self.highest = first_cap, money_scale, lowest, highest
         self.fee_rate, self.steps = fee_rate, steps
+        self.pace_ns = 0 if steps is None else steps.interval_s * 1_000_000_000
 
 
 def market_terms(*, K: int, k_inv: Fraction | int, inverse: bool, brackets: Brackets, money_scale: int,
@@ -116,6 +120,24 @@ def fraction_cut(t: MarketTerms, lots: int, mark: int) -> int:
     if steps.min_notional and not t.inverse:
         cut = max(cut, -(-steps.min_notional * t.money_scale // (mark * t.K)))
     return cut if cut < size else 0
+
+
+def paced_cut(t: MarketTerms, lots: int, mark: int, ts: int, not_before: int) -> int:
+    """`partial_cut`, unless venue time `ts` (ns) is before `not_before`, the end of the account's
+    pacing window: then 0, the leg goes in one order. Hyperliquid: "After a block where any
+    position of a user is partially liquidated, there is a cooldown period of 30 seconds. During
+    this cooldown period, all market liquidation orders for that user will be for the entire
+    position" (hyperliquid-docs, trading/liquidations, "Partial liquidations")."""
+    if ts < not_before:
+        return 0
+    return partial_cut(t, lots, mark)
+
+
+def partial_not_before(t: MarketTerms, ts: int) -> int:
+    """After a partial step at venue time `ts` (ns): when the account's next partial step may
+    come (`ts` + the profile's interval), or 0 when the profile paces none (dYdX steps per block,
+    which this venue does not model)."""
+    return ts + t.pace_ns if t.pace_ns else 0
 
 
 def takeover(rest: int, fund: int) -> int:

@@ -130,3 +130,20 @@ def test_steps_of_another_kind_mean_down_a_tier():
     t = LP.market_terms(K=10**4, k_inv=0, inverse=False, brackets=market_brackets(SPECS["BTCUSDT"]), money_scale=U,
                         price_limits=(1, 4_000_000), fee_rate=0, steps=PartialSteps(StepKind.DOWN_A_TIER))
     assert t.steps is None and t.first_cap == 50_000 * U
+
+
+class TestPacing:
+    def test_hyperliquid_liquidates_in_full_for_30_s_after_a_partial_step(self):
+        t = btcusdt(HYPERLIQUID)
+        assert t.pace_ns == 30 * 10**9
+        ts = 7 * 10**9
+        until = LP.partial_not_before(t, ts)
+        assert until == ts + 30 * 10**9
+        assert LP.paced_cut(t, 10_000, 200_000, until - 1, until) == 0  # inside: the whole leg
+        assert LP.paced_cut(t, 10_000, 200_000, until, until) == 2_000  # at its end: a fifth again
+        assert LP.paced_cut(t, 10_000, 200_000, ts, 0) == 2_000  # no window open
+
+    def test_profiles_without_an_interval_pace_nothing(self):
+        assert btcusdt(DYDX).pace_ns == 0 and LP.partial_not_before(btcusdt(DYDX), 5) == 0
+        assert btcusdt(OKX).pace_ns == 0  # its interval belongs to down-a-tier steps, not modelled
+        assert btcusdt().pace_ns == 0
