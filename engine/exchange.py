@@ -213,6 +213,10 @@ class Exchange:
         return self.state._collateral_index
 
     @property
+    def _collateral_market(self) -> str | None:
+        return self.state._collateral_market
+
+    @property
     def _markets_of(self) -> dict[int, set[str]]:
         return self.state._markets_of
 
