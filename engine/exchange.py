@@ -485,6 +485,8 @@ class Exchange:
         h.update(f"{self.state.ts}:{self.state.next_order_id}:{sorted(self.state.hedge)};".encode())
         if self.state.multi_assets:  # absent while no account uses the mode: older hashes stand
             h.update(f"ma:{sorted(self.state.multi_assets)}:{sorted(self.state._collateral_index.items())};".encode())
+        if self.liquidation._paced:  # partial-liquidation windows open (a paced profile): absent otherwise
+            h.update(f"paced:{sorted(self.liquidation._paced.items())};".encode())
         for symbol, m in self.state.markets.items():
             h.update(f"{symbol}:{m.book.state_hash()}:{m.mark}:{m.last}:{m.rate}:{m.next_funding}:"
                      f"{sorted(m.isolated)};".encode())

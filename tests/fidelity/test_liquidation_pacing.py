@@ -96,3 +96,12 @@ def test_dydx_steps_again_at_once():
     assert [e.qty for e in first] == [1_000] and ex.liquidation._paced == {}
     assert [(e.qty, e.filled) for e in liquidations(ex, 1 + 10 * SEC, "19540")] == [(900, 900)]
     assert held(ex) == 8_100
+
+
+def test_the_state_hash_covers_an_open_window():
+    """A replay must land in the same window: two venues alike but for the window hash apart."""
+    ex, _ = world(HYPERLIQUID)
+    other, _ = world(HYPERLIQUID)
+    assert ex.state_hash() == other.state_hash()
+    other.liquidation._paced.clear()
+    assert ex.state_hash() != other.state_hash()
