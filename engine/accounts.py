@@ -14,6 +14,7 @@ from perpsim.engine import commands as C
 from perpsim.engine import multi_assets as MA
 from perpsim.engine.market import position_key
 from perpsim.engine.state import State
+from perpsim.model.causes import LedgerCause
 from perpsim.model.reasons import RejectReason as R
 from perpsim.risk.ledger import INSURANCE, OUTSIDE
 from perpsim.risk.margin import initial_margin
@@ -28,17 +29,17 @@ class Accounts:
     def _Deposit(self, cmd: C.Deposit) -> None:
         if cmd.amount <= 0 or cmd.account <= 0:
             return self.state._reject(cmd, R.INVALID_QUANTITY, amount=cmd.amount)
-        self.state._move(cmd.asset, OUTSIDE, cmd.account, cmd.amount, "deposit")
+        self.state._move(cmd.asset, OUTSIDE, cmd.account, cmd.amount, LedgerCause.DEPOSIT)
 
     def _Withdraw(self, cmd: C.Withdraw) -> None:
         if self._check_outflow(cmd):
-            self.state._move(cmd.asset, cmd.account, OUTSIDE, cmd.amount, "withdraw")
+            self.state._move(cmd.asset, cmd.account, OUTSIDE, cmd.amount, LedgerCause.WITHDRAW)
 
     def _Transfer(self, cmd: C.Transfer) -> None:
         if cmd.to_account <= 0 or cmd.to_account == cmd.account:
             return self.state._reject(cmd, R.UNKNOWN_ACCOUNT, to_account=cmd.to_account)
         if self._check_outflow(cmd):
-            self.state._move(cmd.asset, cmd.account, cmd.to_account, cmd.amount, "transfer")
+            self.state._move(cmd.asset, cmd.account, cmd.to_account, cmd.amount, LedgerCause.TRANSFER)
 
     def _check_outflow(self, cmd) -> bool:
         if cmd.amount <= 0 or cmd.account <= 0:
@@ -53,7 +54,7 @@ class Accounts:
     def _FundInsurance(self, cmd: C.FundInsurance) -> None:
         if cmd.amount <= 0:
             return self.state._reject(cmd, R.INVALID_QUANTITY, amount=cmd.amount)
-        self.state._move(cmd.asset, OUTSIDE, INSURANCE, cmd.amount, "insurance_deposit")
+        self.state._move(cmd.asset, OUTSIDE, INSURANCE, cmd.amount, LedgerCause.INSURANCE_DEPOSIT)
 
     def _SetLeverage(self, cmd: C.SetLeverage) -> None:
         if (m := self.state._market(cmd)) is None:
@@ -142,4 +143,4 @@ class Accounts:
         else:
             return self.state._reject(cmd, R.INVALID_QUANTITY, amount=0)
         holder = m.iso_holder(cmd.account, cmd.position_side)
-        self.state._move(m.asset, cmd.account, holder, cmd.amount, "isolated_margin")
+        self.state._move(m.asset, cmd.account, holder, cmd.amount, LedgerCause.ISOLATED_MARGIN)

@@ -26,6 +26,7 @@ from perpsim.engine.settlement import Settlement
 from perpsim.engine.standing import StandingOrders, _closing
 from perpsim.engine.state import State
 from perpsim.engine.triggers import stop_direction, would_activate, would_trigger
+from perpsim.model.causes import ConditionalStatus, ListCause, ListStatus
 from perpsim.model.enums import ConditionalKind, Side, TimeInForce, TriggerSource
 from perpsim.model.reasons import RejectReason as R
 
@@ -90,7 +91,7 @@ class Conditionals:
         self.state.next_order_id += 1
         self.standing._keep_conditional(m, cid, cmd)
         m.observed[cmd.source] = now
-        self.state._events.append(ConditionalEvent(m.symbol, cid, cmd.account, "NEW"))
+        self.state._events.append(ConditionalEvent(m.symbol, cid, cmd.account, ConditionalStatus.NEW))
 
     def _CancelConditional(self, cmd: C.CancelConditional) -> None:
         if (m := self.state._market(cmd)) is None:
@@ -98,7 +99,7 @@ class Conditionals:
         c = m.conditionals.get(cmd.order_id)
         if c is None or c.account != cmd.account:  # never reveal another account's order
             return self.state._reject(cmd, R.UNKNOWN_ORDER, order_id=cmd.order_id)
-        self.standing._drop_conditional(m, cmd.order_id, "CANCELED")
+        self.standing._drop_conditional(m, cmd.order_id, ConditionalStatus.CANCELED)
 
     def _expire(self) -> None:
         """GTD conditional orders and order lists whose time has come (expire_ts ≤ now) expire,
@@ -108,11 +109,11 @@ class Conditionals:
             m = self.state.markets[symbol]
             c = m.conditionals.get(oid)
             if c is not None and c.expire_ts == at:
-                self.standing._drop_conditional(m, oid, "EXPIRED")
+                self.standing._drop_conditional(m, oid, ConditionalStatus.EXPIRED)
             elif oid in m.lists:
                 m.book.advance(self.state.ts)
                 self.settlement._book_events(m)
-                self.standing._end_list(m, oid, "EXPIRED", "expired")
+                self.standing._end_list(m, oid, ListStatus.EXPIRED, ListCause.EXPIRED)
 
     def _fire_triggers(self) -> None:
         """Feed every moved trigger source to its index and place what fires, until nothing more

@@ -14,6 +14,7 @@ from perpsim.engine.events import FundingSettled, MarkPriceChanged
 from perpsim.engine.liquidation import Liquidation
 from perpsim.engine.market import BOTH, _Market, position_key, position_of
 from perpsim.engine.state import State
+from perpsim.model.causes import LedgerCause
 from perpsim.model.enums import Side
 from perpsim.risk.funding import (
     PREMIUM_SAMPLE_NS,
@@ -72,13 +73,13 @@ class Marking:
 
         for k in keys:  # payers first, so the pool never goes negative
             if pay.deltas[k] < 0:
-                self.state._move(m.asset, holder(k), pool, -pay.deltas[k], "funding")
+                self.state._move(m.asset, holder(k), pool, -pay.deltas[k], LedgerCause.FUNDING)
                 self.state._day_move(position_of(k)[0], m.asset, pay.deltas[k])
         for k in keys:
             if pay.deltas[k] > 0:
-                self.state._move(m.asset, pool, holder(k), pay.deltas[k], "funding")
+                self.state._move(m.asset, pool, holder(k), pay.deltas[k], LedgerCause.FUNDING)
                 self.state._day_move(position_of(k)[0], m.asset, pay.deltas[k])
-        self.state._move(m.asset, pool, DUST, pay.dust, "funding_dust")
+        self.state._move(m.asset, pool, DUST, pay.dust, LedgerCause.FUNDING_DUST)
         e = FundingSettled(m.symbol, m.rate, m.funding_price(self.state.ts), pay.dust)
         self.state._events.append(e)
         self.state.funding_history.append((self.state.ts, e))

@@ -116,8 +116,9 @@ cdef class _Writer:
 
     cdef int put(self, object value) except -1:
         """One value: an int (an enum or bool by its integer value) as decimal digits, a string
-        as its UTF-8 length, ':' and its UTF-8 bytes, a record as Name(fields), a plain tuple as
-        (fields), None as N, anything else as its repr, length-prefixed like a string."""
+        (a StrEnum by its value) as its UTF-8 length, ':' and its UTF-8 bytes, a record as
+        Name(fields), a plain tuple as (fields), None as N, anything else as its repr,
+        length-prefixed like a string."""
         cdef Py_ssize_t i, n
         cdef type cls = type(value)
         cdef bytes opener
@@ -143,6 +144,8 @@ cdef class _Writer:
             return self.write(")", 1)
         if PyType_IsSubtype(cls, int):
             return self.write_int(PyNumber_Index(value))
+        if PyType_IsSubtype(cls, str):  # a StrEnum member (a status or cause) by its string
+            return self.write_text(str.__str__(value), True)
         return self.write_text(repr(value), True)
 
 

@@ -15,6 +15,7 @@ from perpsim.engine.events import OrderEvent, PositionChanged
 from perpsim.engine.market import BOTH, IF_ACCOUNT, _Market, _Note, _Open, position_key
 from perpsim.engine.records import new_record
 from perpsim.engine.state import State
+from perpsim.model.causes import LedgerCause, OrderGone
 from perpsim.model.enums import EventKind, ExpireCause, Side
 from perpsim.risk.ledger import DUST, FEES
 from perpsim.risk.margin import initial_margin
@@ -26,8 +27,8 @@ _ACCEPTED, _FILL, _CANCELED, _EXPIRED, _AMENDED = (int(k) for k in (
     EventKind.ACCEPTED, EventKind.FILL, EventKind.CANCELED, EventKind.EXPIRED, EventKind.AMENDED))
 _SIDE_BUY = Side.BUY
 #: Why an order left the book, as an order list's cause.
-_GONE = {EventKind.CANCELED: "canceled", ExpireCause.GTD: "expired", ExpireCause.UNFILLED: "unfilled",
-         ExpireCause.SELF_TRADE: "self_trade"}
+_GONE = {EventKind.CANCELED: OrderGone.CANCELED, ExpireCause.GTD: OrderGone.EXPIRED,
+         ExpireCause.UNFILLED: OrderGone.UNFILLED, ExpireCause.SELF_TRADE: OrderGone.SELF_TRADE}
 
 
 class Settlement:
@@ -59,14 +60,14 @@ class Settlement:
                 notional = m.value(qty, price)
                 if not liquidation and account != IF_ACCOUNT:
                     fee = apply_rate_up(notional, m.taker_fee)
-                    self.state._move(spec.settle, account, FEES, fee, "fee")
+                    self.state._move(spec.settle, account, FEES, fee, LedgerCause.FEE)
                     if self.state._loss_limits:
                         self.state._day_move(account, m.asset, -fee)
                 maker_rate = m.maker_fee
                 if counter_account != IF_ACCOUNT:
                     fee = (apply_rate_up(notional, maker_rate) if maker_rate >= 0
                            else -apply_rate_down(notional, -maker_rate))
-                    self.state._move(spec.settle, counter_account, FEES, fee, "fee")
+                    self.state._move(spec.settle, counter_account, FEES, fee, LedgerCause.FEE)
                     if self.state._loss_limits:
                         self.state._day_move(counter_account, m.asset, -fee)
                 m.last = price
@@ -140,7 +141,7 @@ class Settlement:
         cost_before = p.cost
         realized = m.fill(p, qty, price)
         holder = m.iso_holder(account, pside) if isolated else account
-        self.state._move(m.asset, m.pnl_pool, holder, realized, "realized_pnl")
+        self.state._move(m.asset, m.pnl_pool, holder, realized, LedgerCause.REALIZED_PNL)
         if realized and self.state._loss_limits:
             self.state._day_move(account, m.asset, realized)
         if isolated and (m.symbol, account, pside) not in self.state._liquidating:
@@ -148,11 +149,11 @@ class Settlement:
             # a full close or a flip frees all of it (a flip re-margins below); a partial close
             # frees its share, rounded down (a credit)
             release = iso if closed and closed == before else iso * closed // before if closed else 0
-            self.state._move(m.asset, holder, account, release, "isolated_margin")
+            self.state._move(m.asset, holder, account, release, LedgerCause.ISOLATED_MARGIN)
             opened = abs(qty) - closed
             if opened:
                 margin = initial_margin(m.value(opened, price), self.state._lev(account, m))
-                self.state._move(m.asset, account, holder, margin, "isolated_margin")
+                self.state._move(m.asset, account, holder, margin, LedgerCause.ISOLATED_MARGIN)
         if p.lots == 0:
             del m.positions[key]
             if not m.holds(account):  # its last position here: out of the market's indexes
@@ -172,4 +173,4 @@ class Settlement:
         markets each side's cost and PnL round down, and what that leaves over (a few units at
         most) goes from the pool to dust, so the pool keeps holding exactly Σ cost."""
         moved = self._trade(m, a, a_side, qty, price) + self._trade(m, b, b_side, -qty, price)
-        self.state._move(m.asset, m.pnl_pool, DUST, m.contract.pair_dust(moved), "rounding_dust")
+        self.state._move(m.asset, m.pnl_pool, DUST, m.contract.pair_dust(moved), LedgerCause.ROUNDING_DUST)

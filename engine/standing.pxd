@@ -9,4 +9,4 @@ cdef class StandingOrders:
     cdef readonly State state
     cdef readonly Settlement settlement
 
-    cpdef void _end_lists_of(self, _Market m, object account, str cause, object reason=*, bint booked=*) except *
+    cpdef void _end_lists_of(self, _Market m, object account, object cause, object reason=*, bint booked=*) except *

@@ -18,6 +18,7 @@ from perpsim.engine.events import ConditionalEvent, ListEvent
 from perpsim.engine.market import BOTH, LONG, _List, _Market, _Note
 from perpsim.engine.settlement import Settlement
 from perpsim.engine.state import State
+from perpsim.model.causes import ConditionalStatus, ListCause, ListStatus, OrderGone
 from perpsim.model.enums import ListKind, Side
 
 _SIDE_BUY = Side.BUY
@@ -69,25 +70,27 @@ class StandingOrders:
                 del m.exit_conditionals[(c.account, c.position_side)]
         return c
 
-    def _drop_conditional(self, m: _Market, cid: int, status: str, reason: int = 0) -> None:
+    def _drop_conditional(self, m: _Market, cid: int, status: ConditionalStatus, reason: int = 0) -> None:
         c = self._pop_conditional(m, cid)
         m.triggers[c.source].remove(cid)
         self.state._events.append(ConditionalEvent(m.symbol, cid, c.account, status, reason=int(reason)))
         if cid in m.list_of:
-            cause = "expired" if status == "EXPIRED" else "canceled"
+            cause = OrderGone.EXPIRED if status == ConditionalStatus.EXPIRED else OrderGone.CANCELED
             self.state._notes.append(_Note(m.symbol, cid, "gone", cause=cause, reason=int(reason)))
 
-    def _end_list(self, m: _Market, gid: int, status: str, cause: str, order_id: int = 0, reason: int = 0) -> None:
+    def _end_list(self, m: _Market, gid: int, status: ListStatus, cause: ListCause, order_id: int = 0,
+                  reason: int = 0) -> None:
         """End an order list: its live legs and the entry's unfilled rest are canceled (expired),
         with `reason` on the legs' events; then the list's event (order_id: the order a fired
         leg placed)."""
         g = m.lists.pop(gid)
         self._end_list_index(m, g.cmd.account, gid)
-        self._cancel_list_orders(m, g, "EXPIRED" if status == "EXPIRED" else "CANCELED", reason)
+        expired = status == ListStatus.EXPIRED
+        self._cancel_list_orders(m, g, ConditionalStatus.EXPIRED if expired else ConditionalStatus.CANCELED, reason)
         self.state._events.append(ListEvent(m.symbol, gid, g.cmd.account, status, cause, g.armed - g.closed,
                                             order_id, int(reason)))
 
-    def _cancel_list_orders(self, m: _Market, g: _List, status: str, reason: int = 0) -> None:
+    def _cancel_list_orders(self, m: _Market, g: _List, status: ConditionalStatus, reason: int = 0) -> None:
         """Cancel a list's live legs and its entry's unfilled rest (unlinked first, so that
         their own events do not come back to the list)."""
         for lid in (*g.legs, g.entry):
@@ -108,7 +111,7 @@ class StandingOrders:
         if not ids:
             del m.lists_of[account]
 
-    def _end_lists_of(self, m: _Market, account: int, cause: str, reason: int = 0, booked: bool = False) -> None:
+    def _end_lists_of(self, m: _Market, account: int, cause: ListCause, reason: int = 0, booked: bool = False) -> None:
         """Cancel the account's order lists in m (booked: only those with an order in the book)."""
         gids = m.lists_of.get(account)
         if not gids:  # most accounts have none (a liquidation asks for every one it closes)
@@ -116,7 +119,7 @@ class StandingOrders:
         for gid in sorted(gids):
             g = m.lists[gid]
             if not booked or not m.orders.keys().isdisjoint((g.entry, *g.legs)):  # one of its orders rests
-                self._end_list(m, gid, "CANCELED", cause, reason=reason)
+                self._end_list(m, gid, ListStatus.CANCELED, cause, reason=reason)
 
     def _check_lists(self, m: _Market) -> None:
         """Order lists and closing conditional orders agree with their indexes and the books."""

@@ -37,7 +37,7 @@ cdef class State:
     cpdef object _lev(self, object account, _Market m)
     cpdef object margin_balance(self, object account, str asset)
     cpdef object available(self, object account, str asset)
-    cpdef void _move(self, str asset, object source, object dest, object amount, str cause) except *
+    cpdef void _move(self, str asset, object source, object dest, object amount, object cause) except *
     @cython.locals(kind=str)
-    cpdef void _booked(self, tuple holder, str asset, object delta, object after, str cause) except *
+    cpdef void _booked(self, tuple holder, str asset, object delta, object after, object cause) except *
     cpdef void _day_move(self, object account, str asset, object delta) except *
