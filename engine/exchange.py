@@ -279,6 +279,12 @@ class Exchange:
         self.liquidation.cascade()
 
     def _SetIndexPrice(self, cmd: C.SetIndexPrice) -> None:
+        if cmd.symbol in MA.STABLE_INDEXES:  # a stablecoin's USD index (Multi-Assets collateral)
+            if cmd.quote_account or cmd.quote_levels:
+                return self._reject(cmd, R.INVALID_VALUE, field="quote", quote_account=cmd.quote_account)
+            if problem := MA.set_stable_index(self.state, cmd.symbol, cmd.price, cmd.source):
+                return self._reject(cmd, R.INVALID_VALUE, field=problem, price=cmd.price, source=cmd.source)
+            return None
         if (m := self.state._market(cmd)) is None:
             return None
         lo, hi = m.price_limits
@@ -483,7 +489,7 @@ class Exchange:
         """One hash over every market's book, positions, prices, modes and the whole ledger."""
         h = hashlib.blake2b(digest_size=16)
         h.update(f"{self.state.ts}:{self.state.next_order_id}:{sorted(self.state.hedge)};".encode())
-        if self.state.multi_assets:  # absent while no account uses the mode: older hashes stand
+        if self.state.multi_assets or MA.off_par(self.state):  # absent while unused: older hashes stand
             h.update(f"ma:{sorted(self.state.multi_assets)}:{sorted(self.state._collateral_index.items())};".encode())
         if self.liquidation._paced:  # partial-liquidation windows open (a paced profile): absent otherwise
             h.update(f"paced:{sorted(self.liquidation._paced.items())};".encode())

@@ -193,7 +193,7 @@ class State:
         order that can open exposure (at its price, plus its fee reserve; isolated orders are
         paid from the wallet). A Multi-Assets account's pooled assets: the pool's."""
         if account in self.multi_assets and asset in MA.POOLED:
-            return MA.initial(self, account)
+            return MA.initial(self, account, asset)
         total = 0
         for m, p in self._cross(account, asset):
             total += initial_margin(m.value(p.lots, m.mark), self._lev(account, m))
@@ -219,7 +219,7 @@ class State:
         """Cross margin balance: wallet + uPnL of cross positions (money units); of a
         Multi-Assets account's pooled asset, the pool's equity (engine.multi_assets)."""
         if account in self.multi_assets and asset in MA.POOLED:
-            return MA.margin_balance(self, account)
+            return MA.margin_balance(self, account, asset)
         return self.wallet(account, asset) + self.upnl(account, asset)
 
     def available(self, account: int, asset: str) -> int:

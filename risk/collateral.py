@@ -39,6 +39,7 @@ __all__ = [
     "collateral_amount",
     "collateral_value",
     "margin_ratio",
+    "owed_amount",
     "owed_value",
     "uni_available",
     "values_by_asset",
@@ -69,15 +70,16 @@ class MarginAsset:
             raise ValueError(f"{self.asset}: decimals must lie in 0..18")
 
 
-#: The margin assets this venue accepts in Multi-Assets mode. Stablecoins are indexed at 1 USD
-#: (the simulated world has no USDTUSD source); BTC at its index (the BTC-USDⓈ market's).
+#: The margin assets this venue accepts in Multi-Assets mode. Stablecoins at their USD index
+#: (engine.multi_assets: SetIndexPrice on USDTUSD / USDCUSD, 1 until set) with no buffers; BTC
+#: at its USD index (the BTC-USDⓈ market's index times its stablecoin's).
 DEFAULT_MARGIN_ASSETS: dict[str, MarginAsset] = {
     "USDT": MarginAsset("USDT", 8, 0, 0,
-                        "at par [U]: the 2021 FAQ 'What Is Multi-Assets Mode' listed a 99.99 % collateral value "
-                        "ratio [C-copy] (binance.com/en/support/faq/29b45c485d664028b9ca1cdf90b24f6f); the venue "
-                        "has no USDTUSD index, and at par a settlement asset's PnL counts one for one, which the "
-                        "liquidation kernel's linear solve needs"),
-    "USDC": MarginAsset("USDC", 8, 0, 0, "at par [U], as USDT (the same FAQ listed 99.99 %)"),
+                        "buffers 0 [U]: the current buffers are on Binance's live Multi-Assets page; the 2021 FAQ "
+                        "'What Is Multi-Assets Mode' listed a 99.99 % collateral value ratio [C-copy] "
+                        "(binance.com/en/support/faq/29b45c485d664028b9ca1cdf90b24f6f); with equal bid and ask "
+                        "rates a leg's liquidation price stays the kernel's linear solve"),
+    "USDC": MarginAsset("USDC", 8, 0, 0, "buffers 0 [U], as USDT (the same FAQ listed 99.99 %)"),
     "BTC": MarginAsset("BTC", 8, rate("0.025"), 0,
                        "2.5 % haircut [C-copy] (Multi-Assets Info page, auto-exchange example: "
                        "'5,000 USDC / 97.5 %'); the 2021 FAQ table listed 95 % [C-copy]; ask buffer 0 [U]"),
@@ -160,6 +162,15 @@ def collateral_amount(a: MarginAsset, usd: int, index: int) -> int:
     if usd <= 0:
         return 0
     return div_down(usd * _RS2 * 10**a.decimals, index * (RATE_SCALE - a.bid_buffer) * _USD_UNIT)
+
+
+def owed_amount(a: MarginAsset, usd: int, index: int, *, bid: bool = False) -> int:
+    """The fewest asset units worth at least `usd` ≥ 0 USD units at the ask rate (or the bid
+    rate), rounded up: a USD requirement restated in the asset (what the account owes in it)."""
+    if usd < 0:
+        raise ValueError("a requirement is never negative")
+    factor = RATE_SCALE - a.bid_buffer if bid else RATE_SCALE + a.ask_buffer
+    return div_up(usd * _RS2 * 10**a.decimals, index * factor * _USD_UNIT)
 
 
 def auto_exchange_sale(deficit: int, debt: MarginAsset, debt_index: int,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from perpsim.engine import commands as C
 from perpsim.engine.events import Liquidation
 from perpsim.engine.liquidations import forced_orders
+from perpsim.engine.multi_assets import STABLE_INDEXES
 from perpsim.model.reasons import RejectReason as R
 from perpsim.v1 import sandbox_pb2, sandbox_pb2_grpc
 from perpsim.venue import convert as cv
@@ -43,6 +44,13 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
     @rpc
     async def SetIndexPrice(self, request, context):
         self.venue.admin(context)
+        if request.symbol in STABLE_INDEXES:  # a stablecoin's USD index: a decimal USD price, no ticks
+            if request.price_ticks:
+                raise VenueError(R.INVALID_PRICE, field="price_ticks", problem="a stablecoin index takes price")
+            price = cv.rate_in(request.price, "price")
+            events = await self.venue.run(lambda ts: C.SetIndexPrice(ts, request.symbol, price))
+            return sandbox_pb2.SetIndexPriceResponse(
+                mark_price=cv.rate_out(price), liquidations=sum(isinstance(e, Liquidation) for e in events))
         spec = self.venue.spec(request.symbol)
         events = await self.venue.index_moves.set(spec.symbol, cv.price_in(spec, request.price, request.price_ticks))
         mark = self.venue.view.mark(spec.symbol)
