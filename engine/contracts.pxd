@@ -25,6 +25,9 @@ cdef class Contract:
     cpdef object cost_to_open(self, object side, object qty, object price, object mark, object lev, object cost_model,
                               object last)
     cpdef object bp_tick(self, list legs, object wallet, object other_upnl=*)
+    cpdef object liq_tick(self, list legs, object base, bint bybit)
+    cpdef object rise_tick(self, list legs, object base)
+    cpdef bint liquidatable_alone(self, Position p, object balance, object mark, bint bybit) except *
 
 
 cdef class LinearContract(Contract):
@@ -45,6 +48,9 @@ cdef class LinearContract(Contract):
                               object last)
     @cython.locals(p=Position)
     cpdef object bp_tick(self, list legs, object wallet, object other_upnl=*)
+    cpdef object liq_tick(self, list legs, object base, bint bybit)
+    cpdef object rise_tick(self, list legs, object base)
+    cpdef bint liquidatable_alone(self, Position p, object balance, object mark, bint bybit) except *
 
 
 cdef class InverseContract(Contract):
@@ -62,3 +68,6 @@ cdef class InverseContract(Contract):
     cpdef object cost_to_open(self, object side, object qty, object price, object mark, object lev, object cost_model,
                               object last)
     cpdef object bp_tick(self, list legs, object wallet, object other_upnl=*)
+    cpdef object liq_tick(self, list legs, object base, bint bybit)
+    cpdef object rise_tick(self, list legs, object base)
+    cpdef bint liquidatable_alone(self, Position p, object balance, object mark, bint bybit) except *

@@ -20,17 +20,20 @@ from perpsim.risk.funding import impact_price, impact_price_contracts
 from perpsim.risk.liqprice import (
     InverseLeg,
     Leg,
+    Trigger,
     bankruptcy_price,
     inverse_bankruptcy_price,
     inverse_liquidation_price,
     liquidation_price,
 )
+from perpsim.risk.liqrange import rise_tick
 from perpsim.risk.margin import SHORT_LAST_BUFFER, initial_margin, open_cost, upnl
 from perpsim.risk.margin_kernel import BracketTable, bankruptcy_tick
 from perpsim.risk.positions import Position
 from perpsim.risk.units import RATE_SCALE
 
 _SIDE_BUY = Side.BUY
+_AT_OR_BELOW = Trigger.AT_OR_BELOW
 
 
 class Contract:
@@ -92,6 +95,15 @@ class Contract:
         raise NotImplementedError
 
     def bp_tick(self, legs, wallet: int, other_upnl: int = 0):
+        raise NotImplementedError
+
+    def liq_tick(self, legs: list, base: int, bybit: bool):
+        raise NotImplementedError
+
+    def rise_tick(self, legs: list, base: int):
+        raise NotImplementedError
+
+    def liquidatable_alone(self, p: Position, balance: int, mark: int, bybit: bool) -> bool:
         raise NotImplementedError
 
 
@@ -186,6 +198,22 @@ class LinearContract(Contract):
         solved = bankruptcy_tick(lots, cost, wallet + other_upnl, self.K)
         return None if solved is None else solved[1]
 
+    def liq_tick(self, legs: list, base: int, bybit: bool):
+        """(direction, tick) of the liquidation price of `legs` against `base` (money units: the
+        collateral with the other legs' uPnL less their MM held fixed), rounded against the
+        account, or None: the margin kernel's integers (Bybit's classic MM at entry if `bybit`)."""
+        return self.table.liq_tick([p.lots for p in legs], [p.cost for p in legs], base, self.K, bybit)
+
+    def rise_tick(self, legs: list, base: int):
+        """(direction, tick) where a hedged pair liquidated on a fall is also liquidated on a
+        rise (its two legs' MM outgrowing the net long's gain: risk.liqrange), or None."""
+        return rise_tick(self.brackets, [p.lots for p in legs], [p.cost for p in legs], base, self.K)
+
+    def liquidatable_alone(self, p: Position, balance: int, mark: int, bybit: bool) -> bool:
+        """Whether a position on its own margin `balance` (money units, its uPnL included) is at
+        or past maintenance at `mark`: the margin kernel's exact integer check."""
+        return self.table.liquidatable(balance, (p.lots,), (p.cost,), mark, self.K, bybit)
+
 
 class InverseContract(Contract):
     """Lots × k_inv / price: notionals in coin, exact Fractions rounded where money moves."""
@@ -279,3 +307,19 @@ class InverseContract(Contract):
         """The bankruptcy price of `legs` rounded to the tick against the account, or None."""
         bp = self.bp(legs, wallet, other_upnl)
         return None if bp is None else bp.tick
+
+    def liq_tick(self, legs: list, base: int, bybit: bool):
+        """(direction, tick) of the exact liquidation price of `legs` against `base` (coin money
+        units; the solve depends on wallet + other uPnL - other MM only), rounded against the
+        account, or None. `bybit` is a linear contracts' rule."""
+        lp = self.lp(legs, base, 0, 0, None)
+        return None if lp is None else (1 if lp.trigger is _AT_OR_BELOW else -1, lp.tick)
+
+    def rise_tick(self, legs: list, base: int):
+        """None: a coin-margined hedged pair is indexed by its one solve."""
+        return None
+
+    def liquidatable_alone(self, p: Position, balance: int, mark: int, bybit: bool) -> bool:
+        """Whether a position on its own margin `balance` (coin money units, its uPnL included)
+        is at or past maintenance at `mark`, both sides × RATE_SCALE, exact."""
+        return balance * RATE_SCALE <= self.mm_scaled(p, mark, False)

@@ -38,8 +38,7 @@ from perpsim.model.reasons import RejectReason as R
 from perpsim.risk import adl
 from perpsim.risk.ledger import INSURANCE
 from perpsim.risk.liqband import Band, liquidation_band
-from perpsim.risk.liqprice import LiquidationModel, Trigger
-from perpsim.risk.liqrange import rise_tick
+from perpsim.risk.liqprice import LiquidationModel
 from perpsim.risk.liquidation_plan import (
     ADL,
     FUND,
@@ -61,7 +60,7 @@ from perpsim.risk.units import RATE_SCALE
 ADL_WINDOW_NS = 30 * 10**9
 _SIDE_BUY, _SIDE_SELL = Side.BUY, Side.SELL
 _LIMIT, _IOC, _NO_STP = OrderKind.LIMIT, TimeInForce.IOC, StpMode.NONE
-_BYBIT, _AT_OR_BELOW = LiquidationModel.BYBIT, Trigger.AT_OR_BELOW
+_BYBIT = LiquidationModel.BYBIT
 _IN_LIQUIDATION = R.USER_IN_LIQUIDATION
 
 
@@ -142,24 +141,19 @@ class Liquidation:
                     m.liq.upsert(position_key(account, pside), -1, 0)
             else:  # the direction comes from the solution's slope, not the net sign
                 m.liq.upsert(position_key(account, pside), *solved)
-            if len(legs) > 1 and not m.inverse and (solved is None or solved[0] > 0) \
+            if len(legs) > 1 and (solved is None or solved[0] > 0) \
                     and self.state.profile.liquidation_model is not _BYBIT:
                 # a hedge-mode pair liquidated on a fall may also be on a rise, where the two
                 # legs' maintenance margin outgrows the net long's gain (risk.liqrange)
-                rise = rise_tick(m.brackets, [p.lots for p in legs], [p.cost for p in legs],
-                                 self._liq_base(m, account, pside), m.K)
+                rise = m.contract.rise_tick(legs, self._liq_base(m, account, pside))
                 if rise is not None:
                     m.liq.upsert(position_key(account, _RISE_SIDE), *rise)
 
     def _liq_tick(self, m: _Market, account: int, pside: int, legs: list[Position]) -> tuple[int, int] | None:
-        """(direction, tick) of the legs' liquidation price rounded against the account, or None:
-        the margin kernel's integers on linear markets, the exact price rounded on inverse ones."""
-        if m.inverse:
-            lp = self.liquidation_price(account, m.symbol, pside)
-            return None if lp is None else (1 if lp.trigger is _AT_OR_BELOW else -1, lp.tick)
+        """(direction, tick) of the legs' liquidation price rounded against the account, or None
+        (the market's contract solves it against `_liq_base`)."""
         bybit = self.state.profile.liquidation_model is _BYBIT
-        return m.table.liq_tick([p.lots for p in legs], [p.cost for p in legs], self._liq_base(m, account, pside),
-                                m.K, bybit)
+        return m.contract.liq_tick(legs, self._liq_base(m, account, pside), bybit)
 
     def _liq_base(self, m: _Market, account: int, pside: int) -> int:
         """What the legs' liquidation price is solved against (money units): the isolated
@@ -183,10 +177,7 @@ class Liquidation:
             if p is None:
                 return False
             balance = self.state._iso_margin(m, account, pside) + m.upnl(p)
-            if not m.inverse:  # the margin kernel's exact integer check
-                bybit = self.state.profile.liquidation_model is _BYBIT
-                return m.table.liquidatable(balance, (p.lots,), (p.cost,), m.mark, m.K, bybit)
-            return balance * RATE_SCALE <= self.state._mm_scaled(m, p)
+            return m.contract.liquidatable_alone(p, balance, m.mark, self.state.profile.liquidation_model is _BYBIT)
         if account in self.state.multi_assets:
             return MA.liquidatable(self.state, account)
         mm = upnl = 0  # one pass over the cross legs for both sides of the comparison

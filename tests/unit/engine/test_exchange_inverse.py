@@ -134,3 +134,41 @@ def test_adl_never_takes_a_counterparty_below_zero_and_the_fund_holds_the_rest()
     assert 0 <= ex.isolated_margin(3, SYMBOL) < one_more
     fund = ex.position(0, SYMBOL)
     assert fund.lots == -1 and ExchangeView(ex).insurance("BTC") >= 0
+
+
+@pytest.mark.parametrize("isolated", [False, True])
+def test_index_keys_are_the_exact_liquidation_prices_rounded(isolated):
+    """The liquidation index files a coin-M position at its exact liquidation price rounded
+    against the account (direction +1: liquidated at or below it), however the margin is
+    held: cross or isolated, one-way or a hedge-mode pair, at several leverages."""
+    from perpsim.engine.market import position_key
+    from perpsim.risk.liqprice import Trigger
+
+    ex = Exchange({SYMBOL: SPEC}, {SYMBOL: BRACKETS}, start_ts=1)
+    ex.apply(C.SetIndexPrice(1, SYMBOL, px("50000")))
+    maker, hedger = 1, 9
+    do(ex, C.Deposit(1, maker, "BTC", 1_000 * SAT))
+    do(ex, C.Deposit(1, hedger, "BTC", SAT // 10))
+    do(ex, C.SetPositionMode(1, hedger, hedge=True))
+    for account, lev in ((2, 5), (3, 20), (4, 50)):
+        do(ex, C.Deposit(1, account, "BTC", SAT // 20))  # thin: every one has a price
+        if isolated:
+            do(ex, C.SetMarginMode(1, account, SYMBOL, isolated=True))
+        do(ex, C.SetLeverage(1, account, SYMBOL, lev))
+    for i, (account, side) in enumerate(((2, Side.BUY), (3, Side.SELL), (4, Side.BUY))):
+        opposite = Side.SELL if side == Side.BUY else Side.BUY
+        do(ex, C.PlaceOrder(1, maker, SYMBOL, opposite, 100 + 50 * i, px("50000")))
+        do(ex, C.PlaceOrder(1, account, SYMBOL, side, 100 + 50 * i, px("50000")))
+    for pside, side, qty in ((1, Side.BUY, 300), (2, Side.SELL, 200)):  # a hedged pair, net long
+        opposite = Side.SELL if side == Side.BUY else Side.BUY
+        do(ex, C.PlaceOrder(1, maker, SYMBOL, opposite, qty, px("50000")))
+        do(ex, C.PlaceOrder(1, hedger, SYMBOL, side, qty, px("50000"), position_side=pside))
+    do(ex, C.SetIndexPrice(2, SYMBOL, px("50500")))
+
+    filed = {key: (direction, tick) for key, direction, tick in ex.markets[SYMBOL].liq.entries()}
+    for account in (2, 3, 4):
+        lp = ex.liquidation_price(account, SYMBOL)
+        expected = (1 if lp.trigger is Trigger.AT_OR_BELOW else -1, lp.tick)
+        assert filed[position_key(account)] == expected
+    pair = ex.liquidation_price(hedger, SYMBOL)  # the pair's legs against the cross wallet
+    assert filed[position_key(hedger)] == (1 if pair.trigger is Trigger.AT_OR_BELOW else -1, pair.tick)
