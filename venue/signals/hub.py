@@ -55,6 +55,7 @@ from perpsim.venue.signals.correlation import Correlations
 from perpsim.venue.signals.execution import MAX_LEVELS, measure, read_book
 from perpsim.venue.signals.handoff import MARGIN_COMMANDS, HandoffBuffer
 from perpsim.venue.signals.market import MarketSignals, pnl
+from perpsim.venue.signals.read_ahead import ReadAhead
 from perpsim.venue.signals.reader import EngineReader
 from perpsim.venue.signals.report import MarketRisk, Temperature, market_flags
 from perpsim.venue.signals.stress import stress
@@ -73,7 +74,7 @@ def phi(z: float) -> float:
     return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
 
 
-class Signals(HandoffBuffer):
+class Signals(ReadAhead, HandoffBuffer):
     def __init__(self, source, cfg: SignalConfig | None = None) -> None:
         """`source()`: the live exchange (the venue swaps it on a reset or a rebuild)."""
         self.source, self.cfg = source, cfg or SignalConfig()
@@ -213,37 +214,6 @@ class Signals(HandoffBuffer):
                         else:
                             del held[account]
         self._paid(set(map(_ACCOUNT, compress(events, map(is_, types, repeat(BalanceChanged))))))
-
-    def stale(self, cmd, events: list) -> None:
-        """A step's closing command, before the close: the margins read ahead of the accounts
-        it moved predate it, so they are read again, after it, as the close must (its events are
-        folded in only after the close); O(min(its events, the accounts read ahead)). With
-        none read ahead it allocates nothing: the first allocation after a cascade's command
-        pays for the collection of the young objects the engine left (0.2 s after 100k
-        liquidations), and that is the engine's cost, not the signals'."""
-        if not self.ahead_any:
-            return
-        read = [m for m in self.markets.values() if m.ahead]
-        if len(events) > 16 * sum(len(m.ahead) for m in read):  # a cascade closing a quiet step
-            for m in read:
-                m.unread |= m.ahead.keys()
-            return
-        types = list(map(type, events))
-        moved = set(map(_ACCOUNT, compress(events, map(is_, types, repeat(BalanceChanged)))))
-        moved.update(map(_ACCOUNT, compress(events, map(is_, types, repeat(PositionChanged)))))
-        if type(cmd) in MARGIN_COMMANDS:
-            moved.add(cmd.account)
-        for m in read:
-            m.unread |= m.ahead.keys() & moved
-
-    def read_ahead(self) -> None:
-        """Read the margins of the accounts changed since their last read (see
-        MarketSignals.read_ahead): after a catch-up, against the state the folded events led to."""
-        held = self.held
-        for m in self.markets.values():
-            if m.unread:
-                m.read_ahead(self.rd, held)
-                self.ahead_any = self.ahead_any or bool(m.ahead)
 
     def saw(self, events: list) -> None:
         """The events of a step's closing command, about to be read at the close before they
