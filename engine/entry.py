@@ -24,6 +24,7 @@ from perpsim.engine.market import BOTH, LONG, SHORT, _Market, position_key
 from perpsim.engine.marking import Marking
 from perpsim.engine.settlement import Settlement
 from perpsim.engine.state import State
+from perpsim.model.causes import PlacedBy
 from perpsim.model.enums import EventKind, OrderKind, Side, TimeInForce
 from perpsim.model.reasons import RejectReason as R
 from perpsim.risk.funding import funding_payment
@@ -203,7 +204,7 @@ class Entry:
         m.book.cancel_all(cmd.account, self.state.ts)
         self.settlement._book_events(m)
 
-    def _place_for(self, m: _Market, by: int, order: C.PlaceOrder, cause: str = "") -> tuple[int, int]:
+    def _place_for(self, m: _Market, by: int, order: C.PlaceOrder, cause: PlacedBy = PlacedBy.NONE) -> tuple[int, int]:
         """Place an order the venue makes on an account's behalf (`by`: a fired conditional
         order, an order list; 0 with `cause` for a flatten order) with the usual checks: (order
         id, 0), or (0, reason). A refusal is

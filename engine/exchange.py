@@ -79,6 +79,7 @@ from perpsim.engine.settlement import Settlement
 from perpsim.engine.standing import StandingOrders
 from perpsim.engine.standing import _exit_side as _exit_side
 from perpsim.engine.state import State
+from perpsim.model.causes import ConditionalStatus, ListCause, PlacedBy
 from perpsim.model.enums import (
     OrderKind,
     Side,
@@ -114,8 +115,6 @@ _HANDLERS: dict[type, tuple] = {}
 _SIDE_BUY, _SIDE_SELL = Side.BUY, Side.SELL
 _MARKET, _LIMIT = OrderKind.MARKET, OrderKind.LIMIT
 _IOC, _GTC, _NO_STP = TimeInForce.IOC, TimeInForce.GTC, StpMode.NONE
-_LOSS_LIMIT = "daily_loss_limit"
-_REQUOTE = "requote"
 #: The most levels a liquidity provider's requote places per side (SetIndexPrice.quote_levels).
 _MAX_QUOTE_LEVELS = 100
 
@@ -335,7 +334,7 @@ class Exchange:
                 if lo <= price <= hi:
                     order = C.PlaceOrder(self.state.ts, account, m.symbol, side, level * cmd.quote_lots, price,
                                          _LIMIT, _GTC)
-                    self.entry._place_for(m, 0, order, _REQUOTE)
+                    self.entry._place_for(m, 0, order, PlacedBy.REQUOTE)
 
     def _AdvanceClock(self, cmd: C.AdvanceClock) -> None:
         for m in self.state.markets.values():
@@ -378,19 +377,19 @@ class Exchange:
         for m in self.state.markets.values():
             if m.asset != asset:
                 continue
-            self.standing._end_lists_of(m, account, _LOSS_LIMIT, R.DAILY_LOSS_LIMIT)
+            self.standing._end_lists_of(m, account, ListCause.DAILY_LOSS_LIMIT, R.DAILY_LOSS_LIMIT)
             if m.book.open_orders(account):
                 m.book.cancel_all(account, self.state.ts)
                 self.settlement._book_events(m)
             if account in m.conditionals_of:
                 for cid in sorted(m.conditionals_of[account]):
-                    self.standing._drop_conditional(m, cid, "CANCELED", R.DAILY_LOSS_LIMIT)
+                    self.standing._drop_conditional(m, cid, ConditionalStatus.CANCELED, R.DAILY_LOSS_LIMIT)
             hedge = account in self.state.hedge
             for pside, p in m.leg_list(account):
                 side = _SIDE_SELL if p.lots > 0 else _SIDE_BUY
                 order = C.PlaceOrder(self.state.ts, account, m.symbol, side, abs(p.lots), 0, _MARKET, _IOC, _NO_STP,
                                      not hedge, 0, pside)
-                self.entry._place_for(m, 0, order, _LOSS_LIMIT)
+                self.entry._place_for(m, 0, order, PlacedBy.DAILY_LOSS_LIMIT)
 
     # ================================================================== queries
 

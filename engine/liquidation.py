@@ -367,8 +367,8 @@ class Liquidation:
         its collateral: its isolated margin, its cross wallet, or a Multi-Assets account's pool."""
         if account in m.isolated:
             collateral = self.state._iso_margin(m, account, pside)
-        elif account in self.state.multi_assets:  # its loss is drawn on its whole pool
-            collateral = MA.wallets(self.state, account)
+        elif account in self.state.multi_assets:  # its loss is drawn on its whole pool, in m's asset
+            collateral = MA.wallets_in(self.state, account, m.asset)
         else:
             collateral = self.state.wallet(account, m.asset)
         return adl.capacity(p.lots, p.cost, lots, price, collateral, K=m.K, k_inv=m.k_inv, inverse=m.inverse)

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from perpsim.model.causes import LedgerCause
 from perpsim.risk.collateral import (
     DEFAULT_MARGIN_ASSETS,
     USD_DECIMALS,
@@ -153,6 +154,16 @@ def wallets(state: State, account: int) -> int:
     for asset in POOLED:
         total += _usd(state, asset, state.wallet(account, asset))
     return total
+
+
+def wallets_in(state: State, account: int, asset: str) -> int:
+    """The pool's wallets in `asset` units: its own wallet, plus the other stablecoin's and the
+    BTC collateral's value converted at `asset`'s ask rate, rounded down (`wallets` at par)."""
+    rest = collateral_usd(state, account)
+    for other in POOLED:
+        if other != asset:
+            rest += _usd(state, other, state.wallet(account, other))
+    return state.wallet(account, asset) + _units(state, asset, rest)
 
 
 def legs(state: State, account: int, skip: str | None = None) -> list:
@@ -309,8 +320,8 @@ def auto_exchange(state: State, account: int) -> None:
             if held > 0:
                 give = min(held, _owed_units_bid(state, other, _owed_usd(state, debt, deficit)))
                 covered = min(deficit, _units(state, debt, _usd(state, other, give)))
-                state._move(other, account, DESK, give, "auto_exchange")
-                state._move(debt, DESK, account, covered, "auto_exchange")
+                state._move(other, account, DESK, give, LedgerCause.AUTO_EXCHANGE)
+                state._move(debt, DESK, account, covered, LedgerCause.AUTO_EXCHANGE)
                 deficit -= covered
         btc, index = state.wallet(account, COLLATERAL), btc_index_usd(state)
         if deficit > 0 and btc > 0 and index is not None:
@@ -319,11 +330,11 @@ def auto_exchange(state: State, account: int) -> None:
             covered = deficit
             if sold >= btc:
                 sold, covered = btc, min(deficit, _units(state, debt, collateral_value(btc_asset, btc, index)))
-            state._move(COLLATERAL, account, DESK, sold, "auto_exchange")
-            state._move(debt, DESK, account, covered, "auto_exchange")
+            state._move(COLLATERAL, account, DESK, sold, LedgerCause.AUTO_EXCHANGE)
+            state._move(debt, DESK, account, covered, LedgerCause.AUTO_EXCHANGE)
             deficit -= covered
         if deficit > 0:
-            state._move(debt, INSURANCE, account, deficit, "insurance_cover")
+            state._move(debt, INSURANCE, account, deficit, LedgerCause.INSURANCE_COVER)
 
 
 def _owed_units_bid(state: State, asset: str, usd: int) -> int:

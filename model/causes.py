@@ -35,6 +35,17 @@ class LedgerCause(StrEnum):
     AUTO_EXCHANGE = "auto_exchange"
 
 
+class PlacedBy(StrEnum):
+    """Why the venue placed an order on its own (`OrderPlaced.cause`; "" when an order list or a
+    conditional order placed it, named by `by`)."""
+
+    NONE = ""
+    #: a flatten-on-hit daily loss limit closing a position (reduce-only market order)
+    DAILY_LOSS_LIMIT = "daily_loss_limit"
+    #: the built-in liquidity provider's quote moved with the index
+    REQUOTE = "requote"
+
+
 class ConditionalStatus(StrEnum):
     """A conditional order's life (`ConditionalEvent.status`)."""
 

@@ -96,6 +96,20 @@ def test_the_faq_wallets_at_usdtusd_0_99(world: World) -> None:
     assert ex.withdrawable(TRADER, "USDT") == 200 * U and ex.withdrawable(TRADER, "USDC") == 220 * U
 
 
+def test_the_pool_in_one_asset_converts_the_rest_at_its_rate(world: World) -> None:
+    """What an ADL counterparty's loss is drawn on, in its market's asset: 200 USDT at 0.99 and
+    220 USDC at 1 are 220 + 198 = 418 USDC, or 200 + 220 / 0.99 = 422.22222222 USDT (down)."""
+    ex = world.ex
+    world.do(C.SetMultiAssetsMode(world.ts, TRADER, True))
+    world.do(C.Deposit(world.ts, TRADER, "USDT", 200 * U))
+    world.do(C.Deposit(world.ts, TRADER, "USDC", 220 * U))
+    assert MA.wallets_in(ex.state, TRADER, "USDT") == MA.wallets(ex.state, TRADER) == 420 * U  # at par
+    world.index("USDTUSD", "0.99")
+    assert MA.wallets_in(ex.state, TRADER, "USDC") == 418 * U
+    usdt = (200 + Decimal(220) / Decimal("0.99")).quantize(Decimal("1E-8"), ROUND_DOWN)
+    assert MA.wallets_in(ex.state, TRADER, "USDT") == int(usdt * U)
+
+
 def test_btc_is_valued_in_usd_through_the_usdt_index(world: World) -> None:
     """BTCUSDT's index is in USDT: 0.1 BTC at 20,000 USDT with USDTUSD 0.99 is 1,980 USD, 1,930.5
     after BTC's 2.5 % haircut."""
