@@ -50,12 +50,11 @@ positions), fees, rounding dust, and per market a "pnl" pool whose balance is al
 
 from __future__ import annotations
 
-import dataclasses
 import gc
-import hashlib
 from fractions import Fraction
 
 from perpsim.engine import commands as C
+from perpsim.engine import integrity
 from perpsim.engine import multi_assets as MA
 from perpsim.engine.accounts import Accounts
 from perpsim.engine.conditionals import Conditionals
@@ -85,7 +84,6 @@ from perpsim.model.enums import (
     Side,
     StpMode,
     TimeInForce,
-    TriggerSource,
 )
 from perpsim.model.markets import MarketSpec
 from perpsim.model.reasons import RejectReason as R
@@ -117,11 +115,6 @@ _MARKET, _LIMIT = OrderKind.MARKET, OrderKind.LIMIT
 _IOC, _GTC, _NO_STP = TimeInForce.IOC, TimeInForce.GTC, StpMode.NONE
 #: The most levels a liquidity provider's requote places per side (SetIndexPrice.quote_levels).
 _MAX_QUOTE_LEVELS = 100
-
-
-def _plain(cmd) -> tuple:
-    """A command's fields as plain ints and strs (an IntEnum and its value hash alike)."""
-    return tuple(v if isinstance(v, str) else int(v) for v in dataclasses.astuple(cmd))
 
 
 def _route(kind: type) -> tuple:
@@ -485,95 +478,14 @@ class Exchange:
     # ================================================================== checks
 
     def state_hash(self) -> str:
-        """One hash over every market's book, positions, prices, modes and the whole ledger."""
-        h = hashlib.blake2b(digest_size=16)
-        h.update(f"{self.state.ts}:{self.state.next_order_id}:{sorted(self.state.hedge)};".encode())
-        if self.state.multi_assets or MA.off_par(self.state):  # absent while unused: older hashes stand
-            h.update(f"ma:{sorted(self.state.multi_assets)}:{sorted(self.state._collateral_index.items())};".encode())
-        if self.liquidation._paced:  # partial-liquidation windows open (a paced profile): absent otherwise
-            h.update(f"paced:{sorted(self.liquidation._paced.items())};".encode())
-        for symbol, m in self.state.markets.items():
-            h.update(f"{symbol}:{m.book.state_hash()}:{m.mark}:{m.last}:{m.rate}:{m.next_funding}:"
-                     f"{sorted(m.isolated)};".encode())
-            # plain ints only: an IntEnum and its int value must hash alike (replay decodes ints)
-            for k in sorted(m.positions):
-                p, (account, pside) = m.positions[k], position_of(k)
-                h.update(f"{account}:{pside}:{p.lots}:{p.cost};".encode())
-            for oid in sorted(m.orders):
-                o = m.orders[oid]
-                h.update(f"{oid}:{o.account}:{int(o.side)}:{o.price}:{o.leaves}:{int(o.reduce_only)}:"
-                         f"{int(o.pside)};".encode())
-            h.update(m.liq.state_hash().encode())
-            for source in TriggerSource:
-                h.update(f"{int(source)}:{m.observed.get(source)}:{m.triggers[source].state_hash()};".encode())
-            h.update(repr(sorted((cid, _plain(c)) for cid, c in m.conditionals.items())).encode())
-            h.update(repr(sorted((gid, _plain(g.cmd), g.entry, g.armed, g.closed, tuple(g.legs))
-                                 for gid, g in m.lists.items())).encode())
-        for key in sorted(self.state.leverage):
-            h.update(f"{key}:{self.state.leverage[key]};".encode())
-        h.update(f"day:{self.state._day_end};".encode())
-        for key in sorted(self.state._loss_limits):
-            h.update(f"{key}:{self.state._loss_limits[key].key()};".encode())
-        for asset in sorted(self.state._day_pnl):
-            day = self.state._day_pnl[asset]
-            h.update(f"{asset}:{sorted((a, v) for a, v in day.items() if v)};".encode())
-        self.state.ledger.digest(h)
-        return h.hexdigest()
+        """One hash over every market's book, positions, prices, modes and the whole ledger
+        (engine.integrity.state_hash)."""
+        return integrity.state_hash(self.state, self.liquidation._paced)
 
     def check_integrity(self) -> None:
-        """Conservation, the pnl pools, zero net open interest, order records, the kernels."""
-        self.state.ledger.check_conservation()
-        for m in self.state.markets.values():
-            m.book.check_integrity()
-            m.liq.check_integrity()
-            indexed = set()
-            for source, index in m.triggers.items():
-                index.check_integrity()
-                ids = {e.order_id for e in index.entries()}
-                if any(m.conditionals[c].source != source for c in ids if c in m.conditionals):
-                    raise AssertionError(f"{m.symbol}: a conditional order sits in the wrong trigger index")
-                indexed |= ids
-            if indexed != set(m.conditionals):
-                raise AssertionError(f"{m.symbol}: conditional orders and trigger indexes disagree")
-            net = sum(p.lots for p in m.positions.values())
-            pool = self.state.ledger.balance(m.pnl_pool, m.asset)
-            expected = m.pool_target()
-            if net != 0 or pool != expected:
-                raise AssertionError(f"{m.symbol}: net lots {net}, pnl pool {pool} != {expected}")
-            resting = {o.order_id: o.leaves for o in m.book.orders()}
-            if resting != {oid: o.leaves for oid, o in m.orders.items()}:
-                raise AssertionError(f"{m.symbol}: open-order records disagree with the book")
-            value: dict[int, int | Fraction] = {}
-            for o in m.orders.values():
-                if not o.reduce_only:
-                    value[o.account] = value.get(o.account, 0) + m.value(o.leaves, o.price)
-            if {a: v for a, v in value.items() if v} != m.order_value:
-                raise AssertionError(f"{m.symbol}: open-order value disagrees with the orders")
-            ro: dict[tuple[int, int], set[int]] = {}
-            for oid, o in m.orders.items():
-                if o.reduce_only:
-                    ro.setdefault((o.account, o.pside), set()).add(oid)
-            of: dict[int, set[int]] = {}
-            for cid, c in m.conditionals.items():
-                of.setdefault(c.account, set()).add(cid)
-            if ro != m.reduce_only or of != m.conditionals_of:
-                raise AssertionError(f"{m.symbol}: reduce-only or conditional-order index is stale")
-            self.standing._check_lists(m)
-            if m.hedge is not self.state.hedge:
-                raise AssertionError(f"{m.symbol}: the market's hedge-mode set is not the exchange's")
-            for k, p in m.positions.items():
-                account, pside = position_of(k)
-                if p.lots == 0 or m.symbol not in self.state._markets_of.get(account, ()):
-                    raise AssertionError(f"{m.symbol}: position record of {account} is stale")
-                if (pside != BOTH) != (account in self.state.hedge):
-                    raise AssertionError(f"{m.symbol}: account {account} holds a {pside} position in the other mode")
-            for key, _, _ in m.liq.entries():
-                account, pside = position_of(key)
-                if not m.holds(account) or (account in m.isolated and position_key(account, pside) not in m.positions):
-                    raise AssertionError(f"{m.symbol}: liquidation index entry {key} has no position")
-            multi = {a for a, syms in self.state._markets_of.items() if len(syms) > 1 and m.symbol in syms}
-            if multi != self.state._multi[m.symbol]:
-                raise AssertionError(f"{m.symbol}: multi-market account index is stale")
+        """Conservation, the pnl pools, zero net open interest, order records, the kernels
+        (engine.integrity.check_integrity); raises AssertionError naming what disagrees."""
+        integrity.check_integrity(self.state, self.standing)
 
 
 _STAGE_TYPES = (Accounts, Entry, Conditionals, OrderLists, LossLimits)  # the classes of _STAGES, in its order
