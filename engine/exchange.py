@@ -440,6 +440,10 @@ class Exchange:
         """Exact liquidation price (LiqPrice) of a position, or None (Liquidation.liquidation_price)."""
         return self.liquidation.liquidation_price(account, symbol, pside)
 
+    def liquidation_band(self, account: int, symbol: str, pside: int = BOTH):
+        """The held position's band (partial, full liquidation tick), or None (Liquidation.held_band)."""
+        return self.liquidation.held_band(account, symbol, pside)
+
     def bankruptcy_price(self, account: int, symbol: str, pside: int = BOTH):
         """Exact bankruptcy price (LiqPrice) of a position, or None (Liquidation.bankruptcy_price)."""
         return self.liquidation.bankruptcy_price(account, symbol, pside)

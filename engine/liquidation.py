@@ -409,6 +409,26 @@ class Liquidation:
         return m.lp(legs, self.state.wallet(account, m.asset), self.state.maintenance(account, m.asset, skip=symbol),
                     self.state.upnl(account, m.asset, skip=symbol), self.state.profile.liquidation_model)
 
+    def held_band(self, account: int, symbol: str, pside: int = BOTH) -> Band | None:
+        """The band (partial, full liquidation tick; risk.liqband) of a position as it stands,
+        against what it is solved against: its isolated margin, or the cross wallet (a
+        Multi-Assets pool) with the other cross legs held fixed. None without a mark or a
+        position, and for a cross leg of a hedge-mode pair (no single band)."""
+        m = self.state.markets[symbol]
+        p = m.positions.get(position_key(account, pside))
+        if p is None or m.mark is None:
+            return None
+        if account in m.isolated:
+            return self.liquidation_band(m, p, self.state._iso_margin(m, account, pside), 0, 0)
+        if pside != BOTH:
+            return None
+        if account in self.state.multi_assets:
+            upnl, mm = MA.others(self.state, account, symbol)
+            return self.liquidation_band(m, p, MA.wallets(self.state, account), mm, upnl)
+        return self.liquidation_band(m, p, self.state.wallet(account, m.asset),
+                                     self.state.maintenance(account, m.asset, skip=symbol),
+                                     self.state.upnl(account, m.asset, skip=symbol))
+
     def bankruptcy_price(self, account: int, symbol: str, pside: int = BOTH):
         """Exact bankruptcy price (LiqPrice) of a position (isolated) or of the account's legs in
         `symbol` (cross), or None."""

@@ -125,6 +125,15 @@ class AccountReads:
         bp = self._ex.bankruptcy_price(account, symbol, pside)
         return None if bp is None else bp.ticks
 
+    def liquidation_band(self, account: int, symbol: str, pside: int = BOTH) -> tuple[int | None, int | None] | None:
+        """The position's liquidation band as it stands: (partial, full) liquidation price in ticks,
+        rounded against the account (full None when the reduced position is safe at every price;
+        risk.liqband, what PreviewOrder reports for an order's result). None without a mark or a
+        position, or for a cross leg of a hedge-mode pair."""
+        self._market(symbol)
+        band = self._ex.liquidation_band(account, symbol, pside)
+        return None if band is None else (band.partial, band.full)
+
     def isolated_margin(self, account: int, symbol: str, pside: int = BOTH) -> int:
         """The margin held by an isolated position (units; 0 for none)."""
         self._market(symbol)

@@ -9,16 +9,12 @@ refused there (UNAUTHENTICATED), with no account data. The key is never logged o
 
 from __future__ import annotations
 
-from decimal import Decimal
-from fractions import Fraction
-
 import grpc
 from google.protobuf.json_format import ParseDict, ParseError
 from google.rpc import status_pb2
 
-from perpsim.risk.preview import preview_position
-from perpsim.risk.units import RATE_SCALE
-from perpsim.v1 import account_pb2, common_pb2, risk_pb2, trading_pb2
+from perpsim.v1 import account_pb2, risk_pb2, trading_pb2
+from perpsim.venue import convert as cv
 from perpsim.venue.dashboard.market import proto_json
 from perpsim.venue.services.accounts import Accounts
 from perpsim.venue.services.risk import RiskService
@@ -90,42 +86,17 @@ class AccountSnapshot:
                 "fills": proto_json(fills)["fills"], "daily_loss_limits": limits}
 
     def _band(self, account: int, p) -> dict | None:
-        """The position's liquidation band (partial, full liquidation price; quote per base,
-        display-rounded against the account) by the engine's calculator, risk.preview, fed the
-        position as it stands: its wallet, the account's other cross margin and uPnL. One-way
-        positions only (a cross hedge pair has no single band); None when it has none."""
-        if p.position_side != common_pb2.POSITION_SIDE_BOTH:
-            return None
-        view = self.venue.view
+        """The position's liquidation band (partial, full liquidation price, quote per base, on
+        the tick rounded against the account) as the engine computes it for PreviewOrder
+        (risk.liqband through the read API), against the position as it stands. One-way and
+        isolated positions only (a cross hedge pair has no single band); None when it has none."""
         spec = self.venue.markets[p.symbol]
-        pos = view.position(account, p.symbol)
-        if pos is None or pos.mark is None or pos.lots == 0:
+        band = self.venue.view.liquidation_band(account, p.symbol, int(cv.PSIDE_IN[p.position_side]))
+        if band is None or band[0] is None:
             return None
-        scale = Decimal(10) ** spec.settle_decimals
-        entry = pos.entry * Fraction(spec.tick_size)  # exact ticks -> exact quote price
-        isolated = pos.isolated
-        if isolated:
-            wallet, other_mm, other_upnl = pos.isolated_margin, 0, 0
-        else:
-            bal = view.balance(account, spec.settle)
-            wallet, other_mm, other_upnl = bal.wallet, bal.maintenance_margin - pos.maintenance_margin, \
-                bal.upnl - pos.upnl
-        try:
-            pv = preview_position(
-                side="long" if pos.lots > 0 else "short", size=spec.lots_to_qty(abs(pos.lots)),
-                entry=Decimal(entry.numerator) / Decimal(entry.denominator), leverage=pos.leverage,
-                wallet=Decimal(wallet) / scale, mark=spec.ticks_to_price(pos.mark),
-                margin_mode="isolated" if isolated else "cross", other_mm=Decimal(other_mm) / scale,
-                other_upnl=Decimal(other_upnl) / scale, market=spec, liquidation_fee=spec.liquidation_fee,
-                brackets=[(Decimal(b.cap) / scale, b.max_leverage, Decimal(b.mmr) / RATE_SCALE)
-                          for b in view.brackets(p.symbol)],
-                profile=view.profile.liquidation_model)
-        except ValueError:  # the calculator refuses a wallet already below zero
-            return None
-        if pv.partial_liquidation_price is None:
-            return None
-        full = pv.full_liquidation_price
-        return {"partial": str(pv.partial_liquidation_price), "full": "" if full is None else str(full)}
+        partial, full = band
+        return {"partial": str(spec.ticks_to_price(partial)),
+                "full": "" if full is None else str(spec.ticks_to_price(full))}
 
     async def preview(self, key: str, order: dict) -> dict:
         """PreviewOrder of `order` (PlaceOrderRequest fields: symbol, side BUY/SELL, type

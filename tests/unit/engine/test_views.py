@@ -290,3 +290,20 @@ def test_scalar_reads_refuse_unknown_symbols(ex):
         with pytest.raises(UnknownSymbol):
             read("DOGEUSDT")
     assert ex.state_hash() == before
+
+
+def test_a_held_positions_band_is_what_the_preview_said_the_fill_would_leave(ex):
+    """PreviewOrder's band for an order's result and the read API's band of the position once
+    the order filled are one computation (risk.liqband) on the same figures: equal, in ticks."""
+    view = ExchangeView(ex)
+    do(ex, C.SetLeverage(1, 4, S, 50))
+    do(ex, C.Deposit(1, 4, "USDT", 400 * U))
+    do(ex, C.PlaceOrder(1, 1, S, Side.SELL, lots("1"), px("20000")))  # 1 BTC on the ask at 20,000
+    order = C.PlaceOrder(1, 4, S, Side.BUY, lots("0.8"), px("20000"), OrderKind.LIMIT, TimeInForce.IOC)
+    previewed = view.preview_order(order)["liquidation_band"]
+    do(ex, order)
+    assert view.position(4, S).lots == lots("0.8")
+    assert previewed[0] is not None
+    assert view.liquidation_band(4, S) == previewed
+    # an isolated position has a band of its own; an account without a position has none
+    assert view.liquidation_band(3, S) is not None and view.liquidation_band(5, S) is None
