@@ -134,10 +134,9 @@ class Exchange:
                  book_impl: str = "cython", profile: VenueProfile = BINANCE, start_ts: int = 0,
                  index_sources: dict[str, dict[str, int]] | None = None,
                  funding: dict[str, FundingConfig] | None = None) -> None:
-        """`index_sources`: per symbol, the index constituents and their weights; a market
-        without an entry is driven by one "sandbox" source that never goes stale.
-        `funding`: per symbol, the funding interval and rate cap/floor (default: the profile's
-        funding rule, risk.funding.FundingConfig.of_rule; Binance's is 8 h, no cap)."""
+        """The arguments are the shared state's (engine.state.State: markets and their
+        brackets, the book implementation, the venue profile, the start time, index sources
+        and funding rules per market)."""
         # the stages in dependency order: each holds only what is built before it
         self.state = State(markets, brackets, book_impl=book_impl, profile=profile, start_ts=start_ts,
                            index_sources=index_sources, funding=funding)
