@@ -26,6 +26,7 @@ BENCH = Path(__file__).resolve().parent
 RUNS: dict[str, list[str]] = {
     "book_stream": ["--n", "2000", "--repeat", "1"],
     "checkpoint_stall": ["--seed-orders", "200", "--seconds", "1", "--gap", "0.3", "--warmup", "0"],
+    "create_accounts": ["--accounts", "20", "--concurrency", "1", "4"],
     "exchange_cascade": ["--positions", "1000"],
     "exchange_tick": ["--positions", "1000", "--repeat", "3"],
     "instructions": ["--one-process", "--tick-positions", "100", "--ticks", "2", "--shock-positions", "100",

@@ -22,10 +22,10 @@ from .conftest import own_venue
 def test_every_account_gets_a_secret_kept_private(admin: Client, data_dir: Path) -> None:
     made = admin.create_account()
     assert made.api_secret and made.api_secret != made.api_key
-    path = data_dir / "keys.json"
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    paths = [data_dir / "keys.json", data_dir / "keys.log"]  # the base and the accounts made since
+    assert all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in paths)
     # the key is stored only as a digest; the secret as given (it signs REST requests)
-    text = path.read_text()
+    text = "".join(path.read_text() for path in paths)
     assert made.api_key not in text and made.api_secret in text
     assert KeyStore(data_dir, "x" * 20).secret_of(made.api_key) == made.api_secret
 

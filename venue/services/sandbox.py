@@ -33,7 +33,7 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
     async def CreateAccount(self, request, context):
         self.venue.admin(context)
         try:
-            made = self.venue.keys.create_account(request.api_key or None, request.api_secret or None)
+            made = await self.venue.keys.create_account_async(request.api_key or None, request.api_secret or None)
         except BadKey as e:
             raise VenueError(R.INVALID_VALUE, "api_key", detail=str(e)) from None
         except KeyConflict:
