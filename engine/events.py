@@ -85,10 +85,14 @@ class BalanceChanged(NamedTuple):
 
 
 class PositionChanged(NamedTuple):
+    """One position after a fill: the account's position on `position_side` (BOTH in one-way
+    mode, LONG or SHORT in hedge mode) now holds `lots`."""
+
     symbol: str
     account: int
     lots: int  # signed
     cost: int  # signed ticks × lots; entry = cost / lots
+    position_side: int = 0  # PositionSide: BOTH 0, LONG 1, SHORT 2
 
 
 class MarkPriceChanged(NamedTuple):

@@ -165,7 +165,7 @@ class Settlement:
                     self.state._multi[next(iter(symbols))].discard(account)
                 if not symbols:
                     del self.state._markets_of[account]
-        self.state._events.append(new_record(PositionChanged, (m.symbol, account, p.lots, p.cost)))
+        self.state._events.append(new_record(PositionChanged, (m.symbol, account, p.lots, p.cost, pside)))
         return p.cost - cost_before + realized
 
     def _pair(self, m: _Market, a: int, a_side: int, b: int, b_side: int, qty: int, price: int) -> None:

@@ -64,7 +64,8 @@ from perpsim.venue.signals.volatility import HORIZONS, YEAR_NS, MarkGrid, decay
 NEAR_PCTS = (2, 5, 10)
 #: a command with at least this many events is folded in through the burst path
 BURST = 32
-_SYMBOL_ACCOUNT, _LOTS, _ACCOUNT = attrgetter("symbol", "account"), attrgetter("lots"), attrgetter("account")
+_SYMBOL_ACCOUNT_SIDE = attrgetter("symbol", "account", "position_side")
+_LOTS, _ACCOUNT = attrgetter("lots"), attrgetter("account")
 _SYMBOL = attrgetter("symbol")
 #: kinds of event that never come with a change of a book (its changes come as OrderEvents)
 BOOK_QUIET = frozenset({BalanceChanged, PositionChanged, MarkPriceChanged, FundingSettled, InsuranceFundChanged})
@@ -166,7 +167,7 @@ class Signals(ReadAhead, HandoffBuffer):
                         for s in markets:
                             self.markets[s].touch(e.account)
                 elif t is PositionChanged:
-                    self._position(e.symbol, e.account, e.lots)
+                    self._position(e.symbol, e.account, e.lots, e.position_side)
                 elif t is MarkPriceChanged:
                     self._mark(ts, e)
                 elif t not in BOOK_QUIET:
@@ -197,11 +198,11 @@ class Signals(ReadAhead, HandoffBuffer):
                 self._mark(ts, e)
         changed = list(compress(events, map(is_, types, repeat(PositionChanged))))
         if changed:
-            last = dict(zip(map(_SYMBOL_ACCOUNT, changed), map(_LOTS, changed), strict=True))
-            hedge, held, markets = self.rd.hedge, self.held, self.markets
-            for (symbol, account), lots in last.items():
-                if hedge(account):
-                    self._position(symbol, account, lots)
+            last = dict(zip(map(_SYMBOL_ACCOUNT_SIDE, changed), map(_LOTS, changed), strict=True))
+            held, markets = self.held, self.markets
+            for (symbol, account, pside), lots in last.items():
+                if pside:  # a hedge-mode leg (one-way positions are on BOTH, 0)
+                    self._position(symbol, account, lots, pside)
                 elif lots:
                     if markets[symbol].set_lots(account, lots):  # new in this market
                         self._holds(symbol, account)
@@ -238,9 +239,10 @@ class Signals(ReadAhead, HandoffBuffer):
         self.grid.mark(ts, e.symbol, e.mark)
         self._other_marks(e.symbol)
 
-    def _position(self, symbol: str, account: int, lots: int | None = None) -> None:
-        """The account's position in `symbol` changed (`lots`: a one-way position's lots after)."""
-        holds = self.markets[symbol].position(self.rd, account, lots)
+    def _position(self, symbol: str, account: int, lots: int | None = None, pside: int = 0) -> None:
+        """The account's position in `symbol` changed (`lots`: its lots after on `pside`; None:
+        re-read)."""
+        holds = self.markets[symbol].position(self.rd, account, lots, pside)
         held = self.held.get(account)
         if holds:
             if held is None or symbol not in held:

@@ -87,10 +87,16 @@ class MarketSignals:
 
     # -------------------------------------------------------------- positions (per event)
 
-    def position(self, rd, account: int, lots: int | None = None) -> bool:
-        """The account's legs here changed: `lots` of its one-way position, or re-read (hedge
-        mode: both sides); whether it still holds any."""
-        if rd.hedge(account):
+    def position(self, rd, account: int, lots: int | None = None, pside: int = BOTH) -> bool:
+        """The account's legs here changed: `lots` of its position on `pside` (a PositionChanged
+        says which), or, without lots, re-read; whether it still holds any. A hedge-mode leg
+        from its event keeps the other leg as it was: no read of the engine, so a fold at any
+        later time gives what a fold right after the command gives."""
+        if pside == LONG and lots is not None:
+            new = (lots, self.legs.get(account, _FLAT)[1])
+        elif pside == SHORT and lots is not None:
+            new = (self.legs.get(account, _FLAT)[0], -lots)
+        elif rd.hedge(account):
             new = (rd.lots(account, self.symbol, LONG), -rd.lots(account, self.symbol, SHORT))
         else:
             if lots is None:

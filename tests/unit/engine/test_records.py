@@ -43,5 +43,5 @@ def test_the_encoding_tells_events_apart_and_is_stable():
     assert encode([("x", (1, None, -(2**70)))]) == b"(1:x,(1,N,-1180591620717411303424));"
     assert encode([(Fraction(1, 3), "é")]) == b"(14:Fraction(1, 3),2:\xc3\xa9);"
     extremes = PositionChanged("B", -(2**63), 0, 2**63 - 1)
-    assert encode([extremes]) == b"PositionChanged(1:B,-9223372036854775808,0,9223372036854775807);"
+    assert encode([extremes]) == b"PositionChanged(1:B,-9223372036854775808,0,9223372036854775807,0);"
     assert encode([]) == b"" and len(encode([PositionChanged("BTCUSDT", i, i, i) for i in range(2000)])) > 4096

@@ -1,12 +1,9 @@
 """The margins a step's close needs are read ahead by the catch-up (off the sequencer's path) and
 carried to the close: the figures are those of reading them at the close itself, for every kind
 of account (one-way and hedge, cross and isolated, one market or several, linear and inverse,
-Multi-Assets), however often the buffer is caught up in between.
-
-Note: a hedge-mode account's legs are re-read from the engine when its position events are
-folded in (its events do not name the leg), so a step's closing command that moves such an
-account, folded in late, is seen in the step it closes; the session here keeps those apart
-(a hedge account's order never opens a step)."""
+Multi-Assets), however often the buffer is caught up in between. A hedge-mode account's legs
+come from its position events (each names its side), so a step's closing command that moves
+one is folded alike whenever it is folded."""
 
 from __future__ import annotations
 
@@ -67,8 +64,7 @@ def _session(seed: int):
         yield from quotes(s)
     for _ in range(500):
         u, a = r.random(), r.randint(10, 22)
-        if a not in HEDGE or u < 0.38:  # a hedge account's order never opens a step: see the module's note
-            ts += r.randint(S // 10, S // 2)
+        ts += r.randint(S // 10, S // 2)
         if u < 0.3:
             s = r.choice(list(MARKETS))
             price[s] *= 1 + r.gauss(0, 0.003)
