@@ -10,7 +10,9 @@ is durable in keys.json (fsynced), so the data directory should be on the disk t
 (the default temporary folder; on a tmpfs fsyncs cost nothing). One JSON line per concurrency:
 
   {"bench": "create_accounts", "accounts", "concurrency", "seconds", "accounts_per_s",
-   "p50_ms", "p99_ms", "max_ms", "keys_json_bytes"}
+   "p50_ms", "p99_ms", "max_ms", "key_store_bytes"}
+
+key_store_bytes: keys.json and keys.log (where there is one) together.
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ def run(n: int, concurrency: int, root: Path) -> dict:
     return {"bench": "create_accounts", "accounts": n, "concurrency": concurrency, "seconds": round(seconds, 3),
             "accounts_per_s": round(n / seconds, 1), "p50_ms": round(vl.percentile(lat, 0.5) * 1e3, 2),
             "p99_ms": round(vl.percentile(lat, 0.99) * 1e3, 2), "max_ms": round(lat[-1] * 1e3, 2),
-            "keys_json_bytes": (server.data / "keys.json").stat().st_size}
+            "key_store_bytes": sum(p.stat().st_size for p in (server.data / "keys.json", server.data / "keys.log")
+                                   if p.exists())}
 
 
 def main(argv: list[str] | None = None) -> int:

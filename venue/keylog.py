@@ -74,6 +74,7 @@ class KeyLog:
     def __init__(self, path: Path, good: int) -> None:
         self.path = path
         self._good = good  # bytes of whole lines; anything after is a torn write
+        self._cut = False  # the file holds nothing after _good (cut once, and after an error)
 
     def _open(self, flags: int = 0) -> int:
         return os.open(self.path, os.O_WRONLY | flags | getattr(os, "O_CLOEXEC", 0), 0o600)
@@ -95,7 +96,7 @@ class KeyLog:
             os.fsync(fd)
         finally:
             os.close(fd)
-        self._good = 0
+        self._good, self._cut = 0, True
 
     def append(self, lines: list[bytes]) -> None:
         """Write `lines` at the end of the good part with one write and make them durable with
@@ -103,13 +104,16 @@ class KeyLog:
         blob = b"".join(lines)
         fd = self._open()
         try:
-            os.ftruncate(fd, self._good)
+            if not self._cut:
+                os.ftruncate(fd, self._good)
+                self._cut = True
             os.lseek(fd, self._good, os.SEEK_SET)
             view = memoryview(blob)
             while view:
                 view = view[os.write(fd, view):]
             _fdatasync(fd)
         except BaseException:
+            self._cut = False
             try:
                 os.ftruncate(fd, self._good)
             except OSError:
