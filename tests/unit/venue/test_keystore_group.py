@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from perpsim.venue.auth import KeyStore, KeyStoreError
+from perpsim.venue.auth import KeyStore, KeyStoreError, digest
 from perpsim.venue.keylog import LOG_FILE, read_log
 
 ADMIN = "admin-key-for-the-tests-0123"
@@ -124,3 +124,18 @@ def test_a_damaged_or_lost_log_is_refused(tmp_path: Path) -> None:
         KeyStore(tmp_path, ADMIN)
     log.write_bytes(good)
     assert KeyStore(tmp_path, ADMIN).next_account == 5
+
+
+def test_a_store_from_before_the_log_is_carried_over_at_its_first_save(tmp_path: Path) -> None:
+    old_key = "an-old-key-0123456789"
+    legacy = {"accounts": {digest(old_key): 3}, "next_account": 4}  # before secrets and keys.log
+    (tmp_path / "keys.json").write_text(json.dumps(legacy))
+    keys = KeyStore(tmp_path, ADMIN)
+    assert keys.account_of(old_key) == 3 and not (tmp_path / LOG_FILE).exists()
+    made = keys.create_account()
+    assert made.account == 4
+    assert json.loads((tmp_path / "keys.json").read_text())["log"] == LOG_FILE
+    later = keys.create_account()
+    reopened = KeyStore(tmp_path, ADMIN)
+    assert [reopened.account_of(k) for k in (old_key, made.api_key, later.api_key)] == [3, 4, 5]
+    assert reopened.next_account == 6
