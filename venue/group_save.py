@@ -3,8 +3,8 @@
 `GroupSave(save)` runs `save()` (a write and its fsyncs) on a thread of its own. A caller that
 changed the state `save` writes then awaits `saved()`: it returns once a `save()` that began
 after the call has completed, so the change is durable; callers arriving while a save runs are
-all covered by the next one (one write and fsync for the lot). The thread exists only while
-there is something to save.
+all covered by the next one (one write and fsync for the lot). The thread exists while there is
+something to save and for LINGER_S after (calls one after another do not each start a thread).
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+
+#: Seconds the thread waits for another request before it ends.
+LINGER_S = 0.5
 
 
 class GroupSave:
@@ -21,6 +24,7 @@ class GroupSave:
         self._save = save
         self._name = name
         self._lock = threading.Lock()
+        self._asked_more = threading.Condition(self._lock)
         self._asked = 0  # requests made so far (a counter)
         self._waiting: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future]] = []
         self._running = False
@@ -34,7 +38,9 @@ class GroupSave:
         with self._lock:
             self._asked += 1
             self._waiting.append((self._asked, loop, fut))
-            if not self._running:
+            if self._running:
+                self._asked_more.notify()
+            else:
                 self._running = True
                 threading.Thread(target=self._run, name=self._name, daemon=True).start()
         await fut
@@ -42,7 +48,7 @@ class GroupSave:
     def _run(self) -> None:
         while True:
             with self._lock:
-                if not self._waiting:
+                if not self._waiting and not self._asked_more.wait_for(lambda: self._waiting, LINGER_S):
                     self._running = False
                     return
                 covered = self._asked  # every request made so far: its change is in memory
