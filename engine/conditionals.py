@@ -30,6 +30,13 @@ from perpsim.model.causes import ConditionalStatus, ListCause, ListStatus
 from perpsim.model.enums import ConditionalKind, Side, TimeInForce, TriggerSource
 from perpsim.model.reasons import RejectReason as R
 
+# Members bound once as module names (reading one off its Enum class costs about ten times more).
+_COND_CANCELED = ConditionalStatus.CANCELED
+_COND_EXPIRED = ConditionalStatus.EXPIRED
+_COND_NEW = ConditionalStatus.NEW
+_LIST_EXPIRED = ListStatus.EXPIRED
+_WHY_EXPIRED = ListCause.EXPIRED
+
 _SIDE_BUY, _SIDE_SELL = Side.BUY, Side.SELL
 _GTD = TimeInForce.GTD
 
@@ -91,7 +98,7 @@ class Conditionals:
         self.state.next_order_id += 1
         self.standing._keep_conditional(m, cid, cmd)
         m.observed[cmd.source] = now
-        self.state._events.append(ConditionalEvent(m.symbol, cid, cmd.account, ConditionalStatus.NEW))
+        self.state._events.append(ConditionalEvent(m.symbol, cid, cmd.account, _COND_NEW))
 
     def _CancelConditional(self, cmd: C.CancelConditional) -> None:
         if (m := self.state._market(cmd)) is None:
@@ -99,7 +106,7 @@ class Conditionals:
         c = m.conditionals.get(cmd.order_id)
         if c is None or c.account != cmd.account:  # never reveal another account's order
             return self.state._reject(cmd, R.UNKNOWN_ORDER, order_id=cmd.order_id)
-        self.standing._drop_conditional(m, cmd.order_id, ConditionalStatus.CANCELED)
+        self.standing._drop_conditional(m, cmd.order_id, _COND_CANCELED)
 
     def _expire(self) -> None:
         """GTD conditional orders and order lists whose time has come (expire_ts ≤ now) expire,
@@ -109,11 +116,11 @@ class Conditionals:
             m = self.state.markets[symbol]
             c = m.conditionals.get(oid)
             if c is not None and c.expire_ts == at:
-                self.standing._drop_conditional(m, oid, ConditionalStatus.EXPIRED)
+                self.standing._drop_conditional(m, oid, _COND_EXPIRED)
             elif oid in m.lists:
                 m.book.advance(self.state.ts)
                 self.settlement._book_events(m)
-                self.standing._end_list(m, oid, ListStatus.EXPIRED, ListCause.EXPIRED)
+                self.standing._end_list(m, oid, _LIST_EXPIRED, _WHY_EXPIRED)
 
     def _fire_triggers(self) -> None:
         """Feed every moved trigger source to its index and place what fires, until nothing more

@@ -33,6 +33,9 @@ from perpsim.risk.margin import initial_margin
 from perpsim.risk.positions import Position
 from perpsim.risk.units import apply_rate_down, apply_rate_up, div_up
 
+# Members bound once as module names (reading one off its Enum class costs about ten times more).
+_BY_NONE = PlacedBy.NONE
+
 _SIDE_BUY, _SIDE_SELL = Side.BUY, Side.SELL
 _MARKET, _LIMIT = OrderKind.MARKET, OrderKind.LIMIT
 _IOC, _FOK = TimeInForce.IOC, TimeInForce.FOK
@@ -204,7 +207,7 @@ class Entry:
         m.book.cancel_all(cmd.account, self.state.ts)
         self.settlement._book_events(m)
 
-    def _place_for(self, m: _Market, by: int, order: C.PlaceOrder, cause: PlacedBy = PlacedBy.NONE) -> tuple[int, int]:
+    def _place_for(self, m: _Market, by: int, order: C.PlaceOrder, cause: PlacedBy = _BY_NONE) -> tuple[int, int]:
         """Place an order the venue makes on an account's behalf (`by`: a fired conditional
         order, an order list; 0 with `cause` for a flatten order) with the usual checks: (order
         id, 0), or (0, reason). A refusal is

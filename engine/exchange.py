@@ -94,6 +94,12 @@ from perpsim.risk.losslimit import LossLimitState
 from perpsim.risk.positions import Position
 from perpsim.risk.profiles import BINANCE, VenueProfile
 
+# Members bound once as module names (reading one off its Enum class costs about ten times more).
+_COND_CANCELED = ConditionalStatus.CANCELED
+_WHY_DAILY_LOSS_LIMIT = ListCause.DAILY_LOSS_LIMIT
+_BY_DAILY_LOSS_LIMIT = PlacedBy.DAILY_LOSS_LIMIT
+_BY_REQUOTE = PlacedBy.REQUOTE
+
 #: The stages that handle commands, and the command types each handles (by the method named
 #: after the command); the exchange handles the market commands itself (SetIndexPrice, AdvanceClock).
 _STAGES = ("accounts", "entry", "conditionals", "lists", "loss_limits")
@@ -326,7 +332,7 @@ class Exchange:
                 if lo <= price <= hi:
                     order = C.PlaceOrder(self.state.ts, account, m.symbol, side, level * cmd.quote_lots, price,
                                          _LIMIT, _GTC)
-                    self.entry._place_for(m, 0, order, PlacedBy.REQUOTE)
+                    self.entry._place_for(m, 0, order, _BY_REQUOTE)
 
     def _AdvanceClock(self, cmd: C.AdvanceClock) -> None:
         for m in self.state.markets.values():
@@ -369,19 +375,19 @@ class Exchange:
         for m in self.state.markets.values():
             if m.asset != asset:
                 continue
-            self.standing._end_lists_of(m, account, ListCause.DAILY_LOSS_LIMIT, R.DAILY_LOSS_LIMIT)
+            self.standing._end_lists_of(m, account, _WHY_DAILY_LOSS_LIMIT, R.DAILY_LOSS_LIMIT)
             if m.book.open_orders(account):
                 m.book.cancel_all(account, self.state.ts)
                 self.settlement._book_events(m)
             if account in m.conditionals_of:
                 for cid in sorted(m.conditionals_of[account]):
-                    self.standing._drop_conditional(m, cid, ConditionalStatus.CANCELED, R.DAILY_LOSS_LIMIT)
+                    self.standing._drop_conditional(m, cid, _COND_CANCELED, R.DAILY_LOSS_LIMIT)
             hedge = account in self.state.hedge
             for pside, p in m.leg_list(account):
                 side = _SIDE_SELL if p.lots > 0 else _SIDE_BUY
                 order = C.PlaceOrder(self.state.ts, account, m.symbol, side, abs(p.lots), 0, _MARKET, _IOC, _NO_STP,
                                      not hedge, 0, pside)
-                self.entry._place_for(m, 0, order, PlacedBy.DAILY_LOSS_LIMIT)
+                self.entry._place_for(m, 0, order, _BY_DAILY_LOSS_LIMIT)
 
     # ================================================================== queries
 

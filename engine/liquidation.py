@@ -56,6 +56,14 @@ from perpsim.risk.liquidation_plan import (
 from perpsim.risk.positions import Position
 from perpsim.risk.units import RATE_SCALE
 
+# Members bound once as module names (reading one off its Enum class costs about ten times more).
+_LEDGER_INSURANCE_COVER = LedgerCause.INSURANCE_COVER
+_LEDGER_ISOLATED_MARGIN = LedgerCause.ISOLATED_MARGIN
+_LEDGER_LIQUIDATION_FEE = LedgerCause.LIQUIDATION_FEE
+_COND_CANCELED = ConditionalStatus.CANCELED
+_WHY_AUTO_DELEVERAGE = ListCause.AUTO_DELEVERAGE
+_WHY_LIQUIDATION = ListCause.LIQUIDATION
+
 #: How long an ADL quantile's ranking stands (ns of venue time): Binance's "update every 30s".
 ADL_WINDOW_NS = 30 * 10**9
 _SIDE_BUY, _SIDE_SELL = Side.BUY, Side.SELL
@@ -222,13 +230,13 @@ class Liquidation:
             state._liquidating.add((m.symbol, account, pside))
         # 1. cancel open and conditional orders: every market for cross, this one for isolated
         for other in (m,) if isolated else state.markets.values():
-            self.standing._end_lists_of(other, account, ListCause.LIQUIDATION, _IN_LIQUIDATION)
+            self.standing._end_lists_of(other, account, _WHY_LIQUIDATION, _IN_LIQUIDATION)
             if other.book.open_orders(account):
                 other.book.cancel_all(account, state.ts)
                 self.settlement._book_events(other)
             if account in other.conditionals_of:
                 for cid in sorted(other.conditionals_of[account]):
-                    self.standing._drop_conditional(other, cid, ConditionalStatus.CANCELED, _IN_LIQUIDATION)
+                    self.standing._drop_conditional(other, cid, _COND_CANCELED, _IN_LIQUIDATION)
         t = self._terms[m.symbol]
         positions = m.positions
         legs = liquidated_legs(isolated, pside, () if isolated else tuple([ps for ps, _ in m.leg_list(account)]))
@@ -281,13 +289,13 @@ class Liquidation:
         # what the last leg's fee left below zero (only rounding to the tick can) the fund covers
         cover = shortfall(remaining)
         if cover:
-            state._move(m.asset, INSURANCE, holder, cover, LedgerCause.INSURANCE_COVER)
+            state._move(m.asset, INSURANCE, holder, cover, _LEDGER_INSURANCE_COVER)
         if account in state.multi_assets:  # what it still owes is repaid from its collateral
             MA.auto_exchange(state, account)
         if isolated:
             state._liquidating.discard((m.symbol, account, pside))
             if position_key(account, pside) not in positions:  # what is left of its margin goes home
-                state._move(m.asset, holder, account, state._iso_margin(m, account, pside), LedgerCause.ISOLATED_MARGIN)
+                state._move(m.asset, holder, account, state._iso_margin(m, account, pside), _LEDGER_ISOLATED_MARGIN)
         # re-keyed now for the rest of this sweep; a later change to the account touches it again
         self._rekey_account(account)
         state._touched.discard(account)
@@ -312,7 +320,7 @@ class Liquidation:
         holder, remaining = self._remaining(m, account, pside)
         fee = liquidation_fee(self._terms[m.symbol], qty, price, remaining)
         if fee:
-            self.state._move(m.asset, holder, INSURANCE, fee, LedgerCause.LIQUIDATION_FEE)
+            self.state._move(m.asset, holder, INSURANCE, fee, _LEDGER_LIQUIDATION_FEE)
             if self.state._loss_limits:
                 self.state._day_move(account, m.asset, -fee)
             remaining -= fee
@@ -353,7 +361,7 @@ class Liquidation:
             signed = q if lots > 0 else -q
             # its orders in the book are canceled (Binance): lists with one there end; the others
             # follow the position (_fit_exits); positional arguments: the compiled call
-            self.standing._end_lists_of(m, cp_account, ListCause.AUTO_DELEVERAGE, 0, True)
+            self.standing._end_lists_of(m, cp_account, _WHY_AUTO_DELEVERAGE, 0, True)
             if m.book.open_orders(cp_account):
                 m.book.cancel_all(cp_account, self.state.ts)
                 self.settlement._book_events(m)

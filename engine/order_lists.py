@@ -32,6 +32,33 @@ from perpsim.model.reasons import RejectReason as R
 from perpsim.risk.positions import Position
 from perpsim.risk.units import RATE_SCALE
 
+# Members bound once as module names (reading one off its Enum class costs about ten times more).
+_COND_CANCELED = ConditionalStatus.CANCELED
+_COND_NEW = ConditionalStatus.NEW
+_COND_REJECTED_AT_TRIGGER = ConditionalStatus.REJECTED_AT_TRIGGER
+_COND_SUPPRESSED = ConditionalStatus.SUPPRESSED
+_COND_TRIGGERED = ConditionalStatus.TRIGGERED
+_LIST_ARMED = ListStatus.ARMED
+_LIST_CANCELED = ListStatus.CANCELED
+_LIST_DONE = ListStatus.DONE
+_LIST_ENTRY_CLOSED = ListStatus.ENTRY_CLOSED
+_LIST_EXPIRED = ListStatus.EXPIRED
+_LIST_LEG_REJECTED = ListStatus.LEG_REJECTED
+_LIST_NEW = ListStatus.NEW
+_LIST_REDUCED = ListStatus.REDUCED
+_WHY_CANCELED = ListCause.CANCELED
+_WHY_ENTRY_FILLED = ListCause.ENTRY_FILLED
+_WHY_ENTRY_PARTIALLY_FILLED = ListCause.ENTRY_PARTIALLY_FILLED
+_WHY_EXIT_FILLED = ListCause.EXIT_FILLED
+_WHY_EXIT_REJECTED = ListCause.EXIT_REJECTED
+_WHY_EXIT_TRIGGERED = ListCause.EXIT_TRIGGERED
+_WHY_EXPIRED = ListCause.EXPIRED
+_WHY_LEG_CANCELED = ListCause.LEG_CANCELED
+_WHY_LEG_FILLED = ListCause.LEG_FILLED
+_WHY_LEG_REJECTED = ListCause.LEG_REJECTED
+_WHY_POSITION_CLOSED = ListCause.POSITION_CLOSED
+_GONE_EXPIRED = OrderGone.EXPIRED
+
 #: Trailing callback rate bounds (0.1 %..10 %) and price protection (mark vs last), scaled 1e8.
 CALLBACK_MIN, CALLBACK_MAX, TRIGGER_PROTECT = 100_000, 10_000_000, 5_000_000
 _SIDE_BUY = Side.BUY
@@ -131,7 +158,7 @@ class OrderLists:
         if entry:
             g.entry = self.state.next_order_id
             m.list_of[g.entry] = gid
-            self.state._events.append(ListEvent(m.symbol, gid, cmd.account, ListStatus.NEW, order_id=g.entry))
+            self.state._events.append(ListEvent(m.symbol, gid, cmd.account, _LIST_NEW, order_id=g.entry))
             gtd = _GTD if cmd.expire_ts else cmd.entry_tif
             _, reason = self.entry._place_for(m, gid, C.PlaceOrder(
                 self.state.ts, cmd.account, cmd.symbol, cmd.side, cmd.qty, cmd.entry_price,
@@ -139,7 +166,7 @@ class OrderLists:
                 gtd if cmd.entry_price else _IOC, _NO_STP, False,
                 cmd.expire_ts if cmd.entry_price else 0, cmd.position_side, cmd.client_order_id))
         else:
-            self.state._events.append(ListEvent(m.symbol, gid, cmd.account, ListStatus.NEW, qty=cmd.qty))
+            self.state._events.append(ListEvent(m.symbol, gid, cmd.account, _LIST_NEW, qty=cmd.qty))
             reason = self._arm(m, gid, g, cmd.qty)
         if reason:  # an order of the list was refused: undo the list, its legs and its ids
             for lid in (g.entry, *g.legs):
@@ -163,7 +190,7 @@ class OrderLists:
         g = m.lists.get(cmd.list_id)
         if g is None or g.cmd.account != cmd.account:  # never reveal another account's list
             return self.state._reject(cmd, R.UNKNOWN_ORDER, list_id=cmd.list_id)
-        self.standing._end_list(m, cmd.list_id, ListStatus.CANCELED, ListCause.CANCELED)
+        self.standing._end_list(m, cmd.list_id, _LIST_CANCELED, _WHY_CANCELED)
 
     def _room_for_algo(self, cmd, m: _Market, algo: int) -> bool:
         """Whether the account may add `algo` conditional orders (MAX_NUM_ALGO_ORDERS, counting
@@ -194,13 +221,13 @@ class OrderLists:
             else:
                 take_profit = c.kind in (ConditionalKind.TAKE_PROFIT_MARKET, ConditionalKind.TAKE_PROFIT_LIMIT)
                 m.triggers[c.source].add_stop(cid, stop_direction(Side(c.side), take_profit), c.trigger_price)
-            self.state._events.append(ConditionalEvent(m.symbol, cid, c.account, ConditionalStatus.SUPPRESSED))
+            self.state._events.append(ConditionalEvent(m.symbol, cid, c.account, _COND_SUPPRESSED))
             return
         gid = m.list_of.pop(cid, None)
         if gid is not None:  # one-cancels-the-other: the list's other orders go before this one is placed
             g = m.lists[gid]
             g.legs[g.legs.index(cid)] = 0
-            self.standing._cancel_list_orders(m, g, ConditionalStatus.CANCELED)
+            self.standing._cancel_list_orders(m, g, _COND_CANCELED)
         qty = c.qty
         if c.close_position:
             pos = m.positions.get(position_key(c.account, c.position_side), Position())
@@ -217,11 +244,11 @@ class OrderLists:
                 # hedge mode closes through the position side, never reduce_only
                 (c.reduce_only or c.close_position) and c.account not in self.state.hedge, c.expire_ts if gtd else 0,
                 c.position_side, c.client_order_id))
-        status = ConditionalStatus.REJECTED_AT_TRIGGER if reason else ConditionalStatus.TRIGGERED
+        status = _COND_REJECTED_AT_TRIGGER if reason else _COND_TRIGGERED
         self.state._events.append(ConditionalEvent(m.symbol, cid, c.account, status, order_id=oid, reason=reason))
         if gid is not None:
-            self.standing._end_list(m, gid, ListStatus.DONE,
-                                    ListCause.EXIT_REJECTED if reason else ListCause.EXIT_TRIGGERED, oid, reason)
+            self.standing._end_list(m, gid, _LIST_DONE,
+                                    _WHY_EXIT_REJECTED if reason else _WHY_EXIT_TRIGGERED, oid, reason)
 
     def _run_lists(self) -> bool:
         """Carry out, in order, what happened to order lists' orders since the last call (fills,
@@ -256,23 +283,23 @@ class OrderLists:
             if not n.leaves:
                 del m.list_of[g.entry]
                 g.entry = 0
-            cause = ListCause.ENTRY_PARTIALLY_FILLED if n.leaves else ListCause.ENTRY_FILLED
-            self.state._events.append(ListEvent(m.symbol, gid, account, ListStatus.ARMED, cause, g.armed - g.closed))
+            cause = _WHY_ENTRY_PARTIALLY_FILLED if n.leaves else _WHY_ENTRY_FILLED
+            self.state._events.append(ListEvent(m.symbol, gid, account, _LIST_ARMED, cause, g.armed - g.closed))
             reason = self._arm(m, gid, g, n.qty)
             if reason:
-                self.state._events.append(ListEvent(m.symbol, gid, account, ListStatus.LEG_REJECTED,
-                                                    ListCause.LEG_REJECTED, g.armed - g.closed, reason=reason))
+                self.state._events.append(ListEvent(m.symbol, gid, account, _LIST_LEG_REJECTED,
+                                                    _WHY_LEG_REJECTED, g.armed - g.closed, reason=reason))
                 if not g.entry and not any(g.legs):  # nothing left to arm it again
-                    self.standing._end_list(m, gid, ListStatus.CANCELED, ListCause.LEG_REJECTED, reason=reason)
+                    self.standing._end_list(m, gid, _LIST_CANCELED, _WHY_LEG_REJECTED, reason=reason)
             return
         del m.list_of[g.entry]
         g.entry = 0
-        if n.cause == OrderGone.EXPIRED:
-            self.standing._end_list(m, gid, ListStatus.EXPIRED, ListCause.EXPIRED)
+        if n.cause == _GONE_EXPIRED:
+            self.standing._end_list(m, gid, _LIST_EXPIRED, _WHY_EXPIRED)
         elif not any(g.legs):
-            self.standing._end_list(m, gid, ListStatus.CANCELED, ListCause.entry_gone(n.cause))
+            self.standing._end_list(m, gid, _LIST_CANCELED, ListCause.entry_gone(n.cause))
         else:
-            self.state._events.append(ListEvent(m.symbol, gid, account, ListStatus.ENTRY_CLOSED,
+            self.state._events.append(ListEvent(m.symbol, gid, account, _LIST_ENTRY_CLOSED,
                                                 ListCause.entry_gone(n.cause), g.armed - g.closed))
 
     def _leg_note(self, m: _Market, gid: int, g: _List, n: _Note) -> None:
@@ -281,18 +308,18 @@ class OrderLists:
             g.closed += n.qty
             if g.legs[1 - i]:
                 self._grow_leg(m, g, 1 - i, -n.qty)
-            self.state._events.append(ListEvent(m.symbol, gid, g.cmd.account, ListStatus.REDUCED, ListCause.LEG_FILLED,
+            self.state._events.append(ListEvent(m.symbol, gid, g.cmd.account, _LIST_REDUCED, _WHY_LEG_FILLED,
                                                 g.armed - g.closed))
             return
         del m.list_of[n.order_id]
         g.legs[i] = 0
         if n.what == "fill":
             g.closed += n.qty
-            self.standing._end_list(m, gid, ListStatus.DONE, ListCause.EXIT_FILLED)
-        elif n.cause == OrderGone.EXPIRED:
-            self.standing._end_list(m, gid, ListStatus.EXPIRED, ListCause.EXPIRED)
+            self.standing._end_list(m, gid, _LIST_DONE, _WHY_EXIT_FILLED)
+        elif n.cause == _GONE_EXPIRED:
+            self.standing._end_list(m, gid, _LIST_EXPIRED, _WHY_EXPIRED)
         else:
-            self.standing._end_list(m, gid, ListStatus.CANCELED, ListCause.LEG_CANCELED, reason=n.reason)
+            self.standing._end_list(m, gid, _LIST_CANCELED, _WHY_LEG_CANCELED, reason=n.reason)
 
     def _arm(self, m: _Market, gid: int, g: _List, qty: int) -> int:
         """Put the list's exits in force for `qty` more lots: a live leg grows by qty, a leg not
@@ -337,7 +364,7 @@ class OrderLists:
             reduce_only, callback_rate=c.sl_callback_rate if trailing else 0,
             activation_price=trigger if trailing else 0, position_side=c.position_side, tif=tif,
             expire_ts=c.expire_ts))
-        self.state._events.append(ConditionalEvent(m.symbol, lid, c.account, ConditionalStatus.NEW))
+        self.state._events.append(ConditionalEvent(m.symbol, lid, c.account, _COND_NEW))
         if trailing:  # trails from the source price at arming (or from its activation price once reached)
             m.triggers[c.source].add_trailing(lid, Side(side), c.sl_callback_rate, trigger or None, now)
             return 0
@@ -359,7 +386,7 @@ class OrderLists:
             del m.list_of[lid]
             g.legs[i] = 0
             if c is not None:
-                self.standing._drop_conditional(m, lid, ConditionalStatus.CANCELED)
+                self.standing._drop_conditional(m, lid, _COND_CANCELED)
             else:
                 m.book.cancel(lid, self.state.ts)
                 self.settlement._book_events(m)
@@ -381,7 +408,7 @@ class OrderLists:
                     else (pside == LONG) != (_exit_side(c) == _SIDE_BUY)):
                 continue
             if not lots or _exit_side(c) != closing:
-                self.standing._end_list(m, gid, ListStatus.CANCELED, ListCause.POSITION_CLOSED)
+                self.standing._end_list(m, gid, _LIST_CANCELED, _WHY_POSITION_CLOSED)
                 continue
             for lid in g.legs:
                 leg = m.conditionals.get(lid)
@@ -389,4 +416,4 @@ class OrderLists:
                     m.conditionals[lid] = dataclasses.replace(leg, qty=abs(lots))
         for cid in sorted(m.exit_conditionals.get((account, pside), ())):
             if cid not in m.list_of and (not lots or m.conditionals[cid].side != closing):
-                self.standing._drop_conditional(m, cid, ConditionalStatus.CANCELED, R.REDUCE_ONLY_REJECTED)
+                self.standing._drop_conditional(m, cid, _COND_CANCELED, R.REDUCE_ONLY_REJECTED)

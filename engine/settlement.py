@@ -22,13 +22,23 @@ from perpsim.risk.margin import initial_margin
 from perpsim.risk.positions import Position
 from perpsim.risk.units import apply_rate_down, apply_rate_up
 
+# Members bound once as module names (reading one off its Enum class costs about ten times more).
+_LEDGER_FEE = LedgerCause.FEE
+_LEDGER_ISOLATED_MARGIN = LedgerCause.ISOLATED_MARGIN
+_LEDGER_REALIZED_PNL = LedgerCause.REALIZED_PNL
+_LEDGER_ROUNDING_DUST = LedgerCause.ROUNDING_DUST
+_GONE_CANCELED = OrderGone.CANCELED
+_GONE_EXPIRED = OrderGone.EXPIRED
+_GONE_SELF_TRADE = OrderGone.SELF_TRADE
+_GONE_UNFILLED = OrderGone.UNFILLED
+
 # book event kinds and sides as plain ints, for the per-fill loop
 _ACCEPTED, _FILL, _CANCELED, _EXPIRED, _AMENDED = (int(k) for k in (
     EventKind.ACCEPTED, EventKind.FILL, EventKind.CANCELED, EventKind.EXPIRED, EventKind.AMENDED))
 _SIDE_BUY = Side.BUY
 #: Why an order left the book, as an order list's cause.
-_GONE = {EventKind.CANCELED: OrderGone.CANCELED, ExpireCause.GTD: OrderGone.EXPIRED,
-         ExpireCause.UNFILLED: OrderGone.UNFILLED, ExpireCause.SELF_TRADE: OrderGone.SELF_TRADE}
+_GONE = {EventKind.CANCELED: _GONE_CANCELED, ExpireCause.GTD: _GONE_EXPIRED,
+         ExpireCause.UNFILLED: _GONE_UNFILLED, ExpireCause.SELF_TRADE: _GONE_SELF_TRADE}
 
 
 class Settlement:
@@ -60,14 +70,14 @@ class Settlement:
                 notional = m.value(qty, price)
                 if not liquidation and account != IF_ACCOUNT:
                     fee = apply_rate_up(notional, m.taker_fee)
-                    self.state._move(spec.settle, account, FEES, fee, LedgerCause.FEE)
+                    self.state._move(spec.settle, account, FEES, fee, _LEDGER_FEE)
                     if self.state._loss_limits:
                         self.state._day_move(account, m.asset, -fee)
                 maker_rate = m.maker_fee
                 if counter_account != IF_ACCOUNT:
                     fee = (apply_rate_up(notional, maker_rate) if maker_rate >= 0
                            else -apply_rate_down(notional, -maker_rate))
-                    self.state._move(spec.settle, counter_account, FEES, fee, LedgerCause.FEE)
+                    self.state._move(spec.settle, counter_account, FEES, fee, _LEDGER_FEE)
                     if self.state._loss_limits:
                         self.state._day_move(counter_account, m.asset, -fee)
                 m.last = price
@@ -141,7 +151,7 @@ class Settlement:
         cost_before = p.cost
         realized = m.fill(p, qty, price)
         holder = m.iso_holder(account, pside) if isolated else account
-        self.state._move(m.asset, m.pnl_pool, holder, realized, LedgerCause.REALIZED_PNL)
+        self.state._move(m.asset, m.pnl_pool, holder, realized, _LEDGER_REALIZED_PNL)
         if realized and self.state._loss_limits:
             self.state._day_move(account, m.asset, realized)
         if isolated and (m.symbol, account, pside) not in self.state._liquidating:
@@ -149,11 +159,11 @@ class Settlement:
             # a full close or a flip frees all of it (a flip re-margins below); a partial close
             # frees its share, rounded down (a credit)
             release = iso if closed and closed == before else iso * closed // before if closed else 0
-            self.state._move(m.asset, holder, account, release, LedgerCause.ISOLATED_MARGIN)
+            self.state._move(m.asset, holder, account, release, _LEDGER_ISOLATED_MARGIN)
             opened = abs(qty) - closed
             if opened:
                 margin = initial_margin(m.value(opened, price), self.state._lev(account, m))
-                self.state._move(m.asset, account, holder, margin, LedgerCause.ISOLATED_MARGIN)
+                self.state._move(m.asset, account, holder, margin, _LEDGER_ISOLATED_MARGIN)
         if p.lots == 0:
             del m.positions[key]
             if not m.holds(account):  # its last position here: out of the market's indexes
@@ -173,4 +183,4 @@ class Settlement:
         markets each side's cost and PnL round down, and what that leaves over (a few units at
         most) goes from the pool to dust, so the pool keeps holding exactly Σ cost."""
         moved = self._trade(m, a, a_side, qty, price) + self._trade(m, b, b_side, -qty, price)
-        self.state._move(m.asset, m.pnl_pool, DUST, m.contract.pair_dust(moved), LedgerCause.ROUNDING_DUST)
+        self.state._move(m.asset, m.pnl_pool, DUST, m.contract.pair_dust(moved), _LEDGER_ROUNDING_DUST)
