@@ -76,17 +76,11 @@ def shock(n: int, seed: int, on: bool) -> dict:
 
 
 def scenario(accounts: int, seed: int, on: bool) -> dict:
-    from perpsim.sim import runner
-    from perpsim.sim import scenario as scn
+    from scenario_cascade import cascade_scenario  # the same long squeeze as that bench's
 
-    sc = scn.load("long-squeeze").with_params({
-        "duration_s": 3, "feed.BTCUSDT.sigma": 0.0, "feed.BTCUSDT.shocks": [{"at_s": 2, "pct": -8}],
-        "feed.BTCUSDT.impact_coupling": 0.0, "agents.crowd.count": accounts, "agents.crowd.long_fraction": 1.0,
-        "agents.crowd.isolated_fraction": 0.5, "agents.crowd.stop_fraction": 0.0,
-        "agents.crowd.exit_per_hour": 0.0, "agents.crowd.adder_fraction": 0.0,
-        "agents.mm.levels": 5, "agents.mm.requote_s": 60,
-        "agents.noise.count": 1, "agents.noise.orders_per_min": 0.0})
-    run = runner.Run(sc, seed, hash_events=False, signals=on)
+    from perpsim.sim import runner
+
+    run = runner.Run(cascade_scenario(accounts), seed, hash_events=False, signals=on)
     venue, spent = run.venue, {"catch_up": 0.0, "reads": 0.0}
     if on:  # CPU time in the catch-ups (HOLD_EVENTS flushes, before reads) and in the reads themselves
         venue.flush = _timed(venue.flush, spent, "catch_up")
