@@ -101,10 +101,11 @@ def build_exchange(scenario: Scenario) -> Exchange:
 
 @contextlib.contextmanager
 def _collector_paused():
-    """The cyclic garbage collector off for the run, as it was before afterwards. The run builds
-    a population that lives to its end (100k accounts are millions of objects) and a cascade's
-    command returns a million events at once: every full collection would rescan all of it,
-    while the engine makes next to no reference cycles (reference counting frees the rest)."""
+    """The cyclic garbage collector off for the run (its final checks and result included), as it
+    was before afterwards. The run builds a population that lives to its end (100k accounts are
+    millions of objects) and a cascade's command returns a million events at once: every full
+    collection would rescan all of it, the risk signals' read models too, while the engine makes
+    next to no reference cycles (reference counting frees the rest)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -262,12 +263,14 @@ class Run:
                     self.check()
                 if progress is not None:
                     progress(step, self.steps)
-        t2 = time.perf_counter()
-        conservation = self.check()
-        # engine_s: inside Exchange.apply only; signals_s: feeding and reading the risk signals
-        signals_s, in_submit = getattr(self.venue, "signals_s", 0.0), getattr(self.venue, "signals_submit_s", 0.0)
-        return self._result(conservation, {"setup_s": t1 - t0, "steps_s": t2 - t1, "check_s": time.perf_counter() - t2,
-                                           "engine_s": self.engine_s - in_submit, "signals_s": signals_s})
+            t2 = time.perf_counter()
+            conservation = self.check()
+            # engine_s: inside Exchange.apply only; signals_s: feeding and reading the risk signals
+            signals_s = getattr(self.venue, "signals_s", 0.0)
+            in_submit = getattr(self.venue, "signals_submit_s", 0.0)
+            return self._result(conservation, {"setup_s": t1 - t0, "steps_s": t2 - t1,
+                                               "check_s": time.perf_counter() - t2,
+                                               "engine_s": self.engine_s - in_submit, "signals_s": signals_s})
 
     def _result(self, conservation: dict, timings: dict) -> RunResult:
         m = self.metrics
