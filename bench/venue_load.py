@@ -2,8 +2,8 @@
 """Venue load: order-entry throughput and latency against a real `perpsim serve` process.
 
   python bench/venue_load.py [--clients 1 4 16] [--orders N] [--seconds S] [--mix resting crossing]
-                             [--driver aio|thread|batch|stream] [--batch B] [--warmup W] [--data-dir DIR]
-                             [--snapshot-every N] [--profile DIR]
+                             [--driver aio|thread|batch|stream] [--batch B] [--per-message P] [--warmup W]
+                             [--data-dir DIR] [--snapshot-every N] [--profile DIR]
 
 For every (mix, clients) scenario a fresh server is started as a subprocess on a fresh data
 directory — no index feed, no liquidity provider, no rate limit (a TOML config with
@@ -23,7 +23,8 @@ Drivers: `aio` runs C grpc.aio tasks (one channel each) on one event loop; `thre
 threads with blocking stubs (one channel each). Latency is per call, as the client sees it.
 Batch and streaming entry (grpc.aio, one channel per client): `batch` sends PlaceOrders calls of
 B orders each (latency: per call); `stream` keeps one StreamOrders stream per client with up to
-B orders unanswered (latency: per order, from its send to its answer). Use them with the
+B orders unanswered, P orders a message (--per-message, default 100; 1 = the single-order form;
+latency: per order, from its message's send to its answer). Use them with the
 crossing mix (the resting mix's cancels are unary calls).
 
 The journal is measured from the server's side: GetVenueState.journal_sequence (the last durable
@@ -344,22 +345,29 @@ def phase_batch(address: str, keys: list[str], streams: list[Orders], seconds: f
 
 def phase_stream(address: str, keys: list[str], streams: list[Orders], seconds: float, limit: int) -> Tally:
     end = time.perf_counter() + seconds
+    per_message = max(1, min(DRIVER_SETTINGS["per_message"], DRIVER_SETTINGS["batch"]))
 
     async def worker(tally: Tally, i: int, stub, md) -> None:
         window = asyncio.Semaphore(DRIVER_SETTINGS["batch"])
-        sent: collections.deque[float] = collections.deque()
+        sent: collections.deque[float] = collections.deque()  # per message: when it was sent
 
         async def requests():
             while time.perf_counter() < end and (not limit or tally.sent < limit):
-                await window.acquire()
-                tally.sent += 1
+                for _ in range(per_message):
+                    await window.acquire()
+                tally.sent += per_message
                 sent.append(time.perf_counter())
-                yield trading_pb2.StreamOrdersRequest(order=streams[i].next()[1])
+                if per_message == 1:  # the single-order form
+                    yield trading_pb2.StreamOrdersRequest(order=streams[i].next()[1])
+                else:
+                    yield trading_pb2.StreamOrdersRequest(orders=[streams[i].next()[1] for _ in range(per_message)])
 
         try:
             async for r in stub.StreamOrders(requests(), metadata=md, timeout=seconds + CALL_TIMEOUT):
-                window.release()
-                tally.answer(r.result, time.perf_counter() - sent.popleft())
+                took = time.perf_counter() - sent.popleft()
+                for x in (r.results if per_message > 1 else (r.result,)):
+                    window.release()
+                    tally.answer(x, took)
         except grpc.aio.AioRpcError as e:
             tally.error(e)
 
@@ -367,7 +375,9 @@ def phase_stream(address: str, keys: list[str], streams: list[Orders], seconds: 
 
 
 DRIVERS = {"aio": phase_aio, "thread": phase_thread, "batch": phase_batch, "stream": phase_stream}
-DRIVER_SETTINGS = {"batch": 500}  # orders per PlaceOrders call, or unanswered orders per stream (--batch)
+# orders per PlaceOrders call, or unanswered orders per stream (--batch); orders per StreamOrders
+# message (--per-message; 1: the single-order form)
+DRIVER_SETTINGS = {"batch": 500, "per_message": 100}
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -442,12 +452,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--driver", choices=sorted(DRIVERS), default="aio")
     ap.add_argument("--batch", type=int, default=DRIVER_SETTINGS["batch"],
                     help="orders per PlaceOrders call / unanswered per stream (default %(default)s)")
+    ap.add_argument("--per-message", type=int, default=DRIVER_SETTINGS["per_message"],
+                    help="stream: orders per StreamOrders message (1: the single-order form; default %(default)s)")
     ap.add_argument("--snapshot-every", type=int, default=100_000, help="the venue's snapshot_every setting")
     ap.add_argument("--data-dir", type=Path, help="where the data directories go (default: a temporary one)")
     ap.add_argument("--profile", type=Path, help="sample the server with py-spy; its raw stacks go to this folder "
                                                  "and the stage breakdown (stage_profile.py) into each JSON line")
     a = ap.parse_args(argv)
     DRIVER_SETTINGS["batch"] = a.batch
+    DRIVER_SETTINGS["per_message"] = a.per_message
     base = a.data_dir or Path(tempfile.mkdtemp(prefix="perpsim-venue-load-"))
     try:
         for mix in a.mix:

@@ -12,7 +12,8 @@ gRPC on 127.0.0.1, each scenario on a fresh `perpsim serve` (venue_load.py's Ser
 no liquidity, no rate limit, no metrics endpoint):
 
   batch       PlaceOrders, 1,000 orders a call, 1 client
-  stream      StreamOrders, 1 client, up to 1,000 orders unanswered
+  stream      StreamOrders, 1 client, up to 1,000 orders unanswered, 100 orders a message
+  stream-1    the same, one order a message (the single-order form)
   unary-1     PlaceOrder, 1 client (its p99)
   unary-16    PlaceOrder, 16 clients
   read-16     ListOpenOrders at 16 clients: the read-only unary floor
@@ -22,6 +23,7 @@ One JSON line per scenario (venue_load.py's fields), then one "venue_ratios" lin
 
   batch_vs_engine      batch orders/s / engine orders/s        target >= 0.50 (not done < 0.33)
   stream_vs_engine     stream orders/s / engine orders/s       target >= 0.40
+  stream1_vs_engine    stream-1 orders/s / engine orders/s     (reported)
   unary16_vs_read16    unary-16 orders/s / read-16 calls/s     target >= 0.80
   p99_1_client_ms      unary-1 p99                             target <= 2 ms
   checkpoint_max_vs_p99  checkpoint max / unary-1 p99          target <= 2
@@ -112,26 +114,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engine-orders", type=int, default=100_000)
     ap.add_argument("--checkpoint-every", type=int, default=1_000, help="snapshot_every of the checkpoint scenario")
     ap.add_argument("--profile", type=Path, help="py-spy the batch and stream scenarios; raw stacks go here")
-    ap.add_argument("--skip", nargs="*", default=[], choices=("batch", "stream", "unary-1", "unary-16", "read-16",
-                                                             "checkpoint"))
+    ap.add_argument("--skip", nargs="*", default=[], choices=("batch", "stream", "stream-1", "unary-1", "unary-16",
+                                                             "read-16", "checkpoint"))
     a = ap.parse_args(argv)
     engine = engine_rate(a.engine_orders, whole_state=False)
     print(json.dumps(engine), flush=True)
     print(json.dumps(engine_rate(a.engine_orders, whole_state=True)), flush=True)
     base = Path(tempfile.mkdtemp(prefix="perpsim-venue-ratios-"))
-    plan = [("batch", "crossing", "batch", 1, 1_000, 100_000), ("stream", "crossing", "stream", 1, 1_000, 100_000),
-            ("unary-1", "crossing", "aio", 1, 0, 100_000), ("unary-16", "crossing", "aio", 16, 0, 100_000),
-            ("read-16", "read", "aio", 16, 0, 100_000),
-            ("checkpoint", "crossing", "aio", 1, 0, a.checkpoint_every)]
+    # (scenario, mix, driver, clients, orders per call / unanswered, orders per stream message, snapshot_every)
+    plan = [("batch", "crossing", "batch", 1, 1_000, 0, 100_000),
+            ("stream", "crossing", "stream", 1, 1_000, 100, 100_000),
+            ("stream-1", "crossing", "stream", 1, 1_000, 1, 100_000),
+            ("unary-1", "crossing", "aio", 1, 0, 0, 100_000), ("unary-16", "crossing", "aio", 16, 0, 0, 100_000),
+            ("read-16", "read", "aio", 16, 0, 0, 100_000),
+            ("checkpoint", "crossing", "aio", 1, 0, 0, a.checkpoint_every)]
     got: dict[str, dict] = {}
     try:
-        for name, mix, driver, clients, batch, snapshot_every in plan:
+        for name, mix, driver, clients, batch, per_message, snapshot_every in plan:
             if name in a.skip:
                 continue
             if batch:
                 vl.DRIVER_SETTINGS["batch"] = batch
+            if per_message:
+                vl.DRIVER_SETTINGS["per_message"] = per_message
             prof = None
-            if a.profile is not None and name in ("batch", "stream"):
+            if a.profile is not None and name in ("batch", "stream", "stream-1"):
                 a.profile.mkdir(parents=True, exist_ok=True)
                 prof = a.profile / f"{name}.txt"
             r = vl.scenario(mix, clients, driver, a.seconds, 0, a.warmup, base / name, snapshot_every, prof)
@@ -153,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     out = {"bench": "venue_ratios", "engine_orders_per_s": engine["orders_per_s"],
            "batch_vs_engine": ratio(rate.get("batch"), engine["orders_per_s"]),
            "stream_vs_engine": ratio(rate.get("stream"), engine["orders_per_s"]),
+           "stream1_vs_engine": ratio(rate.get("stream-1"), engine["orders_per_s"]),
            "unary16_vs_read16": ratio(rate.get("unary-16"), rate.get("read-16")),
            "p99_1_client_ms": p99,
            "checkpoint_max_ms": got.get("checkpoint", {}).get("max_ms"),
@@ -167,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
            "batch_vs_engine_cpu": ratio(engine["cpu_us_per_order"],
                                         got.get("batch", {}).get("server_cpu_us_per_order")),
            "stream_vs_engine_cpu": ratio(engine["cpu_us_per_order"],
-                                         got.get("stream", {}).get("server_cpu_us_per_order"))}
+                                         got.get("stream", {}).get("server_cpu_us_per_order")),
+           "stream1_vs_engine_cpu": ratio(engine["cpu_us_per_order"],
+                                          got.get("stream-1", {}).get("server_cpu_us_per_order"))}
     out["meets"] = {k: (out[k] is not None and (out[k] <= t if k in ("p99_1_client_ms", "checkpoint_max_vs_p99")
                                                 else out[k] >= t)) for k, t in TARGETS.items()}
     print(json.dumps(out), flush=True)

@@ -35,6 +35,7 @@ Every failure raises a typed exception from perpsim.clients.errors.
 from __future__ import annotations
 
 import asyncio
+import collections
 import random
 import time
 import uuid
@@ -380,6 +381,26 @@ class _Api(HistoryCalls, AccountRiskCalls, MarketRiskCalls, LossLimitCalls, Prof
         client) of results in order: each its Order or the typed error it was rejected with."""
         requests = (trading_pb2.StreamOrdersRequest(order=order_request(**o)) for o in orders)
         return self._stream_on("trading", "StreamOrders", requests, lambda r: _order_result(r.result), timeout)
+
+    def stream_order_batches(self, batches: Iterable[list[dict]], *, timeout: float | None = None):
+        """Place orders over one bidirectional stream, several per message: each batch (a list of
+        up to 1,000 dicts of `place_order`'s arguments) is one message, which saves the stream's
+        per-message cost. An iterator (async iterator on the async client) of one list per
+        batch, in order: per order its Order or the typed error it was rejected with. A batch
+        the venue refuses whole (more than 1,000 orders) has that error for each of its orders.
+        An empty batch is not sent (and has no list)."""
+        sizes: collections.deque[int] = collections.deque()  # of the batches sent, not yet answered
+
+        def requests():
+            for batch in batches:
+                if not batch:
+                    continue
+                request = trading_pb2.StreamOrdersRequest(orders=[order_request(**o) for o in batch])
+                sizes.append(len(batch))
+                yield request
+
+        return self._stream_on("trading", "StreamOrders", requests(), lambda r: _batch_results(r, sizes.popleft()),
+                               timeout)
 
     def place_conditional(self, symbol: str, side: str | int, quantity: Number | None, *, type: str = "stop_market",
                           trigger_price: Number | None = None, price: Number | None = None, source: str = "last",
@@ -867,6 +888,14 @@ class AsyncClient(_Api):
     def _stream_on(self, service: str, method: str, request: Any, convert, timeout: float | None) -> AsyncStream:
         fn = getattr(self._stubs[service], method)
         return AsyncStream(fn(request, timeout=timeout, metadata=self._metadata()), convert)
+
+
+def _batch_results(r, size: int) -> list[Order | PerpsimError]:
+    """The results of a multi-order StreamOrdersResponse answering `size` orders: one each, or
+    the message's own error (refused whole) for each of them."""
+    if r.results:
+        return [_order_result(x) for x in r.results]
+    return [_order_result(r.result)] * size
 
 
 def _order_result(x) -> Order | PerpsimError:

@@ -4,7 +4,6 @@ conditional orders and order lists.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import functools
 import logging
@@ -30,13 +29,12 @@ from perpsim.venue import convert as cv
 from perpsim.venue.auth import bearer
 from perpsim.venue.errors import VenueError, internal_rpc_status, to_rpc_status, to_status
 from perpsim.venue.services.common import Venue, raise_rejection, rpc
+from perpsim.venue.services.order_stream import MAX_BATCH_ORDERS, answer_stream
 from perpsim.venue.services.wire import conditional_out, order_fields, order_list_out, order_out
 from perpsim.venue.state import KnownConditional, KnownList, KnownOrder, stamped
 
 log = logging.getLogger("perpsim.venue")
 
-MAX_BATCH_ORDERS = 1_000
-STREAM_WINDOW = 2_000  # order-entry stream: requests read and not yet submitted
 
 # the book's event kinds as plain ints (compared per event on the response path)
 _ACCEPTED, _FILL, _REJECTED = int(EventKind.ACCEPTED), int(EventKind.FILL), int(EventKind.REJECTED)
@@ -99,9 +97,10 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         return trading_pb2.PlaceOrdersResponse(results=await self._place_many(account, request.orders))
 
     async def StreamOrders(self, requests, context):
-        """Order entry on one bidirectional stream: each request is answered in order by its
-        order or its own error. Requests are read ahead (up to STREAM_WINDOW waiting), and what
-        arrives while earlier ones are sequenced goes to the sequencer as one unit, one commit."""
+        """Order entry on one bidirectional stream: each request (one order, or up to
+        MAX_BATCH_ORDERS) is answered in order, each order by its order or its own error; what
+        arrives while earlier orders are sequenced goes to the sequencer as one unit, one commit
+        (venue.services.order_stream)."""
         if not self.venue.ready:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the venue is recovering its journal; retry shortly")
         try:
@@ -109,51 +108,9 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         except VenueError as e:
             await context.abort_with_status(to_status(self.venue.refused(e)))
         key = bearer(context.invocation_metadata())
-        waiting: list = []  # requests read and not yet submitted
-        arrived, room = asyncio.Event(), asyncio.Event()
-        units: asyncio.Queue = asyncio.Queue()  # submitted units' futures, in request order
-
-        async def read() -> None:
-            async for r in requests:
-                try:  # each order is charged to the key's rate limit; a refusal answers it alone
-                    self.venue.take(key)
-                    waiting.append(r.order)
-                except VenueError as e:
-                    waiting.append(e)
-                arrived.set()
-                while len(waiting) >= STREAM_WINDOW:  # stop reading: gRPC flow control pushes back
-                    room.clear()
-                    await room.wait()
-            waiting.append(None)  # the end of the requests
-            arrived.set()
-
-        async def submit() -> None:
-            while True:
-                await arrived.wait()
-                arrived.clear()
-                unit = waiting[:MAX_BATCH_ORDERS]
-                del waiting[:len(unit)]
-                room.set()
-                end = unit and unit[-1] is None
-                if end:
-                    unit.pop()
-                if unit:  # whatever arrived while the last unit was sequenced goes as one unit
-                    units.put_nowait(asyncio.ensure_future(self._place_many(account, unit)))
-                if end:
-                    units.put_nowait(None)
-                    return
-                if waiting:
-                    arrived.set()
-
-        tasks = [asyncio.ensure_future(read()), asyncio.ensure_future(submit())]
-        try:
-            while (unit := await units.get()) is not None:
-                for result in await unit:
-                    yield trading_pb2.StreamOrdersResponse(result=result)
-            await asyncio.gather(*tasks)
-        finally:
-            for t in tasks:
-                t.cancel()
+        async for response in answer_stream(requests, key, self.venue.take,
+                                            functools.partial(self._place_many, account), self.venue.refused):
+            yield response
 
     async def _place_many(self, account: int, requests) -> list[dict]:
         """Place orders as one sequencer unit (in order, one commit); a result each, as the
