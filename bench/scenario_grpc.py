@@ -17,6 +17,11 @@ venue. Repeated R times, alternating. One JSON line per run, then a "scenario_gr
   server_cpu_s, client_cpu_s      CPU seconds of the venue process and of this one over the gRPC run
   liquidations                    per mode (a sanity check: both modes run the same scenario)
 
+  per_step                        of an extra gRPC run, not timed (--no-count skips it): the calls
+                                  of a step by RPC, and the fsyncs the venue made per step (strace,
+                                  where it can attach): a step's commits; "setup" the same for the
+                                  setup, in total
+
 --profile DIR profiles the last gRPC run: its client side with cProfile (DIR/client.prof), the
 server with py-spy (DIR/server.txt, raw stacks). Figures are reported, never asserted.
 """
@@ -24,8 +29,10 @@ server with py-spy (DIR/server.txt, raw stacks). Figures are reported, never ass
 from __future__ import annotations
 
 import argparse
+import collections
 import cProfile
 import json
+import os
 import shutil
 import signal
 import statistics
@@ -98,9 +105,56 @@ def over_grpc(sc: scenario.Scenario, root: Path, profile: Path | None) -> dict:
     if prof is not None and profile is not None:
         prof.dump_stats(profile / "client.prof")
     return {"mode": "grpc", "s": round(took, 3), "setup_s": round(r.timings["setup_s"], 3),
-            "steps_s": round(r.timings["steps_s"], 3), "calls": venue.calls,
+            "steps_s": round(r.timings["steps_s"], 3), "calls": venue.calls, "calls_by_rpc": dict(venue.calls_by_rpc),
             "server_cpu_s": round(server_cpu, 2), "client_cpu_s": round(client_cpu, 2),
             "liquidations": liquidations(r)}
+
+
+def _fsyncs_at(trace: Path) -> list[float]:
+    """When each fsync / fdatasync of a `strace -ttt` trace started (wall-clock seconds)."""
+    out = []
+    for line in trace.read_text(errors="replace").splitlines():
+        parts = line.split(maxsplit=2)  # pid, time, call (strace -f)
+        if len(parts) == 3 and parts[2].startswith(("fsync(", "fdatasync(")):
+            out.append(float(parts[1]))
+    return out
+
+
+def counted(sc: scenario.Scenario, root: Path) -> dict:
+    """One more gRPC run, not timed: its calls by RPC and the venue's fsyncs, in the setup and
+    per step (fsyncs counted with strace attached to the venue, when it can attach)."""
+    root.mkdir(parents=True)
+    with vl.Server(root, snapshot_every=0) as server:
+        markets = {s: default_markets()[s] for s in sc.data["venue"].get("markets", ["BTCUSDT"])}
+        venue = GrpcVenue(server.address, vl.ADMIN_KEY, markets)
+        trace, tracer = root / "fsyncs.txt", None
+        if shutil.which("strace"):
+            tracer = subprocess.Popen(["strace", "-f", "-ttt", "-e", "trace=fsync,fdatasync", "-o", str(trace),
+                                       "-p", str(server.proc.pid)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1.0)  # attached to the venue's threads
+        try:
+            run = runner.Run(sc, venue=venue)
+            t0 = time.time()
+            run.setup()
+            t1, setup_calls = time.time(), collections.Counter(venue.calls_by_rpc)
+            for step in range(1, run.steps + 1):
+                run.step(step)
+            t2 = time.time()
+        finally:
+            venue.close()
+            if tracer is not None:
+                tracer.send_signal(signal.SIGINT)
+                tracer.wait(timeout=30)
+    steps = run.steps
+    per_step = {k: round(n / steps, 2) for k, n in sorted((venue.calls_by_rpc - setup_calls).items())}
+    out = {"setup": {"calls": dict(sorted(setup_calls.items())), "calls_total": sum(setup_calls.values())},
+           "per_step": {"calls": per_step, "calls_total": round(sum(per_step.values()), 2)}}
+    if tracer is not None and trace.exists() and os.path.getsize(trace):
+        at = _fsyncs_at(trace)
+        out["setup"]["fsyncs"] = sum(t0 <= t < t1 for t in at)
+        out["per_step"]["fsyncs"] = round(sum(t1 <= t < t2 for t in at) / steps, 2)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a scenario parameter")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each mode, alternating")
     ap.add_argument("--profile", type=Path, help="profile the last gRPC run (client and server) into this folder")
+    ap.add_argument("--no-count", action="store_true", help="skip the untimed run that counts calls and fsyncs")
     ap.add_argument("--data-dir", type=Path, help="where the venue's data directory goes (default: a temporary "
                                                   "folder; on a tmpfs such as /dev/shm its fsyncs cost nothing)")
     a = ap.parse_args(argv)
@@ -124,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             r = over_grpc(sc, base / f"grpc-{i}", a.profile if i == a.repeat - 1 else None)
             print(json.dumps(r), flush=True)
             runs["grpc"].append(r)
+        count = None if a.no_count else counted(sc, base / "counted")
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
@@ -139,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
            "calls": runs["grpc"][-1]["calls"], "server_cpu_s": median("grpc", "server_cpu_s"),
            "client_cpu_s": median("grpc", "client_cpu_s"),
            "liquidations": {m: runs[m][-1]["liquidations"] for m in runs}}
+    if count is not None:
+        out.update(count)
     out["meets"] = out["grpc_vs_in_process"] <= TARGET
     print(json.dumps(out), flush=True)
     return 0

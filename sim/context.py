@@ -36,7 +36,11 @@ class Context:
         """`n` fresh account numbers (contiguous)."""
         first = self.next_account
         self.next_account += n
-        return range(first, first + n)
+        accounts = range(first, first + n)
+        reserve = getattr(self.venue, "reserve", None)
+        if reserve is not None:  # over gRPC: the venue accounts made together, not one call at a time
+            reserve(accounts)
+        return accounts
 
     def submit_groups(self, groups: list[list]) -> list[list[list]]:
         """Send groups of commands: each group's in order, a group ending at its first refused

@@ -1,7 +1,8 @@
 """A scenario's venue over gRPC: a running perpsim venue reached with perpsim.clients.client.Client.
 
 Scenario account numbers map to venue accounts (CreateAccount), each with its own API key,
-created when first used (one call each: the venue handles them one at a time anyway). Prices
+created when the run hands them out (`reserve`: one call each, all in flight together, mapped
+by venue account number so that they map in the order they were handed out). Prices
 and amounts cross the wire as exact decimal strings made from the engine integers with the
 market specs (no rounding), an account's batch of limit orders in ticks and lots
 (perpsim.sim.grpc_batch). A refusal comes back as a `CommandRejected` event with the venue's reason;
@@ -20,6 +21,7 @@ commit.
 
 from __future__ import annotations
 
+import collections
 import functools
 import queue
 import threading
@@ -35,6 +37,7 @@ from perpsim.model.enums import OrderKind, Side, TriggerSource
 from perpsim.model.markets import MarketSpec
 from perpsim.risk.units import RATE_SCALE
 from perpsim.sim.grpc_flights import Flights
+from perpsim.sim.grpc_reads import Reads
 from perpsim.sim.grpc_wire import CONDITIONAL_KINDS, liquidation, order_args, rejected
 
 if TYPE_CHECKING:
@@ -51,6 +54,12 @@ PARALLEL = 8
 _FLYING = frozenset({C.Deposit, C.SetLeverage, C.SetMarginMode, C.PlaceConditional, C.CancelAll, C.FundInsurance})
 #: of those, the ones an account without orders may have in flight in any order among themselves
 _SETTINGS = frozenset({C.Deposit, C.SetLeverage, C.SetMarginMode})
+#: the RPC each command is sent with, and each read (by its key's kind) is made with: GrpcVenue.calls_by_rpc
+_RPCS = {C.Deposit: "Deposit", C.FundInsurance: "FundInsurance", C.SetLeverage: "SetLeverage",
+         C.SetMarginMode: "SetMarginMode", C.SetIndexPrice: "SetIndexPrice", C.CancelAll: "CancelAllOrders",
+         C.PlaceOrder: "PlaceOrder", C.PlaceConditional: "PlaceConditionalOrder"}
+_READS = {"mark": "GetMarkPrice", "book": "GetOrderBook", "insurance": "GetInsuranceFund",
+          "positions": "ListPositions", "account": "GetAccount", "oi": "GetOpenInterest", "risk": "GetMarketRisk"}
 
 
 class GrpcVenue:
@@ -70,8 +79,10 @@ class GrpcVenue:
         # a market maker's quotes go on a channel of their own in the engine's units (perpsim.sim.grpc_batch)
         self._channel = grpc.insecure_channel(address)
         self._trading = trading_pb2_grpc.TradingServiceStub(self._channel)
+        self._raw = Reads(self._channel, admin_key, self.admin.timeout)  # reads in ticks and lots
         self.admin.wait_ready(30)
         self._clients: dict[int, Client] = {}
+        self._keys: dict[int, str] = {}  # the API key of each scenario account
         self._ts: int | None = None
         self._liqs: queue.Queue = queue.Queue()
         self._wait = liquidation_wait_s
@@ -82,7 +93,7 @@ class GrpcVenue:
         self._flights = Flights(self._pool)  # commands in flight (see _may_fly)
         self._ordered: set[int] = set()  # accounts an order or a stop was sent for
         self._lock = threading.Lock()
-        self.calls = 0  # unary calls made (commands and reads)
+        self.calls_by_rpc: collections.Counter[str] = collections.Counter()  # unary calls made, by RPC
         self._streams = [self.admin.stream_liquidations(s) for s in markets]
         self._threads = [threading.Thread(target=self._pump, args=(st,), daemon=True) for st in self._streams]
         for t in self._threads:
@@ -97,19 +108,39 @@ class GrpcVenue:
 
     # ---------------------------------------------------------------- accounts
 
-    def _tally(self) -> None:
-        """Count a unary call (calls in flight are made on the pool's threads)."""
-        with self._lock:
-            self.calls += 1
+    @property
+    def calls(self) -> int:
+        """Unary calls made (commands, reads, accounts created)."""
+        return sum(self.calls_by_rpc.values())
 
-    def _new_key(self, account: int) -> str:
-        self._tally()
-        return self.admin.create_account(label=f"sim-{account}").api_key
+    def _tally(self, rpc: str) -> None:
+        """Count a unary call of `rpc` (calls in flight are made on the pool's threads)."""
+        with self._lock:
+            self.calls_by_rpc[rpc] += 1
+
+    def reserve(self, accounts: range) -> None:
+        """Create the venue accounts of scenario accounts about to be used, all their calls in
+        flight at once (the venue saves the keys of concurrent calls together). The venue numbers
+        accounts as their calls arrive, so the keys go to the scenario accounts by venue account
+        number: accounts map in the same order as when made one by one on first use."""
+        new = [a for a in accounts if a not in self._keys]
+        for _ in new:
+            self._tally("CreateAccount")
+        made = self._raw.create_accounts([f"sim-{a}" for a in new], self._pool)
+        for a, (_, key) in zip(new, made, strict=True):
+            self._keys[a] = key
+
+    def _key(self, account: int) -> str:
+        key = self._keys.get(account)
+        if key is None:
+            self.reserve(range(account, account + 1))
+            key = self._keys[account]
+        return key
 
     def _client(self, account: int) -> Client:
         c = self._clients.get(account)
         if c is None:
-            c = self._clients[account] = self.admin.with_key(self._new_key(account))
+            c = self._clients[account] = self.admin.with_key(self._key(account))
         return c
 
     # ---------------------------------------------------------------- commands
@@ -175,7 +206,7 @@ class GrpcVenue:
             self._settle()
         self._reads.clear()
         if self._ts is not None and cmd.ts > self._ts:
-            self._tally()
+            self._tally("AdvanceClock")
             self.admin.advance_clock(cmd.ts - self._ts)
         self._ts = cmd.ts if self._ts is None else max(self._ts, cmd.ts)
 
@@ -200,7 +231,7 @@ class GrpcVenue:
         self._before(limits[0])
         client = self._client(limits[0].account)
         self._ordered.add(limits[0].account)
-        self._tally()
+        self._tally("PlaceOrders")
         try:
             results = placed(self._trading.PlaceOrders(limit_orders(limits), timeout=self.admin.timeout,
                                                        metadata=(("authorization", f"Bearer {client.api_key}"),)))
@@ -232,7 +263,7 @@ class GrpcVenue:
     def _take_back(self, client: Client, symbol: str, order_id: int) -> None:
         from perpsim.clients.errors import PerpsimError
 
-        self._tally()
+        self._tally("CancelOrder")
         try:
             client.cancel_order(symbol, order_id)
         except PerpsimError:
@@ -252,7 +283,7 @@ class GrpcVenue:
     def _call(self, cmd: C.Command) -> int:
         """Make the client call of a command; how many liquidations it reported (0 if none)."""
         if type(cmd) is not C.AdvanceClock:
-            self._tally()
+            self._tally(_RPCS[type(cmd)])
         match cmd:
             case C.Deposit():
                 self._client(cmd.account).deposit(cmd.asset, self._money(cmd.asset, cmd.amount))
@@ -320,7 +351,7 @@ class GrpcVenue:
             pass
         if key[0] != "positions":
             self._settle()
-        self._tally()
+        self._tally(_READS[key[0]])
         value = self._reads[key] = load()
         return value
 
@@ -337,10 +368,11 @@ class GrpcVenue:
     def _mark(self, symbol: str):
         return self._read(("mark", symbol), lambda: self.admin.mark(symbol))
 
-    def _book(self, symbol: str, levels: int):
+    def _book(self, symbol: str, levels: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Bids and asks, best first: (ticks, lots) each, at least `levels` a side where the book has them."""
         if levels <= BOOK_LEVELS:
-            return self._read(("book", symbol), lambda: self.admin.book(symbol, BOOK_LEVELS))
-        return self._read(("book", symbol, levels), lambda: self.admin.book(symbol, levels))
+            return self._read(("book", symbol), lambda: self._raw.book(symbol, BOOK_LEVELS))
+        return self._read(("book", symbol, levels), lambda: self._raw.book(symbol, levels))
 
     def _insurance_funds(self) -> dict[str, Decimal]:
         return self._read(("insurance",), lambda: self.admin.insurance_fund(""))
@@ -356,23 +388,18 @@ class GrpcVenue:
         return None if m.last_price is None else self.markets[symbol].price_to_ticks(m.last_price)
 
     def top(self, symbol: str) -> tuple[int | None, int | None]:
-        b = self._book(symbol, 1)
-        spec = self.markets[symbol]
-        bid, ask = (None if p is None else spec.price_to_ticks(p) for p in (b.best_bid, b.best_ask))
-        return bid, ask
+        bids, asks = self._book(symbol, 1)
+        return bids[0][0] if bids else None, asks[0][0] if asks else None
 
     def depth(self, symbol: str, side: int, levels: int) -> list[tuple[int, int]]:
-        b = self._book(symbol, levels)
-        spec = self.markets[symbol]
-        return [(spec.price_to_ticks(lv.price), spec.qty_to_lots(lv.quantity))
-                for lv in (b.bids if side == Side.BUY else b.asks)[:levels]]
+        bids, asks = self._book(symbol, levels)
+        return (bids if side == Side.BUY else asks)[:levels]
 
     def position(self, account: int, symbol: str) -> int:
         if account not in self._clients:
             return 0
-        client = self._clients[account]
-        return sum(p.quantity_lots for p in self._read(("positions", account, symbol),
-                                                       lambda: client.positions(symbol)))
+        key = self._keys[account]
+        return self._read(("positions", account, symbol), lambda: self._raw.position_lots(key, symbol))
 
     def available(self, account: int, asset: str) -> int:
         if account not in self._clients:

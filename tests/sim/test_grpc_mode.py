@@ -156,3 +156,21 @@ def test_reads_see_every_command_sent_before_them(tmp_path):
     finally:
         remote.close()
         venue.stop()
+
+
+def test_accounts_handed_out_together_map_in_order(tmp_path):
+    """A run's accounts are created with their calls in flight together; scenario account
+    numbers still map to venue accounts in the venue's numbering order, as one by one."""
+    venue, remote, _, _ = _both_venues(tmp_path)
+    try:
+        ctx = Context(remote, remote.submit, 1.0)
+        first, second = ctx.new_accounts(12), ctx.new_accounts(5)
+        assert remote.calls_by_rpc["CreateAccount"] == 17
+        ids = [remote._client(a).account().account_id for a in [*first, *second]]
+        assert ids == sorted(ids) and len(set(ids)) == 17
+        # a later account number used without being handed out is made on first use, after them
+        assert remote._client(40).account().account_id > ids[-1]
+        assert remote.calls_by_rpc["CreateAccount"] == 18
+    finally:
+        remote.close()
+        venue.stop()
