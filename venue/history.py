@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict, deque
+from typing import TYPE_CHECKING
 
 from perpsim.engine.events import (
     AutoDeleveraged,
@@ -50,7 +51,7 @@ from perpsim.engine.events import (
 from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import EventKind, PositionSide, Side
 from perpsim.venue.history_handoff import HistoryHandoff
-from perpsim.venue.history_orders import HistoryOrders, OrderEntry, ended_orders
+from perpsim.venue.history_orders import HistoryOrders, ended_orders, order_record
 from perpsim.venue.history_query import HistoryQueries
 from perpsim.venue.history_records import (
     INCOME_OF_CAUSE,
@@ -67,6 +68,9 @@ from perpsim.venue.history_records import (
 )
 from perpsim.venue.klines import BarLadder
 
+if TYPE_CHECKING:
+    from perpsim.venue.state import OrderInfo
+
 # the book's event kinds as plain ints (compared per event)
 _ACCEPTED, _FILL, _CANCELED, _EXPIRED, _AMENDED = (int(EventKind.ACCEPTED), int(EventKind.FILL),
                                                   int(EventKind.CANCELED), int(EventKind.EXPIRED),
@@ -74,6 +78,9 @@ _ACCEPTED, _FILL, _CANCELED, _EXPIRED, _AMENDED = (int(EventKind.ACCEPTED), int(
 _BUY, _SELL = int(Side.BUY), int(Side.SELL)
 _BOTH, _LONG, _SHORT = int(PositionSide.BOTH), int(PositionSide.LONG), int(PositionSide.SHORT)
 _ENDED = frozenset({"TRIGGERED", "REJECTED_AT_TRIGGER", "CANCELED", "EXPIRED"})
+# BalanceChanged cause -> the income kind's name (a plain str: what Income.kind holds)
+_INCOME_KIND = {cause: str(kind) for cause, kind in INCOME_OF_CAUSE.items()}
+_FUNDING_FEE = _INCOME_KIND["funding"]
 
 
 class _Fill:
@@ -108,14 +115,18 @@ class History(HistoryHandoff, HistoryOrders, HistoryQueries):
         self._registry = orders
         self.limits = limits = limits or HistoryLimits()
         self._ts = view.ts
-        self._orders: dict[int, dict[int, OrderEntry]] = {}  # per account, in placement (= id) order
+        # per account, in placement (= id) order: the registry's OrderInfo, the history's fields kept on it
+        self._orders: dict[int, dict[int, OrderInfo]] = {}
         self._done: dict[int, OrderedDict[int, None]] = {}  # per account, completed orders kept
         self._owner: dict[int, int] = {}  # order id -> account
-        self._by_client: dict[tuple[int, str], int] = {}
+        self._by_client: dict[int, dict[str, int]] = {}  # per account: client order id -> order id
         # live conditional id -> (kind, trigger, trigger source, price protection)
         self._conditionals: dict[int, tuple[int, int, int, bool]] = {}
-        self._trades: dict[int, deque[AccountTrade]] = {}
-        self._income: dict[int, deque[Income]] = {}
+        # per account, AccountTrade's fields as a list and Income's as a tuple; per market
+        # PublicTrade's as a tuple: the records are made when a query answers (a NamedTuple
+        # costs a Python call to build, per fill, per fee)
+        self._trades: dict[int, deque[list]] = {}
+        self._income: dict[int, deque[tuple]] = {}
         self._income_id = 0
         symbols = view.symbols()
         self._asset = {s: view.spec(s).settle for s in symbols}
@@ -151,36 +162,62 @@ class History(HistoryHandoff, HistoryOrders, HistoryQueries):
     def _fold(self, cmd, events: list, ts: int) -> None:
         """Fold in one command at `ts`, the exchange's time right after it. Reads of the
         exchange (`moved`, conditional orders, forced fills, funding) happen only for commands
-        that HistoryHandoff folds in at once, right after they applied."""
+        that HistoryHandoff folds in at once, right after they applied.
+
+        Order entry is what most commands are: the containers only other events need are made
+        when one comes (None until then)."""
         finished = ended_orders(events)  # the orders this command ended
         if ts // OI_SAMPLE_NS != self._ts // OI_SAMPLE_NS:
             self._sample_oi(ts - ts % OI_SAMPLE_NS)
         self._ts = ts
         fill: _Fill | None = None
         symbol = ""  # the market of the latest order event: where fees and PnL come from
-        moved: set[tuple[str, int]] = set()
+        moved: set[tuple[str, int]] | None = None
         funding: list = []  # funding payments before their FundingSettled (which names the market)
         settled: dict[str, list[FundingSettled]] = {}
-        forced: dict[tuple[str, int], list[int]] = {}  # a forced order's (lots, quote) so far
-        ended = []
+        forced: dict[tuple[str, int], list[int]] | None = None  # a forced order's (lots, quote) so far
+        ended: list[int] | None = None
         trades: list[list] = []  # the command's account trades, as lists until their fees and PnL are in
         # auto-deleveraging: the side of each account's latest forced order (the bankrupt's side),
         # and the realized PnL no fill claimed since the last order event, with the position
         # changes seen before it (an ADL pair books its counterparty first: 0, then the bankrupt: 1)
-        forced_side: dict[tuple[str, int], int] = {}
-        loose: list[tuple[int, int, int]] = []
+        forced_side: dict[tuple[str, int], int] | None = None
+        loose: list[tuple[int, int, int]] | None = None
         positions = 0
+        registry = self._registry
         for e in events:
             t = type(e)
             if t is OrderEvent:
                 symbol = e.symbol
-                loose.clear()
+                loose = None
                 positions = 0
+                b = e.event
+                kind = b.kind
+                fill = None
                 if e.liquidation:
-                    forced_side[(e.symbol, e.event.account)] = int(e.event.side)
-                fill = self._order_event(e, ts, forced, trades, finished)
+                    if forced_side is None:
+                        forced_side = {}
+                    forced_side[(symbol, b.account)] = int(b.side)
+                if kind == _FILL:
+                    fill = self._fill(e, ts, forced, trades, finished)
+                elif kind == _ACCEPTED:
+                    if e.liquidation:
+                        if forced is None:
+                            forced = {}
+                        forced[(symbol, b.account)] = [0, 0]
+                    elif b.order_id not in self._owner:
+                        info = registry.get(b.order_id)
+                        if info is not None:
+                            self._add_order(info, ts, b.order_id in finished)
+                elif kind == _CANCELED or kind == _EXPIRED or kind == _AMENDED:
+                    self._touch(b.order_id, ts, 0, finished)
             elif t is BalanceChanged:
-                if not self._balance(e, ts, fill, symbol, funding) and e.cause == "realized_pnl":
+                if e.cause == "funding":
+                    if e.account > 0:
+                        funding.append((e.account, e.asset, e.delta))
+                elif not self._balance(e, ts, fill, symbol) and e.cause == "realized_pnl":
+                    if loose is None:
+                        loose = []
                     loose.append((e.account, e.delta, positions))
             elif t is PositionChanged:
                 positions += 1
@@ -189,6 +226,8 @@ class History(HistoryHandoff, HistoryOrders, HistoryQueries):
                     side = fill.taker if fill.positions == 1 else fill.maker
                     self._leg(e.symbol, e.account, side[_PSIDE], e.lots)
                 else:  # the state right after the command tells (folded in at once: HistoryHandoff)
+                    if moved is None:
+                        moved = set()
                     moved.add((e.symbol, e.account))
                     if fill is not None:
                         fill.positions += 1
@@ -202,81 +241,76 @@ class History(HistoryHandoff, HistoryOrders, HistoryQueries):
                 if e.status == "NEW":
                     self._conditional(cmd, e)
                 elif e.status in _ENDED:
+                    if ended is None:
+                        ended = []
                     ended.append(e.conditional_id)
             elif t is FundingSettled:
                 settled.setdefault(e.symbol, []).append(e)
                 for account, asset, delta in funding:
-                    self._add_income(account, INCOME_OF_CAUSE["funding"], asset, delta, e.symbol, "funding", 0, ts)
+                    self._add_income(account, _FUNDING_FEE, asset, delta, e.symbol, "funding", 0, ts)
                 funding = []
             elif t is AutoDeleveraged:
-                self._adl(e, ts, forced_side.get((e.symbol, e.account)), loose, trades)
-                loose.clear()
+                self._adl(e, ts, forced_side.get((e.symbol, e.account)) if forced_side else None, loose or (),
+                          trades)
+                loose = None
                 positions = 0
             elif t is Liquidation:
                 if e.taken_by_insurance:  # the fund (booked first) took the rest over at the bankruptcy price
-                    self._off_book(e.symbol, ts, e.bankruptcy_price, e.taken_by_insurance, loose, trades,
+                    self._off_book(e.symbol, ts, e.bankruptcy_price, e.taken_by_insurance, loose or (), trades,
                                    ((0, 0, False), (e.account, int(e.side), True)))
                 fill = None
-                loose.clear()
+                loose = None
                 positions = 0
                 symbol = e.symbol
-                lots, quote = forced.pop((e.symbol, e.account), (0, 0))
+                lots, quote = forced.pop((e.symbol, e.account), (0, 0)) if forced else (0, 0)
                 self._force_id += 1
                 self._force[e.symbol].append(ForceOrder(
                     self._force_id, e.symbol, e.account, int(e.side), e.qty, e.bankruptcy_price, e.filled,
                     quote if lots == e.filled else 0, e.taken_by_insurance, e.deleveraged, ts))
-        for fields in trades:
-            account = fields[2]
-            kept = self._trades.get(account)
-            if kept is None:
-                kept = self._trades[account] = deque(maxlen=self.limits.trades_per_account)
-            kept.append(AccountTrade(*fields))
-        for cid in ended:
-            self._conditionals.pop(cid, None)
-        for s, account in moved:
-            self._update_longs(s, account)
+        if trades:
+            kept_trades = self._trades
+            for fields in trades:  # kept as they are: AccountTrade's fields (see __init__)
+                account = fields[2]
+                kept = kept_trades.get(account)
+                if kept is None:
+                    kept = kept_trades[account] = deque(maxlen=self.limits.trades_per_account)
+                kept.append(fields)
+        if ended is not None:
+            for cid in ended:
+                self._conditionals.pop(cid, None)
+        if moved is not None:
+            for s, account in moved:
+                self._update_longs(s, account)
         if self._funding_due is not None and ts >= self._funding_due:
             self._funding_closed(ts, settled)
 
-    def _order_event(self, oe: OrderEvent, ts: int, forced: dict, trades: list, ended: set) -> _Fill | None:
-        e = oe.event
-        kind = e.kind
-        if kind == _FILL:
-            return self._fill(oe, ts, forced, trades, ended)
-        if kind == _ACCEPTED:
-            if oe.liquidation:
-                forced[(oe.symbol, e.account)] = [0, 0]
-            elif e.order_id not in self._owner:
-                info = self._registry.get(e.order_id)
-                if info is not None:
-                    self._add_order(OrderEntry(info, ts), e.order_id in ended)
-        elif kind == _CANCELED or kind == _EXPIRED or kind == _AMENDED:
-            self._touch(e.order_id, ts, 0, ended)
-        return None
-
-    def _fill(self, oe: OrderEvent, ts: int, forced: dict, trades: list, ended: set) -> _Fill:
+    def _fill(self, oe: OrderEvent, ts: int, forced: dict | None, trades: list, ended: set) -> _Fill:
         e, symbol = oe.event, oe.symbol
         price, qty = e.price, e.qty
         quote = price * qty
         tid = self._trade_id[symbol] = self._trade_id[symbol] + 1
         side = int(e.side)
         taker_buys = side == _BUY
+        taker_order = e.order_id
         last = self._agg.get(symbol)
-        agg = last[3] if last is not None and last[:3] == (e.order_id, price, ts) else tid
-        self._agg[symbol] = (e.order_id, price, ts, agg)
-        self._public[symbol].append(PublicTrade(tid, symbol, price, qty, quote, not taker_buys, ts, agg, e.order_id))
+        agg = last[3] if last is not None and last[0] == taker_order and last[1] == price and last[2] == ts else tid
+        self._agg[symbol] = (taker_order, price, ts, agg)
+        # PublicTrade's fields (made into the record when read)
+        self._public[symbol].append((tid, symbol, price, qty, quote, not taker_buys, ts, agg, taker_order))
         self._bars[(symbol, "trade")].add(ts, price, qty, quote, taker_buys, tid)
-        self._touch(e.order_id, ts, quote, ended)
+        self._touch(taker_order, ts, quote, ended)
         self._touch(e.counter_order_id, ts, quote, ended)
-        if oe.liquidation:
+        liquidation = oe.liquidation
+        if liquidation and forced is not None:
             acc = forced.get((symbol, e.account))
             if acc is not None:
                 acc[0] += qty
                 acc[1] += quote
         asset = self._asset[symbol]
         maker_side = _SELL if taker_buys else _BUY
-        taker = [tid, symbol, e.account, e.order_id, side, self._pside(e.order_id, e.account, side, oe.liquidation),
-                 price, qty, quote, 0, asset, 0, False, taker_buys, oe.liquidation, ts]
+        # AccountTrade's fields, as a list: the fees and the realized PnL come in the events after it
+        taker = [tid, symbol, e.account, taker_order, side, self._pside(taker_order, e.account, side, liquidation),
+                 price, qty, quote, 0, asset, 0, False, taker_buys, liquidation, ts]
         maker = [tid, symbol, e.counter_account, e.counter_order_id, maker_side,
                  self._pside(e.counter_order_id, e.counter_account, maker_side, False), price, qty, quote, 0, asset, 0,
                  True, not taker_buys, False, ts]
@@ -284,7 +318,7 @@ class History(HistoryHandoff, HistoryOrders, HistoryQueries):
             trades.append(taker)
         if e.counter_account > 0:
             trades.append(maker)
-        return _Fill(symbol, tid, taker, maker, not oe.liquidation and e.account > 0, oe.liquidation)
+        return _Fill(symbol, tid, taker, maker, not liquidation and e.account > 0, liquidation)
 
     def _pside(self, order_id: int, account: int, side: int, forced: bool) -> int:
         """A fill's position side: its order's; a forced order closes the leg it liquidates."""
@@ -295,17 +329,14 @@ class History(HistoryHandoff, HistoryOrders, HistoryQueries):
             return _LONG if side == _SELL else _SHORT
         return _BOTH
 
-    def _balance(self, e: BalanceChanged, ts: int, fill: _Fill | None, symbol: str, funding: list) -> bool:
-        """Record a wallet's or an isolated margin's movement as income; whether a fill's trade
-        claimed it. An isolated margin's event names its market."""
-        kind = INCOME_OF_CAUSE.get(e.cause)
+    def _balance(self, e: BalanceChanged, ts: int, fill: _Fill | None, symbol: str) -> bool:
+        """Record a wallet's or an isolated margin's movement as income (funding aside: see
+        _fold); whether a fill's trade claimed it. An isolated margin's event names its market."""
+        cause = e.cause
+        kind = _INCOME_KIND.get(cause)
         if kind is None or e.account <= 0:
             return False
-        cause = e.cause
         symbol = e.symbol or symbol
-        if cause == "funding":
-            funding.append((e.account, e.asset, e.delta))
-            return False
         trade_id = 0
         if fill is not None:
             if cause == "realized_pnl" and fill.positions < 2:
@@ -355,7 +386,7 @@ class History(HistoryHandoff, HistoryOrders, HistoryQueries):
         if income is None:
             income = self._income[account] = deque(maxlen=self.limits.income_per_account)
         self._income_id += 1
-        income.append(Income(self._income_id, account, str(kind), asset, amount, symbol, info, trade_id, ts))
+        income.append((self._income_id, account, kind, asset, amount, symbol, info, trade_id, ts))  # Income's fields
 
     def _update_longs(self, symbol: str, account: int) -> None:
         """Open interest follows an account's long lots in a market (one-way or hedge mode),
@@ -418,13 +449,14 @@ class History(HistoryHandoff, HistoryOrders, HistoryQueries):
         h = hashlib.blake2b(digest_size=16)
         for account in sorted(self._orders):
             for o in self._orders[account].values():
-                h.update(repr(o.record()).encode())
-        for by_account in (self._trades, self._income):
+                h.update(repr(order_record(o)).encode())
+        for by_account, record in ((self._trades, AccountTrade), (self._income, Income)):
             for account in sorted(by_account):
-                h.update(repr((account, list(by_account[account]))).encode())
-        for by_symbol in (self._public, self._funding, self._oi_hist, self._force):
+                h.update(repr((account, [record._make(r) for r in by_account[account]])).encode())
+        for by_symbol, record in ((self._public, PublicTrade), (self._funding, FundingRate),
+                                  (self._oi_hist, OpenInterest), (self._force, ForceOrder)):
             for symbol in sorted(by_symbol):
-                h.update(repr((symbol, list(by_symbol[symbol]))).encode())
+                h.update(repr((symbol, [record._make(r) for r in by_symbol[symbol]])).encode())
         for key in sorted(self._bars):
             h.update(repr((key, [list(b.bars) for b in self._bars[key]])).encode())
         h.update(repr((sorted(self._oi.items()), sorted(self._marks.items()), self._income_id, self._force_id,

@@ -1,6 +1,6 @@
 """The orders of the account history (venue/history.py): what the history adds to the order
-registry's `OrderInfo` of each order (quote sum, times, the conditional order that placed it)
-and which of them retention keeps.
+registry's `OrderInfo` of each order (quote sum, times, the conditional order that placed it:
+kept on that same object, venue/state.py) and which of them retention keeps.
 
 An order is recorded at its ACCEPTED event and kept after the registry evicted it; per account
 at most `HistoryLimits.orders_per_account`, the completed ones going first, in the order they
@@ -21,28 +21,20 @@ from perpsim.venue.history_records import HistoryLimits, OrderRecord
 
 if TYPE_CHECKING:
     from perpsim.engine.views import ExchangeView
+    from perpsim.venue.state import OrderInfo
 
 _FILL, _CANCELED, _EXPIRED = int(EventKind.FILL), int(EventKind.CANCELED), int(EventKind.EXPIRED)
 _LAST = int(TriggerSource.LAST)
+# placed_by of an order placed directly: (orig_type, stop_price, working_type, price_protect, conditional_id)
+_DIRECT = (0, 0, _LAST, False, 0)
 
 
-class OrderEntry:
-    """What the history adds to a registry `OrderInfo`."""
-
-    __slots__ = ("conditional_id", "cum_quote", "info", "orig_type", "price_protect", "stop_price", "time_ns",
-                 "update_ns", "working_type")
-
-    def __init__(self, info, ts: int) -> None:
-        self.info, self.cum_quote, self.time_ns, self.update_ns = info, 0, ts, ts
-        self.orig_type = self.stop_price = self.conditional_id = 0
-        self.working_type, self.price_protect = _LAST, False
-
-    def record(self) -> OrderRecord:
-        o = self.info
-        return OrderRecord(o.order_id, o.client_order_id, o.account, o.symbol, int(o.side), int(o.position_side),
-                           int(o.kind), int(o.tif), o.price, o.qty, o.filled, self.cum_quote, o.status, o.reduce_only,
-                           self.orig_type, self.stop_price, self.conditional_id, self.time_ns, self.update_ns,
-                           self.working_type, self.price_protect)
+def order_record(o: OrderInfo) -> OrderRecord:
+    """The record of an order the history keeps (the registry's OrderInfo, with the history's fields)."""
+    orig_type, stop_price, working_type, price_protect, conditional_id = o.placed_by or _DIRECT
+    return OrderRecord(o.order_id, o.client_order_id, o.account, o.symbol, int(o.side), int(o.position_side),
+                       int(o.kind), int(o.tif), o.price, o.qty, o.filled, o.cum_quote, o.status, o.reduce_only,
+                       orig_type, stop_price, conditional_id, o.time_ns, o.update_ns, working_type, price_protect)
 
 
 class HistoryOrders:
@@ -50,24 +42,31 @@ class HistoryOrders:
 
     view: ExchangeView
     limits: HistoryLimits
-    _orders: dict[int, dict[int, OrderEntry]]  # per account, in placement (= id) order
+    _orders: dict[int, dict[int, OrderInfo]]  # per account, in placement (= id) order
     _done: dict[int, OrderedDict[int, None]]  # per account, completed orders kept
     _owner: dict[int, int]  # order id -> account
-    _by_client: dict[tuple[int, str], int]
+    _by_client: dict[int, dict[str, int]]  # per account: client order id -> order id
     _conditionals: dict[int, tuple[int, int, int, bool]]  # live conditional id -> its terms
 
-    def _add_order(self, o: OrderEntry, done: bool) -> None:
-        """An accepted order; `done`: it ended in the command that placed it."""
-        account, oid = o.info.account, o.info.order_id
+    def _add_order(self, o: OrderInfo, ts: int, done: bool) -> None:
+        """An order accepted at `ts`; `done`: it ended in the command that placed it."""
+        o.time_ns = o.update_ns = ts
+        account, oid = o.account, o.order_id
         orders = self._orders.get(account)
         if orders is None:
             orders = self._orders[account] = {}
         orders[oid] = o
         self._owner[oid] = account
-        if o.info.client_order_id:
-            self._by_client[(account, o.info.client_order_id)] = oid
+        if o.client_order_id:
+            by_client = self._by_client.get(account)
+            if by_client is None:
+                by_client = self._by_client[account] = {}
+            by_client[o.client_order_id] = oid
         if done:
-            self._done.setdefault(account, OrderedDict())[oid] = None
+            completed = self._done.get(account)
+            if completed is None:
+                completed = self._done[account] = OrderedDict()
+            completed[oid] = None
         if len(orders) > self.limits.orders_per_account:
             self._trim(account)
 
@@ -80,9 +79,15 @@ class HistoryOrders:
         o = self._orders[account][order_id]
         o.update_ns = ts
         o.cum_quote += quote
-        if order_id in ended and order_id not in self._done.get(account, ()):
-            self._done.setdefault(account, OrderedDict())[order_id] = None
-            self._trim(account)
+        if order_id in ended:
+            completed = self._done.get(account)
+            if completed is None:
+                completed = self._done[account] = OrderedDict()
+            elif order_id in completed:
+                return
+            completed[order_id] = None
+            if len(self._orders[account]) > self.limits.orders_per_account:
+                self._trim(account)
 
     def _trim(self, account: int) -> None:
         """Keep the account's orders within its cap: drop the completed ones that completed
@@ -93,9 +98,11 @@ class HistoryOrders:
             old, _ = done.popitem(last=False)
             gone = orders.pop(old)
             del self._owner[old]
-            key = (account, gone.info.client_order_id)
-            if self._by_client.get(key) == old:
-                del self._by_client[key]
+            by_client = self._by_client.get(account)
+            if by_client is not None and by_client.get(gone.client_order_id) == old:
+                del by_client[gone.client_order_id]
+                if not by_client:
+                    del self._by_client[account]
 
     def _placed(self, e: OrderPlaced) -> None:
         """An order the venue placed: mark the conditional order that made it."""
@@ -103,9 +110,7 @@ class HistoryOrders:
         account = self._owner.get(e.order_id)
         if c is None or account is None:
             return
-        o = self._orders[account][e.order_id]
-        o.orig_type, o.stop_price, o.working_type, o.price_protect = c
-        o.conditional_id = e.by
+        self._orders[account][e.order_id].placed_by = (*c, e.by)
 
     def _conditional(self, cmd, e: ConditionalEvent) -> None:
         live = self.view.conditional_order(e.symbol, e.conditional_id)

@@ -10,9 +10,10 @@ what retention kept can be returned (venue/history_records.py HistoryLimits).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
+from perpsim.venue.history_orders import order_record
 from perpsim.venue.history_records import (
     INTERVALS,
     OI_PERIODS,
@@ -31,9 +32,9 @@ from perpsim.venue.history_records import (
 
 if TYPE_CHECKING:
     from perpsim.engine.views import ExchangeView
-    from perpsim.venue.history_orders import OrderEntry
     from perpsim.venue.history_records import HistoryLimits
     from perpsim.venue.klines import BarLadder
+    from perpsim.venue.state import OrderInfo
 
 T = TypeVar("T", bound=tuple)  # a record: a NamedTuple whose first field is its id
 K = TypeVar("K")
@@ -57,6 +58,26 @@ def _pick(items: Iterable[T], start_ns: int | None, end_ns: int | None, limit: i
     return out[:limit] if (from_id is not None or start_ns is not None) else out[-limit:]
 
 
+def _pick_kept(items: Iterable[Sequence], record: type[T], start_ns: int | None, end_ns: int | None, limit: int,
+               from_id: int | None = None, match: Callable[[Sequence], bool] | None = None) -> list[T]:
+    """_pick over records kept as their fields (a tuple or a list: id first, `time_ns` among
+    them), `match` reading the fields; the picked ones made into `record`s."""
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, not {limit}")
+    at = record._fields.index("time_ns")  # type: ignore[attr-defined]
+    out = []
+    for r in items:
+        t = r[at]
+        if (start_ns is not None and t < start_ns) or (end_ns is not None and t > end_ns):
+            continue
+        if (from_id is not None and r[0] < from_id) or (match is not None and not match(r)):
+            continue
+        out.append(r)
+    out = out[:limit] if (from_id is not None or start_ns is not None) else out[-limit:]
+    make = record._make  # type: ignore[attr-defined]
+    return [make(r) for r in out]
+
+
 def _recap(kept: dict[K, deque[V]], cap: int) -> None:
     """Cut each of the kept collections to `cap`, oldest first."""
     for k, items in kept.items():
@@ -68,11 +89,11 @@ class HistoryQueries:
 
     view: ExchangeView
     limits: HistoryLimits
-    _orders: dict[int, dict[int, OrderEntry]]  # per account, in placement (= id) order
-    _by_client: dict[tuple[int, str], int]
-    _trades: dict[int, deque[AccountTrade]]
-    _income: dict[int, deque[Income]]
-    _public: dict[str, deque[PublicTrade]]
+    _orders: dict[int, dict[int, OrderInfo]]  # per account, in placement (= id) order
+    _by_client: dict[int, dict[str, int]]  # per account: client order id -> order id
+    _trades: dict[int, deque[list]]  # AccountTrade's fields
+    _income: dict[int, deque[tuple]]  # Income's fields
+    _public: dict[str, deque[tuple]]  # PublicTrade's fields
     _funding: dict[str, deque[FundingRate]]
     _bars: dict[tuple[str, str], BarLadder]  # (symbol, source) -> its bars at every interval
     _marks: dict[str, int]
@@ -93,21 +114,21 @@ class HistoryQueries:
         if not order_id and not client_order_id:
             raise ValueError("give order_id or client_order_id")
         if client_order_id:
-            by_client = self._by_client.get((account, client_order_id))
+            by_client = self._by_client.get(account, {}).get(client_order_id)
             if by_client is None or (order_id and order_id != by_client):
                 return None
             order_id = by_client
         assert order_id is not None  # given, or found by the client order id
         o = self._orders.get(account, {}).get(order_id)
-        return None if o is None else o.record()
+        return None if o is None else order_record(o)
 
     def orders(self, account: int, symbol: str | None = None, start_ns: int | None = None,
                end_ns: int | None = None, limit: int = 500, from_order_id: int | None = None) -> list[OrderRecord]:
         """The account's orders (Binance allOrders), open and completed, by acceptance time;
         `from_order_id`: ids at or above it."""
         self.catch_up()
-        records = (o.record() for o in self._orders.get(account, {}).values()
-                   if symbol is None or o.info.symbol == symbol)
+        records = (order_record(o) for o in self._orders.get(account, {}).values()
+                   if symbol is None or o.symbol == symbol)
         return _pick(records, start_ns, end_ns, limit, from_order_id)
 
     # ------------------------------------------------------------------ trades and income
@@ -120,13 +141,13 @@ class HistoryQueries:
         if from_id is not None and symbol is None:
             raise ValueError("from_id needs a symbol (trade ids count per market)")
         items = self._trades.get(account, ())
-        return _pick(items, start_ns, end_ns, limit, from_id,
-                     None if symbol is None else (lambda r: r.symbol == symbol))
+        return _pick_kept(items, AccountTrade, start_ns, end_ns, limit, from_id,
+                          None if symbol is None else (lambda r: r[1] == symbol))
 
     def public_trades(self, symbol: str, limit: int = 500, from_id: int | None = None) -> list[PublicTrade]:
         """A market's trades (Binance trades / historicalTrades)."""
         self.catch_up()
-        return _pick(self._public[symbol], None, None, limit, from_id)
+        return _pick_kept(self._public[symbol], PublicTrade, None, None, limit, from_id)
 
     def agg_trades(self, symbol: str, from_id: int | None = None, start_ns: int | None = None,
                    end_ns: int | None = None, limit: int = 500) -> list[AggTrade]:
@@ -134,8 +155,8 @@ class HistoryQueries:
         price, summed. An aggregate whose first fills retention dropped is left out."""
         self.catch_up()
         aggs: list[AggTrade] = []
-        first_kept = self._public[symbol][0].id if self._public[symbol] else 0
-        for t in self._public[symbol]:
+        first_kept = self._public[symbol][0][0] if self._public[symbol] else 0
+        for t in map(PublicTrade._make, self._public[symbol]):
             if aggs and aggs[-1].id == t.agg_id:
                 a = aggs[-1]
                 aggs[-1] = a._replace(qty=a.qty + t.qty, last_trade_id=t.id)
@@ -148,10 +169,10 @@ class HistoryQueries:
         """The account's income (Binance income): kind an IncomeKind name or None for all;
         symbol: that market's only ("" selects the transfers)."""
         self.catch_up()
-        def match(r: Income) -> bool:
-            return (kind is None or r.kind == kind) and (symbol is None or r.symbol == symbol)
+        def match(r: Sequence) -> bool:  # Income's fields: kind, then symbol at 5
+            return (kind is None or r[2] == kind) and (symbol is None or r[5] == symbol)
 
-        return _pick(self._income.get(account, ()), start_ns, end_ns, limit, None, match)
+        return _pick_kept(self._income.get(account, ()), Income, start_ns, end_ns, limit, None, match)
 
     # ------------------------------------------------------------------ market history
 

@@ -13,7 +13,7 @@ import functools
 import hashlib
 import operator
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from perpsim.engine import commands as C
@@ -42,7 +42,14 @@ NEW, PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED, REJECTED = (
 
 @dataclass(slots=True)  # one per order: slots make it smaller and quicker to build
 class OrderInfo:
-    """An order as its owner sees it. Quantities in lots, prices in ticks."""
+    """An order as its owner sees it. Quantities in lots, prices in ticks.
+
+    The registry keeps the fields up to `status`. The history (venue/history.py) keeps the rest
+    as it folds the order's events in, on this same object (no second object per order):
+    cum_quote (tick-lots, Σ price × qty of its fills), time_ns (accepted) and update_ns (its
+    last change), and `placed_by`, the terms of the conditional order that placed it
+    (orig_type, stop_price, working_type, price_protect, conditional_id) or None.
+    `placement`: the command that placed it, kept while its client order id answers retries."""
 
     order_id: int
     account: int
@@ -57,6 +64,11 @@ class OrderInfo:
     position_side: int
     filled: int = 0
     status: str = NEW
+    cum_quote: int = field(default=0, compare=False)
+    time_ns: int = field(default=0, compare=False)
+    update_ns: int = field(default=0, compare=False)
+    placed_by: tuple | None = field(default=None, compare=False)
+    placement: object = field(default=None, compare=False, repr=False)
 
     @property
     def open(self) -> bool:
@@ -114,7 +126,9 @@ class VenueState:
         self.exchange = exchange
         self.orders: dict[int, OrderInfo] = {}
         self._completed: OrderedDict[int, None] = OrderedDict()
-        self.by_client: dict[tuple[int, str], tuple[tuple, int]] = {}
+        # per account: client order id -> the order (its `placement` is what a retry must match);
+        # nested rather than keyed by (account, id) pairs: no tuple kept per order
+        self.by_client: dict[int, dict[str, OrderInfo]] = {}
         self.open_of: dict[int, set[int]] = {}  # per account: its open orders' ids
         # order lists by (account, client order id): (fingerprint, list id); and the latest
         # status of each such list, for answering a retry after it ended
@@ -131,21 +145,29 @@ class VenueState:
         A PlaceOrder whose client order id is already known is decided here, in sequence, so
         concurrent retries cannot both place it: the same payload yields KnownOrder (nothing
         placed), another payload a DUPLICATE_ORDER_ID rejection."""
-        if isinstance(cmd, C.PlaceConditional) and cmd.client_order_id:  # the same, for conditional orders
+        if isinstance(cmd, C.PlaceOrder):
+            if cmd.client_order_id:
+                known = self.by_client.get(cmd.account)
+                seen = known.get(cmd.client_order_id) if known is not None else None
+                if seen is not None:
+                    if fingerprint(seen.placement) != fingerprint(cmd):  # type: ignore[arg-type]
+                        return [CommandRejected(type(cmd).__name__, cmd.account, int(R.DUPLICATE_ORDER_ID),
+                                                (("client_order_id", cmd.client_order_id),))]
+                    return [KnownOrder(seen.order_id)]
+        elif isinstance(cmd, C.PlaceConditional) and cmd.client_order_id:  # the same, for conditional orders
             seen = self.conditionals_by_client.get((cmd.account, cmd.client_order_id))
             if seen is not None:
                 if seen[0] != fingerprint(cmd):
                     return [CommandRejected(type(cmd).__name__, cmd.account, int(R.DUPLICATE_ORDER_ID),
                                             (("client_order_id", cmd.client_order_id),))]
                 return [KnownConditional(seen[1])]
-        if isinstance(cmd, C.PlaceOrder | C.PlaceOrderList) and cmd.client_order_id:
-            lists = isinstance(cmd, C.PlaceOrderList)
-            seen = (self.lists_by_client if lists else self.by_client).get((cmd.account, cmd.client_order_id))
+        elif isinstance(cmd, C.PlaceOrderList) and cmd.client_order_id:
+            seen = self.lists_by_client.get((cmd.account, cmd.client_order_id))
             if seen is not None:
                 if seen[0] != fingerprint(cmd):
                     return [CommandRejected(type(cmd).__name__, cmd.account, int(R.DUPLICATE_ORDER_ID),
                                             (("client_order_id", cmd.client_order_id),))]
-                return [KnownList(seen[1], self.list_status[seen[1]]) if lists else KnownOrder(seen[1])]
+                return [KnownList(seen[1], self.list_status[seen[1]])]
         exchange = self.exchange
         next_id = exchange.next_order_id
         events = exchange.apply(cmd)
@@ -155,11 +177,18 @@ class VenueState:
         placed = [e for e in events if type(e) is OrderPlaced]
         if placed:
             self._register_placed(placed, events)
-        track = self._track
         for e in events:
             t = type(e)  # (the event types are final NamedTuples: exact type checks, cheaper)
             if t is OrderEvent:
-                track(e)
+                b = e.event
+                kind = b.kind
+                if kind == _ACCEPTED:  # (registered above: nothing to track)
+                    continue
+                if kind == _FILL:
+                    self._filled(b.order_id, b.qty, b.leaves)
+                    self._filled(b.counter_order_id, b.qty, b.counter_leaves)
+                else:
+                    self._track(b)
             elif t is ListEvent:
                 self._track_list(cmd, e)
             elif t is ConditionalEvent and e.status == "NEW" and isinstance(cmd, C.PlaceConditional) \
@@ -168,6 +197,12 @@ class VenueState:
                                                        (fingerprint(cmd), e.conditional_id))
         self.history.handoff(cmd, events, exchange.ts)
         return events
+
+    def __getstate__(self) -> dict:
+        """Pickled with the history folded in first: its fold writes on the registry's OrderInfo
+        objects, which the pickle would otherwise hold as they were before (pickled ahead of it)."""
+        self.history.catch_up()
+        return self.__dict__
 
     def catch_up(self, budget: int | None = None) -> bool:
         """Fold what the read models were handed in (with `budget`: about that many events);
@@ -225,7 +260,11 @@ class VenueState:
             raise AssertionError("the per-account index of open orders is stale")
 
     def find_client_order(self, account: int, client_order_id: str) -> tuple[tuple, int] | None:
-        return self.by_client.get((account, client_order_id))
+        """(fingerprint of its placement, order id) of the account's order with this client
+        order id, while the registry keeps it; None otherwise."""
+        known = self.by_client.get(account)
+        seen = known.get(client_order_id) if known is not None else None
+        return None if seen is None else (fingerprint(seen.placement), seen.order_id)  # type: ignore[arg-type]
 
     def open_orders(self, account: int, symbol: str = "") -> list[OrderInfo]:
         """The account's open orders (in `symbol`, or all), oldest first: O(its open orders)."""
@@ -245,21 +284,25 @@ class VenueState:
                     break
         else:
             return False
-        self.orders[order_id] = OrderInfo(order_id, cmd.account, cmd.symbol, cmd.client_order_id, cmd.side,
-                                          cmd.kind, cmd.tif, book_event.price, book_event.qty, cmd.reduce_only,
-                                          cmd.position_side)
-        self.open_of.setdefault(cmd.account, set()).add(order_id)
-        if cmd.client_order_id:
-            self.by_client[(cmd.account, cmd.client_order_id)] = (fingerprint(cmd), order_id)
+        account, cid = cmd.account, cmd.client_order_id
+        info = self.orders[order_id] = OrderInfo(order_id, account, cmd.symbol, cid, cmd.side, cmd.kind, cmd.tif,
+                                                 book_event.price, book_event.qty, cmd.reduce_only,
+                                                 cmd.position_side, 0, NEW, 0, 0, 0, None, cmd if cid else None)
+        open_ids = self.open_of.get(account)
+        if open_ids is None:
+            open_ids = self.open_of[account] = set()
+        open_ids.add(order_id)
+        if cid:
+            known = self.by_client.get(account)
+            if known is None:
+                known = self.by_client[account] = {}
+            known[cid] = info
         return True
 
-    def _track(self, oe: OrderEvent) -> None:
-        e = oe.event
+    def _track(self, e) -> None:
+        """A book event of an order other than its acceptance or a fill."""
         kind = e.kind
-        if kind == _FILL:
-            self._filled(e.order_id, e.qty, e.leaves)
-            self._filled(e.counter_order_id, e.qty, e.counter_leaves)
-        elif kind == _CANCELED or kind == _EXPIRED:
+        if kind == _CANCELED or kind == _EXPIRED:
             o = self.orders.get(e.order_id)
             if o is not None and o.open:
                 o.status = CANCELED if kind == _CANCELED else EXPIRED
@@ -288,7 +331,11 @@ class VenueState:
             old, _ = self._completed.popitem(last=False)
             gone = self.orders.pop(old)
             if gone.client_order_id:
-                self.by_client.pop((gone.account, gone.client_order_id), None)
+                known = self.by_client.get(gone.account)
+                if known is not None:
+                    known.pop(gone.client_order_id, None)
+                    if not known:
+                        del self.by_client[gone.account]
 
 
 def rejection(events: list) -> CommandRejected | None:

@@ -51,6 +51,8 @@ class Streams:
         self._seq: dict[tuple[str, str], int] = defaultdict(int)
         # per book subscriber: [depth, bids, asks, its own sequence number]
         self._books: dict[str, dict[Mailbox, list]] = defaultdict(dict)
+        # whether the market alerts may hold state of a follower (see _alerts)
+        self._alerts_kept = True
 
     # ---------------------------------------------------------------- publishing
 
@@ -101,6 +103,14 @@ class Streams:
 
     def _alerts(self, ts: int) -> None:
         """Each followed market's alert that was raised or cleared (venue.alerts) to its stream."""
+        if not any(kind == "alerts" and subs for (kind, _), subs in self._subs.items()):
+            # nobody follows a market's alerts: one look forgets what earlier followers left
+            # (every market unwatched, nothing raised), the looks after it would change nothing
+            if not self._alerts_kept:
+                return
+            self._alerts_kept = False
+        else:
+            self._alerts_kept = True
         for alert in self.market_alerts.changes(self.venue.view, lambda s: bool(self._subs.get(("alerts", s)))):
             self._send(("alerts", alert.symbol), lambda seq, a=alert: market_pb2.StreamAlertsResponse(
                 sequence=seq, alert=a, time_ns=ts))
