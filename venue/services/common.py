@@ -151,24 +151,43 @@ def raise_rejection(events: list, spec=None) -> None:
 
 
 def rpc(method):
-    """Servicer method wrapper: VenueError -> rich status; anything else -> INTERNAL, logged."""
+    """Servicer method wrapper: VenueError -> rich status; anything else -> INTERNAL, logged.
+    The call runs once every applied command is durable (what it reads is durable)."""
+    return _wrapped(method, settle=True)
+
+
+def order_entry(method):
+    """`rpc` for the calls that place orders (PlaceOrder, PlaceOrders), without the wait for
+    the sequencer to settle: what they read before their commands (the markets' rules, the
+    account's pre-trade warnings, the next order id) needs no durability, and they answer only
+    after their own commit, which makes every command before theirs durable too."""
+    return _wrapped(method, settle=False)
+
+
+def _wrapped(method, settle: bool):
+    name = method.__name__
+    timer: list = [None, None]  # the latency histogram, and its child of this method
 
     async def wrapper(self, request, context):
         started = time.perf_counter()
-        if not self.venue.ready:
+        venue = self.venue
+        if not venue.ready:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the venue is recovering its journal; retry shortly")
-        if not self.venue.seq.durable:
-            await self.venue.seq.settled()  # what the call reads is durable
+        if settle and not venue.seq.durable:
+            await venue.seq.settled()  # what the call reads is durable
         try:
             return await method(self, request, context)
         except VenueError as e:
-            await context.abort_with_status(to_status(self.venue.refused(e)))
+            await context.abort_with_status(to_status(venue.refused(e)))
         except Exception:
-            log.exception("%s failed", method.__name__)
+            log.exception("%s failed", name)
             await context.abort(grpc.StatusCode.INTERNAL, "internal error (logged)")
         finally:
-            if self.venue.observe_latency is not None:
-                self.venue.observe_latency.labels(method.__name__).observe(time.perf_counter() - started)
+            histogram = venue.observe_latency
+            if histogram is not None:
+                if timer[0] is not histogram:  # labels() looked up once per method, not per call
+                    timer[:] = histogram, histogram.labels(name)
+                timer[1].observe(time.perf_counter() - started)
 
-    wrapper.__name__ = method.__name__
+    wrapper.__name__ = name
     return wrapper

@@ -28,10 +28,10 @@ from perpsim.v1 import (
 from perpsim.venue import convert as cv
 from perpsim.venue.auth import bearer
 from perpsim.venue.errors import VenueError, internal_rpc_status, to_rpc_status, to_status
-from perpsim.venue.services.common import Venue, raise_rejection, rpc
+from perpsim.venue.services.common import Venue, order_entry, raise_rejection, rpc
 from perpsim.venue.services.order_stream import MAX_BATCH_ORDERS, answer_stream
 from perpsim.venue.services.wire import conditional_out, order_fields, order_list_out, order_out
-from perpsim.venue.state import KnownConditional, KnownList, KnownOrder, stamped
+from perpsim.venue.state import KnownConditional, KnownList, KnownOrder
 
 log = logging.getLogger("perpsim.venue")
 
@@ -83,11 +83,11 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         return (account, spec.symbol, side, qty, price, kind, tif, stp, r.reduce_only, r.good_till_time_ns, pside,
                 cv.client_order_id_in(r.client_order_id))
 
-    @rpc
+    @order_entry
     async def PlaceOrder(self, request, context):
         return await self._place(self.venue.account(context), request)
 
-    @rpc
+    @order_entry
     async def PlaceOrders(self, request, context):
         account = self.venue.account(context, weight=max(1, min(len(request.orders), MAX_BATCH_ORDERS)))
         if not 0 < len(request.orders) <= MAX_BATCH_ORDERS:
@@ -146,12 +146,14 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         return out
 
     async def _place(self, account: int, request) -> trading_pb2.PlaceOrderResponse:
-        template = self.command(account, request)
+        fields = self.order_fields(account, request)
         signals = self.venue.account_signals
+        template = C.PlaceOrder(0, *fields) if signals is not None else None
         warnings: list[common_pb2.RiskWarning] = signals.order_warnings(template) if signals is not None else []
         before = self.venue.state.exchange.next_order_id
-        events = await self.venue.run(lambda ts: stamped(template, ts))
-        placed = self._placed(account, template.symbol, before, events)
+        # the command made once, at its time, in the sequencer; its rejection raised by _placed
+        events = await self.venue.seq.submit(functools.partial(_place_order, fields))
+        placed = self._placed(account, fields[1], before, events)
         if signals is not None:
             placed["warnings"] = warnings + signals.after_order(template)
         return trading_pb2.PlaceOrderResponse(**placed)
