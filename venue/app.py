@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import random
@@ -33,9 +34,9 @@ from perpsim.risk.profiles import market_under, profile_named
 from perpsim.venue import codec, datadir, profile_record
 from perpsim.venue.account_signals import RISK_THRESHOLDS_FILE, AccountSignals
 from perpsim.venue.auth import KeyStore, KeyStoreError
-from perpsim.venue.checkpoint import ForkCheckpoint
 from perpsim.venue.dashboard import Dashboard
 from perpsim.venue.files import write_atomic
+from perpsim.venue.follower_checkpoint import FollowerCheckpoint
 from perpsim.venue.gateway import Gateway
 from perpsim.venue.gcpolicy import GcPolicy
 from perpsim.venue.history_records import HistoryLimits
@@ -54,6 +55,7 @@ from perpsim.venue.signals.correlation import correlated_normals
 from perpsim.venue.signals.drain import CatchUp
 from perpsim.venue.signals.spike_alerts import SpikeAlerts
 from perpsim.venue.snapshot import SnapshotError
+from perpsim.venue.snapshot_follower import FollowerSpec
 from perpsim.venue.state import VenueState
 from perpsim.venue.streams import Streams
 
@@ -272,11 +274,14 @@ class RunningVenue:
         journal = Journal(cfg.data_dir / JOURNAL_DIR)
         self._opened.append(("the journal", lambda: journal.close()))
         clock = Clock()
-        # snapshots are written by a forked child: the sequencer never waits for a pickle
-        sequencer = Sequencer(make_state(cfg), clock, journal, codec,
-                              ForkCheckpoint(cfg.data_dir, lambda: sequencer.state, lambda: sequencer.journal,
-                                             prune=not cfg.keep_journal, quiet=lambda c: sequencer.run_quiet(c)),
-                              cfg.snapshot_every)
+        # snapshots are written by a follower process: the sequencer never waits for a pickle
+        checkpoint = FollowerCheckpoint(
+            cfg.data_dir, lambda: sequencer.state, lambda: sequencer.journal, prune=not cfg.keep_journal,
+            follower=FollowerSpec(cfg.data_dir, functools.partial(make_state, cfg),
+                                  HistoryLimits.from_mapping(cfg.history)))
+        self._opened.append(("the snapshot follower", checkpoint.close))
+        sequencer = Sequencer(make_state(cfg), clock, journal, codec, checkpoint, cfg.snapshot_every)
+        sequencer.batch_listeners.append(checkpoint.observe_batch)
         self.venue = venue = Venue(sequencer.state, keys, sequencer,
                                    RateLimiter(cfg.rate_limit_per_s, cfg.rate_limit_burst))
         streams = Streams(venue, cfg.alert_spread_bps, cfg.alert_funding_bps)
@@ -385,6 +390,7 @@ class RunningVenue:
         if catch_up is not None:
             await catch_up.stop()
         sequencer.checkpoint.wait_idle(timeout=60)  # a snapshot being written is finished
+        checkpoint.close()
         journal.close()
         self.metrics.stop()
 

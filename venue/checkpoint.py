@@ -99,8 +99,9 @@ class ForkCheckpoint:
         self._owed: asyncio.AbstractEventLoop | None = None  # a checkpoint was skipped: the loop to take it on
         self._owed_task: asyncio.Future | None = None
         self._lock = threading.Lock()
-        self._pid = 0  # the child writing, 0: none
-        self._seq = -1  # the seq it writes
+        self._pid = 0  # the forked child writing, 0: none
+        self._seq = -1  # the seq being written, -1: none
+        self._started = 0.0  # when that writer was asked (perf_counter)
         self._done = threading.Condition(self._lock)
         self._results: dict[int, BaseException | None] = {}  # seq -> None (written) or its failure
         self.written = 0  # snapshots written by children that exited 0
@@ -115,17 +116,17 @@ class ForkCheckpoint:
 
     @property
     def busy(self) -> bool:
-        """A child is writing a snapshot."""
-        return self._pid != 0
+        """A snapshot is being written."""
+        return self._seq != -1
 
     def __call__(self, seq: int) -> int:
         """Start the snapshot at `seq` (durable, every command up to it applied, none after):
-        returns `seq` once the child runs, the snapshot not yet written."""
+        returns `seq` once its writer runs, the snapshot not yet written."""
         journal = self.journal()
         if seq > journal.durable_seq:
             raise ValueError(f"seq {seq} is not durable yet (durable: {journal.durable_seq}); commit first")
         with self._lock:
-            if self._pid:
+            if self._seq != -1:
                 if self._seq == seq:
                     return seq  # the one being written covers it
                 self.skipped += 1
@@ -134,28 +135,34 @@ class ForkCheckpoint:
                     self._owed = asyncio.get_running_loop()
                 return seq
             self.snap_dir.mkdir(parents=True, exist_ok=True)
-            state = self.state()
             self._results.pop(seq, None)
-            # no collection may run in the child before it writes: a cycle's finalizer there
-            # could call into a library whose threads did not survive the fork
-            collecting = gc.isenabled()
-            gc.disable()
-            pid = -1
-            started = time.perf_counter()
-            try:
-                pid = os.fork()
-            finally:
-                if collecting and pid != 0:
-                    gc.enable()
-            if pid == 0:  # the child: never returns
-                self._child(state, seq)
-            self._pid, self._seq = pid, seq
-            # the sequencer's whole pause for this checkpoint: the fork (page tables, not pages)
-            self.last_pause_s = time.perf_counter() - started
-            self.max_pause_s = max(self.max_pause_s, self.last_pause_s)
-        log.info("snapshot at seq %d: writer %d forked in %.2f ms", seq, pid, self.last_pause_s * 1e3)
-        self._reaper.submit(self._reap, pid, seq, started)
+            self._started = time.perf_counter()
+            self._start(seq, journal)
+            self._seq = seq
         return seq
+
+    def _start(self, seq: int, journal: Any) -> None:
+        """Start the writer of the snapshot at `seq` (under the lock): a forked child."""
+        state = self.state()
+        # no collection may run in the child before it writes: a cycle's finalizer there
+        # could call into a library whose threads did not survive the fork
+        collecting = gc.isenabled()
+        gc.disable()
+        pid = -1
+        started = self._started
+        try:
+            pid = os.fork()
+        finally:
+            if collecting and pid != 0:
+                gc.enable()
+        if pid == 0:  # the child: never returns
+            self._child(state, seq)
+        self._pid = pid
+        # the sequencer's whole pause for this checkpoint: the fork (page tables, not pages)
+        self.last_pause_s = time.perf_counter() - started
+        self.max_pause_s = max(self.max_pause_s, self.last_pause_s)
+        log.info("snapshot at seq %d: writer %d forked in %.2f ms", seq, pid, self.last_pause_s * 1e3)
+        self._reaper.submit(self._reap, pid, seq)
 
     def _child(self, state: Any, seq: int) -> None:
         code = 1
@@ -164,6 +171,8 @@ class ForkCheckpoint:
             with contextlib.suppress(OSError):
                 os.nice(19)  # any runnable thread of the venue or its clients goes first
             os.closerange(3, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 65_536)
+            if hasattr(state, "catch_up"):  # read models folded in first (see snapshot_follower.py)
+                state.catch_up()
             write_snapshot(self.snap_dir, seq, state, keep=self.keep, sync_every=SYNC_EVERY)
             code = 0
         except BaseException:
@@ -174,14 +183,24 @@ class ForkCheckpoint:
         finally:
             os._exit(code)
 
-    def _reap(self, pid: int, seq: int, started: float) -> None:
-        """Wait for the child (on a thread of its own); prune the journal after a success."""
+    def _reap(self, pid: int, seq: int) -> None:
+        """Wait for the child (on a thread of its own); then `_finish`."""
         _, status = os.waitpid(pid, 0)
-        self.last_write_s = time.perf_counter() - started
+        self._pid = 0
         failure: BaseException | None = None
         if os.waitstatus_to_exitcode(status) != 0:
             failure = CheckpointFailed(f"snapshot at seq {seq}: its writer exited with "
                                        f"{os.waitstatus_to_exitcode(status)} (a negative code: killed by that signal)")
+        self._finish(seq, failure)
+
+    def _finish(self, seq: int, failure: BaseException | None) -> None:
+        """The writer of the snapshot at `seq` is done (`failure`: None, written): prune the
+        journal after a success, record the result, take a checkpoint deferred meanwhile."""
+        with self._lock:
+            if self._seq != seq:  # (a late word about a writer already given up on)
+                return
+        self.last_write_s = time.perf_counter() - self._started
+        if failure is not None:
             log.error("%s; the older snapshots and the journal are kept", failure)
         else:
             log.info("snapshot at seq %d written in %.1f ms, off the sequencer", seq, self.last_write_s * 1e3)
@@ -193,7 +212,7 @@ class ForkCheckpoint:
             except Exception as e:  # the journal closed meanwhile: the next checkpoint prunes
                 log.warning("journal not pruned after the snapshot at seq %d: %s", seq, e)
         with self._lock:
-            self._pid, self._seq = 0, -1
+            self._seq = -1
             if failure is None:
                 self.written += 1
             else:
@@ -220,13 +239,13 @@ class ForkCheckpoint:
         self._owed_task = asyncio.ensure_future(take())
 
     def wait_idle(self, timeout: float | None = None) -> bool:
-        """Block until no child writes (e.g. before the data directory is archived); False on
-        timeout."""
+        """Block until no snapshot is being written (e.g. before the data directory is
+        archived); False on timeout."""
         with self._lock:
-            return self._done.wait_for(lambda: self._pid == 0, timeout)
+            return self._done.wait_for(lambda: self._seq == -1, timeout)
 
     async def written_at(self, seq: int) -> bool:
-        """Once no child writes: whether the snapshot at `seq` was written (False: it was
+        """Once no snapshot is being written: whether the snapshot at `seq` was written (False: it was
         skipped while an older one was written; ask again). CheckpointFailed if its writer
         failed."""
         await asyncio.get_running_loop().run_in_executor(None, self.wait_idle)

@@ -1,9 +1,10 @@
-"""Checkpoints written off the sequencer (venue/checkpoint.py): a forked child writes the
-snapshot of the state as of its journal seq while the venue goes on.
+"""Checkpoints written off the sequencer: by the snapshot follower (venue/follower_checkpoint.py)
+or, its fallback, a forked child (venue/checkpoint.py), each writing the snapshot of the state as
+of its journal seq while the venue goes on.
 
 Each snapshot on disk must hold exactly the state the journal's records up to its seq rebuild
-(replayed here from a fresh state, command by command), and a child that dies while writing
-must leave a directory that recovers to the live state."""
+(replayed here from a fresh state, command by command), and a forked writer that dies while
+writing must leave a directory that recovers to the live state."""
 
 from __future__ import annotations
 
@@ -51,9 +52,12 @@ def snapshot_rpc(running, cfg) -> int:
             sandbox_pb2.SnapshotRequest(), metadata=(("authorization", f"Bearer {key}"),), timeout=60).journal_sequence
 
 
-def test_snapshots_written_while_the_venue_goes_on_hold_the_state_at_their_seq(tmp_path: Path) -> None:
+@pytest.mark.parametrize("writer", ["follower", "fork"])
+def test_snapshots_written_while_the_venue_goes_on_hold_the_state_at_their_seq(tmp_path: Path, writer: str) -> None:
     data = tmp_path / "data"
     with own_venue(data, snapshot_every=7, rest_listen="off") as (running, cfg, trader):
+        if writer == "fork":
+            running.venue.seq.checkpoint.use_forks()
         place_some(trader, 60)  # automatic checkpoints every 7 commands, under traffic
         asked = snapshot_rpc(running, cfg)  # answered once its file is written
         live = trader.with_key((data / "admin.key").read_text().strip()).venue_state()
@@ -91,6 +95,7 @@ def test_a_writer_killed_midway_leaves_a_recoverable_directory(tmp_path: Path, m
 
     monkeypatch.setattr(snapshot, "write_atomic", write_then_die)
     with own_venue(data, snapshot_every=0, rest_listen="off") as (running, cfg, trader):
+        running.venue.seq.checkpoint.use_forks()  # the fallback writer (a dying follower: test_snapshot_follower)
         admin = trader.with_key((data / "admin.key").read_text().strip())
         place_some(trader, 10)
         good = snapshot_rpc(running, cfg)

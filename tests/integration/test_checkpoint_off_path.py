@@ -1,6 +1,9 @@
-"""What a checkpoint leaves on the sequencer's path (venue/checkpoint.py): the fork only. The
-writer runs at the lowest CPU priority and flushes the snapshot in chunks, and no thread is
-started per checkpoint."""
+"""What a checkpoint leaves on the sequencer's path.
+
+With the snapshot follower (venue/follower_checkpoint.py): a message on a pipe, no fork, no
+thread started per checkpoint; the follower runs at the lowest CPU priority. With the forked
+writer it falls back to (venue/checkpoint.py): the fork only; the writer is niced and flushes
+the snapshot in chunks."""
 
 from __future__ import annotations
 
@@ -18,7 +21,35 @@ from .conftest import own_venue
 from .test_checkpoint_fork import place_some, snapshot_rpc
 
 
-def test_the_writer_is_niced_and_paced_and_the_venue_starts_no_thread_per_checkpoint(
+def test_the_follower_takes_checkpoints_without_a_fork_or_a_thread_per_checkpoint(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def counted_fork() -> int:
+        forks.append(1)
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", counted_fork)
+    with own_venue(tmp_path / "data", snapshot_every=5, rest_listen="off") as (running, cfg, trader):
+        place_some(trader, 8)  # the follower started, one automatic checkpoint, then more
+        snapshot_rpc(running, cfg)
+        threads = {t.ident for t in threading.enumerate()}
+        place_some(trader, 30, start=8)
+        snapshot_rpc(running, cfg)  # every snapshot asked for so far is on disk
+        ck = running.venue.seq.checkpoint
+        assert ck.written >= 3 and ck.failed == 0
+        started = [t.name for t in threading.enumerate() if t.ident not in threads]
+        assert not started, started
+        pid = ck.follower_pid
+        nice = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+        assert nice == min(os.nice(0) + 19, 19)
+        assert ck.followers == 1
+    assert not forks, "a checkpoint forked the venue"
+    assert snapshot.list_snapshots(tmp_path / "data" / SNAPSHOT_DIR)
+
+
+def test_the_forked_writer_is_niced_and_paced_and_the_venue_starts_no_thread_per_checkpoint(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data, seen = tmp_path / "data", tmp_path / "writers"
     seen.mkdir()
@@ -31,16 +62,18 @@ def test_the_writer_is_niced_and_paced_and_the_venue_starts_no_thread_per_checkp
 
     monkeypatch.setattr(snapshot, "write_atomic", observed)
     with own_venue(data, snapshot_every=5, rest_listen="off") as (running, cfg, trader):
+        ck = running.venue.seq.checkpoint
+        ck.use_forks()
+        by_follower = ck.written  # (the venue's start took its own)
         place_some(trader, 8)  # one automatic checkpoint, then more
         threads = {t.ident for t in threading.enumerate()}
         place_some(trader, 30, start=8)
         snapshot_rpc(running, cfg)  # every writer has exited
-        ck = running.venue.seq.checkpoint
-        assert ck.written >= 3 and ck.failed == 0
+        assert ck.written - by_follower >= 3 and ck.failed == 0
         started = [t.name for t in threading.enumerate() if t.ident not in threads]
         assert not [n for n in started if n.startswith("perpsim-checkpoint")], started
     writers = [json.loads(p.read_text()) for p in seen.iterdir()]
-    assert len(writers) == ck.written
+    assert len(writers) == ck.written - by_follower
     assert all(w == {"nice": min(os.nice(0) + 19, 19), "sync_every": checkpoint.SYNC_EVERY}
                for w in writers), writers
     assert snapshot.list_snapshots(data / SNAPSHOT_DIR)

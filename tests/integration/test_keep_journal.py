@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from perpsim.venue import app
-from perpsim.venue.checkpoint import ForkCheckpoint
+from perpsim.venue.follower_checkpoint import FollowerCheckpoint
 
 from .conftest import own_venue
 
@@ -17,12 +17,12 @@ from .conftest import own_venue
 def test_checkpoints_prune_unless_keep_journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keep: bool) -> None:
     asked: list[bool] = []
 
-    class Spy(ForkCheckpoint):
+    class Spy(FollowerCheckpoint):
         def __call__(self, seq: int) -> int:
             asked.append(self.prune)
             return super().__call__(seq)
 
-    monkeypatch.setattr(app, "ForkCheckpoint", Spy)
+    monkeypatch.setattr(app, "FollowerCheckpoint", Spy)
     with own_venue(tmp_path, snapshot_every=3, keep_journal=keep) as (_, _, trader):
         for i in range(8):
             trader.place_order("BTCUSDT", "buy", "0.001", str(60_000 + i))
