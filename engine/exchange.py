@@ -489,7 +489,8 @@ class Exchange:
     def state_hash(self) -> str:
         """One hash over every market's book, positions, prices, modes and the whole ledger
         (engine.integrity.state_hash)."""
-        return integrity.state_hash(self.state, self.liquidation._paced)
+        lq = self.liquidation
+        return integrity.state_hash(self.state, lq._paced, lq._blocks, lq._due)
 
     def check_integrity(self) -> None:
         """Conservation, the pnl pools, zero net open interest, order records, the kernels

@@ -27,10 +27,11 @@ def _plain(cmd) -> tuple:
     return tuple(v if isinstance(v, str) else int(v) for v in dataclasses.astuple(cmd))
 
 
-def state_hash(state: State, paced: dict) -> str:
-    """One hash over every market's book, positions, prices, modes and the whole ledger, and the
-    partial-liquidation windows `paced` open (engine.liquidation). Each part is added only once
-    it is in use (Multi-Assets mode, a stablecoin off par, a paced window), so that older
+def state_hash(state: State, paced: dict, blocks: dict | None = None, due: int = 0) -> str:
+    """One hash over every market's book, positions, prices, modes and the whole ledger, the
+    partial-liquidation windows `paced` open, the per-block liquidation records `blocks` and when
+    a waiting account is due (engine.liquidation). Each part is added only once it is in use
+    (Multi-Assets mode, a stablecoin off par, a paced window, a block record), so that older
     states hash as they always did."""
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{state.ts}:{state.next_order_id}:{sorted(state.hedge)};".encode())
@@ -38,6 +39,8 @@ def state_hash(state: State, paced: dict) -> str:
         h.update(f"ma:{sorted(state.multi_assets)}:{sorted(state._collateral_index.items())};".encode())
     if paced:  # partial-liquidation windows open (a paced profile): absent otherwise
         h.update(f"paced:{sorted(paced.items())};".encode())
+    if blocks or due:  # per-block records (dYdX) or a waiting account (OKX, dYdX): absent otherwise
+        h.update(f"blocks:{sorted((blocks or {}).items())}:{due};".encode())
     for symbol, m in state.markets.items():
         h.update(f"{symbol}:{m.book.state_hash()}:{m.mark}:{m.last}:{m.rate}:{m.next_funding}:"
                  f"{sorted(m.isolated)};".encode())

@@ -7,8 +7,9 @@ from perpsim.engine.records cimport new_record
 from perpsim.engine.settlement cimport Settlement
 from perpsim.engine.standing cimport StandingOrders
 from perpsim.engine.state cimport State
-from perpsim.risk.liquidation_plan cimport (MarketTerms, forced_price, liquidated_legs, liquidation_fee,
-                                           paced_cut, partial_not_before, shortfall, takeover)
+from perpsim.risk.liquidation_plan cimport (MarketTerms, block_cut, block_notional, block_of, forced_price,
+                                           liquidated_legs, liquidation_fee, paced_cut, partial_not_before,
+                                           shortfall, takeover)
 from perpsim.risk.positions cimport Position
 
 
@@ -20,6 +21,8 @@ cdef class Liquidation:
     cdef public dict _adl_queue, _adl_ranked
     cdef readonly dict _terms  # per symbol: risk.liquidation_plan.MarketTerms
     cdef public dict _paced  # per account: the end of its pacing window (ns)
+    cdef public dict _blocks  # per account: its per-block record (dYdX)
+    cdef public object _due  # when a waiting account is swept again (ns; 0: none)
 
     @cython.locals(m=_Market)
     cpdef void cascade(self) except *
@@ -33,6 +36,14 @@ cdef class Liquidation:
     @cython.locals(p=Position, mk=_Market)
     cpdef bint _liquidatable(self, _Market m, object account, object pside) except *
     cpdef bint _sweep(self, _Market m) except *
+    @cython.locals(t=MarketTerms)
+    cpdef bint _waits(self, _Market m, object account) except *
+    @cython.locals(t=MarketTerms)
+    cpdef void _drop_old_blocks(self) except *
+    cpdef object _block_left(self, MarketTerms t, object symbol, object account)
+    @cython.locals(t=MarketTerms)
+    cpdef tuple _block_order(self, _Market m, object account, object pside, object leg_side, object price,
+                             object left)
     cpdef tuple _collateral(self, _Market m, object account, object pside)
     @cython.locals(other=_Market, t=MarketTerms)
     cpdef void _liquidate(self, _Market m, object account, object pside) except *

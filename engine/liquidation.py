@@ -6,7 +6,8 @@ costs O(log n + liquidated). `cascade` re-keys the accounts a command touched an
 marked market, again while liquidations touch further accounts (a forced order can fill a stale
 quote and push its maker under maintenance margin). A liquidation cancels the account's orders,
 places a forced IOC at the bankruptcy price (first down to a lower bracket, or a fraction of
-the position, where the profile says so), lets the insurance fund take what the book could not,
+the position, where the profile says so; OKX then waits a minute for its re-check, dYdX sends
+one order per position and block), lets the insurance fund take what the book could not,
 or deleverages the opposite side (ADL) when the fund cannot; the fund later offloads what it
 holds into the book (`_offload`). The liquidation and bankruptcy prices, the liquidation band
 and the ADL ranking asked of the exchange are answered here too.
@@ -42,6 +43,9 @@ from perpsim.risk.liqprice import LiquidationModel
 from perpsim.risk.liquidation_plan import (
     ADL,
     FUND,
+    block_cut,
+    block_notional,
+    block_of,
     forced_price,
     fund_deleverages,
     liquidated_legs,
@@ -94,6 +98,12 @@ class Liquidation:
         # per account, the venue time before which its liquidations go in full: a paced profile's
         # partial step opens the window (risk.liquidation_plan.paced_cut); expired ones are dropped
         self._paced: dict[int, int] = {}
+        # per account, a per-block profile's current block (dYdX): (block, money units liquidated
+        # in it, the symbols liquidated in it); older blocks' records are dropped
+        self._blocks: dict[int, tuple[int, int, tuple[str, ...]]] = {}
+        # the venue time at which an account the sweep passed over (waiting: OKX's re-check, the
+        # next block) is due again (0: none): the cascade then sweeps even without a mark move
+        self._due = 0
 
     def cascade(self) -> None:
         """Re-key every account whose positions or balances changed, then sweep; repeat while
@@ -101,7 +111,12 @@ class Liquidation:
         push its maker under maintenance margin: the cascade). Costs O(touched positions); nothing
         when no account was touched and no mark moved since the last sweep."""
         if not self.state._touched and not self.sweep_due:
-            return
+            if not self._due or self.state.ts < self._due:
+                return
+        if self._due and self.state.ts >= self._due:
+            self._due = 0
+            if self._blocks:
+                self._drop_old_blocks()
         self.sweep_due = False
         while True:
             if self.state._touched:
@@ -204,12 +219,56 @@ class Liquidation:
         else:
             price = m.last or m.mark
         done = False
+        waiting = self._paced or self._blocks
         for key in m.liq.triggered(price):
             account, pside = position_of(key)
             if m.holds(account) and self._liquidatable(m, account, pside):
+                if waiting and self._waits(m, account):
+                    continue
                 self._liquidate(m, account, pside)
                 done = True
         return done
+
+    def _waits(self, m: _Market, account: int) -> bool:
+        """Whether the account's liquidation in m waits, however far under water: inside its
+        window after an OKX partial step (re-checked when it ends), or (dYdX) once m was
+        liquidated in the current block, or its block limit is spent (the next block). Marks
+        when the sweep is due again."""
+        t = self._terms[m.symbol]
+        ts = self.state.ts
+        until = 0
+        if t.waits:
+            until = self._paced.get(account, 0)
+        elif t.block_ns:
+            rec = self._blocks.get(account)
+            block = block_of(t, ts)
+            if rec is not None and rec[0] == block and (m.symbol in rec[2] or rec[1] >= t.block_cap):
+                until = (block + 1) * t.block_ns
+        if until <= ts:
+            return False
+        if not self._due or until < self._due:
+            self._due = until
+        return True
+
+    def _drop_old_blocks(self) -> None:
+        """Forget the per-block records of blocks that have ended."""
+        t = self._terms[next(iter(self._terms))]
+        if not t.block_ns:
+            return
+        block = block_of(t, self.state.ts)
+        for account in [a for a, rec in self._blocks.items() if rec[0] != block]:
+            del self._blocks[account]
+
+    def _block_left(self, t, symbol: str, account: int) -> int:
+        """Open (or continue) the account's record for the current block, note `symbol` as
+        liquidated in it, and return what it may still have liquidated (money units)."""
+        block = block_of(t, self.state.ts)
+        rec = self._blocks.get(account)
+        spent, symbols = (0, ()) if rec is None or rec[0] != block else (rec[1], rec[2])
+        if symbol not in symbols:
+            symbols = tuple(sorted((*symbols, symbol)))
+        self._blocks[account] = (block, spent, symbols)
+        return t.block_cap - spent
 
     def _collateral(self, m: _Market, account: int, pside: int) -> tuple[int, int]:
         """(balance, other uPnL) the bankruptcy price is solved against."""
@@ -248,6 +307,12 @@ class Liquidation:
         wallet, other_upnl = self._collateral(m, account, pside)
         price = forced_price(t, m.bp_tick([positions[position_key(account, ps)] for ps in legs], wallet, other_upnl),
                              m.mark)
+        if t.block_ns:  # dYdX: one order per leg in this block, within the account's block limit
+            holder, remaining = self._remaining(m, account, pside)
+            left = self._block_left(t, m.symbol, account)
+            for leg_side in legs:
+                holder, remaining, left = self._block_order(m, account, pside, leg_side, price, left)
+            legs = ()
         for leg_side in legs:
             # the leg as it stands when its turn comes (an earlier leg's ADL may have reduced it)
             lots = self._lots(m, account, leg_side)
@@ -262,7 +327,9 @@ class Liquidation:
                     not_before = self._paced[account] = partial_not_before(t, state.ts)
                 filled = abs(lots) - abs(self._lots(m, account, leg_side))
                 holder, remaining = self._liquidation_fee(m, account, pside, filled, price)
-                if position_key(account, leg_side) not in positions or not self._liquidatable(m, account, pside):
+                # OKX: whether compliant or not, the account waits for the re-check (_waits)
+                if position_key(account, leg_side) not in positions or t.waits \
+                        or not self._liquidatable(m, account, pside):
                     state._events.append(LiquidationEvent(m.symbol, account, side, cut, price, filled, 0, 0))
                     continue
                 lots = self._lots(m, account, leg_side)
@@ -299,6 +366,42 @@ class Liquidation:
         # re-keyed now for the rest of this sweep; a later change to the account touches it again
         self._rekey_account(account)
         state._touched.discard(account)
+
+    def _block_order(self, m: _Market, account: int, pside: int, leg_side: int, price: int, left: int) -> tuple:
+        """dYdX: the leg's one liquidation order of this block (risk.liquidation_plan.block_cut:
+        its lots within `left`, the money units the account may still have liquidated), a LIMIT
+        IOC at `price`; what it leaves of its own size the fund takes over, or ADL, as for a full
+        liquidation; the fee on its size. Returns (holder, collateral left, `left` after it)."""
+        t = self._terms[m.symbol]
+        lots = self._lots(m, account, leg_side)
+        size = block_cut(t, lots, m.mark, left) if lots else 0
+        if not size:
+            holder, remaining = self._remaining(m, account, pside)
+            return holder, remaining, left
+        side = _SIDE_SELL if lots > 0 else _SIDE_BUY
+        self._force(m, account, leg_side, side, size, price)
+        filled = abs(lots) - abs(self._lots(m, account, leg_side))
+        unfilled = size - filled
+        taken = deleveraged = 0
+        if unfilled:
+            signed = unfilled if lots > 0 else -unfilled
+            who = takeover(signed, self.state.ledger.insurance(m.asset))
+            if who == FUND:
+                self.settlement._pair(m, IF_ACCOUNT, BOTH, account, leg_side, signed, price)
+                taken = unfilled
+            elif who == ADL:
+                deleveraged = self._adl(m, account, leg_side, signed, price)
+                if unfilled > deleveraged:  # more than the opposite side can give up: the fund holds it
+                    rest = unfilled - deleveraged
+                    self.settlement._pair(m, IF_ACCOUNT, BOTH, account, leg_side, rest if lots > 0 else -rest, price)
+                    taken = rest
+        notice = (m.symbol, account, side, size, price, filled, taken, deleveraged)
+        self.state._events.append(new_record(LiquidationEvent, notice))
+        holder, remaining = self._liquidation_fee(m, account, pside, size, price)
+        spent = block_notional(t, size, m.mark)
+        block, before, symbols = self._blocks[account]
+        self._blocks[account] = (block, before + spent, symbols)
+        return holder, remaining, left - spent
 
     def _lots(self, m: _Market, account: int, pside: int) -> int:
         """Signed lots of a position (0 when there is none)."""

@@ -138,10 +138,13 @@ OKX = VenueProfile(
     funding=FundingRule(FundingForm.PREMIUM_CAPPED, 8, 8, 0, 0, 375_000, -375_000, "mark",
                         source="§2.4: F = clamp(MA(P − I), floor, cap), I = 0, BTC cap ±0.375 %"),
     liquidation=LiquidationRule(
-        "mark", "tier 3 and up: reduced toward tier 1 step by step, re-checked after each (§4.5)",
+        "mark", "tier 3 and up: cut to tier 1's size, re-checked 60 s later and repeated; tier 1–2 in one order "
+        "(§4.5)",
         "orders slightly better than the market; tier 1–2 taken over at the bankruptcy price", 50_000,
-        "the taker fee on the liquidated notional, also counted in the maintenance requirement", "§4.5",
-        PartialSteps(StepKind.DOWN_A_TIER, interval_s=60), "ioc_limit"),
+        "the taker fee on the liquidated notional, also counted in the maintenance requirement",
+        "§4.5: OKX help 'Forced Partial or Full Liquidation' (supdljgzdhc.okx.com/hc/en-us/articles/360020411711): "
+        "15,000 swaps − tier 1's 2,000 = 13,000 closed; 'About a minute later' the re-check",
+        PartialSteps(StepKind.TO_FIRST_TIER, interval_s=60, from_tier=3), "ioc_limit"),
     backstop=BackstopRule("insurance fund (risk reserve)", "per currency / instrument family [U]", "§5"),
     adl=AdlRule(AdlRanking.UNPUBLISHED, "mark", "§6.4: at the current mark price"),
 )
@@ -191,10 +194,15 @@ DYDX = VenueProfile(
                         -6 * (vt.DYDX_LARGE_CAP_IMF - vt.DYDX_LARGE_CAP_MMF), "oracle",
                         source="§2.5: hourly settlement of an 8 h rate through the funding index; clamp factor 600 %"),
     liquidation=LiquidationRule(
-        "oracle", "at most 10 % of the position per block, at least 1,000 USDC (§4.6)",
+        "oracle", "one order per position and block (1 s): at most 10 % of it, at least 1,000 USDC; at most "
+        "100,000 USDC per account and block (§4.6)",
         "IOC at the fillable price against the book", 1_500_000,
-        "up to 1.5 % of the quote, only out of a fill better than the bankruptcy price", "§4.6",
-        PartialSteps(StepKind.FRACTION, fraction=10_000_000, min_notional=1_000), "ioc_limit"),
+        "up to 1.5 % of the quote, only out of a fill better than the bankruptcy price",
+        "§4.6: dydxprotocol/v4-chain @ 84d4664b protocol/x/clob/keeper/liquidations.go "
+        "(GetLiquidatablePositionSizeDelta), protocol/testing/mainnet/genesis.json liquidations_config; "
+        "blocks 'every ~1 second' (docs.dydx.exchange getting_started/onboarding_faqs)",
+        PartialSteps(StepKind.PER_BLOCK, fraction=10_000_000, min_notional=1_000, interval_s=1,
+                     block_notional=100_000, block_insurance=1_000_000), "ioc_limit"),
     backstop=BackstopRule("insurance fund", "one for cross markets, one per isolated market", "§5"),
     adl=AdlRule(AdlRanking.RANDOM_START, "bankruptcy", "§6.5: no ranking, pseudo-random start"),
 )

@@ -151,8 +151,14 @@ class LiquidationRule:
 class StepKind(Enum):
     #: down to the largest size of the next lower tier (Binance one IOC, Bybit one FOK, OKX per tier)
     DOWN_A_TIER = "down_a_tier"
-    #: a fixed fraction of the position per attempt (Hyperliquid above a notional, dYdX per block)
+    #: a fixed fraction of the position per attempt (Hyperliquid above a notional)
     FRACTION = "fraction"
+    #: from tier ``from_tier`` up, down to the first tier's largest size, then a wait of
+    #: ``interval_s`` before the account is checked again (OKX); below it, all at once
+    TO_FIRST_TIER = "to_first_tier"
+    #: one order per position and block of ``interval_s``: a fraction, not below ``min_notional``,
+    #: within the account's ``block_notional`` per block (dYdX v4)
+    PER_BLOCK = "per_block"
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,13 +166,18 @@ class PartialSteps:
     """The partial liquidation a venue takes before a full one, as numbers an engine can read:
     ``fraction`` of the position per step (scaled rate; FRACTION only), not below
     ``min_notional`` and only for positions above ``above_notional`` (whole settlement units,
-    0: any), at most one step per ``interval_s`` seconds (0: at once)."""
+    0: any), at most one step per ``interval_s`` seconds (0: at once); ``from_tier``: the lowest
+    tier that steps (TO_FIRST_TIER); ``block_notional``, ``block_insurance``: what one account
+    may have liquidated, and cost the insurance fund, per block (PER_BLOCK; whole units)."""
 
     kind: StepKind
     fraction: int = 0
     min_notional: int = 0
     above_notional: int = 0
     interval_s: int = 0
+    from_tier: int = 0
+    block_notional: int = 0
+    block_insurance: int = 0
 
 
 @dataclass(frozen=True, slots=True)

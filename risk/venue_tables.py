@@ -41,12 +41,13 @@ BYBIT = {
 #: found in a citable copy, so these rows stay illustrative.
 OKX = {
     ("linear", "BTC"): TierTable(
-        ((1_000_000, 100, 400_000), (5_000_000, 50, 1_000_000)),
+        ((1_000_000, 100, 400_000), (5_000_000, 50, 1_000_000), (20_000_000, 20, 2_000_000)),
         "OKX position tiers (GET /api/v5/public/position-tiers) [U]: illustrative rows, notional caps where OKX "
         "tiers by contracts; the published rule used here is MM = notional × (tier MMR + taker fee) "
-        "(https://open-lib.com/11556.html, copy of OKX help)"),
+        "(https://open-lib.com/11556.html, copy of OKX help); tier 3's MMR 2 % is the one OKX's partial "
+        "liquidation example names for tier 3 (help 360020411711), so that tier 3 steps down to tier 1"),
     ("linear", "ETH"): TierTable(
-        ((500_000, 100, 400_000), (2_500_000, 50, 1_000_000)),
+        ((500_000, 100, 400_000), (2_500_000, 50, 1_000_000), (10_000_000, 20, 2_000_000)),
         "OKX position tiers [U]: illustrative rows (see BTC)"),
 }
 

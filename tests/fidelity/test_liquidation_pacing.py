@@ -88,8 +88,8 @@ def test_the_cooldown_ends_at_30_s_exactly():
 
 
 def test_dydx_steps_again_at_once():
-    """dYdX liquidates 10 % per block (its PartialSteps has no interval: blocks are not modelled),
-    so no window opens. 20x on 10,000 USDC, bids at 19,575: at 19,580 one BTC goes (its 1.5 %
+    """dYdX liquidates 10 % per block (tests/fidelity/test_dydx_block_limits.py), and opens no
+    window. 20x on 10,000 USDC, bids at 19,575: at 19,580 one BTC goes (its 1.5 %
     fee included the wallet is 9,281.4); at 19,540, 10 s later, 9,281.4 − 9 × 460 = 5,141.4 ≤
     5,275.8 (MM 3 %), and 0.9 BTC more leave the rest compliant (4,908.6 > 4,748.2)."""
     ex, first = world(DYDX, leverage=20, wallet=10_000, bid="19575", index="19580")

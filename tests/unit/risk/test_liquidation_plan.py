@@ -46,8 +46,11 @@ class TestPartialCut:
         assert LP.partial_cut(btcusdt(), 2_500, 200_000) == 0  # 50,000 USDT: the first cap itself
         assert LP.partial_cut(btcusdt(), 2_501, 200_000) == 2_501 - 2_500  # just above it
 
-    def test_the_okx_steps_are_down_a_tier_too(self):
-        assert btcusdt(OKX).steps is None and LP.partial_cut(btcusdt(OKX), 100_000, 200_000) == 50_000
+    def test_okx_cuts_from_tier_3_down_to_the_first_tier(self):
+        t = btcusdt(OKX)
+        assert LP.partial_cut(t, 100_000, 200_000) == 97_500  # 2 M, tier 4: 2,500 lots fit tier 1's 50,000
+        assert LP.partial_cut(t, 10_000, 200_000) == 0  # 200 k, tier 2: all in one order
+        assert LP.partial_cut(t, 12_501, 200_000) == 12_501 - 2_500  # just into tier 3
 
     def test_inverse_down_a_tier_keeps_the_contracts_worth_the_lower_cap(self):
         """BTCUSD: 100 USD contracts, brackets in BTC (the first to 10 BTC). 300,000 contracts at
@@ -68,7 +71,7 @@ class TestPartialCut:
         assert LP.partial_cut(t, 10_000, 200_000) == 1_000  # 10 %
         assert LP.partial_cut(t, 100, 200_000) == 50  # 10 lots < the 50 lots worth 1,000 USDT
         assert LP.partial_cut(t, 50, 200_000) == 0  # the step would close it all: one order
-        assert LP.partial_cut(t, 100, 200_003) == 50  # 49.999 lots worth 1,000: rounded up
+        assert LP.partial_cut(t, 100, 200_003) == 49  # 49.999 lots worth 1,000: down, as dYdX rounds a limit
 
 
 
@@ -145,5 +148,6 @@ class TestPacing:
 
     def test_profiles_without_an_interval_pace_nothing(self):
         assert btcusdt(DYDX).pace_ns == 0 and LP.partial_not_before(btcusdt(DYDX), 5) == 0
-        assert btcusdt(OKX).pace_ns == 0  # its interval belongs to down-a-tier steps, not modelled
+        assert btcusdt(OKX).pace_ns == 60 * 10**9 and btcusdt(OKX).waits  # OKX waits for its re-check
+        assert btcusdt(DYDX).block_ns == 10**9 and btcusdt(HYPERLIQUID).block_ns == 0
         assert btcusdt().pace_ns == 0
