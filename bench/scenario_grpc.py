@@ -13,6 +13,8 @@ venue. Repeated R times, alternating. One JSON line per run, then a "scenario_gr
   in_process_s, grpc_s            wall time of each (setup + steps), the median over the repeats
   grpc_vs_in_process              grpc_s / in_process_s                     target <= 3 (issue 18)
   grpc_setup_s, grpc_steps_s      where the gRPC run's time went
+  ms_per_step                     a step's wall time in process and over gRPC, and over gRPC the CPU
+                                  milliseconds of the venue and of this process per step
   calls                           unary calls the gRPC run made (commands and reads)
   server_cpu_s, client_cpu_s      CPU seconds of the venue process and of this one over the gRPC run
   liquidations                    per mode (a sanity check: both modes run the same scenario)
@@ -70,7 +72,8 @@ def in_process(sc: scenario.Scenario) -> dict:
     t0 = time.perf_counter()
     r = runner.run(sc)
     return {"mode": "in_process", "s": round(time.perf_counter() - t0, 3), "setup_s": round(r.timings["setup_s"], 3),
-            "steps_s": round(r.timings["steps_s"], 3), "liquidations": liquidations(r)}
+            "steps_s": round(r.timings["steps_s"], 3), "ms_per_step": round(r.timings["steps_s"] / sc.steps * 1e3, 2),
+            "liquidations": liquidations(r)}
 
 
 def over_grpc(sc: scenario.Scenario, root: Path, profile: Path | None) -> dict:
@@ -88,17 +91,27 @@ def over_grpc(sc: scenario.Scenario, root: Path, profile: Path | None) -> dict:
             time.sleep(0.3)  # attached before the run
         cpu0, me0 = server.cpu(), time.process_time()
         prof = cProfile.Profile() if profile is not None else None
+        run = runner.Run(sc, venue=venue)
+        after_setup: list[float] = []  # the venue's and this process's CPU seconds once the setup is done
+        setup = run.setup
+
+        def setup_then_mark() -> None:
+            setup()
+            after_setup.extend((server.cpu(), time.process_time()))
+
+        run.setup = setup_then_mark  # type: ignore[method-assign]
         t0 = time.perf_counter()
         try:
             if prof is not None:
                 prof.enable()
-            r = runner.Run(sc, venue=venue).run()
+            r = run.run()
         finally:
             if prof is not None:
                 prof.disable()
             venue.close()
         took = time.perf_counter() - t0
         server_cpu, client_cpu = server.cpu() - cpu0, time.process_time() - me0
+        steps_cpu = (server.cpu() - after_setup[0], time.process_time() - after_setup[1])
         if sampler is not None:
             sampler.send_signal(signal.SIGINT)  # py-spy writes what it sampled and exits
             sampler.wait(timeout=60)
@@ -107,7 +120,8 @@ def over_grpc(sc: scenario.Scenario, root: Path, profile: Path | None) -> dict:
     return {"mode": "grpc", "s": round(took, 3), "setup_s": round(r.timings["setup_s"], 3),
             "steps_s": round(r.timings["steps_s"], 3), "calls": venue.calls, "calls_by_rpc": dict(venue.calls_by_rpc),
             "server_cpu_s": round(server_cpu, 2), "client_cpu_s": round(client_cpu, 2),
-            "liquidations": liquidations(r)}
+            "server_cpu_ms_per_step": round(steps_cpu[0] / sc.steps * 1e3, 2),
+            "client_cpu_ms_per_step": round(steps_cpu[1] / sc.steps * 1e3, 2), "liquidations": liquidations(r)}
 
 
 def _fsyncs_at(trace: Path) -> list[float]:
@@ -194,6 +208,11 @@ def main(argv: list[str] | None = None) -> int:
            "in_process_setup_s": median("in_process", "setup_s"), "in_process_steps_s": median("in_process", "steps_s"),
            "calls": runs["grpc"][-1]["calls"], "server_cpu_s": median("grpc", "server_cpu_s"),
            "client_cpu_s": median("grpc", "client_cpu_s"),
+           # a step: in process, its wall time; over gRPC, the wall time and the CPU of each side
+           "ms_per_step": {"in_process": median("in_process", "ms_per_step"),
+                           "grpc": round(median("grpc", "steps_s") / sc.steps * 1e3, 2),
+                           "grpc_server_cpu": median("grpc", "server_cpu_ms_per_step"),
+                           "grpc_client_cpu": median("grpc", "client_cpu_ms_per_step")},
            "liquidations": {m: runs[m][-1]["liquidations"] for m in runs}}
     if count is not None:
         out.update(count)

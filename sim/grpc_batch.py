@@ -1,4 +1,5 @@
-"""A market maker's quotes as one PlaceOrders call in the engine's own units, for GrpcVenue.
+"""Orders in the engine's own units for GrpcVenue: a market maker's quotes as one PlaceOrders
+call, any other order as one PlaceOrder.
 
 Prices and quantities go as price_ticks and quantity_lots (exact: nothing is formatted here nor
 parsed by the venue), and of each answer only what the simulator uses is read: no client-side
@@ -12,20 +13,30 @@ from dataclasses import dataclass
 
 from perpsim.clients.errors import PerpsimError, from_status_pb
 from perpsim.engine import commands as C
-from perpsim.model.enums import Side, TimeInForce
+from perpsim.model.enums import OrderKind, Side, TimeInForce
 from perpsim.v1 import common_pb2, trading_pb2
 
 _SIDE = {Side.BUY: common_pb2.SIDE_BUY, Side.SELL: common_pb2.SIDE_SELL}
 _RESTING = (common_pb2.ORDER_STATUS_NEW, common_pb2.ORDER_STATUS_PARTIALLY_FILLED)
 
 
+def order_request(c: C.PlaceOrder) -> trading_pb2.PlaceOrderRequest:
+    """A limit or market order in the engine's own units (price_ticks, quantity_lots); a market
+    order goes without a time in force (the venue's: IOC)."""
+    if c.kind == OrderKind.MARKET:
+        return trading_pb2.PlaceOrderRequest(symbol=c.symbol, side=_SIDE[Side(c.side)],
+                                             type=common_pb2.ORDER_TYPE_MARKET, quantity_lots=c.qty,
+                                             reduce_only=c.reduce_only)
+    return trading_pb2.PlaceOrderRequest(
+        symbol=c.symbol, side=_SIDE[Side(c.side)], type=common_pb2.ORDER_TYPE_LIMIT, quantity_lots=c.qty,
+        price_ticks=c.price, time_in_force=common_pb2.TimeInForce.Value(f"TIME_IN_FORCE_{TimeInForce(c.tif).name}"),
+        reduce_only=c.reduce_only)
+
+
 def limit_orders(cmds: list[C.PlaceOrder]) -> trading_pb2.PlaceOrdersRequest:
     """Limit orders as one PlaceOrders request, in the engine's own units (price_ticks,
     quantity_lots: exact, nothing formatted here nor parsed by the venue)."""
-    return trading_pb2.PlaceOrdersRequest(orders=[trading_pb2.PlaceOrderRequest(
-        symbol=c.symbol, side=_SIDE[Side(c.side)], type=common_pb2.ORDER_TYPE_LIMIT, quantity_lots=c.qty,
-        price_ticks=c.price, time_in_force=common_pb2.TimeInForce.Value(f"TIME_IN_FORCE_{TimeInForce(c.tif).name}"),
-        reduce_only=c.reduce_only) for c in cmds])
+    return trading_pb2.PlaceOrdersRequest(orders=[order_request(c) for c in cmds])
 
 
 @dataclass(frozen=True, slots=True)

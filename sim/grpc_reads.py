@@ -1,4 +1,4 @@
-"""GrpcVenue's reads and account creation in the engine's own units, on the venue's stubs.
+"""GrpcVenue's reads, account creation and index moves in the engine's own units, on the venue's stubs.
 
 A book comes back as its levels in ticks and lots and a position as its signed lots, read off
 the answers' integer fields (price_ticks, quantity_lots): no decimal string is parsed and no
@@ -18,6 +18,8 @@ from perpsim.clients.errors import from_rpc_error
 from perpsim.v1 import account_pb2, account_pb2_grpc, market_pb2, market_pb2_grpc, sandbox_pb2, sandbox_pb2_grpc
 
 Levels = list[tuple[int, int]]
+#: a price move's deadline, in read deadlines (it may run a liquidation cascade), as the client's
+SANDBOX_DEADLINE = 4
 
 
 def bearer(key: str) -> tuple[tuple[str, str], ...]:
@@ -36,9 +38,9 @@ class Reads:
         self._admin = bearer(admin_key)
         self.timeout = timeout
 
-    def _call(self, method: Callable, request: Any, metadata: tuple) -> Any:
+    def _call(self, method: Callable, request: Any, metadata: tuple, deadlines: int = 1) -> Any:
         try:
-            return method(request, timeout=self.timeout, metadata=metadata)
+            return method(request, timeout=self.timeout * deadlines, metadata=metadata)
         except grpc.RpcError as e:
             raise from_rpc_error(e) from None
 
@@ -52,6 +54,13 @@ class Reads:
         """The signed lots the account of `key` holds in `symbol` (its legs summed in hedge mode)."""
         r = self._call(self._account.ListPositions, account_pb2.ListPositionsRequest(symbol=symbol), bearer(key))
         return sum(p.quantity_lots for p in r.positions)
+
+    def set_index(self, symbol: str, ticks: int) -> tuple[str, int]:
+        """Move the index to `ticks` (SetIndexPrice in ticks): the mark the venue answers with
+        (a decimal string, "" when none) and how many liquidations the move set off."""
+        r = self._call(self._sandbox.SetIndexPrice, sandbox_pb2.SetIndexPriceRequest(symbol=symbol, price_ticks=ticks),
+                       self._admin, SANDBOX_DEADLINE)
+        return r.mark_price, r.liquidations
 
     def create_accounts(self, labels: list[str], pool: Executor) -> list[tuple[int, str]]:
         """New accounts, one CreateAccount call each, all of them in flight on `pool` (the venue

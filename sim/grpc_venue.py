@@ -38,7 +38,7 @@ from perpsim.model.markets import MarketSpec
 from perpsim.risk.units import RATE_SCALE
 from perpsim.sim.grpc_flights import Flights
 from perpsim.sim.grpc_reads import Reads
-from perpsim.sim.grpc_wire import CONDITIONAL_KINDS, liquidation, order_args, rejected
+from perpsim.sim.grpc_wire import CONDITIONAL_KINDS, liquidation, rejected
 
 if TYPE_CHECKING:
     from perpsim.clients.client import Client
@@ -294,17 +294,16 @@ class GrpcVenue:
             case C.SetMarginMode():
                 self._client(cmd.account).set_margin_mode(cmd.symbol, "isolated" if cmd.isolated else "cross")
             case C.SetIndexPrice():
-                spec = self.markets[cmd.symbol]
-                update = self.admin.set_index_price(cmd.symbol, spec.ticks_to_price(cmd.price))
+                mark, liquidations = self._raw.set_index(cmd.symbol, cmd.price)
                 # the mark once the index moved and its liquidations ran: a read until the next command
-                self._reads[("mark_price", cmd.symbol)] = update.mark_price
-                return update.liquidations
+                self._reads[("mark_price", cmd.symbol)] = Decimal(mark) if mark else None
+                return liquidations
             case C.AdvanceClock():
                 pass  # the clock moved in _before
             case C.CancelAll():
                 self._client(cmd.account).cancel_all(cmd.symbol)
             case C.PlaceOrder():
-                self._client(cmd.account).place_order(**order_args(self.markets[cmd.symbol], cmd))
+                self._place(cmd)
             case C.PlaceConditional():
                 spec = self.markets[cmd.symbol]
                 self._client(cmd.account).place_conditional(
@@ -316,6 +315,20 @@ class GrpcVenue:
             case _:
                 raise NotImplementedError(f"{type(cmd).__name__} is not sent over gRPC by the simulator")
         return 0
+
+    def _place(self, cmd: C.PlaceOrder) -> None:
+        """One order in ticks and lots (PlaceOrder); a refusal raises the client's typed error."""
+        import grpc
+
+        from perpsim.clients.errors import from_rpc_error
+        from perpsim.sim.grpc_batch import order_request
+        from perpsim.sim.grpc_reads import bearer
+
+        try:
+            self._trading.PlaceOrder(order_request(cmd), timeout=self.admin.timeout,
+                                     metadata=bearer(self._key(cmd.account)))
+        except grpc.RpcError as e:
+            raise from_rpc_error(e) from None
 
     def _drain(self, expected: int) -> list:
         """Liquidation notices from the stream: at least `expected` of them (waiting up to the

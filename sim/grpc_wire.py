@@ -1,25 +1,16 @@
 """The simulator's commands and the venue's answers in the client's terms, for GrpcVenue: exact
-decimal strings from the engine's integers (the market specs convert them, no rounding)."""
+decimal strings from the engine's integers (the market specs convert them, no rounding). Orders
+go in ticks and lots (perpsim.sim.grpc_batch)."""
 
 from __future__ import annotations
 
 from perpsim.engine import commands as C
 from perpsim.engine.events import CommandRejected, Liquidation
-from perpsim.model.enums import ConditionalKind, OrderKind, Side, TimeInForce
+from perpsim.model.enums import ConditionalKind, Side
 from perpsim.model.markets import MarketSpec
 
 CONDITIONAL_KINDS: dict[int, str] = {ConditionalKind.STOP_MARKET: "stop_market",
                                      ConditionalKind.TAKE_PROFIT_MARKET: "take_profit_market"}
-
-
-def order_args(spec: MarketSpec, cmd: C.PlaceOrder) -> dict:
-    """The keyword arguments of Client.place_order (one entry of place_orders) for `cmd`."""
-    market = cmd.kind == OrderKind.MARKET
-    return {"symbol": cmd.symbol, "side": "buy" if cmd.side == Side.BUY else "sell",
-            "quantity": spec.lots_to_qty(cmd.qty), "price": None if market else spec.ticks_to_price(cmd.price),
-            "type": "market" if market else "limit",
-            "time_in_force": None if market else TimeInForce(cmd.tif).name.lower(),
-            "reduce_only": cmd.reduce_only}
 
 
 def liquidation(spec: MarketSpec, n) -> Liquidation:
