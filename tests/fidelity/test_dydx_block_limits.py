@@ -135,3 +135,32 @@ def test_a_snapshot_keeps_the_block_record():
     assert restored.liquidation._blocks == ex.liquidation._blocks and restored.state_hash() == ex.state_hash()
     assert oracle_at(restored, T0 + SEC // 2, "19490") == [] and restored.liquidation._due == T0 + SEC
     assert oracle_at(restored, T0 + SEC, "19490") == oracle_at(ex, T0 + SEC, "19490") == [(900, 900)]
+
+
+def test_the_accounts_100000_usdc_spans_its_markets():
+    """One cross account long 100 BTC from 20,000 and 1,000 ETH from 2,000 at 20x on 200,000 USDC.
+    BTC at 19,000: equity 100,000 ≤ MM 3 % × 3.9 M = 117,000. The BTC order takes 100,000 / 19 =
+    5,263.2 lots, 5,263 (99,997 USDC); the account still under water, ETH gets what is left of
+    the block's 100,000: 3 USDC, one lot of 0.001 ETH (2 USDC). Block 6 begins with BTC again."""
+    markets = default_markets()
+    specs = {s: market_under(DYDX, markets[s]) for s in (SYMBOL, "ETHUSDT")}
+    ex = Exchange(specs, {s: market_brackets(sp) for s, sp in specs.items()}, profile=DYDX, start_ts=1)
+    btc, eth = specs[SYMBOL], specs["ETHUSDT"]
+    ex.apply(C.Deposit(1, MAKER, "USDT", 100_000_000 * U))
+    ex.apply(C.Deposit(1, LONG, "USDT", (200_000 + 2_000) * U))  # + the 0.05 % opening fees
+    for spec, price, qty, bid in ((btc, "20000", "100", "18900"), (eth, "2000", "1000", "1990")):
+        px, lots = spec.price_to_ticks, spec.qty_to_lots
+        ex.apply(C.SetIndexPrice(1, spec.symbol, px(price)))
+        ex.apply(C.SetLeverage(1, LONG, spec.symbol, 20))
+        ex.apply(C.PlaceOrder(1, MAKER, spec.symbol, Side.SELL, lots(qty), px(price)))
+        ex.apply(C.PlaceOrder(1, LONG, spec.symbol, Side.BUY, lots(qty), px(price)))
+        ex.apply(C.PlaceOrder(1, MAKER, spec.symbol, Side.BUY, lots(qty), px(bid)))
+    events = ex.apply(C.SetIndexPrice(T0, SYMBOL, btc.price_to_ticks("19000")))
+    ex.check_integrity()
+    assert [(e.symbol, e.qty, e.filled) for e in events if isinstance(e, Liquidation)] == [
+        (SYMBOL, 5_263, 5_263), ("ETHUSDT", 1, 1)]
+    assert ex.liquidation._blocks == {LONG: (5, 99_999 * U, (SYMBOL, "ETHUSDT"))}
+    later = ex.apply(C.SetIndexPrice(T0 + SEC // 2, SYMBOL, btc.price_to_ticks("18990")))
+    assert not [e for e in later if isinstance(e, Liquidation)]  # the block's limit is spent
+    events = ex.apply(C.AdvanceClock(T0 + SEC))
+    assert [e.symbol for e in events if isinstance(e, Liquidation)][:1] == [SYMBOL]
