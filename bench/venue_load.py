@@ -40,10 +40,13 @@ One JSON line per scenario:
 server_cpu / client_cpu: CPU seconds per wall second of the server process and of this process
 (1.0 = one core busy), so that a client-bound run can be told from a server-bound one;
 server_cpu_us_per_order: the server's CPU per order (what orders/s would be with a free core,
-however busy the machine). snapshots_on_disk, and from the server's log checkpoints,
-checkpoint_fork_ms_max (the sequencer's pause: the fork) and checkpoint_write_ms_max (the
-snapshot written off the sequencer). --profile DIR samples the server with py-spy over the
-measured phase and adds the per-stage breakdown (bench/stage_profile.py) to each line.
+however busy the machine), split into loop_cpu_us_per_order (the event loop's thread) and
+other_threads_cpu_us_per_order (the journal's fsyncs, gRPC's pollers); children_cpu_us_per_order:
+the server's child processes (the snapshot follower), not in server_cpu. snapshots_on_disk,
+and from the server's log checkpoints, checkpoint_fork_ms_max (the sequencer's pause: the
+fork) and checkpoint_write_ms_max (the snapshot written off the sequencer). --profile DIR
+samples the server with py-spy over the measured phase and adds the per-stage breakdown
+(bench/stage_profile.py) to each line.
 bench/venue_ratios.py runs the engine in process and the venue scenarios in one go and prints
 the ratios. Targets (reported against, never asserted): ≥ 5,000 orders/s unary, p99 ≤ 2 ms on
 loopback.
@@ -105,6 +108,44 @@ def cpu_seconds(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+def thread_cpu(pid: int) -> tuple[float, float]:
+    """(the main thread's CPU seconds, every other thread's) of a process: the server's event
+    loop runs on its main thread; the journal's fsyncs and gRPC's pollers on the others."""
+    main = other = 0.0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0, 0.0
+    for tid in tids:
+        try:
+            fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        if int(tid) == pid:
+            main += cpu
+        else:
+            other += cpu
+    return main, other
+
+
+def children_cpu(pid: int) -> float:
+    """CPU seconds of a process's live child processes and theirs (the snapshot follower)."""
+    total = 0.0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0
+    for tid in tids:
+        try:
+            kids = Path(f"/proc/{pid}/task/{tid}/children").read_text().split()
+        except OSError:
+            continue
+        for kid in kids:
+            total += cpu_seconds(int(kid)) + children_cpu(int(kid))
+    return total
 
 
 class Server:
@@ -404,10 +445,13 @@ def scenario(mix: str, clients: int, driver: str, seconds: float, limit: int, wa
                  "--rate", str(PROFILE_RATE), "--duration", str(max(1, round(seconds))), "--output", str(profile)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.3)  # attached before the measured phase
+        pid = server.proc.pid
+        threads0, kids0 = thread_cpu(pid), children_cpu(pid)
         seq0, cpu0, me0, t0 = journal_seq(server.address), server.cpu(), time.process_time(), time.perf_counter()
         tally = run(server.address, keys, streams, seconds, limit)
         elapsed = time.perf_counter() - t0
         server_cpu, client_cpu = server.cpu() - cpu0, time.process_time() - me0
+        threads1, kids1 = thread_cpu(pid), children_cpu(pid)
         seq1 = journal_seq(server.address)
         if sampler is not None:
             sampler.wait(timeout=seconds + 60)
@@ -426,6 +470,11 @@ def scenario(mix: str, clients: int, driver: str, seconds: float, limit: int, wa
         "server_cpu": round(server_cpu / elapsed, 2), "client_cpu": round(client_cpu / elapsed, 2),
         # the server's CPU per order: unlike orders/s, not inflated when other processes take the cores
         "server_cpu_us_per_order": round(server_cpu / len(lat) * 1e6, 2) if lat else None,
+        # ... split: the event loop's thread, the server's other threads (journal fsyncs, gRPC
+        # pollers), and its child processes (the snapshot follower replaying the journal)
+        "loop_cpu_us_per_order": round((threads1[0] - threads0[0]) / len(lat) * 1e6, 2) if lat else None,
+        "other_threads_cpu_us_per_order": round((threads1[1] - threads0[1]) / len(lat) * 1e6, 2) if lat else None,
+        "children_cpu_us_per_order": round((kids1 - kids0) / len(lat) * 1e6, 2) if lat else None,
         "meets_target": bool(lat) and (len(lat) / elapsed >= TARGET_BULK_ORDERS_PER_S if driver in ("batch", "stream")
                                        else len(lat) / elapsed >= TARGET_ORDERS_PER_S
                                        and percentile(lat, 0.99) * ms <= TARGET_P99_MS),

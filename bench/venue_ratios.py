@@ -28,8 +28,9 @@ One JSON line per scenario (venue_load.py's fields), then one "venue_ratios" lin
   p99_1_client_ms      unary-1 p99                             target <= 2 ms
   checkpoint_max_vs_p99  checkpoint max / unary-1 p99          target <= 2
 
-and the engine's CPU per order over the server's (batch_vs_engine_cpu, stream_vs_engine_cpu):
-the ratios a machine with a free core for each would show, whatever else runs on this one.
+and the engine's CPU per order over the server's (batch_vs_engine_cpu, stream_vs_engine_cpu,
+stream1_vs_engine_cpu), and a read's server CPU over an order's (unary16_vs_read16_cpu): the
+ratios a machine with a free core for each would show, whatever else runs on this one.
 
 With --profile DIR the server is sampled with py-spy over the batch and stream scenarios and
 their lines carry the per-stage breakdown (bench/stage_profile.py). Figures are reported,
@@ -177,7 +178,10 @@ def main(argv: list[str] | None = None) -> int:
            "stream_vs_engine_cpu": ratio(engine["cpu_us_per_order"],
                                          got.get("stream", {}).get("server_cpu_us_per_order")),
            "stream1_vs_engine_cpu": ratio(engine["cpu_us_per_order"],
-                                          got.get("stream-1", {}).get("server_cpu_us_per_order"))}
+                                          got.get("stream-1", {}).get("server_cpu_us_per_order")),
+           # a read's server CPU over an order's: the unary ratio with a free core
+           "unary16_vs_read16_cpu": ratio(got.get("read-16", {}).get("server_cpu_us_per_order"),
+                                          got.get("unary-16", {}).get("server_cpu_us_per_order"))}
     out["meets"] = {k: (out[k] is not None and (out[k] <= t if k in ("p99_1_client_ms", "checkpoint_max_vs_p99")
                                                 else out[k] >= t)) for k, t in TARGETS.items()}
     print(json.dumps(out), flush=True)
