@@ -474,7 +474,8 @@ def scenario(mix: str, clients: int, driver: str, seconds: float, limit: int, wa
         # pollers), and its child processes (the snapshot follower replaying the journal)
         "loop_cpu_us_per_order": round((threads1[0] - threads0[0]) / len(lat) * 1e6, 2) if lat else None,
         "other_threads_cpu_us_per_order": round((threads1[1] - threads0[1]) / len(lat) * 1e6, 2) if lat else None,
-        "children_cpu_us_per_order": round((kids1 - kids0) / len(lat) * 1e6, 2) if lat else None,
+        # (None when a child ended during the run: its CPU is no longer counted)
+        "children_cpu_us_per_order": round((kids1 - kids0) / len(lat) * 1e6, 2) if lat and kids1 >= kids0 else None,
         "meets_target": bool(lat) and (len(lat) / elapsed >= TARGET_BULK_ORDERS_PER_S if driver in ("batch", "stream")
                                        else len(lat) / elapsed >= TARGET_ORDERS_PER_S
                                        and percentile(lat, 0.99) * ms <= TARGET_P99_MS),
