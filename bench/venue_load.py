@@ -482,7 +482,7 @@ def scenario(mix: str, clients: int, driver: str, seconds: float, limit: int, wa
     }
     # checkpoints, from the server's log: the sequencer's pause (the fork) and the write off it
     log = server.log.read_text(errors="replace")
-    forks = [float(x) for x in re.findall(r"forked in ([0-9.]+) ms", log)]
+    forks = [float(x) for x in re.findall(r"(?:forked|asked of follower \d+) in ([0-9.]+) ms", log)]
     writes = [float(x) for x in re.findall(r"written in ([0-9.]+) ms, off the sequencer", log)]
     if forks:
         out.update(checkpoints=len(forks), checkpoint_fork_ms_max=max(forks),
