@@ -33,12 +33,13 @@ from typing import TYPE_CHECKING, Any
 
 from perpsim.engine import commands as C
 from perpsim.engine.events import CommandRejected
-from perpsim.model.enums import OrderKind, Side, TriggerSource
+from perpsim.model.enums import OrderKind, Side
 from perpsim.model.markets import MarketSpec
 from perpsim.risk.units import RATE_SCALE
+from perpsim.sim.grpc_accounts import AccountCalls
 from perpsim.sim.grpc_flights import Flights
 from perpsim.sim.grpc_reads import Reads
-from perpsim.sim.grpc_wire import CONDITIONAL_KINDS, liquidation, rejected
+from perpsim.sim.grpc_wire import liquidation, rejected
 
 if TYPE_CHECKING:
     from perpsim.clients.client import Client
@@ -80,8 +81,9 @@ class GrpcVenue:
         self._channel = grpc.insecure_channel(address)
         self._trading = trading_pb2_grpc.TradingServiceStub(self._channel)
         self._raw = Reads(self._channel, admin_key, self.admin.timeout)  # reads in ticks and lots
+        self._accounts = AccountCalls(self._channel, self.admin.timeout)  # every account's commands, by key
         self.admin.wait_ready(30)
-        self._clients: dict[int, Client] = {}
+        self._clients: dict[int, Client] = {}  # client objects, only for the rare reads of account models
         self._keys: dict[int, str] = {}  # the API key of each scenario account
         self._ts: int | None = None
         self._liqs: queue.Queue = queue.Queue()
@@ -159,7 +161,7 @@ class GrpcVenue:
         if fly:
             account = getattr(cmd, "account", None)  # FundInsurance: the admin's
             if account is not None:
-                self._client(account)  # created here, not in the call in flight
+                self._key(account)  # created here, not in the call in flight
             # an account without orders takes its settings in any order; else they go in order
             key = (account, id(cmd)) if type(cmd) in _SETTINGS and account not in self._ordered else account
             if isinstance(cmd, (C.PlaceConditional, C.CancelAll)):
@@ -227,14 +229,15 @@ class GrpcVenue:
 
         from perpsim.clients.errors import PerpsimError, from_rpc_error
         from perpsim.sim.grpc_batch import limit_orders, placed
+        from perpsim.sim.grpc_reads import bearer
 
         self._before(limits[0])
-        client = self._client(limits[0].account)
+        key = self._key(limits[0].account)
         self._ordered.add(limits[0].account)
         self._tally("PlaceOrders")
         try:
             results = placed(self._trading.PlaceOrders(limit_orders(limits), timeout=self.admin.timeout,
-                                                       metadata=(("authorization", f"Bearer {client.api_key}"),)))
+                                                       metadata=bearer(key)))
         except grpc.RpcError as e:  # the whole call refused (none placed)
             results = [from_rpc_error(e)] * len(cmds)
         out: list[list[list]] = []
@@ -252,7 +255,7 @@ class GrpcVenue:
                 elif isinstance(r, PerpsimError):
                     refused.append(rejected(cmd, r))
                 elif r.resting:
-                    self._take_back(client, r.symbol, r.order_id)
+                    self._take_back(key, r.symbol, r.order_id)
             out.append(sent)
         late, self._late = self._late, []
         last = next((sent[-1] for sent in reversed(out) if sent), None)
@@ -260,12 +263,12 @@ class GrpcVenue:
             last += late + self._drain(0)
         return out
 
-    def _take_back(self, client: Client, symbol: str, order_id: int) -> None:
+    def _take_back(self, key: str, symbol: str, order_id: int) -> None:
         from perpsim.clients.errors import PerpsimError
 
         self._tally("CancelOrder")
         try:
-            client.cancel_order(symbol, order_id)
+            self._accounts.cancel_order(key, symbol, order_id)
         except PerpsimError:
             pass  # filled or gone meanwhile: nothing rests
 
@@ -286,13 +289,13 @@ class GrpcVenue:
             self._tally(_RPCS[type(cmd)])
         match cmd:
             case C.Deposit():
-                self._client(cmd.account).deposit(cmd.asset, self._money(cmd.asset, cmd.amount))
+                self._accounts.deposit(self._key(cmd.account), self._settle_spec(cmd.asset), cmd.amount)
             case C.FundInsurance():
                 self.admin.fund_insurance(cmd.asset, self._money(cmd.asset, cmd.amount))
             case C.SetLeverage():
-                self._client(cmd.account).set_leverage(cmd.symbol, cmd.leverage)
+                self._accounts.set_leverage(self._key(cmd.account), cmd.symbol, cmd.leverage)
             case C.SetMarginMode():
-                self._client(cmd.account).set_margin_mode(cmd.symbol, "isolated" if cmd.isolated else "cross")
+                self._accounts.set_margin_mode(self._key(cmd.account), cmd.symbol, cmd.isolated)
             case C.SetIndexPrice():
                 mark, liquidations = self._raw.set_index(cmd.symbol, cmd.price)
                 # the mark once the index moved and its liquidations ran: a read until the next command
@@ -301,17 +304,11 @@ class GrpcVenue:
             case C.AdvanceClock():
                 pass  # the clock moved in _before
             case C.CancelAll():
-                self._client(cmd.account).cancel_all(cmd.symbol)
+                self._accounts.cancel_all(self._key(cmd.account), cmd.symbol)
             case C.PlaceOrder():
                 self._place(cmd)
             case C.PlaceConditional():
-                spec = self.markets[cmd.symbol]
-                self._client(cmd.account).place_conditional(
-                    cmd.symbol, "buy" if cmd.side == Side.BUY else "sell",
-                    None if cmd.close_position else spec.lots_to_qty(cmd.qty), type=CONDITIONAL_KINDS[cmd.kind],
-                    trigger_price=spec.ticks_to_price(cmd.trigger_price),
-                    source=TriggerSource(cmd.source).name.lower(), reduce_only=cmd.reduce_only,
-                    close_position=cmd.close_position)
+                self._accounts.place_conditional(self._key(cmd.account), self.markets[cmd.symbol], cmd)
             case _:
                 raise NotImplementedError(f"{type(cmd).__name__} is not sent over gRPC by the simulator")
         return 0
@@ -409,15 +406,17 @@ class GrpcVenue:
         return (bids if side == Side.BUY else asks)[:levels]
 
     def position(self, account: int, symbol: str) -> int:
-        if account not in self._clients:
+        """The account's signed lots (ListPositions); 0 without a call for an account that never
+        sent an order or a stop (it cannot hold a position)."""
+        if account not in self._ordered:
             return 0
         key = self._keys[account]
         return self._read(("positions", account, symbol), lambda: self._raw.position_lots(key, symbol))
 
     def available(self, account: int, asset: str) -> int:
-        if account not in self._clients:
+        if account not in self._keys:
             return 0
-        client = self._clients[account]
+        client = self._client(account)
         try:
             balance = self._read(("account", account), client.account).balance(asset)
         except KeyError:

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 from perpsim.engine import commands as C
 from perpsim.engine.events import CommandRejected, Liquidation
-from perpsim.model.enums import ConditionalKind, Side
+from perpsim.model.enums import Side
 from perpsim.model.markets import MarketSpec
-
-CONDITIONAL_KINDS: dict[int, str] = {ConditionalKind.STOP_MARKET: "stop_market",
-                                     ConditionalKind.TAKE_PROFIT_MARKET: "take_profit_market"}
 
 
 def liquidation(spec: MarketSpec, n) -> Liquidation:
