@@ -190,9 +190,16 @@ class FollowerCheckpoint(ForkCheckpoint):
     # ------------------------------------------------------------------ ending
 
     def close(self, timeout: float = 10.0) -> None:
-        """End the follower (after the snapshot it writes, if any: `wait_idle` first)."""
+        """End the follower: at once when it writes no snapshot (it holds nothing that needs
+        saving), else once that snapshot is written (`timeout` s at most)."""
         with self._lock:
             self._closed = True
             link, self._link = self._link, None
-        if link is not None:
+            writing = self._seq != -1 and self._asked is link
+        if link is None:
+            return
+        if writing:
             link.close(timeout)
+        else:
+            link.kill()
+            link.thread.join(timeout)
