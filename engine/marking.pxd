@@ -11,6 +11,7 @@ cdef class Marking:
     cdef readonly State state
     cdef readonly Liquidation liquidation
     cdef public bint holding
+    cdef readonly tuple _book_marks
 
     @cython.locals(m=_Market)
     cpdef void _advance(self, object ts) except *

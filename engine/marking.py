@@ -4,8 +4,11 @@ Time-driven work comes in on each command's timestamp (`_advance`): when it cros
 sampling boundary, every market samples its basis and premium index (impact bid and ask from the
 book), closes the funding intervals that ended and settles them (`_settle_funding`: payers first
 into the market's funding pool, then receivers, the rounding to dust). `_remark` recomputes a
-market's mark from its inputs (index, last price, funding rate, next funding time) and, when it
-moved, has the liquidation stage cascade and the insurance fund offload.
+market's mark from its inputs (index, last price, funding rate, next funding time; under the
+Hyperliquid form also the best bid and ask) and, when it moved, has the liquidation stage cascade
+and the insurance fund offload. Hyperliquid's mark samples its EMAs on its own 3-s grid
+(risk.hyperliquid_mark): those markets are sampled whenever a command crosses a 3-s boundary,
+before the command, with the book, index and last price that stood since the previous one.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from perpsim.risk.funding import (
     funding_payments,
     premium_index,
 )
+from perpsim.risk.hyperliquid_mark import MARK_SAMPLE_NS, HyperliquidMark
 from perpsim.risk.ledger import DUST
 
 # Members bound once as module names (reading one off its Enum class costs about ten times more).
@@ -40,16 +44,24 @@ class Marking:
         self.state = state
         self.liquidation = liquidation
         self.holding = False  # a liquidity provider is requoting: the sweep waits for it (SetIndexPrice)
+        # markets whose mark reads the book at each re-mark and samples on its own grid (Hyperliquid)
+        self._book_marks = tuple(m for m in state.markets.values() if isinstance(m.mark_state, HyperliquidMark))
 
     def _advance(self, ts: int) -> None:
-        """Time-driven work due at ts: basis and premium sampling, funding settlement."""
+        """Time-driven work due at ts: mark, basis and premium sampling, funding settlement."""
+        if self._book_marks and ts // MARK_SAMPLE_NS != self.state.ts // MARK_SAMPLE_NS:
+            for m in self._book_marks:
+                live = bool(m.index.live_sources(ts))
+                m.mark_state.sample(ts, m.index.value(ts) if live else None, m.book.best_bid(), m.book.best_ask(),
+                                    m.last)
         crossed = ts // PREMIUM_SAMPLE_NS != self.state.ts // PREMIUM_SAMPLE_NS
         self.state.ts = ts
         if not crossed:
             return
         for m in self.state.markets.values():
             live = bool(m.index.live_sources(ts))
-            m.mark_state.sample(ts, m.index.value(ts) if live else None, m.book.best_bid(), m.book.best_ask())
+            m.mark_state.sample(ts, m.index.value(ts) if live else None, m.book.best_bid(), m.book.best_ask(),
+                                m.last)
             premium = self._premium(m) if live else None
             for closed in m.funding.sample(ts, premium):
                 if closed.avg_premium is not None:
@@ -96,7 +108,11 @@ class Marking:
         index = m.index.value(self.state.ts)
         if index is None:
             return
-        mark = m.mark_state.value(self.state.ts, index, m.last, m.rate, m.next_funding, m.funding.interval_ns)
+        if self._book_marks:  # Hyperliquid: median(bid, ask, last) now is one input
+            mark = m.mark_state.value(self.state.ts, index, m.last, m.rate, m.next_funding, m.funding.interval_ns,
+                                      m.book.best_bid(), m.book.best_ask())
+        else:
+            mark = m.mark_state.value(self.state.ts, index, m.last, m.rate, m.next_funding, m.funding.interval_ns)
         if mark is None or mark == m.mark:
             return
         first = m.mark is None

@@ -1,10 +1,15 @@
 """Mark price of a perpetual: Binance USDⓈ-M rule (venue-mechanics §1.1), and the oracle mark.
 
-Two forms (`MarkForm`), chosen by the venue profile (risk.profiles, ``mark_form``) and built
+Three forms (`MarkForm`), chosen by the venue profile (risk.profiles, ``mark_form``) and built
 by `mark_state_for`:
 
 - MEDIAN (Binance, Bybit, OKX here): `MarkPrice`, below.
 - ORACLE (dYdX v4): `OracleMark`, the mark is the index (the oracle price) itself.
+- HYPERLIQUID: `HyperliquidMark` (risk.hyperliquid_mark), median of the oracle plus a 150-s EMA of
+  (mid − oracle), median(bid, ask, last) and a 30-s EMA of the latter.
+
+Every form has the same methods; ``sample`` also takes the last trade price and ``value`` the
+best bid and ask, which only the Hyperliquid form reads.
 
     mark   = median(price1, price2, last)
     price1 = index × (1 + funding_rate × time_until_funding / funding_interval)
@@ -35,7 +40,11 @@ from collections import deque
 from enum import Enum
 from fractions import Fraction
 
+from perpsim.risk.hyperliquid_mark import HyperliquidMark
 from perpsim.risk.units import RATE_SCALE
+
+__all__ = ["BASIS_SAMPLE_NS", "BASIS_WINDOW_NS", "HyperliquidMark", "MarkForm", "MarkPrice", "OracleMark",
+           "funding_basis_price", "mark_state_for"]
 
 BASIS_SAMPLE_NS = 5 * 10**9
 """Basis sampled every 5 s (Binance-family text; Bybit samples every second)."""
@@ -91,10 +100,11 @@ class MarkPrice:
         """ns timestamp up to which the grid has been filled."""
         return self._last_ts
 
-    def sample(self, ts: int, index: int | None, best_bid: int | None, best_ask: int | None) -> int:
+    def sample(self, ts: int, index: int | None, best_bid: int | None, best_ask: int | None,
+               last: int | None = None) -> int:
         """Record basis = (best_bid + best_ask)/2 − index (all ticks) at every grid point in
         (last_sample_ts, ts]; returns how many grid points were crossed. A missing input skips
-        those grid points. ``ts`` must not go back in time."""
+        those grid points. ``ts`` must not go back in time. ``last`` is not an input here."""
         if ts < self._last_ts:
             raise ValueError(f"sample at {ts} precedes the last sample time {self._last_ts}")
         step = self._sample_ns
@@ -143,9 +153,12 @@ class MarkPrice:
         funding_rate: int,
         next_funding_ts: int,
         interval_ns: int,
+        best_bid: int | None = None,
+        best_ask: int | None = None,
     ) -> int | None:
         """Mark price in ticks at ``ts``: median(price1, price2, last) rounded to the nearest tick,
-        ties to even; price1 alone when price2 or ``last`` is missing; None without an index.
+        ties to even; price1 alone when price2 or ``last`` is missing; None without an index. The
+        current ``best_bid``/``best_ask`` are not inputs here (the basis samples are).
 
         ``index`` and ``last`` in ticks; ``funding_rate`` (the current/predicted rate, scaled by
         RATE_SCALE) applies until ``next_funding_ts`` (ns) of an interval of ``interval_ns``.
@@ -170,6 +183,9 @@ class MarkForm(Enum):
     #: the oracle (index) price itself (`OracleMark`): dYdX v4 values positions, margin
     #: requirements and liquidations at its oracle price
     ORACLE = "oracle"
+    #: Hyperliquid's median of the oracle + 150-s EMA of (mid − oracle), median(bid, ask, last)
+    #: and the 30-s EMA of that median (`HyperliquidMark`, risk.hyperliquid_mark)
+    HYPERLIQUID = "hyperliquid"
 
 
 class OracleMark:
@@ -187,7 +203,8 @@ class OracleMark:
         """ns timestamp of the last `sample` call (or the start)."""
         return self._last_ts
 
-    def sample(self, ts: int, index: int | None, best_bid: int | None, best_ask: int | None) -> int:
+    def sample(self, ts: int, index: int | None, best_bid: int | None, best_ask: int | None,
+               last: int | None = None) -> int:
         """Advance the clock to ``ts`` (ns); the book is not an input of this mark. Returns how
         many of `MarkPrice`'s basis grid points were crossed, for the same bookkeeping."""
         if ts < self._last_ts:
@@ -214,6 +231,8 @@ class OracleMark:
         funding_rate: int,
         next_funding_ts: int,
         interval_ns: int,
+        best_bid: int | None = None,
+        best_ask: int | None = None,
     ) -> int | None:
         """The mark in ticks: ``index`` itself (None without one). The last trade, the book and
         the funding rate do not move it."""
@@ -224,10 +243,12 @@ class OracleMark:
         return ("oracle", self._last_ts)
 
 
-def mark_state_for(form: MarkForm, *, start_ts: int) -> MarkPrice | OracleMark:
+def mark_state_for(form: MarkForm, *, start_ts: int) -> MarkPrice | OracleMark | HyperliquidMark:
     """A new mark-price state of the given form for a market starting at ``start_ts`` (ns)."""
     if form is MarkForm.ORACLE:
         return OracleMark(start_ts=start_ts)
+    if form is MarkForm.HYPERLIQUID:
+        return HyperliquidMark(start_ts=start_ts)
     if form is MarkForm.MEDIAN:
         return MarkPrice(start_ts=start_ts)
     raise ValueError(f"unknown mark form {form!r}")

@@ -153,7 +153,8 @@ HYPERLIQUID = VenueProfile(
     "hyperliquid", LiquidationModel.BINANCE, "mark", CostModel.CLASSIC,
     title="Hyperliquid perpetuals (USDC)",
     mark="median(oracle + 150 s EMA of mid − oracle, median(bid, ask, last), CEX perp mids) (§1.6)",
-    # mark_form stays MEDIAN: Binance's median of three stands in for this median (no CEX mids here)
+    # no CEX perp mids here: the rule's own fallback, median((1), (2), 30-s EMA of (2)) (risk.hyperliquid_mark)
+    mark_form=MarkForm.HYPERLIQUID,
     margin=MarginRule(MarginKind.LEVERAGE, MaintenanceAt.LIQUIDATION_PRICE, None, False,
                       "§3.6: MM = ½ IM at max leverage per tier, deduction by the same recursion as cum"),
     tables=dict(vt.HYPERLIQUID),

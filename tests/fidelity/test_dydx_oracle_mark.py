@@ -37,7 +37,7 @@ SYMBOL = "BTCUSDT"
 def test_only_dydx_marks_at_the_oracle() -> None:
     assert {name: p.mark_form for name, p in PROFILES.items()} == {
         "binance": MarkForm.MEDIAN, "bybit": MarkForm.MEDIAN, "okx": MarkForm.MEDIAN,
-        "hyperliquid": MarkForm.MEDIAN, "dydx": MarkForm.ORACLE}
+        "hyperliquid": MarkForm.HYPERLIQUID, "dydx": MarkForm.ORACLE}
     assert isinstance(mark_state_for(DYDX.mark_form, start_ts=0), OracleMark)
     assert isinstance(mark_state_for(MarkForm.MEDIAN, start_ts=0), MarkPrice)
 
