@@ -6,7 +6,6 @@ lot raises VenueError(INVALID_ARGUMENT) naming the field.
 
 from __future__ import annotations
 
-import functools
 from decimal import Decimal, InvalidOperation
 
 from perpsim.model.enums import (
@@ -85,15 +84,42 @@ def tif_in(value: int, field: str) -> int:
                                                                                   R.INVALID_TIME_IN_FORCE)
 
 
-@functools.lru_cache(maxsize=1 << 16)
+# Clients resend the same few prices and sizes: each distinct text is parsed once per market.
+# The caches are found by the spec's identity (a MarketSpec hashes every one of its fields: that
+# costs more than the lookup saves); each entry holds its spec, so an id is never reused while in
+# here. Refused texts are not cached (they raise).
+_PARSED: dict[int, tuple[MarketSpec, dict[str, int], dict[str, int]]] = {}
+_MAX_TEXTS = 1 << 16  # per market and kind; beyond it, new texts are parsed every time
+_MAX_SPECS = 256
+
+
+def _parsed(spec: MarketSpec) -> tuple[MarketSpec, dict[str, int], dict[str, int]]:
+    entry = _PARSED.get(id(spec))
+    if entry is None or entry[0] is not spec:
+        if len(_PARSED) >= _MAX_SPECS:  # specs replaced many times over (profile switches)
+            _PARSED.clear()
+        entry = _PARSED[id(spec)] = (spec, {}, {})
+    return entry
+
+
 def _ticks(spec: MarketSpec, text: str) -> int:
-    # clients resend the same few prices and sizes: each distinct text is parsed once
-    return spec.price_to_ticks(text)
+    cache = _parsed(spec)[1]
+    ticks = cache.get(text)
+    if ticks is None:
+        ticks = spec.price_to_ticks(text)
+        if len(cache) < _MAX_TEXTS:
+            cache[text] = ticks
+    return ticks
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def _lots(spec: MarketSpec, text: str) -> int:
-    return spec.qty_to_lots(text)
+    cache = _parsed(spec)[2]
+    lots = cache.get(text)
+    if lots is None:
+        lots = spec.qty_to_lots(text)
+        if len(cache) < _MAX_TEXTS:
+            cache[text] = lots
+    return lots
 
 
 def _edge(fn, value, field: str, spec: MarketSpec | None = None):
