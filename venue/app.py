@@ -360,8 +360,10 @@ class RunningVenue:
             return archive
 
         # a command that raised inside the core is undone by rebuilding from the journal
+        # (the live journal holds every record since this venue created it: a snapshot taken
+        # since is no sign of lost commands, as it would be at a start)
         sequencer.rebuild = lambda: recover(cfg.data_dir, lambda: make_state(cfg),
-                                            journal=sequencer.journal)[0]
+                                            journal=sequencer.journal, allow_new_journal=True)[0]
         venue.reset = reset
         venue.after_reset = lambda: self._seed_state(venue)
         if self.gateway is not None:

@@ -99,6 +99,8 @@ class FollowerCheckpoint(ForkCheckpoint):
                 self(journal.durable_seq)
             except Exception:  # a failed snapshot costs recovery time, never data
                 log.exception("deferred snapshot failed")
+        if self.forking or self._closed:
+            return
         if link is None or self._link_journal is not journal:
             with self._lock:
                 link = self._follow(journal)

@@ -14,6 +14,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from perpsim.clients.errors import PerpsimError
 from perpsim.venue import follower_checkpoint, snapshot
 from perpsim.venue.app import RunningVenue
 from perpsim.venue.recovery import JOURNAL_DIR, SNAPSHOT_DIR
@@ -205,3 +206,39 @@ def test_a_follower_running_other_code_than_the_venue_refuses_and_the_venue_fork
         _, state = snapshot.read_snapshot(snapshot.list_snapshots(data / SNAPSHOT_DIR)[-1][1])
         assert (asked, state.state_hash()) == (live.journal_sequence, live.state_hash)
         assert ck.followers == 1 and ck.written == 1 and ck.follower_pid == 0
+
+
+def test_after_a_command_raised_and_the_state_was_rebuilt_the_follower_still_holds_it(tmp_path: Path) -> None:
+    """The rebuilt state is the journal's (the command that raised was never journaled), which
+    is what the follower follows: it needs no restart."""
+    data = tmp_path / "data"
+    with own_venue(data, snapshot_every=0, rest_listen="off") as (running, cfg, trader):
+        admin = trader.with_key((data / "admin.key").read_text().strip())
+        place_some(trader, 4)
+        ck = running.venue.seq.checkpoint
+        snapshot_rpc(running, cfg)
+        follower = ck.follower_pid
+        market = running.venue.state.exchange.markets["BTCUSDT"]
+        book = market.book
+
+        class FaultyBook:
+            """The market's book, failing once right after it took an order in."""
+
+            def __getattr__(self, name):
+                return getattr(book, name)
+
+            def place(self, *args):
+                book.place(*args)
+                market.book = book
+                raise RuntimeError("injected fault")
+
+        market.book = FaultyBook()
+        with pytest.raises(PerpsimError) as failed:
+            trader.place_order("BTCUSDT", "buy", "0.002", "60001")
+        assert failed.value.status == grpc.StatusCode.INTERNAL
+        place_some(trader, 4, start=4)  # on the rebuilt state
+        asked = snapshot_rpc(running, cfg)
+        live = admin.venue_state()
+        _, state = snapshot.read_snapshot(snapshot.list_snapshots(data / SNAPSHOT_DIR)[-1][1])
+        assert (asked, state.state_hash()) == (live.journal_sequence, live.state_hash)
+        assert (ck.follower_pid, ck.failed) == (follower, 0)
