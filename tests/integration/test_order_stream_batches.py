@@ -16,7 +16,7 @@ from perpsim.clients import errors as E
 from perpsim.clients.client import AsyncClient, Client, order_request
 from perpsim.model.reasons import RejectReason as R
 from perpsim.v1 import trading_pb2, trading_pb2_grpc
-from perpsim.venue.services.order_stream import MAX_BATCH_ORDERS
+from perpsim.venue.services.order_stream import MAX_BATCH_ORDERS, STREAM_WINDOW
 
 from .conftest import own_venue
 
@@ -137,3 +137,20 @@ def test_the_async_client_streams_batches(venue, make_account: Callable[..., Cli
 
     got = asyncio.run(run())
     assert [names(r) for r in got] == [["Order", "PriceOffTick"], ["Order"]]  # the empty batch: not sent
+
+
+def test_a_long_stream_of_full_messages_is_answered_whole(make_account: Callable[..., Client]) -> None:
+    """More orders than the stream reads ahead (STREAM_WINDOW), in messages of 500 crossing
+    pairs' legs: reading pauses and resumes, and every order of every message is answered, in
+    order, each sell resting until the buy after it takes it."""
+    trader = make_account("100000")
+    legs = [{"symbol": "BTCUSDT", "side": "sell" if i % 2 == 0 else "buy", "quantity": "0.001", "price": "65000",
+             "client_order_id": f"long-{i}"} for i in range(STREAM_WINDOW + 1_000)]
+    batches = [legs[i:i + 500] for i in range(0, len(legs), 500)]
+    answered = list(trader.stream_order_batches(iter(batches)))
+    assert [len(a) for a in answered] == [len(b) for b in batches]
+    flat = [o for a in answered for o in a]
+    assert {type(o).__name__ for o in flat} == {"Order"}
+    assert [o.client_order_id for o in flat] == [leg["client_order_id"] for leg in legs]
+    assert all(o.filled_quantity == Decimal("0.001") for o in flat[1::2])  # every buy took its sell
+    assert trader.open_orders("BTCUSDT") == []
