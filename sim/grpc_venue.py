@@ -369,9 +369,9 @@ class GrpcVenue:
         """Make the reads of a step's sample (perpsim.sim.metrics) together, `PARALLEL` in flight."""
         self._settle()
         reads: list[Callable[[], Any]] = [self._insurance_funds]
-        for s in symbols:
+        for s in symbols:  # open interest comes with the risk row while the venue has signals
             reads += [functools.partial(self._mark, s), functools.partial(self._book, s, BOOK_LEVELS),
-                      functools.partial(self.open_interest, s), functools.partial(self.market_risk, s)]
+                      functools.partial(self.market_risk if self.signals else self.open_interest, s)]
         for f in [self._pool.submit(r) for r in reads]:
             f.result()
 
@@ -435,19 +435,30 @@ class GrpcVenue:
         return 0 if rate is None else int(rate * RATE_SCALE)
 
     def open_interest(self, symbol: str) -> int | None:
-        """The lots held long, from the venue's history service (GetOpenInterest)."""
+        """The lots held long: the risk signals' figure (GetMarketRisk, read for the step's risk
+        row anyway; caught up with every command, as the history's), else the venue's history
+        service's (GetOpenInterest)."""
+        risk = self._risk(symbol)
+        if risk is not None:
+            return risk.open_interest_lots
         current, _ = self._read(("oi", symbol), lambda: self.admin.open_interest(symbol))
         return self.markets[symbol].qty_to_lots(current.open_interest)
 
     def market_risk(self, symbol: str) -> dict | None:
         """The venue's risk row of the market (GetMarketRisk); None from a venue without signals."""
-        from perpsim.clients.errors import PerpsimError
         from perpsim.sim.risk_series import row_of_client
+
+        risk = self._risk(symbol)
+        return None if risk is None else row_of_client(risk)
+
+    def _risk(self, symbol: str):
+        """The client's MarketRisk of the market now; None from a venue without signals."""
+        from perpsim.clients.errors import PerpsimError
 
         if not self.signals:
             return None
         try:
-            return row_of_client(self._read(("risk", symbol), lambda: self.admin.market_risk(symbol)))
+            return self._read(("risk", symbol), lambda: self.admin.market_risk(symbol))
         except PerpsimError as e:
             if "signals are off" not in str(e):
                 raise

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from perpsim.engine import commands as C
 from perpsim.engine.events import CommandRejected
 from perpsim.model.enums import OrderKind, Side, TimeInForce
@@ -54,13 +56,14 @@ orders_per_min = 60
 """
 
 
-def test_scenario_runs_over_grpc(tmp_path):
+@pytest.mark.parametrize("signals", [True, False], ids=["risk-signals", "no-signals"])
+def test_scenario_runs_over_grpc(tmp_path, signals):
     venue = RunningVenue(VenueConfig(listen="127.0.0.1:0", data_dir=tmp_path, feed=False, liquidity=False,
                                      metrics_listen="", rest_listen="off", admin_key="sim-admin"))
     venue.start_in_thread()
     try:
         sc = scenario.loads(SCENARIO)
-        remote = GrpcVenue(venue.address, "sim-admin", {"BTCUSDT": default_markets()["BTCUSDT"]})
+        remote = GrpcVenue(venue.address, "sim-admin", {"BTCUSDT": default_markets()["BTCUSDT"]}, signals=signals)
         try:
             result = runner.run(sc, venue=remote)
         finally:
@@ -74,9 +77,14 @@ def test_scenario_runs_over_grpc(tmp_path):
     assert want["liquidations"] == 6
     assert got["liquidations"] == 6
     assert got["mark_start"] == 65000.0 and got["mark_end"] == want["mark_end"] == 61100.0
-    # open interest is the venue's own (GetOpenInterest), step by step the in-process count
+    # open interest is the venue's own, step by step the in-process count: with the signals,
+    # from the risk row (GetMarketRisk, no GetOpenInterest call), else from the history service
     oi = result.series["BTCUSDT"]["open_interest"]
     assert oi == in_process.series["BTCUSDT"]["open_interest"] and min(oi) > 0
+    assert (remote.calls_by_rpc["GetOpenInterest"] == 0) == signals
+    assert (remote.calls_by_rpc["GetMarketRisk"] > 0) == signals
+    if not signals:
+        return
     # the risk signals are the venue's (GetMarketRisk): the crowd's 40-60x opening is flagged,
     # by the end of the first step (the venue's clock runs on wall time too, so possibly sooner)
     for flags in (result.series["BTCUSDT"]["flags"], in_process.series["BTCUSDT"]["flags"]):
