@@ -90,7 +90,8 @@ async def answer_stream(requests: AsyncIterator, key: str | None, take: Callable
             await arrived.wait()
             arrived.clear()
             while waiting and waiting[0] is not None:
-                shapes, orders = [], []
+                shapes: list = []  # of the requests in this unit
+                orders: list = []  # their orders, in order
                 while waiting and waiting[0] is not None and (
                         not shapes or len(orders) + len(waiting[0][1]) <= MAX_BATCH_ORDERS):
                     shape, mine = waiting.popleft()
