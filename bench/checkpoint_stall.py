@@ -183,6 +183,10 @@ def run(a: argparse.Namespace, writer: str) -> dict:
            "window_ms": [round((w1 - w0) * ms, 1) for w0, w1 in windows],
            "checkpoint_window_ms_max": round(max((w1 - w0 for w0, w1 in windows), default=0) * ms, 1),
            "checkpoint_pause_ms": pauses, "checkpoint_write_ms_max": max(writes, default=None),
+           # who wrote them: a venue whose follower refused to start (the code on disk changed
+           # since it started) or kept dying forks its writers instead
+           "written_by_follower": len(re.findall(r"asked of follower", log)),
+           "written_by_fork": len(re.findall(r"forked in", log)),
            "follower_cpu_s": round(follower_cpu, 2)}
     out["meets"] = out["max_during_vs_p99"] is not None and out["max_during_vs_p99"] <= TARGET
     return out
