@@ -28,11 +28,10 @@ def _plain(cmd) -> tuple:
 
 
 def state_hash(state: State, paced: dict, blocks: dict | None = None, due: int = 0) -> str:
-    """One hash over every market's book, positions, prices, modes and the whole ledger, the
-    partial-liquidation windows `paced` open, the per-block liquidation records `blocks` and when
-    a waiting account is due (engine.liquidation). Each part is added only once it is in use
-    (Multi-Assets mode, a stablecoin off par, a paced window, a block record), so that older
-    states hash as they always did."""
+    """One hash over every market's book, positions, prices, mark state, modes and the whole
+    ledger, the partial-liquidation windows `paced` open, the per-block liquidation records
+    `blocks` and when a waiting account is due (engine.liquidation). The optional parts are added
+    only once in use (Multi-Assets mode, a stablecoin off par, a paced window, a block record)."""
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{state.ts}:{state.next_order_id}:{sorted(state.hedge)};".encode())
     if state.multi_assets or MA.off_par(state):  # absent while unused: older hashes stand
@@ -44,6 +43,8 @@ def state_hash(state: State, paced: dict, blocks: dict | None = None, due: int =
     for symbol, m in state.markets.items():
         h.update(f"{symbol}:{m.book.state_hash()}:{m.mark}:{m.last}:{m.rate}:{m.next_funding}:"
                  f"{sorted(m.isolated)};".encode())
+        # the mark's own state (basis samples, EMAs): the next marks depend on it
+        h.update(repr(m.mark_state.state()).encode())
         # plain ints only: an IntEnum and its int value must hash alike (replay decodes ints)
         for k in sorted(m.positions):
             p, (account, pside) = m.positions[k], position_of(k)
