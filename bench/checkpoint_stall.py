@@ -18,6 +18,7 @@ One JSON line per writer:
   max_during_ms, p99_during_ms     the orders overlapping one
   max_during_vs_p99                max_during / p99_without   target <= 2 (issue 18)
   max_without_vs_p99               the same ratio with no checkpoint: the machine's own noise
+  over_2p99_during_pct, over_2p99_without_pct   orders slower than 2 x p99_without, % of each
   per_checkpoint_max_ms            the worst order of each checkpoint, in order
   worst_at_ms, window_ms           when that order started in its checkpoint's window; the windows
   checkpoint_pause_ms (each), checkpoint_write_ms_max, state_mb   from the server's log and /proc
@@ -126,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def share_over(latencies: list[float], limit: float) -> float:
+    """Percent of `latencies` above `limit` (both in seconds)."""
+    return round(100 * sum(1 for x in latencies if x > limit) / len(latencies), 2)
+
+
 def follower_cpu_s(server_pid: int) -> float:
     """CPU seconds of the venue's snapshot follower (its child process), 0.0 if none."""
     total = 0.0
@@ -178,6 +184,10 @@ def run(a: argparse.Namespace, writer: str) -> dict:
            "max_during_ms": round(during[-1] * ms, 3) if during else None,
            "max_during_vs_p99": round(during[-1] * ms / p99, 2) if during and p99 else None,
            "max_without_vs_p99": round(without[-1] * ms / p99, 2) if without and p99 else None,
+           # the share of orders slower than twice p99_without, during checkpoints and without: on
+           # a machine whose own noise sets the max, what a stall would still show
+           "over_2p99_during_pct": share_over(during, 2 * p99 / ms) if during and p99 else None,
+           "over_2p99_without_pct": share_over(without, 2 * p99 / ms) if without and p99 else None,
            "per_checkpoint_max_ms": [round(x * ms, 2) for x in per_checkpoint],
            "worst_at_ms": [round(x * ms, 1) for x in worst_at],
            "window_ms": [round((w1 - w0) * ms, 1) for w0, w1 in windows],
