@@ -32,14 +32,16 @@ and the engine's CPU per order over the server's (batch_vs_engine_cpu, stream_vs
 stream1_vs_engine_cpu), and a read's server CPU over an order's (unary16_vs_read16_cpu): the
 ratios a machine with a free core for each would show, whatever else runs on this one.
 
-With --profile DIR the server is sampled with py-spy over the batch and stream scenarios and
-their lines carry the per-stage breakdown (bench/stage_profile.py). Figures are reported,
-never asserted.
+With --profile DIR the server is sampled with py-spy over every scenario but the checkpoint
+one, and their lines carry the per-stage breakdown (bench/stage_profile.py) and
+loop_stages_us: the event loop thread's CPU per order by stage, its idle samples left out.
+Figures are reported, never asserted.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import shutil
 import sys
@@ -51,6 +53,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import venue_load as vl
+from stage_profile import STAGES, stage_of
 from stage_profile import report as stage_report
 
 from perpsim.engine import commands as C
@@ -108,6 +111,29 @@ def engine_rate(n: int, whole_state: bool) -> dict:
             "us_per_order": round(took / n * 1e6, 2), "cpu_us_per_order": round(cpu / n * 1e6, 2)}
 
 
+def loop_stages(path: Path, loop_cpu_us: float | None) -> dict | None:
+    """The event loop thread's CPU per order by stage (µs): its samples outside the wait in
+    epoll (the loop idle, which stage_profile counts as grpc) charged as stage_profile charges
+    them, scaled to the thread's measured CPU per order. None without samples or a CPU figure."""
+    if not loop_cpu_us:
+        return None
+    counts: collections.Counter = collections.Counter()
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        frames = stack.split(";")
+        if frames[0].startswith("thread"):
+            if not frames[0].endswith("MainThread"):  # the journal's and gRPC's threads
+                continue
+            frames = frames[1:]
+        if frames and frames[-1].startswith("EpollSelector.select"):
+            continue  # waiting for the network or a thread: idle
+        counts[stage_of(frames)] += int(n)
+    busy = sum(counts.values())
+    return {s: round(counts[s] / busy * loop_cpu_us, 1) for s in STAGES} if busy else None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=5.0, help="measured seconds per venue scenario")
@@ -139,12 +165,13 @@ def main(argv: list[str] | None = None) -> int:
             if per_message:
                 vl.DRIVER_SETTINGS["per_message"] = per_message
             prof = None
-            if a.profile is not None and name in ("batch", "stream", "stream-1"):
+            if a.profile is not None and name != "checkpoint":
                 a.profile.mkdir(parents=True, exist_ok=True)
                 prof = a.profile / f"{name}.txt"
             r = vl.scenario(mix, clients, driver, a.seconds, 0, a.warmup, base / name, snapshot_every, prof)
             if prof is not None and prof.exists():
                 sampled = max(1, round(a.seconds))
+                r["loop_stages_us"] = loop_stages(prof, r.get("loop_cpu_us_per_order"))
                 r["profile"] = stage_report(prof, round(r["orders_per_s"] * sampled), vl.PROFILE_RATE, sampled,
                                             r["server_cpu_us_per_order"])
             r["scenario"] = name
