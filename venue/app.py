@@ -281,6 +281,7 @@ class RunningVenue:
         # snapshots are written by a follower process: the sequencer never waits for a pickle
         checkpoint = FollowerCheckpoint(
             cfg.data_dir, lambda: sequencer.state, lambda: sequencer.journal, prune=not cfg.keep_journal,
+            start_after=cfg.snapshot_every // 2 or None,
             follower=FollowerSpec(cfg.data_dir, functools.partial(make_state, cfg),
                                   HistoryLimits.from_mapping(cfg.history)))
         self._opened.append(("the snapshot follower", checkpoint.close))

@@ -10,11 +10,14 @@ the follower the durable seq (one write of 9 bytes to a pipe, at most every
 2-8 ms) nor its copy-on-write faults remain on the sequencer's path; the follower runs at the
 lowest CPU priority.
 
-The follower is started at the first batch (`observe_batch`) or checkpoint, from a thread of its
-own (venue/follower_link.py), and started again:
+The follower is started at the first checkpoint, or earlier once the venue has applied
+`start_after` commands (the venue: half its automatic checkpoints' interval, so that the follower
+has caught up when the first one is due), from a thread of its own (venue/follower_link.py). A
+venue that never checkpoints never starts one. It is started again:
 
 * when the venue's journal is replaced (a sandbox reset archives the data directory and starts
-  a fresh state and journal): the old follower is killed, a new one loads the new state;
+  a fresh state and journal): the old follower is killed, a new one loads the new state (at the
+  next checkpoint, or after `start_after` commands);
 * when it dies (killed, out of memory): a snapshot it was writing is reported failed, like a
   forked writer that dies, and a new follower is started; after `max_deaths` deaths within a
   minute the venue gives up on followers, logs it, and forks a writer per checkpoint
@@ -65,8 +68,12 @@ class FollowerCheckpoint(ForkCheckpoint):
 
     def __init__(self, data_dir: str | os.PathLike, state: Callable[[], Any], journal: Callable[[], Any], *,
                  follower: FollowerSpec, prune: bool = True, keep: int = 3, max_deaths: int = 3,
-                 announce_every_s: float = 0.005) -> None:
+                 announce_every_s: float = 0.005, start_after: int | None = None) -> None:
+        """`start_after`: commands after which the follower is started ahead of the first
+        checkpoint (so that it has caught up by then); None: at the first checkpoint."""
         super().__init__(data_dir, state, journal, prune=prune, keep=keep)
+        self.start_after = start_after
+        self._unfollowed = 0  # commands applied since a follower was last wanted
         self._skipped_taken = 0  # `skipped` when a deferred checkpoint was last taken
         self.spec = replace(follower, keep=keep, sync_every=SYNC_EVERY, build=build_id())
         self.max_deaths, self.announce_every_s = max_deaths, announce_every_s
@@ -102,6 +109,13 @@ class FollowerCheckpoint(ForkCheckpoint):
         if self.forking or self._closed:
             return
         if link is None or self._link_journal is not journal:
+            if self._link_journal is not journal:  # none started for this journal yet: start one?
+                self._unfollowed += len(done)
+                if self.start_after is None or self._unfollowed < self.start_after:
+                    if link is not None:  # the old journal's (a reset): its state is gone
+                        with self._lock:
+                            self._drop()
+                    return
             with self._lock:
                 link = self._follow(journal)
         elif now - self._announced < self.announce_every_s:
@@ -130,7 +144,7 @@ class FollowerCheckpoint(ForkCheckpoint):
         if self._link is not None and self._link_journal is journal:
             return self._link
         old = self._link
-        self._link_journal = journal
+        self._link_journal, self._unfollowed = journal, 0
         self.ready_seq = None
         self._link = FollowerLink(self.spec, lambda: journal.durable_seq, self._on_reply, self._on_exit)
         self.followers += 1
@@ -138,6 +152,13 @@ class FollowerCheckpoint(ForkCheckpoint):
             log.info("snapshot follower %d replaced: the venue's journal was replaced", old.pid)
             old.kill()
         return self._link
+
+    def _drop(self) -> None:
+        """(Under the lock) end the follower of a journal the venue no longer writes."""
+        old, self._link = self._link, None
+        if old is not None:
+            log.info("snapshot follower %d ended: the venue's journal was replaced", old.pid)
+            old.kill()
 
     # ------------------------------------------------------------------ on a link's thread
 
@@ -157,15 +178,17 @@ class FollowerCheckpoint(ForkCheckpoint):
                 self._link = None
             if link is self._asked:
                 self._asked = None
+        if code == STALE_BUILD and current and not self._closed:
+            self.forking = True
+            log.error("snapshot follower %d refused to start: the code on disk is not the code this venue runs "
+                      "(see its log); snapshots are written by forked writers from now on", link.pid)
+            if writing is not None:  # never begun: deferred, to be taken by a forked writer
+                self._give_back(writing)
+            return
         if writing is not None:  # (`_finish` checks the seq under the lock: never a later writer's)
             self._finish(writing, CheckpointFailed(f"snapshot at seq {writing}: its follower {link.pid} exited "
                                                    f"with {code} (a negative code: killed by that signal)"))
         if not current or self._closed:
-            return
-        if code == STALE_BUILD:
-            self.forking = True
-            log.error("snapshot follower %d refused to start: the code on disk is not the code this venue runs "
-                      "(see its log); snapshots are written by forked writers from now on", link.pid)
             return
         now = time.monotonic()
         self._deaths = [t for t in self._deaths if now - t < DEATH_WINDOW_S] + [now]
@@ -178,6 +201,17 @@ class FollowerCheckpoint(ForkCheckpoint):
         with self._lock:
             if self._link is None:
                 self._follow(self._link_journal)
+
+    def _give_back(self, seq: int) -> None:
+        """The checkpoint at `seq` was never begun: count it deferred (`written_at` says False,
+        so a caller asks again; an automatic one is taken at the next batch)."""
+        with self._lock:
+            if self._seq != seq:
+                return
+            self._seq = -1
+            self.skipped += 1
+            self._results.pop(seq, None)
+            self._done.notify_all()
 
     def use_forks(self) -> None:
         """End the follower and write every later snapshot with a forked writer (what the venue

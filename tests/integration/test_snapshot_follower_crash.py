@@ -81,6 +81,8 @@ def test_sigkill_during_checkpoints_leaves_no_follower_and_loses_no_acknowledged
                 stubs.accounts.Deposit(account_pb2.DepositRequest(asset="USDT", amount=DEPOSIT), metadata=md(key),
                                        timeout=CALL_TIMEOUT)
         for r in range(2):
+            with grpc.insecure_channel(server.address) as ch:  # a checkpoint starts the follower
+                Stubs(ch).sandbox.Snapshot(sandbox_pb2.SnapshotRequest(), metadata=ADMIN_MD, timeout=60)
             follower = follower_of(server)
             stop = threading.Event()
 
@@ -116,7 +118,9 @@ def test_sigkill_during_checkpoints_leaves_no_follower_and_loses_no_acknowledged
             address = server.start()
             with grpc.insecure_channel(address) as ch:
                 verify_after_restart(Stubs(ch), keys, ledger)
-        follower = follower_of(server)  # the restarted venue has a follower of its own
+        with grpc.insecure_channel(server.address) as ch:  # the restarted venue has a follower of its own
+            Stubs(ch).sandbox.Snapshot(sandbox_pb2.SnapshotRequest(), metadata=ADMIN_MD, timeout=60)
+        follower = follower_of(server)
         assert server.stop() == 0
         wait_for(lambda: not alive(follower), 10)
     finally:
