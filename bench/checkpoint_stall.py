@@ -6,7 +6,8 @@
 
 One `perpsim serve` (venue_load.py's Server: no feed, no liquidity, no rate limit, automatic
 snapshots off) is first grown to a realistic size: N crossing orders in PlaceOrders calls of
-1,000 (each buy trades, so the order registry and the account history grow with it). Then for
+1,000 (each buy trades, so the order registry and the account history grow with it), and one
+checkpoint is taken, unmeasured (first_checkpoint_s: it starts the follower). Then for
 S seconds one client places unary crossing orders back to back (grpc.aio, as venue_load.py's
 unary-1) while a second channel asks for a snapshot (the Snapshot RPC, answered once the file is
 written) every G seconds. Each checkpoint's window runs from its request to its answer; an order
@@ -127,6 +128,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def first_checkpoint(address: str) -> float:
+    """One checkpoint before measuring (it starts the follower, which loads the seeded state; a
+    first fork is slower too); its seconds."""
+    t0 = time.perf_counter()
+    with grpc.insecure_channel(address) as ch:
+        sandbox_pb2_grpc.SandboxServiceStub(ch).Snapshot(sandbox_pb2.SnapshotRequest(), metadata=vl.ADMIN_MD,
+                                                         timeout=300)
+    return time.perf_counter() - t0
+
+
 def share_over(latencies: list[float], limit: float) -> float:
     """Percent of `latencies` above `limit` (both in seconds)."""
     return round(100 * sum(1 for x in latencies if x > limit) / len(latencies), 2)
@@ -154,6 +165,7 @@ def run(a: argparse.Namespace, writer: str) -> dict:
             asyncio.run(seed(server.address, key, a.seed_orders))
             seeded_s = time.perf_counter() - t0
             state_mb = rss_mb(server.proc.pid)
+            first_s = first_checkpoint(server.address)
             calls, windows = asyncio.run(measure(server.address, key, a.seconds, a.gap, a.warmup))
             follower_cpu = follower_cpu_s(server.proc.pid)
         log = server.log.read_text(errors="replace")
@@ -175,7 +187,8 @@ def run(a: argparse.Namespace, writer: str) -> dict:
     pauses = [float(x) for x in re.findall(r"(?:forked|asked of follower \d+) in ([0-9.]+) ms", log)]
     writes = [float(x) for x in re.findall(r"written in ([0-9.]+) ms, off the sequencer", log)]
     out = {"bench": "checkpoint_stall", "writer": writer, "seed_orders": a.seed_orders, "seed_s": round(seeded_s, 1),
-           "state_mb": round(state_mb, 1), "checkpoints": len(windows), "orders_without": len(without),
+           "state_mb": round(state_mb, 1), "first_checkpoint_s": round(first_s, 2), "checkpoints": len(windows),
+           "orders_without": len(without),
            "orders_during": len(during),
            "p50_without_ms": round(vl.percentile(without, 0.5) * ms, 3) if without else None,
            "p99_without_ms": round(p99, 3) if p99 is not None else None,
