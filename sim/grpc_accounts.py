@@ -61,11 +61,12 @@ class AccountCalls:
 
     def place_conditional(self, key: str, spec: MarketSpec, cmd: C.PlaceConditional) -> None:
         """A stop or take-profit market order (`cmd.kind`), quantity and trigger as exact decimals."""
-        if cmd.kind not in _CONDITIONAL:
-            raise NotImplementedError(f"{ConditionalKind(cmd.kind).name} is not sent over gRPC by the simulator")
+        kind = ConditionalKind(cmd.kind)
+        if kind not in _CONDITIONAL:
+            raise NotImplementedError(f"{kind.name} is not sent over gRPC by the simulator")
         source = common_pb2.TriggerSource.Value(f"TRIGGER_SOURCE_{TriggerSource(cmd.source).name}")
         request = trading_pb2.PlaceConditionalOrderRequest(
-            symbol=cmd.symbol, side=_SIDE[Side(cmd.side)], type=_CONDITIONAL[cmd.kind],
+            symbol=cmd.symbol, side=_SIDE[Side(cmd.side)], type=_CONDITIONAL[kind],
             quantity="" if cmd.close_position else format(spec.lots_to_qty(cmd.qty), "f"),
             trigger_price=format(spec.ticks_to_price(cmd.trigger_price), "f"), trigger_source=source,
             reduce_only=cmd.reduce_only, close_position=cmd.close_position)

@@ -1,22 +1,21 @@
-"""A scenario's venue over gRPC: a running perpsim venue reached with perpsim.clients.client.Client.
+"""A scenario's venue over gRPC: a running perpsim venue reached with its gRPC API.
 
 Scenario account numbers map to venue accounts (CreateAccount), each with its own API key,
 created when the run hands them out (`reserve`: one call each, all in flight together, mapped
-by venue account number so that they map in the order they were handed out). Prices
-and amounts cross the wire as exact decimal strings made from the engine integers with the
-market specs (no rounding), an account's batch of limit orders in ticks and lots
-(perpsim.sim.grpc_batch). A refusal comes back as a `CommandRejected` event with the venue's reason;
-liquidations come from the venue's public liquidation stream (as `Liquidation` events whose
-account is unknown, 0). The venue keeps its own clock; commands' timestamps only drive
-`AdvanceClock` calls so that funding times are crossed.
+by venue account number so that they map in the order they were handed out). Every account's
+calls go on one set of stubs with its key (perpsim.sim.grpc_accounts); orders and index moves
+in ticks and lots (perpsim.sim.grpc_batch, perpsim.sim.grpc_reads), money and stops as exact
+decimal strings made from the engine integers with the market specs (no rounding). A refusal
+comes back as a `CommandRejected` event with the venue's reason; liquidations come from the
+venue's public liquidation stream (as `Liquidation` events whose account is unknown, 0). The
+venue keeps its own clock; commands' timestamps only drive `AdvanceClock` calls so that
+funding times are crossed.
 
 Calls per step: an account's orders of one step go in one PlaceOrders call (`submit_groups`);
-a read is answered from the venue's answer to the same read made since the last command (every
-command drops them, so a read always sees the effects of every command sent before it), and
-`prefetch` makes a step's sample reads (mark, book, open interest, risk, insurance) concurrently.
-Commands that commute with each other (settings, deposits, stops, cancels: `_may_fly`) are sent
-without waiting for their answers (perpsim.sim.grpc_flights), so they share the venue's group
-commit.
+reads are answered from the venue's answers since the last command and a step's sample reads
+are made together (perpsim.sim.grpc_venue_reads). Commands that commute with each other
+(settings, deposits, stops, cancels: `_may_fly`) are sent without waiting for their answers
+(perpsim.sim.grpc_flights), so they share the venue's group commit.
 """
 
 from __future__ import annotations
@@ -26,46 +25,40 @@ import functools
 import queue
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from perpsim.engine import commands as C
 from perpsim.engine.events import CommandRejected
-from perpsim.model.enums import OrderKind, Side
+from perpsim.model.enums import OrderKind
 from perpsim.model.markets import MarketSpec
-from perpsim.risk.units import RATE_SCALE
 from perpsim.sim.grpc_accounts import AccountCalls
 from perpsim.sim.grpc_flights import Flights
 from perpsim.sim.grpc_reads import Reads
+from perpsim.sim.grpc_venue_reads import PARALLEL, VenueReads
 from perpsim.sim.grpc_wire import liquidation, rejected
 
 if TYPE_CHECKING:
     from perpsim.clients.client import Client
 
-#: book levels a book read fetches (the metrics' depth band reads 50 a side; a top is its first)
-BOOK_LEVELS = 50
 #: most orders of one PlaceOrders call (the venue's limit)
 BATCH_MAX = 1000
-#: calls in flight at once when accounts are created or a step's reads are made together
-PARALLEL = 8
 
 #: commands that may be in flight together (see GrpcVenue._may_fly)
 _FLYING = frozenset({C.Deposit, C.SetLeverage, C.SetMarginMode, C.PlaceConditional, C.CancelAll, C.FundInsurance})
 #: of those, the ones an account without orders may have in flight in any order among themselves
 _SETTINGS = frozenset({C.Deposit, C.SetLeverage, C.SetMarginMode})
-#: the RPC each command is sent with, and each read (by its key's kind) is made with: GrpcVenue.calls_by_rpc
+#: the RPC each command is sent with: GrpcVenue.calls_by_rpc
 _RPCS = {C.Deposit: "Deposit", C.FundInsurance: "FundInsurance", C.SetLeverage: "SetLeverage",
          C.SetMarginMode: "SetMarginMode", C.SetIndexPrice: "SetIndexPrice", C.CancelAll: "CancelAllOrders",
          C.PlaceOrder: "PlaceOrder", C.PlaceConditional: "PlaceConditionalOrder"}
-_READS = {"mark": "GetMarkPrice", "book": "GetOrderBook", "insurance": "GetInsuranceFund",
-          "positions": "ListPositions", "account": "GetAccount", "oi": "GetOpenInterest", "risk": "GetMarketRisk"}
 
 
-class GrpcVenue:
+class GrpcVenue(VenueReads):
     """A running venue reached with perpsim.clients.client.Client and the sandbox RPCs
-    (the `perpsim.sim.venues.SimVenue` interface, in engine units)."""
+    (the `perpsim.sim.venues.SimVenue` interface, in engine units; its reads:
+    perpsim.sim.grpc_venue_reads)."""
 
     def __init__(self, address: str, admin_key: str, markets: dict[str, MarketSpec],
                  liquidation_wait_s: float = 2.0, signals: bool = True) -> None:
@@ -344,126 +337,8 @@ class GrpcVenue:
                 break
         return [liquidation(self.markets[n.symbol], n) for n in out]
 
-    def _settle_spec(self, asset: str) -> MarketSpec:
-        return next(s for s in self.markets.values() if s.settle == asset)
-
     def _money(self, asset: str, units: int) -> Decimal:
         return self._settle_spec(asset).units_to_money(units)
-
-    # ---------------------------------------------------------------- reads
-
-    def _read(self, key: tuple, load: Callable[[], Any]) -> Any:
-        """The venue's answer to a read: made now unless made since the last command (a read
-        of positions does not wait for a CancelAll in flight, any other read does)."""
-        try:
-            return self._reads[key]
-        except KeyError:
-            pass
-        if key[0] != "positions":
-            self._settle()
-        self._tally(_READS[key[0]])
-        value = self._reads[key] = load()
-        return value
-
-    def prefetch(self, symbols: list[str]) -> None:
-        """Make the reads of a step's sample (perpsim.sim.metrics) together, `PARALLEL` in flight."""
-        self._settle()
-        reads: list[Callable[[], Any]] = [self._insurance_funds]
-        for s in symbols:  # open interest comes with the risk row while the venue has signals
-            reads += [functools.partial(self._mark, s), functools.partial(self._book, s, BOOK_LEVELS),
-                      functools.partial(self.market_risk if self.signals else self.open_interest, s)]
-        for f in [self._pool.submit(r) for r in reads]:
-            f.result()
-
-    def _mark(self, symbol: str):
-        return self._read(("mark", symbol), lambda: self.admin.mark(symbol))
-
-    def _book(self, symbol: str, levels: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-        """Bids and asks, best first: (ticks, lots) each, at least `levels` a side where the book has them."""
-        if levels <= BOOK_LEVELS:
-            return self._read(("book", symbol), lambda: self._raw.book(symbol, BOOK_LEVELS))
-        return self._read(("book", symbol, levels), lambda: self._raw.book(symbol, levels))
-
-    def _insurance_funds(self) -> dict[str, Decimal]:
-        return self._read(("insurance",), lambda: self.admin.insurance_fund(""))
-
-    def mark(self, symbol: str) -> int | None:
-        price = self._reads.get(("mark_price", symbol), False)  # as SetIndexPrice answered, if it was last
-        if price is False:
-            price = self._mark(symbol).mark_price
-        return None if price is None else self.markets[symbol].price_to_ticks(price)
-
-    def last(self, symbol: str) -> int | None:
-        m = self._mark(symbol)
-        return None if m.last_price is None else self.markets[symbol].price_to_ticks(m.last_price)
-
-    def top(self, symbol: str) -> tuple[int | None, int | None]:
-        bids, asks = self._book(symbol, 1)
-        return bids[0][0] if bids else None, asks[0][0] if asks else None
-
-    def depth(self, symbol: str, side: int, levels: int) -> list[tuple[int, int]]:
-        bids, asks = self._book(symbol, levels)
-        return (bids if side == Side.BUY else asks)[:levels]
-
-    def position(self, account: int, symbol: str) -> int:
-        """The account's signed lots (ListPositions); 0 without a call for an account that never
-        sent an order or a stop (it cannot hold a position)."""
-        if account not in self._ordered:
-            return 0
-        key = self._keys[account]
-        return self._read(("positions", account, symbol), lambda: self._raw.position_lots(key, symbol))
-
-    def available(self, account: int, asset: str) -> int:
-        if account not in self._keys:
-            return 0
-        client = self._client(account)
-        try:
-            balance = self._read(("account", account), client.account).balance(asset)
-        except KeyError:
-            return 0
-        return self._settle_spec(asset).money_to_units(balance.available)
-
-    def insurance(self, asset: str) -> int:
-        """The insurance fund of a settlement asset (GetInsuranceFund)."""
-        return self._settle_spec(asset).money_to_units(self._insurance_funds().get(asset, Decimal(0)))
-
-    def funding_rate(self, symbol: str) -> int:
-        return int(self._mark(symbol).funding_rate * RATE_SCALE)
-
-    def predicted_funding_rate(self, symbol: str) -> int:
-        rate = self._mark(symbol).predicted_funding_rate  # None from a venue that does not send it
-        return 0 if rate is None else int(rate * RATE_SCALE)
-
-    def open_interest(self, symbol: str) -> int | None:
-        """The lots held long: the risk signals' figure (GetMarketRisk, read for the step's risk
-        row anyway; caught up with every command, as the history's), else the venue's history
-        service's (GetOpenInterest)."""
-        risk = self._risk(symbol)
-        if risk is not None:
-            return risk.open_interest_lots
-        current, _ = self._read(("oi", symbol), lambda: self.admin.open_interest(symbol))
-        return self.markets[symbol].qty_to_lots(current.open_interest)
-
-    def market_risk(self, symbol: str) -> dict | None:
-        """The venue's risk row of the market (GetMarketRisk); None from a venue without signals."""
-        from perpsim.sim.risk_series import row_of_client
-
-        risk = self._risk(symbol)
-        return None if risk is None else row_of_client(risk)
-
-    def _risk(self, symbol: str):
-        """The client's MarketRisk of the market now; None from a venue without signals."""
-        from perpsim.clients.errors import PerpsimError
-
-        if not self.signals:
-            return None
-        try:
-            return self._read(("risk", symbol), lambda: self.admin.market_risk(symbol))
-        except PerpsimError as e:
-            if "signals are off" not in str(e):
-                raise
-            self.signals = False  # the venue was started with its signals off: no risk rows
-            return None
 
     def close(self) -> None:
         self._settle()
