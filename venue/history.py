@@ -122,10 +122,11 @@ class History(HistoryHandoff, HistoryOrders, HistoryQueries):
         self._by_client: dict[int, dict[str, int]] = {}  # per account: client order id -> order id
         # live conditional id -> (kind, trigger, trigger source, price protection)
         self._conditionals: dict[int, tuple[int, int, int, bool]] = {}
-        # per account, AccountTrade's fields as a list and Income's as a tuple; per market
-        # PublicTrade's as a tuple: the records are made when a query answers (a NamedTuple
-        # costs a Python call to build, per fill, per fee)
-        self._trades: dict[int, deque[list]] = {}
+        # per account, AccountTrade's and Income's fields as a tuple; per market PublicTrade's:
+        # the records are made when a query answers (a NamedTuple costs a Python call to build,
+        # per fill, per fee), and a tuple of ints, strs and bools alone leaves the collector's
+        # view at its first look (a list or a record holding an enum member would stay in it)
+        self._trades: dict[int, deque[tuple]] = {}
         self._income: dict[int, deque[tuple]] = {}
         self._income_id = 0
         symbols = view.symbols()
@@ -269,12 +270,12 @@ class History(HistoryHandoff, HistoryOrders, HistoryQueries):
                     quote if lots == e.filled else 0, e.taken_by_insurance, e.deleveraged, ts))
         if trades:
             kept_trades = self._trades
-            for fields in trades:  # kept as they are: AccountTrade's fields (see __init__)
+            for fields in trades:  # kept as AccountTrade's fields (see __init__)
                 account = fields[2]
                 kept = kept_trades.get(account)
                 if kept is None:
                     kept = kept_trades[account] = deque(maxlen=self.limits.trades_per_account)
-                kept.append(fields)
+                kept.append(tuple(fields))
         if ended is not None:
             for cid in ended:
                 self._conditionals.pop(cid, None)

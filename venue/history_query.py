@@ -91,7 +91,7 @@ class HistoryQueries:
     limits: HistoryLimits
     _orders: dict[int, dict[int, OrderInfo]]  # per account, in placement (= id) order
     _by_client: dict[int, dict[str, int]]  # per account: client order id -> order id
-    _trades: dict[int, deque[list]]  # AccountTrade's fields
+    _trades: dict[int, deque[tuple]]  # AccountTrade's fields
     _income: dict[int, deque[tuple]]  # Income's fields
     _public: dict[str, deque[tuple]]  # PublicTrade's fields
     _funding: dict[str, deque[FundingRate]]
