@@ -31,6 +31,8 @@ from perpsim.venue.alerts import MarketAlerts
 from perpsim.venue.errors import VenueError, to_status
 from perpsim.venue.mailbox import DROPPED, Mailbox
 
+_FILL = int(EventKind.FILL)  # (compared per event: an Enum class attribute is slow)
+
 #: A margin warning goes to an account's stream when maintenance margin / margin balance reaches this.
 MARGIN_WARNING_PERCENT = 80
 
@@ -53,6 +55,8 @@ class Streams:
         self._books: dict[str, dict[Mailbox, list]] = defaultdict(dict)
         # whether the market alerts may hold state of a follower (see _alerts)
         self._alerts_kept = True
+        # the kinds of the topics in _subs (a topic, once subscribed, stays there, maybe empty)
+        self._kinds: set[str] = set()
 
     # ---------------------------------------------------------------- publishing
 
@@ -76,23 +80,30 @@ class Streams:
         ts = self.venue.state.exchange.ts
         touched = set()
         accounts = self._account_updates(events, ts)
+        subs = self._subs
         for e in events:
-            if isinstance(e, OrderEvent):
+            t = type(e)  # (the event types are final NamedTuples: exact type checks, cheaper)
+            if t is OrderEvent:
                 touched.add(e.symbol)
-                if e.event.kind == EventKind.FILL:
+                if e.event.kind == _FILL and subs.get(("trades", e.symbol)):
                     self._trade(e, ts)
-            elif isinstance(e, MarkPriceChanged):
-                view, spec = self.venue.view, self.venue.markets[e.symbol]
-                self._send(("mark", e.symbol), lambda seq, v=view, s=spec: market_pb2.StreamMarkPriceResponse(
-                    sequence=seq, price=cv.mark_out(s, v.prices(s.symbol), v.funding(s.symbol), ts), time_ns=ts))
+            elif t is MarkPriceChanged:
+                view = self.venue.view
+                if subs.get(("mark", e.symbol)):
+                    spec = self.venue.markets[e.symbol]
+                    self._send(("mark", e.symbol), lambda seq, v=view, s=spec: market_pb2.StreamMarkPriceResponse(
+                        sequence=seq, price=cv.mark_out(s, v.prices(s.symbol), v.funding(s.symbol), ts),
+                        time_ns=ts))
                 # a mark move changes the margin ratio of every account holding a position there
-                for kind, key in self._subs:
-                    if kind == "account" and self._subs[(kind, key)] and view.holds(int(key), e.symbol):
-                        accounts.add(int(key))
-            elif isinstance(e, Liquidation):
+                if "account" in self._kinds:
+                    for kind, key in subs:
+                        if kind == "account" and subs[(kind, key)] and view.holds(int(key), e.symbol):
+                            accounts.add(int(key))
+            elif t is Liquidation:
                 self._liquidation(e, ts)
-        for symbol in touched:
-            self._book_deltas(symbol)
+        if self._books:
+            for symbol in touched:
+                self._book_deltas(symbol)
         for account in sorted(accounts):
             self._margin_warning(account, ts)
             if self.risk_alerts is not None:
@@ -103,7 +114,8 @@ class Streams:
 
     def _alerts(self, ts: int) -> None:
         """Each followed market's alert that was raised or cleared (venue.alerts) to its stream."""
-        if not any(kind == "alerts" and subs for (kind, _), subs in self._subs.items()):
+        if "alerts" not in self._kinds or \
+                not any(kind == "alerts" and subs for (kind, _), subs in self._subs.items()):
             # nobody follows a market's alerts: one look forgets what earlier followers left
             # (every market unwatched, nothing raised), the looks after it would change nothing
             if not self._alerts_kept:
@@ -129,7 +141,7 @@ class Streams:
 
     def _account_updates(self, events: list, ts: int) -> set[int]:
         """Each event to the streams of the accounts it concerns; the accounts touched."""
-        if not any(k == "account" for k, _ in self._subs):
+        if "account" not in self._kinds:
             return set()
         touched = set()
         for e in events:
@@ -257,6 +269,7 @@ class Streams:
                 VenueError(R.UNKNOWN_SYMBOL, field="symbol", symbol=symbol))))
         q = Mailbox()
         self._subs[(kind, symbol)].add(q)
+        self._kinds.add(kind)
         async for msg in self._drain(q, context):
             yield msg
 
