@@ -147,6 +147,7 @@ class FollowerCheckpoint(ForkCheckpoint):
         self._link_journal, self._unfollowed = journal, 0
         self.ready_seq = None
         self._link = FollowerLink(self.spec, lambda: journal.durable_seq, self._on_reply, self._on_exit)
+        self._reaper.submit(self._link.start)  # (a thread started here would wait to be scheduled)
         self.followers += 1
         if old is not None:  # a new journal (a reset): the old follower's state is gone
             log.info("snapshot follower %d replaced: the venue's journal was replaced", old.pid)
@@ -238,4 +239,5 @@ class FollowerCheckpoint(ForkCheckpoint):
             link.close(timeout)
         else:
             link.kill()
-            link.thread.join(timeout)
+            if link.thread.ident is not None:
+                link.thread.join(timeout)

@@ -1,7 +1,7 @@
 """The venue's end of one snapshot follower process (venue/snapshot_follower.py).
 
-`FollowerLink(spec, durable, on_reply, on_exit)` starts the follower from a thread of its own
-and reads its replies there until it exits. The follower dies with that thread
+`FollowerLink(spec, durable, on_reply, on_exit)`, once `start()`ed, starts the follower from a
+thread of its own and reads its replies there until it exits. The follower dies with that thread
 (PR_SET_PDEATHSIG: the thread that started a process is its "parent" for that signal), which
 lives exactly as long as the follower does, and with the venue's process.
 
@@ -40,7 +40,7 @@ class FollowerLink:
 
     `durable()`: the venue's durable seq, told to the follower as soon as it starts;
     `on_reply(link, kind, seq, text)` and `on_exit(link, returncode)` are called on the link's
-    thread (returncode None: it could not be started)."""
+    thread (returncode None: it could not be started, or was closed before `start()`)."""
 
     def __init__(self, spec: FollowerSpec, durable: Callable[[], int],
                  on_reply: Callable[[FollowerLink, bytes, int, str], None],
@@ -53,7 +53,15 @@ class FollowerLink:
         self._outbox: list[bytes] = []
         self._closing = False
         self.thread = threading.Thread(target=self._run, name="perpsim-follower", daemon=True)
-        self.thread.start()
+
+    def start(self) -> None:
+        """Start the follower's thread, which starts the follower (messages sent before wait
+        for it). Starting a thread waits for it to be scheduled: call this off the sequencer."""
+        with self._lock:
+            if not self._closing:
+                self.thread.start()
+                return
+        self.on_exit(self, None)  # closed before it started
 
     # ------------------------------------------------------------------ the sequencer's side
 
@@ -103,6 +111,9 @@ class FollowerLink:
             os.close(wfd)
             wfd = -1
             self.pid = self.proc.pid
+            with self._lock:
+                if self._closing:  # closed while it was being started
+                    self.proc.kill()
             stdin = self.proc.stdin
             assert stdin is not None  # asked for
             spec = pickle.dumps(self.spec, protocol=5)
@@ -111,14 +122,17 @@ class FollowerLink:
             fd = stdin.fileno()
             fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
             with self._lock:
-                if not self._closing:
+                if self._closing:
+                    self.proc.kill()
+                else:
                     self._wfd = fd
                     self._keep(MESSAGE.pack(DURABLE, self.durable()))  # after what waits: never behind it
                     self._flush()
             self._read_replies(rfd)
             code = self.proc.wait()
         except Exception:
-            log.exception("snapshot follower: starting or reading it failed")
+            if not self._closing:  # (closed meanwhile: its pipe broke, as it should)
+                log.exception("snapshot follower: starting or reading it failed")
             if self.proc is not None:
                 with contextlib.suppress(OSError):
                     self.proc.kill()
@@ -163,6 +177,8 @@ class FollowerLink:
         """End the follower: its input closed, it exits after what it is doing (killed after
         `timeout` s); returns once it is reaped."""
         self._close_input()
+        if self.thread.ident is None:  # never started (and now never will be)
+            return
         self.thread.join(timeout)
         if self.thread.is_alive():
             self.kill()
