@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from perpsim.venue.recovery import SNAPSHOT_DIR
-from perpsim.venue.snapshot import build_id, list_snapshots, write_snapshot
+from perpsim.venue.snapshot import SNAPSHOT_SUFFIX, build_id, list_snapshots, write_snapshot
 
 __all__ = ["CheckpointFailed", "ForkCheckpoint"]
 
@@ -133,6 +133,8 @@ class ForkCheckpoint:
         if seq > journal.durable_seq:
             raise ValueError(f"seq {seq} is not durable yet (durable: {journal.durable_seq}); commit first")
         with self._lock:
+            if self._results.get(seq, False) is None and (self.snap_dir / f"{seq:020d}{SNAPSHOT_SUFFIX}").exists():
+                return seq  # written already, and nothing was applied since
             if self._seq != -1:
                 if self._seq == seq:
                     return seq  # the one being written covers it

@@ -95,6 +95,7 @@ def test_a_checkpoint_under_load_is_the_followers_and_the_venue_restarts_from_it
         assert live.journal_sequence == asked > under_load[-1] > under_load[0]
         ck = running.venue.seq.checkpoint
         assert (ck.written, ck.failed, ck.forking) == (4, 0, False)
+        assert snapshot_rpc(running, cfg) == asked and ck.written == 4  # on disk already: not written again
         pid = ck.follower_pid
         assert alive(pid) and nice_of(pid) == min(os.nice(0) + 19, 19)
         # the follower holds neither the journal's lock nor a socket of the venue; it reads the journal
@@ -153,6 +154,7 @@ def test_a_dead_follower_fails_its_snapshot_is_replaced_and_after_three_the_venu
         ck = running.venue.seq.checkpoint
         snapshot_rpc(running, cfg)
         first = ck.follower_pid
+        place_some(trader, 2, start=100)  # (a new seq: the snapshot at the last one is on disk already)
         os.kill(first, 19)  # SIGSTOP: asked for a snapshot, it cannot answer ...
         outcome: list = []
         asking = threading.Thread(target=lambda: outcome.append(_rpc_outcome(running, cfg)))
