@@ -45,8 +45,10 @@ def nice_of(pid: int) -> int:
 
 
 def same_history(a, b, accounts: list[int]) -> None:
-    """The two states' histories answer alike (what a client reads after a restart)."""
+    """The two states' histories hold the same (their digests) and answer alike (what a client
+    reads after a restart)."""
     ha, hb = a.history, b.history
+    assert ha.digest() == hb.digest()
     for account in accounts:
         assert ha.orders(account) == hb.orders(account)
         assert ha.trades(account) == hb.trades(account)
