@@ -128,6 +128,10 @@ class History(HistoryHandoff, HistoryOrders, HistoryQueries):
         # view at its first look (a list or a record holding an enum member would stay in it)
         self._trades: dict[int, deque[tuple]] = {}
         self._income: dict[int, deque[tuple]] = {}
+        # Income.info (the engine's cause: an enum member, which would keep its tuple in the
+        # collector's view) is kept as a code: the index of the very object in _causes
+        self._causes: list = []
+        self._cause_codes: dict = {}
         self._income_id = 0
         symbols = view.symbols()
         self._asset = {s: view.spec(s).settle for s in symbols}
@@ -387,7 +391,24 @@ class History(HistoryHandoff, HistoryOrders, HistoryQueries):
         if income is None:
             income = self._income[account] = deque(maxlen=self.limits.income_per_account)
         self._income_id += 1
-        income.append((self._income_id, account, kind, asset, amount, symbol, info, trade_id, ts))  # Income's fields
+        code = self._cause_codes.get(info)
+        if code is None or self._causes[code] is not info:
+            code = self._cause_code(info)
+        income.append((self._income_id, account, kind, asset, amount, symbol, code, trade_id, ts))  # see __init__
+
+    def _cause_code(self, info) -> int:
+        """The code of an income's `info` object (the same object, not merely an equal one)."""
+        for code, known in enumerate(self._causes):
+            if known is info:
+                return code
+        self._causes.append(info)
+        self._cause_codes.setdefault(info, len(self._causes) - 1)
+        return len(self._causes) - 1
+
+    def _income_record(self, fields: tuple) -> Income:
+        """The Income kept as `fields` (its info as a code, see __init__)."""
+        i, account, kind, asset, amount, symbol, code, trade_id, ts = fields
+        return Income(i, account, kind, asset, amount, symbol, self._causes[code], trade_id, ts)
 
     def _update_longs(self, symbol: str, account: int) -> None:
         """Open interest follows an account's long lots in a market (one-way or hedge mode),
@@ -451,9 +472,9 @@ class History(HistoryHandoff, HistoryOrders, HistoryQueries):
         for account in sorted(self._orders):
             for o in self._orders[account].values():
                 h.update(repr(order_record(o)).encode())
-        for by_account, record in ((self._trades, AccountTrade), (self._income, Income)):
+        for by_account, make in ((self._trades, AccountTrade._make), (self._income, self._income_record)):
             for account in sorted(by_account):
-                h.update(repr((account, [record._make(r) for r in by_account[account]])).encode())
+                h.update(repr((account, [make(r) for r in by_account[account]])).encode())
         for by_symbol, record in ((self._public, PublicTrade), (self._funding, FundingRate),
                                   (self._oi_hist, OpenInterest), (self._force, ForceOrder)):
             for symbol in sorted(by_symbol):

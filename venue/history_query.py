@@ -59,9 +59,10 @@ def _pick(items: Iterable[T], start_ns: int | None, end_ns: int | None, limit: i
 
 
 def _pick_kept(items: Iterable[Sequence], record: type[T], start_ns: int | None, end_ns: int | None, limit: int,
-               from_id: int | None = None, match: Callable[[Sequence], bool] | None = None) -> list[T]:
-    """_pick over records kept as their fields (a tuple or a list: id first, `time_ns` among
-    them), `match` reading the fields; the picked ones made into `record`s."""
+               from_id: int | None = None, match: Callable[[Sequence], bool] | None = None,
+               make: Callable[[Sequence], T] | None = None) -> list[T]:
+    """_pick over records kept as their fields (a tuple: id first, `time_ns` among them),
+    `match` reading the fields; the picked ones made into `record`s (by `make`, if given)."""
     if limit < 1:
         raise ValueError(f"limit must be >= 1, not {limit}")
     at = record._fields.index("time_ns")  # type: ignore[attr-defined]
@@ -74,7 +75,8 @@ def _pick_kept(items: Iterable[Sequence], record: type[T], start_ns: int | None,
             continue
         out.append(r)
     out = out[:limit] if (from_id is not None or start_ns is not None) else out[-limit:]
-    make = record._make  # type: ignore[attr-defined]
+    if make is None:
+        make = record._make  # type: ignore[attr-defined]
     return [make(r) for r in out]
 
 
@@ -92,7 +94,7 @@ class HistoryQueries:
     _orders: dict[int, dict[int, OrderInfo]]  # per account, in placement (= id) order
     _by_client: dict[int, dict[str, int]]  # per account: client order id -> order id
     _trades: dict[int, deque[tuple]]  # AccountTrade's fields
-    _income: dict[int, deque[tuple]]  # Income's fields
+    _income: dict[int, deque[tuple]]  # Income's fields, its info as a code (History._income_record)
     _public: dict[str, deque[tuple]]  # PublicTrade's fields
     _funding: dict[str, deque[FundingRate]]
     _bars: dict[tuple[str, str], BarLadder]  # (symbol, source) -> its bars at every interval
@@ -101,6 +103,7 @@ class HistoryQueries:
     _oi_hist: dict[str, deque[OpenInterest]]
     _force: dict[str, deque[ForceOrder]]
     _trim: Callable[[int], None]
+    _income_record: Callable[[tuple], Income]
     catch_up: Callable[[], bool]  # folds in what was handed over (venue/history_handoff.py)
 
     # ------------------------------------------------------------------ orders
@@ -172,7 +175,8 @@ class HistoryQueries:
         def match(r: Sequence) -> bool:  # Income's fields: kind, then symbol at 5
             return (kind is None or r[2] == kind) and (symbol is None or r[5] == symbol)
 
-        return _pick_kept(self._income.get(account, ()), Income, start_ns, end_ns, limit, None, match)
+        return _pick_kept(self._income.get(account, ()), Income, start_ns, end_ns, limit, None, match,
+                          self._income_record)
 
     # ------------------------------------------------------------------ market history
 
