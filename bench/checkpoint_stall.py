@@ -35,6 +35,7 @@ seed and load), for a before/after on the same machine at the same time. Per wri
   writer                     follower or fork
   checkpoint_pause_ms        the sequencer's time per checkpoint (the fork, or the pipe write)
   follower_cpu_s             the follower's CPU over the whole run (it applies every command too)
+  follower_rss_mb            its resident memory at the end (a second copy of the state)
 """
 
 from __future__ import annotations
@@ -143,14 +144,14 @@ def share_over(latencies: list[float], limit: float) -> float:
     return round(100 * sum(1 for x in latencies if x > limit) / len(latencies), 2)
 
 
-def follower_cpu_s(server_pid: int) -> float:
-    """CPU seconds of the venue's snapshot follower (its child process), 0.0 if none."""
-    total = 0.0
+def follower(server_pid: int) -> tuple[float, float]:
+    """CPU seconds and resident MB of the venue's snapshot follower (its child), 0.0 if none."""
+    cpu = rss = 0.0
     for task in Path(f"/proc/{server_pid}/task").glob("*/children"):
         for child in task.read_text().split():
             if b"snapshot_follower" in Path(f"/proc/{child}/cmdline").read_bytes():
-                total += vl.cpu_seconds(int(child))
-    return total
+                cpu, rss = cpu + vl.cpu_seconds(int(child)), rss + rss_mb(int(child))
+    return cpu, rss
 
 
 def run(a: argparse.Namespace, writer: str) -> dict:
@@ -167,7 +168,7 @@ def run(a: argparse.Namespace, writer: str) -> dict:
             state_mb = rss_mb(server.proc.pid)
             first_s = first_checkpoint(server.address)
             calls, windows = asyncio.run(measure(server.address, key, a.seconds, a.gap, a.warmup))
-            follower_cpu = follower_cpu_s(server.proc.pid)
+            follower_cpu, follower_mb = follower(server.proc.pid)
         log = server.log.read_text(errors="replace")
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -210,7 +211,7 @@ def run(a: argparse.Namespace, writer: str) -> dict:
            # since it started) or kept dying forks its writers instead
            "written_by_follower": len(re.findall(r"asked of follower", log)),
            "written_by_fork": len(re.findall(r"forked in", log)),
-           "follower_cpu_s": round(follower_cpu, 2)}
+           "follower_cpu_s": round(follower_cpu, 2), "follower_rss_mb": round(follower_mb, 1)}
     out["meets"] = out["max_during_vs_p99"] is not None and out["max_during_vs_p99"] <= TARGET
     return out
 
