@@ -114,3 +114,41 @@ def test_a_mark_move_warns_the_account_stream_once_per_crossing(tmp_path: Path) 
             channel.close()
         finally:
             admin.close()
+
+
+def test_a_follower_after_nobody_followed_starts_from_nothing_raised(tmp_path: Path) -> None:
+    """While nobody follows a market's alerts the venue keeps nothing of them: a market still
+    wide with extreme funding is RAISED anew to the next follower, at its first change."""
+    with own_venue(tmp_path, alert_spread_bps=50, alert_funding_bps=5) as (running, _, maker):
+        admin = Client(running.address, admin_key=(tmp_path / "admin.key").read_text().strip())
+        try:
+            admin.set_index_price(SYMBOL, "65000")
+            maker.deposit("USDT", "1000000")
+            first: queue.Queue = queue.Queue()
+            stream = follow(admin, first)
+            time.sleep(0.3)  # subscribed
+            maker.place_order(SYMBOL, "buy", "1", "66000")  # a tight book well above the index
+            maker.place_order(SYMBOL, "sell", "1", "66010")
+            admin.advance_clock(60 * 10**9)  # a minute of samples at +1.5 %: funding extreme
+            maker.cancel_all(SYMBOL)
+            maker.place_order(SYMBOL, "buy", "1", "66000")
+            maker.place_order(SYMBOL, "sell", "1", "67000")  # wide: raised
+            raised = first.get(timeout=10)
+            assert raised.state == "raised"
+            stream.cancel()
+            time.sleep(0.3)  # unsubscribed
+            for _ in range(3):  # commands while nobody follows; the market stays raised-worthy
+                maker.place_order(SYMBOL, "buy", "0.1", "60000")
+            second: queue.Queue = queue.Queue()
+            stream = follow(admin, second)
+            time.sleep(0.3)  # subscribed
+            with pytest.raises(queue.Empty):  # nothing sent until the market is looked at again
+                second.get(timeout=0.3)
+            maker.place_order(SYMBOL, "buy", "0.1", "60001")  # a command: the market is looked at
+            again = second.get(timeout=10)
+            # raised again (the topic numbers on where it was)
+            assert (again.symbol, again.state, again.sequence) == (SYMBOL, "raised", raised.sequence + 1)
+            assert again.spread_bps >= 50
+        finally:
+            stream.cancel()
+            admin.close()
