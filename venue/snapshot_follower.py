@@ -69,6 +69,9 @@ SPEC_LEN = struct.Struct("<I")
 SLICE = 2_000
 #: records applied between two freezes of what survived out of the collector (venue/gcpolicy.py)
 FREEZE_EVERY = 5_000
+#: a full collection once the venue has told nothing new for IDLE_S, at most every FULL_EVERY_S;
+#: after a snapshot when none ran for FULL_MAX_S (a venue never idle)
+IDLE_S, FULL_EVERY_S, FULL_MAX_S = 2.0, 300.0, 1_800.0
 #: the follower's exit code when the code on disk is not the venue's (FollowerSpec.build)
 STALE_BUILD = 3
 #: how long records the venue called durable may be missing from the files before giving up (s)
@@ -164,6 +167,7 @@ class Follower:
         self.state: Any = None
         self.applied = 0  # the seq of the last record applied
         self._frozen_at = 0
+        self._full_at = 0.0  # the last full collection (monotonic s)
         self.tail: JournalTail | None = None
 
     def load(self) -> None:
@@ -190,10 +194,13 @@ class Follower:
 
     def _freeze(self, full: bool = False) -> None:
         """What survived so far out of the collector's scans (venue/gcpolicy.py's reasoning: the
-        state is large and long-lived); a full collection first after a load or a snapshot."""
+        state is large and long-lived); with `full`, everything collected first (after the load,
+        and when the venue has been idle a while: a pass over the whole state, not to be run
+        while the venue is busy on the same machine)."""
         if full:
             gc.unfreeze()
             gc.collect()
+            self._full_at = time.monotonic()
         else:
             gc.collect(1)
         gc.freeze()
@@ -232,17 +239,23 @@ class Follower:
             self.reply(FAILED, seq, f"{type(e).__name__}: {e}")
             return
         self.reply(WRITTEN, seq, "")
-        self._freeze(full=True)
+        if time.monotonic() - self._full_at >= FULL_MAX_S:  # never idle that long: collect anyway
+            self._freeze(full=True)
 
     def run(self) -> None:
         inbox = self.inbox
         while True:
             with inbox.cond:
-                inbox.cond.wait_for(lambda: inbox.closed or inbox.asked or inbox.durable > self.applied)
+                busy = inbox.cond.wait_for(lambda: inbox.closed or inbox.asked or inbox.durable > self.applied,
+                                           IDLE_S)
                 if inbox.closed:
                     return
                 asked = inbox.asked[0] if inbox.asked else None
                 durable = inbox.durable
+            if not busy:  # the venue idle for IDLE_S
+                if time.monotonic() - self._full_at >= FULL_EVERY_S:
+                    self._freeze(full=True)
+                continue
             if asked is not None and self.applied >= asked:
                 self.snapshot(asked)
                 with inbox.cond:
