@@ -14,14 +14,17 @@ writes through (DESIGN.md, "The core is a deterministic state machine"):
   records, appended with group commit (many records per fsync), checked on open: a torn tail is
   truncated, corruption anywhere else refuses to open;
 * `perpsim.venue.snapshot` — atomic, checksummed snapshots of an `Exchange`, the last N kept;
-* `perpsim.venue.recovery` — latest snapshot + the journal tail -> the exchange as it was.
+* `perpsim.venue.recovery` — latest snapshot + the journal tail -> the exchange as it was;
+* `perpsim.venue.snapshot_follower` — the process that writes the snapshots: it follows the
+  journal with its own copy of the state (`follower_checkpoint`, `follower_link`, `journal_tail`).
 
 Nothing in engine/ or risk/ imports from here: data flows one way.
 """
 
 import os
 
-# Snapshots are written by a forked child (perpsim.venue.checkpoint), which never uses gRPC; with
-# gRPC's fork support on, gRPC restarts its threads inside that child, where they race the writer.
+# Without the snapshot follower, snapshots are written by a forked child (perpsim.venue.checkpoint),
+# which never uses gRPC; with gRPC's fork support on, gRPC restarts its threads inside that child,
+# where they race the writer.
 # gRPC reads this when it is imported, so it is set here, ahead of every venue module.
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
