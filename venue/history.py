@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict, deque
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from perpsim.engine.events import (
@@ -51,10 +52,11 @@ from perpsim.engine.events import (
 from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import EventKind, PositionSide, Side
 from perpsim.venue.history_handoff import HistoryHandoff
+from perpsim.venue.history_income import FUNDING_FEE, PSIDE, HistoryIncome, PendingFill
+from perpsim.venue.history_open_interest import HistoryOpenInterest
 from perpsim.venue.history_orders import HistoryOrders, ended_orders, order_record
 from perpsim.venue.history_query import HistoryQueries
 from perpsim.venue.history_records import (
-    INCOME_OF_CAUSE,
     INTERVALS,
     OI_SAMPLE_NS,
     SOURCES,
@@ -62,7 +64,6 @@ from perpsim.venue.history_records import (
     ForceOrder,
     FundingRate,
     HistoryLimits,
-    Income,
     OpenInterest,
     PublicTrade,
 )
@@ -78,32 +79,9 @@ _ACCEPTED, _FILL, _CANCELED, _EXPIRED, _AMENDED = (int(EventKind.ACCEPTED), int(
 _BUY, _SELL = int(Side.BUY), int(Side.SELL)
 _BOTH, _LONG, _SHORT = int(PositionSide.BOTH), int(PositionSide.LONG), int(PositionSide.SHORT)
 _ENDED = frozenset({"TRIGGERED", "REJECTED_AT_TRIGGER", "CANCELED", "EXPIRED"})
-# BalanceChanged cause -> the income kind's name (a plain str: what Income.kind holds)
-_INCOME_KIND = {cause: str(kind) for cause, kind in INCOME_OF_CAUSE.items()}
-_FUNDING_FEE = _INCOME_KIND["funding"]
 
 
-class _Fill:
-    """A fill whose two trades wait for their realized PnL and fees (the events after it)."""
-
-    __slots__ = ("forced", "maker", "maker_fee", "positions", "symbol", "taker", "taker_fee", "taker_pays",
-                 "trade_id")
-
-    def __init__(self, symbol: str, trade_id: int, taker: list, maker: list, taker_pays: bool, forced: bool) -> None:
-        self.symbol, self.trade_id, self.taker, self.maker = symbol, trade_id, taker, maker
-        # PositionChanged seen: 0 = the taker's PnL comes next, 1 = the maker's (the engine books
-        # a fill's two positions in that order, each on its order's position side)
-        self.positions = 0
-        self.taker_pays, self.taker_fee, self.maker_fee = taker_pays, False, False
-        self.forced = forced
-
-
-# an account trade while its fees and PnL arrive: AccountTrade's fields as a list
-_COMMISSION, _PNL = AccountTrade._fields.index("commission"), AccountTrade._fields.index("realized_pnl")
-_PSIDE = AccountTrade._fields.index("position_side")
-
-
-class History(HistoryHandoff, HistoryOrders, HistoryQueries):
+class History(HistoryHandoff, HistoryOrders, HistoryIncome, HistoryOpenInterest, HistoryQueries):
     """The history of one exchange (see the module docstring). Deterministic: a function of
     the commands applied since the exchange was created."""
 
@@ -175,7 +153,7 @@ class History(HistoryHandoff, HistoryOrders, HistoryQueries):
         if ts // OI_SAMPLE_NS != self._ts // OI_SAMPLE_NS:
             self._sample_oi(ts - ts % OI_SAMPLE_NS)
         self._ts = ts
-        fill: _Fill | None = None
+        fill: PendingFill | None = None
         symbol = ""  # the market of the latest order event: where fees and PnL come from
         moved: set[tuple[str, int]] | None = None
         funding: list = []  # funding payments before their FundingSettled (which names the market)
@@ -229,7 +207,7 @@ class History(HistoryHandoff, HistoryOrders, HistoryQueries):
                 if fill is not None and fill.positions < 2 and not fill.forced:  # a book fill's side
                     fill.positions += 1
                     side = fill.taker if fill.positions == 1 else fill.maker
-                    self._leg(e.symbol, e.account, side[_PSIDE], e.lots)
+                    self._leg(e.symbol, e.account, side[PSIDE], e.lots)
                 else:  # the state right after the command tells (folded in at once: HistoryHandoff)
                     if moved is None:
                         moved = set()
@@ -252,7 +230,7 @@ class History(HistoryHandoff, HistoryOrders, HistoryQueries):
             elif t is FundingSettled:
                 settled.setdefault(e.symbol, []).append(e)
                 for account, asset, delta in funding:
-                    self._add_income(account, _FUNDING_FEE, asset, delta, e.symbol, "funding", 0, ts)
+                    self._add_income(account, FUNDING_FEE, asset, delta, e.symbol, "funding", 0, ts)
                 funding = []
             elif t is AutoDeleveraged:
                 self._adl(e, ts, forced_side.get((e.symbol, e.account)) if forced_side else None, loose or (),
@@ -289,7 +267,7 @@ class History(HistoryHandoff, HistoryOrders, HistoryQueries):
         if self._funding_due is not None and ts >= self._funding_due:
             self._funding_closed(ts, settled)
 
-    def _fill(self, oe: OrderEvent, ts: int, forced: dict | None, trades: list, ended: set) -> _Fill:
+    def _fill(self, oe: OrderEvent, ts: int, forced: dict | None, trades: list, ended: set) -> PendingFill:
         e, symbol = oe.event, oe.symbol
         price, qty = e.price, e.qty
         quote = price * qty
@@ -323,7 +301,7 @@ class History(HistoryHandoff, HistoryOrders, HistoryQueries):
             trades.append(taker)
         if e.counter_account > 0:
             trades.append(maker)
-        return _Fill(symbol, tid, taker, maker, not liquidation and e.account > 0, liquidation)
+        return PendingFill(symbol, tid, taker, maker, not liquidation and e.account > 0, liquidation)
 
     def _pside(self, order_id: int, account: int, side: int, forced: bool) -> int:
         """A fill's position side: its order's; a forced order closes the leg it liquidates."""
@@ -334,36 +312,8 @@ class History(HistoryHandoff, HistoryOrders, HistoryQueries):
             return _LONG if side == _SELL else _SHORT
         return _BOTH
 
-    def _balance(self, e: BalanceChanged, ts: int, fill: _Fill | None, symbol: str) -> bool:
-        """Record a wallet's or an isolated margin's movement as income (funding aside: see
-        _fold); whether a fill's trade claimed it. An isolated margin's event names its market."""
-        cause = e.cause
-        kind = _INCOME_KIND.get(cause)
-        if kind is None or e.account <= 0:
-            return False
-        symbol = e.symbol or symbol
-        trade_id = 0
-        if fill is not None:
-            if cause == "realized_pnl" and fill.positions < 2:
-                side = fill.taker if fill.positions == 0 else fill.maker
-                if side[2] == e.account:
-                    side[_PNL] += e.delta
-                    trade_id = fill.trade_id
-            elif cause == "fee" and fill.positions >= 2:
-                if fill.taker_pays and not fill.taker_fee and fill.taker[2] == e.account:
-                    fill.taker_fee, side = True, fill.taker
-                elif not fill.maker_fee and fill.maker[2] == e.account:
-                    fill.maker_fee, side = True, fill.maker
-                else:
-                    side = None
-                if side is not None:
-                    side[_COMMISSION] -= e.delta  # a fee paid is a negative delta: a positive commission
-                    trade_id = fill.trade_id
-        self._add_income(e.account, kind, e.asset, e.delta, "" if kind == "TRANSFER" else symbol, cause, trade_id, ts)
-        return trade_id != 0
-
-    def _off_book(self, symbol: str, ts: int, price: int, qty: int, loose: list, trades: list,
-                  sides: tuple[tuple[int, int, bool], ...]) -> None:
+    def _off_book(self, symbol: str, ts: int, price: int, qty: int, loose: Sequence[tuple[int, int, int]],
+                  trades: list, sides: tuple[tuple[int, int, bool], ...]) -> None:
         """A fill outside the book (auto-deleveraging, the insurance fund taking a position over)
         as its accounts' trades: no order (order id 0), no fee, a trade id but no market trade.
         `sides`: (account, side, liquidated) in the order the pair booked them; each one's
@@ -376,7 +326,8 @@ class History(HistoryHandoff, HistoryOrders, HistoryQueries):
             trades.append([tid, symbol, account, 0, side, self._pside(0, account, side, True), price, qty, price * qty,
                            0, self._asset[symbol], pnl, False, side == _BUY, liquidated, ts])
 
-    def _adl(self, e: AutoDeleveraged, ts: int, bankrupt_side: int | None, loose: list, trades: list) -> None:
+    def _adl(self, e: AutoDeleveraged, ts: int, bankrupt_side: int | None, loose: Sequence[tuple[int, int, int]],
+             trades: list) -> None:
         """An auto-deleveraging fill: the counterparty trades against the bankrupt side (which
         trades the way its forced order did) at the bankruptcy price."""
         if bankrupt_side is None:  # no forced order before it in this command: the direction is unknown
@@ -384,62 +335,6 @@ class History(HistoryHandoff, HistoryOrders, HistoryQueries):
         cp_side = _BUY if bankrupt_side == _SELL else _SELL
         self._off_book(e.symbol, ts, e.price, e.qty, loose, trades,
                        ((e.counterparty, cp_side, False), (e.account, bankrupt_side, True)))
-
-    def _add_income(self, account: int, kind: str, asset: str, amount: int, symbol: str, info: str, trade_id: int,
-                    ts: int) -> None:
-        income = self._income.get(account)
-        if income is None:
-            income = self._income[account] = deque(maxlen=self.limits.income_per_account)
-        self._income_id += 1
-        code = self._cause_codes.get(info)
-        if code is None or self._causes[code] is not info:
-            code = self._cause_code(info)
-        income.append((self._income_id, account, kind, asset, amount, symbol, code, trade_id, ts))  # see __init__
-
-    def _cause_code(self, info) -> int:
-        """The code of an income's `info` object (the same object, not merely an equal one)."""
-        for code, known in enumerate(self._causes):
-            if known is info:
-                return code
-        self._causes.append(info)
-        self._cause_codes.setdefault(info, len(self._causes) - 1)
-        return len(self._causes) - 1
-
-    def _income_record(self, fields: tuple) -> Income:
-        """The Income kept as `fields` (its info as a code, see __init__)."""
-        i, account, kind, asset, amount, symbol, code, trade_id, ts = fields
-        return Income(i, account, kind, asset, amount, symbol, self._causes[code], trade_id, ts)
-
-    def _update_longs(self, symbol: str, account: int) -> None:
-        """Open interest follows an account's long lots in a market (one-way or hedge mode),
-        read from the state (right after the command)."""
-        lots = self.view.position_lots
-        self._set_legs(symbol, account, max(lots(account, symbol, _BOTH), 0), max(lots(account, symbol, _LONG), 0))
-
-    def _leg(self, symbol: str, account: int, pside: int, lots: int) -> None:
-        """One position's new signed lots, from its PositionChanged (`pside`: its side)."""
-        if pside == _SHORT:  # holds no long lots, before or after
-            return
-        both, long = self._legs.get((symbol, account), (0, 0))
-        if pside == _BOTH:
-            both = lots if lots > 0 else 0
-        else:
-            long = lots if lots > 0 else 0
-        self._set_legs(symbol, account, both, long)
-
-    def _set_legs(self, symbol: str, account: int, both: int, long: int) -> None:
-        key = (symbol, account)
-        was = self._legs.get(key)
-        self._oi[symbol] += both + long - (0 if was is None else was[0] + was[1])
-        if both or long:
-            self._legs[key] = (both, long)
-        elif was is not None:
-            del self._legs[key]
-
-    def _sample_oi(self, at: int) -> None:
-        """The open interest that held at the 5-minute boundary `at` (before the command)."""
-        for s, hist in self._oi_hist.items():
-            hist.append(OpenInterest(s, self._oi[s], self._marks[s], at))
 
     def _funding_closed(self, ts: int, settled: dict[str, list[FundingSettled]]) -> None:
         """Record the funding intervals that ended by `ts`, one per funding time: with the

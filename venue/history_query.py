@@ -10,7 +10,7 @@ what retention kept can be returned (venue/history_records.py HistoryLimits).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, TypeVar
 
 from perpsim.venue.history_orders import order_record
@@ -58,9 +58,9 @@ def _pick(items: Iterable[T], start_ns: int | None, end_ns: int | None, limit: i
     return out[:limit] if (from_id is not None or start_ns is not None) else out[-limit:]
 
 
-def _pick_kept(items: Iterable[Sequence], record: type[T], start_ns: int | None, end_ns: int | None, limit: int,
-               from_id: int | None = None, match: Callable[[Sequence], bool] | None = None,
-               make: Callable[[Sequence], T] | None = None) -> list[T]:
+def _pick_kept(items: Iterable[tuple], record: type[T], start_ns: int | None, end_ns: int | None, limit: int,
+               from_id: int | None = None, match: Callable[[tuple], bool] | None = None,
+               make: Callable[[tuple], T] | None = None) -> list[T]:
     """_pick over records kept as their fields (a tuple: id first, `time_ns` among them),
     `match` reading the fields; the picked ones made into `record`s (by `make`, if given)."""
     if limit < 1:
@@ -172,7 +172,7 @@ class HistoryQueries:
         """The account's income (Binance income): kind an IncomeKind name or None for all;
         symbol: that market's only ("" selects the transfers)."""
         self.catch_up()
-        def match(r: Sequence) -> bool:  # Income's fields: kind, then symbol at 5
+        def match(r: tuple) -> bool:  # Income's fields: kind, then symbol at 5
             return (kind is None or r[2] == kind) and (symbol is None or r[5] == symbol)
 
         return _pick_kept(self._income.get(account, ()), Income, start_ns, end_ns, limit, None, match,

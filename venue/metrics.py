@@ -95,6 +95,7 @@ class Metrics:
         self.commands.inc(len(done))
         # counted here first and added once per metric and labels: an inc takes a lock
         counts: dict[tuple, int] = {}
+        key: tuple
         marks: dict[str, int] = {}  # per market its latest mark and index (ticks): a gauge shows the last
         indexes: dict[str, int] = {}
         for _, events in done:

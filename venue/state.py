@@ -148,12 +148,12 @@ class VenueState:
         if isinstance(cmd, C.PlaceOrder):
             if cmd.client_order_id:
                 known = self.by_client.get(cmd.account)
-                seen = known.get(cmd.client_order_id) if known is not None else None
-                if seen is not None:
-                    if fingerprint(seen.placement) != fingerprint(cmd):  # type: ignore[arg-type]
+                order = known.get(cmd.client_order_id) if known is not None else None
+                if order is not None:
+                    if fingerprint(order.placement) != fingerprint(cmd):  # type: ignore[arg-type]
                         return [CommandRejected(type(cmd).__name__, cmd.account, int(R.DUPLICATE_ORDER_ID),
                                                 (("client_order_id", cmd.client_order_id),))]
-                    return [KnownOrder(seen.order_id)]
+                    return [KnownOrder(order.order_id)]
         elif isinstance(cmd, C.PlaceConditional) and cmd.client_order_id:  # the same, for conditional orders
             seen = self.conditionals_by_client.get((cmd.account, cmd.client_order_id))
             if seen is not None:
