@@ -83,9 +83,11 @@ class JournalTail:
         if not firsts:
             raise JournalError(f"{self.path}: no segment holds seq {seq} (pruned, or not a journal)")
         self._switch(firsts[-1])
+        fd = self._fd
+        assert fd is not None  # opened by _switch
         skip = seq - firsts[-1]
         while skip:
-            data = os.pread(self._fd, READ_CHUNK, self._off)
+            data = os.pread(fd, READ_CHUNK, self._off)
             off = 0
             while skip and len(data) - off >= RECORD_OVERHEAD:
                 length, _, _ = _REC.unpack_from(data, off)
