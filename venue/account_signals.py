@@ -51,7 +51,7 @@ class AccountSignals:
         """Feed the slippage tracker from the sequencer (before each command and, ahead of the
         streams, after it) and raise k σ alerts on the account streams."""
         sequencer.before_apply.append(lambda cmd: self.slippage.before(sequencer.state, cmd))
-        sequencer.listeners.insert(0, lambda cmd, events: self.slippage.observe(
+        sequencer.listeners.insert(0, lambda cmd, events: self.slippage.record(
             cmd, events, getattr(cmd, "ts", sequencer.state.exchange.ts)))  # listeners run after the batch
         streams.risk_alerts = lambda account, ts: self.alerts(streams, account, ts)
 

@@ -34,6 +34,11 @@ the very command recovery will replay) rather than the object it built, so that 
 live state can depend on a difference the journal does not keep (such as `PositionSide.BOTH`, a
 PlaceOrder default, against the `0` a replay sees; `Exchange.state_hash()` once formatted
 position keys with `repr` and told the two apart).
+
+A command whose fields already hold exactly their declared types (plain `int`, `bool`, `str`)
+is its own canonical form: `decode(encode(cmd))` returns `cmd` itself, without rebuilding it,
+when handed the very bytes object that `encode` returned (`_LAST`). Commands built with plain
+ints (the order-entry path) skip the rebuild; any other command is decoded as before.
 """
 
 from __future__ import annotations
@@ -76,6 +81,12 @@ TAGS: dict[str, int] = {
 RETIRED: dict[int, str] = {}
 
 _MAX_STR = 0xFFFF
+#: [(payload, command)] of the last command encoded whose fields all hold their exact declared
+#: types (int, bool, str: no IntEnum, no str subclass). Decoding that payload would rebuild an
+#: equal command of the same field types, so `decode` hands back that command itself when given
+#: the very same bytes object (identity, never equality: bytes read back from a journal never
+#: match). One tuple, replaced whole: a reader on another thread sees a consistent pair.
+_LAST: list[tuple[bytes | None, object]] = [(None, None)]
 _FIXED = {int: "q", bool: "B"}
 
 
@@ -111,6 +122,9 @@ def decode(data: bytes | bytearray | memoryview) -> object:
     """The command encoded in `data` (exactly one, nothing after it)."""
     if data.__class__ is not bytes:
         data = bytes(data)
+    last = _LAST[0]
+    if last[0] is data:  # the very bytes the last encode returned, of a command already canonical
+        return last[1]
     try:
         fn = _DECODERS[data[0] << 8 | data[1]]
     except (KeyError, IndexError):
@@ -179,16 +193,23 @@ def _compile(lines: list[str], name: str, ns: dict) -> Callable:
 
 
 def _make_encoder(cls: type, tag: int, kinds: list[tuple[str, type]]) -> Callable[[object], bytes]:
-    ns: dict = {"_CodecError": CodecError, "_struct_error": struct.error, "_diagnose": _diagnose, "_cls": cls}
-    lines = ["def encode_cmd(cmd):"]
+    ns: dict = {"_CodecError": CodecError, "_struct_error": struct.error, "_diagnose": _diagnose, "_cls": cls,
+                "_last": _LAST}
+    # `_exact`: every field holds exactly its declared type (the common path costs one class
+    # check a field, as the type checks alone did)
+    lines = ["def encode_cmd(cmd):", "    _exact = True"]
     for name, kind in kinds:
         lines.append(f"    {name} = cmd.{name}")
         if kind is bool:
             lines.append(f"    if {name}.__class__ is not bool: _diagnose(_cls, cmd)")
         elif kind is int:
-            lines.append(f"    if {name}.__class__ is bool: _diagnose(_cls, cmd)")
+            lines.append(f"    if {name}.__class__ is not int:")
+            lines.append(f"        if {name}.__class__ is bool: _diagnose(_cls, cmd)")
+            lines.append("        _exact = False")
         else:
-            lines.append(f"    if not isinstance({name}, str): _diagnose(_cls, cmd)")
+            lines.append(f"    if {name}.__class__ is not str:")
+            lines.append(f"        if not isinstance({name}, str): _diagnose(_cls, cmd)")
+            lines.append("        _exact = False")
     lines.append("    try:")
     for name, kind in kinds:
         if kind is str:
@@ -210,9 +231,12 @@ def _make_encoder(cls: type, tag: int, kinds: list[tuple[str, type]]) -> Callabl
             parts.append(f"_p{i}({', '.join(args)})")
         else:
             parts.append(f"_b_{run[1]}")
-    lines.append(f"        return {' + '.join(parts)}")
+    lines.append(f"        _b = {' + '.join(parts)}")
     lines.append("    except (_struct_error, UnicodeEncodeError):")
     lines.append("        _diagnose(_cls, cmd)")
+    lines.append("    if _exact:")
+    lines.append("        _last[0] = (_b, cmd)")
+    lines.append("    return _b")
     return _compile(lines, f"encode {cls.__name__}", ns)
 
 

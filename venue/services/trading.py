@@ -40,6 +40,14 @@ log = logging.getLogger("perpsim.venue")
 _ACCEPTED, _FILL, _REJECTED = int(EventKind.ACCEPTED), int(EventKind.FILL), int(EventKind.REJECTED)
 _TAKER = common_pb2.LIQUIDITY_TAKER
 
+# An order's wire enums as the engine's plain ints, not IntEnum members: a command of plain ints
+# is its own journal form (venue.codec), so the sequencer applies it as built instead of
+# rebuilding it from its journal bytes.
+_SIDE, _KIND, _TIF, _STP, _PSIDE = ({k: int(v) for k, v in t.items()}
+                                    for t in (cv.SIDE_IN, cv.KIND_IN, cv.TIF_IN, cv.STP_IN, cv.PSIDE_IN))
+_MARKET, _IOC = int(OrderKind.MARKET), int(TimeInForce.IOC)
+_MARKET_TIF = {0: _IOC, common_pb2.TIME_IN_FORCE_IOC: _IOC, common_pb2.TIME_IN_FORCE_FOK: int(TimeInForce.FOK)}
+
 
 def _place_order(fields: tuple, ts: int) -> C.PlaceOrder:
     """The PlaceOrder of `fields` (Trading.order_fields) at `ts`: made once, in the sequencer."""
@@ -66,20 +74,24 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         """The fields of the engine command for a PlaceOrderRequest after its time: the command
         is `C.PlaceOrder(ts, *fields)`, made once the sequencer knows its time."""
         spec = self.venue.spec(r.symbol)
-        side = cv.enum_in(cv.SIDE_IN, r.side, "side", R.INVALID_SIDE)
-        kind = cv.enum_in(cv.KIND_IN, r.type, "type", R.INVALID_ORDER_TYPE)
+        side, kind = _SIDE.get(r.side), _KIND.get(r.type)  # (None: refused below, in field order)
+        if side is None:
+            cv.enum_in(_SIDE, r.side, "side", R.INVALID_SIDE)
+        if kind is None:
+            cv.enum_in(_KIND, r.type, "type", R.INVALID_ORDER_TYPE)
         qty = cv.qty_in(spec, r.quantity, r.quantity_lots)
-        if kind == OrderKind.MARKET:
+        if kind == _MARKET:
             if r.price or r.price_ticks:
                 raise VenueError(R.INVALID_PRICE, field="price", problem="a market order takes no price")
-            price, tif = 0, (TimeInForce.IOC if r.time_in_force in (0, common_pb2.TIME_IN_FORCE_IOC)
-                             else cv.enum_in({common_pb2.TIME_IN_FORCE_FOK: TimeInForce.FOK}, r.time_in_force,
-                                             "time_in_force", R.INVALID_TIME_IN_FORCE))
+            price, tif = 0, cv.enum_in(_MARKET_TIF, r.time_in_force, "time_in_force", R.INVALID_TIME_IN_FORCE)
         else:
             price = cv.price_in(spec, r.price, r.price_ticks)
-            tif = cv.enum_in(cv.TIF_IN, r.time_in_force, "time_in_force", R.INVALID_TIME_IN_FORCE)
-        stp = cv.enum_in(cv.STP_IN, r.self_trade_prevention, "self_trade_prevention", R.INVALID_STP_MODE)
-        pside = cv.enum_in(cv.PSIDE_IN, r.position_side, "position_side", R.INVALID_POSITION_SIDE)
+            tif = cv.enum_in(_TIF, r.time_in_force, "time_in_force", R.INVALID_TIME_IN_FORCE)
+        stp, pside = _STP.get(r.self_trade_prevention), _PSIDE.get(r.position_side)
+        if stp is None:
+            cv.enum_in(_STP, r.self_trade_prevention, "self_trade_prevention", R.INVALID_STP_MODE)
+        if pside is None:
+            cv.enum_in(_PSIDE, r.position_side, "position_side", R.INVALID_POSITION_SIDE)
         return (account, spec.symbol, side, qty, price, kind, tif, stp, r.reduce_only, r.good_till_time_ns, pside,
                 cv.client_order_id_in(r.client_order_id))
 

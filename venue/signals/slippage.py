@@ -17,8 +17,9 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 from perpsim.engine.events import OrderEvent
-from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import EventKind, Side
+
+_ACCEPTED, _FILL = int(EventKind.ACCEPTED), int(EventKind.FILL)
 
 #: Orders whose arrival prices are kept (oldest forgotten first); an older order's fills carry
 #: no slippage.
@@ -62,56 +63,105 @@ class FillQuality:
 
 
 class SlippageTracker:
+    """Arrival prices per order and the recent fills per account, fed in sequence."""
+
     def __init__(self, recent: int = RECENT_FILLS, kept: int = ARRIVALS_KEPT) -> None:
-        self._pending: deque[tuple[object, dict[str, Arrival]]] = deque()
+        # per command taken: (command, its market or None for every market, the prices read)
+        self._pending: deque[tuple[object, str | None, object]] = deque()
         self._arrivals: OrderedDict[int, Arrival] = OrderedDict()
-        self._recent: dict[int, deque[FillQuality]] = {}
+        # per account: its fills as plain records (FillQuality objects are made when read)
+        self._recent: dict[int, deque[tuple]] = {}
+        # per market: the last (bid, ask, mark) read and its Arrival, shared while they hold
+        self._last: dict[str, tuple[tuple, Arrival]] = {}
         self.recent_size, self.kept = recent, kept
 
     # ---------------------------------------------------------------- feeding
 
     def before(self, state, cmd) -> None:
         """The prices of the command's market (every market for a command without one) as the
-        sequencer takes it, before it is applied."""
-        view = ExchangeView(state.exchange)
+        sequencer takes it, before it is applied. Reads three integers a market, builds nothing
+        (this runs on the sequencer for every command)."""
+        markets = state.exchange.markets
         symbol = getattr(cmd, "symbol", None)
-        names = (symbol,) if isinstance(symbol, str) and symbol in view else view.symbols()
-        self._pending.append((cmd, {s: _prices(view, s) for s in names}))
+        m = markets.get(symbol) if isinstance(symbol, str) else None
+        if m is not None:
+            book = m.book
+            self._pending.append((cmd, symbol, (book.best_bid(), book.best_ask(), m.mark)))
+        else:
+            self._pending.append((cmd, None, {s: (m.book.best_bid(), m.book.best_ask(), m.mark)
+                                              for s, m in markets.items()}))
 
     def observe(self, cmd, events: list, ts: int = 0) -> list[FillQuality]:
         """Record the arrival of each order the command brought in and the quality of each fill;
         the fills, in event order."""
-        prices = {}
-        while self._pending:  # commands that raised were never observed: skip past them
-            seen, p = self._pending.popleft()
+        return [self._quality(r) for r in self.record(cmd, events, ts)]
+
+    def record(self, cmd, events: list, ts: int = 0) -> list[tuple]:
+        """`observe` without making the FillQuality objects (the sequencer's listener): the
+        fills' records, in event order."""
+        symbol, prices = None, None
+        pending = self._pending
+        while pending:  # commands that raised were never observed: skip past them
+            seen, symbol, prices = pending.popleft()
             if seen is cmd:
-                prices = p
                 break
-        fills = []
+        else:
+            symbol, prices = None, {}
+        arrivals, recent_of = self._arrivals, self._recent
+        out = []
         for e in events:
-            if not isinstance(e, OrderEvent):
+            if e.__class__ is not OrderEvent:
                 continue
             b = e.event
-            if b.kind == EventKind.ACCEPTED and e.symbol in prices:
-                self._arrivals[b.order_id] = prices[e.symbol]
-                if len(self._arrivals) > self.kept:
-                    self._arrivals.popitem(last=False)
-            elif b.kind == EventKind.FILL:
-                fills.append(self._fill(ts, e.symbol, b.account, b.order_id, b.side, b, False, e.liquidation))
-                fills.append(self._fill(ts, e.symbol, b.counter_account, b.counter_order_id, 1 - b.side, b, True,
-                                        False))
-        return fills
+            kind = b.kind
+            if kind == _ACCEPTED:
+                s = e.symbol
+                if symbol is not None:
+                    if s != symbol:
+                        continue
+                    read = prices
+                else:
+                    read = prices.get(s)
+                    if read is None:
+                        continue
+                arrivals[b.order_id] = self._arrival(s, read)
+                if len(arrivals) > self.kept:
+                    arrivals.popitem(last=False)
+            elif kind == _FILL:
+                s, price, lots = e.symbol, b.price, b.qty
+                # the taker's side of the fill, then the maker's
+                account, order_id = b.account, b.order_id
+                r = (ts, account, order_id, s, b.side, price, lots, False, e.liquidation, arrivals.get(order_id))
+                recent = recent_of.get(account)
+                if recent is None:
+                    recent = recent_of[account] = deque(maxlen=self.recent_size)
+                recent.append(r)
+                out.append(r)
+                account, order_id = b.counter_account, b.counter_order_id
+                r = (ts, account, order_id, s, 1 - b.side, price, lots, True, False, arrivals.get(order_id))
+                recent = recent_of.get(account)
+                if recent is None:
+                    recent = recent_of[account] = deque(maxlen=self.recent_size)
+                recent.append(r)
+                out.append(r)
+        return out
 
-    def _fill(self, ts: int, symbol: str, account: int, order_id: int, side: int, b, maker: bool,
-              liquidation: bool) -> FillQuality:
-        arrival = self._arrivals.get(order_id)
-        mid, mark = self.bps(order_id, side, b.price)
-        f = FillQuality(ts, account, order_id, symbol, side, b.price, b.qty, maker, liquidation, arrival, mid, mark)
-        recent = self._recent.get(account)
-        if recent is None:
-            recent = self._recent[account] = deque(maxlen=self.recent_size)
-        recent.append(f)
-        return f
+    def _arrival(self, symbol: str, read: tuple) -> Arrival:
+        """The Arrival of (bid, ask, mark) ticks: the market's last one while they are unchanged."""
+        last = self._last.get(symbol)
+        if last is not None and last[0] == read:
+            return last[1]
+        bid, ask, mark = read
+        a = Arrival((bid + ask) / 2 if bid is not None and ask is not None else None, mark)
+        self._last[symbol] = (read, a)
+        return a
+
+    @staticmethod
+    def _quality(r: tuple) -> FillQuality:
+        ts, account, order_id, symbol, side, price, lots, maker, liquidation, arrival = r
+        mid, mark = (None, None) if arrival is None else (slippage_bps(side, price, arrival.mid),
+                                                          slippage_bps(side, price, arrival.mark))
+        return FillQuality(ts, account, order_id, symbol, side, price, lots, maker, liquidation, arrival, mid, mark)
 
     # ---------------------------------------------------------------- reading
 
@@ -125,14 +175,9 @@ class SlippageTracker:
     def recent(self, account: int, symbol: str = "", limit: int = 100) -> list[FillQuality]:
         """The account's latest fills (in `symbol`, or all), newest first."""
         out = []
-        for f in reversed(self._recent.get(account, ())):
-            if not symbol or f.symbol == symbol:
-                out.append(f)
+        for r in reversed(self._recent.get(account, ())):
+            if not symbol or r[3] == symbol:
+                out.append(self._quality(r))
                 if len(out) == limit:
                     break
         return out
-
-
-def _prices(view: ExchangeView, symbol: str) -> Arrival:
-    bid, ask = view.top(symbol)
-    return Arrival((bid + ask) / 2 if bid is not None and ask is not None else None, view.mark(symbol))
