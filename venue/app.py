@@ -310,6 +310,12 @@ class RunningVenue:
         venue.observe_rejection = self.metrics.rejected
         server, health = build_server(venue, streams)
         await set_serving(health, False)
+
+        def halted(error: Exception) -> None:  # the sequencer cannot go on: stop serving, fail closed
+            venue.ready = False
+            self._halting = asyncio.get_running_loop().create_task(set_serving(health, False))
+
+        sequencer.on_halt.append(halted)
         self.port = bind_grpc(server, cfg.listen)
         self.metrics_port = 0
         if cfg.metrics_listen:  # bound before recovery: a taken port is refused at once

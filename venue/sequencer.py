@@ -23,6 +23,7 @@ from typing import TypeVar
 
 from perpsim.model.reasons import RejectReason as R
 from perpsim.venue.codec import CodecError
+from perpsim.venue.commit_thread import CommitThread
 from perpsim.venue.errors import VenueError, cut
 from perpsim.venue.state import VenueState
 from perpsim.venue.tasks import cancel
@@ -36,6 +37,20 @@ OVERLOAD_RETRY_MS = 250  # RetryInfo of a unit shed for a full queue: a few batc
 BATCH_LIMIT = 1_024
 #: events of the handed-over read models folded in between two looks at the fsync or the queue
 FOLD_SLICE = 512
+#: longest a batch waits for the callers the last one acknowledged to come back (s): a few
+#: calls' time through the loop, against an fsync and a commit cycle saved per extra order
+#: (the loop's timers wake at 1 ms granularity: this is the finest bound a timer gives)
+GATHER_S = 0.002
+
+
+class SequencerHalted(RuntimeError):
+    """The sequencer stopped after a fault it could not recover from; the command was not
+    applied (or not acknowledged) and the venue takes none until it is restarted."""
+
+
+def _release(waiting: asyncio.Future) -> None:
+    if not waiting.done():
+        waiting.set_result(None)
 
 
 class Clock:
@@ -96,12 +111,26 @@ class Sequencer:
         # the journal's fsyncs and rebuilds run on a thread of their own: no client call can
         # occupy it (the loop's default executor is shared with anything that runs blocking code)
         self.io = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="perpsim-journal")
+        # the group commits: a thread of their own with a cheaper hand-off (venue/commit_thread.py)
+        self._committer: CommitThread | None = None
+        self._expect = 0  # callers the last batch acknowledged: how many the next one waits for
+        self._enough: asyncio.Future | None = None  # set once _want items wait (see _gather)
+        self._want = 0
+        self._batch: list[_Item] | None = None  # the batch being applied and committed
+        self.halted: SequencerHalted | None = None  # set once the sequencer halted (see _halt)
+        # called with the SequencerHalted error when the sequencer halts (the venue stops serving)
+        self.on_halt: list[Callable[[SequencerHalted], None]] = []
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="sequencer")
+        loop = asyncio.get_running_loop()
+        if self._committer is None:
+            self._committer = CommitThread(loop)
+        self._task = loop.create_task(self._run(), name="sequencer")
 
     async def stop(self) -> None:
         await cancel(self._task)
+        if self._committer is not None:
+            self._committer.close()
         self.io.shutdown(wait=True)
 
     async def submit(self, make: Callable[[int], object]) -> list:
@@ -121,22 +150,31 @@ class Sequencer:
         return await item.future
 
     def _enqueue(self, item: _Item) -> None:
-        """Queue an item; overload (QUEUE_LIMIT commands waiting) is shed."""
+        """Queue an item; overload (QUEUE_LIMIT commands waiting) is shed, and nothing is
+        taken once the sequencer halted."""
+        if self.halted is not None:
+            raise SequencerHalted(*self.halted.args)
         if self._queued + item.weight > QUEUE_LIMIT:
             raise VenueError(R.RATE_LIMITED, problem="venue overloaded, retry later", retry_after_ms=OVERLOAD_RETRY_MS)
         self._queued += item.weight
         self.queue.put_nowait(item)
+        enough = self._enough
+        if enough is not None and self.queue.qsize() >= self._want:
+            self._enough = None
+            _release(enough)
 
     @property
     def durable(self) -> bool:
         """Whether every applied command is durable (no fsync pending)."""
-        return self._durable.is_set()
+        return self._durable.is_set() and self.halted is None
 
     async def settled(self) -> None:
         """Return once every applied command is durable: a read after this sees no state that a
         crash could still take back. Holds only while the sequencer waits for an fsync."""
         while not self._durable.is_set():
             await self._durable.wait()
+        if self.halted is not None:
+            raise SequencerHalted(*self.halted.args)
 
     async def run_quiet(self, control: Callable[[], T]) -> T:
         """Run `control()` between batches, when every earlier command is applied and durable
@@ -163,108 +201,182 @@ class Sequencer:
         return seq
 
     async def _run(self) -> None:
-        while True:
-            while self.queue.empty() and not self._fold_slice():  # idle: catch the read models up
-                await asyncio.sleep(0)
-            batch = [await self.queue.get()]
-            commands = batch[0].weight
-            while commands < BATCH_LIMIT and not self.queue.empty():
-                batch.append(self.queue.get_nowait())
-                commands += batch[-1].weight
-            self._queued -= commands
-            done, controls = [], []
-            self._durable.clear()
-            journal, encode, decode = self.journal, self.encode, self.decode
-            append = journal.append if journal is not None else None
-            now, before_apply, after_apply = self.clock.now, self.before_apply, self.after_apply
-            state = self.state
-            apply = state.apply
-            for item in batch:
-                if item.makes is None:
-                    controls.append(item)
-                    continue
-                results = item.results
-                for make in item.makes:
-                    ts, last = now(), state.exchange.ts
-                    cmd = make(ts if ts > last else last)
-                    try:
-                        if append is not None:
-                            assert encode is not None and decode is not None  # given with the journal
-                            # apply exactly what the journal will hold, so replay rebuilds this state
-                            payload = encode(cmd)
-                            cmd = decode(payload)
-                    except CodecError as e:  # a value beyond the journal's int64: the caller's, refused
-                        log.warning("command refused, it cannot be journaled: %s", cut(e, 200))
-                        named = re.match(r"\w+\.(\w+) ", str(e))
-                        results.append(VenueError(R.INVALID_VALUE, field=named.group(1) if named else "",
-                                                  problem="out of the venue's range (int64)"))
-                        continue
-                    except Exception as e:  # cannot be journaled: refused before it touches the state
-                        log.exception("command %r cannot be encoded", cmd)
-                        results.append(e)
-                        continue
-                    for hook in before_apply:
-                        try:
-                            hook(cmd)
-                        except Exception:  # read models must never stop the sequencer
-                            log.exception("before-apply hook %r failed on %r", hook, cmd)
-                    try:
-                        events = apply(cmd)
-                    except Exception as e:
-                        results.append(e)
-                        await self._recover_from(cmd, e)
-                        state = self.state  # rebuilt
-                        apply = state.apply
-                        continue
+        try:
+            while True:
+                await self._cycle()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:  # a failed fsync or rebuild: the state can no longer be vouched for
+            self._halt(e)
+
+    async def _gather(self) -> list[_Item]:
+        """The next batch: what waits, once at least one item does. When the last batch
+        acknowledged several callers, or more queued while it was committed, they are likely to
+        come back soon, so the batch is cut only once that many items wait or GATHER_S has
+        passed, the loop running meanwhile (their calls arrive through it): one fsync and one
+        commit cycle shared by more orders. With one caller nobody is waited for."""
+        while self.queue.empty() and not self._fold_slice():  # idle: catch the read models up
+            await asyncio.sleep(0)
+        batch = [await self.queue.get()]
+        expect = self._expect
+        if expect > 1 and self.queue.qsize() + 1 < expect:
+            # woken by _enqueue once expect items wait, or by the timer: no spinning meanwhile
+            loop = asyncio.get_running_loop()
+            enough = self._enough = loop.create_future()
+            self._want = expect - 1
+            timer = loop.call_later(GATHER_S, _release, enough)
+            try:
+                await enough
+            finally:
+                timer.cancel()
+                self._enough = None
+        commands = batch[0].weight
+        get = self.queue.get_nowait
+        while commands < BATCH_LIMIT and not self.queue.empty():
+            batch.append(get())
+            commands += batch[-1].weight
+        self._queued -= commands
+        return batch
+
+    async def _cycle(self) -> None:
+        batch = await self._gather()
+        self._batch = batch  # answered by _halt if the cycle fails
+        done: list = []
+        controls: list[_Item] = []
+        self._durable.clear()
+        journal, encode, decode = self.journal, self.encode, self.decode
+        append = journal.append if journal is not None else None
+        now, before_apply, after_apply = self.clock.now, self.before_apply, self.after_apply
+        state = self.state
+        apply = state.apply
+        for item in batch:
+            if item.makes is None:
+                controls.append(item)
+                continue
+            results = item.results
+            for make in item.makes:
+                ts, last = now(), state.exchange.ts
+                cmd = make(ts if ts > last else last)
+                try:
                     if append is not None:
-                        append(payload)
-                    for handoff in after_apply:
-                        try:
-                            handoff(cmd, events)
-                        except Exception:  # read models must never stop the sequencer
-                            log.exception("after-apply hook %r failed on %r", handoff, cmd)
-                    results.append(events)
-                    done.append((cmd, events))
-            await self._commit()
-            self.applied += len(done)
-            self._since_checkpoint += len(done)
-            for item in batch:
-                if item.makes is not None and not item.future.done():
-                    item.future.set_result(item.results)
+                        assert encode is not None and decode is not None  # given with the journal
+                        # apply exactly what the journal will hold, so replay rebuilds this state
+                        payload = encode(cmd)
+                        cmd = decode(payload)
+                except CodecError as e:  # a value beyond the journal's int64: the caller's, refused
+                    log.warning("command refused, it cannot be journaled: %s", cut(e, 200))
+                    named = re.match(r"\w+\.(\w+) ", str(e))
+                    results.append(VenueError(R.INVALID_VALUE, field=named.group(1) if named else "",
+                                              problem="out of the venue's range (int64)"))
+                    continue
+                except Exception as e:  # cannot be journaled: refused before it touches the state
+                    log.exception("command %r cannot be encoded", cmd)
+                    results.append(e)
+                    continue
+                for hook in before_apply:
+                    try:
+                        hook(cmd)
+                    except Exception:  # read models must never stop the sequencer
+                        log.exception("before-apply hook %r failed on %r", hook, cmd)
+                try:
+                    events = apply(cmd)
+                except Exception as e:
+                    results.append(e)
+                    await self._recover_from(cmd, e)
+                    state = self.state  # rebuilt
+                    apply = state.apply
+                    continue
+                if append is not None:
+                    append(payload)
+                for handoff in after_apply:
+                    try:
+                        handoff(cmd, events)
+                    except Exception:  # read models must never stop the sequencer
+                        log.exception("after-apply hook %r failed on %r", handoff, cmd)
+                results.append(events)
+                done.append((cmd, events))
+        if await self._commit(lambda: self._finish(batch, done, controls)):
+            await asyncio.sleep(0)  # nothing to fsync: the acknowledged callers run now all the same
+        self._batch = None
+
+    def _finish(self, batch: list[_Item], done: list, controls: list[_Item]) -> None:
+        """Once the batch is durable: acknowledge it, hand it to the listeners, run the control
+        items. Runs in the commit thread's callback: the callers wake in the loop's next
+        iteration, before the sequencer's next batch can make the state non-durable again."""
+        self._durable.set()
+        self.applied += len(done)
+        self._since_checkpoint += len(done)
+        callers = 0
+        for item in batch:
+            if item.makes is not None and not item.future.done():
+                item.future.set_result(item.results)
+                callers += 1
+        # these callers are likely to come back, and those that queued meanwhile are waiting:
+        # with one caller both are 0 or 1 and nobody is waited for
+        self._expect = callers + self.queue.qsize()
+        listeners = self.listeners
+        if listeners:
             for cmd, events in done:
-                for listener in self.listeners:
+                for listener in listeners:
                     try:
                         listener(cmd, events)
                     except Exception:  # streams and metrics must never stop the sequencer
                         log.exception("listener %r failed on %r", listener, cmd)
-            if done:
-                for batch_listener in self.batch_listeners:
-                    try:
-                        batch_listener(done)
-                    except Exception:  # streams and metrics must never stop the sequencer
-                        log.exception("batch listener %r failed", batch_listener)
-            if self.checkpoint is not None and self.checkpoint_every and \
-                    self._since_checkpoint >= self.checkpoint_every:
+        if done:
+            for batch_listener in self.batch_listeners:
                 try:
-                    self._snapshot()
-                except Exception:  # a failed snapshot costs recovery time, never data
-                    log.exception("automatic snapshot failed")
-            for item in controls:
-                try:
-                    assert item.control is not None  # a control item
-                    item.future.set_result(item.control())
-                except Exception as e:
-                    log.exception("sequencer control %r failed", item.control)
-                    item.future.set_exception(e)
-            await asyncio.sleep(0)  # the acknowledged callers and waiting readers run now, on durable state
+                    batch_listener(done)
+                except Exception:  # streams and metrics must never stop the sequencer
+                    log.exception("batch listener %r failed", batch_listener)
+        if self.checkpoint is not None and self.checkpoint_every and \
+                self._since_checkpoint >= self.checkpoint_every:
+            try:
+                self._snapshot()
+            except Exception:  # a failed snapshot costs recovery time, never data
+                log.exception("automatic snapshot failed")
+        for item in controls:
+            try:
+                assert item.control is not None  # a control item
+                item.future.set_result(item.control())
+            except Exception as e:
+                log.exception("sequencer control %r failed", item.control)
+                item.future.set_exception(e)
 
-    async def _commit(self) -> None:
-        if self.journal is not None and self.journal.pending:
-            fsync = self.io.submit(self.journal.commit)
-            while not fsync.done() and not self._fold_slice():  # the loop's time while the disk works
-                pass
-            await asyncio.wrap_future(fsync)
-        self._durable.set()
+    async def _commit(self, then: Callable[[], None] | None = None) -> bool:
+        """Make every applied command durable, then run `then()` (on the loop, before this
+        returns). Whether the loop still has to be yielded to: True when there was nothing to
+        fsync (no callback woke anyone), False when the commit thread's callback ran `then`."""
+        journal = self.journal
+        if journal is None or not journal.pending:
+            self._durable.set()
+            if then is not None:
+                then()
+            return True
+        loop = asyncio.get_running_loop()
+        committed = loop.create_future()
+
+        def outcome(seq: int | None, error: BaseException | None) -> None:
+            if committed.done():  # the sequencer was cancelled meanwhile
+                return
+            if error is not None:
+                committed.set_exception(error)
+                return
+            try:
+                self._durable.set()
+                if then is not None:
+                    then()
+            except BaseException as e:
+                committed.set_exception(e)
+                return
+            committed.set_result(seq)
+
+        committer = self._committer
+        assert committer is not None  # started with the sequencer
+        committer.commit(journal, outcome)
+        while committer.busy and not self._fold_slice():  # the loop's time while the disk works
+            pass
+        await committed
+        return False
 
     def _fold_slice(self) -> bool:
         """Fold a slice of what the state's read models were handed; whether nothing is left."""
@@ -277,7 +389,8 @@ class Sequencer:
     async def _recover_from(self, cmd, error: Exception) -> None:
         """A command raised inside the core (a bug): it may have left the state half-changed, so
         it is answered INTERNAL, never journaled, and the state is rebuilt from the journal after
-        committing the commands before it; the commands after it apply to the rebuilt state."""
+        committing the commands before it; the commands after it apply to the rebuilt state.
+        If the rebuild itself fails the sequencer halts (see `_halt`)."""
         log.error("command %r raised; rebuilding the state from the journal", cmd, exc_info=error)
         if self.rebuild is None:
             return
@@ -286,3 +399,28 @@ class Sequencer:
         # (the batch's later commands clear it anyway until their own commit)
         self._durable.clear()
         self.state = await asyncio.get_running_loop().run_in_executor(self.io, self.rebuild)
+
+    def _halt(self, error: BaseException) -> None:
+        """The cycle failed outside any one command (the journal refused a commit, or the state
+        could not be rebuilt after a core fault): the state in memory can no longer be vouched
+        for, so nothing more is applied. Every waiting caller is answered with SequencerHalted
+        (none of their commands was acknowledged), later submissions are refused at once,
+        readers waiting for durability are released with the same error, and `on_halt` tells
+        the venue (which stops serving). A restart recovers from the journal."""
+        log.critical("the sequencer halted: %r; the venue takes no more commands until restarted",
+                     error, exc_info=error)
+        self.halted = SequencerHalted(f"the venue halted after an internal fault ({cut(error, 200)})")
+        waiting = list(self._batch or ())
+        self._batch = None
+        while not self.queue.empty():
+            waiting.append(self.queue.get_nowait())
+        self._queued = 0
+        for item in waiting:
+            if not item.future.done():
+                item.future.set_exception(self.halted)
+        self._durable.set()  # wakes the readers in settled(), which raise SequencerHalted
+        for hook in self.on_halt:
+            try:
+                hook(self.halted)
+            except Exception:
+                log.exception("on-halt hook %r failed", hook)
