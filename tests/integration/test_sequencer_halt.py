@@ -4,6 +4,7 @@ NOT_SERVING, calls UNAVAILABLE), and a restart recovers only what was acknowledg
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import grpc
@@ -71,6 +72,30 @@ def test_a_failed_rebuild_halts_the_venue_instead_of_hanging(tmp_path: Path) -> 
             f.write(old)
 
     # restarted: exactly the acknowledged order stands
+    with own_venue(tmp_path, rest_listen="off") as (_, _, other):
+        with other.with_key(key) as trader:
+            assert [o.order_id for o in trader.open_orders("BTCUSDT")] == [kept.order_id]
+
+
+def test_a_journal_that_refuses_a_commit_halts_the_venue(tmp_path: Path) -> None:
+    with own_venue(tmp_path, rest_listen="off") as (running, _, trader):
+        kept = trader.place_order("BTCUSDT", "buy", "0.001", "60000")
+        key = trader.api_key
+        journal = running.venue.seq.journal
+        # the segment's descriptor turned read-only under the journal: its next write fails
+        # (EBADF), as a failing disk's would, and the order in that commit is never acknowledged
+        (segment,) = journal.segment_paths()
+        read_only = os.open(segment, os.O_RDONLY)
+        os.dup2(read_only, journal._fd)
+        os.close(read_only)
+        with pytest.raises(PerpsimError) as failed:
+            trader.place_order("BTCUSDT", "buy", "0.002", "60001")
+        assert failed.value.status == grpc.StatusCode.INTERNAL
+        assert running.venue.seq.halted is not None
+        with pytest.raises(PerpsimError) as refused:
+            trader.place_order("BTCUSDT", "buy", "0.003", "60002")
+        assert refused.value.status == grpc.StatusCode.UNAVAILABLE
+
     with own_venue(tmp_path, rest_listen="off") as (_, _, other):
         with other.with_key(key) as trader:
             assert [o.order_id for o in trader.open_orders("BTCUSDT")] == [kept.order_id]
