@@ -8,6 +8,12 @@ RESOURCE_EXHAUSTED rather than queued without bound.
 The read models the state was handed the commands with (`VenueState.catch_up`: the history)
 are folded in while the fsync runs on its thread and while no command waits, a slice at a time:
 off the path from a command to its acknowledgment wherever the loop has time to spare.
+
+The fsync runs on a thread of its own (venue/commit_thread.py) whose callback acknowledges the
+batch directly. With many callers in flight a batch waits a bounded moment for the ones the last
+batch answered (adaptive group commit: more orders per fsync); with one caller it never waits.
+A failed fsync, or a state that cannot be rebuilt after a core fault, halts the sequencer:
+every waiting caller is answered with an error and the venue stops serving (see `_halt`).
 """
 
 from __future__ import annotations
@@ -206,7 +212,7 @@ class Sequencer:
                 await self._cycle()
         except asyncio.CancelledError:
             raise
-        except BaseException as e:  # a failed fsync or rebuild: the state can no longer be vouched for
+        except Exception as e:  # a failed fsync or rebuild: the state can no longer be vouched for
             self._halt(e)
 
     async def _gather(self) -> list[_Item]:
