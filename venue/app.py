@@ -312,7 +312,7 @@ class RunningVenue:
         await set_serving(health, False)
 
         def halted(error: Exception) -> None:  # the sequencer cannot go on: stop serving, fail closed
-            venue.ready = False
+            venue.ready, venue.halted = False, True
             self._halting = asyncio.get_running_loop().create_task(set_serving(health, False))
 
         sequencer.on_halt.append(halted)

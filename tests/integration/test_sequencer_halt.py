@@ -63,6 +63,7 @@ def test_a_failed_rebuild_halts_the_venue_instead_of_hanging(tmp_path: Path) -> 
         with pytest.raises(PerpsimError) as refused:
             trader.place_order("BTCUSDT", "buy", "0.004", "60003")
         assert refused.value.status == grpc.StatusCode.UNAVAILABLE
+        assert "halted" in str(refused.value) and "restart" in str(refused.value)  # not "retry shortly"
         with grpc.insecure_channel(running.address) as channel:
             health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
         assert health.status == health_pb2.HealthCheckResponse.NOT_SERVING

@@ -83,7 +83,7 @@ class Dashboard:
 
     async def market(self, request: web.Request) -> web.Response:
         if not self.venue.ready:
-            return _refused("UNAVAILABLE", "the venue is recovering its journal; retry shortly", 503)
+            return _refused("UNAVAILABLE", self.venue.unavailable, 503)
         symbol = request.match_info["symbol"]
         if symbol not in self.venue.markets:
             return _refused("NOT_FOUND", unknown_market(self.venue, symbol), 404)

@@ -65,7 +65,7 @@ class Edge:
     async def admit(self, request: web.Request, security: int, weight: int) -> Call:
         venue = self.venue
         if not venue.ready:
-            raise E.not_ready()
+            raise E.not_ready(venue.unavailable)
         params, body = await _params(request)
         call = Call(params, request)
         if security == NONE:

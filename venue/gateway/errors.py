@@ -59,8 +59,9 @@ def bad_key() -> ApiError:
     return ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
 
 
-def not_ready() -> ApiError:
-    return ApiError(503, -1001, "The venue is recovering its journal; retry shortly.")
+def not_ready(why: str) -> ApiError:
+    """503 while the venue is not serving; `why` from `Venue.unavailable`."""
+    return ApiError(503, -1001, why[:1].upper() + why[1:] + ".")
 
 
 def internal() -> ApiError:

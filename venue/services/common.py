@@ -43,7 +43,8 @@ class Venue:
         self.observe_latency: Histogram | None = None  # with a "method" label, if metrics are on
         # called with each VenueError a client is answered with, if metrics are on
         self.observe_rejection: Callable[[VenueError], None] | None = None
-        self.ready = False  # False while recovering: every call answers UNAVAILABLE
+        self.ready = False  # False while recovering or halted: every call answers UNAVAILABLE
+        self.halted = False  # the sequencer stopped after a fault it cannot undo (venue.sequencer)
         self.index_moves = IndexMoves(self)  # the sandbox's index prices, shocks and price paths
         self.reset: Callable[[], object] | None = None  # set by the app: swap in a fresh world (between batches)
         # set by the app when its liquidity provider is on: (symbol, index ticks) -> the quote
@@ -55,6 +56,14 @@ class Venue:
         self.account_signals: AccountSignals | None = None
         self.signals: Signals | None = None
         self.markets = ExchangeView(state.exchange).specs()
+
+    @property
+    def unavailable(self) -> str:
+        """Why calls are answered UNAVAILABLE while not `ready`, for the caller to act on."""
+        if self.halted:
+            return ("the venue halted after a fault it could not undo; every acknowledged order is in "
+                    "its journal: restart it")
+        return "the venue is recovering its journal; retry shortly"
 
     @property
     def state(self) -> VenueState:
@@ -172,7 +181,7 @@ def _wrapped(method, settle: bool):
         started = time.perf_counter()
         venue = self.venue
         if not venue.ready:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "the venue is recovering its journal; retry shortly")
+            await context.abort(grpc.StatusCode.UNAVAILABLE, venue.unavailable)
         if settle and not venue.seq.durable:
             await venue.seq.settled()  # what the call reads is durable
         try:

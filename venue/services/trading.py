@@ -114,7 +114,7 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         arrives while earlier orders are sequenced goes to the sequencer as one unit, one commit
         (venue.services.order_stream)."""
         if not self.venue.ready:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "the venue is recovering its journal; retry shortly")
+            await context.abort(grpc.StatusCode.UNAVAILABLE, self.venue.unavailable)
         try:
             account = self.venue.account(context)
         except VenueError as e:
