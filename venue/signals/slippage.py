@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from dataclasses import dataclass
+from typing import Any
 
 from perpsim.engine.events import OrderEvent
 from perpsim.model.enums import EventKind, Side
@@ -99,7 +100,9 @@ class SlippageTracker:
     def record(self, cmd, events: list, ts: int = 0) -> list[tuple]:
         """`observe` without making the FillQuality objects (the sequencer's listener): the
         fills' records, in event order."""
-        symbol, prices = None, None
+        # one market's (bid, ask, mark) when the command names one; else every market's, by symbol
+        symbol: str | None = None
+        prices: Any = None
         pending = self._pending
         while pending:  # commands that raised were never observed: skip past them
             seen, symbol, prices = pending.popleft()
