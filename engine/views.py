@@ -172,6 +172,16 @@ class ExchangeView(AccountReads):
             raise UnknownSymbol(symbol) from None
         return book.best_bid(), book.best_ask()
 
+    def arrival(self, symbol: str) -> tuple[int | None, int | None, int | None] | None:
+        """(best bid, best ask, mark) in ticks, the prices an order arrives at; None for a market
+        the exchange does not list (one lookup, nothing raised: read before every command)."""
+        m = self._m.get(symbol)
+        return None if m is None else (m.book.best_bid(), m.book.best_ask(), m.mark)
+
+    def arrivals(self) -> dict[str, tuple[int | None, int | None, int | None]]:
+        """Every market's `arrival` prices, by symbol."""
+        return {s: (m.book.best_bid(), m.book.best_ask(), m.mark) for s, m in self._m.items()}
+
     def depth(self, symbol: str, side: int, levels: int) -> list[Level]:
         """The best `levels` levels of one side (Side.BUY: bids), best first."""
         try:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from perpsim.engine.events import OrderEvent
+from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import EventKind, Side
 
 _ACCEPTED, _FILL = int(EventKind.ACCEPTED), int(EventKind.FILL)
@@ -75,6 +76,8 @@ class SlippageTracker:
         # per market: the last (bid, ask, mark) read and its Arrival, shared while they hold
         self._last: dict[str, tuple[tuple, Arrival]] = {}
         self.recent_size, self.kept = recent, kept
+        self._view: ExchangeView | None = None  # of the exchange `_viewed` (replaced by a reset)
+        self._viewed: object = None
 
     # ---------------------------------------------------------------- feeding
 
@@ -82,15 +85,16 @@ class SlippageTracker:
         """The prices of the command's market (every market for a command without one) as the
         sequencer takes it, before it is applied. Reads three integers a market, builds nothing
         (this runs on the sequencer for every command)."""
-        markets = state.exchange.markets
+        view = self._view
+        if view is None or state.exchange is not self._viewed:  # the first command, or a new world
+            self._viewed, view = state.exchange, ExchangeView(state.exchange)
+            self._view = view
         symbol = getattr(cmd, "symbol", None)
-        m = markets.get(symbol) if isinstance(symbol, str) else None
-        if m is not None:
-            book = m.book
-            self._pending.append((cmd, symbol, (book.best_bid(), book.best_ask(), m.mark)))
+        prices = view.arrival(symbol) if isinstance(symbol, str) else None
+        if prices is not None:
+            self._pending.append((cmd, symbol, prices))
         else:
-            self._pending.append((cmd, None, {s: (m.book.best_bid(), m.book.best_ask(), m.mark)
-                                              for s, m in markets.items()}))
+            self._pending.append((cmd, None, view.arrivals()))
 
     def observe(self, cmd, events: list, ts: int = 0) -> list[FillQuality]:
         """Record the arrival of each order the command brought in and the quality of each fill;
