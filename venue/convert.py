@@ -102,24 +102,24 @@ def _parsed(spec: MarketSpec) -> tuple[MarketSpec, dict[str, int], dict[str, int
     return entry
 
 
-def _ticks(spec: MarketSpec, text: str) -> int:
-    cache = _parsed(spec)[1]
-    ticks = cache.get(text)
-    if ticks is None:
-        ticks = spec.price_to_ticks(text)
+def _cached(spec: MarketSpec, text: str, prices: bool, parse) -> int:
+    """parse(text) (a spec's bound parser), remembered per spec: its prices' or its quantities'."""
+    entry = _parsed(spec)
+    cache = entry[1] if prices else entry[2]
+    value = cache.get(text)
+    if value is None:
+        value = parse(text)
         if len(cache) < _MAX_TEXTS:
-            cache[text] = ticks
-    return ticks
+            cache[text] = value
+    return value
+
+
+def _ticks(spec: MarketSpec, text: str) -> int:
+    return _cached(spec, text, True, spec.price_to_ticks)
 
 
 def _lots(spec: MarketSpec, text: str) -> int:
-    cache = _parsed(spec)[2]
-    lots = cache.get(text)
-    if lots is None:
-        lots = spec.qty_to_lots(text)
-        if len(cache) < _MAX_TEXTS:
-            cache[text] = lots
-    return lots
+    return _cached(spec, text, False, spec.qty_to_lots)
 
 
 def _edge(fn, value, field: str, spec: MarketSpec | None = None):

@@ -98,3 +98,21 @@ def account_updates(venue: RunningVenue, client: Client, into: queue.Queue) -> g
 
     threading.Thread(target=run, daemon=True).start()
     return channel
+
+
+def fault_once_in_book(running, symbol: str = "BTCUSDT") -> None:
+    """Make the market's book fail once, right after it took an order in: a fault in the core
+    midway through a command (the order is in the book, then the core raises)."""
+    market = running.venue.state.exchange.markets[symbol]
+    book = market.book
+
+    class FaultyBook:
+        def __getattr__(self, name):
+            return getattr(book, name)
+
+        def place(self, *args):
+            book.place(*args)  # the order is in the book ...
+            market.book = book
+            raise RuntimeError("injected fault")  # ... and then the core fails
+
+    market.book = FaultyBook()

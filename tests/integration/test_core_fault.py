@@ -14,28 +14,14 @@ from perpsim.venue.app import make_exchange
 from perpsim.venue.recovery import recover
 from perpsim.venue.state import VenueState
 
-from .conftest import own_venue
+from .conftest import fault_once_in_book, own_venue
 
 
 def test_a_command_that_raises_midway_is_undone(tmp_path: Path) -> None:
     with own_venue(tmp_path) as (running, cfg, trader):
         kept = trader.place_order("BTCUSDT", "buy", "0.001", "60000")
 
-        market = running.venue.state.exchange.markets["BTCUSDT"]
-        book = market.book
-
-        class FaultyBook:
-            """The market's book, failing once right after it took an order in."""
-
-            def __getattr__(self, name):
-                return getattr(book, name)
-
-            def place(self, *args):
-                book.place(*args)  # the order is in the book ...
-                market.book = book
-                raise RuntimeError("injected fault")  # ... and then the core fails
-
-        market.book = FaultyBook()
+        fault_once_in_book(running)
         with pytest.raises(PerpsimError) as failed:
             trader.place_order("BTCUSDT", "buy", "0.002", "60001")
         assert failed.value.status == grpc.StatusCode.INTERNAL

@@ -260,6 +260,18 @@ def client_loop(address: str, index: int, key: str, tag: str, ledger: Ledger, ki
                 ledger.acked[coid] = sent
 
 
+def funded_accounts(address: str) -> list[str]:
+    """ACCOUNTS new accounts, each with DEPOSIT USDT: their API keys."""
+    with grpc.insecure_channel(address) as ch:
+        stubs = Stubs(ch)
+        keys = [stubs.sandbox.CreateAccount(sandbox_pb2.CreateAccountRequest(), metadata=ADMIN_MD,
+                                            timeout=CALL_TIMEOUT).api_key for _ in range(ACCOUNTS)]
+        for key in keys:
+            stubs.accounts.Deposit(account_pb2.DepositRequest(asset="USDT", amount=DEPOSIT), metadata=md(key),
+                                   timeout=CALL_TIMEOUT)
+    return keys
+
+
 def run_load_and_kill(server: Server, keys: list[str], ledger: Ledger, tag: str, acks: int, seed: int) -> None:
     """Client threads place orders; SIGKILL the server once `acks` more orders were acknowledged."""
     killed, stop = threading.Event(), threading.Event()
@@ -372,14 +384,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_order(tmp_path: Path) -> None:
     ledger = Ledger()
     recoveries: list[str] = []
     try:
-        address = server.start()
-        with grpc.insecure_channel(address) as ch:
-            stubs = Stubs(ch)
-            keys = [stubs.sandbox.CreateAccount(sandbox_pb2.CreateAccountRequest(), metadata=ADMIN_MD,
-                                                timeout=CALL_TIMEOUT).api_key for _ in range(ACCOUNTS)]
-            for key in keys:
-                stubs.accounts.Deposit(account_pb2.DepositRequest(asset="USDT", amount=DEPOSIT), metadata=md(key),
-                                       timeout=CALL_TIMEOUT)
+        keys = funded_accounts(server.start())
 
         outcomes = []
         for r in range(ROUNDS):

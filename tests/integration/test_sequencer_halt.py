@@ -14,7 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from perpsim.clients.errors import PerpsimError
 from perpsim.venue.journal import HEADER_SIZE
 
-from .conftest import own_venue
+from .conftest import fault_once_in_book, own_venue
 
 
 def _corrupt_first_record(segment: Path) -> bytes:
@@ -35,21 +35,7 @@ def test_a_failed_rebuild_halts_the_venue_instead_of_hanging(tmp_path: Path) -> 
         (segment,) = seq.journal.segment_paths()
         old = _corrupt_first_record(segment)
 
-        market = running.venue.state.exchange.markets["BTCUSDT"]
-        book = market.book
-
-        class FaultyBook:
-            """The market's book, failing once right after it took an order in."""
-
-            def __getattr__(self, name):
-                return getattr(book, name)
-
-            def place(self, *args):
-                book.place(*args)
-                market.book = book
-                raise RuntimeError("injected fault")
-
-        market.book = FaultyBook()
+        fault_once_in_book(running)
         # one call, two commands: the faulting one and one after it that the halt leaves
         # unapplied; both are answered (the call fails), neither hangs
         with pytest.raises(PerpsimError) as failed:

@@ -19,7 +19,7 @@ from perpsim.venue import follower_checkpoint, snapshot
 from perpsim.venue.app import RunningVenue
 from perpsim.venue.recovery import JOURNAL_DIR, SNAPSHOT_DIR
 
-from .conftest import own_venue
+from .conftest import fault_once_in_book, own_venue
 from .test_checkpoint_fork import hashes_by_seq, place_some, snapshot_rpc
 
 
@@ -223,21 +223,7 @@ def test_after_a_command_raised_and_the_state_was_rebuilt_the_follower_still_hol
         ck = running.venue.seq.checkpoint
         snapshot_rpc(running, cfg)
         follower = ck.follower_pid
-        market = running.venue.state.exchange.markets["BTCUSDT"]
-        book = market.book
-
-        class FaultyBook:
-            """The market's book, failing once right after it took an order in."""
-
-            def __getattr__(self, name):
-                return getattr(book, name)
-
-            def place(self, *args):
-                book.place(*args)
-                market.book = book
-                raise RuntimeError("injected fault")
-
-        market.book = FaultyBook()
+        fault_once_in_book(running)
         with pytest.raises(PerpsimError) as failed:
             trader.place_order("BTCUSDT", "buy", "0.002", "60001")
         assert failed.value.status == grpc.StatusCode.INTERNAL

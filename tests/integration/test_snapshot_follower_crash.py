@@ -16,18 +16,16 @@ from pathlib import Path
 import grpc
 import pytest
 
-from perpsim.v1 import account_pb2, sandbox_pb2
+from perpsim.v1 import sandbox_pb2
 from perpsim.venue.recovery import JOURNAL_DIR
 
 from .test_crash import (
-    ACCOUNTS,
     ADMIN_MD,
     CALL_TIMEOUT,
-    DEPOSIT,
     Ledger,
     Server,
     Stubs,
-    md,
+    funded_accounts,
     run_load_and_kill,
     verify_after_restart,
     write_config,
@@ -72,14 +70,7 @@ def test_sigkill_during_checkpoints_leaves_no_follower_and_loses_no_acknowledged
     rng = random.Random(20261207)
     ledger = Ledger()
     try:
-        address = server.start()
-        with grpc.insecure_channel(address) as ch:
-            stubs = Stubs(ch)
-            keys = [stubs.sandbox.CreateAccount(sandbox_pb2.CreateAccountRequest(), metadata=ADMIN_MD,
-                                                timeout=CALL_TIMEOUT).api_key for _ in range(ACCOUNTS)]
-            for key in keys:
-                stubs.accounts.Deposit(account_pb2.DepositRequest(asset="USDT", amount=DEPOSIT), metadata=md(key),
-                                       timeout=CALL_TIMEOUT)
+        keys = funded_accounts(server.start())
         for r in range(2):
             with grpc.insecure_channel(server.address) as ch:  # a checkpoint starts the follower
                 Stubs(ch).sandbox.Snapshot(sandbox_pb2.SnapshotRequest(), metadata=ADMIN_MD, timeout=60)
