@@ -57,18 +57,23 @@ def stage_of(frames: list[str]) -> str:
     return "grpc"
 
 
-def breakdown(path: Path) -> dict:
-    """Samples per thread kind and per stage (event-loop thread)."""
-    loop: collections.Counter = collections.Counter()
-    other: collections.Counter = collections.Counter()
+def stacks(path: Path):
+    """Each collapsed stack of a py-spy raw profile: (its thread frame or "", its frames root
+    first, its sample count)."""
     for line in path.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
         if not count.isdigit():
             continue
         frames = stack.split(";")
         thread = frames[0] if frames and frames[0].startswith("thread") else ""
-        body = frames[1:] if thread else frames
-        n = int(count)
+        yield thread, frames[1:] if thread else frames, int(count)
+
+
+def breakdown(path: Path) -> dict:
+    """Samples per thread kind and per stage (event-loop thread)."""
+    loop: collections.Counter = collections.Counter()
+    other: collections.Counter = collections.Counter()
+    for thread, body, n in stacks(path):
         if any("perpsim-journal" in f or "_worker (concurrent/futures/thread.py" in f for f in body[:4]) \
                 or "perpsim-journal" in thread:
             other["journal thread"] += n

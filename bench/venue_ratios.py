@@ -53,7 +53,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import venue_load as vl
-from stage_profile import STAGES, stage_of
+from stage_profile import STAGES, stacks, stage_of
 from stage_profile import report as stage_report
 
 from perpsim.engine import commands as C
@@ -118,18 +118,12 @@ def loop_stages(path: Path, loop_cpu_us: float | None) -> dict | None:
     if not loop_cpu_us:
         return None
     counts: collections.Counter = collections.Counter()
-    for line in path.read_text(errors="replace").splitlines():
-        stack, _, n = line.rpartition(" ")
-        if not n.isdigit():
+    for thread, frames, n in stacks(path):
+        if thread and not thread.endswith("MainThread"):  # the journal's and gRPC's threads
             continue
-        frames = stack.split(";")
-        if frames[0].startswith("thread"):
-            if not frames[0].endswith("MainThread"):  # the journal's and gRPC's threads
-                continue
-            frames = frames[1:]
         if frames and frames[-1].startswith("EpollSelector.select"):
             continue  # waiting for the network or a thread: idle
-        counts[stage_of(frames)] += int(n)
+        counts[stage_of(frames)] += n
     busy = sum(counts.values())
     return {s: round(counts[s] / busy * loop_cpu_us, 1) for s in STAGES} if busy else None
 
