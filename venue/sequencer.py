@@ -10,8 +10,10 @@ are folded in while the fsync runs on its thread and while no command waits, a s
 off the path from a command to its acknowledgment wherever the loop has time to spare.
 
 The fsync runs on a thread of its own (venue/commit_thread.py) whose callback acknowledges the
-batch directly. With many callers in flight a batch waits a bounded moment for the ones the last
-batch answered (adaptive group commit: more orders per fsync); with one caller it never waits.
+batch directly, except for a lone caller's batch with nothing queued behind it, which is fsynced on
+the loop (the hand-off would cost that caller more than the fsync). With many callers in flight
+a batch waits a bounded moment for the ones the last batch answered (adaptive group commit: more
+orders per fsync); with one caller it never waits.
 A failed fsync, or a state that cannot be rebuilt after a core fault, halts the sequencer:
 every waiting caller is answered with an error and the venue stops serving (see `_halt`).
 """
@@ -358,6 +360,15 @@ class Sequencer:
             if then is not None:
                 then()
             return True
+        if self._alone():
+            # one caller and nobody queued behind it: the fsync on the loop costs less than the
+            # hand-off to the commit thread and back (a futex, a self-pipe write, an epoll wake-up
+            # and the GIL twice: about a fifth of a 1-client call), and nobody waits on the loop
+            journal.commit()
+            self._durable.set()
+            if then is not None:
+                then()
+            return True
         loop = asyncio.get_running_loop()
         committed = loop.create_future()
 
@@ -383,6 +394,11 @@ class Sequencer:
             pass
         await committed
         return False
+
+    def _alone(self) -> bool:
+        """Whether the batch being committed is one caller's with nothing queued behind it."""
+        batch = self._batch
+        return batch is not None and len(batch) == 1 and self.queue.empty()
 
     def _fold_slice(self) -> bool:
         """Fold a slice of what the state's read models were handed; whether nothing is left."""
