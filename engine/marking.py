@@ -8,7 +8,8 @@ market's mark from its inputs (index, last price, funding rate, next funding tim
 Hyperliquid form also the best bid and ask) and, when it moved, has the liquidation stage cascade
 and the insurance fund offload. Hyperliquid's mark samples its EMAs on its own 3-s grid
 (risk.hyperliquid_mark): those markets are sampled whenever a command crosses a 3-s boundary,
-before the command, with the book, index and last price that stood since the previous one.
+before the command, with the book, index and last price that stood since the previous one, and
+their mark is published then and held until the next boundary (the oracle's publications).
 """
 
 from __future__ import annotations
@@ -49,13 +50,18 @@ class Marking:
 
     def _advance(self, ts: int) -> None:
         """Time-driven work due at ts: mark, basis and premium sampling, funding settlement."""
-        if self._book_marks and ts // MARK_SAMPLE_NS != self.state.ts // MARK_SAMPLE_NS:
+        published = self._book_marks and ts // MARK_SAMPLE_NS != self.state.ts // MARK_SAMPLE_NS
+        if published:
             for m in self._book_marks:
                 live = bool(m.index.live_sources(ts))
                 m.mark_state.sample(ts, m.index.value(ts) if live else None, m.book.best_bid(), m.book.best_ask(),
                                     m.last)
         crossed = ts // PREMIUM_SAMPLE_NS != self.state.ts // PREMIUM_SAMPLE_NS
         self.state.ts = ts
+        if published:  # Hyperliquid: the mark moves only at a 3-s publication, before the command
+            for m in self._book_marks:
+                m.marked = None
+                self._remark(m)
         if not crossed:
             return
         for m in self.state.markets.values():
@@ -108,9 +114,8 @@ class Marking:
         index = m.index.value(self.state.ts)
         if index is None:
             return
-        if self._book_marks:  # Hyperliquid: median(bid, ask, last) now is one input
-            mark = m.mark_state.value(self.state.ts, index, m.last, m.rate, m.next_funding, m.funding.interval_ns,
-                                      m.book.best_bid(), m.book.best_ask())
+        if self._book_marks:  # Hyperliquid: the mark published at the last 3-s grid point, held
+            mark = m.mark_state.held(self.state.ts, index, m.last, m.book.best_bid(), m.book.best_ask())
         else:
             mark = m.mark_state.value(self.state.ts, index, m.last, m.rate, m.next_funding, m.funding.interval_ns)
         if mark is None or mark == m.mark:

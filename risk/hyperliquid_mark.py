@@ -33,6 +33,16 @@ exists with a bid, an ask and a last trade (the median of three); on a one-sided
 first trade it is absent and the mark is (1) alone: a thin book cannot move it. (4) exists once it
 has a sample; while (1) and (2) exist without it (the first 3 s of a two-sided traded book), the
 median of two is their mean. Without an index there is no mark (None; the engine keeps the last).
+
+Publication. "Mark price is updated whenever validators publish new oracle prices"
+(robust-price-indices) and "The validators are responsible for publishing spot oracle prices for each
+perp asset every 3 seconds" (https://hyperliquid.gitbook.io/hyperliquid-docs/hypercore/oracle). So the
+mark in force (`held`) is the one computed at the last grid point, from the inputs that stood there
+(those ``sample`` is given, after its EMA updates), and it holds until the next grid point whatever the
+book, the last trade or the index do meanwhile: margin, uPnL and liquidation triggers see it (funding is
+paid on the oracle, the index, as the profile says). A grid point without a live index publishes
+nothing (the mark holds). Before the first grid point the market's first mark is computed from the
+inputs of the moment it is first asked for (the oracle's first publication) and held likewise.
 """
 
 from __future__ import annotations
@@ -107,7 +117,7 @@ class HyperliquidMark:
     """Mark-price state of one perpetual under Hyperliquid's rule: the 150-s EMA of
     (mid − oracle) and the 30-s EMA of median(bid, ask, last). Same methods as `MarkPrice`."""
 
-    __slots__ = ("_d30", "_d150", "_i30", "_i150", "_last_ts", "_n30", "_n150")
+    __slots__ = ("_d30", "_d150", "_held", "_i30", "_i150", "_last_ts", "_n30", "_n150")
 
     def __init__(self, *, start_ts: int) -> None:
         """``start_ts`` (ns): the first ``sample`` call fills grid points after it."""
@@ -115,6 +125,7 @@ class HyperliquidMark:
         # numerator (2 × ticks × weight), denominator (weight), steps since the last update
         self._n150 = self._d150 = self._i150 = 0
         self._n30 = self._d30 = self._i30 = 0  # numerator in ticks × weight
+        self._held: int | None = None  # the mark published at the last grid point (ticks)
 
     @property
     def last_sample_ts(self) -> int:
@@ -124,7 +135,8 @@ class HyperliquidMark:
     def sample(self, ts: int, index: int | None, best_bid: int | None, best_ask: int | None,
                last: int | None) -> int:
         """Update both EMAs at every 3-s grid point in (last_sample_ts, ts] with these inputs (ticks),
-        held over the whole gap; returns how many grid points were crossed. ``ts`` must not go back."""
+        held over the whole gap, and publish the mark of the last of them (`held`); returns how many
+        grid points were crossed. ``ts`` must not go back."""
         if ts < self._last_ts:
             raise ValueError(f"sample at {ts} precedes the last sample time {self._last_ts}")
         step = MARK_SAMPLE_NS
@@ -136,7 +148,18 @@ class HyperliquidMark:
         self._n150, self._d150, self._i150 = ema_steps(self._n150, self._d150, self._i150, diff2, points, DECAY_150)
         med = book_median(best_bid, best_ask, last)
         self._n30, self._d30, self._i30 = ema_steps(self._n30, self._d30, self._i30, med, points, DECAY_30)
+        if index is not None:  # the oracle published: so does the mark
+            self._held = self.value(ts, index, last, 0, 0, 0, best_bid, best_ask)
         return points
+
+    def held(self, ts: int, index: int | None, last: int | None, best_bid: int | None = None,
+             best_ask: int | None = None) -> int | None:
+        """The mark in force at ``ts`` (ticks): the one published at the last grid point (`sample`).
+        Before the first publication, the mark of these inputs (`value`), which is then held until
+        the next grid point; None while there has been no index."""
+        if self._held is None and index is not None:
+            self._held = self.value(ts, index, last, 0, 0, 0, best_bid, best_ask)
+        return self._held
 
     def ma_basis(self, ts: int) -> Fraction | None:
         """The 150-s EMA of (mid − oracle), exact, in ticks; None before any sample."""
@@ -172,4 +195,5 @@ class HyperliquidMark:
 
     def state(self) -> tuple:
         """Plain, deterministic view of the whole state (for state hashes and snapshots)."""
-        return ("hyperliquid", self._last_ts, self._n150, self._d150, self._i150, self._n30, self._d30, self._i30)
+        return ("hyperliquid", self._last_ts, self._n150, self._d150, self._i150, self._n30, self._d30, self._i30,
+                self._held)

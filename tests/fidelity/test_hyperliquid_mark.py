@@ -100,50 +100,54 @@ def test_the_profile_builds_the_hyperliquid_mark() -> None:
 def test_a_hand_worked_sequence_of_3s_updates() -> None:
     """Index 20,000; book 20,100 / 20,700 with a trade at 20,200; the bid moves to 20,500 at 4 s; the
     index drops to 19,800 at 13 s; the ask is pulled at 16 s (a one-sided book) and a new one placed at
-    20,600 at 22 s. Samples at 3, 6, 9, … s; (mid − oracle, median(bid, ask, last)) at each."""
+    20,600 at 22 s. Samples at 3, 6, 9, … s; (mid − oracle, median(bid, ask, last)) at each. The mark is
+    published at each grid point from the inputs standing there and held until the next one ("Mark price
+    is updated whenever validators publish new oracle prices"): a command's own change waits for it."""
     ex = exchange()
     ex.apply(C.SetIndexPrice(1, SYMBOL, px(20000)))
     order(ex, 1, MAKER, Side.BUY, "20", 20100)
     ask = order(ex, 1, MAKER, Side.SELL, "20", 20700)
-    assert mark(ex) == px(20000)  # no trade yet: (2) is absent, (1) is the oracle (no EMA sample yet)
     order(ex, 1, SHORT, Side.SELL, "1", 20200)
     order(ex, 1, LONG, Side.BUY, "1", 20200)
     assert ex.markets[SYMBOL].last == px(20200)
-    # (1) = 20,000, (2) = median(20,100, 20,700, 20,200) = 20,200, no (4) sample yet: mean of two
-    assert mark(ex) == expected_mark(20000, 20100, 20700, 20200, [], []) == px(20100)
+    # the first mark, at the first index, is the oracle; the book and the trade after it wait for 3 s
+    assert mark(ex) == px(20000)
 
-    # grid 3 s: mid 20,400 − 20,000 = 400; (2) = 20,200. Then the bid moves to 20,500.
+    # grid 3 s: mid 20,400 − 20,000 = 400; (2) = 20,200: median(20,400, 20,200, (4) 20,200) = 20,200.
+    # The bid moves to 20,500 at 4 s, after the publication: the mark holds.
     diffs, meds = [(3, 400)], [(3, 20200)]
     order(ex, 4 * S, MAKER, Side.BUY, "20", 20500)
-    # (1) = 20,400, (2) = median(20,500, 20,700, 20,200) = 20,500, (4) = 20,200: the median is (1)
-    assert mark(ex) == expected_mark(20000, 20500, 20700, 20200, diffs, meds) == px(20400)
+    assert mark(ex) == expected_mark(20000, 20100, 20700, 20200, diffs, meds) == px(20200)
 
     for ts in (7, 10):  # grid 6, 9 s: mid 20,600 − 20,000 = 600; (2) = 20,500
         diffs.append((3, 600))
         meds.append((3, 20500))
         ex.apply(C.SetIndexPrice(ts * S, SYMBOL, px(20000)))
         assert mark(ex) == expected_mark(20000, 20500, 20700, 20200, diffs, meds)
-    assert mark(ex) == px(20500)  # (2) between (4) ≈ 20,395 and (1) ≈ 20,534
 
-    diffs.append((3, 600))
+    diffs.append((3, 600))  # grid 12 s, before the index falls at 13 s
     meds.append((3, 20500))
-    ex.apply(C.SetIndexPrice(13 * S, SYMBOL, px(19800)))  # the oracle falls 200: (1) ≈ 19,800 + 550.8
-    assert mark(ex) == expected_mark(19800, 20500, 20700, 20200, diffs, meds)
-    p4 = ema(meds, 30)
-    assert 19800 + ema(diffs, 150) < p4 < 20500  # the 30-s EMA of (2) is the median
-    assert mark(ex) == int((p4 / TICK).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+    ex.apply(C.SetIndexPrice(13 * S, SYMBOL, px(19800)))
+    held = expected_mark(20000, 20500, 20700, 20200, diffs, meds)
+    assert mark(ex) == held  # the oracle's fall waits for the next publication
+    ex.apply(C.AdvanceClock(14 * S))
+    assert mark(ex) == held
 
     diffs.append((3, 20600 - 19800))  # grid 15 s: index 19,800, book 20,500 / 20,700
     meds.append((3, 20500))
     ex.apply(C.CancelOrder(16 * S, MAKER, SYMBOL, ask))  # a one-sided book from here
     assert ex.markets[SYMBOL].book.best_ask() is None
+    published = expected_mark(19800, 20500, 20700, 20200, diffs, meds)
+    p4 = ema(meds, 30)
+    assert 19800 + ema(diffs, 150) < p4 < 20500  # the 30-s EMA of (2) is the median
+    assert mark(ex) == published == int((p4 / TICK).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
     # grid 18 s: no ask, no sample for either EMA; (2) is absent, so (1) alone is the mark
     ex.apply(C.SetIndexPrice(19 * S, SYMBOL, px(19800)))
     assert mark(ex) == expected_mark(19800, 20500, None, 20200, diffs, meds)
 
-    # grid 21 s: still one-sided. An ask at 20,600 at 22 s: (2) = 20,500 again, with (4)
+    # grid 21 s: still one-sided. An ask at 20,600 at 22 s: the mark holds (1) until 24 s
     order(ex, 22 * S, MAKER, Side.SELL, "20", 20600)
-    assert mark(ex) == expected_mark(19800, 20500, 20600, 20200, diffs, meds)
+    assert mark(ex) == expected_mark(19800, 20500, None, 20200, diffs, meds)
     # grid 24 s: the next samples come 9 s after the last update (15 s): t = 9 s in the formula
     diffs.append((9, (20500 + 20600) // 2 - 19800))
     meds.append((9, 20500))
@@ -187,4 +191,4 @@ def test_a_thin_book_cannot_move_the_mark() -> None:
     assert ex.markets[SYMBOL].last == px(19000) and ex.markets[SYMBOL].book.best_ask() is None
     ex.apply(C.SetIndexPrice(43 * S, SYMBOL, px(20000)))
     assert mark(ex) == px(20000) == expected_mark(20000, 19000, None, 19000, [], [])
-    assert ex.markets[SYMBOL].mark_state.state()[2:] == (0, 0, 14, 0, 0, 14)  # 14 grid points, no sample
+    assert ex.markets[SYMBOL].mark_state.state()[2:8] == (0, 0, 14, 0, 0, 14)  # 14 grid points, no sample

@@ -16,6 +16,10 @@ BTC at 19,735. The index falls to 19,740: LONG's margin balance 2,400 is under i
 liquidatable again. A fifth of 8 BTC (1.6) at 19,735 would leave 4,046 − 6.4 × 320 = 1,998 >
 1,574.4: compliant. So 31 s after the partial step 1.6 BTC go and 6.4 stay; 10 s after it, inside
 the cooldown, all 8 go.
+
+Hyperliquid's mark is published on the 3-s grid (risk.hyperliquid_mark): each index change here is
+followed by the clock reaching the next grid point, where the mark moves and the liquidation runs
+(the first step at 3 s; "31 s" is then the publication at 33 s, 30 s after it).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from perpsim.risk.profiles import DYDX, HYPERLIQUID, VenueProfile, market_under
 
 U = 10**8
 SEC = 10**9
+GRID = 3 * SEC
 SYMBOL = "BTCUSDT"
 LONG, MAKER = 1, 3
 
@@ -52,6 +57,8 @@ def world(profile: VenueProfile, leverage: int = 40, wallet: int = 5_000, bid: s
 def liquidations(ex: Exchange, ts: int, index: str) -> list[Liquidation]:
     spec = ex.markets[SYMBOL].spec
     events = ex.apply(C.SetIndexPrice(ts, SYMBOL, spec.price_to_ticks(index)))
+    if ex.profile is HYPERLIQUID:  # published at the next 3-s grid point
+        events += ex.apply(C.AdvanceClock(ts - ts % GRID + GRID))
     ex.check_integrity()
     assert ex.markets[SYMBOL].mark == spec.price_to_ticks(index)  # the mark follows the index here
     return [e for e in events if isinstance(e, Liquidation)]

@@ -89,9 +89,15 @@ def adl_world(profile: VenueProfile) -> tuple[Exchange, list]:
     ex.apply(C.PlaceOrder(1, deep, SYMBOL, Side.SELL, lots("1"), px("21900")))
     ex.apply(C.PlaceOrder(1, b, SYMBOL, Side.BUY, lots("1"), px("21900")))
     ex.apply(C.SetIndexPrice(2, SYMBOL, px("20000")))
-    ex.apply(C.PlaceOrder(2, bankrupt, SYMBOL, Side.SELL, lots("1"), px("20000")))
-    ex.apply(C.PlaceOrder(2, a, SYMBOL, Side.BUY, lots("1"), px("20000")))
-    events = ex.apply(C.SetIndexPrice(3, SYMBOL, px("22000")))
+    hl = profile is HYPERLIQUID  # its mark is published on the 3-s grid: the clock goes there after an index
+    t = 3 * SEC if hl else 2
+    if hl:
+        ex.apply(C.AdvanceClock(t))
+    ex.apply(C.PlaceOrder(t, bankrupt, SYMBOL, Side.SELL, lots("1"), px("20000")))
+    ex.apply(C.PlaceOrder(t, a, SYMBOL, Side.BUY, lots("1"), px("20000")))
+    events = ex.apply(C.SetIndexPrice(t if hl else 3, SYMBOL, px("22000")))
+    if hl:
+        events += ex.apply(C.AdvanceClock(2 * t))
     ex.check_integrity()
     assert ex.markets[SYMBOL].mark == px("22000")
     return ex, [(e.account, e.counterparty, e.qty) for e in events if isinstance(e, AutoDeleveraged)]
@@ -145,6 +151,8 @@ def partial_world(profile: VenueProfile, leverage: int, wallet: int, index: str)
     assert ex.wallet(LONG, "USDT") == wallet * U
     ex.apply(C.PlaceOrder(1, MAKER, SYMBOL, Side.BUY, lots("50"), px(index) - px("5")))
     events = ex.apply(C.SetIndexPrice(1, SYMBOL, px(index)))
+    if profile is HYPERLIQUID:  # its mark is published on the 3-s grid (risk.hyperliquid_mark)
+        events += ex.apply(C.AdvanceClock(3 * SEC))
     ex.check_integrity()
     assert ex.markets[SYMBOL].mark == px(index)
     return ex, [e for e in events if isinstance(e, Liquidation)]
