@@ -234,7 +234,7 @@ class AccountRisk:
             return None
         before = view.position_lots(cmd.account, cmd.symbol, cmd.position_side)
         after = before + (cmd.qty if cmd.side == Side.BUY else -cmd.qty)
-        return self._correlation(view, cmd, after, self.thresholds(cmd.account))
+        return self._correlation(view, cmd, after, self.thresholds(cmd.account), before)
 
     def market_warnings(self, view: ExchangeView, account: int, symbol: str) -> list[Warning]:
         """The kσ warnings of the account's legs in one market as they stand."""
@@ -242,21 +242,28 @@ class AccountRisk:
         below = self.below_k(view, account, symbol)
         return [k_sigma_warning(symbol, z, t, touch) for (_, _), (z, touch) in sorted(below.items())]
 
-    def _correlation(self, view: ExchangeView, cmd: C.PlaceOrder, after_lots: int, t: Thresholds) -> Warning | None:
-        asset = _asset(view, cmd.symbol)
-        held = [p for p in self.positions_light(view, cmd.account) if _asset(view, p[0]) == asset]
+    def _correlation(self, view: ExchangeView, cmd: C.PlaceOrder, after_lots: int, t: Thresholds,
+                     before: int | None = None) -> Warning | None:
+        """`before`: the order's leg's signed lots now (read here when not given)."""
+        spec = view.spec(cmd.symbol)
+        asset = spec.settle
+        held = self.positions_light(view, cmd.account, asset)
         names = sorted({s for s, _ in held} | {cmd.symbol})
         e = [sum(n for s, n in held if s == name) for name in names]
-        before = view.position_lots(cmd.account, cmd.symbol, cmd.position_side)
+        if before is None:
+            before = view.position_lots(cmd.account, cmd.symbol, cmd.position_side)
         delta = [0.0] * len(names)
         delta[names.index(cmd.symbol)] = _signed_notional(view, cmd.symbol, after_lots) - \
             _signed_notional(view, cmd.symbol, before)
-        return correlation_warning(names, e, delta, self._matrix(names), equity_of(view, cmd.account, asset), t)
+        equity = equity_of(view, cmd.account, asset, 10**spec.settle_decimals)
+        return correlation_warning(names, e, delta, self._matrix(names), equity, t)
 
-    def positions_light(self, view: ExchangeView, account: int) -> list[tuple[str, float]]:
-        """(symbol, signed notional at mark) of every leg: no liquidation prices solved."""
+    def positions_light(self, view: ExchangeView, account: int, asset: str = "") -> list[tuple[str, float]]:
+        """(symbol, signed notional at mark) of every leg (settled in `asset`, or all): no
+        liquidation prices solved."""
         return [(symbol, _signed_notional(view, symbol, lots)) for symbol in view.symbols()
-                if view.mark(symbol) is not None for _, lots in view.legs(account, symbol)]
+                if view.holds(account, symbol) and (not asset or _asset(view, symbol) == asset)
+                and view.mark(symbol) is not None for _, lots in view.legs(account, symbol)]
 
     # ---------------------------------------------------------------- alerts
 
@@ -280,15 +287,16 @@ class AccountRisk:
         return out
 
 
-def equity_of(view: ExchangeView, account: int, asset: str) -> float:
+def equity_of(view: ExchangeView, account: int, asset: str, scale: int | None = None) -> float:
     """Equity in ``asset`` (a float in the asset's unit): the cross margin balance plus every
-    isolated position's margin and uPnL."""
+    isolated position's margin and uPnL. `scale`: the asset's money units per unit, when known."""
     units = view.margin_balance(account, asset)
     for symbol in view.symbols():
-        if _asset(view, symbol) == asset and view.isolated(account, symbol) and view.mark(symbol) is not None:
+        if view.holds(account, symbol) and view.isolated(account, symbol) and _asset(view, symbol) == asset \
+                and view.mark(symbol) is not None:
             for p in view.positions(account, symbol):
                 units += p.isolated_margin + p.upnl
-    return units / _scale(view, asset)
+    return units / (scale if scale is not None else _scale(view, asset))
 
 
 def _net(positions: list[PositionRisk]) -> tuple[list[str], list[float]]:
