@@ -396,9 +396,11 @@ class Sequencer:
         return False
 
     def _alone(self) -> bool:
-        """Whether the batch being committed is one caller's with nothing queued behind it."""
+        """Whether the batch being committed is one caller's, with nothing queued behind it and
+        no more than one caller answered last time (so no others are likely to arrive while the
+        loop waits on the disk)."""
         batch = self._batch
-        return batch is not None and len(batch) == 1 and self.queue.empty()
+        return batch is not None and len(batch) == 1 and self._expect <= 1 and self.queue.empty()
 
     def _fold_slice(self) -> bool:
         """Fold a slice of what the state's read models were handed; whether nothing is left."""
