@@ -11,7 +11,7 @@
 
 Numbers are exact decimals (no floats). Output is a table by default and one JSON object with
 --json (decimal values as strings, missing values as null). Bad input: a message on stderr and
-exit code 2. Rounding of every output: see perpsim.risk.preview ("Display rounding").
+exit code 2. Rounding of every output: see perpsim.risk.preview.inputs ("Display rounding").
 """
 
 from __future__ import annotations

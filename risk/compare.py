@@ -24,7 +24,7 @@ rate from `risk.venue_rules.FundingRule` (integer, exact). What each profile cha
 * funding: the profile's formula, interval and payment period, on the notional at the mark
   (Binance, Bybit, OKX) or at the oracle (Hyperliquid, dYdX: ``index``, default the mark).
 
-Display rounding (on top of `risk.preview`'s): initial margin, cost to open (Binance's: truncated,
+Display rounding (on top of `risk.preview.inputs`'): initial margin, cost to open (Binance's: truncated,
 as its published A4 shows) and fees rounded up to
 ``money_places`` (what the account must put in or pay); the funding payment signed from the
 account's side (+ received, − paid) and rounded toward −∞ (against the account); the funding
@@ -42,6 +42,16 @@ from perpsim.model import decimals as dm
 from perpsim.model.markets import MarketKind, MarketSpec
 from perpsim.risk import preview as pv
 from perpsim.risk.liqprice import LiquidationModel
+from perpsim.risk.preview.grid import BracketRow, display_money_places, parse_instrument
+from perpsim.risk.preview.inputs import (
+    Number,
+    parse_decimal,
+    parse_direction,
+    parse_leverage,
+    parse_market,
+    parse_positive,
+    parse_rate,
+)
 from perpsim.risk.profiles import PROFILES, VenueProfile, profile_named
 from perpsim.risk.units import RATE_SCALE
 from perpsim.risk.venue_rules import MaintenanceAt, OrderCost
@@ -91,7 +101,7 @@ class Comparison:
 
 
 def _market(market: MarketSpec | str) -> MarketSpec:
-    spec = pv._market(market)
+    spec = parse_market(market)
     if spec is None:
         raise ValueError("market: give a symbol or a MarketSpec")
     return spec
@@ -110,7 +120,7 @@ def _rows(profile: VenueProfile, kind: str, base: str) -> list[tuple[Decimal, in
     return [(Decimal(cap), lev, _frac(mmr + extra)) for cap, lev, mmr in table.rows]
 
 
-def _max_leverage(rows: Iterable[pv.BracketRow], notional: Fraction) -> int | None:
+def _max_leverage(rows: Iterable[BracketRow], notional: Fraction) -> int | None:
     """Max leverage of the first tier whose cap covers the notional (the last tier beyond it)."""
     last = None
     for row in rows:
@@ -152,16 +162,16 @@ def venue_figures(
     profile: VenueProfile | str,
     *,
     side: str,
-    size: pv.Number,
-    entry: pv.Number,
-    leverage: pv.Number,
-    mark: pv.Number | None = None,
-    index: pv.Number | None = None,
-    premium: pv.Number = 0,
+    size: Number,
+    entry: Number,
+    leverage: Number,
+    mark: Number | None = None,
+    index: Number | None = None,
+    premium: Number = 0,
     market: MarketSpec | str = "BTCUSDT",
     maker: bool = False,
-    wallet: pv.Number | None = None,
-    mmr: pv.Number | None = None,
+    wallet: Number | None = None,
+    mmr: Number | None = None,
     money_places: int | None = None,
     rounding: str = "venue",
 ) -> VenueFigures:
@@ -173,18 +183,18 @@ def venue_figures(
     if not p.lists(kind, base) and mmr is None:
         why = "no inverse perpetuals" if kind == "inverse" else f"no {base} {kind} tier table in this profile"
         return VenueFigures(p.name, p.title, False, why)
-    size_d, entry_d = pv._positive(size, "size"), pv._positive(entry, "entry")
-    mark_d = entry_d if mark is None else pv._positive(mark, "mark")
-    index_d = mark_d if index is None else pv._positive(index, "index")
-    asked = pv._leverage(leverage)
-    places = pv._money_places(money_places, pv._instrument(spec, None))
+    size_d, entry_d = parse_positive(size, "size"), parse_positive(entry, "entry")
+    mark_d = entry_d if mark is None else parse_positive(mark, "mark")
+    index_d = mark_d if index is None else parse_positive(index, "index")
+    asked = parse_leverage(leverage)
+    places = display_money_places(money_places, parse_instrument(spec, None))
     warnings: list[str] = []
 
     rows = _rows(p, kind, base)
     fixed: dict = {}
     if mmr is not None:
         extra = p.fees.taker if p.margin and p.margin.mm_adds_taker_fee and p.fees else 0
-        fixed = {"mmr": _frac(pv._rate(mmr, "mmr") + extra)}
+        fixed = {"mmr": _frac(parse_rate(mmr, "mmr") + extra)}
         rows = None
     notional_entry = _notional(spec, size_d, entry_d)
     table = pv.bracket_table(market=spec, brackets=rows, **fixed)
@@ -200,16 +210,16 @@ def venue_figures(
                               market=spec,
                               brackets=rows, profile=model, money_places=places, rounding=rounding, **fixed)
     warnings += [w for w in pre.warnings if "exceeds the bracket" not in w]
-    if wallet is not None and pv._dec(wallet, "wallet") < notional_entry / lev:
+    if wallet is not None and parse_decimal(wallet, "wallet") < notional_entry / lev:
         warnings.append(f"the margin {wallet} is below {p.name}'s initial margin at {lev}x: it could not open this")
 
-    fee_scaled = (p.fees.maker if maker else p.fees.taker) if p.fees else pv._rate(
+    fee_scaled = (p.fees.maker if maker else p.fees.taker) if p.fees else parse_rate(
         spec.maker_fee if maker else spec.taker_fee, "fee")
     fee = Fraction(fee_scaled, RATE_SCALE)
-    direction = pv._direction(side)
+    direction = parse_direction(side)
     out_funding: dict = {}
     if p.funding is not None:
-        per = p.funding.rate_per_payment(pv._rate(pv._dec(premium, "premium"), "premium"))
+        per = p.funding.rate_per_payment(parse_rate(parse_decimal(premium, "premium"), "premium"))
         at_price = index_d if p.funding.price == "oracle" else mark_d
         payment = -direction * per * _notional(spec, size_d, at_price)
         out_funding = dict(funding_rate=dm.exact_decimal(per), funding_every_hours=p.funding.payment_hours,
@@ -232,16 +242,16 @@ def venue_figures(
 def compare(
     *,
     side: str,
-    size: pv.Number,
-    entry: pv.Number,
-    leverage: pv.Number,
-    mark: pv.Number | None = None,
-    index: pv.Number | None = None,
-    premium: pv.Number = 0,
+    size: Number,
+    entry: Number,
+    leverage: Number,
+    mark: Number | None = None,
+    index: Number | None = None,
+    premium: Number = 0,
     market: MarketSpec | str = "BTCUSDT",
     profiles: Iterable[str] | None = None,
     maker: bool = False,
-    wallet: pv.Number | None = None,
+    wallet: Number | None = None,
     money_places: int | None = None,
     rounding: str = "venue",
 ) -> Comparison:
@@ -257,10 +267,10 @@ def compare(
     names = list(PROFILES) if profiles is None else [profile_named(n).name for n in profiles]
     if not names:
         raise ValueError("profiles: name at least one")
-    side_name = "long" if pv._direction(side) > 0 else "short"
-    size_d, entry_d = pv._positive(size, "size"), pv._positive(entry, "entry")
-    mark_d = entry_d if mark is None else pv._positive(mark, "mark")
-    premium_d = pv._dec(premium, "premium")
+    side_name = "long" if parse_direction(side) > 0 else "short"
+    size_d, entry_d = parse_positive(size, "size"), parse_positive(entry, "entry")
+    mark_d = entry_d if mark is None else parse_positive(mark, "mark")
+    premium_d = parse_decimal(premium, "premium")
     rows = tuple(venue_figures(n, side=side_name, size=size_d, entry=entry_d, leverage=leverage, mark=mark_d,
                                index=index, premium=premium_d, market=spec, maker=maker, wallet=wallet,
                                money_places=money_places, rounding=rounding) for n in names)
