@@ -121,6 +121,17 @@ class Liquidation(NamedTuple):
     deleveraged: int
 
 
+class HedgedPairClosed(NamedTuple):
+    """OKX: a cross account's long and short in one market closed against each other at a
+    liquidation, before any order (risk.okx_liquidation): `qty` lots of each leg, at `price`
+    (the mark, ticks)."""
+
+    symbol: str
+    account: int
+    qty: int
+    price: int
+
+
 class InsuranceFundChanged(NamedTuple):
     asset: str
     delta: int

@@ -37,7 +37,7 @@ cdef class Liquidation:
     cpdef bint _liquidatable(self, _Market m, object account, object pside) except *
     cpdef bint _sweep(self, _Market m) except *
     @cython.locals(t=MarketTerms)
-    cpdef bint _waits(self, _Market m, object account) except *
+    cpdef bint _waits(self, _Market m, object account, object pside) except *
     @cython.locals(t=MarketTerms)
     cpdef void _drop_old_blocks(self) except *
     cpdef object _block_left(self, MarketTerms t, object symbol, object account)

@@ -6,7 +6,8 @@ costs O(log n + liquidated). `cascade` re-keys the accounts a command touched an
 marked market, again while liquidations touch further accounts (a forced order can fill a stale
 quote and push its maker under maintenance margin). A liquidation cancels the account's orders,
 places a forced IOC at the bankruptcy price (first down to a lower bracket, or a fraction of
-the position, where the profile says so; OKX then waits a minute for its re-check, dYdX sends
+the position, where the profile says so; OKX then waits a minute for the position's re-check, and
+first closes a cross hedged pair against itself; dYdX sends
 one order per position and block), lets the insurance fund take what the book could not,
 or deleverages the opposite side (ADL) when the fund cannot; the fund later offloads what it
 holds into the book (`_offload`). The liquidation and bankruptcy prices, the liquidation band
@@ -26,9 +27,9 @@ from __future__ import annotations
 from fractions import Fraction
 
 from perpsim.engine import multi_assets as MA
-from perpsim.engine.events import AutoDeleveraged
+from perpsim.engine.events import AutoDeleveraged, HedgedPairClosed
 from perpsim.engine.events import Liquidation as LiquidationEvent
-from perpsim.engine.market import _RISE_SIDE, BOTH, IF_ACCOUNT, _Market, position_key, position_of
+from perpsim.engine.market import _RISE_SIDE, BOTH, IF_ACCOUNT, LONG, SHORT, _Market, position_key, position_of
 from perpsim.engine.records import new_record
 from perpsim.engine.settlement import Settlement
 from perpsim.engine.standing import StandingOrders
@@ -57,6 +58,7 @@ from perpsim.risk.liquidation_plan import (
     shortfall,
     takeover,
 )
+from perpsim.risk.okx_liquidation import frozen_key, nets_hedged_pairs, netted_lots, netting_price
 from perpsim.risk.positions import Position
 from perpsim.risk.units import RATE_SCALE
 
@@ -96,7 +98,8 @@ class Liquidation:
                                        fee_rate=m.liquidation_fee, steps=None if rule is None else rule.steps)
                        for s, m in state.markets.items()}
         # per account, the venue time before which its liquidations go in full: a paced profile's
-        # partial step opens the window (risk.liquidation_plan.paced_cut); expired ones are dropped
+        # partial step opens the window (risk.liquidation_plan.paced_cut); expired ones are dropped.
+        # OKX keys the wait by position instead (risk.okx_liquidation.frozen_key)
         self._paced: dict[int, int] = {}
         # per account, a per-block profile's current block (dYdX): (block, money units liquidated
         # in it, the symbols liquidated in it); older blocks' records are dropped
@@ -223,22 +226,23 @@ class Liquidation:
         for key in m.liq.triggered(price):
             account, pside = position_of(key)
             if m.holds(account) and self._liquidatable(m, account, pside):
-                if waiting and self._waits(m, account):
+                if waiting and self._waits(m, account, pside):
                     continue
                 self._liquidate(m, account, pside)
                 done = True
         return done
 
-    def _waits(self, m: _Market, account: int) -> bool:
-        """Whether the account's liquidation in m waits, however far under water: inside its
-        window after an OKX partial step (re-checked when it ends), or (dYdX) once m was
+    def _waits(self, m: _Market, account: int, pside: int) -> bool:
+        """Whether the account's liquidation in m waits, however far under water: the position's
+        (`pside`; cross: the account's legs in m) window after an OKX partial step (re-checked
+        when it ends; risk.okx_liquidation.frozen_key), or (dYdX) once m was
         liquidated in the current block, or its block limit is spent (the next block). Marks
         when the sweep is due again."""
         t = self._terms[m.symbol]
         ts = self.state.ts
         until = 0
         if t.waits:
-            until = self._paced.get(account, 0)
+            until = self._paced.get(frozen_key(account, m.symbol, pside, account in m.isolated), 0)
         elif t.block_ns:
             rec = self._blocks.get(account)
             block = block_of(t, ts)
@@ -299,14 +303,22 @@ class Liquidation:
         t = self._terms[m.symbol]
         positions = m.positions
         legs = liquidated_legs(isolated, pside, () if isolated else tuple([ps for ps, _ in m.leg_list(account)]))
+        holder, remaining = account, 0
+        if len(legs) == 2 and not isolated and nets_hedged_pairs(state.profile.liquidation):
+            # OKX: the pair's overlap closes against itself first; the rest goes on only while
+            # the account is still under water
+            legs = self._net_pair(m, account, legs)
+            if legs and not self._liquidatable(m, account, pside):
+                legs = ()
+        paced = frozen_key(account, m.symbol, pside, isolated) if t.waits else account  # OKX: per position
         not_before = 0
         if self._paced:
-            not_before = self._paced.get(account, 0)
+            not_before = self._paced.get(paced, 0)
             if not_before and state.ts >= not_before:
-                del self._paced[account]
+                del self._paced[paced]
         wallet, other_upnl = self._collateral(m, account, pside)
         price = forced_price(t, m.bp_tick([positions[position_key(account, ps)] for ps in legs], wallet, other_upnl),
-                             m.mark)
+                             m.mark) if legs else m.mark
         if t.block_ns:  # dYdX: one order per leg in this block, within the account's block limit
             holder, remaining = self._remaining(m, account, pside)
             left = self._block_left(t, m.symbol, account)
@@ -324,7 +336,7 @@ class Liquidation:
             if cut:
                 self._force(m, account, leg_side, side, cut, price)
                 if t.pace_ns:
-                    not_before = self._paced[account] = partial_not_before(t, state.ts)
+                    not_before = self._paced[paced] = partial_not_before(t, state.ts)
                 filled = abs(lots) - abs(self._lots(m, account, leg_side))
                 holder, remaining = self._liquidation_fee(m, account, pside, filled, price)
                 # OKX: whether compliant or not, the account waits for the re-check (_waits)
@@ -402,6 +414,17 @@ class Liquidation:
         block, before, symbols = self._blocks[account]
         self._blocks[account] = (block, before + spent, symbols)
         return holder, remaining, left - spent
+
+    def _net_pair(self, m: _Market, account: int, legs: tuple) -> tuple:
+        """OKX: close the overlap of the account's long and short in m against itself at the mark
+        (risk.okx_liquidation: no order, no fee; a HedgedPairClosed event). Returns the legs
+        still held, in side order."""
+        qty = netted_lots(self._lots(m, account, LONG), self._lots(m, account, SHORT))
+        if qty:
+            price = netting_price(m.mark)
+            self.settlement._pair(m, account, SHORT, account, LONG, qty, price)
+            self.state._events.append(HedgedPairClosed(m.symbol, account, qty, price))
+        return tuple([ps for ps in legs if self._lots(m, account, ps)])
 
     def _lots(self, m: _Market, account: int, pside: int) -> int:
         """Signed lots of a position (0 when there is none)."""

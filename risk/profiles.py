@@ -138,13 +138,14 @@ OKX = VenueProfile(
     funding=FundingRule(FundingForm.PREMIUM_CAPPED, 8, 8, 0, 0, 375_000, -375_000, "mark",
                         source="§2.4: F = clamp(MA(P − I), floor, cap), I = 0, BTC cap ±0.375 %"),
     liquidation=LiquidationRule(
-        "mark", "tier 3 and up: cut to tier 1's size, re-checked 60 s later and repeated; tier 1–2 in one order "
-        "(§4.5)",
+        "mark", "cross hedged pairs closed against each other first; tier 3 and up: cut to tier 1's size, the "
+        "position re-checked 60 s later and repeated; tier 1–2 in one order (§4.5)",
         "orders slightly better than the market; tier 1–2 taken over at the bankruptcy price", 50_000,
         "the taker fee on the liquidated notional, also counted in the maintenance requirement",
         "§4.5: OKX help 'Forced Partial or Full Liquidation' (supdljgzdhc.okx.com/hc/en-us/articles/360020411711): "
-        "15,000 swaps − tier 1's 2,000 = 13,000 closed; 'About a minute later' the re-check",
-        PartialSteps(StepKind.TO_FIRST_TIER, interval_s=60, from_tier=3), "ioc_limit"),
+        "15,000 swaps − tier 1's 2,000 = 13,000 closed; 'About a minute later' the re-check; 'the pairs of "
+        "long/short positions will be closed immediately'",
+        PartialSteps(StepKind.TO_FIRST_TIER, interval_s=60, from_tier=3), "ioc_limit", nets_hedged_pairs=True),
     backstop=BackstopRule("insurance fund (risk reserve)", "per currency / instrument family [U]", "§5"),
     adl=AdlRule(AdlRanking.UNPUBLISHED, "mark", "§6.4: at the current mark price"),
 )

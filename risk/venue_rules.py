@@ -146,6 +146,9 @@ class LiquidationRule:
     #: the forced order's kind: "ioc_limit" (at the bankruptcy or a fillable price), "fok" (down a
     #: tier), "market" (Hyperliquid), "takeover" (the backstop takes it at the bankruptcy price)
     order: str = "ioc_limit"
+    #: a cross account's long and short in the market are closed against each other first, at the
+    #: mark, and the rest goes on only while still under water (OKX; risk.okx_liquidation)
+    nets_hedged_pairs: bool = False
 
 
 class StepKind(Enum):
