@@ -17,6 +17,7 @@ from perpsim.engine.events import (
     AutoDeleveraged,
     BalanceChanged,
     ConditionalEvent,
+    HedgedPairClosed,
     Liquidation,
     ListEvent,
     MarkPriceChanged,
@@ -195,6 +196,11 @@ class Streams:
                     self._account(account, ts, liquidation=account_pb2.LiquidationUpdate(
                         symbol=e.symbol, kind="auto_deleverage", quantity=spec.format_qty(e.qty),
                         price=spec.format_price(e.price)))
+            elif isinstance(e, HedgedPairClosed):  # OKX: the pair closed against itself, no order
+                spec = self.venue.markets[e.symbol]
+                self._account(e.account, ts, liquidation=account_pb2.LiquidationUpdate(
+                    symbol=e.symbol, kind="hedged_pair_closed", quantity=spec.format_qty(e.qty),
+                    price=spec.format_price(e.price)))
         return touched
 
     def _margin_warning(self, account: int, ts: int) -> None:

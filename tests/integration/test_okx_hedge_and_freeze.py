@@ -9,10 +9,12 @@ tier 2 to 5,000,000 at 1 %, tier 3 to 20,000,000 at 2 %, each plus the 0.05 % ta
 
 from __future__ import annotations
 
+import queue
+import time
 from decimal import Decimal
 
 from perpsim.clients.client import Client
-from tests.integration.conftest import own_venue
+from tests.integration.conftest import account_updates, own_venue
 
 BTC, ETH = "BTCUSDT", "ETHUSDT"
 
@@ -27,7 +29,8 @@ def test_okx_closes_a_cross_hedged_pair_against_itself(tmp_path) -> None:
     Ratio, liquidation will stop'. 8 BTC long and 7 short from 65,000 at 100x (975,000 together:
     tier 1) on 9,800 USDT (IM 5,200 + 4,550). At 59,000: equity 9,800 − 6,000 = 3,800 ≤ MM 15 ×
     59,000 × 0.45 % = 3,982.5. The 7 BTC pair closes at the mark (realized −42,000 and +42,000: the
-    wallet stays 9,800); the 1 BTC long left needs 265.5: compliant, nothing reaches the book."""
+    wallet stays 9,800); the 1 BTC long left needs 265.5: compliant, nothing reaches the book. The
+    account stream says so (a liquidation update of kind "hedged_pair_closed": 7 BTC at 59,000)."""
     with own_venue(tmp_path, profile="okx") as (running, _cfg, trader), \
             Client(running.address, admin_key=(tmp_path / "admin.key").read_text().strip()) as admin:
         [okx] = [p for p in trader.profiles() if p.active]
@@ -47,10 +50,24 @@ def test_okx_closes_a_cross_hedged_pair_against_itself(tmp_path) -> None:
         bid = maker.place_order(BTC, "buy", "8", "58500")
 
         assert admin.set_index_price(BTC, "59300").liquidations == 0  # 4,100 > 4,002.75: not yet
-        update = admin.set_index_price(BTC, "59000")
-        assert update.mark_price == Decimal("59000")
-        assert legs(trader, BTC) == {"long": Decimal("1")}
-        assert trader.account().balance("USDT").wallet == Decimal("9800")
+        updates: queue.Queue = queue.Queue()
+        channel = account_updates(running, trader, updates)
+        try:
+            time.sleep(0.3)  # the stream is subscribed
+            update = admin.set_index_price(BTC, "59000")
+            assert update.mark_price == Decimal("59000")
+            assert legs(trader, BTC) == {"long": Decimal("1")}
+            assert trader.account().balance("USDT").wallet == Decimal("9800")
+            seen = None
+            deadline = time.monotonic() + 5
+            while seen is None and time.monotonic() < deadline:
+                msg = updates.get(timeout=5)
+                if msg.WhichOneof("update") == "liquidation":
+                    seen = msg.liquidation
+            assert seen is not None and (seen.symbol, seen.kind) == (BTC, "hedged_pair_closed")
+            assert (Decimal(seen.quantity), Decimal(seen.price)) == (Decimal("7"), Decimal("59000"))
+        finally:
+            channel.close()
         [resting] = [o for o in maker.open_orders(BTC) if o.order_id == bid.order_id]
         assert resting.filled_quantity == 0
 
