@@ -31,6 +31,7 @@ from perpsim.engine.twin import pure_exchange
 from perpsim.model.enums import Side
 from perpsim.model.markets import default_markets
 from perpsim.risk.brackets import market_brackets
+from perpsim.risk.okx_liquidation import netted_lots
 from perpsim.risk.profiles import BINANCE, OKX, VenueProfile, market_under
 
 U = 10**8
@@ -91,6 +92,21 @@ def test_the_pair_closes_against_itself_and_the_compliant_rest_stays():
     assert ex.state.maintenance(HEDGE, "USDT") == 76_41 * 10**6
     assert ex.markets[SYMBOL].book.best_bid() == 169_000 and ex.markets[SYMBOL].book.open_orders(MAKER)
     assert ex.markets[SYMBOL].positions[MAKER * 4].lots == -1_000  # the maker's side is as it was
+
+
+def test_a_net_short_pair_on_a_rise():
+    """5 long and 6 short on 4,500 (IM 2,000 + 2,400). Equity 4,500 − (P − 20,000); MM 11 P × 1.05 %
+    − 480. At 22,380: 2,120 > 2,104.89, not yet; at 22,400: 2,100 ≤ 2,107.2. The 5 BTC pair closes at
+    22,400; the 1 BTC short left needs 22,400 × 0.45 % = 100.8: compliant, the wallet stays 4,500."""
+    ex = world("5", "6", "4500", ("6", "16900"))
+    assert mark_at(ex, 2, "22380") == []
+    assert mark_at(ex, 3, "22400") == [HedgedPairClosed(SYMBOL, HEDGE, 5_000, 224_000)]
+    assert legs(ex) == (0, -1_000) and ex.state.wallet(HEDGE, "USDT") == 4_500 * U
+
+
+def test_the_netted_size_is_the_overlap():
+    assert (netted_lots(10, -8), netted_lots(6, -7), netted_lots(3, -3)) == (8, 6, 3)
+    assert netted_lots(0, -5) == netted_lots(5, 0) == 0
 
 
 def test_the_rest_still_under_water_goes_on_to_the_book():
