@@ -6,13 +6,11 @@ UNAVAILABLE, writes are not. Amounts come back exact (Decimal).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
 from perpsim.clients import models as M
 from perpsim.clients.arguments import Number, decimal_text, margin_mode_enum, order_request, position_side_enum
-from perpsim.clients.calls import Call
+from perpsim.clients.calls import Call, CallSite
 from perpsim.clients.models import Account, AccountUpdate, Position, Preview
 from perpsim.v1 import account_pb2
 
@@ -21,16 +19,8 @@ def _wallet(r) -> Decimal:
     return M.dec0(r.wallet.amount)
 
 
-class AccountCalls:
-    """Mixin of the SDK's API class: `_invoke(call)` makes a unary call, `_stream_on(service,
-    method, request, convert, timeout)` opens the account stream."""
-
-    def _invoke(self, call: Call) -> Any:
-        raise NotImplementedError
-
-    def _stream_on(self, service: str, method: str, request: Any, convert: Callable[[Any], Any],
-                   timeout: float | None) -> Any:
-        raise NotImplementedError
+class AccountCalls(CallSite):
+    """Mixin of the SDK's API class (`CallSite`): the account calls and the account stream."""
 
     def account(self) -> Account:
         """Account id, balances per settlement asset, position mode."""

@@ -57,3 +57,15 @@ def retry_backoff(attempt: int) -> float:
     (jitter)."""
     return min(1.0, 0.05 * 2**attempt) * (0.5 + random.random() / 2)
 
+
+class CallSite:
+    """The base of the SDK's service mixins (market_calls, trading_calls, ...): `_invoke(call)`
+    makes a unary call (blocking in `Client`, a coroutine in `AsyncClient`), `_stream_on(service,
+    method, request, convert, timeout)` opens a stream; both are the clients' own."""
+
+    def _invoke(self, call: Call) -> Any:
+        raise NotImplementedError
+
+    def _stream_on(self, service: str, method: str, request: Any, convert: Callable[[Any], Any],
+                   timeout: float | None) -> Any:
+        raise NotImplementedError

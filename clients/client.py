@@ -113,20 +113,10 @@ DEFAULT_RETRIES = 2
 class _Api(MarketCalls, TradingCalls, AccountCalls, SandboxCalls, HistoryCalls, AccountRiskCalls, MarketRiskCalls,
            LossLimitCalls, ProfileCalls):
     """The methods of both clients. Each builds a `Call` and hands it to `_invoke`, which is a
-    blocking call in `Client` and a coroutine in `AsyncClient`; streams go through `_stream`."""
+    blocking call in `Client` and a coroutine in `AsyncClient`; streams go through `_stream_on`."""
 
     api_key: str | None
     admin_key: str | None
-
-    def _invoke(self, call: Call) -> Any:
-        raise NotImplementedError
-
-    def _stream(self, method: str, request: Any, convert: Callable[[Any], Any], timeout: float | None) -> Any:
-        return self._stream_on("market", method, request, convert, timeout)
-
-    def _stream_on(self, service: str, method: str, request: Any, convert: Callable[[Any], Any],
-                   timeout: float | None) -> Any:
-        raise NotImplementedError
 
     def _history(self, method: str, request: Any, convert: Callable[[Any], Any]) -> Any:
         return self._invoke(Call("history", method, request, convert, retry=True))

@@ -9,20 +9,16 @@ from decimal import Decimal
 from typing import Any
 
 from perpsim.clients import models as M
-from perpsim.clients.calls import Call
+from perpsim.clients.calls import Call, CallSite
 from perpsim.clients.models import Alert, BookUpdate, Liquidation, Mark, Market, MarkUpdate, OrderBook, Trade
 from perpsim.v1 import market_pb2
 
 
-class MarketCalls:
-    """Mixin of the SDK's API class: `_invoke(call)` makes a unary call, `_stream(method, request,
-    convert, timeout)` opens a market data stream."""
-
-    def _invoke(self, call: Call) -> Any:
-        raise NotImplementedError
+class MarketCalls(CallSite):
+    """Mixin of the SDK's API class (`CallSite`): market data calls and streams."""
 
     def _stream(self, method: str, request: Any, convert: Callable[[Any], Any], timeout: float | None) -> Any:
-        raise NotImplementedError
+        return self._stream_on("market", method, request, convert, timeout)
 
     def markets(self) -> list[Market]:
         """Every market with its rules (tick, lot, limits, fees, price band)."""

@@ -7,21 +7,17 @@ the read GetVenueState.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from perpsim.clients import models as M
 from perpsim.clients.arguments import Number, decimal_text
-from perpsim.clients.calls import Call
+from perpsim.clients.calls import Call, CallSite
 from perpsim.clients.forced_orders import ForcedOrder
 from perpsim.clients.models import IndexUpdate, NewAccount, ShockResult, VenueState
 from perpsim.v1 import sandbox_pb2
 
 
-class SandboxCalls:
-    """Mixin of the SDK's API class: `_invoke(call)` makes the call."""
-
-    def _invoke(self, call: Call) -> Any:
-        raise NotImplementedError
+class SandboxCalls(CallSite):
+    """Mixin of the SDK's API class (`CallSite`): the sandbox controls, with the admin key."""
 
     def create_account(self, label: str = "", api_key: str | None = None,
                        api_secret: str | None = None) -> NewAccount:

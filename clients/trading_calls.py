@@ -8,7 +8,7 @@ is its Order or the typed error it was rejected with (returned, not raised).
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from perpsim.clients.arguments import (
@@ -22,22 +22,14 @@ from perpsim.clients.arguments import (
     tif_enum,
     timestamp_ns,
 )
-from perpsim.clients.calls import Call
+from perpsim.clients.calls import Call, CallSite
 from perpsim.clients.errors import PerpsimError, from_status_pb
 from perpsim.clients.models import Order, OrderList
 from perpsim.v1 import common_pb2, trading_pb2
 
 
-class TradingCalls:
-    """Mixin of the SDK's API class: `_invoke(call)` makes a unary call, `_stream_on(service,
-    method, requests, convert, timeout)` opens the order stream."""
-
-    def _invoke(self, call: Call) -> Any:
-        raise NotImplementedError
-
-    def _stream_on(self, service: str, method: str, request: Any, convert: Callable[[Any], Any],
-                   timeout: float | None) -> Any:
-        raise NotImplementedError
+class TradingCalls(CallSite):
+    """Mixin of the SDK's API class (`CallSite`): the trading calls and the order stream."""
 
     def place_order(self, symbol: str, side: str | int, quantity: Number, price: Number | None = None, *,
                     type: str | int | None = None, time_in_force: str | int | None = None,
