@@ -8,7 +8,8 @@ quote and push its maker under maintenance margin). A liquidation cancels the ac
 places a forced IOC at the bankruptcy price (first down to a lower bracket, or a fraction of
 the position, where the profile says so; OKX then waits a minute for the position's re-check, and
 first closes a cross hedged pair against itself; dYdX sends
-one order per position and block), lets the insurance fund take what the book could not,
+one order per position and block, at its fillable price, most under water first, within the
+fund's block limit: risk.dydx_*), lets the insurance fund take what the book could not,
 or deleverages the opposite side (ADL) when the fund cannot; the fund later offloads what it
 holds into the book (`_offload`). The liquidation and bankruptcy prices, the liquidation band
 and the ADL ranking asked of the exchange are answered here too.
@@ -38,6 +39,9 @@ from perpsim.model.causes import ConditionalStatus, LedgerCause, ListCause
 from perpsim.model.enums import OrderKind, Side, StpMode, TimeInForce
 from perpsim.model.reasons import RejectReason as R
 from perpsim.risk import adl
+from perpsim.risk.dydx_fillable import fillable_tick
+from perpsim.risk.dydx_insurance import insurance_bound
+from perpsim.risk.dydx_order import rank_key
 from perpsim.risk.ledger import INSURANCE
 from perpsim.risk.liqband import Band, liquidation_band
 from perpsim.risk.liqprice import LiquidationModel
@@ -102,8 +106,9 @@ class Liquidation:
         # OKX keys the wait by position instead (risk.okx_liquidation.frozen_key)
         self._paced: dict[int, int] = {}
         # per account, a per-block profile's current block (dYdX): (block, money units liquidated
-        # in it, the symbols liquidated in it); older blocks' records are dropped
-        self._blocks: dict[int, tuple[int, int, tuple[str, ...]]] = {}
+        # in it, the symbols liquidated in it, money units the fund paid for it in it); older
+        # blocks' records are dropped
+        self._blocks: dict[int, tuple[int, int, tuple[str, ...], int]] = {}
         # the venue time at which an account the sweep passed over (waiting: OKX's re-check, the
         # next block) is due again (0: none): the cascade then sweeps even without a mark move
         self._due = 0
@@ -223,7 +228,10 @@ class Liquidation:
             price = m.last or m.mark
         done = False
         waiting = self._paced or self._blocks
-        for key in m.liq.triggered(price):
+        keys = m.liq.triggered(price)
+        if len(keys) > 1 and self._terms[m.symbol].block_ns:  # dYdX: the block's order (risk.dydx_order)
+            keys = self._block_ranked(m, keys)
+        for key in keys:
             account, pside = position_of(key)
             if m.holds(account) and self._liquidatable(m, account, pside):
                 if waiting and self._waits(m, account, pside):
@@ -246,7 +254,8 @@ class Liquidation:
         elif t.block_ns:
             rec = self._blocks.get(account)
             block = block_of(t, ts)
-            if rec is not None and rec[0] == block and (m.symbol in rec[2] or rec[1] >= t.block_cap):
+            if rec is not None and rec[0] == block and (m.symbol in rec[2] or rec[1] >= t.block_cap
+                                                        or self._insurance_left(t, account) == 0):
                 until = (block + 1) * t.block_ns
         if until <= ts:
             return False
@@ -268,11 +277,70 @@ class Liquidation:
         liquidated in it, and return what it may still have liquidated (money units)."""
         block = block_of(t, self.state.ts)
         rec = self._blocks.get(account)
-        spent, symbols = (0, ()) if rec is None or rec[0] != block else (rec[1], rec[2])
+        spent, symbols, lost = (0, (), 0) if rec is None or rec[0] != block else (rec[1], rec[2], rec[3])
         if symbol not in symbols:
             symbols = tuple(sorted((*symbols, symbol)))
-        self._blocks[account] = (block, spent, symbols)
+        self._blocks[account] = (block, spent, symbols, lost)
         return t.block_cap - spent
+
+    def _insurance_left(self, t, account: int):
+        """dYdX: what the insurance fund may still pay for the account in the current block
+        (money units, ≥ 0; risk.dydx_insurance), or None when the profile sets no such limit."""
+        cap = 0 if t.steps is None else t.steps.block_insurance * t.money_scale
+        if not cap:
+            return None
+        rec = self._blocks.get(account)
+        lost = rec[3] if rec is not None and rec[0] == block_of(t, self.state.ts) else 0
+        return cap - lost if cap > lost else 0
+
+    def _fillable(self, m: _Market, account: int, pside: int, leg_side: int, bankruptcy: int) -> tuple:
+        """dYdX: (the leg's forced-order limit, the net collateral it was solved against). The
+        limit is the fillable price (risk.dydx_fillable) from the oracle (the mark), the leg's MM
+        and the account's TNC and TMMR at the oracle (an isolated position's own), clamped to the
+        price limits; `bankruptcy` when the profile has none, on inverse contracts (dYdX lists
+        none) and for Multi-Assets accounts (dYdX has no such mode)."""
+        state = self.state
+        if account in m.isolated:
+            p = m.positions[position_key(account, pside)]
+            tnc, tmmr = state._iso_margin(m, account, pside) + m.upnl(p), state._mm_scaled(m, p)
+        else:
+            tnc, tmmr = state.margin_balance(account, m.asset), 0
+            for mk, q in state._cross(account, m.asset):
+                tmmr += state._mm_scaled(mk, q)
+        rule = state.profile.liquidation
+        cfg = None if rule is None else rule.fillable
+        if cfg is None or m.inverse or account in state.multi_assets or tmmr <= 0:
+            return bankruptcy, tnc
+        p = m.positions[position_key(account, leg_side)]
+        tick = fillable_tick(cfg, oracle=m.mark, lots=p.lots, position_mm=state._mm_scaled(m, p), tnc=tnc, tmmr=tmmr,
+                             K=m.K)
+        return forced_price(self._terms[m.symbol], tick, m.mark), tnc
+
+    def _block_ranked(self, m: _Market, keys: list) -> list:
+        """dYdX: the triggered index keys in the order dYdX liquidates a block's accounts
+        (risk.dydx_order.rank_key): the order whose limit lies furthest from the oracle first,
+        then the larger order, then a stable digest; keys whose account is not liquidatable
+        after all last, in index order (the sweep passes over them)."""
+        t = self._terms[m.symbol]
+        block = block_of(t, self.state.ts)
+        ranked, rest = [], []
+        for key in keys:
+            account, pside = position_of(key)
+            legs = [(ps, p) for ps, p in m.leg_list(account) if account not in m.isolated or ps == pside]
+            if not legs or not self._liquidatable(m, account, pside):
+                rest.append(key)
+                continue
+            leg_side, p = legs[0]
+            wallet, other_upnl = self._collateral(m, account, pside)
+            bankruptcy = forced_price(t, m.bp_tick([q for _, q in legs], wallet, other_upnl), m.mark)
+            limit = self._fillable(m, account, pside, leg_side, bankruptcy)[0]
+            rec = self._blocks.get(account)
+            left = t.block_cap - (rec[1] if rec is not None and rec[0] == block else 0)
+            size = block_cut(t, p.lots, m.mark, left) if left > 0 else 0
+            ranked.append((rank_key(oracle=m.mark, limit=limit, notional=block_notional(t, size, m.mark), block=block,
+                                    symbol=m.symbol, account=account, pside=pside), key))
+        ranked.sort()
+        return [key for _, key in ranked] + rest
 
     def _collateral(self, m: _Market, account: int, pside: int) -> tuple[int, int]:
         """(balance, other uPnL) the bankruptcy price is solved against."""
@@ -369,6 +437,9 @@ class Liquidation:
         cover = shortfall(remaining)
         if cover:
             state._move(m.asset, INSURANCE, holder, cover, _LEDGER_INSURANCE_COVER)
+            if t.block_ns:  # dYdX: what the fund paid counts against the account's block limit
+                rec = self._blocks[account]
+                self._blocks[account] = (rec[0], rec[1], rec[2], rec[3] + cover)
         if account in state.multi_assets:  # what it still owes is repaid from its collateral
             MA.auto_exchange(state, account)
         if isolated:
@@ -382,8 +453,13 @@ class Liquidation:
     def _block_order(self, m: _Market, account: int, pside: int, leg_side: int, price: int, left: int) -> tuple:
         """dYdX: the leg's one liquidation order of this block (risk.liquidation_plan.block_cut:
         its lots within `left`, the money units the account may still have liquidated), a LIMIT
-        IOC at `price`; what it leaves of its own size the fund takes over, or ADL, as for a full
-        liquidation; the fee on its size. Returns (holder, collateral left, `left` after it)."""
+        IOC at the fillable price (`_fillable`; `price`, the bankruptcy price, without one), no
+        larger than the insurance fund's block limit allows (risk.dydx_insurance; none: the
+        account waits for the next block). What it does not fill stays with the account for the
+        next block, unless it filled nothing with the account's TNC below zero: then, as dYdX
+        deleverages such an account, its size goes at the bankruptcy price to the fund, or ADL,
+        as a full liquidation's rest. The fee on what was liquidated; notional counted likewise.
+        Returns (holder, collateral left, `left` after it)."""
         t = self._terms[m.symbol]
         lots = self._lots(m, account, leg_side)
         size = block_cut(t, lots, m.mark, left) if lots else 0
@@ -391,9 +467,16 @@ class Liquidation:
             holder, remaining = self._remaining(m, account, pside)
             return holder, remaining, left
         side = _SIDE_SELL if lots > 0 else _SIDE_BUY
-        self._force(m, account, leg_side, side, size, price)
+        limit, tnc = self._fillable(m, account, pside, leg_side, price)
+        cap = self._insurance_left(t, account)
+        sent = size if cap is None else insurance_bound(size, oracle=m.mark, limit=limit, sell=lots > 0, K=m.K,
+                                                         tnc=tnc, left=cap)
+        self._force(m, account, leg_side, side, sent, limit)
         filled = abs(lots) - abs(self._lots(m, account, leg_side))
-        unfilled = size - filled
+        unfilled = size if not filled and tnc < 0 else 0
+        if not sent and not unfilled:  # the fund's block limit is spent: the next block
+            holder, remaining = self._remaining(m, account, pside)
+            return holder, remaining, left
         taken = deleveraged = 0
         if unfilled:
             signed = unfilled if lots > 0 else -unfilled
@@ -407,12 +490,13 @@ class Liquidation:
                     rest = unfilled - deleveraged
                     self.settlement._pair(m, IF_ACCOUNT, BOTH, account, leg_side, rest if lots > 0 else -rest, price)
                     taken = rest
-        notice = (m.symbol, account, side, size, price, filled, taken, deleveraged)
+        done = filled + taken + deleveraged
+        notice = (m.symbol, account, side, size if unfilled else sent, price, filled, taken, deleveraged)
         self.state._events.append(new_record(LiquidationEvent, notice))
-        holder, remaining = self._liquidation_fee(m, account, pside, size, price)
-        spent = block_notional(t, size, m.mark)
-        block, before, symbols = self._blocks[account]
-        self._blocks[account] = (block, before + spent, symbols)
+        holder, remaining = self._liquidation_fee(m, account, pside, done, price)
+        spent = block_notional(t, done, m.mark)
+        block, before, symbols, lost = self._blocks[account]
+        self._blocks[account] = (block, before + spent, symbols, lost)
         return holder, remaining, left - spent
 
     def _net_pair(self, m: _Market, account: int, legs: tuple) -> tuple:

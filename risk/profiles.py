@@ -19,6 +19,7 @@ from decimal import Decimal
 
 from perpsim.model.markets import MarketSpec
 from perpsim.risk import venue_tables as vt
+from perpsim.risk.dydx_fillable import FillablePriceConfig
 from perpsim.risk.liqprice import LiquidationModel
 from perpsim.risk.margin import CostModel
 from perpsim.risk.mark import MarkForm
@@ -204,7 +205,8 @@ DYDX = VenueProfile(
         "(GetLiquidatablePositionSizeDelta), protocol/testing/mainnet/genesis.json liquidations_config; "
         "blocks 'every ~1 second' (docs.dydx.exchange getting_started/onboarding_faqs)",
         PartialSteps(StepKind.PER_BLOCK, fraction=10_000_000, min_notional=1_000, interval_s=1,
-                     block_notional=100_000, block_insurance=1_000_000), "ioc_limit"),
+                     block_notional=100_000, block_insurance=1_000_000), "ioc_limit",
+        FillablePriceConfig(1_000_000, 1_500_000, "mainnet genesis.json fillable_price_config (risk.dydx_fillable)")),
     backstop=BackstopRule("insurance fund", "one for cross markets, one per isolated market", "§5"),
     adl=AdlRule(AdlRanking.RANDOM_START, "bankruptcy", "§6.5: no ranking, pseudo-random start"),
 )

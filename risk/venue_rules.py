@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 from fractions import Fraction
 
+from perpsim.risk.dydx_fillable import FillablePriceConfig
 from perpsim.risk.funding import funding_rate
 from perpsim.risk.units import RATE_SCALE
 
@@ -146,6 +147,9 @@ class LiquidationRule:
     #: the forced order's kind: "ioc_limit" (at the bankruptcy or a fillable price), "fok" (down a
     #: tier), "market" (Hyperliquid), "takeover" (the backstop takes it at the bankruptcy price)
     order: str = "ioc_limit"
+    #: the forced order's limit when not the bankruptcy price: dYdX v4's fillable price
+    #: (risk.dydx_fillable); None: the bankruptcy price
+    fillable: FillablePriceConfig | None = None
     #: a cross account's long and short in the market are closed against each other first, at the
     #: mark, and the rest goes on only while still under water (OKX; risk.okx_liquidation)
     nets_hedged_pairs: bool = False

@@ -94,7 +94,7 @@ def test_an_account_loses_at_most_100000_usdc_a_block():
     47,077 ≤ MM 55,471.7): 100,000 / 19.49 = 5,130.8 lots, 5,130."""
     ex = world("100")
     assert oracle_at(ex, T0, "19500") == [(5_128, 5_128)]
-    assert ex.liquidation._blocks == {LONG: (5, 5_128 * 195_000 * 10**4, (SYMBOL,))}  # 99,996 USDC
+    assert ex.liquidation._blocks == {LONG: (5, 5_128 * 195_000 * 10**4, (SYMBOL,), 0)}  # 99,996 USDC; the fund paid 0
     assert oracle_at(ex, T0 + 900_000_000, "19490") == []
     assert oracle_at(ex, T0 + SEC, "19490") == [(5_130, 5_130)]
     assert held(ex) == 100_000 - 5_128 - 5_130
@@ -159,7 +159,7 @@ def test_the_accounts_100000_usdc_spans_its_markets():
     ex.check_integrity()
     assert [(e.symbol, e.qty, e.filled) for e in events if isinstance(e, Liquidation)] == [
         (SYMBOL, 5_263, 5_263), ("ETHUSDT", 1, 1)]
-    assert ex.liquidation._blocks == {LONG: (5, 99_999 * U, (SYMBOL, "ETHUSDT"))}
+    assert ex.liquidation._blocks == {LONG: (5, 99_999 * U, (SYMBOL, "ETHUSDT"), 0)}
     later = ex.apply(C.SetIndexPrice(T0 + SEC // 2, SYMBOL, btc.price_to_ticks("18990")))
     assert not [e for e in later if isinstance(e, Liquidation)]  # the block's limit is spent
     events = ex.apply(C.AdvanceClock(T0 + SEC))
