@@ -20,6 +20,7 @@ from __future__ import annotations
 from perpsim.engine import commands as C
 from perpsim.engine.events import Liquidation, MarkPriceChanged
 from perpsim.engine.exchange import Exchange
+from perpsim.engine.twin import pure_exchange
 from perpsim.model.enums import Side
 from perpsim.model.markets import default_markets
 from perpsim.risk.brackets import market_brackets
@@ -31,10 +32,10 @@ SYMBOL = "BTCUSDT"
 LONG, MAKER = 1, 3
 
 
-def world(profile=HYPERLIQUID) -> Exchange:
+def world(profile=HYPERLIQUID, engine: type = Exchange) -> Exchange:
     spec = market_under(profile, default_markets()[SYMBOL])
     px, lots = spec.price_to_ticks, spec.qty_to_lots
-    ex = Exchange({SYMBOL: spec}, {SYMBOL: market_brackets(spec)}, profile=profile, start_ts=1)
+    ex = engine({SYMBOL: spec}, {SYMBOL: market_brackets(spec)}, profile=profile, start_ts=1)
     ex.apply(C.SetIndexPrice(1, SYMBOL, px("20000")))
     ex.apply(C.Deposit(1, MAKER, "USDT", 1_000_000 * U))
     ex.apply(C.Deposit(1, LONG, "USDT", 1_100 * U))
@@ -94,3 +95,14 @@ def test_binance_marks_at_once() -> None:
     px = ex.markets[SYMBOL].spec.price_to_ticks
     ex.apply(C.SetIndexPrice(3 * S + 1, SYMBOL, px("19500")))
     assert ex.markets[SYMBOL].mark == px("19500")
+
+
+def test_the_plain_twin_publishes_alike() -> None:
+    """The compiled engine and its plain-Python twin (engine/twin.py): the same events and hash."""
+    runs = []
+    for engine in (Exchange, pure_exchange().Exchange):
+        ex = world(engine=engine)
+        px = ex.markets[SYMBOL].spec.price_to_ticks
+        steps = [ex.apply(C.SetIndexPrice(3 * S + 1, SYMBOL, px("19000"))), ex.apply(C.AdvanceClock(6 * S))]
+        runs.append(([list(e) for e in steps], ex.state_hash(), held(ex)))
+    assert runs[0] == runs[1] and runs[0][2] == 0
