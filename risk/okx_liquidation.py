@@ -18,8 +18,10 @@ https://supdljgzdhc.okx.com/hc/en-us/articles/360020411711-V-Forced-Partial-or-F
   netted). The account's other positions are liquidated meanwhile as usual.
 
 The source names no price for the pair's closing. It is taken at the mark: a linear pair's
-realized PnL sums to the same amount at any price (each leg's closed cost comes out whole, the
-closed lots × price cancel), so the price only splits it between the legs. On an inverse market
+realized PnL sums to the same amount at any price (the closed lots × price cancel between the legs;
+what is left is minus each leg's closed share of its cost, taken out rounded toward +∞ as for any
+partial close, risk.positions: against the account, by under a tick-lot per leg, whatever the
+price), so the price only splits it between the legs. On an inverse market
 each leg's PnL would round down (risk.positions), up to one money unit per leg to dust at any
 price; the okx profile lists no inverse contract (its MarginRule has no inverse_mm_at), so only the
 linear case arises. It is no liquidation order, so no liquidation fee is charged on it (the source
