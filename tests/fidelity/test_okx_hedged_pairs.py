@@ -140,3 +140,36 @@ def test_the_plain_twin_nets_alike():
         events = ex.apply(C.SetIndexPrice(3, SYMBOL, 196_000))
         runs.append(([list(e) for e in events], ex.state_hash()))
     assert runs[0] == runs[1]
+
+
+def test_the_pair_changes_the_wallet_alike_at_any_price():
+    """The long bought in two fills, 2 BTC at 20,000 and 4 at 20,000.1 (cost 1,200,004,000 tick-lots),
+    the short 5 at 20,000: closing 5 of the long's 6 takes out 5/6 of its cost, 1,000,003,333⅓,
+    rounded toward +∞ to 1,000,003,334 (risk.positions). The wallet after the pair is the same
+    whichever mark it closes at: 16,980 or 16,900."""
+    wallets = []
+    for mark in ("16980", "16900"):
+        spec = replace(market_under(OKX, default_markets()[SYMBOL]), brackets=TIERS)
+        px, lots = spec.price_to_ticks, spec.qty_to_lots
+        ex = Exchange({SYMBOL: spec}, {SYMBOL: market_brackets(spec)}, profile=OKX, start_ts=1)
+        ex.apply(C.SetIndexPrice(1, SYMBOL, px("20000")))
+        ex.apply(C.Deposit(1, MAKER, "USDT", 100_000_000 * U))
+        ex.apply(C.Deposit(1, HEDGE, "USDT", 4_560 * U))
+        ex.apply(C.SetPositionMode(1, HEDGE, True))
+        ex.apply(C.SetLeverage(1, HEDGE, SYMBOL, 50))
+        for qty, price in (("2", "20000"), ("4", "20000.1")):
+            ex.apply(C.PlaceOrder(1, MAKER, SYMBOL, Side.SELL, lots(qty), px(price)))
+            ex.apply(C.PlaceOrder(1, HEDGE, SYMBOL, Side.BUY, lots(qty), px(price), position_side=LONG))
+        ex.apply(C.PlaceOrder(1, MAKER, SYMBOL, Side.BUY, lots("5"), px("20000")))
+        ex.apply(C.PlaceOrder(1, HEDGE, SYMBOL, Side.SELL, lots("5"), px("20000"), position_side=SHORT))
+        m = ex.markets[SYMBOL]
+        long_cost, short_cost = m.positions[HEDGE * 4 + LONG].cost, m.positions[HEDGE * 4 + SHORT].cost
+        before = ex.state.wallet(HEDGE, "USDT")
+        [pair] = mark_at(ex, 3, mark)
+        assert (pair.qty, legs(ex)) == (5_000, (1_000, 0))
+        # what the pair realizes: −(⌈long cost × 5/6⌉ + short cost), in tick-lots × K
+        removed = -(-long_cost * 5_000 // 6_000)
+        assert (long_cost, removed) == (1_200_004_000, 1_000_003_334)
+        assert ex.state.wallet(HEDGE, "USDT") - before == -(removed + short_cost) * m.K
+        wallets.append(ex.state.wallet(HEDGE, "USDT"))
+    assert wallets[0] == wallets[1]
