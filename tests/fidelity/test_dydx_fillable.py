@@ -179,3 +179,31 @@ def test_a_bankrupt_account_whose_order_fills_nothing_is_deleveraged() -> None:
     [notice] = [e for e in events if isinstance(e, Liquidation)]
     assert notice.filled == 0 and notice.qty == 1_000
     assert notice.taken_by_insurance + notice.deleveraged == 1_000 and held(ex) == 9_000
+
+
+def test_an_isolated_short_buys_at_most_the_fillable_price_rounded_down() -> None:
+    """An isolated short of 10 BTC from 20,000 at 20x (its margin 10,000; bankruptcy price
+    21,000). The oracle at 20,510: TNC 10,000 − 5,100 = 4,900 ≤ TMMR 6,153, so 20,510 + 1.5 ×
+    1,253 / 10 = 20,697.95, a buy's limit rounded down: 20,697.9. The block's 1 BTC (10 % of
+    205,100) takes the 0.5 offered there, not the 5 one tick above; the rest waits."""
+    short = 2
+    assert documented("20510", "0.03", "4900", "6153", short=True) == D("20697.9")
+    ex = Exchange({SYMBOL: SPEC}, {SYMBOL: market_brackets(SPEC)}, profile=DYDX, start_ts=1)
+    ex.apply(C.SetIndexPrice(1, SYMBOL, tick("20000")))
+    ex.apply(C.Deposit(1, MAKER, "USDT", 100_000_000 * U))
+    ex.apply(C.Deposit(1, short, "USDT", int(10 * (1_000 + 20_000 * SPEC.taker_fee) * U)))
+    ex.apply(C.SetMarginMode(1, short, SYMBOL, True))
+    ex.apply(C.SetLeverage(1, short, SYMBOL, 20))
+    ex.apply(C.PlaceOrder(1, MAKER, SYMBOL, Side.BUY, SPEC.qty_to_lots("10"), tick("20000")))
+    ex.apply(C.PlaceOrder(1, short, SYMBOL, Side.SELL, SPEC.qty_to_lots("10"), tick("20000")))
+    ex.apply(C.PlaceOrder(1, MAKER, SYMBOL, Side.SELL, SPEC.qty_to_lots("0.5"), tick("20697.9")))
+    ex.apply(C.PlaceOrder(1, MAKER, SYMBOL, Side.SELL, SPEC.qty_to_lots("5"), tick("20698.0")))
+    events = ex.apply(C.SetIndexPrice(5 * SEC, SYMBOL, tick("20510")))
+    ex.check_integrity()
+    [notice] = [e for e in events if isinstance(e, Liquidation)]
+    assert (notice.account, notice.side, notice.qty, notice.filled) == (short, Side.BUY, 1_000, 500)
+    assert notice.bankruptcy_price == tick("21000")
+    forced = [e.event for e in events if getattr(e, "liquidation", False)]
+    assert (forced[0].qty, forced[0].price) == (1_000, tick("20697.9"))
+    assert [(f.qty, f.price) for f in forced if f.counter_account == MAKER] == [(500, tick("20697.9"))]
+    assert [p.lots for k, p in ex.markets[SYMBOL].positions.items() if k // 4 == short] == [-9_500]
