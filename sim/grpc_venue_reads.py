@@ -2,16 +2,16 @@
 
 A read is answered from the venue's answer to the same read made since the last command (every
 command drops them, so a read always sees the effects of every command sent before it);
-`prefetch` makes a step's sample reads (mark, book, risk with its open interest, insurance)
-concurrently. Books and positions are read in ticks and lots (perpsim.sim.grpc_reads); the
-rest through the admin's perpsim.clients.client.Client.
+`prefetch` makes a step's sample reads (mark, book, risk with its open interest, insurance) in
+the Apply that sends the commands waiting. Positions come from the batches' answers
+(perpsim.sim.grpc_apply.Positions), or are read in lots (perpsim.sim.grpc_reads); the rest
+through the admin's perpsim.clients.client.Client.
 """
 
 from __future__ import annotations
 
-import functools
+import collections
 from collections.abc import Callable
-from concurrent.futures import Executor
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +25,6 @@ if TYPE_CHECKING:
 
 #: book levels a book read fetches (the metrics' depth band reads 50 a side; a top is its first)
 BOOK_LEVELS = 50
-#: calls in flight at once when accounts are created or a step's reads are made together
-PARALLEL = 8
 #: the RPC each read is made with, by its key's kind: GrpcVenue.calls_by_rpc
 _READS = {"mark": "GetMarkPrice", "book": "GetOrderBook", "insurance": "GetInsuranceFund",
           "positions": "ListPositions", "account": "GetAccount", "oi": "GetOpenInterest", "risk": "GetMarketRisk"}
@@ -39,7 +37,9 @@ class VenueReads:
     admin: Client
     signals: bool
     _raw: Reads
-    _pool: Executor
+    _answered: Any
+    _batch: Any
+    reads_by_rpc: collections.Counter[str]
     _reads: dict[tuple, Any]
     _keys: dict[int, str]
     _ordered: set[int]
@@ -48,6 +48,7 @@ class VenueReads:
         def _settle(self) -> None: ...
         def _tally(self, rpc: str) -> None: ...
         def _client(self, account: int) -> Client: ...
+        def _send(self, mine: Any = None, reads: Any = None) -> list: ...
 
     def _settle_spec(self, asset: str) -> MarketSpec:
         return next(s for s in self.markets.values() if s.settle == asset)
@@ -62,18 +63,41 @@ class VenueReads:
         if key[0] != "positions":
             self._settle()
         self._tally(_READS[key[0]])
+        self.reads_by_rpc[_READS[key[0]]] += 1
         value = self._reads[key] = load()
         return value
 
     def prefetch(self, symbols: list[str]) -> None:
-        """Make the reads of a step's sample (perpsim.sim.metrics) together, `PARALLEL` in flight."""
-        self._settle()
-        reads: list[Callable[[], Any]] = [self._insurance_funds]
-        for s in symbols:  # open interest comes with the risk row while the venue has signals
-            reads += [functools.partial(self._mark, s), functools.partial(self._book, s, BOOK_LEVELS),
-                      functools.partial(self.market_risk if self.signals else self.open_interest, s)]
-        for f in [self._pool.submit(r) for r in reads]:
-            f.result()
+        """Make the reads of a step's sample (perpsim.sim.metrics) in the Apply that sends the
+        commands waiting: marks, books, risk rows (open interest with them) and insurance."""
+        from perpsim.clients import models as M
+        from perpsim.clients.risk_models import MarketRisk
+        from perpsim.v1 import batch_pb2
+
+        risks = symbols if self.signals else []
+        keys = [("insurance",), *((k, s) for s in symbols for k in ("mark", "book")), *(("risk", s) for s in risks)]
+        if not self._batch.pending and all(k in self._reads for k in keys):
+            return  # made since the last command
+        self._send(reads=batch_pb2.BatchReads(marks=symbols, books=[batch_pb2.BookRead(symbol=s, depth=BOOK_LEVELS)
+                                                                for s in symbols], risks=risks, insurance=True))
+        r = self._answered
+        for rpc, n in (("GetMarkPrice", len(r.marks)), ("GetOrderBook", len(r.books)), ("GetMarketRisk", len(r.risks)),
+                       ("GetInsuranceFund", 1)):
+            self.reads_by_rpc[rpc] += n
+        for s, mark in zip(symbols, r.marks, strict=True):
+            self._reads[("mark", s)] = M.Mark.from_pb(mark)
+        for s, book in zip(symbols, r.books, strict=True):
+            self._reads[("book", s)] = ([(lv.price_ticks, lv.quantity_lots) for lv in book.bids],
+                                        [(lv.price_ticks, lv.quantity_lots) for lv in book.asks])
+        for s, risk in zip(risks, r.risks, strict=True):
+            if risk.HasField("error") and risk.error.code:
+                self.signals = False  # the venue was started with its signals off: no risk rows
+                break
+            self._reads[("risk", s)] = MarketRisk.from_pb(risk.risk)
+        self._reads[("insurance",)] = {f.asset: M.dec0(f.amount) for f in r.insurance.funds}
+        if not self.signals:
+            for s in symbols:
+                self.open_interest(s)
 
     def _mark(self, symbol: str):
         return self._read(("mark", symbol), lambda: self.admin.mark(symbol))

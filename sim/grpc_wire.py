@@ -1,6 +1,6 @@
 """The simulator's commands and the venue's answers in the client's terms, for GrpcVenue: exact
 decimal strings from the engine's integers (the market specs convert them, no rounding). Orders
-go in ticks and lots (perpsim.sim.grpc_batch)."""
+go in ticks and lots (perpsim.sim.grpc_requests)."""
 
 from __future__ import annotations
 

@@ -81,8 +81,8 @@ def test_scenario_runs_over_grpc(tmp_path, signals):
     # from the risk row (GetMarketRisk, no GetOpenInterest call), else from the history service
     oi = result.series["BTCUSDT"]["open_interest"]
     assert oi == in_process.series["BTCUSDT"]["open_interest"] and min(oi) > 0
-    assert (remote.calls_by_rpc["GetOpenInterest"] == 0) == signals
-    assert (remote.calls_by_rpc["GetMarketRisk"] > 0) == signals
+    assert (remote.reads_by_rpc["GetOpenInterest"] == 0) == signals
+    assert (remote.reads_by_rpc["GetMarketRisk"] > 0) == signals
     if not signals:
         return
     # the risk signals are the venue's (GetMarketRisk): the crowd's 40-60x opening is flagged,
@@ -113,8 +113,9 @@ def _funded(venues, spec, accounts, ts=0):
 
 
 def test_a_group_of_orders_ends_at_its_first_refusal_as_in_process(tmp_path):
-    """One PlaceOrders call carries an account's groups; what rests afterwards, and which
-    command was refused for what, is what the engine in process does sending one by one."""
+    """An account's groups wait as one block and go in one Apply; what rests afterwards, and
+    which command was refused for what, is what the engine in process does sending one by one
+    (the refusals come with a later command's events)."""
     venue, remote, local, spec = _both_venues(tmp_path)
     try:
         _funded((remote, local), spec, [1])
@@ -128,15 +129,18 @@ def test_a_group_of_orders_ends_at_its_first_refusal_as_in_process(tmp_path):
 
         # bids: the second needs far more margin than the account has (refused), the third would rest
         groups = [[bid("64990"), bid("64985", lot * 10_000), bid("64980")], [ask("65010"), ask("65020")]]
+        applies = remote.calls_by_rpc["Apply"]
         got = remote.submit_groups(groups)
+        assert got == [[[], [], []], [[], []]] and remote.calls_by_rpc["Apply"] == applies  # answered later
         want = Context(local, local.submit, 1.0).submit_groups(groups)
-        assert [len(g) for g in got] == [len(g) for g in want] == [2, 2]
-        refusals = [[(e.command, e.reason) for e in events if isinstance(e, CommandRejected)]
-                    for g in (got, want) for events in g[0]]
-        assert refusals[1] and refusals[1] == refusals[3] and not refusals[0] and not refusals[2]
-        for side in (Side.BUY, Side.SELL):
+        assert [len(g) for g in want] == [2, 2]
+        for side in (Side.BUY, Side.SELL):  # a read sends the block, then takes back what rests after the refusal
             assert remote.depth("BTCUSDT", side, 10) == local.depth("BTCUSDT", side, 10)
         assert remote.depth("BTCUSDT", Side.BUY, 10) == [(px("64990"), lot)]
+        late = remote.submit(C.Deposit(0, 1, "USDT", 1))
+        refusals = [[(e.command, e.reason) for e in events if isinstance(e, CommandRejected)]
+                    for events in (late, [e for g in want for events in g for e in events])]
+        assert refusals[0] and refusals[0] == refusals[1]
     finally:
         remote.close()
         venue.stop()
@@ -167,18 +171,18 @@ def test_reads_see_every_command_sent_before_them(tmp_path):
 
 
 def test_accounts_handed_out_together_map_in_order(tmp_path):
-    """A run's accounts are created with their calls in flight together; scenario account
-    numbers still map to venue accounts in the venue's numbering order, as one by one."""
+    """A run's accounts are created together (one CreateAccounts call per hand-out); scenario
+    account numbers still map to venue accounts in the venue's numbering order, as one by one."""
     venue, remote, _, _ = _both_venues(tmp_path)
     try:
         ctx = Context(remote, remote.submit, 1.0)
         first, second = ctx.new_accounts(12), ctx.new_accounts(5)
-        assert remote.calls_by_rpc["CreateAccount"] == 17
+        assert remote.calls_by_rpc["CreateAccounts"] == 2
         ids = [remote._client(a).account().account_id for a in [*first, *second]]
         assert ids == sorted(ids) and len(set(ids)) == 17
         # a later account number used without being handed out is made on first use, after them
         assert remote._client(40).account().account_id > ids[-1]
-        assert remote.calls_by_rpc["CreateAccount"] == 18
+        assert remote.calls_by_rpc["CreateAccounts"] == 3
     finally:
         remote.close()
         venue.stop()

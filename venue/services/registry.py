@@ -20,7 +20,7 @@ from perpsim.v1 import (
     trading_pb2_grpc,
 )
 from perpsim.venue.guard import RequestGuard
-from perpsim.venue.services import profiles, risk
+from perpsim.venue.services import batch, profiles, risk
 from perpsim.venue.services.accounts import Accounts
 from perpsim.venue.services.common import Venue
 from perpsim.venue.services.history import History
@@ -36,6 +36,7 @@ SERVICE_NAMES = (
     history_pb2.DESCRIPTOR.services_by_name["HistoryService"].full_name,
     risk_pb2.DESCRIPTOR.services_by_name["RiskService"].full_name,
     "perpsim.v1.ProfileService",
+    "perpsim.v1.BatchService",
 )
 
 
@@ -55,6 +56,7 @@ def build_server(venue: Venue, streams) -> tuple[grpc.aio.Server, health.aio.Hea
     history_pb2_grpc.add_HistoryServiceServicer_to_server(History(venue), server)
     risk.add_to_server(venue, server)
     profiles.add_to_server(venue, server)
+    batch.add_to_server(venue, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)

@@ -1,0 +1,83 @@
+"""Which waiting commands surely move no position and no price, for GrpcVenue.
+
+A command is quiet when, applied after the ones before it, it can neither trade nor move a
+mark: deposits, leverage and margin-mode settings, stops (refused if they would trigger at
+once), the insurance fund's deposits; cancels, where the market's mark does not read the book;
+and limit orders that cross nothing the book could hold by then, where the mark does not read
+the book. The book's best prices after the last Apply (`BookTop`) bound it: cancels only take
+liquidity away, and each waiting limit order that crosses nothing rests at its price, so the
+best ask can be no lower than the lowest of that top and the waiting asks before it (the bid
+alike). Anything else (market orders, index and clock moves) is not quiet, nor is whatever
+comes after it. A position read waits for no quiet command; a batch of groups is never
+followed in one Apply by a command that is not quiet (its take-backs go first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from perpsim.engine import commands as C
+from perpsim.model.enums import OrderKind, Side
+
+#: commands that never trade nor move a price
+_SETTINGS = frozenset({C.Deposit, C.SetLeverage, C.SetMarginMode, C.PlaceConditional, C.FundInsurance})
+_NO_ASK = 1 << 62  # an empty ask side: above any price
+
+
+def quiet(pending: Sequence, tops: dict, exact: bool) -> list[bool]:
+    """Per waiting command (perpsim.sim.grpc_apply.Pending), whether it is quiet. `tops`:
+    symbol -> BookTop after the last Apply; `exact`: the tops and positions are the venue's as
+    the run's own commands left them (else only settings are quiet)."""
+    out: list[bool] = []
+    bounds: dict[str, tuple[int, int]] = {}  # symbol -> (highest bid, lowest ask) there can be
+    for p in pending:
+        cmd = p.cmd
+        if out and not out[-1]:
+            out.append(False)
+            continue
+        t = type(cmd)
+        if t in _SETTINGS:
+            out.append(True)
+            continue
+        if cmd is None or t is C.CancelAll:  # a take-back (CancelOrder) or a cancel of all
+            symbol = p.pb.cancel_order.symbol if cmd is None else cmd.symbol
+            top = tops.get(symbol)
+            out.append(exact and top is not None and not top.mark_reads_book)
+            continue
+        if t is not C.PlaceOrder or cmd.kind != OrderKind.LIMIT or not exact:
+            out.append(False)
+            continue
+        top = tops.get(cmd.symbol)
+        if top is None or top.mark_reads_book:
+            out.append(False)
+            continue
+        bid, ask = bounds.get(cmd.symbol, (top.bid_ticks, top.ask_ticks or _NO_ASK))
+        if cmd.side == Side.BUY:
+            out.append(cmd.price < ask)
+            bid = max(bid, cmd.price)
+        else:
+            out.append(cmd.price > bid)
+            ask = min(ask, cmd.price)
+        bounds[cmd.symbol] = (bid, ask)
+    return out
+
+
+def cut(pending: Sequence, flags: list[bool], limit: int) -> int:
+    """How many waiting commands the next Apply takes: at most `limit`, never a block of groups
+    split, and no command that is not quiet after a block of groups other than its own (what
+    the block's refusals leave resting is taken back first)."""
+    n = 0
+    blocks = False  # the Apply holds a block of groups so far
+    while n < len(pending):
+        block = pending[n].block
+        end = n + 1
+        if block is not None:
+            while end < len(pending) and pending[end].block == block:
+                end += 1
+        if end > limit and n:
+            break
+        if blocks and not all(flags[n:end]):
+            break
+        blocks = blocks or block is not None
+        n = end
+    return n

@@ -1,0 +1,124 @@
+"""BatchService against a real venue: many accounts' commands in one Apply, each answered as its
+own call is (the same refusals), one sequencer unit and one journal commit; account creation."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from perpsim.clients.errors import PerpsimError, from_status_pb
+from perpsim.v1 import account_pb2, batch_pb2, batch_pb2_grpc, common_pb2, sandbox_pb2, trading_pb2
+
+B = batch_pb2.BatchCommand
+
+
+def _order(side, lots: int, ticks: int = 0) -> trading_pb2.PlaceOrderRequest:
+    if not ticks:
+        return trading_pb2.PlaceOrderRequest(symbol="BTCUSDT", side=side, type=common_pb2.ORDER_TYPE_MARKET,
+                                             quantity_lots=lots)
+    return trading_pb2.PlaceOrderRequest(symbol="BTCUSDT", side=side, type=common_pb2.ORDER_TYPE_LIMIT,
+                                         quantity_lots=lots, price_ticks=ticks,
+                                         time_in_force=common_pb2.TIME_IN_FORCE_GTC)
+
+
+@pytest.fixture(scope="module")
+def batch(venue, admin_key):
+    channel = grpc.insecure_channel(venue.address)
+    stub = batch_pb2_grpc.BatchServiceStub(channel)
+
+    def call(method: str, request, key: str = admin_key):
+        return getattr(stub, method)(request, metadata=(("authorization", f"Bearer {key}"),), timeout=30)
+
+    yield call
+    channel.close()
+
+
+def _same_error(got: PerpsimError, want: PerpsimError) -> None:
+    assert (got.status, got.reason, str(got), got.metadata) == (want.status, want.reason, str(want), want.metadata)
+
+
+def test_commands_of_many_accounts_are_answered_as_their_own_calls(venue, admin, batch):
+    made = batch("CreateAccounts", batch_pb2.CreateAccountsRequest(count=2)).accounts
+    (a, key_a), (b, key_b) = [(m.account_id, m.api_key) for m in made]
+    assert a < b
+    spec = venue.venue.markets["BTCUSDT"]
+    price = spec.price_to_ticks("65000")
+    lot = spec.qty_to_lots("0.01")
+    before = admin.venue_state().journal_sequence
+    commands = [
+        B(account_id=a, deposit=account_pb2.DepositRequest(asset="USDT", amount="10000")),
+        B(account_id=b, deposit=account_pb2.DepositRequest(asset="USDT", amount="10000")),
+        B(account_id=a, set_leverage=account_pb2.SetLeverageRequest(symbol="BTCUSDT", leverage=1000)),  # refused
+        B(account_id=a, place_order=_order(common_pb2.SIDE_SELL, lot, price)),  # rests
+        B(account_id=b, place_order=_order(common_pb2.SIDE_BUY, lot)),  # takes it
+        B(account_id=b, cancel_all_orders=trading_pb2.CancelAllOrdersRequest(symbol="NOPE")),  # refused
+        B(account_id=999_999, cancel_all_orders=trading_pb2.CancelAllOrdersRequest(symbol="BTCUSDT")),  # refused
+        B(advance_clock=sandbox_pb2.AdvanceClockRequest(advance_ns=0)),  # refused
+        B(set_index_price=sandbox_pb2.SetIndexPriceRequest(symbol="BTCUSDT", price_ticks=price)),
+        B(account_id=a, place_order=_order(common_pb2.SIDE_SELL, lot, price + 100)),  # rests
+    ]
+    r = batch("Apply", batch_pb2.ApplyRequest(commands=commands, reads=batch_pb2.BatchReads(marks=["BTCUSDT"])))
+    assert len(r.results) == len(commands)
+    refused = [i for i, x in enumerate(r.results) if x.error.code]
+    assert refused == [2, 5, 6, 7]
+    # the commands that reached the state went in as one unit, journaled once each
+    assert r.applied == 7 and admin.venue_state().journal_sequence - before == 7
+    # each refusal is the one its own call gets
+    client_a, client_b = admin.with_key(key_a), admin.with_key(key_b)
+    with pytest.raises(PerpsimError) as own:
+        client_a.set_leverage("BTCUSDT", 1000)
+    _same_error(from_status_pb(r.results[2].error), own.value)
+    with pytest.raises(PerpsimError) as own:
+        client_b.cancel_all("NOPE")
+    _same_error(from_status_pb(r.results[5].error), own.value)
+    with pytest.raises(PerpsimError) as own:
+        admin.advance_clock(0)
+    _same_error(from_status_pb(r.results[7].error), own.value)
+    assert from_status_pb(r.results[6].error).reason.name == "UNKNOWN_ACCOUNT"
+    # the orders' results, and the positions the fill changed, as the venue holds them
+    taken, resting = r.results[3], r.results[9]
+    assert taken.order_id < resting.order_id and not taken.resting and resting.resting  # as the unit left them
+    moved = {(p.account_id, p.lots) for p in r.results[4].positions}
+    assert moved == {(a, -lot), (b, lot)}
+    assert [p.quantity_lots for p in client_a.positions("BTCUSDT")] == [-lot]
+    assert r.results[8].mark_price == r.marks[0].mark_price
+    assert {t.symbol for t in r.tops} == set(venue.venue.markets)
+
+
+def test_a_unit_follows_the_last_directly_when_nothing_came_between(admin, batch, make_account):
+    (m,) = batch("CreateAccounts", batch_pb2.CreateAccountsRequest(count=1)).accounts
+    deposit = B(account_id=m.account_id, deposit=account_pb2.DepositRequest(asset="USDT", amount="5"))
+    first = batch("Apply", batch_pb2.ApplyRequest(commands=[deposit, deposit]))
+    second = batch("Apply", batch_pb2.ApplyRequest(commands=[deposit]))
+    assert second.applied_before == first.applied_before + first.applied
+    make_account()  # another caller's deposit comes between
+    third = batch("Apply", batch_pb2.ApplyRequest(commands=[deposit]))
+    assert third.applied_before > second.applied_before + second.applied
+
+
+def test_a_bad_read_or_key_refuses_the_whole_call(admin, batch, make_account):
+    (m,) = batch("CreateAccounts", batch_pb2.CreateAccountsRequest(count=1)).accounts
+    deposit = B(account_id=m.account_id, deposit=account_pb2.DepositRequest(asset="USDT", amount="5"))
+    before = admin.venue_state().journal_sequence
+    with pytest.raises(grpc.RpcError) as e:
+        batch("Apply", batch_pb2.ApplyRequest(commands=[deposit], reads=batch_pb2.BatchReads(books=[
+            batch_pb2.BookRead(symbol="NOPE")])))
+    assert e.value.code() is grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.RpcError) as e:
+        batch("Apply", batch_pb2.ApplyRequest(commands=[deposit]), key=m.api_key)
+    assert e.value.code() is grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.RpcError) as e:
+        batch("Apply", batch_pb2.ApplyRequest(commands=[deposit] * 1001))
+    assert e.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert admin.venue_state().journal_sequence == before  # nothing applied
+    assert admin.with_key(m.api_key).account().balance("USDT").wallet == 0
+
+
+def test_accounts_are_made_in_order_with_working_keys(admin, batch):
+    made = batch("CreateAccounts", batch_pb2.CreateAccountsRequest(count=5)).accounts
+    ids = [m.account_id for m in made]
+    assert ids == sorted(ids) and len(set(ids)) == 5
+    assert [admin.with_key(m.api_key).account().account_id for m in made] == ids
+    with pytest.raises(grpc.RpcError) as e:
+        batch("CreateAccounts", batch_pb2.CreateAccountsRequest(count=0))
+    assert e.value.code() is grpc.StatusCode.INVALID_ARGUMENT
