@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from perpsim.engine import dydx_blocks as DB
 from perpsim.engine import multi_assets as MA
 from perpsim.engine.events import AutoDeleveraged, HedgedPairClosed
 from perpsim.engine.events import Liquidation as LiquidationEvent
@@ -39,9 +40,7 @@ from perpsim.model.causes import ConditionalStatus, LedgerCause, ListCause
 from perpsim.model.enums import OrderKind, Side, StpMode, TimeInForce
 from perpsim.model.reasons import RejectReason as R
 from perpsim.risk import adl
-from perpsim.risk.dydx_fillable import fillable_tick
 from perpsim.risk.dydx_insurance import insurance_bound
-from perpsim.risk.dydx_order import rank_key
 from perpsim.risk.ledger import INSURANCE
 from perpsim.risk.liqband import Band, liquidation_band
 from perpsim.risk.liqprice import LiquidationModel
@@ -230,7 +229,7 @@ class Liquidation:
         waiting = self._paced or self._blocks
         keys = m.liq.triggered(price)
         if len(keys) > 1 and self._terms[m.symbol].block_ns:  # dYdX: the block's order (risk.dydx_order)
-            keys = self._block_ranked(m, keys)
+            keys = DB.ranked(self, m, keys)
         for key in keys:
             account, pside = position_of(key)
             if m.holds(account) and self._liquidatable(m, account, pside):
@@ -255,7 +254,7 @@ class Liquidation:
             rec = self._blocks.get(account)
             block = block_of(t, ts)
             if rec is not None and rec[0] == block and (m.symbol in rec[2] or rec[1] >= t.block_cap
-                                                        or self._insurance_left(t, account) == 0):
+                                                        or DB.insurance_left(self, t, account) == 0):
                 until = (block + 1) * t.block_ns
         if until <= ts:
             return False
@@ -282,65 +281,6 @@ class Liquidation:
             symbols = tuple(sorted((*symbols, symbol)))
         self._blocks[account] = (block, spent, symbols, lost)
         return t.block_cap - spent
-
-    def _insurance_left(self, t, account: int):
-        """dYdX: what the insurance fund may still pay for the account in the current block
-        (money units, ≥ 0; risk.dydx_insurance), or None when the profile sets no such limit."""
-        cap = 0 if t.steps is None else t.steps.block_insurance * t.money_scale
-        if not cap:
-            return None
-        rec = self._blocks.get(account)
-        lost = rec[3] if rec is not None and rec[0] == block_of(t, self.state.ts) else 0
-        return cap - lost if cap > lost else 0
-
-    def _fillable(self, m: _Market, account: int, pside: int, leg_side: int, bankruptcy: int) -> tuple:
-        """dYdX: (the leg's forced-order limit, the net collateral it was solved against). The
-        limit is the fillable price (risk.dydx_fillable) from the oracle (the mark), the leg's MM
-        and the account's TNC and TMMR at the oracle (an isolated position's own), clamped to the
-        price limits; `bankruptcy` when the profile has none, on inverse contracts (dYdX lists
-        none) and for Multi-Assets accounts (dYdX has no such mode)."""
-        state = self.state
-        if account in m.isolated:
-            p = m.positions[position_key(account, pside)]
-            tnc, tmmr = state._iso_margin(m, account, pside) + m.upnl(p), state._mm_scaled(m, p)
-        else:
-            tnc, tmmr = state.margin_balance(account, m.asset), 0
-            for mk, q in state._cross(account, m.asset):
-                tmmr += state._mm_scaled(mk, q)
-        rule = state.profile.liquidation
-        cfg = None if rule is None else rule.fillable
-        if cfg is None or m.inverse or account in state.multi_assets or tmmr <= 0:
-            return bankruptcy, tnc
-        p = m.positions[position_key(account, leg_side)]
-        tick = fillable_tick(cfg, oracle=m.mark, lots=p.lots, position_mm=state._mm_scaled(m, p), tnc=tnc, tmmr=tmmr,
-                             K=m.K)
-        return forced_price(self._terms[m.symbol], tick, m.mark), tnc
-
-    def _block_ranked(self, m: _Market, keys: list) -> list:
-        """dYdX: the triggered index keys in the order dYdX liquidates a block's accounts
-        (risk.dydx_order.rank_key): the order whose limit lies furthest from the oracle first,
-        then the larger order, then a stable digest; keys whose account is not liquidatable
-        after all last, in index order (the sweep passes over them)."""
-        t = self._terms[m.symbol]
-        block = block_of(t, self.state.ts)
-        ranked, rest = [], []
-        for key in keys:
-            account, pside = position_of(key)
-            legs = [(ps, p) for ps, p in m.leg_list(account) if account not in m.isolated or ps == pside]
-            if not legs or not self._liquidatable(m, account, pside):
-                rest.append(key)
-                continue
-            leg_side, p = legs[0]
-            wallet, other_upnl = self._collateral(m, account, pside)
-            bankruptcy = forced_price(t, m.bp_tick([q for _, q in legs], wallet, other_upnl), m.mark)
-            limit = self._fillable(m, account, pside, leg_side, bankruptcy)[0]
-            rec = self._blocks.get(account)
-            left = t.block_cap - (rec[1] if rec is not None and rec[0] == block else 0)
-            size = block_cut(t, p.lots, m.mark, left) if left > 0 else 0
-            ranked.append((rank_key(oracle=m.mark, limit=limit, notional=block_notional(t, size, m.mark), block=block,
-                                    symbol=m.symbol, account=account, pside=pside), key))
-        ranked.sort()
-        return [key for _, key in ranked] + rest
 
     def _collateral(self, m: _Market, account: int, pside: int) -> tuple[int, int]:
         """(balance, other uPnL) the bankruptcy price is solved against."""
@@ -453,7 +393,7 @@ class Liquidation:
     def _block_order(self, m: _Market, account: int, pside: int, leg_side: int, price: int, left: int) -> tuple:
         """dYdX: the leg's one liquidation order of this block (risk.liquidation_plan.block_cut:
         its lots within `left`, the money units the account may still have liquidated), a LIMIT
-        IOC at the fillable price (`_fillable`; `price`, the bankruptcy price, without one), no
+        IOC at the fillable price (engine.dydx_blocks; `price`, the bankruptcy price, without one), no
         larger than the insurance fund's block limit allows (risk.dydx_insurance; none: the
         account waits for the next block). What it does not fill stays with the account for the
         next block, unless it filled nothing with the account's TNC below zero: then, as dYdX
@@ -467,8 +407,8 @@ class Liquidation:
             holder, remaining = self._remaining(m, account, pside)
             return holder, remaining, left
         side = _SIDE_SELL if lots > 0 else _SIDE_BUY
-        limit, tnc = self._fillable(m, account, pside, leg_side, price)
-        cap = self._insurance_left(t, account)
+        limit, tnc = DB.fillable_limit(self, m, account, pside, leg_side, price)
+        cap = DB.insurance_left(self, t, account)
         sent = size if cap is None else insurance_bound(size, oracle=m.mark, limit=limit, sell=lots > 0, K=m.K,
                                                          tnc=tnc, left=cap)
         self._force(m, account, leg_side, side, sent, limit)
