@@ -1,8 +1,9 @@
 """The gRPC BatchService (admin key only): many accounts' commands as one sequencer unit.
 
 Each command of an Apply is handled by the very servicer method its own RPC would run (the
-same validation, the same refusals, the same response), through a `Unit`: a stand-in for the
-Venue whose sequencer collects the command instead of queuing it. Once every command of the
+same validation, the same refusals, the same response; consecutive orders of one account by
+one PlaceOrders call, each with its own result), through a `Unit`: a stand-in for the Venue
+whose sequencer collects the commands instead of queuing them. Once every command of the
 request has been converted (or refused before reaching the sequencer), the collected commands
 go to the real sequencer together with `submit_many`: back to back in request order, one
 journal group commit, each answered with its own events. Then each method finishes as its own
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from google.rpc import status_pb2
@@ -68,8 +70,8 @@ class _Context:
 
 
 class _Collector:
-    """The Unit's sequencer: `submit` and `submit_many` (of one command) keep the command at its
-    place in the batch and wait for the unit to be applied; the rest is the real sequencer's."""
+    """The Unit's sequencer: `submit` and `submit_many` keep their commands at their place in the
+    batch and wait for the unit to be applied; the rest is the real sequencer's."""
 
     def __init__(self, unit: Unit) -> None:
         self._unit = unit
@@ -80,25 +82,62 @@ class _Collector:
     durable = True  # the batch waited for durability once, before its commands
 
     async def submit(self, make: Callable[[int], object]) -> list:
-        return await self._unit.collect(make)
+        (result,) = await self._unit.collect([make])
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
     async def submit_many(self, makes: list[Callable[[int], object]]) -> list:
-        if not makes:  # its order was refused before the sequencer
-            return []
-        (make,) = makes  # a batch command places one order
+        return await self._unit.collect(makes) if makes else []
+
+
+class _Trading(Trading):
+    """Trading whose order conversions note which orders of a call passed (their commands are
+    the call's, in order)."""
+
+    def order_fields(self, account: int, r) -> tuple:
+        passed = self.venue.passed()
         try:
-            return [await self._unit.collect(make)]
-        except VenueError:
+            fields = super().order_fields(account, r)
+        except Exception:
+            passed.append(False)
             raise
-        except Exception as e:  # a fault in the core: that command's outcome, as submit_many reports it
-            return [e]
+        passed.append(True)
+        return fields
+
+
+@dataclass
+class _Call:
+    """One servicer call of a batch: its commands' places (a run of one account's orders is one
+    PlaceOrders call), its commands' makes once collected, their results once applied."""
+
+    places: list[int]
+    makes: list[Callable[[int], object]] | None = None
+    answer: asyncio.Future | None = None
+    results: list = field(default_factory=list)
+    passed: list[bool] = field(default_factory=list)  # orders: which passed their conversion
+    context: _Context | None = None
+
+
+def _calls(commands) -> list[_Call]:
+    """The batch's commands as servicer calls: consecutive orders of one account together."""
+    calls: list[_Call] = []
+    last_orders = None  # the account of the run of orders the last call is
+    for i, c in enumerate(commands):
+        orders = c.account_id if c.WhichOneof("command") == "place_order" else None
+        if orders is not None and orders == last_orders and len(calls[-1].places) < MAX_COMMANDS:
+            calls[-1].places.append(i)
+        else:
+            calls.append(_Call([i]))
+        last_orders = orders
+    return calls
 
 
 class Unit:
     """One Apply's commands: the Venue as their servicer methods see it (their account from the
     batch, no rate limit, the admin check done once for the call), their sequencer a collector."""
 
-    def __init__(self, real: Venue, count: int, known: Callable[[int], bool], applied: Callable[[], int]) -> None:
+    def __init__(self, real: Venue, known: Callable[[int], bool], applied: Callable[[], int]) -> None:
         """`known(account)`: whether the account exists; `applied()`: commands the venue applied so far."""
         from perpsim.venue.price_paths import IndexMoves
 
@@ -106,14 +145,10 @@ class Unit:
         self.seq = _Collector(self)
         self.index_moves = IndexMoves(self)  # index moves submitted through this unit
         self.observe_latency = None  # the batch is timed as one call, not as its commands
-        self.trading, self.accounts, self.sandbox = Trading(self), Accounts(self, None), Sandbox(self)
-        self._makes: list[Callable[[int], object] | None] = [None] * count
-        self._answers: list[asyncio.Future | None] = [None] * count
-        self._events: list[list | None] = [None] * count
-        self._waiting = count  # commands neither collected nor finished
+        self.trading, self.accounts, self.sandbox = _Trading(self), Accounts(self, None), Sandbox(self)
+        self._calls: dict[int, _Call] = {}  # id(asyncio task) -> the call it makes
+        self._waiting = 0  # calls neither collected nor finished
         self._ready = asyncio.get_running_loop().create_future()
-        self._slot: dict[int, int] = {}  # id(asyncio task) -> its command's place in the batch
-        self._contexts: dict[int, _Context] = {}  # id(asyncio task) -> its command's context
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
@@ -128,9 +163,16 @@ class Unit:
     def admin(self, context) -> None:
         """Checked once for the whole call."""
 
-    def refused(self, err: VenueError) -> VenueError:
+    def _call(self) -> _Call:
         task = asyncio.current_task()
-        context = self._contexts.get(id(task)) if task is not None else None
+        assert task is not None
+        return self._calls[id(task)]
+
+    def passed(self) -> list[bool]:
+        return self._call().passed
+
+    def refused(self, err: VenueError) -> VenueError:
+        context = self._call().context
         if context is not None:
             context.error = err
         return self.real.refused(err)
@@ -140,74 +182,83 @@ class Unit:
         if self._waiting == 0 and not self._ready.done():
             self._ready.set_result(None)
 
-    async def collect(self, make: Callable[[int], object]) -> list:
-        task = asyncio.current_task()
-        assert task is not None
-        i = self._slot[id(task)]
-        self._makes[i] = make
-        answer = self._answers[i] = asyncio.get_running_loop().create_future()
+    async def collect(self, makes: list[Callable[[int], object]]) -> list:
+        """The call's commands, kept for the unit: per command, its events or its exception."""
+        call = self._call()
+        call.makes = makes
+        call.answer = asyncio.get_running_loop().create_future()
         self._done_one()
-        return await answer
+        return await call.answer
 
-    async def _command(self, i: int, command) -> tuple[Any, _Context]:
-        """Run command i's servicer method: its response, or the _Refused it ended with."""
+    async def _run_call(self, call: _Call, commands) -> Any:
+        """Run the call's servicer method: its response, or the _Refused it ended with."""
         task = asyncio.current_task()
         assert task is not None
-        self._slot[id(task)] = i
-        context = _Context(command.account_id)
-        self._contexts[id(task)] = context
-        kind = command.WhichOneof("command")
+        self._calls[id(task)] = call
+        first = commands[call.places[0]]
+        call.context = context = _Context(first.account_id)
+        kind = first.WhichOneof("command")
         try:
             if kind is None:
-                raise _Refused(to_rpc_status(VenueError(R.INVALID_VALUE, field=f"commands[{i}]",
+                raise _Refused(to_rpc_status(VenueError(R.INVALID_VALUE, field=f"commands[{call.places[0]}]",
                                                         problem="no command given")))
+            if kind == "place_order":  # as PlaceOrders places them (no pre-trade warnings)
+                orders = [commands[i].place_order for i in call.places]
+                return await self.trading.PlaceOrders(trading_pb2.PlaceOrdersRequest(orders=orders), context)
             servicer, method = _METHODS[kind]
-            request = getattr(command, kind)
-            if kind == "place_order":  # as PlaceOrders places it (no pre-trade warnings): its one result
-                response = await self.trading.PlaceOrders(trading_pb2.PlaceOrdersRequest(orders=[request]), context)
-                (result,) = response.results
-                if result.WhichOneof("result") == "error":
-                    raise _Refused(result.error)
-                return result.placed, context
-            return await getattr(getattr(self, servicer), method)(request, context), context
+            return await getattr(getattr(self, servicer), method)(getattr(first, kind), context)
         except _Refused as e:
-            return e, context
+            return e
         finally:
-            if self._makes[i] is None:  # finished without reaching the sequencer
+            if call.makes is None:  # finished without reaching the sequencer
                 self._done_one()
 
     async def apply(self, commands) -> tuple[list, int]:
-        """Every command's outcome (its response or _Refused) with its events (None when it did
-        not reach the state), and how many commands the venue had applied before the first."""
-        tasks = [asyncio.ensure_future(self._command(i, c)) for i, c in enumerate(commands)]
+        """Every command's outcome (its response, its PlaceOrderResult, or _Refused) with its
+        events (None when it did not reach the state), and how many commands the venue had
+        applied before the first."""
+        calls = _calls(commands)
+        self._waiting = len(calls)
+        tasks = [asyncio.ensure_future(self._run_call(c, commands)) for c in calls]
         if tasks:
             await self._ready
-        slots = [i for i, make in enumerate(self._makes) if make is not None]
+        collected = [c for c in calls if c.makes]
         before = [0]
-        if slots:
-            counter = self._applied
-            first = self._makes[slots[0]]
+        if collected:
+            makes = [m for c in collected for m in c.makes or ()]
+            counter, first = self._applied, makes[0]
 
             def first_make(ts: int, first=first):
                 before[0] = counter()
                 return first(ts)
 
-            makes = [self._makes[i] for i in slots]
             makes[0] = first_make
             try:
-                results = await self.real.seq.submit_many(makes)
+                results = iter(await self.real.seq.submit_many(makes))
             except Exception as e:  # shed or halted: every collected command is answered so
-                results = [e] * len(slots)
-            for i, result in zip(slots, results, strict=True):
-                answer = self._answers[i]
-                assert answer is not None
-                if isinstance(result, BaseException):
-                    answer.set_exception(result)
-                else:
-                    self._events[i] = result
-                    answer.set_result(result)
-        outcomes = await asyncio.gather(*tasks)
-        return [(o, self._events[i]) for i, (o, _) in enumerate(outcomes)], before[0]
+                results = iter([e] * len(makes))
+            for c in collected:
+                assert c.makes is not None and c.answer is not None
+                c.results = [next(results) for _ in c.makes]
+                c.answer.set_result(c.results)
+        out: list = []
+        for c, response in zip(calls, await asyncio.gather(*tasks), strict=True):
+            out += _outcomes(c, response)
+        return out, before[0]
+
+
+def _outcomes(call: _Call, response: Any) -> list[tuple[Any, list | None]]:
+    """Each command of a call with its outcome and its events."""
+    events = iter(r if isinstance(r, list) else None for r in call.results)
+    if len(call.places) == 1 and not isinstance(response, trading_pb2.PlaceOrdersResponse):
+        return [(response, next(events, None))]
+    if isinstance(response, _Refused):  # the whole call (an unknown account): each order so
+        return [(response, None)] * len(call.places)
+    out: list[tuple[Any, list | None]] = []
+    for result, passed in zip(response.results, call.passed, strict=True):
+        mine = next(events) if passed else None
+        out.append((result.placed if result.WhichOneof("result") == "placed" else _Refused(result.error), mine))
+    return out
 
 
 def _result(outcome: Any, events: list | None) -> batch_pb2.CommandResult:
@@ -268,7 +319,7 @@ class Batch(batch_pb2_grpc.BatchServiceServicer):
         for b in reads.books:
             if not 0 <= b.depth <= 1_000:
                 raise VenueError(R.INVALID_QUANTITY, field="reads.books.depth", depth=b.depth)
-        outcomes, before = await Unit(venue, n, self._known, lambda: self._applied).apply(request.commands)
+        outcomes, before = await Unit(venue, self._known, lambda: self._applied).apply(request.commands)
         results = [_result(o, events) for o, events in outcomes]
         applied = sum(events is not None for _, events in outcomes)
         if not venue.seq.durable:
