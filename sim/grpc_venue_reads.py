@@ -78,8 +78,10 @@ class VenueReads:
         keys = [("insurance",), *((k, s) for s in symbols for k in ("mark", "book")), *(("risk", s) for s in risks)]
         if not self._batch.pending and all(k in self._reads for k in keys):
             return  # made since the last command
-        self._send(reads=batch_pb2.BatchReads(marks=symbols, books=[batch_pb2.BookRead(symbol=s, depth=BOOK_LEVELS)
-                                                                for s in symbols], risks=risks, insurance=True))
+        books = [batch_pb2.BookRead(symbol=s, depth=BOOK_LEVELS, ticks_only=True) for s in symbols]
+        # the risk rows read no stress nor liquidation map (perpsim.sim.risk_series), as in process
+        self._send(reads=batch_pb2.BatchReads(marks=symbols, books=books, risks=risks, insurance=True,
+                                              risks_summary=True))
         r = self._answered
         for rpc, n in (("GetMarkPrice", len(r.marks)), ("GetOrderBook", len(r.books)), ("GetMarketRisk", len(r.risks)),
                        ("GetInsuranceFund", 1)):

@@ -348,15 +348,23 @@ class Batch(batch_pb2_grpc.BatchServiceServicer):
             for b in reads.books:
                 spec = venue.spec(b.symbol)
                 book = view.book(spec.symbol, b.depth or 20)
-                books.append(market_pb2.GetOrderBookResponse(
-                    symbol=spec.symbol, sequence=venue.seq.applied, bids=[cv.level_out(spec, *lv) for lv in book.bids],
-                    asks=[cv.level_out(spec, *lv) for lv in book.asks]))
+                if b.ticks_only:
+                    level = common_pb2.PriceLevel
+                    bids = [level(price_ticks=p, quantity_lots=q, order_count=n) for p, q, n in book.bids]
+                    asks = [level(price_ticks=p, quantity_lots=q, order_count=n) for p, q, n in book.asks]
+                else:
+                    bids = [cv.level_out(spec, *lv) for lv in book.bids]
+                    asks = [cv.level_out(spec, *lv) for lv in book.asks]
+                books.append(market_pb2.GetOrderBookResponse(symbol=spec.symbol, sequence=venue.seq.applied,
+                                                             bids=bids, asks=asks))
             out["books"] = books
         if reads.risks:
             signals = venue.signals
             off = to_rpc_status(VenueError(R.INVALID_VALUE, problem="risk signals are off on this venue"))
+            full = not reads.risks_summary
             out["risks"] = [{"error": off} if signals is None else
-                            {"risk": market_risk_out(venue.spec(s), signals.market_risk(s, None))} for s in reads.risks]
+                            {"risk": market_risk_out(venue.spec(s), signals.market_risk(s, None, full=full))}
+                            for s in reads.risks]
         if reads.insurance:
             out["insurance"] = market_pb2.GetInsuranceFundResponse(
                 funds=[cv.money_out(venue.asset_spec(a), view.insurance(a)) for a in view.assets()], time_ns=view.ts)
