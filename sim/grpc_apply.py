@@ -3,7 +3,7 @@
 `Batch` holds the commands not sent yet; `send` makes them one Apply call (one sequencer unit,
 one journal group commit), with the reads asked for answered in the same response. Each result
 becomes the engine events GrpcVenue reports for its command: a refusal as `CommandRejected`,
-each liquidation the command set off as a `Liquidation` (its account unknown: 0). Every
+each liquidation the command set off as a `Liquidation` of the scenario's account. Every
 position a command changed updates `Positions`, the mirror position reads are answered from.
 Commands go in the engine's units where the request has them (ticks, lots); money and stop
 prices as exact decimal strings made from the engine integers by the market specs.
@@ -175,12 +175,14 @@ class Batch:
         return made
 
 
-def events_of(cmd: C.Command | None, result: batch_pb2.CommandResult, markets: dict[str, MarketSpec]) -> list:
-    """A command's events as GrpcVenue reports them: its refusal, else the liquidations it set off."""
+def events_of(cmd: C.Command | None, result: batch_pb2.CommandResult, accounts: dict[int, int]) -> list:
+    """A command's events as GrpcVenue reports them: its refusal, else the liquidations it set off,
+    each of the scenario account `accounts` maps its venue account to (0 for another's)."""
     if result.HasField("error") and result.error.code:
         return [] if cmd is None else [rejected(cmd, error_of(result))]
-    return [Liquidation(q.symbol, 0, _SIDE_IN[q.side], q.quantity_lots, q.bankruptcy_price_ticks, q.filled_lots,
-                        q.taken_by_insurance_lots, q.auto_deleveraged_lots) for q in result.liquidations]
+    return [Liquidation(q.symbol, accounts.get(q.account_id, 0), _SIDE_IN[q.side], q.quantity_lots,
+                        q.bankruptcy_price_ticks, q.filled_lots, q.taken_by_insurance_lots, q.auto_deleveraged_lots)
+            for q in result.liquidations]
 
 
 def error_of(result: batch_pb2.CommandResult) -> PerpsimError:

@@ -5,7 +5,7 @@ CreateAccounts, numbered in the order handed out). Commands travel as BatchServi
 (perpsim.sim.grpc_apply): the commands waiting when an answer is needed go together, in order,
 as one sequencer unit with one journal group commit, each answered with its own result. A
 refusal comes back as a `CommandRejected` event with the venue's reason, and each liquidation a
-command set off as a `Liquidation` event of that command (its account unknown, 0). The venue
+command set off as a `Liquidation` event of that command (of the scenario's account). The venue
 keeps its own clock; commands' timestamps only drive AdvanceClock commands so that funding
 times are crossed.
 
@@ -69,6 +69,7 @@ class GrpcVenue(VenueReads):
         self._clients: dict[int, Client] = {}  # client objects, only for the rare reads of account models
         self._keys: dict[int, str] = {}  # the API key of each scenario account
         self._ids: dict[int, int] = {}  # the venue account of each scenario account
+        self._accounts: dict[int, int] = {}  # the scenario account of each venue account
         self._ts: int | None = None
         self.signals = signals  # off too once the venue says it has none
         self._reads: dict[tuple, Any] = {}  # answers of reads made since the last command
@@ -94,7 +95,7 @@ class GrpcVenue(VenueReads):
         if not new:
             return
         for a, (venue_id, key) in zip(new, self._batch.create_accounts(len(new)), strict=True):
-            self._keys[a], self._ids[a] = key, venue_id
+            self._keys[a], self._ids[a], self._accounts[venue_id] = key, venue_id, a
 
     def _id(self, account: int) -> int:
         venue_id = self._ids.get(account)
@@ -164,9 +165,9 @@ class GrpcVenue(VenueReads):
                 if p.block is not None:
                     groups.setdefault((p.block, p.group), []).append((p, r))
                 elif p is mine:
-                    own = events_of(cmd, r, self.markets)
+                    own = events_of(cmd, r, self._accounts)
                 else:
-                    self._late += events_of(cmd, r, self.markets)
+                    self._late += events_of(cmd, r, self._accounts)
             take_back = [tb for members in groups.values() for tb in self._group_done(members)]
             if take_back:
                 batch.pending[:0] = take_back
@@ -180,7 +181,7 @@ class GrpcVenue(VenueReads):
         refused = False
         take_back = []
         for p, r in members:
-            events = events_of(p.cmd, r, self.markets)
+            events = events_of(p.cmd, r, self._accounts)
             rejection = next((e for e in events if type(e) is CommandRejected), None)
             if not refused:
                 self._late += events

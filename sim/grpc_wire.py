@@ -1,21 +1,10 @@
-"""The simulator's commands and the venue's answers in the client's terms, for GrpcVenue: exact
-decimal strings from the engine's integers (the market specs convert them, no rounding). Orders
-go in ticks and lots (perpsim.sim.grpc_requests)."""
+"""The venue's refusals in the engine's terms, for GrpcVenue: a typed client error as the
+`CommandRejected` event of the refused command."""
 
 from __future__ import annotations
 
 from perpsim.engine import commands as C
-from perpsim.engine.events import CommandRejected, Liquidation
-from perpsim.model.enums import Side
-from perpsim.model.markets import MarketSpec
-
-
-def liquidation(spec: MarketSpec, n) -> Liquidation:
-    """A liquidation notice of the venue's stream as the engine's event (its account unknown: 0)."""
-    bp = spec.price_to_ticks(n.bankruptcy_price) if n.bankruptcy_price is not None else 0
-    lots = [spec.qty_to_lots(q) if q else 0 for q in (n.quantity, n.filled_quantity, n.taken_by_insurance,
-                                                       n.auto_deleveraged)]
-    return Liquidation(n.symbol, 0, Side.BUY if n.side == "buy" else Side.SELL, lots[0], bp, *lots[1:])
+from perpsim.engine.events import CommandRejected
 
 
 def rejected(cmd: C.Command, error) -> CommandRejected:

@@ -76,6 +76,9 @@ def test_scenario_runs_over_grpc(tmp_path, signals):
     # a -6 % shock liquidates every 40-60x long in both modes; the venue reported each one
     assert want["liquidations"] == 6
     assert got["liquidations"] == 6
+    # each liquidation is the scenario account's, at the step it happened in process
+    assert [row[:6] for row in result.liquidations] == [row[:6] for row in in_process.liquidations]
+    assert got["by_leverage"] == want["by_leverage"]
     assert got["mark_start"] == 65000.0 and got["mark_end"] == want["mark_end"] == 61100.0
     # open interest is the venue's own, step by step the in-process count: with the signals,
     # from the risk row (GetMarketRisk, no GetOpenInterest call), else from the history service

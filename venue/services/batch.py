@@ -281,7 +281,7 @@ def _result(outcome: Any, events: list | None) -> batch_pb2.CommandResult:
                 liquidations.append({"symbol": e.symbol, "side": cv.SIDE_OUT[e.side], "quantity_lots": e.qty,
                                      "bankruptcy_price_ticks": e.bankruptcy_price, "filled_lots": e.filled,
                                      "taken_by_insurance_lots": e.taken_by_insurance,
-                                     "auto_deleveraged_lots": e.deleveraged})
+                                     "auto_deleveraged_lots": e.deleveraged, "account_id": e.account})
         out["positions"], out["liquidations"] = positions, liquidations
     return batch_pb2.CommandResult(**out)
 
