@@ -9,20 +9,24 @@ command set off as a `Liquidation` event of that command (of the scenario's acco
 keeps its own clock; commands' timestamps only drive AdvanceClock commands so that funding
 times are crossed.
 
-When commands wait (`_DEFERRED`): settings, deposits, stops, cancels of an account's orders and
+Commands that wait (`_DEFERRED`): settings, deposits, stops, cancels of an account's orders and
 the insurance fund's deposits are answered later: `submit` returns at once and their refusals
 come with a later command's events (each changes its own account's, or the fund's, collateral,
 settings or orders, never a position, a price or another account's orders, and no agent reads
-their answers). Orders and index moves are sent at once with whatever waits before them, and
-answered. Position reads come from the positions the venue reported changed (`Positions`), with
-no call while only commands that move no position wait; other reads are made once whatever
-waits is sent (the step's sample reads in the same Apply, perpsim.sim.grpc_venue_reads).
+their answers); so do a market maker's quotes (`submit_groups`: a block of one account's
+groups). Other orders and index moves are sent at once with whatever waits before them, and
+answered. Position reads come from the positions the venue reported changed
+(perpsim.sim.grpc_apply.Positions), with no call while only quiet commands wait
+(perpsim.sim.grpc_quiet: nothing that waits can trade or move a mark); other reads are made
+once whatever waits is sent (the step's sample reads in the same Apply,
+perpsim.sim.grpc_venue_reads). Per step of long-squeeze that is an Apply for the index move
+(the agents read the mark it leaves), one for the sample with the quotes, and two for each
+taker order after quotes (the quotes' take-backs, if any, go before it).
 """
 
 from __future__ import annotations
 
 import collections
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from perpsim.engine import commands as C
@@ -39,9 +43,6 @@ if TYPE_CHECKING:
 
 #: commands answered later (see the module docstring)
 _DEFERRED = frozenset({C.Deposit, C.SetLeverage, C.SetMarginMode, C.PlaceConditional, C.CancelAll, C.FundInsurance})
-#: commands that move no position (a position read need not wait for them): the deferred ones
-#: and the take-back of an order (CancelOrder); an AdvanceClock may (funding, a re-mark)
-_STILL = frozenset({*_DEFERRED, C.CancelOrder})
 
 
 class GrpcVenue(VenueReads):
@@ -49,10 +50,8 @@ class GrpcVenue(VenueReads):
     `perpsim.sim.venues.SimVenue` interface, in engine units; its reads:
     perpsim.sim.grpc_venue_reads)."""
 
-    def __init__(self, address: str, admin_key: str, markets: dict[str, MarketSpec],
-                 liquidation_wait_s: float = 2.0, signals: bool = True) -> None:
-        """`signals`: read the venue's market risk each step (GetMarketRisk).
-        `liquidation_wait_s` is kept for callers: liquidations come with their commands' results."""
+    def __init__(self, address: str, admin_key: str, markets: dict[str, MarketSpec], signals: bool = True) -> None:
+        """`signals`: read the venue's market risk each step (GetMarketRisk)."""
         import grpc
 
         from perpsim.clients.client import Client
@@ -154,45 +153,35 @@ class GrpcVenue(VenueReads):
             results, response = batch.send(n, reads if last else None)
             if last:
                 self._answered, reads = response, None
-            groups: dict[tuple[int, int], list] = {}
+            refused_groups: set[tuple[int, int]] = set()  # groups that met their first refusal
+            take_back: list[Pending] = []
             for p, r in results:
                 cmd = p.cmd
-                refused = r.HasField("error") and r.error.code
+                events = events_of(cmd, r, self._accounts)
+                refused = bool(r.HasField("error") and r.error.code)
                 if type(cmd) is C.SetIndexPrice and not refused:
                     self._reads[("mark_price", cmd.symbol)] = mark_of(r)
                 if type(cmd) is C.AdvanceClock and refused:
                     raise error_of(r)  # the clock did not move: the run cannot go on at its times
-                if p.block is not None:
-                    groups.setdefault((p.block, p.group), []).append((p, r))
-                elif p is mine:
-                    own = events_of(cmd, r, self._accounts)
-                else:
-                    self._late += events_of(cmd, r, self._accounts)
-            take_back = [tb for members in groups.values() for tb in self._group_done(members)]
+                if p is mine:
+                    own = events
+                    continue
+                self._late += events
+                if p.block is None:
+                    continue
+                group = (p.block, p.group)
+                if group not in refused_groups:
+                    if refused:
+                        refused_groups.add(group)
+                elif r.resting:  # never sent in process: taken back before anything else
+                    assert cmd is not None
+                    take_back.append(Pending(None, command_pb(
+                        C.CancelOrder(cmd.ts, cmd.account, cmd.symbol, r.order_id), p.pb.account_id, self.markets)))
             if take_back:
                 batch.pending[:0] = take_back
                 if last and asked is not None:
                     reads = asked  # read again once they are taken back
         return own
-
-    def _group_done(self, members: list) -> list[Pending]:
-        """A group's results: its events (to the late events) up to its first refusal, the
-        refusals of the rest with that one; the take-backs of the rest that rests."""
-        refused = False
-        take_back = []
-        for p, r in members:
-            events = events_of(p.cmd, r, self._accounts)
-            rejection = next((e for e in events if type(e) is CommandRejected), None)
-            if not refused:
-                self._late += events
-                refused = rejection is not None
-            elif rejection is not None:
-                self._late.append(rejection)
-            elif r.resting:  # never sent in process: taken back before anything else
-                cmd = p.cmd
-                take_back.append(Pending(None, command_pb(C.CancelOrder(cmd.ts, cmd.account, cmd.symbol, r.order_id),
-                                                          p.pb.account_id, self.markets)))
-        return take_back
 
     def _settle(self) -> None:
         """Send whatever waits (a read is about to be made: it sees every command before it);
@@ -222,14 +211,15 @@ class GrpcVenue(VenueReads):
         self._ts = cmd.ts if self._ts is None else max(self._ts, cmd.ts)
 
     def submit_groups(self, groups: list[list[C.Command]]) -> list[list[list]]:
-        """Send groups of commands; each group is applied in order and ends at its first refused
-        command. Every command counts as sent, with no events of its own now: each group's
-        events, and its first refusal with the refusals after it, come with a later command's.
+        """Send groups of commands; each group is applied in order and ends, in effect, at its
+        first refused command. Limit orders of one account: every command counts as sent, with
+        no events of its own now; they come, in order, with a later command's (what the venue
+        did with the rest of a group after its refusal too).
 
-        The limit orders of one account (every group's) wait for the next Apply as a block,
-        sequenced back to back, so a whole group reaches the venue: what rests of the rest of a
-        group after its refusal is taken back first thing in the Apply after, and nothing that
-        might trade shares an Apply with the block. Anything else is sent command by command."""
+        The limit orders (every group's) wait for the next Apply as a block, sequenced back to
+        back, so a whole group reaches the venue: what rests of the rest of a group after its
+        refusal is taken back first thing in the Apply after, and nothing that might trade shares
+        an Apply with the block. Anything else is sent command by command, answered at once."""
         cmds = [c for g in groups for c in g]
         limits = [c for c in cmds if type(c) is C.PlaceOrder and c.kind == OrderKind.LIMIT]
         if not cmds or len(cmds) > MAX_COMMANDS or len(limits) != len(cmds) or len({c.account for c in limits}) != 1:
@@ -257,9 +247,6 @@ class GrpcVenue(VenueReads):
                     break
             out.append(sent)
         return out
-
-    def _money(self, asset: str, units: int) -> Decimal:
-        return self._settle_spec(asset).units_to_money(units)
 
     def close(self) -> None:
         try:
