@@ -398,8 +398,10 @@ class Liquidation:
         account waits for the next block). What it does not fill stays with the account for the
         next block, unless it filled nothing with the account's TNC below zero: then, as dYdX
         deleverages such an account, its size goes at the bankruptcy price to the fund, or ADL,
-        as a full liquidation's rest. The fee on what was liquidated; notional counted likewise.
-        Returns (holder, collateral left, `left` after it)."""
+        as a full liquidation's rest. The fee: with a fillable price dYdX's, on the fills only and
+        out of what they left above their bankruptcy quote (risk.dydx_fee), else the market's on
+        what was liquidated; notional counted on what was liquidated. Returns (holder,
+        collateral left, `left` after it)."""
         t = self._terms[m.symbol]
         lots = self._lots(m, account, leg_side)
         size = block_cut(t, lots, m.mark, left) if lots else 0
@@ -407,10 +409,12 @@ class Liquidation:
             holder, remaining = self._remaining(m, account, pside)
             return holder, remaining, left
         side = _SIDE_SELL if lots > 0 else _SIDE_BUY
-        limit, tnc = DB.fillable_limit(self, m, account, pside, leg_side, price)
+        limit, tnc, tmmr = DB.fillable_limit(self, m, account, pside, leg_side, price)
         cap = DB.insurance_left(self, t, account)
         sent = size if cap is None else insurance_bound(size, oracle=m.mark, limit=limit, sell=lots > 0, K=m.K,
                                                          tnc=tnc, left=cap)
+        pmm = self.state._mm_scaled(m, m.positions[position_key(account, leg_side)]) if tmmr else 0
+        since = len(self.state._events)
         self._force(m, account, leg_side, side, sent, limit)
         filled = abs(lots) - abs(self._lots(m, account, leg_side))
         unfilled = size if not filled and tnc < 0 else 0
@@ -433,7 +437,19 @@ class Liquidation:
         done = filled + taken + deleveraged
         notice = (m.symbol, account, side, size if unfilled else sent, price, filled, taken, deleveraged)
         self.state._events.append(new_record(LiquidationEvent, notice))
-        holder, remaining = self._liquidation_fee(m, account, pside, done, price)
+        if tmmr:  # dYdX: no fee on what deleveraging closed at the bankruptcy price
+            holder, remaining = self._remaining(m, account, pside)
+            if filled:
+                p = m.positions.get(position_key(account, leg_side))
+                fee = DB.fill_fee(self, m, account, since, filled, lots > 0, tnc,
+                                  pmm - (0 if p is None else self.state._mm_scaled(m, p)), tmmr, remaining)
+                if fee:
+                    self.state._move(m.asset, holder, INSURANCE, fee, _LEDGER_LIQUIDATION_FEE)
+                    if self.state._loss_limits:
+                        self.state._day_move(account, m.asset, -fee)
+                    remaining -= fee
+        else:
+            holder, remaining = self._liquidation_fee(m, account, pside, done, price)
         spent = block_notional(t, done, m.mark)
         block, before, symbols, lost = self._blocks[account]
         self._blocks[account] = (block, before + spent, symbols, lost)

@@ -69,8 +69,8 @@ def held(ex: Exchange) -> int:
 
 def test_a_tenth_per_block_and_nothing_more_in_the_same_block():
     """10 BTC at 19,500: equity 5,000 ≤ MM 5,850. Block 5: 10 % of 195,000 = 19,500, 1 BTC. After
-    it (−600 at 19,400, the 1.5 % fee on 1 × 19,000 = 285) the 9 left are still under water
-    (4,615 ≤ 5,265; at 19,490 4,525 ≤ 5,262.3), but the position was liquidated in this block:
+    it (−600 at 19,400, the 1.5 % fee on its 19,400 quote, 291) the 9 left are still under water
+    (4,609 ≤ 5,265; at 19,490 4,519 ≤ 5,262.3), but the position was liquidated in this block:
     nothing more until block 6, which takes 10 % of 9 × 19,490 = 17,541, 0.9 BTC."""
     ex = world("10")
     assert oracle_at(ex, T0, "19500") == [(1_000, 1_000)]

@@ -142,10 +142,11 @@ def test_the_forced_sell_stops_at_the_fillable_price_and_the_rest_waits() -> Non
     """The oracle at 19,500 (TNC 5,000 ≤ TMMR 5,850): the block's order sells 1 BTC at 19,372.5.
     It takes the 0.4 bid there and not the 5 at 19,372.4 one tick below (at the bankruptcy
     price, 19,000, it would have taken both); TNC stays positive, so the 0.6 left is neither
-    taken over nor deleveraged: the account keeps it for the next block. The fee (1.5 % of 0.4
-    × 19,000 = 114) is on what was liquidated. Block 6: TNC 5,000 − 0.4 × 127.5 − 114 =
-    4,835, TMMR 0.03 × 9.6 × 19,500 = 5,616, so 19,500 − 1.5 × 781 / 9.6 = 19,377.97 → 19,378.0:
-    nothing bids there, so nothing fills and the position waits again."""
+    taken over nor deleveraged: the account keeps it for the next block. The fee (risk.dydx_fee)
+    is on the fill: 1.5 % of its 7,749 quote, 116.235, within what it left above its bankruptcy
+    quote (5,000 × 234 / 5,850 − 0.4 × 127.5 = 149). Block 6: TNC 5,000 − 51 − 116.235 =
+    4,832.765, TMMR 0.03 × 9.6 × 19,500 = 5,616, so 19,500 − 1.5 × 783.235 / 9.6 = 19,377.62 →
+    19,377.7: nothing bids there, so nothing fills and the position waits again."""
     ex = world((("0.4", "19372.5"), ("5", "19372.4")))
     fund = ex.state.ledger.insurance("USDT")
     events = ex.apply(C.SetIndexPrice(5 * SEC, SYMBOL, tick("19500")))
@@ -158,9 +159,9 @@ def test_the_forced_sell_stops_at_the_fillable_price_and_the_rest_waits() -> Non
     assert (placed.qty, placed.price) == (1_000, tick("19372.5"))  # the IOC's limit
     assert [(f.qty, f.price) for f in fills] == [(400, tick("19372.5"))]
     assert held(ex) == 9_600
-    assert ex.state.ledger.insurance("USDT") - fund == 114 * U
+    assert ex.state.ledger.insurance("USDT") - fund == 116_235 * U // 1_000
     assert ex.markets[SYMBOL].book.depth(Side.BUY, 5)[0][:2] == (tick("19372.4"), 5_000)  # untouched
-    assert documented("19500", "0.03", "4835", "5616") == D("19378.0")
+    assert documented("19500", "0.03", "4832.765", "5616") == D("19377.7")
     later = ex.apply(C.AdvanceClock(6 * SEC))
     [again] = [e for e in later if isinstance(e, Liquidation)]
     assert (again.qty, again.filled) == (960, 0) and held(ex) == 9_600
