@@ -122,3 +122,27 @@ def test_accounts_are_made_in_order_with_working_keys(admin, batch):
     with pytest.raises(grpc.RpcError) as e:
         batch("CreateAccounts", batch_pb2.CreateAccountsRequest(count=0))
     assert e.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_one_accounts_orders_in_a_row_keep_their_own_results_and_events(venue, admin, batch):
+    """Consecutive orders of one account go through one PlaceOrders call: an order refused
+    before the sequencer does not shift the others' results or events."""
+    (a, _), (b, _) = [(m.account_id, m.api_key) for m in batch("CreateAccounts",
+                                                                batch_pb2.CreateAccountsRequest(count=2)).accounts]
+    spec = venue.venue.markets["BTCUSDT"]
+    price, lot = spec.price_to_ticks("65000"), spec.qty_to_lots("0.01")
+    fund = [B(account_id=x, deposit=account_pb2.DepositRequest(asset="USDT", amount="10000")) for x in (a, b)]
+    bad = _order(common_pb2.SIDE_SELL, lot, price)
+    bad.symbol = "NOPE"
+    commands = [*fund, B(account_id=a, place_order=bad),
+                B(account_id=a, place_order=_order(common_pb2.SIDE_SELL, lot, price)),
+                B(account_id=a, place_order=_order(common_pb2.SIDE_SELL, 0, price)),  # a quantity of 0: refused
+                B(account_id=b, place_order=_order(common_pb2.SIDE_BUY, lot)),
+                B(account_id=a)]  # no command: refused
+    r = batch("Apply", batch_pb2.ApplyRequest(commands=commands))
+    errors = [from_status_pb(x.error).reason.name if x.error.code else None for x in r.results]
+    assert errors[:2] == [None, None] and errors[3] is None and errors[5] is None
+    assert errors[2] == "UNKNOWN_SYMBOL" and errors[4] and errors[6] == "INVALID_VALUE"
+    assert r.results[3].order_id and not r.results[3].positions
+    assert {(p.account_id, p.lots) for p in r.results[5].positions} == {(a, -lot), (b, lot)}
+    assert r.applied == 4

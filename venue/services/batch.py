@@ -2,268 +2,34 @@
 
 Each command of an Apply is handled by the very servicer method its own RPC would run (the
 same validation, the same refusals, the same response; consecutive orders of one account by
-one PlaceOrders call, each with its own result), through a `Unit`: a stand-in for the Venue
-whose sequencer collects the commands instead of queuing them. Once every command of the
-request has been converted (or refused before reaching the sequencer), the collected commands
-go to the real sequencer together with `submit_many`: back to back in request order, one
-journal group commit, each answered with its own events. Then each method finishes as its own
-call would, and the batch's result of each command is read off its response and its events.
+one PlaceOrders call, each with its own result), through a `Unit` (venue.services.batch_unit):
+the commands go to the sequencer together, back to back in request order, one journal group
+commit, each answered with its own events. The batch's result of each command is read off its
+method's response and its events; the reads asked for are answered once the unit is durable.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
-
-from google.rpc import status_pb2
 
 from perpsim.engine.events import Liquidation, PositionChanged
 from perpsim.model.reasons import RejectReason as R
 from perpsim.risk.mark import MarkForm
 from perpsim.v1 import batch_pb2, batch_pb2_grpc, common_pb2, market_pb2, sandbox_pb2, trading_pb2
 from perpsim.venue import convert as cv
-from perpsim.venue.errors import VenueError, internal_rpc_status, to_rpc_status
-from perpsim.venue.services.accounts import Accounts
+from perpsim.venue.errors import VenueError, to_rpc_status
+from perpsim.venue.services.batch_unit import Refused, Unit
 from perpsim.venue.services.common import Venue, rpc
 from perpsim.venue.services.risk import market_risk_out
-from perpsim.venue.services.sandbox import Sandbox
-from perpsim.venue.services.trading import Trading
 
 MAX_COMMANDS = 1_000  # commands of one Apply, as orders of one PlaceOrders
 MAX_ACCOUNTS = 1_000  # accounts of one CreateAccounts
 _RESTING = (common_pb2.ORDER_STATUS_NEW, common_pb2.ORDER_STATUS_PARTIALLY_FILLED)
-#: the servicer (by its Unit attribute) and method that handle each kind of command
-_METHODS = {"place_order": ("trading", "PlaceOrders"), "cancel_order": ("trading", "CancelOrder"),
-            "cancel_all_orders": ("trading", "CancelAllOrders"),
-            "place_conditional_order": ("trading", "PlaceConditionalOrder"),
-            "deposit": ("accounts", "Deposit"), "set_leverage": ("accounts", "SetLeverage"),
-            "set_margin_mode": ("accounts", "SetMarginMode"), "set_index_price": ("sandbox", "SetIndexPrice"),
-            "advance_clock": ("sandbox", "AdvanceClock"), "fund_insurance": ("sandbox", "FundInsurance")}
-
-
-class _Refused(Exception):
-    """How a command's servicer method ended when its own call would have been refused."""
-
-    def __init__(self, status) -> None:
-        super().__init__(status.message)
-        self.status = status
-
-
-class _Context:
-    """The call context a servicer method sees for one command of a batch: the command's
-    account, and aborts that end the method with the status its own call would carry."""
-
-    def __init__(self, account: int) -> None:
-        self.account = account
-        self.error: VenueError | None = None  # the rejection being reported (Unit.refused)
-
-    def invocation_metadata(self) -> tuple:
-        return ()
-
-    async def abort_with_status(self, status) -> None:
-        raise _Refused(to_rpc_status(self.error) if self.error is not None else internal_rpc_status())
-
-    async def abort(self, code, details: str = "") -> None:
-        raise _Refused(status_pb2.Status(code=code.value[0], message=details))
-
-
-class _Collector:
-    """The Unit's sequencer: `submit` and `submit_many` keep their commands at their place in the
-    batch and wait for the unit to be applied; the rest is the real sequencer's."""
-
-    def __init__(self, unit: Unit) -> None:
-        self._unit = unit
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._unit.real.seq, name)
-
-    durable = True  # the batch waited for durability once, before its commands
-
-    async def submit(self, make: Callable[[int], object]) -> list:
-        (result,) = await self._unit.collect([make])
-        if isinstance(result, BaseException):
-            raise result
-        return result
-
-    async def submit_many(self, makes: list[Callable[[int], object]]) -> list:
-        return await self._unit.collect(makes) if makes else []
-
-
-class _Trading(Trading):
-    """Trading whose order conversions note which orders of a call passed (their commands are
-    the call's, in order)."""
-
-    def order_fields(self, account: int, r) -> tuple:
-        passed = self.venue.passed()
-        try:
-            fields = super().order_fields(account, r)
-        except Exception:
-            passed.append(False)
-            raise
-        passed.append(True)
-        return fields
-
-
-@dataclass
-class _Call:
-    """One servicer call of a batch: its commands' places (a run of one account's orders is one
-    PlaceOrders call), its commands' makes once collected, their results once applied."""
-
-    places: list[int]
-    makes: list[Callable[[int], object]] | None = None
-    answer: asyncio.Future | None = None
-    results: list = field(default_factory=list)
-    passed: list[bool] = field(default_factory=list)  # orders: which passed their conversion
-    context: _Context | None = None
-
-
-def _calls(commands) -> list[_Call]:
-    """The batch's commands as servicer calls: consecutive orders of one account together."""
-    calls: list[_Call] = []
-    last_orders = None  # the account of the run of orders the last call is
-    for i, c in enumerate(commands):
-        orders = c.account_id if c.WhichOneof("command") == "place_order" else None
-        if orders is not None and orders == last_orders and len(calls[-1].places) < MAX_COMMANDS:
-            calls[-1].places.append(i)
-        else:
-            calls.append(_Call([i]))
-        last_orders = orders
-    return calls
-
-
-class Unit:
-    """One Apply's commands: the Venue as their servicer methods see it (their account from the
-    batch, no rate limit, the admin check done once for the call), their sequencer a collector."""
-
-    def __init__(self, real: Venue, known: Callable[[int], bool], applied: Callable[[], int]) -> None:
-        """`known(account)`: whether the account exists; `applied()`: commands the venue applied so far."""
-        from perpsim.venue.price_paths import IndexMoves
-
-        self.real, self._known, self._applied = real, known, applied
-        self.seq = _Collector(self)
-        self.index_moves = IndexMoves(self)  # index moves submitted through this unit
-        self.observe_latency = None  # the batch is timed as one call, not as its commands
-        self.trading, self.accounts, self.sandbox = _Trading(self), Accounts(self, None), Sandbox(self)
-        self._calls: dict[int, _Call] = {}  # id(asyncio task) -> the call it makes
-        self._waiting = 0  # calls neither collected nor finished
-        self._ready = asyncio.get_running_loop().create_future()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
-
-    run = Venue.run  # Venue.run's rejection handling, submitting through the collector
-
-    def account(self, context: _Context, weight: int = 1) -> int:
-        if not self._known(context.account):
-            raise VenueError(R.UNKNOWN_ACCOUNT, field="account_id", account_id=context.account)
-        return context.account
-
-    def admin(self, context) -> None:
-        """Checked once for the whole call."""
-
-    def _call(self) -> _Call:
-        task = asyncio.current_task()
-        assert task is not None
-        return self._calls[id(task)]
-
-    def passed(self) -> list[bool]:
-        return self._call().passed
-
-    def refused(self, err: VenueError) -> VenueError:
-        context = self._call().context
-        if context is not None:
-            context.error = err
-        return self.real.refused(err)
-
-    def _done_one(self) -> None:
-        self._waiting -= 1
-        if self._waiting == 0 and not self._ready.done():
-            self._ready.set_result(None)
-
-    async def collect(self, makes: list[Callable[[int], object]]) -> list:
-        """The call's commands, kept for the unit: per command, its events or its exception."""
-        call = self._call()
-        call.makes = makes
-        call.answer = asyncio.get_running_loop().create_future()
-        self._done_one()
-        return await call.answer
-
-    async def _run_call(self, call: _Call, commands) -> Any:
-        """Run the call's servicer method: its response, or the _Refused it ended with."""
-        task = asyncio.current_task()
-        assert task is not None
-        self._calls[id(task)] = call
-        first = commands[call.places[0]]
-        call.context = context = _Context(first.account_id)
-        kind = first.WhichOneof("command")
-        try:
-            if kind is None:
-                raise _Refused(to_rpc_status(VenueError(R.INVALID_VALUE, field=f"commands[{call.places[0]}]",
-                                                        problem="no command given")))
-            if kind == "place_order":  # as PlaceOrders places them (no pre-trade warnings)
-                orders = [commands[i].place_order for i in call.places]
-                return await self.trading.PlaceOrders(trading_pb2.PlaceOrdersRequest(orders=orders), context)
-            servicer, method = _METHODS[kind]
-            return await getattr(getattr(self, servicer), method)(getattr(first, kind), context)
-        except _Refused as e:
-            return e
-        finally:
-            if call.makes is None:  # finished without reaching the sequencer
-                self._done_one()
-
-    async def apply(self, commands) -> tuple[list, int]:
-        """Every command's outcome (its response, its PlaceOrderResult, or _Refused) with its
-        events (None when it did not reach the state), and how many commands the venue had
-        applied before the first."""
-        calls = _calls(commands)
-        self._waiting = len(calls)
-        tasks = [asyncio.ensure_future(self._run_call(c, commands)) for c in calls]
-        if tasks:
-            await self._ready
-        collected = [c for c in calls if c.makes]
-        before = [0]
-        if collected:
-            makes = [m for c in collected for m in c.makes or ()]
-            counter, first = self._applied, makes[0]
-
-            def first_make(ts: int, first=first):
-                before[0] = counter()
-                return first(ts)
-
-            makes[0] = first_make
-            try:
-                results = iter(await self.real.seq.submit_many(makes))
-            except Exception as e:  # shed or halted: every collected command is answered so
-                results = iter([e] * len(makes))
-            for c in collected:
-                assert c.makes is not None and c.answer is not None
-                c.results = [next(results) for _ in c.makes]
-                c.answer.set_result(c.results)
-        out: list = []
-        for c, response in zip(calls, await asyncio.gather(*tasks), strict=True):
-            out += _outcomes(c, response)
-        return out, before[0]
-
-
-def _outcomes(call: _Call, response: Any) -> list[tuple[Any, list | None]]:
-    """Each command of a call with its outcome and its events."""
-    events = iter(r if isinstance(r, list) else None for r in call.results)
-    if len(call.places) == 1 and not isinstance(response, trading_pb2.PlaceOrdersResponse):
-        return [(response, next(events, None))]
-    if isinstance(response, _Refused):  # the whole call (an unknown account): each order so
-        return [(response, None)] * len(call.places)
-    out: list[tuple[Any, list | None]] = []
-    for result, passed in zip(response.results, call.passed, strict=True):
-        mine = next(events) if passed else None
-        out.append((result.placed if result.WhichOneof("result") == "placed" else _Refused(result.error), mine))
-    return out
-
 
 def _result(outcome: Any, events: list | None) -> batch_pb2.CommandResult:
     """The batch's result of one command from its method's response and its events."""
-    if isinstance(outcome, _Refused):
+    if isinstance(outcome, Refused):
         return batch_pb2.CommandResult(error=outcome.status)
     out: dict[str, Any] = {}
     if isinstance(outcome, trading_pb2.PlaceOrderResponse):
