@@ -28,12 +28,9 @@ from perpsim.sim.grpc_reads import bearer
 from perpsim.sim.grpc_requests import conditional_request, order_request
 from perpsim.sim.grpc_wire import rejected
 from perpsim.v1 import (
-    account_pb2,
     batch_pb2,
     batch_pb2_grpc,
     common_pb2,
-    sandbox_pb2,
-    trading_pb2,
 )
 
 #: most commands of one Apply (the venue's limit)
@@ -46,41 +43,37 @@ def money(spec: MarketSpec, units: int) -> str:
     return format(spec.units_to_money(units), "f")
 
 
-def command_pb(cmd: C.Command, account_id: int, markets: dict[str, MarketSpec]) -> batch_pb2.BatchCommand:
-    """The BatchCommand of an engine command; `account_id`: the venue account it acts for (0: the venue's)."""
-    B = batch_pb2.BatchCommand
+def command_pb(cmd: C.Command, account_id: int, markets: dict[str, MarketSpec]) -> dict:
+    """The fields of the BatchCommand of an engine command (made into the message with its
+    ApplyRequest); `account_id`: the venue account it acts for (0: the venue's)."""
     match cmd:
         case C.PlaceOrder():
-            return B(account_id=account_id, place_order=order_request(cmd))
+            return {"account_id": account_id, "place_order": order_request(cmd)}
         case C.CancelAll():
-            return B(account_id=account_id, cancel_all_orders=trading_pb2.CancelAllOrdersRequest(symbol=cmd.symbol))
+            return {"account_id": account_id, "cancel_all_orders": {"symbol": cmd.symbol}}
         case C.Deposit():
             spec = next(s for s in markets.values() if s.settle == cmd.asset)
-            return B(account_id=account_id, deposit=account_pb2.DepositRequest(asset=cmd.asset,
-                                                                               amount=money(spec, cmd.amount)))
+            return {"account_id": account_id, "deposit": {"asset": cmd.asset, "amount": money(spec, cmd.amount)}}
         case C.SetLeverage():
-            return B(account_id=account_id,
-                     set_leverage=account_pb2.SetLeverageRequest(symbol=cmd.symbol, leverage=cmd.leverage))
+            return {"account_id": account_id, "set_leverage": {"symbol": cmd.symbol, "leverage": cmd.leverage}}
         case C.SetMarginMode():
             mode = common_pb2.MARGIN_MODE_ISOLATED if cmd.isolated else common_pb2.MARGIN_MODE_CROSS
-            return B(account_id=account_id,
-                     set_margin_mode=account_pb2.SetMarginModeRequest(symbol=cmd.symbol, margin_mode=mode))
+            return {"account_id": account_id, "set_margin_mode": {"symbol": cmd.symbol, "margin_mode": mode}}
         case C.PlaceConditional():
-            return B(account_id=account_id, place_conditional_order=conditional_request(markets[cmd.symbol], cmd))
+            return {"account_id": account_id, "place_conditional_order": conditional_request(markets[cmd.symbol], cmd)}
         case C.SetIndexPrice():
-            return B(set_index_price=sandbox_pb2.SetIndexPriceRequest(symbol=cmd.symbol, price_ticks=cmd.price))
+            return {"set_index_price": {"symbol": cmd.symbol, "price_ticks": cmd.price}}
         case C.FundInsurance():
             spec = next(s for s in markets.values() if s.settle == cmd.asset)
-            return B(fund_insurance=sandbox_pb2.FundInsuranceRequest(asset=cmd.asset, amount=money(spec, cmd.amount)))
+            return {"fund_insurance": {"asset": cmd.asset, "amount": money(spec, cmd.amount)}}
         case C.CancelOrder():
-            return B(account_id=account_id,
-                     cancel_order=trading_pb2.CancelOrderRequest(symbol=cmd.symbol, order_id=cmd.order_id))
+            return {"account_id": account_id, "cancel_order": {"symbol": cmd.symbol, "order_id": cmd.order_id}}
     raise NotImplementedError(f"{type(cmd).__name__} is not sent over gRPC by the simulator")
 
 
-def advance_pb(advance_ns: int) -> batch_pb2.BatchCommand:
-    """The venue clock moved on by `advance_ns` (AdvanceClock)."""
-    return batch_pb2.BatchCommand(advance_clock=sandbox_pb2.AdvanceClockRequest(advance_ns=advance_ns))
+def advance_pb(advance_ns: int) -> dict:
+    """The venue clock moved on by `advance_ns` (AdvanceClock), as a BatchCommand's fields."""
+    return {"advance_clock": {"advance_ns": advance_ns}}
 
 
 @dataclass
@@ -115,11 +108,11 @@ class Positions:
 @dataclass(eq=False)
 class Pending:
     """A command waiting for the next Apply: `cmd` (None: a take-back, whose refusal means it
-    had nothing left to take back) and its BatchCommand; `block` / `group`: the submit_groups
-    call it came with and its group there (None: none)."""
+    had nothing left to take back) and its BatchCommand's fields; `block` / `group`: the
+    submit_groups call it came with and its group there (None: none)."""
 
     cmd: C.Command | None
-    pb: batch_pb2.BatchCommand
+    pb: dict
     block: int | None = None
     group: int = 0
 

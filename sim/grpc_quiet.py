@@ -40,7 +40,7 @@ def quiet(pending: Sequence, tops: dict, exact: bool) -> list[bool]:
             out.append(True)
             continue
         if cmd is None or t is C.CancelAll:  # a take-back (CancelOrder) or a cancel of all
-            symbol = p.pb.cancel_order.symbol if cmd is None else cmd.symbol
+            symbol = p.pb["cancel_order"]["symbol"] if cmd is None else cmd.symbol
             top = tops.get(symbol)
             out.append(exact and top is not None and not top.mark_reads_book)
             continue

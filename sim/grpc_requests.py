@@ -15,21 +15,23 @@ from perpsim.model.markets import MarketSpec
 from perpsim.v1 import common_pb2, trading_pb2
 
 _SIDE = {Side.BUY: common_pb2.SIDE_BUY, Side.SELL: common_pb2.SIDE_SELL}
+_TIF: dict[int, int] = {}  # the engine's time in force -> the wire's, as met
 _CONDITIONAL = {ConditionalKind.STOP_MARKET: common_pb2.CONDITIONAL_TYPE_STOP_MARKET,
                 ConditionalKind.TAKE_PROFIT_MARKET: common_pb2.CONDITIONAL_TYPE_TAKE_PROFIT_MARKET}
 
 
-def order_request(c: C.PlaceOrder) -> trading_pb2.PlaceOrderRequest:
-    """A limit or market order in the engine's own units (price_ticks, quantity_lots); a market
-    order goes without a time in force (the venue's: IOC)."""
+def order_request(c: C.PlaceOrder) -> dict:
+    """A limit or market order in the engine's own units (price_ticks, quantity_lots), as the
+    fields of a PlaceOrderRequest (a nested message is made in its parent's constructor call,
+    in a third of the time); a market order goes without a time in force (the venue's: IOC)."""
     if c.kind == OrderKind.MARKET:
-        return trading_pb2.PlaceOrderRequest(symbol=c.symbol, side=_SIDE[Side(c.side)],
-                                             type=common_pb2.ORDER_TYPE_MARKET, quantity_lots=c.qty,
-                                             reduce_only=c.reduce_only)
-    return trading_pb2.PlaceOrderRequest(
-        symbol=c.symbol, side=_SIDE[Side(c.side)], type=common_pb2.ORDER_TYPE_LIMIT, quantity_lots=c.qty,
-        price_ticks=c.price, time_in_force=common_pb2.TimeInForce.Value(f"TIME_IN_FORCE_{TimeInForce(c.tif).name}"),
-        reduce_only=c.reduce_only)
+        return {"symbol": c.symbol, "side": _SIDE[c.side], "type": common_pb2.ORDER_TYPE_MARKET,
+                "quantity_lots": c.qty, "reduce_only": c.reduce_only}
+    tif = _TIF.get(c.tif)
+    if tif is None:
+        tif = _TIF[c.tif] = common_pb2.TimeInForce.Value(f"TIME_IN_FORCE_{TimeInForce(c.tif).name}")
+    return {"symbol": c.symbol, "side": _SIDE[c.side], "type": common_pb2.ORDER_TYPE_LIMIT, "quantity_lots": c.qty,
+            "price_ticks": c.price, "time_in_force": tif, "reduce_only": c.reduce_only}
 
 
 def conditional_request(spec: MarketSpec, cmd: C.PlaceConditional) -> trading_pb2.PlaceConditionalOrderRequest:

@@ -176,7 +176,7 @@ class GrpcVenue(VenueReads):
                 elif r.resting:  # never sent in process: taken back before anything else
                     assert cmd is not None
                     take_back.append(Pending(None, command_pb(
-                        C.CancelOrder(cmd.ts, cmd.account, cmd.symbol, r.order_id), p.pb.account_id, self.markets)))
+                        C.CancelOrder(cmd.ts, cmd.account, cmd.symbol, r.order_id), p.pb["account_id"], self.markets)))
             if take_back:
                 batch.pending[:0] = take_back
                 if last and asked is not None:
