@@ -15,14 +15,15 @@ venue. Repeated R times, alternating. One JSON line per run, then a "scenario_gr
   grpc_setup_s, grpc_steps_s      where the gRPC run's time went
   ms_per_step                     a step's wall time in process and over gRPC, and over gRPC the CPU
                                   milliseconds of the venue and of this process per step
-  calls                           unary calls the gRPC run made (commands and reads)
+  calls                           unary calls the gRPC run made: Apply (a batch of commands, with
+                                  the step's sample reads), CreateAccounts, reads made on their own
   server_cpu_s, client_cpu_s      CPU seconds of the venue process and of this one over the gRPC run
   liquidations                    per mode (a sanity check: both modes run the same scenario)
 
   per_step                        of an extra gRPC run, not timed (--no-count skips it): the calls
-                                  of a step by RPC, and the fsyncs the venue made per step (strace,
-                                  where it can attach): a step's commits; "setup" the same for the
-                                  setup, in total
+                                  of a step by RPC, the commands its Apply calls carried, and the
+                                  fsyncs the venue made per step (strace, where it can attach): a
+                                  step's commits; "setup" the same for the setup, in total
 
   whole                           with --whole R: the whole `perpsim scenario run NAME --short`
                                   command (a fresh process each: start-up, run, report) with and
@@ -156,7 +157,7 @@ def counted(sc: scenario.Scenario, root: Path) -> dict:
             run = runner.Run(sc, venue=venue)
             t0 = time.time()
             run.setup()
-            t1, setup_calls = time.time(), collections.Counter(venue.calls_by_rpc)
+            t1, setup_calls, setup_commands = time.time(), collections.Counter(venue.calls_by_rpc), venue.commands_sent
             for step in range(1, run.steps + 1):
                 run.step(step)
             t2 = time.time()
@@ -167,8 +168,10 @@ def counted(sc: scenario.Scenario, root: Path) -> dict:
                 tracer.wait(timeout=30)
     steps = run.steps
     per_step = {k: round(n / steps, 2) for k, n in sorted((venue.calls_by_rpc - setup_calls).items())}
-    out = {"setup": {"calls": dict(sorted(setup_calls.items())), "calls_total": sum(setup_calls.values())},
-           "per_step": {"calls": per_step, "calls_total": round(sum(per_step.values()), 2)}}
+    out = {"setup": {"calls": dict(sorted(setup_calls.items())), "calls_total": sum(setup_calls.values()),
+                     "commands": setup_commands},
+           "per_step": {"calls": per_step, "calls_total": round(sum(per_step.values()), 2),
+                        "commands": round((venue.commands_sent - setup_commands) / steps, 2)}}
     if tracer is not None and trace.exists() and os.path.getsize(trace):
         at = _fsyncs_at(trace)
         out["setup"]["fsyncs"] = sum(t0 <= t < t1 for t in at)

@@ -129,6 +129,7 @@ class Batch:
         self.pending: list[Pending] = []
         self.positions = Positions()
         self.tops: dict[str, batch_pb2.BookTop] = {}  # each market's, after the last Apply
+        self.sent = 0  # commands sent so far
 
     def add(self, pending: Pending) -> Pending:
         self.pending.append(pending)
@@ -138,6 +139,7 @@ class Batch:
         """Send the first `n` pending commands (at most MAX_COMMANDS) as one Apply with `reads`:
         each command with its result, and the response."""
         chunk, self.pending = self.pending[:n], self.pending[n:]
+        self.sent += len(chunk)
         request = batch_pb2.ApplyRequest(commands=[p.pb for p in chunk], reads=reads)
         self._tally("Apply")
         try:

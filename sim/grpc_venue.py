@@ -84,6 +84,11 @@ class GrpcVenue(VenueReads):
         """Unary calls made (batches, reads, accounts created)."""
         return sum(self.calls_by_rpc.values())
 
+    @property
+    def commands_sent(self) -> int:
+        """Commands the Apply calls carried (AdvanceClock and take-backs included)."""
+        return self._batch.sent
+
     def _tally(self, rpc: str) -> None:
         self.calls_by_rpc[rpc] += 1
 
