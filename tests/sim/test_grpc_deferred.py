@@ -127,3 +127,24 @@ def test_positions_are_read_without_a_call_while_only_quiet_commands_wait(tmp_pa
     finally:
         remote.close()
         venue.stop()
+
+
+def test_another_writers_commands_send_position_reads_to_the_venue(tmp_path):
+    """Positions come from the batches' answers only while the run is the venue's only writer:
+    once another caller's commands came between two Applys, they are read (ListPositions)."""
+    venue, remote, spec = _venue(tmp_path)
+    try:
+        remote.submit(C.SetIndexPrice(0, "BTCUSDT", spec.price_to_ticks("65000")))
+        remote.submit(C.Deposit(0, 1, "USDT", spec.money_to_units(Decimal("100000"))))
+        lot = spec.qty_to_lots("0.01")
+        remote.submit(C.PlaceOrder(0, 1, "BTCUSDT", Side.SELL, lot, spec.price_to_ticks("65010")))
+        other = remote.admin.with_key(remote.admin.create_account().api_key)
+        other.deposit("USDT", "100000")
+        other.place_order("BTCUSDT", "buy", "0.01", type="market")  # takes account 1's order
+        remote.submit(C.SetIndexPrice(1, "BTCUSDT", spec.price_to_ticks("65000")))  # an Apply: sees the gap
+        reads = remote.calls_by_rpc["ListPositions"]
+        assert remote.position(1, "BTCUSDT") == -lot
+        assert remote.calls_by_rpc["ListPositions"] == reads + 1
+    finally:
+        remote.close()
+        venue.stop()
