@@ -12,9 +12,9 @@ from __future__ import annotations
 from perpsim.engine import commands as C
 from perpsim.model.enums import ConditionalKind, OrderKind, Side, TimeInForce, TriggerSource
 from perpsim.model.markets import MarketSpec
-from perpsim.v1 import common_pb2, trading_pb2
+from perpsim.v1 import common_pb2
 
-_SIDE = {Side.BUY: common_pb2.SIDE_BUY, Side.SELL: common_pb2.SIDE_SELL}
+_SIDE: dict[int, int] = {Side.BUY: common_pb2.SIDE_BUY, Side.SELL: common_pb2.SIDE_SELL}
 _TIF: dict[int, int] = {}  # the engine's time in force -> the wire's, as met
 _CONDITIONAL = {ConditionalKind.STOP_MARKET: common_pb2.CONDITIONAL_TYPE_STOP_MARKET,
                 ConditionalKind.TAKE_PROFIT_MARKET: common_pb2.CONDITIONAL_TYPE_TAKE_PROFIT_MARKET}
@@ -34,14 +34,14 @@ def order_request(c: C.PlaceOrder) -> dict:
             "price_ticks": c.price, "time_in_force": tif, "reduce_only": c.reduce_only}
 
 
-def conditional_request(spec: MarketSpec, cmd: C.PlaceConditional) -> trading_pb2.PlaceConditionalOrderRequest:
-    """A stop or take-profit market order (`cmd.kind`), quantity and trigger as exact decimals."""
+def conditional_request(spec: MarketSpec, cmd: C.PlaceConditional) -> dict:
+    """A stop or take-profit market order (`cmd.kind`), quantity and trigger as exact decimals,
+    as the fields of a PlaceConditionalOrderRequest."""
     kind = ConditionalKind(cmd.kind)
     if kind not in _CONDITIONAL:
         raise NotImplementedError(f"{kind.name} is not sent over gRPC by the simulator")
     source = common_pb2.TriggerSource.Value(f"TRIGGER_SOURCE_{TriggerSource(cmd.source).name}")
-    return trading_pb2.PlaceConditionalOrderRequest(
-        symbol=cmd.symbol, side=_SIDE[Side(cmd.side)], type=_CONDITIONAL[kind],
-        quantity="" if cmd.close_position else format(spec.lots_to_qty(cmd.qty), "f"),
-        trigger_price=format(spec.ticks_to_price(cmd.trigger_price), "f"), trigger_source=source,
-        reduce_only=cmd.reduce_only, close_position=cmd.close_position)
+    return {"symbol": cmd.symbol, "side": _SIDE[cmd.side], "type": _CONDITIONAL[kind],
+            "quantity": "" if cmd.close_position else format(spec.lots_to_qty(cmd.qty), "f"),
+            "trigger_price": format(spec.ticks_to_price(cmd.trigger_price), "f"), "trigger_source": source,
+            "reduce_only": cmd.reduce_only, "close_position": cmd.close_position}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from google.rpc import status_pb2
 
@@ -85,7 +85,7 @@ class _Trading(Trading):
     the call's, in order)."""
 
     def order_fields(self, account: int, r) -> tuple:
-        passed = self.venue.passed()
+        passed = cast(Unit, self.venue).passed()
         try:
             fields = super().order_fields(account, r)
         except Exception:
@@ -134,7 +134,8 @@ class Unit:
         self.seq = _Collector(self)
         self.index_moves = IndexMoves(self)  # index moves submitted through this unit
         self.observe_latency = None  # the batch is timed as one call, not as its commands
-        self.trading, self.accounts, self.sandbox = _Trading(self), Accounts(self, None), Sandbox(self)
+        venue = cast(Venue, self)  # a stand-in with the Venue's interface
+        self.trading, self.accounts, self.sandbox = _Trading(venue), Accounts(venue, None), Sandbox(venue)
         self._calls: dict[int, _Call] = {}  # id(asyncio task) -> the call it makes
         self._waiting = 0  # calls neither collected nor finished
         self._ready = asyncio.get_running_loop().create_future()
