@@ -15,9 +15,10 @@ Files written by `write(result, out_dir)`:
   series.csv             every per-step series, one row a step, a column per market and figure
                          (the flags as their codes joined by "+")
 
-A run over gRPC sees the venue through the client: no fills, ADL, funding or position events and
-no account behind a liquidation. Figures built from those are shown as "n/a" (not 0). Open
-interest and the risk signals are the venue's own (GetOpenInterest, GetMarketRisk).
+A run over gRPC sees the venue through the client: each liquidation with its account (so the
+split by leverage is the same as in process), but no fills, ADL, funding or position events.
+Figures built from those are shown as "n/a" (not 0). Open interest and the risk signals are the
+venue's own (GetOpenInterest, GetMarketRisk).
 """
 
 from __future__ import annotations
@@ -81,9 +82,6 @@ def summary_table(result: RunResult) -> Table:
         t.add_row(k, *(NA if grpc and k in GRPC_UNAVAILABLE else _with_unit(_fmt(markets[s][k]), _unit(k, specs[s]))
                        for s in markets))
     for s, m in markets.items():
-        if grpc:  # a liquidation notice names no account: its leverage is unknown
-            t.add_row("liquidations by leverage", *(NA if x == s else "" for x in markets))
-            continue
         for b, v in m["by_leverage"].items():
             t.add_row(f"liquidations {b}", *(f"{v['count']} ({v['notional']:,.0f} {specs[s].quote})" if x == s else ""
                                              for x in markets))

@@ -5,11 +5,11 @@ agents decide on (prices, book tops, their positions and free margin, the fundin
 Everything is in engine units: ticks, lots, integer money units, scaled rates (RATE_SCALE).
 
 In process (`InProcessVenue`) the events are the engine's own. Over gRPC (`GrpcVenue`,
-perpsim.sim.grpc_venue) a command becomes the matching client call (a market maker's quotes
-of one account one PlaceOrders call): a refusal comes back as a `CommandRejected` event with
-the venue's reason, and liquidations come from the venue's public liquidation stream (as
-`Liquidation` events whose account is unknown, 0). The venue keeps its own clock; commands'
-timestamps only drive `AdvanceClock` calls so that funding times are crossed.
+perpsim.sim.grpc_venue) a step's commands travel together in the admin `BatchService.Apply`
+call (perpsim.sim.grpc_apply), each applied as its own call would be: a refusal comes back as a
+`CommandRejected` event with the venue's reason, and each command's result names the
+liquidations it caused with their accounts (`Liquidation` events). The venue keeps its own
+clock; commands' timestamps only drive clock moves so that funding times are crossed.
 
 Market risk signals (perpsim.sim.risk_series): in process, a `perpsim.venue.signals.Signals`
 listener is handed every command's events as the venue's sequencer hands them; over gRPC the
