@@ -175,17 +175,25 @@ class LeveragedTraders(Agent):
         # plain Python numbers for the per-account loop (numpy scalars are slow one at a time)
         rows = zip(self.accounts, self.lots.tolist(), lev.tolist(), buffer.tolist(), isolated.tolist(),
                    np.where(self.long, BUY, SELL).tolist(), strict=True)
-        for i, (a, lots, leverage, extra, iso, side) in enumerate(rows):
+        cmds: list = []
+        orders: list[int] = []  # where each member's order is among cmds
+        for a, lots, leverage, extra, iso, side in rows:
             value = units.notional(spec, lots, p0)
             # initial margin with its buffer, plus the fee reserve and a taker fee (an exit)
             collateral = value / leverage * (1 + extra) + value * fee
-            ctx.submit(C.Deposit(ctx.ts, a, spec.settle, units.money(spec, collateral)))
+            cmds.append(C.Deposit(ctx.ts, a, spec.settle, units.money(spec, collateral)))
             if iso:
-                ctx.submit(C.SetMarginMode(ctx.ts, a, sym, True))
-            ctx.submit(C.SetLeverage(ctx.ts, a, sym, leverage))
+                cmds.append(C.SetMarginMode(ctx.ts, a, sym, True))
+            cmds.append(C.SetLeverage(ctx.ts, a, sym, leverage))
             # resting at the opening price: longs and shorts of the population cross each other,
             # the counterparties sweep the rest in a few large orders (one fill per account)
-            if rejection(ctx.submit(C.PlaceOrder(ctx.ts, a, sym, side, lots, p0))):
+            orders.append(len(cmds))
+            cmds.append(C.PlaceOrder(ctx.ts, a, sym, side, lots, p0))
+        # in this order, each on its own (groups of one): no member's commands wait on another's
+        # answer, so a venue over gRPC takes them in a few calls
+        sent = ctx.submit_groups([[c] for c in cmds])
+        for i, at in enumerate(orders):
+            if rejection(sent[at][0]):
                 self.open[i] = False
         self._sweep_imbalance(ctx, p0)
         for i in np.flatnonzero(stops & self.open).tolist():

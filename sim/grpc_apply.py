@@ -109,12 +109,15 @@ class Positions:
 class Pending:
     """A command waiting for the next Apply: `cmd` (None: a take-back, whose refusal means it
     had nothing left to take back) and its BatchCommand's fields; `block` / `group`: the
-    submit_groups call it came with and its group there (None: none)."""
+    submit_groups call it came with and its group there (None: none); `keep`: its events are
+    its caller's (`events` once answered), not late events."""
 
     cmd: C.Command | None
     pb: dict
     block: int | None = None
     group: int = 0
+    keep: bool = False
+    events: list | None = None
 
 
 class Batch:

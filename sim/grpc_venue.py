@@ -139,18 +139,19 @@ class GrpcVenue(VenueReads):
         if type(cmd) in _DEFERRED:
             late, self._late = self._late, []
             return late
-        own = self._send(mine)
+        mine.keep = True
+        self._send()
         late, self._late = self._late, []
-        return late + own
+        return late + (mine.events or [])
 
-    def _send(self, mine: Pending | None = None, reads=None) -> list:
+    def _send(self, reads=None) -> None:
         """Send everything waiting (`reads` answered in the last Apply, its response kept in
-        `_answered`): the events of `mine` (if given) are returned, every other command's go to
-        the late events. A batch of groups is followed in its Apply by quiet commands only
-        (perpsim.sim.grpc_quiet); what its refusals leave resting is taken back first thing in
-        the next Apply."""
+        `_answered`): the events of a command its caller waits for (`Pending.keep`) go to its
+        `events`, every other command's to the late events. A batch of groups is followed in its
+        Apply by quiet commands only (perpsim.sim.grpc_quiet); what its refusals leave resting is
+        taken back first thing in the next Apply."""
         self._reads.clear()
-        batch, own, asked = self._batch, [], reads
+        batch, asked = self._batch, reads
         while batch.pending or reads is not None:
             pending = batch.pending
             n = cut(pending, quiet(pending, batch.tops, batch.positions.synced), MAX_COMMANDS)
@@ -168,8 +169,8 @@ class GrpcVenue(VenueReads):
                     self._reads[("mark_price", cmd.symbol)] = mark_of(r)
                 if type(cmd) is C.AdvanceClock and refused:
                     raise error_of(r)  # the clock did not move: the run cannot go on at its times
-                if p is mine:
-                    own = events
+                if p.keep:
+                    p.events = events
                     continue
                 self._late += events
                 if p.block is None:
@@ -186,7 +187,6 @@ class GrpcVenue(VenueReads):
                 batch.pending[:0] = take_back
                 if last and asked is not None:
                     reads = asked  # read again once they are taken back
-        return own
 
     def _settle(self) -> None:
         """Send whatever waits (a read is about to be made: it sees every command before it);
@@ -224,10 +224,14 @@ class GrpcVenue(VenueReads):
         The limit orders (every group's) wait for the next Apply as a block, sequenced back to
         back, so a whole group reaches the venue: what rests of the rest of a group after its
         refusal is taken back first thing in the Apply after, and nothing that might trade shares
-        an Apply with the block. Anything else is sent command by command, answered at once."""
+        an Apply with the block. Groups of one command each (none waits for another's answer) go
+        together, each answered with its own events. Anything else is sent command by command,
+        answered at once."""
         cmds = [c for g in groups for c in g]
         limits = [c for c in cmds if type(c) is C.PlaceOrder and c.kind == OrderKind.LIMIT]
         if not cmds or len(cmds) > MAX_COMMANDS or len(limits) != len(cmds) or len({c.account for c in limits}) != 1:
+            if cmds and all(len(g) == 1 for g in groups):
+                return [[events] for events in self._together(cmds)]
             return self._one_by_one(groups)
         self._blocks += 1
         for i, g in enumerate(groups):
@@ -240,6 +244,20 @@ class GrpcVenue(VenueReads):
             first[:0] = late
         else:
             self._late = late
+        return out
+
+    def _together(self, cmds: list[C.Command]) -> list[list]:
+        """Commands none of which waits for another's answer (groups of one), sent together in
+        order (as few Apply calls as the command limit allows) unless every one of them is
+        deferred: each one's events (those of commands answered late before them first)."""
+        mine = [self._add(c) for c in cmds]
+        if any(type(c) not in _DEFERRED for c in cmds):
+            for p in mine:
+                p.keep = True
+            self._send()
+        late, self._late = self._late, []
+        out = [p.events or [] for p in mine]
+        out[0] = late + out[0]
         return out
 
     def _one_by_one(self, groups: list[list[C.Command]]) -> list[list[list]]:

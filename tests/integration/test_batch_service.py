@@ -6,8 +6,8 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from perpsim.clients.errors import PerpsimError, from_status_pb
-from perpsim.v1 import account_pb2, batch_pb2, batch_pb2_grpc, common_pb2, sandbox_pb2, trading_pb2
+from perpsim.clients.errors import PerpsimError, from_rpc_error, from_status_pb
+from perpsim.v1 import account_pb2, batch_pb2, batch_pb2_grpc, common_pb2, sandbox_pb2, trading_pb2, trading_pb2_grpc
 
 B = batch_pb2.BatchCommand
 
@@ -146,3 +146,52 @@ def test_one_accounts_orders_in_a_row_keep_their_own_results_and_events(venue, a
     assert r.results[3].order_id and not r.results[3].positions
     assert {(p.account_id, p.lots) for p in r.results[5].positions} == {(a, -lot), (b, lot)}
     assert r.applied == 4
+
+
+def test_orders_are_refused_as_their_own_placement_is(venue, admin, batch):
+    """An Apply's order is converted and answered as PlaceOrder converts and answers it: the
+    same refusal before the sequencer, the same rejection by the engine; each order of an
+    unknown account is refused, and the rest of the unit goes on."""
+    (m,) = batch("CreateAccounts", batch_pb2.CreateAccountsRequest(count=1)).accounts
+    spec = venue.venue.markets["BTCUSDT"]
+    price, lot = spec.price_to_ticks("65000"), spec.qty_to_lots("0.01")
+    unknown = _order(common_pb2.SIDE_BUY, lot, price)
+    unknown.symbol = "NOPE"
+    no_price = _order(common_pb2.SIDE_BUY, lot, price)
+    no_price.price_ticks = 0
+    too_big = _order(common_pb2.SIDE_BUY, lot * 100_000, price - 1_000)  # far beyond the account's margin
+    fine = _order(common_pb2.SIDE_BUY, lot, price - 1_000)
+    fund = B(account_id=m.account_id, deposit=account_pb2.DepositRequest(asset="USDT", amount="1000"))
+    own = [unknown, no_price, too_big]
+    commands = [fund, *(B(account_id=m.account_id, place_order=o) for o in own),
+                B(account_id=999_999, place_order=fine), B(account_id=999_999, place_order=fine),
+                B(account_id=m.account_id, place_order=fine)]
+    r = batch("Apply", batch_pb2.ApplyRequest(commands=commands))
+    channel = grpc.insecure_channel(venue.address)
+    try:
+        trading = trading_pb2_grpc.TradingServiceStub(channel)
+        for i, request in enumerate(own, start=1):
+            with pytest.raises(grpc.RpcError) as e:
+                trading.PlaceOrder(request, metadata=(("authorization", f"Bearer {m.api_key}"),), timeout=30)
+            _same_error(from_status_pb(r.results[i].error), from_rpc_error(e.value))
+    finally:
+        channel.close()
+    assert [from_status_pb(x.error).reason.name for x in r.results[4:6]] == ["UNKNOWN_ACCOUNT"] * 2
+    placed = r.results[6]
+    assert not placed.error.code and placed.order_id and placed.resting
+    assert r.applied == 3  # the deposit, the order the engine refused, the one it placed
+
+
+def test_a_units_commands_share_one_time(venue, admin, batch):
+    """The commands of one Apply are stamped with one time (the engine's time-driven work runs
+    once for the unit); the next unit's come later."""
+    (m,) = batch("CreateAccounts", batch_pb2.CreateAccountsRequest(count=1)).accounts
+    spec = venue.venue.markets["BTCUSDT"]
+    price, lot = spec.price_to_ticks("60000"), spec.qty_to_lots("0.01")
+    fund = B(account_id=m.account_id, deposit=account_pb2.DepositRequest(asset="USDT", amount="100000"))
+    bids = [B(account_id=m.account_id, place_order=_order(common_pb2.SIDE_BUY, lot, price - 10 * i)) for i in range(3)]
+    first = batch("Apply", batch_pb2.ApplyRequest(commands=[fund, *bids]))
+    second = batch("Apply", batch_pb2.ApplyRequest(commands=bids[:1]))
+    times = {o.order.order_id: o.time_ns for o in admin.with_key(m.api_key).orders("BTCUSDT")}
+    unit = {times[x.order_id] for x in first.results[1:]}
+    assert len(unit) == 1 and times[second.results[0].order_id] > unit.pop()

@@ -189,3 +189,34 @@ def test_accounts_handed_out_together_map_in_order(tmp_path):
     finally:
         remote.close()
         venue.stop()
+
+
+def test_groups_of_one_go_together_each_answered_as_in_process(tmp_path):
+    """Commands none of which waits for another's answer (groups of one, as a leveraged crowd's
+    setup sends them) go in one Apply; each comes back with its own refusal, as in process."""
+    venue, remote, local, spec = _both_venues(tmp_path)
+    try:
+        px, lot = spec.price_to_ticks, spec.qty_to_lots("0.01")
+        money = spec.money_to_units(Decimal("100000"))
+        cmds = [C.SetIndexPrice(0, "BTCUSDT", px("65000")),
+                C.Deposit(0, 1, "USDT", money), C.SetLeverage(0, 1, "BTCUSDT", 1000),  # beyond the bracket
+                C.PlaceOrder(0, 1, "BTCUSDT", Side.SELL, lot, px("65000")),
+                C.Deposit(0, 2, "USDT", money),
+                C.PlaceOrder(0, 2, "BTCUSDT", Side.BUY, 2 * lot, px("65000")),  # takes it, the rest rests
+                C.PlaceOrder(0, 3, "BTCUSDT", Side.BUY, lot, px("65000"))]  # no collateral
+        applies = remote.calls_by_rpc["Apply"]
+        got = remote.submit_groups([[c] for c in cmds])
+        assert remote.calls_by_rpc["Apply"] == applies + 1
+        want = Context(local, local.submit, 1.0).submit_groups([[c] for c in cmds])
+
+        def refusals(sent):
+            return [[(e.command, e.account, e.reason) for e in g[0] if isinstance(e, CommandRejected)] for g in sent]
+
+        assert refusals(got) == refusals(want)
+        assert [i for i, r in enumerate(refusals(got)) if r] == [2, 6]
+        for a in (1, 2, 3):
+            assert remote.position(a, "BTCUSDT") == local.position(a, "BTCUSDT")
+        assert remote.position(2, "BTCUSDT") == lot and remote.top("BTCUSDT") == local.top("BTCUSDT")
+    finally:
+        remote.close()
+        venue.stop()

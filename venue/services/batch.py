@@ -1,11 +1,12 @@
 """The gRPC BatchService (admin key only): many accounts' commands as one sequencer unit.
 
-Each command of an Apply is handled by the very servicer method its own RPC would run (the
-same validation, the same refusals, the same response; consecutive orders of one account by
-one PlaceOrders call, each with its own result), through a `Unit` (venue.services.batch_unit):
-the commands go to the sequencer together, back to back in request order, one journal group
-commit, each answered with its own events. The batch's result of each command is read off its
-method's response and its events; the reads asked for are answered once the unit is durable.
+Each command of an Apply is handled as its own RPC would handle it (the same validation, the
+same refusals): an order converted and answered as PlaceOrder does (venue.services.batch_orders),
+any other command by the very servicer method its own RPC runs, through a `Unit`
+(venue.services.batch_unit): the commands go to the sequencer together, back to back in request
+order, one journal group commit, each answered with its own events. The batch's result of each
+command is read off its answer and its events; the reads asked for are answered once the unit
+is durable.
 """
 
 from __future__ import annotations
@@ -16,24 +17,24 @@ from typing import Any
 from perpsim.engine.events import Liquidation, PositionChanged
 from perpsim.model.reasons import RejectReason as R
 from perpsim.risk.mark import MarkForm
-from perpsim.v1 import batch_pb2, batch_pb2_grpc, common_pb2, market_pb2, sandbox_pb2, trading_pb2
+from perpsim.v1 import batch_pb2, batch_pb2_grpc, common_pb2, market_pb2, sandbox_pb2
 from perpsim.venue import convert as cv
 from perpsim.venue.errors import VenueError, to_rpc_status
-from perpsim.venue.services.batch_unit import Refused, Unit
+from perpsim.venue.services.batch_orders import Placed, Refused
+from perpsim.venue.services.batch_unit import Unit
 from perpsim.venue.services.common import Venue, rpc
 from perpsim.venue.services.risk import market_risk_out
 
 MAX_COMMANDS = 1_000  # commands of one Apply, as orders of one PlaceOrders
 MAX_ACCOUNTS = 1_000  # accounts of one CreateAccounts
-_RESTING = (common_pb2.ORDER_STATUS_NEW, common_pb2.ORDER_STATUS_PARTIALLY_FILLED)
 
 def _result(outcome: Any, events: list | None) -> batch_pb2.CommandResult:
     """The batch's result of one command from its method's response and its events."""
     if isinstance(outcome, Refused):
         return batch_pb2.CommandResult(error=outcome.status)
     out: dict[str, Any] = {}
-    if isinstance(outcome, trading_pb2.PlaceOrderResponse):
-        out["order_id"], out["resting"] = outcome.order.order_id, outcome.order.status in _RESTING
+    if type(outcome) is Placed:
+        out["order_id"], out["resting"] = outcome.order_id, outcome.resting
     if isinstance(outcome, sandbox_pb2.SetIndexPriceResponse):
         out["mark_price"] = outcome.mark_price
     if events:

@@ -1,8 +1,11 @@
-"""One Apply's commands run through the servicer methods their own RPCs would run (the
-BatchService, venue.services.batch): a `Unit` is a stand-in for the Venue whose sequencer
-collects the commands instead of queuing them; once every command is converted (or refused
-before the sequencer), they go to the real sequencer as one `submit_many` unit, and each method
-finishes as its own call would, with its command's events.
+"""One Apply's commands (the BatchService, venue.services.batch) as one sequencer unit.
+
+Orders (the bulk of a batch) are converted and answered in place, as PlaceOrder converts and
+answers them (venue.services.batch_orders). Every other command runs through the servicer
+method its own RPC would run: a `Unit` is a stand-in for the Venue whose sequencer collects the
+commands instead of queuing them. Once every command is converted (or refused before the
+sequencer), they go to the real sequencer as one `submit_many` unit, at one time (the unit's
+first command's), and each method finishes as its own call would, with its command's events.
 """
 
 from __future__ import annotations
@@ -15,14 +18,14 @@ from typing import Any, cast
 from google.rpc import status_pb2
 
 from perpsim.model.reasons import RejectReason as R
-from perpsim.v1 import trading_pb2
 from perpsim.venue.errors import VenueError, internal_rpc_status, to_rpc_status
 from perpsim.venue.services.accounts import Accounts
+from perpsim.venue.services.batch_orders import OrderRun, Refused
 from perpsim.venue.services.common import Venue
 from perpsim.venue.services.sandbox import Sandbox
 from perpsim.venue.services.trading import Trading
 
-#: orders of one PlaceOrders call (the venue's limit)
+#: orders of one run of an account's orders (as of one PlaceOrders call)
 MAX_ORDERS = 1_000
 #: the servicer (by its Unit attribute) and method that handle each kind of command
 _METHODS = {"cancel_order": ("trading", "CancelOrder"), "cancel_all_orders": ("trading", "CancelAllOrders"),
@@ -30,14 +33,6 @@ _METHODS = {"cancel_order": ("trading", "CancelOrder"), "cancel_all_orders": ("t
             "deposit": ("accounts", "Deposit"), "set_leverage": ("accounts", "SetLeverage"),
             "set_margin_mode": ("accounts", "SetMarginMode"), "set_index_price": ("sandbox", "SetIndexPrice"),
             "advance_clock": ("sandbox", "AdvanceClock"), "fund_insurance": ("sandbox", "FundInsurance")}
-
-
-class Refused(Exception):
-    """How a command's servicer method ended when its own call would have been refused."""
-
-    def __init__(self, status) -> None:
-        super().__init__(status.message)
-        self.status = status
 
 
 class _Context:
@@ -80,32 +75,18 @@ class _Collector:
         return await self._unit.collect(makes) if makes else []
 
 
-class _Trading(Trading):
-    """Trading whose order conversions note which orders of a call passed (their commands are
-    the call's, in order)."""
-
-    def order_fields(self, account: int, r) -> tuple:
-        passed = cast(Unit, self.venue).passed()
-        try:
-            fields = super().order_fields(account, r)
-        except Exception:
-            passed.append(False)
-            raise
-        passed.append(True)
-        return fields
-
-
 @dataclass
 class _Call:
-    """One servicer call of a batch: its commands' places (a run of one account's orders is one
-    PlaceOrders call), its commands' makes once collected, their results once applied."""
+    """One call of a batch: its commands' places (a run of one account's orders is one call,
+    `orders`, made in place; any other command one servicer call), its commands' makes once
+    collected, their results once applied."""
 
     places: list[int]
     makes: list[Callable[[int], object]] | None = None
     answer: asyncio.Future | None = None
     results: list = field(default_factory=list)
-    passed: list[bool] = field(default_factory=list)  # orders: which passed their conversion
     context: _Context | None = None
+    orders: OrderRun | Refused | None = None
 
 
 def _calls(commands) -> list[_Call]:
@@ -135,7 +116,8 @@ class Unit:
         self.index_moves = IndexMoves(self)  # index moves submitted through this unit
         self.observe_latency = None  # the batch is timed as one call, not as its commands
         venue = cast(Venue, self)  # a stand-in with the Venue's interface
-        self.trading, self.accounts, self.sandbox = _Trading(venue), Accounts(venue, None), Sandbox(venue)
+        self.trading, self.accounts, self.sandbox = Trading(venue), Accounts(venue, None), Sandbox(venue)
+        self._trading = Trading(real)  # the orders' conversions and answers (venue.services.batch_orders)
         self._calls: dict[int, _Call] = {}  # id(asyncio task) -> the call it makes
         self._waiting = 0  # calls neither collected nor finished
         self._ready = asyncio.get_running_loop().create_future()
@@ -144,6 +126,9 @@ class Unit:
         return getattr(self.real, name)
 
     run = Venue.run  # Venue.run's rejection handling, submitting through the collector
+
+    def _exchange(self):
+        return self.real.state.exchange
 
     def account(self, context: _Context, weight: int = 1) -> int:
         if not self._known(context.account):
@@ -157,9 +142,6 @@ class Unit:
         task = asyncio.current_task()
         assert task is not None
         return self._calls[id(task)]
-
-    def passed(self) -> list[bool]:
-        return self._call().passed
 
     def refused(self, err: VenueError) -> VenueError:
         context = self._call().context
@@ -192,9 +174,6 @@ class Unit:
             if kind is None:
                 raise Refused(to_rpc_status(VenueError(R.INVALID_VALUE, field=f"commands[{call.places[0]}]",
                                                         problem="no command given")))
-            if kind == "place_order":  # as PlaceOrders places them (no pre-trade warnings)
-                orders = [commands[i].place_order for i in call.places]
-                return await self.trading.PlaceOrders(trading_pb2.PlaceOrdersRequest(orders=orders), context)
             servicer, method = _METHODS[kind]
             return await getattr(getattr(self, servicer), method)(getattr(first, kind), context)
         except Refused as e:
@@ -203,49 +182,69 @@ class Unit:
             if call.makes is None:  # finished without reaching the sequencer
                 self._done_one()
 
+    def _orders(self, call: _Call, commands) -> None:
+        """A run of one account's orders, converted in place: its makes, or its Refused (an
+        unknown account refuses each of them, as it refuses a PlaceOrders call)."""
+        account = commands[call.places[0]].account_id
+        if not self._known(account):
+            err = VenueError(R.UNKNOWN_ACCOUNT, field="account_id", account_id=account)
+            call.orders = Refused(to_rpc_status(self.real.refused(err)))
+            return
+        run = call.orders = OrderRun(self._trading, self.real.refused, account,
+                                     [commands[i].place_order for i in call.places])
+        call.makes = run.makes
+
     async def apply(self, commands) -> tuple[list, int]:
-        """Every command's outcome (its response, its PlaceOrderResult, or Refused) with its
+        """Every command's outcome (its response, Placed for an order, or Refused) with its
         events (None when it did not reach the state), and how many commands the venue had
         applied before the first."""
         calls = _calls(commands)
-        self._waiting = len(calls)
-        tasks = [asyncio.ensure_future(self._run_call(c, commands)) for c in calls]
+        served = []  # the calls made through their servicer methods
+        for c in calls:
+            if commands[c.places[0]].WhichOneof("command") == "place_order":
+                self._orders(c, commands)
+            else:
+                served.append(c)
+        self._waiting = len(served)
+        tasks = [asyncio.ensure_future(self._run_call(c, commands)) for c in served]
         if tasks:
             await self._ready
         collected = [c for c in calls if c.makes]
-        before = [0]
+        before = [0, 0]  # commands the venue applied, and its next order id, before the unit
         if collected:
             makes = [m for c in collected for m in c.makes or ()]
-            counter, first = self._applied, makes[0]
+            counter, exchange = self._applied, self._exchange
+            unit_ts = [0]  # the time the sequencer gave the unit's first command
 
-            def first_make(ts: int, first=first):
-                before[0] = counter()
+            def first_make(ts: int, first=makes[0]):
+                before[:] = counter(), exchange().next_order_id
+                unit_ts[0] = ts
                 return first(ts)
 
-            makes[0] = first_make
+            def at_unit_time(make: Callable[[int], object]) -> Callable[[int], object]:
+                # the unit's commands all at its first one's time (or at the clock a command of
+                # the unit moved on to): the engine's time-driven work (marks, funding samples,
+                # expiries) runs once for the unit, as for the commands of one step in process
+                return lambda ts: make(max(unit_ts[0], exchange().ts))
+
+            makes = [first_make, *map(at_unit_time, makes[1:])]
             try:
                 results = iter(await self.real.seq.submit_many(makes))
             except Exception as e:  # shed or halted: every collected command is answered so
                 results = iter([e] * len(makes))
             for c in collected:
-                assert c.makes is not None and c.answer is not None
+                assert c.makes is not None
                 c.results = [next(results) for _ in c.makes]
-                c.answer.set_result(c.results)
+                if c.answer is not None:
+                    c.answer.set_result(c.results)
+        responses = iter(await asyncio.gather(*tasks))
         out: list = []
-        for c, response in zip(calls, await asyncio.gather(*tasks), strict=True):
-            out += _outcomes(c, response)
+        for c in calls:
+            if c.orders is None:
+                events = next((r for r in c.results if isinstance(r, list)), None)
+                out.append((next(responses), events))
+            elif isinstance(c.orders, Refused):
+                out += [(c.orders, None)] * len(c.places)
+            else:
+                out += c.orders.answers(c.results, before[1])
         return out, before[0]
-
-
-def _outcomes(call: _Call, response: Any) -> list[tuple[Any, list | None]]:
-    """Each command of a call with its outcome and its events."""
-    events = iter(r if isinstance(r, list) else None for r in call.results)
-    if len(call.places) == 1 and not isinstance(response, trading_pb2.PlaceOrdersResponse):
-        return [(response, next(events, None))]
-    if isinstance(response, Refused):  # the whole call (an unknown account): each order so
-        return [(response, None)] * len(call.places)
-    out: list[tuple[Any, list | None]] = []
-    for result, passed in zip(response.results, call.passed, strict=True):
-        mine = next(events) if passed else None
-        out.append((result.placed if result.WhichOneof("result") == "placed" else Refused(result.error), mine))
-    return out

@@ -173,7 +173,22 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
     def _placed(self, account: int, symbol: str, before: int, events: list) -> dict:
         """The response to an order placement from its command's events, as the fields of a
         PlaceOrderResponse; raises its rejection. `before`: the next order id before the command
-        was queued (older orders' events are not this order's). One pass over the events."""
+        was queued (older orders' events are not this order's)."""
+        mine, fills = self.placed_order(account, symbol, before, events)
+        out: dict[str, object] = {"order": order_fields(self.venue, self.venue.state.orders[mine])}
+        if fills:
+            spec = self.venue.markets[symbol]
+            signals = self.venue.account_signals
+            out["fills"] = [{"order_id": mine, "price": spec.format_price(b.price), "price_ticks": b.price,
+                             "quantity": spec.format_qty(b.qty), "quantity_lots": b.qty, "liquidity": _TAKER,
+                             **(signals.fill_slippage(mine, b.side, b.price) if signals else {})}
+                            for b in fills if b.order_id == mine]
+        return out
+
+    def placed_order(self, account: int, symbol: str, before: int, events: list) -> tuple[int, list]:
+        """The id of the order a placement's events placed (an idempotent retry's: the original
+        order's) and the account's fills among them (none for a retry); raises its rejection.
+        One pass over the events."""
         refused = False
         known = accepted = rejected = None
         fills: list = []  # this account's fills of orders from `before` on
@@ -196,23 +211,13 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
                 known = e
         if refused:
             raise_rejection(events, self.venue.markets.get(symbol))
-        orders = self.venue.state.orders
         if known is not None:  # an idempotent retry: the original order, as it is now
-            return {"order": order_fields(self.venue, orders[known.order_id])}
+            return known.order_id, []
         if rejected is not None:
             raise VenueError(R(rejected.reason), field="order").by_engine()
         if accepted is None:
             raise VenueError(R.UNKNOWN_ORDER, problem="order was not accepted")
-        mine = accepted.order_id
-        out: dict[str, object] = {"order": order_fields(self.venue, orders[mine])}
-        if fills:
-            spec = self.venue.markets[symbol]
-            signals = self.venue.account_signals
-            out["fills"] = [{"order_id": mine, "price": spec.format_price(b.price), "price_ticks": b.price,
-                             "quantity": spec.format_qty(b.qty), "quantity_lots": b.qty, "liquidity": _TAKER,
-                             **(signals.fill_slippage(mine, b.side, b.price) if signals else {})}
-                            for b in fills if b.order_id == mine]
-        return out
+        return accepted.order_id, fills
 
     @rpc
     async def CancelOrder(self, request, context):
