@@ -2,10 +2,11 @@
 
 The stage's per-block path (a profile whose partial steps are PER_BLOCK) reads the state through
 these: the forced order's limit, the fillable price (risk.dydx_fillable), from the account's net
-collateral and maintenance margin at the oracle; the order of the block's accounts
-(risk.dydx_order); what the insurance fund may still pay for an account in the block
-(risk.dydx_insurance); the fee on the order's fills (risk.dydx_fee). Plain functions of the
-stage: they read, never move money or positions.
+collateral and maintenance margin at the oracle; the block's accounts, at most
+`PartialSteps.block_accounts` of them, and their order (risk.dydx_rotation, risk.dydx_order); what
+the insurance fund may still pay for an account in the block (risk.dydx_insurance); the fee on the
+order's fills (risk.dydx_fee). Plain functions of the stage; all but `deleverage` only read.
+`deleverage` closes a bankrupt position against opposite ones (risk.dydx_deleveraging).
 
 Units: prices in ticks, money in integer units of the settlement asset, maintenance margins × RATE_SCALE.
 """
@@ -14,19 +15,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from perpsim.engine.events import OrderEvent
-from perpsim.engine.market import position_key, position_of
+from perpsim.engine.events import AutoDeleveraged, OrderEvent
+from perpsim.engine.market import IF_ACCOUNT, position_key, position_of
+from perpsim.model.causes import ListCause
 from perpsim.model.enums import EventKind
+from perpsim.risk.dydx_deleveraging import offset_allowed, offset_lots
 from perpsim.risk.dydx_fee import leftover, liquidation_fee
 from perpsim.risk.dydx_fillable import fillable_tick
 from perpsim.risk.dydx_order import rank_key
+from perpsim.risk.dydx_rotation import DELEVERAGING, LIQUIDATIONS, rotated, start_index, window
 from perpsim.risk.liquidation_plan import MarketTerms, block_cut, block_notional, block_of, forced_price
+from perpsim.risk.margin import initial_margin
+from perpsim.risk.positions import Position
 
 if TYPE_CHECKING:
     from perpsim.engine.liquidation import Liquidation
     from perpsim.engine.market import _Market
 
 _FILL = int(EventKind.FILL)
+_WHY_AUTO_DELEVERAGE = ListCause.AUTO_DELEVERAGE
 
 
 def insurance_left(stage: Liquidation, t: MarketTerms, account: int) -> int | None:
@@ -82,13 +89,49 @@ def fill_fee(stage: Liquidation, m: _Market, account: int, since: int, filled: i
     return liquidation_fee(quote=quote, rate=stage._terms[m.symbol].fee_rate, leftover=over, remaining=remaining)
 
 
+def admitted(stage: Liquidation, m: _Market, keys: list) -> list:
+    """The triggered keys of m the block still has room for: dYdX liquidates at most
+    `block_accounts` subaccounts a block (flags.go MaxLiquidationAttemptsPerBlock, 50), "starting
+    from a pseudorandom location" in its list (liquidations.go). An account liquidated earlier in
+    the block (it has the block's record) keeps its place; of the others, liquidatable ones in
+    account order, the room left is filled from a stable digest of (block, market) on
+    (risk.dydx_rotation.window); the rest wait for the next block (the sweep is due then).
+    Keys whose account is not liquidatable stay (the sweep passes them). A profile without the
+    cap gets `keys` back."""
+    t = stage._terms[m.symbol]
+    cap = t.steps.block_accounts if t.steps is not None else 0
+    if not cap:
+        return keys
+    block = block_of(t, stage.state.ts)
+    current = {a for a, rec in stage._blocks.items() if rec[0] == block}
+    room = cap - len(current)
+    if len(keys) <= room:  # room for every one
+        return keys
+    fresh: set[int] = set()
+    for key in keys:
+        account, pside = position_of(key)
+        if account not in current and account not in fresh and stage._liquidatable(m, account, pside):
+            fresh.add(account)
+    if len(fresh) <= room:
+        return keys
+    waiting = fresh - set(window(sorted(fresh), LIQUIDATIONS, block, m.symbol, room))
+    due = (block + 1) * t.block_ns
+    if not stage._due or due < stage._due:
+        stage._due = due
+    return [k for k in keys if position_of(k)[0] not in waiting]
+
+
 def ranked(stage: Liquidation, m: _Market, keys: list) -> list:
-    """The triggered index keys of m in the order dYdX liquidates a block's accounts
-    (risk.dydx_order.rank_key): the order whose limit lies furthest from the oracle first, then
-    the larger order (its block cut's notional at the oracle), then a stable digest; keys whose
-    account is not liquidatable after all come last, in index order (the sweep passes them)."""
+    """The triggered index keys of m the block admits (`admitted`), in the order dYdX liquidates
+    a block's accounts (risk.dydx_order.rank_key): the order whose limit lies furthest from the
+    oracle first, then the larger order (its block cut's notional at the oracle), then a stable
+    digest; keys whose account is not liquidatable after all come last, in index order (the
+    sweep passes them)."""
     t = stage._terms[m.symbol]
     block = block_of(t, stage.state.ts)
+    keys = admitted(stage, m, keys)
+    if len(keys) < 2:
+        return keys
     out, rest = [], []
     for key in keys:
         account, pside = position_of(key)
@@ -107,3 +150,76 @@ def ranked(stage: Liquidation, m: _Market, keys: list) -> list:
                              symbol=m.symbol, account=account, pside=pside), key))
     out.sort()
     return [key for _, key in out] + rest
+
+
+def _offset_figures(stage: Liquidation, m: _Market, account: int, pside: int, p, q: int, price: int) -> dict:
+    """The offsetting account's risk before and after giving up `q` lots of its position `p` at
+    `price` (risk.dydx_deleveraging.offset_allowed's arguments): TNC and MMR at the oracle, IMR
+    after (positions only, each at its leverage, rounded up as the venue's initial margin); of its
+    isolated position alone, or of its cross legs in m's asset (a Multi-Assets account: its pool's
+    balance)."""
+    state = stage.state
+    after = Position(p.lots, p.cost)
+    sign = -1 if p.lots > 0 else 1
+    if m.inverse:
+        realized = after.apply_inverse_fill(sign * q, price, m.k_inv)
+    else:
+        realized = after.apply_fill(sign * q, price) * m.K
+    mm_p = state._mm_scaled(m, p)
+    mm_after = state._mm_scaled(m, after) if after.lots else 0
+    im_p = initial_margin(m.value(p.lots, m.mark), state._lev(account, m))
+    im_after = initial_margin(m.value(after.lots, m.mark), state._lev(account, m)) if after.lots else 0
+    if account in m.isolated:
+        tnc, mmr, imr = state._iso_margin(m, account, pside) + m.upnl(p), mm_p, im_p
+    else:
+        tnc, mmr, imr = state.margin_balance(account, m.asset), 0, 0
+        for mk, leg in state._cross(account, m.asset):
+            mmr += state._mm_scaled(mk, leg)
+            imr += initial_margin(mk.value(leg.lots, mk.mark), state._lev(account, mk))
+    tnc_after = tnc - m.upnl(p) + realized + (m.upnl(after) if after.lots else 0)
+    return dict(tnc=tnc, mmr=mmr, tnc_after=tnc_after, mmr_after=mmr - mm_p + mm_after,
+                imr_after=imr - im_p + im_after)
+
+
+def deleverage(stage: Liquidation, m: _Market, account: int, pside: int, price: int) -> int:
+    """dYdX's deleveraging of a bankrupt position (risk.dydx_deleveraging): the whole position
+    (`pside` of `account` in m), not the block's cut, against the opposite positions at `price`,
+    the liquidated position's bankruptcy price. The opposite positions (other accounts', in
+    account and side order) are walked from a start that is a stable digest of (block, market)
+    (risk.dydx_rotation.start_index; dYdX draws it), at most the rule's max_iterated of them;
+    each gives up its whole position or what is left, if that leaves it a valid update
+    (offset_allowed), else it is passed. What nobody takes stays with the account; the insurance
+    fund takes nothing. Each close cancels the offsetting account's orders in m as the engine's
+    ADL does (its exits follow the position) and is an AutoDeleveraged event. Returns the lots
+    deleveraged."""
+    state = stage.state
+    lots = stage._lots(m, account, pside)
+    rule = state.profile.liquidation.deleveraging
+    if not lots or rule is None:
+        return 0
+    long = lots > 0
+    keys = sorted([k for k, q in m.positions.items()
+                   if (q.lots > 0) != long and position_of(k)[0] not in (account, IF_ACCOUNT)])
+    if not keys:
+        return 0
+    block = block_of(stage._terms[m.symbol], state.ts)
+    want, done = abs(lots), 0
+    for i in rotated(len(keys), start_index(DELEVERAGING, block, m.symbol, len(keys)), rule.max_iterated):
+        if done == want:
+            break
+        key = keys[i]
+        p = m.positions.get(key)
+        if p is None or (p.lots > 0) == long:
+            continue
+        cp_account, cp_side = position_of(key)
+        q = offset_lots(want - done, p.lots)
+        if not offset_allowed(**_offset_figures(stage, m, cp_account, cp_side, p, q, price)):
+            continue
+        stage.standing._end_lists_of(m, cp_account, _WHY_AUTO_DELEVERAGE, 0, True)
+        if m.book.open_orders(cp_account):
+            m.book.cancel_all(cp_account, state.ts)
+            stage.settlement._book_events(m)
+        stage.settlement._pair(m, cp_account, cp_side, account, pside, q if long else -q, price)
+        state._events.append(AutoDeleveraged(m.symbol, account, cp_account, q, price))
+        done += q
+    return done

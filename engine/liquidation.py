@@ -228,7 +228,7 @@ class Liquidation:
         done = False
         waiting = self._paced or self._blocks
         keys = m.liq.triggered(price)
-        if len(keys) > 1 and self._terms[m.symbol].block_ns:  # dYdX: the block's order (risk.dydx_order)
+        if keys and self._terms[m.symbol].block_ns:  # dYdX: the block's accounts and order (engine.dydx_blocks)
             keys = DB.ranked(self, m, keys)
         for key in keys:
             account, pside = position_of(key)
@@ -396,12 +396,14 @@ class Liquidation:
         IOC at the fillable price (engine.dydx_blocks; `price`, the bankruptcy price, without one), no
         larger than the insurance fund's block limit allows (risk.dydx_insurance; none: the
         account waits for the next block). What it does not fill stays with the account for the
-        next block, unless it filled nothing with the account's TNC below zero: then, as dYdX
-        deleverages such an account, its size goes at the bankruptcy price to the fund, or ADL,
-        as a full liquidation's rest. The fee: with a fillable price dYdX's, on the fills only and
-        out of what they left above their bankruptcy quote (risk.dydx_fee), else the market's on
-        what was liquidated; notional counted on what was liquidated. Returns (holder,
-        collateral left, `left` after it)."""
+        next block, unless it filled nothing with the account's TNC below zero: then dYdX
+        deleverages the whole position at the bankruptcy price against opposite positions
+        (engine.dydx_blocks.deleverage; a profile without that rule: the block's size to the fund,
+        or ADL, as a full liquidation's rest); what that leaves stays with the account, its
+        deficit too (the fund pays none of an open position's loss). The fee: with a fillable
+        price dYdX's, on the fills only and out of what they left above their bankruptcy quote
+        (risk.dydx_fee), else the market's on what was liquidated; notional counted on what was
+        liquidated (deleveraging: neither). Returns (holder, collateral left, `left` after it)."""
         t = self._terms[m.symbol]
         lots = self._lots(m, account, leg_side)
         size = block_cut(t, lots, m.mark, left) if lots else 0
@@ -422,7 +424,11 @@ class Liquidation:
             holder, remaining = self._remaining(m, account, pside)
             return holder, remaining, left
         taken = deleveraged = 0
-        if unfilled:
+        whole = unfilled > 0 and self.state.profile.liquidation.deleveraging is not None
+        if whole:  # dYdX: the entire position, against the opposite side only
+            unfilled = abs(lots)
+            deleveraged = DB.deleverage(self, m, account, leg_side, price)
+        elif unfilled:
             signed = unfilled if lots > 0 else -unfilled
             who = takeover(signed, self.state.ledger.insurance(m.asset))
             if who == FUND:
@@ -434,8 +440,8 @@ class Liquidation:
                     rest = unfilled - deleveraged
                     self.settlement._pair(m, IF_ACCOUNT, BOTH, account, leg_side, rest if lots > 0 else -rest, price)
                     taken = rest
-        done = filled + taken + deleveraged
-        notice = (m.symbol, account, side, size if unfilled else sent, price, filled, taken, deleveraged)
+        done = filled if whole else filled + taken + deleveraged
+        notice = (m.symbol, account, side, unfilled or sent, price, filled, taken, deleveraged)
         self.state._events.append(new_record(LiquidationEvent, notice))
         if tmmr:  # dYdX: no fee on what deleveraging closed at the bankruptcy price
             holder, remaining = self._remaining(m, account, pside)
@@ -450,6 +456,8 @@ class Liquidation:
                     remaining -= fee
         else:
             holder, remaining = self._liquidation_fee(m, account, pside, done, price)
+        if whole and remaining < 0 and self._lots(m, account, leg_side):
+            remaining = 0  # the account keeps its deficit with the rest, deleveraged again next block
         spent = block_notional(t, done, m.mark)
         block, before, symbols, lost = self._blocks[account]
         self._blocks[account] = (block, before + spent, symbols, lost)

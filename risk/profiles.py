@@ -19,6 +19,7 @@ from decimal import Decimal
 
 from perpsim.model.markets import MarketSpec
 from perpsim.risk import venue_tables as vt
+from perpsim.risk.dydx_deleveraging import DeleveragingRule
 from perpsim.risk.dydx_fillable import FillablePriceConfig
 from perpsim.risk.liqprice import LiquidationModel
 from perpsim.risk.margin import CostModel
@@ -205,9 +206,13 @@ DYDX = VenueProfile(
         "(GetLiquidatablePositionSizeDelta), protocol/testing/mainnet/genesis.json liquidations_config; "
         "blocks 'every ~1 second' (docs.dydx.exchange getting_started/onboarding_faqs)",
         PartialSteps(StepKind.PER_BLOCK, fraction=10_000_000, min_notional=1_000, interval_s=1,
-                     block_notional=100_000, block_insurance=1_000_000), "ioc_limit",
-        FillablePriceConfig(1_000_000, 1_500_000, "mainnet genesis.json fillable_price_config (risk.dydx_fillable)")),
-    backstop=BackstopRule("insurance fund", "one for cross markets, one per isolated market", "§5"),
+                     block_notional=100_000, block_insurance=1_000_000, block_accounts=50), "ioc_limit",
+        FillablePriceConfig(1_000_000, 1_500_000, "mainnet genesis.json fillable_price_config (risk.dydx_fillable)"),
+        deleveraging=DeleveragingRule(source="deleveraging.go MaybeDeleverageSubaccount ('the full position size "
+                                      "will get deleveraged'), OffsetSubaccountPerpetualPosition; flags.go "
+                                      "(500 subaccounts iterated; 50 liquidation attempts a block)")),
+    backstop=BackstopRule("insurance fund", "one for cross markets, one per isolated market; it pays liquidation "
+                          "fills' shortfalls and never holds a position (deleveraging closes those)", "§5"),
     adl=AdlRule(AdlRanking.RANDOM_START, "bankruptcy", "§6.5: no ranking, pseudo-random start"),
 )
 

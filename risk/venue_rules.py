@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 from fractions import Fraction
 
+from perpsim.risk.dydx_deleveraging import DeleveragingRule
 from perpsim.risk.dydx_fillable import FillablePriceConfig
 from perpsim.risk.funding import funding_rate
 from perpsim.risk.units import RATE_SCALE
@@ -150,6 +151,9 @@ class LiquidationRule:
     #: the forced order's limit when not the bankruptcy price: dYdX v4's fillable price
     #: (risk.dydx_fillable); None: the bankruptcy price
     fillable: FillablePriceConfig | None = None
+    #: a bankrupt position the forced order left whole goes to the opposite side, all of it, and
+    #: never to the insurance fund (dYdX v4; risk.dydx_deleveraging); None: the fund, then ADL
+    deleveraging: DeleveragingRule | None = None
     #: a cross account's long and short in the market are closed against each other first, at the
     #: mark, and the rest goes on only while still under water (OKX; risk.okx_liquidation)
     nets_hedged_pairs: bool = False
@@ -175,7 +179,8 @@ class PartialSteps:
     ``min_notional`` and only for positions above ``above_notional`` (whole settlement units,
     0: any), at most one step per ``interval_s`` seconds (0: at once); ``from_tier``: the lowest
     tier that steps (TO_FIRST_TIER); ``block_notional``, ``block_insurance``: what one account
-    may have liquidated, and cost the insurance fund, per block (PER_BLOCK; whole units)."""
+    may have liquidated, and cost the insurance fund, per block (PER_BLOCK; whole units);
+    ``block_accounts``: how many accounts one block liquidates (PER_BLOCK; 0: every one)."""
 
     kind: StepKind
     fraction: int = 0
@@ -185,6 +190,8 @@ class PartialSteps:
     from_tier: int = 0
     block_notional: int = 0
     block_insurance: int = 0
+    #: at most this many accounts liquidated per block, the rest next block (PER_BLOCK; 0: no cap)
+    block_accounts: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -170,16 +170,16 @@ def test_the_forced_sell_stops_at_the_fillable_price_and_the_rest_waits() -> Non
 def test_a_bankrupt_account_whose_order_fills_nothing_is_deleveraged() -> None:
     """The oracle gaps to 18,500: TNC = 10,000 − 15,000 < 0, the fillable price the full 4.5 %
     below, 17,667.5; the only bid, at 17,000, is beyond it. dYdX sends an account whose order
-    filled nothing and whose TNC is negative to deleveraging at the bankruptcy price: here the
-    block's 1 BTC goes at 19,000 as a full liquidation's rest does (the fund while it has a
-    balance, else ADL)."""
+    filled nothing and whose TNC is negative to deleveraging at the bankruptcy price, the whole
+    position ("Note that the full position size will get deleveraged", MaybeDeleverageSubaccount):
+    all 10 BTC go at 19,000 to the maker's short, none to the fund (risk.dydx_deleveraging)."""
     assert documented("18500", "0.03", "-5000", "5550") == D("17667.5")
     ex = world((("5", "17000"),))
     events = ex.apply(C.SetIndexPrice(5 * SEC, SYMBOL, tick("18500")))
     ex.check_integrity()
     [notice] = [e for e in events if isinstance(e, Liquidation)]
-    assert notice.filled == 0 and notice.qty == 1_000
-    assert notice.taken_by_insurance + notice.deleveraged == 1_000 and held(ex) == 9_000
+    assert (notice.qty, notice.filled, notice.taken_by_insurance, notice.deleveraged) == (10_000, 0, 0, 10_000)
+    assert held(ex) == 0 and 0 not in {k // 4 for k in ex.markets[SYMBOL].positions}
 
 
 def test_an_isolated_short_buys_at_most_the_fillable_price_rounded_down() -> None:

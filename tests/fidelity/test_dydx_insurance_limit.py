@@ -87,13 +87,13 @@ def test_the_limit_sizes_the_order_and_holds_the_rest_to_the_next_block() -> Non
 def test_a_deficit_beyond_the_limit_is_deleveraged() -> None:
     """The oracle gaps to 18,900: TNC 10,000 − 11,000 = −1,000, more than the block's 100 can
     cover, so no lot may go to the book (insurance_bound: 0); the order fills nothing with TNC
-    below zero, which dYdX deleverages: the block's 1 BTC (10 % of 189,000) goes at the
-    bankruptcy price, 19,000, to the fund while it has a balance, else against the opposite side
-    (the maker's short)."""
+    below zero, which dYdX deleverages: the whole position ("the full position size will get
+    deleveraged"), 10 BTC at the bankruptcy price, 19,000, against the maker's short; the fund
+    pays nothing and holds nothing."""
     ex = world(SMALL)
-    [(qty, filled)], _ = block(ex, 5 * SEC, "18900")
-    assert (qty, filled) == (1_000, 0)
-    assert ex.markets[SYMBOL].positions[LONG * 4].lots == 9_000
+    [(qty, filled)], paid = block(ex, 5 * SEC, "18900")
+    assert (qty, filled, paid) == (10_000, 0, 0)
+    assert not ex.markets[SYMBOL].positions  # the maker's 10 BTC short was the one counterparty
     assert insurance_bound(1_000, oracle=189_000, limit=180_495, sell=True, K=10**4, tnc=-1_000 * U,
                            left=100 * U) == 0
 

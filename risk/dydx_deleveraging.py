@@ -1,0 +1,71 @@
+"""dYdX v4's deleveraging: a bankrupt position closed against opposite positions at its bankruptcy
+price, the whole of it, and never handed to the insurance fund (venue-mechanics §4.6, §5, §6.5).
+
+Source: dydxprotocol/v4-chain @ 84d4664bae71e3a077adaac67fb77ad19cd28d30, protocol/x/clob/keeper:
+
+- liquidations.go `LiquidateSubaccountsAgainstOrderbook`: a liquidation order that fills nothing
+  sends its subaccount and market to deleveraging (`if optimisticallyFilledQuantums == 0`);
+- deleveraging.go `CanDeleverageSubaccount`: "Negative TNC, deleverage at bankruptcy price."
+  (the final-settlement case, at the oracle, is not a market state here);
+- `MaybeDeleverageSubaccount`: "Note that the full position size will get deleveraged."; "Deleverage
+  the entire position for the given perpetual id.": deltaQuantums = −(the position's quantums);
+- `OffsetSubaccountPerpetualPosition`: the subaccounts with a position on the opposite side, "Start
+  from a random subaccount.", "Iterate at most `MaxDeleveragingSubaccountsToIterate` subaccounts"
+  (flags.go: 500); each offsets min(what is left, its whole position); one whose update fails
+  ("likely because the subaccounts' bankruptcy prices do not overlap") is skipped; what no one
+  offsets stays with the subaccount (its TNC stays negative; the next block tries again);
+- `ProcessDeleveraging`: "closing both the liquidated subaccount's position and the offsetting
+  subaccount's position at the bankruptcy price of the _liquidated_ position"; the updates go
+  through `UpdateSubaccounts` as a Match, whose check for an account left below its initial margin
+  is protocol/x/subaccounts/lib/updates.go `IsValidStateTransitionForUndercollateralizedSubaccount`
+  (below, `offset_allowed`);
+- the insurance fund appears in none of it: it pays liquidation fills' shortfalls
+  (`GetLiquidationInsuranceFundDelta`) and never takes a position.
+
+The walk's start (risk.dydx_rotation): a stable digest of (block, market) instead of dYdX's draw.
+Units: money in integer units of the settlement asset; `mmr` maintenance margins × RATE_SCALE (an
+int or an exact Fraction); `imr` in money units. Nothing here rounds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: flags.go DefaultMaxDeleveragingSubaccountsToIterate
+MAX_ITERATED = 500
+
+
+@dataclass(frozen=True, slots=True)
+class DeleveragingRule:
+    """A profile's deleveraging of a bankrupt position (dYdX v4): the whole position, against at
+    most `max_iterated` opposite positions from a start drawn per block and market; the
+    insurance fund takes none of it."""
+
+    max_iterated: int = MAX_ITERATED
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.max_iterated < 1:
+            raise ValueError("max_iterated must be at least 1 (dYdX walks at least one subaccount)")
+
+
+def offset_lots(left: int, position: int) -> int:
+    """What one offsetting position takes (lots ≥ 0): all that is `left` to deleverage, or its
+    whole position (`position`: signed lots) if smaller."""
+    size = abs(position)
+    return left if left < size else size
+
+
+def offset_allowed(*, tnc: int, mmr, tnc_after: int, mmr_after, imr_after: int) -> bool:
+    """Whether the offsetting account's side of a deleveraging fill is a valid update (dYdX's
+    Match check): valid if it leaves the account at or above its initial margin (TNC ≥ IMR);
+    otherwise only a "less-or-equally-risky" state: its maintenance margin not growing and
+    TNC / MMR not falling, compared as TNC_after × MMR ≥ TNC × MMR_after; with a zero MMR before
+    or after, only both zero and TNC rising."""
+    if tnc_after >= imr_after:
+        return True
+    if mmr_after > mmr:
+        return False
+    if not mmr_after or not mmr:
+        return not mmr_after and not mmr and tnc_after > tnc
+    return tnc * mmr_after <= tnc_after * mmr

@@ -1,0 +1,228 @@
+"""dYdX v4's deleveraging and its per-block liquidation cap (risk.dydx_deleveraging, risk.dydx_rotation).
+
+Sources: dydxprotocol/v4-chain @ 84d4664bae71e3a077adaac67fb77ad19cd28d30,
+- protocol/x/clob/keeper/liquidations.go `LiquidateSubaccountsAgainstOrderbook`: "Process at-most
+  `MaxLiquidationAttemptsPerBlock` subaccounts, starting from a pseudorandom location in the slice";
+  an order that fills nothing (`optimisticallyFilledQuantums == 0`) goes to deleveraging;
+- protocol/x/clob/keeper/deleveraging.go `CanDeleverageSubaccount` ("Negative TNC, deleverage at
+  bankruptcy price."), `MaybeDeleverageSubaccount` ("Note that the full position size will get
+  deleveraged."; "Deleverage the entire position for the given perpetual id."),
+  `OffsetSubaccountPerpetualPosition` ("Start from a random subaccount."; at most
+  `MaxDeleveragingSubaccountsToIterate`; each offsets min(what is left, its position)),
+  `ProcessDeleveraging` ("at the bankruptcy price of the _liquidated_ position");
+- protocol/x/clob/flags/flags.go: DefaultMaxLiquidationAttemptsPerBlock = 50,
+  DefaultMaxDeleveragingSubaccountsToIterate = 500;
+- protocol/x/subaccounts/lib/updates.go `IsValidStateTransitionForUndercollateralizedSubaccount`
+  and protocol/lib/margin/risk.go (`IsInitialCollateralized`: NC ≥ IMR; `Cmp`: "a.NetCollateral *
+  b.MaintenanceMargin >= b.NetCollateral * a.MaintenanceMargin").
+
+The pseudo-random starts are stable digests here: BLAKE2b-64 of "deleveraging/<block>/<market>" or
+"liquidations/<block>/<market>", modulo the list's length; the tests recompute them with hashlib.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+
+import pytest
+
+from perpsim.engine import commands as C
+from perpsim.engine.events import AutoDeleveraged, Liquidation
+from perpsim.engine.exchange import Exchange
+from perpsim.engine.twin import pure_exchange
+from perpsim.model.enums import Side
+from perpsim.model.markets import default_markets
+from perpsim.risk.brackets import market_brackets
+from perpsim.risk.dydx_deleveraging import MAX_ITERATED, DeleveragingRule, offset_allowed, offset_lots
+from perpsim.risk.dydx_rotation import rotated, start_index, window
+from perpsim.risk.profiles import DYDX, VenueProfile, market_under
+
+U = 10**8
+SEC = 10**9
+SYMBOL = "BTCUSDT"
+LONG, ALSO_LONG = 1, 7
+SHORTS = {3: "4", 4: "3", 5: "5"}  # account: BTC short from 20,000
+
+
+def digest(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+def test_the_profile_carries_dydx_defaults() -> None:
+    """flags.go: 500 subaccounts iterated, 50 liquidation attempts a block; the fund only pays."""
+    assert DYDX.liquidation.deleveraging.max_iterated == MAX_ITERATED == 500
+    assert DYDX.liquidation.steps.block_accounts == 50
+    assert "never holds a position" in DYDX.backstop.scope
+    with pytest.raises(ValueError, match="max_iterated"):
+        DeleveragingRule(max_iterated=0)
+
+
+def test_the_starts_are_stable_digests() -> None:
+    assert start_index("deleveraging", 5, SYMBOL, 3) == digest("deleveraging/5/BTCUSDT") % 3 == 2
+    assert start_index("liquidations", 5, SYMBOL, 5) == digest("liquidations/5/BTCUSDT") % 5 == 2
+    assert list(rotated(5, 3, 50)) == [3, 4, 0, 1, 2] and list(rotated(5, 3, 2)) == [3, 4]
+    assert window([11, 12, 13, 14, 15], "liquidations", 5, SYMBOL, 2) == [13, 14]
+    assert window([11, 12], "liquidations", 5, SYMBOL, 0) == [] and window([], "x", 1, SYMBOL, 3) == []
+    with pytest.raises(ValueError):
+        start_index("deleveraging", 1, SYMBOL, 0)
+
+
+def test_an_offset_takes_what_is_left_or_its_whole_position() -> None:
+    assert offset_lots(10_000, -4_000) == 4_000 and offset_lots(1_000, -3_000) == 1_000
+
+
+def test_the_offsetting_side_must_stay_collateralized_or_not_get_riskier() -> None:
+    """updates.go, with TNC, MMR, IMR in USDC (MMR as given; the rule only compares):
+    - a short closed for good, TNC 2,000 → 1,500, IMR after 0: initially collateralized, valid;
+    - keeping 20 of 30 BTC at 17,000 (IMR after 17,000, MMR 15,300 → 10,200): TNC 25,000 →
+      15,000 is below IMR, and 15,000 / 10,200 = 1.47 < 25,000 / 15,300 = 1.63: invalid;
+      TNC 32,000 → 22,000 also below IMR, but 22,000 / 10,200 = 2.157 > 32,000 / 15,300 = 2.092:
+      less risky, valid;
+    - MMR growing is invalid below IMR; MMR zero before and after: only a rising TNC."""
+    assert offset_allowed(tnc=2_000, mmr=600, tnc_after=1_500, mmr_after=0, imr_after=0)
+    assert not offset_allowed(tnc=25_000, mmr=15_300, tnc_after=15_000, mmr_after=10_200, imr_after=17_000)
+    assert offset_allowed(tnc=32_000, mmr=15_300, tnc_after=22_000, mmr_after=10_200, imr_after=17_000)
+    # equal ratios are allowed (Cmp = 0 with MMR not growing): 30,000/15,000 = 20,000/10,000
+    assert offset_allowed(tnc=30_000, mmr=15_000, tnc_after=20_000, mmr_after=10_000, imr_after=25_000)
+    assert not offset_allowed(tnc=100, mmr=50, tnc_after=90, mmr_after=60, imr_after=200)
+    assert not offset_allowed(tnc=-10, mmr=0, tnc_after=-10, mmr_after=0, imr_after=0)
+    assert offset_allowed(tnc=-10, mmr=0, tnc_after=-5, mmr_after=0, imr_after=1)
+    assert not offset_allowed(tnc=-10, mmr=40, tnc_after=-5, mmr_after=0, imr_after=1)
+
+
+def world(profile: VenueProfile = DYDX, engine: type = Exchange) -> Exchange:
+    """BTCUSDT under `profile` (IMF 5 %, MMF 3 %), oracle 20,000: LONG buys 10 BTC at 20x on
+    10,000 USDC (bankruptcy price 19,000) from the shorts 3 (4 BTC) and 4 (3 BTC) and 3 of
+    5's 5 BTC; ALSO_LONG buys 5's other 2. One bid, 5 BTC at 17,000, rests below every fillable
+    price of the tests."""
+    spec = market_under(profile, default_markets()[SYMBOL])
+    px, lots = spec.price_to_ticks, spec.qty_to_lots
+    ex = engine({SYMBOL: spec}, {SYMBOL: market_brackets(spec)}, profile=profile, start_ts=1)
+    ex.apply(C.SetIndexPrice(1, SYMBOL, px("20000")))
+    for account, qty in SHORTS.items():
+        ex.apply(C.Deposit(1, account, "USDT", 1_000_000 * U))
+        ex.apply(C.PlaceOrder(1, account, SYMBOL, Side.SELL, lots(qty), px("20000")))
+    ex.apply(C.Deposit(1, ALSO_LONG, "USDT", 1_000_000 * U))
+    ex.apply(C.Deposit(1, LONG, "USDT", int(10 * (1_000 + 20_000 * spec.taker_fee) * U)))
+    ex.apply(C.SetLeverage(1, LONG, SYMBOL, 20))
+    ex.apply(C.PlaceOrder(1, LONG, SYMBOL, Side.BUY, lots("10"), px("20000")))
+    ex.apply(C.PlaceOrder(1, ALSO_LONG, SYMBOL, Side.BUY, lots("2"), px("20000")))
+    ex.apply(C.PlaceOrder(1, ALSO_LONG, SYMBOL, Side.BUY, lots("5"), px("17000")))
+    return ex
+
+
+def held(ex: Exchange) -> dict[int, int]:
+    return {k // 4: p.lots for k, p in ex.markets[SYMBOL].positions.items()}
+
+
+def test_the_whole_position_goes_to_the_opposite_side_from_the_digest_start() -> None:
+    """The oracle gaps to 18,500 at 5 s (block 5): LONG's TNC is 10,000 − 15,000 = −5,000, its
+    fillable price 17,667.5 finds no bid, so it is deleveraged: all 10 BTC, not the block's 1.
+    The opposite positions in account order are 3, 4, 5; the walk starts at digest % 3 = 2:
+    5 gives its 5 BTC, 3 its 4, 4 the last 1 of its 3; all at 19,000, LONG's bankruptcy price.
+    LONG's wallet: 10,000 − 10 × 1,000 = 0; the shorts realize 1,000 a BTC; the fund neither
+    pays nor receives, and holds nothing."""
+    ex = world()
+    fund = ex.state.ledger.insurance("USDT")
+    wallets = {a: ex.state.wallet(a, "USDT") for a in SHORTS}
+    events = ex.apply(C.SetIndexPrice(5 * SEC, SYMBOL, 185_000))
+    ex.check_integrity()
+    [notice] = [e for e in events if isinstance(e, Liquidation)]
+    assert (notice.qty, notice.filled, notice.taken_by_insurance, notice.deleveraged) == (10_000, 0, 0, 10_000)
+    assert notice.bankruptcy_price == 190_000
+    adl = [(e.counterparty, e.qty, e.price) for e in events if isinstance(e, AutoDeleveraged)]
+    assert adl == [(5, 5_000, 190_000), (3, 4_000, 190_000), (4, 1_000, 190_000)]
+    assert held(ex) == {4: -2_000, ALSO_LONG: 2_000}
+    assert ex.state.wallet(LONG, "USDT") == 0 and ex.state.ledger.insurance("USDT") == fund
+    gains = {a: ex.state.wallet(a, "USDT") - wallets[a] for a in SHORTS}
+    assert gains == {3: 4_000 * U, 4: 1_000 * U, 5: 5_000 * U}
+
+
+MAX_ONE = replace(DYDX, liquidation=replace(DYDX.liquidation, deleveraging=DeleveragingRule(max_iterated=1)))
+
+
+def test_what_no_one_takes_stays_with_the_account_for_the_next_block() -> None:
+    """At most one subaccount iterated: block 5 starts at 5 (digest % 3 = 2), which gives 5 BTC;
+    LONG keeps the other 5 and its deficit, 10,000 − 5,000 − 5 × 1,500 = −2,500 (the fund pays
+    none of it). Block 6: the order (0.5 BTC at 17,667.5) fills nothing again; the opposite
+    positions are 3, 4, the start digest("deleveraging/6/BTCUSDT") % 2 = 1: 4 gives 3 BTC.
+    Block 7: only 3 is left: it gives the last 2. All at 19,000."""
+    assert digest("deleveraging/6/BTCUSDT") % 2 == 1
+    ex = world(MAX_ONE)
+    fund = ex.state.ledger.insurance("USDT")
+    got = []
+    for ts, cmd in ((5, C.SetIndexPrice(5 * SEC, SYMBOL, 185_000)), (6, C.AdvanceClock(6 * SEC)),
+                    (7, C.AdvanceClock(7 * SEC))):
+        events = ex.apply(cmd)
+        ex.check_integrity()
+        got.append([(e.counterparty, e.qty, e.price) for e in events if isinstance(e, AutoDeleveraged)])
+        if ts == 5:
+            assert held(ex)[LONG] == 5_000 and ex.state.margin_balance(LONG, "USDT") == -2_500 * U
+            assert ex.state.ledger.insurance("USDT") == fund
+    assert got == [[(5, 5_000, 190_000)], [(4, 3_000, 190_000)], [(3, 2_000, 190_000)]]
+    assert LONG not in held(ex) and ex.state.wallet(LONG, "USDT") == 0
+    assert ex.state.ledger.insurance("USDT") == fund
+
+
+CAP_TWO = replace(DYDX, liquidation=replace(DYDX.liquidation,
+                                           steps=replace(DYDX.liquidation.steps, block_accounts=2)))
+CROWD = (11, 12, 13, 14, 15)
+
+
+def crowd(profile: VenueProfile = CAP_TWO, engine: type = Exchange) -> Exchange:
+    """Five longs of 1 BTC from 20,000 at 20x (1,000 USDC each) against the maker 3, and a bid
+    of 100 BTC at 19,400."""
+    spec = market_under(profile, default_markets()[SYMBOL])
+    px, lots = spec.price_to_ticks, spec.qty_to_lots
+    ex = engine({SYMBOL: spec}, {SYMBOL: market_brackets(spec)}, profile=profile, start_ts=1)
+    ex.apply(C.SetIndexPrice(1, SYMBOL, px("20000")))
+    ex.apply(C.Deposit(1, 3, "USDT", 100_000_000 * U))
+    ex.apply(C.PlaceOrder(1, 3, SYMBOL, Side.SELL, lots("5"), px("20000")))
+    for a in CROWD:
+        ex.apply(C.Deposit(1, a, "USDT", int((1_000 + 20_000 * spec.taker_fee) * U)))
+        ex.apply(C.SetLeverage(1, a, SYMBOL, 20))
+        ex.apply(C.PlaceOrder(1, a, SYMBOL, Side.BUY, lots("1"), px("20000")))
+    ex.apply(C.PlaceOrder(1, 3, SYMBOL, Side.BUY, lots("100"), px("19400")))
+    return ex
+
+
+def test_a_block_liquidates_at_most_its_cap_of_accounts() -> None:
+    """The oracle at 19,500: each long's TNC 500 < MMR 585, so all five are liquidatable; with a
+    cap of 2 a block, block 5 takes the window of 2 from digest("liquidations/5/…") % 5 = 2 in
+    account order: 13, 14 (each sells its 0.1 BTC at 19,400); the rest wait. Block 6 (all five
+    still under water, none liquidated in it yet): start digest % 5 = 1, 12 and 13; block 7:
+    start 4, 15 and 11."""
+    assert [digest(f"liquidations/{b}/BTCUSDT") % 5 for b in (5, 6, 7)] == [2, 1, 4]
+    ex = crowd()
+    per_block = []
+    for cmd in (C.SetIndexPrice(5 * SEC, SYMBOL, 195_000), C.AdvanceClock(5 * SEC + SEC // 2),
+                C.AdvanceClock(6 * SEC), C.AdvanceClock(7 * SEC)):
+        events = ex.apply(cmd)
+        ex.check_integrity()
+        per_block.append(sorted((e.account, e.qty, e.filled) for e in events if isinstance(e, Liquidation)))
+    assert per_block == [[(13, 100, 100), (14, 100, 100)], [], [(12, 100, 100), (13, 90, 90)],
+                         [(11, 100, 100), (15, 100, 100)]]
+
+
+def test_the_mainnet_cap_does_not_bind_five_accounts() -> None:
+    """50 a block: all five go in block 5."""
+    ex = crowd(DYDX)
+    events = ex.apply(C.SetIndexPrice(5 * SEC, SYMBOL, 195_000))
+    assert sorted(e.account for e in events if isinstance(e, Liquidation)) == list(CROWD)
+
+
+def test_the_plain_twin_deleverages_and_caps_alike() -> None:
+    """The compiled engine and its plain-Python twin (engine/twin.py): the same events and state
+    hash through the walks above."""
+    twin = pure_exchange().Exchange
+    for build, profile, commands in (
+            (world, MAX_ONE, (C.SetIndexPrice(5 * SEC, SYMBOL, 185_000), C.AdvanceClock(6 * SEC),
+                              C.AdvanceClock(7 * SEC))),
+            (crowd, CAP_TWO, (C.SetIndexPrice(5 * SEC, SYMBOL, 195_000), C.AdvanceClock(6 * SEC),
+                              C.AdvanceClock(7 * SEC)))):
+        runs = []
+        for engine in (Exchange, twin):
+            ex = build(profile, engine)
+            runs.append(([[list(e) for e in ex.apply(cmd)] for cmd in commands], ex.state_hash()))
+        assert runs[0] == runs[1] and all(runs[0][0])
