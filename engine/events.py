@@ -109,7 +109,10 @@ class FundingSettled(NamedTuple):
 
 
 class Liquidation(NamedTuple):
-    """Public liquidation notice (like Binance forceOrder): the forced order and its outcome."""
+    """Public liquidation notice (like Binance forceOrder): the forced order and its outcome. A
+    takeover without an order (OKX's full liquidation, Hyperliquid's vault) is one with nothing
+    filled and everything taken over; `bankruptcy_price` is then the price it was taken at (the
+    vault's: the mark)."""
 
     symbol: str
     account: int

@@ -23,6 +23,8 @@ cdef class Liquidation:
     cdef public dict _paced  # per account: the end of its pacing window (ns)
     cdef public dict _blocks  # per account: its per-block record (dYdX)
     cdef public object _due  # when a waiting account is swept again (ns; 0: none)
+    cdef readonly bint _takes_over  # OKX: a full liquidation is a takeover, no order
+    cdef readonly object _backstop  # Hyperliquid: (n, d) of MM below which the vault takes over
 
     @cython.locals(m=_Market)
     cpdef void cascade(self) except *

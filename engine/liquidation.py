@@ -9,7 +9,9 @@ places a forced IOC at the bankruptcy price (first down to a lower bracket, or a
 the position, where the profile says so; OKX then waits a minute for the position's re-check, and
 first closes a cross hedged pair against itself; dYdX sends
 one order per position and block, at its fillable price, most under water first, within the
-fund's block limit: risk.dydx_*), lets the insurance fund take what the book could not,
+fund's block limit: risk.dydx_*), lets the insurance fund take what the book could not (OKX: a
+full liquidation whole, no order; Hyperliquid: under 2/3 of MM, its vault takes the positions with
+their margin, engine.backstop_vault),
 or deleverages the opposite side (ADL) when the fund cannot; the fund later offloads what it
 holds into the book (`_offload`). The liquidation and bankruptcy prices, the liquidation band
 and the ADL ranking asked of the exchange are answered here too.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from perpsim.engine import backstop_vault as BV
 from perpsim.engine import dydx_blocks as DB
 from perpsim.engine import multi_assets as MA
 from perpsim.engine.events import AutoDeleveraged, HedgedPairClosed
@@ -41,6 +44,7 @@ from perpsim.model.enums import OrderKind, Side, StpMode, TimeInForce
 from perpsim.model.reasons import RejectReason as R
 from perpsim.risk import adl
 from perpsim.risk.dydx_insurance import insurance_bound
+from perpsim.risk.hyperliquid_backstop import backstop_ratio
 from perpsim.risk.ledger import INSURANCE
 from perpsim.risk.liqband import Band, liquidation_band
 from perpsim.risk.liqprice import LiquidationModel
@@ -62,6 +66,7 @@ from perpsim.risk.liquidation_plan import (
     takeover,
 )
 from perpsim.risk.okx_liquidation import frozen_key, nets_hedged_pairs, netted_lots, netting_price
+from perpsim.risk.okx_takeover import takes_over_in_full
 from perpsim.risk.positions import Position
 from perpsim.risk.units import RATE_SCALE
 
@@ -111,6 +116,10 @@ class Liquidation:
         # the venue time at which an account the sweep passed over (waiting: OKX's re-check, the
         # next block) is due again (0: none): the cascade then sweeps even without a mark move
         self._due = 0
+        # OKX: a full liquidation is a takeover at the bankruptcy price, no order (risk.okx_takeover)
+        self._takes_over = takes_over_in_full(rule)
+        # Hyperliquid: (n, d) of MM below which the vault takes positions and margin (risk.hyperliquid_backstop)
+        self._backstop = backstop_ratio(rule)
 
     def cascade(self) -> None:
         """Re-key every account whose positions or balances changed, then sweep; repeat while
@@ -318,15 +327,22 @@ class Liquidation:
             legs = self._net_pair(m, account, legs)
             if legs and not self._liquidatable(m, account, pside):
                 legs = ()
+        if legs and self._backstop is not None and BV.due(self, m, account, pside):
+            # Hyperliquid: under 2/3 of MM, the vault takes the positions and their margin, no order
+            # (above it the book's fills, at the bankruptcy price or better, never bring it under)
+            BV.take(self, m, account, pside)
+            legs = ()
         paced = frozen_key(account, m.symbol, pside, isolated) if t.waits else account  # OKX: per position
         not_before = 0
         if self._paced:
             not_before = self._paced.get(paced, 0)
             if not_before and state.ts >= not_before:
                 del self._paced[paced]
-        wallet, other_upnl = self._collateral(m, account, pside)
-        price = forced_price(t, m.bp_tick([positions[position_key(account, ps)] for ps in legs], wallet, other_upnl),
-                             m.mark) if legs else m.mark
+        price = m.mark
+        if legs:
+            wallet, other_upnl = self._collateral(m, account, pside)
+            price = forced_price(t, m.bp_tick([positions[position_key(account, ps)] for ps in legs], wallet,
+                                              other_upnl), m.mark)
         if t.block_ns:  # dYdX: one order per leg in this block, within the account's block limit
             holder, remaining = self._remaining(m, account, pside)
             left = self._block_left(t, m.symbol, account)
@@ -353,8 +369,10 @@ class Liquidation:
                     state._events.append(LiquidationEvent(m.symbol, account, side, cut, price, filled, 0, 0))
                     continue
                 lots = self._lots(m, account, leg_side)
-            # 3. the forced order for the rest: LIMIT IOC at the planned price, no trading fee
-            self._force(m, account, leg_side, side, abs(lots), price)
+            # 3. the forced order for the rest: LIMIT IOC at the planned price, no trading fee;
+            #    OKX sends none: the whole rest is taken over at that price (risk.okx_takeover)
+            if not self._takes_over:
+                self._force(m, account, leg_side, side, abs(lots), price)
             # 4. the rest: the insurance fund takes it over at that price, or ADL if it cannot
             rest = self._lots(m, account, leg_side)
             filled = abs(lots) - abs(rest)

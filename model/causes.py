@@ -31,6 +31,8 @@ class LedgerCause(StrEnum):
     LIQUIDATION_FEE = "liquidation_fee"
     #: the insurance fund covers a liquidated account's remainder below zero
     INSURANCE_COVER = "insurance_cover"
+    #: a backstop liquidation: the account's margin handed to the vault with its positions (Hyperliquid)
+    BACKSTOP_MARGIN = "backstop_margin"
     #: Multi-Assets mode: a negative asset repaid from the account's other collateral
     AUTO_EXCHANGE = "auto_exchange"
 

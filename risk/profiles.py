@@ -147,7 +147,8 @@ OKX = VenueProfile(
         "§4.5: OKX help 'Forced Partial or Full Liquidation' (supdljgzdhc.okx.com/hc/en-us/articles/360020411711): "
         "15,000 swaps − tier 1's 2,000 = 13,000 closed; 'About a minute later' the re-check; 'the pairs of "
         "long/short positions will be closed immediately'",
-        PartialSteps(StepKind.TO_FIRST_TIER, interval_s=60, from_tier=3), "ioc_limit", nets_hedged_pairs=True),
+        PartialSteps(StepKind.TO_FIRST_TIER, interval_s=60, from_tier=3), "ioc_limit", nets_hedged_pairs=True,
+        full_taken_over=True),
     backstop=BackstopRule("insurance fund (risk reserve)", "per currency / instrument family [U]", "§5"),
     adl=AdlRule(AdlRanking.UNPUBLISHED, "mark", "§6.4: at the current mark price"),
 )
@@ -172,7 +173,8 @@ HYPERLIQUID = VenueProfile(
         "mark", "market orders for the whole position; above 100k USDC 20 % per attempt, 30 s apart (§4.7)",
         "the book; below ⅔ of MM the liquidator vault takes the position and its margin", 0,
         "no clearance fee", "§4.7",
-        PartialSteps(StepKind.FRACTION, fraction=20_000_000, above_notional=100_000, interval_s=30), "market"),
+        PartialSteps(StepKind.FRACTION, fraction=20_000_000, above_notional=100_000, interval_s=30), "market",
+        backstop_below=(2, 3)),
     backstop=BackstopRule("liquidator vault (HLP)", "takes cross positions with their margin", "§5"),
     adl=AdlRule(AdlRanking.MARK_OVER_ENTRY_TIMES_LEVERAGE, "previous mark", "§6.6"),
 )

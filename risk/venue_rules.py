@@ -157,6 +157,12 @@ class LiquidationRule:
     #: a cross account's long and short in the market are closed against each other first, at the
     #: mark, and the rest goes on only while still under water (OKX; risk.okx_liquidation)
     nets_hedged_pairs: bool = False
+    #: a full liquidation (no partial step) sends no order: the backstop takes the position over at
+    #: the bankruptcy price and unwinds it (OKX tier 1–2; risk.okx_takeover)
+    full_taken_over: bool = False
+    #: (n, d): an account whose equity is below n/d of its maintenance margin hands its positions and
+    #: their margin to the backstop (Hyperliquid's liquidator vault, (2, 3); risk.hyperliquid_backstop)
+    backstop_below: tuple[int, int] | None = None
 
 
 class StepKind(Enum):

@@ -35,6 +35,7 @@ INCOME_OF_CAUSE = {
     "deposit": IncomeKind.TRANSFER, "withdraw": IncomeKind.TRANSFER, "transfer": IncomeKind.TRANSFER,
     "realized_pnl": IncomeKind.REALIZED_PNL, "funding": IncomeKind.FUNDING_FEE, "fee": IncomeKind.COMMISSION,
     "liquidation_fee": IncomeKind.INSURANCE_CLEAR, "insurance_cover": IncomeKind.INSURANCE_COVER,
+    "backstop_margin": IncomeKind.INSURANCE_CLEAR,
     "auto_exchange": IncomeKind.AUTO_EXCHANGE,
 }
 

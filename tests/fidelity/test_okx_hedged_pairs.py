@@ -26,7 +26,7 @@ from decimal import Decimal as D
 from perpsim.engine import commands as C
 from perpsim.engine.events import HedgedPairClosed, Liquidation
 from perpsim.engine.exchange import Exchange
-from perpsim.engine.market import LONG, SHORT
+from perpsim.engine.market import BOTH, IF_ACCOUNT, LONG, SHORT, position_key
 from perpsim.engine.twin import pure_exchange
 from perpsim.model.enums import Side
 from perpsim.model.markets import default_markets
@@ -109,19 +109,24 @@ def test_the_netted_size_is_the_overlap():
     assert netted_lots(0, -5) == netted_lots(5, 0) == 0
 
 
-def test_the_rest_still_under_water_goes_on_to_the_book():
+def test_the_rest_still_under_water_is_taken_over():
     """10 long and 1 short on 4,500 (IM 4,000 + 400). The mark falls from 20,000 to 19,600: equity
     4,500 − 9 × 400 = 900; MM 10 P × 1.05 % − 240 + P × 0.45 % = 1,906.2. The 1 BTC pair closes at
-    19,600 (wallet 4,500); the 9 BTC long left is in tier 2 (176,400), MM 1,612.2 > 900: it goes in
-    one order (tier 2) at its bankruptcy price 20,000 − 4,500 / 9 = 19,500, filled at the bid of
-    19,550: the wallet 4,500 − 9 × 450 = 450, less the 0.05 % fee on 9 × 19,500 (87.75): 362.25."""
+    19,600 (wallet 4,500); the 9 BTC long left is in tier 2 (176,400), MM 1,612.2 > 900: a full
+    liquidation, taken over by the fund at its bankruptcy price 20,000 − 4,500 / 9 = 19,500
+    (risk.okx_takeover): the wallet 4,500 − 9 × 500 = 0, so no fee is left to pay. The fund then
+    sells the 9 BTC into the bid of 19,550: 9 × 50 = 450 its own."""
     ex = world("10", "1", "4500", ("9", "19550"))
+    ex.apply(C.FundInsurance(1, "USDT", 1_000 * U))
     assert mark_at(ex, 2, "19720") == []  # 1,980 > 1,919.34
     pair, forced = mark_at(ex, 3, "19600")
     assert pair == HedgedPairClosed(SYMBOL, HEDGE, 1_000, 196_000)
-    assert (forced.side, forced.qty, forced.bankruptcy_price, forced.filled) == (Side.SELL, 9_000, 195_000, 9_000)
+    assert (forced.side, forced.qty, forced.bankruptcy_price, forced.filled, forced.taken_by_insurance) == \
+        (Side.SELL, 9_000, 195_000, 0, 9_000)
     assert legs(ex) == (0, 0)
-    assert ex.state.wallet(HEDGE, "USDT") == 362_25 * 10**6
+    assert ex.state.wallet(HEDGE, "USDT") == 0
+    assert ex.state.ledger.insurance("USDT") == 1_450 * U
+    assert position_key(IF_ACCOUNT, BOTH) not in ex.markets[SYMBOL].positions
 
 
 def test_binance_sends_both_legs_to_the_market():

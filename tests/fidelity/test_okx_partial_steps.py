@@ -12,7 +12,7 @@ required by the relevant tier, then the remaining liquidation orders will be can
 liquidation orders are unfilled or the Margin Ratio of the remaining position does not reach the
 required Maintenance Margin Ratio+ Forced-Liquidation Fee Rate, then the unfilled liquidation
 orders will be canceled. The liquidation procedure will start over again." Tier 2 or below: full
-liquidation (§4.5).
+liquidation (§4.5), a takeover at the bankruptcy price (risk.okx_takeover).
 
 The world: the okx profile on BTCUSDT with the example's tiers. A swap is a lot (0.001 BTC); OKX
 tiers by swaps, the engine by notional, so the caps are the example's sizes at 20,000: tier 1 up
@@ -115,12 +115,17 @@ def test_the_re_check_comes_with_venue_time_alone():
     assert held(ex) == 2_000
 
 
-def test_tier_2_goes_in_one_order():
-    """10,000 swaps are tier 2 (200,000 at 20,000): no partial step, the whole position in one
-    forced order. 10 × 21,000 at 20x on W: liquidatable at 20,000 when W − 10,000 ≤ 2,100 − 240."""
+def test_tier_2_is_taken_over_whole():
+    """10,000 swaps are tier 2 (200,000 at 20,000): no partial step, a full liquidation: the fund
+    takes the whole position at its bankruptcy price (risk.okx_takeover), 21,000 − 11,800 / 10 =
+    19,820, no order to the book. 10 × 21,000 at 20x on W: liquidatable at 20,000 when
+    W − 10,000 ≤ 2,100 − 240. The fund then sells it into the bid: 10 × (19,990 − 19,820) = 1,700."""
     ex = world(swaps=10_000, wallet="11800", bid=("10", "19990"))
+    ex.apply(C.FundInsurance(1, "USDT", 1_000 * U))
     [full] = mark_at(ex, 2, "20000")
-    assert (full.qty, full.filled) == (10_000, 10_000) and held(ex) == 0
+    assert (full.qty, full.filled, full.taken_by_insurance, full.bankruptcy_price) == (10_000, 0, 10_000, 198_200)
+    assert held(ex) == 0 and ex.state.wallet(LONG, "USDT") == 0
+    assert ex.state.ledger.insurance("USDT") == 2_700 * U
 
 
 def test_the_state_hash_covers_the_wait():

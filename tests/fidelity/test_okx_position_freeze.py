@@ -20,7 +20,8 @@ tier 3 at 2.05 %, maintenance amount 2,640; tier 1 up to 40,000 USDT), ETHUSDT w
   at 19,700: nothing fills, and the BTC position waits for its re-check a minute later.
 - ETH: liquidation price 2,000 − 1,000 / 10 = 1,900 bankrupt; 1,000 + 10 (P − 2,000) = 10 P × 0.45 %
   at P = 19,000 / 9.955 = 1,908.588… At 1,906 it is under water, 10 s into BTC's minute: it is
-  liquidated at once (the freeze is BTC's position's), into the bid at 1,905.
+  liquidated at once (the freeze is BTC's position's): taken over by the fund at its bankruptcy price
+  1,900 (a full liquidation, risk.okx_takeover), which the fund then sells into the bid at 1,905.
 """
 
 from __future__ import annotations
@@ -82,8 +83,11 @@ def test_another_position_of_the_account_goes_inside_the_minute():
     assert int(lp.price * 100) == 190_858  # 19,000 / 9.955 = 1,908.588…
     [step] = mark_at(ex, 2, BTC, "20000")
     assert (step.symbol, step.qty, step.filled, step.bankruptcy_price) == (BTC, 13_000, 0, 199_500)
+    ex.apply(C.FundInsurance(2, "USDT", 1_000 * U))
     [eth] = mark_at(ex, 2 + 10 * SEC, ETH, "1906")  # 10 s into BTC's minute
-    assert (eth.symbol, eth.qty, eth.filled) == (ETH, 10_000, 10_000) and held(ex, ETH) == 0
+    assert (eth.symbol, eth.qty, eth.filled, eth.taken_by_insurance) == (ETH, 10_000, 0, 10_000)
+    assert eth.bankruptcy_price == ex.markets[ETH].spec.price_to_ticks("1900") and held(ex, ETH) == 0
+    assert ex.state.ledger.insurance("USDT") == 1_050 * U  # 10 × (1,905 − 1,900) from the fund's sale
     assert mark_at(ex, 2 + 20 * SEC, BTC, "19900") == [] and held(ex, BTC) == 15_000  # BTC still waits
     key = (TRADER, BTC, 0)  # (account, market, position side): the position's wait
     assert ex.liquidation._paced == {key: 2 + 60 * SEC}

@@ -77,7 +77,8 @@ def test_okx_freezes_the_stepped_position_not_the_account(tmp_path) -> None:
     325,000 (tier 3 at 62,000: equity 25,000 ≤ MM 127,100 − 56,000 = 71,100; bankruptcy price 61,750,
     the bid at 61,000: the step to tier 1 fills nothing and the BTC position waits its minute) and
     10 ETH from 3,000 on 1,500 (liquidation price 28,500 / 9.955 = 2,862.88…, bankruptcy 2,850).
-    ETH at 2,860 inside BTC's minute: the ETH position goes at once, into the bid at 2,855."""
+    ETH at 2,860 inside BTC's minute: the ETH position goes at once (a full liquidation, no order: the
+    fund is empty, so the maker's short takes it, risk.okx_takeover)."""
     with own_venue(tmp_path, profile="okx") as (running, _cfg, trader), \
             Client(running.address, admin_key=(tmp_path / "admin.key").read_text().strip()) as admin:
         admin.set_index_price(BTC, "65000")

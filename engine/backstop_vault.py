@@ -1,0 +1,90 @@
+"""Hyperliquid's backstop liquidation, as the liquidation stage (engine/liquidation.py) runs it:
+whether an account is below the profile's share of its maintenance margin, and the vault's
+takeover of its positions and their margin (risk.hyperliquid_backstop has the rule and its source).
+
+The vault is the insurance fund's account (IF_ACCOUNT for positions, the fund's balance per
+settlement asset for money), so what it takes is unwound into the book as the fund's positions
+are (`Liquidation._offload`).
+
+Units: prices in ticks, lots signed (+ long), money in integer units of the settlement asset,
+maintenance margins × RATE_SCALE.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from perpsim.engine.events import Liquidation as LiquidationEvent
+from perpsim.engine.market import BOTH, IF_ACCOUNT, position_key
+from perpsim.engine.records import new_record
+from perpsim.model.causes import LedgerCause
+from perpsim.model.enums import Side
+from perpsim.risk.hyperliquid_backstop import backstopped
+from perpsim.risk.ledger import INSURANCE
+
+if TYPE_CHECKING:
+    from perpsim.engine.liquidation import Liquidation
+    from perpsim.engine.market import _Market
+
+_BACKSTOP_MARGIN, _COVER = LedgerCause.BACKSTOP_MARGIN, LedgerCause.INSURANCE_COVER
+_SELL, _BUY = Side.SELL, Side.BUY
+
+
+def due(stage: Liquidation, m: _Market, account: int, pside: int) -> bool:
+    """Whether the account's equity (an isolated position's: its margin + uPnL; cross: the
+    wallet + uPnL of its cross legs in m's asset, at the marks) is below the profile's share of
+    the maintenance margin behind it (exact, risk.hyperliquid_backstop.backstopped), and the vault
+    can take it: the equity is not negative, or the fund has a balance to absorb it. Never for a
+    Multi-Assets account (its pool spans assets: the usual liquidation applies)."""
+    state = stage.state
+    if account in state.multi_assets:
+        return False
+    if account in m.isolated:
+        p = m.positions.get(position_key(account, pside))
+        if p is None:
+            return False
+        equity, mm = state._iso_margin(m, account, pside) + m.upnl(p), state._mm_scaled(m, p)
+    else:
+        equity, mm = state.wallet(account, m.asset), 0
+        for mk, p in state._cross(account, m.asset):
+            equity += mk.upnl(p)
+            mm += state._mm_scaled(mk, p)
+    return backstopped(equity, mm, stage._backstop) and (equity >= 0 or state.ledger.insurance(m.asset) > 0)
+
+
+def take(stage: Liquidation, m: _Market, account: int, pside: int) -> None:
+    """The vault takes the isolated position, or every cross position of the account settled in
+    m's asset (in symbol order), each whole at its market's mark: a Liquidation notice each with
+    everything taken over and nothing filled; then the margin behind them, the isolated margin or
+    the whole cross wallet, moves to the fund (cause backstop_margin; a wallet below zero the fund
+    covers, insurance_cover). No rounding: a whole position closes at a tick, exactly on a linear
+    market (the profiles with a backstop list no inverse one), and the account keeps none of it."""
+    state = stage.state
+    asset = m.asset
+    if account in m.isolated:
+        taken = [(m, pside)]
+        holder = m.iso_holder(account, pside)
+        margin_of = state.ledger.balance
+    else:
+        taken = []
+        for symbol in sorted(state._markets_of.get(account, ())):
+            mk = state.markets[symbol]
+            if mk.asset == asset and account not in mk.isolated and mk.mark is not None:
+                taken.extend([(mk, ps) for ps, _ in mk.leg_list(account)])
+        holder = account
+        margin_of = state.wallet
+    for mk, ps in taken:
+        p = mk.positions.get(position_key(account, ps))
+        if p is None or not p.lots:
+            continue
+        lots = p.lots
+        stage.settlement._pair(mk, IF_ACCOUNT, BOTH, account, ps, lots, mk.mark)
+        notice = (mk.symbol, account, _SELL if lots > 0 else _BUY, abs(lots), mk.mark, 0, abs(lots), 0)
+        state._events.append(new_record(LiquidationEvent, notice))
+    margin = margin_of(holder, asset)
+    if margin > 0:
+        state._move(asset, holder, INSURANCE, margin, _BACKSTOP_MARGIN)
+        if state._loss_limits:
+            state._day_move(account, asset, -margin)
+    elif margin < 0:
+        state._move(asset, INSURANCE, holder, -margin, _COVER)

@@ -1,0 +1,52 @@
+"""Hyperliquid's backstop liquidation: below 2/3 of the maintenance margin, the liquidator vault
+takes the positions and their margin.
+
+Source: hyperliquid-docs, "Liquidations" (https://hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations):
+
+- "When the account equity drops below maintenance margin, the positions are first attempted to be
+  entirely closed by sending market orders to the book."
+- "If the account equity drops below 2/3 of the maintenance margin without successful liquidation
+  through the book, a backstop liquidation happens through the liquidator vault."
+- "When a cross position is backstop liquidated, the trader's cross positions and cross margin are
+  all transferred to the liquidator. In particular, if the trader has no isolated positions, the
+  trader ends up with zero account equity."
+- "When an isolated position is backstop liquidated, that isolated position and isolated margin
+  are transferred to the liquidator. The user's cross margin and positions are untouched."
+- "During backstop liquidation, the maintenance margin is not returned to the user."
+
+The engine's backstop account is the insurance fund's (the vault: the fund's positions and its
+balance per settlement asset), so the vault unwinds what it took as the fund does. A transfer of
+a position with its margin is a move of the position at the mark (its uPnL realized into the
+margin, exact on a linear market: the whole cost is closed) and then of the whole margin: the
+vault ends with the position at the mark and the account's equity, the account with nothing.
+
+When: the engine checks at the liquidation, before the book order (equity already below 2/3 of
+MM: the book did not liquidate it in time). Above it the market order goes to the book; its fills,
+at the bankruptcy price or better, keep a position within one tier at or above 2/3 of MM, so what
+the order leaves is taken over at the bankruptcy price as on the other profiles (Hyperliquid
+retries its market orders; not modelled).
+
+Units: money in integer units of the settlement asset; maintenance margin × RATE_SCALE as the
+engine keeps it exactly. No rounding: the comparison is exact.
+"""
+
+from __future__ import annotations
+
+from perpsim.risk.units import RATE_SCALE
+
+__all__ = ["backstop_ratio", "backstopped"]
+
+
+def backstop_ratio(rule) -> tuple[int, int] | None:
+    """(n, d) of a profile's liquidation rule (risk.venue_rules.LiquidationRule, or None): the
+    share of maintenance margin below which the backstop takes over; None when the profile has
+    no such backstop."""
+    return None if rule is None else rule.backstop_below
+
+
+def backstopped(equity: int, mm_scaled: int, ratio: tuple[int, int]) -> bool:
+    """Whether `equity` (money units) is below n/d of the maintenance margin `mm_scaled` / RATE_SCALE:
+    equity × d × RATE_SCALE < n × mm_scaled, exact (no rounding). With no maintenance margin
+    (no position) never."""
+    n, d = ratio
+    return mm_scaled > 0 and equity * d * RATE_SCALE < n * mm_scaled
