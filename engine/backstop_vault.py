@@ -61,10 +61,10 @@ def take(stage: Liquidation, m: _Market, account: int, pside: int) -> None:
     market (the profiles with a backstop list no inverse one), and the account keeps none of it."""
     state = stage.state
     asset = m.asset
-    if account in m.isolated:
+    isolated = account in m.isolated
+    if isolated:
         taken = [(m, pside)]
         holder = m.iso_holder(account, pside)
-        margin_of = state.ledger.balance
     else:
         taken = []
         for symbol in sorted(state._markets_of.get(account, ())):
@@ -72,7 +72,6 @@ def take(stage: Liquidation, m: _Market, account: int, pside: int) -> None:
             if mk.asset == asset and account not in mk.isolated and mk.mark is not None:
                 taken.extend([(mk, ps) for ps, _ in mk.leg_list(account)])
         holder = account
-        margin_of = state.wallet
     for mk, ps in taken:
         p = mk.positions.get(position_key(account, ps))
         if p is None or not p.lots:
@@ -81,7 +80,7 @@ def take(stage: Liquidation, m: _Market, account: int, pside: int) -> None:
         stage.settlement._pair(mk, IF_ACCOUNT, BOTH, account, ps, lots, mk.mark)
         notice = (mk.symbol, account, _SELL if lots > 0 else _BUY, abs(lots), mk.mark, 0, abs(lots), 0)
         state._events.append(new_record(LiquidationEvent, notice))
-    margin = margin_of(holder, asset)
+    margin = state.ledger.balance(holder, asset) if isolated else state.wallet(account, asset)
     if margin > 0:
         state._move(asset, holder, INSURANCE, margin, _BACKSTOP_MARGIN)
         if state._loss_limits:
