@@ -206,3 +206,9 @@ def test_the_vault_takes_over_through_the_real_server(tmp_path) -> None:
         assert trader.positions(BTC) == [] and trader.account().balance("USDT").wallet == 0
         assert admin.insurance_fund("USDT")["USDT"] == Decimal("70.75")
         assert sum(p.quantity for p in maker.positions(BTC)) == 0  # -1 sold, +1 bought from the vault
+        # the history says so: the long sold at the mark (off the book), the margin as insurance_clear
+        sold = trader.trades(BTC)[-1]
+        assert (sold.side, sold.price, sold.quantity, sold.realized_pnl) == \
+            ("sell", Decimal("62500"), Decimal("1"), Decimal("-2500"))
+        [clear] = trader.income("insurance_clear")
+        assert (clear.amount, clear.info) == (Decimal("-170.75"), "backstop_margin")
