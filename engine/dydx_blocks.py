@@ -93,9 +93,9 @@ def admitted(stage: Liquidation, m: _Market, keys: list) -> list:
     """The triggered keys of m the block still has room for: dYdX liquidates at most
     `block_accounts` subaccounts a block (flags.go MaxLiquidationAttemptsPerBlock, 50), "starting
     from a pseudorandom location" in its list (liquidations.go). An account liquidated earlier in
-    the block (it has the block's record) keeps its place; of the others, liquidatable ones in
-    account order, the room left is filled from a stable digest of (block, market) on
-    (risk.dydx_rotation.window); the rest wait for the next block (the sweep is due then).
+    the block (it has the block's record) keeps its place; the room left goes to the others that
+    are liquidatable, taken in account order from a start that is a stable digest of (block,
+    market) (risk.dydx_rotation.window); the rest wait for the next block (the sweep is due then).
     Keys whose account is not liquidatable stay (the sweep passes them). A profile without the
     cap gets `keys` back."""
     t = stage._terms[m.symbol]
@@ -152,10 +152,18 @@ def ranked(stage: Liquidation, m: _Market, keys: list) -> list:
     return [key for _, key in out] + rest
 
 
+def _imr(m: _Market, lots: int) -> int:
+    """dYdX's initial margin of `lots` at the oracle: notional / the tier's max leverage (= × IMF),
+    rounded up (money units)."""
+    notional = m.value(lots, m.mark)
+    return initial_margin(notional, m.brackets.max_leverage_for(notional))
+
+
 def _offset_figures(stage: Liquidation, m: _Market, account: int, pside: int, p, q: int, price: int) -> dict:
     """The offsetting account's risk before and after giving up `q` lots of its position `p` at
     `price` (risk.dydx_deleveraging.offset_allowed's arguments): TNC and MMR at the oracle, IMR
-    after (positions only, each at its leverage, rounded up as the venue's initial margin); of its
+    after: positions only, each notional at the oracle × its market's IMF, the tier's 1 / max
+    leverage (dYdX has no leverage setting; rounded up as the venue's initial margin); of its
     isolated position alone, or of its cross legs in m's asset (a Multi-Assets account: its pool's
     balance)."""
     state = stage.state
@@ -167,15 +175,15 @@ def _offset_figures(stage: Liquidation, m: _Market, account: int, pside: int, p,
         realized = after.apply_fill(sign * q, price) * m.K
     mm_p = state._mm_scaled(m, p)
     mm_after = state._mm_scaled(m, after) if after.lots else 0
-    im_p = initial_margin(m.value(p.lots, m.mark), state._lev(account, m))
-    im_after = initial_margin(m.value(after.lots, m.mark), state._lev(account, m)) if after.lots else 0
+    im_p = _imr(m, p.lots)
+    im_after = _imr(m, after.lots) if after.lots else 0
     if account in m.isolated:
         tnc, mmr, imr = state._iso_margin(m, account, pside) + m.upnl(p), mm_p, im_p
     else:
         tnc, mmr, imr = state.margin_balance(account, m.asset), 0, 0
         for mk, leg in state._cross(account, m.asset):
             mmr += state._mm_scaled(mk, leg)
-            imr += initial_margin(mk.value(leg.lots, mk.mark), state._lev(account, mk))
+            imr += _imr(mk, leg.lots)
     tnc_after = tnc - m.upnl(p) + realized + (m.upnl(after) if after.lots else 0)
     return dict(tnc=tnc, mmr=mmr, tnc_after=tnc_after, mmr_after=mmr - mm_p + mm_after,
                 imr_after=imr - im_p + im_after)

@@ -165,6 +165,59 @@ def test_what_no_one_takes_stays_with_the_account_for_the_next_block() -> None:
     assert ex.state.ledger.insurance("USDT") == fund
 
 
+def hedged_short(extra: int) -> Exchange:
+    """BTC and ETH under dydx (IMF 5 %, MMF 3 %). LONG: 10 BTC from 20,000 at 20x on 10,000 USDC
+    (bankruptcy 19,000), bought from the maker 3. WEAK (account 4), cross at 20x on 540,000 +
+    `extra` USDC: short 30 BTC from 20,000 (to account 8) and long 1,500 ETH from 2,000 (from 9).
+    At 3 s BTC's oracle goes to 19,600 (LONG: TNC 6,000 ≥ MMR 5,880) and ETH's to 1,700 (WEAK:
+    540,000 + 12,000 − 450,000 = 102,000 ≥ MMR 17,640 + 76,500); a bid of 5 BTC rests at 17,000."""
+    specs = {s: market_under(DYDX, default_markets()[s]) for s in (SYMBOL, "ETHUSDT")}
+    btc, eth = specs[SYMBOL], specs["ETHUSDT"]
+    ex = Exchange(specs, {s: market_brackets(sp) for s, sp in specs.items()}, profile=DYDX, start_ts=1)
+    ex.apply(C.SetIndexPrice(1, SYMBOL, btc.price_to_ticks("20000")))
+    ex.apply(C.SetIndexPrice(1, "ETHUSDT", eth.price_to_ticks("2000")))
+    for a in (3, 8, 9):
+        ex.apply(C.Deposit(1, a, "USDT", 10_000_000 * U))
+    ex.apply(C.Deposit(1, LONG, "USDT", int(10 * (1_000 + 20_000 * btc.taker_fee) * U)))
+    ex.apply(C.SetLeverage(1, LONG, SYMBOL, 20))
+    fees = 30 * 20_000 * btc.taker_fee + 1_500 * 2_000 * eth.taker_fee
+    ex.apply(C.Deposit(1, 4, "USDT", int((540_000 + extra + fees) * U)))
+    for symbol in specs:
+        ex.apply(C.SetLeverage(1, 4, symbol, 20))
+    trades = ((3, SYMBOL, Side.SELL, "10", "20000"), (LONG, SYMBOL, Side.BUY, "10", "20000"),
+              (8, SYMBOL, Side.BUY, "30", "20000"), (4, SYMBOL, Side.SELL, "30", "20000"),
+              (9, "ETHUSDT", Side.SELL, "1500", "2000"), (4, "ETHUSDT", Side.BUY, "1500", "2000"),
+              (8, SYMBOL, Side.BUY, "5", "17000"))
+    for account, symbol, side, qty, price in trades:
+        spec = specs[symbol]
+        ex.apply(C.PlaceOrder(1, account, symbol, side, spec.qty_to_lots(qty), spec.price_to_ticks(price)))
+    ex.apply(C.SetIndexPrice(3 * SEC, SYMBOL, btc.price_to_ticks("19600")))
+    ex.apply(C.SetIndexPrice(3 * SEC, "ETHUSDT", eth.price_to_ticks("1700")))
+    assert ex.state.wallet(4, "USDT") == (540_000 + extra) * U
+    assert not ex.liquidation._blocks  # nobody liquidated yet
+    return ex
+
+
+@pytest.mark.parametrize(("extra", "taker"), [(0, 3), (20_000, 4)])
+def test_an_offset_that_would_leave_its_account_riskier_is_passed(extra: int, taker: int) -> None:
+    """BTC's oracle gaps to 18,000 at 9 s: LONG's TNC is −10,000, its order (at 17,190) finds no
+    bid, so its 10 BTC go to deleveraging at 19,000. Block 9's start is digest % 2 = 1: the
+    second of the shorts 3 and 4, WEAK. Giving 10 BTC at 19,000, 1,000 above the oracle, takes
+    its TNC from 540,000 + 60,000 − 450,000 = 150,000 to 140,000, below its IMR after, 0.05 ×
+    (360,000 + 2,550,000) = 145,500, and its TNC / MMR from 150,000 / 92,700 = 1.618 (MMR 0.03 ×
+    (540,000 + 2,550,000)) to 140,000 / 87,300 = 1.604: riskier, so dYdX's Match check refuses it
+    and the walk goes on to 3. With 20,000 more, 170,000 → 160,000 ≥ 145,500: WEAK takes it."""
+    assert digest("deleveraging/9/BTCUSDT") % 2 == 1
+    assert not offset_allowed(tnc=150_000, mmr=92_700, tnc_after=140_000, mmr_after=87_300, imr_after=145_500)
+    ex = hedged_short(extra)
+    events = ex.apply(C.SetIndexPrice(9 * SEC, SYMBOL, 180_000))
+    ex.check_integrity()
+    assert [(e.counterparty, e.qty, e.price) for e in events if isinstance(e, AutoDeleveraged)] == \
+        [(taker, 10_000, 190_000)]
+    assert ex.state.margin_balance(4, "USDT") == (150_000 + extra - (10_000 if taker == 4 else 0)) * U
+    assert ex.state.maintenance(4, "USDT") == (92_700 if taker == 3 else 87_300) * U
+
+
 CAP_TWO = replace(DYDX, liquidation=replace(DYDX.liquidation,
                                            steps=replace(DYDX.liquidation.steps, block_accounts=2)))
 CROWD = (11, 12, 13, 14, 15)
