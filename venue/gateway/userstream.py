@@ -39,7 +39,7 @@ _EXEC: dict[int, str] = {EventKind.ACCEPTED: "NEW", EventKind.FILL: "TRADE", Eve
 #: BalanceChanged cause -> ACCOUNT_UPDATE reason (Binance's "m").
 _REASON = {"deposit": "DEPOSIT", "withdraw": "WITHDRAW", "transfer": "ASSET_TRANSFER", "realized_pnl": "ORDER",
            "fee": "ORDER", "funding": "FUNDING_FEE", "liquidation_fee": "INSURANCE_CLEAR",
-           "insurance_cover": "ADJUSTMENT", "auto_exchange": "AUTO_EXCHANGE"}
+           "backstop_margin": "INSURANCE_CLEAR", "insurance_cover": "ADJUSTMENT", "auto_exchange": "AUTO_EXCHANGE"}
 
 
 def no_such_key() -> E.ApiError:
