@@ -107,12 +107,12 @@ class Positions:
 
 @dataclass(eq=False)
 class Pending:
-    """A command waiting for the next Apply: `cmd` (None: a take-back, whose refusal means it
-    had nothing left to take back) and its BatchCommand's fields; `block` / `group`: the
-    submit_groups call it came with and its group there (None: none); `keep`: its events are
-    its caller's (`events` once answered), not late events."""
+    """A command waiting for the next Apply: `cmd` and its BatchCommand's fields; `block` /
+    `group`: the submit_groups call it came with and its group's number (BatchCommand.group;
+    None / 0: none); `keep`: its events are its caller's (`events` once answered), not late
+    events."""
 
-    cmd: C.Command | None
+    cmd: C.Command
     pb: dict
     block: int | None = None
     group: int = 0
@@ -173,11 +173,12 @@ class Batch:
         return made
 
 
-def events_of(cmd: C.Command | None, result: batch_pb2.CommandResult, accounts: dict[int, int]) -> list:
+def events_of(cmd: C.Command, result: batch_pb2.CommandResult, accounts: dict[int, int]) -> list:
     """A command's events as GrpcVenue reports them: its refusal, else the liquidations it set off,
-    each of the scenario account `accounts` maps its venue account to (0 for another's)."""
+    each of the scenario account `accounts` maps its venue account to (0 for another's); none
+    for a command its group's refusal skipped (never sent, in process)."""
     if result.HasField("error") and result.error.code:
-        return [] if cmd is None else [rejected(cmd, error_of(result))]
+        return [rejected(cmd, error_of(result))]
     return [Liquidation(q.symbol, accounts.get(q.account_id, 0), _SIDE_IN[q.side], q.quantity_lots,
                         q.bankruptcy_price_ticks, q.filled_lots, q.taken_by_insurance_lots, q.auto_deleveraged_lots)
             for q in result.liquidations]

@@ -7,9 +7,9 @@ and limit orders that cross nothing the book could hold by then, where the mark 
 the book. The book's best prices after the last Apply (`BookTop`) bound it: cancels only take
 liquidity away, and each waiting limit order that crosses nothing rests at its price, so the
 best ask can be no lower than the lowest of that top and the waiting asks before it (the bid
-alike). Anything else (market orders, index and clock moves) is not quiet, nor is whatever
-comes after it. A position read waits for no quiet command; a batch of groups is never
-followed in one Apply by a command that is not quiet (its take-backs go first).
+alike; an order of a group the venue skips after a refusal takes no liquidity either).
+Anything else (market orders, index and clock moves) is not quiet, nor is whatever comes after
+it. A position read waits for no quiet command.
 """
 
 from __future__ import annotations
@@ -39,9 +39,8 @@ def quiet(pending: Sequence, tops: dict, exact: bool) -> list[bool]:
         if t in _SETTINGS:
             out.append(True)
             continue
-        if cmd is None or t is C.CancelAll:  # a take-back (CancelOrder) or a cancel of all
-            symbol = p.pb["cancel_order"]["symbol"] if cmd is None else cmd.symbol
-            top = tops.get(symbol)
+        if t is C.CancelAll:
+            top = tops.get(cmd.symbol)
             out.append(exact and top is not None and not top.mark_reads_book)
             continue
         if t is not C.PlaceOrder or cmd.kind != OrderKind.LIMIT or not exact:
@@ -62,12 +61,11 @@ def quiet(pending: Sequence, tops: dict, exact: bool) -> list[bool]:
     return out
 
 
-def cut(pending: Sequence, flags: list[bool], limit: int) -> int:
-    """How many waiting commands the next Apply takes: at most `limit`, never a block of groups
-    split, and no command that is not quiet after a block of groups other than its own (what
-    the block's refusals leave resting is taken back first)."""
+def cut(pending: Sequence, limit: int) -> int:
+    """How many waiting commands (perpsim.sim.grpc_apply.Pending) the next Apply takes: at most
+    `limit`, never a block of groups split (the venue ends each group at its first refusal
+    within one Apply; a block is at most `limit` commands itself)."""
     n = 0
-    blocks = False  # the Apply holds a block of groups so far
     while n < len(pending):
         block = pending[n].block
         end = n + 1
@@ -76,8 +74,5 @@ def cut(pending: Sequence, flags: list[bool], limit: int) -> int:
                 end += 1
         if end > limit and n:
             break
-        if blocks and not all(flags[n:end]):
-            break
-        blocks = blocks or block is not None
         n = end
     return n

@@ -14,14 +14,15 @@ the insurance fund's deposits are answered later: `submit` returns at once and t
 come with a later command's events (each changes its own account's, or the fund's, collateral,
 settings or orders, never a position, a price or another account's orders, and no agent reads
 their answers); so do a market maker's quotes (`submit_groups`: a block of one account's
-groups). Other orders and index moves are sent at once with whatever waits before them, and
-answered. Position reads come from the positions the venue reported changed
+groups, each ending at its first refusal in the venue). Other orders and index moves are sent
+at once with whatever waits before them, and answered; a setup's groups of one command go
+together, each answered. Position reads come from the positions the venue reported changed
 (perpsim.sim.grpc_apply.Positions), with no call while only quiet commands wait
 (perpsim.sim.grpc_quiet: nothing that waits can trade or move a mark); other reads are made
 once whatever waits is sent (the step's sample reads in the same Apply,
 perpsim.sim.grpc_venue_reads). Per step of long-squeeze that is an Apply for the index move
-(the agents read the mark it leaves), one for the sample with the quotes, and two for each
-taker order after quotes (the quotes' take-backs, if any, go before it).
+(the agents read the mark it leaves), one for the sample with the quotes, and one for each
+taker order (with the quotes, when they wait before it).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from perpsim.sim.grpc_venue_reads import VenueReads
 if TYPE_CHECKING:
     from perpsim.clients.client import Client
 
+#: group numbers, given in turn: more than an Apply's commands, so never two groups alike in one
+_GROUPS = 1 << 30
 #: commands answered later (see the module docstring)
 _DEFERRED = frozenset({C.Deposit, C.SetLeverage, C.SetMarginMode, C.PlaceConditional, C.CancelAll, C.FundInsurance})
 
@@ -76,6 +79,7 @@ class GrpcVenue(VenueReads):
         self._ordered: set[int] = set()  # accounts an order or a stop was sent for
         self._answered = None  # the last Apply's response (its reads)
         self._blocks = 0  # submit_groups calls so far (each one's orders wait as a block)
+        self._groups = 0  # the last group number given (BatchCommand.group)
 
     # ---------------------------------------------------------------- accounts
 
@@ -86,7 +90,7 @@ class GrpcVenue(VenueReads):
 
     @property
     def commands_sent(self) -> int:
-        """Commands the Apply calls carried (AdvanceClock and take-backs included)."""
+        """Commands the Apply calls carried (AdvanceClock included)."""
         return self._batch.sent
 
     def _tally(self, rpc: str) -> None:
@@ -121,12 +125,15 @@ class GrpcVenue(VenueReads):
     # ---------------------------------------------------------------- commands
 
     def _add(self, cmd: C.Command, block: int | None = None, group: int = 0) -> Pending:
-        """Queue `cmd` for the next Apply (after the clock's move to its time, if it moves)."""
+        """Queue `cmd` for the next Apply (after the clock's move to its time, if it moves);
+        `group`: nonzero, the Apply's group it ends with at a refusal (BatchCommand.group)."""
         self._before(cmd)
         account = getattr(cmd, "account", None)
         if isinstance(cmd, (C.PlaceOrder, C.PlaceConditional, C.CancelAll)):
             self._ordered.add(cmd.account)
         pb = command_pb(cmd, 0 if account is None else self._id(account), self.markets)
+        if group:
+            pb["group"] = group
         return self._batch.add(Pending(cmd, pb, block, group))
 
     def submit(self, cmd: C.Command) -> list:
@@ -147,20 +154,17 @@ class GrpcVenue(VenueReads):
     def _send(self, reads=None) -> None:
         """Send everything waiting (`reads` answered in the last Apply, its response kept in
         `_answered`): the events of a command its caller waits for (`Pending.keep`) go to its
-        `events`, every other command's to the late events. A batch of groups is followed in its
-        Apply by quiet commands only (perpsim.sim.grpc_quiet); what its refusals leave resting is
-        taken back first thing in the next Apply."""
+        `events`, every other command's to the late events. A block of groups goes in one Apply,
+        each group ending at its first refusal there (BatchCommand.group)."""
         self._reads.clear()
-        batch, asked = self._batch, reads
+        batch = self._batch
         while batch.pending or reads is not None:
             pending = batch.pending
-            n = cut(pending, quiet(pending, batch.tops, batch.positions.synced), MAX_COMMANDS)
+            n = cut(pending, MAX_COMMANDS)
             last = n == len(pending)
             results, response = batch.send(n, reads if last else None)
             if last:
                 self._answered, reads = response, None
-            refused_groups: set[tuple[int, int]] = set()  # groups that met their first refusal
-            take_back: list[Pending] = []
             for p, r in results:
                 cmd = p.cmd
                 events = events_of(cmd, r, self._accounts)
@@ -171,22 +175,8 @@ class GrpcVenue(VenueReads):
                     raise error_of(r)  # the clock did not move: the run cannot go on at its times
                 if p.keep:
                     p.events = events
-                    continue
-                self._late += events
-                if p.block is None:
-                    continue
-                group = (p.block, p.group)
-                if group not in refused_groups:
-                    if refused:
-                        refused_groups.add(group)
-                elif r.resting:  # never sent in process: taken back before anything else
-                    assert cmd is not None
-                    take_back.append(Pending(None, command_pb(
-                        C.CancelOrder(cmd.ts, cmd.account, cmd.symbol, r.order_id), p.pb["account_id"], self.markets)))
-            if take_back:
-                batch.pending[:0] = take_back
-                if last and asked is not None:
-                    reads = asked  # read again once they are taken back
+                else:
+                    self._late += events
 
     def _settle(self) -> None:
         """Send whatever waits (a read is about to be made: it sees every command before it);
@@ -221,10 +211,9 @@ class GrpcVenue(VenueReads):
         no events of its own now; they come, in order, with a later command's (what the venue
         did with the rest of a group after its refusal too).
 
-        The limit orders (every group's) wait for the next Apply as a block, sequenced back to
-        back, so a whole group reaches the venue: what rests of the rest of a group after its
-        refusal is taken back first thing in the Apply after, and nothing that might trade shares
-        an Apply with the block. Groups of one command each (none waits for another's answer) go
+        The limit orders (every group's) wait for the next Apply as a block, in one Apply, each
+        group a BatchCommand group: the venue skips the rest of a group after its first refusal,
+        as in process. Groups of one command each (none waits for another's answer) go
         together, each answered with its own events. Anything else is sent command by command,
         answered at once."""
         cmds = [c for g in groups for c in g]
@@ -234,9 +223,10 @@ class GrpcVenue(VenueReads):
                 return [[events] for events in self._together(cmds)]
             return self._one_by_one(groups)
         self._blocks += 1
-        for i, g in enumerate(groups):
+        for g in groups:
+            self._groups = self._groups % _GROUPS + 1  # unique among the groups an Apply can hold
             for c in g:
-                self._add(c, self._blocks, i)
+                self._add(c, self._blocks, self._groups)
         late, self._late = self._late, []
         out: list[list[list]] = [[[] for _ in g] for g in groups]
         first = next((sent[0] for sent in out if sent), None)

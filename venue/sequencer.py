@@ -150,7 +150,8 @@ class Sequencer:
 
     async def submit_many(self, makes: list[Callable[[int], object]]) -> list:
         """Queue commands as one unit: sequenced back to back in this order, made durable by one
-        commit and acknowledged together. Per command, its events or the exception it raised."""
+        commit and acknowledged together. Per command, its events or the exception it raised
+        (None for a command whose make returned None at its turn: withdrawn, nothing applied)."""
         if not makes:
             return []
         item = _Item(makes)
@@ -265,6 +266,9 @@ class Sequencer:
             for make in item.makes:
                 ts, last = now(), state.exchange.ts
                 cmd = make(ts if ts > last else last)
+                if cmd is None:  # withdrawn by its caller at its turn (a batch's group after a refusal)
+                    results.append(None)
+                    continue
                 try:
                     if append is not None:
                         assert encode is not None and decode is not None  # given with the journal

@@ -195,3 +195,41 @@ def test_a_units_commands_share_one_time(venue, admin, batch):
     times = {o.order.order_id: o.time_ns for o in admin.with_key(m.api_key).orders("BTCUSDT")}
     unit = {times[x.order_id] for x in first.results[1:]}
     assert len(unit) == 1 and times[second.results[0].order_id] > unit.pop()
+
+
+def test_a_group_of_orders_ends_at_its_first_refusal(venue, admin, batch):
+    """Orders of one group after the group's first refused order are skipped (not applied); a
+    post-only the book rejects (it would take) is answered with its rejection but, not being
+    refused by the engine, does not end its group (in process neither); other groups and
+    ungrouped orders go on; only orders take a group."""
+    m, maker = batch("CreateAccounts", batch_pb2.CreateAccountsRequest(count=2)).accounts
+    spec = venue.venue.markets["BTCUSDT"]
+    price, ask, lot = spec.price_to_ticks("64000"), spec.price_to_ticks("66000"), spec.qty_to_lots("0.01")
+    batch("Apply", batch_pb2.ApplyRequest(commands=[
+        B(set_index_price=sandbox_pb2.SetIndexPriceRequest(symbol="BTCUSDT", price_ticks=spec.price_to_ticks("65000"))),
+        *(B(account_id=a.account_id, deposit=account_pb2.DepositRequest(asset="USDT", amount="2000"))
+          for a in (m, maker)),
+        B(account_id=maker.account_id, place_order=_order(common_pb2.SIDE_SELL, lot, ask))]))  # above every bid
+
+    def order(group, lots, ticks, symbol="BTCUSDT", tif=common_pb2.TIME_IN_FORCE_GTC):
+        o = _order(common_pb2.SIDE_BUY, lots, ticks)
+        o.symbol, o.time_in_force = symbol, tif
+        return B(account_id=m.account_id, place_order=o, group=group)
+
+    commands = [order(1, lot, price), order(1, lot, ask, tif=common_pb2.TIME_IN_FORCE_GTX),  # would take
+                order(1, lot * 1_000, price - 10), order(1, lot, price - 20),  # beyond the margin, then skipped
+                order(2, lot, price, symbol="NOPE"), order(2, lot, price - 30),  # refused before the sequencer
+                order(0, lot, price - 40),
+                B(account_id=m.account_id, group=3,
+                  deposit=account_pb2.DepositRequest(asset="USDT", amount="1"))]  # not an order
+    journaled = admin.venue_state().journal_sequence
+    r = batch("Apply", batch_pb2.ApplyRequest(commands=commands))
+    got = ["skipped" if x.skipped else from_status_pb(x.error).reason.name if x.error.code else "placed"
+           for x in r.results]
+    assert got == ["placed", "POST_ONLY_WOULD_TAKE", "MARGIN_INSUFFICIENT", "skipped",
+                   "UNKNOWN_SYMBOL", "skipped", "placed", "INVALID_VALUE"]
+    assert not any(x.order_id for x in r.results if x.skipped)
+    assert r.applied == 4  # the placed, the post-only, the order the engine refused, the ungrouped one
+    assert admin.venue_state().journal_sequence - journaled == 4  # a skipped order is not journaled
+    bids = {o.price_ticks for o in admin.with_key(m.api_key).open_orders("BTCUSDT") if o.side == "buy"}
+    assert bids == {price, price - 40}

@@ -87,18 +87,19 @@ def test_quiet_commands_cross_nothing_the_book_could_hold():
     assert quiet([bid(10**9), ask(1)], empty, True) == [True, False]
 
 
-def test_a_block_of_groups_is_followed_only_by_quiet_commands_in_one_apply():
-    top = {"BTCUSDT": SimpleNamespace(bid_ticks=100, ask_ticks=110, mark_reads_book=False)}
-
+def test_a_block_of_groups_is_never_split_between_applies():
+    """The venue ends a group at its first refusal within one Apply: a block goes whole, with
+    whatever comes after it up to the limit."""
     def block(n, account=1):
-        return [Pending(C.PlaceOrder(0, account, "BTCUSDT", Side.BUY, 1, 90 - i), None, block=n) for i in range(2)]
+        return [Pending(C.PlaceOrder(0, account, "BTCUSDT", Side.BUY, 1, 90 - i), None, block=n, group=n)
+                for i in range(2)]
 
     market = _pending(C.PlaceOrder(0, 2, "BTCUSDT", Side.BUY, 1, kind=OrderKind.MARKET, tif=TimeInForce.IOC))
     cancel = _pending(C.CancelAll(0, 3, "BTCUSDT"))
     pending = [cancel, *block(1), cancel, *block(2), market]
-    assert cut(pending, quiet(pending, top, True), 1000) == 6  # the market order waits for the take-backs
-    assert cut([market, *block(1)], quiet([market, *block(1)], top, True), 1000) == 3
-    assert cut(pending, quiet(pending, top, True), 5) == 4  # a block is never split by the limit
+    assert cut(pending, 1000) == 7  # the market order goes with the blocks before it
+    assert cut(pending, 5) == 4 and cut(pending, 6) == 6  # a block is never split by the limit
+    assert cut([*block(1), *block(2)], 1) == 2  # a block over the limit still goes whole
 
 
 def test_positions_are_read_without_a_call_while_only_quiet_commands_wait(tmp_path):

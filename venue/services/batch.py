@@ -20,6 +20,7 @@ from perpsim.risk.mark import MarkForm
 from perpsim.v1 import batch_pb2, batch_pb2_grpc, common_pb2, market_pb2, sandbox_pb2
 from perpsim.venue import convert as cv
 from perpsim.venue.errors import VenueError, to_rpc_status
+from perpsim.venue.services.batch_groups import SKIPPED
 from perpsim.venue.services.batch_orders import Placed, Refused
 from perpsim.venue.services.batch_unit import Unit
 from perpsim.venue.services.common import Venue, rpc
@@ -32,6 +33,8 @@ def _result(outcome: Any, events: list | None) -> batch_pb2.CommandResult:
     """The batch's result of one command from its method's response and its events."""
     if isinstance(outcome, Refused):
         return batch_pb2.CommandResult(error=outcome.status)
+    if outcome is SKIPPED:
+        return batch_pb2.CommandResult(skipped=True)
     out: dict[str, Any] = {}
     if type(outcome) is Placed:
         out["order_id"], out["resting"] = outcome.order_id, outcome.resting

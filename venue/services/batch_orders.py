@@ -43,13 +43,15 @@ class OrderRun:
     unit is applied."""
 
     def __init__(self, trading: Trading, refused: Callable[[VenueError], VenueError], account: int,
-                 requests: list) -> None:
-        """`refused(error)`: reports a rejection a caller is answered with (Venue.refused)."""
+                 requests: list, places: list[int]) -> None:
+        """`refused(error)`: reports a rejection a caller is answered with (Venue.refused);
+        `places`: the requests' places in the batch."""
         self._trading, self._refused, self.account = trading, refused, account
         self.converted: list = []  # per order: its command's fields, or the Refused it ended with
         self.makes: list[Callable[[int], object]] = []
+        self.made: list[int] = []  # the places of the orders made (those converted)
         fields_of = trading.order_fields
-        for r in requests:
+        for r, place in zip(requests, places, strict=True):
             try:
                 fields = fields_of(account, r)
             except VenueError as e:
@@ -57,14 +59,16 @@ class OrderRun:
                 continue
             self.converted.append(fields)
             self.makes.append(functools.partial(_place_order, fields))
+            self.made.append(place)
 
     def _refusal(self, e: VenueError) -> Refused:
         return Refused(to_rpc_status(self._refused(e)))
 
     def answers(self, results: list, before: int) -> list[tuple[Any, list | None]]:
-        """Each order's outcome (Placed or Refused) with its events (None: it did not reach the
-        state), from the unit's results of this run's makes, in order; `before`: the next order
-        id before the unit (older orders' events are not these orders')."""
+        """Each order's outcome (Placed, Refused, or None: withdrawn at its turn) with its events
+        (None: it did not reach the state), from the unit's results of this run's makes, in
+        order; `before`: the next order id before the unit (older orders' events are not these
+        orders')."""
         placed_order = self._trading.placed_order
         orders = self._trading.venue.state.orders
         outcomes = iter(results)
@@ -74,6 +78,9 @@ class OrderRun:
                 out.append((fields, None))
                 continue
             result = next(outcomes)
+            if result is None:
+                out.append((None, None))
+                continue
             if isinstance(result, BaseException):
                 out.append((self._failed(result, fields), None))
                 continue

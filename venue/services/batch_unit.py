@@ -20,6 +20,7 @@ from google.rpc import status_pb2
 from perpsim.model.reasons import RejectReason as R
 from perpsim.venue.errors import VenueError, internal_rpc_status, to_rpc_status
 from perpsim.venue.services.accounts import Accounts
+from perpsim.venue.services.batch_groups import Gates, skip_after_refusals
 from perpsim.venue.services.batch_orders import OrderRun, Refused
 from perpsim.venue.services.common import Venue
 from perpsim.venue.services.sandbox import Sandbox
@@ -191,7 +192,7 @@ class Unit:
             call.orders = Refused(to_rpc_status(self.real.refused(err)))
             return
         run = call.orders = OrderRun(self._trading, self.real.refused, account,
-                                     [commands[i].place_order for i in call.places])
+                                     [commands[i].place_order for i in call.places], call.places)
         call.makes = run.makes
 
     async def apply(self, commands) -> tuple[list, int]:
@@ -201,8 +202,12 @@ class Unit:
         calls = _calls(commands)
         served = []  # the calls made through their servicer methods
         for c in calls:
-            if commands[c.places[0]].WhichOneof("command") == "place_order":
+            first = commands[c.places[0]]
+            if first.WhichOneof("command") == "place_order":
                 self._orders(c, commands)
+            elif first.group:
+                err = VenueError(R.INVALID_VALUE, field="group", group=first.group, problem="only orders take a group")
+                c.orders = Refused(to_rpc_status(self.real.refused(err)))
             else:
                 served.append(c)
         self._waiting = len(served)
@@ -216,22 +221,33 @@ class Unit:
             counter, exchange = self._applied, self._exchange
             unit_ts = [0]  # the time the sequencer gave the unit's first command
 
-            def first_make(ts: int, first=makes[0]):
-                before[:] = counter(), exchange().next_order_id
-                unit_ts[0] = ts
-                return first(ts)
-
             def at_unit_time(make: Callable[[int], object]) -> Callable[[int], object]:
                 # the unit's commands all at its first one's time (or at the clock a command of
                 # the unit moved on to): the engine's time-driven work (marks, funding samples,
                 # expiries) runs once for the unit, as for the commands of one step in process
                 return lambda ts: make(max(unit_ts[0], exchange().ts))
 
-            makes = [first_make, *map(at_unit_time, makes[1:])]
+            makes = [makes[0], *map(at_unit_time, makes[1:])]
+            gates = self._gates(commands, collected)
+            if gates is not None:
+                places = [p for c in collected for p in (c.orders.made if isinstance(c.orders, OrderRun)
+                                                         else c.places)]
+                makes = [gates.gate(p, m) for p, m in zip(places, makes, strict=True)]
+                self.real.seq.after_apply.append(gates.applied)
+
+            def first_make(ts: int, first=makes[0]):
+                before[:] = counter(), exchange().next_order_id
+                unit_ts[0] = ts
+                return first(ts)
+
+            makes[0] = first_make
             try:
                 results = iter(await self.real.seq.submit_many(makes))
             except Exception as e:  # shed or halted: every collected command is answered so
                 results = iter([e] * len(makes))
+            finally:
+                if gates is not None:
+                    self.real.seq.after_apply.remove(gates.applied)
             for c in collected:
                 assert c.makes is not None
                 c.results = [next(results) for _ in c.makes]
@@ -247,4 +263,15 @@ class Unit:
                 out += [(c.orders, None)] * len(c.places)
             else:
                 out += c.orders.answers(c.results, before[1])
+        if any(c.group for c in commands):
+            out = skip_after_refusals(commands, out)
         return out, before[0]
+
+    @staticmethod
+    def _gates(commands, collected: list[_Call]) -> Gates | None:
+        """The gates of the unit's grouped orders (None: it has none)."""
+        groups = {i: c.group for i, c in enumerate(commands) if c.group}
+        if not groups:
+            return None
+        made = {p for c in collected if isinstance(c.orders, OrderRun) for p in c.orders.made}
+        return Gates(groups, {p for p in groups if p not in made})
