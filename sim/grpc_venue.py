@@ -20,9 +20,10 @@ together, each answered. Position reads come from the positions the venue report
 (perpsim.sim.grpc_apply.Positions), with no call while only quiet commands wait
 (perpsim.sim.grpc_quiet: nothing that waits can trade or move a mark); other reads are made
 once whatever waits is sent (the step's sample reads in the same Apply,
-perpsim.sim.grpc_venue_reads). Per step of long-squeeze that is an Apply for the index move
-(the agents read the mark it leaves), one for the sample with the quotes, and one for each
-taker order (with the quotes, when they wait before it).
+perpsim.sim.grpc_venue_reads; an Apply with a market maker's requote asks for the last sample's
+reads too). Per step of long-squeeze that is an Apply for the index move (the agents read the
+mark it leaves), one for the quotes with the sample (a taker order after them in the same), and
+one for each taker order before the quotes.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class GrpcVenue(VenueReads):
         self._late: list = []  # events of commands answered after submit returned
         self._ordered: set[int] = set()  # accounts an order or a stop was sent for
         self._answered = None  # the last Apply's response (its reads)
+        self._sample = None  # the reads of the last step's sample (BatchReads), asked again with a requote
         self._blocks = 0  # submit_groups calls so far (each one's orders wait as a block)
         self._groups = 0  # the last group number given (BatchCommand.group)
 
@@ -155,16 +157,24 @@ class GrpcVenue(VenueReads):
         """Send everything waiting (`reads` answered in the last Apply, its response kept in
         `_answered`): the events of a command its caller waits for (`Pending.keep`) go to its
         `events`, every other command's to the late events. A block of groups goes in one Apply,
-        each group ending at its first refusal there (BatchCommand.group)."""
+        each group ending at its first refusal there (BatchCommand.group). An Apply with a block
+        asks for the last sample's reads too: a market maker's requote is most often the step's
+        last command but a taker's, and the sample then needs no call of its own (its answers
+        hold until the next command, as any read's)."""
         self._reads.clear()
         batch = self._batch
         while batch.pending or reads is not None:
             pending = batch.pending
             n = cut(pending, MAX_COMMANDS)
             last = n == len(pending)
-            results, response = batch.send(n, reads if last else None)
+            asked = reads if last else None
+            if asked is None and last and self._sample is not None and any(p.block is not None for p in pending):
+                asked = self._sample  # a requote is most often the step's last: its sample rides along
+            results, response = batch.send(n, asked)
             if last:
                 self._answered, reads = response, None
+            if asked is not None:
+                self._take_sample(asked, response)
             for p, r in results:
                 cmd = p.cmd
                 events = events_of(cmd, r, self._accounts)

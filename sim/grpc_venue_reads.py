@@ -38,6 +38,7 @@ class VenueReads:
     signals: bool
     _raw: Reads
     _answered: Any
+    _sample: Any
     _batch: Any
     reads_by_rpc: collections.Counter[str]
     _reads: dict[tuple, Any]
@@ -70,36 +71,40 @@ class VenueReads:
     def prefetch(self, symbols: list[str]) -> None:
         """Make the reads of a step's sample (perpsim.sim.metrics) in the Apply that sends the
         commands waiting: marks, books, risk rows (open interest with them) and insurance."""
-        from perpsim.clients import models as M
-        from perpsim.clients.risk_models import MarketRisk
         from perpsim.v1 import batch_pb2
 
         risks = symbols if self.signals else []
         keys = [("insurance",), *((k, s) for s in symbols for k in ("mark", "book")), *(("risk", s) for s in risks)]
-        if not self._batch.pending and all(k in self._reads for k in keys):
-            return  # made since the last command
-        books = [batch_pb2.BookRead(symbol=s, depth=BOOK_LEVELS, ticks_only=True) for s in symbols]
-        # the risk rows read no stress nor liquidation map (perpsim.sim.risk_series), as in process
-        self._send(reads=batch_pb2.BatchReads(marks=symbols, books=books, risks=risks, insurance=True,
-                                              risks_summary=True))
-        r = self._answered
+        if self._batch.pending or not all(k in self._reads for k in keys):  # else made since the last command
+            books = [batch_pb2.BookRead(symbol=s, depth=BOOK_LEVELS, ticks_only=True) for s in symbols]
+            # the risk rows read no stress nor liquidation map (perpsim.sim.risk_series), as in process
+            self._sample = batch_pb2.BatchReads(marks=symbols, books=books, risks=risks, insurance=True,
+                                                risks_summary=True)
+            self._send(reads=self._sample)
+        if not self.signals:
+            for s in symbols:
+                self.open_interest(s)
+
+    def _take_sample(self, reads: Any, r: Any) -> None:
+        """The answers to a sample's reads (`reads`, answered in the Apply response `r`) as the
+        reads made since the last command."""
+        from perpsim.clients import models as M
+        from perpsim.clients.risk_models import MarketRisk
+
         for rpc, n in (("GetMarkPrice", len(r.marks)), ("GetOrderBook", len(r.books)), ("GetMarketRisk", len(r.risks)),
                        ("GetInsuranceFund", 1)):
             self.reads_by_rpc[rpc] += n
-        for s, mark in zip(symbols, r.marks, strict=True):
+        for s, mark in zip(reads.marks, r.marks, strict=True):
             self._reads[("mark", s)] = M.Mark.from_pb(mark)
-        for s, book in zip(symbols, r.books, strict=True):
-            self._reads[("book", s)] = ([(lv.price_ticks, lv.quantity_lots) for lv in book.bids],
-                                        [(lv.price_ticks, lv.quantity_lots) for lv in book.asks])
-        for s, risk in zip(risks, r.risks, strict=True):
+        for b, book in zip(reads.books, r.books, strict=True):
+            self._reads[("book", b.symbol)] = ([(lv.price_ticks, lv.quantity_lots) for lv in book.bids],
+                                               [(lv.price_ticks, lv.quantity_lots) for lv in book.asks])
+        for s, risk in zip(reads.risks, r.risks, strict=True):
             if risk.HasField("error") and risk.error.code:
                 self.signals = False  # the venue was started with its signals off: no risk rows
                 break
             self._reads[("risk", s)] = MarketRisk.from_pb(risk.risk)
         self._reads[("insurance",)] = {f.asset: M.dec0(f.amount) for f in r.insurance.funds}
-        if not self.signals:
-            for s in symbols:
-                self.open_interest(s)
 
     def _mark(self, symbol: str):
         return self._read(("mark", symbol), lambda: self.admin.mark(symbol))
