@@ -149,3 +149,34 @@ def test_another_writers_commands_send_position_reads_to_the_venue(tmp_path):
     finally:
         remote.close()
         venue.stop()
+
+
+def test_a_requote_brings_the_last_samples_reads_along(tmp_path):
+    """An Apply with a market maker's quotes asks for the last sample's reads too: when nothing
+    is sent after it (a taker's order may go in the same Apply), the step's sample needs no call;
+    any later command makes it read again."""
+    venue, remote, spec = _venue(tmp_path)
+    try:
+        remote.submit(C.SetIndexPrice(0, "BTCUSDT", spec.price_to_ticks("65000")))
+        for a in (1, 2):
+            remote.submit(C.Deposit(0, a, "USDT", spec.money_to_units(Decimal("100000"))))
+            remote.submit(C.SetLeverage(0, a, "BTCUSDT", 10))
+        remote.prefetch(["BTCUSDT"])  # the first sample: an Apply of its own
+        lot = spec.qty_to_lots("0.01")
+        applies = remote.calls_by_rpc["Apply"]
+        remote.submit_groups([[C.PlaceOrder(1, 1, "BTCUSDT", Side.BUY, lot, spec.price_to_ticks("64990"))],
+                              [C.PlaceOrder(1, 1, "BTCUSDT", Side.SELL, 2 * lot, spec.price_to_ticks("65010"))]])
+        remote.submit(C.PlaceOrder(1, 2, "BTCUSDT", Side.BUY, lot, kind=OrderKind.MARKET, tif=TimeInForce.IOC))
+        assert remote.calls_by_rpc["Apply"] == applies + 1  # the quotes, the taker's order and the sample
+        remote.prefetch(["BTCUSDT"])
+        assert remote.calls_by_rpc["Apply"] == applies + 1
+        # the sample's answers are the venue's after the taker's order
+        asks = [(spec.price_to_ticks("65010"), lot)]
+        assert remote.depth("BTCUSDT", Side.SELL, 50) == remote._raw.book("BTCUSDT", 50)[1] == asks
+        assert remote.last("BTCUSDT") == spec.price_to_ticks("65010")
+        remote.submit(C.Deposit(2, 2, "USDT", 1))  # waits; the sample is read again, with it
+        remote.prefetch(["BTCUSDT"])
+        assert remote.calls_by_rpc["Apply"] == applies + 2
+    finally:
+        remote.close()
+        venue.stop()
