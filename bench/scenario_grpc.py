@@ -19,6 +19,7 @@ venue. Repeated R times, alternating. One JSON line per run, then a "scenario_gr
                                   the step's sample reads), CreateAccounts, reads made on their own
   server_cpu_s, client_cpu_s      CPU seconds of the venue process and of this one over the gRPC run
   liquidations                    per mode (a sanity check: both modes run the same scenario)
+  same_liquidations               every gRPC run's liquidations, row by row, are the in-process run's
 
   per_step                        of an extra gRPC run, not timed (--no-count skips it): the calls
                                   of a step by RPC, the commands its Apply calls carried, and the
@@ -79,7 +80,7 @@ def in_process(sc: scenario.Scenario) -> dict:
     r = runner.run(sc)
     return {"mode": "in_process", "s": round(time.perf_counter() - t0, 3), "setup_s": round(r.timings["setup_s"], 3),
             "steps_s": round(r.timings["steps_s"], 3), "ms_per_step": round(r.timings["steps_s"] / sc.steps * 1e3, 2),
-            "liquidations": liquidations(r)}
+            "liquidations": liquidations(r), "_rows": r.liquidations}
 
 
 def over_grpc(sc: scenario.Scenario, root: Path, profile: Path | None) -> dict:
@@ -127,7 +128,13 @@ def over_grpc(sc: scenario.Scenario, root: Path, profile: Path | None) -> dict:
             "steps_s": round(r.timings["steps_s"], 3), "calls": venue.calls, "calls_by_rpc": dict(venue.calls_by_rpc),
             "server_cpu_s": round(server_cpu, 2), "client_cpu_s": round(client_cpu, 2),
             "server_cpu_ms_per_step": round(steps_cpu[0] / sc.steps * 1e3, 2),
-            "client_cpu_ms_per_step": round(steps_cpu[1] / sc.steps * 1e3, 2), "liquidations": liquidations(r)}
+            "client_cpu_ms_per_step": round(steps_cpu[1] / sc.steps * 1e3, 2), "liquidations": liquidations(r),
+            "_rows": r.liquidations}
+
+
+def shown(run: dict) -> dict:
+    """A run's figures as printed (without its liquidation rows)."""
+    return {k: v for k, v in run.items() if not k.startswith("_")}
 
 
 def _fsyncs_at(trace: Path) -> list[float]:
@@ -222,10 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for i in range(a.repeat):
             r = in_process(sc)
-            print(json.dumps(r), flush=True)
+            print(json.dumps(shown(r)), flush=True)
             runs["in_process"].append(r)
             r = over_grpc(sc, base / f"grpc-{i}", a.profile if i == a.repeat - 1 else None)
-            print(json.dumps(r), flush=True)
+            print(json.dumps(shown(r)), flush=True)
             runs["grpc"].append(r)
         count = None if a.no_count else counted(sc, base / "counted")
         whole_run = whole(a.scenario, a.full, a.set, base, a.whole) if a.whole else None
@@ -248,7 +255,9 @@ def main(argv: list[str] | None = None) -> int:
                            "grpc": round(median("grpc", "steps_s") / sc.steps * 1e3, 2),
                            "grpc_server_cpu": median("grpc", "server_cpu_ms_per_step"),
                            "grpc_client_cpu": median("grpc", "client_cpu_ms_per_step")},
-           "liquidations": {m: runs[m][-1]["liquidations"] for m in runs}}
+           "liquidations": {m: runs[m][-1]["liquidations"] for m in runs},
+           # every liquidation (step, market, account, side, lots, price, round, leverage) alike in both modes
+           "same_liquidations": all(g["_rows"] == runs["in_process"][0]["_rows"] for g in runs["grpc"])}
     if count is not None:
         out.update(count)
     if whole_run is not None:
