@@ -54,6 +54,12 @@ log = logging.getLogger("perpsim.venue")
 
 #: deaths of followers within this many seconds that make the venue fork writers instead
 DEATH_WINDOW_S = 60.0
+#: the share of the time the follower's pickling runs, sleeping the rest (venue/snapshot_stream.py):
+#: a snapshot takes four times as long (50,000 orders: ~0.6 s of CPU over ~2.5 s), and the venue's
+#: threads find a core free while it sleeps (bench/checkpoint_stall.py on 2 busy cores: max latency
+#: during checkpoints 1.6-2.5x the p99 without, the machine's own 1.8-2.3x; 0.5: 2.3-3.5x; unpaced:
+#: 3.3-11x)
+SNAPSHOT_DUTY = 0.25
 
 
 class FollowerCheckpoint(ForkCheckpoint):
@@ -68,14 +74,16 @@ class FollowerCheckpoint(ForkCheckpoint):
 
     def __init__(self, data_dir: str | os.PathLike, state: Callable[[], Any], journal: Callable[[], Any], *,
                  follower: FollowerSpec, prune: bool = True, keep: int = 3, max_deaths: int = 3,
-                 announce_every_s: float = 0.005, start_after: int | None = None) -> None:
+                 announce_every_s: float = 0.005, start_after: int | None = None,
+                 duty: float = SNAPSHOT_DUTY) -> None:
         """`start_after`: commands after which the follower is started ahead of the first
-        checkpoint (so that it has caught up by then); None: at the first checkpoint."""
+        checkpoint (so that it has caught up by then); None: at the first checkpoint. `duty`:
+        the share of the time the follower's pickling of a snapshot runs (`write_snapshot`)."""
         super().__init__(data_dir, state, journal, prune=prune, keep=keep)
         self.start_after = start_after
         self._unfollowed = 0  # commands applied since a follower was last wanted
         self._skipped_taken = 0  # `skipped` when a deferred checkpoint was last taken
-        self.spec = replace(follower, keep=keep, sync_every=SYNC_EVERY, build=build_id())
+        self.spec = replace(follower, keep=keep, sync_every=SYNC_EVERY, build=build_id(), duty=duty)
         self.max_deaths, self.announce_every_s = max_deaths, announce_every_s
         self._link: FollowerLink | None = None
         self._link_journal: Any = None  # the journal object the follower follows

@@ -12,7 +12,9 @@ one. Messages sent before the follower has started wait the same way.
 
 The process is started with `subprocess` (`posix_spawn`/`vfork`: no copy of the venue's page
 tables, unlike the fork a forked snapshot writer costs), closing every descriptor but the two
-pipes: the follower never holds the journal's lock or a socket of the venue.
+pipes: the follower never holds the journal's lock or a socket of the venue. It leads a session
+of its own, put at the lowest priority as soon as it is started (venue/background.py: with
+autogroups, a nice value ranks a process only within its session).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import sys
 import threading
 from collections.abc import Callable
 
+from perpsim.venue.background import lower_priority
 from perpsim.venue.snapshot_follower import DURABLE, MESSAGE, REPLY, SPEC_LEN, FollowerSpec
 
 __all__ = ["FollowerLink"]
@@ -107,10 +110,12 @@ class FollowerLink:
             rfd, wfd = os.pipe()
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "perpsim.venue.snapshot_follower", str(os.getpid()), str(wfd)],
-                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, pass_fds=(wfd,), close_fds=True)
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, pass_fds=(wfd,), close_fds=True,
+                start_new_session=True)
             os.close(wfd)
             wfd = -1
             self.pid = self.proc.pid
+            lower_priority(self.pid)  # from its start (imports, loading): it says so again itself
             with self._lock:
                 if self._closing:  # closed while it was being started
                     self.proc.kill()

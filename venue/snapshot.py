@@ -17,7 +17,9 @@ into, so a snapshot of another build, or of the older format without one, is ref
 damaged one and recovery falls back past it (to an older snapshot, or to the journal's start).
 
 Written atomically: a temporary file in the same directory, fsynced, renamed over the final
-name, the directory fsynced. The last `keep` snapshots are kept. Loading checks the CRC, unpickles
+name, the directory fsynced; the pickle streamed into it as it is made (venue/snapshot_stream.py:
+the same bytes as pickling first and writing after, without a copy of the state's size in
+memory). The last `keep` snapshots are kept. Loading checks the CRC, unpickles
 and recomputes `state_hash()`: a snapshot whose state does not hash to what was recorded when it
 was written is refused (`SnapshotError`), and `load_latest` falls back to the next older one.
 
@@ -46,7 +48,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from perpsim.venue.files import fsync_dir, remove_gradually, write_atomic
+from perpsim.venue.files import fsync_dir, remove_gradually
+from perpsim.venue.snapshot_stream import write_pickled
 
 __all__ = ["SNAPSHOT_SUFFIX", "SnapshotError", "build_id", "list_snapshots", "load_latest", "read_snapshot",
            "write_snapshot"]
@@ -71,10 +74,14 @@ def dumps(state: Any) -> bytes:
     try:
         return pickle.dumps(state, protocol=5)
     except (TypeError, pickle.PicklingError, AttributeError) as e:
-        hint = ""
-        if "__cinit__" in str(e) or "__reduce__" in str(e):
-            hint = " (a Cython extension type without __reduce__)"
-        raise SnapshotError(f"state does not pickle: {e}{hint}") from e
+        raise _unpicklable(e) from e
+
+
+def _unpicklable(e: Exception) -> SnapshotError:
+    hint = ""
+    if "__cinit__" in str(e) or "__reduce__" in str(e):
+        hint = " (a Cython extension type without __reduce__)"
+    return SnapshotError(f"state does not pickle: {e}{hint}")
 
 
 @functools.cache
@@ -115,13 +122,17 @@ def list_snapshots(directory: str | os.PathLike) -> list[tuple[int, Path]]:
 
 
 def write_snapshot(directory: str | os.PathLike, seq: int, exchange: Any, *, keep: int = 3,
-                   sync_every: int = 0) -> Path:
+                   sync_every: int = 0, duty: float = 1.0) -> Path:
     """Write the snapshot of `exchange` at journal seq `seq` atomically; then delete all but
     the newest `keep` snapshots (and leftover temporary files). Returns the file's path.
 
-    `sync_every` (bytes, 0: off): flush the file every that many bytes as it is written, and
-    free the deleted ones 16 times that at a time (`files.write_atomic`, `files.remove_gradually`):
-    a journal fsync meanwhile then never waits for a whole snapshot."""
+    The pickle is streamed into the file as it is made (`snapshot_stream.write_pickled`: no
+    copy of the state's size in memory). `sync_every` (bytes, 0: off): flush the file every
+    that many bytes as it is written, and free the deleted ones 16 times that at a time
+    (`files.remove_gradually`): a journal fsync meanwhile then never waits for a whole
+    snapshot. `duty` (0 < duty <= 1): the share of the time the pickling runs, sleeping the
+    rest (1.0: at full speed), so that a writer beside a busy venue takes the memory bus and
+    the caches from it for only that share of the time."""
     if seq < 0:
         raise ValueError("seq must be >= 0")
     if keep < 1:
@@ -130,12 +141,12 @@ def write_snapshot(directory: str | os.PathLike, seq: int, exchange: Any, *, kee
     d.mkdir(parents=True, exist_ok=True)
     state_hash = exchange.state_hash().encode("ascii")
     build = build_id().encode("ascii")
-    body = dumps(exchange)
-    head = MAGIC + _U64.pack(seq) + _U16.pack(len(state_hash)) + state_hash + _U16.pack(len(build)) + build \
-        + _U64.pack(len(body))
-    crc = zlib.crc32(body, zlib.crc32(head))
+    head = MAGIC + _U64.pack(seq) + _U16.pack(len(state_hash)) + state_hash + _U16.pack(len(build)) + build
     final = _path(d, seq)
-    tmp = write_atomic(final, head, body, _U32.pack(crc), sync_every=sync_every)
+    try:
+        tmp = write_pickled(final, head + _U64.pack(0), len(head), exchange, sync_every=sync_every, duty=duty)
+    except (TypeError, pickle.PicklingError, AttributeError) as e:
+        raise _unpicklable(e) from e
     snaps = list_snapshots(d)
     removed = False
     for _, p in snaps[: max(0, len(snaps) - keep)]:

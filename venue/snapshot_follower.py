@@ -23,9 +23,12 @@ and follower to venue (the reply fd)::
                                     W: the snapshot at seq is on disk
                                     F: the snapshot at seq failed (text: why)
 
-It runs at the lowest CPU priority, holds no lock of the data directory (it opens no `Journal`
-for writing, only reads its files), writes nothing but snapshots, dies with the venue
-(PR_SET_PDEATHSIG, and it exits at the end of its stdin) and frees nothing the venue needs.
+It runs at the lowest CPU priority in a session of its own (venue/background.py: nice 19 within
+its session's autogroup and for the autogroup too, so that it yields to every other session's
+processes, not only the venue's), paces its pickling (`FollowerSpec.duty`), holds no lock of
+the data directory (it opens no `Journal` for writing, only reads its files), writes nothing
+but snapshots, dies with the venue (PR_SET_PDEATHSIG, and it exits at the end of its stdin) and
+frees nothing the venue needs.
 Memory: it holds a second copy of the venue state, so a venue with a follower needs about twice
 the state's memory.
 """
@@ -49,6 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from perpsim.venue.background import lower_priority
 from perpsim.venue.codec import decode
 from perpsim.venue.journal import Journal, JournalError
 from perpsim.venue.journal_tail import JournalTail
@@ -87,7 +91,8 @@ class FollowerSpec:
     (None: keep the snapshot's); `keep` and `sync_every`: as `write_snapshot` takes them.
     `build`: the venue's build; the follower imports the code on disk, and if that is not the
     code the venue runs (an upgrade installed under a running venue) it could compute another
-    state, so it exits with STALE_BUILD instead."""
+    state, so it exits with STALE_BUILD instead. `duty`: the share of the time its pickling of
+    a snapshot runs (`write_snapshot`'s pacing; 1.0: at full speed)."""
 
     data_dir: Path
     make_state: Callable[[], Any]
@@ -95,6 +100,7 @@ class FollowerSpec:
     keep: int = 3
     sync_every: int = 0
     build: str = ""  # the venue's snapshot.build_id(): a follower running other code refuses to start
+    duty: float = 1.0
 
 
 class _Inbox:
@@ -233,7 +239,7 @@ class Follower:
             # has already written (the registry's orders carry history fields)
             self.state.catch_up()
             write_snapshot(self.data_dir / SNAPSHOT_DIR, seq, self.state, keep=self.spec.keep,
-                           sync_every=self.spec.sync_every)
+                           sync_every=self.spec.sync_every, duty=self.spec.duty)
         except Exception as e:  # reported; the venue keeps its older snapshots and its journal
             log.exception("snapshot at seq %d failed", seq)
             self.reply(FAILED, seq, f"{type(e).__name__}: {e}")
@@ -288,8 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     parent, reply_fd = int(args[0]), int(args[1])
     _die_with_parent(parent)
-    with contextlib.suppress(OSError):
-        os.nice(19)  # any runnable thread of the venue or its clients goes first
+    lower_priority()  # any runnable thread of the venue, its clients or anyone else goes first
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s snapshot follower {os.getpid()}: "
                                                    "%(message)s")
     try:

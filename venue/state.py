@@ -74,6 +74,14 @@ class OrderInfo:
     def open(self) -> bool:
         return self.status in (NEW, PARTIALLY_FILLED)
 
+    def __reduce__(self):
+        # pickled as its fields in order: the dataclass's own pickling looks its fields up for
+        # every object, a third of a snapshot's time with 50,000 orders
+        return OrderInfo, _ORDER_FIELDS(self)
+
+
+_ORDER_FIELDS = operator.attrgetter(*(f.name for f in dataclasses.fields(OrderInfo)))
+
 
 class KnownOrder(NamedTuple):
     """A retried placement (same client order id and payload): the original order's id."""

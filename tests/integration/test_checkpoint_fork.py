@@ -9,6 +9,7 @@ writing must leave a directory that recovers to the live state."""
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import signal
 from pathlib import Path
@@ -78,14 +79,14 @@ def test_snapshots_written_while_the_venue_goes_on_hold_the_state_at_their_seq(t
 
 def test_a_writer_killed_midway_leaves_a_recoverable_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = tmp_path / "data"
-    real_write = snapshot.write_atomic
+    real_write = snapshot.write_pickled
     crash = {"on": False}
 
-    def write_then_die(path, *parts, **kw):
+    def write_then_die(path, head, length_at, state, **kw):
         """In the child: half the snapshot reaches the temporary file, then the writer is killed."""
         if not crash["on"]:
-            return real_write(path, *parts, **kw)
-        blob = b"".join(bytes(p) for p in parts)
+            return real_write(path, head, length_at, state, **kw)
+        blob = head + pickle.dumps(state, protocol=5)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as f:
             f.write(blob[: len(blob) // 2])
@@ -93,7 +94,7 @@ def test_a_writer_killed_midway_leaves_a_recoverable_directory(tmp_path: Path, m
             os.fsync(f.fileno())
         os.kill(os.getpid(), signal.SIGKILL)
 
-    monkeypatch.setattr(snapshot, "write_atomic", write_then_die)
+    monkeypatch.setattr(snapshot, "write_pickled", write_then_die)
     with own_venue(data, snapshot_every=0, rest_listen="off") as (running, cfg, trader):
         running.venue.seq.checkpoint.use_forks()  # the fallback writer (a dying follower: test_snapshot_follower)
         admin = trader.with_key((data / "admin.key").read_text().strip())

@@ -1,7 +1,8 @@
 """What a checkpoint leaves on the sequencer's path.
 
 With the snapshot follower (venue/follower_checkpoint.py): a message on a pipe, no fork, no
-thread started per checkpoint; the follower runs at the lowest CPU priority. With the forked
+thread started per checkpoint; the follower runs at the lowest CPU priority, in a session of its
+own. With the forked
 writer it falls back to (venue/checkpoint.py): the fork only; the writer is niced and flushes
 the snapshot in chunks."""
 
@@ -44,8 +45,14 @@ def test_the_follower_takes_checkpoints_without_a_fork_or_a_thread_per_checkpoin
         # (the loop's shared default executor may grow by a thread: not the checkpoints')
         assert not [n for n in started if n.startswith("perpsim-")], started
         pid = ck.follower_pid
-        nice = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
-        assert nice == min(os.nice(0) + 19, 19)
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        assert int(stat[16]) == 19  # its niceness
+        # a session of its own, whose autogroup (where the kernel has them) is niced too: it
+        # yields to every other session's processes, the venue's clients too (venue/background.py)
+        assert int(stat[3]) == pid
+        autogroup = Path(f"/proc/{pid}/autogroup")
+        if autogroup.exists():
+            assert autogroup.read_text().split()[-1] == "19"
         assert ck.followers == 1
     assert not forks, "a checkpoint forked the venue"
     assert snapshot.list_snapshots(tmp_path / "data" / SNAPSHOT_DIR)
@@ -55,14 +62,14 @@ def test_the_forked_writer_is_niced_and_paced_and_the_venue_starts_no_thread_per
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data, seen = tmp_path / "data", tmp_path / "writers"
     seen.mkdir()
-    real_write = snapshot.write_atomic
+    real_write = snapshot.write_pickled
 
-    def observed(path, *parts, **kw):
+    def observed(path, head, length_at, state, **kw):
         """In the writer: note its niceness and how it was asked to write, then write."""
         (seen / str(os.getpid())).write_text(json.dumps({"nice": os.nice(0), "sync_every": kw.get("sync_every")}))
-        return real_write(path, *parts, **kw)
+        return real_write(path, head, length_at, state, **kw)
 
-    monkeypatch.setattr(snapshot, "write_atomic", observed)
+    monkeypatch.setattr(snapshot, "write_pickled", observed)
     with own_venue(data, snapshot_every=5, rest_listen="off") as (running, cfg, trader):
         ck = running.venue.seq.checkpoint
         ck.use_forks()
