@@ -281,7 +281,9 @@ class RunningVenue:
         # snapshots are written by a follower process: the sequencer never waits for a pickle
         checkpoint = FollowerCheckpoint(
             cfg.data_dir, lambda: sequencer.state, lambda: sequencer.journal, prune=not cfg.keep_journal,
-            start_after=cfg.snapshot_every // 2 or None,
+            # at the first command: its start (imports, loading the state: ~1 s of CPU) comes
+            # while the venue is young, not amid a checkpoint interval's load
+            start_after=1 if cfg.snapshot_every else None,
             follower=FollowerSpec(cfg.data_dir, functools.partial(make_state, cfg),
                                   HistoryLimits.from_mapping(cfg.history)))
         self._opened.append(("the snapshot follower", checkpoint.close))

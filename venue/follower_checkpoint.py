@@ -6,7 +6,9 @@ Instead of forking the venue, it keeps a snapshot follower running (venue/snapsh
 a second process that loaded the same state and applies the journal's durable records as they
 come) and asks it for the snapshot. On the sequencer that is, per batch, `observe_batch` telling
 the follower the durable seq (one write of 9 bytes to a pipe, at most every
-`announce_every_s`), and per checkpoint one more such write. Neither the fork (page tables:
+`announce_every_s`: 50 ms, so that the follower wakes to apply a few dozen records at a time,
+not a few: its CPU per order fell from 155-273 to 86-185 µs in bench/venue_ratios.py's
+checkpoint scenario), and per checkpoint one more such write. Neither the fork (page tables:
 2-8 ms) nor its copy-on-write faults remain on the sequencer's path; the follower runs at the
 lowest CPU priority.
 
@@ -74,7 +76,7 @@ class FollowerCheckpoint(ForkCheckpoint):
 
     def __init__(self, data_dir: str | os.PathLike, state: Callable[[], Any], journal: Callable[[], Any], *,
                  follower: FollowerSpec, prune: bool = True, keep: int = 3, max_deaths: int = 3,
-                 announce_every_s: float = 0.005, start_after: int | None = None,
+                 announce_every_s: float = 0.05, start_after: int | None = None,
                  duty: float = SNAPSHOT_DUTY) -> None:
         """`start_after`: commands after which the follower is started ahead of the first
         checkpoint (so that it has caught up by then); None: at the first checkpoint. `duty`:
