@@ -17,12 +17,14 @@ import contextlib
 import os
 import time
 
-__all__ = ["BACKGROUND_NICE", "lower_priority"]
+__all__ = ["BACKGROUND_NICE", "Pacer", "lower_priority"]
 
 #: the niceness of background work: the lowest priority of SCHED_OTHER
 BACKGROUND_NICE = 19
 #: the kernel refuses an unprivileged autogroup change within 0.1 s of the last one (anyone's)
 _AUTOGROUP_WAIT_S = 0.11
+#: the sleep a pacer owes before it takes it (s): shorter sleeps cost more than they spread
+_MIN_SLEEP_S = 0.0002
 
 
 def lower_priority(pid: int = 0) -> bool:
@@ -45,3 +47,34 @@ def lower_priority(pid: int = 0) -> bool:
             return False
     return False
 
+
+
+class Pacer:
+    """Keeps a thread's work to `duty` (0 < duty <= 1) of the time it spends: `pace()`, called
+    between small pieces of work, sleeps what the CPU time this thread used since the last call
+    owes ((1 - duty) / duty of it), once that reaches 0.2 ms.
+
+    Why: however low its priority, a process that runs when a venue thread wakes on its core
+    can hold that thread until the scheduler's next tick (4 ms at HZ=250; a kernel without
+    preemption holds it through system calls too), and on a shared machine both cores are busy
+    often. Work done in bursts of a few tenths of a millisecond with sleeps between leaves the
+    venue's threads free turns. CPU time, not wall time, is what is paced: a process kept off
+    the CPU by others is not slowed twice."""
+
+    def __init__(self, duty: float) -> None:
+        if not 0.0 < duty <= 1.0:
+            raise ValueError("duty must be in (0, 1]")
+        self.duty = duty
+        self._cpu = time.thread_time()
+        self._owed = 0.0  # sleep owed (s)
+
+    def pace(self) -> None:
+        if self.duty >= 1.0:
+            return
+        cpu = time.thread_time()
+        self._owed += (cpu - self._cpu) * (1.0 - self.duty) / self.duty
+        if self._owed >= _MIN_SLEEP_S:
+            t0 = time.monotonic()
+            time.sleep(self._owed)
+            self._owed -= time.monotonic() - t0  # (overslept: owed less next time)
+        self._cpu = time.thread_time()

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from perpsim.venue.background import lower_priority
+from perpsim.venue.background import Pacer, lower_priority
 from perpsim.venue.codec import decode
 from perpsim.venue.journal import Journal, JournalError
 from perpsim.venue.journal_tail import JournalTail
@@ -71,6 +71,10 @@ SPEC_LEN = struct.Struct("<I")
 
 #: records applied between two looks at the venue's messages
 SLICE = 2_000
+#: the follower paces its applying of records (FollowerSpec.replay_duty) while it is fewer than
+#: this many records behind what it was told, and applies at full speed further behind: a venue
+#: under a load it cannot follow at that pace never leaves it far behind
+PACED_BEHIND = 2_000
 #: records applied between two freezes of what survived out of the collector (venue/gcpolicy.py)
 FREEZE_EVERY = 5_000
 #: a full collection once the venue has told nothing new for IDLE_S, at most every FULL_EVERY_S;
@@ -92,7 +96,8 @@ class FollowerSpec:
     `build`: the venue's build; the follower imports the code on disk, and if that is not the
     code the venue runs (an upgrade installed under a running venue) it could compute another
     state, so it exits with STALE_BUILD instead. `duty`: the share of the time its pickling of
-    a snapshot runs (`write_snapshot`'s pacing; 1.0: at full speed)."""
+    a snapshot runs (`write_snapshot`'s pacing; 1.0: at full speed); `replay_duty`: the same
+    for its applying of the journal's records (background.Pacer)."""
 
     data_dir: Path
     make_state: Callable[[], Any]
@@ -101,6 +106,7 @@ class FollowerSpec:
     sync_every: int = 0
     build: str = ""  # the venue's snapshot.build_id(): a follower running other code refuses to start
     duty: float = 1.0
+    replay_duty: float = 1.0
 
 
 class _Inbox:
@@ -175,6 +181,7 @@ class Follower:
         self._frozen_at = 0
         self._full_at = 0.0  # the last full collection (monotonic s)
         self.tail: JournalTail | None = None
+        self._replay = Pacer(spec.replay_duty)
 
     def load(self) -> None:
         """The venue's recovery, through the durable seq of its first message."""
@@ -215,12 +222,14 @@ class Follower:
     def apply_through(self, seq: int) -> None:
         """Apply the journal's records through `seq` (durable: waits for the files to show them)."""
         assert self.tail is not None  # loaded
-        apply, since = self.state.apply, time.monotonic()
+        apply, pace, since = self.state.apply, self._replay.pace, time.monotonic()
         while self.applied < seq:
             before = self.applied
             for s, payload in self.tail.read(seq):
                 apply(decode(payload))
                 self.applied = s
+                if seq - s < PACED_BEHIND:  # (further behind: at full speed, so that it keeps up)
+                    pace()
             if self.applied - self._frozen_at >= FREEZE_EVERY:
                 self._freeze()
             if self.applied == before:

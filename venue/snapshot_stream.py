@@ -27,19 +27,17 @@ from __future__ import annotations
 import os
 import pickle
 import struct
-import time
 import zlib
 from pathlib import Path
 from typing import Any
 
+from perpsim.venue.background import Pacer
 from perpsim.venue.files import _write_out, fsync_dir
 
 __all__ = ["crc32_combine", "write_pickled"]
 
 _U64 = struct.Struct("<Q")
 _U32 = struct.Struct("<I")
-#: the sleep a paced writer owes before it takes it (s): shorter sleeps cost more than they spread
-_MIN_SLEEP_S = 0.0002
 #: objects of classes of their own pickled between two looks at the pacing (_PacedPickler)
 PACE_EVERY = 64
 
@@ -95,13 +93,12 @@ class _Body:
     and paced to `duty` (module docstring)."""
 
     def __init__(self, fd: int, offset: int, sync_every: int, duty: float) -> None:
-        self.fd, self.sync_every, self.duty = fd, sync_every, duty
+        self.fd, self.sync_every = fd, sync_every
         self.crc = 0
         self.length = 0
         self._at = offset  # file offset written up to
         self._out = offset  # ... and written out up to
-        self._cpu = time.thread_time()
-        self._owed = 0.0  # sleep owed (s)
+        self.pacer = Pacer(duty)
 
     def write(self, data: Any) -> int:
         view = memoryview(data).cast("B")
@@ -113,19 +110,8 @@ class _Body:
         if self.sync_every and self._at - self._out >= self.sync_every:
             _write_out(self.fd, self._out, self._at - self._out)
             self._out = self._at
-        if self.duty < 1.0:
-            self.pace()
+        self.pacer.pace()
         return n
-
-    def pace(self) -> None:
-        """Sleep what the CPU time used since the last call owes at `duty`."""
-        cpu = time.thread_time()
-        self._owed += (cpu - self._cpu) * (1.0 - self.duty) / self.duty
-        if self._owed >= _MIN_SLEEP_S:
-            t0 = time.monotonic()
-            time.sleep(self._owed)
-            self._owed -= time.monotonic() - t0  # (overslept: owed less next time)
-        self._cpu = time.thread_time()
 
 
 class _PacedPickler(pickle.Pickler):
@@ -141,7 +127,7 @@ class _PacedPickler(pickle.Pickler):
     def reducer_override(self, obj: Any) -> Any:
         self._seen += 1
         if not self._seen % PACE_EVERY:
-            self._body.pace()
+            self._body.pacer.pace()
         return NotImplemented
 
 
@@ -152,8 +138,7 @@ def write_pickled(path: Path, head: bytes, length_at: int, obj: Any, *, sync_eve
     (`<name>.<pid>.tmp`, gone once renamed). `sync_every` as `files.write_atomic` takes it;
     `duty` paces the pickling (1.0: at full speed). Whatever the pickler raises is raised, the
     temporary file removed."""
-    if not 0.0 < duty <= 1.0:
-        raise ValueError("duty must be in (0, 1]")
+    Pacer(duty)  # (a bad duty refused before anything is written)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), mode)
     try:

@@ -37,3 +37,24 @@ def test_a_process_that_is_gone_is_no_error():
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     assert lower_priority(child.pid) is False
+
+
+def test_a_pacer_sleeps_the_share_of_cpu_time_its_duty_leaves():
+    import time
+
+    from perpsim.venue.background import Pacer
+
+    pacer = Pacer(0.5)
+    cpu0, wall0 = time.thread_time(), time.monotonic()
+    for _ in range(30):
+        end = time.thread_time() + 0.001
+        while time.thread_time() < end:  # 1 ms of CPU a piece
+            pass
+        pacer.pace()
+    cpu, wall = time.thread_time() - cpu0, time.monotonic() - wall0
+    # off the CPU about as long as on it (the sleeps' own system calls count as CPU time here
+    # but are not paced: 0.8 of it is the bound that cannot fail by accident)
+    assert wall - cpu >= 0.8 * cpu
+    for bad in (0.0, -0.5, 1.5):
+        with pytest.raises(ValueError, match="duty"):
+            Pacer(bad)
