@@ -57,10 +57,11 @@ log = logging.getLogger("perpsim.venue")
 #: deaths of followers within this many seconds that make the venue fork writers instead
 DEATH_WINDOW_S = 60.0
 #: the share of the time the follower's pickling runs, sleeping the rest (venue/snapshot_stream.py):
-#: a snapshot takes four times as long (50,000 orders: ~0.6 s of CPU over ~2.5 s), and the venue's
-#: threads find a core free while it sleeps (bench/checkpoint_stall.py on 2 busy cores: max latency
-#: during checkpoints 1.6-2.5x the p99 without, the machine's own 1.8-2.3x; 0.5: 2.3-3.5x; unpaced:
-#: 3.3-11x)
+#: a snapshot takes four times as long or more (50,000 orders: ~0.6 s of CPU over 2.5-8 s), and
+#: the venue's threads find a core free while it sleeps (bench/checkpoint_stall.py, 2 shared
+#: cores: orders over twice the p99 0.09 % during checkpoints against 0.08 % without, max 2.3-3.6x
+#: the p99 with the same runs' max without checkpoints 2.4-3.0x; unpaced in the venue's session:
+#: 0.62 % against 0.04 %, max 2.5-11x; a forked writer 1.8 %, 6.4-8.0x)
 SNAPSHOT_DUTY = 0.25
 #: the same for the follower's applying of the journal's records while it is nearly caught up
 #: (snapshot_follower.PACED_BEHIND): bench/venue_ratios.py's unary-1 p99 with a follower
