@@ -25,7 +25,8 @@ and follower to venue (the reply fd)::
 
 It runs at the lowest CPU priority in a session of its own (venue/background.py: nice 19 within
 its session's autogroup and for the autogroup too, so that it yields to every other session's
-processes, not only the venue's), paces its pickling (`FollowerSpec.duty`), holds no lock of
+processes, not only the venue's), paces its pickling and its replay (`FollowerSpec.duty`,
+`replay_duty`: short bursts, sleeps between), holds no lock of
 the data directory (it opens no `Journal` for writing, only reads its files), writes nothing
 but snapshots, dies with the venue (PR_SET_PDEATHSIG, and it exits at the end of its stdin) and
 frees nothing the venue needs.
