@@ -10,8 +10,9 @@ are folded in while the fsync runs on its thread and while no command waits, a s
 off the path from a command to its acknowledgment wherever the loop has time to spare.
 
 The fsync runs on a thread of its own (venue/commit_thread.py) whose callback acknowledges the
-batch directly, except for a lone caller's batch with nothing queued behind it, which is fsynced on
-the loop (the hand-off would cost that caller more than the fsync). With many callers in flight
+batch directly, except for a lone unary command with nothing queued behind it, which is fsynced on
+the loop (the hand-off would cost that caller more than the fsync; a stream's or a batch call's
+unit never is: the loop reads their next orders meanwhile). With many callers in flight
 a batch waits a bounded moment for the ones the last batch answered (adaptive group commit: more
 orders per fsync); with one caller it never waits.
 A failed fsync, or a state that cannot be rebuilt after a core fault, halts the sequencer:
@@ -75,6 +76,9 @@ class Clock:
 class _Item:
     makes: list[Callable[[int], object]] | None  # None: a control item, run between batches
     control: Callable[[], object] | None = None
+    # one caller's one command, answered alone (a unary call): the one kind of item whose
+    # commit may run on the loop (a stream's unit would stop its next orders from being read)
+    single: bool = False
     future: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     results: list = field(default_factory=list)  # per command: its events, or the exception it raised
 
@@ -143,7 +147,9 @@ class Sequencer:
 
     async def submit(self, make: Callable[[int], object]) -> list:
         """Queue a command (built from the time it is sequenced at); its events once durable."""
-        (result,) = await self.submit_many([make])
+        item = _Item([make], single=True)
+        self._enqueue(item)
+        (result,) = await item.future
         if isinstance(result, BaseException):
             raise result
         return result
@@ -400,11 +406,12 @@ class Sequencer:
         return False
 
     def _alone(self) -> bool:
-        """Whether the batch being committed is one caller's, with nothing queued behind it and
-        no more than one caller answered last time (so no others are likely to arrive while the
-        loop waits on the disk)."""
+        """Whether the batch being committed is one caller's single command, with nothing queued
+        behind it and no more than one caller answered last time (so no others are likely to
+        arrive while the loop waits on the disk)."""
         batch = self._batch
-        return batch is not None and len(batch) == 1 and self._expect <= 1 and self.queue.empty()
+        return batch is not None and len(batch) == 1 and batch[0].single and self._expect <= 1 \
+            and self.queue.empty()
 
     def _fold_slice(self) -> bool:
         """Fold a slice of what the state's read models were handed; whether nothing is left."""
