@@ -55,6 +55,7 @@ from perpsim.v1 import (
 )
 from perpsim.venue.app import VenueConfig, make_exchange
 from perpsim.venue.recovery import JOURNAL_DIR, SNAPSHOT_DIR, recover
+from perpsim.venue.snapshot import list_snapshots
 from perpsim.venue.state import VenueState
 
 ADMIN_KEY = "crash-test-admin-key"
@@ -272,8 +273,11 @@ def funded_accounts(address: str) -> list[str]:
     return keys
 
 
-def run_load_and_kill(server: Server, keys: list[str], ledger: Ledger, tag: str, acks: int, seed: int) -> None:
-    """Client threads place orders; SIGKILL the server once `acks` more orders were acknowledged."""
+def run_load_and_kill(server: Server, keys: list[str], ledger: Ledger, tag: str, acks: int, seed: int,
+                      snapshots: int = 0) -> None:
+    """Client threads place orders; SIGKILL the server once `acks` more orders were acknowledged
+    and at least `snapshots` snapshots are on disk (the follower writes them paced, at nice 19:
+    on a busy machine one can take seconds)."""
     killed, stop = threading.Event(), threading.Event()
     with ledger.lock:
         target = len(ledger.acked) + acks
@@ -286,9 +290,12 @@ def run_load_and_kill(server: Server, keys: list[str], ledger: Ledger, tag: str,
     try:
         while True:
             with ledger.lock:
-                if len(ledger.acked) >= target or ledger.errors:
-                    break
-            assert time.monotonic() < deadline, "the load made no progress"
+                done = len(ledger.acked) >= target
+            if done and snapshots:
+                done = len(list_snapshots(server.data_dir / SNAPSHOT_DIR)) >= snapshots
+            if done or ledger.errors:
+                break
+            assert time.monotonic() < deadline, "the load made no progress (or no snapshot landed)"
             assert any(t.is_alive() for t in threads), f"every client stopped: {ledger.errors}"
             time.sleep(0.001)
         killed.set()
@@ -388,7 +395,9 @@ def test_sigkill_mid_load_loses_no_acknowledged_order(tmp_path: Path) -> None:
 
         outcomes = []
         for r in range(ROUNDS):
-            run_load_and_kill(server, keys, ledger, f"r{r}", acks=rng.randint(150, 400), seed=r)
+            # the last round is killed once a snapshot is on disk: recovery must start from one
+            run_load_and_kill(server, keys, ledger, f"r{r}", acks=rng.randint(150, 400), seed=r,
+                              snapshots=1 if r == ROUNDS - 1 else 0)
             address = server.start()
             recoveries.append(server.recovery_log())
             with grpc.insecure_channel(address) as ch:
