@@ -19,7 +19,7 @@ from perpsim.engine.market import BOTH, IF_ACCOUNT, position_key
 from perpsim.engine.records import new_record
 from perpsim.model.causes import LedgerCause
 from perpsim.model.enums import Side
-from perpsim.risk.hyperliquid_backstop import backstopped
+from perpsim.risk.hyperliquid_backstop import BOOK, USUAL, VAULT, verdict
 from perpsim.risk.ledger import INSURANCE
 
 if TYPE_CHECKING:
@@ -30,26 +30,39 @@ _BACKSTOP_MARGIN, _COVER = LedgerCause.BACKSTOP_MARGIN, LedgerCause.INSURANCE_CO
 _SELL, _BUY = Side.SELL, Side.BUY
 
 
-def due(stage: Liquidation, m: _Market, account: int, pside: int) -> bool:
-    """Whether the account's equity (an isolated position's: its margin + uPnL; cross: the
-    wallet + uPnL of its cross legs in m's asset, at the marks) is below the profile's share of
-    the maintenance margin behind it (exact, risk.hyperliquid_backstop.backstopped), and the vault
-    can take it: the equity is not negative, or the fund has a balance to absorb it. Never for a
-    Multi-Assets account (its pool spans assets: the usual liquidation applies)."""
+def standing(stage: Liquidation, m: _Market, account: int, pside: int) -> int:
+    """What the account's liquidation in m does under the profile's backstop
+    (risk.hyperliquid_backstop.verdict): VAULT when its equity (an isolated position's: its
+    margin + uPnL; cross: the wallet + uPnL of its cross legs in m's asset, at the marks) is below
+    the profile's share of the maintenance margin behind it (exact) and the vault can take it;
+    BOOK at or above the share (the market order; what it leaves stays with the account and is
+    retried); USUAL below it when the vault cannot (a negative equity, an empty fund), and always
+    for a Multi-Assets account (its pool spans assets)."""
     state = stage.state
     if account in state.multi_assets:
-        return False
+        return USUAL
     if account in m.isolated:
         p = m.positions.get(position_key(account, pside))
         if p is None:
-            return False
+            return USUAL
         equity, mm = state._iso_margin(m, account, pside) + m.upnl(p), state._mm_scaled(m, p)
     else:
         equity, mm = state.wallet(account, m.asset), 0
         for mk, p in state._cross(account, m.asset):
             equity += mk.upnl(p)
             mm += state._mm_scaled(mk, p)
-    return backstopped(equity, mm, stage._backstop) and (equity >= 0 or state.ledger.insurance(m.asset) > 0)
+    return verdict(equity, mm, stage._backstop, state.ledger.insurance(m.asset))
+
+
+def due(stage: Liquidation, m: _Market, account: int, pside: int) -> bool:
+    """Whether the vault takes the account's positions in m now (`standing` is VAULT)."""
+    return standing(stage, m, account, pside) == VAULT
+
+
+def retried(stage: Liquidation, m: _Market, account: int, pside: int) -> bool:
+    """Whether what the account's market order in m leaves stays with it for the next sweep
+    (`standing` is BOOK), not taken over at the bankruptcy price."""
+    return standing(stage, m, account, pside) == BOOK
 
 
 def take(stage: Liquidation, m: _Market, account: int, pside: int) -> None:

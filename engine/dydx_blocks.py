@@ -5,8 +5,9 @@ these: the forced order's limit, the fillable price (risk.dydx_fillable), from t
 collateral and maintenance margin at the oracle; the block's accounts, at most
 `PartialSteps.block_accounts` of them, and their order (risk.dydx_rotation, risk.dydx_order); what
 the insurance fund may still pay for an account in the block (risk.dydx_insurance); the fee on the
-order's fills (risk.dydx_fee). Plain functions of the stage; all but `deleverage` only read.
-`deleverage` closes a bankrupt position against opposite ones (risk.dydx_deleveraging).
+order's fills (risk.dydx_fee). Plain functions of the stage; all but `deleverage` and `attempted`
+only read. `deleverage` closes a bankrupt position against opposite ones (risk.dydx_deleveraging);
+`attempted` counts the block's deleveraging attempts, at most MaxDeleveragingAttemptsPerBlock.
 
 Units: prices in ticks, money in integer units of the settlement asset, maintenance margins × RATE_SCALE.
 """
@@ -19,7 +20,7 @@ from perpsim.engine.events import AutoDeleveraged, OrderEvent
 from perpsim.engine.market import IF_ACCOUNT, position_key, position_of
 from perpsim.model.causes import ListCause
 from perpsim.model.enums import EventKind
-from perpsim.risk.dydx_deleveraging import offset_allowed, offset_lots
+from perpsim.risk.dydx_deleveraging import attempt_allowed, offset_allowed, offset_lots
 from perpsim.risk.dydx_fee import leftover, liquidation_fee
 from perpsim.risk.dydx_fillable import fillable_tick
 from perpsim.risk.dydx_order import rank_key
@@ -231,3 +232,23 @@ def deleverage(stage: Liquidation, m: _Market, account: int, pside: int, price: 
         state._events.append(AutoDeleveraged(m.symbol, account, cp_account, q, price))
         done += q
     return done
+
+
+def attempted(stage: Liquidation, t: MarketTerms, account: int) -> bool:
+    """Whether the account's deleveraging may be attempted in the current block, counting it if
+    so: dYdX makes at most `max_attempts` a block (deleveraging.go DeleverageSubaccounts,
+    flags.go MaxDeleveragingAttemptsPerBlock; risk.dydx_deleveraging.attempt_allowed), in the
+    order its liquidations came; the rest wait for a later block. The block's count is the sum
+    of its records' fifth field (absent: none yet), so the state hash and snapshots carry it
+    with the records (Liquidation._blocks); the account's record for this block exists (the
+    liquidation opened it)."""
+    block = block_of(t, stage.state.ts)
+    done = 0
+    for rec in stage._blocks.values():
+        if rec[0] == block and len(rec) > 4:
+            done += rec[4]
+    if not attempt_allowed(done, stage.state.profile.liquidation.deleveraging):
+        return False
+    rec = stage._blocks[account]
+    stage._blocks[account] = (*rec[:4], (rec[4] if len(rec) > 4 else 0) + 1)
+    return True

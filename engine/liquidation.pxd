@@ -25,6 +25,7 @@ cdef class Liquidation:
     cdef public object _due  # when a waiting account is swept again (ns; 0: none)
     cdef readonly bint _takes_over  # OKX: a full liquidation is a takeover, no order
     cdef readonly object _backstop  # Hyperliquid: (n, d) of MM below which the vault takes over
+    cdef public dict _retry  # Hyperliquid: (symbol, account) -> when its market order left a rest
 
     @cython.locals(m=_Market)
     cpdef void cascade(self) except *

@@ -110,7 +110,8 @@ class Liquidation:
         # OKX keys the wait by position instead (risk.okx_liquidation.frozen_key)
         self._paced: dict[int, int] = {}
         # per account, a per-block profile's current block (dYdX): (block, money units liquidated
-        # in it, the symbols liquidated in it, money units the fund paid for it in it); older
+        # in it, the symbols liquidated in it, money units the fund paid for it in it[, its
+        # deleveraging attempts in it, once it has one: engine.dydx_blocks.attempted]); older
         # blocks' records are dropped
         self._blocks: dict[int, tuple[int, int, tuple[str, ...], int]] = {}
         # the venue time at which an account the sweep passed over (waiting: OKX's re-check, the
@@ -120,6 +121,10 @@ class Liquidation:
         self._takes_over = takes_over_in_full(rule)
         # Hyperliquid: (n, d) of MM below which the vault takes positions and margin (risk.hyperliquid_backstop)
         self._backstop = backstop_ratio(rule)
+        # Hyperliquid: (symbol, account) -> the venue time of its market order that left a rest:
+        # one order per account and market per instant, the next later command retries it (`_due`);
+        # every entry is of the same instant (the dict is emptied once time moves on)
+        self._retry: dict[tuple[str, int], int] = {}
 
     def cascade(self) -> None:
         """Re-key every account whose positions or balances changed, then sweep; repeat while
@@ -134,6 +139,8 @@ class Liquidation:
             if self._blocks:
                 self._drop_old_blocks()
         self.sweep_due = False
+        if self._retry and next(iter(self._retry.values())) != self.state.ts:
+            self._retry.clear()
         while True:
             if self.state._touched:
                 touched, self.state._touched = self.state._touched, set()
@@ -241,6 +248,8 @@ class Liquidation:
             keys = DB.ranked(self, m, keys)
         for key in keys:
             account, pside = position_of(key)
+            if self._retry and (m.symbol, account) in self._retry:
+                continue  # Hyperliquid: its market order went at this instant; a later command retries it
             if m.holds(account) and self._liquidatable(m, account, pside):
                 if waiting and self._waits(m, account, pside):
                     continue
@@ -288,7 +297,7 @@ class Liquidation:
         spent, symbols, lost = (0, (), 0) if rec is None or rec[0] != block else (rec[1], rec[2], rec[3])
         if symbol not in symbols:
             symbols = tuple(sorted((*symbols, symbol)))
-        self._blocks[account] = (block, spent, symbols, lost)
+        self._blocks[account] = (block, spent, symbols, lost, *(() if rec is None or rec[0] != block else rec[4:]))
         return t.block_cap - spent
 
     def _collateral(self, m: _Market, account: int, pside: int) -> tuple[int, int]:
@@ -303,7 +312,8 @@ class Liquidation:
     def _liquidate(self, m: _Market, account: int, pside: int) -> None:
         """Execute risk's liquidation of the account (risk.liquidation_plan): its orders canceled,
         then per leg the partial order and the forced order at the planned price, the takeover of
-        what they left, the fee; then what the fund covers."""
+        what they left (Hyperliquid above its backstop share: none, the rest stays and a later
+        command's sweep retries; engine.backstop_vault), the fee; then what the fund covers."""
         state = self.state
         isolated = account in m.isolated
         if isolated:
@@ -327,11 +337,16 @@ class Liquidation:
             legs = self._net_pair(m, account, legs)
             if legs and not self._liquidatable(m, account, pside):
                 legs = ()
-        if legs and self._backstop is not None and BV.due(self, m, account, pside):
-            # Hyperliquid: under 2/3 of MM, the vault takes the positions and their margin, no order
-            # (above it the book's fills, at the bankruptcy price or better, never bring it under)
-            BV.take(self, m, account, pside)
-            legs = ()
+        retry = False
+        if legs and self._backstop is not None:
+            verdict = BV.standing(self, m, account, pside)
+            if verdict == BV.VAULT:
+                # Hyperliquid: under 2/3 of MM, the vault takes the positions and their margin, no order
+                # (above it the book's fills, at the bankruptcy price or better, never bring it under)
+                BV.take(self, m, account, pside)
+                legs = ()
+            else:  # at or above it: what the market order leaves stays with the account, retried
+                retry = verdict == BV.BOOK
         paced = frozen_key(account, m.symbol, pside, isolated) if t.waits else account  # OKX: per position
         not_before = 0
         if self._paced:
@@ -377,7 +392,10 @@ class Liquidation:
             rest = self._lots(m, account, leg_side)
             filled = abs(lots) - abs(rest)
             taken = deleveraged = 0
-            who = takeover(rest, state.ledger.insurance(m.asset))
+            who = takeover(rest, state.ledger.insurance(m.asset)) if not retry else 0
+            if retry and rest:  # Hyperliquid: no takeover; a later command sends the order again
+                self._retry[(m.symbol, account)] = state.ts
+                self._due = state.ts + 1
             if who == FUND:
                 self.settlement._pair(m, IF_ACCOUNT, BOTH, account, leg_side, rest, price)
                 taken = abs(rest)
@@ -390,14 +408,14 @@ class Liquidation:
             notice = (m.symbol, account, side, abs(lots), price, filled, taken, deleveraged)
             state._events.append(new_record(LiquidationEvent, notice))
             # 5. the liquidation fee on the liquidated amount, out of the collateral that is left
-            holder, remaining = self._liquidation_fee(m, account, pside, abs(lots), price)
+            holder, remaining = self._liquidation_fee(m, account, pside, filled if retry else abs(lots), price)
         # what the last leg's fee left below zero (only rounding to the tick can) the fund covers
         cover = shortfall(remaining)
         if cover:
             state._move(m.asset, INSURANCE, holder, cover, _LEDGER_INSURANCE_COVER)
             if t.block_ns:  # dYdX: what the fund paid counts against the account's block limit
                 rec = self._blocks[account]
-                self._blocks[account] = (rec[0], rec[1], rec[2], rec[3] + cover)
+                self._blocks[account] = (rec[0], rec[1], rec[2], rec[3] + cover, *rec[4:])
         if account in state.multi_assets:  # what it still owes is repaid from its collateral
             MA.auto_exchange(state, account)
         if isolated:
@@ -443,7 +461,9 @@ class Liquidation:
             return holder, remaining, left
         taken = deleveraged = 0
         whole = unfilled > 0 and self.state.profile.liquidation.deleveraging is not None
-        if whole:  # dYdX: the entire position, against the opposite side only
+        if whole and not DB.attempted(self, t, account):
+            unfilled = 0  # dYdX: the block's deleveraging attempts are spent: a later block's
+        elif whole:  # dYdX: the entire position, against the opposite side only
             unfilled = abs(lots)
             deleveraged = DB.deleverage(self, m, account, leg_side, price)
         elif unfilled:
@@ -477,8 +497,8 @@ class Liquidation:
         if whole and remaining < 0 and self._lots(m, account, leg_side):
             remaining = 0  # the account keeps its deficit with the rest, deleveraged again next block
         spent = block_notional(t, done, m.mark)
-        block, before, symbols, lost = self._blocks[account]
-        self._blocks[account] = (block, before + spent, symbols, lost)
+        rec = self._blocks[account]
+        self._blocks[account] = (rec[0], rec[1] + spent, *rec[2:])
         return holder, remaining, left - spent
 
     def _net_pair(self, m: _Market, account: int, legs: tuple) -> tuple:

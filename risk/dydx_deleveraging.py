@@ -19,6 +19,11 @@ Source: dydxprotocol/v4-chain @ 84d4664bae71e3a077adaac67fb77ad19cd28d30, protoc
   through `UpdateSubaccounts` as a Match, whose check for an account left below its initial margin
   is protocol/x/subaccounts/lib/updates.go `IsValidStateTransitionForUndercollateralizedSubaccount`
   (below, `offset_allowed`);
+- deleveraging.go `DeleverageSubaccounts`: "For each unfilled liquidation, attempt to deleverage the
+  subaccount.", `for i := 0; i < int(k.Flags.MaxDeleveragingAttemptsPerBlock) && i <
+  len(subaccountsToDeleverage); i++` (flags.go: DefaultMaxDeleveragingAttemptsPerBlock = 10); the
+  list is filled in liquidation order (liquidations.go) and what is past the cap is dropped: those
+  subaccounts are liquidated again, and deleveraged, in a later block (`attempt_allowed`);
 - the insurance fund appears in none of it: it pays liquidation fills' shortfalls
   (`GetLiquidationInsuranceFundDelta`) and never takes a position.
 
@@ -33,20 +38,33 @@ from dataclasses import dataclass
 
 #: flags.go DefaultMaxDeleveragingSubaccountsToIterate
 MAX_ITERATED = 500
+#: flags.go DefaultMaxDeleveragingAttemptsPerBlock
+MAX_ATTEMPTS = 10
 
 
 @dataclass(frozen=True, slots=True)
 class DeleveragingRule:
     """A profile's deleveraging of a bankrupt position (dYdX v4): the whole position, against at
-    most `max_iterated` opposite positions from a start drawn per block and market; the
-    insurance fund takes none of it."""
+    most `max_iterated` opposite positions from a start drawn per block and market, at most
+    `max_attempts` deleveragings a block (the rest wait for a later block); the insurance fund
+    takes none of it."""
 
     max_iterated: int = MAX_ITERATED
     source: str = ""
+    max_attempts: int = MAX_ATTEMPTS
 
     def __post_init__(self) -> None:
         if self.max_iterated < 1:
             raise ValueError("max_iterated must be at least 1 (dYdX walks at least one subaccount)")
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1 (a block deleverages at least one subaccount)")
+
+
+def attempt_allowed(attempted: int, rule: DeleveragingRule) -> bool:
+    """Whether a block that has made `attempted` deleveraging attempts may make one more:
+    DeleverageSubaccounts's loop stops at `MaxDeleveragingAttemptsPerBlock` (every attempt counts,
+    whether or not anyone offsets the position)."""
+    return attempted < rule.max_attempts
 
 
 def offset_lots(left: int, position: int) -> int:

@@ -22,9 +22,15 @@ vault ends with the position at the mark and the account's equity, the account w
 
 When: the engine checks at the liquidation, before the book order (equity already below 2/3 of
 MM: the book did not liquidate it in time). Above it the market order goes to the book; its fills,
-at the bankruptcy price or better, keep a position within one tier at or above 2/3 of MM, so what
-the order leaves is taken over at the bankruptcy price as on the other profiles (Hyperliquid
-retries its market orders; not modelled).
+at the bankruptcy price or better, keep a position within one tier at or above 2/3 of MM. What the
+order does not fill stays with the account ("the positions are first attempted to be entirely
+closed by sending market orders to the book"; the vault only "without successful liquidation
+through the book"): no takeover at the bankruptcy price; the next sweep (the next command, or a
+mark move) sends the order again, the whole position inside the 30-s window after a partial step
+("During this cooldown period, all market liquidation orders for that user will be for the entire
+position", "Partial liquidations"), until the book takes it or the equity falls below 2/3 of MM
+and the vault does (`verdict`). Below 2/3 with the vault unable to take it (a negative equity and
+an empty fund) the liquidation goes the usual way: the order, then the fund or ADL.
 
 Units: money in integer units of the settlement asset; maintenance margin × RATE_SCALE as the
 engine keeps it exactly. No rounding: the comparison is exact.
@@ -34,7 +40,14 @@ from __future__ import annotations
 
 from perpsim.risk.units import RATE_SCALE
 
-__all__ = ["backstop_ratio", "backstopped"]
+__all__ = ["BOOK", "USUAL", "VAULT", "backstop_ratio", "backstopped", "verdict"]
+
+#: `verdict`: the market order goes to the book and what it leaves stays with the account (retried)
+BOOK = 0
+#: `verdict`: the vault takes the positions and their margin, no order
+VAULT = 1
+#: `verdict`: below the share but the vault cannot take it: the order, then the fund or ADL
+USUAL = 2
 
 
 def backstop_ratio(rule) -> tuple[int, int] | None:
@@ -50,3 +63,13 @@ def backstopped(equity: int, mm_scaled: int, ratio: tuple[int, int]) -> bool:
     (no position) never."""
     n, d = ratio
     return mm_scaled > 0 and equity * d * RATE_SCALE < n * mm_scaled
+
+
+def verdict(equity: int, mm_scaled: int, ratio: tuple[int, int], fund: int) -> int:
+    """What a liquidation under a backstop profile does: VAULT when `equity` (money units) is
+    below n/d of the maintenance margin `mm_scaled` / RATE_SCALE (`backstopped`, exact) and the
+    vault can take it (the equity is not negative, or the fund's balance `fund` is above zero to
+    absorb it); USUAL when below but it cannot; BOOK otherwise (the market order, retried)."""
+    if not backstopped(equity, mm_scaled, ratio):
+        return BOOK
+    return VAULT if equity >= 0 or fund > 0 else USUAL

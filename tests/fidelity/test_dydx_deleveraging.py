@@ -11,7 +11,10 @@ Sources: dydxprotocol/v4-chain @ 84d4664bae71e3a077adaac67fb77ad19cd28d30,
   `MaxDeleveragingSubaccountsToIterate`; each offsets min(what is left, its position)),
   `ProcessDeleveraging` ("at the bankruptcy price of the _liquidated_ position");
 - protocol/x/clob/flags/flags.go: DefaultMaxLiquidationAttemptsPerBlock = 50,
-  DefaultMaxDeleveragingSubaccountsToIterate = 500;
+  DefaultMaxDeleveragingSubaccountsToIterate = 500, DefaultMaxDeleveragingAttemptsPerBlock = 10;
+- deleveraging.go `DeleverageSubaccounts`: "For each unfilled liquidation, attempt to deleverage the
+  subaccount." `for i := 0; i < int(k.Flags.MaxDeleveragingAttemptsPerBlock) && i <
+  len(subaccountsToDeleverage); i++` (the list filled in liquidation order, liquidations.go);
 - protocol/x/subaccounts/lib/updates.go `IsValidStateTransitionForUndercollateralizedSubaccount`
   and protocol/lib/margin/risk.go (`IsInitialCollateralized`: NC ≥ IMR; `Cmp`: "a.NetCollateral *
   b.MaintenanceMargin >= b.NetCollateral * a.MaintenanceMargin").
@@ -23,6 +26,7 @@ The pseudo-random starts are stable digests here: BLAKE2b-64 of "deleveraging/<b
 from __future__ import annotations
 
 import hashlib
+import pickle
 from dataclasses import replace
 
 import pytest
@@ -34,7 +38,14 @@ from perpsim.engine.twin import pure_exchange
 from perpsim.model.enums import Side
 from perpsim.model.markets import default_markets
 from perpsim.risk.brackets import market_brackets
-from perpsim.risk.dydx_deleveraging import MAX_ITERATED, DeleveragingRule, offset_allowed, offset_lots
+from perpsim.risk.dydx_deleveraging import (
+    MAX_ATTEMPTS,
+    MAX_ITERATED,
+    DeleveragingRule,
+    attempt_allowed,
+    offset_allowed,
+    offset_lots,
+)
 from perpsim.risk.dydx_rotation import rotated, start_index, window
 from perpsim.risk.profiles import DYDX, VenueProfile, market_under
 
@@ -279,3 +290,85 @@ def test_the_plain_twin_deleverages_and_caps_alike() -> None:
             ex = build(profile, engine)
             runs.append(([[list(e) for e in ex.apply(cmd)] for cmd in commands], ex.state_hash()))
         assert runs[0] == runs[1] and all(runs[0][0])
+
+
+def test_the_profile_caps_deleveraging_attempts_at_ten_a_block() -> None:
+    """flags.go DefaultMaxDeleveragingAttemptsPerBlock = 10: the 10th attempt is allowed, an 11th not."""
+    rule = DYDX.liquidation.deleveraging
+    assert rule.max_attempts == MAX_ATTEMPTS == 10
+    assert attempt_allowed(9, rule) and not attempt_allowed(10, rule)
+    with pytest.raises(ValueError, match="max_attempts"):
+        DeleveragingRule(max_attempts=0)
+
+
+BANKRUPT = tuple(range(11, 23))
+
+
+def bankrupt_longs(engine: type = Exchange) -> Exchange:
+    """Twelve longs (11..22) of 1 BTC from 20,000 at 20x on 1,000 USDC each (bankruptcy price
+    19,000) against the maker 3's 12 BTC short; no bids."""
+    spec = market_under(DYDX, default_markets()[SYMBOL])
+    px, lots = spec.price_to_ticks, spec.qty_to_lots
+    ex = engine({SYMBOL: spec}, {SYMBOL: market_brackets(spec)}, profile=DYDX, start_ts=1)
+    ex.apply(C.SetIndexPrice(1, SYMBOL, px("20000")))
+    ex.apply(C.Deposit(1, 3, "USDT", 100_000_000 * U))
+    ex.apply(C.PlaceOrder(1, 3, SYMBOL, Side.SELL, lots("12"), px("20000")))
+    for a in BANKRUPT:
+        ex.apply(C.Deposit(1, a, "USDT", int((1_000 + 20_000 * spec.taker_fee) * U)))
+        ex.apply(C.SetLeverage(1, a, SYMBOL, 20))
+        ex.apply(C.PlaceOrder(1, a, SYMBOL, Side.BUY, lots("1"), px("20000")))
+    return ex
+
+
+def deleveraged(events: list) -> list:
+    return [(e.account, e.counterparty, e.qty, e.price) for e in events if isinstance(e, AutoDeleveraged)]
+
+
+def test_a_block_deleverages_at_most_ten_accounts_the_rest_wait() -> None:
+    """The oracle gaps to 18,500 at 5 s (block 5): each long's TNC is 1,000 − 1,500 = −500; each
+    block order (0.1 BTC: 10 % of the position, 1,850 at the oracle, above the 1,000 minimum)
+    finds no bid, so all twelve are due for deleveraging, in the order they were liquidated. The
+    first ten give their 1 BTC to 3 at 19,000 (wallet 0); the last two keep theirs and their −500
+    (the fund pays none of it; their notices: the 0.1 sent, nothing filled or deleveraged), wait
+    out the block (nothing at 5.5 s), and are deleveraged in block 6."""
+    ex = bankrupt_longs()
+    fund = ex.state.ledger.insurance("USDT")
+    events = ex.apply(C.SetIndexPrice(5 * SEC, SYMBOL, 185_000))
+    ex.check_integrity()
+    order = [e.account for e in events if isinstance(e, Liquidation)]
+    assert sorted(order) == list(BANKRUPT)
+    first, rest = order[:10], order[10:]
+    assert deleveraged(events) == [(a, 3, 1_000, 190_000) for a in first]
+    assert [(e.qty, e.filled, e.deleveraged) for e in events if isinstance(e, Liquidation)][10:] == [(100, 0, 0)] * 2
+    assert {a: held(ex).get(a, 0) for a in rest} == dict.fromkeys(rest, 1_000)
+    assert all(ex.state.margin_balance(a, "USDT") == -500 * U for a in rest)
+    assert all(ex.state.wallet(a, "USDT") == 0 and a not in held(ex) for a in first)
+    # the block's count rides in the accounts' block records: one attempt each for the first ten
+    assert sum(rec[4] for rec in ex.liquidation._blocks.values() if len(rec) > 4) == 10
+    assert not [e for e in ex.apply(C.AdvanceClock(5 * SEC + SEC // 2)) if isinstance(e, Liquidation)]
+    events = ex.apply(C.AdvanceClock(6 * SEC))
+    ex.check_integrity()
+    assert sorted(deleveraged(events)) == [(a, 3, 1_000, 190_000) for a in sorted(rest)]
+    assert held(ex) == {}  # the twelve BTC all offset against 3's short
+    assert ex.state.ledger.insurance("USDT") == fund
+
+
+def test_the_block_count_is_in_the_state_hash_and_snapshots() -> None:
+    """After block 5 above: a pickled copy (what a checkpoint writes) has the same hash and
+    deleverages the waiting two alike in block 6; the same state without the count hashes
+    otherwise; the plain-Python twin gives the same events and hashes."""
+    ex = bankrupt_longs()
+    ex.apply(C.SetIndexPrice(5 * SEC, SYMBOL, 185_000))
+    copy = pickle.loads(pickle.dumps(ex))
+    assert copy.state_hash() == ex.state_hash()
+    uncounted = pickle.loads(pickle.dumps(ex))
+    uncounted.liquidation._blocks = {a: rec[:4] for a, rec in uncounted.liquidation._blocks.items()}
+    assert uncounted.state_hash() != ex.state_hash()
+    a, b = ex.apply(C.AdvanceClock(6 * SEC)), copy.apply(C.AdvanceClock(6 * SEC))
+    assert [list(e) for e in a] == [list(e) for e in b] and len(deleveraged(a)) == 2
+    runs = []
+    for engine in (Exchange, pure_exchange().Exchange):
+        tw = bankrupt_longs(engine)
+        runs.append(([[list(e) for e in tw.apply(cmd)] for cmd in (C.SetIndexPrice(5 * SEC, SYMBOL, 185_000),
+                                                                    C.AdvanceClock(6 * SEC))], tw.state_hash()))
+    assert runs[0] == runs[1] and runs[0][1] == ex.state_hash()

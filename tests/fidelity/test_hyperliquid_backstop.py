@@ -47,26 +47,28 @@ TRADER, MAKER = 1, 3
 FUND = 1_000  # the vault's balance before (USDT)
 
 
-def world(profile=HYPERLIQUID, engine: type = Exchange, eth: bool = False, isolated: bool = False) -> Exchange:
+def world(profile=HYPERLIQUID, engine: type = Exchange, eth: bool = False, isolated: bool = False,
+          size: int = 1, bid: tuple[str, str] = ("19100", "1")) -> Exchange:
     """TRADER's 1 BTC long as above (isolated: on its initial margin, 500, as isolated margin);
-    with `eth`, also a cross 10 ETH long from 2,000 at 25x on 1,000 more (a bid at 1,500 only)."""
+    with `eth`, also a cross 10 ETH long from 2,000 at 25x on 1,000 more (a bid at 1,500 only).
+    `size` BTC on `size` times the money; the maker's BTC bid (price, qty) is `bid`."""
     markets = default_markets()
     specs = {s: market_under(profile, markets[s]) for s in ((BTC, ETH) if eth else (BTC,))}
     ex = engine(specs, {s: market_brackets(m) for s, m in specs.items()}, profile=profile, start_ts=1)
     ex.apply(C.FundInsurance(1, "USDT", FUND * U))
     ex.apply(C.Deposit(1, MAKER, "USDT", 1_000_000 * U))
-    for symbol, price, qty, bid, lev in ((BTC, "20000", "1", "19100", 40), (ETH, "2000", "10", "1500", 25)
-                                         )[:len(specs)]:
+    for symbol, price, qty, (bid_px, bid_qty), lev in ((BTC, "20000", str(size), bid, 40),
+                                                       (ETH, "2000", "10", ("1500", "10"), 25))[:len(specs)]:
         px, lots = specs[symbol].price_to_ticks, specs[symbol].qty_to_lots
         # the 9 opening fee on top; an isolated position's 500 of initial margin moves to it
-        ex.apply(C.Deposit(1, TRADER, "USDT", ((509 if isolated else 969) if symbol == BTC else 1_009) * U))
+        ex.apply(C.Deposit(1, TRADER, "USDT", ((509 if isolated else 969) * size if symbol == BTC else 1_009) * U))
         if isolated and symbol == BTC:
             ex.apply(C.SetMarginMode(1, TRADER, symbol, True))
         ex.apply(C.SetIndexPrice(1, symbol, px(price)))
         ex.apply(C.SetLeverage(1, TRADER, symbol, lev))
         ex.apply(C.PlaceOrder(1, MAKER, symbol, Side.SELL, lots(qty), px(price)))
         ex.apply(C.PlaceOrder(1, TRADER, symbol, Side.BUY, lots(qty), px(price)))
-        ex.apply(C.PlaceOrder(1, MAKER, symbol, Side.BUY, lots(qty), px(bid)))
+        ex.apply(C.PlaceOrder(1, MAKER, symbol, Side.BUY, lots(bid_qty), px(bid_px)))
     return ex
 
 
