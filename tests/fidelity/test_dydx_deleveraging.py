@@ -28,9 +28,11 @@ from __future__ import annotations
 import hashlib
 import pickle
 from dataclasses import replace
+from decimal import Decimal
 
 import pytest
 
+from perpsim.clients.client import Client
 from perpsim.engine import commands as C
 from perpsim.engine.events import AutoDeleveraged, Liquidation
 from perpsim.engine.exchange import Exchange
@@ -48,6 +50,7 @@ from perpsim.risk.dydx_deleveraging import (
 )
 from perpsim.risk.dydx_rotation import rotated, start_index, window
 from perpsim.risk.profiles import DYDX, VenueProfile, market_under
+from tests.integration.conftest import own_venue
 
 U = 10**8
 SEC = 10**9
@@ -372,3 +375,34 @@ def test_the_block_count_is_in_the_state_hash_and_snapshots() -> None:
         runs.append(([[list(e) for e in tw.apply(cmd)] for cmd in (C.SetIndexPrice(5 * SEC, SYMBOL, 185_000),
                                                                     C.AdvanceClock(6 * SEC))], tw.state_hash()))
     assert runs[0] == runs[1] and runs[0][1] == ex.state_hash()
+
+
+def test_ten_deleveragings_a_block_through_the_real_server(tmp_path) -> None:
+    """`perpsim serve --profile dydx`: eleven longs of 1 BTC from 65,000 at 20x on 3,250 USDT each
+    (bankruptcy price 61,750) against one maker's 11 BTC short, nothing bidding. A −10 % shock puts
+    the oracle at 58,500: every TNC is 3,250 − 6,500 = −3,250 and every block order fills nothing;
+    the block deleverages ten of them whole at 61,750, the eleventh keeps its BTC and its −3,250
+    (the fund pays none of it) until a later block (the clock a second on) deleverages it too."""
+    with own_venue(tmp_path, profile="dydx") as (running, _cfg, _trader), \
+            Client(running.address, admin_key=(tmp_path / "admin.key").read_text().strip()) as admin:
+        admin.set_index_price(SYMBOL, "65000")
+        maker = admin.with_key(admin.create_account().api_key)
+        maker.deposit("USDT", "1000000")
+        maker.place_order(SYMBOL, "sell", "11", "65000")
+        longs = [admin.with_key(admin.create_account().api_key) for _ in range(11)]
+        for trader in longs:
+            trader.deposit("USDT", "3282.5")  # 3,250 + the 32.5 opening fee
+            assert trader.set_leverage(SYMBOL, 20) == 20
+            trader.place_order(SYMBOL, "buy", "1", "65000")
+        fund = admin.insurance_fund("USDT")["USDT"]
+
+        result = admin.shock_price(SYMBOL, "-10")
+        assert result.liquidations == 11
+        got = sorted((f.filled_quantity, f.deleveraged) for f in result.forced_orders)
+        assert got == [(Decimal(0), Decimal(0))] + [(Decimal(0), Decimal(1))] * 10
+        waiting = [t for t in longs if t.positions(SYMBOL)]
+        assert len(waiting) == 1 and waiting[0].positions(SYMBOL)[0].quantity == Decimal("1")
+        assert waiting[0].account().balance("USDT").margin_balance == Decimal("-3250")
+        admin.advance_clock(SEC)
+        assert not waiting[0].positions(SYMBOL) and waiting[0].account().balance("USDT").wallet == 0
+        assert not maker.positions(SYMBOL) and admin.insurance_fund("USDT")["USDT"] == fund

@@ -21,7 +21,9 @@ MMR 1/80. At a mark P: equity 960 + P − 20,000, MM P / 80: under water for P �
 from __future__ import annotations
 
 import pickle
+from decimal import Decimal
 
+from perpsim.clients.client import Client
 from perpsim.engine import commands as C
 from perpsim.engine.events import BalanceChanged, Liquidation
 from perpsim.engine.exchange import Exchange
@@ -40,6 +42,8 @@ from tests.fidelity.test_hyperliquid_backstop import (
     published,
     world,
 )
+from tests.integration.conftest import own_venue
+from tests.integration.test_hyperliquid_mark_server import GRID_NS, just_past_a_publication
 
 THIN = ("19050", "0.4")
 
@@ -143,3 +147,36 @@ def test_a_pending_retry_is_in_the_state_and_survives_a_snapshot() -> None:
     a, b = order(ex, 6 * S + 5, "0.6", "19060"), order(copy, 6 * S + 5, "0.6", "19060")
     assert [list(e) for e in a] == [list(e) for e in b] and notices(a) == [(600, 190_334, 600, 0)]
     assert ex.state_hash() == copy.state_hash()
+
+
+def test_the_rest_is_retried_through_the_real_server(tmp_path) -> None:
+    """`perpsim serve --profile hyperliquid` (the venue clock moves with the wall clock, so each
+    command is a later instant): 1 BTC long from 65,000 at 40x on 2,670.75 (bankruptcy price
+    62,329.25), a bid of 0.4 at 62,400. Published at 63,000: equity 670.75 < MM 787.5, above 2/3 of
+    it (525): the market order sells 0.4 at 62,400 (−1,040, wallet 1,630.75); the 0.6 left (equity
+    430.75, MM 472.5, 2/3: 315) stays. The maker's bid of 0.6 at 62,500 is the next command: the
+    retry sells into it (−1,500): the trader keeps 130.75 (a takeover at the rest's bankruptcy price,
+    62,282.1, would have left 0.01); the fund is untouched."""
+    with own_venue(tmp_path, profile="hyperliquid") as (running, _cfg, trader), \
+            Client(running.address, admin_key=(tmp_path / "admin.key").read_text().strip()) as admin:
+        maker = admin.with_key(admin.create_account().api_key)
+        maker.deposit("USDT", "1000000")
+        admin.set_index_price(BTC, "65000")
+        trader.deposit("USDT", "1700")  # with the fixture's 1,000
+        assert trader.set_leverage(BTC, 40) == 40
+        maker.place_order(BTC, "sell", "1", "65000")
+        trader.place_order(BTC, "buy", "1")
+        maker.place_order(BTC, "buy", "0.4", "62400")  # a one-sided book: the mark is the oracle
+        assert trader.account().balance("USDT").wallet == Decimal("2670.75")
+
+        just_past_a_publication(admin)
+        admin.set_index_price(BTC, "63000")
+        admin.advance_clock(GRID_NS)
+        assert trader.mark(BTC).mark_price == Decimal("63000")
+        assert [p.quantity for p in trader.positions(BTC)] == [Decimal("0.6")]
+        assert trader.account().balance("USDT").wallet == Decimal("1630.75")
+        maker.place_order(BTC, "buy", "0.6", "62500")
+        assert trader.positions(BTC) == [] and trader.account().balance("USDT").wallet == Decimal("130.75")
+        sold = [(t.side, t.price, t.quantity) for t in trader.trades(BTC)[-2:]]
+        assert sold == [("sell", Decimal("62400"), Decimal("0.4")), ("sell", Decimal("62500"), Decimal("0.6"))]
+        assert admin.insurance_fund("USDT")["USDT"] == 0
