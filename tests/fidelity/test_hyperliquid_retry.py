@@ -29,6 +29,8 @@ from perpsim.engine.events import BalanceChanged, Liquidation
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.twin import pure_exchange
 from perpsim.model.enums import EventKind, Side
+from perpsim.risk.hyperliquid_backstop import BOOK, USUAL, VAULT, verdict
+from perpsim.risk.units import RATE_SCALE
 from tests.fidelity.test_hyperliquid_backstop import (
     BTC,
     FUND,
@@ -56,6 +58,16 @@ def order(ex: Exchange, ts: int, qty: str, price: str) -> list:
 
 def notices(events: list) -> list:
     return [(e.qty, e.bankruptcy_price, e.filled, e.taken_by_insurance) for e in of(events, Liquidation)]
+
+
+def test_the_verdict_between_the_book_the_vault_and_the_usual_way() -> None:
+    """risk.hyperliquid_backstop.verdict, exact: 130 against 2/3 of 144.375 (96.25): the book;
+    94 against 2/3 of 143.925 (95.95): the vault, with an empty fund too (a non-negative equity);
+    −5 below 2/3 of 100: the vault only with a fund to absorb it, else the usual way."""
+    assert verdict(130 * U, 144_375 * U * RATE_SCALE // 1_000, (2, 3), 0) == BOOK
+    assert verdict(94 * U, 143_925 * U * RATE_SCALE // 1_000, (2, 3), 0) == VAULT
+    assert verdict(-5, 100 * RATE_SCALE, (2, 3), 0) == USUAL
+    assert verdict(-5, 100 * RATE_SCALE, (2, 3), 1) == VAULT
 
 
 def test_what_the_order_leaves_stays_and_a_later_command_retries() -> None:
