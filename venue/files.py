@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 _fdatasync = getattr(os, "fdatasync", os.fsync)
@@ -52,9 +54,7 @@ def write_atomic(path: Path, *parts: bytes, mode: int = 0o644, sync_every: int =
     the end making it durable. An fsync of any other file of the filesystem (the journal's)
     meanwhile then waits for at most one such chunk, not for the whole file (ext4's ordered mode
     writes out the data of every file whose blocks a commit allocates before that commit)."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), mode)
-    try:
+    with replacing(path, mode) as (fd, tmp):
         written = out = 0  # bytes written, and written out
         for part in parts:
             view = memoryview(part)
@@ -64,6 +64,18 @@ def write_atomic(path: Path, *parts: bytes, mode: int = 0o644, sync_every: int =
                 if sync_every and written - out >= sync_every:
                     _write_out(fd, out, written - out)
                     out = written
+    return tmp
+
+
+@contextlib.contextmanager
+def replacing(path: Path, mode: int = 0o644) -> Iterator[tuple[int, Path]]:
+    """(fd, path) of a temporary file beside `path` (`<name>.<pid>.tmp`, created with `mode`) for
+    the body to write: on a clean exit it is fsynced, renamed over `path` and the folder fsynced;
+    on an error it is closed and removed, and the error raised."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), mode)
+    try:
+        yield fd, tmp
         os.fsync(fd)
     except BaseException:
         os.close(fd)
@@ -72,7 +84,6 @@ def write_atomic(path: Path, *parts: bytes, mode: int = 0o644, sync_every: int =
     os.close(fd)
     os.replace(tmp, path)
     fsync_dir(path.parent)
-    return tmp
 
 
 def remove_gradually(path: Path, step: int) -> None:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from perpsim.venue.background import Pacer
-from perpsim.venue.files import _write_out, fsync_dir
+from perpsim.venue.files import _write_out, replacing
 
 __all__ = ["crc32_combine", "write_pickled"]
 
@@ -139,9 +139,7 @@ def write_pickled(path: Path, head: bytes, length_at: int, obj: Any, *, sync_eve
     `duty` paces the pickling (1.0: at full speed). Whatever the pickler raises is raised, the
     temporary file removed."""
     Pacer(duty)  # (a bad duty refused before anything is written)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), mode)
-    try:
+    with replacing(path, mode) as (fd, tmp):
         _write_all(fd, head)
         body = _Body(fd, len(head), sync_every, duty)
         (pickle.Pickler(body, protocol=5) if duty == 1.0 else _PacedPickler(body)).dump(obj)
@@ -149,12 +147,4 @@ def write_pickled(path: Path, head: bytes, length_at: int, obj: Any, *, sync_eve
         crc = crc32_combine(zlib.crc32(final_head), body.crc, body.length)
         _write_all(fd, _U32.pack(crc))
         os.pwrite(fd, final_head, 0)
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
     return tmp
