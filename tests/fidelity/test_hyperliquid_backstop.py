@@ -38,7 +38,7 @@ from perpsim.risk.hyperliquid_backstop import backstopped
 from perpsim.risk.profiles import BINANCE, HYPERLIQUID, market_under
 from perpsim.risk.units import RATE_SCALE
 from tests.integration.conftest import own_venue
-from tests.integration.test_hyperliquid_mark_server import GRID_NS, just_past_a_publication
+from tests.integration.test_hyperliquid_mark_server import GRID_NS, just_past_a_publication, long_at_40x
 
 S = 10**9
 U = 10**8
@@ -190,15 +190,7 @@ def test_the_vault_takes_over_through_the_real_server(tmp_path) -> None:
     170.75 − 100 = 70.75."""
     with own_venue(tmp_path, profile="hyperliquid") as (running, _cfg, trader), \
             Client(running.address, admin_key=(tmp_path / "admin.key").read_text().strip()) as admin:
-        maker = admin.with_key(admin.create_account().api_key)
-        maker.deposit("USDT", "1000000")
-        admin.set_index_price(BTC, "65000")
-        trader.deposit("USDT", "1700")  # with the fixture's 1,000
-        assert trader.set_leverage(BTC, 40) == 40
-        maker.place_order(BTC, "sell", "1", "65000")
-        trader.place_order(BTC, "buy", "1")
-        maker.place_order(BTC, "buy", "1", "62400")  # a one-sided book: the mark is the oracle
-        assert trader.account().balance("USDT").wallet == Decimal("2670.75")
+        maker = long_at_40x(admin, trader, "1", "62400")
         assert admin.insurance_fund("USDT")["USDT"] == 0
 
         just_past_a_publication(admin)

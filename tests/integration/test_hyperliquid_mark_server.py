@@ -30,6 +30,22 @@ def just_past_a_publication(admin: Client) -> int:
     return after
 
 
+def long_at_40x(admin: Client, trader: Client, bid: str, bid_price: str) -> Client:
+    """The trader's 1 BTC long from 65,000 at 40x on 2,700 USDT (the fixture's 1,000 + 1,700) less
+    the 0.045 % taker fee: wallet 2,670.75. A maker sold it and bids `bid` at `bid_price` below,
+    so the book is one-sided (the mark is the oracle at each publication); the maker."""
+    maker = admin.with_key(admin.create_account().api_key)
+    maker.deposit("USDT", "1000000")
+    admin.set_index_price(SYMBOL, "65000")
+    trader.deposit("USDT", "1700")
+    assert trader.set_leverage(SYMBOL, 40) == 40
+    maker.place_order(SYMBOL, "sell", "1", "65000")
+    trader.place_order(SYMBOL, "buy", "1")
+    maker.place_order(SYMBOL, "buy", bid, bid_price)
+    assert trader.account().balance("USDT").wallet == Decimal("2670.75")
+    return maker
+
+
 def held(trader: Client) -> Decimal:
     return sum((p.quantity for p in trader.positions(SYMBOL)), Decimal(0))
 
@@ -70,16 +86,9 @@ def test_a_liquidation_waits_for_the_publication(tmp_path) -> None:
     each publication. The oracle falls to 63,000 just after one: the long stays until the next."""
     with own_venue(tmp_path, profile="hyperliquid") as (running, _cfg, trader), \
             Client(running.address, admin_key=(tmp_path / "admin.key").read_text().strip()) as admin:
-        maker = admin.with_key(admin.create_account().api_key)
-        maker.deposit("USDT", "1000000")
-        admin.set_index_price(SYMBOL, "65000")
-        trader.deposit("USDT", "1700")  # with the fixture's 1,000
-        assert trader.set_leverage(SYMBOL, 40) == 40
-        maker.place_order(SYMBOL, "sell", "1", "65000")
-        trader.place_order(SYMBOL, "buy", "1")
-        # above the bankruptcy price (62,329.25): the liquidation's market order fills there (what it
-        # could not fill would stay with the trader, retried: tests/fidelity/test_hyperliquid_retry.py)
-        maker.place_order(SYMBOL, "buy", "1", "62400")
+        # a bid above the bankruptcy price (62,329.25): the liquidation's market order fills there
+        # (what it could not fill would stay with the trader, retried: tests/fidelity/test_hyperliquid_retry.py)
+        long_at_40x(admin, trader, "1", "62400")
         [p] = trader.positions(SYMBOL)
         assert p.quantity == Decimal("1") and int(p.liquidation_price) == 63_118
 
