@@ -209,6 +209,7 @@ class History(HistoryHandoff, HistoryOrders, HistoryIncome, HistoryOpenInterest,
                     side = fill.taker if fill.positions == 1 else fill.maker
                     self._leg(e.symbol, e.account, side[PSIDE], e.lots)
                 else:  # the state right after the command tells (folded in at once: HistoryHandoff)
+                    symbol = e.symbol  # an off-book change (a takeover, ADL): its PnL is this market's
                     if moved is None:
                         moved = set()
                     moved.add((e.symbol, e.account))

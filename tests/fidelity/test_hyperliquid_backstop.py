@@ -206,3 +206,6 @@ def test_the_vault_takes_over_through_the_real_server(tmp_path) -> None:
             ("sell", Decimal("62500"), Decimal("1"), Decimal("-2500"))
         [clear] = trader.income("insurance_clear")
         assert (clear.amount, clear.info) == (Decimal("-170.75"), "backstop_margin")
+        # the takeover's realized PnL is the market's income too, though no order event named it
+        pnl = trader.income("realized_pnl")[-1]
+        assert (pnl.amount, pnl.symbol) == (Decimal("-2500"), BTC)
