@@ -29,6 +29,7 @@ from perpsim.venue.services.risk import market_risk_out
 MAX_COMMANDS = 1_000  # commands of one Apply, as orders of one PlaceOrders
 MAX_ACCOUNTS = 1_000  # accounts of one CreateAccounts
 
+
 def _result(outcome: Any, events: list | None) -> batch_pb2.CommandResult:
     """The batch's result of one command from its method's response and its events."""
     if isinstance(outcome, Refused):
