@@ -113,7 +113,8 @@ class Sequencer:
         # read models handed each applied command at once, in order, before the next one applies
         # (the risk signals' O(1) handoff: their step closes read the state right after it)
         self.after_apply: list[Callable[[object, list], None]] = []
-        self.applied = 0
+        self.applied = 0  # commands acknowledged (durable)
+        self.sequenced = 0  # commands applied to the state, counted as each applies
         self._task: asyncio.Task | None = None
         # rebuild() -> a fresh state from the durable journal, after a command raised midway
         self.rebuild: Callable[[], VenueState] | None = None
@@ -313,6 +314,7 @@ class Sequencer:
                         log.exception("after-apply hook %r failed on %r", handoff, cmd)
                 results.append(events)
                 done.append((cmd, events))
+                self.sequenced += 1
         if await self._commit(lambda: self._finish(batch, done, controls)):
             await asyncio.sleep(0)  # nothing to fsync: the acknowledged callers run now all the same
         self._batch = None

@@ -62,12 +62,7 @@ class Batch(batch_pb2_grpc.BatchServiceServicer):
 
     def __init__(self, venue: Venue) -> None:
         self.venue = venue
-        self._applied = 0  # commands the venue applied since this servicer was made (any caller's)
         self._accounts: set[int] = set()  # accounts known to exist (accounts are never removed)
-        venue.seq.after_apply.append(self._count)
-
-    def _count(self, cmd, events) -> None:
-        self._applied += 1
 
     def _known(self, account: int) -> bool:
         if account in self._accounts:
@@ -90,7 +85,7 @@ class Batch(batch_pb2_grpc.BatchServiceServicer):
         for b in reads.books:
             if not 0 <= b.depth <= 1_000:
                 raise VenueError(R.INVALID_QUANTITY, field="reads.books.depth", depth=b.depth)
-        outcomes, before = await Unit(venue, self._known, lambda: self._applied).apply(request.commands)
+        outcomes, before = await Unit(venue, self._known, lambda: venue.seq.sequenced).apply(request.commands)
         results = [_result(o, events) for o, events in outcomes]
         applied = sum(events is not None for _, events in outcomes)
         if not venue.seq.durable:
