@@ -5,6 +5,7 @@ the venue forks writers); it ends with the venue and holds nothing of the data d
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -57,6 +58,17 @@ def same_history(a, b, accounts: list[int]) -> None:
         assert ha.public_trades(symbol) == hb.public_trades(symbol)
         assert ha.klines(symbol) == hb.klines(symbol)
         assert ha.klines(symbol, source="mark") == hb.klines(symbol, source="mark")
+
+
+@contextlib.contextmanager
+def snapshotted_venue(data: Path, orders: int):
+    """A venue on `data` (no automatic snapshots, no REST) after `orders` orders and one snapshot
+    asked of its follower: (running, cfg, trader, admin, its FollowerCheckpoint)."""
+    with own_venue(data, snapshot_every=0, rest_listen="off") as (running, cfg, trader):
+        admin = trader.with_key((data / "admin.key").read_text().strip())
+        place_some(trader, orders)
+        snapshot_rpc(running, cfg)
+        yield running, cfg, trader, admin, running.venue.seq.checkpoint
 
 
 def test_a_checkpoint_under_load_is_the_followers_and_the_venue_restarts_from_it(
@@ -127,11 +139,7 @@ def test_a_checkpoint_under_load_is_the_followers_and_the_venue_restarts_from_it
 
 def test_after_a_reset_a_new_follower_snapshots_the_new_state(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    with own_venue(data, snapshot_every=0, rest_listen="off") as (running, cfg, trader):
-        admin = trader.with_key((data / "admin.key").read_text().strip())
-        place_some(trader, 6)
-        snapshot_rpc(running, cfg)
-        ck = running.venue.seq.checkpoint
+    with snapshotted_venue(data, 6) as (running, cfg, _trader, admin, ck):
         before = ck.follower_pid
         admin.reset_venue()  # archives the journal and snapshots, starts a fresh state (seeded)
         fresh = admin.with_key(admin.create_account().api_key)
@@ -150,11 +158,7 @@ def test_after_a_reset_a_new_follower_snapshots_the_new_state(tmp_path: Path) ->
 def test_a_dead_follower_fails_its_snapshot_is_replaced_and_after_three_the_venue_forks(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     data = tmp_path / "data"
-    with own_venue(data, snapshot_every=0, rest_listen="off") as (running, cfg, trader):
-        admin = trader.with_key((data / "admin.key").read_text().strip())
-        place_some(trader, 4)
-        ck = running.venue.seq.checkpoint
-        snapshot_rpc(running, cfg)
+    with snapshotted_venue(data, 4) as (running, cfg, trader, admin, ck):
         first = ck.follower_pid
         place_some(trader, 2, start=100)  # (a new seq: the snapshot at the last one is on disk already)
         os.kill(first, 19)  # SIGSTOP: asked for a snapshot, it cannot answer ...
@@ -217,11 +221,7 @@ def test_after_a_command_raised_and_the_state_was_rebuilt_the_follower_still_hol
     """The rebuilt state is the journal's (the command that raised was never journaled), which
     is what the follower follows: it needs no restart."""
     data = tmp_path / "data"
-    with own_venue(data, snapshot_every=0, rest_listen="off") as (running, cfg, trader):
-        admin = trader.with_key((data / "admin.key").read_text().strip())
-        place_some(trader, 4)
-        ck = running.venue.seq.checkpoint
-        snapshot_rpc(running, cfg)
+    with snapshotted_venue(data, 4) as (running, cfg, trader, admin, ck):
         follower = ck.follower_pid
         fault_once_in_book(running)
         with pytest.raises(PerpsimError) as failed:
