@@ -19,13 +19,11 @@ import pytest
 
 from perpsim.engine import commands as C
 from perpsim.engine.events import Liquidation
-from perpsim.engine.exchange import Exchange
-from perpsim.model.enums import Side
 from perpsim.model.markets import default_markets
-from perpsim.risk.brackets import market_brackets
 from perpsim.risk.dydx_fee import leftover, liquidation_fee
 from perpsim.risk.profiles import DYDX, market_under
 from perpsim.risk.units import RATE_SCALE
+from tests.fidelity.test_dydx_insurance_limit import world
 
 U = 10**8
 SEC = 10**9
@@ -37,15 +35,8 @@ RATE = DYDX.liquidation.fee_rate  # 1.5 %
 
 def fee_paid(index: str, bid: str) -> D:
     """What the fund receives (USDC) from the block's 1 BTC sold at `bid` with the oracle at `index`."""
-    px, lots = SPEC.price_to_ticks, SPEC.qty_to_lots
-    ex = Exchange({SYMBOL: SPEC}, {SYMBOL: market_brackets(SPEC)}, profile=DYDX, start_ts=1)
-    ex.apply(C.SetIndexPrice(1, SYMBOL, px("20000")))
-    ex.apply(C.Deposit(1, MAKER, "USDT", 100_000_000 * U))
-    ex.apply(C.Deposit(1, LONG, "USDT", int(10 * (1_000 + 20_000 * SPEC.taker_fee) * U)))
-    ex.apply(C.SetLeverage(1, LONG, SYMBOL, 20))
-    ex.apply(C.PlaceOrder(1, MAKER, SYMBOL, Side.SELL, lots("10"), px("20000")))
-    ex.apply(C.PlaceOrder(1, LONG, SYMBOL, Side.BUY, lots("10"), px("20000")))
-    ex.apply(C.PlaceOrder(1, MAKER, SYMBOL, Side.BUY, lots("50"), px(bid)))
+    px = SPEC.price_to_ticks
+    ex = world(DYDX, bid=("50", bid))
     fund = ex.state.ledger.insurance("USDT")
     events = ex.apply(C.SetIndexPrice(5 * SEC, SYMBOL, px(index)))
     ex.check_integrity()

@@ -37,7 +37,9 @@ LONG, MAKER = 1, 3
 SMALL = replace(DYDX, liquidation=replace(DYDX.liquidation, steps=replace(DYDX.liquidation.steps, block_insurance=100)))
 
 
-def world(profile: VenueProfile, engine: type = Exchange) -> Exchange:
+def world(profile: VenueProfile, engine: type = Exchange, bid: tuple[str, str] = ("100", "18200")) -> Exchange:
+    """A 10 BTC long from 20,000 at 20x (1,000 USDT margin a BTC plus the fees) against a maker
+    who sold it and bids `bid` (quantity, price)."""
     spec = market_under(profile, default_markets()[SYMBOL])
     px, lots = spec.price_to_ticks, spec.qty_to_lots
     ex = engine({SYMBOL: spec}, {SYMBOL: market_brackets(spec)}, profile=profile, start_ts=1)
@@ -47,7 +49,7 @@ def world(profile: VenueProfile, engine: type = Exchange) -> Exchange:
     ex.apply(C.SetLeverage(1, LONG, SYMBOL, 20))
     ex.apply(C.PlaceOrder(1, MAKER, SYMBOL, Side.SELL, lots("10"), px("20000")))
     ex.apply(C.PlaceOrder(1, LONG, SYMBOL, Side.BUY, lots("10"), px("20000")))
-    ex.apply(C.PlaceOrder(1, MAKER, SYMBOL, Side.BUY, lots("100"), px("18200")))
+    ex.apply(C.PlaceOrder(1, MAKER, SYMBOL, Side.BUY, lots(bid[0]), px(bid[1])))
     return ex
 
 
