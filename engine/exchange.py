@@ -490,7 +490,7 @@ class Exchange:
         """One hash over every market's book, positions, prices, modes and the whole ledger
         (engine.integrity.state_hash)."""
         lq = self.liquidation
-        return integrity.state_hash(self.state, lq._paced, lq._blocks, lq._due)
+        return integrity.state_hash(self.state, lq._paced, lq._blocks, lq._due, lq._retry)
 
     def check_integrity(self) -> None:
         """Conservation, the pnl pools, zero net open interest, order records, the kernels

@@ -27,11 +27,12 @@ def _plain(cmd) -> tuple:
     return tuple(v if isinstance(v, str) else int(v) for v in dataclasses.astuple(cmd))
 
 
-def state_hash(state: State, paced: dict, blocks: dict | None = None, due: int = 0) -> str:
+def state_hash(state: State, paced: dict, blocks: dict | None = None, due: int = 0, retry: dict | None = None) -> str:
     """One hash over every market's book, positions, prices, mark state, modes and the whole
     ledger, the partial-liquidation windows `paced` open, the per-block liquidation records
-    `blocks` and when a waiting account is due (engine.liquidation). The optional parts are added
-    only once in use (Multi-Assets mode, a stablecoin off par, a paced window, a block record)."""
+    `blocks`, when a waiting account is due and the Hyperliquid attempts waiting for their next
+    publication `retry` (engine.liquidation). The optional parts are added only once in use
+    (Multi-Assets mode, a stablecoin off par, a paced window, a block record, a waiting attempt)."""
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{state.ts}:{state.next_order_id}:{sorted(state.hedge)};".encode())
     if state.multi_assets or MA.off_par(state):  # absent while unused: older hashes stand
@@ -40,6 +41,8 @@ def state_hash(state: State, paced: dict, blocks: dict | None = None, due: int =
         h.update(f"paced:{sorted(paced.items())};".encode())
     if blocks or due:  # per-block records (dYdX) or a waiting account (OKX, dYdX): absent otherwise
         h.update(f"blocks:{sorted((blocks or {}).items())}:{due};".encode())
+    if retry:  # Hyperliquid attempts waiting for the next mark publication: absent otherwise
+        h.update(f"retry:{sorted(retry.items())};".encode())
     for symbol, m in state.markets.items():
         h.update(f"{symbol}:{m.book.state_hash()}:{m.mark}:{m.last}:{m.rate}:{m.next_funding}:"
                  f"{sorted(m.isolated)};".encode())

@@ -10,8 +10,9 @@ the position, where the profile says so; OKX then waits a minute for the positio
 first closes a cross hedged pair against itself; dYdX sends
 one order per position and block, at its fillable price, most under water first, within the
 fund's block limit: risk.dydx_*), lets the insurance fund take what the book could not (OKX: a
-full liquidation whole, no order; Hyperliquid: under 2/3 of MM, its vault takes the positions with
-their margin, engine.backstop_vault),
+full liquidation whole, no order; Hyperliquid: a market order 10 % through the mark, what it leaves
+kept and sent again at the next mark publication, engine.hyperliquid_retry; under 2/3 of MM its
+vault takes the positions with their margin, engine.backstop_vault),
 or deleverages the opposite side (ADL) when the fund cannot; the fund later offloads what it
 holds into the book (`_offload`). The liquidation and bankruptcy prices, the liquidation band
 and the ADL ranking asked of the exchange are answered here too.
@@ -31,6 +32,7 @@ from fractions import Fraction
 
 from perpsim.engine import backstop_vault as BV
 from perpsim.engine import dydx_blocks as DB
+from perpsim.engine import hyperliquid_retry as HR
 from perpsim.engine import multi_assets as MA
 from perpsim.engine.events import AutoDeleveraged, HedgedPairClosed
 from perpsim.engine.events import Liquidation as LiquidationEvent
@@ -121,9 +123,8 @@ class Liquidation:
         self._takes_over = takes_over_in_full(rule)
         # Hyperliquid: (n, d) of MM below which the vault takes positions and margin (risk.hyperliquid_backstop)
         self._backstop = backstop_ratio(rule)
-        # Hyperliquid: (symbol, account) -> the venue time of its market order that left a rest:
-        # one order per account and market per instant, the next later command retries it (`_due`);
-        # every entry is of the same instant (the dict is emptied once time moves on)
+        # Hyperliquid: (symbol, account) -> when the market order that left a rest goes again: the
+        # next mark publication (risk.hyperliquid_liquidation.retry_at; `_due`); passed over until then
         self._retry: dict[tuple[str, int], int] = {}
 
     def cascade(self) -> None:
@@ -139,8 +140,8 @@ class Liquidation:
             if self._blocks:
                 self._drop_old_blocks()
         self.sweep_due = False
-        if self._retry and next(iter(self._retry.values())) != self.state.ts:
-            self._retry.clear()
+        if self._retry:  # Hyperliquid: the attempts due by now may go again (engine.hyperliquid_retry)
+            HR.expire(self)
         while True:
             if self.state._touched:
                 touched, self.state._touched = self.state._touched, set()
@@ -249,7 +250,7 @@ class Liquidation:
         for key in keys:
             account, pside = position_of(key)
             if self._retry and (m.symbol, account) in self._retry:
-                continue  # Hyperliquid: its market order went at this instant; a later command retries it
+                continue  # Hyperliquid: its next attempt is the next mark publication (engine.hyperliquid_retry)
             if m.holds(account) and self._liquidatable(m, account, pside):
                 if waiting and self._waits(m, account, pside):
                     continue
@@ -312,8 +313,9 @@ class Liquidation:
     def _liquidate(self, m: _Market, account: int, pside: int) -> None:
         """Execute risk's liquidation of the account (risk.liquidation_plan): its orders canceled,
         then per leg the partial order and the forced order at the planned price, the takeover of
-        what they left (Hyperliquid above its backstop share: none, the rest stays and a later
-        command's sweep retries; engine.backstop_vault), the fee; then what the fund covers."""
+        what they left (Hyperliquid above its backstop share: a market order, none, the rest stays
+        and the next mark publication's sweep retries; engine.backstop_vault,
+        engine.hyperliquid_retry), the fee; then what the fund covers."""
         state = self.state
         isolated = account in m.isolated
         if isolated:
@@ -372,30 +374,34 @@ class Liquidation:
             #    its fee is charged, and if the account is then margin compliant the rest stays
             #    open (spec 4.2 steps 3-4, §4.6-4.7)
             cut = paced_cut(t, lots, m.mark, state.ts, not_before)
+            # Hyperliquid: a market order, 10 % through the mark (risk.hyperliquid_liquidation)
+            limit = HR.limit(self, m, lots) if retry else price
             if cut:
-                self._force(m, account, leg_side, side, cut, price)
+                self._force(m, account, leg_side, side, cut, limit)
                 if t.pace_ns:
                     not_before = self._paced[paced] = partial_not_before(t, state.ts)
                 filled = abs(lots) - abs(self._lots(m, account, leg_side))
                 holder, remaining = self._liquidation_fee(m, account, pside, filled, price)
-                # OKX: whether compliant or not, the account waits for the re-check (_waits)
-                if position_key(account, leg_side) not in positions or t.waits \
+                # OKX: whether compliant or not, the account waits for the re-check (_waits);
+                # Hyperliquid: the step is the publication's only order, the rest goes at the next
+                if position_key(account, leg_side) not in positions or t.waits or retry \
                         or not self._liquidatable(m, account, pside):
+                    if retry and position_key(account, leg_side) in positions:
+                        HR.later(self, m, account)
                     state._events.append(LiquidationEvent(m.symbol, account, side, cut, price, filled, 0, 0))
                     continue
                 lots = self._lots(m, account, leg_side)
             # 3. the forced order for the rest: LIMIT IOC at the planned price, no trading fee;
             #    OKX sends none: the whole rest is taken over at that price (risk.okx_takeover)
             if not self._takes_over:
-                self._force(m, account, leg_side, side, abs(lots), price)
+                self._force(m, account, leg_side, side, abs(lots), limit)
             # 4. the rest: the insurance fund takes it over at that price, or ADL if it cannot
             rest = self._lots(m, account, leg_side)
             filled = abs(lots) - abs(rest)
             taken = deleveraged = 0
             who = takeover(rest, state.ledger.insurance(m.asset)) if not retry else 0
-            if retry and rest:  # Hyperliquid: no takeover; a later command sends the order again
-                self._retry[(m.symbol, account)] = state.ts
-                self._due = state.ts + 1
+            if retry and rest:  # Hyperliquid: no takeover; the next mark publication sends the order again
+                HR.later(self, m, account)
             if who == FUND:
                 self.settlement._pair(m, IF_ACCOUNT, BOTH, account, leg_side, rest, price)
                 taken = abs(rest)
@@ -409,8 +415,11 @@ class Liquidation:
             state._events.append(new_record(LiquidationEvent, notice))
             # 5. the liquidation fee on the liquidated amount, out of the collateral that is left
             holder, remaining = self._liquidation_fee(m, account, pside, filled if retry else abs(lots), price)
-        # what the last leg's fee left below zero (only rounding to the tick can) the fund covers
+        # what the last leg's fee left below zero (rounding to the tick; Hyperliquid's market order
+        # filling past the bankruptcy price) the fund covers
         cover = shortfall(remaining)
+        if cover and retry and (m.symbol, account) in self._retry:
+            cover = 0  # Hyperliquid: it keeps the rest and its deficit until the next attempt's verdict
         if cover:
             state._move(m.asset, INSURANCE, holder, cover, _LEDGER_INSURANCE_COVER)
             if t.block_ns:  # dYdX: what the fund paid counts against the account's block limit

@@ -20,17 +20,17 @@ a position with its margin is a move of the position at the mark (its uPnL reali
 margin, exact on a linear market: the whole cost is closed) and then of the whole margin: the
 vault ends with the position at the mark and the account's equity, the account with nothing.
 
-When: the engine checks at the liquidation, before the book order (equity already below 2/3 of
-MM: the book did not liquidate it in time). Above it the market order goes to the book; its fills,
-at the bankruptcy price or better, keep a position within one tier at or above 2/3 of MM. What the
-order does not fill stays with the account ("the positions are first attempted to be entirely
-closed by sending market orders to the book"; the vault only "without successful liquidation
-through the book"): no takeover at the bankruptcy price; the next sweep (the next command, or a
-mark move) sends the order again, the whole position inside the 30-s window after a partial step
-("During this cooldown period, all market liquidation orders for that user will be for the entire
-position", "Partial liquidations"), until the book takes it or the equity falls below 2/3 of MM
-and the vault does (`verdict`). Below 2/3 with the vault unable to take it (a negative equity and
-an empty fund) the liquidation goes the usual way: the order, then the fund or ADL.
+When: the engine checks at each liquidation attempt, before the book order (equity already below
+2/3 of MM: the book did not liquidate it in time). Above it the market order goes to the book
+(risk.hyperliquid_liquidation: 10 % through the mark). What the order does not fill stays with the
+account ("the positions are first attempted to be entirely closed by sending market orders to the
+book"; the vault only "without successful liquidation through the book"): no takeover at the
+bankruptcy price; the next mark publication sends the order again, the whole position inside the
+30-s window after a partial step ("During this cooldown period, all market liquidation orders for
+that user will be for the entire position", "Partial liquidations"), until the book takes it or
+the equity falls below 2/3 of MM and the vault does (`verdict`). Below 2/3 with the vault unable to
+take it (a negative equity and an empty fund) the liquidation goes the usual way: the order at the
+bankruptcy price, then the fund or ADL.
 
 Units: money in integer units of the settlement asset; maintenance margin × RATE_SCALE as the
 engine keeps it exactly. No rounding: the comparison is exact.
