@@ -4,8 +4,8 @@ The stage's per-block path (a profile whose partial steps are PER_BLOCK) reads t
 these: the forced order's limit, the fillable price (risk.dydx_fillable), from the account's net
 collateral and maintenance margin at the oracle; the block's accounts, at most
 `PartialSteps.block_accounts` of them, and their order (risk.dydx_rotation, risk.dydx_order); what
-the insurance fund may still pay for an account in the block (risk.dydx_insurance); the fee on the
-order's fills (risk.dydx_fee). Plain functions of the stage; all but `deleverage` and `attempted`
+the insurance fund may still pay for an account in the block (risk.dydx_insurance); each fill's
+insurance fund delta is engine.dydx_fills'. Plain functions of the stage; all but `deleverage` and `attempted`
 only read. `deleverage` closes a bankrupt position against opposite ones (risk.dydx_deleveraging);
 `attempted` counts the block's deleveraging attempts, at most MaxDeleveragingAttemptsPerBlock.
 
@@ -16,12 +16,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from perpsim.engine.events import AutoDeleveraged, OrderEvent
+from perpsim.engine.events import AutoDeleveraged
 from perpsim.engine.market import IF_ACCOUNT, position_key, position_of
 from perpsim.model.causes import ListCause
-from perpsim.model.enums import EventKind
 from perpsim.risk.dydx_deleveraging import attempt_allowed, offset_allowed, offset_lots
-from perpsim.risk.dydx_fee import leftover, liquidation_fee
 from perpsim.risk.dydx_fillable import fillable_tick
 from perpsim.risk.dydx_order import rank_key
 from perpsim.risk.dydx_rotation import DELEVERAGING, LIQUIDATIONS, rotated, start_index, window
@@ -33,7 +31,6 @@ if TYPE_CHECKING:
     from perpsim.engine.liquidation import Liquidation
     from perpsim.engine.market import _Market
 
-_FILL = int(EventKind.FILL)
 _WHY_AUTO_DELEVERAGE = ListCause.AUTO_DELEVERAGE
 
 
@@ -73,21 +70,6 @@ def fillable_limit(stage: Liquidation, m: _Market, account: int, pside: int, leg
     tick = fillable_tick(cfg, oracle=m.mark, lots=p.lots, position_mm=state._mm_scaled(m, p), tnc=tnc, tmmr=tmmr,
                          K=m.K)
     return forced_price(stage._terms[m.symbol], tick, m.mark), tnc, tmmr
-
-
-def fill_fee(stage: Liquidation, m: _Market, account: int, since: int, filled: int, sell: bool, tnc: int, dmmr: int,
-             tmmr: int, remaining: int) -> int:
-    """The fee (money units) on the fills of the account's forced order, read from the events
-    the stage recorded from index `since` on: risk.dydx_fee on their quote, against the
-    `filled` lots' oracle value and the account's TNC share for them (`dmmr`: their MM ×
-    RATE_SCALE, `tnc`, `tmmr` as before the order), within the collateral `remaining`."""
-    quote = 0
-    for e in stage.state._events[since:]:
-        if type(e) is OrderEvent and e.liquidation and e.event.kind == _FILL and e.event.account == account:
-            quote += e.event.qty * e.event.price
-    quote *= m.K
-    over = leftover(oracle_value=filled * m.mark * m.K, quote=quote, sell=sell, tnc=tnc, dmmr=dmmr, tmmr=tmmr)
-    return liquidation_fee(quote=quote, rate=stage._terms[m.symbol].fee_rate, leftover=over, remaining=remaining)
 
 
 def admitted(stage: Liquidation, m: _Market, keys: list) -> list:

@@ -32,6 +32,7 @@ from fractions import Fraction
 
 from perpsim.engine import backstop_vault as BV
 from perpsim.engine import dydx_blocks as DB
+from perpsim.engine import dydx_fills as DF
 from perpsim.engine import hyperliquid_retry as HR
 from perpsim.engine import multi_assets as MA
 from perpsim.engine.events import AutoDeleveraged, HedgedPairClosed
@@ -438,16 +439,18 @@ class Liquidation:
     def _block_order(self, m: _Market, account: int, pside: int, leg_side: int, price: int, left: int) -> tuple:
         """dYdX: the leg's one liquidation order of this block (risk.liquidation_plan.block_cut:
         its lots within `left`, the money units the account may still have liquidated), a LIMIT
-        IOC at the fillable price (engine.dydx_blocks; `price`, the bankruptcy price, without one), no
-        larger than the insurance fund's block limit allows (risk.dydx_insurance; none: the
-        account waits for the next block). What it does not fill stays with the account for the
-        next block, unless it filled nothing with the account's TNC below zero: then dYdX
+        IOC at the fillable price (engine.dydx_blocks; `price`, the bankruptcy price, without one),
+        with a fillable price sent for the fills before the first one the fund could not pay or its
+        block limit forbids (engine.dydx_fills), without one no larger than that limit allows
+        (risk.dydx_insurance); none: the account waits for the next block. What it does not fill
+        stays with the account for the next block, unless it filled nothing with the account's TNC below zero: then dYdX
         deleverages the whole position at the bankruptcy price against opposite positions
         (engine.dydx_blocks.deleverage; a profile without that rule: the block's size to the fund,
         or ADL, as a full liquidation's rest); what that leaves stays with the account, its
-        deficit too (the fund pays none of an open position's loss). The fee: with a fillable
-        price dYdX's, on the fills only and out of what they left above their bankruptcy quote
-        (risk.dydx_fee), else the market's on what was liquidated; notional counted on what was
+        deficit too (the fund pays none of an open position's loss). With a fillable price each
+        fill pays or receives its insurance fund delta against its own bankruptcy quote
+        (engine.dydx_fills; collateral left: 0 when below), else the market's fee on what was
+        liquidated; notional counted on what was
         liquidated (deleveraging: neither). Returns (holder, collateral left, `left` after it)."""
         t = self._terms[m.symbol]
         lots = self._lots(m, account, leg_side)
@@ -458,9 +461,12 @@ class Liquidation:
         side = _SIDE_SELL if lots > 0 else _SIDE_BUY
         limit, tnc, tmmr = DB.fillable_limit(self, m, account, pside, leg_side, price)
         cap = DB.insurance_left(self, t, account)
-        sent = size if cap is None else insurance_bound(size, oracle=m.mark, limit=limit, sell=lots > 0, K=m.K,
-                                                         tnc=tnc, left=cap)
-        pmm = self.state._mm_scaled(m, m.positions[position_key(account, leg_side)]) if tmmr else 0
+        run = DF.opening(self, m, account, pside, leg_side) if tmmr else None
+        if run is not None:  # dYdX: matched fill by fill, up to where matching stops (engine.dydx_fills)
+            sent = DF.sendable(self, m, run, side, size, limit, cap)
+        else:
+            sent = size if cap is None else insurance_bound(size, oracle=m.mark, limit=limit, sell=lots > 0, K=m.K,
+                                                             tnc=tnc, left=cap)
         since = len(self.state._events)
         self._force(m, account, leg_side, side, sent, limit)
         filled = abs(lots) - abs(self._lots(m, account, leg_side))
@@ -490,17 +496,10 @@ class Liquidation:
         done = filled if whole else filled + taken + deleveraged
         notice = (m.symbol, account, side, unfilled or sent, price, filled, taken, deleveraged)
         self.state._events.append(new_record(LiquidationEvent, notice))
-        if tmmr:  # dYdX: no fee on what deleveraging closed at the bankruptcy price
+        if run is not None and filled:  # dYdX: each fill's insurance fund delta (engine.dydx_fills)
+            holder, remaining = DF.settle(self, m, account, pside, run, since)
+        elif run is not None:  # no fee on what deleveraging closed at the bankruptcy price
             holder, remaining = self._remaining(m, account, pside)
-            if filled:
-                p = m.positions.get(position_key(account, leg_side))
-                fee = DB.fill_fee(self, m, account, since, filled, lots > 0, tnc,
-                                  pmm - (0 if p is None else self.state._mm_scaled(m, p)), tmmr, remaining)
-                if fee:
-                    self.state._move(m.asset, holder, INSURANCE, fee, _LEDGER_LIQUIDATION_FEE)
-                    if self.state._loss_limits:
-                        self.state._day_move(account, m.asset, -fee)
-                    remaining -= fee
         else:
             holder, remaining = self._liquidation_fee(m, account, pside, done, price)
         if whole and remaining < 0 and self._lots(m, account, leg_side):

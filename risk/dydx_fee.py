@@ -13,11 +13,14 @@ genesis) of the quote.
 Written with the fill's slippage against the oracle: the leftover is the account's share of its
 net collateral for the lots closed, TNC × |DMMR| / TMMR, less what the fill lost against the oracle
 value of those lots. Units: money in integer units of the settlement asset; `dmmr`, `tmmr`
-maintenance margins × RATE_SCALE; `rate` scaled by RATE_SCALE.
+maintenance margins in one unit (only their ratio counts; engine.dydx_fills passes money units,
+each position's rounded up as dYdX's MMR is); `rate` scaled by RATE_SCALE.
 
-Rounding: the share is floored as dYdX floors it (its bankruptcy quote rounds toward +∞, so the
-leftover, and the fee it caps, never come out above the exact); the fraction of the quote is
-rounded up, as every fee here (against the account).
+Rounding, as dYdX's code rounds (the engine's money unit stands for its quote quantum, 10^-6 USDC):
+the share is floored (its bankruptcy quote rounds toward +∞, so the leftover, and the fee it caps,
+never come out above the exact); the max fee is floored too, `lib.BigIntMulPpm` (big_math.go:
+"result.Div(result, big.NewInt(int64(OneMillion)))" on a non-negative product), the one rounding in
+the account's favour, by under a unit a fill, because dYdX rounds it so.
 """
 
 from __future__ import annotations
@@ -36,13 +39,12 @@ def leftover(*, oracle_value: int, quote: int, sell: bool, tnc: int, dmmr: int, 
     return share - (oracle_value - quote if sell else quote - oracle_value)
 
 
-def liquidation_fee(*, quote: int, rate: int, leftover: int, remaining: int) -> int:
-    """The fee on a liquidation fill of `quote` money units: 0 unless `leftover` > 0, else the
-    smaller of the fee rate on the quote (rounded up) and the leftover, and never more than the
-    collateral `remaining` (0 when none remains)."""
-    if leftover <= 0 or remaining <= 0 or quote <= 0:
-        return 0
-    fee = -(-quote * rate // RATE_SCALE)
-    if fee > leftover:
-        fee = leftover
-    return fee if fee < remaining else remaining
+def insurance_delta(*, quote: int, rate: int, leftover: int) -> int:
+    """`GetLiquidationInsuranceFundDelta` of one fill (money units): the fund pays −`leftover` when
+    the fill left nothing above its bankruptcy quote (`leftover` ≤ 0, returned as is, negative or
+    zero); else the account pays the fund the smaller of the max fee, `rate` (× RATE_SCALE) of the
+    fill's `quote` floored as `BigIntMulPpm` floors, and the leftover."""
+    if leftover <= 0:
+        return leftover
+    fee = quote * rate // RATE_SCALE
+    return fee if fee < leftover else leftover

@@ -20,7 +20,7 @@ import pytest
 from perpsim.engine import commands as C
 from perpsim.engine.events import Liquidation
 from perpsim.model.markets import default_markets
-from perpsim.risk.dydx_fee import leftover, liquidation_fee
+from perpsim.risk.dydx_fee import insurance_delta, leftover
 from perpsim.risk.profiles import DYDX, market_under
 from perpsim.risk.units import RATE_SCALE
 from tests.fidelity.test_dydx_insurance_limit import world
@@ -70,10 +70,12 @@ def test_leftover(quote: int, oracle_value: int, sell: bool, tnc: int, expected:
     assert leftover(oracle_value=oracle_value, quote=quote, sell=sell, tnc=tnc, dmmr=dmmr, tmmr=tmmr) == expected
 
 
-def test_the_share_floors_and_the_rate_rounds_up() -> None:
-    """TNC 10 over three equal parts: 3.33 → 3; 1.5 % of 101 = 1.515 → 2 units."""
+def test_the_share_and_the_max_fee_floor() -> None:
+    """TNC 10 over three equal parts: 3.33 → 3 (−3.33 → −4, toward −∞); 1.5 % of 101 = 1.515 → 1
+    unit (BigIntMulPpm floors); a leftover at or below zero is the fund's payment, as is."""
     assert leftover(oracle_value=100, quote=100, sell=True, tnc=10, dmmr=1, tmmr=3) == 3
     assert leftover(oracle_value=100, quote=100, sell=True, tnc=-10, dmmr=1, tmmr=3) == -4  # toward −∞
-    assert liquidation_fee(quote=101, rate=RATE, leftover=50, remaining=50) == 2
-    assert liquidation_fee(quote=101, rate=RATE, leftover=50, remaining=1) == 1  # what is left
-    assert liquidation_fee(quote=101, rate=RATE, leftover=0, remaining=50) == 0
+    assert insurance_delta(quote=101, rate=RATE, leftover=50) == 1
+    assert insurance_delta(quote=10_100, rate=RATE, leftover=50) == 50  # 151.5 → 151 > 50: the leftover
+    assert insurance_delta(quote=101, rate=RATE, leftover=0) == 0
+    assert insurance_delta(quote=101, rate=RATE, leftover=-7) == -7
