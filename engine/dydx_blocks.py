@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from perpsim.engine import dydx_fills as DF
 from perpsim.engine.events import AutoDeleveraged
 from perpsim.engine.market import IF_ACCOUNT, position_key, position_of
-from perpsim.model.causes import ListCause
-from perpsim.risk.dydx_deleveraging import attempt_allowed, offset_allowed, offset_lots
+from perpsim.model.causes import LedgerCause
+from perpsim.risk.dydx_deleveraging import attempt_allowed, bankruptcy_quote, offset_allowed, offset_lots, quote_tick
 from perpsim.risk.dydx_fillable import fillable_tick
 from perpsim.risk.dydx_order import rank_key
 from perpsim.risk.dydx_rotation import DELEVERAGING, LIQUIDATIONS, rotated, start_index, window
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from perpsim.engine.liquidation import Liquidation
     from perpsim.engine.market import _Market
 
-_WHY_AUTO_DELEVERAGE = ListCause.AUTO_DELEVERAGE
+_REALIZED_PNL = LedgerCause.REALIZED_PNL
 
 
 def insurance_left(stage: Liquidation, t: MarketTerms, account: int) -> int | None:
@@ -142,9 +143,11 @@ def _imr(m: _Market, lots: int) -> int:
     return initial_margin(notional, m.brackets.max_leverage_for(notional))
 
 
-def _offset_figures(stage: Liquidation, m: _Market, account: int, pside: int, p, q: int, price: int) -> dict:
+def _offset_figures(stage: Liquidation, m: _Market, account: int, pside: int, p, q: int, price: int,
+                    paid: int) -> dict:
     """The offsetting account's risk before and after giving up `q` lots of its position `p` at
-    `price` (risk.dydx_deleveraging.offset_allowed's arguments): TNC and MMR at the oracle, IMR
+    `price` and paying `paid` money units beside it (risk.dydx_deleveraging.offset_allowed's
+    arguments): TNC and MMR at the oracle, IMR
     after: positions only, each notional at the oracle × its market's IMF, the tier's 1 / max
     leverage (dYdX has no leverage setting; rounded up as the venue's initial margin); of its
     isolated position alone, or of its cross legs in m's asset (a Multi-Assets account: its pool's
@@ -167,22 +170,24 @@ def _offset_figures(stage: Liquidation, m: _Market, account: int, pside: int, p,
         for mk, leg in state._cross(account, m.asset):
             mmr += state._mm_scaled(mk, leg)
             imr += _imr(mk, leg.lots)
-    tnc_after = tnc - m.upnl(p) + realized + (m.upnl(after) if after.lots else 0)
+    tnc_after = tnc - m.upnl(p) + realized + (m.upnl(after) if after.lots else 0) - paid
     return dict(tnc=tnc, mmr=mmr, tnc_after=tnc_after, mmr_after=mmr - mm_p + mm_after,
                 imr_after=imr - im_p + im_after)
 
 
 def deleverage(stage: Liquidation, m: _Market, account: int, pside: int, price: int) -> int:
     """dYdX's deleveraging of a bankrupt position (risk.dydx_deleveraging): the whole position
-    (`pside` of `account` in m), not the block's cut, against the opposite positions at `price`,
-    the liquidated position's bankruptcy price. The opposite positions (other accounts', in
-    account and side order) are walked from a start that is a stable digest of (block, market)
-    (risk.dydx_rotation.start_index; dYdX draws it), at most the rule's max_iterated of them;
-    each gives up its whole position or what is left, if that leaves it a valid update
-    (offset_allowed), else it is passed. What nobody takes stays with the account; the insurance
-    fund takes nothing. Each close cancels the offsetting account's orders in m as the engine's
-    ADL does (its exits follow the position) and is an AutoDeleveraged event. Returns the lots
-    deleveraged."""
+    (`pside` of `account` in m), not the block's cut, against the opposite positions. The opposite
+    positions (other accounts', in account and side order) are walked from a start that is a
+    stable digest of (block, market) (risk.dydx_rotation.start_index; dYdX draws it), at most the
+    rule's max_iterated of them; each gives up its whole position or what is left, if that leaves
+    it a valid update (offset_allowed), else it is passed. Each offset is at the bankruptcy quote
+    of its own lots on the account as the offsets before it left it (`_offset_quote`; `price`,
+    the bankruptcy tick of the market's legs, on inverse markets and for Multi-Assets accounts).
+    What nobody takes stays with the account; the insurance fund takes nothing. The offsetting
+    account's orders stay (dYdX leaves them; its reduce-only orders and exits are fitted to what
+    it holds after, as after any fill); each offset is an AutoDeleveraged event at its tick.
+    Returns the lots deleveraged."""
     state = stage.state
     lots = stage._lots(m, account, pside)
     rule = state.profile.liquidation.deleveraging
@@ -193,6 +198,7 @@ def deleverage(stage: Liquidation, m: _Market, account: int, pside: int, price: 
                    if (q.lots > 0) != long and position_of(k)[0] not in (account, IF_ACCOUNT)])
     if not keys:
         return 0
+    exact = not m.inverse and account not in state.multi_assets
     block = block_of(stage._terms[m.symbol], state.ts)
     want, done = abs(lots), 0
     for i in rotated(len(keys), start_index(DELEVERAGING, block, m.symbol, len(keys)), rule.max_iterated):
@@ -204,16 +210,42 @@ def deleverage(stage: Liquidation, m: _Market, account: int, pside: int, price: 
             continue
         cp_account, cp_side = position_of(key)
         q = offset_lots(want - done, p.lots)
-        if not offset_allowed(**_offset_figures(stage, m, cp_account, cp_side, p, q, price)):
+        tick, paid = _offset_quote(stage, m, account, pside, q) if exact else (price, 0)
+        if not offset_allowed(**_offset_figures(stage, m, cp_account, cp_side, p, q, tick, paid)):
             continue
-        stage.standing._end_lists_of(m, cp_account, _WHY_AUTO_DELEVERAGE, 0, True)
-        if m.book.open_orders(cp_account):
-            m.book.cancel_all(cp_account, state.ts)
-            stage.settlement._book_events(m)
-        stage.settlement._pair(m, cp_account, cp_side, account, pside, q if long else -q, price)
-        state._events.append(AutoDeleveraged(m.symbol, account, cp_account, q, price))
+        stage.settlement._pair(m, cp_account, cp_side, account, pside, q if long else -q, tick)
+        if paid:
+            _pay(stage, m, cp_account, cp_side, account, pside, paid)
+        state._events.append(AutoDeleveraged(m.symbol, account, cp_account, q, tick))
         done += q
     return done
+
+
+def _offset_quote(stage: Liquidation, m: _Market, account: int, pside: int, q: int) -> tuple[int, int]:
+    """(tick, money the offsetting account pays beside the trade at it) of deleveraging `q` lots of
+    the account's position: risk.dydx_deleveraging.bankruptcy_quote on its TNC and TMMR now
+    (engine.dydx_fills.figures) and the MMR the `q` lots free (each MMR rounded up), carried by
+    quote_tick; for a short the remainder is the liquidated account's to pay (negative)."""
+    state = stage.state
+    p = m.positions[position_key(account, pside)]
+    tnc, tmmr = DF.figures(stage, m, account, pside)
+    left = abs(p.lots) - q
+    dmmr = state._mm(m, p) - (state._mm(m, Position(left if p.lots > 0 else -left, 0)) if left else 0)
+    quote = bankruptcy_quote(lots=q, oracle=m.mark, K=m.K, long=p.lots > 0, tnc=tnc, dmmr=dmmr, tmmr=tmmr)
+    tick, rest = quote_tick(quote, q, m.K)
+    return tick, rest if p.lots > 0 else -rest
+
+
+def _pay(stage: Liquidation, m: _Market, payer: int, payer_side: int, payee: int, payee_side: int, amount: int) -> None:
+    """Move `amount` money units (negative: the other way) from one side of a deleveraging offset to
+    the other, as the trade's realized PnL (their isolated margins, where isolated)."""
+    state = stage.state
+    src = m.iso_holder(payer, payer_side) if payer in m.isolated else payer
+    dst = m.iso_holder(payee, payee_side) if payee in m.isolated else payee
+    state._move(m.asset, src, dst, amount, _REALIZED_PNL)
+    if state._loss_limits:
+        state._day_move(payer, m.asset, -amount)
+        state._day_move(payee, m.asset, amount)
 
 
 def attempted(stage: Liquidation, t: MarketTerms, account: int) -> bool:

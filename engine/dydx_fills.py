@@ -40,19 +40,26 @@ def _mm_of(stage: Liquidation, m: _Market, long: bool) -> Callable[[int], int]:
     return lambda lots: state._mm(m, Position(lots if long else -lots, 0)) if lots else 0
 
 
-def opening(stage: Liquidation, m: _Market, account: int, pside: int, leg_side: int) -> FillRun:
-    """The account before its liquidation order in m: TNC at the oracle (an isolated position: its
-    margin and uPnL; cross: the margin balance in m's asset), TMMR the sum of its positions' MMR
-    (each rounded up; isolated: the position's own), the leg's size and MMR, the fee rate."""
+def figures(stage: Liquidation, m: _Market, account: int, pside: int) -> tuple[int, int]:
+    """(TNC, TMMR) of the account at the oracle, money units: an isolated position's margin and
+    uPnL and its own MMR; cross: the margin balance in m's asset and the sum of its positions' MMR
+    (each rounded up, as dYdX's)."""
     state = stage.state
-    p = m.positions[position_key(account, leg_side)]
     if account in m.isolated:
-        tnc, tmmr = state._iso_margin(m, account, pside) + m.upnl(p), state._mm(m, p)
-    else:
-        tnc, tmmr = state.margin_balance(account, m.asset), 0
-        for mk, q in state._cross(account, m.asset):
-            tmmr += state._mm(mk, q)
-    return FillRun(sell=p.lots > 0, oracle=m.mark, K=m.K, lots=abs(p.lots), pmm=state._mm(m, p), tnc=tnc,
+        p = m.positions[position_key(account, pside)]
+        return state._iso_margin(m, account, pside) + m.upnl(p), state._mm(m, p)
+    tmmr = 0
+    for mk, q in state._cross(account, m.asset):
+        tmmr += state._mm(mk, q)
+    return state.margin_balance(account, m.asset), tmmr
+
+
+def opening(stage: Liquidation, m: _Market, account: int, pside: int, leg_side: int) -> FillRun:
+    """The account before its liquidation order in m (`figures`), the leg's size and MMR, the
+    fee rate."""
+    p = m.positions[position_key(account, leg_side)]
+    tnc, tmmr = figures(stage, m, account, pside)
+    return FillRun(sell=p.lots > 0, oracle=m.mark, K=m.K, lots=abs(p.lots), pmm=stage.state._mm(m, p), tnc=tnc,
                    tmmr=tmmr, rate=stage._terms[m.symbol].fee_rate)
 
 

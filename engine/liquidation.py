@@ -6,8 +6,8 @@ costs O(log n + liquidated). `cascade` re-keys the accounts a command touched an
 marked market, again while liquidations touch further accounts (a forced order can fill a stale
 quote and push its maker under maintenance margin). A liquidation cancels the account's orders,
 places a forced IOC at the bankruptcy price (first down to a lower bracket, or a fraction of
-the position, where the profile says so; OKX then waits a minute for the position's re-check, and
-first closes a cross hedged pair against itself; dYdX sends
+the position, where the profile says so; OKX's step rests for the minute before the position's
+re-check, and first closes a cross hedged pair against itself, engine.okx_orders; dYdX sends
 one order per position and block, at its fillable price, most under water first, within the
 fund's block limit: risk.dydx_*), lets the insurance fund take what the book could not (OKX: a
 full liquidation whole, no order; Hyperliquid: a market order 10 % through the mark, what it leaves
@@ -34,6 +34,7 @@ from perpsim.engine import backstop_vault as BV
 from perpsim.engine import dydx_blocks as DB
 from perpsim.engine import dydx_fills as DF
 from perpsim.engine import hyperliquid_retry as HR
+from perpsim.engine import okx_orders as OX
 from perpsim.engine import multi_assets as MA
 from perpsim.engine.events import AutoDeleveraged, HedgedPairClosed
 from perpsim.engine.events import Liquidation as LiquidationEvent
@@ -143,6 +144,8 @@ class Liquidation:
         self.sweep_due = False
         if self._retry:  # Hyperliquid: the attempts due by now may go again (engine.hyperliquid_retry)
             HR.expire(self)
+        if self.state._forced:  # OKX: what is left of the step orders whose minute ended is canceled
+            OX.expire(self)
         while True:
             if self.state._touched:
                 touched, self.state._touched = self.state._touched, set()
@@ -378,7 +381,10 @@ class Liquidation:
             # Hyperliquid: a market order, 10 % through the mark (risk.hyperliquid_liquidation)
             limit = HR.limit(self, m, lots) if retry else price
             if cut:
-                self._force(m, account, leg_side, side, cut, limit)
+                if t.waits:  # OKX: the step's order rests for its minute, slightly better than the market
+                    OX.rest_step(self, m, account, leg_side, side, cut, partial_not_before(t, state.ts))
+                else:
+                    self._force(m, account, leg_side, side, cut, limit)
                 if t.pace_ns:
                     not_before = self._paced[paced] = partial_not_before(t, state.ts)
                 filled = abs(lots) - abs(self._lots(m, account, leg_side))
@@ -502,8 +508,10 @@ class Liquidation:
             holder, remaining = self._remaining(m, account, pside)
         else:
             holder, remaining = self._liquidation_fee(m, account, pside, done, price)
-        if whole and remaining < 0 and self._lots(m, account, leg_side):
-            remaining = 0  # the account keeps its deficit with the rest, deleveraged again next block
+        if whole and remaining < 0 and (run is not None or self._lots(m, account, leg_side)):
+            # the account keeps its deficit with the rest, deleveraged again next block; dYdX's
+            # offsets at their bankruptcy quotes leave it none but its other markets' share
+            remaining = 0
         spent = block_notional(t, done, m.mark)
         rec = self._blocks[account]
         self._blocks[account] = (rec[0], rec[1] + spent, *rec[2:])
@@ -603,7 +611,11 @@ class Liquidation:
 
     def _offload(self, m: _Market) -> None:
         """The insurance fund unloads positions it took over into the book, within the band;
-        once the mark reaches the fund's own bankruptcy price, the rest is deleveraged there."""
+        once the mark reaches the fund's own bankruptcy price, the rest is deleveraged there.
+        OKX: its order rests at the entrusted price and is relisted each time (engine.okx_orders)."""
+        if self._takes_over:
+            OX.offload(self, m)
+            return
         p = m.positions.get(position_key(IF_ACCOUNT, BOTH))
         if p is None:
             return

@@ -27,9 +27,21 @@ Source: dydxprotocol/v4-chain @ 84d4664bae71e3a077adaac67fb77ad19cd28d30, protoc
 - the insurance fund appears in none of it: it pays liquidation fills' shortfalls
   (`GetLiquidationInsuranceFundDelta`) and never takes a position.
 
+Each offset's price (`bankruptcy_quote`): `OffsetSubaccountPerpetualPosition` asks
+`getDeleveragingQuoteQuantumsDelta` per offsetting subaccount, "For standard deleveraging, use the
+bankruptcy price.": liquidations.go `GetBankruptcyPriceInQuoteQuantums` of that offset's delta,
+"-DNNV - (TNC * (abs(DMMR) / TMMR))", on the liquidated account as the offsets before it left it;
+the quote is the liquidated account's quote balance delta, the offsetting one's its negation
+(`ProcessDeleveraging`). In a multi-market account the share of its TNC is the position's share of
+its maintenance margin, not the whole deficit.
+
 The walk's start (risk.dydx_rotation): a stable digest of (block, market) instead of dYdX's draw.
-Units: money in integer units of the settlement asset; `mmr` maintenance margins × RATE_SCALE (an
-int or an exact Fraction); `imr` in money units. Nothing here rounds.
+Units: money in integer units of the settlement asset (dYdX's quote quantum); `mmr` maintenance
+margins × RATE_SCALE (an int or an exact Fraction); `imr` in money units. Rounding: the quote's one
+division floors as dYdX's ("rounded down to negative infinity to ensure the final result is rounded
+towards positive-infinity": the liquidated account's favour, the offsetting account's loss, by
+under a unit an offset); `quote_tick` floors the per-lot price to the tick and carries the
+remainder as money, so nothing else rounds.
 """
 
 from __future__ import annotations
@@ -87,3 +99,26 @@ def offset_allowed(*, tnc: int, mmr, tnc_after: int, mmr_after, imr_after: int) 
     if not mmr_after or not mmr:
         return not mmr_after and not mmr and tnc_after > tnc
     return tnc * mmr_after <= tnc_after * mmr
+
+
+def bankruptcy_quote(*, lots: int, oracle: int, K: int, long: bool, tnc: int, dmmr: int, tmmr: int) -> int:
+    """`GetBankruptcyPriceInQuoteQuantums` of closing `lots` (> 0) of a long (`long`) or a short at
+    the `oracle` tick: the liquidated account's quote delta (money units, + received), −DNNV −
+    TNC × DMMR / TMMR with DNNV = ∓ lots × oracle × K and the division floored. `tnc`: the
+    account's net collateral; `dmmr` (≥ 0) the MMR the close frees, of `tmmr` (> 0) in all, both
+    in one unit."""
+    if tmmr <= 0:
+        raise ValueError("the bankruptcy quote needs a positive maintenance margin requirement")
+    value = lots * oracle * K
+    return (value if long else -value) - tnc * dmmr // tmmr
+
+
+def quote_tick(quote: int, lots: int, K: int) -> tuple[int, int]:
+    """(price tick, remainder) that carry a quote of |`quote`| money units for `lots` (> 0) as a
+    trade: the per-lot price floored to the tick (at least 1), and |quote| − lots × tick × K,
+    the money (≥ 0 but for the 1-tick floor) that moves with the trade beside its price."""
+    amount = -quote if quote < 0 else quote
+    tick = amount // (lots * K)
+    if tick < 1:
+        tick = 1
+    return tick, amount - lots * tick * K
