@@ -22,7 +22,7 @@ from perpsim.venue.files import write_atomic
 from perpsim.venue.signals.account import Thresholds, Warning
 from perpsim.venue.signals.account_risk import AccountRisk
 from perpsim.venue.signals.config import SignalConfig
-from perpsim.venue.signals.slippage import SlippageTracker
+from perpsim.venue.signals.slippage import SlippageTracker, slippage_bps
 
 log = logging.getLogger("perpsim.venue")
 
@@ -30,6 +30,9 @@ RAISED, CLEARED = "RAISED", "CLEARED"
 MAX_RECENT_FILLS = 500
 #: The accounts' own thresholds, in the data directory (read models are not journaled).
 RISK_THRESHOLDS_FILE = "risk-thresholds.json"
+#: (arrival prices, side, price) whose slippage strings `fill_bps` keeps (all forgotten at once past it)
+BPS_TEXTS_KEPT = 4_096
+_UNKNOWN_BPS = ("", "")
 
 
 class AccountSignals:
@@ -45,14 +48,15 @@ class AccountSignals:
             for account, fields in json.loads(path.read_text()).items():
                 self.risk.set_thresholds(int(account), Thresholds(**fields))
         self.slippage = SlippageTracker()
+        self._bps_texts: dict[tuple, tuple[str, str]] = {}  # see fill_bps
         self._alerted: dict[int, set[tuple[str, int]]] = {}  # per account: positions below k σ
 
     def attach(self, sequencer, streams) -> None:
-        """Feed the slippage tracker from the sequencer (before each command and, ahead of the
-        streams, after it) and raise k σ alerts on the account streams."""
-        sequencer.before_apply.append(lambda cmd: self.slippage.before(sequencer.state, cmd))
-        sequencer.listeners.insert(0, lambda cmd, events: self.slippage.record(
-            cmd, events, getattr(cmd, "ts", sequencer.state.exchange.ts)))  # listeners run after the batch
+        """Feed the slippage tracker: its prices from the sequencer before each command, its
+        fills from the streams' batch listener once durable (each command's just before that
+        command's messages, which carry their slippage); raise k σ alerts on the account streams."""
+        self.slippage.follow(sequencer)
+        streams.slippage = self.slippage
         streams.risk_alerts = lambda account, ts: self.alerts(streams, account, ts)
 
     def use_market_signals(self, sigma_1h, rho) -> None:
@@ -142,8 +146,23 @@ class AccountSignals:
 
     def fill_slippage(self, order_id: int, side: int, price: int) -> dict:
         """slippage_mid_bps / slippage_mark_bps of a fill, as decimal strings ("" unknown)."""
-        mid, mark = self.slippage.bps(order_id, side, price)
-        return {"slippage_mid_bps": bps_out(mid), "slippage_mark_bps": bps_out(mark)}
+        mid, mark = self.fill_bps(order_id, side, price)
+        return {"slippage_mid_bps": mid, "slippage_mark_bps": mark}
+
+    def fill_bps(self, order_id: int, side: int, price: int) -> tuple[str, str]:
+        """`fill_slippage`'s two strings. Kept per (arrival mid, arrival mark, side, price): a
+        venue's fills repeat few of them, and each is two float divisions and two formats."""
+        a = self.slippage.arrival(order_id)
+        if a is None:
+            return _UNKNOWN_BPS
+        key = (a.mid, a.mark, side, price)
+        got = self._bps_texts.get(key)
+        if got is None:
+            if len(self._bps_texts) >= BPS_TEXTS_KEPT:
+                self._bps_texts.clear()
+            got = self._bps_texts[key] = (bps_out(slippage_bps(side, price, a.mid)),
+                                          bps_out(slippage_bps(side, price, a.mark)))
+        return got
 
 
     # ---------------------------------------------------------------- RiskService, account half

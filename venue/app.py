@@ -294,7 +294,7 @@ class RunningVenue:
         self.venue = venue = Venue(sequencer.state, keys, sequencer,
                                    RateLimiter(cfg.rate_limit_per_s, cfg.rate_limit_burst))
         streams = Streams(venue, cfg.alert_spread_bps, cfg.alert_funding_bps)
-        sequencer.listeners.append(streams.publish)
+        sequencer.batch_listeners.append(streams.publish_batch)  # per batch: each command in order
         venue.account_signals = AccountSignals(
             venue, Thresholds(cfg.risk_k, cfg.risk_horizon_s * 10**9, cfg.risk_rho, cfg.risk_max_leverage),
             path=cfg.data_dir / RISK_THRESHOLDS_FILE)

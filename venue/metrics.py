@@ -26,6 +26,8 @@ from perpsim.model.reasons import RejectReason
 RATE_SCALE = 10**8  # engine rates are scaled 1e8
 # the book's event kinds as plain ints (compared per event; an Enum class attribute is slow)
 _ACCEPTED, _FILL, _REJECTED = int(EventKind.ACCEPTED), int(EventKind.FILL), int(EventKind.REJECTED)
+# the event kinds other than the book's that the metrics count or show
+_COUNTED = frozenset({CommandRejected, Liquidation, AutoDeleveraged, MarkPriceChanged})
 
 
 class Metrics:
@@ -93,9 +95,13 @@ class Metrics:
         """Sequencer batch listener: count what a batch of durable commands did ((command,
         events) each); the gauges read from the state once, after the batch."""
         self.commands.inc(len(done))
-        # counted here first and added once per metric and labels: an inc takes a lock
+        # counted here first and added once per metric and labels: an inc takes a lock. The
+        # book's events are the bulk: counted per market and kind; the rarer kinds one by one
         counts: dict[tuple, int] = {}
         key: tuple
+        accepted: dict[str, int] = {}
+        fills: dict[str, int] = {}
+        lots: dict[str, int] = {}
         marks: dict[str, int] = {}  # per market its latest mark and index (ticks): a gauge shows the last
         indexes: dict[str, int] = {}
         for _, events in done:
@@ -105,16 +111,17 @@ class Metrics:
                     b = e.event
                     kind = b.kind
                     if kind == _ACCEPTED:
-                        key = (self.orders, e.symbol)
-                        counts[key] = counts.get(key, 0) + 1
+                        s = e.symbol
+                        accepted[s] = accepted.get(s, 0) + 1
                     elif kind == _FILL:
-                        key = (self.fills, e.symbol)
-                        counts[key] = counts.get(key, 0) + 1
-                        key = (self.volume, e.symbol)
-                        counts[key] = counts.get(key, 0) + b.qty
+                        s = e.symbol
+                        fills[s] = fills.get(s, 0) + 1
+                        lots[s] = lots.get(s, 0) + b.qty
                     elif kind == _REJECTED:
                         key = (self.rejections, RejectReason(b.reason).name.lower(), "engine")
                         counts[key] = counts.get(key, 0) + 1
+                elif t not in _COUNTED:  # (positions, wallets: the most frequent after orders)
+                    continue
                 elif t is CommandRejected:
                     key = (self.rejections, RejectReason(e.reason).name.lower(), "engine")
                     counts[key] = counts.get(key, 0) + 1
@@ -128,6 +135,9 @@ class Metrics:
                     marks[e.symbol] = e.mark
                     if e.index:
                         indexes[e.symbol] = e.index
+        for metric, per_market in ((self.orders, accepted), (self.fills, fills), (self.volume, lots)):
+            for s, n in per_market.items():
+                counts[(metric, s)] = n
         child = self._child
         for (metric, *labels), n in counts.items():
             child(metric, *labels).inc(n)

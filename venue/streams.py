@@ -1,6 +1,7 @@
 """Server streams: public trades, mark prices, liquidations and the order book.
 
-The sequencer calls `Streams.publish(cmd, events)` after each command is durable. Every topic
+The sequencer hands each durable batch to `Streams.publish_batch` (`publish` per command, in
+order; with nobody following anything, only the alerts' bookkeeping once a batch). Every topic
 (kind, symbol) numbers its messages 1, 2, 3, … so a subscriber sees no gaps; each subscriber
 has a mailbox (perpsim.venue.mailbox), and one that stays behind for too long is dropped with
 RESOURCE_EXHAUSTED instead of slowing the venue down; a burst it keeps up with is not. The book
@@ -50,6 +51,9 @@ class Streams:
         self.risk_alerts = None
         # spike_alerts(ts): the followed accounts' own leverage-spike flags, after each command
         self.spike_alerts: Callable[[int], None] | None = None
+        # the fills' read model (venue.signals.slippage.SlippageTracker): `publish_batch` records
+        # each command in it just before that command's messages, which carry its fills' slippage
+        self.slippage = None
         self._subs: dict[tuple[str, str], set[Mailbox]] = defaultdict(set)
         self._seq: dict[tuple[str, str], int] = defaultdict(int)
         # per book subscriber: [depth, bids, asks, its own sequence number]
@@ -77,7 +81,43 @@ class Streams:
             for books in self._books.values():
                 books.pop(q, None)
 
+    def publish_batch(self, done: list) -> None:
+        """Sequencer batch listener: each durable command of a batch ((command, events) each), in
+        order, recorded in `slippage` and then `publish`ed. While no stream has a follower and
+        no account stream was ever opened (whose risk alerts keep per-account state), the
+        commands' messages would go nowhere: the batch is recorded at once and only what later
+        followers depend on is kept up, the spike and market alerts' bookkeeping, once a batch
+        (`publish` repeats it per command with the same outcome: each look reads the same state,
+        the state after the batch, and a repeat finds nothing new)."""
+        slippage = self.slippage
+        if self._quiet():
+            if slippage is not None:
+                slippage.record_batch(done)
+            ts = self.venue.state.exchange.ts
+            if self.spike_alerts is not None:
+                self.spike_alerts(ts)
+            self._alerts(ts)
+            return
+        publish = self.publish
+        for cmd, events in done:
+            if slippage is not None:
+                slippage.record(cmd, events, cmd.ts)
+            publish(cmd, events)
+
+    def _quiet(self) -> bool:
+        """Whether no topic and no book has a follower and no account stream was ever opened."""
+        if "account" in self._kinds:
+            return False
+        for subs in self._subs.values():
+            if subs:
+                return False
+        for books in self._books.values():
+            if books:
+                return False
+        return True
+
     def publish(self, cmd, events: list) -> None:
+        """One durable command's events to its streams (see publish_batch)."""
         ts = self.venue.state.exchange.ts
         touched = set()
         accounts = self._account_updates(events, ts)

@@ -30,7 +30,7 @@ from perpsim.venue.auth import bearer
 from perpsim.venue.errors import VenueError, internal_rpc_status, to_rpc_status, to_status
 from perpsim.venue.services.common import Venue, order_entry, raise_rejection, rpc
 from perpsim.venue.services.order_stream import MAX_BATCH_ORDERS, answer_stream
-from perpsim.venue.services.wire import conditional_out, order_fields, order_list_out, order_out
+from perpsim.venue.services.wire import conditional_out, order_list_out, order_out, placed_fields
 from perpsim.venue.state import KnownConditional, KnownList, KnownOrder
 
 log = logging.getLogger("perpsim.venue")
@@ -38,7 +38,6 @@ log = logging.getLogger("perpsim.venue")
 
 # the book's event kinds as plain ints (compared per event on the response path)
 _ACCEPTED, _FILL, _REJECTED = int(EventKind.ACCEPTED), int(EventKind.FILL), int(EventKind.REJECTED)
-_TAKER = common_pb2.LIQUIDITY_TAKER
 
 # An order's wire enums as the engine's plain ints, not IntEnum members: a command of plain ints
 # is its own journal form (venue.codec), so the sequencer applies it as built instead of
@@ -144,12 +143,15 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         except VenueError as e:  # the unit was shed (overload): each of its orders is answered so
             outcomes = iter([e] * len(makes))
         out = []
+        venue = self.venue
+        known, signals, placed_order = venue.state.orders, venue.account_signals, self.placed_order
         for t in orders:
             outcome = t if isinstance(t, VenueError) else next(outcomes)
             try:
                 if isinstance(outcome, BaseException):
                     raise outcome
-                out.append({"placed": self._placed(account, t[1], before, outcome)})
+                mine, fills = placed_order(account, t[1], before, outcome)  # (as _placed, its context read once)
+                out.append({"placed": placed_fields(venue, known[mine], fills, signals)})
             except VenueError as e:
                 out.append({"error": to_rpc_status(self.venue.refused(e))})
             except Exception:  # a fault in the core, already undone by the sequencer
@@ -175,15 +177,8 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         PlaceOrderResponse; raises its rejection. `before`: the next order id before the command
         was queued (older orders' events are not this order's)."""
         mine, fills = self.placed_order(account, symbol, before, events)
-        out: dict[str, object] = {"order": order_fields(self.venue, self.venue.state.orders[mine])}
-        if fills:
-            spec = self.venue.markets[symbol]
-            signals = self.venue.account_signals
-            out["fills"] = [{"order_id": mine, "price": spec.format_price(b.price), "price_ticks": b.price,
-                             "quantity": spec.format_qty(b.qty), "quantity_lots": b.qty, "liquidity": _TAKER,
-                             **(signals.fill_slippage(mine, b.side, b.price) if signals else {})}
-                            for b in fills if b.order_id == mine]
-        return out
+        venue = self.venue
+        return placed_fields(venue, venue.state.orders[mine], fills, venue.account_signals)
 
     def placed_order(self, account: int, symbol: str, before: int, events: list) -> tuple[int, list]:
         """The id of the order a placement's events placed (an idempotent retry's: the original

@@ -5,6 +5,8 @@ lots, money in the asset's units.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from decimal import Decimal
 
 from perpsim.engine import commands as C
@@ -18,12 +20,32 @@ from perpsim.model.enums import (
 )
 from perpsim.v1 import (
     account_pb2,
+    common_pb2,
     sandbox_pb2,
     trading_pb2,
 )
 from perpsim.venue import convert as cv
 from perpsim.venue.services.common import Venue
 from perpsim.venue.state import OrderInfo
+
+#: per market, the distinct prices (and quantities) whose strings `formats` keeps
+FORMATS_KEPT = 4_096
+_FORMATS: dict[str, tuple] = {}  # symbol -> (its spec, memoized format_price, memoized format_qty)
+# the *_OUT tables are keyed by IntEnum members, which hash and compare as their ints: looked up
+# with the raw values (no enum constructed per order on the response path)
+_SIDE_OUT, _KIND_OUT, _STATUS_OUT, _TIF_OUT, _PSIDE_OUT = cv.SIDE_OUT, cv.KIND_OUT, cv.STATUS_OUT, cv.TIF_OUT, \
+    cv.PSIDE_OUT
+_TAKER = common_pb2.LIQUIDITY_TAKER
+
+
+def formats(spec) -> tuple[Callable[[int], str], Callable[[int], str]]:
+    """The market's `format_price` and `format_qty`, memoized (the response path formats the
+    same few prices and sizes over and over; typed: a bool is refused as by the spec itself)."""
+    got = _FORMATS.get(spec.symbol)
+    if got is None or got[0] is not spec:
+        got = _FORMATS[spec.symbol] = (spec, functools.lru_cache(FORMATS_KEPT, typed=True)(spec.format_price),
+                                       functools.lru_cache(FORMATS_KEPT, typed=True)(spec.format_qty))
+    return got[1], got[2]
 
 
 def order_out(venue: Venue, o: OrderInfo) -> trading_pb2.Order:
@@ -34,15 +56,40 @@ def order_fields(venue: Venue, o: OrderInfo) -> dict:
     """An order's trading_pb2.Order fields as a dict. The response path builds whole responses
     from nested dicts: protobuf makes the nested messages in one constructor call, in half the
     time of building each message and copying it into its parent."""
-    spec = venue.markets[o.symbol]
-    # the *_OUT tables are keyed by IntEnum members, which hash and compare as their ints: looked
-    # up with the raw values (no enum constructed per order on the response path)
+    price, qty = formats(venue.markets[o.symbol])
+    return _order_fields(o, price, qty)
+
+
+def _order_fields(o: OrderInfo, price: Callable[[int], str], qty: Callable[[int], str]) -> dict:
+    """`order_fields` with the market's `formats`."""
     return {"order_id": o.order_id, "client_order_id": o.client_order_id, "symbol": o.symbol,
-            "side": cv.SIDE_OUT[o.side], "type": cv.KIND_OUT[o.kind], "status": cv.STATUS_OUT[o.status],
-            "price": spec.format_price(o.price), "price_ticks": o.price, "quantity": spec.format_qty(o.qty),
-            "quantity_lots": o.qty, "filled_quantity": spec.format_qty(o.filled), "filled_quantity_lots": o.filled,
-            "time_in_force": cv.TIF_OUT[o.tif], "reduce_only": o.reduce_only,
-            "position_side": cv.PSIDE_OUT[o.position_side]}
+            "side": _SIDE_OUT[o.side], "type": _KIND_OUT[o.kind], "status": _STATUS_OUT[o.status],
+            "price": price(o.price), "price_ticks": o.price, "quantity": qty(o.qty), "quantity_lots": o.qty,
+            "filled_quantity": qty(o.filled), "filled_quantity_lots": o.filled, "time_in_force": _TIF_OUT[o.tif],
+            "reduce_only": o.reduce_only, "position_side": _PSIDE_OUT[o.position_side]}
+
+
+def placed_fields(venue: Venue, o: OrderInfo, fills: list, signals) -> dict:
+    """A PlaceOrderResponse's fields (order, fills) as a dict: the order `o` as it stands and its
+    own taker fills among `fills` (engine BookEvents), each with its slippage when `signals`
+    (the venue's AccountSignals) are on."""
+    price, qty = formats(venue.markets[o.symbol])
+    out: dict[str, object] = {"order": _order_fields(o, price, qty)}
+    if fills:
+        mine = o.order_id
+        bps = signals.fill_bps if signals is not None else None
+        taken = []
+        for b in fills:
+            if b.order_id != mine:
+                continue
+            ticks, lots = b.price, b.qty
+            fill = {"order_id": mine, "price": price(ticks), "price_ticks": ticks, "quantity": qty(lots),
+                    "quantity_lots": lots, "liquidity": _TAKER}
+            if bps is not None:
+                fill["slippage_mid_bps"], fill["slippage_mark_bps"] = bps(mine, b.side, ticks)
+            taken.append(fill)
+        out["fills"] = taken
+    return out
 
 
 def conditional_out(spec, cid: int, c: C.PlaceConditional) -> trading_pb2.ConditionalOrder:

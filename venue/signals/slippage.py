@@ -8,7 +8,8 @@ conditional order or a liquidation. A maker's fill is measured against the price
 arrival, so a maker usually shows negative slippage (it earned the spread).
 
 The tracker is a read model fed in sequence: ``before(cmd)`` runs as the sequencer takes a
-command, ``observe(cmd, events)`` after it is durable. Floats here are display figures.
+command (``follow``), ``observe(cmd, events)`` (or ``record``, ``record_batch``) after it is
+durable. Floats here are display figures.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ _ACCEPTED, _FILL = int(EventKind.ACCEPTED), int(EventKind.FILL)
 ARRIVALS_KEPT = 200_000
 #: Fills kept per account for the recent-fills list.
 RECENT_FILLS = 500
+#: Per market, the distinct arrival prices whose Arrival is shared (all forgotten at once past it).
+ARRIVALS_SHARED = 1_024
 
 
 def slippage_bps(side: int, fill: float, ref: float | None) -> float | None:
@@ -73,28 +76,44 @@ class SlippageTracker:
         self._arrivals: OrderedDict[int, Arrival] = OrderedDict()
         # per account: its fills as plain records (FillQuality objects are made when read)
         self._recent: dict[int, deque[tuple]] = {}
-        # per market: the last (bid, ask, mark) read and its Arrival, shared while they hold
-        self._last: dict[str, tuple[tuple, Arrival]] = {}
+        # per market: the Arrival of each (bid, ask, mark) read lately, shared by the orders that
+        # arrive at them (a busy book moves back and forth between a few)
+        self._known: dict[str, dict[tuple, Arrival]] = {}
         self.recent_size, self.kept = recent, kept
         self._view: ExchangeView | None = None  # of the exchange `_viewed` (replaced by a reset)
         self._viewed: object = None
+        self._sequencer = None  # the sequencer `follow` attached to
 
     # ---------------------------------------------------------------- feeding
+
+    def follow(self, sequencer) -> None:
+        """Read each command's prices from `sequencer` as it is about to apply it (`taken`); its
+        events are recorded later, once durable (`record`, `record_batch`)."""
+        self._sequencer = sequencer
+        sequencer.before_apply.append(self.taken)
+
+    def taken(self, cmd) -> None:
+        """Sequencer hook, before `cmd` applies: `before` on the sequencer's state."""
+        self._pending.append(self._prices(self._sequencer.state.exchange, cmd))
 
     def before(self, state, cmd) -> None:
         """The prices of the command's market (every market for a command without one) as the
         sequencer takes it, before it is applied. Reads three integers a market, builds nothing
         (this runs on the sequencer for every command)."""
+        self._pending.append(self._prices(state.exchange, cmd))
+
+    def _prices(self, exchange, cmd) -> tuple[object, str | None, object]:
+        """(cmd, its market, that market's (bid, ask, mark) ticks), or (cmd, None, every
+        market's by symbol) for a command without a market."""
         view = self._view
-        if view is None or state.exchange is not self._viewed:  # the first command, or a new world
-            self._viewed, view = state.exchange, ExchangeView(state.exchange)
+        if view is None or exchange is not self._viewed:  # the first command, or a new world
+            self._viewed, view = exchange, ExchangeView(exchange)
             self._view = view
         symbol = getattr(cmd, "symbol", None)
         prices = view.arrival(symbol) if isinstance(symbol, str) else None
         if prices is not None:
-            self._pending.append((cmd, symbol, prices))
-        else:
-            self._pending.append((cmd, None, view.arrivals()))
+            return cmd, symbol, prices
+        return cmd, None, view.arrivals()
 
     def observe(self, cmd, events: list, ts: int = 0) -> list[FillQuality]:
         """Record the arrival of each order the command brought in and the quality of each fill;
@@ -114,6 +133,23 @@ class SlippageTracker:
                 break
         else:
             symbol, prices = None, {}
+        return self._record(symbol, prices, events, ts)
+
+    def record_batch(self, done: list) -> None:
+        """`record` each (command, events) of a durable batch, in order, at the command's time."""
+        pending, record = self._pending, self._record
+        for cmd, events in done:
+            while pending:  # commands that raised were never observed: skip past them
+                seen, symbol, prices = pending.popleft()
+                if seen is cmd:
+                    break
+            else:
+                symbol, prices = None, {}
+            record(symbol, prices, events, cmd.ts)
+
+    def _record(self, symbol: str | None, prices: Any, events: list, ts: int) -> list[tuple]:
+        """`record` of a command whose prices were read: `symbol`'s (bid, ask, mark), or with
+        symbol None every market's by symbol."""
         arrivals, recent_of = self._arrivals, self._recent
         out = []
         for e in events:
@@ -131,7 +167,9 @@ class SlippageTracker:
                     read = prices.get(s)
                     if read is None:
                         continue
-                arrivals[b.order_id] = self._arrival(s, read)
+                known = self._known.get(s)
+                a = known.get(read) if known is not None else None
+                arrivals[b.order_id] = a if a is not None else self._arrival(s, read)
                 if len(arrivals) > self.kept:
                     arrivals.popitem(last=False)
             elif kind == _FILL:
@@ -154,13 +192,16 @@ class SlippageTracker:
         return out
 
     def _arrival(self, symbol: str, read: tuple) -> Arrival:
-        """The Arrival of (bid, ask, mark) ticks: the market's last one while they are unchanged."""
-        last = self._last.get(symbol)
-        if last is not None and last[0] == read:
-            return last[1]
-        bid, ask, mark = read
-        a = Arrival((bid + ask) / 2 if bid is not None and ask is not None else None, mark)
-        self._last[symbol] = (read, a)
+        """The Arrival of (bid, ask, mark) ticks: the one made for the same prices lately, if any."""
+        known = self._known.get(symbol)
+        if known is None:
+            known = self._known[symbol] = {}
+        a = known.get(read)
+        if a is None:
+            if len(known) >= ARRIVALS_SHARED:
+                known.clear()
+            bid, ask, mark = read
+            a = known[read] = Arrival((bid + ask) / 2 if bid is not None and ask is not None else None, mark)
         return a
 
     @staticmethod
@@ -171,6 +212,10 @@ class SlippageTracker:
         return FillQuality(ts, account, order_id, symbol, side, price, lots, maker, liquidation, arrival, mid, mark)
 
     # ---------------------------------------------------------------- reading
+
+    def arrival(self, order_id: int) -> Arrival | None:
+        """The prices the order arrived at, if known (kept)."""
+        return self._arrivals.get(order_id)
 
     def bps(self, order_id: int, side: int, price: int) -> tuple[float | None, float | None]:
         """(against the mid, against the mark) of a fill of the order at ``price`` ticks."""
