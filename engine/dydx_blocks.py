@@ -2,12 +2,12 @@
 
 The stage's per-block path (a profile whose partial steps are PER_BLOCK) reads the state through
 these: the forced order's limit, the fillable price (risk.dydx_fillable), from the account's net
-collateral and maintenance margin at the oracle; the block's accounts, at most
-`PartialSteps.block_accounts` of them, and their order (risk.dydx_rotation, risk.dydx_order); what
-the insurance fund may still pay for an account in the block (risk.dydx_insurance); each fill's
-insurance fund delta is engine.dydx_fills'. Plain functions of the stage; all but `deleverage` and `attempted`
-only read. `deleverage` closes a bankrupt position against opposite ones (risk.dydx_deleveraging);
-`attempted` counts the block's deleveraging attempts, at most MaxDeleveragingAttemptsPerBlock.
+collateral and maintenance margin at the oracle; what the insurance fund may still pay for an
+account in the block (risk.dydx_insurance). The block's accounts and their order, all markets
+together, are engine.dydx_sweep's; each fill's insurance fund delta engine.dydx_fills'. Plain
+functions of the stage; all but `deleverage` and `attempted` only read. `deleverage` closes a
+bankrupt position against opposite ones (risk.dydx_deleveraging); `attempted` counts the block's
+deleveraging attempts, at most MaxDeleveragingAttemptsPerBlock.
 
 Units: prices in ticks, money in integer units of the settlement asset, maintenance margins × RATE_SCALE.
 """
@@ -22,9 +22,8 @@ from perpsim.engine.market import IF_ACCOUNT, position_key, position_of
 from perpsim.model.causes import LedgerCause
 from perpsim.risk.dydx_deleveraging import attempt_allowed, bankruptcy_quote, offset_allowed, offset_lots, quote_tick
 from perpsim.risk.dydx_fillable import fillable_tick
-from perpsim.risk.dydx_order import rank_key
-from perpsim.risk.dydx_rotation import DELEVERAGING, LIQUIDATIONS, rotated, start_index, window
-from perpsim.risk.liquidation_plan import MarketTerms, block_cut, block_notional, block_of, forced_price
+from perpsim.risk.dydx_rotation import DELEVERAGING, rotated, start_index
+from perpsim.risk.liquidation_plan import MarketTerms, block_of, forced_price
 from perpsim.risk.margin import initial_margin
 from perpsim.risk.positions import Position
 
@@ -71,69 +70,6 @@ def fillable_limit(stage: Liquidation, m: _Market, account: int, pside: int, leg
     tick = fillable_tick(cfg, oracle=m.mark, lots=p.lots, position_mm=state._mm_scaled(m, p), tnc=tnc, tmmr=tmmr,
                          K=m.K)
     return forced_price(stage._terms[m.symbol], tick, m.mark), tnc, tmmr
-
-
-def admitted(stage: Liquidation, m: _Market, keys: list) -> list:
-    """The triggered keys of m the block still has room for: dYdX liquidates at most
-    `block_accounts` subaccounts a block (flags.go MaxLiquidationAttemptsPerBlock, 50), "starting
-    from a pseudorandom location" in its list (liquidations.go). An account liquidated earlier in
-    the block (it has the block's record) keeps its place; the room left goes to the others that
-    are liquidatable, taken in account order from a start that is a stable digest of (block,
-    market) (risk.dydx_rotation.window); the rest wait for the next block (the sweep is due then).
-    Keys whose account is not liquidatable stay (the sweep passes them). A profile without the
-    cap gets `keys` back."""
-    t = stage._terms[m.symbol]
-    cap = t.steps.block_accounts if t.steps is not None else 0
-    if not cap:
-        return keys
-    block = block_of(t, stage.state.ts)
-    current = {a for a, rec in stage._blocks.items() if rec[0] == block}
-    room = cap - len(current)
-    if len(keys) <= room:  # room for every one
-        return keys
-    fresh: set[int] = set()
-    for key in keys:
-        account, pside = position_of(key)
-        if account not in current and account not in fresh and stage._liquidatable(m, account, pside):
-            fresh.add(account)
-    if len(fresh) <= room:
-        return keys
-    waiting = fresh - set(window(sorted(fresh), LIQUIDATIONS, block, m.symbol, room))
-    due = (block + 1) * t.block_ns
-    if not stage._due or due < stage._due:
-        stage._due = due
-    return [k for k in keys if position_of(k)[0] not in waiting]
-
-
-def ranked(stage: Liquidation, m: _Market, keys: list) -> list:
-    """The triggered index keys of m the block admits (`admitted`), in the order dYdX liquidates
-    a block's accounts (risk.dydx_order.rank_key): the order whose limit lies furthest from the
-    oracle first, then the larger order (its block cut's notional at the oracle), then a stable
-    digest; keys whose account is not liquidatable after all come last, in index order (the
-    sweep passes them)."""
-    t = stage._terms[m.symbol]
-    block = block_of(t, stage.state.ts)
-    keys = admitted(stage, m, keys)
-    if len(keys) < 2:
-        return keys
-    out, rest = [], []
-    for key in keys:
-        account, pside = position_of(key)
-        legs = [(ps, p) for ps, p in m.leg_list(account) if account not in m.isolated or ps == pside]
-        if not legs or not stage._liquidatable(m, account, pside):
-            rest.append(key)
-            continue
-        leg_side, p = legs[0]
-        wallet, other_upnl = stage._collateral(m, account, pside)
-        bankruptcy = forced_price(t, m.bp_tick([q for _, q in legs], wallet, other_upnl), m.mark)
-        limit = fillable_limit(stage, m, account, pside, leg_side, bankruptcy)[0]
-        rec = stage._blocks.get(account)
-        left = t.block_cap - (rec[1] if rec is not None and rec[0] == block else 0)
-        size = block_cut(t, p.lots, m.mark, left) if left > 0 else 0
-        out.append((rank_key(oracle=m.mark, limit=limit, notional=block_notional(t, size, m.mark), block=block,
-                             symbol=m.symbol, account=account, pside=pside), key))
-    out.sort()
-    return [key for _, key in out] + rest
 
 
 def _imr(m: _Market, lots: int) -> int:

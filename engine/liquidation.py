@@ -33,6 +33,7 @@ from fractions import Fraction
 from perpsim.engine import backstop_vault as BV
 from perpsim.engine import dydx_blocks as DB
 from perpsim.engine import dydx_fills as DF
+from perpsim.engine import dydx_sweep as DS
 from perpsim.engine import hyperliquid_retry as HR
 from perpsim.engine import okx_orders as OX
 from perpsim.engine import multi_assets as MA
@@ -239,6 +240,8 @@ class Liquidation:
 
     def _sweep(self, m: _Market) -> bool:
         """Liquidate what the index says may be under water and really is; True if any."""
+        if self._terms[m.symbol].block_ns:  # dYdX: one pass over every market's accounts (engine.dydx_sweep)
+            return DS.sweep(self, m)
         trigger = self.state.profile.liquidation_trigger  # "mark", "index" (the oracle: dYdX) or "last"
         if trigger == "mark":
             price = m.mark
@@ -249,8 +252,6 @@ class Liquidation:
         done = False
         waiting = self._paced or self._blocks
         keys = m.liq.triggered(price)
-        if keys and self._terms[m.symbol].block_ns:  # dYdX: the block's accounts and order (engine.dydx_blocks)
-            keys = DB.ranked(self, m, keys)
         for key in keys:
             account, pside = position_of(key)
             if self._retry and (m.symbol, account) in self._retry:

@@ -14,7 +14,7 @@ orders"), and one no longer liquidatable is skipped.
 Here the same sort, with the order hash (SHA-256 of the order, in effect a pseudo-random draw)
 replaced by a stable digest of (block, symbol, account, position side): deterministic, the same
 in every process and run, and reshuffled from block to block as dYdX's is. The 50 accounts a
-block and their pseudo-random start: engine.dydx_blocks.admitted (risk.dydx_rotation).
+block and their pseudo-random start, every market's together: engine.dydx_sweep (risk.dydx_rotation).
 """
 
 from __future__ import annotations

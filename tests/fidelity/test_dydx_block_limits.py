@@ -141,7 +141,11 @@ def test_the_accounts_100000_usdc_spans_its_markets():
     """One cross account long 100 BTC from 20,000 and 1,000 ETH from 2,000 at 20x on 200,000 USDC.
     BTC at 19,000: equity 100,000 ≤ MM 3 % × 3.9 M = 117,000. The BTC order takes 100,000 / 19 =
     5,263.2 lots, 5,263 (99,997 USDC); the account still under water, ETH gets what is left of
-    the block's 100,000: 3 USDC, one lot of 0.001 ETH (2 USDC). Block 6 begins with BTC again."""
+    the block's 100,000: 3 USDC, one lot of 0.001 ETH (2 USDC). Block 6 (BTC at 18,990) ranks both
+    orders together (SortLiquidationOrders sorts every market's): TNC 97,034.22965 over TMMR
+    113,971.6089 puts both limits 1.5 × 3 % × ABR = 0.66875 % from their oracles before the tick;
+    floored to it, BTC's 126.9 of 18,990 is 0.66825 %, ETH's 13.37 of 2,000 is 0.6685 %: ETH's first,
+    50 ETH (100,000 USDC), which spends the block's 100,000: BTC waits for block 7."""
     markets = default_markets()
     specs = {s: market_under(DYDX, markets[s]) for s in (SYMBOL, "ETHUSDT")}
     ex = Exchange(specs, {s: market_brackets(sp) for s, sp in specs.items()}, profile=DYDX, start_ts=1)
@@ -163,4 +167,5 @@ def test_the_accounts_100000_usdc_spans_its_markets():
     later = ex.apply(C.SetIndexPrice(T0 + SEC // 2, SYMBOL, btc.price_to_ticks("18990")))
     assert not [e for e in later if isinstance(e, Liquidation)]  # the block's limit is spent
     events = ex.apply(C.AdvanceClock(T0 + SEC))
-    assert [e.symbol for e in events if isinstance(e, Liquidation)][:1] == [SYMBOL]
+    assert [(e.symbol, e.qty, e.filled) for e in events if isinstance(e, Liquidation)] == [
+        ("ETHUSDT", 50_000, 50_000)]

@@ -13,12 +13,15 @@ The world: the dydx profile (IMF 5 %, MMF 3 %) on BTCUSDT and ETHUSDT; a maker b
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import replace
 from decimal import Decimal as D
 
 from perpsim.engine import commands as C
 from perpsim.engine.events import Liquidation
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.market import position_of
+from perpsim.engine.twin import pure_exchange
 from perpsim.model.enums import Side
 from perpsim.model.markets import default_markets
 from perpsim.risk.brackets import market_brackets
@@ -137,3 +140,69 @@ def test_rank_key_orders_by_distance_then_size() -> None:
     big = rank_key(oracle=195_000, limit=193_725, notional=5, block=5, symbol=BTC, account=4, pside=0)
     assert sorted([near, far, big]) == [big, far, near]
     assert far[0] == short_far[0]  # the distance either side of the oracle
+
+
+CAP_ONE = replace(DYDX, liquidation=replace(DYDX.liquidation, steps=replace(DYDX.liquidation.steps, block_accounts=1)))
+
+
+def two_markets(profile=DYDX, engine: type = Exchange) -> Exchange:
+    """Account 11: 1 BTC from 20,000 on 1,000 USDC; account 12: 10 ETH from 2,000 on 1,000 USDC
+    (both 20x); the maker bids 100 BTC at 19,400 and 100 ETH at 1,930."""
+    ex = engine(dict(SPECS), {s: market_brackets(sp) for s, sp in SPECS.items()}, profile=profile, start_ts=1)
+    ex.apply(C.SetIndexPrice(1, BTC, px(BTC, "20000")))
+    ex.apply(C.SetIndexPrice(1, ETH, px(ETH, "2000")))
+    ex.apply(C.Deposit(1, MAKER, "USDT", 100_000_000 * U))
+    for account, symbol, qty, price in ((11, BTC, "1", "20000"), (12, ETH, "10", "2000")):
+        ex.apply(C.Deposit(1, account, "USDT", int((1_000 + 20_000 * SPECS[symbol].taker_fee) * U)))
+        go_long(ex, account, symbol, qty, price)
+    ex.apply(C.PlaceOrder(1, MAKER, BTC, Side.BUY, lots(BTC, "100"), px(BTC, "19400")))
+    ex.apply(C.PlaceOrder(1, MAKER, ETH, Side.BUY, lots(ETH, "100"), px(ETH, "1930")))
+    return ex
+
+
+def shocks(ex: Exchange, block: int) -> list[list[int]]:
+    """The accounts liquidated by ETH at 1,940 (the block's start), BTC at 19,500 (0.1 s later),
+    and the next block's pass (AdvanceClock), in the order sent."""
+    out = []
+    for cmd in (C.SetIndexPrice(block * SEC, ETH, px(ETH, "1940")),
+                C.SetIndexPrice(block * SEC + SEC // 10, BTC, px(BTC, "19500")), C.AdvanceClock((block + 1) * SEC)):
+        events = ex.apply(cmd)
+        ex.check_integrity()
+        out.append([e.account for e in events if isinstance(e, Liquidation)])
+    return out
+
+
+def test_every_markets_orders_are_sorted_together() -> None:
+    """Block 5: 12 (ETH at 1,940: TNC 400, TMMR 582) sells 1 ETH at 1,930 (fee min(28.95, 40 − 10)
+    = 28.95: TNC 361.05, TMMR 523.8); 11 (BTC at 19,500: TNC 500, TMMR 585) 0.1 BTC at 19,400 (fee
+    29.1: TNC 460.9, TMMR 526.5). Block 6, one pass over both markets: ETH's limit 1,940 − 1.5 ×
+    (162.75 / 523.8) × 58.2 = 1,912.875 → 1,912.88, 1.398 % off its oracle; BTC's 19,500 − 1.5 ×
+    (65.6 / 526.5) × 585 = 19,390.67 → 19,390.7, 0.561 % off: ETH's first (a sweep market by
+    market would send BTC's first)."""
+    assert shocks(two_markets(), 5) == [[12], [11], [12, 11]]
+
+
+def test_the_blocks_window_is_drawn_across_markets() -> None:
+    """One account a block: block 7 liquidates 12 (ETH) and leaves 11 (BTC) waiting; block 8
+    draws its window of 1 over both from digest("liquidations/8/") % 2 = 1 in account order
+    [11, 12]: 12 again, 11 waits (a draw per market would take BTC's 11, the first market's)."""
+    assert digest_start(8, 2) == 1
+    assert shocks(two_markets(CAP_ONE), 7) == [[12], [], [12]]
+
+
+def digest_start(block: int, n: int) -> int:
+    return int.from_bytes(hashlib.blake2b(f"liquidations/{block}/".encode(), digest_size=8).digest(), "big") % n
+
+
+def test_the_plain_twin_sweeps_alike() -> None:
+    """The compiled engine and its plain-Python twin (engine/twin.py): the same events and state
+    hash through both blocks above."""
+    runs = []
+    for engine in (Exchange, pure_exchange().Exchange):
+        ex = two_markets(CAP_ONE, engine)
+        events = [ex.apply(cmd) for cmd in (C.SetIndexPrice(7 * SEC, ETH, px(ETH, "1940")),
+                                            C.SetIndexPrice(7 * SEC + SEC // 10, BTC, px(BTC, "19500")),
+                                            C.AdvanceClock(8 * SEC))]
+        assert any(isinstance(e, Liquidation) for e in events[2])
+        runs.append(([[list(e) for e in batch] for batch in events], ex.state_hash()))
+    assert runs[0] == runs[1]

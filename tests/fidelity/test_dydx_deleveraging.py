@@ -256,11 +256,14 @@ def crowd(profile: VenueProfile = CAP_TWO, engine: type = Exchange) -> Exchange:
 
 def test_a_block_liquidates_at_most_its_cap_of_accounts() -> None:
     """The oracle at 19,500: each long's TNC 500 < MMR 585, so all five are liquidatable; with a
-    cap of 2 a block, block 5 takes the window of 2 from digest("liquidations/5/…") % 5 = 2 in
-    account order: 13, 14 (each sells its 0.1 BTC at 19,400); the rest wait. Block 6 (all five
-    still under water, none liquidated in it yet): start digest % 5 = 1, 12 and 13; block 7:
-    start 4, 15 and 11."""
-    assert [digest(f"liquidations/{b}/BTCUSDT") % 5 for b in (5, 6, 7)] == [2, 1, 4]
+    cap of 2 a block, block 5 takes the window of 2 from digest("liquidations/5/") % 5 = 3 (one
+    draw a block over every market's accounts) in account order: 14, 15 (each sells its 0.1 BTC
+    at 19,400); the rest wait. Block 6 (all five still under water, none liquidated in it yet):
+    start 3 again, 14 and 15 (0.09 BTC each, 10 % of 0.9); block 7: start 2, 13 (0.1 BTC) and
+    14, whose 0.081 BTC finds no bid at its limit: TNC 425.71 over MMR 0.81 × 19,500 × 3 % =
+    473.85, ABR 48.14 / 473.85, 19,500 − 1.5 × ABR × 585 = 19,410.85 → 19,410.9, above the
+    19,400 bid (TNC positive: no deleveraging)."""
+    assert [digest(f"liquidations/{b}/") % 5 for b in (5, 6, 7)] == [3, 3, 2]
     ex = crowd()
     per_block = []
     for cmd in (C.SetIndexPrice(5 * SEC, SYMBOL, 195_000), C.AdvanceClock(5 * SEC + SEC // 2),
@@ -268,8 +271,8 @@ def test_a_block_liquidates_at_most_its_cap_of_accounts() -> None:
         events = ex.apply(cmd)
         ex.check_integrity()
         per_block.append(sorted((e.account, e.qty, e.filled) for e in events if isinstance(e, Liquidation)))
-    assert per_block == [[(13, 100, 100), (14, 100, 100)], [], [(12, 100, 100), (13, 90, 90)],
-                         [(11, 100, 100), (15, 100, 100)]]
+    assert per_block == [[(14, 100, 100), (15, 100, 100)], [], [(14, 90, 90), (15, 90, 90)],
+                         [(13, 100, 100), (14, 81, 0)]]
 
 
 def test_the_mainnet_cap_does_not_bind_five_accounts() -> None:
