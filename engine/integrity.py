@@ -43,6 +43,8 @@ def state_hash(state: State, paced: dict, blocks: dict | None = None, due: int =
         h.update(f"blocks:{sorted((blocks or {}).items())}:{due};".encode())
     if retry:  # Hyperliquid attempts waiting for the next mark publication: absent otherwise
         h.update(f"retry:{sorted(retry.items())};".encode())
+    if state._forced:  # OKX's resting liquidation orders (engine.okx_orders): absent otherwise
+        h.update(f"forced:{sorted(state._forced.items())};".encode())
     for symbol, m in state.markets.items():
         h.update(f"{symbol}:{m.book.state_hash()}:{m.mark}:{m.last}:{m.rate}:{m.next_funding}:"
                  f"{sorted(m.isolated)};".encode())

@@ -35,8 +35,8 @@ from perpsim.engine import dydx_blocks as DB
 from perpsim.engine import dydx_fills as DF
 from perpsim.engine import dydx_sweep as DS
 from perpsim.engine import hyperliquid_retry as HR
-from perpsim.engine import okx_orders as OX
 from perpsim.engine import multi_assets as MA
+from perpsim.engine import okx_orders as OX
 from perpsim.engine.events import AutoDeleveraged, HedgedPairClosed
 from perpsim.engine.events import Liquidation as LiquidationEvent
 from perpsim.engine.market import _RISE_SIDE, BOTH, IF_ACCOUNT, LONG, SHORT, _Market, position_key, position_of

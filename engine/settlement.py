@@ -11,6 +11,7 @@ fund's and ADL's transfers of position.
 
 from __future__ import annotations
 
+from perpsim.engine import okx_orders as OX
 from perpsim.engine.events import OrderEvent, PositionChanged
 from perpsim.engine.market import BOTH, IF_ACCOUNT, _Market, _Note, _Open, position_key
 from perpsim.engine.records import new_record
@@ -74,7 +75,10 @@ class Settlement:
                     if self.state._loss_limits:
                         self.state._day_move(account, m.asset, -fee)
                 maker_rate = m.maker_fee
-                if counter_account != IF_ACCOUNT:
+                if self.state._forced and counter_id in self.state._forced:
+                    # OKX: a resting liquidation order pays the liquidation fee, no trading fee
+                    OX.fill_fee(self.state, m, counter_account, m.orders[counter_id].pside, notional)
+                elif counter_account != IF_ACCOUNT:
                     fee = (apply_rate_up(notional, maker_rate) if maker_rate >= 0
                            else -apply_rate_down(notional, -maker_rate))
                     self.state._move(spec.settle, counter_account, FEES, fee, _LEDGER_FEE)

@@ -13,7 +13,7 @@ from perpsim.risk.units cimport apply_rate_up, div_up
 
 cdef class State:
     cdef public object profile, ts, next_order_id, _notes
-    cdef public dict markets, leverage, _collateral_index, _markets_of, _multi, _loss_limits, _day_pnl
+    cdef public dict markets, leverage, _collateral_index, _markets_of, _multi, _loss_limits, _day_pnl, _forced
     cdef public Ledger ledger
     cdef public set hedge, multi_assets, _touched, _positions_moved, _liquidating, _loss_watch, _unrealized_limits
     cdef public object _day_end, _collateral_market, _collateral_scale

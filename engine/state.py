@@ -116,6 +116,9 @@ class State:
         self._positions_moved: set[tuple[str, int, int]] = set()  # (symbol, account, pside) this command
         # isolated positions being liquidated: their margin is settled by _liquidate, not _trade
         self._liquidating: set[tuple[str, int, int]] = set()
+        # OKX: resting liquidation orders, id -> (symbol, account, position side, end of their minute in ns)
+        # (engine.okx_orders: their fills pay the liquidation fee; the stage cancels them at the end)
+        self._forced: dict[int, tuple[str, int, int, int]] = {}
         # (expire_ts, symbol, id) of GTD conditional orders and order lists; stale entries are skipped
         self._expiries: list[tuple[int, str, int]] = []
         self._notes: deque[_Note] = deque()  # what order lists still have to act on

@@ -26,13 +26,14 @@ Sources:
 Here: a full liquidation of an okx account (tier 1–2, or what a tier step left once the re-check
 finds it still under water) is a transfer of the position to the insurance fund at the bankruptcy
 tick (rounded against the account), or to ADL when the fund is empty, as the rest of a forced order
-is on the other profiles; the fund then unloads it into the book within the price band
-(engine.liquidation `_offload`), and what it gains or loses against the bankruptcy price is its own.
-The liquidation fee is charged on the liquidated notional out of what the transfer left (only the
-tick's rounding: at most that much). Not modelled: OKX's entrusted price (the offload's limit is the
-band and the fund's own bankruptcy price), and the tier 3+ account whose margin ratio is already
-under tier 1's MMR + fee (the third party's second case: here it is cut to tier 1 first), and its
-"all contracts (for cross-margin)": here the account's legs in the liquidated market.
+is on the other profiles; the fund then puts it into the book at the entrusted price
+(risk.okx_orders.entrusted_price: the depth price under min(mark, index), within the band and the
+fund's own bankruptcy price), resting and relisted at each new mark (engine.okx_orders.offload), and
+what it gains or loses against the bankruptcy price is its own. The liquidation fee is charged on
+the liquidated notional out of what the transfer left (only the tick's rounding: at most that
+much). Not modelled: the tier 3+ account whose margin ratio is already under tier 1's MMR + fee
+(the third party's second case: here it is cut to tier 1 first), and its "all contracts (for
+cross-margin)": here the account's legs in the liquidated market.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from perpsim.engine import commands as C
 from perpsim.engine.events import Liquidation
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.twin import pure_exchange
-from perpsim.model.enums import Side
+from perpsim.model.enums import EventKind, Side
 from perpsim.model.markets import default_markets
 from perpsim.risk.brackets import market_brackets
 from perpsim.risk.profiles import OKX, market_under
@@ -88,15 +88,17 @@ def test_15000_swaps_in_tier_3_lose_13000_and_keep_tier_1s_2000():
 
 
 def test_an_unfilled_step_waits_a_minute_then_starts_over():
-    """No bid at or above the bankruptcy price: the step fills nothing and the position waits,
-    however far the mark goes, until the re-check 60 s later, which cuts it to tier 1 again (at
-    19,900 tier 1's 40,000 hold 2,010 swaps, rounded down: 12,990 go)."""
+    """No bid near the market: the step's order rests (at 20,000 × 0.999 = 19,980, risk.okx_orders)
+    and fills nothing, and the position waits, however far the mark goes, until the re-check 60 s
+    later: the rest of the order is canceled and the position cut to tier 1 again (at 19,900 tier
+    1's 40,000 hold 2,010 swaps, rounded down: 12,990 go), its order at 19,900 × 0.999 = 19,880.1,
+    where the bid at 19,889 now stands: all of it fills there."""
     ex = world(bid=("13", "19700"))
     [step] = mark_at(ex, 2, "20000")
     assert (step.qty, step.filled) == (13_000, 0) and held(ex) == 15_000
     assert mark_at(ex, 2 + 30 * SEC, "19900") == []  # frozen inside the minute
-    ex.apply(C.PlaceOrder(2 + 59 * SEC, MAKER, SYMBOL, Side.BUY, 13_000, 198_900))
-    assert held(ex) == 15_000
+    ex.apply(C.PlaceOrder(2 + 59 * SEC, MAKER, SYMBOL, Side.BUY, 13_000, 198_890))
+    assert held(ex) == 15_000  # under the resting order's 19,980
     assert mark_at(ex, 2 + 60 * SEC - 1, "19900") == []
     [again] = mark_at(ex, 2 + 60 * SEC, "19900")
     assert (again.qty, again.filled) == (12_990, 12_990) and held(ex) == 2_010
@@ -104,15 +106,20 @@ def test_an_unfilled_step_waits_a_minute_then_starts_over():
 
 def test_the_re_check_comes_with_venue_time_alone():
     """The minute's end needs no mark move: the first command at or after it (here the clock
-    advancing) runs the re-check."""
+    advancing) cancels what is left of the step's order and runs the re-check, which steps again:
+    a new order for the 13,000 at 19,980, resting for the next minute."""
     ex = world(bid=("13", "19700"))
     mark_at(ex, 2, "20000")
-    ex.apply(C.PlaceOrder(2 + 10 * SEC, MAKER, SYMBOL, Side.BUY, 13_000, 199_900))
-    assert held(ex) == 15_000
+    [first] = ex.state._forced
+    assert ex.state._forced[first] == (SYMBOL, LONG, 0, 2 + 60 * SEC)
     events = ex.apply(C.AdvanceClock(2 + 60 * SEC))
     ex.check_integrity()
-    assert [(e.qty, e.filled) for e in events if isinstance(e, Liquidation)] == [(13_000, 13_000)]
-    assert held(ex) == 2_000
+    assert [(e.qty, e.filled) for e in events if isinstance(e, Liquidation)] == [(13_000, 0)]
+    gone = [e.event for e in events if getattr(e, "liquidation", False) and e.event.kind == EventKind.CANCELED]
+    assert [(e.order_id, e.qty) for e in gone] == [(first, 13_000)]
+    [second] = ex.state._forced
+    assert second != first and ex.state._forced[second] == (SYMBOL, LONG, 0, 2 + 120 * SEC)
+    assert ex.markets[SYMBOL].orders[second].price == 199_800 and held(ex) == 15_000
 
 
 def test_tier_2_is_taken_over_whole():
@@ -138,11 +145,16 @@ def test_the_state_hash_covers_the_wait():
 
 
 def test_the_plain_twin_steps_alike():
-    """The compiled engine and its plain-Python twin (engine/twin.py): the same events and hash."""
+    """The compiled engine and its plain-Python twin (engine/twin.py): the same events and hash. At
+    19,950 the step's order rests at 19,930 (199,500 × 0.999 = 199,300.5 ticks, rounded down), over the
+    bid at 19,890; re-stepped at 60 s; a buyer at 19,935 at 70 s takes its 12,995 at 19,930 as a
+    maker's fill (40,000 / 19.95 = 2,005.01: 2,005 kept)."""
     runs = []
     for engine in (Exchange, pure_exchange().Exchange):
         ex = world(bid=("13", "19700"), engine=engine)
         ex.apply(C.PlaceOrder(2, MAKER, SYMBOL, Side.BUY, 13_000, 198_900))
         steps = [ex.apply(C.SetIndexPrice(ts, SYMBOL, 199_500)) for ts in (2, 2 + 30 * SEC, 2 + 60 * SEC)]
+        steps.append(ex.apply(C.PlaceOrder(2 + 70 * SEC, MAKER, SYMBOL, Side.BUY, 13_000, 199_350)))
+        ex.check_integrity()
         runs.append(([list(e) for e in steps], ex.state_hash(), held(ex)))
-    assert runs[0] == runs[1] and runs[0][2] == 2_005  # 40,000 / 19.95 = 2,005.01: 2,005 kept
+    assert runs[0] == runs[1] and runs[0][2] == 2_005

@@ -16,8 +16,9 @@ tier 3 at 2.05 %, maintenance amount 2,640; tier 1 up to 40,000 USDT), ETHUSDT w
 (tier 1 at 0.4 % + the 0.05 % taker fee). TRADER holds two isolated (fixed margin) longs at 20x:
 15 BTC from 21,000 on 15,750 of margin, and 10 ETH from 2,000 on 1,000.
 - BTC at 20,000: equity 15,750 − 15,000 = 750 ≤ MM 300,000 × 2.05 % − 2,640 = 3,510, tier 3: the step
-  cuts it to tier 1's 2,000 swaps; its bankruptcy price is 21,000 − 15,750 / 15 = 19,950, the bid
-  at 19,700: nothing fills, and the BTC position waits for its re-check a minute later.
+  cuts it to tier 1's 2,000 swaps; its bankruptcy price is 21,000 − 15,750 / 15 = 19,950; its order
+  rests at 20,000 × 0.999 = 19,980 (risk.okx_orders), over the bid at 19,700: nothing fills, and the
+  BTC position waits for its re-check a minute later.
 - ETH: liquidation price 2,000 − 1,000 / 10 = 1,900 bankrupt; 1,000 + 10 (P − 2,000) = 10 P × 0.45 %
   at P = 19,000 / 9.955 = 1,908.588… At 1,906 it is under water, 10 s into BTC's minute: it is
   liquidated at once (the freeze is BTC's position's): taken over by the fund at its bankruptcy price
@@ -94,8 +95,10 @@ def test_another_position_of_the_account_goes_inside_the_minute():
 
 
 def test_the_frozen_position_is_re_checked_after_its_minute():
-    """The re-check comes for BTC at 60 s as before, now with a bid above its bankruptcy price
-    19,950: at 19,980 tier 1's 40,000 hold 2,002 swaps (2,002.002, rounded down), 12,998 go."""
+    """The re-check comes for BTC at 60 s as before: the first step's order (resting at 19,980, over
+    the bid at 19,960 placed at 59 s) is canceled, and at 19,980 tier 1's 40,000 hold 2,002 swaps
+    (2,002.002, rounded down): 12,998 go, the new order at 19,980 × 0.999 = 19,960.02, rounded down
+    to 19,960, meets that bid."""
     ex = world()
     mark_at(ex, 2, BTC, "20000")
     ex.apply(C.PlaceOrder(2 + 59 * SEC, MAKER, BTC, Side.BUY, 13_000, 199_600))

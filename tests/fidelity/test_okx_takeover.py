@@ -46,7 +46,8 @@ TRADER, MAKER = 1, 3
 TIERS = ((D(40_000), 100, D("0.0045")), (D(240_000), 50, D("0.0105")), (D(10_000_000), 20, D("0.0205")))
 
 
-def world(fund: int = 1_000, profile=OKX, engine: type = Exchange) -> Exchange:
+def world(fund: int = 1_000, profile=OKX, engine: type = Exchange, bid: tuple[str, str] = ("3", "19990")) -> Exchange:
+    """The trader's isolated 3 BTC long as above; the maker bids `bid` (BTC, price)."""
     spec = replace(market_under(profile, default_markets()[SYMBOL]), brackets=TIERS)
     px, lots = spec.price_to_ticks, spec.qty_to_lots
     ex = engine({SYMBOL: spec}, {SYMBOL: market_brackets(spec)}, profile=profile, start_ts=1)
@@ -62,7 +63,7 @@ def world(fund: int = 1_000, profile=OKX, engine: type = Exchange) -> Exchange:
     # 3,000 of isolated margin (IM 63,000 / 21) and 100 added: 3,100
     ex.apply(C.AdjustIsolatedMargin(1, TRADER, SYMBOL, 100 * U))
     assert ex.state._iso_margin(ex.markets[SYMBOL], TRADER, BOTH) == 3_100 * U
-    ex.apply(C.PlaceOrder(1, MAKER, SYMBOL, Side.BUY, lots("3"), px("19990")))
+    ex.apply(C.PlaceOrder(1, MAKER, SYMBOL, Side.BUY, lots(bid[0]), px(bid[1])))
     return ex
 
 

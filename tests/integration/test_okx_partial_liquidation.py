@@ -1,6 +1,8 @@
 """OKX's forced partial liquidation through the real server (`perpsim serve --profile okx`):
-a tier-3 position whose step fills nothing waits for the re-check "About a minute later" (a
-deeper fall inside the minute liquidates nothing more), then is cut down to tier 1's size
+a tier-3 position whose step fills nothing (its order rests at the mark × 0.999, over the bid:
+risk/okx_orders.py) waits for the re-check "About a minute later" (a deeper fall inside the minute
+liquidates nothing more), then is cut down to tier 1's size by a new order at 61,500 × 0.999 =
+61,438.5, which the bid at 61,450 fills
 (OKX help 360020411711, venue-mechanics §4.5; tests/fidelity/test_okx_partial_steps.py has the
 15,000 → 13,000 example itself).
 
@@ -47,7 +49,7 @@ def test_okx_waits_a_minute_after_a_step_then_cuts_to_tier_1(tmp_path) -> None:
             admin.set_index_price(BTC, "61500")  # deeper inside the minute: it waits
             assert held(trader) == Decimal("100")
 
-            maker.place_order(BTC, "buy", "100", "61400")
+            maker.place_order(BTC, "buy", "100", "61450")  # under the step's resting order (61,838.1)
             admin.advance_clock(31 * SEC)  # past the minute: the re-check, a step to tier 1 again
             mark = trader.mark(BTC).mark_price
             keep = (Decimal(1_000_000) / mark).quantize(Decimal("0.001"), rounding=ROUND_FLOOR)
