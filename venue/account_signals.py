@@ -22,7 +22,7 @@ from perpsim.venue.files import write_atomic
 from perpsim.venue.signals.account import Thresholds, Warning
 from perpsim.venue.signals.account_risk import AccountRisk
 from perpsim.venue.signals.config import SignalConfig
-from perpsim.venue.signals.slippage import SlippageTracker, slippage_bps
+from perpsim.venue.signals.slippage import SlippageTracker
 
 log = logging.getLogger("perpsim.venue")
 
@@ -30,9 +30,6 @@ RAISED, CLEARED = "RAISED", "CLEARED"
 MAX_RECENT_FILLS = 500
 #: The accounts' own thresholds, in the data directory (read models are not journaled).
 RISK_THRESHOLDS_FILE = "risk-thresholds.json"
-#: (arrival prices, side, price) whose slippage strings `fill_bps` keeps (all forgotten at once past it)
-BPS_TEXTS_KEPT = 4_096
-_UNKNOWN_BPS = ("", "")
 
 
 class AccountSignals:
@@ -48,7 +45,6 @@ class AccountSignals:
             for account, fields in json.loads(path.read_text()).items():
                 self.risk.set_thresholds(int(account), Thresholds(**fields))
         self.slippage = SlippageTracker()
-        self._bps_texts: dict[tuple, tuple[str, str]] = {}  # see fill_bps
         self._alerted: dict[int, set[tuple[str, int]]] = {}  # per account: positions below k σ
 
     def attach(self, sequencer, streams) -> None:
@@ -150,20 +146,8 @@ class AccountSignals:
         return {"slippage_mid_bps": mid, "slippage_mark_bps": mark}
 
     def fill_bps(self, order_id: int, side: int, price: int) -> tuple[str, str]:
-        """`fill_slippage`'s two strings. Kept per (arrival mid, arrival mark, side, price): a
-        venue's fills repeat few of them, and each is two float divisions and two formats."""
-        a = self.slippage.arrival(order_id)
-        if a is None:
-            return _UNKNOWN_BPS
-        key = (a.mid, a.mark, side, price)
-        got = self._bps_texts.get(key)
-        if got is None:
-            if len(self._bps_texts) >= BPS_TEXTS_KEPT:
-                self._bps_texts.clear()
-            got = self._bps_texts[key] = (bps_out(slippage_bps(side, price, a.mid)),
-                                          bps_out(slippage_bps(side, price, a.mark)))
-        return got
-
+        """`fill_slippage`'s two strings (SlippageTracker.bps_texts)."""
+        return self.slippage.bps_texts(order_id, side, price)
 
     # ---------------------------------------------------------------- RiskService, account half
 

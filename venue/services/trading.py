@@ -48,6 +48,9 @@ _MARKET, _IOC = int(OrderKind.MARKET), int(TimeInForce.IOC)
 _MARKET_TIF = {0: _IOC, common_pb2.TIME_IN_FORCE_IOC: _IOC, common_pb2.TIME_IN_FORCE_FOK: int(TimeInForce.FOK)}
 
 
+_PlaceOrder = C.PlaceOrder  # (made once per order, in the sequencer)
+
+
 def _place_order(fields: tuple, ts: int) -> C.PlaceOrder:
     """The PlaceOrder of `fields` (Trading.order_fields) at `ts`: made once, in the sequencer."""
     return C.PlaceOrder(ts, *fields)
@@ -127,16 +130,22 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         """Place orders as one sequencer unit (in order, one commit); a result each, as the
         fields of a PlaceOrderResult: the order, or the error of that request alone."""
         orders: list = []  # per request: its command's fields, or its error
+        sent: list[tuple] = []  # the fields of the orders that go to the sequencer, in order
         fields_of = self.order_fields
         for r in requests:
             try:
                 if isinstance(r, VenueError):  # refused before it got here (the stream's rate limit)
                     raise r
-                orders.append(fields_of(account, r))
+                fields = fields_of(account, r)
             except VenueError as e:
                 orders.append(e)
-        makes: list[Callable[[int], object]] = [functools.partial(_place_order, t) for t in orders
-                                                if not isinstance(t, VenueError)]
+                continue
+            orders.append(fields)
+            sent.append(fields)
+        # one make for every order of the unit: the sequencer calls a unit's makes once each, in
+        # their order, so each call makes the next order's command (cheaper than a partial each)
+        following = iter(sent).__next__
+        makes: list[Callable[[int], object]] = [lambda ts: _PlaceOrder(ts, *following())] * len(sent)
         before = self.venue.state.exchange.next_order_id
         try:
             outcomes = iter(await self.venue.seq.submit_many(makes))
@@ -144,14 +153,15 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
             outcomes = iter([e] * len(makes))
         out = []
         venue = self.venue
-        known, signals, placed_order = venue.state.orders, venue.account_signals, self.placed_order
+        signals = venue.account_signals
+        known, bps, placed_order = venue.state.orders, signals and signals.slippage.bps_texts, self.placed_order
         for t in orders:
             outcome = t if isinstance(t, VenueError) else next(outcomes)
             try:
                 if isinstance(outcome, BaseException):
                     raise outcome
                 mine, fills = placed_order(account, t[1], before, outcome)  # (as _placed, its context read once)
-                out.append({"placed": placed_fields(venue, known[mine], fills, signals)})
+                out.append({"placed": placed_fields(venue, known[mine], fills, bps)})
             except VenueError as e:
                 out.append({"error": to_rpc_status(self.venue.refused(e))})
             except Exception:  # a fault in the core, already undone by the sequencer
@@ -177,8 +187,8 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         PlaceOrderResponse; raises its rejection. `before`: the next order id before the command
         was queued (older orders' events are not this order's)."""
         mine, fills = self.placed_order(account, symbol, before, events)
-        venue = self.venue
-        return placed_fields(venue, venue.state.orders[mine], fills, venue.account_signals)
+        venue, signals = self.venue, self.venue.account_signals
+        return placed_fields(venue, venue.state.orders[mine], fills, signals and signals.slippage.bps_texts)
 
     def placed_order(self, account: int, symbol: str, before: int, events: list) -> tuple[int, list]:
         """The id of the order a placement's events placed (an idempotent retry's: the original

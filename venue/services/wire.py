@@ -5,7 +5,6 @@ lots, money in the asset's units.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -30,7 +29,7 @@ from perpsim.venue.state import OrderInfo
 
 #: per market, the distinct prices (and quantities) whose strings `formats` keeps
 FORMATS_KEPT = 4_096
-_FORMATS: dict[str, tuple] = {}  # symbol -> (its spec, memoized format_price, memoized format_qty)
+_FORMATS: dict[str, tuple] = {}  # symbol -> (its spec, its prices' strings, its quantities' strings)
 # the *_OUT tables are keyed by IntEnum members, which hash and compare as their ints: looked up
 # with the raw values (no enum constructed per order on the response path)
 _SIDE_OUT, _KIND_OUT, _STATUS_OUT, _TIF_OUT, _PSIDE_OUT = cv.SIDE_OUT, cv.KIND_OUT, cv.STATUS_OUT, cv.TIF_OUT, \
@@ -38,13 +37,31 @@ _SIDE_OUT, _KIND_OUT, _STATUS_OUT, _TIF_OUT, _PSIDE_OUT = cv.SIDE_OUT, cv.KIND_O
 _TAKER = common_pb2.LIQUIDITY_TAKER
 
 
-def formats(spec) -> tuple[Callable[[int], str], Callable[[int], str]]:
-    """The market's `format_price` and `format_qty`, memoized (the response path formats the
-    same few prices and sizes over and over; typed: a bool is refused as by the spec itself)."""
+class Formatted(dict):
+    """A market's strings of integer amounts (ticks or lots), made by `format` on first use
+    and kept (up to FORMATS_KEPT, then all forgotten at once): ``formatted[ticks]``. A look-up
+    costs a dict's; only the first use of an amount checks it is an int (the engine's amounts
+    are)."""
+
+    def __init__(self, format: Callable[[int], str]) -> None:
+        super().__init__()
+        self.format = format
+
+    def __missing__(self, amount: int) -> str:
+        if amount.__class__ is not int:  # (a bool or a float would share an int's key)
+            return self.format(amount)
+        if len(self) >= FORMATS_KEPT:
+            self.clear()
+        text = self[amount] = self.format(amount)
+        return text
+
+
+def formats(spec) -> tuple[Formatted, Formatted]:
+    """The market's prices and quantities as strings (`format_price`, `format_qty`), kept: the
+    response path formats the same few over and over."""
     got = _FORMATS.get(spec.symbol)
     if got is None or got[0] is not spec:
-        got = _FORMATS[spec.symbol] = (spec, functools.lru_cache(FORMATS_KEPT, typed=True)(spec.format_price),
-                                       functools.lru_cache(FORMATS_KEPT, typed=True)(spec.format_qty))
+        got = _FORMATS[spec.symbol] = (spec, Formatted(spec.format_price), Formatted(spec.format_qty))
     return got[1], got[2]
 
 
@@ -57,33 +74,36 @@ def order_fields(venue: Venue, o: OrderInfo) -> dict:
     from nested dicts: protobuf makes the nested messages in one constructor call, in half the
     time of building each message and copying it into its parent."""
     price, qty = formats(venue.markets[o.symbol])
-    return _order_fields(o, price, qty)
-
-
-def _order_fields(o: OrderInfo, price: Callable[[int], str], qty: Callable[[int], str]) -> dict:
-    """`order_fields` with the market's `formats`."""
     return {"order_id": o.order_id, "client_order_id": o.client_order_id, "symbol": o.symbol,
             "side": _SIDE_OUT[o.side], "type": _KIND_OUT[o.kind], "status": _STATUS_OUT[o.status],
-            "price": price(o.price), "price_ticks": o.price, "quantity": qty(o.qty), "quantity_lots": o.qty,
-            "filled_quantity": qty(o.filled), "filled_quantity_lots": o.filled, "time_in_force": _TIF_OUT[o.tif],
+            "price": price[o.price], "price_ticks": o.price, "quantity": qty[o.qty], "quantity_lots": o.qty,
+            "filled_quantity": qty[o.filled], "filled_quantity_lots": o.filled, "time_in_force": _TIF_OUT[o.tif],
             "reduce_only": o.reduce_only, "position_side": _PSIDE_OUT[o.position_side]}
 
 
-def placed_fields(venue: Venue, o: OrderInfo, fills: list, signals) -> dict:
-    """A PlaceOrderResponse's fields (order, fills) as a dict: the order `o` as it stands and its
-    own taker fills among `fills` (engine BookEvents), each with its slippage when `signals`
-    (the venue's AccountSignals) are on."""
-    price, qty = formats(venue.markets[o.symbol])
-    out: dict[str, object] = {"order": _order_fields(o, price, qty)}
+def placed_fields(venue: Venue, o: OrderInfo, fills: list, bps: Callable[[int, int, int], tuple[str, str]] | None
+                  ) -> dict:
+    """A PlaceOrderResponse's fields (order, fills) as a dict: the order `o` as it stands (as
+    `order_fields`) and its own taker fills among `fills` (engine BookEvents), each with its
+    slippage strings `bps(order_id, side, price)` (SlippageTracker.bps_texts; None: none)."""
+    spec = venue.markets[o.symbol]
+    got = _FORMATS.get(spec.symbol)
+    price, qty = (got[1], got[2]) if got is not None and got[0] is spec else formats(spec)
+    ticks, lots, filled = o.price, o.qty, o.filled
+    out: dict[str, object] = {"order": {
+        "order_id": o.order_id, "client_order_id": o.client_order_id, "symbol": o.symbol,
+        "side": _SIDE_OUT[o.side], "type": _KIND_OUT[o.kind], "status": _STATUS_OUT[o.status],
+        "price": price[ticks], "price_ticks": ticks, "quantity": qty[lots], "quantity_lots": lots,
+        "filled_quantity": qty[filled], "filled_quantity_lots": filled, "time_in_force": _TIF_OUT[o.tif],
+        "reduce_only": o.reduce_only, "position_side": _PSIDE_OUT[o.position_side]}}
     if fills:
         mine = o.order_id
-        bps = signals.fill_bps if signals is not None else None
         taken = []
         for b in fills:
             if b.order_id != mine:
                 continue
             ticks, lots = b.price, b.qty
-            fill = {"order_id": mine, "price": price(ticks), "price_ticks": ticks, "quantity": qty(lots),
+            fill = {"order_id": mine, "price": price[ticks], "price_ticks": ticks, "quantity": qty[lots],
                     "quantity_lots": lots, "liquidity": _TAKER}
             if bps is not None:
                 fill["slippage_mid_bps"], fill["slippage_mark_bps"] = bps(mine, b.side, ticks)

@@ -31,6 +31,9 @@ ARRIVALS_KEPT = 200_000
 RECENT_FILLS = 500
 #: Per market, the distinct arrival prices whose Arrival is shared (all forgotten at once past it).
 ARRIVALS_SHARED = 1_024
+#: (arrival prices, side, price) whose slippage strings `bps_texts` keeps (all forgotten at once past it).
+TEXTS_KEPT = 4_096
+_UNKNOWN_TEXTS = ("", "")
 
 
 def slippage_bps(side: int, fill: float, ref: float | None) -> float | None:
@@ -83,6 +86,7 @@ class SlippageTracker:
         self._view: ExchangeView | None = None  # of the exchange `_viewed` (replaced by a reset)
         self._viewed: object = None
         self._sequencer = None  # the sequencer `follow` attached to
+        self._texts: dict[tuple, tuple[str, str]] = {}  # see bps_texts
 
     # ---------------------------------------------------------------- feeding
 
@@ -216,6 +220,22 @@ class SlippageTracker:
     def arrival(self, order_id: int) -> Arrival | None:
         """The prices the order arrived at, if known (kept)."""
         return self._arrivals.get(order_id)
+
+    def bps_texts(self, order_id: int, side: int, price: int) -> tuple[str, str]:
+        """`bps` as decimal strings with 2 decimals ("" unknown), as a fill's slippage shows. Kept
+        per (arrival mid, arrival mark, side, price): a venue's fills repeat few of them, and each
+        is two float divisions and two formats."""
+        a = self._arrivals.get(order_id)
+        if a is None:
+            return _UNKNOWN_TEXTS
+        key = (a.mid, a.mark, side, price)
+        texts = self._texts.get(key)
+        if texts is None:
+            if len(self._texts) >= TEXTS_KEPT:
+                self._texts.clear()
+            mid, mark = slippage_bps(side, price, a.mid), slippage_bps(side, price, a.mark)
+            texts = self._texts[key] = ("" if mid is None else f"{mid:.2f}", "" if mark is None else f"{mark:.2f}")
+        return texts
 
     def bps(self, order_id: int, side: int, price: int) -> tuple[float | None, float | None]:
         """(against the mid, against the mark) of a fill of the order at ``price`` ticks."""
