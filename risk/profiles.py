@@ -142,12 +142,13 @@ OKX = VenueProfile(
     liquidation=LiquidationRule(
         "mark", "cross hedged pairs closed against each other first; tier 3 and up: cut to tier 1's size, the "
         "position re-checked 60 s later and repeated; tier 1–2 in one order (§4.5)",
-        "orders slightly better than the market; tier 1–2 taken over at the bankruptcy price", 50_000,
+        "orders 0.1 % better than the mark, resting for the minute; tier 1–2 taken over at the bankruptcy price and "
+        "offloaded at the entrusted price", 50_000,
         "the taker fee on the liquidated notional, also counted in the maintenance requirement",
         "§4.5: OKX help 'Forced Partial or Full Liquidation' (supdljgzdhc.okx.com/hc/en-us/articles/360020411711): "
         "15,000 swaps − tier 1's 2,000 = 13,000 closed; 'About a minute later' the re-check; 'the pairs of "
         "long/short positions will be closed immediately'",
-        PartialSteps(StepKind.TO_FIRST_TIER, interval_s=60, from_tier=3), "ioc_limit", nets_hedged_pairs=True,
+        PartialSteps(StepKind.TO_FIRST_TIER, interval_s=60, from_tier=3), "resting_limit", nets_hedged_pairs=True,
         full_taken_over=True),
     backstop=BackstopRule("insurance fund (risk reserve)", "per currency / instrument family [U]", "§5"),
     adl=AdlRule(AdlRanking.UNPUBLISHED, "mark", "§6.4: at the current mark price"),
@@ -171,7 +172,8 @@ HYPERLIQUID = VenueProfile(
                                "capped at 4 %/h"),
     liquidation=LiquidationRule(
         "mark", "market orders for the whole position; above 100k USDC 20 % per attempt, 30 s apart (§4.7)",
-        "the book; below ⅔ of MM the liquidator vault takes the position and its margin", 0,
+        "market orders to the book, 10 % through the mark, what they leave sent again at the next mark publication; "
+        "below ⅔ of MM the liquidator vault takes the position and its margin", 0,
         "no clearance fee", "§4.7",
         PartialSteps(StepKind.FRACTION, fraction=20_000_000, above_notional=100_000, interval_s=30), "market",
         backstop_below=(2, 3)),

@@ -145,7 +145,8 @@ class LiquidationRule:
     fee_note: str
     source: str = ""
     steps: PartialSteps | None = None
-    #: the forced order's kind: "ioc_limit" (at the bankruptcy or a fillable price), "fok" (down a
+    #: the forced order's kind: "ioc_limit" (at the bankruptcy or a fillable price), "resting_limit" (OKX's
+    #: step: a GTC limit for its minute, risk.okx_orders), "fok" (down a
     #: tier), "market" (Hyperliquid), "takeover" (the backstop takes it at the bankruptcy price)
     order: str = "ioc_limit"
     #: the forced order's limit when not the bankruptcy price: dYdX v4's fillable price
