@@ -215,6 +215,8 @@ def test_the_step_rests_in_the_book_through_the_real_server(tmp_path) -> None:
         assert sum(p.quantity for p in trader.positions(BTC)) == Decimal("16.155")
         assert trader.account().balance("USDT").wallet == Decimal("103298.08675275")
         assert admin.insurance_fund("USDT")["USDT"] == Decimal("2592.40774725")
+        [sold] = [(t.side, t.price, t.quantity) for t in trader.trades(BTC)[-1:]]
+        assert sold == ("sell", Decimal("61838.1"), Decimal("83.845"))
         admin.advance_clock(61 * SEC)
         admin.set_index_price(BTC, "61900")
         assert sum(p.quantity for p in trader.positions(BTC)) == Decimal("16.155")
