@@ -39,6 +39,8 @@ _VENUE_MARKERS = ("journal", "snapshots", "liquidity-account", "created_ns")
 _ALNUM = string.ascii_letters + string.digits
 _KEY_CHARS = frozenset(_ALNUM + "-_.~")
 KEY_MIN, KEY_MAX = 16, 128
+#: durable keys remembered as given (above this, further keys are digested on every call)
+KNOWN_KEYS = 100_000
 
 
 class KeyStoreError(Exception):
@@ -120,6 +122,10 @@ class KeyStore:
         # save, and their keys do not authenticate yet
         self._durable_next = self.next_account
         self._unsaved: list[bytes] = []  # log lines of the accounts made since the last save
+        # durable keys as given -> (account, secret), in memory only (like the secrets): a key's
+        # digest is computed once, not on every call it authenticates (a key never changes
+        # account, and only durable keys go here)
+        self._known: dict[str, tuple[int, str]] = {}
         self._lock = threading.Lock()  # _accounts, _unsaved, next_account: changed together
         self._write_lock = threading.Lock()  # one write of keys.json at a time, newest last
         self._group = GroupSave(self._save, "keys-fsync")
@@ -253,8 +259,16 @@ class KeyStore:
             self._save()
 
     def _durable(self, key: str | None) -> tuple[int, str] | None:
-        entry = self._accounts.get(digest(key)) if key is not None else None
-        return entry if entry is not None and entry[0] < self._durable_next else None
+        if key is None:
+            return None
+        entry = self._known.get(key)
+        if entry is None:
+            entry = self._accounts.get(digest(key))
+            if entry is None or entry[0] >= self._durable_next:
+                return None
+            if len(self._known) < KNOWN_KEYS:
+                self._known[key] = entry
+        return entry
 
     def account_of(self, key: str | None) -> int | None:
         """The account of a durable key; None for an unknown key or one not yet saved."""

@@ -26,8 +26,8 @@ import concurrent.futures
 import logging
 import re
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 from perpsim.model.reasons import RejectReason as R
@@ -50,6 +50,10 @@ FOLD_SLICE = 512
 #: calls' time through the loop, against an fsync and a commit cycle saved per extra order
 #: (the loop's timers wake at 1 ms granularity: this is the finest bound a timer gives)
 GATHER_S = 0.002
+#: lone unary commands in a row before one is fsynced on the loop: a single lone batch among
+#: many callers (one that happened to arrive alone) goes to the commit thread, since the loop
+#: blocked on the disk would hold up the others' calls for the whole fsync
+LONE_STREAK = 3
 
 
 class SequencerHalted(RuntimeError):
@@ -72,20 +76,63 @@ class Clock:
         return time.time_ns() + self.offset
 
 
-@dataclass
 class _Item:
-    makes: list[Callable[[int], object]] | None  # None: a control item, run between batches
-    control: Callable[[], object] | None = None
-    # one caller's one command, answered alone (a unary call): the one kind of item whose
-    # commit may run on the loop (a stream's unit would stop its next orders from being read)
-    single: bool = False
-    future: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
-    results: list = field(default_factory=list)  # per command: its events, or the exception it raised
+    """One submission: a caller's commands (answered together) or a control item."""
 
-    @property
-    def weight(self) -> int:
-        """Places the item takes in the queue: one per command, one for a control item."""
-        return len(self.makes) if self.makes is not None else 1
+    __slots__ = ("control", "future", "makes", "results", "single", "weight")
+
+    def __init__(self, future: asyncio.Future, makes: list[Callable[[int], object]] | None,
+                 control: Callable[[], object] | None = None, single: bool = False) -> None:
+        self.makes = makes  # None: a control item, run between batches
+        self.control = control
+        # one caller's one command, answered alone (a unary call): the one kind of item whose
+        # commit may run on the loop (a stream's unit would stop its next orders from being read)
+        self.single = single
+        self.future = future
+        self.results: list = []  # per command: its events, or the exception it raised
+        # places the item takes in the queue: one per command, one for a control item
+        self.weight = len(makes) if makes is not None else 1
+
+
+class _Queue:
+    """The sequencer's queue of items: a deque and the one task that waits on it (asyncio.Queue
+    also counts unfinished tasks, keeps putters and wakes getters through a deque of futures:
+    work per command the loop does not need). Bounded by Sequencer._enqueue, in commands."""
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: deque[_Item] = deque()
+        self._waiter: asyncio.Future | None = None  # the sequencer waiting for an item
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def put_nowait(self, item: _Item) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def get_nowait(self) -> _Item:
+        """The oldest item; IndexError if there is none."""
+        return self._items.popleft()
+
+    async def get(self) -> _Item:
+        """The oldest item, once there is one (one waiter at a time: the sequencer)."""
+        while not self._items:
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await waiter
+            finally:
+                if self._waiter is waiter:
+                    self._waiter = None
+        return self._items.popleft()
 
 
 class Sequencer:
@@ -102,7 +149,7 @@ class Sequencer:
         # checkpoint(durable_seq) snapshots the state; run between batches, when nothing moves
         self.checkpoint, self.checkpoint_every = checkpoint, checkpoint_every
         self._since_checkpoint = 0
-        self.queue: asyncio.Queue[_Item] = asyncio.Queue()  # bounded by _enqueue, in commands
+        self.queue = _Queue()  # bounded by _enqueue, in commands
         self._queued = 0  # commands (a control item: 1) waiting in the queue
         self.listeners: list[Callable[[object, list], None]] = []
         # listeners handed a whole batch of applied commands at once, after the per-command ones:
@@ -116,6 +163,7 @@ class Sequencer:
         self.applied = 0  # commands acknowledged (durable)
         self.sequenced = 0  # commands applied to the state, counted as each applies
         self._task: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # set by start
         # rebuild() -> a fresh state from the durable journal, after a command raised midway
         self.rebuild: Callable[[], VenueState] | None = None
         # set while every applied command is durable; reads wait for it (see settled)
@@ -127,6 +175,7 @@ class Sequencer:
         # the group commits: a thread of their own with a cheaper hand-off (venue/commit_thread.py)
         self._committer: CommitThread | None = None
         self._expect = 0  # callers the last batch acknowledged: how many the next one waits for
+        self._lone = 0  # batches in a row that were one unary command (see _alone)
         self._enough: asyncio.Future | None = None  # set once _want items wait (see _gather)
         self._want = 0
         self._batch: list[_Item] | None = None  # the batch being applied and committed
@@ -135,7 +184,7 @@ class Sequencer:
         self.on_halt: list[Callable[[SequencerHalted], None]] = []
 
     def start(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         if self._committer is None:
             self._committer = CommitThread(loop)
         self._task = loop.create_task(self._run(), name="sequencer")
@@ -148,7 +197,7 @@ class Sequencer:
 
     async def submit(self, make: Callable[[int], object]) -> list:
         """Queue a command (built from the time it is sequenced at); its events once durable."""
-        item = _Item([make], single=True)
+        item = _Item(self._future(), [make], single=True)
         self._enqueue(item)
         (result,) = await item.future
         if isinstance(result, BaseException):
@@ -161,9 +210,13 @@ class Sequencer:
         (None for a command whose make returned None at its turn: withdrawn, nothing applied)."""
         if not makes:
             return []
-        item = _Item(makes)
+        item = _Item(self._future(), makes)
         self._enqueue(item)
         return await item.future
+
+    def _future(self) -> asyncio.Future:
+        loop = self._loop
+        return (loop if loop is not None else asyncio.get_running_loop()).create_future()
 
     def _enqueue(self, item: _Item) -> None:
         """Queue an item; overload (QUEUE_LIMIT commands waiting) is shed, and nothing is
@@ -195,7 +248,7 @@ class Sequencer:
     async def run_quiet(self, control: Callable[[], T]) -> T:
         """Run `control()` between batches, when every earlier command is applied and durable
         and none is in flight (snapshots, reset); its result."""
-        item = _Item(None, control)
+        item = _Item(self._future(), None, control)
         self._enqueue(item)
         return await item.future
 
@@ -334,6 +387,7 @@ class Sequencer:
         # these callers are likely to come back, and those that queued meanwhile are waiting:
         # with one caller both are 0 or 1 and nobody is waited for
         self._expect = callers + self.queue.qsize()
+        self._lone = self._lone + 1 if len(batch) == 1 and batch[0].single and self._expect <= 1 else 0
         listeners = self.listeners
         if listeners:
             for cmd, events in done:
@@ -409,11 +463,11 @@ class Sequencer:
 
     def _alone(self) -> bool:
         """Whether the batch being committed is one caller's single command, with nothing queued
-        behind it and no more than one caller answered last time (so no others are likely to
-        arrive while the loop waits on the disk)."""
+        behind it, after LONE_STREAK batches that were each one unary command too (so no others
+        are likely to arrive while the loop waits on the disk)."""
         batch = self._batch
-        return batch is not None and len(batch) == 1 and batch[0].single and self._expect <= 1 \
-            and self.queue.empty()
+        return batch is not None and len(batch) == 1 and batch[0].single and self._lone >= LONE_STREAK \
+            and self._expect <= 1 and self.queue.empty()
 
     def _fold_slice(self) -> bool:
         """Fold a slice of what the state's read models were handed; whether nothing is left."""
