@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from perpsim.model.reasons import RejectReason as R
 from perpsim.v1 import trading_pb2
 from perpsim.venue.errors import VenueError, to_rpc_status
+from perpsim.venue.services.placed_wire import message_of
 
 MAX_BATCH_ORDERS = 1_000  # orders of one request, and of one sequencer unit
 STREAM_WINDOW = 2_000  # orders read and not yet submitted (a request refused whole counts as one)
@@ -32,13 +33,14 @@ def refusal(request) -> VenueError | None:
 
 
 async def answer_stream(requests: AsyncIterator, key: str | None, take: Callable[[str | None], None],
-                        place_many: Callable[[list], Awaitable[list[dict]]],
+                        place_many: Callable[[list], Awaitable[list[bytes]]],
                         refused: Callable[[VenueError], VenueError]) -> AsyncIterator[_Response]:
     """The responses to a stream of StreamOrdersRequests, one per request, in order.
 
     Every order is charged to the key's rate limit as it is read (`take(key)`, raising a
     VenueError that answers that order alone). `place_many(orders)` places a unit (orders, or
-    the VenueErrors standing for refused ones) and returns a PlaceOrderResult's fields each.
+    the VenueErrors standing for refused ones) and returns a PlaceOrderResult each, as wire
+    bytes (venue.services.placed_wire).
     Requests are read ahead while earlier units are sequenced (up to STREAM_WINDOW orders
     waiting; then reading stops and gRPC's flow control pushes back on the client), and what
     arrived meanwhile goes to the sequencer as one unit: whole requests, up to
@@ -113,9 +115,9 @@ async def answer_stream(requests: AsyncIterator, key: str | None, take: Callable
                 if isinstance(shape, VenueError):
                     yield _Response(result={"error": to_rpc_status(refused(shape))})
                 elif shape == _ONE:
-                    yield _Response(result=next(results))
+                    yield message_of(_Response, "result", (next(results),))
                 else:
-                    yield _Response(results=list(itertools.islice(results, shape)))
+                    yield message_of(_Response, "results", itertools.islice(results, shape))
         await asyncio.gather(*tasks)
     finally:
         for t in tasks:

@@ -30,6 +30,7 @@ from perpsim.venue.auth import bearer
 from perpsim.venue.errors import VenueError, internal_rpc_status, to_rpc_status, to_status
 from perpsim.venue.services.common import Venue, order_entry, raise_rejection, rpc
 from perpsim.venue.services.order_stream import MAX_BATCH_ORDERS, answer_stream
+from perpsim.venue.services.placed_wire import error_result, message_of, placed_result
 from perpsim.venue.services.wire import conditional_out, order_list_out, order_out, placed_fields
 from perpsim.venue.state import KnownConditional, KnownList, KnownOrder
 
@@ -108,7 +109,7 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
             raise VenueError(R.INVALID_VALUE, field="orders", count=len(request.orders),
                              problem=f"1 to {MAX_BATCH_ORDERS} orders")
 
-        return trading_pb2.PlaceOrdersResponse(results=await self._place_many(account, request.orders))
+        return message_of(trading_pb2.PlaceOrdersResponse, "results", await self._place_many(account, request.orders))
 
     async def StreamOrders(self, requests, context):
         """Order entry on one bidirectional stream: each request (one order, or up to
@@ -126,9 +127,10 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
                                             functools.partial(self._place_many, account), self.venue.refused):
             yield response
 
-    async def _place_many(self, account: int, requests) -> list[dict]:
-        """Place orders as one sequencer unit (in order, one commit); a result each, as the
-        fields of a PlaceOrderResult: the order, or the error of that request alone."""
+    async def _place_many(self, account: int, requests) -> list[bytes]:
+        """Place orders as one sequencer unit (in order, one commit); a result each, as a
+        PlaceOrderResult's wire bytes (venue.services.placed_wire): the order, or the error of
+        that request alone."""
         orders: list = []  # per request: its command's fields, or its error
         sent: list[tuple] = []  # the fields of the orders that go to the sequencer, in order
         fields_of = self.order_fields
@@ -154,19 +156,21 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         out = []
         venue = self.venue
         signals = venue.account_signals
-        known, bps, placed_order = venue.state.orders, signals and signals.slippage.bps_texts, self.placed_order
+        known, markets, placed_order = venue.state.orders, venue.markets, self.placed_order
+        bps = signals.slippage.bps_texts if signals is not None else None
         for t in orders:
             outcome = t if isinstance(t, VenueError) else next(outcomes)
             try:
                 if isinstance(outcome, BaseException):
                     raise outcome
                 mine, fills = placed_order(account, t[1], before, outcome)  # (as _placed, its context read once)
-                out.append({"placed": placed_fields(venue, known[mine], fills, bps)})
+                o = known[mine]
+                out.append(placed_result(markets[o.symbol], o, fills, bps))
             except VenueError as e:
-                out.append({"error": to_rpc_status(self.venue.refused(e))})
+                out.append(error_result(to_rpc_status(self.venue.refused(e))))
             except Exception:  # a fault in the core, already undone by the sequencer
                 log.exception("order %r failed", t)
-                out.append({"error": internal_rpc_status()})
+                out.append(error_result(internal_rpc_status()))
         return out
 
     async def _place(self, account: int, request) -> trading_pb2.PlaceOrderResponse:
@@ -188,7 +192,8 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         was queued (older orders' events are not this order's)."""
         mine, fills = self.placed_order(account, symbol, before, events)
         venue, signals = self.venue, self.venue.account_signals
-        return placed_fields(venue, venue.state.orders[mine], fills, signals and signals.slippage.bps_texts)
+        bps = signals.slippage.bps_texts if signals is not None else None
+        return placed_fields(venue, venue.state.orders[mine], fills, bps)
 
     def placed_order(self, account: int, symbol: str, before: int, events: list) -> tuple[int, list]:
         """The id of the order a placement's events placed (an idempotent retry's: the original

@@ -85,7 +85,7 @@ class SlippageTracker:
         self.recent_size, self.kept = recent, kept
         self._view: ExchangeView | None = None  # of the exchange `_viewed` (replaced by a reset)
         self._viewed: object = None
-        self._sequencer = None  # the sequencer `follow` attached to
+        self._sequencer: Any = None  # the sequencer `follow` attached to
         self._texts: dict[tuple, tuple[str, str]] = {}  # see bps_texts
 
     # ---------------------------------------------------------------- feeding
