@@ -27,8 +27,10 @@ _BYTE = [bytes((i,)) for i in range(128)]
 
 def varint(n: int) -> bytes:
     """`n` as a protobuf varint (a negative int64 or enum as its 64-bit two's complement)."""
-    if 0 <= n < 128:
-        return _BYTE[n]
+    if 0 <= n < 16_384:  # the common sizes without a loop: lengths, enums, small amounts
+        return _BYTE[n] if n < 128 else bytes((n & 127 | 128, n >> 7))
+    if 0 < n < 2_097_152:
+        return bytes((n & 127 | 128, n >> 7 & 127 | 128, n >> 14))
     n &= _U64
     out = bytearray()
     while n > 127:
@@ -120,6 +122,7 @@ _STATUS = _Kept(lambda status: _number(_ORDER["status"], _STATUS_OUT[status]))
 _SLIPPAGE = _Kept(lambda texts: _text(_FILL["slippage_mid_bps"], texts[0]) +
                   _text(_FILL["slippage_mark_bps"], texts[1]))
 _TAKER_FILL = _number(_FILL["liquidity"], _TAKER)
+_ORDER_ID, _CLIENT_ORDER_ID, _FILL_ORDER_ID = _ORDER["order_id"], _ORDER["client_order_id"], _FILL["order_id"]
 
 
 def placed_result(spec, o, fills: list, bps: Callable[[int, int, int], tuple[str, str]] | None) -> bytes:
@@ -128,20 +131,32 @@ def placed_result(spec, o, fills: list, bps: Callable[[int, int, int], tuple[str
     market = _MARKETS.get(spec.symbol)
     if market is None or market.spec is not spec:
         market = _MARKETS[spec.symbol] = _Market(spec)
-    mine = o.order_id
-    oid = varint(mine)
-    order = b"".join((_ORDER["order_id"] + oid if mine else b"", _text(_ORDER["client_order_id"], o.client_order_id),
-                      _STATUS[o.status],
+    mine, cid = o.order_id, o.client_order_id
+    oid = varint(mine) if mine else b""
+    if cid:
+        cid_bytes = cid.encode()
+        n = len(cid_bytes)
+        cid_field = _CLIENT_ORDER_ID + (_BYTE[n] if n < 128 else varint(n)) + cid_bytes
+    else:
+        cid_field = b""
+    order = b"".join((_ORDER_ID if mine else b"", oid, cid_field, _STATUS[o.status],
                       market.terms[(o.side, o.kind, o.price, o.qty, o.tif, o.reduce_only, o.position_side)],
                       market.filled[o.filled]))
-    body = _RESPONSE_ORDER + varint(len(order)) + order
-    for b in fills:
-        if b.order_id != mine:
-            continue
-        fill = b"".join((_FILL["order_id"] + oid if mine else b"", market.fill_price[b.price], market.fill_qty[b.qty],
-                         _TAKER_FILL, _SLIPPAGE[bps(mine, b.side, b.price)] if bps is not None else b""))
-        body += _RESPONSE_FILLS + varint(len(fill)) + fill
-    return _PLACED + varint(len(body)) + body
+    n = len(order)
+    body = _RESPONSE_ORDER + (_BYTE[n] if n < 128 else varint(n)) + order
+    if fills:
+        fill_id = _FILL_ORDER_ID + oid if mine else b""
+        prices, sizes = market.fill_price, market.fill_qty
+        for b in fills:
+            if b.order_id != mine:
+                continue
+            ticks = b.price
+            fill = b"".join((fill_id, prices[ticks], sizes[b.qty], _TAKER_FILL,
+                             _SLIPPAGE[bps(mine, b.side, ticks)] if bps is not None else b""))
+            n = len(fill)
+            body += _RESPONSE_FILLS + (_BYTE[n] if n < 128 else varint(n)) + fill
+    n = len(body)
+    return _PLACED + (_BYTE[n] if n < 128 else varint(n)) + body
 
 
 def error_result(status) -> bytes:
