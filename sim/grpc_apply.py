@@ -140,10 +140,11 @@ class Batch:
 
     def send(self, n: int, reads: batch_pb2.BatchReads | None = None) -> tuple[list[tuple[Pending, Any]], Any]:
         """Send the first `n` pending commands (at most MAX_COMMANDS) as one Apply with `reads`:
-        each command with its result, and the response."""
+        each command with its result (None: applied with nothing to report, left out of the
+        sparse results), and the response."""
         chunk, self.pending = self.pending[:n], self.pending[n:]
         self.sent += len(chunk)
-        request = batch_pb2.ApplyRequest(commands=[p.pb for p in chunk], reads=reads)
+        request = batch_pb2.ApplyRequest(commands=[p.pb for p in chunk], reads=reads, sparse_results=True)
         self._tally("Apply")
         try:
             response = self._stub.Apply(request, timeout=self.timeout * 4, metadata=self._admin)
@@ -152,10 +153,17 @@ class Batch:
             raise from_rpc_error(e) from None
         self.positions.follow(response, len(chunk))
         self.tops = {t.symbol: t for t in response.tops}
-        out = []
-        for p, r in zip(chunk, response.results, strict=True):
-            self.positions.update(r)
-            out.append((p, r))
+        results = response.results
+        update = self.positions.update
+        if len(results) == len(chunk):  # every command's (a venue that answers densely, too)
+            out = list(zip(chunk, results, strict=True))
+        else:
+            out = [(p, None) for p in chunk]
+            for r in results:
+                out[r.index] = (chunk[r.index], r)
+        for r in results:
+            if r.positions:
+                update(r)
         return out, response
 
     def create_accounts(self, count: int) -> list[tuple[int, str]]:
@@ -173,10 +181,13 @@ class Batch:
         return made
 
 
-def events_of(cmd: C.Command, result: batch_pb2.CommandResult, accounts: dict[int, int]) -> list:
+def events_of(cmd: C.Command, result: batch_pb2.CommandResult | None, accounts: dict[int, int]) -> list:
     """A command's events as GrpcVenue reports them: its refusal, else the liquidations it set off,
     each of the scenario account `accounts` maps its venue account to (0 for another's); none
-    for a command its group's refusal skipped (never sent, in process)."""
+    for a command its group's refusal skipped (never sent, in process), nor for one applied with
+    nothing to report (`result` None)."""
+    if result is None:
+        return []
     if result.HasField("error") and result.error.code:
         return [rejected(cmd, error_of(result))]
     return [Liquidation(q.symbol, accounts.get(q.account_id, 0), _SIDE_IN[q.side], q.quantity_lots,
@@ -189,6 +200,6 @@ def error_of(result: batch_pb2.CommandResult) -> PerpsimError:
     return from_status_pb(result.error)
 
 
-def mark_of(result: batch_pb2.CommandResult) -> Decimal | None:
+def mark_of(result: batch_pb2.CommandResult | None) -> Decimal | None:
     """The mark a SetIndexPrice result reports (None when the market has none)."""
-    return Decimal(result.mark_price) if result.mark_price else None
+    return Decimal(result.mark_price) if result is not None and result.mark_price else None

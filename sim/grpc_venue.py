@@ -177,8 +177,8 @@ class GrpcVenue(VenueReads):
                 self._take_sample(asked, response)
             for p, r in results:
                 cmd = p.cmd
-                events = events_of(cmd, r, self._accounts)
-                refused = bool(r.HasField("error") and r.error.code)
+                events = events_of(cmd, r, self._accounts) if r is not None else []
+                refused = r is not None and bool(r.HasField("error") and r.error.code)
                 if type(cmd) is C.SetIndexPrice and not refused:
                     self._reads[("mark_price", cmd.symbol)] = mark_of(r)
                 if type(cmd) is C.AdvanceClock and refused:

@@ -76,7 +76,7 @@ class VenueReads:
         risks = symbols if self.signals else []
         keys = [("insurance",), *((k, s) for s in symbols for k in ("mark", "book")), *(("risk", s) for s in risks)]
         if self._batch.pending or not all(k in self._reads for k in keys):  # else made since the last command
-            books = [batch_pb2.BookRead(symbol=s, depth=BOOK_LEVELS, ticks_only=True) for s in symbols]
+            books = [batch_pb2.BookRead(symbol=s, depth=BOOK_LEVELS, ticks_only=True, packed=True) for s in symbols]
             # the risk rows read no stress nor liquidation map (perpsim.sim.risk_series), as in process
             self._sample = batch_pb2.BatchReads(marks=symbols, books=books, risks=risks, insurance=True,
                                                 risks_summary=True)
@@ -91,14 +91,19 @@ class VenueReads:
         from perpsim.clients import models as M
         from perpsim.clients.risk_models import MarketRisk
 
-        for rpc, n in (("GetMarkPrice", len(r.marks)), ("GetOrderBook", len(r.books)), ("GetMarketRisk", len(r.risks)),
-                       ("GetInsuranceFund", 1)):
+        for rpc, n in (("GetMarkPrice", len(r.marks)), ("GetOrderBook", len(reads.books)),
+                       ("GetMarketRisk", len(r.risks)), ("GetInsuranceFund", 1)):
             self.reads_by_rpc[rpc] += n
         for s, mark in zip(reads.marks, r.marks, strict=True):
             self._reads[("mark", s)] = M.Mark.from_pb(mark)
-        for b, book in zip(reads.books, r.books, strict=True):
-            self._reads[("book", b.symbol)] = ([(lv.price_ticks, lv.quantity_lots) for lv in book.bids],
-                                               [(lv.price_ticks, lv.quantity_lots) for lv in book.asks])
+        if r.packed_books or not r.books:  # columns (BookRead.packed)
+            for b, book in zip(reads.books, r.packed_books, strict=True):
+                self._reads[("book", b.symbol)] = (list(zip(book.bid_ticks, book.bid_lots, strict=True)),
+                                                   list(zip(book.ask_ticks, book.ask_lots, strict=True)))
+        else:  # a venue that answers with a message per level
+            for b, book in zip(reads.books, r.books, strict=True):
+                self._reads[("book", b.symbol)] = ([(lv.price_ticks, lv.quantity_lots) for lv in book.bids],
+                                                   [(lv.price_ticks, lv.quantity_lots) for lv in book.asks])
         for s, risk in zip(reads.risks, r.risks, strict=True):
             if risk.HasField("error") and risk.error.code:
                 self.signals = False  # the venue was started with its signals off: no risk rows

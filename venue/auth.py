@@ -250,6 +250,15 @@ class KeyStore:
             await self._group.saved()
         return made
 
+    async def create_accounts_async(self, count: int) -> list[Credentials]:
+        """`count` new accounts with generated keys and secrets, numbered in order, made durable
+        by one shared write (the accounts of a batch: one save for all of them, not a save for
+        each one that happens to miss the one before)."""
+        made = [self._make(None, None) for _ in range(count)]
+        if made and made[-1].account >= self._durable_next:
+            await self._group.saved()
+        return made
+
     def skip_past(self, account: int) -> None:
         """Never hand out `account` or a lower id again (ids seen in the recovered state)."""
         if account >= self.next_account:

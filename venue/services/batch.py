@@ -11,7 +11,6 @@ is durable.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from perpsim.engine.events import Liquidation, PositionChanged
@@ -20,7 +19,7 @@ from perpsim.risk.mark import MarkForm
 from perpsim.v1 import batch_pb2, batch_pb2_grpc, common_pb2, market_pb2, sandbox_pb2
 from perpsim.venue import convert as cv
 from perpsim.venue.errors import VenueError, to_rpc_status
-from perpsim.venue.services.batch_groups import SKIPPED
+from perpsim.venue.services.batch_groups import SKIPPED, Skipped
 from perpsim.venue.services.batch_orders import Placed, Refused
 from perpsim.venue.services.batch_unit import Unit
 from perpsim.venue.services.common import Venue, rpc
@@ -28,33 +27,62 @@ from perpsim.venue.services.risk import market_risk_out
 
 MAX_COMMANDS = 1_000  # commands of one Apply, as orders of one PlaceOrders
 MAX_ACCOUNTS = 1_000  # accounts of one CreateAccounts
+CommandResult, PositionLots, BatchLiquidation = (batch_pb2.CommandResult, batch_pb2.PositionLots,
+                                                 batch_pb2.BatchLiquidation)
+#: events a sparse result reports (ApplyRequest.sparse_results)
+_NOTABLE = frozenset({PositionChanged, Liquidation})
+#: outcomes a sparse result reports whatever their events
+_SAYS = (Refused, Skipped, sandbox_pb2.SetIndexPriceResponse)
 
 
 def _result(outcome: Any, events: list | None) -> batch_pb2.CommandResult:
     """The batch's result of one command from its method's response and its events."""
     if isinstance(outcome, Refused):
-        return batch_pb2.CommandResult(error=outcome.status)
+        return CommandResult(error=outcome.status)
     if outcome is SKIPPED:
-        return batch_pb2.CommandResult(skipped=True)
+        return CommandResult(skipped=True)
     out: dict[str, Any] = {}
     if type(outcome) is Placed:
         out["order_id"], out["resting"] = outcome.order_id, outcome.resting
-    if isinstance(outcome, sandbox_pb2.SetIndexPriceResponse):
+    elif isinstance(outcome, sandbox_pb2.SetIndexPriceResponse):
         out["mark_price"] = outcome.mark_price
     if events:
-        positions, liquidations = [], []
-        for e in events:
-            t = type(e)
-            if t is PositionChanged:
-                positions.append({"account_id": e.account, "symbol": e.symbol, "lots": e.lots,
-                                  "position_side": cv.PSIDE_OUT[e.position_side]})
-            elif t is Liquidation:
-                liquidations.append({"symbol": e.symbol, "side": cv.SIDE_OUT[e.side], "quantity_lots": e.qty,
-                                     "bankruptcy_price_ticks": e.bankruptcy_price, "filled_lots": e.filled,
-                                     "taken_by_insurance_lots": e.taken_by_insurance,
-                                     "auto_deleveraged_lots": e.deleveraged, "account_id": e.account})
-        out["positions"], out["liquidations"] = positions, liquidations
-    return batch_pb2.CommandResult(**out)
+        positions, liquidations = _changes(events)
+        if positions:
+            out["positions"] = positions
+        if liquidations:
+            out["liquidations"] = liquidations
+    return CommandResult(**out)
+
+
+def _changes(events: list) -> tuple[list, list]:
+    """The positions a command changed and the liquidations it set off, as result fields."""
+    positions, liquidations = [], []
+    for e in events:
+        t = type(e)
+        if t is PositionChanged:
+            positions.append(PositionLots(account_id=e.account, symbol=e.symbol, lots=e.lots,
+                                          position_side=cv.PSIDE_OUT[e.position_side]))
+        elif t is Liquidation:
+            liquidations.append(BatchLiquidation(
+                symbol=e.symbol, side=cv.SIDE_OUT[e.side], quantity_lots=e.qty,
+                bankruptcy_price_ticks=e.bankruptcy_price, filled_lots=e.filled, account_id=e.account,
+                taken_by_insurance_lots=e.taken_by_insurance, auto_deleveraged_lots=e.deleveraged))
+    return positions, liquidations
+
+
+def _sparse(outcomes: list) -> list[batch_pb2.CommandResult]:
+    """ApplyRequest.sparse_results: the results of the commands with more to say than an order's
+    id and whether it rests, each with its command's index; a placed order or any other applied
+    command with no position changed, no liquidation and no mark is left out."""
+    out = []
+    for i, (outcome, events) in enumerate(outcomes):
+        if isinstance(outcome, _SAYS) or (events and any(type(e) in _NOTABLE for e in events)):
+            r = _result(outcome, events)
+            if r.HasField("error") or r.skipped or r.positions or r.liquidations or r.mark_price:
+                r.index = i
+                out.append(r)
+    return out
 
 
 class Batch(batch_pb2_grpc.BatchServiceServicer):
@@ -86,7 +114,7 @@ class Batch(batch_pb2_grpc.BatchServiceServicer):
             if not 0 <= b.depth <= 1_000:
                 raise VenueError(R.INVALID_QUANTITY, field="reads.books.depth", depth=b.depth)
         outcomes, before = await Unit(venue, self._known, lambda: venue.seq.sequenced).apply(request.commands)
-        results = [_result(o, events) for o, events in outcomes]
+        results = _sparse(outcomes) if request.sparse_results else [_result(o, events) for o, events in outcomes]
         applied = sum(events is not None for _, events in outcomes)
         if not venue.seq.durable:
             await venue.seq.settled()  # the reads see nothing a crash could take back
@@ -110,10 +138,17 @@ class Batch(batch_pb2_grpc.BatchServiceServicer):
         if reads.marks:
             out["marks"] = [cv.mark_out(venue.spec(s), view.prices(s), view.funding(s), view.ts) for s in reads.marks]
         if reads.books:
-            books = []
+            books, packed = [], []
             for b in reads.books:
                 spec = venue.spec(b.symbol)
                 book = view.book(spec.symbol, b.depth or 20)
+                if b.packed:  # columns: one repeated field each, no message per level
+                    bid_ticks, bid_lots, bid_orders = zip(*book.bids, strict=True) if book.bids else ((), (), ())
+                    ask_ticks, ask_lots, ask_orders = zip(*book.asks, strict=True) if book.asks else ((), (), ())
+                    packed.append(batch_pb2.PackedBook(
+                        symbol=spec.symbol, sequence=venue.seq.applied, bid_ticks=bid_ticks, bid_lots=bid_lots,
+                        bid_orders=bid_orders, ask_ticks=ask_ticks, ask_lots=ask_lots, ask_orders=ask_orders))
+                    continue
                 if b.ticks_only:
                     level = common_pb2.PriceLevel
                     bids = [level(price_ticks=p, quantity_lots=q, order_count=n) for p, q, n in book.bids]
@@ -123,7 +158,10 @@ class Batch(batch_pb2_grpc.BatchServiceServicer):
                     asks = [cv.level_out(spec, *lv) for lv in book.asks]
                 books.append(market_pb2.GetOrderBookResponse(symbol=spec.symbol, sequence=venue.seq.applied,
                                                              bids=bids, asks=asks))
-            out["books"] = books
+            if books:
+                out["books"] = books
+            if packed:
+                out["packed_books"] = packed
         if reads.risks:
             signals = venue.signals
             off = to_rpc_status(VenueError(R.INVALID_VALUE, problem="risk signals are off on this venue"))
@@ -142,11 +180,10 @@ class Batch(batch_pb2_grpc.BatchServiceServicer):
         if not 0 < request.count <= MAX_ACCOUNTS:
             raise VenueError(R.INVALID_VALUE, field="count", count=request.count,
                              problem=f"1 to {MAX_ACCOUNTS} accounts")
-        keys = self.venue.keys
-        made = await asyncio.gather(*(keys.create_account_async() for _ in range(request.count)))
+        made = await self.venue.keys.create_accounts_async(request.count)  # one durable save for all
         return batch_pb2.CreateAccountsResponse(accounts=[
             sandbox_pb2.CreateAccountResponse(account_id=m.account, api_key=m.api_key, api_secret=m.api_secret)
-            for m in sorted(made, key=lambda m: m.account)])
+            for m in made])
 
 
 def add_to_server(venue: Venue, server) -> None:
