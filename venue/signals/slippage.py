@@ -97,8 +97,16 @@ class SlippageTracker:
         sequencer.before_apply.append(self.taken)
 
     def taken(self, cmd) -> None:
-        """Sequencer hook, before `cmd` applies: `before` on the sequencer's state."""
-        self._pending.append(self._prices(self._sequencer.state.exchange, cmd))
+        """Sequencer hook, before `cmd` applies: `before` on the sequencer's state (its common
+        case, an order's market, in this one frame: it runs for every command)."""
+        exchange, view = self._sequencer.state.exchange, self._view
+        symbol = getattr(cmd, "symbol", None)
+        if view is not None and exchange is self._viewed and isinstance(symbol, str):
+            prices = view.arrival(symbol)
+            if prices is not None:
+                self._pending.append((cmd, symbol, prices))
+                return
+        self._pending.append(self._prices(exchange, cmd))
 
     def before(self, state, cmd) -> None:
         """The prices of the command's market (every market for a command without one) as the
@@ -137,7 +145,9 @@ class SlippageTracker:
                 break
         else:
             symbol, prices = None, {}
-        return self._record(symbol, prices, events, ts)
+        out: list[tuple] = []
+        self._record(symbol, prices, events, ts, out)
+        return out
 
     def record_batch(self, done: list) -> None:
         """`record` each (command, events) of a durable batch, in order, at the command's time."""
@@ -149,13 +159,13 @@ class SlippageTracker:
                     break
             else:
                 symbol, prices = None, {}
-            record(symbol, prices, events, cmd.ts)
+            record(symbol, prices, events, cmd.ts, None)
 
-    def _record(self, symbol: str | None, prices: Any, events: list, ts: int) -> list[tuple]:
+    def _record(self, symbol: str | None, prices: Any, events: list, ts: int,
+                out: list | None = None) -> list | None:
         """`record` of a command whose prices were read: `symbol`'s (bid, ask, mark), or with
-        symbol None every market's by symbol."""
+        symbol None every market's by symbol; the fills' records appended to `out` (if given)."""
         arrivals, recent_of = self._arrivals, self._recent
-        out = []
         for e in events:
             if e.__class__ is not OrderEvent:
                 continue
@@ -185,14 +195,16 @@ class SlippageTracker:
                 if recent is None:
                     recent = recent_of[account] = deque(maxlen=self.recent_size)
                 recent.append(r)
-                out.append(r)
+                if out is not None:
+                    out.append(r)
                 account, order_id = b.counter_account, b.counter_order_id
                 r = (ts, account, order_id, s, 1 - b.side, price, lots, True, False, arrivals.get(order_id))
                 recent = recent_of.get(account)
                 if recent is None:
                     recent = recent_of[account] = deque(maxlen=self.recent_size)
                 recent.append(r)
-                out.append(r)
+                if out is not None:
+                    out.append(r)
         return out
 
     def _arrival(self, symbol: str, read: tuple) -> Arrival:
