@@ -66,6 +66,14 @@ COMPILED_PY = [
     Extension("perpsim.engine.order_lists", ["engine/order_lists.py"]),
     Extension("perpsim.engine.conditionals", ["engine/conditionals.py"]),
     Extension("perpsim.engine.exchange", ["engine/exchange.py"]),
+    # the venue's order registry and history read model, run on the sequencer for every command
+    Extension("perpsim.venue.state", ["venue/state.py"]),
+    Extension("perpsim.venue.history_handoff", ["venue/history_handoff.py"]),
+    Extension("perpsim.venue.history_orders", ["venue/history_orders.py"]),
+    Extension("perpsim.venue.history_income", ["venue/history_income.py"]),
+    Extension("perpsim.venue.history_open_interest", ["venue/history_open_interest.py"]),
+    Extension("perpsim.venue.history", ["venue/history.py"]),
+    Extension("perpsim.venue.klines", ["venue/klines.py"]),
 ]
 
 

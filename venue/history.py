@@ -51,10 +51,9 @@ from perpsim.engine.events import (
 )
 from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import EventKind, PositionSide, Side
-from perpsim.venue.history_handoff import HistoryHandoff
-from perpsim.venue.history_income import FUNDING_FEE, PSIDE, HistoryIncome, PendingFill
+from perpsim.venue.history_income import FUNDING_FEE, PSIDE, PendingFill
 from perpsim.venue.history_open_interest import HistoryOpenInterest
-from perpsim.venue.history_orders import HistoryOrders, ended_orders, order_record
+from perpsim.venue.history_orders import ended_orders, order_record
 from perpsim.venue.history_query import HistoryQueries
 from perpsim.venue.history_records import (
     INTERVALS,
@@ -70,7 +69,7 @@ from perpsim.venue.history_records import (
 from perpsim.venue.klines import BarLadder
 
 if TYPE_CHECKING:
-    from perpsim.venue.state import OrderInfo
+    from perpsim.venue.history_orders import OrderInfo
 
 # the book's event kinds as plain ints (compared per event)
 _ACCEPTED, _FILL, _CANCELED, _EXPIRED, _AMENDED = (int(EventKind.ACCEPTED), int(EventKind.FILL),
@@ -81,9 +80,10 @@ _BOTH, _LONG, _SHORT = int(PositionSide.BOTH), int(PositionSide.LONG), int(Posit
 _ENDED = frozenset({"TRIGGERED", "REJECTED_AT_TRIGGER", "CANCELED", "EXPIRED"})
 
 
-class History(HistoryHandoff, HistoryOrders, HistoryIncome, HistoryOpenInterest, HistoryQueries):
-    """The history of one exchange (see the module docstring). Deterministic: a function of
-    the commands applied since the exchange was created."""
+class HistoryFeed(HistoryOpenInterest):
+    """The writing side of `History`: its state and the fold of the exchange's events into it.
+    Compiled (venue/history.pxd): the last of the history's C classes, whose attributes are C
+    slots and whose steps per event are C calls (the sequencer folds every command in)."""
 
     def __init__(self, exchange, orders: dict, limits: HistoryLimits | None = None) -> None:
         """`exchange`: the Exchange the events come from (read through ExchangeView for times,
@@ -156,8 +156,8 @@ class History(HistoryHandoff, HistoryOrders, HistoryIncome, HistoryOpenInterest,
         fill: PendingFill | None = None
         symbol = ""  # the market of the latest order event: where fees and PnL come from
         moved: set[tuple[str, int]] | None = None
-        funding: list = []  # funding payments before their FundingSettled (which names the market)
-        settled: dict[str, list[FundingSettled]] = {}
+        funding: list | None = None  # funding payments before their FundingSettled (which names the market)
+        settled: dict[str, list[FundingSettled]] | None = None
         forced: dict[tuple[str, int], list[int]] | None = None  # a forced order's (lots, quote) so far
         ended: list[int] | None = None
         trades: list[list] = []  # the command's account trades, as lists until their fees and PnL are in
@@ -197,6 +197,8 @@ class History(HistoryHandoff, HistoryOrders, HistoryIncome, HistoryOpenInterest,
             elif t is BalanceChanged:
                 if e.cause == "funding":
                     if e.account > 0:
+                        if funding is None:
+                            funding = []
                         funding.append((e.account, e.asset, e.delta))
                 elif not self._balance(e, ts, fill, symbol) and e.cause == "realized_pnl":
                     if loose is None:
@@ -229,10 +231,13 @@ class History(HistoryHandoff, HistoryOrders, HistoryIncome, HistoryOpenInterest,
                         ended = []
                     ended.append(e.conditional_id)
             elif t is FundingSettled:
+                if settled is None:
+                    settled = {}
                 settled.setdefault(e.symbol, []).append(e)
-                for account, asset, delta in funding:
-                    self._add_income(account, FUNDING_FEE, asset, delta, e.symbol, "funding", 0, ts)
-                funding = []
+                if funding is not None:
+                    for account, asset, delta in funding:
+                        self._add_income(account, FUNDING_FEE, asset, delta, e.symbol, "funding", 0, ts)
+                    funding = None
             elif t is AutoDeleveraged:
                 self._adl(e, ts, forced_side.get((e.symbol, e.account)) if forced_side else None, loose or (),
                           trades)
@@ -266,7 +271,7 @@ class History(HistoryHandoff, HistoryOrders, HistoryIncome, HistoryOpenInterest,
             for s, account in moved:
                 self._update_longs(s, account)
         if self._funding_due is not None and ts >= self._funding_due:
-            self._funding_closed(ts, settled)
+            self._funding_closed(ts, settled if settled is not None else {})
 
     def _fill(self, oe: OrderEvent, ts: int, forced: dict | None, trades: list, ended: set) -> PendingFill:
         e, symbol = oe.event, oe.symbol
@@ -380,3 +385,32 @@ class History(HistoryHandoff, HistoryOrders, HistoryIncome, HistoryOpenInterest,
         h.update(repr((sorted(self._oi.items()), sorted(self._marks.items()), self._income_id, self._force_id,
                        sorted(self._trade_id.items()))).encode())
         return h.hexdigest()
+
+
+class History(HistoryFeed, HistoryQueries):
+    """The history of one exchange (see the module docstring). Deterministic: a function of
+    the commands applied since the exchange was created."""
+
+    def __reduce__(self):
+        """Pickled folded in (a snapshot holds no buffer), as its attributes by name."""
+        self.catch_up()
+        state = dict(getattr(self, "__dict__", {}))
+        state.update((name, getattr(self, name)) for name in _FIELDS)
+        return _restored, (type(self), state)
+
+
+#: The history's attributes (those of its compiled parts: venue/history*.pxd), pickled by name.
+_FIELDS = ("_pending", "_pending_events", "_funding_due",  # HistoryHandoff
+           "view", "limits", "_orders", "_done", "_owner", "_by_client", "_conditionals",  # HistoryOrders
+           "_income", "_cause_codes", "_income_id", "_causes",  # HistoryIncome
+           "_oi", "_legs", "_oi_hist", "_marks",  # HistoryOpenInterest
+           "_registry", "_ts", "_trades", "_asset", "_public", "_trade_id", "_agg", "_funding", "_next_funding",
+           "_bars", "_force", "_force_id")  # HistoryFeed
+
+
+def _restored(cls: type, state: dict) -> History:
+    """A History from its pickled attributes (History.__reduce__)."""
+    history = cls.__new__(cls)
+    for name, value in state.items():
+        setattr(history, name, value)
+    return history

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
-from perpsim.engine.events import BalanceChanged
+from perpsim.venue.history_orders import HistoryOrders
 from perpsim.venue.history_records import INCOME_OF_CAUSE, AccountTrade, Income
 
 if TYPE_CHECKING:
-    from perpsim.venue.history_records import HistoryLimits
+    from perpsim.engine.events import BalanceChanged
 
 #: BalanceChanged cause -> the income kind's name (a plain str: what Income.kind holds)
 INCOME_KIND = {cause: str(kind) for cause, kind in INCOME_OF_CAUSE.items()}
@@ -27,9 +27,6 @@ PSIDE = AccountTrade._fields.index("position_side")
 class PendingFill:
     """A fill whose two trades wait for their realized PnL and fees (the events after it)."""
 
-    __slots__ = ("forced", "maker", "maker_fee", "positions", "symbol", "taker", "taker_fee", "taker_pays",
-                 "trade_id")
-
     def __init__(self, symbol: str, trade_id: int, taker: list, maker: list, taker_pays: bool, forced: bool) -> None:
         self.symbol, self.trade_id, self.taker, self.maker = symbol, trade_id, taker, maker
         # PositionChanged seen: 0 = the taker's PnL comes next, 1 = the maker's (the engine books
@@ -39,19 +36,11 @@ class PendingFill:
         self.forced = forced
 
 
-# an account trade while its fees and PnL arrive: AccountTrade's fields as a list
-_COMMISSION, _PNL = AccountTrade._fields.index("commission"), AccountTrade._fields.index("realized_pnl")
-_PSIDE = AccountTrade._fields.index("position_side")
-
-
-class HistoryIncome:
-    """The income part of `History`, which holds what is declared here."""
-
-    limits: HistoryLimits
-    _income: dict[int, deque[tuple]]  # per account: Income's fields, its info as a code
-    _income_id: int
-    _causes: list  # the income infos by code: the very objects the engine's events carried
-    _cause_codes: dict
+class HistoryIncome(HistoryOrders):
+    """The income part of `History` (its attributes: venue/history_income.pxd, set by
+    History.__init__): per account Income's fields, its info as a code (`_income`); the last
+    income id; the income infos by code, the very objects the engine's events carried
+    (`_causes`), and their codes (`_cause_codes`)."""
 
     def _balance(self, e: BalanceChanged, ts: int, fill: PendingFill | None, symbol: str) -> bool:
         """Record a wallet's or an isolated margin's movement as income (funding aside: see

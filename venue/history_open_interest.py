@@ -5,27 +5,18 @@ the 5-minute samples of it. Lots and ticks.
 
 from __future__ import annotations
 
-from collections import deque
-from typing import TYPE_CHECKING
-
 from perpsim.model.enums import PositionSide
+from perpsim.venue.history_income import HistoryIncome
 from perpsim.venue.history_records import OpenInterest
-
-if TYPE_CHECKING:
-    from perpsim.engine.views import ExchangeView
 
 _BOTH, _LONG, _SHORT = int(PositionSide.BOTH), int(PositionSide.LONG), int(PositionSide.SHORT)
 
 
-class HistoryOpenInterest:
-    """The open-interest part of `History`, which holds what is declared here."""
-
-    view: ExchangeView
-    _oi: dict[str, int]  # per market: the lots of all long positions
-    # (symbol, account) -> the long lots of its BOTH and its LONG position (a SHORT one holds none)
-    _legs: dict[tuple[str, int], tuple[int, int]]
-    _oi_hist: dict[str, deque[OpenInterest]]
-    _marks: dict[str, int]
+class HistoryOpenInterest(HistoryIncome):
+    """The open-interest part of `History` (its attributes: venue/history_open_interest.pxd, set
+    by History.__init__): per market the lots of all long positions (`_oi`); per (symbol,
+    account) the long lots of its BOTH and its LONG position, a SHORT one holding none
+    (`_legs`); per market the samples (`_oi_hist`) and the mark (`_marks`)."""
 
     def _update_longs(self, symbol: str, account: int) -> None:
         """Open interest follows an account's long lots in a market (one-way or hedge mode),
@@ -37,19 +28,19 @@ class HistoryOpenInterest:
         """One position's new signed lots, from its PositionChanged (`pside`: its side)."""
         if pside == _SHORT:  # holds no long lots, before or after
             return
-        both, long = self._legs.get((symbol, account), (0, 0))
+        both, longs = self._legs.get((symbol, account), (0, 0))
         if pside == _BOTH:
             both = lots if lots > 0 else 0
         else:
-            long = lots if lots > 0 else 0
-        self._set_legs(symbol, account, both, long)
+            longs = lots if lots > 0 else 0
+        self._set_legs(symbol, account, both, longs)
 
-    def _set_legs(self, symbol: str, account: int, both: int, long: int) -> None:
+    def _set_legs(self, symbol: str, account: int, both: int, longs: int) -> None:
         key = (symbol, account)
         was = self._legs.get(key)
-        self._oi[symbol] += both + long - (0 if was is None else was[0] + was[1])
-        if both or long:
-            self._legs[key] = (both, long)
+        self._oi[symbol] += both + longs - (0 if was is None else was[0] + was[1])
+        if both or longs:
+            self._legs[key] = (both, longs)
         elif was is not None:
             del self._legs[key]
 

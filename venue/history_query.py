@@ -32,9 +32,9 @@ from perpsim.venue.history_records import (
 
 if TYPE_CHECKING:
     from perpsim.engine.views import ExchangeView
+    from perpsim.venue.history_orders import OrderInfo
     from perpsim.venue.history_records import HistoryLimits
     from perpsim.venue.klines import BarLadder
-    from perpsim.venue.state import OrderInfo
 
 T = TypeVar("T", bound=tuple)  # a record: a NamedTuple whose first field is its id
 K = TypeVar("K")

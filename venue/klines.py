@@ -18,9 +18,8 @@ _OPEN, _O, _H, _L, _C, _V, _Q, _N, _TBV, _TBQ, _FIRST, _LAST = range(12)
 
 
 class Bars:
-    """The bars of one interval (`interval_ns`), at most `cap` of them."""
-
-    __slots__ = ("bars", "interval")
+    """The bars of one interval (`interval_ns`), at most `cap` of them. Compiled
+    (venue/klines.pxd), as BarLadder: a fill adds its price to a ladder."""
 
     def __init__(self, interval_ns: int, cap: int) -> None:
         self.interval = interval_ns
@@ -100,8 +99,6 @@ class BarLadder:
     have made of it (open, high, low and close, the sums, the first and last trade id): a
     reader (indexing, iterating) first folds the bar still open, and until it closes the prices
     after that read go to every interval at once, as each arrives."""
-
-    __slots__ = ("_live", "series")
 
     def __init__(self, intervals_ns, cap: int) -> None:
         self.series = [Bars(n, cap) for n in intervals_ns]

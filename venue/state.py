@@ -13,16 +13,17 @@ import functools
 import hashlib
 import operator
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from perpsim.engine import commands as C
+from perpsim.engine.commands import PlaceConditional, PlaceOrder, PlaceOrderList
 from perpsim.engine.events import CommandRejected, ConditionalEvent, ListEvent, OrderEvent, OrderPlaced
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import EventKind
 from perpsim.model.reasons import RejectReason as R
 from perpsim.venue.history import History
+from perpsim.venue.history_orders import NEW, PARTIALLY_FILLED, OrderInfo
 from perpsim.venue.history_records import HistoryLimits
 
 #: ListEvent statuses of a list that still works (the others end it).
@@ -36,51 +37,7 @@ _ACCEPTED, _FILL, _CANCELED, _EXPIRED, _AMENDED = (int(EventKind.ACCEPTED), int(
                                                   int(EventKind.CANCELED), int(EventKind.EXPIRED),
                                                   int(EventKind.AMENDED))
 
-NEW, PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED, REJECTED = (
-    "NEW", "PARTIALLY_FILLED", "FILLED", "CANCELED", "EXPIRED", "REJECTED")
-
-
-@dataclass(slots=True)  # one per order: slots make it smaller and quicker to build
-class OrderInfo:
-    """An order as its owner sees it. Quantities in lots, prices in ticks.
-
-    The registry keeps the fields up to `status`. The history (venue/history.py) keeps the rest
-    as it folds the order's events in, on this same object (no second object per order):
-    cum_quote (tick-lots, Σ price × qty of its fills), time_ns (accepted) and update_ns (its
-    last change), and `placed_by`, the terms of the conditional order that placed it
-    (orig_type, stop_price, working_type, price_protect, conditional_id) or None.
-    `placement`: the command that placed it, kept while its client order id answers retries."""
-
-    order_id: int
-    account: int
-    symbol: str
-    client_order_id: str
-    side: int
-    kind: int
-    tif: int
-    price: int
-    qty: int
-    reduce_only: bool
-    position_side: int
-    filled: int = 0
-    status: str = NEW
-    cum_quote: int = field(default=0, compare=False)
-    time_ns: int = field(default=0, compare=False)
-    update_ns: int = field(default=0, compare=False)
-    placed_by: tuple | None = field(default=None, compare=False)
-    placement: object = field(default=None, compare=False, repr=False)
-
-    @property
-    def open(self) -> bool:
-        return self.status in (NEW, PARTIALLY_FILLED)
-
-    def __reduce__(self):
-        # pickled as its fields in order: the dataclass's own pickling looks its fields up for
-        # every object, a third of a snapshot's time with 50,000 orders
-        return OrderInfo, _ORDER_FIELDS(self)
-
-
-_ORDER_FIELDS = operator.attrgetter(*(f.name for f in dataclasses.fields(OrderInfo)))
+FILLED, CANCELED, EXPIRED, REJECTED = "FILLED", "CANCELED", "EXPIRED", "REJECTED"
 
 
 class KnownOrder(NamedTuple):
@@ -128,7 +85,10 @@ def _identity(cls: type) -> operator.attrgetter:
 
 
 class VenueState:
-    """Exchange + order registry; deterministic like the exchange itself."""
+    """Exchange + order registry; deterministic like the exchange itself.
+
+    Compiled (venue/state.pxd): its attributes are C slots and its per-order steps C calls,
+    since `apply` runs on the sequencer for every command."""
 
     def __init__(self, exchange: Exchange, history_limits: HistoryLimits | None = None) -> None:
         self.exchange = exchange
@@ -153,23 +113,24 @@ class VenueState:
         A PlaceOrder whose client order id is already known is decided here, in sequence, so
         concurrent retries cannot both place it: the same payload yields KnownOrder (nothing
         placed), another payload a DUPLICATE_ORDER_ID rejection."""
-        if isinstance(cmd, C.PlaceOrder):
-            if cmd.client_order_id:
+        if isinstance(cmd, PlaceOrder):
+            cid = cmd.client_order_id
+            if cid:
                 known = self.by_client.get(cmd.account)
-                order = known.get(cmd.client_order_id) if known is not None else None
+                order = known.get(cid) if known is not None else None
                 if order is not None:
                     if fingerprint(order.placement) != fingerprint(cmd):  # type: ignore[arg-type]
                         return [CommandRejected(type(cmd).__name__, cmd.account, int(R.DUPLICATE_ORDER_ID),
-                                                (("client_order_id", cmd.client_order_id),))]
+                                                (("client_order_id", cid),))]
                     return [KnownOrder(order.order_id)]
-        elif isinstance(cmd, C.PlaceConditional) and cmd.client_order_id:  # the same, for conditional orders
+        elif isinstance(cmd, PlaceConditional) and cmd.client_order_id:  # the same, for conditional orders
             seen = self.conditionals_by_client.get((cmd.account, cmd.client_order_id))
             if seen is not None:
                 if seen[0] != fingerprint(cmd):
                     return [CommandRejected(type(cmd).__name__, cmd.account, int(R.DUPLICATE_ORDER_ID),
                                             (("client_order_id", cmd.client_order_id),))]
                 return [KnownConditional(seen[1])]
-        elif isinstance(cmd, C.PlaceOrderList) and cmd.client_order_id:
+        elif isinstance(cmd, PlaceOrderList) and cmd.client_order_id:
             seen = self.lists_by_client.get((cmd.account, cmd.client_order_id))
             if seen is not None:
                 if seen[0] != fingerprint(cmd):
@@ -178,13 +139,13 @@ class VenueState:
                 return [KnownList(seen[1], self.list_status[seen[1]])]
         exchange = self.exchange
         next_id = exchange.next_order_id
-        events = exchange.apply(cmd)
-        if type(cmd) is C.PlaceOrder:
-            self._register(cmd, next_id, events)
-        # orders the venue placed for an account (conditional orders, order lists)
-        placed = [e for e in events if type(e) is OrderPlaced]
-        if placed:
-            self._register_placed(placed, events)
+        events: list = exchange.apply(cmd)
+        if type(cmd) is PlaceOrder:
+            self._register(cmd, next_id, events, 0)
+        for e in events:  # orders the venue placed for an account (conditional orders, order lists)
+            if type(e) is OrderPlaced:
+                self._register_placed(events)
+                break
         for e in events:
             t = type(e)  # (the event types are final NamedTuples: exact type checks, cheaper)
             if t is OrderEvent:
@@ -199,18 +160,18 @@ class VenueState:
                     self._track(b)
             elif t is ListEvent:
                 self._track_list(cmd, e)
-            elif t is ConditionalEvent and e.status == "NEW" and isinstance(cmd, C.PlaceConditional) \
+            elif t is ConditionalEvent and e.status == "NEW" and isinstance(cmd, PlaceConditional) \
                     and cmd.client_order_id and e.account == cmd.account:
                 self.conditionals_by_client.setdefault((cmd.account, cmd.client_order_id),
                                                        (fingerprint(cmd), e.conditional_id))
         self.history.handoff(cmd, events, exchange.ts)
         return events
 
-    def __getstate__(self) -> dict:
+    def __reduce__(self):
         """Pickled with the history folded in first: its fold writes on the registry's OrderInfo
         objects, which the pickle would otherwise hold as they were before (pickled ahead of it)."""
         self.history.catch_up()
-        return self.__dict__
+        return _restored, ({name: getattr(self, name) for name in _STATE_FIELDS},)
 
     def catch_up(self, budget: int | None = None) -> bool:
         """Fold what the read models were handed in (with `budget`: about that many events);
@@ -218,9 +179,10 @@ class VenueState:
         when the caller has nothing better to do."""
         return self.history.catch_up(budget)
 
-    def _register_placed(self, placed: list[OrderPlaced], events: list) -> None:
+    def _register_placed(self, events: list) -> None:
         """Register the orders placed for accounts, each from its first book event (which
         comes before its OrderPlaced): one pass over the events for all of them."""
+        placed = [e for e in events if type(e) is OrderPlaced]
         wanted = {p.order_id for p in placed}
         first: dict[int, int] = {}
         for i, e in enumerate(events):
@@ -234,7 +196,7 @@ class VenueState:
     def _track_list(self, cmd, e: ListEvent) -> None:
         """Register a list placed with a client order id, and keep its latest status (what a
         retry is answered with)."""
-        if e.status == "NEW" and isinstance(cmd, C.PlaceOrderList) and cmd.client_order_id \
+        if e.status == "NEW" and isinstance(cmd, PlaceOrderList) and cmd.client_order_id \
                 and e.account == cmd.account:
             self.lists_by_client.setdefault((cmd.account, cmd.client_order_id), (fingerprint(cmd), e.list_id))
             self.list_status[e.list_id] = "WORKING"
@@ -279,23 +241,26 @@ class VenueState:
         orders = (self.orders[oid] for oid in sorted(self.open_of.get(account, ())))
         return [o for o in orders if not symbol or o.symbol == symbol]
 
-    def _register(self, cmd: C.PlaceOrder, order_id: int, events: list, start: int = 0) -> bool:
+    def _register(self, cmd: C.PlaceOrder, order_id: int, events: list, start: int) -> bool:
         """Record an order the book accepted, with the price and size of its first book event
         (at or after `start`); whether it was."""
         book_event = None
         for i in range(start, len(events)):  # usually ending at once: the order's ACCEPTED
             e = events[i]
-            if type(e) is OrderEvent and e.event.order_id == order_id:
-                if book_event is None:
-                    book_event = e.event
-                if e.event.kind == _ACCEPTED:
-                    break
+            if type(e) is OrderEvent:
+                b = e.event
+                if b.order_id == order_id:
+                    if book_event is None:
+                        book_event = b
+                    if b.kind == _ACCEPTED:
+                        break
         else:
             return False
         account, cid = cmd.account, cmd.client_order_id
-        info = self.orders[order_id] = OrderInfo(order_id, account, cmd.symbol, cid, cmd.side, cmd.kind, cmd.tif,
-                                                 book_event.price, book_event.qty, cmd.reduce_only,
-                                                 cmd.position_side, 0, NEW, 0, 0, 0, None, cmd if cid else None)
+        info = OrderInfo(order_id, account, cmd.symbol, cid, cmd.side, cmd.kind, cmd.tif, book_event.price,
+                         book_event.qty, cmd.reduce_only, cmd.position_side, 0, NEW, 0, 0, 0, None,
+                         cmd if cid else None)
+        self.orders[order_id] = info
         open_ids = self.open_of.get(account)
         if open_ids is None:
             open_ids = self.open_of[account] = set()
@@ -325,18 +290,21 @@ class VenueState:
         if o is None:
             return
         o.filled += qty
-        o.status = FILLED if leaves == 0 else PARTIALLY_FILLED
         if leaves == 0:
+            o.status = FILLED
             self._complete(o)
+        else:
+            o.status = PARTIALLY_FILLED
 
     def _complete(self, o: OrderInfo) -> None:
         ids = self.open_of[o.account]
         ids.discard(o.order_id)
         if not ids:
             del self.open_of[o.account]
-        self._completed[o.order_id] = None
-        while len(self._completed) > COMPLETED_KEPT:
-            old, _ = self._completed.popitem(last=False)
+        completed = self._completed
+        completed[o.order_id] = None
+        while len(completed) > COMPLETED_KEPT:
+            old, _ = completed.popitem(False)  # the first completed
             gone = self.orders.pop(old)
             if gone.client_order_id:
                 known = self.by_client.get(gone.account)
@@ -344,6 +312,27 @@ class VenueState:
                     known.pop(gone.client_order_id, None)
                     if not known:
                         del self.by_client[gone.account]
+
+
+#: VenueState's attributes, pickled by name.
+_STATE_FIELDS = ("exchange", "orders", "_completed", "by_client", "open_of", "lists_by_client", "list_status",
+                 "conditionals_by_client", "history")
+
+
+def _restored(state: dict) -> VenueState:
+    """A VenueState from its pickled attributes (VenueState.__reduce__)."""
+    restored = VenueState.__new__(VenueState)
+    for name, value in state.items():
+        setattr(restored, name, value)
+    return restored
+
+
+def __getattr__(name: str):
+    """`OrderInfo` is defined with the history's orders (venue/history_orders.py); compiled,
+    this module holds it as a C type only, so it is handed out from here by name."""
+    if name == "OrderInfo":
+        return OrderInfo
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def rejection(events: list) -> CommandRejected | None:

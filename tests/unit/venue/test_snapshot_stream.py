@@ -4,6 +4,7 @@ left behind when the state does not pickle."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import struct
@@ -127,4 +128,5 @@ def test_an_order_record_pickles_as_its_fields_and_comes_back_whole():
                   cum_quote=3_250_000, time_ns=11, update_ns=22, placed_by=("STOP", 640_000), placement=("cmd", 1))
     back = pickle.loads(pickle.dumps(o, protocol=5))
     assert type(back) is OrderInfo
-    assert [getattr(back, f) for f in OrderInfo.__slots__] == [getattr(o, f) for f in OrderInfo.__slots__]
+    names = [f.name for f in dataclasses.fields(OrderInfo)]
+    assert [getattr(back, f) for f in names] == [getattr(o, f) for f in names]
