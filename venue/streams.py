@@ -10,6 +10,7 @@ stream starts with a snapshot, then sends changed levels.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
@@ -34,6 +35,8 @@ from perpsim.venue.errors import VenueError, to_status
 from perpsim.venue.mailbox import DROPPED, Mailbox
 
 _FILL = int(EventKind.FILL)  # (compared per event: an Enum class attribute is slow)
+
+log = logging.getLogger("perpsim.venue")
 
 #: A margin warning goes to an account's stream when maintenance margin / margin balance reaches this.
 MARGIN_WARNING_PERCENT = 80
@@ -100,9 +103,16 @@ class Streams:
             return
         publish = self.publish
         for cmd, events in done:
+            # a command's failure is its own: the read model and the streams go on with the next
             if slippage is not None:
-                slippage.record(cmd, events, cmd.ts)
-            publish(cmd, events)
+                try:
+                    slippage.record(cmd, events, cmd.ts)
+                except Exception:
+                    log.exception("recording the fills of %r failed", cmd)
+            try:
+                publish(cmd, events)
+            except Exception:
+                log.exception("publishing %r failed", cmd)
 
     def _quiet(self) -> bool:
         """Whether no topic and no book has a follower and no account stream was ever opened."""

@@ -14,6 +14,7 @@ durable. Floats here are display figures.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,8 @@ from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import EventKind, Side
 
 _ACCEPTED, _FILL = int(EventKind.ACCEPTED), int(EventKind.FILL)
+
+log = logging.getLogger("perpsim.venue")
 
 #: Orders whose arrival prices are kept (oldest forgotten first); an older order's fills carry
 #: no slippage.
@@ -150,7 +153,8 @@ class SlippageTracker:
         return out
 
     def record_batch(self, done: list) -> None:
-        """`record` each (command, events) of a durable batch, in order, at the command's time."""
+        """`record` each (command, events) of a durable batch, in order, at the command's time
+        (a command whose record fails is logged and the next ones are recorded all the same)."""
         pending, record = self._pending, self._record
         for cmd, events in done:
             while pending:  # commands that raised were never observed: skip past them
@@ -159,7 +163,10 @@ class SlippageTracker:
                     break
             else:
                 symbol, prices = None, {}
-            record(symbol, prices, events, cmd.ts, None)
+            try:
+                record(symbol, prices, events, cmd.ts, None)
+            except Exception:  # a read model must never stop the sequencer's listeners
+                log.exception("recording the fills of %r failed", cmd)
 
     def _record(self, symbol: str | None, prices: Any, events: list, ts: int,
                 out: list | None = None) -> list | None:
