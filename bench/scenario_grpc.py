@@ -25,6 +25,11 @@ venue. Repeated R times, alternating. One JSON line per run, then a "scenario_gr
                                   of a step by RPC, the commands its Apply calls carried, and the
                                   fsyncs the venue made per step (strace, where it can attach): a
                                   step's commits; "setup" the same for the setup, in total
+  fsync_ms_p50                    an append + fdatasync of 4 KB on the data directory's disk (the
+                                  median of 50): what one group commit waits for at least
+  fsync_floor_ms_per_step         per_step fsyncs x fsync_ms_p50: a step's wall time over gRPC can
+                                  be no less (every Apply is one fsynced commit before its answer)
+  fsync_floor_vs_in_process       that floor / the in-process step: the ratio the disk alone sets
 
   whole                           with --whole R: the whole `perpsim scenario run NAME --short`
                                   command (a fresh process each: start-up, run, report) with and
@@ -186,6 +191,24 @@ def counted(sc: scenario.Scenario, root: Path) -> dict:
     return out
 
 
+def fsync_ms(folder: Path, n: int = 50) -> float:
+    """The median milliseconds of a 4 KB append and its fdatasync in `folder` (its disk's commit latency)."""
+    sync = getattr(os, "fdatasync", os.fsync)
+    path = folder / "fsync-probe.bin"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    took = []
+    try:
+        for _ in range(n):
+            os.write(fd, b"\0" * 4096)
+            t0 = time.perf_counter()
+            sync(fd)
+            took.append(time.perf_counter() - t0)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return round(statistics.median(took) * 1e3, 2)
+
+
 def whole(name: str, full: bool, sets: list[str], root: Path, repeat: int) -> dict:
     """The whole CLI command, in process and over gRPC (a venue started beforehand, one for each
     gRPC run): wall seconds of each, alternating."""
@@ -235,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(shown(r)), flush=True)
             runs["grpc"].append(r)
         count = None if a.no_count else counted(sc, base / "counted")
+        probe = fsync_ms(base)
         whole_run = whole(a.scenario, a.full, a.set, base, a.whole) if a.whole else None
     finally:
         shutil.rmtree(base, ignore_errors=True)
@@ -260,6 +284,11 @@ def main(argv: list[str] | None = None) -> int:
            "same_liquidations": all(g["_rows"] == runs["in_process"][0]["_rows"] for g in runs["grpc"])}
     if count is not None:
         out.update(count)
+    out["fsync_ms_p50"] = probe
+    fsyncs = (count or {}).get("per_step", {}).get("fsyncs")
+    if fsyncs is not None:
+        out["fsync_floor_ms_per_step"] = round(fsyncs * probe, 2)
+        out["fsync_floor_vs_in_process"] = round(fsyncs * probe / out["ms_per_step"]["in_process"], 2)
     if whole_run is not None:
         out["whole"] = whole_run
     out["meets"] = out["grpc_vs_in_process"] <= TARGET
