@@ -10,9 +10,10 @@ are folded in while the fsync runs on its thread and while no command waits, a s
 off the path from a command to its acknowledgment wherever the loop has time to spare.
 
 The fsync runs on a thread of its own (venue/commit_thread.py) whose callback acknowledges the
-batch directly, except for a lone unary command with nothing queued behind it, which is fsynced on
-the loop (the hand-off would cost that caller more than the fsync; a stream's or a batch call's
-unit never is: the loop reads their next orders meanwhile). With many callers in flight
+batch directly, except for a lone unary command with nothing queued behind it that follows a few
+such commands in a row (LONE_STREAK), which is fsynced on the loop (the hand-off would cost that
+caller more than the fsync; a stream's or a batch call's unit never is: the loop reads their next
+orders meanwhile). With many callers in flight
 a batch waits a bounded moment for the ones the last batch answered (adaptive group commit: more
 orders per fsync); with one caller it never waits.
 A failed fsync, or a state that cannot be rebuilt after a core fault, halts the sequencer:
@@ -166,7 +167,6 @@ class Sequencer:
         self.applied = 0  # commands acknowledged (durable)
         self.sequenced = 0  # commands applied to the state, counted as each applies
         self._task: asyncio.Task | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None  # set by start
         # rebuild() -> a fresh state from the durable journal, after a command raised midway
         self.rebuild: Callable[[], VenueState] | None = None
         # set while every applied command is durable; reads wait for it (see settled)
@@ -187,7 +187,7 @@ class Sequencer:
         self.on_halt: list[Callable[[SequencerHalted], None]] = []
 
     def start(self) -> None:
-        loop = self._loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
         if self._committer is None:
             self._committer = CommitThread(loop)
         self._task = loop.create_task(self._run(), name="sequencer")
@@ -200,7 +200,7 @@ class Sequencer:
 
     async def submit(self, make: Callable[[int], object]) -> list:
         """Queue a command (built from the time it is sequenced at); its events once durable."""
-        item = _Item(self._future(), [make], single=True)
+        item = _Item(asyncio.get_running_loop().create_future(), [make], single=True)
         self._enqueue(item)
         (result,) = await item.future
         if isinstance(result, BaseException):
@@ -213,13 +213,9 @@ class Sequencer:
         (None for a command whose make returned None at its turn: withdrawn, nothing applied)."""
         if not makes:
             return []
-        item = _Item(self._future(), makes)
+        item = _Item(asyncio.get_running_loop().create_future(), makes)
         self._enqueue(item)
         return await item.future
-
-    def _future(self) -> asyncio.Future:
-        loop = self._loop
-        return (loop if loop is not None else asyncio.get_running_loop()).create_future()
 
     def _enqueue(self, item: _Item) -> None:
         """Queue an item; overload (QUEUE_LIMIT commands waiting) is shed, and nothing is
@@ -251,7 +247,7 @@ class Sequencer:
     async def run_quiet(self, control: Callable[[], T]) -> T:
         """Run `control()` between batches, when every earlier command is applied and durable
         and none is in flight (snapshots, reset); its result."""
-        item = _Item(self._future(), None, control)
+        item = _Item(asyncio.get_running_loop().create_future(), None, control)
         self._enqueue(item)
         return await item.future
 
