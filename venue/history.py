@@ -113,10 +113,10 @@ class HistoryFeed(HistoryOpenInterest):
         self._income_id = 0
         symbols = view.symbols()
         self._asset = {s: view.spec(s).settle for s in symbols}
-        self._public = {s: deque(maxlen=limits.trades_per_market) for s in symbols}
+        self._public: dict[str, deque[tuple]] = {s: deque(maxlen=limits.trades_per_market) for s in symbols}
         self._trade_id = dict.fromkeys(symbols, 0)
         self._agg: dict[str, tuple[int, int, int, int]] = {}  # last (taker order, price, ts, agg id)
-        self._funding = {s: deque(maxlen=limits.funding_per_market) for s in symbols}
+        self._funding: dict[str, deque] = {s: deque(maxlen=limits.funding_per_market) for s in symbols}
         self._next_funding = {s: view.prices(s).next_funding_ts for s in symbols}
         self._bars = {(s, src): BarLadder(INTERVALS.values(), limits.klines_per_interval)
                       for s in symbols for src in SOURCES}
@@ -124,8 +124,8 @@ class HistoryFeed(HistoryOpenInterest):
         self._oi = dict.fromkeys(symbols, 0)
         # (symbol, account) -> the long lots of its BOTH and its LONG position (a SHORT one holds none)
         self._legs: dict[tuple[str, int], tuple[int, int]] = {}
-        self._oi_hist = {s: deque(maxlen=limits.open_interest_per_market) for s in symbols}
-        self._force = {s: deque(maxlen=limits.force_orders_per_market) for s in symbols}
+        self._oi_hist: dict[str, deque] = {s: deque(maxlen=limits.open_interest_per_market) for s in symbols}
+        self._force: dict[str, deque] = {s: deque(maxlen=limits.force_orders_per_market) for s in symbols}
         self._force_id = 0
         for s in symbols:  # an exchange that already holds positions
             for account in sorted({h.account for h in view.all_positions(s)}):
@@ -408,7 +408,7 @@ _FIELDS = ("_pending", "_pending_events", "_funding_due",  # HistoryHandoff
            "_bars", "_force", "_force_id")  # HistoryFeed
 
 
-def _restored(cls: type, state: dict) -> History:
+def _restored(cls: type[History], state: dict) -> History:
     """A History from its pickled attributes (History.__reduce__)."""
     history = cls.__new__(cls)
     for name, value in state.items():

@@ -26,6 +26,8 @@ snapshot.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from perpsim.engine.events import AutoDeleveraged, ConditionalEvent, Liquidation, OrderEvent, PositionChanged
 from perpsim.model.enums import EventKind
 
@@ -45,6 +47,11 @@ _FILL = int(EventKind.FILL)
 class HistoryHandoff:
     """The hand-over side of `History` (see the module docstring): the first of its compiled
     parts (venue/history_handoff.pxd), each a C class extending the one before."""
+
+    if TYPE_CHECKING:  # the C slots (venue/history_handoff.pxd), set by History.__init__
+        _pending: list[tuple[object, list, int]]
+        _pending_events: int
+        _funding_due: int | None
 
     def handoff(self, cmd, events: list, ts: int) -> None:
         """Take an applied command with its events; `ts`: the exchange's time right after it (ns)."""

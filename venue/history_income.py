@@ -42,6 +42,12 @@ class HistoryIncome(HistoryOrders):
     income id; the income infos by code, the very objects the engine's events carried
     (`_causes`), and their codes (`_cause_codes`)."""
 
+    if TYPE_CHECKING:  # the C slots (venue/history_income.pxd), set by History.__init__
+        _income: dict[int, deque[tuple]]
+        _income_id: int
+        _causes: list
+        _cause_codes: dict
+
     def _balance(self, e: BalanceChanged, ts: int, fill: PendingFill | None, symbol: str) -> bool:
         """Record a wallet's or an isolated margin's movement as income (funding aside: see
         _fold); whether a fill's trade claimed it. An isolated margin's event names its market."""

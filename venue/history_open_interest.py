@@ -5,9 +5,16 @@ the 5-minute samples of it. Lots and ticks.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from perpsim.model.enums import PositionSide
 from perpsim.venue.history_income import HistoryIncome
 from perpsim.venue.history_records import OpenInterest
+
+if TYPE_CHECKING:
+    from collections import deque
+
+    from perpsim.engine.views import ExchangeView
 
 _BOTH, _LONG, _SHORT = int(PositionSide.BOTH), int(PositionSide.LONG), int(PositionSide.SHORT)
 
@@ -17,6 +24,13 @@ class HistoryOpenInterest(HistoryIncome):
     by History.__init__): per market the lots of all long positions (`_oi`); per (symbol,
     account) the long lots of its BOTH and its LONG position, a SHORT one holding none
     (`_legs`); per market the samples (`_oi_hist`) and the mark (`_marks`)."""
+
+    if TYPE_CHECKING:  # the C slots (venue/history_open_interest.pxd), set by History.__init__
+        view: ExchangeView
+        _oi: dict[str, int]
+        _legs: dict[tuple[str, int], tuple[int, int]]
+        _oi_hist: dict[str, deque]
+        _marks: dict[str, int]
 
     def _update_longs(self, symbol: str, account: int) -> None:
         """Open interest follows an account's long lots in a market (one-way or hedge mode),

@@ -15,6 +15,7 @@ import dataclasses
 import operator
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import cython
 
@@ -23,6 +24,10 @@ from perpsim.engine.events import ConditionalEvent, OrderEvent, OrderPlaced
 from perpsim.model.enums import EventKind, TriggerSource
 from perpsim.venue.history_handoff import HistoryHandoff
 from perpsim.venue.history_records import OrderRecord
+
+if TYPE_CHECKING:
+    from perpsim.engine.views import ExchangeView
+    from perpsim.venue.history_records import HistoryLimits
 
 _FILL, _CANCELED, _EXPIRED = int(EventKind.FILL), int(EventKind.CANCELED), int(EventKind.EXPIRED)
 _LAST = int(TriggerSource.LAST)
@@ -97,6 +102,15 @@ class HistoryOrders(HistoryHandoff):
     (`_orders`); per account the completed ones kept, in the order they completed (`_done`);
     order id -> account (`_owner`); per account client order id -> order id (`_by_client`);
     live conditional id -> its terms (`_conditionals`)."""
+
+    if TYPE_CHECKING:  # the C slots (venue/history_orders.pxd), set by History.__init__
+        view: ExchangeView
+        limits: HistoryLimits
+        _orders: dict[int, dict[int, OrderInfo]]
+        _done: dict[int, OrderedDict[int, None]]
+        _owner: dict[int, int]
+        _by_client: dict[int, dict[str, int]]
+        _conditionals: dict[int, tuple[int, int, int, bool]]
 
     def _add_order(self, o: OrderInfo, ts: int, done: bool) -> None:
         """An order accepted at `ts`; `done`: it ended in the command that placed it."""
