@@ -19,7 +19,7 @@ from typing import Any
 from perpsim.v1 import trading_pb2
 from perpsim.venue.services.wire import _KIND_OUT, _PSIDE_OUT, _SIDE_OUT, _STATUS_OUT, _TAKER, _TIF_OUT, formats
 
-#: per market and kind, the distinct values whose bytes are kept (all forgotten at once past it)
+#: per market and kind, the distinct keys whose bytes are kept (all forgotten at once past it)
 KEPT = 4_096
 _U64 = (1 << 64) - 1
 _BYTE = [bytes((i,)) for i in range(128)]
@@ -93,35 +93,37 @@ class _Kept(dict):
 
 
 class _Market:
-    """One market's kept bytes: an order's terms, its filled quantity, a fill's price and size."""
+    """One market's kept bytes: an order's fields after its ids (its status, terms and filled
+    quantity), a fill's fields after its order id and before its slippage."""
 
     def __init__(self, spec) -> None:
         self.spec = spec
         price, qty = formats(spec)
         symbol = _text(_ORDER["symbol"], spec.symbol)
-        o = _ORDER
+        o, f = _ORDER, _FILL
 
-        def terms(key: tuple) -> bytes:
-            side, kind, ticks, lots, tif, reduce_only, pside = key
-            return b"".join((symbol, _number(o["side"], _SIDE_OUT[side]), _number(o["type"], _KIND_OUT[kind]),
-                             _text(o["price"], price[ticks]), _number(o["price_ticks"], ticks),
-                             _text(o["quantity"], qty[lots]), _number(o["quantity_lots"], lots),
-                             _number(o["time_in_force"], _TIF_OUT[tif]), _number(o["reduce_only"], reduce_only),
-                             _number(o["position_side"], _PSIDE_OUT[pside])))
+        def order(key: tuple) -> bytes:
+            status, side, kind, ticks, lots, tif, reduce_only, pside, filled = key
+            return b"".join((_number(o["status"], _STATUS_OUT[status]), symbol, _number(o["side"], _SIDE_OUT[side]),
+                             _number(o["type"], _KIND_OUT[kind]), _text(o["price"], price[ticks]),
+                             _number(o["price_ticks"], ticks), _text(o["quantity"], qty[lots]),
+                             _number(o["quantity_lots"], lots), _number(o["time_in_force"], _TIF_OUT[tif]),
+                             _number(o["reduce_only"], reduce_only), _number(o["position_side"], _PSIDE_OUT[pside]),
+                             _text(o["filled_quantity"], qty[filled]), _number(o["filled_quantity_lots"], filled)))
 
-        self.terms = _Kept(terms)
-        self.filled = _Kept(lambda lots: _text(o["filled_quantity"], qty[lots]) +
-                            _number(o["filled_quantity_lots"], lots))
-        f = _FILL
-        self.fill_price = _Kept(lambda ticks: _text(f["price"], price[ticks]) + _number(f["price_ticks"], ticks))
-        self.fill_qty = _Kept(lambda lots: _text(f["quantity"], qty[lots]) + _number(f["quantity_lots"], lots))
+        def fill(key: tuple) -> bytes:
+            ticks, lots = key
+            return b"".join((_text(f["price"], price[ticks]), _number(f["price_ticks"], ticks),
+                             _text(f["quantity"], qty[lots]), _number(f["quantity_lots"], lots),
+                             _number(f["liquidity"], _TAKER)))
+
+        self.order = _Kept(order)
+        self.fill = _Kept(fill)
 
 
 _MARKETS: dict[str, _Market] = {}
-_STATUS = _Kept(lambda status: _number(_ORDER["status"], _STATUS_OUT[status]))
 _SLIPPAGE = _Kept(lambda texts: _text(_FILL["slippage_mid_bps"], texts[0]) +
                   _text(_FILL["slippage_mark_bps"], texts[1]))
-_TAKER_FILL = _number(_FILL["liquidity"], _TAKER)
 _ORDER_ID, _CLIENT_ORDER_ID, _FILL_ORDER_ID = _ORDER["order_id"], _ORDER["client_order_id"], _FILL["order_id"]
 
 
@@ -133,26 +135,25 @@ def placed_result(spec, o, fills: list, bps: Callable[[int, int, int], tuple[str
         market = _MARKETS[spec.symbol] = _Market(spec)
     mine, cid = o.order_id, o.client_order_id
     oid = varint(mine) if mine else b""
+    order = market.order[(o.status, o.side, o.kind, o.price, o.qty, o.tif, o.reduce_only, o.position_side, o.filled)]
     if cid:
         cid_bytes = cid.encode()
         n = len(cid_bytes)
-        cid_field = _CLIENT_ORDER_ID + (_BYTE[n] if n < 128 else varint(n)) + cid_bytes
-    else:
-        cid_field = b""
-    order = b"".join((_ORDER_ID if mine else b"", oid, cid_field, _STATUS[o.status],
-                      market.terms[(o.side, o.kind, o.price, o.qty, o.tif, o.reduce_only, o.position_side)],
-                      market.filled[o.filled]))
+        order = _CLIENT_ORDER_ID + (_BYTE[n] if n < 128 else varint(n)) + cid_bytes + order
+    if mine:
+        order = _ORDER_ID + oid + order
     n = len(order)
     body = _RESPONSE_ORDER + (_BYTE[n] if n < 128 else varint(n)) + order
     if fills:
         fill_id = _FILL_ORDER_ID + oid if mine else b""
-        prices, sizes = market.fill_price, market.fill_qty
+        kept = market.fill
         for b in fills:
             if b.order_id != mine:
                 continue
             ticks = b.price
-            fill = b"".join((fill_id, prices[ticks], sizes[b.qty], _TAKER_FILL,
-                             _SLIPPAGE[bps(mine, b.side, ticks)] if bps is not None else b""))
+            fill = fill_id + kept[(ticks, b.qty)]
+            if bps is not None:
+                fill += _SLIPPAGE[bps(mine, b.side, ticks)]
             n = len(fill)
             body += _RESPONSE_FILLS + (_BYTE[n] if n < 128 else varint(n)) + fill
     n = len(body)
