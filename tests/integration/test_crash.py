@@ -237,13 +237,17 @@ def order_request(rng: random.Random, coid: str) -> trading_pb2.PlaceOrderReques
 
 
 def client_loop(address: str, index: int, key: str, tag: str, ledger: Ledger, killed: threading.Event,
-                stop: threading.Event, seed: int) -> None:
-    """Place orders until the server dies (or `stop`); each order's outcome goes to the ledger."""
+                stop: threading.Event, seed: int, hold: threading.Event | None = None) -> None:
+    """Place orders until the server dies (or `stop`), none while `hold` is set; each order's
+    outcome goes to the ledger."""
     rng = random.Random(seed)
     with grpc.insecure_channel(address) as ch:
         trading = trading_pb2_grpc.TradingServiceStub(ch)
         n = 0
         while not stop.is_set():
+            if hold is not None and hold.is_set():
+                time.sleep(0.005)
+                continue
             n += 1
             coid = f"{tag}-a{index}-{n}"
             sent = Sent(index, order_request(rng, coid))
@@ -277,12 +281,14 @@ def run_load_and_kill(server: Server, keys: list[str], ledger: Ledger, tag: str,
                       snapshots: int = 0) -> None:
     """Client threads place orders; SIGKILL the server once `acks` more orders were acknowledged
     and at least `snapshots` snapshots are on disk (the follower writes them paced, at nice 19:
-    on a busy machine one can take seconds)."""
-    killed, stop = threading.Event(), threading.Event()
+    on a busy machine one can take seconds). While the snapshot is awaited the clients hold off
+    (resting orders would pile up to the venue's open-order limit meanwhile), and go on for a few
+    more acknowledgements once it landed, so the kill still comes amid the load."""
+    killed, stop, hold = threading.Event(), threading.Event(), threading.Event()
     with ledger.lock:
         target = len(ledger.acked) + acks
     threads = [threading.Thread(target=client_loop, name=f"client-{i}", daemon=True,
-                                args=(server.address, i, k, tag, ledger, killed, stop, seed * 100 + i))
+                                args=(server.address, i, k, tag, ledger, killed, stop, seed * 100 + i, hold))
                for i, k in enumerate(keys)]
     for t in threads:
         t.start()
@@ -292,7 +298,16 @@ def run_load_and_kill(server: Server, keys: list[str], ledger: Ledger, tag: str,
             with ledger.lock:
                 done = len(ledger.acked) >= target
             if done and snapshots:
-                done = len(list_snapshots(server.data_dir / SNAPSHOT_DIR)) >= snapshots
+                if len(list_snapshots(server.data_dir / SNAPSHOT_DIR)) >= snapshots:
+                    snapshots = 0
+                    if hold.is_set():  # landed while held: a few more orders, then the kill
+                        hold.clear()
+                        with ledger.lock:
+                            target = len(ledger.acked) + 4 * len(keys)
+                        done = False
+                else:
+                    hold.set()
+                    done = False
             if done or ledger.errors:
                 break
             assert time.monotonic() < deadline, "the load made no progress (or no snapshot landed)"

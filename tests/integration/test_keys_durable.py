@@ -62,7 +62,8 @@ def test_acknowledged_accounts_survive_kill_9_in_a_burst(tmp_path: Path, process
     processes.append(again)
     address = again.started()
     with Client(address, admin_key=ADMIN_KEY) as admin:
-        for account, key, _ in acked[:: max(1, len(acked) // 20)] + acked[-5:]:
+        # every 20th and the last five, each once (a deposit's answer is the balance it leaves)
+        for account, key, _ in dict.fromkeys(acked[:: max(1, len(acked) // 20)] + acked[-5:]):
             me = admin.with_key(key)
             assert me.deposit("USDT", "7") == 7, f"account {account}'s key no longer works"
         assert admin.create_account().account_id > max(ids)
