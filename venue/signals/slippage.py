@@ -15,7 +15,7 @@ durable. Floats here are display figures.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,7 +79,8 @@ class SlippageTracker:
     def __init__(self, recent: int = RECENT_FILLS, kept: int = ARRIVALS_KEPT) -> None:
         # per command taken: (command, its market or None for every market, the prices read)
         self._pending: deque[tuple[object, str | None, object]] = deque()
-        self._arrivals: OrderedDict[int, Arrival] = OrderedDict()
+        self._arrivals: dict[int, Arrival] = {}
+        self._arrived: deque[int] = deque()  # the keys of _arrivals, oldest first (forgotten first)
         # per account: its fills as plain records (FillQuality objects are made when read)
         self._recent: dict[int, deque[tuple]] = {}
         # per market: the Arrival of each (bid, ask, mark) read lately, shared by the orders that
@@ -172,7 +173,7 @@ class SlippageTracker:
                 out: list | None = None) -> list | None:
         """`record` of a command whose prices were read: `symbol`'s (bid, ask, mark), or with
         symbol None every market's by symbol; the fills' records appended to `out` (if given)."""
-        arrivals, recent_of = self._arrivals, self._recent
+        arrivals, arrived, recent_of = self._arrivals, self._arrived, self._recent
         for e in events:
             if e.__class__ is not OrderEvent:
                 continue
@@ -190,9 +191,12 @@ class SlippageTracker:
                         continue
                 known = self._known.get(s)
                 a = known.get(read) if known is not None else None
-                arrivals[b.order_id] = a if a is not None else self._arrival(s, read)
+                order_id = b.order_id
+                if order_id not in arrivals:  # (one again keeps its place, as in an OrderedDict)
+                    arrived.append(order_id)
+                arrivals[order_id] = a if a is not None else self._arrival(s, read)
                 if len(arrivals) > self.kept:
-                    arrivals.popitem(last=False)
+                    del arrivals[arrived.popleft()]
             elif kind == _FILL:
                 s, price, lots = e.symbol, b.price, b.qty
                 # the taker's side of the fill, then the maker's

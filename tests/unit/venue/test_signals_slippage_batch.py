@@ -11,6 +11,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from perpsim.engine.events import OrderEvent
+from perpsim.model.enums import EventKind
 from perpsim.venue.account_signals import bps_out
 from perpsim.venue.signals import slippage as slippage_module
 from perpsim.venue.signals.slippage import SlippageTracker
@@ -93,3 +95,23 @@ def test_arrivals_are_shared_per_distinct_prices_and_stay_right_past_the_cache(
     for f in fills:
         assert fed.arrival(f.order_id) == one.arrival(f.order_id)
     assert all(len(known) <= 2 for known in fed._known.values())
+
+
+def test_only_the_latest_arrivals_are_kept() -> None:
+    """With room for 7 orders' arrivals, those of the last 7 orders brought in are known, and
+    no older one; a fill of an older order carries no slippage."""
+    rng = random.Random(2)
+    state = _state()
+    tracker = SlippageTracker(kept=7)
+    accepted: list[int] = []
+    for i, template in enumerate(_commands(rng, state, 300)):
+        cmd = type(template)(**{**{f: getattr(template, f) for f in template.__dataclass_fields__},
+                                "ts": state.exchange.ts + 1_000_000 * (i + 1)})
+        tracker.before(state, cmd)
+        events = state.apply(cmd)
+        tracker.record(cmd, events, cmd.ts)
+        accepted += [e.event.order_id for e in events if type(e) is OrderEvent and e.event.kind == EventKind.ACCEPTED]
+    assert len(accepted) > 7
+    assert [oid for oid in accepted if tracker.arrival(oid) is not None] == accepted[-7:]
+    assert tracker.bps(accepted[0], 0, 650_000) == (None, None)
+    assert tracker.bps_texts(accepted[0], 0, 650_000) == ("", "")
