@@ -77,8 +77,11 @@ class SlippageTracker:
     """Arrival prices per order and the recent fills per account, fed in sequence."""
 
     def __init__(self, recent: int = RECENT_FILLS, kept: int = ARRIVALS_KEPT) -> None:
-        # per command taken: (command, its market or None for every market, the prices read)
-        self._pending: deque[tuple[object, str | None, object]] = deque()
+        # per command taken, in two queues read in step: the command, and the Arrival in its
+        # market (a command naming one) or every market's (bid, ask, mark) by symbol; an Arrival
+        # is shared, so a batch's commands waiting here leave the collector nothing new to track
+        self._taken: deque[Any] = deque()
+        self._taken_at: deque[Arrival | dict] = deque()
         self._arrivals: dict[int, Arrival] = {}
         self._arrived: deque[int] = deque()  # the keys of _arrivals, oldest first (forgotten first)
         # per account: its fills as plain records (FillQuality objects are made when read)
@@ -106,30 +109,40 @@ class SlippageTracker:
         exchange, view = self._sequencer.state.exchange, self._view
         symbol = getattr(cmd, "symbol", None)
         if view is not None and exchange is self._viewed and isinstance(symbol, str):
-            prices = view.arrival(symbol)
-            if prices is not None:
-                self._pending.append((cmd, symbol, prices))
+            read = view.arrival(symbol)
+            if read is not None:
+                known = self._known.get(symbol)
+                a = known.get(read) if known is not None else None
+                self._taken.append(cmd)
+                self._taken_at.append(a if a is not None else self._arrival(symbol, read))
                 return
-        self._pending.append(self._prices(exchange, cmd))
+        self.before(self._sequencer.state, cmd)
 
     def before(self, state, cmd) -> None:
         """The prices of the command's market (every market for a command without one) as the
         sequencer takes it, before it is applied. Reads three integers a market, builds nothing
-        (this runs on the sequencer for every command)."""
-        self._pending.append(self._prices(state.exchange, cmd))
-
-    def _prices(self, exchange, cmd) -> tuple[object, str | None, object]:
-        """(cmd, its market, that market's (bid, ask, mark) ticks), or (cmd, None, every
-        market's by symbol) for a command without a market."""
-        view = self._view
+        new while the prices repeat (this runs on the sequencer for every command)."""
+        exchange, view = state.exchange, self._view
         if view is None or exchange is not self._viewed:  # the first command, or a new world
             self._viewed, view = exchange, ExchangeView(exchange)
             self._view = view
         symbol = getattr(cmd, "symbol", None)
-        prices = view.arrival(symbol) if isinstance(symbol, str) else None
-        if prices is not None:
-            return cmd, symbol, prices
-        return cmd, None, view.arrivals()
+        read = view.arrival(symbol) if isinstance(symbol, str) else None
+        self._taken.append(cmd)
+        if read is not None and isinstance(symbol, str):
+            self._taken_at.append(self._arrival(symbol, read))
+        else:
+            self._taken_at.append(view.arrivals())
+
+    def _read_for(self, cmd) -> tuple[str | None, Arrival | dict]:
+        """What was read before `cmd` (commands taken before it and never recorded, which
+        raised, are skipped): (its market, the Arrival there) or (None, every market's prices)."""
+        taken, taken_at = self._taken, self._taken_at
+        while taken:
+            seen, at = taken.popleft(), taken_at.popleft()
+            if seen is cmd:
+                return (cmd.symbol, at) if at.__class__ is Arrival else (None, at)
+        return None, {}
 
     def observe(self, cmd, events: list, ts: int = 0) -> list[FillQuality]:
         """Record the arrival of each order the command brought in and the quality of each fill;
@@ -139,40 +152,26 @@ class SlippageTracker:
     def record(self, cmd, events: list, ts: int = 0) -> list[tuple]:
         """`observe` without making the FillQuality objects (the sequencer's listener): the
         fills' records, in event order."""
-        # one market's (bid, ask, mark) when the command names one; else every market's, by symbol
-        symbol: str | None = None
-        prices: Any = None
-        pending = self._pending
-        while pending:  # commands that raised were never observed: skip past them
-            seen, symbol, prices = pending.popleft()
-            if seen is cmd:
-                break
-        else:
-            symbol, prices = None, {}
         out: list[tuple] = []
-        self._record(symbol, prices, events, ts, out)
+        symbol, at = self._read_for(cmd)
+        self._record(symbol, at, events, ts, out)
         return out
 
     def record_batch(self, done: list) -> None:
         """`record` each (command, events) of a durable batch, in order, at the command's time
         (a command whose record fails is logged and the next ones are recorded all the same)."""
-        pending, record = self._pending, self._record
+        read_for, record = self._read_for, self._record
         for cmd, events in done:
-            while pending:  # commands that raised were never observed: skip past them
-                seen, symbol, prices = pending.popleft()
-                if seen is cmd:
-                    break
-            else:
-                symbol, prices = None, {}
+            symbol, at = read_for(cmd)
             try:
-                record(symbol, prices, events, cmd.ts, None)
+                record(symbol, at, events, cmd.ts, None)
             except Exception:  # a read model must never stop the sequencer's listeners
                 log.exception("recording the fills of %r failed", cmd)
 
-    def _record(self, symbol: str | None, prices: Any, events: list, ts: int,
-                out: list | None = None) -> list | None:
-        """`record` of a command whose prices were read: `symbol`'s (bid, ask, mark), or with
-        symbol None every market's by symbol; the fills' records appended to `out` (if given)."""
+    def _record(self, symbol: str | None, at: Any, events: list, ts: int, out: list | None = None) -> list | None:
+        """`record` of a command whose prices were read (`_read_for`): the Arrival in `symbol`,
+        or with symbol None every market's (bid, ask, mark) by symbol; the fills' records
+        appended to `out` (if given)."""
         arrivals, arrived, recent_of = self._arrivals, self._arrived, self._recent
         for e in events:
             if e.__class__ is not OrderEvent:
@@ -184,17 +183,16 @@ class SlippageTracker:
                 if symbol is not None:
                     if s != symbol:
                         continue
-                    read = prices
+                    a = at
                 else:
-                    read = prices.get(s)
+                    read = at.get(s)
                     if read is None:
                         continue
-                known = self._known.get(s)
-                a = known.get(read) if known is not None else None
+                    a = self._arrival(s, read)
                 order_id = b.order_id
                 if order_id not in arrivals:  # (one again keeps its place, as in an OrderedDict)
                     arrived.append(order_id)
-                arrivals[order_id] = a if a is not None else self._arrival(s, read)
+                arrivals[order_id] = a
                 if len(arrivals) > self.kept:
                     del arrivals[arrived.popleft()]
             elif kind == _FILL:
