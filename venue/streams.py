@@ -54,8 +54,8 @@ class Streams:
         self.risk_alerts = None
         # spike_alerts(ts): the followed accounts' own leverage-spike flags, after each command
         self.spike_alerts: Callable[[int], None] | None = None
-        # the fills' read model (venue.signals.slippage.SlippageTracker): `publish_batch` records
-        # each command in it just before that command's messages, which carry its fills' slippage
+        # the fills' read model (venue.signals.slippage.SlippageTracker): `publish` records each
+        # command in it just before that command's messages, which carry its fills' slippage
         self.slippage = None
         self._subs: dict[tuple[str, str], set[Mailbox]] = defaultdict(set)
         self._seq: dict[tuple[str, str], int] = defaultdict(int)
@@ -85,17 +85,16 @@ class Streams:
                 books.pop(q, None)
 
     def publish_batch(self, done: list) -> None:
-        """Sequencer batch listener: each durable command of a batch ((command, events) each), in
-        order, recorded in `slippage` and then `publish`ed. While no stream has a follower and
-        no account stream was ever opened (whose risk alerts keep per-account state), the
-        commands' messages would go nowhere: the batch is recorded at once and only what later
-        followers depend on is kept up, the spike and market alerts' bookkeeping, once a batch
-        (`publish` repeats it per command with the same outcome: each look reads the same state,
-        the state after the batch, and a repeat finds nothing new)."""
-        slippage = self.slippage
+        """Sequencer batch listener: `publish` each durable command of a batch ((command, events)
+        each), in order. While no stream has a follower and no account stream was ever opened
+        (whose risk alerts keep per-account state), the commands' messages would go nowhere:
+        the batch is recorded in `slippage` at once and only what later followers depend on is
+        kept up, the spike and market alerts' bookkeeping, once a batch (`publish` repeats it
+        per command with the same outcome: each look reads the same state, the state after the
+        batch, and a repeat finds nothing new)."""
         if self._quiet():
-            if slippage is not None:
-                slippage.record_batch(done)
+            if self.slippage is not None:
+                self.slippage.record_batch(done)
             ts = self.venue.state.exchange.ts
             if self.spike_alerts is not None:
                 self.spike_alerts(ts)
@@ -103,13 +102,7 @@ class Streams:
             return
         publish = self.publish
         for cmd, events in done:
-            # a command's failure is its own: the read model and the streams go on with the next
-            if slippage is not None:
-                try:
-                    slippage.record(cmd, events, cmd.ts)
-                except Exception:
-                    log.exception("recording the fills of %r failed", cmd)
-            try:
+            try:  # a command's failure is its own: the streams go on with the next
                 publish(cmd, events)
             except Exception:
                 log.exception("publishing %r failed", cmd)
@@ -127,7 +120,16 @@ class Streams:
         return True
 
     def publish(self, cmd, events: list) -> None:
-        """One durable command's events to its streams (see publish_batch)."""
+        """One durable command: recorded in `slippage`, then its events to its streams (a
+        per-command listener; the venue registers `publish_batch`)."""
+        if self.slippage is not None:
+            try:  # the fills' read model first: the messages carry their slippage
+                self.slippage.record(cmd, events, cmd.ts)
+            except Exception:
+                log.exception("recording the fills of %r failed", cmd)
+        self._publish(cmd, events)
+
+    def _publish(self, cmd, events: list) -> None:
         ts = self.venue.state.exchange.ts
         touched = set()
         accounts = self._account_updates(events, ts)
