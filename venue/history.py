@@ -34,10 +34,13 @@ settle into the isolated margin without a wallet event (income and trades show 0
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from cython.cimports.perpsim.venue.history_handoff import event_field  # type: ignore[import-untyped]  # (a C call compiled)
+
+from perpsim.engine.book_types import BookEvent
 from perpsim.engine.events import (
     AutoDeleveraged,
     BalanceChanged,
@@ -78,6 +81,12 @@ _ACCEPTED, _FILL, _CANCELED, _EXPIRED, _AMENDED = (int(EventKind.ACCEPTED), int(
 _BUY, _SELL = int(Side.BUY), int(Side.SELL)
 _BOTH, _LONG, _SHORT = int(PositionSide.BOTH), int(PositionSide.LONG), int(PositionSide.SHORT)
 _ENDED = frozenset({"TRIGGERED", "REJECTED_AT_TRIGGER", "CANCELED", "EXPIRED"})
+# the fields of the events of order entry, read by position (history_handoff.event_field)
+_SYMBOL, _EVENT, _LIQUIDATION = (OrderEvent._fields.index(name) for name in ("symbol", "event", "liquidation"))
+_KIND, _ORDER_ID, _ACCOUNT, _SIDE, _PRICE, _QTY, _COUNTER_ORDER_ID, _COUNTER_ACCOUNT = (
+    BookEvent._fields.index(name) for name in ("kind", "order_id", "account", "side", "price", "qty",
+                                               "counter_order_id", "counter_account"))
+_P_SYMBOL, _P_ACCOUNT, _P_LOTS = (PositionChanged._fields.index(name) for name in ("symbol", "account", "lots"))
 
 
 class HistoryFeed(HistoryOpenInterest):
@@ -95,8 +104,7 @@ class HistoryFeed(HistoryOpenInterest):
         self._ts = view.ts
         # per account, in placement (= id) order: the registry's OrderInfo, the history's fields kept on it
         self._orders: dict[int, dict[int, OrderInfo]] = {}
-        self._done: dict[int, OrderedDict[int, None]] = {}  # per account, completed orders kept
-        self._owner: dict[int, int] = {}  # order id -> account
+        self._done: dict[int, deque[OrderInfo]] = {}  # per account, completed orders kept, first completed first
         self._by_client: dict[int, dict[str, int]] = {}  # per account: client order id -> order id
         # live conditional id -> (kind, trigger, trigger source, price protection)
         self._conditionals: dict[int, tuple[int, int, int, bool]] = {}
@@ -171,29 +179,31 @@ class HistoryFeed(HistoryOpenInterest):
         for e in events:
             t = type(e)
             if t is OrderEvent:
-                symbol = e.symbol
+                symbol = event_field(e, _SYMBOL)
                 loose = None
                 positions = 0
-                b = e.event
-                kind = b.kind
+                b = event_field(e, _EVENT)
+                kind = event_field(b, _KIND)
+                liquidation = event_field(e, _LIQUIDATION)
                 fill = None
-                if e.liquidation:
+                if liquidation:
                     if forced_side is None:
                         forced_side = {}
                     forced_side[(symbol, b.account)] = int(b.side)
                 if kind == _FILL:
                     fill = self._fill(e, ts, forced, trades, finished)
                 elif kind == _ACCEPTED:
-                    if e.liquidation:
+                    if liquidation:
                         if forced is None:
                             forced = {}
                         forced[(symbol, b.account)] = [0, 0]
-                    elif b.order_id not in self._owner:
-                        info = registry.get(b.order_id)
+                    else:
+                        oid = event_field(b, _ORDER_ID)
+                        info = registry.get(oid)
                         if info is not None:
-                            self._add_order(info, ts, b.order_id in finished)
+                            self._add_order(info, ts, oid in finished)
                 elif kind == _CANCELED or kind == _EXPIRED or kind == _AMENDED:
-                    self._touch(b.order_id, ts, 0, finished)
+                    self._touch(event_field(b, _ACCOUNT), event_field(b, _ORDER_ID), ts, 0, finished)
             elif t is BalanceChanged:
                 if e.cause == "funding":
                     if e.account > 0:
@@ -209,7 +219,8 @@ class HistoryFeed(HistoryOpenInterest):
                 if fill is not None and fill.positions < 2 and not fill.forced:  # a book fill's side
                     fill.positions += 1
                     side = fill.taker if fill.positions == 1 else fill.maker
-                    self._leg(e.symbol, e.account, side[PSIDE], e.lots)
+                    self._leg(event_field(e, _P_SYMBOL), event_field(e, _P_ACCOUNT), side[PSIDE],
+                              event_field(e, _P_LOTS))
                 else:  # the state right after the command tells (folded in at once: HistoryHandoff)
                     symbol = e.symbol  # an off-book change (a takeover, ADL): its PnL is this market's
                     if moved is None:
@@ -274,40 +285,42 @@ class HistoryFeed(HistoryOpenInterest):
             self._funding_closed(ts, settled if settled is not None else {})
 
     def _fill(self, oe: OrderEvent, ts: int, forced: dict | None, trades: list, ended: set) -> PendingFill:
-        e, symbol = oe.event, oe.symbol
-        price, qty = e.price, e.qty
+        e, symbol = event_field(oe, _EVENT), event_field(oe, _SYMBOL)
+        price, qty = event_field(e, _PRICE), event_field(e, _QTY)
         quote = price * qty
         tid = self._trade_id[symbol] = self._trade_id[symbol] + 1
-        side = int(e.side)
+        side = int(event_field(e, _SIDE))
         taker_buys = side == _BUY
-        taker_order = e.order_id
+        taker_order = event_field(e, _ORDER_ID)
+        account, counter_order, counter_account = (event_field(e, _ACCOUNT), event_field(e, _COUNTER_ORDER_ID),
+                                                   event_field(e, _COUNTER_ACCOUNT))
         last = self._agg.get(symbol)
         agg = last[3] if last is not None and last[0] == taker_order and last[1] == price and last[2] == ts else tid
         self._agg[symbol] = (taker_order, price, ts, agg)
         # PublicTrade's fields (made into the record when read)
         self._public[symbol].append((tid, symbol, price, qty, quote, not taker_buys, ts, agg, taker_order))
         self._bars[(symbol, "trade")].add(ts, price, qty, quote, taker_buys, tid)
-        self._touch(taker_order, ts, quote, ended)
-        self._touch(e.counter_order_id, ts, quote, ended)
-        liquidation = oe.liquidation
+        self._touch(account, taker_order, ts, quote, ended)
+        self._touch(counter_account, counter_order, ts, quote, ended)
+        liquidation = event_field(oe, _LIQUIDATION)
         if liquidation and forced is not None:
-            acc = forced.get((symbol, e.account))
+            acc = forced.get((symbol, account))
             if acc is not None:
                 acc[0] += qty
                 acc[1] += quote
         asset = self._asset[symbol]
         maker_side = _SELL if taker_buys else _BUY
         # AccountTrade's fields, as a list: the fees and the realized PnL come in the events after it
-        taker = [tid, symbol, e.account, taker_order, side, self._pside(taker_order, e.account, side, liquidation),
+        taker = [tid, symbol, account, taker_order, side, self._pside(taker_order, account, side, liquidation),
                  price, qty, quote, 0, asset, 0, False, taker_buys, liquidation, ts]
-        maker = [tid, symbol, e.counter_account, e.counter_order_id, maker_side,
-                 self._pside(e.counter_order_id, e.counter_account, maker_side, False), price, qty, quote, 0, asset, 0,
+        maker = [tid, symbol, counter_account, counter_order, maker_side,
+                 self._pside(counter_order, counter_account, maker_side, False), price, qty, quote, 0, asset, 0,
                  True, not taker_buys, False, ts]
-        if e.account > 0:  # the insurance fund (account 0) has no history
+        if account > 0:  # the insurance fund (account 0) has no history
             trades.append(taker)
-        if e.counter_account > 0:
+        if counter_account > 0:
             trades.append(maker)
-        return PendingFill(symbol, tid, taker, maker, not liquidation and e.account > 0, liquidation)
+        return PendingFill(symbol, tid, taker, maker, not liquidation and account > 0, liquidation)
 
     def _pside(self, order_id: int, account: int, side: int, forced: bool) -> int:
         """A fill's position side: its order's; a forced order closes the leg it liquidates."""
@@ -401,10 +414,10 @@ class History(HistoryFeed, HistoryQueries):
 
 #: The history's attributes (those of its compiled parts: venue/history*.pxd), pickled by name.
 _FIELDS = ("_pending", "_pending_events", "_funding_due",  # HistoryHandoff
-           "view", "limits", "_orders", "_done", "_owner", "_by_client", "_conditionals",  # HistoryOrders
+           "view", "limits", "_registry", "_orders", "_done", "_by_client", "_conditionals",  # HistoryOrders
            "_income", "_cause_codes", "_income_id", "_causes",  # HistoryIncome
            "_oi", "_legs", "_oi_hist", "_marks",  # HistoryOpenInterest
-           "_registry", "_ts", "_trades", "_asset", "_public", "_trade_id", "_agg", "_funding", "_next_funding",
+           "_ts", "_trades", "_asset", "_public", "_trade_id", "_agg", "_funding", "_next_funding",
            "_bars", "_force", "_force_id")  # HistoryFeed
 
 

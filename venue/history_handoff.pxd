@@ -4,6 +4,9 @@
 cimport cython
 
 cdef long _FILL
+cdef Py_ssize_t _EVENT, _LIQUIDATION, _KIND
+
+cdef object event_field(object event, Py_ssize_t i)
 
 
 cdef class HistoryHandoff:

@@ -28,6 +28,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import cython
+
+from perpsim.engine.book_types import BookEvent
 from perpsim.engine.events import AutoDeleveraged, ConditionalEvent, Liquidation, OrderEvent, PositionChanged
 from perpsim.model.enums import EventKind
 
@@ -42,6 +45,18 @@ from perpsim.model.enums import EventKind
 PENDING_EVENTS = 128
 
 _FILL = int(EventKind.FILL)
+
+# The engine's events are NamedTuples: the history reads them by position (compiled, an item of
+# a tuple is a bounds check where an attribute costs a type lookup and a descriptor call).
+_EVENT, _LIQUIDATION = OrderEvent._fields.index("event"), OrderEvent._fields.index("liquidation")
+_KIND = BookEvent._fields.index("kind")
+
+
+def event_field(event: object, i: int):
+    """Field `i` of an engine event (a NamedTuple: a TypeError for anything but a tuple)."""
+    if not isinstance(event, tuple):
+        raise TypeError(f"an engine event is a NamedTuple, not {type(event).__name__}")
+    return cython.cast(tuple, event)[i]
 
 
 class HistoryHandoff:
@@ -104,9 +119,9 @@ def _reads_state(events: list) -> bool:
     for e in events:
         t = type(e)
         if t is OrderEvent:
-            if e.liquidation:
+            if event_field(e, _LIQUIDATION):
                 return True
-            after_fill = 0 if e.event.kind == _FILL else 2
+            after_fill = 0 if event_field(event_field(e, _EVENT), _KIND) == _FILL else 2
         elif t is PositionChanged:
             after_fill += 1
             if after_fill > 2:

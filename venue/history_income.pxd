@@ -4,7 +4,7 @@ cimport cython
 
 from perpsim.venue.history_orders cimport HistoryOrders
 
-cdef Py_ssize_t _COMMISSION, _PNL
+cdef Py_ssize_t _COMMISSION, _PNL, _ACCOUNT, _ASSET, _DELTA, _CAUSE, _SYMBOL
 
 
 @cython.final

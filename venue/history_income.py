@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
+from cython.cimports.perpsim.venue.history_handoff import event_field  # type: ignore[import-untyped]  # (a C call compiled)
+
+from perpsim.engine.events import BalanceChanged
 from perpsim.venue.history_orders import HistoryOrders
 from perpsim.venue.history_records import INCOME_OF_CAUSE, AccountTrade, Income
-
-if TYPE_CHECKING:
-    from perpsim.engine.events import BalanceChanged
 
 #: BalanceChanged cause -> the income kind's name (a plain str: what Income.kind holds)
 INCOME_KIND = {cause: str(kind) for cause, kind in INCOME_OF_CAUSE.items()}
@@ -22,6 +22,9 @@ FUNDING_FEE = INCOME_KIND["funding"]
 # an account trade while its fees and PnL arrive: AccountTrade's fields as a list
 _COMMISSION, _PNL = AccountTrade._fields.index("commission"), AccountTrade._fields.index("realized_pnl")
 PSIDE = AccountTrade._fields.index("position_side")
+# BalanceChanged read by position (history_handoff.event_field)
+_ACCOUNT, _ASSET, _DELTA, _CAUSE, _SYMBOL = (BalanceChanged._fields.index(name)
+                                             for name in ("account", "asset", "delta", "cause", "symbol"))
 
 
 class PendingFill:
@@ -51,29 +54,32 @@ class HistoryIncome(HistoryOrders):
     def _balance(self, e: BalanceChanged, ts: int, fill: PendingFill | None, symbol: str) -> bool:
         """Record a wallet's or an isolated margin's movement as income (funding aside: see
         _fold); whether a fill's trade claimed it. An isolated margin's event names its market."""
-        cause = e.cause
+        cause = event_field(e, _CAUSE)
         kind = INCOME_KIND.get(cause)
-        if kind is None or e.account <= 0:
+        account = event_field(e, _ACCOUNT)
+        if kind is None or account <= 0:
             return False
-        symbol = e.symbol or symbol
+        symbol = event_field(e, _SYMBOL) or symbol
+        delta = event_field(e, _DELTA)
         trade_id = 0
         if fill is not None:
             if cause == "realized_pnl" and fill.positions < 2:
                 side = fill.taker if fill.positions == 0 else fill.maker
-                if side[2] == e.account:
-                    side[_PNL] += e.delta
+                if side[2] == account:
+                    side[_PNL] += delta
                     trade_id = fill.trade_id
             elif cause == "fee" and fill.positions >= 2:
-                if fill.taker_pays and not fill.taker_fee and fill.taker[2] == e.account:
+                if fill.taker_pays and not fill.taker_fee and fill.taker[2] == account:
                     fill.taker_fee, side = True, fill.taker
-                elif not fill.maker_fee and fill.maker[2] == e.account:
+                elif not fill.maker_fee and fill.maker[2] == account:
                     fill.maker_fee, side = True, fill.maker
                 else:
                     side = None
                 if side is not None:
-                    side[_COMMISSION] -= e.delta  # a fee paid is a negative delta: a positive commission
+                    side[_COMMISSION] -= delta  # a fee paid is a negative delta: a positive commission
                     trade_id = fill.trade_id
-        self._add_income(e.account, kind, e.asset, e.delta, "" if kind == "TRANSFER" else symbol, cause, trade_id, ts)
+        self._add_income(account, kind, event_field(e, _ASSET), delta, "" if kind == "TRANSFER" else symbol, cause,
+                         trade_id, ts)
         return trade_id != 0
 
     def _add_income(self, account: int, kind: str, asset: str, amount: int, symbol: str, info: str, trade_id: int,

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from collections import OrderedDict
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import cython
+from cython.cimports.perpsim.venue.history_handoff import event_field  # type: ignore[import-untyped]  # (a C call compiled)
 
 from perpsim.engine import commands as C
+from perpsim.engine.book_types import BookEvent
 from perpsim.engine.events import ConditionalEvent, OrderEvent, OrderPlaced
 from perpsim.model.enums import EventKind, TriggerSource
 from perpsim.venue.history_handoff import HistoryHandoff
@@ -30,12 +32,19 @@ if TYPE_CHECKING:
     from perpsim.venue.history_records import HistoryLimits
 
 _FILL, _CANCELED, _EXPIRED = int(EventKind.FILL), int(EventKind.CANCELED), int(EventKind.EXPIRED)
+_EVENT = OrderEvent._fields.index("event")  # (engine events read by position: history_handoff.event_field)
+_KIND, _ORDER_ID, _LEAVES, _COUNTER_ORDER_ID, _COUNTER_LEAVES = (
+    BookEvent._fields.index(name) for name in ("kind", "order_id", "leaves", "counter_order_id", "counter_leaves"))
 _LAST = int(TriggerSource.LAST)
 # placed_by of an order placed directly: (orig_type, stop_price, working_type, price_protect, conditional_id)
 _DIRECT = (0, 0, _LAST, False, 0)
 
 #: An order's status while it works (venue/state.py has the others).
 NEW, PARTIALLY_FILLED = "NEW", "PARTIALLY_FILLED"
+
+#: OrderInfo.held: where the history holds the order (kept on the order itself, not in a map
+#: of the history's: one lookup fewer per event, one insert and delete fewer per order)
+NOT_HELD, HELD, HELD_DONE = 0, 1, 2
 
 
 # One per order, kept long (the registry holds 100,000 completed ones). Compiled
@@ -53,7 +62,9 @@ class OrderInfo:
     cum_quote (tick-lots, Σ price × qty of its fills), time_ns (accepted) and update_ns (its
     last change), and `placed_by`, the terms of the conditional order that placed it
     (orig_type, stop_price, working_type, price_protect, conditional_id) or None.
-    `placement`: the command that placed it, kept while its client order id answers retries."""
+    `placement`: the command that placed it, kept while its client order id answers retries.
+    `held`: whether the history holds it (NOT_HELD, HELD, or HELD_DONE: among its completed
+    orders, which retention drops first)."""
 
     order_id: int
     account: int
@@ -73,6 +84,7 @@ class OrderInfo:
     update_ns: int = field(default=0, compare=False)
     placed_by: tuple | None = field(default=None, compare=False)
     placement: object = field(default=None, compare=False, repr=False)
+    held: int = field(default=NOT_HELD, compare=False, repr=False)
 
     @property
     def open(self) -> bool:
@@ -99,58 +111,65 @@ def order_record(o: OrderInfo) -> OrderRecord:
 class HistoryOrders(HistoryHandoff):
     """The order part of `History` (its attributes: venue/history_orders.pxd, set by
     History.__init__): per account, in placement (= id) order, the registry's OrderInfo
-    (`_orders`); per account the completed ones kept, in the order they completed (`_done`);
-    order id -> account (`_owner`); per account client order id -> order id (`_by_client`);
-    live conditional id -> its terms (`_conditionals`)."""
+    (`_orders`); per account the completed ones kept, in the order they completed (`_done`:
+    each enters once, marked HELD_DONE, and leaves only by trimming, from the front); per
+    account client order id -> order id (`_by_client`); live conditional id -> its terms
+    (`_conditionals`); the registry's orders by id (`_registry`, VenueState.orders). An event
+    names its order's account: the order is found in that account's map, no map of owners."""
 
     if TYPE_CHECKING:  # the C slots (venue/history_orders.pxd), set by History.__init__
         view: ExchangeView
         limits: HistoryLimits
+        _registry: dict[int, OrderInfo]
         _orders: dict[int, dict[int, OrderInfo]]
-        _done: dict[int, OrderedDict[int, None]]
-        _owner: dict[int, int]
+        _done: dict[int, deque[OrderInfo]]
         _by_client: dict[int, dict[str, int]]
         _conditionals: dict[int, tuple[int, int, int, bool]]
 
     def _add_order(self, o: OrderInfo, ts: int, done: bool) -> None:
-        """An order accepted at `ts`; `done`: it ended in the command that placed it."""
+        """An order accepted at `ts` (nothing if held already); `done`: it ended in the
+        command that placed it."""
+        if o.held != NOT_HELD:
+            return
         o.time_ns = o.update_ns = ts
         account, oid = o.account, o.order_id
         orders = self._orders.get(account)
         if orders is None:
             orders = self._orders[account] = {}
         orders[oid] = o
-        self._owner[oid] = account
+        o.held = HELD
         if o.client_order_id:
             by_client = self._by_client.get(account)
             if by_client is None:
                 by_client = self._by_client[account] = {}
             by_client[o.client_order_id] = oid
         if done:
-            completed = self._done.get(account)
-            if completed is None:
-                completed = self._done[account] = OrderedDict()
-            completed[oid] = None
+            self._completed(o)
         if len(orders) > self.limits.orders_per_account:
             self._trim(account)
 
-    def _touch(self, order_id: int, ts: int, quote: int, ended: set) -> None:
-        """An event of a recorded order; `ended`: the orders its command ended (an order that
-        ended before is among the completed already)."""
-        account = self._owner.get(order_id)
-        if account is None:
+    def _completed(self, o: OrderInfo) -> None:
+        """Queue a held order among its account's completed ones (the last to be trimmed)."""
+        o.held = HELD_DONE
+        completed = self._done.get(o.account)
+        if completed is None:
+            completed = self._done[o.account] = deque()
+        completed.append(o)
+
+    def _touch(self, account: int, order_id: int, ts: int, quote: int, ended: set) -> None:
+        """An event of the account's order, if recorded; `ended`: the orders its command ended
+        (an order that ended before is among the completed already)."""
+        orders = self._orders.get(account)
+        if orders is None:
             return
-        o = self._orders[account][order_id]
+        o = orders.get(order_id)
+        if o is None:
+            return
         o.update_ns = ts
         o.cum_quote += quote
-        if order_id in ended:
-            completed = self._done.get(account)
-            if completed is None:
-                completed = self._done[account] = OrderedDict()
-            elif order_id in completed:
-                return
-            completed[order_id] = None
-            if len(self._orders[account]) > self.limits.orders_per_account:
+        if o.held != HELD_DONE and order_id in ended:
+            self._completed(o)
+            if len(orders) > self.limits.orders_per_account:
                 self._trim(account)
 
     def _trim(self, account: int) -> None:
@@ -161,9 +180,10 @@ class HistoryOrders(HistoryHandoff):
         cap = self.limits.orders_per_account
         by_client = self._by_client.get(account)
         while len(orders) > cap and done:
-            old, _ = done.popitem(False)  # the first completed
-            gone = orders.pop(old)
-            del self._owner[old]
+            gone = done.popleft()  # the first completed
+            old = gone.order_id
+            del orders[old]
+            gone.held = NOT_HELD
             if by_client is not None and by_client.get(gone.client_order_id) == old:
                 del by_client[gone.client_order_id]
                 if not by_client:
@@ -173,10 +193,12 @@ class HistoryOrders(HistoryHandoff):
     def _placed(self, e: OrderPlaced) -> None:
         """An order the venue placed: mark the conditional order that made it."""
         c = self._conditionals.get(e.by)
-        account = self._owner.get(e.order_id)
-        if c is None or account is None:
+        if c is None:
             return
-        self._orders[account][e.order_id].placed_by = (*c, e.by)
+        orders = self._orders.get(e.order.account)
+        o = orders.get(e.order_id) if orders is not None else None
+        if o is not None:
+            o.placed_by = (*c, e.by)
 
     def _conditional(self, cmd, e: ConditionalEvent) -> None:
         live = self.view.conditional_order(e.symbol, e.conditional_id)
@@ -193,13 +215,13 @@ def ended_orders(events: list) -> set[int]:
     ended = set()
     for e in events:
         if type(e) is OrderEvent:
-            b = e.event
-            kind = b.kind
+            b = event_field(e, _EVENT)
+            kind = event_field(b, _KIND)
             if kind == _FILL:
-                if b.leaves == 0:
-                    ended.add(b.order_id)
-                if b.counter_leaves == 0:
-                    ended.add(b.counter_order_id)
+                if event_field(b, _LEAVES) == 0:
+                    ended.add(event_field(b, _ORDER_ID))
+                if event_field(b, _COUNTER_LEAVES) == 0:
+                    ended.add(event_field(b, _COUNTER_ORDER_ID))
             elif kind == _CANCELED or kind == _EXPIRED:
-                ended.add(b.order_id)
+                ended.add(event_field(b, _ORDER_ID))
     return ended

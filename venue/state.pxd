@@ -7,6 +7,7 @@ from perpsim.venue.history cimport HistoryFeed
 from perpsim.venue.history_orders cimport OrderInfo
 
 cdef long _ACCEPTED, _FILL, _CANCELED, _EXPIRED, _AMENDED
+cdef Py_ssize_t _EVENT, _KIND, _ORDER_ID, _QTY, _LEAVES, _COUNTER_ORDER_ID, _COUNTER_LEAVES
 
 
 cdef class VenueState:
@@ -24,5 +25,5 @@ cdef class VenueState:
     cdef void _track(self, object e)
     @cython.locals(o=OrderInfo)
     cdef void _filled(self, object order_id, object qty, object leaves)
-    @cython.locals(ids=set, gone=OrderInfo, known=dict)
+    @cython.locals(ids=set, gone=OrderInfo, known=dict, completed=object)
     cdef void _complete(self, OrderInfo o)

@@ -12,10 +12,13 @@ import dataclasses
 import functools
 import hashlib
 import operator
-from collections import OrderedDict
+from collections import deque
 from typing import NamedTuple
 
+from cython.cimports.perpsim.venue.history_handoff import event_field  # type: ignore[import-untyped]  # (a C call compiled)
+
 from perpsim.engine import commands as C
+from perpsim.engine.book_types import BookEvent
 from perpsim.engine.commands import PlaceConditional, PlaceOrder, PlaceOrderList
 from perpsim.engine.events import CommandRejected, ConditionalEvent, ListEvent, OrderEvent, OrderPlaced
 from perpsim.engine.exchange import Exchange
@@ -38,6 +41,13 @@ _ACCEPTED, _FILL, _CANCELED, _EXPIRED, _AMENDED = (int(EventKind.ACCEPTED), int(
                                                   int(EventKind.AMENDED))
 
 FILLED, CANCELED, EXPIRED, REJECTED = "FILLED", "CANCELED", "EXPIRED", "REJECTED"
+
+# The engine's events are NamedTuples: read here by position (history_handoff.event_field).
+_EVENT = OrderEvent._fields.index("event")
+_KIND, _ORDER_ID, _QTY, _LEAVES, _COUNTER_ORDER_ID, _COUNTER_LEAVES = (
+    BookEvent._fields.index(name) for name in ("kind", "order_id", "qty", "leaves", "counter_order_id",
+                                               "counter_leaves"))
+
 
 
 class KnownOrder(NamedTuple):
@@ -93,11 +103,12 @@ class VenueState:
     def __init__(self, exchange: Exchange, history_limits: HistoryLimits | None = None) -> None:
         self.exchange = exchange
         self.orders: dict[int, OrderInfo] = {}
-        self._completed: OrderedDict[int, None] = OrderedDict()
+        self._completed: deque[int] = deque()  # ids of the completed orders kept, first completed first
         # per account: client order id -> the order (its `placement` is what a retry must match);
         # nested rather than keyed by (account, id) pairs: no tuple kept per order
         self.by_client: dict[int, dict[str, OrderInfo]] = {}
-        self.open_of: dict[int, set[int]] = {}  # per account: its open orders' ids
+        # per account: its open orders' ids (a set left empty stays: made once per account)
+        self.open_of: dict[int, set[int]] = {}
         # order lists by (account, client order id): (fingerprint, list id); and the latest
         # status of each such list, for answering a retry after it ended
         self.lists_by_client: dict[tuple[int, str], tuple[tuple, int]] = {}
@@ -149,13 +160,14 @@ class VenueState:
         for e in events:
             t = type(e)  # (the event types are final NamedTuples: exact type checks, cheaper)
             if t is OrderEvent:
-                b = e.event
-                kind = b.kind
+                b = event_field(e, _EVENT)
+                kind = event_field(b, _KIND)
                 if kind == _ACCEPTED:  # (registered above: nothing to track)
                     continue
                 if kind == _FILL:
-                    self._filled(b.order_id, b.qty, b.leaves)
-                    self._filled(b.counter_order_id, b.qty, b.counter_leaves)
+                    qty = event_field(b, _QTY)
+                    self._filled(event_field(b, _ORDER_ID), qty, event_field(b, _LEAVES))
+                    self._filled(event_field(b, _COUNTER_ORDER_ID), qty, event_field(b, _COUNTER_LEAVES))
                 else:
                     self._track(b)
             elif t is ListEvent:
@@ -226,7 +238,7 @@ class VenueState:
         for o in self.orders.values():
             if o.open:
                 open_of.setdefault(o.account, set()).add(o.order_id)
-        if open_of != self.open_of:
+        if open_of != {account: ids for account, ids in self.open_of.items() if ids}:
             raise AssertionError("the per-account index of open orders is stale")
 
     def find_client_order(self, account: int, client_order_id: str) -> tuple[tuple, int] | None:
@@ -248,11 +260,11 @@ class VenueState:
         for i in range(start, len(events)):  # usually ending at once: the order's ACCEPTED
             e = events[i]
             if type(e) is OrderEvent:
-                b = e.event
-                if b.order_id == order_id:
+                b = event_field(e, _EVENT)
+                if event_field(b, _ORDER_ID) == order_id:
                     if book_event is None:
                         book_event = b
-                    if b.kind == _ACCEPTED:
+                    if event_field(b, _KIND) == _ACCEPTED:
                         break
         else:
             return False
@@ -299,13 +311,10 @@ class VenueState:
     def _complete(self, o: OrderInfo) -> None:
         ids = self.open_of[o.account]
         ids.discard(o.order_id)
-        if not ids:
-            del self.open_of[o.account]
         completed = self._completed
-        completed[o.order_id] = None
+        completed.append(o.order_id)  # (once: only an open order completes)
         while len(completed) > COMPLETED_KEPT:
-            old, _ = completed.popitem(False)  # the first completed
-            gone = self.orders.pop(old)
+            gone = self.orders.pop(completed.popleft())  # the first completed
             if gone.client_order_id:
                 known = self.by_client.get(gone.account)
                 if known is not None:
