@@ -34,3 +34,6 @@ cdef class HistoryOrders(HistoryHandoff):
 
 @cython.locals(ended=set, kind=long)
 cpdef set ended_orders(list events)
+
+
+cpdef dict client_order_map()

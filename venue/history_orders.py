@@ -100,6 +100,16 @@ _ORDER_FIELDS = operator.attrgetter(*(f.name for f in dataclasses.fields(OrderIn
 
 
 
+def client_order_map() -> dict:
+    """An empty map for client order ids that keeps each key's hash beside it (CPython's
+    general dict layout, kept for good once a key of another type went in): a lookup that
+    misses compares stored hashes, where a map of str keys alone reads every key it probes,
+    each an object far from the table (these maps hold up to 100,000 ids, mostly cold)."""
+    ids: dict = {None: None}
+    del ids[None]
+    return ids
+
+
 def order_record(o: OrderInfo) -> OrderRecord:
     """The record of an order the history keeps (the registry's OrderInfo, with the history's fields)."""
     orig_type, stop_price, working_type, price_protect, conditional_id = o.placed_by or _DIRECT
@@ -141,7 +151,7 @@ class HistoryOrders(HistoryHandoff):
         if o.client_order_id:
             by_client = self._by_client.get(account)
             if by_client is None:
-                by_client = self._by_client[account] = {}
+                by_client = self._by_client[account] = client_order_map()
             by_client[o.client_order_id] = oid
         if done:
             self._completed(o)

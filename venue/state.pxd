@@ -7,7 +7,7 @@ from perpsim.venue.history cimport HistoryFeed
 from perpsim.venue.history_orders cimport OrderInfo
 
 cdef long _ACCEPTED, _FILL, _CANCELED, _EXPIRED, _AMENDED
-cdef Py_ssize_t _EVENT, _KIND, _ORDER_ID, _QTY, _LEAVES, _COUNTER_ORDER_ID, _COUNTER_LEAVES
+cdef Py_ssize_t _EVENT, _KIND, _ORDER_ID, _PRICE, _QTY, _LEAVES, _COUNTER_ORDER_ID, _COUNTER_LEAVES
 
 
 cdef class VenueState:

@@ -26,7 +26,7 @@ from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import EventKind
 from perpsim.model.reasons import RejectReason as R
 from perpsim.venue.history import History
-from perpsim.venue.history_orders import NEW, PARTIALLY_FILLED, OrderInfo
+from perpsim.venue.history_orders import NEW, PARTIALLY_FILLED, OrderInfo, client_order_map
 from perpsim.venue.history_records import HistoryLimits
 
 #: ListEvent statuses of a list that still works (the others end it).
@@ -44,8 +44,8 @@ FILLED, CANCELED, EXPIRED, REJECTED = "FILLED", "CANCELED", "EXPIRED", "REJECTED
 
 # The engine's events are NamedTuples: read here by position (history_handoff.event_field).
 _EVENT = OrderEvent._fields.index("event")
-_KIND, _ORDER_ID, _QTY, _LEAVES, _COUNTER_ORDER_ID, _COUNTER_LEAVES = (
-    BookEvent._fields.index(name) for name in ("kind", "order_id", "qty", "leaves", "counter_order_id",
+_KIND, _ORDER_ID, _PRICE, _QTY, _LEAVES, _COUNTER_ORDER_ID, _COUNTER_LEAVES = (
+    BookEvent._fields.index(name) for name in ("kind", "order_id", "price", "qty", "leaves", "counter_order_id",
                                                "counter_leaves"))
 
 
@@ -269,9 +269,9 @@ class VenueState:
         else:
             return False
         account, cid = cmd.account, cmd.client_order_id
-        info = OrderInfo(order_id, account, cmd.symbol, cid, cmd.side, cmd.kind, cmd.tif, book_event.price,
-                         book_event.qty, cmd.reduce_only, cmd.position_side, 0, NEW, 0, 0, 0, None,
-                         cmd if cid else None)
+        info = OrderInfo(order_id, account, cmd.symbol, cid, cmd.side, cmd.kind, cmd.tif,
+                         event_field(book_event, _PRICE), event_field(book_event, _QTY), cmd.reduce_only,
+                         cmd.position_side, 0, NEW, 0, 0, 0, None, cmd if cid else None)
         self.orders[order_id] = info
         open_ids = self.open_of.get(account)
         if open_ids is None:
@@ -280,7 +280,7 @@ class VenueState:
         if cid:
             known = self.by_client.get(account)
             if known is None:
-                known = self.by_client[account] = {}
+                known = self.by_client[account] = client_order_map()
             known[cid] = info
         return True
 
