@@ -38,7 +38,12 @@ from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from cython.cimports.perpsim.venue.history_handoff import event_field  # type: ignore[import-untyped]  # (a C call compiled)
+import cython
+
+if cython.compiled:  # a C call
+    from cython.cimports.perpsim.venue.history_handoff import event_field  # type: ignore[import-untyped]
+else:
+    from perpsim.venue.history_handoff import event_field
 
 from perpsim.engine.book_types import BookEvent
 from perpsim.engine.events import (

@@ -9,7 +9,12 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
-from cython.cimports.perpsim.venue.history_handoff import event_field  # type: ignore[import-untyped]  # (a C call compiled)
+import cython
+
+if cython.compiled:  # a C call
+    from cython.cimports.perpsim.venue.history_handoff import event_field  # type: ignore[import-untyped]
+else:
+    from perpsim.venue.history_handoff import event_field
 
 from perpsim.engine.events import BalanceChanged
 from perpsim.venue.history_orders import HistoryOrders

@@ -18,7 +18,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import cython
-from cython.cimports.perpsim.venue.history_handoff import event_field  # type: ignore[import-untyped]  # (a C call compiled)
+
+if cython.compiled:  # a C call
+    from cython.cimports.perpsim.venue.history_handoff import event_field  # type: ignore[import-untyped]
+else:
+    from perpsim.venue.history_handoff import event_field
 
 from perpsim.engine import commands as C
 from perpsim.engine.book_types import BookEvent

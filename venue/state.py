@@ -15,7 +15,12 @@ import operator
 from collections import deque
 from typing import NamedTuple
 
-from cython.cimports.perpsim.venue.history_handoff import event_field  # type: ignore[import-untyped]  # (a C call compiled)
+import cython
+
+if cython.compiled:  # a C call
+    from cython.cimports.perpsim.venue.history_handoff import event_field  # type: ignore[import-untyped]
+else:
+    from perpsim.venue.history_handoff import event_field
 
 from perpsim.engine import commands as C
 from perpsim.engine.book_types import BookEvent
