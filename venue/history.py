@@ -144,7 +144,7 @@ class HistoryFeed(HistoryOpenInterest):
             for account in sorted({h.account for h in view.all_positions(s)}):
                 self._update_longs(s, account)
         self._funding_due = min(self._next_funding.values(), default=None)
-        self._pending: list[tuple[object, list, int]] = []  # handed over, not yet folded in
+        self._pending: list = []  # handed over, not yet folded in: command, events, ts of each, flat
         self._pending_events = 0
 
     # ================================================================== feeding

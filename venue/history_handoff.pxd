@@ -14,9 +14,9 @@ cdef class HistoryHandoff:
     cdef public Py_ssize_t _pending_events
     cdef public object _funding_due
 
-    @cython.locals(n=Py_ssize_t)
+    @cython.locals(n=Py_ssize_t, pending=list)
     cpdef void handoff(self, object cmd, list events, object ts) except *
-    @cython.locals(pending=list, batch=list, take=Py_ssize_t, n=Py_ssize_t, item=tuple)
+    @cython.locals(pending=list, batch=list, take=Py_ssize_t, n=Py_ssize_t, i=Py_ssize_t)
     cpdef bint catch_up(self, object budget=*) except -1
     cdef void _fold(self, object cmd, list events, object ts) except *
 

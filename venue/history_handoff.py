@@ -64,7 +64,7 @@ class HistoryHandoff:
     parts (venue/history_handoff.pxd), each a C class extending the one before."""
 
     if TYPE_CHECKING:  # the C slots (venue/history_handoff.pxd), set by History.__init__
-        _pending: list[tuple[object, list, int]]
+        _pending: list  # command, events, ts of each command handed over, flat (no tuple per command)
         _pending_events: int
         _funding_due: int | None
 
@@ -78,13 +78,16 @@ class HistoryHandoff:
             return
         if self._pending_events + n > PENDING_EVENTS:
             self.catch_up()
-        self._pending.append((cmd, events, ts))
+        pending = self._pending
+        pending.append(cmd)
+        pending.append(events)
+        pending.append(ts)
         self._pending_events += n
 
     @property
     def behind(self) -> int:
         """Commands handed over and not yet folded in."""
-        return len(self._pending)
+        return len(self._pending) // 3
 
     def catch_up(self, budget: int | None = None) -> bool:
         """Fold in the commands handed over, in order; with `budget`, about that many events'
@@ -94,18 +97,18 @@ class HistoryHandoff:
             return True
         if budget is None or budget >= self._pending_events:
             take = len(pending)
-        else:
+        else:  # (in steps of 3: command, events, ts)
             take, n = 0, 0
             while take < len(pending) and (n < budget or take == 0):
-                n += len(pending[take][1])
-                take += 1
+                n += len(pending[take + 1])
+                take += 3
         batch = pending if take == len(pending) else pending[:take]
         # taken off before folding: a fold that raises must not be folded in twice
         self._pending = [] if take == len(pending) else pending[take:]
-        for item in batch:
-            self._pending_events -= len(item[1])
-        for item in batch:
-            self._fold(item[0], item[1], item[2])
+        for i in range(1, take, 3):
+            self._pending_events -= len(batch[i])
+        for i in range(0, take, 3):
+            self._fold(batch[i], batch[i + 1], batch[i + 2])
         return not self._pending
 
     def _fold(self, cmd, events: list, ts: int) -> None:
