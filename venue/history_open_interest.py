@@ -36,22 +36,26 @@ class HistoryOpenInterest(HistoryIncome):
         """Open interest follows an account's long lots in a market (one-way or hedge mode),
         read from the state (right after the command)."""
         lots = self.view.position_lots
-        self._set_legs(symbol, account, max(lots(account, symbol, _BOTH), 0), max(lots(account, symbol, _LONG), 0))
+        key = (symbol, account)
+        self._set_legs(symbol, key, self._legs.get(key), max(lots(account, symbol, _BOTH), 0),
+                       max(lots(account, symbol, _LONG), 0))
 
     def _leg(self, symbol: str, account: int, pside: int, lots: int) -> None:
         """One position's new signed lots, from its PositionChanged (`pside`: its side)."""
         if pside == _SHORT:  # holds no long lots, before or after
             return
-        both, longs = self._legs.get((symbol, account), (0, 0))
+        key = (symbol, account)
+        was = self._legs.get(key)
+        both, longs = (0, 0) if was is None else was
         if pside == _BOTH:
             both = lots if lots > 0 else 0
         else:
             longs = lots if lots > 0 else 0
-        self._set_legs(symbol, account, both, longs)
+        self._set_legs(symbol, key, was, both, longs)
 
-    def _set_legs(self, symbol: str, account: int, both: int, longs: int) -> None:
-        key = (symbol, account)
-        was = self._legs.get(key)
+    def _set_legs(self, symbol: str, key: tuple[str, int], was: tuple[int, int] | None, both: int,
+                  longs: int) -> None:
+        """The long lots of (symbol, account) `key` are now `both` and `longs`; `was`: before."""
         self._oi[symbol] += both + longs - (0 if was is None else was[0] + was[1])
         if both or longs:
             self._legs[key] = (both, longs)
