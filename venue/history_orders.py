@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import cython
 
 if cython.compiled:  # a C call
-    from cython.cimports.perpsim.venue.history_handoff import event_field  # type: ignore[import-untyped]
+    from cython.cimports.perpsim.venue.history_handoff import event_field
 else:
     from perpsim.venue.history_handoff import event_field
 
