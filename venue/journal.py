@@ -303,15 +303,17 @@ class Journal:
             if self._fd is None or self._failed is not None:
                 self._refuse()
             seq = self._next_seq
-            out = []
+            out: list[bytes] = []  # buffered only once every payload passed (all or none)
+            put = out.append
             for payload in payloads:
                 if payload.__class__ is not bytes:
                     payload = bytes(payload)
-                if len(payload) > MAX_PAYLOAD:
-                    raise ValueError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
+                n = len(payload)
+                if n > MAX_PAYLOAD:
+                    raise ValueError(f"payload of {n} bytes exceeds {MAX_PAYLOAD}")
                 sb = spack(seq)
-                out.append(pack(len(payload) + 8, crc32(payload, crc32(sb))) + sb)
-                out.append(payload)
+                put(pack(n + 8, crc32(payload, crc32(sb))) + sb)
+                put(payload)
                 seq += 1
             self._buf.extend(out)
             self._next_seq = seq

@@ -165,7 +165,8 @@ class Sequencer:
         # (the risk signals' O(1) handoff: their step closes read the state right after it)
         self.after_apply: list[Callable[[object, list], None]] = []
         self.applied = 0  # commands acknowledged (durable)
-        self.sequenced = 0  # commands applied to the state, counted as each applies
+        # commands applied to the state, counted as each submission's commands have applied
+        self.sequenced = 0
         self._task: asyncio.Task | None = None
         # rebuild() -> a fresh state from the durable journal, after a command raised midway
         self.rebuild: Callable[[], VenueState] | None = None
@@ -313,60 +314,80 @@ class Sequencer:
         controls: list[_Item] = []
         self._durable.clear()
         journal, encode, decode = self.journal, self.encode, self.decode
-        append = journal.append if journal is not None else None
+        journaled = journal is not None
+        if journaled:
+            assert encode is not None and decode is not None  # given with the journal
         now, before_apply, after_apply = self.clock.now, self.before_apply, self.after_apply
         state = self.state
-        apply = state.apply
+        apply, exchange = state.apply, state.exchange
+        finished = done.append
         for item in batch:
             if item.makes is None:
                 controls.append(item)
                 continue
             results = item.results
+            answer = results.append
+            # an item's journal records, appended at once after its commands (in their order;
+            # before a rebuild too, which commits what applied before the faulty command)
+            payloads: list[bytes] = []
+            keep = payloads.append
+            sequenced = 0
             for make in item.makes:
-                ts, last = now(), state.exchange.ts
+                ts, last = now(), exchange.ts
                 cmd = make(ts if ts > last else last)
                 if cmd is None:  # withdrawn by its caller at its turn (a batch's group after a refusal)
-                    results.append(None)
+                    answer(None)
                     continue
-                try:
-                    if append is not None:
-                        assert encode is not None and decode is not None  # given with the journal
+                if journaled:
+                    try:
                         # apply exactly what the journal will hold, so replay rebuilds this state
                         payload = encode(cmd)
                         cmd = decode(payload)
-                except CodecError as e:  # a value beyond the journal's int64: the caller's, refused
-                    log.warning("command refused, it cannot be journaled: %s", cut(e, 200))
-                    named = re.match(r"\w+\.(\w+) ", str(e))
-                    results.append(VenueError(R.INVALID_VALUE, field=named.group(1) if named else "",
-                                              problem="out of the venue's range (int64)"))
-                    continue
-                except Exception as e:  # cannot be journaled: refused before it touches the state
-                    log.exception("command %r cannot be encoded", cmd)
-                    results.append(e)
-                    continue
-                for hook in before_apply:
-                    try:
-                        hook(cmd)
-                    except Exception:  # read models must never stop the sequencer
-                        log.exception("before-apply hook %r failed on %r", hook, cmd)
+                    except CodecError as e:  # a value beyond the journal's int64: the caller's, refused
+                        log.warning("command refused, it cannot be journaled: %s", cut(e, 200))
+                        named = re.match(r"\w+\.(\w+) ", str(e))
+                        answer(VenueError(R.INVALID_VALUE, field=named.group(1) if named else "",
+                                          problem="out of the venue's range (int64)"))
+                        continue
+                    except Exception as e:  # cannot be journaled: refused before it touches the state
+                        log.exception("command %r cannot be encoded", cmd)
+                        answer(e)
+                        continue
+                if before_apply:
+                    for hook in before_apply:
+                        try:
+                            hook(cmd)
+                        except Exception:  # read models must never stop the sequencer
+                            log.exception("before-apply hook %r failed on %r", hook, cmd)
                 try:
                     events = apply(cmd)
                 except Exception as e:
-                    results.append(e)
+                    answer(e)
+                    if payloads:
+                        journal.append_many(payloads)
+                        payloads.clear()
+                    self.sequenced += sequenced
+                    sequenced = 0
                     await self._recover_from(cmd, e)
                     state = self.state  # rebuilt
-                    apply = state.apply
+                    apply, exchange = state.apply, state.exchange
                     continue
-                if append is not None:
-                    append(payload)
-                for handoff in after_apply:
-                    try:
-                        handoff(cmd, events)
-                    except Exception:  # read models must never stop the sequencer
-                        log.exception("after-apply hook %r failed on %r", handoff, cmd)
-                results.append(events)
-                done.append((cmd, events))
-                self.sequenced += 1
+                if journaled:
+                    keep(payload)
+                if after_apply:
+                    for handoff in after_apply:
+                        try:
+                            handoff(cmd, events)
+                        except Exception:  # read models must never stop the sequencer
+                            log.exception("after-apply hook %r failed on %r", handoff, cmd)
+                answer(events)
+                finished((cmd, events))
+                sequenced += 1
+            if payloads:
+                journal.append_many(payloads)
+            # counted once an item's commands applied: read by the next item's first make
+            # (venue.services.batch_unit)
+            self.sequenced += sequenced
         if await self._commit(lambda: self._finish(batch, done, controls)):
             await asyncio.sleep(0)  # nothing to fsync: the acknowledged callers run now all the same
         self._batch = None

@@ -27,6 +27,7 @@ from perpsim.v1 import (
 )
 from perpsim.venue import convert as cv
 from perpsim.venue.auth import bearer
+from perpsim.venue.codec import stamped
 from perpsim.venue.errors import VenueError, internal_rpc_status, to_rpc_status, to_status
 from perpsim.venue.services.common import Venue, order_entry, raise_rejection, rpc
 from perpsim.venue.services.order_stream import MAX_BATCH_ORDERS, answer_stream
@@ -49,12 +50,13 @@ _MARKET, _IOC = int(OrderKind.MARKET), int(TimeInForce.IOC)
 _MARKET_TIF = {0: _IOC, common_pb2.TIME_IN_FORCE_IOC: _IOC, common_pb2.TIME_IN_FORCE_FOK: int(TimeInForce.FOK)}
 
 
-_PlaceOrder = C.PlaceOrder  # (made once per order, in the sequencer)
+# C.PlaceOrder(ts, *fields), made once per order in the sequencer, its slots set directly
+_stamp_order = stamped(C.PlaceOrder)
 
 
 def _place_order(fields: tuple, ts: int) -> C.PlaceOrder:
     """The PlaceOrder of `fields` (Trading.order_fields) at `ts`: made once, in the sequencer."""
-    return C.PlaceOrder(ts, *fields)
+    return _stamp_order(ts, fields)
 
 
 def _trigger_order_fields(r) -> tuple[int, int, int]:
@@ -147,7 +149,7 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         # one make for every order of the unit: the sequencer calls a unit's makes once each, in
         # their order, so each call makes the next order's command (cheaper than a partial each)
         following = iter(sent).__next__
-        makes: list[Callable[[int], object]] = [lambda ts: _PlaceOrder(ts, *following())] * len(sent)
+        makes: list[Callable[[int], object]] = [lambda ts: _stamp_order(ts, following())] * len(sent)
         before = self.venue.state.exchange.next_order_id
         try:
             outcomes = iter(await self.venue.seq.submit_many(makes))
