@@ -89,6 +89,8 @@ _MAX_STR = 0xFFFF
 _LAST: list[tuple[bytes | None, object]] = [(None, None)]
 _FIXED = {int: "q", bool: "B"}
 
+_C = typing.TypeVar("_C")  # a command class
+
 
 class CodecError(ValueError):
     """A command that cannot be encoded exactly, or bytes that are not one encoded command."""
@@ -137,16 +139,17 @@ def canonical(cmd: object) -> object:
     return decode(encode(cmd))
 
 
-def stamped(cls: type) -> Callable[[int, tuple], object]:
+def stamped(cls: type[_C]) -> Callable[[int, tuple], _C]:
     """A function `(ts, rest) -> cls(ts, *rest)`: the command whose first field is `ts` and
     whose other fields are the tuple `rest`, every field given, in field order. The same object
     as the class's __init__ builds (equal, same field values), made by setting its slots
     directly: for a frozen slots dataclass without __post_init__ about half the cost of its
     __init__ (per field one slot store instead of an object.__setattr__ lookup and call)."""
-    names = [f.name for f in dataclasses.fields(cls)]
+    klass: typing.Any = cls  # (a dataclass of commands: fields() and its constructor, untyped here)
+    names = [f.name for f in dataclasses.fields(klass)]
     if not (hasattr(cls, "__slots__") and not hasattr(cls, "__post_init__")) or names[0] != "ts" \
             or {"o", "rest"} & set(names) or any(n.startswith("_") for n in names):
-        return lambda ts, rest: cls(ts, *rest)
+        return lambda ts, rest: klass(ts, *rest)
     ns: dict = {"_cls": cls, "_new": object.__new__}
     lines = ["def stamp(ts, rest):"]
     if len(names) > 1:

@@ -29,7 +29,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from perpsim.model.reasons import RejectReason as R
 from perpsim.venue.codec import CodecError
@@ -68,6 +68,11 @@ class SequencerHalted(RuntimeError):
 def _release(waiting: asyncio.Future) -> None:
     if not waiting.done():
         waiting.set_result(None)
+
+
+def _no_codec(_: object) -> Any:
+    """The encoder and decoder of a sequencer without a journal: never called."""
+    raise AssertionError("a sequencer without a journal encodes nothing")
 
 
 class Clock:
@@ -313,10 +318,9 @@ class Sequencer:
         done: list = []
         controls: list[_Item] = []
         self._durable.clear()
-        journal, encode, decode = self.journal, self.encode, self.decode
+        journal = self.journal
         journaled = journal is not None
-        if journaled:
-            assert encode is not None and decode is not None  # given with the journal
+        encode, decode = self.encode or _no_codec, self.decode or _no_codec  # (given with the journal)
         now, before_apply, after_apply = self.clock.now, self.before_apply, self.after_apply
         state = self.state
         apply, exchange = state.apply, state.exchange
