@@ -92,7 +92,7 @@ class _Kept(dict):
         return made
 
 
-class _Market:
+class _MarketWire:
     """One market's kept bytes: an order's fields after its ids (its status, terms and filled
     quantity), a fill's fields after its order id and before its slippage."""
 
@@ -121,7 +121,7 @@ class _Market:
         self.fill = _Kept(fill)
 
 
-_MARKETS: dict[str, _Market] = {}
+_MARKETS: dict[str, _MarketWire] = {}
 _SLIPPAGE = _Kept(lambda texts: _text(_FILL["slippage_mid_bps"], texts[0]) +
                   _text(_FILL["slippage_mark_bps"], texts[1]))
 _ORDER_ID, _CLIENT_ORDER_ID, _FILL_ORDER_ID = _ORDER["order_id"], _ORDER["client_order_id"], _FILL["order_id"]
@@ -132,7 +132,7 @@ def placed_result(spec, o, fills: list, bps: Callable[[int, int, int], tuple[str
     venue.state.OrderInfo of the market `spec`) and `fills`, as wire bytes."""
     market = _MARKETS.get(spec.symbol)
     if market is None or market.spec is not spec:
-        market = _MARKETS[spec.symbol] = _Market(spec)
+        market = _MARKETS[spec.symbol] = _MarketWire(spec)
     mine, cid = o.order_id, o.client_order_id
     oid = varint(mine) if mine else b""
     order = market.order[(o.status, o.side, o.kind, o.price, o.qty, o.tif, o.reduce_only, o.position_side, o.filled)]
