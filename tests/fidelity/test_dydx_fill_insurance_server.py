@@ -19,6 +19,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from perpsim.clients.client import Client
+from tests.fidelity.test_dydx_fillable_server import long_1_btc
 from tests.integration.conftest import own_venue
 
 BTC = "BTCUSDT"
@@ -27,14 +28,8 @@ BTC = "BTCUSDT"
 def test_each_fill_pays_or_receives_its_own_delta(tmp_path) -> None:
     with own_venue(tmp_path, profile="dydx") as (running, _cfg, trader):
         with Client(running.address, admin_key=(tmp_path / "admin.key").read_text().strip()) as admin:
-            admin.set_index_price(BTC, "65000")
+            maker = long_1_btc(admin, trader)
             admin.fund_insurance("USDT", "1000")
-            maker = admin.with_key(admin.create_account().api_key)
-            maker.deposit("USDT", "1000000")
-            trader.deposit("USDT", "2282.5")  # with the fixture's 1,000: 3,250 + the 32.5 opening fee
-            assert trader.set_leverage(BTC, 20) == 20
-            maker.place_order(BTC, "sell", "1", "65000")
-            trader.place_order(BTC, "buy", "1", "65000")
             maker.place_order(BTC, "buy", "0.05", "62300")
             maker.place_order(BTC, "buy", "0.05", "61000")
             fund = admin.insurance_fund("USDT")["USDT"]

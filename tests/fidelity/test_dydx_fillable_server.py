@@ -23,19 +23,26 @@ from tests.integration.conftest import own_venue
 BTC = "BTCUSDT"
 
 
+def long_1_btc(admin: Client, trader: Client) -> Client:
+    """The trader long 1 BTC at 65,000 and 20x (its wallet 3,250 after the 32.5 opening fee),
+    bought from a maker funded with 1,000,000 USDT: the maker's client."""
+    admin.set_index_price(BTC, "65000")
+    maker = admin.with_key(admin.create_account().api_key)
+    maker.deposit("USDT", "1000000")
+    trader.deposit("USDT", "2282.5")  # with the fixture's 1,000: 3,250 + the 32.5 opening fee
+    assert trader.set_leverage(BTC, 20) == 20
+    maker.place_order(BTC, "sell", "1", "65000")
+    trader.place_order(BTC, "buy", "1", "65000")
+    return maker
+
+
 def test_the_forced_sell_fills_at_the_fillable_price_and_no_lower(tmp_path) -> None:
     exact = Decimal(63_375) * (1 - Decimal("1.5") * Decimal("0.03") * (Decimal("276.25") / Decimal("1901.25")))
     fillable = exact.quantize(Decimal("0.1"), rounding=ROUND_CEILING)
     assert fillable == Decimal("62960.7")
     with own_venue(tmp_path, profile="dydx") as (running, _cfg, trader):
         with Client(running.address, admin_key=(tmp_path / "admin.key").read_text().strip()) as admin:
-            admin.set_index_price(BTC, "65000")
-            maker = admin.with_key(admin.create_account().api_key)
-            maker.deposit("USDT", "1000000")
-            trader.deposit("USDT", "2282.5")  # with the fixture's 1,000: 3,250 + the 32.5 opening fee
-            assert trader.set_leverage(BTC, 20) == 20
-            maker.place_order(BTC, "sell", "1", "65000")
-            trader.place_order(BTC, "buy", "1", "65000")
+            maker = long_1_btc(admin, trader)
             maker.place_order(BTC, "buy", "0.04", str(fillable))  # at the fillable price
             maker.place_order(BTC, "buy", "1", str(fillable - Decimal("0.1")))  # one tick beyond it
 

@@ -34,6 +34,7 @@ from perpsim.risk.profiles import BINANCE
 from tests.fidelity import test_okx_partial_steps as steps
 from tests.fidelity import test_okx_takeover as takeover
 from tests.integration.conftest import own_venue
+from tests.integration.test_okx_partial_liquidation import long_100_btc
 
 U = 10**8
 SEC = 10**9
@@ -198,13 +199,7 @@ def test_the_step_rests_in_the_book_through_the_real_server(tmp_path) -> None:
     61,900 against 4,499.98): it keeps them."""
     with own_venue(tmp_path, profile="okx") as (running, _cfg, trader), \
             Client(running.address, admin_key=(tmp_path / "admin.key").read_text().strip()) as admin:
-        admin.set_index_price(BTC, "65000")
-        maker = admin.with_key(admin.create_account().api_key)
-        maker.deposit("USDT", "20000000")
-        trader.deposit("USDT", "373250")  # with the fixture's 1,000: 371,000 + the 3,250 opening fee
-        assert trader.set_leverage(BTC, 20) == 20
-        maker.place_order(BTC, "sell", "100", "65000")
-        trader.place_order(BTC, "buy", "100")
+        maker = long_100_btc(admin, trader)
         maker.place_order(BTC, "buy", "100", "61000")
 
         admin.set_index_price(BTC, "61900")

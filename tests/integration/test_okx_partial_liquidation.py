@@ -27,18 +27,25 @@ def held(trader: Client) -> Decimal:
     return sum((p.quantity for p in trader.positions(BTC)), Decimal(0))
 
 
+def long_100_btc(admin: Client, trader: Client) -> Client:
+    """The trader long 100 BTC at 65,000 and 20x (its wallet 371,000 after the 3,250 opening
+    fee), bought from a maker funded with 20,000,000 USDT: the maker's client."""
+    admin.set_index_price(BTC, "65000")
+    maker = admin.with_key(admin.create_account().api_key)
+    maker.deposit("USDT", "20000000")
+    trader.deposit("USDT", "373250")  # with the fixture's 1,000: 371,000 + the 3,250 opening fee
+    assert trader.set_leverage(BTC, 20) == 20
+    maker.place_order(BTC, "sell", "100", "65000")
+    trader.place_order(BTC, "buy", "100")
+    return maker
+
+
 def test_okx_waits_a_minute_after_a_step_then_cuts_to_tier_1(tmp_path) -> None:
     with own_venue(tmp_path, profile="okx") as (running, _cfg, trader):
         [okx] = [p for p in trader.profiles() if p.active]
         assert okx.name == "okx" and "tier 1" in okx.partial_liquidation and "60 s" in okx.partial_liquidation
         with Client(running.address, admin_key=(tmp_path / "admin.key").read_text().strip()) as admin:
-            admin.set_index_price(BTC, "65000")
-            maker = admin.with_key(admin.create_account().api_key)
-            maker.deposit("USDT", "20000000")
-            trader.deposit("USDT", "373250")  # with the fixture's 1,000: 371,000 + the 3,250 opening fee
-            assert trader.set_leverage(BTC, 20) == 20
-            maker.place_order(BTC, "sell", "100", "65000")
-            trader.place_order(BTC, "buy", "100")
+            maker = long_100_btc(admin, trader)
             assert held(trader) == Decimal("100")
             maker.place_order(BTC, "buy", "100", "61000")  # below the bankruptcy price: the step cannot fill
 

@@ -1,5 +1,6 @@
-"""The key store's grouped saves: accounts created together share a write of keys.json, made
-off the event loop, and none is returned (nor authenticates) before it is on disk."""
+"""The key store's grouped saves: accounts created together (one by one, or as one batch:
+BatchService.CreateAccounts) share a write of keys.json or keys.log, made off the event loop,
+and none is returned (nor authenticates) before it is on disk."""
 
 from __future__ import annotations
 
@@ -139,3 +140,28 @@ def test_a_store_from_before_the_log_is_carried_over_at_its_first_save(tmp_path:
     reopened = KeyStore(tmp_path, ADMIN)
     assert [reopened.account_of(k) for k in (old_key, made.api_key, later.api_key)] == [3, 4, 5]
     assert reopened.next_account == 6
+
+
+def test_a_batch_of_accounts_is_saved_once_before_it_is_returned(tmp_path: Path) -> None:
+    keys = KeyStore(tmp_path, ADMIN)
+    keys.create_account()  # keys.json exists: the batch goes to keys.log
+    saves = keys._group.saves
+
+    async def scenario() -> list:
+        keys._write_lock.acquire()  # the disk is busy: the batch waits for its save
+        try:
+            task = asyncio.create_task(keys.create_accounts_async(300))
+            await asyncio.sleep(0.05)
+            assert not task.done(), "answered before the accounts were saved"
+        finally:
+            keys._write_lock.release()
+        return await task
+
+    made = asyncio.run(scenario())
+    assert [m.account for m in made] == list(range(2, 302))
+    assert keys._group.saves - saves == 1
+    assert all(keys.account_of(m.api_key) == m.account for m in made)
+    disk = _on_disk(tmp_path)
+    assert all(disk[m.api_secret] == m.account for m in made)
+    reopened = KeyStore(tmp_path, ADMIN)
+    assert reopened.next_account == 302 and reopened.account_of(made[-1].api_key) == 301

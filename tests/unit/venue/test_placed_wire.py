@@ -22,7 +22,7 @@ from perpsim.venue.services.placed_wire import error_result, message_of, placed_
 from perpsim.venue.services.wire import placed_fields
 from perpsim.venue.signals.slippage import SlippageTracker
 
-from .test_signals_slippage_arrivals import MARKETS, SYMBOLS, _commands, _state
+from .test_signals_slippage_arrivals import MARKETS, SYMBOLS, _state, _tracked
 
 
 def built(spec, o, fills, bps) -> trading_pb2.PlaceOrderResult:
@@ -44,12 +44,7 @@ def test_real_orders_and_fills_parse_to_the_built_answer() -> None:
     state = _state()
     tracker = SlippageTracker()
     fills_of: dict[int, list] = {}
-    for i, template in enumerate(_commands(rng, state, 400)):
-        cmd = type(template)(**{**{f: getattr(template, f) for f in template.__dataclass_fields__},
-                                "ts": state.exchange.ts + 1_000_000 * (i + 1)})
-        tracker.before(state, cmd)
-        events = state.apply(cmd)
-        tracker.record(cmd, events, cmd.ts)
+    for _, events in _tracked(rng, state, tracker, 400):
         for e in events:
             if type(e) is OrderEvent and e.event.kind == EventKind.FILL:
                 fills_of.setdefault(e.event.order_id, []).append(e.event)

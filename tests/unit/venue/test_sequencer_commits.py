@@ -15,16 +15,7 @@ from perpsim.venue.recovery import JOURNAL_DIR
 from perpsim.venue.sequencer import Sequencer
 from perpsim.venue.state import VenueState
 
-from .conftest import SYMBOL, U, make_exchange, px, qty
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 10**9
-
-    def now(self) -> int:
-        self.t += 1
-        return self.t
+from .conftest import SYMBOL, TickClock, U, make_exchange, px, qty
 
 
 def _deposit(account: int):
@@ -39,7 +30,7 @@ async def _session(data_dir, calls) -> tuple[list[str], list[int], Journal]:
     """Run `calls(seq)` against a started sequencer; the thread of each fsync in order, and the
     journal's durable seq each caller saw on its acknowledgment."""
     journal = Journal(data_dir / JOURNAL_DIR)
-    seq = Sequencer(VenueState(make_exchange()), Clock(), journal, codec)
+    seq = Sequencer(VenueState(make_exchange()), TickClock(), journal, codec)
     threads: list[str] = []
     real = journal._sync
 

@@ -18,16 +18,7 @@ from perpsim.venue.journal import Journal
 from perpsim.venue.sequencer import Sequencer
 from perpsim.venue.state import VenueState
 
-from .conftest import SYMBOL, U, make_exchange, px, qty
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 10**9
-
-    def now(self) -> int:
-        self.t += 1
-        return self.t
+from .conftest import SYMBOL, TickClock, U, make_exchange, px, qty
 
 
 def _replayed(journal: Journal) -> VenueState:
@@ -49,7 +40,7 @@ def _unit() -> list:
 def test_a_unit_is_journaled_in_order_with_the_encoded_bytes(tmp_path) -> None:
     async def run() -> tuple[list, list[bytes]]:
         journal = Journal(tmp_path / "j")
-        seq = Sequencer(VenueState(make_exchange()), Clock(), journal, codec)
+        seq = Sequencer(VenueState(make_exchange()), TickClock(), journal, codec)
         applied: list = []
         seq.after_apply.append(lambda cmd, events: applied.append(cmd))
         seq.start()
@@ -72,7 +63,7 @@ def test_a_unit_is_journaled_in_order_with_the_encoded_bytes(tmp_path) -> None:
 def test_a_core_fault_mid_unit_journals_the_commands_before_it_and_rebuilds(tmp_path) -> None:
     async def run():
         journal = Journal(tmp_path / "j")
-        seq = Sequencer(VenueState(make_exchange()), Clock(), journal, codec)
+        seq = Sequencer(VenueState(make_exchange()), TickClock(), journal, codec)
         faulty = 4  # the third order (after two deposits and two orders) faults inside the core
         market = seq.state.exchange.markets[SYMBOL]
         book, calls = market.book, []

@@ -63,6 +63,18 @@ def _commands(rng: random.Random, state: VenueState, n: int) -> list:
     return out
 
 
+def _tracked(rng: random.Random, state: VenueState, tracker, n: int):
+    """`n` random commands applied to `state` 1 ms apart, each read by `tracker` before it and
+    recorded after it, as the sequencer feeds the tracker: (command, its events) in turn."""
+    for i, template in enumerate(_commands(rng, state, n)):
+        cmd = type(template)(**{**{f: getattr(template, f) for f in template.__dataclass_fields__},
+                                "ts": state.exchange.ts + 1_000_000 * (i + 1)})
+        tracker.before(state, cmd)
+        events = state.apply(cmd)
+        tracker.record(cmd, events, cmd.ts)
+        yield cmd, events
+
+
 def _prices(view: ExchangeView, symbol: str) -> tuple[float | None, int | None]:
     bid, ask = view.top(symbol)
     return ((bid + ask) / 2 if bid is not None and ask is not None else None), view.mark(symbol)

@@ -17,7 +17,7 @@ from perpsim.venue.account_signals import bps_out
 from perpsim.venue.signals import slippage as slippage_module
 from perpsim.venue.signals.slippage import SlippageTracker
 
-from .test_signals_slippage_arrivals import SYMBOLS, _commands, _state
+from .test_signals_slippage_arrivals import SYMBOLS, _commands, _state, _tracked
 
 
 def _run(batch: int, seed: int = 11, n: int = 400) -> tuple[SlippageTracker, SlippageTracker, list]:
@@ -104,12 +104,7 @@ def test_only_the_latest_arrivals_are_kept() -> None:
     state = _state()
     tracker = SlippageTracker(kept=7)
     accepted: list[int] = []
-    for i, template in enumerate(_commands(rng, state, 300)):
-        cmd = type(template)(**{**{f: getattr(template, f) for f in template.__dataclass_fields__},
-                                "ts": state.exchange.ts + 1_000_000 * (i + 1)})
-        tracker.before(state, cmd)
-        events = state.apply(cmd)
-        tracker.record(cmd, events, cmd.ts)
+    for _, events in _tracked(rng, state, tracker, 300):
         accepted += [e.event.order_id for e in events if type(e) is OrderEvent and e.event.kind == EventKind.ACCEPTED]
     assert len(accepted) > 7
     assert [oid for oid in accepted if tracker.arrival(oid) is not None] == accepted[-7:]
