@@ -23,4 +23,4 @@ cdef class HistoryFeed(HistoryOpenInterest):
     @cython.locals(side=long, taker_buys=bint, maker_side=long, taker=list, maker=list, liquidation=bint)
     cdef PendingFill _fill(self, object oe, object ts, dict forced, list trades, set ended)
     @cython.locals(info=OrderInfo)
-    cdef object _pside(self, object order_id, object account, long side, bint forced)
+    cdef object _pside(self, object order_id, object account, long side)

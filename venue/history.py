@@ -316,10 +316,10 @@ class HistoryFeed(HistoryOpenInterest):
         asset = self._asset[symbol]
         maker_side = _SELL if taker_buys else _BUY
         # AccountTrade's fields, as a list: the fees and the realized PnL come in the events after it
-        taker = [tid, symbol, account, taker_order, side, self._pside(taker_order, account, side, liquidation),
+        taker = [tid, symbol, account, taker_order, side, self._pside(taker_order, account, side),
                  price, qty, quote, 0, asset, 0, False, taker_buys, liquidation, ts]
         maker = [tid, symbol, counter_account, counter_order, maker_side,
-                 self._pside(counter_order, counter_account, maker_side, False), price, qty, quote, 0, asset, 0,
+                 self._pside(counter_order, counter_account, maker_side), price, qty, quote, 0, asset, 0,
                  True, not taker_buys, False, ts]
         if account > 0:  # the insurance fund (account 0) has no history
             trades.append(taker)
@@ -327,12 +327,14 @@ class HistoryFeed(HistoryOpenInterest):
             trades.append(maker)
         return PendingFill(symbol, tid, taker, maker, not liquidation and account > 0, liquidation)
 
-    def _pside(self, order_id: int, account: int, side: int, forced: bool) -> int:
-        """A fill's position side: its order's; a forced order closes the leg it liquidates."""
+    def _pside(self, order_id: int, account: int, side: int) -> int:
+        """A fill's position side: its order's. An order the registry never held is the venue's
+        own, placed to liquidate (whether it filled as it came or rested, as OKX's steps do), or
+        none (a fill outside the book): in hedge mode it closes the leg it liquidates."""
         info = self._registry.get(order_id)
         if info is not None:
             return int(info.position_side)
-        if forced and self.view.hedge_mode(account):
+        if self.view.hedge_mode(account):
             return _LONG if side == _SELL else _SHORT
         return _BOTH
 
@@ -347,7 +349,7 @@ class HistoryFeed(HistoryOpenInterest):
             if account <= 0:
                 continue
             pnl = sum(d for a, d, seen in loose if a == account and seen == i)
-            trades.append([tid, symbol, account, 0, side, self._pside(0, account, side, True), price, qty, price * qty,
+            trades.append([tid, symbol, account, 0, side, self._pside(0, account, side), price, qty, price * qty,
                            0, self._asset[symbol], pnl, False, side == _BUY, liquidated, ts])
 
     def _adl(self, e: AutoDeleveraged, ts: int, bankrupt_side: int | None, loose: Sequence[tuple[int, int, int]],

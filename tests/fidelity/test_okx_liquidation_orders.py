@@ -21,6 +21,7 @@ cuts it to tier 1's 2,000 swaps (13,000 go), its order at 20,000 × 0.999 = 19,9
 from __future__ import annotations
 
 import pickle
+from dataclasses import replace
 from decimal import Decimal
 
 from perpsim.clients.client import Client
@@ -28,9 +29,12 @@ from perpsim.engine import commands as C
 from perpsim.engine.events import BalanceChanged, Liquidation
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.twin import pure_exchange
-from perpsim.model.enums import EventKind, Side
+from perpsim.model.enums import EventKind, PositionSide, Side
+from perpsim.model.markets import default_markets
+from perpsim.risk.brackets import market_brackets
 from perpsim.risk.okx_orders import depth_price, entrusted_price, step_limit
-from perpsim.risk.profiles import BINANCE
+from perpsim.risk.profiles import BINANCE, OKX, market_under
+from perpsim.venue.state import VenueState
 from tests.fidelity import test_okx_partial_steps as steps
 from tests.fidelity import test_okx_takeover as takeover
 from tests.integration.conftest import own_venue
@@ -215,3 +219,27 @@ def test_the_step_rests_in_the_book_through_the_real_server(tmp_path) -> None:
         admin.advance_clock(61 * SEC)
         admin.set_index_price(BTC, "61900")
         assert sum(p.quantity for p in trader.positions(BTC)) == Decimal("16.155")
+
+
+def test_a_resting_steps_later_fill_is_the_long_legs_trade_in_hedge_mode() -> None:
+    """The world above with the trader in hedge mode, long on its LONG leg: the step's sell rests,
+    and its fill 20 s later (the trader the maker) is the trader's trade on position side LONG in
+    the history, as the fill that opened the leg is. The venue's own order was never in the
+    order registry, so the history reads the leg from the order's side: a sell closes the long."""
+    spec = replace(market_under(OKX, default_markets()[BTC]), brackets=steps.TIERS)
+    px = spec.price_to_ticks
+    state = VenueState(Exchange({BTC: spec}, {BTC: market_brackets(spec)}, profile=OKX, start_ts=1))
+    state.apply(C.SetIndexPrice(1, BTC, px("21000")))
+    state.apply(C.Deposit(1, MAKER, "USDT", 100_000_000 * U))
+    state.apply(C.Deposit(1, LONG, "USDT", int((Decimal("18500") + 15 * 21_000 * spec.taker_fee) * U)))
+    state.apply(C.SetPositionMode(1, LONG, True))
+    state.apply(C.SetLeverage(1, LONG, BTC, 20))
+    state.apply(C.PlaceOrder(1, MAKER, BTC, Side.SELL, 15_000, px("21000")))
+    state.apply(C.PlaceOrder(1, LONG, BTC, Side.BUY, 15_000, px("21000"), position_side=PositionSide.LONG))
+    state.apply(C.PlaceOrder(1, MAKER, BTC, Side.BUY, 13_000, px("19700")))
+    state.apply(C.SetIndexPrice(2, BTC, 200_000))
+    state.apply(C.PlaceOrder(2 + 20 * SEC, MAKER, BTC, Side.BUY, 13_000, 199_850))
+    state.exchange.check_integrity()
+    trades = state.history.trades(LONG, BTC)
+    assert [(t.side, t.position_side, t.qty, t.price) for t in sorted(trades, key=lambda t: t.id)] == [
+        (Side.BUY, PositionSide.LONG, 15_000, px("21000")), (Side.SELL, PositionSide.LONG, 13_000, 199_800)]
