@@ -237,20 +237,28 @@ CAP_TWO = replace(DYDX, liquidation=replace(DYDX.liquidation,
 CROWD = (11, 12, 13, 14, 15)
 
 
-def crowd(profile: VenueProfile = CAP_TWO, engine: type = Exchange) -> Exchange:
-    """Five longs of 1 BTC from 20,000 at 20x (1,000 USDC each) against the maker 3, and a bid
-    of 100 BTC at 19,400."""
+def longs(accounts: tuple[int, ...], profile: VenueProfile, engine: type = Exchange) -> Exchange:
+    """Longs of 1 BTC each (`accounts`) from 20,000 at 20x on 1,000 USDC each (bankruptcy price
+    19,000), bought from the maker 3's short of as many."""
     spec = market_under(profile, default_markets()[SYMBOL])
     px, lots = spec.price_to_ticks, spec.qty_to_lots
     ex = engine({SYMBOL: spec}, {SYMBOL: market_brackets(spec)}, profile=profile, start_ts=1)
     ex.apply(C.SetIndexPrice(1, SYMBOL, px("20000")))
     ex.apply(C.Deposit(1, 3, "USDT", 100_000_000 * U))
-    ex.apply(C.PlaceOrder(1, 3, SYMBOL, Side.SELL, lots("5"), px("20000")))
-    for a in CROWD:
+    ex.apply(C.PlaceOrder(1, 3, SYMBOL, Side.SELL, lots("1") * len(accounts), px("20000")))
+    for a in accounts:
         ex.apply(C.Deposit(1, a, "USDT", int((1_000 + 20_000 * spec.taker_fee) * U)))
         ex.apply(C.SetLeverage(1, a, SYMBOL, 20))
         ex.apply(C.PlaceOrder(1, a, SYMBOL, Side.BUY, lots("1"), px("20000")))
-    ex.apply(C.PlaceOrder(1, 3, SYMBOL, Side.BUY, lots("100"), px("19400")))
+    return ex
+
+
+def crowd(profile: VenueProfile = CAP_TWO, engine: type = Exchange) -> Exchange:
+    """Five longs of 1 BTC from 20,000 at 20x (1,000 USDC each) against the maker 3, and a bid
+    of 100 BTC at 19,400."""
+    ex = longs(CROWD, profile, engine)
+    spec = market_under(profile, default_markets()[SYMBOL])
+    ex.apply(C.PlaceOrder(1, 3, SYMBOL, Side.BUY, spec.qty_to_lots("100"), spec.price_to_ticks("19400")))
     return ex
 
 
@@ -313,17 +321,7 @@ BANKRUPT = tuple(range(11, 23))
 def bankrupt_longs(engine: type = Exchange) -> Exchange:
     """Twelve longs (11..22) of 1 BTC from 20,000 at 20x on 1,000 USDC each (bankruptcy price
     19,000) against the maker 3's 12 BTC short; no bids."""
-    spec = market_under(DYDX, default_markets()[SYMBOL])
-    px, lots = spec.price_to_ticks, spec.qty_to_lots
-    ex = engine({SYMBOL: spec}, {SYMBOL: market_brackets(spec)}, profile=DYDX, start_ts=1)
-    ex.apply(C.SetIndexPrice(1, SYMBOL, px("20000")))
-    ex.apply(C.Deposit(1, 3, "USDT", 100_000_000 * U))
-    ex.apply(C.PlaceOrder(1, 3, SYMBOL, Side.SELL, lots("12"), px("20000")))
-    for a in BANKRUPT:
-        ex.apply(C.Deposit(1, a, "USDT", int((1_000 + 20_000 * spec.taker_fee) * U)))
-        ex.apply(C.SetLeverage(1, a, SYMBOL, 20))
-        ex.apply(C.PlaceOrder(1, a, SYMBOL, Side.BUY, lots("1"), px("20000")))
-    return ex
+    return longs(BANKRUPT, DYDX, engine)
 
 
 def deleveraged(events: list) -> list:
