@@ -30,6 +30,20 @@ class TickClock:
         return self.t
 
 
+def written_out_ranges(monkeypatch, module) -> list[tuple[int, int]]:
+    """The (offset, length) of every range `module._write_out` pushes to the device from now on,
+    in order (each still written out)."""
+    ranges: list[tuple[int, int]] = []
+    real = module._write_out
+
+    def spy(fd, offset, length):
+        ranges.append((offset, length))
+        real(fd, offset, length)
+
+    monkeypatch.setattr(module, "_write_out", spy)
+    return ranges
+
+
 def make_exchange(impl: str = "ref") -> Exchange:
     return Exchange({SYMBOL: SPEC}, {SYMBOL: btcusdt_brackets(U)}, book_impl=impl, start_ts=1)
 

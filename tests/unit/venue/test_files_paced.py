@@ -9,6 +9,8 @@ import pytest
 
 from perpsim.venue import files, snapshot
 
+from .conftest import written_out_ranges
+
 
 class _Book:
     """A picklable stand-in for a state: its hash names its contents."""
@@ -23,14 +25,7 @@ class _Book:
 @pytest.mark.parametrize("sync_every", [0, 1000, 4096, 1 << 20])
 def test_write_atomic_writes_the_same_bytes_whatever_the_chunk(tmp_path, monkeypatch, sync_every):
     parts = [b"head", os.urandom(20_000), b"", b"tail" * 3]
-    written_out: list[tuple[int, int]] = []
-    real = files._write_out
-
-    def spy(fd, offset, length):
-        written_out.append((offset, length))
-        real(fd, offset, length)
-
-    monkeypatch.setattr(files, "_write_out", spy)
+    written_out = written_out_ranges(monkeypatch, files)
     path = tmp_path / "f.bin"
     files.write_atomic(path, *parts, sync_every=sync_every)
     assert path.read_bytes() == b"".join(parts)

@@ -16,6 +16,8 @@ import pytest
 from perpsim.venue import files, snapshot, snapshot_stream
 from perpsim.venue.snapshot_stream import crc32_combine, write_pickled
 
+from .conftest import written_out_ranges
+
 
 @pytest.mark.parametrize(("n1", "n2"), [(0, 0), (0, 7), (7, 0), (1, 1), (13, 255), (4096, 65_537), (3, 1 << 20)])
 def test_crc32_combine_is_the_crc_of_the_concatenation(n1, n2):
@@ -39,14 +41,7 @@ def test_the_streamed_file_is_head_pickle_crc_with_the_length_filled_in(tmp_path
 
 
 def test_the_stream_is_written_out_chunk_by_chunk(tmp_path, monkeypatch):
-    ranges: list[tuple[int, int]] = []
-    real = snapshot_stream._write_out
-
-    def spy(fd, offset, length):
-        ranges.append((offset, length))
-        real(fd, offset, length)
-
-    monkeypatch.setattr(snapshot_stream, "_write_out", spy)
+    ranges = written_out_ranges(monkeypatch, snapshot_stream)
     write_pickled(tmp_path / "x.bin", b"H" * 20 + bytes(8), 20, os.urandom(300_000), sync_every=64 << 10)
     # contiguous from the end of the head, each at least sync_every long
     assert ranges and ranges[0][0] == 28
