@@ -26,12 +26,12 @@ import asyncio
 import concurrent.futures
 import logging
 import re
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from perpsim.model.reasons import RejectReason as R
+from perpsim.venue.clock import Clock
 from perpsim.venue.codec import CodecError
 from perpsim.venue.commit_thread import CommitThread
 from perpsim.venue.errors import VenueError, cut
@@ -73,16 +73,6 @@ def _release(waiting: asyncio.Future) -> None:
 def _no_codec(_: object) -> Any:
     """The encoder and decoder of a sequencer without a journal: never called."""
     raise AssertionError("a sequencer without a journal encodes nothing")
-
-
-class Clock:
-    """Wall-clock time (ns) plus an offset the sandbox can advance."""
-
-    def __init__(self) -> None:
-        self.offset = 0
-
-    def now(self) -> int:
-        return time.time_ns() + self.offset
 
 
 class _Item:
