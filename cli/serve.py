@@ -20,6 +20,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--no-liquidity", action="store_true", help="no built-in liquidity provider")
     serve.add_argument("--profile", choices=["binance", "bybit", "okx", "hyperliquid", "dydx"],
                        help="venue profile: liquidation model and trigger, tiers and fees (default binance)")
+    serve.add_argument("--held-clock", action="store_true",
+                       help="hold the venue clock: every command is stamped with the venue's time, which moves "
+                            "only by `perpsim sandbox advance-clock` (reproducible runs whatever the wall-clock gaps "
+                            "between calls; held again after a restart, from the journal's last time). The sandbox's "
+                            "SetClockMode holds or releases it while running")
 
 
 def _serve(a: argparse.Namespace, rest: list[str]) -> int:
@@ -33,4 +38,6 @@ def _serve(a: argparse.Namespace, rest: list[str]) -> int:
         cfg.feed = False
     if a.no_liquidity:
         cfg.liquidity = False
+    if a.held_clock:
+        cfg.held_clock = True
     return serve(cfg)

@@ -5,9 +5,11 @@ CreateAccounts, numbered in the order handed out). Commands travel as BatchServi
 (perpsim.sim.grpc_apply): the commands waiting when an answer is needed go together, in order,
 as one sequencer unit with one journal group commit, each answered with its own result. A
 refusal comes back as a `CommandRejected` event with the venue's reason, and each liquidation a
-command set off as a `Liquidation` event of that command (of the scenario's account). The venue
-keeps its own clock; commands' timestamps only drive AdvanceClock commands so that funding
-times are crossed.
+command set off as a `Liquidation` event of that command (of the scenario's account). The run
+holds the venue clock (perpsim.sim.grpc_venue_clock): the venue's time is its time at the hold
+plus the scenario's, moved only by the AdvanceClock commands the commands' timestamps make, so a
+run meets the same times whatever the wall-clock time between its calls (and its liquidations
+are the in-process run's, row by row); the clock's mode is put back at `close`.
 
 Commands that wait (`_DEFERRED`): settings, deposits, stops, cancels of an account's orders and
 the insurance fund's deposits are answered later: `submit` returns at once and their refusals
@@ -38,6 +40,7 @@ from perpsim.model.markets import MarketSpec
 from perpsim.sim.grpc_apply import MAX_COMMANDS, Batch, Pending, advance_pb, command_pb, error_of, events_of, mark_of
 from perpsim.sim.grpc_quiet import cut, quiet
 from perpsim.sim.grpc_reads import Reads
+from perpsim.sim.grpc_venue_clock import RunClock
 from perpsim.sim.grpc_venue_reads import VenueReads
 
 if TYPE_CHECKING:
@@ -54,8 +57,11 @@ class GrpcVenue(VenueReads):
     `perpsim.sim.venues.SimVenue` interface, in engine units; its reads:
     perpsim.sim.grpc_venue_reads)."""
 
-    def __init__(self, address: str, admin_key: str, markets: dict[str, MarketSpec], signals: bool = True) -> None:
-        """`signals`: read the venue's market risk each step (GetMarketRisk)."""
+    def __init__(self, address: str, admin_key: str, markets: dict[str, MarketSpec], signals: bool = True,
+                 hold_clock: bool = True) -> None:
+        """`signals`: read the venue's market risk each step (GetMarketRisk); `hold_clock`: hold
+        the venue clock for the run (SetClockMode; False: the venue's time runs on the wall clock
+        between the run's calls too, as another writer's would)."""
         import grpc
 
         from perpsim.clients.client import Client
@@ -69,6 +75,9 @@ class GrpcVenue(VenueReads):
         self.reads_by_rpc: collections.Counter[str] = collections.Counter()
         self._batch = Batch(self._channel, admin_key, self.admin.timeout, self._tally)
         self.admin.wait_ready(30)
+        self.clock = RunClock(self._channel, admin_key, self.admin.timeout, self._tally)
+        if hold_clock:
+            self.clock.hold()  # before the run's first command
         self._clients: dict[int, Client] = {}  # client objects, only for the rare reads of account models
         self._keys: dict[int, str] = {}  # the API key of each scenario account
         self._ids: dict[int, int] = {}  # the venue account of each scenario account
@@ -271,9 +280,18 @@ class GrpcVenue(VenueReads):
             out.append(sent)
         return out
 
+    def state_hash(self) -> str:
+        """The venue's state hash (GetVenueState) once every waiting command is sent."""
+        self._settle()
+        return self.clock.venue_state().state_hash
+
     def close(self) -> None:
+        """Send whatever waits and put the venue clock back in its mode before the run."""
         try:
-            self._settle()
+            try:
+                self._settle()
+            finally:
+                self.clock.restore()
         finally:
             self._channel.close()
             self.admin.close()

@@ -34,6 +34,7 @@ from perpsim.risk.profiles import market_under, profile_named
 from perpsim.venue import codec, datadir, profile_record
 from perpsim.venue.account_signals import RISK_THRESHOLDS_FILE, AccountSignals
 from perpsim.venue.auth import KeyStore, KeyStoreError
+from perpsim.venue.clock import Clock
 from perpsim.venue.dashboard import Dashboard
 from perpsim.venue.files import write_atomic
 from perpsim.venue.follower_checkpoint import FollowerCheckpoint
@@ -46,7 +47,7 @@ from perpsim.venue.limits import RateLimiter
 from perpsim.venue.listen import ListenError, bind_grpc, check_free
 from perpsim.venue.metrics import Metrics
 from perpsim.venue.recovery import JOURNAL_DIR, SNAPSHOT_DIR, RecoveryError, recover
-from perpsim.venue.sequencer import Clock, Sequencer
+from perpsim.venue.sequencer import Sequencer
 from perpsim.venue.services.common import Venue
 from perpsim.venue.services.registry import build_server, set_serving
 from perpsim.venue.signals import SignalConfig, Signals
@@ -81,6 +82,9 @@ class VenueConfig:
     liquidity_spread_bp: int = 5
     book_impl: str = "cython"
     seed: int = 1
+    # start with the venue clock held: time moves only by the sandbox's AdvanceClock (venue.clock;
+    # the sandbox's SetClockMode changes it until a restart), so runs are reproducible
+    held_clock: bool = False
     # the venue profile (risk.profiles: binance, bybit, okx, hyperliquid, dydx): its liquidation
     # model and trigger, and each market's tiers and fees as that venue publishes them
     profile: str = "binance"
@@ -277,7 +281,8 @@ class RunningVenue:
             check_free(cfg.rest_listen, "REST", "rest_listen setting")
         journal = Journal(cfg.data_dir / JOURNAL_DIR)
         self._opened.append(("the journal", lambda: journal.close()))
-        clock = Clock()
+        # held (cfg.held_clock): commands stamped with the venue's time, moved only by the sandbox
+        clock = Clock(lambda: sequencer.state.exchange.ts, held=cfg.held_clock)
         # snapshots are written by a follower process: the sequencer never waits for a pickle
         checkpoint = FollowerCheckpoint(
             cfg.data_dir, lambda: sequencer.state, lambda: sequencer.journal, prune=not cfg.keep_journal,

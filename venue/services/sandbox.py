@@ -1,5 +1,6 @@
 """The gRPC SandboxService (admin key only): accounts, index prices, shocks, price paths, the
-clock, the insurance fund, venue state, reset and snapshots.
+clock (advanced, held or released: venue.clock), the insurance fund, venue state, reset and
+snapshots.
 
 Index moves (a set price, a shock, a path) are the venue's `IndexMoves` (venue.price_paths);
 this servicer checks the admin key, converts the request and answers from the events.
@@ -21,6 +22,9 @@ from perpsim.venue.services.common import Venue, rpc
 from perpsim.venue.services.wire import forced_order_out
 
 MAX_ADVANCE_NS = 10 * 365 * 24 * 3_600 * 10**9
+#: whether a SetClockMode request's mode holds the clock (UNSPECIFIED and unknown values: absent)
+_HELD = {sandbox_pb2.CLOCK_MODE_HELD: True, sandbox_pb2.CLOCK_MODE_WALL: False}
+_MODE = {True: sandbox_pb2.CLOCK_MODE_HELD, False: sandbox_pb2.CLOCK_MODE_WALL}
 
 
 class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
@@ -91,9 +95,24 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
                 {"advance": duration(request.advance_ns),
                  "problem": f"must be more than 0 and at most {duration(MAX_ADVANCE_NS)} (ten years)"})
         advance = request.advance_ns
+        # from the time the command is stamped with: a held clock's is the venue's own, so the
+        # venue moves by exactly `advance`
         await self.venue.run(lambda ts: C.AdvanceClock(ts + advance))
-        self.venue.seq.clock.offset += advance  # later commands keep the new time
+        self.venue.seq.clock.advanced(advance)  # later commands keep the new time
         return sandbox_pb2.AdvanceClockResponse(now_ns=self.venue.state.exchange.ts)
+
+    @rpc
+    async def SetClockMode(self, request, context):
+        self.venue.admin(context)
+        held = _HELD.get(request.mode)
+        if held is None:
+            raise VenueError(R.INVALID_VALUE, field="mode", mode=request.mode).shown_as(
+                {"mode": request.mode, "problem": "must be CLOCK_MODE_HELD or CLOCK_MODE_WALL"})
+        clock = self.venue.seq.clock
+        # between batches: each command is stamped wholly before or wholly after the change
+        was = await self.venue.seq.run_quiet(lambda: clock.set_held(held))
+        return sandbox_pb2.SetClockModeResponse(mode=request.mode, previous_mode=_MODE[was],
+                                                now_ns=self.venue.state.exchange.ts)
 
     @rpc
     async def FundInsurance(self, request, context):
@@ -112,7 +131,8 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
         journal = self.venue.seq.journal
         return sandbox_pb2.GetVenueStateResponse(
             now_ns=view.ts, state_hash=self.venue.state.state_hash(), insurance_funds=funds,
-            journal_sequence=journal.durable_seq if journal is not None else self.venue.seq.applied)
+            journal_sequence=journal.durable_seq if journal is not None else self.venue.seq.applied,
+            clock_mode=_MODE[self.venue.seq.clock.held])
 
     @rpc
     async def Reset(self, request, context):
