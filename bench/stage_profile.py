@@ -2,15 +2,17 @@
 
   python bench/stage_profile.py PROFILE.txt [--orders N] [--rate HZ]
 
-Each sample is one Python stack of one thread (root first, `;`-separated frames "func
-(file:line)", then the sample count). A sample is charged to the stage of its innermost frame
-that belongs to one, looked for from the leaf up:
+Each sample is one stack of one thread (root first, `;`-separated frames "func (file:line)",
+then the sample count), as `py-spy record --native --format raw` writes it: the compiled
+modules' functions appear with their source file (e.g. "Entry__PlaceOrder (engine/entry.py:151)"),
+C frames with a C file or a library ("epoll_wait (libc.so.6)"). The C frames are dropped, so
+their time goes to the frame that called them. A sample is charged to the stage of its innermost
+frame that belongs to one, looked for from the leaf up:
 
-  engine     the exchange and the risk core (engine/, risk/; compiled modules show up as
-             their caller's frame: VenueState.apply's own time is mostly Exchange.apply)
-  registry   the venue's order registry (venue/state.py) and the history read model
-             (venue/history*.py, klines): handed each command by VenueState.apply, folded in
-             while the fsync runs, when idle and before reads
+  engine     the exchange and the risk core (engine/, risk/, model/)
+  registry   the venue's order registry (venue/state.py: VenueState.apply's own work) and the
+             history read model (venue/history*.py, klines): handed each command by
+             VenueState.apply, folded in while the fsync runs, when idle and before reads
   listeners  what runs per applied command after the commit: streams, metrics, signals,
              account signals, the REST gateway
   journal    encoding commands for the journal, appending, the group commit's fsync
@@ -36,10 +38,10 @@ from pathlib import Path
 #: (stage, predicate on one frame "func (file:line)"), first match from the leaf up wins.
 _RULES: list[tuple[str, re.Pattern]] = [
     ("journal", re.compile(r"venue/(journal|codec)\.py|\b_commit \(|fsync")),
-    ("registry", re.compile(r"venue/(history[a-z_]*|klines)\.py|VenueState\.(_|catch_up)|\bfingerprint \(")),
+    ("registry", re.compile(r"venue/(state|history[a-z_]*|klines)\.py|\bfingerprint \(")),
     ("listeners", re.compile(r"venue/(streams|metrics|account_signals|mailbox|gcpolicy)\.py|venue/signals/|"
                              r"venue/gateway/|prometheus_client")),
-    ("engine", re.compile(r"/(engine|risk|model)/|VenueState\.apply \(|^apply \(venue/state")),
+    ("engine", re.compile(r"[(/](engine|risk|model)/")),
     ("convert", re.compile(r"Trading\.command \(|venue/convert\.py|venue/guard\.py|venue/auth\.py|"
                            r"venue/limits\.py|Venue\.(account|take|spec) \(")),
     ("respond", re.compile(r"_placed \(|order_out \(|raise_rejection \(|venue/errors\.py|venue/humane\.py|"
@@ -57,16 +59,20 @@ def stage_of(frames: list[str]) -> str:
     return "grpc"
 
 
+#: a frame of Python source or of a compiled module's (.py, .pyx, Cython's .pxi): the rest are C
+_SOURCE = re.compile(r"\.(py|pyx|pxi|pxd):\d+\)$|\.py\)$")
+
+
 def stacks(path: Path):
-    """Each collapsed stack of a py-spy raw profile: (its thread frame or "", its frames root
-    first, its sample count)."""
+    """Each collapsed stack of a py-spy raw profile: (its thread frame or "", its Python and
+    compiled frames root first, its sample count)."""
     for line in path.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
         if not count.isdigit():
             continue
         frames = stack.split(";")
         thread = frames[0] if frames and frames[0].startswith("thread") else ""
-        yield thread, frames[1:] if thread else frames, int(count)
+        yield thread, [f for f in (frames[1:] if thread else frames) if _SOURCE.search(f)], int(count)
 
 
 def breakdown(path: Path) -> dict:

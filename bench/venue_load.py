@@ -45,8 +45,9 @@ other_threads_cpu_us_per_order (the journal's fsyncs, gRPC's pollers); children_
 the server's child processes (the snapshot follower), not in server_cpu. snapshots_on_disk,
 and from the server's log checkpoints, checkpoint_fork_ms_max (the sequencer's pause: the
 fork) and checkpoint_write_ms_max (the snapshot written off the sequencer). --profile DIR
-samples the server with py-spy over the measured phase and adds the per-stage breakdown
-(bench/stage_profile.py) to each line.
+samples the server with py-spy over the measured phase (native stacks, so the compiled engine
+and registry show as themselves; each sample pauses the server a moment, so a profiled run is a
+little slower) and adds the per-stage breakdown (bench/stage_profile.py) to each line.
 bench/venue_ratios.py runs the engine in process and the venue scenarios in one go and prints
 the ratios. Targets (reported against, never asserted): ≥ 5,000 orders/s unary, p99 ≤ 2 ms on
 loopback.
@@ -90,7 +91,9 @@ TARGET_ORDERS_PER_S = 5_000
 TARGET_P99_MS = 2.0
 TARGET_BULK_ORDERS_PER_S = 50_000  # batch or streaming entry
 CALL_TIMEOUT = 30.0
-PROFILE_RATE = 250  # py-spy samples per second of the server (--profile)
+#: py-spy samples per second of the server (--profile): native stacks cost the paused server more
+#: than Python ones, so fewer
+PROFILE_RATE = 50
 
 
 # ---------------------------------------------------------------------------- the server
@@ -441,7 +444,7 @@ def scenario(mix: str, clients: int, driver: str, seconds: float, limit: int, wa
         sampler = None
         if profile is not None:
             sampler = subprocess.Popen(
-                ["py-spy", "record", "--pid", str(server.proc.pid), "--nonblocking", "--threads", "--format", "raw",
+                ["py-spy", "record", "--pid", str(server.proc.pid), "--native", "--threads", "--format", "raw",
                  "--rate", str(PROFILE_RATE), "--duration", str(max(1, round(seconds))), "--output", str(profile)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.3)  # attached before the measured phase
