@@ -23,12 +23,26 @@ All integers are little-endian. Records never span segments; a segment is closed
 batch) and the next one starts with the next seq. A new segment is created atomically (header
 written to a temporary file, fsynced, renamed, directory fsynced).
 
+A segment's records may be followed by zeros: its end is where the records end (a zero length
+field is never a record), not the file's size. A journal opened with `preallocate=N` keeps N
+bytes of zeros written ahead of its last record (a new segment gets them before its rename; a
+commit that leaves less than N/2 ahead writes the next N under the same fdatasync), so that a
+commit overwrites blocks that are already allocated and durable: the file's size does not
+change, and ext4 commits no metadata for it (bench/journal_prealloc.py: a 100 B to 32 KB
+write + fdatasync at about half the wall time of an append). The zeros stop at `segment_bytes`;
+a batch crossing that extends the file as an append does. Segments written without it (or
+before it existed) are the same format without the zeros, and both are read alike.
+
 Opening checks everything: every segment header, every record's length, CRC and sequence
 number, and that each segment continues the previous one. Then:
 
+* nothing but zeros after a segment's last whole record is unwritten space, not damage: kept
+  as it is when the journal preallocates, truncated away (and reported as below) in the last
+  segment when it does not;
 * a bad record at the end of the last segment with no valid record after it — a short length
-  field, a payload cut short, a CRC mismatch on the last record, zeros — is a torn write that
-  was never acknowledged: it is truncated away (`open_report.truncated_bytes` says how much);
+  field, a payload cut short, a CRC mismatch on the last record, zeros then leftovers of the
+  same write — is a torn write that was never acknowledged: it is truncated away
+  (`open_report.truncated_bytes` says how many bytes, any zeros after it included);
 * a bad record anywhere else, i.e. followed by any record with a valid CRC, a bad segment
   header, a sequence gap or repeat: `JournalCorrupt` naming the file, the offset and the
   sequence number, and nothing on disk is changed. Refusing is deliberate: acknowledged
@@ -80,6 +94,9 @@ RECORD_OVERHEAD = _REC.size  # 16
 MAX_PAYLOAD = (1 << 24) - 8
 _MAX_LENGTH = MAX_PAYLOAD + 8
 DEFAULT_SEGMENT_BYTES = 64 << 20
+#: Zeros kept written ahead of the last record by the venue's journal (`Journal(preallocate=)`):
+#: about 1.3 ms of writing every MB of records, against ~60 µs saved on every commit.
+PREALLOCATE = 1 << 20
 #: A pruned segment's name while it is being freed (`<segment>.seg.pruned`); not part of the journal.
 PRUNED_SUFFIX = ".pruned"
 #: Bytes freed per fsynced cut when a pruned segment is removed.
@@ -186,13 +203,15 @@ def scan_segment(data: bytes, first_seq: int, start: int = HEADER_SIZE) -> _Scan
     return _Scan(last_seq=seq - 1, end=off, count=count, problem=problem)
 
 
-def _valid_record_at_or_after(data: bytes, start: int) -> int | None:
+def _valid_record_at_or_after(data: bytes, start: int, stop: int) -> int | None:
     """The offset of the first record with a plausible length and a matching CRC at or after
-    `start` (any byte offset), or None: tells a torn tail from corruption in the middle."""
+    `start` (any byte offset) and before `stop`, or None: tells a torn tail from corruption in
+    the middle. A record's length field is not zero, so none starts at or after the last
+    non-zero byte: `stop` past it spares scanning a preallocated tail byte by byte."""
     mv = memoryview(data)
     size = len(data)
     unpack, crc32 = _LEN_CRC.unpack_from, zlib.crc32
-    for y in range(start, size - RECORD_OVERHEAD + 1):
+    for y in range(start, min(stop, size - RECORD_OVERHEAD + 1)):
         length, crc = unpack(data, y)
         if 8 <= length <= _MAX_LENGTH and y + 8 + length <= size and crc32(mv[y + 8:y + 8 + length]) == crc:
             return y
@@ -207,17 +226,23 @@ class Journal:
     fsyncs everything buffered and returns the last durable seq. `replay(from_seq)` yields
     `(seq, payload)` of durable records. `readonly=True` checks without changing anything (a
     torn tail is reported, not truncated) and refuses appends. `first_seq` numbers the first
-    record of a new, empty journal. `fsync=False` is for benchmarks of the rest only."""
+    record of a new, empty journal. `preallocate`: bytes of zeros kept written ahead of the
+    last record (0: none, each commit grows the file; `PREALLOCATE` is the venue's; see the
+    module docstring). `fsync=False` is for benchmarks of the rest only."""
 
     def __init__(self, path: str | os.PathLike, *, segment_bytes: int = DEFAULT_SEGMENT_BYTES,
-                 readonly: bool = False, first_seq: int = 1, fsync: bool = True) -> None:
+                 readonly: bool = False, first_seq: int = 1, preallocate: int = 0, fsync: bool = True) -> None:
         if segment_bytes < HEADER_SIZE + RECORD_OVERHEAD:
             raise ValueError(f"segment_bytes {segment_bytes} is too small")
         if first_seq < 1:
             raise ValueError("first_seq must be >= 1")
+        if preallocate < 0:
+            raise ValueError("preallocate must be >= 0")
         self.path = Path(path)
         self.segment_bytes = segment_bytes
         self.readonly = readonly
+        self.preallocate = preallocate
+        self._zeroed = 0  # the file size of the segment being written: zeros from its records' end on
         self._sync = _fdatasync if fsync else (lambda fd: None)
         self._lock = threading.Lock()  # the buffer and the sequence counter
         self._commit_lock = threading.Lock()  # writes, fsyncs, rotation, pruning
@@ -237,8 +262,7 @@ class Journal:
                 if not self._segments:
                     self._segments.append(self._create_segment(first_seq))
                     self.open_report.created = True
-                last = self._segments[-1]
-                self._fd = os.open(last.path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0))
+                self._fd = self._open_for_writing(self._segments[-1])
         except BaseException:
             self._release_lock()
             raise
@@ -340,9 +364,14 @@ class Journal:
                 view = memoryview(data)
                 fd = self._fd
                 assert fd is not None  # open while the journal takes writes
-                while view:
+                while view:  # at the fd's offset, kept at the end of the records
                     n = os.write(fd, view)
                     view = view[n:]
+                end = seg.size + len(data)
+                if self.preallocate and self._zeroed - end < self.preallocate // 2:
+                    self._zeroed = max(self._zeroed, end)
+                    self._zeroed = _write_zeros(fd, self._zeroed, min(self._zeroed + self.preallocate,
+                                                                      self.segment_bytes))
                 self._sync(fd)
             except BaseException as e:
                 self._failed = e
@@ -493,9 +522,16 @@ class Journal:
                                                      f"at {segments[-1].last_seq}")
             scan = scan_segment(data, first)
             report.records += scan.count
+            is_last = i == len(found) - 1
+            if scan.problem is not None and data.count(0, scan.end) == len(data) - scan.end:
+                # only zeros after the last whole record: unwritten space (preallocated, or a
+                # size the filesystem kept without the data); a gap at the end of an earlier
+                # segment shows as the next segment's first seq
+                if self.preallocate or not is_last:
+                    scan.problem = None
             if scan.problem is not None:
-                is_last = i == len(found) - 1
-                later = _valid_record_at_or_after(data, scan.end + 1)
+                written = len(data.rstrip(b"\0"))
+                later = _valid_record_at_or_after(data, scan.end + 1, written)
                 if not is_last or later is not None or scan.problem.startswith("sequence"):
                     where = (f"a valid record follows at offset {later}" if later is not None
                              else "later segments follow" if not is_last else "not a torn write")
@@ -520,6 +556,8 @@ class Journal:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
         try:
             os.write(fd, _segment_header(first_seq))
+            if self.preallocate:
+                _write_zeros(fd, HEADER_SIZE, min(self.preallocate, self.segment_bytes))
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -530,9 +568,35 @@ class Journal:
     def _rotate(self) -> _Segment:
         """Start the next segment (the current one is complete and fsynced)."""
         seg = self._create_segment(self._segments[-1].last_seq + 1)
-        fd = os.open(seg.path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0))
+        fd = self._open_for_writing(seg)
         assert self._fd is not None  # rotated only while the journal takes writes
         os.close(self._fd)
         self._fd = fd
         self._segments.append(seg)
         return seg
+
+    def _open_for_writing(self, seg: _Segment) -> int:
+        """`seg`'s file opened for the next commit: the fd's offset at the end of its records
+        (not O_APPEND: zeros may follow them), and the size known as the zeroed end."""
+        fd = os.open(seg.path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            os.lseek(fd, seg.size, os.SEEK_SET)
+            self._zeroed = os.fstat(fd).st_size
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+
+def _write_zeros(fd: int, start: int, stop: int) -> int:
+    """Write zeros over [start, stop) of `fd` (not fsynced: the caller's next sync covers them);
+    where they end. A failure (a full disk) stops them early and is not an error: the zeros
+    only save later commits' metadata updates, and a record that does not fit fails its own write."""
+    zeros = memoryview(bytes(min(max(stop - start, 0), 1 << 20)))
+    off = start
+    try:
+        while off < stop:
+            off += os.pwrite(fd, zeros[:stop - off], off)
+    except OSError:
+        pass
+    return off

@@ -7,7 +7,9 @@ writes nothing, so it can follow the journal of a running venue. `read(upto)` yi
 hold them; each is checked (CRC, sequence) like `Journal.replay` checks them.
 
 Only records the writer has made durable may be asked for (`upto`): past the durable seq the
-bytes of a write may still be arriving, so nothing there is read. The folder is opened once and
+bytes of a write may still be arriving, so nothing there is read. A segment's records end where
+its bytes do or at a zero length field (zeros the writer preallocated): either way the records
+asked for are in the next segment. The folder is opened once and
 segments are found through that handle, so a folder renamed away (a sandbox reset archives it)
 is still the one read; a segment pruned after it was read through is never needed again.
 """
@@ -91,7 +93,7 @@ class JournalTail:
             off = 0
             while skip and len(data) - off >= RECORD_OVERHEAD:
                 length, _, _ = _REC.unpack_from(data, off)
-                if off + 8 + length > len(data):
+                if length == 0 or off + 8 + length > len(data):  # zeros: the records end here
                     break
                 off += 8 + length
                 skip -= 1
@@ -124,17 +126,19 @@ class JournalTail:
             data = os.pread(fd, READ_CHUNK, self._off)
             if len(data) >= RECORD_OVERHEAD:
                 length = unpack(data, 0)[0]
-                if not 8 <= length <= MAX_PAYLOAD + 8:
+                if length == 0:  # preallocated zeros: nothing more in this segment
+                    data = b""
+                elif not 8 <= length <= MAX_PAYLOAD + 8:
                     raise JournalCorrupt(self.path / self._name, self._off, self.next_seq,
                                          f"impossible record length {length} in a durable record")
-                if 8 + length > len(data):  # one record larger than a chunk
+                elif 8 + length > len(data):  # one record larger than a chunk
                     data = os.pread(fd, 8 + length, self._off)
             mv = memoryview(data)
             off, read_some = 0, False
             while self.next_seq <= upto and len(data) - off >= RECORD_OVERHEAD:
                 length, crc, seq = unpack(data, off)
                 end = off + 8 + length
-                if end > len(data):
+                if length == 0 or end > len(data):
                     break
                 if seq != self.next_seq or crc32(mv[off + 8:end]) != crc:
                     raise JournalCorrupt(self.path / self._name, self._off, self.next_seq,

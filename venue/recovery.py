@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from perpsim.venue.codec import decode
-from perpsim.venue.journal import SEGMENT_SUFFIX, Journal, JournalError, OpenReport
+from perpsim.venue.journal import PREALLOCATE, SEGMENT_SUFFIX, Journal, JournalError, OpenReport
 from perpsim.venue.snapshot import list_snapshots, load_latest, write_snapshot
 
 __all__ = ["JOURNAL_DIR", "SNAPSHOT_DIR", "RecoveryError", "RecoveryReport", "checkpoint", "recover"]
@@ -86,8 +86,8 @@ def recover(data_dir: str | os.PathLike, make_exchange: Callable[[], Any], *, jo
             raise RecoveryError(f"a snapshot at seq {snap_seq} exists but the journal has no segment: commands "
                                 "after the snapshot may be lost; pass allow_new_journal=True to start from it")
         raise RecoveryError(f"a snapshot at seq {snap_seq} exists but the journal was just created")
-    if journal is None:  # own
-        journal = Journal(jdir, first_seq=snap_seq + 1)
+    if journal is None:  # own; preallocating as the venue does, so its zeros are no torn tail
+        journal = Journal(jdir, first_seq=snap_seq + 1, preallocate=PREALLOCATE)
     try:
         durable = journal.durable_seq
         if journal.pending:
