@@ -2,11 +2,13 @@
 """Journal throughput: durable group-commit appends, replay decoding, replay + apply. One JSON document.
 
   python bench/journal.py [--dir DIR] [--records N] [--apply-records M] [--batches 64 256 1024] [--seed S]
+                          [--preallocate BYTES]
 
 Payloads are real encoded commands (perpsim.venue.codec) from a seeded session on one BTCUSDT
 market: mostly limit orders (with a client order id), market orders, cancels and index moves.
 The journal lives in DIR (default: a temporary directory; its filesystem is reported), with
-real fdatasync per commit. It reports
+real fdatasync per commit, preallocating as the venue does (`--preallocate 0`: plain appends;
+bench/journal_prealloc.py compares the two write by write). It reports
 
   append_commit[batch]   records/s durable: append `batch` payloads, then commit() (one write +
                          one fdatasync); also the median and p99 commit latency (µs)
@@ -47,7 +49,7 @@ from perpsim.model.enums import OrderKind, Side, TimeInForce
 from perpsim.model.markets import default_markets
 from perpsim.risk.brackets import btcusdt_brackets
 from perpsim.venue.codec import canonical, decode, encode
-from perpsim.venue.journal import Journal
+from perpsim.venue.journal import PREALLOCATE, Journal
 from perpsim.venue.recovery import JOURNAL_DIR, recover
 
 SYMBOL = "BTCUSDT"
@@ -105,10 +107,10 @@ def rate(n: int, seconds: float) -> float:
     return round(n / seconds) if seconds > 0 else float("inf")
 
 
-def bench_append(root: Path, payloads: list[bytes], batch: int) -> dict:
+def bench_append(root: Path, payloads: list[bytes], batch: int, preallocate: int) -> dict:
     path = root / f"append-{batch}"
     lat = []
-    with Journal(path) as j:
+    with Journal(path, preallocate=preallocate) as j:
         t0 = time.perf_counter()
         for i in range(0, len(payloads), batch):
             j.append_many(payloads[i:i + batch])
@@ -121,7 +123,7 @@ def bench_append(root: Path, payloads: list[bytes], batch: int) -> dict:
            "commit_us_median": round(statistics.median(lat) * 1e6, 1),
            "commit_us_p99": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1e6, 1)}
     # the same with one append() call per record (the plain API)
-    with Journal(root / f"append1-{batch}") as j:
+    with Journal(root / f"append1-{batch}", preallocate=preallocate) as j:
         t0 = time.perf_counter()
         for i in range(0, len(payloads), batch):
             for p in payloads[i:i + batch]:
@@ -133,12 +135,12 @@ def bench_append(root: Path, payloads: list[bytes], batch: int) -> dict:
     return out
 
 
-def bench_pipelined(root: Path, payloads: list[bytes], chunk: int = 16) -> dict:
+def bench_pipelined(root: Path, payloads: list[bytes], preallocate: int, chunk: int = 16) -> dict:
     """Appends on this thread, commits on another (the server's executor), until all are durable."""
     path = root / "pipelined"
     done = threading.Event()
     commits = []
-    with Journal(path) as j:
+    with Journal(path, preallocate=preallocate) as j:
         def committer():
             while True:
                 finished = done.is_set()
@@ -170,12 +172,13 @@ def main() -> None:
     ap.add_argument("--apply-records", type=int, default=50_000)
     ap.add_argument("--batches", type=int, nargs="+", default=[64, 256, 1024])
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--preallocate", type=int, default=PREALLOCATE, help="zeros written ahead (bytes; 0: appends)")
     args = ap.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="perpsim-journal-", dir=args.dir))
     fstype = filesystem_of(root)
     result: dict = {"python": platform.python_version(), "cpus": os.cpu_count(), "dir": str(root),
-                    "filesystem": fstype, "records": args.records}
+                    "filesystem": fstype, "records": args.records, "preallocate": args.preallocate}
     try:
         cmds = session(args.seed, args.records)
         t0 = time.perf_counter()
@@ -184,8 +187,8 @@ def main() -> None:
                             "mean_payload_bytes": round(sum(map(len, payloads)) / len(payloads), 1)}
         print(f"encoded {len(payloads)} commands", file=sys.stderr)
 
-        result["append_commit"] = {str(b): bench_append(root, payloads, b) for b in args.batches}
-        result["pipelined"] = bench_pipelined(root, payloads)
+        result["append_commit"] = {str(b): bench_append(root, payloads, b, args.preallocate) for b in args.batches}
+        result["pipelined"] = bench_pipelined(root, payloads, args.preallocate)
         print("append done", file=sys.stderr)
 
         jdir = root / "replay"
