@@ -230,11 +230,13 @@ def effective_leverage(e: Sequence[float], rho: Callable[[int, int], float], equ
 
 
 def correlation_warning(names: Sequence[str], held: Sequence[float], delta: Sequence[float],
-                        rho: Callable[[int, int], float], equity: float, t: Thresholds) -> Warning | None:
+                        rho: Callable[[int, int], float], equity: float | Callable[[], float],
+                        t: Thresholds) -> Warning | None:
     """The warning for an order adding signed notional ``delta`` to ``held`` (both per market in
     ``names``, in the settlement asset at mark): it fires when the order adds exposure (``E``
     grows), that exposure's correlation with the held one is above ``t.rho``, and the effective
-    leverage after the order is above ``t.max_leverage``."""
+    leverage after the order is above ``t.max_leverage``. ``equity``: the account's equity in the
+    asset, or a function giving it, called only once the first two conditions hold."""
     corr = exposure_correlation(delta, held, rho)
     if corr is None or corr <= t.rho:
         return None
@@ -242,6 +244,8 @@ def correlation_warning(names: Sequence[str], held: Sequence[float], delta: Sequ
     before_e, after_e = exposure(held, rho), exposure(after, rho)
     if after_e <= before_e:
         return None
+    if callable(equity):
+        equity = equity()
     lev = after_e / equity if equity > 0 else math.inf
     if lev <= t.max_leverage:
         return None

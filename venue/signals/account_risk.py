@@ -245,25 +245,39 @@ class AccountRisk:
     def _correlation(self, view: ExchangeView, cmd: C.PlaceOrder, after_lots: int, t: Thresholds,
                      before: int | None = None) -> Warning | None:
         """`before`: the order's leg's signed lots now (read here when not given)."""
-        spec = view.spec(cmd.symbol)
+        symbol, account = cmd.symbol, cmd.account
+        spec = view.spec(symbol)
         asset = spec.settle
-        held = self.positions_light(view, cmd.account, asset)
-        names = sorted({s for s, _ in held} | {cmd.symbol})
+        held = self.positions_light(view, account, asset)
+        if not any(n for _, n in held):
+            # no exposure held in the asset: the order's has nothing to correlate with (ρ
+            # undefined), so correlation_warning gives None; its figures are not worked out
+            return None
+        names = sorted({s for s, _ in held} | {symbol})
         e = [sum(n for s, n in held if s == name) for name in names]
         if before is None:
-            before = view.position_lots(cmd.account, cmd.symbol, cmd.position_side)
+            before = view.position_lots(account, symbol, cmd.position_side)
         delta = [0.0] * len(names)
-        delta[names.index(cmd.symbol)] = _signed_notional(view, cmd.symbol, after_lots) - \
-            _signed_notional(view, cmd.symbol, before)
-        equity = equity_of(view, cmd.account, asset, 10**spec.settle_decimals)
-        return correlation_warning(names, e, delta, self._matrix(names), equity, t)
+        delta[names.index(symbol)] = _signed_notional(view, symbol, after_lots) - _signed_notional(view, symbol, before)
+        # the equity (a walk of the account's markets) only once the warning is about to fire
+        return correlation_warning(names, e, delta, self._matrix(names),
+                                   lambda: equity_of(view, account, asset, 10**spec.settle_decimals), t)
 
     def positions_light(self, view: ExchangeView, account: int, asset: str = "") -> list[tuple[str, float]]:
         """(symbol, signed notional at mark) of every leg (settled in `asset`, or all): no
         liquidation prices solved."""
-        return [(symbol, _signed_notional(view, symbol, lots)) for symbol in view.symbols()
-                if view.holds(account, symbol) and (not asset or _asset(view, symbol) == asset)
-                and view.mark(symbol) is not None for _, lots in view.legs(account, symbol)]
+        out = []
+        for symbol in view.symbols():
+            if not view.holds(account, symbol):
+                continue
+            spec = view.spec(symbol)
+            mark = view.mark(symbol)
+            if (asset and spec.settle != asset) or mark is None:
+                continue
+            scale = 10**spec.settle_decimals
+            for _, lots in view.legs(account, symbol):
+                out.append((symbol, _notional_at(view, symbol, lots, mark, scale)))
+        return out
 
     # ---------------------------------------------------------------- alerts
 
@@ -273,10 +287,13 @@ class AccountRisk:
         t = self.thresholds(account)
         out = {}
         for symbol in (only,) if only else view.symbols():
+            legs = view.legs(account, symbol)  # (most accounts hold few markets: σ only for those)
+            if not legs:
+                continue
             sigma = self.sigma_1h(symbol) if view.mark(symbol) is not None else None
             if not sigma:
                 continue
-            for pside, lots in view.legs(account, symbol):
+            for pside, lots in legs:
                 lp = _liquidation_price(view, account, symbol, pside)
                 if lp is None or lp <= 0:
                     continue
@@ -310,7 +327,15 @@ def _signed_notional(view: ExchangeView, symbol: str, lots: int) -> float:
     mark = view.mark(symbol)
     if not lots or mark is None:
         return 0.0
-    value = view.notional(symbol, abs(lots), mark) / 10**view.spec(symbol).settle_decimals
+    return _notional_at(view, symbol, lots, mark, 10**view.spec(symbol).settle_decimals)
+
+
+def _notional_at(view: ExchangeView, symbol: str, lots: int, mark: int, scale: int) -> float:
+    """`_signed_notional` at a mark already read, `scale` the asset's units per unit: the exact
+    value (an int, a Fraction on an inverse market) over `scale`, rounded once to a float."""
+    if not lots:
+        return 0.0
+    value = view.notional(symbol, abs(lots), mark) / scale
     return float(value) if lots > 0 else -float(value)
 
 
