@@ -176,16 +176,20 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         return out
 
     async def _place(self, account: int, request) -> trading_pb2.PlaceOrderResponse:
+        venue = self.venue
         fields = self.order_fields(account, request)
-        signals = self.venue.account_signals
-        template = C.PlaceOrder(0, *fields) if signals is not None else None
-        warnings: list[common_pb2.RiskWarning] = signals.order_warnings(template) if signals is not None else []
-        before = self.venue.state.exchange.next_order_id
+        signals = venue.account_signals
+        if signals is None:
+            before = venue.state.exchange.next_order_id
+            events = await venue.seq.submit(functools.partial(_place_order, fields))
+            return trading_pb2.PlaceOrderResponse(**self._placed(account, fields[1], before, events))
+        template = _stamp_order(0, fields)  # the order as the signals read it (time 0)
+        warnings = signals.order_warnings(template)
+        before = venue.state.exchange.next_order_id
         # the command made once, at its time, in the sequencer; its rejection raised by _placed
-        events = await self.venue.seq.submit(functools.partial(_place_order, fields))
+        events = await venue.seq.submit(functools.partial(_place_order, fields))
         placed = self._placed(account, fields[1], before, events)
-        if signals is not None:
-            placed["warnings"] = warnings + signals.after_order(template)
+        placed["warnings"] = warnings + signals.after_order(template)
         return trading_pb2.PlaceOrderResponse(**placed)
 
     def _placed(self, account: int, symbol: str, before: int, events: list) -> dict:
@@ -193,9 +197,10 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         PlaceOrderResponse; raises its rejection. `before`: the next order id before the command
         was queued (older orders' events are not this order's)."""
         mine, fills = self.placed_order(account, symbol, before, events)
-        venue, signals = self.venue, self.venue.account_signals
-        bps = signals.slippage.bps_texts if signals is not None else None
-        return placed_fields(venue, venue.state.orders[mine], fills, bps)
+        venue = self.venue
+        signals = venue.account_signals
+        return placed_fields(venue, venue.state.orders[mine], fills,
+                             signals.slippage.bps_texts if signals is not None else None)
 
     def placed_order(self, account: int, symbol: str, before: int, events: list) -> tuple[int, list]:
         """The id of the order a placement's events placed (an idempotent retry's: the original
