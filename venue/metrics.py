@@ -14,12 +14,17 @@ through `Venue.observe_rejection`, which the app points at `rejected`).
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from collections.abc import Callable, Iterable
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import RestrictedRegistry
 
 from perpsim.engine.events import AutoDeleveraged, CommandRejected, Liquidation, MarkPriceChanged, OrderEvent
+from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import EventKind
 from perpsim.model.reasons import RejectReason
 
@@ -28,6 +33,23 @@ RATE_SCALE = 10**8  # engine rates are scaled 1e8
 _ACCEPTED, _FILL, _REJECTED = int(EventKind.ACCEPTED), int(EventKind.FILL), int(EventKind.REJECTED)
 # the event kinds other than the book's that the metrics count or show
 _COUNTED = frozenset({CommandRejected, Liquidation, AutoDeleveraged, MarkPriceChanged})
+
+
+class _Registry(CollectorRegistry):
+    """A registry that runs `flush` before it is read: a scrape (whole, or of some names) and
+    `get_sample_value` see every count made so far."""
+
+    def __init__(self, flush: Callable[[], None]) -> None:
+        super().__init__()
+        self._flush = flush
+
+    def collect(self) -> Iterable[Metric]:
+        self._flush()
+        yield from super().collect()
+
+    def restricted_registry(self, names: Iterable[str]) -> RestrictedRegistry:
+        self._flush()  # (the HTTP handler collects it at once)
+        return super().restricted_registry(names)
 
 
 class Metrics:
@@ -39,7 +61,12 @@ class Metrics:
 
     def __init__(self, venue) -> None:
         self.venue = venue
-        r = self.registry = CollectorRegistry()
+        # per counter (a child, or an unlabelled metric) its count so far, and what of it the
+        # counter was given (see flush)
+        self._totals: dict[Counter, int] = {}
+        self._flushed: dict[Counter, int] = {}
+        self._flush_lock = threading.Lock()
+        r = self.registry = _Registry(self.flush)
         self.commands = Counter("perpsim_engine_events_processed", "Commands applied by the sequencer", registry=r)
         self.orders = Counter("perpsim_orders", "Orders accepted", ["symbol"], registry=r)
         self.fills = Counter("perpsim_fills", "Fills (one per maker touched)", ["symbol"], registry=r)
@@ -73,7 +100,10 @@ class Metrics:
         self.queue = Gauge("perpsim_sequencer_queue_depth", "Commands waiting for the sequencer (journal lag)",
                            registry=r)
         self.queue.set_function(lambda: venue.seq.queue.qsize())
+        self._totals[self.commands] = 0
         self.http: WSGIServer | None = None
+        self._view: ExchangeView | None = None
+        self._viewed: object = None
         self._children: dict[tuple[object, tuple[str, ...]], object] = {}
         self._next_refresh = 0.0
         self._refresh_scheduled = False
@@ -93,17 +123,21 @@ class Metrics:
 
     def observe_batch(self, done: list) -> None:
         """Sequencer batch listener: count what a batch of durable commands did ((command,
-        events) each); the gauges read from the state once, after the batch."""
-        self.commands.inc(len(done))
-        # counted here first and added once per metric and labels: an inc takes a lock. The
-        # book's events are the bulk: counted per market and kind; the rarer kinds one by one
-        counts: dict[tuple, int] = {}
-        key: tuple
-        accepted: dict[str, int] = {}
-        fills: dict[str, int] = {}
-        lots: dict[str, int] = {}
-        marks: dict[str, int] = {}  # per market its latest mark and index (ticks): a gauge shows the last
-        indexes: dict[str, int] = {}
+        events) each); the gauges read from the state once, after the batch. The counts go to
+        plain integers (`_totals`), added to the counters when the registry is read (`flush`):
+        an inc of a prometheus_client child takes a lock and a few checks, more than the rest of
+        a small batch's counting."""
+        totals = self._totals
+        commands = self.commands
+        totals[commands] += len(done)
+        # the book's events are the bulk: counted per market and kind, in dicts made only when a
+        # batch has such events; the rarer kinds one by one
+        accepted: dict[str, int] | None = None
+        fills: dict[str, int] | None = None
+        lots: dict[str, int] | None = None
+        marks: dict[str, int] | None = None  # per market its latest mark and index (ticks): a gauge shows the last
+        indexes: dict[str, int] | None = None
+        child = self._child
         for _, events in done:
             for e in events:
                 t = type(e)
@@ -112,46 +146,53 @@ class Metrics:
                     kind = b.kind
                     if kind == _ACCEPTED:
                         s = e.symbol
-                        accepted[s] = accepted.get(s, 0) + 1
+                        if accepted is None:
+                            accepted = {s: 1}
+                        else:
+                            accepted[s] = accepted.get(s, 0) + 1
                     elif kind == _FILL:
                         s = e.symbol
-                        fills[s] = fills.get(s, 0) + 1
-                        lots[s] = lots.get(s, 0) + b.qty
+                        if fills is None or lots is None:
+                            fills, lots = {s: 1}, {s: b.qty}
+                        else:
+                            fills[s] = fills.get(s, 0) + 1
+                            lots[s] = lots.get(s, 0) + b.qty
                     elif kind == _REJECTED:
-                        key = (self.rejections, RejectReason(b.reason).name.lower(), "engine")
-                        counts[key] = counts.get(key, 0) + 1
+                        self._count(child(self.rejections, RejectReason(b.reason).name.lower(), "engine"), 1)
                 elif t not in _COUNTED:  # (positions, wallets: the most frequent after orders)
                     continue
                 elif t is CommandRejected:
-                    key = (self.rejections, RejectReason(e.reason).name.lower(), "engine")
-                    counts[key] = counts.get(key, 0) + 1
+                    self._count(child(self.rejections, RejectReason(e.reason).name.lower(), "engine"), 1)
                 elif t is Liquidation:
-                    key = (self.liquidations, e.symbol)
-                    counts[key] = counts.get(key, 0) + 1
+                    self._count(child(self.liquidations, e.symbol), 1)
                 elif t is AutoDeleveraged:
-                    key = (self.adl, e.symbol)
-                    counts[key] = counts.get(key, 0) + 1
+                    self._count(child(self.adl, e.symbol), 1)
                 elif t is MarkPriceChanged:
+                    if marks is None:
+                        marks = {}
                     marks[e.symbol] = e.mark
                     if e.index:
+                        if indexes is None:
+                            indexes = {}
                         indexes[e.symbol] = e.index
         for metric, per_market in ((self.orders, accepted), (self.fills, fills), (self.volume, lots)):
-            for s, n in per_market.items():
-                counts[(metric, s)] = n
-        child = self._child
-        for (metric, *labels), n in counts.items():
-            child(metric, *labels).inc(n)
+            if per_market is not None:
+                for s, n in per_market.items():
+                    c = child(metric, s)
+                    totals[c] = totals.get(c, 0) + n
         markets = self.venue.markets
-        for symbol, mark in marks.items():
-            child(self.mark, symbol).set(float(markets[symbol].format_price(mark)))
-        for symbol, index in indexes.items():
-            child(self.index, symbol).set(float(markets[symbol].format_price(index)))
-        view = self.venue.view  # the live state: after a recovery or a reset too
+        if marks is not None:
+            for symbol, mark in marks.items():
+                child(self.mark, symbol).set(float(markets[symbol].format_price(mark)))
+        if indexes is not None:
+            for symbol, index in indexes.items():
+                child(self.index, symbol).set(float(markets[symbol].format_price(index)))
+        view = self._live_view()
         shown = self._fund_units
-        for _, spec, gauge in self._funds:
-            units = view.insurance(spec.settle)
-            if shown.get(spec.settle) != units:  # formatted only when the fund moved
-                shown[spec.settle] = units
+        for asset, spec, gauge in self._funds:
+            units = view.insurance(asset)
+            if shown.get(asset) != units:  # formatted only when the fund moved
+                shown[asset] = units
                 gauge.set(float(spec.format_money(units)))
         now = time.monotonic()
         if now >= self._next_refresh:
@@ -164,6 +205,35 @@ class Metrics:
             self._refresh_scheduled = True
             loop.call_later(self._next_refresh - now, self._scheduled_refresh)
 
+    def _count(self, counter: Counter, n: int) -> None:
+        """Add `n` to a counter (a child, or an unlabelled metric) at the next `flush`."""
+        totals = self._totals
+        totals[counter] = totals.get(counter, 0) + n
+
+    def flush(self) -> None:
+        """Add to each counter what was counted since the last flush (run before every read of
+        the registry, on the reading thread). The sequencer's thread only ever raises a total,
+        one dict store at a time; the flushes take turns under a lock and add each total's
+        growth since the last one saw it, so nothing is added twice or lost. Integer counts
+        added once or in parts give the same float while under 2**53."""
+        with self._flush_lock:
+            flushed = self._flushed
+            for counter, total in list(self._totals.items()):  # (a copy: the sequencer may add keys)
+                grown = total - flushed.get(counter, 0)
+                if grown:
+                    counter.inc(grown)
+                    flushed[counter] = total
+
+    def _live_view(self) -> ExchangeView:
+        """A view of the live state's exchange (after a recovery or a reset too), made again
+        only when the exchange was replaced."""
+        exchange = self.venue.state.exchange
+        view = self._view
+        if view is None or self._viewed is not exchange:
+            view = self._view = ExchangeView(exchange)
+            self._viewed = exchange
+        return view
+
     def _scheduled_refresh(self) -> None:
         self._refresh_scheduled = False
         self.refresh()
@@ -172,7 +242,7 @@ class Metrics:
         """Count a rejection made before the engine (a VenueError a servicer answered with).
         The exchange's own rejections are counted from the command's events instead."""
         if not getattr(err, "engine", False):
-            self._child(self.rejections, err.reason.name.lower(), "request").inc()
+            self._count(self._child(self.rejections, err.reason.name.lower(), "request"), 1)
 
     def refresh(self) -> None:
         """Set the market gauges from the live state: index, open interest, funding."""
