@@ -8,7 +8,10 @@ The scenario (`--short` unless --full) runs in this process first (perpsim.sim.r
 engine in process, the risk signals on), then against a fresh `perpsim serve --no-feed
 --no-liquidity` (venue_load.py's Server: rest off, no rate limit, no metrics endpoint,
 automatic snapshots off) through perpsim.sim.grpc_venue.GrpcVenue, the signals read from the
-venue. Repeated R times, alternating. One JSON line per run, then a "scenario_grpc" line:
+venue, the venue clock held for the run (SetClockMode: the venue's time moves only by the run's
+AdvanceClock commands; --wall-clock leaves it on the wall clock, where the time between a step's
+calls moves it too). Repeated R times, alternating. One JSON line per run, then a
+"scenario_grpc" line:
 
   in_process_s, grpc_s            wall time of each (setup + steps), the median over the repeats
   grpc_vs_in_process              grpc_s / in_process_s                     target <= 3 (issue 18)
@@ -16,10 +19,12 @@ venue. Repeated R times, alternating. One JSON line per run, then a "scenario_gr
   ms_per_step                     a step's wall time in process and over gRPC, and over gRPC the CPU
                                   milliseconds of the venue and of this process per step
   calls                           unary calls the gRPC run made: Apply (a batch of commands, with
-                                  the step's sample reads), CreateAccounts, reads made on their own
+                                  the step's sample reads), CreateAccounts, reads made on their own,
+                                  SetClockMode (the hold, and its release at the end)
   server_cpu_s, client_cpu_s      CPU seconds of the venue process and of this one over the gRPC run
   liquidations                    per mode (a sanity check: both modes run the same scenario)
   same_liquidations               every gRPC run's liquidations, row by row, are the in-process run's
+  same_by_run                     the same, run by run
 
   per_step                        of an extra gRPC run, not timed (--no-count skips it): the calls
                                   of a step by RPC, the commands its Apply calls carried, and the
@@ -88,11 +93,11 @@ def in_process(sc: scenario.Scenario) -> dict:
             "liquidations": liquidations(r), "_rows": r.liquidations}
 
 
-def over_grpc(sc: scenario.Scenario, root: Path, profile: Path | None) -> dict:
+def over_grpc(sc: scenario.Scenario, root: Path, profile: Path | None, hold_clock: bool = True) -> dict:
     root.mkdir(parents=True)
     with vl.Server(root, snapshot_every=0) as server:
         markets = {s: default_markets()[s] for s in sc.data["venue"].get("markets", ["BTCUSDT"])}
-        venue = GrpcVenue(server.address, vl.ADMIN_KEY, markets)
+        venue = GrpcVenue(server.address, vl.ADMIN_KEY, markets, hold_clock=hold_clock)
         sampler = None
         if profile is not None:  # the server's side, sampled over the run (raw stacks, as venue_load.py)
             profile.mkdir(parents=True, exist_ok=True)
@@ -152,13 +157,13 @@ def _fsyncs_at(trace: Path) -> list[float]:
     return out
 
 
-def counted(sc: scenario.Scenario, root: Path) -> dict:
+def counted(sc: scenario.Scenario, root: Path, hold_clock: bool = True) -> dict:
     """One more gRPC run, not timed: its calls by RPC and the venue's fsyncs, in the setup and
     per step (fsyncs counted with strace attached to the venue, when it can attach)."""
     root.mkdir(parents=True)
     with vl.Server(root, snapshot_every=0) as server:
         markets = {s: default_markets()[s] for s in sc.data["venue"].get("markets", ["BTCUSDT"])}
-        venue = GrpcVenue(server.address, vl.ADMIN_KEY, markets)
+        venue = GrpcVenue(server.address, vl.ADMIN_KEY, markets, hold_clock=hold_clock)
         trace, tracer = root / "fsyncs.txt", None
         if shutil.which("strace"):
             tracer = subprocess.Popen(["strace", "-f", "-ttt", "-e", "trace=fsync,fdatasync", "-o", str(trace),
@@ -243,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--whole", type=int, default=0, metavar="R",
                     help="also time the whole CLI command with and without --grpc, R times each")
     ap.add_argument("--no-count", action="store_true", help="skip the untimed run that counts calls and fsyncs")
+    ap.add_argument("--wall-clock", action="store_true",
+                    help="leave the venue clock on the wall clock (not held for the run): the time between "
+                         "a step's calls moves the venue's time too, as before the held clock")
     ap.add_argument("--data-dir", type=Path, help="where the venue's data directory goes (default: a temporary "
                                                   "folder; on a tmpfs such as /dev/shm its fsyncs cost nothing)")
     a = ap.parse_args(argv)
@@ -254,10 +262,10 @@ def main(argv: list[str] | None = None) -> int:
             r = in_process(sc)
             print(json.dumps(shown(r)), flush=True)
             runs["in_process"].append(r)
-            r = over_grpc(sc, base / f"grpc-{i}", a.profile if i == a.repeat - 1 else None)
+            r = over_grpc(sc, base / f"grpc-{i}", a.profile if i == a.repeat - 1 else None, not a.wall_clock)
             print(json.dumps(shown(r)), flush=True)
             runs["grpc"].append(r)
-        count = None if a.no_count else counted(sc, base / "counted")
+        count = None if a.no_count else counted(sc, base / "counted", not a.wall_clock)
         probe = fsync_ms(base)
         whole_run = whole(a.scenario, a.full, a.set, base, a.whole) if a.whole else None
     finally:
@@ -267,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         return round(statistics.median(r[key] for r in runs[mode]), 3)
 
     out = {"bench": "scenario_grpc", "scenario": sc.name, "short": not a.full, "repeat": a.repeat,
+           "clock": "wall" if a.wall_clock else "held",
            "in_process_s": median("in_process", "s"), "grpc_s": median("grpc", "s"),
            "grpc_vs_in_process": round(median("grpc", "s") / median("in_process", "s"), 2),
            "ratios": [round(g["s"] / p["s"], 2) for p, g in zip(runs["in_process"], runs["grpc"], strict=True)],
@@ -281,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
                            "grpc_client_cpu": median("grpc", "client_cpu_ms_per_step")},
            "liquidations": {m: runs[m][-1]["liquidations"] for m in runs},
            # every liquidation (step, market, account, side, lots, price, round, leverage) alike in both modes
-           "same_liquidations": all(g["_rows"] == runs["in_process"][0]["_rows"] for g in runs["grpc"])}
+           "same_liquidations": all(g["_rows"] == runs["in_process"][0]["_rows"] for g in runs["grpc"]),
+           "same_by_run": [g["_rows"] == runs["in_process"][0]["_rows"] for g in runs["grpc"]]}
     if count is not None:
         out.update(count)
     out["fsync_ms_p50"] = probe
