@@ -42,7 +42,7 @@ from perpsim.venue.gateway import Gateway
 from perpsim.venue.gcpolicy import GcPolicy
 from perpsim.venue.history_records import HistoryLimits
 from perpsim.venue.http import HttpServer, build_http_app
-from perpsim.venue.journal import Journal, JournalError
+from perpsim.venue.journal import PREALLOCATE, Journal, JournalError
 from perpsim.venue.limits import RateLimiter
 from perpsim.venue.listen import ListenError, bind_grpc, check_free
 from perpsim.venue.metrics import Metrics
@@ -279,7 +279,7 @@ class RunningVenue:
             check_free(cfg.metrics_listen, "metrics", "metrics_listen setting")
         if getattr(cfg, "rest_listen", "") not in ("", "off"):
             check_free(cfg.rest_listen, "REST", "rest_listen setting")
-        journal = Journal(cfg.data_dir / JOURNAL_DIR)
+        journal = Journal(cfg.data_dir / JOURNAL_DIR, preallocate=PREALLOCATE)
         self._opened.append(("the journal", lambda: journal.close()))
         # held (cfg.held_clock): commands stamped with the venue's time, moved only by the sandbox
         clock = Clock(lambda: sequencer.state.exchange.ts, held=cfg.held_clock)
@@ -369,7 +369,7 @@ class RunningVenue:
             for name in (JOURNAL_DIR, SNAPSHOT_DIR, "created_ns"):
                 if (cfg.data_dir / name).exists():
                     os.replace(cfg.data_dir / name, archive / name)
-            journal = sequencer.journal = Journal(cfg.data_dir / JOURNAL_DIR)
+            journal = sequencer.journal = Journal(cfg.data_dir / JOURNAL_DIR, preallocate=PREALLOCATE)
             sequencer.state = venue.state = make_state(cfg)
             return archive
 
