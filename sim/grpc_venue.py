@@ -7,9 +7,10 @@ as one sequencer unit with one journal group commit, each answered with its own 
 refusal comes back as a `CommandRejected` event with the venue's reason, and each liquidation a
 command set off as a `Liquidation` event of that command (of the scenario's account). The run
 holds the venue clock (perpsim.sim.grpc_venue_clock): the venue's time is its time at the hold
-plus the scenario's, moved only by the AdvanceClock commands the commands' timestamps make, so a
-run meets the same times whatever the wall-clock time between its calls (and its liquidations
-are the in-process run's, row by row); the clock's mode is put back at `close`.
+(moved on to a whole minute) plus the scenario's, moved only by the AdvanceClock commands the
+commands' timestamps make, so a run meets the same times whatever the wall-clock time between
+its calls (its marks and liquidations are the in-process run's, step by step and row by row);
+the clock's mode is put back at `close`.
 
 Commands that wait (`_DEFERRED`): settings, deposits, stops, cancels of an account's orders and
 the insurance fund's deposits are answered later: `submit` returns at once and their refusals

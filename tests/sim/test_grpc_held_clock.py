@@ -15,7 +15,7 @@ import pytest
 
 from perpsim.model.markets import default_markets
 from perpsim.sim import runner
-from perpsim.sim.grpc_venue_clock import HELD, WALL
+from perpsim.sim.grpc_venue_clock import ALIGN_NS, HELD, WALL
 from perpsim.sim.venues import GrpcVenue
 from perpsim.venue.app import RunningVenue, VenueConfig
 
@@ -75,6 +75,10 @@ def test_held_runs_match_each_other_and_in_process_despite_sleeps(small, tmp_pat
     in_process = runner.run(small)
     assert in_process.liquidations, "the scenario liquidates"
     assert first.liquidations == second.liquidations == in_process.liquidations  # row by row
+    # the held time starts on a whole minute, so the runs' steps cross the mark's 5 s sampling grid
+    # where the in-process run's do: the same marks, step by step
+    marks = [r.series["BTCUSDT"]["mark"] for r in (first, second, in_process)]
+    assert marks[0] == marks[1] == marks[2]
     assert hash_1 == hash_2
     # the venue's time moved by the scenario's time alone (its steps), not by the sleeps
     assert moved_1 == moved_2 == small.steps * round(small.step_s * 10**9)
@@ -82,15 +86,20 @@ def test_held_runs_match_each_other_and_in_process_despite_sleeps(small, tmp_pat
 
 
 def test_the_run_puts_the_clock_mode_back(tmp_path):
-    """A venue on the wall clock is held while the run's GrpcVenue is open and on the wall clock
-    again after; one started held stays held."""
+    """A venue on the wall clock is held while the run's GrpcVenue is open, from the next whole
+    minute, and on the wall clock again after; one started held stays held."""
     for held in (False, True):
         cfg = _config(tmp_path / str(held))
         cfg.held_clock = held
         venue = RunningVenue(cfg).start_in_thread()
         try:
+            before = venue.venue.state.exchange.ts
             remote = GrpcVenue(venue.address, ADMIN, {"BTCUSDT": default_markets()["BTCUSDT"]})
-            assert remote.clock.venue_state().clock_mode == HELD
+            state = remote.clock.venue_state()
+            assert state.clock_mode == HELD
+            # moved on to the next whole minute of venue time, no further
+            assert state.now_ns == remote.clock.held_at and state.now_ns % ALIGN_NS == 0
+            assert 0 < state.now_ns - before <= ALIGN_NS
             remote.close()
             probe = GrpcVenue(venue.address, ADMIN, {"BTCUSDT": default_markets()["BTCUSDT"]}, hold_clock=False)
             try:
