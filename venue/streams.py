@@ -95,10 +95,13 @@ class Streams:
         if self._quiet():
             if self.slippage is not None:
                 self.slippage.record_batch(done)
-            ts = self.venue.state.exchange.ts
-            if self.spike_alerts is not None:
-                self.spike_alerts(ts)
-            self._alerts(ts)
+            spike_alerts = self.spike_alerts
+            if spike_alerts is not None or self._alerts_kept or "alerts" in self._kinds:
+                ts = self.venue.state.exchange.ts
+                if spike_alerts is not None:
+                    spike_alerts(ts)
+                if self._alerts_kept or "alerts" in self._kinds:  # (else `_alerts` has nothing to do)
+                    self._alerts(ts)
             return
         publish = self.publish
         for cmd, events in done:
@@ -109,15 +112,7 @@ class Streams:
 
     def _quiet(self) -> bool:
         """Whether no topic and no book has a follower and no account stream was ever opened."""
-        if "account" in self._kinds:
-            return False
-        for subs in self._subs.values():
-            if subs:
-                return False
-        for books in self._books.values():
-            if books:
-                return False
-        return True
+        return "account" not in self._kinds and not any(self._subs.values()) and not any(self._books.values())
 
     def publish(self, cmd, events: list) -> None:
         """One durable command: recorded in `slippage`, then its events to its streams (a
