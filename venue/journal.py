@@ -37,8 +37,8 @@ Opening checks everything: every segment header, every record's length, CRC and 
 number, and that each segment continues the previous one. Then:
 
 * nothing but zeros after a segment's last whole record is unwritten space, not damage: kept
-  as it is when the journal preallocates, truncated away (and reported as below) in the last
-  segment when it does not;
+  as it is when the journal preallocates or is opened read-only, truncated away (and reported
+  as below) in the last segment when a writer that does not preallocate opens it;
 * a bad record at the end of the last segment with no valid record after it — a short length
   field, a payload cut short, a CRC mismatch on the last record, zeros then leftovers of the
   same write — is a torn write that was never acknowledged: it is truncated away
@@ -526,8 +526,9 @@ class Journal:
             if scan.problem is not None and data.count(0, scan.end) == len(data) - scan.end:
                 # only zeros after the last whole record: unwritten space (preallocated, or a
                 # size the filesystem kept without the data); a gap at the end of an earlier
-                # segment shows as the next segment's first seq
-                if self.preallocate or not is_last:
+                # segment shows as the next segment's first seq. A reader (readonly) cannot
+                # tell whose zeros they are and cuts nothing: none of it is a torn write.
+                if self.preallocate or self.readonly or not is_last:
                     scan.problem = None
             if scan.problem is not None:
                 written = len(data.rstrip(b"\0"))

@@ -177,7 +177,8 @@ def test_a_segment_written_without_zeros_is_read_and_continued(tmp_path):
 def test_a_preallocated_journal_opened_without_preallocating(tmp_path):
     """Zeros after an earlier segment's records are its end (a segment closed before its zeros
     ran out: opened with a smaller segment_bytes than it was written with); in the last segment,
-    a journal that does not preallocate cuts them as it always cut zeros there (and says so)."""
+    a reader leaves them, and a writer that does not preallocate cuts them as it always cut
+    zeros there (and says so)."""
     path = tmp_path / "j"
     with Journal(path, segment_bytes=4000, preallocate=CHUNK) as j:
         fill(j, 30)
@@ -193,8 +194,8 @@ def test_a_preallocated_journal_opened_without_preallocating(tmp_path):
     with JournalTail(path, 1) as tail:  # across the first segment's zeros into the next one
         assert list(tail.read(n)) == [(s, payload(s)) for s in range(1, n + 1)]
     last_end = records_end(segs[-1].read_bytes())
-    with Journal(path, segment_bytes=600, readonly=True) as j:
-        assert j.last_seq == n and j.open_report.truncated_bytes == 600 - last_end  # found, left
+    with Journal(path, segment_bytes=600, readonly=True) as j:  # a reader: unwritten space, no torn tail
+        assert j.last_seq == n and j.open_report.truncated_bytes == 0
     assert segs[-1].stat().st_size == 600
     with Journal(path, segment_bytes=600) as j:
         assert j.last_seq == n and j.open_report.truncated_bytes == 600 - last_end
