@@ -7,6 +7,7 @@ import argparse
 from perpsim.cli.common import group, leaf
 from perpsim.cli.format import NS_PER, Out, duration_arg, format_duration, format_time, parse_duration, text
 from perpsim.cli.units import Amount, MarketUnits
+from perpsim.clients.clock_models import HELD, WALL
 
 
 def _path_point(item: str) -> tuple[int, str]:
@@ -35,9 +36,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = leaf(sb, "shock", _shock, "move the index by a percentage in one step")
     p.add_argument("symbol", metavar="SYMBOL")
     p.add_argument("percent", metavar="PERCENT", help="e.g. -8 for an 8 %% drop")
-    leaf(sb, "state", _state, "venue time, state hash, journal sequence, insurance funds")
+    leaf(sb, "state", _state, "venue time, clock mode, state hash, journal sequence, insurance funds")
     p = leaf(sb, "advance-clock", _advance_clock, "move the venue clock forward")
     p.add_argument("ns", metavar="DURATION", type=duration_arg, help="e.g. 8h, 30m, 1d, or nanoseconds")
+    p = leaf(sb, "clock", _clock, "hold the venue clock (time moves only by advance-clock) or release it to wall time")
+    p.add_argument("mode", choices=[HELD, WALL],
+                   help="held: every command is stamped with the venue's time, moved only by advance-clock, so "
+                        "a run of calls gives the same state whatever the time between them; wall: wall-clock "
+                        "time plus every advance, never behind the venue's (until a restart, which takes "
+                        "`perpsim serve --held-clock`)")
     p = leaf(sb, "fund-insurance", _fund_insurance, "add money to the insurance fund")
     p.add_argument("asset", metavar="ASSET")
     p.add_argument("amount", metavar="AMOUNT")
@@ -89,7 +96,7 @@ def _state(c, a, out: Out) -> int:
     if out.json:
         out.data(s)
     else:
-        out.fields([("now", format_time(s.now_ns)), ("state_hash", s.state_hash),
+        out.fields([("now", format_time(s.now_ns)), ("clock", s.clock_mode), ("state_hash", s.state_hash),
                     ("journal_sequence", s.journal_sequence)]
                    + [(f"insurance_fund {asset}", Amount(amount, asset)) for asset, amount in
                       s.insurance_funds.items()])
@@ -102,6 +109,16 @@ def _advance_clock(c, a, out: Out) -> int:
         out.data({"now_ns": now, "advanced_ns": a.ns})
     else:
         out.line(f"now {format_time(now)} (advanced {format_duration(a.ns)})")
+    return 0
+
+
+def _clock(c, a, out: Out) -> int:
+    change = c.set_clock_mode(a.mode == HELD)
+    if out.json:
+        out.data(change)
+    else:
+        was = f"was {change.previous_mode}" if change.changed else "already"
+        out.line(f"clock {change.mode} ({was}), now {format_time(change.now_ns)}")
     return 0
 
 

@@ -46,6 +46,7 @@ from perpsim.clients.account_calls import AccountCalls
 from perpsim.clients.account_risk_calls import AccountRiskCalls
 from perpsim.clients.arguments import Number, decimal_text, new_client_order_id, order_request
 from perpsim.clients.calls import DEADLINE_FACTOR, Call, retry_backoff, service_stubs
+from perpsim.clients.clock_models import ClockModeChange
 from perpsim.clients.errors import PerpsimError, Unavailable, from_rpc_error
 from perpsim.clients.history_calls import HistoryCalls
 from perpsim.clients.loss_limit_calls import LossLimitCalls
@@ -85,6 +86,7 @@ __all__ = [
     "BookLevel",
     "BookUpdate",
     "Client",
+    "ClockModeChange",
     "Fill",
     "IndexUpdate",
     "Liquidation",

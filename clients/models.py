@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from perpsim.v1 import common_pb2, market_pb2
+from perpsim.v1 import common_pb2, market_pb2, sandbox_pb2
 
 __all__ = [
     "Account",
@@ -582,12 +582,17 @@ class ShockResult(_Model):
 
 @dataclass(frozen=True, slots=True)
 class VenueState(_Model):
+    """The venue's time (ns since the Unix epoch, its last command's), state hash, durable
+    journal sequence, insurance funds by asset, and clock mode: "wall" (wall-clock time plus
+    every AdvanceClock) or "held" (moved only by AdvanceClock; perpsim.clients.clock_models)."""
+
     now_ns: int
     state_hash: str
     journal_sequence: int
     insurance_funds: dict[str, Decimal]
+    clock_mode: str
 
     @classmethod
     def from_pb(cls, r) -> VenueState:
         return cls(r.now_ns, r.state_hash, r.journal_sequence,
-                   {m.asset: dec0(m.amount) for m in r.insurance_funds})
+                   {m.asset: dec0(m.amount) for m in r.insurance_funds}, enum_name(sandbox_pb2.ClockMode, r.clock_mode))

@@ -1,7 +1,7 @@
 """The client's sandbox controls (SandboxService), shared by `Client` and `AsyncClient`:
-accounts and keys, the index price, the clock, the insurance fund, a fresh venue. Authenticated
-with the admin key (else the API key); deadline 4 x the client's timeout; not retried, except
-the read GetVenueState.
+accounts and keys, the index price, the clock (advanced, held or released), the insurance fund,
+a fresh venue. Authenticated with the admin key (else the API key); deadline 4 x the client's
+timeout; not retried, except the read GetVenueState.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from decimal import Decimal
 from perpsim.clients import models as M
 from perpsim.clients.arguments import Number, decimal_text
 from perpsim.clients.calls import Call, CallSite
+from perpsim.clients.clock_models import ClockModeChange, clock_mode_value
 from perpsim.clients.forced_orders import ForcedOrder
 from perpsim.clients.models import IndexUpdate, NewAccount, ShockResult, VenueState
 from perpsim.v1 import sandbox_pb2
@@ -63,6 +64,19 @@ class SandboxCalls(CallSite):
         return self._invoke(Call("sandbox", "AdvanceClock", sandbox_pb2.AdvanceClockRequest(advance_ns=ns),
                                  lambda r: r.now_ns, kind="sandbox", admin=True))
 
+    def set_clock_mode(self, held: bool) -> ClockModeChange:
+        """Hold the venue clock (True) or release it to wall-clock time (False). Held, every
+        command is stamped with the venue's time (its last command's), moved only by
+        `advance_clock`, so a run of calls reaches the same state whatever the wall-clock time
+        between them; released, time is the wall clock plus every advance, never behind the
+        venue's. Lasts until changed or the venue restarts (which takes `perpsim serve
+        --held-clock`). The mode now and before ("held" / "wall"), and the venue time (ns)."""
+        if not isinstance(held, bool):
+            raise TypeError("held: expected a bool")
+        request = sandbox_pb2.SetClockModeRequest(mode=clock_mode_value(held))
+        return self._invoke(Call("sandbox", "SetClockMode", request, ClockModeChange.from_pb, kind="sandbox",
+                                 admin=True))
+
     def fund_insurance(self, asset: str, amount: Number) -> Decimal:
         """Add money to the insurance fund; the fund after."""
         request = sandbox_pb2.FundInsuranceRequest(asset=asset, amount=decimal_text(amount, "amount"))
@@ -70,6 +84,6 @@ class SandboxCalls(CallSite):
                                  lambda r: M.dec0(r.insurance_fund.amount), kind="sandbox", admin=True))
 
     def venue_state(self) -> VenueState:
-        """Venue time, state hash, journal sequence, insurance funds."""
+        """Venue time (ns), state hash, journal sequence, insurance funds, clock mode ("held" / "wall")."""
         return self._invoke(Call("sandbox", "GetVenueState", sandbox_pb2.GetVenueStateRequest(),
                                  VenueState.from_pb, kind="sandbox", retry=True, admin=True))

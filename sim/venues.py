@@ -8,8 +8,10 @@ In process (`InProcessVenue`) the events are the engine's own. Over gRPC (`GrpcV
 perpsim.sim.grpc_venue) a step's commands travel together in the admin `BatchService.Apply`
 call (perpsim.sim.grpc_apply), each applied as its own call would be: a refusal comes back as a
 `CommandRejected` event with the venue's reason, and each command's result names the
-liquidations it caused with their accounts (`Liquidation` events). The venue keeps its own
-clock; commands' timestamps only drive clock moves so that funding times are crossed.
+liquidations it caused with their accounts (`Liquidation` events). The run holds the venue's
+clock (SetClockMode, perpsim.sim.grpc_venue_clock) and puts its mode back at `close`: every
+command is stamped with the venue's time, moved only by the AdvanceClock commands the commands'
+timestamps make, so the wall-clock time between calls changes nothing.
 
 Market risk signals (perpsim.sim.risk_series): in process, a `perpsim.venue.signals.Signals`
 listener is handed every command's events as the venue's sequencer hands them; over gRPC the

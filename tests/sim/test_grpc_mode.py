@@ -89,7 +89,8 @@ def test_scenario_runs_over_grpc(tmp_path, signals):
     if not signals:
         return
     # the risk signals are the venue's (GetMarketRisk): the crowd's 40-60x opening is flagged,
-    # by the end of the first step (the venue's clock runs on wall time too, so possibly sooner)
+    # by the end of the first step, as in process (the run holds the venue clock: the venue's
+    # signals see the scenario's times, not the wall clock's)
     for flags in (result.series["BTCUSDT"]["flags"], in_process.series["BTCUSDT"]["flags"]):
         assert all("leverage_spike" in f for f in flags[1:])
     assert "leverage_spike" not in in_process.series["BTCUSDT"]["flags"][0]
