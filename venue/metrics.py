@@ -23,7 +23,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import RestrictedRegistry
 
-from perpsim.engine.events import AutoDeleveraged, CommandRejected, Liquidation, MarkPriceChanged, OrderEvent
+from perpsim.engine.events import (
+    AutoDeleveraged,
+    CommandRejected,
+    InsuranceFundChanged,
+    Liquidation,
+    MarkPriceChanged,
+    OrderEvent,
+)
 from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import EventKind
 from perpsim.model.reasons import RejectReason
@@ -32,7 +39,7 @@ RATE_SCALE = 10**8  # engine rates are scaled 1e8
 # the book's event kinds as plain ints (compared per event; an Enum class attribute is slow)
 _ACCEPTED, _FILL, _REJECTED = int(EventKind.ACCEPTED), int(EventKind.FILL), int(EventKind.REJECTED)
 # the event kinds other than the book's that the metrics count or show
-_COUNTED = frozenset({CommandRejected, Liquidation, AutoDeleveraged, MarkPriceChanged})
+_COUNTED = frozenset({CommandRejected, Liquidation, AutoDeleveraged, MarkPriceChanged, InsuranceFundChanged})
 
 
 class _Registry(CollectorRegistry):
@@ -110,6 +117,9 @@ class Metrics:
         for symbol in venue.markets:  # every market's series exists from the start, at 0
             for metric in (self.orders, self.fills, self.volume, self.liquidations, self.adl):
                 self._child(metric, symbol)
+        # per market, the children its book's events count into: (orders, fills, lots)
+        self._book_counters = {s: (self._child(self.orders, s), self._child(self.fills, s), self._child(self.volume, s))
+                               for s in venue.markets}
         self._fund_units: dict[str, int] = {}  # the insurance balances the gauges show (money units)
         self._funds = [(asset, venue.asset_spec(asset), self._child(self.insurance, asset))
                        for asset in sorted({spec.settle for spec in venue.markets.values()})]
@@ -137,6 +147,7 @@ class Metrics:
         lots: dict[str, int] | None = None
         marks: dict[str, int] | None = None  # per market its latest mark and index (ticks): a gauge shows the last
         indexes: dict[str, int] | None = None
+        funds_moved = False  # (every change of a fund is an InsuranceFundChanged of its command)
         child = self._child
         for _, events in done:
             for e in events:
@@ -167,6 +178,8 @@ class Metrics:
                     self._count(child(self.liquidations, e.symbol), 1)
                 elif t is AutoDeleveraged:
                     self._count(child(self.adl, e.symbol), 1)
+                elif t is InsuranceFundChanged:
+                    funds_moved = True
                 elif t is MarkPriceChanged:
                     if marks is None:
                         marks = {}
@@ -175,11 +188,11 @@ class Metrics:
                         if indexes is None:
                             indexes = {}
                         indexes[e.symbol] = e.index
-        for metric, per_market in ((self.orders, accepted), (self.fills, fills), (self.volume, lots)):
-            if per_market is not None:
-                for s, n in per_market.items():
-                    c = child(metric, s)
-                    totals[c] = totals.get(c, 0) + n
+        if accepted is not None:
+            self._count_book(0, self.orders, accepted)
+        if fills is not None and lots is not None:
+            self._count_book(1, self.fills, fills)
+            self._count_book(2, self.volume, lots)
         markets = self.venue.markets
         if marks is not None:
             for symbol, mark in marks.items():
@@ -187,13 +200,15 @@ class Metrics:
         if indexes is not None:
             for symbol, index in indexes.items():
                 child(self.index, symbol).set(float(markets[symbol].format_price(index)))
-        view = self._live_view()
-        shown = self._fund_units
-        for asset, spec, gauge in self._funds:
-            units = view.insurance(asset)
-            if shown.get(asset) != units:  # formatted only when the fund moved
-                shown[asset] = units
-                gauge.set(float(spec.format_money(units)))
+        exchange = self.venue.state.exchange  # the live state: after a recovery or a reset too
+        if funds_moved or exchange is not self._viewed:  # the funds read only when they can have moved
+            view = self._live_view(exchange)
+            shown = self._fund_units
+            for asset, spec, gauge in self._funds:
+                units = view.insurance(asset)
+                if shown.get(asset) != units:  # formatted only when the fund moved
+                    shown[asset] = units
+                    gauge.set(float(spec.format_money(units)))
         now = time.monotonic()
         if now >= self._next_refresh:
             self.refresh()
@@ -204,6 +219,14 @@ class Metrics:
                 return
             self._refresh_scheduled = True
             loop.call_later(self._next_refresh - now, self._scheduled_refresh)
+
+    def _count_book(self, at: int, metric: Counter, per_market: dict[str, int]) -> None:
+        """Add a batch's counts per market to one of the book's counters (`at` in _book_counters)."""
+        totals, counters = self._totals, self._book_counters
+        for s, n in per_market.items():
+            known = counters.get(s)
+            c = known[at] if known is not None else self._child(metric, s)
+            totals[c] = totals.get(c, 0) + n
 
     def _count(self, counter: Counter, n: int) -> None:
         """Add `n` to a counter (a child, or an unlabelled metric) at the next `flush`."""
@@ -224,10 +247,8 @@ class Metrics:
                     counter.inc(grown)
                     flushed[counter] = total
 
-    def _live_view(self) -> ExchangeView:
-        """A view of the live state's exchange (after a recovery or a reset too), made again
-        only when the exchange was replaced."""
-        exchange = self.venue.state.exchange
+    def _live_view(self, exchange) -> ExchangeView:
+        """A view of the live state's `exchange`, made again only when it was replaced."""
         view = self._view
         if view is None or self._viewed is not exchange:
             view = self._view = ExchangeView(exchange)

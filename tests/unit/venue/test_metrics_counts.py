@@ -152,3 +152,36 @@ def test_reads_from_another_thread_while_batches_are_counted_lose_nothing() -> N
     for k, n in want.items():
         assert shown[k] == 20 * n, k
     assert max(seen) <= 20 * len(done)
+
+
+@pytest.mark.parametrize("batch", [1, 7])
+def test_the_fund_gauges_show_the_live_funds_after_every_batch(batch: int) -> None:
+    """The funds are read only after a batch that moved one (or on a state not read before):
+    after every batch of a run that funds the insurance now and then, and after the state is
+    replaced by another (a reset), each gauge shows its fund as the live state holds it."""
+    state, done = _run(seed=8, n=300)
+    venue = _venue(state)
+    metrics = Metrics(venue)
+    u = 10 ** MARKETS["BTCUSDT"].settle_decimals
+    ts = state.exchange.ts
+
+    def funded(i: int) -> list:
+        return [(cmd, state.apply(cmd)) for cmd in [C.FundInsurance(ts + i, "USDT", (i % 5 + 1) * u)]]
+
+    def shown() -> float | None:
+        return metrics.registry.get_sample_value("perpsim_insurance_fund_balance", {"asset": "USDT"})
+
+    def held(s) -> float:
+        return float(MARKETS["BTCUSDT"].format_money(ExchangeView(s.exchange).insurance("USDT")))
+
+    moves = 0
+    for i in range(0, len(done), batch):
+        part = done[i:i + batch] + (funded(i) if i % 3 == 0 else [])
+        moves += len(part) - len(done[i:i + batch])
+        metrics.observe_batch(part)
+        assert shown() == held(state)
+    assert moves > 10 and held(state) > 0  # the funds moved
+    fresh, more = _run(seed=9, n=20)  # another state: its own fund (none), no fund moved in its commands
+    venue.state = fresh
+    metrics.observe_batch(more[-1:])
+    assert shown() == held(fresh) != held(state)
