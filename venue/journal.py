@@ -4,21 +4,13 @@ Every command is appended here and made durable before its result is acknowledge
 are buffered; `commit()` writes everything buffered with one write and one fsync (group commit),
 so the cost of an fsync is shared by every command of the batch.
 
-Layout of a journal directory::
+Layout of a journal directory (a segment's bytes: venue/journal_format.py)::
 
     <dir>/LOCK                          flock()ed by the one process that has the journal open
     <dir>/<first seq, 20 digits>.seg    segment files, in sequence order
     <dir>/<first seq>.seg.pruned        a pruned segment being freed: ignored, removed by the next prune
 
-    segment := header record*
-    header  := magic "PSJRNL\\x00\\x01" (8 bytes)  first_seq:u64  crc32(magic ‖ first_seq):u32
-    record  := length:u32  crc:u32  seq:u64  payload
-                 length = 8 + len(payload)   (the bytes after the crc field)
-                 crc    = CRC-32 (zlib) of seq ‖ payload
-                 seq    = the previous record's seq + 1; the first record of a segment
-                          carries the segment's first_seq; a journal starts at seq 1
-
-All integers are little-endian. Records never span segments; a segment is closed once it holds
+Records never span segments; a segment is closed once it holds
 `segment_bytes` or more (a commit batch is never split, so a segment can exceed that by one
 batch) and the next one starts with the next seq. A new segment is created atomically (header
 written to a temporary file, fsynced, renamed, directory fsynced).
@@ -61,7 +53,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import struct
 import threading
 import time
 import zlib
@@ -70,9 +61,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from perpsim.venue.files import fsync_dir, remove_gradually
+from perpsim.venue.journal_format import (
+    HEADER_SIZE,
+    LEN_CRC,
+    MAX_PAYLOAD,
+    RECORD_HEADER,
+    RECORD_OVERHEAD,
+    SEGMENT_SUFFIX,
+    SEQ,
+    JournalCorrupt,
+    JournalError,
+    check_header,
+    only_zeros_after,
+    scan_segment,
+    segment_header,
+    segment_name,
+    valid_record_at_or_after,
+)
 
 __all__ = [
+    "HEADER_SIZE",
     "MAX_PAYLOAD",
+    "PREALLOCATE",
+    "RECORD_OVERHEAD",
     "SEGMENT_SUFFIX",
     "Journal",
     "JournalCorrupt",
@@ -81,18 +92,6 @@ __all__ = [
     "scan_segment",
 ]
 
-MAGIC = b"PSJRNL\x00\x01"
-SEGMENT_SUFFIX = ".seg"
-_SEG_HEADER = struct.Struct("<8sQI")  # magic, first_seq, crc32(magic ‖ first_seq)
-_SEG_HEADER_BODY = struct.Struct("<8sQ")
-_REC = struct.Struct("<IIQ")  # length, crc, seq
-_LEN_CRC = struct.Struct("<II")
-_SEQ = struct.Struct("<Q")
-HEADER_SIZE = _SEG_HEADER.size  # 20
-RECORD_OVERHEAD = _REC.size  # 16
-#: Largest payload of one record (bytes).
-MAX_PAYLOAD = (1 << 24) - 8
-_MAX_LENGTH = MAX_PAYLOAD + 8
 DEFAULT_SEGMENT_BYTES = 64 << 20
 #: Zeros kept written ahead of the last record by the venue's journal (`Journal(preallocate=)`):
 #: about 1.3 ms of writing every MB of records, against ~60 µs saved on every commit.
@@ -103,19 +102,6 @@ PRUNED_SUFFIX = ".pruned"
 PRUNE_STEP = 4 << 20
 
 _fdatasync = getattr(os, "fdatasync", os.fsync)
-
-
-class JournalError(Exception):
-    """The journal cannot do what was asked (in use, closed, failed earlier, pruned away)."""
-
-
-class JournalCorrupt(JournalError):
-    """A journal file is damaged somewhere other than a torn tail; nothing was changed."""
-
-    def __init__(self, file: Path | str, offset: int, seq: int, problem: str) -> None:
-        self.file, self.offset, self.seq, self.problem = str(file), offset, seq, problem
-        super().__init__(f"journal corrupt: {file} at offset {offset} (seq {seq}): {problem}; "
-                         "refusing to open, the files are unchanged")
 
 
 @dataclass
@@ -141,81 +127,6 @@ class _Segment:
     path: Path
     last_seq: int  # first_seq - 1 while empty
     size: int  # bytes known good (header + whole records)
-
-
-@dataclass
-class _Scan:
-    """One segment's records, checked: where they end, and the first bad record if any."""
-
-    last_seq: int
-    end: int  # offset after the last good record
-    count: int
-    problem: str | None = None  # why the record at `end` is bad
-
-
-def _segment_name(first_seq: int) -> str:
-    return f"{first_seq:020d}{SEGMENT_SUFFIX}"
-
-
-def _segment_header(first_seq: int) -> bytes:
-    body = _SEG_HEADER_BODY.pack(MAGIC, first_seq)
-    return body + struct.pack("<I", zlib.crc32(body))
-
-
-def _check_header(path: Path, data: bytes, first_seq: int) -> None:
-    if len(data) < HEADER_SIZE:
-        raise JournalCorrupt(path, 0, first_seq, f"segment header cut short ({len(data)} bytes)")
-    magic, seq, crc = _SEG_HEADER.unpack_from(data, 0)
-    if magic != MAGIC:
-        raise JournalCorrupt(path, 0, first_seq, f"not a perpsim journal segment (magic {magic!r})")
-    if zlib.crc32(data[:_SEG_HEADER_BODY.size]) != crc:
-        raise JournalCorrupt(path, 0, first_seq, "segment header CRC mismatch")
-    if seq != first_seq:
-        raise JournalCorrupt(path, 0, first_seq, f"segment header says first seq {seq}, its name {first_seq}")
-
-
-def scan_segment(data: bytes, first_seq: int, start: int = HEADER_SIZE) -> _Scan:
-    """Check the records of one segment's bytes from `start`: stops at the first bad one."""
-    mv = memoryview(data)
-    size = len(data)
-    off, seq, count = start, first_seq, 0
-    unpack, crc32 = _REC.unpack_from, zlib.crc32
-    problem = None
-    while off < size:
-        if size - off < RECORD_OVERHEAD:
-            problem = f"record header cut short ({size - off} of {RECORD_OVERHEAD} bytes)"
-            break
-        length, crc, rseq = unpack(data, off)
-        end = off + 8 + length
-        if not 8 <= length <= _MAX_LENGTH:
-            problem = f"impossible record length {length}"
-            break
-        if end > size:
-            problem = f"record cut short ({size - off - 8} of {length} bytes after the CRC)"
-            break
-        if crc32(mv[off + 8:end]) != crc:
-            problem = "record CRC mismatch"
-            break
-        if rseq != seq:
-            problem = f"sequence {rseq} where {seq} was expected"
-            break
-        off, seq, count = end, seq + 1, count + 1
-    return _Scan(last_seq=seq - 1, end=off, count=count, problem=problem)
-
-
-def _valid_record_at_or_after(data: bytes, start: int, stop: int) -> int | None:
-    """The offset of the first record with a plausible length and a matching CRC at or after
-    `start` (any byte offset) and before `stop`, or None: tells a torn tail from corruption in
-    the middle. A record's length field is not zero, so none starts at or after the last
-    non-zero byte: `stop` past it spares scanning a preallocated tail byte by byte."""
-    mv = memoryview(data)
-    size = len(data)
-    unpack, crc32 = _LEN_CRC.unpack_from, zlib.crc32
-    for y in range(start, min(stop, size - RECORD_OVERHEAD + 1)):
-        length, crc = unpack(data, y)
-        if 8 <= length <= _MAX_LENGTH and y + 8 + length <= size and crc32(mv[y + 8:y + 8 + length]) == crc:
-            return y
-    return None
 
 
 class Journal:
@@ -314,15 +225,15 @@ class Journal:
             if self._fd is None or self._failed is not None:
                 self._refuse()
             seq = self._next_seq
-            sb = _SEQ.pack(seq)
-            self._buf.append(_LEN_CRC.pack(len(payload) + 8, zlib.crc32(payload, zlib.crc32(sb))) + sb)
+            sb = SEQ.pack(seq)
+            self._buf.append(LEN_CRC.pack(len(payload) + 8, zlib.crc32(payload, zlib.crc32(sb))) + sb)
             self._buf.append(payload)
             self._next_seq = seq + 1
             return seq
 
     def append_many(self, payloads: Iterable[bytes]) -> int:
         """Buffer several records in order; the seq of the last one (last_seq if none)."""
-        pack, spack, crc32 = _LEN_CRC.pack, _SEQ.pack, zlib.crc32
+        pack, spack, crc32 = LEN_CRC.pack, SEQ.pack, zlib.crc32
         with self._lock:
             if self._fd is None or self._failed is not None:
                 self._refuse()
@@ -448,7 +359,7 @@ class Journal:
 
     @staticmethod
     def _replay(segments, from_seq: int, verify: bool) -> Iterator[tuple[int, bytes]]:
-        unpack, crc32 = _REC.unpack_from, zlib.crc32
+        unpack, crc32 = RECORD_HEADER.unpack_from, zlib.crc32
         for first, path, last, size in segments:
             if last < from_seq:
                 continue
@@ -516,14 +427,14 @@ class Journal:
         for i, (first, path) in enumerate(found):
             with open(path, "rb") as f:
                 data = f.read()
-            _check_header(path, data, first)
+            check_header(path, data, first)
             if segments and first != segments[-1].last_seq + 1:
                 raise JournalCorrupt(path, 0, first, f"segment starts at seq {first} but the previous one ends "
                                                      f"at {segments[-1].last_seq}")
             scan = scan_segment(data, first)
             report.records += scan.count
             is_last = i == len(found) - 1
-            if scan.problem is not None and data.count(0, scan.end) == len(data) - scan.end:
+            if scan.problem is not None and only_zeros_after(data, scan.end):
                 # only zeros after the last whole record: unwritten space (preallocated, or a
                 # size the filesystem kept without the data); a gap at the end of an earlier
                 # segment shows as the next segment's first seq. A reader (readonly) cannot
@@ -532,7 +443,7 @@ class Journal:
                     scan.problem = None
             if scan.problem is not None:
                 written = len(data.rstrip(b"\0"))
-                later = _valid_record_at_or_after(data, scan.end + 1, written)
+                later = valid_record_at_or_after(data, scan.end + 1, written)
                 if not is_last or later is not None or scan.problem.startswith("sequence"):
                     where = (f"a valid record follows at offset {later}" if later is not None
                              else "later segments follow" if not is_last else "not a torn write")
@@ -552,11 +463,11 @@ class Journal:
         return segments
 
     def _create_segment(self, first_seq: int) -> _Segment:
-        path = self.path / _segment_name(first_seq)
+        path = self.path / segment_name(first_seq)
         tmp = path.with_name(path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
         try:
-            os.write(fd, _segment_header(first_seq))
+            os.write(fd, segment_header(first_seq))
             if self.preallocate:
                 _write_zeros(fd, HEADER_SIZE, min(self.preallocate, self.segment_bytes))
             os.fsync(fd)

@@ -1,8 +1,8 @@
 """Reading a journal another process is appending to: its durable records, in order, as it grows.
 
-`JournalTail(directory, next_seq)` reads the records of a journal (venue/journal.py, the format
-is documented there) from `next_seq` on, without opening it as a `Journal`: it takes no lock and
-writes nothing, so it can follow the journal of a running venue. `read(upto)` yields
+`JournalTail(directory, next_seq)` reads the records of a journal (venue/journal.py; its format:
+venue/journal_format.py) from `next_seq` on, without opening it as a `Journal`: it takes no
+lock and writes nothing, so it can follow the journal of a running venue. `read(upto)` yields
 `(seq, payload)` for the records after the last one read, through `upto`, as far as the files
 hold them; each is checked (CRC, sequence) like `Journal.replay` checks them.
 
@@ -22,9 +22,10 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from perpsim.venue.journal import (
+from perpsim.venue.journal_format import (
     HEADER_SIZE,
     MAX_PAYLOAD,
+    RECORD_HEADER,
     RECORD_OVERHEAD,
     SEGMENT_SUFFIX,
     JournalCorrupt,
@@ -33,7 +34,7 @@ from perpsim.venue.journal import (
 
 __all__ = ["JournalTail"]
 
-_REC = struct.Struct("<IIQ")  # length, crc, seq (venue/journal.py)
+_REC = RECORD_HEADER  # length, crc, seq
 #: bytes read from a segment at a time
 READ_CHUNK = 1 << 20
 
