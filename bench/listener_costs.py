@@ -10,7 +10,8 @@ submitting one order at a time (batches of 1-16), `unary-1` as one such caller. 
 before-apply hook, after-apply hook, listener and batch listener is wrapped in a timer; the
 line per mix gives each one's µs per order and per batch, from the median of its calls (the
 machine's other processes preempt some calls: a mean takes their time in), the wrappers' own
-cost (about 0.1 µs a call) included; and the collector's time per order (gc.callbacks).
+cost (about 0.1 µs a call) included; the collector's time per order (gc.callbacks) and the
+process's CPU per order (every thread: the sequencer's loop, the commit thread).
 Figures are reported, never asserted.
 """
 
@@ -95,7 +96,7 @@ async def _run(running: RunningVenue, mix: str, orders: int, profile: Path | Non
     profiler = cProfile.Profile() if profile is not None else None
     if profiler is not None:
         profiler.enable()  # (on the venue's loop thread, where the listeners run)
-    applied0, t0 = seq.applied, time.perf_counter()
+    applied0, t0, cpu0 = seq.applied, time.perf_counter(), time.process_time()
     try:
         if mix == "batch":
             n = 0
@@ -115,7 +116,7 @@ async def _run(running: RunningVenue, mix: str, orders: int, profile: Path | Non
             profiler.dump_stats(str(profile))
         for kind, fns in hooks.items():
             fns[:] = saved[kind]
-    took = time.perf_counter() - t0
+    took, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     done = seq.applied - applied0
     batches = len(calls.get("batch_listeners:" + _name(saved["batch_listeners"][0]), ())) \
         if saved["batch_listeners"] else 0
@@ -124,6 +125,7 @@ async def _run(running: RunningVenue, mix: str, orders: int, profile: Path | Non
     median = {k: statistics.median(v) * len(v) for k, v in sorted(calls.items())}
     return {"bench": "listener_costs", "mix": mix, "orders": done, "batches": batches, "seconds": round(took, 3),
             "orders_per_batch": round(done / batches, 2) if batches else None,
+            "process_cpu_us_per_order": round(cpu / done * 1e6, 2),
             "us_per_order": {k: round(v / done / 1e3, 3) for k, v in median.items()},
             "us_per_batch": {k: round(v / batches / 1e3, 2) for k, v in median.items()} if batches else {},
             "total_us_per_order": round(sum(median.values()) / done / 1e3, 3),
