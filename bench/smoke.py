@@ -32,6 +32,7 @@ RUNS: dict[str, list[str]] = {
     "instructions": ["--one-process", "--tick-positions", "100", "--ticks", "2", "--shock-positions", "100",
                      "--scenario-accounts", "100"],
     "journal": ["--records", "2000", "--apply-records", "500", "--batches", "64"],
+    "journal_prealloc": ["--commits", "20", "--rounds", "2"],
     "journal_prune": ["--segment-mb", "1", "--segments", "2"],
     "liqindex_tick": ["--entries", "1000"],
     "rest_load": ["--clients", "1", "--seconds", "0.5", "--warmup", "0", "--slice", "0.25", "--driver", "aio"],
