@@ -35,6 +35,7 @@ RUNS: dict[str, list[str]] = {
     "journal_prealloc": ["--commits", "20", "--rounds", "2"],
     "journal_prune": ["--segment-mb", "1", "--segments", "2"],
     "liqindex_tick": ["--entries", "1000"],
+    "listener_costs": ["--orders", "200"],
     "rest_load": ["--clients", "1", "--seconds", "0.5", "--warmup", "0", "--slice", "0.25", "--driver", "aio"],
     "scenario_cascade": ["--accounts", "1000"],
     "scenario_grpc": ["--set", "duration_s=5", "--set", "agents.crowd.count=20"],
