@@ -4,7 +4,9 @@
   line (grpcio's default answers UNKNOWN and logs a traceback for every such request).
 * A uint64 field above 2**63 - 1 (ids, account ids): the engine and the journal hold int64, so
   such a value can name nothing; INVALID_ARGUMENT naming the field (e.g. `conditional_id`,
-  `orders[3].order_id`) before any servicer sees it.
+  `orders[3].order_id`) before any servicer sees it. The message is walked field by field only
+  when its bytes could hold such a value (`may_exceed_int64`): most requests cost one pass over
+  their bytes, not a walk of every command of a batch.
 
 On a request stream an undecodable message ends the requests as the client closing them would:
 what came before is answered, then the call ends INVALID_ARGUMENT.
@@ -37,14 +39,51 @@ class Undecodable:
         self.error = error
 
 
+class OutOfRange:
+    """What the tolerant deserializer returns for a request with a uint64 field above INT64_MAX:
+    the field's path and its value."""
+
+    def __init__(self, path: str, value: int) -> None:
+        self.path, self.value = path, value
+
+
+#: each byte -> 1 when its high (continuation) bit is set, else 0
+_HIGH_BIT = bytes(b >> 7 for b in range(256))
+_NINE_HIGH = b"\x01" * 9
+
+
+def may_exceed_int64(data: bytes) -> bool:
+    """Whether encoded protobuf bytes could hold a varint above INT64_MAX. Such a value has 64
+    significant bits, so its varint takes ten bytes (7 bits each), the first nine with the
+    continuation bit set; bytes with no run of nine such bytes hold none. (A run elsewhere, in a
+    string or a negative int64, only means the message is walked.) Says nothing of fixed64
+    fields: `_walk_always` covers the types that have them."""
+    return data.translate(_HIGH_BIT).find(_NINE_HIGH) >= 0
+
+
 def _tolerant(deserialize):
     def run(data: bytes):
         try:
-            return deserialize(data)
+            msg = deserialize(data)
         except Exception as e:  # DecodeError and whatever a broken message raises
             return Undecodable(e)
+        if may_exceed_int64(data) or _walk_always(msg.DESCRIPTOR):
+            found = out_of_range(msg)
+            if found:
+                return OutOfRange(*found)
+        return msg
 
     return run
+
+
+@functools.cache
+def _walk_always(descriptor: Descriptor, seen: frozenset = frozenset()) -> bool:
+    """Whether a message type holds fixed64 fields (their bytes are not varints, so
+    `may_exceed_int64` cannot rule them out)."""
+    if descriptor in seen:
+        return False
+    return any(f.type == FieldDescriptor.TYPE_FIXED64 or (f.message_type is not None and _walk_always(
+        f.message_type, seen | {descriptor})) for f in descriptor.fields)
 
 
 @functools.cache
@@ -84,9 +123,8 @@ def _refusal(method: str, request, context) -> VenueError | None:
         log.warning("%s from %s: undecodable request refused (%s)", method, context.peer(),
                     cut(request.error, 200))
         return VenueError(R.INVALID_VALUE, field="request", problem="the bytes are not this method's request message")
-    found = out_of_range(request)
-    if found:
-        return VenueError(R.INVALID_VALUE, field=found[0], value=found[1], max_value=INT64_MAX,
+    if isinstance(request, OutOfRange):  # found by the deserializer
+        return VenueError(R.INVALID_VALUE, field=request.path, value=request.value, max_value=INT64_MAX,
                           problem="out of range")
     return None
 
