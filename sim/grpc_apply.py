@@ -24,6 +24,8 @@ from perpsim.engine import commands as C
 from perpsim.engine.events import Liquidation
 from perpsim.model.enums import Side
 from perpsim.model.markets import MarketSpec
+from perpsim.sim.grpc_encode import apply_request, command
+from perpsim.sim.grpc_quiet import QuietScan
 from perpsim.sim.grpc_reads import bearer
 from perpsim.sim.grpc_requests import conditional_request, order_request
 from perpsim.sim.grpc_wire import rejected
@@ -105,19 +107,20 @@ class Positions:
             self.lots.setdefault((p.account_id, p.symbol), {})[p.position_side] = p.lots
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Pending:
-    """A command waiting for the next Apply: `cmd` and its BatchCommand's fields; `block` /
-    `group`: the submit_groups call it came with and its group's number (BatchCommand.group;
-    None / 0: none); `keep`: its events are its caller's (`events` once answered), not late
-    events."""
+    """A command waiting for the next Apply: `cmd` and its BatchCommand's fields (`pb`), or its
+    ApplyRequest entry's wire bytes (`wire`, perpsim.sim.grpc_encode); `block` / `group`: the
+    submit_groups call it came with and its group's number (BatchCommand.group; None / 0:
+    none); `keep`: its events are its caller's (`events` once answered), not late events."""
 
     cmd: C.Command
-    pb: dict
+    pb: dict | None
     block: int | None = None
     group: int = 0
     keep: bool = False
     events: list | None = None
+    wire: bytes | None = None
 
 
 class Batch:
@@ -126,11 +129,16 @@ class Batch:
 
     def __init__(self, channel: grpc.Channel, admin_key: str, timeout: float, tally: Callable[[str], None]) -> None:
         self._stub = batch_pb2_grpc.BatchServiceStub(channel)
+        # Apply with the request as wire bytes (perpsim.sim.grpc_encode)
+        self._apply = channel.unary_unary("/perpsim.v1.BatchService/Apply", request_serializer=None,
+                                          response_deserializer=batch_pb2.ApplyResponse.FromString,
+                                          _registered_method=True)
         self._admin = bearer(admin_key)
         self.timeout = timeout
         self._tally = tally
         self.pending: list[Pending] = []
         self.positions = Positions()
+        self.quiet = QuietScan()  # whether the commands waiting are quiet (perpsim.sim.grpc_quiet)
         self.tops: dict[str, batch_pb2.BookTop] = {}  # each market's, after the last Apply
         self.sent = 0  # commands sent so far
 
@@ -138,33 +146,34 @@ class Batch:
         self.pending.append(pending)
         return pending
 
-    def send(self, n: int, reads: batch_pb2.BatchReads | None = None) -> tuple[list[tuple[Pending, Any]], Any]:
+    def send(self, n: int, reads: batch_pb2.BatchReads | None = None) -> tuple[list[Pending], list[tuple[Pending, Any]],
+                                                                              Any]:
         """Send the first `n` pending commands (at most MAX_COMMANDS) as one Apply with `reads`:
-        each command with its result (None: applied with nothing to report, left out of the
-        sparse results), and the response."""
+        the commands sent, those answered with a result, each with it, in order (the rest were
+        applied with nothing to report, left out of the sparse results), and the response."""
         chunk, self.pending = self.pending[:n], self.pending[n:]
         self.sent += len(chunk)
-        request = batch_pb2.ApplyRequest(commands=[p.pb for p in chunk], reads=reads, sparse_results=True)
+        request = apply_request([command(p.pb) if p.wire is None else p.wire for p in chunk], reads)  # type: ignore[arg-type]
         self._tally("Apply")
         try:
-            response = self._stub.Apply(request, timeout=self.timeout * 4, metadata=self._admin)
+            response = self._apply(request, timeout=self.timeout * 4, metadata=self._admin)
         except grpc.RpcError as e:
             self.pending = []
             raise from_rpc_error(e) from None
         self.positions.follow(response, len(chunk))
         self.tops = {t.symbol: t for t in response.tops}
         results = response.results
-        update = self.positions.update
+        if not results:
+            return chunk, [], response
         if len(results) == len(chunk):  # every command's (a venue that answers densely, too)
-            out = list(zip(chunk, results, strict=True))
+            answered = list(zip(chunk, results, strict=True))
         else:
-            out = [(p, None) for p in chunk]
-            for r in results:
-                out[r.index] = (chunk[r.index], r)
+            answered = sorted(((chunk[r.index], r) for r in results), key=lambda a: a[1].index)
+        update = self.positions.update
         for r in results:
             if r.positions:
                 update(r)
-        return out, response
+        return chunk, answered, response
 
     def create_accounts(self, count: int) -> list[tuple[int, str]]:
         """`count` new accounts (CreateAccounts, up to MAX_COMMANDS a call): (account id, API key) each, in order."""

@@ -31,34 +31,50 @@ def quiet(pending: Sequence, tops: dict, exact: bool) -> list[bool]:
     out: list[bool] = []
     bounds: dict[str, tuple[int, int]] = {}  # symbol -> (highest bid, lowest ask) there can be
     for p in pending:
-        cmd = p.cmd
-        if out and not out[-1]:
-            out.append(False)
-            continue
-        t = type(cmd)
-        if t in _SETTINGS:
-            out.append(True)
-            continue
-        if t is C.CancelAll:
-            top = tops.get(cmd.symbol)
-            out.append(exact and top is not None and not top.mark_reads_book)
-            continue
-        if t is not C.PlaceOrder or cmd.kind != OrderKind.LIMIT or not exact:
-            out.append(False)
-            continue
-        top = tops.get(cmd.symbol)
-        if top is None or top.mark_reads_book:
-            out.append(False)
-            continue
-        bid, ask = bounds.get(cmd.symbol, (top.bid_ticks, top.ask_ticks or _NO_ASK))
-        if cmd.side == Side.BUY:
-            out.append(cmd.price < ask)
-            bid = max(bid, cmd.price)
-        else:
-            out.append(cmd.price > bid)
-            ask = min(ask, cmd.price)
-        bounds[cmd.symbol] = (bid, ask)
+        out.append((not out or out[-1]) and _quiet(p.cmd, tops, exact, bounds))  # none after one that is not
     return out
+
+
+def _quiet(cmd, tops: dict, exact: bool, bounds: dict[str, tuple[int, int]]) -> bool:
+    """Whether `cmd` is quiet after quiet commands whose limit orders left `bounds` (updated)."""
+    t = type(cmd)
+    if t in _SETTINGS:
+        return True
+    if t is C.CancelAll:
+        top = tops.get(cmd.symbol)
+        return exact and top is not None and not top.mark_reads_book
+    if t is not C.PlaceOrder or cmd.kind != OrderKind.LIMIT or not exact:
+        return False
+    top = tops.get(cmd.symbol)
+    if top is None or top.mark_reads_book:
+        return False
+    bid, ask = bounds.get(cmd.symbol, (top.bid_ticks, top.ask_ticks or _NO_ASK))
+    if cmd.side == Side.BUY:
+        bounds[cmd.symbol] = (max(bid, cmd.price), ask)
+        return cmd.price < ask
+    bounds[cmd.symbol] = (bid, min(ask, cmd.price))
+    return cmd.price > bid
+
+
+class QuietScan:
+    """Whether every waiting command is quiet (`all(quiet(...))`), kept as the waiting list
+    grows: each command is looked at once, until the list, the tops or `exact` change (an
+    Apply sends the list and makes new ones)."""
+
+    def __init__(self) -> None:
+        self._of: tuple = ()  # (pending, tops, exact) the scan so far is of
+        self._seen = 0  # commands looked at
+        self._quiet = True
+        self._bounds: dict[str, tuple[int, int]] = {}
+
+    def all_quiet(self, pending: list, tops: dict, exact: bool) -> bool:
+        of = self._of
+        if not of or of[0] is not pending or of[1] is not tops or of[2] != exact or self._seen > len(pending):
+            self._of, self._seen, self._quiet, self._bounds = (pending, tops, exact), 0, True, {}
+        while self._quiet and self._seen < len(pending):
+            self._quiet = _quiet(pending[self._seen].cmd, tops, exact, self._bounds)
+            self._seen += 1
+        return self._quiet
 
 
 def cut(pending: Sequence, limit: int) -> int:

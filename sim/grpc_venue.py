@@ -39,8 +39,9 @@ from perpsim.engine.events import CommandRejected
 from perpsim.model.enums import OrderKind
 from perpsim.model.markets import MarketSpec
 from perpsim.sim.grpc_apply import MAX_COMMANDS, Batch, Pending, advance_pb, command_pb, error_of, events_of, mark_of
-from perpsim.sim.grpc_quiet import cut, quiet
+from perpsim.sim.grpc_quiet import cut
 from perpsim.sim.grpc_reads import Reads
+from perpsim.sim.grpc_requests import limit_entry
 from perpsim.sim.grpc_venue_clock import RunClock
 from perpsim.sim.grpc_venue_reads import VenueReads
 
@@ -143,7 +144,10 @@ class GrpcVenue(VenueReads):
         account = getattr(cmd, "account", None)
         if isinstance(cmd, (C.PlaceOrder, C.PlaceConditional, C.CancelAll)):
             self._ordered.add(cmd.account)
-        pb = command_pb(cmd, 0 if account is None else self._id(account), self.markets)
+        account_id = 0 if account is None else self._id(account)
+        if type(cmd) is C.PlaceOrder and cmd.kind == OrderKind.LIMIT:  # most commands: as wire bytes
+            return self._batch.add(Pending(cmd, None, block, group, wire=limit_entry(cmd, account_id, group)))
+        pb = command_pb(cmd, account_id, self.markets)
         if group:
             pb["group"] = group
         return self._batch.add(Pending(cmd, pb, block, group))
@@ -180,18 +184,23 @@ class GrpcVenue(VenueReads):
             asked = reads if last else None
             if asked is None and last and self._sample is not None and any(p.block is not None for p in pending):
                 asked = self._sample  # a requote is most often the step's last: its sample rides along
-            results, response = batch.send(n, asked)
+            chunk, answered, response = batch.send(n, asked)
             if last:
                 self._answered, reads = response, None
             if asked is not None:
                 self._take_sample(asked, response)
-            for p, r in results:
+            moves = [p for p in chunk if type(p.cmd) is C.SetIndexPrice]
+            if moves:  # each applied index move's mark, as its result reports it (no result: no mark)
+                result = dict(answered)
+                for p in moves:
+                    r = result.get(p)
+                    if r is None or not (r.HasField("error") and r.error.code):
+                        self._reads[("mark_price", p.cmd.symbol)] = mark_of(r)
+            # a command without a result was applied with no events (its caller's: `events` None)
+            for p, r in answered:
                 cmd = p.cmd
-                events = events_of(cmd, r, self._accounts) if r is not None else []
-                refused = r is not None and bool(r.HasField("error") and r.error.code)
-                if type(cmd) is C.SetIndexPrice and not refused:
-                    self._reads[("mark_price", cmd.symbol)] = mark_of(r)
-                if type(cmd) is C.AdvanceClock and refused:
+                events = events_of(cmd, r, self._accounts)
+                if type(cmd) is C.AdvanceClock and r.HasField("error") and r.error.code:
                     raise error_of(r)  # the clock did not move: the run cannot go on at its times
                 if p.keep:
                     p.events = events
@@ -211,7 +220,7 @@ class GrpcVenue(VenueReads):
         if account not in self._ordered:
             return 0  # never sent an order or a stop: it cannot hold a position
         batch = self._batch
-        if batch.pending and not all(quiet(batch.pending, batch.tops, batch.positions.synced)):
+        if batch.pending and not batch.quiet.all_quiet(batch.pending, batch.tops, batch.positions.synced):
             self._settle()
         if batch.positions.synced:
             return batch.positions.of(self._ids[account], symbol)
@@ -243,10 +252,14 @@ class GrpcVenue(VenueReads):
                 return [[events] for events in self._together(cmds)]
             return self._one_by_one(groups)
         self._blocks += 1
-        for g in groups:
-            self._groups = self._groups % _GROUPS + 1  # unique among the groups an Apply can hold
+        block, account = self._blocks, limits[0].account
+        account_id, add, before = self._id(account), self._batch.add, self._before
+        self._ordered.add(account)
+        for g in groups:  # as _add would each
+            self._groups = group = self._groups % _GROUPS + 1  # unique among the groups an Apply can hold
             for c in g:
-                self._add(c, self._blocks, self._groups)
+                before(c)
+                add(Pending(c, None, block, group, wire=limit_entry(c, account_id, group)))
         late, self._late = self._late, []
         out: list[list[list]] = [[[] for _ in g] for g in groups]
         first = next((sent[0] for sent in out if sent), None)
