@@ -46,21 +46,23 @@ class Gates:
             self._end(groups[place], place)
         self._made: tuple[int, int] | None = None  # (group, place) of the order made last, until applied
 
-    def gate(self, place: int, make: Callable[[int], object]) -> Callable[[int], object | None]:
-        """`make`, or None at its turn once an earlier order of its group was refused."""
-        group = self._groups.get(place)
+    def group_of(self, place: int) -> int | None:
+        """The group of the command at `place` (None: it has none)."""
+        return self._groups.get(place)
 
-        def gated(ts: int):
-            self._not_applied()
-            if group is None:
-                return make(ts)
-            if self._ended.get(group, place) < place:
-                return None
-            cmd = make(ts)
-            self._made = (group, place)
-            return cmd
-
-        return gated
+    def make(self, group: int | None, place: int, make: Callable[[int], object], ts: int) -> object | None:
+        """The command at `place` (of `group`, from `group_of`) made at `ts` at its turn, or None
+        once an earlier order of its group was refused."""
+        if self._made is not None:  # the order made last was never applied (`_not_applied`)
+            self._end(*self._made)
+            self._made = None
+        if group is None:
+            return make(ts)
+        if self._ended.get(group, place) < place:
+            return None
+        cmd = make(ts)
+        self._made = (group, place)
+        return cmd
 
     def applied(self, cmd, events: list) -> None:
         """The sequencer's after-apply hook: how the order made last ended."""

@@ -22,6 +22,7 @@ from perpsim.venue.errors import VenueError, internal_rpc_status, to_rpc_status
 from perpsim.venue.services.accounts import Accounts
 from perpsim.venue.services.batch_groups import Gates, skip_after_refusals
 from perpsim.venue.services.batch_orders import OrderRun, Refused
+from perpsim.venue.services.batch_timing import UnitMakes
 from perpsim.venue.services.common import Venue
 from perpsim.venue.services.sandbox import Sandbox
 from perpsim.venue.services.trading import Trading
@@ -128,9 +129,6 @@ class Unit:
 
     run = Venue.run  # Venue.run's rejection handling, submitting through the collector
 
-    def _exchange(self):
-        return self.real.state.exchange
-
     def account(self, context: _Context, weight: int = 1) -> int:
         if not self._known(context.account):
             raise VenueError(R.UNKNOWN_ACCOUNT, field="account_id", account_id=context.account)
@@ -215,42 +213,28 @@ class Unit:
         if tasks:
             await self._ready
         collected = [c for c in calls if c.makes]
-        before = [0, 0]  # commands the venue applied, and its next order id, before the unit
+        timed = None
         if collected:
             makes = [m for c in collected for m in c.makes or ()]
-            counter, exchange = self._applied, self._exchange
-            unit_ts = [0]  # the time the sequencer gave the unit's first command
-
-            def at_unit_time(make: Callable[[int], object]) -> Callable[[int], object]:
-                # the unit's commands all at its first one's time (or at the clock a command of
-                # the unit moved on to): the engine's time-driven work (marks, funding samples,
-                # expiries) runs once for the unit, as for the commands of one step in process
-                return lambda ts: make(max(unit_ts[0], exchange().ts))
-
-            makes = [makes[0], *map(at_unit_time, makes[1:])]
+            places = [p for c in collected for p in (c.orders.made if isinstance(c.orders, OrderRun) else c.places)]
             gates = self._gates(commands, collected)
+            timed = UnitMakes(self.real, self._applied, gates)
+            makes = timed.wrap(makes, places)
             if gates is not None:
-                places = [p for c in collected for p in (c.orders.made if isinstance(c.orders, OrderRun)
-                                                         else c.places)]
-                makes = [gates.gate(p, m) for p, m in zip(places, makes, strict=True)]
                 self.real.seq.after_apply.append(gates.applied)
-
-            def first_make(ts: int, first=makes[0]):
-                before[:] = counter(), exchange().next_order_id
-                unit_ts[0] = ts
-                return first(ts)
-
-            makes[0] = first_make
             try:
-                results = iter(await self.real.seq.submit_many(makes))
+                results = await self.real.seq.submit_many(makes)
             except Exception as e:  # shed or halted: every collected command is answered so
-                results = iter([e] * len(makes))
+                results = [e] * len(makes)
             finally:
                 if gates is not None:
                     self.real.seq.after_apply.remove(gates.applied)
+            assert len(results) == len(makes)
+            at = 0
             for c in collected:
                 assert c.makes is not None
-                c.results = [next(results) for _ in c.makes]
+                c.results = results[at:at + len(c.makes)]
+                at += len(c.makes)
                 if c.answer is not None:
                     c.answer.set_result(c.results)
         responses = iter(await asyncio.gather(*tasks))
@@ -262,10 +246,10 @@ class Unit:
             elif isinstance(c.orders, Refused):
                 out += [(c.orders, None)] * len(c.places)
             else:
-                out += c.orders.answers(c.results, before[1])
+                out += c.orders.answers(c.results, timed.before[1])  # type: ignore[union-attr]
         if any(c.group for c in commands):
             out = skip_after_refusals(commands, out)
-        return out, before[0]
+        return out, 0 if timed is None else timed.before[0]
 
     @staticmethod
     def _gates(commands, collected: list[_Call]) -> Gates | None:
