@@ -164,11 +164,13 @@ class Batch(batch_pb2_grpc.BatchServiceServicer):
                 out["packed_books"] = packed
         if reads.risks:
             signals = venue.signals
-            off = to_rpc_status(VenueError(R.INVALID_VALUE, problem="risk signals are off on this venue"))
-            full = not reads.risks_summary
-            out["risks"] = [{"error": off} if signals is None else
-                            {"risk": market_risk_out(venue.spec(s), signals.market_risk(s, None, full=full))}
-                            for s in reads.risks]
+            if signals is None:
+                off = to_rpc_status(VenueError(R.INVALID_VALUE, problem="risk signals are off on this venue"))
+                out["risks"] = [{"error": off} for _ in reads.risks]
+            else:
+                full = not reads.risks_summary
+                out["risks"] = [{"risk": market_risk_out(venue.spec(s), signals.market_risk(s, None, full=full))}
+                                for s in reads.risks]
         if reads.insurance:
             out["insurance"] = market_pb2.GetInsuranceFundResponse(
                 funds=[cv.money_out(venue.asset_spec(a), view.insurance(a)) for a in view.assets()], time_ns=view.ts)
@@ -181,6 +183,7 @@ class Batch(batch_pb2_grpc.BatchServiceServicer):
             raise VenueError(R.INVALID_VALUE, field="count", count=request.count,
                              problem=f"1 to {MAX_ACCOUNTS} accounts")
         made = await self.venue.keys.create_accounts_async(request.count)  # one durable save for all
+        self._accounts.update(m.account for m in made)  # known from now on (accounts are never removed)
         return batch_pb2.CreateAccountsResponse(accounts=[
             sandbox_pb2.CreateAccountResponse(account_id=m.account, api_key=m.api_key, api_secret=m.api_secret)
             for m in made])
