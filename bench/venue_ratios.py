@@ -17,6 +17,9 @@ no liquidity, no rate limit, no metrics endpoint):
   unary-1     PlaceOrder, 1 client (its p99)
   unary-16    PlaceOrder, 16 clients
   read-16     ListOpenOrders at 16 clients: the read-only unary floor
+  turn-about  the two on ONE server and one set of channels, alternating --slice-seconds slices
+              (16 clients placing orders, then the same 16 reading, and so on): both see the
+              same phases of a machine whose speed drifts, and the same venue state
   checkpoint  PlaceOrder, 1 client, a snapshot every --checkpoint-every commands (its max)
 
 One JSON line per scenario (venue_load.py's fields), then one "venue_ratios" line:
@@ -25,6 +28,8 @@ One JSON line per scenario (venue_load.py's fields), then one "venue_ratios" lin
   stream_vs_engine     stream orders/s / engine orders/s       target >= 0.40
   stream1_vs_engine    stream-1 orders/s / engine orders/s     (reported)
   unary16_vs_read16    unary-16 orders/s / read-16 calls/s     target >= 0.80
+  unary16_vs_read16_turn_about  the same from the turn-about pair  (reported: the reads there run
+                       on a venue that has traded, and may fold in what the orders left to fold)
   p99_1_client_ms      unary-1 p99                             target <= 2 ms
   checkpoint_max_vs_p99  checkpoint max / unary-1 p99          target <= 2
 
@@ -33,14 +38,15 @@ stream1_vs_engine_cpu), and a read's server CPU over an order's (unary16_vs_read
 ratios a machine with a free core for each would show, whatever else runs on this one.
 
 With --profile DIR the server is sampled with py-spy over every scenario but the checkpoint
-one, and their lines carry the per-stage breakdown (bench/stage_profile.py) and
-loop_stages_us: the event loop thread's CPU per order by stage, its idle samples left out.
+one and the turn-about pair, and their lines carry the per-stage breakdown
+(bench/stage_profile.py) and loop_stages_us: the event loop thread's CPU per order by stage, its idle samples left out.
 Figures are reported, never asserted.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import collections
 import json
 import shutil
@@ -52,6 +58,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import grpc
 import venue_load as vl
 from stage_profile import STAGES, stacks, stage_of
 from stage_profile import report as stage_report
@@ -128,15 +135,74 @@ def loop_stages(path: Path, loop_cpu_us: float | None) -> dict | None:
     return {s: round(counts[s] / busy * loop_cpu_us, 1) for s in STAGES} if busy else None
 
 
+def turn_about(clients: int, seconds: float, slice_s: float, warmup: float, root: Path) -> dict[str, dict]:
+    """The turn-about pair: unary-16 and read-16 on one server and one set of channels, in
+    alternating `slice_s` slices until each kind has had `seconds`: a call is of the kind of the
+    slice it starts in and counts for it. Per kind the scenario line venue_load.py prints
+    (calls/s over its slices, latencies, the server's CPU over its slices)."""
+    root.mkdir(parents=True)
+    kinds = ("unary-16", "read-16")
+    mixes = {"unary-16": "crossing", "read-16": "read"}
+    with vl.Server(root, 100_000) as server:
+        keys = vl.setup_accounts(server.address, clients)
+        streams = {k: [vl.Orders(mixes[k], i) for i in range(clients)] for k in kinds}
+        for k in kinds:
+            vl.phase_aio(server.address, keys, streams[k], warmup, 0)
+        got = {k: {"lat": [], "errors": 0, "cpu": 0.0} for k in kinds}
+        slices = 2 * max(1, round(seconds / slice_s))
+        t0 = time.perf_counter() + 0.2  # every channel connected first
+        end = t0 + slices * slice_s
+
+        def kind_at(t: float) -> str:
+            return kinds[int((t - t0) / slice_s) % 2]
+
+        async def clock() -> None:  # the server's CPU over each slice, charged to its kind
+            cpu = server.cpu()
+            for i in range(slices):
+                await asyncio.sleep(max(0.0, t0 + (i + 1) * slice_s - time.perf_counter()))
+                now = server.cpu()
+                got[kinds[i % 2]]["cpu"] += now - cpu
+                cpu = now
+
+        async def worker(tally, i: int, stub, md) -> None:
+            if i == 0:
+                asyncio.get_running_loop().create_task(clock())
+            await asyncio.sleep(max(0.0, t0 - time.perf_counter()))
+            while (start := time.perf_counter()) < end:
+                kind = kind_at(start)
+                method, req, _ = streams[kind][i].next()
+                try:
+                    await getattr(stub, method)(req, metadata=md, timeout=vl.CALL_TIMEOUT)
+                except grpc.aio.AioRpcError:
+                    got[kind]["errors"] += 1
+                    continue
+                got[kind]["lat"].append(time.perf_counter() - start)
+
+        vl.run_aio(server.address, keys, worker)
+    out = {}
+    each = slices // 2 * slice_s
+    for k in kinds:
+        g = got[k]
+        lat, n = sorted(g["lat"]), len(g["lat"])
+        out[k] = {"bench": "venue_unary", "mix": mixes[k], "driver": "aio", "clients": clients, "orders": n,
+                  "errors": g["errors"], "seconds": each, "orders_per_s": round(n / each, 1),
+                  "p50_ms": round(vl.percentile(lat, 0.50) * 1e3, 3),
+                  "p99_ms": round(vl.percentile(lat, 0.99) * 1e3, 3), "server_cpu": round(g["cpu"] / each, 2),
+                  "server_cpu_us_per_order": round(g["cpu"] / n * 1e6, 2) if n else None,
+                  "turn_about_slice_s": slice_s, "scenario": k + "-turn-about"}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=5.0, help="measured seconds per venue scenario")
     ap.add_argument("--warmup", type=float, default=1.0)
     ap.add_argument("--engine-orders", type=int, default=100_000)
     ap.add_argument("--checkpoint-every", type=int, default=1_000, help="snapshot_every of the checkpoint scenario")
+    ap.add_argument("--slice-seconds", type=float, default=0.5, help="unary-16 / read-16 turn about: a slice's length")
     ap.add_argument("--profile", type=Path, help="py-spy the batch and stream scenarios; raw stacks go here")
     ap.add_argument("--skip", nargs="*", default=[], choices=("batch", "stream", "stream-1", "unary-1", "unary-16",
-                                                             "read-16", "checkpoint"))
+                                                             "read-16", "turn-about", "checkpoint"))
     a = ap.parse_args(argv)
     engine = engine_rate(a.engine_orders, whole_state=False)
     print(json.dumps(engine), flush=True)
@@ -147,12 +213,17 @@ def main(argv: list[str] | None = None) -> int:
             ("stream", "crossing", "stream", 1, 1_000, 100, 100_000),
             ("stream-1", "crossing", "stream", 1, 1_000, 1, 100_000),
             ("unary-1", "crossing", "aio", 1, 0, 0, 100_000), ("unary-16", "crossing", "aio", 16, 0, 0, 100_000),
-            ("read-16", "read", "aio", 16, 0, 0, 100_000),
+            ("read-16", "read", "aio", 16, 0, 0, 100_000), ("turn-about", "", "aio", 16, 0, 0, 100_000),
             ("checkpoint", "crossing", "aio", 1, 0, 0, a.checkpoint_every)]
     got: dict[str, dict] = {}
     try:
         for name, mix, driver, clients, batch, per_message, snapshot_every in plan:
             if name in a.skip:
+                continue
+            if name == "turn-about":
+                for r in turn_about(clients, a.seconds, a.slice_seconds, a.warmup, base / name).values():
+                    got[r["scenario"]] = r
+                    print(json.dumps(r), flush=True)
                 continue
             if batch:
                 vl.DRIVER_SETTINGS["batch"] = batch
@@ -184,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
            "stream_vs_engine": ratio(rate.get("stream"), engine["orders_per_s"]),
            "stream1_vs_engine": ratio(rate.get("stream-1"), engine["orders_per_s"]),
            "unary16_vs_read16": ratio(rate.get("unary-16"), rate.get("read-16")),
+           "unary16_vs_read16_turn_about": ratio(rate.get("unary-16-turn-about"), rate.get("read-16-turn-about")),
            "p99_1_client_ms": p99,
            "checkpoint_max_ms": got.get("checkpoint", {}).get("max_ms"),
            "checkpoint_max_vs_p99": ratio(got.get("checkpoint", {}).get("max_ms"), p99),
@@ -202,7 +274,9 @@ def main(argv: list[str] | None = None) -> int:
                                           got.get("stream-1", {}).get("server_cpu_us_per_order")),
            # a read's server CPU over an order's: the unary ratio with a free core
            "unary16_vs_read16_cpu": ratio(got.get("read-16", {}).get("server_cpu_us_per_order"),
-                                          got.get("unary-16", {}).get("server_cpu_us_per_order"))}
+                                          got.get("unary-16", {}).get("server_cpu_us_per_order")),
+           "unary16_vs_read16_turn_about_cpu": ratio(got.get("read-16-turn-about", {}).get("server_cpu_us_per_order"),
+                                                     got.get("unary-16-turn-about", {}).get("server_cpu_us_per_order"))}
     out["meets"] = {k: (out[k] is not None and (out[k] <= t if k in ("p99_1_client_ms", "checkpoint_max_vs_p99")
                                                 else out[k] >= t)) for k, t in TARGETS.items()}
     print(json.dumps(out), flush=True)
