@@ -91,6 +91,7 @@ class GrpcVenue(VenueReads):
         self._ordered: set[int] = set()  # accounts an order or a stop was sent for
         self._answered = None  # the last Apply's response (its reads)
         self._sample = None  # the reads of the last step's sample (BatchReads), asked again with a requote
+        self._sample_of: tuple | None = None  # the markets and risk rows `_sample` reads
         self._blocks = 0  # submit_groups calls so far (each one's orders wait as a block)
         self._groups = 0  # the last group number given (BatchCommand.group)
 
@@ -253,13 +254,15 @@ class GrpcVenue(VenueReads):
             return self._one_by_one(groups)
         self._blocks += 1
         block, account = self._blocks, limits[0].account
-        account_id, add, before = self._id(account), self._batch.add, self._before
+        account_id, pending, ts = self._id(account), self._batch.pending, None
         self._ordered.add(account)
         for g in groups:  # as _add would each
             self._groups = group = self._groups % _GROUPS + 1  # unique among the groups an Apply can hold
             for c in g:
-                before(c)
-                add(Pending(c, None, block, group, wire=limit_entry(c, account_id, group)))
+                if c.ts != ts:  # a command at the time of the one before it changes nothing _before does again
+                    self._before(c)
+                    ts = c.ts
+                pending.append(Pending(c, None, block, group, wire=limit_entry(c, account_id, group)))
         late, self._late = self._late, []
         out: list[list[list]] = [[[] for _ in g] for g in groups]
         first = next((sent[0] for sent in out if sent), None)

@@ -39,6 +39,7 @@ class VenueReads:
     _raw: Reads
     _answered: Any
     _sample: Any
+    _sample_of: tuple | None
     _batch: Any
     reads_by_rpc: collections.Counter[str]
     _reads: dict[tuple, Any]
@@ -76,10 +77,14 @@ class VenueReads:
         risks = symbols if self.signals else []
         keys = [("insurance",), *((k, s) for s in symbols for k in ("mark", "book")), *(("risk", s) for s in risks)]
         if self._batch.pending or not all(k in self._reads for k in keys):  # else made since the last command
-            books = [batch_pb2.BookRead(symbol=s, depth=BOOK_LEVELS, ticks_only=True, packed=True) for s in symbols]
-            # the risk rows read no stress nor liquidation map (perpsim.sim.risk_series), as in process
-            self._sample = batch_pb2.BatchReads(marks=symbols, books=books, risks=risks, insurance=True,
-                                                risks_summary=True)
+            of = (tuple(symbols), tuple(risks))
+            if self._sample is None or self._sample_of != of:  # else the last step's, asked again
+                books = [batch_pb2.BookRead(symbol=s, depth=BOOK_LEVELS, ticks_only=True, packed=True)
+                         for s in symbols]
+                # the risk rows read no stress nor liquidation map (perpsim.sim.risk_series), as in process
+                self._sample = batch_pb2.BatchReads(marks=symbols, books=books, risks=risks, insurance=True,
+                                                    risks_summary=True)
+                self._sample_of = of
             self._send(reads=self._sample)
         if not self.signals:
             for s in symbols:
@@ -124,10 +129,15 @@ class VenueReads:
         return self._read(("insurance",), lambda: self.admin.insurance_fund(""))
 
     def mark(self, symbol: str) -> int | None:
+        ticks = self._reads.get(("mark_ticks", symbol), False)  # as this read answered since the last command
+        if ticks is not False:
+            return ticks
         price = self._reads.get(("mark_price", symbol), False)  # as SetIndexPrice answered, if it was last
         if price is False:
             price = self._mark(symbol).mark_price
-        return None if price is None else self.markets[symbol].price_to_ticks(price)
+        ticks = None if price is None else self.markets[symbol].price_to_ticks(price)
+        self._reads[("mark_ticks", symbol)] = ticks
+        return ticks
 
     def last(self, symbol: str) -> int | None:
         m = self._mark(symbol)
