@@ -26,7 +26,6 @@ import asyncio
 import concurrent.futures
 import logging
 import re
-from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -35,6 +34,7 @@ from perpsim.venue.clock import Clock
 from perpsim.venue.codec import CodecError
 from perpsim.venue.commit_thread import CommitThread
 from perpsim.venue.errors import VenueError, cut
+from perpsim.venue.sequencer_queue import Item, Queue, release
 from perpsim.venue.state import VenueState
 from perpsim.venue.tasks import cancel
 
@@ -65,73 +65,9 @@ class SequencerHalted(RuntimeError):
     applied (or not acknowledged) and the venue takes none until it is restarted."""
 
 
-def _release(waiting: asyncio.Future) -> None:
-    if not waiting.done():
-        waiting.set_result(None)
-
-
 def _no_codec(_: object) -> Any:
     """The encoder and decoder of a sequencer without a journal: never called."""
     raise AssertionError("a sequencer without a journal encodes nothing")
-
-
-class _Item:
-    """One submission: a caller's commands (answered together) or a control item."""
-
-    __slots__ = ("control", "future", "makes", "results", "single", "weight")
-
-    def __init__(self, future: asyncio.Future, makes: list[Callable[[int], object]] | None,
-                 control: Callable[[], object] | None = None, single: bool = False) -> None:
-        self.makes = makes  # None: a control item, run between batches
-        self.control = control
-        # one caller's one command, answered alone (a unary call): the one kind of item whose
-        # commit may run on the loop (a stream's unit would stop its next orders from being read)
-        self.single = single
-        self.future = future
-        self.results: list = []  # per command: its events, or the exception it raised
-        # places the item takes in the queue: one per command, one for a control item
-        self.weight = len(makes) if makes is not None else 1
-
-
-class _Queue:
-    """The sequencer's queue of items: a deque and the one task that waits on it (asyncio.Queue
-    also counts unfinished tasks, keeps putters and wakes getters through a deque of futures:
-    work per command the loop does not need). Bounded by Sequencer._enqueue, in commands."""
-
-    __slots__ = ("_items", "_waiter")
-
-    def __init__(self) -> None:
-        self._items: deque[_Item] = deque()
-        self._waiter: asyncio.Future | None = None  # the sequencer waiting for an item
-
-    def qsize(self) -> int:
-        return len(self._items)
-
-    def empty(self) -> bool:
-        return not self._items
-
-    def put_nowait(self, item: _Item) -> None:
-        self._items.append(item)
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
-    def get_nowait(self) -> _Item:
-        """The oldest item; IndexError if there is none."""
-        return self._items.popleft()
-
-    async def get(self) -> _Item:
-        """The oldest item, once there is one (one waiter at a time: the sequencer)."""
-        while not self._items:
-            waiter = self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await waiter
-            finally:
-                if self._waiter is waiter:
-                    self._waiter = None
-        return self._items.popleft()
 
 
 class Sequencer:
@@ -148,7 +84,7 @@ class Sequencer:
         # checkpoint(durable_seq) snapshots the state; run between batches, when nothing moves
         self.checkpoint, self.checkpoint_every = checkpoint, checkpoint_every
         self._since_checkpoint = 0
-        self.queue = _Queue()  # bounded by _enqueue, in commands
+        self.queue = Queue()  # bounded by _enqueue, in commands
         self._queued = 0  # commands (a control item: 1) waiting in the queue
         self.listeners: list[Callable[[object, list], None]] = []
         # listeners handed a whole batch of applied commands at once, after the per-command ones:
@@ -177,7 +113,7 @@ class Sequencer:
         self._lone = 0  # batches in a row that were one unary command (see _alone)
         self._enough: asyncio.Future | None = None  # set once _want items wait (see _gather)
         self._want = 0
-        self._batch: list[_Item] | None = None  # the batch being applied and committed
+        self._batch: list[Item] | None = None  # the batch being applied and committed
         self.halted: SequencerHalted | None = None  # set once the sequencer halted (see _halt)
         # called with the SequencerHalted error when the sequencer halts (the venue stops serving)
         self.on_halt: list[Callable[[SequencerHalted], None]] = []
@@ -196,7 +132,7 @@ class Sequencer:
 
     async def submit(self, make: Callable[[int], object]) -> list:
         """Queue a command (built from the time it is sequenced at); its events once durable."""
-        item = _Item(asyncio.get_running_loop().create_future(), [make], single=True)
+        item = Item(asyncio.get_running_loop().create_future(), [make], single=True)
         self._enqueue(item)
         (result,) = await item.future
         if isinstance(result, BaseException):
@@ -209,11 +145,11 @@ class Sequencer:
         (None for a command whose make returned None at its turn: withdrawn, nothing applied)."""
         if not makes:
             return []
-        item = _Item(asyncio.get_running_loop().create_future(), makes)
+        item = Item(asyncio.get_running_loop().create_future(), makes)
         self._enqueue(item)
         return await item.future
 
-    def _enqueue(self, item: _Item) -> None:
+    def _enqueue(self, item: Item) -> None:
         """Queue an item; overload (QUEUE_LIMIT commands waiting) is shed, and nothing is
         taken once the sequencer halted."""
         if self.halted is not None:
@@ -225,7 +161,7 @@ class Sequencer:
         enough = self._enough
         if enough is not None and self.queue.qsize() >= self._want:
             self._enough = None
-            _release(enough)
+            release(enough)
 
     @property
     def durable(self) -> bool:
@@ -243,7 +179,7 @@ class Sequencer:
     async def run_quiet(self, control: Callable[[], T]) -> T:
         """Run `control()` between batches, when every earlier command is applied and durable
         and none is in flight (snapshots, reset); its result."""
-        item = _Item(asyncio.get_running_loop().create_future(), None, control)
+        item = Item(asyncio.get_running_loop().create_future(), None, control)
         self._enqueue(item)
         return await item.future
 
@@ -273,7 +209,7 @@ class Sequencer:
         except Exception as e:  # a failed fsync or rebuild: the state can no longer be vouched for
             self._halt(e)
 
-    async def _gather(self) -> list[_Item]:
+    async def _gather(self) -> list[Item]:
         """The next batch: what waits, once at least one item does. When the last batch
         acknowledged several callers, or more queued while it was committed, they are likely to
         come back soon, so the batch is cut only once that many items wait or GATHER_S has
@@ -288,7 +224,7 @@ class Sequencer:
             loop = asyncio.get_running_loop()
             enough = self._enough = loop.create_future()
             self._want = expect - 1
-            timer = loop.call_later(GATHER_S, _release, enough)
+            timer = loop.call_later(GATHER_S, release, enough)
             try:
                 await enough
             finally:
@@ -306,7 +242,7 @@ class Sequencer:
         batch = await self._gather()
         self._batch = batch  # answered by _halt if the cycle fails
         done: list = []
-        controls: list[_Item] = []
+        controls: list[Item] = []
         self._durable.clear()
         journal = self.journal
         journaled = journal is not None
@@ -386,7 +322,7 @@ class Sequencer:
             await asyncio.sleep(0)  # nothing to fsync: the acknowledged callers run now all the same
         self._batch = None
 
-    def _finish(self, batch: list[_Item], done: list, controls: list[_Item]) -> None:
+    def _finish(self, batch: list[Item], done: list, controls: list[Item]) -> None:
         """Once the batch is durable: acknowledge it, hand it to the listeners, run the control
         items. Runs in the commit thread's callback: the callers wake in the loop's next
         iteration, before the sequencer's next batch can make the state non-durable again."""
