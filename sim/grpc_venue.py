@@ -262,7 +262,8 @@ class GrpcVenue(VenueReads):
                 if c.ts != ts:  # a command at the time of the one before it changes nothing _before does again
                     self._before(c)
                     ts = c.ts
-                pending.append(Pending(c, None, block, group, wire=limit_entry(c, account_id, group)))
+                # every command here is a limit order (checked above)
+                pending.append(Pending(c, None, block, group, wire=limit_entry(c, account_id, group)))  # type: ignore[arg-type]
         late, self._late = self._late, []
         out: list[list[list]] = [[[] for _ in g] for g in groups]
         first = next((sent[0] for sent in out if sent), None)
