@@ -76,8 +76,9 @@ def _sparse(outcomes: list) -> list[batch_pb2.CommandResult]:
     id and whether it rests, each with its command's index; a placed order or any other applied
     command with no position changed, no liquidation and no mark is left out."""
     out = []
+    notable = _NOTABLE.isdisjoint
     for i, (outcome, events) in enumerate(outcomes):
-        if isinstance(outcome, _SAYS) or (events and any(type(e) in _NOTABLE for e in events)):
+        if (events and not notable(map(type, events))) or isinstance(outcome, _SAYS):
             r = _result(outcome, events)
             if r.HasField("error") or r.skipped or r.positions or r.liquidations or r.mark_price:
                 r.index = i

@@ -67,7 +67,7 @@ class Gates:
     def applied(self, cmd, events: list) -> None:
         """The sequencer's after-apply hook: how the order made last ended."""
         made, self._made = self._made, None
-        if made is not None and any(type(e) is CommandRejected for e in events):
+        if made is not None and CommandRejected in map(type, events):
             self._end(*made)
 
     def _not_applied(self) -> None:
@@ -80,14 +80,12 @@ class Gates:
         self._ended[group] = min(place, self._ended.get(group, place))
 
 
-def skip_after_refusals(commands, outcomes: list) -> list:
+def skip_after_refusals(groups: dict[int, int], outcomes: list) -> list:
     """The outcomes with each grouped command after its group's first refusal as skipped (one
-    refused before the sequencer too: its group had ended before its turn)."""
+    refused before the sequencer too: its group had ended before its turn). `groups`: place in
+    the batch -> group, of the grouped commands, in place order."""
     ended: set[int] = set()
-    for i, c in enumerate(commands):
-        group = c.group
-        if not group:
-            continue
+    for i, group in groups.items():
         outcome, events = outcomes[i]
         if group in ended:
             outcomes[i] = (SKIPPED, None)

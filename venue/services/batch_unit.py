@@ -19,6 +19,7 @@ from google.rpc import status_pb2
 
 from perpsim.model.reasons import RejectReason as R
 from perpsim.venue.errors import VenueError, internal_rpc_status, to_rpc_status
+from perpsim.venue.price_paths import IndexMoves
 from perpsim.venue.services.accounts import Accounts
 from perpsim.venue.services.batch_groups import Gates, skip_after_refusals
 from perpsim.venue.services.batch_orders import OrderRun, Refused
@@ -84,6 +85,7 @@ class _Call:
     collected, their results once applied."""
 
     places: list[int]
+    kind: str | None  # its commands' kind (the BatchCommand oneof's member set; None: none)
     makes: list[Callable[[int], object]] | None = None
     answer: asyncio.Future | None = None
     results: list = field(default_factory=list)
@@ -91,18 +93,23 @@ class _Call:
     orders: OrderRun | Refused | None = None
 
 
-def _calls(commands) -> list[_Call]:
-    """The batch's commands as servicer calls: consecutive orders of one account together."""
+def _calls(commands) -> tuple[list[_Call], dict[int, int]]:
+    """The batch's commands as servicer calls (consecutive orders of one account together), and
+    the groups of the grouped commands (place in the batch -> group, in place order)."""
     calls: list[_Call] = []
+    groups: dict[int, int] = {}
     last_orders = None  # the account of the run of orders the last call is
     for i, c in enumerate(commands):
-        orders = c.account_id if c.WhichOneof("command") == "place_order" else None
+        kind, group = c.WhichOneof("command"), c.group
+        if group:
+            groups[i] = group
+        orders = c.account_id if kind == "place_order" else None
         if orders is not None and orders == last_orders and len(calls[-1].places) < MAX_ORDERS:
             calls[-1].places.append(i)
         else:
-            calls.append(_Call([i]))
+            calls.append(_Call([i], kind))
         last_orders = orders
-    return calls
+    return calls, groups
 
 
 class Unit:
@@ -111,17 +118,19 @@ class Unit:
 
     def __init__(self, real: Venue, known: Callable[[int], bool], applied: Callable[[], int]) -> None:
         """`known(account)`: whether the account exists; `applied()`: commands the venue applied so far."""
-        from perpsim.venue.price_paths import IndexMoves
-
         self.real, self._known, self._applied = real, known, applied
+        self._trading = Trading(real)  # the orders' conversions and answers (venue.services.batch_orders)
+        self._calls: dict[int, _Call] = {}  # id(asyncio task) -> the call it makes
+        self._waiting = 0  # calls neither collected nor finished
+
+    def _serve(self) -> None:
+        """The stand-in's sequencer and servicers, made only for a unit with commands that run
+        through their servicer methods (a unit of orders alone needs neither)."""
         self.seq = _Collector(self)
         self.index_moves = IndexMoves(self)  # index moves submitted through this unit
         self.observe_latency = None  # the batch is timed as one call, not as its commands
         venue = cast(Venue, self)  # a stand-in with the Venue's interface
         self.trading, self.accounts, self.sandbox = Trading(venue), Accounts(venue, None), Sandbox(venue)
-        self._trading = Trading(real)  # the orders' conversions and answers (venue.services.batch_orders)
-        self._calls: dict[int, _Call] = {}  # id(asyncio task) -> the call it makes
-        self._waiting = 0  # calls neither collected nor finished
         self._ready = asyncio.get_running_loop().create_future()
 
     def __getattr__(self, name: str) -> Any:
@@ -168,7 +177,7 @@ class Unit:
         self._calls[id(task)] = call
         first = commands[call.places[0]]
         call.context = context = _Context(first.account_id)
-        kind = first.WhichOneof("command")
+        kind = call.kind
         try:
             if kind is None:
                 raise Refused(to_rpc_status(VenueError(R.INVALID_VALUE, field=f"commands[{call.places[0]}]",
@@ -197,18 +206,19 @@ class Unit:
         """Every command's outcome (its response, Placed for an order, or Refused) with its
         events (None when it did not reach the state), and how many commands the venue had
         applied before the first."""
-        calls = _calls(commands)
+        calls, groups = _calls(commands)
         served = []  # the calls made through their servicer methods
         for c in calls:
-            first = commands[c.places[0]]
-            if first.WhichOneof("command") == "place_order":
+            if c.kind == "place_order":
                 self._orders(c, commands)
-            elif first.group:
-                err = VenueError(R.INVALID_VALUE, field="group", group=first.group, problem="only orders take a group")
+            elif group := groups.get(c.places[0]):
+                err = VenueError(R.INVALID_VALUE, field="group", group=group, problem="only orders take a group")
                 c.orders = Refused(to_rpc_status(self.real.refused(err)))
             else:
                 served.append(c)
         self._waiting = len(served)
+        if served:
+            self._serve()
         tasks = [asyncio.ensure_future(self._run_call(c, commands)) for c in served]
         if tasks:
             await self._ready
@@ -217,7 +227,7 @@ class Unit:
         if collected:
             makes = [m for c in collected for m in c.makes or ()]
             places = [p for c in collected for p in (c.orders.made if isinstance(c.orders, OrderRun) else c.places)]
-            gates = self._gates(commands, collected)
+            gates = self._gates(groups, collected)
             timed = UnitMakes(self.real, self._applied, gates)
             makes = timed.wrap(makes, places)
             if gates is not None:
@@ -247,14 +257,13 @@ class Unit:
                 out += [(c.orders, None)] * len(c.places)
             else:
                 out += c.orders.answers(c.results, timed.before[1])  # type: ignore[union-attr]
-        if any(c.group for c in commands):
-            out = skip_after_refusals(commands, out)
+        if groups:
+            out = skip_after_refusals(groups, out)
         return out, 0 if timed is None else timed.before[0]
 
     @staticmethod
-    def _gates(commands, collected: list[_Call]) -> Gates | None:
+    def _gates(groups: dict[int, int], collected: list[_Call]) -> Gates | None:
         """The gates of the unit's grouped orders (None: it has none)."""
-        groups = {i: c.group for i, c in enumerate(commands) if c.group}
         if not groups:
             return None
         made = {p for c in collected if isinstance(c.orders, OrderRun) for p in c.orders.made}
