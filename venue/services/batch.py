@@ -92,6 +92,7 @@ class Batch(batch_pb2_grpc.BatchServiceServicer):
     def __init__(self, venue: Venue) -> None:
         self.venue = venue
         self._accounts: set[int] = set()  # accounts known to exist (accounts are never removed)
+        self._symbols: tuple[dict, tuple[str, ...]] = ({}, ())  # the venue's markets, and their symbols sorted
 
     def _known(self, account: int) -> bool:
         if account in self._accounts:
@@ -125,8 +126,11 @@ class Batch(batch_pb2_grpc.BatchServiceServicer):
     def _tops(self) -> list[batch_pb2.BookTop]:
         view = self.venue.view
         reads_book = view.profile.mark_form is MarkForm.HYPERLIQUID
+        markets = self.venue.markets
+        if self._symbols[0] is not markets or len(self._symbols[1]) != len(markets):
+            self._symbols = (markets, tuple(sorted(markets)))
         out = []
-        for symbol in sorted(self.venue.markets):
+        for symbol in self._symbols[1]:
             bid, ask = view.top(symbol)
             out.append(batch_pb2.BookTop(symbol=symbol, bid_ticks=bid or 0, ask_ticks=ask or 0,
                                          mark_reads_book=reads_book))
