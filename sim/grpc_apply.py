@@ -24,7 +24,6 @@ from perpsim.engine import commands as C
 from perpsim.engine.events import Liquidation
 from perpsim.model.enums import Side
 from perpsim.model.markets import MarketSpec
-from perpsim.sim.grpc_encode import apply_request, command
 from perpsim.sim.grpc_quiet import QuietScan
 from perpsim.sim.grpc_reads import bearer
 from perpsim.sim.grpc_requests import conditional_request, order_request
@@ -109,18 +108,17 @@ class Positions:
 
 @dataclass(eq=False, slots=True)
 class Pending:
-    """A command waiting for the next Apply: `cmd` and its BatchCommand's fields (`pb`), or its
-    ApplyRequest entry's wire bytes (`wire`, perpsim.sim.grpc_encode); `block` / `group`: the
-    submit_groups call it came with and its group's number (BatchCommand.group; None / 0:
-    none); `keep`: its events are its caller's (`events` once answered), not late events."""
+    """A command waiting for the next Apply: `cmd` and its BatchCommand's fields; `block` /
+    `group`: the submit_groups call it came with and its group's number (BatchCommand.group;
+    None / 0: none); `keep`: its events are its caller's (`events` once answered), not late
+    events."""
 
     cmd: C.Command
-    pb: dict | None
+    pb: dict
     block: int | None = None
     group: int = 0
     keep: bool = False
     events: list | None = None
-    wire: bytes | None = None
 
 
 class Batch:
@@ -129,10 +127,6 @@ class Batch:
 
     def __init__(self, channel: grpc.Channel, admin_key: str, timeout: float, tally: Callable[[str], None]) -> None:
         self._stub = batch_pb2_grpc.BatchServiceStub(channel)
-        # Apply with the request as wire bytes (perpsim.sim.grpc_encode)
-        self._apply = channel.unary_unary("/perpsim.v1.BatchService/Apply", request_serializer=None,
-                                          response_deserializer=batch_pb2.ApplyResponse.FromString,
-                                          _registered_method=True)
         self._admin = bearer(admin_key)
         self.timeout = timeout
         self._tally = tally
@@ -153,10 +147,10 @@ class Batch:
         applied with nothing to report, left out of the sparse results), and the response."""
         chunk, self.pending = self.pending[:n], self.pending[n:]
         self.sent += len(chunk)
-        request = apply_request([command(p.pb) if p.wire is None else p.wire for p in chunk], reads)  # type: ignore[arg-type]
+        request = batch_pb2.ApplyRequest(commands=[p.pb for p in chunk], reads=reads, sparse_results=True)
         self._tally("Apply")
         try:
-            response = self._apply(request, timeout=self.timeout * 4, metadata=self._admin)
+            response = self._stub.Apply(request, timeout=self.timeout * 4, metadata=self._admin)
         except grpc.RpcError as e:
             self.pending = []
             raise from_rpc_error(e) from None

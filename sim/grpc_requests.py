@@ -12,7 +12,6 @@ from __future__ import annotations
 from perpsim.engine import commands as C
 from perpsim.model.enums import ConditionalKind, OrderKind, Side, TimeInForce, TriggerSource
 from perpsim.model.markets import MarketSpec
-from perpsim.sim.grpc_encode import limit_order
 from perpsim.v1 import common_pb2
 
 _SIDE: dict[int, int] = {Side.BUY: common_pb2.SIDE_BUY, Side.SELL: common_pb2.SIDE_SELL}
@@ -28,21 +27,11 @@ def order_request(c: C.PlaceOrder) -> dict:
     if c.kind == OrderKind.MARKET:
         return {"symbol": c.symbol, "side": _SIDE[c.side], "type": common_pb2.ORDER_TYPE_MARKET,
                 "quantity_lots": c.qty, "reduce_only": c.reduce_only}
+    tif = _TIF.get(c.tif)
+    if tif is None:
+        tif = _TIF[c.tif] = common_pb2.TimeInForce.Value(f"TIME_IN_FORCE_{TimeInForce(c.tif).name}")
     return {"symbol": c.symbol, "side": _SIDE[c.side], "type": common_pb2.ORDER_TYPE_LIMIT, "quantity_lots": c.qty,
-            "price_ticks": c.price, "time_in_force": _tif(c.tif), "reduce_only": c.reduce_only}
-
-
-def _tif(tif: int) -> int:
-    wire = _TIF.get(tif)
-    if wire is None:
-        wire = _TIF[tif] = common_pb2.TimeInForce.Value(f"TIME_IN_FORCE_{TimeInForce(tif).name}")
-    return wire
-
-
-def limit_entry(c: C.PlaceOrder, account_id: int, group: int) -> bytes:
-    """A limit order of `account_id` in `group` (0: none) as its ApplyRequest.commands entry's
-    wire bytes: the BatchCommand `order_request` makes (perpsim.sim.grpc_encode)."""
-    return limit_order(c, _SIDE[c.side], _tif(c.tif), account_id, group)
+            "price_ticks": c.price, "time_in_force": tif, "reduce_only": c.reduce_only}
 
 
 def conditional_request(spec: MarketSpec, cmd: C.PlaceConditional) -> dict:

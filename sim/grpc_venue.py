@@ -41,7 +41,7 @@ from perpsim.model.markets import MarketSpec
 from perpsim.sim.grpc_apply import MAX_COMMANDS, Batch, Pending, advance_pb, command_pb, error_of, events_of, mark_of
 from perpsim.sim.grpc_quiet import cut
 from perpsim.sim.grpc_reads import Reads
-from perpsim.sim.grpc_requests import limit_entry
+from perpsim.sim.grpc_requests import order_request
 from perpsim.sim.grpc_venue_clock import RunClock
 from perpsim.sim.grpc_venue_reads import VenueReads
 
@@ -145,10 +145,7 @@ class GrpcVenue(VenueReads):
         account = getattr(cmd, "account", None)
         if isinstance(cmd, (C.PlaceOrder, C.PlaceConditional, C.CancelAll)):
             self._ordered.add(cmd.account)
-        account_id = 0 if account is None else self._id(account)
-        if type(cmd) is C.PlaceOrder and cmd.kind == OrderKind.LIMIT:  # most commands: as wire bytes
-            return self._batch.add(Pending(cmd, None, block, group, wire=limit_entry(cmd, account_id, group)))
-        pb = command_pb(cmd, account_id, self.markets)
+        pb = command_pb(cmd, 0 if account is None else self._id(account), self.markets)
         if group:
             pb["group"] = group
         return self._batch.add(Pending(cmd, pb, block, group))
@@ -263,7 +260,8 @@ class GrpcVenue(VenueReads):
                     self._before(c)
                     ts = c.ts
                 # every command here is a limit order (checked above)
-                pending.append(Pending(c, None, block, group, wire=limit_entry(c, account_id, group)))  # type: ignore[arg-type]
+                pb = {"account_id": account_id, "place_order": order_request(c), "group": group}  # type: ignore[arg-type]
+                pending.append(Pending(c, pb, block, group))
         late, self._late = self._late, []
         out: list[list[list]] = [[[] for _ in g] for g in groups]
         first = next((sent[0] for sent in out if sent), None)
