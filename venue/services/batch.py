@@ -93,6 +93,7 @@ class Batch(batch_pb2_grpc.BatchServiceServicer):
         self.venue = venue
         self._accounts: set[int] = set()  # accounts known to exist (accounts are never removed)
         self._symbols: tuple[dict, tuple[str, ...]] = ({}, ())  # the venue's markets, and their symbols sorted
+        self._funds: dict[str, tuple[dict, int, common_pb2.Money]] = {}  # asset -> (markets, units, its Money)
 
     def _known(self, account: int) -> bool:
         if account in self._accounts:
@@ -178,8 +179,17 @@ class Batch(batch_pb2_grpc.BatchServiceServicer):
                                 for s in reads.risks]
         if reads.insurance:
             out["insurance"] = market_pb2.GetInsuranceFundResponse(
-                funds=[cv.money_out(venue.asset_spec(a), view.insurance(a)) for a in view.assets()], time_ns=view.ts)
+                funds=[self._fund(a, view.insurance(a)) for a in view.assets()], time_ns=view.ts)
         return out
+
+    def _fund(self, asset: str, units: int) -> common_pb2.Money:
+        """An insurance fund as GetInsuranceFund answers it; the last one of each asset is kept
+        (a fund changes far less often than it is read, and its decimal is the costly part)."""
+        markets = self.venue.markets
+        kept = self._funds.get(asset)
+        if kept is None or kept[0] is not markets or kept[1] != units:
+            kept = self._funds[asset] = (markets, units, cv.money_out(self.venue.asset_spec(asset), units))
+        return kept[2]
 
     @rpc
     async def CreateAccounts(self, request, context):
