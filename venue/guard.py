@@ -57,7 +57,7 @@ def may_exceed_int64(data: bytes) -> bool:
     significant bits, so its varint takes ten bytes (7 bits each), the first nine with the
     continuation bit set; bytes with no run of nine such bytes hold none. (A run elsewhere, in a
     string or a negative int64, only means the message is walked.) Says nothing of fixed64
-    fields: `_walk_always` covers the types that have them."""
+    fields: `_has_fixed64` covers the types that have them."""
     return data.translate(_HIGH_BIT).find(_NINE_HIGH) >= 0
 
 
@@ -67,7 +67,7 @@ def _tolerant(deserialize):
             msg = deserialize(data)
         except Exception as e:  # DecodeError and whatever a broken message raises
             return Undecodable(e)
-        if may_exceed_int64(data) or _walk_always(msg.DESCRIPTOR):
+        if may_exceed_int64(data) or _has_fixed64(msg.DESCRIPTOR):
             found = out_of_range(msg)
             if found:
                 return OutOfRange(*found)
@@ -77,12 +77,12 @@ def _tolerant(deserialize):
 
 
 @functools.cache
-def _walk_always(descriptor: Descriptor, seen: frozenset = frozenset()) -> bool:
+def _has_fixed64(descriptor: Descriptor, seen: frozenset = frozenset()) -> bool:
     """Whether a message type holds fixed64 fields (their bytes are not varints, so
     `may_exceed_int64` cannot rule them out)."""
     if descriptor in seen:
         return False
-    return any(f.type == FieldDescriptor.TYPE_FIXED64 or (f.message_type is not None and _walk_always(
+    return any(f.type == FieldDescriptor.TYPE_FIXED64 or (f.message_type is not None and _has_fixed64(
         f.message_type, seen | {descriptor})) for f in descriptor.fields)
 
 

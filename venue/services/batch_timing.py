@@ -34,8 +34,8 @@ class UnitMakes:
         first = partial(self._first, makes[0], None if gates is None else gates.group_of(places[0]), places[0])
         if gates is None:
             return [first, *[partial(self._at, m) for m in makes[1:]]]
-        group_of = gates.group_of
-        return [first, *[partial(self._gated, m, group_of(p), p)
+        group_of, gate = gates.group_of, gates.make
+        return [first, *[partial(self._gated, gate, m, group_of(p), p)
                          for m, p in zip(makes[1:], places[1:], strict=True)]]
 
     def _first(self, make: Make, group: int | None, place: int, ts: int) -> object | None:
@@ -47,5 +47,6 @@ class UnitMakes:
     def _at(self, make: Make, ts: int) -> object:
         return make(max(self.ts, self._venue.state.exchange.ts))
 
-    def _gated(self, make: Make, group: int | None, place: int, ts: int) -> object | None:
-        return self._gates.make(group, place, make, max(self.ts, self._venue.state.exchange.ts))  # type: ignore[union-attr]
+    def _gated(self, gate: Callable[..., object | None], make: Make, group: int | None, place: int,
+               ts: int) -> object | None:
+        return gate(group, place, make, max(self.ts, self._venue.state.exchange.ts))
