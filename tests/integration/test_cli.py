@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,37 +18,17 @@ from perpsim.cli import main as cli
 from perpsim.clients.client import Client
 from perpsim.venue.app import RunningVenue
 
-Run = Callable[..., tuple[int, str, str]]
+from .cli_kit import Run, clean_cli_env, cli_runner, run_json
 
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("PERPSIM_ADDRESS", "PERPSIM_API_KEY", "PERPSIM_ADMIN_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)  # no ./perpsim-data/admin.key unless a test puts one there
+    clean_cli_env(monkeypatch, tmp_path)
 
 
 @pytest.fixture
 def run(capsys: pytest.CaptureFixture[str], venue: RunningVenue) -> Run:
-    """run(*args, key=None, admin=None) -> (exit code, stdout, stderr); --address is added."""
-
-    def go(*args: str, key: str | None = None, admin: str | None = None) -> tuple[int, str, str]:
-        argv = [*args, "--address", venue.address]
-        if key:  # keys are url-safe base64 and may start with "-": always the --key=VALUE form
-            argv.append(f"--key={key}")
-        if admin:
-            argv.append(f"--admin-key={admin}")
-        code = cli.main(argv)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return go
-
-
-def run_json(run: Run, *args: str, **keys: str) -> object:
-    code, out, err = run(*args, "--json", **keys)
-    assert (code, err) == (0, ""), err
-    return json.loads(out)
+    return cli_runner(capsys, venue.address)
 
 
 def new_key(run: Run, admin_key: str) -> str:

@@ -6,28 +6,25 @@ SetClockMode is tested in test_held_clock.py."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 
-from perpsim.cli import main as cli
 from perpsim.clients.client import AsyncClient, Client, ClockModeChange
 from perpsim.clients.errors import PerpsimError
 from perpsim.venue.app import RunningVenue
 
-Run = Callable[..., tuple[int, str, str]]
+from .cli_kit import Run, clean_cli_env, cli_runner, run_json
+
 HOUR_NS = 3_600 * 10**9
 
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("PERPSIM_ADDRESS", "PERPSIM_API_KEY", "PERPSIM_ADMIN_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
+    clean_cli_env(monkeypatch, tmp_path)
 
 
 @pytest.fixture
@@ -40,25 +37,7 @@ def wall(admin: Client) -> Iterator[None]:
 
 @pytest.fixture
 def run(capsys: pytest.CaptureFixture[str], venue: RunningVenue) -> Run:
-    """run(*args, key=None, admin=None) -> (exit code, stdout, stderr) of `perpsim *args --address ...`."""
-
-    def go(*args: str, key: str | None = None, admin: str | None = None) -> tuple[int, str, str]:
-        argv = [*args, "--address", venue.address]
-        if key:
-            argv.append(f"--key={key}")
-        if admin:
-            argv.append(f"--admin-key={admin}")
-        code = cli.main(argv)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return go
-
-
-def _run_json(run: Run, *args: str, **keys: str):
-    code, out, err = run(*args, "--json", **keys)
-    assert (code, err) == (0, ""), err
-    return json.loads(out)
+    return cli_runner(capsys, venue.address)
 
 
 def _order_ts(trader: Client) -> int:
@@ -110,11 +89,11 @@ def test_sdk_refuses_a_mode_that_is_not_a_bool(wall, admin: Client, bad) -> None
 
 
 def test_cli_clock_and_state_show_the_mode(wall, run: Run, admin: Client, admin_key: str) -> None:
-    assert _run_json(run, "sandbox", "state", admin=admin_key)["clock_mode"] == "wall"
-    held = _run_json(run, "sandbox", "clock", "held", admin=admin_key)
+    assert run_json(run, "sandbox", "state", admin=admin_key)["clock_mode"] == "wall"
+    held = run_json(run, "sandbox", "clock", "held", admin=admin_key)
     assert (held["mode"], held["previous_mode"]) == ("held", "wall")
     assert admin.venue_state().clock_mode == "held" and admin.venue_state().now_ns == held["now_ns"]
-    state = _run_json(run, "sandbox", "state", admin=admin_key)
+    state = run_json(run, "sandbox", "state", admin=admin_key)
     assert (state["clock_mode"], state["now_ns"]) == ("held", held["now_ns"])
     code, out, _ = run("sandbox", "state", admin=admin_key)
     assert code == 0 and any(line.split() == ["clock", "held"] for line in out.splitlines()), out
