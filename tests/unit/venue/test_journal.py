@@ -3,12 +3,7 @@ and acknowledged records surviving SIGKILL of a real writer process."""
 
 from __future__ import annotations
 
-import os
-import signal
 import struct
-import subprocess
-import sys
-import textwrap
 import threading
 import zlib
 from pathlib import Path
@@ -24,10 +19,7 @@ from perpsim.venue.journal import (
     JournalError,
 )
 
-
-def payload(seq: int) -> bytes:
-    """A deterministic payload of varying length for record `seq`."""
-    return (b"%d:" % seq) * (1 + seq % 7)
+from .journal_kit import crash_payload, frame, kill_a_writer, payload, the_segment
 
 
 def fill(path: Path, n: int, batch: int = 5, **kw) -> list[int]:
@@ -45,11 +37,6 @@ def fill(path: Path, n: int, batch: int = 5, **kw) -> list[int]:
 def records(path: Path, from_seq: int = 1, **kw) -> list[tuple[int, bytes]]:
     with Journal(path, **kw) as j:
         return list(j.replay(from_seq))
-
-
-def the_segment(path: Path) -> Path:
-    (seg,) = sorted(path.glob("*.seg"))
-    return seg
 
 
 def record_offsets(data: bytes) -> list[int]:
@@ -373,50 +360,13 @@ def test_valid_record_with_wrong_sequence_is_corruption(tmp_path):
     path = tmp_path / "j"
     fill(path, 3)
     seg = the_segment(path)
-    body = payload(9)
-    sb = struct.pack("<Q", 9)
     with open(seg, "ab") as f:
-        f.write(struct.pack("<II", 8 + len(body), zlib.crc32(body, zlib.crc32(sb))) + sb + body)
+        f.write(frame(9, payload(9)))
     with pytest.raises(JournalCorrupt, match="sequence 9 where 4 was expected"):
         Journal(path)
 
 
 # ---------------------------------------------------------------------------- crash
-
-
-CHILD = textwrap.dedent("""
-    import os, sys, time
-    from perpsim.venue.journal import Journal
-
-    def payload(seq):
-        return (b"%d:" % seq) * (1 + seq % 97)
-
-    j = Journal(sys.argv[1], segment_bytes=int(sys.argv[2]))
-    tear_after = int(sys.argv[3])  # > 0: after that many commits, half-write a batch and wait to be killed
-    print("open", j.last_seq, j.open_report.truncated_bytes, flush=True)
-    batch, commits = 1, 0
-    while True:
-        for _ in range(batch):
-            seq = j.last_seq + 1
-            assert j.append(payload(seq)) == seq
-        if commits == tear_after > 0:  # what a power cut in the middle of the write leaves
-            data = b"".join(j._buf)
-            ends, total = set(), 0
-            for i in range(0, len(j._buf), 2):
-                total += len(j._buf[i]) + len(j._buf[i + 1])
-                ends.add(total)
-            cut = len(data) // 2 + (len(data) // 2 in ends)  # never exactly between two records
-            os.write(j._fd, data[:cut])
-            print("torn", flush=True)
-            time.sleep(60)
-        print(j.commit(), flush=True)  # acknowledged only once durable
-        commits += 1
-        batch = batch % 37 + 1
-""")
-
-
-def crash_payload(seq: int) -> bytes:
-    return (b"%d:" % seq) * (1 + seq % 97)
 
 
 def test_sigkill_never_loses_an_acknowledged_record(tmp_path):
@@ -427,23 +377,7 @@ def test_sigkill_never_loses_an_acknowledged_record(tmp_path):
     path = tmp_path / "j"
     acked = 0
     for n, tear in [(1, 0), (40, 0), (30, 30), (300, 0), (7, 0), (60, 60), (150, 0)]:
-        child = subprocess.Popen([sys.executable, "-c", CHILD, str(path), "20000", str(tear)], stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
-        try:
-            first = child.stdout.readline().split()
-            assert first[0] == "open" and int(first[1]) >= acked, (first, child.stderr.read())
-            for _ in range(n):
-                line = child.stdout.readline()
-                assert line, child.stderr.read()
-                acked = max(acked, int(line))
-            if tear:
-                assert child.stdout.readline() == "torn\n"
-        finally:
-            os.kill(child.pid, signal.SIGKILL)
-            child.wait()
-            child.stdout.close()
-            child.stderr.close()
-        assert child.returncode == -signal.SIGKILL
+        acked = kill_a_writer(path, n, tear, acked, segment_bytes=20000)
         with Journal(path, segment_bytes=20000) as j:
             assert j.last_seq >= acked
             # a deliberately torn batch is always truncated; a kill can also land inside an

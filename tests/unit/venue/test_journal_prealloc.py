@@ -5,39 +5,17 @@ the zeros is cut after a crash, and segments written without zeros read and cont
 from __future__ import annotations
 
 import itertools
-import os
-import signal
 import struct
-import subprocess
-import sys
-import textwrap
-import zlib
-from pathlib import Path
 
 import pytest
 
 from perpsim.venue.journal import HEADER_SIZE, RECORD_OVERHEAD, Journal, JournalCorrupt
 from perpsim.venue.journal_tail import JournalTail
 
+from .journal_kit import append_upto, crash_payload, frame, kill_a_writer, payload, the_segment
+
 #: the zeros kept ahead in these tests: a commit tops them up an eighth of this at a time
 CHUNK = 32 * 1024
-
-
-def payload(seq: int) -> bytes:
-    return (b"%d:" % seq) * (1 + seq % 7)
-
-
-def frame(seq: int, body: bytes) -> bytes:
-    sb = struct.pack("<Q", seq)
-    return struct.pack("<II", 8 + len(body), zlib.crc32(body, zlib.crc32(sb))) + sb + body
-
-
-def fill(journal: Journal, upto: int, batch: int = 5) -> None:
-    for seq in range(journal.last_seq + 1, upto + 1):
-        journal.append(payload(seq))
-        if seq % batch == 0:
-            journal.commit()
-    journal.commit()
 
 
 def records_end(data: bytes) -> int:
@@ -51,17 +29,12 @@ def records_end(data: bytes) -> int:
     return off
 
 
-def the_segment(path: Path) -> Path:
-    (seg,) = sorted(path.glob("*.seg"))
-    return seg
-
-
 def test_commits_write_in_place_and_a_reopen_continues_there(tmp_path):
     path = tmp_path / "j"
     with Journal(path, preallocate=CHUNK) as j:
         seg = the_segment(path)
         assert seg.stat().st_size == CHUNK  # header and zeros, before any record
-        fill(j, 20)
+        append_upto(j, 20)
     data = seg.read_bytes()
     end = records_end(data)
     assert len(data) == CHUNK and end < CHUNK // 2 and not data[end:].strip(b"\0")
@@ -69,7 +42,7 @@ def test_commits_write_in_place_and_a_reopen_continues_there(tmp_path):
         r = j.open_report
         assert (r.last_seq, r.records, r.truncated_bytes) == (20, 20, 0)  # the zeros are no torn tail
         assert seg.stat().st_size == CHUNK
-        fill(j, 30)
+        append_upto(j, 30)
         assert seg.stat().st_size == CHUNK  # the new records went over the zeros
         assert [(s, p) for s, p in j.replay()] == [(s, payload(s)) for s in range(1, 31)]
     data = seg.read_bytes()
@@ -124,7 +97,7 @@ def test_a_torn_write_over_the_zeros_is_cut_and_the_rest_kept(tmp_path):
     for lost_head in (False, True):
         path = tmp_path / f"j{lost_head}"
         with Journal(path, preallocate=CHUNK) as j:
-            fill(j, 12)
+            append_upto(j, 12)
         seg = the_segment(path)
         end = records_end(seg.read_bytes())
         record = frame(13, payload(13) * 20)
@@ -150,7 +123,7 @@ def test_a_torn_write_over_the_zeros_is_cut_and_the_rest_kept(tmp_path):
 def test_damage_among_the_records_of_a_preallocated_segment_is_still_refused(tmp_path, dir_digest):
     path = tmp_path / "j"
     with Journal(path, preallocate=CHUNK) as j:
-        fill(j, 20)
+        append_upto(j, 20)
     seg = the_segment(path)
     data = bytearray(seg.read_bytes())
     data[HEADER_SIZE + RECORD_OVERHEAD] ^= 0x01  # record 1's payload
@@ -166,13 +139,13 @@ def test_a_segment_written_without_zeros_is_read_and_continued(tmp_path):
     records are all there and the next commits continue after them, zeros ahead from then on."""
     path = tmp_path / "j"
     with Journal(path, segment_bytes=600) as j:
-        fill(j, 60)
+        append_upto(j, 60)
     old = sorted(path.glob("*.seg"))
     sizes = [p.stat().st_size for p in old]
     assert len(old) > 2 and all(s == records_end(p.read_bytes()) for s, p in zip(sizes, old, strict=True))
     with Journal(path, segment_bytes=600, preallocate=CHUNK) as j:
         assert (j.open_report.truncated_bytes, j.last_seq) == (0, 60)
-        fill(j, 65)
+        append_upto(j, 65)
         assert [s for s, _ in j.replay()] == list(range(1, 66))
     assert [p.stat().st_size for p in old[:-1]] == sizes[:-1]  # closed segments untouched
     with JournalTail(path, 1) as tail:
@@ -186,11 +159,11 @@ def test_a_preallocated_journal_opened_without_preallocating(tmp_path):
     zeros there (and says so)."""
     path = tmp_path / "j"
     with Journal(path, segment_bytes=4000, preallocate=CHUNK) as j:
-        fill(j, 30)
+        append_upto(j, 30)
     first = the_segment(path)
     assert first.stat().st_size == 4000 > records_end(first.read_bytes()) > 600
     with Journal(path, segment_bytes=600, preallocate=CHUNK) as j:
-        fill(j, 60)
+        append_upto(j, 60)
         while records_end(j.segment_paths()[-1].read_bytes()) >= 600:  # the last one with zeros after it
             j.append(payload(j.last_seq + 1))
             j.commit()
@@ -211,71 +184,31 @@ def test_a_preallocated_journal_opened_without_preallocating(tmp_path):
 def test_journal_tail_reads_preallocated_segments_as_they_grow(tmp_path):
     path = tmp_path / "j"
     with Journal(path, segment_bytes=300, preallocate=CHUNK) as j:
-        fill(j, 40, batch=3)
+        append_upto(j, 40, every=3)
         assert len(j.segment_paths()) > 3
         with JournalTail(path, 9) as tail:  # skips to seq 9 inside a segment with zeros after it
             assert list(tail.read(40)) == [(s, payload(s)) for s in range(9, 41)]
             assert list(tail.read(45)) == []  # zeros where 41 will be: nothing yet, no error
-            fill(j, 43)
+            append_upto(j, 43)
             # asked past what is written: the records there, then zeros in the same read
             assert list(tail.read(50)) == [(s, payload(s)) for s in range(41, 44)]
-            fill(j, 70, batch=4)
+            append_upto(j, 70, every=4)
             assert list(tail.read(70)) == [(s, payload(s)) for s in range(44, 71)]
         with JournalTail(path, 70) as tail:
             assert list(tail.read(70)) == [(70, payload(70))]
-
-
-CHILD = textwrap.dedent("""
-    import os, sys, time
-    from perpsim.venue.journal import Journal
-
-    def payload(seq):
-        return (b"%d:" % seq) * (1 + seq % 97)
-
-    j = Journal(sys.argv[1], segment_bytes=30000, preallocate=8192)
-    tear_after = int(sys.argv[2])  # > 0: after that many commits, write part of a batch and wait
-    print("open", j.last_seq, flush=True)
-    batch, commits = 1, 0
-    while True:
-        for _ in range(batch):
-            j.append(payload(j.last_seq + 1))
-        if commits == tear_after > 0:
-            data = b"".join(j._buf)
-            os.write(j._fd, data[: len(data) // 2 + 1])  # over the zeros, where the commit writes
-            print("torn", flush=True)
-            time.sleep(60)
-        print(j.commit(), flush=True)  # acknowledged only once durable
-        commits += 1
-        batch = batch % 37 + 1
-""")
 
 
 def test_sigkill_of_a_preallocating_writer_loses_no_acknowledged_record(tmp_path):
     path = tmp_path / "j"
     acked = 0
     for n, tear in [(5, 0), (40, 40), (200, 0), (25, 25), (90, 0)]:
-        child = subprocess.Popen([sys.executable, "-c", CHILD, str(path), str(tear)], stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
-        try:
-            first = child.stdout.readline().split()
-            assert first[:1] == ["open"] and int(first[1]) >= acked, (first, child.stderr.read())
-            for _ in range(n):
-                line = child.stdout.readline()
-                assert line, child.stderr.read()
-                acked = max(acked, int(line))
-            if tear:
-                assert child.stdout.readline() == "torn\n"
-        finally:
-            os.kill(child.pid, signal.SIGKILL)
-            child.wait()
-            child.stdout.close()
-            child.stderr.close()
+        acked = kill_a_writer(path, n, tear, acked, segment_bytes=30000, preallocate=8192)
         with Journal(path, segment_bytes=30000, preallocate=8192) as j:
             assert j.last_seq >= acked
             if tear:
                 assert j.open_report.truncated_bytes > 0
             got = list(j.replay())
-        assert got == [(s, (b"%d:" % s) * (1 + s % 97)) for s in range(1, len(got) + 1)]
+        assert got == [(s, crash_payload(s)) for s in range(1, len(got) + 1)]
         with Journal(path, segment_bytes=30000, preallocate=8192) as j:
             assert j.open_report.truncated_bytes == 0 and j.last_seq == len(got)
     segs = sorted(path.glob("*.seg"))

@@ -10,17 +10,15 @@ import pytest
 from perpsim.venue.journal import Journal, JournalCorrupt, JournalError
 from perpsim.venue.journal_tail import JournalTail
 
+from .journal_kit import append_upto
+
 
 def payload(seq: int) -> bytes:
     return f"record {seq} ".encode() * (seq % 5 + 1)
 
 
-def grow(journal: Journal, upto: int, commit_every: int = 3) -> None:
-    for seq in range(journal.last_seq + 1, upto + 1):
-        journal.append(payload(seq))
-        if seq % commit_every == 0:
-            journal.commit()
-    journal.commit()
+def grow(journal: Journal, upto: int) -> None:
+    append_upto(journal, upto, payload, every=3)
 
 
 def test_reads_from_any_seq_across_segments_as_the_journal_grows(tmp_path: Path) -> None:
