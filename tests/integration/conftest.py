@@ -11,12 +11,13 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 
 from perpsim.clients.client import Client
-from perpsim.v1 import account_pb2, account_pb2_grpc
+from perpsim.v1 import account_pb2, account_pb2_grpc, batch_pb2_grpc
 from perpsim.venue.app import RunningVenue, VenueConfig
 
 
@@ -63,6 +64,20 @@ def make_account(admin: Client) -> Callable[..., Client]:
         return c
 
     return make
+
+
+@pytest.fixture(scope="module")
+def batch(venue: RunningVenue, admin_key: str) -> Iterator[Callable[..., Any]]:
+    """batch(method, request, key=admin_key) -> the BatchService's answer to `method` (raw stub:
+    grpc.RpcError on a refusal)."""
+    channel = grpc.insecure_channel(venue.address)
+    stub = batch_pb2_grpc.BatchServiceStub(channel)
+
+    def call(method: str, request, key: str = admin_key):
+        return getattr(stub, method)(request, metadata=(("authorization", f"Bearer {key}"),), timeout=30)
+
+    yield call
+    channel.close()
 
 
 @contextlib.contextmanager

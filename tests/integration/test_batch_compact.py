@@ -3,11 +3,10 @@ more to say than an order's id, each with its index) and books read as packed co
 
 from __future__ import annotations
 
-import grpc
 import pytest
 
 from perpsim.clients.errors import PerpsimError, from_status_pb
-from perpsim.v1 import account_pb2, batch_pb2, batch_pb2_grpc, common_pb2, sandbox_pb2, trading_pb2
+from perpsim.v1 import account_pb2, batch_pb2, common_pb2, sandbox_pb2, trading_pb2
 
 B = batch_pb2.BatchCommand
 
@@ -21,18 +20,6 @@ def _limit(side, lots: int, ticks: int) -> trading_pb2.PlaceOrderRequest:
 def _market(side, lots: int) -> trading_pb2.PlaceOrderRequest:
     return trading_pb2.PlaceOrderRequest(symbol="BTCUSDT", side=side, type=common_pb2.ORDER_TYPE_MARKET,
                                          quantity_lots=lots)
-
-
-@pytest.fixture(scope="module")
-def batch(venue, admin_key):
-    channel = grpc.insecure_channel(venue.address)
-    stub = batch_pb2_grpc.BatchServiceStub(channel)
-
-    def call(method: str, request):
-        return getattr(stub, method)(request, metadata=(("authorization", f"Bearer {admin_key}"),), timeout=30)
-
-    yield call
-    channel.close()
 
 
 def test_sparse_results_leave_out_only_what_has_nothing_to_say(venue, admin, batch):

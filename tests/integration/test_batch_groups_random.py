@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import random
 
-import grpc
-import pytest
-
 from perpsim.clients.errors import from_status_pb
-from perpsim.v1 import account_pb2, batch_pb2, batch_pb2_grpc, common_pb2, trading_pb2
+from perpsim.v1 import account_pb2, batch_pb2, common_pb2, trading_pb2
 
 B = batch_pb2.BatchCommand
 #: each kind of command: the outcome of its own call, and whether that ends its group
@@ -19,18 +16,6 @@ _OWN = {"rests": ("placed", False), "would_take": ("POST_ONLY_WOULD_TAKE", False
         "too_big": ("MARGIN_INSUFFICIENT", True), "no_symbol": ("UNKNOWN_SYMBOL", True),
         "no_account": ("UNKNOWN_ACCOUNT", True), "deposit": ("placed", False)}
 _BEFORE_SEQUENCER = {"no_symbol", "no_account"}  # refused without reaching the state
-
-
-@pytest.fixture(scope="module")
-def batch(venue, admin_key):
-    channel = grpc.insecure_channel(venue.address)
-    stub = batch_pb2_grpc.BatchServiceStub(channel)
-
-    def call(method: str, request):
-        return getattr(stub, method)(request, metadata=(("authorization", f"Bearer {admin_key}"),), timeout=30)
-
-    yield call
-    channel.close()
 
 
 def _limit(side, lots: int, ticks: int, symbol: str = "BTCUSDT", tif=common_pb2.TIME_IN_FORCE_GTC):
