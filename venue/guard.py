@@ -67,7 +67,9 @@ def _tolerant(deserialize):
             msg = deserialize(data)
         except Exception as e:  # DecodeError and whatever a broken message raises
             return Undecodable(e)
-        if may_exceed_int64(data) or _has_fixed64(msg.DESCRIPTOR):
+        descriptor = msg.DESCRIPTOR
+        # a type with no 64-bit unsigned field (PlaceOrders) has nothing to look for
+        if _unsigned_plan(descriptor) and (may_exceed_int64(data) or _has_fixed64(descriptor)):
             found = out_of_range(msg)
             if found:
                 return OutOfRange(*found)
