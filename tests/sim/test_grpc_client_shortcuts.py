@@ -12,6 +12,8 @@ from perpsim.model.enums import OrderKind, Side
 from perpsim.sim.grpc_apply import Pending
 from perpsim.sim.grpc_quiet import QuietScan, quiet
 
+from .grpc_kit import grpc_venue
+
 
 def test_the_quiet_scan_answers_as_quiet_while_the_list_grows():
     rng = random.Random(3)
@@ -43,16 +45,7 @@ def test_the_quiet_scan_answers_as_quiet_while_the_list_grows():
 
 
 def test_an_index_moves_mark_is_read_from_its_result_and_kept_until_the_next_command(tmp_path):
-    from perpsim.model.markets import default_markets
-    from perpsim.sim.venues import GrpcVenue
-    from perpsim.venue.app import RunningVenue, VenueConfig
-
-    venue = RunningVenue(VenueConfig(listen="127.0.0.1:0", data_dir=tmp_path, feed=False, liquidity=False,
-                                     metrics_listen="", rest_listen="off", admin_key="sim-admin"))
-    venue.start_in_thread()
-    spec = default_markets()["BTCUSDT"]
-    remote = GrpcVenue(venue.address, "sim-admin", {"BTCUSDT": spec})
-    try:
+    with grpc_venue(tmp_path) as (remote, spec):
         remote.submit(C.SetIndexPrice(0, "BTCUSDT", spec.price_to_ticks("65000")))
         calls = remote.calls
         mark = remote.mark("BTCUSDT")
@@ -63,6 +56,3 @@ def test_an_index_moves_mark_is_read_from_its_result_and_kept_until_the_next_com
         assert events and events[0].command == "SetIndexPrice"
         calls = remote.calls
         assert remote.mark("BTCUSDT") == mark and remote.calls == calls + 1
-    finally:
-        remote.close()
-        venue.stop()

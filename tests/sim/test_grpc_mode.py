@@ -9,11 +9,11 @@ import pytest
 from perpsim.engine import commands as C
 from perpsim.engine.events import CommandRejected
 from perpsim.model.enums import OrderKind, Side, TimeInForce
-from perpsim.model.markets import default_markets
 from perpsim.sim import runner, scenario
 from perpsim.sim.context import Context
-from perpsim.sim.venues import GrpcVenue, InProcessVenue
-from perpsim.venue.app import RunningVenue, VenueConfig
+from perpsim.sim.venues import InProcessVenue
+
+from .grpc_kit import grpc_venue, start_grpc_venue
 
 SCENARIO = """
 name = "grpc-small"
@@ -58,19 +58,10 @@ orders_per_min = 60
 
 @pytest.mark.parametrize("signals", [True, False], ids=["risk-signals", "no-signals"])
 def test_scenario_runs_over_grpc(tmp_path, signals):
-    venue = RunningVenue(VenueConfig(listen="127.0.0.1:0", data_dir=tmp_path, feed=False, liquidity=False,
-                                     metrics_listen="", rest_listen="off", admin_key="sim-admin"))
-    venue.start_in_thread()
-    try:
-        sc = scenario.loads(SCENARIO)
-        remote = GrpcVenue(venue.address, "sim-admin", {"BTCUSDT": default_markets()["BTCUSDT"]}, signals=signals)
-        try:
-            result = runner.run(sc, venue=remote)
-        finally:
-            remote.close()
-        in_process = runner.run(sc)
-    finally:
-        venue.stop()
+    sc = scenario.loads(SCENARIO)
+    with grpc_venue(tmp_path, signals=signals) as (remote, _):
+        result = runner.run(sc, venue=remote)
+    in_process = runner.run(sc)
     got = result.summary["markets"]["BTCUSDT"]
     want = in_process.summary["markets"]["BTCUSDT"]
     # a -6 % shock liquidates every 40-60x long in both modes; the venue reported each one
@@ -99,11 +90,7 @@ def test_scenario_runs_over_grpc(tmp_path, signals):
 
 def _both_venues(tmp_path):
     """A venue over gRPC and the engine in process, for the same commands."""
-    venue = RunningVenue(VenueConfig(listen="127.0.0.1:0", data_dir=tmp_path, feed=False, liquidity=False,
-                                     metrics_listen="", rest_listen="off", admin_key="sim-admin"))
-    venue.start_in_thread()
-    spec = default_markets()["BTCUSDT"]
-    remote = GrpcVenue(venue.address, "sim-admin", {"BTCUSDT": spec})
+    venue, remote, spec = start_grpc_venue(tmp_path)
     local = InProcessVenue(runner.build_exchange(scenario.loads(SCENARIO)))
     return venue, remote, local, spec
 
