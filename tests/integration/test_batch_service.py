@@ -7,7 +7,7 @@ import grpc
 import pytest
 
 from perpsim.clients.errors import PerpsimError, from_rpc_error, from_status_pb
-from perpsim.v1 import account_pb2, batch_pb2, batch_pb2_grpc, common_pb2, sandbox_pb2, trading_pb2, trading_pb2_grpc
+from perpsim.v1 import account_pb2, batch_pb2, common_pb2, sandbox_pb2, trading_pb2, trading_pb2_grpc
 
 B = batch_pb2.BatchCommand
 
@@ -19,18 +19,6 @@ def _order(side, lots: int, ticks: int = 0) -> trading_pb2.PlaceOrderRequest:
     return trading_pb2.PlaceOrderRequest(symbol="BTCUSDT", side=side, type=common_pb2.ORDER_TYPE_LIMIT,
                                          quantity_lots=lots, price_ticks=ticks,
                                          time_in_force=common_pb2.TIME_IN_FORCE_GTC)
-
-
-@pytest.fixture(scope="module")
-def batch(venue, admin_key):
-    channel = grpc.insecure_channel(venue.address)
-    stub = batch_pb2_grpc.BatchServiceStub(channel)
-
-    def call(method: str, request, key: str = admin_key):
-        return getattr(stub, method)(request, metadata=(("authorization", f"Bearer {key}"),), timeout=30)
-
-    yield call
-    channel.close()
 
 
 def _same_error(got: PerpsimError, want: PerpsimError) -> None:
