@@ -75,6 +75,7 @@ def ref_order_correlation(risk: AccountRisk, view: ExchangeView, cmd: C.PlaceOrd
     return ref_correlation(risk, view, cmd, after, risk.thresholds(cmd.account), before)
 
 
+# oracle: below_k as it stood, σ asked before the account's legs (kept word for word, not shared)
 def ref_below_k(risk: AccountRisk, view: ExchangeView, account: int, only: str = "") -> dict:
     t = risk.thresholds(account)
     out = {}
