@@ -161,12 +161,8 @@ class SlippageTracker:
     def record_batch(self, done: list) -> None:
         """`record` each (command, events) of a durable batch, in order, at the command's time
         (a command whose record fails is logged and the next ones are recorded all the same).
-        The common command, one whose market's Arrival was read, in this one frame: `_read_for`
-        and `_record` inlined (their calls cost as much as an order's own bookkeeping); any
-        other goes through them."""
+        The common command, one whose market's Arrival was read, skips `_read_for`."""
         taken, taken_at = self._taken, self._taken_at
-        arrivals, arrived, recent_of = self._arrivals, self._arrived, self._recent
-        kept, size = self.kept, self.recent_size
         record = self._record
         for cmd, events in done:
             try:
@@ -183,36 +179,7 @@ class SlippageTracker:
                 if at.__class__ is not Arrival:  # every market's prices (a command without one)
                     record(None, at, events, cmd.ts, None)
                     continue
-                symbol, ts = cmd.symbol, cmd.ts
-                for e in events:
-                    if e.__class__ is not OrderEvent:
-                        continue
-                    b = e.event
-                    kind = b.kind
-                    if kind == _ACCEPTED:
-                        if e.symbol != symbol:
-                            continue
-                        order_id = b.order_id
-                        if order_id not in arrivals:  # (one again keeps its place, as in an OrderedDict)
-                            arrived.append(order_id)
-                        arrivals[order_id] = at
-                        if len(arrivals) > kept:
-                            del arrivals[arrived.popleft()]
-                    elif kind == _FILL:
-                        s, price, lots = e.symbol, b.price, b.qty
-                        # the taker's side of the fill, then the maker's
-                        account, order_id = b.account, b.order_id
-                        recent = recent_of.get(account)
-                        if recent is None:
-                            recent = recent_of[account] = deque(maxlen=size)
-                        recent.append((ts, account, order_id, s, b.side, price, lots, False, e.liquidation,
-                                       arrivals.get(order_id)))
-                        account, order_id = b.counter_account, b.counter_order_id
-                        recent = recent_of.get(account)
-                        if recent is None:
-                            recent = recent_of[account] = deque(maxlen=size)
-                        recent.append((ts, account, order_id, s, 1 - b.side, price, lots, True, False,
-                                       arrivals.get(order_id)))
+                record(cmd.symbol, at, events, cmd.ts, None)
             except Exception:  # a read model must never stop the sequencer's listeners
                 log.exception("recording the fills of %r failed", cmd)
 
