@@ -10,23 +10,14 @@ from types import SimpleNamespace
 from perpsim.engine import commands as C
 from perpsim.engine.events import CommandRejected
 from perpsim.model.enums import ConditionalKind, OrderKind, Side, TimeInForce, TriggerSource
-from perpsim.model.markets import default_markets
 from perpsim.sim.grpc_apply import Pending
 from perpsim.sim.grpc_quiet import cut, quiet
-from perpsim.sim.venues import GrpcVenue
-from perpsim.venue.app import RunningVenue, VenueConfig
 
-
-def _venue(tmp_path):
-    venue = RunningVenue(VenueConfig(listen="127.0.0.1:0", data_dir=tmp_path, feed=False, liquidity=False,
-                                     metrics_listen="", rest_listen="off", admin_key="sim-admin"))
-    venue.start_in_thread()
-    spec = default_markets()["BTCUSDT"]
-    return venue, GrpcVenue(venue.address, "sim-admin", {"BTCUSDT": spec}), spec
+from .grpc_kit import start_grpc_venue
 
 
 def test_settings_wait_and_their_refusal_comes_with_the_next_command(tmp_path):
-    venue, remote, spec = _venue(tmp_path)
+    venue, remote, spec = start_grpc_venue(tmp_path)
     try:
         remote.submit(C.SetIndexPrice(0, "BTCUSDT", spec.price_to_ticks("65000")))
         money = spec.money_to_units(Decimal("10000"))
@@ -103,7 +94,7 @@ def test_a_block_of_groups_is_never_split_between_applies():
 
 
 def test_positions_are_read_without_a_call_while_only_quiet_commands_wait(tmp_path):
-    venue, remote, spec = _venue(tmp_path)
+    venue, remote, spec = start_grpc_venue(tmp_path)
     try:
         remote.submit(C.SetIndexPrice(0, "BTCUSDT", spec.price_to_ticks("65000")))
         money = spec.money_to_units(Decimal("100000"))
@@ -130,10 +121,10 @@ def test_positions_are_read_without_a_call_while_only_quiet_commands_wait(tmp_pa
         venue.stop()
 
 
-def test_another_writers_commands_send_position_reads_to_the_venue(tmp_path):
+def test_another_writers_commands_send_position_reads_to_thestart_grpc_venue(tmp_path):
     """Positions come from the batches' answers only while the run is the venue's only writer:
     once another caller's commands came between two Applys, they are read (ListPositions)."""
-    venue, remote, spec = _venue(tmp_path)
+    venue, remote, spec = start_grpc_venue(tmp_path)
     try:
         remote.submit(C.SetIndexPrice(0, "BTCUSDT", spec.price_to_ticks("65000")))
         remote.submit(C.Deposit(0, 1, "USDT", spec.money_to_units(Decimal("100000"))))
@@ -155,7 +146,7 @@ def test_a_requote_brings_the_last_samples_reads_along(tmp_path):
     """An Apply with a market maker's quotes asks for the last sample's reads too: when nothing
     is sent after it (a taker's order may go in the same Apply), the step's sample needs no call;
     any later command makes it read again."""
-    venue, remote, spec = _venue(tmp_path)
+    venue, remote, spec = start_grpc_venue(tmp_path)
     try:
         remote.submit(C.SetIndexPrice(0, "BTCUSDT", spec.price_to_ticks("65000")))
         for a in (1, 2):
