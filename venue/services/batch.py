@@ -92,8 +92,6 @@ class Batch(batch_pb2_grpc.BatchServiceServicer):
     def __init__(self, venue: Venue) -> None:
         self.venue = venue
         self._accounts: set[int] = set()  # accounts known to exist (accounts are never removed)
-        self._symbols: tuple[dict, tuple[str, ...]] = ({}, ())  # the venue's markets, and their symbols sorted
-        self._funds: dict[str, tuple[dict, int, common_pb2.Money]] = {}  # asset -> (markets, units, its Money)
 
     def _known(self, account: int) -> bool:
         if account in self._accounts:
@@ -127,11 +125,8 @@ class Batch(batch_pb2_grpc.BatchServiceServicer):
     def _tops(self) -> list[batch_pb2.BookTop]:
         view = self.venue.view
         reads_book = view.profile.mark_form is MarkForm.HYPERLIQUID
-        markets = self.venue.markets
-        if self._symbols[0] is not markets or len(self._symbols[1]) != len(markets):
-            self._symbols = (markets, tuple(sorted(markets)))
         out = []
-        for symbol in self._symbols[1]:
+        for symbol in sorted(self.venue.markets):
             bid, ask = view.top(symbol)
             out.append(batch_pb2.BookTop(symbol=symbol, bid_ticks=bid or 0, ask_ticks=ask or 0,
                                          mark_reads_book=reads_book))
@@ -179,17 +174,8 @@ class Batch(batch_pb2_grpc.BatchServiceServicer):
                                 for s in reads.risks]
         if reads.insurance:
             out["insurance"] = market_pb2.GetInsuranceFundResponse(
-                funds=[self._fund(a, view.insurance(a)) for a in view.assets()], time_ns=view.ts)
+                funds=[cv.money_out(venue.asset_spec(a), view.insurance(a)) for a in view.assets()], time_ns=view.ts)
         return out
-
-    def _fund(self, asset: str, units: int) -> common_pb2.Money:
-        """An insurance fund as GetInsuranceFund answers it; the last one of each asset is kept
-        (a fund changes far less often than it is read, and its decimal is the costly part)."""
-        markets = self.venue.markets
-        kept = self._funds.get(asset)
-        if kept is None or kept[0] is not markets or kept[1] != units:
-            kept = self._funds[asset] = (markets, units, cv.money_out(self.venue.asset_spec(asset), units))
-        return kept[2]
 
     @rpc
     async def CreateAccounts(self, request, context):
