@@ -179,17 +179,14 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
         venue = self.venue
         fields = self.order_fields(account, request)
         signals = venue.account_signals
-        if signals is None:
-            before = venue.state.exchange.next_order_id
-            events = await venue.seq.submit(functools.partial(_place_order, fields))
-            return trading_pb2.PlaceOrderResponse(**self._placed(account, fields[1], before, events))
-        template = _stamp_order(0, fields)  # the order as the signals read it (time 0)
-        warnings = signals.order_warnings(template)
+        template = _stamp_order(0, fields) if signals is not None else None  # as the signals read it
+        warnings = signals.order_warnings(template) if signals is not None else []
         before = venue.state.exchange.next_order_id
         # the command made once, at its time, in the sequencer; its rejection raised by _placed
         events = await venue.seq.submit(functools.partial(_place_order, fields))
         placed = self._placed(account, fields[1], before, events)
-        placed["warnings"] = warnings + signals.after_order(template)
+        if signals is not None:
+            placed["warnings"] = warnings + signals.after_order(template)
         return trading_pb2.PlaceOrderResponse(**placed)
 
     def _placed(self, account: int, symbol: str, before: int, events: list) -> dict:
