@@ -95,13 +95,10 @@ class Streams:
         if self._quiet():
             if self.slippage is not None:
                 self.slippage.record_batch(done)
-            spike_alerts = self.spike_alerts
-            if spike_alerts is not None or self._alerts_kept or "alerts" in self._kinds:
-                ts = self.venue.state.exchange.ts
-                if spike_alerts is not None:
-                    spike_alerts(ts)
-                if self._alerts_kept or "alerts" in self._kinds:  # (else `_alerts` has nothing to do)
-                    self._alerts(ts)
+            ts = self.venue.state.exchange.ts
+            if self.spike_alerts is not None:
+                self.spike_alerts(ts)
+            self._alerts(ts)  # (returns at once when no market's alerts are followed)
             return
         publish = self.publish
         for cmd, events in done:
