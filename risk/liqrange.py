@@ -23,6 +23,7 @@ index never misses it), and brackets are picked at ⌈|q| K num / den⌉ as the 
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 
 from perpsim.risk.brackets import Brackets
@@ -63,12 +64,6 @@ def rise_tick(brackets: Brackets, lots: Sequence[int], costs: Sequence[int], bas
 
 
 def _index(caps: list[int], notional: int) -> int:
-    """0-based bracket of an integer notional: the first whose cap ≥ notional (else the last)."""
-    lo, hi = 0, len(caps) - 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if caps[mid] >= notional:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+    """0-based bracket of an integer notional: the first whose cap ≥ notional (else the last),
+    as `Brackets.for_notional` picks it."""
+    return min(bisect_left(caps, notional), len(caps) - 1)
