@@ -212,23 +212,18 @@ class SlippageTracker:
                     del arrivals[arrived.popleft()]
             elif kind == _FILL:
                 s, price, lots = e.symbol, b.price, b.qty
+                taker, maker = b.order_id, b.counter_order_id
                 # the taker's side of the fill, then the maker's
-                account, order_id = b.account, b.order_id
-                r = (ts, account, order_id, s, b.side, price, lots, False, e.liquidation, arrivals.get(order_id))
-                recent = recent_of.get(account)
-                if recent is None:
-                    recent = recent_of[account] = deque(maxlen=self.recent_size)
-                recent.append(r)
-                if out is not None:
-                    out.append(r)
-                account, order_id = b.counter_account, b.counter_order_id
-                r = (ts, account, order_id, s, 1 - b.side, price, lots, True, False, arrivals.get(order_id))
-                recent = recent_of.get(account)
-                if recent is None:
-                    recent = recent_of[account] = deque(maxlen=self.recent_size)
-                recent.append(r)
-                if out is not None:
-                    out.append(r)
+                for r in ((ts, b.account, taker, s, b.side, price, lots, False, e.liquidation, arrivals.get(taker)),
+                          (ts, b.counter_account, maker, s, 1 - b.side, price, lots, True, False,
+                           arrivals.get(maker))):
+                    account = r[1]
+                    recent = recent_of.get(account)
+                    if recent is None:
+                        recent = recent_of[account] = deque(maxlen=self.recent_size)
+                    recent.append(r)
+                    if out is not None:
+                        out.append(r)
         return out
 
     def _arrival(self, symbol: str, read: tuple) -> Arrival:
