@@ -39,9 +39,10 @@ import json
 import pstats
 import random
 import resource
-import subprocess
 import sys
 import time
+
+from exchange_bench_kit import apply_accepted, log, run_sizes_in_children  # beside this file
 
 from perpsim.engine import commands as C
 from perpsim.engine.events import AutoDeleveraged, Liquidation
@@ -64,17 +65,6 @@ BID_LEVELS = [f"{p}" for p in range(19_950, 18_949, -50)]
 FUND_PER_LOT = U // 10  # 0.1 USDT per long lot
 
 
-def _log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def _apply(ex: Exchange, cmd) -> list:
-    events = ex.apply(cmd)
-    if events and type(events[0]).__name__ == "CommandRejected":
-        raise RuntimeError(f"{cmd} rejected: {events[0]}")
-    return events
-
-
 def build(n: int, seed: int) -> tuple[Exchange, list[int], float]:
     """The exchange before the shock, the long accounts, and the build time."""
     spec = default_markets()[SYMBOL]
@@ -86,15 +76,15 @@ def build(n: int, seed: int) -> tuple[Exchange, list[int], float]:
     levs = [rng.randint(20, 50) for _ in range(n)]
     total = sum(sizes)
     t0 = time.perf_counter()
-    _apply(ex, C.SetIndexPrice(TS, SYMBOL, p0))
+    apply_accepted(ex, C.SetIndexPrice(TS, SYMBOL, p0))
 
     # the shorts rest asks for exactly the longs' lots (none is left in the book)
     share, extra = divmod(total, len(SHORT_MAKERS))
     for j, maker in enumerate(SHORT_MAKERS):
         lots = share + (j < extra)
-        _apply(ex, C.Deposit(TS, maker, ASSET, lots * p0 * K // 5 + 1_000 * U))
-        _apply(ex, C.SetLeverage(TS, maker, SYMBOL, 10))
-        _apply(ex, C.PlaceOrder(TS, maker, SYMBOL, Side.SELL, lots, p0))
+        apply_accepted(ex, C.Deposit(TS, maker, ASSET, lots * p0 * K // 5 + 1_000 * U))
+        apply_accepted(ex, C.SetLeverage(TS, maker, SYMBOL, 10))
+        apply_accepted(ex, C.PlaceOrder(TS, maker, SYMBOL, Side.SELL, lots, p0))
 
     longs = []
     report = max(n // 10, 1)
@@ -110,20 +100,20 @@ def build(n: int, seed: int) -> tuple[Exchange, list[int], float]:
         ex.apply(C.PlaceOrder(TS, account, SYMBOL, Side.BUY, q, p0, tif=TimeInForce.IOC))
         longs.append(account)
         if (i + 1) % report == 0:
-            _log(f"  {i + 1:,} longs, {time.perf_counter() - t0:.1f} s")
+            log(f"  {i + 1:,} longs, {time.perf_counter() - t0:.1f} s")
 
     bid_lots = int(total * BID_SHARE)
     per_level, extra = divmod(bid_lots, len(BID_LEVELS))
     for maker in BID_MAKERS:
-        _apply(ex, C.Deposit(TS, maker, ASSET, 10**8 * U))
-        _apply(ex, C.SetLeverage(TS, maker, SYMBOL, 5))
+        apply_accepted(ex, C.Deposit(TS, maker, ASSET, 10**8 * U))
+        apply_accepted(ex, C.SetLeverage(TS, maker, SYMBOL, 5))
     for j, level in enumerate(BID_LEVELS):
         maker = BID_MAKERS[j % len(BID_MAKERS)]
         lots = per_level + (j < extra)
         if lots:
-            _apply(ex, C.PlaceOrder(TS, maker, SYMBOL, Side.BUY, lots, spec.price_to_ticks(level)))
+            apply_accepted(ex, C.PlaceOrder(TS, maker, SYMBOL, Side.BUY, lots, spec.price_to_ticks(level)))
 
-    _apply(ex, C.FundInsurance(TS, ASSET, total * FUND_PER_LOT))
+    apply_accepted(ex, C.FundInsurance(TS, ASSET, total * FUND_PER_LOT))
     build_s = time.perf_counter() - t0
     view = ExchangeView(ex)
     opened = sum(1 for a in longs if view.holds(a, SYMBOL))
@@ -159,7 +149,7 @@ def outcome(ex: Exchange, longs: list[int], events: list) -> dict:
 
 def run(n: int, seed: int, profile: int) -> dict:
     ex, longs, build_s = build(n, seed)
-    _log(f"exchange_cascade: built {n:,} longs through commands in {build_s:.1f} s")
+    log(f"exchange_cascade: built {n:,} longs through commands in {build_s:.1f} s")
     spec = ExchangeView(ex).spec(SYMBOL)
     shock = C.SetIndexPrice(ex.ts + 1, SYMBOL, spec.price_to_ticks(SHOCK_PRICE))
     prof = cProfile.Profile() if profile else None
@@ -173,7 +163,7 @@ def run(n: int, seed: int, profile: int) -> dict:
         for key in ("cumulative", "tottime"):
             out = io.StringIO()
             pstats.Stats(prof, stream=out).sort_stats(key).print_stats(profile)
-            _log(out.getvalue())
+            log(out.getvalue())
 
     # outside the timing: the outcome and the state's integrity
     out = outcome(ex, longs, events)
@@ -210,10 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.child:
         print(json.dumps(run(a.positions[0], a.seed, a.profile)), flush=True)
         return 0
-    for n in a.positions:  # a fresh process per size, so that peak RSS is that size's own
-        cmd = [sys.executable, __file__, "--child", "--positions", str(n), "--seed", str(a.seed),
-               "--profile", str(a.profile)]
-        subprocess.run(cmd, check=True)
+    run_sizes_in_children(__file__, a.positions, ["--seed", str(a.seed), "--profile", str(a.profile)])
     return 0
 
 

@@ -30,9 +30,10 @@ import json
 import random
 import resource
 import statistics
-import subprocess
 import sys
 import time
+
+from exchange_bench_kit import apply_accepted, log, run_sizes_in_children  # beside this file
 
 from perpsim.engine import commands as C
 from perpsim.engine.events import Liquidation, MarkPriceChanged
@@ -51,17 +52,6 @@ FIRST_TAKER = 10
 BATCH = 1_000  # kernel calls per timed batch
 
 
-def _log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def _apply(ex: Exchange, cmd) -> list:
-    events = ex.apply(cmd)
-    if events and type(events[0]).__name__ == "CommandRejected":
-        raise RuntimeError(f"{cmd} rejected: {events[0]}")
-    return events
-
-
 def build(n: int, seed: int) -> tuple[Exchange, float]:
     """The exchange with n open isolated taker positions (and the makers' two cross ones)."""
     spec = default_markets()[SYMBOL]
@@ -75,13 +65,13 @@ def build(n: int, seed: int) -> tuple[Exchange, float]:
     longs = sum(sizes[0::2])
     shorts = sum(sizes[1::2])
     t0 = time.perf_counter()
-    _apply(ex, C.SetIndexPrice(TS, SYMBOL, p0))
+    apply_accepted(ex, C.SetIndexPrice(TS, SYMBOL, p0))
     for maker, side, price, lots in ((MAKER_ASK, Side.SELL, p0, longs), (MAKER_BID, Side.BUY, p0 - 1, shorts)):
-        _apply(ex, C.Deposit(TS, maker, ASSET, 10**9 * U))
-        _apply(ex, C.SetLeverage(TS, maker, SYMBOL, 2))
+        apply_accepted(ex, C.Deposit(TS, maker, ASSET, 10**9 * U))
+        apply_accepted(ex, C.SetLeverage(TS, maker, SYMBOL, 2))
         while lots > 0:
             part = min(lots, max_qty)
-            _apply(ex, C.PlaceOrder(TS, maker, SYMBOL, side, part, price))
+            apply_accepted(ex, C.PlaceOrder(TS, maker, SYMBOL, side, part, price))
             lots -= part
     apply = ex.apply
     report = max(n // 10, 1)
@@ -93,7 +83,7 @@ def build(n: int, seed: int) -> tuple[Exchange, float]:
         side, price = (Side.BUY, p0) if i % 2 == 0 else (Side.SELL, p0 - 1)
         apply(C.PlaceOrder(TS, account, SYMBOL, side, sizes[i], price, tif=TimeInForce.IOC))
         if (i + 1) % report == 0:
-            _log(f"  {i + 1:,} positions, {time.perf_counter() - t0:.1f} s")
+            log(f"  {i + 1:,} positions, {time.perf_counter() - t0:.1f} s")
     build_s = time.perf_counter() - t0
     m = ExchangeView(ex).market(SYMBOL)
     if m.positions != n + 2 or m.isolated_accounts != n:
@@ -116,7 +106,7 @@ def index_moves(mark: int, count: int, seed: int) -> list[int]:
 
 def run(n: int, repeat: int, seed: int) -> dict:
     ex, build_s = build(n, seed)
-    _log(f"exchange_tick: built {n:,} isolated positions through commands in {build_s:.1f} s")
+    log(f"exchange_tick: built {n:,} isolated positions through commands in {build_s:.1f} s")
     view = ExchangeView(ex)
     mark, triggered = view.mark(SYMBOL), view.liquidation_probe(SYMBOL)
     if triggered(mark) or view.liquidation(SYMBOL).indexed < n:
@@ -170,10 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.child:
         print(json.dumps(run(a.positions[0], a.repeat, a.seed)), flush=True)
         return 0
-    for n in a.positions:  # a fresh process per size, so that peak RSS is that size's own
-        cmd = [sys.executable, __file__, "--child", "--positions", str(n), "--repeat", str(a.repeat),
-               "--seed", str(a.seed)]
-        subprocess.run(cmd, check=True)
+    run_sizes_in_children(__file__, a.positions, ["--repeat", str(a.repeat), "--seed", str(a.seed)])
     return 0
 
 
