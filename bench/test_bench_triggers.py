@@ -9,7 +9,8 @@ import itertools
 
 import pytest
 
-from perpsim.engine.triggers import FALL, RISE, TriggerIndex
+from perpsim.engine.trigger_rules import FALL, RISE
+from perpsim.engine.triggers import TriggerIndex
 from perpsim.model.enums import Side
 
 N = 100_000

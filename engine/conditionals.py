@@ -25,7 +25,7 @@ from perpsim.engine.order_lists import CALLBACK_MAX, CALLBACK_MIN, OrderLists
 from perpsim.engine.settlement import Settlement
 from perpsim.engine.standing import StandingOrders, _closing
 from perpsim.engine.state import State
-from perpsim.engine.triggers import stop_direction, would_activate, would_trigger
+from perpsim.engine.trigger_rules import stop_direction, would_activate, would_trigger
 from perpsim.model.causes import ConditionalStatus, ListCause, ListStatus
 from perpsim.model.enums import ConditionalKind, Side, TimeInForce, TriggerSource
 from perpsim.model.reasons import RejectReason as R

@@ -25,7 +25,7 @@ from perpsim.engine.market import BOTH, LONG, _List, _Market, _Note, position_ke
 from perpsim.engine.settlement import Settlement
 from perpsim.engine.standing import StandingOrders, _exit_side, _legs
 from perpsim.engine.state import State
-from perpsim.engine.triggers import stop_direction, would_activate, would_trigger
+from perpsim.engine.trigger_rules import stop_direction, would_activate, would_trigger
 from perpsim.model.causes import ConditionalStatus, ListCause, ListStatus, OrderGone
 from perpsim.model.enums import ConditionalKind, LegType, ListKind, OrderKind, Side, StpMode, TimeInForce, TriggerSource
 from perpsim.model.reasons import RejectReason as R

@@ -1,7 +1,7 @@
-"""TriggerIndex (engine/triggers.py): every stop type at, beside and through its trigger; trailing stops on
-scripted price paths with hand-computed extremes and triggers; the rounding of the trailing trigger; and a
-Hypothesis state machine against a brute-force oracle that re-evaluates the literal rules of
-venue-mechanics §7 on every order at every price."""
+"""TriggerIndex (engine/triggers.py) and its rules (engine/trigger_rules.py): every stop type at, beside
+and through its trigger; trailing stops on scripted price paths with hand-computed extremes and triggers;
+the rounding of the trailing trigger; and a Hypothesis state machine against a brute-force oracle that
+re-evaluates the literal rules of venue-mechanics §7 on every order at every price."""
 
 from __future__ import annotations
 
@@ -14,18 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from perpsim.engine.triggers import (
-    FALL,
-    RISE,
-    StopView,
-    TrailingView,
-    TriggerIndex,
-    TriggerIndexIntegrityError,
-    stop_direction,
-    trailing_trigger,
-    would_activate,
-    would_trigger,
-)
+from perpsim.engine.trigger_rules import FALL, RISE, stop_direction, trailing_trigger, would_activate, would_trigger
+from perpsim.engine.triggers import StopView, TrailingView, TriggerIndex, TriggerIndexIntegrityError
 from perpsim.model.enums import Side
 from perpsim.risk.units import RATE_SCALE
 
