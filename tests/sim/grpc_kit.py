@@ -28,6 +28,45 @@ def start_grpc_venue(data_dir: Path, **remote_kw) -> tuple[RunningVenue, GrpcVen
         raise
 
 
+def shocked_crowd(name: str, duration_s: int, shock_at_s: int) -> str:
+    """A scenario (TOML) of 1-s steps on BTCUSDT at 65,000 with 1,000 USDT of insurance, shocked
+    -6 % at `shock_at_s`: six 40-60x longs of 3,000 USDT (half of them isolated, no stops, exits
+    or adds), each liquidated by the shock, and a market maker quoting three levels of 0.01."""
+    return f"""
+name = "{name}"
+duration_s = {duration_s}
+step_s = 1
+
+[venue]
+markets = ["BTCUSDT"]
+insurance_fund = {{ USDT = "1000" }}
+
+[feed.BTCUSDT]
+kind = "constant"
+start = 65000
+shocks = [{{ at_s = {shock_at_s}, pct = -6 }}]
+
+[[agents]]
+kind = "leveraged"
+name = "crowd"
+count = 6
+leverage = {{ dist = "uniform_int", low = 40, high = 60 }}
+long_fraction = 1.0
+notional = 3000
+isolated_fraction = 0.5
+stop_fraction = 0
+exit_per_hour = 0
+adder_fraction = 0
+
+[[agents]]
+kind = "market_maker"
+name = "mm"
+capital = 200000
+levels = 3
+size = 0.01
+"""
+
+
 @contextlib.contextmanager
 def grpc_venue(data_dir: Path, **remote_kw) -> Iterator[tuple[GrpcVenue, MarketSpec]]:
     """start_grpc_venue as a context: (the GrpcVenue, BTCUSDT's spec), both closed on exit."""

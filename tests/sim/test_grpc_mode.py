@@ -13,41 +13,9 @@ from perpsim.sim import runner, scenario
 from perpsim.sim.context import Context
 from perpsim.sim.venues import InProcessVenue
 
-from .grpc_kit import grpc_venue, start_grpc_venue
+from .grpc_kit import grpc_venue, shocked_crowd, start_grpc_venue
 
-SCENARIO = """
-name = "grpc-small"
-duration_s = 6
-step_s = 1
-
-[venue]
-markets = ["BTCUSDT"]
-insurance_fund = { USDT = "1000" }
-
-[feed.BTCUSDT]
-kind = "constant"
-start = 65000
-shocks = [{ at_s = 3, pct = -6 }]
-
-[[agents]]
-kind = "leveraged"
-name = "crowd"
-count = 6
-leverage = { dist = "uniform_int", low = 40, high = 60 }
-long_fraction = 1.0
-notional = 3000
-isolated_fraction = 0.5
-stop_fraction = 0
-exit_per_hour = 0
-adder_fraction = 0
-
-[[agents]]
-kind = "market_maker"
-name = "mm"
-capital = 200000
-levels = 3
-size = 0.01
-
+SCENARIO = shocked_crowd("grpc-small", duration_s=6, shock_at_s=3) + """
 [[agents]]
 kind = "noise"
 name = "noise"

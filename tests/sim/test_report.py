@@ -12,9 +12,9 @@ from perpsim.engine.views import ExchangeView
 from perpsim.model.markets import default_markets
 from perpsim.sim import grids, report, runner, scenario
 from perpsim.sim.runner import Run
-from perpsim.sim.venues import GrpcVenue
-from perpsim.venue.app import RunningVenue, VenueConfig
 from perpsim.venue.dashboard import scenario as scenario_view
+
+from .grpc_kit import grpc_venue, shocked_crowd
 
 
 @pytest.fixture(scope="module")
@@ -72,53 +72,12 @@ def test_summary_has_units(run_of_small) -> None:
     assert "USDT" in text and " lots" in text and " bps" in text and "n/a" not in text
 
 
-GRPC_SCENARIO = """
-name = "grpc-report"
-duration_s = 5
-step_s = 1
-
-[venue]
-markets = ["BTCUSDT"]
-insurance_fund = { USDT = "1000" }
-
-[feed.BTCUSDT]
-kind = "constant"
-start = 65000
-shocks = [{ at_s = 2, pct = -6 }]
-
-[[agents]]
-kind = "leveraged"
-name = "crowd"
-count = 6
-leverage = { dist = "uniform_int", low = 40, high = 60 }
-long_fraction = 1.0
-notional = 3000
-isolated_fraction = 0.5
-stop_fraction = 0
-exit_per_hour = 0
-adder_fraction = 0
-
-[[agents]]
-kind = "market_maker"
-name = "mm"
-capital = 200000
-levels = 3
-size = 0.01
-"""
+GRPC_SCENARIO = shocked_crowd("grpc-report", duration_s=5, shock_at_s=2)
 
 
 def test_figures_a_grpc_run_cannot_see_are_na(tmp_path) -> None:
-    venue = RunningVenue(VenueConfig(listen="127.0.0.1:0", data_dir=tmp_path, feed=False, liquidity=False,
-                                     metrics_listen="", rest_listen="off", admin_key="sim-admin"))
-    venue.start_in_thread()
-    try:
-        remote = GrpcVenue(venue.address, "sim-admin", {"BTCUSDT": default_markets()["BTCUSDT"]})
-        try:
-            result = runner.run(scenario.loads(GRPC_SCENARIO), venue=remote)
-        finally:
-            remote.close()
-    finally:
-        venue.stop()
+    with grpc_venue(tmp_path) as (remote, _):
+        result = runner.run(scenario.loads(GRPC_SCENARIO), venue=remote)
     assert report.over_grpc(result)
     lines = {line.split("│")[1].strip(): line.split("│")[2].strip()
              for line in _text(report.summary_table(result)).splitlines() if line.count("│") == 3}
