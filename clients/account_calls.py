@@ -9,9 +9,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from perpsim.clients import models as M
+from perpsim.clients.account_models import Account, Position
 from perpsim.clients.arguments import Number, decimal_text, margin_mode_enum, order_request, position_side_enum
 from perpsim.clients.calls import Call, CallSite
-from perpsim.clients.models import Account, AccountUpdate, Position, Preview
+from perpsim.clients.order_models import Preview
+from perpsim.clients.stream_models import AccountUpdate
 from perpsim.v1 import account_pb2
 
 

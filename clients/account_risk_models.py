@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from perpsim.clients.models import RiskWarning, SigmaDistance, _Model, dec, dec0, enum_name
+from perpsim.clients.account_models import RiskWarning, SigmaDistance
+from perpsim.clients.models import _Model, dec, dec0, enum_name
 from perpsim.v1 import common_pb2
 
 

@@ -15,7 +15,8 @@
 
 Numbers: Decimal, str or int, sent as exact decimal strings (a float raises TypeError); enum
 arguments: short names, case-insensitive, or the protobuf number (perpsim.clients.arguments).
-Results are frozen dataclasses (perpsim.clients.models) with Decimal fields.
+Results are frozen dataclasses (perpsim.clients.models and the *_models beside it) with Decimal
+fields.
 
 The methods, by service: market_calls, trading_calls, account_calls, sandbox_calls,
 history_calls, account_risk_calls, market_risk_calls, loss_limit_calls, profile_calls.
@@ -43,6 +44,7 @@ from typing import Any
 import grpc
 
 from perpsim.clients.account_calls import AccountCalls
+from perpsim.clients.account_models import Account, Balance, Position
 from perpsim.clients.account_risk_calls import AccountRiskCalls
 from perpsim.clients.arguments import Number, decimal_text, new_client_order_id, order_request
 from perpsim.clients.calls import DEADLINE_FACTOR, Call, retry_backoff, service_stubs
@@ -51,29 +53,13 @@ from perpsim.clients.errors import PerpsimError, Unavailable, from_rpc_error
 from perpsim.clients.history_calls import HistoryCalls
 from perpsim.clients.loss_limit_calls import LossLimitCalls
 from perpsim.clients.market_calls import MarketCalls
+from perpsim.clients.market_models import BookLevel, Mark, Market, OrderBook, Trade
 from perpsim.clients.market_risk_calls import MarketRiskCalls
-from perpsim.clients.models import (
-    Account,
-    Balance,
-    BookLevel,
-    BookUpdate,
-    Fill,
-    IndexUpdate,
-    Liquidation,
-    Mark,
-    Market,
-    MarkUpdate,
-    NewAccount,
-    Order,
-    OrderBook,
-    Position,
-    Preview,
-    ShockResult,
-    Trade,
-    VenueState,
-)
+from perpsim.clients.models import IndexUpdate, NewAccount, ShockResult, VenueState
+from perpsim.clients.order_models import Fill, Order, Preview
 from perpsim.clients.profile_calls import ProfileCalls
 from perpsim.clients.sandbox_calls import SandboxCalls
+from perpsim.clients.stream_models import BookUpdate, Liquidation, MarkUpdate
 from perpsim.clients.streams import AsyncStream, Stream
 from perpsim.clients.trading_calls import TradingCalls
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from perpsim.clients.models import Order, _Model, dec, dec0, enum_name
+from perpsim.clients.models import _Model, dec, dec0, enum_name
+from perpsim.clients.order_models import Order
 from perpsim.v1 import common_pb2, history_pb2
 
 __all__ = ["AccountTrade", "ForceOrder", "FundingRate", "HistoricalOrder", "Income", "Kline", "MarketTrade",

@@ -10,7 +10,8 @@ from typing import Any
 
 from perpsim.clients import models as M
 from perpsim.clients.calls import Call, CallSite
-from perpsim.clients.models import Alert, BookUpdate, Liquidation, Mark, Market, MarkUpdate, OrderBook, Trade
+from perpsim.clients.market_models import Mark, Market, OrderBook, Trade
+from perpsim.clients.stream_models import Alert, BookUpdate, Liquidation, MarkUpdate
 from perpsim.v1 import market_pb2
 
 

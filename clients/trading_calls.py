@@ -24,7 +24,7 @@ from perpsim.clients.arguments import (
 )
 from perpsim.clients.calls import Call, CallSite
 from perpsim.clients.errors import PerpsimError, from_status_pb
-from perpsim.clients.models import Order, OrderList
+from perpsim.clients.order_models import Order, OrderList
 from perpsim.v1 import common_pb2, trading_pb2
 
 

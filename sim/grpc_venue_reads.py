@@ -94,13 +94,14 @@ class VenueReads:
         """The answers to a sample's reads (`reads`, answered in the Apply response `r`) as the
         reads made since the last command."""
         from perpsim.clients import models as M
+        from perpsim.clients.market_models import Mark
         from perpsim.clients.risk_models import MarketRisk
 
         for rpc, n in (("GetMarkPrice", len(r.marks)), ("GetOrderBook", len(reads.books)),
                        ("GetMarketRisk", len(r.risks)), ("GetInsuranceFund", 1)):
             self.reads_by_rpc[rpc] += n
         for s, mark in zip(reads.marks, r.marks, strict=True):
-            self._reads[("mark", s)] = M.Mark.from_pb(mark)
+            self._reads[("mark", s)] = Mark.from_pb(mark)
         if r.packed_books or not r.books:  # columns (BookRead.packed)
             for b, book in zip(reads.books, r.packed_books, strict=True):
                 self._reads[("book", b.symbol)] = (list(zip(book.bid_ticks, book.bid_lots, strict=True)),

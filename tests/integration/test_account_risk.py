@@ -17,7 +17,7 @@ from perpsim.cli.units import MarketUnits
 from perpsim.cli.watch import account_line
 from perpsim.clients.client import AsyncClient, Client
 from perpsim.clients.errors import InvalidArgumentError
-from perpsim.clients.models import AccountUpdate
+from perpsim.clients.stream_models import AccountUpdate
 from tests.integration.conftest import account_updates, own_venue
 
 H8 = 8 * 3_600 * 10**9

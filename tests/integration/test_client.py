@@ -19,7 +19,7 @@ import pytest
 
 from perpsim.clients import errors as E
 from perpsim.clients.client import AsyncClient, Client
-from perpsim.clients.models import Order
+from perpsim.clients.order_models import Order
 from perpsim.model.reasons import REASONS, RejectReason
 from perpsim.venue.app import RunningVenue
 
