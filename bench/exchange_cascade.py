@@ -49,7 +49,7 @@ from perpsim.engine.events import AutoDeleveraged, Liquidation
 from perpsim.engine.exchange import IF_ACCOUNT, Exchange
 from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import Side, TimeInForce
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import btcusdt_brackets
 
 SYMBOL = "BTCUSDT"

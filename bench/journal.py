@@ -46,7 +46,7 @@ from perpsim.engine import commands as C
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import OrderKind, Side, TimeInForce
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import btcusdt_brackets
 from perpsim.venue.codec import canonical, decode, encode
 from perpsim.venue.journal import PREALLOCATE, Journal

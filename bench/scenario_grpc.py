@@ -65,7 +65,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import venue_load as vl
 
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.sim import runner, scenario
 from perpsim.sim.grpc_venue import GrpcVenue
 

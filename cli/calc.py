@@ -252,7 +252,8 @@ _SIZES = frozenset({"size", "size_before", "size_after"})
 def _units(a: argparse.Namespace, out: dict[str, Any]) -> dict[str, str]:
     """The unit of each figure the table shows, where the contract names it: prices in the quote
     asset, money in the settlement asset, sizes in base units or contracts, *_pct in %."""
-    from perpsim.model.markets import MarketKind, default_markets
+    from perpsim.model.market_files import default_markets
+    from perpsim.model.markets import MarketKind
 
     spec = default_markets().get(str(a.symbol).upper()) if getattr(a, "symbol", None) else None
     inverse = spec.kind is MarketKind.INVERSE if spec else getattr(a, "contract_size", None) is not None

@@ -69,7 +69,7 @@ def cmd_run(a: argparse.Namespace, console: Console) -> int:
         admin_key = a.admin_key or os.environ.get("PERPSIM_ADMIN_KEY")
         if not admin_key:
             raise SystemExit("error: --grpc needs --admin-key or PERPSIM_ADMIN_KEY")
-        from perpsim.model.markets import default_markets
+        from perpsim.model.market_files import default_markets
 
         markets = {s: default_markets()[s] for s in sc.data["venue"].get("markets", ["BTCUSDT"])}
         venue = GrpcVenue(a.grpc, admin_key, markets, signals=not a.no_signals)

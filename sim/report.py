@@ -52,7 +52,7 @@ def over_grpc(result: RunResult) -> bool:
 
 
 def _spec(symbol: str):
-    from perpsim.model.markets import default_markets
+    from perpsim.model.market_files import default_markets
 
     return default_markets()[symbol]
 

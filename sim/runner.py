@@ -33,7 +33,7 @@ from perpsim.engine import commands as C
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.records import encode as encode_records
 from perpsim.engine.views import ExchangeView
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import market_brackets
 from perpsim.risk.funding import FundingConfig
 from perpsim.risk.profiles import PROFILES, market_under

@@ -47,7 +47,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.profiles import PROFILES
 from perpsim.sim.agents import AGENTS
 from perpsim.sim.feeds import FEEDS

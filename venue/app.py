@@ -28,7 +28,7 @@ from perpsim.engine import commands as C
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import OrderKind, Side, TimeInForce
-from perpsim.model.markets import default_markets, load_markets
+from perpsim.model.market_files import default_markets, load_markets
 from perpsim.risk.brackets import market_brackets
 from perpsim.risk.profiles import market_under, profile_named
 from perpsim.venue import codec, datadir, profile_record

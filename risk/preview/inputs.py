@@ -46,7 +46,8 @@ from fractions import Fraction
 
 from perpsim.model import decimals as dm
 from perpsim.model.enums import Side
-from perpsim.model.markets import MarketSpec, default_markets
+from perpsim.model.market_files import default_markets
+from perpsim.model.markets import MarketSpec
 from perpsim.risk import liqprice as _lp
 from perpsim.risk.units import rate
 

@@ -23,7 +23,7 @@ from perpsim.engine.exchange import Exchange
 from perpsim.engine.market import position_of
 from perpsim.engine.twin import pure_exchange
 from perpsim.model.enums import Side
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import market_brackets
 from perpsim.risk.dydx_order import rank_key, tie_break
 from perpsim.risk.profiles import DYDX, market_under

@@ -35,7 +35,7 @@ from perpsim.engine.events import AutoDeleveraged, InsuranceFundChanged
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.twin import pure_exchange
 from perpsim.model.enums import Side
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import market_brackets
 from perpsim.risk.dydx_deleveraging import bankruptcy_quote, quote_tick
 from perpsim.risk.profiles import DYDX, market_under

@@ -19,7 +19,7 @@ import pytest
 
 from perpsim.engine import commands as C
 from perpsim.engine.events import Liquidation
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.dydx_fee import insurance_delta, leftover
 from perpsim.risk.profiles import DYDX, market_under
 from perpsim.risk.units import RATE_SCALE

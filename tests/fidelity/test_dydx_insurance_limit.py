@@ -30,7 +30,7 @@ from perpsim.engine.events import Liquidation
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.twin import pure_exchange
 from perpsim.model.enums import Side
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import market_brackets
 from perpsim.risk.dydx_insurance import insurance_bound
 from perpsim.risk.profiles import DYDX, VenueProfile, market_under

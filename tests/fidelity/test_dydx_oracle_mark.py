@@ -23,7 +23,7 @@ import pytest
 from perpsim.engine import commands as C
 from perpsim.engine.events import MarkPriceChanged
 from perpsim.model.enums import OrderKind, Side, TimeInForce
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.compare import venue_figures
 from perpsim.risk.mark import MarkForm, MarkPrice, OracleMark, mark_state_for
 from perpsim.risk.profiles import DYDX, PROFILES

@@ -27,7 +27,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from perpsim.engine import commands as C
 from perpsim.engine.exchange import Exchange
 from perpsim.model.enums import Side
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import btcusdt_brackets
 from perpsim.risk.hyperliquid_mark import HyperliquidMark
 from perpsim.risk.profiles import BINANCE, HYPERLIQUID

@@ -22,7 +22,7 @@ from perpsim.engine.events import Liquidation, MarkPriceChanged
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.twin import pure_exchange
 from perpsim.model.enums import Side
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import market_brackets
 from perpsim.risk.profiles import BINANCE, HYPERLIQUID, market_under
 

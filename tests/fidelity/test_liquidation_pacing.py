@@ -28,7 +28,7 @@ from perpsim.engine import commands as C
 from perpsim.engine.events import Liquidation
 from perpsim.engine.exchange import Exchange
 from perpsim.model.enums import Side
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import market_brackets
 from perpsim.risk.profiles import DYDX, HYPERLIQUID, VenueProfile, market_under
 

@@ -21,7 +21,7 @@ import pytest
 from perpsim.cli import main as cli
 from perpsim.engine import commands as C
 from perpsim.engine.events import CommandRejected
-from perpsim.model.markets import default_markets, load_markets
+from perpsim.model.market_files import default_markets, load_markets
 from perpsim.model.reasons import Rejected
 from perpsim.model.reasons import RejectReason as R
 from perpsim.risk.brackets import market_brackets

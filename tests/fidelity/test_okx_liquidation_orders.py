@@ -30,7 +30,7 @@ from perpsim.engine.events import BalanceChanged, Liquidation
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.twin import pure_exchange
 from perpsim.model.enums import EventKind, PositionSide, Side
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import market_brackets
 from perpsim.risk.okx_orders import depth_price, entrusted_price, step_limit
 from perpsim.risk.profiles import BINANCE, OKX, market_under

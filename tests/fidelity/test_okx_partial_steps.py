@@ -33,7 +33,7 @@ from perpsim.engine.events import Liquidation
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.twin import pure_exchange
 from perpsim.model.enums import EventKind, Side
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import market_brackets
 from perpsim.risk.profiles import OKX, market_under
 

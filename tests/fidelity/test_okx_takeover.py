@@ -35,7 +35,7 @@ from perpsim.engine.exchange import Exchange
 from perpsim.engine.market import BOTH, IF_ACCOUNT, position_key
 from perpsim.engine.twin import pure_exchange
 from perpsim.model.enums import Side
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import market_brackets
 from perpsim.risk.profiles import BINANCE, OKX, market_under
 from tests.integration.conftest import own_venue

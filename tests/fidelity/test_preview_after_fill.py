@@ -20,7 +20,7 @@ from fractions import Fraction
 from perpsim.engine import commands as C
 from perpsim.engine.exchange import Exchange
 from perpsim.model.enums import OrderKind, Side
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import btcusdt_brackets
 
 U = 10**8

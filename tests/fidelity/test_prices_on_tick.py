@@ -13,7 +13,7 @@ from pathlib import Path
 from perpsim.clients.client import Client
 from perpsim.engine import commands as C
 from perpsim.model.enums import Side
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.venue.app import RunningVenue, VenueConfig
 
 SPEC = default_markets()["BTCUSDT"]

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal as D
 
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.compare import venue_figures
 from perpsim.risk.profiles import BYBIT
 

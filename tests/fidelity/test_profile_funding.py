@@ -22,7 +22,7 @@ from perpsim.engine import commands as C
 from perpsim.engine.events import BalanceChanged, FundingSettled
 from perpsim.engine.exchange import Exchange
 from perpsim.model.enums import Side
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import btcusdt_brackets
 from perpsim.risk.funding import FundingConfig
 from perpsim.risk.mark import MarkForm

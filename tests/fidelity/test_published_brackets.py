@@ -20,7 +20,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import market_brackets
 from perpsim.risk.compare import venue_figures
 from perpsim.risk.profiles import BINANCE

@@ -29,7 +29,7 @@ from perpsim.engine.exchange import Exchange
 from perpsim.engine.liquidations import forced_orders
 from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import OrderKind, Side, TimeInForce
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import market_brackets
 from perpsim.venue.app import RunningVenue, VenueConfig
 

@@ -21,57 +21,24 @@ from hypothesis import strategies as st
 
 from perpsim.engine import commands as C
 from perpsim.engine import multi_assets as MA
-from perpsim.engine.events import BalanceChanged, CommandRejected, Liquidation
+from perpsim.engine.events import BalanceChanged, Liquidation
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.twin import pure_exchange
-from perpsim.model.enums import OrderKind, Side, TimeInForce
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.model.reasons import RejectReason as R
-from perpsim.risk.brackets import market_brackets
-from perpsim.risk.units import RATE_SCALE, rate
+from perpsim.risk.units import RATE_SCALE
+from tests.unit.engine.maker_taker_kit import MAKER, TRADER, MakerTaker, U, rejected
 
 MARKETS = default_markets()
-U = 10**8
-TRADER, MAKER = 1, 2
 BTC = MARKETS["BTCUSDT"]
 
 
-class World:
+class World(MakerTaker):
     """BTCUSDT and ETHUSDT at 20,000 and 1,000; MAKER with 10,000,000 USDT on the other side."""
 
     def __init__(self, cls=Exchange) -> None:
-        markets = {s: MARKETS[s] for s in ("BTCUSDT", "ETHUSDT")}
-        self.ex = cls(markets, {s: market_brackets(markets[s]) for s in markets}, start_ts=1)
-        self.ts = 1
-        self.index("BTCUSDT", "20000")
-        self.index("ETHUSDT", "1000")
-        self.do(C.Deposit(self.ts, MAKER, "USDT", 10_000_000 * U))
-
-    def do(self, cmd) -> list:
-        events = self.ex.apply(cmd)
-        self.ex.check_integrity()
-        return events
-
-    def index(self, symbol: str, price: str) -> list:
-        self.ts += 1
-        if symbol.endswith("USD") and symbol[:-3] in ("USDT", "USDC"):
-            return self.do(C.SetIndexPrice(self.ts, symbol, rate(price)))
-        return self.do(C.SetIndexPrice(self.ts, symbol, MARKETS[symbol].price_to_ticks(price)))
-
-    def trade(self, symbol: str, size: str, price: str, lev: int = 20) -> list:
-        """TRADER buys `size` (sells if negative) from MAKER at `price`."""
-        spec = MARKETS[symbol]
-        lots, ticks = spec.qty_to_lots(size.lstrip("-")), spec.price_to_ticks(price)
-        buy = not size.startswith("-")
-        self.do(C.SetLeverage(self.ts, TRADER, symbol, lev))
-        self.do(C.PlaceOrder(self.ts, MAKER, symbol, Side.SELL if buy else Side.BUY, lots, ticks,
-                             OrderKind.LIMIT, TimeInForce.GTC))
-        return self.do(C.PlaceOrder(self.ts, TRADER, symbol, Side.BUY if buy else Side.SELL, lots, ticks,
-                                    OrderKind.LIMIT, TimeInForce.IOC))
-
-
-def rejected(events) -> list[R]:
-    return [R(e.reason) for e in events if isinstance(e, CommandRejected)]
+        super().__init__({s: MARKETS[s] for s in ("BTCUSDT", "ETHUSDT")}, {"BTCUSDT": "20000", "ETHUSDT": "1000"},
+                         cls)
 
 
 @pytest.fixture(params=["compiled", "plain"])

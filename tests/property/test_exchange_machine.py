@@ -21,7 +21,7 @@ from perpsim.engine import commands as C
 from perpsim.engine.exchange import IF_ACCOUNT, Exchange, position_of
 from perpsim.engine.twin import is_compiled, pure_exchange
 from perpsim.model.enums import OrderKind, PositionSide, Side, TimeInForce
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import Brackets, btcusdt_brackets
 
 U = 10**8

@@ -21,7 +21,7 @@ from perpsim.engine.events import Liquidation
 from perpsim.engine.exchange import IF_ACCOUNT, Exchange, position_of
 from perpsim.engine.twin import pure_exchange
 from perpsim.model.enums import OrderKind, PositionSide, Side, TimeInForce
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import btcusdt_brackets
 from perpsim.risk.liqrange import rise_tick
 from perpsim.risk.margin_kernel import BracketTable

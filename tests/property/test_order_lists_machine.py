@@ -26,7 +26,7 @@ from perpsim.engine.events import ListEvent, PositionChanged
 from perpsim.engine.exchange import Exchange, _exit_side
 from perpsim.engine.twin import pure_exchange
 from perpsim.model.enums import ConditionalKind, LegType, ListKind, OrderKind, Side, TimeInForce, TriggerSource
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import btcusdt_brackets
 
 U = 10**8

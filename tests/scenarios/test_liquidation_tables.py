@@ -56,7 +56,7 @@ from perpsim.engine.events import (
 from perpsim.engine.exchange import IF_ACCOUNT, Exchange, position_of
 from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import EventKind, OrderKind, PositionSide, Side, TimeInForce
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import btcusdt_brackets
 
 U = 10**8  # money units per USDT

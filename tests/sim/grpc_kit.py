@@ -7,7 +7,8 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from perpsim.model.markets import MarketSpec, default_markets
+from perpsim.model.market_files import default_markets
+from perpsim.model.markets import MarketSpec
 from perpsim.sim.venues import GrpcVenue
 from perpsim.venue.app import RunningVenue, VenueConfig
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.sim import runner
 from perpsim.sim.grpc_venue_clock import ALIGN_NS, HELD, WALL
 from perpsim.sim.venues import GrpcVenue

@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 from perpsim.engine.views import ExchangeView
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.sim import grids, report, runner, scenario
 from perpsim.sim.runner import Run
 from perpsim.venue.dashboard import scenario as scenario_view

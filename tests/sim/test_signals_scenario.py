@@ -10,7 +10,7 @@ import io
 import pytest
 from rich.console import Console
 
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.sim import report, runner, scenario, venues
 from perpsim.sim.risk_series import FIGURES, row_of_signals
 from perpsim.sim.venues import GrpcVenue

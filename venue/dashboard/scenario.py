@@ -16,7 +16,7 @@ from pathlib import Path
 
 import orjson
 
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 
 REPORT = "report.json"
 MAX_DEPTH = 3

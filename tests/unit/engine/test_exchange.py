@@ -20,7 +20,7 @@ from perpsim.engine.events import (
 from perpsim.engine.exchange import IF_ACCOUNT, Exchange
 from perpsim.engine.views import ExchangeView, LiquidationEntry
 from perpsim.model.enums import EventKind, OrderKind, PositionSide, Side, TimeInForce
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.model.reasons import RejectReason as R
 from perpsim.risk.brackets import BTCUSDT_ROWS, btcusdt_brackets
 from perpsim.risk.margin import adl_quantiles

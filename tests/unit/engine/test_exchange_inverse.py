@@ -11,7 +11,7 @@ from perpsim.engine.events import AutoDeleveraged, Liquidation
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import OrderKind, Side, TimeInForce
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import Brackets
 from perpsim.risk.positions import Position
 

@@ -27,7 +27,7 @@ from perpsim.model.enums import (
     TimeInForce,
     TriggerSource,
 )
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.model.reasons import RejectReason as R
 from perpsim.risk.brackets import btcusdt_brackets
 from perpsim.risk.losslimit import DAY_NS, LossLimit, LossLimitState, next_day

@@ -11,53 +11,25 @@ from perpsim.engine.events import BalanceChanged, CommandRejected, Liquidation
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.twin import is_compiled, pure_exchange
 from perpsim.model.enums import OrderKind, Side, TimeInForce
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.model.reasons import RejectReason as R
-from perpsim.risk.brackets import market_brackets
 from perpsim.risk.collateral import DEFAULT_MARGIN_ASSETS, collateral_value
 from perpsim.risk.units import rate
+from tests.unit.engine.maker_taker_kit import MAKER, TRADER, MakerTaker, U, rejected
 
 MARKETS = default_markets()
-U = 10**8
-TRADER, MAKER = 1, 2
 
 
-class Venue:
+class Venue(MakerTaker):
+    """BTCUSDT, ETHUSDT and BTCUSD at 20,000, 1,000 and 20,000 on the book `impl`; MAKER with
+    10,000,000 USDT on the other side."""
+
     def __init__(self, impl: str = "cython", cls=Exchange) -> None:
-        markets = {s: MARKETS[s] for s in ("BTCUSDT", "ETHUSDT", "BTCUSD")}
-        self.ex = cls(markets, {s: market_brackets(markets[s]) for s in markets}, book_impl=impl, start_ts=1)
-        self.ts = 1
-        self.index("BTCUSDT", "20000")
-        self.index("ETHUSDT", "1000")
-        self.index("BTCUSD", "20000")
-        self.do(C.Deposit(self.ts, MAKER, "USDT", 10_000_000 * U))
-
-    def do(self, cmd):
-        events = self.ex.apply(cmd)
-        self.ex.check_integrity()
-        return events
-
-    def index(self, symbol: str, price: str):
-        self.ts += 1
-        return self.do(C.SetIndexPrice(self.ts, symbol, MARKETS[symbol].price_to_ticks(price)))
+        super().__init__({s: MARKETS[s] for s in ("BTCUSDT", "ETHUSDT", "BTCUSD")},
+                         {"BTCUSDT": "20000", "ETHUSDT": "1000", "BTCUSD": "20000"}, cls, book_impl=impl)
 
     def mode(self, account: int, on: bool):
         return self.do(C.SetMultiAssetsMode(self.ts, account, on))
-
-    def trade(self, symbol: str, size: str, price: str, lev: int = 20):
-        """TRADER buys `size` (sells if negative) from MAKER at `price`."""
-        spec = MARKETS[symbol]
-        lots, ticks = spec.qty_to_lots(size.lstrip("-")), spec.price_to_ticks(price)
-        buy = not size.startswith("-")
-        self.do(C.SetLeverage(self.ts, TRADER, symbol, lev))
-        self.do(C.PlaceOrder(self.ts, MAKER, symbol, Side.SELL if buy else Side.BUY, lots, ticks,
-                             OrderKind.LIMIT, TimeInForce.GTC))
-        return self.do(C.PlaceOrder(self.ts, TRADER, symbol, Side.BUY if buy else Side.SELL, lots, ticks,
-                                    OrderKind.LIMIT, TimeInForce.IOC))
-
-
-def rejected(events):
-    return [R(e.reason) for e in events if isinstance(e, CommandRejected)]
 
 
 @pytest.fixture(params=["cython", "ref"])

@@ -12,7 +12,7 @@ from perpsim.engine.events import AutoDeleveraged, Liquidation
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import Side
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import btcusdt_brackets, market_brackets
 from perpsim.risk.profiles import BINANCE, DYDX, HYPERLIQUID, VenueProfile, market_under
 from perpsim.risk.venue_rules import adl_score

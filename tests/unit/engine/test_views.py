@@ -22,7 +22,7 @@ from perpsim.model.enums import (
     TimeInForce,
     TriggerSource,
 )
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import default_brackets
 
 U = 10**8  # money units per USDT (and satoshis per BTC)

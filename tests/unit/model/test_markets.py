@@ -10,14 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from perpsim.model.market_files import default_markets, load_markets
 from perpsim.model.markets import (
     MAX_MONEY_UNITS,
     MAX_PRICE_TICKS,
     MAX_QTY_LOTS,
     MarketKind,
     MarketSpec,
-    default_markets,
-    load_markets,
 )
 from perpsim.model.reasons import Rejected, RejectReason
 

@@ -9,7 +9,8 @@ from fractions import Fraction
 
 import pytest
 
-from perpsim.model.markets import MarketKind, default_markets
+from perpsim.model.market_files import default_markets
+from perpsim.model.markets import MarketKind
 from perpsim.risk.brackets import Brackets, market_brackets
 from perpsim.risk.liqband import NO_BAND, Band, liquidation_band
 from perpsim.risk.liqprice import LiquidationModel

@@ -8,7 +8,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from perpsim.model.enums import Side
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk import liquidation_plan as LP
 from perpsim.risk.brackets import Brackets, market_brackets
 from perpsim.risk.margin import inverse_k

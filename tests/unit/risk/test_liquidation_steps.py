@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk import liquidation_plan as LP
 from perpsim.risk.brackets import Brackets, market_brackets
 from perpsim.risk.profiles import DYDX, OKX

@@ -11,7 +11,7 @@ import pytest
 from perpsim.engine import commands as C
 from perpsim.engine.exchange import Exchange
 from perpsim.model.enums import ConditionalKind, LegType, ListKind, OrderKind, PositionSide, Side, StpMode, TimeInForce
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import btcusdt_brackets
 
 U = 10**8  # money units per USDT

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.model.reasons import RejectReason as R
 from perpsim.venue.humane import duration, in_units, timestamp
 

@@ -14,7 +14,8 @@ from perpsim.engine import commands as C
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import OrderKind, Side, TimeInForce
-from perpsim.model.markets import MarketKind, default_markets
+from perpsim.model.market_files import default_markets
+from perpsim.model.markets import MarketKind
 from perpsim.risk.brackets import default_brackets
 from perpsim.risk.liqprice import Trigger
 from perpsim.venue.signals import Signals

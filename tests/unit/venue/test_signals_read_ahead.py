@@ -14,7 +14,7 @@ import pytest
 from perpsim.engine import commands as C
 from perpsim.engine.exchange import Exchange
 from perpsim.model.enums import OrderKind, PositionSide, Side, TimeInForce
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import market_brackets
 from perpsim.venue.signals import Signals
 from perpsim.venue.signals import market as market_signals

@@ -8,7 +8,7 @@ import random
 from perpsim.engine import commands as C
 from perpsim.engine.exchange import Exchange
 from perpsim.model.enums import OrderKind, Side, TimeInForce
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import btcusdt_brackets
 from perpsim.venue.signals import Signals
 

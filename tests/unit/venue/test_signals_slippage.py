@@ -7,7 +7,7 @@ import pytest
 from perpsim.engine import commands as C
 from perpsim.engine.exchange import Exchange
 from perpsim.model.enums import OrderKind, Side, TimeInForce
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import default_brackets
 from perpsim.venue.signals.slippage import SlippageTracker, slippage_bps
 from perpsim.venue.state import VenueState

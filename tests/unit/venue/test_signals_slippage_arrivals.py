@@ -15,7 +15,7 @@ from perpsim.engine.events import OrderEvent
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import ConditionalKind, EventKind, OrderKind, Side, TimeInForce, TriggerSource
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import default_brackets
 from perpsim.venue.signals.slippage import SlippageTracker, slippage_bps
 from perpsim.venue.state import VenueState

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.venue.services import wire
 
 MARKETS = default_markets()
