@@ -81,21 +81,28 @@ def batch(venue: RunningVenue, admin_key: str) -> Iterator[Callable[..., Any]]:
 
 
 @contextlib.contextmanager
-def own_venue(data_dir: Path, **settings) -> Iterator[tuple[RunningVenue, VenueConfig, Client]]:
-    """A venue of a test's own (feed, liquidity and metrics off; `settings` on top) with a funded
-    trader (1,000 USDT): (the running venue, its config, the trader's client)."""
+def admin_venue(data_dir: Path, **settings) -> Iterator[tuple[RunningVenue, VenueConfig, Client]]:
+    """A venue of a test's own (feed, liquidity and metrics off, the REST gateway on a free port;
+    `settings` on top): (the running venue, its config, a ready admin client), stopped on exit."""
     cfg = VenueConfig(listen="127.0.0.1:0", data_dir=data_dir, feed=False, liquidity=False, metrics_listen="",
                       rest_listen=settings.pop("rest_listen", "127.0.0.1:0"), **settings)
     running = RunningVenue(cfg).start_in_thread()
     try:
         with Client(running.address, admin_key=(data_dir / "admin.key").read_text().strip()) as admin:
             admin.wait_ready()
-            key = admin.create_account().api_key
-            trader = admin.with_key(key)
-            trader.deposit("USDT", "1000")
-            yield running, cfg, trader
+            yield running, cfg, admin
     finally:
         running.stop()
+
+
+@contextlib.contextmanager
+def own_venue(data_dir: Path, **settings) -> Iterator[tuple[RunningVenue, VenueConfig, Client]]:
+    """`admin_venue` with a funded trader (1,000 USDT): (the running venue, its config, the
+    trader's client)."""
+    with admin_venue(data_dir, **settings) as (running, cfg, admin):
+        trader = admin.with_key(admin.create_account().api_key)
+        trader.deposit("USDT", "1000")
+        yield running, cfg, trader
 
 
 def account_updates(venue: RunningVenue, client: Client, into: queue.Queue) -> grpc.Channel:

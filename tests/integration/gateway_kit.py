@@ -18,8 +18,7 @@ import ccxt.async_support
 import ccxt.pro
 
 from perpsim.clients.ccxt_local import connect
-from perpsim.clients.client import Client
-from perpsim.venue.app import RunningVenue, VenueConfig
+from tests.integration.conftest import admin_venue
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
@@ -115,12 +114,5 @@ def signed(venue, method: str, path: str, params: dict, key: str | None, secret:
 def gateway_venue(data_dir, **settings):
     """A venue of a test's own with the REST gateway on a free port (feed, liquidity and metrics
     off; `settings` on top): (the running venue, an admin client)."""
-    cfg = VenueConfig(listen="127.0.0.1:0", data_dir=data_dir, feed=False, liquidity=False, metrics_listen="",
-                      rest_listen=settings.pop("rest_listen", "127.0.0.1:0"), **settings)
-    running = RunningVenue(cfg).start_in_thread()
-    try:
-        with Client(running.address, admin_key=(data_dir / "admin.key").read_text().strip()) as admin:
-            admin.wait_ready()
-            yield running, admin
-    finally:
-        running.stop()
+    with admin_venue(data_dir, **settings) as (running, _, admin):
+        yield running, admin
