@@ -24,7 +24,7 @@ from perpsim.engine import multi_assets as MA
 from perpsim.engine.events import BalanceChanged, Liquidation
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.twin import pure_exchange
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.model.reasons import RejectReason as R
 from perpsim.risk.units import RATE_SCALE
 from tests.unit.engine.maker_taker_kit import MAKER, TRADER, MakerTaker, U, rejected

@@ -11,7 +11,7 @@ from perpsim.engine.events import BalanceChanged, CommandRejected, Liquidation
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.twin import is_compiled, pure_exchange
 from perpsim.model.enums import OrderKind, Side, TimeInForce
-from perpsim.model.markets import default_markets
+from perpsim.model.market_files import default_markets
 from perpsim.model.reasons import RejectReason as R
 from perpsim.risk.collateral import DEFAULT_MARGIN_ASSETS, collateral_value
 from perpsim.risk.units import rate
