@@ -24,6 +24,8 @@ from perpsim.model.enums import OrderKind, PositionSide, Side, TimeInForce
 from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import Brackets, btcusdt_brackets
 
+from .twin_kit import apply_both, checked_twins
+
 U = 10**8
 PURE = pure_exchange()
 ACCOUNTS = st.integers(min_value=1, max_value=6)
@@ -57,8 +59,7 @@ class ExchangeMachine(RuleBasedStateMachine):
             self.send(C.Deposit(self.ts, account, self.ASSET, self.units(usdt)))
 
     def send(self, cmd) -> list:
-        ea, eb = self.a.apply(cmd), self.b.apply(cmd)
-        assert ea == eb
+        ea = apply_both(self.a, self.b, cmd)
         for e in ea:
             if type(e).__name__ in ("Liquidation", "AutoDeleveraged", "FundingSettled", "PositionChanged",
                                     "DailyLossLimitHit"):
@@ -136,11 +137,9 @@ class ExchangeMachine(RuleBasedStateMachine):
 
     @invariant()
     def sound(self) -> None:
-        if not hasattr(self, "a"):
+        ex = checked_twins(self)
+        if ex is None:
             return
-        ex = self.a
-        ex.check_integrity()
-        assert ex.state_hash() == self.b.state_hash()
         m = ex.markets[self.SYMBOL]
         for k in list(m.positions):
             account, pside = position_of(k)

@@ -27,6 +27,8 @@ from perpsim.risk.liqrange import rise_tick
 from perpsim.risk.margin_kernel import BracketTable
 from perpsim.risk.units import RATE_SCALE
 
+from .twin_kit import apply_both
+
 U = 10**8
 SYMBOL = "BTCUSDT"
 SPEC = default_markets()[SYMBOL]
@@ -80,9 +82,7 @@ def test_no_hedged_account_stays_past_100_percent_after_a_sweep(long, extra_shor
     price = 200_000
 
     def send(cmd) -> list:
-        ea, eb = (ex.apply(cmd) for ex in exchanges)
-        assert ea == eb
-        return ea
+        return apply_both(*exchanges, cmd)
 
     notional = (long + short) * price * K
     send(C.SetIndexPrice(1, SYMBOL, price))

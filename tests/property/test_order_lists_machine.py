@@ -29,6 +29,8 @@ from perpsim.model.enums import ConditionalKind, LegType, ListKind, OrderKind, S
 from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import btcusdt_brackets
 
+from .twin_kit import apply_both, checked_twins
+
 U = 10**8
 PURE = pure_exchange()
 SYMBOL = "BTCUSDT"
@@ -59,8 +61,7 @@ class OrderListMachine(RuleBasedStateMachine):
             self.send(C.PlaceOrder(self.ts, closer, SYMBOL, side, START, self.price))
 
     def send(self, cmd) -> list:
-        ea, eb = self.a.apply(cmd), self.b.apply(cmd)
-        assert ea == eb
+        ea = apply_both(self.a, self.b, cmd)
         for e in ea:
             if isinstance(e, PositionChanged):
                 bounds = {3: (0, START), 4: (-START, 0), 5: (0, None)}.get(e.account)
@@ -200,11 +201,9 @@ class OrderListMachine(RuleBasedStateMachine):
 
     @invariant()
     def sound(self) -> None:
-        if not hasattr(self, "a"):
+        ex = checked_twins(self)
+        if ex is None:
             return
-        ex = self.a
-        ex.check_integrity()
-        assert ex.state_hash() == self.b.state_hash()
         m = ex.markets[SYMBOL]
         for account in range(1, 6):
             lots = ex.position(account, SYMBOL).lots
