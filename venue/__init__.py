@@ -12,7 +12,8 @@ writes through (DESIGN.md, "The core is a deterministic state machine"):
   with a fixed table of type tags so that old journals stay readable;
 * `perpsim.venue.journal`  — segment files of length-prefixed, CRC-checked, sequence-numbered
   records, appended with group commit (many records per fsync), checked on open: a torn tail is
-  truncated, corruption anywhere else refuses to open; their bytes: `journal_format`;
+  truncated, corruption anywhere else refuses to open (`journal_open`); their bytes:
+  `journal_format`; the segment files and the zeros written ahead: `journal_segments`;
 * `perpsim.venue.snapshot` — atomic, checksummed snapshots of an `Exchange`, the last N kept;
 * `perpsim.venue.recovery` — latest snapshot + the journal tail -> the exchange as it was;
 * `perpsim.venue.snapshot_follower` — the process that writes the snapshots: it follows the

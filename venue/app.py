@@ -42,7 +42,8 @@ from perpsim.venue.gateway import Gateway
 from perpsim.venue.gcpolicy import GcPolicy
 from perpsim.venue.history_records import HistoryLimits
 from perpsim.venue.http import HttpServer, build_http_app
-from perpsim.venue.journal import PREALLOCATE, Journal, JournalError
+from perpsim.venue.journal import PREALLOCATE, Journal
+from perpsim.venue.journal_format import JournalError
 from perpsim.venue.limits import RateLimiter
 from perpsim.venue.listen import ListenError, bind_grpc, check_free
 from perpsim.venue.metrics import Metrics

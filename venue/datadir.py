@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from perpsim.venue.errors import cut
-from perpsim.venue.journal import SEGMENT_SUFFIX
+from perpsim.venue.journal_format import SEGMENT_SUFFIX
 from perpsim.venue.recovery import JOURNAL_DIR, SNAPSHOT_DIR
 from perpsim.venue.snapshot import list_snapshots
 

@@ -12,7 +12,7 @@ All integers are little-endian. A segment's records end at the file's end or at 
 length field (no record has one): zeros after the records are space written ahead of them
 (`Journal(preallocate=)`, venue/journal.py), so the end of the records, not the file's size, is
 the end of the segment. Segments written without zeros after them are the same format.
-`scan_segment` checks a segment's records and says where they end and why; venue/journal.py
+`scan_segment` checks a segment's records and says where they end and why; venue/journal_open.py
 decides what a bad record there means (a torn tail, or corruption).
 """
 

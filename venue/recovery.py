@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from perpsim.venue.codec import decode
-from perpsim.venue.journal import PREALLOCATE, SEGMENT_SUFFIX, Journal, JournalError, OpenReport
+from perpsim.venue.journal import PREALLOCATE, Journal
+from perpsim.venue.journal_format import SEGMENT_SUFFIX, JournalError
+from perpsim.venue.journal_open import OpenReport
 from perpsim.venue.snapshot import list_snapshots, load_latest, write_snapshot
 
 __all__ = ["JOURNAL_DIR", "SNAPSHOT_DIR", "RecoveryError", "RecoveryReport", "checkpoint", "recover"]

@@ -55,7 +55,8 @@ from typing import Any
 
 from perpsim.venue.background import Pacer, lower_priority
 from perpsim.venue.codec import decode
-from perpsim.venue.journal import Journal, JournalError
+from perpsim.venue.journal import Journal
+from perpsim.venue.journal_format import JournalError
 from perpsim.venue.journal_tail import JournalTail
 from perpsim.venue.recovery import JOURNAL_DIR, SNAPSHOT_DIR, recover
 from perpsim.venue.snapshot import build_id, write_snapshot

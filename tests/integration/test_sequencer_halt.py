@@ -12,7 +12,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from perpsim.clients.errors import PerpsimError
-from perpsim.venue.journal import HEADER_SIZE
+from perpsim.venue.journal_format import HEADER_SIZE
 
 from .conftest import fault_once_in_book, own_venue
 

@@ -10,14 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from perpsim.venue.journal import (
-    HEADER_SIZE,
-    MAX_PAYLOAD,
-    RECORD_OVERHEAD,
-    Journal,
-    JournalCorrupt,
-    JournalError,
-)
+from perpsim.venue.journal import Journal
+from perpsim.venue.journal_format import HEADER_SIZE, MAX_PAYLOAD, RECORD_OVERHEAD, JournalCorrupt, JournalError
 
 from .journal_kit import crash_payload, frame, kill_a_writer, payload, the_segment
 

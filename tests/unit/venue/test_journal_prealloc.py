@@ -9,7 +9,8 @@ import struct
 
 import pytest
 
-from perpsim.venue.journal import HEADER_SIZE, RECORD_OVERHEAD, Journal, JournalCorrupt
+from perpsim.venue.journal import Journal
+from perpsim.venue.journal_format import HEADER_SIZE, RECORD_OVERHEAD, JournalCorrupt
 from perpsim.venue.journal_tail import JournalTail
 
 from .journal_kit import append_upto, crash_payload, frame, kill_a_writer, payload, the_segment

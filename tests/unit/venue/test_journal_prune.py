@@ -10,8 +10,9 @@ import textwrap
 import threading
 from pathlib import Path
 
-from perpsim.venue import journal as journal_mod
-from perpsim.venue.journal import PRUNED_SUFFIX, Journal
+from perpsim.venue import journal_segments
+from perpsim.venue.journal import Journal
+from perpsim.venue.journal_segments import PRUNED_SUFFIX
 
 
 def payload(seq: int) -> bytes:
@@ -46,14 +47,14 @@ def test_commits_go_on_while_pruned_segments_are_freed(tmp_path: Path, monkeypat
     path = tmp_path / "j"
     fill(path, 300)
     freeing, release = threading.Event(), threading.Event()
-    real = journal_mod.remove_gradually
+    real = journal_segments.remove_gradually
 
     def slow_disk(p: Path, step: int) -> None:  # the freeing of a 64 MB segment takes a while
         freeing.set()
         release.wait(10)
         real(p, step)
 
-    monkeypatch.setattr(journal_mod, "remove_gradually", slow_disk)
+    monkeypatch.setattr(journal_segments, "remove_gradually", slow_disk)
     with Journal(path, segment_bytes=800) as j:
         pruner = threading.Thread(target=j.prune, args=(150,))
         pruner.start()
@@ -81,8 +82,8 @@ def test_a_crash_before_the_freeing_leaves_files_that_are_ignored_then_removed(t
     # a venue process killed (SIGKILL) right after the renames, before anything was freed
     child = textwrap.dedent(f"""
         import os, signal
-        from perpsim.venue import journal
-        journal.remove_gradually = lambda p, step: os.kill(os.getpid(), signal.SIGKILL)
+        from perpsim.venue import journal, journal_segments
+        journal_segments.remove_gradually = lambda p, step: os.kill(os.getpid(), signal.SIGKILL)
         j = journal.Journal({str(path)!r}, segment_bytes=800)
         j.prune(150)
     """)

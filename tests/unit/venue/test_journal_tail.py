@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from perpsim.venue.journal import Journal, JournalCorrupt, JournalError
+from perpsim.venue.journal import Journal
+from perpsim.venue.journal_format import JournalCorrupt, JournalError
 from perpsim.venue.journal_tail import JournalTail
 
 from .journal_kit import append_upto

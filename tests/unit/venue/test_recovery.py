@@ -9,7 +9,8 @@ import shutil
 import pytest
 
 from perpsim.venue.codec import canonical, decode, encode
-from perpsim.venue.journal import Journal, JournalCorrupt
+from perpsim.venue.journal import Journal
+from perpsim.venue.journal_format import JournalCorrupt
 from perpsim.venue.recovery import JOURNAL_DIR, SNAPSHOT_DIR, RecoveryError, checkpoint, recover
 from perpsim.venue.snapshot import list_snapshots
 
