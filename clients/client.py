@@ -105,6 +105,8 @@ class _Api(MarketCalls, TradingCalls, AccountCalls, SandboxCalls, HistoryCalls, 
 
     api_key: str | None
     admin_key: str | None
+    timeout: float
+    retries: int
 
     def _history(self, method: str, request: Any, convert: Callable[[Any], Any]) -> Any:
         return self._invoke(Call("history", method, request, convert, retry=True))
@@ -123,6 +125,15 @@ class _Api(MarketCalls, TradingCalls, AccountCalls, SandboxCalls, HistoryCalls, 
     def _metadata(self, admin: bool = False) -> tuple[tuple[str, str], ...]:
         key = (self.admin_key or self.api_key) if admin else self.api_key
         return (("authorization", f"Bearer {key}"),) if key else ()
+
+    def _deadline(self, call: Call) -> float | None:
+        """Seconds a unary call may take: the client's timeout × its kind's factor (None: no deadline)."""
+        return self.timeout * DEADLINE_FACTOR[call.kind] if self.timeout is not None else None
+
+    def _retries(self, call: Call, attempt: int, error: grpc.RpcError) -> bool:
+        """Whether a call that failed on its `attempt` (0-based) goes again: a safe call, on
+        UNAVAILABLE, `retries` times at most."""
+        return call.retry and attempt < self.retries and error.code() == grpc.StatusCode.UNAVAILABLE
 
 
 # ---------------------------------------------------------------- blocking client
@@ -166,14 +177,13 @@ class Client(_Api):
 
     def _invoke(self, call: Call) -> Any:
         fn = getattr(self._stubs[call.service], call.method)
-        metadata = self._metadata(call.admin)
-        timeout = self.timeout * DEADLINE_FACTOR[call.kind] if self.timeout is not None else None
+        timeout, metadata = self._deadline(call), self._metadata(call.admin)
         attempt = 0
         while True:
             try:
                 response = fn(call.request, timeout=timeout, metadata=metadata)
             except grpc.RpcError as e:
-                if call.retry and attempt < self.retries and e.code() == grpc.StatusCode.UNAVAILABLE:
+                if self._retries(call, attempt, e):
                     time.sleep(retry_backoff(attempt))
                     attempt += 1
                     continue
@@ -238,14 +248,13 @@ class AsyncClient(_Api):
 
     async def _invoke(self, call: Call) -> Any:
         fn = getattr(self._stubs[call.service], call.method)
-        metadata = self._metadata(call.admin)
-        timeout = self.timeout * DEADLINE_FACTOR[call.kind] if self.timeout is not None else None
+        timeout, metadata = self._deadline(call), self._metadata(call.admin)
         attempt = 0
         while True:
             try:
                 response = await fn(call.request, timeout=timeout, metadata=metadata)
             except grpc.aio.AioRpcError as e:
-                if call.retry and attempt < self.retries and e.code() == grpc.StatusCode.UNAVAILABLE:
+                if self._retries(call, attempt, e):
                     await asyncio.sleep(retry_backoff(attempt))
                     attempt += 1
                     continue
