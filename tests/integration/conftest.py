@@ -105,8 +105,10 @@ def own_venue(data_dir: Path, **settings) -> Iterator[tuple[RunningVenue, VenueC
         yield running, cfg, trader
 
 
-def account_updates(venue: RunningVenue, client: Client, into: queue.Queue) -> grpc.Channel:
-    """Follow the account stream of `client` into a queue (a raw stub: the SDK has no such call)."""
+def account_updates(venue: RunningVenue, client: Client, into: queue.Queue, *,
+                    with_end: bool = False) -> grpc.Channel:
+    """Follow the account stream of `client` into a queue (a raw stub: the SDK has no such call),
+    with `with_end` its end (the RpcError) too; the caller closes the returned channel."""
     channel = grpc.insecure_channel(venue.address)
     stream = account_pb2_grpc.AccountServiceStub(channel).StreamAccount(
         account_pb2.StreamAccountRequest(), metadata=(("authorization", f"Bearer {client.api_key}"),))
@@ -115,8 +117,9 @@ def account_updates(venue: RunningVenue, client: Client, into: queue.Queue) -> g
         try:
             for msg in stream:
                 into.put(msg)
-        except grpc.RpcError:
-            pass
+        except grpc.RpcError as e:
+            if with_end:
+                into.put(e)
 
     threading.Thread(target=run, daemon=True).start()
     return channel

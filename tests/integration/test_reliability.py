@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import queue
 import re
-import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -23,7 +22,7 @@ from perpsim.v1 import account_pb2, account_pb2_grpc, common_pb2, trading_pb2
 from perpsim.venue import mailbox, sequencer
 from perpsim.venue.app import RunningVenue
 
-from .conftest import own_venue
+from .conftest import account_updates, own_venue
 
 WATCHERS = 8
 
@@ -51,23 +50,6 @@ def test_health_watchers_do_not_stall_the_venue(tmp_path: Path) -> None:
             channel.close()
 
 
-def follow_account(address: str, api_key: str, into: queue.Queue) -> grpc.Channel:
-    """The account stream read as fast as it comes into `into`; its end (an RpcError) too."""
-    channel = grpc.insecure_channel(address)
-    stream = account_pb2_grpc.AccountServiceStub(channel).StreamAccount(
-        account_pb2.StreamAccountRequest(), metadata=(("authorization", f"Bearer {api_key}"),))
-
-    def run() -> None:
-        try:
-            for msg in stream:
-                into.put(msg)
-        except grpc.RpcError as e:
-            into.put(e)
-
-    threading.Thread(target=run, daemon=True).start()
-    return channel
-
-
 MAKERS = 25  # 200 resting orders each (the per-account limit): 5,000 orders to sweep
 
 
@@ -85,7 +67,7 @@ def test_a_fast_reader_of_a_5000_fill_batch_gets_every_message(tmp_path: Path) -
             taker = admin.with_key(admin.create_account().api_key)
             taker.deposit("USDT", "100000")
             updates: queue.Queue = queue.Queue()
-            channel = follow_account(running.address, taker.api_key, updates)
+            channel = account_updates(running, taker, updates, with_end=True)
             try:
                 time.sleep(0.5)  # the subscription is in place
                 (bought,) = taker.place_orders([{"symbol": "BTCUSDT", "side": "buy", "quantity": "5"}])
