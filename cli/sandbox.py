@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from decimal import Decimal, InvalidOperation
 
 from perpsim.cli.common import group, leaf
 from perpsim.cli.format import NS_PER, Out, duration_arg, format_duration, format_time, parse_duration, text
@@ -24,6 +25,28 @@ def _path_point(item: str) -> tuple[int, str]:
 _path_point.__name__ = "OFFSET:PRICE point"
 
 
+def _lease_ms(text: str) -> int:
+    """`--lease`: seconds (`30`, `0.5`) or a duration (`30s`, `500ms`, `2m`) -> whole milliseconds;
+    0: no lease. Finer than a millisecond or negative: ValueError (argparse's usage error)."""
+    try:
+        seconds = Decimal(text.strip())
+    except InvalidOperation:
+        ns = parse_duration(text)
+    else:
+        if not seconds.is_finite() or seconds < 0:
+            raise ValueError(text)
+        ns_exact = seconds * NS_PER["s"]
+        if ns_exact != ns_exact.to_integral_value():
+            raise ValueError(text)
+        ns = int(ns_exact)
+    if ns % NS_PER["ms"]:
+        raise ValueError(text)
+    return ns // NS_PER["ms"]
+
+
+_lease_ms.__name__ = "lease (seconds)"
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     sb = group(sub, "sandbox", "control the simulated world (admin key)")
     p = leaf(sb, "create-account", _create_account, "a new account, its API key and secret")
@@ -36,7 +59,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = leaf(sb, "shock", _shock, "move the index by a percentage in one step")
     p.add_argument("symbol", metavar="SYMBOL")
     p.add_argument("percent", metavar="PERCENT", help="e.g. -8 for an 8 %% drop")
-    leaf(sb, "state", _state, "venue time, clock mode, state hash, journal sequence, insurance funds")
+    leaf(sb, "state", _state,
+         "venue time, clock mode (and a hold's lease left), state hash, journal sequence, insurance funds")
     p = leaf(sb, "advance-clock", _advance_clock, "move the venue clock forward")
     p.add_argument("ns", metavar="DURATION", type=duration_arg, help="e.g. 8h, 30m, 1d, or nanoseconds")
     p = leaf(sb, "clock", _clock, "hold the venue clock (time moves only by advance-clock) or release it to wall time")
@@ -45,6 +69,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                         "a run of calls gives the same state whatever the time between them; wall: wall-clock "
                         "time plus every advance, never behind the venue's (until a restart, which takes "
                         "`perpsim serve --held-clock`)")
+    p.add_argument("--lease", metavar="SECONDS", type=_lease_ms,
+                   help="held only: release the clock by itself once this long (seconds, or 500ms, 2m; at most "
+                        "a day) passes with no advance-clock or hold renewing it, so a holder that dies does not "
+                        "leave the venue's time frozen; every advance-clock and every `clock held` renews it "
+                        "(the latter with its own --lease; without one the hold is permanent)")
     p = leaf(sb, "fund-insurance", _fund_insurance, "add money to the insurance fund")
     p.add_argument("asset", metavar="ASSET")
     p.add_argument("amount", metavar="AMOUNT")
@@ -96,8 +125,10 @@ def _state(c, a, out: Out) -> int:
     if out.json:
         out.data(s)
     else:
-        out.fields([("now", format_time(s.now_ns)), ("clock", s.clock_mode), ("state_hash", s.state_hash),
-                    ("journal_sequence", s.journal_sequence)]
+        lease = s.clock_lease_remaining_ms
+        out.fields([("now", format_time(s.now_ns)), ("clock", s.clock_mode)]
+                   + ([("clock_lease_remaining", format_duration(lease * NS_PER["ms"]))] if lease else [])
+                   + [("state_hash", s.state_hash), ("journal_sequence", s.journal_sequence)]
                    + [(f"insurance_fund {asset}", Amount(amount, asset)) for asset, amount in
                       s.insurance_funds.items()])
     return 0
@@ -113,12 +144,17 @@ def _advance_clock(c, a, out: Out) -> int:
 
 
 def _clock(c, a, out: Out) -> int:
-    change = c.set_clock_mode(a.mode == HELD)
+    if a.lease is not None and a.mode != HELD:
+        raise ValueError("--lease goes with `clock held` (wall time takes no lease)")
+    change = c.set_clock_mode(a.mode == HELD, lease_ms=a.lease or 0)
     if out.json:
         out.data(change)
     else:
         was = f"was {change.previous_mode}" if change.changed else "already"
         out.line(f"clock {change.mode} ({was}), now {format_time(change.now_ns)}")
+        if change.lease_ms:
+            out.line(f"lease {format_duration(change.lease_ms * NS_PER['ms'])}: back to wall time unless "
+                     f"advance-clock or another `clock held` renews it within that")
     return 0
 
 

@@ -106,15 +106,18 @@ class ShockResult(_Model):
 class VenueState(_Model):
     """The venue's time (ns since the Unix epoch, its last command's), state hash, durable
     journal sequence, insurance funds by asset, and clock mode: "wall" (wall-clock time plus
-    every AdvanceClock) or "held" (moved only by AdvanceClock; perpsim.clients.clock_models)."""
+    every AdvanceClock) or "held" (moved only by AdvanceClock; perpsim.clients.clock_models);
+    held with a lease, the milliseconds left before it lapses unless renewed (0: no lease)."""
 
     now_ns: int
     state_hash: str
     journal_sequence: int
     insurance_funds: dict[str, Decimal]
     clock_mode: str
+    clock_lease_remaining_ms: int = 0
 
     @classmethod
     def from_pb(cls, r) -> VenueState:
         return cls(r.now_ns, r.state_hash, r.journal_sequence,
-                   {m.asset: dec0(m.amount) for m in r.insurance_funds}, enum_name(sandbox_pb2.ClockMode, r.clock_mode))
+                   {m.asset: dec0(m.amount) for m in r.insurance_funds}, enum_name(sandbox_pb2.ClockMode, r.clock_mode),
+                   r.clock_lease_remaining_ms)

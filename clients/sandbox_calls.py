@@ -64,16 +64,24 @@ class SandboxCalls(CallSite):
         return self._invoke(Call("sandbox", "AdvanceClock", sandbox_pb2.AdvanceClockRequest(advance_ns=ns),
                                  lambda r: r.now_ns, kind="sandbox", admin=True))
 
-    def set_clock_mode(self, held: bool) -> ClockModeChange:
+    def set_clock_mode(self, held: bool, lease_ms: int = 0) -> ClockModeChange:
         """Hold the venue clock (True) or release it to wall-clock time (False). Held, every
         command is stamped with the venue's time (its last command's), moved only by
         `advance_clock`, so a run of calls reaches the same state whatever the wall-clock time
         between them; released, time is the wall clock plus every advance, never behind the
         venue's. Lasts until changed or the venue restarts (which takes `perpsim serve
-        --held-clock`). The mode now and before ("held" / "wall"), and the venue time (ns)."""
+        --held-clock`), or, held with `lease_ms` > 0 (milliseconds, at most a day), until that
+        long passes with no `advance_clock` or hold renewing it: then released as by False, so a
+        holder that died frees the venue. Holding again sets the lease anew (0: permanent);
+        releasing ignores it. The mode now and before ("held" / "wall"), the venue time (ns) and
+        the lease now (ms, 0: none)."""
         if not isinstance(held, bool):
             raise TypeError("held: expected a bool")
-        request = sandbox_pb2.SetClockModeRequest(mode=clock_mode_value(held))
+        if isinstance(lease_ms, bool) or not isinstance(lease_ms, int):
+            raise TypeError("lease_ms: expected an int")
+        if lease_ms < 0:
+            raise ValueError("lease_ms: must be 0 (no lease) or more")
+        request = sandbox_pb2.SetClockModeRequest(mode=clock_mode_value(held), lease_ms=lease_ms)
         return self._invoke(Call("sandbox", "SetClockMode", request, ClockModeChange.from_pb, kind="sandbox",
                                  admin=True))
 
@@ -84,6 +92,7 @@ class SandboxCalls(CallSite):
                                  lambda r: M.dec0(r.insurance_fund.amount), kind="sandbox", admin=True))
 
     def venue_state(self) -> VenueState:
-        """Venue time (ns), state hash, journal sequence, insurance funds, clock mode ("held" / "wall")."""
+        """Venue time (ns), state hash, journal sequence, insurance funds, clock mode ("held" / "wall")
+        and what is left of a held clock's lease (ms, 0: none)."""
         return self._invoke(Call("sandbox", "GetVenueState", sandbox_pb2.GetVenueStateRequest(),
                                  VenueState.from_pb, kind="sandbox", retry=True, admin=True))

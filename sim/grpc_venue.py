@@ -109,6 +109,7 @@ class GrpcVenue(VenueReads):
 
     def _tally(self, rpc: str) -> None:
         self.calls_by_rpc[rpc] += 1
+        self.clock.keep_alive()  # a long setup renews the held clock's lease (perpsim.sim.grpc_venue_clock)
 
     def reserve(self, accounts: range) -> None:
         """Create the venue accounts of scenario accounts about to be used, together

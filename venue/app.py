@@ -409,6 +409,8 @@ class RunningVenue:
         if self.gateway is not None:
             await self.http.stop()
             await self.gateway.stop()
+        if clock.lease is not None:  # no lapse waits on a stopped sequencer (venue.clock_lease)
+            clock.lease.close()
         await sequencer.stop()
         if catch_up is not None:
             await catch_up.stop()

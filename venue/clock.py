@@ -11,12 +11,19 @@ Two modes:
 Either way the sequencer never stamps a command below the venue's time, so time never goes
 backwards: not across a hold, a release or a restart (the journal's commands carry their times;
 a held venue restarted resumes from its last one).
+
+A hold may carry a lease (venue.clock_lease): unrenewed for its length, the clock is released,
+so a holder that died does not leave the venue's time frozen. A restart starts with none.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from perpsim.venue.clock_lease import ClockLease
 
 
 def _no_venue() -> int:
@@ -37,6 +44,8 @@ class Clock:
         self.venue_ts = venue_ts or _no_venue
         self.held = False
         self.now: Callable[[], int] = self._wall
+        # the hold's lease, made by the sandbox's first SetClockMode (venue.services.sandbox)
+        self.lease: ClockLease | None = None
         if held:
             self.hold()
 

@@ -148,7 +148,8 @@ def test_environment_and_admin_key_file(run: Run, capsys: pytest.CaptureFixture[
     assert cli.main(["balance", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["account_id"] == made["account_id"]
     state = run_json(run, "sandbox", "state")
-    assert set(state) == {"now_ns", "state_hash", "journal_sequence", "insurance_funds", "clock_mode"}
+    assert set(state) == {"now_ns", "state_hash", "journal_sequence", "insurance_funds", "clock_mode",
+                          "clock_lease_remaining_ms"}
 
 
 def test_sandbox_index_and_shock(run: Run, admin_key: str) -> None:

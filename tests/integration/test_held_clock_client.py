@@ -60,7 +60,8 @@ def test_sdk_holds_advances_and_releases(wall, admin: Client, make_account) -> N
     assert (again.mode, again.previous_mode, again.changed, again.now_ns) == ("held", "held", False, held.now_ns)
     assert admin.advance_clock(HOUR_NS) == held.now_ns + HOUR_NS
     released = admin.set_clock_mode(False)
-    assert released.to_dict() == {"mode": "wall", "previous_mode": "held", "now_ns": held.now_ns + HOUR_NS}
+    assert released.to_dict() == {"mode": "wall", "previous_mode": "held", "now_ns": held.now_ns + HOUR_NS,
+                                  "lease_ms": 0, "previous_lease_ms": 0}
     assert admin.venue_state().clock_mode == "wall"
     assert _order_ts(trader) >= held.now_ns + HOUR_NS
 

@@ -1,6 +1,6 @@
 """The gRPC SandboxService (admin key only): accounts, index prices, shocks, price paths, the
 clock (advanced, held or released: venue.clock), the insurance fund, venue state, reset and
-snapshots.
+snapshots. A held clock's lease (a hold that lapses unless renewed) is venue.clock_lease.
 
 Index moves (a set price, a shock, a path) are the venue's `IndexMoves` (venue.price_paths);
 this servicer checks the admin key, converts the request and answers from the events.
@@ -16,6 +16,7 @@ from perpsim.model.reasons import RejectReason as R
 from perpsim.v1 import sandbox_pb2, sandbox_pb2_grpc
 from perpsim.venue import convert as cv
 from perpsim.venue.auth import BadKey, KeyConflict
+from perpsim.venue.clock_lease import MAX_LEASE_MS, ClockLease
 from perpsim.venue.errors import VenueError
 from perpsim.venue.humane import duration
 from perpsim.venue.services.common import Venue, rpc
@@ -95,6 +96,9 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
                 {"advance": duration(request.advance_ns),
                  "problem": f"must be more than 0 and at most {duration(MAX_ADVANCE_NS)} (ten years)"})
         advance = request.advance_ns
+        lease = self.venue.seq.clock.lease
+        if lease is not None:  # the holder is alive: its hold lasts another lease from now
+            lease.renew()
         # from the time the command is stamped with: a held clock's is the venue's own, so the
         # venue moves by exactly `advance`
         await self.venue.run(lambda ts: C.AdvanceClock(ts + advance))
@@ -108,11 +112,27 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
         if held is None:
             raise VenueError(R.INVALID_VALUE, field="mode", mode=request.mode).shown_as(
                 {"mode": request.mode, "problem": "must be CLOCK_MODE_HELD or CLOCK_MODE_WALL"})
-        clock = self.venue.seq.clock
+        lease_ms = request.lease_ms if held else 0  # released: no lease to keep
+        if lease_ms > MAX_LEASE_MS:
+            raise VenueError(R.INVALID_VALUE, field="lease_ms", lease_ms=request.lease_ms).shown_as(
+                {"lease": duration(lease_ms * 10**6),
+                 "problem": f"must be at most {duration(MAX_LEASE_MS * 10**6)} (a day); 0: held until released"})
+        seq = self.venue.seq
+        clock = seq.clock
+        lease = clock.lease
+        if lease is None:
+            lease = clock.lease = ClockLease(clock, seq.run_quiet)
+
+        def change() -> tuple[bool, int, int]:
+            was, before = clock.set_held(held), lease.ms
+            lease.set(lease_ms)  # a hold's lease anew (renewed), or none
+            return was, before, lease.ms
+
         # between batches: each command is stamped wholly before or wholly after the change
-        was = await self.venue.seq.run_quiet(lambda: clock.set_held(held))
+        was, lease_before, lease_now = await seq.run_quiet(change)
         return sandbox_pb2.SetClockModeResponse(mode=request.mode, previous_mode=_MODE[was],
-                                                now_ns=self.venue.state.exchange.ts)
+                                                now_ns=self.venue.state.exchange.ts, lease_ms=lease_now,
+                                                previous_lease_ms=lease_before)
 
     @rpc
     async def FundInsurance(self, request, context):
@@ -132,7 +152,12 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
         return sandbox_pb2.GetVenueStateResponse(
             now_ns=view.ts, state_hash=self.venue.state.state_hash(), insurance_funds=funds,
             journal_sequence=journal.durable_seq if journal is not None else self.venue.seq.applied,
-            clock_mode=_MODE[self.venue.seq.clock.held])
+            clock_mode=_MODE[self.venue.seq.clock.held], clock_lease_remaining_ms=self._lease_left())
+
+    def _lease_left(self) -> int:
+        """Milliseconds left of the held clock's lease (0: none)."""
+        lease = self.venue.seq.clock.lease
+        return lease.remaining_ms() if lease is not None else 0
 
     @rpc
     async def Reset(self, request, context):
