@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from perpsim.model.markets import _DECIMAL_FIELDS, _INT_FIELDS, MarketKind, MarketSpec
+from perpsim.model.markets import DECIMAL_FIELDS, INT_FIELDS, MarketKind, MarketSpec
 from perpsim.model.reasons import Rejected, RejectReason
 
 __all__ = ["default_markets", "load_markets"]
@@ -56,7 +56,7 @@ def _market_from_table(symbol: str, table: Any) -> MarketSpec:
         if name not in table:
             raise _file_error(f"missing required key {name!r}", symbol, name)
     for name, v in table.items():
-        if name in _DECIMAL_FIELDS:
+        if name in DECIMAL_FIELDS:
             if isinstance(v, float):
                 raise _file_error(
                     f"{name} = {v!r} is a TOML float, which cannot be exact; "
@@ -66,7 +66,7 @@ def _market_from_table(symbol: str, table: Any) -> MarketSpec:
                 )
             if isinstance(v, bool) or not isinstance(v, str | int):
                 raise _file_error(f"{name} must be a decimal string", symbol, name)
-        elif name in _INT_FIELDS:
+        elif name in INT_FIELDS:
             if isinstance(v, bool) or not isinstance(v, int):
                 raise _file_error(f"{name} must be a TOML integer", symbol, name)
         elif name == "brackets":  # rows of [cap, max_leverage, mmr], checked by MarketSpec

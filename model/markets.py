@@ -117,7 +117,7 @@ def _format_scaled(n: int, exp: int) -> str:
 
 # --- the market spec -------------------------------------------------------------------------
 
-_DECIMAL_FIELDS: Final = (
+DECIMAL_FIELDS: Final = (
     "tick_size",
     "lot_size",
     "min_qty",
@@ -132,8 +132,7 @@ _DECIMAL_FIELDS: Final = (
     "taker_fee",
     "liquidation_fee",
 )
-_INT_FIELDS: Final = ("settle_decimals", "max_open_orders", "max_algo_orders")
-_STR_FIELDS: Final = ("kind", "base", "quote", "settle")
+INT_FIELDS: Final = ("settle_decimals", "max_open_orders", "max_algo_orders")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -247,7 +246,7 @@ class MarketSpec:
                 raise self._bad(name, f"must be in {low}..{high if high is not None else ''}")
 
         # Decimals: exact, finite, within a sane magnitude, stored canonical.
-        for name in _DECIMAL_FIELDS:
+        for name in DECIMAL_FIELDS:
             raw = getattr(self, name)
             try:
                 number = _parse(raw, name)
