@@ -20,6 +20,8 @@ from perpsim.clients.client import Client
 from perpsim.v1 import account_pb2, account_pb2_grpc, batch_pb2_grpc
 from perpsim.venue.app import RunningVenue, VenueConfig
 
+from .cli_kit import Run, clean_cli_env, cli_runner
+
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -50,6 +52,27 @@ def admin(venue: RunningVenue, admin_key: str) -> Iterator[Client]:
     with Client(venue.address, admin_key=admin_key) as c:
         c.wait_ready()
         yield c
+
+
+@pytest.fixture
+def clean_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The CLI tests' environment (cli_kit.clean_cli_env): a module of them asks for it with
+    `pytestmark = pytest.mark.usefixtures("clean_cli")`."""
+    clean_cli_env(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], venue: RunningVenue) -> Run:
+    """`perpsim ARGS` against this module's venue (cli_kit.cli_runner)."""
+    return cli_runner(capsys, venue.address)
+
+
+@pytest.fixture
+def wall(admin: Client) -> Iterator[None]:
+    """The venue clock on wall time with no lease, before the test and after it."""
+    admin.set_clock_mode(False)
+    yield
+    admin.set_clock_mode(False)
 
 
 @pytest.fixture(scope="module")

@@ -18,17 +18,9 @@ from perpsim.cli import main as cli
 from perpsim.clients.client import Client
 from perpsim.venue.app import RunningVenue
 
-from .cli_kit import Run, clean_cli_env, cli_runner, run_json
+from .cli_kit import Run, run_json
 
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    clean_cli_env(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], venue: RunningVenue) -> Run:
-    return cli_runner(capsys, venue.address)
+pytestmark = pytest.mark.usefixtures("clean_cli")
 
 
 def new_key(run: Run, admin_key: str) -> str:

@@ -19,19 +19,11 @@ from perpsim.cli import main as cli
 from perpsim.clients.client import Client
 from perpsim.venue.app import RunningVenue
 
-from .cli_kit import Run, clean_cli_env, cli_runner, run_json
+from .cli_kit import Run, run_json
+
+pytestmark = pytest.mark.usefixtures("clean_cli")
 
 HOUR_NS = 3_600_000_000_000
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    clean_cli_env(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], venue: RunningVenue) -> Run:
-    return cli_runner(capsys, venue.address)
 
 
 def test_leverage_margin_mode_and_isolated_margin(run: Run, admin: Client, admin_key: str) -> None:

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 
 import grpc
 import pytest
@@ -29,14 +28,6 @@ HOUR_NS = 3_600 * 10**9
 DAY_MS = 24 * 3_600 * 1_000
 #: how late a lapse may come on a loaded machine (the venue's loop and this test's polling share 2 cores)
 SLACK_S = 2.0
-
-
-@pytest.fixture
-def wall(admin: Client) -> Iterator[None]:
-    """Each test starts and ends with the clock on wall time, no lease."""
-    admin.set_clock_mode(False)
-    yield
-    admin.set_clock_mode(False)
 
 
 def _order_ts(trader: Client) -> int:

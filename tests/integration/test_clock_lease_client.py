@@ -6,8 +6,6 @@ it was), against a real venue on 127.0.0.1. The server's side: test_clock_lease.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -18,25 +16,9 @@ from perpsim.sim.grpc_venue_clock import LEASE_MS, RENEW_S, ClockLapsed
 from perpsim.sim.venues import GrpcVenue
 from perpsim.venue.app import RunningVenue
 
-from .cli_kit import Run, clean_cli_env, cli_runner, run_json
+from .cli_kit import Run, run_json
 
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    clean_cli_env(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def wall(admin: Client) -> Iterator[None]:
-    """Each test starts and ends with the clock on wall time, no lease."""
-    admin.set_clock_mode(False)
-    yield
-    admin.set_clock_mode(False)
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], venue: RunningVenue) -> Run:
-    return cli_runner(capsys, venue.address)
+pytestmark = pytest.mark.usefixtures("clean_cli")
 
 
 def _wait_wall(admin: Client, within_s: float) -> None:

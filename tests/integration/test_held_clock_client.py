@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import pytest
@@ -17,27 +15,11 @@ from perpsim.clients.client import AsyncClient, Client, ClockModeChange
 from perpsim.clients.errors import PerpsimError
 from perpsim.venue.app import RunningVenue
 
-from .cli_kit import Run, clean_cli_env, cli_runner, run_json
+from .cli_kit import Run, run_json
+
+pytestmark = pytest.mark.usefixtures("clean_cli")
 
 HOUR_NS = 3_600 * 10**9
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    clean_cli_env(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def wall(admin: Client) -> Iterator[None]:
-    """Each test starts and ends with the clock on wall time."""
-    admin.set_clock_mode(False)
-    yield
-    admin.set_clock_mode(False)
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], venue: RunningVenue) -> Run:
-    return cli_runner(capsys, venue.address)
 
 
 def _order_ts(trader: Client) -> int:
