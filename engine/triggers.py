@@ -44,21 +44,19 @@ orders of a side; a handful in practice, and the spec's range is 0.1 %..10 %):
   < 1.5 per cancellation);
 * ``check_integrity``, ``entries``, ``state_hash``, pickling: O(n log n), for tests and snapshots.
 
-Pickling stores the logical entries (``entries()``) and rebuilds the structures, so a restored
-index has the same ``state_hash`` and behaves identically.
+The views and the trailing-order records: engine/trigger_records.py; the state hash, the integrity
+check and pickling: engine/trigger_checks.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-import struct
-from typing import NamedTuple
 
-from sortedcontainers import SortedDict, SortedList
+from sortedcontainers import SortedList
 
+from perpsim.engine import trigger_checks
+from perpsim.engine.trigger_records import StopView, TrailingView, _Bucket, _Group, _Trail, _TrailSide
 from perpsim.engine.trigger_rules import (
-    FALL,
     INT64_MAX,
     RISE,
     _check_direction,
@@ -73,43 +71,9 @@ from perpsim.engine.trigger_rules import (
 from perpsim.model.enums import Side
 from perpsim.risk.units import RATE_SCALE
 
-__all__ = [
-    "StopView",
-    "TrailingView",
-    "TriggerIndex",
-    "TriggerIndexIntegrityError",
-]
+__all__ = ["TriggerIndex"]
 
 _INF = math.inf
-_HASH_DOMAIN = b"perpsim.triggers.v1"
-_STOP_ENTRY = struct.Struct("<qbbq")  # id, kind 0, direction, trigger
-# id, kind 1, side, callback, activation (0 = none), active, extreme (0 = none)
-_TRAIL_ENTRY = struct.Struct("<qbbqqbq")
-_PICKLE_VERSION = 1
-
-
-class TriggerIndexIntegrityError(AssertionError):
-    """The index's structures disagree with each other (a bug, never input)."""
-
-
-class StopView(NamedTuple):
-    """A resting STOP / TAKE_PROFIT order."""
-
-    order_id: int
-    direction: int  # RISE or FALL
-    trigger: int
-
-
-class TrailingView(NamedTuple):
-    """A resting TRAILING_STOP_MARKET order; ``extreme`` and ``trigger`` are None until it is active."""
-
-    order_id: int
-    side: Side
-    callback_rate: int
-    activation_price: int | None
-    active: bool
-    extreme: int | None  # lowest (BUY) / highest (SELL) price since activation
-    trigger: int | None  # trailing_trigger(side, extreme, callback_rate)
 
 
 # ---------------------------------------------------------------------- internals
@@ -122,57 +86,6 @@ def _pop_through(entries: SortedList, bound: int) -> list:
     hits = entries[:k]
     del entries[:k]
     return hits
-
-
-class _Trail:
-    """A trailing order; ``bucket`` is None while pending."""
-
-    __slots__ = ("activation", "bucket", "callback", "order_id", "side")
-
-    def __init__(self, order_id: int, side: Side, callback: int, activation: int | None) -> None:
-        self.order_id = order_id
-        self.side = side
-        self.callback = callback
-        self.activation = activation
-        self.bucket: _Bucket | None = None
-
-
-class _Bucket:
-    """Active trailing orders of one side and callback rate sharing one extreme (in u-space)."""
-
-    __slots__ = ("extreme", "members")
-
-    def __init__(self, extreme: int) -> None:
-        self.extreme = extreme
-        self.members: set[int] = set()
-
-
-class _Group:
-    """Active trailing orders of one side and one callback rate: buckets by extreme (u-space)."""
-
-    __slots__ = ("buckets", "mult")
-
-    def __init__(self, mult: int) -> None:
-        self.mult = mult  # RATE_SCALE + c (BUY) or RATE_SCALE - c (SELL)
-        self.buckets: SortedDict = SortedDict()  # extreme_u -> _Bucket
-
-    def trigger_u(self, extreme_u: int) -> int:
-        """⌈extreme_u × mult / RATE_SCALE⌉: fires when u ≥ it."""
-        return -((-extreme_u * self.mult) // RATE_SCALE)
-
-
-class _TrailSide:
-    """The trailing orders of one side. u = sign × price (BUY +1, SELL −1)."""
-
-    __slots__ = ("bottoms", "groups", "pending", "sign", "tops")
-
-    def __init__(self, sign: int) -> None:
-        self.sign = sign
-        # pending, activated when u ≤ activation_u: (-activation_u, id), the activated are a prefix
-        self.pending: SortedList = SortedList()
-        self.groups: dict[int, _Group] = {}  # callback rate -> group
-        self.tops: SortedList = SortedList()  # (highest extreme_u of the group, c): moved when > u
-        self.bottoms: SortedList = SortedList()  # (lowest trigger_u of the group, c): fires when ≤ u
 
 
 # ---------------------------------------------------------------------- the index
@@ -448,104 +361,15 @@ class TriggerIndex:
     def state_hash(self) -> str:
         """blake2b of the entries by id: depends only on the logical state (orders, activation,
         extremes), never on insertion order, bucket layout or the quiet band."""
-        h = hashlib.blake2b(_HASH_DOMAIN, digest_size=16)
-        for v in self.entries():
-            if type(v) is StopView:
-                h.update(_STOP_ENTRY.pack(v.order_id, 0, v.direction, v.trigger))
-            else:
-                h.update(
-                    _TRAIL_ENTRY.pack(
-                        v.order_id, 1, int(v.side), v.callback_rate, v.activation_price or 0, v.active, v.extreme or 0
-                    )
-                )
-        return h.hexdigest()
+        return trigger_checks.state_hash(self)
 
     def __getstate__(self) -> tuple:
-        return (_PICKLE_VERSION, [tuple(v) for v in self.entries()])
+        return trigger_checks.pickled_state(self)
 
     def __setstate__(self, state: tuple) -> None:
-        version, entries = state
-        if version != _PICKLE_VERSION:
-            raise ValueError(f"unknown TriggerIndex pickle version {version!r}")
-        self.__init__()
-        for e in entries:
-            if len(e) == len(StopView._fields):
-                self.add_stop(*e)
-                continue
-            order_id, side, callback, activation, active, extreme, _ = e
-            if active:
-                rec = _Trail(order_id, Side(side), callback, activation)
-                self._orders[order_id] = rec
-                ts = self._sides[side]
-                self._activate(ts, rec, ts.sign * extreme)
-            else:
-                ts = self._sides[side]
-                self._orders[order_id] = _Trail(order_id, Side(side), callback, activation)
-                ts.pending.add((-ts.sign * activation, order_id))
-        self._recompute_band()
+        trigger_checks.restore(self, state)
 
     def check_integrity(self) -> None:
-        """Raise TriggerIndexIntegrityError if the structures disagree with each other or the quiet band
-        is wider than the exact one."""
-
-        def fail(msg: str) -> None:
-            raise TriggerIndexIntegrityError(msg)
-
-        seen: set[int] = set()
-        for trigger, oid in self._rise:
-            if self._orders.get(oid) != (RISE, trigger) or oid in seen:
-                fail(f"RISE stop {oid} at {trigger} not in the map or listed twice")
-            seen.add(oid)
-        for neg_trigger, oid in self._fall:
-            if self._orders.get(oid) != (FALL, -neg_trigger) or oid in seen:
-                fail(f"FALL stop {oid} at {-neg_trigger} not in the map or listed twice")
-            seen.add(oid)
-        for side, ts in zip((Side.BUY, Side.SELL), self._sides, strict=True):
-            if ts.sign != (1 if side == Side.BUY else -1):
-                fail(f"side {side.name} has sign {ts.sign}")
-            for neg_act_u, oid in ts.pending:
-                rec = self._orders.get(oid)
-                if type(rec) is not _Trail or rec.side != side or rec.bucket is not None or oid in seen:
-                    fail(f"pending {side.name} trailing {oid} not in the map, active or listed twice")
-                if -neg_act_u != ts.sign * rec.activation:
-                    fail(f"pending trailing {oid} keyed at {-neg_act_u}, activation {rec.activation}")
-                seen.add(oid)
-            tops, bottoms = [], []
-            for c, group in ts.groups.items():
-                if group.mult != RATE_SCALE + ts.sign * c or not group.buckets:
-                    fail(f"{side.name} group {c}: multiplier {group.mult} or empty")
-                for extreme_u, bucket in group.buckets.items():
-                    if bucket.extreme != extreme_u or not bucket.members:
-                        fail(f"{side.name} group {c}: bucket keyed {extreme_u} holds {bucket.extreme} or is empty")
-                    if ts.sign * extreme_u < 1:
-                        fail(f"{side.name} group {c}: extreme {ts.sign * extreme_u} is not a price")
-                    for oid in bucket.members:
-                        rec = self._orders.get(oid)
-                        if type(rec) is not _Trail or rec.side != side or rec.callback != c or rec.bucket is not bucket:
-                            fail(f"active trailing {oid} not in the map or in the wrong bucket")
-                        if oid in seen:
-                            fail(f"active trailing {oid} listed twice")
-                        seen.add(oid)
-                tops.append((group.buckets.peekitem(-1)[0], c))
-                bottoms.append((group.trigger_u(group.buckets.peekitem(0)[0]), c))
-            if list(ts.tops) != sorted(tops) or list(ts.bottoms) != sorted(bottoms):
-                fail(f"{side.name} group heads out of date")
-            for sl in (ts.pending, ts.tops, ts.bottoms):
-                self._check_sorted(sl)
-        if seen != set(self._orders):
-            fail(f"{len(self._orders)} orders in the map, {len(seen)} in the structures")
-        self._check_sorted(self._rise)
-        self._check_sorted(self._fall)
-        lo, hi = self._lo, self._hi
-        self._recompute_band()
-        exact_lo, exact_hi = self._lo, self._hi
-        self._lo, self._hi = lo, hi
-        if lo < hi and (lo < exact_lo or hi > exact_hi):
-            fail(f"quiet band ({lo}, {hi}) is wider than the exact ({exact_lo}, {exact_hi})")
-
-    @staticmethod
-    def _check_sorted(sl: SortedList) -> None:
-        try:
-            sl._check()
-        except AssertionError as exc:  # sortedcontainers' own invariants
-            raise TriggerIndexIntegrityError(f"sorted list corrupt: {exc!r}") from exc
+        """Raise TriggerIndexIntegrityError (engine.trigger_checks) if the structures disagree with
+        each other or the quiet band is wider than the exact one."""
+        trigger_checks.check_integrity(self)

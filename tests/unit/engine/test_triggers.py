@@ -14,8 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from perpsim.engine.trigger_checks import TriggerIndexIntegrityError
+from perpsim.engine.trigger_records import StopView, TrailingView
 from perpsim.engine.trigger_rules import FALL, RISE, stop_direction, trailing_trigger, would_activate, would_trigger
-from perpsim.engine.triggers import StopView, TrailingView, TriggerIndex, TriggerIndexIntegrityError
+from perpsim.engine.triggers import TriggerIndex
 from perpsim.model.enums import Side
 from perpsim.risk.units import RATE_SCALE
 
