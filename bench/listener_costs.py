@@ -32,7 +32,8 @@ from pathlib import Path
 
 from perpsim.engine import commands as C
 from perpsim.model.enums import OrderKind, PositionSide, Side, StpMode, TimeInForce
-from perpsim.venue.app import RunningVenue, VenueConfig
+from perpsim.venue.app import RunningVenue
+from perpsim.venue.config import VenueConfig
 
 SYMBOL = "BTCUSDT"
 

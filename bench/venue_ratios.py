@@ -66,7 +66,8 @@ from stage_profile import report as stage_report
 from perpsim.engine import commands as C
 from perpsim.engine.views import ExchangeView
 from perpsim.venue import convert as cv
-from perpsim.venue.app import VenueConfig, make_state
+from perpsim.venue.config import VenueConfig
+from perpsim.venue.initial_state import make_state
 from perpsim.venue.state import VenueState
 
 TARGETS = {"batch_vs_engine": 0.50, "stream_vs_engine": 0.40, "unary16_vs_read16": 0.80, "p99_1_client_ms": 2.0,

@@ -28,7 +28,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _serve(a: argparse.Namespace, rest: list[str]) -> int:
-    from perpsim.venue.app import VenueConfig, serve
+    from perpsim.venue.app import serve
+    from perpsim.venue.config import VenueConfig
 
     overrides = {"listen": a.listen, "data_dir": a.data_dir, "admin_key": a.admin_key, "rest_listen": a.rest,
                  "profile": a.profile}

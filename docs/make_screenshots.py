@@ -24,7 +24,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from perpsim.clients.client import Client
-from perpsim.venue.app import RunningVenue, VenueConfig
+from perpsim.venue.app import RunningVenue
+from perpsim.venue.config import VenueConfig
 from perpsim.venue.dashboard import demo
 
 HOUR = 3_600 * 10**9

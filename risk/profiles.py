@@ -4,7 +4,7 @@ A profile fixes what the engine reads — which price triggers liquidation (`liq
 where maintenance margin is evaluated when the liquidation price is solved
 (`liquidation_model`), how the cost to open an order is computed (`cost_model`) — and the rest
 of the venue's published rules, which the calculator (`risk.compare`, `perpsim calc compare`)
-applies and the live venue applies where it can (`venue.app.make_exchange`: each market's
+applies and the live venue applies where it can (`venue.initial_state.make_exchange`: each market's
 tiers and fees): margin tiers (`risk.venue_tables`), mark and funding, liquidation steps and
 fee, the backstop, the ADL ranking (`risk.venue_rules`). Rates are integers scaled by 1e-8.
 

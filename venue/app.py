@@ -9,39 +9,31 @@ other: their commands are journaled and replay exactly.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import os
-import random
 import signal
 import sys
 import threading
 import time
-import tomllib
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from perpsim.engine import commands as C
-from perpsim.engine.exchange import Exchange
 from perpsim.engine.views import ExchangeView
-from perpsim.model.enums import OrderKind, Side, TimeInForce
-from perpsim.model.market_files import default_markets, load_markets
-from perpsim.risk.brackets import market_brackets
-from perpsim.risk.profiles import market_under, profile_named
-from perpsim.venue import codec, datadir, profile_record
+from perpsim.venue import codec, datadir
 from perpsim.venue.account_signals import RISK_THRESHOLDS_FILE, AccountSignals
 from perpsim.venue.auth import KeyStore, KeyStoreError
 from perpsim.venue.clock import Clock
+from perpsim.venue.config import VenueConfig
 from perpsim.venue.dashboard import Dashboard
-from perpsim.venue.files import write_atomic
+from perpsim.venue.feeds import Feeds
 from perpsim.venue.follower_checkpoint import FollowerCheckpoint
 from perpsim.venue.gateway import Gateway
 from perpsim.venue.gcpolicy import GcPolicy
 from perpsim.venue.history_records import HistoryLimits
 from perpsim.venue.http import HttpServer, build_http_app
+from perpsim.venue.initial_state import make_state, venue_epoch
 from perpsim.venue.journal import PREALLOCATE, Journal
 from perpsim.venue.journal_format import JournalError
 from perpsim.venue.limits import RateLimiter
@@ -51,193 +43,15 @@ from perpsim.venue.recovery import JOURNAL_DIR, SNAPSHOT_DIR, RecoveryError, rec
 from perpsim.venue.sequencer import Sequencer
 from perpsim.venue.services.common import Venue
 from perpsim.venue.services.registry import build_server, set_serving
-from perpsim.venue.signals import SignalConfig, Signals
+from perpsim.venue.signals import Signals
 from perpsim.venue.signals.account import Thresholds
-from perpsim.venue.signals.correlation import correlated_normals
 from perpsim.venue.signals.drain import CatchUp
 from perpsim.venue.signals.spike_alerts import SpikeAlerts
 from perpsim.venue.snapshot import SnapshotError
 from perpsim.venue.snapshot_follower import FollowerSpec
-from perpsim.venue.state import VenueState
 from perpsim.venue.streams import Streams
 
 log = logging.getLogger("perpsim.venue")
-
-DEFAULT_PRICES = {"BTCUSDT": "65000", "ETHUSDT": "3500", "BTCUSD": "65000", "SOLUSDT": "150", "CYBERUSDT": "2.5"}
-
-
-@dataclass
-class VenueConfig:
-    """Everything `perpsim serve` can be told (flags, environment, or a TOML file)."""
-
-    listen: str = "127.0.0.1:50051"
-    data_dir: Path = Path("perpsim-data")
-    admin_key: str | None = None
-    markets_file: Path | None = None
-    start_prices: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PRICES))
-    feed: bool = True
-    feed_interval_s: float = 1.0
-    feed_volatility_bp: int = 5  # per step, basis points (standard deviation of the random walk)
-    liquidity: bool = True
-    liquidity_levels: int = 10
-    liquidity_spread_bp: int = 5
-    book_impl: str = "cython"
-    seed: int = 1
-    # start with the venue clock held: time moves only by the sandbox's AdvanceClock (venue.clock;
-    # the sandbox's SetClockMode changes it until a restart), so runs are reproducible
-    held_clock: bool = False
-    # the venue profile (risk.profiles: binance, bybit, okx, hyperliquid, dydx): its liquidation
-    # model and trigger, and each market's tiers and fees as that venue publishes them
-    profile: str = "binance"
-    metrics_listen: str = "127.0.0.1:9464"  # Prometheus endpoint; "" = off
-    rest_listen: str = "127.0.0.1:8080"  # Binance USDⓈ-M compatible REST + WebSocket; "" or "off" = off
-    dashboard: bool = True  # the live risk dashboard at the root of the REST address (venue/dashboard)
-    dashboard_reports: Path | None = Path("scenario-out")  # where its scenario view finds report folders
-    snapshot_every: int = 100_000  # commands between automatic snapshots (0 = only on request)
-    # snapshots written by a follower process holding a second copy of the state (twice the
-    # state's memory; the sequencer only tells it what to write); false: a forked writer per
-    # snapshot (the sequencer pays the fork and its copy-on-write faults)
-    snapshot_follower: bool = True
-    # keep every journal segment, so that any build (an upgrade: it refuses older builds'
-    # snapshots) can replay from the start; by default a checkpoint deletes the segments older
-    # than the oldest kept snapshot
-    keep_journal: bool = False
-    rate_limit_per_s: float = 2_000  # per API key; 0 = unlimited
-    rate_limit_burst: int = 4_000
-    alert_spread_bps: int = 50  # a market alert: spread at least this (basis points of the mid) ...
-    alert_funding_bps: int = 5  # ... while the predicted funding rate is at least this per interval
-    # history retention (TOML table [history]): HistoryLimits field -> records kept, e.g.
-    # orders_per_account = 10000, klines_per_interval = 1500 (venue/history_records.py)
-    history: dict = field(default_factory=dict)
-    # account risk thresholds, venue-wide defaults (an account sets its own): warn below k σ of
-    # distance to liquidation over the horizon; warn when an order adds exposure correlated above
-    # rho with positions held at a correlation-adjusted effective leverage above max_leverage
-    risk_k: float = 3.0
-    risk_horizon_s: int = 8 * 3_600
-    risk_rho: float = 0.7
-    risk_max_leverage: float = 10.0
-    # market risk signals (venue.signals): on/off, volatility half-life, liquidation-map buckets,
-    # the "fills will be worse" thresholds, leverage-spike score; correlation priors by base
-    # assets, which the built-in index feed also moves the markets with
-    # (defaults: SignalConfig's, stated once there)
-    signals: bool = True
-    risk_vol_half_life_s: int = SignalConfig.vol_half_life_s
-    risk_bucket_pct: float = SignalConfig.bucket_pct
-    risk_map_range_pct: float = SignalConfig.map_range_pct
-    risk_slippage_notional: float = SignalConfig.slippage_notional
-    risk_slippage_alert_bps: float = SignalConfig.slippage_alert_bps
-    risk_spread_alert_bps: float = SignalConfig.spread_alert_bps
-    risk_spike_z: float = SignalConfig.spike_z
-    risk_correlations: dict[str, float] = field(default_factory=lambda: {"BTC/ETH": 0.8})
-
-    def signal_config(self) -> SignalConfig:
-        return SignalConfig(vol_half_life_s=self.risk_vol_half_life_s, bucket_pct=self.risk_bucket_pct,
-                            map_range_pct=self.risk_map_range_pct, slippage_notional=self.risk_slippage_notional,
-                            slippage_alert_bps=self.risk_slippage_alert_bps,
-                            spread_alert_bps=self.risk_spread_alert_bps, spike_z=self.risk_spike_z,
-                            correlation_priors=dict(self.risk_correlations))
-
-    @classmethod
-    def from_toml(cls, path: Path, **overrides) -> VenueConfig:
-        data = tomllib.loads(Path(path).read_text())
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
-        paths = ("data_dir", "markets_file", "dashboard_reports")
-        settings: dict[str, Any] = {k: (Path(v) if k in paths else v) for k, v in data.items()}
-        cfg = cls(**settings)
-        try:  # refused here, naming the file, rather than when the venue starts
-            HistoryLimits.from_mapping(cfg.history)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{path}: [history]: {e}") from None
-        try:
-            profile_named(cfg.profile)
-        except ValueError as e:
-            raise ValueError(f"{path}: profile: {e}") from None
-        for k, v in overrides.items():
-            if v is not None:
-                setattr(cfg, k, v)
-        return cfg
-
-
-def venue_epoch(data_dir: Path) -> int:
-    """The time (ns) this data directory's venue was created: recorded at the first start, so
-    that a replay builds the same exchange (its samplers start from this time, not from 0)."""
-    path = data_dir / datadir.CREATED
-    epoch = datadir.read_int(path, "the venue's creation time in nanoseconds")
-    if epoch is None:
-        epoch = time.time_ns()
-        write_atomic(path, str(epoch).encode())
-    return epoch
-
-
-def make_exchange(cfg: VenueConfig) -> Exchange:
-    markets = load_markets(cfg.markets_file) if cfg.markets_file else default_markets()
-    profile = profile_named(cfg.profile)
-    if cfg.data_dir.exists():  # a journal replays under the profile it was written with
-        profile_record.settle(cfg.data_dir, profile.name)
-    markets = {s: market_under(profile, m) for s, m in markets.items()}
-    brackets = {s: market_brackets(m) for s, m in markets.items()}  # each market its own table
-    start = venue_epoch(cfg.data_dir) if cfg.data_dir.exists() else 0
-    return Exchange(markets, brackets, book_impl=cfg.book_impl, profile=profile, start_ts=start)
-
-
-def make_state(cfg: VenueConfig) -> VenueState:
-    """A fresh venue state: the exchange with its order registry and history."""
-    return VenueState(make_exchange(cfg), HistoryLimits.from_mapping(cfg.history))
-
-
-class Feeds:
-    """The built-in world: an index random walk and a liquidity provider quoting around it."""
-
-    def __init__(self, venue: Venue, cfg: VenueConfig, maker: int) -> None:
-        self.venue, self.cfg, self.maker = venue, cfg, maker
-        self.rng = random.Random(cfg.seed)
-
-    async def run(self) -> None:
-        while True:
-            with contextlib.suppress(Exception):  # a rejected quote must not stop the world
-                await self.step()
-            await asyncio.sleep(self.cfg.feed_interval_s)
-
-    async def step(self) -> None:
-        view = self.venue.view
-        spec = view.spec
-        moves = correlated_normals(self.rng, list(view.symbols()), lambda a, b: self.cfg.signal_config().prior(
-            spec(a).base, spec(b).base))
-        for symbol in view.symbols():
-            index = view.index(symbol)
-            if index is None:
-                index = view.spec(symbol).price_to_ticks(self.cfg.start_prices.get(symbol, "100"))
-            if self.cfg.feed:
-                move = moves[symbol] * self.cfg.feed_volatility_bp / 10_000  # correlated steps, seeded
-                index = max(1, round(index * (1 + move)))  # the feed is outside the core: floats are fine here
-                # the liquidity provider moves with the index in the same command (before any sweep)
-                quote = self.quote_fields(symbol, index) if self.cfg.liquidity else {}
-                await self.venue.run(lambda ts, s=symbol, p=index, q=quote: C.SetIndexPrice(ts, s, p, **q))
-            elif self.cfg.liquidity:
-                await self.quote(symbol, index)
-
-    def quote_fields(self, symbol: str, index: int) -> dict:
-        """The SetIndexPrice fields that requote the liquidity provider around `index` (ticks):
-        `liquidity_levels` levels a side, `liquidity_spread_bp` of the index apart (at least a
-        tick), level × the base size (10 lots, at least the minimum quantity)."""
-        spec = self.venue.markets[symbol]
-        return dict(quote_account=self.maker, quote_levels=self.cfg.liquidity_levels,
-                    quote_step=max(1, index * self.cfg.liquidity_spread_bp // 10_000),
-                    quote_lots=max(spec.qty_to_lots(spec.min_qty), spec.qty_to_lots(spec.lot_size) * 10))
-
-    async def quote(self, symbol: str, index: int) -> None:
-        spec = self.venue.markets[symbol]
-        await self.venue.run(lambda ts: C.CancelAll(ts, self.maker, symbol))
-        step = max(1, index * self.cfg.liquidity_spread_bp // 10_000)
-        lots = max(spec.qty_to_lots(spec.min_qty), spec.qty_to_lots(spec.lot_size) * 10)
-        for level in range(1, self.cfg.liquidity_levels + 1):
-            for side, price in ((Side.BUY, index - level * step), (Side.SELL, index + level * step)):
-                with contextlib.suppress(Exception):
-                    await self.venue.run(lambda ts, s=side, p=price, q=lots * level: C.PlaceOrder(
-                        ts, self.maker, symbol, s, q, p, OrderKind.LIMIT, TimeInForce.GTC))
-
 
 class RunningVenue:
     """A venue running in this process; `stop()` shuts it down gracefully."""

@@ -92,7 +92,7 @@ _PR_SET_PDEATHSIG = 1
 @dataclass(frozen=True)
 class FollowerSpec:
     """What the follower loads. `make_state`: a fresh venue state (picklable: a module-level
-    function, or a functools.partial of one, e.g. `app.make_state` with the venue's config);
+    function, or a functools.partial of one, e.g. `initial_state.make_state` with the venue's config);
     `history_limits`: the venue's history retention, applied after recovery as the venue does
     (None: keep the snapshot's); `keep` and `sync_every`: as `write_snapshot` takes them.
     `build`: the venue's build; the follower imports the code on disk, and if that is not the

@@ -27,7 +27,8 @@ from perpsim.model.market_files import default_markets
 from perpsim.risk.compare import venue_figures
 from perpsim.risk.mark import MarkForm, MarkPrice, OracleMark, mark_state_for
 from perpsim.risk.profiles import DYDX, PROFILES
-from perpsim.venue.app import VenueConfig, make_exchange
+from perpsim.venue.config import VenueConfig
+from perpsim.venue.initial_state import make_exchange
 
 S = 10**9  # ns
 U = 10**8

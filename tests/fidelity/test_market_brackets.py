@@ -26,7 +26,8 @@ from perpsim.model.reasons import Rejected
 from perpsim.model.reasons import RejectReason as R
 from perpsim.risk.brackets import market_brackets
 from perpsim.risk.units import RATE_SCALE
-from perpsim.venue.app import VenueConfig, make_exchange
+from perpsim.venue.config import VenueConfig
+from perpsim.venue.initial_state import make_exchange
 
 U = 10**8
 MARKETS = default_markets()

@@ -14,7 +14,8 @@ from perpsim.clients.client import Client
 from perpsim.engine import commands as C
 from perpsim.model.enums import Side
 from perpsim.model.market_files import default_markets
-from perpsim.venue.app import RunningVenue, VenueConfig
+from perpsim.venue.app import RunningVenue
+from perpsim.venue.config import VenueConfig
 
 SPEC = default_markets()["BTCUSDT"]
 

@@ -31,7 +31,8 @@ from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import OrderKind, Side, TimeInForce
 from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import market_brackets
-from perpsim.venue.app import RunningVenue, VenueConfig
+from perpsim.venue.app import RunningVenue
+from perpsim.venue.config import VenueConfig
 
 U = 10**8
 SYMBOL = "BTCUSDT"

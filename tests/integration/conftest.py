@@ -18,7 +18,8 @@ import pytest
 
 from perpsim.clients.client import Client
 from perpsim.v1 import account_pb2, account_pb2_grpc, batch_pb2_grpc
-from perpsim.venue.app import RunningVenue, VenueConfig
+from perpsim.venue.app import RunningVenue
+from perpsim.venue.config import VenueConfig
 
 from .cli_kit import Run, clean_cli_env, cli_runner
 

@@ -19,7 +19,7 @@ import pytest
 
 from perpsim.v1 import sandbox_pb2, sandbox_pb2_grpc
 from perpsim.venue import codec, snapshot
-from perpsim.venue.app import make_state
+from perpsim.venue.initial_state import make_state
 from perpsim.venue.journal import Journal
 from perpsim.venue.recovery import JOURNAL_DIR, SNAPSHOT_DIR, recover
 

@@ -542,7 +542,8 @@ def test_price_path_moves_the_index(admin: Client) -> None:
 def test_reset_starts_a_fresh_world_and_survives_a_restart(tmp_path) -> None:
     """Reset archives the journal, empties balances and books, keeps keys; a restart replays
     only the new journal."""
-    from perpsim.venue.app import RunningVenue, VenueConfig
+    from perpsim.venue.app import RunningVenue
+    from perpsim.venue.config import VenueConfig
 
     cfg = dict(listen="127.0.0.1:0", data_dir=tmp_path, feed=False, liquidity=False, admin_key="adm",
                metrics_listen="", rest_listen="off")

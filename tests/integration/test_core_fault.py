@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from perpsim.clients.errors import PerpsimError
-from perpsim.venue.app import make_exchange
+from perpsim.venue.initial_state import make_exchange
 from perpsim.venue.recovery import recover
 from perpsim.venue.state import VenueState
 

@@ -53,7 +53,8 @@ from perpsim.v1 import (
     trading_pb2,
     trading_pb2_grpc,
 )
-from perpsim.venue.app import VenueConfig, make_exchange
+from perpsim.venue.config import VenueConfig
+from perpsim.venue.initial_state import make_exchange
 from perpsim.venue.recovery import JOURNAL_DIR, SNAPSHOT_DIR, recover
 from perpsim.venue.snapshot import list_snapshots
 from perpsim.venue.state import VenueState

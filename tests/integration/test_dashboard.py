@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from perpsim.clients.client import Client
-from perpsim.venue.app import RunningVenue, VenueConfig
+from perpsim.venue.app import RunningVenue
+from perpsim.venue.config import VenueConfig
 from perpsim.venue.dashboard import demo
 
 webdriver = pytest.importorskip("selenium.webdriver")

@@ -22,7 +22,7 @@ from perpsim.clients.errors import PerpsimError, from_rpc_error
 from perpsim.model.reasons import RejectReason
 from perpsim.v1 import sandbox_pb2, sandbox_pb2_grpc
 from perpsim.venue import datadir
-from perpsim.venue.app import VenueConfig
+from perpsim.venue.config import VenueConfig
 from tests.integration.conftest import own_venue
 
 HELD, WALL = sandbox_pb2.CLOCK_MODE_HELD, sandbox_pb2.CLOCK_MODE_WALL

@@ -20,7 +20,8 @@ from perpsim.clients.client import Client
 from perpsim.clients.errors import PerpsimError
 from perpsim.model.reasons import RejectReason as R
 from perpsim.risk.losslimit import DAY_NS
-from perpsim.venue.app import RunningVenue, VenueConfig
+from perpsim.venue.app import RunningVenue
+from perpsim.venue.config import VenueConfig
 
 SYMBOL = "BTCUSDT"
 

@@ -16,7 +16,8 @@ import pytest
 from perpsim.cli import main as cli
 from perpsim.clients.client import AsyncClient, Client
 from perpsim.clients.errors import PerpsimError
-from perpsim.venue.app import RunningVenue, VenueConfig
+from perpsim.venue.app import RunningVenue
+from perpsim.venue.config import VenueConfig
 
 SYMBOL = "BTCUSDT"
 TICK, LOT = Decimal("0.1"), Decimal("0.001")

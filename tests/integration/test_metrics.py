@@ -14,7 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from perpsim.clients import errors as E
 from perpsim.clients.client import Client
-from perpsim.venue.app import RunningVenue, VenueConfig
+from perpsim.venue.app import RunningVenue
+from perpsim.venue.config import VenueConfig
 
 
 @pytest.fixture(scope="module")

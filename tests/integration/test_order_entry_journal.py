@@ -11,7 +11,7 @@ from pathlib import Path
 from perpsim.clients.errors import PerpsimError
 from perpsim.engine import commands as C
 from perpsim.venue import codec
-from perpsim.venue.app import make_state
+from perpsim.venue.initial_state import make_state
 from perpsim.venue.journal import Journal
 from perpsim.venue.recovery import JOURNAL_DIR, recover
 

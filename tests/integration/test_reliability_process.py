@@ -19,7 +19,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from perpsim.clients.client import Client
-from perpsim.venue.app import VenueConfig, make_state
+from perpsim.venue.config import VenueConfig
+from perpsim.venue.initial_state import make_state
 from perpsim.venue.recovery import SNAPSHOT_DIR, recover
 from perpsim.venue.snapshot import write_snapshot
 

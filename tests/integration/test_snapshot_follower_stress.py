@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from perpsim.venue import codec, snapshot
-from perpsim.venue.app import VenueConfig, make_state
 from perpsim.venue.checkpoint import CheckpointFailed
+from perpsim.venue.config import VenueConfig
 from perpsim.venue.follower_checkpoint import FollowerCheckpoint
+from perpsim.venue.initial_state import make_state
 from perpsim.venue.journal import Journal
 from perpsim.venue.recovery import JOURNAL_DIR, SNAPSHOT_DIR
 from perpsim.venue.sequencer import Clock, Sequencer

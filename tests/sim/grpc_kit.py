@@ -10,7 +10,8 @@ from pathlib import Path
 from perpsim.model.market_files import default_markets
 from perpsim.model.markets import MarketSpec
 from perpsim.sim.venues import GrpcVenue
-from perpsim.venue.app import RunningVenue, VenueConfig
+from perpsim.venue.app import RunningVenue
+from perpsim.venue.config import VenueConfig
 
 ADMIN_KEY = "sim-admin"
 

@@ -17,7 +17,8 @@ from perpsim.model.market_files import default_markets
 from perpsim.sim import runner
 from perpsim.sim.grpc_venue_clock import ALIGN_NS, HELD, WALL
 from perpsim.sim.venues import GrpcVenue
-from perpsim.venue.app import RunningVenue, VenueConfig
+from perpsim.venue.app import RunningVenue
+from perpsim.venue.config import VenueConfig
 
 ADMIN = "sim-admin"
 SLEEP_S = 0.3

@@ -14,7 +14,8 @@ from perpsim.model.market_files import default_markets
 from perpsim.sim import report, runner, scenario, venues
 from perpsim.sim.risk_series import FIGURES, row_of_signals
 from perpsim.sim.venues import GrpcVenue
-from perpsim.venue.app import RunningVenue, VenueConfig
+from perpsim.venue.app import RunningVenue
+from perpsim.venue.config import VenueConfig
 from perpsim.venue.dashboard.scenario import charts
 from perpsim.venue.signals import Signals
 

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from perpsim.engine import commands as C
 from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import OrderKind, PositionSide, Side, TimeInForce
-from perpsim.venue.app import DEFAULT_PRICES, VenueConfig, make_state
+from perpsim.venue.config import DEFAULT_PRICES, VenueConfig
+from perpsim.venue.initial_state import make_state
 from perpsim.venue.signals.account import (
     CORRELATED_EXPOSURE,
     HOUR_NS,
