@@ -57,8 +57,10 @@ thread (0x1);main (/lib/perpsim/venue/server.py:10);command (/lib/perpsim/venue/
 
 
 def _scripts() -> list[str]:
-    """The benchmark scripts: bench/*.py but this one and the pytest-benchmark files."""
-    return sorted(p.stem for p in BENCH.glob("*.py") if p.stem != "smoke" and not p.stem.startswith("test_"))
+    """The benchmark scripts: bench/*.py but this one, the pytest-benchmark files and the kits
+    (`*_kit.py`: helpers the scripts import, run with them)."""
+    return sorted(p.stem for p in BENCH.glob("*.py")
+                  if p.stem != "smoke" and not p.stem.startswith("test_") and not p.stem.endswith("_kit"))
 
 
 def _run(name: str, cmd: list[str], timeout: float) -> tuple[bool, float]:
