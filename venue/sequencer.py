@@ -9,15 +9,12 @@ The read models the state was handed the commands with (`VenueState.catch_up`: t
 are folded in while the fsync runs on its thread and while no command waits, a slice at a time:
 off the path from a command to its acknowledgment wherever the loop has time to spare.
 
-The fsync runs on a thread of its own (venue/commit_thread.py) whose callback acknowledges the
-batch directly, except for a lone unary command with nothing queued behind it that follows a few
-such commands in a row (LONE_STREAK), which is fsynced on the loop (the hand-off would cost that
-caller more than the fsync; a stream's or a batch call's unit never is: the loop reads their next
-orders meanwhile). With many callers in flight
-a batch waits a bounded moment for the ones the last batch answered (adaptive group commit: more
-orders per fsync); with one caller it never waits.
+The commit step (where the fsync runs, the acknowledgment) is venue/group_commit.py. With many
+callers in flight a batch waits a bounded moment for the ones the last batch answered (adaptive
+group commit: more orders per fsync); with one caller it never waits.
 A failed fsync, or a state that cannot be rebuilt after a core fault, halts the sequencer:
-every waiting caller is answered with an error and the venue stops serving (see `_halt`).
+every waiting caller is answered with an error and the venue stops serving
+(venue/sequencer_faults.py).
 """
 
 from __future__ import annotations
@@ -34,6 +31,8 @@ from perpsim.venue.clock import Clock
 from perpsim.venue.codec import CodecError
 from perpsim.venue.commit_thread import CommitThread
 from perpsim.venue.errors import VenueError, cut
+from perpsim.venue.group_commit import GroupCommit
+from perpsim.venue.sequencer_faults import SequencerFaults, SequencerHalted
 from perpsim.venue.sequencer_queue import Item, Queue, release
 from perpsim.venue.state import VenueState
 from perpsim.venue.tasks import cancel
@@ -54,15 +53,6 @@ FOLD_SLICE = 512
 #: fifth more loop CPU per order and a higher p50), at 4-16 ms alike. A caller that never comes
 #: back costs the next batch this once (the one after waits only for those that did).
 GATHER_S = 0.004
-#: lone unary commands in a row before one is fsynced on the loop: a single lone batch among
-#: many callers (one that happened to arrive alone) goes to the commit thread, since the loop
-#: blocked on the disk would hold up the others' calls for the whole fsync
-LONE_STREAK = 3
-
-
-class SequencerHalted(RuntimeError):
-    """The sequencer stopped after a fault it could not recover from; the command was not
-    applied (or not acknowledged) and the venue takes none until it is restarted."""
 
 
 def _no_codec(_: object) -> Any:
@@ -70,7 +60,7 @@ def _no_codec(_: object) -> Any:
     raise AssertionError("a sequencer without a journal encodes nothing")
 
 
-class Sequencer:
+class Sequencer(GroupCommit, SequencerFaults):
     """One writer: applies commands in arrival order, journals them, acknowledges after fsync."""
 
     def __init__(self, state: VenueState, clock: Clock, journal=None, codec=None, checkpoint=None,
@@ -322,103 +312,6 @@ class Sequencer:
             await asyncio.sleep(0)  # nothing to fsync: the acknowledged callers run now all the same
         self._batch = None
 
-    def _finish(self, batch: list[Item], done: list, controls: list[Item]) -> None:
-        """Once the batch is durable: acknowledge it, hand it to the listeners, run the control
-        items. Runs in the commit thread's callback: the callers wake in the loop's next
-        iteration, before the sequencer's next batch can make the state non-durable again."""
-        self._durable.set()
-        self.applied += len(done)
-        self._since_checkpoint += len(done)
-        callers = 0
-        for item in batch:
-            if item.makes is not None and not item.future.done():
-                item.future.set_result(item.results)
-                callers += 1
-        # these callers are likely to come back, and those that queued meanwhile are waiting:
-        # with one caller both are 0 or 1 and nobody is waited for
-        self._expect = callers + self.queue.qsize()
-        self._lone = self._lone + 1 if len(batch) == 1 and batch[0].single and self._expect <= 1 else 0
-        listeners = self.listeners
-        if listeners:
-            for cmd, events in done:
-                for listener in listeners:
-                    try:
-                        listener(cmd, events)
-                    except Exception:  # streams and metrics must never stop the sequencer
-                        log.exception("listener %r failed on %r", listener, cmd)
-        if done:
-            for batch_listener in self.batch_listeners:
-                try:
-                    batch_listener(done)
-                except Exception:  # streams and metrics must never stop the sequencer
-                    log.exception("batch listener %r failed", batch_listener)
-        if self.checkpoint is not None and self.checkpoint_every and \
-                self._since_checkpoint >= self.checkpoint_every:
-            try:
-                self._snapshot()
-            except Exception:  # a failed snapshot costs recovery time, never data
-                log.exception("automatic snapshot failed")
-        for item in controls:
-            try:
-                assert item.control is not None  # a control item
-                item.future.set_result(item.control())
-            except Exception as e:
-                log.exception("sequencer control %r failed", item.control)
-                item.future.set_exception(e)
-
-    async def _commit(self, then: Callable[[], None] | None = None) -> bool:
-        """Make every applied command durable, then run `then()` (on the loop, before this
-        returns). Whether the loop still has to be yielded to: True when there was nothing to
-        fsync (no callback woke anyone), False when the commit thread's callback ran `then`."""
-        journal = self.journal
-        if journal is None or not journal.pending:
-            self._durable.set()
-            if then is not None:
-                then()
-            return True
-        if self._alone():
-            # one caller and nobody queued behind it: the fsync on the loop costs less than the
-            # hand-off to the commit thread and back (a futex, a self-pipe write, an epoll wake-up
-            # and the GIL twice: about a fifth of a 1-client call), and nobody waits on the loop
-            journal.commit()
-            self._durable.set()
-            if then is not None:
-                then()
-            return True
-        loop = asyncio.get_running_loop()
-        committed = loop.create_future()
-
-        def outcome(seq: int | None, error: BaseException | None) -> None:
-            if committed.done():  # the sequencer was cancelled meanwhile
-                return
-            if error is not None:
-                committed.set_exception(error)
-                return
-            try:
-                self._durable.set()
-                if then is not None:
-                    then()
-            except BaseException as e:
-                committed.set_exception(e)
-                return
-            committed.set_result(seq)
-
-        committer = self._committer
-        assert committer is not None  # started with the sequencer
-        committer.commit(journal, outcome)
-        while committer.busy and not self._fold_slice():  # the loop's time while the disk works
-            pass
-        await committed
-        return False
-
-    def _alone(self) -> bool:
-        """Whether the batch being committed is one caller's single command, with nothing queued
-        behind it, after LONE_STREAK batches that were each one unary command too (so no others
-        are likely to arrive while the loop waits on the disk)."""
-        batch = self._batch
-        return batch is not None and len(batch) == 1 and batch[0].single and self._lone >= LONE_STREAK \
-            and self._expect <= 1 and self.queue.empty()
-
     def _fold_slice(self) -> bool:
         """Fold a slice of what the state's read models were handed; whether nothing is left."""
         try:
@@ -426,42 +319,3 @@ class Sequencer:
         except Exception:  # a read model must never stop the sequencer; its next read retries
             log.exception("folding the read models in failed")
             return True
-
-    async def _recover_from(self, cmd, error: Exception) -> None:
-        """A command raised inside the core (a bug): it may have left the state half-changed, so
-        it is answered INTERNAL, never journaled, and the state is rebuilt from the journal after
-        committing the commands before it; the commands after it apply to the rebuilt state.
-        If the rebuild itself fails the sequencer halts (see `_halt`)."""
-        log.error("command %r raised; rebuilding the state from the journal", cmd, exc_info=error)
-        if self.rebuild is None:
-            return
-        await self._commit()
-        # cleared before anything else runs: no reader may see the half-changed state meanwhile
-        # (the batch's later commands clear it anyway until their own commit)
-        self._durable.clear()
-        self.state = await asyncio.get_running_loop().run_in_executor(self.io, self.rebuild)
-
-    def _halt(self, error: BaseException) -> None:
-        """The cycle failed outside any one command (the journal refused a commit, or the state
-        could not be rebuilt after a core fault): the state in memory can no longer be vouched
-        for, so nothing more is applied. Every waiting caller is answered with SequencerHalted
-        (none of their commands was acknowledged), later submissions are refused at once,
-        readers waiting for durability are released with the same error, and `on_halt` tells
-        the venue (which stops serving). A restart recovers from the journal."""
-        log.critical("the sequencer halted: %r; the venue takes no more commands until restarted",
-                     error, exc_info=error)
-        self.halted = SequencerHalted(f"the venue halted after an internal fault ({cut(error, 200)})")
-        waiting = list(self._batch or ())
-        self._batch = None
-        while not self.queue.empty():
-            waiting.append(self.queue.get_nowait())
-        self._queued = 0
-        for item in waiting:
-            if not item.future.done():
-                item.future.set_exception(self.halted)
-        self._durable.set()  # wakes the readers in settled(), which raise SequencerHalted
-        for hook in self.on_halt:
-            try:
-                hook(self.halted)
-            except Exception:
-                log.exception("on-halt hook %r failed", hook)

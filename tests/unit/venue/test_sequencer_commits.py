@@ -9,7 +9,7 @@ import asyncio
 import threading
 
 from perpsim.engine import commands as C
-from perpsim.venue import codec, sequencer
+from perpsim.venue import codec, group_commit
 from perpsim.venue.journal import Journal
 from perpsim.venue.recovery import JOURNAL_DIR
 from perpsim.venue.sequencer import Sequencer
@@ -56,7 +56,7 @@ def test_a_lone_caller_is_fsynced_on_the_loop_only_after_a_streak(tmp_path) -> N
 
     threads, seen, journal = asyncio.run(_session(tmp_path, calls))
     loop = threading.main_thread().name
-    streak = sequencer.LONE_STREAK
+    streak = group_commit.LONE_STREAK
     assert loop not in threads[:streak]  # not alone long enough yet: the commit thread
     assert threads[streak:] == [loop] * (7 - streak)
     assert seen == list(range(1, 8))  # each acknowledged after its own record was fsynced
@@ -79,7 +79,7 @@ def test_concurrent_callers_and_units_are_fsynced_off_the_loop(tmp_path) -> None
     threads, seen, journal = asyncio.run(_session(tmp_path, calls))
     loop = threading.main_thread().name
     lone = threads[:5]
-    assert lone[sequencer.LONE_STREAK:] == [loop] * (5 - sequencer.LONE_STREAK)
+    assert lone[group_commit.LONE_STREAK:] == [loop] * (5 - group_commit.LONE_STREAK)
     assert loop not in threads[5:]  # the concurrent rounds, the lone call after them, the unit
     assert seen[-1] == journal.last_seq == journal.durable_seq == 5 + 3 * 4 + 1 + 2
     journal.close()
