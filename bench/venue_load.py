@@ -512,6 +512,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", type=Path, help="sample the server with py-spy; its raw stacks go to this folder "
                                                  "and the stage breakdown (stage_profile.py) into each JSON line")
     a = ap.parse_args(argv)
+    if a.driver in ("batch", "stream") and set(a.mix) != {"crossing"}:
+        # a batch of resting orders fills the venue's 200 open orders an account at once, and the
+        # resting mix's cancels are a unary call of their own
+        ap.error(f"--driver {a.driver} places crossing orders only: give --mix crossing")
     DRIVER_SETTINGS["batch"] = a.batch
     DRIVER_SETTINGS["per_message"] = a.per_message
     base = a.data_dir or Path(tempfile.mkdtemp(prefix="perpsim-venue-load-"))
