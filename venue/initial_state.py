@@ -30,6 +30,11 @@ def venue_epoch(data_dir: Path) -> int:
 
 
 def make_exchange(cfg: VenueConfig) -> Exchange:
+    """The exchange of a venue with no state yet: the config's markets (its markets file, else
+    the built-in ones) under its venue profile, each with its own brackets, its clock starting at
+    the data directory's creation time (0 without a data directory). Records the profile in the
+    data directory, or raises DataDirError if it was created under another one (its journal
+    replays under that profile's rules)."""
     markets = load_markets(cfg.markets_file) if cfg.markets_file else default_markets()
     profile = profile_named(cfg.profile)
     if cfg.data_dir.exists():  # a journal replays under the profile it was written with
