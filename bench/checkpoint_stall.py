@@ -4,7 +4,7 @@
   python bench/checkpoint_stall.py [--seed-orders N] [--seconds S] [--gap G] [--warmup W]
                                    [--writer follower|fork|both] [--repeat R]
 
-One `perpsim serve` (venue_load.py's Server: no feed, no liquidity, no rate limit, automatic
+One `perpsim serve` (venue_server_kit.py's Server: no feed, no liquidity, no rate limit, automatic
 snapshots off) is first grown to a realistic size: N crossing orders in PlaceOrders calls of
 1,000 (each buy trades, so the order registry and the account history grow with it), and one
 checkpoint is taken, unmeasured (first_checkpoint_s: it starts the follower). Then for
@@ -63,7 +63,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import grpc
-import venue_load as vl
+from venue_drivers_kit import Orders, percentile
+from venue_server_kit import ADMIN_MD, CALL_TIMEOUT, Server, cpu_seconds, setup_accounts
 
 from perpsim.v1 import sandbox_pb2, sandbox_pb2_grpc, trading_pb2, trading_pb2_grpc
 
@@ -83,7 +84,7 @@ def rss_mb(pid: int) -> float:
 
 async def seed(address: str, key: str, n: int) -> None:
     """n crossing orders in PlaceOrders calls of up to 1,000."""
-    orders = vl.Orders("crossing", 1_000)
+    orders = Orders("crossing", 1_000)
     md = (("authorization", f"Bearer {key}"),)
     async with grpc.aio.insecure_channel(address) as ch:
         stub = trading_pb2_grpc.TradingServiceStub(ch)
@@ -95,7 +96,7 @@ async def seed(address: str, key: str, n: int) -> None:
 
 async def measure(address: str, key: str, seconds: float, gap: float, warmup: float) -> tuple[list, list]:
     """(start, latency) of every order placed, and the (start, end) of every checkpoint."""
-    orders = vl.Orders("crossing", 0)
+    orders = Orders("crossing", 0)
     md = (("authorization", f"Bearer {key}"),)
     calls: list[tuple[float, float]] = []
     windows: list[tuple[float, float]] = []
@@ -109,7 +110,7 @@ async def measure(address: str, key: str, seconds: float, gap: float, warmup: fl
             while (now := time.perf_counter()) < end:
                 req = orders.next()[1]
                 t0 = time.perf_counter()
-                await stub.PlaceOrder(req, metadata=md, timeout=vl.CALL_TIMEOUT)
+                await stub.PlaceOrder(req, metadata=md, timeout=CALL_TIMEOUT)
                 if now >= begin:
                     calls.append((t0, time.perf_counter() - t0))
 
@@ -117,7 +118,7 @@ async def measure(address: str, key: str, seconds: float, gap: float, warmup: fl
             await asyncio.sleep(max(0.0, begin - time.perf_counter()) + gap / 2)
             while time.perf_counter() + gap / 2 < end:
                 t0 = time.perf_counter()
-                await sandbox.Snapshot(sandbox_pb2.SnapshotRequest(), metadata=vl.ADMIN_MD, timeout=120)
+                await sandbox.Snapshot(sandbox_pb2.SnapshotRequest(), metadata=ADMIN_MD, timeout=120)
                 windows.append((t0, time.perf_counter()))
                 await asyncio.sleep(gap)
 
@@ -174,7 +175,7 @@ def first_checkpoint(address: str) -> float:
     first fork is slower too); its seconds."""
     t0 = time.perf_counter()
     with grpc.insecure_channel(address) as ch:
-        sandbox_pb2_grpc.SandboxServiceStub(ch).Snapshot(sandbox_pb2.SnapshotRequest(), metadata=vl.ADMIN_MD,
+        sandbox_pb2_grpc.SandboxServiceStub(ch).Snapshot(sandbox_pb2.SnapshotRequest(), metadata=ADMIN_MD,
                                                          timeout=300)
     return time.perf_counter() - t0
 
@@ -199,18 +200,18 @@ def follower(server_pid: int) -> tuple[float, float]:
     for task in Path(f"/proc/{server_pid}/task").glob("*/children"):
         for child in task.read_text().split():
             if b"snapshot_follower" in Path(f"/proc/{child}/cmdline").read_bytes():
-                cpu, rss = cpu + vl.cpu_seconds(int(child)), rss + rss_mb(int(child))
+                cpu, rss = cpu + cpu_seconds(int(child)), rss + rss_mb(int(child))
     return cpu, rss
 
 
 def run(a: argparse.Namespace, writer: str) -> dict:
     root = Path(tempfile.mkdtemp(prefix="perpsim-checkpoint-stall-"))
     try:
-        server = vl.Server(root, snapshot_every=0)
+        server = Server(root, snapshot_every=0)
         with open(server.config, "a") as f:
             f.write(f"snapshot_follower = {'true' if writer == 'follower' else 'false'}\n")
         with server:
-            (key,) = vl.setup_accounts(server.address, 1)
+            (key,) = setup_accounts(server.address, 1)
             t0 = time.perf_counter()
             asyncio.run(seed(server.address, key, a.seed_orders))
             seeded_s = time.perf_counter() - t0
@@ -233,17 +234,17 @@ def run(a: argparse.Namespace, writer: str) -> dict:
     during.sort()
     without.sort()
     ms = 1e3
-    p99 = vl.percentile(without, 0.99) * ms if without else None
+    p99 = percentile(without, 0.99) * ms if without else None
     pauses = [float(x) for x in re.findall(r"(?:forked|asked of follower \d+) in ([0-9.]+) ms", log)]
     writes = [float(x) for x in re.findall(r"written in ([0-9.]+) ms, off the sequencer", log)]
     out = {"bench": "checkpoint_stall", "writer": writer, "seed_orders": a.seed_orders, "seed_s": round(seeded_s, 1),
            "state_mb": round(state_mb, 1), "first_checkpoint_s": round(first_s, 2), "checkpoints": len(windows),
            "orders_without": len(without),
            "orders_during": len(during),
-           "p50_without_ms": round(vl.percentile(without, 0.5) * ms, 3) if without else None,
+           "p50_without_ms": round(percentile(without, 0.5) * ms, 3) if without else None,
            "p99_without_ms": round(p99, 3) if p99 is not None else None,
            "max_without_ms": round(without[-1] * ms, 3) if without else None,
-           "p99_during_ms": round(vl.percentile(during, 0.99) * ms, 3) if during else None,
+           "p99_during_ms": round(percentile(during, 0.99) * ms, 3) if during else None,
            "max_during_ms": round(during[-1] * ms, 3) if during else None,
            "max_during_vs_p99": round(during[-1] * ms / p99, 2) if during and p99 else None,
            "max_without_vs_p99": round(without[-1] * ms / p99, 2) if without and p99 else None,

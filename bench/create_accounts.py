@@ -3,7 +3,7 @@
 
   python bench/create_accounts.py [--accounts N] [--concurrency C ...] [--data-dir DIR]
 
-For every concurrency a fresh server (venue_load.py's Server: no feed, no liquidity, no rate
+For every concurrency a fresh server (venue_server_kit.py's Server: no feed, no liquidity, no rate
 limit) on a fresh data directory receives N SandboxService.CreateAccount calls (admin key,
 generated keys) from C grpc.aio tasks on one channel. Every answered call is an account whose key
 is durable in keys.json (fsynced), so the data directory should be on the disk the venue will use
@@ -29,7 +29,8 @@ from pathlib import Path
 import grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import venue_load as vl
+from venue_drivers_kit import percentile
+from venue_server_kit import ADMIN_MD, Server
 
 from perpsim.v1 import sandbox_pb2, sandbox_pb2_grpc
 
@@ -44,7 +45,7 @@ async def create(address: str, n: int, concurrency: int) -> list[float]:
         async def worker() -> None:
             for _ in left:
                 t0 = time.perf_counter()
-                made = await sandbox.CreateAccount(sandbox_pb2.CreateAccountRequest(), metadata=vl.ADMIN_MD)
+                made = await sandbox.CreateAccount(sandbox_pb2.CreateAccountRequest(), metadata=ADMIN_MD)
                 latencies.append(time.perf_counter() - t0)
                 assert made.api_key and made.account_id > 0
 
@@ -53,13 +54,13 @@ async def create(address: str, n: int, concurrency: int) -> list[float]:
 
 
 def run(n: int, concurrency: int, root: Path) -> dict:
-    with vl.Server(root, snapshot_every=0) as server:
+    with Server(root, snapshot_every=0) as server:
         t0 = time.perf_counter()
         lat = sorted(asyncio.run(create(server.address, n, concurrency)))
         seconds = time.perf_counter() - t0
     return {"bench": "create_accounts", "accounts": n, "concurrency": concurrency, "seconds": round(seconds, 3),
-            "accounts_per_s": round(n / seconds, 1), "p50_ms": round(vl.percentile(lat, 0.5) * 1e3, 2),
-            "p99_ms": round(vl.percentile(lat, 0.99) * 1e3, 2), "max_ms": round(lat[-1] * 1e3, 2),
+            "accounts_per_s": round(n / seconds, 1), "p50_ms": round(percentile(lat, 0.5) * 1e3, 2),
+            "p99_ms": round(percentile(lat, 0.99) * 1e3, 2), "max_ms": round(lat[-1] * 1e3, 2),
             "key_store_bytes": sum(p.stat().st_size for p in (server.data / "keys.json", server.data / "keys.log")
                                    if p.exists())}
 

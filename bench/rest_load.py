@@ -4,16 +4,16 @@
   python bench/rest_load.py [--clients 1 8] [--driver thread aio] [--seconds S] [--warmup W]
                             [--slice T] [--data-dir DIR]
 
-For each client count, one fresh server (bench/venue_load.py's Server: no feed, no liquidity,
+For each client count, one fresh server (bench/venue_server_kit.py's Server: no feed, no liquidity,
 no rate limit, no metrics) takes the same "resting" order flow over both protocols — GTC limit
 orders of 1 lot on BTCUSDT that never cross, a cancel-all every 180 orders (not counted) — from
 C concurrent clients in this process (accounts of their own per protocol), in alternating
 slices (--slice, 1 s) until each protocol has had S seconds, after W of warm-up each;
 alternating puts the shared machine's noise on both alike. Two client styles (--driver):
 
-  thread  C threads of blocking clients: gRPC stubs (venue_load's thread driver) against
+  thread  C threads of blocking clients: gRPC stubs (venue_drivers_kit's thread driver) against
           http.client keep-alive connections
-  aio     C tasks on one event loop: grpc.aio channels (venue_load's aio driver) against
+  aio     C tasks on one event loop: grpc.aio channels (venue_drivers_kit's aio driver) against
           aiohttp keep-alive sessions
 
   grpc    TradingService.PlaceOrder, unary
@@ -50,10 +50,11 @@ from pathlib import Path
 import aiohttp
 import grpc
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import venue_load as vl  # bench/ is a directory of scripts, not a package
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is a directory of scripts, not a package
+from venue_drivers_kit import Orders, Tally, percentile, phase_aio, phase_thread
+from venue_server_kit import ADMIN_MD, DEPOSIT, Server, setup_accounts
 
-from perpsim.v1 import sandbox_pb2, sandbox_pb2_grpc
+from perpsim.v1 import account_pb2, account_pb2_grpc, common_pb2, sandbox_pb2, sandbox_pb2_grpc
 
 TARGET_RATIO = 2.0
 
@@ -70,36 +71,36 @@ def rest_accounts(address: str, n: int) -> list[tuple[str, str]]:
         sandbox = sandbox_pb2_grpc.SandboxServiceStub(ch)
         out = []
         for _ in range(n):
-            r = sandbox.CreateAccount(sandbox_pb2.CreateAccountRequest(), metadata=vl.ADMIN_MD)
+            r = sandbox.CreateAccount(sandbox_pb2.CreateAccountRequest(), metadata=ADMIN_MD)
             out.append((r.api_key, r.api_secret))
     for key, _ in out:
         with grpc.insecure_channel(address) as ch:
-            vl.account_pb2_grpc.AccountServiceStub(ch).Deposit(
-                vl.account_pb2.DepositRequest(asset="USDT", amount=vl.DEPOSIT),
+            account_pb2_grpc.AccountServiceStub(ch).Deposit(
+                account_pb2.DepositRequest(asset="USDT", amount=DEPOSIT),
                 metadata=(("authorization", f"Bearer {key}"),))
     return out
 
 
 class RestOrders:
-    """One client's flow, as venue_load.Orders makes it for gRPC: (method, path, params, counted)."""
+    """One client's flow, as venue_drivers_kit.Orders makes it for gRPC: (method, path, params, counted)."""
 
     def __init__(self, client: int) -> None:
-        self.grpc = vl.Orders("resting", client)
+        self.grpc = Orders("resting", client)
 
     def next(self) -> tuple[str, str, dict, bool]:
         method, req, _ = self.grpc.next()
         if method == "CancelAllOrders":
             return "DELETE", "/fapi/v1/allOpenOrders", {"symbol": "BTCUSDT"}, False
         return "POST", "/fapi/v1/order", {
-            "symbol": "BTCUSDT", "side": "BUY" if req.side == vl.common_pb2.SIDE_BUY else "SELL", "type": "LIMIT",
+            "symbol": "BTCUSDT", "side": "BUY" if req.side == common_pb2.SIDE_BUY else "SELL", "type": "LIMIT",
             "quantity": "0.001", "price": f"{req.price_ticks / 10:.1f}", "timeInForce": "GTC",
             "newClientOrderId": req.client_order_id}, True
 
 
-def rest_phase(base: str, accounts: list[tuple[str, str]], flows: list[RestOrders], seconds: float) -> vl.Tally:
+def rest_phase(base: str, accounts: list[tuple[str, str]], flows: list[RestOrders], seconds: float) -> Tally:
     end = time.perf_counter() + seconds
 
-    async def worker(tally: vl.Tally, key: str, secret: str, flow: RestOrders) -> None:
+    async def worker(tally: Tally, key: str, secret: str, flow: RestOrders) -> None:
         async with aiohttp.ClientSession(base, headers={"X-MBX-APIKEY": key}) as http:
             while time.perf_counter() < end:
                 method, path, params, counted = flow.next()
@@ -122,8 +123,8 @@ def rest_phase(base: str, accounts: list[tuple[str, str]], flows: list[RestOrder
                 else:
                     tally.uncounted += 1
 
-    async def main() -> vl.Tally:
-        tally = vl.Tally()
+    async def main() -> Tally:
+        tally = Tally()
         await asyncio.gather(*(worker(tally, k, s, f) for (k, s), f in zip(accounts, flows, strict=True)))
         return tally
 
@@ -131,9 +132,9 @@ def rest_phase(base: str, accounts: list[tuple[str, str]], flows: list[RestOrder
 
 
 def rest_phase_thread(port: int, accounts: list[tuple[str, str]], flows: list[RestOrders], seconds: float
-                      ) -> vl.Tally:
+                      ) -> Tally:
     """Blocking clients, one thread and one keep-alive http.client connection each."""
-    tally, lock = vl.Tally(), threading.Lock()
+    tally, lock = Tally(), threading.Lock()
     end = time.perf_counter() + seconds
 
     def worker(key: str, secret: str, flow: RestOrders) -> None:
@@ -176,11 +177,11 @@ def rest_phase_thread(port: int, accounts: list[tuple[str, str]], flows: list[Re
     return tally
 
 
-def summary(protocol: str, clients: int, tally: vl.Tally, elapsed: float, server_cpu: float, driver: str) -> dict:
+def summary(protocol: str, clients: int, tally: Tally, elapsed: float, server_cpu: float, driver: str) -> dict:
     lat = sorted(tally.latencies)
     out = {"bench": "order_entry", "protocol": protocol, "driver": driver, "clients": clients, "orders": len(lat),
            "errors": tally.errors, "seconds": round(elapsed, 3), "orders_per_s": round(len(lat) / elapsed, 1),
-           "p50_ms": round(vl.percentile(lat, 0.50) * 1e3, 3), "p99_ms": round(vl.percentile(lat, 0.99) * 1e3, 3),
+           "p50_ms": round(percentile(lat, 0.50) * 1e3, 3), "p99_ms": round(percentile(lat, 0.99) * 1e3, 3),
            "server_cpu": round(server_cpu / elapsed, 2),
            "server_cpu_ms_per_order": round(server_cpu * 1e3 / len(lat), 3) if lat else None}
     if tally.first_error:
@@ -194,21 +195,21 @@ def compare(clients: int, seconds: float, warmup: float, slice_s: float, root: P
     had `seconds`: the machine's noise (other processes, fsync times) falls on both alike."""
     root.mkdir(parents=True)
     port = free_port()
-    with vl.Server(root, 100_000, rest_listen=f"127.0.0.1:{port}") as server:
-        keys = vl.setup_accounts(server.address, clients)
-        flows = [vl.Orders("resting", i) for i in range(clients)]
+    with Server(root, 100_000, rest_listen=f"127.0.0.1:{port}") as server:
+        keys = setup_accounts(server.address, clients)
+        flows = [Orders("resting", i) for i in range(clients)]
         accounts = rest_accounts(server.address, clients)
         rest_flows = [RestOrders(i) for i in range(clients)]
         if driver == "aio":
-            runs = {"grpc": lambda s: vl.phase_aio(server.address, keys, flows, s, 0),
+            runs = {"grpc": lambda s: phase_aio(server.address, keys, flows, s, 0),
                     "rest": lambda s: rest_phase(f"http://127.0.0.1:{port}", accounts, rest_flows, s)}
         else:
-            runs = {"grpc": lambda s: vl.phase_thread(server.address, keys, flows, s, 0),
+            runs = {"grpc": lambda s: phase_thread(server.address, keys, flows, s, 0),
                     "rest": lambda s: rest_phase_thread(port, accounts, rest_flows, s)}
         for run in runs.values():
             if warmup > 0:
                 run(warmup)
-        totals = {p: (vl.Tally(), [0.0, 0.0]) for p in runs}  # tally, [wall seconds, server cpu seconds]
+        totals = {p: (Tally(), [0.0, 0.0]) for p in runs}  # tally, [wall seconds, server cpu seconds]
         while min(t[1][0] for t in totals.values()) < seconds:
             for protocol, run in runs.items():
                 cpu0, t0 = server.cpu(), time.perf_counter()

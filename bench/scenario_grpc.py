@@ -6,7 +6,7 @@
 
 The scenario (`--short` unless --full) runs in this process first (perpsim.sim.runner, the
 engine in process, the risk signals on), then against a fresh `perpsim serve --no-feed
---no-liquidity` (venue_load.py's Server: rest off, no rate limit, no metrics endpoint,
+--no-liquidity` (venue_server_kit.py's Server: rest off, no rate limit, no metrics endpoint,
 automatic snapshots off) through perpsim.sim.grpc_venue.GrpcVenue, the signals read from the
 venue, the venue clock held for the run (SetClockMode: the venue's time moves only by the run's
 AdvanceClock commands; --wall-clock leaves it on the wall clock, where the time between a step's
@@ -63,7 +63,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import venue_load as vl
+from venue_server_kit import ADMIN_KEY, PROFILE_RATE, Server
 
 from perpsim.model.market_files import default_markets
 from perpsim.sim import runner, scenario
@@ -95,15 +95,15 @@ def in_process(sc: scenario.Scenario) -> dict:
 
 def over_grpc(sc: scenario.Scenario, root: Path, profile: Path | None, hold_clock: bool = True) -> dict:
     root.mkdir(parents=True)
-    with vl.Server(root, snapshot_every=0) as server:
+    with Server(root, snapshot_every=0) as server:
         markets = {s: default_markets()[s] for s in sc.data["venue"].get("markets", ["BTCUSDT"])}
-        venue = GrpcVenue(server.address, vl.ADMIN_KEY, markets, hold_clock=hold_clock)
+        venue = GrpcVenue(server.address, ADMIN_KEY, markets, hold_clock=hold_clock)
         sampler = None
         if profile is not None:  # the server's side, sampled over the run (raw stacks, as venue_load.py)
             profile.mkdir(parents=True, exist_ok=True)
             sampler = subprocess.Popen(
                 ["py-spy", "record", "--pid", str(server.proc.pid), "--nonblocking", "--format", "raw",
-                 "--rate", str(vl.PROFILE_RATE), "--output", str(profile / "server.txt")],
+                 "--rate", str(PROFILE_RATE), "--output", str(profile / "server.txt")],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.3)  # attached before the run
         cpu0, me0 = server.cpu(), time.process_time()
@@ -161,9 +161,9 @@ def counted(sc: scenario.Scenario, root: Path, hold_clock: bool = True) -> dict:
     """One more gRPC run, not timed: its calls by RPC and the venue's fsyncs, in the setup and
     per step (fsyncs counted with strace attached to the venue, when it can attach)."""
     root.mkdir(parents=True)
-    with vl.Server(root, snapshot_every=0) as server:
+    with Server(root, snapshot_every=0) as server:
         markets = {s: default_markets()[s] for s in sc.data["venue"].get("markets", ["BTCUSDT"])}
-        venue = GrpcVenue(server.address, vl.ADMIN_KEY, markets, hold_clock=hold_clock)
+        venue = GrpcVenue(server.address, ADMIN_KEY, markets, hold_clock=hold_clock)
         trace, tracer = root / "fsyncs.txt", None
         if shutil.which("strace"):
             tracer = subprocess.Popen(["strace", "-f", "-ttt", "-e", "trace=fsync,fdatasync", "-o", str(trace),
@@ -227,9 +227,9 @@ def whole(name: str, full: bool, sets: list[str], root: Path, repeat: int) -> di
         subprocess.run([*argv, "--out", str(out / "in-process")], check=True, stdout=subprocess.DEVNULL)
         times["in_process"].append(time.perf_counter() - t0)
         (out / "venue").mkdir(parents=True)
-        with vl.Server(out / "venue", snapshot_every=0) as server:
+        with Server(out / "venue", snapshot_every=0) as server:
             t0 = time.perf_counter()
-            subprocess.run([*argv, "--out", str(out / "grpc"), "--grpc", server.address, "--admin-key", vl.ADMIN_KEY],
+            subprocess.run([*argv, "--out", str(out / "grpc"), "--grpc", server.address, "--admin-key", ADMIN_KEY],
                            check=True, stdout=subprocess.DEVNULL)
             times["grpc"].append(time.perf_counter() - t0)
     medians = {m: round(statistics.median(t), 3) for m, t in times.items()}

@@ -8,7 +8,7 @@ venue_load.py: 1-lot GTC limit sells and buys at 65000 alternating, each with a 
 id, every buy trading against the sell before it): `Exchange.apply` alone, then
 `VenueState.apply` (the engine plus the venue's order registry and history, the history's
 folds included), on commands built the way the servicer builds them. Then the venue over
-gRPC on 127.0.0.1, each scenario on a fresh `perpsim serve` (venue_load.py's Server: no feed,
+gRPC on 127.0.0.1, each scenario on a fresh `perpsim serve` (venue_server_kit.py's Server: no feed,
 no liquidity, no rate limit, no metrics endpoint):
 
   batch       PlaceOrders, 1,000 orders a call, 1 client
@@ -62,6 +62,8 @@ import grpc
 import venue_load as vl
 from stage_profile import STAGES, stacks, stage_of
 from stage_profile import report as stage_report
+from venue_drivers_kit import DRIVER_SETTINGS, Orders, percentile, phase_aio, run_aio
+from venue_server_kit import CALL_TIMEOUT, DEPOSIT, PROFILE_RATE, Server, setup_accounts
 
 from perpsim.engine import commands as C
 from perpsim.engine.views import ExchangeView
@@ -76,7 +78,7 @@ TARGETS = {"batch_vs_engine": 0.50, "stream_vs_engine": 0.40, "unary16_vs_read16
 
 def engine_commands(n: int, account: int = 1) -> list:
     """The crossing mix as engine commands, converted field by field as Trading.command does."""
-    orders = vl.Orders("crossing", 0)
+    orders = Orders("crossing", 0)
     out = []
     for _ in range(n):
         _, r, _ = orders.next()
@@ -96,7 +98,7 @@ def fresh_state() -> VenueState:
     for symbol, spec in specs.items():
         state.apply(C.SetIndexPrice(ts, symbol, spec.price_to_ticks(cfg.start_prices.get(symbol, "100"))))
     spec = next(s for s in specs.values() if s.settle == "USDT")
-    state.apply(C.Deposit(ts, 1, "USDT", spec.money_to_units(Decimal(vl.DEPOSIT))))
+    state.apply(C.Deposit(ts, 1, "USDT", spec.money_to_units(Decimal(DEPOSIT))))
     return state
 
 
@@ -144,11 +146,11 @@ def turn_about(clients: int, seconds: float, slice_s: float, warmup: float, root
     root.mkdir(parents=True)
     kinds = ("unary-16", "read-16")
     mixes = {"unary-16": "crossing", "read-16": "read"}
-    with vl.Server(root, 100_000) as server:
-        keys = vl.setup_accounts(server.address, clients)
-        streams = {k: [vl.Orders(mixes[k], i) for i in range(clients)] for k in kinds}
+    with Server(root, 100_000) as server:
+        keys = setup_accounts(server.address, clients)
+        streams = {k: [Orders(mixes[k], i) for i in range(clients)] for k in kinds}
         for k in kinds:
-            vl.phase_aio(server.address, keys, streams[k], warmup, 0)
+            phase_aio(server.address, keys, streams[k], warmup, 0)
         got = {k: {"lat": [], "errors": 0, "cpu": 0.0} for k in kinds}
         slices = 2 * max(1, round(seconds / slice_s))
         t0 = time.perf_counter() + 0.2  # every channel connected first
@@ -173,13 +175,13 @@ def turn_about(clients: int, seconds: float, slice_s: float, warmup: float, root
                 kind = kind_at(start)
                 method, req, _ = streams[kind][i].next()
                 try:
-                    await getattr(stub, method)(req, metadata=md, timeout=vl.CALL_TIMEOUT)
+                    await getattr(stub, method)(req, metadata=md, timeout=CALL_TIMEOUT)
                 except grpc.aio.AioRpcError:
                     got[kind]["errors"] += 1
                     continue
                 got[kind]["lat"].append(time.perf_counter() - start)
 
-        vl.run_aio(server.address, keys, worker)
+        run_aio(server.address, keys, worker)
     out = {}
     each = slices // 2 * slice_s
     for k in kinds:
@@ -187,8 +189,8 @@ def turn_about(clients: int, seconds: float, slice_s: float, warmup: float, root
         lat, n = sorted(g["lat"]), len(g["lat"])
         out[k] = {"bench": "venue_unary", "mix": mixes[k], "driver": "aio", "clients": clients, "orders": n,
                   "errors": g["errors"], "seconds": each, "orders_per_s": round(n / each, 1),
-                  "p50_ms": round(vl.percentile(lat, 0.50) * 1e3, 3),
-                  "p99_ms": round(vl.percentile(lat, 0.99) * 1e3, 3), "server_cpu": round(g["cpu"] / each, 2),
+                  "p50_ms": round(percentile(lat, 0.50) * 1e3, 3),
+                  "p99_ms": round(percentile(lat, 0.99) * 1e3, 3), "server_cpu": round(g["cpu"] / each, 2),
                   "server_cpu_us_per_order": round(g["cpu"] / n * 1e6, 2) if n else None,
                   "turn_about_slice_s": slice_s, "scenario": k + "-turn-about"}
     return out
@@ -227,9 +229,9 @@ def main(argv: list[str] | None = None) -> int:
                     print(json.dumps(r), flush=True)
                 continue
             if batch:
-                vl.DRIVER_SETTINGS["batch"] = batch
+                DRIVER_SETTINGS["batch"] = batch
             if per_message:
-                vl.DRIVER_SETTINGS["per_message"] = per_message
+                DRIVER_SETTINGS["per_message"] = per_message
             prof = None
             if a.profile is not None and name != "checkpoint":
                 a.profile.mkdir(parents=True, exist_ok=True)
@@ -238,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
             if prof is not None and prof.exists():
                 sampled = max(1, round(a.seconds))
                 r["loop_stages_us"] = loop_stages(prof, r.get("loop_cpu_us_per_order"))
-                r["profile"] = stage_report(prof, round(r["orders_per_s"] * sampled), vl.PROFILE_RATE, sampled,
+                r["profile"] = stage_report(prof, round(r["orders_per_s"] * sampled), PROFILE_RATE, sampled,
                                             r["server_cpu_us_per_order"])
             r["scenario"] = name
             got[name] = r
