@@ -13,7 +13,7 @@ Off the sequencer's critical path. The sequencer hands each applied command over
 `handoff(cmd, events)`, right after it applies it (before the next command): an append to a
 buffer (the events are immutable). The buffer is folded in later by `catch_up`: in the venue by
 an asyncio task (venue.signals.drain) whenever the sequencer yields the loop (an fsync, an
-empty queue, between batches), and always before a read (every public read here calls it
+empty queue, between batches), and always before a read (every public read, reads.py, calls it
 first, but σ and ρ, which move only when a step closes), so a read sees every command handed
 over (durable: reads wait for the sequencer's commit); in process (the scenario runner) before
 its read once a step. One thing cannot wait: a step's close reads the engine (the changed
@@ -33,12 +33,15 @@ Folding the buffer: all its commands fall within one open step, and the figures 
 which positions, wallets and marks changed within a step (a position's lots after its last
 event, a wallet moved, the marks in order) and on the state when the step closes; so the buffer
 is folded as one burst (the kinds that matter picked out at C speed, each position once).
+
+Here: what the events are folded into (who holds what, which accounts and books changed). Its
+parts, mixins of `Signals`: the hand-over buffer (handoff.py), the reads ahead of a close
+(read_ahead.py), the step's close (step_close.py) and the reads (reads.py).
 """
 
 from __future__ import annotations
 
 import gc
-import math
 from itertools import compress, repeat
 from operator import attrgetter, is_
 
@@ -49,19 +52,16 @@ from perpsim.engine.events import (
     MarkPriceChanged,
     PositionChanged,
 )
-from perpsim.risk.units import RATE_SCALE
 from perpsim.venue.signals.config import NS, SignalConfig
 from perpsim.venue.signals.correlation import Correlations
-from perpsim.venue.signals.execution import MAX_LEVELS, measure, read_book
 from perpsim.venue.signals.handoff import MARGIN_COMMANDS, HandoffBuffer
-from perpsim.venue.signals.market import MarketSignals, pnl
+from perpsim.venue.signals.market import MarketSignals
 from perpsim.venue.signals.read_ahead import ReadAhead
 from perpsim.venue.signals.reader import EngineReader
-from perpsim.venue.signals.report import MarketRisk, Temperature, market_flags
-from perpsim.venue.signals.stress import stress
-from perpsim.venue.signals.volatility import HORIZONS, YEAR_NS, MarkGrid, decay
+from perpsim.venue.signals.reads import SignalReads
+from perpsim.venue.signals.step_close import StepClose
+from perpsim.venue.signals.volatility import MarkGrid, decay
 
-NEAR_PCTS = (2, 5, 10)
 #: a command with at least this many events is folded in through the burst path
 BURST = 32
 _SYMBOL_ACCOUNT_SIDE = attrgetter("symbol", "account", "position_side")
@@ -71,11 +71,7 @@ _SYMBOL = attrgetter("symbol")
 BOOK_QUIET = frozenset({BalanceChanged, PositionChanged, MarkPriceChanged, FundingSettled, InsuranceFundChanged})
 
 
-def phi(z: float) -> float:
-    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
-
-
-class Signals(ReadAhead, HandoffBuffer):
+class Signals(SignalReads, StepClose, ReadAhead, HandoffBuffer):
     def __init__(self, source, cfg: SignalConfig | None = None) -> None:
         """`source()`: the live exchange (the venue swaps it on a reset or a rebuild)."""
         self.source, self.cfg = source, cfg or SignalConfig()
@@ -141,12 +137,6 @@ class Signals(ReadAhead, HandoffBuffer):
         self._fold(cmd.ts, events)
         if type(cmd) in MARGIN_COMMANDS:
             self._paid((cmd.account,))
-
-    def _score(self) -> None:
-        """Work out the leverage read at the steps closed since (average, spike flags), in order."""
-        scores, self.scores = self.scores, []
-        for m, ts, read in scores:
-            m.score_lev(ts, read)
 
     def _advance(self, ts: int) -> None:
         """Venue time is `ts`: a command of a new step closes the open one (the grid's step)."""
@@ -285,175 +275,3 @@ class Signals(ReadAhead, HandoffBuffer):
             for s in self.held[account]:
                 if s != symbol:
                     self.markets[s].dirty_liq.add(account)
-
-    # ---------------------------------------------------------------- per step of venue time
-
-    def _step(self, returns: list[float | None], gap: int) -> None:
-        rd, ts = self.rd, self.ts
-        self.steps_closed += 1
-        live = [s in self.grid.prev for s in self.symbols]
-        for s, r in zip(self.symbols, returns, strict=True):
-            if r is not None:
-                self.markets[s].vol.update(r)
-        self.corr.update(returns)
-        if gap:
-            for s, li in zip(self.symbols, live, strict=True):
-                if li:
-                    self.markets[s].vol.zeros(gap)
-            self.corr.zeros(gap, live)
-        for s in self.symbols:
-            m = self.markets[s]
-            read = m.flush_lev(rd, lambda a, asset=m.asset: self._cross_notional(a, asset), self.held)
-            if read is not None:  # worked out later (`_score`): the arithmetic needs no engine state
-                self.scores.append((m, ts, read))
-            self._execution(m, ts)
-        self.book_moved = False
-        self.ahead_any = False  # flush_lev took every market's reads ahead
-        minute = ts // (self.cfg.history_sample_s * NS)
-        if self.minute is None:
-            self.minute = minute
-        elif minute > self.minute:
-            times = min(minute - self.minute, self.cfg.history_n)
-            self.minute = minute
-            self._score()  # the sample takes the average leverage
-            for s in self.symbols:
-                self._sample(self.markets[s], times)
-
-    def _cross_notional(self, account: int, asset: str) -> float:
-        """The account's cross notional at mark in markets settled in `asset`."""
-        rd, total = self.rd, 0.0
-        for s in sorted(self.held.get(account, ())):
-            m = self.markets[s]
-            mark = rd.mark(s)
-            if m.asset == asset and mark is not None and not rd.isolated(account, s):
-                legs = m.legs.get(account, (0, 0))
-                total += m.notional(legs[0] + legs[1], mark)
-        return total
-
-    def _execution(self, m: MarketSignals, ts: int) -> None:
-        notional = self.cfg.slippage_notional
-        book = self.books.get(m.symbol)
-        if book is None or self.book_moved:  # no book event since the last close: the same book
-            self.books[m.symbol] = book = read_book(lambda n: self.rd.book(m.symbol, n), notional, m.quote)
-        bids, asks = book
-        q = measure(bids, asks, notional, m.quote)
-        q.alert = m.alert.update(ts, q)
-        q.alert_since_ns = m.alert.since or 0
-        m.execution = q
-
-    def _sample(self, m: MarketSignals, times: int) -> None:
-        rd = self.rd
-        mark = rd.mark(m.symbol)
-        m.flush_liq(rd)
-        m.h_funding.push(rd.predicted_funding(m.symbol) / RATE_SCALE, times)
-        m.h_oi.push(float(m.long_lots), times)
-        m.h_lev.push(m.average_leverage(), times)
-        m.h_near.push(m.near_share(mark, 5), times)
-
-    # ---------------------------------------------------------------- reading
-
-    def current(self) -> None:
-        """Before a read: follow the venue onto a new exchange (a recovery, a reset) and fold
-        in every command handed over."""
-        self._follow()
-        self.catch_up()
-
-    def _follow(self) -> None:
-        ex = self.source()
-        if ex is not self.ex:
-            self.attach(ex)
-
-    def sigma(self, symbol: str, horizon: str = "1h") -> float | None:
-        """The mark's σ over `horizon` ("1h", "8h", "24h"; a fraction), None before two samples.
-        Volatility moves only when a step closes, inside the handoff: no catch-up needed (the
-        account signals ask for it on the sequencer's listener path)."""
-        self._follow()
-        return self.markets[symbol].vol.sigma(HORIZONS[horizon], self.sample_ns)
-
-    def rho(self, a: str, b: str) -> float:
-        """The published correlation of two markets' mark returns (see correlation.py); like
-        σ, it moves only when a step closes."""
-        self._follow()
-        return self.corr.rho(a, b)[0]
-
-    def temperature(self, symbol: str) -> Temperature:
-        """The market's leverage temperature now (see Temperature)."""
-        self.current()
-        m, rd = self.markets[symbol], self.rd
-        m.flush_liq(rd)
-        return self._temperature(m, rd.predicted_funding(symbol) / RATE_SCALE, m.near_share(rd.mark(symbol), 5))
-
-    def _temperature(self, m: MarketSignals, funding: float, near5: float) -> Temperature:
-        """score = 100 · Φ(mean of the parts' z-scores clipped to ±3); each part against its own
-        minute history: predicted funding, open interest (lots), average leverage, the share of
-        OI within 5 % of liquidation."""
-        zs = (m.h_funding.z(funding), m.h_oi.z(float(m.long_lots)), m.h_lev.z(m.average_leverage()),
-              m.h_near.z(near5))
-        clipped = [max(-3.0, min(3.0, z)) for z in zs]
-        return Temperature(100.0 * phi(sum(clipped) / len(clipped)), *zs)
-
-    def market_risk(self, symbol: str, notional: float | None = None, full: bool = True) -> MarketRisk:
-        """The market's figures now (KeyError for an unknown symbol). `notional`: the quote
-        notional whose expected slippage to report (default: the configured one). `full=False`
-        leaves the insurance stress and the liquidation map's buckets out (empty): their walks
-        are the costly part of a read, and a per-step sample that charts neither skips them."""
-        self.current()
-        cfg, rd = self.cfg, self.rd
-        m = self.markets[symbol]
-        mark = rd.mark(symbol)
-        m.flush_liq(rd)
-        oi_lots, oi_notional = m.open_interest(mark)
-        funding = rd.predicted_funding(symbol) / RATE_SCALE
-        per_hour = 3_600 // cfg.history_sample_s
-
-        def change(k: int) -> float | None:
-            then = m.h_oi.ago(k)
-            return None if not then else (oi_lots - then) / then * 100.0
-
-        near = {p: m.near_share(mark, p) * 100.0 for p in NEAR_PCTS}
-        temp = self._temperature(m, funding, near[5] / 100.0)
-        vol = {h: m.vol.sigma(ns, self.sample_ns) for h, ns in HORIZONS.items()}
-        vol["annual"] = m.vol.sigma(YEAR_NS, self.sample_ns)
-        bids, asks = rd.book(symbol, MAX_LEVELS) if full or notional is not None else ([], [])
-        execution = m.execution
-        if notional is not None and notional != execution.notional:
-            execution = measure(bids, asks, notional, m.quote)
-            execution.alert, execution.alert_since_ns = m.execution.alert, m.execution.alert_since_ns
-        stresses = []
-        if mark and full:
-            fund = rd.insurance(m.asset) / 10**m.spec.settle_decimals
-
-            def loss(side: int, lots: int, bankruptcy: float, fill: float, spec=m.spec) -> float:
-                return max(0.0, -pnl(spec, side * lots, bankruptcy, fill))
-
-            for s in cfg.shocks_pct:
-                stresses.append(stress(m.liqmap, mark, s, bids if s < 0 else asks, fund, m.notional, loss,
-                                       lambda key, m=m: m.bankruptcy(rd, key)))
-        spikes = m.spikes.active(self.ts)
-        spike_lots = sum(sum(m.legs.get(f.account, (0, 0))) for f in spikes)
-        total_lots = m.long_lots + m.short_lots
-        spike_oi = spike_lots / total_lots * 100.0 if total_lots else 0.0
-        corr = {o: self.corr.rho(symbol, o)[:2] for o in self.symbols if o != symbol}
-        risk = MarketRisk(
-            symbol=symbol, time_ns=self.ts, mark=mark, open_interest_lots=oi_lots, open_interest_notional=oi_notional,
-            oi_change_1h_pct=change(per_hour), oi_change_24h_pct=change(24 * per_hour),
-            predicted_funding_rate=funding, funding_z=temp.funding_z, long_accounts=m.long_accounts,
-            short_accounts=m.short_accounts,
-            long_short_ratio=m.long_accounts / m.short_accounts if m.short_accounts else None,
-            average_leverage=m.average_leverage(), near_liquidation_pct=near, temperature=temp, volatility=vol,
-            execution=execution, stress=stresses,
-            buckets=m.liqmap.buckets(mark, cfg.bucket_pct, cfg.map_range_pct, m.notional) if mark and full else [],
-            bucket_pct=cfg.bucket_pct, spike_accounts=len(spikes), spike_oi_pct=spike_oi, correlations=corr)
-        risk.flags = market_flags(self.cfg, risk, spikes)
-        return risk
-
-    def account_flags(self, account: int) -> list:
-        """The account's own active leverage-spike flags, per market (symbol, SpikeFlag)."""
-        self.current()
-        out = []
-        for s in self.symbols:
-            for f in self.markets[s].spikes.active(self.ts):
-                if f.account == account:
-                    out.append((s, f))
-        return out
-

@@ -15,7 +15,7 @@ from perpsim.model.market_files import default_markets
 from perpsim.risk.brackets import btcusdt_brackets
 from perpsim.venue.signals import SignalConfig, Signals
 from perpsim.venue.signals.history import History
-from perpsim.venue.signals.hub import phi
+from perpsim.venue.signals.reads import phi
 
 S = 10**9
 U = 10**8
