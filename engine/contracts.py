@@ -16,7 +16,7 @@ import math
 from fractions import Fraction
 
 from perpsim.model.enums import Side
-from perpsim.risk.funding import impact_price, impact_price_contracts
+from perpsim.risk.funding_premium import impact_price, impact_price_contracts
 from perpsim.risk.liqprice import (
     InverseLeg,
     Leg,
@@ -135,7 +135,7 @@ class LinearContract(Contract):
         return p.apply_fill(qty, price) * self.K
 
     def funding_terms(self, price: int) -> tuple:
-        """(price, K) for risk.funding: lots × price × K."""
+        """(price, K) for risk.funding_payments: lots × price × K."""
         return price, self.K
 
     def pool_target(self, total_cost: int) -> int:
@@ -242,7 +242,7 @@ class InverseContract(Contract):
         return p.apply_inverse_fill(qty, price, self.k_inv)
 
     def funding_terms(self, price: int) -> tuple:
-        """(price, K) for risk.funding: lots × k_inv / price, as a K at price 1."""
+        """(price, K) for risk.funding_payments: lots × k_inv / price, as a K at price 1."""
         return 1, self.k_inv / price
 
     def pool_target(self, total_cost: int) -> int:

@@ -27,7 +27,7 @@ from perpsim.engine.state import State
 from perpsim.model.causes import PlacedBy
 from perpsim.model.enums import EventKind, OrderKind, Side, TimeInForce
 from perpsim.model.reasons import RejectReason as R
-from perpsim.risk.funding import funding_payment
+from perpsim.risk.funding_payments import funding_payment
 from perpsim.risk.liqprice import Trigger
 from perpsim.risk.margin import initial_margin
 from perpsim.risk.positions import Position

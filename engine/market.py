@@ -20,7 +20,8 @@ from perpsim.engine.triggers import TriggerIndex
 from perpsim.model.enums import PositionSide, Side, TriggerSource
 from perpsim.model.markets import MarketSpec
 from perpsim.risk.brackets import Brackets
-from perpsim.risk.funding import FundingAccumulator, FundingConfig
+from perpsim.risk.funding import FundingConfig
+from perpsim.risk.funding_intervals import FundingAccumulator
 from perpsim.risk.index import IndexPrice
 from perpsim.risk.liqindex import LiquidationIndex
 from perpsim.risk.margin_kernel import BracketTable
@@ -210,7 +211,7 @@ class _Market:
         return self.mark
 
     def funding_terms(self, ts: int) -> tuple[int, int | Fraction]:
-        """(price, K) for risk.funding at the funding price: linear lots × price × K; inverse
+        """(price, K) for risk.funding_payments at the funding price: linear lots × price × K; inverse
         lots × k_inv / price (as a K at price 1)."""
         return self.contract.funding_terms(self.funding_price(ts))
 

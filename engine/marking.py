@@ -20,12 +20,9 @@ from perpsim.engine.market import BOTH, _Market, position_key, position_of
 from perpsim.engine.state import State
 from perpsim.model.causes import LedgerCause
 from perpsim.model.enums import Side
-from perpsim.risk.funding import (
-    PREMIUM_SAMPLE_NS,
-    funding_payment,
-    funding_payments,
-    premium_index,
-)
+from perpsim.risk.funding_intervals import PREMIUM_SAMPLE_NS
+from perpsim.risk.funding_payments import funding_payment, funding_payments
+from perpsim.risk.funding_premium import premium_index
 from perpsim.risk.hyperliquid_mark import MARK_SAMPLE_NS, HyperliquidMark
 from perpsim.risk.ledger import DUST
 

@@ -27,7 +27,9 @@ from perpsim.model.markets import MarketKind, MarketSpec
 from perpsim.model.reasons import RejectReason as R
 from perpsim.risk import margin as M
 from perpsim.risk.brackets import Brackets
-from perpsim.risk.funding import FundingAccumulator, FundingConfig, impact_notional, next_funding_ts
+from perpsim.risk.funding import FundingConfig
+from perpsim.risk.funding_intervals import FundingAccumulator, next_funding_ts
+from perpsim.risk.funding_premium import impact_notional
 from perpsim.risk.index import IndexPrice
 from perpsim.risk.ledger import INSURANCE, Ledger
 from perpsim.risk.liqprice import LiquidationModel

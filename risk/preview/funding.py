@@ -11,6 +11,7 @@ from fractions import Fraction
 
 from perpsim.model import decimals as dm
 from perpsim.risk import funding as _funding
+from perpsim.risk import funding_premium as _premium
 from perpsim.risk.preview.inputs import Number, parse_positive, parse_rate
 from perpsim.risk.units import RATE_SCALE
 
@@ -55,12 +56,12 @@ def funding_rate(
 
 def impact_notional(initial_margin_rate: Number, impact_margin: Number = 200) -> Decimal:
     """Binance's impact margin notional IMN = impact_margin / IMR at max leverage, in quote
-    (`risk.funding.impact_notional`; 200 USDT / 5 % = 4,000 USDT), exact to 1e-8 (rounded down)."""
+    (`risk.funding_premium.impact_notional`; 200 USDT / 5 % = 4,000 USDT), exact to 1e-8 (rounded down)."""
     imr = parse_rate(initial_margin_rate, "initial_margin_rate")
     if not 0 < imr <= RATE_SCALE:
         raise ValueError(f"initial_margin_rate must be in (0, 1], got {initial_margin_rate}")
     margin = parse_positive(impact_margin, "impact_margin")
     pm = dm.places(margin)
     # impact_margin in units of 10**-pm quote, money_per_quote 10**8: the result is in 10**-(pm + 8).
-    units = _funding.impact_notional(imr, 10**8, dm.to_int(margin, pm))
+    units = _premium.impact_notional(imr, 10**8, dm.to_int(margin, pm))
     return dm.exact_decimal(Fraction(units, 10 ** (pm + 8)))

@@ -8,16 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from perpsim.risk.funding import (
-    FundingAccumulator,
-    funding_payments,
-    funding_rate,
-    impact_notional,
-    impact_price,
-    interest_for_interval,
-    next_funding_ts,
-    premium_index,
-)
+from perpsim.risk.funding import funding_rate, interest_for_interval
+from perpsim.risk.funding_intervals import FundingAccumulator, next_funding_ts
+from perpsim.risk.funding_payments import funding_payments
+from perpsim.risk.funding_premium import impact_notional, impact_price, premium_index
 from perpsim.risk.units import RATE_SCALE, rate
 
 S = 10**9
@@ -266,7 +260,7 @@ def test_payments_conserve_and_round_against_accounts(longs, shorts, mark, r, k)
 def test_inverse_impact_price_is_the_contract_weighted_harmonic_mean():
     from fractions import Fraction
 
-    from perpsim.risk.funding import impact_price_contracts
+    from perpsim.risk.funding_premium import impact_price_contracts
 
     # 10 contracts at 100 ticks and 5 of the next 10 at 200: 15 / (10/100 + 5/200) = 120
     assert impact_price_contracts([(100, 10), (200, 10)], 15) == Fraction(120)
