@@ -107,6 +107,14 @@ class Metrics:
         self.queue = Gauge("perpsim_sequencer_queue_depth", "Commands waiting for the sequencer (journal lag)",
                            registry=r)
         self.queue.set_function(lambda: venue.seq.queue.qsize())
+        # the venue clock (venue.clock): held or on wall time, and a hold's lease left (read when scraped)
+        self.clock_held = Gauge("perpsim_clock_held", "1 while the venue clock is held (SetClockMode), 0 on "
+                                "wall-clock time", registry=r)
+        self.clock_held.set_function(lambda: float(venue.seq.clock.held))
+        self.clock_lease = Gauge("perpsim_clock_lease_remaining_seconds", "Seconds before a held clock's lease "
+                                 "lapses unless renewed (0: no lease)", registry=r)
+        self.clock_lease.set_function(lambda: lease.remaining_ms() / 1000 if (lease := venue.seq.clock.lease)
+                                      is not None else 0.0)
         self._totals[self.commands] = 0
         self.http: WSGIServer | None = None
         self._view: ExchangeView | None = None

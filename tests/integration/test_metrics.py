@@ -103,3 +103,17 @@ def test_every_rejection_is_counted_once_by_reason_and_stage(served) -> None:
     assert counted("margin_insufficient", "engine") == 1
     assert counted("margin_insufficient", "request") == 0
     assert Decimal(me.account().balances[-1].wallet) >= 0  # nothing changed hands
+
+
+def test_the_venue_clock_held_and_its_lease_left(served) -> None:
+    venue, admin = served
+    assert (value(venue, "perpsim_clock_held"), value(venue, "perpsim_clock_lease_remaining_seconds")) == (0, 0)
+    try:
+        admin.set_clock_mode(True, lease_ms=60_000)
+        assert value(venue, "perpsim_clock_held") == 1
+        assert 59 < value(venue, "perpsim_clock_lease_remaining_seconds") <= 60
+        admin.set_clock_mode(True)  # held for good: no lease
+        assert (value(venue, "perpsim_clock_held"), value(venue, "perpsim_clock_lease_remaining_seconds")) == (1, 0)
+    finally:
+        admin.set_clock_mode(False)
+    assert value(venue, "perpsim_clock_held") == 0
