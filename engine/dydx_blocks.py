@@ -125,7 +125,7 @@ def deleverage(stage: Liquidation, m: _Market, account: int, pside: int, price: 
     it holds after, as after any fill); each offset is an AutoDeleveraged event at its tick.
     Returns the lots deleveraged."""
     state = stage.state
-    lots = stage._lots(m, account, pside)
+    lots = stage.forced._lots(m, account, pside)
     rule = state.profile.liquidation.deleveraging
     if not lots or rule is None:
         return 0

@@ -56,7 +56,7 @@ def sweep(stage: Liquidation, m: _Market) -> bool:
     done = False
     for mk, key in ranked(stage, admitted(stage, found)):
         account, pside = position_of(key)
-        if mk.holds(account) and stage._liquidatable(mk, account, pside):
+        if mk.holds(account) and stage.liq_index._liquidatable(mk, account, pside):
             if (stage._paced or stage._blocks) and stage._waits(mk, account, pside):
                 continue
             stage._liquidate(mk, account, pside)
@@ -95,7 +95,7 @@ def admitted(stage: Liquidation, found: list) -> list:
     fresh: set[int] = set()
     for mk, key in found:
         account, pside = position_of(key)
-        if account not in current and account not in fresh and stage._liquidatable(mk, account, pside):
+        if account not in current and account not in fresh and stage.liq_index._liquidatable(mk, account, pside):
             fresh.add(account)
     if len(fresh) <= room:
         return found
@@ -118,13 +118,13 @@ def ranked(stage: Liquidation, found: list) -> list:
     for mk, key in found:
         account, pside = position_of(key)
         legs = [(ps, p) for ps, p in mk.leg_list(account) if account not in mk.isolated or ps == pside]
-        if not legs or not stage._liquidatable(mk, account, pside):
+        if not legs or not stage.liq_index._liquidatable(mk, account, pside):
             rest.append((mk, key))
             continue
         t = stage._terms[mk.symbol]
         block = block_of(t, stage.state.ts)
         leg_side, p = legs[0]
-        wallet, other_upnl = stage._collateral(mk, account, pside)
+        wallet, other_upnl = stage.position_risk._collateral(mk, account, pside)
         bankruptcy = forced_price(t, mk.bp_tick([q for _, q in legs], wallet, other_upnl), mk.mark)
         limit = DB.fillable_limit(stage, mk, account, pside, leg_side, bankruptcy)[0]
         rec = stage._blocks.get(account)

@@ -2,10 +2,10 @@
 
 cimport cython
 
-from perpsim.engine.liquidation cimport Liquidation
 from perpsim.engine.loss_limits cimport LossLimits
 from perpsim.engine.market cimport _Market, _Open, position_key
 from perpsim.engine.marking cimport Marking
+from perpsim.engine.position_risk cimport PositionRisk
 from perpsim.engine.settlement cimport Settlement
 from perpsim.engine.state cimport State
 from perpsim.risk.margin cimport initial_margin
@@ -16,7 +16,7 @@ from perpsim.risk.units cimport apply_rate_down, apply_rate_up, div_up
 cdef class Entry:
     cdef readonly State state
     cdef readonly Settlement settlement
-    cdef readonly Liquidation liquidation
+    cdef readonly PositionRisk position_risk
     cdef readonly Marking marking
     cdef readonly LossLimits loss_limits
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 from perpsim.engine import commands as C
 from perpsim.engine import multi_assets as MA
 from perpsim.engine.events import CommandRejected, OrderEvent, OrderPlaced
-from perpsim.engine.liquidation import Liquidation
 from perpsim.engine.loss_limits import LossLimits
 from perpsim.engine.market import BOTH, LONG, SHORT, _Market, position_key
 from perpsim.engine.marking import Marking
+from perpsim.engine.position_risk import PositionRisk
 from perpsim.engine.settlement import Settlement
 from perpsim.engine.state import State
 from perpsim.model.causes import PlacedBy
@@ -62,11 +62,11 @@ def _growing(read, *args):
 class Entry:
     """Order entry and pre-trade risk: placing, amending and canceling orders in the book."""
 
-    def __init__(self, state: State, settlement: Settlement, liquidation: Liquidation, marking: Marking,
+    def __init__(self, state: State, settlement: Settlement, position_risk: PositionRisk, marking: Marking,
                  loss_limits: LossLimits) -> None:
         self.state = state
         self.settlement = settlement
-        self.liquidation = liquidation
+        self.position_risk = position_risk
         self.marking = marking
         self.loss_limits = loss_limits
 
@@ -352,7 +352,7 @@ class Entry:
         None when none; `*_tick`: rounded onto the tick grid against the account, as the venue
         displays them) and its signed distance from mark in percent (negative once the mark is
         past the liquidation price), its liquidation band (partial and full liquidation tick,
-        rounded against the account: Liquidation.liquidation_band), and its funding carry: the
+        rounded against the account: PositionRisk.liquidation_band), and its funding carry: the
         predicted rate, what it would be paid (+) or pay (−) at the next funding time (funding_estimate) and that
         time. Money in units, rounded as the venue rounds."""
         m = self.state.markets[cmd.symbol]
@@ -401,7 +401,7 @@ class Entry:
             gap = m.mark - lp.ticks if lp.trigger is _AT_OR_BELOW else lp.ticks - m.mark
             out["liquidation_distance_percent"] = gap / m.mark * 100
             if cmd.account in m.isolated or not any(ps != cmd.position_side for ps, _ in m.legs(cmd.account)):
-                out["liquidation_band"] = self.liquidation.liquidation_band(m, after, wallet, other_mm, other_upnl)
+                out["liquidation_band"] = self.position_risk.liquidation_band(m, after, wallet, other_mm, other_upnl)
         if bp is not None:
             out["bankruptcy_price"], out["bankruptcy_tick"] = bp.price, bp.tick
         return out

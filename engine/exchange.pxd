@@ -8,11 +8,15 @@ cimport cython
 
 from perpsim.engine.accounts cimport Accounts
 from perpsim.engine.conditionals cimport Conditionals
+from perpsim.engine.deleveraging cimport Deleveraging
 from perpsim.engine.entry cimport Entry
+from perpsim.engine.forced_orders cimport ForcedOrders
 from perpsim.engine.liquidation cimport Liquidation
+from perpsim.engine.liquidation_index cimport LiquidationIndex
 from perpsim.engine.loss_limits cimport LossLimits
 from perpsim.engine.marking cimport Marking
 from perpsim.engine.order_lists cimport OrderLists
+from perpsim.engine.position_risk cimport PositionRisk
 from perpsim.engine.market cimport _Market, position_key, position_of
 from perpsim.engine.settlement cimport Settlement
 from perpsim.engine.standing cimport StandingOrders
@@ -25,6 +29,10 @@ cdef class Exchange:
     cdef readonly Accounts accounts
     cdef readonly Settlement settlement
     cdef readonly StandingOrders standing
+    cdef readonly ForcedOrders forced
+    cdef readonly PositionRisk position_risk
+    cdef readonly LiquidationIndex liq_index
+    cdef readonly Deleveraging deleveraging
     cdef readonly Liquidation liquidation
     cdef readonly Marking marking
     cdef readonly LossLimits loss_limits

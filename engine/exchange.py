@@ -12,7 +12,12 @@ before it:
     Accounts         engine/accounts.py       deposits, withdrawals, transfers, leverage and modes
     Settlement       engine/settlement.py     the book's events -> fills, positions, fees, order records
     StandingOrders   engine/standing.py       conditional orders and lists at rest: keep, drop, end
-    Liquidation      engine/liquidation.py    re-key, sweep, forced orders, fund takeover, ADL, offload
+    ForcedOrders     engine/forced_orders.py  a liquidated position's lots, collateral, fee; forced IOC orders
+    PositionRisk     engine/position_risk.py  liquidation and bankruptcy prices, bands, ADL scores and rank
+    LiquidationIndex engine/liquidation_index.py
+                                              positions keyed by liquidation tick; liquidatable or not
+    Deleveraging     engine/deleveraging.py   the ADL queues, a bankrupt rest closed against the other side
+    Liquidation      engine/liquidation.py    cascade, sweep, forced orders, fund takeover, pacing, offload
     Marking          engine/marking.py        premium samples, funding settlement, the mark
     LossLimits       engine/loss_limits.py    daily loss limits: command, day roll, refusal check
     Entry            engine/entry.py          order entry and pre-trade risk, placing into the book
@@ -58,6 +63,7 @@ from perpsim.engine import integrity
 from perpsim.engine import multi_assets as MA
 from perpsim.engine.accounts import Accounts
 from perpsim.engine.conditionals import Conditionals
+from perpsim.engine.deleveraging import Deleveraging
 from perpsim.engine.entry import Entry
 from perpsim.engine.events import (
     CommandRejected,
@@ -65,8 +71,9 @@ from perpsim.engine.events import (
     FundingSettled,
     InsuranceFundChanged,
 )
-from perpsim.engine.liquidation import ADL_WINDOW_NS as ADL_WINDOW_NS
+from perpsim.engine.forced_orders import ForcedOrders
 from perpsim.engine.liquidation import Liquidation
+from perpsim.engine.liquidation_index import LiquidationIndex
 from perpsim.engine.loss_limits import LossLimits
 from perpsim.engine.market import BOTH, _Market
 from perpsim.engine.market import IF_ACCOUNT as IF_ACCOUNT
@@ -74,6 +81,8 @@ from perpsim.engine.market import position_key as position_key
 from perpsim.engine.market import position_of as position_of
 from perpsim.engine.marking import Marking
 from perpsim.engine.order_lists import OrderLists
+from perpsim.engine.position_risk import ADL_WINDOW_NS as ADL_WINDOW_NS
+from perpsim.engine.position_risk import PositionRisk
 from perpsim.engine.settlement import Settlement
 from perpsim.engine.standing import StandingOrders
 from perpsim.engine.standing import _exit_side as _exit_side
@@ -149,10 +158,15 @@ class Exchange:
         self.accounts = Accounts(self.state)
         self.settlement = Settlement(self.state)
         self.standing = StandingOrders(self.state, self.settlement)
-        self.liquidation = Liquidation(self.state, self.settlement, self.standing)
+        self.forced = ForcedOrders(self.state, self.settlement)
+        self.position_risk = PositionRisk(self.state)
+        self.liq_index = LiquidationIndex(self.state)
+        self.deleveraging = Deleveraging(self.state, self.settlement, self.standing, self.position_risk)
+        self.liquidation = Liquidation(self.state, self.settlement, self.standing, self.forced, self.position_risk,
+                                       self.liq_index, self.deleveraging)
         self.marking = Marking(self.state, self.liquidation)
         self.loss_limits = LossLimits(self.state)
-        self.entry = Entry(self.state, self.settlement, self.liquidation, self.marking, self.loss_limits)
+        self.entry = Entry(self.state, self.settlement, self.position_risk, self.marking, self.loss_limits)
         self.lists = OrderLists(self.state, self.settlement, self.standing, self.loss_limits, self.entry)
         self.conditionals = Conditionals(self.state, self.settlement, self.standing, self.liquidation,
                                          self.loss_limits, self.entry, self.lists)
@@ -442,16 +456,16 @@ class Exchange:
         return self.state.withdrawable(account, asset)
 
     def liquidation_price(self, account: int, symbol: str, pside: int = BOTH):
-        """Exact liquidation price (LiqPrice) of a position, or None (Liquidation.liquidation_price)."""
-        return self.liquidation.liquidation_price(account, symbol, pside)
+        """Exact liquidation price (LiqPrice) of a position, or None (PositionRisk.liquidation_price)."""
+        return self.position_risk.liquidation_price(account, symbol, pside)
 
     def liquidation_band(self, account: int, symbol: str, pside: int = BOTH):
-        """The held position's band (partial, full liquidation tick), or None (Liquidation.held_band)."""
-        return self.liquidation.held_band(account, symbol, pside)
+        """The held position's band (partial, full liquidation tick), or None (PositionRisk.held_band)."""
+        return self.position_risk.held_band(account, symbol, pside)
 
     def bankruptcy_price(self, account: int, symbol: str, pside: int = BOTH):
-        """Exact bankruptcy price (LiqPrice) of a position, or None (Liquidation.bankruptcy_price)."""
-        return self.liquidation.bankruptcy_price(account, symbol, pside)
+        """Exact bankruptcy price (LiqPrice) of a position, or None (PositionRisk.bankruptcy_price)."""
+        return self.position_risk.bankruptcy_price(account, symbol, pside)
 
 
     def daily_loss_limit(self, account: int, asset: str) -> dict:
@@ -474,15 +488,15 @@ class Exchange:
         return self.marking.funding_estimate(account, symbol, pside)
 
     def _adl_score(self, m: _Market, account: int, pside: int) -> Fraction:
-        return self.liquidation._adl_score(m, account, pside)
+        return self.position_risk._adl_score(m, account, pside)
 
     def adl_quantile(self, account: int, symbol: str, pside: int = BOTH) -> int:
         """ADL indicator 0..4 of a position among the same side of its market (4 = first)."""
-        return self.liquidation.adl_quantile(account, symbol, pside)
+        return self.position_risk.adl_quantile(account, symbol, pside)
 
     def _liquidatable(self, m: _Market, account: int, pside: int) -> bool:
         """Whether the position (isolated) or the account's cross legs are at or past 100 % margin ratio."""
-        return self.liquidation._liquidatable(m, account, pside)
+        return self.liq_index._liquidatable(m, account, pside)
 
     # ================================================================== checks
 

@@ -2,13 +2,17 @@
 
 cimport cython
 
+from perpsim.engine.deleveraging cimport Deleveraging
+from perpsim.engine.forced_orders cimport ForcedOrders
+from perpsim.engine.liquidation_index cimport LiquidationIndex
 from perpsim.engine.market cimport _Market, position_key, position_of
+from perpsim.engine.position_risk cimport PositionRisk
 from perpsim.engine.records cimport new_record
 from perpsim.engine.settlement cimport Settlement
 from perpsim.engine.standing cimport StandingOrders
 from perpsim.engine.state cimport State
 from perpsim.risk.liquidation_plan cimport (MarketTerms, block_cut, block_notional, block_of, forced_price,
-                                           liquidated_legs, liquidation_fee, paced_cut, partial_not_before,
+                                           liquidated_legs, paced_cut, partial_not_before,
                                            shortfall, takeover)
 from perpsim.risk.positions cimport Position
 
@@ -17,8 +21,11 @@ cdef class Liquidation:
     cdef readonly State state
     cdef readonly Settlement settlement
     cdef readonly StandingOrders standing
+    cdef readonly ForcedOrders forced
+    cdef readonly PositionRisk position_risk
+    cdef readonly LiquidationIndex liq_index
+    cdef readonly Deleveraging deleveraging
     cdef public bint sweep_due
-    cdef public dict _adl_queue, _adl_ranked
     cdef readonly dict _terms  # per symbol: risk.liquidation_plan.MarketTerms
     cdef public dict _paced  # per account: the end of its pacing window (ns)
     cdef public dict _blocks  # per account: its per-block record (dYdX)
@@ -30,14 +37,6 @@ cdef class Liquidation:
     @cython.locals(m=_Market)
     cpdef void cascade(self) except *
     cpdef void mark_moved(self) except *
-    cpdef void _rekey_account(self, object account) except *
-    @cython.locals(p=Position)
-    cpdef void _rekey(self, _Market m, object account) except *
-    @cython.locals(p=Position)
-    cpdef object _liq_tick(self, _Market m, object account, object pside, list legs)
-    cpdef object _liq_base(self, _Market m, object account, object pside)
-    @cython.locals(p=Position, mk=_Market)
-    cpdef bint _liquidatable(self, _Market m, object account, object pside) except *
     cpdef bint _sweep(self, _Market m) except *
     @cython.locals(t=MarketTerms)
     cpdef bint _waits(self, _Market m, object account, object pside) except *
@@ -47,15 +46,7 @@ cdef class Liquidation:
     @cython.locals(t=MarketTerms)
     cpdef tuple _block_order(self, _Market m, object account, object pside, object leg_side, object price,
                              object left)
-    cpdef tuple _collateral(self, _Market m, object account, object pside)
     @cython.locals(other=_Market, t=MarketTerms)
     cpdef void _liquidate(self, _Market m, object account, object pside) except *
-    @cython.locals(p=Position)
-    cpdef object _lots(self, _Market m, object account, object pside)
-    cpdef tuple _remaining(self, _Market m, object account, object pside)
-    cpdef tuple _liquidation_fee(self, _Market m, object account, object pside, object qty, object price)
-    cpdef void _force(self, _Market m, object account, object pside, object side, object qty, object price) except *
-    @cython.locals(p=Position)
-    cpdef object _adl(self, _Market m, object account, object pside, object lots, object price)
     @cython.locals(p=Position)
     cpdef void _offload(self, _Market m) except *

@@ -20,7 +20,7 @@ the stablecoins' buffers at 0 the leg's asset has one rate and the kernel's line
 the sweep's check (`liquidatable`) is exact at any buffers. The collateral's value moves with the
 BTC index and with each stablecoin index, so every such index update re-keys every Multi-Assets
 account that holds a position (`touch_on_index`): O(Multi-Assets accounts with positions) per
-move, each checked exactly at that price (the sweep's `Liquidation._liquidatable`).
+move, each checked exactly at that price (the sweep's `LiquidationIndex._liquidatable`).
 
 Losses: realized losses and fees are booked in the market's settlement asset, whose wallet may
 go below zero while the pool covers it. A liquidation whose pool ends below zero is topped up by

@@ -124,4 +124,4 @@ def offload(stage: Liquidation, m: _Market) -> None:
     if rest is not None and fund_deleverages(rest.lots, m.mark, bp):
         m.book.cancel_all(IF_ACCOUNT, state.ts)
         stage.settlement._book_events(m, True, BOTH, True)
-        stage._adl(m, IF_ACCOUNT, BOTH, rest.lots, bp)
+        stage.deleveraging._adl(m, IF_ACCOUNT, BOTH, rest.lots, bp)

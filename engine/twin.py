@@ -27,8 +27,10 @@ COMPILED = (
     # the exchange: its contract math and market records, shared state and stages in dependency
     # order, then itself
     "perpsim.engine.contracts", "perpsim.engine.market", "perpsim.engine.state", "perpsim.engine.accounts",
-    "perpsim.engine.settlement", "perpsim.engine.standing", "perpsim.engine.liquidation", "perpsim.engine.marking",
-    "perpsim.engine.loss_limits", "perpsim.engine.entry", "perpsim.engine.order_lists", "perpsim.engine.conditionals",
+    "perpsim.engine.settlement", "perpsim.engine.standing", "perpsim.engine.forced_orders",
+    "perpsim.engine.position_risk", "perpsim.engine.liquidation_index", "perpsim.engine.deleveraging",
+    "perpsim.engine.liquidation", "perpsim.engine.marking", "perpsim.engine.loss_limits",
+    "perpsim.engine.entry", "perpsim.engine.order_lists", "perpsim.engine.conditionals",
     "perpsim.engine.exchange",
 )
 
