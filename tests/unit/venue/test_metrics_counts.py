@@ -17,6 +17,7 @@ from perpsim.engine.events import AutoDeleveraged, CommandRejected, Liquidation,
 from perpsim.engine.views import ExchangeView
 from perpsim.model.enums import EventKind, OrderKind, Side, TimeInForce
 from perpsim.model.reasons import RejectReason
+from perpsim.venue.clock import Clock
 from perpsim.venue.errors import VenueError
 from perpsim.venue.metrics import Metrics
 
@@ -27,7 +28,7 @@ def _venue(state) -> SimpleNamespace:
     """What Metrics reads of a venue, over a real state."""
     markets = {s: MARKETS[s] for s in SYMBOLS}
     return SimpleNamespace(markets=markets, state=state, view=ExchangeView(state.exchange),
-                           seq=SimpleNamespace(queue=SimpleNamespace(qsize=lambda: 0)),
+                           seq=SimpleNamespace(queue=SimpleNamespace(qsize=lambda: 0), clock=Clock()),
                            asset_spec=lambda asset: next(s for s in markets.values() if s.settle == asset))
 
 
