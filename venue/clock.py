@@ -71,6 +71,16 @@ class Clock:
         self.now = self._wall
         return was
 
+    def renew_lease(self) -> None:
+        """The hold's holder is alive (an AdvanceClock): its lease runs from now again; nothing
+        without a lease."""
+        if self.lease is not None:
+            self.lease.renew()
+
+    def lease_left_ms(self) -> int:
+        """Milliseconds before the hold's lease lapses unrenewed (rounded up); 0 without one."""
+        return self.lease.remaining_ms() if self.lease is not None else 0
+
     def set_held(self, held: bool) -> bool:
         """Hold or release; whether the clock was held before."""
         return self.hold() if held else self.release()

@@ -113,8 +113,7 @@ class Metrics:
         self.clock_held.set_function(lambda: float(venue.seq.clock.held))
         self.clock_lease = Gauge("perpsim_clock_lease_remaining_seconds", "Seconds before a held clock's lease "
                                  "lapses unless renewed (0: no lease)", registry=r)
-        self.clock_lease.set_function(lambda: lease.remaining_ms() / 1000 if (lease := venue.seq.clock.lease)
-                                      is not None else 0.0)
+        self.clock_lease.set_function(lambda: venue.seq.clock.lease_left_ms() / 1000)
         self._totals[self.commands] = 0
         self.http: WSGIServer | None = None
         self._view: ExchangeView | None = None

@@ -96,9 +96,7 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
                 {"advance": duration(request.advance_ns),
                  "problem": f"must be more than 0 and at most {duration(MAX_ADVANCE_NS)} (ten years)"})
         advance = request.advance_ns
-        lease = self.venue.seq.clock.lease
-        if lease is not None:  # the holder is alive: its hold lasts another lease from now
-            lease.renew()
+        self.venue.seq.clock.renew_lease()  # the holder is alive: its hold lasts another lease from now
         # from the time the command is stamped with: a held clock's is the venue's own, so the
         # venue moves by exactly `advance`
         await self.venue.run(lambda ts: C.AdvanceClock(ts + advance))
@@ -152,12 +150,7 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
         return sandbox_pb2.GetVenueStateResponse(
             now_ns=view.ts, state_hash=self.venue.state.state_hash(), insurance_funds=funds,
             journal_sequence=journal.durable_seq if journal is not None else self.venue.seq.applied,
-            clock_mode=_MODE[self.venue.seq.clock.held], clock_lease_remaining_ms=self._lease_left())
-
-    def _lease_left(self) -> int:
-        """Milliseconds left of the held clock's lease (0: none)."""
-        lease = self.venue.seq.clock.lease
-        return lease.remaining_ms() if lease is not None else 0
+            clock_mode=_MODE[self.venue.seq.clock.held], clock_lease_remaining_ms=self.venue.seq.clock.lease_left_ms())
 
     @rpc
     async def Reset(self, request, context):
