@@ -155,6 +155,11 @@ def phase_batch(address: str, keys: list[str], streams: list[Orders], seconds: f
     end = time.perf_counter() + seconds
 
     async def worker(tally: Tally, i: int, stub, md) -> None:
+        # --in-flight calls at once on the client's channel: while the venue works on one, the
+        # client builds and sends the next (one at a time, the venue idles meanwhile)
+        await asyncio.gather(*(calls(tally, i, stub, md) for _ in range(DRIVER_SETTINGS["in_flight"])))
+
+    async def calls(tally: Tally, i: int, stub, md) -> None:
         while time.perf_counter() < end and (not limit or tally.sent < limit):
             batch = [streams[i].next()[1] for _ in range(DRIVER_SETTINGS["batch"])]
             tally.sent += len(batch)
@@ -205,8 +210,9 @@ def phase_stream(address: str, keys: list[str], streams: list[Orders], seconds: 
 
 DRIVERS = {"aio": phase_aio, "thread": phase_thread, "batch": phase_batch, "stream": phase_stream}
 # orders per PlaceOrders call, or unanswered orders per stream (--batch); orders per StreamOrders
-# message (--per-message; 1: the single-order form)
-DRIVER_SETTINGS = {"batch": 500, "per_message": 100}
+# message (--per-message; 1: the single-order form); PlaceOrders calls a client keeps in flight
+# (--in-flight)
+DRIVER_SETTINGS = {"batch": 500, "per_message": 100, "in_flight": 1}
 
 
 def percentile(sorted_values: list[float], q: float) -> float:

@@ -3,7 +3,7 @@
 
   python bench/venue_load.py [--clients 1 4 16] [--orders N] [--seconds S] [--mix resting crossing]
                              [--driver aio|thread|batch|stream] [--batch B] [--per-message P] [--warmup W]
-                             [--data-dir DIR] [--snapshot-every N] [--profile DIR]
+                             [--in-flight K] [--data-dir DIR] [--snapshot-every N] [--profile DIR]
 
 For every (mix, clients) scenario a fresh server is started as a subprocess on a fresh data
 directory — no index feed, no liquidity provider, no rate limit (a TOML config with
@@ -22,10 +22,10 @@ S seconds (or N orders in all, whichever comes first) after W seconds of warm-up
 Drivers: `aio` runs C grpc.aio tasks (one channel each) on one event loop; `thread` runs C
 threads with blocking stubs (one channel each). Latency is per call, as the client sees it.
 Batch and streaming entry (grpc.aio, one channel per client): `batch` sends PlaceOrders calls of
-B orders each (latency: per call); `stream` keeps one StreamOrders stream per client with up to
-B orders unanswered, P orders a message (--per-message, default 100; 1 = the single-order form;
-latency: per order, from its message's send to its answer). Use them with the
-crossing mix (the resting mix's cancels are unary calls).
+B orders each, K calls in flight per client (--in-flight, default 1; latency: per call); `stream`
+keeps one StreamOrders stream per client with up to B orders unanswered, P orders a message
+(--per-message, default 100; 1 = the single-order form; latency: per order, from its message's
+send to its answer). Use them with the crossing mix (the resting mix's cancels are unary calls).
 
 The journal is measured from the server's side: GetVenueState.journal_sequence (the last durable
 journal record) before and after the run, over the run's wall time = durable commands/s (every
@@ -106,7 +106,8 @@ def scenario(mix: str, clients: int, driver: str, seconds: float, limit: int, wa
     ms = 1e3
     out = {
         "bench": "venue_" + (driver if driver in ("batch", "stream") else "unary"), "mix": mix,
-        "driver": driver, "clients": clients, "orders": len(lat),
+        "driver": driver, "clients": clients,
+        **({"in_flight": DRIVER_SETTINGS["in_flight"]} if driver == "batch" else {}), "orders": len(lat),
         "cancels": tally.uncounted, "errors": tally.errors, "seconds": round(elapsed, 3),
         "orders_per_s": round(len(lat) / elapsed, 1),
         "p50_ms": round(percentile(lat, 0.50) * ms, 3), "p90_ms": round(percentile(lat, 0.90) * ms, 3),
@@ -150,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="orders per PlaceOrders call / unanswered per stream (default %(default)s)")
     ap.add_argument("--per-message", type=int, default=DRIVER_SETTINGS["per_message"],
                     help="stream: orders per StreamOrders message (1: the single-order form; default %(default)s)")
+    ap.add_argument("--in-flight", type=int, default=DRIVER_SETTINGS["in_flight"],
+                    help="batch: PlaceOrders calls each client keeps in flight (default %(default)s)")
     ap.add_argument("--snapshot-every", type=int, default=100_000, help="the venue's snapshot_every setting")
     ap.add_argument("--data-dir", type=Path, help="where the data directories go (default: a temporary one)")
     ap.add_argument("--profile", type=Path, help="sample the server with py-spy; its raw stacks go to this folder "
@@ -161,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--driver {a.driver} places crossing orders only: give --mix crossing")
     DRIVER_SETTINGS["batch"] = a.batch
     DRIVER_SETTINGS["per_message"] = a.per_message
+    DRIVER_SETTINGS["in_flight"] = max(1, a.in_flight)
     base = a.data_dir or Path(tempfile.mkdtemp(prefix="perpsim-venue-load-"))
     try:
         for mix in a.mix:

@@ -11,7 +11,9 @@ folds included), on commands built the way the servicer builds them. Then the ve
 gRPC on 127.0.0.1, each scenario on a fresh `perpsim serve` (venue_server_kit.py's Server: no feed,
 no liquidity, no rate limit, no metrics endpoint):
 
-  batch       PlaceOrders, 1,000 orders a call, 1 client
+  batch       PlaceOrders, 1,000 orders a call, 1 client, one call at a time
+  batch-2     the same with two calls in flight: the venue works on one while the client builds
+              and sends the next (one at a time, the venue waits for the client between calls)
   stream      StreamOrders, 1 client, up to 1,000 orders unanswered, 100 orders a message
   stream-1    the same, one order a message (the single-order form)
   unary-1     PlaceOrder, 1 client (its p99)
@@ -25,6 +27,7 @@ no liquidity, no rate limit, no metrics endpoint):
 One JSON line per scenario (venue_load.py's fields), then one "venue_ratios" line:
 
   batch_vs_engine      batch orders/s / engine orders/s        target >= 0.50 (not done < 0.33)
+  batch2_vs_engine     batch-2 orders/s / engine orders/s      (reported: the venue kept busy)
   stream_vs_engine     stream orders/s / engine orders/s       target >= 0.40
   stream1_vs_engine    stream-1 orders/s / engine orders/s     (reported)
   unary16_vs_read16    unary-16 orders/s / read-16 calls/s     target >= 0.80
@@ -33,8 +36,8 @@ One JSON line per scenario (venue_load.py's fields), then one "venue_ratios" lin
   p99_1_client_ms      unary-1 p99                             target <= 2 ms
   checkpoint_max_vs_p99  checkpoint max / unary-1 p99          target <= 2
 
-and the engine's CPU per order over the server's (batch_vs_engine_cpu, stream_vs_engine_cpu,
-stream1_vs_engine_cpu), and a read's server CPU over an order's (unary16_vs_read16_cpu): the
+and the engine's CPU per order over the server's (batch_vs_engine_cpu, batch2_vs_engine_cpu,
+stream_vs_engine_cpu, stream1_vs_engine_cpu), and a read's server CPU over an order's (unary16_vs_read16_cpu): the
 ratios a machine with a free core for each would show, whatever else runs on this one.
 
 With --profile DIR the server is sampled with py-spy over every scenario but the checkpoint
@@ -204,8 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoint-every", type=int, default=1_000, help="snapshot_every of the checkpoint scenario")
     ap.add_argument("--slice-seconds", type=float, default=0.5, help="unary-16 / read-16 turn about: a slice's length")
     ap.add_argument("--profile", type=Path, help="py-spy the batch and stream scenarios; raw stacks go here")
-    ap.add_argument("--skip", nargs="*", default=[], choices=("batch", "stream", "stream-1", "unary-1", "unary-16",
-                                                             "read-16", "turn-about", "checkpoint"))
+    ap.add_argument("--skip", nargs="*", default=[],
+                    choices=("batch", "batch-2", "stream", "stream-1", "unary-1", "unary-16", "read-16", "turn-about",
+                             "checkpoint"))
     a = ap.parse_args(argv)
     engine = engine_rate(a.engine_orders, whole_state=False)
     print(json.dumps(engine), flush=True)
@@ -213,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     base = Path(tempfile.mkdtemp(prefix="perpsim-venue-ratios-"))
     # (scenario, mix, driver, clients, orders per call / unanswered, orders per stream message, snapshot_every)
     plan = [("batch", "crossing", "batch", 1, 1_000, 0, 100_000),
+            ("batch-2", "crossing", "batch", 1, 1_000, 0, 100_000),
             ("stream", "crossing", "stream", 1, 1_000, 100, 100_000),
             ("stream-1", "crossing", "stream", 1, 1_000, 1, 100_000),
             ("unary-1", "crossing", "aio", 1, 0, 0, 100_000), ("unary-16", "crossing", "aio", 16, 0, 0, 100_000),
@@ -230,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             if batch:
                 DRIVER_SETTINGS["batch"] = batch
+            DRIVER_SETTINGS["in_flight"] = 2 if name == "batch-2" else 1
             if per_message:
                 DRIVER_SETTINGS["per_message"] = per_message
             prof = None
@@ -255,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     p99 = got.get("unary-1", {}).get("p99_ms")
     out = {"bench": "venue_ratios", "engine_orders_per_s": engine["orders_per_s"],
            "batch_vs_engine": ratio(rate.get("batch"), engine["orders_per_s"]),
+           "batch2_vs_engine": ratio(rate.get("batch-2"), engine["orders_per_s"]),
            "stream_vs_engine": ratio(rate.get("stream"), engine["orders_per_s"]),
            "stream1_vs_engine": ratio(rate.get("stream-1"), engine["orders_per_s"]),
            "unary16_vs_read16": ratio(rate.get("unary-16"), rate.get("read-16")),
@@ -271,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
            "engine_cpu_us_per_order": engine["cpu_us_per_order"],
            "batch_vs_engine_cpu": ratio(engine["cpu_us_per_order"],
                                         got.get("batch", {}).get("server_cpu_us_per_order")),
+           "batch2_vs_engine_cpu": ratio(engine["cpu_us_per_order"],
+                                         got.get("batch-2", {}).get("server_cpu_us_per_order")),
            "stream_vs_engine_cpu": ratio(engine["cpu_us_per_order"],
                                          got.get("stream", {}).get("server_cpu_us_per_order")),
            "stream1_vs_engine_cpu": ratio(engine["cpu_us_per_order"],
