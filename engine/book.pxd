@@ -4,6 +4,8 @@
 cimport cython
 from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t
 
+from perpsim.engine.intmap cimport IntMap
+
 
 cdef enum:
     BUY = 0
@@ -77,15 +79,6 @@ ctypedef struct Event:
 ctypedef struct GtdEntry:
     int64_t expire_ts
     int64_t order_id
-
-
-ctypedef struct IntMap:
-    # Open addressing, linear probing, backward-shift deletion; int64 key -> int32 value.
-    int64_t* keys
-    int32_t* vals           # -1 marks an empty slot
-    uint64_t mask
-    int64_t size
-    uint64_t max_disp       # no key sits further than this past its home slot (a bound; see _map_del)
 
 
 @cython.final
