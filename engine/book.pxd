@@ -4,6 +4,7 @@
 cimport cython
 from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t
 
+from perpsim.engine.gtd_heap cimport GtdHeap
 from perpsim.engine.intmap cimport IntMap
 
 
@@ -76,11 +77,6 @@ ctypedef struct Event:
     int64_t reason
 
 
-ctypedef struct GtdEntry:
-    int64_t expire_ts
-    int64_t order_id
-
-
 @cython.final
 cdef class Book:
     cdef readonly int64_t min_price, max_price, min_qty, max_qty
@@ -101,8 +97,7 @@ cdef class Book:
     cdef IntMap by_account
     cdef Event* ev
     cdef int32_t ev_n, ev_cap
-    cdef GtdEntry* gtd
-    cdef int32_t gtd_n, gtd_cap
+    cdef GtdHeap gtd  # the resting GTD orders by (expiry, order id)
     # batch mode: no events are kept; fills go straight to (taker, maker, price, qty) rows
     cdef bint batch_mode
     cdef int64_t* bf
@@ -124,7 +119,6 @@ cdef class Book:
     cdef void _unlink(self, int32_t i) noexcept
     cdef int _rest(self, int32_t i) except -1
     cdef bint _tick(self, int64_t ts) except -1
-    cdef void _gtd_pop(self) noexcept
     cdef int64_t _best(self, int64_t side) noexcept
     cdef bint _crosses(self, int64_t side, int64_t price) noexcept
     cdef int64_t _fillable(self, int64_t side, int64_t limit, int64_t want) noexcept

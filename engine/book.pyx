@@ -17,6 +17,7 @@ from libc.string cimport memcpy, memmove
 import numpy as np
 
 from perpsim.engine.book_types import BookEvent, BookIntegrityError, OrderView, state_digest
+from perpsim.engine.gtd_heap cimport GtdEntry, heap_free, heap_init, heap_pop, heap_push
 from perpsim.engine.intmap cimport grow, map_del, map_free, map_get, map_init, map_put
 from perpsim.engine.records cimport new_record
 from perpsim.model.reasons import RejectReason as _R
@@ -73,10 +74,6 @@ cdef inline bint _beyond(int64_t side, int64_t px, int64_t limit) noexcept nogil
     return px > limit if side == BUY else px < limit
 
 
-cdef inline bint _gtd_less(GtdEntry* a, GtdEntry* b) noexcept:
-    return a.expire_ts < b.expire_ts or (a.expire_ts == b.expire_ts and a.order_id < b.order_id)
-
-
 cdef class Book:
     """Price-time priority limit order book for one market (integer ticks and lots)."""
 
@@ -95,8 +92,7 @@ cdef class Book:
         map_init(&self.by_account, 1024)
         self.ev_cap = 64
         self.ev = <Event*>grow(NULL, 64, sizeof(Event))
-        self.gtd_cap = 64
-        self.gtd = <GtdEntry*>grow(NULL, 64, sizeof(GtdEntry))
+        heap_init(&self.gtd, 64)
 
     def __dealloc__(self):
         cdef int s
@@ -109,7 +105,7 @@ cdef class Book:
         map_free(&self.by_id)
         map_free(&self.by_account)
         free(self.ev)
-        free(self.gtd)
+        heap_free(&self.gtd)
 
     # ------------------------------------------------------------ pools
 
@@ -327,27 +323,12 @@ cdef class Book:
 
     cdef int _rest(self, int32_t i) except -1:
         cdef Order* o = &self.o[i]
-        cdef GtdEntry e
-        cdef int32_t k, parent
         map_put(&self.by_id, o.order_id, i)
         self._account_link(i)
         self._level_append(i)
         o = &self.o[i]
         if o.tif == GTD:
-            if self.gtd_n == self.gtd_cap:
-                self.gtd_cap *= 2
-                self.gtd = <GtdEntry*>grow(self.gtd, self.gtd_cap, sizeof(GtdEntry))
-            e.expire_ts = o.expire_ts
-            e.order_id = o.order_id
-            k = self.gtd_n
-            self.gtd_n += 1
-            while k > 0:
-                parent = (k - 1) >> 1
-                if not _gtd_less(&e, &self.gtd[parent]):
-                    break
-                self.gtd[k] = self.gtd[parent]
-                k = parent
-            self.gtd[k] = e
+            heap_push(&self.gtd, o.expire_ts, o.order_id)
         return 0
 
     # ------------------------------------------------------------ clock
@@ -359,30 +340,12 @@ cdef class Book:
         if ts < self.last_ts:
             return False
         self.last_ts = ts
-        while self.gtd_n and self.gtd[0].expire_ts <= ts:
-            top = self.gtd[0]
-            self._gtd_pop()
+        while self.gtd.n and self.gtd.items[0].expire_ts <= ts:
+            top = heap_pop(&self.gtd)
             i = map_get(&self.by_id, top.order_id)
             if i >= 0 and self.o[i].tif == GTD and self.o[i].expire_ts == top.expire_ts:
                 self._gone(i, EV_EXPIRED, X_GTD)
         return True
-
-    cdef void _gtd_pop(self) noexcept:
-        cdef int32_t n = self.gtd_n - 1, k = 0, c
-        cdef GtdEntry last = self.gtd[n]
-        self.gtd_n = n
-        while True:
-            c = 2 * k + 1
-            if c >= n:
-                break
-            if c + 1 < n and _gtd_less(&self.gtd[c + 1], &self.gtd[c]):
-                c += 1
-            if not _gtd_less(&self.gtd[c], &last):
-                break
-            self.gtd[k] = self.gtd[c]
-            k = c
-        if n:
-            self.gtd[k] = last
 
     # ------------------------------------------------------------ matching
 
