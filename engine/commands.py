@@ -21,6 +21,9 @@ from perpsim.model.enums import (
 
 @dataclass(frozen=True, slots=True)
 class Deposit:
+    """Credit `amount` money units of `asset` from outside the venue to the account's wallet
+    (amount > 0)."""
+
     ts: int
     account: int
     asset: str
@@ -29,6 +32,10 @@ class Deposit:
 
 @dataclass(frozen=True, slots=True)
 class Withdraw:
+    """Pay `amount` money units of `asset` out of the account's wallet: refused beyond
+    `State.withdrawable` (the wallet less the margin in use and any unrealized loss; an
+    unrealized profit never counts)."""
+
     ts: int
     account: int
     asset: str
@@ -48,6 +55,10 @@ class Transfer:
 
 @dataclass(frozen=True, slots=True)
 class SetLeverage:
+    """The account's leverage in one market, an integer multiple from 1 to what the market's
+    brackets allow for the position's notional at mark; lowering it is refused for an open
+    isolated position and where the account could no longer cover its margins."""
+
     ts: int
     account: int
     symbol: str
@@ -98,6 +109,10 @@ class AdjustIsolatedMargin:
 
 @dataclass(frozen=True, slots=True)
 class PlaceOrder:
+    """An order into the book: `qty` lots on `side`, a limit `price` in ticks, then the
+    pre-trade checks (cost to open, reduce-only room, price band) and matching. `expire_ts`: ns of
+    command time at which a GTD order expires."""
+
     ts: int
     account: int
     symbol: str
@@ -148,6 +163,8 @@ class PlaceConditional:
 
 @dataclass(frozen=True, slots=True)
 class CancelConditional:
+    """Cancel one of the account's resting conditional orders (`order_id`: its conditional id)."""
+
     ts: int
     account: int
     symbol: str
@@ -208,6 +225,8 @@ class CancelOrderList:
 
 @dataclass(frozen=True, slots=True)
 class CancelOrder:
+    """Cancel one of the account's open orders in the book; its unfilled rest is released."""
+
     ts: int
     account: int
     symbol: str
@@ -231,6 +250,8 @@ class AmendOrder:
 
 @dataclass(frozen=True, slots=True)
 class CancelAll:
+    """Cancel every order the account has resting in the market's book."""
+
     ts: int
     account: int
     symbol: str
@@ -267,6 +288,9 @@ class FundInsurance:
 
 @dataclass(frozen=True, slots=True)
 class AdvanceClock:
+    """Move the exchange's time to `ts` (ns) and do nothing else: the time-driven work due by
+    then runs (premium samples and funding, GTD expiry, the loss limits' day roll)."""
+
     ts: int
 
 

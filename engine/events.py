@@ -96,12 +96,18 @@ class PositionChanged(NamedTuple):
 
 
 class MarkPriceChanged(NamedTuple):
+    """A market's mark moved: the new `mark` and the `index` it was computed from (ticks)."""
+
     symbol: str
     mark: int
     index: int
 
 
 class FundingSettled(NamedTuple):
+    """A market's funding paid at a funding time: `rate` scaled by RATE_SCALE, paid on `mark`
+    (ticks: the price funding is paid on); `dust`, the money units the payments' rounding left in
+    the funding pool, booked to the dust holder."""
+
     symbol: str
     rate: int  # scaled by RATE_SCALE
     mark: int
@@ -136,6 +142,9 @@ class HedgedPairClosed(NamedTuple):
 
 
 class InsuranceFundChanged(NamedTuple):
+    """The insurance fund of `asset` moved by `delta` money units to `balance`; `cause`: the
+    ledger movement that moved it."""
+
     asset: str
     delta: int
     balance: int
@@ -143,6 +152,10 @@ class InsuranceFundChanged(NamedTuple):
 
 
 class AutoDeleveraged(NamedTuple):
+    """ADL: `counterparty`'s opposite position closed `qty` lots against `account`'s bankrupt
+    one (or the insurance fund's, account 0) at `price` (ticks: the price the liquidation plan
+    closes at, the bankruptcy price on Binance)."""
+
     symbol: str
     account: int  # the bankrupt side (or the insurance fund, account 0)
     counterparty: int

@@ -21,6 +21,9 @@ BOTH = PositionSide.BOTH
 
 
 class AccountReads:
+    """ExchangeView's account reads (the module docstring): money figures in integer units of the
+    asset, positions in lots and ticks."""
+
     __slots__ = ()
 
     _ex: Exchange

@@ -9,6 +9,8 @@ from enum import IntEnum
 
 
 class Side(IntEnum):
+    """An order's side (a position's sign: BUY grows a long, SELL a short)."""
+
     BUY = 0
     SELL = 1
 
@@ -18,12 +20,16 @@ class Side(IntEnum):
 
 
 class OrderKind(IntEnum):
+    """Limit or market."""
+
     LIMIT = 0
     #: A market order carries a protection price: it never fills beyond it.
     MARKET = 1
 
 
 class TimeInForce(IntEnum):
+    """How long an order rests, and what happens to the part that cannot trade at once."""
+
     GTC = 0
     IOC = 1
     #: Fill-or-kill: all of it at once or nothing; checked before the book is touched.
@@ -44,6 +50,8 @@ class StpMode(IntEnum):
 
 
 class EventKind(IntEnum):
+    """What a book event reports of one order: accepted, rejected, a fill, canceled, expired, amended."""
+
     ACCEPTED = 1
     REJECTED = 2
     FILL = 3

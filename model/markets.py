@@ -50,6 +50,8 @@ _ASSET = re.compile(r"[A-Z0-9]{1,16}")
 
 
 class MarketKind(StrEnum):
+    """How a market is margined and its quantities counted."""
+
     #: Quantity in base units, margin and PnL in the quote asset (Binance USDⓈ-M).
     LINEAR = "linear"
     #: Quantity in contracts of `contract_size` quote (USD) face value, margin and PnL in the

@@ -13,6 +13,9 @@ from typing import Any, NamedTuple
 
 
 class RejectReason(IntEnum):
+    """Why the core or the venue refused a command; REASONS below maps each to its gRPC status
+    and Binance error code."""
+
     # 1xxx validation (bad input)
     INVALID_QUANTITY = 1001
     QUANTITY_TOO_SMALL = 1002
@@ -71,6 +74,8 @@ class RejectReason(IntEnum):
 
 
 class ReasonInfo(NamedTuple):
+    """A reason's face on the wire: the gRPC status, Binance's code (None: none fits) and the message."""
+
     status: str  # gRPC status code name
     binance_code: int | None
     message: str

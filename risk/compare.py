@@ -90,6 +90,9 @@ class VenueFigures:
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
+    """One position (its symbol, side, size, entry and mark prices) figured under each venue
+    profile: `venues`, one VenueFigures each (units and rounding there)."""
+
     symbol: str
     side: str
     size: Decimal

@@ -83,6 +83,8 @@ RS = RATE_SCALE
 
 
 class LiquidationModel(Enum):
+    """Which notional the maintenance margin of a liquidation price is taken at."""
+
     #: MM at the liquidation price, bracket re-picked at LP (Binance USDⓈ-M / COIN-M).
     BINANCE = "binance"
     #: MM fixed at the entry notional (Bybit classic, §4.3).

@@ -47,6 +47,9 @@ __all__ = ["BINANCE", "BYBIT", "DYDX", "HYPERLIQUID", "OKX", "PROFILES", "VenueP
 
 @dataclass(frozen=True, slots=True)
 class VenueProfile:
+    """One venue's rules, formula for formula: liquidation, margin, costs, the liquidation
+    process, insurance, ADL, funding and mark (risk/venue_rules.py holds each rule's kinds)."""
+
     name: str
     #: MM at the liquidation price (Binance) or at the entry notional (Bybit classic).
     liquidation_model: LiquidationModel

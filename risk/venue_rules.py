@@ -83,6 +83,8 @@ class OrderCost(Enum):
 
 
 class MarginKind(Enum):
+    """How a venue sets the initial margin of a position."""
+
     #: IM = notional / leverage, the leverage chosen up to the tier's maximum.
     LEVERAGE = "leverage"
     #: IM = notional × IMF: a fixed fraction (dYdX v4); the tier's max leverage is 1 / IMF.
@@ -111,6 +113,9 @@ class TierTable:
 
 @dataclass(frozen=True, slots=True)
 class MarginRule:
+    """A venue's margin: how the initial margin is set and how the maintenance margin is
+    evaluated for a liquidation price."""
+
     kind: MarginKind
     #: linear contracts: where MM is evaluated for the liquidation price
     linear_mm_at: MaintenanceAt
@@ -167,6 +172,8 @@ class LiquidationRule:
 
 
 class StepKind(Enum):
+    """How a venue's liquidation cuts a position down, step by step."""
+
     #: down to the largest size of the next lower tier (Binance one IOC, Bybit one FOK, OKX per tier)
     DOWN_A_TIER = "down_a_tier"
     #: a fixed fraction of the position per attempt (Hyperliquid above a notional)
@@ -211,6 +218,8 @@ class BackstopRule:
 
 
 class AdlRanking(Enum):
+    """How a venue orders the opposite side's positions for auto-deleveraging."""
+
     #: max(0, uPnL) / max(1, wallet) × MM / (wallet + uPnL) (§6.1).
     BINANCE_LEVERAGE_PNL = "binance_leverage_pnl"
     #: PnL% × effective leverage (profit) or PnL% / effective leverage (loss) (BitMEX §6.2;
@@ -226,6 +235,8 @@ class AdlRanking(Enum):
 
 @dataclass(frozen=True, slots=True)
 class AdlRule:
+    """A venue's auto-deleveraging: its ranking and the price counterparties are closed at."""
+
     ranking: AdlRanking
     #: the price counterparties are closed at: "bankruptcy", "mark" or "previous mark"
     price: str

@@ -61,6 +61,8 @@ MAX_LEVERAGE = 1000
 
 
 class Rounding(StrEnum):
+    """How the calculator rounds what it shows."""
+
     #: The venue's display: conservative prices, truncated money (module docstring).
     VENUE = "venue"
     #: Half-to-even everywhere, at the same precision.
