@@ -12,6 +12,7 @@ from perpsim.cli.units import Amount, MarketUnits
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register `perpsim positions`, `balance`, `transfer`, `leverage`, `margin-mode`, `position-mode`, `margin`."""
     p = leaf(sub, "positions", _positions, "open positions")
     p.add_argument("symbol", metavar="SYMBOL", nargs="?", default="")
     leaf(sub, "balance", _balance, "balances of the account")

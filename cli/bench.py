@@ -8,6 +8,7 @@ from perpsim.cli.common import standalone
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register `perpsim bench` (the order-book benchmark)."""
     bench = sub.add_parser("bench", help="benchmarks", description="benchmarks")
     benches = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
     standalone(benches, "book", _book, "the reference order-book stream through each implementation",

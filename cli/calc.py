@@ -66,6 +66,7 @@ def _add_position(p: argparse.ArgumentParser, *, mm: bool = True) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The risk calculator's argument parser (`perpsim calc`)."""
     ap = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="calc", required=True, metavar="CALC")
 
@@ -300,6 +301,7 @@ def _table(out: dict[str, Any], units: dict[str, str] | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the risk calculator; the exit status."""
     argv = sys.argv[1:] if argv is None else argv
     ap = build_parser()
     try:

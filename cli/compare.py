@@ -27,6 +27,7 @@ ROWS = (
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register `perpsim compare` (one position under each venue profile)."""
     p = sub.add_parser("compare", help="one position across every venue profile, side by side")
     g = p.add_argument_group("position")
     g.add_argument("--side", required=True, choices=["long", "short", "buy", "sell"])
@@ -47,6 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(a: argparse.Namespace) -> dict[str, Any]:
+    """The comparison the parsed arguments ask for, as `as_dict` gives it."""
     c = cmp.compare(side=a.side, size=a.size, entry=a.entry, leverage=a.leverage, mark=a.mark, index=a.index,
                     premium=a.premium, market=a.symbol,
                     profiles=None if a.profiles is None else [x for x in a.profiles.split(",") if x.strip()],
@@ -56,6 +58,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def as_dict(c: cmp.Comparison) -> dict[str, Any]:
+    """A Comparison as plain data (Decimals kept) for the table and the JSON output."""
     out = {f.name: getattr(c, f.name) for f in fields(c) if f.name != "venues"}
     out["venues"] = [{f.name: getattr(v, f.name) for f in fields(v)} for v in c.venues]
     for v in out["venues"]:

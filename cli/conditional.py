@@ -37,6 +37,7 @@ def _list_flags(p: argparse.ArgumentParser, entry: bool) -> None:
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register the conditional-order and order-list commands under `perpsim order`."""
     order = group(sub, "order", "place, cancel and list orders")
     p = leaf(order, "conditional", _order_conditional,
              "rest a stop, take-profit or trailing stop (fires on its trigger source)")

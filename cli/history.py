@@ -20,6 +20,8 @@ INCOME_TYPES = ("transfer", "realized_pnl", "funding_fee", "commission", "insura
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register the history reads: `perpsim order get / history`, `trades`, `income`, `klines`,
+    `funding-rates` and the rest."""
     order = group(sub, "order", "place, cancel and list orders")
     p = leaf(order, "get", _order_get, "one of your orders, open or completed (by id or --client-id)")
     p.add_argument("order_id", metavar="ORDER_ID", type=int, nargs="?")

@@ -19,6 +19,7 @@ from perpsim.cli.units import Amount
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register `perpsim account loss-limit set / show`."""
     account = group(sub, "account", "account settings")
     limits = group(account, "loss-limit", "the daily loss limit per settlement asset (resets at 00:00 UTC)")
     p = leaf(limits, "set", _set, "set the daily loss limit of an asset (lower: at once; higher or 0: from 00:00 UTC)")

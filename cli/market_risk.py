@@ -20,6 +20,7 @@ from perpsim.cli.format import Out
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register `perpsim risk market` and `perpsim watch risk`."""
     risk = sub.choices.get("risk")
     if risk is None:
         commands = group(sub, "risk", "risk figures")

@@ -14,6 +14,7 @@ from perpsim.cli.units import Amount
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register `perpsim account multi-assets on / off / show`."""
     account = group(sub, "account", "account settings")
     mode = group(account, "multi-assets", "USDT, USDC and BTC as one cross collateral for USDⓈ-margined markets")
     leaf(mode, "on", _on, "switch to Multi-Assets mode (no position or open order)")

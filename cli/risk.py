@@ -25,6 +25,7 @@ HOUR_NS = 3_600 * 10**9
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register `perpsim risk` (the account summary) and `risk account`, `risk set`, `risk fills`."""
     risk = sub.choices.get("risk")
     if risk is None:
         risk = sub.add_parser("risk", help="the account's risk: distance to liquidation in σ, nudge, exposure",
@@ -68,6 +69,7 @@ _positive.__name__ = "positive number"
 
 
 def horizon_text(ns: int) -> str:
+    """A horizon of venue time (ns) as `8h`, or a duration when it is not whole hours."""
     return f"{ns / HOUR_NS:g}h" if ns % HOUR_NS == 0 else format_duration(ns)
 
 
@@ -79,6 +81,7 @@ def sigma_text(distances) -> str | None:
 
 
 def warning_lines(warnings) -> list[str]:
+    """One `warning [code]: message` line per risk warning."""
     return [f"warning [{w.code}]: {w.message}" for w in warnings]
 
 

@@ -48,6 +48,7 @@ _lease_ms.__name__ = "lease (seconds)"
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register the `perpsim sandbox` commands (accounts, index, shock, clock, insurance, state)."""
     sb = group(sub, "sandbox", "control the simulated world (admin key)")
     p = leaf(sb, "create-account", _create_account, "a new account, its API key and secret")
     p.add_argument("--label", default="")

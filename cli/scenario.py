@@ -8,6 +8,7 @@ from perpsim.cli.common import standalone
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register `perpsim scenario` (list, run, sweep)."""
     standalone(sub, "scenario", _scenario, "cascade scenarios: list, run, sweep", passthrough=True)
 
 

@@ -9,6 +9,7 @@ from perpsim.cli.common import standalone
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register `perpsim serve`."""
     serve = standalone(sub, "serve", _serve, "run the venue")
     serve.add_argument("--listen", help="address to listen on (default 127.0.0.1:50051)")
     serve.add_argument("--rest", metavar="ADDRESS", help="Binance USDⓈ-M compatible REST and WebSocket address "

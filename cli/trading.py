@@ -35,6 +35,7 @@ def _order_flags(p: argparse.ArgumentParser) -> None:
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register `perpsim markets`, `book`, `mark`, `preview` and `perpsim order place / cancel / amend`."""
     leaf(sub, "markets", _markets, "list the markets and their rules")
     p = leaf(sub, "book", _book, "the order book of a market")
     p.add_argument("symbol", metavar="SYMBOL")

@@ -16,6 +16,7 @@ from perpsim.cli.units import MarketUnits
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register `perpsim watch STREAM` (a stream followed, one line per message)."""
     watch = group(sub, "watch", "follow a stream (Ctrl-C, --count or --timeout stops)")
     for name, help in (("trades", "public trades"), ("book", "book snapshot, then changed levels"),
                        ("mark", "mark price updates"), ("liquidations", "liquidation orders"),

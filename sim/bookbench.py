@@ -73,6 +73,8 @@ def measure(impl: str, stream: str, repeat: int) -> dict:
 
 
 def expected_totals(stream: str, default: bool) -> dict:
+    """The totals a run of `stream` must reproduce: the generator's, and the reference stream's
+    published ones when `default`."""
     _, totals = workload.load(stream)
     expected = {k: totals[k] for k in workload.EXPECTED_DEFAULT if k in totals}
     if default:
@@ -81,6 +83,7 @@ def expected_totals(stream: str, default: bool) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`perpsim bench book`: each implementation in its own process, its totals checked; the exit status."""
     ap = argparse.ArgumentParser(prog="perpsim bench book", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--impl", action="append", choices=sorted(IMPLS),

@@ -45,6 +45,7 @@ def _params(items: list[str], many: bool) -> dict:
 
 
 def cmd_list(a: argparse.Namespace, console: Console) -> int:
+    """`perpsim scenario list`: the built-in scenarios."""
     t = Table(title="built-in scenarios")
     t.add_column("name")
     t.add_column("steps", justify="right")
@@ -57,6 +58,7 @@ def cmd_list(a: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_run(a: argparse.Namespace, console: Console) -> int:
+    """`perpsim scenario run`: one scenario, in process or against a venue over gRPC, and its report."""
     sc = scenario.load(a.scenario)
     if a.short:
         sc = sc.shortened()
@@ -89,6 +91,7 @@ def cmd_run(a: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_sweep(a: argparse.Namespace, console: Console) -> int:
+    """`perpsim scenario sweep`: a scenario over a grid of parameters: a table and its CSV."""
     sc = scenario.load(a.scenario)
     points = sweep.grid(_params(a.param, many=True))
     with sweep.executor(a.workers, a.dask) as pool, _progress(console) as bar:
@@ -109,6 +112,7 @@ def cmd_sweep(a: argparse.Namespace, console: Console) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `perpsim scenario` commands; the exit status."""
     ap = argparse.ArgumentParser(prog="perpsim scenario", description="Cascade scenarios: list, run, sweep.")
     sub = ap.add_subparsers(dest="action", required=True)
     sub.add_parser("list", help="the built-in scenarios")

@@ -26,6 +26,8 @@ def _line(values: list) -> np.ndarray:
 
 
 def risk(result, specs: dict, path: Path) -> Path:
+    """A run's risk signals per market (temperature, open interest, volatility, leverage, flags)
+    as one PNG at `path`."""
     s, dt = result.series, result.step_s
     t = np.asarray(s["t_s"])
     symbols = [sym for sym in specs if "flags" in s[sym]]

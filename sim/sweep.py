@@ -108,6 +108,7 @@ def rows(results: list[RunResult]) -> tuple[list[str], list[list[Any]]]:
 
 
 def write_csv(results: list[RunResult], path: Path) -> None:
+    """The sweep as a CSV: one row per run and market, its parameters then its figures."""
     header, body = rows(results)
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
