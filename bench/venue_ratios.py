@@ -37,8 +37,9 @@ One JSON line per scenario (venue_load.py's fields), then one "venue_ratios" lin
   checkpoint_max_vs_p99  checkpoint max / unary-1 p99          target <= 2
 
 and the engine's CPU per order over the server's (batch_vs_engine_cpu, batch2_vs_engine_cpu,
-stream_vs_engine_cpu, stream1_vs_engine_cpu), and a read's server CPU over an order's (unary16_vs_read16_cpu): the
-ratios a machine with a free core for each would show, whatever else runs on this one.
+stream_vs_engine_cpu, stream1_vs_engine_cpu), and a read's server CPU over an order's
+(unary16_vs_read16_cpu): the ratios a machine with a free core for each would show, whatever
+else runs on this one.
 
 With --profile DIR the server is sampled with py-spy over every scenario but the checkpoint
 one and the turn-about pair, and their lines carry the per-stage breakdown
