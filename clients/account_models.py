@@ -44,6 +44,10 @@ class SigmaDistance(_Model):
 
 @dataclass(frozen=True, slots=True)
 class Balance(_Model):
+    """One asset's balance. Amounts are exact Decimals in that asset, whole multiples of its money unit:
+    wallet, available (margin balance − initial margin in use), withdrawable, margin balance,
+    unrealized PnL and the margins in use."""
+
     asset: str
     wallet: Decimal
     available: Decimal
@@ -65,6 +69,9 @@ class Balance(_Model):
 
 @dataclass(frozen=True, slots=True)
 class Account(_Model):
+    """The caller's account: one Balance per asset (`balance(asset)` finds one, KeyError if absent),
+    hedge_mode (True: separate "long" and "short" positions per market; False: one-way, "both")."""
+
     account_id: int
     balances: tuple[Balance, ...]
     hedge_mode: bool
@@ -83,6 +90,10 @@ class Account(_Model):
 
 @dataclass(frozen=True, slots=True)
 class Position(_Model):
+    """One position (market and position side): money as exact Decimals in the settlement asset; entry
+    price to 8 decimals (rounded half-even); liquidation and bankruptcy prices on the tick grid, rounded
+    against the account; None where the venue has none (no mark yet, no liquidation price)."""
+
     symbol: str
     position_side: str  # "both" | "long" | "short"
     quantity: Decimal  # signed: negative = short

@@ -16,10 +16,12 @@ from perpsim.v1 import common_pb2
 
 
 def warnings_of(ws) -> tuple[RiskWarning, ...]:
+    """The RiskWarning messages `ws` as RiskWarnings, in the venue's order."""
     return tuple(RiskWarning.from_pb(w) for w in ws)
 
 
 def distances_of(ds) -> tuple[SigmaDistance, ...]:
+    """The SigmaDistance messages `ds` as SigmaDistances, one per horizon, in the venue's order."""
     return tuple(SigmaDistance.from_pb(d) for d in ds)
 
 
@@ -49,6 +51,10 @@ class Nudge(_Model):
 
 @dataclass(frozen=True, slots=True)
 class PositionRisk(_Model):
+    """One position's risk: distance_pct = |mark − liquidation| / mark in percent, the distance in σ per
+    horizon (empty before the market has a volatility) and the size-down nudge; without a liquidation
+    price distance_pct is 0.0 and the nudge None (also None before the market has a volatility)."""
+
     symbol: str
     position_side: str
     quantity: Decimal  # signed
@@ -70,6 +76,10 @@ class PositionRisk(_Model):
 
 @dataclass(frozen=True, slots=True)
 class AssetRisk(_Model):
+    """The account's risk in one settlement asset, as floats: equity (cross margin balance + isolated
+    margins and their uPnL), margin_ratio_pct (cross maintenance margin / margin balance, percent),
+    effective_leverage = exposure / equity (x); None: no such figure. clusters: held markets linked by ρ."""
+
     asset: str
     equity: float
     margin_ratio_pct: float | None
@@ -87,6 +97,9 @@ class AssetRisk(_Model):
 
 @dataclass(frozen=True, slots=True)
 class AccountRisk(_Model):
+    """The caller's risk at venue time `time_ns` (ns since the epoch): its thresholds, each position's
+    distance to liquidation, each settlement asset's exposure, and the warnings."""
+
     account_id: int
     time_ns: int
     thresholds: RiskThresholds

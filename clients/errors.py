@@ -99,30 +99,53 @@ class PerpsimError(Exception):
 
 
 class InvalidArgumentError(PerpsimError):
+    """gRPC INVALID_ARGUMENT: the request itself is wrong (PriceOffTick, QuantityOffStep, BadPrecision,
+    MinNotional, InvalidSide, …); `field` names the offending request field when the venue gives one.
+    Raised as this base class for an INVALID_ARGUMENT that names no perpsim reason."""
+
     default_status = grpc.StatusCode.INVALID_ARGUMENT
 
 
 class FailedPreconditionError(PerpsimError):
+    """gRPC FAILED_PRECONDITION: a valid request the account's or market's state refuses
+    (MarginInsufficient, BalanceInsufficient, ReduceOnlyRejected, PostOnlyWouldTake, FokNotFillable,
+    DailyLossLimit, UserInLiquidation, …)."""
+
     default_status = grpc.StatusCode.FAILED_PRECONDITION
 
 
 class NotFoundError(PerpsimError):
+    """gRPC NOT_FOUND: UnknownSymbol, UnknownOrder or UnknownAccount."""
+
     default_status = grpc.StatusCode.NOT_FOUND
 
 
 class AlreadyExistsError(PerpsimError):
+    """gRPC ALREADY_EXISTS: DuplicateOrderId (the order id is in use, or a client order id is reused
+    for a different order) or ApiKeyInUse (a chosen API key asked for with another secret)."""
+
     default_status = grpc.StatusCode.ALREADY_EXISTS
 
 
 class ResourceExhaustedError(PerpsimError):
+    """gRPC RESOURCE_EXHAUSTED: MaxOpenOrders, MaxAlgoOrders (per account and market) or RateLimited
+    (the key's rate limit, an overloaded venue, a stream that fell too far behind); a RateLimited
+    carries `retry_after` in seconds."""
+
     default_status = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
 class UnauthenticatedError(PerpsimError):
+    """gRPC UNAUTHENTICATED (reason Unauthenticated, Binance -2015): the call carried no API key or one
+    the venue does not know."""
+
     default_status = grpc.StatusCode.UNAUTHENTICATED
 
 
 class PermissionDeniedError(PerpsimError):
+    """gRPC PERMISSION_DENIED (reason PermissionDenied): a sandbox call made with a key that is not the
+    admin key."""
+
     default_status = grpc.StatusCode.PERMISSION_DENIED
 
 
@@ -149,6 +172,9 @@ class Internal(TransportError):
 
 
 class Cancelled(TransportError):
+    """The call ended with gRPC CANCELLED. A stream ended by its own `cancel()` stops iterating instead
+    of raising this."""
+
     default_status = grpc.StatusCode.CANCELLED
 
 

@@ -111,6 +111,9 @@ class Income(_Model):
 
 @dataclass(frozen=True, slots=True)
 class FundingRate(_Model):
+    """One settled funding: the mark price then (None: no mark), funding_time_ns the funding time on the
+    grid and settled_time_ns when the venue settled it (venue time, ns)."""
+
     symbol: str
     rate: Decimal  # a fraction per interval
     mark_price: Decimal | None
@@ -124,6 +127,10 @@ class FundingRate(_Model):
 
 @dataclass(frozen=True, slots=True)
 class Kline(_Model):
+    """One candle of trades, mark or index from open_time_ns to close_time_ns (open + interval − 1 ns):
+    exact Decimal OHLC (an interval without a change repeats the previous close); volume is 0 for mark
+    and index klines."""
+
     open_time_ns: int
     close_time_ns: int
     open: Decimal
@@ -172,6 +179,9 @@ class Ticker24h(_Model):
 
 @dataclass(frozen=True, slots=True)
 class OpenInterest(_Model):
+    """A market's open interest at venue time `time_ns` (ns): the quantity held long (= held short) as an
+    exact Decimal; value None before the first mark."""
+
     symbol: str
     open_interest: Decimal
     value: Decimal | None  # at the mark price

@@ -15,6 +15,10 @@ __all__ = ["BookLevel", "Mark", "Market", "OrderBook", "Trade"]
 
 @dataclass(frozen=True, slots=True)
 class Market(_Model):
+    """One market's contract. Exact Decimals: tick_size in quote per base unit; lot_size and the quantity
+    limits in base units (linear) or contracts of contract_size quote (inverse); min_notional in quote.
+    Fee rates are fractions (0.0002 = 0.02 %; a negative maker fee is a rebate); price bands multiply the mark."""
+
     symbol: str
     kind: str  # "linear" | "inverse"
     base_asset: str
@@ -52,6 +56,9 @@ class Market(_Model):
 
 @dataclass(frozen=True, slots=True)
 class BookLevel(_Model):
+    """One price level of a book side: price and total quantity as exact Decimals, price_ticks and
+    quantity_lots their integer forms, order_count the orders resting there."""
+
     price: Decimal
     quantity: Decimal  # 0 in a book delta: the level is gone
     order_count: int
@@ -69,6 +76,9 @@ def _levels(levels) -> tuple[BookLevel, ...]:
 
 @dataclass(frozen=True, slots=True)
 class OrderBook(_Model):
+    """One market's book, the top levels of each side best first (best_bid / best_ask: None for an
+    empty side); sequence: the venue's count of durable commands when it answered."""
+
     symbol: str
     bids: tuple[BookLevel, ...]  # best first
     asks: tuple[BookLevel, ...]
@@ -89,6 +99,9 @@ class OrderBook(_Model):
 
 @dataclass(frozen=True, slots=True)
 class Mark(_Model):
+    """One market's prices: mark, index and last as exact Decimals in quote (None before there is one);
+    funding rates are fractions per interval (0.0001 = 0.01 %); times are venue time in ns."""
+
     symbol: str
     mark_price: Decimal | None
     index_price: Decimal | None
@@ -108,6 +121,10 @@ class Mark(_Model):
 
 @dataclass(frozen=True, slots=True)
 class Trade(_Model):
+    """One public trade (the trade stream): price and quantity as exact Decimals with price_ticks and
+    quantity_lots their integer forms, the taker's side, venue time in ns; liquidation: a liquidation's
+    trade. `sequence` numbers the stream's messages without gaps."""
+
     sequence: int
     symbol: str
     price: Decimal

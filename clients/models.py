@@ -90,12 +90,18 @@ class NewAccount(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class IndexUpdate(_Model):
+    """What `set_index_price` did: the mark price after it as an exact Decimal (None: no mark) and the
+    number of liquidations the move set off."""
+
     mark_price: Decimal | None
     liquidations: int
 
 
 @dataclass(frozen=True, slots=True)
 class ShockResult(_Model):
+    """What `shock_price` did: the index and mark price after it as exact Decimals (None: no mark), the
+    number of liquidations it set off, and their forced orders."""
+
     index_price: Decimal | None
     mark_price: Decimal | None
     liquidations: int

@@ -16,6 +16,9 @@ __all__ = ["Fill", "Order", "OrderList", "OrderListLeg", "Preview"]
 
 @dataclass(frozen=True, slots=True)
 class Fill(_Model):
+    """One fill of an order: price and quantity as exact Decimals with price_ticks and quantity_lots their
+    integer forms; the slippages show 2 decimals, None when unknown."""
+
     order_id: int
     price: Decimal
     quantity: Decimal
@@ -34,6 +37,10 @@ class Fill(_Model):
 
 @dataclass(frozen=True, slots=True)
 class Order(_Model):
+    """An order as the venue holds it: price and quantities as exact Decimals with their tick and lot
+    integer forms; price None when price_ticks is 0 (a market order). `open`: new or partially filled;
+    `remaining_quantity` = quantity − filled_quantity."""
+
     order_id: int
     client_order_id: str
     symbol: str

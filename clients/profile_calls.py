@@ -54,6 +54,10 @@ class VenueFigures:
 
 @dataclass(frozen=True)
 class Comparison:
+    """One position compared across venue profiles: the side, quantity (base units or contracts), entry
+    and mark price (quote) and premium it was computed with, as exact Decimals; `asset` the money of
+    every profile's figures; `venues` one VenueFigures per profile (`venue(name)` picks one)."""
+
     symbol: str
     side: str
     quantity: Decimal

@@ -17,6 +17,9 @@ __all__ = ["LiquidationBucket", "MarketRisk", "MarketRiskUpdate", "RiskFlag", "S
 
 @dataclass(frozen=True, slots=True)
 class LiquidationBucket(_Model):
+    """One non-empty price bucket of a market's liquidation map, and the open interest it holds by
+    side: notionals as floats at each position's price, lots as integers."""
+
     price_low: Decimal  # [low, high)
     price_high: Decimal
     long_notional: float  # liquidated if the mark fell to the bucket (settlement asset)
@@ -42,6 +45,10 @@ class StressTest(_Model):
 
 @dataclass(frozen=True, slots=True)
 class RiskFlag(_Model):
+    """An active market-risk flag: code (crowded_funding_oi, oi_near_liquidation, leverage_spike or
+    fills_will_be_worse), a sentence, and its figure and threshold as floats (leverage_spike: the
+    number of spiked accounts against the spike z threshold)."""
+
     code: str
     message: str
     value: float
@@ -50,6 +57,10 @@ class RiskFlag(_Model):
 
 @dataclass(frozen=True, slots=True)
 class MarketRisk(_Model):
+    """One market's risk figures at venue time `time_ns` (ns). Floats as the venue computed them: `_pct`
+    in percent, `_bps` in basis points, predicted_funding_rate a fraction; notionals in the settlement
+    asset, but depth_quote and slippage_notional in quote. None: no figure yet."""
+
     symbol: str
     time_ns: int
     mark_price: Decimal | None
@@ -111,6 +122,8 @@ class MarketRisk(_Model):
 
 @dataclass(frozen=True, slots=True)
 class MarketRiskUpdate(_Model):
+    """One message of the market-risk stream: its number in the stream (from 1) and the figures."""
+
     sequence: int
     risk: MarketRisk
 

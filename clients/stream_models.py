@@ -17,6 +17,9 @@ __all__ = ["AccountUpdate", "Alert", "BookUpdate", "Liquidation", "MarkUpdate"]
 
 @dataclass(frozen=True, slots=True)
 class BookUpdate(_Model):
+    """One message of the book stream: the first a snapshot, then the changed levels; `sequence`
+    numbers this subscription's messages from 1 without gaps."""
+
     sequence: int
     snapshot: bool  # True: the whole book; False: changed levels (quantity 0 = removed)
     bids: tuple[BookLevel, ...]
@@ -29,6 +32,9 @@ class BookUpdate(_Model):
 
 @dataclass(frozen=True, slots=True)
 class MarkUpdate(_Model):
+    """One message of the mark-price stream: the market's prices (a Mark) at venue time `time_ns` (ns);
+    `sequence` numbers the stream's messages without gaps."""
+
     sequence: int
     mark: Mark
     time_ns: int
@@ -40,6 +46,10 @@ class MarkUpdate(_Model):
 
 @dataclass(frozen=True, slots=True)
 class Liquidation(_Model):
+    """A public liquidation: the forced order's side and quantity, its bankruptcy price (None: not sent),
+    and how the quantity went: filled by the book, taken by the insurance fund, auto-deleveraged
+    (exact Decimals in the market's quantity units); venue time in ns."""
+
     sequence: int
     symbol: str
     side: str
