@@ -70,6 +70,10 @@ class AssetRisk:
 
 @dataclass(frozen=True, slots=True)
 class AccountReport:
+    """One account's risk as it stands: the thresholds applied, every position's figures (market
+    then side order), per settlement asset its exposure figures, and a kσ warning for each
+    position closer than ``k`` σ over the thresholds' horizon."""
+
     thresholds: Thresholds
     positions: list[PositionRisk]
     assets: list[AssetRisk]
@@ -87,6 +91,10 @@ class OrderSignals:
 
 
 class AccountRisk:
+    """The account risk read model: each account's thresholds (the defaults unless set) and, on
+    request, the figures of its positions and assets or of an order before it is placed.
+    ``sigma_1h(symbol)``: σ of mark log returns over 1h, a fraction; ``rho(a, b)``: correlation."""
+
     def __init__(self, sigma_1h: Callable[[str], float | None], rho: Callable[[str, str], float],
                  defaults: Thresholds | None = None) -> None:
         self.sigma_1h, self.rho = sigma_1h, rho

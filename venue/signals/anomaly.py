@@ -20,6 +20,10 @@ from dataclasses import dataclass
 
 @dataclass
 class SpikeFlag:
+    """One account's leverage spike in a market: effective leverage before and after the change
+    (x), the change's robust z (unitless), the account's side then and the venue time (ns) of
+    the command that closed the step it was scored in."""
+
     account: int
     ts: int  # venue time of the change (ns)
     before: float  # leverage before and after (x)
@@ -29,12 +33,16 @@ class SpikeFlag:
 
 
 def median(xs: list[float]) -> float:
+    """The median of `xs` (not empty): the middle value, or the mean of the two middle ones."""
     s = sorted(xs)
     n = len(s)
     return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2.0
 
 
 class LeverageSpikes:
+    """One market's spike detector (see the module docstring): the last `window` leverage changes
+    (x), each account's last leverage (x) and its latest flag, kept `hold_ns` of venue time."""
+
     def __init__(self, window: int, z_threshold: float, min_jump: float, min_level: float, mad_floor: float,
                  hold_ns: int) -> None:
         self.changes: deque[float] = deque(maxlen=window)

@@ -17,6 +17,9 @@ def _priors() -> dict[str, float]:
 
 @dataclass(frozen=True)
 class SignalConfig:
+    """The venue-wide settings of the risk signals; each field's unit is in its name or comment
+    (`_s` seconds of venue time, `_pct` percent, `_bps` basis points, x of leverage)."""
+
     #: Δ: the mark is sampled every `sample_s` of venue time (gaps filled with the last mark).
     sample_s: int = 1
     #: EWMA half-life of volatility and correlation: λ = 2^(−Δ / half_life).

@@ -14,6 +14,9 @@ import math
 
 
 class Correlations:
+    """Per pair of `symbols`: the EWMA covariance of their mark log returns (fraction² per step),
+    the steps both had a return, and the prior ρ; `rho` publishes the blend (module docstring)."""
+
     def __init__(self, symbols: list[str], lam: float, n0: int, prior) -> None:
         """`prior(i, j)`: the configured correlation of symbols i and j."""
         self.symbols, self.lam, self.n0 = list(symbols), lam, n0

@@ -22,6 +22,9 @@ SLICE_EVENTS = 4_096
 
 
 class CatchUp:
+    """The task that folds the commands handed to `signals` into it, `SLICE_EVENTS` events at a
+    time with the loop yielded between slices; woken when the hand-over buffer turns non-empty."""
+
     def __init__(self, signals) -> None:
         self.signals = signals
         self._pending = asyncio.Event()

@@ -39,6 +39,10 @@ def read_book(read, notional: float, quote):
 
 @dataclass
 class ExecutionQuality:
+    """A book's execution quality: best bid and ask (ticks); spread and expected slippage of `notional`
+    (quote currency) in bps of the mid (None: no two-sided book, or too thin); depth per bps (quote
+    currency); the alert, and since when (venue ns; 0: neither) spread or slippage is over its threshold."""
+
     bid: float | None = None  # ticks
     ask: float | None = None
     spread_bps: float | None = None
@@ -79,6 +83,9 @@ def slippage(levels, mid: float, notional: float, side: int, quote) -> float | N
 
 
 def measure(bids, asks, notional: float, quote, depth_bps=(10, 50)) -> ExecutionQuality:
+    """Spread, depth within each of `depth_bps` and the buy and sell slippage of `notional`
+    (quote currency) of a book, `bids`/`asks` as (ticks, lots) best first; `quote(lots, ticks)`
+    values a level. Empty figures without both sides; the alert fields are left to the caller."""
     q = ExecutionQuality(notional=notional)
     if not bids or not asks:
         return q

@@ -12,6 +12,9 @@ from collections import deque
 
 
 class History:
+    """The last `n` samples of one figure (floats in that figure's unit), their mean and
+    population sd, and the z-score of a value against them (module docstring)."""
+
     def __init__(self, n: int) -> None:
         self.samples: deque[float] = deque(maxlen=n)
         self._stats: tuple[float, float] | None = None

@@ -72,6 +72,9 @@ BOOK_QUIET = frozenset({BalanceChanged, PositionChanged, MarkPriceChanged, Fundi
 
 
 class Signals(SignalReads, StepClose, ReadAhead, HandoffBuffer):
+    """The risk read models of every market of the live exchange, fed its commands' events in
+    sequence (module docstring); venue time in ns from the commands' timestamps."""
+
     def __init__(self, source, cfg: SignalConfig | None = None) -> None:
         """`source()`: the live exchange (the venue swaps it on a reset or a rebuild)."""
         self.source, self.cfg = source, cfg or SignalConfig()

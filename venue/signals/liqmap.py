@@ -28,6 +28,8 @@ from sortedcontainers import SortedList
 
 
 class Entry(NamedTuple):
+    """One liquidatable unit: the tick its liquidation triggers at, its side, its lots."""
+
     tick: int  # liquidation price (ticks)
     side: int  # +1 long-like (triggers at or below), −1 short-like (at or above)
     lots: int  # > 0
@@ -35,6 +37,9 @@ class Entry(NamedTuple):
 
 @dataclass
 class Bucket:
+    """One price bucket of the map: bounds in ticks (floats, not rounded to the tick grid) and
+    the lots and notional (settlement asset, at each entry's liquidation price) of longs and shorts."""
+
     low: float  # price bounds in ticks
     high: float
     long_notional: float = 0.0
@@ -44,6 +49,9 @@ class Bucket:
 
 
 class LiquidationMap:
+    """One market's liquidatable entries by key (account * 4 + position side), sorted by
+    liquidation tick, with the total lots per side and the bankruptcy prices (ticks) solved so far."""
+
     def __init__(self) -> None:
         self.entries: dict[int, Entry] = {}
         self.order = SortedList()  # (tick, key)

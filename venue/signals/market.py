@@ -57,6 +57,10 @@ def pnl(spec, lots: int, entry: float, exit_: float) -> float:
 
 
 class MarketSignals:
+    """One market's read model state: each account's legs (lots), open interest, the liquidation
+    map, effective leverage (x, at most MAX_LEVERAGE), spike flags, σ, the minute histories and
+    the execution quality. Prices in ticks, notionals floats of the settlement asset."""
+
     def __init__(self, spec, cfg: SignalConfig, lam: float) -> None:
         self.spec, self.symbol, self.asset = spec, spec.symbol, spec.settle
         self.notional, self.quote = unit_values(spec)

@@ -14,6 +14,9 @@ _PRICE_LOTS = itemgetter(0, 1)  # a book level's (price ticks, lots)
 
 
 class EngineReader:
+    """The engine reads of the signals, over one `ExchangeView` of `exchange`: prices in ticks,
+    sizes in lots, money in the asset's integer units, funding rates scaled by RATE_SCALE."""
+
     __slots__ = ("hedge", "view")
 
     def __init__(self, exchange) -> None:

@@ -27,6 +27,7 @@ NEAR_PCTS = (2, 5, 10)
 
 
 def phi(z: float) -> float:
+    """Φ(z): the standard normal cumulative distribution, from `math.erf`."""
     return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
 
 

@@ -11,6 +11,10 @@ from perpsim.venue.signals.stress import StressResult
 
 @dataclass
 class Flag:
+    """An active market flag: its code, a sentence, and the figure that raised it with its
+    threshold, in the code's unit (funding z; percent of OI; flagged accounts against the spike
+    z threshold; spread in bps)."""
+
     code: str  # crowded_funding_oi, oi_near_liquidation, leverage_spike, fills_will_be_worse
     message: str
     value: float
@@ -31,6 +35,10 @@ class Temperature:
 
 @dataclass
 class MarketRisk:
+    """One market's figures at venue time `time_ns` (ns); units per field. Percent fields are
+    percent (5.0 = 5 %), rates and σ fractions; OI changes are against the history sample 1h or
+    24h back (the oldest kept if fewer), None without one or when it was 0 lots."""
+
     symbol: str
     time_ns: int
     mark: int | None  # ticks

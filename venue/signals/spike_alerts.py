@@ -15,6 +15,9 @@ RAISED, CLEARED = "RAISED", "CLEARED"
 
 
 class SpikeAlerts:
+    """Sends RAISED and CLEARED `leverage_spike` updates to the followed accounts' streams,
+    looked at once per step of venue time the signals close."""
+
     def __init__(self, signals, streams) -> None:
         self.signals, self.streams = signals, streams
         self._seen = -1  # the signals' steps_closed when last looked at

@@ -19,6 +19,10 @@ from dataclasses import dataclass
 
 @dataclass
 class StressResult:
+    """One shock's outcome: the shock (percent of the mark) and shocked price (ticks, not rounded
+    to the tick grid), lots liquidated and beyond the book, their notional, the fund's draw and
+    balance (settlement asset), coverage (fund / draw) and the ADL share (a fraction)."""
+
     shock_pct: float
     shocked_price: float  # ticks
     liquidated_lots: int = 0
