@@ -33,6 +33,9 @@ RISK_THRESHOLDS_FILE = "risk-thresholds.json"
 
 
 class AccountSignals:
+    """The account half of the risk signals: per-account thresholds (AccountRisk), fill slippage
+    (SlippageTracker), k σ alerts, and their protobuf shapes for the Account and Risk services."""
+
     def __init__(self, venue, defaults: Thresholds | None = None, config: SignalConfig | None = None,
                  path: Path | None = None) -> None:
         """`path`: where the accounts' own thresholds are kept across restarts (JSON; None: memory only)."""
@@ -237,6 +240,7 @@ def account_signals_of(venue) -> AccountSignals:
 
 
 def thresholds_out(t: Thresholds) -> risk_pb2.AccountRiskThresholds:
+    """An account's risk thresholds as the AccountRiskThresholds message (k, horizon in ns, ρ, max leverage)."""
     return risk_pb2.AccountRiskThresholds(k=t.k, horizon_ns=t.horizon_ns, rho=t.rho, max_leverage=t.max_leverage)
 
 
@@ -257,10 +261,13 @@ def bps_out(x: float | None) -> str:
 
 
 def warnings_out(ws: list[Warning]) -> list[common_pb2.RiskWarning]:
+    """Risk warnings as RiskWarning messages (code, message, fields)."""
     return [common_pb2.RiskWarning(code=w.code, message=w.message, fields=w.fields) for w in ws]
 
 
 def sigma_out(d) -> list[account_pb2.SigmaDistance]:
+    """A liquidation distance per horizon as SigmaDistance messages (σ at 8 decimals, z at 4, touch
+    probability at 6, as strings); [] for no distance."""
     if d is None:
         return []
     return [account_pb2.SigmaDistance(horizon_ns=h.horizon_ns, sigma=f"{h.sigma:.8f}", z=f"{h.z:.4f}",

@@ -56,12 +56,15 @@ class BadKey(ValueError):
 
 
 class Credentials(NamedTuple):
+    """An account's id with its API key and secret, as given or generated (the key in clear text)."""
+
     account: int
     api_key: str
     api_secret: str
 
 
 def digest(key: str) -> str:
+    """The SHA-256 hex digest of an API key: the form keys are stored and looked up in."""
     return hashlib.sha256(key.encode()).hexdigest()
 
 

@@ -182,10 +182,14 @@ def money_in(spec: MarketSpec, text: str, field: str = "amount", allow_negative:
 
 
 def money_out(spec: MarketSpec, units: int) -> pb.Money:
+    """Integer money units of the market's settlement asset as a Money message: the exact decimal
+    amount and the units."""
     return pb.Money(asset=spec.settle, amount=spec.format_money(units), amount_units=units)
 
 
 def level_out(spec: MarketSpec, price: int, lots: int, count: int) -> pb.PriceLevel:
+    """One book level as a PriceLevel: price as decimal string and ticks, quantity as decimal string
+    and lots, and its order count."""
     return pb.PriceLevel(price=spec.format_price(price), price_ticks=price, quantity=spec.format_qty(lots),
                          quantity_lots=lots, order_count=count)
 

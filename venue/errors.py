@@ -56,6 +56,7 @@ class VenueError(Exception):
 
 
 def status_code(reason: RejectReason) -> grpc.StatusCode:
+    """The gRPC status code a rejection reason is answered with (from the reason table)."""
     return _CODES[REASONS[reason].status][0]
 
 

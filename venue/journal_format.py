@@ -82,15 +82,19 @@ class SegmentScan:
 
 
 def segment_name(first_seq: int) -> str:
+    """A segment's file name: its first seq as 20 zero-padded digits, then SEGMENT_SUFFIX."""
     return f"{first_seq:020d}{SEGMENT_SUFFIX}"
 
 
 def segment_header(first_seq: int) -> bytes:
+    """The HEADER_SIZE header bytes of a segment starting at `first_seq` (magic, first seq, CRC-32)."""
     body = SEGMENT_HEADER_BODY.pack(MAGIC, first_seq)
     return body + struct.pack("<I", zlib.crc32(body))
 
 
 def check_header(path: Path, data: bytes, first_seq: int) -> None:
+    """Raise JournalCorrupt unless `data` starts with a whole header with the magic, a matching
+    CRC and the first seq the file's name says."""
     if len(data) < HEADER_SIZE:
         raise JournalCorrupt(path, 0, first_seq, f"segment header cut short ({len(data)} bytes)")
     magic, seq, crc = SEGMENT_HEADER.unpack_from(data, 0)

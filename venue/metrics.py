@@ -60,6 +60,9 @@ class _Registry(CollectorRegistry):
 
 
 class Metrics:
+    """The venue's Prometheus metrics in their own registry: counted from the sequencer's durable
+    batches (`observe_batch`), rejections through `rejected`, served over HTTP by `serve`."""
+
     #: the market gauges that need a walk over positions (open interest) or the funding samples
     #: are refreshed at most this often, on the sequencer's event loop (never from the scrape
     #: thread, which would read the state while a command changes it); a command inside the

@@ -41,6 +41,9 @@ class RecoveryError(Exception):
 
 @dataclass
 class RecoveryReport:
+    """What `recover` did: the snapshot it started from, the records it replayed, what it skipped
+    or truncated, and how long each part took (s)."""
+
     snapshot_seq: int | None  # None: started from make_exchange()
     snapshot_path: str | None
     skipped_snapshots: list[str]  # snapshots that failed their checks, newest first, with why

@@ -302,6 +302,9 @@ def _read_exact(fd: int, n: int) -> bytes:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The follower process: argv is the venue's pid and the reply fd; reads its FollowerSpec from
+    stdin, loads and follows the journal. Exit code: 0 when the venue is gone, 1 on a failure,
+    STALE_BUILD when the code on disk is not the venue's build."""
     args = sys.argv[1:] if argv is None else argv
     parent, reply_fd = int(args[0]), int(args[1])
     _die_with_parent(parent)

@@ -43,6 +43,9 @@ MARGIN_WARNING_PERCENT = 80
 
 
 class Streams:
+    """The venue's server streams (public topics, the order book, account updates and alerts): fed by
+    the sequencer's durable batches; each topic numbers its messages 1, 2, 3, …; a mailbox per subscriber."""
+
     def __init__(self, venue, alert_spread_bps: int = 50, alert_funding_bps: int = 5) -> None:
         """Alerts: a market whose spread reaches `alert_spread_bps` (basis points of the mid)
         while its predicted funding rate reaches `alert_funding_bps` (basis points per interval,

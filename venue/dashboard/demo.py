@@ -18,6 +18,8 @@ POSITIONS = [("buy", "0.05", 3, False), ("buy", "0.12", 10, True), ("buy", "0.2"
 
 @dataclass
 class World:
+    """The demo's clients: the liquidity maker, the leveraged traders, and the account the account view shows."""
+
     maker: object
     traders: list = field(default_factory=list)
     trader: object = None  # the account the account view shows (a 10× long, a loss limit)

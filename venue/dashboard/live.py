@@ -40,6 +40,9 @@ class Follow:
 
 
 class LivePush:
+    """The dashboard's /dashboard/ws endpoint (`handle`): per page, the market view and, given a key,
+    the account view every interval, and its preview and place requests."""
+
     def __init__(self, venue) -> None:
         self.venue = venue
         self.market = MarketSnapshot(venue)

@@ -31,6 +31,8 @@ def proto_json(msg) -> dict:
 
 
 def spec_json(spec) -> dict:
+    """A market's spec for the page: assets, kind, tick and lot size as decimal strings, their
+    decimals, and the quantity unit (the base asset, or contracts for an inverse market)."""
     qty_unit = "contracts" if spec.kind.name == "INVERSE" else spec.base
     return {"symbol": spec.symbol, "base": spec.base, "quote": spec.quote, "settle": spec.settle,
             "kind": spec.kind.name.lower(), "tick_size": str(spec.tick_size), "price_decimals": spec.price_decimals,
@@ -43,6 +45,7 @@ def unknown_market(venue, symbol) -> str:
 
 
 def markets_json(venue) -> list[dict]:
+    """`spec_json` of every market of the venue."""
     return [spec_json(s) for s in venue.markets.values()]
 
 

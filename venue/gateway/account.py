@@ -35,6 +35,9 @@ def _num(x: Decimal) -> float | int:
 
 
 class Account:
+    """The /fapi account routes (account, balance, positionRisk, leverage, marginType, income, …),
+    all SIGNED, for the account of the request's API key."""
+
     def __init__(self, gw) -> None:
         self.gw, self.venue = gw, gw.venue
 

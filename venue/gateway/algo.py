@@ -35,6 +35,9 @@ _LIMIT_KINDS = (ConditionalKind.STOP_LIMIT, ConditionalKind.TAKE_PROFIT_LIMIT)
 
 @dataclasses.dataclass
 class AlgoRecord:
+    """One conditional order as the algo endpoints show it: the PlaceConditional command, its Binance
+    algoStatus, created and updated times (ns) and the order it placed when triggered (0: none)."""
+
     cmd: C.PlaceConditional
     status: str
     create_ns: int
@@ -43,6 +46,9 @@ class AlgoRecord:
 
 
 class AlgoRecords:
+    """The conditional orders the gateway saw events of, by id (at most ALGO_KEPT, oldest dropped
+    first; cleared on a reset), fed by `publish`; `get` falls back to the live book."""
+
     def __init__(self, venue) -> None:
         self.venue = venue
         self.records: OrderedDict[int, AlgoRecord] = OrderedDict()
@@ -84,6 +90,9 @@ class AlgoRecords:
 
 
 class Algo:
+    """The /fapi/v1 algo order routes: algoOrder (POST, GET, DELETE), openAlgoOrders, allAlgoOrders
+    and DELETE algoOpenOrders; each new order is one engine PlaceConditional."""
+
     def __init__(self, gw) -> None:
         self.gw, self.venue = gw, gw.venue
 

@@ -31,6 +31,9 @@ class _Window:
 
 
 class BookFeed:
+    """Each market's book update id (one per command that touches its book) and, for the markets whose
+    diff streams are followed, the changed levels per speed (ms) since the last event."""
+
     def __init__(self, venue) -> None:
         self.venue = venue
         self.update_id: dict[str, int] = defaultdict(int)

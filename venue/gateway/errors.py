@@ -32,30 +32,37 @@ class ApiError(Exception):
 
 
 def missing(name: str) -> ApiError:
+    """Binance -1102 (HTTP 400): a mandatory parameter not sent or empty."""
     return ApiError(400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
 
 
 def malformed(name: str, value: object) -> ApiError:
+    """Binance -1102 (HTTP 400): a parameter that does not parse, echoing its value."""
     return ApiError(400, -1102, f"Parameter '{name}' was malformed: {value!r}.")
 
 
 def bad_timestamp() -> ApiError:
+    """Binance -1021 (HTTP 400): the timestamp is outside the recvWindow."""
     return ApiError(400, -1021, "Timestamp for this request is outside of the recvWindow.")
 
 
 def bad_recv_window() -> ApiError:
+    """Binance -1131 (HTTP 400): recvWindow not in (0, 60000] ms."""
     return ApiError(400, -1131, "recvWindow must be less than 60000.")
 
 
 def bad_signature() -> ApiError:
+    """Binance -1022 (HTTP 400): the HMAC-SHA256 signature does not match the key's secret."""
     return ApiError(400, -1022, "Signature for this request is not valid.")
 
 
 def bad_key_format() -> ApiError:
+    """Binance -2014 (HTTP 401): X-MBX-APIKEY missing, empty or longer than 256 characters."""
     return ApiError(401, -2014, "API-key format invalid.")
 
 
 def bad_key() -> ApiError:
+    """Binance -2015 (HTTP 401): no account has this API key."""
     return ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
 
 
@@ -65,6 +72,7 @@ def not_ready(why: str) -> ApiError:
 
 
 def internal() -> ApiError:
+    """Binance -1000 UNKNOWN (HTTP 500): a fault inside the venue, logged; nothing about it is shown."""
     return ApiError(500, UNKNOWN, "An unknown error occurred while processing the request (logged).")
 
 
@@ -87,8 +95,10 @@ def from_venue(e: VenueError) -> ApiError:
 
 
 def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """`body` as a JSON response (orjson) with the given HTTP status and headers."""
     return web.Response(body=orjson.dumps(body), status=status, headers=headers, content_type="application/json")
 
 
 def error_response(e: ApiError) -> web.Response:
+    """A refusal as Binance answers it: HTTP `e.status`, body {"code", "msg"}, `e.headers`."""
     return json_response({"code": e.code, "msg": e.msg}, e.status, e.headers)

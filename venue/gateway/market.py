@@ -24,10 +24,13 @@ PERPETUAL_DELIVERY_MS = 4133404800000
 
 
 def linear_specs(venue) -> list:
+    """The venue's linear markets: the only ones the USDⓈ-M gateway serves."""
     return [s for s in venue.markets.values() if s.kind.value == "linear"]
 
 
 def symbol_json(spec, onboard_ms: int) -> dict:
+    """A market's entry in /fapi/v1/exchangeInfo `symbols` (a perpetual, its filters from the spec as
+    decimal strings); `onboard_ms` its onboardDate."""
     def d(x: Decimal) -> str:
         return format(x, "f")
 
@@ -58,6 +61,9 @@ def symbol_json(spec, onboard_ms: int) -> dict:
 
 
 class MarketData:
+    """The public market data routes: /fapi/v1 ping, time, exchangeInfo, depth, trades, klines, tickers,
+    premiumIndex, fundingRate, openInterest, … and /futures/data/openInterestHist (no key)."""
+
     def __init__(self, gw) -> None:
         self.gw, self.venue = gw, gw.venue
 

@@ -37,6 +37,9 @@ MAX_STREAMS = 1_024
 
 
 class MarketStreams:
+    """The public WebSocket streams: the /ws, /stream, /public and /market paths, the subscriptions
+    per stream name, and the events `publish` and the timed `run` send them."""
+
     def __init__(self, gw) -> None:
         self.gw, self.venue = gw, gw.venue
         self.books: BookFeed = gw.books

@@ -35,6 +35,8 @@ def text(p: dict[str, str], name: str, default: str | None = None) -> str:
 
 def integer(p: dict[str, str], name: str, default: int | None = None, lo: int | None = None,
             hi: int | None = None) -> int:
+    """An integer parameter: missing (without default) or not an integer is Binance -1102; outside
+    [lo, hi] INVALID_VALUE naming it."""
     raw = p.get(name)
     if raw is None or raw == "":
         if default is None:
@@ -50,6 +52,7 @@ def integer(p: dict[str, str], name: str, default: int | None = None, lo: int | 
 
 
 def boolean(p: dict[str, str], name: str, default: bool = False) -> bool:
+    """A "true" / "false" parameter (any case); missing: `default`; anything else Binance -1102."""
     raw = p.get(name)
     if raw is None or raw == "":
         return default
@@ -59,6 +62,8 @@ def boolean(p: dict[str, str], name: str, default: bool = False) -> bool:
 
 
 def choice(p: dict[str, str], name: str, table: dict, reason: R, default: str | None = None):
+    """The `table` value of an enum parameter (e.g. SIDE, TIF); missing is -1102, a value not in the
+    table the rejection `reason` naming it."""
     value = text(p, name, default)
     if value not in table:
         raise VenueError(reason, field=name, value=value)
@@ -75,6 +80,8 @@ def spec(venue, p: dict[str, str], name: str = "symbol"):
 
 
 def price(s, p: dict[str, str], name: str = "price", required: bool = True) -> int:
+    """A decimal price parameter as exact ticks (off the grid or the market's range: refused, never
+    rounded); missing: INVALID_PRICE, or 0 when not `required`."""
     raw = p.get(name, "")
     if not raw and not required:
         return 0
@@ -82,6 +89,8 @@ def price(s, p: dict[str, str], name: str = "price", required: bool = True) -> i
 
 
 def qty(s, p: dict[str, str], name: str = "quantity") -> int:
+    """A decimal quantity parameter as exact lots (off the lot grid or the market's range: refused);
+    missing: Binance -1102."""
     return cv.qty_in(s, text(p, name), 0, field=name)
 
 

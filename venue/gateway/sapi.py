@@ -33,6 +33,9 @@ def _utc(ms: int) -> str:
 
 
 class Rails:
+    """The /sapi/v1 wallet routes: coin config, margin pairs, deposit address and history, withdraw
+    apply and history, and spot <-> futures transfers (venue Deposit / Withdraw)."""
+
     def __init__(self, gw) -> None:
         self.gw, self.venue = gw, gw.venue
 

@@ -52,6 +52,7 @@ def quote_of(spec, tick_lots: int) -> str:
 
 
 def signed_qty(spec, lots: int) -> str:
+    """A position's lots as a decimal quantity string, "-" in front for a short."""
     return ("-" if lots < 0 else "") + spec.format_qty(abs(lots))
 
 

@@ -15,6 +15,9 @@ _CLOSE = object()
 
 
 class Socket:
+    """One WebSocket's followed streams and its outbox (at most OUTBOX messages): a reader that falls
+    further behind loses what is queued and is closed with 1008 "slow consumer"."""
+
     def __init__(self, ws: web.WebSocketResponse, combined: bool) -> None:
         self.ws, self.combined = ws, combined
         self.streams: set[str] = set()

@@ -31,11 +31,16 @@ _KINDS = {"LIMIT": OrderKind.LIMIT, "MARKET": OrderKind.MARKET}
 
 
 def conditional_on_order_endpoint() -> E.ApiError:
+    """Binance -4120 (HTTP 400): a conditional order type sent to /fapi/v1/order instead of the algo
+    order endpoints."""
     return E.ApiError(400, -4120, "Order type not supported for this endpoint. Please use the Algo Order API "
                                   "endpoints instead.")
 
 
 class Trading:
+    """The /fapi/v1 order routes: order (POST, GET, DELETE, PUT), batchOrders, allOpenOrders,
+    openOrders, openOrder, allOrders and userTrades, all SIGNED, for the account of the API key."""
+
     def __init__(self, gw) -> None:
         self.gw, self.venue = gw, gw.venue
 

@@ -43,10 +43,14 @@ _REASON = {"deposit": "DEPOSIT", "withdraw": "WITHDRAW", "transfer": "ASSET_TRAN
 
 
 def no_such_key() -> E.ApiError:
+    """Binance -1125 (HTTP 400): the account has no live listen key, or the one sent is not its key."""
     return E.ApiError(400, -1125, "This listenKey does not exist.")
 
 
 class UserStreams:
+    """Listen keys (/fapi/v1/listenKey POST, PUT, DELETE; one per account, living `ttl_s` after its
+    last POST or PUT) and each account's events on the WebSockets that follow its key."""
+
     def __init__(self, gw, ttl_s: float = LISTEN_KEY_TTL_S) -> None:
         self.gw, self.venue, self.ttl_s = gw, gw.venue, ttl_s
         self.keys: dict[str, list] = {}  # listen key -> [account, expiry (monotonic s)]

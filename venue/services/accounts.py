@@ -26,6 +26,8 @@ from perpsim.venue.services.wire import loss_limit_out, on_tick
 
 
 class Accounts(account_pb2_grpc.AccountServiceServicer):
+    """perpsim.v1.AccountService; every call acts on the account of the caller's bearer API key."""
+
     def __init__(self, venue: Venue, streams) -> None:
         self.venue, self.streams = venue, streams
 

@@ -65,6 +65,8 @@ def _avg(spec: MarketSpec, ticks: Fraction | None) -> str:
 
 
 def order_out(spec: MarketSpec, o) -> history_pb2.HistoricalOrder:
+    """A history OrderRecord as a HistoricalOrder: ticks and lots as exact decimal strings beside the
+    integers, the average price at 8 decimals, times in ns and in ms (floored)."""
     order = trading_pb2.Order(
         order_id=o.order_id, client_order_id=o.client_order_id, symbol=o.symbol, side=cv.SIDE_OUT[Side(o.side)],
         type=cv.KIND_OUT[OrderKind(o.type)], status=cv.STATUS_OUT[o.status],
@@ -81,6 +83,9 @@ def order_out(spec: MarketSpec, o) -> history_pb2.HistoricalOrder:
 
 
 class History(history_pb2_grpc.HistoryServiceServicer):
+    """perpsim.v1.HistoryService: market calls are public; account calls (orders, trades, income,
+    force orders) answer for the bearer key's account only (another's order is NOT_FOUND)."""
+
     def __init__(self, venue: Venue) -> None:
         self.venue = venue
 

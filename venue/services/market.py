@@ -20,6 +20,8 @@ def _topic_stream(kind: str):
 
 
 class MarketData(market_pb2_grpc.MarketDataServiceServicer):
+    """perpsim.v1.MarketDataService: public, no key needed."""
+
     def __init__(self, venue: Venue, streams) -> None:
         self.venue, self.streams = venue, streams
 

@@ -34,6 +34,8 @@ def _rate(scaled: int | None) -> str:
 
 
 def profile_out(p: VenueProfile, active: str) -> profiles_pb2.VenueProfileInfo:
+    """A venue profile as VenueProfileInfo (`active`: the venue's profile name); rates as exact decimal
+    fractions, each margin table as "kind base: cap:leverage:rate,…  (source)"."""
     f, liq = p.funding, p.liquidation
     tables = [f"{kind} {base}: " + ",".join(f"{cap}:{lev}:{_rate(mmr)}" for cap, lev, mmr in t.rows) + f"  ({t.source})"
               for (kind, base), t in sorted(p.tables.items())]
@@ -53,6 +55,7 @@ def profile_out(p: VenueProfile, active: str) -> profiles_pb2.VenueProfileInfo:
 
 
 def figures_out(v: cmp.VenueFigures) -> profiles_pb2.VenueFigures:
+    """One profile's figures of a comparison as VenueFigures: decimals as exact strings ("" when none)."""
     return profiles_pb2.VenueFigures(
         profile=v.profile, title=v.title, listed=v.listed, note=v.note, leverage=v.leverage or 0,
         max_leverage=v.max_leverage or 0, initial_margin=_text(v.initial_margin),
@@ -73,6 +76,9 @@ def _field_of(message: str) -> str:
 
 
 class ProfileService(profiles_pb2_grpc.ProfileServiceServicer):
+    """perpsim.v1.ProfileService: public and read only; `CompareProfiles` takes the mark and index
+    from the venue where the request leaves them empty."""
+
     def __init__(self, venue) -> None:
         self.venue = venue
 
@@ -111,4 +117,5 @@ class ProfileService(profiles_pb2_grpc.ProfileServiceServicer):
 
 
 def add_to_server(venue, server) -> None:
+    """Register a ProfileService over `venue` on the gRPC `server`."""
     profiles_pb2_grpc.add_ProfileServiceServicer_to_server(ProfileService(venue), server)

@@ -35,6 +35,8 @@ def _num(x: float | None) -> tuple[bool, float]:
 
 
 def market_risk_out(spec, r: MarketRisk) -> risk_pb2.MarketRisk:
+    """A market's risk report as the MarketRisk message: prices as decimal strings at the market's
+    precision, figures as floats with a has_* flag where they may be unknown (None or NaN)."""
     has_1h, ch_1h = _num(r.oi_change_1h_pct)
     has_24h, ch_24h = _num(r.oi_change_24h_pct)
     has_ratio, ratio = _num(r.long_short_ratio)
@@ -98,6 +100,9 @@ def _notional(text: str) -> float | None:
 
 
 class RiskService(risk_pb2_grpc.RiskServiceServicer):
+    """perpsim.v1.RiskService: the market half is public, the account half uses the bearer key's account;
+    INVALID_VALUE when the venue runs no risk signals."""
+
     def __init__(self, venue) -> None:
         self.venue = venue
 

@@ -68,6 +68,8 @@ def _trigger_order_fields(r) -> tuple[int, int, int]:
 
 
 class Trading(trading_pb2_grpc.TradingServiceServicer):
+    """perpsim.v1.TradingService; every call acts on the account of the caller's bearer API key."""
+
     def __init__(self, venue: Venue) -> None:
         self.venue = venue
 

@@ -66,6 +66,7 @@ def formats(spec) -> tuple[Formatted, Formatted]:
 
 
 def order_out(venue: Venue, o: OrderInfo) -> trading_pb2.Order:
+    """An order as a trading_pb2.Order (see `order_fields`)."""
     return trading_pb2.Order(**order_fields(venue, o))
 
 
@@ -113,6 +114,8 @@ def placed_fields(venue: Venue, o: OrderInfo, fills: list, bps: Callable[[int, i
 
 
 def conditional_out(spec, cid: int, c: C.PlaceConditional) -> trading_pb2.ConditionalOrder:
+    """A placed conditional order as a ConditionalOrder: ticks and lots as decimal strings ("" for
+    0), the callback rate as a decimal fraction, the expiry in ns."""
     return trading_pb2.ConditionalOrder(
         conditional_id=cid, symbol=c.symbol, side=cv.SIDE_OUT[Side(c.side)], type=cv.COND_OUT[ConditionalKind(c.kind)],
         quantity=spec.format_qty(c.qty) if c.qty else "", trigger_price=spec.format_price(c.trigger_price)
