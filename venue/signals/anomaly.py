@@ -25,7 +25,7 @@ class SpikeFlag:
     the command that closed the step it was scored in."""
 
     account: int
-    ts: int  # venue time of the change (ns)
+    ts: int  # venue time (ns) of the step that scored the change
     before: float  # leverage before and after (x)
     after: float
     z: float

@@ -12,8 +12,8 @@ from perpsim.venue.signals.stress import StressResult
 @dataclass
 class Flag:
     """An active market flag: its code, a sentence, and the figure that raised it with its
-    threshold, in the code's unit (funding z; percent of OI; flagged accounts against the spike
-    z threshold; spread in bps)."""
+    threshold, both in the code's unit: funding z; percent of OI; flagged accounts (one raises
+    it); bps of the mid, of the worse side's expected slippage or of the spread (`_worse_fills`)."""
 
     code: str  # crowded_funding_oi, oi_near_liquidation, leverage_spike, fills_will_be_worse
     message: str
@@ -81,14 +81,25 @@ def market_flags(cfg, r: MarketRisk, spikes) -> list[Flag]:
         longs = sum(1 for f in spikes if f.side > 0)
         out.append(Flag("leverage_spike", f"{len(spikes)} account(s) spiked their leverage ({longs} long, "
                         f"{len(spikes) - longs} short), {r.spike_oi_pct:.1f} % of open interest",
-                        float(len(spikes)), cfg.spike_z))
-    if r.execution.alert:
-        out.append(Flag("fills_will_be_worse", "fills will be worse: spread "
-                        f"{r.execution.spread_bps or 0:.1f} bps, expected slippage of "
-                        f"{r.execution.notional:,.0f} buy {_bps(r.execution.buy_slippage_bps)} / sell "
-                        f"{_bps(r.execution.sell_slippage_bps)}", r.execution.spread_bps or 0.0,
-                        cfg.spread_alert_bps))
+                        float(len(spikes)), 1.0))
+    q = r.execution
+    if q.alert:
+        value, threshold = _worse_fills(cfg, q)
+        out.append(Flag("fills_will_be_worse", f"fills will be worse: spread {q.spread_bps or 0:.1f} bps, "
+                        f"expected slippage of {q.notional:,.0f} buy {_bps(q.buy_slippage_bps)} / sell "
+                        f"{_bps(q.sell_slippage_bps)}", value, threshold))
     return out
+
+
+def _worse_fills(cfg, q: ExecutionQuality) -> tuple[float, float]:
+    """The figure of a worse-fills alert and its threshold (bps of the mid): the worse side's
+    expected slippage when the spread is within its threshold and the book fills both sides,
+    else the spread (a side beyond the book has no slippage figure; the message says so)."""
+    spread = q.spread_bps or 0.0
+    buy, sell = q.buy_slippage_bps, q.sell_slippage_bps
+    if spread <= cfg.spread_alert_bps and buy is not None and sell is not None:
+        return max(buy, sell), cfg.slippage_alert_bps
+    return spread, cfg.spread_alert_bps
 
 
 def _bps(x: float | None) -> str:
