@@ -113,6 +113,7 @@ class ExchangeView(AccountReads):
         return self._ex.next_order_id
 
     def symbols(self) -> tuple[str, ...]:
+        """The listed markets, in listing order."""
         return tuple(self._m)
 
     def __contains__(self, symbol: object) -> bool:
@@ -124,6 +125,7 @@ class ExchangeView(AccountReads):
         return tuple(sorted({m.asset for m in self._m.values()}))
 
     def spec(self, symbol: str) -> MarketSpec:
+        """The market's spec (UnknownSymbol for an unknown one)."""
         return self._market(symbol).spec
 
     @property
@@ -148,12 +150,14 @@ class ExchangeView(AccountReads):
 
     # the scalars agents read every step look the market up themselves: one call, not two
     def mark(self, symbol: str) -> int | None:
+        """The mark (ticks); None before the first mark or for an unknown market."""
         try:
             return self._m[symbol].mark
         except KeyError:
             raise UnknownSymbol(symbol) from None
 
     def last(self, symbol: str) -> int | None:
+        """The last trade price (ticks); None before the first trade or for an unknown market."""
         try:
             return self._m[symbol].last
         except KeyError:
@@ -212,16 +216,19 @@ class ExchangeView(AccountReads):
     # ------------------------------------------------------------ markets
 
     def prices(self, symbol: str) -> PriceView:
+        """The market's prices now (PriceView: ticks, the rate scaled 1e8, ns)."""
         m = self._market(symbol)
         return PriceView(symbol, m.mark, self.index(symbol), m.last, m.book.best_bid(), m.book.best_ask(), m.rate,
                          m.next_funding)
 
     def funding(self, symbol: str) -> FundingView:
+        """The market's funding now (FundingView: rates scaled 1e8, ns)."""
         m = self._market(symbol)
         return FundingView(symbol, m.rate, self._ex.predicted_funding_rate(symbol), m.next_funding,
                            m.funding_config.interval_ns, m.funding.samples)
 
     def liquidation(self, symbol: str) -> LiquidationFacts:
+        """The market's liquidation state now (LiquidationFacts: ticks)."""
         m = self._market(symbol)
         below = above = None
         if m.mark is not None:
@@ -241,6 +248,7 @@ class ExchangeView(AccountReads):
                           self.liquidation(symbol))
 
     def markets(self) -> tuple[MarketView, ...]:
+        """Every market, in listing order (see `market`)."""
         return tuple(self.market(s) for s in self._m)
 
     # ------------------------------------------------------------ book
@@ -304,6 +312,7 @@ class ExchangeView(AccountReads):
                          0 if b is None else b.tif, 0 if b is None else b.expire_ts)
 
     def open_order(self, symbol: str, order_id: int) -> OpenOrder | None:
+        """The order resting in the book by id (lots, ticks), None when it is not open."""
         m = self._market(symbol)
         o = m.orders.get(order_id)
         return None if o is None else self._open(m, order_id, o)
@@ -316,6 +325,7 @@ class ExchangeView(AccountReads):
                      if account is None or o.account == account)
 
     def conditional_order(self, symbol: str, conditional_id: int) -> ConditionalView | None:
+        """The resting conditional order by id, None when it is not resting."""
         c = self._market(symbol).conditionals.get(conditional_id)
         return None if c is None else ConditionalView(conditional_id, c)
 
@@ -327,6 +337,7 @@ class ExchangeView(AccountReads):
                      for cid in sorted(m.conditionals if account is None else m.conditionals_of.get(account, ())))
 
     def order_list(self, symbol: str, list_id: int) -> OrderListView | None:
+        """The live order list by id (its terms, legs and state), None when it has ended."""
         g = self._market(symbol).lists.get(list_id)
         return None if g is None else OrderListView(list_id, g.cmd, g.entry, g.legs[0], g.legs[1], g.armed, g.closed)
 
@@ -349,6 +360,7 @@ class ExchangeView(AccountReads):
         return tuple(self._ex.insurance_history)
 
     def flows(self, asset: str) -> AssetFlows:
+        """The ledger's totals of an asset (integer money units)."""
         ledger = self._ex.ledger
         return AssetFlows(asset, ledger.deposited.get(asset, 0), ledger.withdrawn.get(asset, 0),
                           ledger.insurance(asset), ledger.balance(FEES, asset), ledger.balance(DUST, asset))
