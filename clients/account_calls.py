@@ -35,6 +35,8 @@ class AccountCalls(CallSite):
                                  lambda r: [Position.from_pb(p) for p in r.positions], retry=True))
 
     def set_leverage(self, symbol: str, leverage: int) -> int:
+        """Set the account's leverage in `symbol` (an int multiple, 1 to what the market's brackets allow
+        for the position); the leverage now in force. Refused as the venue refuses it (InvalidLeverage)."""
         if isinstance(leverage, bool) or not isinstance(leverage, int):
             raise TypeError("leverage: expected an int")
         return self._invoke(Call("account", "SetLeverage",

@@ -82,6 +82,7 @@ class Account(_Model):
         return cls(r.account_id, tuple(Balance.from_pb(b) for b in r.balances), r.hedge_mode, r.multi_assets)
 
     def balance(self, asset: str) -> Balance:
+        """The balance of `asset` (KeyError: the account holds none)."""
         for b in self.balances:
             if b.asset == asset:
                 return b

@@ -166,6 +166,7 @@ class Client(_Api):
             raise Unavailable(f"venue at {self.address} not reachable") from None
 
     def close(self) -> None:
+        """Close the channel, when this client opened it."""
         if self._owns_channel:
             self._channel.close()
 
@@ -229,6 +230,7 @@ class AsyncClient(_Api):
                            channel=self._channel)
 
     async def wait_ready(self, timeout: float | None = None) -> None:
+        """Wait until the channel connects (s; default: the call timeout); Unavailable when it does not."""
         self._stubs  # noqa: B018 - opens the channel
         assert self._channel is not None
         try:
@@ -237,6 +239,7 @@ class AsyncClient(_Api):
             raise Unavailable(f"venue at {self.address} not reachable") from None
 
     async def close(self) -> None:
+        """Close the channel, when this client opened it."""
         if self._owns_channel and self._channel is not None:
             await self._channel.close()
 

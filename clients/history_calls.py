@@ -126,6 +126,7 @@ class HistoryCalls:
         return self._history("GetKlines", request, lambda r: [Kline.from_pb(k) for k in r.klines])
 
     def ticker_24h(self, symbol: str) -> Ticker24h:
+        """The market's rolling 24-hour statistics (Binance ticker/24hr)."""
         return self._history("GetTicker24h", history_pb2.GetTicker24hRequest(symbol=symbol), Ticker24h.from_pb)
 
     def open_interest(self, symbol: str, period: str = "", *, start_ns: int | None = None,

@@ -39,6 +39,7 @@ class HistoricalOrder(_Model):
 
     @property
     def status(self) -> str:
+        """The order's status (its `order.status`)."""
         return self.order.status
 
 

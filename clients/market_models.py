@@ -90,10 +90,12 @@ class OrderBook(_Model):
 
     @property
     def best_bid(self) -> Decimal | None:
+        """The best bid price; None with no bid."""
         return self.bids[0].price if self.bids else None
 
     @property
     def best_ask(self) -> Decimal | None:
+        """The best ask price; None with no ask."""
         return self.asks[0].price if self.asks else None
 
 

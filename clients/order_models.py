@@ -73,10 +73,12 @@ class Order(_Model):
 
     @property
     def open(self) -> bool:
+        """Whether the order still rests in the book (new or partially filled)."""
         return self.status in ("new", "partially_filled")
 
     @property
     def remaining_quantity(self) -> Decimal:
+        """Quantity not filled yet (exact, in the market's quantity unit)."""
         return self.quantity - self.filled_quantity
 
 

@@ -176,6 +176,7 @@ class TradingCalls(CallSite):
                                  lambda r: [OrderList.from_pb(o) for o in r.order_lists], retry=True))
 
     def cancel_conditional(self, symbol: str, conditional_id: int) -> None:
+        """Cancel a resting conditional order by its conditional id (UnknownOrder when none rests)."""
         request = trading_pb2.CancelConditionalOrderRequest(symbol=symbol, conditional_id=conditional_id)
         self._invoke(Call("trading", "CancelConditionalOrder", request, lambda r: None, kind="write"))
 
