@@ -37,7 +37,12 @@ HOLD_EVENTS = 1 << 12
 
 
 class SimVenue(Protocol):
-    """The interface agents and the runner use, in either mode."""
+    """The interface agents and the runner use, in either mode. Engine units throughout: prices
+    in ticks (None before there is one), sizes in lots (a position signed: + long), money in
+    integer units of the asset, funding rates scaled by RATE_SCALE. `submit` applies one command
+    and returns its events (over gRPC, those the runner reads: GrpcVenue.submit); `market_risk`
+    is a row of perpsim.sim.risk_series, None with the signals off; `open_interest` is None where
+    the venue leaves it to the position events."""
 
     markets: dict[str, MarketSpec]
 
