@@ -1,6 +1,4 @@
-"""The order book's batch API, and its C constants against the model's enums.
-
-On both implementations (conftest.py), the expected events as book_kit.py builds them."""
+"""The order book's batch API, and its C constants against the model's enums."""
 
 from __future__ import annotations
 

@@ -1,6 +1,4 @@
-"""The order book: cancels and amends.
-
-On both implementations (conftest.py), the expected events as book_kit.py builds them."""
+"""The order book: cancels and amends."""
 
 from __future__ import annotations
 

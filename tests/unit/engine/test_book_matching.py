@@ -1,6 +1,4 @@
-"""The order book: its queries and price-time priority.
-
-On both implementations (conftest.py), the expected events as book_kit.py builds them."""
+"""The order book: its queries and price-time priority."""
 
 from __future__ import annotations
 

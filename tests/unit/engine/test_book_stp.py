@@ -1,6 +1,4 @@
-"""The order book: self-trade prevention.
-
-On both implementations (conftest.py), the expected events as book_kit.py builds them."""
+"""The order book: self-trade prevention."""
 
 from __future__ import annotations
 

@@ -1,6 +1,4 @@
-"""The order book: time in force (IOC, FOK, GTX, GTD) and market orders.
-
-On both implementations (conftest.py), the expected events as book_kit.py builds them."""
+"""The order book: time in force (IOC, FOK, GTX, GTD) and market orders."""
 
 from __future__ import annotations
 

@@ -1,6 +1,4 @@
-"""The order book: what it refuses, and the int64 edges.
-
-On both implementations (conftest.py), the expected events as book_kit.py builds them."""
+"""The order book: what it refuses, and the int64 edges."""
 
 from __future__ import annotations
 
