@@ -216,10 +216,12 @@ class Book:
         return list(self._events)
 
     def best_bid(self) -> int | None:
+        """The highest bid price (ticks), None with no bid."""
         bids = self._sides[_BUY]
         return bids.keys()[-1] if bids else None
 
     def best_ask(self) -> int | None:
+        """The lowest ask price (ticks), None with no ask."""
         asks = self._sides[_SELL]
         return asks.keys()[0] if asks else None
 
@@ -234,6 +236,7 @@ class Book:
         return [o.view() for o in islice(self._sides[side].get(price, {}).values(), limit)]
 
     def order(self, order_id: int) -> OrderView | None:
+        """The resting order by id, None when it is not resting."""
         o = self._orders.get(order_id)
         return None if o is None else o.view()
 
@@ -243,16 +246,20 @@ class Book:
 
     @property
     def order_count(self) -> int:
+        """Resting orders, both sides."""
         return len(self._orders)
 
     def level_count(self, side: int) -> int:
+        """Price levels of one side."""
         _check_side(side)
         return len(self._sides[side])
 
     def open_orders(self, account: int) -> int:
+        """The account's resting orders."""
         return len(self._accounts.get(account, ()))
 
     def state_hash(self) -> str:
+        """A digest of the book's observable state: its orders in priority order, clock, trades and volume."""
         return state_digest(self.orders(), self.last_ts, self.trades, self.volume)
 
     def check_integrity(self) -> None:

@@ -177,14 +177,17 @@ class Exchange:
 
     @property
     def profile(self) -> VenueProfile:
+        """The venue profile whose rules the exchange follows."""
         return self.state.profile
 
     @property
     def markets(self) -> dict[str, _Market]:
+        """The markets by symbol (internal state: readers use engine.views)."""
         return self.state.markets
 
     @property
     def ledger(self) -> Ledger:
+        """The ledger every movement of money goes through (integer units per asset)."""
         return self.state.ledger
 
     @property
@@ -194,6 +197,7 @@ class Exchange:
 
     @property
     def next_order_id(self) -> int:
+        """The id the next order placed gets."""
         return self.state.next_order_id
 
     @property
@@ -213,10 +217,12 @@ class Exchange:
 
     @property
     def funding_history(self) -> list[tuple[int, FundingSettled]]:
+        """Every funding settlement, with its time (ns)."""
         return self.state.funding_history
 
     @property
     def insurance_history(self) -> list[tuple[int, InsuranceFundChanged]]:
+        """Every change of an insurance fund, with its time (ns)."""
         return self.state.insurance_history
 
     @property
@@ -406,6 +412,7 @@ class Exchange:
     # ================================================================== queries
 
     def position(self, account: int, symbol: str, pside: int = BOTH) -> Position:
+        """The account's position in the market on `pside` (lots, signed; an empty one when none)."""
         return self.state.markets[symbol].positions.get(position_key(account, pside), Position())
 
     def wallet(self, account: int, asset: str) -> int:
