@@ -9,7 +9,10 @@ id, every buy trading against the sell before it): `Exchange.apply` alone, then
 `VenueState.apply` (the engine plus the venue's order registry and history, the history's
 folds included), on commands built the way the servicer builds them. Then the venue over
 gRPC on 127.0.0.1, each scenario on a fresh `perpsim serve` (venue_server_kit.py's Server: no feed,
-no liquidity, no rate limit, no metrics endpoint):
+no liquidity, no rate limit, no metrics endpoint). Right before each scenario compared to the
+engine (batch, batch-2, stream, stream-1) `Exchange.apply` is measured again (a line with
+"before": the scenario), and that scenario's ratios are taken against it: this machine's speed
+drifts within a run.
 
   batch       PlaceOrders, 1,000 orders a call, 1 client, one call at a time
   batch-2     the same with two calls in flight: the venue works on one while the client builds
@@ -91,6 +94,11 @@ def engine_commands(n: int, account: int = 1) -> list:
                                 r.reduce_only, r.good_till_time_ns, cv.PSIDE_IN[r.position_side],
                                 r.client_order_id))
     return out
+
+
+#: the scenarios whose rate is compared to the engine's: the engine is measured again right before
+#: each (this machine's speed drifts during a run), and its ratio is taken against that measurement
+AGAINST_ENGINE = ("batch", "batch-2", "stream", "stream-1")
 
 
 def fresh_state() -> VenueState:
@@ -225,10 +233,14 @@ def main(argv: list[str] | None = None) -> int:
             ("read-16", "read", "aio", 16, 0, 0, 100_000), ("turn-about", "", "aio", 16, 0, 0, 100_000),
             ("checkpoint", "crossing", "aio", 1, 0, 0, a.checkpoint_every)]
     got: dict[str, dict] = {}
+    engine_at: dict[str, dict] = {}  # the engine measured again right before each scenario compared to it
     try:
         for name, mix, driver, clients, batch, per_message, snapshot_every in plan:
             if name in a.skip:
                 continue
+            if name in AGAINST_ENGINE:
+                engine_at[name] = {**engine_rate(a.engine_orders, whole_state=False), "before": name}
+                print(json.dumps(engine_at[name]), flush=True)
             if name == "turn-about":
                 for r in turn_about(clients, a.seconds, a.slice_seconds, a.warmup, base / name).values():
                     got[r["scenario"]] = r
@@ -259,12 +271,20 @@ def main(argv: list[str] | None = None) -> int:
         return round(x / y, 3) if x is not None and y else None
 
     rate = {k: v["orders_per_s"] for k, v in got.items()}
+
+    def vs_engine(name: str) -> float | None:
+        return ratio(rate.get(name), engine_at.get(name, engine)["orders_per_s"])
+
+    def vs_engine_cpu(name: str) -> float | None:
+        return ratio(engine_at.get(name, engine)["cpu_us_per_order"], got.get(name, {}).get("server_cpu_us_per_order"))
+
     p99 = got.get("unary-1", {}).get("p99_ms")
     out = {"bench": "venue_ratios", "engine_orders_per_s": engine["orders_per_s"],
-           "batch_vs_engine": ratio(rate.get("batch"), engine["orders_per_s"]),
-           "batch2_vs_engine": ratio(rate.get("batch-2"), engine["orders_per_s"]),
-           "stream_vs_engine": ratio(rate.get("stream"), engine["orders_per_s"]),
-           "stream1_vs_engine": ratio(rate.get("stream-1"), engine["orders_per_s"]),
+           "engine_orders_per_s_before": {k: v["orders_per_s"] for k, v in engine_at.items()},
+           "batch_vs_engine": vs_engine("batch"),
+           "batch2_vs_engine": vs_engine("batch-2"),
+           "stream_vs_engine": vs_engine("stream"),
+           "stream1_vs_engine": vs_engine("stream-1"),
            "unary16_vs_read16": ratio(rate.get("unary-16"), rate.get("read-16")),
            "unary16_vs_read16_turn_about": ratio(rate.get("unary-16-turn-about"), rate.get("read-16-turn-about")),
            "p99_1_client_ms": p99,
@@ -277,14 +297,10 @@ def main(argv: list[str] | None = None) -> int:
            # the same ratios by CPU per order (engine thread CPU / server process CPU): what they
            # would be with a core each, however busy the machine is
            "engine_cpu_us_per_order": engine["cpu_us_per_order"],
-           "batch_vs_engine_cpu": ratio(engine["cpu_us_per_order"],
-                                        got.get("batch", {}).get("server_cpu_us_per_order")),
-           "batch2_vs_engine_cpu": ratio(engine["cpu_us_per_order"],
-                                         got.get("batch-2", {}).get("server_cpu_us_per_order")),
-           "stream_vs_engine_cpu": ratio(engine["cpu_us_per_order"],
-                                         got.get("stream", {}).get("server_cpu_us_per_order")),
-           "stream1_vs_engine_cpu": ratio(engine["cpu_us_per_order"],
-                                          got.get("stream-1", {}).get("server_cpu_us_per_order")),
+           "batch_vs_engine_cpu": vs_engine_cpu("batch"),
+           "batch2_vs_engine_cpu": vs_engine_cpu("batch-2"),
+           "stream_vs_engine_cpu": vs_engine_cpu("stream"),
+           "stream1_vs_engine_cpu": vs_engine_cpu("stream-1"),
            # a read's server CPU over an order's: the unary ratio with a free core
            "unary16_vs_read16_cpu": ratio(got.get("read-16", {}).get("server_cpu_us_per_order"),
                                           got.get("unary-16", {}).get("server_cpu_us_per_order")),
