@@ -281,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     p99 = got.get("unary-1", {}).get("p99_ms")
     out = {"bench": "venue_ratios", "engine_orders_per_s": engine["orders_per_s"],
            "engine_orders_per_s_before": {k: v["orders_per_s"] for k, v in engine_at.items()},
+           "engine_cpu_us_per_order_before": {k: v["cpu_us_per_order"] for k, v in engine_at.items()},
            "batch_vs_engine": vs_engine("batch"),
            "batch2_vs_engine": vs_engine("batch-2"),
            "stream_vs_engine": vs_engine("stream"),
