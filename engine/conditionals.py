@@ -39,6 +39,12 @@ _WHY_EXPIRED = ListCause.EXPIRED
 
 _SIDE_BUY, _SIDE_SELL = Side.BUY, Side.SELL
 _GTD = TimeInForce.GTD
+# the trigger sources in MARK, LAST, INDEX order, and the kinds: iterating an Enum class builds
+# a generator over its member names each time (done for every command while a market holds a
+# conditional order)
+_SOURCES = tuple(TriggerSource)
+_SOURCE_SET = frozenset(TriggerSource)
+_KIND_SET = frozenset(ConditionalKind)
 
 
 class Conditionals:
@@ -59,7 +65,7 @@ class Conditionals:
             return None
         if self.state._loss_limits and not _closing(cmd) and self.loss_limits._loss_refused(cmd, m.asset):
             return None
-        if cmd.kind not in set(ConditionalKind) or cmd.source not in set(TriggerSource):
+        if cmd.kind not in _KIND_SET or cmd.source not in _SOURCE_SET:
             return self.state._reject(cmd, R.INVALID_ORDER_TYPE, kind=cmd.kind, source=cmd.source)
         market_kind = cmd.kind in (ConditionalKind.STOP_MARKET, ConditionalKind.TAKE_PROFIT_MARKET,
                                    ConditionalKind.TRAILING_STOP_MARKET)
@@ -133,7 +139,7 @@ class Conditionals:
             for m in self.state.markets.values():
                 if not m.conditionals:
                     continue
-                for source in TriggerSource:
+                for source in _SOURCES:
                     price = m.source_price(self.state.ts, source)
                     if price is None or m.observed.get(source) == price:
                         continue

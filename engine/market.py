@@ -283,7 +283,7 @@ class _Market:
             return self.mark
         if source == TriggerSource.LAST:
             return self.last if self.last is not None else self.mark
-        return self.index.value(ts) if self.index.live_sources(ts) else None
+        return self.index.value(ts)  # (None while no source is live; memoised per ts)
 
     def price_band(self) -> tuple[int, int]:
         """PERCENT_PRICE band around mark in ticks: buy limit ≤ up, sell limit ≥ down (kept per

@@ -166,7 +166,7 @@ class ExchangeView(AccountReads):
     def index(self, symbol: str) -> int | None:
         """The index price (ticks) at the current time, None while no source is live."""
         m, ts = self._market(symbol), self._ex.ts
-        return m.index.value(ts) if m.index.live_sources(ts) else None
+        return m.index.value(ts)  # (None while no source is live)
 
     def top(self, symbol: str) -> tuple[int | None, int | None]:
         """(best bid, best ask) in ticks."""

@@ -24,9 +24,9 @@ risk.funding_payments.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 
 from perpsim.risk.funding_intervals import FUNDING_INTERVAL_NS, NS_PER_DAY, NS_PER_HOUR, check_interval
+from perpsim.risk.units import div_nearest
 
 INTEREST_PER_DAY = 30_000
 """0.03 % per day (scaled rate): Binance's interest component, 0.01 % per 8 h."""
@@ -101,7 +101,7 @@ class FundingConfig:
             if self.floor is not None:
                 rate = max(rate, self.floor)
         if quoted != self.interval_ns:
-            rate = round(Fraction(rate * self.interval_ns, quoted))  # nearest, ties to even
+            rate = div_nearest(rate * self.interval_ns, quoted)  # nearest, ties to even
         if self.payment_cap is not None:
             rate = max(-self.payment_cap, min(self.payment_cap, rate))
         return rate

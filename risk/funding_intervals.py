@@ -10,8 +10,9 @@ it), rounded to the nearest 1e-8 with ties to even.
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import NamedTuple
+
+from perpsim.risk.units import div_nearest
 
 NS_PER_HOUR = 3600 * 10**9
 NS_PER_DAY = 24 * NS_PER_HOUR
@@ -148,7 +149,7 @@ class FundingAccumulator:
         ties to even), e.g. for a predicted funding rate; None before any sample."""
         if self._sum_w == 0:
             return None
-        return round(Fraction(self._sum_wp, self._sum_w))
+        return div_nearest(self._sum_wp, self._sum_w)
 
     def state(self) -> tuple:
         """Plain, deterministic view of the whole state (for state hashes and snapshots)."""

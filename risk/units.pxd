@@ -2,5 +2,6 @@
 
 cpdef object div_up(object a, object b)
 cpdef object div_down(object a, object b)
+cpdef object div_nearest(object a, object b)
 cpdef object apply_rate_up(object amount, object r)
 cpdef object apply_rate_down(object amount, object r)

@@ -25,6 +25,15 @@ def div_down(a: int, b: int) -> int:
     return a // b
 
 
+def div_nearest(a: int, b: int) -> int:
+    """a / b to the nearest integer, ties to the even one (b > 0): round(Fraction(a, b)),
+    without the Fraction (its gcd and object)."""
+    q, r = divmod(a, b)  # 0 <= r < b
+    if 2 * r > b or (2 * r == b and q & 1):
+        q += 1
+    return q
+
+
 def rate(value: str | Decimal) -> int:
     """An exact decimal rate as a scaled integer; refuses rates finer than 1e-8."""
     scaled = Decimal(value) * RATE_SCALE

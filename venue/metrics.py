@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Callable, Iterable
 from wsgiref.simple_server import WSGIServer
 
@@ -26,9 +25,7 @@ from prometheus_client.registry import RestrictedRegistry
 from perpsim.engine.events import (
     AutoDeleveraged,
     CommandRejected,
-    InsuranceFundChanged,
     Liquidation,
-    MarkPriceChanged,
     OrderEvent,
 )
 from perpsim.engine.views import ExchangeView
@@ -38,8 +35,8 @@ from perpsim.model.reasons import RejectReason
 RATE_SCALE = 10**8  # engine rates are scaled 1e8
 # the book's event kinds as plain ints (compared per event; an Enum class attribute is slow)
 _ACCEPTED, _FILL, _REJECTED = int(EventKind.ACCEPTED), int(EventKind.FILL), int(EventKind.REJECTED)
-# the event kinds other than the book's that the metrics count or show
-_COUNTED = frozenset({CommandRejected, Liquidation, AutoDeleveraged, MarkPriceChanged, InsuranceFundChanged})
+# the event kinds other than the book's that the metrics count
+_COUNTED = frozenset({CommandRejected, Liquidation, AutoDeleveraged})
 
 
 class _Registry(CollectorRegistry):
@@ -63,11 +60,9 @@ class Metrics:
     """The venue's Prometheus metrics in their own registry: counted from the sequencer's durable
     batches (`observe_batch`), rejections through `rejected`, served over HTTP by `serve`."""
 
-    #: the market gauges that need a walk over positions (open interest) or the funding samples
-    #: are refreshed at most this often, on the sequencer's event loop (never from the scrape
-    #: thread, which would read the state while a command changes it); a command inside the
-    #: window schedules one refresh at its end, so the last change always shows
-    refresh_s: float = 0.25
+    #: the longest a scrape waits for the event loop to refresh the gauges (a loop busier than
+    #: this serves the values of the last refresh)
+    refresh_wait_s: float = 1.0
 
     def __init__(self, venue) -> None:
         self.venue = venue
@@ -76,7 +71,7 @@ class Metrics:
         self._totals: dict[Counter, int] = {}
         self._flushed: dict[Counter, int] = {}
         self._flush_lock = threading.Lock()
-        r = self.registry = _Registry(self.flush)
+        r = self.registry = _Registry(self.before_read)
         self.commands = Counter("perpsim_engine_events_processed", "Commands applied by the sequencer", registry=r)
         self.orders = Counter("perpsim_orders", "Orders accepted", ["symbol"], registry=r)
         self.fills = Counter("perpsim_fills", "Fills (one per maker touched)", ["symbol"], registry=r)
@@ -119,11 +114,11 @@ class Metrics:
         self.clock_lease.set_function(lambda: venue.seq.clock.lease_left_ms() / 1000)
         self._totals[self.commands] = 0
         self.http: WSGIServer | None = None
-        self._view: ExchangeView | None = None
-        self._viewed: object = None
         self._children: dict[tuple[object, tuple[str, ...]], object] = {}
-        self._next_refresh = 0.0
-        self._refresh_scheduled = False
+        try:  # the gauges are refreshed on the loop that runs the sequencer (see before_read)
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # none (a replay, a test): refreshed by the reading thread
+            self._loop = None
         for symbol in venue.markets:  # every market's series exists from the start, at 0
             for metric in (self.orders, self.fills, self.volume, self.liquidations, self.adl):
                 self._child(metric, symbol)
@@ -155,9 +150,6 @@ class Metrics:
         accepted: dict[str, int] | None = None
         fills: dict[str, int] | None = None
         lots: dict[str, int] | None = None
-        marks: dict[str, int] | None = None  # per market its latest mark and index (ticks): a gauge shows the last
-        indexes: dict[str, int] | None = None
-        funds_moved = False  # (every change of a fund is an InsuranceFundChanged of its command)
         child = self._child
         for _, events in done:
             for e in events:
@@ -188,47 +180,11 @@ class Metrics:
                     self._count(child(self.liquidations, e.symbol), 1)
                 elif t is AutoDeleveraged:
                     self._count(child(self.adl, e.symbol), 1)
-                elif t is InsuranceFundChanged:
-                    funds_moved = True
-                elif t is MarkPriceChanged:
-                    if marks is None:
-                        marks = {}
-                    marks[e.symbol] = e.mark
-                    if e.index:
-                        if indexes is None:
-                            indexes = {}
-                        indexes[e.symbol] = e.index
         if accepted is not None:
             self._count_book(0, self.orders, accepted)
         if fills is not None and lots is not None:
             self._count_book(1, self.fills, fills)
             self._count_book(2, self.volume, lots)
-        markets = self.venue.markets
-        if marks is not None:
-            for symbol, mark in marks.items():
-                child(self.mark, symbol).set(float(markets[symbol].format_price(mark)))
-        if indexes is not None:
-            for symbol, index in indexes.items():
-                child(self.index, symbol).set(float(markets[symbol].format_price(index)))
-        exchange = self.venue.state.exchange  # the live state: after a recovery or a reset too
-        if funds_moved or exchange is not self._viewed:  # the funds read only when they can have moved
-            view = self._live_view(exchange)
-            shown = self._fund_units
-            for asset, spec, gauge in self._funds:
-                units = view.insurance(asset)
-                if shown.get(asset) != units:  # formatted only when the fund moved
-                    shown[asset] = units
-                    gauge.set(float(spec.format_money(units)))
-        now = time.monotonic()
-        if now >= self._next_refresh:
-            self.refresh()
-        elif not self._refresh_scheduled:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # no event loop (a replay): the next command refreshes
-                return
-            self._refresh_scheduled = True
-            loop.call_later(self._next_refresh - now, self._scheduled_refresh)
 
     def _count_book(self, at: int, metric: Counter, per_market: dict[str, int]) -> None:
         """Add a batch's counts per market to one of the book's counters (`at` in _book_counters)."""
@@ -257,17 +213,39 @@ class Metrics:
                     counter.inc(grown)
                     flushed[counter] = total
 
-    def _live_view(self, exchange) -> ExchangeView:
-        """A view of the live state's `exchange`, made again only when it was replaced."""
-        view = self._view
-        if view is None or self._viewed is not exchange:
-            view = self._view = ExchangeView(exchange)
-            self._viewed = exchange
-        return view
+    def before_read(self) -> None:
+        """Run before every read of the registry, on the reading thread: the counts flushed
+        (`flush`) and the gauges refreshed from the live state (`refresh`). The state is read
+        on the event loop that runs the sequencer, between two of its batches, never from the
+        scrape thread (which would read it while a command changes it): the reader waits for
+        that refresh, at most `refresh_wait_s`. So the gauges cost nothing while nobody reads
+        them, and a read always sees every command acknowledged before it."""
+        self.flush()
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            if loop is None:  # no loop runs the state: the reading thread is the only one
+                self.refresh()
+            return
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            self.refresh()
+            return
+        done = threading.Event()
 
-    def _scheduled_refresh(self) -> None:
-        self._refresh_scheduled = False
-        self.refresh()
+        def refresh() -> None:
+            try:
+                self.refresh()
+            finally:
+                done.set()
+
+        try:
+            loop.call_soon_threadsafe(refresh)
+        except RuntimeError:  # the loop closed meanwhile: the last refresh's values
+            return
+        done.wait(self.refresh_wait_s)
 
     def rejected(self, err) -> None:
         """Count a rejection made before the engine (a VenueError a servicer answered with).
@@ -276,9 +254,15 @@ class Metrics:
             self._count(self._child(self.rejections, err.reason.name.lower(), "request"), 1)
 
     def refresh(self) -> None:
-        """Set the market gauges from the live state: index, open interest, funding."""
-        self._next_refresh = time.monotonic() + self.refresh_s
-        view = self.venue.view
+        """Set the gauges from the live state: mark, index, open interest, funding, the
+        insurance funds and the market risk signals (on the thread that runs the state)."""
+        view = ExchangeView(self.venue.state.exchange)  # the live state: after a recovery or a reset too
+        shown = self._fund_units
+        for asset, spec, gauge in self._funds:
+            units = view.insurance(asset)
+            if shown.get(asset) != units:  # formatted only when the fund moved
+                shown[asset] = units
+                gauge.set(float(spec.format_money(units)))
         for symbol, spec in self.venue.markets.items():
             m = view.market(symbol)
             if m.prices.mark:

@@ -45,7 +45,8 @@ def value(venue: RunningVenue, name: str, **labels: str) -> float:
 
 
 def eventually(venue: RunningVenue, name: str, want: float, **labels: str) -> float:
-    """The gauges walked over positions refresh at most every Metrics.refresh_s: poll a little."""
+    """A scrape refreshes the gauges on the venue's loop first (Metrics.before_read); a loop busier
+    than Metrics.refresh_wait_s serves the last values: poll a little."""
     deadline = time.monotonic() + 5
     got = value(venue, name, **labels)
     while got != pytest.approx(want) and time.monotonic() < deadline:

@@ -157,9 +157,9 @@ def test_reads_from_another_thread_while_batches_are_counted_lose_nothing() -> N
 
 @pytest.mark.parametrize("batch", [1, 7])
 def test_the_fund_gauges_show_the_live_funds_after_every_batch(batch: int) -> None:
-    """The funds are read only after a batch that moved one (or on a state not read before):
-    after every batch of a run that funds the insurance now and then, and after the state is
-    replaced by another (a reset), each gauge shows its fund as the live state holds it."""
+    """The gauges are set from the live state when the registry is read: after every batch of a
+    run that funds the insurance now and then, and after the state is replaced by another (a
+    reset), each gauge shows its fund as the live state holds it."""
     state, done = _run(seed=8, n=300)
     venue = _venue(state)
     metrics = Metrics(venue)
@@ -186,3 +186,40 @@ def test_the_fund_gauges_show_the_live_funds_after_every_batch(batch: int) -> No
     venue.state = fresh
     metrics.observe_batch(more[-1:])
     assert shown() == held(fresh) != held(state)
+
+
+def test_gauges_are_refreshed_on_the_state_loop_when_read_and_only_then() -> None:
+    """Metrics made on the loop that runs the state refresh the gauges there, when a reader on
+    another thread reads the registry, never while nobody reads: a scrape shows the state as
+    the last batch left it, and batches alone walk no positions."""
+    import asyncio
+
+    state, done = _run(seed=11, n=200)
+    venue = _venue(state)
+    refreshed_on: list[int] = []
+
+    async def main() -> tuple[float | None, float, int]:
+        metrics = Metrics(venue)
+        refresh = metrics.refresh
+
+        def counted() -> None:
+            refreshed_on.append(threading.get_ident())
+            refresh()
+
+        metrics.refresh = counted  # type: ignore[method-assign]
+        for i in range(len(done)):
+            metrics.observe_batch(done[i:i + 1])
+            await asyncio.sleep(0)
+        unread = len(refreshed_on)
+        u = 10 ** MARKETS["BTCUSDT"].settle_decimals
+        metrics.observe_batch([(cmd, state.apply(cmd)) for cmd in [C.FundInsurance(state.exchange.ts, "USDT", 7 * u)]])
+        got = await asyncio.to_thread(metrics.registry.get_sample_value, "perpsim_insurance_fund_balance",
+                                      {"asset": "USDT"})
+        want = float(MARKETS["BTCUSDT"].format_money(ExchangeView(state.exchange).insurance("USDT")))
+        return got, want, unread
+
+    loop_thread = threading.get_ident()
+    got, want, unread = asyncio.run(main())
+    assert unread == 0
+    assert got == want > 0
+    assert refreshed_on == [loop_thread]
