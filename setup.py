@@ -68,7 +68,9 @@ COMPILED_PY = [
     Extension("perpsim.engine.loss_limits", ["engine/loss_limits.py"]),
     Extension("perpsim.engine.entry", ["engine/entry.py"]),
     Extension("perpsim.engine.order_lists", ["engine/order_lists.py"]),
+    Extension("perpsim.engine.market_commands", ["engine/market_commands.py"]),
     Extension("perpsim.engine.conditionals", ["engine/conditionals.py"]),
+    Extension("perpsim.engine.loss_limit_hits", ["engine/loss_limit_hits.py"]),
     Extension("perpsim.engine.exchange", ["engine/exchange.py"]),
     # the venue's order registry and history read model, run on the sequencer for every command
     Extension("perpsim.venue.state", ["venue/state.py"]),

@@ -13,7 +13,9 @@ from perpsim.engine.entry cimport Entry
 from perpsim.engine.forced_orders cimport ForcedOrders
 from perpsim.engine.liquidation cimport Liquidation
 from perpsim.engine.liquidation_index cimport LiquidationIndex
+from perpsim.engine.loss_limit_hits cimport LossLimitHits
 from perpsim.engine.loss_limits cimport LossLimits
+from perpsim.engine.market_commands cimport MarketCommands
 from perpsim.engine.marking cimport Marking
 from perpsim.engine.order_lists cimport OrderLists
 from perpsim.engine.position_risk cimport PositionRisk
@@ -38,7 +40,9 @@ cdef class Exchange:
     cdef readonly LossLimits loss_limits
     cdef readonly Entry entry
     cdef readonly OrderLists lists
+    cdef readonly MarketCommands market_commands
     cdef readonly Conditionals conditionals
+    cdef readonly LossLimitHits loss_limit_hits
     cdef tuple _stages
 
     cpdef list _apply(self, object cmd)

@@ -22,7 +22,11 @@ before it:
     LossLimits       engine/loss_limits.py    daily loss limits: command, day roll, refusal check
     Entry            engine/entry.py          order entry and pre-trade risk, placing into the book
     OrderLists       engine/order_lists.py    order lists (OCO, OTO, brackets): legs, notes; firing
+    MarketCommands   engine/market_commands.py
+                                              index prices (and the liquidity provider's requote), the clock
     Conditionals     engine/conditionals.py   conditional orders: place, triggers, expiry; trimming
+    LossLimitHits    engine/loss_limit_hits.py
+                                              daily loss limits hit: the hit, the flatten and what it sets off
 
 A stage calls the ones below it through attributes typed in its .pxd (`cdef readonly
 Settlement settlement`), so in the compiled build a stage-to-stage call is a C call through the
@@ -60,25 +64,25 @@ from fractions import Fraction
 
 from perpsim.engine import commands as C
 from perpsim.engine import integrity
-from perpsim.engine import multi_assets as MA
 from perpsim.engine.accounts import Accounts
 from perpsim.engine.conditionals import Conditionals
 from perpsim.engine.deleveraging import Deleveraging
 from perpsim.engine.entry import Entry
 from perpsim.engine.events import (
     CommandRejected,
-    DailyLossLimitHit,
     FundingSettled,
     InsuranceFundChanged,
 )
 from perpsim.engine.forced_orders import ForcedOrders
 from perpsim.engine.liquidation import Liquidation
 from perpsim.engine.liquidation_index import LiquidationIndex
+from perpsim.engine.loss_limit_hits import LossLimitHits
 from perpsim.engine.loss_limits import LossLimits
 from perpsim.engine.market import BOTH, _Market
 from perpsim.engine.market import IF_ACCOUNT as IF_ACCOUNT
 from perpsim.engine.market import position_key as position_key
 from perpsim.engine.market import position_of as position_of
+from perpsim.engine.market_commands import MarketCommands
 from perpsim.engine.marking import Marking
 from perpsim.engine.order_lists import OrderLists
 from perpsim.engine.position_risk import ADL_WINDOW_NS as ADL_WINDOW_NS
@@ -87,13 +91,6 @@ from perpsim.engine.settlement import Settlement
 from perpsim.engine.standing import StandingOrders
 from perpsim.engine.standing import _exit_side as _exit_side
 from perpsim.engine.state import State
-from perpsim.model.causes import ConditionalStatus, ListCause, PlacedBy
-from perpsim.model.enums import (
-    OrderKind,
-    Side,
-    StpMode,
-    TimeInForce,
-)
 from perpsim.model.markets import MarketSpec
 from perpsim.model.reasons import RejectReason as R
 from perpsim.risk.brackets import Brackets
@@ -103,15 +100,9 @@ from perpsim.risk.losslimit import LossLimitState
 from perpsim.risk.positions import Position
 from perpsim.risk.profiles import BINANCE, VenueProfile
 
-# Members bound once as module names (reading one off its Enum class costs about ten times more).
-_COND_CANCELED = ConditionalStatus.CANCELED
-_WHY_DAILY_LOSS_LIMIT = ListCause.DAILY_LOSS_LIMIT
-_BY_DAILY_LOSS_LIMIT = PlacedBy.DAILY_LOSS_LIMIT
-_BY_REQUOTE = PlacedBy.REQUOTE
-
 #: The stages that handle commands, and the command types each handles (by the method named
-#: after the command); the exchange handles the market commands itself (SetIndexPrice, AdvanceClock).
-_STAGES = ("accounts", "entry", "conditionals", "lists", "loss_limits")
+#: after the command).
+_STAGES = ("accounts", "entry", "conditionals", "lists", "loss_limits", "market_commands")
 _HANDLED_BY = {
     C.Deposit: "accounts", C.Withdraw: "accounts", C.Transfer: "accounts", C.FundInsurance: "accounts",
     C.SetLeverage: "accounts", C.SetMarginMode: "accounts", C.SetPositionMode: "accounts",
@@ -120,26 +111,16 @@ _HANDLED_BY = {
     C.PlaceConditional: "conditionals", C.CancelConditional: "conditionals",
     C.PlaceOrderList: "lists", C.CancelOrderList: "lists",
     C.SetDailyLossLimit: "loss_limits",
+    C.SetIndexPrice: "market_commands", C.AdvanceClock: "market_commands",
 }
-#: command type -> (index in _STAGES, or -1: the exchange; the unbound handler), filled on first use
+#: command type -> (index in _STAGES, the unbound handler), filled on first use
 _HANDLERS: dict[type, tuple] = {}
-# Enum members bound once as module names: on Python 3.11 reading one off its class goes
-# through EnumType.__getattr__'s slot hook, a few hundred instructions on every hot-path use.
-_SIDE_BUY, _SIDE_SELL = Side.BUY, Side.SELL
-_MARKET, _LIMIT = OrderKind.MARKET, OrderKind.LIMIT
-_IOC, _GTC, _NO_STP = TimeInForce.IOC, TimeInForce.GTC, StpMode.NONE
-#: The most levels a liquidity provider's requote places per side (SetIndexPrice.quote_levels).
-_MAX_QUOTE_LEVELS = 100
 
 
 def _route(kind: type) -> tuple:
     """(stage index, unbound method) of a command type's handler: `_<CommandName>` of its stage."""
-    name = "_" + kind.__name__
-    stage = _HANDLED_BY.get(kind)
-    if stage is None:
-        return -1, getattr(Exchange, name)
-    index = _STAGES.index(stage)
-    return index, getattr(_STAGE_TYPES[index], name)
+    index = _STAGES.index(_HANDLED_BY[kind])
+    return index, getattr(_STAGE_TYPES[index], "_" + kind.__name__)
 
 
 class Exchange:
@@ -168,8 +149,12 @@ class Exchange:
         self.loss_limits = LossLimits(self.state)
         self.entry = Entry(self.state, self.settlement, self.position_risk, self.marking, self.loss_limits)
         self.lists = OrderLists(self.state, self.settlement, self.standing, self.loss_limits, self.entry)
+        self.market_commands = MarketCommands(self.state, self.settlement, self.liquidation, self.marking,
+                                              self.entry)
         self.conditionals = Conditionals(self.state, self.settlement, self.standing, self.liquidation,
                                          self.loss_limits, self.entry, self.lists)
+        self.loss_limit_hits = LossLimitHits(self.state, self.settlement, self.standing, self.liquidation,
+                                             self.loss_limits, self.entry, self.lists, self.conditionals)
         # the stages that handle commands, as _STAGES names them (no reference back: no cycle)
         self._stages = tuple(getattr(self, name) for name in _STAGES)
 
@@ -277,137 +262,20 @@ class Exchange:
         if route is None:
             route = _HANDLERS[type(cmd)] = _route(type(cmd))
         stage, handler = route
-        handler(self if stage < 0 else self._stages[stage], cmd)
+        handler(self._stages[stage], cmd)
         self._settle()
         self.conditionals._fire_triggers()
         self.conditionals._trim_reduce_only()
         if self.state._notes or self.state._due:
             self.lists._run_lists()
         if self.state._loss_watch:
-            self._check_loss_limits()
+            self.loss_limit_hits.check()
         return self.state._events
-
-    def _reject(self, cmd, reason: R, **fields) -> None:
-        self.state._reject(cmd, reason, **fields)
 
     def _settle(self) -> None:
         """Re-key the accounts the command touched and sweep the marked markets until no
         liquidation touches another account (the liquidation stage's cascade)."""
         self.liquidation.cascade()
-
-    def _SetIndexPrice(self, cmd: C.SetIndexPrice) -> None:
-        if cmd.symbol in MA.STABLE_INDEXES:  # a stablecoin's USD index (Multi-Assets collateral)
-            if cmd.quote_account or cmd.quote_levels:
-                return self._reject(cmd, R.INVALID_VALUE, field="quote", quote_account=cmd.quote_account)
-            if problem := MA.set_stable_index(self.state, cmd.symbol, cmd.price, cmd.source):
-                return self._reject(cmd, R.INVALID_VALUE, field=problem, price=cmd.price, source=cmd.source)
-            return None
-        if (m := self.state._market(cmd)) is None:
-            return None
-        lo, hi = m.price_limits
-        if not lo <= cmd.price <= hi:
-            return self._reject(cmd, R.PRICE_TOO_HIGH if cmd.price > hi else R.PRICE_TOO_LOW, price=cmd.price)
-        quoting = cmd.quote_account != 0 or cmd.quote_levels != 0
-        if quoting and not (cmd.quote_account > 0 and 0 < cmd.quote_levels <= _MAX_QUOTE_LEVELS
-                            and cmd.quote_step > 0 and cmd.quote_lots > 0):
-            return self._reject(cmd, R.INVALID_VALUE, field="quote", quote_account=cmd.quote_account,
-                                quote_levels=cmd.quote_levels, quote_step=cmd.quote_step, quote_lots=cmd.quote_lots)
-        try:
-            m.index.update(cmd.source, cmd.price, cmd.ts)
-        except (KeyError, ValueError):
-            return self._reject(cmd, R.UNKNOWN_SYMBOL, source=cmd.source)
-        m.marked = None  # a new index input: recompute
-        if self.state.profile.liquidation_trigger == "index":  # the trigger itself moved, the mark or not
-            self.liquidation.sweep_due = True
-        if m.symbol == self.state._collateral_market:  # Multi-Assets accounts' BTC collateral moves with it
-            ticks = m.index.value(cmd.ts)
-            if ticks is not None:
-                self.state._collateral_index[MA.COLLATERAL] = int(ticks * self.state._collateral_scale)
-                if self.state.multi_assets:
-                    MA.touch_on_index(self.state)
-        if not quoting:
-            self.marking._remark(m)
-            return None
-        # the liquidity provider requotes around the new index before the sweep runs
-        self.marking.holding = True
-        try:
-            self.marking._remark(m)
-            self._requote(m, cmd)
-        finally:
-            self.marking.holding = False
-        self._settle()
-        self.liquidation._offload(m)
-
-    def _requote(self, m: _Market, cmd: C.SetIndexPrice) -> None:
-        """Cancel the quote account's orders in m and place its ladder around cmd.price
-        (OrderPlaced, cause requote); a level outside the price limits or refused is left out."""
-        account = cmd.quote_account
-        if m.book.open_orders(account):
-            m.book.cancel_all(account, self.state.ts)
-            self.settlement._book_events(m)
-        lo, hi = m.price_limits
-        for level in range(1, cmd.quote_levels + 1):
-            for side, price in ((_SIDE_BUY, cmd.price - level * cmd.quote_step),
-                                (_SIDE_SELL, cmd.price + level * cmd.quote_step)):
-                if lo <= price <= hi:
-                    order = C.PlaceOrder(self.state.ts, account, m.symbol, side, level * cmd.quote_lots, price,
-                                         _LIMIT, _GTC)
-                    self.entry._place_for(m, 0, order, _BY_REQUOTE)
-
-    def _AdvanceClock(self, cmd: C.AdvanceClock) -> None:
-        for m in self.state.markets.values():
-            m.book.advance(cmd.ts)
-            self.settlement._book_events(m)
-
-    # ================================================================== daily loss limits hit
-
-    def _check_loss_limits(self) -> None:
-        """The limits whose loss moved in this command: the ones hit now are marked hit until
-        the day ends (DailyLossLimitHit) and, with flatten, their positions are closed."""
-        while self.state._loss_watch:
-            watch, self.state._loss_watch = sorted(self.state._loss_watch), set()
-            flattened = False
-            for key in watch:
-                state = self.state._loss_limits.get(key)
-                if state is None or state.limit is None or state.hit is not None:
-                    continue
-                account, asset = key
-                lost = self.loss_limits._day_loss(account, asset, state)
-                if lost < state.limit.amount:
-                    continue
-                state.hit = lost
-                self.state._events.append(DailyLossLimitHit(account, asset, state.limit.amount, lost,
-                                                            self.state._day_end, state.limit.flatten))
-                if state.limit.flatten:
-                    self._flatten(account, asset)
-                    flattened = True
-            if flattened:  # what the flatten orders set off, as after any command
-                self._settle()
-                self.conditionals._fire_triggers()
-                self.conditionals._trim_reduce_only()
-                if self.state._notes or self.state._due:
-                    self.lists._run_lists()
-
-    def _flatten(self, account: int, asset: str) -> None:
-        """Once, at a hit: cancel the account's orders, conditional orders and lists in every
-        market of `asset`, then close each position with a reduce-only market order (hedge
-        mode: a closing order on its side), placed as OrderPlaced with cause daily_loss_limit."""
-        for m in self.state.markets.values():
-            if m.asset != asset:
-                continue
-            self.standing._end_lists_of(m, account, _WHY_DAILY_LOSS_LIMIT, R.DAILY_LOSS_LIMIT)
-            if m.book.open_orders(account):
-                m.book.cancel_all(account, self.state.ts)
-                self.settlement._book_events(m)
-            if account in m.conditionals_of:
-                for cid in sorted(m.conditionals_of[account]):
-                    self.standing._drop_conditional(m, cid, _COND_CANCELED, R.DAILY_LOSS_LIMIT)
-            hedge = account in self.state.hedge
-            for pside, p in m.leg_list(account):
-                side = _SIDE_SELL if p.lots > 0 else _SIDE_BUY
-                order = C.PlaceOrder(self.state.ts, account, m.symbol, side, abs(p.lots), 0, _MARKET, _IOC, _NO_STP,
-                                     not hedge, 0, pside)
-                self.entry._place_for(m, 0, order, _BY_DAILY_LOSS_LIMIT)
 
     # ================================================================== queries
 
@@ -519,4 +387,4 @@ class Exchange:
         integrity.check_integrity(self.state, self.standing)
 
 
-_STAGE_TYPES = (Accounts, Entry, Conditionals, OrderLists, LossLimits)  # the classes of _STAGES, in its order
+_STAGE_TYPES = (Accounts, Entry, Conditionals, OrderLists, LossLimits, MarketCommands)  # _STAGES' classes, in order

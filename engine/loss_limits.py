@@ -5,8 +5,8 @@ waits for the next venue day (risk.losslimit). The day's PnL (realized, funding,
 per account with a limit as money moves (`State._day_move`), so the refusal check
 (`_loss_refused`) is O(1) for a limit of realized PnL; a limit counting unrealized PnL adds its
 positions' uPnL at mark. At 00:00 UTC (`_roll_day`) every limit starts a new day. What a hit
-does (DailyLossLimitHit, and with flatten closing the account's positions) is the exchange's
-(`Exchange._check_loss_limits`), since it places orders and re-runs the pipeline after them.
+does (DailyLossLimitHit, and with flatten closing the account's positions) is a stage above the
+order stages (engine/loss_limit_hits.py), since it places orders and re-runs the pipeline after them.
 """
 
 from __future__ import annotations

@@ -133,7 +133,7 @@ class Marking:
             for key in self.state._unrealized_limits:
                 if key[1] == asset:
                     self.state._loss_watch.add(key)
-        if self.holding:  # a requote comes first (_SetIndexPrice): it settles and offloads after
+        if self.holding:  # a requote comes first (MarketCommands._SetIndexPrice): it settles and offloads after
             return
         self.liquidation.cascade()
         self.liquidation._offload(m)

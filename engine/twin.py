@@ -30,8 +30,8 @@ COMPILED = (
     "perpsim.engine.settlement", "perpsim.engine.standing", "perpsim.engine.forced_orders",
     "perpsim.engine.position_risk", "perpsim.engine.liquidation_index", "perpsim.engine.deleveraging",
     "perpsim.engine.liquidation", "perpsim.engine.marking", "perpsim.engine.loss_limits",
-    "perpsim.engine.entry", "perpsim.engine.order_lists", "perpsim.engine.conditionals",
-    "perpsim.engine.exchange",
+    "perpsim.engine.entry", "perpsim.engine.market_commands", "perpsim.engine.order_lists",
+    "perpsim.engine.conditionals", "perpsim.engine.loss_limit_hits", "perpsim.engine.exchange",
 )
 
 
