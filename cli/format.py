@@ -108,14 +108,19 @@ class Out:
         self.json = as_json
 
     def data(self, value: Any) -> None:
+        """Print `value` as one line of JSON (`to_jsonable`: Decimals as exact strings)."""
         from perpsim.clients.models import to_jsonable
 
         print(json.dumps(to_jsonable(value)), flush=True)
 
     def line(self, message: str) -> None:
+        """Print `message` as is."""
         print(message, flush=True)
 
     def table(self, columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> None:
+        """Print `rows` under `columns` (and `title`): a rich table on a terminal with rich installed,
+        else aligned plain text ("(none)" when empty); columns of numbers (Decimal, int, Amount; None
+        allowed) are right-aligned."""
         rows = [list(r) for r in rows]
         right = [bool(rows) and all(_numeric(r[i]) or r[i] is None for r in rows) and any(_numeric(r[i]) for r in rows)
                  for i in range(len(columns))]
@@ -146,6 +151,8 @@ class Out:
             print("(none)")
 
     def fields(self, pairs: Sequence[tuple[str, Any]], title: str | None = None) -> None:
+        """Print (name, value) pairs as two columns (and `title`): a rich table on a terminal with rich
+        installed, else aligned plain text."""
         console = _rich_console()
         if console is not None:
             from rich.table import Table

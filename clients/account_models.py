@@ -24,6 +24,7 @@ class RiskWarning(_Model):
 
     @classmethod
     def from_pb(cls, w) -> RiskWarning:
+        """From a `RiskWarning` message, its fields sorted by name."""
         return cls(w.code, w.message, dict(sorted(w.fields.items())))
 
 
@@ -39,6 +40,7 @@ class SigmaDistance(_Model):
 
     @classmethod
     def from_pb(cls, d) -> SigmaDistance:
+        """From a `SigmaDistance` message (σ, z and the probability as floats)."""
         return cls(d.horizon_ns, float(d.sigma), float(d.z), float(d.touch_probability))
 
 
@@ -61,6 +63,7 @@ class Balance(_Model):
 
     @classmethod
     def from_pb(cls, b) -> Balance:
+        """From a `Balance` message: empty amounts as 0, an empty collateral value as None."""
         return cls(b.asset, dec0(b.wallet.amount), dec0(b.available.amount), dec0(b.withdrawable.amount),
                    dec0(b.margin_balance.amount), dec0(b.unrealized_pnl.amount),
                    dec0(b.maintenance_margin.amount), dec0(b.initial_margin.amount),
@@ -79,6 +82,7 @@ class Account(_Model):
 
     @classmethod
     def from_pb(cls, r) -> Account:
+        """From a `GetAccountResponse`: one Balance per balance message, in the venue's order."""
         return cls(r.account_id, tuple(Balance.from_pb(b) for b in r.balances), r.hedge_mode, r.multi_assets)
 
     def balance(self, asset: str) -> Balance:
@@ -119,6 +123,7 @@ class Position(_Model):
 
     @classmethod
     def from_pb(cls, p) -> Position:
+        """From a `Position` message: empty prices and nudge quantities as None, other empty decimals as 0."""
         return cls(p.symbol, enum_name(common_pb2.PositionSide, p.position_side), dec0(p.quantity), p.quantity_lots,
                    dec(p.entry_price), dec(p.mark_price), dec0(p.unrealized_pnl.amount), dec(p.liquidation_price),
                    dec(p.bankruptcy_price), enum_name(common_pb2.MarginMode, p.margin_mode), p.leverage,

@@ -36,6 +36,7 @@ class RiskThresholds(_Model):
 
     @classmethod
     def from_pb(cls, t) -> RiskThresholds:
+        """From an `AccountRiskThresholds` message."""
         return cls(t.k, t.horizon_ns, t.rho, t.max_leverage)
 
 
@@ -67,6 +68,7 @@ class PositionRisk(_Model):
 
     @classmethod
     def from_pb(cls, p) -> PositionRisk:
+        """From an `AccountPositionRisk` message: the nudge None unless `has_nudge`, empty prices as None."""
         n = p.nudge
         return cls(p.symbol, enum_name(common_pb2.PositionSide, p.position_side), dec0(p.quantity), dec(p.mark_price),
                    dec(p.liquidation_price), p.distance_pct, distances_of(p.distance_sigma),
@@ -90,6 +92,8 @@ class AssetRisk(_Model):
 
     @classmethod
     def from_pb(cls, a) -> AssetRisk:
+        """From an `AccountAssetRisk` message: margin ratio and effective leverage None unless the venue set
+        them (`has_*`)."""
         return cls(a.asset, a.equity, a.margin_ratio_pct if a.has_margin_ratio else None, a.exposure,
                    a.gross_notional, a.effective_leverage if a.has_effective_leverage else None,
                    tuple(tuple(c.symbols) for c in a.clusters))
@@ -109,6 +113,7 @@ class AccountRisk(_Model):
 
     @classmethod
     def from_pb(cls, r) -> AccountRisk:
+        """From a `GetAccountRiskResponse`: positions, assets and warnings in the venue's order."""
         return cls(r.account_id, r.time_ns, RiskThresholds.from_pb(r.thresholds),
                    tuple(PositionRisk.from_pb(p) for p in r.positions), tuple(AssetRisk.from_pb(a) for a in r.assets),
                    warnings_of(r.warnings))
@@ -134,6 +139,8 @@ class FillQuality(_Model):
 
     @classmethod
     def from_pb(cls, f) -> FillQuality:
+        """From a `FillQuality` message: the slippages None unless the venue set them (`has_*`), empty
+        arrival prices as None."""
         return cls(f.order_id, f.symbol, enum_name(common_pb2.Side, f.side), dec0(f.price), dec0(f.quantity),
                    enum_name(common_pb2.Liquidity, f.liquidity), f.liquidation, f.time_ns, dec(f.arrival_mid_price),
                    dec(f.arrival_mark_price), f.slippage_mid_bps if f.has_slippage_mid else None,

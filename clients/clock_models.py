@@ -48,5 +48,6 @@ class ClockModeChange(_Model):
 
     @classmethod
     def from_pb(cls, r) -> ClockModeChange:
+        """From a `SetClockModeResponse`: the modes by `clock_mode_name` ("held", "wall")."""
         return cls(clock_mode_name(r.mode), clock_mode_name(r.previous_mode), r.now_ns, r.lease_ms,
                    r.previous_lease_ms)

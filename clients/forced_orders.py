@@ -29,6 +29,7 @@ class ForcedOrder(_Model):
 
     @classmethod
     def from_pb(cls, f) -> ForcedOrder:
+        """From a `ForcedOrder` message: an empty fill price or improvement as None."""
         return cls(f.symbol, f.account_id, enum_name(common_pb2.Side, f.side), dec0(f.quantity),
                    dec0(f.bankruptcy_price), dec0(f.filled_quantity), dec(f.fill_price), dec(f.improvement_bps),
                    dec0(f.taken_by_insurance), dec0(f.deleveraged))

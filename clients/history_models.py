@@ -32,6 +32,8 @@ class HistoricalOrder(_Model):
 
     @classmethod
     def from_pb(cls, o) -> HistoricalOrder:
+        """From a `HistoricalOrder` message: orig_type "" when it was placed directly, empty average and
+        stop prices as None."""
         orig = enum_name(common_pb2.ConditionalType, o.orig_type) if o.orig_type else ""
         return cls(Order.from_pb(o.order), dec0(o.cumulative_quote), dec(o.average_price), orig, dec(o.stop_price),
                    o.conditional_id, o.time_ns, o.update_time_ns, enum_name(common_pb2.TriggerSource, o.working_type),
@@ -65,6 +67,7 @@ class AccountTrade(_Model):
 
     @classmethod
     def from_pb(cls, t) -> AccountTrade:
+        """From an `AccountTrade` message (commission and realized PnL from their Money)."""
         return cls(t.trade_id, t.order_id, t.symbol, enum_name(common_pb2.Side, t.side),
                    enum_name(common_pb2.PositionSide, t.position_side), dec0(t.price), dec0(t.quantity),
                    dec0(t.quote_quantity), dec0(t.commission.amount), t.commission.asset, dec0(t.realized_pnl.amount),
@@ -86,6 +89,7 @@ class MarketTrade(_Model):
 
     @classmethod
     def from_pb(cls, t) -> MarketTrade:
+        """From a `MarketTrade` message."""
         return cls(t.id, dec0(t.price), dec0(t.quantity), dec0(t.quote_quantity), t.buyer_maker, t.time_ns,
                    t.first_trade_id, t.last_trade_id)
 
@@ -106,6 +110,7 @@ class Income(_Model):
 
     @classmethod
     def from_pb(cls, r) -> Income:
+        """From an `IncomeRecord` message: its Money's asset and signed amount."""
         return cls(r.id, enum_name(history_pb2.IncomeType, r.type), r.amount.asset, dec0(r.amount.amount), r.symbol,
                    r.info, r.trade_id, r.time_ns)
 
@@ -123,6 +128,7 @@ class FundingRate(_Model):
 
     @classmethod
     def from_pb(cls, r) -> FundingRate:
+        """From a `FundingRateRecord` message: an empty mark price as None."""
         return cls(r.symbol, dec0(r.funding_rate), dec(r.mark_price), r.funding_time_ns, r.settled_time_ns)
 
 
@@ -146,6 +152,7 @@ class Kline(_Model):
 
     @classmethod
     def from_pb(cls, k) -> Kline:
+        """From a `Kline` message."""
         return cls(k.open_time_ns, k.close_time_ns, dec0(k.open), dec0(k.high), dec0(k.low), dec0(k.close),
                    dec0(k.volume), dec0(k.quote_volume), k.trades, dec0(k.taker_buy_volume),
                    dec0(k.taker_buy_quote_volume))
@@ -173,6 +180,7 @@ class Ticker24h(_Model):
 
     @classmethod
     def from_pb(cls, t) -> Ticker24h:
+        """From a `GetTicker24hResponse`: empty prices (nothing traded) as None."""
         return cls(t.symbol, dec(t.open_price), dec(t.high_price), dec(t.low_price), dec(t.last_price),
                    dec(t.price_change), dec(t.price_change_percent), dec(t.weighted_average_price), dec0(t.volume),
                    dec0(t.quote_volume), t.trades, t.first_trade_id, t.last_trade_id, t.open_time_ns, t.close_time_ns)
@@ -181,17 +189,20 @@ class Ticker24h(_Model):
 @dataclass(frozen=True, slots=True)
 class OpenInterest(_Model):
     """A market's open interest at venue time `time_ns` (ns): the quantity held long (= held short) as an
-    exact Decimal; value None before the first mark."""
+    exact Decimal and in lots; value None before the first mark."""
 
     symbol: str
     open_interest: Decimal
     value: Decimal | None  # at the mark price
     mark_price: Decimal | None
     time_ns: int
+    open_interest_lots: int = 0
 
     @classmethod
     def from_pb(cls, r) -> OpenInterest:
-        return cls(r.symbol, dec0(r.open_interest), dec(r.open_interest_value), dec(r.mark_price), r.time_ns)
+        """From an `OpenInterest` message: an empty value or mark price as None."""
+        return cls(r.symbol, dec0(r.open_interest), dec(r.open_interest_value), dec(r.mark_price), r.time_ns,
+                   r.open_interest_lots)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +222,7 @@ class ForceOrder(_Model):
 
     @classmethod
     def from_pb(cls, f) -> ForceOrder:
+        """From a `ForceOrder` message: an empty average price as None."""
         return cls(f.id, f.symbol, enum_name(common_pb2.Side, f.side), dec0(f.quantity), dec0(f.price),
                    dec0(f.filled_quantity), dec(f.average_price), dec0(f.taken_by_insurance),
                    dec0(f.auto_deleveraged), f.time_ns)

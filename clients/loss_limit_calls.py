@@ -37,6 +37,7 @@ class DailyLossLimit:
 
     @classmethod
     def from_pb(cls, r: account_pb2.DailyLossLimit) -> DailyLossLimit:
+        """From a `DailyLossLimit` message: the asset of its limit (else its loss), empty amounts as 0."""
         return cls(asset=r.limit.asset or r.loss.asset, limit=Decimal(r.limit.amount or 0),
                    include_unrealized=r.include_unrealized, flatten=r.flatten, loss=Decimal(r.loss.amount or 0),
                    hit=r.hit, resets_at_ns=r.resets_at_ns, change_pending=r.change_pending,

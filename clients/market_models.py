@@ -43,6 +43,7 @@ class Market(_Model):
 
     @classmethod
     def from_pb(cls, m) -> Market:
+        """From a `Market` message: trigger sources as short names (e.g. "mark")."""
         def source(v: int) -> str:
             return enum_name(common_pb2.TriggerSource, v)
 
@@ -67,6 +68,7 @@ class BookLevel(_Model):
 
     @classmethod
     def from_pb(cls, lv) -> BookLevel:
+        """From a `PriceLevel` message."""
         return cls(dec0(lv.price), dec0(lv.quantity), lv.order_count, lv.price_ticks, lv.quantity_lots)
 
 
@@ -86,6 +88,7 @@ class OrderBook(_Model):
 
     @classmethod
     def from_pb(cls, r) -> OrderBook:
+        """From a `GetOrderBookResponse`: each side's levels best first."""
         return cls(r.symbol, _levels(r.bids), _levels(r.asks), r.sequence)
 
     @property
@@ -117,6 +120,7 @@ class Mark(_Model):
 
     @classmethod
     def from_pb(cls, r) -> Mark:
+        """From a `GetMarkPriceResponse`: empty prices and an empty predicted rate as None."""
         return cls(r.symbol, dec(r.mark_price), dec(r.index_price), dec(r.last_price), dec0(r.funding_rate),
                    r.next_funding_time_ns, dec(r.predicted_funding_rate), r.time_ns)
 
@@ -139,5 +143,6 @@ class Trade(_Model):
 
     @classmethod
     def from_pb(cls, t) -> Trade:
+        """From a `StreamTradesResponse`: the taker's side as "buy" or "sell"."""
         return cls(t.sequence, t.symbol, dec0(t.price), dec0(t.quantity), enum_name(common_pb2.Side, t.taker_side),
                    t.time_ns, t.liquidation, t.price_ticks, t.quantity_lots)

@@ -124,6 +124,7 @@ class VenueState(_Model):
 
     @classmethod
     def from_pb(cls, r) -> VenueState:
+        """From a `GetVenueStateResponse`: insurance funds by asset, the clock mode as a short name."""
         return cls(r.now_ns, r.state_hash, r.journal_sequence,
                    {m.asset: dec0(m.amount) for m in r.insurance_funds}, enum_name(sandbox_pb2.ClockMode, r.clock_mode),
                    r.clock_lease_remaining_ms)

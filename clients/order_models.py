@@ -31,6 +31,7 @@ class Fill(_Model):
 
     @classmethod
     def from_pb(cls, f) -> Fill:
+        """From a `Fill` message: empty slippages as None."""
         return cls(f.order_id, dec0(f.price), dec0(f.quantity), enum_name(common_pb2.Liquidity, f.liquidity),
                    f.price_ticks, f.quantity_lots, dec(f.slippage_mid_bps), dec(f.slippage_mark_bps))
 
@@ -63,6 +64,8 @@ class Order(_Model):
 
     @classmethod
     def from_pb(cls, o, fills=(), warnings=()) -> Order:
+        """From an `Order` message, with the `Fill` and `RiskWarning` messages PlaceOrder answers with; price
+        None when price_ticks is 0."""
         return cls(o.order_id, o.client_order_id, o.symbol, enum_name(common_pb2.Side, o.side),
                    enum_name(common_pb2.OrderType, o.type), enum_name(common_pb2.OrderStatus, o.status),
                    dec(o.price) if o.price_ticks else None, dec0(o.quantity), dec0(o.filled_quantity),
@@ -94,6 +97,7 @@ class OrderListLeg(_Model):
 
     @classmethod
     def from_pb(cls, leg) -> OrderListLeg | None:
+        """From an `OrderListLeg` message; None when its type is unset (the list has no such exit)."""
         if not leg.type:
             return None
         return cls(enum_name(common_pb2.LegType, leg.type), dec(leg.trigger_price), dec(leg.price),
@@ -125,6 +129,7 @@ class OrderList(_Model):
 
     @classmethod
     def from_pb(cls, o) -> OrderList:
+        """From an `OrderList` message: status lower-cased, an empty entry price and unset exits as None."""
         return cls(o.list_id, o.symbol, enum_name(common_pb2.OrderListType, o.type),
                    enum_name(common_pb2.Side, o.side), dec0(o.quantity), dec(o.entry_price),
                    OrderListLeg.from_pb(o.take_profit), OrderListLeg.from_pb(o.stop_loss),
@@ -162,6 +167,8 @@ class Preview(_Model):
 
     @classmethod
     def from_pb(cls, r) -> Preview:
+        """From a `PreviewOrderResponse`: amounts from its Money fields (the asset: `cost`'s), empty prices
+        as None."""
         return cls(dec0(r.cost.amount), dec0(r.available.amount), r.affordable, dec0(r.resulting_quantity),
                    dec(r.liquidation_price), dec(r.bankruptcy_price), dec0(r.maintenance_margin.amount),
                    dec(r.liquidation_distance_percent), r.cost.asset, dec0(r.funding_rate),

@@ -46,6 +46,7 @@ class VenueFigures:
 
     @classmethod
     def from_pb(cls, r: profiles_pb2.VenueFigures) -> VenueFigures:
+        """From a `VenueFigures` message: an empty decimal figure (the venue's "--") as None."""
         kw = {f.name: getattr(r, f.name) for f in fields(cls)}
         kw.update({k: Decimal(kw[k]) if kw[k] else None for k in _DECIMALS})
         kw["warnings"] = tuple(r.warnings)
@@ -69,6 +70,7 @@ class Comparison:
 
     @classmethod
     def from_pb(cls, r: profiles_pb2.CompareProfilesResponse) -> Comparison:
+        """From a `CompareProfilesResponse`: one VenueFigures per profile, in the venue's order."""
         return cls(r.symbol, r.side, Decimal(r.quantity), Decimal(r.entry_price), Decimal(r.mark_price),
                    Decimal(r.premium), r.asset, tuple(VenueFigures.from_pb(v) for v in r.venues))
 

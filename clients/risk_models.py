@@ -95,6 +95,8 @@ class MarketRisk(_Model):
 
     @classmethod
     def from_pb(cls, r) -> MarketRisk:
+        """From a `MarketRisk` message: a figure the venue marks absent (`has_*` unset, a volatility not
+        `ready`, no book) as None."""
         oi, q, t, lm = r.open_interest, r.execution, r.temperature, r.liquidation_map
         return cls(
             r.symbol, r.time_ns, dec(r.mark_price), dec0(oi.quantity), oi.lots, oi.notional,
@@ -129,4 +131,5 @@ class MarketRiskUpdate(_Model):
 
     @classmethod
     def from_pb(cls, r) -> MarketRiskUpdate:
+        """From a `StreamMarketRiskResponse`."""
         return cls(r.sequence, MarketRisk.from_pb(r.risk))

@@ -27,6 +27,7 @@ class BookUpdate(_Model):
 
     @classmethod
     def from_pb(cls, r) -> BookUpdate:
+        """From a `StreamOrderBookResponse`."""
         return cls(r.sequence, r.snapshot, _levels(r.bids), _levels(r.asks))
 
 
@@ -41,6 +42,7 @@ class MarkUpdate(_Model):
 
     @classmethod
     def from_pb(cls, r) -> MarkUpdate:
+        """From a `StreamMarkPriceResponse`: its prices as a Mark."""
         return cls(r.sequence, Mark.from_pb(r.price), r.time_ns)
 
 
@@ -62,6 +64,7 @@ class Liquidation(_Model):
 
     @classmethod
     def from_pb(cls, r) -> Liquidation:
+        """From a `StreamLiquidationsResponse`: an empty bankruptcy price as None."""
         return cls(r.sequence, r.symbol, enum_name(common_pb2.Side, r.side), dec0(r.quantity),
                    dec(r.bankruptcy_price), dec0(r.filled_quantity), dec0(r.taken_by_insurance),
                    dec0(r.auto_deleveraged), r.time_ns)
@@ -83,6 +86,8 @@ class Alert(_Model):
 
     @classmethod
     def from_pb(cls, r) -> Alert:
+        """From a `StreamAlertsResponse`: its alert with the message's sequence and time; an empty spread as
+        None."""
         a = r.alert
         return cls(r.sequence, a.symbol, enum_name(market_pb2.AlertState, a.state), dec(a.spread_bps),
                    dec0(a.predicted_funding_rate), dec0(a.spread_threshold_bps), dec0(a.funding_rate_threshold),
@@ -92,7 +97,8 @@ class Alert(_Model):
 @dataclass(frozen=True, slots=True)
 class AccountUpdate(_Model):
     """One message of the account stream. `kind` names what changed: "order", "position",
-    "balance", "margin_warning", "liquidation", "conditional" or "order_list"; `data` holds the
+    "balance", "margin_warning", "liquidation", "conditional", "order_list", "risk_alert" or
+    "leverage_spike"; `data` holds the
     fields the venue set (decimals as Decimal, money as {"asset", "amount"}, enums as short names)."""
 
     sequence: int
@@ -102,6 +108,8 @@ class AccountUpdate(_Model):
 
     @classmethod
     def from_pb(cls, r) -> AccountUpdate:
+        """From a `StreamAccountResponse`: `kind` the update it sets ("" and no data when none), `data` that
+        update's set fields."""
         kind = r.WhichOneof("update") or ""
         return cls(r.sequence, r.time_ns, kind, _set_fields(getattr(r, kind)) if kind else {})
 

@@ -47,63 +47,96 @@ class Contract:
         self.brackets = brackets
 
     def value(self, lots: int, price: int):
+        """Notional of |lots| at `price` ticks in money units of the settlement asset, exact (an int on
+        linear markets, a Fraction on inverse ones)."""
         raise NotImplementedError
 
     def entry(self, p: Position) -> Fraction:
+        """Average entry price of `p` in ticks, an exact Fraction."""
         raise NotImplementedError
 
     def entry_value(self, p: Position) -> int:
+        """Notional of `p` at its average entry price (money units)."""
         raise NotImplementedError
 
     def upnl(self, p: Position, mark: int) -> int:
+        """Unrealized PnL of `p` at `mark` ticks (money units; exact on linear markets, rounded toward
+        -infinity on inverse ones)."""
         raise NotImplementedError
 
     def fill(self, p: Position, qty: int, price: int) -> int:
+        """Apply the signed fill `qty` lots at `price` ticks to `p`; its realized PnL (money units, rounded
+        down)."""
         raise NotImplementedError
 
     def funding_terms(self, price: int) -> tuple:
+        """(price, K) with lots × price × K the notional at `price`, as risk.funding_payments takes them."""
         raise NotImplementedError
 
     def pool_target(self, total_cost: int) -> int:
+        """What the market's pnl pool holds (money units) for positions whose costs sum to `total_cost`."""
         raise NotImplementedError
 
     def pair_dust(self, moved: int) -> int:
+        """What the pnl pool gives up to dust after a fill between two positions (money units), given
+        `moved`, the two sides' cost changes plus realized PnL (inverse rounding; 0 on linear markets)."""
         raise NotImplementedError
 
     def larger(self, a: int, b: int) -> int:
+        """Of two prices (ticks), the one at which a notional is larger."""
         raise NotImplementedError
 
     def largest(self, prices: list) -> int:
+        """Of `prices` (ticks), the one at which a notional is largest."""
         raise NotImplementedError
 
     def mm_scaled(self, p: Position, mark: int, at_entry: bool):
+        """Maintenance margin of `p` × RATE_SCALE, exact: at `mark`, or at the entry notional when
+        `at_entry` (Bybit classic; linear markets only)."""
         raise NotImplementedError
 
     def cost_to_open(self, side: int, qty: int, price: int, mark: int, lev: int, cost_model, last: int) -> int:
+        """The cost to open `qty` lots on `side` at `price` against `mark` with leverage `lev`: initial
+        margin + open loss (money units, rounded up)."""
         raise NotImplementedError
 
     def below_min_notional(self, spec, qty: int, price: int, min_notional: int):
+        """(notional, minimum) when `qty` lots at `price` ticks are under the market's minimum notional,
+        else None."""
         raise NotImplementedError
 
     def impact_price(self, levels, imn: int, spec):
+        """The impact price (ticks, exact) of one side of the book, `levels` of (ticks, lots) best first, for
+        the impact margin notional `imn` (`_Market.imn`); None when the book cannot fill it."""
         raise NotImplementedError
 
     def lp(self, legs, wallet: int, other_mm: int, other_upnl: int, model):
+        """Exact liquidation price (risk.liqprice.LiqPrice) of positions `legs` against `wallet` (money
+        units), the other positions' MM and uPnL held fixed; None when no price liquidates them."""
         raise NotImplementedError
 
     def bp(self, legs, wallet: int, other_upnl: int = 0):
+        """Exact bankruptcy price (risk.liqprice.LiqPrice) of positions `legs` against `wallet` plus
+        `other_upnl` (money units); None when no price makes them bankrupt."""
         raise NotImplementedError
 
     def bp_tick(self, legs, wallet: int, other_upnl: int = 0):
+        """The bankruptcy price of `legs` in ticks, rounded against the account, or None."""
         raise NotImplementedError
 
     def liq_tick(self, legs: list, base: int, bybit: bool):
+        """(direction, tick) of the liquidation price of `legs` against `base` (money units: wallet + other
+        uPnL − other MM), rounded against the account: (+1, t) at mark ≤ t, (−1, t) at mark ≥ t; or None."""
         raise NotImplementedError
 
     def rise_tick(self, legs: list, base: int):
+        """(direction, tick) at or above which `legs` (a hedged pair) are also liquidatable on a rise
+        (risk.liqrange), `base` as in `liq_tick`; None when no rise makes them so (always on inverse markets)."""
         raise NotImplementedError
 
     def liquidatable_alone(self, p: Position, balance: int, mark: int, bybit: bool) -> bool:
+        """Whether position `p` on its own margin `balance` (money units, its uPnL included) is at or past
+        maintenance at `mark`, exactly (`bybit`: MM at the entry notional, linear markets only)."""
         raise NotImplementedError
 
 
@@ -131,7 +164,8 @@ class LinearContract(Contract):
         return upnl(p.lots, p.cost, mark, self.K)
 
     def fill(self, p: Position, qty: int, price: int) -> int:
-        """Apply a signed fill to a position; its realized PnL (money units, exact)."""
+        """Apply a signed fill to a position; its realized PnL (money units: the closed part's cost
+        taken out rounded up, so the PnL rounds down; risk.positions.Position.apply_fill)."""
         return p.apply_fill(qty, price) * self.K
 
     def funding_terms(self, price: int) -> tuple:

@@ -153,6 +153,7 @@ class State:
     # ================================================================== account figures
 
     def wallet(self, account: int, asset: str) -> int:
+        """The account's wallet balance in `asset` (money units; the fund's for IF_ACCOUNT)."""
         return self.ledger.insurance(asset) if account == IF_ACCOUNT else self.ledger.wallet(account, asset)
 
     def _iso_margin(self, m: _Market, account: int, pside: int) -> int:

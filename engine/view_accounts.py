@@ -30,7 +30,9 @@ class AccountReads:
 
     if TYPE_CHECKING:  # ExchangeView's own
         def _market(self, symbol: str) -> Any: ...
-        def assets(self) -> tuple[str, ...]: ...
+        def assets(self) -> tuple[str, ...]:
+            """ExchangeView.assets: the settlement assets, sorted."""
+            ...
 
     # ------------------------------------------------------------ money, per asset
 
@@ -65,6 +67,8 @@ class AccountReads:
     # ------------------------------------------------------------ settings
 
     def balance(self, account: int, asset: str) -> BalanceView:
+        """The account's BalanceView in `asset`: wallet, available, margin balance, uPnL, margins and
+        withdrawable (money units)."""
         ex = self._ex
         return BalanceView(asset, ex.wallet(account, asset), ex.available(account, asset),
                            ex.margin_balance(account, asset), ex.upnl(account, asset),
@@ -80,6 +84,7 @@ class AccountReads:
         return tuple(sorted(a for kind, a in self._ex.ledger._bal if kind == "wallet"))
 
     def hedge_mode(self, account: int) -> bool:
+        """Whether the account is in hedge (two-sided) position mode."""
         return account in self._ex.hedge
 
     def multi_assets(self, account: int) -> bool:

@@ -16,6 +16,7 @@ class Side(IntEnum):
 
     @property
     def opposite(self) -> "Side":
+        """The other side: SELL for BUY, BUY for SELL."""
         return Side(1 - self)
 
 

@@ -162,6 +162,7 @@ class Reject:
 
     @property
     def info(self) -> ReasonInfo:
+        """The reason's ReasonInfo (REASONS): gRPC status, Binance code and message."""
         return REASONS[self.reason]
 
     def __str__(self) -> str:
@@ -178,4 +179,5 @@ class Rejected(ValueError):
 
     @property
     def reason(self) -> RejectReason:
+        """The refusal's reason (`reject.reason`)."""
         return self.reject.reason

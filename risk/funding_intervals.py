@@ -103,6 +103,7 @@ class FundingAccumulator:
 
     @property
     def interval_ns(self) -> int:
+        """Length of a funding interval (ns)."""
         return self._interval_ns
 
     @property

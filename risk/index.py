@@ -91,6 +91,7 @@ class IndexPrice:
 
     @property
     def mode(self) -> str:
+        """The outlier rule: "clip" or "median_fallback" (the module docstring)."""
         return self._mode
 
     @property

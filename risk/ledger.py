@@ -35,13 +35,16 @@ class Ledger:
         self.withdrawn: dict[str, int] = {}
 
     def balance(self, holder: tuple[str, int], asset: str) -> int:
+        """The balance of `holder` in `asset` (money units; 0 when it never held any)."""
         per_asset = self._bal.get(holder)
         return 0 if per_asset is None else per_asset.get(asset, 0)
 
     def wallet(self, account: int, asset: str) -> int:
+        """The wallet balance of `account` in `asset` (money units; 0 when it never held any)."""
         return self.balance(("wallet", account), asset)
 
     def insurance(self, asset: str) -> int:
+        """The insurance fund's balance in `asset` (money units)."""
         return self.balance(INSURANCE, asset)
 
     def move(self, asset: str, source: tuple[str, int], dest: tuple[str, int], amount: int) -> tuple[int, int]:

@@ -158,6 +158,7 @@ class OpenCost:
 
     @property
     def total(self) -> int:
+        """Initial margin + open loss (money units)."""
         return self.initial_margin + self.open_loss
 
 

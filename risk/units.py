@@ -16,12 +16,12 @@ RATE_SCALE = 10**8
 
 
 def div_up(a: int, b: int) -> int:
-    """a / b rounded toward +infinity (b > 0)."""
+    """a / b rounded toward +infinity (b != 0: a short's negative lots divide too)."""
     return -((-a) // b)
 
 
 def div_down(a: int, b: int) -> int:
-    """a / b rounded toward -infinity (b > 0)."""
+    """a / b rounded toward -infinity (b != 0)."""
     return a // b
 
 

@@ -47,9 +47,12 @@ class Agent:
         self.accounts: range = range(0)
 
     def setup(self, ctx: Context) -> None:
+        """Called once before the first step (ctx.step 0): open the agent's accounts (ctx.new_accounts),
+        fund them and place what it starts with."""
         raise NotImplementedError
 
     def step(self, ctx: Context) -> None:
+        """Act once per step (ctx.step 1..steps), through ctx.submit."""
         raise NotImplementedError
 
 
@@ -76,6 +79,7 @@ class MarketMaker(Agent):
     }
 
     def setup(self, ctx: Context) -> None:
+        """Agent.setup: open `count` accounts, deposit `capital` in each and set `leverage`, then quote."""
         p = self.p
         spec = ctx.venue.markets[p["symbol"]]
         self.accounts = ctx.new_accounts(p["count"])
@@ -86,6 +90,7 @@ class MarketMaker(Agent):
         self.quote(ctx)
 
     def step(self, ctx: Context) -> None:
+        """Agent.step: requote every max(1, round(requote_s / dt_s)) steps."""
         every = max(1, round(self.p["requote_s"] / ctx.dt_s))
         if ctx.step % every == 0:
             self.quote(ctx)
@@ -98,6 +103,9 @@ class MarketMaker(Agent):
         return p["crash_depth"] if move > p["crash_pct"] else 1.0
 
     def quote(self, ctx: Context) -> None:
+        """Cancel each maker's orders and, unless a crash pulls them (crash_depth 0), place `levels` bids and
+        asks around the index, skewed against inventory and widened by volatility; each side stops at its
+        first refusal."""
         p, sym = self.p, self.p["symbol"]
         spec = ctx.venue.markets[sym]
         index = units.price_of(spec, ctx.index[sym])
@@ -149,6 +157,8 @@ class LeveragedTraders(Agent):
     }
 
     def setup(self, ctx: Context) -> None:
+        """Agent.setup: draw the population, fund each member and open it at the opening index (members
+        crossing each other, counterparties taking the rest), then place the stop-losses."""
         p, sym, rng = self.p, self.p["symbol"], self.rng
         spec = ctx.venue.markets[sym]
         n = p["count"]
@@ -224,6 +234,8 @@ class LeveragedTraders(Agent):
                 ctx.submit(C.PlaceOrder(ctx.ts, a, sym, SELL if side == BUY else BUY, lots, p0, tif=TimeInForce.IOC))
 
     def step(self, ctx: Context) -> None:
+        """Agent.step: members exit at random (exit_per_hour) with reduce-only market orders; an adder adds
+        add_size of its size once, when the mark is add_trigger_pct percent or more against its entry."""
         p, sym = self.p, self.p["symbol"]
         draws = self.rng.random(len(self.accounts))  # one draw per account per step, always
         for i in np.flatnonzero((draws < self.exit_prob) & self.open):
@@ -269,11 +281,14 @@ class FundingTraders(LeveragedTraders):
                                         "funding_threshold": {"dist": "uniform", "low": 0.0002, "high": 0.002}}
 
     def setup(self, ctx: Context) -> None:
+        """LeveragedTraders.setup, then draw each member's funding threshold."""
         super().setup(ctx)
         self.threshold = draw(self.p["funding_threshold"], len(self.accounts), self.rng)
         self.seen_rate = 0
 
     def step(self, ctx: Context) -> None:
+        """LeveragedTraders.step; then, when the last funding rate has changed, close the positions of the
+        members paying it whose threshold is below |rate|."""
         super().step(ctx)
         rate = ctx.venue.funding_rate(self.p["symbol"])
         if rate == self.seen_rate:
@@ -298,6 +313,7 @@ class NoiseTakers(Agent):
     }
 
     def setup(self, ctx: Context) -> None:
+        """Agent.setup: open `count` accounts, deposit `capital` in each and set `leverage`."""
         p = self.p
         spec = ctx.venue.markets[p["symbol"]]
         self.accounts = ctx.new_accounts(p["count"])
@@ -306,6 +322,8 @@ class NoiseTakers(Agent):
             ctx.submit(C.SetLeverage(ctx.ts, a, p["symbol"], p["leverage"]))
 
     def step(self, ctx: Context) -> None:
+        """Agent.step: Poisson(orders_per_min × dt_s / 60) IOC market orders of random member, side and
+        notional; a member whose position is worth more than max_notional at the index reduces it instead."""
         p, sym = self.p, self.p["symbol"]
         spec = ctx.venue.markets[sym]
         n = int(self.rng.poisson(p["orders_per_min"] * ctx.dt_s / 60))
@@ -332,6 +350,8 @@ class StaticOrders(Agent):
     PARAMS: ClassVar[dict[str, Any]] = {"symbol": "BTCUSDT", "capital": 1_000_000.0, "leverage": 10, "orders": []}
 
     def setup(self, ctx: Context) -> None:
+        """Agent.setup: one account, funded with `capital` at `leverage`, resting the `orders` as GTC limit
+        orders."""
         p, sym = self.p, self.p["symbol"]
         spec = ctx.venue.markets[sym]
         (a,) = self.accounts = ctx.new_accounts(1)
@@ -343,6 +363,7 @@ class StaticOrders(Agent):
             ctx.submit(C.PlaceOrder(ctx.ts, a, sym, BUY if side == "buy" else SELL, lots, ticks))
 
     def step(self, ctx: Context) -> None:
+        """Nothing: the orders are never requoted."""
         pass
 
 
@@ -364,6 +385,8 @@ class LeverageSpikers(Agent):
     }
 
     def setup(self, ctx: Context) -> None:
+        """Agent.setup: fund each member at `max_leverage`, open its calm position (a market order for
+        start_leverage × capital at the index) and draw its spike step."""
         p, sym = self.p, self.p["symbol"]
         if p["side"] not in ("long", "short"):
             raise ValueError(f"agent {self.name!r} (leverage_spike): side must be long or short, not {p['side']!r}")
@@ -381,6 +404,8 @@ class LeverageSpikers(Agent):
             ctx.submit(C.PlaceOrder(ctx.ts, a, sym, self.side, lots, kind=OrderKind.MARKET, tif=TimeInForce.IOC))
 
     def step(self, ctx: Context) -> None:
+        """Agent.step: at its spike step, each member adds a market order for (spike_leverage −
+        start_leverage) × capital of notional at the index; nothing when that is not above 0."""
         p, sym = self.p, self.p["symbol"]
         add = p["capital"] * (p["spike_leverage"] - p["start_leverage"])
         if add <= 0:

@@ -115,6 +115,8 @@ class ReplayFeed(Feed):
     @classmethod
     def from_csv(cls, path: str | Path, time_column: str = "t_s", price_column: str = "price",
                  shocks: tuple[Shock, ...] = ()) -> ReplayFeed:
+        """A replay of the CSV file at `path`: (t_s, price) rows from the named columns (seconds, quote per
+        base); ValueError when it has none. `start` is the first row's price."""
         with open(path, newline="") as f:
             rows = tuple((float(r[time_column]), float(r[price_column])) for r in csv.DictReader(f))
         if not rows:

@@ -102,6 +102,8 @@ class Positions:
         self._next = response.applied_before + response.applied
 
     def update(self, result: batch_pb2.CommandResult) -> None:
+        """Record the positions `result` reports: each (account, symbol, position side)'s lots after its
+        command."""
         for p in result.positions:
             self.lots.setdefault((p.account_id, p.symbol), {})[p.position_side] = p.lots
 
@@ -137,6 +139,7 @@ class Batch:
         self.sent = 0  # commands sent so far
 
     def add(self, pending: Pending) -> Pending:
+        """Queue `pending` for the next Apply; returns it."""
         self.pending.append(pending)
         return pending
 

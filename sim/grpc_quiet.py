@@ -68,6 +68,8 @@ class QuietScan:
         self._bounds: dict[str, tuple[int, int]] = {}
 
     def all_quiet(self, pending: list, tops: dict, exact: bool) -> bool:
+        """Whether every command of `pending` is quiet (`all(quiet(pending, tops, exact))`), looking only
+        at those added since the last call on the same list, tops and `exact`."""
         of = self._of
         if not of or of[0] is not pending or of[1] is not tops or of[2] != exact or self._seen > len(pending):
             self._of, self._seen, self._quiet, self._bounds = (pending, tops, exact), 0, True, {}

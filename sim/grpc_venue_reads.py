@@ -130,6 +130,8 @@ class VenueReads:
         return self._read(("insurance",), lambda: self.admin.insurance_fund(""))
 
     def mark(self, symbol: str) -> int | None:
+        """SimVenue.mark: in ticks, None before there is one (GetMarkPrice, or SetIndexPrice's answer if it
+        came last)."""
         ticks = self._reads.get(("mark_ticks", symbol), False)  # as this read answered since the last command
         if ticks is not False:
             return ticks
@@ -141,14 +143,18 @@ class VenueReads:
         return ticks
 
     def last(self, symbol: str) -> int | None:
+        """SimVenue.last: in ticks, None before a trade (GetMarkPrice)."""
         m = self._mark(symbol)
         return None if m.last_price is None else self.markets[symbol].price_to_ticks(m.last_price)
 
     def top(self, symbol: str) -> tuple[int | None, int | None]:
+        """SimVenue.top: (best bid, best ask) in ticks, None for an empty side (GetOrderBook)."""
         bids, asks = self._book(symbol, 1)
         return bids[0][0] if bids else None, asks[0][0] if asks else None
 
     def depth(self, symbol: str, side: int, levels: int) -> list[tuple[int, int]]:
+        """SimVenue.depth: (ticks, lots) of up to `levels` levels of one side (Side.BUY: bids), best first
+        (GetOrderBook)."""
         bids, asks = self._book(symbol, levels)
         return (bids if side == Side.BUY else asks)[:levels]
 
@@ -161,6 +167,8 @@ class VenueReads:
         return self._read(("positions", account, symbol), lambda: self._raw.position_lots(key, symbol))
 
     def available(self, account: int, asset: str) -> int:
+        """SimVenue.available: in money units (GetAccount); 0 for an account the run has no key for or an
+        asset it holds no balance in."""
         if account not in self._keys:
             return 0
         client = self._client(account)
@@ -175,9 +183,12 @@ class VenueReads:
         return self._settle_spec(asset).money_to_units(self._insurance_funds().get(asset, Decimal(0)))
 
     def funding_rate(self, symbol: str) -> int:
+        """SimVenue.funding_rate: the wire rate × RATE_SCALE, truncated toward zero (GetMarkPrice)."""
         return int(self._mark(symbol).funding_rate * RATE_SCALE)
 
     def predicted_funding_rate(self, symbol: str) -> int:
+        """SimVenue.predicted_funding_rate: the wire rate × RATE_SCALE, truncated toward zero; 0 from a
+        venue that does not send it (GetMarkPrice)."""
         rate = self._mark(symbol).predicted_funding_rate  # None from a venue that does not send it
         return 0 if rate is None else int(rate * RATE_SCALE)
 
@@ -189,7 +200,7 @@ class VenueReads:
         if risk is not None:
             return risk.open_interest_lots
         current, _ = self._read(("oi", symbol), lambda: self.admin.open_interest(symbol))
-        return self.markets[symbol].qty_to_lots(current.open_interest)
+        return current.open_interest_lots  # (qty_to_lots would refuse 0, or more than one order's most)
 
     def market_risk(self, symbol: str) -> dict | None:
         """The venue's risk row of the market (GetMarketRisk); None from a venue without signals."""

@@ -104,6 +104,8 @@ class Metrics:
     # ---------------------------------------------------------------- events
 
     def observe(self, events: list) -> None:
+        """Fold a command's events into the metrics (liquidations, forced fills, ADL, funding, rejections,
+        positions); other events are ignored."""
         handlers = self._handlers
         for e in events:
             h = handlers.get(type(e))

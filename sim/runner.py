@@ -218,6 +218,8 @@ class Run:
         self.metrics.sample(self.venue, dict(self.ctx.index), exo)
 
     def step(self, step: int) -> None:
+        """Run step `step` (1..steps) at ts = step × dt_ns: set the index, let each agent act, feed the last
+        price into the index coupling, then sample the metrics."""
         ctx = self.ctx
         ctx.step, ctx.ts = step, step * self.dt_ns
         self.metrics.begin_step(step, self.venue)

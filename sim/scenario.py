@@ -65,22 +65,27 @@ class Scenario:
 
     @property
     def name(self) -> str:
+        """The scenario's `name`."""
         return self.data["name"]
 
     @property
     def description(self) -> str:
+        """Its `description` ("" when none)."""
         return self.data.get("description", "")
 
     @property
     def seed(self) -> int:
+        """The run's seed (`seed`, default 1)."""
         return int(self.data.get("seed", 1))
 
     @property
     def steps(self) -> int:
+        """Number of steps: duration_s / step_s rounded to the nearest integer (ties to even)."""
         return round(self.data["duration_s"] / self.step_s)
 
     @property
     def step_s(self) -> float:
+        """Seconds per step (`step_s`, default 1.0)."""
         return float(self.data.get("step_s", 1.0))
 
     def with_params(self, params: Mapping[str, Any]) -> Scenario:

@@ -27,6 +27,7 @@ from typing import Protocol
 from perpsim.engine import commands as C
 from perpsim.engine.exchange import Exchange
 from perpsim.engine.views import ExchangeView
+from perpsim.model.enums import PositionSide
 from perpsim.model.markets import MarketSpec
 
 #: events handed to the signals and not yet folded in, at most (a 100k-account setup is one timestamp):
@@ -34,6 +35,9 @@ from perpsim.model.markets import MarketSpec
 #: and the allocator's free lists: at 65,536 the 100k long squeeze's own commands took 0.3 s more CPU
 #: and the catch-ups 0.2 s more
 HOLD_EVENTS = 1 << 12
+
+#: the position sides of a hedge-mode account
+_HEDGE_SIDES = (PositionSide.LONG, PositionSide.SHORT)
 
 
 class SimVenue(Protocol):
@@ -46,19 +50,57 @@ class SimVenue(Protocol):
 
     markets: dict[str, MarketSpec]
 
-    def submit(self, cmd: C.Command) -> list: ...
-    def mark(self, symbol: str) -> int | None: ...
-    def last(self, symbol: str) -> int | None: ...
-    def top(self, symbol: str) -> tuple[int | None, int | None]: ...
-    def depth(self, symbol: str, side: int, levels: int) -> list[tuple[int, int]]: ...
-    def position(self, account: int, symbol: str) -> int: ...
-    def available(self, account: int, asset: str) -> int: ...
-    def insurance(self, asset: str) -> int: ...
-    def funding_rate(self, symbol: str) -> int: ...
-    def predicted_funding_rate(self, symbol: str) -> int: ...
-    def open_interest(self, symbol: str) -> int | None: ...
-    def market_risk(self, symbol: str) -> dict | None: ...
-    def close(self) -> None: ...
+    def submit(self, cmd: C.Command) -> list:
+        """Apply one command; its events (over gRPC, those the runner reads: GrpcVenue.submit)."""
+        ...
+
+    def mark(self, symbol: str) -> int | None:
+        """The market's mark price in ticks, None before there is one."""
+        ...
+
+    def last(self, symbol: str) -> int | None:
+        """The market's last trade price in ticks, None before a trade."""
+        ...
+
+    def top(self, symbol: str) -> tuple[int | None, int | None]:
+        """(best bid, best ask) in ticks, None for an empty side."""
+        ...
+
+    def depth(self, symbol: str, side: int, levels: int) -> list[tuple[int, int]]:
+        """(ticks, lots) of up to `levels` levels of one side (Side.BUY: bids), best first."""
+        ...
+
+    def position(self, account: int, symbol: str) -> int:
+        """The account's position in the market, signed lots (+ long; 0: none)."""
+        ...
+
+    def available(self, account: int, asset: str) -> int:
+        """The account's available balance in `asset` (money units; may be negative)."""
+        ...
+
+    def insurance(self, asset: str) -> int:
+        """The insurance fund's balance in `asset` (money units)."""
+        ...
+
+    def funding_rate(self, symbol: str) -> int:
+        """The market's last settled funding rate (scaled by RATE_SCALE)."""
+        ...
+
+    def predicted_funding_rate(self, symbol: str) -> int:
+        """The rate the next funding settlement would apply now (scaled by RATE_SCALE)."""
+        ...
+
+    def open_interest(self, symbol: str) -> int | None:
+        """The lots held long in the market; None where the venue leaves it to the position events."""
+        ...
+
+    def market_risk(self, symbol: str) -> dict | None:
+        """The market's risk row (perpsim.sim.risk_series), None with the signals off."""
+        ...
+
+    def close(self) -> None:
+        """End the run's use of the venue (over gRPC: send what waits, put the clock's mode back)."""
+        ...
 
 
 class InProcessVenue:
@@ -87,6 +129,7 @@ class InProcessVenue:
         self.signals_handoff_s = 0.0  # ... of which in the handoffs that close a step (the appends: in submit's)
 
     def submit(self, cmd: C.Command) -> list:
+        """SimVenue.submit: the engine's events; with signals, handed to them (caught up at HOLD_EVENTS held)."""
         events = self.exchange.apply(cmd)
         if self.signals is None:
             return events
@@ -128,15 +171,23 @@ class InProcessVenue:
         return row
 
     def depth(self, symbol: str, side: int, levels: int) -> list[tuple[int, int]]:
+        """SimVenue.depth: (ticks, lots) of up to `levels` levels of one side (Side.BUY: bids), best first."""
         return [(p, q) for p, q, _ in self.view.depth(symbol, side, levels)]
 
     def predicted_funding_rate(self, symbol: str) -> int:
+        """SimVenue.predicted_funding_rate: the engine's (ExchangeView.funding), scaled by RATE_SCALE."""
         return self.view.funding(symbol).predicted_rate
 
     def position(self, account: int, symbol: str) -> int:
-        return self.view.position_lots(account, symbol)
+        """SimVenue.position: the account's signed lots in `symbol` (a hedge-mode account's legs summed,
+        as the gRPC venue reads them)."""
+        view = self.view
+        if not view.hedge_mode(account):
+            return view.position_lots(account, symbol)
+        return sum(view.position_lots(account, symbol, pside) for pside in _HEDGE_SIDES)
 
     def close(self) -> None:
+        """SimVenue.close: nothing to release in process."""
         pass
 
 

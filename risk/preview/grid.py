@@ -96,6 +96,8 @@ class Grid:
     @classmethod
     def build(cls, inst: Instrument, prices: Iterable[Decimal], sizes: Iterable[Decimal],
               moneys: Iterable[Decimal]) -> Grid:
+        """The grid of `inst` for these inputs: p, q the most decimals of any price (and the market's tick)
+        and size (and the lot step); m = max(p + q + 8, decimals of any money) + 4 guard digits."""
         spec = inst.market
         p = max([dm.places(x) for x in prices] + [dm.places(spec.tick_size) if spec else 0])
         q = max([dm.places(x) for x in sizes] + [dm.places(inst.lot)])
@@ -105,10 +107,12 @@ class Grid:
 
     @property
     def tick(self) -> Fraction:
+        """The tick as a price (quote per base): 10**-p, exact."""
         return Fraction(1, 10**self.p)
 
     @property
     def money_scale(self) -> int:
+        """Money units per whole unit of the settlement asset: 10**m."""
         return 10**self.m
 
     @property
@@ -122,21 +126,27 @@ class Grid:
         return _mg.inverse_k(Fraction(self.inst.contract_size) / 10**self.q, self.tick, self.money_scale)
 
     def ticks(self, price: Decimal) -> int:
+        """`price` in ticks, exact (ValueError if it has more than p decimals)."""
         return dm.to_int(price, self.p)
 
     def lots(self, size: Decimal) -> int:
+        """`size` in lots, exact (ValueError if it has more than q decimals)."""
         return dm.to_int(size, self.q)
 
     def units(self, money: Decimal) -> int:
+        """`money` in money units, exact (ValueError if it has more than m decimals)."""
         return dm.to_int(money, self.m)
 
     def price(self, ticks: Fraction | int) -> Fraction:
+        """The price (quote per base) of `ticks` ticks, exact."""
         return Fraction(ticks) * self.tick
 
     def money(self, units: Fraction | int) -> Fraction:
+        """`units` money units as an amount of the settlement asset, exact."""
         return Fraction(units, self.money_scale)
 
     def size(self, lots: int) -> Decimal:
+        """`lots` lots as a size: a Decimal with exactly q decimals."""
         return dm.scaled(lots, -self.q)
 
     def lot_step(self) -> int:

@@ -36,6 +36,8 @@ class IntegerPosition:
         self.other_mm, self.other_upnl = other_mm, other_upnl
 
     def notional(self, lots: int, price: Fraction | int) -> Fraction:
+        """Notional of |lots| at ``price`` ticks in money units, exact: |lots| × price × K (linear) or
+        |lots| × K_inv / price (inverse)."""
         g = self.g
         if g.inst.inverse:
             return _mg.inverse_notional_exact(lots, price, g.K_inv)
@@ -54,9 +56,13 @@ class IntegerPosition:
         return self.notional(lots, at)
 
     def mm(self, lots: int, mark: Fraction | int) -> Fraction:
+        """Maintenance margin of |lots|, exact (money units, not rounded): notional × MMR − cum of its
+        bracket, the notional at ``mark`` (binance) or at entry (bybit classic)."""
         return _mg.maintenance_margin_exact(self.mm_notional(lots, mark), self.brackets)
 
     def liquidation(self, lots: int, wallet: int) -> _lp.LiqPrice | None:
+        """Exact liquidation price of |lots| on this position's side against ``wallet`` (money units), the
+        other positions' MM and uPnL held fixed; None when no price liquidates it."""
         g, signed = self.g, self.s * lots
         kw = dict(tick_size=g.tick, brackets=self.brackets, other_mm=self.other_mm, other_upnl=self.other_upnl)
         if g.inst.inverse:
@@ -64,6 +70,8 @@ class IntegerPosition:
         return _lp.liquidation_price([_lp.Leg(signed, signed * self.entry)], wallet, K=g.K, model=self.model, **kw)
 
     def bankruptcy(self, lots: int, wallet: int) -> _lp.LiqPrice | None:
+        """Exact bankruptcy price of |lots| on this position's side against ``wallet`` plus the other
+        positions' uPnL (money units); None when no price makes it bankrupt."""
         g, signed = self.g, self.s * lots
         if g.inst.inverse:
             return _lp.inverse_bankruptcy_price([_lp.InverseLeg(signed, self.entry)], wallet, K_inv=g.K_inv,
