@@ -306,7 +306,8 @@ class InverseContract(Contract):
     def cost_to_open(self, side: int, qty: int, price: int, mark: int, lev: int, cost_model, last: int) -> int:
         """The cost to open in coin: initial margin + open loss, qty's value difference between
         the mark and the price (a long bought above mark is down value(mark) - value(price)),
-        rounded up."""
+        rounded up. `cost_model` and `last` are not used: the revised assuming price of a short
+        (risk.margin's cost models) is applied to linear markets only."""
         direction = 1 if side == _SIDE_BUY else -1
         loss = max(0, direction * (self.value(qty, mark) - self.value(qty, price)))
         return initial_margin(self.value(qty, price), lev) + math.ceil(loss)
