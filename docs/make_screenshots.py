@@ -32,6 +32,7 @@ HOUR = 3_600 * 10**9
 
 
 def browser(width: int = 1280, height: int = 800) -> webdriver.Chrome:
+    """Headless Debian chromium whose viewport is exactly width × height pixels."""
     opts = webdriver.ChromeOptions()
     opts.binary_location = "/usr/bin/chromium"
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -46,6 +47,7 @@ def browser(width: int = 1280, height: int = 800) -> webdriver.Chrome:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a scenario for the reports, serve a venue with the feed on, and save the screenshots."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path(__file__).parent)
     ap.add_argument("--live-seconds", type=float, default=25.0)

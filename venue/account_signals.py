@@ -163,6 +163,9 @@ class AccountSignals:
         return "" if tick is None else spec.format_price(tick)
 
     def account_risk_out(self, account: int) -> risk_pb2.GetAccountRiskResponse:
+        """RiskService.GetAccountRisk's answer for `account`: per position with a mark its distance to liquidation
+        (percent and σ) and size-down nudge, per settlement asset its equity, margin ratio (percent), exposure and
+        effective leverage (x), and the k σ warnings."""
         view = self.venue.view
         r = self.risk.report(view, account)
         positions = []
@@ -210,6 +213,8 @@ class AccountSignals:
         return risk_pb2.SetAccountRiskThresholdsResponse(thresholds=thresholds_out(t))
 
     def recent_fills_out(self, account: int, request) -> risk_pb2.ListRecentFillsResponse:
+        """RiskService.ListRecentFills' answer: the account's latest fills (in request.symbol, or all), newest first,
+        with their slippage (bps) against the mid and the mark at arrival; limit 0 = 100, at most MAX_RECENT_FILLS."""
         if request.symbol:
             self.venue.spec(request.symbol)  # UNKNOWN_SYMBOL
         limit = request.limit or 100

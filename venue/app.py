@@ -258,6 +258,8 @@ class RunningVenue:
     # ---------------------------------------------------------------- in a thread (tests, tools)
 
     def start_in_thread(self, timeout: float = 30) -> RunningVenue:
+        """Run the venue on an event loop of its own in a daemon thread; returns this venue once it is ready,
+        RuntimeError when it failed to start or is not ready within `timeout` seconds."""
         def run() -> None:
             self._loop = asyncio.new_event_loop()
             try:
@@ -275,6 +277,7 @@ class RunningVenue:
         return self
 
     def stop(self) -> None:
+        """Stop a venue started by `start_in_thread`: signal its loop, then wait (up to 30 s) for its thread."""
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
@@ -282,6 +285,7 @@ class RunningVenue:
 
     @property
     def address(self) -> str:
+        """The gRPC address to dial on this host: 127.0.0.1 and the bound port (0 before the start)."""
         return f"127.0.0.1:{self.port}"
 
 

@@ -293,7 +293,9 @@ class KeyStore:
         return entry[1] or None if entry is not None else None
 
     def has_account(self, account: int) -> bool:
+        """Whether `account` exists and is durable (saved); a scan of every key."""
         return account < self._durable_next and any(a == account for a, _ in self._accounts.values())
 
     def is_admin(self, key: str | None) -> bool:
+        """Whether `key` is the admin key (digests compared in constant time)."""
         return key is not None and hmac.compare_digest(digest(key), self._admin)

@@ -69,6 +69,8 @@ class Pacer:
         self._owed = 0.0  # sleep owed (s)
 
     def pace(self) -> None:
+        """Sleep what the CPU time this thread used since the last call owes ((1 - duty) / duty of it) once the debt
+        reaches 0.2 ms; nothing at duty 1."""
         if self.duty >= 1.0:
             return
         cpu = time.thread_time()

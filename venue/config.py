@@ -80,6 +80,7 @@ class VenueConfig:
     risk_correlations: dict[str, float] = field(default_factory=lambda: {"BTC/ETH": 0.8})
 
     def signal_config(self) -> SignalConfig:
+        """The market risk signals' SignalConfig from the risk_* settings."""
         return SignalConfig(vol_half_life_s=self.risk_vol_half_life_s, bucket_pct=self.risk_bucket_pct,
                             map_range_pct=self.risk_map_range_pct, slippage_notional=self.risk_slippage_notional,
                             slippage_alert_bps=self.risk_slippage_alert_bps,
@@ -88,6 +89,8 @@ class VenueConfig:
 
     @classmethod
     def from_toml(cls, path: Path, **overrides) -> VenueConfig:
+        """The settings of a TOML file, then each of `overrides` that is not None; ValueError naming the file for an
+        unknown setting, bad [history] limits or an unknown profile."""
         data = tomllib.loads(Path(path).read_text())
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:

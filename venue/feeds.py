@@ -23,12 +23,15 @@ class Feeds:
         self.rng = random.Random(cfg.seed)
 
     async def run(self) -> None:
+        """Step the world every feed_interval_s seconds until canceled; a step that raises is abandoned there."""
         while True:
             with contextlib.suppress(Exception):  # a rejected quote must not stop the world
                 await self.step()
             await asyncio.sleep(self.cfg.feed_interval_s)
 
     async def step(self) -> None:
+        """One step: each market's index moved by a seeded, correlated random step (the liquidity provider requoted in
+        the same command) or, without the feed, the provider requoted around the index (the start price before any)."""
         view = self.venue.view
         spec = view.spec
         moves = correlated_normals(self.rng, list(view.symbols()), lambda a, b: self.cfg.signal_config().prior(
@@ -56,6 +59,9 @@ class Feeds:
                     quote_lots=max(spec.qty_to_lots(spec.min_qty), spec.qty_to_lots(spec.lot_size) * 10))
 
     async def quote(self, symbol: str, index: int) -> None:
+        """Requote the liquidity provider around `index` (ticks), command by command: cancel its orders in the market,
+        then at each level 1..liquidity_levels a GTC limit a side, level × step away, of level × the base size; a
+        refused order is skipped."""
         spec = self.venue.markets[symbol]
         await self.venue.run(lambda ts: C.CancelAll(ts, self.maker, symbol))
         step = max(1, index * self.cfg.liquidity_spread_bp // 10_000)

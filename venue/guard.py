@@ -194,6 +194,8 @@ class RequestGuard(grpc.aio.ServerInterceptor):
         self._guarded: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(self, continuation, handler_call_details):
+        """The method's handler with `_guard` in front (built once per method and handler); a method without a handler
+        or a request deserializer passes unguarded."""
         handler = await continuation(handler_call_details)
         if handler is None or handler.request_deserializer is None:
             return handler

@@ -92,6 +92,7 @@ class OrderInfo:
 
     @property
     def open(self) -> bool:
+        """Whether the order is open: NEW or PARTIALLY_FILLED."""
         return self.status in (NEW, PARTIALLY_FILLED)
 
     def __reduce__(self):

@@ -280,4 +280,5 @@ class ForceOrder(NamedTuple):
 
     @property
     def avg_price(self) -> Fraction | None:
+        """The average price of the book's fills in exact ticks (filled_quote / filled); None when nothing filled."""
         return Fraction(self.filled_quote, self.filled) if self.filled else None

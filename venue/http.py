@@ -58,6 +58,7 @@ class HttpServer:
         return sock
 
     async def start(self) -> int:
+        """Bind the address (ListenError when it is taken) and serve the application on it; the bound port."""
         sock = self._bind()
         self.port = sock.getsockname()[1]
         try:
@@ -71,6 +72,7 @@ class HttpServer:
         return self.port
 
     async def stop(self) -> None:
+        """Stop serving and release the runner; nothing when not started."""
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -147,6 +147,7 @@ class Journal:
         return len(self._buf) // 2
 
     def segment_paths(self) -> list[Path]:
+        """The paths of the journal's segments, oldest first."""
         with self._commit_lock:
             return [s.path for s in self._segments]
 

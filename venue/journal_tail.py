@@ -58,6 +58,7 @@ class JournalTail:
             raise
 
     def close(self) -> None:
+        """Close the open segment and the directory (safe to call again)."""
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None

@@ -26,6 +26,7 @@ class Bars:
         self.bars: deque[list] = deque(maxlen=cap)
 
     def resize(self, cap: int) -> None:
+        """Keep at most `cap` bars from now on, dropping the oldest beyond it."""
         self.bars = deque(self.bars, maxlen=cap)
 
     def add(self, ts: int, price: int, qty: int = 0, quote: int = 0, taker_buy: bool = False,

@@ -300,6 +300,7 @@ class Metrics:
         return http.server_port
 
     def stop(self) -> None:
+        """Shut the HTTP endpoint down and close its socket, when one is serving."""
         if self.http is not None:
             self.http.shutdown()
             self.http.server_close()

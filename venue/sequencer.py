@@ -109,12 +109,14 @@ class Sequencer(GroupCommit, SequencerFaults):
         self.on_halt: list[Callable[[SequencerHalted], None]] = []
 
     def start(self) -> None:
+        """Start the sequencer's task in the running loop (and its commit thread, the first time)."""
         loop = asyncio.get_running_loop()
         if self._committer is None:
             self._committer = CommitThread(loop)
         self._task = loop.create_task(self._run(), name="sequencer")
 
     async def stop(self) -> None:
+        """Cancel the task, close the commit thread and shut the journal's I/O thread down (waiting for its work)."""
         await cancel(self._task)
         if self._committer is not None:
             self._committer.close()

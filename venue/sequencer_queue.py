@@ -48,12 +48,15 @@ class Queue:
         self._waiter: asyncio.Future | None = None  # the sequencer waiting for an item
 
     def qsize(self) -> int:
+        """Items queued (a caller's commands are one item, whatever their weight)."""
         return len(self._items)
 
     def empty(self) -> bool:
+        """Whether no item is queued."""
         return not self._items
 
     def put_nowait(self, item: Item) -> None:
+        """Queue an item at the back, waking the sequencer if it waits for one."""
         self._items.append(item)
         waiter = self._waiter
         if waiter is not None:

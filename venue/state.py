@@ -233,6 +233,8 @@ class VenueState:
         return h.hexdigest()
 
     def check_integrity(self) -> None:
+        """Check the exchange's integrity and the order registry against it; AssertionError when an order rests in a
+        book but is recorded closed, or the per-account index of open orders is stale."""
         self.exchange.check_integrity()
         resting = {o.order_id for o in ExchangeView(self.exchange).open_orders(None)}
         for oid in resting:

@@ -31,6 +31,7 @@ class Refused(Exception):
         self.code, self.message = code, message
 
     def json(self) -> dict:
+        """The refusal as the page's error fields: code and message."""
         return {"code": self.code, "message": self.message}
 
 
@@ -42,12 +43,15 @@ class KeyContext:
         self._metadata = (("authorization", f"Bearer {key}"),)
 
     def invocation_metadata(self):
+        """The call's metadata: the key as its bearer authorization."""
         return self._metadata
 
     async def abort(self, code: grpc.StatusCode, details: str = ""):
+        """End the call: raise Refused with the code's name and `details`."""
         raise Refused(code.name, details)
 
     async def abort_with_status(self, status):
+        """End the call: raise Refused with the status's code name and its rich status's message (else its details)."""
         code = next((c for c in grpc.StatusCode if c.value[0] == status.code.value[0]), grpc.StatusCode.UNKNOWN)
         message = status.details
         for key, value in status.trailing_metadata or ():

@@ -49,6 +49,8 @@ class LivePush:
         self.account = AccountSnapshot(venue)
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        """GET /dashboard/ws: one page's live push; its messages handled in turn while a task pushes the views, until
+        the page closes it."""
         ws = web.WebSocketResponse(heartbeat=20, max_msg_size=1 << 16)
         await ws.prepare(request)
         follow = Follow()

@@ -55,6 +55,7 @@ class Dashboard:
         self.live = LivePush(venue)
 
     def routes(self) -> list[web.RouteDef]:
+        """The dashboard's routes (the table in the module docstring)."""
         return [web.get("/", self.index), web.get("/dashboard/static/{name}", self.static),
                 web.get("/dashboard/plotly.min.js", self.plotly), web.get("/dashboard/api/markets", self.markets),
                 web.get("/dashboard/api/market/{symbol}", self.market),
@@ -63,9 +64,11 @@ class Dashboard:
                 web.post("/dashboard/api/report", self.upload), web.get("/dashboard/ws", self.live.handle)]
 
     async def index(self, request: web.Request) -> web.StreamResponse:
+        """GET /: the page (static/index.html), never cached."""
         return web.FileResponse(STATIC / "index.html", headers=NO_STORE)
 
     async def static(self, request: web.Request) -> web.StreamResponse:
+        """GET /dashboard/static/{name}: a page file; 404 for a name with "/" or a leading "." or no such file."""
         name = request.match_info["name"]
         path = STATIC / name
         if "/" in name or name.startswith(".") or not path.is_file():
@@ -73,15 +76,19 @@ class Dashboard:
         return web.FileResponse(path, headers=NO_STORE)
 
     async def plotly(self, request: web.Request) -> web.StreamResponse:
+        """GET /dashboard/plotly.min.js: the `plotly` package's plotly.js, cached a day; 404 without the package."""
         path = plotly_js()
         if path is None:
             raise web.HTTPNotFound(text="plotly.js is missing: install the `plotly` package")
         return web.FileResponse(path, headers={"Cache-Control": "max-age=86400"})
 
     async def markets(self, request: web.Request) -> web.Response:
+        """GET /dashboard/api/markets: the markets and their precision."""
         return _json({"markets": markets_json(self.venue)})
 
     async def market(self, request: web.Request) -> web.Response:
+        """GET /dashboard/api/market/{symbol}: the market view's snapshot; 503 while the venue is not ready, 404 for an
+        unknown market."""
         if not self.venue.ready:
             return _refused("UNAVAILABLE", self.venue.unavailable, 503)
         symbol = request.match_info["symbol"]
@@ -90,16 +97,19 @@ class Dashboard:
         return _json(self.live.market.build(symbol))
 
     async def reports(self, request: web.Request) -> web.Response:
+        """GET /dashboard/api/reports: the reports folder (None without one) and the scenario reports in it."""
         folder = None if self.reports_dir is None else str(self.reports_dir.resolve())
         return _json({"folder": folder, "reports": scenario.list_reports(self.reports_dir)})
 
     async def report(self, request: web.Request) -> web.Response:
+        """GET /dashboard/api/reports/{name}: one report's charts; 404 when it cannot be read as a report."""
         try:
             return _json(scenario.load_report(self.reports_dir, request.match_info["name"]))
         except scenario.BadReport as e:
             return _refused("NOT_FOUND", str(e), 404)
 
     async def upload(self, request: web.Request) -> web.Response:
+        """POST /dashboard/api/report: the charts of the posted report.json; 413 above MAX_UPLOAD, 400 if bad."""
         body = bytearray()
         async for chunk in request.content.iter_chunked(1 << 16):
             body += chunk

@@ -58,6 +58,8 @@ class Gateway:
         return await self.venue.run(make)
 
     def rate_limits(self) -> list[dict]:
+        """exchangeInfo's rateLimits: one REQUEST_WEIGHT limit of the venue's sustained requests per second (per key);
+        none when rate limiting is off."""
         limiter = self.venue.limiter
         if limiter.rate <= 0:
             return []
@@ -65,6 +67,8 @@ class Gateway:
                  "limit": int(limiter.rate)}]
 
     def routes(self) -> list:
+        """Every REST and WebSocket route: market data, orders, account, algo orders, the /sapi rails, listen keys and
+        user streams, market streams."""
         return [*self.market.routes(), *self.trading.routes(), *self.account.routes(), *self.algo.routes(),
                 *self.rails.routes(), *self.users.routes(), *self.marketstream.routes()]
 
@@ -103,6 +107,9 @@ class Gateway:
             self._cursor[symbol] = latest[-1].id if latest else 0
 
     def publish(self, cmd, events: list) -> None:
+        """The sequencer listener, after each durable command: its events to the book feed, the algo records and the
+        market and user streams (with the public trades of its fills); a new state re-anchors the trade cursors and
+        clears the algo records."""
         if self._cursor_state != id(self.venue.state):  # a new state (a reset, a rebuild)
             self._cursor_state = id(self.venue.state)
             self._cursor = {}  # re-anchored at the new history's trades
@@ -123,6 +130,7 @@ class Gateway:
                        loop.create_task(self.users.run(), name="gateway-listen-keys")]
 
     async def stop(self) -> None:
+        """Cancel the timed streams and the listen-key expiry and wait for them to end."""
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:

@@ -42,6 +42,7 @@ class Account:
         self.gw, self.venue = gw, gw.venue
 
     def view(self) -> ExchangeView:
+        """The engine's read API over the live state's exchange."""
         return ExchangeView(self.venue.state.exchange)
 
     def _updated(self, v: ExchangeView) -> int:
@@ -101,6 +102,8 @@ class Account:
                 "isolatedWallet": spec.format_money(0), "updateTime": 0}
 
     def positions(self, account: int, symbol: str | None, full: bool) -> list[dict]:
+        """The positionRisk rows of the account's positions in linear markets (in `symbol`, or all); `full` (v2) adds
+        leverage, margin type and max notional, and a zero BOTH row for each linear market it holds nothing in."""
         v = self.view()
         rows = [self._position(p, v, full) for p in v.positions(account, symbol)
                 if self.venue.markets[p.symbol].kind.value == "linear"]
@@ -111,6 +114,8 @@ class Account:
         return rows
 
     async def account(self, call, full: bool) -> dict:
+        """The account endpoints' body: the totals are the USDT asset's figures (else the first asset's), then every
+        asset and the positionRisk rows (`full`: v2's)."""
         v = self.view()
         assets = self._assets(call.account, v)
         main = next((a for a in assets if a["asset"] == "USDT"), assets[0])
@@ -126,12 +131,15 @@ class Account:
                 "assets": assets, "positions": self.positions(call.account, None, full)}
 
     async def account_v2(self, call) -> dict:
+        """GET /fapi/v2/account: totals, assets and a position row for every linear market."""
         return await self.account(call, True)
 
     async def account_v3(self, call) -> dict:
+        """GET /fapi/v3/account: totals, assets and the positions held."""
         return await self.account(call, False)
 
     async def balance(self, call) -> list:
+        """GET /fapi/v2/balance and /fapi/v3/balance: each asset's wallet, available balance and max withdraw amount."""
         v = self.view()
         return [{"accountAlias": "perpsim", "asset": a["asset"], "balance": a["walletBalance"],
                  "crossWalletBalance": a["crossWalletBalance"], "crossUnPnl": a["crossUnPnl"],
@@ -139,10 +147,13 @@ class Account:
                  "marginAvailable": True, "updateTime": self._updated(v)} for a in self._assets(call.account, v)]
 
     async def position_risk_v2(self, call) -> list:
+        """GET /fapi/v2/positionRisk: the positions with leverage and margin type, and a zero row for each linear market
+        not held (of `symbol`, or all)."""
         symbol = P.spec(self.venue, call.params).symbol if call.params.get("symbol") else None
         return self.positions(call.account, symbol, True)
 
     async def position_risk_v3(self, call) -> list:
+        """GET /fapi/v3/positionRisk: the positions held (in `symbol`, or all)."""
         symbol = P.spec(self.venue, call.params).symbol if call.params.get("symbol") else None
         return self.positions(call.account, symbol, False)
 
@@ -154,12 +165,14 @@ class Account:
         return self.venue.markets[symbol].format_money(max(caps)) if caps else "0"
 
     async def leverage(self, call) -> dict:
+        """POST /fapi/v1/leverage: set the leverage in a market; answers it with its maxNotionalValue."""
         spec = P.spec(self.venue, call.params)
         lev = P.integer(call.params, "leverage")
         await self.gw.run(lambda ts: C.SetLeverage(ts, call.account, spec.symbol, lev))
         return {"leverage": lev, "maxNotionalValue": self._max_notional(spec.symbol, lev), "symbol": spec.symbol}
 
     async def margin_type(self, call) -> dict:
+        """POST /fapi/v1/marginType: switch a market to ISOLATED or CROSSED; -4046 when it already is."""
         spec = P.spec(self.venue, call.params)
         isolated = P.choice(call.params, "marginType", {"ISOLATED": True, "CROSSED": False, "CROSS": False},
                             R.INVALID_MARGIN_MODE)
@@ -169,6 +182,7 @@ class Account:
         return OK
 
     async def position_margin(self, call) -> dict:
+        """POST /fapi/v1/positionMargin: add (type 1) or reduce (type 2) an isolated position's margin."""
         spec = P.spec(self.venue, call.params)
         pside = P.choice(call.params, "positionSide", P.PSIDE, R.INVALID_POSITION_SIDE, "BOTH")
         kind = P.integer(call.params, "type", lo=1, hi=2)
@@ -179,9 +193,11 @@ class Account:
                 "msg": "Successfully modify position margin.", "type": kind}
 
     async def get_dual(self, call) -> dict:
+        """GET /fapi/v1/positionSide/dual: whether the account is in hedge mode (dualSidePosition)."""
         return {"dualSidePosition": self.view().hedge_mode(call.account)}
 
     async def set_dual(self, call) -> dict:
+        """POST /fapi/v1/positionSide/dual: switch hedge mode on or off; -4059 when it already is so."""
         hedge = P.boolean(call.params, "dualSidePosition")
         if "dualSidePosition" not in call.params:
             raise E.missing("dualSidePosition")
@@ -191,9 +207,11 @@ class Account:
         return OK
 
     async def multi_assets(self, call) -> dict:
+        """GET /fapi/v1/multiAssetsMargin: whether the account is in Multi-Assets mode."""
         return {"multiAssetsMargin": self.view().multi_assets(call.account)}
 
     async def set_multi_assets(self, call) -> dict:
+        """POST /fapi/v1/multiAssetsMargin: switch Multi-Assets mode on or off."""
         if "multiAssetsMargin" not in call.params:
             raise E.missing("multiAssetsMargin")
         on = P.boolean(call.params, "multiAssetsMargin")
@@ -203,6 +221,8 @@ class Account:
     # ------------------------------------------------------------ reports
 
     async def income(self, call) -> list:
+        """GET /fapi/v1/income: the account's income records of a symbol and an incomeType (or all), between startTime
+        and endTime; limit default 100, at most 1000."""
         p = call.params
         symbol = P.spec(self.venue, p).symbol if p.get("symbol") else None
         kind = p.get("incomeType") or None
@@ -220,6 +240,8 @@ class Account:
         return out
 
     async def force_orders(self, call) -> list:
+        """GET /fapi/v1/forceOrders: the account's liquidation orders, FILLED, averaging the book's fills with the rest
+        at the bankruptcy price; none for autoCloseType=ADL. limit default 50, at most 100."""
         p = call.params
         symbol = P.spec(self.venue, p).symbol if p.get("symbol") else None
         if p.get("autoCloseType", "LIQUIDATION") == "ADL":
@@ -243,6 +265,8 @@ class Account:
         return out
 
     async def adl_quantile(self, call) -> list:
+        """GET /fapi/v1/adlQuantile: the ADL quantile of each linear market the account holds (LONG and SHORT, and BOTH
+        for a one-way position or HEDGE, the larger, for hedged ones)."""
         symbol = P.spec(self.venue, call.params).symbol if call.params.get("symbol") else None
         v = self.view()
         by_symbol: dict[str, dict] = {}
@@ -259,11 +283,14 @@ class Account:
         return [{"symbol": s, "adlQuantile": q} for s, q in by_symbol.items()]
 
     async def commission_rate(self, call) -> dict:
+        """GET /fapi/v1/commissionRate: a market's maker and taker fee rates."""
         spec = P.spec(self.venue, call.params)
         return {"symbol": spec.symbol, "makerCommissionRate": format(spec.maker_fee, "f"),
                 "takerCommissionRate": format(spec.taker_fee, "f")}
 
     async def leverage_bracket(self, call):
+        """GET /fapi/v1/leverageBracket and /fapi/v2/leverageBracket: the notional brackets of one market (an object) or
+        of every linear market (a list)."""
         specs = [P.spec(self.venue, call.params)] if call.params.get("symbol") else linear_specs(self.venue)
         out, v = [], self.view()
         for spec in specs:
@@ -276,6 +303,7 @@ class Account:
         return out[0] if call.params.get("symbol") else out
 
     async def symbol_config(self, call) -> list:
+        """GET /fapi/v1/symbolConfig: margin type, leverage and max notional in one market or every linear market."""
         specs = [P.spec(self.venue, call.params)] if call.params.get("symbol") else linear_specs(self.venue)
         v = self.view()
         out = []
@@ -287,6 +315,7 @@ class Account:
         return out
 
     def routes(self) -> list:
+        """The account routes, all SIGNED."""
         ep = self.gw.edge.endpoint
         v1, v2, v3 = "/fapi/v1/", "/fapi/v2/", "/fapi/v3/"
         g, p = web.get, web.post

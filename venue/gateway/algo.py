@@ -54,6 +54,8 @@ class AlgoRecords:
         self.records: OrderedDict[int, AlgoRecord] = OrderedDict()
 
     def publish(self, cmd, events: list) -> None:
+        """The sequencer listener: record each conditional order an event names, from its command or the live book when
+        first seen (skipped when neither has it), and keep its algoStatus, update time and placed order id."""
         ts = self.venue.state.exchange.ts
         for e in events:
             if not isinstance(e, ConditionalEvent):
@@ -97,6 +99,8 @@ class Algo:
         self.gw, self.venue = gw, gw.venue
 
     def command(self, account: int, p: dict[str, str]) -> C.PlaceConditional:
+        """The engine PlaceConditional of one algoOrder request (stamped later by the sequencer); algoType must be
+        CONDITIONAL, callbackRate is in percent."""
         if p.get("algoType", "CONDITIONAL") != "CONDITIONAL":
             raise VenueError(R.INVALID_ORDER_TYPE, field="algoType", value=p["algoType"])
         spec = P.spec(self.venue, p)
@@ -122,9 +126,11 @@ class Algo:
                                   activation, pside, tif, cid, expire)
 
     def json(self, cid: int, r: AlgoRecord) -> dict:
+        """A conditional order as Binance's algo order JSON."""
         return S.algo(self.venue.markets[r.cmd.symbol], cid, r.cmd, r.status, r.create_ns, r.update_ns, r.order_id)
 
     async def new(self, call) -> dict:
+        """POST /fapi/v1/algoOrder: place a conditional order; answers it as recorded."""
         template = self.command(call.account, call.params)
         before = self.venue.state.exchange.next_order_id
         events = await self.gw.run(lambda ts: dataclasses.replace(template, ts=ts))
@@ -133,6 +139,8 @@ class Algo:
         return self.json(*found)
 
     def own(self, call) -> tuple[int, AlgoRecord]:
+        """The caller's conditional order named by algoId or clientAlgoId, as (id, record); -1102 when neither is given,
+        UNKNOWN_ORDER when there is none."""
         p = call.params
         if not p.get("algoId") and not p.get("clientAlgoId"):
             raise E.missing("algoId")
@@ -142,9 +150,12 @@ class Algo:
         return found
 
     async def query(self, call) -> dict:
+        """GET /fapi/v1/algoOrder: one of the caller's conditional orders by algoId or clientAlgoId."""
         return self.json(*self.own(call))
 
     async def cancel(self, call) -> dict:
+        """DELETE /fapi/v1/algoOrder: cancel one of the caller's conditional orders by algoId or clientAlgoId
+        (UNKNOWN_ORDER when a symbol is given that is not its market)."""
         cid, r = self.own(call)
         if call.params.get("symbol") and call.params["symbol"] != r.cmd.symbol:
             raise VenueError(R.UNKNOWN_ORDER, field="algoId", algo_id=cid)
@@ -152,6 +163,7 @@ class Algo:
         return {"algoId": cid, "clientAlgoId": r.cmd.client_order_id, "code": "200", "msg": "success"}
 
     async def open_orders(self, call) -> list:
+        """GET /fapi/v1/openAlgoOrders: the caller's live conditional orders in linear markets (in `symbol`, or all)."""
         symbol = P.spec(self.venue, call.params).symbol if call.params.get("symbol") else None
         v = ExchangeView(self.venue.state.exchange)
         out = []
@@ -163,6 +175,8 @@ class Algo:
         return out
 
     async def all_orders(self, call) -> list:
+        """GET /fapi/v1/allAlgoOrders: the caller's conditional orders in one market that the gateway has records of,
+        the latest `limit` (default 500, at most 1000), oldest first."""
         spec = P.spec(self.venue, call.params)
         limit = P.window(call.params, 500, 1000)
         rows = [(i, r) for i, r in self.gw.algos.records.items()
@@ -170,6 +184,7 @@ class Algo:
         return [self.json(i, r) for i, r in rows[-limit:]]
 
     async def cancel_all(self, call) -> dict:
+        """DELETE /fapi/v1/algoOpenOrders: cancel the caller's live conditional orders in one market."""
         spec = P.spec(self.venue, call.params)
         v = ExchangeView(self.venue.state.exchange)
         ids = [c.conditional_id for c in v.conditional_orders(call.account, spec.symbol)]
@@ -179,6 +194,7 @@ class Algo:
         return {"code": 200, "msg": "The operation of cancel all open order is done."}
 
     def routes(self) -> list:
+        """The algo order routes, all SIGNED."""
         ep = self.gw.edge.endpoint
         v1 = "/fapi/v1/"
         return [

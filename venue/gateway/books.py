@@ -53,6 +53,8 @@ class BookFeed:
         self.speeds[symbol].add(speed)
 
     def unfollow(self, symbol: str, speed: int) -> None:
+        """Stop accumulating diffs of `symbol` at `speed` ms, dropping its pending window; the market's levels are
+        forgotten once no speed follows it."""
         self.speeds[symbol].discard(speed)
         self._windows.pop((symbol, speed), None)
         if not self.speeds[symbol]:
@@ -60,6 +62,8 @@ class BookFeed:
             self._base.pop(symbol, None)
 
     def publish(self, cmd, events: list) -> None:
+        """The sequencer listener: the next update id of each market whose book a command's order events touch, and for
+        the followed markets the levels that changed, added to each speed's window."""
         touched = {e.symbol for e in events if isinstance(e, OrderEvent)}
         for symbol in touched:
             self.update_id[symbol] += 1

@@ -60,9 +60,12 @@ class Edge:
         self.venue = venue
 
     def secret_of(self, key: str) -> str | None:
+        """The secret that signs `key`'s requests; None for an unknown key or one without a secret."""
         return self.venue.keys.secret_of(key)
 
     async def admit(self, request: web.Request, security: int, weight: int) -> Call:
+        """Admit a request at a security level (refused while the venue is not ready): its parameters and, past NONE,
+        its key's account, charged `weight` on the rate limit, and SIGNED, a checked signature and timestamp."""
         venue = self.venue
         if not venue.ready:
             raise E.not_ready(venue.unavailable)

@@ -68,18 +68,23 @@ class MarketData:
         self.gw, self.venue = gw, gw.venue
 
     def view(self) -> ExchangeView:
+        """The engine's read API over the live state's exchange."""
         return ExchangeView(self.venue.state.exchange)
 
     def now_ms(self) -> int:
+        """The venue clock's time now (ms)."""
         return S.ms(self.venue.seq.clock.now())
 
     async def ping(self, call) -> dict:
+        """GET /fapi/v1/ping: an empty object."""
         return {}
 
     async def time(self, call) -> dict:
+        """GET /fapi/v1/time: the venue clock's time (serverTime, ms)."""
         return {"serverTime": self.now_ms()}
 
     async def exchange_info(self, call) -> dict:
+        """GET /fapi/v1/exchangeInfo: the rate limits, the settlement assets and every linear market's symbol entry."""
         onboard = S.ms(self.gw.epoch_ns)
         assets = sorted({s.settle for s in linear_specs(self.venue)})
         return {"timezone": "UTC", "serverTime": self.now_ms(), "futuresType": "U_MARGINED",
@@ -88,6 +93,7 @@ class MarketData:
                 "symbols": [symbol_json(s, onboard) for s in linear_specs(self.venue)]}
 
     async def depth(self, call) -> dict:
+        """GET /fapi/v1/depth: a market's book, `limit` levels a side (default 500, at most 1000), and lastUpdateId."""
         spec = P.spec(self.venue, call.params)
         limit = P.window(call.params, 500, 1000)
         v = self.view()
@@ -109,6 +115,8 @@ class MarketData:
                 for t in rows]
 
     async def agg_trades(self, call) -> list:
+        """GET /fapi/v1/aggTrades: a market's aggregate trades, from fromId or in startTime..endTime (else the latest);
+        limit default 500, at most 1000."""
         spec = P.spec(self.venue, call.params)
         limit = P.window(call.params, 500, 1000)
         start, end = P.span(call.params)
@@ -135,12 +143,16 @@ class MarketData:
                  S.quote_of(spec, b.taker_buy_quote_volume) if volume else "0", "0"] for b in bars]
 
     async def klines(self, call) -> list:
+        """GET /fapi/v1/klines (and continuousKlines, also by `symbol`): a market's trade klines at one interval; limit
+        default 500, at most 1500."""
         return await self._klines(call, "trade")
 
     async def mark_price_klines(self, call) -> list:
+        """GET /fapi/v1/markPriceKlines: a market's mark price klines (volumes "0")."""
         return await self._klines(call, "mark")
 
     async def index_price_klines(self, call) -> list:
+        """GET /fapi/v1/indexPriceKlines: the index price klines of the market named by `pair` (volumes "0")."""
         return await self._klines(call, "index", "pair")
 
     def _specs(self, call) -> tuple[list, bool]:
@@ -174,10 +186,13 @@ class MarketData:
             "lastId": t.last_trade_id, "count": t.trades}
 
     async def ticker_24hr(self, call):
+        """GET /fapi/v1/ticker/24hr: 24-hour statistics of one market (an object) or of every linear market (a list)."""
         specs, single = self._specs(call)
         return self._one([self.ticker_row(s) for s in specs], single)
 
     async def ticker_price(self, call):
+        """GET /fapi/v1/ticker/price and /fapi/v2/ticker/price: the last trade price of one market or of every linear
+        market ("0" before a trade)."""
         specs, single = self._specs(call)
         v = self.view()
         out = [{"symbol": s.symbol, "price": s.format_price(v.last(s.symbol)) if v.last(s.symbol) else "0",
@@ -185,6 +200,7 @@ class MarketData:
         return self._one(out, single)
 
     async def book_ticker(self, call):
+        """GET /fapi/v1/ticker/bookTicker: the best bid and ask of one market or of every linear market."""
         specs, single = self._specs(call)
         v = self.view()
         out = []
@@ -197,6 +213,7 @@ class MarketData:
         return self._one(out, single)
 
     def premium(self, spec) -> dict:
+        """A market's premiumIndex row: mark and index price, last and predicted funding rate, next funding time."""
         v = self.view()
         pv, fv = v.prices(spec.symbol), v.funding(spec.symbol)
         return {"symbol": spec.symbol, "markPrice": spec.format_price(pv.mark) if pv.mark else "0",
@@ -207,10 +224,12 @@ class MarketData:
                 "nextFundingTime": S.ms(fv.next_funding_ts), "time": S.ms(v.ts)}
 
     async def premium_index(self, call):
+        """GET /fapi/v1/premiumIndex: the premiumIndex row of one market or of every linear market."""
         specs, single = self._specs(call)
         return self._one([self.premium(s) for s in specs], single)
 
     async def funding_rate(self, call) -> list:
+        """GET /fapi/v1/fundingRate: the settled funding rates of one market or all; limit default 100, at most 1000."""
         symbol = P.spec(self.venue, call.params).symbol if call.params.get("symbol") else None
         limit = P.window(call.params, 100, 1000)
         start, end = P.span(call.params)
@@ -219,18 +238,22 @@ class MarketData:
                  "markPrice": self.venue.markets[r.symbol].format_price(r.mark) if r.mark else "0"} for r in rows]
 
     async def funding_info(self, call) -> list:
+        """GET /fapi/v1/fundingInfo: every linear market's funding interval (hours), with fixed ±3 % rate caps."""
         v = self.view()
         return [{"symbol": s.symbol, "adjustedFundingRateCap": "0.03000000", "adjustedFundingRateFloor": "-0.03000000",
                  "fundingIntervalHours": v.funding(s.symbol).interval_ns // (3_600 * 10**9), "disclaimer": False}
                 for s in linear_specs(self.venue)]
 
     async def open_interest(self, call) -> dict:
+        """GET /fapi/v1/openInterest: a market's open interest now."""
         spec = P.spec(self.venue, call.params)
         v = self.view()
         return {"symbol": spec.symbol, "openInterest": spec.format_qty(v.market(spec.symbol).open_interest),
                 "time": S.ms(v.ts)}
 
     async def open_interest_hist(self, call) -> list:
+        """GET /futures/data/openInterestHist: a market's open interest at one period, with its value at mark; limit
+        default 30, at most 500."""
         spec = P.spec(self.venue, call.params)
         period = P.text(call.params, "period")
         limit = P.window(call.params, 30, 500)
@@ -248,6 +271,7 @@ class MarketData:
         return out
 
     def routes(self) -> list:
+        """The public market data routes (no key)."""
         ep = self.gw.edge.endpoint
         get = web.get
         v1 = "/fapi/v1/"

@@ -53,6 +53,7 @@ class MarketStreams:
         return s.symbol if s is not None and s.kind.value == "linear" else None
 
     def valid(self, name: str) -> bool:
+        """Whether `name` is a stream this venue serves: a lower-case linear market's, or an all-market one."""
         if name in ("!forceOrder@arr", "!bookTicker", "!markPrice@arr", "!markPrice@arr@1s"):
             return True
         sym, _, kind = name.partition("@")
@@ -85,6 +86,7 @@ class MarketStreams:
         return None
 
     def unsubscribe(self, sock: sockets.Socket, names) -> None:
+        """Drop streams from a connection; a market's diffs at a speed stop once no connection follows them."""
         for n in list(names):
             if n not in sock.streams:
                 continue
@@ -296,6 +298,8 @@ class MarketStreams:
             sock.reply({"error": {"code": 1, "msg": f"Invalid request: unknown method {method!r}"}, "id": rid})
 
     async def connect(self, request: web.Request, combined: bool, initial: list[str]) -> web.WebSocketResponse:
+        """Serve one market-stream WebSocket (`combined`: events wrapped as {"stream", "data"}) following `initial`;
+        HTTP 400 before the upgrade when one of them is not a stream."""
         def make(ws):
             sock = sockets.Socket(ws, combined)
             err = self.subscribe(sock, initial)
@@ -305,6 +309,8 @@ class MarketStreams:
         return await sockets.serve(request, make, self._on_text, lambda s: self.unsubscribe(s, set(s.streams)))
 
     async def raw(self, request: web.Request) -> web.WebSocketResponse:
+        """GET /ws and /ws/<streams> (and their /public, /market forms): the raw streams the path names (other names
+        ignored); /ws/<listenKey> is that key's user stream."""
         tail = request.match_info.get("tail", "")
         if tail and self.gw.users.account_of(tail) is not None:  # /ws/<listenKey>: a user stream
             return await self.gw.users.connect(request, tail)
@@ -312,10 +318,12 @@ class MarketStreams:
         return await self.connect(request, False, [n for n in names if self.valid(n)])
 
     async def combined(self, request: web.Request) -> web.WebSocketResponse:
+        """GET /stream?streams=a/b (and its /public, /market forms): the named streams, combined."""
         names = [n for n in request.query.get("streams", "").split("/") if n]
         return await self.connect(request, True, names)
 
     def routes(self) -> list:
+        """The market stream WebSocket routes: /ws, /stream and their /public and /market forms."""
         out = [web.get("/ws", self.raw), web.get("/ws/{tail:.*}", self.raw), web.get("/stream", self.combined)]
         for category in ("public", "market"):
             out += [web.get(f"/{category}/ws", self.raw), web.get(f"/{category}/ws/{{tail:.*}}", self.raw),

@@ -49,6 +49,7 @@ class Rails:
         return asset, self.venue.asset_spec(asset)
 
     async def coins(self, call) -> list:
+        """GET /sapi/v1/capital/config/getall: each settlement asset as a coin on one network, `free` = withdrawable."""
         out = []
         for asset in self._assets():
             spec = self.venue.asset_spec(asset)
@@ -67,9 +68,11 @@ class Rails:
         return out
 
     async def margin_pairs(self, call) -> list:
+        """GET /sapi/v1/margin/allPairs: an empty list (the venue has no spot margin)."""
         return []  # the venue has no spot margin
 
     async def deposit_address(self, call) -> dict:
+        """GET /sapi/v1/capital/deposit/address: the account's deposit address of a coin."""
         asset, _ = self._spec(call.params)
         return {"address": f"perpsim-account-{call.account}", "coin": asset, "tag": "", "url": ""}
 
@@ -82,6 +85,7 @@ class Rails:
         return [r for r in rows if r.info == info and (not coin or r.asset == coin)]
 
     async def deposits(self, call) -> list:
+        """GET /sapi/v1/capital/deposit/hisrec: the account's deposits (income TRANSFER rows), each complete."""
         out = []
         for r in self._transfers(call, "deposit"):
             spec = self.venue.asset_spec(r.asset)
@@ -93,6 +97,7 @@ class Rails:
         return out
 
     async def withdrawals(self, call) -> list:
+        """GET /sapi/v1/capital/withdraw/history: the account's withdrawals (income TRANSFER rows), each complete."""
         out = []
         for r in self._transfers(call, "withdraw"):
             spec = self.venue.asset_spec(r.asset)
@@ -111,21 +116,27 @@ class Rails:
         return rows[-1].id if rows else 0
 
     async def withdraw(self, call) -> dict:
+        """POST /sapi/v1/capital/withdraw/apply: a venue Withdraw of `amount`, answered with its id; `address` is
+        required, and ignored."""
         asset, spec = self._spec(call.params)
         P.text(call.params, "address")
         return {"id": str(await self._move(call, asset, spec, False))}
 
     async def asset_transfer(self, call) -> dict:
+        """POST /sapi/v1/asset/transfer: MAIN_UMFUTURE or FUNDING_UMFUTURE deposits into the account, the reverse types
+        withdraw; answers the tranId."""
         asset, spec = self._spec(call.params, "asset")
         into = P.choice(call.params, "type", TRANSFER_IN, R.INVALID_VALUE)
         return {"tranId": await self._move(call, asset, spec, into)}
 
     async def futures_transfer(self, call) -> dict:
+        """POST /sapi/v1/futures/transfer: type 1 deposits into the account, type 2 withdraws; answers the tranId."""
         asset, spec = self._spec(call.params, "asset")
         into = P.choice(call.params, "type", FUTURES_TRANSFER_IN, R.INVALID_VALUE)
         return {"tranId": await self._move(call, asset, spec, into)}
 
     def routes(self) -> list:
+        """The /sapi/v1 wallet routes, all SIGNED."""
         ep = self.gw.edge.endpoint
         s = "/sapi/v1/"
         return [

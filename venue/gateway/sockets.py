@@ -40,9 +40,11 @@ class Socket:
                 self.outbox.put_nowait(_CLOSE)
 
     def reply(self, body: object) -> None:
+        """Queue an answer to the connection's own request (JSON, never wrapped)."""
         self.send(orjson.dumps(body))
 
     def close(self) -> None:
+        """Close the connection once what is queued is sent (nothing when the outbox is full)."""
         with contextlib.suppress(asyncio.QueueFull):
             self.outbox.put_nowait(_CLOSE)
 

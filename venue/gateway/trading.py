@@ -94,18 +94,22 @@ class Trading:
         return accepted.order_id
 
     def order_json(self, account: int, order_id: int) -> dict:
+        """The caller's order as Binance's order JSON (history: open or completed); UNKNOWN_ORDER if none."""
         r = self.gw.history.order(account, order_id=order_id)
         if r is None:
             raise VenueError(R.UNKNOWN_ORDER, field="orderId", order_id=order_id)
         return S.order(self.venue.markets[r.symbol], r)
 
     async def new_order(self, call) -> dict:
+        """POST /fapi/v1/order: place a LIMIT or MARKET order; answers it as it stands after placing."""
         template = self.command(call.account, call.params)
         before = self.venue.state.exchange.next_order_id
         events = await self.venue.seq.submit(lambda ts: dataclasses.replace(template, ts=ts))
         return self.order_json(call.account, self.placed_id(call.account, before, events, template.symbol))
 
     async def batch_orders(self, call) -> list:
+        """POST /fapi/v1/batchOrders: 1 to 5 orders as one sequencer unit, each answered with its order or its own error
+        ({"code", "msg"})."""
         try:
             orders = orjson.loads(P.text(call.params, "batchOrders"))
         except orjson.JSONDecodeError:
@@ -157,10 +161,12 @@ class Trading:
         return r
 
     async def query_order(self, call) -> dict:
+        """GET /fapi/v1/order: one of the caller's orders in a market, open or completed."""
         spec = P.spec(self.venue, call.params)
         return S.order(spec, self.own(call, spec))
 
     async def open_order(self, call) -> dict:
+        """GET /fapi/v1/openOrder: one of the caller's open orders in a market; -2013 when it is no longer open."""
         spec = P.spec(self.venue, call.params)
         r = self.own(call, spec)
         if r.status not in ("NEW", "PARTIALLY_FILLED"):
@@ -168,6 +174,7 @@ class Trading:
         return S.order(spec, r)
 
     async def cancel_order(self, call) -> dict:
+        """DELETE /fapi/v1/order: cancel one of the caller's open orders in a market; UNKNOWN_ORDER if not open."""
         spec = P.spec(self.venue, call.params)
         r = self.own(call, spec)
         if r.status not in ("NEW", "PARTIALLY_FILLED"):
@@ -176,6 +183,8 @@ class Trading:
         return self.order_json(call.account, r.order_id)
 
     async def modify_order(self, call) -> dict:
+        """PUT /fapi/v1/order: a new price and total quantity (above what has filled) for one of the caller's orders;
+        `side` must be the order's."""
         spec = P.spec(self.venue, call.params)
         r = self.own(call, spec)
         side = P.choice(call.params, "side", P.SIDE, R.INVALID_SIDE)
@@ -190,6 +199,7 @@ class Trading:
         return self.order_json(call.account, r.order_id)
 
     async def cancel_all(self, call) -> dict:
+        """DELETE /fapi/v1/allOpenOrders: cancel the caller's open orders in one market."""
         spec = P.spec(self.venue, call.params)
         await self.gw.run(lambda ts: C.CancelAll(ts, call.account, spec.symbol))
         return {"code": 200, "msg": "The operation of cancel all open order is done."}
@@ -197,6 +207,7 @@ class Trading:
     # ------------------------------------------------------------ lists
 
     async def open_orders(self, call) -> list:
+        """GET /fapi/v1/openOrders: the caller's open orders in one market or all, oldest first."""
         symbol = P.spec(self.venue, call.params).symbol if call.params.get("symbol") else ""
         out = []
         for o in self.venue.state.open_orders(call.account, symbol):
@@ -204,6 +215,8 @@ class Trading:
         return out
 
     async def all_orders(self, call) -> list:
+        """GET /fapi/v1/allOrders: the caller's orders in one market, from orderId or in startTime..endTime; limit
+        default 500, at most 1000."""
         spec = P.spec(self.venue, call.params)
         start, end = P.span(call.params)
         rows = self.gw.history.orders(call.account, spec.symbol, start_ns=start, end_ns=end,
@@ -212,6 +225,8 @@ class Trading:
         return [S.order(spec, r) for r in rows]
 
     async def user_trades(self, call) -> list:
+        """GET /fapi/v1/userTrades: the caller's fills in one market, from fromId or in startTime..endTime; limit
+        default 500, at most 1000."""
         spec = P.spec(self.venue, call.params)
         start, end = P.span(call.params)
         rows = self.gw.history.trades(call.account, spec.symbol, start_ns=start, end_ns=end,
@@ -225,6 +240,7 @@ class Trading:
                  "maker": t.maker} for t in rows]
 
     def routes(self) -> list:
+        """The order routes, all SIGNED (batchOrders weighs 5)."""
         ep = self.gw.edge.endpoint
         v1 = "/fapi/v1/"
         return [

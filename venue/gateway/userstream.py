@@ -59,12 +59,14 @@ class UserStreams:
         self._warned: set[tuple[int, str]] = set()
 
     def account_of(self, listen_key: str) -> int | None:
+        """The account of a listen key not yet ended; None for any other."""
         entry = self.keys.get(listen_key)
         return None if entry is None else entry[0]
 
     # ------------------------------------------------------------ REST
 
     async def open(self, call) -> dict:
+        """POST /fapi/v1/listenKey: the account's listen key (its live one, or a new one), alive for ttl_s from now."""
         key = self.key_of.get(call.account)
         if key is None:
             key = secrets.token_hex(32)
@@ -74,6 +76,8 @@ class UserStreams:
         return {"listenKey": key}
 
     async def keep_alive(self, call) -> dict:
+        """PUT /fapi/v1/listenKey: keep the account's listen key alive for ttl_s from now; -1125 when it has none or
+        another key is sent."""
         key = self.key_of.get(call.account)
         if key is None or call.params.get("listenKey", key) != key:
             raise no_such_key()
@@ -81,6 +85,7 @@ class UserStreams:
         return {"listenKey": key}
 
     async def close(self, call) -> dict:
+        """DELETE /fapi/v1/listenKey: end the account's listen key and close its connections; -1125 when it has none."""
         key = self.key_of.get(call.account)
         if key is None:
             raise no_such_key()
@@ -106,6 +111,8 @@ class UserStreams:
     # ------------------------------------------------------------ WebSocket
 
     async def connect(self, request: web.Request, key: str) -> web.WebSocketResponse:
+        """Serve one user-stream WebSocket following `key`'s account (it takes no requests); HTTP 400 before the upgrade
+        for a key not live."""
         def make(ws):
             if key not in self.keys:
                 raise web.HTTPBadRequest(text="This listenKey does not exist.")
@@ -125,6 +132,7 @@ class UserStreams:
         return await sockets.serve(request, make, ignore, gone)
 
     async def private(self, request: web.Request) -> web.WebSocketResponse:
+        """GET /private/ws?listenKey=…: the user stream of that listen key."""
         return await self.connect(request, request.query.get("listenKey", ""))
 
     # ------------------------------------------------------------ events
@@ -284,6 +292,7 @@ class UserStreams:
             self._send(account, {"e": "MARGIN_CALL", "E": now, "cw": spec.format_money(b.wallet), "p": rows})
 
     def routes(self) -> list:
+        """The listen key routes (API key only) and the /private/ws user stream paths."""
         ep = self.gw.edge.endpoint
         path = "/fapi/v1/listenKey"
         return [web.post(path, ep(self.open, KEY)), web.put(path, ep(self.keep_alive, KEY)),

@@ -32,6 +32,8 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
         self.venue, self.streams = venue, streams
 
     async def StreamAccount(self, request, context):
+        """AccountService.StreamAccount: the caller's own events from now on (orders, fills, positions, balances, margin
+        warnings, liquidations); UNAUTHENTICATED without a valid key."""
         try:
             account = self.venue.account(context)
         except VenueError as e:
@@ -41,6 +43,8 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
 
     @rpc
     async def GetAccount(self, request, context):
+        """AccountService.GetAccount: the caller's balance in every settlement asset (and, in Multi-Assets mode, every
+        margin asset) and its hedge and Multi-Assets modes."""
         account = self.venue.account(context)
         view = self.venue.view
         out = []
@@ -59,6 +63,8 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
 
     @rpc
     async def ListPositions(self, request, context):
+        """AccountService.ListPositions: the caller's positions, in request.symbol or all (none for an unknown symbol),
+        with the risk signals' σ distance and nudge when they run."""
         account = self.venue.account(context)
         symbol = request.symbol or None
         known = symbol is None or symbol in self.venue.markets  # an unknown symbol holds no positions
@@ -87,6 +93,7 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
 
     @rpc
     async def SetLeverage(self, request, context):
+        """AccountService.SetLeverage: set the caller's leverage in one market; answers the leverage set."""
         account = self.venue.account(context)
         spec = self.venue.spec(request.symbol)
         await self.venue.run(lambda ts: C.SetLeverage(ts, account, spec.symbol, request.leverage))
@@ -94,6 +101,7 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
 
     @rpc
     async def SetMarginMode(self, request, context):
+        """AccountService.SetMarginMode: switch the caller's margin mode in one market (cross or isolated)."""
         account = self.venue.account(context)
         spec = self.venue.spec(request.symbol)
         mode = cv.enum_in({common_pb2.MARGIN_MODE_CROSS: False, common_pb2.MARGIN_MODE_ISOLATED: True},
@@ -103,18 +111,22 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
 
     @rpc
     async def SetPositionMode(self, request, context):
+        """AccountService.SetPositionMode: switch the caller between hedge mode and one-way mode."""
         account = self.venue.account(context)
         await self.venue.run(lambda ts: C.SetPositionMode(ts, account, request.hedge_mode))
         return account_pb2.SetPositionModeResponse()
 
     @rpc
     async def SetMultiAssetsMode(self, request, context):
+        """AccountService.SetMultiAssetsMode: turn the caller's Multi-Assets mode on or off; answers the mode now."""
         account = self.venue.account(context)
         await self.venue.run(lambda ts: C.SetMultiAssetsMode(ts, account, request.multi_assets))
         return account_pb2.SetMultiAssetsModeResponse(multi_assets=self.venue.view.multi_assets(account))
 
     @rpc
     async def AdjustIsolatedMargin(self, request, context):
+        """AccountService.AdjustIsolatedMargin: add (negative: remove) margin of one of the caller's isolated positions;
+        answers its isolated margin now."""
         account = self.venue.account(context)
         spec = self.venue.spec(request.symbol)
         pside = cv.enum_in(cv.PSIDE_IN, request.position_side, "position_side", R.INVALID_POSITION_SIDE)
@@ -125,6 +137,9 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
 
     @rpc
     async def PreviewOrder(self, request, context):
+        """AccountService.PreviewOrder: what an order (converted as PlaceOrder converts it) would do to the caller's
+        account if it filled completely, placing nothing: its cost against what is available, the resulting position,
+        its liquidation and bankruptcy prices and funding."""
         account = self.venue.account(context)
         cmd = Trading(self.venue).command(account, request.order)
         preview = self.venue.view.preview_order(cmd)
@@ -154,16 +169,20 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
 
     @rpc
     async def Deposit(self, request, context):
+        """AccountService.Deposit: credit an amount of an asset to the caller's wallet; answers the wallet now."""
         return await self._rail(request, context, lambda ts, a, x: C.Deposit(ts, a, request.asset, x),
                                 account_pb2.DepositResponse)
 
     @rpc
     async def Withdraw(self, request, context):
+        """AccountService.Withdraw: take an amount of an asset out of the caller's wallet; answers the wallet now."""
         return await self._rail(request, context, lambda ts, a, x: C.Withdraw(ts, a, request.asset, x),
                                 account_pb2.WithdrawResponse)
 
     @rpc
     async def Transfer(self, request, context):
+        """AccountService.Transfer: move an amount of an asset from the caller's wallet to another account's; answers
+        the caller's wallet now. NOT_FOUND (UNKNOWN_ACCOUNT) when to_account_id does not exist."""
         if not self.venue.keys.has_account(request.to_account_id):
             raise VenueError(R.UNKNOWN_ACCOUNT, field="to_account_id", to_account_id=request.to_account_id)
         return await self._rail(
@@ -172,6 +191,8 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
 
     @rpc
     async def SetDailyLossLimit(self, request, context):
+        """AccountService.SetDailyLossLimit: set the caller's daily loss limit in one settlement asset ("0": remove it;
+        a raise or a removal takes effect at the next 00:00 UTC); answers the limit."""
         account = self.venue.account(context)
         spec = self.venue.asset_spec(request.asset)
         try:  # "0" removes the limit; anything else is a positive amount of the asset
@@ -185,6 +206,7 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
 
     @rpc
     async def GetDailyLossLimit(self, request, context):
+        """AccountService.GetDailyLossLimit: the caller's daily loss limit in one settlement asset."""
         account = self.venue.account(context)
         spec = self.venue.asset_spec(request.asset)
         return loss_limit_out(spec, self.venue.view.daily_loss_limit(account, spec.settle))

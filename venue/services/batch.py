@@ -103,6 +103,9 @@ class Batch(batch_pb2_grpc.BatchServiceServicer):
 
     @rpc
     async def Apply(self, request, context):
+        """BatchService.Apply (admin key): up to MAX_COMMANDS commands of any accounts as one sequencer unit, each with
+        its own result (sparse_results: the notable ones only), then the reads asked for once the unit is durable and
+        every market's top of book. Too many commands or a bad read refuse the whole call."""
         venue = self.venue
         venue.admin(context)
         n = len(request.commands)
@@ -179,6 +182,8 @@ class Batch(batch_pb2_grpc.BatchServiceServicer):
 
     @rpc
     async def CreateAccounts(self, request, context):
+        """BatchService.CreateAccounts (admin key): 1 to MAX_ACCOUNTS new accounts with their API keys, numbered in
+        order and saved together."""
         self.venue.admin(context)
         if not 0 < request.count <= MAX_ACCOUNTS:
             raise VenueError(R.INVALID_VALUE, field="count", count=request.count,

@@ -139,6 +139,8 @@ class Unit:
     run = Venue.run  # Venue.run's rejection handling, submitting through the collector
 
     def account(self, context: _Context, weight: int = 1) -> int:
+        """Venue.account for a batch command: the command's account, with no key and no rate limit; UNKNOWN_ACCOUNT when
+        it does not exist."""
         if not self._known(context.account):
             raise VenueError(R.UNKNOWN_ACCOUNT, field="account_id", account_id=context.account)
         return context.account
@@ -152,6 +154,7 @@ class Unit:
         return self._calls[id(task)]
 
     def refused(self, err: VenueError) -> VenueError:
+        """Venue.refused, keeping the rejection on the current call's context too (what its abort reports)."""
         context = self._call().context
         if context is not None:
             context.error = err

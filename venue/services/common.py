@@ -91,6 +91,7 @@ class Venue:
         return err
 
     def spec(self, symbol: str):
+        """The spec of market `symbol`; NOT_FOUND (UNKNOWN_SYMBOL) for a market the venue lacks."""
         spec = self.markets.get(symbol)
         if spec is None:
             raise VenueError(R.UNKNOWN_SYMBOL, field="symbol", symbol=symbol)
@@ -124,6 +125,8 @@ class Venue:
             raise VenueError(R.RATE_LIMITED, retry_after_ms=max(1, round(wait * 1000)))
 
     def admin(self, context) -> None:
+        """Check that the caller's bearer key is the admin key: UNAUTHENTICATED without a key, PERMISSION_DENIED for any
+        other (no rate limit charged)."""
         key = bearer(context.invocation_metadata())
         if key is None:
             raise VenueError(R.UNAUTHENTICATED)

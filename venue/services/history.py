@@ -91,6 +91,7 @@ class History(history_pb2_grpc.HistoryServiceServicer):
 
     @property
     def history(self):
+        """The live state's history read model (the new one after a reset or a rebuild)."""
         return self.venue.state.history  # the live state's: after a reset or a rebuild too
 
     def _symbol(self, symbol: str) -> str | None:
@@ -99,6 +100,8 @@ class History(history_pb2_grpc.HistoryServiceServicer):
 
     @rpc
     async def GetOrder(self, request, context):
+        """HistoryService.GetOrder: one of the caller's orders, open or completed, by order_id or client_order_id (in
+        request.symbol when given); NOT_FOUND for any other, INVALID_VALUE when neither id is given."""
         account = self.venue.account(context)
         if not request.order_id and not request.client_order_id:
             raise VenueError(R.INVALID_VALUE, field="order_id", problem="give order_id or client_order_id")
@@ -111,6 +114,8 @@ class History(history_pb2_grpc.HistoryServiceServicer):
 
     @rpc
     async def ListOrders(self, request, context):
+        """HistoryService.ListOrders: the caller's orders (Binance allOrders) in a market or all, in a time range or
+        from an order id; limit 0 = 500, at most 1000."""
         account = self.venue.account(context)
         start, end = _range(request)
         orders = self.history.orders(account, self._symbol(request.symbol), start, end,
@@ -119,6 +124,8 @@ class History(history_pb2_grpc.HistoryServiceServicer):
 
     @rpc
     async def ListTrades(self, request, context):
+        """HistoryService.ListTrades: the caller's fills (Binance userTrades) with commission and realized PnL; from_id
+        needs a symbol; limit 0 = 500, at most 1000."""
         account = self.venue.account(context)
         symbol = self._symbol(request.symbol)
         if request.from_id and symbol is None:
@@ -141,6 +148,8 @@ class History(history_pb2_grpc.HistoryServiceServicer):
 
     @rpc
     async def ListMarketTrades(self, request, context):
+        """HistoryService.ListMarketTrades: a market's public trades, or with aggregate its aggregate trades (only those
+        take a time range); limit 0 = 500, at most 1000."""
         spec = self.venue.spec(request.symbol)
         limit = _limit(request.limit, "market_trades")
         h, out = self.history, []
@@ -164,6 +173,8 @@ class History(history_pb2_grpc.HistoryServiceServicer):
 
     @rpc
     async def ListIncome(self, request, context):
+        """HistoryService.ListIncome: the caller's income records (Binance income), of one type or all, signed (+ into
+        the wallet); limit 0 = 100, at most 1000."""
         account = self.venue.account(context)
         kind = cv.enum_in(INCOME_IN, request.type, "type", R.INVALID_VALUE)
         start, end = _range(request)
@@ -177,6 +188,8 @@ class History(history_pb2_grpc.HistoryServiceServicer):
 
     @rpc
     async def ListFundingRates(self, request, context):
+        """HistoryService.ListFundingRates: the settled funding rates of a market or all (Binance fundingRate); limit 0
+        = 100, at most 1000."""
         start, end = _range(request)
         records = self.history.funding_rates(self._symbol(request.symbol), start, end,
                                              _limit(request.limit, "funding"))
@@ -189,6 +202,8 @@ class History(history_pb2_grpc.HistoryServiceServicer):
 
     @rpc
     async def GetKlines(self, request, context):
+        """HistoryService.GetKlines: a market's klines of trades, mark or index at one interval (INVALID_VALUE for
+        another interval); limit 0 = 500, at most 1500."""
         spec = self.venue.spec(request.symbol)
         source = cv.enum_in(SOURCE_IN, request.source, "source", R.INVALID_VALUE)
         if request.interval not in INTERVALS:
@@ -207,6 +222,8 @@ class History(history_pb2_grpc.HistoryServiceServicer):
 
     @rpc
     async def GetTicker24h(self, request, context):
+        """HistoryService.GetTicker24h: a market's last 24 hours of trades: volume, count, and the open, high, low and
+        last price, change and weighted average (left empty when nothing traded)."""
         spec = self.venue.spec(request.symbol)
         t = self.history.ticker_24h(spec.symbol)
         out = history_pb2.GetTicker24hResponse(
@@ -224,6 +241,8 @@ class History(history_pb2_grpc.HistoryServiceServicer):
 
     @rpc
     async def GetOpenInterest(self, request, context):
+        """HistoryService.GetOpenInterest: a market's open interest now and, with a period, its history (Binance
+        openInterestHist); limit 0 = 30, at most 500."""
         spec = self.venue.spec(request.symbol)
         h = self.history
 
@@ -246,6 +265,8 @@ class History(history_pb2_grpc.HistoryServiceServicer):
 
     @rpc
     async def ListForceOrders(self, request, context):
+        """HistoryService.ListForceOrders: the caller's liquidations (Binance forceOrders), each with what the book, the
+        insurance fund and auto-deleveraging took; limit 0 = 50, at most 100."""
         account = self.venue.account(context)
         start, end = _range(request)
         records = self.history.force_orders(account, self._symbol(request.symbol), start, end,

@@ -27,6 +27,7 @@ class MarketData(market_pb2_grpc.MarketDataServiceServicer):
 
     @rpc
     async def ListMarkets(self, request, context):
+        """MarketDataService.ListMarkets: every market's spec, fees, price band and triggers; the venue's profile."""
         out = []
         for s in self.venue.markets.values():
             out.append(market_pb2.Market(
@@ -43,6 +44,8 @@ class MarketData(market_pb2_grpc.MarketDataServiceServicer):
 
     @rpc
     async def GetOrderBook(self, request, context):
+        """MarketDataService.GetOrderBook: a market's book, `depth` levels a side (0 = 20, at most 1,000), with the
+        count of commands applied as its sequence."""
         spec = self.venue.spec(request.symbol)
         depth = request.depth or 20
         if not 0 < depth <= 1_000:
@@ -54,6 +57,8 @@ class MarketData(market_pb2_grpc.MarketDataServiceServicer):
 
     @rpc
     async def GetMarkPrice(self, request, context):
+        """MarketDataService.GetMarkPrice: a market's mark, index and last price with its last settled and predicted
+        funding rates, at venue time."""
         spec = self.venue.spec(request.symbol)
         view = self.venue.view
         return cv.mark_out(spec, view.prices(spec.symbol), view.funding(spec.symbol), view.ts)
@@ -67,6 +72,7 @@ class MarketData(market_pb2_grpc.MarketDataServiceServicer):
             funds=[cv.money_out(self.venue.asset_spec(a), view.insurance(a)) for a in assets], time_ns=view.ts)
 
     async def StreamOrderBook(self, request, context):
+        """MarketDataService.StreamOrderBook: a market's book, a snapshot first, then deltas."""
         async for msg in self.streams.book(self.venue, request, context):
             yield msg
 

@@ -84,11 +84,14 @@ class ProfileService(profiles_pb2_grpc.ProfileServiceServicer):
 
     @rpc
     async def ListProfiles(self, request, context):
+        """ProfileService.ListProfiles: every venue profile and its rules, the venue's own marked active."""
         active = self.venue.view.profile.name
         return profiles_pb2.ListProfilesResponse(profiles=[profile_out(p, active) for p in PROFILES.values()])
 
     @rpc
     async def CompareProfiles(self, request, context):
+        """ProfileService.CompareProfiles: one position under every profile (or those named); an empty price or mark is
+        the market's mark now, an empty index its index (else the mark); INVALID_VALUE naming a bad field."""
         spec = self.venue.spec(request.symbol)
         prices = self.venue.view.prices(spec.symbol)
 

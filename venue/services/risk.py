@@ -108,6 +108,7 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
 
     @property
     def signals(self) -> Signals:
+        """The venue's market risk signals; INVALID_VALUE when it runs none."""
         signals = getattr(self.venue, "signals", None)
         if signals is None:
             raise VenueError(R.INVALID_VALUE, problem="risk signals are off on this venue")
@@ -121,9 +122,13 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
 
     @rpc
     async def GetMarketRisk(self, request, context):
+        """RiskService.GetMarketRisk: a market's risk figures now, the expected slippage at request.slippage_notional
+        (empty: the configured notional)."""
         return risk_pb2.GetMarketRiskResponse(risk=self._risk(request.symbol, _notional(request.slippage_notional)))
 
     async def StreamMarketRisk(self, request, context):
+        """RiskService.StreamMarketRisk: a market's risk figures every interval_ms of wall time (0 = 1000, at least
+        100), skipped while the venue is not ready, until the caller cancels."""
         try:
             self.venue.spec(request.symbol)
             interval = request.interval_ms or DEFAULT_INTERVAL_MS
@@ -147,14 +152,18 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
 
     @rpc
     async def GetAccountRisk(self, request, context):
+        """RiskService.GetAccountRisk: the caller's risk now (AccountSignals.account_risk_out)."""
         return account_signals_of(self.venue).account_risk_out(self.venue.account(context))
 
     @rpc
     async def SetAccountRiskThresholds(self, request, context):
+        """RiskService.SetAccountRiskThresholds: set (zero: keep) or reset the caller's thresholds; answers them."""
         return account_signals_of(self.venue).set_thresholds(self.venue.account(context), request)
 
     @rpc
     async def ListRecentFills(self, request, context):
+        """RiskService.ListRecentFills: the caller's latest fills with their slippage
+        (AccountSignals.recent_fills_out)."""
         return account_signals_of(self.venue).recent_fills_out(self.venue.account(context), request)
 
 

@@ -36,6 +36,8 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
 
     @rpc
     async def CreateAccount(self, request, context):
+        """SandboxService.CreateAccount (admin key): a new account with its API key and secret (the caller's pair, or
+        generated); INVALID_VALUE for a malformed key, ALREADY_EXISTS for a key in use with another secret."""
         self.venue.admin(context)
         try:
             made = await self.venue.keys.create_account_async(request.api_key or None, request.api_secret or None)
@@ -48,6 +50,9 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
 
     @rpc
     async def SetIndexPrice(self, request, context):
+        """SandboxService.SetIndexPrice (admin key): set a market's index (requoting the built-in liquidity provider
+        when it runs) or a stablecoin's USD index; answers the mark (a stablecoin's: the price set) and the number of
+        liquidations it set off."""
         self.venue.admin(context)
         if request.symbol in STABLE_INDEXES:  # a stablecoin's USD index: a decimal USD price, no ticks
             if request.price_ticks:
@@ -65,6 +70,8 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
 
     @rpc
     async def ShockPrice(self, request, context):
+        """SandboxService.ShockPrice (admin key): move a market's index by request.percent in one step; answers the new
+        index and mark, the liquidations set off and their forced orders."""
         self.venue.admin(context)
         spec = self.venue.spec(request.symbol)
         target, events = await self.venue.index_moves.shock(spec.symbol, request.percent)
@@ -76,6 +83,8 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
 
     @rpc
     async def SetPricePath(self, request, context):
+        """SandboxService.SetPricePath (admin key): drive a market's index along (offset ms, price) points from now,
+        replacing its current path (no points: stop it); INVALID_VALUE for decreasing or too distant offsets."""
         self.venue.admin(context)
         spec = self.venue.spec(request.symbol)
         points, last = [], 0
@@ -90,6 +99,8 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
 
     @rpc
     async def AdvanceClock(self, request, context):
+        """SandboxService.AdvanceClock (admin key): move the venue clock on by advance_ns (more than 0, at most ten
+        years), renewing a held clock's lease; answers the venue time now."""
         self.venue.admin(context)
         if not 0 < request.advance_ns <= MAX_ADVANCE_NS:
             raise VenueError(R.INVALID_VALUE, field="advance_ns", advance_ns=request.advance_ns).shown_as(
@@ -105,6 +116,9 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
 
     @rpc
     async def SetClockMode(self, request, context):
+        """SandboxService.SetClockMode (admin key): hold the venue clock (lease_ms: its lease, at most a day; 0: none)
+        or release it to the wall clock, between the sequencer's batches; answers the mode and lease before and now, and
+        the venue time."""
         self.venue.admin(context)
         held = _HELD.get(request.mode)
         if held is None:
@@ -134,6 +148,7 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
 
     @rpc
     async def FundInsurance(self, request, context):
+        """SandboxService.FundInsurance (admin key): add to an asset's insurance fund; answers the fund now."""
         self.venue.admin(context)
         spec = self.venue.asset_spec(request.asset)
         amount = cv.money_in(spec, request.amount)
@@ -143,6 +158,8 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
 
     @rpc
     async def GetVenueState(self, request, context):
+        """SandboxService.GetVenueState (admin key): venue time, state hash, insurance funds, the journal's durable
+        sequence (without a journal: the commands applied), the clock mode and its lease left."""
         self.venue.admin(context)
         view = self.venue.view
         funds = [cv.money_out(self.venue.asset_spec(a), view.insurance(a)) for a in view.assets()]
@@ -154,6 +171,8 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
 
     @rpc
     async def Reset(self, request, context):
+        """SandboxService.Reset (admin key): a fresh world (journal and snapshots archived; accounts and keys kept),
+        price paths stopped and the world seeded again; answers the archive. INVALID_VALUE when reset is unavailable."""
         self.venue.admin(context)
         if self.venue.reset is None:
             raise VenueError(R.INVALID_VALUE, problem="reset is not available")
@@ -165,5 +184,7 @@ class Sandbox(sandbox_pb2_grpc.SandboxServiceServicer):
 
     @rpc
     async def Snapshot(self, request, context):
+        """SandboxService.Snapshot (admin key): snapshot the state at the next quiet point; answers the journal sequence
+        it covers (INVALID_VALUE when snapshots are off)."""
         self.venue.admin(context)
         return sandbox_pb2.SnapshotResponse(journal_sequence=await self.venue.seq.request_checkpoint())

@@ -104,10 +104,14 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
 
     @order_entry
     async def PlaceOrder(self, request, context):
+        """TradingService.PlaceOrder: place one order for the caller; answers it as it stands with its taker fills and
+        warnings (a retry with the same client order id and payload: the original; another payload: ALREADY_EXISTS)."""
         return await self._place(self.venue.account(context), request)
 
     @order_entry
     async def PlaceOrders(self, request, context):
+        """TradingService.PlaceOrders: 1 to MAX_BATCH_ORDERS orders as one sequencer unit (one commit), each weighing 1
+        on the rate limit; each answered with its order or its own error."""
         account = self.venue.account(context, weight=max(1, min(len(request.orders), MAX_BATCH_ORDERS)))
         if not 0 < len(request.orders) <= MAX_BATCH_ORDERS:
             raise VenueError(R.INVALID_VALUE, field="orders", count=len(request.orders),
@@ -237,6 +241,8 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
 
     @rpc
     async def CancelOrder(self, request, context):
+        """TradingService.CancelOrder: cancel one of the caller's orders in a market by order_id or client_order_id;
+        answers the order (one no longer open as it is); NOT_FOUND for an order not the caller's in that market."""
         account = self.venue.account(context)
         spec = self.venue.spec(request.symbol)
         o = self._own_order(account, spec, request)
@@ -246,6 +252,8 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
 
     @rpc
     async def AmendOrder(self, request, context):
+        """TradingService.AmendOrder: a new price and remaining quantity for one of the caller's orders (Binance's
+        Modify Order); answers the order as amended; NOT_FOUND for an order not the caller's in that market."""
         account = self.venue.account(context)
         spec = self.venue.spec(request.symbol)
         o = self._own_order(account, spec, request)
@@ -268,6 +276,7 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
 
     @rpc
     async def CancelAllOrders(self, request, context):
+        """TradingService.CancelAllOrders: cancel the caller's open orders in a market; answers the count canceled."""
         account = self.venue.account(context)
         spec = self.venue.spec(request.symbol)
         events = await self.venue.run(lambda ts: C.CancelAll(ts, account, spec.symbol))
@@ -276,6 +285,8 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
 
     @rpc
     async def PlaceConditionalOrder(self, request, context):
+        """TradingService.PlaceConditionalOrder: place a stop, take-profit or trailing stop for the caller; answers it
+        (a retry with the same client order id and payload: the original, with this request's terms)."""
         account = self.venue.account(context)
         r, spec = request, self.venue.spec(request.symbol)
         kind = cv.enum_in(cv.COND_IN, r.type, "type", R.INVALID_ORDER_TYPE)
@@ -308,6 +319,7 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
 
     @rpc
     async def CancelConditionalOrder(self, request, context):
+        """TradingService.CancelConditionalOrder: cancel one of the caller's conditional orders in a market by id."""
         account = self.venue.account(context)
         spec = self.venue.spec(request.symbol)
         await self.venue.run(lambda ts: C.CancelConditional(ts, account, spec.symbol, request.conditional_id))
@@ -319,6 +331,7 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
 
     @rpc
     async def ListConditionalOrders(self, request, context):
+        """TradingService.ListConditionalOrders: the caller's live conditional orders, in one market or all."""
         account = self.venue.account(context)
         out = [conditional_out(self.venue.markets[c.order.symbol], c.conditional_id, c.order)
                for c in self.venue.view.conditional_orders(account, self._symbol(request.symbol))]
@@ -326,6 +339,8 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
 
     @rpc
     async def PlaceOrderList(self, request, context):
+        """TradingService.PlaceOrderList: place an OCO, OTO or bracket for the caller; answers the list (WORKING while
+        it lives; a retry with the same client order id and payload: the original list as it is now)."""
         account = self.venue.account(context)
         r, spec = request, self.venue.spec(request.symbol)
         kind = cv.enum_in(cv.LIST_IN, r.type, "type", R.INVALID_ORDER_TYPE)
@@ -360,6 +375,7 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
 
     @rpc
     async def CancelOrderList(self, request, context):
+        """TradingService.CancelOrderList: cancel one of the caller's order lists in a market by its id."""
         account = self.venue.account(context)
         spec = self.venue.spec(request.symbol)
         await self.venue.run(lambda ts: C.CancelOrderList(ts, account, spec.symbol, request.list_id))
@@ -367,6 +383,7 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
 
     @rpc
     async def ListOrderLists(self, request, context):
+        """TradingService.ListOrderLists: the caller's live order lists, in one market or all."""
         account = self.venue.account(context)
         out = [order_list_out(self.venue.markets[g.order.symbol], g.list_id, g.order, g)
                for g in self.venue.view.order_lists(account, self._symbol(request.symbol))]
@@ -374,6 +391,8 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
 
     @rpc
     async def ListOpenOrders(self, request, context):
+        """TradingService.ListOpenOrders: the caller's open orders, in one market (NOT_FOUND for an unknown one) or all,
+        oldest first."""
         account = self.venue.account(context)
         if request.symbol:
             self.venue.spec(request.symbol)

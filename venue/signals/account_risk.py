@@ -104,6 +104,7 @@ class AccountRisk:
     # ---------------------------------------------------------------- thresholds
 
     def thresholds(self, account: int) -> Thresholds:
+        """The account's thresholds: its own when set, else the defaults."""
         return self._set.get(account, self.defaults)
 
     def set_thresholds(self, account: int, t: Thresholds) -> None:
@@ -121,6 +122,8 @@ class AccountRisk:
     # ---------------------------------------------------------------- one account
 
     def report(self, view: ExchangeView, account: int) -> AccountReport:
+        """The account's risk now: its thresholds, every position in a market with a mark, the figures of each
+        settlement asset they are in, and a k σ warning for each position closer than k σ over the horizon."""
         t = self.thresholds(account)
         positions = self.positions(view, account, t)
         assets = [self._asset(view, account, asset, [p for p in positions if _asset(view, p.symbol) == asset], t)

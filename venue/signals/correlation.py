@@ -26,6 +26,8 @@ class Correlations:
         self.prior = [[prior(symbols[i], symbols[j]) if i != j else 1.0 for j in range(k)] for i in range(k)]
 
     def update(self, returns: list[float | None]) -> None:
+        """Fold in one step's mark log returns (in `symbols` order; None: no return this step): the EWMA covariance and
+        the count of each pair that both had one."""
         lam, k = self.lam, len(self.symbols)
         for i in range(k):
             ri = returns[i]

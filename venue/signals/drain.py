@@ -32,13 +32,17 @@ class CatchUp:
         signals.wake = self._pending.set  # the buffer turned non-empty
 
     def start(self) -> None:
+        """Start the catch-up task in the running loop."""
         self._task = asyncio.get_running_loop().create_task(self.run(), name="signals-catch-up")
 
     async def stop(self) -> None:
+        """Cancel the task and stop the signals from waking it."""
         await cancel(self._task)
         self.signals.wake = None
 
     async def run(self) -> None:
+        """Wait to be woken, then fold the buffer in SLICE_EVENTS events at a time, yielding the loop before each slice,
+        until it is empty; a failed slice is logged and ends the round."""
         while True:
             await self._pending.wait()
             self._pending.clear()

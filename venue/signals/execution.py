@@ -108,6 +108,8 @@ class WorseFillsAlert:
         self.since: int | None = None
 
     def update(self, ts: int, q: ExecutionQuality) -> bool:
+        """Whether the alert holds at `ts` (ns): the book has been bad for hold_ns (spread above spread_bps, or a side's
+        slippage above slippage_bps or unfillable); a one-sided or empty book resets it."""
         bad = q.spread_bps is not None and (
             q.spread_bps > self.spread_bps
             or any(s is None or s > self.slippage_bps for s in (q.buy_slippage_bps, q.sell_slippage_bps)))

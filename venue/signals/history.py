@@ -37,6 +37,7 @@ class History:
         return self._stats
 
     def z(self, x: float) -> float:
+        """The z-score of `x` against the samples kept; 0.0 with fewer than two samples or no spread."""
         if len(self.samples) < 2:
             return 0.0
         mean, sd = self.stats()

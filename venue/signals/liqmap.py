@@ -91,6 +91,7 @@ class LiquidationMap:
         return b
 
     def clear(self) -> None:
+        """Remove every entry, the near() windows and the cached bankruptcy prices."""
         self.windows.clear()
         self.bankruptcies.clear()
         self.entries.clear()

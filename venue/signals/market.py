@@ -159,6 +159,7 @@ class MarketSignals:
         return True
 
     def touch(self, account: int) -> None:
+        """The account changed here, not its position: its liquidation entry, leverage and margin are read again."""
         self.dirty_liq.add(account)
         self.dirty_lev.add(account)
         self.unread.add(account)

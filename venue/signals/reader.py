@@ -25,15 +25,19 @@ class EngineReader:
 
     @property
     def ts(self) -> int:
+        """Venue time of the last command applied (ns)."""
         return self.view.ts
 
     def symbols(self) -> tuple[str, ...]:
+        """The listed markets, in listing order."""
         return self.view.symbols()
 
     def spec(self, symbol: str):
+        """The market's spec."""
         return self.view.spec(symbol)
 
     def mark(self, symbol: str) -> int | None:
+        """The market's mark (ticks); None before the first."""
         return self.view.mark(symbol)
 
     def depth(self, symbol: str, side: int, levels: int) -> list[tuple[int, int]]:
@@ -41,6 +45,7 @@ class EngineReader:
         return list(map(_PRICE_LOTS, self.view.depth(symbol, side, levels)))
 
     def book(self, symbol: str, levels: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """(bids, asks): (price ticks, lots) of the best `levels` levels a side, best first."""
         return self.depth(symbol, Side.BUY, levels), self.depth(symbol, Side.SELL, levels)
 
     def predicted_funding(self, symbol: str) -> int:
@@ -48,12 +53,15 @@ class EngineReader:
         return self.view.predicted_funding_rate(symbol)
 
     def insurance(self, asset: str) -> int:
+        """The insurance fund of `asset` (integer money units)."""
         return self.view.insurance(asset)
 
     def isolated(self, account: int, symbol: str) -> bool:
+        """Whether the account's margin mode in the market is isolated."""
         return self.view.isolated(account, symbol)
 
     def lots(self, account: int, symbol: str, pside: int = PositionSide.BOTH) -> int:
+        """Signed lots of one position (0: none)."""
         return self.view.position_lots(account, symbol, pside)
 
     def liquidation(self, account: int, symbol: str, pside: int) -> tuple[int, int] | None:
@@ -68,9 +76,11 @@ class EngineReader:
         return 0.0 if bp is None else float(bp)
 
     def isolated_margin(self, account: int, symbol: str, pside: int) -> int:
+        """The margin held by an isolated position (integer money units; 0 for none)."""
         return self.view.isolated_margin(account, symbol, pside)
 
     def margin_balance(self, account: int, asset: str) -> int:
+        """The account's cross margin balance in `asset`: wallet + uPnL of its cross positions (integer money units)."""
         return self.view.margin_balance(account, asset)
 
     def holders(self, symbol: str) -> list[int]:

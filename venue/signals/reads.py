@@ -46,8 +46,12 @@ class SignalReads:
     ts: int
 
     if TYPE_CHECKING:  # typing only: at run time these must resolve to the other bases' methods
-        def attach(self, ex) -> None: ...
-        def catch_up(self, budget: int | None = None) -> bool: ...
+        def attach(self, ex) -> None:
+            """Start over on `ex` (Signals.attach)."""
+            ...
+        def catch_up(self, budget: int | None = None) -> bool:
+            """Fold in what was handed over (HandoffBuffer.catch_up); whether nothing is left."""
+            ...
 
     def current(self) -> None:
         """Before a read: follow the venue onto a new exchange (a recovery, a reset) and fold

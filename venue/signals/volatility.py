@@ -40,6 +40,8 @@ class EwmaVariance:
         self.n = 0  # returns seen
 
     def update(self, r: float) -> None:
+        """Fold in one log return (fraction): the seed window takes it until full (σ² its sample variance from two
+        returns on), then the EWMA."""
         self.n += 1
         if self.seed is not None:
             self.seed.append(r)
@@ -61,6 +63,7 @@ class EwmaVariance:
 
     @property
     def ready(self) -> bool:
+        """Whether two returns have come in (σ is known)."""
         return self.n >= 2
 
     def sigma(self, horizon_ns: int, sample_ns: int) -> float | None:
@@ -88,6 +91,8 @@ class MarkGrid:
         self.prev: dict[str, int] = {}  # the previous step's sample
 
     def mark(self, ts: int, symbol: str, mark: int) -> None:
+        """A mark (ticks) of `symbol` at `ts` (ns): the steps before ts's are closed first, then it is the open step's
+        sample so far."""
         self.advance(ts)
         self.last[symbol] = mark
 
