@@ -150,14 +150,14 @@ class ExchangeView(AccountReads):
 
     # the scalars agents read every step look the market up themselves: one call, not two
     def mark(self, symbol: str) -> int | None:
-        """The mark (ticks); None before the first mark or for an unknown market."""
+        """The mark (ticks); None before the first mark. UnknownSymbol for an unknown market."""
         try:
             return self._m[symbol].mark
         except KeyError:
             raise UnknownSymbol(symbol) from None
 
     def last(self, symbol: str) -> int | None:
-        """The last trade price (ticks); None before the first trade or for an unknown market."""
+        """The last trade price (ticks); None before the first trade. UnknownSymbol for an unknown market."""
         try:
             return self._m[symbol].last
         except KeyError:

@@ -482,6 +482,16 @@ def test_transfer_to_an_unknown_account_is_refused(make_account: Callable[..., C
         a.transfer(999_999, "USDT", "1")
 
 
+def test_a_caller_without_a_key_learns_nothing_of_the_accounts(make_account: Callable[..., Client]) -> None:
+    """Transfer answers whether its destination exists only to an authenticated caller: a bad key
+    is refused alike for an account id in use and for one that is not."""
+    a, b = make_account("5"), make_account("5")
+    stranger = a.with_key("not-a-key")
+    for to in (b.account().account_id, 999_999):
+        with pytest.raises(E.UnauthenticatedError):
+            stranger.transfer(to, "USDT", "1")
+
+
 def test_shock_with_nan_percent_is_invalid_argument(venue: RunningVenue, admin_key: str) -> None:
     from perpsim.v1 import sandbox_pb2, sandbox_pb2_grpc
 

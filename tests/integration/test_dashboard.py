@@ -307,7 +307,8 @@ def test_the_live_push_refuses_bad_messages_and_previews_only_with_a_key(venue, 
         async with aiohttp.ClientSession() as s, s.ws_connect(
                 f"http://127.0.0.1:{venue[0].rest_port}/dashboard/ws") as ws:
             got = []
-            for msg in ("[1]", json.dumps({"symbol": "NOPE"}), json.dumps({"symbol": SYMBOL, "interval_ms": 5}),
+            for msg in ("[1]", json.dumps({"symbol": "NOPE"}), json.dumps({"symbol": [SYMBOL]}),
+                        json.dumps({"symbol": SYMBOL, "interval_ms": 5}),
                         json.dumps({"preview": {"symbol": SYMBOL, "side": "BUY", "type": "MARKET",
                                                 "quantity": "0.01"}}),
                         json.dumps({"symbol": SYMBOL, "key": world.trader.api_key}),
@@ -323,8 +324,8 @@ def test_the_live_push_refuses_bad_messages_and_previews_only_with_a_key(venue, 
 
     got = asyncio.run(talk())
     errors = [(m["where"], m["code"]) for m in got if m["type"] == "error"]
-    assert errors[:4] == [("request", "INVALID_ARGUMENT"), ("request", "NOT_FOUND"), ("request", "INVALID_ARGUMENT"),
-                          ("preview", "UNAUTHENTICATED")]
+    assert errors[:5] == [("request", "INVALID_ARGUMENT"), ("request", "NOT_FOUND"), ("request", "INVALID_ARGUMENT"),
+                          ("request", "INVALID_ARGUMENT"), ("preview", "UNAUTHENTICATED")]
     assert ("preview", "INVALID_ARGUMENT") in errors  # a negative quantity, named as the gRPC call names it
     assert any(m["type"] == "market" for m in got) and any(m["type"] == "account" for m in got)
 

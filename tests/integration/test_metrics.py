@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import ccxt
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -16,13 +17,14 @@ from perpsim.clients import errors as E
 from perpsim.clients.client import Client
 from perpsim.venue.app import RunningVenue
 from perpsim.venue.config import VenueConfig
+from tests.integration.gateway_kit import BTC, credentials, sync_exchange
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningVenue, Client]]:
     data = tmp_path_factory.mktemp("metrics")
     venue = RunningVenue(VenueConfig(listen="127.0.0.1:0", data_dir=data, feed=False, liquidity=False,
-                                     metrics_listen="127.0.0.1:0", rest_listen="off"))
+                                     metrics_listen="127.0.0.1:0", rest_listen="127.0.0.1:0"))
     venue.start_in_thread()
     try:
         with Client(venue.address, admin_key=(Path(data) / "admin.key").read_text().strip()) as admin:
@@ -104,6 +106,29 @@ def test_every_rejection_is_counted_once_by_reason_and_stage(served) -> None:
     assert counted("margin_insufficient", "engine") == 1
     assert counted("margin_insufficient", "request") == 0
     assert Decimal(me.account().balances[-1].wallet) >= 0  # nothing changed hands
+
+
+def test_a_rest_order_the_book_refuses_is_counted_once_as_the_engines(served) -> None:
+    """Through the Binance-compatible gateway too: a refusal by the exchange (its pre-trade
+    check) or by the book (a post-only order that would take) is counted from its event, not
+    again as a request refused."""
+    venue, admin = served
+    maker, taker = (sync_exchange(venue, credentials(admin, deposit)) for deposit in ("10000", "10"))
+    admin.set_index_price("BTCUSDT", "64000")
+    maker.create_order(BTC, "limit", "sell", 0.01, 64000)
+    name = "perpsim_rejections_total"
+    start = scrape(venue)
+
+    def counted(reason: str, stage: str) -> float:
+        key = (name, (("reason", reason), ("stage", stage)))
+        return scrape(venue).get(key, 0.0) - start.get(key, 0.0)
+
+    with pytest.raises(ccxt.InsufficientFunds):
+        taker.create_order(BTC, "limit", "buy", 1, 60000)
+    with pytest.raises(ccxt.BaseError):  # at the resting sell's price: it would take
+        taker.create_order(BTC, "limit", "buy", 0.001, 64000, {"timeInForce": "GTX"})
+    assert (counted("margin_insufficient", "engine"), counted("margin_insufficient", "request")) == (1, 0)
+    assert (counted("post_only_would_take", "engine"), counted("post_only_would_take", "request")) == (1, 0)
 
 
 def test_the_venue_clock_held_and_its_lease_left(served) -> None:

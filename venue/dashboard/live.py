@@ -79,6 +79,9 @@ class LivePush:
                 await self._order(ws, follow, action, data[action])
                 return
         symbol = data.get("symbol")
+        if not isinstance(symbol, str):  # (a list or an object is no market's name, nor hashable)
+            await _send(ws, _error("request", "INVALID_ARGUMENT", "symbol: a market's name"))
+            return
         if symbol not in self.venue.markets:
             await _send(ws, _error("request", "NOT_FOUND", unknown_market(self.venue, symbol)))
             return

@@ -86,8 +86,8 @@ class Trading:
         mine = [e.event for e in events if isinstance(e, OrderEvent) and e.event.order_id >= before
                 and e.event.account == account]
         for e in mine:
-            if e.kind == EventKind.REJECTED:
-                raise VenueError(R(e.reason), field="order")
+            if e.kind == EventKind.REJECTED:  # the book's own refusal: counted from its event, not again here
+                raise VenueError(R(e.reason), field="order").by_engine()
         accepted = next((e for e in mine if e.kind == EventKind.ACCEPTED), None)
         if accepted is None:
             raise VenueError(R.UNKNOWN_ORDER, problem="order was not accepted")

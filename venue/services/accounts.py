@@ -160,8 +160,12 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
             partial_liquidation_price=on_tick(spec, preview["liquidation_band"][0]),
             full_liquidation_price=on_tick(spec, preview["liquidation_band"][1]))
 
-    async def _rail(self, request, context, make, response):
+    async def _rail(self, request, context, make, response, check=None):
+        """A deposit, withdrawal or transfer of the caller's (`check`: run once the caller is
+        authenticated, before anything else)."""
         account = self.venue.account(context)
+        if check is not None:
+            check()
         spec = margin_assets.asset_spec(self.venue.markets, self.venue.view, account, request.asset)
         amount = cv.money_in(spec, request.amount)
         await self.venue.run(lambda ts: make(ts, account, amount))
@@ -182,12 +186,16 @@ class Accounts(account_pb2_grpc.AccountServiceServicer):
     @rpc
     async def Transfer(self, request, context):
         """AccountService.Transfer: move an amount of an asset from the caller's wallet to another account's; answers
-        the caller's wallet now. NOT_FOUND (UNKNOWN_ACCOUNT) when to_account_id does not exist."""
-        if not self.venue.keys.has_account(request.to_account_id):
-            raise VenueError(R.UNKNOWN_ACCOUNT, field="to_account_id", to_account_id=request.to_account_id)
+        the caller's wallet now. NOT_FOUND (UNKNOWN_ACCOUNT) when to_account_id does not exist (told only to an
+        authenticated caller: the ids in use are nobody else's business)."""
+
+        def exists() -> None:
+            if not self.venue.keys.has_account(request.to_account_id):
+                raise VenueError(R.UNKNOWN_ACCOUNT, field="to_account_id", to_account_id=request.to_account_id)
+
         return await self._rail(
             request, context, lambda ts, a, x: C.Transfer(ts, a, request.to_account_id, request.asset, x),
-            account_pb2.TransferResponse)
+            account_pb2.TransferResponse, exists)
 
     @rpc
     async def SetDailyLossLimit(self, request, context):

@@ -153,18 +153,21 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
     @rpc
     async def GetAccountRisk(self, request, context):
         """RiskService.GetAccountRisk: the caller's risk now (AccountSignals.account_risk_out)."""
-        return account_signals_of(self.venue).account_risk_out(self.venue.account(context))
+        account = self.venue.account(context)  # (authenticated first: a stranger learns nothing of the venue)
+        return account_signals_of(self.venue).account_risk_out(account)
 
     @rpc
     async def SetAccountRiskThresholds(self, request, context):
         """RiskService.SetAccountRiskThresholds: set (zero: keep) or reset the caller's thresholds; answers them."""
-        return account_signals_of(self.venue).set_thresholds(self.venue.account(context), request)
+        account = self.venue.account(context)
+        return account_signals_of(self.venue).set_thresholds(account, request)
 
     @rpc
     async def ListRecentFills(self, request, context):
         """RiskService.ListRecentFills: the caller's latest fills with their slippage
         (AccountSignals.recent_fills_out)."""
-        return account_signals_of(self.venue).recent_fills_out(self.venue.account(context), request)
+        account = self.venue.account(context)
+        return account_signals_of(self.venue).recent_fills_out(account, request)
 
 
 def add_to_server(venue, server) -> None:
