@@ -13,7 +13,7 @@ e.g. /public/ws/0, which names no stream). Subscriptions change by {"method": "S
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import time
 from collections import defaultdict
 from fractions import Fraction
@@ -36,6 +36,9 @@ DEPTH_SPEEDS = {"": 250, "@0ms": 0, "@100ms": 100, "@250ms": 250, "@500ms": 500}
 MAX_STREAMS = 1_024
 
 
+log = logging.getLogger("perpsim.gateway")
+
+
 class MarketStreams:
     """The public WebSocket streams: the /ws, /stream, /public and /market paths, the subscriptions
     per stream name, and the events `publish` and the timed `run` send them."""
@@ -45,6 +48,7 @@ class MarketStreams:
         self.books: BookFeed = gw.books
         self.subs: dict[str, set[sockets.Socket]] = defaultdict(set)
         self._tops: dict[str, tuple] = {}
+        self._failed: set[tuple[str, type]] = set()  # (stream flush, exception type) already logged
 
     # ------------------------------------------------------------ names
 
@@ -270,12 +274,23 @@ class MarketStreams:
             tick += 1
             await asyncio.sleep(max(0.0, start + tick * 0.05 - time.monotonic()))
             ms = tick * 50
-            with contextlib.suppress(Exception):  # a failed stream write must not stop the clock
-                for speed in (100, 250, 500):
-                    if ms % speed == 0:
-                        self._flush_depth(speed)
-                if ms % 1000 == 0:
-                    self._mark_prices(True, ms % 3000 == 0)
+            # each stream on its own: a failure is logged and neither stops the clock nor the
+            # tick's other streams
+            for speed in (100, 250, 500):
+                if ms % speed == 0:
+                    self._guarded(self._flush_depth, speed)
+            if ms % 1000 == 0:
+                self._guarded(self._mark_prices, True, ms % 3000 == 0)
+
+    def _guarded(self, flush, *args) -> None:
+        """Run one timed stream's flush; a failure is logged once per stream and kind of failure."""
+        try:
+            flush(*args)
+        except Exception as e:
+            key = (flush.__name__, type(e))
+            if key not in self._failed:
+                self._failed.add(key)
+                log.exception("market stream %s failed (logged once)", flush.__name__)
 
     # ------------------------------------------------------------ connections
 

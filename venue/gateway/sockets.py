@@ -33,20 +33,26 @@ class Socket:
         try:
             self.outbox.put_nowait(payload)
         except asyncio.QueueFull:
-            self.dropped = True
-            with contextlib.suppress(asyncio.QueueFull):
-                while not self.outbox.empty():
-                    self.outbox.get_nowait()
-                self.outbox.put_nowait(_CLOSE)
+            self._drop()
 
     def reply(self, body: object) -> None:
         """Queue an answer to the connection's own request (JSON, never wrapped)."""
         self.send(orjson.dumps(body))
 
     def close(self) -> None:
-        """Close the connection once what is queued is sent (nothing when the outbox is full)."""
-        with contextlib.suppress(asyncio.QueueFull):
+        """Close the connection once what is queued is sent (a full outbox: dropped as a slow consumer)."""
+        try:
             self.outbox.put_nowait(_CLOSE)
+        except asyncio.QueueFull:
+            self._drop()
+
+    def _drop(self) -> None:
+        """A reader OUTBOX messages behind: what is queued is thrown away and the connection closed
+        with 1008, "slow consumer"."""
+        self.dropped = True
+        while not self.outbox.empty():
+            self.outbox.get_nowait()
+        self.outbox.put_nowait(_CLOSE)
 
     async def write(self) -> None:
         """Send the outbox until closed (a task per connection)."""
