@@ -98,6 +98,9 @@ class FundingView:
     next_funding_ts: int
     interval_ns: int
     samples: int
+    interest: int = 0  # the interest component per quoted interval (scaled 1e8)
+    cap: int | None = None  # bounds of the quoted rate (scaled 1e8; None: unbounded)
+    floor: int | None = None
 
 
 @_frozen

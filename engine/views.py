@@ -224,8 +224,9 @@ class ExchangeView(AccountReads):
     def funding(self, symbol: str) -> FundingView:
         """The market's funding now (FundingView: rates scaled 1e8, ns)."""
         m = self._market(symbol)
+        rules = m.funding_config
         return FundingView(symbol, m.rate, self._ex.predicted_funding_rate(symbol), m.next_funding,
-                           m.funding_config.interval_ns, m.funding.samples)
+                           rules.interval_ns, m.funding.samples, rules.interest_rate(), rules.cap, rules.floor)
 
     def liquidation(self, symbol: str) -> LiquidationFacts:
         """The market's liquidation state now (LiquidationFacts: ticks)."""

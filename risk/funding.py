@@ -91,7 +91,7 @@ class FundingConfig:
         nearest 1e-8, ties to even (a reference rate, as the premium is: neither side is favoured;
         each payment then rounds against its account), then bounded by ±payment_cap."""
         quoted = self.quoted_ns or self.interval_ns
-        interest = interest_for_interval(quoted) if self.interest is None else self.interest
+        interest = self.interest_rate()
         if self.form == "clamped_interest":
             rate = funding_rate(avg_premium, interest, self.clamp, self.cap, self.floor)
         else:
@@ -105,6 +105,11 @@ class FundingConfig:
         if self.payment_cap is not None:
             rate = max(-self.payment_cap, min(self.payment_cap, rate))
         return rate
+
+    def interest_rate(self) -> int:
+        """The interest component per quoted interval (scaled 1e8): the configured one, else
+        Binance's 0.03 % a day pro rata."""
+        return interest_for_interval(self.quoted_ns or self.interval_ns) if self.interest is None else self.interest
 
     @classmethod
     def of_rule(cls, rule) -> FundingConfig:

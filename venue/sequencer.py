@@ -67,6 +67,8 @@ class Sequencer(GroupCommit, SequencerFaults):
                  checkpoint_every: int = 0) -> None:
         """`journal` and `codec` (a module with encode/decode) go together; without them the
         sequencer runs in memory only."""
+        # told of every state that replaces the one before it (a recovery's, a reset's, a rebuild's)
+        self.on_new_state: list[Callable[[VenueState], None]] = []
         self.state, self.clock = state, clock
         self.journal = journal
         self.encode: Callable[[object], bytes] | None = codec.encode if codec is not None else None
@@ -107,6 +109,17 @@ class Sequencer(GroupCommit, SequencerFaults):
         self.halted: SequencerHalted | None = None  # set once the sequencer halted (see _halt)
         # called with the SequencerHalted error when the sequencer halts (the venue stops serving)
         self.on_halt: list[Callable[[SequencerHalted], None]] = []
+
+    @property
+    def state(self) -> VenueState:
+        """The state every command applies to."""
+        return self._state
+
+    @state.setter
+    def state(self, state: VenueState) -> None:
+        self._state = state
+        for hook in self.on_new_state:
+            hook(state)
 
     def start(self) -> None:
         """Start the sequencer's task in the running loop (and its commit thread, the first time)."""

@@ -108,12 +108,10 @@ class Gateway:
 
     def publish(self, cmd, events: list) -> None:
         """The sequencer listener, after each durable command: its events to the book feed, the algo records and the
-        market and user streams (with the public trades of its fills); a new state re-anchors the trade cursors and
-        clears the algo records."""
+        market and user streams (with the public trades of its fills); a new state re-anchors the trade cursors."""
         if self._cursor_state != id(self.venue.state):  # a new state (a reset, a rebuild)
             self._cursor_state = id(self.venue.state)
-            self._cursor = {}  # re-anchored at the new history's trades
-            self.algos.records.clear()  # after a reset, ids start again
+            self._cursor = {}  # re-anchored at the new history's trades (the algo records follow it themselves)
         self.books.publish(cmd, events)
         self.algos.publish(cmd, events)
         trades = self._trades(events)

@@ -3,8 +3,16 @@ allAlgoOrders, algoOpenOrders — STOP, STOP_MARKET, TAKE_PROFIT, TAKE_PROFIT_MA
 TRAILING_STOP_MARKET, each one engine PlaceConditional.
 
 `AlgoRecords` is the gateway's read model of conditional orders after they left the book
-(triggered, canceled, expired): fed by the sequencer's events, bounded, rebuilt from the
-live book (the orders still resting) after a restart."""
+(triggered, canceled, expired): fed by the sequencer's events, bounded, held in memory only.
+
+Across a restart (the journal replayed) the records are rebuilt from the live book: the
+conditional orders still resting are kept (allAlgoOrders lists them as openAlgoOrders does, and
+their later triggers and cancels are recorded); the ones that ended before the restart are lost
+(the venue's state and history keep no record of a conditional order once it ended, only of the
+order a trigger placed, which allOrders shows with its origType and stopPrice): allAlgoOrders
+and algoOrder no longer show them, and a retried placement of one answers its algoId with the
+request's terms (the original's: the payload matched), algoStatus FINISHED and no times. A reset
+clears the records (ids start again)."""
 
 from __future__ import annotations
 
@@ -24,6 +32,7 @@ from perpsim.venue.gateway import errors as E
 from perpsim.venue.gateway import params as P
 from perpsim.venue.gateway import shapes as S
 from perpsim.venue.gateway.edge import SIGNED
+from perpsim.venue.state import KnownConditional
 
 #: Completed conditional orders remembered for queries, oldest dropped first.
 ALGO_KEPT = 100_000
@@ -47,11 +56,24 @@ class AlgoRecord:
 
 class AlgoRecords:
     """The conditional orders the gateway saw events of, by id (at most ALGO_KEPT, oldest dropped
-    first; cleared on a reset), fed by `publish`; `get` falls back to the live book."""
+    first; cleared on a reset), fed by `publish`, and those resting in a state it did not see built
+    (a restart's, a reset's); `get` falls back to the live book."""
 
     def __init__(self, venue) -> None:
         self.venue = venue
         self.records: OrderedDict[int, AlgoRecord] = OrderedDict()
+        self.follow(venue.state)
+        hooks = getattr(getattr(venue, "seq", None), "on_new_state", None)
+        if hooks is not None:  # the sequencer's state replaced: a recovery's, a reset's, a rebuild's
+            hooks.append(self.follow)
+
+    def follow(self, state) -> None:
+        """Start again from a new state's live book (recovered at a start, reset, rebuilt), before
+        any command takes an order out of it: its events alone do not carry the order's terms."""
+        self.records.clear()
+        live = ExchangeView(state.exchange).conditional_orders(None)
+        for c in sorted(live, key=lambda c: c.conditional_id)[-ALGO_KEPT:]:
+            self.records[c.conditional_id] = AlgoRecord(c.order, "NEW", c.order.ts, c.order.ts)
 
     def publish(self, cmd, events: list) -> None:
         """The sequencer listener: record each conditional order an event names, from its command or the live book when
@@ -130,12 +152,18 @@ class Algo:
         return S.algo(self.venue.markets[r.cmd.symbol], cid, r.cmd, r.status, r.create_ns, r.update_ns, r.order_id)
 
     async def new(self, call) -> dict:
-        """POST /fapi/v1/algoOrder: place a conditional order; answers it as recorded."""
+        """POST /fapi/v1/algoOrder: place a conditional order; answers it as recorded. A retry (the same clientAlgoId
+        and payload) places nothing and answers the original as it stands; the same clientAlgoId with another
+        payload is refused (DUPLICATE_ORDER_ID, -4116)."""
         template = self.command(call.account, call.params)
         before = self.venue.state.exchange.next_order_id
         events = await self.gw.run(lambda ts: dataclasses.replace(template, ts=ts))
-        new = next(e for e in events if isinstance(e, ConditionalEvent) and e.conditional_id >= before)
-        found = self.gw.algos.get(call.account, new.conditional_id)
+        # a retry is decided by the venue state, in sequence: a KnownConditional, no ConditionalEvent
+        cid = next((e.conditional_id for e in events if isinstance(e, KnownConditional)), 0) or \
+            next(e.conditional_id for e in events if isinstance(e, ConditionalEvent) and e.conditional_id >= before)
+        found = self.gw.algos.get(call.account, cid)
+        if found is None:  # a retry of one that ended before a restart (not kept): its terms are this request's
+            found = cid, AlgoRecord(template, "FINISHED", 0, 0)
         return self.json(*found)
 
     def own(self, call) -> tuple[int, AlgoRecord]:
@@ -175,13 +203,17 @@ class Algo:
         return out
 
     async def all_orders(self, call) -> list:
-        """GET /fapi/v1/allAlgoOrders: the caller's conditional orders in one market that the gateway has records of,
-        the latest `limit` (default 500, at most 1000), oldest first."""
+        """GET /fapi/v1/allAlgoOrders: the caller's conditional orders in one market, those the gateway has records of
+        and those resting, the latest `limit` (default 500, at most 1000), oldest (lowest algoId) first."""
         spec = P.spec(self.venue, call.params)
         limit = P.window(call.params, 500, 1000)
-        rows = [(i, r) for i, r in self.gw.algos.records.items()
-                if r.cmd.account == call.account and r.cmd.symbol == spec.symbol]
-        return [self.json(i, r) for i, r in rows[-limit:]]
+        rows = {i: r for i, r in self.gw.algos.records.items()
+                if r.cmd.account == call.account and r.cmd.symbol == spec.symbol}
+        # resting ones the records do not hold (dropped as the oldest, or cleared by a rebuild): as openAlgoOrders
+        for c in ExchangeView(self.venue.state.exchange).conditional_orders(call.account, spec.symbol):
+            if c.conditional_id not in rows:
+                rows[c.conditional_id] = AlgoRecord(c.order, "NEW", c.order.ts, c.order.ts)
+        return [self.json(i, rows[i]) for i in sorted(rows)[-limit:]]
 
     async def cancel_all(self, call) -> dict:
         """DELETE /fapi/v1/algoOpenOrders: cancel the caller's live conditional orders in one market."""

@@ -1,6 +1,7 @@
 """Public market data: /fapi/v1 ping, time, exchangeInfo, depth, trades, aggTrades, klines
-(trade, mark and index prices), ticker/24hr, ticker/price, ticker/bookTicker, premiumIndex,
-fundingRate, openInterest, and /futures/data/openInterestHist."""
+(trade, mark and index prices; continuousKlines by pair and contract type), ticker/24hr,
+ticker/price, ticker/bookTicker, premiumIndex, fundingRate, openInterest, and
+/futures/data/openInterestHist."""
 
 from __future__ import annotations
 
@@ -19,8 +20,13 @@ from perpsim.venue.gateway.edge import NONE
 ORDER_TYPES = ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET",
                "TRAILING_STOP_MARKET"]
 TIME_IN_FORCE = ["GTC", "IOC", "FOK", "GTX", "GTD"]
+#: The only contractType the venue lists (exchangeInfo): every market is a perpetual whose pair is its symbol.
+PERPETUAL = "PERPETUAL"
 #: A perpetual's delivery date as Binance writes it (2100-12-25).
 PERPETUAL_DELIVERY_MS = 4133404800000
+
+#: the bound fundingInfo shows for a rate the profile leaves unbounded (scaled 1e8): Binance's usual ±3 %
+_DEFAULT_CAP = 3_000_000
 
 
 def linear_specs(venue) -> list:
@@ -143,9 +149,18 @@ class MarketData:
                  S.quote_of(spec, b.taker_buy_quote_volume) if volume else "0", "0"] for b in bars]
 
     async def klines(self, call) -> list:
-        """GET /fapi/v1/klines (and continuousKlines, also by `symbol`): a market's trade klines at one interval; limit
-        default 500, at most 1500."""
+        """GET /fapi/v1/klines: a market's trade klines at one interval; limit default 500, at most 1500."""
         return await self._klines(call, "trade")
+
+    async def continuous_klines(self, call) -> list:
+        """GET /fapi/v1/continuousKlines: the trade klines of the `pair`'s `contractType` contract (both mandatory,
+        -1102): PERPETUAL is the market whose symbol is the pair, as klines answers it; the venue lists no other
+        contract, so any other contractType is an invalid symbol (-1121)."""
+        P.text(call.params, "pair")  # the one named when both are missing
+        contract = P.text(call.params, "contractType")
+        if contract != PERPETUAL:
+            raise VenueError(R.UNKNOWN_SYMBOL, field="contractType", pair=call.params["pair"], contractType=contract)
+        return await self._klines(call, "trade", "pair")
 
     async def mark_price_klines(self, call) -> list:
         """GET /fapi/v1/markPriceKlines: a market's mark price klines (volumes "0")."""
@@ -219,7 +234,7 @@ class MarketData:
         return {"symbol": spec.symbol, "markPrice": spec.format_price(pv.mark) if pv.mark else "0",
                 "indexPrice": spec.format_price(pv.index) if pv.index else "0",
                 "estimatedSettlePrice": spec.format_price(pv.mark) if pv.mark else "0",
-                "lastFundingRate": S.rate(fv.rate), "interestRate": "0.00010000",
+                "lastFundingRate": S.rate(fv.rate), "interestRate": S.rate(fv.interest),
                 "predictedFundingRate": S.rate(fv.predicted_rate),
                 "nextFundingTime": S.ms(fv.next_funding_ts), "time": S.ms(v.ts)}
 
@@ -238,11 +253,17 @@ class MarketData:
                  "markPrice": self.venue.markets[r.symbol].format_price(r.mark) if r.mark else "0"} for r in rows]
 
     async def funding_info(self, call) -> list:
-        """GET /fapi/v1/fundingInfo: every linear market's funding interval (hours), with fixed ±3 % rate caps."""
+        """GET /fapi/v1/fundingInfo: every linear market's funding interval (hours) and the bounds of its rate (the
+        profile's cap and floor; ±3 %, Binance's usual bounds, where the profile sets none)."""
         v = self.view()
-        return [{"symbol": s.symbol, "adjustedFundingRateCap": "0.03000000", "adjustedFundingRateFloor": "-0.03000000",
-                 "fundingIntervalHours": v.funding(s.symbol).interval_ns // (3_600 * 10**9), "disclaimer": False}
-                for s in linear_specs(self.venue)]
+        out = []
+        for s in linear_specs(self.venue):
+            f = v.funding(s.symbol)
+            out.append({"symbol": s.symbol,
+                        "adjustedFundingRateCap": S.rate(_DEFAULT_CAP if f.cap is None else f.cap),
+                        "adjustedFundingRateFloor": S.rate(-_DEFAULT_CAP if f.floor is None else f.floor),
+                        "fundingIntervalHours": f.interval_ns // (3_600 * 10**9), "disclaimer": False})
+        return out
 
     async def open_interest(self, call) -> dict:
         """GET /fapi/v1/openInterest: a market's open interest now."""
@@ -280,7 +301,7 @@ class MarketData:
             get(v1 + "exchangeInfo", ep(self.exchange_info, NONE)), get(v1 + "depth", ep(self.depth, NONE)),
             get(v1 + "trades", ep(self.trades, NONE)), get(v1 + "historicalTrades", ep(self.trades, NONE)),
             get(v1 + "aggTrades", ep(self.agg_trades, NONE)), get(v1 + "klines", ep(self.klines, NONE)),
-            get(v1 + "continuousKlines", ep(self.klines, NONE)),
+            get(v1 + "continuousKlines", ep(self.continuous_klines, NONE)),
             get(v1 + "markPriceKlines", ep(self.mark_price_klines, NONE)),
             get(v1 + "indexPriceKlines", ep(self.index_price_klines, NONE)),
             get(v1 + "ticker/24hr", ep(self.ticker_24hr, NONE)),
