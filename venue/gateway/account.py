@@ -89,11 +89,12 @@ class Account:
                         "isAutoAddMargin": "false", "maxNotionalValue": self._max_notional(spec.symbol, p.leverage)})
         return out
 
-    def _flat(self, account: int, spec, v: ExchangeView) -> dict:
-        """A v2 row of a market where the account holds nothing (v2 lists every market)."""
+    def _flat(self, account: int, spec, v: ExchangeView, side: str) -> dict:
+        """A v2 row of a market where the account holds nothing on `side` (v2 lists every market: BOTH in one-way
+        mode, LONG and SHORT in hedge mode)."""
         lev = v.leverage(account, spec.symbol)
         mark = v.mark(spec.symbol)
-        return {"symbol": spec.symbol, "positionSide": "BOTH", "positionAmt": spec.format_qty(0), "entryPrice": "0",
+        return {"symbol": spec.symbol, "positionSide": side, "positionAmt": spec.format_qty(0), "entryPrice": "0",
                 "breakEvenPrice": "0", "markPrice": spec.format_price(mark) if mark else "0",
                 "unRealizedProfit": spec.format_money(0), "liquidationPrice": "0", "leverage": str(lev),
                 "maxNotionalValue": self._max_notional(spec.symbol, lev),
@@ -103,14 +104,16 @@ class Account:
 
     def positions(self, account: int, symbol: str | None, full: bool) -> list[dict]:
         """The positionRisk rows of the account's positions in linear markets (in `symbol`, or all); `full` (v2) adds
-        leverage, margin type and max notional, and a zero BOTH row for each linear market it holds nothing in."""
+        leverage, margin type and max notional, and a zero row for each linear market and position side it holds
+        nothing on (BOTH in one-way mode; LONG and SHORT in hedge mode, as Binance lists them)."""
         v = self.view()
         rows = [self._position(p, v, full) for p in v.positions(account, symbol)
                 if self.venue.markets[p.symbol].kind.value == "linear"]
-        if full:  # v2: every market, a zero row where the account holds nothing
-            held = {r["symbol"] for r in rows}
-            rows += [self._flat(account, s, v) for s in linear_specs(self.venue)
-                     if s.symbol not in held and (symbol is None or s.symbol == symbol)]
+        if full:  # v2: every market and side, a zero row where the account holds nothing
+            sides = ("LONG", "SHORT") if v.hedge_mode(account) else ("BOTH",)
+            held = {(r["symbol"], r["positionSide"]) for r in rows}
+            rows += [self._flat(account, s, v, side) for s in linear_specs(self.venue) for side in sides
+                     if (s.symbol, side) not in held and (symbol is None or s.symbol == symbol)]
         return rows
 
     async def account(self, call, full: bool) -> dict:

@@ -1,6 +1,7 @@
-"""Gateway fixes through a real venue's REST gateway: an idempotent algoOrder retry (same clientAlgoId and
-payload) answered like the first placement, another payload refused as a duplicate; allAlgoOrders after a
-restart listing the algo orders still resting; continuousKlines by `pair` and `contractType`."""
+"""What Binance's API does, through a real venue's REST gateway: an idempotent algoOrder retry (same
+clientAlgoId and payload) answered like the first placement, another payload refused as a duplicate;
+allAlgoOrders after a restart listing the algo orders still resting; continuousKlines by `pair` and
+`contractType`; v2 positionRisk's flat rows per position side in hedge mode."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ ALGO = {"symbol": "BTCUSDT", "side": "SELL", "algoType": "CONDITIONAL", "type": 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    with gateway_venue(tmp_path_factory.mktemp("gw-fixes")) as (venue, admin):
+    with gateway_venue(tmp_path_factory.mktemp("gw-parity")) as (venue, admin):
         yield venue, admin
 
 
@@ -128,3 +129,17 @@ def test_continuous_klines_by_pair_and_contract_type(world) -> None:
     st, body = _public(venue, "/fapi/v1/continuousKlines", {"pair": "NOPEUSDT", "contractType": "PERPETUAL",
                                                             "interval": "1m"})
     assert (st, body["code"]) == (400, -1121), body
+
+
+def test_position_risk_v2_lists_both_hedge_sides_of_a_flat_market(world) -> None:
+    """v2 positionRisk lists every market: a flat one as a BOTH row in one-way mode, as a LONG and a
+    SHORT row in hedge mode (what Binance answers a hedge-mode account)."""
+    venue, admin = world
+    acc = credentials(admin)
+    st, rows = _call(venue, acc, "GET", "/fapi/v2/positionRisk", {"symbol": "BTCUSDT"})
+    assert st == 200 and [(r["positionSide"], r["positionAmt"]) for r in rows] == [("BOTH", "0.000")], rows
+    st, body = _call(venue, acc, "POST", "/fapi/v1/positionSide/dual", {"dualSidePosition": "true"})
+    assert st == 200, body
+    st, rows = _call(venue, acc, "GET", "/fapi/v2/positionRisk", {"symbol": "BTCUSDT"})
+    assert st == 200 and sorted((r["positionSide"], r["positionAmt"]) for r in rows) == [
+        ("LONG", "0.000"), ("SHORT", "0.000")], rows
