@@ -239,6 +239,9 @@ def test_ccxt_pro_watchers(world) -> None:
             positions = asyncio.ensure_future(ex.watch_positions([BTC]))
             trades = asyncio.ensure_future(ex.watch_trades(BTC))
             ticker = asyncio.ensure_future(ex.watch_ticker(BTC))
+            # waiting before the order: its one depth diff may come before the calls above are
+            # answered, and a watch started after it would wait for the next (a quiet book sends none)
+            book_next = asyncio.ensure_future(ex.watch_order_book(BTC))
             await asyncio.sleep(0.3)  # subscribed
             await ex.create_order(BTC, "market", "buy", 0.02)
             got = await asyncio.wait_for(orders, LIVE_S)
@@ -251,7 +254,7 @@ def test_ccxt_pro_watchers(world) -> None:
             assert (pos[-1]["symbol"], pos[-1]["contracts"], pos[-1]["side"]) == (BTC, 0.02, "long")
             bal = await asyncio.wait_for(balance, LIVE_S)
             assert bal["USDT"]["total"] == pytest.approx(10000 - 65100 * 0.02 * 0.0005)
-            book = await asyncio.wait_for(ex.watch_order_book(BTC), LIVE_S)
+            book = await asyncio.wait_for(book_next, LIVE_S)
             assert book["asks"][0] == [65100.0, 0.48]
         finally:
             await ex.close()
