@@ -57,6 +57,17 @@ def eventually(venue: RunningVenue, name: str, want: float, **labels: str) -> fl
     return got
 
 
+def rejections_since(venue: RunningVenue):
+    """counted(reason, stage): the rejections counted since this call, by reason and stage."""
+    start = scrape(venue)
+
+    def counted(reason: str, stage: str) -> float:
+        key = ("perpsim_rejections_total", (("reason", reason), ("stage", stage)))
+        return scrape(venue).get(key, 0.0) - start.get(key, 0.0)
+
+    return counted
+
+
 def test_prices_fund_and_open_interest_in_human_units(served) -> None:
     venue, admin = served
     admin.set_index_price("BTCUSDT", "64250.5")
@@ -83,12 +94,7 @@ def test_every_rejection_is_counted_once_by_reason_and_stage(served) -> None:
     venue, admin = served
     me = admin.with_key(admin.create_account().api_key)
     me.deposit("USDT", "10")
-    name = "perpsim_rejections_total"
-    start = scrape(venue)
-
-    def counted(reason: str, stage: str) -> float:
-        key = (name, (("reason", reason), ("stage", stage)))
-        return scrape(venue).get(key, 0.0) - start.get(key, 0.0)
+    counted = rejections_since(venue)
 
     with pytest.raises(E.PerpsimError):
         me.book("NOPE")
@@ -116,12 +122,7 @@ def test_a_rest_order_the_book_refuses_is_counted_once_as_the_engines(served) ->
     maker, taker = (sync_exchange(venue, credentials(admin, deposit)) for deposit in ("10000", "10"))
     admin.set_index_price("BTCUSDT", "64000")
     maker.create_order(BTC, "limit", "sell", 0.01, 64000)
-    name = "perpsim_rejections_total"
-    start = scrape(venue)
-
-    def counted(reason: str, stage: str) -> float:
-        key = (name, (("reason", reason), ("stage", stage)))
-        return scrape(venue).get(key, 0.0) - start.get(key, 0.0)
+    counted = rejections_since(venue)
 
     with pytest.raises(ccxt.InsufficientFunds):
         taker.create_order(BTC, "limit", "buy", 1, 60000)
