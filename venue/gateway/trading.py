@@ -13,8 +13,7 @@ import orjson
 from aiohttp import web
 
 from perpsim.engine import commands as C
-from perpsim.engine.events import OrderEvent
-from perpsim.model.enums import EventKind, OrderKind, TimeInForce
+from perpsim.model.enums import OrderKind, TimeInForce
 from perpsim.model.reasons import RejectReason as R
 from perpsim.venue import convert as cv
 from perpsim.venue.errors import VenueError
@@ -22,8 +21,7 @@ from perpsim.venue.gateway import errors as E
 from perpsim.venue.gateway import params as P
 from perpsim.venue.gateway import shapes as S
 from perpsim.venue.gateway.edge import SIGNED
-from perpsim.venue.services.common import raise_rejection
-from perpsim.venue.state import KnownOrder
+from perpsim.venue.services.common import placed_order
 
 #: Binance's batchOrders limit.
 MAX_BATCH = 5
@@ -79,19 +77,7 @@ class Trading:
         """The id of the order a placement created (or, for a retry, the original); raises the
         rejection (its figures in `symbol`'s units). `before`: the next order id when the
         command was queued."""
-        raise_rejection(events, self.venue.markets.get(symbol))
-        for e in events:
-            if isinstance(e, KnownOrder):
-                return e.order_id
-        mine = [e.event for e in events if isinstance(e, OrderEvent) and e.event.order_id >= before
-                and e.event.account == account]
-        for e in mine:
-            if e.kind == EventKind.REJECTED:  # the book's own refusal: counted from its event, not again here
-                raise VenueError(R(e.reason), field="order").by_engine()
-        accepted = next((e for e in mine if e.kind == EventKind.ACCEPTED), None)
-        if accepted is None:
-            raise VenueError(R.UNKNOWN_ORDER, problem="order was not accepted")
-        return accepted.order_id
+        return placed_order(self.venue.markets, account, symbol, before, events)[0]
 
     def order_json(self, account: int, order_id: int) -> dict:
         """The caller's order as Binance's order JSON (history: open or completed); UNKNOWN_ORDER if none."""

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 
 import grpc
 
+from perpsim.engine.events import CommandRejected, OrderEvent
 from perpsim.engine.views import ExchangeView
+from perpsim.model.enums import EventKind
 from perpsim.model.reasons import RejectReason as R
 from perpsim.venue.auth import KeyStore, bearer
 from perpsim.venue.errors import VenueError, to_status
@@ -21,7 +23,7 @@ from perpsim.venue.limits import RateLimiter
 from perpsim.venue.margin_assets import unit_spec
 from perpsim.venue.price_paths import IndexMoves
 from perpsim.venue.sequencer import Sequencer
-from perpsim.venue.state import VenueState, rejection
+from perpsim.venue.state import KnownOrder, VenueState, rejection
 
 if TYPE_CHECKING:
     from prometheus_client import Histogram
@@ -30,6 +32,9 @@ if TYPE_CHECKING:
     from perpsim.venue.signals import Signals
 
 log = logging.getLogger("perpsim.venue")
+
+# the book's event kinds as plain ints: compared per event of every placement's answer
+_ACCEPTED, _FILL, _REJECTED = int(EventKind.ACCEPTED), int(EventKind.FILL), int(EventKind.REJECTED)
 
 
 class Venue:
@@ -160,6 +165,42 @@ def raise_rejection(events: list, spec=None) -> None:
         rest = {k: v for k, v in fields.items() if k != "field"}
         raise VenueError(R(rej.reason), str(fields.get("field", "")), **rest).by_engine().shown_as(
             in_units(R(rej.reason), fields, spec))
+
+
+def placed_order(markets: dict, account: int, symbol: str, before: int, events: list) -> tuple[int, list]:
+    """The id of the order a placement's events placed (an idempotent retry's: the original
+    order's) and the account's fills among them (none for a retry); raises its rejection (the
+    exchange's, or the book's REJECTED: both the engine's own). `before`: the next order id when
+    the command was queued (older orders' events are not this order's). One pass over the events."""
+    refused = False
+    known = accepted = rejected = None
+    fills: list = []  # this account's fills of orders from `before` on
+    for e in events:
+        t = type(e)  # (the event types are final NamedTuples: exact type checks, cheaper)
+        if t is OrderEvent:
+            b = e.event
+            if b.order_id >= before and b.account == account:
+                kind = b.kind
+                if kind == _ACCEPTED:
+                    if accepted is None:
+                        accepted = b
+                elif kind == _FILL:
+                    fills.append(b)
+                elif kind == _REJECTED and rejected is None:
+                    rejected = b
+        elif t is CommandRejected:
+            refused = True
+        elif t is KnownOrder and known is None:
+            known = e
+    if refused:
+        raise_rejection(events, markets.get(symbol))
+    if known is not None:  # an idempotent retry: the original order, as it is now
+        return known.order_id, []
+    if rejected is not None:
+        raise VenueError(R(rejected.reason), field="order").by_engine()
+    if accepted is None:
+        raise VenueError(R.UNKNOWN_ORDER, problem="order was not accepted")
+    return accepted.order_id, fills
 
 
 def rpc(method):

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import grpc
 
 from perpsim.engine import commands as C
-from perpsim.engine.events import CommandRejected, ConditionalEvent, ListEvent, OrderEvent
+from perpsim.engine.events import ConditionalEvent, ListEvent, OrderEvent
 from perpsim.model.enums import (
     ConditionalKind,
     EventKind,
@@ -29,17 +29,13 @@ from perpsim.venue import convert as cv
 from perpsim.venue.auth import bearer
 from perpsim.venue.codec import stamped
 from perpsim.venue.errors import VenueError, internal_rpc_status, to_rpc_status, to_status
-from perpsim.venue.services.common import Venue, order_entry, raise_rejection, rpc
+from perpsim.venue.services.common import Venue, order_entry, placed_order, rpc
 from perpsim.venue.services.order_stream import MAX_BATCH_ORDERS, answer_stream
 from perpsim.venue.services.placed_wire import error_result, message_of, placed_result
 from perpsim.venue.services.wire import conditional_out, order_list_out, order_out, placed_fields
-from perpsim.venue.state import KnownConditional, KnownList, KnownOrder
+from perpsim.venue.state import KnownConditional, KnownList
 
 log = logging.getLogger("perpsim.venue")
-
-
-# the book's event kinds as plain ints (compared per event on the response path)
-_ACCEPTED, _FILL, _REJECTED = int(EventKind.ACCEPTED), int(EventKind.FILL), int(EventKind.REJECTED)
 
 # An order's wire enums as the engine's plain ints, not IntEnum members: a command of plain ints
 # is its own journal form (venue.codec), so the sequencer applies it as built instead of
@@ -206,38 +202,8 @@ class Trading(trading_pb2_grpc.TradingServiceServicer):
                              signals.slippage.bps_texts if signals is not None else None)
 
     def placed_order(self, account: int, symbol: str, before: int, events: list) -> tuple[int, list]:
-        """The id of the order a placement's events placed (an idempotent retry's: the original
-        order's) and the account's fills among them (none for a retry); raises its rejection.
-        One pass over the events."""
-        refused = False
-        known = accepted = rejected = None
-        fills: list = []  # this account's fills of orders from `before` on
-        for e in events:
-            t = type(e)  # (the event types are final NamedTuples: exact type checks, cheaper)
-            if t is OrderEvent:
-                b = e.event
-                if b.order_id >= before and b.account == account:
-                    kind = b.kind
-                    if kind == _ACCEPTED:
-                        if accepted is None:
-                            accepted = b
-                    elif kind == _FILL:
-                        fills.append(b)
-                    elif kind == _REJECTED and rejected is None:
-                        rejected = b
-            elif t is CommandRejected:
-                refused = True
-            elif t is KnownOrder and known is None:
-                known = e
-        if refused:
-            raise_rejection(events, self.venue.markets.get(symbol))
-        if known is not None:  # an idempotent retry: the original order, as it is now
-            return known.order_id, []
-        if rejected is not None:
-            raise VenueError(R(rejected.reason), field="order").by_engine()
-        if accepted is None:
-            raise VenueError(R.UNKNOWN_ORDER, problem="order was not accepted")
-        return accepted.order_id, fills
+        """The placed order's id and the account's fills among its events (common.placed_order)."""
+        return placed_order(self.venue.markets, account, symbol, before, events)
 
     @rpc
     async def CancelOrder(self, request, context):
